@@ -1,0 +1,71 @@
+import { Type, type Static } from 'typebox';
+import { EnvironmentRef, Nullable, PageQuery, Timestamp } from './common.js';
+
+export const ApiClient = Type.Object(
+  {
+    id: Type.Integer(),
+    name: Type.String(),
+    environment_types: Type.Array(Type.String()),
+    project_ids: Nullable(Type.Array(Type.Integer())),
+    token_prefix: Type.String(),
+    created_at: Timestamp,
+    rotated_at: Nullable(Timestamp),
+    revoked_at: Nullable(Timestamp),
+  },
+);
+export type ApiClient = Static<typeof ApiClient>;
+export const ApiClientWithToken = Type.Object({ ...ApiClient.properties, token: Type.String() });
+
+export const CreateApiClientBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  /** Environments the client may manage; omitted = every environment of the caller's scope. */
+  environment_types: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 20 })),
+  /** Projects the client may manage; omitted or null = every project in its environments. */
+  project_ids: Type.Optional(Nullable(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 }))),
+});
+export type CreateApiClientBody = Static<typeof CreateApiClientBody>;
+
+export const ListApiClientsQuery = Type.Object({
+  include_revoked: Type.Optional(Type.Boolean()),
+  ...PageQuery,
+});
+
+export const AuditEvent = Type.Object(
+  {
+    id: Type.Integer(),
+    action: Type.String(),
+    actor: Type.Object({ type: Type.String(), id: Nullable(Type.String()), name: Nullable(Type.String()) }),
+    target: Type.Object({ type: Type.String(), id: Nullable(Type.String()) }),
+    before: Type.Unknown(),
+    after: Type.Unknown(),
+    created_at: Timestamp,
+  },
+);
+export type AuditEvent = Static<typeof AuditEvent>;
+
+export const ListAuditEventsQuery = Type.Object({
+  action: Type.Optional(Type.String({ maxLength: 100 })),
+  actor_type: Type.Optional(Type.String({ maxLength: 50 })),
+  actor_id: Type.Optional(Type.String({ maxLength: 64 })),
+  target_type: Type.Optional(Type.String({ maxLength: 50 })),
+  target_id: Type.Optional(Type.String({ maxLength: 64 })),
+  since: Type.Optional(Type.String({ format: 'date-time' })),
+  until: Type.Optional(Type.String({ format: 'date-time' })),
+  ...PageQuery,
+});
+export type ListAuditEventsQuery = Static<typeof ListAuditEventsQuery>;
+
+export const CreateWorkspaceBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  /** false = a single-environment workspace (only `dev`), as the reference API's. */
+  environments: Type.Optional(Type.Boolean({ default: true })),
+});
+export type CreateWorkspaceBody = Static<typeof CreateWorkspaceBody>;
+
+export const Workspace = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  environments: Type.Array(EnvironmentRef),
+  created_at: Timestamp,
+});
+export const CreatedWorkspace = Type.Object({ ...Workspace.properties, admin_token: Type.String() });

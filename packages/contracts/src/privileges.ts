@@ -1,0 +1,149 @@
+/**
+ * The privilege catalogue: what the legacy roles grant, and which resources the new environment
+ * and project role configs name. Shared by the server (seeding, migration, effective privileges)
+ * and the console (the privileges editor).
+ */
+import type { LegacyPrivileges, RoleConfig } from './common.js';
+
+export interface ResourceDefinition {
+  /** The label the privileges endpoints print, e.g. `Folders`. */
+  label: string;
+  privileges: readonly string[];
+}
+
+export const PROJECT_RESOURCES: Readonly<Record<string, ResourceDefinition>> = {
+  recipe: { label: 'Recipes', privileges: ['read', 'create', 'update', 'delete', 'run', 'read_run_history'] },
+  connection: { label: 'Connections', privileges: ['read', 'create', 'update', 'delete'] },
+  folder: { label: 'Folders', privileges: ['view', 'create', 'update', 'delete'] },
+  test_automation: { label: 'Test automation', privileges: ['read', 'run', 'manage'] },
+  use_in_recipes: { label: 'Use in recipes', privileges: ['all'] },
+  project_administration: { label: 'Project administration', privileges: ['access_control', 'deploy', 'settings'] },
+};
+
+export const ENVIRONMENT_RESOURCES: Readonly<Record<string, ResourceDefinition>> = {
+  team: { label: 'Collaborators', privileges: ['read', 'invite', 'update', 'delete'] },
+  manage_projects: { label: 'Projects', privileges: ['read', 'create', 'delete', 'access_control'] },
+  lookup_table: { label: 'Lookup tables', privileges: ['read', 'create', 'update', 'delete'] },
+  roles: { label: 'Roles', privileges: ['read', 'create', 'update', 'delete'] },
+  api_clients: { label: 'API clients', privileges: ['read', 'create', 'update', 'delete'] },
+  audit_log: { label: 'Audit log', privileges: ['read'] },
+};
+
+/** Legacy system roles, seeded in every workspace. `No access` is also accepted as `NoAccess`. */
+export const LEGACY_SYSTEM_ROLES: Readonly<Record<string, LegacyPrivileges>> = {
+  Admin: {
+    Recipes: ['read', 'create', 'update', 'delete', 'run', 'read_run_history'],
+    Connections: ['read', 'create', 'update', 'delete'],
+    Folders: ['read', 'create', 'update', 'delete'],
+    Projects: ['read', 'create', 'delete', 'access_control'],
+    'Lookup tables': ['read', 'create', 'update', 'delete'],
+    'Use in recipes': ['all'],
+    'Test automation': ['read', 'run', 'manage'],
+    Collaborators: ['read', 'invite', 'update', 'delete'],
+    Roles: ['read', 'create', 'update', 'delete'],
+    'API clients': ['read', 'create', 'update', 'delete'],
+    'Audit log': ['read'],
+  },
+  Analyst: {
+    Recipes: ['read', 'create', 'update', 'delete', 'run', 'read_run_history'],
+    Connections: ['read', 'create', 'update', 'delete'],
+    Folders: ['read', 'create', 'update', 'delete'],
+    Projects: ['read', 'create'],
+    'Lookup tables': ['read', 'create', 'update', 'delete'],
+    'Use in recipes': ['all'],
+    'Test automation': ['read', 'run'],
+  },
+  Operator: {
+    Recipes: ['read', 'run', 'read_run_history'],
+    Folders: ['read'],
+    Projects: ['read'],
+    'Use in recipes': ['all'],
+    'Test automation': ['read'],
+  },
+  'No access': {},
+};
+export const NO_ACCESS_ROLE = 'No access';
+export const NO_ACCESS_ALIASES: readonly string[] = ['No access', 'NoAccess'];
+
+/**
+ * Where each legacy privilege category goes in the new model: to the environment role or to the
+ * project role, under which resource key, with legacy privilege names renamed where they differ.
+ */
+export const LEGACY_CATEGORY_MAPPING: Readonly<
+  Record<string, { scope: 'environment' | 'project'; resource: string; rename?: Record<string, string> }>
+> = {
+  Recipes: { scope: 'project', resource: 'recipe' },
+  Connections: { scope: 'project', resource: 'connection' },
+  Folders: { scope: 'project', resource: 'folder', rename: { read: 'view' } },
+  'Test automation': { scope: 'project', resource: 'test_automation' },
+  'Use in recipes': { scope: 'project', resource: 'use_in_recipes' },
+  Projects: { scope: 'environment', resource: 'manage_projects' },
+  'Lookup tables': { scope: 'environment', resource: 'lookup_table' },
+  Collaborators: { scope: 'environment', resource: 'team' },
+  Roles: { scope: 'environment', resource: 'roles' },
+  'API clients': { scope: 'environment', resource: 'api_clients' },
+  'Audit log': { scope: 'environment', resource: 'audit_log' },
+};
+
+/** The environment and project roles the system-roles migration creates, and what each legacy role becomes. */
+export const SYSTEM_ENVIRONMENT_ROLES: Readonly<Record<string, RoleConfig>> = {
+  EnvironmentAdmin: Object.fromEntries(
+    Object.keys(ENVIRONMENT_RESOURCES).map((key) => [key, { privileges: 'all' as const }]),
+  ),
+  EnvironmentManager: {
+    team: { privileges: ['read'] },
+    manage_projects: { privileges: 'all' },
+    lookup_table: { privileges: 'all' },
+    audit_log: { privileges: ['read'] },
+  },
+  Member: {
+    manage_projects: { privileges: ['read'] },
+    lookup_table: { privileges: ['read'] },
+  },
+};
+
+export const SYSTEM_PROJECT_ROLES: Readonly<Record<string, RoleConfig>> = {
+  ProjectAdmin: Object.fromEntries(
+    Object.keys(PROJECT_RESOURCES).map((key) => [key, { privileges: 'all' as const }]),
+  ),
+  AdvancedBuilder: {
+    recipe: { privileges: 'all' },
+    connection: { privileges: 'all' },
+    folder: { privileges: 'all' },
+    test_automation: { privileges: 'all' },
+    use_in_recipes: { privileges: 'all' },
+  },
+  ProjectOperator: {
+    recipe: { privileges: ['read', 'run', 'read_run_history'] },
+    folder: { privileges: ['view'] },
+    test_automation: { privileges: ['read'] },
+    use_in_recipes: { privileges: 'all' },
+  },
+};
+
+export const LEGACY_SYSTEM_ROLE_MIGRATION: Readonly<
+  Record<string, { environment_role: string; project_role: string } | null>
+> = {
+  Admin: { environment_role: 'EnvironmentAdmin', project_role: 'ProjectAdmin' },
+  Analyst: { environment_role: 'Member', project_role: 'AdvancedBuilder' },
+  Operator: { environment_role: 'Member', project_role: 'ProjectOperator' },
+  'No access': null,
+};
+/** Moderators (grant type `federation_manager`) become environment and project admins. */
+export const MODERATOR_MIGRATION = { environment_role: 'EnvironmentAdmin', project_role: 'ProjectAdmin' };
+
+/** Expands a role config into `{label: [privileges]}` as the privileges endpoints print it. */
+export function describeRoleConfig(
+  config: RoleConfig,
+  catalogue: Readonly<Record<string, ResourceDefinition>>,
+): Record<string, string[]> {
+  const described: Record<string, string[]> = {};
+  for (const [resource, entry] of Object.entries(config)) {
+    const definition = catalogue[resource];
+    const label = definition?.label ?? resource;
+    const privileges =
+      entry.privileges === 'all' ? [...(definition?.privileges ?? ['all'])] : [...entry.privileges];
+    described[label] = privileges;
+  }
+  return described;
+}

@@ -1,0 +1,62 @@
+import { Type, type Static } from 'typebox';
+import { LegacyPrivileges, PageQuery, RoleConfig, Timestamp } from './common.js';
+
+export const RoleKind = Type.Union([
+  Type.Literal('system'),
+  Type.Literal('custom'),
+  Type.Literal('inheritable'),
+  Type.Literal('inherited'),
+]);
+
+const RoleFields = {
+  name: Type.String(),
+  config: RoleConfig,
+  members_count: Type.Integer(),
+  type: RoleKind,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+};
+
+export const EnvironmentRole = Type.Object({ id: Type.Integer(), ...RoleFields });
+export type EnvironmentRole = Static<typeof EnvironmentRole>;
+export const ProjectRole = Type.Object({ id: Type.String(), ...RoleFields });
+export type ProjectRole = Static<typeof ProjectRole>;
+
+/** `name` optional in the schema so a blank or missing name gets "Name can't be blank". */
+const RoleInput = Type.Object({
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  config: RoleConfig,
+  inheritable: Type.Optional(Type.Boolean()),
+});
+export type RoleInput = Static<typeof RoleInput>;
+export const EnvironmentRoleBody = Type.Object({ environment_role: RoleInput });
+export type EnvironmentRoleBody = Static<typeof EnvironmentRoleBody>;
+export const ProjectRoleBody = Type.Object({ project_role: RoleInput });
+export type ProjectRoleBody = Static<typeof ProjectRoleBody>;
+
+export const ListRolesQuery = Type.Object({
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  ...PageQuery,
+});
+export type ListRolesQuery = Static<typeof ListRolesQuery>;
+
+/** A legacy role (privilege group): system `Admin`, `Analyst`, `Operator`, `No access`, or custom. */
+export const LegacyRole = Type.Object(
+  {
+    id: Type.Integer(),
+    name: Type.String(),
+    privileges: LegacyPrivileges,
+    system: Type.Boolean(),
+    members_count: Type.Integer(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+);
+export type LegacyRole = Static<typeof LegacyRole>;
+export const LegacyRoleBody = Type.Object({
+  role: Type.Object({
+    name: Type.Optional(Type.String({ maxLength: 200 })),
+    privileges: LegacyPrivileges,
+  }),
+});
+export type LegacyRoleBody = Static<typeof LegacyRoleBody>;

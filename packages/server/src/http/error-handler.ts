@@ -1,0 +1,68 @@
+/**
+ * One error handler for the whole API: renders AppError in the body style of the route, turns
+ * schema failures into 400s naming the field, passes framework 4xx through (bad JSON, body too
+ * large, wrong content type) and hides the detail of anything else behind a logged 500.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, reasonCode, type ErrorBodyStyle } from '../lib/errors.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../storage/errors.js';
+
+interface ValidationIssue {
+  instancePath?: string;
+  message?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+}
+
+export function errorBody(style: ErrorBodyStyle, status: number, message: string): unknown {
+  switch (style) {
+    case 'message':
+      return { message };
+    case 'errors_numeric':
+      return { errors: [{ code: status, title: message }] };
+    default:
+      return { errors: [{ code: reasonCode(status), title: message }] };
+  }
+}
+
+/** "user_group.name must NOT have more than 200 characters" */
+function describeValidation(issues: ValidationIssue[], context: string | undefined): string {
+  const described = issues.slice(0, 5).map((issue) => {
+    const path = (issue.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+    let field = path;
+    if (issue.keyword === 'required' && typeof issue.params?.missingProperty === 'string') {
+      field = path === '' ? issue.params.missingProperty : `${path}.${issue.params.missingProperty}`;
+      return `${field} is required`;
+    }
+    if (issue.keyword === 'additionalProperties' && typeof issue.params?.additionalProperty === 'string') {
+      return `${path === '' ? '' : `${path}.`}${issue.params.additionalProperty} is not allowed`;
+    }
+    const subject = field === '' ? (context === 'body' ? 'body' : (context ?? 'request')) : field;
+    return `${subject} ${issue.message ?? 'is invalid'}`;
+  });
+  return [...new Set(described)].join('; ');
+}
+
+export function handleError(error: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) {
+  const style = request.routeOptions.config.errorStyle ?? 'errors';
+  if (error instanceof AppError) {
+    void reply.headers(error.headers);
+    return reply.status(error.status).send(errorBody(style, error.status, error.message));
+  }
+  const fastifyError = error as FastifyError & { validation?: ValidationIssue[]; validationContext?: string };
+  if (Array.isArray(fastifyError.validation)) {
+    return reply.status(400).send(errorBody(style, 400, describeValidation(fastifyError.validation, fastifyError.validationContext)));
+  }
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return reply.status(fastifyError.statusCode).send(errorBody(style, fastifyError.statusCode, fastifyError.message));
+  }
+  // A constraint that a service did not check first (a race between two requests).
+  if (isUniqueViolation(error)) {
+    return reply.status(409).send(errorBody(style, 409, 'The resource changed while the request ran: it already exists. Retry the request.'));
+  }
+  if (isForeignKeyViolation(error)) {
+    return reply.status(409).send(errorBody(style, 409, 'A related resource was changed or deleted while the request ran. Retry the request.'));
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return reply.status(500).send(errorBody(style, 500, 'Internal server error'));
+}

@@ -1,0 +1,28 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ErrorBodyStyle } from '../lib/errors.js';
+import type { RequestContext } from '../lib/context.js';
+import { AppError } from '../lib/errors.js';
+
+export type Api = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook on authenticated routes. */
+    ctx: RequestContext | null;
+  }
+  interface FastifyContextConfig {
+    /** How this route renders errors (the reference API varies by endpoint). */
+    errorStyle?: ErrorBodyStyle;
+  }
+}
+
+/** The caller's context; routes behind the auth hook always have one. */
+export function contextOf(request: FastifyRequest): RequestContext {
+  if (request.ctx === null) throw new AppError(401, 'auth.missing', 'Authentication required');
+  return request.ctx;
+}
+
+/** Path IDs are validated as digit strings; this turns them into numbers. */
+export const intId = (params: { id: string }): number => Number(params.id);

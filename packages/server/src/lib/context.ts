@@ -1,0 +1,22 @@
+/**
+ * Who is asking, for which workspace, and what their credential may manage. Built by the auth
+ * plugin; every service function takes it first, so workspace isolation is never optional.
+ */
+export interface Actor {
+  type: 'api_client' | 'member' | 'platform' | 'system' | 'invitee';
+  id: string | null;
+  name: string | null;
+}
+
+export interface ClientScope {
+  /** Environment types the credential may manage. */
+  environmentTypes: ReadonlySet<string>;
+  /** Projects the credential may manage; null = every project in its environments. */
+  projectIds: ReadonlySet<number> | null;
+}
+
+export interface RequestContext {
+  workspaceId: number;
+  actor: Actor;
+  scope: ClientScope;
+}

@@ -1,0 +1,208 @@
+/**
+ * API clients: bearer tokens scoped to environments and projects. Tokens are shown once and
+ * stored as SHA-256 hashes; a client can only create clients within its own scope, so a token
+ * never mints a stronger one.
+ */
+import type { ApiClient, CreateApiClientBody } from '@roster/contracts';
+import type { Db, Executor, Row } from '../../storage/database.js';
+import { fromJson, toJson } from '../../storage/json.js';
+import { isoNow, type Clock } from '../../lib/clock.js';
+import { badRequest, forbidden, notFound } from '../../lib/errors.js';
+import { newSecret } from '../../lib/ids.js';
+import { hashSecret, secretMatches } from '../../lib/secrets.js';
+import type { ClientScope, RequestContext } from '../../lib/context.js';
+import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
+import { insertAuditEvent } from '../audit/audit.repository.js';
+import { listEnvironments } from '../workspaces/workspaces.repository.js';
+import {
+  findApiClientById,
+  findApiClientByTokenHash,
+  insertApiClient,
+  listApiClients,
+  updateApiClient,
+} from './api-clients.repository.js';
+
+const TOKEN_PREFIX = 'rst';
+
+function displayPrefix(token: string): string {
+  return `${token.slice(0, TOKEN_PREFIX.length + 9)}…`;
+}
+
+export function toApiClient(row: Row<'api_clients'>): ApiClient {
+  return {
+    id: row.id,
+    name: row.name,
+    environment_types: fromJson<string[]>(row.environment_types),
+    project_ids: fromJson<number[]>(row.project_ids),
+    token_prefix: row.token_prefix,
+    created_at: row.created_at,
+    rotated_at: row.rotated_at,
+    revoked_at: row.revoked_at,
+  };
+}
+
+export function scopeOf(row: Row<'api_clients'>): ClientScope {
+  const projectIds = fromJson<number[]>(row.project_ids);
+  return {
+    environmentTypes: new Set(fromJson<string[]>(row.environment_types)),
+    projectIds: projectIds === null ? null : new Set(projectIds),
+  };
+}
+
+/** Inserts a client and returns its one-time token; used by the service and by workspace creation. */
+export async function issueApiClient(
+  trx: Executor,
+  clock: Clock,
+  input: { workspaceId: number; name: string; environmentTypes: string[]; projectIds: number[] | null; token?: string | undefined },
+): Promise<{ row: Row<'api_clients'>; token: string }> {
+  const token = input.token ?? newSecret(TOKEN_PREFIX);
+  const row = await insertApiClient(trx, {
+    workspace_id: input.workspaceId,
+    name: input.name,
+    token_hash: hashSecret(token),
+    token_prefix: displayPrefix(token),
+    environment_types: toJson(input.environmentTypes),
+    project_ids: input.projectIds === null ? null : toJson(input.projectIds),
+    created_at: isoNow(clock),
+    rotated_at: null,
+    revoked_at: null,
+  });
+  return { row, token };
+}
+
+export function createApiClientsService(deps: { db: Db; clock: Clock }) {
+  async function requireClient(ctx: RequestContext, id: number): Promise<Row<'api_clients'>> {
+    const row = await findApiClientById(deps.db, ctx.workspaceId, id);
+    if (row === undefined) throw notFound('api_client.not_found');
+    return row;
+  }
+
+  /** A client may manage only clients whose scope is within its own. */
+  function assertWithinScope(ctx: RequestContext, scope: ClientScope): void {
+    for (const type of scope.environmentTypes) {
+      if (!ctx.scope.environmentTypes.has(type)) {
+        throw forbidden('api_client.scope_exceeded', `Your API client has no access to the ${type} environment`);
+      }
+    }
+    if (ctx.scope.projectIds !== null) {
+      if (scope.projectIds === null) {
+        throw forbidden('api_client.scope_exceeded', 'Your API client is limited to some projects and cannot grant access to all');
+      }
+      for (const id of scope.projectIds) {
+        if (!ctx.scope.projectIds.has(id)) {
+          throw forbidden('api_client.scope_exceeded', `Your API client has no access to project ${id}`);
+        }
+      }
+    }
+  }
+
+  return {
+    /** Resolves a bearer token to its client, or undefined when unknown or revoked. */
+    async authenticate(token: string): Promise<Row<'api_clients'> | undefined> {
+      const row = await findApiClientByTokenHash(deps.db, hashSecret(token));
+      if (row === undefined || row.revoked_at !== null) return undefined;
+      return secretMatches(token, row.token_hash) ? row : undefined;
+    },
+
+    async createClient(ctx: RequestContext, body: CreateApiClientBody): Promise<ApiClient & { token: string }> {
+      const environments = await listEnvironments(deps.db, ctx.workspaceId);
+      const known = new Set(environments.map((env) => env.type));
+      const environmentTypes = body.environment_types ?? [...ctx.scope.environmentTypes].filter((t) => known.has(t));
+      for (const type of environmentTypes) {
+        if (!known.has(type)) throw badRequest('api_client.environment_unknown', `Environment ${type} not found`);
+      }
+      const projectIds = body.project_ids ?? (ctx.scope.projectIds === null ? null : [...ctx.scope.projectIds]);
+      if (projectIds !== null && projectIds.length > 0) {
+        const found = await deps.db
+          .selectFrom('projects')
+          .select('id')
+          .where('workspace_id', '=', ctx.workspaceId)
+          .where('id', 'in', projectIds)
+          .execute();
+        const foundIds = new Set(found.map((p) => p.id));
+        const missing = projectIds.find((id) => !foundIds.has(id));
+        if (missing !== undefined) throw badRequest('api_client.project_unknown', `Project ${missing} not found`);
+      }
+      assertWithinScope(ctx, {
+        environmentTypes: new Set(environmentTypes),
+        projectIds: projectIds === null ? null : new Set(projectIds),
+      });
+      return deps.db.transaction().execute(async (trx) => {
+        const { row, token } = await issueApiClient(trx, deps.clock, {
+          workspaceId: ctx.workspaceId,
+          name: body.name,
+          environmentTypes: [...new Set(environmentTypes)],
+          projectIds: projectIds === null ? null : [...new Set(projectIds)],
+        });
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'api_client.created',
+          targetType: 'api_client',
+          targetId: row.id,
+          after: toApiClient(row),
+          createdAt: isoNow(deps.clock),
+        });
+        return { ...toApiClient(row), token };
+      });
+    },
+
+    async listClients(
+      ctx: RequestContext,
+      query: { include_revoked?: boolean; 'page[number]'?: number; 'page[size]'?: number },
+    ): Promise<Paged<ApiClient>> {
+      const page = pageRequest(query);
+      const { rows, total } = await listApiClients(deps.db, ctx.workspaceId, {
+        includeRevoked: query.include_revoked ?? false,
+        limit: page.size,
+        offset: page.offset,
+      });
+      return paged(rows.map(toApiClient), total, page);
+    },
+
+    async getClient(ctx: RequestContext, id: number): Promise<ApiClient> {
+      return toApiClient(await requireClient(ctx, id));
+    },
+
+    async rotateClient(ctx: RequestContext, id: number): Promise<ApiClient & { token: string }> {
+      const existing = await requireClient(ctx, id);
+      if (existing.revoked_at !== null) throw badRequest('api_client.revoked', 'A revoked API client cannot be rotated');
+      assertWithinScope(ctx, scopeOf(existing));
+      const token = newSecret(TOKEN_PREFIX);
+      return deps.db.transaction().execute(async (trx) => {
+        const row = await updateApiClient(trx, id, {
+          token_hash: hashSecret(token),
+          token_prefix: displayPrefix(token),
+          rotated_at: isoNow(deps.clock),
+        });
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'api_client.rotated',
+          targetType: 'api_client',
+          targetId: id,
+          createdAt: isoNow(deps.clock),
+        });
+        return { ...toApiClient(row), token };
+      });
+    },
+
+    async revokeClient(ctx: RequestContext, id: number): Promise<void> {
+      const existing = await requireClient(ctx, id);
+      if (existing.revoked_at !== null) return;
+      assertWithinScope(ctx, scopeOf(existing));
+      await deps.db.transaction().execute(async (trx) => {
+        await updateApiClient(trx, id, { revoked_at: isoNow(deps.clock) });
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'api_client.revoked',
+          targetType: 'api_client',
+          targetId: id,
+          createdAt: isoNow(deps.clock),
+        });
+      });
+    },
+  };
+}
+export type ApiClientsService = ReturnType<typeof createApiClientsService>;

@@ -1,0 +1,116 @@
+import type { Executor } from '../../storage/database.js';
+import type { PageRequest } from '../../lib/pagination.js';
+import type { ClientScope } from '../../lib/context.js';
+
+export interface GrantRow {
+  id: string;
+  workspace_id: number;
+  project_id: number;
+  project_name: string;
+  environment_id: number;
+  environment_type: string;
+  project_role_id: string;
+  project_role_name: string;
+  member_id: number | null;
+  member_name: string | null;
+  member_email: string | null;
+  group_id: string | null;
+  group_name: string | null;
+  group_system: number | null;
+  created_at: string;
+  updated_at: string;
+  expires_at: string | null;
+}
+
+function grants(db: Executor, workspaceId: number) {
+  return db
+    .selectFrom('project_grants as g')
+    .innerJoin('projects as p', 'p.id', 'g.project_id')
+    .innerJoin('environments as e', 'e.id', 'p.environment_id')
+    .innerJoin('project_roles as r', 'r.id', 'g.project_role_id')
+    .leftJoin('members as m', 'm.id', 'g.member_id')
+    .leftJoin('collaborator_groups as cg', 'cg.id', 'g.group_id')
+    .select([
+      'g.id',
+      'g.workspace_id',
+      'g.project_id',
+      'p.name as project_name',
+      'p.environment_id',
+      'e.type as environment_type',
+      'g.project_role_id',
+      'r.name as project_role_name',
+      'g.member_id',
+      'm.name as member_name',
+      'm.email as member_email',
+      'g.group_id',
+      'cg.name as group_name',
+      'cg.system as group_system',
+      'g.created_at',
+      'g.updated_at',
+      'g.expires_at',
+    ])
+    .where('g.workspace_id', '=', workspaceId);
+}
+
+export function findGrantById(db: Executor, workspaceId: number, id: string): Promise<GrantRow | undefined> {
+  return grants(db, workspaceId).where('g.id', '=', id).executeTakeFirst();
+}
+
+export type GrantFilter = { projectId: number } | { memberId: number } | { groupId: string };
+
+export async function listGrants(
+  db: Executor,
+  workspaceId: number,
+  filter: GrantFilter,
+  page: PageRequest,
+  scope: ClientScope,
+): Promise<{ rows: GrantRow[]; total: number }> {
+  let query = grants(db, workspaceId).where('e.type', 'in', [...scope.environmentTypes, '']);
+  let base = db
+    .selectFrom('project_grants as g')
+    .innerJoin('projects as p', 'p.id', 'g.project_id')
+    .innerJoin('environments as e', 'e.id', 'p.environment_id')
+    .where('g.workspace_id', '=', workspaceId)
+    .where('e.type', 'in', [...scope.environmentTypes, '']);
+  if (scope.projectIds !== null) {
+    query = query.where('g.project_id', 'in', [...scope.projectIds, 0]);
+    base = base.where('g.project_id', 'in', [...scope.projectIds, 0]);
+  }
+  if ('projectId' in filter) {
+    query = query.where('g.project_id', '=', filter.projectId);
+    base = base.where('g.project_id', '=', filter.projectId);
+  } else if ('memberId' in filter) {
+    query = query.where('g.member_id', '=', filter.memberId);
+    base = base.where('g.member_id', '=', filter.memberId);
+  } else {
+    query = query.where('g.group_id', '=', filter.groupId);
+    base = base.where('g.group_id', '=', filter.groupId);
+  }
+  const [rows, count] = await Promise.all([
+    query.orderBy('g.created_at').orderBy('g.id').limit(page.size).offset(page.offset).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+export interface GrantValues {
+  workspace_id: number;
+  project_id: number;
+  project_role_id: string;
+  member_id: number | null;
+  group_id: string | null;
+  expires_at: string | null;
+}
+
+/** Inserts a grant, or refreshes the expiry of the identical grant that exists. */
+export async function upsertGrant(db: Executor, id: string, values: GrantValues, now: string): Promise<void> {
+  const columns =
+    values.member_id !== null
+      ? (['project_id', 'project_role_id', 'member_id'] as const)
+      : (['project_id', 'project_role_id', 'group_id'] as const);
+  await db
+    .insertInto('project_grants')
+    .values({ id, ...values, created_at: now, updated_at: now })
+    .onConflict((oc) => oc.columns([...columns]).doUpdateSet({ expires_at: values.expires_at, updated_at: now }))
+    .execute();
+}

@@ -1,0 +1,119 @@
+import { Type } from 'typebox';
+import {
+  AssigneeProjectGrant,
+  DataNull,
+  DataOf,
+  IntegerIdParams,
+  PageQuery,
+  PagedList,
+  ProjectGrant,
+  ProjectGrantInProject,
+  StringIdParams,
+  UpdateProjectGrantBody,
+  UpsertProjectGrantsBody,
+} from '@roster/contracts';
+import { contextOf, intId, type Api } from '../../http/types.js';
+import { errorResponses, noContent } from '../../http/schemas.js';
+import type { MembersService } from '../members/members.service.js';
+import type { GroupsService } from '../groups/groups.service.js';
+import type { GrantsService } from './grants.service.js';
+
+const tags = ['Project grants'];
+const PageOnly = Type.Object(PageQuery);
+
+export function registerGrantRoutes(
+  app: Api,
+  grants: GrantsService,
+  members: MembersService,
+  groups: GroupsService,
+): void {
+  app.get(
+    '/project_grants/:id',
+    { schema: { tags, summary: 'Get a project grant', params: StringIdParams, response: { 200: DataOf(ProjectGrant), ...errorResponses } } },
+    async (request) => ({ data: await grants.getGrant(contextOf(request), request.params.id) }),
+  );
+  app.put(
+    '/project_grants/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Change the role of a project grant',
+        params: StringIdParams,
+        body: UpdateProjectGrantBody,
+        response: { 200: DataOf(ProjectGrant), ...errorResponses },
+      },
+    },
+    async (request) => ({ data: await grants.updateGrant(contextOf(request), request.params.id, request.body) }),
+  );
+  app.delete(
+    '/project_grants/:id',
+    { schema: { tags, summary: 'Delete a project grant', params: StringIdParams, response: { ...noContent, ...errorResponses } } },
+    async (request, reply) => {
+      await grants.deleteGrant(contextOf(request), request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+  app.get(
+    '/projects/:id/project_grants',
+    {
+      schema: {
+        tags,
+        summary: 'List a project’s grants',
+        params: IntegerIdParams,
+        querystring: PageOnly,
+        response: { 200: PagedList(ProjectGrantInProject), ...errorResponses },
+      },
+    },
+    (request) => grants.listProjectGrants(contextOf(request), intId(request.params), request.query),
+  );
+  app.put(
+    '/projects/:id/project_grants',
+    {
+      schema: {
+        tags,
+        summary: 'Add or update project grants (at most 100 a request)',
+        params: IntegerIdParams,
+        body: UpsertProjectGrantsBody,
+        response: { 200: DataNull, ...errorResponses },
+      },
+    },
+    async (request) => {
+      await grants.upsertProjectGrants(contextOf(request), intId(request.params), request.body);
+      return { data: null };
+    },
+  );
+  app.get(
+    '/members/:id/project_grants',
+    {
+      schema: {
+        tags: ['Collaborators'],
+        summary: 'List a collaborator’s direct project grants (not those through groups)',
+        params: IntegerIdParams,
+        querystring: PageOnly,
+        response: { 200: PagedList(AssigneeProjectGrant), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const ctx = contextOf(request);
+      const member = await members.requireMember(ctx, intId(request.params));
+      return grants.listAssigneeGrants(ctx, { memberId: member.id }, request.query);
+    },
+  );
+  app.get(
+    '/user_groups/:id/project_grants',
+    {
+      schema: {
+        tags: ['Collaborator groups'],
+        summary: 'List a collaborator group’s project grants',
+        params: StringIdParams,
+        querystring: PageOnly,
+        response: { 200: PagedList(AssigneeProjectGrant), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const ctx = contextOf(request);
+      const group = await groups.getGroup(ctx, request.params.id);
+      return grants.listAssigneeGrants(ctx, { groupId: group.id }, request.query);
+    },
+  );
+}

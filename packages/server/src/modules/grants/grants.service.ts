@@ -1,0 +1,250 @@
+/**
+ * Project grants: a project role given to a collaborator or a collaborator group on one project.
+ * An assignee may hold several roles on a project; the same role twice is "already taken".
+ */
+import {
+  PROJECT_GRANTS_PER_REQUEST,
+  type ProjectGrant,
+  type UpdateProjectGrantBody,
+  type UpsertProjectGrantsBody,
+} from '@roster/contracts';
+import type { Db } from '../../storage/database.js';
+import { fromFlag } from '../../storage/json.js';
+import { isUniqueViolation } from '../../storage/errors.js';
+import { isoNow, toStoredTimestamp, type Clock } from '../../lib/clock.js';
+import { badRequest, notFound } from '../../lib/errors.js';
+import { newPrefixedId } from '../../lib/ids.js';
+import type { RequestContext } from '../../lib/context.js';
+import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
+import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
+import { insertAuditEvent } from '../audit/audit.repository.js';
+import type { ProjectsService } from '../projects/projects.service.js';
+import { findGrantById, listGrants, upsertGrant, type GrantFilter, type GrantRow } from './grants.repository.js';
+
+export const ASSIGNMENT_TAKEN_MESSAGE = 'Assignment has already been taken';
+
+export function toProjectGrant(row: GrantRow, now: string): ProjectGrant {
+  return {
+    id: row.id,
+    project: {
+      id: row.project_id,
+      name: row.project_name,
+      environment: { id: row.environment_id, type: row.environment_type },
+    },
+    project_role: { id: row.project_role_id, name: row.project_role_name },
+    user_group:
+      row.group_id === null
+        ? null
+        : { id: row.group_id, name: row.group_name ?? '', system: fromFlag(row.group_system ?? 0) },
+    user:
+      row.member_id === null
+        ? null
+        : { id: row.member_id, name: row.member_name ?? '', email: row.member_email ?? '' },
+    expires_at: row.expires_at,
+    expired: row.expires_at !== null && row.expires_at <= now,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function expiry(value: string | null | undefined, now: string): string | null {
+  if (value === undefined || value === null) return null;
+  const stored = toStoredTimestamp(value);
+  if (stored <= now) throw badRequest('grant.expiry_past', 'expires_at must be in the future');
+  return stored;
+}
+
+export function createGrantsService(deps: { db: Db; clock: Clock; projects: ProjectsService }) {
+  const now = () => isoNow(deps.clock);
+
+  async function requireGrant(ctx: RequestContext, id: string): Promise<GrantRow> {
+    const grant = await findGrantById(deps.db, ctx.workspaceId, id);
+    if (grant === undefined) throw notFound('grant.not_found');
+    requireProjectAccess(ctx, { id: grant.project_id, environmentType: grant.environment_type });
+    return grant;
+  }
+
+  async function list(ctx: RequestContext, filter: GrantFilter, query: { 'page[number]'?: number; 'page[size]'?: number }) {
+    const page = pageRequest(query);
+    const { rows, total } = await listGrants(deps.db, ctx.workspaceId, filter, page, ctx.scope);
+    return { rows, total, page };
+  }
+
+  async function requireRole(ctx: RequestContext, roleId: string) {
+    const role = await deps.db
+      .selectFrom('project_roles')
+      .select(['id', 'name'])
+      .where('workspace_id', '=', ctx.workspaceId)
+      .where('id', '=', roleId)
+      .executeTakeFirst();
+    if (role === undefined) throw badRequest('grant.role_unknown', `Project role ${roleId} not found`);
+    return role;
+  }
+
+  return {
+    async getGrant(ctx: RequestContext, id: string): Promise<ProjectGrant> {
+      return toProjectGrant(await requireGrant(ctx, id), now());
+    },
+
+    async updateGrant(ctx: RequestContext, id: string, body: UpdateProjectGrantBody): Promise<ProjectGrant> {
+      const grant = await requireGrant(ctx, id);
+      const role = await requireRole(ctx, body.project_grant.project_role_id);
+      const expiresAt =
+        body.project_grant.expires_at === undefined ? grant.expires_at : expiry(body.project_grant.expires_at, now());
+      try {
+        await deps.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('project_grants')
+            .set({ project_role_id: role.id, expires_at: expiresAt, updated_at: now() })
+            .where('id', '=', id)
+            .execute();
+          await insertAuditEvent(trx, {
+            workspaceId: ctx.workspaceId,
+            actor: ctx.actor,
+            action: 'project_grant.updated',
+            targetType: 'project_grant',
+            targetId: id,
+            before: { project_role_id: grant.project_role_id, expires_at: grant.expires_at },
+            after: { project_role_id: role.id, expires_at: expiresAt },
+            createdAt: now(),
+          });
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw badRequest('grant.taken', ASSIGNMENT_TAKEN_MESSAGE);
+        throw error;
+      }
+      return toProjectGrant(await requireGrant(ctx, id), now());
+    },
+
+    async deleteGrant(ctx: RequestContext, id: string): Promise<void> {
+      const grant = await requireGrant(ctx, id);
+      await deps.db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('project_grants').where('id', '=', id).execute();
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'project_grant.deleted',
+          targetType: 'project_grant',
+          targetId: id,
+          before: toProjectGrant(grant, now()),
+          createdAt: now(),
+        });
+      });
+    },
+
+    async listProjectGrants(ctx: RequestContext, projectId: number, query: { 'page[number]'?: number; 'page[size]'?: number }) {
+      await deps.projects.requireProject(ctx, projectId);
+      const { rows, total, page } = await list(ctx, { projectId }, query);
+      const at = now();
+      return paged(
+        rows.map((row) => {
+          const grant = toProjectGrant(row, at);
+          return {
+            id: grant.id,
+            project_role: grant.project_role,
+            user: grant.user,
+            user_group: grant.user_group,
+            expires_at: grant.expires_at,
+            expired: grant.expired,
+          };
+        }),
+        total,
+        page,
+      );
+    },
+
+    /** Grants of one collaborator (direct only) or one group, limited to projects the caller may see. */
+    async listAssigneeGrants(
+      ctx: RequestContext,
+      filter: { memberId: number } | { groupId: string },
+      query: { 'page[number]'?: number; 'page[size]'?: number },
+    ) {
+      requireDevAccess(ctx);
+      const { rows, total, page } = await list(ctx, filter, query);
+      const at = now();
+      return paged(
+        rows.map((row) => {
+          const grant = toProjectGrant(row, at);
+          return { id: grant.id, project: grant.project, project_role: grant.project_role, expires_at: grant.expires_at, expired: grant.expired };
+        }),
+        total,
+        page,
+      );
+    },
+
+    /** Adds grants, or refreshes the identical ones; at most 100 a request, all or nothing. */
+    async upsertProjectGrants(ctx: RequestContext, projectId: number, body: UpsertProjectGrantsBody): Promise<void> {
+      if (body.project_grants.length > PROJECT_GRANTS_PER_REQUEST) {
+        throw badRequest('grant.limit_exceeded', `Max ${PROJECT_GRANTS_PER_REQUEST} project grants per request`);
+      }
+      const project = await deps.projects.requireProject(ctx, projectId);
+      const at = now();
+      const roleIds = [...new Set(body.project_grants.map((g) => g.project_role_id))];
+      const memberIds = [
+        ...new Set(body.project_grants.filter((g) => g.assignment_type === 'User').map((g) => Number(g.assignment_id))),
+      ];
+      const groupIds = [
+        ...new Set(body.project_grants.filter((g) => g.assignment_type === 'UserGroup').map((g) => String(g.assignment_id))),
+      ];
+      const [roles, members, groups] = await Promise.all([
+        roleIds.length === 0
+          ? []
+          : deps.db.selectFrom('project_roles').select('id').where('workspace_id', '=', ctx.workspaceId).where('id', 'in', roleIds).execute(),
+        memberIds.length === 0 || memberIds.some((id) => !Number.isSafeInteger(id))
+          ? []
+          : deps.db.selectFrom('members').select('id').where('workspace_id', '=', ctx.workspaceId).where('id', 'in', memberIds).execute(),
+        groupIds.length === 0
+          ? []
+          : deps.db
+              .selectFrom('collaborator_groups')
+              .select('id')
+              .where('workspace_id', '=', ctx.workspaceId)
+              .where('id', 'in', groupIds)
+              .execute(),
+      ]);
+      const knownRoles = new Set(roles.map((r) => r.id));
+      const knownMembers = new Set(members.map((m) => m.id));
+      const knownGroups = new Set(groups.map((g) => g.id));
+      const items = body.project_grants.map((grant) => {
+        if (!knownRoles.has(grant.project_role_id)) {
+          throw badRequest('grant.role_unknown', `Project role ${grant.project_role_id} not found`);
+        }
+        if (grant.assignment_type === 'User') {
+          const memberId = Number(grant.assignment_id);
+          if (!knownMembers.has(memberId)) throw badRequest('grant.user_unknown', `User ${String(grant.assignment_id)} not found`);
+          return { member_id: memberId, group_id: null, role: grant.project_role_id, expires_at: expiry(grant.expires_at, at) };
+        }
+        const groupId = String(grant.assignment_id);
+        if (!knownGroups.has(groupId)) throw badRequest('grant.group_unknown', `User group ${groupId} not found`);
+        return { member_id: null, group_id: groupId, role: grant.project_role_id, expires_at: expiry(grant.expires_at, at) };
+      });
+      await deps.db.transaction().execute(async (trx) => {
+        for (const item of items) {
+          await upsertGrant(
+            trx,
+            newPrefixedId('pg'),
+            {
+              workspace_id: ctx.workspaceId,
+              project_id: project.id,
+              project_role_id: item.role,
+              member_id: item.member_id,
+              group_id: item.group_id,
+              expires_at: item.expires_at,
+            },
+            at,
+          );
+        }
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'project_grants.upserted',
+          targetType: 'project',
+          targetId: project.id,
+          after: body.project_grants,
+          createdAt: at,
+        });
+      });
+    },
+  };
+}
+export type GrantsService = ReturnType<typeof createGrantsService>;

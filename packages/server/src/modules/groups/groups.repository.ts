@@ -1,0 +1,261 @@
+import { sql } from 'kysely';
+import type { Executor, NewRow, Row } from '../../storage/database.js';
+import { likeContains, type PageRequest } from '../../lib/pagination.js';
+
+export type GroupRow = Row<'collaborator_groups'> & { members_count: number };
+
+/** Membership rows that count now: not expired, and for invitees, a pending unexpired invitation. */
+function activeMembershipCount(db: Executor, now: string) {
+  return db
+    .selectFrom('group_memberships as gm')
+    .leftJoin('member_invitations as mi', 'mi.id', 'gm.invitation_id')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where(sql<boolean>`gm.group_id = g.id`)
+    .where((eb) => eb.or([eb('gm.expires_at', 'is', null), eb('gm.expires_at', '>', now)]))
+    .where((eb) =>
+      eb.or([
+        eb('gm.member_id', 'is not', null),
+        eb.and([eb('mi.status', '=', 'pending'), eb('mi.expires_at', '>', now)]),
+      ]),
+    );
+}
+
+function groupsWithCounts(db: Executor, workspaceId: number, now: string) {
+  const memberCount = db
+    .selectFrom('members')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('members.workspace_id', '=', workspaceId);
+  return db
+    .selectFrom('collaborator_groups as g')
+    .selectAll('g')
+    .select(
+      sql<number>`case when g.system = 1 then (${memberCount}) else (${activeMembershipCount(db, now)}) end`.as(
+        'members_count',
+      ),
+    )
+    .where('g.workspace_id', '=', workspaceId);
+}
+
+export async function findGroupById(
+  db: Executor,
+  workspaceId: number,
+  id: string,
+  now: string,
+): Promise<GroupRow | undefined> {
+  const row = await groupsWithCounts(db, workspaceId, now).where('g.id', '=', id).executeTakeFirst();
+  return row === undefined ? undefined : { ...row, members_count: Number(row.members_count) };
+}
+
+export function findGroupByNameKey(db: Executor, workspaceId: number, nameKey: string) {
+  return db
+    .selectFrom('collaborator_groups')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('name_key', '=', nameKey)
+    .executeTakeFirst();
+}
+
+export function findGroupsByIds(db: Executor, workspaceId: number, ids: string[]) {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('collaborator_groups')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', 'in', ids)
+    .execute();
+}
+
+export function findSystemGroup(db: Executor, workspaceId: number) {
+  return db
+    .selectFrom('collaborator_groups')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('system', '=', 1)
+    .executeTakeFirstOrThrow();
+}
+
+export async function listGroups(
+  db: Executor,
+  workspaceId: number,
+  filter: { name?: string | undefined },
+  page: PageRequest,
+  now: string,
+): Promise<{ rows: GroupRow[]; total: number }> {
+  let base = db.selectFrom('collaborator_groups').where('workspace_id', '=', workspaceId);
+  let query = groupsWithCounts(db, workspaceId, now);
+  if (filter.name !== undefined && filter.name !== '') {
+    const pattern = likeContains(filter.name);
+    base = base.where(sql<boolean>`name_key like ${pattern} escape '\\'`);
+    query = query.where(sql<boolean>`g.name_key like ${pattern} escape '\\'`);
+  }
+  const [rows, count] = await Promise.all([
+    query.orderBy('g.system', 'desc').orderBy('g.created_at').orderBy('g.id').limit(page.size).offset(page.offset).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows: rows.map((row) => ({ ...row, members_count: Number(row.members_count) })), total: Number(count.n) };
+}
+
+export function insertGroup(db: Executor, row: NewRow<'collaborator_groups'>) {
+  return db.insertInto('collaborator_groups').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export function updateGroup(
+  db: Executor,
+  id: string,
+  changes: Pick<Row<'collaborator_groups'>, 'name' | 'name_key' | 'description' | 'updated_at'>,
+) {
+  return db.updateTable('collaborator_groups').set(changes).where('id', '=', id).execute();
+}
+
+export function deleteGroup(db: Executor, id: string) {
+  return db.deleteFrom('collaborator_groups').where('id', '=', id).execute();
+}
+
+export interface GroupMemberRow {
+  type: 'User' | 'MemberInvitation';
+  user_id: number | null;
+  member_invitation_id: number | null;
+  name: string;
+  email: string;
+  avatar_url: string | null;
+  joined_at: string;
+  expires_at: string | null;
+  membership_id: number;
+}
+
+/**
+ * Members of a group, collaborators and pending invitees together (the reference API lists both),
+ * in the order they joined. The system group holds every collaborator implicitly.
+ */
+export async function listGroupMembers(
+  db: Executor,
+  group: Row<'collaborator_groups'>,
+  filter: { text?: string | undefined },
+  page: PageRequest,
+  now: string,
+): Promise<{ rows: GroupMemberRow[]; total: number }> {
+  const pattern = filter.text !== undefined && filter.text !== '' ? likeContains(filter.text) : null;
+  if (group.system === 1) {
+    let query = db.selectFrom('members as m').where('m.workspace_id', '=', group.workspace_id);
+    if (pattern !== null) {
+      query = query.where(sql<boolean>`(lower(m.name) like ${pattern} escape '\\' or m.email_key like ${pattern} escape '\\')`);
+    }
+    const [rows, count] = await Promise.all([
+      query
+        .select(['m.id', 'm.name', 'm.email', 'm.avatar_url', 'm.created_at'])
+        .orderBy('m.created_at')
+        .orderBy('m.id')
+        .limit(page.size)
+        .offset(page.offset)
+        .execute(),
+      query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return {
+      rows: rows.map((m) => ({
+        type: 'User',
+        user_id: m.id,
+        member_invitation_id: null,
+        name: m.name,
+        email: m.email,
+        avatar_url: m.avatar_url,
+        joined_at: m.created_at,
+        expires_at: null,
+        membership_id: m.id,
+      })),
+      total: Number(count.n),
+    };
+  }
+  const users = db
+    .selectFrom('group_memberships as gm')
+    .innerJoin('members as m', 'm.id', 'gm.member_id')
+    .where('gm.group_id', '=', group.id)
+    .select([
+      sql<'User' | 'MemberInvitation'>`'User'`.as('type'),
+      sql<number | null>`m.id`.as('user_id'),
+      sql<number | null>`cast(null as integer)`.as('member_invitation_id'),
+      'm.name as name',
+      'm.email as email',
+      sql<string | null>`m.avatar_url`.as('avatar_url'),
+      'gm.created_at as joined_at',
+      'gm.expires_at as expires_at',
+      'gm.id as membership_id',
+    ]);
+  const invitees = db
+    .selectFrom('group_memberships as gm')
+    .innerJoin('member_invitations as mi', 'mi.id', 'gm.invitation_id')
+    .where('gm.group_id', '=', group.id)
+    .where('mi.status', '=', 'pending')
+    .where('mi.expires_at', '>', now)
+    .select([
+      sql<'User' | 'MemberInvitation'>`'MemberInvitation'`.as('type'),
+      sql<number | null>`cast(null as integer)`.as('user_id'),
+      sql<number | null>`mi.id`.as('member_invitation_id'),
+      'mi.name as name',
+      'mi.email as email',
+      sql<string | null>`cast(null as text)`.as('avatar_url'),
+      'gm.created_at as joined_at',
+      'gm.expires_at as expires_at',
+      'gm.id as membership_id',
+    ]);
+  let all = db.selectFrom(users.unionAll(invitees).as('u'));
+  if (pattern !== null) {
+    all = all.where(sql<boolean>`(lower(u.name) like ${pattern} escape '\\' or lower(u.email) like ${pattern} escape '\\')`);
+  }
+  const [rows, count] = await Promise.all([
+    all.selectAll().orderBy('joined_at').orderBy('membership_id').limit(page.size).offset(page.offset).execute(),
+    all.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows: rows as GroupMemberRow[], total: Number(count.n) };
+}
+
+/** Adds memberships, or renews the expiry of existing ones (re-adding is harmless). */
+export async function upsertMemberships(
+  db: Executor,
+  rows: { workspace_id: number; group_id: string; member_id: number; created_at: string; expires_at: string | null }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insertInto('group_memberships')
+    .values(rows.map((row) => ({ ...row, invitation_id: null })))
+    .onConflict((oc) => oc.columns(['group_id', 'member_id']).doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })))
+    .execute();
+}
+
+export async function deleteMemberships(
+  db: Executor,
+  groupId: string,
+  memberIds: number[],
+  invitationIds: number[],
+): Promise<number> {
+  let removed = 0;
+  if (memberIds.length > 0) {
+    const result = await db
+      .deleteFrom('group_memberships')
+      .where('group_id', '=', groupId)
+      .where('member_id', 'in', memberIds)
+      .executeTakeFirst();
+    removed += Number(result.numDeletedRows);
+  }
+  if (invitationIds.length > 0) {
+    const result = await db
+      .deleteFrom('group_memberships')
+      .where('group_id', '=', groupId)
+      .where('invitation_id', 'in', invitationIds)
+      .executeTakeFirst();
+    removed += Number(result.numDeletedRows);
+  }
+  return removed;
+}
+
+/** Explicit group memberships of these members (the system group is added by the caller). */
+export function listMembershipsOfMembers(db: Executor, memberIds: number[]) {
+  if (memberIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('group_memberships as gm')
+    .innerJoin('collaborator_groups as g', 'g.id', 'gm.group_id')
+    .select(['gm.member_id', 'g.id', 'g.name', 'g.system', 'gm.expires_at', 'gm.created_at'])
+    .where('gm.member_id', 'in', memberIds)
+    .orderBy('gm.created_at')
+    .orderBy('gm.id')
+    .execute();
+}

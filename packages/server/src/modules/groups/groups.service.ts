@@ -1,0 +1,249 @@
+/**
+ * Collaborator groups: CRUD, membership (collaborators and pending invitees), and the system
+ * group "All collaborators" that holds every collaborator implicitly and cannot be changed.
+ */
+import type {
+  AddGroupMembersBody,
+  CollaboratorGroup,
+  CollaboratorGroupBody,
+  ListGroupMembersQuery,
+  ListGroupsQuery,
+  RemoveGroupMembersQuery,
+} from '@roster/contracts';
+import type { Db } from '../../storage/database.js';
+import { fromFlag } from '../../storage/json.js';
+import { isoNow, toStoredTimestamp, type Clock } from '../../lib/clock.js';
+import { badRequest, notFound } from '../../lib/errors.js';
+import { newPrefixedId } from '../../lib/ids.js';
+import type { RequestContext } from '../../lib/context.js';
+import { paged, pageRequest } from '../../lib/pagination.js';
+import { insertAuditEvent } from '../audit/audit.repository.js';
+import { requireDevAccess } from '../../lib/scope.js';
+import {
+  deleteGroup,
+  deleteMemberships,
+  findGroupById,
+  findGroupByNameKey,
+  insertGroup,
+  listGroupMembers,
+  listGroups,
+  updateGroup,
+  upsertMemberships,
+  type GroupRow,
+} from './groups.repository.js';
+
+export function toCollaboratorGroup(row: GroupRow): CollaboratorGroup {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    members_count: row.members_count,
+    system: fromFlag(row.system),
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function normalisedName(name: string | undefined): { name: string; key: string } {
+  const trimmed = (name ?? '').trim();
+  if (trimmed === '') throw badRequest('group.name_blank', "Name can't be blank");
+  return { name: trimmed, key: trimmed.toLowerCase() };
+}
+
+export function createGroupsService(deps: { db: Db; clock: Clock }) {
+  const now = () => isoNow(deps.clock);
+
+  async function requireGroup(ctx: RequestContext, id: string): Promise<GroupRow> {
+    const group = await findGroupById(deps.db, ctx.workspaceId, id, now());
+    if (group === undefined) throw notFound('group.not_found');
+    return group;
+  }
+
+  async function assertNameFree(ctx: RequestContext, key: string, exceptId?: string): Promise<void> {
+    const existing = await findGroupByNameKey(deps.db, ctx.workspaceId, key);
+    if (existing !== undefined && existing.id !== exceptId) {
+      throw badRequest('group.name_taken', 'Name has already been taken');
+    }
+  }
+
+  return {
+    async listGroups(ctx: RequestContext, query: ListGroupsQuery) {
+      requireDevAccess(ctx);
+      const page = pageRequest(query);
+      const { rows, total } = await listGroups(deps.db, ctx.workspaceId, { name: query.name }, page, now());
+      return paged(rows.map(toCollaboratorGroup), total, page);
+    },
+
+    async getGroup(ctx: RequestContext, id: string): Promise<CollaboratorGroup> {
+      requireDevAccess(ctx);
+      return toCollaboratorGroup(await requireGroup(ctx, id));
+    },
+
+    async createGroup(ctx: RequestContext, body: CollaboratorGroupBody): Promise<CollaboratorGroup> {
+      requireDevAccess(ctx);
+      const { name, key } = normalisedName(body.user_group.name);
+      await assertNameFree(ctx, key);
+      const id = newPrefixedId('am');
+      await deps.db.transaction().execute(async (trx) => {
+        const row = await insertGroup(trx, {
+          id,
+          workspace_id: ctx.workspaceId,
+          name,
+          name_key: key,
+          description: body.user_group.description ?? null,
+          system: 0,
+          created_at: now(),
+          updated_at: now(),
+        });
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'user_group.created',
+          targetType: 'user_group',
+          targetId: id,
+          after: { name: row.name, description: row.description },
+          createdAt: now(),
+        });
+      });
+      return toCollaboratorGroup(await requireGroup(ctx, id));
+    },
+
+    async updateGroup(ctx: RequestContext, id: string, body: CollaboratorGroupBody): Promise<CollaboratorGroup> {
+      requireDevAccess(ctx);
+      const group = await requireGroup(ctx, id);
+      if (fromFlag(group.system)) throw badRequest('group.system', 'System groups can’t be changed.');
+      const { name, key } = normalisedName(body.user_group.name);
+      await assertNameFree(ctx, key, id);
+      const description = body.user_group.description === undefined ? group.description : body.user_group.description;
+      await deps.db.transaction().execute(async (trx) => {
+        await updateGroup(trx, id, { name, name_key: key, description, updated_at: now() });
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'user_group.updated',
+          targetType: 'user_group',
+          targetId: id,
+          before: { name: group.name, description: group.description },
+          after: { name, description },
+          createdAt: now(),
+        });
+      });
+      return toCollaboratorGroup(await requireGroup(ctx, id));
+    },
+
+    /** Deletes the group with its memberships and project grants (foreign keys cascade). */
+    async deleteGroup(ctx: RequestContext, id: string): Promise<void> {
+      requireDevAccess(ctx);
+      const group = await requireGroup(ctx, id);
+      if (fromFlag(group.system)) throw badRequest('group.system', 'You can’t delete a system group.');
+      await deps.db.transaction().execute(async (trx) => {
+        const grants = await trx
+          .selectFrom('project_grants')
+          .select(['id', 'project_id', 'project_role_id'])
+          .where('group_id', '=', id)
+          .execute();
+        await deleteGroup(trx, id);
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'user_group.deleted',
+          targetType: 'user_group',
+          targetId: id,
+          before: { name: group.name, members_count: group.members_count, project_grants: grants },
+          createdAt: now(),
+        });
+      });
+    },
+
+    async listMembers(ctx: RequestContext, id: string, query: ListGroupMembersQuery) {
+      requireDevAccess(ctx);
+      const group = await requireGroup(ctx, id);
+      const page = pageRequest(query);
+      const { rows, total } = await listGroupMembers(deps.db, group, { text: query.text }, page, now());
+      return paged(
+        rows.map((row) => ({
+          user_id: row.user_id,
+          member_invitation_id: row.member_invitation_id,
+          name: row.name,
+          email: row.email,
+          type: row.type,
+          avatar_url: row.avatar_url,
+          joined_at: row.joined_at,
+          expires_at: row.expires_at,
+        })),
+        total,
+        page,
+      );
+    },
+
+    async addMembers(ctx: RequestContext, id: string, body: AddGroupMembersBody): Promise<void> {
+      requireDevAccess(ctx);
+      const group = await requireGroup(ctx, id);
+      if (fromFlag(group.system)) {
+        throw badRequest('group.system', 'Every collaborator is in the system group; its members can’t be changed.');
+      }
+      const expiresAt = body.expires_at === undefined || body.expires_at === null ? null : toStoredTimestamp(body.expires_at);
+      if (expiresAt !== null && expiresAt <= now()) throw badRequest('group.expiry_past', 'expires_at must be in the future');
+      const memberIds = [...new Set(body.user_ids)];
+      const found = await deps.db
+        .selectFrom('members')
+        .select('id')
+        .where('workspace_id', '=', ctx.workspaceId)
+        .where('id', 'in', memberIds)
+        .execute();
+      const foundIds = new Set(found.map((m) => m.id));
+      const missing = memberIds.filter((memberId) => !foundIds.has(memberId));
+      if (missing.length > 0) throw badRequest('group.member_unknown', `Users not found: ${missing.join(', ')}`);
+      await deps.db.transaction().execute(async (trx) => {
+        await upsertMemberships(
+          trx,
+          memberIds.map((memberId) => ({
+            workspace_id: ctx.workspaceId,
+            group_id: id,
+            member_id: memberId,
+            created_at: now(),
+            expires_at: expiresAt,
+          })),
+        );
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'user_group.members_added',
+          targetType: 'user_group',
+          targetId: id,
+          after: { user_ids: memberIds, expires_at: expiresAt },
+          createdAt: now(),
+        });
+      });
+    },
+
+    async removeMembers(ctx: RequestContext, id: string, query: RemoveGroupMembersQuery): Promise<void> {
+      requireDevAccess(ctx);
+      const group = await requireGroup(ctx, id);
+      const memberIds = [...new Set([...(query['user_ids[]'] ?? []), ...(query.user_ids ?? [])])];
+      const invitationIds = [
+        ...new Set([...(query['member_invitation_ids[]'] ?? []), ...(query.member_invitation_ids ?? [])]),
+      ];
+      if (memberIds.length === 0 && invitationIds.length === 0) {
+        throw badRequest('group.members_missing', 'user_ids or member_invitation_ids must be given');
+      }
+      if (fromFlag(group.system)) {
+        throw badRequest('group.system', 'Every collaborator is in the system group; its members can’t be changed.');
+      }
+      await deps.db.transaction().execute(async (trx) => {
+        const removed = await deleteMemberships(trx, id, memberIds, invitationIds);
+        if (removed === 0) return;
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'user_group.members_removed',
+          targetType: 'user_group',
+          targetId: id,
+          before: { user_ids: memberIds, member_invitation_ids: invitationIds },
+          createdAt: now(),
+        });
+      });
+    },
+  };
+}
+export type GroupsService = ReturnType<typeof createGroupsService>;

@@ -1,0 +1,405 @@
+/**
+ * Collaborator invitations: one per email and workspace per cooldown, mailed with a single-use
+ * link that expires after 7 days. Until accepted, the invitee is a `MemberInvitation` member of
+ * the groups named in the invitation; accepting turns those memberships into the new member's.
+ */
+import type {
+  AcceptInvitationBody,
+  CreateInvitationBody,
+  Invitation,
+  ListInvitationsQuery,
+  Member,
+} from '@roster/contracts';
+import { sql } from 'kysely';
+import type { Db, Executor, Row } from '../../storage/database.js';
+import { fromJson, toJson } from '../../storage/json.js';
+import { isoNow, type Clock } from '../../lib/clock.js';
+import { AppError, badRequest, gone, notFound, tooManyRequests } from '../../lib/errors.js';
+import { newSecret } from '../../lib/ids.js';
+import { hashSecret } from '../../lib/secrets.js';
+import type { RequestContext } from '../../lib/context.js';
+import { likeContains, paged, pageRequest, type Paged } from '../../lib/pagination.js';
+import { requireDevAccess } from '../../lib/scope.js';
+import { insertAuditEvent } from '../audit/audit.repository.js';
+import { findGroupsByIds } from '../groups/groups.repository.js';
+import { findMemberByEmailKey, setMemberEnvironmentRoles } from '../members/members.repository.js';
+import { presentMembers } from '../members/members.service.js';
+import { resolveEnvRoles, withNoAccessDefaults } from '../roles/roles.service.js';
+import { findWorkspaceById, listEnvironments } from '../workspaces/workspaces.repository.js';
+import type { Mailer } from '../mail/mailer.js';
+
+const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** What an invitation stores of its roles: IDs to apply on acceptance, names to show. */
+interface StoredEnvRole {
+  environment_id: number;
+  environment_type: string;
+  role_type: 'privilege_group' | 'environment';
+  name: string;
+  legacy_role_id: number | null;
+  environment_role_id: number | null;
+}
+
+export interface InvitationsConfig {
+  publicUrl: string;
+  cooldownSeconds: number;
+}
+
+function statusOf(row: Row<'member_invitations'>, now: string): Invitation['status'] {
+  if (row.status === 'pending' && row.expires_at <= now) return 'expired';
+  return row.status as Invitation['status'];
+}
+
+export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: Mailer; config: InvitationsConfig }) {
+  const now = () => isoNow(deps.clock);
+
+  async function present(db: Executor, rows: Row<'member_invitations'>[]): Promise<Invitation[]> {
+    const ids = rows.map((r) => r.id);
+    const memberships =
+      ids.length === 0
+        ? []
+        : await db.selectFrom('group_memberships').select(['invitation_id', 'group_id']).where('invitation_id', 'in', ids).execute();
+    const at = now();
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      email: row.email,
+      status: statusOf(row, at),
+      env_roles: fromJson<StoredEnvRole[]>(row.env_roles).map((r) => ({
+        environment_type: r.environment_type,
+        name: r.name,
+        role_type: r.role_type,
+      })),
+      user_group_ids: memberships.filter((m) => m.invitation_id === row.id).map((m) => m.group_id),
+      created_at: row.created_at,
+      expires_at: row.expires_at,
+      accepted_at: row.accepted_at,
+      member_id: row.member_id,
+    }));
+  }
+
+  function acceptUrl(token: string): string {
+    return `${deps.config.publicUrl.replace(/\/+$/, '')}/invitations/${token}`;
+  }
+
+  async function mailInvitation(workspaceId: number, invitation: { name: string; email: string }, token: string) {
+    const workspace = await findWorkspaceById(deps.db, workspaceId);
+    const workspaceName = workspace?.name ?? 'a Roster workspace';
+    await deps.mailer.send({
+      to: invitation.email,
+      subject: `You are invited to ${workspaceName}`,
+      text: [
+        `Hello ${invitation.name},`,
+        '',
+        `You have been invited to collaborate in ${workspaceName}.`,
+        `Accept the invitation within 7 days: ${acceptUrl(token)}`,
+        '',
+        'If you did not expect this invitation, you can ignore this message.',
+      ].join('\n'),
+    });
+  }
+
+  /** The reference API allows one invitation per email and workspace per cooldown period. */
+  async function assertCooldownOver(db: Executor, workspaceId: number, emailKey: string): Promise<void> {
+    const since = new Date(deps.clock.now().getTime() - deps.config.cooldownSeconds * 1000).toISOString();
+    const recent = await db
+      .selectFrom('member_invitations')
+      .select('created_at')
+      .where('workspace_id', '=', workspaceId)
+      .where('email_key', '=', emailKey)
+      .where('created_at', '>', since)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
+    if (recent !== undefined) {
+      const retryAfter = (new Date(recent.created_at).getTime() + deps.config.cooldownSeconds * 1000 - deps.clock.now().getTime()) / 1000;
+      const minutes = Math.round(deps.config.cooldownSeconds / 60);
+      throw tooManyRequests(
+        'invitation.cooldown',
+        `You can invite ${emailKey} to this workspace once every ${minutes} minutes`,
+        retryAfter,
+      );
+    }
+  }
+
+  async function issueToken(trx: Executor, invitationId: number): Promise<string> {
+    const token = newSecret('inv');
+    await trx
+      .updateTable('member_invitations')
+      .set({ token_hash: hashSecret(token), expires_at: new Date(deps.clock.now().getTime() + INVITATION_TTL_MS).toISOString() })
+      .where('id', '=', invitationId)
+      .execute();
+    return token;
+  }
+
+  async function requireInvitation(ctx: RequestContext, id: number) {
+    const row = await deps.db
+      .selectFrom('member_invitations')
+      .selectAll()
+      .where('workspace_id', '=', ctx.workspaceId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (row === undefined) throw notFound('invitation.not_found');
+    return row;
+  }
+
+  async function findByToken(db: Executor, token: string) {
+    const row = await db.selectFrom('member_invitations').selectAll().where('token_hash', '=', hashSecret(token)).executeTakeFirst();
+    if (row === undefined) throw notFound('invitation.not_found', 'Invitation not found');
+    if (row.status === 'accepted') throw gone('invitation.used', 'This invitation has already been accepted');
+    if (row.status === 'revoked') throw gone('invitation.revoked', 'This invitation has been revoked');
+    if (row.expires_at <= now()) throw gone('invitation.expired', 'This invitation has expired');
+    return row;
+  }
+
+  return {
+    async invite(ctx: RequestContext, body: CreateInvitationBody): Promise<Invitation> {
+      requireDevAccess(ctx);
+      const email = body.email.trim();
+      const emailKey = email.toLowerCase();
+      const name = body.name.trim();
+      if (name === '') throw badRequest('invitation.name_blank', "Name can't be blank");
+      const assignments =
+        body.env_roles ??
+        (body.role_name === undefined ? undefined : [{ environment_type: 'dev', name: body.role_name }]);
+      if (assignments === undefined) throw badRequest('invitation.env_roles_blank', "env_roles can't be blank");
+
+      const { invitation, token } = await deps.db.transaction().execute(async (trx) => {
+        if ((await findMemberByEmailKey(trx, ctx.workspaceId, emailKey)) !== undefined) {
+          throw badRequest('invitation.member_exists', `${email} is already a collaborator in this workspace`);
+        }
+        const resolved = await withNoAccessDefaults(trx, ctx.workspaceId, await resolveEnvRoles(trx, ctx.workspaceId, assignments));
+        const groupIds = [...new Set(body.user_group_ids ?? [])];
+        const groups = await findGroupsByIds(trx, ctx.workspaceId, groupIds);
+        const missing = groupIds.find((id) => !groups.some((g) => g.id === id));
+        if (missing !== undefined) throw badRequest('invitation.group_unknown', `User group ${missing} not found`);
+        await assertCooldownOver(trx, ctx.workspaceId, emailKey);
+        // A new invitation supersedes any pending one for the same email.
+        await trx
+          .updateTable('member_invitations')
+          .set({ status: 'revoked' })
+          .where('workspace_id', '=', ctx.workspaceId)
+          .where('email_key', '=', emailKey)
+          .where('status', '=', 'pending')
+          .execute();
+        const stored: StoredEnvRole[] = resolved.map((r) => ({
+          environment_id: r.environment.id,
+          environment_type: r.environment.type,
+          role_type: r.roleType,
+          name: r.roleName,
+          legacy_role_id: r.legacyRoleId,
+          environment_role_id: r.environmentRoleId,
+        }));
+        const issued = newSecret('inv');
+        const row = await trx
+          .insertInto('member_invitations')
+          .values({
+            workspace_id: ctx.workspaceId,
+            name,
+            email,
+            email_key: emailKey,
+            token_hash: hashSecret(issued),
+            env_roles: toJson(stored),
+            status: 'pending',
+            invited_by: ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`,
+            created_at: now(),
+            expires_at: new Date(deps.clock.now().getTime() + INVITATION_TTL_MS).toISOString(),
+            accepted_at: null,
+            member_id: null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const explicitGroups = groups.filter((g) => g.system === 0);
+        if (explicitGroups.length > 0) {
+          await trx
+            .insertInto('group_memberships')
+            .values(
+              explicitGroups.map((g) => ({
+                workspace_id: ctx.workspaceId,
+                group_id: g.id,
+                member_id: null,
+                invitation_id: row.id,
+                created_at: now(),
+                expires_at: null,
+              })),
+            )
+            .execute();
+        }
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'member_invitation.created',
+          targetType: 'member_invitation',
+          targetId: row.id,
+          after: { name, email, env_roles: stored.map((r) => ({ environment_type: r.environment_type, name: r.name })), user_group_ids: groupIds },
+          createdAt: now(),
+        });
+        const [presented] = await present(trx, [row]);
+        return { invitation: presented, token: issued };
+      });
+      if (invitation === undefined) throw new Error('invitation vanished');
+      await mailInvitation(ctx.workspaceId, invitation, token);
+      return invitation;
+    },
+
+    async listInvitations(ctx: RequestContext, query: ListInvitationsQuery): Promise<Paged<Invitation>> {
+      requireDevAccess(ctx);
+      const page = pageRequest(query);
+      let base = deps.db.selectFrom('member_invitations').where('workspace_id', '=', ctx.workspaceId);
+      const at = now();
+      if (query.status === 'pending') base = base.where('status', '=', 'pending').where('expires_at', '>', at);
+      else if (query.status === 'expired') base = base.where('status', '=', 'pending').where('expires_at', '<=', at);
+      else if (query.status !== undefined) base = base.where('status', '=', query.status);
+      if (query.email !== undefined && query.email !== '') {
+        base = base.where(sql<boolean>`email_key like ${likeContains(query.email)} escape '\\'`);
+      }
+      const [rows, count] = await Promise.all([
+        base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.size).offset(page.offset).execute(),
+        base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return paged(await present(deps.db, rows), Number(count.n), page);
+    },
+
+    async getInvitation(ctx: RequestContext, id: number): Promise<Invitation> {
+      requireDevAccess(ctx);
+      const [presented] = await present(deps.db, [await requireInvitation(ctx, id)]);
+      if (presented === undefined) throw notFound('invitation.not_found');
+      return presented;
+    },
+
+    async revokeInvitation(ctx: RequestContext, id: number): Promise<void> {
+      requireDevAccess(ctx);
+      const row = await requireInvitation(ctx, id);
+      if (row.status !== 'pending') throw badRequest('invitation.not_pending', `The invitation is already ${row.status}`);
+      await deps.db.transaction().execute(async (trx) => {
+        await trx.updateTable('member_invitations').set({ status: 'revoked' }).where('id', '=', id).execute();
+        await trx.deleteFrom('group_memberships').where('invitation_id', '=', id).execute();
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'member_invitation.revoked',
+          targetType: 'member_invitation',
+          targetId: id,
+          before: { email: row.email },
+          createdAt: now(),
+        });
+      });
+    },
+
+    /** Mails a fresh link (the old one stops working), subject to the same cooldown. */
+    async resendInvitation(ctx: RequestContext, id: number): Promise<void> {
+      requireDevAccess(ctx);
+      const row = await requireInvitation(ctx, id);
+      if (row.status !== 'pending') throw badRequest('invitation.not_pending', `The invitation is already ${row.status}`);
+      const token = await deps.db.transaction().execute(async (trx) => {
+        await assertCooldownOver(trx, ctx.workspaceId, row.email_key);
+        await trx.updateTable('member_invitations').set({ created_at: now() }).where('id', '=', id).execute();
+        const issued = await issueToken(trx, id);
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'member_invitation.resent',
+          targetType: 'member_invitation',
+          targetId: id,
+          createdAt: now(),
+        });
+        return issued;
+      });
+      await mailInvitation(ctx.workspaceId, row, token);
+    },
+
+    async previewInvitation(token: string) {
+      const row = await findByToken(deps.db, token);
+      const workspace = await findWorkspaceById(deps.db, row.workspace_id);
+      return {
+        name: row.name,
+        email: row.email,
+        workspace: { id: row.workspace_id, name: workspace?.name ?? '' },
+        expires_at: row.expires_at,
+      };
+    },
+
+    /** Creates the collaborator from the invitation; the link works once. */
+    async acceptInvitation(token: string, body: AcceptInvitationBody): Promise<Member> {
+      const { workspaceId, memberId } = await deps.db.transaction().execute(async (trx) => {
+        const invitation = await findByToken(trx, token);
+        // Claim the invitation first: of two concurrent acceptances only one updates the row.
+        const claimed = await trx
+          .updateTable('member_invitations')
+          .set({ status: 'accepted', accepted_at: now() })
+          .where('id', '=', invitation.id)
+          .where('status', '=', 'pending')
+          .executeTakeFirst();
+        if (Number(claimed.numUpdatedRows) !== 1) throw gone('invitation.used', 'This invitation has already been accepted');
+        if ((await findMemberByEmailKey(trx, invitation.workspace_id, invitation.email_key)) !== undefined) {
+          throw new AppError(409, 'invitation.member_exists', `${invitation.email} is already a collaborator in this workspace`);
+        }
+        const name = (body.name ?? invitation.name).trim();
+        if (name === '') throw badRequest('invitation.name_blank', "Name can't be blank");
+        const member = await trx
+          .insertInto('members')
+          .values({
+            workspace_id: invitation.workspace_id,
+            name,
+            email: invitation.email,
+            email_key: invitation.email_key,
+            external_id: null,
+            time_zone: body.time_zone ?? 'UTC',
+            grant_type: 'team',
+            avatar_url: null,
+            created_at: now(),
+            updated_at: now(),
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const environments = await listEnvironments(trx, invitation.workspace_id);
+        const noAccess = await withNoAccessDefaults(trx, invitation.workspace_id, []);
+        const stored = fromJson<StoredEnvRole[]>(invitation.env_roles);
+        // Roles deleted since the invitation was sent fall back to No access.
+        const [legacyIds, environmentRoleIds] = await Promise.all([
+          trx.selectFrom('legacy_roles').select('id').where('workspace_id', '=', invitation.workspace_id).execute(),
+          trx.selectFrom('environment_roles').select('id').where('workspace_id', '=', invitation.workspace_id).execute(),
+        ]);
+        const roles = environments.map((environment) => {
+          const wanted = stored.find((r) => r.environment_id === environment.id);
+          const stillExists =
+            wanted !== undefined &&
+            (wanted.legacy_role_id !== null
+              ? legacyIds.some((r) => r.id === wanted.legacy_role_id)
+              : environmentRoleIds.some((r) => r.id === wanted.environment_role_id));
+          if (wanted !== undefined && stillExists) {
+            return {
+              environmentId: environment.id,
+              roleType: wanted.role_type,
+              legacyRoleId: wanted.legacy_role_id,
+              environmentRoleId: wanted.environment_role_id,
+            };
+          }
+          const fallback = noAccess.find((r) => r.environment.id === environment.id);
+          return { environmentId: environment.id, roleType: 'privilege_group', legacyRoleId: fallback?.legacyRoleId ?? null, environmentRoleId: null };
+        });
+        await setMemberEnvironmentRoles(trx, invitation.workspace_id, member.id, roles);
+        await trx
+          .updateTable('group_memberships')
+          .set({ member_id: member.id, invitation_id: null })
+          .where('invitation_id', '=', invitation.id)
+          .execute();
+        await trx.updateTable('member_invitations').set({ member_id: member.id }).where('id', '=', invitation.id).execute();
+        await insertAuditEvent(trx, {
+          workspaceId: invitation.workspace_id,
+          actor: { type: 'member', id: String(member.id), name: member.name },
+          action: 'member_joined',
+          targetType: 'member',
+          targetId: member.id,
+          after: { name: member.name, email: member.email, invitation_id: invitation.id },
+          createdAt: now(),
+        });
+        return { workspaceId: invitation.workspace_id, memberId: member.id };
+      });
+      const row = await deps.db.selectFrom('members').selectAll().where('id', '=', memberId).executeTakeFirstOrThrow();
+      const [member] = await presentMembers(deps.db, workspaceId, [row], now());
+      if (member === undefined) throw new Error('member vanished');
+      return member;
+    },
+  };
+}
+export type InvitationsService = ReturnType<typeof createInvitationsService>;

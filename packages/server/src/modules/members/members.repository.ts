@@ -1,0 +1,96 @@
+import { sql } from 'kysely';
+import type { Executor, Row } from '../../storage/database.js';
+import { likeContains, type PageRequest } from '../../lib/pagination.js';
+
+export function findMemberById(db: Executor, workspaceId: number, id: number): Promise<Row<'members'> | undefined> {
+  return db.selectFrom('members').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+}
+
+export function findMemberByEmailKey(db: Executor, workspaceId: number, emailKey: string) {
+  return db
+    .selectFrom('members')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('email_key', '=', emailKey)
+    .executeTakeFirst();
+}
+
+export async function listMembers(
+  db: Executor,
+  workspaceId: number,
+  filter: { email?: string | undefined },
+  page: PageRequest,
+): Promise<{ rows: Row<'members'>[]; total: number }> {
+  let query = db.selectFrom('members').where('workspace_id', '=', workspaceId);
+  if (filter.email !== undefined && filter.email !== '') {
+    query = query.where(sql<boolean>`email_key like ${likeContains(filter.email)} escape '\\'`);
+  }
+  const [rows, count] = await Promise.all([
+    query.selectAll().orderBy('created_at').orderBy('id').limit(page.size).offset(page.offset).execute(),
+    query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+export interface MemberRoleRow {
+  member_id: number;
+  environment_id: number;
+  environment_type: string;
+  role_type: string;
+  role_name: string | null;
+  legacy_role_id: number | null;
+  environment_role_id: number | null;
+  legacy_privileges: string | null;
+  environment_config: string | null;
+}
+
+export function listRolesOfMembers(db: Executor, memberIds: number[]): Promise<MemberRoleRow[]> {
+  if (memberIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('member_environment_roles as mer')
+    .innerJoin('environments as e', 'e.id', 'mer.environment_id')
+    .leftJoin('legacy_roles as lr', 'lr.id', 'mer.legacy_role_id')
+    .leftJoin('environment_roles as er', 'er.id', 'mer.environment_role_id')
+    .select([
+      'mer.member_id',
+      'mer.environment_id',
+      'e.type as environment_type',
+      'mer.role_type',
+      sql<string | null>`coalesce(lr.name, er.name)`.as('role_name'),
+      'mer.legacy_role_id',
+      'mer.environment_role_id',
+      'lr.privileges as legacy_privileges',
+      'er.config as environment_config',
+    ])
+    .where('mer.member_id', 'in', memberIds)
+    .orderBy('e.id')
+    .execute();
+}
+
+export async function setMemberEnvironmentRoles(
+  db: Executor,
+  workspaceId: number,
+  memberId: number,
+  roles: { environmentId: number; roleType: string; legacyRoleId: number | null; environmentRoleId: number | null }[],
+): Promise<void> {
+  for (const role of roles) {
+    await db
+      .insertInto('member_environment_roles')
+      .values({
+        workspace_id: workspaceId,
+        member_id: memberId,
+        environment_id: role.environmentId,
+        role_type: role.roleType,
+        legacy_role_id: role.legacyRoleId,
+        environment_role_id: role.environmentRoleId,
+      })
+      .onConflict((oc) =>
+        oc.columns(['member_id', 'environment_id']).doUpdateSet({
+          role_type: role.roleType,
+          legacy_role_id: role.legacyRoleId,
+          environment_role_id: role.environmentRoleId,
+        }),
+      )
+      .execute();
+  }
+}

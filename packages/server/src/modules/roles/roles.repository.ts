@@ -1,0 +1,159 @@
+/**
+ * Environment roles and project roles share one shape (name, JSON config, type, inheritable) and
+ * differ in their ID type and in what "assigned" means, so one set of queries serves both.
+ */
+import { sql } from 'kysely';
+import type { Executor, Row } from '../../storage/database.js';
+import { likeContains, type PageRequest } from '../../lib/pagination.js';
+
+export type RoleKind = 'environment' | 'project';
+export type RoleId = number | string;
+
+export interface RoleRow {
+  id: RoleId;
+  workspace_id: number;
+  name: string;
+  name_key: string;
+  config: string;
+  type: string;
+  inheritable: number;
+  created_at: string;
+  updated_at: string;
+  members_count: number;
+}
+
+// Both tables have the same columns; typing the dynamic table as `environment_roles` lets one
+// query builder serve both (IDs are widened to RoleId where they leave this file).
+const TABLE = { environment: 'environment_roles', project: 'project_roles' } as const;
+const table = (kind: RoleKind) => TABLE[kind] as 'environment_roles';
+
+function assignmentCount(db: Executor, kind: RoleKind) {
+  return kind === 'environment'
+    ? sql<number>`(select count(distinct mer.member_id) from member_environment_roles mer where mer.environment_role_id = r.id)`
+    : sql<number>`(select count(*) from project_grants pg where pg.project_role_id = r.id)`;
+}
+
+function withCounts(db: Executor, kind: RoleKind, workspaceId: number) {
+  return db
+    .selectFrom(`${table(kind)} as r`)
+    .selectAll('r')
+    .select(assignmentCount(db, kind).as('members_count'))
+    .where('r.workspace_id', '=', workspaceId);
+}
+
+const counted = (row: Row<'environment_roles'> & { members_count: number }): RoleRow => ({
+  ...row,
+  members_count: Number(row.members_count),
+});
+
+export async function findRoleById(db: Executor, kind: RoleKind, workspaceId: number, id: RoleId) {
+  const row = await withCounts(db, kind, workspaceId)
+    .where('r.id', '=', id as number)
+    .executeTakeFirst();
+  return row === undefined ? undefined : counted(row);
+}
+
+export async function findRoleByNameKey(db: Executor, kind: RoleKind, workspaceId: number, nameKey: string) {
+  const row = await withCounts(db, kind, workspaceId).where('r.name_key', '=', nameKey).executeTakeFirst();
+  return row === undefined ? undefined : counted(row);
+}
+
+export async function listRoles(
+  db: Executor,
+  kind: RoleKind,
+  workspaceId: number,
+  filter: { name?: string | undefined },
+  page: PageRequest,
+): Promise<{ rows: RoleRow[]; total: number }> {
+  let query = withCounts(db, kind, workspaceId);
+  let base = db.selectFrom(`${table(kind)} as r`).where('r.workspace_id', '=', workspaceId);
+  if (filter.name !== undefined && filter.name !== '') {
+    const pattern = likeContains(filter.name);
+    query = query.where(sql<boolean>`r.name_key like ${pattern} escape '\\'`);
+    base = base.where(sql<boolean>`r.name_key like ${pattern} escape '\\'`);
+  }
+  const [rows, count] = await Promise.all([
+    query.orderBy('r.created_at').orderBy('r.id').limit(page.size).offset(page.offset).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows: rows.map(counted), total: Number(count.n) };
+}
+
+export interface RoleValues {
+  workspace_id: number;
+  name: string;
+  name_key: string;
+  config: string;
+  type: string;
+  inheritable: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export async function insertRole(db: Executor, kind: RoleKind, values: RoleValues, id?: string): Promise<RoleId> {
+  const row = await db
+    .insertInto(table(kind))
+    .values(id === undefined ? values : { ...values, id: id as unknown as number })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export async function updateRole(
+  db: Executor,
+  kind: RoleKind,
+  id: RoleId,
+  changes: Pick<RoleValues, 'name' | 'name_key' | 'config' | 'updated_at'>,
+): Promise<void> {
+  await db.updateTable(table(kind)).set(changes).where('id', '=', id as number).execute();
+}
+
+export async function deleteRole(db: Executor, kind: RoleKind, id: RoleId): Promise<void> {
+  await db.deleteFrom(table(kind)).where('id', '=', id as number).execute();
+}
+
+/* Legacy roles (privilege groups). */
+
+export type LegacyRoleRow = Row<'legacy_roles'> & { members_count: number };
+
+function legacyWithCounts(db: Executor, workspaceId: number) {
+  return db
+    .selectFrom('legacy_roles as r')
+    .selectAll('r')
+    .select(
+      sql<number>`(select count(distinct mer.member_id) from member_environment_roles mer where mer.legacy_role_id = r.id)`.as(
+        'members_count',
+      ),
+    )
+    .where('r.workspace_id', '=', workspaceId);
+}
+
+export async function findLegacyRoleById(db: Executor, workspaceId: number, id: number) {
+  const row = await legacyWithCounts(db, workspaceId).where('r.id', '=', id).executeTakeFirst();
+  return row === undefined ? undefined : { ...row, members_count: Number(row.members_count) };
+}
+
+export async function findLegacyRoleByNameKey(db: Executor, workspaceId: number, nameKey: string) {
+  const row = await legacyWithCounts(db, workspaceId).where('r.name_key', '=', nameKey).executeTakeFirst();
+  return row === undefined ? undefined : { ...row, members_count: Number(row.members_count) };
+}
+
+export async function listLegacyRoles(
+  db: Executor,
+  workspaceId: number,
+  filter: { name?: string | undefined },
+  page: PageRequest,
+): Promise<{ rows: LegacyRoleRow[]; total: number }> {
+  let query = legacyWithCounts(db, workspaceId);
+  let base = db.selectFrom('legacy_roles as r').where('r.workspace_id', '=', workspaceId);
+  if (filter.name !== undefined && filter.name !== '') {
+    const pattern = likeContains(filter.name);
+    query = query.where(sql<boolean>`r.name_key like ${pattern} escape '\\'`);
+    base = base.where(sql<boolean>`r.name_key like ${pattern} escape '\\'`);
+  }
+  const [rows, count] = await Promise.all([
+    query.orderBy('r.system', 'desc').orderBy('r.id').limit(page.size).offset(page.offset).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows: rows.map((row) => ({ ...row, members_count: Number(row.members_count) })), total: Number(count.n) };
+}

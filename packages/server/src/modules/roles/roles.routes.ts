@@ -1,0 +1,133 @@
+import {
+  DataOf,
+  EnvironmentRole,
+  EnvironmentRoleBody,
+  IntegerIdParams,
+  LegacyRole,
+  LegacyRoleBody,
+  ListRolesQuery,
+  PagedList,
+  ProjectRole,
+  ProjectRoleBody,
+  StringIdParams,
+} from '@roster/contracts';
+import { contextOf, intId, type Api } from '../../http/types.js';
+import { errorResponses, noContent } from '../../http/schemas.js';
+import type { RolesService } from './roles.service.js';
+
+export function registerRoleRoutes(app: Api, roles: RolesService): void {
+  {
+    const tags = ['Environment roles'];
+    const service = roles.environmentRoles;
+    app.get(
+      '/environment_roles',
+      { schema: { tags, summary: 'List environment roles', querystring: ListRolesQuery, response: { 200: PagedList(EnvironmentRole), ...errorResponses } } },
+      (request) => service.list(contextOf(request), request.query),
+    );
+    app.get(
+      '/environment_roles/:id',
+      { schema: { tags, summary: 'Get an environment role', params: IntegerIdParams, response: { 200: DataOf(EnvironmentRole), ...errorResponses } } },
+      async (request) => ({ data: await service.get(contextOf(request), intId(request.params)) }),
+    );
+    app.post(
+      '/environment_roles',
+      { schema: { tags, summary: 'Create an environment role', body: EnvironmentRoleBody, response: { 200: DataOf(EnvironmentRole), ...errorResponses } } },
+      async (request) => ({ data: await service.create(contextOf(request), request.body.environment_role) }),
+    );
+    app.put(
+      '/environment_roles/:id',
+      {
+        schema: {
+          tags,
+          summary: 'Update an environment role',
+          params: IntegerIdParams,
+          body: EnvironmentRoleBody,
+          response: { 200: DataOf(EnvironmentRole), ...errorResponses },
+        },
+      },
+      async (request) => ({ data: await service.update(contextOf(request), intId(request.params), request.body.environment_role) }),
+    );
+    app.delete(
+      '/environment_roles/:id',
+      { schema: { tags, summary: 'Delete an environment role', params: IntegerIdParams, response: { ...noContent, ...errorResponses } } },
+      async (request, reply) => {
+        await service.remove(contextOf(request), intId(request.params));
+        return reply.status(204).send(null);
+      },
+    );
+  }
+  {
+    const tags = ['Project roles'];
+    const service = roles.projectRoles;
+    app.get(
+      '/project_roles',
+      { schema: { tags, summary: 'List project roles', querystring: ListRolesQuery, response: { 200: PagedList(ProjectRole), ...errorResponses } } },
+      (request) => service.list(contextOf(request), request.query),
+    );
+    app.get(
+      '/project_roles/:id',
+      { schema: { tags, summary: 'Get a project role', params: StringIdParams, response: { 200: DataOf(ProjectRole), ...errorResponses } } },
+      async (request) => ({ data: await service.get(contextOf(request), request.params.id) }),
+    );
+    app.post(
+      '/project_roles',
+      { schema: { tags, summary: 'Create a project role', body: ProjectRoleBody, response: { 200: DataOf(ProjectRole), ...errorResponses } } },
+      async (request) => ({ data: await service.create(contextOf(request), request.body.project_role) }),
+    );
+    app.put(
+      '/project_roles/:id',
+      {
+        schema: {
+          tags,
+          summary: 'Update a project role',
+          params: StringIdParams,
+          body: ProjectRoleBody,
+          response: { 200: DataOf(ProjectRole), ...errorResponses },
+        },
+      },
+      async (request) => ({ data: await service.update(contextOf(request), request.params.id, request.body.project_role) }),
+    );
+    app.delete(
+      '/project_roles/:id',
+      { schema: { tags, summary: 'Delete a project role', params: StringIdParams, response: { ...noContent, ...errorResponses } } },
+      async (request, reply) => {
+        await service.remove(contextOf(request), request.params.id);
+        return reply.status(204).send(null);
+      },
+    );
+  }
+  {
+    const tags = ['Legacy roles'];
+    const service = roles.legacyRoles;
+    app.get(
+      '/roles',
+      { schema: { tags, summary: 'List legacy roles (privilege groups)', querystring: ListRolesQuery, response: { 200: PagedList(LegacyRole), ...errorResponses } } },
+      (request) => service.list(contextOf(request), request.query),
+    );
+    app.get(
+      '/roles/:id',
+      { schema: { tags, summary: 'Get a legacy role', params: IntegerIdParams, response: { 200: DataOf(LegacyRole), ...errorResponses } } },
+      async (request) => ({ data: await service.get(contextOf(request), intId(request.params)) }),
+    );
+    app.post(
+      '/roles',
+      { schema: { tags, summary: 'Create a legacy custom role', body: LegacyRoleBody, response: { 200: DataOf(LegacyRole), ...errorResponses } } },
+      async (request) => ({ data: await service.create(contextOf(request), request.body.role) }),
+    );
+    app.put(
+      '/roles/:id',
+      {
+        schema: { tags, summary: 'Update a legacy custom role', params: IntegerIdParams, body: LegacyRoleBody, response: { 200: DataOf(LegacyRole), ...errorResponses } },
+      },
+      async (request) => ({ data: await service.update(contextOf(request), intId(request.params), request.body.role) }),
+    );
+    app.delete(
+      '/roles/:id',
+      { schema: { tags, summary: 'Delete a legacy custom role', params: IntegerIdParams, response: { ...noContent, ...errorResponses } } },
+      async (request, reply) => {
+        await service.remove(contextOf(request), intId(request.params));
+        return reply.status(204).send(null);
+      },
+    );
+  }
+}

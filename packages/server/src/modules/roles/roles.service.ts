@@ -1,0 +1,362 @@
+/**
+ * Environment roles, project roles (the new model) and legacy roles (privilege groups), and the
+ * one place that resolves `env_roles` assignments for members and invitations.
+ */
+import {
+  NO_ACCESS_ALIASES,
+  NO_ACCESS_ROLE,
+  type EnvRoleAssignment,
+  type EnvironmentRole,
+  type LegacyPrivileges,
+  type LegacyRole,
+  type LegacyRoleBody,
+  type ListRolesQuery,
+  type ProjectRole,
+  type RoleConfig,
+  type RoleInput,
+} from '@roster/contracts';
+import type { Db, Executor, Row } from '../../storage/database.js';
+import { fromFlag, fromJson, toJson } from '../../storage/json.js';
+import { isoNow, type Clock } from '../../lib/clock.js';
+import { AppError, badRequest, notFound } from '../../lib/errors.js';
+import { newPrefixedId } from '../../lib/ids.js';
+import type { RequestContext } from '../../lib/context.js';
+import { paged, pageRequest } from '../../lib/pagination.js';
+import { requireDevAccess } from '../../lib/scope.js';
+import { insertAuditEvent } from '../audit/audit.repository.js';
+import { listEnvironments } from '../workspaces/workspaces.repository.js';
+import {
+  deleteRole,
+  findLegacyRoleById,
+  findLegacyRoleByNameKey,
+  findRoleById,
+  findRoleByNameKey,
+  insertRole,
+  listLegacyRoles,
+  listRoles,
+  updateRole,
+  type LegacyRoleRow,
+  type RoleKind,
+  type RoleRow,
+} from './roles.repository.js';
+
+export const ROLE_IN_USE_MESSAGE = 'You can’t delete a role when collaborators are assigned to the role.';
+
+function toRole(row: RoleRow) {
+  return {
+    name: row.name,
+    config: fromJson<RoleConfig>(row.config),
+    members_count: row.members_count,
+    type: row.type as EnvironmentRole['type'],
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+export const toEnvironmentRole = (row: RoleRow): EnvironmentRole => ({ id: Number(row.id), ...toRole(row) });
+export const toProjectRole = (row: RoleRow): ProjectRole => ({ id: String(row.id), ...toRole(row) });
+
+export function toLegacyRole(row: LegacyRoleRow): LegacyRole {
+  return {
+    id: row.id,
+    name: row.name,
+    privileges: fromJson<LegacyPrivileges>(row.privileges),
+    system: fromFlag(row.system),
+    members_count: row.members_count,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function roleName(name: string | undefined): { name: string; key: string } {
+  const trimmed = (name ?? '').trim();
+  if (trimmed === '') throw badRequest('role.name_blank', "Name can't be blank");
+  return { name: trimmed, key: trimmed.toLowerCase() };
+}
+
+/** `No access` is also accepted as `NoAccess`. */
+export function legacyRoleKey(name: string): string {
+  return NO_ACCESS_ALIASES.some((alias) => alias.toLowerCase() === name.trim().toLowerCase())
+    ? NO_ACCESS_ROLE.toLowerCase()
+    : name.trim().toLowerCase();
+}
+
+export interface ResolvedEnvRole {
+  environment: Row<'environments'>;
+  roleType: 'privilege_group' | 'environment';
+  roleName: string;
+  legacyRoleId: number | null;
+  environmentRoleId: number | null;
+}
+
+/**
+ * Resolves `env_roles` against the workspace, with the reference API's texts:
+ * "Environment X not found" and "Role X not found" (status 400).
+ */
+export async function resolveEnvRoles(
+  db: Executor,
+  workspaceId: number,
+  assignments: readonly EnvRoleAssignment[],
+): Promise<ResolvedEnvRole[]> {
+  const environments = await listEnvironments(db, workspaceId);
+  const resolved = new Map<number, ResolvedEnvRole>();
+  for (const assignment of assignments) {
+    const environment = environments.find((env) => env.type === assignment.environment_type);
+    if (environment === undefined) {
+      throw new AppError(400, 'environment.not_found', `Environment ${assignment.environment_type} not found`);
+    }
+    const roleType = assignment.role_type ?? 'privilege_group';
+    if (roleType === 'privilege_group') {
+      const role = await findLegacyRoleByNameKey(db, workspaceId, legacyRoleKey(assignment.name));
+      if (role === undefined) throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
+      resolved.set(environment.id, { environment, roleType, roleName: role.name, legacyRoleId: role.id, environmentRoleId: null });
+    } else {
+      const role = await findRoleByNameKey(db, 'environment', workspaceId, assignment.name.trim().toLowerCase());
+      if (role === undefined) throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
+      resolved.set(environment.id, {
+        environment,
+        roleType,
+        roleName: role.name,
+        legacyRoleId: null,
+        environmentRoleId: Number(role.id),
+      });
+    }
+  }
+  return [...resolved.values()];
+}
+
+/** Environments an assignment list leaves out get `No access`, as the reference API does for invitations. */
+export async function withNoAccessDefaults(
+  db: Executor,
+  workspaceId: number,
+  resolved: ResolvedEnvRole[],
+): Promise<ResolvedEnvRole[]> {
+  const environments = await listEnvironments(db, workspaceId);
+  const noAccess = await findLegacyRoleByNameKey(db, workspaceId, NO_ACCESS_ROLE.toLowerCase());
+  if (noAccess === undefined) throw new Error(`workspace ${workspaceId} has no "No access" role`);
+  return environments.map(
+    (environment) =>
+      resolved.find((r) => r.environment.id === environment.id) ?? {
+        environment,
+        roleType: 'privilege_group',
+        roleName: noAccess.name,
+        legacyRoleId: noAccess.id,
+        environmentRoleId: null,
+      },
+  );
+}
+
+export function createRolesService(deps: { db: Db; clock: Clock }) {
+  const now = () => isoNow(deps.clock);
+
+  function newModel<T>(kind: RoleKind, present: (row: RoleRow) => T) {
+    const target = `${kind}_role`;
+
+    async function requireRole(ctx: RequestContext, id: number | string): Promise<RoleRow> {
+      const row = await findRoleById(deps.db, kind, ctx.workspaceId, id);
+      if (row === undefined) throw notFound('role.not_found');
+      return row;
+    }
+
+    async function validated(ctx: RequestContext, input: RoleInput, exceptId?: number | string) {
+      const { name, key } = roleName(input.name);
+      if (input.inheritable === true) {
+        throw badRequest(
+          'role.inheritable_unsupported',
+          'Inheritable can only be set to true in Admin AHQ or Embedded partner workspaces',
+        );
+      }
+      const existing = await findRoleByNameKey(deps.db, kind, ctx.workspaceId, key);
+      if (existing !== undefined && String(existing.id) !== String(exceptId)) {
+        throw badRequest('role.name_taken', 'Name has already been taken');
+      }
+      return { name, key, config: toJson(input.config) };
+    }
+
+    return {
+      async list(ctx: RequestContext, query: ListRolesQuery) {
+        requireDevAccess(ctx);
+        const page = pageRequest(query);
+        const { rows, total } = await listRoles(deps.db, kind, ctx.workspaceId, { name: query.name }, page);
+        return paged(rows.map(present), total, page);
+      },
+      async get(ctx: RequestContext, id: number | string) {
+        requireDevAccess(ctx);
+        return present(await requireRole(ctx, id));
+      },
+      async create(ctx: RequestContext, input: RoleInput) {
+        requireDevAccess(ctx);
+        const { name, key, config } = await validated(ctx, input);
+        const id = await deps.db.transaction().execute(async (trx) => {
+          const newId = await insertRole(
+            trx,
+            kind,
+            {
+              workspace_id: ctx.workspaceId,
+              name,
+              name_key: key,
+              config,
+              type: 'custom',
+              inheritable: 0,
+              created_at: now(),
+              updated_at: now(),
+            },
+            kind === 'project' ? newPrefixedId('pr') : undefined,
+          );
+          await insertAuditEvent(trx, {
+            workspaceId: ctx.workspaceId,
+            actor: ctx.actor,
+            action: `${target}.created`,
+            targetType: target,
+            targetId: newId,
+            after: { name, config: input.config },
+            createdAt: now(),
+          });
+          return newId;
+        });
+        return present(await requireRole(ctx, id));
+      },
+      async update(ctx: RequestContext, id: number | string, input: RoleInput) {
+        requireDevAccess(ctx);
+        const existing = await requireRole(ctx, id);
+        if (existing.type === 'system') throw badRequest('role.system', 'System roles can’t be changed.');
+        const { name, key, config } = await validated(ctx, input, existing.id);
+        await deps.db.transaction().execute(async (trx) => {
+          await updateRole(trx, kind, existing.id, { name, name_key: key, config, updated_at: now() });
+          await insertAuditEvent(trx, {
+            workspaceId: ctx.workspaceId,
+            actor: ctx.actor,
+            action: `${target}.updated`,
+            targetType: target,
+            targetId: existing.id,
+            before: { name: existing.name, config: fromJson(existing.config) },
+            after: { name, config: input.config },
+            createdAt: now(),
+          });
+        });
+        return present(await requireRole(ctx, existing.id));
+      },
+      async remove(ctx: RequestContext, id: number | string) {
+        requireDevAccess(ctx);
+        const existing = await requireRole(ctx, id);
+        if (existing.type === 'system') throw badRequest('role.system', 'System roles can’t be deleted.');
+        if (existing.members_count > 0) throw badRequest('role.in_use', ROLE_IN_USE_MESSAGE);
+        await deps.db.transaction().execute(async (trx) => {
+          await deleteRole(trx, kind, existing.id);
+          await insertAuditEvent(trx, {
+            workspaceId: ctx.workspaceId,
+            actor: ctx.actor,
+            action: `${target}.deleted`,
+            targetType: target,
+            targetId: existing.id,
+            before: { name: existing.name, config: fromJson(existing.config) },
+            createdAt: now(),
+          });
+        });
+      },
+    };
+  }
+
+  async function requireLegacyRole(ctx: RequestContext, id: number): Promise<LegacyRoleRow> {
+    const row = await findLegacyRoleById(deps.db, ctx.workspaceId, id);
+    if (row === undefined) throw notFound('role.not_found');
+    return row;
+  }
+
+  async function legacyName(ctx: RequestContext, input: LegacyRoleBody['role'], exceptId?: number) {
+    const { name } = roleName(input.name);
+    const key = legacyRoleKey(name);
+    const existing = await findLegacyRoleByNameKey(deps.db, ctx.workspaceId, key);
+    if (existing !== undefined && existing.id !== exceptId) throw badRequest('role.name_taken', 'Name has already been taken');
+    return { name, key };
+  }
+
+  return {
+    environmentRoles: newModel('environment', toEnvironmentRole),
+    projectRoles: newModel('project', toProjectRole),
+    legacyRoles: {
+      async list(ctx: RequestContext, query: ListRolesQuery) {
+        requireDevAccess(ctx);
+        const page = pageRequest(query);
+        const { rows, total } = await listLegacyRoles(deps.db, ctx.workspaceId, { name: query.name }, page);
+        return paged(rows.map(toLegacyRole), total, page);
+      },
+      async get(ctx: RequestContext, id: number) {
+        requireDevAccess(ctx);
+        return toLegacyRole(await requireLegacyRole(ctx, id));
+      },
+      async create(ctx: RequestContext, input: LegacyRoleBody['role']) {
+        requireDevAccess(ctx);
+        const { name, key } = await legacyName(ctx, input);
+        const id = await deps.db.transaction().execute(async (trx) => {
+          const row = await trx
+            .insertInto('legacy_roles')
+            .values({
+              workspace_id: ctx.workspaceId,
+              name,
+              name_key: key,
+              privileges: toJson(input.privileges),
+              system: 0,
+              created_at: now(),
+              updated_at: now(),
+            })
+            .returning('id')
+            .executeTakeFirstOrThrow();
+          await insertAuditEvent(trx, {
+            workspaceId: ctx.workspaceId,
+            actor: ctx.actor,
+            action: 'role.created',
+            targetType: 'role',
+            targetId: row.id,
+            after: { name, privileges: input.privileges },
+            createdAt: now(),
+          });
+          return row.id;
+        });
+        return toLegacyRole(await requireLegacyRole(ctx, id));
+      },
+      async update(ctx: RequestContext, id: number, input: LegacyRoleBody['role']) {
+        requireDevAccess(ctx);
+        const existing = await requireLegacyRole(ctx, id);
+        if (fromFlag(existing.system)) throw badRequest('role.system', 'System roles can’t be changed.');
+        const { name, key } = await legacyName(ctx, input, id);
+        await deps.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('legacy_roles')
+            .set({ name, name_key: key, privileges: toJson(input.privileges), updated_at: now() })
+            .where('id', '=', id)
+            .execute();
+          await insertAuditEvent(trx, {
+            workspaceId: ctx.workspaceId,
+            actor: ctx.actor,
+            action: 'role.updated',
+            targetType: 'role',
+            targetId: id,
+            before: { name: existing.name, privileges: fromJson(existing.privileges) },
+            after: { name, privileges: input.privileges },
+            createdAt: now(),
+          });
+        });
+        return toLegacyRole(await requireLegacyRole(ctx, id));
+      },
+      async remove(ctx: RequestContext, id: number) {
+        requireDevAccess(ctx);
+        const existing = await requireLegacyRole(ctx, id);
+        if (fromFlag(existing.system)) throw badRequest('role.system', 'System roles can’t be deleted.');
+        if (existing.members_count > 0) throw badRequest('role.in_use', ROLE_IN_USE_MESSAGE);
+        await deps.db.transaction().execute(async (trx) => {
+          await trx.deleteFrom('legacy_roles').where('id', '=', id).execute();
+          await insertAuditEvent(trx, {
+            workspaceId: ctx.workspaceId,
+            actor: ctx.actor,
+            action: 'role.deleted',
+            targetType: 'role',
+            targetId: id,
+            before: { name: existing.name, privileges: fromJson(existing.privileges) },
+            createdAt: now(),
+          });
+        });
+      },
+    },
+  };
+}
+export type RolesService = ReturnType<typeof createRolesService>;

@@ -1,0 +1,34 @@
+import type { Executor, Row } from '../../storage/database.js';
+
+export function listEnvironments(db: Executor, workspaceId: number): Promise<Row<'environments'>[]> {
+  return db.selectFrom('environments').selectAll().where('workspace_id', '=', workspaceId).orderBy('id').execute();
+}
+
+export function findEnvironmentByType(
+  db: Executor,
+  workspaceId: number,
+  type: string,
+): Promise<Row<'environments'> | undefined> {
+  return db
+    .selectFrom('environments')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('type', '=', type)
+    .executeTakeFirst();
+}
+
+export function findWorkspaceById(db: Executor, id: number): Promise<Row<'workspaces'> | undefined> {
+  return db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function listWorkspaces(db: Executor): Promise<Row<'workspaces'>[]> {
+  return db.selectFrom('workspaces').selectAll().orderBy('id').execute();
+}
+
+export async function countWorkspaces(db: Executor): Promise<number> {
+  const row = await db
+    .selectFrom('workspaces')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,0 +1,30 @@
+/**
+ * Driver errors translated once per dialect, so services and the HTTP layer never look at
+ * SQLite or PostgreSQL error codes.
+ */
+interface DriverError {
+  code?: unknown;
+}
+
+function driverCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as DriverError).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  const code = driverCode(error);
+  // SQLite (better-sqlite3) and PostgreSQL (23505) spellings of the same constraint failure.
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+export function isForeignKeyViolation(error: unknown): boolean {
+  const code = driverCode(error);
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
+}
+
+/** Serialisation failures and deadlocks that a retry of the whole transaction resolves. */
+export function isRetryableTransactionError(error: unknown): boolean {
+  const code = driverCode(error);
+  return code === '40001' || code === '40P01' || code === 'SQLITE_BUSY';
+}
