@@ -3,6 +3,7 @@
 // ROSTER_TEST_DATABASE_URL names a server (an admin URL; tests create and drop their own databases).
 // Extra arguments go to vitest (e.g. `npm test -- tests/members.test.ts`).
 // Closes with one line `N passed, M failed[, K skipped]` summed over both runs; exits non-zero if any run failed.
+/* global console, process */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,7 +29,14 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 function runVitest(dialect) {
   const report = path.join(tmp, `${dialect}.json`);
-  const args = [vitestBin, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extraArgs];
+  const args = [
+    vitestBin,
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
+    ...extraArgs,
+  ];
   console.log(`\n=== vitest on ${dialect} ===`);
   const started = Date.now();
   return new Promise((resolve) => {
@@ -43,7 +51,12 @@ function runVitest(dialect) {
     });
     child.on('exit', (code, signal) => {
       child = undefined;
-      resolve({ dialect, code: code ?? (signal ? 1 : 0), report, seconds: (Date.now() - started) / 1000 });
+      resolve({
+        dialect,
+        code: code ?? (signal ? 1 : 0),
+        report,
+        seconds: (Date.now() - started) / 1000,
+      });
     });
   });
 }
@@ -58,7 +71,8 @@ function count(run) {
     // A file that failed outside any test (import error, failing beforeAll) has no failed test case:
     // count it as one failure, so the totals never say "0 failed" for a failed run.
     const brokenFiles = (json.testResults ?? []).filter(
-      (file) => file.status === 'failed' && !file.assertionResults.some((test) => test.status === 'failed'),
+      (file) =>
+        file.status === 'failed' && !file.assertionResults.some((test) => test.status === 'failed'),
     ).length;
     if (brokenFiles > 0) {
       counts.failed += brokenFiles;
@@ -100,5 +114,7 @@ for (const run of runs) {
 rmSync(tmp, { recursive: true, force: true });
 if (postgresSkipped) console.log('PostgreSQL half SKIPPED: ROSTER_TEST_DATABASE_URL is not set');
 const failedRun = runs.some((run) => run.code !== 0);
-console.log(`${total.passed} passed, ${total.failed} failed${total.skipped > 0 ? `, ${total.skipped} skipped` : ''}`);
+console.log(
+  `${total.passed} passed, ${total.failed} failed${total.skipped > 0 ? `, ${total.skipped} skipped` : ''}`,
+);
 process.exit(failedRun ? 1 : 0);

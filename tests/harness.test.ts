@@ -26,7 +26,9 @@ function connect(url: string): Kysely<Schema> {
 async function tableNames(db: Kysely<Schema>): Promise<string[]> {
   const query =
     testDialect === 'postgres'
-      ? sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = 'public'`
+      ? sql<{
+          name: string;
+        }>`select table_name as name from information_schema.tables where table_schema = 'public'`
       : sql<{ name: string }>`select name from sqlite_master where type = 'table'`;
   const { rows } = await query.execute(db);
   return rows.map((row) => row.name);
@@ -61,7 +63,8 @@ afterAll(async () => {
 describe(`test databases (${testDialect})`, () => {
   it('hands out a URL for the dialect under test', async () => {
     const { database } = await open();
-    if (testDialect === 'postgres') expect(database.url).toMatch(/^postgres:\/\/.+\/roster_t_[0-9a-f]{16}$/);
+    if (testDialect === 'postgres')
+      expect(database.url).toMatch(/^postgres:\/\/.+\/roster_t_[0-9a-f]{16}$/);
     else expect(database.url).toBe(':memory:');
   });
 
@@ -92,11 +95,16 @@ describe(`test databases (${testDialect})`, () => {
   it('keeps concurrently created databases apart', async () => {
     const entries = await Promise.all([open(), open(), open(), open()]);
     const [first, ...others] = entries;
-    await first!.db.schema.createTable('note').addColumn('id', 'integer').addColumn('body', 'text').execute();
+    await first.db.schema
+      .createTable('note')
+      .addColumn('id', 'integer')
+      .addColumn('body', 'text')
+      .execute();
 
-    expect(await tableNames(first!.db)).toEqual(['note']);
+    expect(await tableNames(first.db)).toEqual(['note']);
     for (const other of others) expect(await tableNames(other.db)).toEqual([]);
-    if (testDialect === 'postgres') expect(new Set(entries.map((entry) => entry.database.url)).size).toBe(4);
+    if (testDialect === 'postgres')
+      expect(new Set(entries.map((entry) => entry.database.url)).size).toBe(4);
   });
 
   it('drops a database even while connections to it are open, and tolerates a second drop', async () => {

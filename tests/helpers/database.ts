@@ -58,7 +58,9 @@ async function createPostgresDatabase(admin: string): Promise<TestDatabase> {
   const name = `roster_t_${randomBytes(8).toString('hex')}`;
   // template0: nobody can be connected to it, so concurrent CREATE DATABASEs never trip over
   // "source database is being accessed by other users" the way template1 can.
-  await withAdmin(admin, (client) => client.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`));
+  await withAdmin(admin, (client) =>
+    client.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`),
+  );
 
   const url = new URL(admin);
   url.pathname = `/${name}`;
@@ -69,7 +71,9 @@ async function createPostgresDatabase(admin: string): Promise<TestDatabase> {
       if (dropped) return;
       dropped = true;
       // FORCE terminates whatever connections the test (or a leaked pool) still holds.
-      await withAdmin(admin, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await withAdmin(admin, (client) =>
+        client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+      );
     },
   };
 }

@@ -7,3 +7,8 @@ export * from './projects.js';
 export * from './migration.js';
 export * from './platform.js';
 export * from './privileges.js';
+export * from './end-users.js';
+export * from './access.js';
+export * from './console.js';
+export * from './sso.js';
+export * from './scim.js';

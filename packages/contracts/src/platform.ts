@@ -20,8 +20,11 @@ export const CreateApiClientBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   /** Environments the client may manage; omitted = every environment of the caller's scope. */
   environment_types: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 20 })),
-  /** Projects the client may manage; omitted or null = every project in its environments. */
-  project_ids: Type.Optional(Nullable(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 }))),
+  /**
+   * Projects the client may manage; null = every project in its environments; omitted = the
+   * caller's projects. IDs are 32-bit in the database, so a larger one is a 400, not a driver error.
+   */
+  project_ids: Type.Optional(Nullable(Type.Array(Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), { maxItems: 1000 }))),
 });
 export type CreateApiClientBody = Static<typeof CreateApiClientBody>;
 

@@ -12,54 +12,67 @@ export interface ResourceDefinition {
 }
 
 export const PROJECT_RESOURCES: Readonly<Record<string, ResourceDefinition>> = {
-  recipe: { label: 'Recipes', privileges: ['read', 'create', 'update', 'delete', 'run', 'read_run_history'] },
+  recipe: {
+    label: 'Recipes',
+    privileges: ['read', 'create', 'update', 'delete', 'run', 'read_run_history'],
+  },
   connection: { label: 'Connections', privileges: ['read', 'create', 'update', 'delete'] },
   folder: { label: 'Folders', privileges: ['view', 'create', 'update', 'delete'] },
   test_automation: { label: 'Test automation', privileges: ['read', 'run', 'manage'] },
   use_in_recipes: { label: 'Use in recipes', privileges: ['all'] },
-  project_administration: { label: 'Project administration', privileges: ['access_control', 'deploy', 'settings'] },
+  project_administration: {
+    label: 'Project administration',
+    privileges: ['access_control', 'deploy', 'settings'],
+  },
 };
 
 export const ENVIRONMENT_RESOURCES: Readonly<Record<string, ResourceDefinition>> = {
   team: { label: 'Collaborators', privileges: ['read', 'invite', 'update', 'delete'] },
-  manage_projects: { label: 'Projects', privileges: ['read', 'create', 'delete', 'access_control'] },
+  manage_projects: {
+    label: 'Projects',
+    privileges: ['read', 'create', 'delete', 'access_control'],
+  },
   lookup_table: { label: 'Lookup tables', privileges: ['read', 'create', 'update', 'delete'] },
   roles: { label: 'Roles', privileges: ['read', 'create', 'update', 'delete'] },
   api_clients: { label: 'API clients', privileges: ['read', 'create', 'update', 'delete'] },
   audit_log: { label: 'Audit log', privileges: ['read'] },
 };
 
+/** The privileges of the legacy system roles (`LEGACY_SYSTEM_ROLES`). */
+const LEGACY_ADMIN: LegacyPrivileges = {
+  Recipes: ['read', 'create', 'update', 'delete', 'run', 'read_run_history'],
+  Connections: ['read', 'create', 'update', 'delete'],
+  Folders: ['read', 'create', 'update', 'delete'],
+  Projects: ['read', 'create', 'delete', 'access_control'],
+  'Lookup tables': ['read', 'create', 'update', 'delete'],
+  'Use in recipes': ['all'],
+  'Test automation': ['read', 'run', 'manage'],
+  Collaborators: ['read', 'invite', 'update', 'delete'],
+  Roles: ['read', 'create', 'update', 'delete'],
+  'API clients': ['read', 'create', 'update', 'delete'],
+  'Audit log': ['read'],
+};
+const LEGACY_ANALYST: LegacyPrivileges = {
+  Recipes: ['read', 'create', 'update', 'delete', 'run', 'read_run_history'],
+  Connections: ['read', 'create', 'update', 'delete'],
+  Folders: ['read', 'create', 'update', 'delete'],
+  Projects: ['read', 'create'],
+  'Lookup tables': ['read', 'create', 'update', 'delete'],
+  'Use in recipes': ['all'],
+  'Test automation': ['read', 'run'],
+};
+const LEGACY_OPERATOR: LegacyPrivileges = {
+  Recipes: ['read', 'run', 'read_run_history'],
+  Folders: ['read'],
+  Projects: ['read'],
+  'Use in recipes': ['all'],
+  'Test automation': ['read'],
+};
 /** Legacy system roles, seeded in every workspace. `No access` is also accepted as `NoAccess`. */
 export const LEGACY_SYSTEM_ROLES: Readonly<Record<string, LegacyPrivileges>> = {
-  Admin: {
-    Recipes: ['read', 'create', 'update', 'delete', 'run', 'read_run_history'],
-    Connections: ['read', 'create', 'update', 'delete'],
-    Folders: ['read', 'create', 'update', 'delete'],
-    Projects: ['read', 'create', 'delete', 'access_control'],
-    'Lookup tables': ['read', 'create', 'update', 'delete'],
-    'Use in recipes': ['all'],
-    'Test automation': ['read', 'run', 'manage'],
-    Collaborators: ['read', 'invite', 'update', 'delete'],
-    Roles: ['read', 'create', 'update', 'delete'],
-    'API clients': ['read', 'create', 'update', 'delete'],
-    'Audit log': ['read'],
-  },
-  Analyst: {
-    Recipes: ['read', 'create', 'update', 'delete', 'run', 'read_run_history'],
-    Connections: ['read', 'create', 'update', 'delete'],
-    Folders: ['read', 'create', 'update', 'delete'],
-    Projects: ['read', 'create'],
-    'Lookup tables': ['read', 'create', 'update', 'delete'],
-    'Use in recipes': ['all'],
-    'Test automation': ['read', 'run'],
-  },
-  Operator: {
-    Recipes: ['read', 'run', 'read_run_history'],
-    Folders: ['read'],
-    Projects: ['read'],
-    'Use in recipes': ['all'],
-    'Test automation': ['read'],
-  },
+  Admin: LEGACY_ADMIN,
+  Analyst: LEGACY_ANALYST,
+  Operator: LEGACY_OPERATOR,
   'No access': {},
 };
 export const NO_ACCESS_ROLE = 'No access';
@@ -70,7 +83,10 @@ export const NO_ACCESS_ALIASES: readonly string[] = ['No access', 'NoAccess'];
  * project role, under which resource key, with legacy privilege names renamed where they differ.
  */
 export const LEGACY_CATEGORY_MAPPING: Readonly<
-  Record<string, { scope: 'environment' | 'project'; resource: string; rename?: Record<string, string> }>
+  Record<
+    string,
+    { scope: 'environment' | 'project'; resource: string; rename?: Record<string, string> }
+  >
 > = {
   Recipes: { scope: 'project', resource: 'recipe' },
   Connections: { scope: 'project', resource: 'connection' },
@@ -85,52 +101,68 @@ export const LEGACY_CATEGORY_MAPPING: Readonly<
   'Audit log': { scope: 'environment', resource: 'audit_log' },
 };
 
-/** The environment and project roles the system-roles migration creates, and what each legacy role becomes. */
+/** Splits a legacy privilege map into the new environment and project role configs. */
+export function convertLegacyPrivileges(privileges: LegacyPrivileges): {
+  environment: RoleConfig;
+  project: RoleConfig;
+} {
+  const environment: RoleConfig = {};
+  const project: RoleConfig = {};
+  for (const [category, names] of Object.entries(privileges)) {
+    const mapping = LEGACY_CATEGORY_MAPPING[category];
+    if (mapping === undefined || names.length === 0) continue;
+    const target = mapping.scope === 'environment' ? environment : project;
+    const renamed = names.map((name) => mapping.rename?.[name] ?? name);
+    target[mapping.resource] = { privileges: renamed.includes('all') ? 'all' : renamed };
+  }
+  return { environment, project };
+}
+
+/** Every resource of a catalogue with `all` privileges. */
+function everything(catalogue: Readonly<Record<string, ResourceDefinition>>): RoleConfig {
+  return Object.fromEntries(Object.keys(catalogue).map((key) => [key, { privileges: 'all' }]));
+}
+
+const ANALYST = convertLegacyPrivileges(LEGACY_ANALYST);
+const OPERATOR = convertLegacyPrivileges(LEGACY_OPERATOR);
+
+/**
+ * The environment and project roles the system-roles migration creates. Each is the conversion of
+ * one legacy system role (by `convertLegacyPrivileges`, as a custom role is converted), so a
+ * migrated collaborator keeps exactly the privileges they had: nothing taken, nothing added.
+ *
+ * The admin roles are `all`: legacy `Admin` holds every privilege of the legacy catalogue, i.e. it
+ * means "everything". Its conversion covers the whole environment catalogue and every project
+ * resource a legacy category maps to; the one project resource no legacy category maps to,
+ * `project_administration` (access_control, deploy, settings), did not exist as a privilege in
+ * the legacy model, where only an Admin could do those things. See docs/roles-migration.md.
+ */
 export const SYSTEM_ENVIRONMENT_ROLES: Readonly<Record<string, RoleConfig>> = {
-  EnvironmentAdmin: Object.fromEntries(
-    Object.keys(ENVIRONMENT_RESOURCES).map((key) => [key, { privileges: 'all' as const }]),
-  ),
-  EnvironmentManager: {
-    team: { privileges: ['read'] },
-    manage_projects: { privileges: 'all' },
-    lookup_table: { privileges: 'all' },
-    audit_log: { privileges: ['read'] },
-  },
-  Member: {
-    manage_projects: { privileges: ['read'] },
-    lookup_table: { privileges: ['read'] },
-  },
+  EnvironmentAdmin: everything(ENVIRONMENT_RESOURCES),
+  EnvironmentManager: ANALYST.environment,
+  Member: OPERATOR.environment,
 };
 
 export const SYSTEM_PROJECT_ROLES: Readonly<Record<string, RoleConfig>> = {
-  ProjectAdmin: Object.fromEntries(
-    Object.keys(PROJECT_RESOURCES).map((key) => [key, { privileges: 'all' as const }]),
-  ),
-  AdvancedBuilder: {
-    recipe: { privileges: 'all' },
-    connection: { privileges: 'all' },
-    folder: { privileges: 'all' },
-    test_automation: { privileges: 'all' },
-    use_in_recipes: { privileges: 'all' },
-  },
-  ProjectOperator: {
-    recipe: { privileges: ['read', 'run', 'read_run_history'] },
-    folder: { privileges: ['view'] },
-    test_automation: { privileges: ['read'] },
-    use_in_recipes: { privileges: 'all' },
-  },
+  ProjectAdmin: everything(PROJECT_RESOURCES),
+  AdvancedBuilder: ANALYST.project,
+  ProjectOperator: OPERATOR.project,
 };
 
+/** What each legacy system role becomes: the environment and project role converted from it. */
 export const LEGACY_SYSTEM_ROLE_MIGRATION: Readonly<
   Record<string, { environment_role: string; project_role: string } | null>
 > = {
   Admin: { environment_role: 'EnvironmentAdmin', project_role: 'ProjectAdmin' },
-  Analyst: { environment_role: 'Member', project_role: 'AdvancedBuilder' },
+  Analyst: { environment_role: 'EnvironmentManager', project_role: 'AdvancedBuilder' },
   Operator: { environment_role: 'Member', project_role: 'ProjectOperator' },
   'No access': null,
 };
 /** Moderators (grant type `federation_manager`) become environment and project admins. */
-export const MODERATOR_MIGRATION = { environment_role: 'EnvironmentAdmin', project_role: 'ProjectAdmin' };
+export const MODERATOR_MIGRATION = {
+  environment_role: 'EnvironmentAdmin',
+  project_role: 'ProjectAdmin',
+};
 
 /** Expands a role config into `{label: [privileges]}` as the privileges endpoints print it. */
 export function describeRoleConfig(

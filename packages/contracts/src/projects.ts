@@ -2,27 +2,26 @@ import { Type, type Static } from 'typebox';
 import { EnvironmentRef, EnvironmentType, Nullable, PageQuery, Timestamp } from './common.js';
 import { GroupRef, ProjectRoleRef, ProjectSummary } from './members.js';
 
-export const Project = Type.Object(
-  {
-    id: Type.Integer(),
-    name: Type.String(),
-    description: Nullable(Type.String()),
-    environment: EnvironmentRef,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-  },
-);
+export const Project = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  description: Nullable(Type.String()),
+  environment: EnvironmentRef,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
 export type Project = Static<typeof Project>;
 
+/** `name` is not required by the schema so that a missing or blank name gets "Name can't be blank". */
 export const CreateProjectBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Type.Optional(Type.String({ maxLength: 200 })),
   environment_type: Type.Optional(EnvironmentType),
   description: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
 });
 export type CreateProjectBody = Static<typeof CreateProjectBody>;
 
 export const UpdateProjectBody = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  name: Type.Optional(Type.String({ maxLength: 200 })),
   description: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
 });
 export type UpdateProjectBody = Static<typeof UpdateProjectBody>;
@@ -34,21 +33,23 @@ export const ListProjectsQuery = Type.Object({
 });
 export type ListProjectsQuery = Static<typeof ListProjectsQuery>;
 
-export const UserRef = Type.Object({ id: Type.Integer(), name: Type.String(), email: Type.String() });
+export const UserRef = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  email: Type.String(),
+});
 
-export const ProjectGrant = Type.Object(
-  {
-    id: Type.String(),
-    project: ProjectSummary,
-    project_role: ProjectRoleRef,
-    user_group: Nullable(GroupRef),
-    user: Nullable(UserRef),
-    expires_at: Nullable(Timestamp),
-    expired: Type.Boolean(),
-    created_at: Timestamp,
-    updated_at: Timestamp,
-  },
-);
+export const ProjectGrant = Type.Object({
+  id: Type.String(),
+  project: ProjectSummary,
+  project_role: ProjectRoleRef,
+  user_group: Nullable(GroupRef),
+  user: Nullable(UserRef),
+  expires_at: Nullable(Timestamp),
+  expired: Type.Boolean(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
 export type ProjectGrant = Static<typeof ProjectGrant>;
 
 /** A grant in a project's grant list (the project is implied by the path). */

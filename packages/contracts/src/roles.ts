@@ -8,18 +8,41 @@ export const RoleKind = Type.Union([
   Type.Literal('inherited'),
 ]);
 
-const RoleFields = {
-  name: Type.String(),
-  config: RoleConfig,
+const RoleCountsAndDates = {
   members_count: Type.Integer(),
   type: RoleKind,
   created_at: Timestamp,
   updated_at: Timestamp,
 };
 
-export const EnvironmentRole = Type.Object({ id: Type.Integer(), ...RoleFields });
+/** A role as the list endpoints show it: the reference API leaves `config` out of lists. */
+export const EnvironmentRoleSummary = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  ...RoleCountsAndDates,
+});
+export type EnvironmentRoleSummary = Static<typeof EnvironmentRoleSummary>;
+export const ProjectRoleSummary = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  ...RoleCountsAndDates,
+});
+export type ProjectRoleSummary = Static<typeof ProjectRoleSummary>;
+
+/** A role as get, create and update show it, with its privilege `config`. */
+export const EnvironmentRole = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  config: RoleConfig,
+  ...RoleCountsAndDates,
+});
 export type EnvironmentRole = Static<typeof EnvironmentRole>;
-export const ProjectRole = Type.Object({ id: Type.String(), ...RoleFields });
+export const ProjectRole = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  config: RoleConfig,
+  ...RoleCountsAndDates,
+});
 export type ProjectRole = Static<typeof ProjectRole>;
 
 /** `name` optional in the schema so a blank or missing name gets "Name can't be blank". */
@@ -41,17 +64,15 @@ export const ListRolesQuery = Type.Object({
 export type ListRolesQuery = Static<typeof ListRolesQuery>;
 
 /** A legacy role (privilege group): system `Admin`, `Analyst`, `Operator`, `No access`, or custom. */
-export const LegacyRole = Type.Object(
-  {
-    id: Type.Integer(),
-    name: Type.String(),
-    privileges: LegacyPrivileges,
-    system: Type.Boolean(),
-    members_count: Type.Integer(),
-    created_at: Timestamp,
-    updated_at: Timestamp,
-  },
-);
+export const LegacyRole = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  privileges: LegacyPrivileges,
+  system: Type.Boolean(),
+  members_count: Type.Integer(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
 export type LegacyRole = Static<typeof LegacyRole>;
 export const LegacyRoleBody = Type.Object({
   role: Type.Object({

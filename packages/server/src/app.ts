@@ -3,6 +3,7 @@
  * tests build it against a fresh database and talk to it over HTTP.
  */
 import Fastify, { type FastifyServerOptions } from 'fastify';
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -21,6 +22,7 @@ import { registerApiClientRoutes } from './modules/api-clients/api-clients.route
 import { createAuditService } from './modules/audit/audit.service.js';
 import { registerAuditRoutes } from './modules/audit/audit.routes.js';
 import { createDecisionsService } from './modules/decisions/decisions.service.js';
+import { AccessIndex } from './modules/decisions/access-index.js';
 import { registerDecisionRoutes } from './modules/decisions/decisions.routes.js';
 import { createGrantsService } from './modules/grants/grants.service.js';
 import { registerGrantRoutes } from './modules/grants/grants.routes.js';
@@ -38,6 +40,21 @@ import { createRolesMigrationService } from './modules/roles-migration/roles-mig
 import { registerRolesMigrationRoutes } from './modules/roles-migration/roles-migration.routes.js';
 import { createWorkspacesService } from './modules/workspaces/workspaces.service.js';
 import { registerPlatformRoutes } from './modules/workspaces/workspaces.routes.js';
+import { createEndUsersService } from './modules/end-users/end-users.service.js';
+import { registerEndUserRoutes, registerPublicEndUserInvitationRoutes } from './modules/end-users/end-users.routes.js';
+import { createEndUserGroupsService } from './modules/end-user-groups/end-user-groups.service.js';
+import { registerEndUserGroupRoutes } from './modules/end-user-groups/end-user-groups.routes.js';
+import { createFeaturesService } from './modules/features/features.service.js';
+import { registerFeatureRoutes } from './modules/features/features.routes.js';
+import { createPoliciesService } from './modules/policies/policies.service.js';
+import { registerPolicyRoutes } from './modules/policies/policies.routes.js';
+import { createEndUserDecisionsService } from './modules/decisions/end-user-decisions.js';
+import { createConsoleService } from './modules/console/console.service.js';
+import { loadConsoleConfig, type ConsoleConfig } from './modules/console/console.config.js';
+import { registerConsole, sessionAuthenticator } from './modules/console/console.plugin.js';
+import { createSsoService } from './modules/sso/sso.service.js';
+import { createSecretBox } from './modules/sso/sso.secrets.js';
+import { registerPublicSsoRoutes, registerSsoRoutes } from './modules/sso/sso.routes.js';
 import path from 'node:path';
 
 export interface AppDeps {
@@ -46,6 +63,8 @@ export interface AppDeps {
   clock?: Clock;
   mailer?: Mailer;
   logger?: FastifyServerOptions['logger'];
+  /** The admin console's settings; read from the environment when not given. */
+  console?: ConsoleConfig;
 }
 
 export function createServices(deps: AppDeps) {
@@ -55,7 +74,10 @@ export function createServices(deps: AppDeps) {
     deps.mailer ??
     createMailer({ smtpUrl: deps.config.smtpUrl, outboxPath: path.join(deps.config.dataDir, 'outbox.jsonl'), from: deps.config.mailFrom });
   const projects = createProjectsService({ db, clock });
+  // The access index answers every collaborator check from memory (docs/decisions.md).
+  const accessIndex = new AccessIndex({ db, dialect: deps.store.dialect, clock, databaseUrl: deps.config.databaseUrl });
   return {
+    accessIndex,
     mailer,
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),
     apiClients: createApiClientsService({ db, clock }),
@@ -71,25 +93,90 @@ export function createServices(deps: AppDeps) {
     roles: createRolesService({ db, clock }),
     projects,
     grants: createGrantsService({ db, clock, projects }),
-    decisions: createDecisionsService({ db, clock }),
+    decisions: createDecisionsService({ index: accessIndex }),
     rolesMigration: createRolesMigrationService({ db, clock }),
+    endUsers: createEndUsersService({ db, clock, mailer, config: { publicUrl: deps.config.publicUrl } }),
+    endUserGroups: createEndUserGroupsService({ db, clock }),
+    features: createFeaturesService({ db, clock }),
+    policies: createPoliciesService({ db, clock }),
+    endUserDecisions: createEndUserDecisionsService({ db, clock }),
+    sso: createSsoService({
+      db,
+      clock,
+      publicUrl: deps.config.publicUrl,
+      secrets: createSecretBox({ env: process.env, dataDir: deps.config.dataDir }),
+    }),
   };
 }
-export type Services = ReturnType<typeof createServices>;
+
+function withConsole(deps: AppDeps, services: ReturnType<typeof createServices>) {
+  const config = deps.console ?? loadConsoleConfig(process.env);
+  return {
+    ...services,
+    console: createConsoleService({
+      db: deps.store.db,
+      clock: deps.clock ?? systemClock,
+      config,
+      apiClients: services.apiClients,
+      invitations: services.invitations,
+    }),
+    consoleConfig: config,
+  };
+}
+export type Services = ReturnType<typeof withConsole>;
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).some(([key, item]) => key.includes('\u0000') || containsNul(item));
+  }
+  return false;
+}
+
+const ajvPool = AjvCompiler();
+const AJV_OPTIONS = { removeAdditional: true, useDefaults: true, allErrors: false } as const;
+
+/**
+ * Query strings and paths are text, so their numbers and booleans are coerced from strings;
+ * JSON bodies already carry types, so a body's `"name": 5` is a 400 rather than the name "5".
+ */
+const buildRequestValidator: typeof ajvPool = (externalSchemas) => {
+  // ajv-formats (email, date-time) is added by the compiler itself.
+  const coercing = ajvPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } });
+  const typed = ajvPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
+  return (route) => (route.httpPart === 'body' ? typed(route) : coercing(route));
+};
+
 export async function buildApp(deps: AppDeps) {
-  const services = createServices(deps);
+  const services = withConsole(deps, createServices(deps));
   const app: Api = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
     // Behind a proxy, X-Forwarded-For decides the client IP used for unauthenticated rate limits.
     trustProxy: true,
-    ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: buildRequestValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('ctx', null);
+  // The access index: built before the first request, refreshed after every write request before
+  // its response goes out (so the writer's next check sees the write), stopped on close.
+  app.addHook('onReady', () => services.accessIndex.start());
+  app.addHook('onClose', () => services.accessIndex.stop());
+  app.addHook('onSend', async (request, _reply, payload) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && !request.url.startsWith('/api/access/')) {
+      await services.decisions.afterWrite().catch((error: unknown) => request.log.error({ err: error }, 'access index sync failed'));
+    }
+    return payload;
+  });
+  // PostgreSQL cannot store NUL in text and SQLite would: refuse it everywhere, before validation.
+  app.addHook('preValidation', async (request) => {
+    if (containsNul(request.body) || containsNul(request.query) || containsNul(request.params)) {
+      throw new AppError(400, 'input.nul', 'Text must not contain NUL characters');
+    }
+  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('errors', 404, `Route ${request.method} ${request.url.split('?')[0] ?? ''} not found`)),
@@ -137,8 +224,17 @@ export async function buildApp(deps: AppDeps) {
     }
   });
 
+  const consolePage = await registerConsole(app, {
+    consoleService: services.console,
+    config: services.consoleConfig,
+    publicUrl: deps.config.publicUrl,
+    afterWrite: () => services.decisions.afterWrite(),
+  });
+
   await app.register(async (publicApi) => {
-    registerPublicInvitationRoutes(publicApi, services.invitations);
+    registerPublicInvitationRoutes(publicApi, services.invitations, consolePage);
+    registerPublicEndUserInvitationRoutes(publicApi, services.endUsers);
+    registerPublicSsoRoutes(publicApi, services.sso);
   });
 
   await app.register(
@@ -153,7 +249,7 @@ export async function buildApp(deps: AppDeps) {
     async (api) => {
       api.get('/openapi.json', { config: { rateLimit: false }, schema: { hide: true } }, () => app.swagger());
       await api.register(async (authed) => {
-        authed.addHook('onRequest', apiClientAuth(services.apiClients));
+        authed.addHook('onRequest', apiClientAuth(services.apiClients, sessionAuthenticator(services.console)));
         registerMemberRoutes(authed, services.members);
         registerDecisionRoutes(authed, services.decisions, services.members);
         registerInvitationRoutes(authed, services.invitations);
@@ -164,6 +260,11 @@ export async function buildApp(deps: AppDeps) {
         registerRolesMigrationRoutes(authed, services.rolesMigration);
         registerApiClientRoutes(authed, services.apiClients);
         registerAuditRoutes(authed, services.audit);
+        registerEndUserRoutes(authed, services.endUsers, services.endUserDecisions);
+        registerEndUserGroupRoutes(authed, services.endUserGroups);
+        registerFeatureRoutes(authed, services.features);
+        registerPolicyRoutes(authed, services.policies);
+        registerSsoRoutes(authed, services.sso);
       });
     },
     { prefix: '/api' },

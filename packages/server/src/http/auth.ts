@@ -1,9 +1,12 @@
 /**
  * Bearer-token authentication for the workspace API (API clients) and the platform API
- * (ROSTER_PLATFORM_TOKEN). Tokens are compared by hash in constant time.
+ * (ROSTER_PLATFORM_TOKEN). Tokens are compared by hash in constant time. The workspace API also
+ * takes the admin console's session cookie instead of a token; writes made with the cookie must
+ * echo the session's CSRF token in X-CSRF-Token (double submit), and Read Only sessions cannot write.
  */
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '../lib/errors.js';
+import type { RequestContext } from '../lib/context.js';
+import { AppError, forbidden } from '../lib/errors.js';
 import { hashSecret, secretMatches } from '../lib/secrets.js';
 import type { ApiClientsService } from '../modules/api-clients/api-clients.service.js';
 import { scopeOf } from '../modules/api-clients/api-clients.service.js';
@@ -18,9 +21,49 @@ function bearerToken(request: FastifyRequest): string | undefined {
 const unauthorized = (message: string) =>
   new AppError(401, 'auth.invalid', message, { 'www-authenticate': 'Bearer realm="roster"' });
 
-export function apiClientAuth(apiClients: ApiClientsService) {
+/** What the auth hook needs of the console's sessions (modules/console). */
+export interface SessionFacts {
+  csrfHash: string;
+  writableEnvironmentTypes: string[];
+}
+export interface SessionAuthenticator<S extends SessionFacts = SessionFacts> {
+  cookieName: string;
+  csrfHeader: string;
+  authenticate(token: string): Promise<S | undefined>;
+  contextFor(session: S, write: boolean): RequestContext;
+  readCookie(request: FastifyRequest, name: string): string | undefined;
+}
+
+/** Requests that only ask questions, whatever their method: the access checks are POSTs. */
+function isWrite(request: FastifyRequest): boolean {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return false;
+  return !(request.method === 'POST' && /^\/api\/access\/check(_batch)?(\?|$)/.test(request.url));
+}
+
+async function sessionContext<S extends SessionFacts>(request: FastifyRequest, sessions: SessionAuthenticator<S>, token: string): Promise<RequestContext> {
+  const session = await sessions.authenticate(token);
+  if (session === undefined) throw unauthorized('Your console session has expired: sign in again');
+  const write = isWrite(request);
+  if (write) {
+    const csrf = request.headers[sessions.csrfHeader];
+    if (typeof csrf !== 'string' || !secretMatches(csrf, session.csrfHash)) {
+      throw forbidden('auth.csrf', 'Missing or wrong X-CSRF-Token header');
+    }
+    if (session.writableEnvironmentTypes.length === 0) {
+      throw forbidden('auth.read_only', 'Read Only console users can see everything but change nothing');
+    }
+  }
+  return sessions.contextFor(session, write);
+}
+
+export function apiClientAuth<S extends SessionFacts>(apiClients: ApiClientsService, sessions?: SessionAuthenticator<S>) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = bearerToken(request);
+    const sessionToken = token === undefined && sessions !== undefined ? sessions.readCookie(request, sessions.cookieName) : undefined;
+    if (sessions !== undefined && sessionToken !== undefined) {
+      request.ctx = await sessionContext(request, sessions, sessionToken);
+      return;
+    }
     if (token === undefined) throw unauthorized('Missing bearer token: send Authorization: Bearer <api_token>');
     const client = await apiClients.authenticate(token);
     if (client === undefined) throw unauthorized('Invalid or revoked API token');

@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, reasonCode, type ErrorBodyStyle } from '../lib/errors.js';
-import { isForeignKeyViolation, isUniqueViolation } from '../storage/errors.js';
+import { isForeignKeyViolation, isInvalidValue, isUniqueViolation } from '../storage/errors.js';
 
 interface ValidationIssue {
   instancePath?: string;
@@ -26,7 +26,13 @@ export function errorBody(style: ErrorBodyStyle, status: number, message: string
 }
 
 /** "user_group.name must NOT have more than 200 characters" */
-function describeValidation(issues: ValidationIssue[], context: string | undefined): string {
+function describeValidation(allIssues: ValidationIssue[], context: string | undefined): string {
+  // A nullable field fails each branch of its anyOf: report the real problem, not "must be null"
+  // and "must match a schema in anyOf" alongside it.
+  const meaningful = allIssues.filter(
+    (issue) => issue.keyword !== 'anyOf' && !(issue.keyword === 'type' && issue.params?.type === 'null'),
+  );
+  const issues = meaningful.length > 0 ? meaningful : allIssues;
   const described = issues.slice(0, 5).map((issue) => {
     const path = (issue.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
     let field = path;
@@ -55,6 +61,11 @@ export function handleError(error: FastifyError | AppError | Error, request: Fas
   }
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     return reply.status(fastifyError.statusCode).send(errorBody(style, fastifyError.statusCode, fastifyError.message));
+  }
+  if (isInvalidValue(error)) {
+    return reply
+      .status(400)
+      .send(errorBody(style, 400, 'A value is out of range or contains characters that cannot be stored (such as NUL)'));
   }
   // A constraint that a service did not check first (a race between two requests).
   if (isUniqueViolation(error)) {

@@ -24,5 +24,15 @@ export function contextOf(request: FastifyRequest): RequestContext {
   return request.ctx;
 }
 
-/** Path IDs are validated as digit strings; this turns them into numbers. */
-export const intId = (params: { id: string }): number => Number(params.id);
+/** The largest ID either store hands out (PostgreSQL `serial` is a 32-bit integer). */
+const MAX_ID = 2_147_483_647;
+
+/**
+ * Path IDs are validated as digit strings; this turns them into numbers. An ID beyond the
+ * integer range cannot exist, so it is a 404 here rather than an overflow in the database.
+ */
+export function intId(params: { id: string }): number {
+  const id = Number(params.id);
+  if (id > MAX_ID) throw new AppError(404, 'not_found', 'Not found');
+  return id;
+}

@@ -31,6 +31,11 @@ export function openStore(options: StoreOptions): Store {
     // Timestamps and JSON are stored as text (see database.ts), and COUNT(*) is cast to integer
     // in queries, so no pg type parser needs changing.
     const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+    // An idle connection the server ends (restart, failover, admin kill) must not crash the
+    // process: the pool drops it and the next query opens a new one.
+    pool.on('error', (error) => {
+      process.emitWarning(`PostgreSQL connection lost: ${error.message}`);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }

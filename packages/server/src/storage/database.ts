@@ -107,6 +107,8 @@ export interface GroupMembershipsTable {
   invitation_id: number | null;
   created_at: string;
   expires_at: string | null;
+  /** manual | external (added by an identity provider over SCIM); see docs/scim.md. */
+  source: ColumnType<string, string | undefined, string>;
 }
 export interface ProjectsTable {
   id: Id;
@@ -154,6 +156,228 @@ export interface AuditEventsTable {
   created_at: string;
 }
 
+export interface EndUsersTable {
+  id: Id;
+  workspace_id: number;
+  name: string;
+  email: string;
+  email_key: string;
+  avatar_url: string | null;
+  external_id: string | null;
+  /** active | locked | invited | deactivated */
+  status: string;
+  mfa_enabled: Flag;
+  /** invitation | sso | scim | manual */
+  source: string;
+  created_at: string;
+  updated_at: string;
+}
+export interface EndUserEnvironmentsTable {
+  workspace_id: number;
+  end_user_id: number;
+  environment_id: number;
+  created_at: string;
+}
+export interface EndUserGroupsTable {
+  id: Id;
+  workspace_id: number;
+  environment_id: number;
+  name: string;
+  name_key: string;
+  description: string | null;
+  /** manual | external */
+  managed_by: string;
+  /** JSON array of "Admin" | "Read Only". */
+  roles: string;
+  /** 1 for the environment's "Everyone" group, whose membership is implicit. */
+  system: Flag;
+  created_at: string;
+  updated_at: string;
+}
+export interface EndUserGroupMembersTable {
+  workspace_id: number;
+  group_id: number;
+  end_user_id: number;
+  created_at: string;
+  /** manual | external (added by an identity provider over SCIM); see docs/scim.md. */
+  source: ColumnType<string, string | undefined, string>;
+}
+export interface FeaturesTable {
+  id: Id;
+  workspace_id: number;
+  environment_id: number;
+  kind: string;
+  name: string;
+  name_key: string;
+  description: string | null;
+  created_at: string;
+  updated_at: string;
+}
+export interface FeatureGrantsTable {
+  id: Id;
+  workspace_id: number;
+  feature_id: number;
+  end_user_id: number | null;
+  group_id: number | null;
+  created_at: string;
+}
+export interface PoliciesTable {
+  id: Id;
+  workspace_id: number;
+  environment_id: number;
+  feature_id: number;
+  name: string;
+  name_key: string;
+  description: string | null;
+  /** JSON array of tool names; empty = every call to the feature. */
+  tools: string;
+  /** all | users | groups */
+  scope_type: string;
+  /** allow | deny | require_approval */
+  effect: string;
+  created_at: string;
+  updated_at: string;
+}
+export interface PolicyTargetsTable {
+  id: Id;
+  workspace_id: number;
+  policy_id: number;
+  end_user_id: number | null;
+  group_id: number | null;
+}
+export interface ApprovalRequestsTable {
+  id: Id;
+  workspace_id: number;
+  end_user_id: number;
+  environment_id: number;
+  feature_id: number;
+  /** '' for a call without a tool. */
+  tool: string;
+  policy_id: number | null;
+  /** pending | approved | rejected | used */
+  status: string;
+  created_at: string;
+  decided_at: string | null;
+  decided_by: string | null;
+  used_at: string | null;
+}
+export interface EndUserInvitationsTable {
+  id: Id;
+  workspace_id: number;
+  end_user_id: number;
+  token_hash: string;
+  /** pending | accepted | revoked */
+  status: string;
+  created_at: string;
+  expires_at: string;
+  accepted_at: string | null;
+}
+
+/** A collaborator's console password (scrypt, see modules/console/passwords.ts). */
+export interface ConsoleCredentialsTable {
+  member_id: number;
+  workspace_id: number;
+  password_hash: string;
+  created_at: string;
+  updated_at: string;
+}
+export interface ConsoleSessionsTable {
+  id: Id;
+  workspace_id: number;
+  member_id: number;
+  /** SHA-256 of the session cookie's token. */
+  token_hash: string;
+  /** SHA-256 of the CSRF token the console sends back as X-CSRF-Token. */
+  csrf_hash: string;
+  created_at: string;
+  expires_at: string;
+}
+
+/** One OpenID Connect connection per workspace (SSO sign-up, modules/sso). */
+export interface SsoOidcConnectionsTable {
+  workspace_id: number;
+  issuer_url: string;
+  client_id: string;
+  /** AES-256-GCM ciphertext (modules/sso/sso.secrets.ts): the secret must be usable, so not hashed. */
+  client_secret_encrypted: string;
+  /** JSON array of lower-case email domains. */
+  allowed_domains: string;
+  groups_claim: string | null;
+  /** JSON array of environment types new users get. */
+  environment_types: string;
+  /** JSON array of OAuth scopes requested. */
+  scopes: string;
+  enabled: Flag;
+  created_at: string;
+  updated_at: string;
+}
+/** A login redirect waiting for its callback: single use, short-lived. */
+export interface SsoLoginAttemptsTable {
+  id: Id;
+  workspace_id: number;
+  /** SHA-256 of the `state` sent to the provider. */
+  state_hash: string;
+  nonce: string;
+  code_verifier: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+/** A SCIM 2.0 connection: one environment, one target population, one hashed bearer token. */
+export interface ScimConnectionsTable {
+  id: string;
+  workspace_id: number;
+  environment_id: number;
+  /** end_users | collaborators */
+  target: string;
+  name: string;
+  /** collaborators: the legacy role new users get in the connection's environment. */
+  default_role: string | null;
+  token_hash: string;
+  token_prefix: string;
+  created_at: string;
+  rotated_at: string | null;
+  last_sync_at: string | null;
+}
+/** The SCIM view of a user a connection manages (an end user or a collaborator). */
+export interface ScimUsersTable {
+  id: Id;
+  workspace_id: number;
+  connection_id: string;
+  end_user_id: number | null;
+  member_id: number | null;
+  user_name: string;
+  user_name_key: string;
+  external_id: string | null;
+  display_name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  formatted_name: string | null;
+  emails_text: string;
+  active: Flag;
+  /** JSON: the stored SCIM resource, without id, meta and groups. */
+  resource: string;
+  /** collaborators: the role held before deactivation, restored on reactivation. */
+  saved_role: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+/** The SCIM view of a group a connection manages (an end-user group or a collaborator group). */
+export interface ScimGroupsTable {
+  id: Id;
+  workspace_id: number;
+  connection_id: string;
+  end_user_group_id: number | null;
+  collaborator_group_id: string | null;
+  display_name: string;
+  external_id: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   environments: EnvironmentsTable;
@@ -169,6 +393,20 @@ export interface Database {
   project_grants: ProjectGrantsTable;
   api_clients: ApiClientsTable;
   audit_events: AuditEventsTable;
+  end_users: EndUsersTable;
+  end_user_environments: EndUserEnvironmentsTable;
+  end_user_groups: EndUserGroupsTable;
+  end_user_group_members: EndUserGroupMembersTable;
+  features: FeaturesTable;
+  feature_grants: FeatureGrantsTable;
+  policies: PoliciesTable;
+  policy_targets: PolicyTargetsTable;
+  approval_requests: ApprovalRequestsTable;
+  end_user_invitations: EndUserInvitationsTable;
+  console_credentials: ConsoleCredentialsTable;
+  console_sessions: ConsoleSessionsTable;
+  sso_oidc_connections: SsoOidcConnectionsTable;
+  sso_login_attempts: SsoLoginAttemptsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -28,3 +28,12 @@ export function isRetryableTransactionError(error: unknown): boolean {
   const code = driverCode(error);
   return code === '40001' || code === '40P01' || code === 'SQLITE_BUSY';
 }
+
+/**
+ * Values PostgreSQL refuses but SQLite stores: numbers beyond the column's range (22003) and text
+ * with NUL characters (22021, 22P05). They are bad input, not server faults.
+ */
+export function isInvalidValue(error: unknown): boolean {
+  const code = driverCode(error);
+  return code === '22003' || code === '22021' || code === '22P05';
+}

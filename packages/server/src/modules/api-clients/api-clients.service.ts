@@ -111,7 +111,10 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
       for (const type of environmentTypes) {
         if (!known.has(type)) throw badRequest('api_client.environment_unknown', `Environment ${type} not found`);
       }
-      const projectIds = body.project_ids ?? (ctx.scope.projectIds === null ? null : [...ctx.scope.projectIds]);
+      // Omitted means "as the caller"; an explicit null asks for every project, which the scope
+      // check below refuses to a project-limited caller (`??` would silently narrow it instead).
+      const projectIds =
+        body.project_ids === undefined ? (ctx.scope.projectIds === null ? null : [...ctx.scope.projectIds]) : body.project_ids;
       if (projectIds !== null && projectIds.length > 0) {
         const found = await deps.db
           .selectFrom('projects')

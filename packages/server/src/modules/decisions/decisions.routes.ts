@@ -1,11 +1,25 @@
 import { Type } from 'typebox';
-import { IntegerIdParams, MemberPrivileges, ProjectsPrivileges } from '@roster/contracts';
+import {
+  AccessBatchBody,
+  AccessBatchResponse,
+  AccessCheck,
+  AccessCheckResponse,
+  IntegerIdParams,
+  ListMemberAccessQuery,
+  MemberPrivileges,
+  MemberProjectAccessList,
+  ProjectAccessList,
+  ProjectAccessQuery,
+  ProjectsPrivileges,
+} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
 import { errorResponses } from '../../http/schemas.js';
+import { pageRequest } from '../../lib/pagination.js';
 import type { MembersService } from '../members/members.service.js';
-import type { DecisionsService } from './decisions.service.js';
+import { projectAccessCsv, type DecisionsService } from './decisions.service.js';
 
 const tags = ['Collaborators'];
+const accessTags = ['Access decisions'];
 
 export function registerDecisionRoutes(app: Api, decisions: DecisionsService, members: MembersService): void {
   app.get(
@@ -21,7 +35,7 @@ export function registerDecisionRoutes(app: Api, decisions: DecisionsService, me
     async (request) => {
       const ctx = contextOf(request);
       const member = await members.getMember(ctx, intId(request.params));
-      return { data: await decisions.memberPrivileges(ctx, member.id) };
+      return { data: decisions.memberPrivileges(ctx, member.id) };
     },
   );
   app.get(
@@ -37,7 +51,68 @@ export function registerDecisionRoutes(app: Api, decisions: DecisionsService, me
     async (request) => {
       const ctx = contextOf(request);
       const member = await members.getMember(ctx, intId(request.params));
-      return { data: await decisions.memberProjectsPrivileges(ctx, member.id) };
+      return { data: decisions.memberProjectsPrivileges(ctx, member.id) };
+    },
+  );
+
+  app.post(
+    '/access/check',
+    {
+      schema: {
+        tags: accessTags,
+        summary: 'May this collaborator do this on this project (or in this environment), and why',
+        body: AccessCheck,
+        response: { 200: AccessCheckResponse, ...errorResponses },
+      },
+    },
+    (request) => ({ data: decisions.check(contextOf(request), request.body) }),
+  );
+  app.post(
+    '/access/check_batch',
+    {
+      schema: {
+        tags: accessTags,
+        summary: 'Up to 1,000 checks in one request, answered in order',
+        body: AccessBatchBody,
+        response: { 200: AccessBatchResponse, ...errorResponses },
+      },
+    },
+    (request) => ({ data: decisions.checkBatch(contextOf(request), request.body) }),
+  );
+  app.get(
+    '/access/projects',
+    {
+      schema: {
+        tags: accessTags,
+        summary: 'What a collaborator can do, project by project, and through what',
+        querystring: ListMemberAccessQuery,
+        response: { 200: MemberProjectAccessList, ...errorResponses },
+      },
+    },
+    (request) => decisions.listMemberProjects(contextOf(request), request.query, pageRequest(request.query)),
+  );
+  app.get(
+    '/projects/:id/access',
+    {
+      schema: {
+        tags: accessTags,
+        summary: 'Who can do what on a project, and through what (JSON pages, or all of it as CSV)',
+        params: IntegerIdParams,
+        querystring: ProjectAccessQuery,
+        response: { 200: ProjectAccessList, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const ctx = contextOf(request);
+      const csv = request.query.format === 'csv' || (request.query.format === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''));
+      if (!csv) return decisions.projectAccess(ctx, intId(request.params), pageRequest(request.query));
+      // The export is the whole review, not a page of it.
+      const { data } = decisions.projectAccess(ctx, intId(request.params), null);
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="project-${request.params.id}-access.csv"`)
+        // The response schema types the JSON answer; a text/csv body is sent as it is, unserialized.
+        .send(projectAccessCsv(data) as never);
     },
   );
 }

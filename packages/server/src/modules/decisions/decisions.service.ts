@@ -1,23 +1,42 @@
 /**
  * Effective access: the one module that computes what a collaborator may do. Environment
  * privileges come from the collaborator's role in each environment; project privileges are the
- * union of the project roles granted to them directly and to every group they belong to, leaving
- * out grants and memberships that have expired.
+ * union of the project roles granted to them directly and to every group they belong to (the
+ * system group "All collaborators" included), leaving out grants and memberships that have
+ * expired. Every answer comes from the in-memory access index (access-index.ts); nothing here
+ * queries the database.
  */
 import {
+  ACCESS_CHECKS_PER_BATCH,
   ENVIRONMENT_RESOURCES,
-  PROJECT_RESOURCES,
   describeRoleConfig,
+  type AccessBatchBody,
+  type AccessBatchResult,
+  type AccessCheck,
+  type AccessDecision,
+  type AccessGrantPath,
+  type AccessPath,
+  type AccessStep,
+  type AccessSubject,
   type LegacyPrivileges,
-  type RoleConfig,
+  type ListMemberAccessQuery,
+  type MemberProjectAccess,
+  type ProjectAccessEntry,
 } from '@roster/contracts';
 
-import type { Db, Executor } from '../../storage/database.js';
-import { fromJson } from '../../storage/json.js';
-import { isoNow, type Clock } from '../../lib/clock.js';
+import { AppError, badRequest, notFound, reasonCode } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
-import { listRolesOfMembers } from '../members/members.repository.js';
-import { listEnvironments } from '../workspaces/workspaces.repository.js';
+import { paged, type PageRequest, type Paged } from '../../lib/pagination.js';
+import { canAccessProject, requireEnvironmentAccess, requireProjectAccess } from '../../lib/scope.js';
+import {
+  environmentRoleAllows,
+  type AccessIndex,
+  type GrantEntry,
+  type MemberEntry,
+  type MembershipEntry,
+  type ProjectEntry,
+  type WorkspaceIndex,
+} from './access-index.js';
 
 export interface EnvironmentPrivileges {
   environment_type: string;
@@ -31,36 +50,9 @@ export interface ProjectsPrivileges {
   projects: Record<string, Record<string, string[]>>;
 }
 
-/** Project roles that reach a member now: direct grants and grants to their unexpired groups. */
-function effectiveProjectRoles(db: Executor, workspaceId: number, memberId: number, now: string) {
-  const groupIds = db
-    .selectFrom('group_memberships')
-    .select('group_id')
-    .where('member_id', '=', memberId)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]));
-  const systemGroupIds = db
-    .selectFrom('collaborator_groups')
-    .select('id')
-    .where('workspace_id', '=', workspaceId)
-    .where('system', '=', 1);
-  return db
-    .selectFrom('project_grants as g')
-    .innerJoin('projects as p', 'p.id', 'g.project_id')
-    .innerJoin('environments as e', 'e.id', 'p.environment_id')
-    .innerJoin('project_roles as r', 'r.id', 'g.project_role_id')
-    .select(['g.project_id', 'p.environment_id', 'e.type as environment_type', 'r.config'])
-    .where('g.workspace_id', '=', workspaceId)
-    .where((eb) =>
-      eb.or([
-        eb('g.member_id', '=', memberId),
-        eb('g.group_id', 'in', groupIds),
-        eb('g.group_id', 'in', systemGroupIds),
-      ]),
-    )
-    .where((eb) => eb.or([eb('g.expires_at', 'is', null), eb('g.expires_at', '>', now)]))
-    .orderBy('e.id')
-    .orderBy('g.project_id')
-    .execute();
+interface Reach {
+  grant: GrantEntry;
+  membership: MembershipEntry | null;
 }
 
 function mergeInto(target: Record<string, string[]>, addition: Record<string, string[]>): void {
@@ -70,53 +62,430 @@ function mergeInto(target: Record<string, string[]>, addition: Record<string, st
   }
 }
 
-export function createDecisionsService(deps: { db: Db; clock: Clock }) {
+/** Union of the roles' privileges in grant order (created_at, id), so the lists read the same on every call. */
+function privilegesOf(reaches: Reach[]): Record<string, string[]> {
+  const sorted = [...reaches].sort((a, b) => compareGrants(a.grant, b.grant));
+  const privileges: Record<string, string[]> = {};
+  for (const { grant } of sorted) mergeInto(privileges, grant.role.described);
+  return privileges;
+}
+
+function compareGrants(a: GrantEntry, b: GrantEntry): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+const isExpired = (reach: Reach, nowMs: number): boolean =>
+  reach.grant.expiresMs <= nowMs || (reach.membership !== null && reach.membership.expiresMs <= nowMs);
+
+function grantPath(reach: Reach, nowMs: number): AccessGrantPath {
+  const { grant, membership } = reach;
+  const group = grant.group;
   return {
+    via: group === null ? 'direct_grant' : 'group_grant',
+    project_grant: { id: grant.id, expires_at: grant.expiresAt, expired: grant.expiresMs <= nowMs },
+    project_role: { id: grant.role.id, name: grant.role.name },
+    user_group:
+      group === null
+        ? null
+        : {
+            id: group.id,
+            name: group.name,
+            system: group.system,
+            membership_expires_at: membership?.expiresAt ?? null,
+            membership_expired: membership !== null && membership.expiresMs <= nowMs,
+          },
+    expired: isExpired(reach, nowMs),
+  };
+}
+
+const projectLabel = (project: ProjectEntry) => `project "${project.name}" (${project.id})`;
+
+function describePrivileges(described: Record<string, string[]>): string {
+  const parts = Object.entries(described).map(([label, list]) => `${label}: ${list.join(', ')}`);
+  return parts.length === 0 ? 'nothing' : parts.join('; ');
+}
+
+/** The readable explanation of one project path, for admins. */
+function explainReach(
+  member: MemberEntry,
+  reach: Reach,
+  outcome: AccessPath['outcome'],
+  check: { resource: string; privilege: string },
+  nowMs: number,
+): AccessPath {
+  const { grant, membership } = reach;
+  const group = grant.group;
+  const privilege = `${check.resource}:${check.privilege}`;
+  const grantExpired = grant.expiresMs <= nowMs;
+  const membershipExpired = membership !== null && membership.expiresMs <= nowMs;
+  const steps: AccessStep[] = [{ kind: 'member', id: member.id, name: member.email }];
+  if (group !== null) {
+    steps.push({ kind: 'group', id: group.id, name: group.name, expires_at: membership?.expiresAt ?? null, expired: membershipExpired });
+  }
+  steps.push(
+    { kind: 'project_grant', id: grant.id, name: `${grant.role.name} on ${grant.project.name}`, expires_at: grant.expiresAt, expired: grantExpired },
+    { kind: 'project_role', id: grant.role.id, name: grant.role.name },
+    { kind: 'privilege', id: null, name: privilege },
+  );
+
+  const through =
+    group === null
+      ? `${member.email} has project role "${grant.role.name}" on ${projectLabel(grant.project)} through a direct grant`
+      : group.system
+        ? `${member.email}, like every collaborator, is in group "${group.name}", which has project role "${grant.role.name}" on ${projectLabel(grant.project)}`
+        : `${member.email} is a member of group "${group.name}", which has project role "${grant.role.name}" on ${projectLabel(grant.project)}`;
+  let message: string;
+  switch (outcome) {
+    case 'grants':
+      message = `${through}; the role allows ${privilege}.`;
+      break;
+    case 'expired': {
+      const what = membershipExpired
+        ? `the membership of group "${group?.name ?? ''}" expired at ${membership.expiresAt ?? ''}`
+        : `the grant expired at ${grant.expiresAt ?? ''}`;
+      message = `${through}; the role would allow ${privilege}, but ${what}.`;
+      break;
+    }
+    default:
+      message = `${through}, but the role does not allow ${privilege} (it allows ${describePrivileges(grant.role.described)}).`;
+  }
+  return { outcome, via: group === null ? 'direct_grant' : 'group_grant', message, steps };
+}
+
+/** A parsed check, resolved against the index; errors are AppErrors with the API's texts. */
+function resolveSubject(index: WorkspaceIndex, subject: AccessSubject): MemberEntry {
+  if (subject.member_id === undefined && subject.email === undefined) {
+    throw badRequest('access.subject_missing', 'Give subject.member_id or subject.email');
+  }
+  const byId = subject.member_id === undefined ? undefined : index.members.get(subject.member_id);
+  const byEmail = subject.email === undefined ? undefined : index.membersByEmail.get(subject.email.trim().toLowerCase());
+  const member = byId ?? byEmail;
+  if (member === undefined) throw notFound('member.not_found', 'Member not found');
+  if (byId !== undefined && subject.email !== undefined && byEmail !== byId) {
+    throw badRequest('access.subject_mismatch', 'subject.member_id and subject.email name different members');
+  }
+  return member;
+}
+
+export function createDecisionsService(deps: { index: AccessIndex }) {
+  const { index } = deps;
+
+  function workspaceOf(ctx: RequestContext): WorkspaceIndex {
+    const workspace = index.workspace(ctx.workspaceId);
+    // The index holds every workspace a valid credential can belong to; this is a server fault.
+    if (workspace === undefined) throw new AppError(503, 'access.index_unavailable', 'The access index is not ready');
+    return workspace;
+  }
+
+  function checkOne(ctx: RequestContext, ws: WorkspaceIndex, check: AccessCheck, nowMs: number): AccessDecision {
+    const member = resolveSubject(ws, check.subject);
+    const explain = check.explain === true;
+    if (check.project_id !== undefined) {
+      const project = ws.projects.get(check.project_id);
+      if (project === undefined) throw notFound('project.not_found', 'Project not found');
+      if (check.environment_type !== undefined && check.environment_type !== project.environmentType) {
+        throw badRequest(
+          'access.environment_mismatch',
+          `Project ${project.id} is in the ${project.environmentType.toUpperCase()} environment, not ${check.environment_type.toUpperCase()}`,
+        );
+      }
+      requireProjectAccess(ctx, { id: project.id, environmentType: project.environmentType });
+      const allowed = ws.allowsProject(member, project.id, ws.bitOf(check.resource, check.privilege), nowMs);
+      return { allowed, paths: explain ? explainProject(ws, member, project, check, allowed, nowMs) : [] };
+    }
+    if (check.environment_type === undefined) {
+      throw badRequest('access.target_missing', 'Give project_id, or environment_type for an environment-level check');
+    }
+    const environment = ws.environmentsByType.get(check.environment_type);
+    if (environment === undefined) {
+      throw badRequest('access.environment_unknown', `This workspace has no ${check.environment_type.toUpperCase()} environment`);
+    }
+    requireEnvironmentAccess(ctx, environment.type);
+    const allowed = ws.allowsEnvironment(member, environment.id, check.resource, check.privilege);
+    return { allowed, paths: explain ? [explainEnvironment(ws, member, environment, check, allowed)] : [] };
+  }
+
+  function explainProject(
+    ws: WorkspaceIndex,
+    member: MemberEntry,
+    project: ProjectEntry,
+    check: AccessCheck,
+    allowed: boolean,
+    nowMs: number,
+  ): AccessPath[] {
+    const bit = ws.bitOf(check.resource, check.privilege);
+    const hasBit = (grant: GrantEntry) => bit >= 0 && ((grant.role.bits[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
+    const reaches = ws.reachingGrants(member, project.id).sort((a, b) => compareGrants(a.grant, b.grant));
+    const granting: AccessPath[] = [];
+    const expired: AccessPath[] = [];
+    const lacking: AccessPath[] = [];
+    for (const reach of reaches) {
+      const gone = isExpired(reach, nowMs);
+      if (hasBit(reach.grant)) (gone ? expired : granting).push(explainReach(member, reach, gone ? 'expired' : 'grants', check, nowMs));
+      else if (!gone) lacking.push(explainReach(member, reach, 'lacks_privilege', check, nowMs));
+    }
+    if (allowed) return granting;
+    // Nearest first: an expired path that would grant it, then a live path with the wrong role.
+    const misses = [...expired, ...lacking];
+    if (misses.length > 0) return misses;
+    const groups = [...member.groups.values()].filter((m) => m.expiresMs > nowMs).length;
+    return [
+      {
+        outcome: 'no_access',
+        via: 'none',
+        message: `No project grant on ${projectLabel(project)} reaches ${member.email}: none to them directly, and none to any of their ${groups} group${groups === 1 ? '' : 's'}.`,
+        steps: [
+          { kind: 'member', id: member.id, name: member.email },
+          { kind: 'project', id: project.id, name: project.name },
+        ],
+      },
+    ];
+  }
+
+  function explainEnvironment(
+    ws: WorkspaceIndex,
+    member: MemberEntry,
+    environment: { id: number; type: string },
+    check: AccessCheck,
+    allowed: boolean,
+  ): AccessPath {
+    const privilege = `${check.resource}:${check.privilege}`;
+    const env = environment.type.toUpperCase();
+    const assignment = member.roles.get(environment.id);
+    const base: AccessStep[] = [
+      { kind: 'member', id: member.id, name: member.email },
+      { kind: 'environment', id: environment.id, name: environment.type },
+    ];
+    if (assignment === undefined) {
+      return { outcome: 'no_access', via: 'none', message: `${member.email} has no role in the ${env} environment.`, steps: base };
+    }
+    const legacy = assignment.roleType !== 'environment';
+    const role = legacy
+      ? ws.legacyRoles.get(assignment.legacyRoleId ?? -1)
+      : ws.environmentRoles.get(assignment.environmentRoleId ?? -1);
+    const name = role?.name ?? '';
+    const steps: AccessStep[] = [
+      ...base,
+      { kind: legacy ? 'legacy_role' : 'environment_role', id: role?.id ?? null, name },
+      { kind: 'privilege', id: null, name: privilege },
+    ];
+    const via = legacy ? 'legacy_role' : 'environment_role';
+    const kind = legacy ? 'legacy role' : 'environment role';
+    if (allowed || environmentRoleAllows(ws, assignment, check.resource, check.privilege)) {
+      return { outcome: 'grants', via, message: `${member.email} has the ${kind} "${name}" in the ${env} environment, which allows ${privilege}.`, steps };
+    }
+    const has =
+      role === undefined
+        ? 'nothing'
+        : 'privileges' in role
+          ? describePrivileges(role.privileges)
+          : describePrivileges(describeRoleConfig(role.config, ENVIRONMENT_RESOURCES));
+    return {
+      outcome: 'lacks_privilege',
+      via,
+      message: `${member.email} has the ${kind} "${name}" in the ${env} environment, which does not allow ${privilege} (it allows ${has}).`,
+      steps,
+    };
+  }
+
+  /** Active grants reaching the member, each project once, limited to the client's scope. */
+  function activeReachesByProject(ctx: RequestContext, ws: WorkspaceIndex, member: MemberEntry, nowMs: number): Map<number, Reach[]> {
+    const byProject = new Map<number, Reach[]>();
+    for (const reach of ws.reachingGrants(member, null)) {
+      if (isExpired(reach, nowMs)) continue;
+      const project = reach.grant.project;
+      if (!canAccessProject(ctx, { id: project.id, environmentType: project.environmentType })) continue;
+      const list = byProject.get(project.id);
+      if (list === undefined) byProject.set(project.id, [reach]);
+      else list.push(reach);
+    }
+    return byProject;
+  }
+
+  function projectAccessEntries(ws: WorkspaceIndex, project: ProjectEntry, nowMs: number): ProjectAccessEntry[] {
+    const byMember = new Map<number, { member: MemberEntry; reaches: Reach[] }>();
+    const add = (member: MemberEntry, reach: Reach) => {
+      const entry = byMember.get(member.id);
+      if (entry === undefined) byMember.set(member.id, { member, reaches: [reach] });
+      else entry.reaches.push(reach);
+    };
+    for (const grant of project.grants.values()) {
+      if (grant.member !== null) add(grant.member, { grant, membership: null });
+      else if (grant.group?.system === true) for (const member of ws.members.values()) add(member, { grant, membership: null });
+      else if (grant.group !== null) for (const membership of grant.group.members.values()) add(membership.member, { grant, membership });
+    }
+    return [...byMember.values()]
+      .sort((a, b) => a.member.id - b.member.id)
+      .map(({ member, reaches }) => {
+        const sorted = reaches.sort((a, b) => compareGrants(a.grant, b.grant));
+        return {
+          member: { id: member.id, name: member.name, email: member.email },
+          privileges: privilegesOf(sorted.filter((r) => !isExpired(r, nowMs))),
+          paths: sorted.map((r) => grantPath(r, nowMs)),
+        };
+      });
+  }
+
+  return {
+    /** Runs after every write request: the writer's next check sees the write; other instances hear of it. */
+    async afterWrite(): Promise<void> {
+      await index.sync();
+      await index.notifyOthers();
+    },
+
+    check(ctx: RequestContext, check: AccessCheck): AccessDecision {
+      return checkOne(ctx, workspaceOf(ctx), check, index.nowMs());
+    },
+
+    /** Every check answered in order; one that cannot be answered carries its error, the rest still count. */
+    checkBatch(ctx: RequestContext, body: AccessBatchBody): AccessBatchResult[] {
+      if (body.checks.length > ACCESS_CHECKS_PER_BATCH) {
+        throw badRequest(
+          'access.batch_too_large',
+          `A batch takes at most ${ACCESS_CHECKS_PER_BATCH} checks; this one has ${body.checks.length}`,
+        );
+      }
+      const ws = workspaceOf(ctx);
+      const nowMs = index.nowMs();
+      return body.checks.map((check) => {
+        try {
+          return checkOne(ctx, ws, check, nowMs);
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          return { allowed: false, paths: [], error: { code: reasonCode(error.status), title: error.message } };
+        }
+      });
+    },
+
+    /** What a member can do, project by project, and through what (active paths only). */
+    listMemberProjects(ctx: RequestContext, query: ListMemberAccessQuery, page: PageRequest): Paged<MemberProjectAccess> {
+      const ws = workspaceOf(ctx);
+      const member = resolveSubject(ws, { member_id: query.member_id, email: query.email });
+      const nowMs = index.nowMs();
+      const entries = [...activeReachesByProject(ctx, ws, member, nowMs)]
+        .filter(([, reaches]) => query.environment_type === undefined || reaches[0]?.grant.project.environmentType === query.environment_type)
+        .sort(([a], [b]) => a - b);
+      const data = entries.slice(page.offset, page.offset + page.size).map(([, reaches]) => {
+        const sorted = reaches.sort((a, b) => compareGrants(a.grant, b.grant));
+        const project = (sorted[0] as Reach).grant.project;
+        return {
+          project: { id: project.id, name: project.name, environment: { id: project.environmentId, type: project.environmentType } },
+          privileges: privilegesOf(sorted),
+          paths: sorted.map((r) => grantPath(r, nowMs)),
+        };
+      });
+      return paged(data, entries.length, page);
+    },
+
+    /** Who a grant on the project reaches, with what they can do now and every path, expired ones marked. */
+    projectAccess(ctx: RequestContext, projectId: number, page: PageRequest | null): Paged<ProjectAccessEntry> {
+      const ws = workspaceOf(ctx);
+      const project = ws.projects.get(projectId);
+      if (project === undefined) throw notFound('project.not_found', 'Project not found');
+      requireProjectAccess(ctx, { id: project.id, environmentType: project.environmentType });
+      const entries = projectAccessEntries(ws, project, index.nowMs());
+      if (page === null) return { data: entries, total: entries.length, page: { number: 1, size: entries.length } };
+      return paged(entries.slice(page.offset, page.offset + page.size), entries.length, page);
+    },
+
     /** Each environment's role and everything it allows, in the reference API's shape. */
-    async memberPrivileges(ctx: RequestContext, memberId: number): Promise<EnvironmentPrivileges[]> {
-      const [environments, roles] = await Promise.all([
-        listEnvironments(deps.db, ctx.workspaceId),
-        listRolesOfMembers(deps.db, [memberId]),
-      ]);
-      return environments.map((environment) => {
-        const role = roles.find((r) => r.environment_id === environment.id);
+    memberPrivileges(ctx: RequestContext, memberId: number): EnvironmentPrivileges[] {
+      const ws = workspaceOf(ctx);
+      const member = ws.members.get(memberId);
+      return ws.environments.map((environment): EnvironmentPrivileges => {
+        const role = member?.roles.get(environment.id);
         if (role === undefined) {
           return { environment_type: environment.type, name: 'No access', role_type: 'privilege_group', privileges: {} };
         }
-        if (role.role_type === 'environment') {
-          const config = fromJson<RoleConfig>(role.environment_config ?? '{}');
+        if (role.roleType === 'environment') {
+          const entry = role.environmentRoleId === null ? undefined : ws.environmentRoles.get(role.environmentRoleId);
           return {
             environment_type: environment.type,
-            name: role.role_name ?? '',
+            name: entry?.name ?? '',
             role_type: 'environment',
-            privileges: describeRoleConfig(config, ENVIRONMENT_RESOURCES),
+            privileges: describeRoleConfig(entry?.config ?? {}, ENVIRONMENT_RESOURCES),
           };
         }
-        return {
-          environment_type: environment.type,
-          name: role.role_name ?? '',
-          role_type: 'privilege_group',
-          privileges: fromJson<LegacyPrivileges>(role.legacy_privileges ?? '{}'),
-        };
+        const legacy = role.legacyRoleId === null ? undefined : ws.legacyRoles.get(role.legacyRoleId);
+        return { environment_type: environment.type, name: legacy?.name ?? '', role_type: 'privilege_group', privileges: legacy?.privileges ?? {} };
       });
     },
 
     /** Project privileges per environment, direct and through groups; only environments with projects. */
-    async memberProjectsPrivileges(ctx: RequestContext, memberId: number): Promise<ProjectsPrivileges[]> {
-      const rows = await effectiveProjectRoles(deps.db, ctx.workspaceId, memberId, isoNow(deps.clock));
+    memberProjectsPrivileges(ctx: RequestContext, memberId: number): ProjectsPrivileges[] {
+      const ws = workspaceOf(ctx);
+      const member = ws.members.get(memberId);
+      if (member === undefined) return [];
+      const byProject = activeReachesByProject(ctx, ws, member, index.nowMs());
+      const projects = [...byProject.keys()]
+        .map((id) => ws.projects.get(id))
+        .filter((p): p is ProjectEntry => p !== undefined)
+        .sort((a, b) => a.environmentId - b.environmentId || a.id - b.id);
       const byEnvironment = new Map<number, ProjectsPrivileges>();
-      for (const row of rows) {
-        let entry = byEnvironment.get(row.environment_id);
+      for (const project of projects) {
+        let entry = byEnvironment.get(project.environmentId);
         if (entry === undefined) {
-          entry = { environment: { id: row.environment_id, type: row.environment_type }, projects: {} };
-          byEnvironment.set(row.environment_id, entry);
+          entry = { environment: { id: project.environmentId, type: project.environmentType }, projects: {} };
+          byEnvironment.set(project.environmentId, entry);
         }
-        const key = String(row.project_id);
-        const project = (entry.projects[key] ??= {});
-        mergeInto(project, describeRoleConfig(fromJson<RoleConfig>(row.config), PROJECT_RESOURCES));
+        entry.projects[String(project.id)] = privilegesOf(byProject.get(project.id) ?? []);
       }
       return [...byEnvironment.values()];
     },
   };
 }
 export type DecisionsService = ReturnType<typeof createDecisionsService>;
+
+/** CSV of a project's access review: one row per path. Cells that a spreadsheet would run as a formula are quoted with '. */
+export function projectAccessCsv(entries: ProjectAccessEntry[]): string {
+  const header = [
+    'member_id',
+    'member_name',
+    'member_email',
+    'via',
+    'user_group_id',
+    'user_group_name',
+    'project_role_id',
+    'project_role_name',
+    'project_grant_id',
+    'grant_expires_at',
+    'membership_expires_at',
+    'expired',
+    'privileges_now',
+  ];
+  const lines = [header.join(',')];
+  for (const entry of entries) {
+    const privileges = Object.entries(entry.privileges)
+      .map(([label, list]) => `${label}: ${list.join(' ')}`)
+      .join('; ');
+    for (const path of entry.paths) {
+      lines.push(
+        [
+          entry.member.id,
+          entry.member.name,
+          entry.member.email,
+          path.via,
+          path.user_group?.id ?? '',
+          path.user_group?.name ?? '',
+          path.project_role.id,
+          path.project_role.name,
+          path.project_grant.id,
+          path.project_grant.expires_at ?? '',
+          path.user_group?.membership_expires_at ?? '',
+          path.expired ? 'true' : 'false',
+          privileges,
+        ]
+          .map(csvCell)
+          .join(','),
+      );
+    }
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+function csvCell(value: string | number): string {
+  let text = String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Executor } from '../../storage/database.js';
 import type { PageRequest } from '../../lib/pagination.js';
 import type { ClientScope } from '../../lib/context.js';
@@ -52,7 +53,11 @@ function grants(db: Executor, workspaceId: number) {
     .where('g.workspace_id', '=', workspaceId);
 }
 
-export function findGrantById(db: Executor, workspaceId: number, id: string): Promise<GrantRow | undefined> {
+export function findGrantById(
+  db: Executor,
+  workspaceId: number,
+  id: string,
+): Promise<GrantRow | undefined> {
   return grants(db, workspaceId).where('g.id', '=', id).executeTakeFirst();
 }
 
@@ -87,10 +92,22 @@ export async function listGrants(
     base = base.where('g.group_id', '=', filter.groupId);
   }
   const [rows, count] = await Promise.all([
-    query.orderBy('g.created_at').orderBy('g.id').limit(page.size).offset(page.offset).execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    query
+      .orderBy('g.created_at')
+      // One request writes its grants with the same timestamp, and IDs are random: order the
+      // ties by something readable and stable (collaborators before groups, then by role name).
+      .orderBy(sql`case when g.member_id is null then 1 else 0 end`)
+      .orderBy('g.member_id')
+      .orderBy('cg.name')
+      .orderBy('r.name')
+      .orderBy('g.id')
+      .limit(page.size)
+      .offset(page.offset)
+      .execute(),
+    // Cast: PostgreSQL's count(*) is a bigint, which pg returns as a string.
+    base.select(sql<number>`cast(count(*) as integer)`.as('n')).executeTakeFirstOrThrow(),
   ]);
-  return { rows, total: Number(count.n) };
+  return { rows, total: count.n };
 }
 
 export interface GrantValues {
@@ -103,7 +120,12 @@ export interface GrantValues {
 }
 
 /** Inserts a grant, or refreshes the expiry of the identical grant that exists. */
-export async function upsertGrant(db: Executor, id: string, values: GrantValues, now: string): Promise<void> {
+export async function upsertGrant(
+  db: Executor,
+  id: string,
+  values: GrantValues,
+  now: string,
+): Promise<void> {
   const columns =
     values.member_id !== null
       ? (['project_id', 'project_role_id', 'member_id'] as const)
@@ -111,6 +133,8 @@ export async function upsertGrant(db: Executor, id: string, values: GrantValues,
   await db
     .insertInto('project_grants')
     .values({ id, ...values, created_at: now, updated_at: now })
-    .onConflict((oc) => oc.columns([...columns]).doUpdateSet({ expires_at: values.expires_at, updated_at: now }))
+    .onConflict((oc) =>
+      oc.columns([...columns]).doUpdateSet({ expires_at: values.expires_at, updated_at: now }),
+    )
     .execute();
 }

@@ -29,7 +29,14 @@ export function registerGrantRoutes(
 ): void {
   app.get(
     '/project_grants/:id',
-    { schema: { tags, summary: 'Get a project grant', params: StringIdParams, response: { 200: DataOf(ProjectGrant), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Get a project grant',
+        params: StringIdParams,
+        response: { 200: DataOf(ProjectGrant), ...errorResponses },
+      },
+    },
     async (request) => ({ data: await grants.getGrant(contextOf(request), request.params.id) }),
   );
   app.put(
@@ -43,11 +50,20 @@ export function registerGrantRoutes(
         response: { 200: DataOf(ProjectGrant), ...errorResponses },
       },
     },
-    async (request) => ({ data: await grants.updateGrant(contextOf(request), request.params.id, request.body) }),
+    async (request) => ({
+      data: await grants.updateGrant(contextOf(request), request.params.id, request.body),
+    }),
   );
   app.delete(
     '/project_grants/:id',
-    { schema: { tags, summary: 'Delete a project grant', params: StringIdParams, response: { ...noContent, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete a project grant',
+        params: StringIdParams,
+        response: { ...noContent, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       await grants.deleteGrant(contextOf(request), request.params.id);
       return reply.status(204).send(null);
@@ -95,7 +111,8 @@ export function registerGrantRoutes(
     },
     async (request) => {
       const ctx = contextOf(request);
-      const member = await members.requireMember(ctx, intId(request.params));
+      // getMember checks the DEV scope before existence, so an out-of-scope client learns nothing.
+      const member = await members.getMember(ctx, intId(request.params));
       return grants.listAssigneeGrants(ctx, { memberId: member.id }, request.query);
     },
   );

@@ -15,11 +15,17 @@ import { isoNow, toStoredTimestamp, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
 import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
-import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
+import { paged, pageRequest } from '../../lib/pagination.js';
 import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import type { ProjectsService } from '../projects/projects.service.js';
-import { findGrantById, listGrants, upsertGrant, type GrantFilter, type GrantRow } from './grants.repository.js';
+import {
+  findGrantById,
+  listGrants,
+  upsertGrant,
+  type GrantFilter,
+  type GrantRow,
+} from './grants.repository.js';
 
 export const ASSIGNMENT_TAKEN_MESSAGE = 'Assignment has already been taken';
 
@@ -54,6 +60,15 @@ function expiry(value: string | null | undefined, now: string): string | null {
   return stored;
 }
 
+/**
+ * Collaborator IDs are integers, but the reference API sends them as strings ("1"). Anything but
+ * plain digits is an unknown user, never NaN or a loosely parsed number (" 1", "1e0", "0x1").
+ */
+function memberIdOf(assignmentId: string | number): number | undefined {
+  const text = String(assignmentId);
+  return /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
 export function createGrantsService(deps: { db: Db; clock: Clock; projects: ProjectsService }) {
   const now = () => isoNow(deps.clock);
 
@@ -64,7 +79,11 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
     return grant;
   }
 
-  async function list(ctx: RequestContext, filter: GrantFilter, query: { 'page[number]'?: number; 'page[size]'?: number }) {
+  async function list(
+    ctx: RequestContext,
+    filter: GrantFilter,
+    query: { 'page[number]'?: number; 'page[size]'?: number },
+  ) {
     const page = pageRequest(query);
     const { rows, total } = await listGrants(deps.db, ctx.workspaceId, filter, page, ctx.scope);
     return { rows, total, page };
@@ -77,7 +96,8 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       .where('workspace_id', '=', ctx.workspaceId)
       .where('id', '=', roleId)
       .executeTakeFirst();
-    if (role === undefined) throw badRequest('grant.role_unknown', `Project role ${roleId} not found`);
+    if (role === undefined)
+      throw badRequest('grant.role_unknown', `Project role ${roleId} not found`);
     return role;
   }
 
@@ -86,11 +106,17 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       return toProjectGrant(await requireGrant(ctx, id), now());
     },
 
-    async updateGrant(ctx: RequestContext, id: string, body: UpdateProjectGrantBody): Promise<ProjectGrant> {
+    async updateGrant(
+      ctx: RequestContext,
+      id: string,
+      body: UpdateProjectGrantBody,
+    ): Promise<ProjectGrant> {
       const grant = await requireGrant(ctx, id);
       const role = await requireRole(ctx, body.project_grant.project_role_id);
       const expiresAt =
-        body.project_grant.expires_at === undefined ? grant.expires_at : expiry(body.project_grant.expires_at, now());
+        body.project_grant.expires_at === undefined
+          ? grant.expires_at
+          : expiry(body.project_grant.expires_at, now());
       try {
         await deps.db.transaction().execute(async (trx) => {
           await trx
@@ -132,7 +158,11 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       });
     },
 
-    async listProjectGrants(ctx: RequestContext, projectId: number, query: { 'page[number]'?: number; 'page[size]'?: number }) {
+    async listProjectGrants(
+      ctx: RequestContext,
+      projectId: number,
+      query: { 'page[number]'?: number; 'page[size]'?: number },
+    ) {
       await deps.projects.requireProject(ctx, projectId);
       const { rows, total, page } = await list(ctx, { projectId }, query);
       const at = now();
@@ -165,7 +195,13 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       return paged(
         rows.map((row) => {
           const grant = toProjectGrant(row, at);
-          return { id: grant.id, project: grant.project, project_role: grant.project_role, expires_at: grant.expires_at, expired: grant.expired };
+          return {
+            id: grant.id,
+            project: grant.project,
+            project_role: grant.project_role,
+            expires_at: grant.expires_at,
+            expired: grant.expired,
+          };
         }),
         total,
         page,
@@ -173,26 +209,52 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
     },
 
     /** Adds grants, or refreshes the identical ones; at most 100 a request, all or nothing. */
-    async upsertProjectGrants(ctx: RequestContext, projectId: number, body: UpsertProjectGrantsBody): Promise<void> {
+    async upsertProjectGrants(
+      ctx: RequestContext,
+      projectId: number,
+      body: UpsertProjectGrantsBody,
+    ): Promise<void> {
       if (body.project_grants.length > PROJECT_GRANTS_PER_REQUEST) {
-        throw badRequest('grant.limit_exceeded', `Max ${PROJECT_GRANTS_PER_REQUEST} project grants per request`);
+        throw badRequest(
+          'grant.limit_exceeded',
+          `Max ${PROJECT_GRANTS_PER_REQUEST} project grants per request`,
+        );
       }
       const project = await deps.projects.requireProject(ctx, projectId);
       const at = now();
       const roleIds = [...new Set(body.project_grants.map((g) => g.project_role_id))];
       const memberIds = [
-        ...new Set(body.project_grants.filter((g) => g.assignment_type === 'User').map((g) => Number(g.assignment_id))),
+        ...new Set(
+          body.project_grants
+            .filter((g) => g.assignment_type === 'User')
+            .map((g) => memberIdOf(g.assignment_id))
+            .filter((id) => id !== undefined),
+        ),
       ];
       const groupIds = [
-        ...new Set(body.project_grants.filter((g) => g.assignment_type === 'UserGroup').map((g) => String(g.assignment_id))),
+        ...new Set(
+          body.project_grants
+            .filter((g) => g.assignment_type === 'UserGroup')
+            .map((g) => String(g.assignment_id)),
+        ),
       ];
       const [roles, members, groups] = await Promise.all([
         roleIds.length === 0
           ? []
-          : deps.db.selectFrom('project_roles').select('id').where('workspace_id', '=', ctx.workspaceId).where('id', 'in', roleIds).execute(),
-        memberIds.length === 0 || memberIds.some((id) => !Number.isSafeInteger(id))
+          : deps.db
+              .selectFrom('project_roles')
+              .select('id')
+              .where('workspace_id', '=', ctx.workspaceId)
+              .where('id', 'in', roleIds)
+              .execute(),
+        memberIds.length === 0
           ? []
-          : deps.db.selectFrom('members').select('id').where('workspace_id', '=', ctx.workspaceId).where('id', 'in', memberIds).execute(),
+          : deps.db
+              .selectFrom('members')
+              .select('id')
+              .where('workspace_id', '=', ctx.workspaceId)
+              .where('id', 'in', memberIds)
+              .execute(),
         groupIds.length === 0
           ? []
           : deps.db
@@ -210,13 +272,25 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
           throw badRequest('grant.role_unknown', `Project role ${grant.project_role_id} not found`);
         }
         if (grant.assignment_type === 'User') {
-          const memberId = Number(grant.assignment_id);
-          if (!knownMembers.has(memberId)) throw badRequest('grant.user_unknown', `User ${String(grant.assignment_id)} not found`);
-          return { member_id: memberId, group_id: null, role: grant.project_role_id, expires_at: expiry(grant.expires_at, at) };
+          const memberId = memberIdOf(grant.assignment_id);
+          if (memberId === undefined || !knownMembers.has(memberId))
+            throw badRequest('grant.user_unknown', `User ${String(grant.assignment_id)} not found`);
+          return {
+            member_id: memberId,
+            group_id: null,
+            role: grant.project_role_id,
+            expires_at: expiry(grant.expires_at, at),
+          };
         }
         const groupId = String(grant.assignment_id);
-        if (!knownGroups.has(groupId)) throw badRequest('grant.group_unknown', `User group ${groupId} not found`);
-        return { member_id: null, group_id: groupId, role: grant.project_role_id, expires_at: expiry(grant.expires_at, at) };
+        if (!knownGroups.has(groupId))
+          throw badRequest('grant.group_unknown', `User group ${groupId} not found`);
+        return {
+          member_id: null,
+          group_id: groupId,
+          role: grant.project_role_id,
+          expires_at: expiry(grant.expires_at, at),
+        };
       });
       await deps.db.transaction().execute(async (trx) => {
         for (const item of items) {

@@ -2,6 +2,9 @@ import { sql } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
+/** `count(*)` as the drivers return it: a number from SQLite, a bigint string from PostgreSQL. */
+type DbCount = number | string;
+
 export type GroupRow = Row<'collaborator_groups'> & { members_count: number };
 
 /** Membership rows that count now: not expired, and for invitees, a pending unexpired invitation. */
@@ -9,7 +12,7 @@ function activeMembershipCount(db: Executor, now: string) {
   return db
     .selectFrom('group_memberships as gm')
     .leftJoin('member_invitations as mi', 'mi.id', 'gm.invitation_id')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .select((eb) => eb.fn.countAll<DbCount>().as('n'))
     .where(sql<boolean>`gm.group_id = g.id`)
     .where((eb) => eb.or([eb('gm.expires_at', 'is', null), eb('gm.expires_at', '>', now)]))
     .where((eb) =>
@@ -23,13 +26,13 @@ function activeMembershipCount(db: Executor, now: string) {
 function groupsWithCounts(db: Executor, workspaceId: number, now: string) {
   const memberCount = db
     .selectFrom('members')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .select((eb) => eb.fn.countAll<DbCount>().as('n'))
     .where('members.workspace_id', '=', workspaceId);
   return db
     .selectFrom('collaborator_groups as g')
     .selectAll('g')
     .select(
-      sql<number>`case when g.system = 1 then (${memberCount}) else (${activeMembershipCount(db, now)}) end`.as(
+      sql<DbCount>`case when g.system = 1 then (${memberCount}) else (${activeMembershipCount(db, now)}) end`.as(
         'members_count',
       ),
     )
@@ -42,7 +45,9 @@ export async function findGroupById(
   id: string,
   now: string,
 ): Promise<GroupRow | undefined> {
-  const row = await groupsWithCounts(db, workspaceId, now).where('g.id', '=', id).executeTakeFirst();
+  const row = await groupsWithCounts(db, workspaceId, now)
+    .where('g.id', '=', id)
+    .executeTakeFirst();
   return row === undefined ? undefined : { ...row, members_count: Number(row.members_count) };
 }
 
@@ -89,10 +94,19 @@ export async function listGroups(
     query = query.where(sql<boolean>`g.name_key like ${pattern} escape '\\'`);
   }
   const [rows, count] = await Promise.all([
-    query.orderBy('g.system', 'desc').orderBy('g.created_at').orderBy('g.id').limit(page.size).offset(page.offset).execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    query
+      .orderBy('g.system', 'desc')
+      .orderBy('g.created_at')
+      .orderBy('g.id')
+      .limit(page.size)
+      .offset(page.offset)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<DbCount>().as('n')).executeTakeFirstOrThrow(),
   ]);
-  return { rows: rows.map((row) => ({ ...row, members_count: Number(row.members_count) })), total: Number(count.n) };
+  return {
+    rows: rows.map((row) => ({ ...row, members_count: Number(row.members_count) })),
+    total: Number(count.n),
+  };
 }
 
 export function insertGroup(db: Executor, row: NewRow<'collaborator_groups'>) {
@@ -134,11 +148,14 @@ export async function listGroupMembers(
   page: PageRequest,
   now: string,
 ): Promise<{ rows: GroupMemberRow[]; total: number }> {
-  const pattern = filter.text !== undefined && filter.text !== '' ? likeContains(filter.text) : null;
+  const pattern =
+    filter.text !== undefined && filter.text !== '' ? likeContains(filter.text) : null;
   if (group.system === 1) {
     let query = db.selectFrom('members as m').where('m.workspace_id', '=', group.workspace_id);
     if (pattern !== null) {
-      query = query.where(sql<boolean>`(lower(m.name) like ${pattern} escape '\\' or m.email_key like ${pattern} escape '\\')`);
+      query = query.where(
+        sql<boolean>`(lower(m.name) like ${pattern} escape '\\' or m.email_key like ${pattern} escape '\\')`,
+      );
     }
     const [rows, count] = await Promise.all([
       query
@@ -148,7 +165,7 @@ export async function listGroupMembers(
         .limit(page.size)
         .offset(page.offset)
         .execute(),
-      query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+      query.select((eb) => eb.fn.countAll<DbCount>().as('n')).executeTakeFirstOrThrow(),
     ]);
     return {
       rows: rows.map((m) => ({
@@ -199,25 +216,43 @@ export async function listGroupMembers(
     ]);
   let all = db.selectFrom(users.unionAll(invitees).as('u'));
   if (pattern !== null) {
-    all = all.where(sql<boolean>`(lower(u.name) like ${pattern} escape '\\' or lower(u.email) like ${pattern} escape '\\')`);
+    all = all.where(
+      sql<boolean>`(lower(u.name) like ${pattern} escape '\\' or lower(u.email) like ${pattern} escape '\\')`,
+    );
   }
   const [rows, count] = await Promise.all([
-    all.selectAll().orderBy('joined_at').orderBy('membership_id').limit(page.size).offset(page.offset).execute(),
-    all.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    all
+      .selectAll()
+      .orderBy('joined_at')
+      .orderBy('membership_id')
+      .limit(page.size)
+      .offset(page.offset)
+      .execute(),
+    all.select((eb) => eb.fn.countAll<DbCount>().as('n')).executeTakeFirstOrThrow(),
   ]);
-  return { rows: rows as GroupMemberRow[], total: Number(count.n) };
+  return { rows, total: Number(count.n) };
 }
 
 /** Adds memberships, or renews the expiry of existing ones (re-adding is harmless). */
 export async function upsertMemberships(
   db: Executor,
-  rows: { workspace_id: number; group_id: string; member_id: number; created_at: string; expires_at: string | null }[],
+  rows: {
+    workspace_id: number;
+    group_id: string;
+    member_id: number;
+    created_at: string;
+    expires_at: string | null;
+  }[],
 ): Promise<void> {
   if (rows.length === 0) return;
   await db
     .insertInto('group_memberships')
     .values(rows.map((row) => ({ ...row, invitation_id: null })))
-    .onConflict((oc) => oc.columns(['group_id', 'member_id']).doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })))
+    .onConflict((oc) =>
+      oc
+        .columns(['group_id', 'member_id'])
+        .doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })),
+    )
     .execute();
 }
 

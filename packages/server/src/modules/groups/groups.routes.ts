@@ -20,17 +20,38 @@ const tags = ['Collaborator groups'];
 export function registerGroupRoutes(app: Api, groups: GroupsService): void {
   app.get(
     '/user_groups',
-    { schema: { tags, summary: 'List collaborator groups', querystring: ListGroupsQuery, response: { 200: PagedList(CollaboratorGroup), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'List collaborator groups',
+        querystring: ListGroupsQuery,
+        response: { 200: PagedList(CollaboratorGroup), ...errorResponses },
+      },
+    },
     (request) => groups.listGroups(contextOf(request), request.query),
   );
   app.get(
     '/user_groups/:id',
-    { schema: { tags, summary: 'Get a collaborator group', params: StringIdParams, response: { 200: DataOf(CollaboratorGroup), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Get a collaborator group',
+        params: StringIdParams,
+        response: { 200: DataOf(CollaboratorGroup), ...errorResponses },
+      },
+    },
     async (request) => ({ data: await groups.getGroup(contextOf(request), request.params.id) }),
   );
   app.post(
     '/user_groups',
-    { schema: { tags, summary: 'Create a collaborator group', body: CollaboratorGroupBody, response: { 200: DataOf(CollaboratorGroup), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Create a collaborator group',
+        body: CollaboratorGroupBody,
+        response: { 200: DataOf(CollaboratorGroup), ...errorResponses },
+      },
+    },
     async (request) => ({ data: await groups.createGroup(contextOf(request), request.body) }),
   );
   app.put(
@@ -44,7 +65,9 @@ export function registerGroupRoutes(app: Api, groups: GroupsService): void {
         response: { 200: DataOf(CollaboratorGroup), ...errorResponses },
       },
     },
-    async (request) => ({ data: await groups.updateGroup(contextOf(request), request.params.id, request.body) }),
+    async (request) => ({
+      data: await groups.updateGroup(contextOf(request), request.params.id, request.body),
+    }),
   );
   app.delete(
     '/user_groups/:id',

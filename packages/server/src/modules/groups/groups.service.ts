@@ -59,7 +59,11 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
     return group;
   }
 
-  async function assertNameFree(ctx: RequestContext, key: string, exceptId?: string): Promise<void> {
+  async function assertNameFree(
+    ctx: RequestContext,
+    key: string,
+    exceptId?: string,
+  ): Promise<void> {
     const existing = await findGroupByNameKey(deps.db, ctx.workspaceId, key);
     if (existing !== undefined && existing.id !== exceptId) {
       throw badRequest('group.name_taken', 'Name has already been taken');
@@ -70,7 +74,13 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
     async listGroups(ctx: RequestContext, query: ListGroupsQuery) {
       requireDevAccess(ctx);
       const page = pageRequest(query);
-      const { rows, total } = await listGroups(deps.db, ctx.workspaceId, { name: query.name }, page, now());
+      const { rows, total } = await listGroups(
+        deps.db,
+        ctx.workspaceId,
+        { name: query.name },
+        page,
+        now(),
+      );
       return paged(rows.map(toCollaboratorGroup), total, page);
     },
 
@@ -79,7 +89,10 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
       return toCollaboratorGroup(await requireGroup(ctx, id));
     },
 
-    async createGroup(ctx: RequestContext, body: CollaboratorGroupBody): Promise<CollaboratorGroup> {
+    async createGroup(
+      ctx: RequestContext,
+      body: CollaboratorGroupBody,
+    ): Promise<CollaboratorGroup> {
       requireDevAccess(ctx);
       const { name, key } = normalisedName(body.user_group.name);
       await assertNameFree(ctx, key);
@@ -108,13 +121,19 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
       return toCollaboratorGroup(await requireGroup(ctx, id));
     },
 
-    async updateGroup(ctx: RequestContext, id: string, body: CollaboratorGroupBody): Promise<CollaboratorGroup> {
+    async updateGroup(
+      ctx: RequestContext,
+      id: string,
+      body: CollaboratorGroupBody,
+    ): Promise<CollaboratorGroup> {
       requireDevAccess(ctx);
       const group = await requireGroup(ctx, id);
-      if (fromFlag(group.system)) throw badRequest('group.system', 'System groups can’t be changed.');
+      if (fromFlag(group.system))
+        throw badRequest('group.system', 'System groups can’t be changed.');
       const { name, key } = normalisedName(body.user_group.name);
       await assertNameFree(ctx, key, id);
-      const description = body.user_group.description === undefined ? group.description : body.user_group.description;
+      const description =
+        body.user_group.description === undefined ? group.description : body.user_group.description;
       await deps.db.transaction().execute(async (trx) => {
         await updateGroup(trx, id, { name, name_key: key, description, updated_at: now() });
         await insertAuditEvent(trx, {
@@ -135,7 +154,8 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
     async deleteGroup(ctx: RequestContext, id: string): Promise<void> {
       requireDevAccess(ctx);
       const group = await requireGroup(ctx, id);
-      if (fromFlag(group.system)) throw badRequest('group.system', 'You can’t delete a system group.');
+      if (fromFlag(group.system))
+        throw badRequest('group.system', 'You can’t delete a system group.');
       await deps.db.transaction().execute(async (trx) => {
         const grants = await trx
           .selectFrom('project_grants')
@@ -159,7 +179,13 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
       requireDevAccess(ctx);
       const group = await requireGroup(ctx, id);
       const page = pageRequest(query);
-      const { rows, total } = await listGroupMembers(deps.db, group, { text: query.text }, page, now());
+      const { rows, total } = await listGroupMembers(
+        deps.db,
+        group,
+        { text: query.text },
+        page,
+        now(),
+      );
       return paged(
         rows.map((row) => ({
           user_id: row.user_id,
@@ -180,10 +206,17 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
       requireDevAccess(ctx);
       const group = await requireGroup(ctx, id);
       if (fromFlag(group.system)) {
-        throw badRequest('group.system', 'Every collaborator is in the system group; its members can’t be changed.');
+        throw badRequest(
+          'group.system',
+          'Every collaborator is in the system group; its members can’t be changed.',
+        );
       }
-      const expiresAt = body.expires_at === undefined || body.expires_at === null ? null : toStoredTimestamp(body.expires_at);
-      if (expiresAt !== null && expiresAt <= now()) throw badRequest('group.expiry_past', 'expires_at must be in the future');
+      const expiresAt =
+        body.expires_at === undefined || body.expires_at === null
+          ? null
+          : toStoredTimestamp(body.expires_at);
+      if (expiresAt !== null && expiresAt <= now())
+        throw badRequest('group.expiry_past', 'expires_at must be in the future');
       const memberIds = [...new Set(body.user_ids)];
       const found = await deps.db
         .selectFrom('members')
@@ -193,7 +226,8 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
         .execute();
       const foundIds = new Set(found.map((m) => m.id));
       const missing = memberIds.filter((memberId) => !foundIds.has(memberId));
-      if (missing.length > 0) throw badRequest('group.member_unknown', `Users not found: ${missing.join(', ')}`);
+      if (missing.length > 0)
+        throw badRequest('group.member_unknown', `Users not found: ${missing.join(', ')}`);
       await deps.db.transaction().execute(async (trx) => {
         await upsertMemberships(
           trx,
@@ -217,18 +251,31 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
       });
     },
 
-    async removeMembers(ctx: RequestContext, id: string, query: RemoveGroupMembersQuery): Promise<void> {
+    async removeMembers(
+      ctx: RequestContext,
+      id: string,
+      query: RemoveGroupMembersQuery,
+    ): Promise<void> {
       requireDevAccess(ctx);
       const group = await requireGroup(ctx, id);
       const memberIds = [...new Set([...(query['user_ids[]'] ?? []), ...(query.user_ids ?? [])])];
       const invitationIds = [
-        ...new Set([...(query['member_invitation_ids[]'] ?? []), ...(query.member_invitation_ids ?? [])]),
+        ...new Set([
+          ...(query['member_invitation_ids[]'] ?? []),
+          ...(query.member_invitation_ids ?? []),
+        ]),
       ];
       if (memberIds.length === 0 && invitationIds.length === 0) {
-        throw badRequest('group.members_missing', 'user_ids or member_invitation_ids must be given');
+        throw badRequest(
+          'group.members_missing',
+          'user_ids or member_invitation_ids must be given',
+        );
       }
       if (fromFlag(group.system)) {
-        throw badRequest('group.system', 'Every collaborator is in the system group; its members can’t be changed.');
+        throw badRequest(
+          'group.system',
+          'Every collaborator is in the system group; its members can’t be changed.',
+        );
       }
       await deps.db.transaction().execute(async (trx) => {
         const removed = await deleteMemberships(trx, id, memberIds, invitationIds);

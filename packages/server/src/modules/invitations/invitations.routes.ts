@@ -15,6 +15,7 @@ import {
 import { contextOf, intId, type Api } from '../../http/types.js';
 import { errorResponses, messageErrorResponses, noContent } from '../../http/schemas.js';
 import type { InvitationsService } from './invitations.service.js';
+import { wantsHtml, type ConsolePage } from '../console/console.static.js';
 
 const tags = ['Invitations'];
 const InvitationCreated = Type.Object({ result: Type.Literal('ok'), data: Invitation });
@@ -71,13 +72,20 @@ export function registerInvitationRoutes(app: Api, invitations: InvitationsServi
   );
 }
 
-/** The invitee's side: no API token, the link's secret is the credential. */
-export function registerPublicInvitationRoutes(app: Api, invitations: InvitationsService): void {
+/**
+ * The invitee's side: no API token, the link's secret is the credential. A browser opening the
+ * mailed link (it asks for HTML) gets the console's acceptance page, which sets a name and a
+ * password; API clients asking for JSON get the preview as before.
+ */
+export function registerPublicInvitationRoutes(app: Api, invitations: InvitationsService, page?: ConsolePage): void {
   const gone = { 404: ErrorBody, 410: ErrorBody, 400: ErrorBody, 409: ErrorBody };
   app.get(
     '/invitations/:token',
     { schema: { tags, summary: 'Show an invitation', params: InvitationTokenParams, response: { 200: DataOf(InvitationPreview), ...gone } } },
-    async (request) => ({ data: await invitations.previewInvitation(request.params.token) }),
+    async (request, reply) => {
+      if (page !== undefined && wantsHtml(request.headers.accept)) return page.send(reply);
+      return { data: await invitations.previewInvitation(request.params.token) };
+    },
   );
   app.post(
     '/invitations/:token/accept',

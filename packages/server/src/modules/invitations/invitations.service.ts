@@ -318,8 +318,15 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
       };
     },
 
-    /** Creates the collaborator from the invitation; the link works once. */
-    async acceptInvitation(token: string, body: AcceptInvitationBody): Promise<Member> {
+    /**
+     * Creates the collaborator from the invitation; the link works once. `onAccepted` runs in the
+     * same transaction (the console's acceptance page sets the new collaborator's password there).
+     */
+    async acceptInvitation(
+      token: string,
+      body: AcceptInvitationBody,
+      onAccepted?: (trx: Executor, member: Row<'members'>) => Promise<void>,
+    ): Promise<Member> {
       const { workspaceId, memberId } = await deps.db.transaction().execute(async (trx) => {
         const invitation = await findByToken(trx, token);
         // Claim the invitation first: of two concurrent acceptances only one updates the row.
@@ -384,6 +391,7 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
           .where('invitation_id', '=', invitation.id)
           .execute();
         await trx.updateTable('member_invitations').set({ member_id: member.id }).where('id', '=', invitation.id).execute();
+        if (onAccepted !== undefined) await onAccepted(trx, member);
         await insertAuditEvent(trx, {
           workspaceId: invitation.workspace_id,
           actor: { type: 'member', id: String(member.id), name: member.name },

@@ -31,13 +31,24 @@ function projectsWithEnvironment(db: Executor, workspaceId: number) {
     .where('p.workspace_id', '=', workspaceId);
 }
 
-export function findProjectById(db: Executor, workspaceId: number, id: number): Promise<ProjectRow | undefined> {
+export function findProjectById(
+  db: Executor,
+  workspaceId: number,
+  id: number,
+): Promise<ProjectRow | undefined> {
   return projectsWithEnvironment(db, workspaceId).where('p.id', '=', id).executeTakeFirst();
 }
 
-export function listProjectsInEnvironments(db: Executor, workspaceId: number, environmentIds: number[]) {
+export function listProjectsInEnvironments(
+  db: Executor,
+  workspaceId: number,
+  environmentIds: number[],
+) {
   if (environmentIds.length === 0) return Promise.resolve([]);
-  return projectsWithEnvironment(db, workspaceId).where('p.environment_id', 'in', environmentIds).orderBy('p.id').execute();
+  return projectsWithEnvironment(db, workspaceId)
+    .where('p.environment_id', 'in', environmentIds)
+    .orderBy('p.id')
+    .execute();
 }
 
 export async function listProjects(
@@ -46,16 +57,22 @@ export async function listProjects(
   filter: { environmentType?: string | undefined; name?: string | undefined; scope: ClientScope },
   page: PageRequest,
 ): Promise<{ rows: ProjectRow[]; total: number }> {
-  let query = projectsWithEnvironment(db, workspaceId).where('e.type', 'in', [...filter.scope.environmentTypes, '']);
-  if (filter.scope.projectIds !== null) query = query.where('p.id', 'in', [...filter.scope.projectIds, 0]);
-  if (filter.environmentType !== undefined) query = query.where('e.type', '=', filter.environmentType);
+  let query = projectsWithEnvironment(db, workspaceId).where('e.type', 'in', [
+    ...filter.scope.environmentTypes,
+    '',
+  ]);
+  if (filter.scope.projectIds !== null)
+    query = query.where('p.id', 'in', [...filter.scope.projectIds, 0]);
+  if (filter.environmentType !== undefined)
+    query = query.where('e.type', '=', filter.environmentType);
   if (filter.name !== undefined && filter.name !== '') {
     query = query.where(sql<boolean>`lower(p.name) like ${likeContains(filter.name)} escape '\\'`);
   }
-  const counted = query.clearSelect().select((eb) => eb.fn.countAll<number>().as('n'));
+  // Cast: PostgreSQL's count(*) is a bigint, which pg returns as a string.
+  const counted = query.clearSelect().select(sql<number>`cast(count(*) as integer)`.as('n'));
   const [rows, count] = await Promise.all([
     query.orderBy('p.id').limit(page.size).offset(page.offset).execute(),
     counted.executeTakeFirstOrThrow(),
   ]);
-  return { rows, total: Number(count.n) };
+  return { rows, total: count.n };
 }

@@ -2,13 +2,22 @@
  * Projects: the unit project grants attach to. A project belongs to one environment; an API
  * client sees and manages only the projects of its scope.
  */
-import type { CreateProjectBody, ListProjectsQuery, Project, UpdateProjectBody } from '@roster/contracts';
+import type {
+  CreateProjectBody,
+  ListProjectsQuery,
+  Project,
+  UpdateProjectBody,
+} from '@roster/contracts';
 import type { Db } from '../../storage/database.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
-import { badRequest, notFound } from '../../lib/errors.js';
+import { badRequest, forbidden, notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
-import { canAccessProject, requireEnvironmentAccess, requireProjectAccess } from '../../lib/scope.js';
+import {
+  canAccessProject,
+  requireEnvironmentAccess,
+  requireProjectAccess,
+} from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { findEnvironmentByType } from '../workspaces/workspaces.repository.js';
 import { findProjectById, listProjects, type ProjectRow } from './projects.repository.js';
@@ -60,10 +69,14 @@ export function createProjectsService(deps: { db: Db; clock: Clock }) {
         throw badRequest('environment.not_found', `Environment ${environmentType} not found`);
       }
       requireEnvironmentAccess(ctx, environmentType);
+      // A new project is by definition outside a project-limited client's list: a scope refusal.
       if (ctx.scope.projectIds !== null) {
-        throw badRequest('scope.project', 'An API client limited to some projects cannot create projects');
+        throw forbidden(
+          'scope.project',
+          'An API client limited to some projects cannot create projects',
+        );
       }
-      const name = body.name.trim();
+      const name = (body.name ?? '').trim();
       if (name === '') throw badRequest('project.name_blank', "Name can't be blank");
       const id = await deps.db.transaction().execute(async (trx) => {
         const row = await trx
@@ -92,13 +105,21 @@ export function createProjectsService(deps: { db: Db; clock: Clock }) {
       return toProject(await requireProject(ctx, id));
     },
 
-    async updateProject(ctx: RequestContext, id: number, body: UpdateProjectBody): Promise<Project> {
+    async updateProject(
+      ctx: RequestContext,
+      id: number,
+      body: UpdateProjectBody,
+    ): Promise<Project> {
       const project = await requireProject(ctx, id);
       const name = body.name === undefined ? project.name : body.name.trim();
       if (name === '') throw badRequest('project.name_blank', "Name can't be blank");
       const description = body.description === undefined ? project.description : body.description;
       await deps.db.transaction().execute(async (trx) => {
-        await trx.updateTable('projects').set({ name, description, updated_at: now() }).where('id', '=', id).execute();
+        await trx
+          .updateTable('projects')
+          .set({ name, description, updated_at: now() })
+          .where('id', '=', id)
+          .execute();
         await insertAuditEvent(trx, {
           workspaceId: ctx.workspaceId,
           actor: ctx.actor,

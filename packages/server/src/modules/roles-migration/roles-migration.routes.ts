@@ -1,5 +1,11 @@
 import { Type } from 'typebox';
-import { CustomRoleMigrationBody, DataOf, DryRunQuery, MigrationPlan, SystemRolesMigrationBody } from '@roster/contracts';
+import {
+  CustomRoleMigrationBody,
+  DataOf,
+  DryRunQuery,
+  MigrationPlan,
+  SystemRolesMigrationBody,
+} from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
 import { errorResponses } from '../../http/schemas.js';
 import type { RolesMigrationService } from './roles-migration.service.js';
@@ -13,7 +19,8 @@ export function registerRolesMigrationRoutes(app: Api, migration: RolesMigration
       schema: {
         tags,
         summary: 'Convert legacy system roles into environment and project roles',
-        description: '`dry_run` may be given in the query string or the body; a dry run writes nothing.',
+        description:
+          '`dry_run` may be given in the query string or the body; a dry run writes nothing.',
         querystring: DryRunQuery,
         body: Type.Optional(SystemRolesMigrationBody),
         response: { 200: DataOf(MigrationPlan), ...errorResponses },
@@ -36,7 +43,10 @@ export function registerRolesMigrationRoutes(app: Api, migration: RolesMigration
       },
     },
     async (request) => {
-      const body = { ...request.body, dry_run: request.query.dry_run ?? request.body.dry_run ?? false };
+      const body = {
+        ...request.body,
+        dry_run: request.query.dry_run ?? request.body.dry_run ?? false,
+      };
       return { data: await migration.migrateCustomRole(contextOf(request), body) };
     },
   );

@@ -5,7 +5,7 @@
  * docs/roles-migration.md.
  */
 import {
-  LEGACY_CATEGORY_MAPPING,
+  convertLegacyPrivileges,
   LEGACY_SYSTEM_ROLE_MIGRATION,
   MODERATOR_MIGRATION,
   SYSTEM_ENVIRONMENT_ROLES,
@@ -27,6 +27,7 @@ import { upsertGrant } from '../grants/grants.repository.js';
 import { setMemberEnvironmentRoles } from '../members/members.repository.js';
 import { listProjectsInEnvironments } from '../projects/projects.repository.js';
 import { findLegacyRoleById, findRoleByNameKey, insertRole } from '../roles/roles.repository.js';
+import { assertValidRoleConfig } from '../roles/roles.service.js';
 import { listEnvironments } from '../workspaces/workspaces.repository.js';
 
 interface Assignment {
@@ -39,22 +40,11 @@ interface Assignment {
   projectRole: string;
 }
 
-/** Splits a legacy privilege map into the new environment and project role configs. */
-export function convertLegacyPrivileges(privileges: LegacyPrivileges): { environment: RoleConfig; project: RoleConfig } {
-  const environment: RoleConfig = {};
-  const project: RoleConfig = {};
-  for (const [category, names] of Object.entries(privileges)) {
-    const mapping = LEGACY_CATEGORY_MAPPING[category];
-    if (mapping === undefined || names.length === 0) continue;
-    const target = mapping.scope === 'environment' ? environment : project;
-    const renamed = names.map((name) => mapping.rename?.[name] ?? name);
-    target[mapping.resource] = { privileges: renamed.includes('all') ? 'all' : renamed };
-  }
-  return { environment, project };
-}
-
 /** Adds extra permissions to a config: privilege lists are united, and `all` wins. */
-export function withAdditionalPermissions(config: RoleConfig, additional: RoleConfig | undefined): RoleConfig {
+export function withAdditionalPermissions(
+  config: RoleConfig,
+  additional: RoleConfig | undefined,
+): RoleConfig {
   const merged: RoleConfig = structuredClone(config);
   for (const [resource, entry] of Object.entries(additional ?? {})) {
     const current = merged[resource]?.privileges;
@@ -71,7 +61,15 @@ async function legacyAssignments(db: Executor, workspaceId: number, legacyRoleId
     .innerJoin('members as m', 'm.id', 'mer.member_id')
     .innerJoin('environments as e', 'e.id', 'mer.environment_id')
     .innerJoin('legacy_roles as lr', 'lr.id', 'mer.legacy_role_id')
-    .select(['m.id as member_id', 'm.email', 'm.name', 'm.grant_type', 'e.id as environment_id', 'e.type as environment_type', 'lr.name as role_name'])
+    .select([
+      'm.id as member_id',
+      'm.email',
+      'm.name',
+      'm.grant_type',
+      'e.id as environment_id',
+      'e.type as environment_type',
+      'lr.name as role_name',
+    ])
     .where('mer.workspace_id', '=', workspaceId)
     .where('mer.role_type', '=', 'privilege_group')
     .where('mer.legacy_role_id', 'in', legacyRoleIds)
@@ -89,7 +87,12 @@ function buildPlan(
 ): MigrationPlan {
   const people = new Map<number, MigrationPlan['collaborators'][number]>();
   for (const a of assignments) {
-    const person = people.get(a.memberId) ?? { user_id: a.memberId, email: a.email, name: a.name, roles: [] };
+    const person = people.get(a.memberId) ?? {
+      user_id: a.memberId,
+      email: a.email,
+      name: a.name,
+      roles: [],
+    };
     person.roles.push({ environment: a.environmentType, name: a.environmentRole });
     people.set(a.memberId, person);
   }
@@ -106,11 +109,18 @@ function buildPlan(
         environment: project.environment_type,
         collaborators: everyone
           .filter((a) => a.environmentId === project.environment_id)
-          .map((a) => ({ user_id: a.memberId, email: a.email, name: a.name, project_role: a.projectRole })),
+          .map((a) => ({
+            user_id: a.memberId,
+            email: a.email,
+            name: a.name,
+            project_role: a.projectRole,
+          })),
       }))
       .filter((project) => project.collaborators.length > 0),
     moderators: moderators
-      .filter((m) => (moderatorSeen.has(m.memberId) ? false : (moderatorSeen.add(m.memberId), true)))
+      .filter((m) =>
+        moderatorSeen.has(m.memberId) ? false : (moderatorSeen.add(m.memberId), true),
+      )
       .map((m) => ({
         user_id: m.memberId,
         email: m.email,
@@ -119,6 +129,30 @@ function buildPlan(
         project_role: m.projectRole,
       })),
   };
+}
+
+function roleExists(kind: 'environment' | 'project', name: string) {
+  const article = kind === 'environment' ? 'An' : 'A';
+  return badRequest(
+    'migration.role_exists',
+    `${article} ${kind} role named ${name} already exists`,
+  );
+}
+
+/**
+ * The system roles the migration creates may already exist from an earlier run (harmless: they
+ * are reused), but a custom role holding one of their names would block the real run; a dry run
+ * reports that too rather than promising a plan that cannot be applied.
+ */
+async function assertSystemRoleNamesFree(db: Executor, workspaceId: number): Promise<void> {
+  const wanted = [
+    ...Object.keys(SYSTEM_ENVIRONMENT_ROLES).map((name) => ['environment', name] as const),
+    ...Object.keys(SYSTEM_PROJECT_ROLES).map((name) => ['project', name] as const),
+  ];
+  for (const [kind, name] of wanted) {
+    const existing = await findRoleByNameKey(db, kind, workspaceId, name.toLowerCase());
+    if (existing !== undefined && existing.type !== 'system') throw roleExists(kind, name);
+  }
 }
 
 export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
@@ -136,7 +170,7 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
     const existing = await findRoleByNameKey(trx, kind, ctx.workspaceId, name.toLowerCase());
     if (existing !== undefined) {
       if (type === 'system' && existing.type === 'system') return existing.id;
-      throw badRequest('migration.role_exists', `A ${kind} role named ${name} already exists`);
+      throw roleExists(kind, name);
     }
     return insertRole(
       trx,
@@ -165,9 +199,15 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
     for (const a of assignments) {
       const environmentRoleId = roleIds.environment.get(a.environmentRole);
       const projectRoleId = roleIds.project.get(a.projectRole);
-      if (environmentRoleId === undefined || projectRoleId === undefined) throw new Error('migration role missing');
+      if (environmentRoleId === undefined || projectRoleId === undefined)
+        throw new Error('migration role missing');
       await setMemberEnvironmentRoles(trx, ctx.workspaceId, a.memberId, [
-        { environmentId: a.environmentId, roleType: 'environment', legacyRoleId: null, environmentRoleId: Number(environmentRoleId) },
+        {
+          environmentId: a.environmentId,
+          roleType: 'environment',
+          legacyRoleId: null,
+          environmentRoleId: Number(environmentRoleId),
+        },
       ]);
       for (const project of projects.filter((p) => p.environment_id === a.environmentId)) {
         await upsertGrant(
@@ -191,6 +231,7 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
     async migrateSystemRoles(ctx: RequestContext, dryRun: boolean): Promise<MigrationPlan> {
       requireDevAccess(ctx);
       const run = async (trx: Executor) => {
+        await assertSystemRoleNamesFree(trx, ctx.workspaceId);
         const environments = await listEnvironments(trx, ctx.workspaceId);
         const systemRoles = await trx
           .selectFrom('legacy_roles')
@@ -198,12 +239,18 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
           .where('workspace_id', '=', ctx.workspaceId)
           .where('system', '=', 1)
           .execute();
-        const rows = await legacyAssignments(trx, ctx.workspaceId, systemRoles.map((r) => r.id));
+        const rows = await legacyAssignments(
+          trx,
+          ctx.workspaceId,
+          systemRoles.map((r) => r.id),
+        );
         const assignments: Assignment[] = [];
         const moderators: Assignment[] = [];
         for (const row of rows) {
           const isModerator = row.grant_type === 'federation_manager';
-          const mapping = isModerator ? MODERATOR_MIGRATION : LEGACY_SYSTEM_ROLE_MIGRATION[row.role_name];
+          const mapping = isModerator
+            ? MODERATOR_MIGRATION
+            : LEGACY_SYSTEM_ROLE_MIGRATION[row.role_name];
           if (mapping === undefined || mapping === null) continue;
           const assignment = {
             memberId: row.member_id,
@@ -216,7 +263,11 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
           };
           (isModerator ? moderators : assignments).push(assignment);
         }
-        const projects = await listProjectsInEnvironments(trx, ctx.workspaceId, environments.map((e) => e.id));
+        const projects = await listProjectsInEnvironments(
+          trx,
+          ctx.workspaceId,
+          environments.map((e) => e.id),
+        );
         const plan = buildPlan(
           Object.entries(SYSTEM_ENVIRONMENT_ROLES).map(([name, config]) => ({ name, config })),
           Object.entries(SYSTEM_PROJECT_ROLES).map(([name, config]) => ({ name, config })),
@@ -225,9 +276,15 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
           projects,
         );
         if (dryRun) return plan;
-        const roleIds = { environment: new Map<string, number | string>(), project: new Map<string, number | string>() };
+        const roleIds = {
+          environment: new Map<string, number | string>(),
+          project: new Map<string, number | string>(),
+        };
         for (const [name, config] of Object.entries(SYSTEM_ENVIRONMENT_ROLES)) {
-          roleIds.environment.set(name, await ensureRole(trx, ctx, 'environment', name, config, 'system'));
+          roleIds.environment.set(
+            name,
+            await ensureRole(trx, ctx, 'environment', name, config, 'system'),
+          );
         }
         for (const [name, config] of Object.entries(SYSTEM_PROJECT_ROLES)) {
           roleIds.project.set(name, await ensureRole(trx, ctx, 'project', name, config, 'system'));
@@ -247,26 +304,47 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
       return dryRun ? run(deps.db) : deps.db.transaction().execute(run);
     },
 
-    async migrateCustomRole(ctx: RequestContext, body: CustomRoleMigrationBody): Promise<MigrationPlan> {
+    async migrateCustomRole(
+      ctx: RequestContext,
+      body: CustomRoleMigrationBody,
+    ): Promise<MigrationPlan> {
       requireDevAccess(ctx);
       const dryRun = body.dry_run ?? false;
       const run = async (trx: Executor) => {
         const legacy = await findLegacyRoleById(trx, ctx.workspaceId, body.privilege_group_id);
-        if (legacy === undefined) throw notFound('migration.role_not_found', `Role ${body.privilege_group_id} not found`);
+        if (legacy === undefined)
+          throw notFound('migration.role_not_found', `Role ${body.privilege_group_id} not found`);
         if (fromFlag(legacy.system)) {
-          throw badRequest('migration.system_role', `${legacy.name} is a system role: migrate it with /api/roles_migration/system_roles`);
+          throw badRequest(
+            'migration.system_role',
+            `${legacy.name} is a system role: migrate it with /api/roles_migration/system_roles`,
+          );
         }
         const environmentRoleName = body.environment_role.name.trim();
         const projectRoleName = body.project_role.name.trim();
-        if (environmentRoleName === '' || projectRoleName === '') throw badRequest('migration.name_blank', "Name can't be blank");
-        for (const [kind, name] of [['environment', environmentRoleName], ['project', projectRoleName]] as const) {
-          if ((await findRoleByNameKey(trx, kind, ctx.workspaceId, name.toLowerCase())) !== undefined) {
-            throw badRequest('migration.role_exists', `A ${kind} role named ${name} already exists`);
+        if (environmentRoleName === '' || projectRoleName === '')
+          throw badRequest('migration.name_blank', "Name can't be blank");
+        for (const [kind, name] of [
+          ['environment', environmentRoleName],
+          ['project', projectRoleName],
+        ] as const) {
+          if (
+            (await findRoleByNameKey(trx, kind, ctx.workspaceId, name.toLowerCase())) !== undefined
+          ) {
+            throw roleExists(kind, name);
           }
         }
+        assertValidRoleConfig('environment', body.environment_role.additional_permissions ?? {});
+        assertValidRoleConfig('project', body.project_role.additional_permissions ?? {});
         const converted = convertLegacyPrivileges(fromJson<LegacyPrivileges>(legacy.privileges));
-        const environmentConfig = withAdditionalPermissions(converted.environment, body.environment_role.additional_permissions);
-        const projectConfig = withAdditionalPermissions(converted.project, body.project_role.additional_permissions);
+        const environmentConfig = withAdditionalPermissions(
+          converted.environment,
+          body.environment_role.additional_permissions,
+        );
+        const projectConfig = withAdditionalPermissions(
+          converted.project,
+          body.project_role.additional_permissions,
+        );
         const rows = await legacyAssignments(trx, ctx.workspaceId, [legacy.id]);
         const all = rows.map((row) => ({
           memberId: row.member_id,
@@ -279,7 +357,11 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
           moderator: row.grant_type === 'federation_manager',
         }));
         const environments = await listEnvironments(trx, ctx.workspaceId);
-        const projects = await listProjectsInEnvironments(trx, ctx.workspaceId, environments.map((e) => e.id));
+        const projects = await listProjectsInEnvironments(
+          trx,
+          ctx.workspaceId,
+          environments.map((e) => e.id),
+        );
         const plan = buildPlan(
           [{ name: environmentRoleName, config: environmentConfig }],
           [{ name: projectRoleName, config: projectConfig }],
@@ -289,8 +371,25 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
         );
         if (dryRun) return plan;
         const roleIds = {
-          environment: new Map([[environmentRoleName, await ensureRole(trx, ctx, 'environment', environmentRoleName, environmentConfig, 'custom')]]),
-          project: new Map([[projectRoleName, await ensureRole(trx, ctx, 'project', projectRoleName, projectConfig, 'custom')]]),
+          environment: new Map([
+            [
+              environmentRoleName,
+              await ensureRole(
+                trx,
+                ctx,
+                'environment',
+                environmentRoleName,
+                environmentConfig,
+                'custom',
+              ),
+            ],
+          ]),
+          project: new Map([
+            [
+              projectRoleName,
+              await ensureRole(trx, ctx, 'project', projectRoleName, projectConfig, 'custom'),
+            ],
+          ]),
         };
         await apply(trx, ctx, all, roleIds, projects);
         await insertAuditEvent(trx, {

@@ -6,6 +6,9 @@ import { sql } from 'kysely';
 import type { Executor, Row } from '../../storage/database.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
+/** `count(*)` as the drivers return it: a number from SQLite, a bigint string from PostgreSQL. */
+type DbCount = number | string;
+
 export type RoleKind = 'environment' | 'project';
 export type RoleId = number | string;
 
@@ -29,8 +32,10 @@ const table = (kind: RoleKind) => TABLE[kind] as 'environment_roles';
 
 function assignmentCount(db: Executor, kind: RoleKind) {
   return kind === 'environment'
-    ? sql<number>`(select count(distinct mer.member_id) from member_environment_roles mer where mer.environment_role_id = r.id)`
-    : sql<number>`(select count(*) from project_grants pg where pg.project_role_id = r.id)`;
+    ? sql<DbCount>`(select count(distinct mer.member_id) from member_environment_roles mer where mer.environment_role_id = r.id)`
+    : // Distinct assignees (a collaborator or a group), not grants: one collaborator granted the
+      // role on three projects is one assignment of the role.
+      sql<DbCount>`(select count(distinct coalesce(cast(pg.member_id as text), pg.group_id)) from project_grants pg where pg.project_role_id = r.id)`;
 }
 
 function withCounts(db: Executor, kind: RoleKind, workspaceId: number) {
@@ -41,7 +46,7 @@ function withCounts(db: Executor, kind: RoleKind, workspaceId: number) {
     .where('r.workspace_id', '=', workspaceId);
 }
 
-const counted = (row: Row<'environment_roles'> & { members_count: number }): RoleRow => ({
+const counted = (row: Row<'environment_roles'> & { members_count: DbCount }): RoleRow => ({
   ...row,
   members_count: Number(row.members_count),
 });
@@ -53,8 +58,15 @@ export async function findRoleById(db: Executor, kind: RoleKind, workspaceId: nu
   return row === undefined ? undefined : counted(row);
 }
 
-export async function findRoleByNameKey(db: Executor, kind: RoleKind, workspaceId: number, nameKey: string) {
-  const row = await withCounts(db, kind, workspaceId).where('r.name_key', '=', nameKey).executeTakeFirst();
+export async function findRoleByNameKey(
+  db: Executor,
+  kind: RoleKind,
+  workspaceId: number,
+  nameKey: string,
+) {
+  const row = await withCounts(db, kind, workspaceId)
+    .where('r.name_key', '=', nameKey)
+    .executeTakeFirst();
   return row === undefined ? undefined : counted(row);
 }
 
@@ -74,7 +86,7 @@ export async function listRoles(
   }
   const [rows, count] = await Promise.all([
     query.orderBy('r.created_at').orderBy('r.id').limit(page.size).offset(page.offset).execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    base.select((eb) => eb.fn.countAll<DbCount>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows: rows.map(counted), total: Number(count.n) };
 }
@@ -90,7 +102,12 @@ export interface RoleValues {
   updated_at: string;
 }
 
-export async function insertRole(db: Executor, kind: RoleKind, values: RoleValues, id?: string): Promise<RoleId> {
+export async function insertRole(
+  db: Executor,
+  kind: RoleKind,
+  values: RoleValues,
+  id?: string,
+): Promise<RoleId> {
   const row = await db
     .insertInto(table(kind))
     .values(id === undefined ? values : { ...values, id: id as unknown as number })
@@ -105,11 +122,18 @@ export async function updateRole(
   id: RoleId,
   changes: Pick<RoleValues, 'name' | 'name_key' | 'config' | 'updated_at'>,
 ): Promise<void> {
-  await db.updateTable(table(kind)).set(changes).where('id', '=', id as number).execute();
+  await db
+    .updateTable(table(kind))
+    .set(changes)
+    .where('id', '=', id as number)
+    .execute();
 }
 
 export async function deleteRole(db: Executor, kind: RoleKind, id: RoleId): Promise<void> {
-  await db.deleteFrom(table(kind)).where('id', '=', id as number).execute();
+  await db
+    .deleteFrom(table(kind))
+    .where('id', '=', id as number)
+    .execute();
 }
 
 /* Legacy roles (privilege groups). */
@@ -121,7 +145,7 @@ function legacyWithCounts(db: Executor, workspaceId: number) {
     .selectFrom('legacy_roles as r')
     .selectAll('r')
     .select(
-      sql<number>`(select count(distinct mer.member_id) from member_environment_roles mer where mer.legacy_role_id = r.id)`.as(
+      sql<DbCount>`(select count(distinct mer.member_id) from member_environment_roles mer where mer.legacy_role_id = r.id)`.as(
         'members_count',
       ),
     )
@@ -134,7 +158,9 @@ export async function findLegacyRoleById(db: Executor, workspaceId: number, id: 
 }
 
 export async function findLegacyRoleByNameKey(db: Executor, workspaceId: number, nameKey: string) {
-  const row = await legacyWithCounts(db, workspaceId).where('r.name_key', '=', nameKey).executeTakeFirst();
+  const row = await legacyWithCounts(db, workspaceId)
+    .where('r.name_key', '=', nameKey)
+    .executeTakeFirst();
   return row === undefined ? undefined : { ...row, members_count: Number(row.members_count) };
 }
 
@@ -152,8 +178,16 @@ export async function listLegacyRoles(
     base = base.where(sql<boolean>`r.name_key like ${pattern} escape '\\'`);
   }
   const [rows, count] = await Promise.all([
-    query.orderBy('r.system', 'desc').orderBy('r.id').limit(page.size).offset(page.offset).execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    query
+      .orderBy('r.system', 'desc')
+      .orderBy('r.id')
+      .limit(page.size)
+      .offset(page.offset)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<DbCount>().as('n')).executeTakeFirstOrThrow(),
   ]);
-  return { rows: rows.map((row) => ({ ...row, members_count: Number(row.members_count) })), total: Number(count.n) };
+  return {
+    rows: rows.map((row) => ({ ...row, members_count: Number(row.members_count) })),
+    total: Number(count.n),
+  };
 }

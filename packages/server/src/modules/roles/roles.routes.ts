@@ -2,6 +2,7 @@ import {
   DataOf,
   EnvironmentRole,
   EnvironmentRoleBody,
+  EnvironmentRoleSummary,
   IntegerIdParams,
   LegacyRole,
   LegacyRoleBody,
@@ -9,6 +10,7 @@ import {
   PagedList,
   ProjectRole,
   ProjectRoleBody,
+  ProjectRoleSummary,
   StringIdParams,
 } from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
@@ -21,18 +23,41 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
     const service = roles.environmentRoles;
     app.get(
       '/environment_roles',
-      { schema: { tags, summary: 'List environment roles', querystring: ListRolesQuery, response: { 200: PagedList(EnvironmentRole), ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'List environment roles',
+          querystring: ListRolesQuery,
+          response: { 200: PagedList(EnvironmentRoleSummary), ...errorResponses },
+        },
+      },
       (request) => service.list(contextOf(request), request.query),
     );
     app.get(
       '/environment_roles/:id',
-      { schema: { tags, summary: 'Get an environment role', params: IntegerIdParams, response: { 200: DataOf(EnvironmentRole), ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'Get an environment role',
+          params: IntegerIdParams,
+          response: { 200: DataOf(EnvironmentRole), ...errorResponses },
+        },
+      },
       async (request) => ({ data: await service.get(contextOf(request), intId(request.params)) }),
     );
     app.post(
       '/environment_roles',
-      { schema: { tags, summary: 'Create an environment role', body: EnvironmentRoleBody, response: { 200: DataOf(EnvironmentRole), ...errorResponses } } },
-      async (request) => ({ data: await service.create(contextOf(request), request.body.environment_role) }),
+      {
+        schema: {
+          tags,
+          summary: 'Create an environment role',
+          body: EnvironmentRoleBody,
+          response: { 200: DataOf(EnvironmentRole), ...errorResponses },
+        },
+      },
+      async (request) => ({
+        data: await service.create(contextOf(request), request.body.environment_role),
+      }),
     );
     app.put(
       '/environment_roles/:id',
@@ -45,11 +70,24 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
           response: { 200: DataOf(EnvironmentRole), ...errorResponses },
         },
       },
-      async (request) => ({ data: await service.update(contextOf(request), intId(request.params), request.body.environment_role) }),
+      async (request) => ({
+        data: await service.update(
+          contextOf(request),
+          intId(request.params),
+          request.body.environment_role,
+        ),
+      }),
     );
     app.delete(
       '/environment_roles/:id',
-      { schema: { tags, summary: 'Delete an environment role', params: IntegerIdParams, response: { ...noContent, ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'Delete an environment role',
+          params: IntegerIdParams,
+          response: { ...noContent, ...errorResponses },
+        },
+      },
       async (request, reply) => {
         await service.remove(contextOf(request), intId(request.params));
         return reply.status(204).send(null);
@@ -61,18 +99,41 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
     const service = roles.projectRoles;
     app.get(
       '/project_roles',
-      { schema: { tags, summary: 'List project roles', querystring: ListRolesQuery, response: { 200: PagedList(ProjectRole), ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'List project roles',
+          querystring: ListRolesQuery,
+          response: { 200: PagedList(ProjectRoleSummary), ...errorResponses },
+        },
+      },
       (request) => service.list(contextOf(request), request.query),
     );
     app.get(
       '/project_roles/:id',
-      { schema: { tags, summary: 'Get a project role', params: StringIdParams, response: { 200: DataOf(ProjectRole), ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'Get a project role',
+          params: StringIdParams,
+          response: { 200: DataOf(ProjectRole), ...errorResponses },
+        },
+      },
       async (request) => ({ data: await service.get(contextOf(request), request.params.id) }),
     );
     app.post(
       '/project_roles',
-      { schema: { tags, summary: 'Create a project role', body: ProjectRoleBody, response: { 200: DataOf(ProjectRole), ...errorResponses } } },
-      async (request) => ({ data: await service.create(contextOf(request), request.body.project_role) }),
+      {
+        schema: {
+          tags,
+          summary: 'Create a project role',
+          body: ProjectRoleBody,
+          response: { 200: DataOf(ProjectRole), ...errorResponses },
+        },
+      },
+      async (request) => ({
+        data: await service.create(contextOf(request), request.body.project_role),
+      }),
     );
     app.put(
       '/project_roles/:id',
@@ -85,11 +146,24 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
           response: { 200: DataOf(ProjectRole), ...errorResponses },
         },
       },
-      async (request) => ({ data: await service.update(contextOf(request), request.params.id, request.body.project_role) }),
+      async (request) => ({
+        data: await service.update(
+          contextOf(request),
+          request.params.id,
+          request.body.project_role,
+        ),
+      }),
     );
     app.delete(
       '/project_roles/:id',
-      { schema: { tags, summary: 'Delete a project role', params: StringIdParams, response: { ...noContent, ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'Delete a project role',
+          params: StringIdParams,
+          response: { ...noContent, ...errorResponses },
+        },
+      },
       async (request, reply) => {
         await service.remove(contextOf(request), request.params.id);
         return reply.status(204).send(null);
@@ -101,29 +175,65 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
     const service = roles.legacyRoles;
     app.get(
       '/roles',
-      { schema: { tags, summary: 'List legacy roles (privilege groups)', querystring: ListRolesQuery, response: { 200: PagedList(LegacyRole), ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'List legacy roles (privilege groups)',
+          querystring: ListRolesQuery,
+          response: { 200: PagedList(LegacyRole), ...errorResponses },
+        },
+      },
       (request) => service.list(contextOf(request), request.query),
     );
     app.get(
       '/roles/:id',
-      { schema: { tags, summary: 'Get a legacy role', params: IntegerIdParams, response: { 200: DataOf(LegacyRole), ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'Get a legacy role',
+          params: IntegerIdParams,
+          response: { 200: DataOf(LegacyRole), ...errorResponses },
+        },
+      },
       async (request) => ({ data: await service.get(contextOf(request), intId(request.params)) }),
     );
     app.post(
       '/roles',
-      { schema: { tags, summary: 'Create a legacy custom role', body: LegacyRoleBody, response: { 200: DataOf(LegacyRole), ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'Create a legacy custom role',
+          body: LegacyRoleBody,
+          response: { 200: DataOf(LegacyRole), ...errorResponses },
+        },
+      },
       async (request) => ({ data: await service.create(contextOf(request), request.body.role) }),
     );
     app.put(
       '/roles/:id',
       {
-        schema: { tags, summary: 'Update a legacy custom role', params: IntegerIdParams, body: LegacyRoleBody, response: { 200: DataOf(LegacyRole), ...errorResponses } },
+        schema: {
+          tags,
+          summary: 'Update a legacy custom role',
+          params: IntegerIdParams,
+          body: LegacyRoleBody,
+          response: { 200: DataOf(LegacyRole), ...errorResponses },
+        },
       },
-      async (request) => ({ data: await service.update(contextOf(request), intId(request.params), request.body.role) }),
+      async (request) => ({
+        data: await service.update(contextOf(request), intId(request.params), request.body.role),
+      }),
     );
     app.delete(
       '/roles/:id',
-      { schema: { tags, summary: 'Delete a legacy custom role', params: IntegerIdParams, response: { ...noContent, ...errorResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'Delete a legacy custom role',
+          params: IntegerIdParams,
+          response: { ...noContent, ...errorResponses },
+        },
+      },
       async (request, reply) => {
         await service.remove(contextOf(request), intId(request.params));
         return reply.status(204).send(null);

@@ -3,15 +3,21 @@
  * one place that resolves `env_roles` assignments for members and invitations.
  */
 import {
+  ENVIRONMENT_RESOURCES,
+  LEGACY_CATEGORY_MAPPING,
   NO_ACCESS_ALIASES,
   NO_ACCESS_ROLE,
+  PROJECT_RESOURCES,
   type EnvRoleAssignment,
   type EnvironmentRole,
+  type EnvironmentRoleSummary,
   type LegacyPrivileges,
   type LegacyRole,
   type LegacyRoleBody,
   type ListRolesQuery,
   type ProjectRole,
+  type ProjectRoleSummary,
+  type ResourceDefinition,
   type RoleConfig,
   type RoleInput,
 } from '@roster/contracts';
@@ -40,20 +46,104 @@ import {
   type RoleRow,
 } from './roles.repository.js';
 
-export const ROLE_IN_USE_MESSAGE = 'You can’t delete a role when collaborators are assigned to the role.';
+export const ROLE_IN_USE_MESSAGE =
+  'You can’t delete a role when collaborators are assigned to the role.';
 
-function toRole(row: RoleRow) {
+function countsAndDates(row: RoleRow) {
   return {
-    name: row.name,
-    config: fromJson<RoleConfig>(row.config),
     members_count: row.members_count,
     type: row.type as EnvironmentRole['type'],
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
 }
-export const toEnvironmentRole = (row: RoleRow): EnvironmentRole => ({ id: Number(row.id), ...toRole(row) });
-export const toProjectRole = (row: RoleRow): ProjectRole => ({ id: String(row.id), ...toRole(row) });
+export const toEnvironmentRoleSummary = (row: RoleRow): EnvironmentRoleSummary => ({
+  id: Number(row.id),
+  name: row.name,
+  ...countsAndDates(row),
+});
+export const toProjectRoleSummary = (row: RoleRow): ProjectRoleSummary => ({
+  id: String(row.id),
+  name: row.name,
+  ...countsAndDates(row),
+});
+export const toEnvironmentRole = (row: RoleRow): EnvironmentRole => ({
+  id: Number(row.id),
+  name: row.name,
+  config: fromJson<RoleConfig>(row.config),
+  ...countsAndDates(row),
+});
+export const toProjectRole = (row: RoleRow): ProjectRole => ({
+  id: String(row.id),
+  name: row.name,
+  config: fromJson<RoleConfig>(row.config),
+  ...countsAndDates(row),
+});
+
+const CATALOGUE: Readonly<Record<RoleKind, Readonly<Record<string, ResourceDefinition>>>> = {
+  environment: ENVIRONMENT_RESOURCES,
+  project: PROJECT_RESOURCES,
+};
+
+/**
+ * Checks a role config against the privilege catalogue. The schema only checks the shape, and
+ * the HTTP layer coerces scalars into arrays (`"privileges": 5` arrives as `["5"]`), so unknown
+ * resources and privilege names are caught here rather than stored and silently ignored.
+ */
+export function assertValidRoleConfig(kind: RoleKind, config: RoleConfig): void {
+  const catalogue = CATALOGUE[kind];
+  for (const [resource, entry] of Object.entries(config)) {
+    const definition = catalogue[resource];
+    if (definition === undefined) {
+      throw badRequest(
+        'role.config_invalid',
+        `Config has an unknown ${kind} resource: ${resource}`,
+      );
+    }
+    if (entry.privileges === 'all') continue;
+    const unknown = entry.privileges.filter(
+      (privilege) => !definition.privileges.includes(privilege),
+    );
+    if (unknown.length > 0) {
+      throw badRequest(
+        'role.config_invalid',
+        `Config has unknown privileges for ${resource}: ${unknown.join(', ')}`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks a legacy privilege map: each category must be one the migration knows how to convert,
+ * with privilege names that exist there under their legacy spelling (Folders say `read`, not `view`).
+ */
+export function assertValidLegacyPrivileges(privileges: LegacyPrivileges): void {
+  for (const [category, names] of Object.entries(privileges)) {
+    const mapping = LEGACY_CATEGORY_MAPPING[category];
+    const definition =
+      mapping === undefined ? undefined : CATALOGUE[mapping.scope][mapping.resource];
+    if (mapping === undefined || definition === undefined) {
+      throw badRequest(
+        'role.privileges_invalid',
+        `Privileges have an unknown category: ${category}`,
+      );
+    }
+    const legacyName = Object.fromEntries(
+      Object.entries(mapping.rename ?? {}).map(([legacy, current]) => [current, legacy]),
+    );
+    const allowed = new Set([
+      'all',
+      ...definition.privileges.map((privilege) => legacyName[privilege] ?? privilege),
+    ]);
+    const unknown = names.filter((name) => !allowed.has(name));
+    if (unknown.length > 0) {
+      throw badRequest(
+        'role.privileges_invalid',
+        `Privileges have unknown names for ${category}: ${unknown.join(', ')}`,
+      );
+    }
+  }
+}
 
 export function toLegacyRole(row: LegacyRoleRow): LegacyRole {
   return {
@@ -102,16 +192,33 @@ export async function resolveEnvRoles(
   for (const assignment of assignments) {
     const environment = environments.find((env) => env.type === assignment.environment_type);
     if (environment === undefined) {
-      throw new AppError(400, 'environment.not_found', `Environment ${assignment.environment_type} not found`);
+      throw new AppError(
+        400,
+        'environment.not_found',
+        `Environment ${assignment.environment_type} not found`,
+      );
     }
     const roleType = assignment.role_type ?? 'privilege_group';
     if (roleType === 'privilege_group') {
       const role = await findLegacyRoleByNameKey(db, workspaceId, legacyRoleKey(assignment.name));
-      if (role === undefined) throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
-      resolved.set(environment.id, { environment, roleType, roleName: role.name, legacyRoleId: role.id, environmentRoleId: null });
+      if (role === undefined)
+        throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
+      resolved.set(environment.id, {
+        environment,
+        roleType,
+        roleName: role.name,
+        legacyRoleId: role.id,
+        environmentRoleId: null,
+      });
     } else {
-      const role = await findRoleByNameKey(db, 'environment', workspaceId, assignment.name.trim().toLowerCase());
-      if (role === undefined) throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
+      const role = await findRoleByNameKey(
+        db,
+        'environment',
+        workspaceId,
+        assignment.name.trim().toLowerCase(),
+      );
+      if (role === undefined)
+        throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
       resolved.set(environment.id, {
         environment,
         roleType,
@@ -148,7 +255,11 @@ export async function withNoAccessDefaults(
 export function createRolesService(deps: { db: Db; clock: Clock }) {
   const now = () => isoNow(deps.clock);
 
-  function newModel<T>(kind: RoleKind, present: (row: RoleRow) => T) {
+  function newModel<T, S>(
+    kind: RoleKind,
+    present: (row: RoleRow) => T,
+    summarise: (row: RoleRow) => S,
+  ) {
     const target = `${kind}_role`;
 
     async function requireRole(ctx: RequestContext, id: number | string): Promise<RoleRow> {
@@ -165,6 +276,7 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
           'Inheritable can only be set to true in Admin AHQ or Embedded partner workspaces',
         );
       }
+      assertValidRoleConfig(kind, input.config);
       const existing = await findRoleByNameKey(deps.db, kind, ctx.workspaceId, key);
       if (existing !== undefined && String(existing.id) !== String(exceptId)) {
         throw badRequest('role.name_taken', 'Name has already been taken');
@@ -176,8 +288,14 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
       async list(ctx: RequestContext, query: ListRolesQuery) {
         requireDevAccess(ctx);
         const page = pageRequest(query);
-        const { rows, total } = await listRoles(deps.db, kind, ctx.workspaceId, { name: query.name }, page);
-        return paged(rows.map(present), total, page);
+        const { rows, total } = await listRoles(
+          deps.db,
+          kind,
+          ctx.workspaceId,
+          { name: query.name },
+          page,
+        );
+        return paged(rows.map(summarise), total, page);
       },
       async get(ctx: RequestContext, id: number | string) {
         requireDevAccess(ctx);
@@ -218,10 +336,16 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
       async update(ctx: RequestContext, id: number | string, input: RoleInput) {
         requireDevAccess(ctx);
         const existing = await requireRole(ctx, id);
-        if (existing.type === 'system') throw badRequest('role.system', 'System roles can’t be changed.');
+        if (existing.type === 'system')
+          throw badRequest('role.system', 'System roles can’t be changed.');
         const { name, key, config } = await validated(ctx, input, existing.id);
         await deps.db.transaction().execute(async (trx) => {
-          await updateRole(trx, kind, existing.id, { name, name_key: key, config, updated_at: now() });
+          await updateRole(trx, kind, existing.id, {
+            name,
+            name_key: key,
+            config,
+            updated_at: now(),
+          });
           await insertAuditEvent(trx, {
             workspaceId: ctx.workspaceId,
             actor: ctx.actor,
@@ -238,7 +362,8 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
       async remove(ctx: RequestContext, id: number | string) {
         requireDevAccess(ctx);
         const existing = await requireRole(ctx, id);
-        if (existing.type === 'system') throw badRequest('role.system', 'System roles can’t be deleted.');
+        if (existing.type === 'system')
+          throw badRequest('role.system', 'System roles can’t be deleted.');
         if (existing.members_count > 0) throw badRequest('role.in_use', ROLE_IN_USE_MESSAGE);
         await deps.db.transaction().execute(async (trx) => {
           await deleteRole(trx, kind, existing.id);
@@ -264,20 +389,27 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
 
   async function legacyName(ctx: RequestContext, input: LegacyRoleBody['role'], exceptId?: number) {
     const { name } = roleName(input.name);
+    assertValidLegacyPrivileges(input.privileges);
     const key = legacyRoleKey(name);
     const existing = await findLegacyRoleByNameKey(deps.db, ctx.workspaceId, key);
-    if (existing !== undefined && existing.id !== exceptId) throw badRequest('role.name_taken', 'Name has already been taken');
+    if (existing !== undefined && existing.id !== exceptId)
+      throw badRequest('role.name_taken', 'Name has already been taken');
     return { name, key };
   }
 
   return {
-    environmentRoles: newModel('environment', toEnvironmentRole),
-    projectRoles: newModel('project', toProjectRole),
+    environmentRoles: newModel('environment', toEnvironmentRole, toEnvironmentRoleSummary),
+    projectRoles: newModel('project', toProjectRole, toProjectRoleSummary),
     legacyRoles: {
       async list(ctx: RequestContext, query: ListRolesQuery) {
         requireDevAccess(ctx);
         const page = pageRequest(query);
-        const { rows, total } = await listLegacyRoles(deps.db, ctx.workspaceId, { name: query.name }, page);
+        const { rows, total } = await listLegacyRoles(
+          deps.db,
+          ctx.workspaceId,
+          { name: query.name },
+          page,
+        );
         return paged(rows.map(toLegacyRole), total, page);
       },
       async get(ctx: RequestContext, id: number) {
@@ -317,7 +449,8 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
       async update(ctx: RequestContext, id: number, input: LegacyRoleBody['role']) {
         requireDevAccess(ctx);
         const existing = await requireLegacyRole(ctx, id);
-        if (fromFlag(existing.system)) throw badRequest('role.system', 'System roles can’t be changed.');
+        if (fromFlag(existing.system))
+          throw badRequest('role.system', 'System roles can’t be changed.');
         const { name, key } = await legacyName(ctx, input, id);
         await deps.db.transaction().execute(async (trx) => {
           await trx
@@ -341,7 +474,8 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
       async remove(ctx: RequestContext, id: number) {
         requireDevAccess(ctx);
         const existing = await requireLegacyRole(ctx, id);
-        if (fromFlag(existing.system)) throw badRequest('role.system', 'System roles can’t be deleted.');
+        if (fromFlag(existing.system))
+          throw badRequest('role.system', 'System roles can’t be deleted.');
         if (existing.members_count > 0) throw badRequest('role.in_use', ROLE_IN_USE_MESSAGE);
         await deps.db.transaction().execute(async (trx) => {
           await trx.deleteFrom('legacy_roles').where('id', '=', id).execute();

@@ -5,10 +5,20 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../database.js';
 import { coreMigration } from './0001-core.js';
+import { endUsersMigration } from './0002-end-users.js';
+import { scimMigration } from './0003-scim.js';
+import { consoleMigration } from './0004-console.js';
+import { ssoMigration } from './0005-sso.js';
 
 export type MigrationFor = (dialect: Dialect) => Migration;
 
-const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [['0001-core', coreMigration]];
+const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
+  ['0001-core', coreMigration],
+  ['0002-end-users', endUsersMigration],
+  ['0003-scim', scimMigration],
+  ['0004-console', consoleMigration],
+  ['0005-sso', ssoMigration],
+];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {

@@ -1,0 +1,156 @@
+/**
+ * `npm run bench`: generates the data set, starts the server in a child process, measures the
+ * index in-process, then HTTP with autocannon (single and batch checks), then casbin (RBAC with
+ * domains) over the same data, and prints one table (also written to bench/results.md).
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { newEnforcer, newModelFromString, StringAdapter } from 'casbin';
+import SQLite from 'better-sqlite3';
+import { generate, prng, SIZES } from './generate.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const TOKEN = 'rst_bench_admin_token_0123456789';
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-'));
+const file = path.join(work, 'roster.db');
+const log = (text) => process.stderr.write(`${text}\n`);
+
+log(`generating the data set in ${file} …`);
+let t = performance.now();
+const counts = await generate(file, TOKEN);
+const generateMs = performance.now() - t;
+log(`  ${JSON.stringify(counts)} in ${(generateMs / 1000).toFixed(1)} s`);
+
+log('starting the server (index build, in-process measurements) …');
+const child = fork(path.join(here, 'server.mjs'), [file, TOKEN, work], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const fromChild = (type) => new Promise((resolve) => child.on('message', (m) => m.type === type && resolve(m)));
+const server = await fromChild('ready');
+const url = `http://127.0.0.1:${server.port}`;
+const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+
+const random = prng(99);
+const bodyOf = (c) => ({ subject: { member_id: c.memberId }, project_id: c.projectId, resource: c.resource, privilege: c.privilege });
+const singleBodies = server.sample.map((c) => JSON.stringify(bodyOf(c)));
+const batchBodies = Array.from({ length: 20 }, () =>
+  JSON.stringify({ checks: Array.from({ length: 1000 }, () => bodyOf(server.sample[Math.floor(random() * server.sample.length)])) }),
+);
+
+function cannon(options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, headers, method: 'POST', duration: DURATION, ...options }, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+log(`autocannon: single checks, ${DURATION} s …`);
+let n = 0;
+const single = await cannon({
+  connections: 16,
+  requests: [{ method: 'POST', path: '/api/access/check', setupRequest: (req) => ({ ...req, body: singleBodies[n++ % singleBodies.length] }) }],
+});
+log(`autocannon: batches of 1,000 checks, ${DURATION} s …`);
+let m = 0;
+const batch = await cannon({
+  connections: 4,
+  requests: [{ method: 'POST', path: '/api/access/check_batch', setupRequest: (req) => ({ ...req, body: batchBodies[m++ % batchBodies.length] }) }],
+});
+child.send('rss');
+const afterLoad = await fromChild('rss');
+child.send('stop');
+
+// --- casbin over the same data (what is effective now: casbin has no notion of expiry) ------
+log('casbin: loading the same data as an RBAC-with-domains model …');
+const MODEL = `
+[request_definition]
+r = sub, dom, obj, act
+[policy_definition]
+p = sub, dom, obj, act
+[role_definition]
+g = _, _, _
+[policy_effect]
+e = some(where (p.eft == allow))
+[matchers]
+m = g(r.sub, p.sub, r.dom) && r.obj == p.obj && r.act == p.act
+`;
+const db = new SQLite(file, { readonly: true });
+const nowIso = new Date().toISOString();
+const lines = [];
+const catalogue = (await import('../packages/contracts/dist/index.js')).PROJECT_RESOURCES;
+for (const role of db.prepare('select id, config from project_roles').all()) {
+  for (const [resource, entry] of Object.entries(JSON.parse(role.config))) {
+    const list = entry.privileges === 'all' ? (catalogue[resource]?.privileges ?? ['all']) : entry.privileges;
+    for (const privilege of list) lines.push(`p, role:${role.id}, *, ${resource}, ${privilege}`);
+  }
+}
+// A membership holds in every project: domain "*", matched by the domain matching function.
+for (const row of db.prepare('select group_id, member_id from group_memberships where member_id is not null and (expires_at is null or expires_at > ?)').iterate(nowIso)) {
+  lines.push(`g, user:${row.member_id}, group:${row.group_id}, *`);
+}
+for (const row of db.prepare('select project_id, project_role_id, member_id, group_id from project_grants where expires_at is null or expires_at > ?').iterate(nowIso)) {
+  const subject = row.member_id !== null ? `user:${row.member_id}` : `group:${row.group_id}`;
+  lines.push(`g, ${subject}, role:${row.project_role_id}, project:${row.project_id}`);
+}
+db.close();
+t = performance.now();
+const enforcer = await newEnforcer(newModelFromString(MODEL), new StringAdapter(lines.join('\n')));
+await enforcer.addNamedDomainMatchingFunc('g', (domain, pattern) => pattern === '*' || domain === pattern);
+const casbinLoadMs = performance.now() - t;
+const casbinChecks = server.sample.map((c) => [`user:${c.memberId}`, `project:${c.projectId}`, c.resource, c.privilege]);
+// Same answers? (Both evaluate what is effective now.)
+const AGREE_N = 500;
+let agree = 0;
+for (let i = 0; i < AGREE_N; i++) {
+  const [sub, dom, obj, act] = casbinChecks[i];
+  if (enforcer.enforceSync(sub, dom, obj, act) === server.sample[i].expected) agree++;
+}
+log('casbin: enforcing …');
+let casbinDone = 0;
+const casbinStart = performance.now();
+while (performance.now() - casbinStart < DURATION * 1000 && casbinDone < casbinChecks.length) {
+  const [sub, dom, obj, act] = casbinChecks[casbinDone];
+  enforcer.enforceSync(sub, dom, obj, act);
+  casbinDone++;
+}
+const casbinPerSecond = casbinDone / ((performance.now() - casbinStart) / 1000);
+const ratio = server.check.checksPerSecond / casbinPerSecond;
+
+// --- the table ----------------------------------------------------------------------------
+const us = (v) => `${v.toFixed(2)} µs`;
+const verdict = (ok) => (ok ? 'met' : 'MISSED');
+const batchChecks = batch.requests.average * 1000;
+const rows = [
+  ['Data set', `${counts.members} users, ${counts.groups} groups, ${counts.memberships} memberships, ${counts.projects} projects, ${counts.project_roles} project roles, ${counts.project_grants} grants (${counts.group_grants} to groups)`, '', ''],
+  ['Index build', `${(server.buildMs / 1000).toFixed(2)} s`, '≤ 5 s', verdict(server.buildMs <= 5000)],
+  ['Server RSS after build (after GC)', `${server.rssMb.toFixed(0)} MB (heap ${server.heapMb.toFixed(0)} MB)`, '≤ 300 MB', verdict(server.rssMb <= 300)],
+  ['Server RSS after the HTTP runs', `${afterLoad.rssMb.toFixed(0)} MB`, '≤ 300 MB', verdict(afterLoad.rssMb <= 300)],
+  ['In-process check p50 / p99 (100,000 random checks)', `${us(server.check.p50)} / ${us(server.check.p99)}`, 'p99 ≤ 5 µs', verdict(server.check.p99 <= 5)],
+  ['  timer overhead included above, p50 / p99', `${us(server.timerOverhead.p50)} / ${us(server.timerOverhead.p99)}`, '', ''],
+  ['In-process checks/s (tight loop, 1 core)', `${Math.round(server.check.checksPerSecond).toLocaleString('en')}`, '', ''],
+  ['Service check incl. scope + subject, p50 / p99', `${us(server.serviceCheck.p50)} / ${us(server.serviceCheck.p99)}`, '', ''],
+  [`List a user's projects p50 / p99 (mean ${server.list.meanProjects.toFixed(0)} projects)`, `${us(server.list.p50)} / ${us(server.list.p99)}`, 'p99 ≤ 100 µs', verdict(server.list.p99 <= 100)],
+  ['  same, API-shaped page (labels, paths), p50 / p99', `${us(server.apiList.p50)} / ${us(server.apiList.p99)}`, '', ''],
+  ['HTTP single checks/s (16 connections)', `${Math.round(single.requests.average).toLocaleString('en')}`, '≥ 10,000', verdict(single.requests.average >= 10_000)],
+  ['HTTP single check latency p50 / p99', `${single.latency.p50} ms / ${single.latency.p99} ms`, 'p99 ≤ 5 ms', verdict(single.latency.p99 <= 5)],
+  ['HTTP batch (1,000 checks) requests/s, p99', `${batch.requests.average.toFixed(0)} req/s, p99 ${batch.latency.p99} ms`, '', ''],
+  ['HTTP checks/s in batches', `${Math.round(batchChecks).toLocaleString('en')}`, '≥ 500,000', verdict(batchChecks >= 500_000)],
+  ['HTTP errors / non-2xx', `${single.errors + batch.errors} / ${single.non2xx + batch.non2xx}`, '0', verdict(single.errors + batch.errors + single.non2xx + batch.non2xx === 0)],
+  ['casbin load (RBAC with domains, same data)', `${(casbinLoadMs / 1000).toFixed(1)} s`, '', ''],
+  ['casbin checks/s (enforceSync, 1 core)', `${Math.round(casbinPerSecond).toLocaleString('en')}`, '', ''],
+  ['casbin agrees with the index', `${agree} / ${AGREE_N}`, `${AGREE_N} / ${AGREE_N}`, verdict(agree === AGREE_N)],
+  ['Index vs casbin in-process throughput', `${ratio.toFixed(0)}×`, '≥ 500×', verdict(ratio >= 500)],
+];
+const table = [
+  '| Measure | Result | Target | |',
+  '| --- | --- | --- | --- |',
+  ...rows.map((r) => `| ${r.join(' | ')} |`),
+].join('\n');
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, Node ${process.version}`;
+const report = `Command: \`npm run bench\` (BENCH_SECONDS=${DURATION})\nMachine: ${machine}\nGenerated in ${(generateMs / 1000).toFixed(1)} s; server ready (routes + index) in ${(server.readyMs / 1000).toFixed(2)} s.\n\n${table}\n`;
+process.stdout.write(`\n${report}`);
+writeFileSync(path.join(here, 'results.md'), report);
+rmSync(work, { recursive: true, force: true });
+process.exit(0);

@@ -1,0 +1,206 @@
+/**
+ * The access explorer: why an end user may (or may not) use a feature, why a collaborator may
+ * act on a project, and who reaches a project through what.
+ */
+import { useState, type FormEvent } from 'react';
+import { call, type AccessDecision, type Decision } from '../api/client';
+import { Alert, Badge, DataTable, Field, Page, Person } from '../components/ui';
+import { useAction, useApi } from '../hooks/use-api';
+import { useSession } from '../session';
+import { EFFECT_TONE, effectLabel } from './features';
+
+function EndUserDecision() {
+  const { environment } = useSession();
+  const [email, setEmail] = useState('');
+  const [featureId, setFeatureId] = useState('');
+  const [tool, setTool] = useState('');
+  const [decision, setDecision] = useState<Decision | null>(null);
+  const users = useApi('listEndUsers', { query: { environment_type: environment, 'page[size]': 100, sort: 'email', direction: 'asc' } });
+  const features = useApi('listFeatures', { query: { environment_type: environment, 'page[size]': 100 } });
+  const { pending, error, run } = useAction();
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const result = await run(() =>
+      call('decide', { body: { email, environment_type: environment, feature_id: Number(featureId), tool: tool === '' ? null : tool } }),
+    );
+    if (result !== undefined) setDecision(result.data);
+  };
+  return (
+    <section className="card" aria-labelledby="eu-heading">
+      <h2 id="eu-heading">End user → feature</h2>
+      <p className="muted">Asks the decision engine as an AI agent would: the answer is recorded in the audit log.</p>
+      <form className="form form-inline" onSubmit={(e) => void submit(e)}>
+        <Field label="User">
+          {(id) => (
+            <select id={id} required value={email} onChange={(e) => setEmail(e.target.value)}>
+              <option value="">Choose…</option>
+              {(users.data?.data ?? []).map((u) => (
+                <option key={u.id} value={u.email}>
+                  {u.name} ({u.email})
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Feature">
+          {(id) => (
+            <select id={id} required value={featureId} onChange={(e) => setFeatureId(e.target.value)}>
+              <option value="">Choose…</option>
+              {(features.data?.data ?? []).map((f) => (
+                <option key={f.id} value={f.id}>
+                  {f.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Tool (optional)">{(id) => <input id={id} value={tool} onChange={(e) => setTool(e.target.value)} />}</Field>
+        <button type="submit" className="button button-primary" disabled={pending}>
+          Check access
+        </button>
+      </form>
+      {error !== undefined && <Alert>{error}</Alert>}
+      {decision !== null && (
+        <div className="decision" aria-live="polite">
+          <p>
+            Decision: <Badge tone={EFFECT_TONE[decision.decision]}>{effectLabel(decision.decision)}</Badge>
+          </p>
+          <ol className="chain">
+            {decision.reasons.map((reason, index) => (
+              <li key={index}>
+                <span className="chain-kind">{reason.type.replace(/_/g, ' ')}</span> {reason.message}
+              </li>
+            ))}
+          </ol>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function CollaboratorCheck() {
+  const [email, setEmail] = useState('');
+  const [projectId, setProjectId] = useState('');
+  const [resource, setResource] = useState('Recipes');
+  const [privilege, setPrivilege] = useState('read');
+  const [answer, setAnswer] = useState<AccessDecision | null>(null);
+  const members = useApi('listMembers', { query: { 'page[size]': 100 } });
+  const projects = useApi('listProjects', { query: { 'page[size]': 100 } });
+  const { pending, error, run } = useAction();
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const result = await run(() => call('accessCheck', { body: { subject: { email }, project_id: Number(projectId), resource, privilege, explain: true } }));
+    if (result !== undefined) setAnswer(result.data);
+  };
+  return (
+    <section className="card" aria-labelledby="co-heading">
+      <h2 id="co-heading">Collaborator → project</h2>
+      <form className="form form-inline" onSubmit={(e) => void submit(e)}>
+        <Field label="Collaborator">
+          {(id) => (
+            <select id={id} required value={email} onChange={(e) => setEmail(e.target.value)}>
+              <option value="">Choose…</option>
+              {(members.data?.data ?? []).map((m) => (
+                <option key={m.id} value={m.email}>
+                  {m.name} ({m.email})
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Project">
+          {(id) => (
+            <select id={id} required value={projectId} onChange={(e) => setProjectId(e.target.value)}>
+              <option value="">Choose…</option>
+              {(projects.data?.data ?? []).map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name} ({p.environment.type.toUpperCase()})
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Resource">{(id) => <input id={id} required value={resource} onChange={(e) => setResource(e.target.value)} />}</Field>
+        <Field label="Privilege">{(id) => <input id={id} required value={privilege} onChange={(e) => setPrivilege(e.target.value)} />}</Field>
+        <button type="submit" className="button button-primary" disabled={pending}>
+          Explain
+        </button>
+      </form>
+      {error !== undefined && <Alert>{error}</Alert>}
+      {answer !== null && (
+        <div className="decision" aria-live="polite">
+          <p>{answer.allowed ? <Badge tone="green">Allowed</Badge> : <Badge tone="red">Not allowed</Badge>}</p>
+          {answer.paths.map((path, index) => (
+            <div key={index} className="path">
+              <p>{path.message}</p>
+              <ol className="chain chain-steps">
+                {path.steps.map((step, i) => (
+                  <li key={i}>
+                    <span className="chain-kind">{step.kind.replace(/_/g, ' ')}</span> {step.name}
+                    {step.expired === true && <Badge tone="red">expired</Badge>}
+                  </li>
+                ))}
+              </ol>
+            </div>
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function ProjectWho() {
+  const [projectId, setProjectId] = useState('');
+  const projects = useApi('listProjects', { query: { 'page[size]': 100 } });
+  const access = useApi('projectAccess', projectId === '' ? null : { params: { id: projectId }, query: { 'page[size]': 100 } });
+  return (
+    <section className="card" aria-labelledby="who-heading">
+      <h2 id="who-heading">Who can reach a project</h2>
+      <Field label="Project">
+        {(id) => (
+          <select id={id} value={projectId} onChange={(e) => setProjectId(e.target.value)}>
+            <option value="">Choose…</option>
+            {(projects.data?.data ?? []).map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name} ({p.environment.type.toUpperCase()})
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      {projectId !== '' && (
+        <DataTable
+          caption="Project access"
+          rows={access.data?.data}
+          loading={access.loading}
+          error={access.error}
+          rowKey={(a) => a.member.id}
+          empty="Nobody reaches this project through a grant."
+          columns={[
+            { key: 'who', header: 'Collaborator', render: (a) => <Person name={a.member.name} email={a.member.email} /> },
+            {
+              key: 'through',
+              header: 'Through',
+              render: (a) =>
+                a.paths.map((p) => (
+                  <div key={p.project_grant.id + (p.user_group?.id ?? '')}>
+                    {p.via === 'direct_grant' ? 'Direct grant' : `Group ${p.user_group?.name ?? ''}`} → {p.project_role.name}
+                  </div>
+                )),
+            },
+          ]}
+        />
+      )}
+    </section>
+  );
+}
+
+export function AccessExplorerPage() {
+  return (
+    <Page title="Access explorer" description="Ask who may do what, and read why, as a chain from the person to the privilege.">
+      <EndUserDecision />
+      <CollaboratorCheck />
+      <ProjectWho />
+    </Page>
+  );
+}

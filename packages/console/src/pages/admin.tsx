@@ -1,0 +1,307 @@
+/** API clients (tokens shown once) and the audit log (filters, CSV export). */
+import { useState, type FormEvent } from 'react';
+import { call, type ApiClient, type AuditEvent, type Query } from '../api/client';
+import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, RelativeTime, type Sort } from '../components/ui';
+import { useAction, useApi } from '../hooks/use-api';
+import { useCanWrite, useSession } from '../session';
+
+const PAGE_SIZE = 25;
+
+function TokenOnce({ client, onClose }: { client: ApiClient & { token: string }; onClose: () => void }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <Modal
+      title={`Token for ${client.name}`}
+      onClose={onClose}
+      footer={
+        <button type="button" className="button button-primary" onClick={onClose}>
+          I have stored the token
+        </button>
+      }
+    >
+      <Alert tone="warning">This is the only time the token is shown. Roster stores only its hash.</Alert>
+      <Field label="API token">{(id) => <input id={id} readOnly className="mono" value={client.token} onFocus={(e) => e.target.select()} />}</Field>
+      <button
+        type="button"
+        className="button"
+        onClick={() => {
+          void navigator.clipboard?.writeText(client.token).then(() => setCopied(true));
+        }}
+      >
+        {copied ? 'Copied' : 'Copy to clipboard'}
+      </button>
+    </Modal>
+  );
+}
+
+export function ApiClientsPage() {
+  const { session } = useSession();
+  const canWrite = useCanWrite();
+  const [page, setPage] = useState(1);
+  const [includeRevoked, setIncludeRevoked] = useState(false);
+  const [sort, setSort] = useState<Sort>({ key: 'created', direction: 'desc' });
+  const [creating, setCreating] = useState(false);
+  const [name, setName] = useState('');
+  const [environments, setEnvironments] = useState<string[]>(session.writable_environment_types);
+  const [shown, setShown] = useState<(ApiClient & { token: string }) | null>(null);
+  const [revoking, setRevoking] = useState<ApiClient | null>(null);
+  const list = useApi('listApiClients', { query: { include_revoked: includeRevoked, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const { pending, error, run } = useAction();
+  const create = async (event: FormEvent) => {
+    event.preventDefault();
+    const result = await run(() => call('createApiClient', { body: { name, environment_types: environments, project_ids: null } }));
+    if (result !== undefined) {
+      setCreating(false);
+      setName('');
+      setShown(result.data);
+      list.reload();
+    }
+  };
+  const rotate = async (client: ApiClient) => {
+    const result = await run(() => call('rotateApiClient', { params: { id: client.id } }));
+    if (result !== undefined) {
+      setShown(result.data);
+      list.reload();
+    }
+  };
+  const revoke = async () => {
+    if (revoking === null) return;
+    const result = await run(() => call('revokeApiClient', { params: { id: revoking.id } }));
+    if (result !== undefined) {
+      setRevoking(null);
+      list.reload();
+    }
+  };
+  return (
+    <Page
+      title="API clients"
+      description="Tokens for scripts and services. A client can only manage the environments (and projects) it was given."
+      actions={
+        canWrite && (
+          <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
+            Create API client
+          </button>
+        )
+      }
+    >
+      <div className="toolbar">
+        <label className="check-row">
+          <input type="checkbox" checked={includeRevoked} onChange={(e) => setIncludeRevoked(e.target.checked)} /> Show revoked clients
+        </label>
+      </div>
+      {error !== undefined && !creating && <Alert>{error}</Alert>}
+      <DataTable
+        caption="API clients"
+        rows={list.data?.data}
+        loading={list.loading}
+        error={list.error}
+        onRetry={list.reload}
+        rowKey={(c) => c.id}
+        sort={sort}
+        onSort={setSort}
+        empty="No API clients."
+        columns={[
+          { key: 'name', header: 'Name', sort: (c) => c.name.toLowerCase(), render: (c) => c.name },
+          { key: 'token', header: 'Token', render: (c) => <span className="mono">{c.token_prefix}…</span> },
+          { key: 'scope', header: 'Environments', render: (c) => c.environment_types.map((e) => e.toUpperCase()).join(', ') },
+          { key: 'projects', header: 'Projects', render: (c) => (c.project_ids === null ? 'All' : c.project_ids.join(', ')) },
+          { key: 'created', header: 'Created', sort: (c) => c.created_at, render: (c) => <RelativeTime iso={c.created_at} /> },
+          { key: 'state', header: 'State', render: (c) => (c.revoked_at === null ? <Badge tone="green">Active</Badge> : <Badge tone="grey">Revoked</Badge>) },
+          {
+            key: 'actions',
+            header: <span className="visually-hidden">Actions</span>,
+            className: 'cell-actions',
+            render: (c) =>
+              canWrite &&
+              c.revoked_at === null && (
+                <span className="button-row">
+                  <button type="button" className="button button-small" disabled={pending} onClick={() => void rotate(c)}>
+                    Rotate
+                  </button>
+                  <button type="button" className="button button-small button-danger" disabled={pending} onClick={() => setRevoking(c)}>
+                    Revoke
+                  </button>
+                </span>
+              ),
+          },
+        ]}
+      />
+      {list.data !== undefined && <Pagination label="API clients" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {creating && (
+        <Modal title="Create API client" onClose={() => setCreating(false)}>
+          <form className="form" onSubmit={(e) => void create(e)}>
+            {error !== undefined && <Alert>{error}</Alert>}
+            <Field label="Name">{(id) => <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />}</Field>
+            <fieldset>
+              <legend>Environments it may manage</legend>
+              {session.writable_environment_types.map((env) => (
+                <label key={env} className="check-row">
+                  <input type="checkbox" checked={environments.includes(env)} onChange={() => setEnvironments(environments.includes(env) ? environments.filter((e) => e !== env) : [...environments, env])} />
+                  {env.toUpperCase()}
+                </label>
+              ))}
+            </fieldset>
+            <div className="modal-footer">
+              <button type="button" className="button" onClick={() => setCreating(false)}>
+                Cancel
+              </button>
+              <button type="submit" className="button button-primary" disabled={pending || environments.length === 0}>
+                Create
+              </button>
+            </div>
+          </form>
+        </Modal>
+      )}
+      {shown !== null && <TokenOnce client={shown} onClose={() => setShown(null)} />}
+      {revoking !== null && (
+        <Modal
+          title={`Revoke ${revoking.name}?`}
+          onClose={() => setRevoking(null)}
+          footer={
+            <>
+              <button type="button" className="button" onClick={() => setRevoking(null)}>
+                Cancel
+              </button>
+              <button type="button" className="button button-danger" disabled={pending} onClick={() => void revoke()}>
+                Revoke
+              </button>
+            </>
+          }
+        >
+          <p>Requests with this token fail from now on. This cannot be undone.</p>
+        </Modal>
+      )}
+    </Page>
+  );
+}
+
+function csvCell(value: unknown): string {
+  const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function auditCsv(events: AuditEvent[]): string {
+  const header = ['id', 'created_at', 'action', 'actor_type', 'actor_id', 'actor_name', 'target_type', 'target_id', 'before', 'after'];
+  const lines = events.map((e) => [e.id, e.created_at, e.action, e.actor.type, e.actor.id, e.actor.name, e.target.type, e.target.id, e.before, e.after].map(csvCell).join(','));
+  return [header.join(','), ...lines].join('\r\n') + '\r\n';
+}
+
+export function AuditLogPage() {
+  const [filters, setFilters] = useState({ action: '', actor_type: '', target_type: '', since: '', until: '' });
+  const [applied, setApplied] = useState(filters);
+  const [page, setPage] = useState(1);
+  const [open, setOpen] = useState<AuditEvent | null>(null);
+  const query: Query = {
+    action: applied.action,
+    actor_type: applied.actor_type,
+    target_type: applied.target_type,
+    since: applied.since === '' ? undefined : new Date(applied.since).toISOString(),
+    until: applied.until === '' ? undefined : new Date(applied.until).toISOString(),
+  };
+  const list = useApi('listAuditEvents', { query: { ...query, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const { pending, error, run } = useAction();
+  const exportCsv = async () => {
+    // Up to 50 pages of 100 (5,000 events) with the filters shown.
+    const events = await run(async () => {
+      const all: AuditEvent[] = [];
+      for (let number = 1; number <= 50; number += 1) {
+        const result = await call('listAuditEvents', { query: { ...query, 'page[number]': number, 'page[size]': 100 } });
+        all.push(...result.data);
+        if (all.length >= result.total || result.data.length === 0) break;
+      }
+      return all;
+    });
+    if (events === undefined) return;
+    const url = URL.createObjectURL(new Blob([auditCsv(events)], { type: 'text/csv' }));
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `roster-audit-${new Date().toISOString().slice(0, 10)}.csv`;
+    link.click();
+    URL.revokeObjectURL(url);
+  };
+  const set = (key: keyof typeof filters) => (e: { target: { value: string } }) => setFilters({ ...filters, [key]: e.target.value });
+  return (
+    <Page
+      title="Audit log"
+      description="Every change, who made it and when, newest first."
+      actions={
+        <button type="button" className="button" disabled={pending} onClick={() => void exportCsv()}>
+          {pending ? 'Exporting…' : 'Export CSV'}
+        </button>
+      }
+    >
+      <form
+        className="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setApplied(filters);
+          setPage(1);
+        }}
+      >
+        <Field label="Action">{(id) => <input id={id} placeholder="e.g. end_user.locked" value={filters.action} onChange={set('action')} />}</Field>
+        <Field label="Actor type">
+          {(id) => (
+            <select id={id} value={filters.actor_type} onChange={set('actor_type')}>
+              <option value="">Any</option>
+              <option value="member">Collaborator</option>
+              <option value="api_client">API client</option>
+              <option value="system">System</option>
+              <option value="platform">Platform</option>
+            </select>
+          )}
+        </Field>
+        <Field label="Target type">{(id) => <input id={id} placeholder="e.g. end_user" value={filters.target_type} onChange={set('target_type')} />}</Field>
+        <Field label="Since">{(id) => <input id={id} type="datetime-local" value={filters.since} onChange={set('since')} />}</Field>
+        <Field label="Until">{(id) => <input id={id} type="datetime-local" value={filters.until} onChange={set('until')} />}</Field>
+        <button type="submit" className="button button-primary">
+          Apply filters
+        </button>
+      </form>
+      {error !== undefined && <Alert>{error}</Alert>}
+      <DataTable
+        caption="Audit events"
+        rows={list.data?.data}
+        loading={list.loading}
+        error={list.error}
+        onRetry={list.reload}
+        rowKey={(e) => e.id}
+        empty="No events match these filters."
+        columns={[
+          { key: 'when', header: 'When', render: (e) => <RelativeTime iso={e.created_at} /> },
+          {
+            key: 'action',
+            header: 'Action',
+            render: (e) => (
+              <button type="button" className="link-button mono" onClick={() => setOpen(e)}>
+                {e.action}
+              </button>
+            ),
+          },
+          { key: 'actor', header: 'Actor', render: (e) => `${e.actor.name ?? e.actor.id ?? '—'} (${e.actor.type})` },
+          { key: 'target', header: 'Target', render: (e) => `${e.target.type} ${e.target.id ?? ''}` },
+        ]}
+      />
+      {list.data !== undefined && <Pagination label="Audit events" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {open !== null && (
+        <Modal title={open.action} onClose={() => setOpen(null)} wide>
+          <dl className="facts">
+            <dt>When</dt>
+            <dd>{new Date(open.created_at).toLocaleString()}</dd>
+            <dt>Actor</dt>
+            <dd>
+              {open.actor.name} ({open.actor.type} {open.actor.id})
+            </dd>
+            <dt>Target</dt>
+            <dd>
+              {open.target.type} {open.target.id}
+            </dd>
+          </dl>
+          <h3>Before</h3>
+          <pre className="code">{JSON.stringify(open.before, null, 2)}</pre>
+          <h3>After</h3>
+          <pre className="code">{JSON.stringify(open.after, null, 2)}</pre>
+        </Modal>
+      )}
+    </Page>
+  );
+}

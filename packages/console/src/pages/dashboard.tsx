@@ -1,0 +1,145 @@
+/** Counts, recent changes, and a chart of sign-ins and decisions over the last 14 days (from the audit log). */
+import { useEffect, useState } from 'react';
+import { call, type AuditEvent } from '../api/client';
+import { Alert, RelativeTime, Page } from '../components/ui';
+import { useApi } from '../hooks/use-api';
+import { Link } from '../router';
+import { useSession } from '../session';
+
+const DAYS = 14;
+
+function Count({ label, value, to }: { label: string; value: number | undefined; to: string }) {
+  return (
+    <Link to={to} className="stat">
+      <span className="stat-value">{value ?? '…'}</span>
+      <span className="stat-label">{label}</span>
+    </Link>
+  );
+}
+
+async function eventsSince(action: string, since: string): Promise<AuditEvent[]> {
+  const all: AuditEvent[] = [];
+  for (let page = 1; page <= 10; page += 1) {
+    const result = await call('listAuditEvents', { query: { action, since, 'page[number]': page, 'page[size]': 100 } });
+    all.push(...result.data);
+    if (all.length >= result.total || result.data.length === 0) break;
+  }
+  return all;
+}
+
+function dayKey(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+function ActivityChart() {
+  const [series, setSeries] = useState<{ day: string; signIns: number; decisions: number }[] | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    const start = new Date();
+    start.setUTCHours(0, 0, 0, 0);
+    start.setUTCDate(start.getUTCDate() - (DAYS - 1));
+    const since = start.toISOString();
+    Promise.all([eventsSince('console.signed_in', since), eventsSince('end_user.decision', since)]).then(
+      ([signIns, decisions]) => {
+        const days = Array.from({ length: DAYS }, (_, i) => dayKey(new Date(start.getTime() + i * 86_400_000)));
+        const count = (events: AuditEvent[], day: string) => events.filter((e) => e.created_at.slice(0, 10) === day).length;
+        setSeries(days.map((day) => ({ day, signIns: count(signIns, day), decisions: count(decisions, day) })));
+      },
+      (caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)),
+    );
+  }, []);
+  if (error !== undefined) return <Alert>{error}</Alert>;
+  if (series === undefined) return <p>Loading…</p>;
+  const max = Math.max(1, ...series.map((d) => Math.max(d.signIns, d.decisions)));
+  const width = 640;
+  const height = 180;
+  const band = width / series.length;
+  const bar = (band - 6) / 2;
+  const total = series.reduce((sum, d) => sum + d.signIns + d.decisions, 0);
+  return (
+    <figure className="chart">
+      <svg viewBox={`0 0 ${width} ${height + 24}`} role="img" aria-labelledby="chart-title chart-desc">
+        <title id="chart-title">Sign-ins and access decisions per day, last {DAYS} days</title>
+        <desc id="chart-desc">
+          {series
+            .filter((d) => d.signIns + d.decisions > 0)
+            .map((d) => `${d.day}: ${d.signIns} sign-ins, ${d.decisions} decisions`)
+            .join('; ') || 'No activity'}
+        </desc>
+        {[0.25, 0.5, 0.75, 1].map((f) => (
+          <line key={f} x1={0} x2={width} y1={height - f * height} y2={height - f * height} className="gridline" />
+        ))}
+        {series.map((d, i) => {
+          const x = i * band + 3;
+          const h1 = (d.signIns / max) * (height - 10);
+          const h2 = (d.decisions / max) * (height - 10);
+          return (
+            <g key={d.day}>
+              <rect x={x} y={height - h1} width={bar} height={h1} className="bar-signins" rx={2} />
+              <rect x={x + bar} y={height - h2} width={bar} height={h2} className="bar-decisions" rx={2} />
+              {i % 2 === 0 && (
+                <text x={x + bar} y={height + 16} textAnchor="middle" className="axis">
+                  {d.day.slice(5)}
+                </text>
+              )}
+            </g>
+          );
+        })}
+      </svg>
+      <figcaption>
+        <span className="legend legend-signins">Sign-ins</span> <span className="legend legend-decisions">Access decisions</span>
+        <span className="muted"> · {total} events, busiest day {max}</span>
+      </figcaption>
+    </figure>
+  );
+}
+
+export function DashboardPage() {
+  const { environment, session } = useSession();
+  const one = { 'page[size]': 1 };
+  const users = useApi('listEndUsers', { query: one });
+  const locked = useApi('listEndUsers', { query: { ...one, status: 'locked' } });
+  const groups = useApi('listEndUserGroups', { query: { ...one, environment_type: environment } });
+  const features = useApi('listFeatures', { query: { ...one, environment_type: environment } });
+  const members = useApi('listMembers', { query: one });
+  const projects = useApi('listProjects', { query: one });
+  const approvals = useApi('listApprovals', { query: { ...one, status: 'pending' } });
+  const invitations = useApi('listInvitations', { query: { ...one, status: 'pending' } });
+  const recent = useApi('listAuditEvents', { query: { 'page[size]': 8 } });
+  return (
+    <Page title="Dashboard" description={`Welcome, ${session.member.name}. ${session.workspace.name} at a glance.`}>
+      <div className="stats">
+        <Count label="End users" value={users.data?.total} to="/users" />
+        <Count label="Locked users" value={locked.data?.total} to="/users" />
+        <Count label={`Groups in ${environment.toUpperCase()}`} value={groups.data?.total} to="/groups" />
+        <Count label={`Features in ${environment.toUpperCase()}`} value={features.data?.total} to="/features" />
+        <Count label="Pending approvals" value={approvals.data?.total} to="/approvals" />
+        <Count label="Collaborators" value={members.data?.total} to="/collaborators" />
+        <Count label="Pending invitations" value={invitations.data?.total} to="/invitations" />
+        <Count label="Projects" value={projects.data?.total} to="/projects" />
+      </div>
+      <div className="grid-2 grid-wide-left">
+        <section className="card" aria-labelledby="activity-heading">
+          <h2 id="activity-heading">Activity</h2>
+          <ActivityChart />
+        </section>
+        <section className="card" aria-labelledby="recent-heading">
+          <h2 id="recent-heading">Recent changes</h2>
+          {recent.error !== undefined && <Alert>{recent.error}</Alert>}
+          <ol className="timeline">
+            {(recent.data?.data ?? []).map((e) => (
+              <li key={e.id}>
+                <span className="mono">{e.action}</span>
+                <span className="muted">
+                  {' '}
+                  by {e.actor.name ?? e.actor.type} · <RelativeTime iso={e.created_at} />
+                </span>
+              </li>
+            ))}
+          </ol>
+          <Link to="/audit">Open the audit log</Link>
+        </section>
+      </div>
+    </Page>
+  );
+}

@@ -1,0 +1,424 @@
+/** End-user groups of the selected environment: list, create, members (assign/remove), settings, delete with impact. */
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { call, type DeletionImpact, type EndUserGroup } from '../api/client';
+import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, Person, PickList, RelativeTime, SearchBox, Tabs, useDebounced, type Sort } from '../components/ui';
+import { useAction, useApi } from '../hooks/use-api';
+import { Link, useRouter } from '../router';
+import { useCanWrite, useSession } from '../session';
+
+const PAGE_SIZE = 25;
+const ROLES = ['Admin', 'Read Only'] as const;
+
+function ManagedBy({ group }: { group: EndUserGroup }) {
+  if (group.system) return <Badge tone="grey">System</Badge>;
+  return group.managed_by === 'external' ? <Badge tone="purple">Externally managed</Badge> : <span>Manual</span>;
+}
+
+/** End users of one environment, searched by email, to pick from. */
+function UserPicker({ environment, exclude, selected, onChange, label }: { environment: string; exclude: number[]; selected: string[]; onChange: (s: string[]) => void; label: string }) {
+  const [search, setSearch] = useState('');
+  const email = useDebounced(search);
+  const users = useApi('listEndUsers', { query: { email, environment_type: environment, 'page[size]': 50, sort: 'email', direction: 'asc' } });
+  const items = (users.data?.data ?? []).filter((u) => !exclude.includes(u.id));
+  return (
+    <PickList
+      label={label}
+      items={items}
+      itemKey={(u) => String(u.id)}
+      render={(u) => <Person name={u.name} email={u.email} avatarUrl={u.avatar_url} />}
+      selected={selected}
+      onChange={onChange}
+      search={search}
+      onSearch={setSearch}
+      emptyText={users.loading ? 'Loading…' : `No users with access to ${environment.toUpperCase()} match.`}
+    />
+  );
+}
+
+function CreateGroupDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (group: EndUserGroup) => void }) {
+  const { environment } = useSession();
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [members, setMembers] = useState<string[]>([]);
+  const { pending, error, run } = useAction();
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const result = await run(() =>
+      call('createEndUserGroup', { body: { environment_type: environment, name, description: description === '' ? null : description, end_user_ids: members.map(Number) } }),
+    );
+    if (result !== undefined) onCreated(result.data);
+  };
+  return (
+    <Modal title={`Create end-user group in ${environment.toUpperCase()}`} onClose={onClose} wide>
+      <form className="form" onSubmit={(e) => void submit(e)}>
+        {error !== undefined && <Alert>{error}</Alert>}
+        <Field label="Group name">{(id) => <input id={id} required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
+        <Field label="Description">{(id) => <textarea id={id} maxLength={300} value={description} onChange={(e) => setDescription(e.target.value)} />}</Field>
+        <UserPicker environment={environment} exclude={[]} selected={members} onChange={setMembers} label="Users" />
+        <p className="hint">Each end-user group must include at least one end user.</p>
+        <div className="modal-footer">
+          <button type="button" className="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="button button-primary" disabled={pending || members.length === 0 || name.trim() === ''}>
+            Create
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function GroupsPage() {
+  const { environment } = useSession();
+  const canWrite = useCanWrite(environment);
+  const [search, setSearch] = useState('');
+  const name = useDebounced(search);
+  const [page, setPage] = useState(1);
+  const [sort, setSort] = useState<Sort>({ key: 'name', direction: 'asc' });
+  const [creating, setCreating] = useState(false);
+  const { navigate } = useRouter();
+  const list = useApi('listEndUserGroups', {
+    query: { environment_type: environment, name, sort: sort.key, direction: sort.direction, 'page[number]': page, 'page[size]': PAGE_SIZE },
+  });
+  return (
+    <Page
+      title="Groups"
+      description={`End-user groups of the ${environment.toUpperCase()} environment. Use groups to grant features and scope policies for teams rather than individuals.`}
+      actions={
+        canWrite && (
+          <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
+            + Create Group
+          </button>
+        )
+      }
+    >
+      <div className="toolbar">
+        <SearchBox
+          label="Search groups"
+          value={search}
+          onChange={(v) => {
+            setSearch(v);
+            setPage(1);
+          }}
+        />
+      </div>
+      <DataTable
+        caption="Groups"
+        rows={list.data?.data}
+        loading={list.loading}
+        error={list.error}
+        onRetry={list.reload}
+        rowKey={(g) => g.id}
+        sort={sort}
+        onSort={setSort}
+        empty={name === '' ? 'No groups in this environment yet.' : `No group name contains “${name}”.`}
+        columns={[
+          { key: 'name', header: 'Name', sort: true, render: (g) => <Link to={`/groups/${g.id}`}>{g.name}</Link> },
+          { key: 'roles', header: 'Roles', render: (g) => (g.roles.length === 0 ? <span className="muted">—</span> : g.roles.map((r) => <Badge key={r} tone="blue">{r}</Badge>)) },
+          { key: 'users', header: 'Users', sort: true, render: (g) => g.users_count, className: 'num' },
+          { key: 'managed', header: 'Managed by', render: (g) => <ManagedBy group={g} /> },
+        ]}
+      />
+      {list.data !== undefined && <Pagination label="Groups" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {creating && <CreateGroupDialog onClose={() => setCreating(false)} onCreated={(g) => navigate(`/groups/${g.id}`)} />}
+    </Page>
+  );
+}
+
+function RolesDropdown({ value, onChange, disabled }: { value: string[]; onChange: (roles: string[]) => void; disabled: boolean }) {
+  const [open, setOpen] = useState(false);
+  const [search, setSearch] = useState('');
+  const ref = useRef<HTMLDivElement>(null);
+  const listId = useId();
+  const labelId = useId();
+  useEffect(() => {
+    if (!open) return;
+    ref.current?.querySelector<HTMLInputElement>('input[type="search"]')?.focus();
+    const onDown = (event: MouseEvent) => {
+      if (ref.current !== null && !ref.current.contains(event.target as Node)) setOpen(false);
+    };
+    document.addEventListener('mousedown', onDown);
+    return () => document.removeEventListener('mousedown', onDown);
+  }, [open]);
+  const shown = ROLES.filter((r) => r.toLowerCase().includes(search.toLowerCase()));
+  return (
+    <div className="field dropdown" ref={ref} onKeyDown={(e) => e.key === 'Escape' && setOpen(false)}>
+      <span id={labelId} className="label">
+        Assign roles
+      </span>
+      <button type="button" className="select-button" aria-labelledby={labelId} aria-haspopup="listbox" aria-expanded={open} aria-controls={listId} disabled={disabled} onClick={() => setOpen(!open)}>
+        {value.length === 0 ? <span className="muted">No roles</span> : value.join(', ')}
+        <span aria-hidden="true">▾</span>
+      </button>
+      {open && (
+        <div className="dropdown-panel" id={listId}>
+          <SearchBox label="Search roles" value={search} onChange={setSearch} />
+          {shown.length === 0 && <p className="muted">No role matches.</p>}
+          {shown.map((role) => (
+            <label key={role} className="check-row">
+              <input type="checkbox" checked={value.includes(role)} onChange={() => onChange(value.includes(role) ? value.filter((r) => r !== role) : [...value, role])} />
+              {role}
+              <span className="muted small">{role === 'Admin' ? ' — can change everything in the console' : ' — can see everything, change nothing'}</span>
+            </label>
+          ))}
+        </div>
+      )}
+      <p className="hint">Console access for the group’s members.</p>
+    </div>
+  );
+}
+
+function ImpactList({ impact }: { impact: DeletionImpact }) {
+  return (
+    <>
+      <p>
+        Deleting <strong>{impact.group.name}</strong> keeps its users. It removes the group from {impact.feature_grants.length} feature grant
+        {impact.feature_grants.length === 1 ? '' : 's'} and {impact.policies.length} polic{impact.policies.length === 1 ? 'y' : 'ies'}.
+      </p>
+      {impact.users.filter((u) => u.loses.length > 0).length === 0 ? (
+        <Alert tone="info">No user loses access: nobody depends on this group alone.</Alert>
+      ) : (
+        <>
+          <h3>Who would lose what</h3>
+          <ul className="impact">
+            {impact.users
+              .filter((u) => u.loses.length > 0)
+              .map((u) => (
+                <li key={u.id}>
+                  <Person name={u.name} email={u.email} />
+                  <ul>
+                    {u.loses.map((l) => (
+                      <li key={`${l.type}-${l.id}`}>
+                        {l.type === 'feature_grant' ? `Access to ${l.name}` : `Policy ${l.name} (${l.effect ?? ''})`}
+                      </li>
+                    ))}
+                  </ul>
+                </li>
+              ))}
+          </ul>
+        </>
+      )}
+    </>
+  );
+}
+
+export function GroupDetailPage({ id }: { id: number }) {
+  const group = useApi('getEndUserGroup', { params: { id } });
+  const [tab, setTab] = useState('Users');
+  const g = group.data?.data;
+  const back = (
+    <Link to="/groups" className="back-link">
+      ← Back
+    </Link>
+  );
+  if (group.error !== undefined) {
+    return (
+      <Page title="Group" back={back}>
+        <Alert>{group.error}</Alert>
+      </Page>
+    );
+  }
+  if (g === undefined) {
+    return (
+      <Page title="Group" back={back}>
+        <p>Loading…</p>
+      </Page>
+    );
+  }
+  return (
+    <Page title={g.name} back={back} description={`${g.environment_type.toUpperCase()} · ${g.users_count} user${g.users_count === 1 ? '' : 's'}`}>
+      {g.managed_by === 'external' && (
+        <Alert tone="warning">
+          This group is externally managed: membership changes made here may be overwritten on the next sync from your identity provider. To make permanent changes,
+          update the group in your IdP.
+        </Alert>
+      )}
+      <Tabs label="Group sections" tabs={['Users', 'Settings']} active={tab} onChange={setTab} />
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+        {tab === 'Users' ? <GroupUsers group={g} onChange={group.reload} /> : <GroupSettings group={g} onChange={group.reload} />}
+      </div>
+    </Page>
+  );
+}
+
+function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => void }) {
+  const canWrite = useCanWrite(group.environment_type) && !group.system;
+  const [page, setPage] = useState(1);
+  const [assigning, setAssigning] = useState(false);
+  const [selected, setSelected] = useState<string[]>([]);
+  const members = useApi('listEndUserGroupMembers', { params: { id: group.id }, query: { 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const [sort, setSort] = useState<Sort>({ key: 'joined', direction: 'desc' });
+  const { pending, error, run } = useAction();
+  const remove = async (userId: number) => {
+    const result = await run(() => call('removeEndUserGroupMembers', { params: { id: group.id }, body: { end_user_ids: [userId] } }));
+    if (result !== undefined) {
+      members.reload();
+      onChange();
+    }
+  };
+  const assign = async () => {
+    const result = await run(() => call('addEndUserGroupMembers', { params: { id: group.id }, body: { end_user_ids: selected.map(Number) } }));
+    if (result !== undefined) {
+      setAssigning(false);
+      setSelected([]);
+      members.reload();
+      onChange();
+    }
+  };
+  return (
+    <>
+      <div className="toolbar toolbar-end">
+        {canWrite && (
+          <button type="button" className="button button-primary" onClick={() => setAssigning(true)}>
+            Assign Users
+          </button>
+        )}
+      </div>
+      {error !== undefined && !assigning && <Alert>{error}</Alert>}
+      {group.system && <Alert tone="info">Everyone holds every end user with access to {group.environment_type.toUpperCase()}, automatically.</Alert>}
+      <DataTable
+        caption="Group members"
+        rows={members.data?.data}
+        loading={members.loading}
+        error={members.error}
+        onRetry={members.reload}
+        rowKey={(m) => m.id}
+        sort={sort}
+        onSort={setSort}
+        empty="This group has no members."
+        columns={[
+          { key: 'member', header: 'Member', sort: (m) => m.name.toLowerCase(), render: (m) => <Person name={m.name} email={m.email} avatarUrl={m.avatar_url} /> },
+          { key: 'joined', header: 'Joined Group', sort: (m) => m.joined_at, render: (m) => <RelativeTime iso={m.joined_at} /> },
+          {
+            key: 'remove',
+            header: <span className="visually-hidden">Remove</span>,
+            className: 'cell-menu',
+            render: (m) =>
+              canWrite && (
+                <button type="button" className="icon-button" aria-label={`Remove ${m.name} from the group`} disabled={pending} onClick={() => void remove(m.id)}>
+                  🗑
+                </button>
+              ),
+          },
+        ]}
+      />
+      {members.data !== undefined && <Pagination label="Members" page={page} size={PAGE_SIZE} total={members.data.total} onPage={setPage} />}
+      {assigning && (
+        <Modal
+          title="Assign Users"
+          wide
+          onClose={() => setAssigning(false)}
+          footer={
+            <>
+              <button type="button" className="button" onClick={() => setAssigning(false)}>
+                Cancel
+              </button>
+              <button type="button" className="button button-primary" disabled={selected.length === 0 || pending} onClick={() => void assign()}>
+                Assign {selected.length > 0 ? selected.length : ''} user{selected.length === 1 ? '' : 's'}
+              </button>
+            </>
+          }
+        >
+          {error !== undefined && <Alert>{error}</Alert>}
+          <UserPicker
+            environment={group.environment_type}
+            exclude={(members.data?.data ?? []).map((m) => m.id)}
+            selected={selected}
+            onChange={setSelected}
+            label="Available users"
+          />
+        </Modal>
+      )}
+    </>
+  );
+}
+
+function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () => void }) {
+  const canWrite = useCanWrite(group.environment_type) && !group.system;
+  const initial = { name: group.name, description: group.description ?? '', roles: [...group.roles] as string[] };
+  const [form, setForm] = useState(initial);
+  const [impact, setImpact] = useState<DeletionImpact | null>(null);
+  const [saved, setSaved] = useState(false);
+  const { pending, error, run } = useAction();
+  const { navigate } = useRouter();
+  const dirty = JSON.stringify(form) !== JSON.stringify(initial);
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    const result = await run(() =>
+      call('updateEndUserGroup', { params: { id: group.id }, body: { name: form.name, description: form.description === '' ? null : form.description, roles: form.roles } }),
+    );
+    if (result !== undefined) {
+      setSaved(true);
+      onChange();
+    }
+  };
+  const review = async () => {
+    const result = await run(() => call('deleteEndUserGroup', { params: { id: group.id }, query: { dry_run: true } }));
+    if (result !== undefined && result !== null) setImpact(result.data);
+  };
+  const remove = async () => {
+    const result = await run(() => call('deleteEndUserGroup', { params: { id: group.id } }));
+    if (result !== undefined) navigate('/groups');
+  };
+  return (
+    <>
+      <form className="form card" onSubmit={(e) => void save(e)}>
+        {error !== undefined && impact === null && <Alert>{error}</Alert>}
+        {saved && !dirty && <Alert tone="success">Changes saved.</Alert>}
+        <Field label="Group name">
+          {(id) => <input id={id} required maxLength={200} disabled={!canWrite} value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />}
+        </Field>
+        <Field label="Group ID" hint="Read-only, generated by Roster.">
+          {(id) => <input id={id} readOnly value={String(group.id)} className="mono" />}
+        </Field>
+        <Field label="Description">
+          {(id) => <textarea id={id} maxLength={300} disabled={!canWrite} value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} />}
+        </Field>
+        <RolesDropdown value={form.roles} onChange={(roles) => setForm({ ...form, roles })} disabled={!canWrite} />
+        {canWrite && (
+          <div className="form-actions">
+            <button type="button" className="button" disabled={!dirty} onClick={() => setForm(initial)}>
+              Cancel
+            </button>
+            <button type="submit" className="button button-primary" disabled={!dirty || pending}>
+              Save
+            </button>
+          </div>
+        )}
+      </form>
+      {canWrite && (
+        <section className="card danger-zone" aria-labelledby="delete-heading">
+          <h2 id="delete-heading">Delete Group</h2>
+          <p>
+            Deleting a group does not delete its users: they stay in the system but are no longer associated with the group. It removes the group from every policy and
+            feature grant that references it, so users covered only through it lose that access.
+          </p>
+          <button type="button" className="button button-danger" disabled={pending} onClick={() => void review()}>
+            Delete Group…
+          </button>
+        </section>
+      )}
+      {impact !== null && (
+        <Modal
+          title={`Delete ${group.name}?`}
+          wide
+          onClose={() => setImpact(null)}
+          footer={
+            <>
+              <button type="button" className="button" onClick={() => setImpact(null)}>
+                Cancel
+              </button>
+              <button type="button" className="button button-danger" disabled={pending} onClick={() => void remove()}>
+                Delete group
+              </button>
+            </>
+          }
+        >
+          {error !== undefined && <Alert>{error}</Alert>}
+          <ImpactList impact={impact} />
+        </Modal>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,298 @@
+/** Projects and their grants to collaborators and collaborator groups. */
+import { useState, type FormEvent } from 'react';
+import { call, type ProjectGrantRow } from '../api/client';
+import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, Person, RelativeTime, SearchBox, useDebounced, type Sort } from '../components/ui';
+import { useAction, useApi } from '../hooks/use-api';
+import { Link, useRouter } from '../router';
+import { useCanWrite, useSession } from '../session';
+
+const PAGE_SIZE = 25;
+
+export function ProjectsPage() {
+  const { environment } = useSession();
+  const canWrite = useCanWrite(environment);
+  const [search, setSearch] = useState('');
+  const name = useDebounced(search);
+  const [page, setPage] = useState(1);
+  const [sort, setSort] = useState<Sort>({ key: 'name', direction: 'asc' });
+  const [creating, setCreating] = useState(false);
+  const [newName, setNewName] = useState('');
+  const { navigate } = useRouter();
+  const list = useApi('listProjects', { query: { environment_type: environment, name, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const { pending, error, run } = useAction();
+  const create = async (event: FormEvent) => {
+    event.preventDefault();
+    const result = await run(() => call('createProject', { body: { name: newName, environment_type: environment } }));
+    if (result !== undefined) navigate(`/projects/${result.data.id}`);
+  };
+  return (
+    <Page
+      title="Projects"
+      description={`Projects of the ${environment.toUpperCase()} environment. Grant project roles to collaborators and collaborator groups.`}
+      actions={
+        canWrite && (
+          <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
+            Create project
+          </button>
+        )
+      }
+    >
+      <div className="toolbar">
+        <SearchBox
+          label="Search projects"
+          value={search}
+          onChange={(v) => {
+            setSearch(v);
+            setPage(1);
+          }}
+        />
+      </div>
+      <DataTable
+        caption="Projects"
+        rows={list.data?.data}
+        loading={list.loading}
+        error={list.error}
+        onRetry={list.reload}
+        rowKey={(p) => p.id}
+        sort={sort}
+        onSort={setSort}
+        empty={name === '' ? 'No projects in this environment.' : `No project name contains “${name}”.`}
+        columns={[
+          { key: 'name', header: 'Name', sort: (p) => p.name.toLowerCase(), render: (p) => <Link to={`/projects/${p.id}`}>{p.name}</Link> },
+          { key: 'description', header: 'Description', render: (p) => p.description ?? <span className="muted">—</span> },
+          { key: 'env', header: 'Environment', render: (p) => p.environment.type.toUpperCase() },
+          { key: 'created', header: 'Created', sort: (p) => p.created_at, render: (p) => <RelativeTime iso={p.created_at} /> },
+        ]}
+      />
+      {list.data !== undefined && <Pagination label="Projects" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {creating && (
+        <Modal title={`Create project in ${environment.toUpperCase()}`} onClose={() => setCreating(false)}>
+          <form className="form" onSubmit={(e) => void create(e)}>
+            {error !== undefined && <Alert>{error}</Alert>}
+            <Field label="Project name">{(id) => <input id={id} required value={newName} onChange={(e) => setNewName(e.target.value)} />}</Field>
+            <div className="modal-footer">
+              <button type="button" className="button" onClick={() => setCreating(false)}>
+                Cancel
+              </button>
+              <button type="submit" className="button button-primary" disabled={pending}>
+                Create
+              </button>
+            </div>
+          </form>
+        </Modal>
+      )}
+    </Page>
+  );
+}
+
+function AddGrantDialog({ projectId, onClose, onDone }: { projectId: number; onClose: () => void; onDone: () => void }) {
+  const [type, setType] = useState<'UserGroup' | 'User'>('UserGroup');
+  const [assignee, setAssignee] = useState('');
+  const [roleId, setRoleId] = useState('');
+  const groups = useApi('listUserGroups', { query: { 'page[size]': 100 } });
+  const members = useApi('listMembers', { query: { 'page[size]': 100 } });
+  const roles = useApi('listProjectRoles', { query: { 'page[size]': 100 } });
+  const { pending, error, run } = useAction();
+  const options =
+    type === 'UserGroup'
+      ? (groups.data?.data ?? []).map((g) => ({ value: g.id, label: g.name }))
+      : (members.data?.data ?? []).map((m) => ({ value: String(m.id), label: `${m.name} (${m.email})` }));
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const result = await run(() =>
+      call('upsertProjectGrants', {
+        params: { id: projectId },
+        body: { project_grants: [{ assignment_type: type, assignment_id: type === 'User' ? Number(assignee) : assignee, project_role_id: roleId }] },
+      }),
+    );
+    if (result !== undefined) onDone();
+  };
+  return (
+    <Modal title="Grant access to this project" onClose={onClose}>
+      <form className="form" onSubmit={(e) => void submit(e)}>
+        {error !== undefined && <Alert>{error}</Alert>}
+        <fieldset>
+          <legend>Grant to</legend>
+          <label className="check-row">
+            <input
+              type="radio"
+              name="assignee-type"
+              checked={type === 'UserGroup'}
+              onChange={() => {
+                setType('UserGroup');
+                setAssignee('');
+              }}
+            />
+            A collaborator group
+          </label>
+          <label className="check-row">
+            <input
+              type="radio"
+              name="assignee-type"
+              checked={type === 'User'}
+              onChange={() => {
+                setType('User');
+                setAssignee('');
+              }}
+            />
+            A collaborator
+          </label>
+        </fieldset>
+        <Field label={type === 'UserGroup' ? 'Group' : 'Collaborator'}>
+          {(id) => (
+            <select id={id} required value={assignee} onChange={(e) => setAssignee(e.target.value)}>
+              <option value="">Choose…</option>
+              {options.map((o) => (
+                <option key={o.value} value={o.value}>
+                  {o.label}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Project role">
+          {(id) => (
+            <select id={id} required value={roleId} onChange={(e) => setRoleId(e.target.value)}>
+              <option value="">Choose…</option>
+              {(roles.data?.data ?? []).map((r) => (
+                <option key={r.id} value={r.id}>
+                  {r.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <div className="modal-footer">
+          <button type="button" className="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="button button-primary" disabled={pending}>
+            Grant
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function ProjectDetailPage({ id }: { id: number }) {
+  const projects = useApi('getProject', { params: { id } });
+  const project = projects.data?.data;
+  const grants = useApi('listProjectGrants', { params: { id }, query: { 'page[size]': 100 } });
+  const access = useApi('projectAccess', { params: { id }, query: { 'page[size]': 100 } });
+  const canWrite = useCanWrite(project?.environment.type ?? '-');
+  const [adding, setAdding] = useState(false);
+  const { pending, error, run } = useAction();
+  const revoke = async (grant: ProjectGrantRow) => {
+    const result = await run(() => call('deleteProjectGrant', { params: { id: grant.id } }));
+    if (result !== undefined) {
+      grants.reload();
+      access.reload();
+    }
+  };
+  const back = (
+    <Link to="/projects" className="back-link">
+      ← Back to projects
+    </Link>
+  );
+  return (
+    <Page
+      title={project?.name ?? 'Project'}
+      back={back}
+      description={project === undefined ? undefined : `${project.environment.type.toUpperCase()} · created ${new Date(project.created_at).toLocaleDateString()}`}
+      actions={
+        canWrite && (
+          <button type="button" className="button button-primary" onClick={() => setAdding(true)}>
+            Add grant
+          </button>
+        )
+      }
+    >
+      {error !== undefined && <Alert>{error}</Alert>}
+      {projects.error !== undefined && <Alert>{projects.error}</Alert>}
+      <section className="card" aria-labelledby="grants-heading">
+        <h2 id="grants-heading">Grants</h2>
+        <DataTable
+          caption="Project grants"
+          rows={grants.data?.data}
+          loading={grants.loading}
+          error={grants.error}
+          onRetry={grants.reload}
+          rowKey={(g) => g.id}
+          empty="No grants: only environment roles reach this project."
+          columns={[
+            {
+              key: 'who',
+              header: 'Granted to',
+              render: (g) => (g.user !== null ? <Person name={g.user.name} email={g.user.email} /> : <span>{g.user_group?.name} <Badge tone="blue">Group</Badge></span>),
+            },
+            { key: 'role', header: 'Project role', render: (g) => g.project_role.name },
+            { key: 'expires', header: 'Expires', render: (g) => (g.expires_at === null ? 'Never' : g.expired ? <Badge tone="red">Expired</Badge> : <RelativeTime iso={g.expires_at} />) },
+            {
+              key: 'revoke',
+              header: <span className="visually-hidden">Revoke</span>,
+              className: 'cell-menu',
+              render: (g) =>
+                canWrite && (
+                  <button type="button" className="button button-small" disabled={pending} onClick={() => void revoke(g)}>
+                    Revoke
+                  </button>
+                ),
+            },
+          ]}
+        />
+      </section>
+      <section className="card" aria-labelledby="who-heading">
+        <h2 id="who-heading">Who has access, and through what</h2>
+        <DataTable
+          caption="Project access"
+          rows={access.data?.data}
+          loading={access.loading}
+          error={access.error}
+          onRetry={access.reload}
+          rowKey={(a) => a.member.id}
+          empty="Nobody reaches this project through a grant."
+          columns={[
+            { key: 'who', header: 'Collaborator', render: (a) => <Person name={a.member.name} email={a.member.email} /> },
+            {
+              key: 'paths',
+              header: 'Through',
+              render: (a) => (
+                <ul className="plain">
+                  {a.paths.map((p) => (
+                    <li key={p.project_grant.id + (p.user_group?.id ?? '')}>
+                      {p.via === 'direct_grant' ? 'Direct grant' : `Group ${p.user_group?.name ?? ''}`} → {p.project_role.name}
+                      {p.expired && <Badge tone="red">expired</Badge>}
+                    </li>
+                  ))}
+                </ul>
+              ),
+            },
+            {
+              key: 'privileges',
+              header: 'Can',
+              render: (a) => (
+                <span className="small">
+                  {Object.entries(a.privileges)
+                    .map(([k, v]) => `${k}: ${v.join(', ')}`)
+                    .join(' · ')}
+                </span>
+              ),
+            },
+          ]}
+        />
+      </section>
+      {adding && project !== undefined && (
+        <AddGrantDialog
+          projectId={project.id}
+          onClose={() => setAdding(false)}
+          onDone={() => {
+            setAdding(false);
+            grants.reload();
+            access.reload();
+          }}
+        />
+      )}
+    </Page>
+  );
+}

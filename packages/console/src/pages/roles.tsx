@@ -1,0 +1,260 @@
+/** Environment, project and legacy roles, with a privileges editor built from the shared catalogue. */
+import { useState, type FormEvent } from 'react';
+import { ENVIRONMENT_RESOURCES, LEGACY_SYSTEM_ROLES, PROJECT_RESOURCES } from '../../../contracts/src/privileges';
+import { call, type Query } from '../api/client';
+import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, RelativeTime, SearchBox, Tabs, useDebounced, type Sort } from '../components/ui';
+import { useAction, useApi } from '../hooks/use-api';
+import { useCanWrite } from '../session';
+
+const PAGE_SIZE = 25;
+type Kind = 'Environment roles' | 'Project roles' | 'Legacy roles';
+/** Privileges chosen per resource: resource key → privilege names. */
+type Selection = Record<string, string[]>;
+
+function catalogue(kind: Kind): Record<string, { label: string; privileges: readonly string[] }> {
+  if (kind === 'Environment roles') return ENVIRONMENT_RESOURCES;
+  if (kind === 'Project roles') return PROJECT_RESOURCES;
+  const admin = LEGACY_SYSTEM_ROLES.Admin ?? {};
+  return Object.fromEntries(Object.entries(admin).map(([label, privileges]) => [label, { label, privileges }]));
+}
+
+export function PrivilegesEditor({ kind, value, onChange, disabled }: { kind: Kind; value: Selection; onChange: (v: Selection) => void; disabled: boolean }) {
+  const resources = catalogue(kind);
+  return (
+    <fieldset className="privileges">
+      <legend>Privileges</legend>
+      <table>
+        <caption className="visually-hidden">Privileges by resource</caption>
+        <thead>
+          <tr>
+            <th scope="col">Resource</th>
+            <th scope="col">Privileges</th>
+          </tr>
+        </thead>
+        <tbody>
+          {Object.entries(resources).map(([key, resource]) => {
+            const chosen = value[key] ?? [];
+            const all = resource.privileges.every((p) => chosen.includes(p));
+            return (
+              <tr key={key}>
+                <th scope="row">
+                  <label className="check-row">
+                    <input type="checkbox" disabled={disabled} checked={all} onChange={() => onChange({ ...value, [key]: all ? [] : [...resource.privileges] })} />
+                    {resource.label}
+                  </label>
+                </th>
+                <td className="privilege-list">
+                  {resource.privileges.map((privilege) => (
+                    <label key={privilege} className="check-row">
+                      <input
+                        type="checkbox"
+                        disabled={disabled}
+                        checked={chosen.includes(privilege)}
+                        onChange={() => onChange({ ...value, [key]: chosen.includes(privilege) ? chosen.filter((p) => p !== privilege) : [...chosen, privilege] })}
+                      />
+                      {privilege.replace(/_/g, ' ')}
+                    </label>
+                  ))}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </fieldset>
+  );
+}
+
+function toConfig(kind: Kind, selection: Selection) {
+  const resources = catalogue(kind);
+  const entries = Object.entries(selection).filter(([, privileges]) => privileges.length > 0);
+  if (kind === 'Legacy roles') return Object.fromEntries(entries);
+  return Object.fromEntries(
+    entries.map(([key, privileges]) => [key, { privileges: resources[key]?.privileges.every((p) => privileges.includes(p)) === true ? ('all' as const) : privileges }]),
+  );
+}
+
+function fromConfig(kind: Kind, config: Record<string, unknown>): Selection {
+  const resources = catalogue(kind);
+  return Object.fromEntries(
+    Object.entries(config).map(([key, entry]) => {
+      if (kind === 'Legacy roles') return [key, entry as string[]];
+      const privileges = (entry as { privileges: 'all' | string[] }).privileges;
+      return [key, privileges === 'all' ? [...(resources[key]?.privileges ?? [])] : privileges];
+    }),
+  );
+}
+
+interface RoleRow {
+  id: number | string;
+  name: string;
+  members_count: number;
+  kind: string;
+  system: boolean;
+  updated_at: string;
+}
+
+function RoleDialog({ kind, role, onClose, onDone }: { kind: Kind; role: RoleRow | null; onClose: () => void; onDone: () => void }) {
+  const canWrite = useCanWrite('dev') && role?.system !== true;
+  const [name, setName] = useState(role?.name ?? '');
+  const [selection, setSelection] = useState<Selection | undefined>(role === null ? {} : undefined);
+  const { pending, error, run } = useAction();
+  const loaded = useApi(
+    kind === 'Environment roles' ? 'getEnvironmentRole' : 'getProjectRole',
+    role !== null && kind !== 'Legacy roles' && selection === undefined ? { params: { id: role.id } } : null,
+  );
+  const legacy = useApi('listLegacyRoles', role !== null && kind === 'Legacy roles' && selection === undefined ? { query: { 'page[size]': 100 } } : null);
+  if (selection === undefined) {
+    const config = loaded.data?.data.config ?? legacy.data?.data.find((r) => r.id === role?.id)?.privileges;
+    if (config !== undefined) setSelection(fromConfig(kind, config as Record<string, unknown>));
+  }
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const config = toConfig(kind, selection ?? {});
+    const result = await run(async () => {
+      if (kind === 'Legacy roles') {
+        const body = { role: { name, privileges: config as Record<string, string[]> } };
+        return role === null ? call('createLegacyRole', { body }) : call('updateLegacyRole', { params: { id: role.id }, body });
+      }
+      if (kind === 'Environment roles') {
+        const body = { environment_role: { name, config } };
+        return role === null ? call('createEnvironmentRole', { body }) : call('updateEnvironmentRole', { params: { id: role.id }, body });
+      }
+      const body = { project_role: { name, config } };
+      return role === null ? call('createProjectRole', { body }) : call('updateProjectRole', { params: { id: role.id }, body });
+    });
+    if (result !== undefined) onDone();
+  };
+  const title = role === null ? `New ${kind.toLowerCase().replace(/s$/, '')}` : role.name;
+  return (
+    <Modal title={title} onClose={onClose} wide>
+      <form className="form" onSubmit={(e) => void submit(e)}>
+        {error !== undefined && <Alert>{error}</Alert>}
+        {role?.system === true && <Alert tone="info">System roles cannot be changed.</Alert>}
+        <Field label="Role name">{(id) => <input id={id} required disabled={!canWrite} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
+        {selection === undefined ? <p>Loading privileges…</p> : <PrivilegesEditor kind={kind} value={selection} onChange={setSelection} disabled={!canWrite} />}
+        <div className="modal-footer">
+          <button type="button" className="button" onClick={onClose}>
+            {canWrite ? 'Cancel' : 'Close'}
+          </button>
+          {canWrite && (
+            <button type="submit" className="button button-primary" disabled={pending}>
+              Save
+            </button>
+          )}
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function RolesPage() {
+  const [tab, setTab] = useState<Kind>('Environment roles');
+  const [search, setSearch] = useState('');
+  const name = useDebounced(search);
+  const [page, setPage] = useState(1);
+  const [sort, setSort] = useState<Sort>({ key: 'name', direction: 'asc' });
+  const [editing, setEditing] = useState<RoleRow | null | 'new'>(null);
+  const canWrite = useCanWrite('dev');
+  const query: Query = { name, 'page[number]': page, 'page[size]': PAGE_SIZE };
+  const env = useApi('listEnvironmentRoles', tab === 'Environment roles' ? { query } : null);
+  const project = useApi('listProjectRoles', tab === 'Project roles' ? { query } : null);
+  const legacy = useApi('listLegacyRoles', tab === 'Legacy roles' ? { query } : null);
+  const active = tab === 'Environment roles' ? env : tab === 'Project roles' ? project : legacy;
+  const rows: RoleRow[] | undefined =
+    tab === 'Legacy roles'
+      ? legacy.data?.data.map((r) => ({ id: r.id, name: r.name, members_count: r.members_count, kind: r.system ? 'system' : 'custom', system: r.system, updated_at: r.updated_at }))
+      : (tab === 'Environment roles' ? env.data?.data : project.data?.data)?.map((r) => ({
+          id: r.id,
+          name: r.name,
+          members_count: r.members_count,
+          kind: r.type,
+          system: r.type === 'system',
+          updated_at: r.updated_at,
+        }));
+  const { pending, error, run } = useAction();
+  const remove = async (role: RoleRow) => {
+    const op = tab === 'Environment roles' ? 'deleteEnvironmentRole' : tab === 'Project roles' ? 'deleteProjectRole' : 'deleteLegacyRole';
+    const result = await run(() => call(op, { params: { id: role.id } }));
+    if (result !== undefined) active.reload();
+  };
+  return (
+    <Page
+      title="Roles"
+      description="Environment roles decide what collaborators may do in an environment; project roles what a project grant gives; legacy roles are the older privilege groups."
+      actions={
+        canWrite && (
+          <button type="button" className="button button-primary" onClick={() => setEditing('new')}>
+            New role
+          </button>
+        )
+      }
+    >
+      <Tabs
+        label="Role kinds"
+        tabs={['Environment roles', 'Project roles', 'Legacy roles']}
+        active={tab}
+        onChange={(t) => {
+          setTab(t as Kind);
+          setPage(1);
+        }}
+      />
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+        <div className="toolbar">
+          <SearchBox label="Search roles" value={search} onChange={setSearch} />
+        </div>
+        {error !== undefined && <Alert>{error}</Alert>}
+        <DataTable
+          caption={tab}
+          rows={rows}
+          loading={active.loading}
+          error={active.error}
+          onRetry={active.reload}
+          rowKey={(r) => r.id}
+          sort={sort}
+          onSort={setSort}
+          empty="No roles."
+          columns={[
+            {
+              key: 'name',
+              header: 'Name',
+              sort: (r) => r.name.toLowerCase(),
+              render: (r) => (
+                <button type="button" className="link-button" onClick={() => setEditing(r)}>
+                  {r.name}
+                </button>
+              ),
+            },
+            { key: 'kind', header: 'Type', sort: (r) => r.kind, render: (r) => <Badge tone={r.system ? 'grey' : 'blue'}>{r.kind}</Badge> },
+            { key: 'members', header: 'Assigned', sort: (r) => r.members_count, render: (r) => r.members_count, className: 'num' },
+            { key: 'updated', header: 'Updated', sort: (r) => r.updated_at, render: (r) => <RelativeTime iso={r.updated_at} /> },
+            {
+              key: 'delete',
+              header: <span className="visually-hidden">Delete</span>,
+              className: 'cell-menu',
+              render: (r) =>
+                canWrite &&
+                !r.system && (
+                  <button type="button" className="button button-small" disabled={pending} onClick={() => void remove(r)}>
+                    Delete
+                  </button>
+                ),
+            },
+          ]}
+        />
+        {active.data !== undefined && <Pagination label={tab} page={page} size={PAGE_SIZE} total={active.data.total} onPage={setPage} />}
+      </div>
+      {editing !== null && (
+        <RoleDialog
+          kind={tab}
+          role={editing === 'new' ? null : editing}
+          onClose={() => setEditing(null)}
+          onDone={() => {
+            setEditing(null);
+            active.reload();
+          }}
+        />
+      )}
+    </Page>
+  );
+}

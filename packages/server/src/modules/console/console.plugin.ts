@@ -1,0 +1,35 @@
+/**
+ * Wires the console into the app: its `/api/console` routes, the session authenticator the API's
+ * auth hook uses, the first admin from ROSTER_ADMIN_EMAIL/PASSWORD, and the built console at `/`.
+ */
+import type { SessionAuthenticator } from '../../http/auth.js';
+import type { Api } from '../../http/types.js';
+import type { ConsoleConfig } from './console.config.js';
+import { registerConsoleRoutes } from './console.routes.js';
+import type { AuthenticatedSession, ConsoleService } from './console.service.js';
+import { consolePage, registerConsoleStatic, type ConsolePage } from './console.static.js';
+import { CSRF_HEADER, SESSION_COOKIE, readCookie } from './cookies.js';
+
+export function sessionAuthenticator(consoleService: ConsoleService): SessionAuthenticator<AuthenticatedSession> {
+  return {
+    cookieName: SESSION_COOKIE,
+    csrfHeader: CSRF_HEADER,
+    readCookie,
+    authenticate: (token) => consoleService.authenticate(token),
+    contextFor: (session, write) => consoleService.contextFor(session, write),
+  };
+}
+
+export async function registerConsole(
+  app: Api,
+  deps: { consoleService: ConsoleService; config: ConsoleConfig; publicUrl: string; afterWrite: () => Promise<void> },
+): Promise<ConsolePage> {
+  const cookies = { secure: deps.publicUrl.startsWith('https:') };
+  const page = consolePage(deps.config.staticDir);
+  app.addHook('onReady', async () => {
+    if (await deps.consoleService.ensureFirstAdmin()) await deps.afterWrite();
+  });
+  await app.register(async (scope) => registerConsoleRoutes(scope, deps.consoleService, { ...cookies, maxAgeSeconds: deps.config.sessionTtlSeconds }), { prefix: '/api/console' });
+  await app.register(async (scope) => registerConsoleStatic(scope, deps.config.staticDir, page));
+  return page;
+}

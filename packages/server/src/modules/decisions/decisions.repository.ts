@@ -1,0 +1,242 @@
+/**
+ * The reads the access index is built and refreshed from. Whole-workspace loads at start, narrow
+ * reloads per audit-event target afterwards. Nothing here runs on the check path.
+ */
+import { sql } from 'kysely';
+import type { Executor } from '../../storage/database.js';
+
+export interface ChangeEventRow {
+  id: number;
+  workspace_id: number;
+  target_type: string;
+  target_id: string | null;
+  action: string;
+}
+
+export interface MemberIndexRow {
+  id: number;
+  name: string;
+  email: string;
+  email_key: string;
+}
+export interface MemberRoleIndexRow {
+  member_id: number;
+  environment_id: number;
+  role_type: string;
+  legacy_role_id: number | null;
+  environment_role_id: number | null;
+}
+export interface MembershipIndexRow {
+  group_id: string;
+  member_id: number | null;
+  expires_at: string | null;
+}
+export interface GroupIndexRow {
+  id: string;
+  name: string;
+  system: number;
+}
+export interface ProjectIndexRow {
+  id: number;
+  name: string;
+  environment_id: number;
+}
+export interface GrantIndexRow {
+  id: string;
+  project_id: number;
+  project_role_id: string;
+  member_id: number | null;
+  group_id: string | null;
+  created_at: string;
+  expires_at: string | null;
+}
+export interface ProjectRoleIndexRow {
+  id: string;
+  name: string;
+  config: string;
+}
+export interface EnvironmentRoleIndexRow {
+  id: number;
+  name: string;
+  config: string;
+}
+export interface LegacyRoleIndexRow {
+  id: number;
+  name: string;
+  privileges: string;
+}
+
+/** Everything the index holds about one workspace. */
+export interface WorkspaceIndexRows {
+  environments: { id: number; type: string }[];
+  legacyRoles: LegacyRoleIndexRow[];
+  environmentRoles: EnvironmentRoleIndexRow[];
+  projectRoles: ProjectRoleIndexRow[];
+  members: MemberIndexRow[];
+  memberRoles: MemberRoleIndexRow[];
+  groups: GroupIndexRow[];
+  memberships: MembershipIndexRow[];
+  projects: ProjectIndexRow[];
+  grants: GrantIndexRow[];
+}
+
+const grantColumns = ['id', 'project_id', 'project_role_id', 'member_id', 'group_id', 'created_at', 'expires_at'] as const;
+
+export function listWorkspaceIds(db: Executor): Promise<{ id: number }[]> {
+  return db.selectFrom('workspaces').select('id').orderBy('id').execute();
+}
+
+export async function findLastEventId(db: Executor): Promise<number> {
+  const row = await db
+    .selectFrom('audit_events')
+    .select(sql<number | null>`max(id)`.as('max_id'))
+    .executeTakeFirst();
+  return Number(row?.max_id ?? 0);
+}
+
+/** Events after `afterId`, plus the listed earlier IDs still missing (see AccessIndex.sync). */
+export function listChangeEvents(
+  db: Executor,
+  afterId: number,
+  missingIds: readonly number[],
+  limit: number,
+): Promise<ChangeEventRow[]> {
+  return db
+    .selectFrom('audit_events')
+    .select(['id', 'workspace_id', 'target_type', 'target_id', 'action'])
+    .where((eb) =>
+      missingIds.length === 0
+        ? eb('id', '>', afterId)
+        : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
+    )
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+export async function loadWorkspaceRows(db: Executor, workspaceId: number): Promise<WorkspaceIndexRows | undefined> {
+  const workspace = await db.selectFrom('workspaces').select('id').where('id', '=', workspaceId).executeTakeFirst();
+  if (workspace === undefined) return undefined;
+  const [environments, legacyRoles, environmentRoles, projectRoles, members, memberRoles, groups, memberships, projects, grants] =
+    await Promise.all([
+      db.selectFrom('environments').select(['id', 'type']).where('workspace_id', '=', workspaceId).orderBy('id').execute(),
+      db.selectFrom('legacy_roles').select(['id', 'name', 'privileges']).where('workspace_id', '=', workspaceId).execute(),
+      db.selectFrom('environment_roles').select(['id', 'name', 'config']).where('workspace_id', '=', workspaceId).execute(),
+      db.selectFrom('project_roles').select(['id', 'name', 'config']).where('workspace_id', '=', workspaceId).execute(),
+      db.selectFrom('members').select(['id', 'name', 'email', 'email_key']).where('workspace_id', '=', workspaceId).execute(),
+      db
+        .selectFrom('member_environment_roles')
+        .select(['member_id', 'environment_id', 'role_type', 'legacy_role_id', 'environment_role_id'])
+        .where('workspace_id', '=', workspaceId)
+        .execute(),
+      db.selectFrom('collaborator_groups').select(['id', 'name', 'system']).where('workspace_id', '=', workspaceId).execute(),
+      db
+        .selectFrom('group_memberships')
+        .select(['group_id', 'member_id', 'expires_at'])
+        .where('workspace_id', '=', workspaceId)
+        .where('member_id', 'is not', null)
+        .execute(),
+      db.selectFrom('projects').select(['id', 'name', 'environment_id']).where('workspace_id', '=', workspaceId).execute(),
+      db.selectFrom('project_grants').select(grantColumns).where('workspace_id', '=', workspaceId).execute(),
+    ]);
+  return { environments, legacyRoles, environmentRoles, projectRoles, members, memberRoles, groups, memberships, projects, grants };
+}
+
+export interface MemberReload {
+  member: MemberIndexRow | undefined;
+  roles: MemberRoleIndexRow[];
+  memberships: MembershipIndexRow[];
+  grants: GrantIndexRow[];
+}
+
+export async function loadMemberRows(db: Executor, workspaceId: number, memberId: number): Promise<MemberReload> {
+  const [member, roles, memberships, grants] = await Promise.all([
+    db
+      .selectFrom('members')
+      .select(['id', 'name', 'email', 'email_key'])
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', memberId)
+      .executeTakeFirst(),
+    db
+      .selectFrom('member_environment_roles')
+      .select(['member_id', 'environment_id', 'role_type', 'legacy_role_id', 'environment_role_id'])
+      .where('member_id', '=', memberId)
+      .execute(),
+    db.selectFrom('group_memberships').select(['group_id', 'member_id', 'expires_at']).where('member_id', '=', memberId).execute(),
+    db.selectFrom('project_grants').select(grantColumns).where('member_id', '=', memberId).execute(),
+  ]);
+  return { member, roles, memberships, grants };
+}
+
+export interface GroupReload {
+  group: GroupIndexRow | undefined;
+  memberships: MembershipIndexRow[];
+  grants: GrantIndexRow[];
+}
+
+export async function loadGroupRows(db: Executor, workspaceId: number, groupId: string): Promise<GroupReload> {
+  const [group, memberships, grants] = await Promise.all([
+    db
+      .selectFrom('collaborator_groups')
+      .select(['id', 'name', 'system'])
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', groupId)
+      .executeTakeFirst(),
+    db
+      .selectFrom('group_memberships')
+      .select(['group_id', 'member_id', 'expires_at'])
+      .where('group_id', '=', groupId)
+      .where('member_id', 'is not', null)
+      .execute(),
+    db.selectFrom('project_grants').select(grantColumns).where('group_id', '=', groupId).execute(),
+  ]);
+  return { group, memberships, grants };
+}
+
+export interface ProjectReload {
+  project: ProjectIndexRow | undefined;
+  grants: GrantIndexRow[];
+}
+
+export async function loadProjectRows(db: Executor, workspaceId: number, projectId: number): Promise<ProjectReload> {
+  const [project, grants] = await Promise.all([
+    db
+      .selectFrom('projects')
+      .select(['id', 'name', 'environment_id'])
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', projectId)
+      .executeTakeFirst(),
+    db.selectFrom('project_grants').select(grantColumns).where('project_id', '=', projectId).execute(),
+  ]);
+  return { project, grants };
+}
+
+export function findGrantRow(db: Executor, workspaceId: number, grantId: string): Promise<GrantIndexRow | undefined> {
+  return db
+    .selectFrom('project_grants')
+    .select(grantColumns)
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', grantId)
+    .executeTakeFirst();
+}
+
+export function findProjectRoleRow(db: Executor, workspaceId: number, roleId: string): Promise<ProjectRoleIndexRow | undefined> {
+  return db
+    .selectFrom('project_roles')
+    .select(['id', 'name', 'config'])
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', roleId)
+    .executeTakeFirst();
+}
+
+/** Environment and legacy roles are few; a change to one reloads both lists. */
+export async function loadEnvironmentRoleRows(
+  db: Executor,
+  workspaceId: number,
+): Promise<{ legacyRoles: LegacyRoleIndexRow[]; environmentRoles: EnvironmentRoleIndexRow[] }> {
+  const [legacyRoles, environmentRoles] = await Promise.all([
+    db.selectFrom('legacy_roles').select(['id', 'name', 'privileges']).where('workspace_id', '=', workspaceId).execute(),
+    db.selectFrom('environment_roles').select(['id', 'name', 'config']).where('workspace_id', '=', workspaceId).execute(),
+  ]);
+  return { legacyRoles, environmentRoles };
+}

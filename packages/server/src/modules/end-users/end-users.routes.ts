@@ -1,0 +1,200 @@
+import { Type } from 'typebox';
+import {
+  CreateEndUserBody,
+  DataOf,
+  Decision,
+  DecisionBody,
+  EndUser,
+  EndUserDetail,
+  EndUserInvitationTokenParams,
+  ErrorBody,
+  IntegerIdParams,
+  InviteEndUserBody,
+  ListEndUsersQuery,
+  PagedList,
+  SetEnvironmentAccessBody,
+  UpdateEndUserBody,
+} from '@roster/contracts';
+import { contextOf, intId, type Api } from '../../http/types.js';
+import { errorResponses, noContent } from '../../http/schemas.js';
+import type { EndUserDecisionsService } from '../decisions/end-user-decisions.js';
+import type { EndUsersService } from './end-users.service.js';
+
+const tags = ['End users'];
+
+export function registerEndUserRoutes(
+  app: Api,
+  endUsers: EndUsersService,
+  decisions: EndUserDecisionsService,
+): void {
+  app.get(
+    '/end_users',
+    {
+      schema: {
+        tags,
+        summary: 'List end users',
+        description:
+          '`email` filters by contains; `sort` is email, mfa or created_at (default), `direction` asc (default) or desc.',
+        querystring: ListEndUsersQuery,
+        response: { 200: PagedList(EndUser), ...errorResponses },
+      },
+    },
+    (request) => endUsers.listEndUsers(contextOf(request), request.query),
+  );
+  app.post(
+    '/end_users',
+    {
+      schema: {
+        tags,
+        summary: 'Create an end user (source manual, status active)',
+        body: CreateEndUserBody,
+        response: { 201: DataOf(EndUser), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send({ data: await endUsers.createEndUser(contextOf(request), request.body) }),
+  );
+  app.post(
+    '/end_users/invitations',
+    {
+      schema: {
+        tags,
+        summary: 'Invite an end user to the portal',
+        description:
+          'Creates the user with status invited and mails a single-use link valid for 7 days.',
+        body: InviteEndUserBody,
+        response: { 201: DataOf(EndUser), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send({ data: await endUsers.inviteEndUser(contextOf(request), request.body) }),
+  );
+  app.post(
+    '/end_users/decisions',
+    {
+      schema: {
+        tags,
+        summary: 'Decide whether an end user may use a feature (or one of its tools)',
+        body: DecisionBody,
+        response: { 200: DataOf(Decision), ...errorResponses },
+      },
+    },
+    async (request) => ({ data: await decisions.decide(contextOf(request), request.body) }),
+  );
+  app.get(
+    '/end_users/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Get an end user with its groups, feature access and recent activity',
+        params: IntegerIdParams,
+        response: { 200: DataOf(EndUserDetail), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      data: await endUsers.getEndUser(contextOf(request), intId(request.params)),
+    }),
+  );
+  for (const method of ['put', 'patch'] as const) {
+    app[method](
+      '/end_users/:id',
+      {
+        schema: {
+          tags,
+          summary: 'Edit an end user’s name, profile and groups',
+          params: IntegerIdParams,
+          body: UpdateEndUserBody,
+          response: { 200: DataOf(EndUser), ...errorResponses },
+        },
+      },
+      async (request) => ({
+        data: await endUsers.updateEndUser(contextOf(request), intId(request.params), request.body),
+      }),
+    );
+  }
+  app.delete(
+    '/end_users/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete an end user (all access goes at once)',
+        params: IntegerIdParams,
+        response: { ...noContent, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      await endUsers.deleteEndUser(contextOf(request), intId(request.params));
+      return reply.status(204).send(null);
+    },
+  );
+  app.put(
+    '/end_users/:id/environments',
+    {
+      schema: {
+        tags,
+        summary: 'Grant or revoke an end user’s access to an environment',
+        description:
+          'Revoking needs `"confirm": true`, and removes the user from the environment’s groups and direct feature grants.',
+        params: IntegerIdParams,
+        body: SetEnvironmentAccessBody,
+        response: { 200: DataOf(EndUser), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      data: await endUsers.setEnvironmentAccess(
+        contextOf(request),
+        intId(request.params),
+        request.body,
+      ),
+    }),
+  );
+  app.post(
+    '/end_users/:id/lock',
+    {
+      schema: {
+        tags,
+        summary: 'Lock an end user: every decision denies until unlocked',
+        params: IntegerIdParams,
+        response: { 200: DataOf(EndUser), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      data: await endUsers.lockEndUser(contextOf(request), intId(request.params)),
+    }),
+  );
+  app.post(
+    '/end_users/:id/unlock',
+    {
+      schema: {
+        tags,
+        summary: 'Unlock an end user',
+        params: IntegerIdParams,
+        response: { 200: DataOf(EndUser), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      data: await endUsers.unlockEndUser(contextOf(request), intId(request.params)),
+    }),
+  );
+}
+
+/** The invitee's side: no API token, the link's secret is the credential. */
+export function registerPublicEndUserInvitationRoutes(app: Api, endUsers: EndUsersService): void {
+  app.post(
+    '/end-user-invitations/:token/accept',
+    {
+      schema: {
+        tags,
+        summary: 'Accept a portal invitation',
+        params: EndUserInvitationTokenParams,
+        body: Type.Optional(Type.Union([Type.Object({}), Type.Null()])),
+        response: { 200: DataOf(EndUser), 400: ErrorBody, 404: ErrorBody, 410: ErrorBody },
+      },
+    },
+    async (request) => ({ data: await endUsers.acceptInvitation(request.params.token) }),
+  );
+}

@@ -1,0 +1,318 @@
+/**
+ * Features: what end users get access to (assistants, chat apps, MCP servers, the apps portal),
+ * registered per environment, and the grants that give users access to them, directly or
+ * through end-user groups (Everyone included). Grants are one input of a decision; policies are
+ * the other (decisions/end-user-decisions.ts).
+ */
+import type {
+  CreateFeatureBody,
+  Feature,
+  FeatureAccessBody,
+  FeatureGrant,
+  FeatureKind,
+  ListFeaturesQuery,
+  UpdateFeatureBody,
+} from '@roster/contracts';
+import type { Db, Executor } from '../../storage/database.js';
+import { isoNow, type Clock } from '../../lib/clock.js';
+import { badRequest, notFound } from '../../lib/errors.js';
+import type { RequestContext } from '../../lib/context.js';
+import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
+import { requireEnvironmentAccess } from '../../lib/scope.js';
+import { insertAuditEvent } from '../audit/audit.repository.js';
+import {
+  findEndUsersByIds,
+  usersWithEnvironmentAccess,
+} from '../end-users/end-users.repository.js';
+import { requireEnvironment } from '../end-users/end-users.service.js';
+import {
+  ensureEveryoneGroups,
+  findEndUserGroupsByIds,
+} from '../end-user-groups/end-user-groups.repository.js';
+import {
+  deleteFeature,
+  deleteFeatureGrants,
+  findFeatureById,
+  findFeatureByNameKey,
+  insertFeature,
+  insertFeatureGrants,
+  listFeatureGrants,
+  listFeatures,
+  updateFeature,
+  type FeatureRow,
+} from './features.repository.js';
+
+export function toFeature(row: FeatureRow): Feature {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind as FeatureKind,
+    description: row.description,
+    environment_type: row.environment_type,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function normalisedName(name: string | undefined): { name: string; key: string } {
+  const trimmed = (name ?? '').trim();
+  if (trimmed === '') throw badRequest('feature.name_blank', "Name can't be blank");
+  return { name: trimmed, key: trimmed.toLowerCase() };
+}
+
+export function createFeaturesService(deps: { db: Db; clock: Clock }) {
+  const now = () => isoNow(deps.clock);
+
+  async function requireFeature(
+    db: Executor,
+    ctx: RequestContext,
+    id: number,
+  ): Promise<FeatureRow> {
+    const feature = await findFeatureById(db, ctx.workspaceId, id);
+    if (feature === undefined) throw notFound('feature.not_found', 'Feature not found');
+    requireEnvironmentAccess(ctx, feature.environment_type);
+    return feature;
+  }
+
+  async function assertNameFree(
+    db: Executor,
+    ctx: RequestContext,
+    environmentId: number,
+    key: string,
+    exceptId?: number,
+  ) {
+    const existing = await findFeatureByNameKey(db, ctx.workspaceId, environmentId, key);
+    if (existing !== undefined && existing.id !== exceptId) {
+      throw badRequest('feature.name_taken', 'Name has already been taken in this environment');
+    }
+  }
+
+  async function grantsOf(db: Executor, featureId: number): Promise<FeatureGrant[]> {
+    const rows = await listFeatureGrants(db, featureId);
+    return rows.map((r) => ({
+      id: r.id,
+      type: r.end_user_id === null ? 'end_user_group' : 'end_user',
+      end_user:
+        r.end_user_id === null
+          ? null
+          : { id: r.end_user_id, name: r.user_name ?? '', email: r.user_email ?? '' },
+      end_user_group:
+        r.group_id === null
+          ? null
+          : { id: r.group_id, name: r.group_name ?? '', system: r.group_system === 1 },
+      created_at: r.created_at,
+    }));
+  }
+
+  /** The users and groups of an access request: known, and in the feature's environment. */
+  async function resolveGrantees(
+    db: Executor,
+    ctx: RequestContext,
+    feature: FeatureRow,
+    body: FeatureAccessBody,
+    adding: boolean,
+  ) {
+    const endUserIds = [...new Set(body.end_user_ids ?? [])];
+    const groupIds = [...new Set(body.end_user_group_ids ?? [])];
+    if (endUserIds.length === 0 && groupIds.length === 0) {
+      throw badRequest('feature.grantees_missing', 'Give end_user_ids or end_user_group_ids');
+    }
+    const [users, groups] = await Promise.all([
+      findEndUsersByIds(db, ctx.workspaceId, endUserIds),
+      findEndUserGroupsByIds(db, ctx.workspaceId, groupIds),
+    ]);
+    const missingUsers = endUserIds.filter((id) => !users.some((u) => u.id === id));
+    if (missingUsers.length > 0)
+      throw badRequest('feature.user_unknown', `End users not found: ${missingUsers.join(', ')}`);
+    const missingGroups = groupIds.filter((id) => !groups.some((g) => g.id === id));
+    if (missingGroups.length > 0)
+      throw badRequest(
+        'feature.group_unknown',
+        `End-user groups not found: ${missingGroups.join(', ')}`,
+      );
+    if (adding) {
+      const env = feature.environment_type.toUpperCase();
+      const foreign = groups.filter((g) => g.environment_id !== feature.environment_id);
+      if (foreign.length > 0) {
+        throw badRequest(
+          'feature.group_environment',
+          `Groups of another environment can’t get access to a ${env} feature: ${foreign.map((g) => g.name).join(', ')}`,
+        );
+      }
+      const withAccess = await usersWithEnvironmentAccess(db, feature.environment_id, endUserIds);
+      const without = users.filter((u) => !withAccess.has(u.id));
+      if (without.length > 0) {
+        throw badRequest(
+          'feature.user_no_environment',
+          `End users without access to the ${env} environment can’t get access to its features: ${without.map((u) => u.email).join(', ')}`,
+        );
+      }
+    }
+    return { endUserIds, groupIds };
+  }
+
+  return {
+    async listFeatures(ctx: RequestContext, query: ListFeaturesQuery): Promise<Paged<Feature>> {
+      const page = pageRequest(query);
+      let environmentTypes = [...ctx.scope.environmentTypes];
+      if (query.environment_type !== undefined) {
+        await requireEnvironment(deps.db, ctx.workspaceId, query.environment_type);
+        requireEnvironmentAccess(ctx, query.environment_type);
+        environmentTypes = [query.environment_type];
+      }
+      const { rows, total } = await listFeatures(
+        deps.db,
+        ctx.workspaceId,
+        { environmentTypes, kind: query.kind },
+        page,
+      );
+      return paged(rows.map(toFeature), total, page);
+    },
+
+    async getFeature(ctx: RequestContext, id: number): Promise<Feature> {
+      return toFeature(await requireFeature(deps.db, ctx, id));
+    },
+
+    async createFeature(ctx: RequestContext, body: CreateFeatureBody): Promise<Feature> {
+      const environment = await requireEnvironment(deps.db, ctx.workspaceId, body.environment_type);
+      requireEnvironmentAccess(ctx, environment.type);
+      const { name, key } = normalisedName(body.name);
+      const id = await deps.db.transaction().execute(async (trx) => {
+        await assertNameFree(trx, ctx, environment.id, key);
+        const row = await insertFeature(trx, {
+          workspace_id: ctx.workspaceId,
+          environment_id: environment.id,
+          kind: body.kind,
+          name,
+          name_key: key,
+          description: body.description ?? null,
+          created_at: now(),
+          updated_at: now(),
+        });
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'feature.created',
+          targetType: 'feature',
+          targetId: row.id,
+          after: { name, kind: body.kind, environment_type: environment.type },
+          createdAt: now(),
+        });
+        return row.id;
+      });
+      return toFeature(await requireFeature(deps.db, ctx, id));
+    },
+
+    async updateFeature(
+      ctx: RequestContext,
+      id: number,
+      body: UpdateFeatureBody,
+    ): Promise<Feature> {
+      await deps.db.transaction().execute(async (trx) => {
+        const feature = await requireFeature(trx, ctx, id);
+        const renamed = body.name === undefined ? undefined : normalisedName(body.name);
+        if (renamed !== undefined)
+          await assertNameFree(trx, ctx, feature.environment_id, renamed.key, id);
+        const changes = {
+          ...(renamed === undefined ? {} : { name: renamed.name, name_key: renamed.key }),
+          ...(body.description === undefined ? {} : { description: body.description }),
+        };
+        await updateFeature(trx, id, { ...changes, updated_at: now() });
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'feature.updated',
+          targetType: 'feature',
+          targetId: id,
+          before: { name: feature.name, description: feature.description },
+          after: { name: changes.name, description: changes.description },
+          createdAt: now(),
+        });
+      });
+      return toFeature(await requireFeature(deps.db, ctx, id));
+    },
+
+    /** Deletes the feature with its grants, policies and approval requests (foreign keys cascade). */
+    async deleteFeature(ctx: RequestContext, id: number): Promise<void> {
+      await deps.db.transaction().execute(async (trx) => {
+        const feature = await requireFeature(trx, ctx, id);
+        const grants = await grantsOf(trx, id);
+        const policies = await trx
+          .selectFrom('policies')
+          .select(['id', 'name'])
+          .where('feature_id', '=', id)
+          .execute();
+        await deleteFeature(trx, id);
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'feature.deleted',
+          targetType: 'feature',
+          targetId: id,
+          before: {
+            name: feature.name,
+            kind: feature.kind,
+            environment_type: feature.environment_type,
+            grants: grants.length,
+            policies,
+          },
+          createdAt: now(),
+        });
+      });
+    },
+
+    async listAccess(ctx: RequestContext, id: number): Promise<FeatureGrant[]> {
+      await requireFeature(deps.db, ctx, id);
+      return grantsOf(deps.db, id);
+    },
+
+    async grantAccess(
+      ctx: RequestContext,
+      id: number,
+      body: FeatureAccessBody,
+    ): Promise<FeatureGrant[]> {
+      // Everyone may be named as a grantee, so it must exist before the IDs are checked.
+      await ensureEveryoneGroups(deps.db, ctx.workspaceId, now());
+      return deps.db.transaction().execute(async (trx) => {
+        const feature = await requireFeature(trx, ctx, id);
+        const grantees = await resolveGrantees(trx, ctx, feature, body, true);
+        await insertFeatureGrants(trx, ctx.workspaceId, id, grantees, now());
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'feature.access_granted',
+          targetType: 'feature',
+          targetId: id,
+          after: { end_user_ids: grantees.endUserIds, end_user_group_ids: grantees.groupIds },
+          createdAt: now(),
+        });
+        return grantsOf(trx, id);
+      });
+    },
+
+    async revokeAccess(
+      ctx: RequestContext,
+      id: number,
+      body: FeatureAccessBody,
+    ): Promise<FeatureGrant[]> {
+      return deps.db.transaction().execute(async (trx) => {
+        const feature = await requireFeature(trx, ctx, id);
+        const grantees = await resolveGrantees(trx, ctx, feature, body, false);
+        const removed = await deleteFeatureGrants(trx, id, grantees);
+        if (removed > 0) {
+          await insertAuditEvent(trx, {
+            workspaceId: ctx.workspaceId,
+            actor: ctx.actor,
+            action: 'feature.access_revoked',
+            targetType: 'feature',
+            targetId: id,
+            before: { end_user_ids: grantees.endUserIds, end_user_group_ids: grantees.groupIds },
+            createdAt: now(),
+          });
+        }
+        return grantsOf(trx, id);
+      });
+    },
+  };
+}
+export type FeaturesService = ReturnType<typeof createFeaturesService>;

@@ -1,0 +1,397 @@
+/**
+ * Policies on a feature (or on named tools of it), scoped to all users, to named users or to
+ * named groups, each with an effect: allow, deny or require approval. How they combine with
+ * grants and the lock is decided in decisions/end-user-decisions.ts. Approval requests, created
+ * by require_approval decisions, are listed, approved and rejected here; an approval is good for
+ * one later decision.
+ */
+import type {
+  ApprovalRequest,
+  CreatePolicyBody,
+  ListApprovalRequestsQuery,
+  ListPoliciesQuery,
+  Policy,
+  PolicyEffect,
+  UpdatePolicyBody,
+} from '@roster/contracts';
+import type { Static } from 'typebox';
+import type { PolicyScope } from '@roster/contracts';
+import type { Db, Executor } from '../../storage/database.js';
+import { fromJson, toJson } from '../../storage/json.js';
+import { isoNow, type Clock } from '../../lib/clock.js';
+import { badRequest, notFound } from '../../lib/errors.js';
+import type { RequestContext } from '../../lib/context.js';
+import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
+import { requireEnvironmentAccess } from '../../lib/scope.js';
+import { insertAuditEvent } from '../audit/audit.repository.js';
+import { findEndUsersByIds } from '../end-users/end-users.repository.js';
+import { requireEnvironment } from '../end-users/end-users.service.js';
+import {
+  ensureEveryoneGroups,
+  findEndUserGroupsByIds,
+} from '../end-user-groups/end-user-groups.repository.js';
+import { findFeatureById } from '../features/features.repository.js';
+import {
+  deletePolicy,
+  findApprovalRequestById,
+  findPolicyById,
+  findPolicyByNameKey,
+  insertPolicy,
+  listApprovalRequests,
+  listPolicies,
+  replacePolicyTargets,
+  targetsOf,
+  transitionApprovalRequest,
+  updatePolicy,
+  type ApprovalRequestRow,
+  type PolicyRow,
+} from './policies.repository.js';
+
+type Scope = Static<typeof PolicyScope>;
+type ScopeType = Scope['type'];
+
+export function toPolicy(
+  row: PolicyRow,
+  targets: { userIds: number[]; groupIds: number[] } | undefined,
+): Policy {
+  const scopeType = row.scope_type as ScopeType;
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    environment_type: row.environment_type,
+    feature_id: row.feature_id,
+    tools: fromJson<string[]>(row.tools),
+    scope: {
+      type: scopeType,
+      ids:
+        scopeType === 'users'
+          ? (targets?.userIds ?? [])
+          : scopeType === 'groups'
+            ? (targets?.groupIds ?? [])
+            : [],
+    },
+    effect: row.effect as PolicyEffect,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+export function toApprovalRequest(row: ApprovalRequestRow): ApprovalRequest {
+  return {
+    id: row.id,
+    status: row.status as ApprovalRequest['status'],
+    end_user: { id: row.end_user_id, name: row.user_name, email: row.user_email },
+    environment_type: row.environment_type,
+    feature: {
+      id: row.feature_id,
+      name: row.feature_name,
+      kind: row.feature_kind,
+      environment_type: row.environment_type,
+    },
+    tool: row.tool === '' ? null : row.tool,
+    policy_id: row.policy_id,
+    created_at: row.created_at,
+    decided_at: row.decided_at,
+    decided_by: row.decided_by,
+    used_at: row.used_at,
+  };
+}
+
+function normalisedName(name: string | undefined): { name: string; key: string } {
+  const trimmed = (name ?? '').trim();
+  if (trimmed === '') throw badRequest('policy.name_blank', "Name can't be blank");
+  return { name: trimmed, key: trimmed.toLowerCase() };
+}
+
+function normalisedTools(tools: string[] | undefined): string[] {
+  const trimmed = (tools ?? []).map((t) => t.trim());
+  if (trimmed.some((t) => t === ''))
+    throw badRequest('policy.tool_blank', "Tool names can't be blank");
+  return [...new Set(trimmed)];
+}
+
+export function createPoliciesService(deps: { db: Db; clock: Clock }) {
+  const now = () => isoNow(deps.clock);
+
+  async function requirePolicy(db: Executor, ctx: RequestContext, id: number): Promise<PolicyRow> {
+    const policy = await findPolicyById(db, ctx.workspaceId, id);
+    if (policy === undefined) throw notFound('policy.not_found', 'Policy not found');
+    requireEnvironmentAccess(ctx, policy.environment_type);
+    return policy;
+  }
+
+  async function present(db: Executor, row: PolicyRow): Promise<Policy> {
+    return toPolicy(row, (await targetsOf(db, [row.id])).get(row.id));
+  }
+
+  async function assertNameFree(
+    db: Executor,
+    ctx: RequestContext,
+    environmentId: number,
+    key: string,
+    exceptId?: number,
+  ) {
+    const existing = await findPolicyByNameKey(db, ctx.workspaceId, environmentId, key);
+    if (existing !== undefined && existing.id !== exceptId)
+      throw badRequest('policy.name_taken', 'Name has already been taken in this environment');
+  }
+
+  /** The scope's targets: none for `all`; for users and groups, at least one, all known, groups of the policy's environment. */
+  async function resolveScope(
+    db: Executor,
+    ctx: RequestContext,
+    scope: Scope,
+    environment: { id: number; type: string },
+  ) {
+    const ids = [...new Set(scope.ids ?? [])];
+    if (scope.type === 'all') {
+      if (ids.length > 0)
+        throw badRequest('policy.scope_ids', 'A policy scoped to all users takes no ids');
+      return { userIds: [], groupIds: [] };
+    }
+    if (ids.length === 0)
+      throw badRequest(
+        'policy.scope_empty',
+        `A policy scoped to ${scope.type} needs at least one ID in scope.ids`,
+      );
+    if (scope.type === 'users') {
+      const users = await findEndUsersByIds(db, ctx.workspaceId, ids);
+      const missing = ids.filter((id) => !users.some((u) => u.id === id));
+      if (missing.length > 0)
+        throw badRequest('policy.user_unknown', `End users not found: ${missing.join(', ')}`);
+      return { userIds: ids, groupIds: [] };
+    }
+    const groups = await findEndUserGroupsByIds(db, ctx.workspaceId, ids);
+    const missing = ids.filter((id) => !groups.some((g) => g.id === id));
+    if (missing.length > 0)
+      throw badRequest('policy.group_unknown', `End-user groups not found: ${missing.join(', ')}`);
+    const foreign = groups.filter((g) => g.environment_id !== environment.id);
+    if (foreign.length > 0) {
+      throw badRequest(
+        'policy.group_environment',
+        `A ${environment.type.toUpperCase()} policy can only name groups of its environment: ${foreign.map((g) => g.name).join(', ')}`,
+      );
+    }
+    return { userIds: [], groupIds: ids };
+  }
+
+  async function decide(
+    ctx: RequestContext,
+    id: number,
+    status: 'approved' | 'rejected',
+  ): Promise<ApprovalRequest> {
+    return deps.db.transaction().execute(async (trx) => {
+      const request = await findApprovalRequestById(trx, ctx.workspaceId, id);
+      if (request === undefined)
+        throw notFound('approval_request.not_found', 'Approval request not found');
+      requireEnvironmentAccess(ctx, request.environment_type);
+      const by = ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`;
+      const moved = await transitionApprovalRequest(trx, id, 'pending', {
+        status,
+        decided_at: now(),
+        decided_by: by,
+      });
+      if (!moved)
+        throw badRequest(
+          'approval_request.not_pending',
+          `The approval request is already ${request.status}`,
+        );
+      await insertAuditEvent(trx, {
+        workspaceId: ctx.workspaceId,
+        actor: ctx.actor,
+        action: `approval_request.${status}`,
+        targetType: 'approval_request',
+        targetId: id,
+        before: { status: 'pending' },
+        after: {
+          status,
+          end_user_id: request.end_user_id,
+          feature_id: request.feature_id,
+          tool: request.tool === '' ? null : request.tool,
+        },
+        createdAt: now(),
+      });
+      const fresh = await findApprovalRequestById(trx, ctx.workspaceId, id);
+      if (fresh === undefined) throw new Error('approval request vanished');
+      return toApprovalRequest(fresh);
+    });
+  }
+
+  return {
+    async listPolicies(ctx: RequestContext, query: ListPoliciesQuery): Promise<Paged<Policy>> {
+      const page = pageRequest(query);
+      let environmentTypes = [...ctx.scope.environmentTypes];
+      if (query.environment_type !== undefined) {
+        await requireEnvironment(deps.db, ctx.workspaceId, query.environment_type);
+        requireEnvironmentAccess(ctx, query.environment_type);
+        environmentTypes = [query.environment_type];
+      }
+      const { rows, total } = await listPolicies(
+        deps.db,
+        ctx.workspaceId,
+        { environmentTypes, featureId: query.feature_id, effect: query.effect },
+        page,
+      );
+      const targets = await targetsOf(
+        deps.db,
+        rows.map((r) => r.id),
+      );
+      return paged(
+        rows.map((row) => toPolicy(row, targets.get(row.id))),
+        total,
+        page,
+      );
+    },
+
+    async getPolicy(ctx: RequestContext, id: number): Promise<Policy> {
+      return present(deps.db, await requirePolicy(deps.db, ctx, id));
+    },
+
+    async createPolicy(ctx: RequestContext, body: CreatePolicyBody): Promise<Policy> {
+      const environment = await requireEnvironment(deps.db, ctx.workspaceId, body.environment_type);
+      requireEnvironmentAccess(ctx, environment.type);
+      const { name, key } = normalisedName(body.name);
+      const tools = normalisedTools(body.tools);
+      await ensureEveryoneGroups(deps.db, ctx.workspaceId, now());
+      const id = await deps.db.transaction().execute(async (trx) => {
+        const feature = await findFeatureById(trx, ctx.workspaceId, body.feature_id);
+        if (feature === undefined)
+          throw badRequest('policy.feature_unknown', `Feature ${body.feature_id} not found`);
+        if (feature.environment_id !== environment.id) {
+          throw badRequest(
+            'policy.feature_environment',
+            `Feature ${feature.name} is in the ${feature.environment_type.toUpperCase()} environment, not ${environment.type.toUpperCase()}`,
+          );
+        }
+        await assertNameFree(trx, ctx, environment.id, key);
+        const targets = await resolveScope(trx, ctx, body.scope, environment);
+        const row = await insertPolicy(trx, {
+          workspace_id: ctx.workspaceId,
+          environment_id: environment.id,
+          feature_id: feature.id,
+          name,
+          name_key: key,
+          description: body.description ?? null,
+          tools: toJson(tools),
+          scope_type: body.scope.type,
+          effect: body.effect,
+          created_at: now(),
+          updated_at: now(),
+        });
+        await replacePolicyTargets(trx, ctx.workspaceId, row.id, targets);
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'policy.created',
+          targetType: 'policy',
+          targetId: row.id,
+          after: {
+            name,
+            environment_type: environment.type,
+            feature_id: feature.id,
+            tools,
+            scope: { type: body.scope.type, ids: [...targets.userIds, ...targets.groupIds] },
+            effect: body.effect,
+          },
+          createdAt: now(),
+        });
+        return row.id;
+      });
+      return present(deps.db, await requirePolicy(deps.db, ctx, id));
+    },
+
+    /** PUT and PATCH: what is given changes; a new scope replaces the old one whole. */
+    async updatePolicy(ctx: RequestContext, id: number, body: UpdatePolicyBody): Promise<Policy> {
+      await ensureEveryoneGroups(deps.db, ctx.workspaceId, now());
+      await deps.db.transaction().execute(async (trx) => {
+        const policy = await requirePolicy(trx, ctx, id);
+        const before = await present(trx, policy);
+        const renamed = body.name === undefined ? undefined : normalisedName(body.name);
+        if (renamed !== undefined)
+          await assertNameFree(trx, ctx, policy.environment_id, renamed.key, id);
+        const tools = body.tools === undefined ? undefined : normalisedTools(body.tools);
+        if (body.scope !== undefined) {
+          const targets = await resolveScope(trx, ctx, body.scope, {
+            id: policy.environment_id,
+            type: policy.environment_type,
+          });
+          await replacePolicyTargets(trx, ctx.workspaceId, id, targets);
+        }
+        await updatePolicy(trx, id, {
+          ...(renamed === undefined ? {} : { name: renamed.name, name_key: renamed.key }),
+          ...(body.description === undefined ? {} : { description: body.description }),
+          ...(tools === undefined ? {} : { tools: toJson(tools) }),
+          ...(body.scope === undefined ? {} : { scope_type: body.scope.type }),
+          ...(body.effect === undefined ? {} : { effect: body.effect }),
+          updated_at: now(),
+        });
+        const after = await present(trx, await requirePolicy(trx, ctx, id));
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'policy.updated',
+          targetType: 'policy',
+          targetId: id,
+          before: {
+            name: before.name,
+            tools: before.tools,
+            scope: before.scope,
+            effect: before.effect,
+          },
+          after: { name: after.name, tools: after.tools, scope: after.scope, effect: after.effect },
+          createdAt: now(),
+        });
+      });
+      return present(deps.db, await requirePolicy(deps.db, ctx, id));
+    },
+
+    async deletePolicy(ctx: RequestContext, id: number): Promise<void> {
+      await deps.db.transaction().execute(async (trx) => {
+        const policy = await requirePolicy(trx, ctx, id);
+        const before = await present(trx, policy);
+        await deletePolicy(trx, id);
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'policy.deleted',
+          targetType: 'policy',
+          targetId: id,
+          before,
+          createdAt: now(),
+        });
+      });
+    },
+
+    async listApprovalRequests(
+      ctx: RequestContext,
+      query: ListApprovalRequestsQuery,
+    ): Promise<Paged<ApprovalRequest>> {
+      const page = pageRequest(query);
+      const { rows, total } = await listApprovalRequests(
+        deps.db,
+        ctx.workspaceId,
+        {
+          environmentTypes: [...ctx.scope.environmentTypes],
+          status: query.status,
+          endUserId: query.end_user_id,
+          featureId: query.feature_id,
+        },
+        page,
+      );
+      return paged(rows.map(toApprovalRequest), total, page);
+    },
+
+    async getApprovalRequest(ctx: RequestContext, id: number): Promise<ApprovalRequest> {
+      const request = await findApprovalRequestById(deps.db, ctx.workspaceId, id);
+      if (request === undefined)
+        throw notFound('approval_request.not_found', 'Approval request not found');
+      requireEnvironmentAccess(ctx, request.environment_type);
+      return toApprovalRequest(request);
+    },
+
+    approve: (ctx: RequestContext, id: number) => decide(ctx, id, 'approved'),
+    reject: (ctx: RequestContext, id: number) => decide(ctx, id, 'rejected'),
+  };
+}
+export type PoliciesService = ReturnType<typeof createPoliciesService>;

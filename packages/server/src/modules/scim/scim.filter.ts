@@ -1,0 +1,264 @@
+/**
+ * SCIM filters (RFC 7644 §3.4.2.2): parsed by scim2-parse-filter into an expression tree, then
+ * compiled to SQL through an attribute map (never by splitting strings). Every operator, `and`,
+ * `or`, `not`, grouping and value paths (`emails[value co "x"]`, `members[value eq "id"]`) are
+ * supported on the mapped attributes; anything else is a 400 `invalidFilter`.
+ *
+ * Entra sends values without quotes (`userName sw O`, `name.familyName eq Employee`,
+ * `meta.created gt 2015-10-10T14:38:21-07:00`) and booleans as `True`: a token-level pass quotes
+ * such bare words after a comparison operator before the parser sees them.
+ */
+import { sql, type RawBuilder } from 'kysely';
+import filterLibrary, { type Filter } from 'scim2-parse-filter';
+import filterParser from 'scim2-parse-filter/lib/src/parser.js';
+import type { Dialect } from '../../storage/database.js';
+import { scimBadRequest } from './scim.errors.js';
+import { canonicalPath, ENTERPRISE_SCHEMA, resolveAttributePath, type ResourceKind } from './scim.schema.js';
+
+const COMPARISON_OPERATORS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'lt', 'ge', 'le']);
+const MAX_FILTER_LENGTH = 4096;
+
+/** Parses a filter, accepting Entra's unquoted values; a syntax error is a 400 invalidFilter. */
+export function parseScimFilter(text: string): Filter {
+  if (text.length > MAX_FILTER_LENGTH) throw scimBadRequest('invalidFilter', `The filter is longer than ${MAX_FILTER_LENGTH} characters`);
+  try {
+    const tokens = filterParser.tokenizer(text).map((token, index, all) => {
+      const previous = all[index - 1];
+      if (token.type !== 'Word' || previous === undefined || previous.type !== 'Word') return token;
+      if (!COMPARISON_OPERATORS.has(previous.literal.toLowerCase())) return token;
+      const lower = token.literal.toLowerCase();
+      if (lower === 'true' || lower === 'false' || lower === 'null') return { type: 'Word' as const, literal: lower };
+      return { type: 'Quoted' as const, literal: JSON.stringify(token.literal) };
+    });
+    const list = new filterParser.Tokens(tokens);
+    const filter = filterParser.parseFilter(list);
+    if (list.peek().type !== 'EOT') throw new Error(`unexpected ${list.peek().literal}`);
+    return filter;
+  } catch (error) {
+    throw scimBadRequest('invalidFilter', `Invalid filter "${text}": ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+export const stringifyFilter = (filter: Filter): string => filterLibrary.stringify(filter);
+/** An in-memory test, for filters over values already loaded (PATCH value paths). */
+export const filterTester = (filter: Filter): ((resource: unknown) => boolean) => filterLibrary.filter(filter);
+
+type Value = boolean | null | number | string;
+
+/** How one attribute is stored: a column (with its comparison kind) or a computed condition. */
+type Mapping =
+  | { kind: 'string'; column: string; caseExact: boolean }
+  | { kind: 'integer'; column: string }
+  | { kind: 'boolean'; column: string }
+  | { kind: 'dateTime'; column: string }
+  | { kind: 'lines'; column: string }
+  | { kind: 'json'; schema: string | null; attribute: string; sub: string | null }
+  | { kind: 'members' };
+
+export interface FilterTarget {
+  kind: ResourceKind;
+  dialect: Dialect;
+  /** The column holding the resource's SCIM id (an end user, member or group ID). */
+  idColumn: string;
+  idIsInteger: boolean;
+  /** Builds "this group has a member with this id" for `members` filters. */
+  memberExists?: (memberId: string) => RawBuilder<boolean>;
+}
+
+const USER_COLUMNS: Record<string, Mapping> = {
+  userName: { kind: 'string', column: 'su.user_name', caseExact: false },
+  externalId: { kind: 'string', column: 'su.external_id', caseExact: true },
+  displayName: { kind: 'string', column: 'su.display_name', caseExact: false },
+  'name.givenName': { kind: 'string', column: 'su.given_name', caseExact: false },
+  'name.familyName': { kind: 'string', column: 'su.family_name', caseExact: false },
+  'name.formatted': { kind: 'string', column: 'su.formatted_name', caseExact: false },
+  emails: { kind: 'lines', column: 'su.emails_text' },
+  'emails.value': { kind: 'lines', column: 'su.emails_text' },
+  active: { kind: 'boolean', column: 'su.active' },
+  'meta.created': { kind: 'dateTime', column: 'su.created_at' },
+  'meta.lastModified': { kind: 'dateTime', column: 'su.updated_at' },
+};
+const GROUP_COLUMNS: Record<string, Mapping> = {
+  displayName: { kind: 'string', column: 'sg.display_name', caseExact: false },
+  externalId: { kind: 'string', column: 'sg.external_id', caseExact: true },
+  members: { kind: 'members' },
+  'members.value': { kind: 'members' },
+  'meta.created': { kind: 'dateTime', column: 'sg.created_at' },
+  'meta.lastModified': { kind: 'dateTime', column: 'sg.updated_at' },
+};
+
+function mappingFor(target: FilterTarget, attrPath: string): Mapping {
+  const lower = attrPath.toLowerCase();
+  if (lower === 'id') return target.idIsInteger ? { kind: 'integer', column: target.idColumn } : { kind: 'string', column: target.idColumn, caseExact: true };
+  if (lower === 'meta.created' || lower === 'meta.lastmodified') {
+    return (target.kind === 'User' ? USER_COLUMNS : GROUP_COLUMNS)[lower === 'meta.created' ? 'meta.created' : 'meta.lastModified'] as Mapping;
+  }
+  const resolved = resolveAttributePath(target.kind, attrPath);
+  if (resolved === undefined) throw scimBadRequest('invalidFilter', `Unknown attribute in filter: ${attrPath}`);
+  const path = canonicalPath(resolved);
+  const columns = target.kind === 'User' ? USER_COLUMNS : GROUP_COLUMNS;
+  const mapped = columns[path];
+  if (mapped !== undefined) return mapped;
+  // Other single-valued text attributes live in the stored resource JSON (title, userType,
+  // the enterprise extension's department, manager.value…).
+  const leaf = resolved.sub ?? resolved.def;
+  if (target.kind === 'User' && !resolved.def.multiValued && (leaf.type === 'string' || leaf.type === 'reference') && leaf.returned !== 'never') {
+    return {
+      kind: 'json',
+      schema: resolved.schema === ENTERPRISE_SCHEMA ? ENTERPRISE_SCHEMA : null,
+      attribute: resolved.def.name,
+      sub: resolved.sub?.name ?? null,
+    };
+  }
+  throw scimBadRequest('invalidFilter', `Filtering on ${attrPath} is not supported`);
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+function like(column: RawBuilder<unknown>, pattern: string): RawBuilder<boolean> {
+  return sql<boolean>`${column} like ${pattern} escape '\\'`;
+}
+
+function jsonText(target: FilterTarget, mapping: Extract<Mapping, { kind: 'json' }>): RawBuilder<string | null> {
+  const keys = [mapping.schema, mapping.attribute, mapping.sub].filter((k): k is string => k !== null);
+  if (target.dialect === 'postgres') {
+    return sql<string | null>`(su.resource::jsonb #>> ${`{${keys.map((k) => `"${k}"`).join(',')}}`})`;
+  }
+  return sql<string | null>`json_extract(su.resource, ${`$.${keys.map((k) => `"${k}"`).join('.')}`})`;
+}
+
+function stringCondition(column: RawBuilder<unknown>, caseExact: boolean, op: string, value: Value, attrPath: string): RawBuilder<boolean> {
+  if (op === 'pr') return sql<boolean>`(${column} is not null and ${column} <> '')`;
+  if (value === null) {
+    if (op === 'eq') return sql<boolean>`${column} is null`;
+    if (op === 'ne') return sql<boolean>`${column} is not null`;
+  }
+  if (typeof value !== 'string') throw scimBadRequest('invalidFilter', `${attrPath} compares with a string, not ${JSON.stringify(value)}`);
+  const left = caseExact ? column : sql`lower(${column})`;
+  const right = caseExact ? value : value.toLowerCase();
+  switch (op) {
+    case 'eq':
+      return sql<boolean>`${left} = ${right}`;
+    case 'ne':
+      return sql<boolean>`(${column} is null or ${left} <> ${right})`;
+    case 'co':
+      return like(left, `%${escapeLike(right)}%`);
+    case 'sw':
+      return like(left, `${escapeLike(right)}%`);
+    case 'ew':
+      return like(left, `%${escapeLike(right)}`);
+    case 'gt':
+      return sql<boolean>`${left} > ${right}`;
+    case 'ge':
+      return sql<boolean>`${left} >= ${right}`;
+    case 'lt':
+      return sql<boolean>`${left} < ${right}`;
+    case 'le':
+      return sql<boolean>`${left} <= ${right}`;
+    default:
+      throw scimBadRequest('invalidFilter', `Unknown operator ${op}`);
+  }
+}
+
+function compare(target: FilterTarget, attrPath: string, op: string, value: Value): RawBuilder<boolean> {
+  const mapping = mappingFor(target, attrPath);
+  switch (mapping.kind) {
+    case 'string':
+      return stringCondition(sql.ref(mapping.column), mapping.caseExact, op, value, attrPath);
+    case 'json':
+      return stringCondition(jsonText(target, mapping), false, op, value, attrPath);
+    case 'integer': {
+      const column = sql.ref(mapping.column);
+      if (op === 'pr') return sql<boolean>`${column} is not null`;
+      const id = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : undefined;
+      if (op === 'eq') return id === undefined ? sql<boolean>`1 = 0` : sql<boolean>`${column} = ${id}`;
+      if (op === 'ne') return id === undefined ? sql<boolean>`1 = 1` : sql<boolean>`${column} <> ${id}`;
+      // Ordering and substring tests on IDs compare their text.
+      return stringCondition(sql`cast(${column} as text)`, true, op, value === null ? null : String(value), attrPath);
+    }
+    case 'boolean': {
+      const column = sql.ref(mapping.column);
+      if (op === 'pr') return sql<boolean>`1 = 1`;
+      const flag = typeof value === 'boolean' ? value : typeof value === 'string' ? ['true', 'false'].includes(value.toLowerCase()) ? value.toLowerCase() === 'true' : undefined : undefined;
+      if (flag === undefined || (op !== 'eq' && op !== 'ne')) {
+        throw scimBadRequest('invalidFilter', `${attrPath} is a boolean: compare it with eq or ne and true or false`);
+      }
+      return sql<boolean>`${column} ${sql.raw(op === 'eq' ? '=' : '<>')} ${flag ? 1 : 0}`;
+    }
+    case 'dateTime': {
+      const column = sql.ref(mapping.column);
+      if (op === 'pr') return sql<boolean>`${column} is not null`;
+      const time = typeof value === 'string' ? new Date(value) : undefined;
+      if (time === undefined || Number.isNaN(time.getTime())) {
+        throw scimBadRequest('invalidFilter', `${attrPath} compares with a date-time, not ${JSON.stringify(value)}`);
+      }
+      const iso = time.toISOString();
+      const operators: Record<string, string> = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' };
+      const sqlOp = operators[op];
+      if (sqlOp === undefined) throw scimBadRequest('invalidFilter', `${op} does not apply to the date-time ${attrPath}`);
+      return sql<boolean>`${column} ${sql.raw(sqlOp)} ${iso}`;
+    }
+    case 'lines': {
+      // emails_text is "\nvalue1\nvalue2\n", lower-cased: "any email matches".
+      const column = sql.ref(mapping.column);
+      if (op === 'pr') return sql<boolean>`${column} <> ''`;
+      if (typeof value !== 'string') throw scimBadRequest('invalidFilter', `${attrPath} compares with a string`);
+      const v = escapeLike(value.toLowerCase());
+      switch (op) {
+        case 'eq':
+          return like(column, `%\n${v}\n%`);
+        case 'ne':
+          return sql<boolean>`not (${like(column, `%\n${v}\n%`)})`;
+        case 'co':
+          return like(column, `%${v}%`);
+        case 'sw':
+          return like(column, `%\n${v}%`);
+        case 'ew':
+          return like(column, `%${v}\n%`);
+        default:
+          throw scimBadRequest('invalidFilter', `${op} is not supported on ${attrPath}`);
+      }
+    }
+    case 'members': {
+      if (target.memberExists === undefined) throw scimBadRequest('invalidFilter', `Filtering on ${attrPath} is not supported`);
+      if (op === 'pr') return target.memberExists('');
+      if (op !== 'eq' || typeof value !== 'string') throw scimBadRequest('invalidFilter', `${attrPath} supports eq "<user id>" and pr`);
+      return target.memberExists(value);
+    }
+  }
+}
+
+/** Rewrites `emails[value co "x"]` as `emails.value co "x"` (only sub-attributes we store). */
+function qualify(filter: Filter, parent: string): Filter {
+  switch (filter.op) {
+    case 'and':
+    case 'or':
+      return { op: filter.op, filters: filter.filters.map((f) => qualify(f, parent)) };
+    case 'not':
+      return { op: 'not', filter: qualify(filter.filter, parent) };
+    case '[]':
+      throw scimBadRequest('invalidFilter', 'Nested value paths are not allowed');
+    default:
+      return { ...filter, attrPath: `${parent}.${filter.attrPath}` };
+  }
+}
+
+export function compileFilter(target: FilterTarget, filter: Filter): RawBuilder<boolean> {
+  switch (filter.op) {
+    case 'and':
+    case 'or': {
+      const parts = filter.filters.map((f) => compileFilter(target, f));
+      return sql<boolean>`(${sql.join(parts, sql.raw(filter.op === 'and' ? ' and ' : ' or '))})`;
+    }
+    case 'not':
+      return sql<boolean>`(not ${compileFilter(target, filter.filter)})`;
+    case '[]':
+      return compileFilter(target, qualify(filter.valFilter, filter.attrPath));
+    case 'pr':
+      return compare(target, filter.attrPath, 'pr', null);
+    default:
+      return compare(target, filter.attrPath, filter.op, filter.compValue);
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Kysely queries for SCIM connections and the SCIM view of the users and groups they manage.
+ * Dialect-neutral; every function takes a database handle or an open transaction first.
+ */
+import { sql, type RawBuilder } from 'kysely';
+import type { Dialect, Executor, NewRow, Row } from '../../storage/database.js';
+import type { Actor } from '../../lib/context.js';
+import { toJson } from '../../storage/json.js';
+
+export type ScimConnectionRow = Row<'scim_connections'>;
+export type ScimUserRow = Row<'scim_users'>;
+export type ScimGroupRow = Row<'scim_groups'>;
+
+/** Long lists (group push with thousands of members) go to the database in slices. */
+export const CHUNK = 500;
+export function chunks<T>(items: T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+// ---- connections ----------------------------------------------------------------------------
+
+export function insertConnection(db: Executor, row: NewRow<'scim_connections'>) {
+  return db.insertInto('scim_connections').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export function findConnection(db: Executor, id: string) {
+  return db.selectFrom('scim_connections').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function listConnections(db: Executor, workspaceId: number) {
+  return db
+    .selectFrom('scim_connections as c')
+    .innerJoin('environments as e', 'e.id', 'c.environment_id')
+    .selectAll('c')
+    .select('e.type as environment_type')
+    .select((eb) => [
+      eb.selectFrom('scim_users as su').whereRef('su.connection_id', '=', 'c.id').select(eb.fn.countAll<number | string>().as('n')).as('users_count'),
+      eb.selectFrom('scim_groups as sg').whereRef('sg.connection_id', '=', 'c.id').select(eb.fn.countAll<number | string>().as('n')).as('groups_count'),
+    ])
+    .where('c.workspace_id', '=', workspaceId)
+    .orderBy('c.created_at')
+    .orderBy('c.id')
+    .execute();
+}
+
+export function updateConnection(db: Executor, id: string, changes: Partial<Pick<ScimConnectionRow, 'token_hash' | 'token_prefix' | 'rotated_at' | 'last_sync_at'>>) {
+  return db.updateTable('scim_connections').set(changes).where('id', '=', id).execute();
+}
+
+export function deleteConnection(db: Executor, id: string) {
+  return db.deleteFrom('scim_connections').where('id', '=', id).execute();
+}
+
+// ---- users ----------------------------------------------------------------------------------
+
+export function findScimUserByEndUser(db: Executor, connectionId: string, endUserId: number, dialect: Dialect, lock = false) {
+  let query = db.selectFrom('scim_users').selectAll().where('connection_id', '=', connectionId).where('end_user_id', '=', endUserId);
+  if (lock && dialect === 'postgres') query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+export function findScimUserByMember(db: Executor, connectionId: string, memberId: number, dialect: Dialect, lock = false) {
+  let query = db.selectFrom('scim_users').selectAll().where('connection_id', '=', connectionId).where('member_id', '=', memberId);
+  if (lock && dialect === 'postgres') query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+export function findScimUserByUserNameKey(db: Executor, connectionId: string, key: string) {
+  return db.selectFrom('scim_users').selectAll().where('connection_id', '=', connectionId).where('user_name_key', '=', key).executeTakeFirst();
+}
+
+export function countOtherLinksOfEndUser(db: Executor, endUserId: number, connectionId: string) {
+  return db
+    .selectFrom('scim_users')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('end_user_id', '=', endUserId)
+    .where('connection_id', '<>', connectionId)
+    .executeTakeFirstOrThrow()
+    .then((row) => Number(row.n));
+}
+
+export function insertScimUser(db: Executor, row: NewRow<'scim_users'>) {
+  return db.insertInto('scim_users').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export function updateScimUser(db: Executor, id: number, changes: Partial<Omit<ScimUserRow, 'id'>>) {
+  return db.updateTable('scim_users').set(changes).where('id', '=', id).execute();
+}
+
+export function deleteScimUser(db: Executor, id: number) {
+  return db.deleteFrom('scim_users').where('id', '=', id).execute();
+}
+
+export async function listScimUsers(
+  db: Executor,
+  connectionId: string,
+  where: RawBuilder<boolean> | undefined,
+  offset: number,
+  limit: number,
+): Promise<{ rows: ScimUserRow[]; total: number }> {
+  let base = db.selectFrom('scim_users as su').where('su.connection_id', '=', connectionId);
+  if (where !== undefined) base = base.where(where);
+  const [rows, count] = await Promise.all([
+    limit === 0 ? Promise.resolve([]) : base.selectAll('su').orderBy('su.id').limit(limit).offset(offset).execute(),
+    base.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+/** Users of the connection among these SCIM ids (end-user or member IDs). */
+export async function existingUserIds(db: Executor, connectionId: string, column: 'end_user_id' | 'member_id', ids: number[]): Promise<Set<number>> {
+  const found = new Set<number>();
+  for (const slice of chunks(ids)) {
+    const rows = await db.selectFrom('scim_users').select(column).where('connection_id', '=', connectionId).where(column, 'in', slice).execute();
+    for (const row of rows) {
+      const id = row[column];
+      if (id !== null) found.add(id);
+    }
+  }
+  return found;
+}
+
+// ---- groups ---------------------------------------------------------------------------------
+
+export function findScimGroup(db: Executor, connectionId: string, column: 'end_user_group_id' | 'collaborator_group_id', id: number | string, dialect: Dialect, lock = false) {
+  let query = db.selectFrom('scim_groups').selectAll().where('connection_id', '=', connectionId);
+  query = column === 'end_user_group_id' ? query.where('end_user_group_id', '=', Number(id)) : query.where('collaborator_group_id', '=', String(id));
+  if (lock && dialect === 'postgres') query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+export function insertScimGroup(db: Executor, row: NewRow<'scim_groups'>) {
+  return db.insertInto('scim_groups').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export function updateScimGroup(db: Executor, id: number, changes: Partial<Pick<ScimGroupRow, 'display_name' | 'external_id' | 'updated_at'>>) {
+  // The version goes up in the same statement, so concurrent PATCHes each get their own.
+  return db
+    .updateTable('scim_groups')
+    .set({ ...changes, version: sql<number>`version + 1` })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function listScimGroups(
+  db: Executor,
+  connectionId: string,
+  where: RawBuilder<boolean> | undefined,
+  offset: number,
+  limit: number,
+): Promise<{ rows: ScimGroupRow[]; total: number }> {
+  let base = db.selectFrom('scim_groups as sg').where('sg.connection_id', '=', connectionId);
+  if (where !== undefined) base = base.where(where);
+  const [rows, count] = await Promise.all([
+    limit === 0 ? Promise.resolve([]) : base.selectAll('sg').orderBy('sg.id').limit(limit).offset(offset).execute(),
+    base.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+// ---- audit ----------------------------------------------------------------------------------
+
+/** Like insertAuditEvent, with the connection as actor (actor_type `scim_connection`). */
+export async function insertScimAuditEvent(
+  db: Executor,
+  entry: { workspaceId: number; actor: Omit<Actor, 'type'>; action: string; targetType: string; targetId: string | number; before?: unknown; after?: unknown; createdAt: string },
+): Promise<void> {
+  await db
+    .insertInto('audit_events')
+    .values({
+      workspace_id: entry.workspaceId,
+      actor_type: 'scim_connection',
+      actor_id: entry.actor.id,
+      actor_name: entry.actor.name,
+      action: entry.action,
+      target_type: entry.targetType,
+      target_id: String(entry.targetId),
+      before_json: entry.before === undefined ? null : toJson(entry.before),
+      after_json: entry.after === undefined ? null : toJson(entry.after),
+      created_at: entry.createdAt,
+    })
+    .execute();
+}

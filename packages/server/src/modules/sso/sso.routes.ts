@@ -1,0 +1,161 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { DataOf, ErrorBody, PutSsoOidcBody, SsoCallbackQuery, SsoLoginQuery, SsoOidcConnection, SsoSignIn } from '@roster/contracts';
+import { contextOf, type Api } from '../../http/types.js';
+import { errorResponses, noContent } from '../../http/schemas.js';
+import { readCookie } from '../console/cookies.js';
+import { SignInError, SSO_CALLBACK_PATH, SSO_LOGIN_PATH, type SsoService } from './sso.service.js';
+
+const tags = ['SSO'];
+
+/** Binds a login attempt to the browser that started it (see sso.service.ts). */
+export const SSO_STATE_COOKIE = 'roster_sso_state';
+
+/** Administrators' side, behind API-client auth. */
+export function registerSsoRoutes(app: Api, sso: SsoService): void {
+  app.get(
+    '/sso/oidc',
+    {
+      schema: {
+        tags,
+        summary: "The workspace's OpenID Connect connection",
+        description: 'The client secret is never returned; `client_secret_set` says whether one is stored.',
+        response: { 200: DataOf(SsoOidcConnection), ...errorResponses },
+      },
+    },
+    async (request) => ({ data: await sso.getConnection(contextOf(request)) }),
+  );
+  app.put(
+    '/sso/oidc',
+    {
+      schema: {
+        tags,
+        summary: 'Configure the OpenID Connect connection',
+        description:
+          'Creates or replaces the connection. `client_secret` is write-only: required the first time, kept when left out later. The issuer must use https (http only for localhost).',
+        body: PutSsoOidcBody,
+        response: { 200: DataOf(SsoOidcConnection), ...errorResponses },
+      },
+    },
+    async (request) => ({ data: await sso.putConnection(contextOf(request), request.body) }),
+  );
+  app.delete(
+    '/sso/oidc',
+    {
+      schema: {
+        tags,
+        summary: 'Remove the OpenID Connect connection',
+        description: 'End users created by SSO stay; they can no longer sign in through it.',
+        response: { ...noContent, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      await sso.deleteConnection(contextOf(request));
+      return reply.status(204).send(null);
+    },
+  );
+}
+
+/** A browser asks for HTML; scripts and tests get the same answers as JSON. */
+function wantsHtml(request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? '';
+  return accept.includes('text/html');
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function page(title: string, message: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1f2328}h1{font-size:1.4rem}</style>
+</head><body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></main></body></html>`;
+}
+
+function stateCookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+  return [
+    `${SSO_STATE_COOKIE}=${encodeURIComponent(value)}`,
+    // Only the callback needs it.
+    `Path=${SSO_CALLBACK_PATH}`,
+    `Max-Age=${maxAgeSeconds}`,
+    'HttpOnly',
+    // Lax: sent on the provider's top-level redirect back, not on cross-site subrequests.
+    'SameSite=Lax',
+    ...(secure ? ['Secure'] : []),
+  ].join('; ');
+}
+
+/** Sign-in failures are pages for browsers and the usual error body for everyone else. */
+async function signInPage(request: FastifyRequest, reply: FastifyReply, action: (reply: FastifyReply) => Promise<FastifyReply>): Promise<void> {
+  try {
+    await action(reply);
+  } catch (error) {
+    if (error instanceof SignInError && wantsHtml(request)) {
+      await reply
+        .status(error.status)
+        .header('cache-control', 'no-store')
+        .type('text/html; charset=utf-8')
+        .send(page(error.status === 403 ? 'Sign-in not allowed' : 'Sign-in failed', error.message));
+    }
+    throw error;
+  }
+}
+
+/** End users' side: no API token; the provider's signed answer is the credential. */
+export function registerPublicSsoRoutes(app: Api, sso: SsoService): void {
+  app.get(
+    SSO_LOGIN_PATH,
+    {
+      schema: {
+        tags,
+        summary: 'Start an OpenID Connect sign-in',
+        description: 'Redirects (302) to the provider with state, nonce and PKCE. 404 when the workspace has no enabled connection.',
+        querystring: SsoLoginQuery,
+        response: { 302: Type.Null({ description: 'Redirect to the provider' }), 400: ErrorBody, 404: ErrorBody, 502: ErrorBody },
+      },
+    },
+    (request, typedReply) =>
+      // The reply is HTML or a redirect as often as JSON: it is sent untyped.
+      signInPage(request, typedReply as FastifyReply, async (reply) => {
+        const started = await sso.startLogin(Number(request.query.workspace));
+        return reply
+          .header('set-cookie', stateCookie(started.state, started.maxAgeSeconds, sso.cookieSecure))
+          .header('cache-control', 'no-store')
+          .redirect(started.location, 302);
+      }),
+  );
+  app.get(
+    SSO_CALLBACK_PATH,
+    {
+      schema: {
+        tags,
+        summary: 'OpenID Connect callback (the redirect URI)',
+        description:
+          'Exchanges the code, validates the ID token, and finds or creates the end user (just-in-time), with groups from the configured claim. Browsers get an HTML page, other clients JSON.',
+        querystring: SsoCallbackQuery,
+        response: { 200: DataOf(SsoSignIn), 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 502: ErrorBody },
+      },
+    },
+    (request, typedReply) =>
+      signInPage(request, typedReply as FastifyReply, async (reply) => {
+        const queryIndex = request.url.indexOf('?');
+        const rawQuery = queryIndex === -1 ? '' : request.url.slice(queryIndex + 1);
+        // The attempt is used (or refused) either way: the cookie has done its job.
+        void reply.header('set-cookie', stateCookie('', 0, sso.cookieSecure)).header('cache-control', 'no-store');
+        const result = await sso.completeLogin(request.query, rawQuery, readCookie(request, SSO_STATE_COOKIE));
+        if (wantsHtml(request)) {
+          return reply
+            .type('text/html; charset=utf-8')
+            .send(
+              page(
+                result.created ? 'Welcome' : 'Signed in',
+                `You are signed in as ${result.end_user.email}. ${result.created ? 'Your account has been created. ' : ''}You can close this page.`,
+              ),
+            );
+        }
+        return reply.send({ data: result });
+      }),
+  );
+}

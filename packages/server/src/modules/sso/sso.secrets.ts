@@ -1,0 +1,84 @@
+/**
+ * Encryption of OIDC client secrets at rest. A client secret cannot be hashed like API tokens:
+ * Roster has to present it to the provider's token endpoint. So it is encrypted with AES-256-GCM
+ * under a key that is NOT in the database: a stolen database dump alone does not reveal secrets.
+ *
+ * The key comes from ROSTER_SECRET_KEY (any string of 32+ characters; every server of a cluster
+ * needs the same value), or else from `<ROSTER_DATA_DIR>/secret.key`, created on first use with
+ * 32 random bytes and mode 0600 (fine for a single server; back it up with the database).
+ * Changing or losing the key makes stored secrets unreadable: PUT the connection again.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const KEY_FILE = 'secret.key';
+const FORMAT = 'v1';
+
+export interface SecretBox {
+  /** `v1.<iv>.<tag>.<ciphertext>` (base64url), bound to `context` (e.g. the workspace). */
+  seal(plaintext: string, context: string): string;
+  /** Throws when the key or the context differs from the ones used to seal. */
+  open(sealed: string, context: string): string;
+}
+
+function readOrCreateKeyFile(dataDir: string): Buffer {
+  const file = path.join(dataDir, KEY_FILE);
+  try {
+    return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  try {
+    // 'wx': if another process created it meanwhile, use theirs rather than overwrite it.
+    writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  }
+}
+
+/**
+ * The box for OIDC client secrets. The key is loaded lazily (first seal or open), so a server
+ * that never configures SSO never writes a key file.
+ */
+export function createSecretBox(source: { env: NodeJS.ProcessEnv; dataDir: string }): SecretBox {
+  let key: Buffer | undefined;
+  const derivedKey = (): Buffer => {
+    if (key !== undefined) return key;
+    const configured = source.env.ROSTER_SECRET_KEY;
+    let material: Buffer;
+    if (configured !== undefined && configured !== '') {
+      if (configured.length < 32) throw new Error('ROSTER_SECRET_KEY must be at least 32 characters');
+      material = Buffer.from(configured, 'utf8');
+    } else {
+      material = readOrCreateKeyFile(source.dataDir);
+    }
+    // A purpose-bound key: the same master key may later protect other kinds of secrets.
+    key = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), 'roster sso oidc client secret', 32));
+    return key;
+  };
+
+  return {
+    seal(plaintext, context) {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', derivedKey(), iv);
+      cipher.setAAD(Buffer.from(context, 'utf8'));
+      const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+      return [FORMAT, iv, cipher.getAuthTag(), ciphertext].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+    },
+    open(sealed, context) {
+      const [format, iv, tag, ciphertext] = sealed.split('.');
+      if (format !== FORMAT || iv === undefined || tag === undefined || ciphertext === undefined) {
+        throw new Error('unknown secret format');
+      }
+      const decipher = createDecipheriv('aes-256-gcm', derivedKey(), Buffer.from(iv, 'base64url'));
+      decipher.setAAD(Buffer.from(context, 'utf8'));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
+    },
+  };
+}

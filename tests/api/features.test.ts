@@ -1,0 +1,324 @@
+/**
+ * Features and their grants: registration per environment, CRUD, granting and revoking access
+ * for users and groups, listing grants, and workspace isolation.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PLATFORM_TOKEN, startRoster, type Roster } from '../helpers/roster.js';
+
+let roster: Roster;
+let devUser: number;
+let prodUser: number;
+let devGroup: number;
+let prodGroup: number;
+
+beforeAll(async () => {
+  roster = await startRoster();
+  devUser = (
+    await roster.post('/api/end_users', {
+      name: 'Dev',
+      email: 'dev@features.example.com',
+      environment_types: ['dev'],
+    })
+  ).body.data.id;
+  prodUser = (
+    await roster.post('/api/end_users', {
+      name: 'Prod',
+      email: 'prod@features.example.com',
+      environment_types: ['prod'],
+    })
+  ).body.data.id;
+  devGroup = (
+    await roster.post('/api/end_user_groups', {
+      environment_type: 'dev',
+      name: 'Dev team',
+      end_user_ids: [devUser],
+    })
+  ).body.data.id;
+  prodGroup = (
+    await roster.post('/api/end_user_groups', {
+      environment_type: 'prod',
+      name: 'Prod team',
+      end_user_ids: [prodUser],
+    })
+  ).body.data.id;
+});
+afterAll(async () => {
+  await roster.close();
+});
+
+const error = (title: string) => ({ errors: [{ code: 'bad_request', title }] });
+
+describe('POST /api/features', () => {
+  it('registers a feature of each kind', async () => {
+    for (const kind of ['assistant', 'chat_app', 'mcp_server', 'apps_portal']) {
+      const res = await roster.post('/api/features', {
+        environment_type: 'dev',
+        kind,
+        name: `A ${kind}`,
+      });
+      expect(res.status).toBe(201);
+      expect(res.body).toEqual({
+        data: {
+          id: expect.any(Number),
+          name: `A ${kind}`,
+          kind,
+          description: null,
+          environment_type: 'dev',
+          created_at: expect.any(String),
+          updated_at: expect.any(String),
+        },
+      });
+    }
+    const events = await roster.get('/api/audit_events?action=feature.created');
+    expect(events.body.total).toBe(4);
+  });
+
+  it('returns 400 for an unknown kind, a blank name, a taken name or an unknown environment', async () => {
+    const kind = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'toaster',
+      name: 'T',
+    });
+    expect(kind.status).toBe(400);
+    expect(kind.body.errors[0].title).toMatch(/^kind /);
+    expect(
+      (
+        await roster.post('/api/features', {
+          environment_type: 'dev',
+          kind: 'assistant',
+          name: ' ',
+        })
+      ).body,
+    ).toEqual(error("Name can't be blank"));
+    const taken = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'chat_app',
+      name: 'a ASSISTANT',
+    });
+    expect(taken.body).toEqual(error('Name has already been taken in this environment'));
+    expect(
+      (
+        await roster.post('/api/features', {
+          environment_type: 'prod',
+          kind: 'assistant',
+          name: 'A assistant',
+        })
+      ).status,
+    ).toBe(201);
+    const env = await roster.post('/api/features', {
+      environment_type: 'qa',
+      kind: 'assistant',
+      name: 'Q',
+    });
+    expect(env.body).toEqual(error('Environment qa not found'));
+  });
+});
+
+describe('GET, PUT and DELETE /api/features/:id', () => {
+  it('lists with filters, gets, renames and deletes', async () => {
+    const created = await roster.post('/api/features', {
+      environment_type: 'test',
+      kind: 'mcp_server',
+      name: 'Ticket MCP',
+    });
+    const id = created.body.data.id;
+    const list = await roster.get('/api/features?environment_type=test&kind=mcp_server');
+    expect(list.body).toEqual({
+      data: [created.body.data],
+      total: 1,
+      page: { number: 1, size: 100 },
+    });
+    expect((await roster.get(`/api/features/${id}`)).body).toEqual(created.body);
+
+    const renamed = await roster.put(`/api/features/${id}`, {
+      name: 'Tickets MCP',
+      description: 'Jira tools',
+    });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body.data).toMatchObject({
+      id,
+      name: 'Tickets MCP',
+      description: 'Jira tools',
+      kind: 'mcp_server',
+    });
+
+    const deleted = await roster.delete(`/api/features/${id}`);
+    expect(deleted.status).toBe(204);
+    const gone = await roster.get(`/api/features/${id}`);
+    expect(gone.status).toBe(404);
+    expect(gone.body).toEqual({ errors: [{ code: 'not_found', title: 'Feature not found' }] });
+  });
+
+  it('deletes the feature’s policies and grants with it', async () => {
+    const feature = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'assistant',
+      name: 'Short-lived',
+    });
+    const id = feature.body.data.id;
+    await roster.post(`/api/features/${id}/access`, { end_user_ids: [devUser] });
+    const policy = await roster.post('/api/policies', {
+      name: 'Short',
+      environment_type: 'dev',
+      feature_id: id,
+      scope: { type: 'all' },
+      effect: 'allow',
+    });
+    await roster.delete(`/api/features/${id}`);
+    expect((await roster.get(`/api/policies/${policy.body.data.id}`)).status).toBe(404);
+    const events = await roster.get(`/api/audit_events?action=feature.deleted&target_id=${id}`);
+    expect(events.body.data[0].before).toMatchObject({
+      name: 'Short-lived',
+      grants: 1,
+      policies: [{ id: policy.body.data.id, name: 'Short' }],
+    });
+  });
+});
+
+describe('feature access', () => {
+  it('grants users and groups, lists the grants, and revokes them', async () => {
+    const feature = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'chat_app',
+      name: 'Team chat',
+    });
+    const id = feature.body.data.id;
+    const granted = await roster.post(`/api/features/${id}/access`, {
+      end_user_ids: [devUser],
+      end_user_group_ids: [devGroup],
+    });
+    expect(granted.status).toBe(200);
+    expect(granted.body).toEqual({
+      data: [
+        {
+          id: expect.any(Number),
+          type: 'end_user',
+          end_user: { id: devUser, name: 'Dev', email: 'dev@features.example.com' },
+          end_user_group: null,
+          created_at: expect.any(String),
+        },
+        {
+          id: expect.any(Number),
+          type: 'end_user_group',
+          end_user: null,
+          end_user_group: { id: devGroup, name: 'Dev team', system: false },
+          created_at: expect.any(String),
+        },
+      ],
+    });
+    // Granting again changes nothing.
+    const again = await roster.post(`/api/features/${id}/access`, { end_user_ids: [devUser] });
+    expect(again.body.data).toHaveLength(2);
+    expect((await roster.get(`/api/features/${id}/access`)).body).toEqual(granted.body);
+
+    const revoked = await roster.request('DELETE', `/api/features/${id}/access`, {
+      body: { end_user_ids: [devUser] },
+    });
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.data.map((g: { type: string }) => g.type)).toEqual(['end_user_group']);
+    const actions = (
+      await roster.get(`/api/audit_events?target_type=feature&target_id=${id}`)
+    ).body.data.map((e: { action: string }) => e.action);
+    expect(actions).toEqual([
+      'feature.access_revoked',
+      'feature.access_granted',
+      'feature.access_granted',
+      'feature.created',
+    ]);
+  });
+
+  it('grants to Everyone', async () => {
+    const feature = await roster.post('/api/features', {
+      environment_type: 'prod',
+      kind: 'apps_portal',
+      name: 'Portal',
+    });
+    const everyone = (await roster.get('/api/end_user_groups?environment_type=prod&name=everyone'))
+      .body.data[0];
+    const res = await roster.post(`/api/features/${feature.body.data.id}/access`, {
+      end_user_group_ids: [everyone.id],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.data[0].end_user_group).toEqual({
+      id: everyone.id,
+      name: 'Everyone',
+      system: true,
+    });
+    const decision = await roster.post('/api/end_users/decisions', {
+      end_user_id: prodUser,
+      environment_type: 'prod',
+      feature_id: feature.body.data.id,
+    });
+    expect(decision.body.data.decision).toBe('allow');
+  });
+
+  it('returns 400 when a user or group is outside the feature’s environment', async () => {
+    const feature = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'assistant',
+      name: 'Env check',
+    });
+    const id = feature.body.data.id;
+    const user = await roster.post(`/api/features/${id}/access`, { end_user_ids: [prodUser] });
+    expect(user.status).toBe(400);
+    expect(user.body).toEqual(
+      error(
+        'End users without access to the DEV environment can’t get access to its features: prod@features.example.com',
+      ),
+    );
+    const group = await roster.post(`/api/features/${id}/access`, {
+      end_user_group_ids: [prodGroup],
+    });
+    expect(group.body).toEqual(
+      error('Groups of another environment can’t get access to a DEV feature: Prod team'),
+    );
+    expect((await roster.get(`/api/features/${id}/access`)).body.data).toEqual([]);
+  });
+
+  it('returns 400 when no grantee or an unknown one is given', async () => {
+    const feature = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'assistant',
+      name: 'Grantee check',
+    });
+    const id = feature.body.data.id;
+    expect((await roster.post(`/api/features/${id}/access`, {})).body).toEqual(
+      error('Give end_user_ids or end_user_group_ids'),
+    );
+    expect(
+      (await roster.post(`/api/features/${id}/access`, { end_user_ids: [424242] })).body,
+    ).toEqual(error('End users not found: 424242'));
+    expect(
+      (await roster.post(`/api/features/${id}/access`, { end_user_group_ids: [424242] })).body,
+    ).toEqual(error('End-user groups not found: 424242'));
+  });
+});
+
+describe('workspace isolation', () => {
+  it('keeps features and grants invisible to another workspace', async () => {
+    const feature = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'assistant',
+      name: 'Private assistant',
+    });
+    const id = feature.body.data.id;
+    const created = await roster.post(
+      '/platform/workspaces',
+      { name: 'Neighbour' },
+      PLATFORM_TOKEN,
+    );
+    const token = created.body.data.admin_token;
+    expect((await roster.get('/api/features', token)).body).toEqual({
+      data: [],
+      total: 0,
+      page: { number: 1, size: 100 },
+    });
+    expect((await roster.get(`/api/features/${id}`, token)).status).toBe(404);
+    expect((await roster.get(`/api/features/${id}/access`, token)).status).toBe(404);
+    expect(
+      (await roster.post(`/api/features/${id}/access`, { end_user_ids: [devUser] }, token)).status,
+    ).toBe(404);
+    expect((await roster.delete(`/api/features/${id}`, token)).status).toBe(404);
+    expect((await roster.get(`/api/features/${id}`)).status).toBe(200);
+  });
+});

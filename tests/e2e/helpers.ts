@@ -1,0 +1,117 @@
+/**
+ * Helpers for the console's tests: a real Roster server (tests/helpers/roster.ts) with console
+ * settings, a signed-in cookie session for HTTP tests, the console build, and a headless
+ * Chromium (playwright-core driving Debian's /usr/bin/chromium) for the browser tests.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRoster, type ApiResponse, type Roster, type RosterOptions } from '../helpers/roster.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM);
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CONSOLE_DIR = path.join(ROOT, 'packages/console');
+export const SCREENSHOT_DIR = path.join(ROOT, 'docs/screenshots');
+
+export const ADMIN_EMAIL = 'admin@example.com';
+export const ADMIN_PASSWORD = 'correct horse battery';
+
+const CONSOLE_ENV = [
+  'ROSTER_ADMIN_EMAIL',
+  'ROSTER_ADMIN_PASSWORD',
+  'ROSTER_CONSOLE_DIR',
+  'ROSTER_SESSION_TTL_SECONDS',
+  'ROSTER_LOGIN_ATTEMPTS_PER_EMAIL',
+  'ROSTER_LOGIN_ATTEMPTS_PER_IP',
+] as const;
+type ConsoleEnv = Partial<Record<(typeof CONSOLE_ENV)[number], string>>;
+
+/**
+ * startRoster with the console's environment variables set while the app is built (the server
+ * reads them from the environment, as main.ts does), restored afterwards.
+ */
+export async function startConsoleRoster(options: { console?: ConsoleEnv } & RosterOptions = {}): Promise<Roster> {
+  const saved = new Map(CONSOLE_ENV.map((name) => [name, process.env[name]]));
+  for (const name of CONSOLE_ENV) delete process.env[name];
+  Object.assign(process.env, options.console ?? {});
+  try {
+    return await startRoster(options.env === undefined ? {} : { env: options.env });
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+/** A browser-like client of one console session: its cookies, and its CSRF token on writes. */
+export interface SessionClient {
+  cookie: string;
+  csrf: string;
+  setCookies: string[];
+  signIn: ApiResponse;
+  request<T = any>(method: string, path: string, options?: { body?: unknown; csrf?: boolean | string }): Promise<ApiResponse<T>>;
+}
+
+export async function signIn(roster: Roster, email: string, password: string): Promise<SessionClient> {
+  const response = await roster.request('POST', '/api/console/session', { body: { email, password }, token: null });
+  if (response.status !== 200) throw new Error(`sign-in failed: ${response.status} ${response.text}`);
+  const setCookies = response.headers.getSetCookie();
+  const cookie = setCookies.map((c) => c.split(';')[0]).join('; ');
+  const csrf = response.body.data.csrf_token as string;
+  return {
+    cookie,
+    csrf,
+    setCookies,
+    signIn: response,
+    request(method, requestPath, opts = {}) {
+      const headers: Record<string, string> = { cookie };
+      const csrfValue = opts.csrf === undefined || opts.csrf === true ? csrf : opts.csrf;
+      if (csrfValue !== false) headers['x-csrf-token'] = csrfValue;
+      return roster.request(method, requestPath, { body: opts.body, token: null, headers });
+    },
+  };
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the console with Vite unless dist/ is newer than every source file. */
+export function buildConsole(): void {
+  const index = path.join(CONSOLE_DIR, 'dist/index.html');
+  const sources = Math.max(
+    newestMtime(path.join(CONSOLE_DIR, 'src')),
+    statSync(path.join(CONSOLE_DIR, 'index.html')).mtimeMs,
+    statSync(path.join(CONSOLE_DIR, 'vite.config.ts')).mtimeMs,
+  );
+  if (existsSync(index) && statSync(index).mtimeMs > sources) return;
+  const result = spawnSync('npm', ['run', 'build', '-w', 'packages/console'], { cwd: ROOT, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`console build failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+/** Exactly the flags CI uses for Debian's Chromium, with a fresh profile each launch. */
+export function chromiumArgs(userDataDir: string): string[] {
+  return [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--no-first-run',
+    `--user-data-dir=${userDataDir}`,
+  ];
+}
+
+export function freshProfileDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'roster-chromium-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}

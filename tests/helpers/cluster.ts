@@ -1,0 +1,135 @@
+/**
+ * Several Roster servers on ONE database, as a deployment with more than one instance runs them,
+ * and a server whose database the test can open too (to compare answers with plain SQL).
+ *
+ * On PostgreSQL every instance opens the same fresh database. On SQLite the database is a file in
+ * a temporary directory (not `:memory:`), so the test can open it as well; SQLite deployments run
+ * a single instance, so tests that need two skip there.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildApp } from '../../packages/server/src/app.js';
+import { loadConfig } from '../../packages/server/src/config.js';
+import { migrateToLatest, openStore, type Store } from '../../packages/server/src/storage/connect.js';
+import { createTestDatabase, testDialect } from './database.js';
+import { ADMIN_TOKEN, PLATFORM_TOKEN, TestClock, type ApiResponse, type Roster } from './roster.js';
+
+export interface Cluster {
+  /** The servers, in start order; the first one created the default workspace. */
+  instances: Roster[];
+  /** Opens the database the servers use (a new connection; close it with `store.close()`). */
+  openDatabase(): Store;
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  instances?: number;
+  env?: Record<string, string>;
+}
+
+/** Starts `instances` servers (default 1) on one fresh database of this run's dialect. */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const count = options.instances ?? 1;
+  const root = await mkdtemp(path.join(tmpdir(), 'roster-cluster-'));
+  const database = testDialect === 'sqlite' ? { url: path.join(root, 'roster.db'), drop: async () => {} } : await createTestDatabase();
+  const instances: (Roster & { stop(): Promise<void> })[] = [];
+  try {
+    for (let i = 0; i < count; i++) instances.push(await startInstance(database.url, path.join(root, `instance-${i}`), i === 0, options.env));
+  } catch (error) {
+    for (const instance of instances) await instance.stop();
+    await database.drop();
+    throw error;
+  }
+  return {
+    instances,
+    openDatabase: () => openStore({ url: database.url, poolSize: 2 }),
+    async close() {
+      for (const instance of instances) await instance.stop();
+      await database.drop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startInstance(
+  databaseUrl: string,
+  dataDir: string,
+  first: boolean,
+  env: Record<string, string> | undefined,
+): Promise<Roster & { stop(): Promise<void> }> {
+  const config = loadConfig({
+    PORT: '0',
+    ROSTER_DATA_DIR: dataDir,
+    ROSTER_DATABASE_URL: databaseUrl,
+    ROSTER_ADMIN_TOKEN: ADMIN_TOKEN,
+    ROSTER_PLATFORM_TOKEN: PLATFORM_TOKEN,
+    ROSTER_RATE_LIMIT_PER_MINUTE: '0',
+    ROSTER_PUBLIC_URL: 'http://roster.test',
+    ...env,
+  });
+  const store = openStore({ url: config.databaseUrl, poolSize: 4 });
+  // Instances start one after the other: only the first migrates and creates the workspace.
+  if (first) await migrateToLatest(store);
+  const clock = new TestClock();
+  const { app, services } = await buildApp({ store, config, clock });
+  if (first) await services.workspaces.ensureDefaultWorkspace(config.adminToken);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('server has no port');
+  const url = `http://127.0.0.1:${address.port}`;
+
+  async function request<T>(
+    method: string,
+    requestPath: string,
+    opts: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...opts.headers };
+    const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(`${url}${requestPath}`, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown = undefined;
+    if (text !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    return { status: response.status, headers: response.headers, body: parsed as T, text };
+  }
+
+  const stop = async () => {
+    await app.close();
+    await store.close();
+  };
+  return {
+    url,
+    clock,
+    adminToken: ADMIN_TOKEN,
+    request,
+    get: (p, token) => request('GET', p, { token }),
+    post: (p, body, token) => request('POST', p, { body, token }),
+    put: (p, body, token) => request('PUT', p, { body, token }),
+    delete: (p, token) => request('DELETE', p, { token }),
+    async outbox() {
+      try {
+        const text = await readFile(path.join(dataDir, 'outbox.jsonl'), 'utf8');
+        return text
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line) as { to: string; subject: string; text: string });
+      } catch {
+        return [];
+      }
+    },
+    close: stop,
+    stop,
+  };
+}

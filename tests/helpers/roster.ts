@@ -1,0 +1,162 @@
+/**
+ * Starts a real Roster server for one test file: a fresh database on this run's dialect, the
+ * default workspace with a known admin token, and a listening HTTP port. Tests talk to it only
+ * over HTTP, like any client would.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildApp } from '../../packages/server/src/app.js';
+import { loadConfig } from '../../packages/server/src/config.js';
+import { migrateToLatest, openStore } from '../../packages/server/src/storage/connect.js';
+import type { Clock } from '../../packages/server/src/lib/clock.js';
+import { createTestDatabase } from './database.js';
+
+export const ADMIN_TOKEN = 'rst_test_admin_token_0123456789';
+export const PLATFORM_TOKEN = 'platform_test_token_0123456789';
+
+/** A clock the test moves by hand (invitation expiry, cooldowns, grant expiry). */
+export class TestClock implements Clock {
+  private offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+export interface RosterOptions {
+  env?: Record<string, string>;
+}
+
+export interface Roster {
+  url: string;
+  clock: TestClock;
+  adminToken: string;
+  /** Sends a request; a JSON body is encoded, a string body is sent as it is. */
+  request<T = any>(
+    method: string,
+    path: string,
+    options?: { body?: unknown; token?: string | null; headers?: Record<string, string> },
+  ): Promise<ApiResponse<T>>;
+  get<T = any>(path: string, token?: string | null): Promise<ApiResponse<T>>;
+  post<T = any>(path: string, body?: unknown, token?: string | null): Promise<ApiResponse<T>>;
+  put<T = any>(path: string, body?: unknown, token?: string | null): Promise<ApiResponse<T>>;
+  delete<T = any>(path: string, token?: string | null): Promise<ApiResponse<T>>;
+  /** Messages written to the outbox file (no SMTP in tests). */
+  outbox(): Promise<{ to: string; subject: string; text: string }[]>;
+  close(): Promise<void>;
+}
+
+export async function startRoster(options: RosterOptions = {}): Promise<Roster> {
+  const database = await createTestDatabase();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'roster-test-'));
+  const config = loadConfig({
+    PORT: '0',
+    ROSTER_DATA_DIR: dataDir,
+    ROSTER_DATABASE_URL: database.url,
+    ROSTER_ADMIN_TOKEN: ADMIN_TOKEN,
+    ROSTER_PLATFORM_TOKEN: PLATFORM_TOKEN,
+    ROSTER_RATE_LIMIT_PER_MINUTE: '0',
+    ROSTER_PUBLIC_URL: 'http://roster.test',
+    ...options.env,
+  });
+  const store = openStore({ url: config.databaseUrl, poolSize: 4 });
+  await migrateToLatest(store);
+  const clock = new TestClock();
+  const { app, services } = await buildApp({ store, config, clock });
+  await services.workspaces.ensureDefaultWorkspace(config.adminToken);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('server has no port');
+  const url = `http://127.0.0.1:${address.port}`;
+
+  async function request<T>(
+    method: string,
+    requestPath: string,
+    opts: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...opts.headers };
+    const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(`${url}${requestPath}`, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown = undefined;
+    if (text !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    return { status: response.status, headers: response.headers, body: parsed as T, text };
+  }
+
+  return {
+    url,
+    clock,
+    adminToken: ADMIN_TOKEN,
+    request,
+    get: (p, token) => request('GET', p, { token }),
+    post: (p, body, token) => request('POST', p, { body, token }),
+    put: (p, body, token) => request('PUT', p, { body, token }),
+    delete: (p, token) => request('DELETE', p, { token }),
+    async outbox() {
+      try {
+        const text = await readFile(path.join(dataDir, 'outbox.jsonl'), 'utf8');
+        return text
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line) as { to: string; subject: string; text: string });
+      } catch {
+        return [];
+      }
+    },
+    async close() {
+      await app.close();
+      await store.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The invitation token from the last mail sent to an address. */
+export async function invitationTokenFor(roster: Roster, email: string): Promise<string> {
+  const messages = (await roster.outbox()).filter((m) => m.to === email);
+  const last = messages.at(-1);
+  const match = last === undefined ? null : /\/invitations\/([A-Za-z0-9_-]+)/.exec(last.text);
+  if (match?.[1] === undefined) throw new Error(`no invitation mailed to ${email}`);
+  return match[1];
+}
+
+/** Invites and accepts: a collaborator with the given roles, returned as the API shows them. */
+export async function createMember(
+  roster: Roster,
+  input: { name?: string; email: string; env_roles?: { environment_type: string; name: string; role_type?: string }[]; user_group_ids?: string[] },
+): Promise<{ id: number; name: string; email: string }> {
+  const invited = await roster.post('/api/member_invitations', {
+    name: input.name ?? input.email.split('@')[0],
+    email: input.email,
+    env_roles: input.env_roles ?? [{ environment_type: 'dev', name: 'Analyst' }],
+    user_group_ids: input.user_group_ids,
+  });
+  if (invited.status !== 200) throw new Error(`invite failed: ${invited.status} ${invited.text}`);
+  const token = await invitationTokenFor(roster, input.email);
+  const accepted = await roster.post(`/invitations/${token}/accept`, {}, null);
+  if (accepted.status !== 201) throw new Error(`accept failed: ${accepted.status} ${accepted.text}`);
+  return accepted.body.data;
+}
