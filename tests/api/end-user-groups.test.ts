@@ -222,6 +222,7 @@ describe('members', () => {
       avatar_url: null,
       status: 'active',
       joined_at: group.body.data.created_at,
+      source: 'manual',
     });
     expect(members.body.data[1].joined_at > members.body.data[0].joined_at).toBe(true);
 

@@ -187,6 +187,8 @@ export const EndUserGroupMember = Type.Object({
   avatar_url: Nullable(Type.String()),
   status: EndUserStatus,
   joined_at: Timestamp,
+  /** `external`: added by an identity provider over SCIM (the next sync wins); `manual`: by hand. */
+  source: Type.Union([Type.Literal('manual'), Type.Literal('external')]),
 });
 export type EndUserGroupMember = Static<typeof EndUserGroupMember>;
 

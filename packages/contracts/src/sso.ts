@@ -8,17 +8,27 @@ import { EnvironmentType, Nullable, Timestamp } from './common.js';
 import { EndUser } from './end-users.js';
 
 /** An absolute http(s) URL; the server also requires https except for loopback hosts. */
-const IssuerUrl = Type.String({ minLength: 8, maxLength: 2000, format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://' });
+const IssuerUrl = Type.String({
+  minLength: 8,
+  maxLength: 2000,
+  format: 'uri',
+  pattern: '^[Hh][Tt][Tt][Pp][Ss]?://',
+});
 /** A DNS name such as `example.com` (no wildcard, no scheme, no port). */
 export const EmailDomain = Type.String({
   minLength: 3,
   maxLength: 253,
-  pattern: '^(?=.{3,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$',
+  pattern:
+    '^(?=.{3,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$',
 });
 /** Claim names are JSON keys; namespaced ones such as `https://example.com/groups` are common. */
 const ClaimName = Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:/-]+$' });
 /** RFC 6749 scope-token characters. */
-const Scope = Type.String({ minLength: 1, maxLength: 100, pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' });
+const Scope = Type.String({
+  minLength: 1,
+  maxLength: 100,
+  pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$',
+});
 
 export const PutSsoOidcBody = Type.Object(
   {
@@ -75,6 +85,8 @@ export const SsoSignIn = Type.Object({
   created: Type.Boolean(),
   end_user: EndUser,
   /** The user's non-system groups after the sign-in. */
-  groups: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), environment_type: Type.String() })),
+  groups: Type.Array(
+    Type.Object({ id: Type.Integer(), name: Type.String(), environment_type: Type.String() }),
+  ),
 });
 export type SsoSignIn = Static<typeof SsoSignIn>;

@@ -48,6 +48,8 @@ import { createFeaturesService } from './modules/features/features.service.js';
 import { registerFeatureRoutes } from './modules/features/features.routes.js';
 import { createPoliciesService } from './modules/policies/policies.service.js';
 import { registerPolicyRoutes } from './modules/policies/policies.routes.js';
+import { createScimService } from './modules/scim/scim.service.js';
+import { registerScimConnectionRoutes, registerScimEndpoints } from './modules/scim/scim.routes.js';
 import { createEndUserDecisionsService } from './modules/decisions/end-user-decisions.js';
 import { createConsoleService } from './modules/console/console.service.js';
 import { loadConsoleConfig, type ConsoleConfig } from './modules/console/console.config.js';
@@ -100,6 +102,7 @@ export function createServices(deps: AppDeps) {
     features: createFeaturesService({ db, clock }),
     policies: createPoliciesService({ db, clock }),
     endUserDecisions: createEndUserDecisionsService({ db, clock }),
+    scim: createScimService({ db, clock, dialect: deps.store.dialect, publicUrl: deps.config.publicUrl }),
     sso: createSsoService({
       db,
       clock,
@@ -264,11 +267,15 @@ export async function buildApp(deps: AppDeps) {
         registerEndUserGroupRoutes(authed, services.endUserGroups);
         registerFeatureRoutes(authed, services.features);
         registerPolicyRoutes(authed, services.policies);
+        registerScimConnectionRoutes(authed, services.scim);
         registerSsoRoutes(authed, services.sso);
       });
     },
     { prefix: '/api' },
   );
+
+  // SCIM 2.0 (RFC 7644): its own scope, authenticated by each connection's token, with SCIM errors.
+  await registerScimEndpoints(app, services.scim);
 
   await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 

@@ -337,6 +337,9 @@ export function RowMenu({ label, items }: { label: string; items: { label: strin
   );
 }
 
+/** Tab labels as element IDs (no spaces): `End user access` → `end-user-access`. */
+export const tabId = (tab: string) => tab.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+
 export function Tabs({ tabs, active, onChange, label }: { tabs: string[]; active: string; onChange: (tab: string) => void; label: string }) {
   return (
     <div className="tabs" role="tablist" aria-label={label}>
@@ -345,9 +348,9 @@ export function Tabs({ tabs, active, onChange, label }: { tabs: string[]; active
           key={tab}
           type="button"
           role="tab"
-          id={`tab-${tab}`}
+          id={`tab-${tabId(tab)}`}
           aria-selected={tab === active}
-          aria-controls={`panel-${tab}`}
+          aria-controls={`panel-${tabId(tab)}`}
           tabIndex={tab === active ? 0 : -1}
           onClick={() => onChange(tab)}
           onKeyDown={(event) => {
@@ -355,13 +358,21 @@ export function Tabs({ tabs, active, onChange, label }: { tabs: string[]; active
             if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
               const next = tabs[(index + (event.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length] ?? tab;
               onChange(next);
-              document.getElementById(`tab-${next}`)?.focus();
+              document.getElementById(`tab-${tabId(next)}`)?.focus();
             }
           }}
         >
           {tab}
         </button>
       ))}
+    </div>
+  );
+}
+
+export function TabPanel({ tab, children }: { tab: string; children: ReactNode }) {
+  return (
+    <div role="tabpanel" id={`panel-${tabId(tab)}`} aria-labelledby={`tab-${tabId(tab)}`}>
+      {children}
     </div>
   );
 }

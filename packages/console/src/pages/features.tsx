@@ -1,7 +1,7 @@
 /** Features of the selected environment with their end-user access and policies; approval requests. */
 import { useState, type FormEvent } from 'react';
 import { call, type ApprovalRequest, type Feature, type Policy } from '../api/client';
-import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, Person, PickList, RelativeTime, SearchBox, Tabs, useDebounced, type Sort, type Tone } from '../components/ui';
+import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, Person, PickList, RelativeTime, SearchBox, TabPanel, Tabs, useDebounced, type Sort, type Tone } from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 import { useCanWrite, useSession } from '../session';
@@ -286,9 +286,9 @@ export function FeatureDetailPage({ id }: { id: number }) {
   return (
     <Page title={feature.name} back={back} description={`${kindLabel(feature.kind)} · ${feature.environment_type.toUpperCase()}`}>
       <Tabs label="Feature sections" tabs={['End user access', 'Policies']} active={tab} onChange={setTab} />
-      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+      <TabPanel tab={tab}>
         {tab === 'Policies' ? <FeaturePolicies feature={feature} /> : <FeatureAccess feature={feature} />}
-      </div>
+      </TabPanel>
     </Page>
   );
 }

@@ -1,7 +1,7 @@
 /** End-user groups of the selected environment: list, create, members (assign/remove), settings, delete with impact. */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { call, type DeletionImpact, type EndUserGroup } from '../api/client';
-import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, Person, PickList, RelativeTime, SearchBox, Tabs, useDebounced, type Sort } from '../components/ui';
+import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, Person, PickList, RelativeTime, SearchBox, TabPanel, Tabs, useDebounced, type Sort } from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 import { useCanWrite, useSession } from '../session';
@@ -132,6 +132,7 @@ function RolesDropdown({ value, onChange, disabled }: { value: string[]; onChang
   const ref = useRef<HTMLDivElement>(null);
   const listId = useId();
   const labelId = useId();
+  const valueId = useId();
   useEffect(() => {
     if (!open) return;
     ref.current?.querySelector<HTMLInputElement>('input[type="search"]')?.focus();
@@ -147,8 +148,8 @@ function RolesDropdown({ value, onChange, disabled }: { value: string[]; onChang
       <span id={labelId} className="label">
         Assign roles
       </span>
-      <button type="button" className="select-button" aria-labelledby={labelId} aria-haspopup="listbox" aria-expanded={open} aria-controls={listId} disabled={disabled} onClick={() => setOpen(!open)}>
-        {value.length === 0 ? <span className="muted">No roles</span> : value.join(', ')}
+      <button type="button" className="select-button" aria-labelledby={`${labelId} ${valueId}`} aria-haspopup="dialog" aria-expanded={open} aria-controls={listId} disabled={disabled} onClick={() => setOpen(!open)}>
+        <span id={valueId}>{value.length === 0 ? 'No roles' : value.join(', ')}</span>
         <span aria-hidden="true">▾</span>
       </button>
       {open && (
@@ -235,9 +236,9 @@ export function GroupDetailPage({ id }: { id: number }) {
         </Alert>
       )}
       <Tabs label="Group sections" tabs={['Users', 'Settings']} active={tab} onChange={setTab} />
-      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+      <TabPanel tab={tab}>
         {tab === 'Users' ? <GroupUsers group={g} onChange={group.reload} /> : <GroupSettings group={g} onChange={group.reload} />}
-      </div>
+      </TabPanel>
     </Page>
   );
 }

@@ -150,7 +150,7 @@ function AddGrantDialog({ projectId, onClose, onDone }: { projectId: number; onC
             </select>
           )}
         </Field>
-        <Field label="Project role">
+        <Field label="Project role" hint={roles.data?.data.length === 0 ? 'No project roles yet: create one on the Roles page.' : undefined}>
           {(id) => (
             <select id={id} required value={roleId} onChange={(e) => setRoleId(e.target.value)}>
               <option value="">Choose…</option>

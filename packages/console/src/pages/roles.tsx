@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { ENVIRONMENT_RESOURCES, LEGACY_SYSTEM_ROLES, PROJECT_RESOURCES } from '../../../contracts/src/privileges';
 import { call, type Query } from '../api/client';
-import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, RelativeTime, SearchBox, Tabs, useDebounced, type Sort } from '../components/ui';
+import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, RelativeTime, SearchBox, TabPanel, Tabs, useDebounced, type Sort } from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite } from '../session';
 
@@ -199,7 +199,7 @@ export function RolesPage() {
           setPage(1);
         }}
       />
-      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+      <TabPanel tab={tab}>
         <div className="toolbar">
           <SearchBox label="Search roles" value={search} onChange={setSearch} />
         </div>
@@ -243,7 +243,7 @@ export function RolesPage() {
           ]}
         />
         {active.data !== undefined && <Pagination label={tab} page={page} size={PAGE_SIZE} total={active.data.total} onPage={setPage} />}
-      </div>
+      </TabPanel>
       {editing !== null && (
         <RoleDialog
           kind={tab}

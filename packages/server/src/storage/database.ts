@@ -407,6 +407,9 @@ export interface Database {
   console_sessions: ConsoleSessionsTable;
   sso_oidc_connections: SsoOidcConnectionsTable;
   sso_login_attempts: SsoLoginAttemptsTable;
+  scim_connections: ScimConnectionsTable;
+  scim_users: ScimUsersTable;
+  scim_groups: ScimGroupsTable;
 }
 
 export type Db = Kysely<Database>;

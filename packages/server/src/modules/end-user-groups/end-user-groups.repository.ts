@@ -198,6 +198,8 @@ export interface GroupMemberRow {
   avatar_url: string | null;
   status: string;
   joined_at: string;
+  /** manual | external (an identity provider added it over SCIM). */
+  source: string;
 }
 
 /** Members in the order they joined; the system group's are its environment's users. */
@@ -221,6 +223,7 @@ export async function listEndUserGroupMembers(
           'u.avatar_url',
           'u.status',
           'ue.created_at as joined_at',
+          sql<string>`'manual'`.as('source'),
         ])
         .orderBy('ue.created_at')
         .orderBy('u.id')
@@ -244,6 +247,7 @@ export async function listEndUserGroupMembers(
         'u.avatar_url',
         'u.status',
         'm.created_at as joined_at',
+        'm.source',
       ])
       .orderBy('m.created_at')
       .orderBy('u.id')

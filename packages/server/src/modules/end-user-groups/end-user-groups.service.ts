@@ -386,6 +386,7 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
           avatar_url: r.avatar_url,
           status: r.status as EndUserStatus,
           joined_at: r.joined_at,
+          source: r.source === 'external' ? ('external' as const) : ('manual' as const),
         })),
         total,
         page,

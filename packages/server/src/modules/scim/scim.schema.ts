@@ -157,8 +157,13 @@ export const GROUP_ATTRIBUTES: AttributeDef[] = [
 
 export type ResourceKind = 'User' | 'Group';
 
+/** RFC 7643 §3.1 common attribute set by the client; not listed in the schema documents. */
+const EXTERNAL_ID = attr('externalId', 'string', 'The identifier of the resource in the identity provider', { caseExact: true });
+const USER_WITH_COMMON = [...USER_ATTRIBUTES, EXTERNAL_ID];
+const GROUP_WITH_COMMON = [...GROUP_ATTRIBUTES, EXTERNAL_ID];
+
 export function attributesOf(kind: ResourceKind): AttributeDef[] {
-  return kind === 'User' ? USER_ATTRIBUTES : GROUP_ATTRIBUTES;
+  return kind === 'User' ? USER_WITH_COMMON : GROUP_WITH_COMMON;
 }
 
 function findDef(defs: AttributeDef[], name: string): AttributeDef | undefined {

@@ -4,11 +4,29 @@ export type SsoConnectionRow = Row<'sso_oidc_connections'>;
 export type SsoLoginAttemptRow = Row<'sso_login_attempts'>;
 
 export function findSsoConnection(db: Executor, workspaceId: number) {
-  return db.selectFrom('sso_oidc_connections').selectAll().where('workspace_id', '=', workspaceId).executeTakeFirst();
+  return db
+    .selectFrom('sso_oidc_connections')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .executeTakeFirst();
 }
 
-export async function upsertSsoConnection(db: Executor, row: NewRow<'sso_oidc_connections'>): Promise<void> {
-  const { workspace_id: _workspaceId, created_at: _createdAt, ...changes } = row;
+export async function upsertSsoConnection(
+  db: Executor,
+  row: NewRow<'sso_oidc_connections'>,
+): Promise<void> {
+  // A replaced connection keeps its workspace and creation time.
+  const changes = {
+    issuer_url: row.issuer_url,
+    client_id: row.client_id,
+    client_secret_encrypted: row.client_secret_encrypted,
+    allowed_domains: row.allowed_domains,
+    groups_claim: row.groups_claim,
+    environment_types: row.environment_types,
+    scopes: row.scopes,
+    enabled: row.enabled,
+    updated_at: row.updated_at,
+  };
   await db
     .insertInto('sso_oidc_connections')
     .values(row)
@@ -17,7 +35,10 @@ export async function upsertSsoConnection(db: Executor, row: NewRow<'sso_oidc_co
 }
 
 export function deleteSsoConnection(db: Executor, workspaceId: number) {
-  return db.deleteFrom('sso_oidc_connections').where('workspace_id', '=', workspaceId).executeTakeFirst();
+  return db
+    .deleteFrom('sso_oidc_connections')
+    .where('workspace_id', '=', workspaceId)
+    .executeTakeFirst();
 }
 
 export function insertSsoLoginAttempt(db: Executor, row: NewRow<'sso_login_attempts'>) {
@@ -25,11 +46,19 @@ export function insertSsoLoginAttempt(db: Executor, row: NewRow<'sso_login_attem
 }
 
 export function findSsoLoginAttemptByStateHash(db: Executor, stateHash: string) {
-  return db.selectFrom('sso_login_attempts').selectAll().where('state_hash', '=', stateHash).executeTakeFirst();
+  return db
+    .selectFrom('sso_login_attempts')
+    .selectAll()
+    .where('state_hash', '=', stateHash)
+    .executeTakeFirst();
 }
 
 /** Marks the attempt used; false when another request used it first (a replay racing the original). */
-export async function claimSsoLoginAttempt(db: Executor, id: number, usedAt: string): Promise<boolean> {
+export async function claimSsoLoginAttempt(
+  db: Executor,
+  id: number,
+  usedAt: string,
+): Promise<boolean> {
   const result = await db
     .updateTable('sso_login_attempts')
     .set({ used_at: usedAt })
@@ -45,12 +74,24 @@ export function deleteSsoLoginAttemptsExpiredBefore(db: Executor, before: string
 }
 
 /** Non-system end-user groups of these environments whose names (case-insensitive) are listed. */
-export function findGroupsByNameKeys(db: Executor, workspaceId: number, environmentIds: number[], nameKeys: string[]) {
+export function findGroupsByNameKeys(
+  db: Executor,
+  workspaceId: number,
+  environmentIds: number[],
+  nameKeys: string[],
+) {
   if (environmentIds.length === 0 || nameKeys.length === 0) return Promise.resolve([]);
   return db
     .selectFrom('end_user_groups as g')
     .innerJoin('environments as e', 'e.id', 'g.environment_id')
-    .select(['g.id', 'g.name', 'g.name_key', 'g.environment_id', 'g.managed_by', 'e.type as environment_type'])
+    .select([
+      'g.id',
+      'g.name',
+      'g.name_key',
+      'g.environment_id',
+      'g.managed_by',
+      'e.type as environment_type',
+    ])
     .where('g.workspace_id', '=', workspaceId)
     .where('g.environment_id', 'in', environmentIds)
     .where('g.system', '=', 0)
@@ -66,7 +107,14 @@ export function listGroupsOfEndUser(db: Executor, endUserId: number) {
     .selectFrom('end_user_group_members as m')
     .innerJoin('end_user_groups as g', 'g.id', 'm.group_id')
     .innerJoin('environments as e', 'e.id', 'g.environment_id')
-    .select(['g.id', 'g.name', 'g.name_key', 'g.environment_id', 'g.managed_by', 'e.type as environment_type'])
+    .select([
+      'g.id',
+      'g.name',
+      'g.name_key',
+      'g.environment_id',
+      'g.managed_by',
+      'e.type as environment_type',
+    ])
     .where('m.end_user_id', '=', endUserId)
     .orderBy('e.id')
     .orderBy('m.created_at')

@@ -1,6 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { DataOf, ErrorBody, PutSsoOidcBody, SsoCallbackQuery, SsoLoginQuery, SsoOidcConnection, SsoSignIn } from '@roster/contracts';
+import {
+  DataOf,
+  ErrorBody,
+  PutSsoOidcBody,
+  SsoCallbackQuery,
+  SsoLoginQuery,
+  SsoOidcConnection,
+  SsoSignIn,
+} from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
 import { errorResponses, noContent } from '../../http/schemas.js';
 import { readCookie } from '../console/cookies.js';
@@ -19,7 +27,8 @@ export function registerSsoRoutes(app: Api, sso: SsoService): void {
       schema: {
         tags,
         summary: "The workspace's OpenID Connect connection",
-        description: 'The client secret is never returned; `client_secret_set` says whether one is stored.',
+        description:
+          'The client secret is never returned; `client_secret_set` says whether one is stored.',
         response: { 200: DataOf(SsoOidcConnection), ...errorResponses },
       },
     },
@@ -88,7 +97,11 @@ function stateCookie(value: string, maxAgeSeconds: number, secure: boolean): str
 }
 
 /** Sign-in failures are pages for browsers and the usual error body for everyone else. */
-async function signInPage(request: FastifyRequest, reply: FastifyReply, action: (reply: FastifyReply) => Promise<FastifyReply>): Promise<void> {
+async function signInPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  action: (reply: FastifyReply) => Promise<FastifyReply>,
+): Promise<void> {
   try {
     await action(reply);
   } catch (error) {
@@ -111,9 +124,15 @@ export function registerPublicSsoRoutes(app: Api, sso: SsoService): void {
       schema: {
         tags,
         summary: 'Start an OpenID Connect sign-in',
-        description: 'Redirects (302) to the provider with state, nonce and PKCE. 404 when the workspace has no enabled connection.',
+        description:
+          'Redirects (302) to the provider with state, nonce and PKCE. 404 when the workspace has no enabled connection.',
         querystring: SsoLoginQuery,
-        response: { 302: Type.Null({ description: 'Redirect to the provider' }), 400: ErrorBody, 404: ErrorBody, 502: ErrorBody },
+        response: {
+          302: Type.Null({ description: 'Redirect to the provider' }),
+          400: ErrorBody,
+          404: ErrorBody,
+          502: ErrorBody,
+        },
       },
     },
     (request, typedReply) =>
@@ -135,7 +154,13 @@ export function registerPublicSsoRoutes(app: Api, sso: SsoService): void {
         description:
           'Exchanges the code, validates the ID token, and finds or creates the end user (just-in-time), with groups from the configured claim. Browsers get an HTML page, other clients JSON.',
         querystring: SsoCallbackQuery,
-        response: { 200: DataOf(SsoSignIn), 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 502: ErrorBody },
+        response: {
+          200: DataOf(SsoSignIn),
+          400: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          502: ErrorBody,
+        },
       },
     },
     (request, typedReply) =>
@@ -143,8 +168,14 @@ export function registerPublicSsoRoutes(app: Api, sso: SsoService): void {
         const queryIndex = request.url.indexOf('?');
         const rawQuery = queryIndex === -1 ? '' : request.url.slice(queryIndex + 1);
         // The attempt is used (or refused) either way: the cookie has done its job.
-        void reply.header('set-cookie', stateCookie('', 0, sso.cookieSecure)).header('cache-control', 'no-store');
-        const result = await sso.completeLogin(request.query, rawQuery, readCookie(request, SSO_STATE_COOKIE));
+        void reply
+          .header('set-cookie', stateCookie('', 0, sso.cookieSecure))
+          .header('cache-control', 'no-store');
+        const result = await sso.completeLogin(
+          request.query,
+          rawQuery,
+          readCookie(request, SSO_STATE_COOKIE),
+        );
         if (wantsHtml(request)) {
           return reply
             .type('text/html; charset=utf-8')

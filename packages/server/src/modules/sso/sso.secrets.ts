@@ -52,13 +52,16 @@ export function createSecretBox(source: { env: NodeJS.ProcessEnv; dataDir: strin
     const configured = source.env.ROSTER_SECRET_KEY;
     let material: Buffer;
     if (configured !== undefined && configured !== '') {
-      if (configured.length < 32) throw new Error('ROSTER_SECRET_KEY must be at least 32 characters');
+      if (configured.length < 32)
+        throw new Error('ROSTER_SECRET_KEY must be at least 32 characters');
       material = Buffer.from(configured, 'utf8');
     } else {
       material = readOrCreateKeyFile(source.dataDir);
     }
     // A purpose-bound key: the same master key may later protect other kinds of secrets.
-    key = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), 'roster sso oidc client secret', 32));
+    key = Buffer.from(
+      hkdfSync('sha256', material, Buffer.alloc(0), 'roster sso oidc client secret', 32),
+    );
     return key;
   };
 
@@ -68,7 +71,9 @@ export function createSecretBox(source: { env: NodeJS.ProcessEnv; dataDir: strin
       const cipher = createCipheriv('aes-256-gcm', derivedKey(), iv);
       cipher.setAAD(Buffer.from(context, 'utf8'));
       const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-      return [FORMAT, iv, cipher.getAuthTag(), ciphertext].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+      return [FORMAT, iv, cipher.getAuthTag(), ciphertext]
+        .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+        .join('.');
     },
     open(sealed, context) {
       const [format, iv, tag, ciphertext] = sealed.split('.');
@@ -78,7 +83,10 @@ export function createSecretBox(source: { env: NodeJS.ProcessEnv; dataDir: strin
       const decipher = createDecipheriv('aes-256-gcm', derivedKey(), Buffer.from(iv, 'base64url'));
       decipher.setAAD(Buffer.from(context, 'utf8'));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
+      return Buffer.concat([
+        decipher.update(Buffer.from(ciphertext, 'base64url')),
+        decipher.final(),
+      ]).toString('utf8');
     },
   };
 }

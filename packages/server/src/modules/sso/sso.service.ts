@@ -25,17 +25,26 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
-import type { EndUser, PutSsoOidcBody, SsoCallbackQuery, SsoOidcConnection, SsoSignIn } from '@roster/contracts';
+import type {
+  EndUser,
+  PutSsoOidcBody,
+  SsoCallbackQuery,
+  SsoOidcConnection,
+  SsoSignIn,
+} from '@roster/contracts';
 import type { Db, Executor } from '../../storage/database.js';
 import { fromFlag, fromJson, toFlag, toJson } from '../../storage/json.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
-import { AppError, badRequest, forbidden, notFound } from '../../lib/errors.js';
+import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/secrets.js';
 import type { Actor, RequestContext } from '../../lib/context.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { listEnvironments } from '../workspaces/workspaces.repository.js';
-import { deleteGroupMembers, insertGroupMembers } from '../end-user-groups/end-user-groups.repository.js';
+import {
+  deleteGroupMembers,
+  insertGroupMembers,
+} from '../end-user-groups/end-user-groups.repository.js';
 import {
   findEndUserByEmailKey,
   insertEndUser,
@@ -91,7 +100,10 @@ function checkedIssuer(raw: string): string {
     throw badRequest('sso.issuer_invalid', 'issuer_url must be an https URL');
   }
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-    throw badRequest('sso.issuer_insecure', 'issuer_url must use https (http is accepted only for localhost, for development)');
+    throw badRequest(
+      'sso.issuer_insecure',
+      'issuer_url must use https (http is accepted only for localhost, for development)',
+    );
   }
   if (url.username !== '' || url.password !== '') {
     throw badRequest('sso.issuer_invalid', 'issuer_url must not contain credentials');
@@ -138,7 +150,12 @@ interface CachedConfiguration {
   configuration: oidc.Configuration;
 }
 
-export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string; secrets: SecretBox }) {
+export function createSsoService(deps: {
+  db: Db;
+  clock: Clock;
+  publicUrl: string;
+  secrets: SecretBox;
+}) {
   const now = () => isoNow(deps.clock);
   const base = deps.publicUrl.replace(/\/+$/, '');
   const redirectUri = `${base}${SSO_CALLBACK_PATH}`;
@@ -167,13 +184,25 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
   /** What the audit log keeps of a connection: everything but the secret. */
   function auditView(row: SsoConnectionRow | undefined) {
     if (row === undefined) return undefined;
-    const { redirect_uri: _r, login_url: _l, client_secret_set: _s, created_at: _c, updated_at: _u, ...rest } = present(row);
-    return rest;
+    const connection = present(row);
+    return {
+      issuer_url: connection.issuer_url,
+      client_id: connection.client_id,
+      allowed_domains: connection.allowed_domains,
+      groups_claim: connection.groups_claim,
+      environment_types: connection.environment_types,
+      scopes: connection.scopes,
+      enabled: connection.enabled,
+    };
   }
 
   async function requireConnection(db: Executor, ctx: RequestContext): Promise<SsoConnectionRow> {
     const row = await findSsoConnection(db, ctx.workspaceId);
-    if (row === undefined) throw notFound('sso.not_configured', 'No OpenID Connect connection is configured for this workspace');
+    if (row === undefined)
+      throw notFound(
+        'sso.not_configured',
+        'No OpenID Connect connection is configured for this workspace',
+      );
     return row;
   }
 
@@ -181,7 +210,11 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
   async function configurationFor(row: SsoConnectionRow): Promise<oidc.Configuration> {
     const key = `${row.issuer_url}\n${row.client_id}\n${row.updated_at}`;
     const cached = discovered.get(row.workspace_id);
-    if (cached !== undefined && cached.key === key && Date.now() - cached.fetchedAt < DISCOVERY_TTL_MS) {
+    if (
+      cached !== undefined &&
+      cached.key === key &&
+      Date.now() - cached.fetchedAt < DISCOVERY_TTL_MS
+    ) {
       return cached.configuration;
     }
     let secret: string;
@@ -200,6 +233,7 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
       configuration = await oidc.discovery(issuer, row.client_id, undefined, undefined, {
         timeout: PROVIDER_TIMEOUT_SECONDS,
         // Plain http is only accepted for loopback issuers (checked when the connection is saved).
+        // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated only as a warning sign; loopback development issuers need it
         execute: issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [],
       });
     } catch (error) {
@@ -212,31 +246,52 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
     const methods = configuration.serverMetadata().token_endpoint_auth_methods_supported;
     // client_secret_basic is the OpenID default; use the form post only when that is all the provider takes.
     const auth =
-      methods === undefined || methods.includes('client_secret_basic') || !methods.includes('client_secret_post')
+      methods === undefined ||
+      methods.includes('client_secret_basic') ||
+      !methods.includes('client_secret_post')
         ? oidc.ClientSecretBasic(secret)
         : oidc.ClientSecretPost(secret);
-    configuration = new oidc.Configuration(configuration.serverMetadata(), row.client_id, undefined, auth);
+    configuration = new oidc.Configuration(
+      configuration.serverMetadata(),
+      row.client_id,
+      undefined,
+      auth,
+    );
     configuration.timeout = PROVIDER_TIMEOUT_SECONDS;
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- as above: loopback issuers only
     if (issuer.protocol === 'http:') oidc.allowInsecureRequests(configuration);
     discovered.set(row.workspace_id, { key, fetchedAt: Date.now(), configuration });
     return configuration;
   }
 
-  const ssoActor = (row: SsoConnectionRow): Actor => ({ type: 'system', id: 'sso_oidc', name: `OpenID Connect sign-in (${row.issuer_url})` });
+  const ssoActor = (row: SsoConnectionRow): Actor => ({
+    type: 'system',
+    id: 'sso_oidc',
+    name: `OpenID Connect sign-in (${row.issuer_url})`,
+  });
 
   /**
    * Joins the groups the claim names in the given environments; leaves `external` groups it no
    * longer names. Returns what changed, for the audit event.
    */
-  async function syncGroups(trx: Executor, user: EndUserRow, environmentIds: number[], names: string[]) {
+  async function syncGroups(
+    trx: Executor,
+    user: EndUserRow,
+    environmentIds: number[],
+    names: string[],
+  ) {
     const keys = [...new Set(names.map((n) => n.toLowerCase()))];
     const wanted = await findGroupsByNameKeys(trx, user.workspace_id, environmentIds, keys);
     const current = await listGroupsOfEndUser(trx, user.id);
     const joined = wanted.filter((g) => !current.some((c) => c.id === g.id));
     const left = current.filter(
-      (c) => environmentIds.includes(c.environment_id) && c.managed_by === 'external' && !keys.includes(c.name_key),
+      (c) =>
+        environmentIds.includes(c.environment_id) &&
+        c.managed_by === 'external' &&
+        !keys.includes(c.name_key),
     );
-    for (const group of joined) await insertGroupMembers(trx, user.workspace_id, group.id, [user.id], now());
+    for (const group of joined)
+      await insertGroupMembers(trx, user.workspace_id, group.id, [user.id], now());
     for (const group of left) await deleteGroupMembers(trx, group.id, [user.id]);
     const claimedKeys = new Set(wanted.map((g) => g.name_key));
     return {
@@ -263,7 +318,8 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
       const clientId = body.client_id.trim();
       if (clientId === '') throw badRequest('sso.client_id_blank', "client_id can't be blank");
       const scopes = [...new Set(body.scopes ?? DEFAULT_SCOPES)];
-      if (!scopes.includes('openid')) throw badRequest('sso.scope_openid', 'scopes must include openid');
+      if (!scopes.includes('openid'))
+        throw badRequest('sso.scope_openid', 'scopes must include openid');
       const domains = [...new Set(body.allowed_domains.map((d) => d.toLowerCase()))];
       const types = [...new Set(body.environment_types)];
       for (const type of types) {
@@ -271,18 +327,24 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
         requireEnvironmentAccess(ctx, type);
       }
       const secret = body.client_secret?.trim();
-      if (secret === '') throw badRequest('sso.client_secret_blank', "client_secret can't be blank");
+      if (secret === '')
+        throw badRequest('sso.client_secret_blank', "client_secret can't be blank");
       return deps.db.transaction().execute(async (trx) => {
         const before = await findSsoConnection(trx, ctx.workspaceId);
         if (before === undefined && secret === undefined) {
-          throw badRequest('sso.client_secret_required', 'client_secret is required when the connection is first configured');
+          throw badRequest(
+            'sso.client_secret_required',
+            'client_secret is required when the connection is first configured',
+          );
         }
         await upsertSsoConnection(trx, {
           workspace_id: ctx.workspaceId,
           issuer_url: issuer,
           client_id: clientId,
           client_secret_encrypted:
-            secret === undefined ? (before?.client_secret_encrypted ?? '') : deps.secrets.seal(secret, secretContext(ctx.workspaceId)),
+            secret === undefined
+              ? (before?.client_secret_encrypted ?? '')
+              : deps.secrets.seal(secret, secretContext(ctx.workspaceId)),
           allowed_domains: toJson(domains),
           groups_claim: body.groups_claim ?? null,
           environment_types: toJson(types),
@@ -328,10 +390,16 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
      * Starts a sign-in: records the attempt (state hashed, nonce, PKCE verifier) and answers the
      * provider URL to redirect to, and the state for the browser-binding cookie.
      */
-    async startLogin(workspaceId: number): Promise<{ location: string; state: string; maxAgeSeconds: number }> {
+    async startLogin(
+      workspaceId: number,
+    ): Promise<{ location: string; state: string; maxAgeSeconds: number }> {
       const row = await findSsoConnection(deps.db, workspaceId);
       if (row === undefined || !fromFlag(row.enabled)) {
-        throw signInError(404, 'sso.not_configured', 'Single sign-on is not enabled for this workspace');
+        throw signInError(
+          404,
+          'sso.not_configured',
+          'Single sign-on is not enabled for this workspace',
+        );
       }
       const configuration = await configurationFor(row);
       const state = oidc.randomState();
@@ -339,7 +407,10 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
       const codeVerifier = oidc.randomPKCECodeVerifier();
       const codeChallenge = await oidc.calculatePKCECodeChallenge(codeVerifier);
       const createdAt = deps.clock.now();
-      await deleteSsoLoginAttemptsExpiredBefore(deps.db, new Date(createdAt.getTime() - 24 * 60 * 60 * 1000).toISOString());
+      await deleteSsoLoginAttemptsExpiredBefore(
+        deps.db,
+        new Date(createdAt.getTime() - 24 * 60 * 60 * 1000).toISOString(),
+      );
       await insertSsoLoginAttempt(deps.db, {
         workspace_id: workspaceId,
         state_hash: hashSecret(state),
@@ -364,16 +435,38 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
      * The provider's redirect back. `rawQuery` is the callback's query string as received (the
      * ID token checks need every parameter, `iss` included); `boundState` is the browser's cookie.
      */
-    async completeLogin(query: SsoCallbackQuery, rawQuery: string, boundState: string | undefined): Promise<SsoSignIn> {
+    async completeLogin(
+      query: SsoCallbackQuery,
+      rawQuery: string,
+      boundState: string | undefined,
+    ): Promise<SsoSignIn> {
       if (query.state === undefined || query.state === '') {
-        throw signInError(400, 'sso.state_missing', 'The sign-in response has no state: start the sign-in again');
+        throw signInError(
+          400,
+          'sso.state_missing',
+          'The sign-in response has no state: start the sign-in again',
+        );
       }
       const attempt = await findSsoLoginAttemptByStateHash(deps.db, hashSecret(query.state));
-      if (attempt === undefined) throw signInError(400, 'sso.state_unknown', 'This sign-in link is not valid: start the sign-in again');
+      if (attempt === undefined)
+        throw signInError(
+          400,
+          'sso.state_unknown',
+          'This sign-in link is not valid: start the sign-in again',
+        );
       if (attempt.used_at !== null) {
-        throw signInError(400, 'sso.state_used', 'This sign-in response has already been used: start the sign-in again');
+        throw signInError(
+          400,
+          'sso.state_used',
+          'This sign-in response has already been used: start the sign-in again',
+        );
       }
-      if (attempt.expires_at <= now()) throw signInError(400, 'sso.state_expired', 'This sign-in took too long and has expired: start the sign-in again');
+      if (attempt.expires_at <= now())
+        throw signInError(
+          400,
+          'sso.state_expired',
+          'This sign-in took too long and has expired: start the sign-in again',
+        );
       if (boundState === undefined || !sameText(boundState, query.state)) {
         throw signInError(
           400,
@@ -383,43 +476,72 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
       }
       // Single use: claimed before the code is exchanged, so a replay racing the original fails here.
       if (!(await claimSsoLoginAttempt(deps.db, attempt.id, now()))) {
-        throw signInError(400, 'sso.state_used', 'This sign-in response has already been used: start the sign-in again');
+        throw signInError(
+          400,
+          'sso.state_used',
+          'This sign-in response has already been used: start the sign-in again',
+        );
       }
       if (query.error !== undefined) {
-        const detail = query.error_description === undefined ? query.error : `${query.error}: ${query.error_description}`;
-        throw signInError(400, 'sso.provider_error', `The identity provider refused the sign-in (${detail})`);
+        const detail =
+          query.error_description === undefined
+            ? query.error
+            : `${query.error}: ${query.error_description}`;
+        throw signInError(
+          400,
+          'sso.provider_error',
+          `The identity provider refused the sign-in (${detail})`,
+        );
       }
       const row = await findSsoConnection(deps.db, attempt.workspace_id);
       if (row === undefined || !fromFlag(row.enabled)) {
-        throw signInError(404, 'sso.not_configured', 'Single sign-on is not enabled for this workspace');
+        throw signInError(
+          404,
+          'sso.not_configured',
+          'Single sign-on is not enabled for this workspace',
+        );
       }
       const configuration = await configurationFor(row);
 
       let claims: Record<string, unknown>;
       let accessToken: string;
       try {
-        const tokens = await oidc.authorizationCodeGrant(configuration, new URL(`${redirectUri}${rawQuery === '' ? '' : `?${rawQuery}`}`), {
-          pkceCodeVerifier: attempt.code_verifier,
-          expectedState: query.state,
-          expectedNonce: attempt.nonce,
-          idTokenExpected: true,
-        });
+        const tokens = await oidc.authorizationCodeGrant(
+          configuration,
+          new URL(`${redirectUri}${rawQuery === '' ? '' : `?${rawQuery}`}`),
+          {
+            pkceCodeVerifier: attempt.code_verifier,
+            expectedState: query.state,
+            expectedNonce: attempt.nonce,
+            idTokenExpected: true,
+          },
+        );
         const idTokenClaims = tokens.claims();
         if (idTokenClaims === undefined) throw new Error('the token response has no ID token');
         claims = { ...idTokenClaims };
         accessToken = tokens.access_token;
       } catch (error) {
-        throw signInError(400, 'sso.token_invalid', `The identity provider's answer could not be verified: ${(error as Error).message}`);
+        throw signInError(
+          400,
+          'sso.token_invalid',
+          `The identity provider's answer could not be verified: ${(error as Error).message}`,
+        );
       }
       const groupsClaim = row.groups_claim;
-      const needsUserInfo = stringClaim(claims.email) === undefined || (groupsClaim !== null && !(groupsClaim in claims));
+      const needsUserInfo =
+        stringClaim(claims.email) === undefined ||
+        (groupsClaim !== null && !(groupsClaim in claims));
       if (needsUserInfo && configuration.serverMetadata().userinfo_endpoint !== undefined) {
         try {
           const info = await oidc.fetchUserInfo(configuration, accessToken, String(claims.sub));
           // The ID token wins where both say something.
           claims = { ...info, ...claims };
         } catch (error) {
-          throw signInError(502, 'sso.userinfo_failed', `The identity provider's user info could not be read: ${(error as Error).message}`);
+          throw signInError(
+            502,
+            'sso.userinfo_failed',
+            `The identity provider's user info could not be read: ${(error as Error).message}`,
+          );
         }
       }
       return provision(row, claims);
@@ -427,10 +549,17 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
   };
 
   /** Finds or creates the end user the claims describe, and syncs its groups; all in one transaction. */
-  async function provision(row: SsoConnectionRow, claims: Record<string, unknown>): Promise<SsoSignIn> {
+  async function provision(
+    row: SsoConnectionRow,
+    claims: Record<string, unknown>,
+  ): Promise<SsoSignIn> {
     const email = stringClaim(claims.email);
     if (email === undefined || !/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254) {
-      throw signInError(400, 'sso.email_missing', 'The identity provider did not send an email address (request the email scope)');
+      throw signInError(
+        400,
+        'sso.email_missing',
+        'The identity provider did not send an email address (request the email scope)',
+      );
     }
     const actor = ssoActor(row);
     const domain = (email.split('@').pop() ?? '').toLowerCase();
@@ -445,16 +574,27 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
         after: { email, reason: 'domain_not_allowed' },
         createdAt: now(),
       });
-      throw signInError(403, 'sso.domain_not_allowed', `Sign-in with ${domain} addresses is not allowed in this workspace`);
+      throw signInError(
+        403,
+        'sso.domain_not_allowed',
+        `Sign-in with ${domain} addresses is not allowed in this workspace`,
+      );
     }
     if (claims.email_verified === false) {
-      throw signInError(403, 'sso.email_unverified', `The identity provider has not verified ${email}: verify the address there first`);
+      throw signInError(
+        403,
+        'sso.email_unverified',
+        `The identity provider has not verified ${email}: verify the address there first`,
+      );
     }
     const emailKey = email.toLowerCase();
     const names = row.groups_claim === null ? null : groupNames(claims[row.groups_claim]);
     const refusal = await deps.db.transaction().execute(async (trx) => {
       const existing = await findEndUserByEmailKey(trx, row.workspace_id, emailKey);
-      if (existing !== undefined && (existing.status === 'locked' || existing.status === 'deactivated')) {
+      if (
+        existing !== undefined &&
+        (existing.status === 'locked' || existing.status === 'deactivated')
+      ) {
         await insertAuditEvent(trx, {
           workspaceId: row.workspace_id,
           actor,
@@ -487,7 +627,9 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
         );
         const name =
           stringClaim(claims.name) ??
-          ([stringClaim(claims.given_name), stringClaim(claims.family_name)].filter((p) => p !== undefined).join(' ') ||
+          ([stringClaim(claims.given_name), stringClaim(claims.family_name)]
+            .filter((p) => p !== undefined)
+            .join(' ') ||
             email.split('@')[0] ||
             email);
         const picture = stringClaim(claims.picture);
@@ -496,7 +638,10 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
           name: name.slice(0, NAME_MAX),
           email,
           email_key: emailKey,
-          avatar_url: picture !== undefined && picture.startsWith('https://') && picture.length <= 2000 ? picture : null,
+          avatar_url:
+            picture !== undefined && picture.startsWith('https://') && picture.length <= 2000
+              ? picture
+              : null,
           external_id: null,
           status: 'active',
           mfa_enabled: 0,
@@ -517,17 +662,28 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
           action: 'end_user.created',
           targetType: 'end_user',
           targetId: user.id,
-          after: { name: user.name, email, source: 'sso', environment_types: environments.map((e) => e.type) },
+          after: {
+            name: user.name,
+            email,
+            source: 'sso',
+            environment_types: environments.map((e) => e.type),
+          },
           createdAt: now(),
         });
       } else if (user.status === 'invited') {
         await updateEndUser(trx, user.id, { status: 'active', updated_at: now() });
         // Joining Everyone happens now, as when an invitation is accepted.
-        await trx.updateTable('end_user_environments').set({ created_at: now() }).where('end_user_id', '=', user.id).execute();
+        await trx
+          .updateTable('end_user_environments')
+          .set({ created_at: now() })
+          .where('end_user_id', '=', user.id)
+          .execute();
       }
       // Groups of the connection's environments that the user may access (access may have been revoked).
       const configured = fromJson<string[]>(row.environment_types);
-      const environmentIds = (await listEnvironmentAccessRows(trx, user.id)).filter((a) => configured.includes(a.type)).map((a) => a.environment_id);
+      const environmentIds = (await listEnvironmentAccessRows(trx, user.id))
+        .filter((a) => configured.includes(a.type))
+        .map((a) => a.environment_id);
       const groups = names === null ? null : await syncGroups(trx, user, environmentIds, names);
       await insertAuditEvent(trx, {
         workspaceId: row.workspace_id,
@@ -553,7 +709,11 @@ export function createSsoService(deps: { db: Db; clock: Clock; publicUrl: string
       return {
         created,
         end_user: endUser,
-        groups: memberships.map((m) => ({ id: m.id, name: m.name, environment_type: m.environment_type })),
+        groups: memberships.map((m) => ({
+          id: m.id,
+          name: m.name,
+          environment_type: m.environment_type,
+        })),
       };
     });
   }

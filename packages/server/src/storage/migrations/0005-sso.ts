@@ -10,7 +10,8 @@ export const ssoMigration: MigrationFor = (dialect) => ({
   // Kysely<any> is the documented type for migrations: they must not depend on today's row types.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async up(db: Kysely<any>) {
-    const ws = (c: ColumnDefinitionBuilder) => c.notNull().references('workspaces.id').onDelete('cascade');
+    const ws = (c: ColumnDefinitionBuilder) =>
+      c.notNull().references('workspaces.id').onDelete('cascade');
 
     await db.schema
       .createTable('sso_oidc_connections')
@@ -28,9 +29,11 @@ export const ssoMigration: MigrationFor = (dialect) => ({
       .execute();
 
     const logins = db.schema.createTable('sso_login_attempts');
-    await (dialect === 'postgres'
-      ? logins.addColumn('id', 'serial', (c) => c.primaryKey())
-      : logins.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()))
+    await (
+      dialect === 'postgres'
+        ? logins.addColumn('id', 'serial', (c) => c.primaryKey())
+        : logins.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    )
       .addColumn('workspace_id', 'integer', ws)
       .addColumn('state_hash', 'text', (c) => c.notNull().unique())
       .addColumn('nonce', 'text', (c) => c.notNull())
@@ -39,7 +42,11 @@ export const ssoMigration: MigrationFor = (dialect) => ({
       .addColumn('expires_at', 'text', (c) => c.notNull())
       .addColumn('used_at', 'text')
       .execute();
-    await db.schema.createIndex('sso_login_attempts_expires_idx').on('sso_login_attempts').column('expires_at').execute();
+    await db.schema
+      .createIndex('sso_login_attempts_expires_idx')
+      .on('sso_login_attempts')
+      .column('expires_at')
+      .execute();
   },
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async down(db: Kysely<any>) {

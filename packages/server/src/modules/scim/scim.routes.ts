@@ -1,0 +1,276 @@
+/**
+ * Two faces of SCIM: the workspace API that manages connections (`/api/scim_connections`, API
+ * token, reference-API error bodies) and the SCIM 2.0 endpoints themselves
+ * (`/scim/v2/<connection id>/…`, the connection's own bearer token, RFC 7644 bodies and errors,
+ * `application/scim+json`). Handlers stay thin; scim.service.ts does the work.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { CreateScimConnectionBody, DataOf, ScimConnection, ScimConnectionParams, ScimConnectionWithToken } from '@roster/contracts';
+import { contextOf, type Api } from '../../http/types.js';
+import { errorResponses, noContent } from '../../http/schemas.js';
+import { handleScimError, SCIM_CONTENT_TYPE, ScimError, scimErrorBody, scimNotFound } from './scim.errors.js';
+import type { ScimConnectionRow } from './scim.repository.js';
+import { etagOf } from './scim.resources.js';
+import { LIST_SCHEMA, resourceTypeDocuments, schemaDocuments, SEARCH_SCHEMA, serviceProviderConfig, isObject } from './scim.schema.js';
+import type { ListQuery, ScimService, WriteResult } from './scim.service.js';
+
+const tags = ['SCIM connections'];
+
+export function registerScimConnectionRoutes(app: Api, scim: ScimService): void {
+  app.get(
+    '/scim_connections',
+    { schema: { tags, summary: 'List SCIM connections', response: { 200: DataOf(Type.Array(ScimConnection)), ...errorResponses } } },
+    async (request) => ({ data: await scim.listConnections(contextOf(request)) }),
+  );
+  app.post(
+    '/scim_connections',
+    {
+      schema: {
+        tags,
+        summary: 'Create a SCIM connection for one environment and target (the token is shown once)',
+        body: CreateScimConnectionBody,
+        response: { 201: DataOf(ScimConnectionWithToken), ...errorResponses },
+      },
+    },
+    async (request, reply) => reply.status(201).send({ data: await scim.createConnection(contextOf(request), request.body) }),
+  );
+  app.get(
+    '/scim_connections/:id',
+    { schema: { tags, summary: 'Get a SCIM connection', params: ScimConnectionParams, response: { 200: DataOf(ScimConnection), ...errorResponses } } },
+    async (request) => ({ data: await scim.getConnection(contextOf(request), request.params.id) }),
+  );
+  app.post(
+    '/scim_connections/:id/rotate_token',
+    {
+      schema: {
+        tags,
+        summary: 'Replace the connection token (the old one stops working at once)',
+        params: ScimConnectionParams,
+        response: { 200: DataOf(ScimConnectionWithToken), ...errorResponses },
+      },
+    },
+    async (request) => ({ data: await scim.rotateToken(contextOf(request), request.params.id) }),
+  );
+  app.delete(
+    '/scim_connections/:id',
+    { schema: { tags, summary: 'Delete a SCIM connection (its users and groups stay)', params: ScimConnectionParams, response: { ...noContent, ...errorResponses } } },
+    async (request, reply) => {
+      await scim.deleteConnection(contextOf(request), request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+}
+
+// ---- the SCIM 2.0 endpoints ---------------------------------------------------------------------
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    scimConnection?: ScimConnectionRow;
+  }
+}
+
+/** Group push with thousands of members fits; anything larger is a 413. */
+const SCIM_BODY_LIMIT = 8 * 1024 * 1024;
+
+function connectionOf(request: FastifyRequest): ScimConnectionRow {
+  if (request.scimConnection === undefined) throw new ScimError(401, 'Authentication required');
+  return request.scimConnection;
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
+type Query = Record<string, unknown>;
+
+function text(query: Query, name: string): string | undefined {
+  const key = Object.keys(query).find((k) => k.toLowerCase() === name.toLowerCase());
+  const value = key === undefined ? undefined : query[key];
+  const first = Array.isArray(value) ? (value as unknown[])[0] : value;
+  return typeof first === 'string' ? first : typeof first === 'number' ? String(first) : undefined;
+}
+
+function integer(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return Math.trunc(value);
+  if (typeof value === 'string' && /^-?\d{1,9}$/.test(value.trim())) return Number(value.trim());
+  return undefined;
+}
+
+function listQuery(query: Query): ListQuery {
+  return {
+    filter: text(query, 'filter'),
+    startIndex: integer(text(query, 'startIndex')),
+    count: integer(text(query, 'count')),
+    attributes: text(query, 'attributes'),
+    excludedAttributes: text(query, 'excludedAttributes'),
+  };
+}
+
+function projection(query: Query) {
+  return { attributes: text(query, 'attributes'), excludedAttributes: text(query, 'excludedAttributes') };
+}
+
+function send(reply: FastifyReply, status: number, body: unknown, version?: number) {
+  void reply.status(status).type(SCIM_CONTENT_TYPE);
+  if (version !== undefined) void reply.header('etag', etagOf(version));
+  return reply.send(body);
+}
+
+function ifMatch(request: FastifyRequest): string | undefined {
+  const value = request.headers['if-match'];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/**
+ * RFC 7644 §3.5.2 lets PATCH answer 200 with the resource or 204: Roster answers 204 (what Entra
+ * expects), and 200 with the resource when the client asks for attributes.
+ */
+function patchAnswer(request: FastifyRequest, reply: FastifyReply, result: WriteResult, kind: 'User' | 'Group', project: (r: WriteResult) => unknown) {
+  const query = request.query as Query;
+  if (text(query, 'attributes') !== undefined || text(query, 'excludedAttributes') !== undefined) {
+    return send(reply, 200, project(result), result.version);
+  }
+  void kind;
+  void reply.header('etag', etagOf(result.version));
+  return reply.status(204).send();
+}
+
+function searchQuery(body: unknown): ListQuery {
+  if (!isObject(body)) throw new ScimError(400, 'The body must be a SearchRequest', 'invalidSyntax');
+  const schemas = body.schemas;
+  if (Array.isArray(schemas) && !schemas.includes(SEARCH_SCHEMA)) throw new ScimError(400, `schemas must contain ${SEARCH_SCHEMA}`, 'invalidSyntax');
+  const list = (value: unknown) => (Array.isArray(value) ? value.filter((v) => typeof v === 'string').join(',') : typeof value === 'string' ? value : undefined);
+  return {
+    filter: typeof body.filter === 'string' ? body.filter : undefined,
+    startIndex: integer(body.startIndex),
+    count: integer(body.count),
+    attributes: list(body.attributes),
+    excludedAttributes: list(body.excludedAttributes),
+  };
+}
+
+export async function registerScimEndpoints(app: Api, scim: ScimService): Promise<void> {
+  await app.register(
+    async (scope) => {
+      scope.setErrorHandler(handleScimError);
+      scope.setNotFoundHandler((request, reply) =>
+        send(reply, 404, scimErrorBody(404, `No SCIM endpoint ${request.method} ${request.url.split('?')[0] ?? ''}`)),
+      );
+      scope.addContentTypeParser('application/scim+json', { parseAs: 'string', bodyLimit: SCIM_BODY_LIMIT }, scope.getDefaultJsonParser('error', 'ignore'));
+      scope.addHook('onRequest', async (request) => {
+        const params = request.params as { connectionId?: string };
+        const connection = await scim.authenticate(params.connectionId ?? '', bearer(request));
+        if (connection === undefined) throw new ScimError(401, 'Invalid or missing bearer token for this SCIM connection');
+        request.scimConnection = connection;
+      });
+
+      const config = { rateLimit: false } as const;
+      const hide = { hide: true } as const;
+      const writeOptions = { config, schema: hide, bodyLimit: SCIM_BODY_LIMIT };
+      const readOptions = { config, schema: hide };
+      const both = (name: string) => [`/${name}`, `/${name.toLowerCase()}`];
+
+      for (const path of both('ServiceProviderConfig')) {
+        scope.get(path, readOptions, (request, reply) => send(reply, 200, serviceProviderConfig(scim.baseUrlOf(connectionOf(request).id))));
+      }
+      for (const path of both('Schemas')) {
+        scope.get(path, readOptions, (request, reply) => {
+          const docs = schemaDocuments(scim.baseUrlOf(connectionOf(request).id));
+          return send(reply, 200, { schemas: [LIST_SCHEMA], totalResults: docs.length, startIndex: 1, itemsPerPage: docs.length, Resources: docs });
+        });
+        scope.get(`${path}/:id`, readOptions, (request, reply) => {
+          const { id } = request.params as { id: string };
+          const doc = schemaDocuments(scim.baseUrlOf(connectionOf(request).id)).find((d) => d.id === id);
+          if (doc === undefined) throw scimNotFound(`Schema ${id} not found`);
+          return send(reply, 200, doc);
+        });
+      }
+      for (const path of both('ResourceTypes')) {
+        scope.get(path, readOptions, (request, reply) => {
+          const docs = resourceTypeDocuments(scim.baseUrlOf(connectionOf(request).id));
+          return send(reply, 200, { schemas: [LIST_SCHEMA], totalResults: docs.length, startIndex: 1, itemsPerPage: docs.length, Resources: docs });
+        });
+        scope.get(`${path}/:id`, readOptions, (request, reply) => {
+          const { id } = request.params as { id: string };
+          const doc = resourceTypeDocuments(scim.baseUrlOf(connectionOf(request).id)).find((d) => d.id === id);
+          if (doc === undefined) throw scimNotFound(`ResourceType ${id} not found`);
+          return send(reply, 200, doc);
+        });
+      }
+
+      for (const path of both('Users')) {
+        for (const listPath of [path, `${path}/`]) {
+          scope.get(listPath, readOptions, async (request, reply) =>
+            send(reply, 200, await scim.listUsers(connectionOf(request), listQuery(request.query as Query))),
+          );
+        }
+        scope.post(`${path}/.search`, writeOptions, async (request, reply) => send(reply, 200, await scim.listUsers(connectionOf(request), searchQuery(request.body))));
+        scope.post(path, writeOptions, async (request, reply) => {
+          const result = await scim.createUser(connectionOf(request), request.body);
+          void reply.header('location', String((result.resource.meta as { location?: string } | undefined)?.location ?? ''));
+          return send(reply, 201, result.resource, result.version);
+        });
+        scope.get(`${path}/:id`, readOptions, async (request, reply) => {
+          const { id } = request.params as { id: string };
+          const result = await scim.getUser(connectionOf(request), id, projection(request.query as Query));
+          return send(reply, 200, result.resource, result.version);
+        });
+        scope.put(`${path}/:id`, writeOptions, async (request, reply) => {
+          const { id } = request.params as { id: string };
+          const result = await scim.replaceUser(connectionOf(request), id, request.body, ifMatch(request));
+          return send(reply, 200, result.resource, result.version);
+        });
+        scope.patch(`${path}/:id`, writeOptions, async (request, reply) => {
+          const { id } = request.params as { id: string };
+          const result = await scim.patchUser(connectionOf(request), id, request.body, ifMatch(request));
+          const query = request.query as Query;
+          return patchAnswer(request, reply, result, 'User', (r) => scim.projectUser(r.resource, projection(query)));
+        });
+        scope.delete(`${path}/:id`, readOptions, async (request, reply) => {
+          const { id } = request.params as { id: string };
+          await scim.deleteUser(connectionOf(request), id, ifMatch(request));
+          return reply.status(204).send();
+        });
+      }
+
+      for (const path of both('Groups')) {
+        for (const listPath of [path, `${path}/`]) {
+          scope.get(listPath, readOptions, async (request, reply) =>
+            send(reply, 200, await scim.listGroups(connectionOf(request), listQuery(request.query as Query))),
+          );
+        }
+        scope.post(`${path}/.search`, writeOptions, async (request, reply) => send(reply, 200, await scim.listGroups(connectionOf(request), searchQuery(request.body))));
+        scope.post(path, writeOptions, async (request, reply) => {
+          const result = await scim.createGroup(connectionOf(request), request.body);
+          void reply.header('location', String((result.resource.meta as { location?: string } | undefined)?.location ?? ''));
+          return send(reply, 201, result.resource, result.version);
+        });
+        scope.get(`${path}/:id`, readOptions, async (request, reply) => {
+          const { id } = request.params as { id: string };
+          const result = await scim.getGroup(connectionOf(request), id, projection(request.query as Query));
+          return send(reply, 200, result.resource, result.version);
+        });
+        scope.put(`${path}/:id`, writeOptions, async (request, reply) => {
+          const { id } = request.params as { id: string };
+          const result = await scim.replaceGroup(connectionOf(request), id, request.body, ifMatch(request));
+          return send(reply, 200, result.resource, result.version);
+        });
+        scope.patch(`${path}/:id`, writeOptions, async (request, reply) => {
+          const { id } = request.params as { id: string };
+          const result = await scim.patchGroup(connectionOf(request), id, request.body, ifMatch(request));
+          const query = request.query as Query;
+          return patchAnswer(request, reply, result, 'Group', (r) => scim.projectGroup(r.resource, projection(query)));
+        });
+        scope.delete(`${path}/:id`, readOptions, async (request, reply) => {
+          const { id } = request.params as { id: string };
+          await scim.deleteGroup(connectionOf(request), id, ifMatch(request));
+          return reply.status(204).send();
+        });
+      }
+    },
+    { prefix: '/scim/v2/:connectionId' },
+  );
+}
