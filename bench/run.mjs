@@ -3,6 +3,8 @@
  * index in-process, then HTTP with autocannon (single and batch checks), then casbin (RBAC with
  * domains) over the same data, and prints one table (also written to bench/results.md).
  */
+import process from 'node:process';
+import { performance } from 'node:perf_hooks';
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -63,7 +65,13 @@ const afterLoad = await fromChild('rss');
 child.send('stop');
 
 // --- casbin over the same data (what is effective now: casbin has no notion of expiry) ------
-log('casbin: loading the same data as an RBAC-with-domains model …');
+// With the whole data set, casbin's domain matching (memberships hold in every project: domain
+// "*") did not finish loading in 8 minutes, so casbin gets a 1/CASBIN_SCALE slice of the same data
+// (the first users, groups and projects, and the grants and memberships among them). Its checks
+// walk the same 50 roles' policies, so the slice flatters casbin, if anything.
+const CASBIN_SCALE = Number(process.env.BENCH_CASBIN_SCALE ?? 50);
+const slice = { users: SIZES.users / CASBIN_SCALE, groups: SIZES.groups / CASBIN_SCALE, projects: SIZES.projects / CASBIN_SCALE };
+log(`casbin: loading 1/${CASBIN_SCALE} of the data as an RBAC-with-domains model …`);
 const MODEL = `
 [request_definition]
 r = sub, dom, obj, act
@@ -80,39 +88,76 @@ const db = new SQLite(file, { readonly: true });
 const nowIso = new Date().toISOString();
 const lines = [];
 const catalogue = (await import('../packages/contracts/dist/index.js')).PROJECT_RESOURCES;
+const roleConfigs = new Map();
 for (const role of db.prepare('select id, config from project_roles').all()) {
+  roleConfigs.set(role.id, JSON.parse(role.config));
   for (const [resource, entry] of Object.entries(JSON.parse(role.config))) {
     const list = entry.privileges === 'all' ? (catalogue[resource]?.privileges ?? ['all']) : entry.privileges;
     for (const privilege of list) lines.push(`p, role:${role.id}, *, ${resource}, ${privilege}`);
   }
 }
-// A membership holds in every project: domain "*", matched by the domain matching function.
-for (const row of db.prepare('select group_id, member_id from group_memberships where member_id is not null and (expires_at is null or expires_at > ?)').iterate(nowIso)) {
-  lines.push(`g, user:${row.member_id}, group:${row.group_id}, *`);
+// The slice folds the same rows onto fewer IDs (user u → u mod users/scale, and so on), which
+// keeps the shape of the data: each user in ~3 groups, ~48 grants a group, ~150 grants a project.
+const fold = (id, size) => ((id - 1) % size) + 1;
+const groupNumber = (groupId) => Number(groupId.slice('ug-bench'.length));
+const memberships = new Map();
+for (const row of db
+  .prepare('select group_id, member_id from group_memberships where member_id <= ? and (expires_at is null or expires_at > ?)')
+  .iterate(slice.users, nowIso)) {
+  const group = `ug-bench${fold(groupNumber(row.group_id), slice.groups)}`;
+  lines.push(`g, user:${row.member_id}, group:${group}, *`);
+  memberships.set(row.member_id, [...(memberships.get(row.member_id) ?? []), group]);
 }
-for (const row of db.prepare('select project_id, project_role_id, member_id, group_id from project_grants where expires_at is null or expires_at > ?').iterate(nowIso)) {
-  const subject = row.member_id !== null ? `user:${row.member_id}` : `group:${row.group_id}`;
-  lines.push(`g, ${subject}, role:${row.project_role_id}, project:${row.project_id}`);
+const grants = [];
+for (const row of db
+  .prepare('select project_id, project_role_id, member_id, group_id from project_grants where (expires_at is null or expires_at > ?) order by rowid limit ?')
+  .iterate(nowIso, SIZES.grants / CASBIN_SCALE)) {
+  const grant = {
+    project_id: fold(row.project_id, slice.projects),
+    project_role_id: row.project_role_id,
+    member_id: row.member_id === null ? null : fold(row.member_id, slice.users),
+    group_id: row.group_id === null ? null : `ug-bench${fold(groupNumber(row.group_id), slice.groups)}`,
+  };
+  const subject = grant.member_id !== null ? `user:${grant.member_id}` : `group:${grant.group_id}`;
+  lines.push(`g, ${subject}, role:${grant.project_role_id}, project:${grant.project_id}`);
+  grants.push(grant);
 }
 db.close();
 t = performance.now();
 const enforcer = await newEnforcer(newModelFromString(MODEL), new StringAdapter(lines.join('\n')));
 await enforcer.addNamedDomainMatchingFunc('g', (domain, pattern) => pattern === '*' || domain === pattern);
 const casbinLoadMs = performance.now() - t;
-const casbinChecks = server.sample.map((c) => [`user:${c.memberId}`, `project:${c.projectId}`, c.resource, c.privilege]);
-// Same answers? (Both evaluate what is effective now.)
+const pickIn = (n) => 1 + Math.floor(random() * n);
+const pairs = Object.entries(catalogue).flatMap(([resource, def]) => def.privileges.map((privilege) => [resource, privilege]));
+const casbinChecks = Array.from({ length: 20_000 }, () => {
+  const [resource, privilege] = pairs[Math.floor(random() * pairs.length)];
+  return { memberId: pickIn(slice.users), projectId: pickIn(slice.projects), resource, privilege };
+});
+// The same rules in plain code over the slice: casbin must agree with them.
+const expectedInSlice = (c) =>
+  grants.some((g) => {
+    if (g.project_id !== c.projectId) return false;
+    if (g.member_id !== null ? g.member_id !== c.memberId : !(memberships.get(c.memberId) ?? []).includes(g.group_id)) return false;
+    const entry = roleConfigs.get(g.project_role_id)[c.resource];
+    if (entry === undefined) return false;
+    const list = entry.privileges === 'all' ? (catalogue[c.resource]?.privileges ?? ['all']) : entry.privileges;
+    return list.includes(c.privilege);
+  });
 const AGREE_N = 500;
 let agree = 0;
+let casbinAllowed = 0;
 for (let i = 0; i < AGREE_N; i++) {
-  const [sub, dom, obj, act] = casbinChecks[i];
-  if (enforcer.enforceSync(sub, dom, obj, act) === server.sample[i].expected) agree++;
+  const c = casbinChecks[i];
+  const answer = enforcer.enforceSync(`user:${c.memberId}`, `project:${c.projectId}`, c.resource, c.privilege);
+  if (answer) casbinAllowed++;
+  if (answer === expectedInSlice(c)) agree++;
 }
 log('casbin: enforcing …');
 let casbinDone = 0;
 const casbinStart = performance.now();
 while (performance.now() - casbinStart < DURATION * 1000 && casbinDone < casbinChecks.length) {
-  const [sub, dom, obj, act] = casbinChecks[casbinDone];
-  enforcer.enforceSync(sub, dom, obj, act);
+  const c = casbinChecks[casbinDone];
+  enforcer.enforceSync(`user:${c.memberId}`, `project:${c.projectId}`, c.resource, c.privilege);
   casbinDone++;
 }
 const casbinPerSecond = casbinDone / ((performance.now() - casbinStart) / 1000);
@@ -138,10 +183,10 @@ const rows = [
   ['HTTP batch (1,000 checks) requests/s, p99', `${batch.requests.average.toFixed(0)} req/s, p99 ${batch.latency.p99} ms`, '', ''],
   ['HTTP checks/s in batches', `${Math.round(batchChecks).toLocaleString('en')}`, '≥ 500,000', verdict(batchChecks >= 500_000)],
   ['HTTP errors / non-2xx', `${single.errors + batch.errors} / ${single.non2xx + batch.non2xx}`, '0', verdict(single.errors + batch.errors + single.non2xx + batch.non2xx === 0)],
-  ['casbin load (RBAC with domains, same data)', `${(casbinLoadMs / 1000).toFixed(1)} s`, '', ''],
+  [`casbin load (RBAC with domains, 1/${CASBIN_SCALE} slice: ${lines.length} policy lines)`, `${(casbinLoadMs / 1000).toFixed(1)} s`, '', ''],
   ['casbin checks/s (enforceSync, 1 core)', `${Math.round(casbinPerSecond).toLocaleString('en')}`, '', ''],
-  ['casbin agrees with the index', `${agree} / ${AGREE_N}`, `${AGREE_N} / ${AGREE_N}`, verdict(agree === AGREE_N)],
-  ['Index vs casbin in-process throughput', `${ratio.toFixed(0)}×`, '≥ 500×', verdict(ratio >= 500)],
+  [`casbin agrees with the same rules on the slice (${casbinAllowed} allowed)`, `${agree} / ${AGREE_N}`, `${AGREE_N} / ${AGREE_N}`, verdict(agree === AGREE_N)],
+  ['Index (full data) vs casbin (slice) in-process throughput', `${ratio.toFixed(0)}×`, '≥ 500×', verdict(ratio >= 500)],
 ];
 const table = [
   '| Measure | Result | Target | |',

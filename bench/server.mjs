@@ -3,6 +3,8 @@
  * counted): builds the app on the generated SQLite file, reports the index build time and RSS,
  * runs the in-process measurements, then listens on 127.0.0.1 and tells the parent its port.
  */
+import process from 'node:process';
+import { performance } from 'node:perf_hooks';
 import { buildApp } from '../packages/server/dist/app.js';
 import { loadConfig } from '../packages/server/dist/config.js';
 import { openStore } from '../packages/server/dist/storage/connect.js';

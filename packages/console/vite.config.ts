@@ -8,7 +8,10 @@ export default defineConfig({
   server: {
     proxy: {
       '/api': 'http://127.0.0.1:8080',
-      '/invitations': { target: 'http://127.0.0.1:8080', bypass: (req) => (req.headers.accept?.includes('text/html') ? '/index.html' : undefined) },
+      '/invitations': {
+        target: 'http://127.0.0.1:8080',
+        bypass: (req) => (req.headers.accept?.includes('text/html') ? '/index.html' : undefined),
+      },
     },
   },
 });

@@ -50,7 +50,7 @@ function configAllows(config: Config, resource: string, privilege: string, catal
 }
 
 async function oracleProjectConfigs(memberId: number, now: string): Promise<Map<number, Config[]>> {
-  const rows = await sql<{ project_id: number; config: string }>`
+  const rows = await sql<{ project_id: number | string; config: string }>`
     select g.project_id, r.config
     from project_grants g
     join project_roles r on r.id = g.project_role_id
@@ -204,7 +204,7 @@ beforeAll(async () => {
   cluster = await startCluster();
   server = cluster.instances[0] as Roster;
   store = cluster.openDatabase();
-  const ws = await sql<{ id: number }>`select id from workspaces order by id limit 1`.execute(store.db);
+  const ws = await sql<{ id: number | string }>`select id from workspaces order by id limit 1`.execute(store.db);
   workspaceId = Number(ws.rows[0]?.id);
   for (let i = 0; i < 3; i++) {
     const role = await server.post('/api/project_roles', { project_role: { name: `Property role ${i}`, config: { recipe: { privileges: ['read'] } } } });

@@ -28,7 +28,10 @@ const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 // Both dialect runs walk the same screens; one set of screenshots is enough.
 const TAKE_SCREENSHOTS = process.env.ROSTER_TEST_DIALECT !== 'postgres';
 
-it.skipIf(hasChromium)(`skips the browser tests: ${CHROMIUM} is not installed (apt-get install chromium)`, () => undefined);
+it.skipIf(hasChromium)(
+  `skips the browser tests: ${CHROMIUM} is not installed (apt-get install chromium)`,
+  () => undefined,
+);
 
 describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
   let roster: Roster;
@@ -41,11 +44,30 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await page.waitForLoadState('networkidle');
     await page.addScriptTag({ content: AXE_SOURCE });
     const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run: (ctx: Document, options: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-      const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+      const axe = (
+        window as unknown as {
+          axe: {
+            run: (
+              ctx: Document,
+              options: object,
+            ) => Promise<{
+              violations: { id: string; impact: string; nodes: { target: string[] }[] }[];
+            }>;
+          };
+        }
+      ).axe;
+      const result = await axe.run(document, {
+        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+      });
       return result.violations
         .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+        .map(
+          (v) =>
+            `${v.id} (${v.impact}): ${v.nodes
+              .map((n) => n.target.join(' '))
+              .slice(0, 3)
+              .join(', ')}`,
+        );
     });
     expect(violations, `axe violations on ${name}`).toEqual([]);
     if (TAKE_SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
@@ -67,7 +89,9 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
   beforeAll(async () => {
     buildConsole();
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
-    roster = await startConsoleRoster({ console: { ROSTER_ADMIN_EMAIL: ADMIN_EMAIL, ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+    roster = await startConsoleRoster({
+      console: { ROSTER_ADMIN_EMAIL: ADMIN_EMAIL, ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    });
     // A small directory to work with, through the public API.
     const people = [
       ['Ada Lovelace', 'ada@example.com'],
@@ -77,14 +101,27 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
       ['Linus Torvalds', 'linus@example.com'],
     ] as const;
     for (const [name, email] of people) {
-      const created = await roster.post('/api/end_users', { name, email, environment_types: ['dev', 'test'], mfa_enabled: email.startsWith('g') });
+      const created = await roster.post('/api/end_users', {
+        name,
+        email,
+        environment_types: ['dev', 'test'],
+        mfa_enabled: email.startsWith('g'),
+      });
       expect(created.status).toBe(201);
       ids[email] = created.body.data.id;
     }
-    const feature = await roster.post('/api/features', { environment_type: 'dev', kind: 'assistant', name: 'Support Genie' });
+    const feature = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'assistant',
+      name: 'Support Genie',
+    });
     expect(feature.status).toBe(201);
     ids.feature = feature.body.data.id;
-    const mcp = await roster.post('/api/features', { environment_type: 'dev', kind: 'mcp_server', name: 'GitHub MCP' });
+    const mcp = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'mcp_server',
+      name: 'GitHub MCP',
+    });
     ids.mcp = mcp.body.data.id;
     const policy = await roster.post('/api/policies', {
       name: 'Approve repository deletes',
@@ -95,18 +132,37 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
       effect: 'require_approval',
     });
     expect(policy.status).toBe(201);
-    await roster.post('/api/features/' + ids.mcp + '/access', { end_user_ids: [ids['linus@example.com']] });
-    const approval = await roster.post('/api/end_users/decisions', { email: 'linus@example.com', environment_type: 'dev', feature_id: ids.mcp, tool: 'delete_repository' });
+    await roster.post('/api/features/' + ids.mcp + '/access', {
+      end_user_ids: [ids['linus@example.com']],
+    });
+    const approval = await roster.post('/api/end_users/decisions', {
+      email: 'linus@example.com',
+      environment_type: 'dev',
+      feature_id: ids.mcp,
+      tool: 'delete_repository',
+    });
     expect(approval.body.data.decision).toBe('require_approval');
-    const project = await roster.post('/api/projects', { name: 'Billing automations', environment_type: 'dev' });
+    const project = await roster.post('/api/projects', {
+      name: 'Billing automations',
+      environment_type: 'dev',
+    });
     ids.project = project.body.data.id;
     const role = await roster.post('/api/project_roles', {
-      project_role: { name: 'Recipe builder', config: { recipe: { privileges: 'all' }, connection: { privileges: ['read'] } } },
+      project_role: {
+        name: 'Recipe builder',
+        config: { recipe: { privileges: 'all' }, connection: { privileges: ['read'] } },
+      },
     });
     expect(role.status).toBe(200);
-    const builders = await roster.post('/api/user_groups', { user_group: { name: 'Builders', description: 'People who build recipes' } });
+    const builders = await roster.post('/api/user_groups', {
+      user_group: { name: 'Builders', description: 'People who build recipes' },
+    });
     expect(builders.status).toBe(200);
-    await roster.post('/api/member_invitations', { name: 'Pending Person', email: 'pending@example.com', env_roles: [{ environment_type: 'dev', name: 'Operator' }] });
+    await roster.post('/api/member_invitations', {
+      name: 'Pending Person',
+      email: 'pending@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'Operator' }],
+    });
 
     profile = freshProfileDir();
     context = await chromium.launchPersistentContext(profile.dir, {
@@ -123,7 +179,13 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
   }, 120_000);
 
   afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') await page.screenshot({ path: path.join(tmpdir(), `roster-e2e-failed-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}.png`) });
+    if (ctx.task.result?.state === 'fail')
+      await page.screenshot({
+        path: path.join(
+          tmpdir(),
+          `roster-e2e-failed-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}.png`,
+        ),
+      });
   });
 
   afterAll(async () => {
@@ -139,12 +201,18 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await page.getByLabel('Email').fill(ADMIN_EMAIL);
     await page.getByLabel('Password').fill('wrong password');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect(page.getByRole('alert').textContent()).resolves.toBe('Email or password is incorrect');
+    await expect(page.getByRole('alert').textContent()).resolves.toBe(
+      'Email or password is incorrect',
+    );
     await page.getByLabel('Password').fill(ADMIN_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
     await page.getByRole('img', { name: /Sign-ins and access decisions per day/ }).waitFor();
-    expect(await page.locator('.stat', { hasText: 'End users' }).locator('.stat-value').textContent()).toBe('5');
+    await expect
+      .poll(() =>
+        page.locator('.stat', { hasText: 'End users' }).locator('.stat-value').textContent(),
+      )
+      .toBe('5');
     await look('dashboard');
   });
 
@@ -187,7 +255,9 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await page.getByRole('cell', { name: 'Alan Turing alan@example.com' }).waitFor();
     await look('group-detail');
     await page.getByRole('button', { name: 'Remove Alan Turing from the group' }).click();
-    await page.getByRole('cell', { name: 'Alan Turing alan@example.com' }).waitFor({ state: 'detached' });
+    await page
+      .getByRole('cell', { name: 'Alan Turing alan@example.com' })
+      .waitFor({ state: 'detached' });
     await go('/groups', 'Groups');
     await page.getByRole('link', { name: 'Support team' }).waitFor();
     await look('groups');
@@ -203,7 +273,11 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await page.getByRole('link', { name: 'Support team' }).waitFor();
     await look('feature-access');
     const grants = await roster.get(`/api/features/${ids.feature}/access`);
-    expect(grants.body.data.map((g: { end_user_group: { name: string } | null }) => g.end_user_group?.name)).toEqual(['Support team']);
+    expect(
+      grants.body.data.map(
+        (g: { end_user_group: { name: string } | null }) => g.end_user_group?.name,
+      ),
+    ).toEqual(['Support team']);
     await go('/features', 'Features & policies');
     await look('features');
     await go(`/features/${ids.mcp}`, 'GitHub MCP');
@@ -224,7 +298,7 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await look('user-revoke-environment');
     await save.click();
     await dialog.waitFor({ state: 'detached' });
-    expect(await page.getByRole('checkbox', { name: 'TEST' }).isChecked()).toBe(false);
+    await expect.poll(() => page.getByRole('checkbox', { name: 'TEST' }).isChecked()).toBe(false);
     const user = await roster.get(`/api/end_users/${ids['katherine@example.com']}`);
     expect(user.body.data.environment_types).toEqual(['dev']);
   });
@@ -232,7 +306,9 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
   it('locks a user after a confirmation that explains the effect, and the decision turns to deny', async () => {
     const decide = async () => {
       await go('/access', 'Access explorer');
-      const form = page.locator('section', { has: page.getByRole('heading', { name: 'End user → feature' }) });
+      const form = page.locator('section', {
+        has: page.getByRole('heading', { name: 'End user → feature' }),
+      });
       await form.getByLabel('User', { exact: true }).selectOption('ada@example.com');
       await form.getByLabel('Feature', { exact: true }).selectOption(String(ids.feature));
       await form.getByRole('button', { name: 'Check access' }).click();
@@ -249,7 +325,10 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     expect(await dialog.textContent()).toContain('every feature and tool is denied');
     await look('user-lock-confirmation');
     await dialog.getByRole('button', { name: 'Lock user' }).click();
-    await page.getByRole('row', { name: /Ada Lovelace/ }).getByText('Locked').waitFor();
+    await page
+      .getByRole('row', { name: /Ada Lovelace/ })
+      .getByText('Locked')
+      .waitFor();
 
     const after = await decide();
     await after.getByText('Decision: Deny').waitFor();
@@ -269,7 +348,11 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await go('/roles', 'Roles');
     await page.getByRole('tab', { name: 'Legacy roles' }).click();
     await page.getByRole('button', { name: 'Operator' }).click();
-    await page.getByRole('dialog', { name: 'Operator' }).getByRole('checkbox', { name: 'run' }).first().waitFor();
+    await page
+      .getByRole('dialog', { name: 'Operator' })
+      .getByRole('checkbox', { name: 'run' })
+      .first()
+      .waitFor();
     await look('roles-privileges-editor');
     await page.getByRole('button', { name: 'Close' }).first().click();
     await go('/api-clients', 'API clients');
@@ -290,7 +373,9 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV' }).click();
     const csv = readFileSync(await (await download).path(), 'utf8');
-    expect(csv.split('\r\n')[0]).toBe('id,created_at,action,actor_type,actor_id,actor_name,target_type,target_id,before,after');
+    expect(csv.split('\r\n')[0]).toBe(
+      'id,created_at,action,actor_type,actor_id,actor_name,target_type,target_id,before,after',
+    );
     expect(csv).toContain(',end_user.locked,member,');
     await look('audit-log');
   });
@@ -303,10 +388,15 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await dialog.getByLabel('Project role').selectOption({ label: 'Recipe builder' });
     await look('project-add-grant');
     await dialog.getByRole('button', { name: 'Grant' }).click();
-    await page.getByRole('cell', { name: /Builders/ }).first().waitFor();
+    await page
+      .getByRole('cell', { name: /Builders/ })
+      .first()
+      .waitFor();
     await look('project-detail');
     const grants = await roster.get(`/api/projects/${ids.project}/project_grants`);
-    expect(grants.body.data.map((g: { user_group: { name: string } | null }) => g.user_group?.name)).toEqual(['Builders']);
+    expect(
+      grants.body.data.map((g: { user_group: { name: string } | null }) => g.user_group?.name),
+    ).toEqual(['Builders']);
     await go('/projects', 'Projects');
     await look('projects');
   });
@@ -352,9 +442,13 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await page.getByLabel('Search roles').fill('read');
     await page.getByRole('checkbox', { name: /Read Only/ }).check();
     await look('group-settings');
+    await page.keyboard.press('Escape');
+    await page.getByLabel('Search roles').waitFor({ state: 'detached' });
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Changes saved.').waitFor();
-    expect((await roster.get(`/api/end_user_groups/${ids.group}`)).body.data.roles).toEqual(['Read Only']);
+    expect((await roster.get(`/api/end_user_groups/${ids.group}`)).body.data.roles).toEqual([
+      'Read Only',
+    ]);
 
     await page.getByRole('button', { name: 'Delete Group…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete Support team?' });

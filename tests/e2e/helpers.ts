@@ -8,7 +8,12 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRoster, type ApiResponse, type Roster, type RosterOptions } from '../helpers/roster.js';
+import {
+  startRoster,
+  type ApiResponse,
+  type Roster,
+  type RosterOptions,
+} from '../helpers/roster.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -33,7 +38,9 @@ type ConsoleEnv = Partial<Record<(typeof CONSOLE_ENV)[number], string>>;
  * startRoster with the console's environment variables set while the app is built (the server
  * reads them from the environment, as main.ts does), restored afterwards.
  */
-export async function startConsoleRoster(options: { console?: ConsoleEnv } & RosterOptions = {}): Promise<Roster> {
+export async function startConsoleRoster(
+  options: { console?: ConsoleEnv } & RosterOptions = {},
+): Promise<Roster> {
   const saved = new Map(CONSOLE_ENV.map((name) => [name, process.env[name]]));
   for (const name of CONSOLE_ENV) delete process.env[name];
   Object.assign(process.env, options.console ?? {});
@@ -53,12 +60,24 @@ export interface SessionClient {
   csrf: string;
   setCookies: string[];
   signIn: ApiResponse;
-  request<T = any>(method: string, path: string, options?: { body?: unknown; csrf?: boolean | string }): Promise<ApiResponse<T>>;
+  request<T = any>(
+    method: string,
+    path: string,
+    options?: { body?: unknown; csrf?: boolean | string },
+  ): Promise<ApiResponse<T>>;
 }
 
-export async function signIn(roster: Roster, email: string, password: string): Promise<SessionClient> {
-  const response = await roster.request('POST', '/api/console/session', { body: { email, password }, token: null });
-  if (response.status !== 200) throw new Error(`sign-in failed: ${response.status} ${response.text}`);
+export async function signIn(
+  roster: Roster,
+  email: string,
+  password: string,
+): Promise<SessionClient> {
+  const response = await roster.request('POST', '/api/console/session', {
+    body: { email, password },
+    token: null,
+  });
+  if (response.status !== 200)
+    throw new Error(`sign-in failed: ${response.status} ${response.text}`);
   const setCookies = response.headers.getSetCookie();
   const cookie = setCookies.map((c) => c.split(';')[0]).join('; ');
   const csrf = response.body.data.csrf_token as string;
@@ -94,8 +113,12 @@ export function buildConsole(): void {
     statSync(path.join(CONSOLE_DIR, 'vite.config.ts')).mtimeMs,
   );
   if (existsSync(index) && statSync(index).mtimeMs > sources) return;
-  const result = spawnSync('npm', ['run', 'build', '-w', 'packages/console'], { cwd: ROOT, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`console build failed:\n${result.stdout}\n${result.stderr}`);
+  const result = spawnSync('npm', ['run', 'build', '-w', 'packages/console'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0)
+    throw new Error(`console build failed:\n${result.stdout}\n${result.stderr}`);
 }
 
 /** Exactly the flags CI uses for Debian's Chromium, with a fresh profile each launch. */

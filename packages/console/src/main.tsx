@@ -23,7 +23,13 @@ function initialTheme(): Theme {
 }
 
 const NAV: { section: string; items: { to: string; label: string }[] }[] = [
-  { section: 'Overview', items: [{ to: '/', label: 'Dashboard' }, { to: '/access', label: 'Access explorer' }] },
+  {
+    section: 'Overview',
+    items: [
+      { to: '/', label: 'Dashboard' },
+      { to: '/access', label: 'Access explorer' },
+    ],
+  },
   {
     section: 'End users',
     items: [
@@ -43,7 +49,13 @@ const NAV: { section: string; items: { to: string; label: string }[] }[] = [
       { to: '/projects', label: 'Projects' },
     ],
   },
-  { section: 'Workspace', items: [{ to: '/api-clients', label: 'API clients' }, { to: '/audit', label: 'Audit log' }] },
+  {
+    section: 'Workspace',
+    items: [
+      { to: '/api-clients', label: 'API clients' },
+      { to: '/audit', label: 'Audit log' },
+    ],
+  },
 ];
 
 const ROUTES: [string, (params: Record<string, string>) => ReactNode][] = [
@@ -84,7 +96,8 @@ function Shell({ theme, onTheme }: { theme: Theme; onTheme: () => void }) {
       break;
     }
   }
-  const current = (to: string) => (to === '/' ? path === '/' : path === to || path.startsWith(`${to}/`));
+  const current = (to: string) =>
+    to === '/' ? path === '/' : path === to || path.startsWith(`${to}/`);
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
@@ -131,7 +144,12 @@ function Shell({ theme, onTheme }: { theme: Theme; onTheme: () => void }) {
           </label>
           {session.access === 'read_only' && <span className="badge badge-amber">Read Only</span>}
           <div className="topbar-right">
-            <button type="button" className="button button-ghost" onClick={onTheme} aria-pressed={theme === 'dark'}>
+            <button
+              type="button"
+              className="button button-ghost"
+              onClick={onTheme}
+              aria-pressed={theme === 'dark'}
+            >
               {theme === 'dark' ? 'Light theme' : 'Dark theme'}
             </button>
             <span className="muted">{session.member.email}</span>
@@ -152,7 +170,9 @@ function App() {
   const { path, navigate } = useRouter();
   const [theme, setTheme] = useState<Theme>(initialTheme);
   const [session, setSession] = useState<ConsoleSession | null | undefined>(undefined);
-  const [environment, setEnvironmentState] = useState<string>(() => localStorage.getItem('roster-environment') ?? 'dev');
+  const [environment, setEnvironmentState] = useState<string>(
+    () => localStorage.getItem('roster-environment') ?? 'dev',
+  );
   useEffect(() => {
     document.documentElement.dataset.theme = theme;
     localStorage.setItem('roster-theme', theme);
@@ -179,7 +199,8 @@ function App() {
   };
 
   const invitation = match('/invitations/:token', path);
-  if (invitation !== null && invitation.token !== undefined) return <AcceptInvitationPage token={invitation.token} />;
+  if (invitation !== null && invitation.token !== undefined)
+    return <AcceptInvitationPage token={invitation.token} />;
   if (path === '/setup') return <SetupPage />;
   if (session === undefined) return <p className="loading-screen">Loading…</p>;
   if (session === null || path === '/sign-in') {
@@ -189,12 +210,20 @@ function App() {
         onSignedIn={(s) => {
           setSession(s);
           const next = new URLSearchParams(window.location.search).get('next');
-          navigate(next !== null && next.startsWith('/') && !next.startsWith('//') ? next : path === '/sign-in' ? '/' : path);
+          navigate(
+            next !== null && next.startsWith('/') && !next.startsWith('//')
+              ? next
+              : path === '/sign-in'
+                ? '/'
+                : path,
+          );
         }}
       />
     );
   }
-  const env = session.environment_types.includes(environment) ? environment : (session.environment_types[0] ?? 'dev');
+  const env = session.environment_types.includes(environment)
+    ? environment
+    : (session.environment_types[0] ?? 'dev');
   return (
     <SessionContext.Provider value={{ session, environment: env, setEnvironment, signOut }}>
       <Shell theme={theme} onTheme={() => setTheme(theme === 'dark' ? 'light' : 'dark')} />

@@ -1,16 +1,32 @@
 /** A small client-side router: paths in the address bar, links that push history. */
-import { createContext, useContext, useEffect, useState, type AnchorHTMLAttributes, type MouseEvent, type ReactNode } from 'react';
+import {
+  createContext,
+  useContext,
+  useEffect,
+  useState,
+  type AnchorHTMLAttributes,
+  type MouseEvent,
+  type ReactNode,
+} from 'react';
 
-const RouterContext = createContext<{ path: string; search: string; navigate: (to: string) => void }>({
+const RouterContext = createContext<{
+  path: string;
+  search: string;
+  navigate: (to: string) => void;
+}>({
   path: '/',
   search: '',
   navigate: () => undefined,
 });
 
 export function RouterProvider({ children }: { children: ReactNode }) {
-  const [location, setLocation] = useState({ path: window.location.pathname, search: window.location.search });
+  const [location, setLocation] = useState({
+    path: window.location.pathname,
+    search: window.location.search,
+  });
   useEffect(() => {
-    const onPop = () => setLocation({ path: window.location.pathname, search: window.location.search });
+    const onPop = () =>
+      setLocation({ path: window.location.pathname, search: window.location.search });
     window.addEventListener('popstate', onPop);
     return () => window.removeEventListener('popstate', onPop);
   }, []);
@@ -20,7 +36,9 @@ export function RouterProvider({ children }: { children: ReactNode }) {
     setLocation({ path: url.pathname, search: url.search });
     window.scrollTo(0, 0);
   };
-  return <RouterContext.Provider value={{ ...location, navigate }}>{children}</RouterContext.Provider>;
+  return (
+    <RouterContext.Provider value={{ ...location, navigate }}>{children}</RouterContext.Provider>
+  );
 }
 
 export const useRouter = () => useContext(RouterContext);
@@ -40,7 +58,11 @@ export function match(pattern: string, path: string): Record<string, string> | n
   return params;
 }
 
-export function Link({ to, children, ...rest }: { to: string; children: ReactNode } & AnchorHTMLAttributes<HTMLAnchorElement>) {
+export function Link({
+  to,
+  children,
+  ...rest
+}: { to: string; children: ReactNode } & AnchorHTMLAttributes<HTMLAnchorElement>) {
   const { navigate } = useRouter();
   const onClick = (event: MouseEvent<HTMLAnchorElement>) => {
     if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;

@@ -85,7 +85,12 @@ export interface DeletionImpact {
   group: { id: number; name: string; environment_type: string };
   feature_grants: { id: number; name: string; kind: string }[];
   policies: { id: number; name: string; effect: string }[];
-  users: { id: number; name: string; email: string; loses: { type: 'feature_grant' | 'policy'; id: number; name: string; effect: string | null }[] }[];
+  users: {
+    id: number;
+    name: string;
+    email: string;
+    loses: { type: 'feature_grant' | 'policy'; id: number; name: string; effect: string | null }[];
+  }[];
 }
 
 /** What each operation answers (the body, as the OpenAPI document describes it). */
@@ -93,7 +98,14 @@ export interface Responses {
   getSession: { data: ConsoleSession };
   signIn: { data: ConsoleSession };
   getSetup: { data: { setup_required: boolean } };
-  previewInvitation: { data: { name: string; email: string; workspace: { id: number; name: string }; expires_at: string } };
+  previewInvitation: {
+    data: {
+      name: string;
+      email: string;
+      workspace: { id: number; name: string };
+      expires_at: string;
+    };
+  };
   acceptInvitationWithPassword: { data: Member };
   listEndUsers: Paged<EndUser>;
   getEndUser: { data: EndUserDetail };
@@ -135,7 +147,9 @@ export interface Responses {
   rotateApiClient: { data: ApiClient & { token: string } };
   listAuditEvents: Paged<AuditEvent>;
 }
-export type ResponseOf<N extends OperationName> = N extends keyof Responses ? Responses[N] : unknown;
+export type ResponseOf<N extends OperationName> = N extends keyof Responses
+  ? Responses[N]
+  : unknown;
 
 export class ApiError extends Error {
   constructor(
@@ -152,9 +166,16 @@ export function csrfToken(): string | undefined {
   return match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);
 }
 
-export type Query = Record<string, string | number | boolean | undefined | null | readonly (string | number)[]>;
+export type Query = Record<
+  string,
+  string | number | boolean | undefined | null | readonly (string | number)[]
+>;
 
-export function buildPath(template: string, params: Record<string, string | number> = {}, query: Query = {}): string {
+export function buildPath(
+  template: string,
+  params: Record<string, string | number> = {},
+  query: Query = {},
+): string {
   const filled = template.replace(/\{(\w+)\}/g, (_, key: string) => {
     const value = params[key];
     if (value === undefined) throw new Error(`missing path parameter ${key}`);
@@ -218,7 +239,13 @@ export async function call<N extends OperationName>(
     }
   }
   if (!response.ok) {
-    if (response.status === 401 && !name.startsWith('signIn') && name !== 'getSession' && name !== 'setup') onSignedOut?.();
+    if (
+      response.status === 401 &&
+      !name.startsWith('signIn') &&
+      name !== 'getSession' &&
+      name !== 'setup'
+    )
+      onSignedOut?.();
     throw new ApiError(response.status, errorText(response.status, body));
   }
   return body as ResponseOf<N>;

@@ -1,7 +1,26 @@
 /** The console's building blocks: tables with search, sort and pages; dialogs; badges; menus. */
-import { useEffect, useId, useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type ReactNode } from 'react';
+import {
+  useEffect,
+  useId,
+  useRef,
+  useState,
+  type KeyboardEvent as ReactKeyboardEvent,
+  type ReactNode,
+} from 'react';
 
-export function Page({ title, description, actions, children, back }: { title: string; description?: ReactNode; actions?: ReactNode; children: ReactNode; back?: ReactNode }) {
+export function Page({
+  title,
+  description,
+  actions,
+  children,
+  back,
+}: {
+  title: string;
+  description?: ReactNode;
+  actions?: ReactNode;
+  children: ReactNode;
+  back?: ReactNode;
+}) {
   useEffect(() => {
     document.title = `${title} · Roster`;
   }, [title]);
@@ -25,19 +44,44 @@ export function Badge({ tone = 'grey', children }: { tone?: Tone; children: Reac
   return <span className={`badge badge-${tone}`}>{children}</span>;
 }
 
-const AVATAR_COLOURS = ['#1f6feb', '#8250df', '#bf3989', '#cf222e', '#9a6700', '#1a7f37', '#0969da', '#6639ba'];
+const AVATAR_COLOURS = [
+  '#1f6feb',
+  '#8250df',
+  '#bf3989',
+  '#cf222e',
+  '#9a6700',
+  '#1a7f37',
+  '#0969da',
+  '#6639ba',
+];
 export function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);
-  const letters = parts.length > 1 ? `${parts[0]?.[0] ?? ''}${parts[parts.length - 1]?.[0] ?? ''}` : (parts[0]?.slice(0, 2) ?? '?');
+  const letters =
+    parts.length > 1
+      ? `${parts[0]?.[0] ?? ''}${parts[parts.length - 1]?.[0] ?? ''}`
+      : (parts[0]?.slice(0, 2) ?? '?');
   return letters.toUpperCase();
 }
-export function Avatar({ name, url, size = 32 }: { name: string; url?: string | null; size?: number }) {
-  const colour = AVATAR_COLOURS[[...name].reduce((sum, c) => sum + c.charCodeAt(0), 0) % AVATAR_COLOURS.length];
+export function Avatar({
+  name,
+  url,
+  size = 32,
+}: {
+  name: string;
+  url?: string | null;
+  size?: number;
+}) {
+  const colour =
+    AVATAR_COLOURS[[...name].reduce((sum, c) => sum + c.charCodeAt(0), 0) % AVATAR_COLOURS.length];
   if (url !== undefined && url !== null && url !== '') {
     return <img className="avatar" src={url} alt="" width={size} height={size} />;
   }
   return (
-    <span className="avatar" aria-hidden="true" style={{ background: colour, width: size, height: size, fontSize: size * 0.4 }}>
+    <span
+      className="avatar"
+      aria-hidden="true"
+      style={{ background: colour, width: size, height: size, fontSize: size * 0.4 }}
+    >
       {initials(name)}
     </span>
   );
@@ -63,7 +107,13 @@ export function RelativeTime({ iso }: { iso: string | null | undefined }) {
   );
 }
 
-export function Alert({ tone = 'error', children }: { tone?: 'error' | 'warning' | 'info' | 'success'; children: ReactNode }) {
+export function Alert({
+  tone = 'error',
+  children,
+}: {
+  tone?: 'error' | 'warning' | 'info' | 'success';
+  children: ReactNode;
+}) {
   return (
     <div className={`alert alert-${tone}`} role={tone === 'error' ? 'alert' : 'status'}>
       {children}
@@ -71,14 +121,30 @@ export function Alert({ tone = 'error', children }: { tone?: 'error' | 'warning'
   );
 }
 
-export function SearchBox({ label, value, onChange, placeholder }: { label: string; value: string; onChange: (value: string) => void; placeholder?: string }) {
+export function SearchBox({
+  label,
+  value,
+  onChange,
+  placeholder,
+}: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  placeholder?: string;
+}) {
   const id = useId();
   return (
     <div className="search">
       <label htmlFor={id} className="visually-hidden">
         {label}
       </label>
-      <input id={id} type="search" placeholder={placeholder ?? label} value={value} onChange={(e) => onChange(e.target.value)} />
+      <input
+        id={id}
+        type="search"
+        placeholder={placeholder ?? label}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+      />
     </div>
   );
 }
@@ -137,7 +203,8 @@ export function DataTable<T>({
     shown = [...shown].sort((a, b) => {
       const x = value(a);
       const y = value(b);
-      const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+      const order =
+        typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
       return sort.direction === 'asc' ? order : -order;
     });
   }
@@ -161,14 +228,23 @@ export function DataTable<T>({
           <tr>
             {columns.map((column) => {
               const active = sort?.key === column.key;
-              const ariaSort = active ? (sort?.direction === 'asc' ? 'ascending' : 'descending') : undefined;
+              const ariaSort = active
+                ? sort?.direction === 'asc'
+                  ? 'ascending'
+                  : 'descending'
+                : undefined;
               return (
                 <th key={column.key} scope="col" aria-sort={ariaSort} className={column.className}>
                   {column.sort !== undefined && onSort !== undefined ? (
                     <button
                       type="button"
                       className="sort"
-                      onClick={() => onSort({ key: column.key, direction: active && sort?.direction === 'asc' ? 'desc' : 'asc' })}
+                      onClick={() =>
+                        onSort({
+                          key: column.key,
+                          direction: active && sort?.direction === 'asc' ? 'desc' : 'asc',
+                        })
+                      }
                     >
                       {column.header}
                       <span aria-hidden="true" className="sort-mark">
@@ -213,7 +289,19 @@ export function DataTable<T>({
   );
 }
 
-export function Pagination({ page, size, total, onPage, label }: { page: number; size: number; total: number; onPage: (page: number) => void; label: string }) {
+export function Pagination({
+  page,
+  size,
+  total,
+  onPage,
+  label,
+}: {
+  page: number;
+  size: number;
+  total: number;
+  onPage: (page: number) => void;
+  label: string;
+}) {
   const first = total === 0 ? 0 : (page - 1) * size + 1;
   const last = Math.min(total, page * size);
   const pages = Math.max(1, Math.ceil(total / size));
@@ -222,31 +310,59 @@ export function Pagination({ page, size, total, onPage, label }: { page: number;
       <span className="muted" aria-live="polite">
         {total === 0 ? 'No results' : `${first}–${last} of ${total}`}
       </span>
-      <button type="button" className="button" disabled={page <= 1} onClick={() => onPage(page - 1)}>
+      <button
+        type="button"
+        className="button"
+        disabled={page <= 1}
+        onClick={() => onPage(page - 1)}
+      >
         Previous
       </button>
       <span className="muted">
         Page {page} of {pages}
       </span>
-      <button type="button" className="button" disabled={page >= pages} onClick={() => onPage(page + 1)}>
+      <button
+        type="button"
+        className="button"
+        disabled={page >= pages}
+        onClick={() => onPage(page + 1)}
+      >
         Next
       </button>
     </nav>
   );
 }
 
-export function Modal({ title, onClose, children, footer, wide }: { title: string; onClose: () => void; children: ReactNode; footer?: ReactNode; wide?: boolean }) {
+export function Modal({
+  title,
+  onClose,
+  children,
+  footer,
+  wide,
+}: {
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+  footer?: ReactNode;
+  wide?: boolean;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   const titleId = useId();
   useEffect(() => {
     const previous = document.activeElement as HTMLElement | null;
-    const focusable = ref.current?.querySelector<HTMLElement>('input, select, textarea, button:not(.modal-close)');
+    const focusable = ref.current?.querySelector<HTMLElement>(
+      'input, select, textarea, button:not(.modal-close)',
+    );
     (focusable ?? ref.current)?.focus();
     const onKey = (event: KeyboardEvent) => {
       if (event.key === 'Escape') onClose();
       if (event.key === 'Tab' && ref.current !== null) {
         // Keep focus inside the dialog.
-        const items = [...ref.current.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), input:not([disabled]), select, textarea, [tabindex="0"]')];
+        const items = [
+          ...ref.current.querySelectorAll<HTMLElement>(
+            'a[href], button:not([disabled]), input:not([disabled]), select, textarea, [tabindex="0"]',
+          ),
+        ];
         const firstItem = items[0];
         const lastItem = items[items.length - 1];
         if (firstItem === undefined || lastItem === undefined) return;
@@ -268,10 +384,22 @@ export function Modal({ title, onClose, children, footer, wide }: { title: strin
   }, []);
   return (
     <div className="backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
-      <div className={`modal${wide === true ? ' modal-wide' : ''}`} role="dialog" aria-modal="true" aria-labelledby={titleId} ref={ref} tabIndex={-1}>
+      <div
+        className={`modal${wide === true ? ' modal-wide' : ''}`}
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby={titleId}
+        ref={ref}
+        tabIndex={-1}
+      >
         <header className="modal-header">
           <h2 id={titleId}>{title}</h2>
-          <button type="button" className="icon-button modal-close" aria-label="Close" onClick={onClose}>
+          <button
+            type="button"
+            className="icon-button modal-close"
+            aria-label="Close"
+            onClick={onClose}
+          >
             ×
           </button>
         </header>
@@ -282,7 +410,13 @@ export function Modal({ title, onClose, children, footer, wide }: { title: strin
   );
 }
 
-export function RowMenu({ label, items }: { label: string; items: { label: string; onSelect: () => void; danger?: boolean; disabled?: boolean }[] }) {
+export function RowMenu({
+  label,
+  items,
+}: {
+  label: string;
+  items: { label: string; onSelect: () => void; danger?: boolean; disabled?: boolean }[];
+}) {
   const [open, setOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
   const menuId = useId();
@@ -311,7 +445,15 @@ export function RowMenu({ label, items }: { label: string; items: { label: strin
   };
   return (
     <div className="menu" ref={ref} onKeyDown={onKeyDown}>
-      <button type="button" className="icon-button" aria-label={label} aria-haspopup="menu" aria-expanded={open} aria-controls={menuId} onClick={() => setOpen(!open)}>
+      <button
+        type="button"
+        className="icon-button"
+        aria-label={label}
+        aria-haspopup="menu"
+        aria-expanded={open}
+        aria-controls={menuId}
+        onClick={() => setOpen(!open)}
+      >
         ⋯
       </button>
       {open && (
@@ -340,7 +482,17 @@ export function RowMenu({ label, items }: { label: string; items: { label: strin
 /** Tab labels as element IDs (no spaces): `End user access` → `end-user-access`. */
 export const tabId = (tab: string) => tab.toLowerCase().replace(/[^a-z0-9]+/g, '-');
 
-export function Tabs({ tabs, active, onChange, label }: { tabs: string[]; active: string; onChange: (tab: string) => void; label: string }) {
+export function Tabs({
+  tabs,
+  active,
+  onChange,
+  label,
+}: {
+  tabs: string[];
+  active: string;
+  onChange: (tab: string) => void;
+  label: string;
+}) {
   return (
     <div className="tabs" role="tablist" aria-label={label}>
       {tabs.map((tab) => (
@@ -356,7 +508,9 @@ export function Tabs({ tabs, active, onChange, label }: { tabs: string[]; active
           onKeyDown={(event) => {
             const index = tabs.indexOf(tab);
             if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
-              const next = tabs[(index + (event.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length] ?? tab;
+              const next =
+                tabs[(index + (event.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length] ??
+                tab;
               onChange(next);
               document.getElementById(`tab-${tabId(next)}`)?.focus();
             }
@@ -377,7 +531,17 @@ export function TabPanel({ tab, children }: { tab: string; children: ReactNode }
   );
 }
 
-export function Field({ label, hint, children, id }: { label: string; hint?: ReactNode; children: (id: string) => ReactNode; id?: string }) {
+export function Field({
+  label,
+  hint,
+  children,
+  id,
+}: {
+  label: string;
+  hint?: ReactNode;
+  children: (id: string) => ReactNode;
+  id?: string;
+}) {
   const generated = useId();
   const fieldId = id ?? generated;
   return (
@@ -423,7 +587,13 @@ export function PickList<T>({
           return (
             <li key={key}>
               <label className="check-row">
-                <input type="checkbox" checked={checked} onChange={() => onChange(checked ? selected.filter((s) => s !== key) : [...selected, key])} />
+                <input
+                  type="checkbox"
+                  checked={checked}
+                  onChange={() =>
+                    onChange(checked ? selected.filter((s) => s !== key) : [...selected, key])
+                  }
+                />
                 {render(item)}
               </label>
             </li>
@@ -437,7 +607,15 @@ export function PickList<T>({
   );
 }
 
-export function Person({ name, email, avatarUrl }: { name: string; email?: string; avatarUrl?: string | null }) {
+export function Person({
+  name,
+  email,
+  avatarUrl,
+}: {
+  name: string;
+  email?: string;
+  avatarUrl?: string | null;
+}) {
   return (
     <span className="person">
       <Avatar name={name} url={avatarUrl} />

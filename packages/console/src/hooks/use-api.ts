@@ -17,7 +17,11 @@ export function useApi<N extends OperationName>(
   options: { params?: Record<string, string | number>; query?: Query } | null = {},
 ): ApiState<CallResult<N>> {
   const key = options === null ? null : JSON.stringify([name, options]);
-  const [state, setState] = useState<{ data: CallResult<N> | undefined; error: string | undefined; loading: boolean }>({
+  const [state, setState] = useState<{
+    data: CallResult<N> | undefined;
+    error: string | undefined;
+    loading: boolean;
+  }>({
     data: undefined,
     error: undefined,
     loading: key !== null,
@@ -33,7 +37,12 @@ export function useApi<N extends OperationName>(
         if (id === latest.current) setState({ data, error: undefined, loading: false });
       },
       (error: unknown) => {
-        if (id === latest.current) setState({ data: undefined, error: error instanceof Error ? error.message : String(error), loading: false });
+        if (id === latest.current)
+          setState({
+            data: undefined,
+            error: error instanceof Error ? error.message : String(error),
+            loading: false,
+          });
       },
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps -- `key` is the options, serialised
@@ -46,7 +55,7 @@ export function useApi<N extends OperationName>(
 export function useAction() {
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string | undefined>();
-  const run = useCallback(async <T,>(action: () => Promise<T>): Promise<T | undefined> => {
+  const run = useCallback(async <T>(action: () => Promise<T>): Promise<T | undefined> => {
     setPending(true);
     setError(undefined);
     try {

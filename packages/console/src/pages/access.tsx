@@ -15,20 +15,33 @@ function EndUserDecision() {
   const [featureId, setFeatureId] = useState('');
   const [tool, setTool] = useState('');
   const [decision, setDecision] = useState<Decision | null>(null);
-  const users = useApi('listEndUsers', { query: { environment_type: environment, 'page[size]': 100, sort: 'email', direction: 'asc' } });
-  const features = useApi('listFeatures', { query: { environment_type: environment, 'page[size]': 100 } });
+  const users = useApi('listEndUsers', {
+    query: { environment_type: environment, 'page[size]': 100, sort: 'email', direction: 'asc' },
+  });
+  const features = useApi('listFeatures', {
+    query: { environment_type: environment, 'page[size]': 100 },
+  });
   const { pending, error, run } = useAction();
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const result = await run(() =>
-      call('decide', { body: { email, environment_type: environment, feature_id: Number(featureId), tool: tool === '' ? null : tool } }),
+      call('decide', {
+        body: {
+          email,
+          environment_type: environment,
+          feature_id: Number(featureId),
+          tool: tool === '' ? null : tool,
+        },
+      }),
     );
     if (result !== undefined) setDecision(result.data);
   };
   return (
     <section className="card" aria-labelledby="eu-heading">
       <h2 id="eu-heading">End user → feature</h2>
-      <p className="muted">Asks the decision engine as an AI agent would: the answer is recorded in the audit log.</p>
+      <p className="muted">
+        Asks the decision engine as an AI agent would: the answer is recorded in the audit log.
+      </p>
       <form className="form form-inline" onSubmit={(e) => void submit(e)}>
         <Field label="User">
           {(id) => (
@@ -44,7 +57,12 @@ function EndUserDecision() {
         </Field>
         <Field label="Feature">
           {(id) => (
-            <select id={id} required value={featureId} onChange={(e) => setFeatureId(e.target.value)}>
+            <select
+              id={id}
+              required
+              value={featureId}
+              onChange={(e) => setFeatureId(e.target.value)}
+            >
               <option value="">Choose…</option>
               {(features.data?.data ?? []).map((f) => (
                 <option key={f.id} value={f.id}>
@@ -54,7 +72,9 @@ function EndUserDecision() {
             </select>
           )}
         </Field>
-        <Field label="Tool (optional)">{(id) => <input id={id} value={tool} onChange={(e) => setTool(e.target.value)} />}</Field>
+        <Field label="Tool (optional)">
+          {(id) => <input id={id} value={tool} onChange={(e) => setTool(e.target.value)} />}
+        </Field>
         <button type="submit" className="button button-primary" disabled={pending}>
           Check access
         </button>
@@ -63,12 +83,14 @@ function EndUserDecision() {
       {decision !== null && (
         <div className="decision" aria-live="polite">
           <p>
-            Decision: <Badge tone={EFFECT_TONE[decision.decision]}>{effectLabel(decision.decision)}</Badge>
+            Decision:{' '}
+            <Badge tone={EFFECT_TONE[decision.decision]}>{effectLabel(decision.decision)}</Badge>
           </p>
           <ol className="chain">
             {decision.reasons.map((reason, index) => (
               <li key={index}>
-                <span className="chain-kind">{reason.type.replace(/_/g, ' ')}</span> {reason.message}
+                <span className="chain-kind">{reason.type.replace(/_/g, ' ')}</span>{' '}
+                {reason.message}
               </li>
             ))}
           </ol>
@@ -89,7 +111,17 @@ function CollaboratorCheck() {
   const { pending, error, run } = useAction();
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const result = await run(() => call('accessCheck', { body: { subject: { email }, project_id: Number(projectId), resource, privilege, explain: true } }));
+    const result = await run(() =>
+      call('accessCheck', {
+        body: {
+          subject: { email },
+          project_id: Number(projectId),
+          resource,
+          privilege,
+          explain: true,
+        },
+      }),
+    );
     if (result !== undefined) setAnswer(result.data);
   };
   return (
@@ -110,7 +142,12 @@ function CollaboratorCheck() {
         </Field>
         <Field label="Project">
           {(id) => (
-            <select id={id} required value={projectId} onChange={(e) => setProjectId(e.target.value)}>
+            <select
+              id={id}
+              required
+              value={projectId}
+              onChange={(e) => setProjectId(e.target.value)}
+            >
               <option value="">Choose…</option>
               {(projects.data?.data ?? []).map((p) => (
                 <option key={p.id} value={p.id}>
@@ -120,8 +157,26 @@ function CollaboratorCheck() {
             </select>
           )}
         </Field>
-        <Field label="Resource">{(id) => <input id={id} required value={resource} onChange={(e) => setResource(e.target.value)} />}</Field>
-        <Field label="Privilege">{(id) => <input id={id} required value={privilege} onChange={(e) => setPrivilege(e.target.value)} />}</Field>
+        <Field label="Resource">
+          {(id) => (
+            <input
+              id={id}
+              required
+              value={resource}
+              onChange={(e) => setResource(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field label="Privilege">
+          {(id) => (
+            <input
+              id={id}
+              required
+              value={privilege}
+              onChange={(e) => setPrivilege(e.target.value)}
+            />
+          )}
+        </Field>
         <button type="submit" className="button button-primary" disabled={pending}>
           Explain
         </button>
@@ -129,7 +184,13 @@ function CollaboratorCheck() {
       {error !== undefined && <Alert>{error}</Alert>}
       {answer !== null && (
         <div className="decision" aria-live="polite">
-          <p>{answer.allowed ? <Badge tone="green">Allowed</Badge> : <Badge tone="red">Not allowed</Badge>}</p>
+          <p>
+            {answer.allowed ? (
+              <Badge tone="green">Allowed</Badge>
+            ) : (
+              <Badge tone="red">Not allowed</Badge>
+            )}
+          </p>
           {answer.paths.map((path, index) => (
             <div key={index} className="path">
               <p>{path.message}</p>
@@ -152,7 +213,10 @@ function CollaboratorCheck() {
 function ProjectWho() {
   const [projectId, setProjectId] = useState('');
   const projects = useApi('listProjects', { query: { 'page[size]': 100 } });
-  const access = useApi('projectAccess', projectId === '' ? null : { params: { id: projectId }, query: { 'page[size]': 100 } });
+  const access = useApi(
+    'projectAccess',
+    projectId === '' ? null : { params: { id: projectId }, query: { 'page[size]': 100 } },
+  );
   return (
     <section className="card" aria-labelledby="who-heading">
       <h2 id="who-heading">Who can reach a project</h2>
@@ -177,14 +241,21 @@ function ProjectWho() {
           rowKey={(a) => a.member.id}
           empty="Nobody reaches this project through a grant."
           columns={[
-            { key: 'who', header: 'Collaborator', render: (a) => <Person name={a.member.name} email={a.member.email} /> },
+            {
+              key: 'who',
+              header: 'Collaborator',
+              render: (a) => <Person name={a.member.name} email={a.member.email} />,
+            },
             {
               key: 'through',
               header: 'Through',
               render: (a) =>
                 a.paths.map((p) => (
                   <div key={p.project_grant.id + (p.user_group?.id ?? '')}>
-                    {p.via === 'direct_grant' ? 'Direct grant' : `Group ${p.user_group?.name ?? ''}`} → {p.project_role.name}
+                    {p.via === 'direct_grant'
+                      ? 'Direct grant'
+                      : `Group ${p.user_group?.name ?? ''}`}{' '}
+                    → {p.project_role.name}
                   </div>
                 )),
             },
@@ -197,7 +268,10 @@ function ProjectWho() {
 
 export function AccessExplorerPage() {
   return (
-    <Page title="Access explorer" description="Ask who may do what, and read why, as a chain from the person to the privilege.">
+    <Page
+      title="Access explorer"
+      description="Ask who may do what, and read why, as a chain from the person to the privilege."
+    >
       <EndUserDecision />
       <CollaboratorCheck />
       <ProjectWho />

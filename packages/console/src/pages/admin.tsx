@@ -1,13 +1,29 @@
 /** API clients (tokens shown once) and the audit log (filters, CSV export). */
 import { useState, type FormEvent } from 'react';
 import { call, type ApiClient, type AuditEvent, type Query } from '../api/client';
-import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, RelativeTime, type Sort } from '../components/ui';
+import {
+  Alert,
+  Badge,
+  DataTable,
+  Field,
+  Modal,
+  Page,
+  Pagination,
+  RelativeTime,
+  type Sort,
+} from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
 
 const PAGE_SIZE = 25;
 
-function TokenOnce({ client, onClose }: { client: ApiClient & { token: string }; onClose: () => void }) {
+function TokenOnce({
+  client,
+  onClose,
+}: {
+  client: ApiClient & { token: string };
+  onClose: () => void;
+}) {
   const [copied, setCopied] = useState(false);
   return (
     <Modal
@@ -19,8 +35,20 @@ function TokenOnce({ client, onClose }: { client: ApiClient & { token: string };
         </button>
       }
     >
-      <Alert tone="warning">This is the only time the token is shown. Roster stores only its hash.</Alert>
-      <Field label="API token">{(id) => <input id={id} readOnly className="mono" value={client.token} onFocus={(e) => e.target.select()} />}</Field>
+      <Alert tone="warning">
+        This is the only time the token is shown. Roster stores only its hash.
+      </Alert>
+      <Field label="API token">
+        {(id) => (
+          <input
+            id={id}
+            readOnly
+            className="mono"
+            value={client.token}
+            onFocus={(e) => e.target.select()}
+          />
+        )}
+      </Field>
       <button
         type="button"
         className="button"
@@ -45,11 +73,17 @@ export function ApiClientsPage() {
   const [environments, setEnvironments] = useState<string[]>(session.writable_environment_types);
   const [shown, setShown] = useState<(ApiClient & { token: string }) | null>(null);
   const [revoking, setRevoking] = useState<ApiClient | null>(null);
-  const list = useApi('listApiClients', { query: { include_revoked: includeRevoked, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const list = useApi('listApiClients', {
+    query: { include_revoked: includeRevoked, 'page[number]': page, 'page[size]': PAGE_SIZE },
+  });
   const { pending, error, run } = useAction();
   const create = async (event: FormEvent) => {
     event.preventDefault();
-    const result = await run(() => call('createApiClient', { body: { name, environment_types: environments, project_ids: null } }));
+    const result = await run(() =>
+      call('createApiClient', {
+        body: { name, environment_types: environments, project_ids: null },
+      }),
+    );
     if (result !== undefined) {
       setCreating(false);
       setName('');
@@ -86,7 +120,12 @@ export function ApiClientsPage() {
     >
       <div className="toolbar">
         <label className="check-row">
-          <input type="checkbox" checked={includeRevoked} onChange={(e) => setIncludeRevoked(e.target.checked)} /> Show revoked clients
+          <input
+            type="checkbox"
+            checked={includeRevoked}
+            onChange={(e) => setIncludeRevoked(e.target.checked)}
+          />{' '}
+          Show revoked clients
         </label>
       </div>
       {error !== undefined && !creating && <Alert>{error}</Alert>}
@@ -102,11 +141,37 @@ export function ApiClientsPage() {
         empty="No API clients."
         columns={[
           { key: 'name', header: 'Name', sort: (c) => c.name.toLowerCase(), render: (c) => c.name },
-          { key: 'token', header: 'Token', render: (c) => <span className="mono">{c.token_prefix}…</span> },
-          { key: 'scope', header: 'Environments', render: (c) => c.environment_types.map((e) => e.toUpperCase()).join(', ') },
-          { key: 'projects', header: 'Projects', render: (c) => (c.project_ids === null ? 'All' : c.project_ids.join(', ')) },
-          { key: 'created', header: 'Created', sort: (c) => c.created_at, render: (c) => <RelativeTime iso={c.created_at} /> },
-          { key: 'state', header: 'State', render: (c) => (c.revoked_at === null ? <Badge tone="green">Active</Badge> : <Badge tone="grey">Revoked</Badge>) },
+          {
+            key: 'token',
+            header: 'Token',
+            render: (c) => <span className="mono">{c.token_prefix}…</span>,
+          },
+          {
+            key: 'scope',
+            header: 'Environments',
+            render: (c) => c.environment_types.map((e) => e.toUpperCase()).join(', '),
+          },
+          {
+            key: 'projects',
+            header: 'Projects',
+            render: (c) => (c.project_ids === null ? 'All' : c.project_ids.join(', ')),
+          },
+          {
+            key: 'created',
+            header: 'Created',
+            sort: (c) => c.created_at,
+            render: (c) => <RelativeTime iso={c.created_at} />,
+          },
+          {
+            key: 'state',
+            header: 'State',
+            render: (c) =>
+              c.revoked_at === null ? (
+                <Badge tone="green">Active</Badge>
+              ) : (
+                <Badge tone="grey">Revoked</Badge>
+              ),
+          },
           {
             key: 'actions',
             header: <span className="visually-hidden">Actions</span>,
@@ -115,10 +180,20 @@ export function ApiClientsPage() {
               canWrite &&
               c.revoked_at === null && (
                 <span className="button-row">
-                  <button type="button" className="button button-small" disabled={pending} onClick={() => void rotate(c)}>
+                  <button
+                    type="button"
+                    className="button button-small"
+                    disabled={pending}
+                    onClick={() => void rotate(c)}
+                  >
                     Rotate
                   </button>
-                  <button type="button" className="button button-small button-danger" disabled={pending} onClick={() => setRevoking(c)}>
+                  <button
+                    type="button"
+                    className="button button-small button-danger"
+                    disabled={pending}
+                    onClick={() => setRevoking(c)}
+                  >
                     Revoke
                   </button>
                 </span>
@@ -126,17 +201,39 @@ export function ApiClientsPage() {
           },
         ]}
       />
-      {list.data !== undefined && <Pagination label="API clients" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {list.data !== undefined && (
+        <Pagination
+          label="API clients"
+          page={page}
+          size={PAGE_SIZE}
+          total={list.data.total}
+          onPage={setPage}
+        />
+      )}
       {creating && (
         <Modal title="Create API client" onClose={() => setCreating(false)}>
           <form className="form" onSubmit={(e) => void create(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
-            <Field label="Name">{(id) => <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />}</Field>
+            <Field label="Name">
+              {(id) => (
+                <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />
+              )}
+            </Field>
             <fieldset>
               <legend>Environments it may manage</legend>
               {session.writable_environment_types.map((env) => (
                 <label key={env} className="check-row">
-                  <input type="checkbox" checked={environments.includes(env)} onChange={() => setEnvironments(environments.includes(env) ? environments.filter((e) => e !== env) : [...environments, env])} />
+                  <input
+                    type="checkbox"
+                    checked={environments.includes(env)}
+                    onChange={() =>
+                      setEnvironments(
+                        environments.includes(env)
+                          ? environments.filter((e) => e !== env)
+                          : [...environments, env],
+                      )
+                    }
+                  />
                   {env.toUpperCase()}
                 </label>
               ))}
@@ -145,7 +242,11 @@ export function ApiClientsPage() {
               <button type="button" className="button" onClick={() => setCreating(false)}>
                 Cancel
               </button>
-              <button type="submit" className="button button-primary" disabled={pending || environments.length === 0}>
+              <button
+                type="submit"
+                className="button button-primary"
+                disabled={pending || environments.length === 0}
+              >
                 Create
               </button>
             </div>
@@ -162,7 +263,12 @@ export function ApiClientsPage() {
               <button type="button" className="button" onClick={() => setRevoking(null)}>
                 Cancel
               </button>
-              <button type="button" className="button button-danger" disabled={pending} onClick={() => void revoke()}>
+              <button
+                type="button"
+                className="button button-danger"
+                disabled={pending}
+                onClick={() => void revoke()}
+              >
                 Revoke
               </button>
             </>
@@ -176,18 +282,55 @@ export function ApiClientsPage() {
 }
 
 function csvCell(value: unknown): string {
-  const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  const text =
+    value === null || value === undefined
+      ? ''
+      : typeof value === 'string'
+        ? value
+        : JSON.stringify(value);
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 export function auditCsv(events: AuditEvent[]): string {
-  const header = ['id', 'created_at', 'action', 'actor_type', 'actor_id', 'actor_name', 'target_type', 'target_id', 'before', 'after'];
-  const lines = events.map((e) => [e.id, e.created_at, e.action, e.actor.type, e.actor.id, e.actor.name, e.target.type, e.target.id, e.before, e.after].map(csvCell).join(','));
+  const header = [
+    'id',
+    'created_at',
+    'action',
+    'actor_type',
+    'actor_id',
+    'actor_name',
+    'target_type',
+    'target_id',
+    'before',
+    'after',
+  ];
+  const lines = events.map((e) =>
+    [
+      e.id,
+      e.created_at,
+      e.action,
+      e.actor.type,
+      e.actor.id,
+      e.actor.name,
+      e.target.type,
+      e.target.id,
+      e.before,
+      e.after,
+    ]
+      .map(csvCell)
+      .join(','),
+  );
   return [header.join(','), ...lines].join('\r\n') + '\r\n';
 }
 
 export function AuditLogPage() {
-  const [filters, setFilters] = useState({ action: '', actor_type: '', target_type: '', since: '', until: '' });
+  const [filters, setFilters] = useState({
+    action: '',
+    actor_type: '',
+    target_type: '',
+    since: '',
+    until: '',
+  });
   const [applied, setApplied] = useState(filters);
   const [page, setPage] = useState(1);
   const [open, setOpen] = useState<AuditEvent | null>(null);
@@ -198,14 +341,18 @@ export function AuditLogPage() {
     since: applied.since === '' ? undefined : new Date(applied.since).toISOString(),
     until: applied.until === '' ? undefined : new Date(applied.until).toISOString(),
   };
-  const list = useApi('listAuditEvents', { query: { ...query, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const list = useApi('listAuditEvents', {
+    query: { ...query, 'page[number]': page, 'page[size]': PAGE_SIZE },
+  });
   const { pending, error, run } = useAction();
   const exportCsv = async () => {
     // Up to 50 pages of 100 (5,000 events) with the filters shown.
     const events = await run(async () => {
       const all: AuditEvent[] = [];
       for (let number = 1; number <= 50; number += 1) {
-        const result = await call('listAuditEvents', { query: { ...query, 'page[number]': number, 'page[size]': 100 } });
+        const result = await call('listAuditEvents', {
+          query: { ...query, 'page[number]': number, 'page[size]': 100 },
+        });
         all.push(...result.data);
         if (all.length >= result.total || result.data.length === 0) break;
       }
@@ -219,13 +366,19 @@ export function AuditLogPage() {
     link.click();
     URL.revokeObjectURL(url);
   };
-  const set = (key: keyof typeof filters) => (e: { target: { value: string } }) => setFilters({ ...filters, [key]: e.target.value });
+  const set = (key: keyof typeof filters) => (e: { target: { value: string } }) =>
+    setFilters({ ...filters, [key]: e.target.value });
   return (
     <Page
       title="Audit log"
       description="Every change, who made it and when, newest first."
       actions={
-        <button type="button" className="button" disabled={pending} onClick={() => void exportCsv()}>
+        <button
+          type="button"
+          className="button"
+          disabled={pending}
+          onClick={() => void exportCsv()}
+        >
           {pending ? 'Exporting…' : 'Export CSV'}
         </button>
       }
@@ -238,7 +391,16 @@ export function AuditLogPage() {
           setPage(1);
         }}
       >
-        <Field label="Action">{(id) => <input id={id} placeholder="e.g. end_user.locked" value={filters.action} onChange={set('action')} />}</Field>
+        <Field label="Action">
+          {(id) => (
+            <input
+              id={id}
+              placeholder="e.g. end_user.locked"
+              value={filters.action}
+              onChange={set('action')}
+            />
+          )}
+        </Field>
         <Field label="Actor type">
           {(id) => (
             <select id={id} value={filters.actor_type} onChange={set('actor_type')}>
@@ -250,9 +412,26 @@ export function AuditLogPage() {
             </select>
           )}
         </Field>
-        <Field label="Target type">{(id) => <input id={id} placeholder="e.g. end_user" value={filters.target_type} onChange={set('target_type')} />}</Field>
-        <Field label="Since">{(id) => <input id={id} type="datetime-local" value={filters.since} onChange={set('since')} />}</Field>
-        <Field label="Until">{(id) => <input id={id} type="datetime-local" value={filters.until} onChange={set('until')} />}</Field>
+        <Field label="Target type">
+          {(id) => (
+            <input
+              id={id}
+              placeholder="e.g. end_user"
+              value={filters.target_type}
+              onChange={set('target_type')}
+            />
+          )}
+        </Field>
+        <Field label="Since">
+          {(id) => (
+            <input id={id} type="datetime-local" value={filters.since} onChange={set('since')} />
+          )}
+        </Field>
+        <Field label="Until">
+          {(id) => (
+            <input id={id} type="datetime-local" value={filters.until} onChange={set('until')} />
+          )}
+        </Field>
         <button type="submit" className="button button-primary">
           Apply filters
         </button>
@@ -277,11 +456,27 @@ export function AuditLogPage() {
               </button>
             ),
           },
-          { key: 'actor', header: 'Actor', render: (e) => `${e.actor.name ?? e.actor.id ?? '—'} (${e.actor.type})` },
-          { key: 'target', header: 'Target', render: (e) => `${e.target.type} ${e.target.id ?? ''}` },
+          {
+            key: 'actor',
+            header: 'Actor',
+            render: (e) => `${e.actor.name ?? e.actor.id ?? '—'} (${e.actor.type})`,
+          },
+          {
+            key: 'target',
+            header: 'Target',
+            render: (e) => `${e.target.type} ${e.target.id ?? ''}`,
+          },
         ]}
       />
-      {list.data !== undefined && <Pagination label="Audit events" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {list.data !== undefined && (
+        <Pagination
+          label="Audit events"
+          page={page}
+          size={PAGE_SIZE}
+          total={list.data.total}
+          onPage={setPage}
+        />
+      )}
       {open !== null && (
         <Modal title={open.action} onClose={() => setOpen(null)} wide>
           <dl className="facts">

@@ -5,7 +5,15 @@ import { Alert, Field } from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 
-function AuthCard({ title, children, intro }: { title: string; children: ReactNode; intro?: ReactNode }) {
+function AuthCard({
+  title,
+  children,
+  intro,
+}: {
+  title: string;
+  children: ReactNode;
+  intro?: ReactNode;
+}) {
   useEffect(() => {
     document.title = `${title} · Roster`;
   }, [title]);
@@ -26,7 +34,13 @@ function AuthCard({ title, children, intro }: { title: string; children: ReactNo
   );
 }
 
-export function SignInPage({ onSignedIn, signedIn }: { onSignedIn: (session: ConsoleSession) => void; signedIn: boolean }) {
+export function SignInPage({
+  onSignedIn,
+  signedIn,
+}: {
+  onSignedIn: (session: ConsoleSession) => void;
+  signedIn: boolean;
+}) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const setup = useApi('getSetup');
@@ -51,16 +65,37 @@ export function SignInPage({ onSignedIn, signedIn }: { onSignedIn: (session: Con
     <AuthCard title="Sign in to Roster" intro="Use your collaborator email and console password.">
       <form onSubmit={(e) => void submit(e)} className="form">
         {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Email">{(id) => <input id={id} type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />}</Field>
+        <Field label="Email">
+          {(id) => (
+            <input
+              id={id}
+              type="email"
+              autoComplete="username"
+              required
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+            />
+          )}
+        </Field>
         <Field label="Password">
-          {(id) => <input id={id} type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />}
+          {(id) => (
+            <input
+              id={id}
+              type="password"
+              autoComplete="current-password"
+              required
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          )}
         </Field>
         <button type="submit" className="button button-primary" disabled={pending}>
           {pending ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
       <p className="muted small">
-        First time here? An operator can create the first admin on the <Link to="/setup">setup page</Link> with the workspace admin API token.
+        First time here? An operator can create the first admin on the{' '}
+        <Link to="/setup">setup page</Link> with the workspace admin API token.
       </p>
     </AuthCard>
   );
@@ -70,7 +105,8 @@ export function SetupPage() {
   const [form, setForm] = useState({ admin_token: '', name: '', email: '', password: '' });
   const [done, setDone] = useState(false);
   const { pending, error, run } = useAction();
-  const set = (key: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
+  const set = (key: keyof typeof form) => (e: { target: { value: string } }) =>
+    setForm({ ...form, [key]: e.target.value });
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const result = await run(() => call('setup', { body: form }));
@@ -78,7 +114,10 @@ export function SetupPage() {
   };
   if (done) {
     return (
-      <AuthCard title="Setup complete" intro="The first console admin has Admin in every environment.">
+      <AuthCard
+        title="Setup complete"
+        intro="The first console admin has Admin in every environment."
+      >
         <Link className="button button-primary" to="/sign-in">
           Sign in
         </Link>
@@ -92,11 +131,47 @@ export function SetupPage() {
     >
       <form onSubmit={(e) => void submit(e)} className="form">
         {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Admin API token">{(id) => <input id={id} type="password" autoComplete="off" required value={form.admin_token} onChange={set('admin_token')} />}</Field>
-        <Field label="Your name">{(id) => <input id={id} required autoComplete="name" value={form.name} onChange={set('name')} />}</Field>
-        <Field label="Email">{(id) => <input id={id} type="email" required autoComplete="username" value={form.email} onChange={set('email')} />}</Field>
+        <Field label="Admin API token">
+          {(id) => (
+            <input
+              id={id}
+              type="password"
+              autoComplete="off"
+              required
+              value={form.admin_token}
+              onChange={set('admin_token')}
+            />
+          )}
+        </Field>
+        <Field label="Your name">
+          {(id) => (
+            <input id={id} required autoComplete="name" value={form.name} onChange={set('name')} />
+          )}
+        </Field>
+        <Field label="Email">
+          {(id) => (
+            <input
+              id={id}
+              type="email"
+              required
+              autoComplete="username"
+              value={form.email}
+              onChange={set('email')}
+            />
+          )}
+        </Field>
         <Field label="Password" hint="At least 10 characters.">
-          {(id) => <input id={id} type="password" required minLength={10} autoComplete="new-password" value={form.password} onChange={set('password')} />}
+          {(id) => (
+            <input
+              id={id}
+              type="password"
+              required
+              minLength={10}
+              autoComplete="new-password"
+              value={form.password}
+              onChange={set('password')}
+            />
+          )}
         </Field>
         <button type="submit" className="button button-primary" disabled={pending}>
           {pending ? 'Creating…' : 'Create admin'}
@@ -123,7 +198,12 @@ export function AcceptInvitationPage({ token }: { token: string }) {
       setError('The two passwords do not match');
       return;
     }
-    const result = await run(() => call('acceptInvitationWithPassword', { params: { token }, body: { name: name ?? invitation?.name ?? '', password } }));
+    const result = await run(() =>
+      call('acceptInvitationWithPassword', {
+        params: { token },
+        body: { name: name ?? invitation?.name ?? '', password },
+      }),
+    );
     if (result !== undefined) setAccepted(true);
   };
   if (preview.error !== undefined) {
@@ -137,7 +217,10 @@ export function AcceptInvitationPage({ token }: { token: string }) {
   if (invitation === undefined) return <AuthCard title="Invitation">Loading…</AuthCard>;
   if (accepted) {
     return (
-      <AuthCard title="Welcome to Roster" intro={`You joined ${invitation.workspace.name}. Sign in with ${invitation.email} and your new password.`}>
+      <AuthCard
+        title="Welcome to Roster"
+        intro={`You joined ${invitation.workspace.name}. Sign in with ${invitation.email} and your new password.`}
+      >
         <Link className="button button-primary" to="/sign-in">
           Sign in
         </Link>
@@ -145,21 +228,56 @@ export function AcceptInvitationPage({ token }: { token: string }) {
     );
   }
   return (
-    <AuthCard title={`Join ${invitation.workspace.name}`} intro={`You were invited as ${invitation.email}. Choose the name others will see and a console password.`}>
+    <AuthCard
+      title={`Join ${invitation.workspace.name}`}
+      intro={`You were invited as ${invitation.email}. Choose the name others will see and a console password.`}
+    >
       <form onSubmit={(e) => void submit(e)} className="form">
         {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Name">{(id) => <input id={id} required autoComplete="name" value={name ?? invitation.name} onChange={(e) => setName(e.target.value)} />}</Field>
+        <Field label="Name">
+          {(id) => (
+            <input
+              id={id}
+              required
+              autoComplete="name"
+              value={name ?? invitation.name}
+              onChange={(e) => setName(e.target.value)}
+            />
+          )}
+        </Field>
         <Field label="Password" hint="At least 10 characters.">
-          {(id) => <input id={id} type="password" required minLength={10} autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />}
+          {(id) => (
+            <input
+              id={id}
+              type="password"
+              required
+              minLength={10}
+              autoComplete="new-password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          )}
         </Field>
         <Field label="Confirm password">
-          {(id) => <input id={id} type="password" required minLength={10} autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />}
+          {(id) => (
+            <input
+              id={id}
+              type="password"
+              required
+              minLength={10}
+              autoComplete="new-password"
+              value={confirm}
+              onChange={(e) => setConfirm(e.target.value)}
+            />
+          )}
         </Field>
         <button type="submit" className="button button-primary" disabled={pending}>
           {pending ? 'Joining…' : 'Accept invitation'}
         </button>
       </form>
-      <p className="muted small">The invitation expires {new Date(invitation.expires_at).toLocaleDateString()}.</p>
+      <p className="muted small">
+        The invitation expires {new Date(invitation.expires_at).toLocaleDateString()}.
+      </p>
     </AuthCard>
   );
 }

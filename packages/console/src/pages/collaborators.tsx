@@ -1,20 +1,48 @@
 /** Collaborators (workspace members), their groups, and invitations. */
 import { useState, type FormEvent } from 'react';
 import { call, type CollaboratorGroup, type Member } from '../api/client';
-import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, Person, PickList, RelativeTime, RowMenu, SearchBox, useDebounced, type Sort, type Tone } from '../components/ui';
+import {
+  Alert,
+  Badge,
+  DataTable,
+  Field,
+  Modal,
+  Page,
+  Pagination,
+  Person,
+  PickList,
+  RelativeTime,
+  RowMenu,
+  SearchBox,
+  useDebounced,
+  type Sort,
+  type Tone,
+} from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
 
 const PAGE_SIZE = 25;
 
 /** Per-environment role pickers (legacy roles and environment roles). */
-function EnvRolesEditor({ value, onChange }: { value: Record<string, string>; onChange: (v: Record<string, string>) => void }) {
+function EnvRolesEditor({
+  value,
+  onChange,
+}: {
+  value: Record<string, string>;
+  onChange: (v: Record<string, string>) => void;
+}) {
   const { session } = useSession();
   const legacy = useApi('listLegacyRoles', { query: { 'page[size]': 100 } });
   const envRoles = useApi('listEnvironmentRoles', { query: { 'page[size]': 100 } });
   const options = [
-    ...(legacy.data?.data ?? []).map((r) => ({ value: `privilege_group:${r.name}`, label: r.name })),
-    ...(envRoles.data?.data ?? []).map((r) => ({ value: `environment:${r.name}`, label: `${r.name} (environment role)` })),
+    ...(legacy.data?.data ?? []).map((r) => ({
+      value: `privilege_group:${r.name}`,
+      label: r.name,
+    })),
+    ...(envRoles.data?.data ?? []).map((r) => ({
+      value: `environment:${r.name}`,
+      label: `${r.name} (environment role)`,
+    })),
   ];
   return (
     <fieldset>
@@ -22,7 +50,11 @@ function EnvRolesEditor({ value, onChange }: { value: Record<string, string>; on
       {session.environment_types.map((env) => (
         <Field key={env} label={env.toUpperCase()}>
           {(id) => (
-            <select id={id} value={value[env] ?? 'privilege_group:No access'} onChange={(e) => onChange({ ...value, [env]: e.target.value })}>
+            <select
+              id={id}
+              value={value[env] ?? 'privilege_group:No access'}
+              onChange={(e) => onChange({ ...value, [env]: e.target.value })}
+            >
               {options.map((o) => (
                 <option key={o.value} value={o.value}>
                   {o.label}
@@ -38,11 +70,19 @@ function EnvRolesEditor({ value, onChange }: { value: Record<string, string>; on
 const toEnvRoles = (value: Record<string, string>) =>
   Object.entries(value).map(([environment_type, v]) => {
     const [role_type, ...rest] = v.split(':');
-    return { environment_type, name: rest.join(':'), role_type: role_type as 'privilege_group' | 'environment' };
+    return {
+      environment_type,
+      name: rest.join(':'),
+      role_type: role_type as 'privilege_group' | 'environment',
+    };
   });
 
 function roleTone(name: string): Tone {
-  return name === 'Admin' || name === 'EnvironmentAdmin' ? 'purple' : name === 'No access' ? 'grey' : 'blue';
+  return name === 'Admin' || name === 'EnvironmentAdmin'
+    ? 'purple'
+    : name === 'No access'
+      ? 'grey'
+      : 'blue';
 }
 
 export function CollaboratorsPage() {
@@ -55,11 +95,15 @@ export function CollaboratorsPage() {
   const [editing, setEditing] = useState<Member | null>(null);
   const [removing, setRemoving] = useState<Member | null>(null);
   const [roles, setRoles] = useState<Record<string, string>>({});
-  const list = useApi('listMembers', { query: { email, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const list = useApi('listMembers', {
+    query: { email, 'page[number]': page, 'page[size]': PAGE_SIZE },
+  });
   const { pending, error, run } = useAction();
   const save = async () => {
     if (editing === null) return;
-    const result = await run(() => call('updateMember', { params: { id: editing.id }, body: { env_roles: toEnvRoles(roles) } }));
+    const result = await run(() =>
+      call('updateMember', { params: { id: editing.id }, body: { env_roles: toEnvRoles(roles) } }),
+    );
     if (result !== undefined) {
       setEditing(null);
       list.reload();
@@ -74,7 +118,10 @@ export function CollaboratorsPage() {
     }
   };
   return (
-    <Page title="Collaborators" description="People who build in this workspace, with their role in each environment.">
+    <Page
+      title="Collaborators"
+      description="People who build in this workspace, with their role in each environment."
+    >
       <div className="toolbar">
         <SearchBox
           label="Search by email"
@@ -94,9 +141,18 @@ export function CollaboratorsPage() {
         rowKey={(m) => m.id}
         sort={sort}
         onSort={setSort}
-        empty={email === '' ? 'No collaborators yet: invite one.' : `No collaborator’s email contains “${email}”.`}
+        empty={
+          email === ''
+            ? 'No collaborators yet: invite one.'
+            : `No collaborator’s email contains “${email}”.`
+        }
         columns={[
-          { key: 'name', header: 'Collaborator', sort: (m) => m.name.toLowerCase(), render: (m) => <Person name={m.name} email={m.email} /> },
+          {
+            key: 'name',
+            header: 'Collaborator',
+            sort: (m) => m.name.toLowerCase(),
+            render: (m) => <Person name={m.name} email={m.email} />,
+          },
           {
             key: 'roles',
             header: 'Roles',
@@ -110,9 +166,24 @@ export function CollaboratorsPage() {
               </span>
             ),
           },
-          { key: 'groups', header: 'Groups', sort: (m) => m.user_groups.length, render: (m) => m.user_groups.map((g) => g.name).join(', ') },
-          { key: 'activity', header: 'Last activity', sort: (m) => m.last_activity_log?.created_at ?? '', render: (m) => <RelativeTime iso={m.last_activity_log?.created_at} /> },
-          { key: 'created', header: 'Joined', sort: (m) => m.created_at, render: (m) => <RelativeTime iso={m.created_at} /> },
+          {
+            key: 'groups',
+            header: 'Groups',
+            sort: (m) => m.user_groups.length,
+            render: (m) => m.user_groups.map((g) => g.name).join(', '),
+          },
+          {
+            key: 'activity',
+            header: 'Last activity',
+            sort: (m) => m.last_activity_log?.created_at ?? '',
+            render: (m) => <RelativeTime iso={m.last_activity_log?.created_at} />,
+          },
+          {
+            key: 'created',
+            header: 'Joined',
+            sort: (m) => m.created_at,
+            render: (m) => <RelativeTime iso={m.created_at} />,
+          },
           {
             key: 'menu',
             header: <span className="visually-hidden">Actions</span>,
@@ -126,18 +197,37 @@ export function CollaboratorsPage() {
                     {
                       label: 'Edit roles',
                       onSelect: () => {
-                        setRoles(Object.fromEntries(m.roles.map((r) => [r.environment_type, `${r.role_type}:${r.role_name}`])));
+                        setRoles(
+                          Object.fromEntries(
+                            m.roles.map((r) => [
+                              r.environment_type,
+                              `${r.role_type}:${r.role_name}`,
+                            ]),
+                          ),
+                        );
                         setEditing(m);
                       },
                     },
-                    { label: 'Remove from workspace', danger: true, onSelect: () => setRemoving(m) },
+                    {
+                      label: 'Remove from workspace',
+                      danger: true,
+                      onSelect: () => setRemoving(m),
+                    },
                   ]}
                 />
               ),
           },
         ]}
       />
-      {list.data !== undefined && <Pagination label="Collaborators" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {list.data !== undefined && (
+        <Pagination
+          label="Collaborators"
+          page={page}
+          size={PAGE_SIZE}
+          total={list.data.total}
+          onPage={setPage}
+        />
+      )}
       {editing !== null && (
         <Modal
           title={`Roles of ${editing.name}`}
@@ -147,7 +237,12 @@ export function CollaboratorsPage() {
               <button type="button" className="button" onClick={() => setEditing(null)}>
                 Cancel
               </button>
-              <button type="button" className="button button-primary" disabled={pending} onClick={() => void save()}>
+              <button
+                type="button"
+                className="button button-primary"
+                disabled={pending}
+                onClick={() => void save()}
+              >
                 Save
               </button>
             </>
@@ -166,40 +261,75 @@ export function CollaboratorsPage() {
               <button type="button" className="button" onClick={() => setRemoving(null)}>
                 Cancel
               </button>
-              <button type="button" className="button button-danger" disabled={pending} onClick={() => void remove()}>
+              <button
+                type="button"
+                className="button button-danger"
+                disabled={pending}
+                onClick={() => void remove()}
+              >
                 Remove
               </button>
             </>
           }
         >
           {error !== undefined && <Alert>{error}</Alert>}
-          <p>{removing.name} loses every role, group membership and project grant in this workspace at once.</p>
+          <p>
+            {removing.name} loses every role, group membership and project grant in this workspace
+            at once.
+          </p>
         </Modal>
       )}
     </Page>
   );
 }
 
-function GroupMembersDialog({ group, onClose, onChanged }: { group: CollaboratorGroup; onClose: () => void; onChanged: () => void }) {
+function GroupMembersDialog({
+  group,
+  onClose,
+  onChanged,
+}: {
+  group: CollaboratorGroup;
+  onClose: () => void;
+  onChanged: () => void;
+}) {
   const canWrite = useCanWrite('dev') && !group.system;
-  const members = useApi('listUserGroupMembers', { params: { id: group.id }, query: { 'page[size]': 100 } });
+  const members = useApi('listUserGroupMembers', {
+    params: { id: group.id },
+    query: { 'page[size]': 100 },
+  });
   const [search, setSearch] = useState('');
   const email = useDebounced(search);
-  const candidates = useApi('listMembers', canWrite ? { query: { email, 'page[size]': 50 } } : null);
+  const candidates = useApi(
+    'listMembers',
+    canWrite ? { query: { email, 'page[size]': 50 } } : null,
+  );
   const [selected, setSelected] = useState<string[]>([]);
   const { pending, error, run } = useAction();
   const memberIds = (members.data?.data ?? []).map((m) => m.user_id);
   const add = async () => {
-    const result = await run(() => call('addUserGroupMembers', { params: { id: group.id }, body: { user_ids: selected.map(Number) } }));
+    const result = await run(() =>
+      call('addUserGroupMembers', {
+        params: { id: group.id },
+        body: { user_ids: selected.map(Number) },
+      }),
+    );
     if (result !== undefined) {
       setSelected([]);
       members.reload();
       onChanged();
     }
   };
-  const remove = async (member: { user_id: number | null; member_invitation_id: number | null }) => {
-    const query = member.user_id !== null ? { 'user_ids[]': [member.user_id] } : { 'member_invitation_ids[]': [member.member_invitation_id ?? 0] };
-    const result = await run(() => call('removeUserGroupMembers', { params: { id: group.id }, query }));
+  const remove = async (member: {
+    user_id: number | null;
+    member_invitation_id: number | null;
+  }) => {
+    const query =
+      member.user_id !== null
+        ? { 'user_ids[]': [member.user_id] }
+        : { 'member_invitation_ids[]': [member.member_invitation_id ?? 0] };
+    const result = await run(() =>
+      call('removeUserGroupMembers', { params: { id: group.id }, query }),
+    );
     if (result !== undefined) {
       members.reload();
       onChanged();
@@ -218,7 +348,12 @@ function GroupMembersDialog({ group, onClose, onChanged }: { group: Collaborator
         empty="No members yet."
         columns={[
           { key: 'who', header: 'Member', render: (m) => <Person name={m.name} email={m.email} /> },
-          { key: 'type', header: 'Type', render: (m) => (m.type === 'User' ? 'Collaborator' : <Badge tone="blue">Invited</Badge>) },
+          {
+            key: 'type',
+            header: 'Type',
+            render: (m) =>
+              m.type === 'User' ? 'Collaborator' : <Badge tone="blue">Invited</Badge>,
+          },
           { key: 'joined', header: 'Joined', render: (m) => <RelativeTime iso={m.joined_at} /> },
           {
             key: 'remove',
@@ -226,7 +361,12 @@ function GroupMembersDialog({ group, onClose, onChanged }: { group: Collaborator
             className: 'cell-menu',
             render: (m) =>
               canWrite && (
-                <button type="button" className="button button-small" disabled={pending} onClick={() => void remove(m)}>
+                <button
+                  type="button"
+                  className="button button-small"
+                  disabled={pending}
+                  onClick={() => void remove(m)}
+                >
                   Remove
                 </button>
               ),
@@ -247,7 +387,12 @@ function GroupMembersDialog({ group, onClose, onChanged }: { group: Collaborator
             emptyText="No collaborator to add."
           />
           <div className="modal-footer">
-            <button type="button" className="button button-primary" disabled={selected.length === 0 || pending} onClick={() => void add()}>
+            <button
+              type="button"
+              className="button button-primary"
+              disabled={selected.length === 0 || pending}
+              onClick={() => void add()}
+            >
               Add to group
             </button>
           </div>
@@ -267,11 +412,22 @@ export function CollaboratorGroupsPage() {
   const [creating, setCreating] = useState(false);
   const [form, setForm] = useState({ name: '', description: '' });
   const [deleting, setDeleting] = useState<CollaboratorGroup | null>(null);
-  const list = useApi('listUserGroups', { query: { name, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const list = useApi('listUserGroups', {
+    query: { name, 'page[number]': page, 'page[size]': PAGE_SIZE },
+  });
   const { pending, error, run } = useAction();
   const create = async (event: FormEvent) => {
     event.preventDefault();
-    const result = await run(() => call('createUserGroup', { body: { user_group: { name: form.name, description: form.description === '' ? null : form.description } } }));
+    const result = await run(() =>
+      call('createUserGroup', {
+        body: {
+          user_group: {
+            name: form.name,
+            description: form.description === '' ? null : form.description,
+          },
+        },
+      }),
+    );
     if (result !== undefined) {
       setCreating(false);
       setForm({ name: '', description: '' });
@@ -329,9 +485,23 @@ export function CollaboratorGroupsPage() {
               </button>
             ),
           },
-          { key: 'description', header: 'Description', render: (g) => g.description ?? <span className="muted">—</span> },
-          { key: 'members', header: 'Members', sort: (g) => g.members_count, render: (g) => g.members_count, className: 'num' },
-          { key: 'type', header: 'Type', render: (g) => (g.system ? <Badge tone="grey">System</Badge> : 'Custom') },
+          {
+            key: 'description',
+            header: 'Description',
+            render: (g) => g.description ?? <span className="muted">—</span>,
+          },
+          {
+            key: 'members',
+            header: 'Members',
+            sort: (g) => g.members_count,
+            render: (g) => g.members_count,
+            className: 'num',
+          },
+          {
+            key: 'type',
+            header: 'Type',
+            render: (g) => (g.system ? <Badge tone="grey">System</Badge> : 'Custom'),
+          },
           {
             key: 'menu',
             header: <span className="visually-hidden">Actions</span>,
@@ -341,21 +511,52 @@ export function CollaboratorGroupsPage() {
                 label={`Actions for ${g.name}`}
                 items={[
                   { label: 'Members', onSelect: () => setOpen(g) },
-                  ...(canWrite && !g.system ? [{ label: 'Delete group', danger: true, onSelect: () => setDeleting(g) }] : []),
+                  ...(canWrite && !g.system
+                    ? [{ label: 'Delete group', danger: true, onSelect: () => setDeleting(g) }]
+                    : []),
                 ]}
               />
             ),
           },
         ]}
       />
-      {list.data !== undefined && <Pagination label="Collaborator groups" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
-      {open !== null && <GroupMembersDialog group={open} onClose={() => setOpen(null)} onChanged={list.reload} />}
+      {list.data !== undefined && (
+        <Pagination
+          label="Collaborator groups"
+          page={page}
+          size={PAGE_SIZE}
+          total={list.data.total}
+          onPage={setPage}
+        />
+      )}
+      {open !== null && (
+        <GroupMembersDialog group={open} onClose={() => setOpen(null)} onChanged={list.reload} />
+      )}
       {creating && (
         <Modal title="Create collaborator group" onClose={() => setCreating(false)}>
           <form className="form" onSubmit={(e) => void create(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
-            <Field label="Name">{(id) => <input id={id} required maxLength={200} value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />}</Field>
-            <Field label="Description">{(id) => <textarea id={id} maxLength={300} value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} />}</Field>
+            <Field label="Name">
+              {(id) => (
+                <input
+                  id={id}
+                  required
+                  maxLength={200}
+                  value={form.name}
+                  onChange={(e) => setForm({ ...form, name: e.target.value })}
+                />
+              )}
+            </Field>
+            <Field label="Description">
+              {(id) => (
+                <textarea
+                  id={id}
+                  maxLength={300}
+                  value={form.description}
+                  onChange={(e) => setForm({ ...form, description: e.target.value })}
+                />
+              )}
+            </Field>
             <div className="modal-footer">
               <button type="button" className="button" onClick={() => setCreating(false)}>
                 Cancel
@@ -376,7 +577,12 @@ export function CollaboratorGroupsPage() {
               <button type="button" className="button" onClick={() => setDeleting(null)}>
                 Cancel
               </button>
-              <button type="button" className="button button-danger" disabled={pending} onClick={() => void remove()}>
+              <button
+                type="button"
+                className="button button-danger"
+                disabled={pending}
+                onClick={() => void remove()}
+              >
                 Delete group
               </button>
             </>
@@ -384,7 +590,8 @@ export function CollaboratorGroupsPage() {
         >
           {error !== undefined && <Alert>{error}</Alert>}
           <p>
-            The group’s {deleting.members_count} memberships and its project grants are deleted; its members lose what those grants gave them.
+            The group’s {deleting.members_count} memberships and its project grants are deleted; its
+            members lose what those grants gave them.
           </p>
         </Modal>
       )}
@@ -392,7 +599,12 @@ export function CollaboratorGroupsPage() {
   );
 }
 
-const INVITATION_TONE: Record<string, Tone> = { pending: 'amber', accepted: 'green', revoked: 'grey', expired: 'red' };
+const INVITATION_TONE: Record<string, Tone> = {
+  pending: 'amber',
+  accepted: 'green',
+  revoked: 'grey',
+  expired: 'red',
+};
 
 export function InvitationsPage() {
   const canWrite = useCanWrite('dev');
@@ -404,11 +616,20 @@ export function InvitationsPage() {
   const [form, setForm] = useState({ name: '', email: '' });
   const [roles, setRoles] = useState<Record<string, string>>({ dev: 'privilege_group:Analyst' });
   const [notice, setNotice] = useState<string | undefined>();
-  const list = useApi('listInvitations', { query: { status: status === 'all' ? undefined : status, email, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const list = useApi('listInvitations', {
+    query: {
+      status: status === 'all' ? undefined : status,
+      email,
+      'page[number]': page,
+      'page[size]': PAGE_SIZE,
+    },
+  });
   const { pending, error, run } = useAction();
   const invite = async (event: FormEvent) => {
     event.preventDefault();
-    const result = await run(() => call('createInvitation', { body: { ...form, env_roles: toEnvRoles(roles) } }));
+    const result = await run(() =>
+      call('createInvitation', { body: { ...form, env_roles: toEnvRoles(roles) } }),
+    );
     if (result !== undefined) {
       setInviting(false);
       setNotice(`Invitation mailed to ${form.email}.`);
@@ -465,9 +686,22 @@ export function InvitationsPage() {
         rowKey={(i) => i.id}
         empty={status === 'pending' ? 'No pending invitations.' : 'No invitations.'}
         columns={[
-          { key: 'who', header: 'Invitee', render: (i) => <Person name={i.name} email={i.email} /> },
-          { key: 'roles', header: 'Roles', render: (i) => i.env_roles.map((r) => `${r.environment_type.toUpperCase()}: ${r.name}`).join(', ') },
-          { key: 'status', header: 'Status', render: (i) => <Badge tone={INVITATION_TONE[i.status]}>{i.status}</Badge> },
+          {
+            key: 'who',
+            header: 'Invitee',
+            render: (i) => <Person name={i.name} email={i.email} />,
+          },
+          {
+            key: 'roles',
+            header: 'Roles',
+            render: (i) =>
+              i.env_roles.map((r) => `${r.environment_type.toUpperCase()}: ${r.name}`).join(', '),
+          },
+          {
+            key: 'status',
+            header: 'Status',
+            render: (i) => <Badge tone={INVITATION_TONE[i.status]}>{i.status}</Badge>,
+          },
           { key: 'sent', header: 'Sent', render: (i) => <RelativeTime iso={i.created_at} /> },
           { key: 'expires', header: 'Expires', render: (i) => <RelativeTime iso={i.expires_at} /> },
           {
@@ -478,10 +712,24 @@ export function InvitationsPage() {
               canWrite &&
               i.status === 'pending' && (
                 <span className="button-row">
-                  <button type="button" className="button button-small" disabled={pending} onClick={() => void act(i.id, 'resendInvitation', `Invitation mailed again to ${i.email}.`)}>
+                  <button
+                    type="button"
+                    className="button button-small"
+                    disabled={pending}
+                    onClick={() =>
+                      void act(i.id, 'resendInvitation', `Invitation mailed again to ${i.email}.`)
+                    }
+                  >
                     Resend
                   </button>
-                  <button type="button" className="button button-small button-danger" disabled={pending} onClick={() => void act(i.id, 'revokeInvitation', `Invitation to ${i.email} revoked.`)}>
+                  <button
+                    type="button"
+                    className="button button-small button-danger"
+                    disabled={pending}
+                    onClick={() =>
+                      void act(i.id, 'revokeInvitation', `Invitation to ${i.email} revoked.`)
+                    }
+                  >
                     Revoke
                   </button>
                 </span>
@@ -489,13 +737,40 @@ export function InvitationsPage() {
           },
         ]}
       />
-      {list.data !== undefined && <Pagination label="Invitations" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {list.data !== undefined && (
+        <Pagination
+          label="Invitations"
+          page={page}
+          size={PAGE_SIZE}
+          total={list.data.total}
+          onPage={setPage}
+        />
+      )}
       {inviting && (
         <Modal title="Invite collaborator" onClose={() => setInviting(false)}>
           <form className="form" onSubmit={(e) => void invite(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
-            <Field label="Name">{(id) => <input id={id} required value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />}</Field>
-            <Field label="Email address">{(id) => <input id={id} type="email" required value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} />}</Field>
+            <Field label="Name">
+              {(id) => (
+                <input
+                  id={id}
+                  required
+                  value={form.name}
+                  onChange={(e) => setForm({ ...form, name: e.target.value })}
+                />
+              )}
+            </Field>
+            <Field label="Email address">
+              {(id) => (
+                <input
+                  id={id}
+                  type="email"
+                  required
+                  value={form.email}
+                  onChange={(e) => setForm({ ...form, email: e.target.value })}
+                />
+              )}
+            </Field>
             <EnvRolesEditor value={roles} onChange={setRoles} />
             <div className="modal-footer">
               <button type="button" className="button" onClick={() => setInviting(false)}>

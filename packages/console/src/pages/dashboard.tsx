@@ -20,7 +20,9 @@ function Count({ label, value, to }: { label: string; value: number | undefined;
 async function eventsSince(action: string, since: string): Promise<AuditEvent[]> {
   const all: AuditEvent[] = [];
   for (let page = 1; page <= 10; page += 1) {
-    const result = await call('listAuditEvents', { query: { action, since, 'page[number]': page, 'page[size]': 100 } });
+    const result = await call('listAuditEvents', {
+      query: { action, since, 'page[number]': page, 'page[size]': 100 },
+    });
     all.push(...result.data);
     if (all.length >= result.total || result.data.length === 0) break;
   }
@@ -32,18 +34,32 @@ function dayKey(date: Date): string {
 }
 
 function ActivityChart() {
-  const [series, setSeries] = useState<{ day: string; signIns: number; decisions: number }[] | undefined>();
+  const [series, setSeries] = useState<
+    { day: string; signIns: number; decisions: number }[] | undefined
+  >();
   const [error, setError] = useState<string | undefined>();
   useEffect(() => {
     const start = new Date();
     start.setUTCHours(0, 0, 0, 0);
     start.setUTCDate(start.getUTCDate() - (DAYS - 1));
     const since = start.toISOString();
-    Promise.all([eventsSince('console.signed_in', since), eventsSince('end_user.decision', since)]).then(
+    Promise.all([
+      eventsSince('console.signed_in', since),
+      eventsSince('end_user.decision', since),
+    ]).then(
       ([signIns, decisions]) => {
-        const days = Array.from({ length: DAYS }, (_, i) => dayKey(new Date(start.getTime() + i * 86_400_000)));
-        const count = (events: AuditEvent[], day: string) => events.filter((e) => e.created_at.slice(0, 10) === day).length;
-        setSeries(days.map((day) => ({ day, signIns: count(signIns, day), decisions: count(decisions, day) })));
+        const days = Array.from({ length: DAYS }, (_, i) =>
+          dayKey(new Date(start.getTime() + i * 86_400_000)),
+        );
+        const count = (events: AuditEvent[], day: string) =>
+          events.filter((e) => e.created_at.slice(0, 10) === day).length;
+        setSeries(
+          days.map((day) => ({
+            day,
+            signIns: count(signIns, day),
+            decisions: count(decisions, day),
+          })),
+        );
       },
       (caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)),
     );
@@ -58,7 +74,11 @@ function ActivityChart() {
   const total = series.reduce((sum, d) => sum + d.signIns + d.decisions, 0);
   return (
     <figure className="chart">
-      <svg viewBox={`0 0 ${width} ${height + 24}`} role="img" aria-labelledby="chart-title chart-desc">
+      <svg
+        viewBox={`0 0 ${width} ${height + 24}`}
+        role="img"
+        aria-labelledby="chart-title chart-desc"
+      >
         <title id="chart-title">Sign-ins and access decisions per day, last {DAYS} days</title>
         <desc id="chart-desc">
           {series
@@ -67,7 +87,14 @@ function ActivityChart() {
             .join('; ') || 'No activity'}
         </desc>
         {[0.25, 0.5, 0.75, 1].map((f) => (
-          <line key={f} x1={0} x2={width} y1={height - f * height} y2={height - f * height} className="gridline" />
+          <line
+            key={f}
+            x1={0}
+            x2={width}
+            y1={height - f * height}
+            y2={height - f * height}
+            className="gridline"
+          />
         ))}
         {series.map((d, i) => {
           const x = i * band + 3;
@@ -76,7 +103,14 @@ function ActivityChart() {
           return (
             <g key={d.day}>
               <rect x={x} y={height - h1} width={bar} height={h1} className="bar-signins" rx={2} />
-              <rect x={x + bar} y={height - h2} width={bar} height={h2} className="bar-decisions" rx={2} />
+              <rect
+                x={x + bar}
+                y={height - h2}
+                width={bar}
+                height={h2}
+                className="bar-decisions"
+                rx={2}
+              />
               {i % 2 === 0 && (
                 <text x={x + bar} y={height + 16} textAnchor="middle" className="axis">
                   {d.day.slice(5)}
@@ -87,8 +121,12 @@ function ActivityChart() {
         })}
       </svg>
       <figcaption>
-        <span className="legend legend-signins">Sign-ins</span> <span className="legend legend-decisions">Access decisions</span>
-        <span className="muted"> · {total} events, busiest day {max}</span>
+        <span className="legend legend-signins">Sign-ins</span>{' '}
+        <span className="legend legend-decisions">Access decisions</span>
+        <span className="muted">
+          {' '}
+          · {total} events, busiest day {max}
+        </span>
       </figcaption>
     </figure>
   );
@@ -107,12 +145,23 @@ export function DashboardPage() {
   const invitations = useApi('listInvitations', { query: { ...one, status: 'pending' } });
   const recent = useApi('listAuditEvents', { query: { 'page[size]': 8 } });
   return (
-    <Page title="Dashboard" description={`Welcome, ${session.member.name}. ${session.workspace.name} at a glance.`}>
+    <Page
+      title="Dashboard"
+      description={`Welcome, ${session.member.name}. ${session.workspace.name} at a glance.`}
+    >
       <div className="stats">
         <Count label="End users" value={users.data?.total} to="/users" />
         <Count label="Locked users" value={locked.data?.total} to="/users" />
-        <Count label={`Groups in ${environment.toUpperCase()}`} value={groups.data?.total} to="/groups" />
-        <Count label={`Features in ${environment.toUpperCase()}`} value={features.data?.total} to="/features" />
+        <Count
+          label={`Groups in ${environment.toUpperCase()}`}
+          value={groups.data?.total}
+          to="/groups"
+        />
+        <Count
+          label={`Features in ${environment.toUpperCase()}`}
+          value={features.data?.total}
+          to="/features"
+        />
         <Count label="Pending approvals" value={approvals.data?.total} to="/approvals" />
         <Count label="Collaborators" value={members.data?.total} to="/collaborators" />
         <Count label="Pending invitations" value={invitations.data?.total} to="/invitations" />

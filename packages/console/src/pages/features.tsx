@@ -1,7 +1,24 @@
 /** Features of the selected environment with their end-user access and policies; approval requests. */
 import { useState, type FormEvent } from 'react';
 import { call, type ApprovalRequest, type Feature, type Policy } from '../api/client';
-import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, Person, PickList, RelativeTime, SearchBox, TabPanel, Tabs, useDebounced, type Sort, type Tone } from '../components/ui';
+import {
+  Alert,
+  Badge,
+  DataTable,
+  Field,
+  Modal,
+  Page,
+  Pagination,
+  Person,
+  PickList,
+  RelativeTime,
+  SearchBox,
+  TabPanel,
+  Tabs,
+  useDebounced,
+  type Sort,
+  type Tone,
+} from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 import { useCanWrite, useSession } from '../session';
@@ -9,27 +26,48 @@ import { kindLabel } from './users';
 
 const PAGE_SIZE = 25;
 const KINDS = ['assistant', 'chat_app', 'mcp_server', 'apps_portal'] as const;
-export const EFFECT_TONE: Record<string, Tone> = { allow: 'green', deny: 'red', require_approval: 'amber' };
-export const effectLabel = (effect: string) => ({ allow: 'Allow', deny: 'Deny', require_approval: 'Require approval' })[effect] ?? effect;
+export const EFFECT_TONE: Record<string, Tone> = {
+  allow: 'green',
+  deny: 'red',
+  require_approval: 'amber',
+};
+export const effectLabel = (effect: string) =>
+  ({ allow: 'Allow', deny: 'Deny', require_approval: 'Require approval' })[effect] ?? effect;
 
-function CreateFeatureDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (f: Feature) => void }) {
+function CreateFeatureDialog({
+  onClose,
+  onCreated,
+}: {
+  onClose: () => void;
+  onCreated: (f: Feature) => void;
+}) {
   const { environment } = useSession();
   const [name, setName] = useState('');
   const [kind, setKind] = useState<(typeof KINDS)[number]>('assistant');
   const { pending, error, run } = useAction();
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const result = await run(() => call('createFeature', { body: { environment_type: environment, kind, name } }));
+    const result = await run(() =>
+      call('createFeature', { body: { environment_type: environment, kind, name } }),
+    );
     if (result !== undefined) onCreated(result.data);
   };
   return (
     <Modal title={`Register a feature in ${environment.toUpperCase()}`} onClose={onClose}>
       <form className="form" onSubmit={(e) => void submit(e)}>
         {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Name">{(id) => <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />}</Field>
+        <Field label="Name">
+          {(id) => (
+            <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />
+          )}
+        </Field>
         <Field label="Kind">
           {(id) => (
-            <select id={id} value={kind} onChange={(e) => setKind(e.target.value as (typeof KINDS)[number])}>
+            <select
+              id={id}
+              value={kind}
+              onChange={(e) => setKind(e.target.value as (typeof KINDS)[number])}
+            >
               {KINDS.map((k) => (
                 <option key={k} value={k}>
                   {kindLabel(k)}
@@ -59,10 +97,17 @@ export function FeaturesPage() {
   const [sort, setSort] = useState<Sort>({ key: 'name', direction: 'asc' });
   const [creating, setCreating] = useState(false);
   const { navigate } = useRouter();
-  const list = useApi('listFeatures', { query: { environment_type: environment, 'page[number]': page, 'page[size]': PAGE_SIZE } });
-  const policies = useApi('listPolicies', { query: { environment_type: environment, 'page[size]': 100 } });
-  const rows = (list.data?.data ?? []).filter((f) => f.name.toLowerCase().includes(search.toLowerCase()));
-  const policyCount = (f: Feature) => (policies.data?.data ?? []).filter((p) => p.feature_id === f.id).length;
+  const list = useApi('listFeatures', {
+    query: { environment_type: environment, 'page[number]': page, 'page[size]': PAGE_SIZE },
+  });
+  const policies = useApi('listPolicies', {
+    query: { environment_type: environment, 'page[size]': 100 },
+  });
+  const rows = (list.data?.data ?? []).filter((f) =>
+    f.name.toLowerCase().includes(search.toLowerCase()),
+  );
+  const policyCount = (f: Feature) =>
+    (policies.data?.data ?? []).filter((p) => p.feature_id === f.id).length;
   return (
     <Page
       title="Features & policies"
@@ -87,28 +132,81 @@ export function FeaturesPage() {
         rowKey={(f) => f.id}
         sort={sort}
         onSort={setSort}
-        empty={search === '' ? 'No features registered in this environment.' : 'No feature matches.'}
+        empty={
+          search === '' ? 'No features registered in this environment.' : 'No feature matches.'
+        }
         columns={[
-          { key: 'name', header: 'Name', sort: (f) => f.name.toLowerCase(), render: (f) => <Link to={`/features/${f.id}`}>{f.name}</Link> },
+          {
+            key: 'name',
+            header: 'Name',
+            sort: (f) => f.name.toLowerCase(),
+            render: (f) => <Link to={`/features/${f.id}`}>{f.name}</Link>,
+          },
           { key: 'kind', header: 'Kind', sort: (f) => f.kind, render: (f) => kindLabel(f.kind) },
-          { key: 'policies', header: 'Policies', sort: policyCount, render: policyCount, className: 'num' },
-          { key: 'created', header: 'Created', sort: (f) => f.created_at, render: (f) => <RelativeTime iso={f.created_at} /> },
+          {
+            key: 'policies',
+            header: 'Policies',
+            sort: policyCount,
+            render: policyCount,
+            className: 'num',
+          },
+          {
+            key: 'created',
+            header: 'Created',
+            sort: (f) => f.created_at,
+            render: (f) => <RelativeTime iso={f.created_at} />,
+          },
         ]}
       />
-      {list.data !== undefined && <Pagination label="Features" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
-      {creating && <CreateFeatureDialog onClose={() => setCreating(false)} onCreated={(f) => navigate(`/features/${f.id}`)} />}
+      {list.data !== undefined && (
+        <Pagination
+          label="Features"
+          page={page}
+          size={PAGE_SIZE}
+          total={list.data.total}
+          onPage={setPage}
+        />
+      )}
+      {creating && (
+        <CreateFeatureDialog
+          onClose={() => setCreating(false)}
+          onCreated={(f) => navigate(`/features/${f.id}`)}
+        />
+      )}
     </Page>
   );
 }
 
-function AddAccessDialog({ feature, onClose, onDone }: { feature: Feature; onClose: () => void; onDone: () => void }) {
+function AddAccessDialog({
+  feature,
+  onClose,
+  onDone,
+}: {
+  feature: Feature;
+  onClose: () => void;
+  onDone: () => void;
+}) {
   const [search, setSearch] = useState('');
   const text = useDebounced(search);
   const [selected, setSelected] = useState<string[]>([]);
-  const users = useApi('listEndUsers', { query: { email: text, environment_type: feature.environment_type, 'page[size]': 50, sort: 'email', direction: 'asc' } });
-  const groups = useApi('listEndUserGroups', { query: { environment_type: feature.environment_type, name: text, 'page[size]': 50 } });
+  const users = useApi('listEndUsers', {
+    query: {
+      email: text,
+      environment_type: feature.environment_type,
+      'page[size]': 50,
+      sort: 'email',
+      direction: 'asc',
+    },
+  });
+  const groups = useApi('listEndUserGroups', {
+    query: { environment_type: feature.environment_type, name: text, 'page[size]': 50 },
+  });
   const items = [
-    ...(groups.data?.data ?? []).map((g) => ({ key: `g${g.id}`, label: g.name, detail: `Group · ${g.users_count} users` })),
+    ...(groups.data?.data ?? []).map((g) => ({
+      key: `g${g.id}`,
+      label: g.name,
+      detail: `Group · ${g.users_count} users`,
+    })),
     ...(users.data?.data ?? []).map((u) => ({ key: `u${u.id}`, label: u.name, detail: u.email })),
   ];
   const { pending, error, run } = useAction();
@@ -117,7 +215,9 @@ function AddAccessDialog({ feature, onClose, onDone }: { feature: Feature; onClo
       end_user_ids: selected.filter((s) => s.startsWith('u')).map((s) => Number(s.slice(1))),
       end_user_group_ids: selected.filter((s) => s.startsWith('g')).map((s) => Number(s.slice(1))),
     };
-    const result = await run(() => call('grantFeatureAccess', { params: { id: feature.id }, body }));
+    const result = await run(() =>
+      call('grantFeatureAccess', { params: { id: feature.id }, body }),
+    );
     if (result !== undefined) onDone();
   };
   return (
@@ -130,7 +230,12 @@ function AddAccessDialog({ feature, onClose, onDone }: { feature: Feature; onClo
           <button type="button" className="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="button" className="button button-primary" disabled={selected.length === 0 || pending} onClick={() => void add()}>
+          <button
+            type="button"
+            className="button button-primary"
+            disabled={selected.length === 0 || pending}
+            onClick={() => void add()}
+          >
             Add
           </button>
         </>
@@ -156,7 +261,15 @@ function AddAccessDialog({ feature, onClose, onDone }: { feature: Feature; onClo
   );
 }
 
-function CreatePolicyDialog({ feature, onClose, onDone }: { feature: Feature; onClose: () => void; onDone: () => void }) {
+function CreatePolicyDialog({
+  feature,
+  onClose,
+  onDone,
+}: {
+  feature: Feature;
+  onClose: () => void;
+  onDone: () => void;
+}) {
   const [name, setName] = useState('');
   const [effect, setEffect] = useState<'allow' | 'deny' | 'require_approval'>('allow');
   const [scope, setScope] = useState<'all' | 'users' | 'groups'>('all');
@@ -164,8 +277,18 @@ function CreatePolicyDialog({ feature, onClose, onDone }: { feature: Feature; on
   const [ids, setIds] = useState<string[]>([]);
   const [search, setSearch] = useState('');
   const text = useDebounced(search);
-  const users = useApi('listEndUsers', scope === 'users' ? { query: { email: text, environment_type: feature.environment_type, 'page[size]': 50 } } : null);
-  const groups = useApi('listEndUserGroups', scope === 'groups' ? { query: { environment_type: feature.environment_type, name: text, 'page[size]': 50 } } : null);
+  const users = useApi(
+    'listEndUsers',
+    scope === 'users'
+      ? { query: { email: text, environment_type: feature.environment_type, 'page[size]': 50 } }
+      : null,
+  );
+  const groups = useApi(
+    'listEndUserGroups',
+    scope === 'groups'
+      ? { query: { environment_type: feature.environment_type, name: text, 'page[size]': 50 } }
+      : null,
+  );
   const { pending, error, run } = useAction();
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -189,23 +312,48 @@ function CreatePolicyDialog({ feature, onClose, onDone }: { feature: Feature; on
   const items =
     scope === 'users'
       ? (users.data?.data ?? []).map((u) => ({ key: String(u.id), label: u.name, detail: u.email }))
-      : (groups.data?.data ?? []).map((g) => ({ key: String(g.id), label: g.name, detail: `${g.users_count} users` }));
+      : (groups.data?.data ?? []).map((g) => ({
+          key: String(g.id),
+          label: g.name,
+          detail: `${g.users_count} users`,
+        }));
   return (
     <Modal title={`New policy for ${feature.name}`} onClose={onClose} wide>
       <form className="form" onSubmit={(e) => void submit(e)}>
         {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Policy name">{(id) => <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />}</Field>
-        <Field label="Effect" hint="When policies disagree, deny beats require approval, which beats allow.">
+        <Field label="Policy name">
           {(id) => (
-            <select id={id} value={effect} onChange={(e) => setEffect(e.target.value as typeof effect)}>
+            <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />
+          )}
+        </Field>
+        <Field
+          label="Effect"
+          hint="When policies disagree, deny beats require approval, which beats allow."
+        >
+          {(id) => (
+            <select
+              id={id}
+              value={effect}
+              onChange={(e) => setEffect(e.target.value as typeof effect)}
+            >
               <option value="allow">Allow</option>
               <option value="require_approval">Require approval</option>
               <option value="deny">Deny</option>
             </select>
           )}
         </Field>
-        <Field label="Tools" hint="Comma-separated tool names; leave empty for every call to the feature.">
-          {(id) => <input id={id} value={tools} onChange={(e) => setTools(e.target.value)} placeholder="e.g. send_email, delete_file" />}
+        <Field
+          label="Tools"
+          hint="Comma-separated tool names; leave empty for every call to the feature."
+        >
+          {(id) => (
+            <input
+              id={id}
+              value={tools}
+              onChange={(e) => setTools(e.target.value)}
+              placeholder="e.g. send_email, delete_file"
+            />
+          )}
         </Field>
         <fieldset>
           <legend>Applies to</legend>
@@ -257,7 +405,9 @@ function CreatePolicyDialog({ feature, onClose, onDone }: { feature: Feature; on
 function scopeText(policy: Policy): string {
   if (policy.scope.type === 'all') return 'All users';
   const n = policy.scope.ids.length;
-  return policy.scope.type === 'users' ? `${n} user${n === 1 ? '' : 's'}` : `${n} group${n === 1 ? '' : 's'}`;
+  return policy.scope.type === 'users'
+    ? `${n} user${n === 1 ? '' : 's'}`
+    : `${n} group${n === 1 ? '' : 's'}`;
 }
 
 export function FeatureDetailPage({ id }: { id: number }) {
@@ -284,10 +434,23 @@ export function FeatureDetailPage({ id }: { id: number }) {
     );
   }
   return (
-    <Page title={feature.name} back={back} description={`${kindLabel(feature.kind)} · ${feature.environment_type.toUpperCase()}`}>
-      <Tabs label="Feature sections" tabs={['End user access', 'Policies']} active={tab} onChange={setTab} />
+    <Page
+      title={feature.name}
+      back={back}
+      description={`${kindLabel(feature.kind)} · ${feature.environment_type.toUpperCase()}`}
+    >
+      <Tabs
+        label="Feature sections"
+        tabs={['End user access', 'Policies']}
+        active={tab}
+        onChange={setTab}
+      />
       <TabPanel tab={tab}>
-        {tab === 'Policies' ? <FeaturePolicies feature={feature} /> : <FeatureAccess feature={feature} />}
+        {tab === 'Policies' ? (
+          <FeaturePolicies feature={feature} />
+        ) : (
+          <FeatureAccess feature={feature} />
+        )}
       </TabPanel>
     </Page>
   );
@@ -295,12 +458,23 @@ export function FeatureDetailPage({ id }: { id: number }) {
 
 function FeatureAccess({ feature }: { feature: Feature }) {
   const canWrite = useCanWrite(feature.environment_type);
-  const access = useApi('listFeatureAccess', { params: { id: feature.id }, query: { 'page[size]': 100 } });
+  const access = useApi('listFeatureAccess', {
+    params: { id: feature.id },
+    query: { 'page[size]': 100 },
+  });
   const [adding, setAdding] = useState(false);
   const { pending, error, run } = useAction();
-  const revoke = async (grant: { end_user: { id: number } | null; end_user_group: { id: number } | null }) => {
-    const body = grant.end_user !== null ? { end_user_ids: [grant.end_user.id] } : { end_user_group_ids: [grant.end_user_group?.id ?? 0] };
-    const result = await run(() => call('revokeFeatureAccess', { params: { id: feature.id }, body }));
+  const revoke = async (grant: {
+    end_user: { id: number } | null;
+    end_user_group: { id: number } | null;
+  }) => {
+    const body =
+      grant.end_user !== null
+        ? { end_user_ids: [grant.end_user.id] }
+        : { end_user_group_ids: [grant.end_user_group?.id ?? 0] };
+    const result = await run(() =>
+      call('revokeFeatureAccess', { params: { id: feature.id }, body }),
+    );
     if (result !== undefined) access.reload();
   };
   return (
@@ -334,7 +508,11 @@ function FeatureAccess({ feature }: { feature: Feature }) {
                 <Link to={`/groups/${g.end_user_group?.id ?? 0}`}>{g.end_user_group?.name}</Link>
               ),
           },
-          { key: 'type', header: 'Type', render: (g) => (g.type === 'end_user' ? 'User' : <Badge tone="blue">Group</Badge>) },
+          {
+            key: 'type',
+            header: 'Type',
+            render: (g) => (g.type === 'end_user' ? 'User' : <Badge tone="blue">Group</Badge>),
+          },
           { key: 'since', header: 'Granted', render: (g) => <RelativeTime iso={g.created_at} /> },
           {
             key: 'revoke',
@@ -342,7 +520,12 @@ function FeatureAccess({ feature }: { feature: Feature }) {
             className: 'cell-menu',
             render: (g) =>
               canWrite && (
-                <button type="button" className="button button-small" disabled={pending} onClick={() => void revoke(g)}>
+                <button
+                  type="button"
+                  className="button button-small"
+                  disabled={pending}
+                  onClick={() => void revoke(g)}
+                >
                   Revoke
                 </button>
               ),
@@ -392,16 +575,34 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
         empty="No policies: access follows the feature’s grants."
         columns={[
           { key: 'name', header: 'Policy', render: (p) => p.name },
-          { key: 'effect', header: 'Effect', render: (p) => <Badge tone={EFFECT_TONE[p.effect]}>{effectLabel(p.effect)}</Badge> },
+          {
+            key: 'effect',
+            header: 'Effect',
+            render: (p) => <Badge tone={EFFECT_TONE[p.effect]}>{effectLabel(p.effect)}</Badge>,
+          },
           { key: 'scope', header: 'Scope', render: scopeText },
-          { key: 'tools', header: 'Tools', render: (p) => (p.tools.length === 0 ? <span className="muted">All calls</span> : <span className="mono">{p.tools.join(', ')}</span>) },
+          {
+            key: 'tools',
+            header: 'Tools',
+            render: (p) =>
+              p.tools.length === 0 ? (
+                <span className="muted">All calls</span>
+              ) : (
+                <span className="mono">{p.tools.join(', ')}</span>
+              ),
+          },
           {
             key: 'delete',
             header: <span className="visually-hidden">Delete</span>,
             className: 'cell-menu',
             render: (p) =>
               canWrite && (
-                <button type="button" className="button button-small" disabled={pending} onClick={() => void remove(p)}>
+                <button
+                  type="button"
+                  className="button button-small"
+                  disabled={pending}
+                  onClick={() => void remove(p)}
+                >
                   Delete
                 </button>
               ),
@@ -422,12 +623,23 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
   );
 }
 
-const APPROVAL_TONE: Record<string, Tone> = { pending: 'amber', approved: 'green', rejected: 'red', used: 'grey' };
+const APPROVAL_TONE: Record<string, Tone> = {
+  pending: 'amber',
+  approved: 'green',
+  rejected: 'red',
+  used: 'grey',
+};
 
 export function ApprovalsPage() {
   const [status, setStatus] = useState('pending');
   const [page, setPage] = useState(1);
-  const list = useApi('listApprovals', { query: { status: status === 'all' ? undefined : status, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const list = useApi('listApprovals', {
+    query: {
+      status: status === 'all' ? undefined : status,
+      'page[number]': page,
+      'page[size]': PAGE_SIZE,
+    },
+  });
   const canWrite = useCanWrite();
   const { pending, error, run } = useAction();
   const decide = async (request: ApprovalRequest, verdict: 'approve' | 'reject') => {
@@ -435,7 +647,10 @@ export function ApprovalsPage() {
     if (result !== undefined) list.reload();
   };
   return (
-    <Page title="Approvals" description="Calls that a Require approval policy held back. An approval is good for the one request.">
+    <Page
+      title="Approvals"
+      description="Calls that a Require approval policy held back. An approval is good for the one request."
+    >
       <div className="toolbar">
         <label className="inline-field">
           Status
@@ -464,11 +679,27 @@ export function ApprovalsPage() {
         rowKey={(r) => r.id}
         empty={status === 'pending' ? 'Nothing waits for approval.' : 'No requests.'}
         columns={[
-          { key: 'user', header: 'User', render: (r) => <Person name={r.end_user.name} email={r.end_user.email} /> },
-          { key: 'feature', header: 'Feature', render: (r) => `${r.feature.name}${r.tool === null ? '' : ` · ${r.tool}`}` },
+          {
+            key: 'user',
+            header: 'User',
+            render: (r) => <Person name={r.end_user.name} email={r.end_user.email} />,
+          },
+          {
+            key: 'feature',
+            header: 'Feature',
+            render: (r) => `${r.feature.name}${r.tool === null ? '' : ` · ${r.tool}`}`,
+          },
           { key: 'env', header: 'Environment', render: (r) => r.environment_type.toUpperCase() },
-          { key: 'status', header: 'Status', render: (r) => <Badge tone={APPROVAL_TONE[r.status]}>{r.status}</Badge> },
-          { key: 'created', header: 'Requested', render: (r) => <RelativeTime iso={r.created_at} /> },
+          {
+            key: 'status',
+            header: 'Status',
+            render: (r) => <Badge tone={APPROVAL_TONE[r.status]}>{r.status}</Badge>,
+          },
+          {
+            key: 'created',
+            header: 'Requested',
+            render: (r) => <RelativeTime iso={r.created_at} />,
+          },
           {
             key: 'actions',
             header: <span className="visually-hidden">Decide</span>,
@@ -477,10 +708,20 @@ export function ApprovalsPage() {
               canWrite &&
               r.status === 'pending' && (
                 <span className="button-row">
-                  <button type="button" className="button button-small button-primary" disabled={pending} onClick={() => void decide(r, 'approve')}>
+                  <button
+                    type="button"
+                    className="button button-small button-primary"
+                    disabled={pending}
+                    onClick={() => void decide(r, 'approve')}
+                  >
                     Approve
                   </button>
-                  <button type="button" className="button button-small" disabled={pending} onClick={() => void decide(r, 'reject')}>
+                  <button
+                    type="button"
+                    className="button button-small"
+                    disabled={pending}
+                    onClick={() => void decide(r, 'reject')}
+                  >
                     Reject
                   </button>
                 </span>
@@ -488,7 +729,15 @@ export function ApprovalsPage() {
           },
         ]}
       />
-      {list.data !== undefined && <Pagination label="Approvals" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {list.data !== undefined && (
+        <Pagination
+          label="Approvals"
+          page={page}
+          size={PAGE_SIZE}
+          total={list.data.total}
+          onPage={setPage}
+        />
+      )}
     </Page>
   );
 }

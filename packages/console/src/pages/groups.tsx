@@ -1,7 +1,23 @@
 /** End-user groups of the selected environment: list, create, members (assign/remove), settings, delete with impact. */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { call, type DeletionImpact, type EndUserGroup } from '../api/client';
-import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, Person, PickList, RelativeTime, SearchBox, TabPanel, Tabs, useDebounced, type Sort } from '../components/ui';
+import {
+  Alert,
+  Badge,
+  DataTable,
+  Field,
+  Modal,
+  Page,
+  Pagination,
+  Person,
+  PickList,
+  RelativeTime,
+  SearchBox,
+  TabPanel,
+  Tabs,
+  useDebounced,
+  type Sort,
+} from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 import { useCanWrite, useSession } from '../session';
@@ -11,14 +27,38 @@ const ROLES = ['Admin', 'Read Only'] as const;
 
 function ManagedBy({ group }: { group: EndUserGroup }) {
   if (group.system) return <Badge tone="grey">System</Badge>;
-  return group.managed_by === 'external' ? <Badge tone="purple">Externally managed</Badge> : <span>Manual</span>;
+  return group.managed_by === 'external' ? (
+    <Badge tone="purple">Externally managed</Badge>
+  ) : (
+    <span>Manual</span>
+  );
 }
 
 /** End users of one environment, searched by email, to pick from. */
-function UserPicker({ environment, exclude, selected, onChange, label }: { environment: string; exclude: number[]; selected: string[]; onChange: (s: string[]) => void; label: string }) {
+function UserPicker({
+  environment,
+  exclude,
+  selected,
+  onChange,
+  label,
+}: {
+  environment: string;
+  exclude: number[];
+  selected: string[];
+  onChange: (s: string[]) => void;
+  label: string;
+}) {
   const [search, setSearch] = useState('');
   const email = useDebounced(search);
-  const users = useApi('listEndUsers', { query: { email, environment_type: environment, 'page[size]': 50, sort: 'email', direction: 'asc' } });
+  const users = useApi('listEndUsers', {
+    query: {
+      email,
+      environment_type: environment,
+      'page[size]': 50,
+      sort: 'email',
+      direction: 'asc',
+    },
+  });
   const items = (users.data?.data ?? []).filter((u) => !exclude.includes(u.id));
   return (
     <PickList
@@ -30,12 +70,20 @@ function UserPicker({ environment, exclude, selected, onChange, label }: { envir
       onChange={onChange}
       search={search}
       onSearch={setSearch}
-      emptyText={users.loading ? 'Loading…' : `No users with access to ${environment.toUpperCase()} match.`}
+      emptyText={
+        users.loading ? 'Loading…' : `No users with access to ${environment.toUpperCase()} match.`
+      }
     />
   );
 }
 
-function CreateGroupDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (group: EndUserGroup) => void }) {
+function CreateGroupDialog({
+  onClose,
+  onCreated,
+}: {
+  onClose: () => void;
+  onCreated: (group: EndUserGroup) => void;
+}) {
   const { environment } = useSession();
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
@@ -44,7 +92,14 @@ function CreateGroupDialog({ onClose, onCreated }: { onClose: () => void; onCrea
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const result = await run(() =>
-      call('createEndUserGroup', { body: { environment_type: environment, name, description: description === '' ? null : description, end_user_ids: members.map(Number) } }),
+      call('createEndUserGroup', {
+        body: {
+          environment_type: environment,
+          name,
+          description: description === '' ? null : description,
+          end_user_ids: members.map(Number),
+        },
+      }),
     );
     if (result !== undefined) onCreated(result.data);
   };
@@ -52,15 +107,44 @@ function CreateGroupDialog({ onClose, onCreated }: { onClose: () => void; onCrea
     <Modal title={`Create end-user group in ${environment.toUpperCase()}`} onClose={onClose} wide>
       <form className="form" onSubmit={(e) => void submit(e)}>
         {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Group name">{(id) => <input id={id} required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
-        <Field label="Description">{(id) => <textarea id={id} maxLength={300} value={description} onChange={(e) => setDescription(e.target.value)} />}</Field>
-        <UserPicker environment={environment} exclude={[]} selected={members} onChange={setMembers} label="Users" />
+        <Field label="Group name">
+          {(id) => (
+            <input
+              id={id}
+              required
+              maxLength={200}
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field label="Description">
+          {(id) => (
+            <textarea
+              id={id}
+              maxLength={300}
+              value={description}
+              onChange={(e) => setDescription(e.target.value)}
+            />
+          )}
+        </Field>
+        <UserPicker
+          environment={environment}
+          exclude={[]}
+          selected={members}
+          onChange={setMembers}
+          label="Users"
+        />
         <p className="hint">Each end-user group must include at least one end user.</p>
         <div className="modal-footer">
           <button type="button" className="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" className="button button-primary" disabled={pending || members.length === 0 || name.trim() === ''}>
+          <button
+            type="submit"
+            className="button button-primary"
+            disabled={pending || members.length === 0 || name.trim() === ''}
+          >
             Create
           </button>
         </div>
@@ -79,7 +163,14 @@ export function GroupsPage() {
   const [creating, setCreating] = useState(false);
   const { navigate } = useRouter();
   const list = useApi('listEndUserGroups', {
-    query: { environment_type: environment, name, sort: sort.key, direction: sort.direction, 'page[number]': page, 'page[size]': PAGE_SIZE },
+    query: {
+      environment_type: environment,
+      name,
+      sort: sort.key,
+      direction: sort.direction,
+      'page[number]': page,
+      'page[size]': PAGE_SIZE,
+    },
   });
   return (
     <Page
@@ -112,21 +203,68 @@ export function GroupsPage() {
         rowKey={(g) => g.id}
         sort={sort}
         onSort={setSort}
-        empty={name === '' ? 'No groups in this environment yet.' : `No group name contains “${name}”.`}
+        empty={
+          name === '' ? 'No groups in this environment yet.' : `No group name contains “${name}”.`
+        }
         columns={[
-          { key: 'name', header: 'Name', sort: true, render: (g) => <Link to={`/groups/${g.id}`}>{g.name}</Link> },
-          { key: 'roles', header: 'Roles', render: (g) => (g.roles.length === 0 ? <span className="muted">—</span> : g.roles.map((r) => <Badge key={r} tone="blue">{r}</Badge>)) },
-          { key: 'users', header: 'Users', sort: true, render: (g) => g.users_count, className: 'num' },
+          {
+            key: 'name',
+            header: 'Name',
+            sort: true,
+            render: (g) => <Link to={`/groups/${g.id}`}>{g.name}</Link>,
+          },
+          {
+            key: 'roles',
+            header: 'Roles',
+            render: (g) =>
+              g.roles.length === 0 ? (
+                <span className="muted">—</span>
+              ) : (
+                g.roles.map((r) => (
+                  <Badge key={r} tone="blue">
+                    {r}
+                  </Badge>
+                ))
+              ),
+          },
+          {
+            key: 'users',
+            header: 'Users',
+            sort: true,
+            render: (g) => g.users_count,
+            className: 'num',
+          },
           { key: 'managed', header: 'Managed by', render: (g) => <ManagedBy group={g} /> },
         ]}
       />
-      {list.data !== undefined && <Pagination label="Groups" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
-      {creating && <CreateGroupDialog onClose={() => setCreating(false)} onCreated={(g) => navigate(`/groups/${g.id}`)} />}
+      {list.data !== undefined && (
+        <Pagination
+          label="Groups"
+          page={page}
+          size={PAGE_SIZE}
+          total={list.data.total}
+          onPage={setPage}
+        />
+      )}
+      {creating && (
+        <CreateGroupDialog
+          onClose={() => setCreating(false)}
+          onCreated={(g) => navigate(`/groups/${g.id}`)}
+        />
+      )}
     </Page>
   );
 }
 
-function RolesDropdown({ value, onChange, disabled }: { value: string[]; onChange: (roles: string[]) => void; disabled: boolean }) {
+function RolesDropdown({
+  value,
+  onChange,
+  disabled,
+}: {
+  value: string[];
+  onChange: (roles: string[]) => void;
+  disabled: boolean;
+}) {
   const [open, setOpen] = useState(false);
   const [search, setSearch] = useState('');
   const ref = useRef<HTMLDivElement>(null);
@@ -144,11 +282,24 @@ function RolesDropdown({ value, onChange, disabled }: { value: string[]; onChang
   }, [open]);
   const shown = ROLES.filter((r) => r.toLowerCase().includes(search.toLowerCase()));
   return (
-    <div className="field dropdown" ref={ref} onKeyDown={(e) => e.key === 'Escape' && setOpen(false)}>
+    <div
+      className="field dropdown"
+      ref={ref}
+      onKeyDown={(e) => e.key === 'Escape' && setOpen(false)}
+    >
       <span id={labelId} className="label">
         Assign roles
       </span>
-      <button type="button" className="select-button" aria-labelledby={`${labelId} ${valueId}`} aria-haspopup="dialog" aria-expanded={open} aria-controls={listId} disabled={disabled} onClick={() => setOpen(!open)}>
+      <button
+        type="button"
+        className="select-button"
+        aria-labelledby={`${labelId} ${valueId}`}
+        aria-haspopup="dialog"
+        aria-expanded={open}
+        aria-controls={listId}
+        disabled={disabled}
+        onClick={() => setOpen(!open)}
+      >
         <span id={valueId}>{value.length === 0 ? 'No roles' : value.join(', ')}</span>
         <span aria-hidden="true">▾</span>
       </button>
@@ -158,9 +309,21 @@ function RolesDropdown({ value, onChange, disabled }: { value: string[]; onChang
           {shown.length === 0 && <p className="muted">No role matches.</p>}
           {shown.map((role) => (
             <label key={role} className="check-row">
-              <input type="checkbox" checked={value.includes(role)} onChange={() => onChange(value.includes(role) ? value.filter((r) => r !== role) : [...value, role])} />
+              <input
+                type="checkbox"
+                checked={value.includes(role)}
+                onChange={() =>
+                  onChange(
+                    value.includes(role) ? value.filter((r) => r !== role) : [...value, role],
+                  )
+                }
+              />
               {role}
-              <span className="muted small">{role === 'Admin' ? ' — can change everything in the console' : ' — can see everything, change nothing'}</span>
+              <span className="muted small">
+                {role === 'Admin'
+                  ? ' — can change everything in the console'
+                  : ' — can see everything, change nothing'}
+              </span>
             </label>
           ))}
         </div>
@@ -174,8 +337,10 @@ function ImpactList({ impact }: { impact: DeletionImpact }) {
   return (
     <>
       <p>
-        Deleting <strong>{impact.group.name}</strong> keeps its users. It removes the group from {impact.feature_grants.length} feature grant
-        {impact.feature_grants.length === 1 ? '' : 's'} and {impact.policies.length} polic{impact.policies.length === 1 ? 'y' : 'ies'}.
+        Deleting <strong>{impact.group.name}</strong> keeps its users. It removes the group from{' '}
+        {impact.feature_grants.length} feature grant
+        {impact.feature_grants.length === 1 ? '' : 's'} and {impact.policies.length} polic
+        {impact.policies.length === 1 ? 'y' : 'ies'}.
       </p>
       {impact.users.filter((u) => u.loses.length > 0).length === 0 ? (
         <Alert tone="info">No user loses access: nobody depends on this group alone.</Alert>
@@ -191,7 +356,9 @@ function ImpactList({ impact }: { impact: DeletionImpact }) {
                   <ul>
                     {u.loses.map((l) => (
                       <li key={`${l.type}-${l.id}`}>
-                        {l.type === 'feature_grant' ? `Access to ${l.name}` : `Policy ${l.name} (${l.effect ?? ''})`}
+                        {l.type === 'feature_grant'
+                          ? `Access to ${l.name}`
+                          : `Policy ${l.name} (${l.effect ?? ''})`}
                       </li>
                     ))}
                   </ul>
@@ -228,16 +395,25 @@ export function GroupDetailPage({ id }: { id: number }) {
     );
   }
   return (
-    <Page title={g.name} back={back} description={`${g.environment_type.toUpperCase()} · ${g.users_count} user${g.users_count === 1 ? '' : 's'}`}>
+    <Page
+      title={g.name}
+      back={back}
+      description={`${g.environment_type.toUpperCase()} · ${g.users_count} user${g.users_count === 1 ? '' : 's'}`}
+    >
       {g.managed_by === 'external' && (
         <Alert tone="warning">
-          This group is externally managed: membership changes made here may be overwritten on the next sync from your identity provider. To make permanent changes,
-          update the group in your IdP.
+          This group is externally managed: membership changes made here may be overwritten on the
+          next sync from your identity provider. To make permanent changes, update the group in your
+          IdP.
         </Alert>
       )}
       <Tabs label="Group sections" tabs={['Users', 'Settings']} active={tab} onChange={setTab} />
       <TabPanel tab={tab}>
-        {tab === 'Users' ? <GroupUsers group={g} onChange={group.reload} /> : <GroupSettings group={g} onChange={group.reload} />}
+        {tab === 'Users' ? (
+          <GroupUsers group={g} onChange={group.reload} />
+        ) : (
+          <GroupSettings group={g} onChange={group.reload} />
+        )}
       </TabPanel>
     </Page>
   );
@@ -248,18 +424,31 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
   const [page, setPage] = useState(1);
   const [assigning, setAssigning] = useState(false);
   const [selected, setSelected] = useState<string[]>([]);
-  const members = useApi('listEndUserGroupMembers', { params: { id: group.id }, query: { 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const members = useApi('listEndUserGroupMembers', {
+    params: { id: group.id },
+    query: { 'page[number]': page, 'page[size]': PAGE_SIZE },
+  });
   const [sort, setSort] = useState<Sort>({ key: 'joined', direction: 'desc' });
   const { pending, error, run } = useAction();
   const remove = async (userId: number) => {
-    const result = await run(() => call('removeEndUserGroupMembers', { params: { id: group.id }, body: { end_user_ids: [userId] } }));
+    const result = await run(() =>
+      call('removeEndUserGroupMembers', {
+        params: { id: group.id },
+        body: { end_user_ids: [userId] },
+      }),
+    );
     if (result !== undefined) {
       members.reload();
       onChange();
     }
   };
   const assign = async () => {
-    const result = await run(() => call('addEndUserGroupMembers', { params: { id: group.id }, body: { end_user_ids: selected.map(Number) } }));
+    const result = await run(() =>
+      call('addEndUserGroupMembers', {
+        params: { id: group.id },
+        body: { end_user_ids: selected.map(Number) },
+      }),
+    );
     if (result !== undefined) {
       setAssigning(false);
       setSelected([]);
@@ -271,13 +460,22 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
     <>
       <div className="toolbar toolbar-end">
         {canWrite && (
-          <button type="button" className="button button-primary" onClick={() => setAssigning(true)}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => setAssigning(true)}
+          >
             Assign Users
           </button>
         )}
       </div>
       {error !== undefined && !assigning && <Alert>{error}</Alert>}
-      {group.system && <Alert tone="info">Everyone holds every end user with access to {group.environment_type.toUpperCase()}, automatically.</Alert>}
+      {group.system && (
+        <Alert tone="info">
+          Everyone holds every end user with access to {group.environment_type.toUpperCase()},
+          automatically.
+        </Alert>
+      )}
       <DataTable
         caption="Group members"
         rows={members.data?.data}
@@ -289,22 +487,46 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
         onSort={setSort}
         empty="This group has no members."
         columns={[
-          { key: 'member', header: 'Member', sort: (m) => m.name.toLowerCase(), render: (m) => <Person name={m.name} email={m.email} avatarUrl={m.avatar_url} /> },
-          { key: 'joined', header: 'Joined Group', sort: (m) => m.joined_at, render: (m) => <RelativeTime iso={m.joined_at} /> },
+          {
+            key: 'member',
+            header: 'Member',
+            sort: (m) => m.name.toLowerCase(),
+            render: (m) => <Person name={m.name} email={m.email} avatarUrl={m.avatar_url} />,
+          },
+          {
+            key: 'joined',
+            header: 'Joined Group',
+            sort: (m) => m.joined_at,
+            render: (m) => <RelativeTime iso={m.joined_at} />,
+          },
           {
             key: 'remove',
             header: <span className="visually-hidden">Remove</span>,
             className: 'cell-menu',
             render: (m) =>
               canWrite && (
-                <button type="button" className="icon-button" aria-label={`Remove ${m.name} from the group`} disabled={pending} onClick={() => void remove(m.id)}>
+                <button
+                  type="button"
+                  className="icon-button"
+                  aria-label={`Remove ${m.name} from the group`}
+                  disabled={pending}
+                  onClick={() => void remove(m.id)}
+                >
                   🗑
                 </button>
               ),
           },
         ]}
       />
-      {members.data !== undefined && <Pagination label="Members" page={page} size={PAGE_SIZE} total={members.data.total} onPage={setPage} />}
+      {members.data !== undefined && (
+        <Pagination
+          label="Members"
+          page={page}
+          size={PAGE_SIZE}
+          total={members.data.total}
+          onPage={setPage}
+        />
+      )}
       {assigning && (
         <Modal
           title="Assign Users"
@@ -315,8 +537,14 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
               <button type="button" className="button" onClick={() => setAssigning(false)}>
                 Cancel
               </button>
-              <button type="button" className="button button-primary" disabled={selected.length === 0 || pending} onClick={() => void assign()}>
-                Assign {selected.length > 0 ? selected.length : ''} user{selected.length === 1 ? '' : 's'}
+              <button
+                type="button"
+                className="button button-primary"
+                disabled={selected.length === 0 || pending}
+                onClick={() => void assign()}
+              >
+                Assign {selected.length > 0 ? selected.length : ''} user
+                {selected.length === 1 ? '' : 's'}
               </button>
             </>
           }
@@ -337,7 +565,11 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
 
 function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () => void }) {
   const canWrite = useCanWrite(group.environment_type) && !group.system;
-  const initial = { name: group.name, description: group.description ?? '', roles: [...group.roles] as string[] };
+  const initial = {
+    name: group.name,
+    description: group.description ?? '',
+    roles: [...group.roles] as string[],
+  };
   const [form, setForm] = useState(initial);
   const [impact, setImpact] = useState<DeletionImpact | null>(null);
   const [saved, setSaved] = useState(false);
@@ -347,7 +579,14 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
   const save = async (event: FormEvent) => {
     event.preventDefault();
     const result = await run(() =>
-      call('updateEndUserGroup', { params: { id: group.id }, body: { name: form.name, description: form.description === '' ? null : form.description, roles: form.roles } }),
+      call('updateEndUserGroup', {
+        params: { id: group.id },
+        body: {
+          name: form.name,
+          description: form.description === '' ? null : form.description,
+          roles: form.roles,
+        },
+      }),
     );
     if (result !== undefined) {
       setSaved(true);
@@ -355,7 +594,9 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
     }
   };
   const review = async () => {
-    const result = await run(() => call('deleteEndUserGroup', { params: { id: group.id }, query: { dry_run: true } }));
+    const result = await run(() =>
+      call('deleteEndUserGroup', { params: { id: group.id }, query: { dry_run: true } }),
+    );
     if (result !== undefined && result !== null) setImpact(result.data);
   };
   const remove = async () => {
@@ -368,18 +609,44 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
         {error !== undefined && impact === null && <Alert>{error}</Alert>}
         {saved && !dirty && <Alert tone="success">Changes saved.</Alert>}
         <Field label="Group name">
-          {(id) => <input id={id} required maxLength={200} disabled={!canWrite} value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />}
+          {(id) => (
+            <input
+              id={id}
+              required
+              maxLength={200}
+              disabled={!canWrite}
+              value={form.name}
+              onChange={(e) => setForm({ ...form, name: e.target.value })}
+            />
+          )}
         </Field>
         <Field label="Group ID" hint="Read-only, generated by Roster.">
           {(id) => <input id={id} readOnly value={String(group.id)} className="mono" />}
         </Field>
         <Field label="Description">
-          {(id) => <textarea id={id} maxLength={300} disabled={!canWrite} value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} />}
+          {(id) => (
+            <textarea
+              id={id}
+              maxLength={300}
+              disabled={!canWrite}
+              value={form.description}
+              onChange={(e) => setForm({ ...form, description: e.target.value })}
+            />
+          )}
         </Field>
-        <RolesDropdown value={form.roles} onChange={(roles) => setForm({ ...form, roles })} disabled={!canWrite} />
+        <RolesDropdown
+          value={form.roles}
+          onChange={(roles) => setForm({ ...form, roles })}
+          disabled={!canWrite}
+        />
         {canWrite && (
           <div className="form-actions">
-            <button type="button" className="button" disabled={!dirty} onClick={() => setForm(initial)}>
+            <button
+              type="button"
+              className="button"
+              disabled={!dirty}
+              onClick={() => setForm(initial)}
+            >
               Cancel
             </button>
             <button type="submit" className="button button-primary" disabled={!dirty || pending}>
@@ -392,10 +659,16 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
         <section className="card danger-zone" aria-labelledby="delete-heading">
           <h2 id="delete-heading">Delete Group</h2>
           <p>
-            Deleting a group does not delete its users: they stay in the system but are no longer associated with the group. It removes the group from every policy and
-            feature grant that references it, so users covered only through it lose that access.
+            Deleting a group does not delete its users: they stay in the system but are no longer
+            associated with the group. It removes the group from every policy and feature grant that
+            references it, so users covered only through it lose that access.
           </p>
-          <button type="button" className="button button-danger" disabled={pending} onClick={() => void review()}>
+          <button
+            type="button"
+            className="button button-danger"
+            disabled={pending}
+            onClick={() => void review()}
+          >
             Delete Group…
           </button>
         </section>
@@ -410,7 +683,12 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
               <button type="button" className="button" onClick={() => setImpact(null)}>
                 Cancel
               </button>
-              <button type="button" className="button button-danger" disabled={pending} onClick={() => void remove()}>
+              <button
+                type="button"
+                className="button button-danger"
+                disabled={pending}
+                onClick={() => void remove()}
+              >
                 Delete group
               </button>
             </>

@@ -1,7 +1,20 @@
 /** Projects and their grants to collaborators and collaborator groups. */
 import { useState, type FormEvent } from 'react';
 import { call, type ProjectGrantRow } from '../api/client';
-import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, Person, RelativeTime, SearchBox, useDebounced, type Sort } from '../components/ui';
+import {
+  Alert,
+  Badge,
+  DataTable,
+  Field,
+  Modal,
+  Page,
+  Pagination,
+  Person,
+  RelativeTime,
+  SearchBox,
+  useDebounced,
+  type Sort,
+} from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 import { useCanWrite, useSession } from '../session';
@@ -18,11 +31,15 @@ export function ProjectsPage() {
   const [creating, setCreating] = useState(false);
   const [newName, setNewName] = useState('');
   const { navigate } = useRouter();
-  const list = useApi('listProjects', { query: { environment_type: environment, name, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const list = useApi('listProjects', {
+    query: { environment_type: environment, name, 'page[number]': page, 'page[size]': PAGE_SIZE },
+  });
   const { pending, error, run } = useAction();
   const create = async (event: FormEvent) => {
     event.preventDefault();
-    const result = await run(() => call('createProject', { body: { name: newName, environment_type: environment } }));
+    const result = await run(() =>
+      call('createProject', { body: { name: newName, environment_type: environment } }),
+    );
     if (result !== undefined) navigate(`/projects/${result.data.id}`);
   };
   return (
@@ -56,20 +73,56 @@ export function ProjectsPage() {
         rowKey={(p) => p.id}
         sort={sort}
         onSort={setSort}
-        empty={name === '' ? 'No projects in this environment.' : `No project name contains “${name}”.`}
+        empty={
+          name === '' ? 'No projects in this environment.' : `No project name contains “${name}”.`
+        }
         columns={[
-          { key: 'name', header: 'Name', sort: (p) => p.name.toLowerCase(), render: (p) => <Link to={`/projects/${p.id}`}>{p.name}</Link> },
-          { key: 'description', header: 'Description', render: (p) => p.description ?? <span className="muted">—</span> },
+          {
+            key: 'name',
+            header: 'Name',
+            sort: (p) => p.name.toLowerCase(),
+            render: (p) => <Link to={`/projects/${p.id}`}>{p.name}</Link>,
+          },
+          {
+            key: 'description',
+            header: 'Description',
+            render: (p) => p.description ?? <span className="muted">—</span>,
+          },
           { key: 'env', header: 'Environment', render: (p) => p.environment.type.toUpperCase() },
-          { key: 'created', header: 'Created', sort: (p) => p.created_at, render: (p) => <RelativeTime iso={p.created_at} /> },
+          {
+            key: 'created',
+            header: 'Created',
+            sort: (p) => p.created_at,
+            render: (p) => <RelativeTime iso={p.created_at} />,
+          },
         ]}
       />
-      {list.data !== undefined && <Pagination label="Projects" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {list.data !== undefined && (
+        <Pagination
+          label="Projects"
+          page={page}
+          size={PAGE_SIZE}
+          total={list.data.total}
+          onPage={setPage}
+        />
+      )}
       {creating && (
-        <Modal title={`Create project in ${environment.toUpperCase()}`} onClose={() => setCreating(false)}>
+        <Modal
+          title={`Create project in ${environment.toUpperCase()}`}
+          onClose={() => setCreating(false)}
+        >
           <form className="form" onSubmit={(e) => void create(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
-            <Field label="Project name">{(id) => <input id={id} required value={newName} onChange={(e) => setNewName(e.target.value)} />}</Field>
+            <Field label="Project name">
+              {(id) => (
+                <input
+                  id={id}
+                  required
+                  value={newName}
+                  onChange={(e) => setNewName(e.target.value)}
+                />
+              )}
+            </Field>
             <div className="modal-footer">
               <button type="button" className="button" onClick={() => setCreating(false)}>
                 Cancel
@@ -85,7 +138,15 @@ export function ProjectsPage() {
   );
 }
 
-function AddGrantDialog({ projectId, onClose, onDone }: { projectId: number; onClose: () => void; onDone: () => void }) {
+function AddGrantDialog({
+  projectId,
+  onClose,
+  onDone,
+}: {
+  projectId: number;
+  onClose: () => void;
+  onDone: () => void;
+}) {
   const [type, setType] = useState<'UserGroup' | 'User'>('UserGroup');
   const [assignee, setAssignee] = useState('');
   const [roleId, setRoleId] = useState('');
@@ -96,13 +157,24 @@ function AddGrantDialog({ projectId, onClose, onDone }: { projectId: number; onC
   const options =
     type === 'UserGroup'
       ? (groups.data?.data ?? []).map((g) => ({ value: g.id, label: g.name }))
-      : (members.data?.data ?? []).map((m) => ({ value: String(m.id), label: `${m.name} (${m.email})` }));
+      : (members.data?.data ?? []).map((m) => ({
+          value: String(m.id),
+          label: `${m.name} (${m.email})`,
+        }));
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const result = await run(() =>
       call('upsertProjectGrants', {
         params: { id: projectId },
-        body: { project_grants: [{ assignment_type: type, assignment_id: type === 'User' ? Number(assignee) : assignee, project_role_id: roleId }] },
+        body: {
+          project_grants: [
+            {
+              assignment_type: type,
+              assignment_id: type === 'User' ? Number(assignee) : assignee,
+              project_role_id: roleId,
+            },
+          ],
+        },
       }),
     );
     if (result !== undefined) onDone();
@@ -150,7 +222,14 @@ function AddGrantDialog({ projectId, onClose, onDone }: { projectId: number; onC
             </select>
           )}
         </Field>
-        <Field label="Project role" hint={roles.data?.data.length === 0 ? 'No project roles yet: create one on the Roles page.' : undefined}>
+        <Field
+          label="Project role"
+          hint={
+            roles.data?.data.length === 0
+              ? 'No project roles yet: create one on the Roles page.'
+              : undefined
+          }
+        >
           {(id) => (
             <select id={id} required value={roleId} onChange={(e) => setRoleId(e.target.value)}>
               <option value="">Choose…</option>
@@ -199,7 +278,11 @@ export function ProjectDetailPage({ id }: { id: number }) {
     <Page
       title={project?.name ?? 'Project'}
       back={back}
-      description={project === undefined ? undefined : `${project.environment.type.toUpperCase()} · created ${new Date(project.created_at).toLocaleDateString()}`}
+      description={
+        project === undefined
+          ? undefined
+          : `${project.environment.type.toUpperCase()} · created ${new Date(project.created_at).toLocaleDateString()}`
+      }
       actions={
         canWrite && (
           <button type="button" className="button button-primary" onClick={() => setAdding(true)}>
@@ -224,17 +307,40 @@ export function ProjectDetailPage({ id }: { id: number }) {
             {
               key: 'who',
               header: 'Granted to',
-              render: (g) => (g.user !== null ? <Person name={g.user.name} email={g.user.email} /> : <span>{g.user_group?.name} <Badge tone="blue">Group</Badge></span>),
+              render: (g) =>
+                g.user !== null ? (
+                  <Person name={g.user.name} email={g.user.email} />
+                ) : (
+                  <span>
+                    {g.user_group?.name} <Badge tone="blue">Group</Badge>
+                  </span>
+                ),
             },
             { key: 'role', header: 'Project role', render: (g) => g.project_role.name },
-            { key: 'expires', header: 'Expires', render: (g) => (g.expires_at === null ? 'Never' : g.expired ? <Badge tone="red">Expired</Badge> : <RelativeTime iso={g.expires_at} />) },
+            {
+              key: 'expires',
+              header: 'Expires',
+              render: (g) =>
+                g.expires_at === null ? (
+                  'Never'
+                ) : g.expired ? (
+                  <Badge tone="red">Expired</Badge>
+                ) : (
+                  <RelativeTime iso={g.expires_at} />
+                ),
+            },
             {
               key: 'revoke',
               header: <span className="visually-hidden">Revoke</span>,
               className: 'cell-menu',
               render: (g) =>
                 canWrite && (
-                  <button type="button" className="button button-small" disabled={pending} onClick={() => void revoke(g)}>
+                  <button
+                    type="button"
+                    className="button button-small"
+                    disabled={pending}
+                    onClick={() => void revoke(g)}
+                  >
                     Revoke
                   </button>
                 ),
@@ -253,7 +359,11 @@ export function ProjectDetailPage({ id }: { id: number }) {
           rowKey={(a) => a.member.id}
           empty="Nobody reaches this project through a grant."
           columns={[
-            { key: 'who', header: 'Collaborator', render: (a) => <Person name={a.member.name} email={a.member.email} /> },
+            {
+              key: 'who',
+              header: 'Collaborator',
+              render: (a) => <Person name={a.member.name} email={a.member.email} />,
+            },
             {
               key: 'paths',
               header: 'Through',
@@ -261,7 +371,10 @@ export function ProjectDetailPage({ id }: { id: number }) {
                 <ul className="plain">
                   {a.paths.map((p) => (
                     <li key={p.project_grant.id + (p.user_group?.id ?? '')}>
-                      {p.via === 'direct_grant' ? 'Direct grant' : `Group ${p.user_group?.name ?? ''}`} → {p.project_role.name}
+                      {p.via === 'direct_grant'
+                        ? 'Direct grant'
+                        : `Group ${p.user_group?.name ?? ''}`}{' '}
+                      → {p.project_role.name}
                       {p.expired && <Badge tone="red">expired</Badge>}
                     </li>
                   ))}

@@ -1,8 +1,26 @@
 /** Environment, project and legacy roles, with a privileges editor built from the shared catalogue. */
 import { useState, type FormEvent } from 'react';
-import { ENVIRONMENT_RESOURCES, LEGACY_SYSTEM_ROLES, PROJECT_RESOURCES } from '../../../contracts/src/privileges';
+import {
+  ENVIRONMENT_RESOURCES,
+  LEGACY_SYSTEM_ROLES,
+  PROJECT_RESOURCES,
+} from '../../../contracts/src/privileges';
 import { call, type Query } from '../api/client';
-import { Alert, Badge, DataTable, Field, Modal, Page, Pagination, RelativeTime, SearchBox, TabPanel, Tabs, useDebounced, type Sort } from '../components/ui';
+import {
+  Alert,
+  Badge,
+  DataTable,
+  Field,
+  Modal,
+  Page,
+  Pagination,
+  RelativeTime,
+  SearchBox,
+  TabPanel,
+  Tabs,
+  useDebounced,
+  type Sort,
+} from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite } from '../session';
 
@@ -15,10 +33,22 @@ function catalogue(kind: Kind): Record<string, { label: string; privileges: read
   if (kind === 'Environment roles') return ENVIRONMENT_RESOURCES;
   if (kind === 'Project roles') return PROJECT_RESOURCES;
   const admin = LEGACY_SYSTEM_ROLES.Admin ?? {};
-  return Object.fromEntries(Object.entries(admin).map(([label, privileges]) => [label, { label, privileges }]));
+  return Object.fromEntries(
+    Object.entries(admin).map(([label, privileges]) => [label, { label, privileges }]),
+  );
 }
 
-export function PrivilegesEditor({ kind, value, onChange, disabled }: { kind: Kind; value: Selection; onChange: (v: Selection) => void; disabled: boolean }) {
+export function PrivilegesEditor({
+  kind,
+  value,
+  onChange,
+  disabled,
+}: {
+  kind: Kind;
+  value: Selection;
+  onChange: (v: Selection) => void;
+  disabled: boolean;
+}) {
   const resources = catalogue(kind);
   return (
     <fieldset className="privileges">
@@ -39,22 +69,38 @@ export function PrivilegesEditor({ kind, value, onChange, disabled }: { kind: Ki
               <tr key={key}>
                 <th scope="row">
                   <label className="check-row">
-                    <input type="checkbox" disabled={disabled} checked={all} onChange={() => onChange({ ...value, [key]: all ? [] : [...resource.privileges] })} />
+                    <input
+                      type="checkbox"
+                      disabled={disabled}
+                      checked={all}
+                      onChange={() =>
+                        onChange({ ...value, [key]: all ? [] : [...resource.privileges] })
+                      }
+                    />
                     {resource.label}
                   </label>
                 </th>
                 <td className="privilege-list">
-                  {resource.privileges.map((privilege) => (
-                    <label key={privilege} className="check-row">
-                      <input
-                        type="checkbox"
-                        disabled={disabled}
-                        checked={chosen.includes(privilege)}
-                        onChange={() => onChange({ ...value, [key]: chosen.includes(privilege) ? chosen.filter((p) => p !== privilege) : [...chosen, privilege] })}
-                      />
-                      {privilege.replace(/_/g, ' ')}
-                    </label>
-                  ))}
+                  <div>
+                    {resource.privileges.map((privilege) => (
+                      <label key={privilege} className="check-row">
+                        <input
+                          type="checkbox"
+                          disabled={disabled}
+                          checked={chosen.includes(privilege)}
+                          onChange={() =>
+                            onChange({
+                              ...value,
+                              [key]: chosen.includes(privilege)
+                                ? chosen.filter((p) => p !== privilege)
+                                : [...chosen, privilege],
+                            })
+                          }
+                        />
+                        {privilege.replace(/_/g, ' ')}
+                      </label>
+                    ))}
+                  </div>
                 </td>
               </tr>
             );
@@ -70,7 +116,15 @@ function toConfig(kind: Kind, selection: Selection) {
   const entries = Object.entries(selection).filter(([, privileges]) => privileges.length > 0);
   if (kind === 'Legacy roles') return Object.fromEntries(entries);
   return Object.fromEntries(
-    entries.map(([key, privileges]) => [key, { privileges: resources[key]?.privileges.every((p) => privileges.includes(p)) === true ? ('all' as const) : privileges }]),
+    entries.map(([key, privileges]) => [
+      key,
+      {
+        privileges:
+          resources[key]?.privileges.every((p) => privileges.includes(p)) === true
+            ? ('all' as const)
+            : privileges,
+      },
+    ]),
   );
 }
 
@@ -94,18 +148,36 @@ interface RoleRow {
   updated_at: string;
 }
 
-function RoleDialog({ kind, role, onClose, onDone }: { kind: Kind; role: RoleRow | null; onClose: () => void; onDone: () => void }) {
+function RoleDialog({
+  kind,
+  role,
+  onClose,
+  onDone,
+}: {
+  kind: Kind;
+  role: RoleRow | null;
+  onClose: () => void;
+  onDone: () => void;
+}) {
   const canWrite = useCanWrite('dev') && role?.system !== true;
   const [name, setName] = useState(role?.name ?? '');
   const [selection, setSelection] = useState<Selection | undefined>(role === null ? {} : undefined);
   const { pending, error, run } = useAction();
   const loaded = useApi(
     kind === 'Environment roles' ? 'getEnvironmentRole' : 'getProjectRole',
-    role !== null && kind !== 'Legacy roles' && selection === undefined ? { params: { id: role.id } } : null,
+    role !== null && kind !== 'Legacy roles' && selection === undefined
+      ? { params: { id: role.id } }
+      : null,
   );
-  const legacy = useApi('listLegacyRoles', role !== null && kind === 'Legacy roles' && selection === undefined ? { query: { 'page[size]': 100 } } : null);
+  const legacy = useApi(
+    'listLegacyRoles',
+    role !== null && kind === 'Legacy roles' && selection === undefined
+      ? { query: { 'page[size]': 100 } }
+      : null,
+  );
   if (selection === undefined) {
-    const config = loaded.data?.data.config ?? legacy.data?.data.find((r) => r.id === role?.id)?.privileges;
+    const config =
+      loaded.data?.data.config ?? legacy.data?.data.find((r) => r.id === role?.id)?.privileges;
     if (config !== undefined) setSelection(fromConfig(kind, config as Record<string, unknown>));
   }
   const submit = async (event: FormEvent) => {
@@ -114,14 +186,20 @@ function RoleDialog({ kind, role, onClose, onDone }: { kind: Kind; role: RoleRow
     const result = await run(async () => {
       if (kind === 'Legacy roles') {
         const body = { role: { name, privileges: config as Record<string, string[]> } };
-        return role === null ? call('createLegacyRole', { body }) : call('updateLegacyRole', { params: { id: role.id }, body });
+        return role === null
+          ? call('createLegacyRole', { body })
+          : call('updateLegacyRole', { params: { id: role.id }, body });
       }
       if (kind === 'Environment roles') {
         const body = { environment_role: { name, config } };
-        return role === null ? call('createEnvironmentRole', { body }) : call('updateEnvironmentRole', { params: { id: role.id }, body });
+        return role === null
+          ? call('createEnvironmentRole', { body })
+          : call('updateEnvironmentRole', { params: { id: role.id }, body });
       }
       const body = { project_role: { name, config } };
-      return role === null ? call('createProjectRole', { body }) : call('updateProjectRole', { params: { id: role.id }, body });
+      return role === null
+        ? call('createProjectRole', { body })
+        : call('updateProjectRole', { params: { id: role.id }, body });
     });
     if (result !== undefined) onDone();
   };
@@ -131,8 +209,27 @@ function RoleDialog({ kind, role, onClose, onDone }: { kind: Kind; role: RoleRow
       <form className="form" onSubmit={(e) => void submit(e)}>
         {error !== undefined && <Alert>{error}</Alert>}
         {role?.system === true && <Alert tone="info">System roles cannot be changed.</Alert>}
-        <Field label="Role name">{(id) => <input id={id} required disabled={!canWrite} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
-        {selection === undefined ? <p>Loading privileges…</p> : <PrivilegesEditor kind={kind} value={selection} onChange={setSelection} disabled={!canWrite} />}
+        <Field label="Role name">
+          {(id) => (
+            <input
+              id={id}
+              required
+              disabled={!canWrite}
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+            />
+          )}
+        </Field>
+        {selection === undefined ? (
+          <p>Loading privileges…</p>
+        ) : (
+          <PrivilegesEditor
+            kind={kind}
+            value={selection}
+            onChange={setSelection}
+            disabled={!canWrite}
+          />
+        )}
         <div className="modal-footer">
           <button type="button" className="button" onClick={onClose}>
             {canWrite ? 'Cancel' : 'Close'}
@@ -163,7 +260,14 @@ export function RolesPage() {
   const active = tab === 'Environment roles' ? env : tab === 'Project roles' ? project : legacy;
   const rows: RoleRow[] | undefined =
     tab === 'Legacy roles'
-      ? legacy.data?.data.map((r) => ({ id: r.id, name: r.name, members_count: r.members_count, kind: r.system ? 'system' : 'custom', system: r.system, updated_at: r.updated_at }))
+      ? legacy.data?.data.map((r) => ({
+          id: r.id,
+          name: r.name,
+          members_count: r.members_count,
+          kind: r.system ? 'system' : 'custom',
+          system: r.system,
+          updated_at: r.updated_at,
+        }))
       : (tab === 'Environment roles' ? env.data?.data : project.data?.data)?.map((r) => ({
           id: r.id,
           name: r.name,
@@ -174,7 +278,12 @@ export function RolesPage() {
         }));
   const { pending, error, run } = useAction();
   const remove = async (role: RoleRow) => {
-    const op = tab === 'Environment roles' ? 'deleteEnvironmentRole' : tab === 'Project roles' ? 'deleteProjectRole' : 'deleteLegacyRole';
+    const op =
+      tab === 'Environment roles'
+        ? 'deleteEnvironmentRole'
+        : tab === 'Project roles'
+          ? 'deleteProjectRole'
+          : 'deleteLegacyRole';
     const result = await run(() => call(op, { params: { id: role.id } }));
     if (result !== undefined) active.reload();
   };
@@ -225,9 +334,25 @@ export function RolesPage() {
                 </button>
               ),
             },
-            { key: 'kind', header: 'Type', sort: (r) => r.kind, render: (r) => <Badge tone={r.system ? 'grey' : 'blue'}>{r.kind}</Badge> },
-            { key: 'members', header: 'Assigned', sort: (r) => r.members_count, render: (r) => r.members_count, className: 'num' },
-            { key: 'updated', header: 'Updated', sort: (r) => r.updated_at, render: (r) => <RelativeTime iso={r.updated_at} /> },
+            {
+              key: 'kind',
+              header: 'Type',
+              sort: (r) => r.kind,
+              render: (r) => <Badge tone={r.system ? 'grey' : 'blue'}>{r.kind}</Badge>,
+            },
+            {
+              key: 'members',
+              header: 'Assigned',
+              sort: (r) => r.members_count,
+              render: (r) => r.members_count,
+              className: 'num',
+            },
+            {
+              key: 'updated',
+              header: 'Updated',
+              sort: (r) => r.updated_at,
+              render: (r) => <RelativeTime iso={r.updated_at} />,
+            },
             {
               key: 'delete',
               header: <span className="visually-hidden">Delete</span>,
@@ -235,14 +360,27 @@ export function RolesPage() {
               render: (r) =>
                 canWrite &&
                 !r.system && (
-                  <button type="button" className="button button-small" disabled={pending} onClick={() => void remove(r)}>
+                  <button
+                    type="button"
+                    className="button button-small"
+                    disabled={pending}
+                    onClick={() => void remove(r)}
+                  >
                     Delete
                   </button>
                 ),
             },
           ]}
         />
-        {active.data !== undefined && <Pagination label={tab} page={page} size={PAGE_SIZE} total={active.data.total} onPage={setPage} />}
+        {active.data !== undefined && (
+          <Pagination
+            label={tab}
+            page={page}
+            size={PAGE_SIZE}
+            total={active.data.total}
+            onPage={setPage}
+          />
+        )}
       </TabPanel>
       {editing !== null && (
         <RoleDialog

@@ -1,20 +1,51 @@
 /** End users: the directory (search, sort, lock) and one user's detail (environments, groups, access, activity). */
 import { useState, type FormEvent } from 'react';
 import { call, type EndUser } from '../api/client';
-import { Alert, Avatar, Badge, DataTable, Field, Modal, Page, Pagination, Person, RelativeTime, RowMenu, SearchBox, useDebounced, type Sort, type Tone } from '../components/ui';
+import {
+  Alert,
+  Avatar,
+  Badge,
+  DataTable,
+  Field,
+  Modal,
+  Page,
+  Pagination,
+  Person,
+  RelativeTime,
+  RowMenu,
+  SearchBox,
+  useDebounced,
+  type Sort,
+  type Tone,
+} from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 import { useCanWrite, useSession } from '../session';
 
 const PAGE_SIZE = 25;
-export const STATUS_TONE: Record<string, Tone> = { active: 'green', locked: 'red', invited: 'blue', deactivated: 'grey' };
+export const STATUS_TONE: Record<string, Tone> = {
+  active: 'green',
+  locked: 'red',
+  invited: 'blue',
+  deactivated: 'grey',
+};
 export const statusLabel = (status: string) => status.charAt(0).toUpperCase() + status.slice(1);
 
-export function LockDialog({ user, onClose, onDone }: { user: Pick<EndUser, 'id' | 'name' | 'status'>; onClose: () => void; onDone: () => void }) {
+export function LockDialog({
+  user,
+  onClose,
+  onDone,
+}: {
+  user: Pick<EndUser, 'id' | 'name' | 'status'>;
+  onClose: () => void;
+  onDone: () => void;
+}) {
   const { pending, error, run } = useAction();
   const locking = user.status !== 'locked';
   const confirm = async () => {
-    const result = await run(() => call(locking ? 'lockEndUser' : 'unlockEndUser', { params: { id: user.id } }));
+    const result = await run(() =>
+      call(locking ? 'lockEndUser' : 'unlockEndUser', { params: { id: user.id } }),
+    );
     if (result !== undefined) onDone();
   };
   return (
@@ -26,7 +57,12 @@ export function LockDialog({ user, onClose, onDone }: { user: Pick<EndUser, 'id'
           <button type="button" className="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="button" className={`button ${locking ? 'button-danger' : 'button-primary'}`} disabled={pending} onClick={() => void confirm()}>
+          <button
+            type="button"
+            className={`button ${locking ? 'button-danger' : 'button-primary'}`}
+            disabled={pending}
+            onClick={() => void confirm()}
+          >
             {locking ? 'Lock user' : 'Unlock user'}
           </button>
         </>
@@ -35,11 +71,16 @@ export function LockDialog({ user, onClose, onDone }: { user: Pick<EndUser, 'id'
       {error !== undefined && <Alert>{error}</Alert>}
       {locking ? (
         <p>
-          Locking takes effect on the next access decision: every feature and tool is denied for {user.name}, whatever the policies say, and their AI agents can no
-          longer act for them. Their groups, grants and history stay as they are for the investigation; unlocking restores them.
+          Locking takes effect on the next access decision: every feature and tool is denied for{' '}
+          {user.name}, whatever the policies say, and their AI agents can no longer act for them.
+          Their groups, grants and history stay as they are for the investigation; unlocking
+          restores them.
         </p>
       ) : (
-        <p>Unlocking lets {user.name}’s groups, feature grants and policies apply again from the next decision.</p>
+        <p>
+          Unlocking lets {user.name}’s groups, feature grants and policies apply again from the next
+          decision.
+        </p>
       )}
     </Modal>
   );
@@ -55,20 +96,46 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const body = { name, email, environment_types: environments };
-    const result = await run(() => (mode === 'invite' ? call('inviteEndUser', { body }) : call('createEndUser', { body })));
+    const result = await run(() =>
+      mode === 'invite' ? call('inviteEndUser', { body }) : call('createEndUser', { body }),
+    );
     if (result !== undefined) onDone();
   };
   return (
     <Modal title="Add user" onClose={onClose}>
       <form className="form" onSubmit={(e) => void submit(e)}>
         {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Name">{(id) => <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />}</Field>
-        <Field label="Email address">{(id) => <input id={id} type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />}</Field>
+        <Field label="Name">
+          {(id) => (
+            <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />
+          )}
+        </Field>
+        <Field label="Email address">
+          {(id) => (
+            <input
+              id={id}
+              type="email"
+              required
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+            />
+          )}
+        </Field>
         <fieldset>
           <legend>Environments</legend>
           {session.environment_types.map((env) => (
             <label key={env} className="check-row">
-              <input type="checkbox" checked={environments.includes(env)} onChange={() => setEnvironments(environments.includes(env) ? environments.filter((e) => e !== env) : [...environments, env])} />
+              <input
+                type="checkbox"
+                checked={environments.includes(env)}
+                onChange={() =>
+                  setEnvironments(
+                    environments.includes(env)
+                      ? environments.filter((e) => e !== env)
+                      : [...environments, env],
+                  )
+                }
+              />
               {env.toUpperCase()}
             </label>
           ))}
@@ -76,10 +143,22 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
         <fieldset>
           <legend>How</legend>
           <label className="check-row">
-            <input type="radio" name="mode" checked={mode === 'invite'} onChange={() => setMode('invite')} /> Send an invitation (the user accepts by mail)
+            <input
+              type="radio"
+              name="mode"
+              checked={mode === 'invite'}
+              onChange={() => setMode('invite')}
+            />{' '}
+            Send an invitation (the user accepts by mail)
           </label>
           <label className="check-row">
-            <input type="radio" name="mode" checked={mode === 'create'} onChange={() => setMode('create')} /> Add directly (active at once)
+            <input
+              type="radio"
+              name="mode"
+              checked={mode === 'create'}
+              onChange={() => setMode('create')}
+            />{' '}
+            Add directly (active at once)
           </label>
         </fieldset>
         <div className="modal-footer">
@@ -104,7 +183,15 @@ export function UsersPage() {
   const [adding, setAdding] = useState(false);
   const { navigate } = useRouter();
   const canWrite = useCanWrite();
-  const list = useApi('listEndUsers', { query: { email, sort: sort.key, direction: sort.direction, 'page[number]': page, 'page[size]': PAGE_SIZE } });
+  const list = useApi('listEndUsers', {
+    query: {
+      email,
+      sort: sort.key,
+      direction: sort.direction,
+      'page[number]': page,
+      'page[size]': PAGE_SIZE,
+    },
+  });
   return (
     <Page
       title="Users"
@@ -139,7 +226,11 @@ export function UsersPage() {
           setSort(s);
           setPage(1);
         }}
-        empty={email === '' ? 'No users yet. Add users here, invite them, or connect your identity provider.' : `No user’s email contains “${email}”.`}
+        empty={
+          email === ''
+            ? 'No users yet. Add users here, invite them, or connect your identity provider.'
+            : `No user’s email contains “${email}”.`
+        }
         columns={[
           {
             key: 'user',
@@ -154,9 +245,24 @@ export function UsersPage() {
             ),
           },
           { key: 'email', header: 'Email', sort: true, render: (u) => u.email },
-          { key: 'status', header: 'Status', render: (u) => <Badge tone={STATUS_TONE[u.status]}>{statusLabel(u.status)}</Badge> },
-          { key: 'mfa', header: 'MFA', sort: true, render: (u) => (u.mfa_enabled ? <Badge tone="green">On</Badge> : <span aria-label="MFA off">—</span>) },
-          { key: 'created_at', header: 'Created', sort: true, render: (u) => <RelativeTime iso={u.created_at} /> },
+          {
+            key: 'status',
+            header: 'Status',
+            render: (u) => <Badge tone={STATUS_TONE[u.status]}>{statusLabel(u.status)}</Badge>,
+          },
+          {
+            key: 'mfa',
+            header: 'MFA',
+            sort: true,
+            render: (u) =>
+              u.mfa_enabled ? <Badge tone="green">On</Badge> : <span aria-label="MFA off">—</span>,
+          },
+          {
+            key: 'created_at',
+            header: 'Created',
+            sort: true,
+            render: (u) => <RelativeTime iso={u.created_at} />,
+          },
           {
             key: 'menu',
             header: <span className="visually-hidden">Actions</span>,
@@ -167,7 +273,13 @@ export function UsersPage() {
                 items={[
                   { label: 'View details', onSelect: () => navigate(`/users/${u.id}`) },
                   ...(canWrite && (u.status === 'active' || u.status === 'locked')
-                    ? [{ label: u.status === 'locked' ? 'Unlock user' : 'Lock user', danger: u.status !== 'locked', onSelect: () => setLocking(u) }]
+                    ? [
+                        {
+                          label: u.status === 'locked' ? 'Unlock user' : 'Lock user',
+                          danger: u.status !== 'locked',
+                          onSelect: () => setLocking(u),
+                        },
+                      ]
                     : []),
                 ]}
               />
@@ -175,7 +287,15 @@ export function UsersPage() {
           },
         ]}
       />
-      {list.data !== undefined && <Pagination label="Users" page={page} size={PAGE_SIZE} total={list.data.total} onPage={setPage} />}
+      {list.data !== undefined && (
+        <Pagination
+          label="Users"
+          page={page}
+          size={PAGE_SIZE}
+          total={list.data.total}
+          onPage={setPage}
+        />
+      )}
       {locking !== null && (
         <LockDialog
           user={locking}
@@ -233,12 +353,22 @@ export function UserDetailPage({ id }: { id: number }) {
       setRevoking(env);
       return;
     }
-    const result = await run(() => call('setEndUserEnvironment', { params: { id }, body: { environment_type: env, access: true } }));
+    const result = await run(() =>
+      call('setEndUserEnvironment', {
+        params: { id },
+        body: { environment_type: env, access: true },
+      }),
+    );
     if (result !== undefined) detail.reload();
   };
   const revoke = async () => {
     if (revoking === null) return;
-    const result = await run(() => call('setEndUserEnvironment', { params: { id }, body: { environment_type: revoking, access: false, confirm: true } }));
+    const result = await run(() =>
+      call('setEndUserEnvironment', {
+        params: { id },
+        body: { environment_type: revoking, access: false, confirm: true },
+      }),
+    );
     if (result !== undefined) {
       setRevoking(null);
       detail.reload();
@@ -251,14 +381,22 @@ export function UserDetailPage({ id }: { id: number }) {
       back={back}
       actions={
         canWrite && (user.status === 'active' || user.status === 'locked') ? (
-          <button type="button" className={`button ${user.status === 'locked' ? '' : 'button-danger'}`} onClick={() => setLocking(true)}>
+          <button
+            type="button"
+            className={`button ${user.status === 'locked' ? '' : 'button-danger'}`}
+            onClick={() => setLocking(true)}
+          >
             {user.status === 'locked' ? 'Unlock user' : 'Lock user'}
           </button>
         ) : undefined
       }
     >
       {error !== undefined && revoking === null && <Alert>{error}</Alert>}
-      {user.status === 'locked' && <Alert tone="warning">This user is locked: every access decision for them is deny until they are unlocked.</Alert>}
+      {user.status === 'locked' && (
+        <Alert tone="warning">
+          This user is locked: every access decision for them is deny until they are unlocked.
+        </Alert>
+      )}
       <div className="grid-2">
         <section className="card" aria-labelledby="profile-heading">
           <h2 id="profile-heading">Profile</h2>
@@ -293,7 +431,12 @@ export function UserDetailPage({ id }: { id: number }) {
               const has = user.environment_types.includes(env);
               return (
                 <label key={env} className="check-row">
-                  <input type="checkbox" checked={has} disabled={!canWrite || pending} onChange={() => void toggle(env, !has)} />
+                  <input
+                    type="checkbox"
+                    checked={has}
+                    disabled={!canWrite || pending}
+                    onChange={() => void toggle(env, !has)}
+                  />
                   {env.toUpperCase()}
                 </label>
               );
@@ -309,7 +452,11 @@ export function UserDetailPage({ id }: { id: number }) {
           rowKey={(g) => g.id}
           empty="Not in any group."
           columns={[
-            { key: 'name', header: 'Group', render: (g) => (g.system ? g.name : <Link to={`/groups/${g.id}`}>{g.name}</Link>) },
+            {
+              key: 'name',
+              header: 'Group',
+              render: (g) => (g.system ? g.name : <Link to={`/groups/${g.id}`}>{g.name}</Link>),
+            },
             { key: 'env', header: 'Environment', render: (g) => g.environment_type.toUpperCase() },
             { key: 'joined', header: 'Joined', render: (g) => <RelativeTime iso={g.joined_at} /> },
           ]}
@@ -323,10 +470,22 @@ export function UserDetailPage({ id }: { id: number }) {
           rowKey={(f) => `${f.feature.id}-${f.via}-${f.group?.id ?? 0}`}
           empty="No feature access."
           columns={[
-            { key: 'feature', header: 'Feature', render: (f) => <Link to={`/features/${f.feature.id}`}>{f.feature.name}</Link> },
+            {
+              key: 'feature',
+              header: 'Feature',
+              render: (f) => <Link to={`/features/${f.feature.id}`}>{f.feature.name}</Link>,
+            },
             { key: 'kind', header: 'Kind', render: (f) => kindLabel(f.feature.kind) },
-            { key: 'env', header: 'Environment', render: (f) => f.feature.environment_type.toUpperCase() },
-            { key: 'via', header: 'Through', render: (f) => (f.via === 'direct' ? 'Direct grant' : `Group ${f.group?.name ?? ''}`) },
+            {
+              key: 'env',
+              header: 'Environment',
+              render: (f) => f.feature.environment_type.toUpperCase(),
+            },
+            {
+              key: 'via',
+              header: 'Through',
+              render: (f) => (f.via === 'direct' ? 'Direct grant' : `Group ${f.group?.name ?? ''}`),
+            },
           ]}
         />
       </section>
@@ -338,7 +497,8 @@ export function UserDetailPage({ id }: { id: number }) {
           <ol className="timeline">
             {user.recent_activity.map((a) => (
               <li key={a.id}>
-                <span className="mono">{a.action}</span> by {a.actor.name ?? a.actor.type} · <RelativeTime iso={a.created_at} />
+                <span className="mono">{a.action}</span> by {a.actor.name ?? a.actor.type} ·{' '}
+                <RelativeTime iso={a.created_at} />
               </li>
             ))}
           </ol>
@@ -353,7 +513,12 @@ export function UserDetailPage({ id }: { id: number }) {
               <button type="button" className="button" onClick={() => setRevoking(null)}>
                 Cancel
               </button>
-              <button type="button" className="button button-danger" disabled={!understood || pending} onClick={() => void revoke()}>
+              <button
+                type="button"
+                className="button button-danger"
+                disabled={!understood || pending}
+                onClick={() => void revoke()}
+              >
                 Save
               </button>
             </>
@@ -361,11 +526,19 @@ export function UserDetailPage({ id }: { id: number }) {
         >
           {error !== undefined && <Alert>{error}</Alert>}
           <p>
-            {user.name} will lose access to the {revoking.toUpperCase()} environment and everything in it.
-            {revokedGroups.length > 0 ? ` They will also be removed from ${revokedGroups.map((g) => g.name).join(', ')}.` : ''}
+            {user.name} will lose access to the {revoking.toUpperCase()} environment and everything
+            in it.
+            {revokedGroups.length > 0
+              ? ` They will also be removed from ${revokedGroups.map((g) => g.name).join(', ')}.`
+              : ''}
           </p>
           <label className="check-row">
-            <input type="checkbox" checked={understood} onChange={(e) => setUnderstood(e.target.checked)} />I understand that {user.name} loses access to {revoking.toUpperCase()}
+            <input
+              type="checkbox"
+              checked={understood}
+              onChange={(e) => setUnderstood(e.target.checked)}
+            />
+            I understand that {user.name} loses access to {revoking.toUpperCase()}
           </label>
         </Modal>
       )}
@@ -384,4 +557,9 @@ export function UserDetailPage({ id }: { id: number }) {
 }
 
 export const kindLabel = (kind: string) =>
-  ({ assistant: 'Assistant', chat_app: 'Chat app', mcp_server: 'MCP server', apps_portal: 'Apps portal' })[kind] ?? kind;
+  ({
+    assistant: 'Assistant',
+    chat_app: 'Chat app',
+    mcp_server: 'MCP server',
+    apps_portal: 'Apps portal',
+  })[kind] ?? kind;

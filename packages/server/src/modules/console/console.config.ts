@@ -18,9 +18,18 @@ export interface ConsoleConfig {
 }
 
 /** packages/server/{src,dist}/modules/console → packages/console/dist, from source and from the build alike. */
-const DEFAULT_STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../console/dist');
+const DEFAULT_STATIC_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../../console/dist',
+);
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -30,7 +39,8 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
-const optional = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
+const optional = (value: string | undefined) =>
+  value === undefined || value === '' ? undefined : value;
 
 export function loadConsoleConfig(env: NodeJS.ProcessEnv = process.env): ConsoleConfig {
   const adminEmail = optional(env.ROSTER_ADMIN_EMAIL);
@@ -48,7 +58,13 @@ export function loadConsoleConfig(env: NodeJS.ProcessEnv = process.env): Console
     adminEmail,
     adminPassword,
     staticDir: path.resolve(optional(env.ROSTER_CONSOLE_DIR) ?? DEFAULT_STATIC_DIR),
-    sessionTtlSeconds: integer(env, 'ROSTER_SESSION_TTL_SECONDS', 12 * 60 * 60, 60, 30 * 24 * 60 * 60),
+    sessionTtlSeconds: integer(
+      env,
+      'ROSTER_SESSION_TTL_SECONDS',
+      12 * 60 * 60,
+      60,
+      30 * 24 * 60 * 60,
+    ),
     loginAttemptsPerEmail: integer(env, 'ROSTER_LOGIN_ATTEMPTS_PER_EMAIL', 10, 0, 1_000_000),
     loginAttemptsPerIp: integer(env, 'ROSTER_LOGIN_ATTEMPTS_PER_IP', 50, 0, 1_000_000),
     loginWindowSeconds: 15 * 60,

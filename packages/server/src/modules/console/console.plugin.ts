@@ -10,7 +10,9 @@ import type { AuthenticatedSession, ConsoleService } from './console.service.js'
 import { consolePage, registerConsoleStatic, type ConsolePage } from './console.static.js';
 import { CSRF_HEADER, SESSION_COOKIE, readCookie } from './cookies.js';
 
-export function sessionAuthenticator(consoleService: ConsoleService): SessionAuthenticator<AuthenticatedSession> {
+export function sessionAuthenticator(
+  consoleService: ConsoleService,
+): SessionAuthenticator<AuthenticatedSession> {
   return {
     cookieName: SESSION_COOKIE,
     csrfHeader: CSRF_HEADER,
@@ -22,14 +24,26 @@ export function sessionAuthenticator(consoleService: ConsoleService): SessionAut
 
 export async function registerConsole(
   app: Api,
-  deps: { consoleService: ConsoleService; config: ConsoleConfig; publicUrl: string; afterWrite: () => Promise<void> },
+  deps: {
+    consoleService: ConsoleService;
+    config: ConsoleConfig;
+    publicUrl: string;
+    afterWrite: () => Promise<void>;
+  },
 ): Promise<ConsolePage> {
   const cookies = { secure: deps.publicUrl.startsWith('https:') };
   const page = consolePage(deps.config.staticDir);
   app.addHook('onReady', async () => {
     if (await deps.consoleService.ensureFirstAdmin()) await deps.afterWrite();
   });
-  await app.register(async (scope) => registerConsoleRoutes(scope, deps.consoleService, { ...cookies, maxAgeSeconds: deps.config.sessionTtlSeconds }), { prefix: '/api/console' });
+  await app.register(
+    async (scope) =>
+      registerConsoleRoutes(scope, deps.consoleService, {
+        ...cookies,
+        maxAgeSeconds: deps.config.sessionTtlSeconds,
+      }),
+    { prefix: '/api/console' },
+  );
   await app.register(async (scope) => registerConsoleStatic(scope, deps.config.staticDir, page));
   return page;
 }

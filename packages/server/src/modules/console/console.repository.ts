@@ -20,7 +20,10 @@ export function findSessionByTokenHash(db: Executor, tokenHash: string, now: str
     .executeTakeFirst();
 }
 
-export async function insertSession(db: Executor, row: Omit<Row<'console_sessions'>, 'id'>): Promise<void> {
+export async function insertSession(
+  db: Executor,
+  row: Omit<Row<'console_sessions'>, 'id'>,
+): Promise<void> {
   await db.insertInto('console_sessions').values(row).execute();
 }
 
@@ -56,7 +59,15 @@ export async function upsertCredential(
 ): Promise<void> {
   await db
     .insertInto('console_credentials')
-    .values({ member_id: row.member_id, workspace_id: row.workspace_id, password_hash: row.password_hash, created_at: row.now, updated_at: row.now })
-    .onConflict((oc) => oc.column('member_id').doUpdateSet({ password_hash: row.password_hash, updated_at: row.now }))
+    .values({
+      member_id: row.member_id,
+      workspace_id: row.workspace_id,
+      password_hash: row.password_hash,
+      created_at: row.now,
+      updated_at: row.now,
+    })
+    .onConflict((oc) =>
+      oc.column('member_id').doUpdateSet({ password_hash: row.password_hash, updated_at: row.now }),
+    )
     .execute();
 }

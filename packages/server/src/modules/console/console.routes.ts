@@ -15,14 +15,26 @@ import type { Api } from '../../http/types.js';
 import { AppError } from '../../lib/errors.js';
 import { secretMatches } from '../../lib/secrets.js';
 import { errorResponses, noContent } from '../../http/schemas.js';
-import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, clearSessionCookies, readCookie, setSessionCookies, type CookieOptions } from './cookies.js';
+import {
+  CSRF_COOKIE,
+  CSRF_HEADER,
+  SESSION_COOKIE,
+  clearSessionCookies,
+  readCookie,
+  setSessionCookies,
+  type CookieOptions,
+} from './cookies.js';
 import type { ConsoleService } from './console.service.js';
 
 const tags = ['Console'];
 const signedOut = () => new AppError(401, 'console.signed_out', 'Not signed in');
 
 /** `/api/console/*`: the console's sign-in, setup and invitation acceptance. No API token needed. */
-export function registerConsoleRoutes(app: Api, consoleService: ConsoleService, cookies: CookieOptions & { maxAgeSeconds: number }): void {
+export function registerConsoleRoutes(
+  app: Api,
+  consoleService: ConsoleService,
+  cookies: CookieOptions & { maxAgeSeconds: number },
+): void {
   async function currentSession(request: FastifyRequest) {
     const token = readCookie(request, SESSION_COOKIE);
     const session = token === undefined ? undefined : await consoleService.authenticate(token);
@@ -32,7 +44,14 @@ export function registerConsoleRoutes(app: Api, consoleService: ConsoleService, 
 
   app.get(
     '/session',
-    { schema: { tags, summary: 'The signed-in console user', security: [], response: { 200: DataOf(ConsoleSession), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'The signed-in console user',
+        security: [],
+        response: { 200: DataOf(ConsoleSession), ...errorResponses },
+      },
+    },
     async (request) => {
       const { session } = await currentSession(request);
       const csrfToken = readCookie(request, CSRF_COOKIE);
@@ -48,7 +67,8 @@ export function registerConsoleRoutes(app: Api, consoleService: ConsoleService, 
       schema: {
         tags,
         summary: 'Sign in with email and password',
-        description: 'Sets the HTTP-only session cookie and the CSRF cookie. Failed attempts are limited per email and per client IP (429).',
+        description:
+          'Sets the HTTP-only session cookie and the CSRF cookie. Failed attempts are limited per email and per client IP (429).',
         security: [],
         body: SignInBody,
         response: { 200: DataOf(ConsoleSession), ...errorResponses },
@@ -62,13 +82,23 @@ export function registerConsoleRoutes(app: Api, consoleService: ConsoleService, 
   );
   app.delete(
     '/session',
-    { schema: { tags, summary: 'Sign out', security: [], response: { ...noContent, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Sign out',
+        security: [],
+        response: { ...noContent, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const token = readCookie(request, SESSION_COOKIE);
       if (token !== undefined) {
         const session = await consoleService.authenticate(token);
         const header = request.headers[CSRF_HEADER];
-        if (session !== undefined && (typeof header !== 'string' || !secretMatches(header, session.csrfHash))) {
+        if (
+          session !== undefined &&
+          (typeof header !== 'string' || !secretMatches(header, session.csrfHash))
+        ) {
           throw new AppError(403, 'console.csrf', 'Missing or wrong X-CSRF-Token header');
         }
         await consoleService.signOut(token);
@@ -79,7 +109,14 @@ export function registerConsoleRoutes(app: Api, consoleService: ConsoleService, 
   );
   app.get(
     '/setup',
-    { schema: { tags, summary: 'Whether the console still needs its first admin', security: [], response: { 200: DataOf(SetupStatus) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Whether the console still needs its first admin',
+        security: [],
+        response: { 200: DataOf(SetupStatus) },
+      },
+    },
     async () => ({ data: { setup_required: await consoleService.setupRequired() } }),
   );
   app.post(
@@ -88,7 +125,8 @@ export function registerConsoleRoutes(app: Api, consoleService: ConsoleService, 
       schema: {
         tags,
         summary: 'Create the first console admin with the workspace admin API token',
-        description: 'Once per workspace: the collaborator gets Admin in every environment and the password given.',
+        description:
+          'Once per workspace: the collaborator gets Admin in every environment and the password given.',
         security: [],
         body: SetupBody,
         response: { 201: DataOf(Type.Null()), ...errorResponses },

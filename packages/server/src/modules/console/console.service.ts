@@ -4,7 +4,13 @@
  * the collaborator's roles: Admin (legacy) or EnvironmentAdmin in an environment makes it
  * writable; a collaborator without either anywhere is a Read Only console user.
  */
-import type { AcceptWithPasswordBody, ConsoleSession, Member, SetupBody, SignInBody } from '@roster/contracts';
+import type {
+  AcceptWithPasswordBody,
+  ConsoleSession,
+  Member,
+  SetupBody,
+  SignInBody,
+} from '@roster/contracts';
 import type { Db, Executor } from '../../storage/database.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, conflict, forbidden, tooManyRequests } from '../../lib/errors.js';
@@ -14,7 +20,11 @@ import type { RequestContext } from '../../lib/context.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import type { ApiClientsService } from '../api-clients/api-clients.service.js';
 import type { InvitationsService } from '../invitations/invitations.service.js';
-import { findMemberByEmailKey, listRolesOfMembers, setMemberEnvironmentRoles } from '../members/members.repository.js';
+import {
+  findMemberByEmailKey,
+  listRolesOfMembers,
+  setMemberEnvironmentRoles,
+} from '../members/members.repository.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments, listWorkspaces } from '../workspaces/workspaces.repository.js';
 import type { ConsoleConfig } from './console.config.js';
@@ -56,15 +66,24 @@ export function createConsoleService(deps: {
   const perIp = new AttemptLimiter(deps.clock, deps.config.loginAttemptsPerIp, windowMs);
 
   async function accessOf(db: Executor, workspaceId: number, memberId: number) {
-    const [environments, roles] = await Promise.all([listEnvironments(db, workspaceId), listRolesOfMembers(db, [memberId])]);
+    const [environments, roles] = await Promise.all([
+      listEnvironments(db, workspaceId),
+      listRolesOfMembers(db, [memberId]),
+    ]);
     return {
       environmentTypes: environments.map((env) => env.type),
-      writableEnvironmentTypes: roles.filter((r) => r.role_name !== null && ADMIN_ROLE_NAMES.has(r.role_name)).map((r) => r.environment_type),
+      writableEnvironmentTypes: roles
+        .filter((r) => r.role_name !== null && ADMIN_ROLE_NAMES.has(r.role_name))
+        .map((r) => r.environment_type),
     };
   }
 
   /** Creates the collaborator (or takes the existing one) with Admin in every environment and this password. */
-  async function makeAdmin(trx: Executor, workspaceId: number, input: { name: string; email: string; password: string }) {
+  async function makeAdmin(
+    trx: Executor,
+    workspaceId: number,
+    input: { name: string; email: string; password: string },
+  ) {
     const emailKey = input.email.trim().toLowerCase();
     let member = await findMemberByEmailKey(trx, workspaceId, emailKey);
     if (member === undefined) {
@@ -86,14 +105,28 @@ export function createConsoleService(deps: {
         .executeTakeFirstOrThrow();
     }
     const environments = await listEnvironments(trx, workspaceId);
-    const resolved = await resolveEnvRoles(trx, workspaceId, environments.map((env) => ({ environment_type: env.type, name: 'Admin' })));
+    const resolved = await resolveEnvRoles(
+      trx,
+      workspaceId,
+      environments.map((env) => ({ environment_type: env.type, name: 'Admin' })),
+    );
     await setMemberEnvironmentRoles(
       trx,
       workspaceId,
       member.id,
-      resolved.map((r) => ({ environmentId: r.environment.id, roleType: r.roleType, legacyRoleId: r.legacyRoleId, environmentRoleId: r.environmentRoleId })),
+      resolved.map((r) => ({
+        environmentId: r.environment.id,
+        roleType: r.roleType,
+        legacyRoleId: r.legacyRoleId,
+        environmentRoleId: r.environmentRoleId,
+      })),
     );
-    await upsertCredential(trx, { member_id: member.id, workspace_id: workspaceId, password_hash: await hashPassword(input.password), now: now() });
+    await upsertCredential(trx, {
+      member_id: member.id,
+      workspace_id: workspaceId,
+      password_hash: await hashPassword(input.password),
+      now: now(),
+    });
     return member;
   }
 
@@ -129,10 +162,21 @@ export function createConsoleService(deps: {
      * Checks the password and opens a session. Failures count against the email and the client
      * IP; past the limit the answer is 429 whatever the password, so guessing stays slow.
      */
-    async signIn(body: SignInBody, ip: string): Promise<{ token: string; csrfToken: string; session: AuthenticatedSession }> {
+    async signIn(
+      body: SignInBody,
+      ip: string,
+    ): Promise<{ token: string; csrfToken: string; session: AuthenticatedSession }> {
       const emailKey = body.email.trim().toLowerCase();
-      const wait = Math.max(perEmail.retryAfterSeconds(`email:${emailKey}`), perIp.retryAfterSeconds(`ip:${ip}`));
-      if (wait > 0) throw tooManyRequests('console.sign_in_rate_limited', `Too many sign-in attempts. Try again in ${wait} seconds.`, wait);
+      const wait = Math.max(
+        perEmail.retryAfterSeconds(`email:${emailKey}`),
+        perIp.retryAfterSeconds(`ip:${ip}`),
+      );
+      if (wait > 0)
+        throw tooManyRequests(
+          'console.sign_in_rate_limited',
+          `Too many sign-in attempts. Try again in ${wait} seconds.`,
+          wait,
+        );
       const candidates = await listCredentialsByEmailKey(deps.db, emailKey);
       let signedIn: (typeof candidates)[number] | undefined;
       for (const candidate of candidates) {
@@ -150,13 +194,26 @@ export function createConsoleService(deps: {
       perEmail.clear(`email:${emailKey}`);
       const token = newSecret('rss');
       const csrfToken = newSecret('csrf');
-      const expiresAt = new Date(deps.clock.now().getTime() + deps.config.sessionTtlSeconds * 1000).toISOString();
+      const expiresAt = new Date(
+        deps.clock.now().getTime() + deps.config.sessionTtlSeconds * 1000,
+      ).toISOString();
       const workspaceId = signedIn.workspace_id;
       const memberId = signedIn.member_id;
       await deps.db.transaction().execute(async (trx) => {
         await deleteExpiredSessions(trx, now());
-        await insertSession(trx, { workspace_id: workspaceId, member_id: memberId, token_hash: hashSecret(token), csrf_hash: hashSecret(csrfToken), created_at: now(), expires_at: expiresAt });
-        const member = await trx.selectFrom('members').select(['name']).where('id', '=', memberId).executeTakeFirstOrThrow();
+        await insertSession(trx, {
+          workspace_id: workspaceId,
+          member_id: memberId,
+          token_hash: hashSecret(token),
+          csrf_hash: hashSecret(csrfToken),
+          created_at: now(),
+          expires_at: expiresAt,
+        });
+        const member = await trx
+          .selectFrom('members')
+          .select(['name'])
+          .where('id', '=', memberId)
+          .executeTakeFirstOrThrow();
         await insertAuditEvent(trx, {
           workspaceId,
           actor: { type: 'member', id: String(memberId), name: member.name },
@@ -185,15 +242,26 @@ export function createConsoleService(deps: {
      */
     async setup(body: SetupBody): Promise<void> {
       const client = await deps.apiClients.authenticate(body.admin_token);
-      if (client === undefined) throw new AppError(401, 'console.setup_token_invalid', 'The admin API token is invalid or revoked');
+      if (client === undefined)
+        throw new AppError(
+          401,
+          'console.setup_token_invalid',
+          'The admin API token is invalid or revoked',
+        );
       const environments = await listEnvironments(deps.db, client.workspace_id);
       const scope = JSON.parse(client.environment_types) as string[];
       if (client.project_ids !== null || environments.some((env) => !scope.includes(env.type))) {
-        throw forbidden('console.setup_token_scope', 'Setup needs an admin API token that may manage every environment and project');
+        throw forbidden(
+          'console.setup_token_scope',
+          'Setup needs an admin API token that may manage every environment and project',
+        );
       }
       await deps.db.transaction().execute(async (trx) => {
         if ((await countCredentials(trx, client.workspace_id)) > 0) {
-          throw conflict('console.setup_done', 'This workspace already has a console admin: sign in instead');
+          throw conflict(
+            'console.setup_done',
+            'This workspace already has a console admin: sign in instead',
+          );
         }
         const member = await makeAdmin(trx, client.workspace_id, body);
         await insertAuditEvent(trx, {
@@ -219,7 +287,11 @@ export function createConsoleService(deps: {
       if (workspace === undefined) return false;
       return deps.db.transaction().execute(async (trx) => {
         if ((await countCredentials(trx, workspace.id)) > 0) return false;
-        const member = await makeAdmin(trx, workspace.id, { name: adminEmail.split('@')[0] ?? adminEmail, email: adminEmail, password: adminPassword });
+        const member = await makeAdmin(trx, workspace.id, {
+          name: adminEmail.split('@')[0] ?? adminEmail,
+          email: adminEmail,
+          password: adminPassword,
+        });
         await insertAuditEvent(trx, {
           workspaceId: workspace.id,
           actor: { type: 'system', id: null, name: 'first start' },
@@ -239,7 +311,12 @@ export function createConsoleService(deps: {
       if (name === '') throw badRequest('invitation.name_blank', "Name can't be blank");
       const passwordHash = await hashPassword(body.password);
       return deps.invitations.acceptInvitation(token, { name }, async (trx, member) => {
-        await upsertCredential(trx, { member_id: member.id, workspace_id: member.workspace_id, password_hash: passwordHash, now: now() });
+        await upsertCredential(trx, {
+          member_id: member.id,
+          workspace_id: member.workspace_id,
+          password_hash: passwordHash,
+          now: now(),
+        });
       });
     },
 
@@ -249,7 +326,9 @@ export function createConsoleService(deps: {
         workspaceId: session.workspaceId,
         actor: { type: 'member', id: String(session.member.id), name: session.member.name },
         scope: {
-          environmentTypes: new Set(write ? session.writableEnvironmentTypes : session.environmentTypes),
+          environmentTypes: new Set(
+            write ? session.writableEnvironmentTypes : session.environmentTypes,
+          ),
           projectIds: null,
         },
       };

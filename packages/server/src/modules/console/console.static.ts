@@ -1,7 +1,7 @@
 /**
  * Serves the built console (packages/console/dist) from the API's own process: files by path,
- * and index.html for every other GET outside the API, so the single-page app's routes work on
- * reload. API paths that match no route keep their JSON 404.
+ * and index.html for every other browser navigation (Accept: text/html) outside the API, so the
+ * single-page app's routes work on reload. Anything else that matches no route keeps the JSON 404.
  */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -52,29 +52,49 @@ export function wantsHtml(accept: string | undefined): boolean {
   return html !== -1 && (json === -1 || html < json);
 }
 
-export async function registerConsoleStatic(app: Api, staticDir: string, page: ConsolePage): Promise<void> {
+export async function registerConsoleStatic(
+  app: Api,
+  staticDir: string,
+  page: ConsolePage,
+): Promise<void> {
   const built = existsSync(path.join(staticDir, 'index.html'));
   if (built) await app.register(fastifyStatic, { root: staticDir, serve: false });
-  app.get('/*', { config: { rateLimit: false }, schema: { hide: true } }, async (request, reply) => {
-    const urlPath = request.url.split('?')[0] ?? '/';
-    if (API_PREFIX.test(urlPath)) {
-      return reply.status(404).send(errorBody('errors', 404, `Route ${request.method} ${urlPath} not found`));
-    }
-    if (built && path.extname(urlPath) !== '') {
-      let relative: string;
-      try {
-        relative = path.normalize(decodeURIComponent(urlPath)).replace(/^([/\\])+/, '');
-      } catch {
-        return reply.status(400).send(errorBody('errors', 400, 'Malformed path'));
+  app.get(
+    '/*',
+    { config: { rateLimit: false }, schema: { hide: true } },
+    async (request, reply) => {
+      const urlPath = request.url.split('?')[0] ?? '/';
+      if (API_PREFIX.test(urlPath)) {
+        return reply
+          .status(404)
+          .send(errorBody('errors', 404, `Route ${request.method} ${urlPath} not found`));
       }
-      const file = path.join(staticDir, relative);
-      const inside = file.startsWith(staticDir + path.sep);
-      const found = inside && (await stat(file).catch(() => undefined))?.isFile() === true;
-      if (!found) return reply.status(404).send(errorBody('errors', 404, `File ${urlPath} not found`));
-      // Vite names built assets by content hash: they never change, so they may be cached for good.
-      const immutable = relative.startsWith(`assets${path.sep}`);
-      return reply.sendFile(relative, { maxAge: immutable ? 365 * 24 * 60 * 60 * 1000 : 0, immutable });
-    }
-    return page.send(reply);
-  });
+      if (built && path.extname(urlPath) !== '') {
+        let relative: string;
+        try {
+          relative = path.normalize(decodeURIComponent(urlPath)).replace(/^([/\\])+/, '');
+        } catch {
+          return reply.status(400).send(errorBody('errors', 400, 'Malformed path'));
+        }
+        const file = path.join(staticDir, relative);
+        const inside = file.startsWith(staticDir + path.sep);
+        const found = inside && (await stat(file).catch(() => undefined))?.isFile() === true;
+        if (!found)
+          return reply.status(404).send(errorBody('errors', 404, `File ${urlPath} not found`));
+        // Vite names built assets by content hash: they never change, so they may be cached for good.
+        const immutable = relative.startsWith(`assets${path.sep}`);
+        return reply.sendFile(relative, {
+          maxAge: immutable ? 365 * 24 * 60 * 60 * 1000 : 0,
+          immutable,
+        });
+      }
+      // Browsers navigating to a console route get the app; API clients keep the JSON 404.
+      if (!wantsHtml(request.headers.accept)) {
+        return reply
+          .status(404)
+          .send(errorBody('errors', 404, `Route ${request.method} ${urlPath} not found`));
+      }
+      return page.send(reply);
+    },
+  );
 }

@@ -32,7 +32,13 @@ export interface CookieOptions {
   secure: boolean;
 }
 
-function serialize(name: string, value: string, maxAgeSeconds: number, httpOnly: boolean, options: CookieOptions): string {
+function serialize(
+  name: string,
+  value: string,
+  maxAgeSeconds: number,
+  httpOnly: boolean,
+  options: CookieOptions,
+): string {
   return [
     `${name}=${encodeURIComponent(value)}`,
     'Path=/',
@@ -55,5 +61,8 @@ export function setSessionCookies(
 }
 
 export function clearSessionCookies(reply: FastifyReply, options: CookieOptions): void {
-  void reply.header('set-cookie', [serialize(SESSION_COOKIE, '', 0, true, options), serialize(CSRF_COOKIE, '', 0, false, options)]);
+  void reply.header('set-cookie', [
+    serialize(SESSION_COOKIE, '', 0, true, options),
+    serialize(CSRF_COOKIE, '', 0, false, options),
+  ]);
 }

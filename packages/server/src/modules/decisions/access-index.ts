@@ -268,7 +268,7 @@ export class WorkspaceIndex {
       if (existing !== undefined) this.dropGroup(existing);
       return;
     }
-    const group = existing ?? { id: groupId, name: '', system: false, members: new Map(), byProject: new Map() };
+    const group: GroupEntry = existing ?? { id: groupId, name: '', system: false, members: new Map(), byProject: new Map() };
     group.name = reload.group.name;
     group.system = reload.group.system === 1;
     this.groups.set(groupId, group);
@@ -329,7 +329,7 @@ export class WorkspaceIndex {
       return;
     }
     const environment = this.environments.find((e) => e.id === reload.project?.environment_id);
-    const project = existing ?? { id: projectId, name: '', environmentId: 0, environmentType: '', grants: new Map() };
+    const project: ProjectEntry = existing ?? { id: projectId, name: '', environmentId: 0, environmentType: '', grants: new Map() };
     project.name = reload.project.name;
     project.environmentId = reload.project.environment_id;
     project.environmentType = environment?.type ?? '';

@@ -89,7 +89,7 @@ export function listWorkspaceIds(db: Executor): Promise<{ id: number }[]> {
 export async function findLastEventId(db: Executor): Promise<number> {
   const row = await db
     .selectFrom('audit_events')
-    .select(sql<number | null>`max(id)`.as('max_id'))
+    .select(sql<number | string | null>`max(id)`.as('max_id'))
     .executeTakeFirst();
   return Number(row?.max_id ?? 0);
 }

@@ -47,7 +47,7 @@ type Value = boolean | null | number | string;
 
 /** How one attribute is stored: a column (with its comparison kind) or a computed condition. */
 type Mapping =
-  | { kind: 'string'; column: string; caseExact: boolean }
+  | { kind: 'string'; column: string; caseExact: boolean; lowered?: boolean }
   | { kind: 'integer'; column: string }
   | { kind: 'boolean'; column: string }
   | { kind: 'dateTime'; column: string }
@@ -66,7 +66,9 @@ export interface FilterTarget {
 }
 
 const USER_COLUMNS: Record<string, Mapping> = {
-  userName: { kind: 'string', column: 'su.user_name', caseExact: false },
+  // user_name_key is the lower-cased userName, indexed with the connection: Okta's and Entra's
+  // `userName eq` lookup is an index probe.
+  userName: { kind: 'string', column: 'su.user_name_key', caseExact: false, lowered: true },
   externalId: { kind: 'string', column: 'su.external_id', caseExact: true },
   displayName: { kind: 'string', column: 'su.display_name', caseExact: false },
   'name.givenName': { kind: 'string', column: 'su.given_name', caseExact: false },
@@ -129,14 +131,14 @@ function jsonText(target: FilterTarget, mapping: Extract<Mapping, { kind: 'json'
   return sql<string | null>`json_extract(su.resource, ${`$.${keys.map((k) => `"${k}"`).join('.')}`})`;
 }
 
-function stringCondition(column: RawBuilder<unknown>, caseExact: boolean, op: string, value: Value, attrPath: string): RawBuilder<boolean> {
+function stringCondition(column: RawBuilder<unknown>, caseExact: boolean, op: string, value: Value, attrPath: string, lowered = false): RawBuilder<boolean> {
   if (op === 'pr') return sql<boolean>`(${column} is not null and ${column} <> '')`;
   if (value === null) {
     if (op === 'eq') return sql<boolean>`${column} is null`;
     if (op === 'ne') return sql<boolean>`${column} is not null`;
   }
   if (typeof value !== 'string') throw scimBadRequest('invalidFilter', `${attrPath} compares with a string, not ${JSON.stringify(value)}`);
-  const left = caseExact ? column : sql`lower(${column})`;
+  const left = caseExact || lowered ? column : sql`lower(${column})`;
   const right = caseExact ? value : value.toLowerCase();
   switch (op) {
     case 'eq':
@@ -166,7 +168,7 @@ function compare(target: FilterTarget, attrPath: string, op: string, value: Valu
   const mapping = mappingFor(target, attrPath);
   switch (mapping.kind) {
     case 'string':
-      return stringCondition(sql.ref(mapping.column), mapping.caseExact, op, value, attrPath);
+      return stringCondition(sql.ref(mapping.column), mapping.caseExact, op, value, attrPath, mapping.lowered === true);
     case 'json':
       return stringCondition(jsonText(target, mapping), false, op, value, attrPath);
     case 'integer': {

@@ -5,7 +5,7 @@
  * Entra's manager given as a bare id. Paths with value filters (`members[value eq "…"]`,
  * `emails[type eq "work"].value`) are parsed with the filter parser and re-spelt canonically.
  */
-import { scimPatch, ScimError as PatchLibraryError, type ScimPatchOperation } from 'scim-patch';
+import { scimPatch, ScimError as PatchLibraryError, type ScimPatchOperation, type ScimResource } from 'scim-patch';
 import type { Filter } from 'scim2-parse-filter';
 import { scimBadRequest, ScimError } from './scim.errors.js';
 import { parseScimFilter, stringifyFilter } from './scim.filter.js';
@@ -51,7 +51,7 @@ function canonicalFilter(filter: Filter, parent: AttributeDef): Filter {
       if (sub === undefined) throw scimBadRequest('invalidPath', `${parent.name} has no sub-attribute ${filter.attrPath}`);
       let compValue = 'compValue' in filter ? filter.compValue : undefined;
       if (sub.type === 'boolean' && typeof compValue === 'string') compValue = compValue.toLowerCase() === 'true';
-      return compValue === undefined ? { ...filter, attrPath: sub.name } : { ...filter, attrPath: sub.name, compValue } as Filter;
+      return compValue === undefined ? { ...filter, attrPath: sub.name } : ({ ...filter, attrPath: sub.name, compValue } as Filter);
     }
   }
 }
@@ -184,7 +184,9 @@ export function applyPatch(resource: JsonObject, operations: NormalisedOperation
       : { op: o.op, path: o.path, value: o.value as never },
   );
   try {
-    return scimPatch(resource as never, patchOps, { mutateDocument: false, treatMissingAsAdd: true }) as unknown as JsonObject;
+    // scim-patch types resources loosely (schemas and meta required); ours are plain JSON objects.
+    const target = resource as unknown as ScimResource;
+    return scimPatch(target, patchOps, { mutateDocument: false, treatMissingAsAdd: true }) as unknown as JsonObject;
   } catch (error) {
     if (error instanceof PatchLibraryError) {
       const scimType = error.scimCode === 'noTarget' ? 'noTarget' : error.scimCode === 'invalidPath' ? 'invalidPath' : 'invalidValue';

@@ -194,7 +194,10 @@ function mergeInto(target: JsonObject, key: string, value: Json | undefined) {
   const existing = target[key];
   if (isObject(existing) && isObject(value)) target[key] = { ...existing, ...value };
   else if (Array.isArray(existing) && Array.isArray(value)) {
-    target[key] = existing.map((item, i) => (isObject(item) && isObject(value[i]) ? { ...item, ...(value[i] as JsonObject) } : item));
+    target[key] = existing.map((item, i) => {
+      const other = value[i];
+      return isObject(item) && isObject(other) ? { ...item, ...other } : item;
+    });
   } else target[key] = value;
 }
 
@@ -220,11 +223,12 @@ export function project(kind: ResourceKind, resource: JsonObject, attributes?: s
     if (selector.key === 'meta') continue;
     if (selector.extensionAttribute !== undefined) {
       const inner = out[selector.key];
-      if (isObject(inner) && selector.sub === undefined) {
-        const { [selector.extensionAttribute]: _removed, ...rest } = inner;
-        out[selector.key] = rest;
-      }
-    } else if (selector.sub === undefined) delete out[selector.key];
+      const name = selector.extensionAttribute;
+      if (isObject(inner) && selector.sub === undefined) out[selector.key] = Object.fromEntries(Object.entries(inner).filter(([k]) => k !== name));
+    } else if (selector.sub === undefined) {
+      const key = selector.key;
+      for (const k of Object.keys(out)) if (k === key) Reflect.deleteProperty(out, k);
+    }
     else {
       const value = out[selector.key];
       const sub = selector.sub;

@@ -128,12 +128,11 @@ function ifMatch(request: FastifyRequest): string | undefined {
  * RFC 7644 §3.5.2 lets PATCH answer 200 with the resource or 204: Roster answers 204 (what Entra
  * expects), and 200 with the resource when the client asks for attributes.
  */
-function patchAnswer(request: FastifyRequest, reply: FastifyReply, result: WriteResult, kind: 'User' | 'Group', project: (r: WriteResult) => unknown) {
+function patchAnswer(request: FastifyRequest, reply: FastifyReply, result: WriteResult, project: (r: WriteResult) => unknown) {
   const query = request.query as Query;
   if (text(query, 'attributes') !== undefined || text(query, 'excludedAttributes') !== undefined) {
     return send(reply, 200, project(result), result.version);
   }
-  void kind;
   void reply.header('etag', etagOf(result.version));
   return reply.status(204).send();
 }
@@ -154,13 +153,14 @@ function searchQuery(body: unknown): ListQuery {
 
 export async function registerScimEndpoints(app: Api, scim: ScimService): Promise<void> {
   await app.register(
-    async (scope) => {
+    (scope, _options, done) => {
       scope.setErrorHandler(handleScimError);
-      scope.setNotFoundHandler((request, reply) =>
-        send(reply, 404, scimErrorBody(404, `No SCIM endpoint ${request.method} ${request.url.split('?')[0] ?? ''}`)),
-      );
+      const notFound = (request: FastifyRequest, reply: FastifyReply) =>
+        send(reply, 404, scimErrorBody(404, `No SCIM endpoint ${request.method} ${request.url.split('?')[0] ?? ''}`));
+      scope.setNotFoundHandler(notFound);
       scope.addContentTypeParser('application/scim+json', { parseAs: 'string', bodyLimit: SCIM_BODY_LIMIT }, scope.getDefaultJsonParser('error', 'ignore'));
       scope.addHook('onRequest', async (request) => {
+        await Promise.resolve();
         const params = request.params as { connectionId?: string };
         const connection = await scim.authenticate(params.connectionId ?? '', bearer(request));
         if (connection === undefined) throw new ScimError(401, 'Invalid or missing bearer token for this SCIM connection');
@@ -210,7 +210,7 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
         scope.post(`${path}/.search`, writeOptions, async (request, reply) => send(reply, 200, await scim.listUsers(connectionOf(request), searchQuery(request.body))));
         scope.post(path, writeOptions, async (request, reply) => {
           const result = await scim.createUser(connectionOf(request), request.body);
-          void reply.header('location', String((result.resource.meta as { location?: string } | undefined)?.location ?? ''));
+          void reply.header('location', (result.resource.meta as { location?: string } | undefined)?.location ?? '');
           return send(reply, 201, result.resource, result.version);
         });
         scope.get(`${path}/:id`, readOptions, async (request, reply) => {
@@ -227,7 +227,7 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
           const { id } = request.params as { id: string };
           const result = await scim.patchUser(connectionOf(request), id, request.body, ifMatch(request));
           const query = request.query as Query;
-          return patchAnswer(request, reply, result, 'User', (r) => scim.projectUser(r.resource, projection(query)));
+          return patchAnswer(request, reply, result, (r) => scim.projectUser(r.resource, projection(query)));
         });
         scope.delete(`${path}/:id`, readOptions, async (request, reply) => {
           const { id } = request.params as { id: string };
@@ -245,7 +245,7 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
         scope.post(`${path}/.search`, writeOptions, async (request, reply) => send(reply, 200, await scim.listGroups(connectionOf(request), searchQuery(request.body))));
         scope.post(path, writeOptions, async (request, reply) => {
           const result = await scim.createGroup(connectionOf(request), request.body);
-          void reply.header('location', String((result.resource.meta as { location?: string } | undefined)?.location ?? ''));
+          void reply.header('location', (result.resource.meta as { location?: string } | undefined)?.location ?? '');
           return send(reply, 201, result.resource, result.version);
         });
         scope.get(`${path}/:id`, readOptions, async (request, reply) => {
@@ -262,7 +262,7 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
           const { id } = request.params as { id: string };
           const result = await scim.patchGroup(connectionOf(request), id, request.body, ifMatch(request));
           const query = request.query as Query;
-          return patchAnswer(request, reply, result, 'Group', (r) => scim.projectGroup(r.resource, projection(query)));
+          return patchAnswer(request, reply, result, (r) => scim.projectGroup(r.resource, projection(query)));
         });
         scope.delete(`${path}/:id`, readOptions, async (request, reply) => {
           const { id } = request.params as { id: string };
@@ -270,6 +270,9 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
           return reply.status(204).send();
         });
       }
+      // Unknown SCIM paths answer a SCIM 404, even where a catch-all route (the console's) exists.
+      scope.all('/*', readOptions, notFound);
+      done();
     },
     { prefix: '/scim/v2/:connectionId' },
   );

@@ -29,7 +29,6 @@ import {
   findEndUserByEmailKey,
   insertEndUser,
   insertEnvironmentAccess,
-  updateEndUser,
 } from '../end-users/end-users.repository.js';
 import { deleteEndUserGroup, findEndUserGroupByNameKey, insertEndUserGroup, updateEndUserGroup } from '../end-user-groups/end-user-groups.repository.js';
 import { ScimError, scimBadRequest, scimNotFound } from './scim.errors.js';
@@ -394,7 +393,7 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
       }
       const id = `scim_${newSecret('c').slice(2, 22).replace(/[^A-Za-z0-9]/g, 'x')}`;
       const token = newSecret('rscim');
-      const name = body.name?.trim() || `SCIM ${environment.type} ${body.target === 'end_users' ? 'end users' : 'collaborators'}`;
+      const name = body.name?.trim() || `SCIM ${environment.type} end users`;
       await deps.db.transaction().execute(async (trx) => {
         await insertConnection(trx, {
           id,

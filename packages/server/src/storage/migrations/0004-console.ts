@@ -9,8 +9,10 @@ export const consoleMigration: MigrationFor = (dialect) => ({
   // Kysely<any> is the documented type for migrations: they must not depend on today's row types.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async up(db: Kysely<any>) {
-    const ws = (c: ColumnDefinitionBuilder) => c.notNull().references('workspaces.id').onDelete('cascade');
-    const member = (c: ColumnDefinitionBuilder) => c.notNull().references('members.id').onDelete('cascade');
+    const ws = (c: ColumnDefinitionBuilder) =>
+      c.notNull().references('workspaces.id').onDelete('cascade');
+    const member = (c: ColumnDefinitionBuilder) =>
+      c.notNull().references('members.id').onDelete('cascade');
 
     await db.schema
       .createTable('console_credentials')
@@ -22,9 +24,11 @@ export const consoleMigration: MigrationFor = (dialect) => ({
       .execute();
 
     const sessions = db.schema.createTable('console_sessions');
-    await (dialect === 'postgres'
-      ? sessions.addColumn('id', 'serial', (c) => c.primaryKey())
-      : sessions.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()))
+    await (
+      dialect === 'postgres'
+        ? sessions.addColumn('id', 'serial', (c) => c.primaryKey())
+        : sessions.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    )
       .addColumn('workspace_id', 'integer', ws)
       .addColumn('member_id', 'integer', member)
       .addColumn('token_hash', 'text', (c) => c.notNull().unique())
@@ -32,7 +36,11 @@ export const consoleMigration: MigrationFor = (dialect) => ({
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('expires_at', 'text', (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('console_sessions_member_idx').on('console_sessions').column('member_id').execute();
+    await db.schema
+      .createIndex('console_sessions_member_idx')
+      .on('console_sessions')
+      .column('member_id')
+      .execute();
   },
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async down(db: Kysely<any>) {
