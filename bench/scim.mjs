@@ -26,7 +26,9 @@ const log = (text) => process.stderr.write(`${text}\n`);
 
 const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-scim-'));
 const databaseUrl = process.env.ROSTER_DATABASE_URL ?? path.join(work, 'roster.db');
-const child = fork(path.join(here, 'scim-server.mjs'), [databaseUrl, TOKEN, work], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const child = fork(path.join(here, 'scim-server.mjs'), [databaseUrl, TOKEN, work], {
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
 const server = await new Promise((resolve, reject) => {
   child.on('message', (m) => m.type === 'ready' && resolve(m));
   child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
@@ -46,7 +48,12 @@ function call(method, url, token, body) {
           authorization: `Bearer ${token}`,
           ...(payload === undefined
             ? {}
-            : { 'content-type': url.startsWith('/scim/') ? 'application/scim+json' : 'application/json', 'content-length': Buffer.byteLength(payload) }),
+            : {
+                'content-type': url.startsWith('/scim/')
+                  ? 'application/scim+json'
+                  : 'application/json',
+                'content-length': Buffer.byteLength(payload),
+              }),
         },
       },
       (response) => {
@@ -54,7 +61,8 @@ function call(method, url, token, body) {
         response.on('data', (chunk) => chunks.push(chunk));
         response.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (response.statusCode >= 400) reject(new Error(`${method} ${url} → ${response.statusCode} ${text.slice(0, 300)}`));
+          if (response.statusCode >= 400)
+            reject(new Error(`${method} ${url} → ${response.statusCode} ${text.slice(0, 300)}`));
           else resolve(text === '' ? undefined : JSON.parse(text));
         });
       },
@@ -81,7 +89,12 @@ async function pool(count, task) {
 
 // Whatever happens below, the server child goes with this process.
 process.on('exit', () => child.kill());
-const connection = (await call('POST', '/api/scim_connections', TOKEN, { environment_type: 'prod', target: 'end_users' })).data;
+const connection = (
+  await call('POST', '/api/scim_connections', TOKEN, {
+    environment_type: 'prod',
+    target: 'end_users',
+  })
+).data;
 const base = `/scim/v2/${connection.id}`;
 const scim = (method, url, body) => call(method, `${base}${url}`, connection.token, body);
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -103,12 +116,23 @@ const userIds = await pool(USERS, async (i) => {
 });
 const usersMs = performance.now() - t;
 
-log(`${server.dialect}: provisioning ${GROUPS} groups of ${GROUP_SIZE} members (POST + PATCH each) …`);
+log(
+  `${server.dialect}: provisioning ${GROUPS} groups of ${GROUP_SIZE} members (POST + PATCH each) …`,
+);
 t = performance.now();
 await pool(GROUPS, async (g) => {
-  const group = await scim('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: `Group ${g}`, members: [] });
-  const members = Array.from({ length: GROUP_SIZE }, (_, k) => ({ value: userIds[(g * GROUP_SIZE + k) % userIds.length] }));
-  await scim('PATCH', `/Groups/${group.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: members }] });
+  const group = await scim('POST', '/Groups', {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+    displayName: `Group ${g}`,
+    members: [],
+  });
+  const members = Array.from({ length: GROUP_SIZE }, (_, k) => ({
+    value: userIds[(g * GROUP_SIZE + k) % userIds.length],
+  }));
+  await scim('PATCH', `/Groups/${group.id}`, {
+    schemas: [PATCH],
+    Operations: [{ op: 'add', path: 'members', value: members }],
+  });
 });
 const groupsMs = performance.now() - t;
 
@@ -116,14 +140,22 @@ log(`${server.dialect}: one PATCH adding ${BIG_PATCH} members to one group …`)
 const big = await scim('POST', '/Groups', { displayName: 'Everyone pushed', members: [] });
 const bigMembers = userIds.slice(0, BIG_PATCH).map((value) => ({ value, display: value }));
 t = performance.now();
-await scim('PATCH', `/Groups/${big.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: bigMembers }] });
+await scim('PATCH', `/Groups/${big.id}`, {
+  schemas: [PATCH],
+  Operations: [{ op: 'add', path: 'members', value: bigMembers }],
+});
 const bigMs = performance.now() - t;
 const check = await scim('GET', `/Groups/${big.id}?attributes=displayName`);
 const count = (await call('GET', `/api/end_user_groups/${big.id}`, TOKEN)).data.users_count;
 if (count !== BIG_PATCH) throw new Error(`expected ${BIG_PATCH} members, found ${count}`);
 
 t = performance.now();
-const lookups = await pool(1000, (i) => scim('GET', `/Users?filter=${encodeURIComponent(`userName eq "USER${(i * 7) % USERS}@bench.example.com"`)}`));
+const lookups = await pool(1000, (i) =>
+  scim(
+    'GET',
+    `/Users?filter=${encodeURIComponent(`userName eq "USER${(i * 7) % USERS}@bench.example.com"`)}`,
+  ),
+);
 const lookupMs = performance.now() - t;
 if (lookups.some((l) => l.totalResults !== 1)) throw new Error('a userName lookup missed');
 void check;
@@ -145,7 +177,10 @@ const table = [
   '',
   '| step | requests | time | requests/s |',
   '| --- | ---: | ---: | ---: |',
-  ...rows.map(([name, n, ms]) => `| ${name} | ${n} | ${(ms / 1000).toFixed(2)} s | ${n === 1 ? '-' : rate(n, ms)} |`),
+  ...rows.map(
+    ([name, n, ms]) =>
+      `| ${name} | ${n} | ${(ms / 1000).toFixed(2)} s | ${n === 1 ? '-' : rate(n, ms)} |`,
+  ),
   `| total provisioning (users + groups) | ${USERS + GROUPS * 2} | ${((usersMs + groupsMs) / 1000).toFixed(2)} s | ${rate(USERS + GROUPS * 2, usersMs + groupsMs)} |`,
 ];
 console.log(table.join('\n'));

@@ -27,7 +27,7 @@ async function startServer(env: Record<string, string>): Promise<Started> {
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
     const check = () => {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match?.[1] !== undefined) {
@@ -59,7 +59,8 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-describe('starting the server from the command line', () => {
+// Each case starts Node processes that migrate and build indexes: slow on a loaded 2-core machine.
+describe('starting the server from the command line', { timeout: 120_000 }, () => {
   it('prints the generated admin token once, and that token works until restart and after', async () => {
     // SQLite runs need a file (not :memory:) so the second start sees the first one's data.
     const env: Record<string, string> = {

@@ -209,8 +209,9 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
     await page.getByRole('img', { name: /Sign-ins and access decisions per day/ }).waitFor();
     await expect
-      .poll(() =>
-        page.locator('.stat', { hasText: 'End users' }).locator('.stat-value').textContent(),
+      .poll(
+        () => page.locator('.stat', { hasText: 'End users' }).locator('.stat-value').textContent(),
+        { timeout: 10_000 },
       )
       .toBe('5');
     await look('dashboard');
@@ -298,7 +299,9 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await look('user-revoke-environment');
     await save.click();
     await dialog.waitFor({ state: 'detached' });
-    await expect.poll(() => page.getByRole('checkbox', { name: 'TEST' }).isChecked()).toBe(false);
+    await expect
+      .poll(() => page.getByRole('checkbox', { name: 'TEST' }).isChecked(), { timeout: 10_000 })
+      .toBe(false);
     const user = await roster.get(`/api/end_users/${ids['katherine@example.com']}`);
     expect(user.body.data.environment_types).toEqual(['dev']);
   });

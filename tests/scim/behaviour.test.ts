@@ -25,7 +25,10 @@ describe('SCIM behaviour', () => {
       const created = await scim.request('POST', '/Users', {
         userName,
         name: { givenName: given, familyName: family },
-        emails: [{ value: userName, type: 'work', primary: true }, { value: home, type: 'home' }],
+        emails: [
+          { value: userName, type: 'work', primary: true },
+          { value: home, type: 'home' },
+        ],
         active,
       });
       ids[given] = created.body.id;
@@ -51,16 +54,25 @@ describe('SCIM behaviour', () => {
     expect(await found('userName le "bob@example.com"')).toEqual([ids.Alice, ids.Bob]);
     expect(await found('emails.value eq "bob@home.net"')).toEqual([ids.Bob]);
     expect(await found('emails[value ew ".org"]')).toEqual([ids.Alice, ids.Carol]);
-    expect(await found('name.familyName eq "Anders" and (emails co "home.org" or emails co "nothing")')).toEqual([ids.Alice, ids.Carol]);
-    expect(await found('not (name.familyName eq "Anders") or active eq false')).toEqual([ids.Bob, ids.Carol]);
+    expect(
+      await found('name.familyName eq "Anders" and (emails co "home.org" or emails co "nothing")'),
+    ).toEqual([ids.Alice, ids.Carol]);
+    expect(await found('not (name.familyName eq "Anders") or active eq false')).toEqual([
+      ids.Bob,
+      ids.Carol,
+    ]);
     expect(await found('displayName pr')).toEqual([]);
-    expect(await found('externalId pr or name.givenName pr')).toEqual([ids.Alice, ids.Bob, ids.Carol]);
-    expect(await found(`id eq "${ids.Bob}"`)).toEqual([ids.Bob]);
-    expect(await found('meta.lastModified gt "2000-01-01T00:00:00Z" and meta.created le "2999-01-01T00:00:00Z"')).toEqual([
+    expect(await found('externalId pr or name.givenName pr')).toEqual([
       ids.Alice,
       ids.Bob,
       ids.Carol,
     ]);
+    expect(await found(`id eq "${ids.Bob}"`)).toEqual([ids.Bob]);
+    expect(
+      await found(
+        'meta.lastModified gt "2000-01-01T00:00:00Z" and meta.created le "2999-01-01T00:00:00Z"',
+      ),
+    ).toEqual([ids.Alice, ids.Bob, ids.Carol]);
   });
 
   it('answers 400 invalidFilter for bad syntax and unsupported attributes', async () => {
@@ -78,14 +90,20 @@ describe('SCIM behaviour', () => {
   });
 
   it('projects attributes and excludedAttributes, keeping id and schemas', async () => {
-    const only = await scim.request('GET', `/Users/${ids.Alice}?attributes=userName,name.givenName`);
+    const only = await scim.request(
+      'GET',
+      `/Users/${ids.Alice}?attributes=userName,name.givenName`,
+    );
     expect(only.body).toEqual({
       schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
       id: ids.Alice,
       userName: 'alice@example.com',
       name: { givenName: 'Alice' },
     });
-    const without = await scim.request('GET', `/Users/${ids.Alice}?excludedAttributes=emails,groups,meta`);
+    const without = await scim.request(
+      'GET',
+      `/Users/${ids.Alice}?excludedAttributes=emails,groups,meta`,
+    );
     expect(without.body.emails).toBeUndefined();
     expect(without.body.groups).toBeUndefined();
     expect(without.body.userName).toBe('alice@example.com');
@@ -96,7 +114,13 @@ describe('SCIM behaviour', () => {
       count: 10,
     });
     expect(search.status).toBe(200);
-    expect(search.body.Resources).toEqual([{ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], id: ids.Alice, userName: 'alice@example.com' }]);
+    expect(search.body.Resources).toEqual([
+      {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        id: ids.Alice,
+        userName: 'alice@example.com',
+      },
+    ]);
   });
 
   it('answers 412 when If-Match names an old version, and applies a write with the current one', async () => {
@@ -109,62 +133,109 @@ describe('SCIM behaviour', () => {
     const stale = await scim.request('PUT', `/Users/${ids.Bob}`, body, { 'if-match': etag });
     expect(stale.status).toBe(412);
     expect(stale.body).toMatchObject({ status: '412' });
-    const stalePatch = await scim.request('PATCH', `/Users/${ids.Bob}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'title', value: 'x' }] }, { 'if-match': etag });
+    const stalePatch = await scim.request(
+      'PATCH',
+      `/Users/${ids.Bob}`,
+      { schemas: [PATCH], Operations: [{ op: 'replace', path: 'title', value: 'x' }] },
+      { 'if-match': etag },
+    );
     expect(stalePatch.status).toBe(412);
   });
 
   it('loses no member when 20 PATCHes add different members to one group at once, and a retry is harmless', async () => {
     const users: string[] = [];
     for (let i = 0; i < 20; i += 1) {
-      users.push((await scim.request('POST', '/Users', { userName: `parallel${i}@example.com` })).body.id);
+      users.push(
+        (await scim.request('POST', '/Users', { userName: `parallel${i}@example.com` })).body.id,
+      );
     }
     const group = await scim.request('POST', '/Groups', { displayName: 'Parallel', members: [] });
     const add = (id: string) =>
-      scim.request('PATCH', `/Groups/${group.body.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: id }] }] });
+      scim.request('PATCH', `/Groups/${group.body.id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'add', path: 'members', value: [{ value: id }] }],
+      });
     const answers = await Promise.all(users.map(add));
     expect(answers.map((a) => a.status)).toEqual(users.map(() => 204));
     const retried = await add(users[0] as string);
     expect(retried.status).toBe(204);
     const after = await scim.request('GET', `/Groups/${group.body.id}`);
-    expect(after.body.members.map((m: { value: string }) => m.value).sort()).toEqual([...users].sort());
+    expect(after.body.members.map((m: { value: string }) => m.value).sort()).toEqual(
+      [...users].sort(),
+    );
     // Each PATCH got its own version.
     expect(after.body.meta.version).toBe('W/"22"');
-    expect((await roster.get(`/api/end_user_groups/${group.body.id}`)).body.data.users_count).toBe(20);
+    expect((await roster.get(`/api/end_user_groups/${group.body.id}`)).body.data.users_count).toBe(
+      20,
+    );
   });
 
   it('keeps a member added by hand until the next full sync from the identity provider', async () => {
-    const group = await scim.request('POST', '/Groups', { displayName: 'Drift', members: [{ value: ids.Alice }] });
+    const group = await scim.request('POST', '/Groups', {
+      displayName: 'Drift',
+      members: [{ value: ids.Alice }],
+    });
     const groupId = group.body.id as string;
-    const manual = await roster.post(`/api/end_user_groups/${groupId}/members`, { end_user_ids: [Number(ids.Bob)] });
+    const manual = await roster.post(`/api/end_user_groups/${groupId}/members`, {
+      end_user_ids: [Number(ids.Bob)],
+    });
     expect(manual.status).toBe(200);
     const members = await roster.get(`/api/end_user_groups/${groupId}/members`);
-    expect(members.body.data.map((m: { id: number; source: string }) => [String(m.id), m.source])).toEqual([
+    expect(
+      members.body.data.map((m: { id: number; source: string }) => [String(m.id), m.source]),
+    ).toEqual([
       [ids.Alice, 'external'],
       [ids.Bob, 'manual'],
     ]);
     // An incremental PATCH leaves the manual member alone…
-    await scim.request('PATCH', `/Groups/${groupId}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: ids.Carol }] }] });
+    await scim.request('PATCH', `/Groups/${groupId}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'add', path: 'members', value: [{ value: ids.Carol }] }],
+    });
     expect((await roster.get(`/api/end_user_groups/${groupId}`)).body.data.users_count).toBe(3);
     // …a full sync (PUT) makes the group exactly what the identity provider says.
-    const put = await scim.request('PUT', `/Groups/${groupId}`, { displayName: 'Drift', members: [{ value: ids.Alice }, { value: ids.Carol }] });
+    const put = await scim.request('PUT', `/Groups/${groupId}`, {
+      displayName: 'Drift',
+      members: [{ value: ids.Alice }, { value: ids.Carol }],
+    });
     expect(put.status).toBe(200);
     const synced = await roster.get(`/api/end_user_groups/${groupId}/members`);
-    expect(synced.body.data.map((m: { id: number; source: string }) => [String(m.id), m.source])).toEqual([
+    expect(
+      synced.body.data.map((m: { id: number; source: string }) => [String(m.id), m.source]),
+    ).toEqual([
       [ids.Alice, 'external'],
       [ids.Carol, 'external'],
     ]);
   });
 
   it('is seen by the next decision: a group grant allows, deactivation denies', async () => {
-    const user = (await scim.request('POST', '/Users', { userName: 'decider@example.com' })).body.id as string;
-    const group = await scim.request('POST', '/Groups', { displayName: 'Deciders', members: [{ value: user }] });
-    const feature = await roster.post('/api/features', { environment_type: 'dev', kind: 'assistant', name: 'Helper' });
+    const user = (await scim.request('POST', '/Users', { userName: 'decider@example.com' })).body
+      .id as string;
+    const group = await scim.request('POST', '/Groups', {
+      displayName: 'Deciders',
+      members: [{ value: user }],
+    });
+    const feature = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'assistant',
+      name: 'Helper',
+    });
     expect(feature.status).toBe(201);
-    const granted = await roster.post(`/api/features/${feature.body.data.id}/access`, { end_user_group_ids: [Number(group.body.id)] });
+    const granted = await roster.post(`/api/features/${feature.body.data.id}/access`, {
+      end_user_group_ids: [Number(group.body.id)],
+    });
     expect(granted.status).toBe(200);
-    const decide = () => roster.post('/api/end_users/decisions', { end_user_id: Number(user), environment_type: 'dev', feature_id: feature.body.data.id });
+    const decide = () =>
+      roster.post('/api/end_users/decisions', {
+        end_user_id: Number(user),
+        environment_type: 'dev',
+        feature_id: feature.body.data.id,
+      });
     expect((await decide()).body.data.decision).toBe('allow');
-    await scim.request('PATCH', `/Users/${user}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { active: false } }] });
+    await scim.request('PATCH', `/Users/${user}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', value: { active: false } }],
+    });
     const denied = await decide();
     expect(denied.body.data.decision).toBe('deny');
     expect(denied.body.data.reasons[0].type).toBe('status');
@@ -172,9 +243,17 @@ describe('SCIM behaviour', () => {
 
   it('serves discovery documents', async () => {
     const config = await scim.request('GET', '/ServiceProviderConfig');
-    expect(config.body).toMatchObject({ patch: { supported: true }, filter: { supported: true, maxResults: 1000 }, etag: { supported: true }, bulk: { supported: false } });
+    expect(config.body).toMatchObject({
+      patch: { supported: true },
+      filter: { supported: true, maxResults: 1000 },
+      etag: { supported: true },
+      bulk: { supported: false },
+    });
     const types = await scim.request('GET', '/ResourceTypes');
-    expect(types.body.Resources.map((r: { endpoint: string }) => r.endpoint)).toEqual(['/Users', '/Groups']);
+    expect(types.body.Resources.map((r: { endpoint: string }) => r.endpoint)).toEqual([
+      '/Users',
+      '/Groups',
+    ]);
     const schemas = await scim.request('GET', '/Schemas');
     expect(schemas.body.Resources.map((r: { id: string }) => r.id)).toEqual([
       'urn:ietf:params:scim:schemas:core:2.0:User',

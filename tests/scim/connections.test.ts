@@ -12,7 +12,10 @@ describe('SCIM connections', () => {
   });
 
   it('creates a connection with its base URL and a token shown once', async () => {
-    const created = await roster.post('/api/scim_connections', { environment_type: 'prod', target: 'end_users' });
+    const created = await roster.post('/api/scim_connections', {
+      environment_type: 'prod',
+      target: 'end_users',
+    });
     expect(created.status).toBe(201);
     const data = created.body.data;
     expect(data).toMatchObject({
@@ -37,10 +40,18 @@ describe('SCIM connections', () => {
   });
 
   it('returns 400 for an unknown environment and for a collaborators target', async () => {
-    const unknown = await roster.post('/api/scim_connections', { environment_type: 'staging', target: 'end_users' });
+    const unknown = await roster.post('/api/scim_connections', {
+      environment_type: 'staging',
+      target: 'end_users',
+    });
     expect(unknown.status).toBe(400);
-    expect(unknown.body).toEqual({ errors: [{ code: 'bad_request', title: 'Environment staging not found' }] });
-    const wrongTarget = await roster.post('/api/scim_connections', { environment_type: 'dev', target: 'robots' });
+    expect(unknown.body).toEqual({
+      errors: [{ code: 'bad_request', title: 'Environment staging not found' }],
+    });
+    const wrongTarget = await roster.post('/api/scim_connections', {
+      environment_type: 'dev',
+      target: 'robots',
+    });
     expect(wrongTarget.status).toBe(400);
   });
 
@@ -58,7 +69,10 @@ describe('SCIM connections', () => {
       status: '401',
       detail: 'Invalid or missing bearer token for this SCIM connection',
     });
-    const fresh = await scimClient(roster, { ...connection, token: rotated.body.data.token }).request('GET', '/Users');
+    const fresh = await scimClient(roster, {
+      ...connection,
+      token: rotated.body.data.token,
+    }).request('GET', '/Users');
     expect(fresh.status).toBe(200);
   });
 
@@ -89,7 +103,11 @@ describe('SCIM connections', () => {
 
   it('audits connection changes', async () => {
     const connection = await createConnection(roster);
-    const events = await roster.get(`/api/audit_events?target_type=scim_connection&target_id=${connection.id}`);
-    expect(events.body.data.map((e: { action: string }) => e.action)).toEqual(['scim_connection.created']);
+    const events = await roster.get(
+      `/api/audit_events?target_type=scim_connection&target_id=${connection.id}`,
+    );
+    expect(events.body.data.map((e: { action: string }) => e.action)).toEqual([
+      'scim_connection.created',
+    ]);
   });
 });

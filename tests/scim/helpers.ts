@@ -17,15 +17,26 @@ export interface ScimConnection {
   base_url: string;
 }
 
-export async function createConnection(roster: Roster, environmentType = 'dev'): Promise<ScimConnection> {
-  const response = await roster.post('/api/scim_connections', { environment_type: environmentType, target: 'end_users' });
+export async function createConnection(
+  roster: Roster,
+  environmentType = 'dev',
+): Promise<ScimConnection> {
+  const response = await roster.post('/api/scim_connections', {
+    environment_type: environmentType,
+    target: 'end_users',
+  });
   if (response.status !== 201) throw new Error(`connection: ${response.status} ${response.text}`);
   return response.body.data;
 }
 
 export interface ScimClient {
   base: string;
-  request<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  request<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse<T>>;
 }
 
 export function scimClient(roster: Roster, connection: ScimConnection): ScimClient {
@@ -36,7 +47,10 @@ export function scimClient(roster: Roster, connection: ScimConnection): ScimClie
       roster.request(method, `${base}${requestPath}`, {
         body,
         token: connection.token,
-        headers: { ...(body === undefined ? {} : { 'content-type': 'application/scim+json' }), ...headers },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/scim+json' }),
+          ...headers,
+        },
       }),
   };
 }

@@ -32,7 +32,10 @@ const REFUSED = ['Get group by id: Body contians user'];
 
 interface NewmanReport {
   run: {
-    stats: { assertions: { total: number; failed: number }; requests: { total: number; failed: number } };
+    stats: {
+      assertions: { total: number; failed: number };
+      requests: { total: number; failed: number };
+    };
     failures: { source?: { name?: string }; error: { test?: string; message: string } }[];
   };
 }
@@ -53,24 +56,42 @@ describe("Microsoft's SCIM reference collection (newman)", () => {
     const connection = await createConnection(roster);
     const port = new URL(roster.url).port;
     const report = path.join(dir, 'report.json');
-    const newman = path.join(path.dirname(require.resolve('newman/package.json')), 'bin', 'newman.js');
+    const newman = path.join(
+      path.dirname(require.resolve('newman/package.json')),
+      'bin',
+      'newman.js',
+    );
     const run = await runNode([
       newman,
       'run',
       path.join(conformanceDir, 'ms_PostmanCollection_fixed.json'),
-      '--env-var', 'Protocol=http',
-      '--env-var', 'Server=127.0.0.1',
-      '--env-var', `Port=:${port}`,
-      '--env-var', `Api=scim/v2/${connection.id}`,
-      '--env-var', `token=${connection.token}`,
+      '--env-var',
+      'Protocol=http',
+      '--env-var',
+      'Server=127.0.0.1',
+      '--env-var',
+      `Port=:${port}`,
+      '--env-var',
+      `Api=scim/v2/${connection.id}`,
+      '--env-var',
+      `token=${connection.token}`,
       ...FOLDERS.flatMap((folder) => ['--folder', folder]),
-      '--reporters', 'cli,json',
-      '--reporter-json-export', report,
+      '--reporters',
+      'cli,json',
+      '--reporter-json-export',
+      report,
       '--disable-unicode',
-      '--color', 'off',
+      '--color',
+      'off',
     ]);
-    const result = JSON.parse(await readFile(report, 'utf8').catch(() => { throw new Error(`newman wrote no report: ${run.stderr}${run.stdout}`); })) as NewmanReport;
-    const failed = result.run.failures.map((f) => `${f.source?.name ?? '?'}: ${f.error.test ?? f.error.message}`);
+    const result = JSON.parse(
+      await readFile(report, 'utf8').catch(() => {
+        throw new Error(`newman wrote no report: ${run.stderr}${run.stdout}`);
+      }),
+    ) as NewmanReport;
+    const failed = result.run.failures.map(
+      (f) => `${f.source?.name ?? '?'}: ${f.error.test ?? f.error.message}`,
+    );
     expect(failed, run.stdout.slice(-4000)).toEqual(REFUSED);
     expect(result.run.stats.requests.total).toBe(76);
     expect(result.run.stats.requests.failed).toBe(0);

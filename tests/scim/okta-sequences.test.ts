@@ -38,7 +38,10 @@ describe('Okta provisioning sequences', () => {
   });
 
   it('creates a user after a userName lookup finds nothing, and finds it case-insensitively after', async () => {
-    const lookup = await scim.request('GET', `/Users?filter=${encodeURIComponent('userName eq "test.user@okta.local"')}&startIndex=1&count=100`);
+    const lookup = await scim.request(
+      'GET',
+      `/Users?filter=${encodeURIComponent('userName eq "test.user@okta.local"')}&startIndex=1&count=100`,
+    );
     expect(lookup.status).toBe(200);
     expect(lookup.body).toEqual({
       schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
@@ -66,7 +69,10 @@ describe('Okta provisioning sequences', () => {
     });
     expect(created.body.password).toBeUndefined();
 
-    const upper = await scim.request('GET', `/Users?filter=${encodeURIComponent('userName eq "TEST.USER@OKTA.LOCAL"')}`);
+    const upper = await scim.request(
+      'GET',
+      `/Users?filter=${encodeURIComponent('userName eq "TEST.USER@OKTA.LOCAL"')}`,
+    );
     expect(upper.body.totalResults).toBe(1);
     expect(upper.body.Resources[0].id).toBe(created.body.id);
 
@@ -103,7 +109,11 @@ describe('Okta provisioning sequences', () => {
       name: { givenName: 'Another', middleName: 'Excited', familyName: 'User' },
     });
     expect(put.status).toBe(200);
-    expect(put.body.name).toEqual({ givenName: 'Another', middleName: 'Excited', familyName: 'User' });
+    expect(put.body.name).toEqual({
+      givenName: 'Another',
+      middleName: 'Excited',
+      familyName: 'User',
+    });
     expect(put.body.meta.version).toBe('W/"2"');
 
     const deactivate = await scim.request('PATCH', `/Users/${id}`, {
@@ -116,7 +126,10 @@ describe('Okta provisioning sequences', () => {
     // Deactivated, not deleted: the end user is kept with status deactivated.
     const endUser = await roster.get(`/api/end_users/${id}`);
     expect(endUser.body.data.status).toBe('deactivated');
-    const byStatus = await scim.request('GET', `/Users?filter=${encodeURIComponent('active eq false')}`);
+    const byStatus = await scim.request(
+      'GET',
+      `/Users?filter=${encodeURIComponent('active eq false')}`,
+    );
     expect(byStatus.body.Resources.map((r: { id: string }) => r.id)).toEqual([id]);
 
     const reactivate = await scim.request('PATCH', `/Users/${id}`, {
@@ -137,28 +150,56 @@ describe('Okta provisioning sequences', () => {
   });
 
   it('pushes a group: create empty, add and remove members, rename, replace, delete', async () => {
-    const a = (await scim.request('POST', '/Users', oktaUser('push.a@okta.local', 'PushA'))).body.id as string;
-    const b = (await scim.request('POST', '/Users', oktaUser('push.b@okta.local', 'PushB'))).body.id as string;
-    const created = await scim.request('POST', '/Groups', { schemas: [GROUP], displayName: 'Test SCIMv2', members: [] });
+    const a = (await scim.request('POST', '/Users', oktaUser('push.a@okta.local', 'PushA'))).body
+      .id as string;
+    const b = (await scim.request('POST', '/Users', oktaUser('push.b@okta.local', 'PushB'))).body
+      .id as string;
+    const created = await scim.request('POST', '/Groups', {
+      schemas: [GROUP],
+      displayName: 'Test SCIMv2',
+      members: [],
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ schemas: [GROUP], displayName: 'Test SCIMv2', members: [], meta: { resourceType: 'Group' } });
+    expect(created.body).toMatchObject({
+      schemas: [GROUP],
+      displayName: 'Test SCIMv2',
+      members: [],
+      meta: { resourceType: 'Group' },
+    });
     const groupId = created.body.id as string;
 
-    const byName = await scim.request('GET', `/Groups?filter=${encodeURIComponent('displayName eq "test scimv2"')}&startIndex=1&count=100`);
+    const byName = await scim.request(
+      'GET',
+      `/Groups?filter=${encodeURIComponent('displayName eq "test scimv2"')}&startIndex=1&count=100`,
+    );
     expect(byName.body.Resources.map((g: { id: string }) => g.id)).toEqual([groupId]);
 
     const add = await scim.request('PATCH', `/Groups/${groupId}`, {
       schemas: [PATCH],
       Operations: [
         { op: 'remove', path: `members[value eq "${b}"]` },
-        { op: 'add', path: 'members', value: [{ value: a, display: 'push.a@okta.local' }, { value: b, display: 'push.b@okta.local' }] },
+        {
+          op: 'add',
+          path: 'members',
+          value: [
+            { value: a, display: 'push.a@okta.local' },
+            { value: b, display: 'push.b@okta.local' },
+          ],
+        },
       ],
     });
     expect(add.status).toBe(204);
     const group = await roster.get(`/api/end_user_groups/${groupId}`);
-    expect(group.body.data).toMatchObject({ name: 'Test SCIMv2', managed_by: 'external', users_count: 2, environment_type: 'prod' });
+    expect(group.body.data).toMatchObject({
+      name: 'Test SCIMv2',
+      managed_by: 'external',
+      users_count: 2,
+      environment_type: 'prod',
+    });
     const members = await roster.get(`/api/end_user_groups/${groupId}/members`);
-    expect(members.body.data.map((m: { id: number; source: string }) => [String(m.id), m.source])).toEqual([
+    expect(
+      members.body.data.map((m: { id: number; source: string }) => [String(m.id), m.source]),
+    ).toEqual([
       [a, 'external'],
       [b, 'external'],
     ]);
@@ -168,20 +209,36 @@ describe('Okta provisioning sequences', () => {
       Operations: [{ op: 'remove', path: `members[value eq "${a}"]` }],
     });
     expect(removeOne.status).toBe(204);
-    const rename = await scim.request('PATCH', `/Groups/${groupId}?attributes=displayName,members`, {
-      schemas: [PATCH],
-      Operations: [{ op: 'replace', value: { id: groupId, displayName: 'Test SCIMv20' } }],
-    });
+    const rename = await scim.request(
+      'PATCH',
+      `/Groups/${groupId}?attributes=displayName,members`,
+      {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', value: { id: groupId, displayName: 'Test SCIMv20' } }],
+      },
+    );
     expect(rename.status).toBe(200);
     expect(rename.body).toEqual({
       schemas: [GROUP],
       id: groupId,
       displayName: 'Test SCIMv20',
-      members: [{ value: b, display: 'PushB User', $ref: `http://roster.test${scim.base}/Users/${b}`, type: 'User' }],
+      members: [
+        {
+          value: b,
+          display: 'PushB User',
+          $ref: `http://roster.test${scim.base}/Users/${b}`,
+          type: 'User',
+        },
+      ],
     });
     // The user sees its groups (read-only attribute).
     expect((await scim.request('GET', `/Users/${b}`)).body.groups).toEqual([
-      { value: groupId, display: 'Test SCIMv20', $ref: `http://roster.test${scim.base}/Groups/${groupId}`, type: 'direct' },
+      {
+        value: groupId,
+        display: 'Test SCIMv20',
+        $ref: `http://roster.test${scim.base}/Groups/${groupId}`,
+        type: 'direct',
+      },
     ]);
 
     const replace = await scim.request('PATCH', `/Groups/${groupId}`, {
@@ -206,7 +263,9 @@ describe('Okta provisioning sequences', () => {
     expect(total).toBeGreaterThanOrEqual(4);
     const page = await scim.request('GET', '/Users?startIndex=2&count=2');
     expect(page.body).toMatchObject({ totalResults: total, startIndex: 2, itemsPerPage: 2 });
-    expect(page.body.Resources.map((r: { id: string }) => r.id)).toEqual(all.body.Resources.slice(1, 3).map((r: { id: string }) => r.id));
+    expect(page.body.Resources.map((r: { id: string }) => r.id)).toEqual(
+      all.body.Resources.slice(1, 3).map((r: { id: string }) => r.id),
+    );
     const none = await scim.request('GET', '/Users?count=0');
     expect(none.body).toMatchObject({ totalResults: total, itemsPerPage: 0, Resources: [] });
   });

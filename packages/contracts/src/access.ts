@@ -8,9 +8,14 @@ import { EnvironmentRef, EnvironmentType, LegacyPrivileges, Nullable, PageQuery,
 /** At most this many checks in one `check_batch` request (more is a 400 with this number in the text). */
 export const ACCESS_CHECKS_PER_BATCH = 1_000;
 
-/** Who is asking: a collaborator by ID or by email (give one; both must name the same member). */
+/**
+ * Who is asking: a collaborator by `member_id` or `email`, or an end user by `end_user_id` (or by
+ * `email` when the check names a `feature_id`). Give one; when both an ID and an email are given
+ * they must name the same person.
+ */
 export const AccessSubject = Type.Object({
   member_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  end_user_id: Type.Optional(Type.Integer({ minimum: 1 })),
   email: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
 });
 export type AccessSubject = Static<typeof AccessSubject>;
@@ -18,14 +23,19 @@ export type AccessSubject = Static<typeof AccessSubject>;
 /**
  * One question. With `project_id`: does a project grant (direct or through a group) give
  * `resource`/`privilege` on that project. Without it: does the subject's role in
- * `environment_type` give it (environment role config or legacy privileges).
+ * `environment_type` give it (environment role config or legacy privileges). With `feature_id`
+ * (an end user, `environment_type` required): may the end user use the feature, and `tool` of it
+ * (lock, status, environment access, policies, feature grants; no approval request is used or
+ * opened: that is POST /api/end_users/decisions).
  */
 export const AccessCheck = Type.Object({
   subject: AccessSubject,
   environment_type: Type.Optional(EnvironmentType),
   project_id: Type.Optional(Type.Integer({ minimum: 1 })),
-  resource: Type.String({ minLength: 1, maxLength: 100 }),
-  privilege: Type.String({ minLength: 1, maxLength: 100 }),
+  resource: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  privilege: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  feature_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  tool: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
   explain: Type.Optional(Type.Boolean()),
 });
 export type AccessCheck = Static<typeof AccessCheck>;
@@ -40,6 +50,12 @@ export const AccessStepKind = Type.Union([
   Type.Literal('environment_role'),
   Type.Literal('legacy_role'),
   Type.Literal('privilege'),
+  Type.Literal('end_user'),
+  Type.Literal('end_user_group'),
+  Type.Literal('feature'),
+  Type.Literal('feature_grant'),
+  Type.Literal('policy'),
+  Type.Literal('tool'),
 ]);
 
 /** One link of a path: member → group → project grant → project role → privilege. */
@@ -56,13 +72,17 @@ export type AccessStep = Static<typeof AccessStep>;
  * `grants`: this path gives the privilege now. The others are near misses, reported when the
  * answer is no: `expired` (a grant or membership that would give it has expired),
  * `lacks_privilege` (the subject reaches the project, but through a role without that privilege),
- * `no_access` (nothing reaches the project or environment at all).
+ * `no_access` (nothing reaches the project or environment at all). For end users: `denies` (a lock,
+ * the user's status, missing environment access or a deny policy refuses it) and
+ * `requires_approval` (a require_approval policy: the call needs an approved request).
  */
 export const AccessOutcome = Type.Union([
   Type.Literal('grants'),
   Type.Literal('expired'),
   Type.Literal('lacks_privilege'),
   Type.Literal('no_access'),
+  Type.Literal('denies'),
+  Type.Literal('requires_approval'),
 ]);
 export type AccessOutcome = Static<typeof AccessOutcome>;
 
@@ -74,6 +94,11 @@ export const AccessPath = Type.Object({
     Type.Literal('environment_role'),
     Type.Literal('legacy_role'),
     Type.Literal('none'),
+    Type.Literal('lock'),
+    Type.Literal('status'),
+    Type.Literal('environment_access'),
+    Type.Literal('policy'),
+    Type.Literal('feature_grant'),
   ]),
   /** One sentence an admin can read. */
   message: Type.String(),

@@ -27,7 +27,10 @@ export const ScimConnection = Type.Object({
 export type ScimConnection = Static<typeof ScimConnection>;
 
 /** Creation and rotation answer the token once; it is stored hashed. */
-export const ScimConnectionWithToken = Type.Intersect([ScimConnection, Type.Object({ token: Type.String() })]);
+export const ScimConnectionWithToken = Type.Intersect([
+  ScimConnection,
+  Type.Object({ token: Type.String() }),
+]);
 export type ScimConnectionWithToken = Static<typeof ScimConnectionWithToken>;
 
 export const CreateScimConnectionBody = Type.Object(
@@ -42,4 +45,6 @@ export const CreateScimConnectionBody = Type.Object(
 );
 export type CreateScimConnectionBody = Static<typeof CreateScimConnectionBody>;
 
-export const ScimConnectionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const ScimConnectionParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64 }),
+});

@@ -9,7 +9,6 @@ import type { RequestContext } from '../lib/context.js';
 import { AppError, forbidden } from '../lib/errors.js';
 import { hashSecret, secretMatches } from '../lib/secrets.js';
 import type { ApiClientsService } from '../modules/api-clients/api-clients.service.js';
-import { scopeOf } from '../modules/api-clients/api-clients.service.js';
 
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -65,12 +64,13 @@ export function apiClientAuth<S extends SessionFacts>(apiClients: ApiClientsServ
       return;
     }
     if (token === undefined) throw unauthorized('Missing bearer token: send Authorization: Bearer <api_token>');
-    const client = await apiClients.authenticate(token);
+    // Cached by token hash in the service (evicted on rotate and revoke), so this is usually no query.
+    const client = await apiClients.authenticateClient(token);
     if (client === undefined) throw unauthorized('Invalid or revoked API token');
     request.ctx = {
-      workspaceId: client.workspace_id,
-      actor: { type: 'api_client', id: String(client.id), name: client.name },
-      scope: scopeOf(client),
+      workspaceId: client.row.workspace_id,
+      actor: { type: 'api_client', id: String(client.row.id), name: client.row.name },
+      scope: client.scope,
     };
   };
 }

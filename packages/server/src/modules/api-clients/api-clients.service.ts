@@ -9,7 +9,8 @@ import { fromJson, toJson } from '../../storage/json.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { badRequest, forbidden, notFound } from '../../lib/errors.js';
 import { newSecret } from '../../lib/ids.js';
-import { hashSecret, secretMatches } from '../../lib/secrets.js';
+import { timingSafeEqual } from 'node:crypto';
+import { hashSecret } from '../../lib/secrets.js';
 import type { ClientScope, RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
@@ -70,7 +71,85 @@ export async function issueApiClient(
   return { row, token };
 }
 
+/** An authenticated client as every request needs it: the row, and its scope parsed once. */
+export interface AuthenticatedClient {
+  row: Row<'api_clients'>;
+  scope: ClientScope;
+}
+
+/** Above this many cached tokens the cache starts over (a bound on memory, not a working-set policy). */
+const MAX_CACHED_TOKENS = 10_000;
+
+/**
+ * Authenticated clients by token hash, so a request's authentication is a hash and a map lookup
+ * instead of a query. Only successes are cached (a new token works at once). Entries leave on
+ * rotate and revoke in this process, and, for writes made by other instances, when the access
+ * index reads the `api_client` audit event from the change log (evictApiClient, within the index's
+ * sync bound: docs/decisions.md).
+ */
+class ClientCache {
+  private readonly byHash = new Map<string, AuthenticatedClient>();
+  /** Bumped by every eviction: a lookup that started before one must not fill the cache. */
+  generation = 0;
+
+  get(hash: string): AuthenticatedClient | undefined {
+    return this.byHash.get(hash);
+  }
+
+  set(hash: string, client: AuthenticatedClient, generation: number): void {
+    if (generation !== this.generation) return;
+    if (this.byHash.size >= MAX_CACHED_TOKENS) this.byHash.clear();
+    this.byHash.set(hash, client);
+  }
+
+  evict(clientId: number | null): void {
+    this.generation += 1;
+    if (clientId === null) {
+      this.byHash.clear();
+      return;
+    }
+    for (const [hash, client] of this.byHash) if (client.row.id === clientId) this.byHash.delete(hash);
+  }
+}
+
+/** Every cache of this process (one per app; tests run several apps in one process), held weakly. */
+const caches = new Set<WeakRef<ClientCache>>();
+
+/**
+ * Drops a client (null: every client) from every cache of this process; the access index calls it
+ * when it reads an `api_client` event, which is how writes on other instances reach this one.
+ */
+export function evictApiClient(clientId: number | null): void {
+  for (const ref of caches) {
+    const cache = ref.deref();
+    if (cache === undefined) caches.delete(ref);
+    else cache.evict(clientId);
+  }
+}
+
+/** Constant-time comparison of two hex SHA-256 hashes. */
+function hashesMatch(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'hex');
+  const right = Buffer.from(b, 'hex');
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
 export function createApiClientsService(deps: { db: Db; clock: Clock }) {
+  const cache = new ClientCache();
+  caches.add(new WeakRef(cache));
+
+  async function authenticateClient(token: string): Promise<AuthenticatedClient | undefined> {
+    const hash = hashSecret(token);
+    const cached = cache.get(hash);
+    if (cached !== undefined) return hashesMatch(hash, cached.row.token_hash) ? cached : undefined;
+    const generation = cache.generation;
+    const row = await findApiClientByTokenHash(deps.db, hash);
+    if (row === undefined || row.revoked_at !== null || !hashesMatch(hash, row.token_hash)) return undefined;
+    const client = { row, scope: scopeOf(row) };
+    cache.set(hash, client, generation);
+    return client;
+  }
+
   async function requireClient(ctx: RequestContext, id: number): Promise<Row<'api_clients'>> {
     const row = await findApiClientById(deps.db, ctx.workspaceId, id);
     if (row === undefined) throw notFound('api_client.not_found');
@@ -97,11 +176,12 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
   }
 
   return {
+    /** Resolves a bearer token to its client and scope (cached), or undefined when unknown or revoked. */
+    authenticateClient,
+
     /** Resolves a bearer token to its client, or undefined when unknown or revoked. */
     async authenticate(token: string): Promise<Row<'api_clients'> | undefined> {
-      const row = await findApiClientByTokenHash(deps.db, hashSecret(token));
-      if (row === undefined || row.revoked_at !== null) return undefined;
-      return secretMatches(token, row.token_hash) ? row : undefined;
+      return (await authenticateClient(token))?.row;
     },
 
     async createClient(ctx: RequestContext, body: CreateApiClientBody): Promise<ApiClient & { token: string }> {
@@ -172,7 +252,9 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
       if (existing.revoked_at !== null) throw badRequest('api_client.revoked', 'A revoked API client cannot be rotated');
       assertWithinScope(ctx, scopeOf(existing));
       const token = newSecret(TOKEN_PREFIX);
-      return deps.db.transaction().execute(async (trx) => {
+      // Evicted before and after the write: a lookup racing the transaction cannot refill the cache.
+      cache.evict(id);
+      const rotated = await deps.db.transaction().execute(async (trx) => {
         const row = await updateApiClient(trx, id, {
           token_hash: hashSecret(token),
           token_prefix: displayPrefix(token),
@@ -188,12 +270,15 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
         });
         return { ...toApiClient(row), token };
       });
+      cache.evict(id);
+      return rotated;
     },
 
     async revokeClient(ctx: RequestContext, id: number): Promise<void> {
       const existing = await requireClient(ctx, id);
       if (existing.revoked_at !== null) return;
       assertWithinScope(ctx, scopeOf(existing));
+      cache.evict(id);
       await deps.db.transaction().execute(async (trx) => {
         await updateApiClient(trx, id, { revoked_at: isoNow(deps.clock) });
         await insertAuditEvent(trx, {
@@ -205,6 +290,7 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
           createdAt: isoNow(deps.clock),
         });
       });
+      cache.evict(id);
     },
   };
 }

@@ -25,13 +25,15 @@ import {
 } from '@roster/contracts';
 import type { Db, Dialect } from '../../storage/database.js';
 import { fromJson } from '../../storage/json.js';
-import type { Clock } from '../../lib/clock.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
+import { evictApiClient } from '../api-clients/api-clients.service.js';
 import {
   findGrantRow,
   findLastEventId,
   findProjectRoleRow,
   listChangeEvents,
   listWorkspaceIds,
+  loadEndUserSliceRows,
   loadEnvironmentRoleRows,
   loadGroupRows,
   loadMemberRows,
@@ -48,6 +50,16 @@ import {
   type ProjectRoleIndexRow,
   type WorkspaceIndexRows,
 } from './decisions.repository.js';
+import { EndUserSlice } from './end-user-index.js';
+
+/**
+ * The index of each store, for services that app.ts builds with the store alone (end-user
+ * decisions): they find the index through their `db`.
+ */
+const indexes = new WeakMap<Db, AccessIndex>();
+export function accessIndexFor(db: Db): AccessIndex | undefined {
+  return indexes.get(db);
+}
 
 const NEVER = Number.POSITIVE_INFINITY;
 const expiryMs = (expiresAt: string | null): number => (expiresAt === null ? NEVER : Date.parse(expiresAt));
@@ -81,6 +93,7 @@ export interface MembershipEntry {
 }
 
 export interface EnvironmentRoleAssignment {
+  environmentId: number;
   roleType: string;
   legacyRoleId: number | null;
   environmentRoleId: number | null;
@@ -91,10 +104,14 @@ export interface MemberEntry {
   name: string;
   email: string;
   emailKey: string;
-  roles: Map<number, EnvironmentRoleAssignment>;
-  groups: Map<string, MembershipEntry>;
+  /**
+   * Compact on purpose (100,000 members): a few entries each, so arrays scanned in order, not
+   * Maps; the check loop walks them without iterator objects. `direct` is null until a grant.
+   */
+  roles: EnvironmentRoleAssignment[];
+  groups: MembershipEntry[];
   /** Direct grants by project ID. */
-  direct: Map<number, GrantEntry[]>;
+  direct: Map<number, GrantEntry[]> | null;
 }
 
 export interface GroupEntry {
@@ -205,22 +222,24 @@ export class WorkspaceIndex {
 
   private upsertMember(row: { id: number; name: string; email: string; email_key: string }): MemberEntry {
     let member = this.members.get(row.id);
+    // One string when the address is already lower case (the usual case): 100,000 fewer strings.
+    const emailKey = row.email_key === row.email ? row.email : row.email_key;
     if (member === undefined) {
-      member = { id: row.id, name: row.name, email: row.email, emailKey: row.email_key, roles: new Map(), groups: new Map(), direct: new Map() };
+      member = { id: row.id, name: row.name, email: row.email, emailKey, roles: [], groups: [], direct: null };
       this.members.set(row.id, member);
     } else if (member.emailKey !== row.email_key) {
       this.membersByEmail.delete(member.emailKey);
     }
     member.name = row.name;
     member.email = row.email;
-    member.emailKey = row.email_key;
-    this.membersByEmail.set(row.email_key, member);
+    member.emailKey = emailKey;
+    this.membersByEmail.set(emailKey, member);
     return member;
   }
 
   private dropMember(member: MemberEntry): void {
-    for (const membership of member.groups.values()) membership.group.members.delete(member.id);
-    for (const grants of [...member.direct.values()]) for (const grant of grants) this.removeGrant(grant);
+    for (const membership of member.groups) membership.group.members.delete(member.id);
+    for (const grants of [...(member.direct?.values() ?? [])]) for (const grant of grants) this.removeGrant(grant);
     this.members.delete(member.id);
     if (this.membersByEmail.get(member.emailKey) === member) this.membersByEmail.delete(member.emailKey);
   }
@@ -232,13 +251,11 @@ export class WorkspaceIndex {
       return;
     }
     const member = this.upsertMember(reload.member);
-    member.roles = new Map(
-      reload.roles.map((r) => [r.environment_id, { roleType: r.role_type, legacyRoleId: r.legacy_role_id, environmentRoleId: r.environment_role_id }]),
-    );
-    for (const membership of member.groups.values()) membership.group.members.delete(member.id);
-    member.groups.clear();
+    member.roles = reload.roles.map(roleAssignment);
+    for (const membership of member.groups) membership.group.members.delete(member.id);
+    member.groups = [];
     for (const row of reload.memberships) this.addMembership(row);
-    for (const grants of [...member.direct.values()]) for (const grant of grants) this.removeGrant(grant);
+    for (const grants of [...(member.direct?.values() ?? [])]) for (const grant of grants) this.removeGrant(grant);
     for (const row of reload.grants) this.addGrant(row);
   }
 
@@ -251,13 +268,14 @@ export class WorkspaceIndex {
     // The missing side's own reload adds the membership when it arrives.
     if (member === undefined || group === undefined) return;
     const membership: MembershipEntry = { member, group, expiresAt: row.expires_at, expiresMs: expiryMs(row.expires_at) };
-    member.groups.set(group.id, membership);
+    if (group.members.has(member.id)) member.groups = member.groups.filter((m) => m.group !== group);
+    member.groups.push(membership);
     group.members.set(member.id, membership);
   }
 
   private dropGroup(group: GroupEntry): void {
-    for (const membership of group.members.values()) membership.member.groups.delete(group.id);
-    for (const grants of group.byProject.values()) for (const grant of [...grants]) this.removeGrant(grant);
+    for (const membership of group.members.values()) membership.member.groups = membership.member.groups.filter((m) => m.group !== group);
+    for (const grants of [...group.byProject.values()]) for (const grant of [...grants]) this.removeGrant(grant);
     this.groups.delete(group.id);
     this.systemGroups = this.systemGroups.filter((g) => g !== group);
   }
@@ -273,7 +291,7 @@ export class WorkspaceIndex {
     group.system = reload.group.system === 1;
     this.groups.set(groupId, group);
     this.systemGroups = [...this.groups.values()].filter((g) => g.system);
-    for (const membership of group.members.values()) membership.member.groups.delete(group.id);
+    for (const membership of group.members.values()) membership.member.groups = membership.member.groups.filter((m) => m.group !== group);
     group.members.clear();
     for (const row of reload.memberships) this.addMembership(row);
     for (const grants of [...group.byProject.values()]) for (const grant of [...grants]) this.removeGrant(grant);
@@ -302,7 +320,7 @@ export class WorkspaceIndex {
     };
     this.grants.set(grant.id, grant);
     project.grants.set(grant.id, grant);
-    const byProject = member !== null ? member.direct : (group as GroupEntry).byProject;
+    const byProject = member !== null ? (member.direct ??= new Map()) : (group as GroupEntry).byProject;
     const list = byProject.get(project.id);
     if (list === undefined) byProject.set(project.id, [grant]);
     else list.push(grant);
@@ -312,7 +330,7 @@ export class WorkspaceIndex {
     if (this.grants.get(grant.id) !== grant) return;
     this.grants.delete(grant.id);
     grant.project.grants.delete(grant.id);
-    const byProject = grant.member !== null ? grant.member.direct : grant.group?.byProject;
+    const byProject = grant.member !== null ? (grant.member.direct ?? undefined) : grant.group?.byProject;
     const list = byProject?.get(grant.project.id);
     if (byProject !== undefined && list !== undefined) {
       const rest = list.filter((g) => g !== grant);
@@ -350,11 +368,7 @@ export class WorkspaceIndex {
     this.setEnvironmentAndLegacyRoles(rows.legacyRoles, rows.environmentRoles);
     for (const row of rows.projectRoles) this.setProjectRole(row);
     for (const row of rows.members) this.upsertMember(row);
-    for (const row of rows.memberRoles) {
-      this.members
-        .get(row.member_id)
-        ?.roles.set(row.environment_id, { roleType: row.role_type, legacyRoleId: row.legacy_role_id, environmentRoleId: row.environment_role_id });
-    }
+    for (const row of rows.memberRoles) this.members.get(row.member_id)?.roles.push(roleAssignment(row));
     for (const row of rows.groups) {
       this.groups.set(row.id, { id: row.id, name: row.name, system: row.system === 1, members: new Map(), byProject: new Map() });
     }
@@ -383,28 +397,26 @@ export class WorkspaceIndex {
     if (bit < 0) return false;
     const word = bit >>> 5;
     const mask = 1 << (bit & 31);
-    const direct = member.direct.get(projectId);
-    if (direct !== undefined) {
-      for (const grant of direct) {
-        if (grant.expiresMs > nowMs && ((grant.role.bits[word] ?? 0) & mask) !== 0) return true;
-      }
-    }
-    for (const membership of member.groups.values()) {
+    const direct = member.direct?.get(projectId);
+    if (direct !== undefined && anyGrantAllows(direct, word, mask, nowMs)) return true;
+    const memberships = member.groups;
+    for (let i = 0; i < memberships.length; i++) {
+      const membership = memberships[i] as MembershipEntry;
       if (membership.expiresMs <= nowMs) continue;
       const grants = membership.group.byProject.get(projectId);
-      if (grants === undefined) continue;
-      for (const grant of grants) {
-        if (grant.expiresMs > nowMs && ((grant.role.bits[word] ?? 0) & mask) !== 0) return true;
-      }
+      if (grants !== undefined && anyGrantAllows(grants, word, mask, nowMs)) return true;
     }
-    for (const group of this.systemGroups) {
-      const grants = group.byProject.get(projectId);
-      if (grants === undefined) continue;
-      for (const grant of grants) {
-        if (grant.expiresMs > nowMs && ((grant.role.bits[word] ?? 0) & mask) !== 0) return true;
-      }
+    const system = this.systemGroups;
+    for (let i = 0; i < system.length; i++) {
+      const grants = (system[i] as GroupEntry).byProject.get(projectId);
+      if (grants !== undefined && anyGrantAllows(grants, word, mask, nowMs)) return true;
     }
     return false;
+  }
+
+  /** The member's role in an environment, if any. */
+  roleIn(member: MemberEntry, environmentId: number): EnvironmentRoleAssignment | undefined {
+    return member.roles.find((r) => r.environmentId === environmentId);
   }
 
   /**
@@ -420,8 +432,8 @@ export class WorkspaceIndex {
         for (const grants of map.values()) for (const grant of grants) found.push({ grant, membership });
       }
     };
-    take(member.direct, null);
-    for (const membership of member.groups.values()) take(membership.group.byProject, membership);
+    if (member.direct !== null) take(member.direct, null);
+    for (const membership of member.groups) take(membership.group.byProject, membership);
     for (const group of this.systemGroups) take(group.byProject, null);
     return found;
   }
@@ -449,8 +461,8 @@ export class WorkspaceIndex {
       }
       for (let i = 0; i < bits.length; i++) current[i] = (current[i] ?? 0) | (bits[i] ?? 0);
     };
-    for (const grants of member.direct.values()) for (const grant of grants) add(grant);
-    for (const membership of member.groups.values()) {
+    if (member.direct !== null) for (const grants of member.direct.values()) for (const grant of grants) add(grant);
+    for (const membership of member.groups) {
       if (membership.expiresMs <= nowMs) continue;
       for (const grants of membership.group.byProject.values()) for (const grant of grants) add(grant);
     }
@@ -460,10 +472,23 @@ export class WorkspaceIndex {
 
   /** Environment-level privilege from the member's role in that environment (new or legacy). */
   allowsEnvironment(member: MemberEntry, environmentId: number, resource: string, privilege: string): boolean {
-    const assignment = member.roles.get(environmentId);
+    const assignment = this.roleIn(member, environmentId);
     if (assignment === undefined) return false;
     return environmentRoleAllows(this, assignment, resource, privilege);
   }
+}
+
+/** Does one of these grants give the bit (word, mask) and is still live at nowMs? Indexed loop: no iterator. */
+function anyGrantAllows(grants: GrantEntry[], word: number, mask: number, nowMs: number): boolean {
+  for (let i = 0; i < grants.length; i++) {
+    const grant = grants[i] as GrantEntry;
+    if (grant.expiresMs > nowMs && ((grant.role.bits[word] ?? 0) & mask) !== 0) return true;
+  }
+  return false;
+}
+
+function roleAssignment(row: { environment_id: number; role_type: string; legacy_role_id: number | null; environment_role_id: number | null }): EnvironmentRoleAssignment {
+  return { environmentId: row.environment_id, roleType: row.role_type, legacyRoleId: row.legacy_role_id, environmentRoleId: row.environment_role_id };
 }
 
 /** The privileges a project-role config entry expands to, as describeRoleConfig expands them. */
@@ -539,6 +564,8 @@ interface Dirty {
   grants: Set<string>;
   projectRoles: Set<string>;
   environmentRoles: boolean;
+  /** Any end-user write: the workspace's end-user slice is reloaded whole. */
+  endUsers: boolean;
 }
 
 const emptyDirty = (): Dirty => ({
@@ -549,10 +576,12 @@ const emptyDirty = (): Dirty => ({
   grants: new Set(),
   projectRoles: new Set(),
   environmentRoles: false,
+  endUsers: false,
 });
 
 export class AccessIndex {
   private readonly workspaces = new Map<number, WorkspaceIndex>();
+  private readonly endUserSlices = new Map<number, EndUserSlice>();
   private lastSeen = 0;
   /** IDs below lastSeen not seen yet: on PostgreSQL a transaction can commit after a later one. */
   private readonly missing = new Map<number, number>();
@@ -564,14 +593,22 @@ export class AccessIndex {
   /** Counters for docs, tests and operators. */
   readonly stats = { syncs: 0, events: 0, fullReloads: 0, lastBuildMs: 0 };
 
-  constructor(private readonly options: AccessIndexOptions) {}
+  constructor(private readonly options: AccessIndexOptions) {
+    indexes.set(options.db, this);
+  }
 
   workspace(id: number): WorkspaceIndex | undefined {
     return this.workspaces.get(id);
   }
 
+  /** The workspace's end users, features and policies (end-user-index.ts). */
+  endUsers(id: number): EndUserSlice | undefined {
+    return this.endUserSlices.get(id);
+  }
+
+  /** The time of a check; no Date is made with the system clock (tests inject a clock they move). */
   nowMs(): number {
-    return this.options.clock.now().getTime();
+    return this.options.clock === systemClock ? Date.now() : this.options.clock.now().getTime();
   }
 
   /** Builds every workspace, then starts listening and polling. */
@@ -592,9 +629,15 @@ export class AccessIndex {
     const started = performance.now();
     const lastSeen = await findLastEventId(this.options.db);
     const ids = await listWorkspaceIds(this.options.db);
-    const built = await Promise.all(ids.map(async ({ id }) => [id, await this.buildWorkspace(id)] as const));
+    const built = await Promise.all(
+      ids.map(async ({ id }) => [id, await this.buildWorkspace(id), new EndUserSlice(await loadEndUserSliceRows(this.options.db, id))] as const),
+    );
     this.workspaces.clear();
-    for (const [id, index] of built) if (index !== undefined) this.workspaces.set(id, index);
+    this.endUserSlices.clear();
+    for (const [id, index, endUsers] of built) {
+      if (index !== undefined) this.workspaces.set(id, index);
+      this.endUserSlices.set(id, endUsers);
+    }
     this.lastSeen = lastSeen;
     this.missing.clear();
     this.stats.lastBuildMs = performance.now() - started;
@@ -704,6 +747,9 @@ export class AccessIndex {
       markDirty(dirty, event);
     }
     for (const [workspaceId, dirty] of byWorkspace) {
+      if (dirty.endUsers || dirty.full) {
+        this.endUserSlices.set(workspaceId, new EndUserSlice(await loadEndUserSliceRows(this.options.db, workspaceId)));
+      }
       const targets = dirty.members.size + dirty.groups.size + dirty.projects.size + dirty.grants.size + dirty.projectRoles.size;
       const index = this.workspaces.get(workspaceId);
       if (index === undefined || dirty.full || targets > FULL_RELOAD_THRESHOLD) {
@@ -743,7 +789,7 @@ export class AccessIndex {
   }
 }
 
-/** What an audit event's target means for the index. Unknown targets (end users, clients…) change nothing here. */
+/** What an audit event's target means for the index. Unknown targets (invitations…) change nothing here. */
 function markDirty(dirty: Dirty, event: ChangeEventRow): void {
   const target = event.target_id;
   if (event.action.startsWith('roles_migration.')) {
@@ -772,6 +818,21 @@ function markDirty(dirty: Dirty, event: ChangeEventRow): void {
     case 'environment_role':
     case 'role':
       dirty.environmentRoles = true;
+      return;
+    case 'end_user':
+      // A decision's own log entry changes nothing (and must not cost a reload per decision).
+      if (event.action !== 'end_user.decision') dirty.endUsers = true;
+      return;
+    case 'end_user_group':
+    case 'feature':
+    case 'policy':
+    case 'scim_connection':
+      dirty.endUsers = true;
+      return;
+    case 'api_client':
+      // Not index data, but the change log is how other instances learn of a rotate or revoke:
+      // the authentication cache drops the client (the writer's own process already has).
+      evictApiClient(target !== null && /^\d+$/.test(target) ? Number(target) : null);
       return;
     default:
       return;

@@ -240,3 +240,50 @@ export async function loadEnvironmentRoleRows(
   ]);
   return { legacyRoles, environmentRoles };
 }
+
+/** Everything the end-user slice of the index holds about one workspace (end-user-index.ts). */
+export interface EndUserSliceRows {
+  users: { id: number; name: string; email: string; email_key: string; status: string }[];
+  environmentAccess: { end_user_id: number; environment_id: number }[];
+  groups: { id: number; environment_id: number; name: string; managed_by: string; system: number }[];
+  groupMembers: { group_id: number; end_user_id: number }[];
+  features: { id: number; environment_id: number; name: string }[];
+  featureGrants: { id: number; feature_id: number; end_user_id: number | null; group_id: number | null }[];
+  policies: { id: number; feature_id: number; name: string; tools: string; scope_type: string; effect: string }[];
+  policyTargets: { policy_id: number; end_user_id: number | null; group_id: number | null }[];
+}
+
+/** The end-user slice is reloaded whole on an end-user write (see docs/decisions.md for the cost). */
+export async function loadEndUserSliceRows(db: Executor, workspaceId: number): Promise<EndUserSliceRows> {
+  const [users, environmentAccess, groups, groupMembers, features, featureGrants, policies, policyTargets] = await Promise.all([
+    db.selectFrom('end_users').select(['id', 'name', 'email', 'email_key', 'status']).where('workspace_id', '=', workspaceId).execute(),
+    db.selectFrom('end_user_environments').select(['end_user_id', 'environment_id']).where('workspace_id', '=', workspaceId).execute(),
+    db
+      .selectFrom('end_user_groups')
+      .select(['id', 'environment_id', 'name', 'managed_by', 'system'])
+      .where('workspace_id', '=', workspaceId)
+      .orderBy('id')
+      .execute(),
+    db.selectFrom('end_user_group_members').select(['group_id', 'end_user_id']).where('workspace_id', '=', workspaceId).execute(),
+    db.selectFrom('features').select(['id', 'environment_id', 'name']).where('workspace_id', '=', workspaceId).execute(),
+    db
+      .selectFrom('feature_grants')
+      .select(['id', 'feature_id', 'end_user_id', 'group_id'])
+      .where('workspace_id', '=', workspaceId)
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('policies')
+      .select(['id', 'feature_id', 'name', 'tools', 'scope_type', 'effect'])
+      .where('workspace_id', '=', workspaceId)
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('policy_targets')
+      .select(['policy_id', 'end_user_id', 'group_id'])
+      .where('workspace_id', '=', workspaceId)
+      .orderBy('id')
+      .execute(),
+  ]);
+  return { users, environmentAccess, groups, groupMembers, features, featureGrants, policies, policyTargets };
+}

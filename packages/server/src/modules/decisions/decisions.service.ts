@@ -28,6 +28,9 @@ import { AppError, badRequest, notFound, reasonCode } from '../../lib/errors.js'
 import type { RequestContext } from '../../lib/context.js';
 import { paged, type PageRequest, type Paged } from '../../lib/pagination.js';
 import { canAccessProject, requireEnvironmentAccess, requireProjectAccess } from '../../lib/scope.js';
+import { resolveEndUserQuestion } from './end-user-decisions.js';
+import { evaluateEndUser } from './end-user-index.js';
+import { explainEndUser } from './end-user-explain.js';
 import {
   environmentRoleAllows,
   type AccessIndex,
@@ -54,6 +57,9 @@ interface Reach {
   grant: GrantEntry;
   membership: MembershipEntry | null;
 }
+
+/** A collaborator check once resource and privilege are known to be there. */
+type PrivilegeCheck = AccessCheck & { resource: string; privilege: string };
 
 function mergeInto(target: Record<string, string[]>, addition: Record<string, string[]>): void {
   for (const [resource, privileges] of Object.entries(addition)) {
@@ -178,7 +184,12 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     return workspace;
   }
 
-  function checkOne(ctx: RequestContext, ws: WorkspaceIndex, check: AccessCheck, nowMs: number): AccessDecision {
+  function checkOne(ctx: RequestContext, ws: WorkspaceIndex, input: AccessCheck, nowMs: number): AccessDecision {
+    if (input.feature_id !== undefined || input.subject.end_user_id !== undefined) return checkEndUser(ctx, ws, input);
+    if (input.resource === undefined || input.privilege === undefined) {
+      throw badRequest('access.privilege_missing', 'Give resource and privilege (or feature_id for an end user)');
+    }
+    const check: PrivilegeCheck = { ...input, resource: input.resource, privilege: input.privilege };
     const member = resolveSubject(ws, check.subject);
     const explain = check.explain === true;
     if (check.project_id !== undefined) {
@@ -206,11 +217,36 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     return { allowed, paths: explain ? [explainEnvironment(ws, member, environment, check, allowed)] : [] };
   }
 
+  /** An end user and a feature (and tool): the end-user rule on the index's end-user slice. */
+  function checkEndUser(ctx: RequestContext, ws: WorkspaceIndex, check: AccessCheck): AccessDecision {
+    const { subject } = check;
+    if (subject.member_id !== undefined) {
+      throw badRequest('access.subject_mixed', 'A feature check is about an end user: give subject.end_user_id or subject.email, not member_id');
+    }
+    if (subject.end_user_id === undefined && subject.email === undefined) {
+      throw badRequest('access.subject_missing', 'Give subject.end_user_id or subject.email');
+    }
+    if (check.feature_id === undefined) throw badRequest('access.feature_missing', 'An end-user check needs feature_id');
+    if (check.environment_type === undefined) throw badRequest('access.environment_missing', 'An end-user check needs environment_type');
+    const slice = index.endUsers(ctx.workspaceId);
+    if (slice === undefined) throw new AppError(503, 'access.index_unavailable', 'The access index is not ready');
+    const { environment, user, feature } = resolveEndUserQuestion(slice, ws.environmentsByType, ctx, {
+      end_user_id: subject.end_user_id,
+      email: subject.email,
+      environment_type: check.environment_type,
+      feature_id: check.feature_id,
+    });
+    const tool = check.tool ?? null;
+    const outcome = evaluateEndUser(slice, user, environment, feature, tool);
+    const allowed = outcome.kind === 'allow';
+    return { allowed, paths: check.explain === true ? explainEndUser(slice, user, environment, feature, tool, outcome) : [] };
+  }
+
   function explainProject(
     ws: WorkspaceIndex,
     member: MemberEntry,
     project: ProjectEntry,
-    check: AccessCheck,
+    check: PrivilegeCheck,
     allowed: boolean,
     nowMs: number,
   ): AccessPath[] {
@@ -229,7 +265,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     // Nearest first: an expired path that would grant it, then a live path with the wrong role.
     const misses = [...expired, ...lacking];
     if (misses.length > 0) return misses;
-    const groups = [...member.groups.values()].filter((m) => m.expiresMs > nowMs).length;
+    const groups = member.groups.filter((m) => m.expiresMs > nowMs).length;
     return [
       {
         outcome: 'no_access',
@@ -247,12 +283,12 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     ws: WorkspaceIndex,
     member: MemberEntry,
     environment: { id: number; type: string },
-    check: AccessCheck,
+    check: PrivilegeCheck,
     allowed: boolean,
   ): AccessPath {
     const privilege = `${check.resource}:${check.privilege}`;
     const env = environment.type.toUpperCase();
-    const assignment = member.roles.get(environment.id);
+    const assignment = ws.roleIn(member, environment.id);
     const base: AccessStep[] = [
       { kind: 'member', id: member.id, name: member.email },
       { kind: 'environment', id: environment.id, name: environment.type },
@@ -394,7 +430,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       const ws = workspaceOf(ctx);
       const member = ws.members.get(memberId);
       return ws.environments.map((environment): EnvironmentPrivileges => {
-        const role = member?.roles.get(environment.id);
+        const role = member === undefined ? undefined : ws.roleIn(member, environment.id);
         if (role === undefined) {
           return { environment_type: environment.type, name: 'No access', role_type: 'privilege_group', privileges: {} };
         }

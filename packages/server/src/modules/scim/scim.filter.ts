@@ -13,21 +13,31 @@ import filterLibrary, { type Filter } from 'scim2-parse-filter';
 import filterParser from 'scim2-parse-filter/lib/src/parser.js';
 import type { Dialect } from '../../storage/database.js';
 import { scimBadRequest } from './scim.errors.js';
-import { canonicalPath, ENTERPRISE_SCHEMA, resolveAttributePath, type ResourceKind } from './scim.schema.js';
+import {
+  canonicalPath,
+  ENTERPRISE_SCHEMA,
+  resolveAttributePath,
+  type ResourceKind,
+} from './scim.schema.js';
 
 const COMPARISON_OPERATORS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'lt', 'ge', 'le']);
 const MAX_FILTER_LENGTH = 4096;
 
 /** Parses a filter, accepting Entra's unquoted values; a syntax error is a 400 invalidFilter. */
 export function parseScimFilter(text: string): Filter {
-  if (text.length > MAX_FILTER_LENGTH) throw scimBadRequest('invalidFilter', `The filter is longer than ${MAX_FILTER_LENGTH} characters`);
+  if (text.length > MAX_FILTER_LENGTH)
+    throw scimBadRequest(
+      'invalidFilter',
+      `The filter is longer than ${MAX_FILTER_LENGTH} characters`,
+    );
   try {
     const tokens = filterParser.tokenizer(text).map((token, index, all) => {
       const previous = all[index - 1];
       if (token.type !== 'Word' || previous === undefined || previous.type !== 'Word') return token;
       if (!COMPARISON_OPERATORS.has(previous.literal.toLowerCase())) return token;
       const lower = token.literal.toLowerCase();
-      if (lower === 'true' || lower === 'false' || lower === 'null') return { type: 'Word' as const, literal: lower };
+      if (lower === 'true' || lower === 'false' || lower === 'null')
+        return { type: 'Word' as const, literal: lower };
       return { type: 'Quoted' as const, literal: JSON.stringify(token.literal) };
     });
     const list = new filterParser.Tokens(tokens);
@@ -35,13 +45,17 @@ export function parseScimFilter(text: string): Filter {
     if (list.peek().type !== 'EOT') throw new Error(`unexpected ${list.peek().literal}`);
     return filter;
   } catch (error) {
-    throw scimBadRequest('invalidFilter', `Invalid filter "${text}": ${error instanceof Error ? error.message : String(error)}`);
+    throw scimBadRequest(
+      'invalidFilter',
+      `Invalid filter "${text}": ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
 export const stringifyFilter = (filter: Filter): string => filterLibrary.stringify(filter);
 /** An in-memory test, for filters over values already loaded (PATCH value paths). */
-export const filterTester = (filter: Filter): ((resource: unknown) => boolean) => filterLibrary.filter(filter);
+export const filterTester = (filter: Filter): ((resource: unknown) => boolean) =>
+  filterLibrary.filter(filter);
 
 type Value = boolean | null | number | string;
 
@@ -91,12 +105,18 @@ const GROUP_COLUMNS: Record<string, Mapping> = {
 
 function mappingFor(target: FilterTarget, attrPath: string): Mapping {
   const lower = attrPath.toLowerCase();
-  if (lower === 'id') return target.idIsInteger ? { kind: 'integer', column: target.idColumn } : { kind: 'string', column: target.idColumn, caseExact: true };
+  if (lower === 'id')
+    return target.idIsInteger
+      ? { kind: 'integer', column: target.idColumn }
+      : { kind: 'string', column: target.idColumn, caseExact: true };
   if (lower === 'meta.created' || lower === 'meta.lastmodified') {
-    return (target.kind === 'User' ? USER_COLUMNS : GROUP_COLUMNS)[lower === 'meta.created' ? 'meta.created' : 'meta.lastModified'] as Mapping;
+    return (target.kind === 'User' ? USER_COLUMNS : GROUP_COLUMNS)[
+      lower === 'meta.created' ? 'meta.created' : 'meta.lastModified'
+    ] as Mapping;
   }
   const resolved = resolveAttributePath(target.kind, attrPath);
-  if (resolved === undefined) throw scimBadRequest('invalidFilter', `Unknown attribute in filter: ${attrPath}`);
+  if (resolved === undefined)
+    throw scimBadRequest('invalidFilter', `Unknown attribute in filter: ${attrPath}`);
   const path = canonicalPath(resolved);
   const columns = target.kind === 'User' ? USER_COLUMNS : GROUP_COLUMNS;
   const mapped = columns[path];
@@ -104,7 +124,12 @@ function mappingFor(target: FilterTarget, attrPath: string): Mapping {
   // Other single-valued text attributes live in the stored resource JSON (title, userType,
   // the enterprise extension's department, manager.value…).
   const leaf = resolved.sub ?? resolved.def;
-  if (target.kind === 'User' && !resolved.def.multiValued && (leaf.type === 'string' || leaf.type === 'reference') && leaf.returned !== 'never') {
+  if (
+    target.kind === 'User' &&
+    !resolved.def.multiValued &&
+    (leaf.type === 'string' || leaf.type === 'reference') &&
+    leaf.returned !== 'never'
+  ) {
     return {
       kind: 'json',
       schema: resolved.schema === ENTERPRISE_SCHEMA ? ENTERPRISE_SCHEMA : null,
@@ -123,21 +148,41 @@ function like(column: RawBuilder<unknown>, pattern: string): RawBuilder<boolean>
   return sql<boolean>`${column} like ${pattern} escape '\\'`;
 }
 
-function jsonText(target: FilterTarget, mapping: Extract<Mapping, { kind: 'json' }>): RawBuilder<string | null> {
-  const keys = [mapping.schema, mapping.attribute, mapping.sub].filter((k): k is string => k !== null);
+function jsonText(
+  target: FilterTarget,
+  mapping: Extract<Mapping, { kind: 'json' }>,
+): RawBuilder<string | null> {
+  const keys = [mapping.schema, mapping.attribute, mapping.sub].filter(
+    (k): k is string => k !== null,
+  );
   if (target.dialect === 'postgres') {
-    return sql<string | null>`(su.resource::jsonb #>> ${`{${keys.map((k) => `"${k}"`).join(',')}}`})`;
+    return sql<
+      string | null
+    >`(su.resource::jsonb #>> ${`{${keys.map((k) => `"${k}"`).join(',')}}`})`;
   }
-  return sql<string | null>`json_extract(su.resource, ${`$.${keys.map((k) => `"${k}"`).join('.')}`})`;
+  return sql<
+    string | null
+  >`json_extract(su.resource, ${`$.${keys.map((k) => `"${k}"`).join('.')}`})`;
 }
 
-function stringCondition(column: RawBuilder<unknown>, caseExact: boolean, op: string, value: Value, attrPath: string, lowered = false): RawBuilder<boolean> {
+function stringCondition(
+  column: RawBuilder<unknown>,
+  caseExact: boolean,
+  op: string,
+  value: Value,
+  attrPath: string,
+  lowered = false,
+): RawBuilder<boolean> {
   if (op === 'pr') return sql<boolean>`(${column} is not null and ${column} <> '')`;
   if (value === null) {
     if (op === 'eq') return sql<boolean>`${column} is null`;
     if (op === 'ne') return sql<boolean>`${column} is not null`;
   }
-  if (typeof value !== 'string') throw scimBadRequest('invalidFilter', `${attrPath} compares with a string, not ${JSON.stringify(value)}`);
+  if (typeof value !== 'string')
+    throw scimBadRequest(
+      'invalidFilter',
+      `${attrPath} compares with a string, not ${JSON.stringify(value)}`,
+    );
   const left = caseExact || lowered ? column : sql`lower(${column})`;
   const right = caseExact ? value : value.toLowerCase();
   switch (op) {
@@ -164,28 +209,63 @@ function stringCondition(column: RawBuilder<unknown>, caseExact: boolean, op: st
   }
 }
 
-function compare(target: FilterTarget, attrPath: string, op: string, value: Value): RawBuilder<boolean> {
+function compare(
+  target: FilterTarget,
+  attrPath: string,
+  op: string,
+  value: Value,
+): RawBuilder<boolean> {
   const mapping = mappingFor(target, attrPath);
   switch (mapping.kind) {
     case 'string':
-      return stringCondition(sql.ref(mapping.column), mapping.caseExact, op, value, attrPath, mapping.lowered === true);
+      return stringCondition(
+        sql.ref(mapping.column),
+        mapping.caseExact,
+        op,
+        value,
+        attrPath,
+        mapping.lowered === true,
+      );
     case 'json':
       return stringCondition(jsonText(target, mapping), false, op, value, attrPath);
     case 'integer': {
       const column = sql.ref(mapping.column);
       if (op === 'pr') return sql<boolean>`${column} is not null`;
-      const id = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : undefined;
-      if (op === 'eq') return id === undefined ? sql<boolean>`1 = 0` : sql<boolean>`${column} = ${id}`;
-      if (op === 'ne') return id === undefined ? sql<boolean>`1 = 1` : sql<boolean>`${column} <> ${id}`;
+      const id =
+        typeof value === 'number'
+          ? value
+          : typeof value === 'string' && /^\d{1,9}$/.test(value)
+            ? Number(value)
+            : undefined;
+      if (op === 'eq')
+        return id === undefined ? sql<boolean>`1 = 0` : sql<boolean>`${column} = ${id}`;
+      if (op === 'ne')
+        return id === undefined ? sql<boolean>`1 = 1` : sql<boolean>`${column} <> ${id}`;
       // Ordering and substring tests on IDs compare their text.
-      return stringCondition(sql`cast(${column} as text)`, true, op, value === null ? null : String(value), attrPath);
+      return stringCondition(
+        sql`cast(${column} as text)`,
+        true,
+        op,
+        value === null ? null : String(value),
+        attrPath,
+      );
     }
     case 'boolean': {
       const column = sql.ref(mapping.column);
       if (op === 'pr') return sql<boolean>`1 = 1`;
-      const flag = typeof value === 'boolean' ? value : typeof value === 'string' ? ['true', 'false'].includes(value.toLowerCase()) ? value.toLowerCase() === 'true' : undefined : undefined;
+      const flag =
+        typeof value === 'boolean'
+          ? value
+          : typeof value === 'string'
+            ? ['true', 'false'].includes(value.toLowerCase())
+              ? value.toLowerCase() === 'true'
+              : undefined
+            : undefined;
       if (flag === undefined || (op !== 'eq' && op !== 'ne')) {
-        throw scimBadRequest('invalidFilter', `${attrPath} is a boolean: compare it with eq or ne and true or false`);
+        throw scimBadRequest(
+          'invalidFilter',
+          `${attrPath} is a boolean: compare it with eq or ne and true or false`,
+        );
       }
       return sql<boolean>`${column} ${sql.raw(op === 'eq' ? '=' : '<>')} ${flag ? 1 : 0}`;
     }
@@ -194,19 +274,31 @@ function compare(target: FilterTarget, attrPath: string, op: string, value: Valu
       if (op === 'pr') return sql<boolean>`${column} is not null`;
       const time = typeof value === 'string' ? new Date(value) : undefined;
       if (time === undefined || Number.isNaN(time.getTime())) {
-        throw scimBadRequest('invalidFilter', `${attrPath} compares with a date-time, not ${JSON.stringify(value)}`);
+        throw scimBadRequest(
+          'invalidFilter',
+          `${attrPath} compares with a date-time, not ${JSON.stringify(value)}`,
+        );
       }
       const iso = time.toISOString();
-      const operators: Record<string, string> = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' };
+      const operators: Record<string, string> = {
+        eq: '=',
+        ne: '<>',
+        gt: '>',
+        ge: '>=',
+        lt: '<',
+        le: '<=',
+      };
       const sqlOp = operators[op];
-      if (sqlOp === undefined) throw scimBadRequest('invalidFilter', `${op} does not apply to the date-time ${attrPath}`);
+      if (sqlOp === undefined)
+        throw scimBadRequest('invalidFilter', `${op} does not apply to the date-time ${attrPath}`);
       return sql<boolean>`${column} ${sql.raw(sqlOp)} ${iso}`;
     }
     case 'lines': {
       // emails_text is "\nvalue1\nvalue2\n", lower-cased: "any email matches".
       const column = sql.ref(mapping.column);
       if (op === 'pr') return sql<boolean>`${column} <> ''`;
-      if (typeof value !== 'string') throw scimBadRequest('invalidFilter', `${attrPath} compares with a string`);
+      if (typeof value !== 'string')
+        throw scimBadRequest('invalidFilter', `${attrPath} compares with a string`);
       const v = escapeLike(value.toLowerCase());
       switch (op) {
         case 'eq':
@@ -224,9 +316,11 @@ function compare(target: FilterTarget, attrPath: string, op: string, value: Valu
       }
     }
     case 'members': {
-      if (target.memberExists === undefined) throw scimBadRequest('invalidFilter', `Filtering on ${attrPath} is not supported`);
+      if (target.memberExists === undefined)
+        throw scimBadRequest('invalidFilter', `Filtering on ${attrPath} is not supported`);
       if (op === 'pr') return target.memberExists('');
-      if (op !== 'eq' || typeof value !== 'string') throw scimBadRequest('invalidFilter', `${attrPath} supports eq "<user id>" and pr`);
+      if (op !== 'eq' || typeof value !== 'string')
+        throw scimBadRequest('invalidFilter', `${attrPath} supports eq "<user id>" and pr`);
       return target.memberExists(value);
     }
   }

@@ -36,8 +36,16 @@ export function listConnections(db: Executor, workspaceId: number) {
     .selectAll('c')
     .select('e.type as environment_type')
     .select((eb) => [
-      eb.selectFrom('scim_users as su').whereRef('su.connection_id', '=', 'c.id').select(eb.fn.countAll<number | string>().as('n')).as('users_count'),
-      eb.selectFrom('scim_groups as sg').whereRef('sg.connection_id', '=', 'c.id').select(eb.fn.countAll<number | string>().as('n')).as('groups_count'),
+      eb
+        .selectFrom('scim_users as su')
+        .whereRef('su.connection_id', '=', 'c.id')
+        .select(eb.fn.countAll<number | string>().as('n'))
+        .as('users_count'),
+      eb
+        .selectFrom('scim_groups as sg')
+        .whereRef('sg.connection_id', '=', 'c.id')
+        .select(eb.fn.countAll<number | string>().as('n'))
+        .as('groups_count'),
     ])
     .where('c.workspace_id', '=', workspaceId)
     .orderBy('c.created_at')
@@ -45,7 +53,13 @@ export function listConnections(db: Executor, workspaceId: number) {
     .execute();
 }
 
-export function updateConnection(db: Executor, id: string, changes: Partial<Pick<ScimConnectionRow, 'token_hash' | 'token_prefix' | 'rotated_at' | 'last_sync_at'>>) {
+export function updateConnection(
+  db: Executor,
+  id: string,
+  changes: Partial<
+    Pick<ScimConnectionRow, 'token_hash' | 'token_prefix' | 'rotated_at' | 'last_sync_at'>
+  >,
+) {
   return db.updateTable('scim_connections').set(changes).where('id', '=', id).execute();
 }
 
@@ -55,20 +69,45 @@ export function deleteConnection(db: Executor, id: string) {
 
 // ---- users ----------------------------------------------------------------------------------
 
-export function findScimUserByEndUser(db: Executor, connectionId: string, endUserId: number, dialect: Dialect, lock = false) {
-  let query = db.selectFrom('scim_users').selectAll().where('connection_id', '=', connectionId).where('end_user_id', '=', endUserId);
+export function findScimUserByEndUser(
+  db: Executor,
+  connectionId: string,
+  endUserId: number,
+  dialect: Dialect,
+  lock = false,
+) {
+  let query = db
+    .selectFrom('scim_users')
+    .selectAll()
+    .where('connection_id', '=', connectionId)
+    .where('end_user_id', '=', endUserId);
   if (lock && dialect === 'postgres') query = query.forUpdate();
   return query.executeTakeFirst();
 }
 
-export function findScimUserByMember(db: Executor, connectionId: string, memberId: number, dialect: Dialect, lock = false) {
-  let query = db.selectFrom('scim_users').selectAll().where('connection_id', '=', connectionId).where('member_id', '=', memberId);
+export function findScimUserByMember(
+  db: Executor,
+  connectionId: string,
+  memberId: number,
+  dialect: Dialect,
+  lock = false,
+) {
+  let query = db
+    .selectFrom('scim_users')
+    .selectAll()
+    .where('connection_id', '=', connectionId)
+    .where('member_id', '=', memberId);
   if (lock && dialect === 'postgres') query = query.forUpdate();
   return query.executeTakeFirst();
 }
 
 export function findScimUserByUserNameKey(db: Executor, connectionId: string, key: string) {
-  return db.selectFrom('scim_users').selectAll().where('connection_id', '=', connectionId).where('user_name_key', '=', key).executeTakeFirst();
+  return db
+    .selectFrom('scim_users')
+    .selectAll()
+    .where('connection_id', '=', connectionId)
+    .where('user_name_key', '=', key)
+    .executeTakeFirst();
 }
 
 export function countOtherLinksOfEndUser(db: Executor, endUserId: number, connectionId: string) {
@@ -85,7 +124,11 @@ export function insertScimUser(db: Executor, row: NewRow<'scim_users'>) {
   return db.insertInto('scim_users').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export function updateScimUser(db: Executor, id: number, changes: Partial<Omit<ScimUserRow, 'id'>>) {
+export function updateScimUser(
+  db: Executor,
+  id: number,
+  changes: Partial<Omit<ScimUserRow, 'id'>>,
+) {
   return db.updateTable('scim_users').set(changes).where('id', '=', id).execute();
 }
 
@@ -103,17 +146,29 @@ export async function listScimUsers(
   let base = db.selectFrom('scim_users as su').where('su.connection_id', '=', connectionId);
   if (where !== undefined) base = base.where(where);
   const [rows, count] = await Promise.all([
-    limit === 0 ? Promise.resolve([]) : base.selectAll('su').orderBy('su.id').limit(limit).offset(offset).execute(),
+    limit === 0
+      ? Promise.resolve([])
+      : base.selectAll('su').orderBy('su.id').limit(limit).offset(offset).execute(),
     base.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
 }
 
 /** Users of the connection among these SCIM ids (end-user or member IDs). */
-export async function existingUserIds(db: Executor, connectionId: string, column: 'end_user_id' | 'member_id', ids: number[]): Promise<Set<number>> {
+export async function existingUserIds(
+  db: Executor,
+  connectionId: string,
+  column: 'end_user_id' | 'member_id',
+  ids: number[],
+): Promise<Set<number>> {
   const found = new Set<number>();
   for (const slice of chunks(ids)) {
-    const rows = await db.selectFrom('scim_users').select(column).where('connection_id', '=', connectionId).where(column, 'in', slice).execute();
+    const rows = await db
+      .selectFrom('scim_users')
+      .select(column)
+      .where('connection_id', '=', connectionId)
+      .where(column, 'in', slice)
+      .execute();
     for (const row of rows) {
       const id = row[column];
       if (id !== null) found.add(id);
@@ -124,9 +179,19 @@ export async function existingUserIds(db: Executor, connectionId: string, column
 
 // ---- groups ---------------------------------------------------------------------------------
 
-export function findScimGroup(db: Executor, connectionId: string, column: 'end_user_group_id' | 'collaborator_group_id', id: number | string, dialect: Dialect, lock = false) {
+export function findScimGroup(
+  db: Executor,
+  connectionId: string,
+  column: 'end_user_group_id' | 'collaborator_group_id',
+  id: number | string,
+  dialect: Dialect,
+  lock = false,
+) {
   let query = db.selectFrom('scim_groups').selectAll().where('connection_id', '=', connectionId);
-  query = column === 'end_user_group_id' ? query.where('end_user_group_id', '=', Number(id)) : query.where('collaborator_group_id', '=', String(id));
+  query =
+    column === 'end_user_group_id'
+      ? query.where('end_user_group_id', '=', Number(id))
+      : query.where('collaborator_group_id', '=', String(id));
   if (lock && dialect === 'postgres') query = query.forUpdate();
   return query.executeTakeFirst();
 }
@@ -135,7 +200,11 @@ export function insertScimGroup(db: Executor, row: NewRow<'scim_groups'>) {
   return db.insertInto('scim_groups').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export function updateScimGroup(db: Executor, id: number, changes: Partial<Pick<ScimGroupRow, 'display_name' | 'external_id' | 'updated_at'>>) {
+export function updateScimGroup(
+  db: Executor,
+  id: number,
+  changes: Partial<Pick<ScimGroupRow, 'display_name' | 'external_id' | 'updated_at'>>,
+) {
   // The version goes up in the same statement, so concurrent PATCHes each get their own.
   return db
     .updateTable('scim_groups')
@@ -154,7 +223,9 @@ export async function listScimGroups(
   let base = db.selectFrom('scim_groups as sg').where('sg.connection_id', '=', connectionId);
   if (where !== undefined) base = base.where(where);
   const [rows, count] = await Promise.all([
-    limit === 0 ? Promise.resolve([]) : base.selectAll('sg').orderBy('sg.id').limit(limit).offset(offset).execute(),
+    limit === 0
+      ? Promise.resolve([])
+      : base.selectAll('sg').orderBy('sg.id').limit(limit).offset(offset).execute(),
     base.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
@@ -165,7 +236,16 @@ export async function listScimGroups(
 /** Like insertAuditEvent, with the connection as actor (actor_type `scim_connection`). */
 export async function insertScimAuditEvent(
   db: Executor,
-  entry: { workspaceId: number; actor: Omit<Actor, 'type'>; action: string; targetType: string; targetId: string | number; before?: unknown; after?: unknown; createdAt: string },
+  entry: {
+    workspaceId: number;
+    actor: Omit<Actor, 'type'>;
+    action: string;
+    targetType: string;
+    targetId: string | number;
+    before?: unknown;
+    after?: unknown;
+    createdAt: string;
+  },
 ): Promise<void> {
   await db
     .insertInto('audit_events')

@@ -15,7 +15,16 @@ import {
 } from './scim.schema.js';
 
 /** Attributes kept in their own columns rather than in the stored resource JSON. */
-const USER_COLUMN_ATTRIBUTES = ['userName', 'externalId', 'active', 'id', 'meta', 'schemas', 'groups', 'password'];
+const USER_COLUMN_ATTRIBUTES = [
+  'userName',
+  'externalId',
+  'active',
+  'id',
+  'meta',
+  'schemas',
+  'groups',
+  'password',
+];
 
 export interface UserFields {
   userName: string;
@@ -43,17 +52,24 @@ function text(value: Json | undefined): string | null {
 export function userFields(resource: JsonObject): UserFields {
   const userName = typeof resource.userName === 'string' ? resource.userName.trim() : '';
   if (userName === '') throw scimBadRequest('invalidValue', 'userName is required');
-  if (userName.length > MAX_USER_NAME) throw scimBadRequest('invalidValue', `userName is longer than ${MAX_USER_NAME} characters`);
+  if (userName.length > MAX_USER_NAME)
+    throw scimBadRequest('invalidValue', `userName is longer than ${MAX_USER_NAME} characters`);
   const rest: JsonObject = {};
-  for (const [key, value] of Object.entries(resource)) if (!USER_COLUMN_ATTRIBUTES.includes(key)) rest[key] = value;
+  for (const [key, value] of Object.entries(resource))
+    if (!USER_COLUMN_ATTRIBUTES.includes(key)) rest[key] = value;
   const name = isObject(resource.name) ? resource.name : {};
   const emails = Array.isArray(resource.emails) ? resource.emails : [];
-  const emailValues = emails.flatMap((email) => (isObject(email) && typeof email.value === 'string' ? [email.value.toLowerCase()] : []));
+  const emailValues = emails.flatMap((email) =>
+    isObject(email) && typeof email.value === 'string' ? [email.value.toLowerCase()] : [],
+  );
   const displayName = text(resource.displayName);
   const givenName = text(name.givenName);
   const familyName = text(name.familyName);
   const formatted = text(name.formatted);
-  const personName = displayName ?? formatted ?? ([givenName, familyName].filter((n) => n !== null).join(' ') || userName);
+  const personName =
+    displayName ??
+    formatted ??
+    ([givenName, familyName].filter((n) => n !== null).join(' ') || userName);
   return {
     userName,
     externalId: text(resource.externalId),
@@ -92,7 +108,10 @@ export function renderUser(
   groups: { value: string; display: string; $ref: string }[],
   meta: Meta,
 ): JsonObject {
-  const schemas = [USER_SCHEMA, ...(stored.rest[ENTERPRISE_SCHEMA] === undefined ? [] : [ENTERPRISE_SCHEMA])];
+  const schemas = [
+    USER_SCHEMA,
+    ...(stored.rest[ENTERPRISE_SCHEMA] === undefined ? [] : [ENTERPRISE_SCHEMA]),
+  ];
   const { [ENTERPRISE_SCHEMA]: extension, ...core } = stored.rest;
   return {
     schemas,
@@ -176,7 +195,13 @@ function selectors(kind: ResourceKind, list: string | undefined): Selector[] | u
     const resolved = resolveAttributePath(kind, path);
     if (resolved === undefined) return [];
     if (resolved.schema === ENTERPRISE_SCHEMA) {
-      return [{ key: ENTERPRISE_SCHEMA, extensionAttribute: resolved.def.name, ...(resolved.sub === undefined ? {} : { sub: resolved.sub.name }) }];
+      return [
+        {
+          key: ENTERPRISE_SCHEMA,
+          extensionAttribute: resolved.def.name,
+          ...(resolved.sub === undefined ? {} : { sub: resolved.sub.name }),
+        },
+      ];
     }
     if (resolved.sub !== undefined) return [{ key: resolved.def.name, sub: resolved.sub.name }];
     return [{ key: resolved.def.name }];
@@ -184,7 +209,10 @@ function selectors(kind: ResourceKind, list: string | undefined): Selector[] | u
 }
 
 function pick(value: Json | undefined, sub: string): Json | undefined {
-  if (Array.isArray(value)) return value.map((item) => (isObject(item) && item[sub] !== undefined ? { [sub]: item[sub] ?? null } : {}));
+  if (Array.isArray(value))
+    return value.map((item) =>
+      isObject(item) && item[sub] !== undefined ? { [sub]: item[sub] ?? null } : {},
+    );
   if (isObject(value)) return value[sub] === undefined ? undefined : { [sub]: value[sub] ?? null };
   return undefined;
 }
@@ -202,7 +230,12 @@ function mergeInto(target: JsonObject, key: string, value: Json | undefined) {
 }
 
 /** Applies `attributes` (only these, plus id and schemas) or `excludedAttributes`. */
-export function project(kind: ResourceKind, resource: JsonObject, attributes?: string, excluded?: string): JsonObject {
+export function project(
+  kind: ResourceKind,
+  resource: JsonObject,
+  attributes?: string,
+  excluded?: string,
+): JsonObject {
   const only = selectors(kind, attributes);
   if (only !== undefined) {
     const out: JsonObject = { schemas: resource.schemas ?? [], id: resource.id ?? null };
@@ -211,8 +244,14 @@ export function project(kind: ResourceKind, resource: JsonObject, attributes?: s
       if (selector.extensionAttribute !== undefined) {
         const inner = isObject(value) ? value[selector.extensionAttribute] : undefined;
         const picked = selector.sub === undefined ? inner : pick(inner, selector.sub);
-        if (picked !== undefined) mergeInto(out, selector.key, { [selector.extensionAttribute]: picked });
-      } else mergeInto(out, selector.key, selector.sub === undefined ? value : pick(value, selector.sub));
+        if (picked !== undefined)
+          mergeInto(out, selector.key, { [selector.extensionAttribute]: picked });
+      } else
+        mergeInto(
+          out,
+          selector.key,
+          selector.sub === undefined ? value : pick(value, selector.sub),
+        );
     }
     return out;
   }
@@ -224,23 +263,34 @@ export function project(kind: ResourceKind, resource: JsonObject, attributes?: s
     if (selector.extensionAttribute !== undefined) {
       const inner = out[selector.key];
       const name = selector.extensionAttribute;
-      if (isObject(inner) && selector.sub === undefined) out[selector.key] = Object.fromEntries(Object.entries(inner).filter(([k]) => k !== name));
+      if (isObject(inner) && selector.sub === undefined)
+        out[selector.key] = Object.fromEntries(Object.entries(inner).filter(([k]) => k !== name));
     } else if (selector.sub === undefined) {
       const key = selector.key;
       for (const k of Object.keys(out)) if (k === key) Reflect.deleteProperty(out, k);
-    }
-    else {
+    } else {
       const value = out[selector.key];
       const sub = selector.sub;
-      if (Array.isArray(value)) out[selector.key] = value.map((item) => (isObject(item) ? Object.fromEntries(Object.entries(item).filter(([k]) => k !== sub)) : item));
-      else if (isObject(value)) out[selector.key] = Object.fromEntries(Object.entries(value).filter(([k]) => k !== sub));
+      if (Array.isArray(value))
+        out[selector.key] = value.map((item) =>
+          isObject(item)
+            ? Object.fromEntries(Object.entries(item).filter(([k]) => k !== sub))
+            : item,
+        );
+      else if (isObject(value))
+        out[selector.key] = Object.fromEntries(Object.entries(value).filter(([k]) => k !== sub));
     }
   }
   return out;
 }
 
 /** Whether a list projection asks for members at all (so a group list can skip loading them). */
-export function wantsAttribute(kind: ResourceKind, name: string, attributes?: string, excluded?: string): boolean {
+export function wantsAttribute(
+  kind: ResourceKind,
+  name: string,
+  attributes?: string,
+  excluded?: string,
+): boolean {
   const only = selectors(kind, attributes);
   if (only !== undefined) return only.some((s) => s.key === name);
   const without = selectors(kind, excluded);

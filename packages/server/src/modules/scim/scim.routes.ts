@@ -6,13 +6,32 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { CreateScimConnectionBody, DataOf, ScimConnection, ScimConnectionParams, ScimConnectionWithToken } from '@roster/contracts';
+import {
+  CreateScimConnectionBody,
+  DataOf,
+  ScimConnection,
+  ScimConnectionParams,
+  ScimConnectionWithToken,
+} from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
 import { errorResponses, noContent } from '../../http/schemas.js';
-import { handleScimError, SCIM_CONTENT_TYPE, ScimError, scimErrorBody, scimNotFound } from './scim.errors.js';
+import {
+  handleScimError,
+  SCIM_CONTENT_TYPE,
+  ScimError,
+  scimErrorBody,
+  scimNotFound,
+} from './scim.errors.js';
 import type { ScimConnectionRow } from './scim.repository.js';
 import { etagOf } from './scim.resources.js';
-import { LIST_SCHEMA, resourceTypeDocuments, schemaDocuments, SEARCH_SCHEMA, serviceProviderConfig, isObject } from './scim.schema.js';
+import {
+  LIST_SCHEMA,
+  resourceTypeDocuments,
+  schemaDocuments,
+  SEARCH_SCHEMA,
+  serviceProviderConfig,
+  isObject,
+} from './scim.schema.js';
 import type { ListQuery, ScimService, WriteResult } from './scim.service.js';
 
 const tags = ['SCIM connections'];
@@ -20,7 +39,13 @@ const tags = ['SCIM connections'];
 export function registerScimConnectionRoutes(app: Api, scim: ScimService): void {
   app.get(
     '/scim_connections',
-    { schema: { tags, summary: 'List SCIM connections', response: { 200: DataOf(Type.Array(ScimConnection)), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'List SCIM connections',
+        response: { 200: DataOf(Type.Array(ScimConnection)), ...errorResponses },
+      },
+    },
     async (request) => ({ data: await scim.listConnections(contextOf(request)) }),
   );
   app.post(
@@ -28,16 +53,27 @@ export function registerScimConnectionRoutes(app: Api, scim: ScimService): void 
     {
       schema: {
         tags,
-        summary: 'Create a SCIM connection for one environment and target (the token is shown once)',
+        summary:
+          'Create a SCIM connection for one environment and target (the token is shown once)',
         body: CreateScimConnectionBody,
         response: { 201: DataOf(ScimConnectionWithToken), ...errorResponses },
       },
     },
-    async (request, reply) => reply.status(201).send({ data: await scim.createConnection(contextOf(request), request.body) }),
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send({ data: await scim.createConnection(contextOf(request), request.body) }),
   );
   app.get(
     '/scim_connections/:id',
-    { schema: { tags, summary: 'Get a SCIM connection', params: ScimConnectionParams, response: { 200: DataOf(ScimConnection), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Get a SCIM connection',
+        params: ScimConnectionParams,
+        response: { 200: DataOf(ScimConnection), ...errorResponses },
+      },
+    },
     async (request) => ({ data: await scim.getConnection(contextOf(request), request.params.id) }),
   );
   app.post(
@@ -54,7 +90,14 @@ export function registerScimConnectionRoutes(app: Api, scim: ScimService): void 
   );
   app.delete(
     '/scim_connections/:id',
-    { schema: { tags, summary: 'Delete a SCIM connection (its users and groups stay)', params: ScimConnectionParams, response: { ...noContent, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete a SCIM connection (its users and groups stay)',
+        params: ScimConnectionParams,
+        response: { ...noContent, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       await scim.deleteConnection(contextOf(request), request.params.id);
       return reply.status(204).send(null);
@@ -110,7 +153,10 @@ function listQuery(query: Query): ListQuery {
 }
 
 function projection(query: Query) {
-  return { attributes: text(query, 'attributes'), excludedAttributes: text(query, 'excludedAttributes') };
+  return {
+    attributes: text(query, 'attributes'),
+    excludedAttributes: text(query, 'excludedAttributes'),
+  };
 }
 
 function send(reply: FastifyReply, status: number, body: unknown, version?: number) {
@@ -128,7 +174,12 @@ function ifMatch(request: FastifyRequest): string | undefined {
  * RFC 7644 §3.5.2 lets PATCH answer 200 with the resource or 204: Roster answers 204 (what Entra
  * expects), and 200 with the resource when the client asks for attributes.
  */
-function patchAnswer(request: FastifyRequest, reply: FastifyReply, result: WriteResult, project: (r: WriteResult) => unknown) {
+function patchAnswer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  result: WriteResult,
+  project: (r: WriteResult) => unknown,
+) {
   const query = request.query as Query;
   if (text(query, 'attributes') !== undefined || text(query, 'excludedAttributes') !== undefined) {
     return send(reply, 200, project(result), result.version);
@@ -137,11 +188,22 @@ function patchAnswer(request: FastifyRequest, reply: FastifyReply, result: Write
   return reply.status(204).send();
 }
 
+function wantsBody(query: Query): boolean {
+  return text(query, 'attributes') !== undefined || text(query, 'excludedAttributes') !== undefined;
+}
+
 function searchQuery(body: unknown): ListQuery {
-  if (!isObject(body)) throw new ScimError(400, 'The body must be a SearchRequest', 'invalidSyntax');
+  if (!isObject(body))
+    throw new ScimError(400, 'The body must be a SearchRequest', 'invalidSyntax');
   const schemas = body.schemas;
-  if (Array.isArray(schemas) && !schemas.includes(SEARCH_SCHEMA)) throw new ScimError(400, `schemas must contain ${SEARCH_SCHEMA}`, 'invalidSyntax');
-  const list = (value: unknown) => (Array.isArray(value) ? value.filter((v) => typeof v === 'string').join(',') : typeof value === 'string' ? value : undefined);
+  if (Array.isArray(schemas) && !schemas.includes(SEARCH_SCHEMA))
+    throw new ScimError(400, `schemas must contain ${SEARCH_SCHEMA}`, 'invalidSyntax');
+  const list = (value: unknown) =>
+    Array.isArray(value)
+      ? value.filter((v) => typeof v === 'string').join(',')
+      : typeof value === 'string'
+        ? value
+        : undefined;
   return {
     filter: typeof body.filter === 'string' ? body.filter : undefined,
     startIndex: integer(body.startIndex),
@@ -156,14 +218,26 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
     (scope, _options, done) => {
       scope.setErrorHandler(handleScimError);
       const notFound = (request: FastifyRequest, reply: FastifyReply) =>
-        send(reply, 404, scimErrorBody(404, `No SCIM endpoint ${request.method} ${request.url.split('?')[0] ?? ''}`));
+        send(
+          reply,
+          404,
+          scimErrorBody(
+            404,
+            `No SCIM endpoint ${request.method} ${request.url.split('?')[0] ?? ''}`,
+          ),
+        );
       scope.setNotFoundHandler(notFound);
-      scope.addContentTypeParser('application/scim+json', { parseAs: 'string', bodyLimit: SCIM_BODY_LIMIT }, scope.getDefaultJsonParser('error', 'ignore'));
+      scope.addContentTypeParser(
+        'application/scim+json',
+        { parseAs: 'string', bodyLimit: SCIM_BODY_LIMIT },
+        scope.getDefaultJsonParser('error', 'ignore'),
+      );
       scope.addHook('onRequest', async (request) => {
         await Promise.resolve();
         const params = request.params as { connectionId?: string };
         const connection = await scim.authenticate(params.connectionId ?? '', bearer(request));
-        if (connection === undefined) throw new ScimError(401, 'Invalid or missing bearer token for this SCIM connection');
+        if (connection === undefined)
+          throw new ScimError(401, 'Invalid or missing bearer token for this SCIM connection');
         request.scimConnection = connection;
       });
 
@@ -174,16 +248,26 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
       const both = (name: string) => [`/${name}`, `/${name.toLowerCase()}`];
 
       for (const path of both('ServiceProviderConfig')) {
-        scope.get(path, readOptions, (request, reply) => send(reply, 200, serviceProviderConfig(scim.baseUrlOf(connectionOf(request).id))));
+        scope.get(path, readOptions, (request, reply) =>
+          send(reply, 200, serviceProviderConfig(scim.baseUrlOf(connectionOf(request).id))),
+        );
       }
       for (const path of both('Schemas')) {
         scope.get(path, readOptions, (request, reply) => {
           const docs = schemaDocuments(scim.baseUrlOf(connectionOf(request).id));
-          return send(reply, 200, { schemas: [LIST_SCHEMA], totalResults: docs.length, startIndex: 1, itemsPerPage: docs.length, Resources: docs });
+          return send(reply, 200, {
+            schemas: [LIST_SCHEMA],
+            totalResults: docs.length,
+            startIndex: 1,
+            itemsPerPage: docs.length,
+            Resources: docs,
+          });
         });
         scope.get(`${path}/:id`, readOptions, (request, reply) => {
           const { id } = request.params as { id: string };
-          const doc = schemaDocuments(scim.baseUrlOf(connectionOf(request).id)).find((d) => d.id === id);
+          const doc = schemaDocuments(scim.baseUrlOf(connectionOf(request).id)).find(
+            (d) => d.id === id,
+          );
           if (doc === undefined) throw scimNotFound(`Schema ${id} not found`);
           return send(reply, 200, doc);
         });
@@ -191,11 +275,19 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
       for (const path of both('ResourceTypes')) {
         scope.get(path, readOptions, (request, reply) => {
           const docs = resourceTypeDocuments(scim.baseUrlOf(connectionOf(request).id));
-          return send(reply, 200, { schemas: [LIST_SCHEMA], totalResults: docs.length, startIndex: 1, itemsPerPage: docs.length, Resources: docs });
+          return send(reply, 200, {
+            schemas: [LIST_SCHEMA],
+            totalResults: docs.length,
+            startIndex: 1,
+            itemsPerPage: docs.length,
+            Resources: docs,
+          });
         });
         scope.get(`${path}/:id`, readOptions, (request, reply) => {
           const { id } = request.params as { id: string };
-          const doc = resourceTypeDocuments(scim.baseUrlOf(connectionOf(request).id)).find((d) => d.id === id);
+          const doc = resourceTypeDocuments(scim.baseUrlOf(connectionOf(request).id)).find(
+            (d) => d.id === id,
+          );
           if (doc === undefined) throw scimNotFound(`ResourceType ${id} not found`);
           return send(reply, 200, doc);
         });
@@ -204,30 +296,56 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
       for (const path of both('Users')) {
         for (const listPath of [path, `${path}/`]) {
           scope.get(listPath, readOptions, async (request, reply) =>
-            send(reply, 200, await scim.listUsers(connectionOf(request), listQuery(request.query as Query))),
+            send(
+              reply,
+              200,
+              await scim.listUsers(connectionOf(request), listQuery(request.query as Query)),
+            ),
           );
         }
-        scope.post(`${path}/.search`, writeOptions, async (request, reply) => send(reply, 200, await scim.listUsers(connectionOf(request), searchQuery(request.body))));
+        scope.post(`${path}/.search`, writeOptions, async (request, reply) =>
+          send(reply, 200, await scim.listUsers(connectionOf(request), searchQuery(request.body))),
+        );
         scope.post(path, writeOptions, async (request, reply) => {
           const result = await scim.createUser(connectionOf(request), request.body);
-          void reply.header('location', (result.resource.meta as { location?: string } | undefined)?.location ?? '');
+          void reply.header(
+            'location',
+            (result.resource.meta as { location?: string } | undefined)?.location ?? '',
+          );
           return send(reply, 201, result.resource, result.version);
         });
         scope.get(`${path}/:id`, readOptions, async (request, reply) => {
           const { id } = request.params as { id: string };
-          const result = await scim.getUser(connectionOf(request), id, projection(request.query as Query));
+          const result = await scim.getUser(
+            connectionOf(request),
+            id,
+            projection(request.query as Query),
+          );
           return send(reply, 200, result.resource, result.version);
         });
         scope.put(`${path}/:id`, writeOptions, async (request, reply) => {
           const { id } = request.params as { id: string };
-          const result = await scim.replaceUser(connectionOf(request), id, request.body, ifMatch(request));
+          const result = await scim.replaceUser(
+            connectionOf(request),
+            id,
+            request.body,
+            ifMatch(request),
+          );
           return send(reply, 200, result.resource, result.version);
         });
         scope.patch(`${path}/:id`, writeOptions, async (request, reply) => {
           const { id } = request.params as { id: string };
-          const result = await scim.patchUser(connectionOf(request), id, request.body, ifMatch(request));
           const query = request.query as Query;
-          return patchAnswer(request, reply, result, (r) => scim.projectUser(r.resource, projection(query)));
+          const result = await scim.patchUser(
+            connectionOf(request),
+            id,
+            request.body,
+            ifMatch(request),
+            wantsBody(query),
+          );
+          return patchAnswer(request, reply, result, (r) =>
+            scim.projectUser(r.resource, projection(query)),
+          );
         });
         scope.delete(`${path}/:id`, readOptions, async (request, reply) => {
           const { id } = request.params as { id: string };
@@ -239,30 +357,56 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
       for (const path of both('Groups')) {
         for (const listPath of [path, `${path}/`]) {
           scope.get(listPath, readOptions, async (request, reply) =>
-            send(reply, 200, await scim.listGroups(connectionOf(request), listQuery(request.query as Query))),
+            send(
+              reply,
+              200,
+              await scim.listGroups(connectionOf(request), listQuery(request.query as Query)),
+            ),
           );
         }
-        scope.post(`${path}/.search`, writeOptions, async (request, reply) => send(reply, 200, await scim.listGroups(connectionOf(request), searchQuery(request.body))));
+        scope.post(`${path}/.search`, writeOptions, async (request, reply) =>
+          send(reply, 200, await scim.listGroups(connectionOf(request), searchQuery(request.body))),
+        );
         scope.post(path, writeOptions, async (request, reply) => {
           const result = await scim.createGroup(connectionOf(request), request.body);
-          void reply.header('location', (result.resource.meta as { location?: string } | undefined)?.location ?? '');
+          void reply.header(
+            'location',
+            (result.resource.meta as { location?: string } | undefined)?.location ?? '',
+          );
           return send(reply, 201, result.resource, result.version);
         });
         scope.get(`${path}/:id`, readOptions, async (request, reply) => {
           const { id } = request.params as { id: string };
-          const result = await scim.getGroup(connectionOf(request), id, projection(request.query as Query));
+          const result = await scim.getGroup(
+            connectionOf(request),
+            id,
+            projection(request.query as Query),
+          );
           return send(reply, 200, result.resource, result.version);
         });
         scope.put(`${path}/:id`, writeOptions, async (request, reply) => {
           const { id } = request.params as { id: string };
-          const result = await scim.replaceGroup(connectionOf(request), id, request.body, ifMatch(request));
+          const result = await scim.replaceGroup(
+            connectionOf(request),
+            id,
+            request.body,
+            ifMatch(request),
+          );
           return send(reply, 200, result.resource, result.version);
         });
         scope.patch(`${path}/:id`, writeOptions, async (request, reply) => {
           const { id } = request.params as { id: string };
-          const result = await scim.patchGroup(connectionOf(request), id, request.body, ifMatch(request));
           const query = request.query as Query;
-          return patchAnswer(request, reply, result, (r) => scim.projectGroup(r.resource, projection(query)));
+          const result = await scim.patchGroup(
+            connectionOf(request),
+            id,
+            request.body,
+            ifMatch(request),
+            wantsBody(query),
+          );
+          return patchAnswer(request, reply, result, (r) =>
+            scim.projectGroup(r.resource, projection(query)),
+          );
         });
         scope.delete(`${path}/:id`, readOptions, async (request, reply) => {
           const { id } = request.params as { id: string };

@@ -32,7 +32,12 @@ export interface AttributeDef {
 
 type Options = Partial<Omit<AttributeDef, 'name' | 'type' | 'subAttributes'>>;
 
-function attr(name: string, type: AttributeType, description: string, options: Options = {}): AttributeDef {
+function attr(
+  name: string,
+  type: AttributeType,
+  description: string,
+  options: Options = {},
+): AttributeDef {
   return {
     name,
     type,
@@ -46,11 +51,20 @@ function attr(name: string, type: AttributeType, description: string, options: O
     ...options,
   };
 }
-function complex(name: string, description: string, subAttributes: AttributeDef[], options: Options = {}): AttributeDef {
+function complex(
+  name: string,
+  description: string,
+  subAttributes: AttributeDef[],
+  options: Options = {},
+): AttributeDef {
   return { ...attr(name, 'complex', description, options), subAttributes };
 }
 /** value/display/type/primary: the shape of emails, phoneNumbers, ims, photos, entitlements, roles. */
-function multiValued(name: string, description: string, valueType: AttributeType = 'string'): AttributeDef {
+function multiValued(
+  name: string,
+  description: string,
+  valueType: AttributeType = 'string',
+): AttributeDef {
   return complex(
     name,
     description,
@@ -65,11 +79,16 @@ function multiValued(name: string, description: string, valueType: AttributeType
 }
 
 export const USER_ATTRIBUTES: AttributeDef[] = [
-  attr('userName', 'string', 'Unique identifier for the User, used to sign in; Roster keeps it as the end user\'s email', {
-    required: true,
-    uniqueness: 'server',
-  }),
-  complex('name', 'The components of the user\'s real name', [
+  attr(
+    'userName',
+    'string',
+    "Unique identifier for the User, used to sign in; Roster keeps it as the end user's email",
+    {
+      required: true,
+      uniqueness: 'server',
+    },
+  ),
+  complex('name', "The components of the user's real name", [
     attr('formatted', 'string', 'The full name, formatted for display'),
     attr('familyName', 'string', 'The family name'),
     attr('givenName', 'string', 'The given name'),
@@ -79,17 +98,28 @@ export const USER_ATTRIBUTES: AttributeDef[] = [
   ]),
   attr('displayName', 'string', 'The name of the User, suitable for display to end-users'),
   attr('nickName', 'string', 'The casual way to address the user'),
-  attr('profileUrl', 'reference', 'A URI of the user\'s online profile', { referenceTypes: ['external'] }),
+  attr('profileUrl', 'reference', "A URI of the user's online profile", {
+    referenceTypes: ['external'],
+  }),
   attr('title', 'string', 'The user\'s title, such as "Vice President"'),
   attr('userType', 'string', 'The relationship between the organization and the user'),
-  attr('preferredLanguage', 'string', 'The user\'s preferred written or spoken language'),
-  attr('locale', 'string', 'The user\'s default location'),
-  attr('timezone', 'string', 'The user\'s time zone in the Olson format'),
-  attr('active', 'boolean', 'The user\'s administrative status; false deactivates the user (no access, data kept)'),
-  attr('password', 'string', 'Accepted and ignored: Roster users sign in through their identity provider', {
-    mutability: 'writeOnly',
-    returned: 'never',
-  }),
+  attr('preferredLanguage', 'string', "The user's preferred written or spoken language"),
+  attr('locale', 'string', "The user's default location"),
+  attr('timezone', 'string', "The user's time zone in the Olson format"),
+  attr(
+    'active',
+    'boolean',
+    "The user's administrative status; false deactivates the user (no access, data kept)",
+  ),
+  attr(
+    'password',
+    'string',
+    'Accepted and ignored: Roster users sign in through their identity provider',
+    {
+      mutability: 'writeOnly',
+      returned: 'never',
+    },
+  ),
   multiValued('emails', 'Email addresses for the user'),
   multiValued('phoneNumbers', 'Phone numbers for the User'),
   multiValued('ims', 'Instant messaging addresses for the User'),
@@ -104,7 +134,7 @@ export const USER_ATTRIBUTES: AttributeDef[] = [
       attr('region', 'string', 'The state or region component'),
       attr('postalCode', 'string', 'The zip code or postal code component'),
       attr('country', 'string', 'The country name component'),
-      attr('type', 'string', 'A label indicating the attribute\'s function'),
+      attr('type', 'string', "A label indicating the attribute's function"),
       attr('primary', 'boolean', 'Whether this address is the preferred one'),
     ],
     { multiValued: true },
@@ -114,8 +144,11 @@ export const USER_ATTRIBUTES: AttributeDef[] = [
     'The groups of this connection the user belongs to (read-only: change group membership on the Group)',
     [
       attr('value', 'string', 'The identifier of the group', { mutability: 'readOnly' }),
-      attr('$ref', 'reference', 'The URI of the group', { mutability: 'readOnly', referenceTypes: ['Group'] }),
-      attr('display', 'string', 'The group\'s displayName', { mutability: 'readOnly' }),
+      attr('$ref', 'reference', 'The URI of the group', {
+        mutability: 'readOnly',
+        referenceTypes: ['Group'],
+      }),
+      attr('display', 'string', "The group's displayName", { mutability: 'readOnly' }),
       attr('type', 'string', '"direct"', { mutability: 'readOnly' }),
     ],
     { multiValued: true, mutability: 'readOnly' },
@@ -131,24 +164,34 @@ export const ENTERPRISE_ATTRIBUTES: AttributeDef[] = [
   attr('organization', 'string', 'Identifies the name of an organization'),
   attr('division', 'string', 'Identifies the name of a division'),
   attr('department', 'string', 'Identifies the name of a department'),
-  complex('manager', 'The User\'s manager', [
-    attr('value', 'string', 'The id of the SCIM resource representing the User\'s manager'),
+  complex('manager', "The User's manager", [
+    attr('value', 'string', "The id of the SCIM resource representing the User's manager"),
     attr('$ref', 'reference', 'The URI of the manager', { referenceTypes: ['User'] }),
     attr('displayName', 'string', 'The displayName of the manager', { mutability: 'readOnly' }),
   ]),
 ];
 
 export const GROUP_ATTRIBUTES: AttributeDef[] = [
-  attr('displayName', 'string', 'A human-readable name for the Group; the end-user or collaborator group\'s name', {
-    required: true,
-  }),
+  attr(
+    'displayName',
+    'string',
+    "A human-readable name for the Group; the end-user or collaborator group's name",
+    {
+      required: true,
+    },
+  ),
   complex(
     'members',
     'A list of members of the Group (users of this connection)',
     [
-      attr('value', 'string', 'Identifier of the member of this Group', { mutability: 'immutable' }),
-      attr('$ref', 'reference', 'The URI of the member', { mutability: 'immutable', referenceTypes: ['User'] }),
-      attr('display', 'string', 'The member\'s display name', { mutability: 'readOnly' }),
+      attr('value', 'string', 'Identifier of the member of this Group', {
+        mutability: 'immutable',
+      }),
+      attr('$ref', 'reference', 'The URI of the member', {
+        mutability: 'immutable',
+        referenceTypes: ['User'],
+      }),
+      attr('display', 'string', "The member's display name", { mutability: 'readOnly' }),
       attr('type', 'string', 'The type of the member: "User"', { mutability: 'immutable' }),
     ],
     { multiValued: true },
@@ -158,7 +201,12 @@ export const GROUP_ATTRIBUTES: AttributeDef[] = [
 export type ResourceKind = 'User' | 'Group';
 
 /** RFC 7643 §3.1 common attribute set by the client; not listed in the schema documents. */
-const EXTERNAL_ID = attr('externalId', 'string', 'The identifier of the resource in the identity provider', { caseExact: true });
+const EXTERNAL_ID = attr(
+  'externalId',
+  'string',
+  'The identifier of the resource in the identity provider',
+  { caseExact: true },
+);
 const USER_WITH_COMMON = [...USER_ATTRIBUTES, EXTERNAL_ID];
 const GROUP_WITH_COMMON = [...GROUP_ATTRIBUTES, EXTERNAL_ID];
 
@@ -186,24 +234,37 @@ export function toBoolean(value: unknown, name: string): boolean {
     if (lower === 'true') return true;
     if (lower === 'false') return false;
   }
-  throw scimBadRequest('invalidValue', `Attribute ${name} must be a boolean, not ${JSON.stringify(value)}`);
+  throw scimBadRequest(
+    'invalidValue',
+    `Attribute ${name} must be a boolean, not ${JSON.stringify(value)}`,
+  );
 }
 
 const MAX_STRING = 2048;
 const MAX_VALUES = 100;
 
-function canonicalValue(def: AttributeDef, value: unknown, path: string, forWrite: boolean): Json | undefined {
+function canonicalValue(
+  def: AttributeDef,
+  value: unknown,
+  path: string,
+  forWrite: boolean,
+): Json | undefined {
   if (value === null || value === undefined) return undefined;
   if (def.type === 'complex') {
     // A bare string for a complex attribute is its value: Entra's manager "value".
     const object = isObject(value) ? value : typeof value === 'string' ? { value } : undefined;
-    if (object === undefined) throw scimBadRequest('invalidValue', `Attribute ${path} must be an object`);
+    if (object === undefined)
+      throw scimBadRequest('invalidValue', `Attribute ${path} must be an object`);
     const out = canonicalObject(def.subAttributes ?? [], object, path, forWrite);
     return Object.keys(out).length === 0 ? undefined : out;
   }
   if (def.type === 'boolean') return toBoolean(value, path);
   if (typeof value === 'string') {
-    if (value.length > MAX_STRING) throw scimBadRequest('invalidValue', `Attribute ${path} is longer than ${MAX_STRING} characters`);
+    if (value.length > MAX_STRING)
+      throw scimBadRequest(
+        'invalidValue',
+        `Attribute ${path} is longer than ${MAX_STRING} characters`,
+      );
     return value;
   }
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -211,26 +272,43 @@ function canonicalValue(def: AttributeDef, value: unknown, path: string, forWrit
 }
 
 /** The value of one attribute, canonicalised; multi-valued attributes take one value or a list. */
-export function canonicalAttribute(def: AttributeDef, value: unknown, path: string, forWrite = true): Json | undefined {
+export function canonicalAttribute(
+  def: AttributeDef,
+  value: unknown,
+  path: string,
+  forWrite = true,
+): Json | undefined {
   if (def.multiValued) {
     if (value === null || value === undefined) return undefined;
     const list = Array.isArray(value) ? (value as unknown[]) : [value];
     if (list.length > MAX_VALUES && def.name !== 'members') {
       throw scimBadRequest('invalidValue', `Attribute ${path} has more than ${MAX_VALUES} values`);
     }
-    const out = list.map((item) => canonicalValue(def, item, path, forWrite)).filter((item): item is Json => item !== undefined);
+    const out = list
+      .map((item) => canonicalValue(def, item, path, forWrite))
+      .filter((item): item is Json => item !== undefined);
     return out;
   }
   return canonicalValue(def, value, path, forWrite);
 }
 
-function canonicalObject(defs: AttributeDef[], input: JsonObject, path: string, forWrite: boolean): JsonObject {
+function canonicalObject(
+  defs: AttributeDef[],
+  input: JsonObject,
+  path: string,
+  forWrite: boolean,
+): JsonObject {
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(input)) {
     const def = findDef(defs, key);
     // Unknown and read-only attributes in a request are ignored (RFC 7644 §3.3, §3.5.1).
     if (def === undefined || (forWrite && def.mutability === 'readOnly')) continue;
-    const canonical = canonicalAttribute(def, value, path === '' ? def.name : `${path}.${def.name}`, forWrite);
+    const canonical = canonicalAttribute(
+      def,
+      value,
+      path === '' ? def.name : `${path}.${def.name}`,
+      forWrite,
+    );
     if (canonical !== undefined) out[def.name] = canonical;
   }
   return out;
@@ -241,7 +319,9 @@ export function canonicalResource(kind: ResourceKind, input: JsonObject): JsonOb
   const out = canonicalObject(attributesOf(kind), input, '', true);
   if (kind === 'User') {
     delete out.password;
-    const extensionKey = Object.keys(input).find((key) => key.toLowerCase() === ENTERPRISE_SCHEMA.toLowerCase());
+    const extensionKey = Object.keys(input).find(
+      (key) => key.toLowerCase() === ENTERPRISE_SCHEMA.toLowerCase(),
+    );
     const extension = extensionKey === undefined ? undefined : input[extensionKey];
     if (isObject(extension)) {
       const canonical = canonicalObject(ENTERPRISE_ATTRIBUTES, extension, ENTERPRISE_SCHEMA, true);
@@ -263,7 +343,10 @@ export interface ResolvedPath {
  * `urn:…:enterprise:2.0:User:manager.value` against a resource's schemas, case-insensitively.
  * Returns undefined for unknown attributes.
  */
-export function resolveAttributePath(kind: ResourceKind, rawPath: string): ResolvedPath | undefined {
+export function resolveAttributePath(
+  kind: ResourceKind,
+  rawPath: string,
+): ResolvedPath | undefined {
   let path = rawPath;
   let schema = kind === 'User' ? USER_SCHEMA : GROUP_SCHEMA;
   let defs = attributesOf(kind);
@@ -286,13 +369,22 @@ export function resolveAttributePath(kind: ResourceKind, rawPath: string): Resol
 
 /** The canonical spelling of a path, e.g. `Name.FamilyName` → `name.familyName`. */
 export function canonicalPath(resolved: ResolvedPath): string {
-  const base = resolved.schema === ENTERPRISE_SCHEMA ? `${ENTERPRISE_SCHEMA}:${resolved.def.name}` : resolved.def.name;
+  const base =
+    resolved.schema === ENTERPRISE_SCHEMA
+      ? `${ENTERPRISE_SCHEMA}:${resolved.def.name}`
+      : resolved.def.name;
   return resolved.sub === undefined ? base : `${base}.${resolved.sub.name}`;
 }
 
 // ---- discovery (RFC 7644 §4) ----------------------------------------------------------------
 
-function schemaDocument(id: string, name: string, description: string, attributes: AttributeDef[], baseUrl: string) {
+function schemaDocument(
+  id: string,
+  name: string,
+  description: string,
+  attributes: AttributeDef[],
+  baseUrl: string,
+) {
   return {
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'],
     id,
@@ -307,7 +399,13 @@ export function schemaDocuments(baseUrl: string) {
   return [
     schemaDocument(USER_SCHEMA, 'User', 'User Account', USER_ATTRIBUTES, baseUrl),
     schemaDocument(GROUP_SCHEMA, 'Group', 'Group', GROUP_ATTRIBUTES, baseUrl),
-    schemaDocument(ENTERPRISE_SCHEMA, 'EnterpriseUser', 'Enterprise User', ENTERPRISE_ATTRIBUTES, baseUrl),
+    schemaDocument(
+      ENTERPRISE_SCHEMA,
+      'EnterpriseUser',
+      'Enterprise User',
+      ENTERPRISE_ATTRIBUTES,
+      baseUrl,
+    ),
   ];
 }
 
@@ -352,7 +450,8 @@ export function serviceProviderConfig(baseUrl: string) {
       {
         type: 'oauthbearertoken',
         name: 'Bearer token',
-        description: 'The connection token shown once when the SCIM connection was created or rotated',
+        description:
+          'The connection token shown once when the SCIM connection was created or rotated',
         primary: true,
       },
     ],

@@ -12,7 +12,11 @@
  * PATCHes to one group lose nothing and a retried request changes nothing more.
  */
 import { sql } from 'kysely';
-import type { CreateScimConnectionBody, ScimConnection, ScimConnectionWithToken } from '@roster/contracts';
+import type {
+  CreateScimConnectionBody,
+  ScimConnection,
+  ScimConnectionWithToken,
+} from '@roster/contracts';
 import type { Db, Dialect, Executor } from '../../storage/database.js';
 import { fromJson, toFlag, toJson } from '../../storage/json.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
@@ -30,12 +34,31 @@ import {
   insertEndUser,
   insertEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
-import { deleteEndUserGroup, findEndUserGroupByNameKey, insertEndUserGroup, updateEndUserGroup } from '../end-user-groups/end-user-groups.repository.js';
+import {
+  deleteEndUserGroup,
+  findEndUserGroupByNameKey,
+  insertEndUserGroup,
+  updateEndUserGroup,
+} from '../end-user-groups/end-user-groups.repository.js';
 import { ScimError, scimBadRequest, scimNotFound } from './scim.errors.js';
 import { compileFilter, filterTester, parseScimFilter, type FilterTarget } from './scim.filter.js';
 import { applyPatch, normalisePatch, type NormalisedOperation } from './scim.patch.js';
-import { ifMatchSatisfied, project, renderGroup, renderUser, userFields, wantsAttribute, type UserFields } from './scim.resources.js';
-import { canonicalResource, isObject, LIST_SCHEMA, MAX_RESULTS, type JsonObject } from './scim.schema.js';
+import {
+  ifMatchSatisfied,
+  project,
+  renderGroup,
+  renderUser,
+  userFields,
+  wantsAttribute,
+  type UserFields,
+} from './scim.resources.js';
+import {
+  canonicalResource,
+  isObject,
+  LIST_SCHEMA,
+  MAX_RESULTS,
+  type JsonObject,
+} from './scim.schema.js';
 import {
   chunks,
   countOtherLinksOfEndUser,
@@ -86,13 +109,22 @@ function parseId(raw: string): number | undefined {
   return /^\d{1,9}$/.test(raw) ? Number(raw) : undefined;
 }
 
-export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect; publicUrl: string }) {
+export function createScimService(deps: {
+  db: Db;
+  clock: Clock;
+  dialect: Dialect;
+  publicUrl: string;
+}) {
   const now = () => isoNow(deps.clock);
   const publicUrl = deps.publicUrl.replace(/\/+$/, '');
   const baseUrlOf = (connectionId: string) => `${publicUrl}/scim/v2/${connectionId}`;
   const actorOf = (connection: ScimConnectionRow) => ({ id: connection.id, name: connection.name });
 
-  async function presentConnection(db: Executor, workspaceId: number, id: string): Promise<ScimConnection> {
+  async function presentConnection(
+    db: Executor,
+    workspaceId: number,
+    id: string,
+  ): Promise<ScimConnection> {
     const row = (await listConnections(db, workspaceId)).find((c) => c.id === id);
     if (row === undefined) throw notFound('scim_connection.not_found', 'SCIM connection not found');
     return {
@@ -113,8 +145,13 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
 
   async function requireConnection(ctx: RequestContext, id: string) {
     const row = await findConnection(deps.db, id);
-    if (row === undefined || row.workspace_id !== ctx.workspaceId) throw notFound('scim_connection.not_found', 'SCIM connection not found');
-    const environment = await deps.db.selectFrom('environments').select('type').where('id', '=', row.environment_id).executeTakeFirstOrThrow();
+    if (row === undefined || row.workspace_id !== ctx.workspaceId)
+      throw notFound('scim_connection.not_found', 'SCIM connection not found');
+    const environment = await deps.db
+      .selectFrom('environments')
+      .select('type')
+      .where('id', '=', row.environment_id)
+      .executeTakeFirstOrThrow();
     requireEnvironmentAccess(ctx, environment.type);
     return { row, environmentType: environment.type };
   }
@@ -137,7 +174,8 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
   });
 
   const userIdOf = (row: ScimUserRow) => String(row.end_user_id ?? row.member_id ?? '');
-  const groupIdOf = (row: ScimGroupRow) => String(row.end_user_group_id ?? row.collaborator_group_id ?? '');
+  const groupIdOf = (row: ScimGroupRow) =>
+    String(row.end_user_group_id ?? row.collaborator_group_id ?? '');
 
   /** The connection's groups each user belongs to, for the read-only `groups` attribute. */
   async function groupsOfUsers(db: Executor, connection: ScimConnectionRow, endUserIds: number[]) {
@@ -154,25 +192,41 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
         .execute();
       for (const row of rows) {
         const list = result.get(row.end_user_id) ?? [];
-        list.push({ value: String(row.end_user_group_id), display: row.display_name, $ref: `${baseUrlOf(connection.id)}/Groups/${row.end_user_group_id}` });
+        list.push({
+          value: String(row.end_user_group_id),
+          display: row.display_name,
+          $ref: `${baseUrlOf(connection.id)}/Groups/${row.end_user_group_id}`,
+        });
         result.set(row.end_user_id, list);
       }
     }
     return result;
   }
 
-  function userResource(connection: ScimConnectionRow, row: ScimUserRow, groups: { value: string; display: string; $ref: string }[]) {
+  function userResource(
+    connection: ScimConnectionRow,
+    row: ScimUserRow,
+    groups: { value: string; display: string; $ref: string }[],
+  ) {
     const id = userIdOf(row);
     return renderUser(
       id,
-      { userName: row.user_name, externalId: row.external_id, active: row.active === 1, rest: fromJson<JsonObject>(row.resource) },
+      {
+        userName: row.user_name,
+        externalId: row.external_id,
+        active: row.active === 1,
+        rest: fromJson<JsonObject>(row.resource),
+      },
       groups,
       userMeta(connection, row, id),
     );
   }
 
   async function loadUserResource(db: Executor, connection: ScimConnectionRow, row: ScimUserRow) {
-    const groups = row.end_user_id === null ? [] : ((await groupsOfUsers(db, connection, [row.end_user_id])).get(row.end_user_id) ?? []);
+    const groups =
+      row.end_user_id === null
+        ? []
+        : ((await groupsOfUsers(db, connection, [row.end_user_id])).get(row.end_user_id) ?? []);
     return userResource(connection, row, groups);
   }
 
@@ -180,40 +234,82 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
   async function membersOf(db: Executor, connection: ScimConnectionRow, groupId: number) {
     const rows = await db
       .selectFrom('end_user_group_members as m')
-      .innerJoin('scim_users as su', (join) => join.onRef('su.end_user_id', '=', 'm.end_user_id').on('su.connection_id', '=', connection.id))
+      .innerJoin('scim_users as su', (join) =>
+        join
+          .onRef('su.end_user_id', '=', 'm.end_user_id')
+          .on('su.connection_id', '=', connection.id),
+      )
       .select(['m.end_user_id', 'su.display_name', 'su.user_name'])
       .where('m.group_id', '=', groupId)
       .orderBy('m.created_at')
       .orderBy('m.end_user_id')
       .execute();
-    return rows.map((r) => ({ value: String(r.end_user_id), display: r.display_name ?? r.user_name, $ref: `${baseUrlOf(connection.id)}/Users/${r.end_user_id}` }));
+    return rows.map((r) => ({
+      value: String(r.end_user_id),
+      display: r.display_name ?? r.user_name,
+      $ref: `${baseUrlOf(connection.id)}/Users/${r.end_user_id}`,
+    }));
   }
 
-  async function groupResource(db: Executor, connection: ScimConnectionRow, row: ScimGroupRow, withMembers: boolean) {
+  async function groupResource(
+    db: Executor,
+    connection: ScimConnectionRow,
+    row: ScimGroupRow,
+    withMembers: boolean,
+  ) {
     const id = groupIdOf(row);
-    const members = withMembers && row.end_user_group_id !== null ? await membersOf(db, connection, row.end_user_group_id) : withMembers ? [] : null;
-    return renderGroup(id, { displayName: row.display_name, externalId: row.external_id }, members, groupMeta(connection, row, id));
+    const members =
+      withMembers && row.end_user_group_id !== null
+        ? await membersOf(db, connection, row.end_user_group_id)
+        : withMembers
+          ? []
+          : null;
+    return renderGroup(
+      id,
+      { displayName: row.display_name, externalId: row.external_id },
+      members,
+      groupMeta(connection, row, id),
+    );
   }
 
   // ---- lookups --------------------------------------------------------------------------------
 
-  async function requireUser(db: Executor, connection: ScimConnectionRow, rawId: string, lock = false): Promise<ScimUserRow> {
+  async function requireUser(
+    db: Executor,
+    connection: ScimConnectionRow,
+    rawId: string,
+    lock = false,
+  ): Promise<ScimUserRow> {
     const id = parseId(rawId);
-    const row = id === undefined ? undefined : await findScimUserByEndUser(db, connection.id, id, deps.dialect, lock);
+    const row =
+      id === undefined
+        ? undefined
+        : await findScimUserByEndUser(db, connection.id, id, deps.dialect, lock);
     if (row === undefined) throw scimNotFound(`User ${rawId} not found`);
     return row;
   }
 
-  async function requireGroup(db: Executor, connection: ScimConnectionRow, rawId: string, lock = false): Promise<ScimGroupRow> {
+  async function requireGroup(
+    db: Executor,
+    connection: ScimConnectionRow,
+    rawId: string,
+    lock = false,
+  ): Promise<ScimGroupRow> {
     const id = parseId(rawId);
-    const row = id === undefined ? undefined : await findScimGroup(db, connection.id, 'end_user_group_id', id, deps.dialect, lock);
+    const row =
+      id === undefined
+        ? undefined
+        : await findScimGroup(db, connection.id, 'end_user_group_id', id, deps.dialect, lock);
     if (row === undefined) throw scimNotFound(`Group ${rawId} not found`);
     return row;
   }
 
   function checkVersion(ifMatch: string | undefined, version: number) {
     if (!ifMatchSatisfied(ifMatch, version)) {
-      throw new ScimError(412, `The resource changed: its version is W/"${version}", not ${ifMatch ?? ''}`);
+      throw new ScimError(
+        412,
+        `The resource changed: its version is W/"${version}", not ${ifMatch ?? ''}`,
+      );
     }
   }
 
@@ -228,10 +324,21 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
   }
 
   function listResponse(resources: JsonObject[], total: number, startIndex: number) {
-    return { schemas: [LIST_SCHEMA], totalResults: total, startIndex, itemsPerPage: resources.length, Resources: resources };
+    return {
+      schemas: [LIST_SCHEMA],
+      totalResults: total,
+      startIndex,
+      itemsPerPage: resources.length,
+      Resources: resources,
+    };
   }
 
-  const userFilterTarget: FilterTarget = { kind: 'User', dialect: deps.dialect, idColumn: 'su.end_user_id', idIsInteger: true };
+  const userFilterTarget: FilterTarget = {
+    kind: 'User',
+    dialect: deps.dialect,
+    idColumn: 'su.end_user_id',
+    idIsInteger: true,
+  };
   const groupFilterTarget: FilterTarget = {
     kind: 'Group',
     dialect: deps.dialect,
@@ -239,7 +346,8 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
     idIsInteger: true,
     memberExists: (memberId) => {
       const id = parseId(memberId);
-      if (memberId === '') return sql<boolean>`exists (select 1 from end_user_group_members m where m.group_id = sg.end_user_group_id)`;
+      if (memberId === '')
+        return sql<boolean>`exists (select 1 from end_user_group_members m where m.group_id = sg.end_user_group_id)`;
       return id === undefined
         ? sql<boolean>`1 = 0`
         : sql<boolean>`exists (select 1 from end_user_group_members m where m.group_id = sg.end_user_group_id and m.end_user_id = ${id})`;
@@ -264,19 +372,36 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
   }
 
   /** end_users follows the SCIM user: name, email (= userName), status from `active`. */
-  async function syncEndUser(trx: Executor, endUserId: number, fields: UserFields, currentStatus: string) {
+  async function syncEndUser(
+    trx: Executor,
+    endUserId: number,
+    fields: UserFields,
+    currentStatus: string,
+  ) {
     let status = currentStatus;
     if (!fields.active && (status === 'active' || status === 'invited')) status = 'deactivated';
     if (fields.active && status === 'deactivated') status = 'active';
     await trx
       .updateTable('end_users')
-      .set({ name: fields.personName, email: fields.userName, email_key: fields.userName.toLowerCase(), external_id: fields.externalId, status, updated_at: now() })
+      .set({
+        name: fields.personName,
+        email: fields.userName,
+        email_key: fields.userName.toLowerCase(),
+        external_id: fields.externalId,
+        status,
+        updated_at: now(),
+      })
       .where('id', '=', endUserId)
       .execute();
     return status;
   }
 
-  async function writeUser(connection: ScimConnectionRow, existing: ScimUserRow, resource: JsonObject, action: 'replaced' | 'patched'): Promise<WriteResult> {
+  async function writeUser(
+    connection: ScimConnectionRow,
+    existing: ScimUserRow,
+    resource: JsonObject,
+    action: 'replaced' | 'patched',
+  ): Promise<WriteResult> {
     const fields = userFields(resource);
     return deps.db.transaction().execute(async (trx) => {
       const endUserId = existing.end_user_id;
@@ -285,24 +410,49 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
       if (key !== existing.user_name_key) {
         const clash = await findScimUserByUserNameKey(trx, connection.id, key);
         const other = await findEndUserByEmailKey(trx, connection.workspace_id, key);
-        if ((clash !== undefined && clash.id !== existing.id) || (other !== undefined && other.id !== endUserId)) {
+        if (
+          (clash !== undefined && clash.id !== existing.id) ||
+          (other !== undefined && other.id !== endUserId)
+        ) {
           throw new ScimError(409, `userName ${fields.userName} is already taken`, 'uniqueness');
         }
       }
-      const endUser = await trx.selectFrom('end_users').select(['status']).where('id', '=', endUserId).executeTakeFirstOrThrow();
+      const endUser = await trx
+        .selectFrom('end_users')
+        .select(['status'])
+        .where('id', '=', endUserId)
+        .executeTakeFirstOrThrow();
       const status = await syncEndUser(trx, endUserId, fields, endUser.status);
-      await updateScimUser(trx, existing.id, { ...userColumns(fields), version: existing.version + 1, updated_at: now() });
+      await updateScimUser(trx, existing.id, {
+        ...userColumns(fields),
+        version: existing.version + 1,
+        updated_at: now(),
+      });
       await touch(trx, connection);
       const deactivated = existing.active === 1 && !fields.active;
       const reactivated = existing.active === 0 && fields.active;
       await insertScimAuditEvent(trx, {
         workspaceId: connection.workspace_id,
         actor: actorOf(connection),
-        action: deactivated ? 'end_user.deactivated' : reactivated ? 'end_user.reactivated' : 'end_user.updated',
+        action: deactivated
+          ? 'end_user.deactivated'
+          : reactivated
+            ? 'end_user.reactivated'
+            : 'end_user.updated',
         targetType: 'end_user',
         targetId: endUserId,
-        before: { user_name: existing.user_name, active: existing.active === 1, external_id: existing.external_id },
-        after: { user_name: fields.userName, name: fields.personName, active: fields.active, status, via: `scim.${action}` },
+        before: {
+          user_name: existing.user_name,
+          active: existing.active === 1,
+          external_id: existing.external_id,
+        },
+        after: {
+          user_name: fields.userName,
+          name: fields.personName,
+          active: fields.active,
+          status,
+          via: `scim.${action}`,
+        },
         createdAt: now(),
       });
       const row = await requireUser(trx, connection, String(endUserId));
@@ -313,26 +463,54 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
   // ---- groups: membership ------------------------------------------------------------------------
 
   /** Member values that name users of this connection; anything else is ignored (docs/scim.md). */
-  async function knownMemberIds(db: Executor, connection: ScimConnectionRow, values: unknown[]): Promise<number[]> {
-    const ids = [...new Set(values.flatMap((v) => {
-      const raw = isObject(v) ? v.value : v;
-      const id = typeof raw === 'string' ? parseId(raw.trim()) : typeof raw === 'number' ? raw : undefined;
-      return id === undefined ? [] : [id];
-    }))];
+  async function knownMemberIds(
+    db: Executor,
+    connection: ScimConnectionRow,
+    values: unknown[],
+  ): Promise<number[]> {
+    const ids = [
+      ...new Set(
+        values.flatMap((v) => {
+          const raw = isObject(v) ? v.value : v;
+          const id =
+            typeof raw === 'string'
+              ? parseId(raw.trim())
+              : typeof raw === 'number'
+                ? raw
+                : undefined;
+          return id === undefined ? [] : [id];
+        }),
+      ),
+    ];
     if (ids.length === 0) return [];
     const known = await existingUserIds(db, connection.id, 'end_user_id', ids);
     return ids.filter((id) => known.has(id));
   }
 
-  async function addMembers(trx: Executor, connection: ScimConnectionRow, groupId: number, ids: number[]) {
+  async function addMembers(
+    trx: Executor,
+    connection: ScimConnectionRow,
+    groupId: number,
+    ids: number[],
+  ) {
     const at = now();
     for (const slice of chunks(ids)) {
       if (slice.length === 0) continue;
       await trx
         .insertInto('end_user_group_members')
-        .values(slice.map((id) => ({ workspace_id: connection.workspace_id, group_id: groupId, end_user_id: id, created_at: at, source: 'external' })))
+        .values(
+          slice.map((id) => ({
+            workspace_id: connection.workspace_id,
+            group_id: groupId,
+            end_user_id: id,
+            created_at: at,
+            source: 'external',
+          })),
+        )
         // Already a member (by hand or by an earlier request): the identity provider now owns it.
-        .onConflict((oc) => oc.columns(['group_id', 'end_user_id']).doUpdateSet({ source: 'external' }))
+        .onConflict((oc) =>
+          oc.columns(['group_id', 'end_user_id']).doUpdateSet({ source: 'external' }),
+        )
         .execute();
     }
   }
@@ -341,15 +519,30 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
     let removed = 0;
     for (const slice of chunks(ids)) {
       if (slice.length === 0) continue;
-      const result = await trx.deleteFrom('end_user_group_members').where('group_id', '=', groupId).where('end_user_id', 'in', slice).executeTakeFirst();
+      const result = await trx
+        .deleteFrom('end_user_group_members')
+        .where('group_id', '=', groupId)
+        .where('end_user_id', 'in', slice)
+        .executeTakeFirst();
       removed += Number(result.numDeletedRows);
     }
     return removed;
   }
 
   /** The drift rule: a full membership sync makes the group exactly what the identity provider says. */
-  async function setMembers(trx: Executor, connection: ScimConnectionRow, groupId: number, ids: number[]) {
-    const current = (await trx.selectFrom('end_user_group_members').select('end_user_id').where('group_id', '=', groupId).execute()).map((r) => r.end_user_id);
+  async function setMembers(
+    trx: Executor,
+    connection: ScimConnectionRow,
+    groupId: number,
+    ids: number[],
+  ) {
+    const current = (
+      await trx
+        .selectFrom('end_user_group_members')
+        .select('end_user_id')
+        .where('group_id', '=', groupId)
+        .execute()
+    ).map((r) => r.end_user_id);
     const wanted = new Set(ids);
     const removed = current.filter((id) => !wanted.has(id));
     await removeMembers(trx, groupId, removed);
@@ -358,40 +551,86 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
   }
 
   async function currentMemberIds(trx: Executor, groupId: number) {
-    return (await trx.selectFrom('end_user_group_members').select('end_user_id').where('group_id', '=', groupId).execute()).map((r) => r.end_user_id);
+    return (
+      await trx
+        .selectFrom('end_user_group_members')
+        .select('end_user_id')
+        .where('group_id', '=', groupId)
+        .execute()
+    ).map((r) => r.end_user_id);
   }
 
   function groupName(value: unknown): string {
     const name = typeof value === 'string' ? value.trim() : '';
     if (name === '') throw scimBadRequest('invalidValue', 'displayName is required');
-    if (name.length > MAX_GROUP_NAME) throw scimBadRequest('invalidValue', `displayName is longer than ${MAX_GROUP_NAME} characters`);
+    if (name.length > MAX_GROUP_NAME)
+      throw scimBadRequest(
+        'invalidValue',
+        `displayName is longer than ${MAX_GROUP_NAME} characters`,
+      );
     return name;
   }
 
-  async function renameGroup(trx: Executor, connection: ScimConnectionRow, group: ScimGroupRow, name: string, externalId: string | null) {
+  async function renameGroup(
+    trx: Executor,
+    connection: ScimConnectionRow,
+    group: ScimGroupRow,
+    name: string,
+    externalId: string | null,
+  ) {
     if (group.end_user_group_id === null) return;
     if (name.toLowerCase() !== group.display_name.toLowerCase()) {
-      const clash = await findEndUserGroupByNameKey(trx, connection.workspace_id, connection.environment_id, name.toLowerCase());
-      if (clash !== undefined && clash.id !== group.end_user_group_id) throw new ScimError(409, `A group named ${name} already exists`, 'uniqueness');
+      const clash = await findEndUserGroupByNameKey(
+        trx,
+        connection.workspace_id,
+        connection.environment_id,
+        name.toLowerCase(),
+      );
+      if (clash !== undefined && clash.id !== group.end_user_group_id)
+        throw new ScimError(409, `A group named ${name} already exists`, 'uniqueness');
     }
-    await updateEndUserGroup(trx, group.end_user_group_id, { name, name_key: name.toLowerCase(), updated_at: now() });
-    await updateScimGroup(trx, group.id, { display_name: name, external_id: externalId, updated_at: now() });
+    await updateEndUserGroup(trx, group.end_user_group_id, {
+      name,
+      name_key: name.toLowerCase(),
+      updated_at: now(),
+    });
+    await updateScimGroup(trx, group.id, {
+      display_name: name,
+      external_id: externalId,
+      updated_at: now(),
+    });
   }
 
   return {
     // ---- connections (workspace API) --------------------------------------------------------
 
-    async createConnection(ctx: RequestContext, body: CreateScimConnectionBody): Promise<ScimConnectionWithToken> {
-      const environment = await findEnvironmentByType(deps.db, ctx.workspaceId, body.environment_type);
-      if (environment === undefined) throw badRequest('environment.not_found', `Environment ${body.environment_type} not found`);
+    async createConnection(
+      ctx: RequestContext,
+      body: CreateScimConnectionBody,
+    ): Promise<ScimConnectionWithToken> {
+      const environment = await findEnvironmentByType(
+        deps.db,
+        ctx.workspaceId,
+        body.environment_type,
+      );
+      if (environment === undefined)
+        throw badRequest('environment.not_found', `Environment ${body.environment_type} not found`);
       requireEnvironmentAccess(ctx, environment.type);
       if (body.target === 'collaborators') {
-        throw badRequest('scim_connection.target_unsupported', 'SCIM provisioning of collaborators is not available yet: use target end_users');
+        throw badRequest(
+          'scim_connection.target_unsupported',
+          'SCIM provisioning of collaborators is not available yet: use target end_users',
+        );
       }
       if (body.default_role !== undefined) {
-        throw badRequest('scim_connection.default_role', 'default_role applies to collaborator connections only');
+        throw badRequest(
+          'scim_connection.default_role',
+          'default_role applies to collaborator connections only',
+        );
       }
-      const id = `scim_${newSecret('c').slice(2, 22).replace(/[^A-Za-z0-9]/g, 'x')}`;
+      const id = `scim_${newSecret('c')
+        .slice(2, 22)
+        .replace(/[^A-Za-z0-9]/g, 'x')}`;
       const token = newSecret('rscim');
       const name = body.name?.trim() || `SCIM ${environment.type} end users`;
       await deps.db.transaction().execute(async (trx) => {
@@ -437,7 +676,11 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
       await requireConnection(ctx, id);
       const token = newSecret('rscim');
       await deps.db.transaction().execute(async (trx) => {
-        await updateConnection(trx, id, { token_hash: hashSecret(token), token_prefix: tokenPrefix(token), rotated_at: now() });
+        await updateConnection(trx, id, {
+          token_hash: hashSecret(token),
+          token_prefix: tokenPrefix(token),
+          rotated_at: now(),
+        });
         await insertAuditEvent(trx, {
           workspaceId: ctx.workspaceId,
           actor: ctx.actor,
@@ -454,12 +697,24 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
     async deleteConnection(ctx: RequestContext, id: string): Promise<void> {
       const { row } = await requireConnection(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
-        const groupIds = (await trx.selectFrom('scim_groups').select('end_user_group_id').where('connection_id', '=', id).execute()).flatMap((g) =>
-          g.end_user_group_id === null ? [] : [g.end_user_group_id],
-        );
+        const groupIds = (
+          await trx
+            .selectFrom('scim_groups')
+            .select('end_user_group_id')
+            .where('connection_id', '=', id)
+            .execute()
+        ).flatMap((g) => (g.end_user_group_id === null ? [] : [g.end_user_group_id]));
         for (const slice of chunks(groupIds)) {
-          await trx.updateTable('end_user_groups').set({ managed_by: 'manual', updated_at: now() }).where('id', 'in', slice).execute();
-          await trx.updateTable('end_user_group_members').set({ source: 'manual' }).where('group_id', 'in', slice).execute();
+          await trx
+            .updateTable('end_user_groups')
+            .set({ managed_by: 'manual', updated_at: now() })
+            .where('id', 'in', slice)
+            .execute();
+          await trx
+            .updateTable('end_user_group_members')
+            .set({ source: 'manual' })
+            .where('group_id', 'in', slice)
+            .execute();
         }
         await deleteConnection(trx, id);
         await insertAuditEvent(trx, {
@@ -475,7 +730,10 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
     },
 
     /** The SCIM endpoints' authentication: the connection's token, compared by hash in constant time. */
-    async authenticate(connectionId: string, token: string | undefined): Promise<ScimConnectionRow | undefined> {
+    async authenticate(
+      connectionId: string,
+      token: string | undefined,
+    ): Promise<ScimConnectionRow | undefined> {
       if (connectionId.length > 64) return undefined;
       const row = await findConnection(deps.db, connectionId);
       if (row === undefined) {
@@ -492,13 +750,31 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
 
     async listUsers(connection: ScimConnectionRow, query: ListQuery) {
       const page = pageOf(query);
-      const where = query.filter === undefined || query.filter.trim() === '' ? undefined : compileFilter(userFilterTarget, parseScimFilter(query.filter));
-      const { rows, total } = await listScimUsers(deps.db, connection.id, where, page.offset, page.count);
+      const where =
+        query.filter === undefined || query.filter.trim() === ''
+          ? undefined
+          : compileFilter(userFilterTarget, parseScimFilter(query.filter));
+      const { rows, total } = await listScimUsers(
+        deps.db,
+        connection.id,
+        where,
+        page.offset,
+        page.count,
+      );
       const groups = wantsAttribute('User', 'groups', query.attributes, query.excludedAttributes)
-        ? await groupsOfUsers(deps.db, connection, rows.flatMap((r) => (r.end_user_id === null ? [] : [r.end_user_id])))
+        ? await groupsOfUsers(
+            deps.db,
+            connection,
+            rows.flatMap((r) => (r.end_user_id === null ? [] : [r.end_user_id])),
+          )
         : new Map<number, { value: string; display: string; $ref: string }[]>();
       const resources = rows.map((row) =>
-        project('User', userResource(connection, row, groups.get(row.end_user_id ?? -1) ?? []), query.attributes, query.excludedAttributes),
+        project(
+          'User',
+          userResource(connection, row, groups.get(row.end_user_id ?? -1) ?? []),
+          query.attributes,
+          query.excludedAttributes,
+        ),
       );
       return listResponse(resources, total, page.startIndex);
     },
@@ -506,7 +782,10 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
     async getUser(connection: ScimConnectionRow, id: string, projection: Projection) {
       const row = await requireUser(deps.db, connection, id);
       const resource = await loadUserResource(deps.db, connection, row);
-      return { resource: project('User', resource, projection.attributes, projection.excludedAttributes), version: row.version };
+      return {
+        resource: project('User', resource, projection.attributes, projection.excludedAttributes),
+        version: row.version,
+      };
     },
 
     async createUser(connection: ScimConnectionRow, body: unknown): Promise<WriteResult> {
@@ -515,7 +794,11 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
       const key = fields.userName.toLowerCase();
       return deps.db.transaction().execute(async (trx) => {
         if ((await findScimUserByUserNameKey(trx, connection.id, key)) !== undefined) {
-          throw new ScimError(409, `A user with userName ${fields.userName} already exists`, 'uniqueness');
+          throw new ScimError(
+            409,
+            `A user with userName ${fields.userName} already exists`,
+            'uniqueness',
+          );
         }
         // An end user with this email that this connection does not manage yet is adopted: the
         // identity provider takes it over (docs/scim.md), rather than failing the whole sync.
@@ -539,7 +822,13 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
           adopted = true;
           await syncEndUser(trx, endUser.id, fields, endUser.status);
         }
-        await insertEnvironmentAccess(trx, connection.workspace_id, endUser.id, [connection.environment_id], now());
+        await insertEnvironmentAccess(
+          trx,
+          connection.workspace_id,
+          endUser.id,
+          [connection.environment_id],
+          now(),
+        );
         const row = await insertScimUser(trx, {
           workspace_id: connection.workspace_id,
           connection_id: connection.id,
@@ -558,14 +847,25 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
           action: adopted ? 'end_user.scim_linked' : 'end_user.created',
           targetType: 'end_user',
           targetId: endUser.id,
-          after: { name: fields.personName, email: fields.userName, source: 'scim', active: fields.active, external_id: fields.externalId },
+          after: {
+            name: fields.personName,
+            email: fields.userName,
+            source: 'scim',
+            active: fields.active,
+            external_id: fields.externalId,
+          },
           createdAt: now(),
         });
         return { resource: await loadUserResource(trx, connection, row), version: row.version };
       });
     },
 
-    async replaceUser(connection: ScimConnectionRow, id: string, body: unknown, ifMatch: string | undefined): Promise<WriteResult> {
+    async replaceUser(
+      connection: ScimConnectionRow,
+      id: string,
+      body: unknown,
+      ifMatch: string | undefined,
+    ): Promise<WriteResult> {
       if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a User object');
       const existing = await requireUser(deps.db, connection, id);
       checkVersion(ifMatch, existing.version);
@@ -574,7 +874,14 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
       return writeUser(connection, existing, resource, 'replaced');
     },
 
-    async patchUser(connection: ScimConnectionRow, id: string, body: unknown, ifMatch: string | undefined): Promise<WriteResult> {
+    /** `render: false` skips building the answer (PATCH answers 204 unless attributes are asked). */
+    async patchUser(
+      connection: ScimConnectionRow,
+      id: string,
+      body: unknown,
+      ifMatch: string | undefined,
+      render = true,
+    ): Promise<WriteResult> {
       const operations = normalisePatch('User', body);
       // Read, patch and write under the row lock (PostgreSQL) or the single writer (SQLite).
       return deps.db.transaction().execute(async (trx) => {
@@ -594,28 +901,51 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
         if (key !== existing.user_name_key) {
           const clash = await findScimUserByUserNameKey(trx, connection.id, key);
           const other = await findEndUserByEmailKey(trx, connection.workspace_id, key);
-          if ((clash !== undefined && clash.id !== existing.id) || (other !== undefined && other.id !== endUserId)) {
+          if (
+            (clash !== undefined && clash.id !== existing.id) ||
+            (other !== undefined && other.id !== endUserId)
+          ) {
             throw new ScimError(409, `userName ${fields.userName} is already taken`, 'uniqueness');
           }
         }
-        const endUser = await trx.selectFrom('end_users').select(['status']).where('id', '=', endUserId).executeTakeFirstOrThrow();
+        const endUser = await trx
+          .selectFrom('end_users')
+          .select(['status'])
+          .where('id', '=', endUserId)
+          .executeTakeFirstOrThrow();
         const status = await syncEndUser(trx, endUserId, fields, endUser.status);
-        await updateScimUser(trx, existing.id, { ...userColumns(fields), version: existing.version + 1, updated_at: now() });
+        await updateScimUser(trx, existing.id, {
+          ...userColumns(fields),
+          version: existing.version + 1,
+          updated_at: now(),
+        });
         await touch(trx, connection);
         const deactivated = existing.active === 1 && !fields.active;
         const reactivated = existing.active === 0 && fields.active;
         await insertScimAuditEvent(trx, {
           workspaceId: connection.workspace_id,
           actor: actorOf(connection),
-          action: deactivated ? 'end_user.deactivated' : reactivated ? 'end_user.reactivated' : 'end_user.updated',
+          action: deactivated
+            ? 'end_user.deactivated'
+            : reactivated
+              ? 'end_user.reactivated'
+              : 'end_user.updated',
           targetType: 'end_user',
           targetId: endUserId,
           before: { user_name: existing.user_name, active: existing.active === 1 },
-          after: { user_name: fields.userName, active: fields.active, status, operations: operations.map((o) => ({ op: o.op, path: o.path })) },
+          after: {
+            user_name: fields.userName,
+            active: fields.active,
+            status,
+            operations: operations.map((o) => ({ op: o.op, path: o.path })),
+          },
           createdAt: now(),
         });
         const row = await requireUser(trx, connection, String(endUserId));
-        return { resource: await loadUserResource(trx, connection, row), version: row.version };
+        return {
+          resource: render ? await loadUserResource(trx, connection, row) : {},
+          version: row.version,
+        };
       });
     },
 
@@ -623,7 +953,11 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
      * Removes the user and its grants. A person also provisioned by another connection keeps the
      * end user: only this connection's environment access (and its groups there) go.
      */
-    async deleteUser(connection: ScimConnectionRow, id: string, ifMatch: string | undefined): Promise<void> {
+    async deleteUser(
+      connection: ScimConnectionRow,
+      id: string,
+      ifMatch: string | undefined,
+    ): Promise<void> {
       await deps.db.transaction().execute(async (trx) => {
         const existing = await requireUser(trx, connection, id, true);
         checkVersion(ifMatch, existing.version);
@@ -636,7 +970,12 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
           await trx
             .deleteFrom('end_user_group_members')
             .where('end_user_id', '=', endUserId)
-            .where('group_id', 'in', (eb) => eb.selectFrom('end_user_groups').select('id').where('environment_id', '=', connection.environment_id))
+            .where('group_id', 'in', (eb) =>
+              eb
+                .selectFrom('end_user_groups')
+                .select('id')
+                .where('environment_id', '=', connection.environment_id),
+            )
             .execute();
           await deleteEnvironmentAccess(trx, endUserId, connection.environment_id);
           await trx.deleteFrom('scim_users').where('id', '=', existing.id).execute();
@@ -658,21 +997,50 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
 
     async listGroups(connection: ScimConnectionRow, query: ListQuery) {
       const page = pageOf(query);
-      const where = query.filter === undefined || query.filter.trim() === '' ? undefined : compileFilter(groupFilterTarget, parseScimFilter(query.filter));
-      const { rows, total } = await listScimGroups(deps.db, connection.id, where, page.offset, page.count);
-      const withMembers = wantsAttribute('Group', 'members', query.attributes, query.excludedAttributes);
+      const where =
+        query.filter === undefined || query.filter.trim() === ''
+          ? undefined
+          : compileFilter(groupFilterTarget, parseScimFilter(query.filter));
+      const { rows, total } = await listScimGroups(
+        deps.db,
+        connection.id,
+        where,
+        page.offset,
+        page.count,
+      );
+      const withMembers = wantsAttribute(
+        'Group',
+        'members',
+        query.attributes,
+        query.excludedAttributes,
+      );
       const resources: JsonObject[] = [];
       for (const row of rows) {
-        resources.push(project('Group', await groupResource(deps.db, connection, row, withMembers), query.attributes, query.excludedAttributes));
+        resources.push(
+          project(
+            'Group',
+            await groupResource(deps.db, connection, row, withMembers),
+            query.attributes,
+            query.excludedAttributes,
+          ),
+        );
       }
       return listResponse(resources, total, page.startIndex);
     },
 
     async getGroup(connection: ScimConnectionRow, id: string, projection: Projection) {
       const row = await requireGroup(deps.db, connection, id);
-      const withMembers = wantsAttribute('Group', 'members', projection.attributes, projection.excludedAttributes);
+      const withMembers = wantsAttribute(
+        'Group',
+        'members',
+        projection.attributes,
+        projection.excludedAttributes,
+      );
       const resource = await groupResource(deps.db, connection, row, withMembers);
-      return { resource: project('Group', resource, projection.attributes, projection.excludedAttributes), version: row.version };
+      return {
+        resource: project('Group', resource, projection.attributes, projection.excludedAttributes),
+        version: row.version,
+      };
     },
 
     async createGroup(connection: ScimConnectionRow, body: unknown): Promise<WriteResult> {
@@ -683,10 +1051,20 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
       const members = Array.isArray(resource.members) ? resource.members : [];
       return deps.db.transaction().execute(async (trx) => {
         // A group of the same name that no connection manages is adopted (docs/scim.md).
-        const existing = await findEndUserGroupByNameKey(trx, connection.workspace_id, connection.environment_id, name.toLowerCase());
+        const existing = await findEndUserGroupByNameKey(
+          trx,
+          connection.workspace_id,
+          connection.environment_id,
+          name.toLowerCase(),
+        );
         if (existing !== undefined) {
-          const linked = await trx.selectFrom('scim_groups').select('connection_id').where('end_user_group_id', '=', existing.id).executeTakeFirst();
-          if (linked !== undefined || existing.system === 1) throw new ScimError(409, `A group named ${name} already exists`, 'uniqueness');
+          const linked = await trx
+            .selectFrom('scim_groups')
+            .select('connection_id')
+            .where('end_user_group_id', '=', existing.id)
+            .executeTakeFirst();
+          if (linked !== undefined || existing.system === 1)
+            throw new ScimError(409, `A group named ${name} already exists`, 'uniqueness');
           await updateEndUserGroup(trx, existing.id, { managed_by: 'external', updated_at: now() });
         }
         const group =
@@ -715,7 +1093,11 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
           updated_at: now(),
         });
         const ids = await knownMemberIds(trx, connection, members);
-        const change = existing === undefined ? (await addMembers(trx, connection, group.id, ids), { added: ids, removed: [] as number[] }) : await setMembers(trx, connection, group.id, ids);
+        const change =
+          existing === undefined
+            ? (await addMembers(trx, connection, group.id, ids),
+              { added: ids, removed: [] as number[] })
+            : await setMembers(trx, connection, group.id, ids);
         await touch(trx, connection);
         await insertScimAuditEvent(trx, {
           workspaceId: connection.workspace_id,
@@ -723,14 +1105,25 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
           action: existing === undefined ? 'end_user_group.created' : 'end_user_group.scim_linked',
           targetType: 'end_user_group',
           targetId: group.id,
-          after: { name, managed_by: 'external', external_id: externalId, members_added: change.added, members_removed: change.removed },
+          after: {
+            name,
+            managed_by: 'external',
+            external_id: externalId,
+            members_added: change.added,
+            members_removed: change.removed,
+          },
           createdAt: now(),
         });
         return { resource: await groupResource(trx, connection, row, true), version: row.version };
       });
     },
 
-    async replaceGroup(connection: ScimConnectionRow, id: string, body: unknown, ifMatch: string | undefined): Promise<WriteResult> {
+    async replaceGroup(
+      connection: ScimConnectionRow,
+      id: string,
+      body: unknown,
+      ifMatch: string | undefined,
+    ): Promise<WriteResult> {
       if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a Group object');
       const resource = canonicalResource('Group', body);
       const name = groupName(resource.displayName);
@@ -742,7 +1135,12 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
         const groupId = group.end_user_group_id;
         if (groupId === null) throw scimNotFound(`Group ${id} not found`);
         await renameGroup(trx, connection, group, name, externalId);
-        const change = await setMembers(trx, connection, groupId, await knownMemberIds(trx, connection, members));
+        const change = await setMembers(
+          trx,
+          connection,
+          groupId,
+          await knownMemberIds(trx, connection, members),
+        );
         await touch(trx, connection);
         await insertScimAuditEvent(trx, {
           workspaceId: connection.workspace_id,
@@ -751,7 +1149,13 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
           targetType: 'end_user_group',
           targetId: groupId,
           before: { name: group.display_name },
-          after: { name, external_id: externalId, members_added: change.added, members_removed: change.removed, via: 'scim.replaced' },
+          after: {
+            name,
+            external_id: externalId,
+            members_added: change.added,
+            members_removed: change.removed,
+            via: 'scim.replaced',
+          },
           createdAt: now(),
         });
         const row = await requireGroup(trx, connection, id);
@@ -759,7 +1163,13 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
       });
     },
 
-    async patchGroup(connection: ScimConnectionRow, id: string, body: unknown, ifMatch: string | undefined): Promise<WriteResult> {
+    async patchGroup(
+      connection: ScimConnectionRow,
+      id: string,
+      body: unknown,
+      ifMatch: string | undefined,
+      render = true,
+    ): Promise<WriteResult> {
       const operations = normalisePatch('Group', body);
       return deps.db.transaction().execute(async (trx) => {
         const group = await requireGroup(trx, connection, id, true);
@@ -774,14 +1184,24 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
             attributeOps.push(operation);
             continue;
           }
-          const values = Array.isArray(operation.value) ? operation.value : operation.value === undefined ? [] : [operation.value];
+          const values = Array.isArray(operation.value)
+            ? operation.value
+            : operation.value === undefined
+              ? []
+              : [operation.value];
           if (operation.op === 'add') {
             const ids = await knownMemberIds(trx, connection, values);
             await addMembers(trx, connection, groupId, ids);
             added.push(...ids);
           } else if (operation.op === 'replace') {
-            if (operation.filter !== undefined) throw scimBadRequest('invalidPath', 'Replace members without a value filter');
-            const change = await setMembers(trx, connection, groupId, await knownMemberIds(trx, connection, values));
+            if (operation.filter !== undefined)
+              throw scimBadRequest('invalidPath', 'Replace members without a value filter');
+            const change = await setMembers(
+              trx,
+              connection,
+              groupId,
+              await knownMemberIds(trx, connection, values),
+            );
             added.push(...change.added);
             removed.push(...change.removed);
           } else {
@@ -789,7 +1209,9 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
             if (operation.filter !== undefined) {
               // members[value eq "…"] (or any filter on members): test it on the current members.
               const test = filterTester(operation.filter);
-              ids = (await currentMemberIds(trx, groupId)).filter((memberId) => test({ value: String(memberId), type: 'User' }));
+              ids = (await currentMemberIds(trx, groupId)).filter((memberId) =>
+                test({ value: String(memberId), type: 'User' }),
+              );
             } else if (values.length > 0) {
               ids = values.flatMap((v) => {
                 const raw = isObject(v) ? v.value : v;
@@ -808,7 +1230,13 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
         if (attributeOps.length > 0) {
           const patched = canonicalResource(
             'Group',
-            applyPatch({ displayName: group.display_name, ...(group.external_id === null ? {} : { externalId: group.external_id }) }, attributeOps),
+            applyPatch(
+              {
+                displayName: group.display_name,
+                ...(group.external_id === null ? {} : { externalId: group.external_id }),
+              },
+              attributeOps,
+            ),
           );
           name = groupName(patched.displayName);
           externalId = typeof patched.externalId === 'string' ? patched.externalId : null;
@@ -820,9 +1248,12 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
         await insertScimAuditEvent(trx, {
           workspaceId: connection.workspace_id,
           actor: actorOf(connection),
-          action: added.length > 0 && removed.length === 0 && attributeOps.length === 0 ? 'end_user_group.members_added'
-            : removed.length > 0 && added.length === 0 && attributeOps.length === 0 ? 'end_user_group.members_removed'
-            : 'end_user_group.updated',
+          action:
+            added.length > 0 && removed.length === 0 && attributeOps.length === 0
+              ? 'end_user_group.members_added'
+              : removed.length > 0 && added.length === 0 && attributeOps.length === 0
+                ? 'end_user_group.members_removed'
+                : 'end_user_group.updated',
           targetType: 'end_user_group',
           targetId: groupId,
           before: { name: group.display_name },
@@ -830,15 +1261,23 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
           createdAt: now(),
         });
         const row = await requireGroup(trx, connection, id);
-        return { resource: await groupResource(trx, connection, row, true), version: row.version };
+        return {
+          resource: render ? await groupResource(trx, connection, row, true) : {},
+          version: row.version,
+        };
       });
     },
 
-    async deleteGroup(connection: ScimConnectionRow, id: string, ifMatch: string | undefined): Promise<void> {
+    async deleteGroup(
+      connection: ScimConnectionRow,
+      id: string,
+      ifMatch: string | undefined,
+    ): Promise<void> {
       await deps.db.transaction().execute(async (trx) => {
         const group = await requireGroup(trx, connection, id, true);
         checkVersion(ifMatch, group.version);
-        if (group.end_user_group_id !== null) await deleteEndUserGroup(trx, group.end_user_group_id);
+        if (group.end_user_group_id !== null)
+          await deleteEndUserGroup(trx, group.end_user_group_id);
         await touch(trx, connection);
         await insertScimAuditEvent(trx, {
           workspaceId: connection.workspace_id,
@@ -852,8 +1291,10 @@ export function createScimService(deps: { db: Db; clock: Clock; dialect: Dialect
       });
     },
 
-    projectUser: (resource: JsonObject, p: Projection) => project('User', resource, p.attributes, p.excludedAttributes),
-    projectGroup: (resource: JsonObject, p: Projection) => project('Group', resource, p.attributes, p.excludedAttributes),
+    projectUser: (resource: JsonObject, p: Projection) =>
+      project('User', resource, p.attributes, p.excludedAttributes),
+    projectGroup: (resource: JsonObject, p: Projection) =>
+      project('Group', resource, p.attributes, p.excludedAttributes),
   };
 }
 export type ScimService = ReturnType<typeof createScimService>;

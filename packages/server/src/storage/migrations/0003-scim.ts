@@ -15,7 +15,8 @@ export const scimMigration: MigrationFor = (dialect) => ({
       dialect === 'postgres'
         ? table.addColumn('id', 'serial', (c) => c.primaryKey())
         : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
-    const ws = (c: ColumnDefinitionBuilder) => c.notNull().references('workspaces.id').onDelete('cascade');
+    const ws = (c: ColumnDefinitionBuilder) =>
+      c.notNull().references('workspaces.id').onDelete('cascade');
     const connection = (c: ColumnDefinitionBuilder) =>
       c.notNull().references('scim_connections.id').onDelete('cascade');
 
@@ -23,7 +24,9 @@ export const scimMigration: MigrationFor = (dialect) => ({
       .createTable('scim_connections')
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('workspace_id', 'integer', ws)
-      .addColumn('environment_id', 'integer', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+      .addColumn('environment_id', 'integer', (c) =>
+        c.notNull().references('environments.id').onDelete('cascade'),
+      )
       .addColumn('target', 'text', (c) => c.notNull())
       .addColumn('name', 'text', (c) => c.notNull())
       .addColumn('default_role', 'text')
@@ -33,7 +36,11 @@ export const scimMigration: MigrationFor = (dialect) => ({
       .addColumn('rotated_at', 'text')
       .addColumn('last_sync_at', 'text')
       .execute();
-    await db.schema.createIndex('scim_connections_workspace_idx').on('scim_connections').column('workspace_id').execute();
+    await db.schema
+      .createIndex('scim_connections_workspace_idx')
+      .on('scim_connections')
+      .column('workspace_id')
+      .execute();
 
     await serial(db.schema.createTable('scim_users'))
       .addColumn('workspace_id', 'integer', ws)
@@ -58,23 +65,47 @@ export const scimMigration: MigrationFor = (dialect) => ({
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .addUniqueConstraint('scim_users_user_name_unique', ['connection_id', 'user_name_key'])
       .execute();
-    await db.schema.createIndex('scim_users_end_user_idx').on('scim_users').column('end_user_id').execute();
-    await db.schema.createIndex('scim_users_member_idx').on('scim_users').column('member_id').execute();
+    await db.schema
+      .createIndex('scim_users_end_user_idx')
+      .on('scim_users')
+      .column('end_user_id')
+      .execute();
+    await db.schema
+      .createIndex('scim_users_member_idx')
+      .on('scim_users')
+      .column('member_id')
+      .execute();
 
     await serial(db.schema.createTable('scim_groups'))
       .addColumn('workspace_id', 'integer', ws)
       .addColumn('connection_id', 'text', connection)
-      .addColumn('end_user_group_id', 'integer', (c) => c.references('end_user_groups.id').onDelete('cascade'))
-      .addColumn('collaborator_group_id', 'text', (c) => c.references('collaborator_groups.id').onDelete('cascade'))
+      .addColumn('end_user_group_id', 'integer', (c) =>
+        c.references('end_user_groups.id').onDelete('cascade'),
+      )
+      .addColumn('collaborator_group_id', 'text', (c) =>
+        c.references('collaborator_groups.id').onDelete('cascade'),
+      )
       .addColumn('display_name', 'text', (c) => c.notNull())
       .addColumn('external_id', 'text')
       .addColumn('version', 'integer', (c) => c.notNull())
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('scim_groups_end_user_group_idx').on('scim_groups').column('end_user_group_id').execute();
-    await db.schema.createIndex('scim_groups_collaborator_group_idx').on('scim_groups').column('collaborator_group_id').execute();
-    await db.schema.createIndex('scim_groups_connection_idx').on('scim_groups').columns(['connection_id', 'id']).execute();
+    await db.schema
+      .createIndex('scim_groups_end_user_group_idx')
+      .on('scim_groups')
+      .column('end_user_group_id')
+      .execute();
+    await db.schema
+      .createIndex('scim_groups_collaborator_group_idx')
+      .on('scim_groups')
+      .column('collaborator_group_id')
+      .execute();
+    await db.schema
+      .createIndex('scim_groups_connection_idx')
+      .on('scim_groups')
+      .columns(['connection_id', 'id'])
+      .execute();
 
     // Where each membership came from: 'manual' (API, console) or 'external' (an identity provider).
     await db.schema

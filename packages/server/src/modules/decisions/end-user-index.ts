@@ -1,0 +1,200 @@
+/**
+ * The end-user slice of the access index: end users (status, environment access), their groups
+ * (Everyone included), features, feature grants and policies with their tools and targets, so
+ * "may this end user use this feature (and tool) in this environment" is answered from memory.
+ * The rule is the one docs/end-users.md states (lock, status, environment access, deny,
+ * require_approval, allow or grant, else deny); `evaluateEndUser` applies it and says why.
+ * Approval requests are not here: using or creating one is a write (end-user-decisions.ts).
+ */
+import type { DecisionReason, PolicyEffect } from '@roster/contracts';
+import { fromJson } from '../../storage/json.js';
+import type { EndUserSliceRows } from './decisions.repository.js';
+
+export interface EndUserEntry {
+  id: number;
+  name: string;
+  email: string;
+  status: string;
+  /** Environment IDs the user has access to (a few: an array). */
+  environments: number[];
+  /** Explicit group memberships (Everyone is implicit). */
+  groups: EndUserGroupEntry[];
+}
+
+export interface EndUserGroupEntry {
+  id: number;
+  environmentId: number;
+  name: string;
+  managedBy: string;
+  system: boolean;
+}
+
+export interface FeatureEntry {
+  id: number;
+  environmentId: number;
+  name: string;
+  /** In ID order, as the decisions endpoint lists them. */
+  grants: { id: number; userId: number | null; group: EndUserGroupEntry | null }[];
+  /** In ID order. */
+  policies: PolicyEntry[];
+}
+
+export interface PolicyEntry {
+  id: number;
+  name: string;
+  effect: PolicyEffect;
+  scopeType: string;
+  /** Empty: every call to the feature. */
+  tools: string[];
+  userIds: Set<number>;
+  /** In target order: the first group the user is in is the one the reason names. */
+  groupIds: number[];
+}
+
+export class EndUserSlice {
+  readonly users = new Map<number, EndUserEntry>();
+  readonly usersByEmail = new Map<string, EndUserEntry>();
+  readonly groups = new Map<number, EndUserGroupEntry>();
+  /** The system group Everyone of each environment (every user belongs, with no membership row). */
+  readonly everyone = new Map<number, EndUserGroupEntry>();
+  readonly features = new Map<number, FeatureEntry>();
+
+  constructor(rows: EndUserSliceRows) {
+    for (const row of rows.users) {
+      const user: EndUserEntry = { id: row.id, name: row.name, email: row.email, status: row.status, environments: [], groups: [] };
+      this.users.set(row.id, user);
+      this.usersByEmail.set(row.email_key, user);
+    }
+    for (const row of rows.environmentAccess) this.users.get(row.end_user_id)?.environments.push(row.environment_id);
+    for (const row of rows.groups) {
+      const group: EndUserGroupEntry = { id: row.id, environmentId: row.environment_id, name: row.name, managedBy: row.managed_by, system: row.system === 1 };
+      this.groups.set(row.id, group);
+      if (group.system) this.everyone.set(group.environmentId, group);
+    }
+    for (const row of rows.groupMembers) {
+      const group = this.groups.get(row.group_id);
+      if (group !== undefined) this.users.get(row.end_user_id)?.groups.push(group);
+    }
+    for (const row of rows.features) this.features.set(row.id, { id: row.id, environmentId: row.environment_id, name: row.name, grants: [], policies: [] });
+    for (const row of rows.featureGrants) {
+      this.features.get(row.feature_id)?.grants.push({ id: row.id, userId: row.end_user_id, group: row.group_id === null ? null : (this.groups.get(row.group_id) ?? null) });
+    }
+    const policies = new Map<number, PolicyEntry>();
+    for (const row of rows.policies) {
+      const policy: PolicyEntry = {
+        id: row.id,
+        name: row.name,
+        effect: row.effect as PolicyEffect,
+        scopeType: row.scope_type,
+        tools: fromJson<string[]>(row.tools),
+        userIds: new Set(),
+        groupIds: [],
+      };
+      policies.set(row.id, policy);
+      this.features.get(row.feature_id)?.policies.push(policy);
+    }
+    for (const row of rows.policyTargets) {
+      const policy = policies.get(row.policy_id);
+      if (policy === undefined) continue;
+      if (row.end_user_id !== null) policy.userIds.add(row.end_user_id);
+      if (row.group_id !== null) policy.groupIds.push(row.group_id);
+    }
+  }
+}
+
+export interface MatchedPolicy {
+  policy: PolicyEntry;
+  /** The group through which the scope covers the user; null for all-users and user scopes. */
+  group: EndUserGroupEntry | null;
+}
+
+/** What the rule says, before any approval request is used or created. */
+export type EndUserOutcome =
+  | { kind: 'locked' | 'status' | 'no_environment_access'; reasons: DecisionReason[] }
+  | { kind: 'deny'; reasons: DecisionReason[]; matches: MatchedPolicy[] }
+  | { kind: 'require_approval'; approvals: MatchedPolicy[] }
+  | { kind: 'allow'; reasons: DecisionReason[]; matches: MatchedPolicy[] }
+  | { kind: 'no_access'; reasons: DecisionReason[] };
+
+export function policyReason(match: MatchedPolicy, user: EndUserEntry): DecisionReason {
+  const { policy, group } = match;
+  const whom = policy.scopeType === 'all' ? 'all users' : group === null ? `${user.email} directly` : `${user.email} through group ${group.name}`;
+  return {
+    type: 'policy',
+    message: `Policy "${policy.name}" (${policy.effect}) applies to ${whom}`,
+    policy: { id: policy.id, name: policy.name, effect: policy.effect },
+    ...(group === null ? {} : { group: { id: group.id, name: group.name } }),
+  };
+}
+
+/** The user's groups in an environment, Everyone first. */
+export function groupsIn(slice: EndUserSlice, user: EndUserEntry, environmentId: number): EndUserGroupEntry[] {
+  const everyone = slice.everyone.get(environmentId);
+  const groups = everyone === undefined ? [] : [everyone];
+  for (const group of user.groups) if (group.environmentId === environmentId) groups.push(group);
+  return groups;
+}
+
+/** Applies the end-user rule to one call, from memory. */
+export function evaluateEndUser(
+  slice: EndUserSlice,
+  user: EndUserEntry,
+  environment: { id: number; type: string },
+  feature: FeatureEntry,
+  tool: string | null,
+): EndUserOutcome {
+  if (user.status === 'locked') {
+    return { kind: 'locked', reasons: [{ type: 'locked', message: `${user.email} is locked: every call is denied until the user is unlocked` }] };
+  }
+  if (user.status !== 'active') {
+    return { kind: 'status', reasons: [{ type: 'status', message: `${user.email} is ${user.status}: only active users get access` }] };
+  }
+  if (!user.environments.includes(environment.id)) {
+    return {
+      kind: 'no_environment_access',
+      reasons: [{ type: 'no_environment_access', message: `${user.email} has no access to the ${environment.type.toUpperCase()} environment` }],
+    };
+  }
+  const groups = groupsIn(slice, user, environment.id);
+  const matches: MatchedPolicy[] = [];
+  for (const policy of feature.policies) {
+    if (policy.tools.length > 0 && (tool === null || !policy.tools.includes(tool))) continue;
+    if (policy.scopeType === 'all') matches.push({ policy, group: null });
+    else if (policy.scopeType === 'users' && policy.userIds.has(user.id)) matches.push({ policy, group: null });
+    else if (policy.scopeType === 'groups') {
+      const groupId = policy.groupIds.find((id) => groups.some((g) => g.id === id));
+      const group = groupId === undefined ? undefined : groups.find((g) => g.id === groupId);
+      if (group !== undefined) matches.push({ policy, group });
+    }
+  }
+  const denies = matches.filter((m) => m.policy.effect === 'deny');
+  if (denies.length > 0) return { kind: 'deny', reasons: denies.map((m) => policyReason(m, user)), matches: denies };
+  const approvals = matches.filter((m) => m.policy.effect === 'require_approval');
+  if (approvals.length > 0) return { kind: 'require_approval', approvals };
+  const allows = matches.filter((m) => m.policy.effect === 'allow');
+  const reasons: DecisionReason[] = allows.map((m) => policyReason(m, user));
+  for (const grant of feature.grants) {
+    if (grant.group === null) {
+      if (grant.userId === user.id) {
+        reasons.push({ type: 'feature_grant', message: `Feature "${feature.name}" is granted to ${user.email} directly`, grant_id: grant.id });
+      }
+    } else if (groups.includes(grant.group)) {
+      reasons.push({
+        type: 'feature_grant',
+        message: `Feature "${feature.name}" is granted to group ${grant.group.name}`,
+        grant_id: grant.id,
+        group: { id: grant.group.id, name: grant.group.name },
+      });
+    }
+  }
+  if (reasons.length > 0) return { kind: 'allow', reasons, matches: allows };
+  return {
+    kind: 'no_access',
+    reasons: [
+      {
+        type: 'no_access',
+        message: `No policy or grant gives ${user.email} access to feature "${feature.name}"${tool === null ? '' : ` (tool ${tool})`}`,
+      },
+    ],
+  };
+}

@@ -1,0 +1,245 @@
+/**
+ * End users on the access index: POST /api/access/check with an end-user subject and a feature
+ * (and tool) answers from memory, with explain paths for lock, missing environment access,
+ * policies and feature grants (through an externally managed group, too); writes are seen by
+ * the next check; checks open no approval request.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRoster, type Roster } from '../helpers/roster.js';
+
+let roster: Roster;
+let ada: number;
+let bob: number;
+let directory: number;
+let copilot: number;
+
+beforeAll(async () => {
+  roster = await startRoster();
+  ada = (await roster.post('/api/end_users', { name: 'Ada', email: 'ada@eu-access.example.com', environment_types: ['prod'] })).body.data.id;
+  bob = (await roster.post('/api/end_users', { name: 'Bob', email: 'bob@eu-access.example.com', environment_types: ['dev'] })).body.data.id;
+  directory = (
+    await roster.post('/api/end_user_groups', { environment_type: 'prod', name: 'Directory Engineers', end_user_ids: [ada], managed_by: 'external' })
+  ).body.data.id;
+  copilot = (await roster.post('/api/features', { environment_type: 'prod', kind: 'mcp_server', name: 'Copilot MCP' })).body.data.id;
+  await roster.post(`/api/features/${copilot}/access`, { end_user_group_ids: [directory] });
+});
+afterAll(async () => {
+  await roster.close();
+});
+
+const check = (body: Record<string, unknown>) => roster.post('/api/access/check', { environment_type: 'prod', ...body });
+
+describe('POST /api/access/check for end users', () => {
+  it('explains access a user has only through an externally managed group', async () => {
+    const res = await check({ subject: { end_user_id: ada }, feature_id: copilot, tool: 'search', explain: true });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      data: {
+        allowed: true,
+        paths: [
+          {
+            outcome: 'grants',
+            via: 'feature_grant',
+            message:
+              'ada@eu-access.example.com is a member of group "Directory Engineers" (managed externally, by the identity provider), which is granted feature "Copilot MCP" (tool search) in PROD.',
+            steps: [
+              { kind: 'end_user', id: ada, name: 'ada@eu-access.example.com' },
+              { kind: 'end_user_group', id: directory, name: 'Directory Engineers' },
+              { kind: 'feature_grant', id: expect.any(Number), name: 'Copilot MCP to Directory Engineers' },
+              { kind: 'feature', id: copilot, name: 'Copilot MCP' },
+              { kind: 'tool', id: null, name: 'search' },
+            ],
+          },
+        ],
+      },
+    });
+  });
+
+  it('finds the user by email and answers without paths unless asked', async () => {
+    const res = await check({ subject: { email: 'ADA@eu-access.example.com' }, feature_id: copilot });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ data: { allowed: true, paths: [] } });
+  });
+
+  it('denies a user without access to the environment, and says so', async () => {
+    const res = await check({ subject: { end_user_id: bob }, feature_id: copilot, explain: true });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      data: {
+        allowed: false,
+        paths: [
+          {
+            outcome: 'denies',
+            via: 'environment_access',
+            message: 'bob@eu-access.example.com has no access to the PROD environment, so feature "Copilot MCP" in PROD is denied.',
+            steps: [
+              { kind: 'end_user', id: bob, name: 'bob@eu-access.example.com' },
+              { kind: 'environment', id: expect.any(Number), name: 'prod' },
+              { kind: 'feature', id: copilot, name: 'Copilot MCP' },
+            ],
+          },
+        ],
+      },
+    });
+  });
+
+  it('sees a deny policy on the tool at once, and the lock of the user over everything', async () => {
+    const feature = (await roster.post('/api/features', { environment_type: 'prod', kind: 'mcp_server', name: 'Deploy MCP' })).body.data.id;
+    await roster.post(`/api/features/${feature}/access`, { end_user_group_ids: [directory] });
+    const policy = await roster.post('/api/policies', {
+      environment_type: 'prod',
+      name: 'No deletes',
+      feature_id: feature,
+      tools: ['delete'],
+      scope: { type: 'groups', ids: [directory] },
+      effect: 'deny',
+    });
+    expect(policy.status).toBe(201);
+    expect((await check({ subject: { end_user_id: ada }, feature_id: feature, tool: 'list' })).body).toEqual({ data: { allowed: true, paths: [] } });
+    const denied = await check({ subject: { end_user_id: ada }, feature_id: feature, tool: 'delete', explain: true });
+    expect(denied.body.data).toEqual({
+      allowed: false,
+      paths: [
+        {
+          outcome: 'denies',
+          via: 'policy',
+          message:
+            'Policy "No deletes" applies to group "Directory Engineers" (managed externally, by the identity provider), which ada@eu-access.example.com is in; it denies feature "Deploy MCP" (tool delete) in PROD.',
+          steps: [
+            { kind: 'end_user', id: ada, name: 'ada@eu-access.example.com' },
+            { kind: 'end_user_group', id: directory, name: 'Directory Engineers' },
+            { kind: 'policy', id: policy.body.data.id, name: 'No deletes' },
+            { kind: 'feature', id: feature, name: 'Deploy MCP' },
+            { kind: 'tool', id: null, name: 'delete' },
+          ],
+        },
+      ],
+    });
+
+    expect((await roster.post(`/api/end_users/${ada}/lock`)).status).toBe(200);
+    const locked = await check({ subject: { end_user_id: ada }, feature_id: feature, tool: 'list', explain: true });
+    expect(locked.body.data).toEqual({
+      allowed: false,
+      paths: [
+        {
+          outcome: 'denies',
+          via: 'lock',
+          message: 'ada@eu-access.example.com is locked: every call is denied until the user is unlocked.',
+          steps: [
+            { kind: 'end_user', id: ada, name: 'ada@eu-access.example.com' },
+            { kind: 'feature', id: feature, name: 'Deploy MCP' },
+            { kind: 'tool', id: null, name: 'list' },
+          ],
+        },
+      ],
+    });
+    expect((await roster.post(`/api/end_users/${ada}/unlock`)).status).toBe(200);
+    expect((await check({ subject: { end_user_id: ada }, feature_id: feature, tool: 'list' })).body.data.allowed).toBe(true);
+  });
+
+  it('reports a require_approval policy without opening an approval request', async () => {
+    const feature = (await roster.post('/api/features', { environment_type: 'prod', kind: 'mcp_server', name: 'Payments MCP' })).body.data.id;
+    await roster.post('/api/policies', {
+      environment_type: 'prod',
+      name: 'Payments need approval',
+      feature_id: feature,
+      scope: { type: 'all' },
+      effect: 'require_approval',
+    });
+    const res = await check({ subject: { end_user_id: ada }, feature_id: feature, explain: true });
+    expect(res.body.data).toEqual({
+      allowed: false,
+      paths: [
+        {
+          outcome: 'requires_approval',
+          via: 'policy',
+          message:
+            'Policy "Payments need approval" applies to all users; it requires an approved request for feature "Payments MCP" in PROD (POST /api/end_users/decisions opens or uses one).',
+          steps: [
+            { kind: 'end_user', id: ada, name: 'ada@eu-access.example.com' },
+            { kind: 'policy', id: expect.any(Number), name: 'Payments need approval' },
+            { kind: 'feature', id: feature, name: 'Payments MCP' },
+          ],
+        },
+      ],
+    });
+    const requests = await roster.get(`/api/approval_requests?feature_id=${feature}`);
+    expect(requests.body.data).toEqual([]);
+  });
+
+  it('denies when nothing reaches the feature, naming the nearest miss', async () => {
+    const feature = (await roster.post('/api/features', { environment_type: 'prod', kind: 'mcp_server', name: 'Unused MCP' })).body.data.id;
+    const res = await check({ subject: { end_user_id: ada }, feature_id: feature, explain: true });
+    expect(res.body.data).toEqual({
+      allowed: false,
+      paths: [
+        {
+          outcome: 'no_access',
+          via: 'none',
+          message:
+            'No policy or feature grant gives ada@eu-access.example.com feature "Unused MCP" in PROD: none to them directly, and none to any of their 2 groups.',
+          steps: [
+            { kind: 'end_user', id: ada, name: 'ada@eu-access.example.com' },
+            { kind: 'feature', id: feature, name: 'Unused MCP' },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('answers end-user checks in a batch, with errors in place', async () => {
+    const res = await roster.post('/api/access/check_batch', {
+      checks: [
+        { subject: { end_user_id: ada }, environment_type: 'prod', feature_id: copilot },
+        { subject: { end_user_id: 999999 }, environment_type: 'prod', feature_id: copilot },
+        { subject: { end_user_id: ada }, environment_type: 'dev', feature_id: copilot },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      data: [
+        { allowed: true, paths: [] },
+        { allowed: false, paths: [], error: { code: 'not_found', title: 'End user not found' } },
+        {
+          allowed: false,
+          paths: [],
+          error: { code: 'bad_request', title: 'Feature Copilot MCP is in the PROD environment, not DEV' },
+        },
+      ],
+    });
+  });
+
+  it('returns 400 for an end-user check without an environment or with a member subject', async () => {
+    const noEnvironment = await roster.post('/api/access/check', { subject: { end_user_id: ada }, feature_id: copilot });
+    expect(noEnvironment.status).toBe(400);
+    expect(noEnvironment.body).toEqual({ errors: [{ code: 'bad_request', title: 'An end-user check needs environment_type' }] });
+    const mixed = await check({ subject: { member_id: 1 }, feature_id: copilot });
+    expect(mixed.status).toBe(400);
+    expect(mixed.body).toEqual({
+      errors: [{ code: 'bad_request', title: 'A feature check is about an end user: give subject.end_user_id or subject.email, not member_id' }],
+    });
+    const noPrivilege = await check({ subject: { member_id: 1 }, project_id: 1 });
+    expect(noPrivilege.status).toBe(400);
+    expect(noPrivilege.body).toEqual({ errors: [{ code: 'bad_request', title: 'Give resource and privilege (or feature_id for an end user)' }] });
+  });
+
+  it('answers POST /api/end_users/decisions from the same index after a group change', async () => {
+    const carl = (await roster.post('/api/end_users', { name: 'Carl', email: 'carl@eu-access.example.com', environment_types: ['prod'] })).body.data.id;
+    const before = await roster.post('/api/end_users/decisions', { end_user_id: carl, environment_type: 'prod', feature_id: copilot });
+    expect(before.body.data.decision).toBe('deny');
+    expect((await roster.post(`/api/end_user_groups/${directory}/members`, { end_user_ids: [carl] })).status).toBeLessThan(300);
+    const after = await roster.post('/api/end_users/decisions', { end_user_id: carl, environment_type: 'prod', feature_id: copilot });
+    expect(after.body.data).toEqual({
+      decision: 'allow',
+      reasons: [
+        {
+          type: 'feature_grant',
+          message: 'Feature "Copilot MCP" is granted to group Directory Engineers',
+          grant_id: expect.any(Number),
+          group: { id: directory, name: 'Directory Engineers' },
+        },
+      ],
+      approval_request_id: null,
+    });
+  });
+});
