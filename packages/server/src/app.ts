@@ -211,7 +211,7 @@ export async function buildApp(deps: AppDeps) {
       timeWindow: 60_000,
       hook: 'preHandler',
       enableDraftSpec: true,
-      keyGenerator: (request) => (request.ctx === null ? `ip:${request.ip}` : `client:${request.ctx.actor.id ?? ''}`),
+      keyGenerator: (request) => (request.ctx === null ? `ip:${request.ip}` : `${request.ctx.actor.type}:${request.ctx.actor.id ?? ''}`),
       errorResponseBuilder: (_request, context) =>
         new AppError(429, 'rate_limited', `Rate limit exceeded: ${context.max} requests per minute. Retry in ${Math.ceil(context.ttl / 1000)} s.`),
     });
