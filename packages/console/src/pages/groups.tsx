@@ -512,7 +512,17 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
                   disabled={pending}
                   onClick={() => void remove(m.id)}
                 >
-                  🗑
+                  {/* An inline icon: emoji glyphs are missing from many Linux fonts. */}
+                  <svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+                    <path
+                      fill="none"
+                      stroke="currentColor"
+                      strokeWidth="2"
+                      strokeLinecap="round"
+                      strokeLinejoin="round"
+                      d="M3 6h18M8 6V4h8v2M6 6l1 14h10l1-14M10 11v6M14 11v6"
+                    />
+                  </svg>
                 </button>
               ),
           },
