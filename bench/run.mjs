@@ -7,7 +7,7 @@ import process from 'node:process';
 import { performance } from 'node:perf_hooks';
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -48,18 +48,34 @@ function cannon(options) {
   });
 }
 
+// The server's CPU time around each run: with the load generator (this process) on the same 2
+// cores, it shows whether the server was the bottleneck (near 100% of a core) or was waiting.
+const serverCpu = async () => {
+  child.send('cpu');
+  const { usage } = await fromChild('cpu');
+  return (usage.user + usage.system) / 1e6;
+};
+const selfCpu = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+};
+const cpuAtStart = [await serverCpu(), selfCpu(), performance.now()];
 log(`autocannon: single checks, ${DURATION} s …`);
 let n = 0;
 const single = await cannon({
   connections: 16,
   requests: [{ method: 'POST', path: '/api/access/check', setupRequest: (req) => ({ ...req, body: singleBodies[n++ % singleBodies.length] }) }],
 });
+const cpuAfterSingle = [await serverCpu(), selfCpu(), performance.now()];
 log(`autocannon: batches of 1,000 checks, ${DURATION} s …`);
 let m = 0;
 const batch = await cannon({
   connections: 4,
   requests: [{ method: 'POST', path: '/api/access/check_batch', setupRequest: (req) => ({ ...req, body: batchBodies[m++ % batchBodies.length] }) }],
 });
+const cpuAfterBatch = [await serverCpu(), selfCpu(), performance.now()];
+const share = (from, to, i) => `${(((to[i] - from[i]) / ((to[2] - from[2]) / 1000)) * 100).toFixed(0)}%`;
+const loadAverage = loadavg()[0];
 child.send('rss');
 const afterLoad = await fromChild('rss');
 child.send('stop');
@@ -182,6 +198,9 @@ const rows = [
   ['HTTP single check latency p50 / p99', `${single.latency.p50} ms / ${single.latency.p99} ms`, 'p99 ≤ 5 ms', verdict(single.latency.p99 <= 5)],
   ['HTTP batch (1,000 checks) requests/s, p99', `${batch.requests.average.toFixed(0)} req/s, p99 ${batch.latency.p99} ms`, '', ''],
   ['HTTP checks/s in batches', `${Math.round(batchChecks).toLocaleString('en')}`, '≥ 500,000', verdict(batchChecks >= 500_000)],
+  ['  CPU during the single run: server / load generator (of one core)', `${share(cpuAtStart, cpuAfterSingle, 0)} / ${share(cpuAtStart, cpuAfterSingle, 1)}`, '', ''],
+  ['  CPU during the batch run: server / load generator (of one core)', `${share(cpuAfterSingle, cpuAfterBatch, 0)} / ${share(cpuAfterSingle, cpuAfterBatch, 1)}`, '', ''],
+  ['  machine load average (1 min) after the HTTP runs', `${loadAverage.toFixed(2)} on ${cpus().length} cores`, '', ''],
   ['HTTP errors / non-2xx', `${single.errors + batch.errors} / ${single.non2xx + batch.non2xx}`, '0', verdict(single.errors + batch.errors + single.non2xx + batch.non2xx === 0)],
   [`casbin load (RBAC with domains, 1/${CASBIN_SCALE} slice: ${lines.length} policy lines)`, `${(casbinLoadMs / 1000).toFixed(1)} s`, '', ''],
   ['casbin checks/s (enforceSync, 1 core)', `${Math.round(casbinPerSecond).toLocaleString('en')}`, '', ''],

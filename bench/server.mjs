@@ -120,6 +120,8 @@ await send({
 });
 process.on('message', async (message) => {
   if (message === 'rss') await send({ type: 'rss', rssMb: process.memoryUsage().rss / 1048576 });
+  // CPU time the server used, so the table can say how much of the 2 cores it had during a run.
+  if (message === 'cpu') await send({ type: 'cpu', usage: process.cpuUsage() });
   if (message === 'stop') {
     await app.close();
     await store.close();

@@ -70,4 +70,33 @@ describe.skipIf(testDialect === 'sqlite')('two instances on one PostgreSQL datab
 
     expect(joined.status).toBeLessThan(300);
   });
+  it('shows an end user locked on instance A to an end-user check on instance B within one second', async () => {
+    const user = await a.post('/api/end_users', { name: 'Clustered', email: 'clustered@example.com', environment_types: ['dev'] });
+    const feature = await a.post('/api/features', { environment_type: 'dev', kind: 'mcp_server', name: 'Cluster MCP' });
+    await a.post(`/api/features/${feature.body.data.id}/access`, { end_user_ids: [user.body.data.id] });
+    const check = { subject: { end_user_id: user.body.data.id }, environment_type: 'dev', feature_id: feature.body.data.id };
+    await waitForAnswer(b, check, true);
+
+    const locked = await a.post(`/api/end_users/${user.body.data.id}/lock`);
+    await waitForAnswer(b, check, false);
+
+    expect(locked.status).toBe(200);
+  });
+
+  it('refuses on instance B, within one second, a token revoked on instance A after B cached it', async () => {
+    const client = await a.post('/api/api_clients', { name: 'Cluster client', environment_types: ['dev'] });
+    const token = client.body.data.token as string;
+    expect((await b.get('/api/api_clients', token)).status).toBe(200);
+
+    const revoked = await a.delete(`/api/api_clients/${client.body.data.id}`);
+    const started = Date.now();
+    let status = 200;
+    while (status !== 401 && Date.now() - started <= STALENESS_BOUND_MS) {
+      status = (await b.get('/api/api_clients', token)).status;
+      if (status !== 401) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+
+    expect(revoked.status).toBeLessThan(300);
+    expect(status).toBe(401);
+  });
 });

@@ -75,9 +75,7 @@ export interface WorkspaceIndexRows {
   members: MemberIndexRow[];
   memberRoles: MemberRoleIndexRow[];
   groups: GroupIndexRow[];
-  memberships: MembershipIndexRow[];
   projects: ProjectIndexRow[];
-  grants: GrantIndexRow[];
 }
 
 const grantColumns = ['id', 'project_id', 'project_role_id', 'member_id', 'group_id', 'created_at', 'expires_at'] as const;
@@ -117,7 +115,7 @@ export function listChangeEvents(
 export async function loadWorkspaceRows(db: Executor, workspaceId: number): Promise<WorkspaceIndexRows | undefined> {
   const workspace = await db.selectFrom('workspaces').select('id').where('id', '=', workspaceId).executeTakeFirst();
   if (workspace === undefined) return undefined;
-  const [environments, legacyRoles, environmentRoles, projectRoles, members, memberRoles, groups, memberships, projects, grants] =
+  const [environments, legacyRoles, environmentRoles, projectRoles, members, memberRoles, groups, projects] =
     await Promise.all([
       db.selectFrom('environments').select(['id', 'type']).where('workspace_id', '=', workspaceId).orderBy('id').execute(),
       db.selectFrom('legacy_roles').select(['id', 'name', 'privileges']).where('workspace_id', '=', workspaceId).execute(),
@@ -130,16 +128,44 @@ export async function loadWorkspaceRows(db: Executor, workspaceId: number): Prom
         .where('workspace_id', '=', workspaceId)
         .execute(),
       db.selectFrom('collaborator_groups').select(['id', 'name', 'system']).where('workspace_id', '=', workspaceId).execute(),
-      db
-        .selectFrom('group_memberships')
-        .select(['group_id', 'member_id', 'expires_at'])
-        .where('workspace_id', '=', workspaceId)
-        .where('member_id', 'is not', null)
-        .execute(),
       db.selectFrom('projects').select(['id', 'name', 'environment_id']).where('workspace_id', '=', workspaceId).execute(),
-      db.selectFrom('project_grants').select(grantColumns).where('workspace_id', '=', workspaceId).execute(),
     ]);
-  return { environments, legacyRoles, environmentRoles, projectRoles, members, memberRoles, groups, memberships, projects, grants };
+  return { environments, legacyRoles, environmentRoles, projectRoles, members, memberRoles, groups, projects };
+}
+
+/**
+ * Memberships and grants, the two big tables, are read a page at a time (keyset on the primary
+ * key) so the build never holds 300,000 row objects at once: the peak, not the index, decided the
+ * server's RSS. Rows that change between pages have change-log events after the build's start
+ * position, and the sync after the build reloads them.
+ */
+export const LOAD_PAGE_SIZE = 20_000;
+
+export function loadMembershipPage(
+  db: Executor,
+  workspaceId: number,
+  afterId: number,
+): Promise<(MembershipIndexRow & { id: number })[]> {
+  return db
+    .selectFrom('group_memberships')
+    .select(['id', 'group_id', 'member_id', 'expires_at'])
+    .where('workspace_id', '=', workspaceId)
+    .where('member_id', 'is not', null)
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .limit(LOAD_PAGE_SIZE)
+    .execute();
+}
+
+export function loadGrantPage(db: Executor, workspaceId: number, afterId: string): Promise<GrantIndexRow[]> {
+  return db
+    .selectFrom('project_grants')
+    .select(grantColumns)
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .limit(LOAD_PAGE_SIZE)
+    .execute();
 }
 
 export interface MemberReload {

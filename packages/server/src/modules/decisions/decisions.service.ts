@@ -77,7 +77,7 @@ function privilegesOf(reaches: Reach[]): Record<string, string[]> {
 }
 
 function compareGrants(a: GrantEntry, b: GrantEntry): number {
-  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  if (a.createdMs !== b.createdMs) return a.createdMs - b.createdMs;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
