@@ -3,7 +3,6 @@
 // ROSTER_TEST_DATABASE_URL names a server (an admin URL; tests create and drop their own databases).
 // Extra arguments go to vitest (e.g. `npm test -- tests/members.test.ts`).
 // Closes with one line `N passed, M failed[, K skipped]` summed over both runs; exits non-zero if any run failed.
-/* global console, process */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';

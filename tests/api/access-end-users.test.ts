@@ -15,23 +15,52 @@ let copilot: number;
 
 beforeAll(async () => {
   roster = await startRoster();
-  ada = (await roster.post('/api/end_users', { name: 'Ada', email: 'ada@eu-access.example.com', environment_types: ['prod'] })).body.data.id;
-  bob = (await roster.post('/api/end_users', { name: 'Bob', email: 'bob@eu-access.example.com', environment_types: ['dev'] })).body.data.id;
-  directory = (
-    await roster.post('/api/end_user_groups', { environment_type: 'prod', name: 'Directory Engineers', end_user_ids: [ada], managed_by: 'external' })
+  ada = (
+    await roster.post('/api/end_users', {
+      name: 'Ada',
+      email: 'ada@eu-access.example.com',
+      environment_types: ['prod'],
+    })
   ).body.data.id;
-  copilot = (await roster.post('/api/features', { environment_type: 'prod', kind: 'mcp_server', name: 'Copilot MCP' })).body.data.id;
+  bob = (
+    await roster.post('/api/end_users', {
+      name: 'Bob',
+      email: 'bob@eu-access.example.com',
+      environment_types: ['dev'],
+    })
+  ).body.data.id;
+  directory = (
+    await roster.post('/api/end_user_groups', {
+      environment_type: 'prod',
+      name: 'Directory Engineers',
+      end_user_ids: [ada],
+      managed_by: 'external',
+    })
+  ).body.data.id;
+  copilot = (
+    await roster.post('/api/features', {
+      environment_type: 'prod',
+      kind: 'mcp_server',
+      name: 'Copilot MCP',
+    })
+  ).body.data.id;
   await roster.post(`/api/features/${copilot}/access`, { end_user_group_ids: [directory] });
 });
 afterAll(async () => {
   await roster.close();
 });
 
-const check = (body: Record<string, unknown>) => roster.post('/api/access/check', { environment_type: 'prod', ...body });
+const check = (body: Record<string, unknown>) =>
+  roster.post('/api/access/check', { environment_type: 'prod', ...body });
 
 describe('POST /api/access/check for end users', () => {
   it('explains access a user has only through an externally managed group', async () => {
-    const res = await check({ subject: { end_user_id: ada }, feature_id: copilot, tool: 'search', explain: true });
+    const res = await check({
+      subject: { end_user_id: ada },
+      feature_id: copilot,
+      tool: 'search',
+      explain: true,
+    });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       data: {
@@ -45,7 +74,11 @@ describe('POST /api/access/check for end users', () => {
             steps: [
               { kind: 'end_user', id: ada, name: 'ada@eu-access.example.com' },
               { kind: 'end_user_group', id: directory, name: 'Directory Engineers' },
-              { kind: 'feature_grant', id: expect.any(Number), name: 'Copilot MCP to Directory Engineers' },
+              {
+                kind: 'feature_grant',
+                id: expect.any(Number),
+                name: 'Copilot MCP to Directory Engineers',
+              },
               { kind: 'feature', id: copilot, name: 'Copilot MCP' },
               { kind: 'tool', id: null, name: 'search' },
             ],
@@ -56,7 +89,10 @@ describe('POST /api/access/check for end users', () => {
   });
 
   it('finds the user by email and answers without paths unless asked', async () => {
-    const res = await check({ subject: { email: 'ADA@eu-access.example.com' }, feature_id: copilot });
+    const res = await check({
+      subject: { email: 'ADA@eu-access.example.com' },
+      feature_id: copilot,
+    });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ data: { allowed: true, paths: [] } });
   });
@@ -71,7 +107,8 @@ describe('POST /api/access/check for end users', () => {
           {
             outcome: 'denies',
             via: 'environment_access',
-            message: 'bob@eu-access.example.com has no access to the PROD environment, so feature "Copilot MCP" in PROD is denied.',
+            message:
+              'bob@eu-access.example.com has no access to the PROD environment, so feature "Copilot MCP" in PROD is denied.',
             steps: [
               { kind: 'end_user', id: bob, name: 'bob@eu-access.example.com' },
               { kind: 'environment', id: expect.any(Number), name: 'prod' },
@@ -84,7 +121,13 @@ describe('POST /api/access/check for end users', () => {
   });
 
   it('sees a deny policy on the tool at once, and the lock of the user over everything', async () => {
-    const feature = (await roster.post('/api/features', { environment_type: 'prod', kind: 'mcp_server', name: 'Deploy MCP' })).body.data.id;
+    const feature = (
+      await roster.post('/api/features', {
+        environment_type: 'prod',
+        kind: 'mcp_server',
+        name: 'Deploy MCP',
+      })
+    ).body.data.id;
     await roster.post(`/api/features/${feature}/access`, { end_user_group_ids: [directory] });
     const policy = await roster.post('/api/policies', {
       environment_type: 'prod',
@@ -95,8 +138,15 @@ describe('POST /api/access/check for end users', () => {
       effect: 'deny',
     });
     expect(policy.status).toBe(201);
-    expect((await check({ subject: { end_user_id: ada }, feature_id: feature, tool: 'list' })).body).toEqual({ data: { allowed: true, paths: [] } });
-    const denied = await check({ subject: { end_user_id: ada }, feature_id: feature, tool: 'delete', explain: true });
+    expect(
+      (await check({ subject: { end_user_id: ada }, feature_id: feature, tool: 'list' })).body,
+    ).toEqual({ data: { allowed: true, paths: [] } });
+    const denied = await check({
+      subject: { end_user_id: ada },
+      feature_id: feature,
+      tool: 'delete',
+      explain: true,
+    });
     expect(denied.body.data).toEqual({
       allowed: false,
       paths: [
@@ -117,14 +167,20 @@ describe('POST /api/access/check for end users', () => {
     });
 
     expect((await roster.post(`/api/end_users/${ada}/lock`)).status).toBe(200);
-    const locked = await check({ subject: { end_user_id: ada }, feature_id: feature, tool: 'list', explain: true });
+    const locked = await check({
+      subject: { end_user_id: ada },
+      feature_id: feature,
+      tool: 'list',
+      explain: true,
+    });
     expect(locked.body.data).toEqual({
       allowed: false,
       paths: [
         {
           outcome: 'denies',
           via: 'lock',
-          message: 'ada@eu-access.example.com is locked: every call is denied until the user is unlocked.',
+          message:
+            'ada@eu-access.example.com is locked: every call is denied until the user is unlocked.',
           steps: [
             { kind: 'end_user', id: ada, name: 'ada@eu-access.example.com' },
             { kind: 'feature', id: feature, name: 'Deploy MCP' },
@@ -134,11 +190,20 @@ describe('POST /api/access/check for end users', () => {
       ],
     });
     expect((await roster.post(`/api/end_users/${ada}/unlock`)).status).toBe(200);
-    expect((await check({ subject: { end_user_id: ada }, feature_id: feature, tool: 'list' })).body.data.allowed).toBe(true);
+    expect(
+      (await check({ subject: { end_user_id: ada }, feature_id: feature, tool: 'list' })).body.data
+        .allowed,
+    ).toBe(true);
   });
 
   it('reports a require_approval policy without opening an approval request', async () => {
-    const feature = (await roster.post('/api/features', { environment_type: 'prod', kind: 'mcp_server', name: 'Payments MCP' })).body.data.id;
+    const feature = (
+      await roster.post('/api/features', {
+        environment_type: 'prod',
+        kind: 'mcp_server',
+        name: 'Payments MCP',
+      })
+    ).body.data.id;
     await roster.post('/api/policies', {
       environment_type: 'prod',
       name: 'Payments need approval',
@@ -168,7 +233,13 @@ describe('POST /api/access/check for end users', () => {
   });
 
   it('denies when nothing reaches the feature, naming the nearest miss', async () => {
-    const feature = (await roster.post('/api/features', { environment_type: 'prod', kind: 'mcp_server', name: 'Unused MCP' })).body.data.id;
+    const feature = (
+      await roster.post('/api/features', {
+        environment_type: 'prod',
+        kind: 'mcp_server',
+        name: 'Unused MCP',
+      })
+    ).body.data.id;
     const res = await check({ subject: { end_user_id: ada }, feature_id: feature, explain: true });
     expect(res.body.data).toEqual({
       allowed: false,
@@ -203,32 +274,70 @@ describe('POST /api/access/check for end users', () => {
         {
           allowed: false,
           paths: [],
-          error: { code: 'bad_request', title: 'Feature Copilot MCP is in the PROD environment, not DEV' },
+          error: {
+            code: 'bad_request',
+            title: 'Feature Copilot MCP is in the PROD environment, not DEV',
+          },
         },
       ],
     });
   });
 
   it('returns 400 for an end-user check without an environment or with a member subject', async () => {
-    const noEnvironment = await roster.post('/api/access/check', { subject: { end_user_id: ada }, feature_id: copilot });
+    const noEnvironment = await roster.post('/api/access/check', {
+      subject: { end_user_id: ada },
+      feature_id: copilot,
+    });
     expect(noEnvironment.status).toBe(400);
-    expect(noEnvironment.body).toEqual({ errors: [{ code: 'bad_request', title: 'An end-user check needs environment_type' }] });
+    expect(noEnvironment.body).toEqual({
+      errors: [{ code: 'bad_request', title: 'An end-user check needs environment_type' }],
+    });
     const mixed = await check({ subject: { member_id: 1 }, feature_id: copilot });
     expect(mixed.status).toBe(400);
     expect(mixed.body).toEqual({
-      errors: [{ code: 'bad_request', title: 'A feature check is about an end user: give subject.end_user_id or subject.email, not member_id' }],
+      errors: [
+        {
+          code: 'bad_request',
+          title:
+            'A feature check is about an end user: give subject.end_user_id or subject.email, not member_id',
+        },
+      ],
     });
     const noPrivilege = await check({ subject: { member_id: 1 }, project_id: 1 });
     expect(noPrivilege.status).toBe(400);
-    expect(noPrivilege.body).toEqual({ errors: [{ code: 'bad_request', title: 'Give resource and privilege (or feature_id for an end user)' }] });
+    expect(noPrivilege.body).toEqual({
+      errors: [
+        {
+          code: 'bad_request',
+          title: 'Give resource and privilege (or feature_id for an end user)',
+        },
+      ],
+    });
   });
 
   it('answers POST /api/end_users/decisions from the same index after a group change', async () => {
-    const carl = (await roster.post('/api/end_users', { name: 'Carl', email: 'carl@eu-access.example.com', environment_types: ['prod'] })).body.data.id;
-    const before = await roster.post('/api/end_users/decisions', { end_user_id: carl, environment_type: 'prod', feature_id: copilot });
+    const carl = (
+      await roster.post('/api/end_users', {
+        name: 'Carl',
+        email: 'carl@eu-access.example.com',
+        environment_types: ['prod'],
+      })
+    ).body.data.id;
+    const before = await roster.post('/api/end_users/decisions', {
+      end_user_id: carl,
+      environment_type: 'prod',
+      feature_id: copilot,
+    });
     expect(before.body.data.decision).toBe('deny');
-    expect((await roster.post(`/api/end_user_groups/${directory}/members`, { end_user_ids: [carl] })).status).toBeLessThan(300);
-    const after = await roster.post('/api/end_users/decisions', { end_user_id: carl, environment_type: 'prod', feature_id: copilot });
+    expect(
+      (await roster.post(`/api/end_user_groups/${directory}/members`, { end_user_ids: [carl] }))
+        .status,
+    ).toBeLessThan(300);
+    const after = await roster.post('/api/end_users/decisions', {
+      end_user_id: carl,
+      environment_type: 'prod',
+      feature_id: copilot,
+    });
     expect(after.body.data).toEqual({
       decision: 'allow',
       reasons: [

@@ -327,9 +327,12 @@ describe('POST /api/roles_migration/system_roles', () => {
 
     it('creates the system project roles', async () => {
       const res = await roster.get('/api/project_roles');
-      expect(res.body.data.map((r: { name: string; type: string }) => [r.name, r.type])).toEqual([
-        ['ProjectAdmin', 'system'],
+      // Created in one transaction, often in the same millisecond: compare without relying on
+      // the order of equal creation times.
+      const roles = res.body.data.map((r: { name: string; type: string }) => [r.name, r.type]);
+      expect(roles.sort()).toEqual([
         ['AdvancedBuilder', 'system'],
+        ['ProjectAdmin', 'system'],
         ['ProjectOperator', 'system'],
       ]);
       for (const role of res.body.data) {

@@ -27,7 +27,7 @@ async function startServer(env: Record<string, string>): Promise<Started> {
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
+    const timer = setTimeout(() => { reject(new Error(`server did not start:\n${output}`)); }, 60_000);
     const check = () => {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match?.[1] !== undefined) {
@@ -36,7 +36,7 @@ async function startServer(env: Record<string, string>): Promise<Started> {
       }
     };
     child.stdout?.on('data', check);
-    child.once('exit', (code) => reject(new Error(`server exited with ${String(code)}:\n${output}`)));
+    child.once('exit', (code) => { reject(new Error(`server exited with ${String(code)}:\n${output}`)); });
   });
   return { child, output: () => output, url };
 }

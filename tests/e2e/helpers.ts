@@ -136,5 +136,5 @@ export function chromiumArgs(userDataDir: string): string[] {
 
 export function freshProfileDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'roster-chromium-'));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, remove: () => { rmSync(dir, { recursive: true, force: true }); } };
 }

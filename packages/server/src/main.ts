@@ -37,6 +37,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   process.stderr.write(`Roster failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  if (error instanceof Error && error.cause !== undefined) process.stderr.write(`  cause: ${String(error.cause)}\n`);
+  if (error instanceof Error && error.cause !== undefined) process.stderr.write(`  cause: ${describeCause(error.cause)}\n`);
   process.exit(1);
 });

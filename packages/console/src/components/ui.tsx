@@ -72,7 +72,7 @@ export function Avatar({
   size?: number;
 }) {
   const colour =
-    AVATAR_COLOURS[[...name].reduce((sum, c) => sum + c.charCodeAt(0), 0) % AVATAR_COLOURS.length];
+    AVATAR_COLOURS[Array.from(name).reduce((sum, c) => sum + c.charCodeAt(0), 0) % AVATAR_COLOURS.length];
   if (url !== undefined && url !== null && url !== '') {
     return <img className="avatar" src={url} alt="" width={size} height={size} />;
   }
@@ -143,7 +143,7 @@ export function SearchBox({
         type="search"
         placeholder={placeholder ?? label}
         value={value}
-        onChange={(e) => onChange(e.target.value)}
+        onChange={(e) => { onChange(e.target.value); }}
       />
     </div>
   );
@@ -153,8 +153,8 @@ export function SearchBox({
 export function useDebounced<T>(value: T, ms = 250): T {
   const [debounced, setDebounced] = useState(value);
   useEffect(() => {
-    const timer = setTimeout(() => setDebounced(value), ms);
-    return () => clearTimeout(timer);
+    const timer = setTimeout(() => { setDebounced(value); }, ms);
+    return () => { clearTimeout(timer); };
   }, [value, ms]);
   return debounced;
 }
@@ -229,7 +229,7 @@ export function DataTable<T>({
             {columns.map((column) => {
               const active = sort?.key === column.key;
               const ariaSort = active
-                ? sort?.direction === 'asc'
+                ? sort.direction === 'asc'
                   ? 'ascending'
                   : 'descending'
                 : undefined;
@@ -239,16 +239,15 @@ export function DataTable<T>({
                     <button
                       type="button"
                       className="sort"
-                      onClick={() =>
-                        onSort({
+                      onClick={() => { onSort({
                           key: column.key,
-                          direction: active && sort?.direction === 'asc' ? 'desc' : 'asc',
-                        })
+                          direction: active && sort.direction === 'asc' ? 'desc' : 'asc',
+                        }); }
                       }
                     >
                       {column.header}
                       <span aria-hidden="true" className="sort-mark">
-                        {active ? (sort?.direction === 'asc' ? '▲' : '▼') : '↕'}
+                        {active ? (sort.direction === 'asc' ? '▲' : '▼') : '↕'}
                       </span>
                     </button>
                   ) : (
@@ -314,7 +313,7 @@ export function Pagination({
         type="button"
         className="button"
         disabled={page <= 1}
-        onClick={() => onPage(page - 1)}
+        onClick={() => { onPage(page - 1); }}
       >
         Previous
       </button>
@@ -325,7 +324,7 @@ export function Pagination({
         type="button"
         className="button"
         disabled={page >= pages}
-        onClick={() => onPage(page + 1)}
+        onClick={() => { onPage(page + 1); }}
       >
         Next
       </button>
@@ -380,10 +379,12 @@ export function Modal({
       document.removeEventListener('keydown', onKey);
       previous?.focus();
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- runs once per opening
+    // No dependencies on purpose: this runs once per opening (focus trap and the focus to give back).
   }, []);
   return (
-    <div className="backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
+    <div className="backdrop" onMouseDown={(e) => {
+        if (e.target === e.currentTarget) onClose();
+      }}>
       <div
         className={`modal${wide === true ? ' modal-wide' : ''}`}
         role="dialog"
@@ -427,7 +428,7 @@ export function RowMenu({
       if (ref.current !== null && !ref.current.contains(event.target as Node)) setOpen(false);
     };
     document.addEventListener('mousedown', onDown);
-    return () => document.removeEventListener('mousedown', onDown);
+    return () => { document.removeEventListener('mousedown', onDown); };
   }, [open]);
   const onKeyDown = (event: ReactKeyboardEvent) => {
     const entries = [...(ref.current?.querySelectorAll<HTMLElement>('[role="menuitem"]') ?? [])];
@@ -452,7 +453,7 @@ export function RowMenu({
         aria-haspopup="menu"
         aria-expanded={open}
         aria-controls={menuId}
-        onClick={() => setOpen(!open)}
+        onClick={() => { setOpen(!open); }}
       >
         ⋯
       </button>
@@ -504,7 +505,7 @@ export function Tabs({
           aria-selected={tab === active}
           aria-controls={`panel-${tabId(tab)}`}
           tabIndex={tab === active ? 0 : -1}
-          onClick={() => onChange(tab)}
+          onClick={() => { onChange(tab); }}
           onKeyDown={(event) => {
             const index = tabs.indexOf(tab);
             if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
@@ -590,8 +591,7 @@ export function PickList<T>({
                 <input
                   type="checkbox"
                   checked={checked}
-                  onChange={() =>
-                    onChange(checked ? selected.filter((s) => s !== key) : [...selected, key])
+                  onChange={() => { onChange(checked ? selected.filter((s) => s !== key) : [...selected, key]); }
                   }
                 />
                 {render(item)}

@@ -2,7 +2,7 @@
  * The access explorer: why an end user may (or may not) use a feature, why a collaborator may
  * act on a project, and who reaches a project through what.
  */
-import { useState, type FormEvent } from 'react';
+import { useState, type SubmitEvent } from 'react';
 import { call, type AccessDecision, type Decision } from '../api/client';
 import { Alert, Badge, DataTable, Field, Page, Person } from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
@@ -22,7 +22,7 @@ function EndUserDecision() {
     query: { environment_type: environment, 'page[size]': 100 },
   });
   const { pending, error, run } = useAction();
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() =>
       call('decide', {
@@ -45,7 +45,7 @@ function EndUserDecision() {
       <form className="form form-inline" onSubmit={(e) => void submit(e)}>
         <Field label="User">
           {(id) => (
-            <select id={id} required value={email} onChange={(e) => setEmail(e.target.value)}>
+            <select id={id} required value={email} onChange={(e) => { setEmail(e.target.value); }}>
               <option value="">Choose…</option>
               {(users.data?.data ?? []).map((u) => (
                 <option key={u.id} value={u.email}>
@@ -61,7 +61,7 @@ function EndUserDecision() {
               id={id}
               required
               value={featureId}
-              onChange={(e) => setFeatureId(e.target.value)}
+              onChange={(e) => { setFeatureId(e.target.value); }}
             >
               <option value="">Choose…</option>
               {(features.data?.data ?? []).map((f) => (
@@ -73,7 +73,7 @@ function EndUserDecision() {
           )}
         </Field>
         <Field label="Tool (optional)">
-          {(id) => <input id={id} value={tool} onChange={(e) => setTool(e.target.value)} />}
+          {(id) => <input id={id} value={tool} onChange={(e) => { setTool(e.target.value); }} />}
         </Field>
         <button type="submit" className="button button-primary" disabled={pending}>
           Check access
@@ -109,7 +109,7 @@ function CollaboratorCheck() {
   const members = useApi('listMembers', { query: { 'page[size]': 100 } });
   const projects = useApi('listProjects', { query: { 'page[size]': 100 } });
   const { pending, error, run } = useAction();
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() =>
       call('accessCheck', {
@@ -130,7 +130,7 @@ function CollaboratorCheck() {
       <form className="form form-inline" onSubmit={(e) => void submit(e)}>
         <Field label="Collaborator">
           {(id) => (
-            <select id={id} required value={email} onChange={(e) => setEmail(e.target.value)}>
+            <select id={id} required value={email} onChange={(e) => { setEmail(e.target.value); }}>
               <option value="">Choose…</option>
               {(members.data?.data ?? []).map((m) => (
                 <option key={m.id} value={m.email}>
@@ -146,7 +146,7 @@ function CollaboratorCheck() {
               id={id}
               required
               value={projectId}
-              onChange={(e) => setProjectId(e.target.value)}
+              onChange={(e) => { setProjectId(e.target.value); }}
             >
               <option value="">Choose…</option>
               {(projects.data?.data ?? []).map((p) => (
@@ -163,7 +163,7 @@ function CollaboratorCheck() {
               id={id}
               required
               value={resource}
-              onChange={(e) => setResource(e.target.value)}
+              onChange={(e) => { setResource(e.target.value); }}
             />
           )}
         </Field>
@@ -173,7 +173,7 @@ function CollaboratorCheck() {
               id={id}
               required
               value={privilege}
-              onChange={(e) => setPrivilege(e.target.value)}
+              onChange={(e) => { setPrivilege(e.target.value); }}
             />
           )}
         </Field>
@@ -222,7 +222,7 @@ function ProjectWho() {
       <h2 id="who-heading">Who can reach a project</h2>
       <Field label="Project">
         {(id) => (
-          <select id={id} value={projectId} onChange={(e) => setProjectId(e.target.value)}>
+          <select id={id} value={projectId} onChange={(e) => { setProjectId(e.target.value); }}>
             <option value="">Choose…</option>
             {(projects.data?.data ?? []).map((p) => (
               <option key={p.id} value={p.id}>

@@ -1,5 +1,5 @@
 /** API clients (tokens shown once) and the audit log (filters, CSV export). */
-import { useState, type FormEvent } from 'react';
+import { useState, type SubmitEvent } from 'react';
 import { call, type ApiClient, type AuditEvent, type Query } from '../api/client';
 import {
   Alert,
@@ -45,7 +45,7 @@ function TokenOnce({
             readOnly
             className="mono"
             value={client.token}
-            onFocus={(e) => e.target.select()}
+            onFocus={(e) => { e.target.select(); }}
           />
         )}
       </Field>
@@ -53,7 +53,10 @@ function TokenOnce({
         type="button"
         className="button"
         onClick={() => {
-          void navigator.clipboard?.writeText(client.token).then(() => setCopied(true));
+          // The DOM types say `clipboard` is always there, but browsers leave it undefined outside
+          // secure contexts (a console served over plain HTTP on a LAN address).
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+          void navigator.clipboard?.writeText(client.token).then(() => { setCopied(true); });
         }}
       >
         {copied ? 'Copied' : 'Copy to clipboard'}
@@ -77,7 +80,7 @@ export function ApiClientsPage() {
     query: { include_revoked: includeRevoked, 'page[number]': page, 'page[size]': PAGE_SIZE },
   });
   const { pending, error, run } = useAction();
-  const create = async (event: FormEvent) => {
+  const create = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() =>
       call('createApiClient', {
@@ -112,7 +115,7 @@ export function ApiClientsPage() {
       description="Tokens for scripts and services. A client can only manage the environments (and projects) it was given."
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
+          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
             Create API client
           </button>
         )
@@ -123,7 +126,7 @@ export function ApiClientsPage() {
           <input
             type="checkbox"
             checked={includeRevoked}
-            onChange={(e) => setIncludeRevoked(e.target.checked)}
+            onChange={(e) => { setIncludeRevoked(e.target.checked); }}
           />{' '}
           Show revoked clients
         </label>
@@ -192,7 +195,7 @@ export function ApiClientsPage() {
                     type="button"
                     className="button button-small button-danger"
                     disabled={pending}
-                    onClick={() => setRevoking(c)}
+                    onClick={() => { setRevoking(c); }}
                   >
                     Revoke
                   </button>
@@ -211,12 +214,12 @@ export function ApiClientsPage() {
         />
       )}
       {creating && (
-        <Modal title="Create API client" onClose={() => setCreating(false)}>
+        <Modal title="Create API client" onClose={() => { setCreating(false); }}>
           <form className="form" onSubmit={(e) => void create(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
             <Field label="Name">
               {(id) => (
-                <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />
+                <input id={id} required value={name} onChange={(e) => { setName(e.target.value); }} />
               )}
             </Field>
             <fieldset>
@@ -226,12 +229,11 @@ export function ApiClientsPage() {
                   <input
                     type="checkbox"
                     checked={environments.includes(env)}
-                    onChange={() =>
-                      setEnvironments(
+                    onChange={() => { setEnvironments(
                         environments.includes(env)
                           ? environments.filter((e) => e !== env)
                           : [...environments, env],
-                      )
+                      ); }
                     }
                   />
                   {env.toUpperCase()}
@@ -239,7 +241,7 @@ export function ApiClientsPage() {
               ))}
             </fieldset>
             <div className="modal-footer">
-              <button type="button" className="button" onClick={() => setCreating(false)}>
+              <button type="button" className="button" onClick={() => { setCreating(false); }}>
                 Cancel
               </button>
               <button
@@ -253,14 +255,14 @@ export function ApiClientsPage() {
           </form>
         </Modal>
       )}
-      {shown !== null && <TokenOnce client={shown} onClose={() => setShown(null)} />}
+      {shown !== null && <TokenOnce client={shown} onClose={() => { setShown(null); }} />}
       {revoking !== null && (
         <Modal
           title={`Revoke ${revoking.name}?`}
-          onClose={() => setRevoking(null)}
+          onClose={() => { setRevoking(null); }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => setRevoking(null)}>
+              <button type="button" className="button" onClick={() => { setRevoking(null); }}>
                 Cancel
               </button>
               <button
@@ -366,8 +368,7 @@ export function AuditLogPage() {
     link.click();
     URL.revokeObjectURL(url);
   };
-  const set = (key: keyof typeof filters) => (e: { target: { value: string } }) =>
-    setFilters({ ...filters, [key]: e.target.value });
+  const set = (key: keyof typeof filters) => (e: { target: { value: string } }) => { setFilters({ ...filters, [key]: e.target.value }); };
   return (
     <Page
       title="Audit log"
@@ -451,7 +452,7 @@ export function AuditLogPage() {
             key: 'action',
             header: 'Action',
             render: (e) => (
-              <button type="button" className="link-button mono" onClick={() => setOpen(e)}>
+              <button type="button" className="link-button mono" onClick={() => { setOpen(e); }}>
                 {e.action}
               </button>
             ),
@@ -478,7 +479,7 @@ export function AuditLogPage() {
         />
       )}
       {open !== null && (
-        <Modal title={open.action} onClose={() => setOpen(null)} wide>
+        <Modal title={open.action} onClose={() => { setOpen(null); }} wide>
           <dl className="facts">
             <dt>When</dt>
             <dd>{new Date(open.created_at).toLocaleString()}</dd>

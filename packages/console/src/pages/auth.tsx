@@ -1,5 +1,5 @@
 /** The pages outside the signed-in app: sign-in, first-admin setup, invitation acceptance. */
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type SubmitEvent, type ReactNode } from 'react';
 import { call, type ConsoleSession } from '../api/client';
 import { Alert, Field } from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
@@ -49,7 +49,7 @@ export function SignInPage({
   useEffect(() => {
     if (setup.data?.data.setup_required === true) navigate('/setup');
   }, [setup.data, navigate]);
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() => call('signIn', { body: { email, password } }));
     if (result !== undefined) onSignedIn(result.data);
@@ -73,7 +73,7 @@ export function SignInPage({
               autoComplete="username"
               required
               value={email}
-              onChange={(e) => setEmail(e.target.value)}
+              onChange={(e) => { setEmail(e.target.value); }}
             />
           )}
         </Field>
@@ -85,7 +85,7 @@ export function SignInPage({
               autoComplete="current-password"
               required
               value={password}
-              onChange={(e) => setPassword(e.target.value)}
+              onChange={(e) => { setPassword(e.target.value); }}
             />
           )}
         </Field>
@@ -105,9 +105,8 @@ export function SetupPage() {
   const [form, setForm] = useState({ admin_token: '', name: '', email: '', password: '' });
   const [done, setDone] = useState(false);
   const { pending, error, run } = useAction();
-  const set = (key: keyof typeof form) => (e: { target: { value: string } }) =>
-    setForm({ ...form, [key]: e.target.value });
-  const submit = async (event: FormEvent) => {
+  const set = (key: keyof typeof form) => (e: { target: { value: string } }) => { setForm({ ...form, [key]: e.target.value }); };
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() => call('setup', { body: form }));
     if (result !== undefined) setDone(true);
@@ -192,7 +191,7 @@ export function AcceptInvitationPage({ token }: { token: string }) {
   const [accepted, setAccepted] = useState(false);
   const { pending, error, setError, run } = useAction();
   const invitation = preview.data?.data;
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     if (password !== confirm) {
       setError('The two passwords do not match');
@@ -241,7 +240,7 @@ export function AcceptInvitationPage({ token }: { token: string }) {
               required
               autoComplete="name"
               value={name ?? invitation.name}
-              onChange={(e) => setName(e.target.value)}
+              onChange={(e) => { setName(e.target.value); }}
             />
           )}
         </Field>
@@ -254,7 +253,7 @@ export function AcceptInvitationPage({ token }: { token: string }) {
               minLength={10}
               autoComplete="new-password"
               value={password}
-              onChange={(e) => setPassword(e.target.value)}
+              onChange={(e) => { setPassword(e.target.value); }}
             />
           )}
         </Field>
@@ -267,7 +266,7 @@ export function AcceptInvitationPage({ token }: { token: string }) {
               minLength={10}
               autoComplete="new-password"
               value={confirm}
-              onChange={(e) => setConfirm(e.target.value)}
+              onChange={(e) => { setConfirm(e.target.value); }}
             />
           )}
         </Field>

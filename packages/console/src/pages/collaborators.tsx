@@ -1,5 +1,5 @@
 /** Collaborators (workspace members), their groups, and invitations. */
-import { useState, type FormEvent } from 'react';
+import { useState, type SubmitEvent } from 'react';
 import { call, type CollaboratorGroup, type Member } from '../api/client';
 import {
   Alert,
@@ -53,7 +53,7 @@ function EnvRolesEditor({
             <select
               id={id}
               value={value[env] ?? 'privilege_group:No access'}
-              onChange={(e) => onChange({ ...value, [env]: e.target.value })}
+              onChange={(e) => { onChange({ ...value, [env]: e.target.value }); }}
             >
               {options.map((o) => (
                 <option key={o.value} value={o.value}>
@@ -211,7 +211,7 @@ export function CollaboratorsPage() {
                     {
                       label: 'Remove from workspace',
                       danger: true,
-                      onSelect: () => setRemoving(m),
+                      onSelect: () => { setRemoving(m); },
                     },
                   ]}
                 />
@@ -231,10 +231,10 @@ export function CollaboratorsPage() {
       {editing !== null && (
         <Modal
           title={`Roles of ${editing.name}`}
-          onClose={() => setEditing(null)}
+          onClose={() => { setEditing(null); }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => setEditing(null)}>
+              <button type="button" className="button" onClick={() => { setEditing(null); }}>
                 Cancel
               </button>
               <button
@@ -255,10 +255,10 @@ export function CollaboratorsPage() {
       {removing !== null && (
         <Modal
           title={`Remove ${removing.name}?`}
-          onClose={() => setRemoving(null)}
+          onClose={() => { setRemoving(null); }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => setRemoving(null)}>
+              <button type="button" className="button" onClick={() => { setRemoving(null); }}>
                 Cancel
               </button>
               <button
@@ -416,7 +416,7 @@ export function CollaboratorGroupsPage() {
     query: { name, 'page[number]': page, 'page[size]': PAGE_SIZE },
   });
   const { pending, error, run } = useAction();
-  const create = async (event: FormEvent) => {
+  const create = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() =>
       call('createUserGroup', {
@@ -448,7 +448,7 @@ export function CollaboratorGroupsPage() {
       description="Groups of collaborators, for project grants to many people at once."
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
+          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
             Create group
           </button>
         )
@@ -480,7 +480,7 @@ export function CollaboratorGroupsPage() {
             header: 'Name',
             sort: (g) => g.name.toLowerCase(),
             render: (g) => (
-              <button type="button" className="link-button" onClick={() => setOpen(g)}>
+              <button type="button" className="link-button" onClick={() => { setOpen(g); }}>
                 {g.name}
               </button>
             ),
@@ -510,9 +510,9 @@ export function CollaboratorGroupsPage() {
               <RowMenu
                 label={`Actions for ${g.name}`}
                 items={[
-                  { label: 'Members', onSelect: () => setOpen(g) },
+                  { label: 'Members', onSelect: () => { setOpen(g); } },
                   ...(canWrite && !g.system
-                    ? [{ label: 'Delete group', danger: true, onSelect: () => setDeleting(g) }]
+                    ? [{ label: 'Delete group', danger: true, onSelect: () => { setDeleting(g); } }]
                     : []),
                 ]}
               />
@@ -530,10 +530,10 @@ export function CollaboratorGroupsPage() {
         />
       )}
       {open !== null && (
-        <GroupMembersDialog group={open} onClose={() => setOpen(null)} onChanged={list.reload} />
+        <GroupMembersDialog group={open} onClose={() => { setOpen(null); }} onChanged={list.reload} />
       )}
       {creating && (
-        <Modal title="Create collaborator group" onClose={() => setCreating(false)}>
+        <Modal title="Create collaborator group" onClose={() => { setCreating(false); }}>
           <form className="form" onSubmit={(e) => void create(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
             <Field label="Name">
@@ -543,7 +543,7 @@ export function CollaboratorGroupsPage() {
                   required
                   maxLength={200}
                   value={form.name}
-                  onChange={(e) => setForm({ ...form, name: e.target.value })}
+                  onChange={(e) => { setForm({ ...form, name: e.target.value }); }}
                 />
               )}
             </Field>
@@ -553,12 +553,12 @@ export function CollaboratorGroupsPage() {
                   id={id}
                   maxLength={300}
                   value={form.description}
-                  onChange={(e) => setForm({ ...form, description: e.target.value })}
+                  onChange={(e) => { setForm({ ...form, description: e.target.value }); }}
                 />
               )}
             </Field>
             <div className="modal-footer">
-              <button type="button" className="button" onClick={() => setCreating(false)}>
+              <button type="button" className="button" onClick={() => { setCreating(false); }}>
                 Cancel
               </button>
               <button type="submit" className="button button-primary" disabled={pending}>
@@ -571,10 +571,10 @@ export function CollaboratorGroupsPage() {
       {deleting !== null && (
         <Modal
           title={`Delete ${deleting.name}?`}
-          onClose={() => setDeleting(null)}
+          onClose={() => { setDeleting(null); }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => setDeleting(null)}>
+              <button type="button" className="button" onClick={() => { setDeleting(null); }}>
                 Cancel
               </button>
               <button
@@ -625,7 +625,7 @@ export function InvitationsPage() {
     },
   });
   const { pending, error, run } = useAction();
-  const invite = async (event: FormEvent) => {
+  const invite = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() =>
       call('createInvitation', { body: { ...form, env_roles: toEnvRoles(roles) } }),
@@ -650,7 +650,7 @@ export function InvitationsPage() {
       description="Invitations to collaborate. A link works once and expires after 7 days."
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => setInviting(true)}>
+          <button type="button" className="button button-primary" onClick={() => { setInviting(true); }}>
             Invite collaborator
           </button>
         )
@@ -747,7 +747,7 @@ export function InvitationsPage() {
         />
       )}
       {inviting && (
-        <Modal title="Invite collaborator" onClose={() => setInviting(false)}>
+        <Modal title="Invite collaborator" onClose={() => { setInviting(false); }}>
           <form className="form" onSubmit={(e) => void invite(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
             <Field label="Name">
@@ -756,7 +756,7 @@ export function InvitationsPage() {
                   id={id}
                   required
                   value={form.name}
-                  onChange={(e) => setForm({ ...form, name: e.target.value })}
+                  onChange={(e) => { setForm({ ...form, name: e.target.value }); }}
                 />
               )}
             </Field>
@@ -767,13 +767,13 @@ export function InvitationsPage() {
                   type="email"
                   required
                   value={form.email}
-                  onChange={(e) => setForm({ ...form, email: e.target.value })}
+                  onChange={(e) => { setForm({ ...form, email: e.target.value }); }}
                 />
               )}
             </Field>
             <EnvRolesEditor value={roles} onChange={setRoles} />
             <div className="modal-footer">
-              <button type="button" className="button" onClick={() => setInviting(false)}>
+              <button type="button" className="button" onClick={() => { setInviting(false); }}>
                 Cancel
               </button>
               <button type="submit" className="button button-primary" disabled={pending}>

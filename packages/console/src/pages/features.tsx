@@ -1,5 +1,5 @@
 /** Features of the selected environment with their end-user access and policies; approval requests. */
-import { useState, type FormEvent } from 'react';
+import { useState, type SubmitEvent } from 'react';
 import { call, type ApprovalRequest, type Feature, type Policy } from '../api/client';
 import {
   Alert,
@@ -45,7 +45,7 @@ function CreateFeatureDialog({
   const [name, setName] = useState('');
   const [kind, setKind] = useState<(typeof KINDS)[number]>('assistant');
   const { pending, error, run } = useAction();
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() =>
       call('createFeature', { body: { environment_type: environment, kind, name } }),
@@ -58,7 +58,7 @@ function CreateFeatureDialog({
         {error !== undefined && <Alert>{error}</Alert>}
         <Field label="Name">
           {(id) => (
-            <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />
+            <input id={id} required value={name} onChange={(e) => { setName(e.target.value); }} />
           )}
         </Field>
         <Field label="Kind">
@@ -66,7 +66,7 @@ function CreateFeatureDialog({
             <select
               id={id}
               value={kind}
-              onChange={(e) => setKind(e.target.value as (typeof KINDS)[number])}
+              onChange={(e) => { setKind(e.target.value as (typeof KINDS)[number]); }}
             >
               {KINDS.map((k) => (
                 <option key={k} value={k}>
@@ -114,7 +114,7 @@ export function FeaturesPage() {
       description={`What end users get access to in ${environment.toUpperCase()} — assistants, chat apps, MCP servers, the apps portal — and the policies that decide each call.`}
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
+          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
             Register feature
           </button>
         )
@@ -169,8 +169,8 @@ export function FeaturesPage() {
       )}
       {creating && (
         <CreateFeatureDialog
-          onClose={() => setCreating(false)}
-          onCreated={(f) => navigate(`/features/${f.id}`)}
+          onClose={() => { setCreating(false); }}
+          onCreated={(f) => { navigate(`/features/${f.id}`); }}
         />
       )}
     </Page>
@@ -290,7 +290,7 @@ function CreatePolicyDialog({
       : null,
   );
   const { pending, error, run } = useAction();
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() =>
       call('createPolicy', {
@@ -323,7 +323,7 @@ function CreatePolicyDialog({
         {error !== undefined && <Alert>{error}</Alert>}
         <Field label="Policy name">
           {(id) => (
-            <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />
+            <input id={id} required value={name} onChange={(e) => { setName(e.target.value); }} />
           )}
         </Field>
         <Field
@@ -334,7 +334,7 @@ function CreatePolicyDialog({
             <select
               id={id}
               value={effect}
-              onChange={(e) => setEffect(e.target.value as typeof effect)}
+              onChange={(e) => { setEffect(e.target.value as typeof effect); }}
             >
               <option value="allow">Allow</option>
               <option value="require_approval">Require approval</option>
@@ -350,7 +350,7 @@ function CreatePolicyDialog({
             <input
               id={id}
               value={tools}
-              onChange={(e) => setTools(e.target.value)}
+              onChange={(e) => { setTools(e.target.value); }}
               placeholder="e.g. send_email, delete_file"
             />
           )}
@@ -481,7 +481,7 @@ function FeatureAccess({ feature }: { feature: Feature }) {
     <>
       <div className="toolbar toolbar-end">
         {canWrite && (
-          <button type="button" className="button button-primary" onClick={() => setAdding(true)}>
+          <button type="button" className="button button-primary" onClick={() => { setAdding(true); }}>
             Add end users
           </button>
         )}
@@ -535,7 +535,7 @@ function FeatureAccess({ feature }: { feature: Feature }) {
       {adding && (
         <AddAccessDialog
           feature={feature}
-          onClose={() => setAdding(false)}
+          onClose={() => { setAdding(false); }}
           onDone={() => {
             setAdding(false);
             access.reload();
@@ -559,7 +559,7 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
     <>
       <div className="toolbar toolbar-end">
         {canWrite && (
-          <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
+          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
             New policy
           </button>
         )}
@@ -612,7 +612,7 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
       {creating && (
         <CreatePolicyDialog
           feature={feature}
-          onClose={() => setCreating(false)}
+          onClose={() => { setCreating(false); }}
           onDone={() => {
             setCreating(false);
             policies.reload();

@@ -1,5 +1,5 @@
 /** End-user groups of the selected environment: list, create, members (assign/remove), settings, delete with impact. */
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type SubmitEvent } from 'react';
 import { call, type DeletionImpact, type EndUserGroup } from '../api/client';
 import {
   Alert,
@@ -89,7 +89,7 @@ function CreateGroupDialog({
   const [description, setDescription] = useState('');
   const [members, setMembers] = useState<string[]>([]);
   const { pending, error, run } = useAction();
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() =>
       call('createEndUserGroup', {
@@ -114,7 +114,7 @@ function CreateGroupDialog({
               required
               maxLength={200}
               value={name}
-              onChange={(e) => setName(e.target.value)}
+              onChange={(e) => { setName(e.target.value); }}
             />
           )}
         </Field>
@@ -124,7 +124,7 @@ function CreateGroupDialog({
               id={id}
               maxLength={300}
               value={description}
-              onChange={(e) => setDescription(e.target.value)}
+              onChange={(e) => { setDescription(e.target.value); }}
             />
           )}
         </Field>
@@ -178,7 +178,7 @@ export function GroupsPage() {
       description={`End-user groups of the ${environment.toUpperCase()} environment. Use groups to grant features and scope policies for teams rather than individuals.`}
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
+          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
             + Create Group
           </button>
         )
@@ -248,8 +248,8 @@ export function GroupsPage() {
       )}
       {creating && (
         <CreateGroupDialog
-          onClose={() => setCreating(false)}
-          onCreated={(g) => navigate(`/groups/${g.id}`)}
+          onClose={() => { setCreating(false); }}
+          onCreated={(g) => { navigate(`/groups/${g.id}`); }}
         />
       )}
     </Page>
@@ -278,14 +278,16 @@ function RolesDropdown({
       if (ref.current !== null && !ref.current.contains(event.target as Node)) setOpen(false);
     };
     document.addEventListener('mousedown', onDown);
-    return () => document.removeEventListener('mousedown', onDown);
+    return () => { document.removeEventListener('mousedown', onDown); };
   }, [open]);
   const shown = ROLES.filter((r) => r.toLowerCase().includes(search.toLowerCase()));
   return (
     <div
       className="field dropdown"
       ref={ref}
-      onKeyDown={(e) => e.key === 'Escape' && setOpen(false)}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') setOpen(false);
+      }}
     >
       <span id={labelId} className="label">
         Assign roles
@@ -298,7 +300,7 @@ function RolesDropdown({
         aria-expanded={open}
         aria-controls={listId}
         disabled={disabled}
-        onClick={() => setOpen(!open)}
+        onClick={() => { setOpen(!open); }}
       >
         <span id={valueId}>{value.length === 0 ? 'No roles' : value.join(', ')}</span>
         <span aria-hidden="true">▾</span>
@@ -312,10 +314,9 @@ function RolesDropdown({
               <input
                 type="checkbox"
                 checked={value.includes(role)}
-                onChange={() =>
-                  onChange(
+                onChange={() => { onChange(
                     value.includes(role) ? value.filter((r) => r !== role) : [...value, role],
-                  )
+                  ); }
                 }
               />
               {role}
@@ -463,7 +464,7 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
           <button
             type="button"
             className="button button-primary"
-            onClick={() => setAssigning(true)}
+            onClick={() => { setAssigning(true); }}
           >
             Assign Users
           </button>
@@ -541,10 +542,10 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
         <Modal
           title="Assign Users"
           wide
-          onClose={() => setAssigning(false)}
+          onClose={() => { setAssigning(false); }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => setAssigning(false)}>
+              <button type="button" className="button" onClick={() => { setAssigning(false); }}>
                 Cancel
               </button>
               <button
@@ -586,7 +587,7 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
   const { pending, error, run } = useAction();
   const { navigate } = useRouter();
   const dirty = JSON.stringify(form) !== JSON.stringify(initial);
-  const save = async (event: FormEvent) => {
+  const save = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() =>
       call('updateEndUserGroup', {
@@ -626,7 +627,7 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
               maxLength={200}
               disabled={!canWrite}
               value={form.name}
-              onChange={(e) => setForm({ ...form, name: e.target.value })}
+              onChange={(e) => { setForm({ ...form, name: e.target.value }); }}
             />
           )}
         </Field>
@@ -640,13 +641,13 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
               maxLength={300}
               disabled={!canWrite}
               value={form.description}
-              onChange={(e) => setForm({ ...form, description: e.target.value })}
+              onChange={(e) => { setForm({ ...form, description: e.target.value }); }}
             />
           )}
         </Field>
         <RolesDropdown
           value={form.roles}
-          onChange={(roles) => setForm({ ...form, roles })}
+          onChange={(roles) => { setForm({ ...form, roles }); }}
           disabled={!canWrite}
         />
         {canWrite && (
@@ -655,7 +656,7 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
               type="button"
               className="button"
               disabled={!dirty}
-              onClick={() => setForm(initial)}
+              onClick={() => { setForm(initial); }}
             >
               Cancel
             </button>
@@ -687,10 +688,10 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
         <Modal
           title={`Delete ${group.name}?`}
           wide
-          onClose={() => setImpact(null)}
+          onClose={() => { setImpact(null); }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => setImpact(null)}>
+              <button type="button" className="button" onClick={() => { setImpact(null); }}>
                 Cancel
               </button>
               <button

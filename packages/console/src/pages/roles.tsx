@@ -1,5 +1,5 @@
 /** Environment, project and legacy roles, with a privileges editor built from the shared catalogue. */
-import { useState, type FormEvent } from 'react';
+import { useState, type SubmitEvent } from 'react';
 import {
   ENVIRONMENT_RESOURCES,
   LEGACY_SYSTEM_ROLES,
@@ -73,8 +73,7 @@ export function PrivilegesEditor({
                       type="checkbox"
                       disabled={disabled}
                       checked={all}
-                      onChange={() =>
-                        onChange({ ...value, [key]: all ? [] : [...resource.privileges] })
+                      onChange={() => { onChange({ ...value, [key]: all ? [] : [...resource.privileges] }); }
                       }
                     />
                     {resource.label}
@@ -88,13 +87,12 @@ export function PrivilegesEditor({
                           type="checkbox"
                           disabled={disabled}
                           checked={chosen.includes(privilege)}
-                          onChange={() =>
-                            onChange({
+                          onChange={() => { onChange({
                               ...value,
                               [key]: chosen.includes(privilege)
                                 ? chosen.filter((p) => p !== privilege)
                                 : [...chosen, privilege],
-                            })
+                            }); }
                           }
                         />
                         {privilege.replace(/_/g, ' ')}
@@ -178,9 +176,9 @@ function RoleDialog({
   if (selection === undefined) {
     const config =
       loaded.data?.data.config ?? legacy.data?.data.find((r) => r.id === role?.id)?.privileges;
-    if (config !== undefined) setSelection(fromConfig(kind, config as Record<string, unknown>));
+    if (config !== undefined) setSelection(fromConfig(kind, config));
   }
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const config = toConfig(kind, selection ?? {});
     const result = await run(async () => {
@@ -216,7 +214,7 @@ function RoleDialog({
               required
               disabled={!canWrite}
               value={name}
-              onChange={(e) => setName(e.target.value)}
+              onChange={(e) => { setName(e.target.value); }}
             />
           )}
         </Field>
@@ -293,7 +291,7 @@ export function RolesPage() {
       description="Environment roles decide what collaborators may do in an environment; project roles what a project grant gives; legacy roles are the older privilege groups."
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => setEditing('new')}>
+          <button type="button" className="button button-primary" onClick={() => { setEditing('new'); }}>
             New role
           </button>
         )
@@ -329,7 +327,7 @@ export function RolesPage() {
               header: 'Name',
               sort: (r) => r.name.toLowerCase(),
               render: (r) => (
-                <button type="button" className="link-button" onClick={() => setEditing(r)}>
+                <button type="button" className="link-button" onClick={() => { setEditing(r); }}>
                   {r.name}
                 </button>
               ),
@@ -386,7 +384,7 @@ export function RolesPage() {
         <RoleDialog
           kind={tab}
           role={editing === 'new' ? null : editing}
-          onClose={() => setEditing(null)}
+          onClose={() => { setEditing(null); }}
           onDone={() => {
             setEditing(null);
             active.reload();

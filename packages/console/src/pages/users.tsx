@@ -1,5 +1,5 @@
 /** End users: the directory (search, sort, lock) and one user's detail (environments, groups, access, activity). */
-import { useState, type FormEvent } from 'react';
+import { useState, type SubmitEvent } from 'react';
 import { call, type EndUser } from '../api/client';
 import {
   Alert,
@@ -10,7 +10,6 @@ import {
   Modal,
   Page,
   Pagination,
-  Person,
   RelativeTime,
   RowMenu,
   SearchBox,
@@ -93,7 +92,7 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
   const [mode, setMode] = useState<'invite' | 'create'>('invite');
   const [environments, setEnvironments] = useState<string[]>(['dev']);
   const { pending, error, run } = useAction();
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const body = { name, email, environment_types: environments };
     const result = await run(() =>
@@ -107,7 +106,7 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
         {error !== undefined && <Alert>{error}</Alert>}
         <Field label="Name">
           {(id) => (
-            <input id={id} required value={name} onChange={(e) => setName(e.target.value)} />
+            <input id={id} required value={name} onChange={(e) => { setName(e.target.value); }} />
           )}
         </Field>
         <Field label="Email address">
@@ -117,7 +116,7 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
               type="email"
               required
               value={email}
-              onChange={(e) => setEmail(e.target.value)}
+              onChange={(e) => { setEmail(e.target.value); }}
             />
           )}
         </Field>
@@ -128,12 +127,11 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
               <input
                 type="checkbox"
                 checked={environments.includes(env)}
-                onChange={() =>
-                  setEnvironments(
+                onChange={() => { setEnvironments(
                     environments.includes(env)
                       ? environments.filter((e) => e !== env)
                       : [...environments, env],
-                  )
+                  ); }
                 }
               />
               {env.toUpperCase()}
@@ -147,7 +145,7 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
               type="radio"
               name="mode"
               checked={mode === 'invite'}
-              onChange={() => setMode('invite')}
+              onChange={() => { setMode('invite'); }}
             />{' '}
             Send an invitation (the user accepts by mail)
           </label>
@@ -156,7 +154,7 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
               type="radio"
               name="mode"
               checked={mode === 'create'}
-              onChange={() => setMode('create')}
+              onChange={() => { setMode('create'); }}
             />{' '}
             Add directly (active at once)
           </label>
@@ -198,7 +196,7 @@ export function UsersPage() {
       description="View and manage users and groups synced from your identity provider. Groups can be used to control access and apply policies consistently."
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => setAdding(true)}>
+          <button type="button" className="button button-primary" onClick={() => { setAdding(true); }}>
             Add user
           </button>
         )
@@ -271,13 +269,13 @@ export function UsersPage() {
               <RowMenu
                 label={`Actions for ${u.name}`}
                 items={[
-                  { label: 'View details', onSelect: () => navigate(`/users/${u.id}`) },
+                  { label: 'View details', onSelect: () => { navigate(`/users/${u.id}`); } },
                   ...(canWrite && (u.status === 'active' || u.status === 'locked')
                     ? [
                         {
                           label: u.status === 'locked' ? 'Unlock user' : 'Lock user',
                           danger: u.status !== 'locked',
-                          onSelect: () => setLocking(u),
+                          onSelect: () => { setLocking(u); },
                         },
                       ]
                     : []),
@@ -299,7 +297,7 @@ export function UsersPage() {
       {locking !== null && (
         <LockDialog
           user={locking}
-          onClose={() => setLocking(null)}
+          onClose={() => { setLocking(null); }}
           onDone={() => {
             setLocking(null);
             list.reload();
@@ -308,7 +306,7 @@ export function UsersPage() {
       )}
       {adding && (
         <AddUserDialog
-          onClose={() => setAdding(false)}
+          onClose={() => { setAdding(false); }}
           onDone={() => {
             setAdding(false);
             list.reload();
@@ -384,7 +382,7 @@ export function UserDetailPage({ id }: { id: number }) {
           <button
             type="button"
             className={`button ${user.status === 'locked' ? '' : 'button-danger'}`}
-            onClick={() => setLocking(true)}
+            onClick={() => { setLocking(true); }}
           >
             {user.status === 'locked' ? 'Unlock user' : 'Lock user'}
           </button>
@@ -507,10 +505,10 @@ export function UserDetailPage({ id }: { id: number }) {
       {revoking !== null && (
         <Modal
           title={`Revoke access to ${revoking.toUpperCase()}?`}
-          onClose={() => setRevoking(null)}
+          onClose={() => { setRevoking(null); }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => setRevoking(null)}>
+              <button type="button" className="button" onClick={() => { setRevoking(null); }}>
                 Cancel
               </button>
               <button
@@ -536,7 +534,7 @@ export function UserDetailPage({ id }: { id: number }) {
             <input
               type="checkbox"
               checked={understood}
-              onChange={(e) => setUnderstood(e.target.checked)}
+              onChange={(e) => { setUnderstood(e.target.checked); }}
             />
             I understand that {user.name} loses access to {revoking.toUpperCase()}
           </label>
@@ -545,7 +543,7 @@ export function UserDetailPage({ id }: { id: number }) {
       {locking && (
         <LockDialog
           user={user}
-          onClose={() => setLocking(false)}
+          onClose={() => { setLocking(false); }}
           onDone={() => {
             setLocking(false);
             detail.reload();

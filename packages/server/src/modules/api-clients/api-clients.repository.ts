@@ -26,7 +26,7 @@ export async function listApiClients(
   if (!options.includeRevoked) query = query.where('revoked_at', 'is', null);
   const [rows, count] = await Promise.all([
     query.selectAll().orderBy('id').limit(options.limit).offset(options.offset).execute(),
-    query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    query.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
 }

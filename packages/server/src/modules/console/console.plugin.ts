@@ -37,11 +37,13 @@ export async function registerConsole(
     if (await deps.consoleService.ensureFirstAdmin()) await deps.afterWrite();
   });
   await app.register(
-    async (scope) =>
+    (scope, _options, done) => {
       registerConsoleRoutes(scope, deps.consoleService, {
         ...cookies,
         maxAgeSeconds: deps.config.sessionTtlSeconds,
-      }),
+      });
+      done();
+    },
     { prefix: '/api/console' },
   );
   await app.register(async (scope) => registerConsoleStatic(scope, deps.config.staticDir, page));

@@ -55,15 +55,6 @@ import {
 } from './decisions.repository.js';
 import { EndUserSlice } from './end-user-index.js';
 
-/**
- * The index of each store, for services that app.ts builds with the store alone (end-user
- * decisions): they find the index through their `db`.
- */
-const indexes = new WeakMap<Db, AccessIndex>();
-export function accessIndexFor(db: Db): AccessIndex | undefined {
-  return indexes.get(db);
-}
-
 const NEVER = Number.POSITIVE_INFINITY;
 const expiryMs = (expiresAt: string | null): number => (expiresAt === null ? NEVER : Date.parse(expiresAt));
 
@@ -324,7 +315,7 @@ export class WorkspaceIndex {
     };
     this.grants.set(grant.id, grant);
     project.grants.set(grant.id, grant);
-    const byProject = member !== null ? (member.direct ??= new Map()) : (group as GroupEntry).byProject;
+    const byProject = member !== null ? (member.direct ??= new Map<number, GrantEntry[]>()) : (group as GroupEntry).byProject;
     const list = byProject.get(project.id);
     if (list === undefined) byProject.set(project.id, [grant]);
     else list.push(grant);
@@ -605,7 +596,6 @@ export class AccessIndex {
   readonly stats = { syncs: 0, events: 0, fullReloads: 0, lastBuildMs: 0 };
 
   constructor(private readonly options: AccessIndexOptions) {
-    indexes.set(options.db, this);
   }
 
   workspace(id: number): WorkspaceIndex | undefined {

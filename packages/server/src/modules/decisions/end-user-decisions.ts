@@ -27,7 +27,7 @@ import {
   insertApprovalRequest,
   transitionApprovalRequest,
 } from '../policies/policies.repository.js';
-import { accessIndexFor } from './access-index.js';
+import type { AccessIndex } from './access-index.js';
 import {
   evaluateEndUser,
   policyReason,
@@ -77,7 +77,7 @@ export function resolveEndUserQuestion(
   return { environment, user, feature };
 }
 
-export function createEndUserDecisionsService(deps: { db: Db; clock: Clock }) {
+export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; index: AccessIndex }) {
   const now = () => isoNow(deps.clock);
 
   return {
@@ -91,9 +91,8 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock }) {
       if (body.end_user_id === undefined && body.email === undefined) {
         throw badRequest('decision.user_missing', 'Give end_user_id or email');
       }
-      const index = accessIndexFor(deps.db);
-      const slice = index?.endUsers(ctx.workspaceId);
-      const ws = index?.workspace(ctx.workspaceId);
+      const slice = deps.index.endUsers(ctx.workspaceId);
+      const ws = deps.index.workspace(ctx.workspaceId);
       if (slice === undefined || ws === undefined) {
         throw new AppError(503, 'access.index_unavailable', 'The access index is not ready');
       }

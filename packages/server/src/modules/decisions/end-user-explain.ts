@@ -5,12 +5,21 @@
  * through a directory (SCIM) group reads as such.
  */
 import type { AccessPath, AccessStep } from '@roster/contracts';
-import type { EndUserEntry, EndUserGroupEntry, EndUserOutcome, EndUserSlice, FeatureEntry, MatchedPolicy } from './end-user-index.js';
+import type {
+  EndUserEntry,
+  EndUserGroupEntry,
+  EndUserOutcome,
+  EndUserSlice,
+  FeatureEntry,
+  MatchedPolicy,
+} from './end-user-index.js';
 import { groupsIn } from './end-user-index.js';
 
 function groupLabel(group: EndUserGroupEntry): string {
   if (group.system) return `group "${group.name}" (every user)`;
-  return group.managedBy === 'external' ? `group "${group.name}" (managed externally, by the identity provider)` : `group "${group.name}"`;
+  return group.managedBy === 'external'
+    ? `group "${group.name}" (managed externally, by the identity provider)`
+    : `group "${group.name}"`;
 }
 
 export function explainEndUser(
@@ -25,31 +34,67 @@ export function explainEndUser(
   const target: AccessStep[] = [{ kind: 'feature', id: feature.id, name: feature.name }];
   if (tool !== null) target.push({ kind: 'tool', id: null, name: tool });
   const call = `feature "${feature.name}"${tool === null ? '' : ` (tool ${tool})`} in ${environment.type.toUpperCase()}`;
-  const groupStep = (group: EndUserGroupEntry): AccessStep => ({ kind: 'end_user_group', id: group.id, name: group.name });
+  const groupStep = (group: EndUserGroupEntry): AccessStep => ({
+    kind: 'end_user_group',
+    id: group.id,
+    name: group.name,
+  });
 
   const policyPath = (match: MatchedPolicy, result: AccessPath['outcome']): AccessPath => {
     const { policy, group } = match;
     const steps: AccessStep[] = [who];
     if (group !== null) steps.push(groupStep(group));
     steps.push({ kind: 'policy', id: policy.id, name: policy.name }, ...target);
-    const whom = policy.scopeType === 'all' ? 'applies to all users' : group === null ? `names ${user.email}` : `applies to ${groupLabel(group)}, which ${user.email} is in`;
+    const whom =
+      policy.scopeType === 'all'
+        ? 'applies to all users'
+        : group === null
+          ? `names ${user.email}`
+          : `applies to ${groupLabel(group)}, which ${user.email} is in`;
     const effect =
-      result === 'grants' ? `allows ${call}` : result === 'denies' ? `denies ${call}` : `requires an approved request for ${call} (POST /api/end_users/decisions opens or uses one)`;
-    return { outcome: result, via: 'policy', message: `Policy "${policy.name}" ${whom}; it ${effect}.`, steps };
+      result === 'grants'
+        ? `allows ${call}`
+        : result === 'denies'
+          ? `denies ${call}`
+          : `requires an approved request for ${call} (POST /api/end_users/decisions opens or uses one)`;
+    return {
+      outcome: result,
+      via: 'policy',
+      message: `Policy "${policy.name}" ${whom}; it ${effect}.`,
+      steps,
+    };
   };
 
   switch (outcome.kind) {
     case 'locked':
-      return [{ outcome: 'denies', via: 'lock', message: `${user.email} is locked: every call is denied until the user is unlocked.`, steps: [who, ...target] }];
+      return [
+        {
+          outcome: 'denies',
+          via: 'lock',
+          message: `${user.email} is locked: every call is denied until the user is unlocked.`,
+          steps: [who, ...target],
+        },
+      ];
     case 'status':
-      return [{ outcome: 'denies', via: 'status', message: `${user.email} is ${user.status}: only active users get access.`, steps: [who, ...target] }];
+      return [
+        {
+          outcome: 'denies',
+          via: 'status',
+          message: `${user.email} is ${user.status}: only active users get access.`,
+          steps: [who, ...target],
+        },
+      ];
     case 'no_environment_access':
       return [
         {
           outcome: 'denies',
           via: 'environment_access',
           message: `${user.email} has no access to the ${environment.type.toUpperCase()} environment, so ${call} is denied.`,
-          steps: [who, { kind: 'environment', id: environment.id, name: environment.type }, ...target],
+          steps: [
+            who,
+            { kind: 'environment', id: environment.id, name: environment.type },
+            ...target,
+          ],
         },
       ];
     case 'deny':
@@ -66,16 +111,27 @@ export function explainEndUser(
             outcome: 'grants',
             via: 'feature_grant',
             message: `${user.email} is granted ${call} directly.`,
-            steps: [who, { kind: 'feature_grant', id: grant.id, name: `${feature.name} to ${user.email}` }, ...target],
+            steps: [
+              who,
+              { kind: 'feature_grant', id: grant.id, name: `${feature.name} to ${user.email}` },
+              ...target,
+            ],
           });
         } else if (groups.includes(grant.group)) {
           const group = grant.group;
-          const membership = group.system ? `${user.email}, like every user, is in ${groupLabel(group)}` : `${user.email} is a member of ${groupLabel(group)}`;
+          const membership = group.system
+            ? `${user.email}, like every user, is in ${groupLabel(group)}`
+            : `${user.email} is a member of ${groupLabel(group)}`;
           paths.push({
             outcome: 'grants',
             via: 'feature_grant',
             message: `${membership}, which is granted ${call}.`,
-            steps: [who, groupStep(group), { kind: 'feature_grant', id: grant.id, name: `${feature.name} to ${group.name}` }, ...target],
+            steps: [
+              who,
+              groupStep(group),
+              { kind: 'feature_grant', id: grant.id, name: `${feature.name} to ${group.name}` },
+              ...target,
+            ],
           });
         }
       }

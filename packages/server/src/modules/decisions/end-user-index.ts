@@ -61,13 +61,27 @@ export class EndUserSlice {
 
   constructor(rows: EndUserSliceRows) {
     for (const row of rows.users) {
-      const user: EndUserEntry = { id: row.id, name: row.name, email: row.email, status: row.status, environments: [], groups: [] };
+      const user: EndUserEntry = {
+        id: row.id,
+        name: row.name,
+        email: row.email,
+        status: row.status,
+        environments: [],
+        groups: [],
+      };
       this.users.set(row.id, user);
       this.usersByEmail.set(row.email_key, user);
     }
-    for (const row of rows.environmentAccess) this.users.get(row.end_user_id)?.environments.push(row.environment_id);
+    for (const row of rows.environmentAccess)
+      this.users.get(row.end_user_id)?.environments.push(row.environment_id);
     for (const row of rows.groups) {
-      const group: EndUserGroupEntry = { id: row.id, environmentId: row.environment_id, name: row.name, managedBy: row.managed_by, system: row.system === 1 };
+      const group: EndUserGroupEntry = {
+        id: row.id,
+        environmentId: row.environment_id,
+        name: row.name,
+        managedBy: row.managed_by,
+        system: row.system === 1,
+      };
       this.groups.set(row.id, group);
       if (group.system) this.everyone.set(group.environmentId, group);
     }
@@ -75,9 +89,22 @@ export class EndUserSlice {
       const group = this.groups.get(row.group_id);
       if (group !== undefined) this.users.get(row.end_user_id)?.groups.push(group);
     }
-    for (const row of rows.features) this.features.set(row.id, { id: row.id, environmentId: row.environment_id, name: row.name, grants: [], policies: [] });
+    for (const row of rows.features)
+      this.features.set(row.id, {
+        id: row.id,
+        environmentId: row.environment_id,
+        name: row.name,
+        grants: [],
+        policies: [],
+      });
     for (const row of rows.featureGrants) {
-      this.features.get(row.feature_id)?.grants.push({ id: row.id, userId: row.end_user_id, group: row.group_id === null ? null : (this.groups.get(row.group_id) ?? null) });
+      this.features
+        .get(row.feature_id)
+        ?.grants.push({
+          id: row.id,
+          userId: row.end_user_id,
+          group: row.group_id === null ? null : (this.groups.get(row.group_id) ?? null),
+        });
     }
     const policies = new Map<number, PolicyEntry>();
     for (const row of rows.policies) {
@@ -118,7 +145,12 @@ export type EndUserOutcome =
 
 export function policyReason(match: MatchedPolicy, user: EndUserEntry): DecisionReason {
   const { policy, group } = match;
-  const whom = policy.scopeType === 'all' ? 'all users' : group === null ? `${user.email} directly` : `${user.email} through group ${group.name}`;
+  const whom =
+    policy.scopeType === 'all'
+      ? 'all users'
+      : group === null
+        ? `${user.email} directly`
+        : `${user.email} through group ${group.name}`;
   return {
     type: 'policy',
     message: `Policy "${policy.name}" (${policy.effect}) applies to ${whom}`,
@@ -128,7 +160,11 @@ export function policyReason(match: MatchedPolicy, user: EndUserEntry): Decision
 }
 
 /** The user's groups in an environment, Everyone first. */
-export function groupsIn(slice: EndUserSlice, user: EndUserEntry, environmentId: number): EndUserGroupEntry[] {
+export function groupsIn(
+  slice: EndUserSlice,
+  user: EndUserEntry,
+  environmentId: number,
+): EndUserGroupEntry[] {
   const everyone = slice.everyone.get(environmentId);
   const groups = everyone === undefined ? [] : [everyone];
   for (const group of user.groups) if (group.environmentId === environmentId) groups.push(group);
@@ -144,15 +180,36 @@ export function evaluateEndUser(
   tool: string | null,
 ): EndUserOutcome {
   if (user.status === 'locked') {
-    return { kind: 'locked', reasons: [{ type: 'locked', message: `${user.email} is locked: every call is denied until the user is unlocked` }] };
+    return {
+      kind: 'locked',
+      reasons: [
+        {
+          type: 'locked',
+          message: `${user.email} is locked: every call is denied until the user is unlocked`,
+        },
+      ],
+    };
   }
   if (user.status !== 'active') {
-    return { kind: 'status', reasons: [{ type: 'status', message: `${user.email} is ${user.status}: only active users get access` }] };
+    return {
+      kind: 'status',
+      reasons: [
+        {
+          type: 'status',
+          message: `${user.email} is ${user.status}: only active users get access`,
+        },
+      ],
+    };
   }
   if (!user.environments.includes(environment.id)) {
     return {
       kind: 'no_environment_access',
-      reasons: [{ type: 'no_environment_access', message: `${user.email} has no access to the ${environment.type.toUpperCase()} environment` }],
+      reasons: [
+        {
+          type: 'no_environment_access',
+          message: `${user.email} has no access to the ${environment.type.toUpperCase()} environment`,
+        },
+      ],
     };
   }
   const groups = groupsIn(slice, user, environment.id);
@@ -160,7 +217,8 @@ export function evaluateEndUser(
   for (const policy of feature.policies) {
     if (policy.tools.length > 0 && (tool === null || !policy.tools.includes(tool))) continue;
     if (policy.scopeType === 'all') matches.push({ policy, group: null });
-    else if (policy.scopeType === 'users' && policy.userIds.has(user.id)) matches.push({ policy, group: null });
+    else if (policy.scopeType === 'users' && policy.userIds.has(user.id))
+      matches.push({ policy, group: null });
     else if (policy.scopeType === 'groups') {
       const groupId = policy.groupIds.find((id) => groups.some((g) => g.id === id));
       const group = groupId === undefined ? undefined : groups.find((g) => g.id === groupId);
@@ -168,7 +226,8 @@ export function evaluateEndUser(
     }
   }
   const denies = matches.filter((m) => m.policy.effect === 'deny');
-  if (denies.length > 0) return { kind: 'deny', reasons: denies.map((m) => policyReason(m, user)), matches: denies };
+  if (denies.length > 0)
+    return { kind: 'deny', reasons: denies.map((m) => policyReason(m, user)), matches: denies };
   const approvals = matches.filter((m) => m.policy.effect === 'require_approval');
   if (approvals.length > 0) return { kind: 'require_approval', approvals };
   const allows = matches.filter((m) => m.policy.effect === 'allow');
@@ -176,7 +235,11 @@ export function evaluateEndUser(
   for (const grant of feature.grants) {
     if (grant.group === null) {
       if (grant.userId === user.id) {
-        reasons.push({ type: 'feature_grant', message: `Feature "${feature.name}" is granted to ${user.email} directly`, grant_id: grant.id });
+        reasons.push({
+          type: 'feature_grant',
+          message: `Feature "${feature.name}" is granted to ${user.email} directly`,
+          grant_id: grant.id,
+        });
       }
     } else if (groups.includes(grant.group)) {
       reasons.push({
