@@ -22,7 +22,12 @@ export default tseslint.config(
         // Every .ts/.tsx file is in a tsconfig (root, server, contracts, console) except the
         // Vite config, which runs in Node at build time and gets the default project.
         projectService: {
-          allowDefaultProject: ['*.js', '*.mjs', 'scripts/*.mjs', 'packages/console/vite.config.ts'],
+          allowDefaultProject: [
+            '*.js',
+            '*.mjs',
+            'scripts/*.mjs',
+            'packages/console/vite.config.ts',
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -55,6 +60,9 @@ export default tseslint.config(
     // Plain JavaScript (this file, scripts/, bench/) runs in Node and is not type-checked.
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: globals.node,
+    },
   },
 );

@@ -9,7 +9,15 @@ import { migrateToLatest, openStore } from '../packages/server/dist/storage/conn
 import { createWorkspacesService } from '../packages/server/dist/modules/workspaces/workspaces.service.js';
 import { PROJECT_RESOURCES } from '../packages/contracts/dist/index.js';
 
-export const SIZES = { users: 100_000, groups: 5_000, groupsPerUser: 3, projects: 2_000, roles: 50, grants: 300_000, groupShare: 0.8 };
+export const SIZES = {
+  users: 100_000,
+  groups: 5_000,
+  groupsPerUser: 3,
+  projects: 2_000,
+  roles: 50,
+  grants: 300_000,
+  groupShare: 0.8,
+};
 
 /** A small deterministic PRNG, so every run benchmarks the same data. */
 export function prng(seed) {
@@ -26,7 +34,11 @@ export function prng(seed) {
 export async function generate(file, adminToken) {
   const store = openStore({ url: file });
   await migrateToLatest(store);
-  await createWorkspacesService({ db: store.db, clock: { now: () => new Date() }, dialect: 'sqlite' }).ensureDefaultWorkspace(adminToken);
+  await createWorkspacesService({
+    db: store.db,
+    clock: { now: () => new Date() },
+    dialect: 'sqlite',
+  }).ensureDefaultWorkspace(adminToken);
   await store.close();
 
   const db = new SQLite(file);
@@ -43,8 +55,12 @@ export async function generate(file, adminToken) {
     return iso(r < 0.025 ? now - 3_600_000 : now + 30 * 86_400_000);
   };
   const workspaceId = db.prepare('select id from workspaces order by id limit 1').get().id;
-  const dev = db.prepare("select id from environments where workspace_id = ? and type = 'dev'").get(workspaceId).id;
-  const analyst = db.prepare("select id from legacy_roles where workspace_id = ? and name = 'Analyst'").get(workspaceId).id;
+  const dev = db
+    .prepare("select id from environments where workspace_id = ? and type = 'dev'")
+    .get(workspaceId).id;
+  const analyst = db
+    .prepare("select id from legacy_roles where workspace_id = ? and name = 'Analyst'")
+    .get(workspaceId).id;
 
   const insertMember = db.prepare(
     "insert into members (id, workspace_id, name, email, email_key, external_id, time_zone, grant_type, avatar_url, created_at, updated_at) values (?, ?, ?, ?, ?, null, 'UTC', 'team', null, ?, ?)",
@@ -64,7 +80,8 @@ export async function generate(file, adminToken) {
     'insert into collaborator_groups (id, workspace_id, name, name_key, description, system, created_at, updated_at) values (?, ?, ?, ?, null, 0, ?, ?)',
   );
   db.transaction(() => {
-    for (let g = 1; g <= SIZES.groups; g++) insertGroup.run(`ug-bench${g}`, workspaceId, `Group ${g}`, `group ${g}`, created, created);
+    for (let g = 1; g <= SIZES.groups; g++)
+      insertGroup.run(`ug-bench${g}`, workspaceId, `Group ${g}`, `group ${g}`, created, created);
   })();
 
   const insertMembership = db.prepare(
@@ -72,7 +89,14 @@ export async function generate(file, adminToken) {
   );
   db.transaction(() => {
     for (let i = 1; i <= SIZES.users; i++) {
-      for (let k = 0; k < SIZES.groupsPerUser; k++) insertMembership.run(workspaceId, `ug-bench${1 + pick(SIZES.groups)}`, i, created, expiry());
+      for (let k = 0; k < SIZES.groupsPerUser; k++)
+        insertMembership.run(
+          workspaceId,
+          `ug-bench${1 + pick(SIZES.groups)}`,
+          i,
+          created,
+          expiry(),
+        );
     }
   })();
 
@@ -80,7 +104,8 @@ export async function generate(file, adminToken) {
     'insert into projects (id, workspace_id, environment_id, name, description, created_at, updated_at) values (?, ?, ?, ?, null, ?, ?)',
   );
   db.transaction(() => {
-    for (let p = 1; p <= SIZES.projects; p++) insertProject.run(p, workspaceId, dev, `Project ${p}`, created, created);
+    for (let p = 1; p <= SIZES.projects; p++)
+      insertProject.run(p, workspaceId, dev, `Project ${p}`, created, created);
   })();
 
   const resources = Object.entries(PROJECT_RESOURCES);
@@ -92,9 +117,20 @@ export async function generate(file, adminToken) {
       const config = {};
       for (const [resource, definition] of resources) {
         if (random() < 0.5) continue;
-        config[resource] = random() < 0.2 ? { privileges: 'all' } : { privileges: definition.privileges.filter(() => random() < 0.5) };
+        config[resource] =
+          random() < 0.2
+            ? { privileges: 'all' }
+            : { privileges: definition.privileges.filter(() => random() < 0.5) };
       }
-      insertProjectRole.run(`pr-bench${r}`, workspaceId, `Role ${r}`, `role ${r}`, JSON.stringify(config), created, created);
+      insertProjectRole.run(
+        `pr-bench${r}`,
+        workspaceId,
+        `Role ${r}`,
+        `role ${r}`,
+        JSON.stringify(config),
+        created,
+        created,
+      );
     }
   })();
 
@@ -125,7 +161,9 @@ export async function generate(file, adminToken) {
     projects: count('projects'),
     project_roles: count('project_roles'),
     project_grants: count('project_grants'),
-    group_grants: db.prepare('select count(*) as n from project_grants where group_id is not null').get().n,
+    group_grants: db
+      .prepare('select count(*) as n from project_grants where group_id is not null')
+      .get().n,
   };
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();

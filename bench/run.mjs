@@ -29,22 +29,37 @@ const generateMs = performance.now() - t;
 log(`  ${JSON.stringify(counts)} in ${(generateMs / 1000).toFixed(1)} s`);
 
 log('starting the server (index build, in-process measurements) …');
-const child = fork(path.join(here, 'server.mjs'), [file, TOKEN, work], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-const fromChild = (type) => new Promise((resolve) => child.on('message', (m) => m.type === type && resolve(m)));
+const child = fork(path.join(here, 'server.mjs'), [file, TOKEN, work], {
+  execArgv: ['--expose-gc'],
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+const fromChild = (type) =>
+  new Promise((resolve) => child.on('message', (m) => m.type === type && resolve(m)));
 const server = await fromChild('ready');
 const url = `http://127.0.0.1:${server.port}`;
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
 const random = prng(99);
-const bodyOf = (c) => ({ subject: { member_id: c.memberId }, project_id: c.projectId, resource: c.resource, privilege: c.privilege });
+const bodyOf = (c) => ({
+  subject: { member_id: c.memberId },
+  project_id: c.projectId,
+  resource: c.resource,
+  privilege: c.privilege,
+});
 const singleBodies = server.sample.map((c) => JSON.stringify(bodyOf(c)));
 const batchBodies = Array.from({ length: 20 }, () =>
-  JSON.stringify({ checks: Array.from({ length: 1000 }, () => bodyOf(server.sample[Math.floor(random() * server.sample.length)])) }),
+  JSON.stringify({
+    checks: Array.from({ length: 1000 }, () =>
+      bodyOf(server.sample[Math.floor(random() * server.sample.length)]),
+    ),
+  }),
 );
 
 function cannon(options) {
   return new Promise((resolve, reject) => {
-    autocannon({ url, headers, method: 'POST', duration: DURATION, ...options }, (error, result) => (error ? reject(error) : resolve(result)));
+    autocannon({ url, headers, method: 'POST', duration: DURATION, ...options }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
   });
 }
 
@@ -64,17 +79,30 @@ log(`autocannon: single checks, ${DURATION} s …`);
 let n = 0;
 const single = await cannon({
   connections: 16,
-  requests: [{ method: 'POST', path: '/api/access/check', setupRequest: (req) => ({ ...req, body: singleBodies[n++ % singleBodies.length] }) }],
+  requests: [
+    {
+      method: 'POST',
+      path: '/api/access/check',
+      setupRequest: (req) => ({ ...req, body: singleBodies[n++ % singleBodies.length] }),
+    },
+  ],
 });
 const cpuAfterSingle = [await serverCpu(), selfCpu(), performance.now()];
 log(`autocannon: batches of 1,000 checks, ${DURATION} s …`);
 let m = 0;
 const batch = await cannon({
   connections: 4,
-  requests: [{ method: 'POST', path: '/api/access/check_batch', setupRequest: (req) => ({ ...req, body: batchBodies[m++ % batchBodies.length] }) }],
+  requests: [
+    {
+      method: 'POST',
+      path: '/api/access/check_batch',
+      setupRequest: (req) => ({ ...req, body: batchBodies[m++ % batchBodies.length] }),
+    },
+  ],
 });
 const cpuAfterBatch = [await serverCpu(), selfCpu(), performance.now()];
-const share = (from, to, i) => `${(((to[i] - from[i]) / ((to[2] - from[2]) / 1000)) * 100).toFixed(0)}%`;
+const share = (from, to, i) =>
+  `${(((to[i] - from[i]) / ((to[2] - from[2]) / 1000)) * 100).toFixed(0)}%`;
 const loadAverage = loadavg()[0];
 child.send('rss');
 const afterLoad = await fromChild('rss');
@@ -86,7 +114,11 @@ child.send('stop');
 // (the first users, groups and projects, and the grants and memberships among them). Its checks
 // walk the same 50 roles' policies, so the slice flatters casbin, if anything.
 const CASBIN_SCALE = Number(process.env.BENCH_CASBIN_SCALE ?? 50);
-const slice = { users: SIZES.users / CASBIN_SCALE, groups: SIZES.groups / CASBIN_SCALE, projects: SIZES.projects / CASBIN_SCALE };
+const slice = {
+  users: SIZES.users / CASBIN_SCALE,
+  groups: SIZES.groups / CASBIN_SCALE,
+  projects: SIZES.projects / CASBIN_SCALE,
+};
 log(`casbin: loading 1/${CASBIN_SCALE} of the data as an RBAC-with-domains model …`);
 const MODEL = `
 [request_definition]
@@ -108,7 +140,8 @@ const roleConfigs = new Map();
 for (const role of db.prepare('select id, config from project_roles').all()) {
   roleConfigs.set(role.id, JSON.parse(role.config));
   for (const [resource, entry] of Object.entries(JSON.parse(role.config))) {
-    const list = entry.privileges === 'all' ? (catalogue[resource]?.privileges ?? ['all']) : entry.privileges;
+    const list =
+      entry.privileges === 'all' ? (catalogue[resource]?.privileges ?? ['all']) : entry.privileges;
     for (const privilege of list) lines.push(`p, role:${role.id}, *, ${resource}, ${privilege}`);
   }
 }
@@ -118,7 +151,9 @@ const fold = (id, size) => ((id - 1) % size) + 1;
 const groupNumber = (groupId) => Number(groupId.slice('ug-bench'.length));
 const memberships = new Map();
 for (const row of db
-  .prepare('select group_id, member_id from group_memberships where member_id <= ? and (expires_at is null or expires_at > ?)')
+  .prepare(
+    'select group_id, member_id from group_memberships where member_id <= ? and (expires_at is null or expires_at > ?)',
+  )
   .iterate(slice.users, nowIso)) {
   const group = `ug-bench${fold(groupNumber(row.group_id), slice.groups)}`;
   lines.push(`g, user:${row.member_id}, group:${group}, *`);
@@ -126,13 +161,16 @@ for (const row of db
 }
 const grants = [];
 for (const row of db
-  .prepare('select project_id, project_role_id, member_id, group_id from project_grants where (expires_at is null or expires_at > ?) order by rowid limit ?')
+  .prepare(
+    'select project_id, project_role_id, member_id, group_id from project_grants where (expires_at is null or expires_at > ?) order by rowid limit ?',
+  )
   .iterate(nowIso, SIZES.grants / CASBIN_SCALE)) {
   const grant = {
     project_id: fold(row.project_id, slice.projects),
     project_role_id: row.project_role_id,
     member_id: row.member_id === null ? null : fold(row.member_id, slice.users),
-    group_id: row.group_id === null ? null : `ug-bench${fold(groupNumber(row.group_id), slice.groups)}`,
+    group_id:
+      row.group_id === null ? null : `ug-bench${fold(groupNumber(row.group_id), slice.groups)}`,
   };
   const subject = grant.member_id !== null ? `user:${grant.member_id}` : `group:${grant.group_id}`;
   lines.push(`g, ${subject}, role:${grant.project_role_id}, project:${grant.project_id}`);
@@ -141,10 +179,15 @@ for (const row of db
 db.close();
 t = performance.now();
 const enforcer = await newEnforcer(newModelFromString(MODEL), new StringAdapter(lines.join('\n')));
-await enforcer.addNamedDomainMatchingFunc('g', (domain, pattern) => pattern === '*' || domain === pattern);
+await enforcer.addNamedDomainMatchingFunc(
+  'g',
+  (domain, pattern) => pattern === '*' || domain === pattern,
+);
 const casbinLoadMs = performance.now() - t;
 const pickIn = (n) => 1 + Math.floor(random() * n);
-const pairs = Object.entries(catalogue).flatMap(([resource, def]) => def.privileges.map((privilege) => [resource, privilege]));
+const pairs = Object.entries(catalogue).flatMap(([resource, def]) =>
+  def.privileges.map((privilege) => [resource, privilege]),
+);
 const casbinChecks = Array.from({ length: 20_000 }, () => {
   const [resource, privilege] = pairs[Math.floor(random() * pairs.length)];
   return { memberId: pickIn(slice.users), projectId: pickIn(slice.projects), resource, privilege };
@@ -153,10 +196,18 @@ const casbinChecks = Array.from({ length: 20_000 }, () => {
 const expectedInSlice = (c) =>
   grants.some((g) => {
     if (g.project_id !== c.projectId) return false;
-    if (g.member_id !== null ? g.member_id !== c.memberId : !(memberships.get(c.memberId) ?? []).includes(g.group_id)) return false;
+    if (
+      g.member_id !== null
+        ? g.member_id !== c.memberId
+        : !(memberships.get(c.memberId) ?? []).includes(g.group_id)
+    )
+      return false;
     const entry = roleConfigs.get(g.project_role_id)[c.resource];
     if (entry === undefined) return false;
-    const list = entry.privileges === 'all' ? (catalogue[c.resource]?.privileges ?? ['all']) : entry.privileges;
+    const list =
+      entry.privileges === 'all'
+        ? (catalogue[c.resource]?.privileges ?? ['all'])
+        : entry.privileges;
     return list.includes(c.privilege);
   });
 const AGREE_N = 500;
@@ -164,7 +215,12 @@ let agree = 0;
 let casbinAllowed = 0;
 for (let i = 0; i < AGREE_N; i++) {
   const c = casbinChecks[i];
-  const answer = enforcer.enforceSync(`user:${c.memberId}`, `project:${c.projectId}`, c.resource, c.privilege);
+  const answer = enforcer.enforceSync(
+    `user:${c.memberId}`,
+    `project:${c.projectId}`,
+    c.resource,
+    c.privilege,
+  );
   if (answer) casbinAllowed++;
   if (answer === expectedInSlice(c)) agree++;
 }
@@ -184,28 +240,138 @@ const us = (v) => `${v.toFixed(2)} µs`;
 const verdict = (ok) => (ok ? 'met' : 'MISSED');
 const batchChecks = batch.requests.average * 1000;
 const rows = [
-  ['Data set', `${counts.members} users, ${counts.groups} groups, ${counts.memberships} memberships, ${counts.projects} projects, ${counts.project_roles} project roles, ${counts.project_grants} grants (${counts.group_grants} to groups)`, '', ''],
-  ['Index build', `${(server.buildMs / 1000).toFixed(2)} s`, '≤ 5 s', verdict(server.buildMs <= 5000)],
-  ['Server RSS after build (after GC)', `${server.rssMb.toFixed(0)} MB (heap ${server.heapMb.toFixed(0)} MB)`, '≤ 300 MB', verdict(server.rssMb <= 300)],
-  ['Server RSS after the HTTP runs', `${afterLoad.rssMb.toFixed(0)} MB`, '≤ 300 MB', verdict(afterLoad.rssMb <= 300)],
-  ['In-process check p50 / p99 (100,000 random checks)', `${us(server.check.p50)} / ${us(server.check.p99)}`, 'p99 ≤ 5 µs', verdict(server.check.p99 <= 5)],
-  ['  timer overhead included above, p50 / p99', `${us(server.timerOverhead.p50)} / ${us(server.timerOverhead.p99)}`, '', ''],
-  ['In-process checks/s (tight loop, 1 core)', `${Math.round(server.check.checksPerSecond).toLocaleString('en')}`, '', ''],
-  ['Service check incl. scope + subject, p50 / p99', `${us(server.serviceCheck.p50)} / ${us(server.serviceCheck.p99)}`, '', ''],
-  [`List a user's projects p50 / p99 (mean ${server.list.meanProjects.toFixed(0)} projects)`, `${us(server.list.p50)} / ${us(server.list.p99)}`, 'p99 ≤ 100 µs', verdict(server.list.p99 <= 100)],
-  ['  same, API-shaped page (labels, paths), p50 / p99', `${us(server.apiList.p50)} / ${us(server.apiList.p99)}`, '', ''],
-  ['HTTP single checks/s (16 connections)', `${Math.round(single.requests.average).toLocaleString('en')}`, '≥ 10,000', verdict(single.requests.average >= 10_000)],
-  ['HTTP single check latency p50 / p99', `${single.latency.p50} ms / ${single.latency.p99} ms`, 'p99 ≤ 5 ms', verdict(single.latency.p99 <= 5)],
-  ['HTTP batch (1,000 checks) requests/s, p99', `${batch.requests.average.toFixed(0)} req/s, p99 ${batch.latency.p99} ms`, '', ''],
-  ['HTTP checks/s in batches', `${Math.round(batchChecks).toLocaleString('en')}`, '≥ 500,000', verdict(batchChecks >= 500_000)],
-  ['  CPU during the single run: server / load generator (of one core)', `${share(cpuAtStart, cpuAfterSingle, 0)} / ${share(cpuAtStart, cpuAfterSingle, 1)}`, '', ''],
-  ['  CPU during the batch run: server / load generator (of one core)', `${share(cpuAfterSingle, cpuAfterBatch, 0)} / ${share(cpuAfterSingle, cpuAfterBatch, 1)}`, '', ''],
-  ['  machine load average (1 min) after the HTTP runs', `${loadAverage.toFixed(2)} on ${cpus().length} cores`, '', ''],
-  ['HTTP errors / non-2xx', `${single.errors + batch.errors} / ${single.non2xx + batch.non2xx}`, '0', verdict(single.errors + batch.errors + single.non2xx + batch.non2xx === 0)],
-  [`casbin load (RBAC with domains, 1/${CASBIN_SCALE} slice: ${lines.length} policy lines)`, `${(casbinLoadMs / 1000).toFixed(1)} s`, '', ''],
-  ['casbin checks/s (enforceSync, 1 core)', `${Math.round(casbinPerSecond).toLocaleString('en')}`, '', ''],
-  [`casbin agrees with the same rules on the slice (${casbinAllowed} allowed)`, `${agree} / ${AGREE_N}`, `${AGREE_N} / ${AGREE_N}`, verdict(agree === AGREE_N)],
-  ['Index (full data) vs casbin (slice) in-process throughput', `${ratio.toFixed(0)}×`, '≥ 500×', verdict(ratio >= 500)],
+  [
+    'Data set',
+    `${counts.members} users, ${counts.groups} groups, ${counts.memberships} memberships, ${counts.projects} projects, ${counts.project_roles} project roles, ${counts.project_grants} grants (${counts.group_grants} to groups)`,
+    '',
+    '',
+  ],
+  [
+    'Index build',
+    `${(server.buildMs / 1000).toFixed(2)} s`,
+    '≤ 5 s',
+    verdict(server.buildMs <= 5000),
+  ],
+  [
+    'Server RSS after build (after GC)',
+    `${server.rssMb.toFixed(0)} MB (heap ${server.heapMb.toFixed(0)} MB)`,
+    '≤ 300 MB',
+    verdict(server.rssMb <= 300),
+  ],
+  [
+    'Server RSS after the HTTP runs',
+    `${afterLoad.rssMb.toFixed(0)} MB`,
+    '≤ 300 MB',
+    verdict(afterLoad.rssMb <= 300),
+  ],
+  [
+    'In-process check p50 / p99 (100,000 random checks)',
+    `${us(server.check.p50)} / ${us(server.check.p99)}`,
+    'p99 ≤ 5 µs',
+    verdict(server.check.p99 <= 5),
+  ],
+  [
+    '  timer overhead included above, p50 / p99',
+    `${us(server.timerOverhead.p50)} / ${us(server.timerOverhead.p99)}`,
+    '',
+    '',
+  ],
+  [
+    'In-process checks/s (tight loop, 1 core)',
+    `${Math.round(server.check.checksPerSecond).toLocaleString('en')}`,
+    '',
+    '',
+  ],
+  [
+    'Service check incl. scope + subject, p50 / p99',
+    `${us(server.serviceCheck.p50)} / ${us(server.serviceCheck.p99)}`,
+    '',
+    '',
+  ],
+  [
+    `List a user's projects p50 / p99 (mean ${server.list.meanProjects.toFixed(0)} projects)`,
+    `${us(server.list.p50)} / ${us(server.list.p99)}`,
+    'p99 ≤ 100 µs',
+    verdict(server.list.p99 <= 100),
+  ],
+  [
+    '  same, API-shaped page (labels, paths), p50 / p99',
+    `${us(server.apiList.p50)} / ${us(server.apiList.p99)}`,
+    '',
+    '',
+  ],
+  [
+    'HTTP single checks/s (16 connections)',
+    `${Math.round(single.requests.average).toLocaleString('en')}`,
+    '≥ 10,000',
+    verdict(single.requests.average >= 10_000),
+  ],
+  [
+    'HTTP single check latency p50 / p99',
+    `${single.latency.p50} ms / ${single.latency.p99} ms`,
+    'p99 ≤ 5 ms',
+    verdict(single.latency.p99 <= 5),
+  ],
+  [
+    'HTTP batch (1,000 checks) requests/s, p99',
+    `${batch.requests.average.toFixed(0)} req/s, p99 ${batch.latency.p99} ms`,
+    '',
+    '',
+  ],
+  [
+    'HTTP checks/s in batches',
+    `${Math.round(batchChecks).toLocaleString('en')}`,
+    '≥ 500,000',
+    verdict(batchChecks >= 500_000),
+  ],
+  [
+    '  CPU during the single run: server / load generator (of one core)',
+    `${share(cpuAtStart, cpuAfterSingle, 0)} / ${share(cpuAtStart, cpuAfterSingle, 1)}`,
+    '',
+    '',
+  ],
+  [
+    '  CPU during the batch run: server / load generator (of one core)',
+    `${share(cpuAfterSingle, cpuAfterBatch, 0)} / ${share(cpuAfterSingle, cpuAfterBatch, 1)}`,
+    '',
+    '',
+  ],
+  [
+    '  machine load average (1 min) after the HTTP runs',
+    `${loadAverage.toFixed(2)} on ${cpus().length} cores`,
+    '',
+    '',
+  ],
+  [
+    'HTTP errors / non-2xx',
+    `${single.errors + batch.errors} / ${single.non2xx + batch.non2xx}`,
+    '0',
+    verdict(single.errors + batch.errors + single.non2xx + batch.non2xx === 0),
+  ],
+  [
+    `casbin load (RBAC with domains, 1/${CASBIN_SCALE} slice: ${lines.length} policy lines)`,
+    `${(casbinLoadMs / 1000).toFixed(1)} s`,
+    '',
+    '',
+  ],
+  [
+    'casbin checks/s (enforceSync, 1 core)',
+    `${Math.round(casbinPerSecond).toLocaleString('en')}`,
+    '',
+    '',
+  ],
+  [
+    `casbin agrees with the same rules on the slice (${casbinAllowed} allowed)`,
+    `${agree} / ${AGREE_N}`,
+    `${AGREE_N} / ${AGREE_N}`,
+    verdict(agree === AGREE_N),
+  ],
+  [
+    'Index (full data) vs casbin (slice) in-process throughput',
+    `${ratio.toFixed(0)}×`,
+    '≥ 500×',
+    verdict(ratio >= 500),
+  ],
 ];
 const table = [
   '| Measure | Result | Target | |',

@@ -1,4 +1,3 @@
-/* global process */
 /**
  * The server for `npm run bench:scim`, in its own process so the load generator's CPU is not
  * counted: a fresh database (SQLite file, or ROSTER_DATABASE_URL), migrated, the default workspace

@@ -1,4 +1,3 @@
-/* global process, Buffer, performance, console */
 /**
  * `npm run bench:scim`: provisions 10,000 users and 1,000 groups of 50 members through SCIM over
  * HTTP on 127.0.0.1, the way Okta does it (POST each user; POST each group empty, then one PATCH

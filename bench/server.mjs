@@ -42,15 +42,28 @@ const memory = process.memoryUsage();
 const ws = index.workspace(1);
 const random = prng(7);
 const pick = (n) => Math.floor(random() * n);
-const pairs = Object.entries(PROJECT_RESOURCES).flatMap(([resource, def]) => def.privileges.map((privilege) => [resource, privilege]));
+const pairs = Object.entries(PROJECT_RESOURCES).flatMap(([resource, def]) =>
+  def.privileges.map((privilege) => [resource, privilege]),
+);
 const N = 100_000;
 const checks = Array.from({ length: N }, () => {
   const [resource, privilege] = pairs[pick(pairs.length)];
-  return { memberId: 1 + pick(SIZES.users), projectId: 1 + pick(SIZES.projects), resource, privilege };
+  return {
+    memberId: 1 + pick(SIZES.users),
+    projectId: 1 + pick(SIZES.projects),
+    resource,
+    privilege,
+  };
 });
 
 // One check, as the API runs it after parsing: subject lookup, privilege bit, clock, grant walk.
-const checkOnce = (c) => ws.allowsProject(ws.members.get(c.memberId), c.projectId, ws.bitOf(c.resource, c.privilege), index.nowMs());
+const checkOnce = (c) =>
+  ws.allowsProject(
+    ws.members.get(c.memberId),
+    c.projectId,
+    ws.bitOf(c.resource, c.privilege),
+    index.nowMs(),
+  );
 
 for (let i = 0; i < 200_000; i++) checkOnce(checks[i % N]); // warm-up (JIT)
 const latencies = new Float64Array(N);
@@ -74,11 +87,20 @@ for (let r = 0; r < ROUNDS; r++) for (let i = 0; i < N; i++) checkOnce(checks[i]
 const checksPerSecond = (ROUNDS * N) / ((performance.now() - loopStart) / 1000);
 
 // The whole service path (scope checks, subject resolution, decision object), for reference.
-const ctx = { workspaceId: 1, actor: { type: 'api_client', id: '1', name: 'bench' }, scope: { environmentTypes: new Set(['dev', 'test', 'prod']), projectIds: null } };
+const ctx = {
+  workspaceId: 1,
+  actor: { type: 'api_client', id: '1', name: 'bench' },
+  scope: { environmentTypes: new Set(['dev', 'test', 'prod']), projectIds: null },
+};
 const serviceLatencies = new Float64Array(N);
 for (let i = 0; i < N; i++) {
   const c = checks[i];
-  const body = { subject: { member_id: c.memberId }, project_id: c.projectId, resource: c.resource, privilege: c.privilege };
+  const body = {
+    subject: { member_id: c.memberId },
+    project_id: c.projectId,
+    resource: c.resource,
+    privilege: c.privilege,
+  };
   const t0 = process.hrtime.bigint();
   services.decisions.check(ctx, body);
   serviceLatencies[i] = Number(process.hrtime.bigint() - t0) / 1000;
@@ -98,7 +120,11 @@ const apiListLatencies = new Float64Array(2_000);
 for (let i = 0; i < apiListLatencies.length; i++) {
   const memberId = 1 + pick(SIZES.users);
   const t0 = process.hrtime.bigint();
-  services.decisions.listMemberProjects(ctx, { member_id: memberId }, { number: 1, size: 100, offset: 0 });
+  services.decisions.listMemberProjects(
+    ctx,
+    { member_id: memberId },
+    { number: 1, size: 100, offset: 0 },
+  );
   apiListLatencies[i] = Number(process.hrtime.bigint() - t0) / 1000;
 }
 

@@ -8,7 +8,11 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LEGACY_CATEGORY_MAPPING, PROJECT_RESOURCES, ENVIRONMENT_RESOURCES } from '@roster/contracts';
+import {
+  LEGACY_CATEGORY_MAPPING,
+  PROJECT_RESOURCES,
+  ENVIRONMENT_RESOURCES,
+} from '@roster/contracts';
 import type { Store } from '../../packages/server/src/storage/connect.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { createMember, type Roster } from '../helpers/roster.js';
@@ -27,7 +31,9 @@ const roles: string[] = [];
 
 /** The pairs a check can name: every catalogue privilege, plus one no role has. */
 const PROJECT_CHECKS = [
-  ...Object.entries(PROJECT_RESOURCES).flatMap(([resource, def]) => def.privileges.map((privilege) => ({ resource, privilege }))),
+  ...Object.entries(PROJECT_RESOURCES).flatMap(([resource, def]) =>
+    def.privileges.map((privilege) => ({ resource, privilege })),
+  ),
   { resource: 'recipe', privilege: 'fly' },
 ];
 const ENVIRONMENT_CHECKS = [
@@ -42,10 +48,16 @@ const ENVIRONMENT_CHECKS = [
 
 type Config = Record<string, { privileges: 'all' | string[] }>;
 
-function configAllows(config: Config, resource: string, privilege: string, catalogue: typeof PROJECT_RESOURCES): boolean {
+function configAllows(
+  config: Config,
+  resource: string,
+  privilege: string,
+  catalogue: typeof PROJECT_RESOURCES,
+): boolean {
   const entry = config[resource];
   if (entry === undefined) return false;
-  const list = entry.privileges === 'all' ? (catalogue[resource]?.privileges ?? ['all']) : entry.privileges;
+  const list =
+    entry.privileges === 'all' ? (catalogue[resource]?.privileges ?? ['all']) : entry.privileges;
   return list.includes(privilege);
 }
 
@@ -72,7 +84,11 @@ async function oracleProjectConfigs(memberId: number, now: string): Promise<Map<
   return byProject;
 }
 
-async function oracleEnvironmentAllows(memberId: number, resource: string, privilege: string): Promise<boolean> {
+async function oracleEnvironmentAllows(
+  memberId: number,
+  resource: string,
+  privilege: string,
+): Promise<boolean> {
   const rows = await sql<{ role_type: string; privileges: string | null; config: string | null }>`
     select mer.role_type, lr.privileges, er.config
     from member_environment_roles mer
@@ -83,11 +99,21 @@ async function oracleEnvironmentAllows(memberId: number, resource: string, privi
   const row = rows.rows[0];
   if (row === undefined) return false;
   if (row.role_type === 'environment') {
-    return configAllows(JSON.parse(row.config ?? '{}') as Config, resource, privilege, ENVIRONMENT_RESOURCES);
+    return configAllows(
+      JSON.parse(row.config ?? '{}') as Config,
+      resource,
+      privilege,
+      ENVIRONMENT_RESOURCES,
+    );
   }
   const legacy = JSON.parse(row.privileges ?? '{}') as Record<string, string[]>;
   return Object.entries(legacy).some(([category, list]) => {
-    const mapping = (LEGACY_CATEGORY_MAPPING as Record<string, { resource: string; rename?: Record<string, string> }>)[category];
+    const mapping = (
+      LEGACY_CATEGORY_MAPPING as Record<
+        string,
+        { resource: string; rename?: Record<string, string> }
+      >
+    )[category];
     if (category !== resource && mapping?.resource !== resource) return false;
     return list.some((p) => p === privilege || mapping?.rename?.[p] === privilege);
   });
@@ -99,17 +125,32 @@ const configArb = fc.dictionary(
   fc.constantFrom(...Object.keys(PROJECT_RESOURCES)),
   fc.oneof(
     fc.constant({ privileges: 'all' as const }),
-    fc.record({ privileges: fc.subarray(['read', 'create', 'update', 'delete', 'run', 'view', 'manage', 'all', 'deploy'], { minLength: 1 }) }),
+    fc.record({
+      privileges: fc.subarray(
+        ['read', 'create', 'update', 'delete', 'run', 'view', 'manage', 'all', 'deploy'],
+        { minLength: 1 },
+      ),
+    }),
   ),
   { minKeys: 1, maxKeys: 3 },
 );
 /** Expiry at half-hours, clock moves in whole hours: no check ever lands on an expiry instant. */
-const expiryArb = fc.option(fc.integer({ min: -2, max: 4 }).map((h) => h * HOUR + HOUR / 2), { nil: undefined });
+const expiryArb = fc.option(
+  fc.integer({ min: -2, max: 4 }).map((h) => h * HOUR + HOUR / 2),
+  { nil: undefined },
+);
 
 type Command =
   | { kind: 'join'; group: number; member: number; expiresIn: number | undefined }
   | { kind: 'leave'; group: number; member: number }
-  | { kind: 'grant'; project: number; toGroup: boolean; assignee: number; role: number; expiresIn: number | undefined }
+  | {
+      kind: 'grant';
+      project: number;
+      toGroup: boolean;
+      assignee: number;
+      role: number;
+      expiresIn: number | undefined;
+    }
   | { kind: 'revoke'; pick: number }
   | { kind: 'reconfigure'; role: number; config: Config }
   | { kind: 'environment_role'; member: number; name: string }
@@ -117,12 +158,28 @@ type Command =
 
 const index = fc.nat({ max: 99 });
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
-  fc.record({ kind: fc.constant('join' as const), group: index, member: index, expiresIn: expiryArb }),
+  fc.record({
+    kind: fc.constant('join' as const),
+    group: index,
+    member: index,
+    expiresIn: expiryArb,
+  }),
   fc.record({ kind: fc.constant('leave' as const), group: index, member: index }),
-  fc.record({ kind: fc.constant('grant' as const), project: index, toGroup: fc.boolean(), assignee: index, role: index, expiresIn: expiryArb }),
+  fc.record({
+    kind: fc.constant('grant' as const),
+    project: index,
+    toGroup: fc.boolean(),
+    assignee: index,
+    role: index,
+    expiresIn: expiryArb,
+  }),
   fc.record({ kind: fc.constant('revoke' as const), pick: index }),
   fc.record({ kind: fc.constant('reconfigure' as const), role: index, config: configArb }),
-  fc.record({ kind: fc.constant('environment_role' as const), member: index, name: fc.constantFrom('Admin', 'Analyst', 'Operator', 'No access') }),
+  fc.record({
+    kind: fc.constant('environment_role' as const),
+    member: index,
+    name: fc.constantFrom('Admin', 'Analyst', 'Operator', 'No access'),
+  }),
   fc.record({ kind: fc.constant('advance' as const), hours: fc.integer({ min: 1, max: 3 }) }),
 );
 
@@ -141,32 +198,55 @@ async function run(command: Command): Promise<void> {
       break;
     }
     case 'leave':
-      status = (await server.delete(`/api/user_groups/${at(groups, command.group)}/members?user_ids[]=${at(members, command.member)}`)).status;
+      status = (
+        await server.delete(
+          `/api/user_groups/${at(groups, command.group)}/members?user_ids[]=${at(members, command.member)}`,
+        )
+      ).status;
       break;
     case 'grant': {
       const item = {
         assignment_type: command.toGroup ? 'UserGroup' : 'User',
-        assignment_id: command.toGroup ? at(groups, command.assignee) : String(at(members, command.assignee)),
+        assignment_id: command.toGroup
+          ? at(groups, command.assignee)
+          : String(at(members, command.assignee)),
         project_role_id: at(roles, command.role),
         ...(command.expiresIn === undefined ? {} : { expires_at: inFuture(command.expiresIn) }),
       };
-      status = (await server.put(`/api/projects/${at(projects, command.project)}/project_grants`, { project_grants: [item] })).status;
+      status = (
+        await server.put(`/api/projects/${at(projects, command.project)}/project_grants`, {
+          project_grants: [item],
+        })
+      ).status;
       break;
     }
     case 'revoke': {
-      const grants = await sql<{ id: string }>`select id from project_grants where workspace_id = ${workspaceId} order by id`.execute(store.db);
+      const grants = await sql<{
+        id: string;
+      }>`select id from project_grants where workspace_id = ${workspaceId} order by id`.execute(
+        store.db,
+      );
       if (grants.rows.length === 0) return;
-      status = (await server.delete(`/api/project_grants/${at(grants.rows, command.pick).id}`)).status;
+      status = (await server.delete(`/api/project_grants/${at(grants.rows, command.pick).id}`))
+        .status;
       break;
     }
     case 'reconfigure': {
       const id = at(roles, command.role);
       const current = await server.get(`/api/project_roles/${id}`);
-      status = (await server.put(`/api/project_roles/${id}`, { project_role: { name: current.body.data.name, config: command.config } })).status;
+      status = (
+        await server.put(`/api/project_roles/${id}`, {
+          project_role: { name: current.body.data.name, config: command.config },
+        })
+      ).status;
       break;
     }
     case 'environment_role':
-      status = (await server.put(`/api/members/${at(members, command.member)}`, { env_roles: [{ environment_type: 'dev', name: command.name }] })).status;
+      status = (
+        await server.put(`/api/members/${at(members, command.member)}`, {
+          env_roles: [{ environment_type: 'dev', name: command.name }],
+        })
+      ).status;
       break;
     case 'advance':
       server.clock.advance(command.hours * HOUR);
@@ -177,10 +257,19 @@ async function run(command: Command): Promise<void> {
 }
 
 async function compareAll(): Promise<void> {
-  const checks: { subject: { member_id: number }; project_id?: number; environment_type?: string; resource: string; privilege: string }[] = [];
+  const checks: {
+    subject: { member_id: number };
+    project_id?: number;
+    environment_type?: string;
+    resource: string;
+    privilege: string;
+  }[] = [];
   for (const member of members) {
-    for (const project of projects) for (const c of PROJECT_CHECKS) checks.push({ subject: { member_id: member }, project_id: project, ...c });
-    for (const c of ENVIRONMENT_CHECKS) checks.push({ subject: { member_id: member }, environment_type: 'dev', ...c });
+    for (const project of projects)
+      for (const c of PROJECT_CHECKS)
+        checks.push({ subject: { member_id: member }, project_id: project, ...c });
+    for (const c of ENVIRONMENT_CHECKS)
+      checks.push({ subject: { member_id: member }, environment_type: 'dev', ...c });
   }
   const now = server.clock.now().toISOString();
   const res = await server.post('/api/access/check_batch', { checks });
@@ -190,13 +279,20 @@ async function compareAll(): Promise<void> {
     const configs = await oracleProjectConfigs(member, now);
     for (const project of projects) {
       for (const c of PROJECT_CHECKS) {
-        expected.push((configs.get(project) ?? []).some((config) => configAllows(config, c.resource, c.privilege, PROJECT_RESOURCES)));
+        expected.push(
+          (configs.get(project) ?? []).some((config) =>
+            configAllows(config, c.resource, c.privilege, PROJECT_RESOURCES),
+          ),
+        );
       }
     }
-    for (const c of ENVIRONMENT_CHECKS) expected.push(await oracleEnvironmentAllows(member, c.resource, c.privilege));
+    for (const c of ENVIRONMENT_CHECKS)
+      expected.push(await oracleEnvironmentAllows(member, c.resource, c.privilege));
   }
   const actual = (res.body.data as { allowed: boolean }[]).map((d) => d.allowed);
-  const disagreements = checks.filter((_, i) => actual[i] !== expected[i]).map((c, i) => ({ ...c, index: i }));
+  const disagreements = checks
+    .filter((_, i) => actual[i] !== expected[i])
+    .map((c, i) => ({ ...c, index: i }));
   expect(disagreements).toEqual([]);
 }
 
@@ -204,19 +300,29 @@ beforeAll(async () => {
   cluster = await startCluster();
   server = cluster.instances[0] as Roster;
   store = cluster.openDatabase();
-  const ws = await sql<{ id: number | string }>`select id from workspaces order by id limit 1`.execute(store.db);
+  const ws = await sql<{
+    id: number | string;
+  }>`select id from workspaces order by id limit 1`.execute(store.db);
   workspaceId = Number(ws.rows[0]?.id);
   for (let i = 0; i < 3; i++) {
-    const role = await server.post('/api/project_roles', { project_role: { name: `Property role ${i}`, config: { recipe: { privileges: ['read'] } } } });
+    const role = await server.post('/api/project_roles', {
+      project_role: { name: `Property role ${i}`, config: { recipe: { privileges: ['read'] } } },
+    });
     roles.push(role.body.data.id);
-    const group = await server.post('/api/user_groups', { user_group: { name: `Property group ${i}` } });
+    const group = await server.post('/api/user_groups', {
+      user_group: { name: `Property group ${i}` },
+    });
     groups.push(group.body.data.id);
-    const project = await server.post('/api/projects', { name: `Property project ${i}`, environment_type: i === 2 ? 'test' : 'dev' });
+    const project = await server.post('/api/projects', {
+      name: `Property project ${i}`,
+      environment_type: i === 2 ? 'test' : 'dev',
+    });
     projects.push(project.body.data.id);
   }
   const all = await server.get('/api/user_groups');
   groups.push(all.body.data.find((g: { system: boolean }) => g.system).id);
-  for (let i = 0; i < 4; i++) members.push((await createMember(server, { email: `property${i}@example.com` })).id);
+  for (let i = 0; i < 4; i++)
+    members.push((await createMember(server, { email: `property${i}@example.com` })).id);
 }, 120_000);
 
 afterAll(async () => {

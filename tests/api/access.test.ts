@@ -27,7 +27,10 @@ afterAll(async () => {
   await roster.close();
 });
 
-async function projectRole(name: string, config: Record<string, unknown>): Promise<{ id: string; name: string }> {
+async function projectRole(
+  name: string,
+  config: Record<string, unknown>,
+): Promise<{ id: string; name: string }> {
   const res = await roster.post('/api/project_roles', { project_role: { name, config } });
   expect(res.status).toBe(200);
   return { id: res.body.data.id, name };
@@ -58,7 +61,11 @@ async function grant(
 ): Promise<void> {
   const item =
     'user' in assignee
-      ? { assignment_type: 'User', assignment_id: String(assignee.user.id), project_role_id: roleId }
+      ? {
+          assignment_type: 'User',
+          assignment_id: String(assignee.user.id),
+          project_role_id: roleId,
+        }
       : { assignment_type: 'UserGroup', assignment_id: assignee.group.id, project_role_id: roleId };
   const res = await roster.put(`/api/projects/${target.id}/project_grants`, {
     project_grants: [expiresAt === undefined ? item : { ...item, expires_at: expiresAt }],
@@ -89,7 +96,13 @@ describe('POST /api/access/check', () => {
     await join(builders.id, alice);
     await grant(payments, { group: builders }, runner.id);
 
-    const res = await check({ subject: { member_id: alice.id }, project_id: payments.id, resource: 'recipe', privilege: 'run', explain: true });
+    const res = await check({
+      subject: { member_id: alice.id },
+      project_id: payments.id,
+      resource: 'recipe',
+      privilege: 'run',
+      explain: true,
+    });
 
     expect(res.status).toBe(200);
     const grantId = res.body.data.paths[0]?.steps[2]?.id;
@@ -103,8 +116,20 @@ describe('POST /api/access/check', () => {
             message: `${alice.email} is a member of group "Recipe builders", which has project role "Recipe runners" on project "Payments" (${payments.id}); the role allows recipe:run.`,
             steps: [
               { kind: 'member', id: alice.id, name: alice.email },
-              { kind: 'group', id: builders.id, name: 'Recipe builders', expires_at: null, expired: false },
-              { kind: 'project_grant', id: grantId, name: 'Recipe runners on Payments', expires_at: null, expired: false },
+              {
+                kind: 'group',
+                id: builders.id,
+                name: 'Recipe builders',
+                expires_at: null,
+                expired: false,
+              },
+              {
+                kind: 'project_grant',
+                id: grantId,
+                name: 'Recipe runners on Payments',
+                expires_at: null,
+                expired: false,
+              },
               { kind: 'project_role', id: runner.id, name: 'Recipe runners' },
               { kind: 'privilege', id: null, name: 'recipe:run' },
             ],
@@ -124,11 +149,19 @@ describe('POST /api/access/check', () => {
     await grant(billing, { group: ops }, admin.id);
     await grant(billing, { user: bob }, admin.id);
 
-    const res = await check({ subject: { email: bob.email.toUpperCase() }, project_id: billing.id, resource: 'recipe', privilege: 'delete', explain: true });
+    const res = await check({
+      subject: { email: bob.email.toUpperCase() },
+      project_id: billing.id,
+      resource: 'recipe',
+      privilege: 'delete',
+      explain: true,
+    });
 
     expect(res.status).toBe(200);
     expect(res.body.data.allowed).toBe(true);
-    expect(res.body.data.paths.map((p: { via: string; outcome: string }) => [p.via, p.outcome])).toEqual([
+    expect(
+      res.body.data.paths.map((p: { via: string; outcome: string }) => [p.via, p.outcome]),
+    ).toEqual([
       ['group_grant', 'grants'],
       ['direct_grant', 'grants'],
     ]);
@@ -143,8 +176,18 @@ describe('POST /api/access/check', () => {
     const carol = await member();
     await grant(quiet, { user: carol }, viewer.id);
 
-    const yes = await check({ subject: { member_id: carol.id }, project_id: quiet.id, resource: 'folder', privilege: 'view' });
-    const no = await check({ subject: { member_id: carol.id }, project_id: quiet.id, resource: 'folder', privilege: 'delete' });
+    const yes = await check({
+      subject: { member_id: carol.id },
+      project_id: quiet.id,
+      resource: 'folder',
+      privilege: 'view',
+    });
+    const no = await check({
+      subject: { member_id: carol.id },
+      project_id: quiet.id,
+      resource: 'folder',
+      privilege: 'delete',
+    });
 
     expect(yes.status).toBe(200);
     expect(yes.body).toEqual({ data: { allowed: true, paths: [] } });
@@ -154,13 +197,22 @@ describe('POST /api/access/check', () => {
 
   it('gives the nearest miss when denied: the member reaches the project through a role without the privilege', async () => {
     const readers = await group('Readers');
-    const reader = await projectRole('Recipe readers', { recipe: { privileges: ['read'] }, folder: { privileges: ['view'] } });
+    const reader = await projectRole('Recipe readers', {
+      recipe: { privileges: ['read'] },
+      folder: { privileges: ['view'] },
+    });
     const ledger = await project('Ledger');
     const dan = await member();
     await join(readers.id, dan);
     await grant(ledger, { group: readers }, reader.id);
 
-    const res = await check({ subject: { member_id: dan.id }, project_id: ledger.id, resource: 'recipe', privilege: 'run', explain: true });
+    const res = await check({
+      subject: { member_id: dan.id },
+      project_id: ledger.id,
+      resource: 'recipe',
+      privilege: 'run',
+      explain: true,
+    });
 
     expect(res.status).toBe(200);
     expect(res.body.data.allowed).toBe(false);
@@ -182,11 +234,20 @@ describe('POST /api/access/check', () => {
     await grant(audit, { user: erin }, runner.id, expiresAt);
     roster.clock.advance(2 * HOUR);
 
-    const res = await check({ subject: { member_id: erin.id }, project_id: audit.id, resource: 'recipe', privilege: 'run', explain: true });
+    const res = await check({
+      subject: { member_id: erin.id },
+      project_id: audit.id,
+      resource: 'recipe',
+      privilege: 'run',
+      explain: true,
+    });
 
     expect(res.status).toBe(200);
     expect(res.body.data.allowed).toBe(false);
-    expect(res.body.data.paths.map((p: { outcome: string }) => p.outcome)).toEqual(['expired', 'lacks_privilege']);
+    expect(res.body.data.paths.map((p: { outcome: string }) => p.outcome)).toEqual([
+      'expired',
+      'lacks_privilege',
+    ]);
     expect(res.body.data.paths[0].message).toBe(
       `${erin.email} has project role "Temporary runners" on project "Audit" (${audit.id}) through a direct grant; the role would allow recipe:run, but the grant expired at ${expiresAt}.`,
     );
@@ -209,7 +270,13 @@ describe('POST /api/access/check', () => {
     await grant(vendor, { group: contractors }, runner.id);
     roster.clock.advance(2 * HOUR);
 
-    const res = await check({ subject: { member_id: fay.id }, project_id: vendor.id, resource: 'recipe', privilege: 'run', explain: true });
+    const res = await check({
+      subject: { member_id: fay.id },
+      project_id: vendor.id,
+      resource: 'recipe',
+      privilege: 'run',
+      explain: true,
+    });
 
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual({
@@ -222,14 +289,26 @@ describe('POST /api/access/check', () => {
         }),
       ],
     });
-    expect(res.body.data.paths[0].steps[1]).toEqual({ kind: 'group', id: contractors.id, name: 'Contractors', expires_at: expiresAt, expired: true });
+    expect(res.body.data.paths[0].steps[1]).toEqual({
+      kind: 'group',
+      id: contractors.id,
+      name: 'Contractors',
+      expires_at: expiresAt,
+      expired: true,
+    });
   });
 
   it('says no grant reaches the member when nothing does', async () => {
     const island = await project('Island');
     const gus = await member();
 
-    const res = await check({ subject: { member_id: gus.id }, project_id: island.id, resource: 'recipe', privilege: 'read', explain: true });
+    const res = await check({
+      subject: { member_id: gus.id },
+      project_id: island.id,
+      resource: 'recipe',
+      privilege: 'read',
+      explain: true,
+    });
 
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -256,7 +335,13 @@ describe('POST /api/access/check', () => {
     const hal = await member();
     const expiresAt = inFuture(HOUR);
     await grant(sprint, { user: hal }, runner.id, expiresAt);
-    const ask = () => check({ subject: { member_id: hal.id }, project_id: sprint.id, resource: 'recipe', privilege: 'run' });
+    const ask = () =>
+      check({
+        subject: { member_id: hal.id },
+        project_id: sprint.id,
+        resource: 'recipe',
+        privilege: 'run',
+      });
 
     roster.clock.advance(HOUR - 10_000);
     const before = await ask();
@@ -276,10 +361,18 @@ describe('POST /api/access/check', () => {
     const ivy = await member();
     await join(squad.id, ivy);
     await grant(target, { group: squad }, runner.id);
-    const ask = () => check({ subject: { member_id: ivy.id }, project_id: target.id, resource: 'recipe', privilege: 'run' });
+    const ask = () =>
+      check({
+        subject: { member_id: ivy.id },
+        project_id: target.id,
+        resource: 'recipe',
+        privilege: 'run',
+      });
     const granted = await ask();
 
-    const removed = await roster.delete(`/api/user_groups/${squad.id}/members?user_ids[]=${ivy.id}`);
+    const removed = await roster.delete(
+      `/api/user_groups/${squad.id}/members?user_ids[]=${ivy.id}`,
+    );
     const afterRemoval = await ask();
 
     expect(granted.body).toEqual({ data: { allowed: true, paths: [] } });
@@ -292,10 +385,18 @@ describe('POST /api/access/check', () => {
     const target = await project('Changing');
     const jo = await member();
     await grant(target, { user: jo }, role.id);
-    const ask = () => check({ subject: { member_id: jo.id }, project_id: target.id, resource: 'recipe', privilege: 'run' });
+    const ask = () =>
+      check({
+        subject: { member_id: jo.id },
+        project_id: target.id,
+        resource: 'recipe',
+        privilege: 'run',
+      });
     const before = await ask();
 
-    const updated = await roster.put(`/api/project_roles/${role.id}`, { project_role: { name: 'Changing role', config: { recipe: { privileges: ['read', 'run'] } } } });
+    const updated = await roster.put(`/api/project_roles/${role.id}`, {
+      project_role: { name: 'Changing role', config: { recipe: { privileges: ['read', 'run'] } } },
+    });
     const after = await ask();
 
     expect(before.body.data.allowed).toBe(false);
@@ -306,9 +407,27 @@ describe('POST /api/access/check', () => {
   it('checks environment privileges against the legacy role when no project is given', async () => {
     const kim = await member();
 
-    const allowed = await check({ subject: { member_id: kim.id }, environment_type: 'dev', resource: 'folder', privilege: 'view', explain: true });
-    const denied = await check({ subject: { member_id: kim.id }, environment_type: 'dev', resource: 'team', privilege: 'invite', explain: true });
-    const elsewhere = await check({ subject: { member_id: kim.id }, environment_type: 'prod', resource: 'folder', privilege: 'view', explain: true });
+    const allowed = await check({
+      subject: { member_id: kim.id },
+      environment_type: 'dev',
+      resource: 'folder',
+      privilege: 'view',
+      explain: true,
+    });
+    const denied = await check({
+      subject: { member_id: kim.id },
+      environment_type: 'dev',
+      resource: 'team',
+      privilege: 'invite',
+      explain: true,
+    });
+    const elsewhere = await check({
+      subject: { member_id: kim.id },
+      environment_type: 'prod',
+      resource: 'folder',
+      privilege: 'view',
+      explain: true,
+    });
 
     expect(allowed.status).toBe(200);
     expect(allowed.body.data.allowed).toBe(true);
@@ -319,7 +438,10 @@ describe('POST /api/access/check', () => {
     });
     expect(denied.status).toBe(200);
     expect(denied.body.data.allowed).toBe(false);
-    expect(denied.body.data.paths[0]).toMatchObject({ outcome: 'lacks_privilege', via: 'legacy_role' });
+    expect(denied.body.data.paths[0]).toMatchObject({
+      outcome: 'lacks_privilege',
+      via: 'legacy_role',
+    });
     expect(elsewhere.status).toBe(200);
     expect(elsewhere.body.data).toEqual({
       allowed: false,
@@ -340,42 +462,86 @@ describe('POST /api/access/check', () => {
   });
 
   it('returns 400 when the subject is missing', async () => {
-    const res = await check({ subject: {}, environment_type: 'dev', resource: 'team', privilege: 'read' });
+    const res = await check({
+      subject: {},
+      environment_type: 'dev',
+      resource: 'team',
+      privilege: 'read',
+    });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ errors: [{ code: 'bad_request', title: 'Give subject.member_id or subject.email' }] });
+    expect(res.body).toEqual({
+      errors: [{ code: 'bad_request', title: 'Give subject.member_id or subject.email' }],
+    });
   });
 
   it('returns 400 when neither a project nor an environment is given', async () => {
     const lee = await member();
-    const res = await check({ subject: { member_id: lee.id }, resource: 'team', privilege: 'read' });
+    const res = await check({
+      subject: { member_id: lee.id },
+      resource: 'team',
+      privilege: 'read',
+    });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ errors: [{ code: 'bad_request', title: 'Give project_id, or environment_type for an environment-level check' }] });
+    expect(res.body).toEqual({
+      errors: [
+        {
+          code: 'bad_request',
+          title: 'Give project_id, or environment_type for an environment-level check',
+        },
+      ],
+    });
   });
 
   it('returns 404 for an unknown member and an unknown project', async () => {
     const mo = await member();
-    const unknownMember = await check({ subject: { member_id: 999999 }, environment_type: 'dev', resource: 'team', privilege: 'read' });
-    const unknownProject = await check({ subject: { member_id: mo.id }, project_id: 999999, resource: 'recipe', privilege: 'read' });
+    const unknownMember = await check({
+      subject: { member_id: 999999 },
+      environment_type: 'dev',
+      resource: 'team',
+      privilege: 'read',
+    });
+    const unknownProject = await check({
+      subject: { member_id: mo.id },
+      project_id: 999999,
+      resource: 'recipe',
+      privilege: 'read',
+    });
     expect(unknownMember.status).toBe(404);
-    expect(unknownMember.body).toEqual({ errors: [{ code: 'not_found', title: 'Member not found' }] });
+    expect(unknownMember.body).toEqual({
+      errors: [{ code: 'not_found', title: 'Member not found' }],
+    });
     expect(unknownProject.status).toBe(404);
-    expect(unknownProject.body).toEqual({ errors: [{ code: 'not_found', title: 'Project not found' }] });
+    expect(unknownProject.body).toEqual({
+      errors: [{ code: 'not_found', title: 'Project not found' }],
+    });
   });
 
   it('returns 403 to an API client whose scope leaves out the project', async () => {
     const hidden = await project('Hidden', 'prod');
     const ned = await member();
-    const client = await roster.post('/api/api_clients', { name: 'Dev only', environment_types: ['dev'] });
+    const client = await roster.post('/api/api_clients', {
+      name: 'Dev only',
+      environment_types: ['dev'],
+    });
     expect(client.status).toBe(201);
 
     const res = await roster.post(
       '/api/access/check',
-      { subject: { member_id: ned.id }, project_id: hidden.id, resource: 'recipe', privilege: 'read' },
+      {
+        subject: { member_id: ned.id },
+        project_id: hidden.id,
+        resource: 'recipe',
+        privilege: 'read',
+      },
       client.body.data.token,
     );
 
     expect(res.status).toBe(403);
-    expect(res.body).toEqual({ errors: [{ code: 'forbidden', title: 'This API client has no access to the PROD environment' }] });
+    expect(res.body).toEqual({
+      errors: [
+        { code: 'forbidden', title: 'This API client has no access to the PROD environment' },
+      ],
+    });
   });
 });
 
@@ -388,9 +554,24 @@ describe('POST /api/access/check_batch', () => {
 
     const res = await roster.post('/api/access/check_batch', {
       checks: [
-        { subject: { member_id: olga.id }, project_id: target.id, resource: 'connection', privilege: 'read' },
-        { subject: { member_id: olga.id }, project_id: target.id, resource: 'connection', privilege: 'delete' },
-        { subject: { member_id: 999999 }, project_id: target.id, resource: 'connection', privilege: 'read' },
+        {
+          subject: { member_id: olga.id },
+          project_id: target.id,
+          resource: 'connection',
+          privilege: 'read',
+        },
+        {
+          subject: { member_id: olga.id },
+          project_id: target.id,
+          resource: 'connection',
+          privilege: 'delete',
+        },
+        {
+          subject: { member_id: 999999 },
+          project_id: target.id,
+          resource: 'connection',
+          privilege: 'read',
+        },
       ],
     });
 
@@ -406,7 +587,12 @@ describe('POST /api/access/check_batch', () => {
 
   it('takes 1,000 checks', async () => {
     const pat = await member();
-    const checks = Array.from({ length: 1000 }, () => ({ subject: { member_id: pat.id }, environment_type: 'dev', resource: 'recipe', privilege: 'run' }));
+    const checks = Array.from({ length: 1000 }, () => ({
+      subject: { member_id: pat.id },
+      environment_type: 'dev',
+      resource: 'recipe',
+      privilege: 'run',
+    }));
     const res = await roster.post('/api/access/check_batch', { checks });
     expect(res.status).toBe(200);
     expect(res.body.data).toHaveLength(1000);
@@ -414,10 +600,19 @@ describe('POST /api/access/check_batch', () => {
   });
 
   it('returns 400 for more than 1,000 checks', async () => {
-    const checks = Array.from({ length: 1001 }, () => ({ subject: { member_id: 1 }, environment_type: 'dev', resource: 'recipe', privilege: 'run' }));
+    const checks = Array.from({ length: 1001 }, () => ({
+      subject: { member_id: 1 },
+      environment_type: 'dev',
+      resource: 'recipe',
+      privilege: 'run',
+    }));
     const res = await roster.post('/api/access/check_batch', { checks });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ errors: [{ code: 'bad_request', title: 'A batch takes at most 1000 checks; this one has 1001' }] });
+    expect(res.body).toEqual({
+      errors: [
+        { code: 'bad_request', title: 'A batch takes at most 1000 checks; this one has 1001' },
+      ],
+    });
   });
 });
 
@@ -442,16 +637,29 @@ describe('GET /api/access/projects', () => {
     expect(res.status).toBe(200);
     expect(res.body.total).toBe(2);
     expect(res.body.page).toEqual({ number: 1, size: 100 });
-    expect(res.body.data.map((e: { project: { id: number } }) => e.project.id)).toEqual([first.id, second.id]);
+    expect(res.body.data.map((e: { project: { id: number } }) => e.project.id)).toEqual([
+      first.id,
+      second.id,
+    ]);
     const [one, two] = res.body.data;
-    expect(one.project).toEqual({ id: first.id, name: 'Listing one', environment: { id: expect.any(Number), type: 'dev' } });
+    expect(one.project).toEqual({
+      id: first.id,
+      name: 'Listing one',
+      environment: { id: expect.any(Number), type: 'dev' },
+    });
     expect(one.privileges).toEqual({ Recipes: ['read', 'run'] });
     expect(one.paths).toEqual([
       {
         via: 'group_grant',
         project_grant: { id: expect.any(String), expires_at: null, expired: false },
         project_role: { id: reader.id, name: 'Listing readers' },
-        user_group: { id: team.id, name: 'Listing team', system: false, membership_expires_at: null, membership_expired: false },
+        user_group: {
+          id: team.id,
+          name: 'Listing team',
+          system: false,
+          membership_expires_at: null,
+          membership_expired: false,
+        },
         expired: false,
       },
       {
@@ -464,10 +672,14 @@ describe('GET /api/access/projects', () => {
     ]);
     expect(two.project.environment.type).toBe('test');
 
-    const page = await roster.get(`/api/access/projects?member_id=${quinn.id}&page[size]=1&page[number]=2`);
+    const page = await roster.get(
+      `/api/access/projects?member_id=${quinn.id}&page[size]=1&page[number]=2`,
+    );
     expect(page.status).toBe(200);
     expect(page.body.total).toBe(2);
-    expect(page.body.data.map((e: { project: { id: number } }) => e.project.id)).toEqual([second.id]);
+    expect(page.body.data.map((e: { project: { id: number } }) => e.project.id)).toEqual([
+      second.id,
+    ]);
   });
 
   it('returns 404 for an unknown member', async () => {
@@ -505,18 +717,34 @@ describe('GET /api/projects/:id/access', () => {
       via: 'group_grant',
       project_grant: { id: expect.any(String), expires_at: null, expired: false },
       project_role: { id: editor.id, name: 'Review editors' },
-      user_group: { id: reviewers.id, name: 'Reviewers', system: false, membership_expires_at: membershipExpiresAt, membership_expired: expired },
+      user_group: {
+        id: reviewers.id,
+        name: 'Reviewers',
+        system: false,
+        membership_expires_at: membershipExpiresAt,
+        membership_expired: expired,
+      },
       expired,
     });
     expect(res.body.data).toEqual([
-      { member: { id: rita.id, name: rita.name, email: rita.email }, privileges: { Folders: ['view', 'update'] }, paths: [path(null, false)] },
-      { member: { id: sam.id, name: sam.name, email: sam.email }, privileges: {}, paths: [path(expect.any(String), true)] },
+      {
+        member: { id: rita.id, name: rita.name, email: rita.email },
+        privileges: { Folders: ['view', 'update'] },
+        paths: [path(null, false)],
+      },
+      {
+        member: { id: sam.id, name: sam.name, email: sam.email },
+        privileges: {},
+        paths: [path(expect.any(String), true)],
+      },
     ]);
   });
 
   it('exports the review as CSV with ?format=csv and with Accept: text/csv', async () => {
     const byQuery = await roster.get(`/api/projects/${review.id}/access?format=csv`);
-    const byHeader = await roster.request('GET', `/api/projects/${review.id}/access`, { headers: { accept: 'text/csv' } });
+    const byHeader = await roster.request('GET', `/api/projects/${review.id}/access`, {
+      headers: { accept: 'text/csv' },
+    });
 
     expect(byQuery.status).toBe(200);
     expect(byQuery.headers.get('content-type')).toBe('text/csv; charset=utf-8');
@@ -525,8 +753,16 @@ describe('GET /api/projects/:id/access', () => {
       'member_id,member_name,member_email,via,user_group_id,user_group_name,project_role_id,project_role_name,project_grant_id,grant_expires_at,membership_expires_at,expired,privileges_now',
     );
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toMatch(new RegExp(`^${rita.id},${rita.name},${rita.email},group_grant,${reviewers.id},Reviewers,${editor.id},Review editors,[^,]+,,,false,Folders: view update$`));
-    expect(lines[2]).toMatch(new RegExp(`^${sam.id},${sam.name},${sam.email},group_grant,${reviewers.id},Reviewers,${editor.id},Review editors,[^,]+,,[0-9T:.Z-]+,true,$`));
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^${rita.id},${rita.name},${rita.email},group_grant,${reviewers.id},Reviewers,${editor.id},Review editors,[^,]+,,,false,Folders: view update$`,
+      ),
+    );
+    expect(lines[2]).toMatch(
+      new RegExp(
+        `^${sam.id},${sam.name},${sam.email},group_grant,${reviewers.id},Reviewers,${editor.id},Review editors,[^,]+,,[0-9T:.Z-]+,true,$`,
+      ),
+    );
     expect(byHeader.status).toBe(200);
     expect(byHeader.text).toBe(byQuery.text);
   });

@@ -14,7 +14,9 @@ afterAll(async () => {
   await roster.close();
 });
 
-const UNAUTHORIZED_INVALID = { errors: [{ code: 'unauthorized', title: 'Invalid or revoked API token' }] };
+const UNAUTHORIZED_INVALID = {
+  errors: [{ code: 'unauthorized', title: 'Invalid or revoked API token' }],
+};
 
 async function createClient(body: Record<string, unknown>, token?: string) {
   const res = await roster.post('/api/api_clients', body, token);
@@ -24,7 +26,10 @@ async function createClient(body: Record<string, unknown>, token?: string) {
 
 describe('creating and reading API clients', () => {
   it('creates a client whose token is shown once and works as a bearer token', async () => {
-    const res = await roster.post('/api/api_clients', { name: 'CI pipeline', environment_types: ['dev', 'test'] });
+    const res = await roster.post('/api/api_clients', {
+      name: 'CI pipeline',
+      environment_types: ['dev', 'test'],
+    });
     expect(res.status).toBe(201);
     const client = res.body.data;
     expect(client).toEqual({
@@ -45,7 +50,8 @@ describe('creating and reading API clients', () => {
 
     const got = await roster.get(`/api/api_clients/${client.id}`);
     expect(got.status).toBe(200);
-    const { token: _token, ...withoutToken } = client;
+    const withoutToken = { ...client };
+    delete withoutToken.token;
     expect(got.body.data).toEqual(withoutToken);
 
     const list = await roster.get('/api/api_clients');
@@ -60,16 +66,30 @@ describe('creating and reading API clients', () => {
   it('defaults the scope to the caller’s environments', async () => {
     const client = await createClient({ name: 'Default scope' });
     const got = await roster.get(`/api/api_clients/${client.id}`);
-    expect(got.body.data).toMatchObject({ environment_types: ['dev', 'test', 'prod'], project_ids: null });
+    expect(got.body.data).toMatchObject({
+      environment_types: ['dev', 'test', 'prod'],
+      project_ids: null,
+    });
   });
 
   it('answers 400 for an unknown environment or project, and for a blank name', async () => {
-    const env = await roster.post('/api/api_clients', { name: 'Bad env', environment_types: ['staging'] });
+    const env = await roster.post('/api/api_clients', {
+      name: 'Bad env',
+      environment_types: ['staging'],
+    });
     expect(env.status).toBe(400);
-    expect(env.body).toEqual({ errors: [{ code: 'bad_request', title: 'Environment staging not found' }] });
-    const project = await roster.post('/api/api_clients', { name: 'Bad project', environment_types: ['dev'], project_ids: [99999] });
+    expect(env.body).toEqual({
+      errors: [{ code: 'bad_request', title: 'Environment staging not found' }],
+    });
+    const project = await roster.post('/api/api_clients', {
+      name: 'Bad project',
+      environment_types: ['dev'],
+      project_ids: [99999],
+    });
     expect(project.status).toBe(400);
-    expect(project.body).toEqual({ errors: [{ code: 'bad_request', title: 'Project 99999 not found' }] });
+    expect(project.body).toEqual({
+      errors: [{ code: 'bad_request', title: 'Project 99999 not found' }],
+    });
     const blank = await roster.post('/api/api_clients', { name: '' });
     expect(blank.status).toBe(400);
     expect(blank.body.errors[0].title).toMatch(/^name /);
@@ -90,7 +110,12 @@ describe('rotating and revoking', () => {
     const client = await createClient({ name: 'Rotated', environment_types: ['dev'] });
     const res = await roster.post(`/api/api_clients/${client.id}/rotate`);
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ id: client.id, name: 'Rotated', rotated_at: expect.any(String), token: expect.any(String) });
+    expect(res.body.data).toMatchObject({
+      id: client.id,
+      name: 'Rotated',
+      rotated_at: expect.any(String),
+      token: expect.any(String),
+    });
     expect(res.body.data.token).not.toBe(client.token);
 
     const old = await roster.get('/api/members', client.token);
@@ -119,7 +144,9 @@ describe('rotating and revoking', () => {
 
     const rotate = await roster.post(`/api/api_clients/${client.id}/rotate`);
     expect(rotate.status).toBe(400);
-    expect(rotate.body).toEqual({ errors: [{ code: 'bad_request', title: 'A revoked API client cannot be rotated' }] });
+    expect(rotate.body).toEqual({
+      errors: [{ code: 'bad_request', title: 'A revoked API client cannot be rotated' }],
+    });
   });
 
   it('records creation, rotation and revocation in the audit log without the token', async () => {
@@ -142,24 +169,42 @@ describe('scopes', () => {
     const testOnly = await createClient({ name: 'Test only', environment_types: ['test'] });
     const members = await roster.get('/api/members', testOnly.token);
     expect(members.status).toBe(403);
-    expect(members.body).toEqual({ errors: [{ code: 'forbidden', title: 'This API client has no access to the DEV environment' }] });
+    expect(members.body).toEqual({
+      errors: [
+        { code: 'forbidden', title: 'This API client has no access to the DEV environment' },
+      ],
+    });
     expect((await roster.get('/api/user_groups', testOnly.token)).status).toBe(403);
     expect((await roster.get('/api/member_invitations', testOnly.token)).status).toBe(403);
 
     const invite = await roster.post(
       '/api/member_invitations',
-      { name: 'X', email: 'scoped@example.com', env_roles: [{ environment_type: 'dev', name: 'Admin' }] },
+      {
+        name: 'X',
+        email: 'scoped@example.com',
+        env_roles: [{ environment_type: 'dev', name: 'Admin' }],
+      },
       testOnly.token,
     );
     expect(invite.status).toBe(403);
-    expect(invite.body).toEqual({ message: 'This API client has no access to the DEV environment' });
+    expect(invite.body).toEqual({
+      message: 'This API client has no access to the DEV environment',
+    });
   });
 
   it('a client cannot create a client with a wider scope', async () => {
     const testOnly = await createClient({ name: 'Narrow', environment_types: ['test'] });
-    const wider = await roster.post('/api/api_clients', { name: 'Wider', environment_types: ['test', 'prod'] }, testOnly.token);
+    const wider = await roster.post(
+      '/api/api_clients',
+      { name: 'Wider', environment_types: ['test', 'prod'] },
+      testOnly.token,
+    );
     expect(wider.status).toBe(403);
-    expect(wider.body).toEqual({ errors: [{ code: 'forbidden', title: 'Your API client has no access to the prod environment' }] });
+    expect(wider.body).toEqual({
+      errors: [
+        { code: 'forbidden', title: 'Your API client has no access to the prod environment' },
+      ],
+    });
 
     const same = await roster.post('/api/api_clients', { name: 'Same' }, testOnly.token);
     expect(same.status).toBe(201);
@@ -167,16 +212,36 @@ describe('scopes', () => {
   });
 
   it('a project-limited client cannot create an unlimited one, nor manage a wider client', async () => {
-    const project = await roster.post('/api/projects', { name: 'Scoped project', environment_type: 'dev' });
-    const limited = await createClient({ name: 'One project', environment_types: ['dev'], project_ids: [project.body.data.id] });
-    const unlimited = await roster.post('/api/api_clients', { name: 'All projects', project_ids: null }, limited.token);
+    const project = await roster.post('/api/projects', {
+      name: 'Scoped project',
+      environment_type: 'dev',
+    });
+    const limited = await createClient({
+      name: 'One project',
+      environment_types: ['dev'],
+      project_ids: [project.body.data.id],
+    });
+    const unlimited = await roster.post(
+      '/api/api_clients',
+      { name: 'All projects', project_ids: null },
+      limited.token,
+    );
     expect(unlimited.status).toBe(403);
     expect(unlimited.body).toEqual({
-      errors: [{ code: 'forbidden', title: 'Your API client is limited to some projects and cannot grant access to all' }],
+      errors: [
+        {
+          code: 'forbidden',
+          title: 'Your API client is limited to some projects and cannot grant access to all',
+        },
+      ],
     });
 
     const admin = await createClient({ name: 'Wide', environment_types: ['dev', 'prod'] });
-    const rotate = await roster.post(`/api/api_clients/${admin.id}/rotate`, undefined, limited.token);
+    const rotate = await roster.post(
+      `/api/api_clients/${admin.id}/rotate`,
+      undefined,
+      limited.token,
+    );
     expect(rotate.status).toBe(403);
     const revoke = await roster.delete(`/api/api_clients/${admin.id}`, limited.token);
     expect(revoke.status).toBe(403);
@@ -189,7 +254,12 @@ describe('bearer authentication', () => {
     const res = await roster.get('/api/members', null);
     expect(res.status).toBe(401);
     expect(res.body).toEqual({
-      errors: [{ code: 'unauthorized', title: 'Missing bearer token: send Authorization: Bearer <api_token>' }],
+      errors: [
+        {
+          code: 'unauthorized',
+          title: 'Missing bearer token: send Authorization: Bearer <api_token>',
+        },
+      ],
     });
     expect(res.headers.get('www-authenticate')).toBe('Bearer realm="roster"');
   });
@@ -198,15 +268,24 @@ describe('bearer authentication', () => {
     const unknown = await roster.get('/api/members', 'rst_not_a_real_token');
     expect(unknown.status).toBe(401);
     expect(unknown.body).toEqual(UNAUTHORIZED_INVALID);
-    const basic = await roster.request('GET', '/api/members', { token: null, headers: { authorization: `Basic ${roster.adminToken}` } });
+    const basic = await roster.request('GET', '/api/members', {
+      token: null,
+      headers: { authorization: `Basic ${roster.adminToken}` },
+    });
     expect(basic.status).toBe(401);
     expect(basic.body.errors[0].code).toBe('unauthorized');
   });
 
   it('answers 401 on the invitation endpoint in its message style', async () => {
-    const res = await roster.post('/api/member_invitations', { name: 'x', email: 'x@example.com', role_name: 'Admin' }, null);
+    const res = await roster.post(
+      '/api/member_invitations',
+      { name: 'x', email: 'x@example.com', role_name: 'Admin' },
+      null,
+    );
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ message: 'Missing bearer token: send Authorization: Bearer <api_token>' });
+    expect(res.body).toEqual({
+      message: 'Missing bearer token: send Authorization: Bearer <api_token>',
+    });
   });
 });
 
@@ -235,7 +314,14 @@ describe('rate limit', () => {
     const fourth = await limited.get('/api/members');
     expect(fourth.status).toBe(429);
     expect(fourth.body).toEqual({
-      errors: [{ code: 'too_many_requests', title: expect.stringMatching(/^Rate limit exceeded: 3 requests per minute\. Retry in \d+ s\.$/) }],
+      errors: [
+        {
+          code: 'too_many_requests',
+          title: expect.stringMatching(
+            /^Rate limit exceeded: 3 requests per minute\. Retry in \d+ s\.$/,
+          ),
+        },
+      ],
     });
     const retryAfter = Number(fourth.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
@@ -243,7 +329,11 @@ describe('rate limit', () => {
     expect(fourth.headers.get('ratelimit-limit')).toBe('3');
     expect(fourth.headers.get('ratelimit-remaining')).toBe('0');
 
-    const invite = await limited.post('/api/member_invitations', { name: 'R', email: 'r@example.com', role_name: 'Admin' });
+    const invite = await limited.post('/api/member_invitations', {
+      name: 'R',
+      email: 'r@example.com',
+      role_name: 'Admin',
+    });
     expect(invite.status).toBe(429);
     expect(invite.body).toEqual({ message: expect.stringMatching(/^Rate limit exceeded/) });
 

@@ -3,7 +3,13 @@
  * did what to which resource, with before and after; GET /api/audit_events filters them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PLATFORM_TOKEN, createMember, invitationTokenFor, startRoster, type Roster } from '../helpers/roster.js';
+import {
+  PLATFORM_TOKEN,
+  createMember,
+  invitationTokenFor,
+  startRoster,
+  type Roster,
+} from '../helpers/roster.js';
 
 const MINUTE = 60_000;
 
@@ -46,11 +52,16 @@ describe('events of each write', () => {
     roster.clock.advance(2 * MINUTE);
     expect((await roster.post(`/api/member_invitations/${id}/resend`)).status).toBe(200);
     const token = await invitationTokenFor(roster, 'audrey@example.com');
-    const member = (await roster.post(`/invitations/${token}/accept`, { name: 'Audrey A' }, null)).body.data;
+    const member = (await roster.post(`/invitations/${token}/accept`, { name: 'Audrey A' }, null))
+      .body.data;
 
     const actor = { type: 'api_client', id: String(adminClient.id), name: 'Bootstrap admin' };
     expect(await eventsFor('member_invitation', id)).toEqual([
-      expect.objectContaining({ action: 'member_invitation.resent', actor, target: { type: 'member_invitation', id: String(id) } }),
+      expect.objectContaining({
+        action: 'member_invitation.resent',
+        actor,
+        target: { type: 'member_invitation', id: String(id) },
+      }),
       expect.objectContaining({
         action: 'member_invitation.created',
         actor,
@@ -88,15 +99,25 @@ describe('events of each write', () => {
     });
     await roster.delete(`/api/member_invitations/${invited.body.data.id}`);
     const [revoked] = await eventsFor('member_invitation', invited.body.data.id);
-    expect(revoked).toMatchObject({ action: 'member_invitation.revoked', before: { email: 'rex@example.com' }, after: null });
+    expect(revoked).toMatchObject({
+      action: 'member_invitation.revoked',
+      before: { email: 'rex@example.com' },
+      after: null,
+    });
   });
 
   it('records role changes and deletion of a collaborator', async () => {
     const member = await createMember(roster, { email: 'changed@example.com' });
-    await roster.put(`/api/members/${member.id}`, { env_roles: [{ environment_type: 'prod', name: 'Operator' }] });
+    await roster.put(`/api/members/${member.id}`, {
+      env_roles: [{ environment_type: 'prod', name: 'Operator' }],
+    });
     await roster.delete(`/api/members/${member.id}`);
     const events = await eventsFor('member', member.id);
-    expect(events.map((e) => e.action)).toEqual(['member.deleted', 'member.roles_updated', 'member_joined']);
+    expect(events.map((e) => e.action)).toEqual([
+      'member.deleted',
+      'member.roles_updated',
+      'member_joined',
+    ]);
     expect(events[1]).toMatchObject({
       before: [
         { environment_type: 'dev', role_name: 'Analyst', role_type: 'privilege_group' },
@@ -105,34 +126,65 @@ describe('events of each write', () => {
       ],
       after: [{ environment_type: 'prod', role_name: 'Operator', role_type: 'privilege_group' }],
     });
-    expect(events[0]).toMatchObject({ before: { name: 'changed', email: 'changed@example.com' }, after: null });
+    expect(events[0]).toMatchObject({
+      before: { name: 'changed', email: 'changed@example.com' },
+      after: null,
+    });
   });
 
   it('attributes a write to the API client that made it', async () => {
-    const created = await roster.post('/api/api_clients', { name: 'Robot', environment_types: ['dev'] });
+    const created = await roster.post('/api/api_clients', {
+      name: 'Robot',
+      environment_types: ['dev'],
+    });
     const robot = created.body.data;
     const member = await createMember(roster, { email: 'robot-target@example.com' });
-    await roster.put(`/api/members/${member.id}`, { env_roles: [{ environment_type: 'dev', name: 'Admin' }] }, robot.token);
+    await roster.put(
+      `/api/members/${member.id}`,
+      { env_roles: [{ environment_type: 'dev', name: 'Admin' }] },
+      robot.token,
+    );
     const [updated] = await eventsFor('member', member.id);
-    expect(updated).toMatchObject({ action: 'member.roles_updated', actor: { type: 'api_client', id: String(robot.id), name: 'Robot' } });
+    expect(updated).toMatchObject({
+      action: 'member.roles_updated',
+      actor: { type: 'api_client', id: String(robot.id), name: 'Robot' },
+    });
     const [createdEvent] = await eventsFor('api_client', robot.id);
-    expect(createdEvent).toMatchObject({ action: 'api_client.created', actor: { type: 'api_client', id: String(adminClient.id) } });
+    expect(createdEvent).toMatchObject({
+      action: 'api_client.created',
+      actor: { type: 'api_client', id: String(adminClient.id) },
+    });
   });
 
   it('records nothing for a rejected write', async () => {
     const before = (await roster.get('/api/audit_events')).body.total;
-    await roster.post('/api/member_invitations', { name: 'No', email: 'no@example.com', env_roles: [{ environment_type: 'dev', name: 'Nope' }] });
-    await roster.put('/api/members/987654', { env_roles: [{ environment_type: 'dev', name: 'Admin' }] });
+    await roster.post('/api/member_invitations', {
+      name: 'No',
+      email: 'no@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'Nope' }],
+    });
+    await roster.put('/api/members/987654', {
+      env_roles: [{ environment_type: 'dev', name: 'Admin' }],
+    });
     await roster.post('/api/api_clients', { name: 'No', environment_types: ['staging'] });
     expect((await roster.get('/api/audit_events')).body.total).toBe(before);
   });
 
   it('records the creation of a workspace in that workspace only', async () => {
-    const created = await roster.post('/platform/workspaces', { name: 'Audited workspace' }, PLATFORM_TOKEN);
+    const created = await roster.post(
+      '/platform/workspaces',
+      { name: 'Audited workspace' },
+      PLATFORM_TOKEN,
+    );
     const events = await roster.get('/api/audit_events', created.body.data.admin_token);
-    expect(events.body).toMatchObject({ total: 1, data: [{ action: 'workspace.created', after: { name: 'Audited workspace' } }] });
+    expect(events.body).toMatchObject({
+      total: 1,
+      data: [{ action: 'workspace.created', after: { name: 'Audited workspace' } }],
+    });
     const here = await roster.get('/api/audit_events?action=workspace.created');
-    expect(here.body.data.every((e: AuditEvent) => e.target.id !== String(created.body.data.id))).toBe(true);
+    expect(
+      here.body.data.every((e: AuditEvent) => e.target.id !== String(created.body.data.id)),
+    ).toBe(true);
   });
 });
 
@@ -158,12 +210,18 @@ describe('GET /api/audit_events', () => {
     expect(byActorType.body.data.every((e: AuditEvent) => e.actor.type === 'member')).toBe(true);
     expect(byActorType.body.total).toBe(byAction.body.total);
 
-    const byActor = await roster.get(`/api/audit_events?actor_type=api_client&actor_id=${adminClient.id}`);
+    const byActor = await roster.get(
+      `/api/audit_events?actor_type=api_client&actor_id=${adminClient.id}`,
+    );
     expect(byActor.body.total).toBeGreaterThan(0);
-    expect(byActor.body.data.every((e: AuditEvent) => e.actor.id === String(adminClient.id))).toBe(true);
+    expect(byActor.body.data.every((e: AuditEvent) => e.actor.id === String(adminClient.id))).toBe(
+      true,
+    );
 
     const byTargetType = await roster.get('/api/audit_events?target_type=api_client');
-    expect(byTargetType.body.data.every((e: AuditEvent) => e.target.type === 'api_client')).toBe(true);
+    expect(byTargetType.body.data.every((e: AuditEvent) => e.target.type === 'api_client')).toBe(
+      true,
+    );
 
     const nothing = await roster.get('/api/audit_events?action=no.such.action');
     expect(nothing.body).toEqual({ data: [], total: 0, page: { number: 1, size: 100 } });
@@ -176,13 +234,22 @@ describe('GET /api/audit_events', () => {
     const member = await createMember(roster, { email: 'late-event@example.com' });
 
     const since = await roster.get(`/api/audit_events?since=${encodeURIComponent(mark)}`);
-    expect(since.body.data.map((e: AuditEvent) => e.action)).toEqual(['member_joined', 'member_invitation.created']);
+    expect(since.body.data.map((e: AuditEvent) => e.action)).toEqual([
+      'member_joined',
+      'member_invitation.created',
+    ]);
     expect(since.body.data[0].target.id).toBe(String(member.id));
 
     const until = await roster.get(`/api/audit_events?until=${encodeURIComponent(mark)}`);
-    expect(until.body.data.some((e: AuditEvent) => e.target.type === 'member' && e.target.id === String(member.id))).toBe(false);
+    expect(
+      until.body.data.some(
+        (e: AuditEvent) => e.target.type === 'member' && e.target.id === String(member.id),
+      ),
+    ).toBe(false);
     const total = (await roster.get('/api/audit_events')).body.total;
-    expect(until.body.total + since.body.total).toBe(total);
+    const untilTotal: number = until.body.total;
+    const sinceTotal: number = since.body.total;
+    expect(untilTotal + sinceTotal).toBe(total);
 
     // Any UTC offset means the same instant.
     const offset = new Date(mark).getTime() + 2 * 60 * MINUTE;
@@ -194,6 +261,8 @@ describe('GET /api/audit_events', () => {
   it('answers 400 for a malformed date', async () => {
     const res = await roster.get('/api/audit_events?since=last-week');
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ errors: [{ code: 'bad_request', title: 'since must match format "date-time"' }] });
+    expect(res.body).toEqual({
+      errors: [{ code: 'bad_request', title: 'since must match format "date-time"' }],
+    });
   });
 });

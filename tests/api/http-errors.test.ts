@@ -19,33 +19,57 @@ const BAD_JSON = "Body is not valid JSON but content-type is set to 'application
 
 describe('malformed requests', () => {
   it('answers 400 to malformed JSON, in each endpoint’s error style', async () => {
-    const groups = await roster.request('POST', '/api/user_groups', { body: '{"user_group": {"name": ' });
+    const groups = await roster.request('POST', '/api/user_groups', {
+      body: '{"user_group": {"name": ',
+    });
     expect(groups.status).toBe(400);
     expect(groups.body).toEqual({ errors: [{ code: 'bad_request', title: BAD_JSON }] });
     const invite = await roster.request('POST', '/api/member_invitations', { body: '{"name":' });
     expect(invite.status).toBe(400);
     expect(invite.body).toEqual({ message: BAD_JSON });
-    const update = await roster.request('PUT', `/api/members/${memberId}`, { body: '{"env_roles": [' });
+    const update = await roster.request('PUT', `/api/members/${memberId}`, {
+      body: '{"env_roles": [',
+    });
     expect(update.status).toBe(400);
     expect(update.body).toEqual({ errors: [{ code: 400, title: BAD_JSON }] });
   });
 
   it('answers 400 to an empty JSON body and to a body that is not an object', async () => {
-    const empty = await roster.request('POST', '/api/user_groups', { body: '', headers: { 'content-type': 'application/json' } });
+    const empty = await roster.request('POST', '/api/user_groups', {
+      body: '',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(empty.status).toBe(400);
-    expect(empty.body).toEqual({ errors: [{ code: 'bad_request', title: "Body cannot be empty when content-type is set to 'application/json'" }] });
+    expect(empty.body).toEqual({
+      errors: [
+        {
+          code: 'bad_request',
+          title: "Body cannot be empty when content-type is set to 'application/json'",
+        },
+      ],
+    });
     for (const body of ['null', '[]', '"text"', '42']) {
       const res = await roster.request('POST', '/api/user_groups', { body });
       expect(res.status, body).toBe(400);
-      expect(res.body, body).toEqual({ errors: [{ code: 'bad_request', title: 'body must be object' }] });
+      expect(res.body, body).toEqual({
+        errors: [{ code: 'bad_request', title: 'body must be object' }],
+      });
     }
   });
 
   it('answers 413 to a body over 1 MiB', async () => {
-    const res = await roster.post('/api/user_groups', { user_group: { name: 'x'.repeat(1024 * 1024) } });
+    const res = await roster.post('/api/user_groups', {
+      user_group: { name: 'x'.repeat(1024 * 1024) },
+    });
     expect(res.status).toBe(413);
-    expect(res.body).toEqual({ errors: [{ code: 'payload_too_large', title: 'Request body is too large' }] });
-    const invite = await roster.post('/api/member_invitations', { name: 'x'.repeat(1024 * 1024), email: 'big@example.com', role_name: 'Admin' });
+    expect(res.body).toEqual({
+      errors: [{ code: 'payload_too_large', title: 'Request body is too large' }],
+    });
+    const invite = await roster.post('/api/member_invitations', {
+      name: 'x'.repeat(1024 * 1024),
+      email: 'big@example.com',
+      role_name: 'Admin',
+    });
     expect(invite.status).toBe(413);
     expect(invite.body).toEqual({ message: 'Request body is too large' });
   });
@@ -53,7 +77,11 @@ describe('malformed requests', () => {
   it('answers 400 naming the field for an over-long group name (201 characters)', async () => {
     const res = await roster.post('/api/user_groups', { user_group: { name: 'g'.repeat(201) } });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ errors: [{ code: 'bad_request', title: 'user_group.name must NOT have more than 200 characters' }] });
+    expect(res.body).toEqual({
+      errors: [
+        { code: 'bad_request', title: 'user_group.name must NOT have more than 200 characters' },
+      ],
+    });
     const fits = await roster.post('/api/user_groups', { user_group: { name: 'g'.repeat(200) } });
     expect(fits.status).toBe(200);
   });
@@ -61,15 +89,55 @@ describe('malformed requests', () => {
   it('answers 400 naming the field for wrong types', async () => {
     const cases: [string, string, unknown, RegExp][] = [
       ['POST', '/api/user_groups', { user_group: 'Developers' }, /^user_group must be object$/],
-      ['POST', '/api/user_groups', { user_group: { name: { first: 'Dev' } } }, /^user_group\.name must be string$/],
-      ['PUT', `/api/members/${memberId}`, { env_roles: [{ environment_type: 'dev', name: { role: 'Admin' } }] }, /^env_roles\.0\.name must be string$/],
-      ['POST', '/api/api_clients', { name: 'n', project_ids: ['one'] }, /^project_ids\.0 must be integer/],
-      ['POST', '/api/api_clients', { name: 'n', project_ids: [99_999_999_999] }, /^project_ids\.0 must be <= 2147483647/],
-      ['POST', '/api/member_invitations', { name: 'n', email: 'n@example.com', env_roles: 'dev' }, /^env_roles must be array$/],
+      [
+        'POST',
+        '/api/user_groups',
+        { user_group: { name: { first: 'Dev' } } },
+        /^user_group\.name must be string$/,
+      ],
+      [
+        'PUT',
+        `/api/members/${memberId}`,
+        { env_roles: [{ environment_type: 'dev', name: { role: 'Admin' } }] },
+        /^env_roles\.0\.name must be string$/,
+      ],
+      [
+        'POST',
+        '/api/api_clients',
+        { name: 'n', project_ids: ['one'] },
+        /^project_ids\.0 must be integer/,
+      ],
+      [
+        'POST',
+        '/api/api_clients',
+        { name: 'n', project_ids: [99_999_999_999] },
+        /^project_ids\.0 must be <= 2147483647/,
+      ],
+      [
+        'POST',
+        '/api/member_invitations',
+        { name: 'n', email: 'n@example.com', env_roles: 'dev' },
+        /^env_roles must be array$/,
+      ],
       // JSON bodies carry their types: a number is not silently turned into a name.
-      ['POST', '/api/user_groups', { user_group: { name: 5 } }, /^user_group\.name must be string$/],
-      ['POST', '/api/member_invitations', { name: 'n', email: 'e'.repeat(250) + '@example.com', role_name: 'Admin' }, /^email must NOT have more than 254 characters$/],
-      ['POST', '/api/member_invitations', { name: 'n', email: 'n@example.com', role_name: 'Admin', user_group_ids: { id: 'am-1' } }, /^user_group_ids must be array$/],
+      [
+        'POST',
+        '/api/user_groups',
+        { user_group: { name: 5 } },
+        /^user_group\.name must be string$/,
+      ],
+      [
+        'POST',
+        '/api/member_invitations',
+        { name: 'n', email: 'e'.repeat(250) + '@example.com', role_name: 'Admin' },
+        /^email must NOT have more than 254 characters$/,
+      ],
+      [
+        'POST',
+        '/api/member_invitations',
+        { name: 'n', email: 'n@example.com', role_name: 'Admin', user_group_ids: { id: 'am-1' } },
+        /^user_group_ids must be array$/,
+      ],
     ];
     for (const [method, path, body, title] of cases) {
       const res = await roster.request(method, path, { body });
@@ -97,7 +165,11 @@ describe('malformed requests', () => {
   });
 
   it('answers 404, not 500, for a numeric id beyond 32 bits on every dialect', async () => {
-    for (const path of ['/api/members/99999999999', '/api/projects/2147483648', '/api/environment_roles/999999999999999']) {
+    for (const path of [
+      '/api/members/99999999999',
+      '/api/projects/2147483648',
+      '/api/environment_roles/999999999999999',
+    ]) {
       const res = await roster.get(path);
       expect(res.status, path).toBe(404);
       expect(res.body.errors[0].code).toBe('not_found');
@@ -107,10 +179,16 @@ describe('malformed requests', () => {
   it('answers 400, not 500, for a NUL character in a string on every dialect', async () => {
     const body = await roster.post('/api/user_groups', { user_group: { name: 'a\u0000b' } });
     expect(body.status).toBe(400);
-    expect(body.body).toEqual({ errors: [{ code: 'bad_request', title: 'Text must not contain NUL characters' }] });
+    expect(body.body).toEqual({
+      errors: [{ code: 'bad_request', title: 'Text must not contain NUL characters' }],
+    });
     const query = await roster.get('/api/members?email=%00');
     expect(query.status).toBe(400);
-    const invitation = await roster.post('/api/member_invitations', { name: 'n', email: 'nul@example.com', role_name: 'Ad\u0000min' });
+    const invitation = await roster.post('/api/member_invitations', {
+      name: 'n',
+      email: 'nul@example.com',
+      role_name: 'Ad\u0000min',
+    });
     expect(invitation.status).toBe(400);
     expect(invitation.body).toEqual({ message: 'Text must not contain NUL characters' });
   });
@@ -118,13 +196,19 @@ describe('malformed requests', () => {
   it('answers 404 with the errors body for an unknown route or method', async () => {
     const route = await roster.get('/api/nope');
     expect(route.status).toBe(404);
-    expect(route.body).toEqual({ errors: [{ code: 'not_found', title: 'Route GET /api/nope not found' }] });
+    expect(route.body).toEqual({
+      errors: [{ code: 'not_found', title: 'Route GET /api/nope not found' }],
+    });
     const method = await roster.request('PATCH', `/api/members/${memberId}`);
     expect(method.status).toBe(404);
-    expect(method.body).toEqual({ errors: [{ code: 'not_found', title: `Route PATCH /api/members/${memberId} not found` }] });
+    expect(method.body).toEqual({
+      errors: [{ code: 'not_found', title: `Route PATCH /api/members/${memberId} not found` }],
+    });
     const outside = await roster.get('/nothing-here?x=1', null);
     expect(outside.status).toBe(404);
-    expect(outside.body).toEqual({ errors: [{ code: 'not_found', title: 'Route GET /nothing-here not found' }] });
+    expect(outside.body).toEqual({
+      errors: [{ code: 'not_found', title: 'Route GET /nothing-here not found' }],
+    });
   });
 
   it('never answers 500 to any of these', async () => {
@@ -132,7 +216,11 @@ describe('malformed requests', () => {
       ['POST', '/api/user_groups', '{'],
       ['POST', '/api/user_groups', '[[[[[[[[[[]]]]]]]]]]'],
       ['POST', '/api/member_invitations', '{"name":null,"email":null}'],
-      ['POST', '/api/member_invitations', '{"name":"a","email":"a@example.com","env_roles":[null]}'],
+      [
+        'POST',
+        '/api/member_invitations',
+        '{"name":"a","email":"a@example.com","env_roles":[null]}',
+      ],
       ['PUT', `/api/members/${memberId}`, '{"env_roles":[{}]}'],
       ['PUT', `/api/members/${memberId}`, '{"env_roles":null}'],
       ['POST', '/api/api_clients', '{"name":"a","environment_types":[]}'],
@@ -143,7 +231,10 @@ describe('malformed requests', () => {
       ['GET', '/api/audit_events?until=2020-13-45T00:00:00Z', undefined],
     ];
     for (const [method, path, body] of attempts) {
-      const res = await roster.request(method, path, { body, token: path.startsWith('/invitations') ? null : undefined });
+      const res = await roster.request(method, path, {
+        body,
+        token: path.startsWith('/invitations') ? null : undefined,
+      });
       expect(res.status, `${method} ${path} ${body ?? ''}`).toBeGreaterThanOrEqual(400);
       expect(res.status, `${method} ${path} ${body ?? ''}`).toBeLessThan(500);
     }
@@ -186,7 +277,9 @@ describe('API documentation', () => {
   async function documentedPaths(): Promise<Record<string, string[]>> {
     const res = await roster.get('/api/openapi.json', null);
     const paths: Record<string, Record<string, unknown>> = res.body.paths;
-    return Object.fromEntries(Object.entries(paths).map(([path, operations]) => [path, Object.keys(operations).sort()]));
+    return Object.fromEntries(
+      Object.entries(paths).map(([path, operations]) => [path, Object.keys(operations).sort()]),
+    );
   }
 
   it('serves an OpenAPI 3.1 document listing every /api path and method of the reference API and of Roster', async () => {
@@ -200,14 +293,22 @@ describe('API documentation', () => {
       expect(documented[path], path).toEqual(expect.arrayContaining(methods));
     }
     expect(Object.keys(documented)).toEqual(
-      expect.arrayContaining(['/invitations/{token}', '/invitations/{token}/accept', '/platform/workspaces']),
+      expect.arrayContaining([
+        '/invitations/{token}',
+        '/invitations/{token}/accept',
+        '/platform/workspaces',
+      ]),
     );
     // The document describes errors too, in the reference API's body.
-    expect(res.body.paths['/api/members/{id}'].get).toMatchObject({ responses: { 200: expect.anything(), 404: expect.anything() } });
+    expect(res.body.paths['/api/members/{id}'].get).toMatchObject({
+      responses: { 200: expect.anything(), 404: expect.anything() },
+    });
   });
 
   it('documents only routes that exist: each documented /api operation answers, and not with a 5xx', async () => {
-    const documented = Object.entries(await documentedPaths()).filter(([path]) => path.startsWith('/api/'));
+    const documented = Object.entries(await documentedPaths()).filter(([path]) =>
+      path.startsWith('/api/'),
+    );
     expect(documented.length).toBeGreaterThanOrEqual(Object.keys(SERVED).length);
     for (const [path, methods] of documented) {
       const concrete = path.replace(/\{[^}]+\}/g, '1');

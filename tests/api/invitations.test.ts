@@ -80,7 +80,9 @@ describe('POST /api/member_invitations (reference sample requests)', () => {
     const res = await roster.post('/api/member_invitations', {
       name: 'Josh',
       email: 'josh3@example.com',
-      env_roles: [{ environment_type: 'prod', name: 'Not existing role', role_type: 'privilege_group' }],
+      env_roles: [
+        { environment_type: 'prod', name: 'Not existing role', role_type: 'privilege_group' },
+      ],
     });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ message: 'Role Not existing role not found' });
@@ -91,14 +93,24 @@ describe('POST /api/member_invitations (reference sample requests)', () => {
     const res = await roster.post('/api/member_invitations', {
       name: 'Josh',
       email: 'josh4@example.com',
-      env_roles: [{ environment_type: 'Not existing environment', name: 'Operator', role_type: 'privilege_group' }],
+      env_roles: [
+        {
+          environment_type: 'Not existing environment',
+          name: 'Operator',
+          role_type: 'privilege_group',
+        },
+      ],
     });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ message: 'Environment Not existing environment not found' });
   });
 
   it('takes the deprecated role_name as the dev role', async () => {
-    const res = await roster.post('/api/member_invitations', { name: 'Legacy', email: 'legacy@example.com', role_name: 'Analyst' });
+    const res = await roster.post('/api/member_invitations', {
+      name: 'Legacy',
+      email: 'legacy@example.com',
+      role_name: 'Analyst',
+    });
     expect(res.status).toBe(200);
     expect(res.body.data.env_roles).toEqual([
       { environment_type: 'dev', name: 'Analyst', role_type: 'privilege_group' },
@@ -108,7 +120,10 @@ describe('POST /api/member_invitations (reference sample requests)', () => {
   });
 
   it('answers 400 when neither env_roles nor role_name is given', async () => {
-    const res = await roster.post('/api/member_invitations', { name: 'Nobody', email: 'noroles@example.com' });
+    const res = await roster.post('/api/member_invitations', {
+      name: 'Nobody',
+      email: 'noroles@example.com',
+    });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ message: "env_roles can't be blank" });
   });
@@ -155,18 +170,29 @@ describe('POST /api/member_invitations (reference sample requests)', () => {
       env_roles: [{ environment_type: 'dev', name: 'Admin' }],
     });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ message: 'Taken@Example.com is already a collaborator in this workspace' });
+    expect(res.body).toEqual({
+      message: 'Taken@Example.com is already a collaborator in this workspace',
+    });
   });
 });
 
 describe('invitation cooldown', () => {
   it('answers 429 with Retry-After for a second invitation of the same email, and allows it after the cooldown', async () => {
-    const body = { name: 'Cool', email: 'cool@example.com', env_roles: [{ environment_type: 'dev', name: 'Admin' }] };
+    const body = {
+      name: 'Cool',
+      email: 'cool@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'Admin' }],
+    };
     expect((await roster.post('/api/member_invitations', body)).status).toBe(200);
 
-    const again = await roster.post('/api/member_invitations', { ...body, email: 'COOL@example.com' });
+    const again = await roster.post('/api/member_invitations', {
+      ...body,
+      email: 'COOL@example.com',
+    });
     expect(again.status).toBe(429);
-    expect(again.body).toEqual({ message: 'You can invite cool@example.com to this workspace once every 20 minutes' });
+    expect(again.body).toEqual({
+      message: 'You can invite cool@example.com to this workspace once every 20 minutes',
+    });
     const retryAfter = Number(again.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(COOLDOWN_SECONDS);
@@ -178,7 +204,11 @@ describe('invitation cooldown', () => {
   });
 
   it('revokes the earlier pending invitation when a new one is sent', async () => {
-    const body = { name: 'Twice', email: 'twice@example.com', env_roles: [{ environment_type: 'dev', name: 'Admin' }] };
+    const body = {
+      name: 'Twice',
+      email: 'twice@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'Admin' }],
+    };
     await roster.post('/api/member_invitations', body);
     const firstToken = await invitationTokenFor(roster, 'twice@example.com');
     roster.clock.advance(COOLDOWN_SECONDS * 1000 + 1000);
@@ -188,7 +218,9 @@ describe('invitation cooldown', () => {
 
     const old = await roster.post(`/invitations/${firstToken}/accept`, {}, null);
     expect(old.status).toBe(410);
-    expect(old.body).toEqual({ errors: [{ code: 'gone', title: 'This invitation has been revoked' }] });
+    expect(old.body).toEqual({
+      errors: [{ code: 'gone', title: 'This invitation has been revoked' }],
+    });
     expect((await roster.post(`/invitations/${secondToken}/accept`, {}, null)).status).toBe(201);
   });
 });
@@ -216,7 +248,8 @@ describe('the invitation link', () => {
         expires_at: expect.any(String),
       },
     });
-    const expiresIn = new Date(preview.body.data.expires_at).getTime() - roster.clock.now().getTime();
+    const expiresIn =
+      new Date(preview.body.data.expires_at).getTime() - roster.clock.now().getTime();
     expect(expiresIn).toBeGreaterThan(7 * DAY - 10 * MINUTE);
     expect(expiresIn).toBeLessThanOrEqual(7 * DAY);
   });
@@ -245,7 +278,11 @@ describe('the invitation link', () => {
     );
 
     const token = await invitationTokenFor(roster, 'invitee@example.com');
-    const accepted = await roster.post(`/invitations/${token}/accept`, { name: 'Ivy Invitee' }, null);
+    const accepted = await roster.post(
+      `/invitations/${token}/accept`,
+      { name: 'Ivy Invitee' },
+      null,
+    );
     expect(accepted.status).toBe(201);
     const member = accepted.body.data;
     expect(member).toMatchObject({
@@ -260,7 +297,10 @@ describe('the invitation link', () => {
       ],
       last_activity_log: { event_type: 'member_joined' },
     });
-    expect(member.user_groups.map((g: { name: string }) => g.name)).toEqual(['All collaborators', 'Developers']);
+    expect(member.user_groups.map((g: { name: string }) => g.name)).toEqual([
+      'All collaborators',
+      'Developers',
+    ]);
 
     const members = (await roster.get(`/api/user_groups/${developersId}/members`)).body.data;
     expect(members.filter((m: { email: string }) => m.email === 'invitee@example.com')).toEqual([
@@ -268,7 +308,11 @@ describe('the invitation link', () => {
     ]);
 
     const invitation = await roster.get(`/api/member_invitations/${invitationId}`);
-    expect(invitation.body.data).toMatchObject({ status: 'accepted', member_id: member.id, accepted_at: expect.any(String) });
+    expect(invitation.body.data).toMatchObject({
+      status: 'accepted',
+      member_id: member.id,
+      accepted_at: expect.any(String),
+    });
   });
 
   it('works once: a second accept answers 410', async () => {
@@ -281,7 +325,9 @@ describe('the invitation link', () => {
     expect((await roster.post(`/invitations/${token}/accept`, {}, null)).status).toBe(201);
     const second = await roster.post(`/invitations/${token}/accept`, {}, null);
     expect(second.status).toBe(410);
-    expect(second.body).toEqual({ errors: [{ code: 'gone', title: 'This invitation has already been accepted' }] });
+    expect(second.body).toEqual({
+      errors: [{ code: 'gone', title: 'This invitation has already been accepted' }],
+    });
     const preview = await roster.get(`/invitations/${token}`, null);
     expect(preview.status).toBe(410);
   });
@@ -299,7 +345,9 @@ describe('the invitation link', () => {
     expect(res.body).toEqual({ errors: [{ code: 'gone', title: 'This invitation has expired' }] });
     const invitation = await invitationByEmail('late@example.com');
     expect(invitation.status).toBe('expired');
-    const expired = await roster.get('/api/member_invitations?status=expired&email=late@example.com');
+    const expired = await roster.get(
+      '/api/member_invitations?status=expired&email=late@example.com',
+    );
     expect(expired.body.total).toBe(1);
   });
 
@@ -322,7 +370,9 @@ describe('the invitation link', () => {
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ errors: [{ code: 'bad_request', title: "Name can't be blank" }] });
     // The failed attempt did not use up the link.
-    expect((await roster.post(`/invitations/${token}/accept`, { name: 'Blanche' }, null)).status).toBe(201);
+    expect(
+      (await roster.post(`/invitations/${token}/accept`, { name: 'Blanche' }, null)).status,
+    ).toBe(201);
   });
 });
 
@@ -344,12 +394,20 @@ describe('managing invitations', () => {
       'listed2@list.example.com',
       'listed1@list.example.com',
     ]);
-    const second = await roster.get('/api/member_invitations?email=list.example.com&page[number]=2&page[size]=2');
+    const second = await roster.get(
+      '/api/member_invitations?email=list.example.com&page[number]=2&page[size]=2',
+    );
     expect(second.body).toMatchObject({ total: 3, page: { number: 2, size: 2 } });
-    expect(second.body.data.map((i: { email: string }) => i.email)).toEqual(['listed1@list.example.com']);
-    const pending = await roster.get('/api/member_invitations?status=pending&email=list.example.com');
+    expect(second.body.data.map((i: { email: string }) => i.email)).toEqual([
+      'listed1@list.example.com',
+    ]);
+    const pending = await roster.get(
+      '/api/member_invitations?status=pending&email=list.example.com',
+    );
     expect(pending.body.total).toBe(3);
-    const accepted = await roster.get('/api/member_invitations?status=accepted&email=list.example.com');
+    const accepted = await roster.get(
+      '/api/member_invitations?status=accepted&email=list.example.com',
+    );
     expect(accepted.body.total).toBe(0);
   });
 
@@ -390,14 +448,20 @@ describe('managing invitations', () => {
 
     const accept = await roster.post(`/invitations/${token}/accept`, {}, null);
     expect(accept.status).toBe(410);
-    expect(accept.body).toEqual({ errors: [{ code: 'gone', title: 'This invitation has been revoked' }] });
+    expect(accept.body).toEqual({
+      errors: [{ code: 'gone', title: 'This invitation has been revoked' }],
+    });
     expect((await roster.get(`/api/member_invitations/${id}`)).body.data.status).toBe('revoked');
     const members = (await roster.get(`/api/user_groups/${testersId}/members`)).body.data;
-    expect(members.some((m: { member_invitation_id: number | null }) => m.member_invitation_id === id)).toBe(false);
+    expect(
+      members.some((m: { member_invitation_id: number | null }) => m.member_invitation_id === id),
+    ).toBe(false);
 
     const again = await roster.delete(`/api/member_invitations/${id}`);
     expect(again.status).toBe(400);
-    expect(again.body).toEqual({ errors: [{ code: 'bad_request', title: 'The invitation is already revoked' }] });
+    expect(again.body).toEqual({
+      errors: [{ code: 'bad_request', title: 'The invitation is already revoked' }],
+    });
     expect((await roster.delete('/api/member_invitations/999999')).status).toBe(404);
   });
 

@@ -48,7 +48,18 @@ describe('GET /api/members/:id', () => {
     expect(Object.keys(res.body)).toEqual(['data']);
     const data = res.body.data;
     expect(Object.keys(data).sort()).toEqual(
-      ['created_at', 'email', 'external_id', 'grant_type', 'id', 'last_activity_log', 'name', 'roles', 'time_zone', 'user_groups'].sort(),
+      [
+        'created_at',
+        'email',
+        'external_id',
+        'grant_type',
+        'id',
+        'last_activity_log',
+        'name',
+        'roles',
+        'time_zone',
+        'user_groups',
+      ].sort(),
     );
     expect(data).toEqual({
       id: created.id,
@@ -62,7 +73,11 @@ describe('GET /api/members/:id', () => {
         { environment_type: 'test', role_name: 'No access', role_type: 'privilege_group' },
         { environment_type: 'prod', role_name: 'Operator', role_type: 'privilege_group' },
       ],
-      last_activity_log: { id: expect.any(Number), event_type: 'member_joined', created_at: expect.any(String) },
+      last_activity_log: {
+        id: expect.any(Number),
+        event_type: 'member_joined',
+        created_at: expect.any(String),
+      },
       external_id: null,
       name: 'Dana',
       email: 'dana@shape.example.com',
@@ -72,7 +87,9 @@ describe('GET /api/members/:id', () => {
     expect(new Date(data.created_at).toISOString()).toBe(data.created_at);
 
     // The activity is the audit event of the acceptance.
-    const events = await roster.get(`/api/audit_events?action=member_joined&target_id=${created.id}`);
+    const events = await roster.get(
+      `/api/audit_events?action=member_joined&target_id=${created.id}`,
+    );
     expect(events.body.data).toHaveLength(1);
     expect(data.last_activity_log).toEqual({
       id: events.body.data[0].id,
@@ -87,7 +104,10 @@ describe('GET /api/members/:id', () => {
     expect(missing.body).toEqual({ errors: [{ code: 'not_found', title: 'Not found' }] });
     const bad = await roster.get('/api/members/abc');
     expect(bad.status).toBe(400);
-    expect(bad.body.errors[0]).toMatchObject({ code: 'bad_request', title: expect.stringMatching(/^id /) });
+    expect(bad.body.errors[0]).toMatchObject({
+      code: 'bad_request',
+      title: expect.stringMatching(/^id /),
+    });
   });
 });
 
@@ -99,8 +119,14 @@ describe('GET /api/members', () => {
     const res = await roster.get('/api/members?email=filter.example.org');
     expect(res.status).toBe(200);
     expect(res.body.total).toBe(2);
-    expect(res.body.data.map((m: { email: string }) => m.email)).toEqual(['ann@filter.example.org', 'bob@filter.example.org']);
-    expect(res.body.data[0]).toMatchObject({ grant_type: 'team', user_groups: [{ name: 'All collaborators', system: true }] });
+    expect(res.body.data.map((m: { email: string }) => m.email)).toEqual([
+      'ann@filter.example.org',
+      'bob@filter.example.org',
+    ]);
+    expect(res.body.data[0]).toMatchObject({
+      grant_type: 'team',
+      user_groups: [{ name: 'All collaborators', system: true }],
+    });
 
     const upper = await roster.get('/api/members?email=FILTER.EXAMPLE');
     expect(upper.body.total).toBe(2);
@@ -110,18 +136,30 @@ describe('GET /api/members', () => {
     await createMember(roster, { email: 'under_score@wild.example.org' });
     await createMember(roster, { email: 'underXscore@wild.example.org' });
     const res = await roster.get(`/api/members?email=${encodeURIComponent('under_score')}`);
-    expect(res.body.data.map((m: { email: string }) => m.email)).toEqual(['under_score@wild.example.org']);
+    expect(res.body.data.map((m: { email: string }) => m.email)).toEqual([
+      'under_score@wild.example.org',
+    ]);
     const percent = await roster.get(`/api/members?email=${encodeURIComponent('%')}`);
     expect(percent.body).toMatchObject({ data: [], total: 0 });
   });
 
   it('paginates with page[number] and page[size]', async () => {
-    for (const name of ['p1', 'p2', 'p3']) await createMember(roster, { email: `${name}@pages.example.org` });
-    const first = await roster.get('/api/members?email=pages.example.org&page[number]=1&page[size]=2');
+    for (const name of ['p1', 'p2', 'p3'])
+      await createMember(roster, { email: `${name}@pages.example.org` });
+    const first = await roster.get(
+      '/api/members?email=pages.example.org&page[number]=1&page[size]=2',
+    );
     expect(first.body).toMatchObject({ total: 3, page: { number: 1, size: 2 } });
-    expect(first.body.data.map((m: { email: string }) => m.email)).toEqual(['p1@pages.example.org', 'p2@pages.example.org']);
-    const second = await roster.get('/api/members?email=pages.example.org&page%5Bnumber%5D=2&page%5Bsize%5D=2');
-    expect(second.body.data.map((m: { email: string }) => m.email)).toEqual(['p3@pages.example.org']);
+    expect(first.body.data.map((m: { email: string }) => m.email)).toEqual([
+      'p1@pages.example.org',
+      'p2@pages.example.org',
+    ]);
+    const second = await roster.get(
+      '/api/members?email=pages.example.org&page%5Bnumber%5D=2&page%5Bsize%5D=2',
+    );
+    expect(second.body.data.map((m: { email: string }) => m.email)).toEqual([
+      'p3@pages.example.org',
+    ]);
     expect(second.body.total).toBe(3);
   });
 
@@ -178,10 +216,14 @@ describe('PUT /api/members/:id (reference sample requests)', () => {
   it('answers 400 "Environment Custom Environment not found" with a numeric code (request 4)', async () => {
     const member = await createMember(roster, { email: 'put4@example.com', env_roles: ALL_ADMIN });
     const res = await roster.put(`/api/members/${member.id}`, {
-      env_roles: [{ environment_type: 'Custom Environment', name: 'Admin', role_type: 'privilege_group' }],
+      env_roles: [
+        { environment_type: 'Custom Environment', name: 'Admin', role_type: 'privilege_group' },
+      ],
     });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ errors: [{ code: 400, title: 'Environment Custom Environment not found' }] });
+    expect(res.body).toEqual({
+      errors: [{ code: 400, title: 'Environment Custom Environment not found' }],
+    });
   });
 
   it('changes nothing when one of the environments is invalid', async () => {
@@ -201,9 +243,13 @@ describe('PUT /api/members/:id (reference sample requests)', () => {
       ],
     });
     expect(badEnvironment.status).toBe(400);
-    expect(badEnvironment.body).toEqual({ errors: [{ code: 400, title: 'Environment staging not found' }] });
+    expect(badEnvironment.body).toEqual({
+      errors: [{ code: 400, title: 'Environment staging not found' }],
+    });
     expect(await rolesOf(member.id)).toEqual(before);
-    const events = await roster.get(`/api/audit_events?action=member.roles_updated&target_id=${member.id}`);
+    const events = await roster.get(
+      `/api/audit_events?action=member.roles_updated&target_id=${member.id}`,
+    );
     expect(events.body.total).toBe(0);
   });
 
@@ -217,7 +263,11 @@ describe('PUT /api/members/:id (reference sample requests)', () => {
       env_roles: [{ environment_type: 'test', name: 'Env Builder', role_type: 'environment' }],
     });
     expect(res.status).toBe(200);
-    expect((await rolesOf(member.id))[1]).toEqual({ environment_type: 'test', role_name: 'Env Builder', role_type: 'environment' });
+    expect((await rolesOf(member.id))[1]).toEqual({
+      environment_type: 'test',
+      role_name: 'Env Builder',
+      role_type: 'environment',
+    });
 
     // A legacy role name is not an environment role, and the reverse.
     const wrongKind = await roster.put(`/api/members/${member.id}`, {
@@ -226,7 +276,11 @@ describe('PUT /api/members/:id (reference sample requests)', () => {
     expect(wrongKind.status).toBe(400);
     expect(wrongKind.body).toEqual({ errors: [{ code: 400, title: 'Role Admin not found' }] });
     const privileges = await roster.get(`/api/members/${member.id}/privileges`);
-    expect(privileges.body.data[1]).toMatchObject({ environment_type: 'test', name: 'Env Builder', role_type: 'environment' });
+    expect(privileges.body.data[1]).toMatchObject({
+      environment_type: 'test',
+      name: 'Env Builder',
+      role_type: 'environment',
+    });
   });
 
   it('answers 400 in the numeric style for a body without env_roles or with an empty list', async () => {
@@ -236,19 +290,28 @@ describe('PUT /api/members/:id (reference sample requests)', () => {
     expect(missing.body).toEqual({ errors: [{ code: 400, title: 'env_roles is required' }] });
     const empty = await roster.put(`/api/members/${member.id}`, { env_roles: [] });
     expect(empty.status).toBe(400);
-    expect(empty.body.errors[0]).toMatchObject({ code: 400, title: expect.stringMatching(/^env_roles /) });
+    expect(empty.body.errors[0]).toMatchObject({
+      code: 400,
+      title: expect.stringMatching(/^env_roles /),
+    });
   });
 
   it('answers 404 in the numeric style for an unknown collaborator', async () => {
-    const res = await roster.put('/api/members/987654', { env_roles: [{ environment_type: 'dev', name: 'Admin' }] });
+    const res = await roster.put('/api/members/987654', {
+      env_roles: [{ environment_type: 'dev', name: 'Admin' }],
+    });
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ errors: [{ code: 404, title: 'Not found' }] });
   });
 
   it('records the change with before and after in the audit log', async () => {
     const member = await createMember(roster, { email: 'put7@example.com', env_roles: ALL_ADMIN });
-    await roster.put(`/api/members/${member.id}`, { env_roles: [{ environment_type: 'test', name: 'Operator' }] });
-    const events = await roster.get(`/api/audit_events?action=member.roles_updated&target_id=${member.id}`);
+    await roster.put(`/api/members/${member.id}`, {
+      env_roles: [{ environment_type: 'test', name: 'Operator' }],
+    });
+    const events = await roster.get(
+      `/api/audit_events?action=member.roles_updated&target_id=${member.id}`,
+    );
     expect(events.body.data).toHaveLength(1);
     expect(events.body.data[0]).toMatchObject({
       actor: { type: 'api_client' },
@@ -265,14 +328,26 @@ describe('PUT /api/members/:id (reference sample requests)', () => {
 
 describe('DELETE /api/members/:id', () => {
   it('answers 204, then 404, and removes the collaborator’s memberships and grants', async () => {
-    const member = await createMember(roster, { email: 'leaver@example.com', user_group_ids: [developersId] });
-    const project = await roster.post('/api/projects', { name: 'Leaver project', environment_type: 'dev' });
+    const member = await createMember(roster, {
+      email: 'leaver@example.com',
+      user_group_ids: [developersId],
+    });
+    const project = await roster.post('/api/projects', {
+      name: 'Leaver project',
+      environment_type: 'dev',
+    });
     expect(project.status).toBe(201);
     const role = await roster.post('/api/project_roles', {
       project_role: { name: 'Leaver role', config: { recipe: { privileges: 'all' } } },
     });
     const granted = await roster.put(`/api/projects/${project.body.data.id}/project_grants`, {
-      project_grants: [{ assignment_type: 'User', assignment_id: String(member.id), project_role_id: role.body.data.id }],
+      project_grants: [
+        {
+          assignment_type: 'User',
+          assignment_id: String(member.id),
+          project_role_id: role.body.data.id,
+        },
+      ],
     });
     expect(granted.status).toBe(200);
     const grants = await roster.get(`/api/members/${member.id}/project_grants`);
@@ -286,12 +361,16 @@ describe('DELETE /api/members/:id', () => {
     expect((await roster.get(`/api/members/${member.id}`)).status).toBe(404);
     expect((await roster.delete(`/api/members/${member.id}`)).status).toBe(404);
     const groupMembers = await roster.get(`/api/user_groups/${developersId}/members`);
-    expect(groupMembers.body.data.some((m: { email: string }) => m.email === 'leaver@example.com')).toBe(false);
+    expect(
+      groupMembers.body.data.some((m: { email: string }) => m.email === 'leaver@example.com'),
+    ).toBe(false);
     expect((await roster.get(`/api/project_grants/${grantId}`)).status).toBe(404);
     const projectGrants = await roster.get(`/api/projects/${project.body.data.id}/project_grants`);
     expect(projectGrants.body).toMatchObject({ data: [], total: 0 });
 
-    const events = await roster.get(`/api/audit_events?action=member.deleted&target_id=${member.id}`);
+    const events = await roster.get(
+      `/api/audit_events?action=member.deleted&target_id=${member.id}`,
+    );
     expect(events.body.data[0]).toMatchObject({
       actor: { type: 'api_client' },
       target: { type: 'member', id: String(member.id) },

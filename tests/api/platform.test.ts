@@ -39,7 +39,9 @@ describe('POST /platform/workspaces', () => {
 
     const groups = await roster.get('/api/user_groups', token);
     expect(groups.status).toBe(200);
-    expect(groups.body.data).toEqual([expect.objectContaining({ name: 'All collaborators', system: true, members_count: 0 })]);
+    expect(groups.body.data).toEqual([
+      expect.objectContaining({ name: 'All collaborators', system: true, members_count: 0 }),
+    ]);
     const members = await roster.get('/api/members', token);
     expect(members.body).toEqual({ data: [], total: 0, page: { number: 1, size: 100 } });
     const legacy = await roster.get('/api/roles', token);
@@ -57,7 +59,11 @@ describe('POST /platform/workspaces', () => {
   });
 
   it('creates a single-environment workspace (only dev) with environments: false', async () => {
-    const res = await roster.post('/platform/workspaces', { name: 'Solo', environments: false }, PLATFORM_TOKEN);
+    const res = await roster.post(
+      '/platform/workspaces',
+      { name: 'Solo', environments: false },
+      PLATFORM_TOKEN,
+    );
     expect(res.status).toBe(201);
     expect(res.body.data.environments).toEqual([{ id: expect.any(Number), type: 'dev' }]);
     const token: string = res.body.data.admin_token;
@@ -67,11 +73,17 @@ describe('POST /platform/workspaces', () => {
       env_roles: [{ environment_type: 'dev', name: 'Admin' }],
     });
     const got = await roster.get(`/api/members/${member.id}`, token);
-    expect(got.body.data.roles).toEqual([{ environment_type: 'dev', role_name: 'Admin', role_type: 'privilege_group' }]);
+    expect(got.body.data.roles).toEqual([
+      { environment_type: 'dev', role_name: 'Admin', role_type: 'privilege_group' },
+    ]);
 
     const prod = await roster.post(
       '/api/member_invitations',
-      { name: 'P', email: 'prod@example.com', env_roles: [{ environment_type: 'prod', name: 'Admin' }] },
+      {
+        name: 'P',
+        email: 'prod@example.com',
+        env_roles: [{ environment_type: 'prod', name: 'Admin' }],
+      },
       token,
     );
     expect(prod.status).toBe(400);
@@ -81,16 +93,26 @@ describe('POST /platform/workspaces', () => {
   it('lists workspaces for the platform operator', async () => {
     const res = await roster.get('/platform/workspaces', PLATFORM_TOKEN);
     expect(res.status).toBe(200);
-    expect(res.body.data.map((w: { name: string }) => w.name)).toEqual(expect.arrayContaining(['Default', 'Acme', 'Solo']));
+    expect(res.body.data.map((w: { name: string }) => w.name)).toEqual(
+      expect.arrayContaining(['Default', 'Acme', 'Solo']),
+    );
     for (const workspace of res.body.data) expect(workspace).not.toHaveProperty('admin_token');
   });
 
   it('answers 401 for a wrong or missing platform token, and for a workspace admin token', async () => {
-    const wrong = await roster.post('/platform/workspaces', { name: 'Nope' }, 'platform_wrong_token_000000000');
+    const wrong = await roster.post(
+      '/platform/workspaces',
+      { name: 'Nope' },
+      'platform_wrong_token_000000000',
+    );
     expect(wrong.status).toBe(401);
-    expect(wrong.body).toEqual({ errors: [{ code: 'unauthorized', title: 'Invalid platform token' }] });
+    expect(wrong.body).toEqual({
+      errors: [{ code: 'unauthorized', title: 'Invalid platform token' }],
+    });
     expect((await roster.post('/platform/workspaces', { name: 'Nope' }, null)).status).toBe(401);
-    expect((await roster.post('/platform/workspaces', { name: 'Nope' }, roster.adminToken)).status).toBe(401);
+    expect(
+      (await roster.post('/platform/workspaces', { name: 'Nope' }, roster.adminToken)).status,
+    ).toBe(401);
     expect((await roster.get('/platform/workspaces', roster.adminToken)).status).toBe(401);
     const list = await roster.get('/platform/workspaces', PLATFORM_TOKEN);
     expect(list.body.data.some((w: { name: string }) => w.name === 'Nope')).toBe(false);
@@ -105,10 +127,18 @@ describe('POST /platform/workspaces', () => {
     const missing = await roster.post('/platform/workspaces', {}, PLATFORM_TOKEN);
     expect(missing.status).toBe(400);
     expect(missing.body).toEqual({ errors: [{ code: 'bad_request', title: 'name is required' }] });
-    const long = await roster.post('/platform/workspaces', { name: 'w'.repeat(201) }, PLATFORM_TOKEN);
+    const long = await roster.post(
+      '/platform/workspaces',
+      { name: 'w'.repeat(201) },
+      PLATFORM_TOKEN,
+    );
     expect(long.status).toBe(400);
     expect(long.body.errors[0].title).toMatch(/^name /);
-    const wrongType = await roster.post('/platform/workspaces', { name: 'T', environments: 'yes' }, PLATFORM_TOKEN);
+    const wrongType = await roster.post(
+      '/platform/workspaces',
+      { name: 'T', environments: 'yes' },
+      PLATFORM_TOKEN,
+    );
     expect(wrongType.status).toBe(400);
     expect(wrongType.body.errors[0].title).toMatch(/^environments /);
   });
@@ -125,6 +155,11 @@ describe('the new workspace’s token', () => {
     const def = await roster.get('/api/members?email=default-only');
     expect(def.body.total).toBe(1);
     const clients = await roster.get('/api/api_clients', token);
-    expect(clients.body.data).toEqual([expect.objectContaining({ name: 'Bootstrap admin', environment_types: ['dev', 'test', 'prod'] })]);
+    expect(clients.body.data).toEqual([
+      expect.objectContaining({
+        name: 'Bootstrap admin',
+        environment_types: ['dev', 'test', 'prod'],
+      }),
+    ]);
   });
 });

@@ -24,10 +24,12 @@ async function startServer(env: Record<string, string>): Promise<Started> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`server did not start:\n${output}`)); }, 60_000);
+    const timer = setTimeout(() => {
+      reject(new Error(`server did not start:\n${output}`));
+    }, 60_000);
     const check = () => {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match?.[1] !== undefined) {
@@ -35,8 +37,10 @@ async function startServer(env: Record<string, string>): Promise<Started> {
         resolve(match[1]);
       }
     };
-    child.stdout?.on('data', check);
-    child.once('exit', (code) => { reject(new Error(`server exited with ${String(code)}:\n${output}`)); });
+    child.stdout.on('data', check);
+    child.once('exit', (code) => {
+      reject(new Error(`server exited with ${String(code)}:\n${output}`));
+    });
   });
   return { child, output: () => output, url };
 }
@@ -73,7 +77,9 @@ describe('starting the server from the command line', { timeout: 120_000 }, () =
       expect(token).toBeDefined();
       const health = await fetch(`${first.url}/healthz`);
       expect(health.status).toBe(200);
-      const members = await fetch(`${first.url}/api/members`, { headers: { authorization: `Bearer ${token ?? ''}` } });
+      const members = await fetch(`${first.url}/api/members`, {
+        headers: { authorization: `Bearer ${token ?? ''}` },
+      });
       expect(members.status).toBe(200);
       expect(await members.json()).toEqual({ data: [], total: 0, page: { number: 1, size: 100 } });
     } finally {
@@ -83,7 +89,9 @@ describe('starting the server from the command line', { timeout: 120_000 }, () =
     try {
       expect(second.output()).not.toMatch(/admin API token/);
       const groups = await fetch(`${second.url}/api/user_groups`, {
-        headers: { authorization: `Bearer ${/\n {2}(rst_[A-Za-z0-9_-]+)\n/.exec(first.output())?.[1] ?? ''}` },
+        headers: {
+          authorization: `Bearer ${/\n {2}(rst_[A-Za-z0-9_-]+)\n/.exec(first.output())?.[1] ?? ''}`,
+        },
       });
       expect(groups.status).toBe(200);
     } finally {

@@ -19,7 +19,9 @@ describe('first start', () => {
   it('creates the system group All collaborators', async () => {
     const res = await roster.get('/api/user_groups');
     expect(res.status).toBe(200);
-    expect(res.body.data).toEqual([expect.objectContaining({ name: 'All collaborators', system: true })]);
+    expect(res.body.data).toEqual([
+      expect.objectContaining({ name: 'All collaborators', system: true }),
+    ]);
     expect(res.body.page).toEqual({ number: 1, size: 100 });
   });
 });

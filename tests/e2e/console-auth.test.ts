@@ -17,7 +17,9 @@ writeFileSync(
   '<!doctype html><title>Roster console</title><div id="root"></div>',
 );
 writeFileSync(path.join(staticDir, 'assets/app-1234.js'), 'console.log("console")');
-afterAll(() => { rmSync(staticDir, { recursive: true, force: true }); });
+afterAll(() => {
+  rmSync(staticDir, { recursive: true, force: true });
+});
 
 async function inviteAndAccept(roster: Roster, email: string, role: string, password: string) {
   const invited = await roster.post('/api/member_invitations', {

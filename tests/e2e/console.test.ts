@@ -35,9 +35,10 @@ it.skipIf(hasChromium)(
 
 describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
   let roster: Roster;
-  let context: BrowserContext;
+  // Undefined until beforeAll gets that far: afterAll must clean up after a failed start too.
+  let context: BrowserContext | undefined;
   let page: Page;
-  let profile: { dir: string; remove(): void };
+  let profile: { dir: string; remove(): void } | undefined;
   const ids: Record<string, number> = {};
 
   async function look(name: string): Promise<void> {
@@ -132,7 +133,7 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
       effect: 'require_approval',
     });
     expect(policy.status).toBe(201);
-    await roster.post('/api/features/' + ids.mcp + '/access', {
+    await roster.post(`/api/features/${ids.mcp}/access`, {
       end_user_ids: [ids['linus@example.com']],
     });
     const approval = await roster.post('/api/end_users/decisions', {
@@ -191,6 +192,8 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
   afterAll(async () => {
     await context?.close();
     profile?.remove();
+    // `roster` is typed as set (the tests use it), but beforeAll may have failed before setting it.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     await roster?.close();
   });
 

@@ -42,12 +42,15 @@ export async function startConsoleRoster(
   options: { console?: ConsoleEnv } & RosterOptions = {},
 ): Promise<Roster> {
   const saved = new Map(CONSOLE_ENV.map((name) => [name, process.env[name]]));
+  // Deleting is the only way to unset an environment variable (assigning undefined stores "undefined").
+  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
   for (const name of CONSOLE_ENV) delete process.env[name];
   Object.assign(process.env, options.console ?? {});
   try {
     return await startRoster(options.env === undefined ? {} : { env: options.env });
   } finally {
     for (const [name, value] of saved) {
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- unsets the variable, as above
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
@@ -136,5 +139,10 @@ export function chromiumArgs(userDataDir: string): string[] {
 
 export function freshProfileDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'roster-chromium-'));
-  return { dir, remove: () => { rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    dir,
+    remove: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

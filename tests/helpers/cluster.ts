@@ -11,7 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../../packages/server/src/app.js';
 import { loadConfig } from '../../packages/server/src/config.js';
-import { migrateToLatest, openStore, type Store } from '../../packages/server/src/storage/connect.js';
+import {
+  migrateToLatest,
+  openStore,
+  type Store,
+} from '../../packages/server/src/storage/connect.js';
 import { createTestDatabase, testDialect } from './database.js';
 import { ADMIN_TOKEN, PLATFORM_TOKEN, TestClock, type ApiResponse, type Roster } from './roster.js';
 
@@ -32,10 +36,16 @@ export interface ClusterOptions {
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const count = options.instances ?? 1;
   const root = await mkdtemp(path.join(tmpdir(), 'roster-cluster-'));
-  const database = testDialect === 'sqlite' ? { url: path.join(root, 'roster.db'), drop: async () => {} } : await createTestDatabase();
+  const database =
+    testDialect === 'sqlite'
+      ? { url: path.join(root, 'roster.db'), drop: async () => {} }
+      : await createTestDatabase();
   const instances: (Roster & { stop(): Promise<void> })[] = [];
   try {
-    for (let i = 0; i < count; i++) instances.push(await startInstance(database.url, path.join(root, `instance-${i}`), i === 0, options.env));
+    for (let i = 0; i < count; i++)
+      instances.push(
+        await startInstance(database.url, path.join(root, `instance-${i}`), i === 0, options.env),
+      );
   } catch (error) {
     for (const instance of instances) await instance.stop();
     await database.drop();

@@ -70,10 +70,24 @@ async function createPostgresDatabase(admin: string): Promise<TestDatabase> {
     async drop() {
       if (dropped) return;
       dropped = true;
-      // FORCE terminates whatever connections the test (or a leaked pool) still holds.
-      await withAdmin(admin, (client) =>
-        client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-      );
+      // FORCE terminates whatever connections the test (or a leaked pool) still holds. It can
+      // still be refused for a moment (e.g. a background worker of another role is attached):
+      // retry, and in the end leave the throwaway database behind with a warning — cleaning up
+      // after a test is not what the test asserts.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await withAdmin(admin, (client) =>
+            client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+          );
+          return;
+        } catch (error) {
+          if (attempt >= 5) {
+            process.emitWarning(`could not drop test database ${name}: ${String(error)}`);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        }
+      }
     },
   };
 }

@@ -146,7 +146,12 @@ export async function invitationTokenFor(roster: Roster, email: string): Promise
 /** Invites and accepts: a collaborator with the given roles, returned as the API shows them. */
 export async function createMember(
   roster: Roster,
-  input: { name?: string; email: string; env_roles?: { environment_type: string; name: string; role_type?: string }[]; user_group_ids?: string[] },
+  input: {
+    name?: string;
+    email: string;
+    env_roles?: { environment_type: string; name: string; role_type?: string }[];
+    user_group_ids?: string[];
+  },
 ): Promise<{ id: number; name: string; email: string }> {
   const invited = await roster.post('/api/member_invitations', {
     name: input.name ?? input.email.split('@')[0],
@@ -157,6 +162,7 @@ export async function createMember(
   if (invited.status !== 200) throw new Error(`invite failed: ${invited.status} ${invited.text}`);
   const token = await invitationTokenFor(roster, input.email);
   const accepted = await roster.post(`/invitations/${token}/accept`, {}, null);
-  if (accepted.status !== 201) throw new Error(`accept failed: ${accepted.status} ${accepted.text}`);
+  if (accepted.status !== 201)
+    throw new Error(`accept failed: ${accepted.status} ${accepted.text}`);
   return accepted.body.data;
 }

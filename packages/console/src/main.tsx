@@ -134,7 +134,12 @@ function Shell({ theme, onTheme }: { theme: Theme; onTheme: () => void }) {
         <header className="topbar">
           <label className="env-picker">
             <span>Environment</span>
-            <select value={environment} onChange={(e) => { setEnvironment(e.target.value); }}>
+            <select
+              value={environment}
+              onChange={(e) => {
+                setEnvironment(e.target.value);
+              }}
+            >
               {session.environment_types.map((env) => (
                 <option key={env} value={env}>
                   {env.toUpperCase()}
@@ -179,12 +184,18 @@ function App() {
   }, [theme]);
   const load = useCallback(() => {
     call('getSession').then(
-      (result) => { setSession(result.data); },
-      () => { setSession(null); },
+      (result) => {
+        setSession(result.data);
+      },
+      () => {
+        setSession(null);
+      },
     );
   }, []);
   useEffect(() => {
-    setSignedOutHandler(() => { setSession(null); });
+    setSignedOutHandler(() => {
+      setSession(null);
+    });
     load();
   }, [load]);
   const setEnvironment = (env: string) => {
@@ -226,7 +237,12 @@ function App() {
     : (session.environment_types[0] ?? 'dev');
   return (
     <SessionContext.Provider value={{ session, environment: env, setEnvironment, signOut }}>
-      <Shell theme={theme} onTheme={() => { setTheme(theme === 'dark' ? 'light' : 'dark'); }} />
+      <Shell
+        theme={theme}
+        onTheme={() => {
+          setTheme(theme === 'dark' ? 'light' : 'dark');
+        }}
+      />
     </SessionContext.Provider>
   );
 }

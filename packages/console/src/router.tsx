@@ -25,9 +25,13 @@ export function RouterProvider({ children }: { children: ReactNode }) {
     search: window.location.search,
   });
   useEffect(() => {
-    const onPop = () => { setLocation({ path: window.location.pathname, search: window.location.search }); };
+    const onPop = () => {
+      setLocation({ path: window.location.pathname, search: window.location.search });
+    };
     window.addEventListener('popstate', onPop);
-    return () => { window.removeEventListener('popstate', onPop); };
+    return () => {
+      window.removeEventListener('popstate', onPop);
+    };
   }, []);
   const navigate = (to: string) => {
     window.history.pushState(null, '', to);

@@ -3,7 +3,15 @@
  * project. Answers come from the server's in-memory access index (docs/decisions.md).
  */
 import { Type, type Static } from 'typebox';
-import { EnvironmentRef, EnvironmentType, LegacyPrivileges, Nullable, PageQuery, PagedList, Timestamp } from './common.js';
+import {
+  EnvironmentRef,
+  EnvironmentType,
+  LegacyPrivileges,
+  Nullable,
+  PageQuery,
+  PagedList,
+  Timestamp,
+} from './common.js';
 
 /** At most this many checks in one `check_batch` request (more is a 400 with this number in the text). */
 export const ACCESS_CHECKS_PER_BATCH = 1_000;
@@ -132,7 +140,11 @@ export const AccessBatchResponse = Type.Object({ data: Type.Array(AccessBatchRes
 /** How a grant reaches someone, as the access lists show it. */
 export const AccessGrantPath = Type.Object({
   via: Type.Union([Type.Literal('direct_grant'), Type.Literal('group_grant')]),
-  project_grant: Type.Object({ id: Type.String(), expires_at: Nullable(Timestamp), expired: Type.Boolean() }),
+  project_grant: Type.Object({
+    id: Type.String(),
+    expires_at: Nullable(Timestamp),
+    expired: Type.Boolean(),
+  }),
   project_role: Type.Object({ id: Type.String(), name: Type.String() }),
   user_group: Nullable(
     Type.Object({

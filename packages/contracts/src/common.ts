@@ -1,16 +1,14 @@
 import { Type, type Static, type TSchema } from 'typebox';
 
 /** The error body of the reference Developer API: `{"errors":[{"code":"bad_request","title":"…"}]}`. */
-export const ErrorBody = Type.Object(
-  {
-    errors: Type.Array(
-      Type.Object({
-        code: Type.Union([Type.String(), Type.Integer()]),
-        title: Type.String(),
-      }),
-    ),
-  },
-);
+export const ErrorBody = Type.Object({
+  errors: Type.Array(
+    Type.Object({
+      code: Type.Union([Type.String(), Type.Integer()]),
+      title: Type.String(),
+    }),
+  ),
+});
 export type ErrorBody = Static<typeof ErrorBody>;
 
 /** The reference API's other error shape, used by the invitation endpoint. */

@@ -8,7 +8,9 @@ export const CreateInvitationBody = Type.Object({
   env_roles: Type.Optional(Type.Array(EnvRoleAssignment, { minItems: 1, maxItems: 50 })),
   /** Deprecated in the reference API; means that role in `dev`. */
   role_name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-  user_group_ids: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100 })),
+  user_group_ids: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100 }),
+  ),
 });
 export type CreateInvitationBody = Static<typeof CreateInvitationBody>;
 
@@ -19,22 +21,20 @@ export const InvitationStatus = Type.Union([
   Type.Literal('expired'),
 ]);
 
-export const Invitation = Type.Object(
-  {
-    id: Type.Integer(),
-    name: Type.String(),
-    email: Type.String(),
-    status: InvitationStatus,
-    env_roles: Type.Array(
-      Type.Object({ environment_type: Type.String(), name: Type.String(), role_type: Type.String() }),
-    ),
-    user_group_ids: Type.Array(Type.String()),
-    created_at: Timestamp,
-    expires_at: Timestamp,
-    accepted_at: Nullable(Timestamp),
-    member_id: Nullable(Type.Integer()),
-  },
-);
+export const Invitation = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  email: Type.String(),
+  status: InvitationStatus,
+  env_roles: Type.Array(
+    Type.Object({ environment_type: Type.String(), name: Type.String(), role_type: Type.String() }),
+  ),
+  user_group_ids: Type.Array(Type.String()),
+  created_at: Timestamp,
+  expires_at: Timestamp,
+  accepted_at: Nullable(Timestamp),
+  member_id: Nullable(Type.Integer()),
+});
 export type Invitation = Static<typeof Invitation>;
 
 export const ListInvitationsQuery = Type.Object({
@@ -44,7 +44,9 @@ export const ListInvitationsQuery = Type.Object({
 });
 export type ListInvitationsQuery = Static<typeof ListInvitationsQuery>;
 
-export const InvitationTokenParams = Type.Object({ token: Type.String({ minLength: 10, maxLength: 200 }) });
+export const InvitationTokenParams = Type.Object({
+  token: Type.String({ minLength: 10, maxLength: 200 }),
+});
 export const AcceptInvitationBody = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   time_zone: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),

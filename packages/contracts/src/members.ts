@@ -1,5 +1,13 @@
 import { Type, type Static } from 'typebox';
-import { EnvironmentRef, EnvironmentType, LegacyPrivileges, Nullable, PageQuery, RoleConfig, Timestamp } from './common.js';
+import {
+  EnvironmentRef,
+  EnvironmentType,
+  LegacyPrivileges,
+  Nullable,
+  PageQuery,
+  RoleConfig,
+  Timestamp,
+} from './common.js';
 
 export const RoleType = Type.Union([Type.Literal('privilege_group'), Type.Literal('environment')]);
 export type RoleType = Static<typeof RoleType>;
@@ -12,7 +20,11 @@ export const EnvRoleAssignment = Type.Object({
 });
 export type EnvRoleAssignment = Static<typeof EnvRoleAssignment>;
 
-export const GroupRef = Type.Object({ id: Type.String(), name: Type.String(), system: Type.Boolean() });
+export const GroupRef = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  system: Type.Boolean(),
+});
 export const MemberRole = Type.Object({
   environment_type: Type.String(),
   role_name: Type.String(),
@@ -22,20 +34,18 @@ export const LastActivityLog = Nullable(
   Type.Object({ id: Type.Integer(), event_type: Type.String(), created_at: Timestamp }),
 );
 
-export const Member = Type.Object(
-  {
-    id: Type.Integer(),
-    grant_type: Type.Union([Type.Literal('team'), Type.Literal('federation_manager')]),
-    user_groups: Type.Array(GroupRef),
-    roles: Type.Array(MemberRole),
-    last_activity_log: LastActivityLog,
-    external_id: Nullable(Type.String()),
-    name: Type.String(),
-    email: Type.String(),
-    time_zone: Type.String(),
-    created_at: Timestamp,
-  },
-);
+export const Member = Type.Object({
+  id: Type.Integer(),
+  grant_type: Type.Union([Type.Literal('team'), Type.Literal('federation_manager')]),
+  user_groups: Type.Array(GroupRef),
+  roles: Type.Array(MemberRole),
+  last_activity_log: LastActivityLog,
+  external_id: Nullable(Type.String()),
+  name: Type.String(),
+  email: Type.String(),
+  time_zone: Type.String(),
+  created_at: Timestamp,
+});
 export type Member = Static<typeof Member>;
 
 export const ListMembersQuery = Type.Object({
@@ -49,7 +59,11 @@ export const UpdateMemberBody = Type.Object({
 });
 export type UpdateMemberBody = Static<typeof UpdateMemberBody>;
 
-export const ProjectSummary = Type.Object({ id: Type.Integer(), name: Type.String(), environment: EnvironmentRef });
+export const ProjectSummary = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  environment: EnvironmentRef,
+});
 export const ProjectRoleRef = Type.Object({ id: Type.String(), name: Type.String() });
 
 /** A grant as the member and group grant lists show it (the assignee is implied by the path). */

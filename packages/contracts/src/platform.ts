@@ -1,30 +1,32 @@
 import { Type, type Static } from 'typebox';
 import { EnvironmentRef, Nullable, PageQuery, Timestamp } from './common.js';
 
-export const ApiClient = Type.Object(
-  {
-    id: Type.Integer(),
-    name: Type.String(),
-    environment_types: Type.Array(Type.String()),
-    project_ids: Nullable(Type.Array(Type.Integer())),
-    token_prefix: Type.String(),
-    created_at: Timestamp,
-    rotated_at: Nullable(Timestamp),
-    revoked_at: Nullable(Timestamp),
-  },
-);
+export const ApiClient = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  environment_types: Type.Array(Type.String()),
+  project_ids: Nullable(Type.Array(Type.Integer())),
+  token_prefix: Type.String(),
+  created_at: Timestamp,
+  rotated_at: Nullable(Timestamp),
+  revoked_at: Nullable(Timestamp),
+});
 export type ApiClient = Static<typeof ApiClient>;
 export const ApiClientWithToken = Type.Object({ ...ApiClient.properties, token: Type.String() });
 
 export const CreateApiClientBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   /** Environments the client may manage; omitted = every environment of the caller's scope. */
-  environment_types: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 20 })),
+  environment_types: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 20 }),
+  ),
   /**
    * Projects the client may manage; null = every project in its environments; omitted = the
    * caller's projects. IDs are 32-bit in the database, so a larger one is a 400, not a driver error.
    */
-  project_ids: Type.Optional(Nullable(Type.Array(Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), { maxItems: 1000 }))),
+  project_ids: Type.Optional(
+    Nullable(Type.Array(Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), { maxItems: 1000 })),
+  ),
 });
 export type CreateApiClientBody = Static<typeof CreateApiClientBody>;
 
@@ -33,17 +35,19 @@ export const ListApiClientsQuery = Type.Object({
   ...PageQuery,
 });
 
-export const AuditEvent = Type.Object(
-  {
-    id: Type.Integer(),
-    action: Type.String(),
-    actor: Type.Object({ type: Type.String(), id: Nullable(Type.String()), name: Nullable(Type.String()) }),
-    target: Type.Object({ type: Type.String(), id: Nullable(Type.String()) }),
-    before: Type.Unknown(),
-    after: Type.Unknown(),
-    created_at: Timestamp,
-  },
-);
+export const AuditEvent = Type.Object({
+  id: Type.Integer(),
+  action: Type.String(),
+  actor: Type.Object({
+    type: Type.String(),
+    id: Nullable(Type.String()),
+    name: Nullable(Type.String()),
+  }),
+  target: Type.Object({ type: Type.String(), id: Nullable(Type.String()) }),
+  before: Type.Unknown(),
+  after: Type.Unknown(),
+  created_at: Timestamp,
+});
 export type AuditEvent = Static<typeof AuditEvent>;
 
 export const ListAuditEventsQuery = Type.Object({
@@ -71,4 +75,7 @@ export const Workspace = Type.Object({
   environments: Type.Array(EnvironmentRef),
   created_at: Timestamp,
 });
-export const CreatedWorkspace = Type.Object({ ...Workspace.properties, admin_token: Type.String() });
+export const CreatedWorkspace = Type.Object({
+  ...Workspace.properties,
+  admin_token: Type.String(),
+});

@@ -29,7 +29,10 @@ import { registerGrantRoutes } from './modules/grants/grants.routes.js';
 import { createGroupsService } from './modules/groups/groups.service.js';
 import { registerGroupRoutes } from './modules/groups/groups.routes.js';
 import { createInvitationsService } from './modules/invitations/invitations.service.js';
-import { registerInvitationRoutes, registerPublicInvitationRoutes } from './modules/invitations/invitations.routes.js';
+import {
+  registerInvitationRoutes,
+  registerPublicInvitationRoutes,
+} from './modules/invitations/invitations.routes.js';
 import { createMembersService } from './modules/members/members.service.js';
 import { registerMemberRoutes } from './modules/members/members.routes.js';
 import { createProjectsService } from './modules/projects/projects.service.js';
@@ -41,7 +44,10 @@ import { registerRolesMigrationRoutes } from './modules/roles-migration/roles-mi
 import { createWorkspacesService } from './modules/workspaces/workspaces.service.js';
 import { registerPlatformRoutes } from './modules/workspaces/workspaces.routes.js';
 import { createEndUsersService } from './modules/end-users/end-users.service.js';
-import { registerEndUserRoutes, registerPublicEndUserInvitationRoutes } from './modules/end-users/end-users.routes.js';
+import {
+  registerEndUserRoutes,
+  registerPublicEndUserInvitationRoutes,
+} from './modules/end-users/end-users.routes.js';
 import { createEndUserGroupsService } from './modules/end-user-groups/end-user-groups.service.js';
 import { registerEndUserGroupRoutes } from './modules/end-user-groups/end-user-groups.routes.js';
 import { createFeaturesService } from './modules/features/features.service.js';
@@ -74,10 +80,19 @@ export function createServices(deps: AppDeps) {
   const clock = deps.clock ?? systemClock;
   const mailer =
     deps.mailer ??
-    createMailer({ smtpUrl: deps.config.smtpUrl, outboxPath: path.join(deps.config.dataDir, 'outbox.jsonl'), from: deps.config.mailFrom });
+    createMailer({
+      smtpUrl: deps.config.smtpUrl,
+      outboxPath: path.join(deps.config.dataDir, 'outbox.jsonl'),
+      from: deps.config.mailFrom,
+    });
   const projects = createProjectsService({ db, clock });
   // The access index answers every collaborator check from memory (docs/decisions.md).
-  const accessIndex = new AccessIndex({ db, dialect: deps.store.dialect, clock, databaseUrl: deps.config.databaseUrl });
+  const accessIndex = new AccessIndex({
+    db,
+    dialect: deps.store.dialect,
+    clock,
+    databaseUrl: deps.config.databaseUrl,
+  });
   return {
     accessIndex,
     mailer,
@@ -89,7 +104,10 @@ export function createServices(deps: AppDeps) {
       db,
       clock,
       mailer,
-      config: { publicUrl: deps.config.publicUrl, cooldownSeconds: deps.config.inviteCooldownSeconds },
+      config: {
+        publicUrl: deps.config.publicUrl,
+        cooldownSeconds: deps.config.inviteCooldownSeconds,
+      },
     }),
     groups: createGroupsService({ db, clock }),
     roles: createRolesService({ db, clock }),
@@ -97,12 +115,22 @@ export function createServices(deps: AppDeps) {
     grants: createGrantsService({ db, clock, projects }),
     decisions: createDecisionsService({ index: accessIndex }),
     rolesMigration: createRolesMigrationService({ db, clock }),
-    endUsers: createEndUsersService({ db, clock, mailer, config: { publicUrl: deps.config.publicUrl } }),
+    endUsers: createEndUsersService({
+      db,
+      clock,
+      mailer,
+      config: { publicUrl: deps.config.publicUrl },
+    }),
     endUserGroups: createEndUserGroupsService({ db, clock }),
     features: createFeaturesService({ db, clock }),
     policies: createPoliciesService({ db, clock }),
     endUserDecisions: createEndUserDecisionsService({ db, clock, index: accessIndex }),
-    scim: createScimService({ db, clock, dialect: deps.store.dialect, publicUrl: deps.config.publicUrl }),
+    scim: createScimService({
+      db,
+      clock,
+      dialect: deps.store.dialect,
+      publicUrl: deps.config.publicUrl,
+    }),
     sso: createSsoService({
       db,
       clock,
@@ -154,7 +182,9 @@ const AJV_OPTIONS = { removeAdditional: true, useDefaults: true, allErrors: fals
  */
 const buildRequestValidator: typeof ajvPool = (externalSchemas) => {
   // ajv-formats (email, date-time) is added by the compiler itself.
-  const coercing = ajvPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } });
+  const coercing = ajvPool(externalSchemas, {
+    customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' },
+  });
   const typed = ajvPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
   return (route) => (route.httpPart === 'body' ? typed(route) : coercing(route));
 };
@@ -175,8 +205,14 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onReady', () => services.accessIndex.start());
   app.addHook('onClose', () => services.accessIndex.stop());
   app.addHook('onSend', async (request, _reply, payload) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD' && !request.url.startsWith('/api/access/')) {
-      await services.decisions.afterWrite().catch((error: unknown) => { request.log.error({ err: error }, 'access index sync failed'); });
+    if (
+      request.method !== 'GET' &&
+      request.method !== 'HEAD' &&
+      !request.url.startsWith('/api/access/')
+    ) {
+      await services.decisions.afterWrite().catch((error: unknown) => {
+        request.log.error({ err: error }, 'access index sync failed');
+      });
     }
     return payload;
   });
@@ -190,7 +226,15 @@ export async function buildApp(deps: AppDeps) {
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(errorBody('errors', 404, `Route ${request.method} ${request.url.split('?')[0] ?? ''} not found`)),
+    reply
+      .status(404)
+      .send(
+        errorBody(
+          'errors',
+          404,
+          `Route ${request.method} ${request.url.split('?')[0] ?? ''} not found`,
+        ),
+      ),
   );
 
   await app.register(swagger, {
@@ -219,21 +263,32 @@ export async function buildApp(deps: AppDeps) {
       timeWindow: 60_000,
       hook: 'preHandler',
       enableDraftSpec: true,
-      keyGenerator: (request) => (request.ctx === null ? `ip:${request.ip}` : `${request.ctx.actor.type}:${request.ctx.actor.id ?? ''}`),
+      keyGenerator: (request) =>
+        request.ctx === null
+          ? `ip:${request.ip}`
+          : `${request.ctx.actor.type}:${request.ctx.actor.id ?? ''}`,
       errorResponseBuilder: (_request, context) =>
-        new AppError(429, 'rate_limited', `Rate limit exceeded: ${context.max} requests per minute. Retry in ${Math.ceil(context.ttl / 1000)} s.`),
+        new AppError(
+          429,
+          'rate_limited',
+          `Rate limit exceeded: ${context.max} requests per minute. Retry in ${Math.ceil(context.ttl / 1000)} s.`,
+        ),
     });
   }
 
-  app.get('/healthz', { config: { rateLimit: false }, schema: { hide: true } }, async (_request, reply) => {
-    try {
-      await pingStore(deps.store);
-      return { status: 'ok', database: deps.store.dialect };
-    } catch (error) {
-      app.log.error({ err: error }, 'health check failed');
-      return reply.status(503).send({ status: 'unavailable', database: deps.store.dialect });
-    }
-  });
+  app.get(
+    '/healthz',
+    { config: { rateLimit: false }, schema: { hide: true } },
+    async (_request, reply) => {
+      try {
+        await pingStore(deps.store);
+        return { status: 'ok', database: deps.store.dialect };
+      } catch (error) {
+        app.log.error({ err: error }, 'health check failed');
+        return reply.status(503).send({ status: 'unavailable', database: deps.store.dialect });
+      }
+    },
+  );
 
   const consolePage = await registerConsole(app, {
     consoleService: services.console,
@@ -260,9 +315,14 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(
     async (api) => {
-      api.get('/openapi.json', { config: { rateLimit: false }, schema: { hide: true } }, () => app.swagger());
+      api.get('/openapi.json', { config: { rateLimit: false }, schema: { hide: true } }, () =>
+        app.swagger(),
+      );
       await api.register((authed, _options, done) => {
-        authed.addHook('onRequest', apiClientAuth(services.apiClients, sessionAuthenticator(services.console)));
+        authed.addHook(
+          'onRequest',
+          apiClientAuth(services.apiClients, sessionAuthenticator(services.console)),
+        );
         registerMemberRoutes(authed, services.members);
         registerDecisionRoutes(authed, services.decisions, services.members);
         registerInvitationRoutes(authed, services.invitations);
@@ -288,7 +348,10 @@ export async function buildApp(deps: AppDeps) {
   // SCIM 2.0 (RFC 7644): its own scope, authenticated by each connection's token, with SCIM errors.
   await registerScimEndpoints(app, services.scim);
 
-  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  await app.register(swaggerUi, {
+    routePrefix: '/api/docs',
+    uiConfig: { docExpansion: 'list', deepLinking: true },
+  });
 
   return { app, services };
 }

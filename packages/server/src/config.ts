@@ -20,7 +20,13 @@ export interface Config {
   logLevel: string;
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -30,19 +36,22 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
-const optional = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
+const optional = (value: string | undefined) =>
+  value === undefined || value === '' ? undefined : value;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const host = optional(env.HOST) ?? '127.0.0.1';
   const dataDir = path.resolve(optional(env.ROSTER_DATA_DIR) ?? './data');
   const adminToken = optional(env.ROSTER_ADMIN_TOKEN);
-  if (adminToken !== undefined && adminToken.length < 16) throw new Error('ROSTER_ADMIN_TOKEN must be at least 16 characters');
+  if (adminToken !== undefined && adminToken.length < 16)
+    throw new Error('ROSTER_ADMIN_TOKEN must be at least 16 characters');
   const platformToken = optional(env.ROSTER_PLATFORM_TOKEN);
   if (platformToken !== undefined && platformToken.length < 16) {
     throw new Error('ROSTER_PLATFORM_TOKEN must be at least 16 characters');
   }
-  const publicUrl = optional(env.ROSTER_PUBLIC_URL) ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const publicUrl =
+    optional(env.ROSTER_PUBLIC_URL) ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   try {
     new URL(publicUrl);
   } catch {

@@ -1,6 +1,7 @@
 /**
  * Starts Roster: configuration → storage → migrations → first-start defaults → HTTP server.
  */
+import { inspect } from 'node:util';
 import { loadConfig } from './config.js';
 import { migrateToLatest, openStore } from './storage/connect.js';
 import { buildApp } from './app.js';
@@ -30,13 +31,27 @@ async function main(): Promise<void> {
 
   await app.listen({ port: config.port, host: config.host });
   app.log.info(
-    { database: store.dialect, mail: services.mailer.describe(), platformApi: config.platformToken !== undefined },
+    {
+      database: store.dialect,
+      mail: services.mailer.describe(),
+      platformApi: config.platformToken !== undefined,
+    },
     `Roster listening on ${config.publicUrl}`,
   );
 }
 
+/** A start-up failure's cause: an Error or a primitive as String() prints it, any other object inspected. */
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return String(cause);
+  if (typeof cause === 'object' && cause !== null) return inspect(cause);
+  return String(cause);
+}
+
 main().catch((error: unknown) => {
-  process.stderr.write(`Roster failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  if (error instanceof Error && error.cause !== undefined) process.stderr.write(`  cause: ${describeCause(error.cause)}\n`);
+  process.stderr.write(
+    `Roster failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  if (error instanceof Error && error.cause !== undefined)
+    process.stderr.write(`  cause: ${describeCause(error.cause)}\n`);
   process.exit(1);
 });

@@ -72,7 +72,9 @@ export function Avatar({
   size?: number;
 }) {
   const colour =
-    AVATAR_COLOURS[Array.from(name).reduce((sum, c) => sum + c.charCodeAt(0), 0) % AVATAR_COLOURS.length];
+    AVATAR_COLOURS[
+      Array.from(name).reduce((sum, c) => sum + c.charCodeAt(0), 0) % AVATAR_COLOURS.length
+    ];
   if (url !== undefined && url !== null && url !== '') {
     return <img className="avatar" src={url} alt="" width={size} height={size} />;
   }
@@ -143,7 +145,9 @@ export function SearchBox({
         type="search"
         placeholder={placeholder ?? label}
         value={value}
-        onChange={(e) => { onChange(e.target.value); }}
+        onChange={(e) => {
+          onChange(e.target.value);
+        }}
       />
     </div>
   );
@@ -153,8 +157,12 @@ export function SearchBox({
 export function useDebounced<T>(value: T, ms = 250): T {
   const [debounced, setDebounced] = useState(value);
   useEffect(() => {
-    const timer = setTimeout(() => { setDebounced(value); }, ms);
-    return () => { clearTimeout(timer); };
+    const timer = setTimeout(() => {
+      setDebounced(value);
+    }, ms);
+    return () => {
+      clearTimeout(timer);
+    };
   }, [value, ms]);
   return debounced;
 }
@@ -239,11 +247,12 @@ export function DataTable<T>({
                     <button
                       type="button"
                       className="sort"
-                      onClick={() => { onSort({
+                      onClick={() => {
+                        onSort({
                           key: column.key,
                           direction: active && sort.direction === 'asc' ? 'desc' : 'asc',
-                        }); }
-                      }
+                        });
+                      }}
                     >
                       {column.header}
                       <span aria-hidden="true" className="sort-mark">
@@ -313,7 +322,9 @@ export function Pagination({
         type="button"
         className="button"
         disabled={page <= 1}
-        onClick={() => { onPage(page - 1); }}
+        onClick={() => {
+          onPage(page - 1);
+        }}
       >
         Previous
       </button>
@@ -324,7 +335,9 @@ export function Pagination({
         type="button"
         className="button"
         disabled={page >= pages}
-        onClick={() => { onPage(page + 1); }}
+        onClick={() => {
+          onPage(page + 1);
+        }}
       >
         Next
       </button>
@@ -382,9 +395,12 @@ export function Modal({
     // No dependencies on purpose: this runs once per opening (focus trap and the focus to give back).
   }, []);
   return (
-    <div className="backdrop" onMouseDown={(e) => {
+    <div
+      className="backdrop"
+      onMouseDown={(e) => {
         if (e.target === e.currentTarget) onClose();
-      }}>
+      }}
+    >
       <div
         className={`modal${wide === true ? ' modal-wide' : ''}`}
         role="dialog"
@@ -428,7 +444,9 @@ export function RowMenu({
       if (ref.current !== null && !ref.current.contains(event.target as Node)) setOpen(false);
     };
     document.addEventListener('mousedown', onDown);
-    return () => { document.removeEventListener('mousedown', onDown); };
+    return () => {
+      document.removeEventListener('mousedown', onDown);
+    };
   }, [open]);
   const onKeyDown = (event: ReactKeyboardEvent) => {
     const entries = [...(ref.current?.querySelectorAll<HTMLElement>('[role="menuitem"]') ?? [])];
@@ -453,7 +471,9 @@ export function RowMenu({
         aria-haspopup="menu"
         aria-expanded={open}
         aria-controls={menuId}
-        onClick={() => { setOpen(!open); }}
+        onClick={() => {
+          setOpen(!open);
+        }}
       >
         ⋯
       </button>
@@ -505,7 +525,9 @@ export function Tabs({
           aria-selected={tab === active}
           aria-controls={`panel-${tabId(tab)}`}
           tabIndex={tab === active ? 0 : -1}
-          onClick={() => { onChange(tab); }}
+          onClick={() => {
+            onChange(tab);
+          }}
           onKeyDown={(event) => {
             const index = tabs.indexOf(tab);
             if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
@@ -591,8 +613,9 @@ export function PickList<T>({
                 <input
                   type="checkbox"
                   checked={checked}
-                  onChange={() => { onChange(checked ? selected.filter((s) => s !== key) : [...selected, key]); }
-                  }
+                  onChange={() => {
+                    onChange(checked ? selected.filter((s) => s !== key) : [...selected, key]);
+                  }}
                 />
                 {render(item)}
               </label>

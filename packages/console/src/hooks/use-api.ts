@@ -47,7 +47,9 @@ export function useApi<N extends OperationName>(
     );
     // Depends on `key` (the options, serialised) rather than the options object, which is new on every render.
   }, [key, tick]);
-  const reload = useCallback(() => { setTick((t) => t + 1); }, []);
+  const reload = useCallback(() => {
+    setTick((t) => t + 1);
+  }, []);
   return { ...state, reload };
 }
 

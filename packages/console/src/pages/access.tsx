@@ -45,7 +45,14 @@ function EndUserDecision() {
       <form className="form form-inline" onSubmit={(e) => void submit(e)}>
         <Field label="User">
           {(id) => (
-            <select id={id} required value={email} onChange={(e) => { setEmail(e.target.value); }}>
+            <select
+              id={id}
+              required
+              value={email}
+              onChange={(e) => {
+                setEmail(e.target.value);
+              }}
+            >
               <option value="">Choose…</option>
               {(users.data?.data ?? []).map((u) => (
                 <option key={u.id} value={u.email}>
@@ -61,7 +68,9 @@ function EndUserDecision() {
               id={id}
               required
               value={featureId}
-              onChange={(e) => { setFeatureId(e.target.value); }}
+              onChange={(e) => {
+                setFeatureId(e.target.value);
+              }}
             >
               <option value="">Choose…</option>
               {(features.data?.data ?? []).map((f) => (
@@ -73,7 +82,15 @@ function EndUserDecision() {
           )}
         </Field>
         <Field label="Tool (optional)">
-          {(id) => <input id={id} value={tool} onChange={(e) => { setTool(e.target.value); }} />}
+          {(id) => (
+            <input
+              id={id}
+              value={tool}
+              onChange={(e) => {
+                setTool(e.target.value);
+              }}
+            />
+          )}
         </Field>
         <button type="submit" className="button button-primary" disabled={pending}>
           Check access
@@ -130,7 +147,14 @@ function CollaboratorCheck() {
       <form className="form form-inline" onSubmit={(e) => void submit(e)}>
         <Field label="Collaborator">
           {(id) => (
-            <select id={id} required value={email} onChange={(e) => { setEmail(e.target.value); }}>
+            <select
+              id={id}
+              required
+              value={email}
+              onChange={(e) => {
+                setEmail(e.target.value);
+              }}
+            >
               <option value="">Choose…</option>
               {(members.data?.data ?? []).map((m) => (
                 <option key={m.id} value={m.email}>
@@ -146,7 +170,9 @@ function CollaboratorCheck() {
               id={id}
               required
               value={projectId}
-              onChange={(e) => { setProjectId(e.target.value); }}
+              onChange={(e) => {
+                setProjectId(e.target.value);
+              }}
             >
               <option value="">Choose…</option>
               {(projects.data?.data ?? []).map((p) => (
@@ -163,7 +189,9 @@ function CollaboratorCheck() {
               id={id}
               required
               value={resource}
-              onChange={(e) => { setResource(e.target.value); }}
+              onChange={(e) => {
+                setResource(e.target.value);
+              }}
             />
           )}
         </Field>
@@ -173,7 +201,9 @@ function CollaboratorCheck() {
               id={id}
               required
               value={privilege}
-              onChange={(e) => { setPrivilege(e.target.value); }}
+              onChange={(e) => {
+                setPrivilege(e.target.value);
+              }}
             />
           )}
         </Field>
@@ -222,7 +252,13 @@ function ProjectWho() {
       <h2 id="who-heading">Who can reach a project</h2>
       <Field label="Project">
         {(id) => (
-          <select id={id} value={projectId} onChange={(e) => { setProjectId(e.target.value); }}>
+          <select
+            id={id}
+            value={projectId}
+            onChange={(e) => {
+              setProjectId(e.target.value);
+            }}
+          >
             <option value="">Choose…</option>
             {(projects.data?.data ?? []).map((p) => (
               <option key={p.id} value={p.id}>

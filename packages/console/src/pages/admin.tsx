@@ -45,7 +45,9 @@ function TokenOnce({
             readOnly
             className="mono"
             value={client.token}
-            onFocus={(e) => { e.target.select(); }}
+            onFocus={(e) => {
+              e.target.select();
+            }}
           />
         )}
       </Field>
@@ -56,7 +58,9 @@ function TokenOnce({
           // The DOM types say `clipboard` is always there, but browsers leave it undefined outside
           // secure contexts (a console served over plain HTTP on a LAN address).
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-          void navigator.clipboard?.writeText(client.token).then(() => { setCopied(true); });
+          void navigator.clipboard?.writeText(client.token).then(() => {
+            setCopied(true);
+          });
         }}
       >
         {copied ? 'Copied' : 'Copy to clipboard'}
@@ -115,7 +119,13 @@ export function ApiClientsPage() {
       description="Tokens for scripts and services. A client can only manage the environments (and projects) it was given."
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setCreating(true);
+            }}
+          >
             Create API client
           </button>
         )
@@ -126,7 +136,9 @@ export function ApiClientsPage() {
           <input
             type="checkbox"
             checked={includeRevoked}
-            onChange={(e) => { setIncludeRevoked(e.target.checked); }}
+            onChange={(e) => {
+              setIncludeRevoked(e.target.checked);
+            }}
           />{' '}
           Show revoked clients
         </label>
@@ -195,7 +207,9 @@ export function ApiClientsPage() {
                     type="button"
                     className="button button-small button-danger"
                     disabled={pending}
-                    onClick={() => { setRevoking(c); }}
+                    onClick={() => {
+                      setRevoking(c);
+                    }}
                   >
                     Revoke
                   </button>
@@ -214,12 +228,24 @@ export function ApiClientsPage() {
         />
       )}
       {creating && (
-        <Modal title="Create API client" onClose={() => { setCreating(false); }}>
+        <Modal
+          title="Create API client"
+          onClose={() => {
+            setCreating(false);
+          }}
+        >
           <form className="form" onSubmit={(e) => void create(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
             <Field label="Name">
               {(id) => (
-                <input id={id} required value={name} onChange={(e) => { setName(e.target.value); }} />
+                <input
+                  id={id}
+                  required
+                  value={name}
+                  onChange={(e) => {
+                    setName(e.target.value);
+                  }}
+                />
               )}
             </Field>
             <fieldset>
@@ -229,19 +255,26 @@ export function ApiClientsPage() {
                   <input
                     type="checkbox"
                     checked={environments.includes(env)}
-                    onChange={() => { setEnvironments(
+                    onChange={() => {
+                      setEnvironments(
                         environments.includes(env)
                           ? environments.filter((e) => e !== env)
                           : [...environments, env],
-                      ); }
-                    }
+                      );
+                    }}
                   />
                   {env.toUpperCase()}
                 </label>
               ))}
             </fieldset>
             <div className="modal-footer">
-              <button type="button" className="button" onClick={() => { setCreating(false); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setCreating(false);
+                }}
+              >
                 Cancel
               </button>
               <button
@@ -255,14 +288,29 @@ export function ApiClientsPage() {
           </form>
         </Modal>
       )}
-      {shown !== null && <TokenOnce client={shown} onClose={() => { setShown(null); }} />}
+      {shown !== null && (
+        <TokenOnce
+          client={shown}
+          onClose={() => {
+            setShown(null);
+          }}
+        />
+      )}
       {revoking !== null && (
         <Modal
           title={`Revoke ${revoking.name}?`}
-          onClose={() => { setRevoking(null); }}
+          onClose={() => {
+            setRevoking(null);
+          }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => { setRevoking(null); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setRevoking(null);
+                }}
+              >
                 Cancel
               </button>
               <button
@@ -368,7 +416,9 @@ export function AuditLogPage() {
     link.click();
     URL.revokeObjectURL(url);
   };
-  const set = (key: keyof typeof filters) => (e: { target: { value: string } }) => { setFilters({ ...filters, [key]: e.target.value }); };
+  const set = (key: keyof typeof filters) => (e: { target: { value: string } }) => {
+    setFilters({ ...filters, [key]: e.target.value });
+  };
   return (
     <Page
       title="Audit log"
@@ -452,7 +502,13 @@ export function AuditLogPage() {
             key: 'action',
             header: 'Action',
             render: (e) => (
-              <button type="button" className="link-button mono" onClick={() => { setOpen(e); }}>
+              <button
+                type="button"
+                className="link-button mono"
+                onClick={() => {
+                  setOpen(e);
+                }}
+              >
                 {e.action}
               </button>
             ),
@@ -479,7 +535,13 @@ export function AuditLogPage() {
         />
       )}
       {open !== null && (
-        <Modal title={open.action} onClose={() => { setOpen(null); }} wide>
+        <Modal
+          title={open.action}
+          onClose={() => {
+            setOpen(null);
+          }}
+          wide
+        >
           <dl className="facts">
             <dt>When</dt>
             <dd>{new Date(open.created_at).toLocaleString()}</dd>

@@ -73,7 +73,9 @@ export function SignInPage({
               autoComplete="username"
               required
               value={email}
-              onChange={(e) => { setEmail(e.target.value); }}
+              onChange={(e) => {
+                setEmail(e.target.value);
+              }}
             />
           )}
         </Field>
@@ -85,7 +87,9 @@ export function SignInPage({
               autoComplete="current-password"
               required
               value={password}
-              onChange={(e) => { setPassword(e.target.value); }}
+              onChange={(e) => {
+                setPassword(e.target.value);
+              }}
             />
           )}
         </Field>
@@ -105,7 +109,9 @@ export function SetupPage() {
   const [form, setForm] = useState({ admin_token: '', name: '', email: '', password: '' });
   const [done, setDone] = useState(false);
   const { pending, error, run } = useAction();
-  const set = (key: keyof typeof form) => (e: { target: { value: string } }) => { setForm({ ...form, [key]: e.target.value }); };
+  const set = (key: keyof typeof form) => (e: { target: { value: string } }) => {
+    setForm({ ...form, [key]: e.target.value });
+  };
   const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() => call('setup', { body: form }));
@@ -240,7 +246,9 @@ export function AcceptInvitationPage({ token }: { token: string }) {
               required
               autoComplete="name"
               value={name ?? invitation.name}
-              onChange={(e) => { setName(e.target.value); }}
+              onChange={(e) => {
+                setName(e.target.value);
+              }}
             />
           )}
         </Field>
@@ -253,7 +261,9 @@ export function AcceptInvitationPage({ token }: { token: string }) {
               minLength={10}
               autoComplete="new-password"
               value={password}
-              onChange={(e) => { setPassword(e.target.value); }}
+              onChange={(e) => {
+                setPassword(e.target.value);
+              }}
             />
           )}
         </Field>
@@ -266,7 +276,9 @@ export function AcceptInvitationPage({ token }: { token: string }) {
               minLength={10}
               autoComplete="new-password"
               value={confirm}
-              onChange={(e) => { setConfirm(e.target.value); }}
+              onChange={(e) => {
+                setConfirm(e.target.value);
+              }}
             />
           )}
         </Field>

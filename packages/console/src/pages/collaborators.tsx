@@ -53,7 +53,9 @@ function EnvRolesEditor({
             <select
               id={id}
               value={value[env] ?? 'privilege_group:No access'}
-              onChange={(e) => { onChange({ ...value, [env]: e.target.value }); }}
+              onChange={(e) => {
+                onChange({ ...value, [env]: e.target.value });
+              }}
             >
               {options.map((o) => (
                 <option key={o.value} value={o.value}>
@@ -211,7 +213,9 @@ export function CollaboratorsPage() {
                     {
                       label: 'Remove from workspace',
                       danger: true,
-                      onSelect: () => { setRemoving(m); },
+                      onSelect: () => {
+                        setRemoving(m);
+                      },
                     },
                   ]}
                 />
@@ -231,10 +235,18 @@ export function CollaboratorsPage() {
       {editing !== null && (
         <Modal
           title={`Roles of ${editing.name}`}
-          onClose={() => { setEditing(null); }}
+          onClose={() => {
+            setEditing(null);
+          }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => { setEditing(null); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setEditing(null);
+                }}
+              >
                 Cancel
               </button>
               <button
@@ -255,10 +267,18 @@ export function CollaboratorsPage() {
       {removing !== null && (
         <Modal
           title={`Remove ${removing.name}?`}
-          onClose={() => { setRemoving(null); }}
+          onClose={() => {
+            setRemoving(null);
+          }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => { setRemoving(null); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setRemoving(null);
+                }}
+              >
                 Cancel
               </button>
               <button
@@ -448,7 +468,13 @@ export function CollaboratorGroupsPage() {
       description="Groups of collaborators, for project grants to many people at once."
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setCreating(true);
+            }}
+          >
             Create group
           </button>
         )
@@ -480,7 +506,13 @@ export function CollaboratorGroupsPage() {
             header: 'Name',
             sort: (g) => g.name.toLowerCase(),
             render: (g) => (
-              <button type="button" className="link-button" onClick={() => { setOpen(g); }}>
+              <button
+                type="button"
+                className="link-button"
+                onClick={() => {
+                  setOpen(g);
+                }}
+              >
                 {g.name}
               </button>
             ),
@@ -510,9 +542,22 @@ export function CollaboratorGroupsPage() {
               <RowMenu
                 label={`Actions for ${g.name}`}
                 items={[
-                  { label: 'Members', onSelect: () => { setOpen(g); } },
+                  {
+                    label: 'Members',
+                    onSelect: () => {
+                      setOpen(g);
+                    },
+                  },
                   ...(canWrite && !g.system
-                    ? [{ label: 'Delete group', danger: true, onSelect: () => { setDeleting(g); } }]
+                    ? [
+                        {
+                          label: 'Delete group',
+                          danger: true,
+                          onSelect: () => {
+                            setDeleting(g);
+                          },
+                        },
+                      ]
                     : []),
                 ]}
               />
@@ -530,10 +575,21 @@ export function CollaboratorGroupsPage() {
         />
       )}
       {open !== null && (
-        <GroupMembersDialog group={open} onClose={() => { setOpen(null); }} onChanged={list.reload} />
+        <GroupMembersDialog
+          group={open}
+          onClose={() => {
+            setOpen(null);
+          }}
+          onChanged={list.reload}
+        />
       )}
       {creating && (
-        <Modal title="Create collaborator group" onClose={() => { setCreating(false); }}>
+        <Modal
+          title="Create collaborator group"
+          onClose={() => {
+            setCreating(false);
+          }}
+        >
           <form className="form" onSubmit={(e) => void create(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
             <Field label="Name">
@@ -543,7 +599,9 @@ export function CollaboratorGroupsPage() {
                   required
                   maxLength={200}
                   value={form.name}
-                  onChange={(e) => { setForm({ ...form, name: e.target.value }); }}
+                  onChange={(e) => {
+                    setForm({ ...form, name: e.target.value });
+                  }}
                 />
               )}
             </Field>
@@ -553,12 +611,20 @@ export function CollaboratorGroupsPage() {
                   id={id}
                   maxLength={300}
                   value={form.description}
-                  onChange={(e) => { setForm({ ...form, description: e.target.value }); }}
+                  onChange={(e) => {
+                    setForm({ ...form, description: e.target.value });
+                  }}
                 />
               )}
             </Field>
             <div className="modal-footer">
-              <button type="button" className="button" onClick={() => { setCreating(false); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setCreating(false);
+                }}
+              >
                 Cancel
               </button>
               <button type="submit" className="button button-primary" disabled={pending}>
@@ -571,10 +637,18 @@ export function CollaboratorGroupsPage() {
       {deleting !== null && (
         <Modal
           title={`Delete ${deleting.name}?`}
-          onClose={() => { setDeleting(null); }}
+          onClose={() => {
+            setDeleting(null);
+          }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => { setDeleting(null); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setDeleting(null);
+                }}
+              >
                 Cancel
               </button>
               <button
@@ -650,7 +724,13 @@ export function InvitationsPage() {
       description="Invitations to collaborate. A link works once and expires after 7 days."
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setInviting(true); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setInviting(true);
+            }}
+          >
             Invite collaborator
           </button>
         )
@@ -747,7 +827,12 @@ export function InvitationsPage() {
         />
       )}
       {inviting && (
-        <Modal title="Invite collaborator" onClose={() => { setInviting(false); }}>
+        <Modal
+          title="Invite collaborator"
+          onClose={() => {
+            setInviting(false);
+          }}
+        >
           <form className="form" onSubmit={(e) => void invite(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
             <Field label="Name">
@@ -756,7 +841,9 @@ export function InvitationsPage() {
                   id={id}
                   required
                   value={form.name}
-                  onChange={(e) => { setForm({ ...form, name: e.target.value }); }}
+                  onChange={(e) => {
+                    setForm({ ...form, name: e.target.value });
+                  }}
                 />
               )}
             </Field>
@@ -767,13 +854,21 @@ export function InvitationsPage() {
                   type="email"
                   required
                   value={form.email}
-                  onChange={(e) => { setForm({ ...form, email: e.target.value }); }}
+                  onChange={(e) => {
+                    setForm({ ...form, email: e.target.value });
+                  }}
                 />
               )}
             </Field>
             <EnvRolesEditor value={roles} onChange={setRoles} />
             <div className="modal-footer">
-              <button type="button" className="button" onClick={() => { setInviting(false); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setInviting(false);
+                }}
+              >
                 Cancel
               </button>
               <button type="submit" className="button button-primary" disabled={pending}>

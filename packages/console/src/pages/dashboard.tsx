@@ -61,7 +61,9 @@ function ActivityChart() {
           })),
         );
       },
-      (caught: unknown) => { setError(caught instanceof Error ? caught.message : String(caught)); },
+      (caught: unknown) => {
+        setError(caught instanceof Error ? caught.message : String(caught));
+      },
     );
   }, []);
   if (error !== undefined) return <Alert>{error}</Alert>;

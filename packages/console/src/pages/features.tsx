@@ -58,7 +58,14 @@ function CreateFeatureDialog({
         {error !== undefined && <Alert>{error}</Alert>}
         <Field label="Name">
           {(id) => (
-            <input id={id} required value={name} onChange={(e) => { setName(e.target.value); }} />
+            <input
+              id={id}
+              required
+              value={name}
+              onChange={(e) => {
+                setName(e.target.value);
+              }}
+            />
           )}
         </Field>
         <Field label="Kind">
@@ -66,7 +73,9 @@ function CreateFeatureDialog({
             <select
               id={id}
               value={kind}
-              onChange={(e) => { setKind(e.target.value as (typeof KINDS)[number]); }}
+              onChange={(e) => {
+                setKind(e.target.value as (typeof KINDS)[number]);
+              }}
             >
               {KINDS.map((k) => (
                 <option key={k} value={k}>
@@ -114,7 +123,13 @@ export function FeaturesPage() {
       description={`What end users get access to in ${environment.toUpperCase()} — assistants, chat apps, MCP servers, the apps portal — and the policies that decide each call.`}
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setCreating(true);
+            }}
+          >
             Register feature
           </button>
         )
@@ -169,8 +184,12 @@ export function FeaturesPage() {
       )}
       {creating && (
         <CreateFeatureDialog
-          onClose={() => { setCreating(false); }}
-          onCreated={(f) => { navigate(`/features/${f.id}`); }}
+          onClose={() => {
+            setCreating(false);
+          }}
+          onCreated={(f) => {
+            navigate(`/features/${f.id}`);
+          }}
         />
       )}
     </Page>
@@ -323,7 +342,14 @@ function CreatePolicyDialog({
         {error !== undefined && <Alert>{error}</Alert>}
         <Field label="Policy name">
           {(id) => (
-            <input id={id} required value={name} onChange={(e) => { setName(e.target.value); }} />
+            <input
+              id={id}
+              required
+              value={name}
+              onChange={(e) => {
+                setName(e.target.value);
+              }}
+            />
           )}
         </Field>
         <Field
@@ -334,7 +360,9 @@ function CreatePolicyDialog({
             <select
               id={id}
               value={effect}
-              onChange={(e) => { setEffect(e.target.value as typeof effect); }}
+              onChange={(e) => {
+                setEffect(e.target.value as typeof effect);
+              }}
             >
               <option value="allow">Allow</option>
               <option value="require_approval">Require approval</option>
@@ -350,7 +378,9 @@ function CreatePolicyDialog({
             <input
               id={id}
               value={tools}
-              onChange={(e) => { setTools(e.target.value); }}
+              onChange={(e) => {
+                setTools(e.target.value);
+              }}
               placeholder="e.g. send_email, delete_file"
             />
           )}
@@ -481,7 +511,13 @@ function FeatureAccess({ feature }: { feature: Feature }) {
     <>
       <div className="toolbar toolbar-end">
         {canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setAdding(true); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setAdding(true);
+            }}
+          >
             Add end users
           </button>
         )}
@@ -535,7 +571,9 @@ function FeatureAccess({ feature }: { feature: Feature }) {
       {adding && (
         <AddAccessDialog
           feature={feature}
-          onClose={() => { setAdding(false); }}
+          onClose={() => {
+            setAdding(false);
+          }}
           onDone={() => {
             setAdding(false);
             access.reload();
@@ -559,7 +597,13 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
     <>
       <div className="toolbar toolbar-end">
         {canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setCreating(true);
+            }}
+          >
             New policy
           </button>
         )}
@@ -612,7 +656,9 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
       {creating && (
         <CreatePolicyDialog
           feature={feature}
-          onClose={() => { setCreating(false); }}
+          onClose={() => {
+            setCreating(false);
+          }}
           onDone={() => {
             setCreating(false);
             policies.reload();

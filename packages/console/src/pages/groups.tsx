@@ -114,7 +114,9 @@ function CreateGroupDialog({
               required
               maxLength={200}
               value={name}
-              onChange={(e) => { setName(e.target.value); }}
+              onChange={(e) => {
+                setName(e.target.value);
+              }}
             />
           )}
         </Field>
@@ -124,7 +126,9 @@ function CreateGroupDialog({
               id={id}
               maxLength={300}
               value={description}
-              onChange={(e) => { setDescription(e.target.value); }}
+              onChange={(e) => {
+                setDescription(e.target.value);
+              }}
             />
           )}
         </Field>
@@ -178,7 +182,13 @@ export function GroupsPage() {
       description={`End-user groups of the ${environment.toUpperCase()} environment. Use groups to grant features and scope policies for teams rather than individuals.`}
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setCreating(true);
+            }}
+          >
             + Create Group
           </button>
         )
@@ -248,8 +258,12 @@ export function GroupsPage() {
       )}
       {creating && (
         <CreateGroupDialog
-          onClose={() => { setCreating(false); }}
-          onCreated={(g) => { navigate(`/groups/${g.id}`); }}
+          onClose={() => {
+            setCreating(false);
+          }}
+          onCreated={(g) => {
+            navigate(`/groups/${g.id}`);
+          }}
         />
       )}
     </Page>
@@ -278,7 +292,9 @@ function RolesDropdown({
       if (ref.current !== null && !ref.current.contains(event.target as Node)) setOpen(false);
     };
     document.addEventListener('mousedown', onDown);
-    return () => { document.removeEventListener('mousedown', onDown); };
+    return () => {
+      document.removeEventListener('mousedown', onDown);
+    };
   }, [open]);
   const shown = ROLES.filter((r) => r.toLowerCase().includes(search.toLowerCase()));
   return (
@@ -300,7 +316,9 @@ function RolesDropdown({
         aria-expanded={open}
         aria-controls={listId}
         disabled={disabled}
-        onClick={() => { setOpen(!open); }}
+        onClick={() => {
+          setOpen(!open);
+        }}
       >
         <span id={valueId}>{value.length === 0 ? 'No roles' : value.join(', ')}</span>
         <span aria-hidden="true">▾</span>
@@ -314,10 +332,11 @@ function RolesDropdown({
               <input
                 type="checkbox"
                 checked={value.includes(role)}
-                onChange={() => { onChange(
+                onChange={() => {
+                  onChange(
                     value.includes(role) ? value.filter((r) => r !== role) : [...value, role],
-                  ); }
-                }
+                  );
+                }}
               />
               {role}
               <span className="muted small">
@@ -464,7 +483,9 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
           <button
             type="button"
             className="button button-primary"
-            onClick={() => { setAssigning(true); }}
+            onClick={() => {
+              setAssigning(true);
+            }}
           >
             Assign Users
           </button>
@@ -514,7 +535,13 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
                   onClick={() => void remove(m.id)}
                 >
                   {/* An inline icon: emoji glyphs are missing from many Linux fonts. */}
-                  <svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+                  <svg
+                    width="16"
+                    height="16"
+                    viewBox="0 0 24 24"
+                    aria-hidden="true"
+                    focusable="false"
+                  >
                     <path
                       fill="none"
                       stroke="currentColor"
@@ -542,10 +569,18 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
         <Modal
           title="Assign Users"
           wide
-          onClose={() => { setAssigning(false); }}
+          onClose={() => {
+            setAssigning(false);
+          }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => { setAssigning(false); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setAssigning(false);
+                }}
+              >
                 Cancel
               </button>
               <button
@@ -627,7 +662,9 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
               maxLength={200}
               disabled={!canWrite}
               value={form.name}
-              onChange={(e) => { setForm({ ...form, name: e.target.value }); }}
+              onChange={(e) => {
+                setForm({ ...form, name: e.target.value });
+              }}
             />
           )}
         </Field>
@@ -641,13 +678,17 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
               maxLength={300}
               disabled={!canWrite}
               value={form.description}
-              onChange={(e) => { setForm({ ...form, description: e.target.value }); }}
+              onChange={(e) => {
+                setForm({ ...form, description: e.target.value });
+              }}
             />
           )}
         </Field>
         <RolesDropdown
           value={form.roles}
-          onChange={(roles) => { setForm({ ...form, roles }); }}
+          onChange={(roles) => {
+            setForm({ ...form, roles });
+          }}
           disabled={!canWrite}
         />
         {canWrite && (
@@ -656,7 +697,9 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
               type="button"
               className="button"
               disabled={!dirty}
-              onClick={() => { setForm(initial); }}
+              onClick={() => {
+                setForm(initial);
+              }}
             >
               Cancel
             </button>
@@ -688,10 +731,18 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
         <Modal
           title={`Delete ${group.name}?`}
           wide
-          onClose={() => { setImpact(null); }}
+          onClose={() => {
+            setImpact(null);
+          }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => { setImpact(null); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setImpact(null);
+                }}
+              >
                 Cancel
               </button>
               <button

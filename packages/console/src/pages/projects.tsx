@@ -48,7 +48,13 @@ export function ProjectsPage() {
       description={`Projects of the ${environment.toUpperCase()} environment. Grant project roles to collaborators and collaborator groups.`}
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setCreating(true); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setCreating(true);
+            }}
+          >
             Create project
           </button>
         )
@@ -109,7 +115,9 @@ export function ProjectsPage() {
       {creating && (
         <Modal
           title={`Create project in ${environment.toUpperCase()}`}
-          onClose={() => { setCreating(false); }}
+          onClose={() => {
+            setCreating(false);
+          }}
         >
           <form className="form" onSubmit={(e) => void create(e)}>
             {error !== undefined && <Alert>{error}</Alert>}
@@ -119,12 +127,20 @@ export function ProjectsPage() {
                   id={id}
                   required
                   value={newName}
-                  onChange={(e) => { setNewName(e.target.value); }}
+                  onChange={(e) => {
+                    setNewName(e.target.value);
+                  }}
                 />
               )}
             </Field>
             <div className="modal-footer">
-              <button type="button" className="button" onClick={() => { setCreating(false); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setCreating(false);
+                }}
+              >
                 Cancel
               </button>
               <button type="submit" className="button button-primary" disabled={pending}>
@@ -212,7 +228,14 @@ function AddGrantDialog({
         </fieldset>
         <Field label={type === 'UserGroup' ? 'Group' : 'Collaborator'}>
           {(id) => (
-            <select id={id} required value={assignee} onChange={(e) => { setAssignee(e.target.value); }}>
+            <select
+              id={id}
+              required
+              value={assignee}
+              onChange={(e) => {
+                setAssignee(e.target.value);
+              }}
+            >
               <option value="">Choose…</option>
               {options.map((o) => (
                 <option key={o.value} value={o.value}>
@@ -231,7 +254,14 @@ function AddGrantDialog({
           }
         >
           {(id) => (
-            <select id={id} required value={roleId} onChange={(e) => { setRoleId(e.target.value); }}>
+            <select
+              id={id}
+              required
+              value={roleId}
+              onChange={(e) => {
+                setRoleId(e.target.value);
+              }}
+            >
               <option value="">Choose…</option>
               {(roles.data?.data ?? []).map((r) => (
                 <option key={r.id} value={r.id}>
@@ -285,7 +315,13 @@ export function ProjectDetailPage({ id }: { id: number }) {
       }
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setAdding(true); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setAdding(true);
+            }}
+          >
             Add grant
           </button>
         )
@@ -398,7 +434,9 @@ export function ProjectDetailPage({ id }: { id: number }) {
       {adding && project !== undefined && (
         <AddGrantDialog
           projectId={project.id}
-          onClose={() => { setAdding(false); }}
+          onClose={() => {
+            setAdding(false);
+          }}
           onDone={() => {
             setAdding(false);
             grants.reload();

@@ -73,8 +73,9 @@ export function PrivilegesEditor({
                       type="checkbox"
                       disabled={disabled}
                       checked={all}
-                      onChange={() => { onChange({ ...value, [key]: all ? [] : [...resource.privileges] }); }
-                      }
+                      onChange={() => {
+                        onChange({ ...value, [key]: all ? [] : [...resource.privileges] });
+                      }}
                     />
                     {resource.label}
                   </label>
@@ -87,13 +88,14 @@ export function PrivilegesEditor({
                           type="checkbox"
                           disabled={disabled}
                           checked={chosen.includes(privilege)}
-                          onChange={() => { onChange({
+                          onChange={() => {
+                            onChange({
                               ...value,
                               [key]: chosen.includes(privilege)
                                 ? chosen.filter((p) => p !== privilege)
                                 : [...chosen, privilege],
-                            }); }
-                          }
+                            });
+                          }}
                         />
                         {privilege.replace(/_/g, ' ')}
                       </label>
@@ -214,7 +216,9 @@ function RoleDialog({
               required
               disabled={!canWrite}
               value={name}
-              onChange={(e) => { setName(e.target.value); }}
+              onChange={(e) => {
+                setName(e.target.value);
+              }}
             />
           )}
         </Field>
@@ -291,7 +295,13 @@ export function RolesPage() {
       description="Environment roles decide what collaborators may do in an environment; project roles what a project grant gives; legacy roles are the older privilege groups."
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setEditing('new'); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setEditing('new');
+            }}
+          >
             New role
           </button>
         )
@@ -327,7 +337,13 @@ export function RolesPage() {
               header: 'Name',
               sort: (r) => r.name.toLowerCase(),
               render: (r) => (
-                <button type="button" className="link-button" onClick={() => { setEditing(r); }}>
+                <button
+                  type="button"
+                  className="link-button"
+                  onClick={() => {
+                    setEditing(r);
+                  }}
+                >
                   {r.name}
                 </button>
               ),
@@ -384,7 +400,9 @@ export function RolesPage() {
         <RoleDialog
           kind={tab}
           role={editing === 'new' ? null : editing}
-          onClose={() => { setEditing(null); }}
+          onClose={() => {
+            setEditing(null);
+          }}
           onDone={() => {
             setEditing(null);
             active.reload();

@@ -106,7 +106,14 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
         {error !== undefined && <Alert>{error}</Alert>}
         <Field label="Name">
           {(id) => (
-            <input id={id} required value={name} onChange={(e) => { setName(e.target.value); }} />
+            <input
+              id={id}
+              required
+              value={name}
+              onChange={(e) => {
+                setName(e.target.value);
+              }}
+            />
           )}
         </Field>
         <Field label="Email address">
@@ -116,7 +123,9 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
               type="email"
               required
               value={email}
-              onChange={(e) => { setEmail(e.target.value); }}
+              onChange={(e) => {
+                setEmail(e.target.value);
+              }}
             />
           )}
         </Field>
@@ -127,12 +136,13 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
               <input
                 type="checkbox"
                 checked={environments.includes(env)}
-                onChange={() => { setEnvironments(
+                onChange={() => {
+                  setEnvironments(
                     environments.includes(env)
                       ? environments.filter((e) => e !== env)
                       : [...environments, env],
-                  ); }
-                }
+                  );
+                }}
               />
               {env.toUpperCase()}
             </label>
@@ -145,7 +155,9 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
               type="radio"
               name="mode"
               checked={mode === 'invite'}
-              onChange={() => { setMode('invite'); }}
+              onChange={() => {
+                setMode('invite');
+              }}
             />{' '}
             Send an invitation (the user accepts by mail)
           </label>
@@ -154,7 +166,9 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
               type="radio"
               name="mode"
               checked={mode === 'create'}
-              onChange={() => { setMode('create'); }}
+              onChange={() => {
+                setMode('create');
+              }}
             />{' '}
             Add directly (active at once)
           </label>
@@ -196,7 +210,13 @@ export function UsersPage() {
       description="View and manage users and groups synced from your identity provider. Groups can be used to control access and apply policies consistently."
       actions={
         canWrite && (
-          <button type="button" className="button button-primary" onClick={() => { setAdding(true); }}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setAdding(true);
+            }}
+          >
             Add user
           </button>
         )
@@ -269,13 +289,20 @@ export function UsersPage() {
               <RowMenu
                 label={`Actions for ${u.name}`}
                 items={[
-                  { label: 'View details', onSelect: () => { navigate(`/users/${u.id}`); } },
+                  {
+                    label: 'View details',
+                    onSelect: () => {
+                      navigate(`/users/${u.id}`);
+                    },
+                  },
                   ...(canWrite && (u.status === 'active' || u.status === 'locked')
                     ? [
                         {
                           label: u.status === 'locked' ? 'Unlock user' : 'Lock user',
                           danger: u.status !== 'locked',
-                          onSelect: () => { setLocking(u); },
+                          onSelect: () => {
+                            setLocking(u);
+                          },
                         },
                       ]
                     : []),
@@ -297,7 +324,9 @@ export function UsersPage() {
       {locking !== null && (
         <LockDialog
           user={locking}
-          onClose={() => { setLocking(null); }}
+          onClose={() => {
+            setLocking(null);
+          }}
           onDone={() => {
             setLocking(null);
             list.reload();
@@ -306,7 +335,9 @@ export function UsersPage() {
       )}
       {adding && (
         <AddUserDialog
-          onClose={() => { setAdding(false); }}
+          onClose={() => {
+            setAdding(false);
+          }}
           onDone={() => {
             setAdding(false);
             list.reload();
@@ -382,7 +413,9 @@ export function UserDetailPage({ id }: { id: number }) {
           <button
             type="button"
             className={`button ${user.status === 'locked' ? '' : 'button-danger'}`}
-            onClick={() => { setLocking(true); }}
+            onClick={() => {
+              setLocking(true);
+            }}
           >
             {user.status === 'locked' ? 'Unlock user' : 'Lock user'}
           </button>
@@ -505,10 +538,18 @@ export function UserDetailPage({ id }: { id: number }) {
       {revoking !== null && (
         <Modal
           title={`Revoke access to ${revoking.toUpperCase()}?`}
-          onClose={() => { setRevoking(null); }}
+          onClose={() => {
+            setRevoking(null);
+          }}
           footer={
             <>
-              <button type="button" className="button" onClick={() => { setRevoking(null); }}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setRevoking(null);
+                }}
+              >
                 Cancel
               </button>
               <button
@@ -534,7 +575,9 @@ export function UserDetailPage({ id }: { id: number }) {
             <input
               type="checkbox"
               checked={understood}
-              onChange={(e) => { setUnderstood(e.target.checked); }}
+              onChange={(e) => {
+                setUnderstood(e.target.checked);
+              }}
             />
             I understand that {user.name} loses access to {revoking.toUpperCase()}
           </label>
@@ -543,7 +586,9 @@ export function UserDetailPage({ id }: { id: number }) {
       {locking && (
         <LockDialog
           user={user}
-          onClose={() => { setLocking(false); }}
+          onClose={() => {
+            setLocking(false);
+          }}
           onDone={() => {
             setLocking(false);
             detail.reload();

@@ -35,11 +35,16 @@ export interface SessionAuthenticator<S extends SessionFacts = SessionFacts> {
 
 /** Requests that only ask questions, whatever their method: the access checks are POSTs. */
 function isWrite(request: FastifyRequest): boolean {
-  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return false;
+  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS')
+    return false;
   return !(request.method === 'POST' && /^\/api\/access\/check(_batch)?(\?|$)/.test(request.url));
 }
 
-async function sessionContext<S extends SessionFacts>(request: FastifyRequest, sessions: SessionAuthenticator<S>, token: string): Promise<RequestContext> {
+async function sessionContext<S extends SessionFacts>(
+  request: FastifyRequest,
+  sessions: SessionAuthenticator<S>,
+  token: string,
+): Promise<RequestContext> {
   const session = await sessions.authenticate(token);
   if (session === undefined) throw unauthorized('Your console session has expired: sign in again');
   const write = isWrite(request);
@@ -49,21 +54,31 @@ async function sessionContext<S extends SessionFacts>(request: FastifyRequest, s
       throw forbidden('auth.csrf', 'Missing or wrong X-CSRF-Token header');
     }
     if (session.writableEnvironmentTypes.length === 0) {
-      throw forbidden('auth.read_only', 'Read Only console users can see everything but change nothing');
+      throw forbidden(
+        'auth.read_only',
+        'Read Only console users can see everything but change nothing',
+      );
     }
   }
   return sessions.contextFor(session, write);
 }
 
-export function apiClientAuth<S extends SessionFacts>(apiClients: ApiClientsService, sessions?: SessionAuthenticator<S>) {
+export function apiClientAuth<S extends SessionFacts>(
+  apiClients: ApiClientsService,
+  sessions?: SessionAuthenticator<S>,
+) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = bearerToken(request);
-    const sessionToken = token === undefined && sessions !== undefined ? sessions.readCookie(request, sessions.cookieName) : undefined;
+    const sessionToken =
+      token === undefined && sessions !== undefined
+        ? sessions.readCookie(request, sessions.cookieName)
+        : undefined;
     if (sessions !== undefined && sessionToken !== undefined) {
       request.ctx = await sessionContext(request, sessions, sessionToken);
       return;
     }
-    if (token === undefined) throw unauthorized('Missing bearer token: send Authorization: Bearer <api_token>');
+    if (token === undefined)
+      throw unauthorized('Missing bearer token: send Authorization: Bearer <api_token>');
     // Cached by token hash in the service (evicted on rotate and revoke), so this is usually no query.
     const client = await apiClients.authenticateClient(token);
     if (client === undefined) throw unauthorized('Invalid or revoked API token');
@@ -79,10 +94,15 @@ export function platformAuth(platformToken: string | undefined) {
   const expectedHash = platformToken === undefined ? undefined : hashSecret(platformToken);
   return async (request: FastifyRequest): Promise<void> => {
     if (expectedHash === undefined) {
-      throw new AppError(404, 'platform.disabled', 'The platform API is off: set ROSTER_PLATFORM_TOKEN to enable it');
+      throw new AppError(
+        404,
+        'platform.disabled',
+        'The platform API is off: set ROSTER_PLATFORM_TOKEN to enable it',
+      );
     }
     const token = bearerToken(request);
-    if (token === undefined || !secretMatches(token, expectedHash)) throw unauthorized('Invalid platform token');
+    if (token === undefined || !secretMatches(token, expectedHash))
+      throw unauthorized('Invalid platform token');
     await Promise.resolve();
   };
 }

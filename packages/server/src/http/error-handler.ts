@@ -30,17 +30,22 @@ function describeValidation(allIssues: ValidationIssue[], context: string | unde
   // A nullable field fails each branch of its anyOf: report the real problem, not "must be null"
   // and "must match a schema in anyOf" alongside it.
   const meaningful = allIssues.filter(
-    (issue) => issue.keyword !== 'anyOf' && !(issue.keyword === 'type' && issue.params?.type === 'null'),
+    (issue) =>
+      issue.keyword !== 'anyOf' && !(issue.keyword === 'type' && issue.params?.type === 'null'),
   );
   const issues = meaningful.length > 0 ? meaningful : allIssues;
   const described = issues.slice(0, 5).map((issue) => {
     const path = (issue.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
     let field = path;
     if (issue.keyword === 'required' && typeof issue.params?.missingProperty === 'string') {
-      field = path === '' ? issue.params.missingProperty : `${path}.${issue.params.missingProperty}`;
+      field =
+        path === '' ? issue.params.missingProperty : `${path}.${issue.params.missingProperty}`;
       return `${field} is required`;
     }
-    if (issue.keyword === 'additionalProperties' && typeof issue.params?.additionalProperty === 'string') {
+    if (
+      issue.keyword === 'additionalProperties' &&
+      typeof issue.params?.additionalProperty === 'string'
+    ) {
       return `${path === '' ? '' : `${path}.`}${issue.params.additionalProperty} is not allowed`;
     }
     const subject = field === '' ? (context === 'body' ? 'body' : (context ?? 'request')) : field;
@@ -49,30 +54,73 @@ function describeValidation(allIssues: ValidationIssue[], context: string | unde
   return [...new Set(described)].join('; ');
 }
 
-export function handleError(error: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) {
+export function handleError(
+  error: FastifyError | AppError | Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
   const style = request.routeOptions.config.errorStyle ?? 'errors';
   if (error instanceof AppError) {
     void reply.headers(error.headers);
     return reply.status(error.status).send(errorBody(style, error.status, error.message));
   }
-  const fastifyError = error as FastifyError & { validation?: ValidationIssue[]; validationContext?: string };
+  const fastifyError = error as FastifyError & {
+    validation?: ValidationIssue[];
+    validationContext?: string;
+  };
   if (Array.isArray(fastifyError.validation)) {
-    return reply.status(400).send(errorBody(style, 400, describeValidation(fastifyError.validation, fastifyError.validationContext)));
+    return reply
+      .status(400)
+      .send(
+        errorBody(
+          style,
+          400,
+          describeValidation(fastifyError.validation, fastifyError.validationContext),
+        ),
+      );
   }
-  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    return reply.status(fastifyError.statusCode).send(errorBody(style, fastifyError.statusCode, fastifyError.message));
+  if (
+    typeof fastifyError.statusCode === 'number' &&
+    fastifyError.statusCode >= 400 &&
+    fastifyError.statusCode < 500
+  ) {
+    return reply
+      .status(fastifyError.statusCode)
+      .send(errorBody(style, fastifyError.statusCode, fastifyError.message));
   }
   if (isInvalidValue(error)) {
     return reply
       .status(400)
-      .send(errorBody(style, 400, 'A value is out of range or contains characters that cannot be stored (such as NUL)'));
+      .send(
+        errorBody(
+          style,
+          400,
+          'A value is out of range or contains characters that cannot be stored (such as NUL)',
+        ),
+      );
   }
   // A constraint that a service did not check first (a race between two requests).
   if (isUniqueViolation(error)) {
-    return reply.status(409).send(errorBody(style, 409, 'The resource changed while the request ran: it already exists. Retry the request.'));
+    return reply
+      .status(409)
+      .send(
+        errorBody(
+          style,
+          409,
+          'The resource changed while the request ran: it already exists. Retry the request.',
+        ),
+      );
   }
   if (isForeignKeyViolation(error)) {
-    return reply.status(409).send(errorBody(style, 409, 'A related resource was changed or deleted while the request ran. Retry the request.'));
+    return reply
+      .status(409)
+      .send(
+        errorBody(
+          style,
+          409,
+          'A related resource was changed or deleted while the request ran. Retry the request.',
+        ),
+      );
   }
   request.log.error({ err: error }, 'unhandled error');
   return reply.status(500).send(errorBody(style, 500, 'Internal server error'));

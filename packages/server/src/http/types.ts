@@ -5,7 +5,13 @@ import type { ErrorBodyStyle } from '../lib/errors.js';
 import type { RequestContext } from '../lib/context.js';
 import { AppError } from '../lib/errors.js';
 
-export type Api = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+export type Api = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -28,7 +28,9 @@ export const forbidden = (code: string, message: string) => new AppError(403, co
 export const conflict = (code: string, message: string) => new AppError(409, code, message);
 export const gone = (code: string, message: string) => new AppError(410, code, message);
 export const tooManyRequests = (code: string, message: string, retryAfterSeconds: number) =>
-  new AppError(429, code, message, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+  new AppError(429, code, message, {
+    'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+  });
 
 /** The short reason codes of the reference API's error bodies, by HTTP status. */
 export function reasonCode(status: number): string {

@@ -7,7 +7,10 @@ export interface PageRequest {
 }
 
 /** Reads the reference API's `page[number]` / `page[size]` keys (already validated by the schema). */
-export function pageRequest(query: { 'page[number]'?: number; 'page[size]'?: number }): PageRequest {
+export function pageRequest(query: {
+  'page[number]'?: number;
+  'page[size]'?: number;
+}): PageRequest {
   const number = query['page[number]'] ?? 1;
   const size = Math.min(query['page[size]'] ?? PAGE_SIZE_MAX, PAGE_SIZE_MAX);
   return { number, size, offset: (number - 1) * size };

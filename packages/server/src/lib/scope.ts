@@ -16,14 +16,20 @@ export function requireEnvironmentAccess(ctx: RequestContext, environmentType: s
 }
 
 /** Project-level scope: the project's environment, and the project itself when the client is limited to some. */
-export function requireProjectAccess(ctx: RequestContext, project: { id: number; environmentType: string }): void {
+export function requireProjectAccess(
+  ctx: RequestContext,
+  project: { id: number; environmentType: string },
+): void {
   requireEnvironmentAccess(ctx, project.environmentType);
   if (ctx.scope.projectIds !== null && !ctx.scope.projectIds.has(project.id)) {
     throw forbidden('scope.project', `This API client has no access to project ${project.id}`);
   }
 }
 
-export function canAccessProject(ctx: RequestContext, project: { id: number; environmentType: string }): boolean {
+export function canAccessProject(
+  ctx: RequestContext,
+  project: { id: number; environmentType: string },
+): boolean {
   return (
     ctx.scope.environmentTypes.has(project.environmentType) &&
     (ctx.scope.projectIds === null || ctx.scope.projectIds.has(project.id))

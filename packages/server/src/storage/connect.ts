@@ -39,7 +39,8 @@ export function openStore(options: StoreOptions): Store {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
-  if (options.url !== ':memory:') mkdirSync(path.dirname(path.resolve(options.url)), { recursive: true });
+  if (options.url !== ':memory:')
+    mkdirSync(path.dirname(path.resolve(options.url)), { recursive: true });
   const database = new SQLite(options.url);
   database.pragma('journal_mode = WAL');
   database.pragma('foreign_keys = ON');

@@ -15,7 +15,11 @@ function driverCode(error: unknown): string | undefined {
 export function isUniqueViolation(error: unknown): boolean {
   const code = driverCode(error);
   // SQLite (better-sqlite3) and PostgreSQL (23505) spellings of the same constraint failure.
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+  return (
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === '23505'
+  );
 }
 
 export function isForeignKeyViolation(error: unknown): boolean {

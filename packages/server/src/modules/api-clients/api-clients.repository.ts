@@ -1,14 +1,28 @@
 import type { Executor, NewRow, Row } from '../../storage/database.js';
 
-export function insertApiClient(db: Executor, row: NewRow<'api_clients'>): Promise<Row<'api_clients'>> {
+export function insertApiClient(
+  db: Executor,
+  row: NewRow<'api_clients'>,
+): Promise<Row<'api_clients'>> {
   return db.insertInto('api_clients').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export function findApiClientByTokenHash(db: Executor, tokenHash: string): Promise<Row<'api_clients'> | undefined> {
-  return db.selectFrom('api_clients').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+export function findApiClientByTokenHash(
+  db: Executor,
+  tokenHash: string,
+): Promise<Row<'api_clients'> | undefined> {
+  return db
+    .selectFrom('api_clients')
+    .selectAll()
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst();
 }
 
-export function findApiClientById(db: Executor, workspaceId: number, id: number): Promise<Row<'api_clients'> | undefined> {
+export function findApiClientById(
+  db: Executor,
+  workspaceId: number,
+  id: number,
+): Promise<Row<'api_clients'> | undefined> {
   return db
     .selectFrom('api_clients')
     .selectAll()
@@ -34,7 +48,14 @@ export async function listApiClients(
 export function updateApiClient(
   db: Executor,
   id: number,
-  changes: Partial<Pick<Row<'api_clients'>, 'token_hash' | 'token_prefix' | 'rotated_at' | 'revoked_at'>>,
+  changes: Partial<
+    Pick<Row<'api_clients'>, 'token_hash' | 'token_prefix' | 'rotated_at' | 'revoked_at'>
+  >,
 ): Promise<Row<'api_clients'>> {
-  return db.updateTable('api_clients').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return db
+    .updateTable('api_clients')
+    .set(changes)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }

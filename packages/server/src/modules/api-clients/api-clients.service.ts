@@ -54,7 +54,13 @@ export function scopeOf(row: Row<'api_clients'>): ClientScope {
 export async function issueApiClient(
   trx: Executor,
   clock: Clock,
-  input: { workspaceId: number; name: string; environmentTypes: string[]; projectIds: number[] | null; token?: string | undefined },
+  input: {
+    workspaceId: number;
+    name: string;
+    environmentTypes: string[];
+    projectIds: number[] | null;
+    token?: string | undefined;
+  },
 ): Promise<{ row: Row<'api_clients'>; token: string }> {
   const token = input.token ?? newSecret(TOKEN_PREFIX);
   const row = await insertApiClient(trx, {
@@ -108,7 +114,8 @@ class ClientCache {
       this.byHash.clear();
       return;
     }
-    for (const [hash, client] of this.byHash) if (client.row.id === clientId) this.byHash.delete(hash);
+    for (const [hash, client] of this.byHash)
+      if (client.row.id === clientId) this.byHash.delete(hash);
   }
 }
 
@@ -144,7 +151,8 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
     if (cached !== undefined) return hashesMatch(hash, cached.row.token_hash) ? cached : undefined;
     const generation = cache.generation;
     const row = await findApiClientByTokenHash(deps.db, hash);
-    if (row === undefined || row.revoked_at !== null || !hashesMatch(hash, row.token_hash)) return undefined;
+    if (row === undefined || row.revoked_at !== null || !hashesMatch(hash, row.token_hash))
+      return undefined;
     const client = { row, scope: scopeOf(row) };
     cache.set(hash, client, generation);
     return client;
@@ -160,16 +168,25 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
   function assertWithinScope(ctx: RequestContext, scope: ClientScope): void {
     for (const type of scope.environmentTypes) {
       if (!ctx.scope.environmentTypes.has(type)) {
-        throw forbidden('api_client.scope_exceeded', `Your API client has no access to the ${type} environment`);
+        throw forbidden(
+          'api_client.scope_exceeded',
+          `Your API client has no access to the ${type} environment`,
+        );
       }
     }
     if (ctx.scope.projectIds !== null) {
       if (scope.projectIds === null) {
-        throw forbidden('api_client.scope_exceeded', 'Your API client is limited to some projects and cannot grant access to all');
+        throw forbidden(
+          'api_client.scope_exceeded',
+          'Your API client is limited to some projects and cannot grant access to all',
+        );
       }
       for (const id of scope.projectIds) {
         if (!ctx.scope.projectIds.has(id)) {
-          throw forbidden('api_client.scope_exceeded', `Your API client has no access to project ${id}`);
+          throw forbidden(
+            'api_client.scope_exceeded',
+            `Your API client has no access to project ${id}`,
+          );
         }
       }
     }
@@ -184,17 +201,26 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
       return (await authenticateClient(token))?.row;
     },
 
-    async createClient(ctx: RequestContext, body: CreateApiClientBody): Promise<ApiClient & { token: string }> {
+    async createClient(
+      ctx: RequestContext,
+      body: CreateApiClientBody,
+    ): Promise<ApiClient & { token: string }> {
       const environments = await listEnvironments(deps.db, ctx.workspaceId);
       const known = new Set(environments.map((env) => env.type));
-      const environmentTypes = body.environment_types ?? [...ctx.scope.environmentTypes].filter((t) => known.has(t));
+      const environmentTypes =
+        body.environment_types ?? [...ctx.scope.environmentTypes].filter((t) => known.has(t));
       for (const type of environmentTypes) {
-        if (!known.has(type)) throw badRequest('api_client.environment_unknown', `Environment ${type} not found`);
+        if (!known.has(type))
+          throw badRequest('api_client.environment_unknown', `Environment ${type} not found`);
       }
       // Omitted means "as the caller"; an explicit null asks for every project, which the scope
       // check below refuses to a project-limited caller (`??` would silently narrow it instead).
       const projectIds =
-        body.project_ids === undefined ? (ctx.scope.projectIds === null ? null : [...ctx.scope.projectIds]) : body.project_ids;
+        body.project_ids === undefined
+          ? ctx.scope.projectIds === null
+            ? null
+            : [...ctx.scope.projectIds]
+          : body.project_ids;
       if (projectIds !== null && projectIds.length > 0) {
         const found = await deps.db
           .selectFrom('projects')
@@ -204,7 +230,8 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
           .execute();
         const foundIds = new Set(found.map((p) => p.id));
         const missing = projectIds.find((id) => !foundIds.has(id));
-        if (missing !== undefined) throw badRequest('api_client.project_unknown', `Project ${missing} not found`);
+        if (missing !== undefined)
+          throw badRequest('api_client.project_unknown', `Project ${missing} not found`);
       }
       assertWithinScope(ctx, {
         environmentTypes: new Set(environmentTypes),
@@ -249,7 +276,8 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
 
     async rotateClient(ctx: RequestContext, id: number): Promise<ApiClient & { token: string }> {
       const existing = await requireClient(ctx, id);
-      if (existing.revoked_at !== null) throw badRequest('api_client.revoked', 'A revoked API client cannot be rotated');
+      if (existing.revoked_at !== null)
+        throw badRequest('api_client.revoked', 'A revoked API client cannot be rotated');
       assertWithinScope(ctx, scopeOf(existing));
       const token = newSecret(TOKEN_PREFIX);
       // Evicted before and after the write: a lookup racing the transaction cannot refill the cache.

@@ -43,8 +43,10 @@ function filtered(db: Executor, workspaceId: number, filter: AuditFilter) {
   if (filter.actor_id !== undefined) query = query.where('actor_id', '=', filter.actor_id);
   if (filter.target_type !== undefined) query = query.where('target_type', '=', filter.target_type);
   if (filter.target_id !== undefined) query = query.where('target_id', '=', filter.target_id);
-  if (filter.since !== undefined) query = query.where('created_at', '>=', new Date(filter.since).toISOString());
-  if (filter.until !== undefined) query = query.where('created_at', '<', new Date(filter.until).toISOString());
+  if (filter.since !== undefined)
+    query = query.where('created_at', '>=', new Date(filter.since).toISOString());
+  if (filter.until !== undefined)
+    query = query.where('created_at', '<', new Date(filter.until).toISOString());
   return query;
 }
 
@@ -55,10 +57,17 @@ export async function listAuditEvents(
   page: PageRequest,
 ): Promise<{ rows: Row<'audit_events'>[]; total: number }> {
   const [rows, count] = await Promise.all([
-    filtered(db, workspaceId, filter).selectAll().orderBy('id', 'desc').limit(page.size).offset(page.offset).execute(),
-    filtered(db, workspaceId, filter).select(sql<number>`cast(count(*) as integer)`.as('n')).executeTakeFirstOrThrow(),
+    filtered(db, workspaceId, filter)
+      .selectAll()
+      .orderBy('id', 'desc')
+      .limit(page.size)
+      .offset(page.offset)
+      .execute(),
+    filtered(db, workspaceId, filter)
+      .select(sql<number>`cast(count(*) as integer)`.as('n'))
+      .executeTakeFirstOrThrow(),
   ]);
-  return { rows, total: Number(count.n) };
+  return { rows, total: count.n };
 }
 
 /** The latest thing each member did themselves: the reference API's `last_activity_log`. */
@@ -80,10 +89,19 @@ export async function findLastActivities(
   const rows = await db
     .selectFrom('audit_events')
     .innerJoin(latest, 'latest.id', 'audit_events.id')
-    .select(['audit_events.id', 'audit_events.actor_id', 'audit_events.action', 'audit_events.created_at'])
+    .select([
+      'audit_events.id',
+      'audit_events.actor_id',
+      'audit_events.action',
+      'audit_events.created_at',
+    ])
     .execute();
   for (const row of rows) {
-    result.set(Number(row.actor_id), { id: row.id, event_type: row.action, created_at: row.created_at });
+    result.set(Number(row.actor_id), {
+      id: row.id,
+      event_type: row.action,
+      created_at: row.created_at,
+    });
   }
   return result;
 }

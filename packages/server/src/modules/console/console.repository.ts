@@ -47,7 +47,9 @@ export function listCredentialsByEmailKey(db: Executor, emailKey: string) {
 }
 
 export async function countCredentials(db: Executor, workspaceId?: number): Promise<number> {
-  let query = db.selectFrom('console_credentials').select((eb) => eb.fn.countAll<number>().as('n'));
+  let query = db
+    .selectFrom('console_credentials')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'));
   if (workspaceId !== undefined) query = query.where('workspace_id', '=', workspaceId);
   const row = await query.executeTakeFirstOrThrow();
   return Number(row.n);

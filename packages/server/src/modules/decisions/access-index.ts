@@ -56,7 +56,8 @@ import {
 import { EndUserSlice } from './end-user-index.js';
 
 const NEVER = Number.POSITIVE_INFINITY;
-const expiryMs = (expiresAt: string | null): number => (expiresAt === null ? NEVER : Date.parse(expiresAt));
+const expiryMs = (expiresAt: string | null): number =>
+  expiresAt === null ? NEVER : Date.parse(expiresAt);
 
 /** A project role with its privileges compiled to bits of the workspace's permission table. */
 export interface RoleEntry {
@@ -182,7 +183,8 @@ export class WorkspaceIndex {
     const described = describeRoleConfig(config, PROJECT_RESOURCES);
     const bitList: number[] = [];
     for (const [resource, entry] of Object.entries(config)) {
-      for (const privilege of projectPrivilegesOf(resource, entry.privileges)) bitList.push(this.intern(resource, privilege));
+      for (const privilege of projectPrivilegesOf(resource, entry.privileges))
+        bitList.push(this.intern(resource, privilege));
     }
     const bits = new Uint32Array((this.bitCount >>> 5) + 1);
     for (const bit of bitList) bits[bit >>> 5] = (bits[bit >>> 5] ?? 0) | (1 << (bit & 31));
@@ -204,23 +206,45 @@ export class WorkspaceIndex {
     return this.projectRoles.get(id) ?? this.setProjectRole({ id, name: '', config: '{}' });
   }
 
-  setEnvironmentAndLegacyRoles(legacy: LegacyRoleIndexRow[], environment: EnvironmentRoleIndexRow[]): void {
+  setEnvironmentAndLegacyRoles(
+    legacy: LegacyRoleIndexRow[],
+    environment: EnvironmentRoleIndexRow[],
+  ): void {
     this.legacyRoles = new Map(
-      legacy.map((r) => [r.id, { id: r.id, name: r.name, privileges: fromJson<LegacyPrivileges>(r.privileges) }]),
+      legacy.map((r) => [
+        r.id,
+        { id: r.id, name: r.name, privileges: fromJson<LegacyPrivileges>(r.privileges) },
+      ]),
     );
     this.environmentRoles = new Map(
-      environment.map((r) => [r.id, { id: r.id, name: r.name, config: fromJson<RoleConfig>(r.config) }]),
+      environment.map((r) => [
+        r.id,
+        { id: r.id, name: r.name, config: fromJson<RoleConfig>(r.config) },
+      ]),
     );
   }
 
   // --- members ---------------------------------------------------------------------------------
 
-  private upsertMember(row: { id: number; name: string; email: string; email_key: string }): MemberEntry {
+  private upsertMember(row: {
+    id: number;
+    name: string;
+    email: string;
+    email_key: string;
+  }): MemberEntry {
     let member = this.members.get(row.id);
     // One string when the address is already lower case (the usual case): 100,000 fewer strings.
     const emailKey = row.email_key === row.email ? row.email : row.email_key;
     if (member === undefined) {
-      member = { id: row.id, name: row.name, email: row.email, emailKey, roles: [], groups: [], direct: null };
+      member = {
+        id: row.id,
+        name: row.name,
+        email: row.email,
+        emailKey,
+        roles: [],
+        groups: [],
+        direct: null,
+      };
       this.members.set(row.id, member);
     } else if (member.emailKey !== row.email_key) {
       this.membersByEmail.delete(member.emailKey);
@@ -234,9 +258,11 @@ export class WorkspaceIndex {
 
   private dropMember(member: MemberEntry): void {
     for (const membership of member.groups) membership.group.members.delete(member.id);
-    for (const grants of [...(member.direct?.values() ?? [])]) for (const grant of grants) this.removeGrant(grant);
+    for (const grants of [...(member.direct?.values() ?? [])])
+      for (const grant of grants) this.removeGrant(grant);
     this.members.delete(member.id);
-    if (this.membersByEmail.get(member.emailKey) === member) this.membersByEmail.delete(member.emailKey);
+    if (this.membersByEmail.get(member.emailKey) === member)
+      this.membersByEmail.delete(member.emailKey);
   }
 
   applyMember(memberId: number, reload: MemberReload): void {
@@ -250,7 +276,8 @@ export class WorkspaceIndex {
     for (const membership of member.groups) membership.group.members.delete(member.id);
     member.groups = [];
     for (const row of reload.memberships) this.addMembership(row);
-    for (const grants of [...(member.direct?.values() ?? [])]) for (const grant of grants) this.removeGrant(grant);
+    for (const grants of [...(member.direct?.values() ?? [])])
+      for (const grant of grants) this.removeGrant(grant);
     for (const row of reload.grants) this.addGrant(row);
   }
 
@@ -262,15 +289,23 @@ export class WorkspaceIndex {
     const group = this.groups.get(row.group_id);
     // The missing side's own reload adds the membership when it arrives.
     if (member === undefined || group === undefined) return;
-    const membership: MembershipEntry = { member, group, expiresAt: row.expires_at, expiresMs: expiryMs(row.expires_at) };
-    if (group.members.has(member.id)) member.groups = member.groups.filter((m) => m.group !== group);
+    const membership: MembershipEntry = {
+      member,
+      group,
+      expiresAt: row.expires_at,
+      expiresMs: expiryMs(row.expires_at),
+    };
+    if (group.members.has(member.id))
+      member.groups = member.groups.filter((m) => m.group !== group);
     member.groups.push(membership);
     group.members.set(member.id, membership);
   }
 
   private dropGroup(group: GroupEntry): void {
-    for (const membership of group.members.values()) membership.member.groups = membership.member.groups.filter((m) => m.group !== group);
-    for (const grants of [...group.byProject.values()]) for (const grant of [...grants]) this.removeGrant(grant);
+    for (const membership of group.members.values())
+      membership.member.groups = membership.member.groups.filter((m) => m.group !== group);
+    for (const grants of [...group.byProject.values()])
+      for (const grant of [...grants]) this.removeGrant(grant);
     this.groups.delete(group.id);
     this.systemGroups = this.systemGroups.filter((g) => g !== group);
   }
@@ -281,15 +316,23 @@ export class WorkspaceIndex {
       if (existing !== undefined) this.dropGroup(existing);
       return;
     }
-    const group: GroupEntry = existing ?? { id: groupId, name: '', system: false, members: new Map(), byProject: new Map() };
+    const group: GroupEntry = existing ?? {
+      id: groupId,
+      name: '',
+      system: false,
+      members: new Map(),
+      byProject: new Map(),
+    };
     group.name = reload.group.name;
     group.system = reload.group.system === 1;
     this.groups.set(groupId, group);
     this.systemGroups = [...this.groups.values()].filter((g) => g.system);
-    for (const membership of group.members.values()) membership.member.groups = membership.member.groups.filter((m) => m.group !== group);
+    for (const membership of group.members.values())
+      membership.member.groups = membership.member.groups.filter((m) => m.group !== group);
     group.members.clear();
     for (const row of reload.memberships) this.addMembership(row);
-    for (const grants of [...group.byProject.values()]) for (const grant of [...grants]) this.removeGrant(grant);
+    for (const grants of [...group.byProject.values()])
+      for (const grant of [...grants]) this.removeGrant(grant);
     for (const row of reload.grants) this.addGrant(row);
   }
 
@@ -315,7 +358,10 @@ export class WorkspaceIndex {
     };
     this.grants.set(grant.id, grant);
     project.grants.set(grant.id, grant);
-    const byProject = member !== null ? (member.direct ??= new Map<number, GrantEntry[]>()) : (group as GroupEntry).byProject;
+    const byProject =
+      member !== null
+        ? (member.direct ??= new Map<number, GrantEntry[]>())
+        : (group as GroupEntry).byProject;
     const list = byProject.get(project.id);
     if (list === undefined) byProject.set(project.id, [grant]);
     else list.push(grant);
@@ -325,7 +371,8 @@ export class WorkspaceIndex {
     if (this.grants.get(grant.id) !== grant) return;
     this.grants.delete(grant.id);
     grant.project.grants.delete(grant.id);
-    const byProject = grant.member !== null ? (grant.member.direct ?? undefined) : grant.group?.byProject;
+    const byProject =
+      grant.member !== null ? (grant.member.direct ?? undefined) : grant.group?.byProject;
     const list = byProject?.get(grant.project.id);
     if (byProject !== undefined && list !== undefined) {
       const rest = list.filter((g) => g !== grant);
@@ -336,13 +383,20 @@ export class WorkspaceIndex {
 
   applyProject(projectId: number, reload: ProjectReload): void {
     const existing = this.projects.get(projectId);
-    if (existing !== undefined) for (const grant of [...existing.grants.values()]) this.removeGrant(grant);
+    if (existing !== undefined)
+      for (const grant of [...existing.grants.values()]) this.removeGrant(grant);
     if (reload.project === undefined) {
       this.projects.delete(projectId);
       return;
     }
     const environment = this.environments.find((e) => e.id === reload.project?.environment_id);
-    const project: ProjectEntry = existing ?? { id: projectId, name: '', environmentId: 0, environmentType: '', grants: new Map() };
+    const project: ProjectEntry = existing ?? {
+      id: projectId,
+      name: '',
+      environmentId: 0,
+      environmentType: '',
+      grants: new Map(),
+    };
     project.name = reload.project.name;
     project.environmentId = reload.project.environment_id;
     project.environmentType = environment?.type ?? '';
@@ -363,9 +417,16 @@ export class WorkspaceIndex {
     this.setEnvironmentAndLegacyRoles(rows.legacyRoles, rows.environmentRoles);
     for (const row of rows.projectRoles) this.setProjectRole(row);
     for (const row of rows.members) this.upsertMember(row);
-    for (const row of rows.memberRoles) this.members.get(row.member_id)?.roles.push(roleAssignment(row));
+    for (const row of rows.memberRoles)
+      this.members.get(row.member_id)?.roles.push(roleAssignment(row));
     for (const row of rows.groups) {
-      this.groups.set(row.id, { id: row.id, name: row.name, system: row.system === 1, members: new Map(), byProject: new Map() });
+      this.groups.set(row.id, {
+        id: row.id,
+        name: row.name,
+        system: row.system === 1,
+        members: new Map(),
+        byProject: new Map(),
+      });
     }
     this.systemGroups = [...this.groups.values()].filter((g) => g.system);
     const environmentTypes = new Map(this.environments.map((e) => [e.id, e.type]));
@@ -425,13 +486,17 @@ export class WorkspaceIndex {
    * Every grant that reaches the member, with the membership it comes through (null for direct
    * grants and system groups), expired ones included: callers decide what counts.
    */
-  reachingGrants(member: MemberEntry, projectId: number | null): { grant: GrantEntry; membership: MembershipEntry | null }[] {
+  reachingGrants(
+    member: MemberEntry,
+    projectId: number | null,
+  ): { grant: GrantEntry; membership: MembershipEntry | null }[] {
     const found: { grant: GrantEntry; membership: MembershipEntry | null }[] = [];
     const take = (map: Map<number, GrantEntry[]>, membership: MembershipEntry | null) => {
       if (projectId !== null) {
         for (const grant of map.get(projectId) ?? []) found.push({ grant, membership });
       } else {
-        for (const grants of map.values()) for (const grant of grants) found.push({ grant, membership });
+        for (const grants of map.values())
+          for (const grant of grants) found.push({ grant, membership });
       }
     };
     if (member.direct !== null) take(member.direct, null);
@@ -463,17 +528,25 @@ export class WorkspaceIndex {
       }
       for (let i = 0; i < bits.length; i++) current[i] = (current[i] ?? 0) | (bits[i] ?? 0);
     };
-    if (member.direct !== null) for (const grants of member.direct.values()) for (const grant of grants) add(grant);
+    if (member.direct !== null)
+      for (const grants of member.direct.values()) for (const grant of grants) add(grant);
     for (const membership of member.groups) {
       if (membership.expiresMs <= nowMs) continue;
-      for (const grants of membership.group.byProject.values()) for (const grant of grants) add(grant);
+      for (const grants of membership.group.byProject.values())
+        for (const grant of grants) add(grant);
     }
-    for (const group of this.systemGroups) for (const grants of group.byProject.values()) for (const grant of grants) add(grant);
+    for (const group of this.systemGroups)
+      for (const grants of group.byProject.values()) for (const grant of grants) add(grant);
     return result;
   }
 
   /** Environment-level privilege from the member's role in that environment (new or legacy). */
-  allowsEnvironment(member: MemberEntry, environmentId: number, resource: string, privilege: string): boolean {
+  allowsEnvironment(
+    member: MemberEntry,
+    environmentId: number,
+    resource: string,
+    privilege: string,
+  ): boolean {
     const assignment = this.roleIn(member, environmentId);
     if (assignment === undefined) return false;
     return environmentRoleAllows(this, assignment, resource, privilege);
@@ -489,17 +562,33 @@ function anyGrantAllows(grants: GrantEntry[], word: number, mask: number, nowMs:
   return false;
 }
 
-function roleAssignment(row: { environment_id: number; role_type: string; legacy_role_id: number | null; environment_role_id: number | null }): EnvironmentRoleAssignment {
-  return { environmentId: row.environment_id, roleType: row.role_type, legacyRoleId: row.legacy_role_id, environmentRoleId: row.environment_role_id };
+function roleAssignment(row: {
+  environment_id: number;
+  role_type: string;
+  legacy_role_id: number | null;
+  environment_role_id: number | null;
+}): EnvironmentRoleAssignment {
+  return {
+    environmentId: row.environment_id,
+    roleType: row.role_type,
+    legacyRoleId: row.legacy_role_id,
+    environmentRoleId: row.environment_role_id,
+  };
 }
 
 /** The privileges a project-role config entry expands to, as describeRoleConfig expands them. */
-export function projectPrivilegesOf(resource: string, privileges: 'all' | string[]): readonly string[] {
+export function projectPrivilegesOf(
+  resource: string,
+  privileges: 'all' | string[],
+): readonly string[] {
   if (privileges !== 'all') return privileges;
   return PROJECT_RESOURCES[resource]?.privileges ?? ['all'];
 }
 
-function environmentPrivilegesOf(resource: string, privileges: 'all' | string[]): readonly string[] {
+function environmentPrivilegesOf(
+  resource: string,
+  privileges: 'all' | string[],
+): readonly string[] {
   if (privileges !== 'all') return privileges;
   return ENVIRONMENT_RESOURCES[resource]?.privileges ?? ['all'];
 }
@@ -508,7 +597,11 @@ function environmentPrivilegesOf(resource: string, privileges: 'all' | string[])
  * Legacy privilege groups name categories by label ("Folders") and sometimes other privilege
  * names ("read" for folder "view"); a check names the new resource key. The catalogue maps them.
  */
-export function legacyAllows(privileges: LegacyPrivileges, resource: string, privilege: string): boolean {
+export function legacyAllows(
+  privileges: LegacyPrivileges,
+  resource: string,
+  privilege: string,
+): boolean {
   for (const [category, list] of Object.entries(privileges)) {
     const mapping = LEGACY_CATEGORY_RESOURCES.get(category);
     const matches = category === resource || mapping?.resource === resource;
@@ -530,11 +623,17 @@ export function environmentRoleAllows(
   privilege: string,
 ): boolean {
   if (assignment.roleType === 'environment') {
-    const role = assignment.environmentRoleId === null ? undefined : index.environmentRoles.get(assignment.environmentRoleId);
+    const role =
+      assignment.environmentRoleId === null
+        ? undefined
+        : index.environmentRoles.get(assignment.environmentRoleId);
     const entry = role?.config[resource];
-    return entry !== undefined && environmentPrivilegesOf(resource, entry.privileges).includes(privilege);
+    return (
+      entry !== undefined && environmentPrivilegesOf(resource, entry.privileges).includes(privilege)
+    );
   }
-  const legacy = assignment.legacyRoleId === null ? undefined : index.legacyRoles.get(assignment.legacyRoleId);
+  const legacy =
+    assignment.legacyRoleId === null ? undefined : index.legacyRoles.get(assignment.legacyRoleId);
   return legacy !== undefined && legacyAllows(legacy.privileges, resource, privilege);
 }
 
@@ -595,8 +694,7 @@ export class AccessIndex {
   /** Counters for docs, tests and operators. */
   readonly stats = { syncs: 0, events: 0, fullReloads: 0, lastBuildMs: 0 };
 
-  constructor(private readonly options: AccessIndexOptions) {
-  }
+  constructor(private readonly options: AccessIndexOptions) {}
 
   workspace(id: number): WorkspaceIndex | undefined {
     return this.workspaces.get(id);
@@ -622,7 +720,8 @@ export class AccessIndex {
       }, interval);
       this.poller.unref();
     }
-    if (this.options.dialect === 'postgres' && this.options.databaseUrl !== undefined) await this.listen(this.options.databaseUrl);
+    if (this.options.dialect === 'postgres' && this.options.databaseUrl !== undefined)
+      await this.listen(this.options.databaseUrl);
   }
 
   /** Drops and rebuilds every workspace from the store. Reads the log position first, so nothing is missed. */
@@ -631,7 +730,14 @@ export class AccessIndex {
     const lastSeen = await findLastEventId(this.options.db);
     const ids = await listWorkspaceIds(this.options.db);
     const built = await Promise.all(
-      ids.map(async ({ id }) => [id, await this.buildWorkspace(id), new EndUserSlice(await loadEndUserSliceRows(this.options.db, id))] as const),
+      ids.map(
+        async ({ id }) =>
+          [
+            id,
+            await this.buildWorkspace(id),
+            new EndUserSlice(await loadEndUserSliceRows(this.options.db, id)),
+          ] as const,
+      ),
     );
     this.workspaces.clear();
     this.endUserSlices.clear();
@@ -650,13 +756,13 @@ export class AccessIndex {
     const index = new WorkspaceIndex(id);
     index.load(rows);
     const db = this.options.db;
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const page = await loadMembershipPage(db, id, after);
       index.addMembershipRows(page);
       if (page.length < LOAD_PAGE_SIZE) break;
       after = (page[page.length - 1] as { id: number }).id;
     }
-    for (let after = ''; ; ) {
+    for (let after = ''; ;) {
       const page = await loadGrantPage(db, id, after);
       index.addGrantRows(page);
       if (page.length < LOAD_PAGE_SIZE) break;
@@ -675,7 +781,11 @@ export class AccessIndex {
       this.options.onError?.(error);
       this.listener = null;
       void client.end().catch(() => undefined);
-      if (!this.stopped) setTimeout(() => void this.listen(url).catch((e: unknown) => this.options.onError?.(e)), 1_000).unref();
+      if (!this.stopped)
+        setTimeout(
+          () => void this.listen(url).catch((e: unknown) => this.options.onError?.(e)),
+          1_000,
+        ).unref();
     });
     await client.connect();
     await client.query(`LISTEN ${CHANGE_CHANNEL}`);
@@ -729,15 +839,22 @@ export class AccessIndex {
   private async syncOnce(): Promise<void> {
     this.stats.syncs += 1;
     const nowMs = Date.now();
-    for (const [id, since] of this.missing) if (nowMs - since > MISSING_ID_TTL_MS) this.missing.delete(id);
+    for (const [id, since] of this.missing)
+      if (nowMs - since > MISSING_ID_TTL_MS) this.missing.delete(id);
     for (;;) {
-      const events = await listChangeEvents(this.options.db, this.lastSeen, [...this.missing.keys()], EVENTS_PER_READ);
+      const events = await listChangeEvents(
+        this.options.db,
+        this.lastSeen,
+        [...this.missing.keys()],
+        EVENTS_PER_READ,
+      );
       if (events.length === 0) return;
       let expected = this.lastSeen + 1;
       for (const event of events) {
         if (event.id > this.lastSeen) {
           // IDs skipped here may belong to transactions still in flight: watch them for a while.
-          if (event.id - expected <= EVENTS_PER_READ) for (let id = expected; id < event.id; id++) this.missing.set(id, nowMs);
+          if (event.id - expected <= EVENTS_PER_READ)
+            for (let id = expected; id < event.id; id++) this.missing.set(id, nowMs);
           expected = event.id + 1;
           this.lastSeen = event.id;
         } else {
@@ -762,9 +879,17 @@ export class AccessIndex {
     }
     for (const [workspaceId, dirty] of byWorkspace) {
       if (dirty.endUsers || dirty.full) {
-        this.endUserSlices.set(workspaceId, new EndUserSlice(await loadEndUserSliceRows(this.options.db, workspaceId)));
+        this.endUserSlices.set(
+          workspaceId,
+          new EndUserSlice(await loadEndUserSliceRows(this.options.db, workspaceId)),
+        );
       }
-      const targets = dirty.members.size + dirty.groups.size + dirty.projects.size + dirty.grants.size + dirty.projectRoles.size;
+      const targets =
+        dirty.members.size +
+        dirty.groups.size +
+        dirty.projects.size +
+        dirty.grants.size +
+        dirty.projectRoles.size;
       const index = this.workspaces.get(workspaceId);
       if (index === undefined || dirty.full || targets > FULL_RELOAD_THRESHOLD) {
         this.stats.fullReloads += 1;
@@ -784,13 +909,37 @@ export class AccessIndex {
     const id = index.id;
     const [environmentRoles, projectRoles, members, groups, projects, grants] = await Promise.all([
       dirty.environmentRoles ? loadEnvironmentRoleRows(db, id) : Promise.resolve(undefined),
-      Promise.all([...dirty.projectRoles].map(async (roleId) => [roleId, await findProjectRoleRow(db, id, roleId)] as const)),
-      Promise.all([...dirty.members].map(async (memberId) => [memberId, await loadMemberRows(db, id, memberId)] as const)),
-      Promise.all([...dirty.groups].map(async (groupId) => [groupId, await loadGroupRows(db, id, groupId)] as const)),
-      Promise.all([...dirty.projects].map(async (projectId) => [projectId, await loadProjectRows(db, id, projectId)] as const)),
-      Promise.all([...dirty.grants].map(async (grantId) => [grantId, await findGrantRow(db, id, grantId)] as const)),
+      Promise.all(
+        [...dirty.projectRoles].map(
+          async (roleId) => [roleId, await findProjectRoleRow(db, id, roleId)] as const,
+        ),
+      ),
+      Promise.all(
+        [...dirty.members].map(
+          async (memberId) => [memberId, await loadMemberRows(db, id, memberId)] as const,
+        ),
+      ),
+      Promise.all(
+        [...dirty.groups].map(
+          async (groupId) => [groupId, await loadGroupRows(db, id, groupId)] as const,
+        ),
+      ),
+      Promise.all(
+        [...dirty.projects].map(
+          async (projectId) => [projectId, await loadProjectRows(db, id, projectId)] as const,
+        ),
+      ),
+      Promise.all(
+        [...dirty.grants].map(
+          async (grantId) => [grantId, await findGrantRow(db, id, grantId)] as const,
+        ),
+      ),
     ]);
-    if (environmentRoles !== undefined) index.setEnvironmentAndLegacyRoles(environmentRoles.legacyRoles, environmentRoles.environmentRoles);
+    if (environmentRoles !== undefined)
+      index.setEnvironmentAndLegacyRoles(
+        environmentRoles.legacyRoles,
+        environmentRoles.environmentRoles,
+      );
     for (const [roleId, row] of projectRoles) {
       if (row !== undefined) index.setProjectRole(row);
       else index.projectRoles.delete(roleId);

@@ -78,7 +78,15 @@ export interface WorkspaceIndexRows {
   projects: ProjectIndexRow[];
 }
 
-const grantColumns = ['id', 'project_id', 'project_role_id', 'member_id', 'group_id', 'created_at', 'expires_at'] as const;
+const grantColumns = [
+  'id',
+  'project_id',
+  'project_role_id',
+  'member_id',
+  'group_id',
+  'created_at',
+  'expires_at',
+] as const;
 
 export function listWorkspaceIds(db: Executor): Promise<{ id: number }[]> {
   return db.selectFrom('workspaces').select('id').orderBy('id').execute();
@@ -112,25 +120,78 @@ export function listChangeEvents(
     .execute();
 }
 
-export async function loadWorkspaceRows(db: Executor, workspaceId: number): Promise<WorkspaceIndexRows | undefined> {
-  const workspace = await db.selectFrom('workspaces').select('id').where('id', '=', workspaceId).executeTakeFirst();
+export async function loadWorkspaceRows(
+  db: Executor,
+  workspaceId: number,
+): Promise<WorkspaceIndexRows | undefined> {
+  const workspace = await db
+    .selectFrom('workspaces')
+    .select('id')
+    .where('id', '=', workspaceId)
+    .executeTakeFirst();
   if (workspace === undefined) return undefined;
-  const [environments, legacyRoles, environmentRoles, projectRoles, members, memberRoles, groups, projects] =
-    await Promise.all([
-      db.selectFrom('environments').select(['id', 'type']).where('workspace_id', '=', workspaceId).orderBy('id').execute(),
-      db.selectFrom('legacy_roles').select(['id', 'name', 'privileges']).where('workspace_id', '=', workspaceId).execute(),
-      db.selectFrom('environment_roles').select(['id', 'name', 'config']).where('workspace_id', '=', workspaceId).execute(),
-      db.selectFrom('project_roles').select(['id', 'name', 'config']).where('workspace_id', '=', workspaceId).execute(),
-      db.selectFrom('members').select(['id', 'name', 'email', 'email_key']).where('workspace_id', '=', workspaceId).execute(),
-      db
-        .selectFrom('member_environment_roles')
-        .select(['member_id', 'environment_id', 'role_type', 'legacy_role_id', 'environment_role_id'])
-        .where('workspace_id', '=', workspaceId)
-        .execute(),
-      db.selectFrom('collaborator_groups').select(['id', 'name', 'system']).where('workspace_id', '=', workspaceId).execute(),
-      db.selectFrom('projects').select(['id', 'name', 'environment_id']).where('workspace_id', '=', workspaceId).execute(),
-    ]);
-  return { environments, legacyRoles, environmentRoles, projectRoles, members, memberRoles, groups, projects };
+  const [
+    environments,
+    legacyRoles,
+    environmentRoles,
+    projectRoles,
+    members,
+    memberRoles,
+    groups,
+    projects,
+  ] = await Promise.all([
+    db
+      .selectFrom('environments')
+      .select(['id', 'type'])
+      .where('workspace_id', '=', workspaceId)
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('legacy_roles')
+      .select(['id', 'name', 'privileges'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+    db
+      .selectFrom('environment_roles')
+      .select(['id', 'name', 'config'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+    db
+      .selectFrom('project_roles')
+      .select(['id', 'name', 'config'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+    db
+      .selectFrom('members')
+      .select(['id', 'name', 'email', 'email_key'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+    db
+      .selectFrom('member_environment_roles')
+      .select(['member_id', 'environment_id', 'role_type', 'legacy_role_id', 'environment_role_id'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+    db
+      .selectFrom('collaborator_groups')
+      .select(['id', 'name', 'system'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+    db
+      .selectFrom('projects')
+      .select(['id', 'name', 'environment_id'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+  ]);
+  return {
+    environments,
+    legacyRoles,
+    environmentRoles,
+    projectRoles,
+    members,
+    memberRoles,
+    groups,
+    projects,
+  };
 }
 
 /**
@@ -157,7 +218,11 @@ export function loadMembershipPage(
     .execute();
 }
 
-export function loadGrantPage(db: Executor, workspaceId: number, afterId: string): Promise<GrantIndexRow[]> {
+export function loadGrantPage(
+  db: Executor,
+  workspaceId: number,
+  afterId: string,
+): Promise<GrantIndexRow[]> {
   return db
     .selectFrom('project_grants')
     .select(grantColumns)
@@ -175,7 +240,11 @@ export interface MemberReload {
   grants: GrantIndexRow[];
 }
 
-export async function loadMemberRows(db: Executor, workspaceId: number, memberId: number): Promise<MemberReload> {
+export async function loadMemberRows(
+  db: Executor,
+  workspaceId: number,
+  memberId: number,
+): Promise<MemberReload> {
   const [member, roles, memberships, grants] = await Promise.all([
     db
       .selectFrom('members')
@@ -188,8 +257,16 @@ export async function loadMemberRows(db: Executor, workspaceId: number, memberId
       .select(['member_id', 'environment_id', 'role_type', 'legacy_role_id', 'environment_role_id'])
       .where('member_id', '=', memberId)
       .execute(),
-    db.selectFrom('group_memberships').select(['group_id', 'member_id', 'expires_at']).where('member_id', '=', memberId).execute(),
-    db.selectFrom('project_grants').select(grantColumns).where('member_id', '=', memberId).execute(),
+    db
+      .selectFrom('group_memberships')
+      .select(['group_id', 'member_id', 'expires_at'])
+      .where('member_id', '=', memberId)
+      .execute(),
+    db
+      .selectFrom('project_grants')
+      .select(grantColumns)
+      .where('member_id', '=', memberId)
+      .execute(),
   ]);
   return { member, roles, memberships, grants };
 }
@@ -200,7 +277,11 @@ export interface GroupReload {
   grants: GrantIndexRow[];
 }
 
-export async function loadGroupRows(db: Executor, workspaceId: number, groupId: string): Promise<GroupReload> {
+export async function loadGroupRows(
+  db: Executor,
+  workspaceId: number,
+  groupId: string,
+): Promise<GroupReload> {
   const [group, memberships, grants] = await Promise.all([
     db
       .selectFrom('collaborator_groups')
@@ -224,7 +305,11 @@ export interface ProjectReload {
   grants: GrantIndexRow[];
 }
 
-export async function loadProjectRows(db: Executor, workspaceId: number, projectId: number): Promise<ProjectReload> {
+export async function loadProjectRows(
+  db: Executor,
+  workspaceId: number,
+  projectId: number,
+): Promise<ProjectReload> {
   const [project, grants] = await Promise.all([
     db
       .selectFrom('projects')
@@ -232,12 +317,20 @@ export async function loadProjectRows(db: Executor, workspaceId: number, project
       .where('workspace_id', '=', workspaceId)
       .where('id', '=', projectId)
       .executeTakeFirst(),
-    db.selectFrom('project_grants').select(grantColumns).where('project_id', '=', projectId).execute(),
+    db
+      .selectFrom('project_grants')
+      .select(grantColumns)
+      .where('project_id', '=', projectId)
+      .execute(),
   ]);
   return { project, grants };
 }
 
-export function findGrantRow(db: Executor, workspaceId: number, grantId: string): Promise<GrantIndexRow | undefined> {
+export function findGrantRow(
+  db: Executor,
+  workspaceId: number,
+  grantId: string,
+): Promise<GrantIndexRow | undefined> {
   return db
     .selectFrom('project_grants')
     .select(grantColumns)
@@ -246,7 +339,11 @@ export function findGrantRow(db: Executor, workspaceId: number, grantId: string)
     .executeTakeFirst();
 }
 
-export function findProjectRoleRow(db: Executor, workspaceId: number, roleId: string): Promise<ProjectRoleIndexRow | undefined> {
+export function findProjectRoleRow(
+  db: Executor,
+  workspaceId: number,
+  roleId: string,
+): Promise<ProjectRoleIndexRow | undefined> {
   return db
     .selectFrom('project_roles')
     .select(['id', 'name', 'config'])
@@ -261,8 +358,16 @@ export async function loadEnvironmentRoleRows(
   workspaceId: number,
 ): Promise<{ legacyRoles: LegacyRoleIndexRow[]; environmentRoles: EnvironmentRoleIndexRow[] }> {
   const [legacyRoles, environmentRoles] = await Promise.all([
-    db.selectFrom('legacy_roles').select(['id', 'name', 'privileges']).where('workspace_id', '=', workspaceId).execute(),
-    db.selectFrom('environment_roles').select(['id', 'name', 'config']).where('workspace_id', '=', workspaceId).execute(),
+    db
+      .selectFrom('legacy_roles')
+      .select(['id', 'name', 'privileges'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+    db
+      .selectFrom('environment_roles')
+      .select(['id', 'name', 'config'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
   ]);
   return { legacyRoles, environmentRoles };
 }
@@ -271,27 +376,73 @@ export async function loadEnvironmentRoleRows(
 export interface EndUserSliceRows {
   users: { id: number; name: string; email: string; email_key: string; status: string }[];
   environmentAccess: { end_user_id: number; environment_id: number }[];
-  groups: { id: number; environment_id: number; name: string; managed_by: string; system: number }[];
+  groups: {
+    id: number;
+    environment_id: number;
+    name: string;
+    managed_by: string;
+    system: number;
+  }[];
   groupMembers: { group_id: number; end_user_id: number }[];
   features: { id: number; environment_id: number; name: string }[];
-  featureGrants: { id: number; feature_id: number; end_user_id: number | null; group_id: number | null }[];
-  policies: { id: number; feature_id: number; name: string; tools: string; scope_type: string; effect: string }[];
+  featureGrants: {
+    id: number;
+    feature_id: number;
+    end_user_id: number | null;
+    group_id: number | null;
+  }[];
+  policies: {
+    id: number;
+    feature_id: number;
+    name: string;
+    tools: string;
+    scope_type: string;
+    effect: string;
+  }[];
   policyTargets: { policy_id: number; end_user_id: number | null; group_id: number | null }[];
 }
 
 /** The end-user slice is reloaded whole on an end-user write (see docs/decisions.md for the cost). */
-export async function loadEndUserSliceRows(db: Executor, workspaceId: number): Promise<EndUserSliceRows> {
-  const [users, environmentAccess, groups, groupMembers, features, featureGrants, policies, policyTargets] = await Promise.all([
-    db.selectFrom('end_users').select(['id', 'name', 'email', 'email_key', 'status']).where('workspace_id', '=', workspaceId).execute(),
-    db.selectFrom('end_user_environments').select(['end_user_id', 'environment_id']).where('workspace_id', '=', workspaceId).execute(),
+export async function loadEndUserSliceRows(
+  db: Executor,
+  workspaceId: number,
+): Promise<EndUserSliceRows> {
+  const [
+    users,
+    environmentAccess,
+    groups,
+    groupMembers,
+    features,
+    featureGrants,
+    policies,
+    policyTargets,
+  ] = await Promise.all([
+    db
+      .selectFrom('end_users')
+      .select(['id', 'name', 'email', 'email_key', 'status'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+    db
+      .selectFrom('end_user_environments')
+      .select(['end_user_id', 'environment_id'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
     db
       .selectFrom('end_user_groups')
       .select(['id', 'environment_id', 'name', 'managed_by', 'system'])
       .where('workspace_id', '=', workspaceId)
       .orderBy('id')
       .execute(),
-    db.selectFrom('end_user_group_members').select(['group_id', 'end_user_id']).where('workspace_id', '=', workspaceId).execute(),
-    db.selectFrom('features').select(['id', 'environment_id', 'name']).where('workspace_id', '=', workspaceId).execute(),
+    db
+      .selectFrom('end_user_group_members')
+      .select(['group_id', 'end_user_id'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+    db
+      .selectFrom('features')
+      .select(['id', 'environment_id', 'name'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
     db
       .selectFrom('feature_grants')
       .select(['id', 'feature_id', 'end_user_id', 'group_id'])
@@ -311,5 +462,14 @@ export async function loadEndUserSliceRows(db: Executor, workspaceId: number): P
       .orderBy('id')
       .execute(),
   ]);
-  return { users, environmentAccess, groups, groupMembers, features, featureGrants, policies, policyTargets };
+  return {
+    users,
+    environmentAccess,
+    groups,
+    groupMembers,
+    features,
+    featureGrants,
+    policies,
+    policyTargets,
+  };
 }

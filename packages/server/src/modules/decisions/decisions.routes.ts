@@ -21,7 +21,11 @@ import { projectAccessCsv, type DecisionsService } from './decisions.service.js'
 const tags = ['Collaborators'];
 const accessTags = ['Access decisions'];
 
-export function registerDecisionRoutes(app: Api, decisions: DecisionsService, members: MembersService): void {
+export function registerDecisionRoutes(
+  app: Api,
+  decisions: DecisionsService,
+  members: MembersService,
+): void {
   app.get(
     '/members/:id/privileges',
     {
@@ -89,7 +93,8 @@ export function registerDecisionRoutes(app: Api, decisions: DecisionsService, me
         response: { 200: MemberProjectAccessList, ...errorResponses },
       },
     },
-    (request) => decisions.listMemberProjects(contextOf(request), request.query, pageRequest(request.query)),
+    (request) =>
+      decisions.listMemberProjects(contextOf(request), request.query, pageRequest(request.query)),
   );
   app.get(
     '/projects/:id/access',
@@ -104,15 +109,23 @@ export function registerDecisionRoutes(app: Api, decisions: DecisionsService, me
     },
     async (request, reply) => {
       const ctx = contextOf(request);
-      const csv = request.query.format === 'csv' || (request.query.format === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''));
-      if (!csv) return decisions.projectAccess(ctx, intId(request.params), pageRequest(request.query));
+      const csv =
+        request.query.format === 'csv' ||
+        (request.query.format === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''));
+      if (!csv)
+        return decisions.projectAccess(ctx, intId(request.params), pageRequest(request.query));
       // The export is the whole review, not a page of it.
       const { data } = decisions.projectAccess(ctx, intId(request.params), null);
-      return reply
-        .type('text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="project-${request.params.id}-access.csv"`)
-        // The response schema types the JSON answer; a text/csv body is sent as it is, unserialized.
-        .send(projectAccessCsv(data) as never);
+      return (
+        reply
+          .type('text/csv; charset=utf-8')
+          .header(
+            'content-disposition',
+            `attachment; filename="project-${request.params.id}-access.csv"`,
+          )
+          // The response schema types the JSON answer; a text/csv body is sent as it is, unserialized.
+          .send(projectAccessCsv(data) as never)
+      );
     },
   );
 }

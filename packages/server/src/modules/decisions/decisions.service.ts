@@ -27,7 +27,11 @@ import {
 import { AppError, badRequest, notFound, reasonCode } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, type PageRequest, type Paged } from '../../lib/pagination.js';
-import { canAccessProject, requireEnvironmentAccess, requireProjectAccess } from '../../lib/scope.js';
+import {
+  canAccessProject,
+  requireEnvironmentAccess,
+  requireProjectAccess,
+} from '../../lib/scope.js';
 import { resolveEndUserQuestion } from './end-user-decisions.js';
 import { evaluateEndUser } from './end-user-index.js';
 import { explainEndUser } from './end-user-explain.js';
@@ -82,7 +86,8 @@ function compareGrants(a: GrantEntry, b: GrantEntry): number {
 }
 
 const isExpired = (reach: Reach, nowMs: number): boolean =>
-  reach.grant.expiresMs <= nowMs || (reach.membership !== null && reach.membership.expiresMs <= nowMs);
+  reach.grant.expiresMs <= nowMs ||
+  (reach.membership !== null && reach.membership.expiresMs <= nowMs);
 
 function grantPath(reach: Reach, nowMs: number): AccessGrantPath {
   const { grant, membership } = reach;
@@ -127,10 +132,22 @@ function explainReach(
   const membershipExpired = membership !== null && membership.expiresMs <= nowMs;
   const steps: AccessStep[] = [{ kind: 'member', id: member.id, name: member.email }];
   if (group !== null) {
-    steps.push({ kind: 'group', id: group.id, name: group.name, expires_at: membership?.expiresAt ?? null, expired: membershipExpired });
+    steps.push({
+      kind: 'group',
+      id: group.id,
+      name: group.name,
+      expires_at: membership?.expiresAt ?? null,
+      expired: membershipExpired,
+    });
   }
   steps.push(
-    { kind: 'project_grant', id: grant.id, name: `${grant.role.name} on ${grant.project.name}`, expires_at: grant.expiresAt, expired: grantExpired },
+    {
+      kind: 'project_grant',
+      id: grant.id,
+      name: `${grant.role.name} on ${grant.project.name}`,
+      expires_at: grant.expiresAt,
+      expired: grantExpired,
+    },
     { kind: 'project_role', id: grant.role.id, name: grant.role.name },
     { kind: 'privilege', id: null, name: privilege },
   );
@@ -165,11 +182,17 @@ function resolveSubject(index: WorkspaceIndex, subject: AccessSubject): MemberEn
     throw badRequest('access.subject_missing', 'Give subject.member_id or subject.email');
   }
   const byId = subject.member_id === undefined ? undefined : index.members.get(subject.member_id);
-  const byEmail = subject.email === undefined ? undefined : index.membersByEmail.get(subject.email.trim().toLowerCase());
+  const byEmail =
+    subject.email === undefined
+      ? undefined
+      : index.membersByEmail.get(subject.email.trim().toLowerCase());
   const member = byId ?? byEmail;
   if (member === undefined) throw notFound('member.not_found', 'Member not found');
   if (byId !== undefined && subject.email !== undefined && byEmail !== byId) {
-    throw badRequest('access.subject_mismatch', 'subject.member_id and subject.email name different members');
+    throw badRequest(
+      'access.subject_mismatch',
+      'subject.member_id and subject.email name different members',
+    );
   }
   return member;
 }
@@ -180,66 +203,121 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
   function workspaceOf(ctx: RequestContext): WorkspaceIndex {
     const workspace = index.workspace(ctx.workspaceId);
     // The index holds every workspace a valid credential can belong to; this is a server fault.
-    if (workspace === undefined) throw new AppError(503, 'access.index_unavailable', 'The access index is not ready');
+    if (workspace === undefined)
+      throw new AppError(503, 'access.index_unavailable', 'The access index is not ready');
     return workspace;
   }
 
-  function checkOne(ctx: RequestContext, ws: WorkspaceIndex, input: AccessCheck, nowMs: number): AccessDecision {
-    if (input.feature_id !== undefined || input.subject.end_user_id !== undefined) return checkEndUser(ctx, ws, input);
+  function checkOne(
+    ctx: RequestContext,
+    ws: WorkspaceIndex,
+    input: AccessCheck,
+    nowMs: number,
+  ): AccessDecision {
+    if (input.feature_id !== undefined || input.subject.end_user_id !== undefined)
+      return checkEndUser(ctx, ws, input);
     if (input.resource === undefined || input.privilege === undefined) {
-      throw badRequest('access.privilege_missing', 'Give resource and privilege (or feature_id for an end user)');
+      throw badRequest(
+        'access.privilege_missing',
+        'Give resource and privilege (or feature_id for an end user)',
+      );
     }
-    const check: PrivilegeCheck = { ...input, resource: input.resource, privilege: input.privilege };
+    const check: PrivilegeCheck = {
+      ...input,
+      resource: input.resource,
+      privilege: input.privilege,
+    };
     const member = resolveSubject(ws, check.subject);
     const explain = check.explain === true;
     if (check.project_id !== undefined) {
       const project = ws.projects.get(check.project_id);
       if (project === undefined) throw notFound('project.not_found', 'Project not found');
-      if (check.environment_type !== undefined && check.environment_type !== project.environmentType) {
+      if (
+        check.environment_type !== undefined &&
+        check.environment_type !== project.environmentType
+      ) {
         throw badRequest(
           'access.environment_mismatch',
           `Project ${project.id} is in the ${project.environmentType.toUpperCase()} environment, not ${check.environment_type.toUpperCase()}`,
         );
       }
       requireProjectAccess(ctx, { id: project.id, environmentType: project.environmentType });
-      const allowed = ws.allowsProject(member, project.id, ws.bitOf(check.resource, check.privilege), nowMs);
-      return { allowed, paths: explain ? explainProject(ws, member, project, check, allowed, nowMs) : [] };
+      const allowed = ws.allowsProject(
+        member,
+        project.id,
+        ws.bitOf(check.resource, check.privilege),
+        nowMs,
+      );
+      return {
+        allowed,
+        paths: explain ? explainProject(ws, member, project, check, allowed, nowMs) : [],
+      };
     }
     if (check.environment_type === undefined) {
-      throw badRequest('access.target_missing', 'Give project_id, or environment_type for an environment-level check');
+      throw badRequest(
+        'access.target_missing',
+        'Give project_id, or environment_type for an environment-level check',
+      );
     }
     const environment = ws.environmentsByType.get(check.environment_type);
     if (environment === undefined) {
-      throw badRequest('access.environment_unknown', `This workspace has no ${check.environment_type.toUpperCase()} environment`);
+      throw badRequest(
+        'access.environment_unknown',
+        `This workspace has no ${check.environment_type.toUpperCase()} environment`,
+      );
     }
     requireEnvironmentAccess(ctx, environment.type);
     const allowed = ws.allowsEnvironment(member, environment.id, check.resource, check.privilege);
-    return { allowed, paths: explain ? [explainEnvironment(ws, member, environment, check, allowed)] : [] };
+    return {
+      allowed,
+      paths: explain ? [explainEnvironment(ws, member, environment, check, allowed)] : [],
+    };
   }
 
   /** An end user and a feature (and tool): the end-user rule on the index's end-user slice. */
-  function checkEndUser(ctx: RequestContext, ws: WorkspaceIndex, check: AccessCheck): AccessDecision {
+  function checkEndUser(
+    ctx: RequestContext,
+    ws: WorkspaceIndex,
+    check: AccessCheck,
+  ): AccessDecision {
     const { subject } = check;
     if (subject.member_id !== undefined) {
-      throw badRequest('access.subject_mixed', 'A feature check is about an end user: give subject.end_user_id or subject.email, not member_id');
+      throw badRequest(
+        'access.subject_mixed',
+        'A feature check is about an end user: give subject.end_user_id or subject.email, not member_id',
+      );
     }
     if (subject.end_user_id === undefined && subject.email === undefined) {
       throw badRequest('access.subject_missing', 'Give subject.end_user_id or subject.email');
     }
-    if (check.feature_id === undefined) throw badRequest('access.feature_missing', 'An end-user check needs feature_id');
-    if (check.environment_type === undefined) throw badRequest('access.environment_missing', 'An end-user check needs environment_type');
+    if (check.feature_id === undefined)
+      throw badRequest('access.feature_missing', 'An end-user check needs feature_id');
+    if (check.environment_type === undefined)
+      throw badRequest('access.environment_missing', 'An end-user check needs environment_type');
     const slice = index.endUsers(ctx.workspaceId);
-    if (slice === undefined) throw new AppError(503, 'access.index_unavailable', 'The access index is not ready');
-    const { environment, user, feature } = resolveEndUserQuestion(slice, ws.environmentsByType, ctx, {
-      end_user_id: subject.end_user_id,
-      email: subject.email,
-      environment_type: check.environment_type,
-      feature_id: check.feature_id,
-    });
+    if (slice === undefined)
+      throw new AppError(503, 'access.index_unavailable', 'The access index is not ready');
+    const { environment, user, feature } = resolveEndUserQuestion(
+      slice,
+      ws.environmentsByType,
+      ctx,
+      {
+        end_user_id: subject.end_user_id,
+        email: subject.email,
+        environment_type: check.environment_type,
+        feature_id: check.feature_id,
+      },
+    );
     const tool = check.tool ?? null;
     const outcome = evaluateEndUser(slice, user, environment, feature, tool);
     const allowed = outcome.kind === 'allow';
-    return { allowed, paths: check.explain === true ? explainEndUser(slice, user, environment, feature, tool, outcome) : [] };
+    return {
+      allowed,
+      paths:
+        check.explain === true
+          ? explainEndUser(slice, user, environment, feature, tool, outcome)
+          : [],
+    };
   }
 
   function explainProject(
@@ -251,14 +329,20 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     nowMs: number,
   ): AccessPath[] {
     const bit = ws.bitOf(check.resource, check.privilege);
-    const hasBit = (grant: GrantEntry) => bit >= 0 && ((grant.role.bits[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
-    const reaches = ws.reachingGrants(member, project.id).sort((a, b) => compareGrants(a.grant, b.grant));
+    const hasBit = (grant: GrantEntry) =>
+      bit >= 0 && ((grant.role.bits[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
+    const reaches = ws
+      .reachingGrants(member, project.id)
+      .sort((a, b) => compareGrants(a.grant, b.grant));
     const granting: AccessPath[] = [];
     const expired: AccessPath[] = [];
     const lacking: AccessPath[] = [];
     for (const reach of reaches) {
       const gone = isExpired(reach, nowMs);
-      if (hasBit(reach.grant)) (gone ? expired : granting).push(explainReach(member, reach, gone ? 'expired' : 'grants', check, nowMs));
+      if (hasBit(reach.grant))
+        (gone ? expired : granting).push(
+          explainReach(member, reach, gone ? 'expired' : 'grants', check, nowMs),
+        );
       else if (!gone) lacking.push(explainReach(member, reach, 'lacks_privilege', check, nowMs));
     }
     if (allowed) return granting;
@@ -294,7 +378,12 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       { kind: 'environment', id: environment.id, name: environment.type },
     ];
     if (assignment === undefined) {
-      return { outcome: 'no_access', via: 'none', message: `${member.email} has no role in the ${env} environment.`, steps: base };
+      return {
+        outcome: 'no_access',
+        via: 'none',
+        message: `${member.email} has no role in the ${env} environment.`,
+        steps: base,
+      };
     }
     const legacy = assignment.roleType !== 'environment';
     const role = legacy
@@ -309,7 +398,12 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     const via = legacy ? 'legacy_role' : 'environment_role';
     const kind = legacy ? 'legacy role' : 'environment role';
     if (allowed || environmentRoleAllows(ws, assignment, check.resource, check.privilege)) {
-      return { outcome: 'grants', via, message: `${member.email} has the ${kind} "${name}" in the ${env} environment, which allows ${privilege}.`, steps };
+      return {
+        outcome: 'grants',
+        via,
+        message: `${member.email} has the ${kind} "${name}" in the ${env} environment, which allows ${privilege}.`,
+        steps,
+      };
     }
     const has =
       role === undefined
@@ -326,12 +420,18 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
   }
 
   /** Active grants reaching the member, each project once, limited to the client's scope. */
-  function activeReachesByProject(ctx: RequestContext, ws: WorkspaceIndex, member: MemberEntry, nowMs: number): Map<number, Reach[]> {
+  function activeReachesByProject(
+    ctx: RequestContext,
+    ws: WorkspaceIndex,
+    member: MemberEntry,
+    nowMs: number,
+  ): Map<number, Reach[]> {
     const byProject = new Map<number, Reach[]>();
     for (const reach of ws.reachingGrants(member, null)) {
       if (isExpired(reach, nowMs)) continue;
       const project = reach.grant.project;
-      if (!canAccessProject(ctx, { id: project.id, environmentType: project.environmentType })) continue;
+      if (!canAccessProject(ctx, { id: project.id, environmentType: project.environmentType }))
+        continue;
       const list = byProject.get(project.id);
       if (list === undefined) byProject.set(project.id, [reach]);
       else list.push(reach);
@@ -339,7 +439,11 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     return byProject;
   }
 
-  function projectAccessEntries(ws: WorkspaceIndex, project: ProjectEntry, nowMs: number): ProjectAccessEntry[] {
+  function projectAccessEntries(
+    ws: WorkspaceIndex,
+    project: ProjectEntry,
+    nowMs: number,
+  ): ProjectAccessEntry[] {
     const byMember = new Map<number, { member: MemberEntry; reaches: Reach[] }>();
     const add = (member: MemberEntry, reach: Reach) => {
       const entry = byMember.get(member.id);
@@ -348,8 +452,11 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     };
     for (const grant of project.grants.values()) {
       if (grant.member !== null) add(grant.member, { grant, membership: null });
-      else if (grant.group?.system === true) for (const member of ws.members.values()) add(member, { grant, membership: null });
-      else if (grant.group !== null) for (const membership of grant.group.members.values()) add(membership.member, { grant, membership });
+      else if (grant.group?.system === true)
+        for (const member of ws.members.values()) add(member, { grant, membership: null });
+      else if (grant.group !== null)
+        for (const membership of grant.group.members.values())
+          add(membership.member, { grant, membership });
     }
     return [...byMember.values()]
       .sort((a, b) => a.member.id - b.member.id)
@@ -389,24 +496,40 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
           return checkOne(ctx, ws, check, nowMs);
         } catch (error) {
           if (!(error instanceof AppError)) throw error;
-          return { allowed: false, paths: [], error: { code: reasonCode(error.status), title: error.message } };
+          return {
+            allowed: false,
+            paths: [],
+            error: { code: reasonCode(error.status), title: error.message },
+          };
         }
       });
     },
 
     /** What a member can do, project by project, and through what (active paths only). */
-    listMemberProjects(ctx: RequestContext, query: ListMemberAccessQuery, page: PageRequest): Paged<MemberProjectAccess> {
+    listMemberProjects(
+      ctx: RequestContext,
+      query: ListMemberAccessQuery,
+      page: PageRequest,
+    ): Paged<MemberProjectAccess> {
       const ws = workspaceOf(ctx);
       const member = resolveSubject(ws, { member_id: query.member_id, email: query.email });
       const nowMs = index.nowMs();
       const entries = [...activeReachesByProject(ctx, ws, member, nowMs)]
-        .filter(([, reaches]) => query.environment_type === undefined || reaches[0]?.grant.project.environmentType === query.environment_type)
+        .filter(
+          ([, reaches]) =>
+            query.environment_type === undefined ||
+            reaches[0]?.grant.project.environmentType === query.environment_type,
+        )
         .sort(([a], [b]) => a - b);
       const data = entries.slice(page.offset, page.offset + page.size).map(([, reaches]) => {
         const sorted = reaches.sort((a, b) => compareGrants(a.grant, b.grant));
         const project = (sorted[0] as Reach).grant.project;
         return {
-          project: { id: project.id, name: project.name, environment: { id: project.environmentId, type: project.environmentType } },
+          project: {
+            id: project.id,
+            name: project.name,
+            environment: { id: project.environmentId, type: project.environmentType },
+          },
           privileges: privilegesOf(sorted),
           paths: sorted.map((r) => grantPath(r, nowMs)),
         };
@@ -415,13 +538,18 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     },
 
     /** Who a grant on the project reaches, with what they can do now and every path, expired ones marked. */
-    projectAccess(ctx: RequestContext, projectId: number, page: PageRequest | null): Paged<ProjectAccessEntry> {
+    projectAccess(
+      ctx: RequestContext,
+      projectId: number,
+      page: PageRequest | null,
+    ): Paged<ProjectAccessEntry> {
       const ws = workspaceOf(ctx);
       const project = ws.projects.get(projectId);
       if (project === undefined) throw notFound('project.not_found', 'Project not found');
       requireProjectAccess(ctx, { id: project.id, environmentType: project.environmentType });
       const entries = projectAccessEntries(ws, project, index.nowMs());
-      if (page === null) return { data: entries, total: entries.length, page: { number: 1, size: entries.length } };
+      if (page === null)
+        return { data: entries, total: entries.length, page: { number: 1, size: entries.length } };
       return paged(entries.slice(page.offset, page.offset + page.size), entries.length, page);
     },
 
@@ -432,10 +560,18 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       return ws.environments.map((environment): EnvironmentPrivileges => {
         const role = member === undefined ? undefined : ws.roleIn(member, environment.id);
         if (role === undefined) {
-          return { environment_type: environment.type, name: 'No access', role_type: 'privilege_group', privileges: {} };
+          return {
+            environment_type: environment.type,
+            name: 'No access',
+            role_type: 'privilege_group',
+            privileges: {},
+          };
         }
         if (role.roleType === 'environment') {
-          const entry = role.environmentRoleId === null ? undefined : ws.environmentRoles.get(role.environmentRoleId);
+          const entry =
+            role.environmentRoleId === null
+              ? undefined
+              : ws.environmentRoles.get(role.environmentRoleId);
           return {
             environment_type: environment.type,
             name: entry?.name ?? '',
@@ -443,8 +579,14 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
             privileges: describeRoleConfig(entry?.config ?? {}, ENVIRONMENT_RESOURCES),
           };
         }
-        const legacy = role.legacyRoleId === null ? undefined : ws.legacyRoles.get(role.legacyRoleId);
-        return { environment_type: environment.type, name: legacy?.name ?? '', role_type: 'privilege_group', privileges: legacy?.privileges ?? {} };
+        const legacy =
+          role.legacyRoleId === null ? undefined : ws.legacyRoles.get(role.legacyRoleId);
+        return {
+          environment_type: environment.type,
+          name: legacy?.name ?? '',
+          role_type: 'privilege_group',
+          privileges: legacy?.privileges ?? {},
+        };
       });
     },
 
@@ -462,7 +604,10 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       for (const project of projects) {
         let entry = byEnvironment.get(project.environmentId);
         if (entry === undefined) {
-          entry = { environment: { id: project.environmentId, type: project.environmentType }, projects: {} };
+          entry = {
+            environment: { id: project.environmentId, type: project.environmentType },
+            projects: {},
+          };
           byEnvironment.set(project.environmentId, entry);
         }
         entry.projects[String(project.id)] = privilegesOf(byProject.get(project.id) ?? []);

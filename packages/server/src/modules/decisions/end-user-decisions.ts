@@ -43,7 +43,9 @@ export function resolveEndUser(
 ): EndUserEntry {
   const byId = subject.end_user_id === undefined ? undefined : slice.users.get(subject.end_user_id);
   const byEmail =
-    subject.email === undefined ? undefined : slice.usersByEmail.get(subject.email.trim().toLowerCase());
+    subject.email === undefined
+      ? undefined
+      : slice.usersByEmail.get(subject.email.trim().toLowerCase());
   const user = byId ?? byEmail;
   if (user === undefined) throw notFound('end_user.not_found', 'End user not found');
   if (byId !== undefined && subject.email !== undefined && byEmail !== byId) {
@@ -57,7 +59,12 @@ export function resolveEndUserQuestion(
   slice: EndUserSlice,
   environments: Map<string, { id: number; type: string }>,
   ctx: RequestContext,
-  question: { end_user_id?: number | undefined; email?: string | undefined; environment_type: string; feature_id: number },
+  question: {
+    end_user_id?: number | undefined;
+    email?: string | undefined;
+    environment_type: string;
+    feature_id: number;
+  },
 ): { environment: { id: number; type: string }; user: EndUserEntry; feature: FeatureEntry } {
   const environment = environments.get(question.environment_type);
   if (environment === undefined) {
@@ -68,7 +75,9 @@ export function resolveEndUserQuestion(
   const feature = slice.features.get(question.feature_id);
   if (feature === undefined) throw notFound('feature.not_found', 'Feature not found');
   if (feature.environmentId !== environment.id) {
-    const featureEnvironment = [...environments.values()].find((e) => e.id === feature.environmentId);
+    const featureEnvironment = [...environments.values()].find(
+      (e) => e.id === feature.environmentId,
+    );
     throw badRequest(
       'decision.feature_environment',
       `Feature ${feature.name} is in the ${(featureEnvironment?.type ?? '').toUpperCase()} environment, not ${environment.type.toUpperCase()}`,
@@ -96,10 +105,15 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
       if (slice === undefined || ws === undefined) {
         throw new AppError(503, 'access.index_unavailable', 'The access index is not ready');
       }
-      const { environment, user, feature } = resolveEndUserQuestion(slice, ws.environmentsByType, ctx, {
-        ...body,
-        environment_type: body.environment_type,
-      });
+      const { environment, user, feature } = resolveEndUserQuestion(
+        slice,
+        ws.environmentsByType,
+        ctx,
+        {
+          ...body,
+          environment_type: body.environment_type,
+        },
+      );
       const tool = body.tool ?? null;
       const outcome = evaluateEndUser(slice, user, environment, feature, tool);
 

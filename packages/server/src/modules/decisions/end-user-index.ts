@@ -98,13 +98,11 @@ export class EndUserSlice {
         policies: [],
       });
     for (const row of rows.featureGrants) {
-      this.features
-        .get(row.feature_id)
-        ?.grants.push({
-          id: row.id,
-          userId: row.end_user_id,
-          group: row.group_id === null ? null : (this.groups.get(row.group_id) ?? null),
-        });
+      this.features.get(row.feature_id)?.grants.push({
+        id: row.id,
+        userId: row.end_user_id,
+        group: row.group_id === null ? null : (this.groups.get(row.group_id) ?? null),
+      });
     }
     const policies = new Map<number, PolicyEntry>();
     for (const row of rows.policies) {

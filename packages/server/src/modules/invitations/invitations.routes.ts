@@ -34,21 +34,47 @@ export function registerInvitationRoutes(app: Api, invitations: InvitationsServi
         response: { 200: InvitationCreated, ...messageErrorResponses },
       },
     },
-    async (request) => ({ result: 'ok' as const, data: await invitations.invite(contextOf(request), request.body) }),
+    async (request) => ({
+      result: 'ok' as const,
+      data: await invitations.invite(contextOf(request), request.body),
+    }),
   );
   app.get(
     '/member_invitations',
-    { schema: { tags, summary: 'List invitations', querystring: ListInvitationsQuery, response: { 200: PagedList(Invitation), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'List invitations',
+        querystring: ListInvitationsQuery,
+        response: { 200: PagedList(Invitation), ...errorResponses },
+      },
+    },
     (request) => invitations.listInvitations(contextOf(request), request.query),
   );
   app.get(
     '/member_invitations/:id',
-    { schema: { tags, summary: 'Get an invitation', params: IntegerIdParams, response: { 200: DataOf(Invitation), ...errorResponses } } },
-    async (request) => ({ data: await invitations.getInvitation(contextOf(request), intId(request.params)) }),
+    {
+      schema: {
+        tags,
+        summary: 'Get an invitation',
+        params: IntegerIdParams,
+        response: { 200: DataOf(Invitation), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      data: await invitations.getInvitation(contextOf(request), intId(request.params)),
+    }),
   );
   app.delete(
     '/member_invitations/:id',
-    { schema: { tags, summary: 'Revoke a pending invitation', params: IntegerIdParams, response: { ...noContent, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Revoke a pending invitation',
+        params: IntegerIdParams,
+        response: { ...noContent, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       await invitations.revokeInvitation(contextOf(request), intId(request.params));
       return reply.status(204).send(null);
@@ -77,11 +103,22 @@ export function registerInvitationRoutes(app: Api, invitations: InvitationsServi
  * mailed link (it asks for HTML) gets the console's acceptance page, which sets a name and a
  * password; API clients asking for JSON get the preview as before.
  */
-export function registerPublicInvitationRoutes(app: Api, invitations: InvitationsService, page?: ConsolePage): void {
+export function registerPublicInvitationRoutes(
+  app: Api,
+  invitations: InvitationsService,
+  page?: ConsolePage,
+): void {
   const gone = { 404: ErrorBody, 410: ErrorBody, 400: ErrorBody, 409: ErrorBody };
   app.get(
     '/invitations/:token',
-    { schema: { tags, summary: 'Show an invitation', params: InvitationTokenParams, response: { 200: DataOf(InvitationPreview), ...gone } } },
+    {
+      schema: {
+        tags,
+        summary: 'Show an invitation',
+        params: InvitationTokenParams,
+        response: { 200: DataOf(InvitationPreview), ...gone },
+      },
+    },
     async (request, reply) => {
       if (page !== undefined && wantsHtml(request.headers.accept)) return page.send(reply);
       return { data: await invitations.previewInvitation(request.params.token) };

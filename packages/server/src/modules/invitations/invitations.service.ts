@@ -50,7 +50,12 @@ function statusOf(row: Row<'member_invitations'>, now: string): Invitation['stat
   return row.status as Invitation['status'];
 }
 
-export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: Mailer; config: InvitationsConfig }) {
+export function createInvitationsService(deps: {
+  db: Db;
+  clock: Clock;
+  mailer: Mailer;
+  config: InvitationsConfig;
+}) {
   const now = () => isoNow(deps.clock);
 
   async function present(db: Executor, rows: Row<'member_invitations'>[]): Promise<Invitation[]> {
@@ -58,7 +63,11 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
     const memberships =
       ids.length === 0
         ? []
-        : await db.selectFrom('group_memberships').select(['invitation_id', 'group_id']).where('invitation_id', 'in', ids).execute();
+        : await db
+            .selectFrom('group_memberships')
+            .select(['invitation_id', 'group_id'])
+            .where('invitation_id', 'in', ids)
+            .execute();
     const at = now();
     return rows.map((row) => ({
       id: row.id,
@@ -82,7 +91,11 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
     return `${deps.config.publicUrl.replace(/\/+$/, '')}/invitations/${token}`;
   }
 
-  async function mailInvitation(workspaceId: number, invitation: { name: string; email: string }, token: string) {
+  async function mailInvitation(
+    workspaceId: number,
+    invitation: { name: string; email: string },
+    token: string,
+  ) {
     const workspace = await findWorkspaceById(deps.db, workspaceId);
     const workspaceName = workspace?.name ?? 'a Roster workspace';
     await deps.mailer.send({
@@ -100,8 +113,14 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
   }
 
   /** The reference API allows one invitation per email and workspace per cooldown period. */
-  async function assertCooldownOver(db: Executor, workspaceId: number, emailKey: string): Promise<void> {
-    const since = new Date(deps.clock.now().getTime() - deps.config.cooldownSeconds * 1000).toISOString();
+  async function assertCooldownOver(
+    db: Executor,
+    workspaceId: number,
+    emailKey: string,
+  ): Promise<void> {
+    const since = new Date(
+      deps.clock.now().getTime() - deps.config.cooldownSeconds * 1000,
+    ).toISOString();
     const recent = await db
       .selectFrom('member_invitations')
       .select('created_at')
@@ -111,7 +130,11 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
       .orderBy('created_at', 'desc')
       .executeTakeFirst();
     if (recent !== undefined) {
-      const retryAfter = (new Date(recent.created_at).getTime() + deps.config.cooldownSeconds * 1000 - deps.clock.now().getTime()) / 1000;
+      const retryAfter =
+        (new Date(recent.created_at).getTime() +
+          deps.config.cooldownSeconds * 1000 -
+          deps.clock.now().getTime()) /
+        1000;
       const minutes = Math.round(deps.config.cooldownSeconds / 60);
       throw tooManyRequests(
         'invitation.cooldown',
@@ -125,7 +148,10 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
     const token = newSecret('inv');
     await trx
       .updateTable('member_invitations')
-      .set({ token_hash: hashSecret(token), expires_at: new Date(deps.clock.now().getTime() + INVITATION_TTL_MS).toISOString() })
+      .set({
+        token_hash: hashSecret(token),
+        expires_at: new Date(deps.clock.now().getTime() + INVITATION_TTL_MS).toISOString(),
+      })
       .where('id', '=', invitationId)
       .execute();
     return token;
@@ -143,10 +169,16 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
   }
 
   async function findByToken(db: Executor, token: string) {
-    const row = await db.selectFrom('member_invitations').selectAll().where('token_hash', '=', hashSecret(token)).executeTakeFirst();
+    const row = await db
+      .selectFrom('member_invitations')
+      .selectAll()
+      .where('token_hash', '=', hashSecret(token))
+      .executeTakeFirst();
     if (row === undefined) throw notFound('invitation.not_found', 'Invitation not found');
-    if (row.status === 'accepted') throw gone('invitation.used', 'This invitation has already been accepted');
-    if (row.status === 'revoked') throw gone('invitation.revoked', 'This invitation has been revoked');
+    if (row.status === 'accepted')
+      throw gone('invitation.used', 'This invitation has already been accepted');
+    if (row.status === 'revoked')
+      throw gone('invitation.revoked', 'This invitation has been revoked');
     if (row.expires_at <= now()) throw gone('invitation.expired', 'This invitation has expired');
     return row;
   }
@@ -160,18 +192,29 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
       if (name === '') throw badRequest('invitation.name_blank', "Name can't be blank");
       const assignments =
         body.env_roles ??
-        (body.role_name === undefined ? undefined : [{ environment_type: 'dev', name: body.role_name }]);
-      if (assignments === undefined) throw badRequest('invitation.env_roles_blank', "env_roles can't be blank");
+        (body.role_name === undefined
+          ? undefined
+          : [{ environment_type: 'dev', name: body.role_name }]);
+      if (assignments === undefined)
+        throw badRequest('invitation.env_roles_blank', "env_roles can't be blank");
 
       const { invitation, token } = await deps.db.transaction().execute(async (trx) => {
         if ((await findMemberByEmailKey(trx, ctx.workspaceId, emailKey)) !== undefined) {
-          throw badRequest('invitation.member_exists', `${email} is already a collaborator in this workspace`);
+          throw badRequest(
+            'invitation.member_exists',
+            `${email} is already a collaborator in this workspace`,
+          );
         }
-        const resolved = await withNoAccessDefaults(trx, ctx.workspaceId, await resolveEnvRoles(trx, ctx.workspaceId, assignments));
+        const resolved = await withNoAccessDefaults(
+          trx,
+          ctx.workspaceId,
+          await resolveEnvRoles(trx, ctx.workspaceId, assignments),
+        );
         const groupIds = [...new Set(body.user_group_ids ?? [])];
         const groups = await findGroupsByIds(trx, ctx.workspaceId, groupIds);
         const missing = groupIds.find((id) => !groups.some((g) => g.id === id));
-        if (missing !== undefined) throw badRequest('invitation.group_unknown', `User group ${missing} not found`);
+        if (missing !== undefined)
+          throw badRequest('invitation.group_unknown', `User group ${missing} not found`);
         await assertCooldownOver(trx, ctx.workspaceId, emailKey);
         // A new invitation supersedes any pending one for the same email.
         await trx
@@ -200,7 +243,8 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
             token_hash: hashSecret(issued),
             env_roles: toJson(stored),
             status: 'pending',
-            invited_by: ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`,
+            invited_by:
+              ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`,
             created_at: now(),
             expires_at: new Date(deps.clock.now().getTime() + INVITATION_TTL_MS).toISOString(),
             accepted_at: null,
@@ -230,7 +274,12 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
           action: 'member_invitation.created',
           targetType: 'member_invitation',
           targetId: row.id,
-          after: { name, email, env_roles: stored.map((r) => ({ environment_type: r.environment_type, name: r.name })), user_group_ids: groupIds },
+          after: {
+            name,
+            email,
+            env_roles: stored.map((r) => ({ environment_type: r.environment_type, name: r.name })),
+            user_group_ids: groupIds,
+          },
           createdAt: now(),
         });
         const [presented] = await present(trx, [row]);
@@ -241,20 +290,33 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
       return invitation;
     },
 
-    async listInvitations(ctx: RequestContext, query: ListInvitationsQuery): Promise<Paged<Invitation>> {
+    async listInvitations(
+      ctx: RequestContext,
+      query: ListInvitationsQuery,
+    ): Promise<Paged<Invitation>> {
       requireDevAccess(ctx);
       const page = pageRequest(query);
-      let base = deps.db.selectFrom('member_invitations').where('workspace_id', '=', ctx.workspaceId);
+      let base = deps.db
+        .selectFrom('member_invitations')
+        .where('workspace_id', '=', ctx.workspaceId);
       const at = now();
-      if (query.status === 'pending') base = base.where('status', '=', 'pending').where('expires_at', '>', at);
-      else if (query.status === 'expired') base = base.where('status', '=', 'pending').where('expires_at', '<=', at);
+      if (query.status === 'pending')
+        base = base.where('status', '=', 'pending').where('expires_at', '>', at);
+      else if (query.status === 'expired')
+        base = base.where('status', '=', 'pending').where('expires_at', '<=', at);
       else if (query.status !== undefined) base = base.where('status', '=', query.status);
       if (query.email !== undefined && query.email !== '') {
         base = base.where(sql<boolean>`email_key like ${likeContains(query.email)} escape '\\'`);
       }
       const [rows, count] = await Promise.all([
-        base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.size).offset(page.offset).execute(),
-        base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+        base
+          .selectAll()
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(page.size)
+          .offset(page.offset)
+          .execute(),
+        base.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
       ]);
       return paged(await present(deps.db, rows), Number(count.n), page);
     },
@@ -269,9 +331,14 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
     async revokeInvitation(ctx: RequestContext, id: number): Promise<void> {
       requireDevAccess(ctx);
       const row = await requireInvitation(ctx, id);
-      if (row.status !== 'pending') throw badRequest('invitation.not_pending', `The invitation is already ${row.status}`);
+      if (row.status !== 'pending')
+        throw badRequest('invitation.not_pending', `The invitation is already ${row.status}`);
       await deps.db.transaction().execute(async (trx) => {
-        await trx.updateTable('member_invitations').set({ status: 'revoked' }).where('id', '=', id).execute();
+        await trx
+          .updateTable('member_invitations')
+          .set({ status: 'revoked' })
+          .where('id', '=', id)
+          .execute();
         await trx.deleteFrom('group_memberships').where('invitation_id', '=', id).execute();
         await insertAuditEvent(trx, {
           workspaceId: ctx.workspaceId,
@@ -289,10 +356,15 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
     async resendInvitation(ctx: RequestContext, id: number): Promise<void> {
       requireDevAccess(ctx);
       const row = await requireInvitation(ctx, id);
-      if (row.status !== 'pending') throw badRequest('invitation.not_pending', `The invitation is already ${row.status}`);
+      if (row.status !== 'pending')
+        throw badRequest('invitation.not_pending', `The invitation is already ${row.status}`);
       const token = await deps.db.transaction().execute(async (trx) => {
         await assertCooldownOver(trx, ctx.workspaceId, row.email_key);
-        await trx.updateTable('member_invitations').set({ created_at: now() }).where('id', '=', id).execute();
+        await trx
+          .updateTable('member_invitations')
+          .set({ created_at: now() })
+          .where('id', '=', id)
+          .execute();
         const issued = await issueToken(trx, id);
         await insertAuditEvent(trx, {
           workspaceId: ctx.workspaceId,
@@ -336,9 +408,17 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
           .where('id', '=', invitation.id)
           .where('status', '=', 'pending')
           .executeTakeFirst();
-        if (Number(claimed.numUpdatedRows) !== 1) throw gone('invitation.used', 'This invitation has already been accepted');
-        if ((await findMemberByEmailKey(trx, invitation.workspace_id, invitation.email_key)) !== undefined) {
-          throw new AppError(409, 'invitation.member_exists', `${invitation.email} is already a collaborator in this workspace`);
+        if (Number(claimed.numUpdatedRows) !== 1)
+          throw gone('invitation.used', 'This invitation has already been accepted');
+        if (
+          (await findMemberByEmailKey(trx, invitation.workspace_id, invitation.email_key)) !==
+          undefined
+        ) {
+          throw new AppError(
+            409,
+            'invitation.member_exists',
+            `${invitation.email} is already a collaborator in this workspace`,
+          );
         }
         const name = (body.name ?? invitation.name).trim();
         if (name === '') throw badRequest('invitation.name_blank', "Name can't be blank");
@@ -363,8 +443,16 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
         const stored = fromJson<StoredEnvRole[]>(invitation.env_roles);
         // Roles deleted since the invitation was sent fall back to No access.
         const [legacyIds, environmentRoleIds] = await Promise.all([
-          trx.selectFrom('legacy_roles').select('id').where('workspace_id', '=', invitation.workspace_id).execute(),
-          trx.selectFrom('environment_roles').select('id').where('workspace_id', '=', invitation.workspace_id).execute(),
+          trx
+            .selectFrom('legacy_roles')
+            .select('id')
+            .where('workspace_id', '=', invitation.workspace_id)
+            .execute(),
+          trx
+            .selectFrom('environment_roles')
+            .select('id')
+            .where('workspace_id', '=', invitation.workspace_id)
+            .execute(),
         ]);
         const roles = environments.map((environment) => {
           const wanted = stored.find((r) => r.environment_id === environment.id);
@@ -382,7 +470,12 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
             };
           }
           const fallback = noAccess.find((r) => r.environment.id === environment.id);
-          return { environmentId: environment.id, roleType: 'privilege_group', legacyRoleId: fallback?.legacyRoleId ?? null, environmentRoleId: null };
+          return {
+            environmentId: environment.id,
+            roleType: 'privilege_group',
+            legacyRoleId: fallback?.legacyRoleId ?? null,
+            environmentRoleId: null,
+          };
         });
         await setMemberEnvironmentRoles(trx, invitation.workspace_id, member.id, roles);
         await trx
@@ -390,7 +483,11 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
           .set({ member_id: member.id, invitation_id: null })
           .where('invitation_id', '=', invitation.id)
           .execute();
-        await trx.updateTable('member_invitations').set({ member_id: member.id }).where('id', '=', invitation.id).execute();
+        await trx
+          .updateTable('member_invitations')
+          .set({ member_id: member.id })
+          .where('id', '=', invitation.id)
+          .execute();
         if (onAccepted !== undefined) await onAccepted(trx, member);
         await insertAuditEvent(trx, {
           workspaceId: invitation.workspace_id,
@@ -403,7 +500,11 @@ export function createInvitationsService(deps: { db: Db; clock: Clock; mailer: M
         });
         return { workspaceId: invitation.workspace_id, memberId: member.id };
       });
-      const row = await deps.db.selectFrom('members').selectAll().where('id', '=', memberId).executeTakeFirstOrThrow();
+      const row = await deps.db
+        .selectFrom('members')
+        .selectAll()
+        .where('id', '=', memberId)
+        .executeTakeFirstOrThrow();
       const [member] = await presentMembers(deps.db, workspaceId, [row], now());
       if (member === undefined) throw new Error('member vanished');
       return member;

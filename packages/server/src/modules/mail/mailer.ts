@@ -19,7 +19,11 @@ export interface Mailer {
   describe(): string;
 }
 
-export function createMailer(options: { smtpUrl?: string | undefined; outboxPath: string; from: string }): Mailer {
+export function createMailer(options: {
+  smtpUrl?: string | undefined;
+  outboxPath: string;
+  from: string;
+}): Mailer {
   if (options.smtpUrl !== undefined && options.smtpUrl !== '') {
     const transport = nodemailer.createTransport(options.smtpUrl);
     const host = new URL(options.smtpUrl).host;

@@ -2,8 +2,17 @@ import { sql } from 'kysely';
 import type { Executor, Row } from '../../storage/database.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
-export function findMemberById(db: Executor, workspaceId: number, id: number): Promise<Row<'members'> | undefined> {
-  return db.selectFrom('members').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+export function findMemberById(
+  db: Executor,
+  workspaceId: number,
+  id: number,
+): Promise<Row<'members'> | undefined> {
+  return db
+    .selectFrom('members')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 export function findMemberByEmailKey(db: Executor, workspaceId: number, emailKey: string) {
@@ -26,8 +35,14 @@ export async function listMembers(
     query = query.where(sql<boolean>`email_key like ${likeContains(filter.email)} escape '\\'`);
   }
   const [rows, count] = await Promise.all([
-    query.selectAll().orderBy('created_at').orderBy('id').limit(page.size).offset(page.offset).execute(),
-    query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    query
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(page.size)
+      .offset(page.offset)
+      .execute(),
+    query.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
 }
@@ -71,7 +86,12 @@ export async function setMemberEnvironmentRoles(
   db: Executor,
   workspaceId: number,
   memberId: number,
-  roles: { environmentId: number; roleType: string; legacyRoleId: number | null; environmentRoleId: number | null }[],
+  roles: {
+    environmentId: number;
+    roleType: string;
+    legacyRoleId: number | null;
+    environmentRoleId: number | null;
+  }[],
 ): Promise<void> {
   for (const role of roles) {
     await db

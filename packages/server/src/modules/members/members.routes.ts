@@ -1,4 +1,12 @@
-import { DataOf, DataResultOk, IntegerIdParams, ListMembersQuery, Member, PagedList, UpdateMemberBody } from '@roster/contracts';
+import {
+  DataOf,
+  DataResultOk,
+  IntegerIdParams,
+  ListMembersQuery,
+  Member,
+  PagedList,
+  UpdateMemberBody,
+} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
 import { errorResponses, noContent } from '../../http/schemas.js';
 import type { MembersService } from './members.service.js';
@@ -8,13 +16,29 @@ const tags = ['Collaborators'];
 export function registerMemberRoutes(app: Api, members: MembersService): void {
   app.get(
     '/members',
-    { schema: { tags, summary: 'List collaborators', querystring: ListMembersQuery, response: { 200: PagedList(Member), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'List collaborators',
+        querystring: ListMembersQuery,
+        response: { 200: PagedList(Member), ...errorResponses },
+      },
+    },
     (request) => members.listMembers(contextOf(request), request.query),
   );
   app.get(
     '/members/:id',
-    { schema: { tags, summary: 'Get a collaborator', params: IntegerIdParams, response: { 200: DataOf(Member), ...errorResponses } } },
-    async (request) => ({ data: await members.getMember(contextOf(request), intId(request.params)) }),
+    {
+      schema: {
+        tags,
+        summary: 'Get a collaborator',
+        params: IntegerIdParams,
+        response: { 200: DataOf(Member), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      data: await members.getMember(contextOf(request), intId(request.params)),
+    }),
   );
   app.put(
     '/members/:id',
@@ -35,7 +59,14 @@ export function registerMemberRoutes(app: Api, members: MembersService): void {
   );
   app.delete(
     '/members/:id',
-    { schema: { tags, summary: 'Delete a collaborator', params: IntegerIdParams, response: { ...noContent, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete a collaborator',
+        params: IntegerIdParams,
+        response: { ...noContent, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       await members.deleteMember(contextOf(request), intId(request.params));
       return reply.status(204).send(null);

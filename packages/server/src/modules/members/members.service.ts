@@ -14,7 +14,12 @@ import { findLastActivities, insertAuditEvent } from '../audit/audit.repository.
 import { findSystemGroup, listMembershipsOfMembers } from '../groups/groups.repository.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments } from '../workspaces/workspaces.repository.js';
-import { findMemberById, listMembers, listRolesOfMembers, setMemberEnvironmentRoles } from './members.repository.js';
+import {
+  findMemberById,
+  listMembers,
+  listRolesOfMembers,
+  setMemberEnvironmentRoles,
+} from './members.repository.js';
 
 /** Builds the reference API's member objects for a page of rows, with a fixed number of queries. */
 export async function presentMembers(
@@ -72,7 +77,12 @@ export function createMembersService(deps: { db: Db; clock: Clock }) {
     async listMembers(ctx: RequestContext, query: ListMembersQuery): Promise<Paged<Member>> {
       requireDevAccess(ctx);
       const page = pageRequest(query);
-      const { rows, total } = await listMembers(deps.db, ctx.workspaceId, { email: query.email }, page);
+      const { rows, total } = await listMembers(
+        deps.db,
+        ctx.workspaceId,
+        { email: query.email },
+        page,
+      );
       return paged(await presentMembers(deps.db, ctx.workspaceId, rows, now()), total, page);
     },
 
@@ -85,7 +95,11 @@ export function createMembersService(deps: { db: Db; clock: Clock }) {
     },
 
     /** Sets the roles of the named environments only; the others keep theirs. All or nothing. */
-    async updateRoles(ctx: RequestContext, id: number, envRoles: EnvRoleAssignment[]): Promise<void> {
+    async updateRoles(
+      ctx: RequestContext,
+      id: number,
+      envRoles: EnvRoleAssignment[],
+    ): Promise<void> {
       requireDevAccess(ctx);
       const member = await requireMember(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
@@ -108,7 +122,11 @@ export function createMembersService(deps: { db: Db; clock: Clock }) {
           action: 'member.roles_updated',
           targetType: 'member',
           targetId: member.id,
-          before: before.map((r) => ({ environment_type: r.environment_type, role_name: r.role_name, role_type: r.role_type })),
+          before: before.map((r) => ({
+            environment_type: r.environment_type,
+            role_name: r.role_name,
+            role_type: r.role_type,
+          })),
           after: resolved.map((r) => ({
             environment_type: r.environment.type,
             role_name: r.roleName,

@@ -1,7 +1,15 @@
 import type { Executor, Row } from '../../storage/database.js';
 
-export function listEnvironments(db: Executor, workspaceId: number): Promise<Row<'environments'>[]> {
-  return db.selectFrom('environments').selectAll().where('workspace_id', '=', workspaceId).orderBy('id').execute();
+export function listEnvironments(
+  db: Executor,
+  workspaceId: number,
+): Promise<Row<'environments'>[]> {
+  return db
+    .selectFrom('environments')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .orderBy('id')
+    .execute();
 }
 
 export function findEnvironmentByType(
@@ -17,7 +25,10 @@ export function findEnvironmentByType(
     .executeTakeFirst();
 }
 
-export function findWorkspaceById(db: Executor, id: number): Promise<Row<'workspaces'> | undefined> {
+export function findWorkspaceById(
+  db: Executor,
+  id: number,
+): Promise<Row<'workspaces'> | undefined> {
   return db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
@@ -28,7 +39,7 @@ export function listWorkspaces(db: Executor): Promise<Row<'workspaces'>[]> {
 export async function countWorkspaces(db: Executor): Promise<number> {
   const row = await db
     .selectFrom('workspaces')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }

@@ -70,7 +70,11 @@ async function insertWorkspaceWithDefaults(
   return workspace;
 }
 
-export function createWorkspacesService(deps: { db: Db; clock: Clock; dialect: 'sqlite' | 'postgres' }) {
+export function createWorkspacesService(deps: {
+  db: Db;
+  clock: Clock;
+  dialect: 'sqlite' | 'postgres';
+}) {
   async function view(db: Executor, workspace: Row<'workspaces'>): Promise<WorkspaceView> {
     const environments = await listEnvironments(db, workspace.id);
     return {
@@ -119,11 +123,17 @@ export function createWorkspacesService(deps: { db: Db; clock: Clock; dialect: '
      * First start: creates the default workspace unless one exists. Several instances may start
      * at once on PostgreSQL, so the check and the insert run under an advisory lock.
      */
-    async ensureDefaultWorkspace(adminToken: string | undefined): Promise<{ created: boolean; token?: string }> {
+    async ensureDefaultWorkspace(
+      adminToken: string | undefined,
+    ): Promise<{ created: boolean; token?: string }> {
       return deps.db.transaction().execute(async (trx) => {
-        if (deps.dialect === 'postgres') await sql`select pg_advisory_xact_lock(7310001)`.execute(trx);
+        if (deps.dialect === 'postgres')
+          await sql`select pg_advisory_xact_lock(7310001)`.execute(trx);
         if ((await countWorkspaces(trx)) > 0) return { created: false };
-        const workspace = await insertWorkspaceWithDefaults(trx, deps.clock, { name: 'Default', environments: true });
+        const workspace = await insertWorkspaceWithDefaults(trx, deps.clock, {
+          name: 'Default',
+          environments: true,
+        });
         const environments = await listEnvironments(trx, workspace.id);
         const { token } = await issueApiClient(trx, deps.clock, {
           workspaceId: workspace.id,

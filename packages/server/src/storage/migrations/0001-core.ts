@@ -80,7 +80,9 @@ export const coreMigration: MigrationFor = (dialect) => ({
     await db.schema
       .createTable('member_environment_roles')
       .addColumn('workspace_id', 'integer', ws)
-      .addColumn('member_id', 'integer', (c) => c.notNull().references('members.id').onDelete('cascade'))
+      .addColumn('member_id', 'integer', (c) =>
+        c.notNull().references('members.id').onDelete('cascade'),
+      )
       .addColumn('environment_id', 'integer', (c) =>
         c.notNull().references('environments.id').onDelete('cascade'),
       )
@@ -147,7 +149,11 @@ export const coreMigration: MigrationFor = (dialect) => ({
       .addUniqueConstraint('group_memberships_member_unique', ['group_id', 'member_id'])
       .addUniqueConstraint('group_memberships_invitation_unique', ['group_id', 'invitation_id'])
       .execute();
-    await db.schema.createIndex('group_memberships_member_idx').on('group_memberships').column('member_id').execute();
+    await db.schema
+      .createIndex('group_memberships_member_idx')
+      .on('group_memberships')
+      .column('member_id')
+      .execute();
     await db.schema
       .createIndex('group_memberships_invitation_idx')
       .on('group_memberships')
@@ -164,25 +170,53 @@ export const coreMigration: MigrationFor = (dialect) => ({
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('projects_workspace_idx').on('projects').columns(['workspace_id', 'environment_id']).execute();
+    await db.schema
+      .createIndex('projects_workspace_idx')
+      .on('projects')
+      .columns(['workspace_id', 'environment_id'])
+      .execute();
 
     await db.schema
       .createTable('project_grants')
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('workspace_id', 'integer', ws)
-      .addColumn('project_id', 'integer', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('project_id', 'integer', (c) =>
+        c.notNull().references('projects.id').onDelete('cascade'),
+      )
       .addColumn('project_role_id', 'text', (c) => c.notNull().references('project_roles.id'))
       .addColumn('member_id', 'integer', (c) => c.references('members.id').onDelete('cascade'))
-      .addColumn('group_id', 'text', (c) => c.references('collaborator_groups.id').onDelete('cascade'))
+      .addColumn('group_id', 'text', (c) =>
+        c.references('collaborator_groups.id').onDelete('cascade'),
+      )
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .addColumn('expires_at', 'text')
-      .addUniqueConstraint('project_grants_member_unique', ['project_id', 'project_role_id', 'member_id'])
-      .addUniqueConstraint('project_grants_group_unique', ['project_id', 'project_role_id', 'group_id'])
+      .addUniqueConstraint('project_grants_member_unique', [
+        'project_id',
+        'project_role_id',
+        'member_id',
+      ])
+      .addUniqueConstraint('project_grants_group_unique', [
+        'project_id',
+        'project_role_id',
+        'group_id',
+      ])
       .execute();
-    await db.schema.createIndex('project_grants_member_idx').on('project_grants').column('member_id').execute();
-    await db.schema.createIndex('project_grants_group_idx').on('project_grants').column('group_id').execute();
-    await db.schema.createIndex('project_grants_role_idx').on('project_grants').column('project_role_id').execute();
+    await db.schema
+      .createIndex('project_grants_member_idx')
+      .on('project_grants')
+      .column('member_id')
+      .execute();
+    await db.schema
+      .createIndex('project_grants_group_idx')
+      .on('project_grants')
+      .column('group_id')
+      .execute();
+    await db.schema
+      .createIndex('project_grants_role_idx')
+      .on('project_grants')
+      .column('project_role_id')
+      .execute();
 
     await serial(db.schema.createTable('api_clients'))
       .addColumn('workspace_id', 'integer', ws)
@@ -195,7 +229,11 @@ export const coreMigration: MigrationFor = (dialect) => ({
       .addColumn('rotated_at', 'text')
       .addColumn('revoked_at', 'text')
       .execute();
-    await db.schema.createIndex('api_clients_workspace_idx').on('api_clients').column('workspace_id').execute();
+    await db.schema
+      .createIndex('api_clients_workspace_idx')
+      .on('api_clients')
+      .column('workspace_id')
+      .execute();
 
     await serial(db.schema.createTable('audit_events'))
       .addColumn('workspace_id', 'integer', ws)
@@ -209,7 +247,11 @@ export const coreMigration: MigrationFor = (dialect) => ({
       .addColumn('after_json', 'text')
       .addColumn('created_at', 'text', (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('audit_events_workspace_idx').on('audit_events').columns(['workspace_id', 'id']).execute();
+    await db.schema
+      .createIndex('audit_events_workspace_idx')
+      .on('audit_events')
+      .columns(['workspace_id', 'id'])
+      .execute();
     await db.schema
       .createIndex('audit_events_actor_idx')
       .on('audit_events')
