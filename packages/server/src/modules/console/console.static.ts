@@ -11,7 +11,8 @@ import type { FastifyReply } from 'fastify';
 import type { Api } from '../../http/types.js';
 import { errorBody } from '../../http/error-handler.js';
 
-const API_PREFIX = /^\/(api|platform)(\/|$)/;
+// Machine-facing paths: never answered with the console's page, whatever the Accept header.
+const API_PREFIX = /^\/(api|platform|scim|sso|end-user-invitations)(\/|$)/;
 /** The console only loads its own files; inline styles are React's style properties. */
 const CONTENT_SECURITY_POLICY =
   "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
