@@ -3,157 +3,54 @@
  * on 127.0.0.1: configuration API, the login → provider → callback flow driven over HTTP like a
  * browser would (cookies, redirects), provisioning, groups from the claim, and every refusal.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRoster, type Roster } from '../helpers/roster.js';
+import {
+  Browser,
+  startOidcProvider,
+  throughProvider as throughTheProvider,
+  type Account,
+  type OidcProvider,
+} from './oidc-provider.js';
 
 const PUBLIC_URL = 'http://roster.test';
 const REDIRECT_URI = `${PUBLIC_URL}/sso/oidc/callback`;
 const CLIENT_ID = 'roster-test-client';
 const CLIENT_SECRET = 'sso-test-client-secret-0123456789';
 
-interface Account {
-  email: string;
-  email_verified?: boolean;
-  name: string;
-  groups?: string[];
-}
-
-/** The provider's directory: tests edit it between sign-ins (a user moving between groups). */
-const accounts = new Map<string, Account>();
-
 let roster: Roster;
-let provider: Provider;
-let providerServer: http.Server;
+let idp: OidcProvider;
 let issuer: string;
+/** The provider's directory: tests edit it between sign-ins (a user moving between groups). */
+let accounts: Map<string, Account>;
 
 beforeAll(async () => {
-  providerServer = http.createServer();
-  await new Promise<void>((resolve) => {
-    providerServer.listen(0, '127.0.0.1', resolve);
+  idp = await startOidcProvider({
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUri: REDIRECT_URI,
   });
-  issuer = `http://127.0.0.1:${(providerServer.address() as AddressInfo).port}`;
-  provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: CLIENT_ID,
-        client_secret: CLIENT_SECRET,
-        redirect_uris: [REDIRECT_URI],
-        response_types: ['code'],
-        grant_types: ['authorization_code'],
-      },
-    ],
-    claims: {
-      openid: ['sub'],
-      email: ['email', 'email_verified'],
-      profile: ['name'],
-      groups: ['groups'],
-    },
-    scopes: ['openid', 'email', 'profile', 'groups'],
-    cookies: { keys: ['sso-test-cookie-key'] },
-    features: { devInteractions: { enabled: false } },
-    interactions: {
-      url: (_ctx: KoaContextWithOIDC, interaction: { uid: string }) =>
-        `/interaction/${interaction.uid}`,
-    },
-    findAccount(_ctx: KoaContextWithOIDC, id: string) {
-      const account = accounts.get(id);
-      if (account === undefined) return undefined;
-      return { accountId: id, claims: () => ({ sub: id, email_verified: true, ...account }) };
-    },
-    // A first-party client: consent is implied (what an administrator's "admin consent" does).
-    async loadExistingGrant(ctx: KoaContextWithOIDC) {
-      const oidcCtx = ctx.oidc;
-      const clientId = oidcCtx.client?.clientId;
-      const accountId = oidcCtx.session?.accountId;
-      if (clientId === undefined || accountId === undefined) return undefined;
-      const existing = oidcCtx.session?.grantIdFor(clientId);
-      if (existing !== undefined) return oidcCtx.provider.Grant.find(existing);
-      const grant = new oidcCtx.provider.Grant({ clientId, accountId });
-      grant.addOIDCScope('openid email profile groups');
-      await grant.save();
-      return grant;
-    },
-  });
-  const callback = provider.callback();
-  // The login screen: a real interaction finished with the account the "browser" asks for.
-  providerServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const url = new URL(req.url ?? '/', issuer);
-    if (url.pathname.startsWith('/interaction/')) {
-      const accountId = url.searchParams.get('login') ?? '';
-      provider
-        .interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false })
-        .catch((error: unknown) => {
-          res.statusCode = 500;
-          res.end(String(error));
-        });
-      return;
-    }
-    void callback(req, res);
-  });
+  issuer = idp.issuer;
+  accounts = idp.accounts;
   roster = await startRoster({ env: { ROSTER_PUBLIC_URL: PUBLIC_URL } });
 });
 
 afterAll(async () => {
   await roster.close();
-  await new Promise<void>((resolve) =>
-    providerServer.close(() => {
-      resolve();
-    }),
-  );
+  await idp.close();
 });
-
-/** A browser: a cookie jar, and redirects followed by hand (the provider redirects to roster.test). */
-class Browser {
-  private readonly cookies = new Map<string, string>();
-
-  async get(url: string, accept = 'application/json'): Promise<Response> {
-    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const response = await fetch(url, {
-      redirect: 'manual',
-      headers: { accept, ...(cookie === '' ? {} : { cookie }) },
-    });
-    for (const header of response.headers.getSetCookie()) {
-      const [pair = '', ...attributes] = header.split(';');
-      const index = pair.indexOf('=');
-      const name = pair.slice(0, index).trim();
-      const value = pair.slice(index + 1).trim();
-      const expired = attributes.some(
-        (a) => /^\s*max-age=0\s*$/i.test(a) || /^\s*expires=Thu, 01 Jan 1970/i.test(a),
-      );
-      if (expired || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return response;
-  }
-}
 
 /** roster.test is this test's Roster: what DNS would do for a real browser. */
 const onRoster = (url: string) => url.replace(PUBLIC_URL, roster.url);
 
 let loginUrl = '';
 
-/**
- * Starts a sign-in and follows it through the provider's login screen (as `accountId`) up to the
- * redirect back to Roster, which it answers without following.
- */
-async function throughProvider(browser: Browser, accountId: string): Promise<string> {
-  const start = await browser.get(onRoster(loginUrl));
-  expect(start.status).toBe(302);
-  let location = start.headers.get('location') ?? '';
-  for (let hop = 0; hop < 10; hop += 1) {
-    if (location.startsWith(REDIRECT_URI)) return location;
-    const url = new URL(location, issuer);
-    if (url.pathname.startsWith('/interaction/')) url.searchParams.set('login', accountId);
-    const response = await browser.get(url.href);
-    if (response.status < 300 || response.status >= 400) {
-      throw new Error(`provider answered ${response.status}: ${await response.text()}`);
-    }
-    location = new URL(response.headers.get('location') ?? '', url).href;
-  }
-  throw new Error('too many redirects');
+/** Starts a portal sign-in and follows it through the provider's login screen, as `accountId`. */
+function throughProvider(browser: Browser, accountId: string): Promise<string> {
+  return throughTheProvider(browser, onRoster(loginUrl), accountId, {
+    issuer,
+    redirectUri: REDIRECT_URI,
+  });
 }
 
 async function signIn(accountId: string, accept = 'application/json', browser = new Browser()) {

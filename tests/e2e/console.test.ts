@@ -5,10 +5,9 @@
  * screen (docs/screenshots/, shown in README.md).
  */
 import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { invitationTokenFor, type Roster } from '../helpers/roster.js';
 import {
@@ -16,15 +15,13 @@ import {
   ADMIN_PASSWORD,
   CHROMIUM,
   SCREENSHOT_DIR,
+  axeViolations,
   buildConsole,
-  chromiumArgs,
-  freshProfileDir,
   hasChromium,
+  launchConsoleBrowser,
   startConsoleRoster,
 } from './helpers.js';
 
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 // Both dialect runs walk the same screens; one set of screenshots is enough.
 const TAKE_SCREENSHOTS = process.env.ROSTER_TEST_DIALECT !== 'postgres';
 
@@ -43,33 +40,7 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
 
   async function look(name: string): Promise<void> {
     await page.waitForLoadState('networkidle');
-    await page.addScriptTag({ content: AXE_SOURCE });
-    const violations = await page.evaluate(async () => {
-      const axe = (
-        window as unknown as {
-          axe: {
-            run: (
-              ctx: Document,
-              options: object,
-            ) => Promise<{
-              violations: { id: string; impact: string; nodes: { target: string[] }[] }[];
-            }>;
-          };
-        }
-      ).axe;
-      const result = await axe.run(document, {
-        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-      });
-      return result.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map(
-          (v) =>
-            `${v.id} (${v.impact}): ${v.nodes
-              .map((n) => n.target.join(' '))
-              .slice(0, 3)
-              .join(', ')}`,
-        );
-    });
+    const violations = await axeViolations(page);
     expect(violations, `axe violations on ${name}`).toEqual([]);
     if (TAKE_SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
   }
@@ -165,18 +136,7 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
       env_roles: [{ environment_type: 'dev', name: 'Operator' }],
     });
 
-    profile = freshProfileDir();
-    context = await chromium.launchPersistentContext(profile.dir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: chromiumArgs(profile.dir).filter((arg) => !arg.startsWith('--user-data-dir')),
-      viewport: { width: 1366, height: 860 },
-      colorScheme: 'light',
-      // axe-core is injected as an inline script, which the console's CSP (rightly) refuses.
-      bypassCSP: true,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
+    ({ context, page, profile } = await launchConsoleBrowser());
   }, 120_000);
 
   afterEach(async (ctx) => {

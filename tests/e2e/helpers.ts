@@ -4,10 +4,12 @@
  * Chromium (playwright-core driving Debian's /usr/bin/chromium) for the browser tests.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import {
   startRoster,
   type ApiResponse,
@@ -145,4 +147,63 @@ export function freshProfileDir(): { dir: string; remove(): void } {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const requireFromHere = createRequire(import.meta.url);
+let axeSource: string | undefined;
+
+/** Serious and critical WCAG 2.1 A/AA violations axe-core finds on the page, one line each. */
+export async function axeViolations(page: Page): Promise<string[]> {
+  axeSource ??= readFileSync(requireFromHere.resolve('axe-core/axe.min.js'), 'utf8');
+  await page.addScriptTag({ content: axeSource });
+  return page.evaluate(async () => {
+    const axe = (
+      window as unknown as {
+        axe: {
+          run: (
+            ctx: Document,
+            options: object,
+          ) => Promise<{
+            violations: { id: string; impact: string; nodes: { target: string[] }[] }[];
+          }>;
+        };
+      }
+    ).axe;
+    const result = await axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map(
+        (v) =>
+          `${v.id} (${v.impact}): ${v.nodes
+            .map((n) => n.target.join(' '))
+            .slice(0, 3)
+            .join(', ')}`,
+      );
+  });
+}
+
+/**
+ * Chromium as the console tests drive it: a fresh profile, a laptop viewport, light theme, and
+ * CSP bypassed (axe-core is injected as an inline script, which the console's CSP rightly refuses).
+ */
+export async function launchConsoleBrowser(
+  extraArgs: string[] = [],
+): Promise<{ context: BrowserContext; page: Page; profile: { dir: string; remove(): void } }> {
+  const profile = freshProfileDir();
+  const context = await chromium.launchPersistentContext(profile.dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      ...chromiumArgs(profile.dir).filter((arg) => !arg.startsWith('--user-data-dir')),
+      ...extraArgs,
+    ],
+    viewport: { width: 1366, height: 860 },
+    colorScheme: 'light',
+    bypassCSP: true,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(10_000);
+  return { context, page, profile };
 }

@@ -23,6 +23,7 @@ describe('SCIM connections', () => {
       target: 'end_users',
       name: 'SCIM prod end users',
       default_role: null,
+      default_role_type: null,
       base_url: `http://roster.test/scim/v2/${data.id}`,
       rotated_at: null,
       last_sync_at: null,
@@ -39,7 +40,7 @@ describe('SCIM connections', () => {
     expect(listed.body.data.map((c: { id: string }) => c.id)).toContain(data.id);
   });
 
-  it('returns 400 for an unknown environment and for a collaborators target', async () => {
+  it('returns 400 for an unknown environment and for an unknown target', async () => {
     const unknown = await roster.post('/api/scim_connections', {
       environment_type: 'staging',
       target: 'end_users',

@@ -17,13 +17,21 @@ export interface ScimConnection {
   base_url: string;
 }
 
+export type ScimTarget = 'end_users' | 'collaborators';
+
+/** Which population the conformance suites run against: `end_users`, or `collaborators`. */
+export const TARGETS: ScimTarget[] = ['end_users', 'collaborators'];
+
 export async function createConnection(
   roster: Roster,
   environmentType = 'dev',
+  target: ScimTarget = 'end_users',
+  extra: { default_role?: string; default_role_type?: string } = {},
 ): Promise<ScimConnection> {
   const response = await roster.post('/api/scim_connections', {
     environment_type: environmentType,
-    target: 'end_users',
+    target,
+    ...extra,
   });
   if (response.status !== 201) throw new Error(`connection: ${response.status} ${response.text}`);
   return response.body.data;

@@ -5,9 +5,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRoster, type Roster } from '../helpers/roster.js';
-import { conformanceDir, createConnection, runNode } from './helpers.js';
+import { conformanceDir, createConnection, runNode, TARGETS } from './helpers.js';
 
-describe("Okta's SCIM 2.0 SPEC test", () => {
+describe.each(TARGETS)("Okta's SCIM 2.0 SPEC test against a %s connection", (target) => {
   let roster: Roster;
   beforeAll(async () => {
     roster = await startRoster();
@@ -17,7 +17,7 @@ describe("Okta's SCIM 2.0 SPEC test", () => {
   });
 
   it('passes all 52 assertions', async () => {
-    const connection = await createConnection(roster);
+    const connection = await createConnection(roster, 'dev', target);
     const run = await runNode([
       path.join(conformanceDir, 'run-runscope.mjs'),
       path.join(conformanceDir, 'Okta-SCIM-20-SPEC-Test.json'),

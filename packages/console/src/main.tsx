@@ -14,6 +14,7 @@ import { ProjectsPage, ProjectDetailPage } from './pages/projects';
 import { FeaturesPage, FeatureDetailPage, ApprovalsPage } from './pages/features';
 import { ApiClientsPage, AuditLogPage } from './pages/admin';
 import { AccessExplorerPage } from './pages/access';
+import { ScimConnectionsPage } from './pages/scim';
 
 type Theme = 'light' | 'dark';
 function initialTheme(): Theme {
@@ -53,6 +54,7 @@ const NAV: { section: string; items: { to: string; label: string }[] }[] = [
     section: 'Workspace',
     items: [
       { to: '/api-clients', label: 'API clients' },
+      { to: '/scim-connections', label: 'SCIM connections' },
       { to: '/audit', label: 'Audit log' },
     ],
   },
@@ -74,6 +76,7 @@ const ROUTES: [string, (params: Record<string, string>) => ReactNode][] = [
   ['/features/:id', (p) => <FeatureDetailPage id={Number(p.id)} />],
   ['/approvals', () => <ApprovalsPage />],
   ['/api-clients', () => <ApiClientsPage />],
+  ['/scim-connections', () => <ScimConnectionsPage />],
   ['/audit', () => <AuditLogPage />],
   ['/access', () => <AccessExplorerPage />],
 ];
@@ -96,6 +99,11 @@ function Shell({ theme, onTheme }: { theme: Theme; onTheme: () => void }) {
       break;
     }
   }
+  // Collaborators are workspace-wide, managed with the DEV environment (as for API clients): an
+  // end user whose console role is in other environments only would see 403s there.
+  const sections = NAV.filter(
+    (group) => group.section !== 'Collaborators' || session.environment_types.includes('dev'),
+  );
   const current = (to: string) =>
     to === '/' ? path === '/' : path === to || path.startsWith(`${to}/`);
   return (
@@ -114,7 +122,7 @@ function Shell({ theme, onTheme }: { theme: Theme; onTheme: () => void }) {
           </span>
         </div>
         <nav aria-label="Main">
-          {NAV.map((group) => (
+          {sections.map((group) => (
             <div key={group.section} className="nav-section">
               <h2 className="nav-heading">{group.section}</h2>
               <ul>

@@ -20,13 +20,28 @@ export type SignInBody = Static<typeof SignInBody>;
 export const ConsoleAccess = Type.Union([Type.Literal('admin'), Type.Literal('read_only')]);
 export type ConsoleAccess = Static<typeof ConsoleAccess>;
 
+/**
+ * Who a console session belongs to: a collaborator (password or SSO), or an end user whose groups
+ * carry the Admin or Read Only role (SSO only).
+ */
+export const ConsolePrincipal = Type.Union([
+  Type.Literal('collaborator'),
+  Type.Literal('end_user'),
+]);
+export type ConsolePrincipal = Static<typeof ConsolePrincipal>;
+
 export const ConsoleSession = Type.Object({
+  /** The signed-in person: a collaborator's member ID, or an end user's ID when `principal` is `end_user`. */
   member: Type.Object({ id: Type.Integer(), name: Type.String(), email: Type.String() }),
+  principal: ConsolePrincipal,
   workspace: Type.Object({ id: Type.Integer(), name: Type.String() }),
   access: ConsoleAccess,
-  /** Every environment of the workspace (all readable). */
+  /**
+   * What the session may read: every environment of the workspace for a collaborator; for an end
+   * user, the environments of its groups with a console role.
+   */
   environment_types: Type.Array(Type.String()),
-  /** Environments where the collaborator holds Admin: what they may change. */
+  /** Environments where the collaborator holds Admin (an end user: a group with Admin): what they may change. */
   writable_environment_types: Type.Array(Type.String()),
   /** Send back as `X-CSRF-Token` on every write made with the session cookie. */
   csrf_token: Type.String(),
@@ -54,3 +69,17 @@ export const AcceptWithPasswordBody = Type.Object({
   password: Password,
 });
 export type AcceptWithPasswordBody = Static<typeof AcceptWithPasswordBody>;
+
+export const ConsoleSsoStatus = Type.Object({
+  /** True when the sign-in page should offer "Sign in with SSO". */
+  available: Type.Boolean(),
+  /** Where the browser goes to start it (null when not available). */
+  login_url: Type.Union([Type.String(), Type.Null()]),
+});
+export type ConsoleSsoStatus = Static<typeof ConsoleSsoStatus>;
+
+export const ConsoleSsoQuery = Type.Object({
+  /** The workspace to sign in to; optional when only one workspace has an enabled connection. */
+  workspace: Type.Optional(Type.String({ pattern: '^[0-9]{1,10}$' })),
+});
+export type ConsoleSsoQuery = Static<typeof ConsoleSsoQuery>;

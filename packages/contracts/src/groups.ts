@@ -1,5 +1,14 @@
 import { Type, type Static } from 'typebox';
 import { Nullable, PageQuery, Timestamp } from './common.js';
+// Who owns a group's membership: admins (`manual`) or an identity provider over SCIM (`external`).
+import { ManagedBy } from './end-users.js';
+
+/**
+ * `include=provisioning` adds Roster's provisioning fields (`managed_by` on groups, `source` on
+ * memberships) to the reference API's shapes, which stay exactly as the reference API prints
+ * them otherwise (docs/scim.md).
+ */
+const Include = Type.Optional(Type.Literal('provisioning'));
 
 export const CollaboratorGroup = Type.Object({
   id: Type.String(),
@@ -9,6 +18,8 @@ export const CollaboratorGroup = Type.Object({
   system: Type.Boolean(),
   created_at: Timestamp,
   updated_at: Timestamp,
+  /** With `include=provisioning` only. */
+  managed_by: Type.Optional(ManagedBy),
 });
 export type CollaboratorGroup = Static<typeof CollaboratorGroup>;
 
@@ -30,9 +41,13 @@ export type CollaboratorGroupBody = Static<typeof CollaboratorGroupBody>;
 
 export const ListGroupsQuery = Type.Object({
   name: Type.Optional(Type.String({ maxLength: 200 })),
+  include: Include,
   ...PageQuery,
 });
 export type ListGroupsQuery = Static<typeof ListGroupsQuery>;
+
+export const GetGroupQuery = Type.Object({ include: Include });
+export type GetGroupQuery = Static<typeof GetGroupQuery>;
 
 export const GroupMember = Type.Object({
   user_id: Nullable(Type.Integer()),
@@ -43,10 +58,16 @@ export const GroupMember = Type.Object({
   avatar_url: Nullable(Type.String()),
   joined_at: Timestamp,
   expires_at: Nullable(Timestamp),
+  /**
+   * With `include=provisioning` only: `external` when an identity provider added the membership
+   * (SCIM), `manual` when an admin did (and for the system group's implicit members).
+   */
+  source: Type.Optional(ManagedBy),
 });
 
 export const ListGroupMembersQuery = Type.Object({
   text: Type.Optional(Type.String({ maxLength: 254 })),
+  include: Include,
   ...PageQuery,
 });
 export type ListGroupMembersQuery = Static<typeof ListGroupMembersQuery>;

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { EnvironmentType, Nullable, Timestamp } from './common.js';
+import { RoleType } from './members.js';
 
 export const SCIM_TARGETS = ['end_users', 'collaborators'] as const;
 export const ScimTarget = Type.Union([Type.Literal('end_users'), Type.Literal('collaborators')]);
@@ -15,7 +16,12 @@ export const ScimConnection = Type.Object({
   name: Type.String(),
   environment_type: Type.String(),
   target: ScimTarget,
+  /**
+   * collaborators: the role new users get in the connection's environment (its current name), or
+   * null for end_users and when the role was deleted (new users are then refused until one is set).
+   */
   default_role: Nullable(Type.String()),
+  default_role_type: Nullable(RoleType),
   base_url: Type.String(),
   token_prefix: Type.String(),
   created_at: Timestamp,
@@ -38,12 +44,28 @@ export const CreateScimConnectionBody = Type.Object(
     environment_type: EnvironmentType,
     target: ScimTarget,
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    /** collaborators only: the role new users get in the environment (default "Analyst"). */
-    default_role: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    /**
+     * collaborators only: the role new users get in the connection's environment (default the
+     * legacy role "Analyst"), a legacy role (`privilege_group`, the default type) or a custom
+     * environment role (`environment`), as in `env_roles`.
+     */
+    default_role: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    default_role_type: Type.Optional(RoleType),
   },
   { additionalProperties: false },
 );
 export type CreateScimConnectionBody = Static<typeof CreateScimConnectionBody>;
+
+/** Renames a connection or, for collaborators, changes the default role of users created from now on. */
+export const UpdateScimConnectionBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    default_role: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    default_role_type: Type.Optional(RoleType),
+  },
+  { additionalProperties: false },
+);
+export type UpdateScimConnectionBody = Static<typeof UpdateScimConnectionBody>;
 
 export const ScimConnectionParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 64 }),

@@ -290,8 +290,9 @@ export async function buildApp(deps: AppDeps) {
     },
   );
 
-  const consolePage = await registerConsole(app, {
+  const { page: consolePage, ssoSignIn: consoleSsoSignIn } = await registerConsole(app, {
     consoleService: services.console,
+    sso: services.sso,
     config: services.consoleConfig,
     publicUrl: deps.config.publicUrl,
     afterWrite: () => services.decisions.afterWrite(),
@@ -300,7 +301,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register((publicApi, _options, done) => {
     registerPublicInvitationRoutes(publicApi, services.invitations, consolePage);
     registerPublicEndUserInvitationRoutes(publicApi, services.endUsers);
-    registerPublicSsoRoutes(publicApi, services.sso);
+    registerPublicSsoRoutes(publicApi, services.sso, consoleSsoSignIn);
     done();
   });
 

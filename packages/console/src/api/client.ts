@@ -27,6 +27,8 @@ import type {
   ProjectAccessEntry,
   ProjectRole,
   ProjectRoleSummary,
+  ScimConnection,
+  ScimConnectionWithToken,
 } from '@roster/contracts';
 import { OPERATIONS, type OperationName } from './paths';
 
@@ -54,6 +56,8 @@ export type {
   ProjectAccessEntry,
   ProjectRole,
   ProjectRoleSummary,
+  ScimConnection,
+  ScimConnectionWithToken,
 };
 
 export interface Paged<T> {
@@ -98,6 +102,7 @@ export interface Responses {
   getSession: { data: ConsoleSession };
   signIn: { data: ConsoleSession };
   getSetup: { data: { setup_required: boolean } };
+  getSso: { data: { available: boolean; login_url: string | null } };
   previewInvitation: {
     data: {
       name: string;
@@ -146,6 +151,9 @@ export interface Responses {
   createApiClient: { data: ApiClient & { token: string } };
   rotateApiClient: { data: ApiClient & { token: string } };
   listAuditEvents: Paged<AuditEvent>;
+  listScimConnections: { data: ScimConnection[] };
+  createScimConnection: { data: ScimConnectionWithToken };
+  rotateScimToken: { data: ScimConnectionWithToken };
 }
 export type ResponseOf<N extends OperationName> = N extends keyof Responses
   ? Responses[N]

@@ -8,6 +8,7 @@ export const OPERATIONS = {
   signIn: ['post', '/api/console/session'],
   signOut: ['delete', '/api/console/session'],
   getSetup: ['get', '/api/console/setup'],
+  getSso: ['get', '/api/console/sso'],
   setup: ['post', '/api/console/setup'],
   acceptInvitationWithPassword: ['post', '/api/console/invitations/{token}/accept'],
   previewInvitation: ['get', '/invitations/{token}'],
@@ -88,6 +89,10 @@ export const OPERATIONS = {
   rotateApiClient: ['post', '/api/api_clients/{id}/rotate'],
   revokeApiClient: ['delete', '/api/api_clients/{id}'],
   listAuditEvents: ['get', '/api/audit_events'],
+  listScimConnections: ['get', '/api/scim_connections'],
+  createScimConnection: ['post', '/api/scim_connections'],
+  rotateScimToken: ['post', '/api/scim_connections/{id}/rotate_token'],
+  deleteScimConnection: ['delete', '/api/scim_connections/{id}'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type OperationName = keyof typeof OPERATIONS;

@@ -649,3 +649,115 @@ export function Person({
     </span>
   );
 }
+
+/** Copies a value to the clipboard; says "Copied" once done. */
+export function CopyButton({
+  value,
+  children,
+  label,
+  small,
+}: {
+  value: string;
+  children: ReactNode;
+  /** The accessible name when the visible text is not enough (several buttons on a page). */
+  label?: string;
+  small?: boolean;
+}) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      className={small === true ? 'button button-small' : 'button'}
+      aria-label={label}
+      onClick={() => {
+        // The DOM types say `clipboard` is always there, but browsers leave it undefined outside
+        // secure contexts (a console served over plain HTTP on a LAN address).
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+        void navigator.clipboard?.writeText(value).then(() => {
+          setCopied(true);
+        });
+      }}
+    >
+      {copied ? 'Copied' : children}
+    </button>
+  );
+}
+
+/**
+ * A read-only value with a copy button: tokens shown once, base URLs. The button's name says
+ * what it copies, so two of them in one dialog stay distinguishable.
+ */
+export function CopyField({
+  label,
+  value,
+  copyLabel,
+  hint,
+}: {
+  label: string;
+  value: string;
+  copyLabel: string;
+  hint?: ReactNode;
+}) {
+  return (
+    <Field label={label} hint={hint}>
+      {(id) => (
+        <div className="copy-field">
+          <input
+            id={id}
+            readOnly
+            className="mono"
+            value={value}
+            onFocus={(e) => {
+              e.target.select();
+            }}
+          />
+          <CopyButton value={value}>{copyLabel}</CopyButton>
+        </div>
+      )}
+    </Field>
+  );
+}
+
+/** A confirmation before a consequential write: what will happen, Cancel, and the action. */
+export function ConfirmDialog({
+  title,
+  confirmLabel,
+  onConfirm,
+  onCancel,
+  pending,
+  error,
+  children,
+}: {
+  title: string;
+  confirmLabel: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+  pending: boolean;
+  error?: string | undefined;
+  children: ReactNode;
+}) {
+  return (
+    <Modal
+      title={title}
+      onClose={onCancel}
+      footer={
+        <>
+          <button type="button" className="button" onClick={onCancel}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="button button-danger"
+            disabled={pending}
+            onClick={onConfirm}
+          >
+            {confirmLabel}
+          </button>
+        </>
+      }
+    >
+      {error !== undefined && <Alert>{error}</Alert>}
+      {children}
+    </Modal>
+  );
+}

@@ -4,6 +4,8 @@ import { call, type ApiClient, type AuditEvent, type Query } from '../api/client
 import {
   Alert,
   Badge,
+  ConfirmDialog,
+  CopyField,
   DataTable,
   Field,
   Modal,
@@ -24,7 +26,6 @@ function TokenOnce({
   client: ApiClient & { token: string };
   onClose: () => void;
 }) {
-  const [copied, setCopied] = useState(false);
   return (
     <Modal
       title={`Token for ${client.name}`}
@@ -38,33 +39,7 @@ function TokenOnce({
       <Alert tone="warning">
         This is the only time the token is shown. Roster stores only its hash.
       </Alert>
-      <Field label="API token">
-        {(id) => (
-          <input
-            id={id}
-            readOnly
-            className="mono"
-            value={client.token}
-            onFocus={(e) => {
-              e.target.select();
-            }}
-          />
-        )}
-      </Field>
-      <button
-        type="button"
-        className="button"
-        onClick={() => {
-          // The DOM types say `clipboard` is always there, but browsers leave it undefined outside
-          // secure contexts (a console served over plain HTTP on a LAN address).
-          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-          void navigator.clipboard?.writeText(client.token).then(() => {
-            setCopied(true);
-          });
-        }}
-      >
-        {copied ? 'Copied' : 'Copy to clipboard'}
-      </button>
+      <CopyField label="API token" value={client.token} copyLabel="Copy token" />
     </Modal>
   );
 }
@@ -297,35 +272,17 @@ export function ApiClientsPage() {
         />
       )}
       {revoking !== null && (
-        <Modal
+        <ConfirmDialog
           title={`Revoke ${revoking.name}?`}
-          onClose={() => {
+          confirmLabel="Revoke"
+          onConfirm={() => void revoke()}
+          onCancel={() => {
             setRevoking(null);
           }}
-          footer={
-            <>
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setRevoking(null);
-                }}
-              >
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="button button-danger"
-                disabled={pending}
-                onClick={() => void revoke()}
-              >
-                Revoke
-              </button>
-            </>
-          }
+          pending={pending}
         >
           <p>Requests with this token fail from now on. This cannot be undone.</p>
-        </Modal>
+        </ConfirmDialog>
       )}
     </Page>
   );

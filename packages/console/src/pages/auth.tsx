@@ -44,6 +44,10 @@ export function SignInPage({
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const setup = useApi('getSetup');
+  // `/sign-in?workspace=<id>` picks the workspace when several have single sign-on.
+  const workspace = new URLSearchParams(window.location.search).get('workspace') ?? undefined;
+  const sso = useApi('getSso', { query: { workspace } });
+  const ssoUrl = sso.data?.data.available === true ? sso.data.data.login_url : null;
   const { pending, error, run } = useAction();
   const { navigate } = useRouter();
   useEffect(() => {
@@ -62,7 +66,25 @@ export function SignInPage({
     );
   }
   return (
-    <AuthCard title="Sign in to Roster" intro="Use your collaborator email and console password.">
+    <AuthCard
+      title="Sign in to Roster"
+      intro={
+        ssoUrl === null
+          ? 'Use your collaborator email and console password.'
+          : 'Use your organisation’s single sign-on, or your collaborator email and console password.'
+      }
+    >
+      {ssoUrl !== null && (
+        <>
+          {/* A full navigation: the server redirects to the identity provider. */}
+          <a className="button button-primary button-block" href={ssoUrl}>
+            Sign in with SSO
+          </a>
+          <p className="divider" aria-hidden="true">
+            <span>or</span>
+          </p>
+        </>
+      )}
       <form onSubmit={(e) => void submit(e)} className="form">
         {error !== undefined && <Alert>{error}</Alert>}
         <Field label="Email">

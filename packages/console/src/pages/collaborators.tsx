@@ -18,6 +18,7 @@ import {
   type Sort,
   type Tone,
 } from '../components/ui';
+import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
 
@@ -192,7 +193,8 @@ export function CollaboratorsPage() {
             className: 'cell-menu',
             render: (m) =>
               canWrite &&
-              m.id !== session.member.id && (
+              // Not oneself (an end user's session has an end-user ID, which is no member's).
+              !(session.principal === 'collaborator' && m.id === session.member.id) && (
                 <RowMenu
                   label={`Actions for ${m.name}`}
                   items={[
@@ -424,16 +426,14 @@ function GroupMembersDialog({
 
 export function CollaboratorGroupsPage() {
   const canWrite = useCanWrite('dev');
-  const [search, setSearch] = useState('');
-  const name = useDebounced(search);
-  const [page, setPage] = useState(1);
-  const [sort, setSort] = useState<Sort>({ key: 'name', direction: 'asc' });
+  const controls = useListControls({ key: 'name', direction: 'asc' });
+  const name = controls.query;
   const [open, setOpen] = useState<CollaboratorGroup | null>(null);
   const [creating, setCreating] = useState(false);
   const [form, setForm] = useState({ name: '', description: '' });
   const [deleting, setDeleting] = useState<CollaboratorGroup | null>(null);
   const list = useApi('listUserGroups', {
-    query: { name, 'page[number]': page, 'page[size]': PAGE_SIZE },
+    query: { name, 'page[number]': controls.page, 'page[size]': PAGE_SIZE },
   });
   const { pending, error, run } = useAction();
   const create = async (event: SubmitEvent) => {
@@ -480,25 +480,17 @@ export function CollaboratorGroupsPage() {
         )
       }
     >
-      <div className="toolbar">
-        <SearchBox
-          label="Search groups"
-          value={search}
-          onChange={(v) => {
-            setSearch(v);
-            setPage(1);
-          }}
-        />
-      </div>
-      <DataTable
+      <ListView
+        controls={controls}
+        searchLabel="Search groups"
         caption="Collaborator groups"
         rows={list.data?.data}
+        total={list.data?.total}
+        pageSize={PAGE_SIZE}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
         rowKey={(g) => g.id}
-        sort={sort}
-        onSort={setSort}
         empty={name === '' ? 'No groups yet.' : `No group name contains “${name}”.`}
         columns={[
           {
@@ -565,15 +557,6 @@ export function CollaboratorGroupsPage() {
           },
         ]}
       />
-      {list.data !== undefined && (
-        <Pagination
-          label="Collaborator groups"
-          page={page}
-          size={PAGE_SIZE}
-          total={list.data.total}
-          onPage={setPage}
-        />
-      )}
       {open !== null && (
         <GroupMembersDialog
           group={open}

@@ -8,13 +8,10 @@ import {
   Field,
   Modal,
   Page,
-  Pagination,
   Person,
   RelativeTime,
-  SearchBox,
-  useDebounced,
-  type Sort,
 } from '../components/ui';
+import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 import { useCanWrite, useSession } from '../session';
@@ -24,15 +21,18 @@ const PAGE_SIZE = 25;
 export function ProjectsPage() {
   const { environment } = useSession();
   const canWrite = useCanWrite(environment);
-  const [search, setSearch] = useState('');
-  const name = useDebounced(search);
-  const [page, setPage] = useState(1);
-  const [sort, setSort] = useState<Sort>({ key: 'name', direction: 'asc' });
+  const controls = useListControls({ key: 'name', direction: 'asc' });
+  const name = controls.query;
   const [creating, setCreating] = useState(false);
   const [newName, setNewName] = useState('');
   const { navigate } = useRouter();
   const list = useApi('listProjects', {
-    query: { environment_type: environment, name, 'page[number]': page, 'page[size]': PAGE_SIZE },
+    query: {
+      environment_type: environment,
+      name,
+      'page[number]': controls.page,
+      'page[size]': PAGE_SIZE,
+    },
   });
   const { pending, error, run } = useAction();
   const create = async (event: SubmitEvent) => {
@@ -60,25 +60,17 @@ export function ProjectsPage() {
         )
       }
     >
-      <div className="toolbar">
-        <SearchBox
-          label="Search projects"
-          value={search}
-          onChange={(v) => {
-            setSearch(v);
-            setPage(1);
-          }}
-        />
-      </div>
-      <DataTable
+      <ListView
+        controls={controls}
+        searchLabel="Search projects"
         caption="Projects"
         rows={list.data?.data}
+        total={list.data?.total}
+        pageSize={PAGE_SIZE}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
         rowKey={(p) => p.id}
-        sort={sort}
-        onSort={setSort}
         empty={
           name === '' ? 'No projects in this environment.' : `No project name contains “${name}”.`
         }
@@ -103,15 +95,6 @@ export function ProjectsPage() {
           },
         ]}
       />
-      {list.data !== undefined && (
-        <Pagination
-          label="Projects"
-          page={page}
-          size={PAGE_SIZE}
-          total={list.data.total}
-          onPage={setPage}
-        />
-      )}
       {creating && (
         <Modal
           title={`Create project in ${environment.toUpperCase()}`}

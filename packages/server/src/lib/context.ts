@@ -3,7 +3,7 @@
  * plugin; every service function takes it first, so workspace isolation is never optional.
  */
 export interface Actor {
-  type: 'api_client' | 'member' | 'platform' | 'system' | 'invitee';
+  type: 'api_client' | 'member' | 'end_user' | 'platform' | 'system' | 'invitee';
   id: string | null;
   name: string | null;
 }

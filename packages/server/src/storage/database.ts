@@ -81,6 +81,8 @@ export interface CollaboratorGroupsTable {
   name_key: string;
   description: string | null;
   system: Flag;
+  /** manual | external (created or adopted by a SCIM connection); see docs/scim.md. */
+  managed_by: ColumnType<string, string | undefined, string>;
   created_at: string;
   updated_at: string;
 }
@@ -293,6 +295,17 @@ export interface ConsoleSessionsTable {
   expires_at: string;
 }
 
+/** Console sessions of end users whose groups carry a console role (Admin, Read Only). */
+export interface ConsoleEndUserSessionsTable {
+  id: Id;
+  workspace_id: number;
+  end_user_id: number;
+  token_hash: string;
+  csrf_hash: string;
+  created_at: string;
+  expires_at: string;
+}
+
 /** One OpenID Connect connection per workspace (SSO sign-up, modules/sso). */
 export interface SsoOidcConnectionsTable {
   workspace_id: number;
@@ -322,6 +335,8 @@ export interface SsoLoginAttemptsTable {
   created_at: string;
   expires_at: string;
   used_at: string | null;
+  /** portal (end-user sign-up, modules/sso) | console (admin console sign-in). */
+  purpose: ColumnType<string, string | undefined, string>;
 }
 
 /** A SCIM 2.0 connection: one environment, one target population, one hashed bearer token. */
@@ -332,8 +347,12 @@ export interface ScimConnectionsTable {
   /** end_users | collaborators */
   target: string;
   name: string;
-  /** collaborators: the legacy role new users get in the connection's environment. */
+  /** collaborators: the name of the role new users get, as it was when set (display fallback). */
   default_role: string | null;
+  /** collaborators: privilege_group | environment; the role itself is kept by ID below. */
+  default_role_type: ColumnType<string | null, string | null | undefined, string | null>;
+  default_legacy_role_id: ColumnType<number | null, number | null | undefined, number | null>;
+  default_environment_role_id: ColumnType<number | null, number | null | undefined, number | null>;
   token_hash: string;
   token_prefix: string;
   created_at: string;
@@ -358,7 +377,10 @@ export interface ScimUsersTable {
   active: Flag;
   /** JSON: the stored SCIM resource, without id, meta and groups. */
   resource: string;
-  /** collaborators: the role held before deactivation, restored on reactivation. */
+  /**
+   * collaborators: JSON `{role_type, legacy_role_id, environment_role_id}`, the role held in the
+   * connection's environment before deactivation, restored on reactivation.
+   */
   saved_role: string | null;
   version: number;
   created_at: string;
@@ -405,6 +427,7 @@ export interface Database {
   end_user_invitations: EndUserInvitationsTable;
   console_credentials: ConsoleCredentialsTable;
   console_sessions: ConsoleSessionsTable;
+  console_end_user_sessions: ConsoleEndUserSessionsTable;
   sso_oidc_connections: SsoOidcConnectionsTable;
   sso_login_attempts: SsoLoginAttemptsTable;
   scim_connections: ScimConnectionsTable;

@@ -4,11 +4,13 @@
  */
 import type { SessionAuthenticator } from '../../http/auth.js';
 import type { Api } from '../../http/types.js';
+import type { SsoService } from '../sso/sso.service.js';
+import type { ConsoleSsoSignIn } from '../sso/sso.routes.js';
 import type { ConsoleConfig } from './console.config.js';
 import { registerConsoleRoutes } from './console.routes.js';
 import type { AuthenticatedSession, ConsoleService } from './console.service.js';
 import { consolePage, registerConsoleStatic, type ConsolePage } from './console.static.js';
-import { CSRF_HEADER, SESSION_COOKIE, readCookie } from './cookies.js';
+import { CSRF_HEADER, SESSION_COOKIE, readCookie, setSessionCookies } from './cookies.js';
 
 export function sessionAuthenticator(
   consoleService: ConsoleService,
@@ -22,15 +24,20 @@ export function sessionAuthenticator(
   };
 }
 
+/**
+ * Registers the console. Answers its page (for the invitation pages) and the handler that
+ * finishes console sign-ins on the shared OpenID Connect callback (for modules/sso's routes).
+ */
 export async function registerConsole(
   app: Api,
   deps: {
     consoleService: ConsoleService;
+    sso: SsoService;
     config: ConsoleConfig;
     publicUrl: string;
     afterWrite: () => Promise<void>;
   },
-): Promise<ConsolePage> {
+): Promise<{ page: ConsolePage; ssoSignIn: ConsoleSsoSignIn }> {
   const cookies = { secure: deps.publicUrl.startsWith('https:') };
   const page = consolePage(deps.config.staticDir);
   app.addHook('onReady', async () => {
@@ -38,7 +45,7 @@ export async function registerConsole(
   });
   await app.register(
     (scope, _options, done) => {
-      registerConsoleRoutes(scope, deps.consoleService, {
+      registerConsoleRoutes(scope, deps.consoleService, deps.sso, {
         ...cookies,
         maxAgeSeconds: deps.config.sessionTtlSeconds,
       });
@@ -47,5 +54,15 @@ export async function registerConsole(
     { prefix: '/api/console' },
   );
   await app.register(async (scope) => registerConsoleStatic(scope, deps.config.staticDir, page));
-  return page;
+  const ssoSignIn: ConsoleSsoSignIn = async (signIn, _request, reply) => {
+    const { token, csrfToken } = await deps.consoleService.signInWithSso(signIn);
+    setSessionCookies(
+      reply,
+      { token, csrfToken, maxAgeSeconds: deps.config.sessionTtlSeconds },
+      cookies,
+    );
+    // Every client is sent to the console; scripts read the session at GET /api/console/session.
+    return reply.redirect('/', 302);
+  };
+  return { page, ssoSignIn };
 }

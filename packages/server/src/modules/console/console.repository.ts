@@ -73,3 +73,64 @@ export async function upsertCredential(
     )
     .execute();
 }
+
+/** An end user's console session, with what is needed to re-check the grant on every request. */
+export function findEndUserSessionByTokenHash(db: Executor, tokenHash: string, now: string) {
+  return db
+    .selectFrom('console_end_user_sessions as s')
+    .innerJoin('end_users as u', 'u.id', 's.end_user_id')
+    .innerJoin('workspaces as w', 'w.id', 's.workspace_id')
+    .select([
+      's.id as session_id',
+      's.workspace_id',
+      's.end_user_id',
+      's.csrf_hash',
+      's.expires_at',
+      'u.name as user_name',
+      'u.email as user_email',
+      'u.status as user_status',
+      'w.name as workspace_name',
+    ])
+    .where('s.token_hash', '=', tokenHash)
+    .where('s.expires_at', '>', now)
+    .executeTakeFirst();
+}
+
+export async function insertEndUserSession(
+  db: Executor,
+  row: Omit<Row<'console_end_user_sessions'>, 'id'>,
+): Promise<void> {
+  await db.insertInto('console_end_user_sessions').values(row).execute();
+}
+
+export async function deleteEndUserSessionByTokenHash(
+  db: Executor,
+  tokenHash: string,
+): Promise<void> {
+  await db.deleteFrom('console_end_user_sessions').where('token_hash', '=', tokenHash).execute();
+}
+
+export async function deleteExpiredEndUserSessions(db: Executor, now: string): Promise<void> {
+  await db.deleteFrom('console_end_user_sessions').where('expires_at', '<=', now).execute();
+}
+
+/**
+ * The console roles an end user holds through explicit membership of groups (Everyone's
+ * membership is implicit and carries no role) in environments the user can still access.
+ */
+export function listConsoleRolesOfEndUser(db: Executor, endUserId: number) {
+  return db
+    .selectFrom('end_user_group_members as m')
+    .innerJoin('end_user_groups as g', 'g.id', 'm.group_id')
+    .innerJoin('environments as e', 'e.id', 'g.environment_id')
+    .innerJoin('end_user_environments as a', (join) =>
+      join
+        .onRef('a.end_user_id', '=', 'm.end_user_id')
+        .onRef('a.environment_id', '=', 'g.environment_id'),
+    )
+    .select(['e.id as environment_id', 'e.type as environment_type', 'g.roles'])
+    .where('m.end_user_id', '=', endUserId)
+    .where('g.system', '=', 0)
+    .orderBy('e.id')
+    .execute();
+}

@@ -2,6 +2,8 @@ import { Type } from 'typebox';
 import {
   AcceptWithPasswordBody,
   ConsoleSession,
+  ConsoleSsoQuery,
+  ConsoleSsoStatus,
   DataOf,
   ErrorBody,
   InvitationTokenParams,
@@ -10,7 +12,7 @@ import {
   SetupStatus,
   SignInBody,
 } from '@roster/contracts';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../../http/types.js';
 import { AppError } from '../../lib/errors.js';
 import { secretMatches } from '../../lib/secrets.js';
@@ -25,6 +27,11 @@ import {
   type CookieOptions,
 } from './cookies.js';
 import type { ConsoleService } from './console.service.js';
+import { SignInError, type SsoService } from '../sso/sso.service.js';
+import { signInPage, stateCookie } from '../sso/sso.routes.js';
+
+/** Where the console's "Sign in with SSO" button sends the browser. */
+export const CONSOLE_SSO_LOGIN_PATH = '/api/console/sso/login';
 
 const tags = ['Console'];
 const signedOut = () => new AppError(401, 'console.signed_out', 'Not signed in');
@@ -33,6 +40,7 @@ const signedOut = () => new AppError(401, 'console.signed_out', 'Not signed in')
 export function registerConsoleRoutes(
   app: Api,
   consoleService: ConsoleService,
+  sso: SsoService,
   cookies: CookieOptions & { maxAgeSeconds: number },
 ): void {
   async function currentSession(request: FastifyRequest) {
@@ -106,6 +114,79 @@ export function registerConsoleRoutes(
       clearSessionCookies(reply, cookies);
       return reply.status(204).send(null);
     },
+  );
+  app.get(
+    '/sso',
+    {
+      schema: {
+        tags,
+        summary: 'Whether the sign-in page offers "Sign in with SSO"',
+        description:
+          'True when the workspace (`workspace`, or the only workspace with one) has an enabled OpenID Connect connection. Collaborators, and end users in a group with the Admin or Read Only role, sign in with it; see docs/sso.md.',
+        security: [],
+        querystring: ConsoleSsoQuery,
+        response: { 200: DataOf(ConsoleSsoStatus), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const requested = request.query.workspace;
+      const workspaceId = await sso.consoleWorkspace(
+        requested === undefined ? undefined : Number(requested),
+      );
+      return {
+        data: {
+          available: workspaceId !== undefined,
+          login_url:
+            workspaceId === undefined ? null : `${CONSOLE_SSO_LOGIN_PATH}?workspace=${workspaceId}`,
+        },
+      };
+    },
+  );
+  app.get(
+    '/sso/login',
+    {
+      config: { rateLimit: false },
+      schema: {
+        tags,
+        summary: 'Start a console sign-in through the OpenID Connect connection',
+        description:
+          'Redirects (302) to the provider with state, nonce and PKCE; the provider sends the browser back to /sso/oidc/callback, which opens the console session and redirects to the console. 404 when no enabled connection applies.',
+        security: [],
+        querystring: ConsoleSsoQuery,
+        response: {
+          302: Type.Null({ description: 'Redirect to the provider' }),
+          ...errorResponses,
+        },
+      },
+    },
+    (request, typedReply) =>
+      // The reply is HTML or a redirect as often as JSON: it is sent untyped.
+      signInPage(
+        request,
+        typedReply as FastifyReply,
+        async (reply) => {
+          const requested = request.query.workspace;
+          const workspaceId = await sso.consoleWorkspace(
+            requested === undefined ? undefined : Number(requested),
+          );
+          if (workspaceId === undefined) {
+            throw new SignInError(
+              404,
+              'sso.not_configured',
+              'Single sign-on is not enabled for this workspace',
+            );
+          }
+          const started = await sso.startLogin(workspaceId, 'console');
+          return reply
+            .header(
+              'set-cookie',
+              stateCookie(started.state, started.maxAgeSeconds, sso.cookieSecure),
+            )
+            .header('cache-control', 'no-store')
+            .redirect(started.location, 302);
+        },
+        () => ({ href: '/sign-in', label: 'Back to the sign-in page' }),
+      ),
   );
   app.get(
     '/setup',

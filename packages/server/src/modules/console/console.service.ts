@@ -3,6 +3,13 @@
  * random token, stored hashed) and a CSRF token for their writes. What a session may do follows
  * the collaborator's roles: Admin (legacy) or EnvironmentAdmin in an environment makes it
  * writable; a collaborator without either anywhere is a Read Only console user.
+ *
+ * Through the workspace's OpenID Connect connection (modules/sso verifies the provider's answer),
+ * collaborators sign in by their verified email, and so do end users whose groups carry a console
+ * role: `Admin` in a group of an environment makes that environment readable and writable,
+ * `Read Only` readable. An end user sees only those environments. Nobody is created by a console
+ * sign-in. Every request re-reads the grant: an end user who is locked, deactivated or left with
+ * no console role loses the session at once (it is deleted), as a deleted collaborator does.
  */
 import type {
   AcceptWithPasswordBody,
@@ -16,7 +23,8 @@ import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, conflict, forbidden, tooManyRequests } from '../../lib/errors.js';
 import { newSecret } from '../../lib/ids.js';
 import { hashSecret } from '../../lib/secrets.js';
-import type { RequestContext } from '../../lib/context.js';
+import type { Actor, RequestContext } from '../../lib/context.js';
+import { fromJson } from '../../storage/json.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import type { ApiClientsService } from '../api-clients/api-clients.service.js';
 import type { InvitationsService } from '../invitations/invitations.service.js';
@@ -27,13 +35,20 @@ import {
 } from '../members/members.repository.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments, listWorkspaces } from '../workspaces/workspaces.repository.js';
+import { findEndUserByEmailKey } from '../end-users/end-users.repository.js';
+import { SignInError, type VerifiedSignIn } from '../sso/sso.service.js';
 import type { ConsoleConfig } from './console.config.js';
 import {
   countCredentials,
+  deleteEndUserSessionByTokenHash,
+  deleteExpiredEndUserSessions,
   deleteExpiredSessions,
   deleteSessionByTokenHash,
+  findEndUserSessionByTokenHash,
   findSessionByTokenHash,
+  insertEndUserSession,
   insertSession,
+  listConsoleRolesOfEndUser,
   listCredentialsByEmailKey,
   upsertCredential,
 } from './console.repository.js';
@@ -43,9 +58,21 @@ import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 /** Roles that make an environment writable from the console. */
 const ADMIN_ROLE_NAMES = new Set(['Admin', 'EnvironmentAdmin']);
 
+/** End users' session tokens carry their own prefix: the lookup goes straight to their table. */
+const END_USER_TOKEN_PREFIX = 'rse';
+const MEMBER_TOKEN_PREFIX = 'rss';
+
+/** Who a console session belongs to. */
+export interface ConsolePrincipal {
+  type: 'member' | 'end_user';
+  id: number;
+  name: string;
+  email: string;
+}
+
 export interface AuthenticatedSession {
   workspaceId: number;
-  member: { id: number; name: string; email: string };
+  principal: ConsolePrincipal;
   workspaceName: string;
   csrfHash: string;
   expiresAt: string;
@@ -76,6 +103,116 @@ export function createConsoleService(deps: {
         .filter((r) => r.role_name !== null && ADMIN_ROLE_NAMES.has(r.role_name))
         .map((r) => r.environment_type),
     };
+  }
+
+  /**
+   * What an end user may do from the console: the environments of its groups with a console role
+   * (Admin: read and write; Read Only: read). Only these environments are visible to it.
+   */
+  async function endUserAccess(db: Executor, workspaceId: number, endUserId: number) {
+    const rows = await listConsoleRolesOfEndUser(db, endUserId);
+    const readable = new Set<string>();
+    const writable = new Set<string>();
+    for (const row of rows) {
+      const roles = fromJson<string[]>(row.roles);
+      if (roles.includes('Admin')) writable.add(row.environment_type);
+      if (roles.includes('Admin') || roles.includes('Read Only'))
+        readable.add(row.environment_type);
+    }
+    // In the workspace's environment order, like a collaborator's list.
+    const order = (await listEnvironments(db, workspaceId)).map((env) => env.type);
+    return {
+      environmentTypes: order.filter((type) => readable.has(type)),
+      writableEnvironmentTypes: order.filter((type) => writable.has(type)),
+    };
+  }
+
+  async function authenticateEndUser(token: string): Promise<AuthenticatedSession | undefined> {
+    const tokenHash = hashSecret(token);
+    const row = await findEndUserSessionByTokenHash(deps.db, tokenHash, now());
+    if (row === undefined) return undefined;
+    const access =
+      row.user_status === 'active'
+        ? await endUserAccess(deps.db, row.workspace_id, row.end_user_id)
+        : { environmentTypes: [], writableEnvironmentTypes: [] };
+    if (access.environmentTypes.length === 0) {
+      // Locked, deactivated, or no longer in a group with a console role: the session ends here.
+      await deleteEndUserSessionByTokenHash(deps.db, tokenHash);
+      return undefined;
+    }
+    return {
+      workspaceId: row.workspace_id,
+      principal: {
+        type: 'end_user',
+        id: row.end_user_id,
+        name: row.user_name,
+        email: row.user_email,
+      },
+      workspaceName: row.workspace_name,
+      csrfHash: row.csrf_hash,
+      expiresAt: row.expires_at,
+      ...access,
+    };
+  }
+
+  const ssoActor = (signIn: VerifiedSignIn): Actor => ({
+    type: 'system',
+    id: 'sso_oidc',
+    name: `OpenID Connect sign-in (${signIn.issuer})`,
+  });
+
+  /** Stores a new session (token and CSRF token hashed) and audits the sign-in. */
+  async function openSession(
+    who: { type: 'member' | 'end_user'; workspaceId: number; id: number },
+    how: Record<string, unknown> | undefined,
+  ): Promise<{ token: string; csrfToken: string; session: AuthenticatedSession }> {
+    const token = newSecret(who.type === 'member' ? MEMBER_TOKEN_PREFIX : END_USER_TOKEN_PREFIX);
+    const csrfToken = newSecret('csrf');
+    const row = {
+      workspace_id: who.workspaceId,
+      token_hash: hashSecret(token),
+      csrf_hash: hashSecret(csrfToken),
+      created_at: now(),
+      expires_at: new Date(
+        deps.clock.now().getTime() + deps.config.sessionTtlSeconds * 1000,
+      ).toISOString(),
+    };
+    await deps.db.transaction().execute(async (trx) => {
+      let name: string;
+      if (who.type === 'member') {
+        await deleteExpiredSessions(trx, now());
+        await insertSession(trx, { ...row, member_id: who.id });
+        name = (
+          await trx
+            .selectFrom('members')
+            .select(['name'])
+            .where('id', '=', who.id)
+            .executeTakeFirstOrThrow()
+        ).name;
+      } else {
+        await deleteExpiredEndUserSessions(trx, now());
+        await insertEndUserSession(trx, { ...row, end_user_id: who.id });
+        name = (
+          await trx
+            .selectFrom('end_users')
+            .select(['name'])
+            .where('id', '=', who.id)
+            .executeTakeFirstOrThrow()
+        ).name;
+      }
+      await insertAuditEvent(trx, {
+        workspaceId: who.workspaceId,
+        actor: { type: who.type, id: String(who.id), name },
+        action: 'console.signed_in',
+        targetType: who.type,
+        targetId: who.id,
+        after: how,
+        createdAt: now(),
+      });
+    });
+    const session = await service.authenticate(token);
+    if (session === undefined) throw new Error('session vanished');
+    return { token, csrfToken, session };
   }
 
   /** Creates the collaborator (or takes the existing one) with Admin in every environment and this password. */
@@ -130,15 +267,24 @@ export function createConsoleService(deps: {
     return member;
   }
 
-  return {
-    /** The session behind a cookie token, or undefined when it is unknown or expired. */
+  const service = {
+    /**
+     * The session behind a cookie token, or undefined when it is unknown or expired, or when an
+     * end user's grant is gone (the session is then deleted: it never outlives the grant).
+     */
     async authenticate(token: string): Promise<AuthenticatedSession | undefined> {
+      if (token.startsWith(`${END_USER_TOKEN_PREFIX}_`)) return authenticateEndUser(token);
       const row = await findSessionByTokenHash(deps.db, hashSecret(token), now());
       if (row === undefined) return undefined;
       const access = await accessOf(deps.db, row.workspace_id, row.member_id);
       return {
         workspaceId: row.workspace_id,
-        member: { id: row.member_id, name: row.member_name, email: row.member_email },
+        principal: {
+          type: 'member',
+          id: row.member_id,
+          name: row.member_name,
+          email: row.member_email,
+        },
         workspaceName: row.workspace_name,
         csrfHash: row.csrf_hash,
         expiresAt: row.expires_at,
@@ -148,7 +294,12 @@ export function createConsoleService(deps: {
 
     present(session: AuthenticatedSession, csrfToken: string): ConsoleSession {
       return {
-        member: session.member,
+        member: {
+          id: session.principal.id,
+          name: session.principal.name,
+          email: session.principal.email,
+        },
+        principal: session.principal.type === 'member' ? 'collaborator' : 'end_user',
         workspace: { id: session.workspaceId, name: session.workspaceName },
         access: session.writableEnvironmentTypes.length > 0 ? 'admin' : 'read_only',
         environment_types: session.environmentTypes,
@@ -192,44 +343,82 @@ export function createConsoleService(deps: {
         throw new AppError(401, 'console.sign_in_failed', 'Email or password is incorrect');
       }
       perEmail.clear(`email:${emailKey}`);
-      const token = newSecret('rss');
-      const csrfToken = newSecret('csrf');
-      const expiresAt = new Date(
-        deps.clock.now().getTime() + deps.config.sessionTtlSeconds * 1000,
-      ).toISOString();
-      const workspaceId = signedIn.workspace_id;
-      const memberId = signedIn.member_id;
-      await deps.db.transaction().execute(async (trx) => {
-        await deleteExpiredSessions(trx, now());
-        await insertSession(trx, {
-          workspace_id: workspaceId,
-          member_id: memberId,
-          token_hash: hashSecret(token),
-          csrf_hash: hashSecret(csrfToken),
-          created_at: now(),
-          expires_at: expiresAt,
-        });
-        const member = await trx
-          .selectFrom('members')
-          .select(['name'])
-          .where('id', '=', memberId)
-          .executeTakeFirstOrThrow();
-        await insertAuditEvent(trx, {
+      return openSession(
+        { type: 'member', workspaceId: signedIn.workspace_id, id: signedIn.member_id },
+        undefined,
+      );
+    },
+
+    /**
+     * A console sign-in through the workspace's OpenID Connect connection, whose answer modules/sso
+     * has verified: the collaborator with that email, else the end user with that email when it is
+     * active and its groups give it a console role. Nobody is created; refusals are SignInErrors
+     * (shown as a page to browsers) and are audited.
+     */
+    async signInWithSso(
+      signIn: VerifiedSignIn,
+    ): Promise<{ token: string; csrfToken: string; session: AuthenticatedSession }> {
+      const { workspaceId, emailKey, email } = signIn;
+      const how = { method: 'oidc', issuer: signIn.issuer, subject: signIn.subject };
+      const member = await findMemberByEmailKey(deps.db, workspaceId, emailKey);
+      if (member !== undefined) {
+        return openSession({ type: 'member', workspaceId, id: member.id }, how);
+      }
+      const user = await findEndUserByEmailKey(deps.db, workspaceId, emailKey);
+      const refuse = async (
+        status: number,
+        code: string,
+        reason: string,
+        message: string,
+      ): Promise<never> => {
+        await insertAuditEvent(deps.db, {
           workspaceId,
-          actor: { type: 'member', id: String(memberId), name: member.name },
-          action: 'console.signed_in',
-          targetType: 'member',
-          targetId: memberId,
+          actor: ssoActor(signIn),
+          action: 'console.sign_in_refused',
+          targetType: user === undefined ? 'sso_oidc' : 'end_user',
+          targetId: user === undefined ? workspaceId : user.id,
+          after: { email, reason, ...how },
           createdAt: now(),
         });
-      });
-      const session = await this.authenticate(token);
-      if (session === undefined) throw new Error('session vanished');
-      return { token, csrfToken, session };
+        throw new SignInError(status, code, message);
+      };
+      if (user === undefined) {
+        return refuse(
+          403,
+          'console.sso_unknown_user',
+          'unknown_email',
+          `${email} is not a collaborator of this workspace, and no end user has this email. Console accounts are not created by signing in: ask an administrator to invite you.`,
+        );
+      }
+      if (user.status !== 'active') {
+        const messages: Record<string, string> = {
+          locked: `${email} is locked in this workspace: ask an administrator to unlock it`,
+          deactivated: `${email} is deactivated in this workspace`,
+          invited: `${email} has not accepted its invitation yet`,
+        };
+        return refuse(
+          403,
+          `console.sso_user_${user.status}`,
+          user.status,
+          messages[user.status] ?? `${email} cannot sign in (status ${user.status})`,
+        );
+      }
+      const access = await endUserAccess(deps.db, workspaceId, user.id);
+      if (access.environmentTypes.length === 0) {
+        return refuse(
+          403,
+          'console.sso_no_console_role',
+          'no_console_role',
+          `${email} has no console access: only end users in a group with the Admin or Read Only role may sign in to the console`,
+        );
+      }
+      return openSession({ type: 'end_user', workspaceId, id: user.id }, how);
     },
 
     async signOut(token: string): Promise<void> {
-      await deleteSessionByTokenHash(deps.db, hashSecret(token));
+      if (token.startsWith(`${END_USER_TOKEN_PREFIX}_`))
+        await deleteEndUserSessionByTokenHash(deps.db, hashSecret(token));
+      else await deleteSessionByTokenHash(deps.db, hashSecret(token));
     },
 
     async setupRequired(): Promise<boolean> {
@@ -324,7 +513,11 @@ export function createConsoleService(deps: {
     contextFor(session: AuthenticatedSession, write: boolean): RequestContext {
       return {
         workspaceId: session.workspaceId,
-        actor: { type: 'member', id: String(session.member.id), name: session.member.name },
+        actor: {
+          type: session.principal.type,
+          id: String(session.principal.id),
+          name: session.principal.name,
+        },
         scope: {
           environmentTypes: new Set(
             write ? session.writableEnvironmentTypes : session.environmentTypes,
@@ -334,5 +527,6 @@ export function createConsoleService(deps: {
       };
     },
   };
+  return service;
 }
 export type ConsoleService = ReturnType<typeof createConsoleService>;

@@ -135,6 +135,8 @@ export interface GroupMemberRow {
   joined_at: string;
   expires_at: string | null;
   membership_id: number;
+  /** manual | external (docs/scim.md). */
+  source: string;
 }
 
 /**
@@ -178,6 +180,7 @@ export async function listGroupMembers(
         joined_at: m.created_at,
         expires_at: null,
         membership_id: m.id,
+        source: 'manual',
       })),
       total: Number(count.n),
     };
@@ -196,6 +199,7 @@ export async function listGroupMembers(
       'gm.created_at as joined_at',
       'gm.expires_at as expires_at',
       'gm.id as membership_id',
+      'gm.source as source',
     ]);
   const invitees = db
     .selectFrom('group_memberships as gm')
@@ -213,6 +217,7 @@ export async function listGroupMembers(
       'gm.created_at as joined_at',
       'gm.expires_at as expires_at',
       'gm.id as membership_id',
+      'gm.source as source',
     ]);
   let all = db.selectFrom(users.unionAll(invitees).as('u'));
   if (pattern !== null) {

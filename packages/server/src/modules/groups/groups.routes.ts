@@ -4,6 +4,7 @@ import {
   CollaboratorGroupBody,
   DataNull,
   DataOf,
+  GetGroupQuery,
   GroupMember,
   ListGroupMembersQuery,
   ListGroupsQuery,
@@ -37,10 +38,13 @@ export function registerGroupRoutes(app: Api, groups: GroupsService): void {
         tags,
         summary: 'Get a collaborator group',
         params: StringIdParams,
+        querystring: GetGroupQuery,
         response: { 200: DataOf(CollaboratorGroup), ...errorResponses },
       },
     },
-    async (request) => ({ data: await groups.getGroup(contextOf(request), request.params.id) }),
+    async (request) => ({
+      data: await groups.getGroup(contextOf(request), request.params.id, request.query),
+    }),
   );
   app.post(
     '/user_groups',

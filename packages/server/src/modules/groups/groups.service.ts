@@ -6,6 +6,7 @@ import type {
   AddGroupMembersBody,
   CollaboratorGroup,
   CollaboratorGroupBody,
+  GetGroupQuery,
   ListGroupMembersQuery,
   ListGroupsQuery,
   RemoveGroupMembersQuery,
@@ -32,7 +33,8 @@ import {
   type GroupRow,
 } from './groups.repository.js';
 
-export function toCollaboratorGroup(row: GroupRow): CollaboratorGroup {
+/** The reference shape; `withProvisioning` (`include=provisioning`) adds `managed_by` last. */
+export function toCollaboratorGroup(row: GroupRow, withProvisioning = false): CollaboratorGroup {
   return {
     id: row.id,
     name: row.name,
@@ -41,8 +43,12 @@ export function toCollaboratorGroup(row: GroupRow): CollaboratorGroup {
     system: fromFlag(row.system),
     created_at: row.created_at,
     updated_at: row.updated_at,
+    ...(withProvisioning ? { managed_by: managedBy(row.managed_by) } : {}),
   };
 }
+
+const managedBy = (value: string): 'manual' | 'external' =>
+  value === 'external' ? 'external' : 'manual';
 
 function normalisedName(name: string | undefined): { name: string; key: string } {
   const trimmed = (name ?? '').trim();
@@ -81,12 +87,21 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
         page,
         now(),
       );
-      return paged(rows.map(toCollaboratorGroup), total, page);
+      const withProvisioning = query.include === 'provisioning';
+      return paged(
+        rows.map((row) => toCollaboratorGroup(row, withProvisioning)),
+        total,
+        page,
+      );
     },
 
-    async getGroup(ctx: RequestContext, id: string): Promise<CollaboratorGroup> {
+    async getGroup(
+      ctx: RequestContext,
+      id: string,
+      query: GetGroupQuery = {},
+    ): Promise<CollaboratorGroup> {
       requireDevAccess(ctx);
-      return toCollaboratorGroup(await requireGroup(ctx, id));
+      return toCollaboratorGroup(await requireGroup(ctx, id), query.include === 'provisioning');
     },
 
     async createGroup(
@@ -196,6 +211,7 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
           avatar_url: row.avatar_url,
           joined_at: row.joined_at,
           expires_at: row.expires_at,
+          ...(query.include === 'provisioning' ? { source: managedBy(row.source) } : {}),
         })),
         total,
         page,

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Executor, Row } from '../../storage/database.js';
+import type { Executor, NewRow, Row } from '../../storage/database.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
 export function findMemberById(
@@ -22,6 +22,19 @@ export function findMemberByEmailKey(db: Executor, workspaceId: number, emailKey
     .where('workspace_id', '=', workspaceId)
     .where('email_key', '=', emailKey)
     .executeTakeFirst();
+}
+
+export function insertMember(db: Executor, row: NewRow<'members'>) {
+  return db.insertInto('members').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+/**
+ * Deletes a collaborator. Their environment roles, group memberships, project grants, console
+ * credentials and SCIM links go with them (foreign keys cascade): the one deletion rule for the
+ * API (DELETE /api/members/:id) and SCIM (DELETE /Users/:id).
+ */
+export function deleteMember(db: Executor, id: number) {
+  return db.deleteFrom('members').where('id', '=', id).execute();
 }
 
 export async function listMembers(
@@ -80,6 +93,21 @@ export function listRolesOfMembers(db: Executor, memberIds: number[]): Promise<M
     .where('mer.member_id', 'in', memberIds)
     .orderBy('e.id')
     .execute();
+}
+
+/** A role assignment as setMemberEnvironmentRoles takes it, from a resolved `env_roles` entry. */
+export function toRoleRow(resolved: {
+  environment: { id: number };
+  roleType: string;
+  legacyRoleId: number | null;
+  environmentRoleId: number | null;
+}) {
+  return {
+    environmentId: resolved.environment.id,
+    roleType: resolved.roleType,
+    legacyRoleId: resolved.legacyRoleId,
+    environmentRoleId: resolved.environmentRoleId,
+  };
 }
 
 export async function setMemberEnvironmentRoles(

@@ -15,10 +15,12 @@ import { findSystemGroup, listMembershipsOfMembers } from '../groups/groups.repo
 import { resolveEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments } from '../workspaces/workspaces.repository.js';
 import {
+  deleteMember as deleteMemberRow,
   findMemberById,
   listMembers,
   listRolesOfMembers,
   setMemberEnvironmentRoles,
+  toRoleRow,
 } from './members.repository.js';
 
 /** Builds the reference API's member objects for a page of rows, with a fixed number of queries. */
@@ -105,17 +107,7 @@ export function createMembersService(deps: { db: Db; clock: Clock }) {
       await deps.db.transaction().execute(async (trx) => {
         const resolved = await resolveEnvRoles(trx, ctx.workspaceId, envRoles);
         const before = await listRolesOfMembers(trx, [member.id]);
-        await setMemberEnvironmentRoles(
-          trx,
-          ctx.workspaceId,
-          member.id,
-          resolved.map((r) => ({
-            environmentId: r.environment.id,
-            roleType: r.roleType,
-            legacyRoleId: r.legacyRoleId,
-            environmentRoleId: r.environmentRoleId,
-          })),
-        );
+        await setMemberEnvironmentRoles(trx, ctx.workspaceId, member.id, resolved.map(toRoleRow));
         await insertAuditEvent(trx, {
           workspaceId: ctx.workspaceId,
           actor: ctx.actor,
@@ -142,7 +134,7 @@ export function createMembersService(deps: { db: Db; clock: Clock }) {
       requireDevAccess(ctx);
       const member = await requireMember(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('members').where('id', '=', member.id).execute();
+        await deleteMemberRow(trx, member.id);
         await insertAuditEvent(trx, {
           workspaceId: ctx.workspaceId,
           actor: ctx.actor,

@@ -30,34 +30,51 @@ export function findConnection(db: Executor, id: string) {
 }
 
 export function listConnections(db: Executor, workspaceId: number) {
-  return db
-    .selectFrom('scim_connections as c')
-    .innerJoin('environments as e', 'e.id', 'c.environment_id')
-    .selectAll('c')
-    .select('e.type as environment_type')
-    .select((eb) => [
-      eb
-        .selectFrom('scim_users as su')
-        .whereRef('su.connection_id', '=', 'c.id')
-        .select(eb.fn.countAll<number | string>().as('n'))
-        .as('users_count'),
-      eb
-        .selectFrom('scim_groups as sg')
-        .whereRef('sg.connection_id', '=', 'c.id')
-        .select(eb.fn.countAll<number | string>().as('n'))
-        .as('groups_count'),
-    ])
-    .where('c.workspace_id', '=', workspaceId)
-    .orderBy('c.created_at')
-    .orderBy('c.id')
-    .execute();
+  return (
+    db
+      .selectFrom('scim_connections as c')
+      .innerJoin('environments as e', 'e.id', 'c.environment_id')
+      .leftJoin('legacy_roles as lr', 'lr.id', 'c.default_legacy_role_id')
+      .leftJoin('environment_roles as er', 'er.id', 'c.default_environment_role_id')
+      .selectAll('c')
+      .select('e.type as environment_type')
+      // The default role's current name (it may have been renamed since it was set).
+      .select(sql<string | null>`coalesce(lr.name, er.name)`.as('default_role_name'))
+      .select((eb) => [
+        eb
+          .selectFrom('scim_users as su')
+          .whereRef('su.connection_id', '=', 'c.id')
+          .select(eb.fn.countAll<number | string>().as('n'))
+          .as('users_count'),
+        eb
+          .selectFrom('scim_groups as sg')
+          .whereRef('sg.connection_id', '=', 'c.id')
+          .select(eb.fn.countAll<number | string>().as('n'))
+          .as('groups_count'),
+      ])
+      .where('c.workspace_id', '=', workspaceId)
+      .orderBy('c.created_at')
+      .orderBy('c.id')
+      .execute()
+  );
 }
 
 export function updateConnection(
   db: Executor,
   id: string,
   changes: Partial<
-    Pick<ScimConnectionRow, 'token_hash' | 'token_prefix' | 'rotated_at' | 'last_sync_at'>
+    Pick<
+      ScimConnectionRow,
+      | 'token_hash'
+      | 'token_prefix'
+      | 'rotated_at'
+      | 'last_sync_at'
+      | 'name'
+      | 'default_role'
+      | 'default_role_type'
+      | 'default_legacy_role_id'
+      | 'default_environment_role_id'
+    >
   >,
 ) {
   return db.updateTable('scim_connections').set(changes).where('id', '=', id).execute();
@@ -69,10 +86,12 @@ export function deleteConnection(db: Executor, id: string) {
 
 // ---- users ----------------------------------------------------------------------------------
 
-export function findScimUserByEndUser(
+/** The connection's user whose person (end user or member, by `column`) has this ID. */
+export function findScimUser(
   db: Executor,
   connectionId: string,
-  endUserId: number,
+  column: 'end_user_id' | 'member_id',
+  personId: number,
   dialect: Dialect,
   lock = false,
 ) {
@@ -80,23 +99,7 @@ export function findScimUserByEndUser(
     .selectFrom('scim_users')
     .selectAll()
     .where('connection_id', '=', connectionId)
-    .where('end_user_id', '=', endUserId);
-  if (lock && dialect === 'postgres') query = query.forUpdate();
-  return query.executeTakeFirst();
-}
-
-export function findScimUserByMember(
-  db: Executor,
-  connectionId: string,
-  memberId: number,
-  dialect: Dialect,
-  lock = false,
-) {
-  let query = db
-    .selectFrom('scim_users')
-    .selectAll()
-    .where('connection_id', '=', connectionId)
-    .where('member_id', '=', memberId);
+    .where(column, '=', personId);
   if (lock && dialect === 'postgres') query = query.forUpdate();
   return query.executeTakeFirst();
 }
@@ -110,11 +113,17 @@ export function findScimUserByUserNameKey(db: Executor, connectionId: string, ke
     .executeTakeFirst();
 }
 
-export function countOtherLinksOfEndUser(db: Executor, endUserId: number, connectionId: string) {
+/** How many other connections manage this person (an end user or a member, by `column`). */
+export function countOtherLinks(
+  db: Executor,
+  column: 'end_user_id' | 'member_id',
+  personId: number,
+  connectionId: string,
+) {
   return db
     .selectFrom('scim_users')
     .select((eb) => eb.fn.countAll<number | string>().as('n'))
-    .where('end_user_id', '=', endUserId)
+    .where(column, '=', personId)
     .where('connection_id', '<>', connectionId)
     .executeTakeFirstOrThrow()
     .then((row) => Number(row.n));

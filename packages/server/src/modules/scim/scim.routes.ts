@@ -12,6 +12,7 @@ import {
   ScimConnection,
   ScimConnectionParams,
   ScimConnectionWithToken,
+  UpdateScimConnectionBody,
 } from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
 import { errorResponses, noContent } from '../../http/schemas.js';
@@ -75,6 +76,21 @@ export function registerScimConnectionRoutes(app: Api, scim: ScimService): void 
       },
     },
     async (request) => ({ data: await scim.getConnection(contextOf(request), request.params.id) }),
+  );
+  app.patch(
+    '/scim_connections/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Rename a SCIM connection or change its default role (collaborators)',
+        params: ScimConnectionParams,
+        body: UpdateScimConnectionBody,
+        response: { 200: DataOf(ScimConnection), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      data: await scim.updateConnection(contextOf(request), request.params.id, request.body),
+    }),
   );
   app.post(
     '/scim_connections/:id/rotate_token',

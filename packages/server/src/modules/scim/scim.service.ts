@@ -2,20 +2,20 @@
  * SCIM 2.0 provisioning (docs/scim.md). Connections are managed through the workspace API; each
  * one exposes `/scim/v2/<id>/Users` and `/Groups` for one environment and one target population.
  *
- * Target `end_users`: a SCIM User is an end user (email = userName, source `scim`) with access to
- * the connection's environment; a SCIM Group is an end-user group of that environment,
- * `managed_by: external`, whose memberships carry `source: external`. `active: false`
- * deactivates the user (status `deactivated`: denied, data kept); DELETE removes it.
+ * This service owns the protocol: parsing, PATCH, filters, paging, versions, transactions and
+ * audit. What a SCIM user and group are in Roster is the target's adapter
+ * (scim.population.ts): end users and end-user groups (scim.end-users.ts), or collaborators and
+ * collaborator groups (scim.collaborators.ts).
  *
  * Every write runs in one transaction with its audit event (actor: the connection). Membership
  * changes are row inserts and deletes (never a read-modify-write of a member list), so parallel
  * PATCHes to one group lose nothing and a retried request changes nothing more.
  */
-import { sql } from 'kysely';
 import type {
   CreateScimConnectionBody,
   ScimConnection,
   ScimConnectionWithToken,
+  UpdateScimConnectionBody,
 } from '@roster/contracts';
 import type { Db, Dialect, Executor } from '../../storage/database.js';
 import { fromJson, toFlag, toJson } from '../../storage/json.js';
@@ -26,23 +26,19 @@ import { hashSecret, secretMatches } from '../../lib/secrets.js';
 import type { RequestContext } from '../../lib/context.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
+import { resolveEnvRoles } from '../roles/roles.service.js';
 import { findEnvironmentByType } from '../workspaces/workspaces.repository.js';
-import {
-  deleteEndUser,
-  deleteEnvironmentAccess,
-  findEndUserByEmailKey,
-  insertEndUser,
-  insertEnvironmentAccess,
-} from '../end-users/end-users.repository.js';
-import {
-  deleteEndUserGroup,
-  findEndUserGroupByNameKey,
-  insertEndUserGroup,
-  updateEndUserGroup,
-} from '../end-user-groups/end-user-groups.repository.js';
+import { collaboratorPopulation } from './scim.collaborators.js';
+import { endUserPopulation } from './scim.end-users.js';
 import { ScimError, scimBadRequest, scimNotFound } from './scim.errors.js';
-import { compileFilter, filterTester, parseScimFilter, type FilterTarget } from './scim.filter.js';
+import { compileFilter, filterTester, parseScimFilter } from './scim.filter.js';
 import { applyPatch, normalisePatch, type NormalisedOperation } from './scim.patch.js';
+import {
+  parseIntegerId,
+  type Ref,
+  type ScimPopulation,
+  type UserChange,
+} from './scim.population.js';
 import {
   ifMatchSatisfied,
   project,
@@ -60,13 +56,11 @@ import {
   type JsonObject,
 } from './scim.schema.js';
 import {
-  chunks,
-  countOtherLinksOfEndUser,
   deleteConnection,
   existingUserIds,
   findConnection,
   findScimGroup,
-  findScimUserByEndUser,
+  findScimUser,
   findScimUserByUserNameKey,
   insertConnection,
   insertScimAuditEvent,
@@ -104,10 +98,8 @@ export interface WriteResult {
 
 const DEFAULT_COUNT = 100;
 const MAX_GROUP_NAME = 200;
-
-function parseId(raw: string): number | undefined {
-  return /^\d{1,9}$/.test(raw) ? Number(raw) : undefined;
-}
+/** A collaborator connection without a default role gives new users this legacy role. */
+const DEFAULT_COLLABORATOR_ROLE = 'Analyst';
 
 export function createScimService(deps: {
   db: Db;
@@ -119,6 +111,12 @@ export function createScimService(deps: {
   const publicUrl = deps.publicUrl.replace(/\/+$/, '');
   const baseUrlOf = (connectionId: string) => `${publicUrl}/scim/v2/${connectionId}`;
   const actorOf = (connection: ScimConnectionRow) => ({ id: connection.id, name: connection.name });
+  const populations = {
+    end_users: endUserPopulation({ dialect: deps.dialect, now }),
+    collaborators: collaboratorPopulation({ dialect: deps.dialect, now }),
+  };
+  const populationOf = (connection: ScimConnectionRow): ScimPopulation =>
+    connection.target === 'collaborators' ? populations.collaborators : populations.end_users;
 
   async function presentConnection(
     db: Executor,
@@ -127,12 +125,18 @@ export function createScimService(deps: {
   ): Promise<ScimConnection> {
     const row = (await listConnections(db, workspaceId)).find((c) => c.id === id);
     if (row === undefined) throw notFound('scim_connection.not_found', 'SCIM connection not found');
+    const collaborators = row.target === 'collaborators';
     return {
       id: row.id,
       name: row.name,
       environment_type: row.environment_type,
       target: row.target as ScimConnection['target'],
-      default_role: row.default_role,
+      default_role: collaborators ? row.default_role_name : null,
+      default_role_type: !collaborators
+        ? null
+        : row.default_role_type === 'environment'
+          ? 'environment'
+          : 'privilege_group',
       base_url: baseUrlOf(row.id),
       token_prefix: row.token_prefix,
       created_at: row.created_at,
@@ -156,58 +160,75 @@ export function createScimService(deps: {
     return { row, environmentType: environment.type };
   }
 
+  /**
+   * A collaborator connection's default role, validated as `env_roles` are (a legacy role by
+   * default, or a custom environment role), with the same "Role X not found" text.
+   */
+  async function resolveDefaultRole(
+    db: Executor,
+    workspaceId: number,
+    environmentType: string,
+    name: string,
+    roleType: 'privilege_group' | 'environment' | undefined,
+  ) {
+    const [resolved] = await resolveEnvRoles(db, workspaceId, [
+      {
+        environment_type: environmentType,
+        name,
+        ...(roleType === undefined ? {} : { role_type: roleType }),
+      },
+    ]);
+    if (resolved === undefined) throw new Error('resolveEnvRoles answered nothing');
+    return {
+      default_role: resolved.roleName,
+      default_role_type: resolved.roleType,
+      default_legacy_role_id: resolved.legacyRoleId,
+      default_environment_role_id: resolved.environmentRoleId,
+    };
+  }
+
+  function refuseDefaultRoleFor(
+    target: string,
+    body: { default_role?: string; default_role_type?: string },
+  ) {
+    if (
+      target !== 'collaborators' &&
+      (body.default_role !== undefined || body.default_role_type !== undefined)
+    ) {
+      throw badRequest(
+        'scim_connection.default_role',
+        'default_role applies to collaborator connections only',
+      );
+    }
+  }
+
   const tokenPrefix = (token: string) => token.slice(0, 12);
 
   // ---- rendering ----------------------------------------------------------------------------
 
-  const userMeta = (connection: ScimConnectionRow, row: ScimUserRow, id: string) => ({
+  const meta = (
+    connection: ScimConnectionRow,
+    kind: 'Users' | 'Groups',
+    row: ScimUserRow | ScimGroupRow,
+    id: string,
+  ) => ({
     created: row.created_at,
     lastModified: row.updated_at,
     version: row.version,
-    location: `${baseUrlOf(connection.id)}/Users/${id}`,
+    location: `${baseUrlOf(connection.id)}/${kind}/${id}`,
   });
-  const groupMeta = (connection: ScimConnectionRow, row: ScimGroupRow, id: string) => ({
-    created: row.created_at,
-    lastModified: row.updated_at,
-    version: row.version,
-    location: `${baseUrlOf(connection.id)}/Groups/${id}`,
+  const refOf = (connection: ScimConnectionRow, kind: 'Users' | 'Groups', ref: Ref) => ({
+    value: ref.id,
+    display: ref.display,
+    $ref: `${baseUrlOf(connection.id)}/${kind}/${ref.id}`,
   });
 
   const userIdOf = (row: ScimUserRow) => String(row.end_user_id ?? row.member_id ?? '');
+  const personIdOf = (row: ScimUserRow) => row.end_user_id ?? row.member_id;
   const groupIdOf = (row: ScimGroupRow) =>
     String(row.end_user_group_id ?? row.collaborator_group_id ?? '');
 
-  /** The connection's groups each user belongs to, for the read-only `groups` attribute. */
-  async function groupsOfUsers(db: Executor, connection: ScimConnectionRow, endUserIds: number[]) {
-    const result = new Map<number, { value: string; display: string; $ref: string }[]>();
-    for (const slice of chunks(endUserIds)) {
-      if (slice.length === 0) continue;
-      const rows = await db
-        .selectFrom('end_user_group_members as m')
-        .innerJoin('scim_groups as sg', 'sg.end_user_group_id', 'm.group_id')
-        .select(['m.end_user_id', 'sg.end_user_group_id', 'sg.display_name'])
-        .where('sg.connection_id', '=', connection.id)
-        .where('m.end_user_id', 'in', slice)
-        .orderBy('sg.id')
-        .execute();
-      for (const row of rows) {
-        const list = result.get(row.end_user_id) ?? [];
-        list.push({
-          value: String(row.end_user_group_id),
-          display: row.display_name,
-          $ref: `${baseUrlOf(connection.id)}/Groups/${row.end_user_group_id}`,
-        });
-        result.set(row.end_user_id, list);
-      }
-    }
-    return result;
-  }
-
-  function userResource(
-    connection: ScimConnectionRow,
-    row: ScimUserRow,
-    groups: { value: string; display: string; $ref: string }[],
-  ) {
+  function userResource(connection: ScimConnectionRow, row: ScimUserRow, groups: Ref[]) {
     const id = userIdOf(row);
     return renderUser(
       id,
@@ -217,38 +238,20 @@ export function createScimService(deps: {
         active: row.active === 1,
         rest: fromJson<JsonObject>(row.resource),
       },
-      groups,
-      userMeta(connection, row, id),
+      groups.map((g) => refOf(connection, 'Groups', g)),
+      meta(connection, 'Users', row, id),
     );
   }
 
   async function loadUserResource(db: Executor, connection: ScimConnectionRow, row: ScimUserRow) {
+    const personId = personIdOf(row);
     const groups =
-      row.end_user_id === null
+      personId === null
         ? []
-        : ((await groupsOfUsers(db, connection, [row.end_user_id])).get(row.end_user_id) ?? []);
+        : ((await populationOf(connection).groupsOfUsers(db, connection, [personId])).get(
+            personId,
+          ) ?? []);
     return userResource(connection, row, groups);
-  }
-
-  /** Members of a connection's group that are users of the connection (the identity provider's view). */
-  async function membersOf(db: Executor, connection: ScimConnectionRow, groupId: number) {
-    const rows = await db
-      .selectFrom('end_user_group_members as m')
-      .innerJoin('scim_users as su', (join) =>
-        join
-          .onRef('su.end_user_id', '=', 'm.end_user_id')
-          .on('su.connection_id', '=', connection.id),
-      )
-      .select(['m.end_user_id', 'su.display_name', 'su.user_name'])
-      .where('m.group_id', '=', groupId)
-      .orderBy('m.created_at')
-      .orderBy('m.end_user_id')
-      .execute();
-    return rows.map((r) => ({
-      value: String(r.end_user_id),
-      display: r.display_name ?? r.user_name,
-      $ref: `${baseUrlOf(connection.id)}/Users/${r.end_user_id}`,
-    }));
   }
 
   async function groupResource(
@@ -258,17 +261,16 @@ export function createScimService(deps: {
     withMembers: boolean,
   ) {
     const id = groupIdOf(row);
-    const members =
-      withMembers && row.end_user_group_id !== null
-        ? await membersOf(db, connection, row.end_user_group_id)
-        : withMembers
-          ? []
-          : null;
+    const members = withMembers
+      ? (await populationOf(connection).membersOf(db, connection, id)).map((m) =>
+          refOf(connection, 'Users', m),
+        )
+      : null;
     return renderGroup(
       id,
       { displayName: row.display_name, externalId: row.external_id },
       members,
-      groupMeta(connection, row, id),
+      meta(connection, 'Groups', row, id),
     );
   }
 
@@ -279,14 +281,22 @@ export function createScimService(deps: {
     connection: ScimConnectionRow,
     rawId: string,
     lock = false,
-  ): Promise<ScimUserRow> {
-    const id = parseId(rawId);
+  ): Promise<ScimUserRow & { personId: number }> {
+    const id = parseIntegerId(rawId);
     const row =
       id === undefined
         ? undefined
-        : await findScimUserByEndUser(db, connection.id, id, deps.dialect, lock);
-    if (row === undefined) throw scimNotFound(`User ${rawId} not found`);
-    return row;
+        : await findScimUser(
+            db,
+            connection.id,
+            populationOf(connection).userColumn,
+            id,
+            deps.dialect,
+            lock,
+          );
+    const personId = row === undefined ? null : personIdOf(row);
+    if (row === undefined || personId === null) throw scimNotFound(`User ${rawId} not found`);
+    return { ...row, personId };
   }
 
   async function requireGroup(
@@ -294,14 +304,15 @@ export function createScimService(deps: {
     connection: ScimConnectionRow,
     rawId: string,
     lock = false,
-  ): Promise<ScimGroupRow> {
-    const id = parseId(rawId);
+  ): Promise<ScimGroupRow & { groupId: string }> {
+    const population = populationOf(connection);
+    const id = population.parseGroupId(rawId);
     const row =
       id === undefined
         ? undefined
-        : await findScimGroup(db, connection.id, 'end_user_group_id', id, deps.dialect, lock);
-    if (row === undefined) throw scimNotFound(`Group ${rawId} not found`);
-    return row;
+        : await findScimGroup(db, connection.id, population.groupColumn, id, deps.dialect, lock);
+    if (row === undefined || groupIdOf(row) === '') throw scimNotFound(`Group ${rawId} not found`);
+    return { ...row, groupId: groupIdOf(row) };
   }
 
   function checkVersion(ifMatch: string | undefined, version: number) {
@@ -315,6 +326,25 @@ export function createScimService(deps: {
 
   async function touch(db: Executor, connection: ScimConnectionRow) {
     await updateConnection(db, connection.id, { last_sync_at: now() });
+  }
+
+  function audit(
+    trx: Executor,
+    connection: ScimConnectionRow,
+    entry: {
+      action: string;
+      targetType: string;
+      targetId: string | number;
+      before?: unknown;
+      after?: unknown;
+    },
+  ) {
+    return insertScimAuditEvent(trx, {
+      workspaceId: connection.workspace_id,
+      actor: actorOf(connection),
+      createdAt: now(),
+      ...entry,
+    });
   }
 
   function pageOf(query: ListQuery) {
@@ -333,27 +363,6 @@ export function createScimService(deps: {
     };
   }
 
-  const userFilterTarget: FilterTarget = {
-    kind: 'User',
-    dialect: deps.dialect,
-    idColumn: 'su.end_user_id',
-    idIsInteger: true,
-  };
-  const groupFilterTarget: FilterTarget = {
-    kind: 'Group',
-    dialect: deps.dialect,
-    idColumn: 'sg.end_user_group_id',
-    idIsInteger: true,
-    memberExists: (memberId) => {
-      const id = parseId(memberId);
-      if (memberId === '')
-        return sql<boolean>`exists (select 1 from end_user_group_members m where m.group_id = sg.end_user_group_id)`;
-      return id === undefined
-        ? sql<boolean>`1 = 0`
-        : sql<boolean>`exists (select 1 from end_user_group_members m where m.group_id = sg.end_user_group_id and m.end_user_id = ${id})`;
-    },
-  };
-
   // ---- users: writes ----------------------------------------------------------------------------
 
   function userColumns(fields: UserFields) {
@@ -371,93 +380,56 @@ export function createScimService(deps: {
     };
   }
 
-  /** end_users follows the SCIM user: name, email (= userName), status from `active`. */
-  async function syncEndUser(
-    trx: Executor,
-    endUserId: number,
-    fields: UserFields,
-    currentStatus: string,
-  ) {
-    let status = currentStatus;
-    if (!fields.active && (status === 'active' || status === 'invited')) status = 'deactivated';
-    if (fields.active && status === 'deactivated') status = 'active';
-    await trx
-      .updateTable('end_users')
-      .set({
-        name: fields.personName,
-        email: fields.userName,
-        email_key: fields.userName.toLowerCase(),
-        external_id: fields.externalId,
-        status,
-        updated_at: now(),
-      })
-      .where('id', '=', endUserId)
-      .execute();
-    return status;
-  }
+  const savedRoleColumn = (change: UserChange) =>
+    change.savedRole === undefined ? {} : { saved_role: change.savedRole };
 
+  /** PUT and PATCH: the new SCIM user, applied to the person, audited, in the caller's transaction. */
   async function writeUser(
+    trx: Executor,
     connection: ScimConnectionRow,
-    existing: ScimUserRow,
-    resource: JsonObject,
-    action: 'replaced' | 'patched',
-  ): Promise<WriteResult> {
-    const fields = userFields(resource);
-    return deps.db.transaction().execute(async (trx) => {
-      const endUserId = existing.end_user_id;
-      if (endUserId === null) throw scimNotFound('User not found');
-      const key = fields.userName.toLowerCase();
-      if (key !== existing.user_name_key) {
-        const clash = await findScimUserByUserNameKey(trx, connection.id, key);
-        const other = await findEndUserByEmailKey(trx, connection.workspace_id, key);
-        if (
-          (clash !== undefined && clash.id !== existing.id) ||
-          (other !== undefined && other.id !== endUserId)
-        ) {
-          throw new ScimError(409, `userName ${fields.userName} is already taken`, 'uniqueness');
-        }
-      }
-      const endUser = await trx
-        .selectFrom('end_users')
-        .select(['status'])
-        .where('id', '=', endUserId)
-        .executeTakeFirstOrThrow();
-      const status = await syncEndUser(trx, endUserId, fields, endUser.status);
-      await updateScimUser(trx, existing.id, {
-        ...userColumns(fields),
-        version: existing.version + 1,
-        updated_at: now(),
-      });
-      await touch(trx, connection);
-      const deactivated = existing.active === 1 && !fields.active;
-      const reactivated = existing.active === 0 && fields.active;
-      await insertScimAuditEvent(trx, {
-        workspaceId: connection.workspace_id,
-        actor: actorOf(connection),
-        action: deactivated
-          ? 'end_user.deactivated'
-          : reactivated
-            ? 'end_user.reactivated'
-            : 'end_user.updated',
-        targetType: 'end_user',
-        targetId: endUserId,
-        before: {
-          user_name: existing.user_name,
-          active: existing.active === 1,
-          external_id: existing.external_id,
-        },
-        after: {
-          user_name: fields.userName,
-          name: fields.personName,
-          active: fields.active,
-          status,
-          via: `scim.${action}`,
-        },
-        createdAt: now(),
-      });
-      const row = await requireUser(trx, connection, String(endUserId));
-      return { resource: await loadUserResource(trx, connection, row), version: row.version };
+    existing: ScimUserRow & { personId: number },
+    fields: UserFields,
+    via: Record<string, unknown>,
+  ) {
+    const population = populationOf(connection);
+    const key = fields.userName.toLowerCase();
+    if (key !== existing.user_name_key) {
+      const clash = await findScimUserByUserNameKey(trx, connection.id, key);
+      if (clash !== undefined && clash.id !== existing.id)
+        throw new ScimError(409, `userName ${fields.userName} is already taken`, 'uniqueness');
+    }
+    const change = await population.syncUser(trx, connection, existing, existing.personId, fields);
+    await updateScimUser(trx, existing.id, {
+      ...userColumns(fields),
+      ...savedRoleColumn(change),
+      version: existing.version + 1,
+      updated_at: now(),
     });
+    await touch(trx, connection);
+    const deactivated = existing.active === 1 && !fields.active;
+    const reactivated = existing.active === 0 && fields.active;
+    const prefix = population.userTarget;
+    await audit(trx, connection, {
+      action: deactivated
+        ? `${prefix}.deactivated`
+        : reactivated
+          ? `${prefix}.reactivated`
+          : `${prefix}.updated`,
+      targetType: prefix,
+      targetId: existing.personId,
+      before: {
+        user_name: existing.user_name,
+        active: existing.active === 1,
+        external_id: existing.external_id,
+      },
+      after: {
+        user_name: fields.userName,
+        active: fields.active,
+        ...change.details,
+        ...via,
+      },
+    });
+    return requireUser(trx, connection, String(existing.personId));
   }
 
   // ---- groups: membership ------------------------------------------------------------------------
@@ -474,7 +446,7 @@ export function createScimService(deps: {
           const raw = isObject(v) ? v.value : v;
           const id =
             typeof raw === 'string'
-              ? parseId(raw.trim())
+              ? parseIntegerId(raw.trim())
               : typeof raw === 'number'
                 ? raw
                 : undefined;
@@ -483,81 +455,30 @@ export function createScimService(deps: {
       ),
     ];
     if (ids.length === 0) return [];
-    const known = await existingUserIds(db, connection.id, 'end_user_id', ids);
+    const known = await existingUserIds(
+      db,
+      connection.id,
+      populationOf(connection).userColumn,
+      ids,
+    );
     return ids.filter((id) => known.has(id));
-  }
-
-  async function addMembers(
-    trx: Executor,
-    connection: ScimConnectionRow,
-    groupId: number,
-    ids: number[],
-  ) {
-    const at = now();
-    for (const slice of chunks(ids)) {
-      if (slice.length === 0) continue;
-      await trx
-        .insertInto('end_user_group_members')
-        .values(
-          slice.map((id) => ({
-            workspace_id: connection.workspace_id,
-            group_id: groupId,
-            end_user_id: id,
-            created_at: at,
-            source: 'external',
-          })),
-        )
-        // Already a member (by hand or by an earlier request): the identity provider now owns it.
-        .onConflict((oc) =>
-          oc.columns(['group_id', 'end_user_id']).doUpdateSet({ source: 'external' }),
-        )
-        .execute();
-    }
-  }
-
-  async function removeMembers(trx: Executor, groupId: number, ids: number[]): Promise<number> {
-    let removed = 0;
-    for (const slice of chunks(ids)) {
-      if (slice.length === 0) continue;
-      const result = await trx
-        .deleteFrom('end_user_group_members')
-        .where('group_id', '=', groupId)
-        .where('end_user_id', 'in', slice)
-        .executeTakeFirst();
-      removed += Number(result.numDeletedRows);
-    }
-    return removed;
   }
 
   /** The drift rule: a full membership sync makes the group exactly what the identity provider says. */
   async function setMembers(
     trx: Executor,
     connection: ScimConnectionRow,
-    groupId: number,
+    groupId: string,
     ids: number[],
   ) {
-    const current = (
-      await trx
-        .selectFrom('end_user_group_members')
-        .select('end_user_id')
-        .where('group_id', '=', groupId)
-        .execute()
-    ).map((r) => r.end_user_id);
+    const population = populationOf(connection);
+    const current = await population.currentMemberIds(trx, groupId);
     const wanted = new Set(ids);
     const removed = current.filter((id) => !wanted.has(id));
-    await removeMembers(trx, groupId, removed);
-    await addMembers(trx, connection, groupId, ids);
-    return { added: ids.filter((id) => !current.includes(id)), removed };
-  }
-
-  async function currentMemberIds(trx: Executor, groupId: number) {
-    return (
-      await trx
-        .selectFrom('end_user_group_members')
-        .select('end_user_id')
-        .where('group_id', '=', groupId)
-        .execute()
-    ).map((r) => r.end_user_id);
+    await population.removeMembers(trx, groupId, removed);
+    await population.addMembers(trx, connection, groupId, ids);
+    const before = new Set(current);
+    return { added: ids.filter((id) => !before.has(id)), removed };
   }
 
   function groupName(value: unknown): string {
@@ -574,32 +495,36 @@ export function createScimService(deps: {
   async function renameGroup(
     trx: Executor,
     connection: ScimConnectionRow,
-    group: ScimGroupRow,
+    group: ScimGroupRow & { groupId: string },
     name: string,
     externalId: string | null,
   ) {
-    if (group.end_user_group_id === null) return;
-    if (name.toLowerCase() !== group.display_name.toLowerCase()) {
-      const clash = await findEndUserGroupByNameKey(
-        trx,
-        connection.workspace_id,
-        connection.environment_id,
-        name.toLowerCase(),
-      );
-      if (clash !== undefined && clash.id !== group.end_user_group_id)
-        throw new ScimError(409, `A group named ${name} already exists`, 'uniqueness');
-    }
-    await updateEndUserGroup(trx, group.end_user_group_id, {
-      name,
-      name_key: name.toLowerCase(),
-      updated_at: now(),
-    });
+    if (name !== group.display_name)
+      await populationOf(connection).renameGroup(trx, connection, group.groupId, name);
     await updateScimGroup(trx, group.id, {
       display_name: name,
       external_id: externalId,
       updated_at: now(),
     });
   }
+
+  function groupBody(body: unknown) {
+    if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a Group object');
+    const resource = canonicalResource('Group', body);
+    return {
+      name: groupName(resource.displayName),
+      externalId: typeof resource.externalId === 'string' ? resource.externalId : null,
+      members: Array.isArray(resource.members) ? resource.members : [],
+    };
+  }
+
+  /** The values a member operation names: a list, one value, or none. */
+  const valuesOf = (operation: NormalisedOperation): unknown[] =>
+    Array.isArray(operation.value)
+      ? operation.value
+      : operation.value === undefined
+        ? []
+        : [operation.value];
 
   return {
     // ---- connections (workspace API) --------------------------------------------------------
@@ -616,31 +541,37 @@ export function createScimService(deps: {
       if (environment === undefined)
         throw badRequest('environment.not_found', `Environment ${body.environment_type} not found`);
       requireEnvironmentAccess(ctx, environment.type);
-      if (body.target === 'collaborators') {
-        throw badRequest(
-          'scim_connection.target_unsupported',
-          'SCIM provisioning of collaborators is not available yet: use target end_users',
-        );
-      }
-      if (body.default_role !== undefined) {
-        throw badRequest(
-          'scim_connection.default_role',
-          'default_role applies to collaborator connections only',
-        );
-      }
+      refuseDefaultRoleFor(body.target, body);
       const id = `scim_${newSecret('c')
         .slice(2, 22)
         .replace(/[^A-Za-z0-9]/g, 'x')}`;
       const token = newSecret('rscim');
-      const name = body.name?.trim() || `SCIM ${environment.type} end users`;
+      const collaborators = body.target === 'collaborators';
+      const name =
+        body.name?.trim() ||
+        `SCIM ${environment.type} ${collaborators ? 'collaborators' : 'end users'}`;
       await deps.db.transaction().execute(async (trx) => {
+        const role = collaborators
+          ? await resolveDefaultRole(
+              trx,
+              ctx.workspaceId,
+              environment.type,
+              body.default_role ?? DEFAULT_COLLABORATOR_ROLE,
+              body.default_role_type,
+            )
+          : {
+              default_role: null,
+              default_role_type: null,
+              default_legacy_role_id: null,
+              default_environment_role_id: null,
+            };
         await insertConnection(trx, {
           id,
           workspace_id: ctx.workspaceId,
           environment_id: environment.id,
           target: body.target,
           name,
-          default_role: null,
+          ...role,
           token_hash: hashSecret(token),
           token_prefix: tokenPrefix(token),
           created_at: now(),
@@ -653,7 +584,14 @@ export function createScimService(deps: {
           action: 'scim_connection.created',
           targetType: 'scim_connection',
           targetId: id,
-          after: { name, environment_type: environment.type, target: body.target },
+          after: {
+            name,
+            environment_type: environment.type,
+            target: body.target,
+            ...(collaborators
+              ? { default_role: role.default_role, default_role_type: role.default_role_type }
+              : {}),
+          },
           createdAt: now(),
         });
       });
@@ -668,6 +606,43 @@ export function createScimService(deps: {
 
     async getConnection(ctx: RequestContext, id: string): Promise<ScimConnection> {
       await requireConnection(ctx, id);
+      return presentConnection(deps.db, ctx.workspaceId, id);
+    },
+
+    /** Renames, or sets the default role of users a collaborator connection creates from now on. */
+    async updateConnection(
+      ctx: RequestContext,
+      id: string,
+      body: UpdateScimConnectionBody,
+    ): Promise<ScimConnection> {
+      const { row, environmentType } = await requireConnection(ctx, id);
+      refuseDefaultRoleFor(row.target, body);
+      if (body.default_role === undefined && body.default_role_type !== undefined)
+        throw badRequest('scim_connection.default_role', 'default_role_type needs default_role');
+      const name = body.name?.trim() || row.name;
+      await deps.db.transaction().execute(async (trx) => {
+        const role =
+          body.default_role === undefined
+            ? {}
+            : await resolveDefaultRole(
+                trx,
+                ctx.workspaceId,
+                environmentType,
+                body.default_role,
+                body.default_role_type,
+              );
+        await updateConnection(trx, id, { name, ...role });
+        await insertAuditEvent(trx, {
+          workspaceId: ctx.workspaceId,
+          actor: ctx.actor,
+          action: 'scim_connection.updated',
+          targetType: 'scim_connection',
+          targetId: id,
+          before: { name: row.name, default_role: row.default_role },
+          after: { name, ...role },
+          createdAt: now(),
+        });
+      });
       return presentConnection(deps.db, ctx.workspaceId, id);
     },
 
@@ -697,25 +672,7 @@ export function createScimService(deps: {
     async deleteConnection(ctx: RequestContext, id: string): Promise<void> {
       const { row } = await requireConnection(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
-        const groupIds = (
-          await trx
-            .selectFrom('scim_groups')
-            .select('end_user_group_id')
-            .where('connection_id', '=', id)
-            .execute()
-        ).flatMap((g) => (g.end_user_group_id === null ? [] : [g.end_user_group_id]));
-        for (const slice of chunks(groupIds)) {
-          await trx
-            .updateTable('end_user_groups')
-            .set({ managed_by: 'manual', updated_at: now() })
-            .where('id', 'in', slice)
-            .execute();
-          await trx
-            .updateTable('end_user_group_members')
-            .set({ source: 'manual' })
-            .where('group_id', 'in', slice)
-            .execute();
-        }
+        await populationOf(row).releaseGroups(trx, id);
         await deleteConnection(trx, id);
         await insertAuditEvent(trx, {
           workspaceId: ctx.workspaceId,
@@ -749,11 +706,12 @@ export function createScimService(deps: {
     // ---- Users ------------------------------------------------------------------------------
 
     async listUsers(connection: ScimConnectionRow, query: ListQuery) {
+      const population = populationOf(connection);
       const page = pageOf(query);
       const where =
         query.filter === undefined || query.filter.trim() === ''
           ? undefined
-          : compileFilter(userFilterTarget, parseScimFilter(query.filter));
+          : compileFilter(population.userFilter, parseScimFilter(query.filter));
       const { rows, total } = await listScimUsers(
         deps.db,
         connection.id,
@@ -762,16 +720,19 @@ export function createScimService(deps: {
         page.count,
       );
       const groups = wantsAttribute('User', 'groups', query.attributes, query.excludedAttributes)
-        ? await groupsOfUsers(
+        ? await population.groupsOfUsers(
             deps.db,
             connection,
-            rows.flatMap((r) => (r.end_user_id === null ? [] : [r.end_user_id])),
+            rows.flatMap((r) => {
+              const personId = personIdOf(r);
+              return personId === null ? [] : [personId];
+            }),
           )
-        : new Map<number, { value: string; display: string; $ref: string }[]>();
+        : new Map<number, Ref[]>();
       const resources = rows.map((row) =>
         project(
           'User',
-          userResource(connection, row, groups.get(row.end_user_id ?? -1) ?? []),
+          userResource(connection, row, groups.get(personIdOf(row) ?? -1) ?? []),
           query.attributes,
           query.excludedAttributes,
         ),
@@ -792,6 +753,7 @@ export function createScimService(deps: {
       if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a User object');
       const fields = userFields(canonicalResource('User', body));
       const key = fields.userName.toLowerCase();
+      const population = populationOf(connection);
       return deps.db.transaction().execute(async (trx) => {
         if ((await findScimUserByUserNameKey(trx, connection.id, key)) !== undefined) {
           throw new ScimError(
@@ -800,61 +762,29 @@ export function createScimService(deps: {
             'uniqueness',
           );
         }
-        // An end user with this email that this connection does not manage yet is adopted: the
-        // identity provider takes it over (docs/scim.md), rather than failing the whole sync.
-        let endUser = await findEndUserByEmailKey(trx, connection.workspace_id, key);
-        let adopted = false;
-        if (endUser === undefined) {
-          endUser = await insertEndUser(trx, {
-            workspace_id: connection.workspace_id,
-            name: fields.personName,
-            email: fields.userName,
-            email_key: key,
-            avatar_url: null,
-            external_id: fields.externalId,
-            status: fields.active ? 'active' : 'deactivated',
-            mfa_enabled: 0,
-            source: 'scim',
-            created_at: now(),
-            updated_at: now(),
-          });
-        } else {
-          adopted = true;
-          await syncEndUser(trx, endUser.id, fields, endUser.status);
-        }
-        await insertEnvironmentAccess(
-          trx,
-          connection.workspace_id,
-          endUser.id,
-          [connection.environment_id],
-          now(),
-        );
+        const change = await population.provisionUser(trx, connection, fields);
         const row = await insertScimUser(trx, {
           workspace_id: connection.workspace_id,
           connection_id: connection.id,
-          end_user_id: endUser.id,
-          member_id: null,
+          end_user_id: population.userColumn === 'end_user_id' ? change.personId : null,
+          member_id: population.userColumn === 'member_id' ? change.personId : null,
           ...userColumns(fields),
-          saved_role: null,
+          saved_role: change.savedRole ?? null,
           version: 1,
           created_at: now(),
           updated_at: now(),
         });
         await touch(trx, connection);
-        await insertScimAuditEvent(trx, {
-          workspaceId: connection.workspace_id,
-          actor: actorOf(connection),
-          action: adopted ? 'end_user.scim_linked' : 'end_user.created',
-          targetType: 'end_user',
-          targetId: endUser.id,
+        const prefix = population.userTarget;
+        await audit(trx, connection, {
+          action: change.adopted ? `${prefix}.scim_linked` : `${prefix}.created`,
+          targetType: prefix,
+          targetId: change.personId,
           after: {
-            name: fields.personName,
-            email: fields.userName,
-            source: 'scim',
+            ...change.details,
             active: fields.active,
             external_id: fields.externalId,
           },
-          createdAt: now(),
         });
         return { resource: await loadUserResource(trx, connection, row), version: row.version };
       });
@@ -867,11 +797,14 @@ export function createScimService(deps: {
       ifMatch: string | undefined,
     ): Promise<WriteResult> {
       if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a User object');
-      const existing = await requireUser(deps.db, connection, id);
-      checkVersion(ifMatch, existing.version);
-      const resource = canonicalResource('User', body);
       // PUT replaces what is given; `active` left out means active (RFC 7643 gives no default, Okta sends it).
-      return writeUser(connection, existing, resource, 'replaced');
+      const fields = userFields(canonicalResource('User', body));
+      return deps.db.transaction().execute(async (trx) => {
+        const existing = await requireUser(trx, connection, id, true);
+        checkVersion(ifMatch, existing.version);
+        const row = await writeUser(trx, connection, existing, fields, { via: 'scim.replaced' });
+        return { resource: await loadUserResource(trx, connection, row), version: row.version };
+      });
     },
 
     /** `render: false` skips building the answer (PATCH answers 204 unless attributes are asked). */
@@ -893,55 +826,11 @@ export function createScimService(deps: {
           active: existing.active === 1,
           ...fromJson<JsonObject>(existing.resource),
         };
-        const patched = canonicalResource('User', applyPatch(current, operations));
-        const fields = userFields(patched);
-        const endUserId = existing.end_user_id;
-        if (endUserId === null) throw scimNotFound(`User ${id} not found`);
-        const key = fields.userName.toLowerCase();
-        if (key !== existing.user_name_key) {
-          const clash = await findScimUserByUserNameKey(trx, connection.id, key);
-          const other = await findEndUserByEmailKey(trx, connection.workspace_id, key);
-          if (
-            (clash !== undefined && clash.id !== existing.id) ||
-            (other !== undefined && other.id !== endUserId)
-          ) {
-            throw new ScimError(409, `userName ${fields.userName} is already taken`, 'uniqueness');
-          }
-        }
-        const endUser = await trx
-          .selectFrom('end_users')
-          .select(['status'])
-          .where('id', '=', endUserId)
-          .executeTakeFirstOrThrow();
-        const status = await syncEndUser(trx, endUserId, fields, endUser.status);
-        await updateScimUser(trx, existing.id, {
-          ...userColumns(fields),
-          version: existing.version + 1,
-          updated_at: now(),
+        const fields = userFields(canonicalResource('User', applyPatch(current, operations)));
+        const row = await writeUser(trx, connection, existing, fields, {
+          via: 'scim.patched',
+          operations: operations.map((o) => ({ op: o.op, path: o.path })),
         });
-        await touch(trx, connection);
-        const deactivated = existing.active === 1 && !fields.active;
-        const reactivated = existing.active === 0 && fields.active;
-        await insertScimAuditEvent(trx, {
-          workspaceId: connection.workspace_id,
-          actor: actorOf(connection),
-          action: deactivated
-            ? 'end_user.deactivated'
-            : reactivated
-              ? 'end_user.reactivated'
-              : 'end_user.updated',
-          targetType: 'end_user',
-          targetId: endUserId,
-          before: { user_name: existing.user_name, active: existing.active === 1 },
-          after: {
-            user_name: fields.userName,
-            active: fields.active,
-            status,
-            operations: operations.map((o) => ({ op: o.op, path: o.path })),
-          },
-          createdAt: now(),
-        });
-        const row = await requireUser(trx, connection, String(endUserId));
         return {
           resource: render ? await loadUserResource(trx, connection, row) : {},
           version: row.version,
@@ -950,45 +839,31 @@ export function createScimService(deps: {
     },
 
     /**
-     * Removes the user and its grants. A person also provisioned by another connection keeps the
-     * end user: only this connection's environment access (and its groups there) go.
+     * Removes the person and their grants. A person also provisioned by another connection keeps
+     * existing: only this connection's environment (and its groups there) go.
      */
     async deleteUser(
       connection: ScimConnectionRow,
       id: string,
       ifMatch: string | undefined,
     ): Promise<void> {
+      const population = populationOf(connection);
       await deps.db.transaction().execute(async (trx) => {
         const existing = await requireUser(trx, connection, id, true);
         checkVersion(ifMatch, existing.version);
-        const endUserId = existing.end_user_id;
-        if (endUserId === null) throw scimNotFound(`User ${id} not found`);
-        const others = await countOtherLinksOfEndUser(trx, endUserId, connection.id);
-        if (others === 0) {
-          await deleteEndUser(trx, endUserId);
-        } else {
-          await trx
-            .deleteFrom('end_user_group_members')
-            .where('end_user_id', '=', endUserId)
-            .where('group_id', 'in', (eb) =>
-              eb
-                .selectFrom('end_user_groups')
-                .select('id')
-                .where('environment_id', '=', connection.environment_id),
-            )
-            .execute();
-          await deleteEnvironmentAccess(trx, endUserId, connection.environment_id);
-          await trx.deleteFrom('scim_users').where('id', '=', existing.id).execute();
-        }
+        const { deleted } = await population.deprovisionUser(
+          trx,
+          connection,
+          existing,
+          existing.personId,
+        );
         await touch(trx, connection);
-        await insertScimAuditEvent(trx, {
-          workspaceId: connection.workspace_id,
-          actor: actorOf(connection),
-          action: others === 0 ? 'end_user.deleted' : 'end_user.environment_revoked',
-          targetType: 'end_user',
-          targetId: endUserId,
+        const prefix = population.userTarget;
+        await audit(trx, connection, {
+          action: deleted ? `${prefix}.deleted` : `${prefix}.environment_revoked`,
+          targetType: prefix,
+          targetId: existing.personId,
           before: { user_name: existing.user_name, external_id: existing.external_id },
-          createdAt: now(),
         });
       });
     },
@@ -1000,7 +875,7 @@ export function createScimService(deps: {
       const where =
         query.filter === undefined || query.filter.trim() === ''
           ? undefined
-          : compileFilter(groupFilterTarget, parseScimFilter(query.filter));
+          : compileFilter(populationOf(connection).groupFilter, parseScimFilter(query.filter));
       const { rows, total } = await listScimGroups(
         deps.db,
         connection.id,
@@ -1044,48 +919,18 @@ export function createScimService(deps: {
     },
 
     async createGroup(connection: ScimConnectionRow, body: unknown): Promise<WriteResult> {
-      if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a Group object');
-      const resource = canonicalResource('Group', body);
-      const name = groupName(resource.displayName);
-      const externalId = typeof resource.externalId === 'string' ? resource.externalId : null;
-      const members = Array.isArray(resource.members) ? resource.members : [];
+      const { name, externalId, members } = groupBody(body);
+      const population = populationOf(connection);
       return deps.db.transaction().execute(async (trx) => {
         // A group of the same name that no connection manages is adopted (docs/scim.md).
-        const existing = await findEndUserGroupByNameKey(
-          trx,
-          connection.workspace_id,
-          connection.environment_id,
-          name.toLowerCase(),
-        );
-        if (existing !== undefined) {
-          const linked = await trx
-            .selectFrom('scim_groups')
-            .select('connection_id')
-            .where('end_user_group_id', '=', existing.id)
-            .executeTakeFirst();
-          if (linked !== undefined || existing.system === 1)
-            throw new ScimError(409, `A group named ${name} already exists`, 'uniqueness');
-          await updateEndUserGroup(trx, existing.id, { managed_by: 'external', updated_at: now() });
-        }
-        const group =
-          existing ??
-          (await insertEndUserGroup(trx, {
-            workspace_id: connection.workspace_id,
-            environment_id: connection.environment_id,
-            name,
-            name_key: name.toLowerCase(),
-            description: null,
-            managed_by: 'external',
-            roles: '[]',
-            system: 0,
-            created_at: now(),
-            updated_at: now(),
-          }));
+        const { groupId, adopted } = await population.createGroup(trx, connection, name);
         const row = await insertScimGroup(trx, {
           workspace_id: connection.workspace_id,
           connection_id: connection.id,
-          end_user_group_id: group.id,
-          collaborator_group_id: null,
+          end_user_group_id:
+            population.groupColumn === 'end_user_group_id' ? Number(groupId) : null,
+          collaborator_group_id:
+            population.groupColumn === 'collaborator_group_id' ? groupId : null,
           display_name: name,
           external_id: externalId,
           version: 1,
@@ -1093,18 +938,15 @@ export function createScimService(deps: {
           updated_at: now(),
         });
         const ids = await knownMemberIds(trx, connection, members);
-        const change =
-          existing === undefined
-            ? (await addMembers(trx, connection, group.id, ids),
-              { added: ids, removed: [] as number[] })
-            : await setMembers(trx, connection, group.id, ids);
+        const change = adopted
+          ? await setMembers(trx, connection, groupId, ids)
+          : (await population.addMembers(trx, connection, groupId, ids),
+            { added: ids, removed: [] as number[] });
         await touch(trx, connection);
-        await insertScimAuditEvent(trx, {
-          workspaceId: connection.workspace_id,
-          actor: actorOf(connection),
-          action: existing === undefined ? 'end_user_group.created' : 'end_user_group.scim_linked',
-          targetType: 'end_user_group',
-          targetId: group.id,
+        await audit(trx, connection, {
+          action: `${population.groupTarget}.${adopted ? 'scim_linked' : 'created'}`,
+          targetType: population.groupTarget,
+          targetId: groupId,
           after: {
             name,
             managed_by: 'external',
@@ -1112,9 +954,11 @@ export function createScimService(deps: {
             members_added: change.added,
             members_removed: change.removed,
           },
-          createdAt: now(),
         });
-        return { resource: await groupResource(trx, connection, row, true), version: row.version };
+        return {
+          resource: await groupResource(trx, connection, row, true),
+          version: row.version,
+        };
       });
     },
 
@@ -1124,30 +968,23 @@ export function createScimService(deps: {
       body: unknown,
       ifMatch: string | undefined,
     ): Promise<WriteResult> {
-      if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a Group object');
-      const resource = canonicalResource('Group', body);
-      const name = groupName(resource.displayName);
-      const externalId = typeof resource.externalId === 'string' ? resource.externalId : null;
-      const members = Array.isArray(resource.members) ? resource.members : [];
+      const { name, externalId, members } = groupBody(body);
+      const population = populationOf(connection);
       return deps.db.transaction().execute(async (trx) => {
         const group = await requireGroup(trx, connection, id, true);
         checkVersion(ifMatch, group.version);
-        const groupId = group.end_user_group_id;
-        if (groupId === null) throw scimNotFound(`Group ${id} not found`);
         await renameGroup(trx, connection, group, name, externalId);
         const change = await setMembers(
           trx,
           connection,
-          groupId,
+          group.groupId,
           await knownMemberIds(trx, connection, members),
         );
         await touch(trx, connection);
-        await insertScimAuditEvent(trx, {
-          workspaceId: connection.workspace_id,
-          actor: actorOf(connection),
-          action: 'end_user_group.updated',
-          targetType: 'end_user_group',
-          targetId: groupId,
+        await audit(trx, connection, {
+          action: `${population.groupTarget}.updated`,
+          targetType: population.groupTarget,
+          targetId: group.groupId,
           before: { name: group.display_name },
           after: {
             name,
@@ -1156,7 +993,6 @@ export function createScimService(deps: {
             members_removed: change.removed,
             via: 'scim.replaced',
           },
-          createdAt: now(),
         });
         const row = await requireGroup(trx, connection, id);
         return { resource: await groupResource(trx, connection, row, true), version: row.version };
@@ -1171,11 +1007,11 @@ export function createScimService(deps: {
       render = true,
     ): Promise<WriteResult> {
       const operations = normalisePatch('Group', body);
+      const population = populationOf(connection);
       return deps.db.transaction().execute(async (trx) => {
         const group = await requireGroup(trx, connection, id, true);
         checkVersion(ifMatch, group.version);
-        const groupId = group.end_user_group_id;
-        if (groupId === null) throw scimNotFound(`Group ${id} not found`);
+        const groupId = group.groupId;
         const added: number[] = [];
         const removed: number[] = [];
         const attributeOps: NormalisedOperation[] = [];
@@ -1184,14 +1020,10 @@ export function createScimService(deps: {
             attributeOps.push(operation);
             continue;
           }
-          const values = Array.isArray(operation.value)
-            ? operation.value
-            : operation.value === undefined
-              ? []
-              : [operation.value];
+          const values = valuesOf(operation);
           if (operation.op === 'add') {
             const ids = await knownMemberIds(trx, connection, values);
-            await addMembers(trx, connection, groupId, ids);
+            await population.addMembers(trx, connection, groupId, ids);
             added.push(...ids);
           } else if (operation.op === 'replace') {
             if (operation.filter !== undefined)
@@ -1209,24 +1041,23 @@ export function createScimService(deps: {
             if (operation.filter !== undefined) {
               // members[value eq "…"] (or any filter on members): test it on the current members.
               const test = filterTester(operation.filter);
-              ids = (await currentMemberIds(trx, groupId)).filter((memberId) =>
+              ids = (await population.currentMemberIds(trx, groupId)).filter((memberId) =>
                 test({ value: String(memberId), type: 'User' }),
               );
             } else if (values.length > 0) {
               ids = values.flatMap((v) => {
                 const raw = isObject(v) ? v.value : v;
-                const memberId = typeof raw === 'string' ? parseId(raw) : undefined;
+                const memberId = typeof raw === 'string' ? parseIntegerId(raw) : undefined;
                 return memberId === undefined ? [] : [memberId];
               });
             } else {
-              ids = await currentMemberIds(trx, groupId);
+              ids = await population.currentMemberIds(trx, groupId);
             }
-            await removeMembers(trx, groupId, ids);
+            await population.removeMembers(trx, groupId, ids);
             removed.push(...ids);
           }
         }
         let name = group.display_name;
-        let externalId = group.external_id;
         if (attributeOps.length > 0) {
           const patched = canonicalResource(
             'Group',
@@ -1239,26 +1070,25 @@ export function createScimService(deps: {
             ),
           );
           name = groupName(patched.displayName);
-          externalId = typeof patched.externalId === 'string' ? patched.externalId : null;
+          const externalId = typeof patched.externalId === 'string' ? patched.externalId : null;
           await renameGroup(trx, connection, group, name, externalId);
         } else {
           await updateScimGroup(trx, group.id, { updated_at: now() });
         }
         await touch(trx, connection);
-        await insertScimAuditEvent(trx, {
-          workspaceId: connection.workspace_id,
-          actor: actorOf(connection),
-          action:
-            added.length > 0 && removed.length === 0 && attributeOps.length === 0
-              ? 'end_user_group.members_added'
-              : removed.length > 0 && added.length === 0 && attributeOps.length === 0
-                ? 'end_user_group.members_removed'
-                : 'end_user_group.updated',
-          targetType: 'end_user_group',
+        const only = attributeOps.length === 0;
+        await audit(trx, connection, {
+          action: `${population.groupTarget}.${
+            added.length > 0 && removed.length === 0 && only
+              ? 'members_added'
+              : removed.length > 0 && added.length === 0 && only
+                ? 'members_removed'
+                : 'updated'
+          }`,
+          targetType: population.groupTarget,
           targetId: groupId,
           before: { name: group.display_name },
           after: { name, members_added: added, members_removed: removed, via: 'scim.patched' },
-          createdAt: now(),
         });
         const row = await requireGroup(trx, connection, id);
         return {
@@ -1273,20 +1103,17 @@ export function createScimService(deps: {
       id: string,
       ifMatch: string | undefined,
     ): Promise<void> {
+      const population = populationOf(connection);
       await deps.db.transaction().execute(async (trx) => {
         const group = await requireGroup(trx, connection, id, true);
         checkVersion(ifMatch, group.version);
-        if (group.end_user_group_id !== null)
-          await deleteEndUserGroup(trx, group.end_user_group_id);
+        await population.deleteGroup(trx, group.groupId);
         await touch(trx, connection);
-        await insertScimAuditEvent(trx, {
-          workspaceId: connection.workspace_id,
-          actor: actorOf(connection),
-          action: 'end_user_group.deleted',
-          targetType: 'end_user_group',
-          targetId: group.end_user_group_id ?? id,
+        await audit(trx, connection, {
+          action: `${population.groupTarget}.deleted`,
+          targetType: population.groupTarget,
+          targetId: group.groupId,
           before: { name: group.display_name, external_id: group.external_id },
-          createdAt: now(),
         });
       });
     },

@@ -121,3 +121,14 @@ export function listGroupsOfEndUser(db: Executor, endUserId: number) {
     .orderBy('g.id')
     .execute();
 }
+
+/** Workspaces whose connection is enabled, oldest first: where console SSO sign-in can start. */
+export async function listEnabledSsoWorkspaceIds(db: Executor): Promise<number[]> {
+  const rows = await db
+    .selectFrom('sso_oidc_connections')
+    .select('workspace_id')
+    .where('enabled', '=', 1)
+    .orderBy('workspace_id')
+    .execute();
+  return rows.map((r) => r.workspace_id);
+}

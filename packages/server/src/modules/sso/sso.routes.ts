@@ -12,7 +12,13 @@ import {
 import { contextOf, type Api } from '../../http/types.js';
 import { errorResponses, noContent } from '../../http/schemas.js';
 import { readCookie } from '../console/cookies.js';
-import { SignInError, SSO_CALLBACK_PATH, SSO_LOGIN_PATH, type SsoService } from './sso.service.js';
+import {
+  SignInError,
+  SSO_CALLBACK_PATH,
+  SSO_LOGIN_PATH,
+  type SsoService,
+  type VerifiedSignIn,
+} from './sso.service.js';
 
 const tags = ['SSO'];
 
@@ -66,7 +72,7 @@ export function registerSsoRoutes(app: Api, sso: SsoService): void {
 }
 
 /** A browser asks for HTML; scripts and tests get the same answers as JSON. */
-function wantsHtml(request: FastifyRequest): boolean {
+export function wantsHtml(request: FastifyRequest): boolean {
   const accept = request.headers.accept ?? '';
   return accept.includes('text/html');
 }
@@ -75,15 +81,37 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function page(title: string, message: string): string {
+/** A small self-contained page (sign-in results and failures); `back` links to where to try again. */
+export function page(
+  title: string,
+  message: string,
+  back?: { href: string; label: string },
+): string {
+  const link =
+    back === undefined
+      ? ''
+      : `<p><a href="${escapeHtml(back.href)}">${escapeHtml(back.label)}</a></p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1f2328}h1{font-size:1.4rem}</style>
-</head><body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></main></body></html>`;
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1f2328}h1{font-size:1.4rem}a{color:#0969da}</style>
+</head><body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${link}</main></body></html>`;
 }
 
-function stateCookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+/** The console's sign-in page, where a failed console sign-in sends the user back. */
+const CONSOLE_SIGN_IN = { href: '/sign-in', label: 'Back to the sign-in page' };
+
+/**
+ * What the admin console does with a verified console sign-in (modules/console provides it):
+ * open a session and answer (a redirect for browsers). Without it console attempts are refused.
+ */
+export type ConsoleSsoSignIn = (
+  signIn: VerifiedSignIn,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<FastifyReply>;
+
+export function stateCookie(value: string, maxAgeSeconds: number, secure: boolean): string {
   return [
     `${SSO_STATE_COOKIE}=${encodeURIComponent(value)}`,
     // Only the callback needs it.
@@ -96,11 +124,15 @@ function stateCookie(value: string, maxAgeSeconds: number, secure: boolean): str
   ].join('; ');
 }
 
-/** Sign-in failures are pages for browsers and the usual error body for everyone else. */
-async function signInPage(
+/**
+ * Sign-in failures are pages for browsers and the usual error body for everyone else. `back()`
+ * says where the page links to try again, once that is known (console sign-ins).
+ */
+export async function signInPage(
   request: FastifyRequest,
   reply: FastifyReply,
   action: (reply: FastifyReply) => Promise<FastifyReply>,
+  back: () => { href: string; label: string } | undefined = () => undefined,
 ): Promise<void> {
   try {
     await action(reply);
@@ -110,14 +142,27 @@ async function signInPage(
         .status(error.status)
         .header('cache-control', 'no-store')
         .type('text/html; charset=utf-8')
-        .send(page(error.status === 403 ? 'Sign-in not allowed' : 'Sign-in failed', error.message));
+        .send(
+          page(
+            error.status === 403 ? 'Sign-in not allowed' : 'Sign-in failed',
+            error.message,
+            back(),
+          ),
+        );
     }
     throw error;
   }
 }
 
-/** End users' side: no API token; the provider's signed answer is the credential. */
-export function registerPublicSsoRoutes(app: Api, sso: SsoService): void {
+/**
+ * End users' side: no API token; the provider's signed answer is the credential. The callback
+ * also finishes console sign-ins (started at `/api/console/sso/login`), handed to `consoleSignIn`.
+ */
+export function registerPublicSsoRoutes(
+  app: Api,
+  sso: SsoService,
+  consoleSignIn?: ConsoleSsoSignIn,
+): void {
   app.get(
     SSO_LOGIN_PATH,
     {
@@ -152,10 +197,11 @@ export function registerPublicSsoRoutes(app: Api, sso: SsoService): void {
         tags,
         summary: 'OpenID Connect callback (the redirect URI)',
         description:
-          'Exchanges the code, validates the ID token, and finds or creates the end user (just-in-time), with groups from the configured claim. Browsers get an HTML page, other clients JSON.',
+          'Exchanges the code, validates the ID token, and finds or creates the end user (just-in-time), with groups from the configured claim. Browsers get an HTML page, other clients JSON. For a console sign-in (started at /api/console/sso/login) it opens a console session instead: browsers are redirected to the console, other clients get the session.',
         querystring: SsoCallbackQuery,
         response: {
           200: DataOf(SsoSignIn),
+          302: Type.Null({ description: 'Console sign-in: redirect to the console' }),
           400: ErrorBody,
           403: ErrorBody,
           404: ErrorBody,
@@ -163,30 +209,58 @@ export function registerPublicSsoRoutes(app: Api, sso: SsoService): void {
         },
       },
     },
-    (request, typedReply) =>
-      signInPage(request, typedReply as FastifyReply, async (reply) => {
-        const queryIndex = request.url.indexOf('?');
-        const rawQuery = queryIndex === -1 ? '' : request.url.slice(queryIndex + 1);
-        // The attempt is used (or refused) either way: the cookie has done its job.
-        void reply
-          .header('set-cookie', stateCookie('', 0, sso.cookieSecure))
-          .header('cache-control', 'no-store');
-        const result = await sso.completeLogin(
-          request.query,
-          rawQuery,
-          readCookie(request, SSO_STATE_COOKIE),
-        );
-        if (wantsHtml(request)) {
-          return reply
-            .type('text/html; charset=utf-8')
-            .send(
-              page(
-                result.created ? 'Welcome' : 'Signed in',
-                `You are signed in as ${result.end_user.email}. ${result.created ? 'Your account has been created. ' : ''}You can close this page.`,
-              ),
-            );
-        }
-        return reply.send({ data: result });
-      }),
+    (request, typedReply) => {
+      let purpose: VerifiedSignIn['purpose'] | undefined;
+      // The reply is HTML, a redirect or JSON: it is sent untyped.
+      return signInPage(
+        request,
+        typedReply,
+        async (reply) => {
+          const queryIndex = request.url.indexOf('?');
+          const rawQuery = queryIndex === -1 ? '' : request.url.slice(queryIndex + 1);
+          // The attempt is used (or refused) either way: the cookie has done its job.
+          void reply
+            .header('set-cookie', stateCookie('', 0, sso.cookieSecure))
+            .header('cache-control', 'no-store');
+          const verified = await sso.verifyCallback(
+            request.query,
+            rawQuery,
+            readCookie(request, SSO_STATE_COOKIE),
+          );
+          purpose = verified.purpose;
+          if (verified.purpose === 'console') {
+            if (consoleSignIn === undefined) {
+              throw new SignInError(
+                404,
+                'sso.console_disabled',
+                'Console sign-in is not available',
+              );
+            }
+            return consoleSignIn(verified, request, reply);
+          }
+          return portalAnswer(request, reply, await sso.provision(verified));
+        },
+        () => (purpose === 'console' ? CONSOLE_SIGN_IN : undefined),
+      );
+    },
   );
+}
+
+/** The portal's answer: a short page for browsers, the sign-in as JSON for other clients. */
+function portalAnswer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  result: SsoSignIn,
+): FastifyReply {
+  if (wantsHtml(request)) {
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(
+        page(
+          result.created ? 'Welcome' : 'Signed in',
+          `You are signed in as ${result.end_user.email}. ${result.created ? 'Your account has been created. ' : ''}You can close this page.`,
+        ),
+      );
+  }
+  return reply.send({ data: result });
 }

@@ -22,6 +22,11 @@
  *   (the provider has just proved the address).
  * - Login attempts (state) are single use and expire after 10 minutes; the state is also bound
  *   to the browser that started the sign-in by an HTTP-only cookie (login CSRF).
+ *
+ * The same flow signs people in to the admin console (modules/console): a login attempt records
+ * its purpose (`portal` or `console`); `verifyCallback` does everything up to a verified email
+ * (state, code exchange, ID token, nonce, PKCE, allowed domain, email_verified) for both, then
+ * the portal provisions the end user (`provision`) and the console opens a session instead.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
@@ -59,6 +64,7 @@ import {
   claimSsoLoginAttempt,
   deleteSsoConnection,
   deleteSsoLoginAttemptsExpiredBefore,
+  listEnabledSsoWorkspaceIds,
   findGroupsByNameKeys,
   findSsoConnection,
   findSsoLoginAttemptByStateHash,
@@ -79,6 +85,22 @@ const MAX_CLAIMED_GROUPS = 1000;
 const NAME_MAX = 200;
 
 export const SSO_CALLBACK_PATH = '/sso/oidc/callback';
+
+/** What a login attempt signs in to: the end-user portal (JIT sign-up) or the admin console. */
+export type SsoPurpose = 'portal' | 'console';
+
+/** A callback whose state, code, ID token and email have all been checked. */
+export interface VerifiedSignIn {
+  purpose: SsoPurpose;
+  workspaceId: number;
+  /** As the provider sent it; `emailKey` is its lower-case form used for lookups. */
+  email: string;
+  emailKey: string;
+  issuer: string;
+  subject: string | null;
+  claims: Record<string, unknown>;
+  connection: SsoConnectionRow;
+}
 export const SSO_LOGIN_PATH = '/sso/oidc/login';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -392,6 +414,7 @@ export function createSsoService(deps: {
      */
     async startLogin(
       workspaceId: number,
+      purpose: SsoPurpose = 'portal',
     ): Promise<{ location: string; state: string; maxAgeSeconds: number }> {
       const row = await findSsoConnection(deps.db, workspaceId);
       if (row === undefined || !fromFlag(row.enabled)) {
@@ -419,6 +442,7 @@ export function createSsoService(deps: {
         created_at: createdAt.toISOString(),
         expires_at: new Date(createdAt.getTime() + LOGIN_ATTEMPT_TTL_MS).toISOString(),
         used_at: null,
+        purpose,
       });
       const location = oidc.buildAuthorizationUrl(configuration, {
         redirect_uri: redirectUri,
@@ -432,14 +456,26 @@ export function createSsoService(deps: {
     },
 
     /**
-     * The provider's redirect back. `rawQuery` is the callback's query string as received (the
-     * ID token checks need every parameter, `iss` included); `boundState` is the browser's cookie.
+     * The workspace whose connection signs people in to the console: the one asked for when it
+     * has an enabled connection, else the only workspace that has one (undefined when none, or
+     * when several do and none was asked for).
      */
-    async completeLogin(
+    async consoleWorkspace(requested: number | undefined): Promise<number | undefined> {
+      const enabled = await listEnabledSsoWorkspaceIds(deps.db);
+      if (requested !== undefined) return enabled.includes(requested) ? requested : undefined;
+      return enabled.length === 1 ? enabled[0] : undefined;
+    },
+
+    /**
+     * The provider's redirect back, for either purpose. `rawQuery` is the callback's query string
+     * as received (the ID token checks need every parameter, `iss` included); `boundState` is the
+     * browser's cookie. Answers the verified identity; nothing is created or changed yet.
+     */
+    async verifyCallback(
       query: SsoCallbackQuery,
       rawQuery: string,
       boundState: string | undefined,
-    ): Promise<SsoSignIn> {
+    ): Promise<VerifiedSignIn> {
       if (query.state === undefined || query.state === '') {
         throw signInError(
           400,
@@ -544,15 +580,27 @@ export function createSsoService(deps: {
           );
         }
       }
-      return provision(row, claims);
+      const email = await verifiedEmail(row, claims);
+      return {
+        purpose: attempt.purpose === 'console' ? 'console' : 'portal',
+        workspaceId: row.workspace_id,
+        email,
+        emailKey: email.toLowerCase(),
+        issuer: row.issuer_url,
+        subject: stringClaim(claims.sub) ?? null,
+        claims,
+        connection: row,
+      };
     },
+
+    provision,
   };
 
-  /** Finds or creates the end user the claims describe, and syncs its groups; all in one transaction. */
-  async function provision(
+  /** The email the claims prove: present, of an allowed domain, and not said to be unverified. */
+  async function verifiedEmail(
     row: SsoConnectionRow,
     claims: Record<string, unknown>,
-  ): Promise<SsoSignIn> {
+  ): Promise<string> {
     const email = stringClaim(claims.email);
     if (email === undefined || !/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254) {
       throw signInError(
@@ -587,7 +635,13 @@ export function createSsoService(deps: {
         `The identity provider has not verified ${email}: verify the address there first`,
       );
     }
-    const emailKey = email.toLowerCase();
+    return email;
+  }
+
+  /** Finds or creates the end user a portal sign-in describes, and syncs its groups; all in one transaction. */
+  async function provision(signIn: VerifiedSignIn): Promise<SsoSignIn> {
+    const { connection: row, claims, email, emailKey } = signIn;
+    const actor = ssoActor(row);
     const names = row.groups_claim === null ? null : groupNames(claims[row.groups_claim]);
     const refusal = await deps.db.transaction().execute(async (trx) => {
       const existing = await findEndUserByEmailKey(trx, row.workspace_id, emailKey);

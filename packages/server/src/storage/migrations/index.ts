@@ -9,6 +9,8 @@ import { endUsersMigration } from './0002-end-users.js';
 import { scimMigration } from './0003-scim.js';
 import { consoleMigration } from './0004-console.js';
 import { ssoMigration } from './0005-sso.js';
+import { consoleSsoMigration } from './0006-console-sso.js';
+import { scimCollaboratorsMigration } from './0007-scim-collaborators.js';
 
 export type MigrationFor = (dialect: Dialect) => Migration;
 
@@ -18,6 +20,8 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0003-scim', scimMigration],
   ['0004-console', consoleMigration],
   ['0005-sso', ssoMigration],
+  ['0006-console-sso', consoleSsoMigration],
+  ['0007-scim-collaborators', scimCollaboratorsMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -1,0 +1,138 @@
+/**
+ * The list screens' shared scaffolding: search box (debounced, back to page 1 on every change),
+ * sortable table with loading, empty and error states, and pagination. Lists the server pages
+ * pass the current page and its total; lists loaded whole (a few rows) page themselves with
+ * `useLocalRows`.
+ */
+import { useState, type ReactNode } from 'react';
+import { DataTable, Pagination, SearchBox, useDebounced, type Column, type Sort } from './ui';
+
+export interface ListControls {
+  /** What the search box shows. */
+  search: string;
+  setSearch: (value: string) => void;
+  /** The search text once typing pauses: what queries use. */
+  query: string;
+  page: number;
+  setPage: (page: number) => void;
+  sort: Sort;
+  setSort: (sort: Sort) => void;
+}
+
+export function useListControls(initialSort: Sort): ListControls {
+  const [search, setSearchText] = useState('');
+  const query = useDebounced(search);
+  const [page, setPage] = useState(1);
+  const [sort, setSortState] = useState<Sort>(initialSort);
+  return {
+    search,
+    setSearch: (value) => {
+      setSearchText(value);
+      setPage(1);
+    },
+    query,
+    page,
+    setPage,
+    sort,
+    setSort: (next) => {
+      setSortState(next);
+      setPage(1);
+    },
+  };
+}
+
+/**
+ * A list loaded whole, filtered by the search text, sorted by the sort column's value and cut to
+ * the current page: the same behaviour as a server-paged list.
+ */
+export function useLocalRows<T>(
+  rows: T[] | undefined,
+  columns: Column<T>[],
+  controls: ListControls,
+  options: { matches: (row: T, query: string) => boolean; pageSize: number },
+): { rows: T[] | undefined; total: number } {
+  if (rows === undefined) return { rows: undefined, total: 0 };
+  const query = controls.query.trim().toLowerCase();
+  let shown = query === '' ? rows : rows.filter((row) => options.matches(row, query));
+  const column = columns.find((c) => c.key === controls.sort.key);
+  if (column !== undefined && typeof column.sort === 'function') {
+    const value = column.sort;
+    const direction = controls.sort.direction === 'asc' ? 1 : -1;
+    shown = [...shown].sort((a, b) => {
+      const x = value(a);
+      const y = value(b);
+      const order =
+        typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+      return order * direction;
+    });
+  }
+  const start = (controls.page - 1) * options.pageSize;
+  return { rows: shown.slice(start, start + options.pageSize), total: shown.length };
+}
+
+export function ListView<T>({
+  controls,
+  searchLabel,
+  toolbar,
+  caption,
+  columns,
+  rows,
+  total,
+  pageSize,
+  loading,
+  error,
+  onRetry,
+  rowKey,
+  empty,
+}: {
+  controls: ListControls;
+  /** The search box's label; no search box without it. */
+  searchLabel?: string;
+  /** More filters, after the search box. */
+  toolbar?: ReactNode;
+  caption: string;
+  columns: Column<T>[];
+  rows: T[] | undefined;
+  /** How many rows match in all; no pagination without it (still loading, or failed). */
+  total: number | undefined;
+  pageSize: number;
+  loading: boolean;
+  error: string | undefined;
+  onRetry: () => void;
+  rowKey: (row: T) => string | number;
+  empty: ReactNode;
+}) {
+  return (
+    <>
+      {(searchLabel !== undefined || toolbar !== undefined) && (
+        <div className="toolbar">
+          {searchLabel !== undefined && (
+            <SearchBox label={searchLabel} value={controls.search} onChange={controls.setSearch} />
+          )}
+          {toolbar}
+        </div>
+      )}
+      <DataTable
+        caption={caption}
+        rows={rows}
+        loading={loading}
+        error={error}
+        onRetry={onRetry}
+        rowKey={rowKey}
+        sort={controls.sort}
+        onSort={controls.setSort}
+        empty={empty}
+        columns={columns}
+      />
+      {total !== undefined && error === undefined && (
+        <Pagination
+          label={caption}
+          page={controls.page}
+          size={pageSize}
+          total={total}
+          onPage={controls.setPage}
+        />
+      )}
+    </>
+  );
+}
