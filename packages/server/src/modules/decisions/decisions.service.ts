@@ -328,6 +328,20 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     allowed: boolean,
     nowMs: number,
   ): AccessPath[] {
+    if (ws.suspendedOnProject(member, project.id)) {
+      const env = project.environmentType.toUpperCase();
+      return [
+        {
+          outcome: 'denies',
+          via: 'status',
+          message: `${member.email} is deactivated by the identity provider (SCIM) in the ${env} environment, so no project grant on ${projectLabel(project)} counts until it reactivates them.`,
+          steps: [
+            { kind: 'member', id: member.id, name: member.email },
+            { kind: 'environment', id: project.environmentId, name: project.environmentType },
+          ],
+        },
+      ];
+    }
     const bit = ws.bitOf(check.resource, check.privilege);
     const hasBit = (grant: GrantEntry) =>
       bit >= 0 && ((grant.role.bits[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
@@ -349,7 +363,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     // Nearest first: an expired path that would grant it, then a live path with the wrong role.
     const misses = [...expired, ...lacking];
     if (misses.length > 0) return misses;
-    const groups = member.groups.filter((m) => m.expiresMs > nowMs).length;
+    const groups = ws.liveGroupCount(member, nowMs);
     return [
       {
         outcome: 'no_access',
@@ -430,6 +444,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     for (const reach of ws.reachingGrants(member, null)) {
       if (isExpired(reach, nowMs)) continue;
       const project = reach.grant.project;
+      if (ws.suspendedOnProject(member, project.id)) continue;
       if (!canAccessProject(ctx, { id: project.id, environmentType: project.environmentType }))
         continue;
       const list = byProject.get(project.id);
@@ -450,12 +465,12 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       if (entry === undefined) byMember.set(member.id, { member, reaches: [reach] });
       else entry.reaches.push(reach);
     };
-    for (const grant of project.grants.values()) {
+    for (const grant of ws.grantsOf(project)) {
       if (grant.member !== null) add(grant.member, { grant, membership: null });
       else if (grant.group?.system === true)
         for (const member of ws.members.values()) add(member, { grant, membership: null });
       else if (grant.group !== null)
-        for (const membership of grant.group.members.values())
+        for (const membership of ws.membersOf(grant.group))
           add(membership.member, { grant, membership });
     }
     return [...byMember.values()]
@@ -464,7 +479,10 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         const sorted = reaches.sort((a, b) => compareGrants(a.grant, b.grant));
         return {
           member: { id: member.id, name: member.name, email: member.email },
-          privileges: privilegesOf(sorted.filter((r) => !isExpired(r, nowMs))),
+          // A member deactivated by the identity provider keeps their paths, not their privileges.
+          privileges: ws.suspendedOnProject(member, project.id)
+            ? {}
+            : privilegesOf(sorted.filter((r) => !isExpired(r, nowMs))),
           paths: sorted.map((r) => grantPath(r, nowMs)),
         };
       });
