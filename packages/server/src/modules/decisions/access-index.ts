@@ -121,7 +121,7 @@ export interface MemberEntry {
   groupExpiresMs: number[] | null;
   /** Parallel to `groups`: each membership's `expires_at` as stored; null when none expires. */
   groupExpiresAt: (string | null)[] | null;
-  /** Slots of the grants made to the member directly, ordered by project; null until one. */
+  /** The member's direct grants as a GrantList (see below); null until one. */
   direct: number[] | null;
   /**
    * Environments where an identity provider has deactivated the member (SCIM `active: false` on a
@@ -137,7 +137,7 @@ export interface GroupEntry {
   system: boolean;
   /** IDs of the members (the membership's expiry lives on the member side). */
   memberIds: number[];
-  /** Slots of the group's grants, ordered by project. */
+  /** The group's grants as a GrantList. */
   grants: number[];
 }
 
@@ -167,6 +167,12 @@ export interface ProjectBits {
   words: number;
   bits: Uint32Array;
 }
+
+/*
+ * A GrantList is a holder's grants as [projectId, slot, projectId, slot, …] pairs ordered by
+ * project: a check binary-searches the holder's own small array (a few cache lines) instead of
+ * probing the shared project column at random.
+ */
 
 // Shared empty arrays: a member with no group or no role points at these and gets its own array on
 // its first membership (frozen, so a mistaken push throws instead of corrupting every member).
@@ -469,7 +475,7 @@ export class WorkspaceIndex {
 
   private clearDirectGrants(member: MemberEntry): void {
     if (member.direct === null) return;
-    for (const slot of [...member.direct]) this.removeGrantSlot(slot);
+    for (const slot of slotsOf(member.direct)) this.removeGrantSlot(slot);
     member.direct = null;
   }
 
@@ -537,7 +543,7 @@ export class WorkspaceIndex {
       if (member !== undefined) this.removeMembership(member, group);
     }
     group.memberIds = [];
-    for (const slot of [...group.grants]) this.removeGrantSlot(slot);
+    for (const slot of slotsOf(group.grants)) this.removeGrantSlot(slot);
     group.grants = [];
   }
 
@@ -615,29 +621,16 @@ export class WorkspaceIndex {
     }
   }
 
-  /** Keeps a holder's list ordered by project (then slot), except during a full load (see finishLoad). */
+  /** Keeps a holder's GrantList ordered by project, except during a full load (see finishLoad). */
   private insertOrdered(list: number[], slot: number): void {
+    const project = this.grantProject[slot] ?? 0;
     if (this.loading) {
-      list.push(slot);
+      list.push(project, slot);
       return;
     }
-    const project = this.grantProject[slot] ?? 0;
-    let at = this.firstAtOrAfter(list, project);
-    while (at < list.length && this.grantProject[list[at] ?? 0] === project) at++;
-    list.splice(at, 0, slot);
-  }
-
-  /** Binary search: the first position in a holder's list whose grant's project is ≥ projectId. */
-  private firstAtOrAfter(list: number[], projectId: number): number {
-    const projects = this.grantProject;
-    let low = 0;
-    let high = list.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((projects[list[middle] as number] as number) < projectId) low = middle + 1;
-      else high = middle;
-    }
-    return low;
+    let at = firstAtOrAfter(list, project);
+    while (2 * at < list.length && list[2 * at] === project) at++;
+    list.splice(2 * at, 0, project, slot);
   }
 
   private removeGrantSlot(slot: number): void {
@@ -652,12 +645,12 @@ export class WorkspaceIndex {
     if (memberId !== 0) {
       const member = this.members.get(memberId);
       if (member?.direct != null) {
-        removeValue(member.direct, slot);
+        removePair(member.direct, slot);
         if (member.direct.length === 0) member.direct = null;
       }
     } else {
       const group = this.groupsBySlot[this.grantGroup[slot] ?? NO_GRANT];
-      if (group !== undefined) removeValue(group.grants, slot);
+      if (group !== undefined) removePair(group.grants, slot);
     }
     this.grantMember[slot] = 0;
     this.grantGroup[slot] = NO_GRANT;
@@ -755,17 +748,14 @@ export class WorkspaceIndex {
    */
   finishLoad(): void {
     this.loading = false;
-    const projects = this.grantProject;
-    const byProject = (a: number, b: number) =>
-      (projects[a] as number) - (projects[b] as number) || a - b;
     for (const member of this.members.values()) {
-      if (member.direct !== null) member.direct = member.direct.sort(byProject).slice();
+      if (member.direct !== null) member.direct = sortedPairs(member.direct);
       if (member.groups !== NO_SLOTS) member.groups = member.groups.slice();
       if (member.groupExpiresMs !== null) member.groupExpiresMs = member.groupExpiresMs.slice();
       if (member.groupExpiresAt !== null) member.groupExpiresAt = member.groupExpiresAt.slice();
     }
     for (const group of this.groups.values()) {
-      group.grants = group.grants.sort(byProject).slice();
+      group.grants = sortedPairs(group.grants);
       group.memberIds = group.memberIds.slice();
     }
     for (const project of this.projects.values()) project.grantSlots = project.grantSlots.slice();
@@ -822,10 +812,9 @@ export class WorkspaceIndex {
     mask: number,
     nowMs: number,
   ): boolean {
-    const projects = this.grantProject;
-    for (let i = this.firstAtOrAfter(list, projectId); i < list.length; i++) {
-      const slot = list[i] as number;
-      if (projects[slot] !== projectId) return false;
+    for (let i = 2 * firstAtOrAfter(list, projectId); i < list.length; i += 2) {
+      if (list[i] !== projectId) return false;
+      const slot = list[i + 1] as number;
       if ((this.grantExpiresMs[slot] as number) <= nowMs) continue;
       const role = this.rolesBySlot[this.grantRole[slot] as number];
       if (role !== undefined && ((role.bits[word] ?? 0) & mask) !== 0) return true;
@@ -921,10 +910,10 @@ export class WorkspaceIndex {
   ): { grant: GrantEntry; membership: MembershipEntry | null }[] {
     const found: { grant: GrantEntry; membership: MembershipEntry | null }[] = [];
     const take = (list: number[], membership: MembershipEntry | null) => {
-      let i = projectId === null ? 0 : this.firstAtOrAfter(list, projectId);
-      for (; i < list.length; i++) {
-        const slot = list[i] as number;
-        if (projectId !== null && this.grantProject[slot] !== projectId) break;
+      let i = projectId === null ? 0 : 2 * firstAtOrAfter(list, projectId);
+      for (; i < list.length; i += 2) {
+        if (projectId !== null && list[i] !== projectId) break;
+        const slot = list[i + 1] as number;
         found.push({ grant: this.grantView(slot), membership });
       }
     };
@@ -944,10 +933,10 @@ export class WorkspaceIndex {
     const projectIds: number[] = [];
     let bits = new Uint32Array(words * 16);
     const add = (list: number[]) => {
-      for (let i = 0; i < list.length; i++) {
-        const slot = list[i] as number;
+      for (let i = 0; i < list.length; i += 2) {
+        const slot = list[i + 1] as number;
         if ((this.grantExpiresMs[slot] as number) <= nowMs) continue;
-        const projectId = this.grantProject[slot] as number;
+        const projectId = list[i] as number;
         if (member.suspendedIn !== null && this.suspendedOnProject(member, projectId)) continue;
         let row = rowOf.get(projectId);
         if (row === undefined) {
@@ -992,6 +981,50 @@ export class WorkspaceIndex {
 
 function suspensionsOf(rows: SuspensionRow[]): readonly number[] | null {
   return rows.length === 0 ? null : Object.freeze(rows.map((row) => row.environment_id));
+}
+
+/** Binary search: the first pair of a GrantList whose project is ≥ projectId (a pair index). */
+function firstAtOrAfter(list: number[], projectId: number): number {
+  let low = 0;
+  let high = list.length >>> 1;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((list[2 * middle] as number) < projectId) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The slots of a GrantList, copied (callers remove grants while walking them). */
+function slotsOf(list: number[]): number[] {
+  const slots: number[] = [];
+  for (let i = 1; i < list.length; i += 2) slots.push(list[i] as number);
+  return slots;
+}
+
+/** Removes a slot's pair from a GrantList (order kept). */
+function removePair(list: number[], slot: number): void {
+  for (let i = 1; i < list.length; i += 2) {
+    if (list[i] === slot) {
+      list.splice(i - 1, 2);
+      return;
+    }
+  }
+}
+
+/** A GrantList ordered by (project, slot), exactly sized. */
+function sortedPairs(list: number[]): number[] {
+  const order: number[] = [];
+  for (let i = 0; i < list.length; i += 2) order.push(i);
+  order.sort(
+    (a, b) =>
+      (list[a] as number) - (list[b] as number) ||
+      (list[a + 1] as number) - (list[b + 1] as number),
+  );
+  // Built by push: a packed array of small integers (new Array(n) would be holey, and slower).
+  const sorted: number[] = [];
+  for (const from of order) sorted.push(list[from] as number, list[from + 1] as number);
+  return sorted;
 }
 
 /** Removes one occurrence of a value from a small array (order kept). */
