@@ -121,7 +121,7 @@ export interface MemberEntry {
   groupExpiresMs: number[] | null;
   /** Parallel to `groups`: each membership's `expires_at` as stored; null when none expires. */
   groupExpiresAt: (string | null)[] | null;
-  /** The member's direct grants as a GrantList (see below); null until one. */
+  /** Slots of the grants made to the member directly, ordered by project; null until one. */
   direct: number[] | null;
   /**
    * Environments where an identity provider has deactivated the member (SCIM `active: false` on a
@@ -137,7 +137,7 @@ export interface GroupEntry {
   system: boolean;
   /** IDs of the members (the membership's expiry lives on the member side). */
   memberIds: number[];
-  /** The group's grants as a GrantList. */
+  /** Slots of the group's grants, ordered by project. */
   grants: number[];
 }
 
@@ -167,12 +167,6 @@ export interface ProjectBits {
   words: number;
   bits: Uint32Array;
 }
-
-/*
- * A GrantList is a holder's grants as [projectId, slot, projectId, slot, …] pairs ordered by
- * project: a check binary-searches the holder's own small array (a few cache lines) instead of
- * probing the shared project column at random.
- */
 
 // Shared empty arrays: a member with no group or no role points at these and gets its own array on
 // its first membership (frozen, so a mistaken push throws instead of corrupting every member).
@@ -239,6 +233,14 @@ class GrantSlotTable {
     if ((this.table[at] as number) <= 0) return;
     this.table[at] = -1;
     this.size--;
+  }
+
+  /** Empties the table and enters these slots (after a renumbering). */
+  refill(slots: number[]): void {
+    this.table.fill(0);
+    this.size = 0;
+    this.occupied = 0;
+    for (const slot of slots) this.set(this.idOf(slot), slot);
   }
 
   /** Sizes the table for `count` entries (a full load knows its count up front). */
@@ -475,7 +477,7 @@ export class WorkspaceIndex {
 
   private clearDirectGrants(member: MemberEntry): void {
     if (member.direct === null) return;
-    for (const slot of slotsOf(member.direct)) this.removeGrantSlot(slot);
+    for (const slot of [...member.direct]) this.removeGrantSlot(slot);
     member.direct = null;
   }
 
@@ -543,7 +545,7 @@ export class WorkspaceIndex {
       if (member !== undefined) this.removeMembership(member, group);
     }
     group.memberIds = [];
-    for (const slot of slotsOf(group.grants)) this.removeGrantSlot(slot);
+    for (const slot of [...group.grants]) this.removeGrantSlot(slot);
     group.grants = [];
   }
 
@@ -621,16 +623,29 @@ export class WorkspaceIndex {
     }
   }
 
-  /** Keeps a holder's GrantList ordered by project, except during a full load (see finishLoad). */
+  /** Keeps a holder's list ordered by project (then slot), except during a full load (see finishLoad). */
   private insertOrdered(list: number[], slot: number): void {
-    const project = this.grantProject[slot] ?? 0;
     if (this.loading) {
-      list.push(project, slot);
+      list.push(slot);
       return;
     }
-    let at = firstAtOrAfter(list, project);
-    while (2 * at < list.length && list[2 * at] === project) at++;
-    list.splice(2 * at, 0, project, slot);
+    const project = this.grantProject[slot] ?? 0;
+    let at = this.firstAtOrAfter(list, project);
+    while (at < list.length && this.grantProject[list[at] ?? 0] === project) at++;
+    list.splice(at, 0, slot);
+  }
+
+  /** Binary search: the first position in a holder's list whose grant's project is ≥ projectId. */
+  private firstAtOrAfter(list: number[], projectId: number): number {
+    const projects = this.grantProject;
+    let low = 0;
+    let high = list.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((projects[list[middle] as number] as number) < projectId) low = middle + 1;
+      else high = middle;
+    }
+    return low;
   }
 
   private removeGrantSlot(slot: number): void {
@@ -645,12 +660,12 @@ export class WorkspaceIndex {
     if (memberId !== 0) {
       const member = this.members.get(memberId);
       if (member?.direct != null) {
-        removePair(member.direct, slot);
+        removeValue(member.direct, slot);
         if (member.direct.length === 0) member.direct = null;
       }
     } else {
       const group = this.groupsBySlot[this.grantGroup[slot] ?? NO_GRANT];
-      if (group !== undefined) removePair(group.grants, slot);
+      if (group !== undefined) removeValue(group.grants, slot);
     }
     this.grantMember[slot] = 0;
     this.grantGroup[slot] = NO_GRANT;
@@ -748,20 +763,74 @@ export class WorkspaceIndex {
    */
   finishLoad(): void {
     this.loading = false;
+    const projects = this.grantProject;
+    const byProject = (a: number, b: number) =>
+      (projects[a] as number) - (projects[b] as number) || a - b;
     for (const member of this.members.values()) {
-      if (member.direct !== null) member.direct = sortedPairs(member.direct);
+      if (member.direct !== null) member.direct.sort(byProject);
       if (member.groups !== NO_SLOTS) member.groups = member.groups.slice();
       if (member.groupExpiresMs !== null) member.groupExpiresMs = member.groupExpiresMs.slice();
       if (member.groupExpiresAt !== null) member.groupExpiresAt = member.groupExpiresAt.slice();
     }
     for (const group of this.groups.values()) {
-      group.grants = sortedPairs(group.grants);
+      group.grants.sort(byProject);
       group.memberIds = group.memberIds.slice();
     }
-    for (const project of this.projects.values()) project.grantSlots = project.grantSlots.slice();
-    // Columns regrown by doubling (no reserveGrants) give back the spare half.
-    const needed = Math.max(1024, Math.ceil(this.grantIds.length * 1.125));
-    if (this.capacity > needed * 1.5) this.resizeColumns(needed);
+    this.renumberGrants();
+  }
+
+  /**
+   * Gives every holder's grants consecutive slots, in its list's order, so the project column a
+   * check binary-searches is a few adjacent cache lines instead of scattered ones; then trims the
+   * columns and every list to size. Grants added later take free or new slots as usual.
+   */
+  private renumberGrants(): void {
+    const order: number[] = [];
+    for (const group of this.groups.values()) for (const slot of group.grants) order.push(slot);
+    for (const member of this.members.values())
+      if (member.direct !== null) for (const slot of member.direct) order.push(slot);
+    const newSlot = new Int32Array(this.grantIds.length).fill(NO_GRANT);
+    order.forEach((old, slot) => (newSlot[old] = slot));
+    const capacity = Math.max(1024, Math.ceil(order.length * 1.125));
+    const columns = {
+      project: new Int32Array(capacity),
+      role: new Int32Array(capacity),
+      member: new Int32Array(capacity),
+      group: new Int32Array(capacity),
+      created: new Float64Array(capacity),
+      expires: new Float64Array(capacity),
+    };
+    const ids: string[] = [];
+    const expiresAt = new Map<number, string>();
+    order.forEach((old, slot) => {
+      columns.project[slot] = this.grantProject[old] as number;
+      columns.role[slot] = this.grantRole[old] as number;
+      columns.member[slot] = this.grantMember[old] as number;
+      columns.group[slot] = this.grantGroup[old] as number;
+      columns.created[slot] = this.grantCreatedMs[old] as number;
+      columns.expires[slot] = this.grantExpiresMs[old] as number;
+      ids.push(this.grantIds[old] ?? '');
+      const at = this.grantExpiresAt.get(old);
+      if (at !== undefined) expiresAt.set(slot, at);
+    });
+    this.grantProject = columns.project;
+    this.grantRole = columns.role;
+    this.grantMember = columns.member;
+    this.grantGroup = columns.group;
+    this.grantCreatedMs = columns.created;
+    this.grantExpiresMs = columns.expires;
+    this.capacity = capacity;
+    this.grantIds = ids;
+    this.grantExpiresAt.clear();
+    for (const [slot, at] of expiresAt) this.grantExpiresAt.set(slot, at);
+    this.freeSlots.length = 0;
+    this.grantSlotById.refill(order.map((_, slot) => slot));
+    const renumber = (list: number[]) => list.map((old) => newSlot[old] as number);
+    for (const group of this.groups.values()) group.grants = renumber(group.grants);
+    for (const member of this.members.values())
+      if (member.direct !== null) member.direct = renumber(member.direct);
+    for (const project of this.projects.values())
+      project.grantSlots = renumber(project.grantSlots).filter((slot) => slot !== NO_GRANT);
   }
 
   private resizeColumns(capacity: number): void {
@@ -812,9 +881,10 @@ export class WorkspaceIndex {
     mask: number,
     nowMs: number,
   ): boolean {
-    for (let i = 2 * firstAtOrAfter(list, projectId); i < list.length; i += 2) {
-      if (list[i] !== projectId) return false;
-      const slot = list[i + 1] as number;
+    const projects = this.grantProject;
+    for (let i = this.firstAtOrAfter(list, projectId); i < list.length; i++) {
+      const slot = list[i] as number;
+      if (projects[slot] !== projectId) return false;
       if ((this.grantExpiresMs[slot] as number) <= nowMs) continue;
       const role = this.rolesBySlot[this.grantRole[slot] as number];
       if (role !== undefined && ((role.bits[word] ?? 0) & mask) !== 0) return true;
@@ -910,10 +980,10 @@ export class WorkspaceIndex {
   ): { grant: GrantEntry; membership: MembershipEntry | null }[] {
     const found: { grant: GrantEntry; membership: MembershipEntry | null }[] = [];
     const take = (list: number[], membership: MembershipEntry | null) => {
-      let i = projectId === null ? 0 : 2 * firstAtOrAfter(list, projectId);
-      for (; i < list.length; i += 2) {
-        if (projectId !== null && list[i] !== projectId) break;
-        const slot = list[i + 1] as number;
+      let i = projectId === null ? 0 : this.firstAtOrAfter(list, projectId);
+      for (; i < list.length; i++) {
+        const slot = list[i] as number;
+        if (projectId !== null && this.grantProject[slot] !== projectId) break;
         found.push({ grant: this.grantView(slot), membership });
       }
     };
@@ -933,10 +1003,10 @@ export class WorkspaceIndex {
     const projectIds: number[] = [];
     let bits = new Uint32Array(words * 16);
     const add = (list: number[]) => {
-      for (let i = 0; i < list.length; i += 2) {
-        const slot = list[i + 1] as number;
+      for (let i = 0; i < list.length; i++) {
+        const slot = list[i] as number;
         if ((this.grantExpiresMs[slot] as number) <= nowMs) continue;
-        const projectId = list[i] as number;
+        const projectId = this.grantProject[slot] as number;
         if (member.suspendedIn !== null && this.suspendedOnProject(member, projectId)) continue;
         let row = rowOf.get(projectId);
         if (row === undefined) {
@@ -981,50 +1051,6 @@ export class WorkspaceIndex {
 
 function suspensionsOf(rows: SuspensionRow[]): readonly number[] | null {
   return rows.length === 0 ? null : Object.freeze(rows.map((row) => row.environment_id));
-}
-
-/** Binary search: the first pair of a GrantList whose project is ≥ projectId (a pair index). */
-function firstAtOrAfter(list: number[], projectId: number): number {
-  let low = 0;
-  let high = list.length >>> 1;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((list[2 * middle] as number) < projectId) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
-/** The slots of a GrantList, copied (callers remove grants while walking them). */
-function slotsOf(list: number[]): number[] {
-  const slots: number[] = [];
-  for (let i = 1; i < list.length; i += 2) slots.push(list[i] as number);
-  return slots;
-}
-
-/** Removes a slot's pair from a GrantList (order kept). */
-function removePair(list: number[], slot: number): void {
-  for (let i = 1; i < list.length; i += 2) {
-    if (list[i] === slot) {
-      list.splice(i - 1, 2);
-      return;
-    }
-  }
-}
-
-/** A GrantList ordered by (project, slot), exactly sized. */
-function sortedPairs(list: number[]): number[] {
-  const order: number[] = [];
-  for (let i = 0; i < list.length; i += 2) order.push(i);
-  order.sort(
-    (a, b) =>
-      (list[a] as number) - (list[b] as number) ||
-      (list[a + 1] as number) - (list[b + 1] as number),
-  );
-  // Built by push: a packed array of small integers (new Array(n) would be holey, and slower).
-  const sorted: number[] = [];
-  for (const from of order) sorted.push(list[from] as number, list[from + 1] as number);
-  return sorted;
 }
 
 /** Removes one occurrence of a value from a small array (order kept). */
