@@ -65,6 +65,10 @@ interface Reach {
 /** The paths of an answer without `explain`: one shared, frozen empty list (no allocation per check). */
 const NO_PATHS = Object.freeze([]) as unknown as AccessPath[];
 
+/** The answers without `explain`, shared and frozen: a batch of 1,000 allocates none. */
+const ALLOWED: AccessDecision = Object.freeze({ allowed: true, paths: NO_PATHS });
+const DENIED: AccessDecision = Object.freeze({ allowed: false, paths: NO_PATHS });
+
 /** A collaborator check once resource and privilege are known to be there. */
 type PrivilegeCheck = AccessCheck & { resource: string; privilege: string };
 
@@ -248,10 +252,8 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         ws.bitOf(check.resource, check.privilege),
         nowMs,
       );
-      return {
-        allowed,
-        paths: explain ? explainProject(ws, member, project, check, allowed, nowMs) : NO_PATHS,
-      };
+      if (!explain) return allowed ? ALLOWED : DENIED;
+      return { allowed, paths: explainProject(ws, member, project, check, allowed, nowMs) };
     }
     if (check.environment_type === undefined) {
       throw badRequest(
