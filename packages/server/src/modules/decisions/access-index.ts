@@ -28,6 +28,7 @@ import { fromJson } from '../../storage/json.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { evictApiClient } from '../api-clients/api-clients.service.js';
 import {
+  countGrants,
   findGrantRow,
   findLastEventId,
   findProjectRoleRow,
@@ -49,8 +50,10 @@ import {
   type LegacyRoleIndexRow,
   type MemberReload,
   type MembershipIndexRow,
+  type MemberRoleIndexRow,
   type ProjectReload,
   type ProjectRoleIndexRow,
+  type SuspensionRow,
   type WorkspaceIndexRows,
 } from './decisions.repository.js';
 import { EndUserSlice } from './end-user-index.js';
@@ -62,6 +65,8 @@ const expiryMs = (expiresAt: string | null): number =>
 /** A project role with its privileges compiled to bits of the workspace's permission table. */
 export interface RoleEntry {
   id: string;
+  /** Position in the workspace's role table: what a grant stores instead of a reference. */
+  slot: number;
   name: string;
   config: RoleConfig;
   bits: Uint32Array;
@@ -69,18 +74,22 @@ export interface RoleEntry {
   described: Record<string, string[]>;
 }
 
+/**
+ * A project grant as the explain and review endpoints read it. The index does not keep these
+ * objects: grants live in typed columns (see WorkspaceIndex) and a view is made on request.
+ */
 export interface GrantEntry {
   id: string;
   project: ProjectEntry;
   role: RoleEntry;
   member: MemberEntry | null;
   group: GroupEntry | null;
-  /** created_at as a number: 300,000 fewer strings; it only orders grants. */
   createdMs: number;
   expiresAt: string | null;
   expiresMs: number;
 }
 
+/** A group membership as the explain and review endpoints read it (a view, like GrantEntry). */
 export interface MembershipEntry {
   member: MemberEntry;
   group: GroupEntry;
@@ -89,34 +98,47 @@ export interface MembershipEntry {
 }
 
 export interface EnvironmentRoleAssignment {
-  environmentId: number;
-  roleType: string;
-  legacyRoleId: number | null;
-  environmentRoleId: number | null;
+  readonly environmentId: number;
+  readonly roleType: string;
+  readonly legacyRoleId: number | null;
+  readonly environmentRoleId: number | null;
 }
 
+/**
+ * One collaborator. Compact on purpose (100,000 of them): memberships are parallel arrays of small
+ * integers (group slots) rather than objects, and `roles` is shared between every member with the
+ * same assignments. Never mutate `roles` or an array that is `EMPTY`: replace them.
+ */
 export interface MemberEntry {
-  id: number;
+  readonly id: number;
   name: string;
   email: string;
   emailKey: string;
+  roles: readonly EnvironmentRoleAssignment[];
+  /** Slots of the groups the member belongs to. */
+  groups: number[];
+  /** Parallel to `groups`: each membership's expiry in ms (Infinity when none); null when none expires. */
+  groupExpiresMs: number[] | null;
+  /** Parallel to `groups`: each membership's `expires_at` as stored; null when none expires. */
+  groupExpiresAt: (string | null)[] | null;
+  /** Slots of the grants made to the member directly, ordered by project; null until one. */
+  direct: number[] | null;
   /**
-   * Compact on purpose (100,000 members): a few entries each, so arrays scanned in order, not
-   * Maps; the check loop walks them without iterator objects. `direct` is null until a grant.
+   * Environments where an identity provider has deactivated the member (SCIM `active: false` on a
+   * collaborators connection): no project grant counts there. Null for nearly everyone.
    */
-  roles: EnvironmentRoleAssignment[];
-  groups: MembershipEntry[];
-  /** Direct grants by project ID. */
-  direct: Map<number, GrantEntry[]> | null;
+  suspendedIn: readonly number[] | null;
 }
 
 export interface GroupEntry {
-  id: string;
+  readonly id: string;
+  readonly slot: number;
   name: string;
   system: boolean;
-  members: Map<number, MembershipEntry>;
-  /** The group's grants by project ID. */
-  byProject: Map<number, GrantEntry[]>;
+  /** IDs of the members (the membership's expiry lives on the member side). */
+  memberIds: number[];
+  /** Slots of the group's grants, ordered by project. */
+  grants: number[];
 }
 
 export interface ProjectEntry {
@@ -124,7 +146,8 @@ export interface ProjectEntry {
   name: string;
   environmentId: number;
   environmentType: string;
-  grants: Map<string, GrantEntry>;
+  /** Slots of every grant on the project, in no order. */
+  grantSlots: number[];
 }
 
 export interface EnvironmentRoleEntry {
@@ -138,7 +161,122 @@ export interface LegacyRoleEntry {
   privileges: LegacyPrivileges;
 }
 
-/** One workspace's slice of the index. */
+/** The projects a member can use now: `bits` holds `words` words per project, in `projectIds` order. */
+export interface ProjectBits {
+  projectIds: number[];
+  words: number;
+  bits: Uint32Array;
+}
+
+// Shared empty arrays: a member with no group or no role points at these and gets its own array on
+// its first membership (frozen, so a mistaken push throws instead of corrupting every member).
+const NO_SLOTS = Object.freeze([]) as unknown as number[];
+const NO_ROLES: readonly EnvironmentRoleAssignment[] = Object.freeze([]);
+const NO_GRANT = -1;
+/** Int32 per grant record (see grantRecords), and the role field's expiry flag. */
+const RECORD = 4;
+const EXPIRES_FLAG = 1 << 30;
+const ROLE_MASK = EXPIRES_FLAG - 1;
+
+function resizedInt32(from: Int32Array, length: number): Int32Array<ArrayBuffer> {
+  const to = new Int32Array(length);
+  to.set(from.length <= length ? from : from.subarray(0, length));
+  return to;
+}
+function resizedFloat64(from: Float64Array, length: number): Float64Array<ArrayBuffer> {
+  const to = new Float64Array(length);
+  to.set(from.length <= length ? from : from.subarray(0, length));
+  return to;
+}
+
+/**
+ * Grant ID → slot, as an open-addressing hash table in one Int32Array (linear probing; 0 = empty,
+ * -1 = deleted, else slot + 1). A Map of 300,000 string keys costs ~15 MB of hash table; this costs
+ * 4 MB, and the keys are the grant IDs the index keeps anyway. Only writes look grants up by ID.
+ */
+class GrantSlotTable {
+  private table = new Int32Array(1024);
+  /** Live entries, and live plus deleted ones (what decides a rehash). */
+  size = 0;
+  private occupied = 0;
+
+  constructor(private readonly idOf: (slot: number) => string) {}
+
+  private static hash(id: string): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    return h >>> 0;
+  }
+
+  /** The position of the ID's entry, or of the empty cell that ends its probe sequence. */
+  private find(id: string): number {
+    const mask = this.table.length - 1;
+    for (let at = GrantSlotTable.hash(id) & mask; ; at = (at + 1) & mask) {
+      const cell = this.table[at] as number;
+      if (cell === 0 || (cell > 0 && this.idOf(cell - 1) === id)) return at;
+    }
+  }
+
+  get(id: string): number | undefined {
+    const cell = this.table[this.find(id)] as number;
+    return cell > 0 ? cell - 1 : undefined;
+  }
+
+  set(id: string, slot: number): void {
+    if ((this.occupied + 1) * 2 > this.table.length) this.rehash(this.size * 4 + 1024);
+    const at = this.find(id);
+    if (this.table[at] === 0) {
+      this.size++;
+      this.occupied++;
+    }
+    this.table[at] = slot + 1;
+  }
+
+  delete(id: string): void {
+    const at = this.find(id);
+    if ((this.table[at] as number) <= 0) return;
+    this.table[at] = -1;
+    this.size--;
+  }
+
+  /** Empties the table and enters these slots (after a renumbering). */
+  refill(slots: number[]): void {
+    this.table.fill(0);
+    this.size = 0;
+    this.occupied = 0;
+    for (const slot of slots) this.set(this.idOf(slot), slot);
+  }
+
+  /** Sizes the table for `count` entries (a full load knows its count up front). */
+  reserve(count: number): void {
+    if (count * 2 > this.table.length) this.rehash(count * 2);
+  }
+
+  private rehash(minimum: number): void {
+    let length = 1024;
+    while (length < minimum) length *= 2;
+    const old = this.table;
+    this.table = new Int32Array(length);
+    this.occupied = this.size;
+    const mask = length - 1;
+    for (const cell of old) {
+      if (cell <= 0) continue;
+      let at = GrantSlotTable.hash(this.idOf(cell - 1)) & mask;
+      while (this.table[at] !== 0) at = (at + 1) & mask;
+      this.table[at] = cell;
+    }
+  }
+}
+
+/**
+ * One workspace's slice of the index.
+ *
+ * Memory is what shapes it (the target is the whole server in 300 MB with 300,000 grants and
+ * 300,000 memberships): a grant is a slot in typed columns (project, role, member, group, created,
+ * expires) instead of an object with two boxed numbers and three Map entries, holders keep sorted
+ * arrays of slots instead of Maps, and memberships are two small-integer arrays. A check is a
+ * binary search in each holder's slot list and a bit test; nothing on that path allocates.
+ */
 export class WorkspaceIndex {
   environments: { id: number; type: string }[] = [];
   environmentsByType = new Map<string, { id: number; type: string }>();
@@ -151,12 +289,42 @@ export class WorkspaceIndex {
   /** "All collaborators": every member belongs, with no membership row. */
   systemGroups: GroupEntry[] = [];
   projects = new Map<number, ProjectEntry>();
-  grants = new Map<string, GrantEntry>();
+
+  /** Groups and roles by slot; a slot is never reused, so a stale one finds `undefined`. */
+  private readonly groupsBySlot: (GroupEntry | undefined)[] = [];
+  private readonly rolesBySlot: RoleEntry[] = [];
+
+  // The grant columns. A slot is reused after its grant goes (freeSlots).
+  private capacity = 0;
+  /**
+   * Four Int32 per slot: project, role (with EXPIRES_FLAG when the grant has an expiry), member ID
+   * (0 for a group grant), group slot (-1 for a direct grant). One record is one 16-byte run, so a
+   * check reads a grant's project and role from the same cache line and reads the expiry column
+   * only for the few grants that have one.
+   */
+  private grantRecords = new Int32Array(0);
+  private grantCreatedMs = new Float64Array(0);
+  private grantExpiresMs = new Float64Array(0);
+  private grantIds: string[] = [];
+  /** `expires_at` as stored, for the few grants that have one. */
+  private readonly grantExpiresAt = new Map<number, string>();
+  private readonly grantSlotById = new GrantSlotTable((slot) => this.grantIds[slot] ?? '');
+  private readonly freeSlots: number[] = [];
+  /** During a full load holders' lists are appended to and sorted once at the end. */
+  private loading = false;
+
   /** Interned (resource, privilege) pairs: resource → privilege → bit number. Bits are never reused. */
   private readonly permissionBits = new Map<string, Map<string, number>>();
   private bitCount = 0;
+  /** Interned role assignments and lists of them (a few distinct ones among 100,000 members). */
+  private readonly assignments = new Map<string, EnvironmentRoleAssignment>();
+  private readonly roleLists = new Map<string, readonly EnvironmentRoleAssignment[]>();
 
   constructor(readonly id: number) {}
+
+  get grantCount(): number {
+    return this.grantSlotById.size;
+  }
 
   /** The bit of a privilege, or -1 when no role of the workspace has ever named it. */
   bitOf(resource: string, privilege: string): number {
@@ -177,7 +345,7 @@ export class WorkspaceIndex {
     return bit;
   }
 
-  /** Sets a role's config in place: grants hold the entry, so they see the change at once. */
+  /** Sets a role's config in place: grants hold its slot, so they see the change at once. */
   setProjectRole(row: ProjectRoleIndexRow): RoleEntry {
     const config = fromJson<RoleConfig>(row.config);
     const described = describeRoleConfig(config, PROJECT_RESOURCES);
@@ -196,9 +364,22 @@ export class WorkspaceIndex {
       existing.described = described;
       return existing;
     }
-    const role: RoleEntry = { id: row.id, name: row.name, config, bits, described };
+    const role: RoleEntry = {
+      id: row.id,
+      slot: this.rolesBySlot.length,
+      name: row.name,
+      config,
+      bits,
+      described,
+    };
+    this.rolesBySlot.push(role);
     this.projectRoles.set(row.id, role);
     return role;
+  }
+
+  /** A deleted role keeps its slot (grants on it go with it in the same change). */
+  dropProjectRole(id: string): void {
+    this.projectRoles.delete(id);
   }
 
   /** A grant can name a role the index has not loaded yet; the role's own reload fills it in. */
@@ -224,6 +405,36 @@ export class WorkspaceIndex {
     );
   }
 
+  private roleList(rows: MemberRoleIndexRow[]): readonly EnvironmentRoleAssignment[] {
+    if (rows.length === 0) return NO_ROLES;
+    const list = rows.map((row) => {
+      const key = `${row.environment_id}:${row.role_type}:${row.legacy_role_id ?? ''}:${row.environment_role_id ?? ''}`;
+      let assignment = this.assignments.get(key);
+      if (assignment === undefined) {
+        assignment = Object.freeze({
+          environmentId: row.environment_id,
+          roleType: row.role_type,
+          legacyRoleId: row.legacy_role_id,
+          environmentRoleId: row.environment_role_id,
+        });
+        this.assignments.set(key, assignment);
+      }
+      return assignment;
+    });
+    const key = list
+      .map(
+        (a) =>
+          `${a.environmentId}:${a.roleType}:${a.legacyRoleId ?? ''}:${a.environmentRoleId ?? ''}`,
+      )
+      .join('|');
+    let shared = this.roleLists.get(key);
+    if (shared === undefined) {
+      shared = Object.freeze(list);
+      this.roleLists.set(key, shared);
+    }
+    return shared;
+  }
+
   // --- members ---------------------------------------------------------------------------------
 
   private upsertMember(row: {
@@ -241,9 +452,12 @@ export class WorkspaceIndex {
         name: row.name,
         email: row.email,
         emailKey,
-        roles: [],
-        groups: [],
+        roles: NO_ROLES,
+        groups: NO_SLOTS,
+        groupExpiresMs: null,
+        groupExpiresAt: null,
         direct: null,
+        suspendedIn: null,
       };
       this.members.set(row.id, member);
     } else if (member.emailKey !== row.email_key) {
@@ -256,10 +470,25 @@ export class WorkspaceIndex {
     return member;
   }
 
+  private clearMemberships(member: MemberEntry): void {
+    for (const slot of member.groups) {
+      const group = this.groupsBySlot[slot];
+      if (group !== undefined) removeValue(group.memberIds, member.id);
+    }
+    member.groups = NO_SLOTS;
+    member.groupExpiresMs = null;
+    member.groupExpiresAt = null;
+  }
+
+  private clearDirectGrants(member: MemberEntry): void {
+    if (member.direct === null) return;
+    for (const slot of [...member.direct]) this.removeGrantSlot(slot);
+    member.direct = null;
+  }
+
   private dropMember(member: MemberEntry): void {
-    for (const membership of member.groups) membership.group.members.delete(member.id);
-    for (const grants of [...(member.direct?.values() ?? [])])
-      for (const grant of grants) this.removeGrant(grant);
+    this.clearMemberships(member);
+    this.clearDirectGrants(member);
     this.members.delete(member.id);
     if (this.membersByEmail.get(member.emailKey) === member)
       this.membersByEmail.delete(member.emailKey);
@@ -272,12 +501,11 @@ export class WorkspaceIndex {
       return;
     }
     const member = this.upsertMember(reload.member);
-    member.roles = reload.roles.map(roleAssignment);
-    for (const membership of member.groups) membership.group.members.delete(member.id);
-    member.groups = [];
+    member.roles = this.roleList(reload.roles);
+    member.suspendedIn = suspensionsOf(reload.suspensions);
+    this.clearMemberships(member);
     for (const row of reload.memberships) this.addMembership(row);
-    for (const grants of [...(member.direct?.values() ?? [])])
-      for (const grant of grants) this.removeGrant(grant);
+    this.clearDirectGrants(member);
     for (const row of reload.grants) this.addGrant(row);
   }
 
@@ -289,24 +517,61 @@ export class WorkspaceIndex {
     const group = this.groups.get(row.group_id);
     // The missing side's own reload adds the membership when it arrives.
     if (member === undefined || group === undefined) return;
-    const membership: MembershipEntry = {
-      member,
-      group,
-      expiresAt: row.expires_at,
-      expiresMs: expiryMs(row.expires_at),
+    const expiresMs = expiryMs(row.expires_at);
+    let at = member.groups.indexOf(group.slot);
+    if (at < 0) {
+      if (member.groups === NO_SLOTS) member.groups = [];
+      at = member.groups.push(group.slot) - 1;
+      member.groupExpiresMs?.push(NEVER);
+      member.groupExpiresAt?.push(null);
+      group.memberIds.push(member.id);
+    }
+    if (row.expires_at !== null && member.groupExpiresMs === null) {
+      member.groupExpiresMs = member.groups.map(() => NEVER);
+      member.groupExpiresAt = member.groups.map(() => null);
+    }
+    if (member.groupExpiresMs !== null && member.groupExpiresAt !== null) {
+      member.groupExpiresMs[at] = expiresMs;
+      member.groupExpiresAt[at] = row.expires_at;
+    }
+  }
+
+  private removeMembership(member: MemberEntry, group: GroupEntry): void {
+    const at = member.groups.indexOf(group.slot);
+    if (at < 0) return;
+    member.groups.splice(at, 1);
+    member.groupExpiresMs?.splice(at, 1);
+    member.groupExpiresAt?.splice(at, 1);
+  }
+
+  private clearGroup(group: GroupEntry): void {
+    for (const memberId of group.memberIds) {
+      const member = this.members.get(memberId);
+      if (member !== undefined) this.removeMembership(member, group);
+    }
+    group.memberIds = [];
+    for (const slot of [...group.grants]) this.removeGrantSlot(slot);
+    group.grants = [];
+  }
+
+  private newGroup(id: string, name: string, system: boolean): GroupEntry {
+    const group: GroupEntry = {
+      id,
+      slot: this.groupsBySlot.length,
+      name,
+      system,
+      memberIds: [],
+      grants: [],
     };
-    if (group.members.has(member.id))
-      member.groups = member.groups.filter((m) => m.group !== group);
-    member.groups.push(membership);
-    group.members.set(member.id, membership);
+    this.groupsBySlot.push(group);
+    this.groups.set(id, group);
+    return group;
   }
 
   private dropGroup(group: GroupEntry): void {
-    for (const membership of group.members.values())
-      membership.member.groups = membership.member.groups.filter((m) => m.group !== group);
-    for (const grants of [...group.byProject.values()])
-      for (const grant of [...grants]) this.removeGrant(grant);
+    this.clearGroup(group);
     this.groups.delete(group.id);
+    this.groupsBySlot[group.slot] = undefined;
     this.systemGroups = this.systemGroups.filter((g) => g !== group);
   }
 
@@ -316,75 +581,117 @@ export class WorkspaceIndex {
       if (existing !== undefined) this.dropGroup(existing);
       return;
     }
-    const group: GroupEntry = existing ?? {
-      id: groupId,
-      name: '',
-      system: false,
-      members: new Map(),
-      byProject: new Map(),
-    };
+    const group = existing ?? this.newGroup(groupId, '', false);
     group.name = reload.group.name;
     group.system = reload.group.system === 1;
-    this.groups.set(groupId, group);
     this.systemGroups = [...this.groups.values()].filter((g) => g.system);
-    for (const membership of group.members.values())
-      membership.member.groups = membership.member.groups.filter((m) => m.group !== group);
-    group.members.clear();
+    this.clearGroup(group);
     for (const row of reload.memberships) this.addMembership(row);
-    for (const grants of [...group.byProject.values()])
-      for (const grant of [...grants]) this.removeGrant(grant);
     for (const row of reload.grants) this.addGrant(row);
   }
 
   // --- projects and grants --------------------------------------------------------------------
 
-  private addGrant(row: GrantIndexRow): void {
-    const existing = this.grants.get(row.id);
-    if (existing !== undefined) this.removeGrant(existing);
-    const project = this.projects.get(row.project_id);
-    const member = row.member_id === null ? null : (this.members.get(row.member_id) ?? null);
-    const group = row.group_id === null ? null : (this.groups.get(row.group_id) ?? null);
-    // As with memberships: the missing end's reload brings the grant in.
-    if (project === undefined || (member === null && group === null)) return;
-    const grant: GrantEntry = {
-      id: row.id,
-      project,
-      role: this.roleFor(row.project_role_id),
-      member,
-      group,
-      createdMs: Date.parse(row.created_at),
-      expiresAt: row.expires_at,
-      expiresMs: expiryMs(row.expires_at),
-    };
-    this.grants.set(grant.id, grant);
-    project.grants.set(grant.id, grant);
-    const byProject =
-      member !== null
-        ? (member.direct ??= new Map<number, GrantEntry[]>())
-        : (group as GroupEntry).byProject;
-    const list = byProject.get(project.id);
-    if (list === undefined) byProject.set(project.id, [grant]);
-    else list.push(grant);
+  private allocateSlot(): number {
+    const free = this.freeSlots.pop();
+    if (free !== undefined) return free;
+    const slot = this.grantIds.length;
+    if (slot >= this.capacity) this.resizeColumns(Math.max(1024, this.capacity * 2));
+    this.grantIds.push('');
+    return slot;
   }
 
-  private removeGrant(grant: GrantEntry): void {
-    if (this.grants.get(grant.id) !== grant) return;
-    this.grants.delete(grant.id);
-    grant.project.grants.delete(grant.id);
-    const byProject =
-      grant.member !== null ? (grant.member.direct ?? undefined) : grant.group?.byProject;
-    const list = byProject?.get(grant.project.id);
-    if (byProject !== undefined && list !== undefined) {
-      const rest = list.filter((g) => g !== grant);
-      if (rest.length === 0) byProject.delete(grant.project.id);
-      else byProject.set(grant.project.id, rest);
+  private addGrant(row: GrantIndexRow): void {
+    const existing = this.grantSlotById.get(row.id);
+    if (existing !== undefined) this.removeGrantSlot(existing);
+    const project = this.projects.get(row.project_id);
+    const member = row.member_id === null ? undefined : this.members.get(row.member_id);
+    const group = row.group_id === null ? undefined : this.groups.get(row.group_id);
+    // As with memberships: the missing end's reload brings the grant in.
+    if (project === undefined || (member === undefined && group === undefined)) return;
+    const slot = this.allocateSlot();
+    this.grantIds[slot] = row.id;
+    this.grantSlotById.set(row.id, slot);
+    const record = slot * RECORD;
+    this.grantRecords[record] = project.id;
+    this.grantRecords[record + 1] =
+      this.roleFor(row.project_role_id).slot | (row.expires_at === null ? 0 : EXPIRES_FLAG);
+    this.grantRecords[record + 2] = member?.id ?? 0;
+    this.grantRecords[record + 3] =
+      member === undefined && group !== undefined ? group.slot : NO_GRANT;
+    this.grantCreatedMs[slot] = Date.parse(row.created_at);
+    this.grantExpiresMs[slot] = expiryMs(row.expires_at);
+    if (row.expires_at !== null) this.grantExpiresAt.set(slot, row.expires_at);
+    project.grantSlots.push(slot);
+    if (member !== undefined) {
+      member.direct ??= [];
+      this.insertOrdered(member.direct, slot);
+    } else if (group !== undefined) {
+      this.insertOrdered(group.grants, slot);
     }
+  }
+
+  /** Keeps a holder's list ordered by project (then slot), except during a full load (see finishLoad). */
+  private insertOrdered(list: number[], slot: number): void {
+    if (this.loading) {
+      list.push(slot);
+      return;
+    }
+    const project = this.projectOf(slot);
+    let at = this.firstAtOrAfter(list, project);
+    while (at < list.length && this.projectOf(list[at] ?? 0) === project) at++;
+    list.splice(at, 0, slot);
+  }
+
+  private projectOf(slot: number): number {
+    return this.grantRecords[slot * RECORD] ?? 0;
+  }
+
+  private roleSlotOf(slot: number): number {
+    return (this.grantRecords[slot * RECORD + 1] ?? 0) & ROLE_MASK;
+  }
+
+  /** Binary search: the first position in a holder's list whose grant's project is ≥ projectId. */
+  private firstAtOrAfter(list: number[], projectId: number): number {
+    const records = this.grantRecords;
+    let low = 0;
+    let high = list.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((records[(list[middle] as number) * RECORD] as number) < projectId) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  private removeGrantSlot(slot: number): void {
+    const id = this.grantIds[slot];
+    if (id === undefined || id === '' || this.grantSlotById.get(id) !== slot) return;
+    this.grantSlotById.delete(id);
+    this.grantIds[slot] = '';
+    this.grantExpiresAt.delete(slot);
+    const project = this.projects.get(this.projectOf(slot));
+    if (project !== undefined) removeValue(project.grantSlots, slot);
+    const memberId = this.grantRecords[slot * RECORD + 2] ?? 0;
+    if (memberId !== 0) {
+      const member = this.members.get(memberId);
+      if (member?.direct != null) {
+        removeValue(member.direct, slot);
+        if (member.direct.length === 0) member.direct = null;
+      }
+    } else {
+      const group = this.groupsBySlot[this.grantRecords[slot * RECORD + 3] ?? NO_GRANT];
+      if (group !== undefined) removeValue(group.grants, slot);
+    }
+    this.grantRecords[slot * RECORD + 2] = 0;
+    this.grantRecords[slot * RECORD + 3] = NO_GRANT;
+    this.freeSlots.push(slot);
   }
 
   applyProject(projectId: number, reload: ProjectReload): void {
     const existing = this.projects.get(projectId);
     if (existing !== undefined)
-      for (const grant of [...existing.grants.values()]) this.removeGrant(grant);
+      for (const slot of [...existing.grantSlots]) this.removeGrantSlot(slot);
     if (reload.project === undefined) {
       this.projects.delete(projectId);
       return;
@@ -395,7 +702,7 @@ export class WorkspaceIndex {
       name: '',
       environmentId: 0,
       environmentType: '',
-      grants: new Map(),
+      grantSlots: [],
     };
     project.name = reload.project.name;
     project.environmentId = reload.project.environment_id;
@@ -405,29 +712,37 @@ export class WorkspaceIndex {
   }
 
   applyGrant(grantId: string, row: GrantIndexRow | undefined): void {
-    const existing = this.grants.get(grantId);
-    if (existing !== undefined) this.removeGrant(existing);
+    const existing = this.grantSlotById.get(grantId);
+    if (existing !== undefined) this.removeGrantSlot(existing);
     if (row !== undefined) this.addGrant(row);
   }
 
-  /** Fills an empty workspace index from a full load. */
+  /** Fills an empty workspace index from a full load; memberships and grants follow in pages, then finishLoad(). */
   load(rows: WorkspaceIndexRows): void {
+    this.loading = true;
     this.environments = rows.environments.map((e) => ({ id: e.id, type: e.type }));
     this.environmentsByType = new Map(this.environments.map((e) => [e.type, e]));
     this.setEnvironmentAndLegacyRoles(rows.legacyRoles, rows.environmentRoles);
     for (const row of rows.projectRoles) this.setProjectRole(row);
     for (const row of rows.members) this.upsertMember(row);
-    for (const row of rows.memberRoles)
-      this.members.get(row.member_id)?.roles.push(roleAssignment(row));
-    for (const row of rows.groups) {
-      this.groups.set(row.id, {
-        id: row.id,
-        name: row.name,
-        system: row.system === 1,
-        members: new Map(),
-        byProject: new Map(),
-      });
+    const rolesOf = new Map<number, MemberRoleIndexRow[]>();
+    for (const row of rows.memberRoles) {
+      const list = rolesOf.get(row.member_id);
+      if (list === undefined) rolesOf.set(row.member_id, [row]);
+      else list.push(row);
     }
+    for (const [memberId, list] of rolesOf) {
+      const member = this.members.get(memberId);
+      if (member !== undefined) member.roles = this.roleList(list);
+    }
+    const suspended = new Map<number, SuspensionRow[]>();
+    for (const row of rows.suspensions)
+      suspended.set(row.member_id, [...(suspended.get(row.member_id) ?? []), row]);
+    for (const [memberId, list] of suspended) {
+      const member = this.members.get(memberId);
+      if (member !== undefined) member.suspendedIn = suspensionsOf(list);
+    }
+    for (const row of rows.groups) this.newGroup(row.id, row.name, row.system === 1);
     this.systemGroups = [...this.groups.values()].filter((g) => g.system);
     const environmentTypes = new Map(this.environments.map((e) => [e.id, e.type]));
     for (const row of rows.projects) {
@@ -436,7 +751,7 @@ export class WorkspaceIndex {
         name: row.name,
         environmentId: row.environment_id,
         environmentType: environmentTypes.get(row.environment_id) ?? '',
-        grants: new Map(),
+        grantSlots: [],
       });
     }
   }
@@ -450,6 +765,89 @@ export class WorkspaceIndex {
     for (const row of rows) this.addGrant(row);
   }
 
+  /** Sizes the grant columns for a full load of `count` grants, so the load never regrows them. */
+  reserveGrants(count: number): void {
+    const capacity = Math.max(1024, Math.ceil(count * 1.125));
+    if (capacity > this.capacity) this.resizeColumns(capacity);
+    this.grantSlotById.reserve(capacity);
+  }
+
+  /**
+   * Ends a full load: orders every holder's grants by project, once, and trims every array to its
+   * length. Arrays grown by push keep spare room (16 slots for a 3-item list); across 100,000
+   * members that slack was a fifth of the index.
+   */
+  finishLoad(): void {
+    this.loading = false;
+    const byProject = (a: number, b: number) => this.projectOf(a) - this.projectOf(b) || a - b;
+    for (const member of this.members.values()) {
+      if (member.direct !== null) member.direct.sort(byProject);
+      if (member.groups !== NO_SLOTS) member.groups = member.groups.slice();
+      if (member.groupExpiresMs !== null) member.groupExpiresMs = member.groupExpiresMs.slice();
+      if (member.groupExpiresAt !== null) member.groupExpiresAt = member.groupExpiresAt.slice();
+    }
+    for (const group of this.groups.values()) {
+      group.grants.sort(byProject);
+      group.memberIds = group.memberIds.slice();
+    }
+    this.renumberGrants();
+  }
+
+  /**
+   * Gives every holder's grants consecutive slots, in its list's order, so the project column a
+   * check binary-searches is a few adjacent cache lines instead of scattered ones; then trims the
+   * columns and every list to size. Grants added later take free or new slots as usual.
+   */
+  private renumberGrants(): void {
+    const order: number[] = [];
+    for (const group of this.groups.values()) for (const slot of group.grants) order.push(slot);
+    for (const member of this.members.values())
+      if (member.direct !== null) for (const slot of member.direct) order.push(slot);
+    const newSlot = new Int32Array(this.grantIds.length).fill(NO_GRANT);
+    order.forEach((old, slot) => (newSlot[old] = slot));
+    const capacity = Math.max(1024, Math.ceil(order.length * 1.125));
+    const columns = {
+      records: new Int32Array(capacity * RECORD),
+      created: new Float64Array(capacity),
+      expires: new Float64Array(capacity),
+    };
+    const ids: string[] = [];
+    const expiresAt = new Map<number, string>();
+    order.forEach((old, slot) => {
+      columns.records.set(
+        this.grantRecords.subarray(old * RECORD, old * RECORD + RECORD),
+        slot * RECORD,
+      );
+      columns.created[slot] = this.grantCreatedMs[old] as number;
+      columns.expires[slot] = this.grantExpiresMs[old] as number;
+      ids.push(this.grantIds[old] ?? '');
+      const at = this.grantExpiresAt.get(old);
+      if (at !== undefined) expiresAt.set(slot, at);
+    });
+    this.grantRecords = columns.records;
+    this.grantCreatedMs = columns.created;
+    this.grantExpiresMs = columns.expires;
+    this.capacity = capacity;
+    this.grantIds = ids;
+    this.grantExpiresAt.clear();
+    for (const [slot, at] of expiresAt) this.grantExpiresAt.set(slot, at);
+    this.freeSlots.length = 0;
+    this.grantSlotById.refill(order.map((_, slot) => slot));
+    const renumber = (list: number[]) => list.map((old) => newSlot[old] as number);
+    for (const group of this.groups.values()) group.grants = renumber(group.grants);
+    for (const member of this.members.values())
+      if (member.direct !== null) member.direct = renumber(member.direct);
+    for (const project of this.projects.values())
+      project.grantSlots = renumber(project.grantSlots).filter((slot) => slot !== NO_GRANT);
+  }
+
+  private resizeColumns(capacity: number): void {
+    this.grantRecords = resizedInt32(this.grantRecords, capacity * RECORD);
+    this.grantCreatedMs = resizedFloat64(this.grantCreatedMs, capacity);
+    this.grantExpiresMs = resizedFloat64(this.grantExpiresMs, capacity);
+    this.capacity = capacity;
+  }
+
   // --- the hot path ---------------------------------------------------------------------------
 
   /**
@@ -458,28 +856,128 @@ export class WorkspaceIndex {
    */
   allowsProject(member: MemberEntry, projectId: number, bit: number, nowMs: number): boolean {
     if (bit < 0) return false;
+    if (member.suspendedIn !== null && this.suspendedOnProject(member, projectId)) return false;
     const word = bit >>> 5;
     const mask = 1 << (bit & 31);
-    const direct = member.direct?.get(projectId);
-    if (direct !== undefined && anyGrantAllows(direct, word, mask, nowMs)) return true;
-    const memberships = member.groups;
-    for (let i = 0; i < memberships.length; i++) {
-      const membership = memberships[i] as MembershipEntry;
-      if (membership.expiresMs <= nowMs) continue;
-      const grants = membership.group.byProject.get(projectId);
-      if (grants !== undefined && anyGrantAllows(grants, word, mask, nowMs)) return true;
+    if (member.direct !== null && this.holderAllows(member.direct, projectId, word, mask, nowMs))
+      return true;
+    const groups = member.groups;
+    const expires = member.groupExpiresMs;
+    const bySlot = this.groupsBySlot;
+    for (let i = 0; i < groups.length; i++) {
+      if (expires !== null && (expires[i] as number) <= nowMs) continue;
+      const group = bySlot[groups[i] as number];
+      if (group !== undefined && this.holderAllows(group.grants, projectId, word, mask, nowMs))
+        return true;
     }
     const system = this.systemGroups;
     for (let i = 0; i < system.length; i++) {
-      const grants = (system[i] as GroupEntry).byProject.get(projectId);
-      if (grants !== undefined && anyGrantAllows(grants, word, mask, nowMs)) return true;
+      if (this.holderAllows((system[i] as GroupEntry).grants, projectId, word, mask, nowMs))
+        return true;
     }
     return false;
+  }
+
+  /** Does a grant of this holder on the project give the bit (word, mask) and is it live at nowMs? */
+  private holderAllows(
+    list: number[],
+    projectId: number,
+    word: number,
+    mask: number,
+    nowMs: number,
+  ): boolean {
+    const records = this.grantRecords;
+    for (let i = this.firstAtOrAfter(list, projectId); i < list.length; i++) {
+      const slot = list[i] as number;
+      const record = slot * RECORD;
+      if (records[record] !== projectId) return false;
+      const roleField = records[record + 1] as number;
+      if ((roleField & EXPIRES_FLAG) !== 0 && (this.grantExpiresMs[slot] as number) <= nowMs)
+        continue;
+      const role = this.rolesBySlot[roleField & ROLE_MASK];
+      if (role !== undefined && ((role.bits[word] ?? 0) & mask) !== 0) return true;
+    }
+    return false;
+  }
+
+  /** Is the member deactivated by an identity provider in the project's environment? */
+  suspendedOnProject(member: MemberEntry, projectId: number): boolean {
+    if (member.suspendedIn === null) return false;
+    const project = this.projects.get(projectId);
+    return project !== undefined && member.suspendedIn.includes(project.environmentId);
   }
 
   /** The member's role in an environment, if any. */
   roleIn(member: MemberEntry, environmentId: number): EnvironmentRoleAssignment | undefined {
     return member.roles.find((r) => r.environmentId === environmentId);
+  }
+
+  /** How many of the member's memberships are live at nowMs. */
+  liveGroupCount(member: MemberEntry, nowMs: number): number {
+    const expires = member.groupExpiresMs;
+    if (expires === null) return member.groups.length;
+    return expires.filter((ms) => ms > nowMs).length;
+  }
+
+  // --- views for explain and access reviews (not the hot path: these allocate) -----------------
+
+  grantView(slot: number): GrantEntry {
+    const memberId = this.grantRecords[slot * RECORD + 2] ?? 0;
+    const project = this.projects.get(this.projectOf(slot));
+    const role = this.rolesBySlot[this.roleSlotOf(slot)];
+    if (project === undefined || role === undefined)
+      throw new Error(`access index: grant slot ${slot} names a missing project or role`);
+    return {
+      id: this.grantIds[slot] ?? '',
+      project,
+      role,
+      member: memberId === 0 ? null : (this.members.get(memberId) ?? null),
+      group:
+        memberId === 0
+          ? (this.groupsBySlot[this.grantRecords[slot * RECORD + 3] ?? NO_GRANT] ?? null)
+          : null,
+      createdMs: this.grantCreatedMs[slot] ?? 0,
+      expiresAt: this.grantExpiresAt.get(slot) ?? null,
+      expiresMs: this.grantExpiresMs[slot] ?? NEVER,
+    };
+  }
+
+  /** The member's memberships, expired ones included. */
+  membershipsOf(member: MemberEntry): MembershipEntry[] {
+    const found: MembershipEntry[] = [];
+    member.groups.forEach((slot, i) => {
+      const group = this.groupsBySlot[slot];
+      if (group === undefined) return;
+      found.push({
+        member,
+        group,
+        expiresAt: member.groupExpiresAt?.[i] ?? null,
+        expiresMs: member.groupExpiresMs?.[i] ?? NEVER,
+      });
+    });
+    return found;
+  }
+
+  /** The group's memberships, expired ones included. */
+  membersOf(group: GroupEntry): MembershipEntry[] {
+    const found: MembershipEntry[] = [];
+    for (const memberId of group.memberIds) {
+      const member = this.members.get(memberId);
+      if (member === undefined) continue;
+      const at = member.groups.indexOf(group.slot);
+      found.push({
+        member,
+        group,
+        expiresAt: member.groupExpiresAt?.[at] ?? null,
+        expiresMs: member.groupExpiresMs?.[at] ?? NEVER,
+      });
+    }
+    return found;
+  }
+
+  /** Every grant on the project. */
+  grantsOf(project: ProjectEntry): GrantEntry[] {
+    return project.grantSlots.map((slot) => this.grantView(slot));
   }
 
   /**
@@ -491,53 +989,61 @@ export class WorkspaceIndex {
     projectId: number | null,
   ): { grant: GrantEntry; membership: MembershipEntry | null }[] {
     const found: { grant: GrantEntry; membership: MembershipEntry | null }[] = [];
-    const take = (map: Map<number, GrantEntry[]>, membership: MembershipEntry | null) => {
-      if (projectId !== null) {
-        for (const grant of map.get(projectId) ?? []) found.push({ grant, membership });
-      } else {
-        for (const grants of map.values())
-          for (const grant of grants) found.push({ grant, membership });
+    const take = (list: number[], membership: MembershipEntry | null) => {
+      let i = projectId === null ? 0 : this.firstAtOrAfter(list, projectId);
+      for (; i < list.length; i++) {
+        const slot = list[i] as number;
+        if (projectId !== null && this.projectOf(slot) !== projectId) break;
+        found.push({ grant: this.grantView(slot), membership });
       }
     };
     if (member.direct !== null) take(member.direct, null);
-    for (const membership of member.groups) take(membership.group.byProject, membership);
-    for (const group of this.systemGroups) take(group.byProject, null);
+    for (const membership of this.membershipsOf(member)) take(membership.group.grants, membership);
+    for (const group of this.systemGroups) take(group.grants, null);
     return found;
   }
 
   /**
    * The projects a member can use now, each with the union of its privilege bits: the "list a
-   * user's projects" primitive.
+   * user's projects" primitive. One Map and one buffer per call.
    */
-  projectBitsOf(member: MemberEntry, nowMs: number): Map<number, Uint32Array> {
-    const result = new Map<number, Uint32Array>();
-    const add = (grant: GrantEntry) => {
-      if (grant.expiresMs <= nowMs) return;
-      const bits = grant.role.bits;
-      const current = result.get(grant.project.id);
-      if (current === undefined) {
-        result.set(grant.project.id, bits.slice());
-        return;
+  projectBitsOf(member: MemberEntry, nowMs: number): ProjectBits {
+    const words = (this.bitCount >>> 5) + 1;
+    const rowOf = new Map<number, number>();
+    const projectIds: number[] = [];
+    let bits = new Uint32Array(words * 16);
+    const add = (list: number[]) => {
+      for (let i = 0; i < list.length; i++) {
+        const slot = list[i] as number;
+        if ((this.grantExpiresMs[slot] as number) <= nowMs) continue;
+        const projectId = this.projectOf(slot);
+        if (member.suspendedIn !== null && this.suspendedOnProject(member, projectId)) continue;
+        let row = rowOf.get(projectId);
+        if (row === undefined) {
+          row = projectIds.push(projectId) - 1;
+          rowOf.set(projectId, row);
+          if ((row + 1) * words > bits.length) {
+            const grown = new Uint32Array(bits.length * 2);
+            grown.set(bits);
+            bits = grown;
+          }
+        }
+        const roleBits = (this.rolesBySlot[this.roleSlotOf(slot)] as RoleEntry).bits;
+        const base = row * words;
+        for (let w = 0; w < roleBits.length; w++)
+          bits[base + w] = (bits[base + w] as number) | (roleBits[w] as number);
       }
-      if (current.length < bits.length) {
-        const grown = new Uint32Array(bits.length);
-        grown.set(current);
-        for (let i = 0; i < bits.length; i++) grown[i] = (grown[i] ?? 0) | (bits[i] ?? 0);
-        result.set(grant.project.id, grown);
-        return;
-      }
-      for (let i = 0; i < bits.length; i++) current[i] = (current[i] ?? 0) | (bits[i] ?? 0);
     };
-    if (member.direct !== null)
-      for (const grants of member.direct.values()) for (const grant of grants) add(grant);
-    for (const membership of member.groups) {
-      if (membership.expiresMs <= nowMs) continue;
-      for (const grants of membership.group.byProject.values())
-        for (const grant of grants) add(grant);
+    if (member.direct !== null) add(member.direct);
+    const groups = member.groups;
+    const expires = member.groupExpiresMs;
+    for (let i = 0; i < groups.length; i++) {
+      if (expires !== null && (expires[i] as number) <= nowMs) continue;
+      const group = this.groupsBySlot[groups[i] as number];
+      if (group !== undefined) add(group.grants);
     }
-    for (const group of this.systemGroups)
-      for (const grants of group.byProject.values()) for (const grant of grants) add(grant);
-    return result;
+    for (const group of this.systemGroups) add(group.grants);
+    return { projectIds, words, bits };
   }
 
   /** Environment-level privilege from the member's role in that environment (new or legacy). */
@@ -553,27 +1059,14 @@ export class WorkspaceIndex {
   }
 }
 
-/** Does one of these grants give the bit (word, mask) and is still live at nowMs? Indexed loop: no iterator. */
-function anyGrantAllows(grants: GrantEntry[], word: number, mask: number, nowMs: number): boolean {
-  for (let i = 0; i < grants.length; i++) {
-    const grant = grants[i] as GrantEntry;
-    if (grant.expiresMs > nowMs && ((grant.role.bits[word] ?? 0) & mask) !== 0) return true;
-  }
-  return false;
+function suspensionsOf(rows: SuspensionRow[]): readonly number[] | null {
+  return rows.length === 0 ? null : Object.freeze(rows.map((row) => row.environment_id));
 }
 
-function roleAssignment(row: {
-  environment_id: number;
-  role_type: string;
-  legacy_role_id: number | null;
-  environment_role_id: number | null;
-}): EnvironmentRoleAssignment {
-  return {
-    environmentId: row.environment_id,
-    roleType: row.role_type,
-    legacyRoleId: row.legacy_role_id,
-    environmentRoleId: row.environment_role_id,
-  };
+/** Removes one occurrence of a value from a small array (order kept). */
+function removeValue(list: number[], value: number): void {
+  const at = list.indexOf(value);
+  if (at >= 0) list.splice(at, 1);
 }
 
 /** The privileges a project-role config entry expands to, as describeRoleConfig expands them. */
@@ -762,12 +1255,14 @@ export class AccessIndex {
       if (page.length < LOAD_PAGE_SIZE) break;
       after = (page[page.length - 1] as { id: number }).id;
     }
+    index.reserveGrants(await countGrants(db, id));
     for (let after = ''; ;) {
       const page = await loadGrantPage(db, id, after);
       index.addGrantRows(page);
       if (page.length < LOAD_PAGE_SIZE) break;
       after = (page[page.length - 1] as GrantIndexRow).id;
     }
+    index.finishLoad();
     return index;
   }
 
@@ -942,7 +1437,7 @@ export class AccessIndex {
       );
     for (const [roleId, row] of projectRoles) {
       if (row !== undefined) index.setProjectRole(row);
-      else index.projectRoles.delete(roleId);
+      else index.dropProjectRole(roleId);
     }
     // Members and groups before projects and grants: a grant needs both of its ends in the index.
     for (const [memberId, reload] of members) index.applyMember(memberId, reload);
@@ -986,10 +1481,14 @@ function markDirty(dirty: Dirty, event: ChangeEventRow): void {
       // A decision's own log entry changes nothing (and must not cost a reload per decision).
       if (event.action !== 'end_user.decision') dirty.endUsers = true;
       return;
+    case 'scim_connection':
+      // A deleted collaborators connection takes its deactivations with it (its rows cascade).
+      if (event.action === 'scim_connection.deleted') dirty.full = true;
+      dirty.endUsers = true;
+      return;
     case 'end_user_group':
     case 'feature':
     case 'policy':
-    case 'scim_connection':
       dirty.endUsers = true;
       return;
     case 'api_client':

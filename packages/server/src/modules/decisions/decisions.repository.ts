@@ -76,6 +76,38 @@ export interface WorkspaceIndexRows {
   memberRoles: MemberRoleIndexRow[];
   groups: GroupIndexRow[];
   projects: ProjectIndexRow[];
+  suspensions: SuspensionRow[];
+}
+
+/** A collaborator an identity provider has deactivated (SCIM `active: false`) in one environment. */
+export interface SuspensionRow {
+  member_id: number;
+  environment_id: number;
+}
+
+/** Deactivations by collaborator SCIM connections: the member keeps their data, not their access. */
+async function loadSuspensions(
+  db: Executor,
+  workspaceId: number,
+  memberId?: number,
+): Promise<SuspensionRow[]> {
+  let query = db
+    .selectFrom('scim_users')
+    .innerJoin('scim_connections', 'scim_connections.id', 'scim_users.connection_id')
+    .select(['scim_users.member_id', 'scim_connections.environment_id'])
+    .where('scim_users.workspace_id', '=', workspaceId)
+    .where('scim_connections.target', '=', 'collaborators')
+    .where('scim_users.active', '=', 0);
+  query =
+    memberId === undefined
+      ? query.where('scim_users.member_id', 'is not', null)
+      : query.where('scim_users.member_id', '=', memberId);
+  const rows = await query.execute();
+  return rows.flatMap((row) =>
+    row.member_id === null
+      ? []
+      : [{ member_id: row.member_id, environment_id: row.environment_id }],
+  );
 }
 
 const grantColumns = [
@@ -139,6 +171,7 @@ export async function loadWorkspaceRows(
     memberRoles,
     groups,
     projects,
+    suspensions,
   ] = await Promise.all([
     db
       .selectFrom('environments')
@@ -181,8 +214,10 @@ export async function loadWorkspaceRows(
       .select(['id', 'name', 'environment_id'])
       .where('workspace_id', '=', workspaceId)
       .execute(),
+    loadSuspensions(db, workspaceId),
   ]);
   return {
+    suspensions,
     environments,
     legacyRoles,
     environmentRoles,
@@ -200,7 +235,7 @@ export async function loadWorkspaceRows(
  * server's RSS. Rows that change between pages have change-log events after the build's start
  * position, and the sync after the build reloads them.
  */
-export const LOAD_PAGE_SIZE = 20_000;
+export const LOAD_PAGE_SIZE = 5_000;
 
 export function loadMembershipPage(
   db: Executor,
@@ -216,6 +251,16 @@ export function loadMembershipPage(
     .orderBy('id')
     .limit(LOAD_PAGE_SIZE)
     .execute();
+}
+
+/** How many grants a full load will bring (it sizes the index's grant columns once). */
+export async function countGrants(db: Executor, workspaceId: number): Promise<number> {
+  const row = await db
+    .selectFrom('project_grants')
+    .select((eb) => eb.fn.countAll<number | string>().as('count'))
+    .where('workspace_id', '=', workspaceId)
+    .executeTakeFirst();
+  return Number(row?.count ?? 0);
 }
 
 export function loadGrantPage(
@@ -238,6 +283,7 @@ export interface MemberReload {
   roles: MemberRoleIndexRow[];
   memberships: MembershipIndexRow[];
   grants: GrantIndexRow[];
+  suspensions: SuspensionRow[];
 }
 
 export async function loadMemberRows(
@@ -245,7 +291,7 @@ export async function loadMemberRows(
   workspaceId: number,
   memberId: number,
 ): Promise<MemberReload> {
-  const [member, roles, memberships, grants] = await Promise.all([
+  const [member, roles, memberships, grants, suspensions] = await Promise.all([
     db
       .selectFrom('members')
       .select(['id', 'name', 'email', 'email_key'])
@@ -267,8 +313,9 @@ export async function loadMemberRows(
       .select(grantColumns)
       .where('member_id', '=', memberId)
       .execute(),
+    loadSuspensions(db, workspaceId, memberId),
   ]);
-  return { member, roles, memberships, grants };
+  return { member, roles, memberships, grants, suspensions };
 }
 
 export interface GroupReload {

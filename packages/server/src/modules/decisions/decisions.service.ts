@@ -62,6 +62,13 @@ interface Reach {
   membership: MembershipEntry | null;
 }
 
+/** The paths of an answer without `explain`: one shared, frozen empty list (no allocation per check). */
+const NO_PATHS = Object.freeze([]) as unknown as AccessPath[];
+
+/** The answers without `explain`, shared and frozen: a batch of 1,000 allocates none. */
+const ALLOWED: AccessDecision = Object.freeze({ allowed: true, paths: NO_PATHS });
+const DENIED: AccessDecision = Object.freeze({ allowed: false, paths: NO_PATHS });
+
 /** A collaborator check once resource and privilege are known to be there. */
 type PrivilegeCheck = AccessCheck & { resource: string; privilege: string };
 
@@ -222,11 +229,8 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         'Give resource and privilege (or feature_id for an end user)',
       );
     }
-    const check: PrivilegeCheck = {
-      ...input,
-      resource: input.resource,
-      privilege: input.privilege,
-    };
+    // Narrowed just above; a cast rather than a copy, as this runs for every check of a batch.
+    const check = input as PrivilegeCheck;
     const member = resolveSubject(ws, check.subject);
     const explain = check.explain === true;
     if (check.project_id !== undefined) {
@@ -248,10 +252,8 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         ws.bitOf(check.resource, check.privilege),
         nowMs,
       );
-      return {
-        allowed,
-        paths: explain ? explainProject(ws, member, project, check, allowed, nowMs) : [],
-      };
+      if (!explain) return allowed ? ALLOWED : DENIED;
+      return { allowed, paths: explainProject(ws, member, project, check, allowed, nowMs) };
     }
     if (check.environment_type === undefined) {
       throw badRequest(
@@ -270,7 +272,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     const allowed = ws.allowsEnvironment(member, environment.id, check.resource, check.privilege);
     return {
       allowed,
-      paths: explain ? [explainEnvironment(ws, member, environment, check, allowed)] : [],
+      paths: explain ? [explainEnvironment(ws, member, environment, check, allowed)] : NO_PATHS,
     };
   }
 
@@ -328,6 +330,20 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     allowed: boolean,
     nowMs: number,
   ): AccessPath[] {
+    if (ws.suspendedOnProject(member, project.id)) {
+      const env = project.environmentType.toUpperCase();
+      return [
+        {
+          outcome: 'denies',
+          via: 'status',
+          message: `${member.email} is deactivated by the identity provider (SCIM) in the ${env} environment, so no project grant on ${projectLabel(project)} counts until it reactivates them.`,
+          steps: [
+            { kind: 'member', id: member.id, name: member.email },
+            { kind: 'environment', id: project.environmentId, name: project.environmentType },
+          ],
+        },
+      ];
+    }
     const bit = ws.bitOf(check.resource, check.privilege);
     const hasBit = (grant: GrantEntry) =>
       bit >= 0 && ((grant.role.bits[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
@@ -349,7 +365,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     // Nearest first: an expired path that would grant it, then a live path with the wrong role.
     const misses = [...expired, ...lacking];
     if (misses.length > 0) return misses;
-    const groups = member.groups.filter((m) => m.expiresMs > nowMs).length;
+    const groups = ws.liveGroupCount(member, nowMs);
     return [
       {
         outcome: 'no_access',
@@ -430,6 +446,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     for (const reach of ws.reachingGrants(member, null)) {
       if (isExpired(reach, nowMs)) continue;
       const project = reach.grant.project;
+      if (ws.suspendedOnProject(member, project.id)) continue;
       if (!canAccessProject(ctx, { id: project.id, environmentType: project.environmentType }))
         continue;
       const list = byProject.get(project.id);
@@ -450,12 +467,12 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       if (entry === undefined) byMember.set(member.id, { member, reaches: [reach] });
       else entry.reaches.push(reach);
     };
-    for (const grant of project.grants.values()) {
+    for (const grant of ws.grantsOf(project)) {
       if (grant.member !== null) add(grant.member, { grant, membership: null });
       else if (grant.group?.system === true)
         for (const member of ws.members.values()) add(member, { grant, membership: null });
       else if (grant.group !== null)
-        for (const membership of grant.group.members.values())
+        for (const membership of ws.membersOf(grant.group))
           add(membership.member, { grant, membership });
     }
     return [...byMember.values()]
@@ -464,7 +481,10 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         const sorted = reaches.sort((a, b) => compareGrants(a.grant, b.grant));
         return {
           member: { id: member.id, name: member.name, email: member.email },
-          privileges: privilegesOf(sorted.filter((r) => !isExpired(r, nowMs))),
+          // A member deactivated by the identity provider keeps their paths, not their privileges.
+          privileges: ws.suspendedOnProject(member, project.id)
+            ? {}
+            : privilegesOf(sorted.filter((r) => !isExpired(r, nowMs))),
           paths: sorted.map((r) => grantPath(r, nowMs)),
         };
       });
