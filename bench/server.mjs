@@ -71,13 +71,22 @@ const checkOnce = (c) =>
   );
 
 for (let i = 0; i < 200_000; i++) checkOnce(checks[i % N]); // warm-up (JIT)
-const latencies = new Float64Array(N);
+// Three rounds over the same 100,000 checks: this VM's memory latency wanders between runs (the
+// same code measured 0.9 and 1.8 µs p50 minutes apart), so the median round is the figure and all
+// three are printed.
+const rounds = [];
 let allowed = 0;
-for (let i = 0; i < N; i++) {
-  const t0 = process.hrtime.bigint();
-  if (checkOnce(checks[i])) allowed++;
-  latencies[i] = Number(process.hrtime.bigint() - t0) / 1000;
+for (let round = 0; round < 3; round++) {
+  const latencies = new Float64Array(N);
+  allowed = 0;
+  for (let i = 0; i < N; i++) {
+    const t0 = process.hrtime.bigint();
+    if (checkOnce(checks[i])) allowed++;
+    latencies[i] = Number(process.hrtime.bigint() - t0) / 1000;
+  }
+  rounds.push(percentiles(latencies));
 }
+const medianRound = [...rounds].sort((a, b) => a.p99 - b.p99)[1];
 const timerOverhead = (() => {
   const s = new Float64Array(N);
   for (let i = 0; i < N; i++) {
@@ -143,7 +152,7 @@ await send({
   rssMb: memory.rss / 1048576,
   rssAtOnceMb: memoryAtOnce.rss / 1048576,
   heapMb: memory.heapUsed / 1048576,
-  check: { ...percentiles(latencies), allowedShare: allowed / N, checksPerSecond },
+  check: { ...medianRound, rounds, allowedShare: allowed / N, checksPerSecond },
   timerOverhead,
   serviceCheck: percentiles(serviceLatencies),
   list: { ...percentiles(listLatencies), meanProjects: projectsSeen / LIST_N },

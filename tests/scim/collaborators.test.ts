@@ -317,11 +317,96 @@ describe('SCIM users as collaborators', () => {
     expect(await canViewFolders(user.id)).toBe(true);
   });
 
-  // Deactivation sets "No access" in the environment, which the decision engine applies to
-  // environment privileges; project grants (direct or through groups) are decided without the
-  // environment role today, so they need the engine to read the SCIM deactivation too
-  // (modules/decisions, owned elsewhere; see docs/scim.md).
-  it.todo('denies project grants in the environment while the collaborator is deactivated');
+  it('denies project grants in the environment while the collaborator is deactivated, and keeps them for reactivation', async () => {
+    const user = await provision();
+    const group = await scim.request('POST', '/Groups', {
+      displayName: 'Suspension Testers',
+      members: [{ value: user.id }],
+    });
+    const role = await roster.post('/api/project_roles', {
+      project_role: { name: 'Suspension runners', config: { recipe: { privileges: ['run'] } } },
+    });
+    const project = (
+      await roster.post('/api/projects', { name: 'Suspension Payments', environment_type: 'dev' })
+    ).body.data as { id: number };
+    const other = (
+      await roster.post('/api/projects', { name: 'Suspension Reports', environment_type: 'prod' })
+    ).body.data as { id: number };
+    await roster.put(`/api/projects/${project.id}/project_grants`, {
+      project_grants: [
+        {
+          assignment_type: 'UserGroup',
+          assignment_id: group.body.id,
+          project_role_id: role.body.data.id,
+        },
+        {
+          assignment_type: 'User',
+          assignment_id: Number(user.id),
+          project_role_id: role.body.data.id,
+        },
+      ],
+    });
+    await roster.put(`/api/projects/${other.id}/project_grants`, {
+      project_grants: [
+        {
+          assignment_type: 'User',
+          assignment_id: Number(user.id),
+          project_role_id: role.body.data.id,
+        },
+      ],
+    });
+    const check = (projectId: number, explain = false) =>
+      roster.post('/api/access/check', {
+        subject: { member_id: Number(user.id) },
+        project_id: projectId,
+        resource: 'recipe',
+        privilege: 'run',
+        explain,
+      });
+    const projectIds = async () =>
+      (await roster.get(`/api/access/projects?member_id=${user.id}`)).body.data.map(
+        (entry: { project: { id: number } }) => entry.project.id,
+      );
+    expect((await check(project.id)).body.data.allowed).toBe(true);
+
+    const off = await patch(user.id, [{ op: 'replace', path: 'active', value: 'False' }]);
+    const denied = await check(project.id, true);
+    const elsewhere = await check(other.id);
+    const listed = await projectIds();
+    const review = await roster.get(`/api/projects/${project.id}/access`);
+    const grants = await roster.get(`/api/projects/${project.id}/project_grants`);
+
+    expect(off.status).toBe(204);
+    expect(denied.status).toBe(200);
+    expect(denied.body.data.allowed).toBe(false);
+    expect(denied.body.data.paths).toEqual([
+      {
+        outcome: 'denies',
+        via: 'status',
+        message: `${user.userName} is deactivated by the identity provider (SCIM) in the DEV environment, so no project grant on project "Suspension Payments" (${project.id}) counts until it reactivates them.`,
+        steps: [
+          { kind: 'member', id: Number(user.id), name: user.userName },
+          { kind: 'environment', id: expect.any(Number), name: 'dev' },
+        ],
+      },
+    ]);
+    // The connection serves DEV only: a PROD grant still counts.
+    expect(elsewhere.body.data.allowed).toBe(true);
+    expect(listed).toEqual([other.id]);
+    const entry = review.body.data.find(
+      (e: { member: { id: number } }) => e.member.id === Number(user.id),
+    );
+    expect(entry.privileges).toEqual({});
+    expect(entry.paths).toHaveLength(2);
+    expect(grants.body.data).toHaveLength(2);
+
+    const on = await patch(user.id, [{ op: 'replace', path: 'active', value: true }]);
+    expect(on.status).toBe(204);
+    expect((await check(project.id)).body.data.allowed).toBe(true);
+    expect((await projectIds()).sort((a: number, b: number) => a - b)).toEqual(
+      [project.id, other.id].sort((a, b) => a - b),
+    );
+  });
 
   it('restores the role the collaborator had, and keeps a role an admin set while deactivated', async () => {
     const first = await provision();

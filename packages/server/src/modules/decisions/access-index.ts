@@ -173,10 +173,6 @@ export interface ProjectBits {
 const NO_SLOTS = Object.freeze([]) as unknown as number[];
 const NO_ROLES: readonly EnvironmentRoleAssignment[] = Object.freeze([]);
 const NO_GRANT = -1;
-/** Int32 per grant record (see grantRecords), and the role field's expiry flag. */
-const RECORD = 4;
-const EXPIRES_FLAG = 1 << 30;
-const ROLE_MASK = EXPIRES_FLAG - 1;
 
 function resizedInt32(from: Int32Array, length: number): Int32Array<ArrayBuffer> {
   const to = new Int32Array(length);
@@ -296,13 +292,12 @@ export class WorkspaceIndex {
 
   // The grant columns. A slot is reused after its grant goes (freeSlots).
   private capacity = 0;
-  /**
-   * Four Int32 per slot: project, role (with EXPIRES_FLAG when the grant has an expiry), member ID
-   * (0 for a group grant), group slot (-1 for a direct grant). One record is one 16-byte run, so a
-   * check reads a grant's project and role from the same cache line and reads the expiry column
-   * only for the few grants that have one.
-   */
-  private grantRecords = new Int32Array(0);
+  private grantProject = new Int32Array(0);
+  private grantRole = new Int32Array(0);
+  /** Member ID of a direct grant, else 0. */
+  private grantMember = new Int32Array(0);
+  /** Group slot of a group grant, else -1. */
+  private grantGroup = new Int32Array(0);
   private grantCreatedMs = new Float64Array(0);
   private grantExpiresMs = new Float64Array(0);
   private grantIds: string[] = [];
@@ -612,13 +607,10 @@ export class WorkspaceIndex {
     const slot = this.allocateSlot();
     this.grantIds[slot] = row.id;
     this.grantSlotById.set(row.id, slot);
-    const record = slot * RECORD;
-    this.grantRecords[record] = project.id;
-    this.grantRecords[record + 1] =
-      this.roleFor(row.project_role_id).slot | (row.expires_at === null ? 0 : EXPIRES_FLAG);
-    this.grantRecords[record + 2] = member?.id ?? 0;
-    this.grantRecords[record + 3] =
-      member === undefined && group !== undefined ? group.slot : NO_GRANT;
+    this.grantProject[slot] = project.id;
+    this.grantRole[slot] = this.roleFor(row.project_role_id).slot;
+    this.grantMember[slot] = member?.id ?? 0;
+    this.grantGroup[slot] = member === undefined && group !== undefined ? group.slot : NO_GRANT;
     this.grantCreatedMs[slot] = Date.parse(row.created_at);
     this.grantExpiresMs[slot] = expiryMs(row.expires_at);
     if (row.expires_at !== null) this.grantExpiresAt.set(slot, row.expires_at);
@@ -637,28 +629,20 @@ export class WorkspaceIndex {
       list.push(slot);
       return;
     }
-    const project = this.projectOf(slot);
+    const project = this.grantProject[slot] ?? 0;
     let at = this.firstAtOrAfter(list, project);
-    while (at < list.length && this.projectOf(list[at] ?? 0) === project) at++;
+    while (at < list.length && this.grantProject[list[at] ?? 0] === project) at++;
     list.splice(at, 0, slot);
-  }
-
-  private projectOf(slot: number): number {
-    return this.grantRecords[slot * RECORD] ?? 0;
-  }
-
-  private roleSlotOf(slot: number): number {
-    return (this.grantRecords[slot * RECORD + 1] ?? 0) & ROLE_MASK;
   }
 
   /** Binary search: the first position in a holder's list whose grant's project is ≥ projectId. */
   private firstAtOrAfter(list: number[], projectId: number): number {
-    const records = this.grantRecords;
+    const projects = this.grantProject;
     let low = 0;
     let high = list.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if ((records[(list[middle] as number) * RECORD] as number) < projectId) low = middle + 1;
+      if ((projects[list[middle] as number] as number) < projectId) low = middle + 1;
       else high = middle;
     }
     return low;
@@ -670,9 +654,9 @@ export class WorkspaceIndex {
     this.grantSlotById.delete(id);
     this.grantIds[slot] = '';
     this.grantExpiresAt.delete(slot);
-    const project = this.projects.get(this.projectOf(slot));
+    const project = this.projects.get(this.grantProject[slot] ?? 0);
     if (project !== undefined) removeValue(project.grantSlots, slot);
-    const memberId = this.grantRecords[slot * RECORD + 2] ?? 0;
+    const memberId = this.grantMember[slot] ?? 0;
     if (memberId !== 0) {
       const member = this.members.get(memberId);
       if (member?.direct != null) {
@@ -680,11 +664,11 @@ export class WorkspaceIndex {
         if (member.direct.length === 0) member.direct = null;
       }
     } else {
-      const group = this.groupsBySlot[this.grantRecords[slot * RECORD + 3] ?? NO_GRANT];
+      const group = this.groupsBySlot[this.grantGroup[slot] ?? NO_GRANT];
       if (group !== undefined) removeValue(group.grants, slot);
     }
-    this.grantRecords[slot * RECORD + 2] = 0;
-    this.grantRecords[slot * RECORD + 3] = NO_GRANT;
+    this.grantMember[slot] = 0;
+    this.grantGroup[slot] = NO_GRANT;
     this.freeSlots.push(slot);
   }
 
@@ -779,7 +763,9 @@ export class WorkspaceIndex {
    */
   finishLoad(): void {
     this.loading = false;
-    const byProject = (a: number, b: number) => this.projectOf(a) - this.projectOf(b) || a - b;
+    const projects = this.grantProject;
+    const byProject = (a: number, b: number) =>
+      (projects[a] as number) - (projects[b] as number) || a - b;
     for (const member of this.members.values()) {
       if (member.direct !== null) member.direct.sort(byProject);
       if (member.groups !== NO_SLOTS) member.groups = member.groups.slice();
@@ -807,24 +793,30 @@ export class WorkspaceIndex {
     order.forEach((old, slot) => (newSlot[old] = slot));
     const capacity = Math.max(1024, Math.ceil(order.length * 1.125));
     const columns = {
-      records: new Int32Array(capacity * RECORD),
+      project: new Int32Array(capacity),
+      role: new Int32Array(capacity),
+      member: new Int32Array(capacity),
+      group: new Int32Array(capacity),
       created: new Float64Array(capacity),
       expires: new Float64Array(capacity),
     };
     const ids: string[] = [];
     const expiresAt = new Map<number, string>();
     order.forEach((old, slot) => {
-      columns.records.set(
-        this.grantRecords.subarray(old * RECORD, old * RECORD + RECORD),
-        slot * RECORD,
-      );
+      columns.project[slot] = this.grantProject[old] as number;
+      columns.role[slot] = this.grantRole[old] as number;
+      columns.member[slot] = this.grantMember[old] as number;
+      columns.group[slot] = this.grantGroup[old] as number;
       columns.created[slot] = this.grantCreatedMs[old] as number;
       columns.expires[slot] = this.grantExpiresMs[old] as number;
       ids.push(this.grantIds[old] ?? '');
       const at = this.grantExpiresAt.get(old);
       if (at !== undefined) expiresAt.set(slot, at);
     });
-    this.grantRecords = columns.records;
+    this.grantProject = columns.project;
+    this.grantRole = columns.role;
+    this.grantMember = columns.member;
+    this.grantGroup = columns.group;
     this.grantCreatedMs = columns.created;
     this.grantExpiresMs = columns.expires;
     this.capacity = capacity;
@@ -842,7 +834,10 @@ export class WorkspaceIndex {
   }
 
   private resizeColumns(capacity: number): void {
-    this.grantRecords = resizedInt32(this.grantRecords, capacity * RECORD);
+    this.grantProject = resizedInt32(this.grantProject, capacity);
+    this.grantRole = resizedInt32(this.grantRole, capacity);
+    this.grantMember = resizedInt32(this.grantMember, capacity);
+    this.grantGroup = resizedInt32(this.grantGroup, capacity);
     this.grantCreatedMs = resizedFloat64(this.grantCreatedMs, capacity);
     this.grantExpiresMs = resizedFloat64(this.grantExpiresMs, capacity);
     this.capacity = capacity;
@@ -886,15 +881,12 @@ export class WorkspaceIndex {
     mask: number,
     nowMs: number,
   ): boolean {
-    const records = this.grantRecords;
+    const projects = this.grantProject;
     for (let i = this.firstAtOrAfter(list, projectId); i < list.length; i++) {
       const slot = list[i] as number;
-      const record = slot * RECORD;
-      if (records[record] !== projectId) return false;
-      const roleField = records[record + 1] as number;
-      if ((roleField & EXPIRES_FLAG) !== 0 && (this.grantExpiresMs[slot] as number) <= nowMs)
-        continue;
-      const role = this.rolesBySlot[roleField & ROLE_MASK];
+      if (projects[slot] !== projectId) return false;
+      if ((this.grantExpiresMs[slot] as number) <= nowMs) continue;
+      const role = this.rolesBySlot[this.grantRole[slot] as number];
       if (role !== undefined && ((role.bits[word] ?? 0) & mask) !== 0) return true;
     }
     return false;
@@ -922,9 +914,10 @@ export class WorkspaceIndex {
   // --- views for explain and access reviews (not the hot path: these allocate) -----------------
 
   grantView(slot: number): GrantEntry {
-    const memberId = this.grantRecords[slot * RECORD + 2] ?? 0;
-    const project = this.projects.get(this.projectOf(slot));
-    const role = this.rolesBySlot[this.roleSlotOf(slot)];
+    const memberId = this.grantMember[slot] ?? 0;
+    const projectId = this.grantProject[slot] ?? 0;
+    const project = this.projects.get(projectId);
+    const role = this.rolesBySlot[this.grantRole[slot] ?? 0];
     if (project === undefined || role === undefined)
       throw new Error(`access index: grant slot ${slot} names a missing project or role`);
     return {
@@ -932,10 +925,7 @@ export class WorkspaceIndex {
       project,
       role,
       member: memberId === 0 ? null : (this.members.get(memberId) ?? null),
-      group:
-        memberId === 0
-          ? (this.groupsBySlot[this.grantRecords[slot * RECORD + 3] ?? NO_GRANT] ?? null)
-          : null,
+      group: memberId === 0 ? (this.groupsBySlot[this.grantGroup[slot] ?? NO_GRANT] ?? null) : null,
       createdMs: this.grantCreatedMs[slot] ?? 0,
       expiresAt: this.grantExpiresAt.get(slot) ?? null,
       expiresMs: this.grantExpiresMs[slot] ?? NEVER,
@@ -993,7 +983,7 @@ export class WorkspaceIndex {
       let i = projectId === null ? 0 : this.firstAtOrAfter(list, projectId);
       for (; i < list.length; i++) {
         const slot = list[i] as number;
-        if (projectId !== null && this.projectOf(slot) !== projectId) break;
+        if (projectId !== null && this.grantProject[slot] !== projectId) break;
         found.push({ grant: this.grantView(slot), membership });
       }
     };
@@ -1016,7 +1006,7 @@ export class WorkspaceIndex {
       for (let i = 0; i < list.length; i++) {
         const slot = list[i] as number;
         if ((this.grantExpiresMs[slot] as number) <= nowMs) continue;
-        const projectId = this.projectOf(slot);
+        const projectId = this.grantProject[slot] as number;
         if (member.suspendedIn !== null && this.suspendedOnProject(member, projectId)) continue;
         let row = rowOf.get(projectId);
         if (row === undefined) {
@@ -1028,7 +1018,7 @@ export class WorkspaceIndex {
             bits = grown;
           }
         }
-        const roleBits = (this.rolesBySlot[this.roleSlotOf(slot)] as RoleEntry).bits;
+        const roleBits = (this.rolesBySlot[this.grantRole[slot] as number] as RoleEntry).bits;
         const base = row * words;
         for (let w = 0; w < roleBits.length; w++)
           bits[base + w] = (bits[base + w] as number) | (roleBits[w] as number);

@@ -245,7 +245,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
           `Project ${project.id} is in the ${project.environmentType.toUpperCase()} environment, not ${check.environment_type.toUpperCase()}`,
         );
       }
-      requireProjectAccess(ctx, { id: project.id, environmentType: project.environmentType });
+      requireProjectAccess(ctx, project);
       const allowed = ws.allowsProject(
         member,
         project.id,
