@@ -34,6 +34,8 @@ import {
   findProjectRoleRow,
   listChangeEvents,
   listWorkspaceIds,
+  loadEndUserGroupRows,
+  loadEndUserRows,
   loadEndUserSliceRows,
   loadGrantPage,
   loadMembershipPage,
@@ -56,7 +58,7 @@ import {
   type SuspensionRow,
   type WorkspaceIndexRows,
 } from './decisions.repository.js';
-import { EndUserSlice } from './end-user-index.js';
+import { EndUserSlice, applyEndUser, applyEndUserGroup } from './end-user-index.js';
 
 const NEVER = Number.POSITIVE_INFINITY;
 const expiryMs = (expiresAt: string | null): number =>
@@ -1148,8 +1150,11 @@ interface Dirty {
   grants: Set<string>;
   projectRoles: Set<string>;
   environmentRoles: boolean;
-  /** Any end-user write: the workspace's end-user slice is reloaded whole. */
+  /** Features, policies, connections, deletions: the workspace's end-user slice is reloaded whole. */
   endUsers: boolean;
+  /** End users and end-user groups reloaded one by one (a SCIM sync is thousands of these). */
+  endUserIds: Set<number>;
+  endUserGroupIds: Set<number>;
 }
 
 const emptyDirty = (): Dirty => ({
@@ -1161,6 +1166,8 @@ const emptyDirty = (): Dirty => ({
   projectRoles: new Set(),
   environmentRoles: false,
   endUsers: false,
+  endUserIds: new Set(),
+  endUserGroupIds: new Set(),
 });
 
 export class AccessIndex {
@@ -1363,12 +1370,7 @@ export class AccessIndex {
       markDirty(dirty, event);
     }
     for (const [workspaceId, dirty] of byWorkspace) {
-      if (dirty.endUsers || dirty.full) {
-        this.endUserSlices.set(
-          workspaceId,
-          new EndUserSlice(await loadEndUserSliceRows(this.options.db, workspaceId)),
-        );
-      }
+      await this.reloadEndUsers(workspaceId, dirty);
       const targets =
         dirty.members.size +
         dirty.groups.size +
@@ -1386,6 +1388,39 @@ export class AccessIndex {
       if (targets === 0 && !dirty.environmentRoles) continue;
       await this.reloadTargets(index, dirty);
     }
+  }
+
+  /**
+   * The end-user slice: whole on a full change or above the threshold, else the named users and
+   * groups one by one (read first, then applied without awaiting, as for collaborators).
+   */
+  private async reloadEndUsers(workspaceId: number, dirty: Dirty): Promise<void> {
+    const db = this.options.db;
+    const slice = this.endUserSlices.get(workspaceId);
+    const targets = dirty.endUserIds.size + dirty.endUserGroupIds.size;
+    if (targets === 0 && !dirty.endUsers && !dirty.full) return;
+    if (dirty.endUsers || dirty.full || slice === undefined || targets > FULL_RELOAD_THRESHOLD) {
+      this.endUserSlices.set(
+        workspaceId,
+        new EndUserSlice(await loadEndUserSliceRows(db, workspaceId)),
+      );
+      return;
+    }
+    const [users, groups] = await Promise.all([
+      Promise.all(
+        [...dirty.endUserIds].map(
+          async (id) => [id, await loadEndUserRows(db, workspaceId, id)] as const,
+        ),
+      ),
+      Promise.all(
+        [...dirty.endUserGroupIds].map(
+          async (id) => [id, await loadEndUserGroupRows(db, workspaceId, id)] as const,
+        ),
+      ),
+    ]);
+    // Groups first: a user reload links the user to groups the slice must already hold.
+    for (const [id, reload] of groups) applyEndUserGroup(slice, id, reload);
+    for (const [id, reload] of users) applyEndUser(slice, id, reload);
   }
 
   /** Reads everything first, then changes the index without awaiting, so a check never sees half a reload. */
@@ -1469,14 +1504,23 @@ function markDirty(dirty: Dirty, event: ChangeEventRow): void {
       return;
     case 'end_user':
       // A decision's own log entry changes nothing (and must not cost a reload per decision).
-      if (event.action !== 'end_user.decision') dirty.endUsers = true;
+      if (event.action === 'end_user.decision') return;
+      // A deletion also takes the user's feature grants and policy targets: reload the slice.
+      if (event.action.endsWith('.deleted') || target === null || !/^\d+$/.test(target))
+        dirty.endUsers = true;
+      else dirty.endUserIds.add(Number(target));
+      return;
+    case 'end_user_group':
+      // A deleted group also takes its feature grants and policy targets: reload the slice.
+      if (event.action.endsWith('.deleted') || target === null || !/^\d+$/.test(target))
+        dirty.endUsers = true;
+      else dirty.endUserGroupIds.add(Number(target));
       return;
     case 'scim_connection':
       // A deleted collaborators connection takes its deactivations with it (its rows cascade).
       if (event.action === 'scim_connection.deleted') dirty.full = true;
       dirty.endUsers = true;
       return;
-    case 'end_user_group':
     case 'feature':
     case 'policy':
       dirty.endUsers = true;

@@ -450,6 +450,73 @@ export interface EndUserSliceRows {
 }
 
 /** The end-user slice is reloaded whole on an end-user write (see docs/decisions.md for the cost). */
+export interface EndUserReload {
+  user: EndUserSliceRows['users'][number] | undefined;
+  environmentIds: number[];
+  groupIds: number[];
+}
+
+/** One end user as the slice holds them (an `end_user` change-log event names one). */
+export async function loadEndUserRows(
+  db: Executor,
+  workspaceId: number,
+  endUserId: number,
+): Promise<EndUserReload> {
+  const [user, environments, groups] = await Promise.all([
+    db
+      .selectFrom('end_users')
+      .select(['id', 'name', 'email', 'email_key', 'status'])
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', endUserId)
+      .executeTakeFirst(),
+    db
+      .selectFrom('end_user_environments')
+      .select('environment_id')
+      .where('workspace_id', '=', workspaceId)
+      .where('end_user_id', '=', endUserId)
+      .execute(),
+    db
+      .selectFrom('end_user_group_members')
+      .select('group_id')
+      .where('workspace_id', '=', workspaceId)
+      .where('end_user_id', '=', endUserId)
+      .execute(),
+  ]);
+  return {
+    user,
+    environmentIds: environments.map((row) => row.environment_id),
+    groupIds: groups.map((row) => row.group_id),
+  };
+}
+
+export interface EndUserGroupReload {
+  group: EndUserSliceRows['groups'][number] | undefined;
+  memberIds: number[];
+}
+
+/** One end-user group and its members (an `end_user_group` change-log event names one). */
+export async function loadEndUserGroupRows(
+  db: Executor,
+  workspaceId: number,
+  groupId: number,
+): Promise<EndUserGroupReload> {
+  const [group, members] = await Promise.all([
+    db
+      .selectFrom('end_user_groups')
+      .select(['id', 'environment_id', 'name', 'managed_by', 'system'])
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', groupId)
+      .executeTakeFirst(),
+    db
+      .selectFrom('end_user_group_members')
+      .select('end_user_id')
+      .where('workspace_id', '=', workspaceId)
+      .where('group_id', '=', groupId)
+      .execute(),
+  ]);
+  return { group, memberIds: members.map((row) => row.end_user_id) };
+}
+
 export async function loadEndUserSliceRows(
   db: Executor,
   workspaceId: number,

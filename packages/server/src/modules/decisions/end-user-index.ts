@@ -8,12 +8,18 @@
  */
 import type { DecisionReason, PolicyEffect } from '@roster/contracts';
 import { fromJson } from '../../storage/json.js';
-import type { EndUserSliceRows } from './decisions.repository.js';
+import type {
+  EndUserGroupReload,
+  EndUserReload,
+  EndUserSliceRows,
+} from './decisions.repository.js';
 
 export interface EndUserEntry {
   id: number;
   name: string;
   email: string;
+  /** The key of `usersByEmail` (the lower-cased address). */
+  emailKey: string;
   status: string;
   /** Environment IDs the user has access to (a few: an array). */
   environments: number[];
@@ -27,6 +33,8 @@ export interface EndUserGroupEntry {
   name: string;
   managedBy: string;
   system: boolean;
+  /** Explicit members (both directions are kept so either side can be reloaded alone). */
+  memberIds: Set<number>;
 }
 
 export interface FeatureEntry {
@@ -65,6 +73,7 @@ export class EndUserSlice {
         id: row.id,
         name: row.name,
         email: row.email,
+        emailKey: row.email_key,
         status: row.status,
         environments: [],
         groups: [],
@@ -81,13 +90,17 @@ export class EndUserSlice {
         name: row.name,
         managedBy: row.managed_by,
         system: row.system === 1,
+        memberIds: new Set(),
       };
       this.groups.set(row.id, group);
       if (group.system) this.everyone.set(group.environmentId, group);
     }
     for (const row of rows.groupMembers) {
       const group = this.groups.get(row.group_id);
-      if (group !== undefined) this.users.get(row.end_user_id)?.groups.push(group);
+      const user = this.users.get(row.end_user_id);
+      if (group === undefined || user === undefined) continue;
+      user.groups.push(group);
+      group.memberIds.add(user.id);
     }
     for (const row of rows.features)
       this.features.set(row.id, {
@@ -124,6 +137,89 @@ export class EndUserSlice {
       if (row.end_user_id !== null) policy.userIds.add(row.end_user_id);
       if (row.group_id !== null) policy.groupIds.push(row.group_id);
     }
+  }
+}
+
+/**
+ * Reloads one end user in place (an `end_user` event). A deleted user is not handled here: the
+ * caller reloads the whole slice, which also drops their feature grants and policy targets.
+ */
+export function applyEndUser(slice: EndUserSlice, id: number, reload: EndUserReload): void {
+  const row = reload.user;
+  if (row === undefined) return;
+  let user = slice.users.get(id);
+  if (user === undefined) {
+    user = {
+      id,
+      name: row.name,
+      email: row.email,
+      emailKey: row.email_key,
+      status: row.status,
+      environments: [],
+      groups: [],
+    };
+    slice.users.set(id, user);
+  } else if (user.emailKey !== row.email_key && slice.usersByEmail.get(user.emailKey) === user) {
+    slice.usersByEmail.delete(user.emailKey);
+  }
+  user.name = row.name;
+  user.email = row.email;
+  user.emailKey = row.email_key;
+  user.status = row.status;
+  user.environments = reload.environmentIds;
+  slice.usersByEmail.set(row.email_key, user);
+  for (const group of user.groups) group.memberIds.delete(id);
+  user.groups = [];
+  for (const groupId of reload.groupIds) {
+    const group = slice.groups.get(groupId);
+    if (group === undefined) continue;
+    user.groups.push(group);
+    group.memberIds.add(id);
+  }
+}
+
+/**
+ * Reloads one group in place (an `end_user_group` event other than a deletion, which reloads the
+ * slice): the same object stays, so the feature grants that hold it see the change.
+ */
+export function applyEndUserGroup(
+  slice: EndUserSlice,
+  id: number,
+  reload: EndUserGroupReload,
+): void {
+  const row = reload.group;
+  if (row === undefined) return;
+  let group = slice.groups.get(id);
+  if (group === undefined) {
+    group = {
+      id,
+      environmentId: row.environment_id,
+      name: row.name,
+      managedBy: row.managed_by,
+      system: row.system === 1,
+      memberIds: new Set(),
+    };
+    slice.groups.set(id, group);
+  }
+  group.environmentId = row.environment_id;
+  group.name = row.name;
+  group.managedBy = row.managed_by;
+  group.system = row.system === 1;
+  if (group.system) slice.everyone.set(group.environmentId, group);
+  const wanted = new Set(reload.memberIds);
+  for (const userId of group.memberIds) {
+    if (wanted.has(userId)) continue;
+    const user = slice.users.get(userId);
+    if (user !== undefined) user.groups = user.groups.filter((g) => g !== group);
+    group.memberIds.delete(userId);
+  }
+  for (const userId of wanted) {
+    if (group.memberIds.has(userId)) continue;
+    const user = slice.users.get(userId);
+    // A user the slice has not loaded yet gets the membership from their own reload.
+    if (user === undefined) continue;
+    user.groups.push(group);
+    group.memberIds.add(userId);
   }
 }
 
