@@ -2,10 +2,11 @@
  * `npm run bench:scim`: provisions 10,000 users and 1,000 groups of 50 members through SCIM over
  * HTTP on 127.0.0.1, the way Okta does it (POST each user; POST each group empty, then one PATCH
  * adding its members), with CONCURRENCY requests in flight; then times one PATCH adding 5,000
- * members to one group. Prints the times and requests per second (also to bench/scim-results.md).
+ * members to one group. Prints the times and requests per second (also to bench/scim-results-<target>-<dialect>.md).
  *
  * SQLite by default (a fresh file); ROSTER_DATABASE_URL=postgres://… to run on PostgreSQL
  * (an empty database). BENCH_USERS, BENCH_GROUPS, BENCH_GROUP_SIZE, BENCH_CONCURRENCY override.
+ * BENCH_TARGET=collaborators provisions collaborators and collaborator groups instead of end users.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ const GROUPS = Number(process.env.BENCH_GROUPS ?? 1_000);
 const GROUP_SIZE = Number(process.env.BENCH_GROUP_SIZE ?? 50);
 const BIG_PATCH = Number(process.env.BENCH_BIG_PATCH ?? 5_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const TARGET = process.env.BENCH_TARGET ?? 'end_users';
 const log = (text) => process.stderr.write(`${text}\n`);
 
 const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-scim-'));
@@ -91,7 +93,7 @@ process.on('exit', () => child.kill());
 const connection = (
   await call('POST', '/api/scim_connections', TOKEN, {
     environment_type: 'prod',
-    target: 'end_users',
+    target: TARGET,
   })
 ).data;
 const base = `/scim/v2/${connection.id}`;
@@ -172,7 +174,7 @@ const rows = [
   ['userName lookups (GET /Users?filter=userName eq …)', 1000, lookupMs],
 ];
 const table = [
-  `SCIM benchmark on ${server.dialect}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${CONCURRENCY} requests in flight`,
+  `SCIM benchmark, target ${TARGET}, on ${server.dialect}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${CONCURRENCY} requests in flight`,
   '',
   '| step | requests | time | requests/s |',
   '| --- | ---: | ---: | ---: |',
@@ -183,4 +185,7 @@ const table = [
   `| total provisioning (users + groups) | ${USERS + GROUPS * 2} | ${((usersMs + groupsMs) / 1000).toFixed(2)} s | ${rate(USERS + GROUPS * 2, usersMs + groupsMs)} |`,
 ];
 console.log(table.join('\n'));
-writeFileSync(path.join(here, `scim-results-${server.dialect}.md`), `${table.join('\n')}\n`);
+writeFileSync(
+  path.join(here, `scim-results-${TARGET}-${server.dialect}.md`),
+  `${table.join('\n')}\n`,
+);
