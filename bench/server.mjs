@@ -64,7 +64,7 @@ const checks = Array.from({ length: N }, () => {
 // One check, as the API runs it after parsing: subject lookup, privilege bit, clock, grant walk.
 const checkOnce = (c) =>
   ws.allowsProject(
-    ws.members.get(c.memberId),
+    ws.memberById(c.memberId),
     c.projectId,
     ws.bitOf(c.resource, c.privilege),
     index.nowMs(),
@@ -124,7 +124,7 @@ const LIST_N = 20_000;
 const listLatencies = new Float64Array(LIST_N);
 let projectsSeen = 0;
 for (let i = 0; i < LIST_N; i++) {
-  const member = ws.members.get(1 + pick(SIZES.users));
+  const member = ws.memberById(1 + pick(SIZES.users));
   const t0 = process.hrtime.bigint();
   const projects = ws.projectBitsOf(member, index.nowMs());
   listLatencies[i] = Number(process.hrtime.bigint() - t0) / 1000;

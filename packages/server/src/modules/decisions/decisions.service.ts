@@ -188,7 +188,7 @@ function resolveSubject(index: WorkspaceIndex, subject: AccessSubject): MemberEn
   if (subject.member_id === undefined && subject.email === undefined) {
     throw badRequest('access.subject_missing', 'Give subject.member_id or subject.email');
   }
-  const byId = subject.member_id === undefined ? undefined : index.members.get(subject.member_id);
+  const byId = subject.member_id === undefined ? undefined : index.memberById(subject.member_id);
   const byEmail =
     subject.email === undefined
       ? undefined
