@@ -2,10 +2,12 @@
  * Console sign-in through the workspace's OpenID Connect connection, against a REAL provider
  * (`oidc-provider`): collaborators by verified email, end users whose groups carry the Admin or
  * Read Only role, every refusal (nobody is created), CSRF and read-only enforcement on the API,
- * and sessions that end as soon as the grant does.
+ * what end-user sessions may not touch (collaborators, API clients, SSO, SCIM, the audit log),
+ * sessions that end as soon as the grant does, and SCIM deactivation of collaborators.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMember, startRoster, type Roster } from '../helpers/roster.js';
+import { createMember, invitationTokenFor, startRoster, type Roster } from '../helpers/roster.js';
+import { createConnection, scimClient } from '../scim/helpers.js';
 import { Browser, startOidcProvider, throughProvider, type OidcProvider } from './oidc-provider.js';
 
 const PUBLIC_URL = 'http://roster.test';
@@ -33,8 +35,13 @@ afterAll(async () => {
 /** roster.test is this test's Roster: what DNS would do for a real browser. */
 const onRoster = (url: string) => url.replace(PUBLIC_URL, roster.url);
 
-function account(id: string, email: string, name = id) {
-  idp.accounts.set(id, { email, name });
+/** `emailVerified: 'absent'`: the provider sends no email_verified claim at all. */
+function account(id: string, email: string, name = id, emailVerified: boolean | 'absent' = true) {
+  idp.accounts.set(id, {
+    email,
+    name,
+    email_verified: emailVerified === 'absent' ? undefined : emailVerified,
+  });
   return id;
 }
 
@@ -135,18 +142,74 @@ describe('before an SSO connection is configured', () => {
   });
 });
 
+const CONNECTION = {
+  issuer_url: '',
+  client_id: CLIENT_ID,
+  client_secret: CLIENT_SECRET,
+  allowed_domains: ['example.com'],
+  groups_claim: null,
+  environment_types: ['dev'],
+  scopes: ['openid', 'email', 'profile'],
+};
+
+async function configure(consoleSignIn: boolean | undefined) {
+  const res = await roster.put('/api/sso/oidc', {
+    ...CONNECTION,
+    issuer_url: idp.issuer,
+    ...(consoleSignIn === undefined ? {} : { console_sign_in: consoleSignIn }),
+  });
+  expect(res.status).toBe(200);
+  return res.body.data;
+}
+
+describe('with an SSO connection that does not sign in to the console (the default)', () => {
+  beforeAll(async () => {
+    const connection = await configure(undefined);
+    expect(connection.console_sign_in).toBe(false);
+  });
+
+  it('tells the sign-in page that SSO is not available', async () => {
+    const res = await roster.get('/api/console/sso', null);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ data: { available: false, login_url: null } });
+  });
+
+  it('answers 404 to a console SSO sign-in, even for the workspace named', async () => {
+    const res = await new Browser().get(`${roster.url}/api/console/sso/login?workspace=1`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({
+      errors: [{ code: 'not_found', title: 'Single sign-on is not enabled for this workspace' }],
+    });
+  });
+
+  it('refuses a console sign-in whose connection turned console sign-in off before the callback', async () => {
+    await configure(true);
+    const browser = new Browser();
+    const callbackUrl = await throughProvider(
+      browser,
+      `${roster.url}/api/console/sso/login`,
+      account('ops-early', 'ops.admin@example.com'),
+      { issuer: idp.issuer, redirectUri: REDIRECT_URI },
+    );
+    await configure(false);
+    const response = await browser.get(onRoster(callbackUrl));
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({
+      errors: [
+        {
+          code: 'not_found',
+          title: 'Console sign-in through single sign-on is not turned on for this workspace',
+        },
+      ],
+    });
+    expect(browser.cookies.has('roster_session')).toBe(false);
+  });
+});
+
 describe('with an SSO connection', () => {
   beforeAll(async () => {
-    const res = await roster.put('/api/sso/oidc', {
-      issuer_url: idp.issuer,
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      allowed_domains: ['example.com'],
-      groups_claim: null,
-      environment_types: ['dev'],
-      scopes: ['openid', 'email', 'profile'],
-    });
-    expect(res.status).toBe(200);
+    const connection = await configure(true);
+    expect(connection.console_sign_in).toBe(true);
   });
 
   it('tells the sign-in page where SSO starts, for the only workspace with a connection', async () => {
@@ -501,6 +564,272 @@ describe('with an SSO connection', () => {
     });
   });
 
+  describe('email_verified', () => {
+    beforeAll(async () => {
+      await createMember(roster, {
+        email: 'unverified@example.com',
+        env_roles: ['dev', 'test', 'prod'].map((environment_type) => ({
+          environment_type,
+          name: 'Admin',
+        })),
+      });
+    });
+
+    it('refuses a console sign-in when the provider sends no email_verified claim, and audits it', async () => {
+      const { response, text, browser } = await consoleSignIn(
+        account('no-claim', 'unverified@example.com', 'No claim', 'absent'),
+      );
+      expect(response.status).toBe(403);
+      expect(JSON.parse(text)).toEqual({
+        errors: [
+          {
+            code: 'forbidden',
+            title:
+              'The identity provider did not say that unverified@example.com is verified (email_verified must be true to sign in to the console)',
+          },
+        ],
+      });
+      expect(browser.cookies.has('roster_session')).toBe(false);
+      const event = await lastAudit('console.sign_in_refused');
+      expect(event).toMatchObject({
+        target: { type: 'sso_oidc', id: '1' },
+        after: { email: 'unverified@example.com', reason: 'email_not_verified' },
+      });
+    });
+
+    it('refuses a console sign-in when the provider says email_verified: false', async () => {
+      const { response } = await consoleSignIn(
+        account('said-no', 'unverified@example.com', 'Said no', false),
+      );
+      expect(response.status).toBe(403);
+    });
+
+    it('still lets the portal sign an end user up without the claim (the portal rule)', async () => {
+      const browser = new Browser();
+      const callbackUrl = await throughProvider(
+        browser,
+        `${roster.url}/sso/oidc/login?workspace=1`,
+        account('portal-no-claim', 'portal.noclaim@example.com', 'Portal', 'absent'),
+        { issuer: idp.issuer, redirectUri: REDIRECT_URI },
+      );
+      const response = await browser.get(onRoster(callbackUrl));
+      expect(response.status).toBe(200);
+      expect((await response.json()).data.end_user.email).toBe('portal.noclaim@example.com');
+    });
+  });
+
+  describe('end-user sessions manage end users only', () => {
+    const COLLABORATOR_ONLY =
+      'End users signed in to the console manage end users; collaborators, projects, API clients, SSO, SCIM connections and the audit log need a collaborator';
+    const refused = { errors: [{ code: 'forbidden', title: COLLABORATOR_ONLY }] };
+    let devAdminId = 0;
+    let browser: Browser;
+    let collaboratorId = 0;
+
+    beforeAll(async () => {
+      devAdminId = await createEndUser('Dana Dev', 'dana@example.com', ['dev']);
+      await createGroup('dev', 'Dev admins', ['Admin'], [devAdminId]);
+      collaboratorId = (
+        await createMember(roster, {
+          email: 'target.collab@example.com',
+          env_roles: [{ environment_type: 'dev', name: 'Analyst' }],
+        })
+      ).id;
+      ({ browser } = await signedIn(account('dana', 'dana@example.com', 'Dana')));
+    });
+
+    it('has a DEV admin session (the precondition of the refusals below)', async () => {
+      const session = await api(browser, 'GET', '/api/console/session');
+      expect(session.body.data).toMatchObject({
+        principal: 'end_user',
+        writable_environment_types: ['dev'],
+      });
+    });
+
+    it('returns 403 when the end user invites a collaborator (even themselves, as a PROD admin)', async () => {
+      const res = await api(browser, 'POST', '/api/member_invitations', {
+        body: {
+          name: 'Dana',
+          email: 'dana@example.com',
+          env_roles: [{ environment_type: 'prod', name: 'Admin' }],
+        },
+      });
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual({ message: COLLABORATOR_ONLY });
+      const members = await roster.get('/api/members?email=dana%40example.com');
+      expect(members.body.data).toEqual([]);
+    });
+
+    it('returns 403 when the end user changes a collaborator', async () => {
+      const res = await api(browser, 'PUT', `/api/members/${collaboratorId}`, {
+        body: { env_roles: [{ environment_type: 'dev', name: 'Admin' }] },
+      });
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual({ errors: [{ code: 403, title: COLLABORATOR_ONLY }] });
+      const member = await roster.get(`/api/members/${collaboratorId}`);
+      expect(member.body.data.roles).toContainEqual(
+        expect.objectContaining({ environment_type: 'dev', role_name: 'Analyst' }),
+      );
+    });
+
+    it.each([
+      ['POST', '/api/api_clients', { name: 'Mine', environment_types: ['dev'] }],
+      ['GET', '/api/api_clients', undefined],
+      ['PUT', '/api/sso/oidc', { ...CONNECTION, issuer_url: 'https://evil.example.com' }],
+      ['GET', '/api/sso/oidc', undefined],
+      ['POST', '/api/scim_connections', { environment_type: 'dev', target: 'end_users' }],
+      ['POST', '/api/scim_connections', { environment_type: 'dev', target: 'collaborators' }],
+      ['GET', '/api/scim_connections', undefined],
+      ['GET', '/api/audit_events', undefined],
+      ['GET', '/api/members', undefined],
+      ['POST', '/api/user_groups', { user_group: { name: 'Mine' } }],
+      ['GET', '/api/roles', undefined],
+      ['POST', '/api/projects', { name: 'Mine', environment_type: 'dev' }],
+      ['GET', '/api/projects', undefined],
+    ])('returns 403 to %s %s', async (method, path, body) => {
+      const res = await api(browser, method, path, body === undefined ? {} : { body });
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual(refused);
+    });
+
+    it("returns 403 when the end user asks about a collaborator's environment privileges", async () => {
+      const res = await api(browser, 'POST', '/api/access/check', {
+        body: {
+          subject: { member_id: collaboratorId },
+          environment_type: 'dev',
+          resource: 'folder',
+          privilege: 'view',
+        },
+      });
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual(refused);
+    });
+
+    it('still manages end users, groups and features of its environment', async () => {
+      const user = await api(browser, 'POST', '/api/end_users', {
+        body: { name: 'Dev Helper', email: 'dev.helper@example.com', environment_types: ['dev'] },
+      });
+      expect(user.status).toBe(201);
+      const group = await api(browser, 'POST', '/api/end_user_groups', {
+        body: {
+          environment_type: 'dev',
+          name: 'Dev helpers',
+          roles: [],
+          end_user_ids: [user.body.data.id],
+        },
+      });
+      expect(group.status).toBe(201);
+      const feature = await api(browser, 'POST', '/api/features', {
+        body: { environment_type: 'dev', kind: 'assistant', name: 'Dev assistant' },
+      });
+      expect(feature.status).toBe(201);
+      const list = await api(browser, 'GET', '/api/end_users?environment_type=dev');
+      expect(list.status).toBe(200);
+    });
+  });
+
+  describe('collaborators deactivated over SCIM', () => {
+    const EMAIL = 'scim.person@example.com';
+    const PASSWORD = 'correct horse battery staple';
+    let scim: ReturnType<typeof scimClient>;
+    let memberId = '';
+
+    async function passwordSignIn(browser = new Browser()) {
+      const res = await api(browser, 'POST', '/api/console/session', {
+        body: { email: EMAIL, password: PASSWORD },
+      });
+      return { ...res, browser };
+    }
+
+    beforeAll(async () => {
+      const invited = await roster.post('/api/member_invitations', {
+        name: 'Scim Person',
+        email: EMAIL,
+        env_roles: [{ environment_type: 'dev', name: 'Analyst' }],
+      });
+      expect(invited.status).toBe(200);
+      const token = await invitationTokenFor(roster, EMAIL);
+      const accepted = await roster.post(
+        `/api/console/invitations/${token}/accept`,
+        { name: 'Scim Person', password: PASSWORD },
+        null,
+      );
+      expect(accepted.status).toBe(201);
+      scim = scimClient(roster, await createConnection(roster, 'dev', 'collaborators'));
+      // The identity provider takes the collaborator over (adopted by email).
+      const adopted = await scim.request('POST', '/Users', { userName: EMAIL, active: true });
+      expect(adopted.status).toBe(201);
+      memberId = adopted.body.id;
+      account('scim-person', EMAIL, 'Scim Person');
+    });
+
+    const setActive = async (active: boolean) => {
+      const res = await scim.request('PATCH', `/Users/${memberId}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', path: 'active', value: active }],
+      });
+      expect(res.status).toBeLessThan(300);
+    };
+
+    it('ends an open session at the next request once the connection deactivates the collaborator', async () => {
+      const signedInNow = await passwordSignIn();
+      expect(signedInNow.status).toBe(200);
+      const browser = signedInNow.browser;
+      expect((await api(browser, 'GET', '/api/end_users')).status).toBe(200);
+      await setActive(false);
+      const next = await api(browser, 'GET', '/api/end_users');
+      expect(next.status).toBe(401);
+      expect(next.body).toEqual({
+        errors: [
+          { code: 'unauthorized', title: 'Your console session has expired: sign in again' },
+        ],
+      });
+      // Deleted, not just refused: reactivating does not revive it.
+      await setActive(true);
+      expect((await api(browser, 'GET', '/api/console/session')).status).toBe(401);
+      await setActive(false);
+    });
+
+    it('refuses the password sign-in of a deactivated collaborator with 403', async () => {
+      const res = await passwordSignIn();
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual({
+        errors: [
+          {
+            code: 'forbidden',
+            title: `${EMAIL} has been deactivated by your identity provider (SCIM) and cannot sign in to the console: ask an administrator`,
+          },
+        ],
+      });
+      expect(res.browser.cookies.has('roster_session')).toBe(false);
+    });
+
+    it('refuses the SSO sign-in of a deactivated collaborator with 403, and audits it', async () => {
+      const { response, text } = await consoleSignIn('scim-person');
+      expect(response.status).toBe(403);
+      expect(JSON.parse(text)).toEqual({
+        errors: [
+          {
+            code: 'forbidden',
+            title: `${EMAIL} has been deactivated by your identity provider (SCIM) and cannot sign in to the console: ask an administrator`,
+          },
+        ],
+      });
+      const event = await lastAudit('console.sign_in_refused');
+      expect(event).toMatchObject({
+        target: { type: 'member', id: memberId },
+        after: { email: EMAIL, reason: 'scim_deactivated' },
+      });
+    });
+
+    it('lets the collaborator sign in again once the connection reactivates them', async () => {
+      await setActive(true);
+      expect((await passwordSignIn()).status).toBe(200);
+      const { response } = await consoleSignIn('scim-person');
+      expect(response.status).toBe(302);
+    });
+  });
+
   describe('the portal sign-in on the same callback', () => {
     it('still provisions end users just in time and opens no console session', async () => {
       const browser = new Browser();
@@ -518,6 +847,35 @@ describe('with an SSO connection', () => {
         end_user: { email: 'newbie@example.com', source: 'sso' },
       });
       expect(browser.cookies.has('roster_session')).toBe(false);
+    });
+  });
+});
+
+describe('the console SSO start and the per-IP request limit', () => {
+  let limited: Roster;
+  beforeAll(async () => {
+    limited = await startRoster({ env: { ROSTER_RATE_LIMIT_PER_MINUTE: '5' } });
+  });
+  afterAll(async () => {
+    await limited.close();
+  });
+
+  it('answers 429 to the sixth start within a minute (each start would store a login attempt)', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1)
+      statuses.push((await new Browser().get(`${limited.url}/api/console/sso/login`)).status);
+    expect(statuses).toEqual([404, 404, 404, 404, 404]);
+    const sixth = await new Browser().get(`${limited.url}/api/console/sso/login`);
+    expect(sixth.status).toBe(429);
+    expect(await sixth.json()).toEqual({
+      errors: [
+        {
+          code: 'too_many_requests',
+          title: expect.stringMatching(
+            /^Rate limit exceeded: 5 requests per minute\. Retry in \d+ s\.$/,
+          ),
+        },
+      ],
     });
   });
 });

@@ -11,7 +11,8 @@ import { expect } from 'vitest';
 
 export interface Account {
   email: string;
-  email_verified?: boolean;
+  /** true unless said; set to undefined explicitly and the provider sends no such claim. */
+  email_verified?: boolean | undefined;
   name: string;
   groups?: string[];
 }

@@ -179,6 +179,7 @@ describe('configuring the connection', () => {
       environment_types: ['dev', 'test'],
       scopes: ['openid', 'email', 'profile', 'groups'],
       enabled: true,
+      console_sign_in: false,
       redirect_uri: REDIRECT_URI,
       login_url: `${PUBLIC_URL}/sso/oidc/login?workspace=1`,
       created_at: expect.any(String),
@@ -210,6 +211,82 @@ describe('configuring the connection', () => {
     expect(res.status).toBe(200);
     expect(res.body.data.client_secret_set).toBe(true);
     // The stored secret still works: proved by the sign-ins below, which authenticate with it.
+  });
+});
+
+describe('who may manage the connection', () => {
+  const FULL_SCOPE_ONLY = {
+    errors: [
+      {
+        code: 'forbidden',
+        title:
+          'This needs full workspace access: a console admin of every environment, or an API client that may manage every environment and project',
+      },
+    ],
+  };
+
+  async function client(scope: Record<string, unknown>) {
+    const res = await roster.post('/api/api_clients', { name: 'Scoped', ...scope });
+    expect(res.status).toBe(201);
+    return res.body.data.token as string;
+  }
+
+  it('returns 403 to an API client limited to one environment, for PUT and DELETE, and changes nothing', async () => {
+    const devOnly = await client({ environment_types: ['dev'] });
+    const before = await roster.get('/api/sso/oidc');
+    const put = await roster.put(
+      '/api/sso/oidc',
+      validConfig({
+        issuer_url: 'https://evil.example.com',
+        environment_types: ['dev'],
+        console_sign_in: true,
+      }),
+      devOnly,
+    );
+    expect(put.status).toBe(403);
+    expect(put.body).toEqual(FULL_SCOPE_ONLY);
+    const removed = await roster.delete('/api/sso/oidc', devOnly);
+    expect(removed.status).toBe(403);
+    expect(removed.body).toEqual(FULL_SCOPE_ONLY);
+    expect((await roster.get('/api/sso/oidc')).body).toEqual(before.body);
+  });
+
+  it('returns 403 to an API client with every environment but only some projects', async () => {
+    const project = await roster.post('/api/projects', {
+      name: 'SSO scope',
+      environment_type: 'dev',
+    });
+    expect(project.status).toBe(201);
+    const limited = await client({
+      environment_types: ['dev', 'test', 'prod'],
+      project_ids: [project.body.data.id],
+    });
+    const put = await roster.put(
+      '/api/sso/oidc',
+      validConfig({ client_secret: undefined }),
+      limited,
+    );
+    expect(put.status).toBe(403);
+    expect(put.body).toEqual(FULL_SCOPE_ONLY);
+  });
+
+  it('lets an API client with every environment and project turn console sign-in on and off', async () => {
+    const full = await client({ environment_types: ['dev', 'test', 'prod'] });
+    const on = await roster.put(
+      '/api/sso/oidc',
+      validConfig({ client_secret: undefined, console_sign_in: true }),
+      full,
+    );
+    expect(on.status).toBe(200);
+    expect(on.body.data.console_sign_in).toBe(true);
+    expect((await roster.get('/api/sso/oidc')).body.data.console_sign_in).toBe(true);
+    const event = (await roster.get('/api/audit_events?action=sso.oidc_updated')).body.data[0];
+    expect(event.before.console_sign_in).toBe(false);
+    expect(event.after.console_sign_in).toBe(true);
+    // A PUT without the field turns it off again: console sign-in is opt-in.
+    const off = await roster.put('/api/sso/oidc', validConfig({ client_secret: undefined }), full);
+    expect(off.status).toBe(200);
+    expect(off.body.data.console_sign_in).toBe(false);
   });
 });
 

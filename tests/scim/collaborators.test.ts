@@ -746,6 +746,71 @@ describe('SCIM groups as collaborator groups', () => {
     expect(system.body.scimType).toBe('uniqueness');
   });
 
+  it('removes by value only members this connection provisioned, and audits what was removed', async () => {
+    const [a, b, notMember] = [await provision(), await provision(), await provision()];
+    const manual = await createMember(roster, { email: 'by-hand-2@collab.example.com' });
+    const group = await scim.request('POST', '/Groups', {
+      displayName: 'SCIM Narrow Remove',
+      members: [{ value: a.id }, { value: b.id }],
+    });
+    const id = group.body.id as string;
+    await roster.post(`/api/user_groups/${id}/members`, { user_ids: [manual.id] });
+
+    const removed = await patch(
+      id,
+      [
+        {
+          op: 'remove',
+          path: 'members',
+          value: [{ value: b.id }, { value: notMember.id }, { value: String(manual.id) }],
+        },
+      ],
+      'Groups',
+    );
+
+    expect(removed.status).toBe(204);
+    const members = await roster.get(`/api/user_groups/${id}/members`);
+    expect(members.body.data.map((m: { user_id: number }) => m.user_id)).toEqual([
+      Number(a.id),
+      manual.id,
+    ]);
+    const events = await roster.get(
+      `/api/audit_events?target_type=user_group&target_id=${id}&action=user_group.members_removed`,
+    );
+    expect(events.body.data).toHaveLength(1);
+    expect(events.body.data[0].after.members_removed).toEqual([Number(b.id)]);
+  });
+
+  it('links a group to one connection only, even when two connections adopt it at once', async () => {
+    const manual = await roster.post('/api/user_groups', {
+      user_group: { name: 'SCIM Contested' },
+    });
+    expect(manual.status).toBe(200);
+    const dev = scimClient(roster, await createConnection(roster, 'dev', 'collaborators'));
+    const prod = scimClient(roster, await createConnection(roster, 'prod', 'collaborators'));
+
+    const answers = await Promise.all([
+      dev.request('POST', '/Groups', { displayName: 'SCIM Contested' }),
+      prod.request('POST', '/Groups', { displayName: 'SCIM Contested' }),
+    ]);
+
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+    const refused = answers.find((a) => a.status === 409);
+    expect(refused?.body).toMatchObject({
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
+      status: '409',
+      scimType: 'uniqueness',
+    });
+    const again = await dev.request('POST', '/Groups', { displayName: 'SCIM Contested' });
+    expect(again.status).toBe(409);
+    const linked = (
+      await Promise.all([dev.request('GET', '/Groups'), prod.request('GET', '/Groups')])
+    ).flatMap((list) =>
+      list.body.Resources.filter((g: { id: string }) => g.id === manual.body.data.id),
+    );
+    expect(linked).toHaveLength(1);
+  });
+
   it('turns the groups manual when the connection is deleted', async () => {
     const own = await createConnection(roster, 'prod', 'collaborators');
     const client = scimClient(roster, own);

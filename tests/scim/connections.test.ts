@@ -102,6 +102,71 @@ describe('SCIM connections', () => {
     expect(endUser.body.data.email).toBe('kept@conn.example.com');
   });
 
+  describe('who may manage a collaborators connection', () => {
+    const FULL_SCOPE_ONLY = {
+      errors: [
+        {
+          code: 'forbidden',
+          title:
+            'This needs full workspace access: a console admin of every environment, or an API client that may manage every environment and project',
+        },
+      ],
+    };
+    let devOnly = '';
+
+    beforeAll(async () => {
+      const client = await roster.post('/api/api_clients', {
+        name: 'DEV only',
+        environment_types: ['dev'],
+      });
+      expect(client.status).toBe(201);
+      devOnly = client.body.data.token;
+    });
+
+    it('returns 403 to an API client limited to one environment creating one, even in its environment', async () => {
+      const res = await roster.post(
+        '/api/scim_connections',
+        { environment_type: 'dev', target: 'collaborators' },
+        devOnly,
+      );
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual(FULL_SCOPE_ONLY);
+    });
+
+    it('still lets that client create an end_users connection in its environment', async () => {
+      const res = await roster.post(
+        '/api/scim_connections',
+        { environment_type: 'dev', target: 'end_users' },
+        devOnly,
+      );
+      expect(res.status).toBe(201);
+      expect(res.body.data.target).toBe('end_users');
+    });
+
+    it('returns 403 to that client changing, rotating or deleting an existing one, which it may still read', async () => {
+      const connection = await createConnection(roster, 'dev', 'collaborators');
+      const changed = await roster.request('PATCH', `/api/scim_connections/${connection.id}`, {
+        body: { default_role: 'Admin' },
+        token: devOnly,
+      });
+      const rotated = await roster.post(
+        `/api/scim_connections/${connection.id}/rotate_token`,
+        undefined,
+        devOnly,
+      );
+      const deleted = await roster.delete(`/api/scim_connections/${connection.id}`, devOnly);
+      const read = await roster.get(`/api/scim_connections/${connection.id}`, devOnly);
+
+      for (const res of [changed, rotated, deleted]) {
+        expect(res.status).toBe(403);
+        expect(res.body).toEqual(FULL_SCOPE_ONLY);
+      }
+      expect(read.status).toBe(200);
+      expect(read.body.data.default_role).toBe('Analyst');
+      expect((await scimClient(roster, connection).request('GET', '/Users')).status).toBe(200);
+    });
+  });
+
   it('audits connection changes', async () => {
     const connection = await createConnection(roster);
     const events = await roster.get(

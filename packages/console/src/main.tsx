@@ -99,10 +99,14 @@ function Shell({ theme, onTheme }: { theme: Theme; onTheme: () => void }) {
       break;
     }
   }
-  // Collaborators are workspace-wide, managed with the DEV environment (as for API clients): an
-  // end user whose console role is in other environments only would see 403s there.
-  const sections = NAV.filter(
-    (group) => group.section !== 'Collaborators' || session.environment_types.includes('dev'),
+  // End users signed in to the console manage end users only: collaborators, projects, API
+  // clients, SCIM connections and the audit log answer them 403 (docs/sso.md), so those sections
+  // are not offered. Collaborators are managed with the DEV environment (as for API clients).
+  const endUser = session.principal === 'end_user';
+  const sections = NAV.filter((group) =>
+    group.section === 'Collaborators'
+      ? !endUser && session.environment_types.includes('dev')
+      : group.section !== 'Workspace' || !endUser,
   );
   const current = (to: string) =>
     to === '/' ? path === '/' : path === to || path.startsWith(`${to}/`);

@@ -40,6 +40,12 @@ export const PutSsoOidcBody = Type.Object(
     environment_types: Type.Array(EnvironmentType, { minItems: 1, maxItems: 20 }),
     scopes: Type.Optional(Type.Array(Scope, { minItems: 1, maxItems: 20 })),
     enabled: Type.Optional(Type.Boolean()),
+    console_sign_in: Type.Optional(
+      Type.Boolean({
+        description:
+          'Also sign collaborators, and end users in a group with the Admin or Read Only role, in to the admin console (the provider must say email_verified: true). Off unless set: a PUT without it turns it off.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -55,6 +61,8 @@ export const SsoOidcConnection = Type.Object({
   environment_types: Type.Array(Type.String()),
   scopes: Type.Array(Type.String()),
   enabled: Type.Boolean(),
+  /** Whether the connection also signs people in to the admin console (opt-in). */
+  console_sign_in: Type.Boolean(),
   /** Register this as the redirect URI at the provider. */
   redirect_uri: Type.String(),
   /** Where end users start signing in. */

@@ -303,14 +303,17 @@ function ProjectWho() {
 }
 
 export function AccessExplorerPage() {
+  const { session } = useSession();
+  // Collaborators and projects are not an end user's to see (the API answers them 403).
+  const collaborator = session.principal !== 'end_user';
   return (
     <Page
       title="Access explorer"
       description="Ask who may do what, and read why, as a chain from the person to the privilege."
     >
       <EndUserDecision />
-      <CollaboratorCheck />
-      <ProjectWho />
+      {collaborator && <CollaboratorCheck />}
+      {collaborator && <ProjectWho />}
     </Page>
   );
 }

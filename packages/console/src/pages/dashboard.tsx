@@ -136,16 +136,22 @@ function ActivityChart() {
 
 export function DashboardPage() {
   const { environment, session } = useSession();
+  // End users signed in to the console get 403 for collaborators, projects and the audit log:
+  // those cards are left out rather than shown as errors (`null` skips the call).
+  const collaborator = session.principal !== 'end_user';
   const one = { 'page[size]': 1 };
   const users = useApi('listEndUsers', { query: one });
   const locked = useApi('listEndUsers', { query: { ...one, status: 'locked' } });
   const groups = useApi('listEndUserGroups', { query: { ...one, environment_type: environment } });
   const features = useApi('listFeatures', { query: { ...one, environment_type: environment } });
-  const members = useApi('listMembers', { query: one });
-  const projects = useApi('listProjects', { query: one });
+  const members = useApi('listMembers', collaborator ? { query: one } : null);
+  const projects = useApi('listProjects', collaborator ? { query: one } : null);
   const approvals = useApi('listApprovals', { query: { ...one, status: 'pending' } });
-  const invitations = useApi('listInvitations', { query: { ...one, status: 'pending' } });
-  const recent = useApi('listAuditEvents', { query: { 'page[size]': 8 } });
+  const invitations = useApi(
+    'listInvitations',
+    collaborator ? { query: { ...one, status: 'pending' } } : null,
+  );
+  const recent = useApi('listAuditEvents', collaborator ? { query: { 'page[size]': 8 } } : null);
   return (
     <Page
       title="Dashboard"
@@ -165,32 +171,38 @@ export function DashboardPage() {
           to="/features"
         />
         <Count label="Pending approvals" value={approvals.data?.total} to="/approvals" />
-        <Count label="Collaborators" value={members.data?.total} to="/collaborators" />
-        <Count label="Pending invitations" value={invitations.data?.total} to="/invitations" />
-        <Count label="Projects" value={projects.data?.total} to="/projects" />
+        {collaborator && (
+          <>
+            <Count label="Collaborators" value={members.data?.total} to="/collaborators" />
+            <Count label="Pending invitations" value={invitations.data?.total} to="/invitations" />
+            <Count label="Projects" value={projects.data?.total} to="/projects" />
+          </>
+        )}
       </div>
-      <div className="grid-2 grid-wide-left">
-        <section className="card" aria-labelledby="activity-heading">
-          <h2 id="activity-heading">Activity</h2>
-          <ActivityChart />
-        </section>
-        <section className="card" aria-labelledby="recent-heading">
-          <h2 id="recent-heading">Recent changes</h2>
-          {recent.error !== undefined && <Alert>{recent.error}</Alert>}
-          <ol className="timeline">
-            {(recent.data?.data ?? []).map((e) => (
-              <li key={e.id}>
-                <span className="mono">{e.action}</span>
-                <span className="muted">
-                  {' '}
-                  by {e.actor.name ?? e.actor.type} · <RelativeTime iso={e.created_at} />
-                </span>
-              </li>
-            ))}
-          </ol>
-          <Link to="/audit">Open the audit log</Link>
-        </section>
-      </div>
+      {collaborator && (
+        <div className="grid-2 grid-wide-left">
+          <section className="card" aria-labelledby="activity-heading">
+            <h2 id="activity-heading">Activity</h2>
+            <ActivityChart />
+          </section>
+          <section className="card" aria-labelledby="recent-heading">
+            <h2 id="recent-heading">Recent changes</h2>
+            {recent.error !== undefined && <Alert>{recent.error}</Alert>}
+            <ol className="timeline">
+              {(recent.data?.data ?? []).map((e) => (
+                <li key={e.id}>
+                  <span className="mono">{e.action}</span>
+                  <span className="muted">
+                    {' '}
+                    by {e.actor.name ?? e.actor.type} · <RelativeTime iso={e.created_at} />
+                  </span>
+                </li>
+              ))}
+            </ol>
+            <Link to="/audit">Open the audit log</Link>
+          </section>
+        </div>
+      )}
     </Page>
   );
 }

@@ -321,6 +321,8 @@ export interface SsoOidcConnectionsTable {
   /** JSON array of OAuth scopes requested. */
   scopes: string;
   enabled: Flag;
+  /** Whether the connection also signs collaborators and end users in to the admin console (opt-in). */
+  console_sign_in: Flag;
   created_at: string;
   updated_at: string;
 }

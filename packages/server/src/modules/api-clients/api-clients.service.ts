@@ -13,6 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { hashSecret } from '../../lib/secrets.js';
 import type { ClientScope, RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
+import { requireCollaboratorActor } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { listEnvironments } from '../workspaces/workspaces.repository.js';
 import {
@@ -159,6 +160,7 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
   }
 
   async function requireClient(ctx: RequestContext, id: number): Promise<Row<'api_clients'>> {
+    requireCollaboratorActor(ctx);
     const row = await findApiClientById(deps.db, ctx.workspaceId, id);
     if (row === undefined) throw notFound('api_client.not_found');
     return row;
@@ -205,6 +207,7 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
       ctx: RequestContext,
       body: CreateApiClientBody,
     ): Promise<ApiClient & { token: string }> {
+      requireCollaboratorActor(ctx);
       const environments = await listEnvironments(deps.db, ctx.workspaceId);
       const known = new Set(environments.map((env) => env.type));
       const environmentTypes =
@@ -261,6 +264,7 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
       ctx: RequestContext,
       query: { include_revoked?: boolean; 'page[number]'?: number; 'page[size]'?: number },
     ): Promise<Paged<ApiClient>> {
+      requireCollaboratorActor(ctx);
       const page = pageRequest(query);
       const { rows, total } = await listApiClients(deps.db, ctx.workspaceId, {
         includeRevoked: query.include_revoked ?? false,

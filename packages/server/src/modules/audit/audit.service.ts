@@ -3,6 +3,7 @@ import type { Db, Row } from '../../storage/database.js';
 import { fromJson } from '../../storage/json.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import type { RequestContext } from '../../lib/context.js';
+import { requireCollaboratorActor } from '../../lib/scope.js';
 import { listAuditEvents } from './audit.repository.js';
 
 export function toAuditEvent(row: Row<'audit_events'>): AuditEvent {
@@ -20,6 +21,8 @@ export function toAuditEvent(row: Row<'audit_events'>): AuditEvent {
 export function createAuditService(deps: { db: Db }) {
   return {
     async listEvents(ctx: RequestContext, query: ListAuditEventsQuery): Promise<Paged<AuditEvent>> {
+      // The log is workspace-wide (every environment, every collaborator's email): not for end users.
+      requireCollaboratorActor(ctx);
       const page = pageRequest(query);
       const { rows, total } = await listAuditEvents(deps.db, ctx.workspaceId, query, page);
       return paged(rows.map(toAuditEvent), total, page);

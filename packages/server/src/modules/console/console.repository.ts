@@ -116,9 +116,10 @@ export async function deleteExpiredEndUserSessions(db: Executor, now: string): P
 
 /**
  * The console roles an end user holds through explicit membership of groups (Everyone's
- * membership is implicit and carries no role) in environments the user can still access.
+ * membership is implicit and carries no role) in environments the user can still access, in the
+ * session's workspace only (IDs are global; the filter keeps a stray row of another workspace out).
  */
-export function listConsoleRolesOfEndUser(db: Executor, endUserId: number) {
+export function listConsoleRolesOfEndUser(db: Executor, workspaceId: number, endUserId: number) {
   return db
     .selectFrom('end_user_group_members as m')
     .innerJoin('end_user_groups as g', 'g.id', 'm.group_id')
@@ -130,7 +131,25 @@ export function listConsoleRolesOfEndUser(db: Executor, endUserId: number) {
     )
     .select(['e.id as environment_id', 'e.type as environment_type', 'g.roles'])
     .where('m.end_user_id', '=', endUserId)
+    .where('g.workspace_id', '=', workspaceId)
+    .where('e.workspace_id', '=', workspaceId)
     .where('g.system', '=', 0)
     .orderBy('e.id')
     .execute();
+}
+
+/**
+ * Whether a collaborators SCIM connection has this collaborator deactivated (`active: false`):
+ * the identity provider has switched them off, so the console refuses them (docs/scim.md).
+ */
+export async function isDeactivatedByScim(db: Executor, memberId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('scim_users as su')
+    .innerJoin('scim_connections as c', 'c.id', 'su.connection_id')
+    .select('su.id')
+    .where('su.member_id', '=', memberId)
+    .where('su.active', '=', 0)
+    .where('c.target', '=', 'collaborators')
+    .executeTakeFirst();
+  return row !== undefined;
 }

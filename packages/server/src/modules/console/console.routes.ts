@@ -122,7 +122,7 @@ export function registerConsoleRoutes(
         tags,
         summary: 'Whether the sign-in page offers "Sign in with SSO"',
         description:
-          'True when the workspace (`workspace`, or the only workspace with one) has an enabled OpenID Connect connection. Collaborators, and end users in a group with the Admin or Read Only role, sign in with it; see docs/sso.md.',
+          'True when the workspace (`workspace`, or the only workspace with one) has an enabled OpenID Connect connection with `console_sign_in` on. Collaborators, and end users in a group with the Admin or Read Only role, sign in with it when the provider says `email_verified: true`; see docs/sso.md.',
         security: [],
         querystring: ConsoleSsoQuery,
         response: { 200: DataOf(ConsoleSsoStatus), ...errorResponses },
@@ -145,12 +145,12 @@ export function registerConsoleRoutes(
   app.get(
     '/sso/login',
     {
-      config: { rateLimit: false },
+      // Not exempt from the per-IP limit: every call stores a login attempt (state, nonce, PKCE).
       schema: {
         tags,
         summary: 'Start a console sign-in through the OpenID Connect connection',
         description:
-          'Redirects (302) to the provider with state, nonce and PKCE; the provider sends the browser back to /sso/oidc/callback, which opens the console session and redirects to the console. 404 when no enabled connection applies.',
+          'Redirects (302) to the provider with state, nonce and PKCE; the provider sends the browser back to /sso/oidc/callback, which opens the console session and redirects to the console. 404 when no enabled connection with `console_sign_in` applies. Counts against the per-IP request limit (429).',
         security: [],
         querystring: ConsoleSsoQuery,
         response: {

@@ -9,7 +9,14 @@
  * role: `Admin` in a group of an environment makes that environment readable and writable,
  * `Read Only` readable. An end user sees only those environments. Nobody is created by a console
  * sign-in. Every request re-reads the grant: an end user who is locked, deactivated or left with
- * no console role loses the session at once (it is deleted), as a deleted collaborator does.
+ * no console role loses the session at once (it is deleted), as a deleted collaborator does, and
+ * as a collaborator does whom a collaborators SCIM connection has deactivated (`active: false`):
+ * while any such connection has them inactive, password and SSO sign-in are refused too.
+ *
+ * Console SSO is opt-in per connection (`console_sign_in`, modules/sso). End-user sessions get
+ * environment-scoped contexts whose actor is the end user: lib/scope.ts keeps them to end-user
+ * things (collaborators, projects, API clients, SSO, SCIM connections and the audit log refuse
+ * them).
  */
 import type {
   AcceptWithPasswordBody,
@@ -21,6 +28,7 @@ import type {
 import type { Db, Executor } from '../../storage/database.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, conflict, forbidden, tooManyRequests } from '../../lib/errors.js';
+import { hasWorkspaceScope } from '../../lib/scope.js';
 import { newSecret } from '../../lib/ids.js';
 import { hashSecret } from '../../lib/secrets.js';
 import type { Actor, RequestContext } from '../../lib/context.js';
@@ -48,12 +56,19 @@ import {
   findSessionByTokenHash,
   insertEndUserSession,
   insertSession,
+  isDeactivatedByScim,
   listConsoleRolesOfEndUser,
   listCredentialsByEmailKey,
   upsertCredential,
 } from './console.repository.js';
 import { AttemptLimiter } from './login-limiter.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
+
+const scimDeactivated = (email: string) =>
+  forbidden(
+    'console.member_deactivated',
+    `${email} has been deactivated by your identity provider (SCIM) and cannot sign in to the console: ask an administrator`,
+  );
 
 /** Roles that make an environment writable from the console. */
 const ADMIN_ROLE_NAMES = new Set(['Admin', 'EnvironmentAdmin']);
@@ -110,7 +125,7 @@ export function createConsoleService(deps: {
    * (Admin: read and write; Read Only: read). Only these environments are visible to it.
    */
   async function endUserAccess(db: Executor, workspaceId: number, endUserId: number) {
-    const rows = await listConsoleRolesOfEndUser(db, endUserId);
+    const rows = await listConsoleRolesOfEndUser(db, workspaceId, endUserId);
     const readable = new Set<string>();
     const writable = new Set<string>();
     for (const row of rows) {
@@ -274,8 +289,14 @@ export function createConsoleService(deps: {
      */
     async authenticate(token: string): Promise<AuthenticatedSession | undefined> {
       if (token.startsWith(`${END_USER_TOKEN_PREFIX}_`)) return authenticateEndUser(token);
-      const row = await findSessionByTokenHash(deps.db, hashSecret(token), now());
+      const tokenHash = hashSecret(token);
+      const row = await findSessionByTokenHash(deps.db, tokenHash, now());
       if (row === undefined) return undefined;
+      if (await isDeactivatedByScim(deps.db, row.member_id)) {
+        // The identity provider switched the collaborator off: the session ends here.
+        await deleteSessionByTokenHash(deps.db, tokenHash);
+        return undefined;
+      }
       const access = await accessOf(deps.db, row.workspace_id, row.member_id);
       return {
         workspaceId: row.workspace_id,
@@ -343,6 +364,8 @@ export function createConsoleService(deps: {
         throw new AppError(401, 'console.sign_in_failed', 'Email or password is incorrect');
       }
       perEmail.clear(`email:${emailKey}`);
+      // Only said to whoever knows the password: the failures above stay indistinguishable.
+      if (await isDeactivatedByScim(deps.db, signedIn.member_id)) throw scimDeactivated(body.email);
       return openSession(
         { type: 'member', workspaceId: signedIn.workspace_id, id: signedIn.member_id },
         undefined,
@@ -360,12 +383,8 @@ export function createConsoleService(deps: {
     ): Promise<{ token: string; csrfToken: string; session: AuthenticatedSession }> {
       const { workspaceId, emailKey, email } = signIn;
       const how = { method: 'oidc', issuer: signIn.issuer, subject: signIn.subject };
-      const member = await findMemberByEmailKey(deps.db, workspaceId, emailKey);
-      if (member !== undefined) {
-        return openSession({ type: 'member', workspaceId, id: member.id }, how);
-      }
-      const user = await findEndUserByEmailKey(deps.db, workspaceId, emailKey);
       const refuse = async (
+        target: { type: string; id: number },
         status: number,
         code: string,
         reason: string,
@@ -375,15 +394,35 @@ export function createConsoleService(deps: {
           workspaceId,
           actor: ssoActor(signIn),
           action: 'console.sign_in_refused',
-          targetType: user === undefined ? 'sso_oidc' : 'end_user',
-          targetId: user === undefined ? workspaceId : user.id,
+          targetType: target.type,
+          targetId: target.id,
           after: { email, reason, ...how },
           createdAt: now(),
         });
         throw new SignInError(status, code, message);
       };
+      const member = await findMemberByEmailKey(deps.db, workspaceId, emailKey);
+      if (member !== undefined) {
+        if (await isDeactivatedByScim(deps.db, member.id)) {
+          const error = scimDeactivated(email);
+          return refuse(
+            { type: 'member', id: member.id },
+            error.status,
+            error.code,
+            'scim_deactivated',
+            error.message,
+          );
+        }
+        return openSession({ type: 'member', workspaceId, id: member.id }, how);
+      }
+      const user = await findEndUserByEmailKey(deps.db, workspaceId, emailKey);
+      const target =
+        user === undefined
+          ? { type: 'sso_oidc', id: workspaceId }
+          : { type: 'end_user', id: user.id };
       if (user === undefined) {
         return refuse(
+          target,
           403,
           'console.sso_unknown_user',
           'unknown_email',
@@ -397,6 +436,7 @@ export function createConsoleService(deps: {
           invited: `${email} has not accepted its invitation yet`,
         };
         return refuse(
+          target,
           403,
           `console.sso_user_${user.status}`,
           user.status,
@@ -406,6 +446,7 @@ export function createConsoleService(deps: {
       const access = await endUserAccess(deps.db, workspaceId, user.id);
       if (access.environmentTypes.length === 0) {
         return refuse(
+          target,
           403,
           'console.sso_no_console_role',
           'no_console_role',
@@ -430,16 +471,22 @@ export function createConsoleService(deps: {
      * workspace's first console admin. Once the workspace has one, this is refused.
      */
     async setup(body: SetupBody): Promise<void> {
-      const client = await deps.apiClients.authenticate(body.admin_token);
-      if (client === undefined)
+      const authenticated = await deps.apiClients.authenticateClient(body.admin_token);
+      if (authenticated === undefined)
         throw new AppError(
           401,
           'console.setup_token_invalid',
           'The admin API token is invalid or revoked',
         );
+      const client = authenticated.row;
       const environments = await listEnvironments(deps.db, client.workspace_id);
-      const scope = JSON.parse(client.environment_types) as string[];
-      if (client.project_ids !== null || environments.some((env) => !scope.includes(env.type))) {
+      // The same "full workspace access" rule as for the SSO connection (lib/scope.ts).
+      if (
+        !hasWorkspaceScope(
+          authenticated.scope,
+          environments.map((env) => env.type),
+        )
+      ) {
         throw forbidden(
           'console.setup_token_scope',
           'Setup needs an admin API token that may manage every environment and project',

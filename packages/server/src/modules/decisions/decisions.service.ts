@@ -29,6 +29,7 @@ import type { RequestContext } from '../../lib/context.js';
 import { paged, type PageRequest, type Paged } from '../../lib/pagination.js';
 import {
   canAccessProject,
+  requireCollaboratorActor,
   requireEnvironmentAccess,
   requireProjectAccess,
 } from '../../lib/scope.js';
@@ -268,6 +269,8 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         `This workspace has no ${check.environment_type.toUpperCase()} environment`,
       );
     }
+    // A collaborator's environment privileges are collaborator data: not for end-user sessions.
+    requireCollaboratorActor(ctx);
     requireEnvironmentAccess(ctx, environment.type);
     const allowed = ws.allowsEnvironment(member, environment.id, check.resource, check.privilege);
     return {

@@ -15,6 +15,7 @@ import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import {
   canAccessProject,
+  requireCollaboratorActor,
   requireEnvironmentAccess,
   requireProjectAccess,
 } from '../../lib/scope.js';
@@ -48,6 +49,7 @@ export function createProjectsService(deps: { db: Db; clock: Clock }) {
     requireProject,
 
     async listProjects(ctx: RequestContext, query: ListProjectsQuery): Promise<Paged<Project>> {
+      requireCollaboratorActor(ctx);
       const page = pageRequest(query);
       const { rows, total } = await listProjects(
         deps.db,
@@ -63,6 +65,7 @@ export function createProjectsService(deps: { db: Db; clock: Clock }) {
     },
 
     async createProject(ctx: RequestContext, body: CreateProjectBody): Promise<Project> {
+      requireCollaboratorActor(ctx);
       const environmentType = body.environment_type ?? 'dev';
       const environment = await findEnvironmentByType(deps.db, ctx.workspaceId, environmentType);
       if (environment === undefined) {

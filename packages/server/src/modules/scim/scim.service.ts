@@ -7,6 +7,11 @@
  * (scim.population.ts): end users and end-user groups (scim.end-users.ts), or collaborators and
  * collaborator groups (scim.collaborators.ts).
  *
+ * Managing connections needs a collaborator or API client (never an end-user console session):
+ * an `end_users` connection needs its environment; a `collaborators` connection can adopt, rename
+ * and delete any collaborator and collaborator group, so creating, changing, rotating or deleting
+ * one needs full workspace access (lib/scope.ts requireWorkspaceAdmin).
+ *
  * Every write runs in one transaction with its audit event (actor: the connection). Membership
  * changes are row inserts and deletes (never a read-modify-write of a member list), so parallel
  * PATCHes to one group lose nothing and a retried request changes nothing more.
@@ -24,10 +29,14 @@ import { badRequest, notFound } from '../../lib/errors.js';
 import { newSecret } from '../../lib/ids.js';
 import { hashSecret, secretMatches } from '../../lib/secrets.js';
 import type { RequestContext } from '../../lib/context.js';
-import { requireEnvironmentAccess } from '../../lib/scope.js';
+import {
+  requireCollaboratorActor,
+  requireEnvironmentAccess,
+  requireWorkspaceAdmin,
+} from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
-import { findEnvironmentByType } from '../workspaces/workspaces.repository.js';
+import { findEnvironmentByType, listEnvironments } from '../workspaces/workspaces.repository.js';
 import { collaboratorPopulation } from './scim.collaborators.js';
 import { endUserPopulation } from './scim.end-users.js';
 import { ScimError, scimBadRequest, scimNotFound } from './scim.errors.js';
@@ -147,7 +156,29 @@ export function createScimService(deps: {
     };
   }
 
-  async function requireConnection(ctx: RequestContext, id: string) {
+  /**
+   * Who may manage a connection of this target in this environment: its environment for
+   * `end_users`; full workspace access for `collaborators` (reads need the environment only).
+   */
+  async function requireConnectionAccess(
+    ctx: RequestContext,
+    target: string,
+    environmentType: string,
+    manage: boolean,
+  ) {
+    requireCollaboratorActor(ctx);
+    if (manage && target === 'collaborators') {
+      const environments = await listEnvironments(deps.db, ctx.workspaceId);
+      requireWorkspaceAdmin(
+        ctx,
+        environments.map((env) => env.type),
+      );
+    }
+    requireEnvironmentAccess(ctx, environmentType);
+  }
+
+  async function requireConnection(ctx: RequestContext, id: string, manage: boolean) {
+    requireCollaboratorActor(ctx);
     const row = await findConnection(deps.db, id);
     if (row === undefined || row.workspace_id !== ctx.workspaceId)
       throw notFound('scim_connection.not_found', 'SCIM connection not found');
@@ -156,7 +187,7 @@ export function createScimService(deps: {
       .select('type')
       .where('id', '=', row.environment_id)
       .executeTakeFirstOrThrow();
-    requireEnvironmentAccess(ctx, environment.type);
+    await requireConnectionAccess(ctx, row.target, environment.type, manage);
     return { row, environmentType: environment.type };
   }
 
@@ -540,7 +571,7 @@ export function createScimService(deps: {
       );
       if (environment === undefined)
         throw badRequest('environment.not_found', `Environment ${body.environment_type} not found`);
-      requireEnvironmentAccess(ctx, environment.type);
+      await requireConnectionAccess(ctx, body.target, environment.type, true);
       refuseDefaultRoleFor(body.target, body);
       const id = `scim_${newSecret('c')
         .slice(2, 22)
@@ -599,13 +630,14 @@ export function createScimService(deps: {
     },
 
     async listConnections(ctx: RequestContext): Promise<ScimConnection[]> {
+      requireCollaboratorActor(ctx);
       const rows = await listConnections(deps.db, ctx.workspaceId);
       const visible = rows.filter((r) => ctx.scope.environmentTypes.has(r.environment_type));
       return Promise.all(visible.map((r) => presentConnection(deps.db, ctx.workspaceId, r.id)));
     },
 
     async getConnection(ctx: RequestContext, id: string): Promise<ScimConnection> {
-      await requireConnection(ctx, id);
+      await requireConnection(ctx, id, false);
       return presentConnection(deps.db, ctx.workspaceId, id);
     },
 
@@ -615,7 +647,7 @@ export function createScimService(deps: {
       id: string,
       body: UpdateScimConnectionBody,
     ): Promise<ScimConnection> {
-      const { row, environmentType } = await requireConnection(ctx, id);
+      const { row, environmentType } = await requireConnection(ctx, id, true);
       refuseDefaultRoleFor(row.target, body);
       if (body.default_role === undefined && body.default_role_type !== undefined)
         throw badRequest('scim_connection.default_role', 'default_role_type needs default_role');
@@ -648,7 +680,7 @@ export function createScimService(deps: {
 
     /** A new token; the old one stops working at once. */
     async rotateToken(ctx: RequestContext, id: string): Promise<ScimConnectionWithToken> {
-      await requireConnection(ctx, id);
+      await requireConnection(ctx, id, true);
       const token = newSecret('rscim');
       await deps.db.transaction().execute(async (trx) => {
         await updateConnection(trx, id, {
@@ -670,7 +702,7 @@ export function createScimService(deps: {
 
     /** Stops provisioning; the users and groups it created stay (now managed by hand). */
     async deleteConnection(ctx: RequestContext, id: string): Promise<void> {
-      const { row } = await requireConnection(ctx, id);
+      const { row } = await requireConnection(ctx, id, true);
       await deps.db.transaction().execute(async (trx) => {
         await populationOf(row).releaseGroups(trx, id);
         await deleteConnection(trx, id);
@@ -1037,21 +1069,19 @@ export function createScimService(deps: {
             added.push(...change.added);
             removed.push(...change.removed);
           } else {
+            const current = await population.currentMemberIds(trx, groupId);
             let ids: number[];
             if (operation.filter !== undefined) {
               // members[value eq "…"] (or any filter on members): test it on the current members.
               const test = filterTester(operation.filter);
-              ids = (await population.currentMemberIds(trx, groupId)).filter((memberId) =>
-                test({ value: String(memberId), type: 'User' }),
-              );
+              ids = current.filter((memberId) => test({ value: String(memberId), type: 'User' }));
             } else if (values.length > 0) {
-              ids = values.flatMap((v) => {
-                const raw = isObject(v) ? v.value : v;
-                const memberId = typeof raw === 'string' ? parseIntegerId(raw) : undefined;
-                return memberId === undefined ? [] : [memberId];
-              });
+              // As for add: only this connection's users, and only those who are members now, so
+              // the audit event records what was removed rather than what was asked.
+              const named = new Set(await knownMemberIds(trx, connection, values));
+              ids = current.filter((memberId) => named.has(memberId));
             } else {
-              ids = await population.currentMemberIds(trx, groupId);
+              ids = current;
             }
             await population.removeMembers(trx, groupId, ids);
             removed.push(...ids);

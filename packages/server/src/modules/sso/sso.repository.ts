@@ -25,6 +25,7 @@ export async function upsertSsoConnection(
     environment_types: row.environment_types,
     scopes: row.scopes,
     enabled: row.enabled,
+    console_sign_in: row.console_sign_in,
     updated_at: row.updated_at,
   };
   await db
@@ -123,11 +124,13 @@ export function listGroupsOfEndUser(db: Executor, endUserId: number) {
 }
 
 /** Workspaces whose connection is enabled, oldest first: where console SSO sign-in can start. */
-export async function listEnabledSsoWorkspaceIds(db: Executor): Promise<number[]> {
+/** Workspaces whose connection is enabled and signs people in to the console (`console_sign_in`). */
+export async function listConsoleSsoWorkspaceIds(db: Executor): Promise<number[]> {
   const rows = await db
     .selectFrom('sso_oidc_connections')
     .select('workspace_id')
     .where('enabled', '=', 1)
+    .where('console_sign_in', '=', 1)
     .orderBy('workspace_id')
     .execute();
   return rows.map((r) => r.workspace_id);

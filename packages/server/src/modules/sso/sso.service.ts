@@ -10,7 +10,7 @@
  *
  * The rules (docs/sso.md):
  * - Only emails of an allowed domain sign in (exact domain, subdomains are not implied); the
- *   provider must not say `email_verified: false`.
+ *   provider must not say `email_verified: false` (console sign-ins need `email_verified: true`).
  * - Environments are given once, when the user is created: a later sign-in never restores an
  *   environment an administrator revoked.
  * - Groups are matched by name in the environments the connection gives that the user has.
@@ -23,10 +23,15 @@
  * - Login attempts (state) are single use and expire after 10 minutes; the state is also bound
  *   to the browser that started the sign-in by an HTTP-only cookie (login CSRF).
  *
- * The same flow signs people in to the admin console (modules/console): a login attempt records
- * its purpose (`portal` or `console`); `verifyCallback` does everything up to a verified email
- * (state, code exchange, ID token, nonce, PKCE, allowed domain, email_verified) for both, then
- * the portal provisions the end user (`provision`) and the console opens a session instead.
+ * The same flow signs people in to the admin console (modules/console) when the connection says
+ * so (`console_sign_in`, off unless turned on): a login attempt records its purpose (`portal` or
+ * `console`); `verifyCallback` does everything up to a verified email (state, code exchange, ID
+ * token, nonce, PKCE, allowed domain, email_verified) for both, then the portal provisions the end
+ * user (`provision`) and the console opens a session instead.
+ *
+ * Since the connection decides who may sign in to the console as any collaborator, managing it
+ * needs full workspace access (lib/scope.ts requireWorkspaceAdmin), and end-user console sessions
+ * cannot even read it.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
@@ -43,7 +48,7 @@ import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/secrets.js';
 import type { Actor, RequestContext } from '../../lib/context.js';
-import { requireEnvironmentAccess } from '../../lib/scope.js';
+import { requireCollaboratorActor, requireWorkspaceAdmin } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { listEnvironments } from '../workspaces/workspaces.repository.js';
 import {
@@ -64,7 +69,7 @@ import {
   claimSsoLoginAttempt,
   deleteSsoConnection,
   deleteSsoLoginAttemptsExpiredBefore,
-  listEnabledSsoWorkspaceIds,
+  listConsoleSsoWorkspaceIds,
   findGroupsByNameKeys,
   findSsoConnection,
   findSsoLoginAttemptByStateHash,
@@ -166,6 +171,13 @@ function signInError(status: number, code: string, message: string): SignInError
   return new SignInError(status, code, message);
 }
 
+const consoleSignInOff = () =>
+  signInError(
+    404,
+    'sso.console_sign_in_off',
+    'Console sign-in through single sign-on is not turned on for this workspace',
+  );
+
 interface CachedConfiguration {
   key: string;
   fetchedAt: number;
@@ -196,6 +208,7 @@ export function createSsoService(deps: {
       environment_types: fromJson<string[]>(row.environment_types),
       scopes: fromJson<string[]>(row.scopes),
       enabled: fromFlag(row.enabled),
+      console_sign_in: fromFlag(row.console_sign_in),
       redirect_uri: redirectUri,
       login_url: `${base}${SSO_LOGIN_PATH}?workspace=${row.workspace_id}`,
       created_at: row.created_at,
@@ -215,7 +228,17 @@ export function createSsoService(deps: {
       environment_types: connection.environment_types,
       scopes: connection.scopes,
       enabled: connection.enabled,
+      console_sign_in: connection.console_sign_in,
     };
+  }
+
+  /** The SSO connection can sign anyone in to the console as a collaborator: full scope only. */
+  async function requireSsoAdmin(ctx: RequestContext): Promise<void> {
+    const environments = await listEnvironments(deps.db, ctx.workspaceId);
+    requireWorkspaceAdmin(
+      ctx,
+      environments.map((env) => env.type),
+    );
   }
 
   async function requireConnection(db: Executor, ctx: RequestContext): Promise<SsoConnectionRow> {
@@ -328,6 +351,7 @@ export function createSsoService(deps: {
     cookieSecure,
 
     async getConnection(ctx: RequestContext): Promise<SsoOidcConnection> {
+      requireCollaboratorActor(ctx);
       return present(await requireConnection(deps.db, ctx));
     },
 
@@ -336,6 +360,7 @@ export function createSsoService(deps: {
      * stored one; it is required the first time.
      */
     async putConnection(ctx: RequestContext, body: PutSsoOidcBody): Promise<SsoOidcConnection> {
+      await requireSsoAdmin(ctx);
       const issuer = checkedIssuer(body.issuer_url);
       const clientId = body.client_id.trim();
       if (clientId === '') throw badRequest('sso.client_id_blank', "client_id can't be blank");
@@ -344,10 +369,7 @@ export function createSsoService(deps: {
         throw badRequest('sso.scope_openid', 'scopes must include openid');
       const domains = [...new Set(body.allowed_domains.map((d) => d.toLowerCase()))];
       const types = [...new Set(body.environment_types)];
-      for (const type of types) {
-        await requireEnvironment(deps.db, ctx.workspaceId, type);
-        requireEnvironmentAccess(ctx, type);
-      }
+      for (const type of types) await requireEnvironment(deps.db, ctx.workspaceId, type);
       const secret = body.client_secret?.trim();
       if (secret === '')
         throw badRequest('sso.client_secret_blank', "client_secret can't be blank");
@@ -372,6 +394,8 @@ export function createSsoService(deps: {
           environment_types: toJson(types),
           scopes: toJson(scopes),
           enabled: toFlag(body.enabled ?? true),
+          // Opt-in: a PUT without it (an older client, a script) leaves console sign-in off.
+          console_sign_in: toFlag(body.console_sign_in ?? false),
           created_at: now(),
           updated_at: now(),
         });
@@ -392,6 +416,7 @@ export function createSsoService(deps: {
     },
 
     async deleteConnection(ctx: RequestContext): Promise<void> {
+      await requireSsoAdmin(ctx);
       await deps.db.transaction().execute(async (trx) => {
         const before = await requireConnection(trx, ctx);
         await deleteSsoConnection(trx, ctx.workspaceId);
@@ -424,6 +449,7 @@ export function createSsoService(deps: {
           'Single sign-on is not enabled for this workspace',
         );
       }
+      if (purpose === 'console' && !fromFlag(row.console_sign_in)) throw consoleSignInOff();
       const configuration = await configurationFor(row);
       const state = oidc.randomState();
       const nonce = oidc.randomNonce();
@@ -457,11 +483,11 @@ export function createSsoService(deps: {
 
     /**
      * The workspace whose connection signs people in to the console: the one asked for when it
-     * has an enabled connection, else the only workspace that has one (undefined when none, or
-     * when several do and none was asked for).
+     * has an enabled connection with `console_sign_in`, else the only workspace that has one
+     * (undefined when none, or when several do and none was asked for).
      */
     async consoleWorkspace(requested: number | undefined): Promise<number | undefined> {
-      const enabled = await listEnabledSsoWorkspaceIds(deps.db);
+      const enabled = await listConsoleSsoWorkspaceIds(deps.db);
       if (requested !== undefined) return enabled.includes(requested) ? requested : undefined;
       return enabled.length === 1 ? enabled[0] : undefined;
     },
@@ -537,6 +563,9 @@ export function createSsoService(deps: {
           'Single sign-on is not enabled for this workspace',
         );
       }
+      const purpose: SsoPurpose = attempt.purpose === 'console' ? 'console' : 'portal';
+      // Turned off between the start and the callback: the console attempt is refused.
+      if (purpose === 'console' && !fromFlag(row.console_sign_in)) throw consoleSignInOff();
       const configuration = await configurationFor(row);
 
       let claims: Record<string, unknown>;
@@ -580,9 +609,9 @@ export function createSsoService(deps: {
           );
         }
       }
-      const email = await verifiedEmail(row, claims);
+      const email = await verifiedEmail(row, claims, purpose);
       return {
-        purpose: attempt.purpose === 'console' ? 'console' : 'portal',
+        purpose,
         workspaceId: row.workspace_id,
         email,
         emailKey: email.toLowerCase(),
@@ -596,10 +625,15 @@ export function createSsoService(deps: {
     provision,
   };
 
-  /** The email the claims prove: present, of an allowed domain, and not said to be unverified. */
+  /**
+   * The email the claims prove: present, of an allowed domain, and not said to be unverified. A
+   * console sign-in signs in as whoever has the email (possibly a workspace admin), so there the
+   * provider must say `email_verified: true`; an absent claim is not enough.
+   */
   async function verifiedEmail(
     row: SsoConnectionRow,
     claims: Record<string, unknown>,
+    purpose: SsoPurpose,
   ): Promise<string> {
     const email = stringClaim(claims.email);
     if (email === undefined || !/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254) {
@@ -626,6 +660,22 @@ export function createSsoService(deps: {
         403,
         'sso.domain_not_allowed',
         `Sign-in with ${domain} addresses is not allowed in this workspace`,
+      );
+    }
+    if (purpose === 'console' && claims.email_verified !== true) {
+      await insertAuditEvent(deps.db, {
+        workspaceId: row.workspace_id,
+        actor,
+        action: 'console.sign_in_refused',
+        targetType: 'sso_oidc',
+        targetId: row.workspace_id,
+        after: { email, reason: 'email_not_verified', method: 'oidc', issuer: row.issuer_url },
+        createdAt: now(),
+      });
+      throw signInError(
+        403,
+        'sso.email_unverified',
+        `The identity provider did not say that ${email} is verified (email_verified must be true to sign in to the console)`,
       );
     }
     if (claims.email_verified === false) {

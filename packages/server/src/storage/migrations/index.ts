@@ -11,6 +11,7 @@ import { consoleMigration } from './0004-console.js';
 import { ssoMigration } from './0005-sso.js';
 import { consoleSsoMigration } from './0006-console-sso.js';
 import { scimCollaboratorsMigration } from './0007-scim-collaborators.js';
+import { consoleSsoOptInMigration } from './0008-console-sso-opt-in.js';
 
 export type MigrationFor = (dialect: Dialect) => Migration;
 
@@ -22,6 +23,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0005-sso', ssoMigration],
   ['0006-console-sso', consoleSsoMigration],
   ['0007-scim-collaborators', scimCollaboratorsMigration],
+  ['0008-console-sso-opt-in', consoleSsoOptInMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
