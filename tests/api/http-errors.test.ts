@@ -193,6 +193,35 @@ describe('malformed requests', () => {
     expect(invitation.body).toEqual({ message: 'Text must not contain NUL characters' });
   });
 
+  it('answers an access check with a NUL character like any other question (it stores nothing)', async () => {
+    const res = await roster.post('/api/access/check', {
+      subject: { email: 'nobody\u0000@example.com' },
+      environment_type: 'dev',
+      resource: 'folder',
+      privilege: 'view',
+    });
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ errors: [{ code: 'not_found', title: 'Member not found' }] });
+    const batch = await roster.post('/api/access/check_batch', {
+      checks: [
+        {
+          subject: { email: 'nobody\u0000@example.com' },
+          environment_type: 'dev',
+          resource: 'fol\u0000der',
+          privilege: 'view',
+        },
+      ],
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body.data).toEqual([
+      {
+        allowed: false,
+        paths: [],
+        error: { code: 'not_found', title: 'Member not found' },
+      },
+    ]);
+  });
+
   it('answers 404 with the errors body for an unknown route or method', async () => {
     const route = await roster.get('/api/nope');
     expect(route.status).toBe(404);

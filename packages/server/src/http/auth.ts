@@ -33,11 +33,18 @@ export interface SessionAuthenticator<S extends SessionFacts = SessionFacts> {
   readCookie(request: FastifyRequest, name: string): string | undefined;
 }
 
-/** Requests that only ask questions, whatever their method: the access checks are POSTs. */
+/**
+ * The access checks: POSTs that only ask a question. They store nothing, so they are not writes
+ * (Read Only sessions may ask), need no NUL scan and no index sync afterwards (app.ts).
+ */
+export function isAccessQuestion(request: FastifyRequest): boolean {
+  return request.method === 'POST' && /^\/api\/access\/check(_batch)?(\?|$)/.test(request.url);
+}
+
 function isWrite(request: FastifyRequest): boolean {
   if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS')
     return false;
-  return !(request.method === 'POST' && /^\/api\/access\/check(_batch)?(\?|$)/.test(request.url));
+  return !isAccessQuestion(request);
 }
 
 async function sessionContext<S extends SessionFacts>(
