@@ -28,6 +28,7 @@ const log = (text) => process.stderr.write(`${text}\n`);
 const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-scim-'));
 const databaseUrl = process.env.ROSTER_DATABASE_URL ?? path.join(work, 'roster.db');
 const child = fork(path.join(here, 'scim-server.mjs'), [databaseUrl, TOKEN, work], {
+  execArgv: process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/perf'] : [],
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 const server = await new Promise((resolve, reject) => {
@@ -147,7 +148,11 @@ await scim('PATCH', `/Groups/${big.id}`, {
 });
 const bigMs = performance.now() - t;
 const check = await scim('GET', `/Groups/${big.id}?attributes=displayName`);
-const count = (await call('GET', `/api/end_user_groups/${big.id}`, TOKEN)).data.users_count;
+// Read back through the workspace API of the target population.
+const count =
+  TARGET === 'collaborators'
+    ? (await call('GET', `/api/user_groups/${big.id}`, TOKEN)).data.members_count
+    : (await call('GET', `/api/end_user_groups/${big.id}`, TOKEN)).data.users_count;
 if (count !== BIG_PATCH) throw new Error(`expected ${BIG_PATCH} members, found ${count}`);
 
 t = performance.now();

@@ -70,6 +70,20 @@ export async function findRoleByNameKey(
   return row === undefined ? undefined : counted(row);
 }
 
+/** An environment role's ID and name, without the assignment count. */
+export function findEnvironmentRoleRefByNameKey(
+  db: Executor,
+  workspaceId: number,
+  nameKey: string,
+): Promise<{ id: number; name: string } | undefined> {
+  return db
+    .selectFrom('environment_roles')
+    .select(['id', 'name'])
+    .where('workspace_id', '=', workspaceId)
+    .where('name_key', '=', nameKey)
+    .executeTakeFirst();
+}
+
 export async function listRoles(
   db: Executor,
   kind: RoleKind,
@@ -162,6 +176,20 @@ export async function findLegacyRoleByNameKey(db: Executor, workspaceId: number,
     .where('r.name_key', '=', nameKey)
     .executeTakeFirst();
   return row === undefined ? undefined : { ...row, members_count: Number(row.members_count) };
+}
+
+/** A legacy role's ID and name, without the assignment count (which grows with the members). */
+export function findLegacyRoleRefByNameKey(
+  db: Executor,
+  workspaceId: number,
+  nameKey: string,
+): Promise<{ id: number; name: string } | undefined> {
+  return db
+    .selectFrom('legacy_roles')
+    .select(['id', 'name'])
+    .where('workspace_id', '=', workspaceId)
+    .where('name_key', '=', nameKey)
+    .executeTakeFirst();
 }
 
 export async function listLegacyRoles(

@@ -34,7 +34,9 @@ import { listEnvironments } from '../workspaces/workspaces.repository.js';
 import {
   deleteRole,
   findLegacyRoleById,
+  findEnvironmentRoleRefByNameKey,
   findLegacyRoleByNameKey,
+  findLegacyRoleRefByNameKey,
   findRoleById,
   findRoleByNameKey,
   insertRole,
@@ -200,7 +202,12 @@ export async function resolveEnvRoles(
     }
     const roleType = assignment.role_type ?? 'privilege_group';
     if (roleType === 'privilege_group') {
-      const role = await findLegacyRoleByNameKey(db, workspaceId, legacyRoleKey(assignment.name));
+      // Resolving a role by name runs per assignment of every invitation and SCIM write: no counts.
+      const role = await findLegacyRoleRefByNameKey(
+        db,
+        workspaceId,
+        legacyRoleKey(assignment.name),
+      );
       if (role === undefined)
         throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
       resolved.set(environment.id, {
@@ -211,9 +218,8 @@ export async function resolveEnvRoles(
         environmentRoleId: null,
       });
     } else {
-      const role = await findRoleByNameKey(
+      const role = await findEnvironmentRoleRefByNameKey(
         db,
-        'environment',
         workspaceId,
         assignment.name.trim().toLowerCase(),
       );
@@ -224,7 +230,7 @@ export async function resolveEnvRoles(
         roleType,
         roleName: role.name,
         legacyRoleId: null,
-        environmentRoleId: Number(role.id),
+        environmentRoleId: role.id,
       });
     }
   }
@@ -238,7 +244,8 @@ export async function withNoAccessDefaults(
   resolved: ResolvedEnvRole[],
 ): Promise<ResolvedEnvRole[]> {
   const environments = await listEnvironments(db, workspaceId);
-  const noAccess = await findLegacyRoleByNameKey(db, workspaceId, NO_ACCESS_ROLE.toLowerCase());
+  // Runs for every new collaborator (invitations, SCIM): no count of the role's members here.
+  const noAccess = await findLegacyRoleRefByNameKey(db, workspaceId, NO_ACCESS_ROLE.toLowerCase());
   if (noAccess === undefined) throw new Error(`workspace ${workspaceId} has no "No access" role`);
   return environments.map(
     (environment) =>
