@@ -2,7 +2,8 @@
  * The list screens' shared scaffolding: search box (debounced, back to page 1 on every change),
  * sortable table with loading, empty and error states, and pagination. Lists the server pages
  * pass the current page and its total; lists loaded whole (a few rows) page themselves with
- * `useLocalRows`.
+ * `useLocalRows`. Lists that search or sort only the page shown keep their page when the search
+ * or the sort changes (`useListControls` options).
  */
 import { useState, type ReactNode } from 'react';
 import { DataTable, Pagination, SearchBox, useDebounced, type Column, type Sort } from './ui';
@@ -15,20 +16,29 @@ export interface ListControls {
   query: string;
   page: number;
   setPage: (page: number) => void;
-  sort: Sort;
+  /** Undefined for a list without sortable columns. */
+  sort: Sort | undefined;
   setSort: (sort: Sort) => void;
 }
 
-export function useListControls(initialSort: Sort): ListControls {
+export function useListControls(
+  initialSort?: Sort,
+  options: {
+    /** The search filters only the page shown, so a change keeps the page. */
+    searchKeepsPage?: boolean;
+    /** The sort orders only the page shown, so a change keeps the page. */
+    sortKeepsPage?: boolean;
+  } = {},
+): ListControls {
   const [search, setSearchText] = useState('');
   const query = useDebounced(search);
   const [page, setPage] = useState(1);
-  const [sort, setSortState] = useState<Sort>(initialSort);
+  const [sort, setSortState] = useState<Sort | undefined>(initialSort);
   return {
     search,
     setSearch: (value) => {
       setSearchText(value);
-      setPage(1);
+      if (options.searchKeepsPage !== true) setPage(1);
     },
     query,
     page,
@@ -36,7 +46,7 @@ export function useListControls(initialSort: Sort): ListControls {
     sort,
     setSort: (next) => {
       setSortState(next);
-      setPage(1);
+      if (options.sortKeepsPage !== true) setPage(1);
     },
   };
 }
@@ -54,10 +64,11 @@ export function useLocalRows<T>(
   if (rows === undefined) return { rows: undefined, total: 0 };
   const query = controls.query.trim().toLowerCase();
   let shown = query === '' ? rows : rows.filter((row) => options.matches(row, query));
-  const column = columns.find((c) => c.key === controls.sort.key);
-  if (column !== undefined && typeof column.sort === 'function') {
+  const sort = controls.sort;
+  const column = columns.find((c) => c.key === sort?.key);
+  if (sort !== undefined && column !== undefined && typeof column.sort === 'function') {
     const value = column.sort;
-    const direction = controls.sort.direction === 'asc' ? 1 : -1;
+    const direction = sort.direction === 'asc' ? 1 : -1;
     shown = [...shown].sort((a, b) => {
       const x = value(a);
       const y = value(b);
@@ -74,7 +85,9 @@ export function ListView<T>({
   controls,
   searchLabel,
   toolbar,
+  beforeTable,
   caption,
+  pagesLabel = caption,
   columns,
   rows,
   total,
@@ -90,7 +103,11 @@ export function ListView<T>({
   searchLabel?: string;
   /** More filters, after the search box. */
   toolbar?: ReactNode;
+  /** Shown after the toolbar, before the table: notices, errors of row actions, a filter form. */
+  beforeTable?: ReactNode;
   caption: string;
+  /** Names the pagination (`… pages`); the caption unless given. */
+  pagesLabel?: string;
   columns: Column<T>[];
   rows: T[] | undefined;
   /** How many rows match in all; no pagination without it (still loading, or failed). */
@@ -112,6 +129,7 @@ export function ListView<T>({
           {toolbar}
         </div>
       )}
+      {beforeTable}
       <DataTable
         caption={caption}
         rows={rows}
@@ -126,7 +144,7 @@ export function ListView<T>({
       />
       {total !== undefined && error === undefined && (
         <Pagination
-          label={caption}
+          label={pagesLabel}
           page={controls.page}
           size={pageSize}
           total={total}

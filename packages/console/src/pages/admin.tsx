@@ -6,14 +6,12 @@ import {
   Badge,
   ConfirmDialog,
   CopyField,
-  DataTable,
   Field,
   Modal,
   Page,
-  Pagination,
   RelativeTime,
-  type Sort,
 } from '../components/ui';
+import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
 
@@ -47,16 +45,20 @@ function TokenOnce({
 export function ApiClientsPage() {
   const { session } = useSession();
   const canWrite = useCanWrite();
-  const [page, setPage] = useState(1);
   const [includeRevoked, setIncludeRevoked] = useState(false);
-  const [sort, setSort] = useState<Sort>({ key: 'created', direction: 'desc' });
+  // The sort orders the page shown, so it keeps the page.
+  const controls = useListControls({ key: 'created', direction: 'desc' }, { sortKeepsPage: true });
   const [creating, setCreating] = useState(false);
   const [name, setName] = useState('');
   const [environments, setEnvironments] = useState<string[]>(session.writable_environment_types);
   const [shown, setShown] = useState<(ApiClient & { token: string }) | null>(null);
   const [revoking, setRevoking] = useState<ApiClient | null>(null);
   const list = useApi('listApiClients', {
-    query: { include_revoked: includeRevoked, 'page[number]': page, 'page[size]': PAGE_SIZE },
+    query: {
+      include_revoked: includeRevoked,
+      'page[number]': controls.page,
+      'page[size]': PAGE_SIZE,
+    },
   });
   const { pending, error, run } = useAction();
   const create = async (event: SubmitEvent) => {
@@ -106,28 +108,29 @@ export function ApiClientsPage() {
         )
       }
     >
-      <div className="toolbar">
-        <label className="check-row">
-          <input
-            type="checkbox"
-            checked={includeRevoked}
-            onChange={(e) => {
-              setIncludeRevoked(e.target.checked);
-            }}
-          />{' '}
-          Show revoked clients
-        </label>
-      </div>
-      {error !== undefined && !creating && <Alert>{error}</Alert>}
-      <DataTable
+      <ListView
+        controls={controls}
+        toolbar={
+          <label className="check-row">
+            <input
+              type="checkbox"
+              checked={includeRevoked}
+              onChange={(e) => {
+                setIncludeRevoked(e.target.checked);
+              }}
+            />{' '}
+            Show revoked clients
+          </label>
+        }
+        beforeTable={error !== undefined && !creating && <Alert>{error}</Alert>}
         caption="API clients"
         rows={list.data?.data}
+        total={list.data?.total}
+        pageSize={PAGE_SIZE}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
         rowKey={(c) => c.id}
-        sort={sort}
-        onSort={setSort}
         empty="No API clients."
         columns={[
           { key: 'name', header: 'Name', sort: (c) => c.name.toLowerCase(), render: (c) => c.name },
@@ -193,15 +196,6 @@ export function ApiClientsPage() {
           },
         ]}
       />
-      {list.data !== undefined && (
-        <Pagination
-          label="API clients"
-          page={page}
-          size={PAGE_SIZE}
-          total={list.data.total}
-          onPage={setPage}
-        />
-      )}
       {creating && (
         <Modal
           title="Create API client"
@@ -339,7 +333,7 @@ export function AuditLogPage() {
     until: '',
   });
   const [applied, setApplied] = useState(filters);
-  const [page, setPage] = useState(1);
+  const controls = useListControls();
   const [open, setOpen] = useState<AuditEvent | null>(null);
   const query: Query = {
     action: applied.action,
@@ -349,7 +343,7 @@ export function AuditLogPage() {
     until: applied.until === '' ? undefined : new Date(applied.until).toISOString(),
   };
   const list = useApi('listAuditEvents', {
-    query: { ...query, 'page[number]': page, 'page[size]': PAGE_SIZE },
+    query: { ...query, 'page[number]': controls.page, 'page[size]': PAGE_SIZE },
   });
   const { pending, error, run } = useAction();
   const exportCsv = async () => {
@@ -391,63 +385,80 @@ export function AuditLogPage() {
         </button>
       }
     >
-      <form
-        className="filters"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setApplied(filters);
-          setPage(1);
-        }}
-      >
-        <Field label="Action">
-          {(id) => (
-            <input
-              id={id}
-              placeholder="e.g. end_user.locked"
-              value={filters.action}
-              onChange={set('action')}
-            />
-          )}
-        </Field>
-        <Field label="Actor type">
-          {(id) => (
-            <select id={id} value={filters.actor_type} onChange={set('actor_type')}>
-              <option value="">Any</option>
-              <option value="member">Collaborator</option>
-              <option value="api_client">API client</option>
-              <option value="system">System</option>
-              <option value="platform">Platform</option>
-            </select>
-          )}
-        </Field>
-        <Field label="Target type">
-          {(id) => (
-            <input
-              id={id}
-              placeholder="e.g. end_user"
-              value={filters.target_type}
-              onChange={set('target_type')}
-            />
-          )}
-        </Field>
-        <Field label="Since">
-          {(id) => (
-            <input id={id} type="datetime-local" value={filters.since} onChange={set('since')} />
-          )}
-        </Field>
-        <Field label="Until">
-          {(id) => (
-            <input id={id} type="datetime-local" value={filters.until} onChange={set('until')} />
-          )}
-        </Field>
-        <button type="submit" className="button button-primary">
-          Apply filters
-        </button>
-      </form>
-      {error !== undefined && <Alert>{error}</Alert>}
-      <DataTable
+      <ListView
+        controls={controls}
+        beforeTable={
+          <>
+            <form
+              className="filters"
+              onSubmit={(e) => {
+                e.preventDefault();
+                setApplied(filters);
+                controls.setPage(1);
+              }}
+            >
+              <Field label="Action">
+                {(id) => (
+                  <input
+                    id={id}
+                    placeholder="e.g. end_user.locked"
+                    value={filters.action}
+                    onChange={set('action')}
+                  />
+                )}
+              </Field>
+              <Field label="Actor type">
+                {(id) => (
+                  <select id={id} value={filters.actor_type} onChange={set('actor_type')}>
+                    <option value="">Any</option>
+                    <option value="member">Collaborator</option>
+                    <option value="api_client">API client</option>
+                    <option value="system">System</option>
+                    <option value="platform">Platform</option>
+                  </select>
+                )}
+              </Field>
+              <Field label="Target type">
+                {(id) => (
+                  <input
+                    id={id}
+                    placeholder="e.g. end_user"
+                    value={filters.target_type}
+                    onChange={set('target_type')}
+                  />
+                )}
+              </Field>
+              <Field label="Since">
+                {(id) => (
+                  <input
+                    id={id}
+                    type="datetime-local"
+                    value={filters.since}
+                    onChange={set('since')}
+                  />
+                )}
+              </Field>
+              <Field label="Until">
+                {(id) => (
+                  <input
+                    id={id}
+                    type="datetime-local"
+                    value={filters.until}
+                    onChange={set('until')}
+                  />
+                )}
+              </Field>
+              <button type="submit" className="button button-primary">
+                Apply filters
+              </button>
+            </form>
+            {error !== undefined && <Alert>{error}</Alert>}
+          </>
+        }
         caption="Audit events"
         rows={list.data?.data}
+        total={list.data?.total}
+        pageSize={PAGE_SIZE}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
@@ -482,15 +493,6 @@ export function AuditLogPage() {
           },
         ]}
       />
-      {list.data !== undefined && (
-        <Pagination
-          label="Audit events"
-          page={page}
-          size={PAGE_SIZE}
-          total={list.data.total}
-          onPage={setPage}
-        />
-      )}
       {open !== null && (
         <Modal
           title={open.action}

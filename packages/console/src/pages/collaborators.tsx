@@ -8,14 +8,11 @@ import {
   Field,
   Modal,
   Page,
-  Pagination,
   Person,
   PickList,
   RelativeTime,
   RowMenu,
-  SearchBox,
   useDebounced,
-  type Sort,
   type Tone,
 } from '../components/ui';
 import { ListView, useListControls } from '../components/list-view';
@@ -91,15 +88,14 @@ function roleTone(name: string): Tone {
 export function CollaboratorsPage() {
   const { session } = useSession();
   const canWrite = useCanWrite('dev');
-  const [search, setSearch] = useState('');
-  const email = useDebounced(search);
-  const [page, setPage] = useState(1);
-  const [sort, setSort] = useState<Sort>({ key: 'name', direction: 'asc' });
+  // The sort orders the page shown, so it keeps the page; a new search starts at page 1.
+  const controls = useListControls({ key: 'name', direction: 'asc' }, { sortKeepsPage: true });
+  const email = controls.query;
   const [editing, setEditing] = useState<Member | null>(null);
   const [removing, setRemoving] = useState<Member | null>(null);
   const [roles, setRoles] = useState<Record<string, string>>({});
   const list = useApi('listMembers', {
-    query: { email, 'page[number]': page, 'page[size]': PAGE_SIZE },
+    query: { email, 'page[number]': controls.page, 'page[size]': PAGE_SIZE },
   });
   const { pending, error, run } = useAction();
   const save = async () => {
@@ -125,25 +121,17 @@ export function CollaboratorsPage() {
       title="Collaborators"
       description="People who build in this workspace, with their role in each environment."
     >
-      <div className="toolbar">
-        <SearchBox
-          label="Search by email"
-          value={search}
-          onChange={(v) => {
-            setSearch(v);
-            setPage(1);
-          }}
-        />
-      </div>
-      <DataTable
+      <ListView
+        controls={controls}
+        searchLabel="Search by email"
         caption="Collaborators"
         rows={list.data?.data}
+        total={list.data?.total}
+        pageSize={PAGE_SIZE}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
         rowKey={(m) => m.id}
-        sort={sort}
-        onSort={setSort}
         empty={
           email === ''
             ? 'No collaborators yet: invite one.'
@@ -225,15 +213,6 @@ export function CollaboratorsPage() {
           },
         ]}
       />
-      {list.data !== undefined && (
-        <Pagination
-          label="Collaborators"
-          page={page}
-          size={PAGE_SIZE}
-          total={list.data.total}
-          onPage={setPage}
-        />
-      )}
       {editing !== null && (
         <Modal
           title={`Roles of ${editing.name}`}
@@ -666,9 +645,9 @@ const INVITATION_TONE: Record<string, Tone> = {
 export function InvitationsPage() {
   const canWrite = useCanWrite('dev');
   const [status, setStatus] = useState('pending');
-  const [search, setSearch] = useState('');
-  const email = useDebounced(search);
-  const [page, setPage] = useState(1);
+  // A new search keeps the page (as it always has); a new status starts at page 1.
+  const controls = useListControls(undefined, { searchKeepsPage: true });
+  const email = controls.query;
   const [inviting, setInviting] = useState(false);
   const [form, setForm] = useState({ name: '', email: '' });
   const [roles, setRoles] = useState<Record<string, string>>({ dev: 'privilege_group:Analyst' });
@@ -677,7 +656,7 @@ export function InvitationsPage() {
     query: {
       status: status === 'all' ? undefined : status,
       email,
-      'page[number]': page,
+      'page[number]': controls.page,
       'page[size]': PAGE_SIZE,
     },
   });
@@ -719,30 +698,37 @@ export function InvitationsPage() {
         )
       }
     >
-      <div className="toolbar">
-        <SearchBox label="Search by email" value={search} onChange={setSearch} />
-        <label className="inline-field">
-          Status
-          <select
-            value={status}
-            onChange={(e) => {
-              setStatus(e.target.value);
-              setPage(1);
-            }}
-          >
-            {['pending', 'accepted', 'revoked', 'expired', 'all'].map((s) => (
-              <option key={s} value={s}>
-                {s.charAt(0).toUpperCase() + s.slice(1)}
-              </option>
-            ))}
-          </select>
-        </label>
-      </div>
-      {notice !== undefined && <Alert tone="success">{notice}</Alert>}
-      {error !== undefined && !inviting && <Alert>{error}</Alert>}
-      <DataTable
+      <ListView
+        controls={controls}
+        searchLabel="Search by email"
+        toolbar={
+          <label className="inline-field">
+            Status
+            <select
+              value={status}
+              onChange={(e) => {
+                setStatus(e.target.value);
+                controls.setPage(1);
+              }}
+            >
+              {['pending', 'accepted', 'revoked', 'expired', 'all'].map((s) => (
+                <option key={s} value={s}>
+                  {s.charAt(0).toUpperCase() + s.slice(1)}
+                </option>
+              ))}
+            </select>
+          </label>
+        }
+        beforeTable={
+          <>
+            {notice !== undefined && <Alert tone="success">{notice}</Alert>}
+            {error !== undefined && !inviting && <Alert>{error}</Alert>}
+          </>
+        }
         caption="Invitations"
         rows={list.data?.data}
+        total={list.data?.total}
+        pageSize={PAGE_SIZE}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
@@ -800,15 +786,6 @@ export function InvitationsPage() {
           },
         ]}
       />
-      {list.data !== undefined && (
-        <Pagination
-          label="Invitations"
-          page={page}
-          size={PAGE_SIZE}
-          total={list.data.total}
-          onPage={setPage}
-        />
-      )}
       {inviting && (
         <Modal
           title="Invite collaborator"

@@ -8,17 +8,15 @@ import {
   Field,
   Modal,
   Page,
-  Pagination,
   Person,
   PickList,
   RelativeTime,
-  SearchBox,
   TabPanel,
   Tabs,
   useDebounced,
-  type Sort,
   type Tone,
 } from '../components/ui';
+import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 import { useCanWrite, useSession } from '../session';
@@ -101,13 +99,20 @@ function CreateFeatureDialog({
 export function FeaturesPage() {
   const { environment } = useSession();
   const canWrite = useCanWrite(environment);
-  const [search, setSearch] = useState('');
-  const [page, setPage] = useState(1);
-  const [sort, setSort] = useState<Sort>({ key: 'name', direction: 'asc' });
+  // The search box filters and the sort orders the page shown, as it is typed: both keep the page.
+  const controls = useListControls(
+    { key: 'name', direction: 'asc' },
+    { searchKeepsPage: true, sortKeepsPage: true },
+  );
+  const search = controls.search;
   const [creating, setCreating] = useState(false);
   const { navigate } = useRouter();
   const list = useApi('listFeatures', {
-    query: { environment_type: environment, 'page[number]': page, 'page[size]': PAGE_SIZE },
+    query: {
+      environment_type: environment,
+      'page[number]': controls.page,
+      'page[size]': PAGE_SIZE,
+    },
   });
   const policies = useApi('listPolicies', {
     query: { environment_type: environment, 'page[size]': 100 },
@@ -135,18 +140,17 @@ export function FeaturesPage() {
         )
       }
     >
-      <div className="toolbar">
-        <SearchBox label="Search features on this page" value={search} onChange={setSearch} />
-      </div>
-      <DataTable
+      <ListView
+        controls={controls}
+        searchLabel="Search features on this page"
         caption="Features"
         rows={list.data === undefined ? undefined : rows}
+        total={list.data?.total}
+        pageSize={PAGE_SIZE}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
         rowKey={(f) => f.id}
-        sort={sort}
-        onSort={setSort}
         empty={
           search === '' ? 'No features registered in this environment.' : 'No feature matches.'
         }
@@ -173,15 +177,6 @@ export function FeaturesPage() {
           },
         ]}
       />
-      {list.data !== undefined && (
-        <Pagination
-          label="Features"
-          page={page}
-          size={PAGE_SIZE}
-          total={list.data.total}
-          onPage={setPage}
-        />
-      )}
       {creating && (
         <CreateFeatureDialog
           onClose={() => {
@@ -678,11 +673,11 @@ const APPROVAL_TONE: Record<string, Tone> = {
 
 export function ApprovalsPage() {
   const [status, setStatus] = useState('pending');
-  const [page, setPage] = useState(1);
+  const controls = useListControls();
   const list = useApi('listApprovals', {
     query: {
       status: status === 'all' ? undefined : status,
-      'page[number]': page,
+      'page[number]': controls.page,
       'page[size]': PAGE_SIZE,
     },
   });
@@ -697,28 +692,32 @@ export function ApprovalsPage() {
       title="Approvals"
       description="Calls that a Require approval policy held back. An approval is good for the one request."
     >
-      <div className="toolbar">
-        <label className="inline-field">
-          Status
-          <select
-            value={status}
-            onChange={(e) => {
-              setStatus(e.target.value);
-              setPage(1);
-            }}
-          >
-            {['pending', 'approved', 'rejected', 'used', 'all'].map((s) => (
-              <option key={s} value={s}>
-                {s.charAt(0).toUpperCase() + s.slice(1)}
-              </option>
-            ))}
-          </select>
-        </label>
-      </div>
-      {error !== undefined && <Alert>{error}</Alert>}
-      <DataTable
+      <ListView
+        controls={controls}
+        toolbar={
+          <label className="inline-field">
+            Status
+            <select
+              value={status}
+              onChange={(e) => {
+                setStatus(e.target.value);
+                controls.setPage(1);
+              }}
+            >
+              {['pending', 'approved', 'rejected', 'used', 'all'].map((s) => (
+                <option key={s} value={s}>
+                  {s.charAt(0).toUpperCase() + s.slice(1)}
+                </option>
+              ))}
+            </select>
+          </label>
+        }
+        beforeTable={error !== undefined && <Alert>{error}</Alert>}
         caption="Approval requests"
+        pagesLabel="Approvals"
         rows={list.data?.data}
+        total={list.data?.total}
+        pageSize={PAGE_SIZE}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
@@ -775,15 +774,6 @@ export function ApprovalsPage() {
           },
         ]}
       />
-      {list.data !== undefined && (
-        <Pagination
-          label="Approvals"
-          page={page}
-          size={PAGE_SIZE}
-          total={list.data.total}
-          onPage={setPage}
-        />
-      )}
     </Page>
   );
 }

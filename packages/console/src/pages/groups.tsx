@@ -4,11 +4,9 @@ import { call, type DeletionImpact, type EndUserGroup } from '../api/client';
 import {
   Alert,
   Badge,
-  DataTable,
   Field,
   Modal,
   Page,
-  Pagination,
   Person,
   PickList,
   RelativeTime,
@@ -16,8 +14,8 @@ import {
   TabPanel,
   Tabs,
   useDebounced,
-  type Sort,
 } from '../components/ui';
+import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 import { useCanWrite, useSession } from '../session';
@@ -160,19 +158,18 @@ function CreateGroupDialog({
 export function GroupsPage() {
   const { environment } = useSession();
   const canWrite = useCanWrite(environment);
-  const [search, setSearch] = useState('');
-  const name = useDebounced(search);
-  const [page, setPage] = useState(1);
-  const [sort, setSort] = useState<Sort>({ key: 'name', direction: 'asc' });
+  // A new sort keeps the page (as it always has); a new search starts at page 1.
+  const controls = useListControls({ key: 'name', direction: 'asc' }, { sortKeepsPage: true });
+  const name = controls.query;
   const [creating, setCreating] = useState(false);
   const { navigate } = useRouter();
   const list = useApi('listEndUserGroups', {
     query: {
       environment_type: environment,
       name,
-      sort: sort.key,
-      direction: sort.direction,
-      'page[number]': page,
+      sort: controls.sort?.key,
+      direction: controls.sort?.direction,
+      'page[number]': controls.page,
       'page[size]': PAGE_SIZE,
     },
   });
@@ -194,25 +191,17 @@ export function GroupsPage() {
         )
       }
     >
-      <div className="toolbar">
-        <SearchBox
-          label="Search groups"
-          value={search}
-          onChange={(v) => {
-            setSearch(v);
-            setPage(1);
-          }}
-        />
-      </div>
-      <DataTable
+      <ListView
+        controls={controls}
+        searchLabel="Search groups"
         caption="Groups"
         rows={list.data?.data}
+        total={list.data?.total}
+        pageSize={PAGE_SIZE}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
         rowKey={(g) => g.id}
-        sort={sort}
-        onSort={setSort}
         empty={
           name === '' ? 'No groups in this environment yet.' : `No group name contains “${name}”.`
         }
@@ -247,15 +236,6 @@ export function GroupsPage() {
           { key: 'managed', header: 'Managed by', render: (g) => <ManagedBy group={g} /> },
         ]}
       />
-      {list.data !== undefined && (
-        <Pagination
-          label="Groups"
-          page={page}
-          size={PAGE_SIZE}
-          total={list.data.total}
-          onPage={setPage}
-        />
-      )}
       {creating && (
         <CreateGroupDialog
           onClose={() => {
@@ -441,14 +421,14 @@ export function GroupDetailPage({ id }: { id: number }) {
 
 function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => void }) {
   const canWrite = useCanWrite(group.environment_type) && !group.system;
-  const [page, setPage] = useState(1);
+  // The sort orders the page shown, so it keeps the page.
+  const controls = useListControls({ key: 'joined', direction: 'desc' }, { sortKeepsPage: true });
   const [assigning, setAssigning] = useState(false);
   const [selected, setSelected] = useState<string[]>([]);
   const members = useApi('listEndUserGroupMembers', {
     params: { id: group.id },
-    query: { 'page[number]': page, 'page[size]': PAGE_SIZE },
+    query: { 'page[number]': controls.page, 'page[size]': PAGE_SIZE },
   });
-  const [sort, setSort] = useState<Sort>({ key: 'joined', direction: 'desc' });
   const { pending, error, run } = useAction();
   const remove = async (userId: number) => {
     const result = await run(() =>
@@ -478,35 +458,41 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
   };
   return (
     <>
-      <div className="toolbar toolbar-end">
-        {canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
-            onClick={() => {
-              setAssigning(true);
-            }}
-          >
-            Assign Users
-          </button>
-        )}
-      </div>
-      {error !== undefined && !assigning && <Alert>{error}</Alert>}
-      {group.system && (
-        <Alert tone="info">
-          Everyone holds every end user with access to {group.environment_type.toUpperCase()},
-          automatically.
-        </Alert>
-      )}
-      <DataTable
+      <ListView
+        controls={controls}
+        beforeTable={
+          <>
+            <div className="toolbar toolbar-end">
+              {canWrite && (
+                <button
+                  type="button"
+                  className="button button-primary"
+                  onClick={() => {
+                    setAssigning(true);
+                  }}
+                >
+                  Assign Users
+                </button>
+              )}
+            </div>
+            {error !== undefined && !assigning && <Alert>{error}</Alert>}
+            {group.system && (
+              <Alert tone="info">
+                Everyone holds every end user with access to {group.environment_type.toUpperCase()},
+                automatically.
+              </Alert>
+            )}
+          </>
+        }
         caption="Group members"
+        pagesLabel="Members"
         rows={members.data?.data}
+        total={members.data?.total}
+        pageSize={PAGE_SIZE}
         loading={members.loading}
         error={members.error}
         onRetry={members.reload}
         rowKey={(m) => m.id}
-        sort={sort}
-        onSort={setSort}
         empty="This group has no members."
         columns={[
           {
@@ -556,15 +542,6 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
           },
         ]}
       />
-      {members.data !== undefined && (
-        <Pagination
-          label="Members"
-          page={page}
-          size={PAGE_SIZE}
-          total={members.data.total}
-          onPage={setPage}
-        />
-      )}
       {assigning && (
         <Modal
           title="Assign Users"

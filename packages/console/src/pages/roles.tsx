@@ -6,21 +6,8 @@ import {
   PROJECT_RESOURCES,
 } from '../../../contracts/src/privileges';
 import { call, type Query } from '../api/client';
-import {
-  Alert,
-  Badge,
-  DataTable,
-  Field,
-  Modal,
-  Page,
-  Pagination,
-  RelativeTime,
-  SearchBox,
-  TabPanel,
-  Tabs,
-  useDebounced,
-  type Sort,
-} from '../components/ui';
+import { Alert, Badge, Field, Modal, Page, RelativeTime, TabPanel, Tabs } from '../components/ui';
+import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite } from '../session';
 
@@ -249,13 +236,15 @@ function RoleDialog({
 
 export function RolesPage() {
   const [tab, setTab] = useState<Kind>('Environment roles');
-  const [search, setSearch] = useState('');
-  const name = useDebounced(search);
-  const [page, setPage] = useState(1);
-  const [sort, setSort] = useState<Sort>({ key: 'name', direction: 'asc' });
+  // The search and the sort keep the page (only a new tab starts at page 1), as they always have.
+  const controls = useListControls(
+    { key: 'name', direction: 'asc' },
+    { searchKeepsPage: true, sortKeepsPage: true },
+  );
+  const name = controls.query;
   const [editing, setEditing] = useState<RoleRow | null | 'new'>(null);
   const canWrite = useCanWrite('dev');
-  const query: Query = { name, 'page[number]': page, 'page[size]': PAGE_SIZE };
+  const query: Query = { name, 'page[number]': controls.page, 'page[size]': PAGE_SIZE };
   const env = useApi('listEnvironmentRoles', tab === 'Environment roles' ? { query } : null);
   const project = useApi('listProjectRoles', tab === 'Project roles' ? { query } : null);
   const legacy = useApi('listLegacyRoles', tab === 'Legacy roles' ? { query } : null);
@@ -313,23 +302,22 @@ export function RolesPage() {
         active={tab}
         onChange={(t) => {
           setTab(t as Kind);
-          setPage(1);
+          controls.setPage(1);
         }}
       />
       <TabPanel tab={tab}>
-        <div className="toolbar">
-          <SearchBox label="Search roles" value={search} onChange={setSearch} />
-        </div>
-        {error !== undefined && <Alert>{error}</Alert>}
-        <DataTable
+        <ListView
+          controls={controls}
+          searchLabel="Search roles"
+          beforeTable={error !== undefined && <Alert>{error}</Alert>}
           caption={tab}
           rows={rows}
+          total={active.data?.total}
+          pageSize={PAGE_SIZE}
           loading={active.loading}
           error={active.error}
           onRetry={active.reload}
           rowKey={(r) => r.id}
-          sort={sort}
-          onSort={setSort}
           empty="No roles."
           columns={[
             {
@@ -386,15 +374,6 @@ export function RolesPage() {
             },
           ]}
         />
-        {active.data !== undefined && (
-          <Pagination
-            label={tab}
-            page={page}
-            size={PAGE_SIZE}
-            total={active.data.total}
-            onPage={setPage}
-          />
-        )}
       </TabPanel>
       {editing !== null && (
         <RoleDialog

@@ -9,14 +9,11 @@ import {
   Field,
   Modal,
   Page,
-  Pagination,
   RelativeTime,
   RowMenu,
-  SearchBox,
-  useDebounced,
-  type Sort,
   type Tone,
 } from '../components/ui';
+import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { Link, useRouter } from '../router';
 import { useCanWrite, useSession } from '../session';
@@ -187,10 +184,8 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
 }
 
 export function UsersPage() {
-  const [search, setSearch] = useState('');
-  const email = useDebounced(search);
-  const [page, setPage] = useState(1);
-  const [sort, setSort] = useState<Sort>({ key: 'created_at', direction: 'desc' });
+  const controls = useListControls({ key: 'created_at', direction: 'desc' });
+  const email = controls.query;
   const [locking, setLocking] = useState<EndUser | null>(null);
   const [adding, setAdding] = useState(false);
   const { navigate } = useRouter();
@@ -198,9 +193,9 @@ export function UsersPage() {
   const list = useApi('listEndUsers', {
     query: {
       email,
-      sort: sort.key,
-      direction: sort.direction,
-      'page[number]': page,
+      sort: controls.sort?.key,
+      direction: controls.sort?.direction,
+      'page[number]': controls.page,
       'page[size]': PAGE_SIZE,
     },
   });
@@ -222,28 +217,17 @@ export function UsersPage() {
         )
       }
     >
-      <div className="toolbar">
-        <SearchBox
-          label="Search by email"
-          value={search}
-          onChange={(v) => {
-            setSearch(v);
-            setPage(1);
-          }}
-        />
-      </div>
-      <DataTable
+      <ListView
+        controls={controls}
+        searchLabel="Search by email"
         caption="Users"
         rows={list.data?.data}
+        total={list.data?.total}
+        pageSize={PAGE_SIZE}
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
         rowKey={(u) => u.id}
-        sort={sort}
-        onSort={(s) => {
-          setSort(s);
-          setPage(1);
-        }}
         empty={
           email === ''
             ? 'No users yet. Add users here, invite them, or connect your identity provider.'
@@ -312,15 +296,6 @@ export function UsersPage() {
           },
         ]}
       />
-      {list.data !== undefined && (
-        <Pagination
-          label="Users"
-          page={page}
-          size={PAGE_SIZE}
-          total={list.data.total}
-          onPage={setPage}
-        />
-      )}
       {locking !== null && (
         <LockDialog
           user={locking}
