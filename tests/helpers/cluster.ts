@@ -24,6 +24,11 @@ export interface Cluster {
   instances: Roster[];
   /** Opens the database the servers use (a new connection; close it with `store.close()`). */
   openDatabase(): Store;
+  /**
+   * Starts one more server on the database as it is now: its index is built from scratch, so its
+   * answers are what a full rebuild gives (stop it with `stop()`; close() stops it too).
+   */
+  addInstance(): Promise<Roster & { stop(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -54,6 +59,22 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   return {
     instances,
     openDatabase: () => openStore({ url: database.url, poolSize: 2 }),
+    async addInstance() {
+      const instance = await startInstance(
+        database.url,
+        path.join(root, `instance-${instances.length}`),
+        false,
+        options.env,
+      );
+      instances.push(instance);
+      return {
+        ...instance,
+        async stop() {
+          instances.splice(instances.indexOf(instance), 1);
+          await instance.stop();
+        },
+      };
+    },
     async close() {
       for (const instance of instances) await instance.stop();
       await database.drop();

@@ -1,0 +1,228 @@
+/**
+ * The end-user slice of the decision index is kept current one user or group at a time
+ * (docs/decisions.md): after any sequence of end-user writes on a running server, its answers
+ * must be exactly those of a server that builds its index from scratch on the same database.
+ * Random writes (fast-check), then every user × feature question asked of both, with explain.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import type { Roster } from '../helpers/roster.js';
+
+const RUNS = Number(process.env.ROSTER_PROPERTY_RUNS ?? 8);
+const ENVIRONMENTS = ['dev', 'prod'] as const;
+type Environment = (typeof ENVIRONMENTS)[number];
+
+type Command =
+  | { kind: 'group'; environment: Environment; user: number; tool: boolean }
+  | { kind: 'add'; group: number; user: number }
+  | { kind: 'remove'; group: number; user: number }
+  | { kind: 'environment'; user: number; environment: Environment; access: boolean }
+  | { kind: 'lock' | 'unlock' | 'delete_user'; user: number }
+  | { kind: 'grant_group'; feature: number; group: number }
+  | { kind: 'grant_user'; feature: number; user: number }
+  | {
+      kind: 'policy';
+      feature: number;
+      effect: 'allow' | 'deny' | 'require_approval';
+      scope: 'all' | 'users' | 'groups';
+      target: number;
+    }
+  | { kind: 'delete_group'; group: number };
+
+const USERS = 3;
+const FEATURES = 3;
+const index = fc.nat(7);
+const environment = fc.constantFrom(...ENVIRONMENTS);
+const command: fc.Arbitrary<Command> = fc.oneof(
+  fc.record({
+    kind: fc.constant('group' as const),
+    environment,
+    user: index,
+    tool: fc.boolean(),
+  }),
+  fc.record({
+    kind: fc.constantFrom('add' as const, 'remove' as const),
+    group: index,
+    user: index,
+  }),
+  fc.record({
+    kind: fc.constant('environment' as const),
+    user: index,
+    environment,
+    access: fc.boolean(),
+  }),
+  fc.record({
+    kind: fc.constantFrom('lock' as const, 'unlock' as const, 'delete_user' as const),
+    user: index,
+  }),
+  fc.record({ kind: fc.constant('grant_group' as const), feature: index, group: index }),
+  fc.record({ kind: fc.constant('grant_user' as const), feature: index, user: index }),
+  fc.record({
+    kind: fc.constant('policy' as const),
+    feature: index,
+    effect: fc.constantFrom('allow' as const, 'deny' as const, 'require_approval' as const),
+    scope: fc.constantFrom('all' as const, 'users' as const, 'groups' as const),
+    target: index,
+  }),
+  fc.record({ kind: fc.constant('delete_group' as const), group: index }),
+);
+
+let cluster: Cluster;
+let server: Roster;
+let run = 0;
+
+beforeAll(async () => {
+  cluster = await startCluster({ instances: 1 });
+  server = cluster.instances[0] as Roster;
+});
+afterAll(async () => {
+  await cluster.close();
+});
+
+const pick = <T>(list: T[], i: number): T | undefined =>
+  list.length === 0 ? undefined : list[i % list.length];
+
+/** Applies one command on the running server. Refusals (4xx) are part of the game: ignored. */
+async function apply(
+  world: { users: number[]; groups: number[]; features: { id: number; env: Environment }[] },
+  c: Command,
+  name: string,
+): Promise<void> {
+  const user = 'user' in c ? pick(world.users, c.user) : undefined;
+  const group = 'group' in c ? pick(world.groups, c.group) : undefined;
+  const feature = 'feature' in c ? pick(world.features, c.feature) : undefined;
+  switch (c.kind) {
+    case 'group': {
+      if (user === undefined) return;
+      const res = await server.post('/api/end_user_groups', {
+        environment_type: c.environment,
+        name: `${name} group ${world.groups.length}`,
+        end_user_ids: [user],
+        ...(c.tool ? { managed_by: 'external' } : {}),
+      });
+      if (res.status === 201) world.groups.push((res.body as { data: { id: number } }).data.id);
+      return;
+    }
+    case 'add':
+    case 'remove':
+      if (user === undefined || group === undefined) return;
+      await server.request(
+        c.kind === 'add' ? 'POST' : 'DELETE',
+        `/api/end_user_groups/${group}/members`,
+        {
+          body: { end_user_ids: [user] },
+        },
+      );
+      return;
+    case 'environment':
+      if (user === undefined) return;
+      await server.put(`/api/end_users/${user}/environments`, {
+        environment_type: c.environment,
+        access: c.access,
+        confirm: true,
+      });
+      return;
+    case 'lock':
+    case 'unlock':
+      if (user !== undefined) await server.post(`/api/end_users/${user}/${c.kind}`);
+      return;
+    case 'delete_user':
+      if (user !== undefined) await server.delete(`/api/end_users/${user}`);
+      return;
+    case 'grant_group':
+      if (feature !== undefined && group !== undefined)
+        await server.post(`/api/features/${feature.id}/access`, { end_user_group_ids: [group] });
+      return;
+    case 'grant_user':
+      if (feature !== undefined && user !== undefined)
+        await server.post(`/api/features/${feature.id}/access`, { end_user_ids: [user] });
+      return;
+    case 'policy': {
+      if (feature === undefined) return;
+      const ids =
+        c.scope === 'all'
+          ? undefined
+          : [pick(c.scope === 'users' ? world.users : world.groups, c.target)].filter(
+              (id): id is number => id !== undefined,
+            );
+      if (ids !== undefined && ids.length === 0) return;
+      await server.post('/api/policies', {
+        name: `${name} policy ${c.effect}`,
+        environment_type: feature.env,
+        feature_id: feature.id,
+        scope: ids === undefined ? { type: 'all' } : { type: c.scope, ids },
+        effect: c.effect,
+      });
+      return;
+    }
+    case 'delete_group':
+      if (group !== undefined) await server.delete(`/api/end_user_groups/${group}`);
+      return;
+  }
+}
+
+describe('the end-user slice kept current one write at a time', () => {
+  it('answers every user × feature question exactly as an index built from scratch', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.subarray([...ENVIRONMENTS]), { minLength: USERS, maxLength: USERS }),
+        fc.array(command, { minLength: 1, maxLength: 14 }),
+        async (userEnvironments, commands) => {
+          run += 1;
+          const name = `run ${run}`;
+          const world = {
+            users: [] as number[],
+            groups: [] as number[],
+            features: [] as { id: number; env: Environment }[],
+          };
+          for (const [i, environments] of userEnvironments.entries()) {
+            const res = await server.post('/api/end_users', {
+              name: `${name} user ${i}`,
+              email: `user${i}.run${run}@props.example.com`,
+              environment_types: environments,
+            });
+            expect(res.status).toBe(201);
+            world.users.push((res.body as { data: { id: number } }).data.id);
+          }
+          for (let i = 0; i < FEATURES; i++) {
+            const env = ENVIRONMENTS[i % ENVIRONMENTS.length] as Environment;
+            const res = await server.post('/api/features', {
+              environment_type: env,
+              kind: 'mcp_server',
+              name: `${name} feature ${i}`,
+            });
+            expect(res.status).toBe(201);
+            world.features.push({ id: (res.body as { data: { id: number } }).data.id, env });
+          }
+          for (const c of commands) await apply(world, c, name);
+
+          const fresh = await cluster.addInstance();
+          try {
+            for (const user of world.users) {
+              for (const feature of world.features) {
+                const question = {
+                  subject: { end_user_id: user },
+                  environment_type: feature.env,
+                  feature_id: feature.id,
+                  explain: true,
+                };
+                const [kept, rebuilt] = await Promise.all([
+                  server.post('/api/access/check', question),
+                  fresh.post('/api/access/check', question),
+                ]);
+                expect({ status: kept.status, body: kept.body }).toEqual({
+                  status: rebuilt.status,
+                  body: rebuilt.body,
+                });
+              }
+            }
+          } finally {
+            await fresh.stop();
+          }
+        },
+      ),
+      { numRuns: RUNS, endOnFailure: true },
+    );
+  });
+});
