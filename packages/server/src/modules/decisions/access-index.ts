@@ -35,6 +35,7 @@ import {
   listChangeEvents,
   listWorkspaceIds,
   loadEndUserGroupRows,
+  loadEveryoneGroupRows,
   loadEndUserRows,
   loadEndUserSliceRows,
   loadGrantPage,
@@ -1481,7 +1482,11 @@ export class AccessIndex {
       );
       return;
     }
-    const [users, groups] = await Promise.all([
+    const environments = this.workspaces.get(workspaceId)?.environments.length ?? 0;
+    const [everyone, users, groups] = await Promise.all([
+      slice.everyone.size < environments
+        ? loadEveryoneGroupRows(db, workspaceId)
+        : Promise.resolve([]),
       Promise.all(
         [...dirty.endUserIds].map(
           async (id) => [id, await loadEndUserRows(db, workspaceId, id)] as const,
@@ -1493,7 +1498,8 @@ export class AccessIndex {
         ),
       ),
     ]);
-    // Groups first: a user reload links the user to groups the slice must already hold.
+    // Everyone and the other groups first: a user reload links the user to groups the slice holds.
+    for (const row of everyone) applyEndUserGroup(slice, row.id, { group: row, memberIds: [] });
     for (const [id, reload] of groups) applyEndUserGroup(slice, id, reload);
     for (const [id, reload] of users) applyEndUser(slice, id, reload);
   }

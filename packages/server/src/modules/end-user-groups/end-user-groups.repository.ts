@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
+import { insertAuditEvent } from '../audit/audit.repository.js';
 
 export const EVERYONE_GROUP_NAME = 'Everyone';
 
@@ -34,7 +35,7 @@ export async function ensureEveryoneGroups(
     .execute();
   const missing = environments.filter((env) => !groups.some((g) => g.environment_id === env.id));
   if (missing.length > 0) {
-    await db
+    const created = await db
       .insertInto('end_user_groups')
       .values(
         missing.map((env) => ({
@@ -51,7 +52,21 @@ export async function ensureEveryoneGroups(
         })),
       )
       .onConflict((oc) => oc.columns(['workspace_id', 'environment_id', 'name_key']).doNothing())
+      .returning(['id', 'environment_id'])
       .execute();
+    // Recorded like any other write (only the rows this call inserted: a concurrent call's
+    // doNothing returns none), so the decision index and other instances learn of the group.
+    for (const group of created) {
+      await insertAuditEvent(db, {
+        workspaceId,
+        actor: { type: 'system', id: null, name: 'Roster' },
+        action: 'end_user_group.created',
+        targetType: 'end_user_group',
+        targetId: group.id,
+        after: { name: EVERYONE_GROUP_NAME, environment_id: group.environment_id, system: true },
+        createdAt: now,
+      });
+    }
     groups = await read();
   }
   return new Map(groups.map((g) => [g.environment_id, g]));
