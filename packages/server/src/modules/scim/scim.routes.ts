@@ -309,127 +309,94 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
         });
       }
 
-      for (const path of both('Users')) {
-        for (const listPath of [path, `${path}/`]) {
-          scope.get(listPath, readOptions, async (request, reply) =>
-            send(
-              reply,
-              200,
-              await scim.listUsers(connectionOf(request), listQuery(request.query as Query)),
-            ),
+      // Users and Groups answer the same protocol; only the service calls differ.
+      // The service's functions are closures of createScimService and never use `this`.
+      /* eslint-disable @typescript-eslint/unbound-method */
+      const resources = [
+        {
+          name: 'Users',
+          list: scim.listUsers,
+          create: scim.createUser,
+          get: scim.getUser,
+          replace: scim.replaceUser,
+          patch: scim.patchUser,
+          project: scim.projectUser,
+          remove: scim.deleteUser,
+        },
+        {
+          name: 'Groups',
+          list: scim.listGroups,
+          create: scim.createGroup,
+          get: scim.getGroup,
+          replace: scim.replaceGroup,
+          patch: scim.patchGroup,
+          project: scim.projectGroup,
+          remove: scim.deleteGroup,
+        },
+      ] as const;
+      /* eslint-enable @typescript-eslint/unbound-method */
+      for (const resource of resources)
+        for (const path of both(resource.name)) {
+          for (const listPath of [path, `${path}/`]) {
+            scope.get(listPath, readOptions, async (request, reply) =>
+              send(
+                reply,
+                200,
+                await resource.list(connectionOf(request), listQuery(request.query as Query)),
+              ),
+            );
+          }
+          scope.post(`${path}/.search`, writeOptions, async (request, reply) =>
+            send(reply, 200, await resource.list(connectionOf(request), searchQuery(request.body))),
           );
+          scope.post(path, writeOptions, async (request, reply) => {
+            const result = await resource.create(connectionOf(request), request.body);
+            void reply.header(
+              'location',
+              (result.resource.meta as { location?: string } | undefined)?.location ?? '',
+            );
+            return send(reply, 201, result.resource, result.version);
+          });
+          scope.get(`${path}/:id`, readOptions, async (request, reply) => {
+            const { id } = request.params as { id: string };
+            const result = await resource.get(
+              connectionOf(request),
+              id,
+              projection(request.query as Query),
+            );
+            return send(reply, 200, result.resource, result.version);
+          });
+          scope.put(`${path}/:id`, writeOptions, async (request, reply) => {
+            const { id } = request.params as { id: string };
+            const result = await resource.replace(
+              connectionOf(request),
+              id,
+              request.body,
+              ifMatch(request),
+            );
+            return send(reply, 200, result.resource, result.version);
+          });
+          scope.patch(`${path}/:id`, writeOptions, async (request, reply) => {
+            const { id } = request.params as { id: string };
+            const query = request.query as Query;
+            const result = await resource.patch(
+              connectionOf(request),
+              id,
+              request.body,
+              ifMatch(request),
+              wantsBody(query),
+            );
+            return patchAnswer(request, reply, result, (r) =>
+              resource.project(r.resource, projection(query)),
+            );
+          });
+          scope.delete(`${path}/:id`, readOptions, async (request, reply) => {
+            const { id } = request.params as { id: string };
+            await resource.remove(connectionOf(request), id, ifMatch(request));
+            return reply.status(204).send();
+          });
         }
-        scope.post(`${path}/.search`, writeOptions, async (request, reply) =>
-          send(reply, 200, await scim.listUsers(connectionOf(request), searchQuery(request.body))),
-        );
-        scope.post(path, writeOptions, async (request, reply) => {
-          const result = await scim.createUser(connectionOf(request), request.body);
-          void reply.header(
-            'location',
-            (result.resource.meta as { location?: string } | undefined)?.location ?? '',
-          );
-          return send(reply, 201, result.resource, result.version);
-        });
-        scope.get(`${path}/:id`, readOptions, async (request, reply) => {
-          const { id } = request.params as { id: string };
-          const result = await scim.getUser(
-            connectionOf(request),
-            id,
-            projection(request.query as Query),
-          );
-          return send(reply, 200, result.resource, result.version);
-        });
-        scope.put(`${path}/:id`, writeOptions, async (request, reply) => {
-          const { id } = request.params as { id: string };
-          const result = await scim.replaceUser(
-            connectionOf(request),
-            id,
-            request.body,
-            ifMatch(request),
-          );
-          return send(reply, 200, result.resource, result.version);
-        });
-        scope.patch(`${path}/:id`, writeOptions, async (request, reply) => {
-          const { id } = request.params as { id: string };
-          const query = request.query as Query;
-          const result = await scim.patchUser(
-            connectionOf(request),
-            id,
-            request.body,
-            ifMatch(request),
-            wantsBody(query),
-          );
-          return patchAnswer(request, reply, result, (r) =>
-            scim.projectUser(r.resource, projection(query)),
-          );
-        });
-        scope.delete(`${path}/:id`, readOptions, async (request, reply) => {
-          const { id } = request.params as { id: string };
-          await scim.deleteUser(connectionOf(request), id, ifMatch(request));
-          return reply.status(204).send();
-        });
-      }
 
-      for (const path of both('Groups')) {
-        for (const listPath of [path, `${path}/`]) {
-          scope.get(listPath, readOptions, async (request, reply) =>
-            send(
-              reply,
-              200,
-              await scim.listGroups(connectionOf(request), listQuery(request.query as Query)),
-            ),
-          );
-        }
-        scope.post(`${path}/.search`, writeOptions, async (request, reply) =>
-          send(reply, 200, await scim.listGroups(connectionOf(request), searchQuery(request.body))),
-        );
-        scope.post(path, writeOptions, async (request, reply) => {
-          const result = await scim.createGroup(connectionOf(request), request.body);
-          void reply.header(
-            'location',
-            (result.resource.meta as { location?: string } | undefined)?.location ?? '',
-          );
-          return send(reply, 201, result.resource, result.version);
-        });
-        scope.get(`${path}/:id`, readOptions, async (request, reply) => {
-          const { id } = request.params as { id: string };
-          const result = await scim.getGroup(
-            connectionOf(request),
-            id,
-            projection(request.query as Query),
-          );
-          return send(reply, 200, result.resource, result.version);
-        });
-        scope.put(`${path}/:id`, writeOptions, async (request, reply) => {
-          const { id } = request.params as { id: string };
-          const result = await scim.replaceGroup(
-            connectionOf(request),
-            id,
-            request.body,
-            ifMatch(request),
-          );
-          return send(reply, 200, result.resource, result.version);
-        });
-        scope.patch(`${path}/:id`, writeOptions, async (request, reply) => {
-          const { id } = request.params as { id: string };
-          const query = request.query as Query;
-          const result = await scim.patchGroup(
-            connectionOf(request),
-            id,
-            request.body,
-            ifMatch(request),
-            wantsBody(query),
-          );
-          return patchAnswer(request, reply, result, (r) =>
-            scim.projectGroup(r.resource, projection(query)),
-          );
-        });
-        scope.delete(`${path}/:id`, readOptions, async (request, reply) => {
-          const { id } = request.params as { id: string };
-          await scim.deleteGroup(connectionOf(request), id, ifMatch(request));
-          return reply.status(204).send();
-        });
-      }
       // Unknown SCIM paths answer a SCIM 404, even where a catch-all route (the console's) exists.
       scope.all('/*', readOptions, notFound);
       done();
