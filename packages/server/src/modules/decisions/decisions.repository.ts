@@ -110,6 +110,21 @@ async function loadSuspensions(
   );
 }
 
+// The columns the index reads, one list each, shared by the full load and the targeted reloads.
+const memberColumns = ['id', 'name', 'email', 'email_key'] as const;
+const memberRoleColumns = [
+  'member_id',
+  'environment_id',
+  'role_type',
+  'legacy_role_id',
+  'environment_role_id',
+] as const;
+const collaboratorGroupColumns = ['id', 'name', 'system'] as const;
+const membershipColumns = ['group_id', 'member_id', 'expires_at'] as const;
+const projectColumns = ['id', 'name', 'environment_id'] as const;
+const endUserColumns = ['id', 'name', 'email', 'email_key', 'status'] as const;
+const endUserGroupColumns = ['id', 'environment_id', 'name', 'managed_by', 'system'] as const;
+
 const grantColumns = [
   'id',
   'project_id',
@@ -164,8 +179,7 @@ export async function loadWorkspaceRows(
   if (workspace === undefined) return undefined;
   const [
     environments,
-    legacyRoles,
-    environmentRoles,
+    { legacyRoles, environmentRoles },
     projectRoles,
     members,
     memberRoles,
@@ -179,16 +193,7 @@ export async function loadWorkspaceRows(
       .where('workspace_id', '=', workspaceId)
       .orderBy('id')
       .execute(),
-    db
-      .selectFrom('legacy_roles')
-      .select(['id', 'name', 'privileges'])
-      .where('workspace_id', '=', workspaceId)
-      .execute(),
-    db
-      .selectFrom('environment_roles')
-      .select(['id', 'name', 'config'])
-      .where('workspace_id', '=', workspaceId)
-      .execute(),
+    loadEnvironmentRoleRows(db, workspaceId),
     db
       .selectFrom('project_roles')
       .select(['id', 'name', 'config'])
@@ -196,22 +201,22 @@ export async function loadWorkspaceRows(
       .execute(),
     db
       .selectFrom('members')
-      .select(['id', 'name', 'email', 'email_key'])
+      .select(memberColumns)
       .where('workspace_id', '=', workspaceId)
       .execute(),
     db
       .selectFrom('member_environment_roles')
-      .select(['member_id', 'environment_id', 'role_type', 'legacy_role_id', 'environment_role_id'])
+      .select(memberRoleColumns)
       .where('workspace_id', '=', workspaceId)
       .execute(),
     db
       .selectFrom('collaborator_groups')
-      .select(['id', 'name', 'system'])
+      .select(collaboratorGroupColumns)
       .where('workspace_id', '=', workspaceId)
       .execute(),
     db
       .selectFrom('projects')
-      .select(['id', 'name', 'environment_id'])
+      .select(projectColumns)
       .where('workspace_id', '=', workspaceId)
       .execute(),
     loadSuspensions(db, workspaceId),
@@ -294,18 +299,18 @@ export async function loadMemberRows(
   const [member, roles, memberships, grants, suspensions] = await Promise.all([
     db
       .selectFrom('members')
-      .select(['id', 'name', 'email', 'email_key'])
+      .select(memberColumns)
       .where('workspace_id', '=', workspaceId)
       .where('id', '=', memberId)
       .executeTakeFirst(),
     db
       .selectFrom('member_environment_roles')
-      .select(['member_id', 'environment_id', 'role_type', 'legacy_role_id', 'environment_role_id'])
+      .select(memberRoleColumns)
       .where('member_id', '=', memberId)
       .execute(),
     db
       .selectFrom('group_memberships')
-      .select(['group_id', 'member_id', 'expires_at'])
+      .select(membershipColumns)
       .where('member_id', '=', memberId)
       .execute(),
     db
@@ -332,13 +337,13 @@ export async function loadGroupRows(
   const [group, memberships, grants] = await Promise.all([
     db
       .selectFrom('collaborator_groups')
-      .select(['id', 'name', 'system'])
+      .select(collaboratorGroupColumns)
       .where('workspace_id', '=', workspaceId)
       .where('id', '=', groupId)
       .executeTakeFirst(),
     db
       .selectFrom('group_memberships')
-      .select(['group_id', 'member_id', 'expires_at'])
+      .select(membershipColumns)
       .where('group_id', '=', groupId)
       .where('member_id', 'is not', null)
       .execute(),
@@ -360,7 +365,7 @@ export async function loadProjectRows(
   const [project, grants] = await Promise.all([
     db
       .selectFrom('projects')
-      .select(['id', 'name', 'environment_id'])
+      .select(projectColumns)
       .where('workspace_id', '=', workspaceId)
       .where('id', '=', projectId)
       .executeTakeFirst(),
@@ -465,7 +470,7 @@ export async function loadEndUserRows(
   const [user, environments, groups] = await Promise.all([
     db
       .selectFrom('end_users')
-      .select(['id', 'name', 'email', 'email_key', 'status'])
+      .select(endUserColumns)
       .where('workspace_id', '=', workspaceId)
       .where('id', '=', endUserId)
       .executeTakeFirst(),
@@ -503,7 +508,7 @@ export async function loadEndUserGroupRows(
   const [group, members] = await Promise.all([
     db
       .selectFrom('end_user_groups')
-      .select(['id', 'environment_id', 'name', 'managed_by', 'system'])
+      .select(endUserGroupColumns)
       .where('workspace_id', '=', workspaceId)
       .where('id', '=', groupId)
       .executeTakeFirst(),
@@ -528,7 +533,7 @@ export function loadEveryoneGroupRows(
 ): Promise<EndUserSliceRows['groups']> {
   return db
     .selectFrom('end_user_groups')
-    .select(['id', 'environment_id', 'name', 'managed_by', 'system'])
+    .select(endUserGroupColumns)
     .where('workspace_id', '=', workspaceId)
     .where('system', '=', 1)
     .execute();
@@ -550,7 +555,7 @@ export async function loadEndUserSliceRows(
   ] = await Promise.all([
     db
       .selectFrom('end_users')
-      .select(['id', 'name', 'email', 'email_key', 'status'])
+      .select(endUserColumns)
       .where('workspace_id', '=', workspaceId)
       .execute(),
     db
@@ -560,7 +565,7 @@ export async function loadEndUserSliceRows(
       .execute(),
     db
       .selectFrom('end_user_groups')
-      .select(['id', 'environment_id', 'name', 'managed_by', 'system'])
+      .select(endUserGroupColumns)
       .where('workspace_id', '=', workspaceId)
       .orderBy('id')
       .execute(),
