@@ -35,7 +35,6 @@ import {
   listChangeEvents,
   listWorkspaceIds,
   loadEndUserGroupRows,
-  loadEveryoneGroupRows,
   loadEndUserRows,
   loadEndUserSliceRows,
   loadGrantPage,
@@ -1482,11 +1481,7 @@ export class AccessIndex {
       );
       return;
     }
-    const environments = this.workspaces.get(workspaceId)?.environments.length ?? 0;
-    const [everyone, users, groups] = await Promise.all([
-      slice.everyone.size < environments
-        ? loadEveryoneGroupRows(db, workspaceId)
-        : Promise.resolve([]),
+    const [users, groups] = await Promise.all([
       Promise.all(
         [...dirty.endUserIds].map(
           async (id) => [id, await loadEndUserRows(db, workspaceId, id)] as const,
@@ -1498,8 +1493,8 @@ export class AccessIndex {
         ),
       ),
     ]);
-    // Everyone and the other groups first: a user reload links the user to groups the slice holds.
-    for (const row of everyone) applyEndUserGroup(slice, row.id, { group: row, memberIds: [] });
+    // Groups first (Everyone included: its creation is an event too): a user reload links the
+    // user to groups the slice must already hold.
     for (const [id, reload] of groups) applyEndUserGroup(slice, id, reload);
     for (const [id, reload] of users) applyEndUser(slice, id, reload);
   }

@@ -522,23 +522,6 @@ export async function loadEndUserGroupRows(
   return { group, memberIds: members.map((row) => row.end_user_id) };
 }
 
-/**
- * The workspace's `Everyone` groups. They are created on first use without an event of their own
- * (end-user-groups.repository.ts ensureEveryoneGroups), so an incremental reload asks for them
- * while the slice lacks one.
- */
-export function loadEveryoneGroupRows(
-  db: Executor,
-  workspaceId: number,
-): Promise<EndUserSliceRows['groups']> {
-  return db
-    .selectFrom('end_user_groups')
-    .select(endUserGroupColumns)
-    .where('workspace_id', '=', workspaceId)
-    .where('system', '=', 1)
-    .execute();
-}
-
 export async function loadEndUserSliceRows(
   db: Executor,
   workspaceId: number,
