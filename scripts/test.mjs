@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Runs the vitest suite once per storage dialect: SQLite always, PostgreSQL when
 // ROSTER_TEST_DATABASE_URL names a server (an admin URL; tests create and drop their own databases).
+// First builds the server (tsc -b, incremental: under a second when up to date), because
+// tests/api/server-start.test.ts runs packages/server/dist/main.js as `npm start` does and a fresh
+// `npm install` has no dist/. (The browser tests build the console themselves when it is stale.)
 // Extra arguments go to vitest (e.g. `npm test -- tests/members.test.ts`).
 // Closes with one line `N passed, M failed[, K skipped]` summed over both runs; exits non-zero if any run failed.
 import { spawn } from 'node:child_process';
@@ -85,6 +88,36 @@ function count(run) {
       : `vitest exited ${run.code} without writing a report`;
   }
   return counts;
+}
+
+/** `tsc -b packages/server` (and the contracts it references); resolves to its exit code. */
+function buildServer() {
+  const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
+  // tsc -b trusts its .tsbuildinfo files: with them present and dist/ deleted it would build
+  // nothing, so a missing output forces a full build.
+  const outputs = ['packages/contracts/dist/index.js', 'packages/server/dist/main.js'];
+  const force = outputs.some((file) => !existsSync(path.join(root, file)));
+  const args = [tsc, '-b', 'packages/server', ...(force ? ['--force'] : [])];
+  console.log(`=== build: tsc ${args.slice(1).join(' ')} ===`);
+  return new Promise((resolve) => {
+    child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
+    child.on('error', (error) => {
+      console.error(`could not start tsc: ${error.message}`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => {
+      child = undefined;
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+const buildCode = await buildServer();
+if (buildCode !== 0) {
+  rmSync(tmp, { recursive: true, force: true });
+  console.log(`\n=== summary ===\nbuild failed (tsc exit ${buildCode}): no test ran`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
 }
 
 const runs = [];
