@@ -145,6 +145,15 @@ for (const run of runs) {
 }
 rmSync(tmp, { recursive: true, force: true });
 if (postgresSkipped) console.log('PostgreSQL half SKIPPED: ROSTER_TEST_DATABASE_URL is not set');
+// The same folder tests/scim/helpers.ts looks in: Okta's and Microsoft's suites are not in the repo.
+const conformanceDir = path.resolve(
+  process.env.ROSTER_SCIM_CONFORMANCE_DIR ?? path.join(root, '../shared/conformance/scim'),
+);
+if (!existsSync(conformanceDir)) {
+  console.log(
+    `SCIM conformance suites SKIPPED: ${conformanceDir} not found (set ROSTER_SCIM_CONFORMANCE_DIR)`,
+  );
+}
 const failedRun = runs.some((run) => run.code !== 0);
 console.log(
   `${total.passed} passed, ${total.failed} failed${total.skipped > 0 ? `, ${total.skipped} skipped` : ''}`,

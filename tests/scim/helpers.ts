@@ -3,13 +3,30 @@
  * speaks to `/scim/v2/<id>` with the connection's token, as an identity provider would.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApiResponse, Roster } from '../helpers/roster.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** The external suites live in the shared folder beside the repository. */
-export const conformanceDir = path.resolve(repoRoot, '../shared/conformance/scim');
+/**
+ * The external suites (Okta's and Microsoft's, not redistributed here) live in the shared folder
+ * beside the repository, as CI has it; ROSTER_SCIM_CONFORMANCE_DIR points elsewhere. A clone
+ * without them skips those tests and says what they need.
+ */
+export const conformanceDir = path.resolve(
+  process.env.ROSTER_SCIM_CONFORMANCE_DIR ?? path.join(repoRoot, '../shared/conformance/scim'),
+);
+
+/** Whether `conformanceDir` holds every file the named suite reads. */
+export function hasConformance(...files: string[]): boolean {
+  return files.every((file) => existsSync(path.join(conformanceDir, file)));
+}
+
+/** The name of the placeholder test that stands for a suite skipped for want of its files. */
+export function conformanceMissing(suite: string, files: string[]): string {
+  return `skips ${suite}: ${files.map((file) => path.join(conformanceDir, file)).join(', ')} not found (put the conformance suites in ../shared/conformance/scim beside the clone, as CI has them, or set ROSTER_SCIM_CONFORMANCE_DIR)`;
+}
 
 export interface ScimConnection {
   id: string;
