@@ -3,7 +3,8 @@
  * (create with the token shown once, provisioning with it, rotate, delete; Read Only users see
  * no write buttons) and console sign-in through the workspace's OpenID Connect connection with a
  * REAL provider (`oidc-provider`), for a collaborator and for an end user with a console role.
- * Axe-core checks every screen; screenshots go to docs/screenshots/ (shown in README.md).
+ * Axe-core checks every screen; screenshots go to SCREENSHOT_DIR (docs/screenshots/ with
+ * UPDATE_SCREENSHOTS=1, else a temporary folder).
  *
  * The browser reaches Roster as http://roster.test (ROSTER_PUBLIC_URL, the provider's registered
  * redirect URI) through a Chromium host-resolver rule, as DNS would send it there.

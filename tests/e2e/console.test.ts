@@ -2,7 +2,7 @@
  * The admin console in a real browser (playwright-core driving Debian's Chromium) against a real
  * server serving the built console: the reference documents' procedures, step by step, with an
  * accessibility check (axe-core: no serious or critical violation) and a screenshot of every
- * screen (docs/screenshots/, shown in README.md).
+ * screen (docs/screenshots/ with UPDATE_SCREENSHOTS=1, else a temporary folder).
  */
 import { readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
