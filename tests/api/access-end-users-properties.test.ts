@@ -7,9 +7,10 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { PROPERTY_SETUP_TIMEOUT_MS, propertyRuns, propertyTimeout } from '../helpers/property.js';
 import type { Roster } from '../helpers/roster.js';
 
-const RUNS = Number(process.env.ROSTER_PROPERTY_RUNS ?? 8);
+const RUNS = propertyRuns(8);
 /** Replays a failure: the seed fast-check printed (ROSTER_PROPERTY_SEED=-1259441679). */
 const SEED = process.env.ROSTER_PROPERTY_SEED;
 const ENVIRONMENTS = ['dev', 'prod'] as const;
@@ -77,7 +78,7 @@ let run = 0;
 beforeAll(async () => {
   cluster = await startCluster({ instances: 1 });
   server = cluster.instances[0] as Roster;
-});
+}, PROPERTY_SETUP_TIMEOUT_MS);
 afterAll(async () => {
   await cluster.close();
 });
@@ -164,7 +165,11 @@ async function apply(
   }
 }
 
-describe('the end-user slice kept current one write at a time', () => {
+// A run (3 users, 3 features, up to 14 writes, a fresh instance, 9 questions to each) takes about
+// a second on an idle machine: a minute each is a backstop against a hang only.
+const timeout = propertyTimeout(RUNS, 60_000);
+
+describe('the end-user slice kept current one write at a time', { timeout }, () => {
   it('answers every user × feature question exactly as an index built from scratch', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -15,10 +15,11 @@ import {
 } from '@roster/contracts';
 import type { Store } from '../../packages/server/src/storage/connect.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { PROPERTY_SETUP_TIMEOUT_MS, propertyRuns, propertyTimeout } from '../helpers/property.js';
 import { createMember, type Roster } from '../helpers/roster.js';
 
 const HOUR = 60 * 60 * 1000;
-const RUNS = Number(process.env.ROSTER_PROPERTY_RUNS ?? 25);
+const RUNS = propertyRuns(25);
 
 let cluster: Cluster;
 let server: Roster;
@@ -323,14 +324,18 @@ beforeAll(async () => {
   groups.push(all.body.data.find((g: { system: boolean }) => g.system).id);
   for (let i = 0; i < 4; i++)
     members.push((await createMember(server, { email: `property${i}@example.com` })).id);
-}, 120_000);
+}, PROPERTY_SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await store.close();
   await cluster.close();
 });
 
-describe('the access index', () => {
+// A run (up to 8 writes, then one batch of every question and the SQL oracle) takes a fraction of
+// a second on an idle machine: half a minute each is a backstop against a hang only.
+const timeout = propertyTimeout(RUNS, 30_000);
+
+describe('the access index', { timeout }, () => {
   it('agrees with a plain SQL evaluation after any sequence of writes and clock moves', async () => {
     await compareAll();
     await fc.assert(
@@ -340,5 +345,5 @@ describe('the access index', () => {
       }),
       { numRuns: RUNS, endOnFailure: true },
     );
-  }, 120_000);
+  });
 });
