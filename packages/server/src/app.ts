@@ -8,13 +8,14 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Config } from './config.js';
+import { fastifyTrustProxy, type Config } from './config.js';
 import type { Store } from './storage/connect.js';
 import { pingStore } from './storage/connect.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
 import { handleError, errorBody } from './http/error-handler.js';
 import { apiClientAuth, isAccessQuestion, platformAuth } from './http/auth.js';
+import { registerSecurityHeaders } from './http/security-headers.js';
 import type { Api } from './http/types.js';
 import { createMailer, type Mailer } from './modules/mail/mailer.js';
 import { createApiClientsService } from './modules/api-clients/api-clients.service.js';
@@ -194,12 +195,15 @@ export async function buildApp(deps: AppDeps) {
   const app: Api = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
-    // Behind a proxy, X-Forwarded-For decides the client IP used for unauthenticated rate limits.
-    trustProxy: true,
+    // The client IP (per-IP rate limit, sign-in limiter) comes from X-Forwarded-For only when
+    // ROSTER_TRUST_PROXY names the proxies; by default it is the TCP peer, which a client cannot forge.
+    trustProxy: fastifyTrustProxy(deps.config.trustProxy),
     schemaController: { compilersFactory: { buildValidator: buildRequestValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('ctx', null);
+  // Before any route is registered, so that every route, error and static file gets them.
+  registerSecurityHeaders(app);
   // The access index: built before the first request, refreshed after every write request before
   // its response goes out (so the writer's next check sees the write), stopped on close.
   app.addHook('onReady', () => services.accessIndex.start());

@@ -2,7 +2,15 @@
  * Configuration from environment variables, each documented in README.md. Invalid values stop
  * the server at start with a message naming the variable.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
+
+/**
+ * Which proxies may say who the client is (X-Forwarded-For), as Fastify's `trustProxy` takes it:
+ * `false` (nobody: the client is the TCP peer), `true` (every hop), a number of hops, or addresses
+ * and CIDR ranges (and proxy-addr's names `loopback`, `linklocal`, `uniquelocal`).
+ */
+export type TrustProxy = boolean | number | string[];
 
 export interface Config {
   port: number;
@@ -18,6 +26,8 @@ export interface Config {
   smtpUrl: string | undefined;
   mailFrom: string;
   logLevel: string;
+  /** Off unless configured: otherwise any client could pick its own IP for the per-IP limits. */
+  trustProxy: TrustProxy;
 }
 
 function integer(
@@ -38,6 +48,47 @@ function integer(
 
 const optional = (value: string | undefined) =>
   value === undefined || value === '' ? undefined : value;
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An IP address, a CIDR range (`10.0.0.0/8`, `fd00::/8`) or one of proxy-addr's names. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry) || isIP(entry) !== 0) return true;
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(entry);
+  if (match?.[1] === undefined || match[2] === undefined) return false;
+  const version = isIP(match[1]);
+  const bits = Number(match[2]);
+  return (version === 4 && bits <= 32) || (version === 6 && bits <= 128);
+}
+
+function trustProxy(env: NodeJS.ProcessEnv): TrustProxy {
+  const raw = optional(env.ROSTER_TRUST_PROXY?.trim());
+  if (raw === undefined || raw === 'false' || raw === '0') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops <= 100) return hops;
+  } else {
+    const entries = raw.split(',').map((entry) => entry.trim());
+    if (entries.every(isProxyAddress)) return entries;
+  }
+  throw new Error(
+    `ROSTER_TRUST_PROXY must be true, false, a number of proxy hops (1 to 100), or a comma-separated list of IP addresses or CIDR ranges, got "${raw}"`,
+  );
+}
+
+/**
+ * The `trustProxy` option for Fastify. A hop count becomes a function trusting the nearest `hops`
+ * peers, as Express reads a number: Fastify 5 treats a bare number as trusting nobody, because it
+ * cannot tell a proxy from a client that sends enough hops; README says to use a count only when
+ * Roster is reachable through those proxies alone.
+ */
+export function fastifyTrustProxy(
+  value: TrustProxy,
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof value !== 'number') return value;
+  return (_address, hop) => hop < value;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 8080, 0, 65535);
@@ -70,5 +121,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: optional(env.ROSTER_SMTP_URL),
     mailFrom: optional(env.ROSTER_MAIL_FROM) ?? 'Roster <roster@localhost>',
     logLevel: optional(env.ROSTER_LOG_LEVEL) ?? 'info',
+    trustProxy: trustProxy(env),
   };
 }
