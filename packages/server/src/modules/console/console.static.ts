@@ -1,7 +1,8 @@
 /**
  * Serves the built console (packages/console/dist) from the API's own process: files by path,
  * and index.html for every other browser navigation (Accept: text/html) outside the API, so the
- * single-page app's routes work on reload. Anything else that matches no route keeps the JSON 404.
+ * single-page app's routes work on reload. `/` asked by anything else (curl, a script) answers where
+ * the console and the API are. Anything else that matches no route keeps the JSON 404.
  */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -13,14 +14,23 @@ import { errorBody } from '../../http/error-handler.js';
 
 // Machine-facing paths: never answered with the console's page, whatever the Accept header.
 const API_PREFIX = /^\/(api|platform|scim|sso|end-user-invitations)(\/|$)/;
-/** The console only loads its own files; inline styles are React's style properties. */
-const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
 
 const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Roster</title></head>
 <body style="font-family:system-ui;margin:3rem"><h1>Roster is running</h1>
 <p>The admin console has not been built. Run <code>npm run build</code> (or <code>npm start</code>) and reload.</p>
 <p>The API answers at <a href="/api/docs">/api/docs</a>.</p></body></html>`;
+
+/** What `GET /` answers a client that does not ask for HTML (a browser gets the console). */
+const SIGNPOST = {
+  name: 'Roster',
+  message:
+    'Roster is running. Open this address in a web browser for the admin console (or /setup to create the first admin); the API reference is at /api/docs.',
+  console: '/',
+  setup: '/setup',
+  api_docs: '/api/docs',
+  openapi: '/api/openapi.json',
+  health: '/healthz',
+} as const;
 
 export interface ConsolePage {
   /** Sends the console's index.html: the single-page app routes on the client. */
@@ -30,12 +40,9 @@ export interface ConsolePage {
 export function consolePage(staticDir: string): ConsolePage {
   return {
     async send(reply) {
-      void reply
-        .type('text/html; charset=utf-8')
-        .header('cache-control', 'no-cache')
-        .header('content-security-policy', CONTENT_SECURITY_POLICY)
-        .header('x-content-type-options', 'nosniff')
-        .header('referrer-policy', 'same-origin');
+      // The security headers (CSP, nosniff, …) are added to every HTML response by
+      // http/security-headers.ts.
+      void reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache');
       try {
         return await reply.send(await readFile(path.join(staticDir, 'index.html'), 'utf8'));
       } catch {
@@ -89,6 +96,8 @@ export async function registerConsoleStatic(
           immutable,
         });
       }
+      // Someone trying the server's address with curl or a script: say where everything is.
+      if (urlPath === '/' && !wantsHtml(request.headers.accept)) return reply.send(SIGNPOST);
       // Browsers navigating to a console route get the app; API clients keep the JSON 404.
       if (!wantsHtml(request.headers.accept)) {
         return reply
