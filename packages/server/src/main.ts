@@ -1,6 +1,7 @@
 /**
  * Starts Roster: configuration → storage → migrations → first-start defaults → HTTP server.
  */
+import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { loadConfig } from './config.js';
 import { migrateToLatest, openStore } from './storage/connect.js';
@@ -13,12 +14,6 @@ async function main(): Promise<void> {
   const { app, services } = await buildApp({ store, config, logger: { level: config.logLevel } });
 
   const bootstrap = await services.workspaces.ensureDefaultWorkspace(config.adminToken);
-  if (bootstrap.created && config.adminToken === undefined && bootstrap.token !== undefined) {
-    // Printed once, on the first start only: the token is stored hashed and cannot be shown again.
-    process.stdout.write(
-      `\nRoster created the default workspace. Its admin API token (shown once, keep it safe):\n\n  ${bootstrap.token}\n\n`,
-    );
-  }
 
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
@@ -30,6 +25,17 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
   await app.listen({ port: config.port, host: config.host });
+  const setupRequired = await services.console.setupRequired();
+  // For the person who started it, in plain words among the JSON logs: where the console is,
+  // and (on the first start only) the admin token, which is stored hashed and never shown again.
+  process.stdout.write(
+    startBanner({
+      listening: listeningUrl(app.server.address(), config.host),
+      open: config.port === 0 ? undefined : config.publicUrl,
+      setupRequired,
+      token: bootstrap.created && config.adminToken === undefined ? bootstrap.token : undefined,
+    }),
+  );
   app.log.info(
     {
       database: store.dialect,
@@ -38,6 +44,42 @@ async function main(): Promise<void> {
     },
     `Roster listening on ${config.publicUrl}`,
   );
+}
+
+/** The address the server listens on (the real port when PORT=0 picked one). */
+function listeningUrl(address: AddressInfo | string | null, host: string): string {
+  if (address === null || typeof address === 'string') return `http://${host}`;
+  const name = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${name}:${String(address.port)}`;
+}
+
+/**
+ * What start-up tells a person: where Roster listens, where to open the console (ROSTER_PUBLIC_URL
+ * when it is a real address), what to do first, and the generated admin token, labelled.
+ */
+function startBanner(start: {
+  listening: string;
+  open: string | undefined;
+  setupRequired: boolean;
+  token: string | undefined;
+}): string {
+  const base = (start.open ?? start.listening).replace(/\/+$/, '');
+  const next = start.setupRequired
+    ? `open ${base}/setup to create the first console admin with the admin API token`
+    : `open ${base}/ to sign in to the console`;
+  const lines = [
+    '',
+    `Roster is listening on ${start.listening} — ${next}.`,
+    `API reference: ${base}/api/docs`,
+  ];
+  if (start.token !== undefined) {
+    lines.push(
+      '',
+      'Roster created the default workspace. Its admin API token is shown this once (it is stored hashed; keep it safe):',
+      `  Admin API token: ${start.token}`,
+    );
+  }
+  return `${lines.join('\n')}\n\n`;
 }
 
 /** A start-up failure's cause: an Error or a primitive as String() prints it, any other object inspected. */
