@@ -14,6 +14,13 @@ async function main(): Promise<void> {
   const { app, services } = await buildApp({ store, config, logger: { level: config.logLevel } });
 
   const bootstrap = await services.workspaces.ensureDefaultWorkspace(config.adminToken);
+  if (bootstrap.created && config.adminToken === undefined && bootstrap.token !== undefined) {
+    // Printed once, on the first start only, and before listening (a busy port must not lose it):
+    // the token is stored hashed and cannot be shown again.
+    process.stdout.write(
+      `\nRoster created the default workspace. Its admin API token is shown this once (it is stored hashed; keep it safe):\n  Admin API token: ${bootstrap.token}\n`,
+    );
+  }
 
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
@@ -25,15 +32,13 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
   await app.listen({ port: config.port, host: config.host });
-  const setupRequired = await services.console.setupRequired();
-  // For the person who started it, in plain words among the JSON logs: where the console is,
-  // and (on the first start only) the admin token, which is stored hashed and never shown again.
+  // For the person who started it, in plain words among the JSON logs: where to open the console.
   process.stdout.write(
     startBanner({
       listening: listeningUrl(app.server.address(), config.host),
+      // With PORT=0 the configured URL names port 0: the real one is where it listens.
       open: config.port === 0 ? undefined : config.publicUrl,
-      setupRequired,
-      token: bootstrap.created && config.adminToken === undefined ? bootstrap.token : undefined,
+      setupRequired: await services.console.setupRequired(),
     }),
   );
   app.log.info(
@@ -54,32 +59,19 @@ function listeningUrl(address: AddressInfo | string | null, host: string): strin
 }
 
 /**
- * What start-up tells a person: where Roster listens, where to open the console (ROSTER_PUBLIC_URL
- * when it is a real address), what to do first, and the generated admin token, labelled.
+ * What start-up tells a person: where Roster listens, and where to open the console
+ * (ROSTER_PUBLIC_URL, the address users reach) for the first thing to do there.
  */
 function startBanner(start: {
   listening: string;
   open: string | undefined;
   setupRequired: boolean;
-  token: string | undefined;
 }): string {
   const base = (start.open ?? start.listening).replace(/\/+$/, '');
   const next = start.setupRequired
     ? `open ${base}/setup to create the first console admin with the admin API token`
     : `open ${base}/ to sign in to the console`;
-  const lines = [
-    '',
-    `Roster is listening on ${start.listening} — ${next}.`,
-    `API reference: ${base}/api/docs`,
-  ];
-  if (start.token !== undefined) {
-    lines.push(
-      '',
-      'Roster created the default workspace. Its admin API token is shown this once (it is stored hashed; keep it safe):',
-      `  Admin API token: ${start.token}`,
-    );
-  }
-  return `${lines.join('\n')}\n\n`;
+  return `\nRoster is listening on ${start.listening} — ${next}.\nAPI reference: ${base}/api/docs\n\n`;
 }
 
 /** A start-up failure's cause: an Error or a primitive as String() prints it, any other object inspected. */
