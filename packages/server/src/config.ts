@@ -18,6 +18,11 @@ export interface Config {
   smtpUrl: string | undefined;
   mailFrom: string;
   logLevel: string;
+  /**
+   * How often each instance reads the change log as a safety net for missed notifications, in ms
+   * (0: never; notifications alone on PostgreSQL, writes of this instance only on SQLite).
+   */
+  changePollMs: number;
 }
 
 function integer(
@@ -70,5 +75,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: optional(env.ROSTER_SMTP_URL),
     mailFrom: optional(env.ROSTER_MAIL_FROM) ?? 'Roster <roster@localhost>',
     logLevel: optional(env.ROSTER_LOG_LEVEL) ?? 'info',
+    changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
   };
 }
