@@ -25,7 +25,7 @@ interface Server {
   url: string;
   output(): string;
   alive(): boolean;
-  request(method: string, requestPath: string, body?: unknown): Promise<Reply>;
+  request(method: string, requestPath: string, body?: unknown, token?: string): Promise<Reply>;
   stop(): Promise<void>;
 }
 
@@ -66,12 +66,12 @@ function startServer(env: Record<string, string>): Promise<Server> {
         url,
         output: () => output,
         alive: () => child.exitCode === null && child.signalCode === null,
-        async request(method, requestPath, body) {
+        async request(method, requestPath, body, token = TOKEN) {
           const started = Date.now();
           const response = await fetch(`${url}${requestPath}`, {
             method,
             headers: {
-              authorization: `Bearer ${TOKEN}`,
+              authorization: `Bearer ${token}`,
               ...(body === undefined ? {} : { 'content-type': 'application/json' }),
             },
             body: body === undefined ? undefined : JSON.stringify(body),
@@ -138,7 +138,13 @@ interface Load {
  * list them, concurrently, until stopped.
  */
 function runLoad(server: Server, prefix: string, writers: number, readers: number): Load {
-  const load: Load = { acknowledged: [], unavailable: 0, served: 0, wrong: [], stop: async () => {} };
+  const load: Load = {
+    acknowledged: [],
+    unavailable: 0,
+    served: 0,
+    wrong: [],
+    stop: async () => {},
+  };
   let running = true;
   let counter = 0;
   const judge = (label: string, reply: Reply, ok: number) => {
@@ -178,7 +184,11 @@ function runLoad(server: Server, prefix: string, writers: number, readers: numbe
     ),
     ...Array.from({ length: readers }, () =>
       loop(async () => {
-        judge('GET /api/end_users', await server.request('GET', '/api/end_users?page[size]=5'), 200);
+        judge(
+          'GET /api/end_users',
+          await server.request('GET', '/api/end_users?page[size]=5'),
+          200,
+        );
       }),
     ),
   ];
@@ -343,11 +353,11 @@ describe.skipIf(testDialect !== 'postgres')(
         });
         expect(ready.body.database).toBe('ok');
       }
-      expect(
-        await missingEmails(b, [...loadA.acknowledged, ...loadB.acknowledged]),
-      ).toEqual([]);
+      expect(await missingEmails(b, [...loadA.acknowledged, ...loadB.acknowledged])).toEqual([]);
       // The driver's error is in the log (not in the responses).
-      expect(a.output()).toMatch(/terminating connection due to administrator command|Connection terminated/);
+      expect(a.output()).toMatch(
+        /terminating connection due to administrator command|Connection terminated/,
+      );
     });
 
     it('answers 503 fast with a clear body (API and SCIM formats) while PostgreSQL is unreachable, says so on /readyz, and serves again by itself when it is back', async () => {
@@ -400,7 +410,9 @@ describe.skipIf(testDialect !== 'postgres')(
         // Liveness stays green: the process is fine, an orchestrator must not restart it.
         expect((await fetch(`${a.url}/livez`)).status).toBe(200);
         // Outage of about 3 s, longer than one LISTEN retry.
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, 3_000 - (Date.now() - cutAt))));
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.max(0, 3_000 - (Date.now() - cutAt))),
+        );
       } finally {
         await proxy.restore();
       }
@@ -433,3 +445,210 @@ describe.skipIf(testDialect !== 'postgres')(
     });
   },
 );
+
+/** Whether this run may mount a tmpfs (root, and a container that allows it). */
+function tmpfsAvailable(): boolean {
+  if (testDialect !== 'sqlite') return false;
+  const probe = mkdtempSync(path.join(tmpdir(), 'roster-mount-probe-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+const canMount = tmpfsAvailable();
+if (testDialect === 'sqlite' && !canMount)
+  process.emitWarning(
+    'faults.test.ts: cannot mount a tmpfs here (needs root): the disk-full and read-only cases are skipped',
+  );
+
+/** A fresh tmpfs of `size` (e.g. "8m") mounted on a new directory. */
+function mountTmpfs(size: string): { dir: string; unmount(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'roster-tmpfs-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  return {
+    dir,
+    unmount() {
+      execFileSync('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe.skipIf(!canMount)(
+  'SQLite on a full or read-only disk (SQLite runs as root only)',
+  { timeout: 120_000 },
+  () => {
+    it('answers 507 with a clear message when the disk is full, logs SQLITE_FULL, keeps what it acknowledged, and writes again once space is freed', async () => {
+      const disk = mountTmpfs('8m');
+      let server: Server | undefined;
+      try {
+        server = await startServer({ ROSTER_DATA_DIR: disk.dir });
+        const acknowledged: string[] = [];
+        const create = async (email: string) => {
+          const reply = await server!.request('POST', '/api/end_users', {
+            name: `${email} ${'x'.repeat(150)}`,
+            email,
+            environment_types: ['dev', 'test', 'prod'],
+          });
+          if (reply.status === 201) acknowledged.push(email);
+          return reply;
+        };
+        for (let i = 0; i < 5; i++)
+          expect((await create(`before-${i}@example.com`)).status).toBe(201);
+
+        // Leave 32 KB free: a few more writes fit, then SQLite cannot grow its files.
+        const { bavail, bsize } = statfsSync(disk.dir);
+        const filler = path.join(disk.dir, 'filler');
+        writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - 32 * 1024)));
+        let full: Reply | undefined;
+        for (let i = 0; i < 3_000 && full === undefined; i++) {
+          const reply = await create(`filling-${i}@example.com`);
+          if (reply.status !== 201) full = reply;
+        }
+        expect(full).toBeDefined();
+        expect(full!.status).toBe(507);
+        expect(full!.body).toEqual({
+          errors: [
+            {
+              code: 'insufficient_storage',
+              title: expect.stringMatching(
+                /database is out of disk space; the change was not saved/,
+              ),
+            },
+          ],
+        });
+        // The log names the real cause, not the failed ROLLBACK after it (the log arrives through a
+        // pipe: wait for it).
+        await waitFor('the log names SQLITE_FULL', 5_000, async () =>
+          /SQLITE_FULL/.test(server!.output()) ? true : undefined,
+        );
+        expect(server.output()).not.toMatch(/cannot rollback/);
+        // Reads still work on a full disk.
+        expect((await server.request('GET', '/api/end_users?page[size]=1')).status).toBe(200);
+
+        rmSync(filler);
+        const after = await waitFor('a write succeeds once space is freed', 10_000, async () => {
+          const reply = await create(`after-${Date.now()}@example.com`);
+          return reply.status === 201 ? reply : undefined;
+        });
+        expect(after.status).toBe(201);
+        expect(server.alive()).toBe(true);
+        expect(await missingEmails(server, acknowledged)).toEqual([]);
+      } finally {
+        await server?.stop();
+        disk.unmount();
+      }
+    });
+
+    it('refuses to start on a read-only data directory with a message naming it and ROSTER_DATA_DIR', async () => {
+      const disk = mountTmpfs('16m');
+      try {
+        // A data directory that worked, then became read-only (a remounted volume).
+        const first = await startServer({ ROSTER_DATA_DIR: disk.dir });
+        await first.stop();
+        execFileSync('mount', ['-o', 'remount,ro', disk.dir]);
+        const child = spawn(process.execPath, [MAIN], {
+          env: { ...process.env, PORT: '0', ROSTER_DATA_DIR: disk.dir, ROSTER_ADMIN_TOKEN: TOKEN },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const code = await new Promise((resolve) => child.once('exit', resolve));
+        expect(code).toBe(1);
+        expect(stderr).toContain(`The data directory ${disk.dir} is read-only`);
+        expect(stderr).toContain('ROSTER_DATA_DIR');
+      } finally {
+        disk.unmount();
+      }
+    });
+  },
+);
+
+describe('kill -9 during a bulk import', { timeout: 120_000 }, () => {
+  let database: TestDatabase;
+  let dataDir: string;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dataDir = await mkdtemp(path.join(tmpdir(), 'roster-kill-'));
+  });
+  afterAll(async () => {
+    await database.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('loses no acknowledged write and starts again cleanly', async () => {
+    // SQLite needs a file that outlives the process (not :memory:).
+    const env = {
+      ROSTER_DATA_DIR: dataDir,
+      ...(testDialect === 'postgres' ? { ROSTER_DATABASE_URL: database.url } : {}),
+    };
+    const first = await startServer(env);
+    const connection = await first.request('POST', '/api/scim_connections', {
+      environment_type: 'dev',
+      target: 'end_users',
+    });
+    expect(connection.status).toBe(201);
+    const scim = connection.body.data as { id: string; token: string };
+
+    // An identity provider's initial import: users created as fast as the server takes them.
+    const acknowledged: string[] = [];
+    let running = true;
+    let counter = 0;
+    const importer = async () => {
+      while (running) {
+        const userName = `imported-${(counter += 1)}@example.com`;
+        try {
+          const reply = await first.request(
+            'POST',
+            `/scim/v2/${scim.id}/Users`,
+            {
+              schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+              userName,
+              name: { givenName: 'Imported', familyName: String(counter) },
+              emails: [{ value: userName, primary: true }],
+              active: true,
+            },
+            scim.token,
+          );
+          if (reply.status === 201) acknowledged.push(userName);
+        } catch {
+          // the process was killed while this request ran: not acknowledged
+        }
+      }
+    };
+    const importers = Array.from({ length: 6 }, importer);
+    await waitFor('the import is under way', 30_000, async () =>
+      acknowledged.length >= 50 ? true : undefined,
+    );
+    const exited = new Promise((resolve) => first.child.once('exit', resolve));
+    first.child.kill('SIGKILL');
+    await exited;
+    running = false;
+    await Promise.all(importers);
+
+    const second = await startServer(env);
+    try {
+      expect(second.output()).not.toMatch(/error|failed/i);
+      const missing: string[] = [];
+      for (const userName of acknowledged) {
+        const reply = await second.request(
+          'GET',
+          `/scim/v2/${scim.id}/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}`,
+          undefined,
+          scim.token,
+        );
+        expect(reply.status).toBe(200);
+        if (reply.body.totalResults !== 1) missing.push(userName);
+      }
+      expect(missing).toEqual([]);
+      expect(acknowledged.length).toBeGreaterThanOrEqual(50);
+    } finally {
+      await second.stop();
+    }
+  });
+});
