@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
@@ -443,6 +444,35 @@ describe.skipIf(testDialect !== 'postgres')(
       expect((await b.request('POST', `/api/end_users/${userId}/unlock`)).status).toBe(200);
       await decisionOnA(ask, 'allow');
     });
+
+    it('keeps instance A serving when instance B is killed (kill -9) under load, and B starts again cleanly and in step', async () => {
+      const loadA = runLoad(a, 'killed-b-a', 2, 1);
+      const loadB = runLoad(b, 'killed-b-b', 2, 1);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const exited = new Promise((resolve) => b.child.once('exit', resolve));
+      b.child.kill('SIGKILL');
+      await exited;
+      await loadB.stop();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await loadA.stop();
+      expect(a.alive()).toBe(true);
+      // A never noticed: B's connections ended with B, its open transactions rolled back.
+      expect(loadA.wrong).toEqual([]);
+      expect(loadA.unavailable).toBe(0);
+      // B's requests cut by the kill are not acknowledged; every one that was is stored.
+      expect(loadB.wrong.every((line) => line.startsWith('request failed'))).toBe(true);
+
+      b = await startServer({
+        ROSTER_CHANGE_POLL_MS: '0',
+        ROSTER_DATABASE_URL: database.url,
+        ROSTER_DATA_DIR: path.join(dataDir, 'b'),
+      });
+      expect(await missingEmails(b, [...loadA.acknowledged, ...loadB.acknowledged])).toEqual([]);
+      // The new B's writes reach A by notification, as before.
+      const { userId, ask } = scenario;
+      expect((await b.request('POST', `/api/end_users/${userId}/lock`)).status).toBe(200);
+      await decisionOnA(ask, 'deny');
+    });
   },
 );
 
@@ -652,3 +682,44 @@ describe('kill -9 during a bulk import', { timeout: 120_000 }, () => {
     }
   });
 });
+
+describe.skipIf(testDialect !== 'sqlite')(
+  'SQLite locked by another process (SQLite runs only)',
+  { timeout: 60_000 },
+  () => {
+    it('answers 503 "busy" when another process holds the write lock past the busy timeout, and writes again once it lets go', async () => {
+      const dataDir = await mkdtemp(path.join(tmpdir(), 'roster-busy-'));
+      const server = await startServer({ ROSTER_DATA_DIR: dataDir });
+      // Another process's long write transaction (a script, a careless sqlite3 shell).
+      const other = new SQLite(path.join(dataDir, 'roster.sqlite'));
+      try {
+        other.prepare('BEGIN IMMEDIATE').run();
+        const write = await server.request('POST', '/api/end_users', {
+          name: 'Blocked',
+          email: 'blocked@example.com',
+          environment_types: ['dev'],
+        });
+        expect(write.status).toBe(503);
+        expect(write.body).toEqual({
+          errors: [
+            {
+              code: 'service_unavailable',
+              title: expect.stringMatching(/database is busy \(locked by another writer\)/),
+            },
+          ],
+        });
+        other.prepare('COMMIT').run();
+        const retried = await server.request('POST', '/api/end_users', {
+          name: 'Blocked',
+          email: 'blocked@example.com',
+          environment_types: ['dev'],
+        });
+        expect(retried.status).toBe(201);
+      } finally {
+        other.close();
+        await server.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    });
+  },
+);

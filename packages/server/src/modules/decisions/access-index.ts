@@ -1225,7 +1225,7 @@ export interface IndexLog {
 
 const LISTEN_CONNECT_TIMEOUT_MS = 5_000;
 const LISTEN_RETRY_FIRST_MS = 250;
-const LISTEN_RETRY_MAX_MS = 10_000;
+const LISTEN_RETRY_MAX_MS = 5_000;
 
 interface Dirty {
   full: boolean;
@@ -1404,7 +1404,7 @@ export class AccessIndex {
     await this.sync().catch((error: unknown) => this.options.onError?.(error));
   }
 
-  /** Logs the loss once and schedules the next attempt: 250 ms, doubling up to 10 s. */
+  /** Logs the loss once and schedules the next attempt: 250 ms, doubling up to 5 s. */
   private listenerLost(url: string, error: unknown): void {
     if (this.stopped) return;
     if (this.notifications === 'listening') {
@@ -1426,7 +1426,7 @@ export class AccessIndex {
             this.log?.info({ attempt }, 'listening for cross-instance changes again');
         },
         (retryError: unknown) => {
-          // Every failed attempt is logged, at most once per backoff step (at most every 10 s).
+          // Every failed attempt is logged, at most once per backoff step (at most every 5 s).
           this.log?.warn(
             { err: retryError, attempt },
             'could not LISTEN for cross-instance changes; retrying',
