@@ -50,8 +50,8 @@ function startServer(env: Record<string, string>): Promise<Server> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return new Promise<Server>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(new Error(`server did not start:\n${output}`));
@@ -60,7 +60,7 @@ function startServer(env: Record<string, string>): Promise<Server> {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match?.[1] === undefined) return;
       clearTimeout(timer);
-      child.stdout?.off('data', check);
+      child.stdout.off('data', check);
       const url = match[1];
       resolve({
         child,
@@ -96,7 +96,7 @@ function startServer(env: Record<string, string>): Promise<Server> {
         },
       });
     };
-    child.stdout?.on('data', check);
+    child.stdout.on('data', check);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`server exited (${String(code ?? signal)}):\n${output}`));
@@ -107,7 +107,7 @@ function startServer(env: Record<string, string>): Promise<Server> {
 async function waitFor<T>(
   what: string,
   timeoutMs: number,
-  attempt: () => Promise<T | undefined>,
+  attempt: () => Promise<T | undefined> | T | undefined,
 ): Promise<T> {
   const started = Date.now();
   let last: unknown;
@@ -249,11 +249,14 @@ describe.skipIf(testDialect !== 'postgres')(
       await decisionOnA(scenario.ask, 'allow');
     });
     afterAll(async () => {
+      /* eslint-disable @typescript-eslint/no-unnecessary-condition -- beforeAll may have failed
+         before assigning them all */
       await admin?.end();
       await a?.stop();
       await b?.stop();
       await proxy?.close();
       await database?.drop();
+      /* eslint-enable @typescript-eslint/no-unnecessary-condition */
       await rm(dataDir, { recursive: true, force: true });
     });
 
@@ -261,7 +264,8 @@ describe.skipIf(testDialect !== 'postgres')(
     async function terminateBackends(): Promise<number> {
       const result = await admin.query<{ terminated: boolean }>(
         `select pg_terminate_backend(pid) as terminated from pg_stat_activity
-          where datname = current_database() and pid <> pg_backend_pid()`,
+          where datname = current_database() and usename = current_user
+            and pid <> pg_backend_pid()`,
       );
       return result.rows.filter((row) => row.terminated).length;
     }
@@ -554,7 +558,7 @@ describe.skipIf(!canMount)(
         });
         // The log names the real cause, not the failed ROLLBACK after it (the log arrives through a
         // pipe: wait for it).
-        await waitFor('the log names SQLITE_FULL', 5_000, async () =>
+        await waitFor('the log names SQLITE_FULL', 5_000, () =>
           /SQLITE_FULL/.test(server!.output()) ? true : undefined,
         );
         expect(server.output()).not.toMatch(/cannot rollback/);
@@ -652,7 +656,7 @@ describe('kill -9 during a bulk import', { timeout: 120_000 }, () => {
       }
     };
     const importers = Array.from({ length: 6 }, importer);
-    await waitFor('the import is under way', 30_000, async () =>
+    await waitFor('the import is under way', 30_000, () =>
       acknowledged.length >= 50 ? true : undefined,
     );
     const exited = new Promise((resolve) => first.child.once('exit', resolve));

@@ -45,7 +45,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const port = address.port;
 
   const cut = async () => {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+    });
     for (const socket of sockets) socket.destroy();
     await closed;
   };

@@ -2,7 +2,11 @@
  * buildApp(deps): the whole HTTP application over an opened, migrated store. main.ts starts it;
  * tests build it against a fresh database and talk to it over HTTP.
  */
-import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';

@@ -127,14 +127,16 @@ function openableFile(file: string): void {
       accessSync(target, fsConstants.R_OK | fsConstants.W_OK);
     } catch (error) {
       const what = target === directory ? 'The data directory' : 'The database file';
-      throw new StoreOpenError(`${what} ${target} is read-only (${describeFsError(error)}). ${advice}`);
+      throw new StoreOpenError(
+        `${what} ${target} is read-only (${describeFsError(error)}). ${advice}`,
+      );
     }
   }
 }
 
 function describeFsError(error: unknown): string {
   return typeof error === 'object' && error !== null && 'code' in error
-    ? String((error as { code: unknown }).code)
+    ? String(error.code)
     : String(error);
 }
 
@@ -196,21 +198,19 @@ class CauseKeepingDriver implements Driver {
       if (!this.transactionGone()) throw rollbackError;
     }
   }
-  savepoint: Driver['savepoint'] = (connection, name, compile) =>
-    this.call('savepoint', connection, name, compile);
-  rollbackToSavepoint: Driver['rollbackToSavepoint'] = (connection, name, compile) =>
-    this.call('rollbackToSavepoint', connection, name, compile);
-  releaseSavepoint: Driver['releaseSavepoint'] = (connection, name, compile) =>
-    this.call('releaseSavepoint', connection, name, compile);
+  savepoint: Driver['savepoint'] = (connection, name, compile) => {
+    if (this.driver.savepoint === undefined) throw new Error('the driver has no savepoints');
+    return this.driver.savepoint(connection, name, compile);
+  };
+  rollbackToSavepoint: Driver['rollbackToSavepoint'] = (connection, name, compile) => {
+    if (this.driver.rollbackToSavepoint === undefined)
+      throw new Error('the driver has no savepoints');
+    return this.driver.rollbackToSavepoint(connection, name, compile);
+  };
+  releaseSavepoint: Driver['releaseSavepoint'] = (connection, name, compile) => {
+    if (this.driver.releaseSavepoint === undefined) throw new Error('the driver has no savepoints');
+    return this.driver.releaseSavepoint(connection, name, compile);
+  };
   releaseConnection = (connection: DatabaseConnection) => this.driver.releaseConnection(connection);
   destroy = () => this.driver.destroy();
-
-  private call(
-    method: 'savepoint' | 'rollbackToSavepoint' | 'releaseSavepoint',
-    ...args: Parameters<NonNullable<Driver['savepoint']>>
-  ): Promise<void> {
-    const forwarded = this.driver[method];
-    if (forwarded === undefined) throw new Error(`the driver has no ${method}`);
-    return forwarded.apply(this.driver, args);
-  }
 }
