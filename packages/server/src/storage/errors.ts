@@ -87,6 +87,15 @@ const SOCKET_CODES = new Set([
  */
 export function storageFault(error: unknown): StorageFault | undefined {
   const code = driverCode(error) ?? '';
+  // A file the server writes beside its database (the mail outbox) on the same full disk.
+  if (code === 'ENOSPC') {
+    return {
+      status: 507,
+      code: 'storage.full',
+      message:
+        'The server is out of disk space; the request was not completed. Free space on the server, then retry.',
+    };
+  }
   if (code === 'SQLITE_FULL' || code === '53100') {
     return {
       status: 507,
@@ -110,7 +119,7 @@ export function storageFault(error: unknown): StorageFault | undefined {
         'The database could not read or write its files (I/O error); the request was not completed.',
     };
   }
-  if (code.startsWith('SQLITE_READONLY') || code === '25006') {
+  if (code.startsWith('SQLITE_READONLY') || code === '25006' || code === 'EROFS') {
     return {
       status: 503,
       code: 'storage.read_only',
