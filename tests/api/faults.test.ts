@@ -401,7 +401,11 @@ describe.skipIf(testDialect !== 'postgres')(
           detail: expect.stringMatching(UNAVAILABLE),
         });
 
-        const ready = await readiness(a);
+        // The listener notices its closed socket within moments.
+        const ready = await waitFor('/readyz reports the outage', 5_000, async () => {
+          const reply = await readiness(a);
+          return reply.body.notifications === 'reconnecting' ? reply : undefined;
+        });
         expect(ready).toEqual({
           status: 503,
           body: {
