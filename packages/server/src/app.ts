@@ -2,7 +2,11 @@
  * buildApp(deps): the whole HTTP application over an opened, migrated store. main.ts starts it;
  * tests build it against a fresh database and talk to it over HTTP.
  */
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -14,6 +18,7 @@ import { pingStore } from './storage/connect.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
 import { handleError, errorBody } from './http/error-handler.js';
+import { storageFault } from './storage/errors.js';
 import { apiClientAuth, isAccessQuestion, platformAuth } from './http/auth.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import type { Api } from './http/types.js';
@@ -93,6 +98,7 @@ export function createServices(deps: AppDeps) {
     dialect: deps.store.dialect,
     clock,
     databaseUrl: deps.config.databaseUrl,
+    pollIntervalMs: deps.config.changePollMs,
   });
   return {
     accessIndex,
@@ -204,6 +210,7 @@ export async function buildApp(deps: AppDeps) {
   app.decorateRequest('ctx', null);
   // Before any route is registered, so that every route, error and static file gets them.
   registerSecurityHeaders(app);
+  services.accessIndex.useLog(app.log);
   // The access index: built before the first request, refreshed after every write request before
   // its response goes out (so the writer's next check sees the write), stopped on close.
   app.addHook('onReady', () => services.accessIndex.start());
@@ -281,19 +288,33 @@ export async function buildApp(deps: AppDeps) {
     });
   }
 
-  app.get(
-    '/healthz',
-    { config: { rateLimit: false }, schema: { hide: true } },
-    async (_request, reply) => {
-      try {
-        await pingStore(deps.store);
-        return { status: 'ok', database: deps.store.dialect };
-      } catch (error) {
-        app.log.error({ err: error }, 'health check failed');
-        return reply.status(503).send({ status: 'unavailable', database: deps.store.dialect });
-      }
-    },
-  );
+  // Readiness: 503 while the database does not answer (the process keeps running and serves again
+  // when it returns); `notifications` says whether other instances' writes arrive by LISTEN or,
+  // while it reconnects, by the poll only. Liveness (/livez) stays 200 through a database outage,
+  // so an orchestrator does not restart an instance that would recover by itself.
+  const readiness = async (_request: FastifyRequest, reply: FastifyReply) => {
+    const notifications = services.accessIndex.notificationState();
+    const described = {
+      dialect: deps.store.dialect,
+      ...(notifications === undefined ? {} : { notifications }),
+    };
+    try {
+      await pingStore(deps.store);
+      return { status: 'ok', database: 'ok', ...described };
+    } catch (error) {
+      app.log.error({ err: error }, 'health check: the database does not answer');
+      return reply.status(503).send({
+        status: 'unavailable',
+        database: 'unavailable',
+        ...described,
+        error: storageFault(error)?.message ?? 'The database does not answer.',
+      });
+    }
+  };
+  const probe = { config: { rateLimit: false }, schema: { hide: true } } as const;
+  app.get('/healthz', probe, readiness);
+  app.get('/readyz', probe, readiness);
+  app.get('/livez', probe, () => ({ status: 'ok' }));
 
   const { page: consolePage, ssoSignIn: consoleSsoSignIn } = await registerConsole(app, {
     consoleService: services.console,

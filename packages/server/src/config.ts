@@ -28,6 +28,11 @@ export interface Config {
   logLevel: string;
   /** Off unless configured: otherwise any client could pick its own IP for the per-IP limits. */
   trustProxy: TrustProxy;
+  /**
+   * How often each instance reads the change log as a safety net for missed notifications, in ms
+   * (0: never; notifications alone on PostgreSQL, writes of this instance only on SQLite).
+   */
+  changePollMs: number;
 }
 
 function integer(
@@ -122,5 +127,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mailFrom: optional(env.ROSTER_MAIL_FROM) ?? 'Roster <roster@localhost>',
     logLevel: optional(env.ROSTER_LOG_LEVEL) ?? 'info',
     trustProxy: trustProxy(env),
+    changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
   };
 }

@@ -5,7 +5,13 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, reasonCode, type ErrorBodyStyle } from '../lib/errors.js';
-import { isForeignKeyViolation, isInvalidValue, isUniqueViolation } from '../storage/errors.js';
+import {
+  isForeignKeyViolation,
+  isInvalidValue,
+  isUniqueViolation,
+  STORAGE_RETRY_AFTER_SECONDS,
+  storageFault,
+} from '../storage/errors.js';
 
 interface ValidationIssue {
   instancePath?: string;
@@ -121,6 +127,13 @@ export function handleError(
           'A related resource was changed or deleted while the request ran. Retry the request.',
         ),
       );
+  }
+  const fault = storageFault(error);
+  if (fault !== undefined) {
+    // The driver's own error goes to the log only; the client reads what happened and what to do.
+    request.log.error({ err: error, code: fault.code }, fault.message);
+    if (fault.status === 503) void reply.header('retry-after', String(STORAGE_RETRY_AFTER_SECONDS));
+    return reply.status(fault.status).send(errorBody(style, fault.status, fault.message));
   }
   request.log.error({ err: error }, 'unhandled error');
   return reply.status(500).send(errorBody(style, 500, 'Internal server error'));

@@ -57,6 +57,10 @@ export function reasonCode(status: number): string {
       return 'unprocessable_entity';
     case 429:
       return 'too_many_requests';
+    case 503:
+      return 'service_unavailable';
+    case 507:
+      return 'insufficient_storage';
     default:
       return status >= 500 ? 'server_error' : 'bad_request';
   }

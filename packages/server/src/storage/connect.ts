@@ -1,11 +1,24 @@
 /**
  * Opens the store: a SQLite file (better-sqlite3, WAL) by default, PostgreSQL when the URL says so.
  * Runs the migration history before anything else touches the database.
+ *
+ * The store must outlive its database's faults (docs/operations.md#database-faults): a PostgreSQL
+ * restart or an admin's pg_terminate_backend must fail the requests of the moment, never the
+ * process, and a full disk must surface as itself rather than as the failed ROLLBACK after it.
  */
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type DatabaseConnection,
+  type Dialect as KyselyDialect,
+  type Driver,
+} from 'kysely';
 import pg from 'pg';
 import type { Database, Db, Dialect } from './database.js';
 import { migrationProvider } from './migrations/index.js';
@@ -22,6 +35,22 @@ export interface StoreOptions {
   poolSize?: number;
 }
 
+/**
+ * How long a request waits for a PostgreSQL connection before it fails (503): during an outage
+ * requests fail within this bound instead of hanging until the client gives up.
+ */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * The longest one statement may run. No query of Roster's comes near it; it bounds a statement
+ * stuck behind a lock or a server in trouble, so its connection and request are given back.
+ */
+export const POSTGRES_STATEMENT_TIMEOUT_MS = 60_000;
+
+/** A start-up fault of the store, with a message an operator can act on. */
+export class StoreOpenError extends Error {
+  override readonly name = 'StoreOpenError';
+}
+
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
@@ -30,17 +59,35 @@ export function openStore(options: StoreOptions): Store {
   if (isPostgresUrl(options.url)) {
     // Timestamps and JSON are stored as text (see database.ts), and COUNT(*) is cast to integer
     // in queries, so no pg type parser needs changing.
-    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+      statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,
+      // A peer that vanished without closing the socket (a failover, a dropped route) is noticed.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     // An idle connection the server ends (restart, failover, admin kill) must not crash the
     // process: the pool drops it and the next query opens a new one.
     pool.on('error', (error) => {
       process.emitWarning(`PostgreSQL connection lost: ${error.message}`);
     });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    // pg-pool takes its error listener off a connection while it is checked out, and a pg Client
+    // emits 'error' when its server ends it between two queries (57P01 after pg_terminate_backend
+    // or a shutdown, "Connection terminated unexpectedly"): with no listener, Node ends the
+    // process. This one stays for the connection's life; the failure itself reaches the query
+    // that runs next (the client is no longer queryable), and the pool discards the connection
+    // when it comes back.
+    pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
+    const db = new Kysely<Database>({
+      dialect: keepingTheCause(new PostgresDialect({ pool }), () => true),
+    });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
-  if (options.url !== ':memory:')
-    mkdirSync(path.dirname(path.resolve(options.url)), { recursive: true });
+  if (options.url !== ':memory:') openableFile(options.url);
   const database = new SQLite(options.url);
   database.pragma('journal_mode = WAL');
   database.pragma('foreign_keys = ON');
@@ -50,8 +97,63 @@ export function openStore(options: StoreOptions): Store {
   // in-memory index, so the cache serves writes and API reads, and a full index build no longer
   // leaves 16 MB of table pages resident.
   database.pragma('cache_size = -8000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({
+    // After a failed ROLLBACK the transaction is gone only if SQLite says so.
+    dialect: keepingTheCause(new SqliteDialect({ database }), () => !database.inTransaction),
+  });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/**
+ * Creates the SQLite file's directory and checks that both can be written, so a read-only data
+ * directory stops the start with its path and the setting to change, not SQLite's bare "unable
+ * to open database file" or "attempt to write a readonly database" at the first write.
+ */
+function openableFile(file: string): void {
+  const resolved = path.resolve(file);
+  const directory = path.dirname(resolved);
+  const advice = `Roster keeps its SQLite database there: make it writable by this user, or set ROSTER_DATA_DIR (or ROSTER_DATABASE_URL) to a writable place.`;
+  try {
+    mkdirSync(directory, { recursive: true });
+  } catch (error) {
+    throw new StoreOpenError(
+      `Cannot create the data directory ${directory} (${describeFsError(error)}). ${advice}`,
+    );
+  }
+  // WAL mode writes roster.sqlite-wal and -shm beside the file: the directory must be writable
+  // even when the file itself is.
+  for (const target of existsSync(resolved) ? [directory, resolved] : [directory]) {
+    try {
+      accessSync(target, fsConstants.R_OK | fsConstants.W_OK);
+    } catch (error) {
+      const what = target === directory ? 'The data directory' : 'The database file';
+      throw new StoreOpenError(
+        `${what} ${target} is read-only (${describeFsError(error)}). ${advice}`,
+      );
+    }
+  }
+}
+
+function describeFsError(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error
+    ? String(error.code)
+    : String(error);
+}
+
+/**
+ * Kysely runs ROLLBACK when a transaction's callback throws, and if that ROLLBACK fails its error
+ * replaces the one that caused it. After SQLITE_FULL or SQLITE_IOERR, SQLite has usually rolled
+ * back already ("cannot rollback - no transaction is active"); after a lost PostgreSQL connection
+ * the transaction died with it (Kysely discards that connection). The caller must see the cause
+ * (a full disk → 507, a lost database → 503), not the failed clean-up.
+ */
+function keepingTheCause(dialect: KyselyDialect, transactionGone: () => boolean): KyselyDialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createDriver: () => new CauseKeepingDriver(dialect.createDriver(), transactionGone),
+  };
 }
 
 export async function migrateToLatest(store: Store): Promise<void> {
@@ -63,6 +165,52 @@ export async function migrateToLatest(store: Store): Promise<void> {
   }
 }
 
-export async function pingStore(store: Store): Promise<void> {
-  await sql`select 1`.execute(store.db);
+/** Asks the store a trivial question; fails when it has no answer within `timeoutMs`. */
+export async function pingStore(store: Store, timeoutMs = 3_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`the database did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([sql`select 1`.execute(store.db), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Forwards everything to the dialect's driver (whose methods use private fields) but ROLLBACK. */
+class CauseKeepingDriver implements Driver {
+  constructor(
+    private readonly driver: Driver,
+    private readonly transactionGone: () => boolean,
+  ) {}
+  init = () => this.driver.init();
+  acquireConnection = () => this.driver.acquireConnection();
+  beginTransaction: Driver['beginTransaction'] = (connection, settings) =>
+    this.driver.beginTransaction(connection, settings);
+  commitTransaction = (connection: DatabaseConnection) => this.driver.commitTransaction(connection);
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await this.driver.rollbackTransaction(connection);
+    } catch (rollbackError) {
+      if (!this.transactionGone()) throw rollbackError;
+    }
+  }
+  savepoint: Driver['savepoint'] = (connection, name, compile) => {
+    if (this.driver.savepoint === undefined) throw new Error('the driver has no savepoints');
+    return this.driver.savepoint(connection, name, compile);
+  };
+  rollbackToSavepoint: Driver['rollbackToSavepoint'] = (connection, name, compile) => {
+    if (this.driver.rollbackToSavepoint === undefined)
+      throw new Error('the driver has no savepoints');
+    return this.driver.rollbackToSavepoint(connection, name, compile);
+  };
+  releaseSavepoint: Driver['releaseSavepoint'] = (connection, name, compile) => {
+    if (this.driver.releaseSavepoint === undefined) throw new Error('the driver has no savepoints');
+    return this.driver.releaseSavepoint(connection, name, compile);
+  };
+  releaseConnection = (connection: DatabaseConnection) => this.driver.releaseConnection(connection);
+  destroy = () => this.driver.destroy();
 }

@@ -41,3 +41,111 @@ export function isInvalidValue(error: unknown): boolean {
   const code = driverCode(error);
   return code === '22003' || code === '22021' || code === '22P05';
 }
+
+/**
+ * A failure of the database itself rather than of the request: the HTTP layer answers it with this
+ * status and message (no driver text), and logs the driver's error beside it.
+ */
+export interface StorageFault {
+  /** 503: unavailable, busy or failing for now, retry later; 507: out of disk space. */
+  status: 503 | 507;
+  code: string;
+  message: string;
+}
+
+/** Seconds a client should wait before retrying a 503 of the store (the Retry-After header). */
+export const STORAGE_RETRY_AFTER_SECONDS = 2;
+
+const UNAVAILABLE: StorageFault = {
+  status: 503,
+  code: 'storage.unavailable',
+  message: 'The database is unavailable; the request was not completed. Retry in a few seconds.',
+};
+
+/** What pg and Node say when the connection to PostgreSQL is refused, lost or never completes. */
+const CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'is not queryable',
+];
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * Classifies database faults once for both dialects: a full disk (SQLITE_FULL, PostgreSQL 53100),
+ * a database that is down, restarting or unreachable (socket errors, SQLSTATE class 08, 57P01-03,
+ * 53300 too many connections), busy or locked (SQLITE_BUSY, SQLITE_LOCKED, 55P03), timed out
+ * (57014), failing I/O (SQLITE_IOERR, 58030) or read-only (SQLITE_READONLY, 25006).
+ */
+export function storageFault(error: unknown): StorageFault | undefined {
+  const code = driverCode(error) ?? '';
+  // A file the server writes beside its database (the mail outbox) on the same full disk.
+  if (code === 'ENOSPC') {
+    return {
+      status: 507,
+      code: 'storage.full',
+      message:
+        'The server is out of disk space; the request was not completed. Free space on the server, then retry.',
+    };
+  }
+  if (code === 'SQLITE_FULL' || code === '53100') {
+    return {
+      status: 507,
+      code: 'storage.full',
+      message:
+        'The database is out of disk space; the change was not saved. Free space on the server, then retry.',
+    };
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code === '55P03') {
+    return {
+      status: 503,
+      code: 'storage.busy',
+      message: 'The database is busy (locked by another writer); the change was not saved. Retry.',
+    };
+  }
+  if (code.startsWith('SQLITE_IOERR') || code === '58030') {
+    return {
+      status: 503,
+      code: 'storage.io_error',
+      message:
+        'The database could not read or write its files (I/O error); the request was not completed.',
+    };
+  }
+  if (code.startsWith('SQLITE_READONLY') || code === '25006' || code === 'EROFS') {
+    return {
+      status: 503,
+      code: 'storage.read_only',
+      message:
+        'The database is read-only; the change was not saved. Check that the data directory (ROSTER_DATA_DIR) is writable.',
+    };
+  }
+  if (code === 'SQLITE_CANTOPEN') return UNAVAILABLE;
+  if (code === '57014') {
+    return {
+      status: 503,
+      code: 'storage.timeout',
+      message: 'The database did not answer in time; the request was not completed. Retry.',
+    };
+  }
+  if (
+    SOCKET_CODES.has(code) ||
+    code.startsWith('08') ||
+    code === '57P01' ||
+    code === '57P02' ||
+    code === '57P03' ||
+    code === '53300' ||
+    code === '53200'
+  )
+    return UNAVAILABLE;
+  if (error instanceof Error && CONNECTION_MESSAGES.some((text) => error.message.includes(text)))
+    return UNAVAILABLE;
+  return undefined;
+}

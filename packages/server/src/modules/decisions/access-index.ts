@@ -1217,6 +1217,16 @@ export interface AccessIndexOptions {
   onError?: (error: unknown) => void;
 }
 
+/** The part of a pino/Fastify logger the index uses. */
+export interface IndexLog {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+const LISTEN_CONNECT_TIMEOUT_MS = 5_000;
+const LISTEN_RETRY_FIRST_MS = 250;
+const LISTEN_RETRY_MAX_MS = 5_000;
+
 interface Dirty {
   full: boolean;
   members: Set<number>;
@@ -1255,6 +1265,10 @@ export class AccessIndex {
   private queued: Promise<void> | null = null;
   private poller: NodeJS.Timeout | null = null;
   private listener: pg.Client | null = null;
+  private notifications: 'listening' | 'reconnecting' | undefined;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private listenAttempts = 0;
+  private log: IndexLog | undefined;
   private stopped = false;
   /** Counters for docs, tests and operators. */
   readonly stats = { syncs: 0, events: 0, fullReloads: 0, lastBuildMs: 0 };
@@ -1338,31 +1352,104 @@ export class AccessIndex {
     return index;
   }
 
+  /**
+   * Holds a dedicated connection LISTENing for other instances' writes. When it is lost (a restart,
+   * a failover, pg_terminate_backend), it is opened again with backoff until that works, however
+   * long the outage: meanwhile the poll keeps the index current, only slower (docs/operations.md).
+   */
   private async listen(url: string): Promise<void> {
-    const client = new pg.Client({ connectionString: url });
+    const client = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: LISTEN_CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    // Until LISTEN has run, a failure rejects the attempt below and the caller retries; after it,
+    // 'error' or 'end' means the connection is lost (a client can emit 'error' twice: the
+    // server's 57P01, then the closed socket), and it is reported once.
+    let state: 'connecting' | 'up' | 'done' = 'connecting';
+    const onLost = (error: unknown) => {
+      if (state !== 'up') return;
+      state = 'done';
+      if (this.listener === client) this.listener = null;
+      void client.end().catch(() => undefined);
+      this.listenerLost(url, error);
+    };
     client.on('notification', () => {
       this.sync().catch((error: unknown) => this.options.onError?.(error));
     });
-    client.on('error', (error) => {
-      // The poll keeps the index current while the listener is down; reconnect in the background.
-      this.options.onError?.(error);
-      this.listener = null;
-      void client.end().catch(() => undefined);
-      if (!this.stopped)
-        setTimeout(
-          () => void this.listen(url).catch((e: unknown) => this.options.onError?.(e)),
-          1_000,
-        ).unref();
+    client.on('error', onLost);
+    client.on('end', () => {
+      onLost(new Error('the LISTEN connection closed'));
     });
-    await client.connect();
-    await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    } catch (error) {
+      state = 'done';
+      void client.end().catch(() => undefined);
+      throw error;
+    }
     if (this.stopped) {
+      state = 'done';
       await client.end();
       return;
     }
+    state = 'up';
     this.listener = client;
-    // Writes that landed while the listener was connecting.
-    await this.sync();
+    this.listenAttempts = 0;
+    this.notifications = 'listening';
+    // Writes that landed while the listener was connecting (or down). Its failure is the poll's
+    // to recover from, not a failed LISTEN.
+    await this.sync().catch((error: unknown) => this.options.onError?.(error));
+  }
+
+  /** Logs the loss once and schedules the next attempt: 250 ms, doubling up to 5 s. */
+  private listenerLost(url: string, error: unknown): void {
+    if (this.stopped) return;
+    if (this.notifications === 'listening') {
+      this.log?.warn(
+        { err: error },
+        'lost the PostgreSQL LISTEN connection for cross-instance changes; reconnecting (the poll covers the gap)',
+      );
+    }
+    this.notifications = 'reconnecting';
+    if (this.reconnectTimer !== null) return;
+    const delay = Math.min(LISTEN_RETRY_MAX_MS, LISTEN_RETRY_FIRST_MS * 2 ** this.listenAttempts);
+    this.listenAttempts += 1;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      const attempt = this.listenAttempts;
+      this.listen(url).then(
+        () => {
+          if (!this.stopped)
+            this.log?.info({ attempt }, 'listening for cross-instance changes again');
+        },
+        (retryError: unknown) => {
+          // Every failed attempt is logged, at most once per backoff step (at most every 5 s).
+          this.log?.warn(
+            { err: retryError, attempt },
+            'could not LISTEN for cross-instance changes; retrying',
+          );
+          this.listenerLost(url, retryError);
+        },
+      );
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  /**
+   * Whether other instances' writes arrive by notification (`listening`), or only by the poll
+   * while the LISTEN connection is re-established (`reconnecting`). Undefined on SQLite, which
+   * runs one instance.
+   */
+  notificationState(): 'listening' | 'reconnecting' | undefined {
+    return this.notifications;
+  }
+
+  /** Reports the LISTEN connection's losses and recoveries to the server's logger. */
+  useLog(log: IndexLog): void {
+    this.log = log;
   }
 
   /** Tells the other instances to sync (PostgreSQL only). Called after a local write. */
@@ -1375,6 +1462,8 @@ export class AccessIndex {
     this.stopped = true;
     if (this.poller !== null) clearInterval(this.poller);
     this.poller = null;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     const listener = this.listener;
     this.listener = null;
     if (listener !== null) await listener.end().catch(() => undefined);

@@ -4,7 +4,13 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../lib/errors.js';
-import { isForeignKeyViolation, isInvalidValue, isUniqueViolation } from '../../storage/errors.js';
+import {
+  isForeignKeyViolation,
+  isInvalidValue,
+  isUniqueViolation,
+  STORAGE_RETRY_AFTER_SECONDS,
+  storageFault,
+} from '../../storage/errors.js';
 
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
@@ -105,6 +111,12 @@ export function handleScimError(
           'A related resource was changed or deleted while the request ran. Retry the request.',
         ),
       );
+  }
+  const fault = storageFault(error);
+  if (fault !== undefined) {
+    request.log.error({ err: error, code: fault.code }, fault.message);
+    if (fault.status === 503) void reply.header('retry-after', String(STORAGE_RETRY_AFTER_SECONDS));
+    return reply.status(fault.status).send(scimErrorBody(fault.status, fault.message));
   }
   request.log.error({ err: error }, 'unhandled SCIM error');
   return reply.status(500).send(scimErrorBody(500, 'Internal server error'));
