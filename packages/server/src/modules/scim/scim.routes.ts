@@ -23,6 +23,7 @@ import {
   scimErrorBody,
   scimNotFound,
 } from './scim.errors.js';
+import { depthLimitedJsonParser } from '../../http/json-body.js';
 import type { ScimConnectionRow } from './scim.repository.js';
 import { etagOf } from './scim.resources.js';
 import {
@@ -246,7 +247,7 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
       scope.addContentTypeParser(
         'application/scim+json',
         { parseAs: 'string', bodyLimit: SCIM_BODY_LIMIT },
-        scope.getDefaultJsonParser('error', 'ignore'),
+        depthLimitedJsonParser(scope.getDefaultJsonParser('error', 'ignore')),
       );
       scope.addHook('onRequest', async (request) => {
         await Promise.resolve();
