@@ -3,7 +3,15 @@
  * looking): deeply nested JSON, numbers that are not finite or beyond a column's range, and SCIM
  * filters comparing `id` with a number. Each is a 400 naming the problem, on both stores.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BoundedInteger } from '@roster/contracts';
+import { buildApp } from '../../packages/server/src/app.js';
+import { loadConfig } from '../../packages/server/src/config.js';
+import { migrateToLatest, openStore } from '../../packages/server/src/storage/connect.js';
 import { createMember, startRoster, type Roster } from '../helpers/roster.js';
 import { createConnection, scimClient, type ScimClient } from '../scim/helpers.js';
 
@@ -131,6 +139,26 @@ describe('numbers outside what the store can hold', () => {
   });
 });
 
+describe('date-times', () => {
+  it('answers 400 to a leap second, which RFC 3339 allows and Date cannot hold', async () => {
+    const since = await roster.get('/api/audit_events?since=2016-12-31T23:59:60Z');
+    expect(since.status).toBe(400);
+    expect(since.body.errors[0].title).toBe('since must match format "date-time"');
+    const member = await createMember(roster, { email: 'leap@example.com' });
+    const add = await roster.post(`/api/user_groups/${groupId}/members`, {
+      user_ids: [member.id],
+      expires_at: '2030-06-30T23:59:60Z',
+    });
+    expect(add.status).toBe(400);
+    expect(add.body.errors[0].title).toBe('expires_at must match format "date-time"');
+    const fine = await roster.post(`/api/user_groups/${groupId}/members`, {
+      user_ids: [member.id],
+      expires_at: '2030-06-30T23:59:59Z',
+    });
+    expect(fine.status).toBe(200);
+  });
+});
+
 describe('SCIM', () => {
   let scim: ScimClient;
   const ids: string[] = [];
@@ -181,5 +209,46 @@ describe('SCIM', () => {
     const query = await scim.request('GET', '/Users?startIndex=2147483647');
     expect(query.status).toBe(200);
     expect(query.body.Resources ?? []).toEqual([]);
+  });
+});
+
+describe('the rule that every request number is bounded', () => {
+  async function appWithRoute(schema: Record<string, unknown>) {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'roster-bounds-'));
+    const store = openStore({ url: ':memory:', poolSize: 1 });
+    await migrateToLatest(store);
+    const { app } = await buildApp({
+      store,
+      config: loadConfig({ ROSTER_DATA_DIR: dataDir, ROSTER_DATABASE_URL: ':memory:' }),
+    });
+    app.post('/extra', { schema }, () => ({}));
+    return {
+      ready: () => app.ready(),
+      async close() {
+        await app.close();
+        await store.close();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  it('refuses to start with a route whose body or query has an unbounded integer', async () => {
+    for (const schema of [
+      { body: Type.Object({ n: Type.Integer({ minimum: 1 }) }) },
+      { querystring: Type.Object({ ids: Type.Array(Type.Number({ maximum: 5 })) }) },
+      { body: Type.Object({ a: Type.Union([Type.String(), Type.Integer()]) }) },
+    ]) {
+      const app = await appWithRoute(schema);
+      await expect(app.ready()).rejects.toThrow(
+        /POST \/extra (body|querystring): every integer and number in a request schema needs a minimum and a maximum/,
+      );
+      await app.close().catch(() => undefined);
+    }
+  });
+
+  it('starts with bounded integers', async () => {
+    const app = await appWithRoute({ body: Type.Object({ n: BoundedInteger(0, 10) }) });
+    await expect(app.ready()).resolves.toBeDefined();
+    await app.close();
   });
 });

@@ -139,6 +139,16 @@ const BAD_VALUES_JSON = [
   DEEP_ARRAY,
 ];
 
+/** Valid date-time text that is still hard to store or compute with. */
+const EDGE_DATE_TIMES = [
+  '2016-12-31T23:59:60Z',
+  '0000-01-01T00:00:00Z',
+  '9999-12-31T23:59:59Z',
+  '1969-12-31T23:59:59.999999999Z',
+  '2026-01-01T00:00:00+23:59',
+  '2026-01-01t00:00:00z',
+];
+
 function typesOf(schema: Schema): string[] {
   if (schema.anyOf !== undefined) return schema.anyOf.flatMap(typesOf);
   if (schema.oneOf !== undefined) return schema.oneOf.flatMap(typesOf);
@@ -268,6 +278,7 @@ function queryValues(schema: Schema): string[] {
   if (items !== undefined && (typesOf(items).includes('integer') || typesOf(items).includes('number')))
     values.push(...BAD_NUMBERS_TEXT, '1,2', '1,1e400');
   if (types.includes('boolean')) values.push('maybe', '2', 'TRUE ', '');
+  if (mainBranch(schema).format === 'date-time') values.push(...EDGE_DATE_TIMES);
   if (types.includes('string') || schema.enum !== undefined || schema.anyOf !== undefined)
     values.push(...BAD_STRINGS_TEXT, 'bogus_enum_value', '99999-99-99T99:99:99Z', '2026-02-30');
   return [...new Set(values)];
@@ -357,6 +368,9 @@ function casesFor(
     for (const [at, schema] of fieldPaths(bodySchema)) {
       const name = at.join('.');
       for (const raw of BAD_VALUES_JSON) fieldCases.push([`${name}=${raw.slice(0, 20)}`, replaceAt(baseBody, at, raw)]);
+      if (schema.format === 'date-time') {
+        for (const time of EDGE_DATE_TIMES) fieldCases.push([`${name}=${time}`, replaceAt(baseBody, at, JSON.stringify(time))]);
+      }
       if (schema.enum !== undefined || schema.anyOf !== undefined || schema.type === 'string') {
         fieldCases.push([`${name}=bogus`, replaceAt(baseBody, at, '"bogus_enum_value"')]);
       }

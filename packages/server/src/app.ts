@@ -15,7 +15,11 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
 import { handleError, errorBody } from './http/error-handler.js';
 import { containsNul, depthLimitedJsonParser } from './http/json-body.js';
-import { assertBoundedNumbers, refuseNonFinite } from './http/validation.js';
+import {
+  assertBoundedNumbers,
+  refuseNonFinite,
+  requireRepresentableDateTimes,
+} from './http/validation.js';
 import { apiClientAuth, isAccessQuestion, platformAuth } from './http/auth.js';
 import type { Api } from './http/types.js';
 import { createMailer, type Mailer } from './modules/mail/mailer.js';
@@ -173,8 +177,12 @@ const buildRequestValidator: typeof ajvPool = (externalSchemas) => {
   // ajv-formats (email, date-time) is added by the compiler itself.
   const coercing = ajvPool(externalSchemas, {
     customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' },
+    onCreate: requireRepresentableDateTimes,
   });
-  const typed = ajvPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
+  const typed = ajvPool(externalSchemas, {
+    customOptions: { ...AJV_OPTIONS, coerceTypes: false },
+    onCreate: requireRepresentableDateTimes,
+  });
   return (route) => {
     assertBoundedNumbers(route.schema, `${route.method} ${route.url} ${route.httpPart}`);
     return route.httpPart === 'body' ? typed(route) : refuseNonFinite(coercing(route));

@@ -119,3 +119,31 @@ export function refuseNonFinite<V extends Validate>(validate: V): V {
   // The wrapper keeps the call contract and properties of the Ajv function it wraps.
   return wrapped as unknown as V;
 }
+
+interface FormatHost {
+  formats: Record<string, unknown>;
+  addFormat(name: string, format: { type: 'string'; validate: (value: string) => boolean }): unknown;
+}
+
+function checkWith(format: unknown, value: string): boolean {
+  if (typeof format === 'function') return (format as (value: string) => boolean)(value);
+  if (format instanceof RegExp) return format.test(value);
+  if (typeof format === 'object' && format !== null && 'validate' in format) {
+    return checkWith((format as { validate: unknown }).validate, value);
+  }
+  return true;
+}
+
+/**
+ * `date-time` as ajv-formats checks it (RFC 3339), and also a time that Date can hold: RFC 3339
+ * allows the leap second `23:59:60`, which Date cannot parse, so `since=2016-12-31T23:59:60Z`
+ * passed validation and then threw where the service turned it into a Date. Installed with the
+ * compiler's onCreate, after ajv-formats.
+ */
+export function requireRepresentableDateTimes(ajv: FormatHost): void {
+  const rfc3339 = ajv.formats['date-time'];
+  ajv.addFormat('date-time', {
+    type: 'string',
+    validate: (value) => checkWith(rfc3339, value) && Number.isFinite(Date.parse(value)),
+  });
+}
