@@ -17,7 +17,8 @@ export function nestsDeeperThan(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i += 1) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i += 1; // backslash: the next character is escaped
+      if (c === 0x5c)
+        i += 1; // backslash: the next character is escaped
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;
@@ -30,7 +31,6 @@ export function nestsDeeperThan(text: string, max: number): boolean {
   }
   return false;
 }
-
 
 /**
  * A JSON parser (Fastify's own, from getDefaultJsonParser) behind the depth limit. Used for

@@ -122,14 +122,17 @@ export function refuseNonFinite<V extends Validate>(validate: V): V {
 
 interface FormatHost {
   formats: Record<string, unknown>;
-  addFormat(name: string, format: { type: 'string'; validate: (value: string) => boolean }): unknown;
+  addFormat(
+    name: string,
+    format: { type: 'string'; validate: (value: string) => boolean },
+  ): unknown;
 }
 
 function checkWith(format: unknown, value: string): boolean {
   if (typeof format === 'function') return (format as (value: string) => boolean)(value);
   if (format instanceof RegExp) return format.test(value);
   if (typeof format === 'object' && format !== null && 'validate' in format) {
-    return checkWith((format as { validate: unknown }).validate, value);
+    return checkWith(format.validate, value);
   }
   return true;
 }
