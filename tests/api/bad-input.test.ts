@@ -55,6 +55,15 @@ describe('deeply nested JSON', () => {
       user_group: { name: `${'['.repeat(150)}${'{'.repeat(50)}` },
     });
     expect(brackets.status).toBe(200);
+    // 1,000 brackets after an escaped quote and an escaped backslash are still inside the string:
+    // the answer is about its length, not about nesting.
+    const escaped = await roster.post('/api/user_groups', {
+      user_group: { name: `a"\\"${'['.repeat(1000)}` },
+    });
+    expect(escaped.status).toBe(400);
+    expect(escaped.body.errors[0].title).toBe(
+      'user_group.name must NOT have more than 200 characters',
+    );
     // 400 levels parse and reach validation, which refuses the shape (not the depth).
     const deepButAllowed = await roster.request('POST', '/api/user_groups', {
       body: `{"user_group":{"name":${nested(398)}}}`,

@@ -10,18 +10,19 @@ import { AppError } from '../lib/errors.js';
 
 export const JSON_DEPTH_MAX = 400;
 
-/** True when JSON text opens more than `max` arrays/objects at once (strings are skipped). */
+/**
+ * True when JSON text opens more than `max` arrays/objects at once. Strings are skipped whole
+ * (indexOf to the closing quote), so the scan costs about what JSON.parse does on text-heavy
+ * bodies; a body too short to nest that deep is not scanned at all.
+ */
 export function nestsDeeperThan(text: string, max: number): boolean {
+  if (text.length <= max) return false;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i += 1) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i += 1; // backslash: the next character is escaped
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
+    if (c === 0x22) {
+      i = closingQuote(text, i);
+      if (i === -1) return false; // unterminated: the parser refuses it
     } else if (c === 0x5b || c === 0x7b) {
       depth += 1;
       if (depth > max) return true;
@@ -32,10 +33,20 @@ export function nestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-/**
- * A JSON parser (Fastify's own, from getDefaultJsonParser) behind the depth limit. Used for
- * `application/json` everywhere and for `application/scim+json`.
- */
+/** The index of the quote that closes the string opened at `open`, or -1. */
+function closingQuote(text: string, open: number): number {
+  let from = open + 1;
+  for (;;) {
+    const quote = text.indexOf('"', from);
+    if (quote === -1) return -1;
+    // An even number of backslashes before it (\\" is an escaped backslash) closes the string.
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes += 1;
+    if (backslashes % 2 === 0) return quote;
+    from = quote + 1;
+  }
+}
+
 type JsonParser = (
   request: FastifyRequest,
   body: string,
