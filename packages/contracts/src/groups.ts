@@ -87,12 +87,8 @@ export type AddGroupMembersBody = Static<typeof AddGroupMembersBody>;
  */
 export const RemoveGroupMembersQuery = Type.Object({
   'user_ids[]': Type.Optional(Type.Array(Id(), { maxItems: 1000 })),
-  'member_invitation_ids[]': Type.Optional(
-    Type.Array(Id(), { maxItems: 1000 }),
-  ),
+  'member_invitation_ids[]': Type.Optional(Type.Array(Id(), { maxItems: 1000 })),
   user_ids: Type.Optional(Type.Array(Id(), { maxItems: 1000 })),
-  member_invitation_ids: Type.Optional(
-    Type.Array(Id(), { maxItems: 1000 }),
-  ),
+  member_invitation_ids: Type.Optional(Type.Array(Id(), { maxItems: 1000 })),
 });
 export type RemoveGroupMembersQuery = Static<typeof RemoveGroupMembersQuery>;
