@@ -6,6 +6,7 @@ import { Type, type Static } from 'typebox';
 import {
   EnvironmentRef,
   EnvironmentType,
+  Id,
   LegacyPrivileges,
   Nullable,
   PageQuery,
@@ -22,8 +23,8 @@ export const ACCESS_CHECKS_PER_BATCH = 1_000;
  * they must name the same person.
  */
 export const AccessSubject = Type.Object({
-  member_id: Type.Optional(Type.Integer({ minimum: 1 })),
-  end_user_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  member_id: Type.Optional(Id()),
+  end_user_id: Type.Optional(Id()),
   email: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
 });
 export type AccessSubject = Static<typeof AccessSubject>;
@@ -39,10 +40,10 @@ export type AccessSubject = Static<typeof AccessSubject>;
 export const AccessCheck = Type.Object({
   subject: AccessSubject,
   environment_type: Type.Optional(EnvironmentType),
-  project_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  project_id: Type.Optional(Id()),
   resource: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   privilege: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  feature_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  feature_id: Type.Optional(Id()),
   tool: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
   explain: Type.Optional(Type.Boolean()),
 });
@@ -161,7 +162,7 @@ export const AccessGrantPath = Type.Object({
 export type AccessGrantPath = Static<typeof AccessGrantPath>;
 
 export const ListMemberAccessQuery = Type.Object({
-  member_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  member_id: Type.Optional(Id()),
   email: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
   environment_type: Type.Optional(EnvironmentType),
   ...PageQuery,

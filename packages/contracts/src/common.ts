@@ -17,12 +17,31 @@ export const MessageErrorBody = Type.Object({ message: Type.String() });
 export const PAGE_SIZE_MAX = 100;
 
 /**
+ * The largest value of the integer columns that hold Roster's IDs (`serial`/`integer`, 32 bits, on
+ * both dialects: see storage/migrations). An ID beyond it cannot exist, and PostgreSQL refuses to
+ * compare with it.
+ */
+export const ID_MAX = 2_147_483_647;
+
+/**
+ * An integer request field, bounded on both sides: every integer a request carries has bounds
+ * (the server refuses to register a route whose schema has an unbounded number, see
+ * http/validation.ts), so that a huge value is a 400 rather than a database error.
+ */
+export const BoundedInteger = (minimum: number, maximum: number, options: IntegerOptions = {}) =>
+  Type.Integer({ ...options, minimum, maximum });
+type IntegerOptions = Omit<NonNullable<Parameters<typeof Type.Integer>[0]>, 'minimum' | 'maximum'>;
+
+/** A reference to a row by its integer ID in a request body or query: 1 … ID_MAX. */
+export const Id = (options: IntegerOptions = {}) => BoundedInteger(1, ID_MAX, options);
+
+/**
  * Pagination as the reference API takes it: `page[number]` and `page[size]` are literal query keys
  * (URL-encoded brackets decode to the same keys).
  */
 export const PageQuery = {
-  'page[number]': Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })),
-  'page[size]': Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_SIZE_MAX, default: 100 })),
+  'page[number]': Type.Optional(BoundedInteger(1, 1_000_000, { default: 1 })),
+  'page[size]': Type.Optional(BoundedInteger(1, PAGE_SIZE_MAX, { default: 100 })),
 };
 
 export const PageMeta = Type.Object({ number: Type.Integer(), size: Type.Integer() });

@@ -4,7 +4,7 @@
  * invitations. IDs are integers; every answer is wrapped in `{"data": …}`.
  */
 import { Type, type Static } from 'typebox';
-import { EnvironmentType, Nullable, PageQuery, Timestamp } from './common.js';
+import { EnvironmentType, Id, Nullable, PageQuery, Timestamp } from './common.js';
 
 export const END_USER_STATUSES = ['active', 'locked', 'invited', 'deactivated'] as const;
 export const END_USER_SOURCES = ['invitation', 'sso', 'scim', 'manual'] as const;
@@ -47,7 +47,7 @@ export type EndUserStatus = Static<typeof EndUserStatus>;
 export type PolicyEffect = Static<typeof PolicyEffect>;
 export type FeatureKind = Static<typeof FeatureKind>;
 
-const IdList = Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 });
+const IdList = Type.Array(Id(), { maxItems: 1000 });
 const EnvironmentTypes = Type.Array(EnvironmentType, { maxItems: 20 });
 const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' });
 
@@ -215,7 +215,7 @@ export const UpdateEndUserGroupBody = Type.Object({
 export type UpdateEndUserGroupBody = Static<typeof UpdateEndUserGroupBody>;
 
 export const EndUserGroupMembersBody = Type.Object({
-  end_user_ids: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 1000 }),
+  end_user_ids: Type.Array(Id(), { minItems: 1, maxItems: 1000 }),
 });
 export type EndUserGroupMembersBody = Static<typeof EndUserGroupMembersBody>;
 
@@ -331,7 +331,7 @@ export const CreatePolicyBody = Type.Object({
   name: Type.Optional(Type.String({ maxLength: 200 })),
   description: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
   environment_type: EnvironmentType,
-  feature_id: Type.Integer({ minimum: 1 }),
+  feature_id: Id(),
   tools: Type.Optional(Tools),
   scope: PolicyScope,
   effect: PolicyEffect,
@@ -350,7 +350,7 @@ export type UpdatePolicyBody = Static<typeof UpdatePolicyBody>;
 
 export const ListPoliciesQuery = Type.Object({
   environment_type: Type.Optional(EnvironmentType),
-  feature_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  feature_id: Type.Optional(Id()),
   effect: Type.Optional(PolicyEffect),
   ...PageQuery,
 });
@@ -359,10 +359,10 @@ export type ListPoliciesQuery = Static<typeof ListPoliciesQuery>;
 // Decisions and approvals
 
 export const DecisionBody = Type.Object({
-  end_user_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  end_user_id: Type.Optional(Id()),
   email: Type.Optional(Type.String({ maxLength: 254 })),
   environment_type: EnvironmentType,
-  feature_id: Type.Integer({ minimum: 1 }),
+  feature_id: Id(),
   tool: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
 });
 export type DecisionBody = Static<typeof DecisionBody>;
@@ -412,8 +412,8 @@ export type ApprovalRequest = Static<typeof ApprovalRequest>;
 
 export const ListApprovalRequestsQuery = Type.Object({
   status: Type.Optional(ApprovalStatus),
-  end_user_id: Type.Optional(Type.Integer({ minimum: 1 })),
-  feature_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  end_user_id: Type.Optional(Id()),
+  feature_id: Type.Optional(Id()),
   ...PageQuery,
 });
 export type ListApprovalRequestsQuery = Static<typeof ListApprovalRequestsQuery>;

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Nullable, PageQuery, Timestamp } from './common.js';
+import { Id, Nullable, PageQuery, Timestamp } from './common.js';
 // Who owns a group's membership: admins (`manual`) or an identity provider over SCIM (`external`).
 import { ManagedBy } from './end-users.js';
 
@@ -72,7 +72,7 @@ export const ListGroupMembersQuery = Type.Object({
 });
 export type ListGroupMembersQuery = Static<typeof ListGroupMembersQuery>;
 
-const MemberIds = Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 1000 });
+const MemberIds = Type.Array(Id(), { minItems: 1, maxItems: 1000 });
 
 export const AddGroupMembersBody = Type.Object({
   user_ids: MemberIds,
@@ -86,13 +86,9 @@ export type AddGroupMembersBody = Static<typeof AddGroupMembersBody>;
  * does; plain `user_ids` keys are accepted too.
  */
 export const RemoveGroupMembersQuery = Type.Object({
-  'user_ids[]': Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 })),
-  'member_invitation_ids[]': Type.Optional(
-    Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 }),
-  ),
-  user_ids: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 })),
-  member_invitation_ids: Type.Optional(
-    Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 }),
-  ),
+  'user_ids[]': Type.Optional(Type.Array(Id(), { maxItems: 1000 })),
+  'member_invitation_ids[]': Type.Optional(Type.Array(Id(), { maxItems: 1000 })),
+  user_ids: Type.Optional(Type.Array(Id(), { maxItems: 1000 })),
+  member_invitation_ids: Type.Optional(Type.Array(Id(), { maxItems: 1000 })),
 });
 export type RemoveGroupMembersQuery = Static<typeof RemoveGroupMembersQuery>;

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { RoleConfig } from './common.js';
+import { Id, RoleConfig } from './common.js';
 
 export const DryRunQuery = Type.Object({ dry_run: Type.Optional(Type.Boolean()) });
 
@@ -14,7 +14,7 @@ const NewRole = Type.Object({
 });
 
 export const CustomRoleMigrationBody = Type.Object({
-  privilege_group_id: Type.Integer({ minimum: 1 }),
+  privilege_group_id: Id(),
   environment_role: NewRole,
   project_role: NewRole,
   dry_run: Type.Optional(Type.Boolean()),

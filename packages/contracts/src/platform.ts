@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { EnvironmentRef, Nullable, PageQuery, Timestamp } from './common.js';
+import { EnvironmentRef, Id, Nullable, PageQuery, Timestamp } from './common.js';
 
 export const ApiClient = Type.Object({
   id: Type.Integer(),
@@ -24,9 +24,7 @@ export const CreateApiClientBody = Type.Object({
    * Projects the client may manage; null = every project in its environments; omitted = the
    * caller's projects. IDs are 32-bit in the database, so a larger one is a 400, not a driver error.
    */
-  project_ids: Type.Optional(
-    Nullable(Type.Array(Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), { maxItems: 1000 })),
-  ),
+  project_ids: Type.Optional(Nullable(Type.Array(Id(), { maxItems: 1000 }))),
 });
 export type CreateApiClientBody = Static<typeof CreateApiClientBody>;
 

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { EnvironmentRef, EnvironmentType, Nullable, PageQuery, Timestamp } from './common.js';
+import { EnvironmentRef, EnvironmentType, Id, Nullable, PageQuery, Timestamp } from './common.js';
 import { GroupRef, ProjectRoleRef, ProjectSummary } from './members.js';
 
 export const Project = Type.Object({
@@ -76,10 +76,7 @@ export const UpsertProjectGrantsBody = Type.Object({
   project_grants: Type.Array(
     Type.Object({
       assignment_type: Type.Union([Type.Literal('User'), Type.Literal('UserGroup')]),
-      assignment_id: Type.Union([
-        Type.String({ minLength: 1, maxLength: 64 }),
-        Type.Integer({ minimum: 1 }),
-      ]),
+      assignment_id: Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Id()]),
       project_role_id: Type.String({ minLength: 1, maxLength: 64 }),
       expires_at: Type.Optional(Nullable(Timestamp)),
     }),

@@ -19,6 +19,12 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
 import { handleError, errorBody } from './http/error-handler.js';
 import { storageFault } from './storage/errors.js';
+import { containsNul, depthLimitedJsonParser } from './http/json-body.js';
+import {
+  assertBoundedNumbers,
+  refuseNonFinite,
+  requireRepresentableDateTimes,
+} from './http/validation.js';
 import { apiClientAuth, isAccessQuestion, platformAuth } from './http/auth.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import type { Api } from './http/types.js';
@@ -165,35 +171,29 @@ export type Services = ReturnType<typeof withConsole>;
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (typeof value !== 'object' || value === null) return false;
-  if (Array.isArray(value)) {
-    for (const item of value) if (containsNul(item)) return true;
-    return false;
-  }
-  // for…in walks keys without allocating an entries array: this runs on every request body,
-  // including batches of 1,000 checks.
-  for (const key in value) {
-    if (key.includes('\u0000') || containsNul((value as Record<string, unknown>)[key])) return true;
-  }
-  return false;
-}
-
 const ajvPool = AjvCompiler();
 const AJV_OPTIONS = { removeAdditional: true, useDefaults: true, allErrors: false } as const;
 
 /**
  * Query strings and paths are text, so their numbers and booleans are coerced from strings;
  * JSON bodies already carry types, so a body's `"name": 5` is a 400 rather than the name "5".
+ * Every number in a request schema must be bounded, and coerced text must stay finite
+ * (http/validation.ts).
  */
 const buildRequestValidator: typeof ajvPool = (externalSchemas) => {
   // ajv-formats (email, date-time) is added by the compiler itself.
   const coercing = ajvPool(externalSchemas, {
     customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' },
+    onCreate: requireRepresentableDateTimes,
   });
-  const typed = ajvPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
-  return (route) => (route.httpPart === 'body' ? typed(route) : coercing(route));
+  const typed = ajvPool(externalSchemas, {
+    customOptions: { ...AJV_OPTIONS, coerceTypes: false },
+    onCreate: requireRepresentableDateTimes,
+  });
+  return (route) => {
+    assertBoundedNumbers(route.schema, `${route.method} ${route.url} ${route.httpPart}`);
+    return route.httpPart === 'body' ? typed(route) : refuseNonFinite(coercing(route));
+  };
 };
 
 export async function buildApp(deps: AppDeps) {
@@ -207,6 +207,13 @@ export async function buildApp(deps: AppDeps) {
     schemaController: { compilersFactory: { buildValidator: buildRequestValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Fastify's JSON parser (prototype poisoning refused, its defaults) behind a nesting limit.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    depthLimitedJsonParser(app.getDefaultJsonParser('error', 'error')),
+  );
   app.decorateRequest('ctx', null);
   // Before any route is registered, so that every route, error and static file gets them.
   registerSecurityHeaders(app);

@@ -35,11 +35,27 @@ export function isRetryableTransactionError(error: unknown): boolean {
 
 /**
  * Values PostgreSQL refuses but SQLite stores: numbers beyond the column's range (22003) and text
- * with NUL characters (22021, 22P05). They are bad input, not server faults.
+ * with NUL characters (22021, 22P05). They are bad input, not server faults. Request schemas
+ * keep such values out (bounded numbers, finite query numbers, NUL refused); the rest of this
+ * list is the safety net for a value a schema still lets through: text that is no number
+ * (22P02), an unusable date-time (22007, 22008), a negative LIMIT/OFFSET (2201W, 2201X), and
+ * SQLite's datatype mismatch (a non-finite LIMIT/OFFSET).
  */
+const INVALID_VALUE_CODES = new Set([
+  '22003',
+  '22021',
+  '22P05',
+  '22P02',
+  '22007',
+  '22008',
+  '2201W',
+  '2201X',
+  'SQLITE_MISMATCH',
+]);
+
 export function isInvalidValue(error: unknown): boolean {
   const code = driverCode(error);
-  return code === '22003' || code === '22021' || code === '22P05';
+  return code !== undefined && INVALID_VALUE_CODES.has(code);
 }
 
 /**

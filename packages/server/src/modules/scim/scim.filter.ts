@@ -11,6 +11,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import filterLibrary, { type Filter } from 'scim2-parse-filter';
 import filterParser from 'scim2-parse-filter/lib/src/parser.js';
+import { ID_MAX } from '@roster/contracts';
 import type { Dialect } from '../../storage/database.js';
 import { scimBadRequest } from './scim.errors.js';
 import {
@@ -140,6 +141,13 @@ function mappingFor(target: FilterTarget, attrPath: string): Mapping {
   throw scimBadRequest('invalidFilter', `Filtering on ${attrPath} is not supported`);
 }
 
+/** The integer an ID string names, when Roster could have issued it (digits, in column range). */
+function issuedId(value: string): number | undefined {
+  if (!/^[1-9][0-9]{0,9}$/.test(value)) return undefined;
+  const id = Number(value);
+  return id <= ID_MAX ? id : undefined;
+}
+
 function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
@@ -229,26 +237,24 @@ function compare(
     case 'json':
       return stringCondition(jsonText(target, mapping), false, op, value, attrPath);
     case 'integer': {
+      // RFC 7643 §3.1: `id` is a string attribute, even where Roster stores it as an integer. It
+      // compares with a string like any other (`id eq 1.5` is a 400, as `userName eq 1.5` is);
+      // eq/ne probe the integer column when the string is an ID Roster can have issued, and the
+      // ordering and substring operators compare the ID's text, lexicographically (§3.4.2.2).
       const column = sql.ref(mapping.column);
       if (op === 'pr') return sql<boolean>`${column} is not null`;
-      const id =
-        typeof value === 'number'
-          ? value
-          : typeof value === 'string' && /^\d{1,9}$/.test(value)
-            ? Number(value)
-            : undefined;
+      if (typeof value !== 'string' && value !== null) {
+        throw scimBadRequest(
+          'invalidFilter',
+          `${attrPath} compares with a string, not ${JSON.stringify(value)}`,
+        );
+      }
+      const id = typeof value === 'string' ? issuedId(value) : undefined;
       if (op === 'eq')
         return id === undefined ? sql<boolean>`1 = 0` : sql<boolean>`${column} = ${id}`;
       if (op === 'ne')
         return id === undefined ? sql<boolean>`1 = 1` : sql<boolean>`${column} <> ${id}`;
-      // Ordering and substring tests on IDs compare their text.
-      return stringCondition(
-        sql`cast(${column} as text)`,
-        true,
-        op,
-        value === null ? null : String(value),
-        attrPath,
-      );
+      return stringCondition(sql`cast(${column} as text)`, true, op, value, attrPath);
     }
     case 'boolean': {
       const column = sql.ref(mapping.column);

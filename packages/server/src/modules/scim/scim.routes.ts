@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import {
   CreateScimConnectionBody,
   DataOf,
+  ID_MAX,
   ScimConnection,
   ScimConnectionParams,
   ScimConnectionWithToken,
@@ -23,6 +24,7 @@ import {
   scimErrorBody,
   scimNotFound,
 } from './scim.errors.js';
+import { depthLimitedJsonParser } from '../../http/json-body.js';
 import type { ScimConnectionRow } from './scim.repository.js';
 import { etagOf } from './scim.resources.js';
 import {
@@ -152,10 +154,19 @@ function text(query: Query, name: string): string | undefined {
   return typeof first === 'string' ? first : typeof first === 'number' ? String(first) : undefined;
 }
 
+/**
+ * startIndex and count, from query text or a .search body: whole numbers of any size, held to the
+ * ID range (the service clamps them further: RFC 7644 §3.4.2.4 pages past the end are empty).
+ */
 function integer(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return Math.trunc(value);
-  if (typeof value === 'string' && /^-?\d{1,9}$/.test(value.trim())) return Number(value.trim());
-  return undefined;
+  const number =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^-?\d+$/.test(value.trim())
+        ? Number(value.trim())
+        : Number.NaN;
+  if (Number.isNaN(number)) return undefined;
+  return Math.max(-ID_MAX, Math.min(ID_MAX, Math.trunc(number)));
 }
 
 function listQuery(query: Query): ListQuery {
@@ -246,7 +257,7 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
       scope.addContentTypeParser(
         'application/scim+json',
         { parseAs: 'string', bodyLimit: SCIM_BODY_LIMIT },
-        scope.getDefaultJsonParser('error', 'ignore'),
+        depthLimitedJsonParser(scope.getDefaultJsonParser('error', 'ignore')),
       );
       scope.addHook('onRequest', async (request) => {
         await Promise.resolve();

@@ -16,11 +16,12 @@
  * changes are row inserts and deletes (never a read-modify-write of a member list), so parallel
  * PATCHes to one group lose nothing and a retried request changes nothing more.
  */
-import type {
-  CreateScimConnectionBody,
-  ScimConnection,
-  ScimConnectionWithToken,
-  UpdateScimConnectionBody,
+import {
+  ID_MAX,
+  type CreateScimConnectionBody,
+  type ScimConnection,
+  type ScimConnectionWithToken,
+  type UpdateScimConnectionBody,
 } from '@roster/contracts';
 import type { Db, Dialect, Executor } from '../../storage/database.js';
 import { fromJson, toFlag, toJson } from '../../storage/json.js';
@@ -379,7 +380,9 @@ export function createScimService(deps: {
   }
 
   function pageOf(query: ListQuery) {
-    const startIndex = Math.max(1, Math.floor(query.startIndex ?? 1));
+    // RFC 7644 §3.4.2.4: below 1 means 1; past the end is an empty page, so a start beyond any
+    // row count is clamped rather than handed to the database as an out-of-range offset.
+    const startIndex = Math.min(Math.max(1, Math.floor(query.startIndex ?? 1)), ID_MAX);
     const count = Math.min(Math.max(0, Math.floor(query.count ?? DEFAULT_COUNT)), MAX_RESULTS);
     return { startIndex, count, offset: startIndex - 1 };
   }
