@@ -17,6 +17,8 @@ import {
   canonicalPath,
   ENTERPRISE_SCHEMA,
   resolveAttributePath,
+  type AttributeDef,
+  type ResolvedPath,
   type ResourceKind,
 } from './scim.schema.js';
 
@@ -40,7 +42,7 @@ export function parseScimFilter(text: string): Filter {
         return { type: 'Word' as const, literal: lower };
       return { type: 'Quoted' as const, literal: JSON.stringify(token.literal) };
     });
-    const list = new filterParser.Tokens(tokens);
+    const list = new filterParser.Tokens(foldSubAttributesIntoValuePaths(tokens));
     const filter = filterParser.parseFilter(list);
     if (list.peek().type !== 'EOT') throw new Error(`unexpected ${list.peek().literal}`);
     return filter;
@@ -50,6 +52,51 @@ export function parseScimFilter(text: string): Filter {
       `Invalid filter "${text}": ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+}
+
+type Token = ReturnType<typeof filterParser.tokenizer>[number];
+
+/**
+ * `emails[type eq "work"].value eq "x"` (what Entra and Okta send) asks for one work email whose
+ * value is x. scim2-parse-filter reads it as two independent tests, `emails[type eq "work"] and
+ * emails.value eq "x"`, which a user with any work email and x as a home email would pass. The
+ * tokens are rewritten to the value filter it means, `emails[(type eq "work") and value eq "x"]`,
+ * before the parser sees them.
+ */
+function foldSubAttributesIntoValuePaths(tokens: Token[]): Token[] {
+  const out: Token[] = [];
+  const opened: number[] = [];
+  for (let index = 0; index < tokens.length; index += 1) {
+    const token = tokens[index] as Token;
+    if (token.type === 'Bracket' && token.literal === '[') opened.push(out.length);
+    if (token.type !== 'Bracket' || !token.literal.startsWith(']')) {
+      out.push(token);
+      continue;
+    }
+    const open = opened.pop();
+    const sub = tokens[index + 1];
+    const operator = tokens[index + 2];
+    if (
+      token.literal !== '].' ||
+      open === undefined ||
+      sub?.type !== 'Word' ||
+      operator === undefined
+    ) {
+      out.push(token);
+      continue;
+    }
+    const bracket = (literal: string): Token => ({ type: 'Bracket', literal });
+    const comparison = [sub, operator];
+    index += 2;
+    if (operator.literal.toLowerCase() !== 'pr') {
+      const value = tokens[index + 1];
+      if (value !== undefined) comparison.push(value);
+      index += 1;
+    }
+    out.splice(open + 1, 0, bracket('('));
+    out.push(bracket(')'), { type: 'Word', literal: 'and' }, ...comparison, bracket(']'));
+  }
+  return out;
 }
 
 export const stringifyFilter = (filter: Filter): string => filterLibrary.stringify(filter);
@@ -215,6 +262,17 @@ function compare(
   op: string,
   value: Value,
 ): RawBuilder<boolean> {
+  const stored = storedMultiValued(target, attrPath);
+  if (stored !== undefined && !(canonicalPath(stored) in USER_COLUMNS)) {
+    // `phoneNumbers.type eq "work"` is `phoneNumbers[type eq "work"]`, and a bare `roles eq "x"`
+    // tests the value (RFC 7644 §3.4.2.2). emails and emails.value keep their indexed column.
+    const sub = stored.sub?.name ?? 'value';
+    const element: Filter =
+      op === 'pr'
+        ? { op: 'pr', attrPath: sub }
+        : ({ op, attrPath: sub, compValue: value } as Filter);
+    return someElement(target, stored.def, element);
+  }
   const mapping = mappingFor(target, attrPath);
   switch (mapping.kind) {
     case 'string':
@@ -326,7 +384,95 @@ function compare(
   }
 }
 
-/** Rewrites `emails[value co "x"]` as `emails.value co "x"` (only sub-attributes we store). */
+/**
+ * A multi-valued complex attribute kept in the stored resource JSON (`emails`, `phoneNumbers`,
+ * `addresses`, `roles`…): a test on it means "some element passes", and every test inside one
+ * value filter applies to the same element (`emails[type eq "work" and value eq "x"]`).
+ */
+function storedMultiValued(target: FilterTarget, attrPath: string): ResolvedPath | undefined {
+  if (target.kind !== 'User') return undefined;
+  const resolved = resolveAttributePath(target.kind, attrPath);
+  const def = resolved?.def;
+  if (def === undefined || !def.multiValued || def.type !== 'complex') return undefined;
+  // groups is not stored with the user (it is read from group memberships).
+  return def.mutability === 'readOnly' ? undefined : resolved;
+}
+
+function elementText(dialect: Dialect, name: string): RawBuilder<string | null> {
+  return dialect === 'postgres'
+    ? sql<string | null>`(e.value ->> ${name}::text)`
+    : sql<string | null>`json_extract(e.value, ${`$."${name}"`})`;
+}
+
+function elementCondition(
+  target: FilterTarget,
+  def: AttributeDef,
+  filter: Filter,
+): RawBuilder<boolean> {
+  switch (filter.op) {
+    case 'and':
+    case 'or': {
+      const parts = filter.filters.map((f) => elementCondition(target, def, f));
+      return sql<boolean>`(${sql.join(parts, sql.raw(filter.op === 'and' ? ' and ' : ' or '))})`;
+    }
+    case 'not':
+      return sql<boolean>`(not ${elementCondition(target, def, filter.filter)})`;
+    case '[]':
+      throw scimBadRequest('invalidFilter', 'Nested value paths are not allowed');
+    default: {
+      const sub = (def.subAttributes ?? []).find(
+        (s) => s.name.toLowerCase() === filter.attrPath.toLowerCase(),
+      );
+      const path = `${def.name}.${filter.attrPath}`;
+      if (sub === undefined)
+        throw scimBadRequest('invalidFilter', `Unknown attribute in filter: ${path}`);
+      const value = filter.op === 'pr' ? null : filter.compValue;
+      if (sub.type === 'boolean') {
+        const column =
+          target.dialect === 'postgres'
+            ? sql`jsonb_typeof(e.value -> ${sub.name}::text)`
+            : sql`json_type(e.value, ${`$."${sub.name}"`})`;
+        if (filter.op === 'pr') return sql<boolean>`${column} in ('true', 'false')`;
+        const flag =
+          typeof value === 'boolean'
+            ? value
+            : typeof value === 'string' && ['true', 'false'].includes(value.toLowerCase())
+              ? value.toLowerCase() === 'true'
+              : undefined;
+        if (flag === undefined || (filter.op !== 'eq' && filter.op !== 'ne'))
+          throw scimBadRequest(
+            'invalidFilter',
+            `${path} is a boolean: compare it with eq or ne and true or false`,
+          );
+        const text =
+          target.dialect === 'postgres'
+            ? sql`(e.value ->> ${sub.name}::text)`
+            : sql`json_type(e.value, ${`$."${sub.name}"`})`;
+        const matches = sql<boolean>`coalesce(${text} = ${flag ? 'true' : 'false'}, false)`;
+        return filter.op === 'eq' ? matches : sql<boolean>`(not ${matches})`;
+      }
+      return stringCondition(
+        elementText(target.dialect, sub.name),
+        sub.caseExact,
+        filter.op,
+        value,
+        path,
+      );
+    }
+  }
+}
+
+/** "Some element of the stored attribute passes `filter`" (its attribute paths are sub-attributes). */
+function someElement(target: FilterTarget, def: AttributeDef, filter: Filter): RawBuilder<boolean> {
+  const condition = elementCondition(target, def, filter);
+  if (target.dialect === 'postgres') {
+    const list = sql`(su.resource::jsonb -> ${def.name}::text)`;
+    return sql<boolean>`exists (select 1 from jsonb_array_elements(case when jsonb_typeof(${list}) = 'array' then ${list} else '[]'::jsonb end) as e(value) where ${condition})`;
+  }
+  return sql<boolean>`exists (select 1 from json_each(su.resource, ${`$."${def.name}"`}) as e where ${condition})`;
+}
+
+/** Rewrites `members[value eq "x"]` as `members.value eq "x"` (only sub-attributes we store). */
 function qualify(filter: Filter, parent: string): Filter {
   switch (filter.op) {
     case 'and':
@@ -350,8 +496,12 @@ export function compileFilter(target: FilterTarget, filter: Filter): RawBuilder<
     }
     case 'not':
       return sql<boolean>`(not ${compileFilter(target, filter.filter)})`;
-    case '[]':
+    case '[]': {
+      const stored = storedMultiValued(target, filter.attrPath);
+      if (stored !== undefined && stored.sub === undefined)
+        return someElement(target, stored.def, filter.valFilter);
       return compileFilter(target, qualify(filter.valFilter, filter.attrPath));
+    }
     case 'pr':
       return compare(target, filter.attrPath, 'pr', null);
     default:

@@ -17,6 +17,7 @@ import { parseScimFilter, stringifyFilter } from './scim.filter.js';
 import {
   canonicalAttribute,
   canonicalPath,
+  ENTERPRISE_ATTRIBUTES,
   ENTERPRISE_SCHEMA,
   isObject,
   PATCH_SCHEMA,
@@ -26,6 +27,7 @@ import {
   type JsonObject,
   type ResolvedPath,
   type ResourceKind,
+  USER_SCHEMA,
 } from './scim.schema.js';
 
 export type PatchOp = 'add' | 'remove' | 'replace';
@@ -183,6 +185,40 @@ export function normalisePatch(kind: ResourceKind, body: unknown): NormalisedOpe
   return out;
 }
 
+/**
+ * `path` naming the enterprise extension itself (RFC 7644 §3.5.2: a path may be a schema URN).
+ * scim-patch misreads the URN's dots, so the operation becomes one per attribute: `add` merges
+ * the given attributes, `remove` removes them all, `replace` does both (the extension becomes
+ * exactly the value).
+ */
+function extensionOperations(op: PatchOp, value: unknown): NormalisedOperation[] {
+  const out: NormalisedOperation[] = [];
+  if (op !== 'add') {
+    for (const def of ENTERPRISE_ATTRIBUTES)
+      out.push(...pathOperation('User', 'remove', `${ENTERPRISE_SCHEMA}:${def.name}`, null, false));
+  }
+  if (op === 'remove' || value === null || value === undefined) return out;
+  if (!isObject(value))
+    throw scimBadRequest('invalidValue', `The value of ${ENTERPRISE_SCHEMA} must be an object`);
+  for (const [key, inner] of Object.entries(value))
+    out.push(...pathOperation('User', op, `${ENTERPRISE_SCHEMA}:${key}`, inner, true));
+  return out;
+}
+
+/**
+ * Roster has no "unassigned" state for `active`: a user is active or deactivated. Removing it
+ * used to fall back to the default (active), silently reactivating a user the identity provider
+ * had deactivated; it is refused instead, naming what to send.
+ */
+function refuseActiveRemoval(resolved: ResolvedPath): void {
+  if (resolved.schema === USER_SCHEMA && resolved.def.name === 'active') {
+    throw scimBadRequest(
+      'mutability',
+      'active cannot be removed (a user is either active or deactivated): replace it with true or false',
+    );
+  }
+}
+
 function pathOperation(
   kind: ResourceKind,
   op: PatchOp,
@@ -191,6 +227,8 @@ function pathOperation(
   fromValueKeys: boolean,
 ): NormalisedOperation[] {
   const lower = rawPath.toLowerCase();
+  if (kind === 'User' && lower === ENTERPRISE_SCHEMA.toLowerCase())
+    return extensionOperations(op, value);
   // Read-only and server-kept attributes named in a value object are ignored (Okta sends "id").
   if (
     fromValueKeys &&
@@ -211,6 +249,7 @@ function pathOperation(
     throw scimBadRequest('mutability', `${parsed.path} is read-only`);
   }
   if (op === 'remove') {
+    refuseActiveRemoval(parsed.resolved);
     const operation: NormalisedOperation = { op, path: parsed.path, resolved: parsed.resolved };
     if (parsed.filter !== undefined) operation.filter = parsed.filter;
     if (value !== undefined && value !== null) {
@@ -232,6 +271,7 @@ function pathOperation(
   );
   // Setting an attribute to null or an empty value is removing it (RFC 7644 §3.5.2.3).
   if (canonical === undefined) {
+    if (parsed.filter === undefined) refuseActiveRemoval(parsed.resolved);
     return parsed.filter === undefined && parsed.resolved.sub === undefined
       ? [{ op: 'remove', path: parsed.path, resolved: parsed.resolved }]
       : [];

@@ -557,7 +557,7 @@ export function createScimService(deps: {
         ? []
         : [operation.value];
 
-  return {
+  const service = {
     // ---- connections (workspace API) --------------------------------------------------------
 
     async createConnection(
@@ -1152,6 +1152,44 @@ export function createScimService(deps: {
       project('User', resource, p.attributes, p.excludedAttributes),
     projectGroup: (resource: JsonObject, p: Projection) =>
       project('Group', resource, p.attributes, p.excludedAttributes),
+  };
+  return {
+    ...service,
+    /**
+     * `POST /.search` at the root (RFC 7644 §3.4.3): Users, then Groups, paged as one list. A
+     * filter on an attribute only one type has (`userName`) matches nothing of the other type;
+     * it is an error only when no type can evaluate it.
+     */
+    async searchAll(connection: ScimConnectionRow, query: ListQuery) {
+      const page = pageOf(query);
+      let skip = page.offset;
+      let remaining = page.count;
+      let total = 0;
+      let failure: unknown;
+      let evaluated = 0;
+      const resources: JsonObject[] = [];
+      const lists = [
+        (q: ListQuery) => service.listUsers(connection, q),
+        (q: ListQuery) => service.listGroups(connection, q),
+      ];
+      for (const list of lists) {
+        let answer: Awaited<ReturnType<typeof list>>;
+        try {
+          answer = await list({ ...query, startIndex: skip + 1, count: remaining });
+        } catch (error) {
+          if (!(error instanceof ScimError) || error.scimType !== 'invalidFilter') throw error;
+          failure ??= error;
+          continue;
+        }
+        evaluated += 1;
+        total += answer.totalResults;
+        resources.push(...answer.Resources);
+        remaining -= answer.Resources.length;
+        skip = Math.max(0, skip - answer.totalResults);
+      }
+      if (evaluated === 0) throw failure;
+      return listResponse(resources, total, page.startIndex);
+    },
   };
 }
 export type ScimService = ReturnType<typeof createScimService>;
