@@ -456,23 +456,50 @@ describe.each(TARGETS)('with a %s connection', (target) => {
   });
 
   describe('removing active', () => {
-    it('is refused with 400, and a deactivated user stays deactivated', async () => {
+    it('leaves active unassigned (RFC 7644 §3.5.2.2): the user is active and the resource shows no active', async () => {
       const id = await createUser({ userName: `gone-${target}@example.com`, active: false });
-      for (const Operations of [
-        [{ op: 'remove', path: 'active' }],
-        [{ op: 'replace', path: 'active', value: null }],
-        [{ op: 'replace', value: { active: null } }],
-      ]) {
-        const res = await scim.request('PATCH', `/Users/${id}`, { schemas: [PATCH], Operations });
-        expect(res.status).toBe(400);
-        expect(res.body).toMatchObject({
-          status: '400',
-          scimType: 'mutability',
-          detail:
-            'active cannot be removed (a user is either active or deactivated): replace it with true or false',
-        });
+      expect(await found(`userName eq "gone-${target}@example.com" and active eq false`)).toEqual([
+        id,
+      ]);
+      const res = await scim.request('PATCH', `/Users/${id}?attributes=active,userName`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'remove', path: 'active' }],
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ schemas: [USER], id, userName: `gone-${target}@example.com` });
+      expect((await scim.request('GET', `/Users/${id}`)).body).not.toHaveProperty('active');
+      // Roster's default for a user without active: active (as when created without it).
+      expect(await found(`userName eq "gone-${target}@example.com" and active eq true`)).toEqual([
+        id,
+      ]);
+      expect(await found(`userName eq "gone-${target}@example.com" and active pr`)).toEqual([]);
+      if (target === 'end_users') {
+        expect((await roster.get(`/api/end_users/${id}`)).body.data.status).toBe('active');
       }
+      // Other PATCHes leave it unassigned; setting it assigns it again.
+      await scim.request('PATCH', `/Users/${id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', path: 'displayName', value: 'Gone' }],
+      });
+      expect((await scim.request('GET', `/Users/${id}`)).body).not.toHaveProperty('active');
+      const set = await scim.request('PATCH', `/Users/${id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', value: { active: false } }],
+      });
+      expect(set.status).toBe(204);
       expect((await scim.request('GET', `/Users/${id}`)).body.active).toBe(false);
+      // replace with null is a removal too.
+      await scim.request('PATCH', `/Users/${id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', path: 'active', value: null }],
+      });
+      expect((await scim.request('GET', `/Users/${id}`)).body).not.toHaveProperty('active');
+      // A user created or replaced without active shows the default, active: true.
+      const put = await scim.request('PUT', `/Users/${id}`, {
+        schemas: [USER],
+        userName: `gone-${target}@example.com`,
+      });
+      expect(put.body.active).toBe(true);
     });
   });
 });

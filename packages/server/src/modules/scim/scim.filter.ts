@@ -110,7 +110,8 @@ type Value = boolean | null | number | string;
 type Mapping =
   | { kind: 'string'; column: string; caseExact: boolean; lowered?: boolean }
   | { kind: 'integer'; column: string }
-  | { kind: 'boolean'; column: string }
+  /** `assigned`: the column saying whether the value is assigned at all (for `pr`). */
+  | { kind: 'boolean'; column: string; assigned?: string }
   | { kind: 'dateTime'; column: string }
   | { kind: 'lines'; column: string }
   | { kind: 'json'; schema: string | null; attribute: string; sub: string | null }
@@ -137,7 +138,7 @@ const USER_COLUMNS: Record<string, Mapping> = {
   'name.formatted': { kind: 'string', column: 'su.formatted_name', caseExact: false },
   emails: { kind: 'lines', column: 'su.emails_text' },
   'emails.value': { kind: 'lines', column: 'su.emails_text' },
-  active: { kind: 'boolean', column: 'su.active' },
+  active: { kind: 'boolean', column: 'su.active', assigned: 'su.active_assigned' },
   'meta.created': { kind: 'dateTime', column: 'su.created_at' },
   'meta.lastModified': { kind: 'dateTime', column: 'su.updated_at' },
 };
@@ -310,7 +311,10 @@ function compare(
     }
     case 'boolean': {
       const column = sql.ref(mapping.column);
-      if (op === 'pr') return sql<boolean>`1 = 1`;
+      if (op === 'pr')
+        return mapping.assigned === undefined
+          ? sql<boolean>`1 = 1`
+          : sql<boolean>`${sql.ref(mapping.assigned)} = 1`;
       const flag =
         typeof value === 'boolean'
           ? value

@@ -27,7 +27,6 @@ import {
   type JsonObject,
   type ResolvedPath,
   type ResourceKind,
-  USER_SCHEMA,
 } from './scim.schema.js';
 
 export type PatchOp = 'add' | 'remove' | 'replace';
@@ -205,20 +204,6 @@ function extensionOperations(op: PatchOp, value: unknown): NormalisedOperation[]
   return out;
 }
 
-/**
- * Roster has no "unassigned" state for `active`: a user is active or deactivated. Removing it
- * used to fall back to the default (active), silently reactivating a user the identity provider
- * had deactivated; it is refused instead, naming what to send.
- */
-function refuseActiveRemoval(resolved: ResolvedPath): void {
-  if (resolved.schema === USER_SCHEMA && resolved.def.name === 'active') {
-    throw scimBadRequest(
-      'mutability',
-      'active cannot be removed (a user is either active or deactivated): replace it with true or false',
-    );
-  }
-}
-
 function pathOperation(
   kind: ResourceKind,
   op: PatchOp,
@@ -249,7 +234,6 @@ function pathOperation(
     throw scimBadRequest('mutability', `${parsed.path} is read-only`);
   }
   if (op === 'remove') {
-    refuseActiveRemoval(parsed.resolved);
     const operation: NormalisedOperation = { op, path: parsed.path, resolved: parsed.resolved };
     if (parsed.filter !== undefined) operation.filter = parsed.filter;
     if (value !== undefined && value !== null) {
@@ -271,7 +255,6 @@ function pathOperation(
   );
   // Setting an attribute to null or an empty value is removing it (RFC 7644 §3.5.2.3).
   if (canonical === undefined) {
-    if (parsed.filter === undefined) refuseActiveRemoval(parsed.resolved);
     return parsed.filter === undefined && parsed.resolved.sub === undefined
       ? [{ op: 'remove', path: parsed.path, resolved: parsed.resolved }]
       : [];

@@ -266,7 +266,7 @@ export function createScimService(deps: {
       {
         userName: row.user_name,
         externalId: row.external_id,
-        active: row.active === 1,
+        active: row.active_assigned === 1 ? row.active === 1 : undefined,
         rest: fromJson<JsonObject>(row.resource),
       },
       groups.map((g) => refOf(connection, 'Groups', g)),
@@ -407,6 +407,7 @@ export function createScimService(deps: {
       formatted_name: fields.formatted,
       emails_text: fields.emailsText,
       active: toFlag(fields.active),
+      active_assigned: toFlag(fields.activeAssigned),
       resource: toJson(fields.rest),
     };
   }
@@ -783,7 +784,8 @@ export function createScimService(deps: {
 
     async createUser(connection: ScimConnectionRow, body: unknown): Promise<WriteResult> {
       if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a User object');
-      const fields = userFields(canonicalResource('User', body));
+      // Created without `active`, a user is active and shows it (the server's default).
+      const fields = { ...userFields(canonicalResource('User', body)), activeAssigned: true };
       const key = fields.userName.toLowerCase();
       const population = populationOf(connection);
       return deps.db.transaction().execute(async (trx) => {
@@ -830,7 +832,7 @@ export function createScimService(deps: {
     ): Promise<WriteResult> {
       if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a User object');
       // PUT replaces what is given; `active` left out means active (RFC 7643 gives no default, Okta sends it).
-      const fields = userFields(canonicalResource('User', body));
+      const fields = { ...userFields(canonicalResource('User', body)), activeAssigned: true };
       return deps.db.transaction().execute(async (trx) => {
         const existing = await requireUser(trx, connection, id, true);
         checkVersion(ifMatch, existing.version);
@@ -855,7 +857,7 @@ export function createScimService(deps: {
         const current: JsonObject = {
           userName: existing.user_name,
           ...(existing.external_id === null ? {} : { externalId: existing.external_id }),
-          active: existing.active === 1,
+          ...(existing.active_assigned === 1 ? { active: existing.active === 1 } : {}),
           ...fromJson<JsonObject>(existing.resource),
         };
         const fields = userFields(canonicalResource('User', applyPatch(current, operations)));
