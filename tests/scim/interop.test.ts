@@ -301,13 +301,23 @@ describe.each(TARGETS)('with a %s connection', (target) => {
         ['emails[kind eq "work"]', 'Unknown attribute in filter: emails.kind'],
         ['emails[primary eq "maybe"]', 'emails.primary is a boolean'],
         ['emails[type eq "work"].nothing eq "x"', 'Unknown attribute in filter: emails.nothing'],
-        ['groups[value eq "1"]', 'Filtering on groups.value is not supported'],
+        ['groups[display eq "x"]', 'Filtering on groups.display is not supported'],
+        ['groups.value co "1"', 'groups.value supports eq "<group id>" and pr'],
       ]) {
         const res = await scim.request('GET', `/Users?filter=${encodeURIComponent(filter)}`);
         expect(res.status).toBe(400);
         expect(res.body.scimType).toBe('invalidFilter');
         expect(res.body.detail).toContain(detail);
       }
+    });
+
+    it('finds users by the groups they are in, and groups by their members', async () => {
+      expect(await found(`groups[value eq "${ids.group}"]`)).toEqual([ids.ann]);
+      expect(await found(`groups.value eq "${ids.group}"`)).toEqual([ids.ann]);
+      expect(await found('groups pr')).toEqual([ids.ann]);
+      expect(await found('not (groups pr) and displayName eq "Bob"')).toEqual([ids.bob]);
+      expect(await found('groups[value eq "999999"]')).toEqual([]);
+      expect(await found('groups[value eq "not-an-id"]')).toEqual([]);
     });
 
     it('still finds groups by members[value eq "…"]', async () => {

@@ -115,7 +115,8 @@ type Mapping =
   | { kind: 'dateTime'; column: string }
   | { kind: 'lines'; column: string }
   | { kind: 'json'; schema: string | null; attribute: string; sub: string | null }
-  | { kind: 'members' };
+  | { kind: 'members' }
+  | { kind: 'groups' };
 
 export interface FilterTarget {
   kind: ResourceKind;
@@ -123,8 +124,13 @@ export interface FilterTarget {
   /** The column holding the resource's SCIM id (an end user, member or group ID). */
   idColumn: string;
   idIsInteger: boolean;
-  /** Builds "this group has a member with this id" for `members` filters. */
+  /** Builds "this group has a member with this id" for `members` filters ('' = any member). */
   memberExists?: (memberId: string) => RawBuilder<boolean>;
+  /**
+   * Builds "this user is in this connection's group with this id" for `groups` filters ('' = any
+   * group): a user's groups are read from memberships, not stored with the user.
+   */
+  groupExists?: (groupId: string) => RawBuilder<boolean>;
 }
 
 const USER_COLUMNS: Record<string, Mapping> = {
@@ -141,6 +147,8 @@ const USER_COLUMNS: Record<string, Mapping> = {
   active: { kind: 'boolean', column: 'su.active', assigned: 'su.active_assigned' },
   'meta.created': { kind: 'dateTime', column: 'su.created_at' },
   'meta.lastModified': { kind: 'dateTime', column: 'su.updated_at' },
+  groups: { kind: 'groups' },
+  'groups.value': { kind: 'groups' },
 };
 const GROUP_COLUMNS: Record<string, Mapping> = {
   displayName: { kind: 'string', column: 'sg.display_name', caseExact: false },
@@ -377,13 +385,16 @@ function compare(
           throw scimBadRequest('invalidFilter', `${op} is not supported on ${attrPath}`);
       }
     }
-    case 'members': {
-      if (target.memberExists === undefined)
+    case 'members':
+    case 'groups': {
+      const exists = mapping.kind === 'members' ? target.memberExists : target.groupExists;
+      if (exists === undefined)
         throw scimBadRequest('invalidFilter', `Filtering on ${attrPath} is not supported`);
-      if (op === 'pr') return target.memberExists('');
+      if (op === 'pr') return exists('');
+      const what = mapping.kind === 'members' ? 'user' : 'group';
       if (op !== 'eq' || typeof value !== 'string')
-        throw scimBadRequest('invalidFilter', `${attrPath} supports eq "<user id>" and pr`);
-      return target.memberExists(value);
+        throw scimBadRequest('invalidFilter', `${attrPath} supports eq "<${what} id>" and pr`);
+      return exists(value);
     }
   }
 }
