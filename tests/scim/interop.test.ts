@@ -302,6 +302,7 @@ describe.each(TARGETS)('with a %s connection', (target) => {
         ['emails[primary eq "maybe"]', 'emails.primary is a boolean'],
         ['emails[type eq "work"].nothing eq "x"', 'Unknown attribute in filter: emails.nothing'],
         ['groups[display eq "x"]', 'Filtering on groups.display is not supported'],
+        ['emails[type eq "work"].value', 'Invalid filter'],
         ['groups.value co "1"', 'groups.value supports eq "<group id>" and pr'],
       ]) {
         const res = await scim.request('GET', `/Users?filter=${encodeURIComponent(filter)}`);

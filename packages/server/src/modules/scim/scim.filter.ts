@@ -80,7 +80,7 @@ function foldSubAttributesIntoValuePaths(tokens: Token[]): Token[] {
       token.literal !== '].' ||
       open === undefined ||
       sub?.type !== 'Word' ||
-      operator === undefined
+      operator?.type !== 'Word'
     ) {
       out.push(token);
       continue;

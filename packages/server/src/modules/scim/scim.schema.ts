@@ -457,6 +457,8 @@ export function serviceProviderConfig(baseUrl: string) {
         name: 'Bearer token',
         description:
           'The connection token shown once when the SCIM connection was created or rotated',
+        specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
+        documentationUri: 'https://github.com/roster/roster/blob/main/docs/scim.md',
         primary: true,
       },
     ],
