@@ -278,6 +278,8 @@ describe.each(TARGETS)('with a %s connection', (target) => {
         ids.bob,
       ]);
       expect(await found('emails[type eq "other"]')).toEqual([]);
+      expect(await found('emails[primary pr]')).toEqual([ids.ann, ids.bob]);
+      expect(await found('phoneNumbers[primary pr]')).toEqual([]);
       expect(await found('emails.type eq "home"')).toEqual([ids.ann, ids.bob]);
       expect(await found('phoneNumbers[type eq "mobile"]')).toEqual([ids.ann]);
       expect(await found('phoneNumbers.type eq "work"')).toEqual([ids.bob]);

@@ -443,11 +443,12 @@ function elementCondition(
         throw scimBadRequest('invalidFilter', `Unknown attribute in filter: ${path}`);
       const value = filter.op === 'pr' ? null : filter.compValue;
       if (sub.type === 'boolean') {
-        const column =
-          target.dialect === 'postgres'
-            ? sql`jsonb_typeof(e.value -> ${sub.name}::text)`
-            : sql`json_type(e.value, ${`$."${sub.name}"`})`;
-        if (filter.op === 'pr') return sql<boolean>`${column} in ('true', 'false')`;
+        // Present means a JSON boolean: SQLite's json_type says 'true' or 'false', PostgreSQL's
+        // jsonb_typeof 'boolean'.
+        if (filter.op === 'pr')
+          return target.dialect === 'postgres'
+            ? sql<boolean>`coalesce(jsonb_typeof(e.value -> ${sub.name}::text) = 'boolean', false)`
+            : sql<boolean>`coalesce(json_type(e.value, ${`$."${sub.name}"`}) in ('true', 'false'), 0)`;
         const flag =
           typeof value === 'boolean'
             ? value
