@@ -417,6 +417,49 @@ describe('with an SSO connection', () => {
     });
   });
 
+  describe('forged and unreachable', () => {
+    it('refuses an ID token re-signed by another key that names the admin, and opens no session', async () => {
+      idp.tamper = {
+        claims: (claims) => ({ ...claims, email: 'ops.admin@example.com', email_verified: true }),
+        signWith: 'foreign',
+      };
+      try {
+        const { response, text, browser } = await consoleSignIn(
+          account('mallory', 'mallory@example.com'),
+        );
+        expect(response.status).toBe(400);
+        expect(JSON.parse(text).errors[0].title).toMatch(
+          /^The identity provider's answer could not be verified: .*signature/,
+        );
+        expect(browser.cookies.has('roster_session')).toBe(false);
+        expect((await api(browser, 'GET', '/api/console/session')).status).toBe(401);
+      } finally {
+        idp.tamper = undefined;
+      }
+    });
+
+    it('answers 502 when the provider goes down between the redirect and the callback', async () => {
+      const browser = new Browser();
+      const callbackUrl = await throughProvider(
+        browser,
+        `${roster.url}/api/console/sso/login`,
+        account('ops', 'ops.admin@example.com'),
+        { issuer: idp.issuer, redirectUri: REDIRECT_URI },
+      );
+      await idp.stop();
+      try {
+        const response = await browser.get(onRoster(callbackUrl));
+        expect(response.status).toBe(502);
+        expect((await response.json()).errors[0].title).toBe(
+          `The identity provider at ${idp.issuer} is unreachable: fetch failed`,
+        );
+        expect(browser.cookies.has('roster_session')).toBe(false);
+      } finally {
+        await idp.start();
+      }
+    });
+  });
+
   describe('end users with console roles', () => {
     let adminUserId = 0;
     let readerId = 0;

@@ -4,6 +4,7 @@
  * screen is a real interaction, finished with the account the "browser" names (`?login=<id>`,
  * or typed into the small login form a real browser gets).
  */
+import { createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
@@ -17,11 +18,45 @@ export interface Account {
   groups?: string[];
 }
 
+/** What an attacker (or a broken provider) does to the next ID tokens the token endpoint issues. */
+export interface IdTokenTamper {
+  /** Changes the token's claims (e.g. names another email, or another nonce). */
+  claims?: (claims: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * `provider`: re-signed with the provider's own key (only the claims change); `foreign`: signed
+   * with a key the provider's JWKS does not hold, under the provider's key id (a forgery).
+   */
+  signWith: 'provider' | 'foreign';
+}
+
 export interface OidcProvider {
   issuer: string;
   /** The provider's directory: tests edit it between sign-ins. */
   accounts: Map<string, Account>;
+  /** Set to alter the ID tokens the token endpoint answers; undefined answers them untouched. */
+  tamper: IdTokenTamper | undefined;
+  /** The provider goes down (connections refused) until `start()`, on the same address. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   close(): Promise<void>;
+}
+
+const SIGNING_KID = 'test-provider-key';
+
+function base64url(value: string | Buffer): string {
+  return Buffer.from(value).toString('base64url');
+}
+
+/** An RS256 JWT, signed by hand so a test can sign with any key. */
+function signJwt(claims: Record<string, unknown>, key: KeyObject): string {
+  const input = `${base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: SIGNING_KID }))}.${base64url(JSON.stringify(claims))}`;
+  const signature = createSign('RSA-SHA256').update(input).sign(key);
+  return `${input}.${base64url(signature)}`;
+}
+
+function jwtClaims(token: string): Record<string, unknown> {
+  const payload = token.split('.')[1] ?? '';
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
 export async function startOidcProvider(client: {
@@ -34,8 +69,18 @@ export async function startOidcProvider(client: {
   await new Promise<void>((resolve) => {
     server.listen(0, '127.0.0.1', resolve);
   });
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  const issuer = `http://127.0.0.1:${port}`;
+  // The provider's own signing key (known to the test, so it can re-sign altered claims) and a
+  // key it has never published (what a forger signs with).
+  const own = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const foreign = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const provider = new Provider(issuer, {
+    jwks: {
+      keys: [
+        { ...own.privateKey.export({ format: 'jwk' }), kid: SIGNING_KID, use: 'sig', alg: 'RS256' },
+      ],
+    },
     clients: [
       {
         client_id: client.clientId,
@@ -77,6 +122,19 @@ export async function startOidcProvider(client: {
       return grant;
     },
   });
+  const state: { tamper: IdTokenTamper | undefined } = { tamper: undefined };
+  provider.use(async (ctx, next) => {
+    await next();
+    const tamper = state.tamper;
+    const body = ctx.body as { id_token?: unknown } | undefined;
+    if (tamper === undefined || ctx.path !== '/token' || typeof body?.id_token !== 'string') return;
+    const original = jwtClaims(body.id_token);
+    const claims = tamper.claims === undefined ? original : tamper.claims(original);
+    body.id_token = signJwt(
+      claims,
+      tamper.signWith === 'provider' ? own.privateKey : foreign.privateKey,
+    );
+  });
   const callback = provider.callback();
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', issuer);
@@ -103,15 +161,33 @@ export async function startOidcProvider(client: {
     }
     void callback(req, res);
   });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) {
+        resolve();
+        return;
+      }
+      server.close(() => {
+        resolve();
+      });
+      // Kept-alive connections from Roster would otherwise keep the provider reachable.
+      server.closeAllConnections();
+    });
   return {
     issuer,
     accounts,
-    close: () =>
+    get tamper() {
+      return state.tamper;
+    },
+    set tamper(value: IdTokenTamper | undefined) {
+      state.tamper = value;
+    },
+    stop,
+    start: () =>
       new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
+        server.listen(port, '127.0.0.1', resolve);
       }),
+    close: stop,
   };
 }
 

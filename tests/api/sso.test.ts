@@ -668,6 +668,98 @@ describe('state', () => {
   });
 });
 
+describe('the ID token and the code', () => {
+  it("refuses an ID token signed by a key outside the provider's JWKS (a forgery)", async () => {
+    accounts.set('ivy', { email: 'ivy@example.com', name: 'Ivy' });
+    idp.tamper = {
+      claims: (claims) => ({ ...claims, email: 'admin@example.com', sub: 'admin' }),
+      signWith: 'foreign',
+    };
+    try {
+      const res = await signIn('ivy');
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].code).toBe('bad_request');
+      expect(res.body.errors[0].title).toMatch(
+        /^The identity provider's answer could not be verified: .*signature/,
+      );
+    } finally {
+      idp.tamper = undefined;
+    }
+    expect((await endUserByEmail('admin@example.com')).total).toBe(0);
+    expect((await endUserByEmail('ivy@example.com')).total).toBe(0);
+  });
+
+  it('accepts the same token signed by the provider (the check is the signature)', async () => {
+    accounts.set('ivo', { email: 'ivo@example.com', name: 'Ivo' });
+    idp.tamper = { signWith: 'provider' };
+    try {
+      expect((await signIn('ivo')).status).toBe(200);
+    } finally {
+      idp.tamper = undefined;
+    }
+  });
+
+  it("refuses an ID token whose nonce is not the sign-in's, even signed by the provider", async () => {
+    accounts.set('jack', { email: 'jack@example.com', name: 'Jack' });
+    idp.tamper = {
+      claims: (claims) => ({ ...claims, nonce: 'another-nonce' }),
+      signWith: 'provider',
+    };
+    try {
+      const res = await signIn('jack');
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].title).toMatch(
+        /^The identity provider's answer could not be verified: .*"nonce"/,
+      );
+    } finally {
+      idp.tamper = undefined;
+    }
+    expect((await endUserByEmail('jack@example.com')).total).toBe(0);
+  });
+
+  it('refuses a code replayed on another sign-in (PKCE, and the provider spends codes once)', async () => {
+    accounts.set('kate', { email: 'kate@example.com', name: 'Kate' });
+    accounts.set('kim', { email: 'kim@example.com', name: 'Kim' });
+    const victim = await signIn('kate');
+    expect(victim.status).toBe(200);
+    const code = new URL(victim.callbackUrl).searchParams.get('code') ?? '';
+    // The attacker's own sign-in, finished with the victim's (already spent) code.
+    const browser = new Browser();
+    const callbackUrl = new URL(await throughProvider(browser, 'kim'));
+    callbackUrl.searchParams.set('code', code);
+    const res = await browser.get(onRoster(callbackUrl.href));
+    expect(res.status).toBe(400);
+    expect((await res.json()).errors[0].title).toMatch(
+      /^The identity provider's answer could not be verified: /,
+    );
+    expect((await endUserByEmail('kim@example.com')).total).toBe(0);
+  });
+
+  it('answers 502 when the provider goes down between the redirect and the callback', async () => {
+    accounts.set('liam', { email: 'liam@example.com', name: 'Liam' });
+    const browser = new Browser();
+    const callbackUrl = await throughProvider(browser, 'liam');
+    await idp.stop();
+    try {
+      const res = await browser.get(onRoster(callbackUrl));
+      expect(res.status).toBe(502);
+      expect(await res.json()).toEqual({
+        errors: [
+          {
+            code: expect.any(String),
+            title: `The identity provider at ${issuer} is unreachable: fetch failed`,
+          },
+        ],
+      });
+    } finally {
+      await idp.start();
+    }
+    expect((await endUserByEmail('liam@example.com')).total).toBe(0);
+    // Back up, a new sign-in works.
+    expect((await signIn('liam')).status).toBe(200);
+  });
+});
+
 describe('disabling and removing the connection', () => {
   it('refuses sign-ins while the connection is disabled', async () => {
     const disabled = await roster.put(

@@ -377,6 +377,8 @@ export interface ScimUsersTable {
   formatted_name: string | null;
   emails_text: string;
   active: Flag;
+  /** 0 when a PATCH removed `active` (the user is active, the resource shows no `active`). */
+  active_assigned: ColumnType<Flag, Flag | undefined, Flag>;
   /** JSON: the stored SCIM resource, without id, meta and groups. */
   resource: string;
   /**

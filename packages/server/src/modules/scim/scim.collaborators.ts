@@ -209,6 +209,10 @@ export function collaboratorPopulation(deps: PopulationDeps): ScimPopulation {
       dialect: deps.dialect,
       idColumn: 'su.member_id',
       idIsInteger: true,
+      groupExists: (groupId) => {
+        if (groupId !== '' && !COLLABORATOR_GROUP_ID.test(groupId)) return sql<boolean>`1 = 0`;
+        return sql<boolean>`exists (select 1 from group_memberships m inner join scim_groups g on g.collaborator_group_id = m.group_id and g.connection_id = su.connection_id where m.member_id = su.member_id${groupId === '' ? sql`` : sql` and m.group_id = ${groupId}`})`;
+      },
     },
     groupFilter: {
       kind: 'Group',

@@ -81,6 +81,11 @@ export function endUserPopulation(deps: PopulationDeps): ScimPopulation {
       dialect: deps.dialect,
       idColumn: 'su.end_user_id',
       idIsInteger: true,
+      groupExists: (groupId) => {
+        const id = parseIntegerId(groupId);
+        if (groupId !== '' && id === undefined) return sql<boolean>`1 = 0`;
+        return sql<boolean>`exists (select 1 from end_user_group_members m inner join scim_groups g on g.end_user_group_id = m.group_id and g.connection_id = su.connection_id where m.end_user_id = su.end_user_id${id === undefined ? sql`` : sql` and m.group_id = ${id}`})`;
+      },
     },
     groupFilter: {
       kind: 'Group',

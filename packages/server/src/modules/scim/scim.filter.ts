@@ -18,6 +18,8 @@ import {
   canonicalPath,
   ENTERPRISE_SCHEMA,
   resolveAttributePath,
+  type AttributeDef,
+  type ResolvedPath,
   type ResourceKind,
 } from './scim.schema.js';
 
@@ -41,7 +43,7 @@ export function parseScimFilter(text: string): Filter {
         return { type: 'Word' as const, literal: lower };
       return { type: 'Quoted' as const, literal: JSON.stringify(token.literal) };
     });
-    const list = new filterParser.Tokens(tokens);
+    const list = new filterParser.Tokens(foldSubAttributesIntoValuePaths(tokens));
     const filter = filterParser.parseFilter(list);
     if (list.peek().type !== 'EOT') throw new Error(`unexpected ${list.peek().literal}`);
     return filter;
@@ -51,6 +53,51 @@ export function parseScimFilter(text: string): Filter {
       `Invalid filter "${text}": ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+}
+
+type Token = ReturnType<typeof filterParser.tokenizer>[number];
+
+/**
+ * `emails[type eq "work"].value eq "x"` (what Entra and Okta send) asks for one work email whose
+ * value is x. scim2-parse-filter reads it as two independent tests, `emails[type eq "work"] and
+ * emails.value eq "x"`, which a user with any work email and x as a home email would pass. The
+ * tokens are rewritten to the value filter it means, `emails[(type eq "work") and value eq "x"]`,
+ * before the parser sees them.
+ */
+function foldSubAttributesIntoValuePaths(tokens: Token[]): Token[] {
+  const out: Token[] = [];
+  const opened: number[] = [];
+  for (let index = 0; index < tokens.length; index += 1) {
+    const token = tokens[index] as Token;
+    if (token.type === 'Bracket' && token.literal === '[') opened.push(out.length);
+    if (token.type !== 'Bracket' || !token.literal.startsWith(']')) {
+      out.push(token);
+      continue;
+    }
+    const open = opened.pop();
+    const sub = tokens[index + 1];
+    const operator = tokens[index + 2];
+    if (
+      token.literal !== '].' ||
+      open === undefined ||
+      sub?.type !== 'Word' ||
+      operator?.type !== 'Word'
+    ) {
+      out.push(token);
+      continue;
+    }
+    const bracket = (literal: string): Token => ({ type: 'Bracket', literal });
+    const comparison = [sub, operator];
+    index += 2;
+    if (operator.literal.toLowerCase() !== 'pr') {
+      const value = tokens[index + 1];
+      if (value !== undefined) comparison.push(value);
+      index += 1;
+    }
+    out.splice(open + 1, 0, bracket('('));
+    out.push(bracket(')'), { type: 'Word', literal: 'and' }, ...comparison, bracket(']'));
+  }
+  return out;
 }
 
 export const stringifyFilter = (filter: Filter): string => filterLibrary.stringify(filter);
@@ -64,11 +111,13 @@ type Value = boolean | null | number | string;
 type Mapping =
   | { kind: 'string'; column: string; caseExact: boolean; lowered?: boolean }
   | { kind: 'integer'; column: string }
-  | { kind: 'boolean'; column: string }
+  /** `assigned`: the column saying whether the value is assigned at all (for `pr`). */
+  | { kind: 'boolean'; column: string; assigned?: string }
   | { kind: 'dateTime'; column: string }
   | { kind: 'lines'; column: string }
   | { kind: 'json'; schema: string | null; attribute: string; sub: string | null }
-  | { kind: 'members' };
+  | { kind: 'members' }
+  | { kind: 'groups' };
 
 export interface FilterTarget {
   kind: ResourceKind;
@@ -76,8 +125,13 @@ export interface FilterTarget {
   /** The column holding the resource's SCIM id (an end user, member or group ID). */
   idColumn: string;
   idIsInteger: boolean;
-  /** Builds "this group has a member with this id" for `members` filters. */
+  /** Builds "this group has a member with this id" for `members` filters ('' = any member). */
   memberExists?: (memberId: string) => RawBuilder<boolean>;
+  /**
+   * Builds "this user is in this connection's group with this id" for `groups` filters ('' = any
+   * group): a user's groups are read from memberships, not stored with the user.
+   */
+  groupExists?: (groupId: string) => RawBuilder<boolean>;
 }
 
 const USER_COLUMNS: Record<string, Mapping> = {
@@ -91,9 +145,11 @@ const USER_COLUMNS: Record<string, Mapping> = {
   'name.formatted': { kind: 'string', column: 'su.formatted_name', caseExact: false },
   emails: { kind: 'lines', column: 'su.emails_text' },
   'emails.value': { kind: 'lines', column: 'su.emails_text' },
-  active: { kind: 'boolean', column: 'su.active' },
+  active: { kind: 'boolean', column: 'su.active', assigned: 'su.active_assigned' },
   'meta.created': { kind: 'dateTime', column: 'su.created_at' },
   'meta.lastModified': { kind: 'dateTime', column: 'su.updated_at' },
+  groups: { kind: 'groups' },
+  'groups.value': { kind: 'groups' },
 };
 const GROUP_COLUMNS: Record<string, Mapping> = {
   displayName: { kind: 'string', column: 'sg.display_name', caseExact: false },
@@ -223,6 +279,17 @@ function compare(
   op: string,
   value: Value,
 ): RawBuilder<boolean> {
+  const stored = storedMultiValued(target, attrPath);
+  if (stored !== undefined && !(canonicalPath(stored) in USER_COLUMNS)) {
+    // `phoneNumbers.type eq "work"` is `phoneNumbers[type eq "work"]`, and a bare `roles eq "x"`
+    // tests the value (RFC 7644 §3.4.2.2). emails and emails.value keep their indexed column.
+    const sub = stored.sub?.name ?? 'value';
+    const element: Filter =
+      op === 'pr'
+        ? { op: 'pr', attrPath: sub }
+        : ({ op, attrPath: sub, compValue: value } as Filter);
+    return someElement(target, stored.def, element);
+  }
   const mapping = mappingFor(target, attrPath);
   switch (mapping.kind) {
     case 'string':
@@ -258,7 +325,10 @@ function compare(
     }
     case 'boolean': {
       const column = sql.ref(mapping.column);
-      if (op === 'pr') return sql<boolean>`1 = 1`;
+      if (op === 'pr')
+        return mapping.assigned === undefined
+          ? sql<boolean>`1 = 1`
+          : sql<boolean>`${sql.ref(mapping.assigned)} = 1`;
       const flag =
         typeof value === 'boolean'
           ? value
@@ -321,18 +391,110 @@ function compare(
           throw scimBadRequest('invalidFilter', `${op} is not supported on ${attrPath}`);
       }
     }
-    case 'members': {
-      if (target.memberExists === undefined)
+    case 'members':
+    case 'groups': {
+      const exists = mapping.kind === 'members' ? target.memberExists : target.groupExists;
+      if (exists === undefined)
         throw scimBadRequest('invalidFilter', `Filtering on ${attrPath} is not supported`);
-      if (op === 'pr') return target.memberExists('');
+      if (op === 'pr') return exists('');
+      const what = mapping.kind === 'members' ? 'user' : 'group';
       if (op !== 'eq' || typeof value !== 'string')
-        throw scimBadRequest('invalidFilter', `${attrPath} supports eq "<user id>" and pr`);
-      return target.memberExists(value);
+        throw scimBadRequest('invalidFilter', `${attrPath} supports eq "<${what} id>" and pr`);
+      return exists(value);
     }
   }
 }
 
-/** Rewrites `emails[value co "x"]` as `emails.value co "x"` (only sub-attributes we store). */
+/**
+ * A multi-valued complex attribute kept in the stored resource JSON (`emails`, `phoneNumbers`,
+ * `addresses`, `roles`…): a test on it means "some element passes", and every test inside one
+ * value filter applies to the same element (`emails[type eq "work" and value eq "x"]`).
+ */
+function storedMultiValued(target: FilterTarget, attrPath: string): ResolvedPath | undefined {
+  if (target.kind !== 'User') return undefined;
+  const resolved = resolveAttributePath(target.kind, attrPath);
+  const def = resolved?.def;
+  if (def === undefined || !def.multiValued || def.type !== 'complex') return undefined;
+  // groups is not stored with the user (it is read from group memberships).
+  return def.mutability === 'readOnly' ? undefined : resolved;
+}
+
+function elementText(dialect: Dialect, name: string): RawBuilder<string | null> {
+  return dialect === 'postgres'
+    ? sql<string | null>`(e.value ->> ${name}::text)`
+    : sql<string | null>`json_extract(e.value, ${`$."${name}"`})`;
+}
+
+function elementCondition(
+  target: FilterTarget,
+  def: AttributeDef,
+  filter: Filter,
+): RawBuilder<boolean> {
+  switch (filter.op) {
+    case 'and':
+    case 'or': {
+      const parts = filter.filters.map((f) => elementCondition(target, def, f));
+      return sql<boolean>`(${sql.join(parts, sql.raw(filter.op === 'and' ? ' and ' : ' or '))})`;
+    }
+    case 'not':
+      return sql<boolean>`(not ${elementCondition(target, def, filter.filter)})`;
+    case '[]':
+      throw scimBadRequest('invalidFilter', 'Nested value paths are not allowed');
+    default: {
+      const sub = (def.subAttributes ?? []).find(
+        (s) => s.name.toLowerCase() === filter.attrPath.toLowerCase(),
+      );
+      const path = `${def.name}.${filter.attrPath}`;
+      if (sub === undefined)
+        throw scimBadRequest('invalidFilter', `Unknown attribute in filter: ${path}`);
+      const value = filter.op === 'pr' ? null : filter.compValue;
+      if (sub.type === 'boolean') {
+        // Present means a JSON boolean: SQLite's json_type says 'true' or 'false', PostgreSQL's
+        // jsonb_typeof 'boolean'.
+        if (filter.op === 'pr')
+          return target.dialect === 'postgres'
+            ? sql<boolean>`coalesce(jsonb_typeof(e.value -> ${sub.name}::text) = 'boolean', false)`
+            : sql<boolean>`coalesce(json_type(e.value, ${`$."${sub.name}"`}) in ('true', 'false'), 0)`;
+        const flag =
+          typeof value === 'boolean'
+            ? value
+            : typeof value === 'string' && ['true', 'false'].includes(value.toLowerCase())
+              ? value.toLowerCase() === 'true'
+              : undefined;
+        if (flag === undefined || (filter.op !== 'eq' && filter.op !== 'ne'))
+          throw scimBadRequest(
+            'invalidFilter',
+            `${path} is a boolean: compare it with eq or ne and true or false`,
+          );
+        const text =
+          target.dialect === 'postgres'
+            ? sql`(e.value ->> ${sub.name}::text)`
+            : sql`json_type(e.value, ${`$."${sub.name}"`})`;
+        const matches = sql<boolean>`coalesce(${text} = ${flag ? 'true' : 'false'}, false)`;
+        return filter.op === 'eq' ? matches : sql<boolean>`(not ${matches})`;
+      }
+      return stringCondition(
+        elementText(target.dialect, sub.name),
+        sub.caseExact,
+        filter.op,
+        value,
+        path,
+      );
+    }
+  }
+}
+
+/** "Some element of the stored attribute passes `filter`" (its attribute paths are sub-attributes). */
+function someElement(target: FilterTarget, def: AttributeDef, filter: Filter): RawBuilder<boolean> {
+  const condition = elementCondition(target, def, filter);
+  if (target.dialect === 'postgres') {
+    const list = sql`(su.resource::jsonb -> ${def.name}::text)`;
+    return sql<boolean>`exists (select 1 from jsonb_array_elements(case when jsonb_typeof(${list}) = 'array' then ${list} else '[]'::jsonb end) as e(value) where ${condition})`;
+  }
+  return sql<boolean>`exists (select 1 from json_each(su.resource, ${`$."${def.name}"`}) as e where ${condition})`;
+}
+
+/** Rewrites `members[value eq "x"]` as `members.value eq "x"` (only sub-attributes we store). */
 function qualify(filter: Filter, parent: string): Filter {
   switch (filter.op) {
     case 'and':
@@ -356,8 +518,12 @@ export function compileFilter(target: FilterTarget, filter: Filter): RawBuilder<
     }
     case 'not':
       return sql<boolean>`(not ${compileFilter(target, filter.filter)})`;
-    case '[]':
+    case '[]': {
+      const stored = storedMultiValued(target, filter.attrPath);
+      if (stored !== undefined && stored.sub === undefined)
+        return someElement(target, stored.def, filter.valFilter);
       return compileFilter(target, qualify(filter.valFilter, filter.attrPath));
+    }
     case 'pr':
       return compare(target, filter.attrPath, 'pr', null);
     default:

@@ -17,6 +17,7 @@ import { parseScimFilter, stringifyFilter } from './scim.filter.js';
 import {
   canonicalAttribute,
   canonicalPath,
+  ENTERPRISE_ATTRIBUTES,
   ENTERPRISE_SCHEMA,
   isObject,
   PATCH_SCHEMA,
@@ -183,6 +184,26 @@ export function normalisePatch(kind: ResourceKind, body: unknown): NormalisedOpe
   return out;
 }
 
+/**
+ * `path` naming the enterprise extension itself (RFC 7644 §3.5.2: a path may be a schema URN).
+ * scim-patch misreads the URN's dots, so the operation becomes one per attribute: `add` merges
+ * the given attributes, `remove` removes them all, `replace` does both (the extension becomes
+ * exactly the value).
+ */
+function extensionOperations(op: PatchOp, value: unknown): NormalisedOperation[] {
+  const out: NormalisedOperation[] = [];
+  if (op !== 'add') {
+    for (const def of ENTERPRISE_ATTRIBUTES)
+      out.push(...pathOperation('User', 'remove', `${ENTERPRISE_SCHEMA}:${def.name}`, null, false));
+  }
+  if (op === 'remove' || value === null || value === undefined) return out;
+  if (!isObject(value))
+    throw scimBadRequest('invalidValue', `The value of ${ENTERPRISE_SCHEMA} must be an object`);
+  for (const [key, inner] of Object.entries(value))
+    out.push(...pathOperation('User', op, `${ENTERPRISE_SCHEMA}:${key}`, inner, true));
+  return out;
+}
+
 function pathOperation(
   kind: ResourceKind,
   op: PatchOp,
@@ -191,6 +212,8 @@ function pathOperation(
   fromValueKeys: boolean,
 ): NormalisedOperation[] {
   const lower = rawPath.toLowerCase();
+  if (kind === 'User' && lower === ENTERPRISE_SCHEMA.toLowerCase())
+    return extensionOperations(op, value);
   // Read-only and server-kept attributes named in a value object are ignored (Okta sends "id").
   if (
     fromValueKeys &&

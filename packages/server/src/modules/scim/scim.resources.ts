@@ -30,6 +30,8 @@ export interface UserFields {
   userName: string;
   externalId: string | null;
   active: boolean;
+  /** false when `active` is unassigned (removed by a PATCH): the user is active. */
+  activeAssigned: boolean;
   displayName: string | null;
   givenName: string | null;
   familyName: string | null;
@@ -74,6 +76,7 @@ export function userFields(resource: JsonObject): UserFields {
     userName,
     externalId: text(resource.externalId),
     active: resource.active === undefined ? true : resource.active === true,
+    activeAssigned: resource.active !== undefined,
     displayName,
     givenName,
     familyName,
@@ -104,7 +107,13 @@ export function ifMatchSatisfied(header: string | undefined, version: number): b
 
 export function renderUser(
   id: string,
-  stored: { userName: string; externalId: string | null; active: boolean; rest: JsonObject },
+  stored: {
+    userName: string;
+    externalId: string | null;
+    /** undefined: unassigned (not shown). */
+    active: boolean | undefined;
+    rest: JsonObject;
+  },
   groups: { value: string; display: string; $ref: string }[],
   meta: Meta,
 ): JsonObject {
@@ -119,7 +128,7 @@ export function renderUser(
     ...(stored.externalId === null ? {} : { externalId: stored.externalId }),
     userName: stored.userName,
     ...core,
-    active: stored.active,
+    ...(stored.active === undefined ? {} : { active: stored.active }),
     groups: groups.map((g) => ({ ...g, type: 'direct' })),
     ...(extension === undefined ? {} : { [ENTERPRISE_SCHEMA]: extension }),
     meta: {

@@ -219,24 +219,65 @@ function wantsBody(query: Query): boolean {
   return text(query, 'attributes') !== undefined || text(query, 'excludedAttributes') !== undefined;
 }
 
+const SORT_ORDERS = ['ascending', 'descending'];
+
+/**
+ * A SearchRequest body (RFC 7644 §3.4.3), validated: each parameter has the type the RFC gives it
+ * or the request is a 400. `sortBy` and `sortOrder` are checked and then ignored, as on GET
+ * (the ServiceProviderConfig says sorting is not supported).
+ */
 function searchQuery(body: unknown): ListQuery {
   if (!isObject(body))
-    throw new ScimError(400, 'The body must be a SearchRequest', 'invalidSyntax');
-  const schemas = body.schemas;
-  if (Array.isArray(schemas) && !schemas.includes(SEARCH_SCHEMA))
-    throw new ScimError(400, `schemas must contain ${SEARCH_SCHEMA}`, 'invalidSyntax');
-  const list = (value: unknown) =>
-    Array.isArray(value)
-      ? value.filter((v) => typeof v === 'string').join(',')
-      : typeof value === 'string'
-        ? value
-        : undefined;
+    throw new ScimError(400, 'The body must be a SearchRequest object', 'invalidSyntax');
+  const value = (name: string) => {
+    const key = Object.keys(body).find((k) => k.toLowerCase() === name.toLowerCase());
+    return key === undefined ? undefined : body[key];
+  };
+  const schemas = value('schemas');
+  if (
+    schemas !== undefined &&
+    (!Array.isArray(schemas) ||
+      !schemas.some(
+        (s) => typeof s === 'string' && s.toLowerCase() === SEARCH_SCHEMA.toLowerCase(),
+      ))
+  )
+    throw new ScimError(400, `schemas must be a list containing ${SEARCH_SCHEMA}`, 'invalidSyntax');
+  const invalid = (message: string) => new ScimError(400, message, 'invalidValue');
+  const names = (name: string) => {
+    const raw = value(name);
+    if (raw === undefined || raw === null) return undefined;
+    const list: unknown[] = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : [raw];
+    const strings = list.filter((v): v is string => typeof v === 'string' && v.length <= 2048);
+    if (strings.length !== list.length) throw invalid(`${name} must be a list of attribute names`);
+    return strings.length === 0 ? undefined : strings.join(',');
+  };
+  const number = (name: string) => {
+    const raw = value(name);
+    if (raw === undefined || raw === null) return undefined;
+    const parsed = typeof raw === 'number' && !Number.isInteger(raw) ? undefined : integer(raw);
+    if (parsed === undefined) throw invalid(`${name} must be an integer`);
+    return parsed;
+  };
+  const text = (name: string) => {
+    const raw = value(name);
+    if (raw === undefined || raw === null) return undefined;
+    if (typeof raw !== 'string') throw invalid(`${name} must be a string`);
+    return raw;
+  };
+  const attributes = names('attributes');
+  const excludedAttributes = names('excludedAttributes');
+  if (attributes !== undefined && excludedAttributes !== undefined)
+    throw invalid('attributes and excludedAttributes cannot be used together');
+  const sortOrder = text('sortOrder');
+  if (sortOrder !== undefined && !SORT_ORDERS.includes(sortOrder.toLowerCase()))
+    throw invalid('sortOrder must be "ascending" or "descending"');
+  text('sortBy');
   return {
-    filter: typeof body.filter === 'string' ? body.filter : undefined,
-    startIndex: integer(body.startIndex),
-    count: integer(body.count),
-    attributes: list(body.attributes),
-    excludedAttributes: list(body.excludedAttributes),
+    filter: text('filter'),
+    startIndex: number('startIndex'),
+    count: number('count'),
+    attributes,
+    excludedAttributes,
   };
 }
 
@@ -319,6 +360,11 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
           return send(reply, 200, doc);
         });
       }
+
+      // A search over every resource type (RFC 7644 §3.4.3): Users, then Groups.
+      scope.post('/.search', writeOptions, async (request, reply) =>
+        send(reply, 200, await scim.searchAll(connectionOf(request), searchQuery(request.body))),
+      );
 
       // Users and Groups answer the same protocol; only the service calls differ.
       // The service's functions are closures of createScimService and never use `this`.

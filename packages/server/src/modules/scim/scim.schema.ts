@@ -13,7 +13,7 @@ export const LIST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 export const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 export const SEARCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
 
-type AttributeType = 'string' | 'boolean' | 'complex' | 'reference' | 'dateTime';
+type AttributeType = 'string' | 'boolean' | 'complex' | 'reference' | 'dateTime' | 'binary';
 type Mutability = 'readOnly' | 'readWrite' | 'immutable' | 'writeOnly';
 
 export interface AttributeDef {
@@ -64,12 +64,13 @@ function multiValued(
   name: string,
   description: string,
   valueType: AttributeType = 'string',
+  valueOptions: Options = {},
 ): AttributeDef {
   return complex(
     name,
     description,
     [
-      attr('value', valueType, `The ${name} value`),
+      attr('value', valueType, `The ${name} value`, valueOptions),
       attr('display', 'string', 'A human-readable name, primarily used for display purposes'),
       attr('type', 'string', 'A label indicating the attribute\'s function, e.g. "work" or "home"'),
       attr('primary', 'boolean', 'Whether this value is the preferred one'),
@@ -123,7 +124,11 @@ export const USER_ATTRIBUTES: AttributeDef[] = [
   multiValued('emails', 'Email addresses for the user'),
   multiValued('phoneNumbers', 'Phone numbers for the User'),
   multiValued('ims', 'Instant messaging addresses for the User'),
-  multiValued('photos', 'URLs of photos of the User', 'reference'),
+  // Every reference declares its reference types (RFC 7643 §7, §8.7.1): clients build their
+  // models from them (python-scim's cannot read a reference without them).
+  multiValued('photos', 'URLs of photos of the User', 'reference', {
+    referenceTypes: ['external'],
+  }),
   complex(
     'addresses',
     'A physical mailing address for this User',
@@ -155,7 +160,7 @@ export const USER_ATTRIBUTES: AttributeDef[] = [
   ),
   multiValued('entitlements', 'A list of entitlements for the User'),
   multiValued('roles', 'A list of roles for the User'),
-  multiValued('x509Certificates', 'A list of certificates issued to the User', 'string'),
+  multiValued('x509Certificates', 'A list of certificates issued to the User', 'binary'),
 ];
 
 export const ENTERPRISE_ATTRIBUTES: AttributeDef[] = [
@@ -452,6 +457,8 @@ export function serviceProviderConfig(baseUrl: string) {
         name: 'Bearer token',
         description:
           'The connection token shown once when the SCIM connection was created or rotated',
+        specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
+        documentationUri: 'https://github.com/roster/roster/blob/main/docs/scim.md',
         primary: true,
       },
     ],

@@ -267,7 +267,7 @@ export function createScimService(deps: {
       {
         userName: row.user_name,
         externalId: row.external_id,
-        active: row.active === 1,
+        active: row.active_assigned === 1 ? row.active === 1 : undefined,
         rest: fromJson<JsonObject>(row.resource),
       },
       groups.map((g) => refOf(connection, 'Groups', g)),
@@ -410,6 +410,7 @@ export function createScimService(deps: {
       formatted_name: fields.formatted,
       emails_text: fields.emailsText,
       active: toFlag(fields.active),
+      active_assigned: toFlag(fields.activeAssigned),
       resource: toJson(fields.rest),
     };
   }
@@ -560,7 +561,7 @@ export function createScimService(deps: {
         ? []
         : [operation.value];
 
-  return {
+  const service = {
     // ---- connections (workspace API) --------------------------------------------------------
 
     async createConnection(
@@ -786,7 +787,8 @@ export function createScimService(deps: {
 
     async createUser(connection: ScimConnectionRow, body: unknown): Promise<WriteResult> {
       if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a User object');
-      const fields = userFields(canonicalResource('User', body));
+      // Created without `active`, a user is active and shows it (the server's default).
+      const fields = { ...userFields(canonicalResource('User', body)), activeAssigned: true };
       const key = fields.userName.toLowerCase();
       const population = populationOf(connection);
       return deps.db.transaction().execute(async (trx) => {
@@ -833,7 +835,7 @@ export function createScimService(deps: {
     ): Promise<WriteResult> {
       if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a User object');
       // PUT replaces what is given; `active` left out means active (RFC 7643 gives no default, Okta sends it).
-      const fields = userFields(canonicalResource('User', body));
+      const fields = { ...userFields(canonicalResource('User', body)), activeAssigned: true };
       return deps.db.transaction().execute(async (trx) => {
         const existing = await requireUser(trx, connection, id, true);
         checkVersion(ifMatch, existing.version);
@@ -858,7 +860,7 @@ export function createScimService(deps: {
         const current: JsonObject = {
           userName: existing.user_name,
           ...(existing.external_id === null ? {} : { externalId: existing.external_id }),
-          active: existing.active === 1,
+          ...(existing.active_assigned === 1 ? { active: existing.active === 1 } : {}),
           ...fromJson<JsonObject>(existing.resource),
         };
         const fields = userFields(canonicalResource('User', applyPatch(current, operations)));
@@ -1155,6 +1157,44 @@ export function createScimService(deps: {
       project('User', resource, p.attributes, p.excludedAttributes),
     projectGroup: (resource: JsonObject, p: Projection) =>
       project('Group', resource, p.attributes, p.excludedAttributes),
+  };
+  return {
+    ...service,
+    /**
+     * `POST /.search` at the root (RFC 7644 §3.4.3): Users, then Groups, paged as one list. A
+     * filter on an attribute only one type has (`userName`) matches nothing of the other type;
+     * it is an error only when no type can evaluate it.
+     */
+    async searchAll(connection: ScimConnectionRow, query: ListQuery) {
+      const page = pageOf(query);
+      let skip = page.offset;
+      let remaining = page.count;
+      let total = 0;
+      let failure: unknown;
+      let evaluated = 0;
+      const resources: JsonObject[] = [];
+      const lists = [
+        (q: ListQuery) => service.listUsers(connection, q),
+        (q: ListQuery) => service.listGroups(connection, q),
+      ];
+      for (const list of lists) {
+        let answer: Awaited<ReturnType<typeof list>>;
+        try {
+          answer = await list({ ...query, startIndex: skip + 1, count: remaining });
+        } catch (error) {
+          if (!(error instanceof ScimError) || error.scimType !== 'invalidFilter') throw error;
+          failure ??= error;
+          continue;
+        }
+        evaluated += 1;
+        total += answer.totalResults;
+        resources.push(...answer.Resources);
+        remaining -= answer.Resources.length;
+        skip = Math.max(0, skip - answer.totalResults);
+      }
+      if (evaluated === 0) throw failure;
+      return listResponse(resources, total, page.startIndex);
+    },
   };
 }
 export type ScimService = ReturnType<typeof createScimService>;

@@ -167,6 +167,26 @@ function groupNames(value: unknown): string[] {
 /** The failure shown to someone signing in: a status and a sentence; detail goes to the log. */
 export class SignInError extends AppError {}
 
+/**
+ * The provider could not be reached (connection refused, DNS, timeout), as opposed to an answer
+ * that failed the checks: Node's fetch throws a TypeError "fetch failed" (its cause says why) or
+ * a timeout/abort error, which openid-client passes through unwrapped. Its own TypeErrors (bad
+ * arguments) carry other messages.
+ */
+function isUnreachable(error: unknown): boolean {
+  if (error instanceof TypeError) return error.message === 'fetch failed';
+  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+}
+
+/** openid-client's message with the check that failed (its cause says which claim, or why). */
+function verificationDetail(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause: unknown = error.cause;
+  return cause instanceof Error && cause.message !== error.message
+    ? `${error.message} (${cause.message})`
+    : error.message;
+}
+
 function signInError(status: number, code: string, message: string): SignInError {
   return new SignInError(status, code, message);
 }
@@ -305,6 +325,10 @@ export function createSsoService(deps: {
     configuration.timeout = PROVIDER_TIMEOUT_SECONDS;
     // eslint-disable-next-line @typescript-eslint/no-deprecated -- as above: loopback issuers only
     if (issuer.protocol === 'http:') oidc.allowInsecureRequests(configuration);
+    // openid-client 6 checks the ID token's claims but not its signature unless asked (a token
+    // from the token endpoint over TLS is trusted by default, RFC 6749): ask, so a token signed
+    // by any key outside the provider's JWKS is refused (the keys are fetched and cached here).
+    oidc.enableNonRepudiationChecks(configuration);
     discovered.set(row.workspace_id, { key, fetchedAt: Date.now(), configuration });
     return configuration;
   }
@@ -586,10 +610,17 @@ export function createSsoService(deps: {
         claims = { ...idTokenClaims };
         accessToken = tokens.access_token;
       } catch (error) {
+        if (isUnreachable(error)) {
+          throw signInError(
+            502,
+            'sso.provider_unreachable',
+            `The identity provider at ${row.issuer_url} is unreachable: ${(error as Error).message}`,
+          );
+        }
         throw signInError(
           400,
           'sso.token_invalid',
-          `The identity provider's answer could not be verified: ${(error as Error).message}`,
+          `The identity provider's answer could not be verified: ${verificationDetail(error)}`,
         );
       }
       const groupsClaim = row.groups_claim;
