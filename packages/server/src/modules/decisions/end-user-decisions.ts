@@ -86,6 +86,14 @@ export function resolveEndUserQuestion(
   return { environment, user, feature };
 }
 
+function dryRunDecision(
+  decision: PolicyEffect,
+  reasons: DecisionReason[],
+  approvalRequestId: number | null,
+): Decision {
+  return { decision, reasons, approval_request_id: approvalRequestId, dry_run: true };
+}
+
 export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; index: AccessIndex }) {
   const now = () => isoNow(deps.clock);
 
@@ -95,8 +103,11 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
      * The rule runs on the in-memory index; the database is written only for the decision's
      * activity entry and, under require_approval, to use up or open an approval request (in one
      * transaction, so an approval is used once).
+     *
+     * With `dryRun` the same question is answered from the same rule and the same approval state,
+     * and nothing is written: no audit event (so no dashboard count), no approval opened or used.
      */
-    async decide(ctx: RequestContext, body: DecisionBody): Promise<Decision> {
+    async decide(ctx: RequestContext, body: DecisionBody, dryRun = false): Promise<Decision> {
       if (body.end_user_id === undefined && body.email === undefined) {
         throw badRequest('decision.user_missing', 'Give end_user_id or email');
       }
@@ -116,6 +127,48 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
       );
       const tool = body.tool ?? null;
       const outcome = evaluateEndUser(slice, user, environment, feature, tool);
+      if (dryRun) {
+        if (outcome.kind === 'allow') return dryRunDecision('allow', outcome.reasons, null);
+        if (outcome.kind !== 'require_approval') {
+          return dryRunDecision('deny', outcome.reasons, null);
+        }
+        // The approval state is read, never changed: what a real decision would use or open.
+        const key = { endUserId: user.id, featureId: feature.id, tool: tool ?? '' };
+        const policyReasons = outcome.approvals.map((m) => policyReason(m, user));
+        const approved = await findApprovalRequestFor(deps.db, key, 'approved');
+        if (approved !== undefined) {
+          return dryRunDecision(
+            'allow',
+            [
+              {
+                type: 'approval_request',
+                message: `Approval request ${approved.id} was approved; a real decision would use it up`,
+                approval_request_id: approved.id,
+              },
+              ...policyReasons,
+            ],
+            approved.id,
+          );
+        }
+        const pending = await findApprovalRequestFor(deps.db, key, 'pending');
+        return dryRunDecision(
+          'require_approval',
+          [
+            ...policyReasons,
+            pending === undefined
+              ? {
+                  type: 'approval_request',
+                  message: 'No approval request is open; a real decision would open one',
+                }
+              : {
+                  type: 'approval_request',
+                  message: `Approval request ${pending.id} awaits an approver`,
+                  approval_request_id: pending.id,
+                },
+          ],
+          pending?.id ?? null,
+        );
+      }
 
       return deps.db.transaction().execute(async (trx) => {
         const decided = async (
