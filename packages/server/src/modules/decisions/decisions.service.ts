@@ -9,7 +9,9 @@
 import {
   ACCESS_CHECKS_PER_BATCH,
   ENVIRONMENT_RESOURCES,
+  PROJECT_RESOURCES,
   describeRoleConfig,
+  type ResourceDefinition,
   type AccessBatchBody,
   type AccessBatchResult,
   type AccessCheck,
@@ -205,6 +207,42 @@ function resolveSubject(index: WorkspaceIndex, subject: AccessSubject): MemberEn
   return member;
 }
 
+type Catalogue = ReadonlyMap<string, ReadonlySet<string>>;
+
+function catalogueOf(resources: Readonly<Record<string, ResourceDefinition>>): Catalogue {
+  return new Map(Object.entries(resources).map(([key, def]) => [key, new Set(def.privileges)]));
+}
+
+/** What a project check may name: the project roles' catalogue. */
+const PROJECT_CATALOGUE = catalogueOf(PROJECT_RESOURCES);
+/**
+ * What an environment check may name: environment roles' resources, and the project resources,
+ * which legacy roles grant environment-wide (`recipe:run`, `folder:view`).
+ */
+const ENVIRONMENT_CATALOGUE = catalogueOf({ ...ENVIRONMENT_RESOURCES, ...PROJECT_RESOURCES });
+
+/**
+ * A resource or privilege outside the catalogue can never be allowed: answering "not allowed"
+ * would hide a typo (`recipe:bogus`), so it is a 400 that names the valid choices.
+ */
+function assertInCatalogue(check: PrivilegeCheck): void {
+  const project = check.project_id !== undefined;
+  const catalogue = project ? PROJECT_CATALOGUE : ENVIRONMENT_CATALOGUE;
+  const privileges = catalogue.get(check.resource);
+  if (privileges === undefined) {
+    throw badRequest(
+      'access.resource_unknown',
+      `Unknown resource "${check.resource}" for ${project ? 'a project' : 'an environment'} check; valid resources: ${[...catalogue.keys()].join(', ')}`,
+    );
+  }
+  if (!privileges.has(check.privilege)) {
+    throw badRequest(
+      'access.privilege_unknown',
+      `Unknown privilege "${check.privilege}" for resource ${check.resource}; valid privileges: ${[...privileges].join(', ')}`,
+    );
+  }
+}
+
 export function createDecisionsService(deps: { index: AccessIndex }) {
   const { index } = deps;
 
@@ -233,6 +271,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     // Narrowed just above; a cast rather than a copy, as this runs for every check of a batch.
     const check = input as PrivilegeCheck;
     const member = resolveSubject(ws, check.subject);
+    assertInCatalogue(check);
     const explain = check.explain === true;
     if (check.project_id !== undefined) {
       const project = ws.projects.get(check.project_id);
