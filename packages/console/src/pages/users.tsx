@@ -190,8 +190,11 @@ export function UsersPage() {
   const [adding, setAdding] = useState(false);
   const { navigate } = useRouter();
   const canWrite = useCanWrite();
+  // The directory of the environment chosen in the top bar, like the other end-user screens.
+  const { environment } = useSession();
   const list = useApi('listEndUsers', {
     query: {
+      environment_type: environment,
       email,
       sort: controls.sort?.key,
       direction: controls.sort?.direction,
@@ -230,8 +233,8 @@ export function UsersPage() {
         rowKey={(u) => u.id}
         empty={
           email === ''
-            ? 'No users yet. Add users here, invite them, or connect your identity provider.'
-            : `No user’s email contains “${email}”.`
+            ? `No users in ${environment.toUpperCase()} yet. Add users here, invite them, or connect your identity provider.`
+            : `No user in ${environment.toUpperCase()} has an email containing “${email}”.`
         }
         columns={[
           {
@@ -251,6 +254,16 @@ export function UsersPage() {
             key: 'status',
             header: 'Status',
             render: (u) => <Badge tone={STATUS_TONE[u.status]}>{statusLabel(u.status)}</Badge>,
+          },
+          {
+            key: 'environments',
+            header: 'Environments',
+            render: (u) =>
+              u.environment_types.length === 0 ? (
+                <span className="muted">None</span>
+              ) : (
+                u.environment_types.map((env) => env.toUpperCase()).join(', ')
+              ),
           },
           {
             key: 'mfa',
