@@ -27,6 +27,7 @@ import {
 } from '@roster/contracts';
 
 import { AppError, badRequest, notFound, reasonCode } from '../../lib/errors.js';
+import { csvLine } from '../../lib/csv.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, type PageRequest, type Paged } from '../../lib/pagination.js';
 import {
@@ -680,7 +681,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
 }
 export type DecisionsService = ReturnType<typeof createDecisionsService>;
 
-/** CSV of a project's access review: one row per path. Cells that a spreadsheet would run as a formula are quoted with '. */
+/** CSV of a project's access review: one row per path (the shared writer neutralises formulas). */
 export function projectAccessCsv(entries: ProjectAccessEntry[]): string {
   const header = [
     'member_id',
@@ -697,14 +698,14 @@ export function projectAccessCsv(entries: ProjectAccessEntry[]): string {
     'expired',
     'privileges_now',
   ];
-  const lines = [header.join(',')];
+  const lines = [csvLine(header)];
   for (const entry of entries) {
     const privileges = Object.entries(entry.privileges)
       .map(([label, list]) => `${label}: ${list.join(' ')}`)
       .join('; ');
     for (const path of entry.paths) {
       lines.push(
-        [
+        csvLine([
           entry.member.id,
           entry.member.name,
           entry.member.email,
@@ -718,17 +719,9 @@ export function projectAccessCsv(entries: ProjectAccessEntry[]): string {
           path.user_group?.membership_expires_at ?? '',
           path.expired ? 'true' : 'false',
           privileges,
-        ]
-          .map(csvCell)
-          .join(','),
+        ]),
       );
     }
   }
-  return `${lines.join('\r\n')}\r\n`;
-}
-
-function csvCell(value: string | number): string {
-  let text = String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return lines.join('');
 }

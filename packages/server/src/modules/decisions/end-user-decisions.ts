@@ -182,6 +182,8 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
             action: 'end_user.decision',
             targetType: 'end_user',
             targetId: user.id,
+            // From the index: a decision is the hot path, so no lookup of the name.
+            targetName: user.name,
             after: {
               environment_type: environment.type,
               feature_id: feature.id,
