@@ -28,9 +28,8 @@ afterAll(async () => {
 });
 
 async function feature(name: string): Promise<number> {
-  return (
-    await roster.post('/api/features', { environment_type: 'dev', kind: 'mcp_server', name })
-  ).body.data.id;
+  return (await roster.post('/api/features', { environment_type: 'dev', kind: 'mcp_server', name }))
+    .body.data.id;
 }
 
 const decide = (body: Record<string, unknown>, query = '') =>

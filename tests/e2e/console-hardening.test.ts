@@ -244,7 +244,9 @@ describe.skipIf(!hasChromium)('console defects a new user hit, in Chromium', () 
     expect(lines[0]).toBe(
       'id,created_at,action,actor_type,actor_id,actor_name,target_type,target_id,target_name,before,after',
     );
-    const total = (await roster.get('/api/audit_events?actor_type=scim_connection')).body.total;
+    const total = Number(
+      (await roster.get('/api/audit_events?actor_type=scim_connection')).body.total,
+    );
     expect(lines).toHaveLength(total + 1);
     expect(csv).toContain(`"'=HYPERLINK(""http://evil.example/"",""Click"")"`);
     expect(csv).not.toMatch(/,"?=HYPERLINK/);
@@ -263,7 +265,7 @@ describe.skipIf(!hasChromium)('console defects a new user hit, in Chromium', () 
     const everything = readFileSync(await (await all).path(), 'utf8')
       .split('\r\n')
       .filter((l) => l !== '');
-    const count = (await roster.get('/api/audit_events')).body.total;
+    const count = Number((await roster.get('/api/audit_events')).body.total);
     expect(count).toBeGreaterThan(240);
     expect(everything).toHaveLength(count + 1);
   });

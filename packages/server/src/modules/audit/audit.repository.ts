@@ -22,9 +22,24 @@ export interface AuditEntry {
   createdAt: string;
 }
 
+/** Tables with `id`, `workspace_id` and `name`. */
+type NamedTable = keyof Pick<
+  Database,
+  | 'end_users'
+  | 'end_user_groups'
+  | 'features'
+  | 'policies'
+  | 'members'
+  | 'member_invitations'
+  | 'projects'
+  | 'api_clients'
+  | 'collaborator_groups'
+  | 'scim_connections'
+>;
+
 /** Where a target's name lives, for the targets whose events carry no name in their snapshot. */
 const NAMED_TARGETS: Readonly<
-  Record<string, { table: keyof Database & string; numericId: boolean } | undefined>
+  Record<string, { table: NamedTable; numericId: boolean } | undefined>
 > = {
   end_user: { table: 'end_users', numericId: true },
   end_user_group: { table: 'end_user_groups', numericId: true },
@@ -36,7 +51,6 @@ const NAMED_TARGETS: Readonly<
   api_client: { table: 'api_clients', numericId: true },
   user_group: { table: 'collaborator_groups', numericId: false },
   scim_connection: { table: 'scim_connections', numericId: false },
-  workspace: { table: 'workspaces', numericId: true },
 };
 
 function nameInSnapshot(snapshot: unknown): string | undefined {

@@ -13,7 +13,7 @@ export function registerAuditRoutes(app: Api, audit: AuditService): void {
         tags: ['Audit'],
         summary: 'List audit events, newest first (JSON pages, or every matching event as CSV)',
         description:
-          '`format=csv` (or `Accept: text/csv`) streams every event the filters match, without paging or cap; cells a spreadsheet would run as a formula are prefixed with `\'`.',
+          "`format=csv` (or `Accept: text/csv`) streams every event the filters match, without paging or cap; cells a spreadsheet would run as a formula are prefixed with `'`.",
         querystring: ListAuditEventsQuery,
         response: { 200: PagedList(AuditEvent), ...errorResponses },
       },
