@@ -177,8 +177,11 @@ describe.skipIf(!hasChromium)('console defects a new user hit, in Chromium', () 
     await go('/invitations', 'Invitations');
     await page.getByRole('button', { name: 'Invite collaborator' }).click();
     const dialog = page.getByRole('dialog', { name: 'Invite collaborator' });
+    // The role options load with the dialog; then each environment shows No access.
     for (const env of ['DEV', 'TEST', 'PROD'])
-      expect(await dialog.getByLabel(env).inputValue()).toBe('privilege_group:No access');
+      await expect
+        .poll(() => dialog.getByLabel(env).inputValue(), { timeout: 10_000 })
+        .toBe('privilege_group:No access');
     await dialog.getByLabel('Name').fill('Quinn');
     await dialog.getByLabel('Email address').fill('quinn@example.com');
     await dialog.getByRole('button', { name: 'Send invitation' }).click();

@@ -335,7 +335,8 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await page.getByLabel('Action').fill('end_user.locked');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByRole('button', { name: 'end_user.locked' }).waitFor();
-    expect(await page.locator('tbody tr').count()).toBe(1);
+    // The unfiltered page may still be shown (it lists that event too) until the filtered one loads.
+    await expect.poll(() => page.locator('tbody tr').count(), { timeout: 10_000 }).toBe(1);
     const download = page.waitForEvent('download');
     await page.getByRole('link', { name: 'Export CSV' }).click();
     const csv = readFileSync(await (await download).path(), 'utf8');

@@ -192,6 +192,13 @@ export function UsersPage() {
   const canWrite = useCanWrite();
   // The directory of the environment chosen in the top bar, like the other end-user screens.
   const { environment } = useSession();
+  const [listedEnvironment, setListedEnvironment] = useState(environment);
+  if (listedEnvironment !== environment) {
+    // Another environment's directory starts at its first page (set while rendering, as React
+    // recommends for state derived from a changed input).
+    setListedEnvironment(environment);
+    controls.setPage(1);
+  }
   const list = useApi('listEndUsers', {
     query: {
       environment_type: environment,
