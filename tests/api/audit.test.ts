@@ -29,7 +29,7 @@ interface AuditEvent {
   id: number;
   action: string;
   actor: { type: string; id: string | null; name: string | null };
-  target: { type: string; id: string | null };
+  target: { type: string; id: string | null; name: string | null };
   before: unknown;
   after: unknown;
   created_at: string;
@@ -60,7 +60,8 @@ describe('events of each write', () => {
       expect.objectContaining({
         action: 'member_invitation.resent',
         actor,
-        target: { type: 'member_invitation', id: String(id) },
+        // The resend event carries no snapshot: the name is the invitation's, read when written.
+        target: { type: 'member_invitation', id: String(id), name: 'Audrey' },
       }),
       expect.objectContaining({
         action: 'member_invitation.created',

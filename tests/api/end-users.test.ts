@@ -65,7 +65,11 @@ describe('POST /api/end_users', () => {
       `/api/audit_events?action=end_user.created&target_id=${res.body.data.id}`,
     );
     expect(events.body.data).toHaveLength(1);
-    expect(events.body.data[0].target).toEqual({ type: 'end_user', id: String(res.body.data.id) });
+    expect(events.body.data[0].target).toEqual({
+      type: 'end_user',
+      id: String(res.body.data.id),
+      name: 'Ada',
+    });
   });
 
   it('returns 400 when the email is already taken, whatever its case', async () => {

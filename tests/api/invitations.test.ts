@@ -183,15 +183,17 @@ describe('invitation cooldown', () => {
       email: 'cool@example.com',
       env_roles: [{ environment_type: 'dev', name: 'Admin' }],
     };
-    expect((await roster.post('/api/member_invitations', body)).status).toBe(200);
+    const first = await roster.post('/api/member_invitations', body);
+    expect(first.status).toBe(200);
 
     const again = await roster.post('/api/member_invitations', {
       ...body,
       email: 'COOL@example.com',
     });
     expect(again.status).toBe(429);
+    // The invitation is pending: the answer says so and points to resending it.
     expect(again.body).toEqual({
-      message: 'You can invite cool@example.com to this workspace once every 20 minutes',
+      message: `cool@example.com is already invited to this workspace (invitation ${first.body.data.id} is pending): resend it instead; an invitation can be sent once every 20 minutes`,
     });
     const retryAfter = Number(again.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
@@ -201,6 +203,21 @@ describe('invitation cooldown', () => {
     const later = await roster.post('/api/member_invitations', body);
     expect(later.status).toBe(200);
     expect(later.body.result).toBe('ok');
+  });
+
+  it('keeps the plain cooldown message when the recent invitation is no longer pending', async () => {
+    const body = {
+      name: 'Gone',
+      email: 'gone@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'Admin' }],
+    };
+    const first = await roster.post('/api/member_invitations', body);
+    expect((await roster.delete(`/api/member_invitations/${first.body.data.id}`)).status).toBe(204);
+    const again = await roster.post('/api/member_invitations', body);
+    expect(again.status).toBe(429);
+    expect(again.body).toEqual({
+      message: 'You can invite gone@example.com to this workspace once every 20 minutes',
+    });
   });
 
   it('revokes the earlier pending invitation when a new one is sent', async () => {
@@ -476,7 +493,10 @@ describe('managing invitations', () => {
 
     const tooSoon = await roster.post(`/api/member_invitations/${id}/resend`);
     expect(tooSoon.status).toBe(429);
-    expect(tooSoon.body.message).toMatch(/once every 20 minutes/);
+    expect(tooSoon.body).toEqual({
+      message:
+        'The invitation to resent@example.com was sent less than 20 minutes ago; an invitation can be sent once every 20 minutes',
+    });
     expect(Number(tooSoon.headers.get('retry-after'))).toBeGreaterThan(0);
 
     roster.clock.advance(COOLDOWN_SECONDS * 1000 + 1000);

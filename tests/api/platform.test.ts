@@ -53,7 +53,7 @@ describe('POST /platform/workspaces', () => {
       expect.objectContaining({
         action: 'workspace.created',
         actor: { type: 'platform', id: null, name: 'platform operator' },
-        target: { type: 'workspace', id: String(res.body.data.id) },
+        target: { type: 'workspace', id: String(res.body.data.id), name: 'Acme' },
       }),
     ]);
   });

@@ -184,7 +184,7 @@ describe('console sessions with a first admin from the environment', () => {
       body: {
         subject: { email: ADMIN_EMAIL },
         environment_type: 'dev',
-        resource: 'Recipes',
+        resource: 'recipe',
         privilege: 'read',
       },
     });

@@ -46,6 +46,11 @@ export const ConsoleSession = Type.Object({
   /** Send back as `X-CSRF-Token` on every write made with the session cookie. */
   csrf_token: Type.String(),
   expires_at: Type.String({ format: 'date-time' }),
+  /**
+   * How the server delivers mail (invitations): `smtp` sends it (ROSTER_SMTP_URL is set);
+   * `outbox` only appends it to the outbox file on the server, so nobody receives it.
+   */
+  mail_delivery: Type.Union([Type.Literal('smtp'), Type.Literal('outbox')]),
 });
 export type ConsoleSession = Static<typeof ConsoleSession>;
 

@@ -392,8 +392,14 @@ export const Decision = Type.Object({
   reasons: Type.Array(DecisionReason),
   /** Set when the decision is `require_approval` (the request to approve) or used an approval. */
   approval_request_id: Nullable(Type.Integer()),
+  /** Present (true) on a dry run (`?dry_run=true`): the answer was computed and nothing was written. */
+  dry_run: Type.Optional(Type.Literal(true)),
 });
 export type Decision = Static<typeof Decision>;
+
+/** `POST /api/end_users/decisions?dry_run=true`: answer without recording or touching approvals. */
+export const DecisionQuery = Type.Object({ dry_run: Type.Optional(Type.Boolean()) });
+export type DecisionQuery = Static<typeof DecisionQuery>;
 
 export const ApprovalRequest = Type.Object({
   id: Type.Integer(),

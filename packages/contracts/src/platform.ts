@@ -41,7 +41,12 @@ export const AuditEvent = Type.Object({
     id: Nullable(Type.String()),
     name: Nullable(Type.String()),
   }),
-  target: Type.Object({ type: Type.String(), id: Nullable(Type.String()) }),
+  target: Type.Object({
+    type: Type.String(),
+    id: Nullable(Type.String()),
+    /** What the target was called when the event was written (null on events from before 0.9). */
+    name: Nullable(Type.String()),
+  }),
   before: Type.Unknown(),
   after: Type.Unknown(),
   created_at: Timestamp,
@@ -56,6 +61,8 @@ export const ListAuditEventsQuery = Type.Object({
   target_id: Type.Optional(Type.String({ maxLength: 64 })),
   since: Type.Optional(Type.String({ format: 'date-time' })),
   until: Type.Optional(Type.String({ format: 'date-time' })),
+  /** `csv`: every matching event as a CSV download (no paging, no cap). */
+  format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
   ...PageQuery,
 });
 export type ListAuditEventsQuery = Static<typeof ListAuditEventsQuery>;

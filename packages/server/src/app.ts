@@ -163,6 +163,7 @@ function withConsole(deps: AppDeps, services: ReturnType<typeof createServices>)
       config,
       apiClients: services.apiClients,
       invitations: services.invitations,
+      mailDelivery: services.mailer.delivery,
     }),
     consoleConfig: config,
   };

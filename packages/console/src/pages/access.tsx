@@ -3,6 +3,7 @@
  * act on a project, and who reaches a project through what.
  */
 import { useState, type SubmitEvent } from 'react';
+import { PROJECT_RESOURCES } from '../../../contracts/src/privileges';
 import { call, type AccessDecision, type Decision } from '../api/client';
 import { Alert, Badge, DataTable, Field, Page, Person } from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
@@ -24,8 +25,11 @@ function EndUserDecision() {
   const { pending, error, run } = useAction();
   const submit = async (event: SubmitEvent) => {
     event.preventDefault();
+    // A dry run: asking here must not look like an agent's call (no audit event, no dashboard
+    // count) nor open or use up an approval request.
     const result = await run(() =>
       call('decide', {
+        query: { dry_run: true },
         body: {
           email,
           environment_type: environment,
@@ -40,7 +44,8 @@ function EndUserDecision() {
     <section className="card" aria-labelledby="eu-heading">
       <h2 id="eu-heading">End user → feature</h2>
       <p className="muted">
-        Asks the decision engine as an AI agent would: the answer is recorded in the audit log.
+        Asks the decision engine what it would answer an AI agent, as a dry run: nothing is
+        recorded, and no approval request is opened or used up.
       </p>
       <form className="form form-inline" onSubmit={(e) => void submit(e)}>
         <Field label="User">
@@ -120,8 +125,10 @@ function EndUserDecision() {
 function CollaboratorCheck() {
   const [email, setEmail] = useState('');
   const [projectId, setProjectId] = useState('');
-  const [resource, setResource] = useState('Recipes');
+  const [resource, setResource] = useState('recipe');
   const [privilege, setPrivilege] = useState('read');
+  // The choices are the catalogue the API checks names against (a typo would be a 400).
+  const privileges = PROJECT_RESOURCES[resource]?.privileges ?? [];
   const [answer, setAnswer] = useState<AccessDecision | null>(null);
   const members = useApi('listMembers', { query: { 'page[size]': 100 } });
   const projects = useApi('listProjects', { query: { 'page[size]': 100 } });
@@ -185,26 +192,41 @@ function CollaboratorCheck() {
         </Field>
         <Field label="Resource">
           {(id) => (
-            <input
+            <select
               id={id}
               required
               value={resource}
               onChange={(e) => {
-                setResource(e.target.value);
+                const next = e.target.value;
+                setResource(next);
+                const choices = PROJECT_RESOURCES[next]?.privileges ?? [];
+                if (!choices.includes(privilege)) setPrivilege(choices[0] ?? '');
               }}
-            />
+            >
+              {Object.entries(PROJECT_RESOURCES).map(([key, def]) => (
+                <option key={key} value={key}>
+                  {def.label}
+                </option>
+              ))}
+            </select>
           )}
         </Field>
         <Field label="Privilege">
           {(id) => (
-            <input
+            <select
               id={id}
               required
               value={privilege}
               onChange={(e) => {
                 setPrivilege(e.target.value);
               }}
-            />
+            >
+              {privileges.map((p) => (
+                <option key={p} value={p}>
+                  {p.replace(/_/g, ' ')}
+                </option>
+              ))}
+            </select>
           )}
         </Field>
         <button type="submit" className="button button-primary" disabled={pending}>

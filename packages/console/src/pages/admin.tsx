@@ -1,6 +1,6 @@
-/** API clients (tokens shown once) and the audit log (filters, CSV export). */
+/** API clients (tokens shown once) and the audit log (filters, names and links, CSV export by the server). */
 import { useState, type SubmitEvent } from 'react';
-import { call, type ApiClient, type AuditEvent, type Query } from '../api/client';
+import { buildPath, call, type ApiClient, type AuditEvent, type Query } from '../api/client';
 import {
   Alert,
   Badge,
@@ -13,6 +13,7 @@ import {
 } from '../components/ui';
 import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
+import { Link } from '../router';
 import { useCanWrite, useSession } from '../session';
 
 const PAGE_SIZE = 25;
@@ -282,46 +283,43 @@ export function ApiClientsPage() {
   );
 }
 
-function csvCell(value: unknown): string {
-  const text =
-    value === null || value === undefined
-      ? ''
-      : typeof value === 'string'
-        ? value
-        : JSON.stringify(value);
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
+/** Where the console shows each kind of audit target (kinds without a screen of their own: none). */
+const TARGET_PAGES: Record<string, (id: string) => string> = {
+  end_user: (id) => `/users/${id}`,
+  end_user_group: (id) => `/groups/${id}`,
+  feature: (id) => `/features/${id}`,
+  project: (id) => `/projects/${id}`,
+  member: () => '/collaborators',
+  member_invitation: () => '/invitations',
+  user_group: () => '/collaborator-groups',
+  role: () => '/roles',
+  api_client: () => '/api-clients',
+  scim_connection: () => '/scim-connections',
+  approval_request: () => '/approvals',
+  policy: () => '/features',
+};
 
-export function auditCsv(events: AuditEvent[]): string {
-  const header = [
-    'id',
-    'created_at',
-    'action',
-    'actor_type',
-    'actor_id',
-    'actor_name',
-    'target_type',
-    'target_id',
-    'before',
-    'after',
-  ];
-  const lines = events.map((e) =>
-    [
-      e.id,
-      e.created_at,
-      e.action,
-      e.actor.type,
-      e.actor.id,
-      e.actor.name,
-      e.target.type,
-      e.target.id,
-      e.before,
-      e.after,
-    ]
-      .map(csvCell)
-      .join(','),
+const TYPE_LABELS: Record<string, string> = {
+  member: 'Collaborator',
+  api_client: 'API client',
+  end_user: 'End user',
+  scim_connection: 'SCIM connection',
+  invitee: 'Invitee',
+  system: 'System',
+  platform: 'Platform',
+};
+const typeLabel = (type: string) => TYPE_LABELS[type] ?? type.replace(/_/g, ' ');
+
+/** The target by the name it had when the event was written, linked to its screen. */
+function AuditTarget({ target }: { target: AuditEvent['target'] }) {
+  const label = target.name ?? (target.id === null ? '—' : `#${target.id}`);
+  const page = target.id === null ? undefined : TARGET_PAGES[target.type]?.(target.id);
+  return (
+    <span>
+      {page === undefined ? label : <Link to={page}>{label}</Link>}{' '}
+      <span className="muted">({typeLabel(target.type)})</span>
+    </span>
   );
-  return [header.join(','), ...lines].join('\r\n') + '\r\n';
 }
 
 export function AuditLogPage() {
@@ -345,28 +343,9 @@ export function AuditLogPage() {
   const list = useApi('listAuditEvents', {
     query: { ...query, 'page[number]': controls.page, 'page[size]': PAGE_SIZE },
   });
-  const { pending, error, run } = useAction();
-  const exportCsv = async () => {
-    // Up to 50 pages of 100 (5,000 events) with the filters shown.
-    const events = await run(async () => {
-      const all: AuditEvent[] = [];
-      for (let number = 1; number <= 50; number += 1) {
-        const result = await call('listAuditEvents', {
-          query: { ...query, 'page[number]': number, 'page[size]': 100 },
-        });
-        all.push(...result.data);
-        if (all.length >= result.total || result.data.length === 0) break;
-      }
-      return all;
-    });
-    if (events === undefined) return;
-    const url = URL.createObjectURL(new Blob([auditCsv(events)], { type: 'text/csv' }));
-    const link = document.createElement('a');
-    link.href = url;
-    link.download = `roster-audit-${new Date().toISOString().slice(0, 10)}.csv`;
-    link.click();
-    URL.revokeObjectURL(url);
-  };
+  // The server streams every matching event as formula-safe CSV (no page, no cap); the session
+  // cookie authenticates the download.
+  const exportHref = buildPath('/api/audit_events', {}, { ...query, format: 'csv' });
   const set = (key: keyof typeof filters) => (e: { target: { value: string } }) => {
     setFilters({ ...filters, [key]: e.target.value });
   };
@@ -375,14 +354,9 @@ export function AuditLogPage() {
       title="Audit log"
       description="Every change, who made it and when, newest first."
       actions={
-        <button
-          type="button"
-          className="button"
-          disabled={pending}
-          onClick={() => void exportCsv()}
-        >
-          {pending ? 'Exporting…' : 'Export CSV'}
-        </button>
+        <a className="button" href={exportHref} download>
+          Export CSV
+        </a>
       }
     >
       <ListView
@@ -411,10 +385,11 @@ export function AuditLogPage() {
                 {(id) => (
                   <select id={id} value={filters.actor_type} onChange={set('actor_type')}>
                     <option value="">Any</option>
-                    <option value="member">Collaborator</option>
-                    <option value="api_client">API client</option>
-                    <option value="system">System</option>
-                    <option value="platform">Platform</option>
+                    {Object.entries(TYPE_LABELS).map(([value, label]) => (
+                      <option key={value} value={value}>
+                        {label}
+                      </option>
+                    ))}
                   </select>
                 )}
               </Field>
@@ -452,7 +427,6 @@ export function AuditLogPage() {
                 Apply filters
               </button>
             </form>
-            {error !== undefined && <Alert>{error}</Alert>}
           </>
         }
         caption="Audit events"
@@ -484,12 +458,17 @@ export function AuditLogPage() {
           {
             key: 'actor',
             header: 'Actor',
-            render: (e) => `${e.actor.name ?? e.actor.id ?? '—'} (${e.actor.type})`,
+            render: (e) => (
+              <span>
+                {e.actor.name ?? e.actor.id ?? '—'}{' '}
+                <span className="muted">({typeLabel(e.actor.type)})</span>
+              </span>
+            ),
           },
           {
             key: 'target',
             header: 'Target',
-            render: (e) => `${e.target.type} ${e.target.id ?? ''}`,
+            render: (e) => <AuditTarget target={e.target} />,
           },
         ]}
       />
@@ -510,7 +489,8 @@ export function AuditLogPage() {
             </dd>
             <dt>Target</dt>
             <dd>
-              {open.target.type} {open.target.id}
+              <AuditTarget target={open.target} />{' '}
+              {open.target.id !== null && <span className="muted mono">ID {open.target.id}</span>}
             </dd>
           </dl>
           <h3>Before</h3>

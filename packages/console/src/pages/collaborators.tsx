@@ -1,6 +1,12 @@
 /** Collaborators (workspace members), their groups, and invitations. */
 import { useState, type SubmitEvent } from 'react';
-import { call, type CollaboratorGroup, type Member } from '../api/client';
+import {
+  ApiError,
+  call,
+  type CollaboratorGroup,
+  type Invitation,
+  type Member,
+} from '../api/client';
 import {
   Alert,
   Badge,
@@ -50,7 +56,7 @@ function EnvRolesEditor({
           {(id) => (
             <select
               id={id}
-              value={value[env] ?? 'privilege_group:No access'}
+              value={value[env] ?? NO_ACCESS}
               onChange={(e) => {
                 onChange({ ...value, [env]: e.target.value });
               }}
@@ -67,6 +73,9 @@ function EnvRolesEditor({
     </fieldset>
   );
 }
+/** The role an environment left alone gets: the API's own default for an invitation. */
+const NO_ACCESS = 'privilege_group:No access';
+
 const toEnvRoles = (value: Record<string, string>) =>
   Object.entries(value).map(([environment_type, v]) => {
     const [role_type, ...rest] = v.split(':');
@@ -635,6 +644,11 @@ export function CollaboratorGroupsPage() {
   );
 }
 
+interface Notice {
+  tone: 'success' | 'warning';
+  text: string;
+}
+
 const INVITATION_TONE: Record<string, Tone> = {
   pending: 'amber',
   accepted: 'green',
@@ -650,8 +664,20 @@ export function InvitationsPage() {
   const email = controls.query;
   const [inviting, setInviting] = useState(false);
   const [form, setForm] = useState({ name: '', email: '' });
-  const [roles, setRoles] = useState<Record<string, string>>({ dev: 'privilege_group:Analyst' });
-  const [notice, setNotice] = useState<string | undefined>();
+  // Nothing chosen means No access everywhere, as the API does for environments left out.
+  const [roles, setRoles] = useState<Record<string, string>>({});
+  const [notice, setNotice] = useState<Notice | undefined>();
+  /** A pending invitation found for the email the dialog tried to invite again. */
+  const [alreadyInvited, setAlreadyInvited] = useState<Invitation | null>(null);
+  const { session } = useSession();
+  // Say what happened to the mail: without SMTP it only reached the server's outbox file.
+  const mailed = (what: string, email: string): Notice =>
+    session.mail_delivery === 'smtp'
+      ? { tone: 'success', text: `${what} mailed to ${email}.` }
+      : {
+          tone: 'warning',
+          text: `${what} for ${email} created, but not mailed: no mail server is configured (ROSTER_SMTP_URL), so the mail was only written to the server’s outbox file.`,
+        };
   const list = useApi('listInvitations', {
     query: {
       status: status === 'all' ? undefined : status,
@@ -660,25 +686,59 @@ export function InvitationsPage() {
       'page[size]': PAGE_SIZE,
     },
   });
-  const { pending, error, run } = useAction();
+  const { pending, error, setError, run } = useAction();
+  const closeDialog = () => {
+    setInviting(false);
+    setAlreadyInvited(null);
+    setError(undefined);
+  };
   const invite = async (event: SubmitEvent) => {
     event.preventDefault();
-    const result = await run(() =>
-      call('createInvitation', { body: { ...form, env_roles: toEnvRoles(roles) } }),
+    setAlreadyInvited(null);
+    // Every environment the dialog shows is sent, left-alone ones as No access (the API wants
+    // at least one, and gives No access to the ones left out).
+    const env_roles = toEnvRoles(
+      Object.fromEntries(session.environment_types.map((env) => [env, roles[env] ?? NO_ACCESS])),
     );
+    const result = await run(async () => {
+      try {
+        return await call('createInvitation', { body: { ...form, env_roles } });
+      } catch (caught) {
+        // 429 is also what inviting an email with a pending invitation answers: find it, so
+        // the dialog can say so and offer to resend it.
+        if (caught instanceof ApiError && caught.status === 429) {
+          const found = await call('listInvitations', {
+            query: { status: 'pending', email: form.email.trim(), 'page[size]': 100 },
+          }).catch(() => undefined);
+          const match = found?.data.find(
+            (i) => i.email.toLowerCase() === form.email.trim().toLowerCase(),
+          );
+          if (match !== undefined) setAlreadyInvited(match);
+        }
+        throw caught;
+      }
+    });
     if (result !== undefined) {
       setInviting(false);
-      setNotice(`Invitation mailed to ${form.email}.`);
+      setNotice(mailed('Invitation', form.email));
       setForm({ name: '', email: '' });
+      setRoles({});
       list.reload();
     }
   };
-  const act = async (id: number, action: 'resendInvitation' | 'revokeInvitation', text: string) => {
+  const act = async (id: number, action: 'resendInvitation' | 'revokeInvitation', text: Notice) => {
     const result = await run(() => call(action, { params: { id } }));
     if (result !== undefined) {
       setNotice(text);
       list.reload();
     }
+    return result !== undefined;
+  };
+  const resendExisting = async (invitation: Invitation) => {
+    if (
+      await act(invitation.id, 'resendInvitation', mailed('New invitation link', invitation.email))
+    )
+      closeDialog();
   };
   return (
     <Page
@@ -721,7 +781,7 @@ export function InvitationsPage() {
         }
         beforeTable={
           <>
-            {notice !== undefined && <Alert tone="success">{notice}</Alert>}
+            {notice !== undefined && <Alert tone={notice.tone}>{notice.text}</Alert>}
             {error !== undefined && !inviting && <Alert>{error}</Alert>}
           </>
         }
@@ -766,7 +826,7 @@ export function InvitationsPage() {
                     className="button button-small"
                     disabled={pending}
                     onClick={() =>
-                      void act(i.id, 'resendInvitation', `Invitation mailed again to ${i.email}.`)
+                      void act(i.id, 'resendInvitation', mailed('New invitation link', i.email))
                     }
                   >
                     Resend
@@ -776,7 +836,10 @@ export function InvitationsPage() {
                     className="button button-small button-danger"
                     disabled={pending}
                     onClick={() =>
-                      void act(i.id, 'revokeInvitation', `Invitation to ${i.email} revoked.`)
+                      void act(i.id, 'revokeInvitation', {
+                        tone: 'success',
+                        text: `Invitation to ${i.email} revoked.`,
+                      })
                     }
                   >
                     Revoke
@@ -787,14 +850,28 @@ export function InvitationsPage() {
         ]}
       />
       {inviting && (
-        <Modal
-          title="Invite collaborator"
-          onClose={() => {
-            setInviting(false);
-          }}
-        >
+        <Modal title="Invite collaborator" onClose={closeDialog}>
           <form className="form" onSubmit={(e) => void invite(e)}>
-            {error !== undefined && <Alert>{error}</Alert>}
+            {alreadyInvited !== null ? (
+              <Alert tone="warning">
+                <p>
+                  {alreadyInvited.email} is already invited: the invitation sent{' '}
+                  <RelativeTime iso={alreadyInvited.created_at} /> is pending. Resend it rather than
+                  inviting again.
+                </p>
+                {error !== undefined && <p className="muted">{error}</p>}
+                <button
+                  type="button"
+                  className="button button-small"
+                  disabled={pending}
+                  onClick={() => void resendExisting(alreadyInvited)}
+                >
+                  Resend invitation
+                </button>
+              </Alert>
+            ) : (
+              error !== undefined && <Alert>{error}</Alert>
+            )}
             <Field label="Name">
               {(id) => (
                 <input
@@ -822,13 +899,7 @@ export function InvitationsPage() {
             </Field>
             <EnvRolesEditor value={roles} onChange={setRoles} />
             <div className="modal-footer">
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setInviting(false);
-                }}
-              >
+              <button type="button" className="button" onClick={closeDialog}>
                 Cancel
               </button>
               <button type="submit" className="button button-primary" disabled={pending}>

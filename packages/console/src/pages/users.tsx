@@ -190,8 +190,18 @@ export function UsersPage() {
   const [adding, setAdding] = useState(false);
   const { navigate } = useRouter();
   const canWrite = useCanWrite();
+  // The directory of the environment chosen in the top bar, like the other end-user screens.
+  const { environment } = useSession();
+  const [listedEnvironment, setListedEnvironment] = useState(environment);
+  if (listedEnvironment !== environment) {
+    // Another environment's directory starts at its first page (set while rendering, as React
+    // recommends for state derived from a changed input).
+    setListedEnvironment(environment);
+    controls.setPage(1);
+  }
   const list = useApi('listEndUsers', {
     query: {
+      environment_type: environment,
       email,
       sort: controls.sort?.key,
       direction: controls.sort?.direction,
@@ -230,8 +240,8 @@ export function UsersPage() {
         rowKey={(u) => u.id}
         empty={
           email === ''
-            ? 'No users yet. Add users here, invite them, or connect your identity provider.'
-            : `No user’s email contains “${email}”.`
+            ? `No users in ${environment.toUpperCase()} yet. Add users here, invite them, or connect your identity provider.`
+            : `No user in ${environment.toUpperCase()} has an email containing “${email}”.`
         }
         columns={[
           {
@@ -251,6 +261,16 @@ export function UsersPage() {
             key: 'status',
             header: 'Status',
             render: (u) => <Badge tone={STATUS_TONE[u.status]}>{statusLabel(u.status)}</Badge>,
+          },
+          {
+            key: 'environments',
+            header: 'Environments',
+            render: (u) =>
+              u.environment_types.length === 0 ? (
+                <span className="muted">None</span>
+              ) : (
+                u.environment_types.map((env) => env.toUpperCase()).join(', ')
+              ),
           },
           {
             key: 'mfa',

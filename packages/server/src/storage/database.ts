@@ -153,6 +153,8 @@ export interface AuditEventsTable {
   action: string;
   target_type: string;
   target_id: string | null;
+  /** What the target was called when the event was written (0009); null on older events. */
+  target_name: string | null;
   before_json: string | null;
   after_json: string | null;
   created_at: string;

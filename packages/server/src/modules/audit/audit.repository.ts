@@ -1,19 +1,89 @@
 import { sql } from 'kysely';
 import type { ListAuditEventsQuery } from '@roster/contracts';
-import type { Executor, Row } from '../../storage/database.js';
+import type { Database, Executor, Row } from '../../storage/database.js';
 import { toJson } from '../../storage/json.js';
 import type { PageRequest } from '../../lib/pagination.js';
 import type { Actor } from '../../lib/context.js';
 
 export interface AuditEntry {
   workspaceId: number;
-  actor: Actor;
+  /** A SCIM connection acts only through its own endpoints, so it is not a request Actor. */
+  actor: Pick<Actor, 'id' | 'name'> & { type: Actor['type'] | 'scim_connection' };
   action: string;
   targetType: string;
   targetId: string | number | null;
+  /**
+   * What the target is called now. Optional: otherwise it is taken from the event's `after` (or
+   * `before`) snapshot, or read from the target's row in the same transaction.
+   */
+  targetName?: string | null;
   before?: unknown;
   after?: unknown;
   createdAt: string;
+}
+
+/** Tables with `id`, `workspace_id` and `name`. */
+type NamedTable = keyof Pick<
+  Database,
+  | 'end_users'
+  | 'end_user_groups'
+  | 'features'
+  | 'policies'
+  | 'members'
+  | 'member_invitations'
+  | 'projects'
+  | 'api_clients'
+  | 'collaborator_groups'
+  | 'scim_connections'
+>;
+
+/** Where a target's name lives, for the targets whose events carry no name in their snapshot. */
+const NAMED_TARGETS: Readonly<
+  Record<string, { table: NamedTable; numericId: boolean } | undefined>
+> = {
+  end_user: { table: 'end_users', numericId: true },
+  end_user_group: { table: 'end_user_groups', numericId: true },
+  feature: { table: 'features', numericId: true },
+  policy: { table: 'policies', numericId: true },
+  member: { table: 'members', numericId: true },
+  member_invitation: { table: 'member_invitations', numericId: true },
+  project: { table: 'projects', numericId: true },
+  api_client: { table: 'api_clients', numericId: true },
+  user_group: { table: 'collaborator_groups', numericId: false },
+  scim_connection: { table: 'scim_connections', numericId: false },
+};
+
+function nameInSnapshot(snapshot: unknown): string | undefined {
+  if (typeof snapshot !== 'object' || snapshot === null) return undefined;
+  const record = snapshot as Record<string, unknown>;
+  for (const key of ['name', 'display_name', 'email']) {
+    const value = record[key];
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  return undefined;
+}
+
+/** The target's name at write time: given, in the snapshot after the change, on its row, or before. */
+async function targetNameOf(db: Executor, entry: AuditEntry): Promise<string | null> {
+  if (entry.targetName !== undefined) return entry.targetName;
+  const fromAfter = nameInSnapshot(entry.after);
+  if (fromAfter !== undefined) return fromAfter;
+  const source = NAMED_TARGETS[entry.targetType];
+  if (source !== undefined && entry.targetId !== null) {
+    const id = source.numericId ? Number(entry.targetId) : String(entry.targetId);
+    if (!source.numericId || Number.isSafeInteger(id)) {
+      // Every table listed has `id`, `workspace_id` and `name`; Kysely cannot type a table
+      // chosen at run time, hence the narrowing to one of them.
+      const row = await db
+        .selectFrom(source.table as 'end_users')
+        .select('name')
+        .where('workspace_id', '=', entry.workspaceId)
+        .where('id', '=', id as number)
+        .executeTakeFirst();
+      if (row !== undefined) return row.name;
+    }
+  }
+  return nameInSnapshot(entry.before) ?? null;
 }
 
 export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise<void> {
@@ -27,6 +97,7 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
       action: entry.action,
       target_type: entry.targetType,
       target_id: entry.targetId === null ? null : String(entry.targetId),
+      target_name: await targetNameOf(db, entry),
       before_json: entry.before === undefined ? null : toJson(entry.before),
       after_json: entry.after === undefined ? null : toJson(entry.after),
       created_at: entry.createdAt,
@@ -68,6 +139,29 @@ export async function listAuditEvents(
       .executeTakeFirstOrThrow(),
   ]);
   return { rows, total: count.n };
+}
+
+/**
+ * Every event the filter matches, newest first, in pages of `batchSize` read one after another
+ * (keyset on id, so a page never skips or repeats a row): the CSV export streams them with
+ * bounded memory. Events written after the export starts are not included.
+ */
+export async function* iterateAuditEvents(
+  db: Executor,
+  workspaceId: number,
+  filter: AuditFilter,
+  batchSize = 1000,
+): AsyncGenerator<Row<'audit_events'>> {
+  let before: number | undefined;
+  for (;;) {
+    let query = filtered(db, workspaceId, filter);
+    if (before !== undefined) query = query.where('id', '<', before);
+    const rows = await query.selectAll().orderBy('id', 'desc').limit(batchSize).execute();
+    yield* rows;
+    const last = rows.at(-1);
+    if (last === undefined || rows.length < batchSize) return;
+    before = last.id;
+  }
 }
 
 /** The latest thing each member did themselves: the reference API's `last_activity_log`. */

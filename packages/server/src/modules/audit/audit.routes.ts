@@ -1,6 +1,8 @@
+import { Readable } from 'node:stream';
 import { AuditEvent, ListAuditEventsQuery, PagedList } from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
 import { errorResponses } from '../../http/schemas.js';
+import { wantsCsv } from '../../lib/csv.js';
 import type { AuditService } from './audit.service.js';
 
 export function registerAuditRoutes(app: Api, audit: AuditService): void {
@@ -9,11 +11,27 @@ export function registerAuditRoutes(app: Api, audit: AuditService): void {
     {
       schema: {
         tags: ['Audit'],
-        summary: 'List audit events, newest first',
+        summary: 'List audit events, newest first (JSON pages, or every matching event as CSV)',
+        description:
+          "`format=csv` (or `Accept: text/csv`) streams every event the filters match, without paging or cap; cells a spreadsheet would run as a formula are prefixed with `'`.",
         querystring: ListAuditEventsQuery,
         response: { 200: PagedList(AuditEvent), ...errorResponses },
       },
     },
-    (request) => audit.listEvents(contextOf(request), request.query),
+    async (request, reply) => {
+      const ctx = contextOf(request);
+      if (!wantsCsv(request.query.format, request.headers.accept))
+        return audit.listEvents(ctx, request.query);
+      // Scope is checked here, before the download starts: an end-user session gets its 403.
+      const lines = audit.exportCsv(ctx, request.query);
+      const day = new Date().toISOString().slice(0, 10);
+      return (
+        reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="roster-audit-${day}.csv"`)
+          // The response schema types the JSON answer; a stream is sent as it is, unserialized.
+          .send(Readable.from(lines) as never)
+      );
+    },
   );
 }

@@ -101,6 +101,8 @@ export function createConsoleService(deps: {
   config: ConsoleConfig;
   apiClients: ApiClientsService;
   invitations: InvitationsService;
+  /** Told to the console so it says whether an invitation was mailed or only written to the outbox. */
+  mailDelivery: 'smtp' | 'outbox';
 }) {
   const now = () => isoNow(deps.clock);
   const windowMs = deps.config.loginWindowSeconds * 1000;
@@ -327,6 +329,7 @@ export function createConsoleService(deps: {
         writable_environment_types: session.writableEnvironmentTypes,
         csrf_token: csrfToken,
         expires_at: session.expiresAt,
+        mail_delivery: deps.mailDelivery,
       };
     },
 

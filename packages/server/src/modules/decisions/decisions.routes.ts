@@ -15,6 +15,7 @@ import {
 import { contextOf, intId, type Api } from '../../http/types.js';
 import { errorResponses } from '../../http/schemas.js';
 import { pageRequest } from '../../lib/pagination.js';
+import { wantsCsv } from '../../lib/csv.js';
 import type { MembersService } from '../members/members.service.js';
 import { projectAccessCsv, type DecisionsService } from './decisions.service.js';
 
@@ -109,10 +110,7 @@ export function registerDecisionRoutes(
     },
     async (request, reply) => {
       const ctx = contextOf(request);
-      const csv =
-        request.query.format === 'csv' ||
-        (request.query.format === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''));
-      if (!csv)
+      if (!wantsCsv(request.query.format, request.headers.accept))
         return decisions.projectAccess(ctx, intId(request.params), pageRequest(request.query));
       // The export is the whole review, not a page of it.
       const { data } = decisions.projectAccess(ctx, intId(request.params), null);

@@ -9,7 +9,9 @@
 import {
   ACCESS_CHECKS_PER_BATCH,
   ENVIRONMENT_RESOURCES,
+  PROJECT_RESOURCES,
   describeRoleConfig,
+  type ResourceDefinition,
   type AccessBatchBody,
   type AccessBatchResult,
   type AccessCheck,
@@ -25,6 +27,7 @@ import {
 } from '@roster/contracts';
 
 import { AppError, badRequest, notFound, reasonCode } from '../../lib/errors.js';
+import { csvLine } from '../../lib/csv.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, type PageRequest, type Paged } from '../../lib/pagination.js';
 import {
@@ -205,6 +208,42 @@ function resolveSubject(index: WorkspaceIndex, subject: AccessSubject): MemberEn
   return member;
 }
 
+type Catalogue = ReadonlyMap<string, ReadonlySet<string>>;
+
+function catalogueOf(resources: Readonly<Record<string, ResourceDefinition>>): Catalogue {
+  return new Map(Object.entries(resources).map(([key, def]) => [key, new Set(def.privileges)]));
+}
+
+/** What a project check may name: the project roles' catalogue. */
+const PROJECT_CATALOGUE = catalogueOf(PROJECT_RESOURCES);
+/**
+ * What an environment check may name: environment roles' resources, and the project resources,
+ * which legacy roles grant environment-wide (`recipe:run`, `folder:view`).
+ */
+const ENVIRONMENT_CATALOGUE = catalogueOf({ ...ENVIRONMENT_RESOURCES, ...PROJECT_RESOURCES });
+
+/**
+ * A resource or privilege outside the catalogue can never be allowed: answering "not allowed"
+ * would hide a typo (`recipe:bogus`), so it is a 400 that names the valid choices.
+ */
+function assertInCatalogue(check: PrivilegeCheck): void {
+  const project = check.project_id !== undefined;
+  const catalogue = project ? PROJECT_CATALOGUE : ENVIRONMENT_CATALOGUE;
+  const privileges = catalogue.get(check.resource);
+  if (privileges === undefined) {
+    throw badRequest(
+      'access.resource_unknown',
+      `Unknown resource "${check.resource}" for ${project ? 'a project' : 'an environment'} check; valid resources: ${[...catalogue.keys()].join(', ')}`,
+    );
+  }
+  if (!privileges.has(check.privilege)) {
+    throw badRequest(
+      'access.privilege_unknown',
+      `Unknown privilege "${check.privilege}" for resource ${check.resource}; valid privileges: ${[...privileges].join(', ')}`,
+    );
+  }
+}
+
 export function createDecisionsService(deps: { index: AccessIndex }) {
   const { index } = deps;
 
@@ -233,6 +272,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     // Narrowed just above; a cast rather than a copy, as this runs for every check of a batch.
     const check = input as PrivilegeCheck;
     const member = resolveSubject(ws, check.subject);
+    assertInCatalogue(check);
     const explain = check.explain === true;
     if (check.project_id !== undefined) {
       const project = ws.projects.get(check.project_id);
@@ -641,7 +681,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
 }
 export type DecisionsService = ReturnType<typeof createDecisionsService>;
 
-/** CSV of a project's access review: one row per path. Cells that a spreadsheet would run as a formula are quoted with '. */
+/** CSV of a project's access review: one row per path (the shared writer neutralises formulas). */
 export function projectAccessCsv(entries: ProjectAccessEntry[]): string {
   const header = [
     'member_id',
@@ -658,14 +698,14 @@ export function projectAccessCsv(entries: ProjectAccessEntry[]): string {
     'expired',
     'privileges_now',
   ];
-  const lines = [header.join(',')];
+  const lines = [csvLine(header)];
   for (const entry of entries) {
     const privileges = Object.entries(entry.privileges)
       .map(([label, list]) => `${label}: ${list.join(' ')}`)
       .join('; ');
     for (const path of entry.paths) {
       lines.push(
-        [
+        csvLine([
           entry.member.id,
           entry.member.name,
           entry.member.email,
@@ -679,17 +719,9 @@ export function projectAccessCsv(entries: ProjectAccessEntry[]): string {
           path.user_group?.membership_expires_at ?? '',
           path.expired ? 'true' : 'false',
           privileges,
-        ]
-          .map(csvCell)
-          .join(','),
+        ]),
       );
     }
   }
-  return `${lines.join('\r\n')}\r\n`;
-}
-
-function csvCell(value: string | number): string {
-  let text = String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return lines.join('');
 }

@@ -16,7 +16,7 @@
  * is in, Everyone included) and its tools are empty or include the tool of the call.
  */
 import type { Decision, DecisionBody, DecisionReason, PolicyEffect } from '@roster/contracts';
-import type { Db } from '../../storage/database.js';
+import type { Db, Executor } from '../../storage/database.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
@@ -95,8 +95,11 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
      * The rule runs on the in-memory index; the database is written only for the decision's
      * activity entry and, under require_approval, to use up or open an approval request (in one
      * transaction, so an approval is used once).
+     *
+     * With `dryRun` the same question is answered from the same rule and the same approval state,
+     * and nothing is written: no audit event (so no dashboard count), no approval opened or used.
      */
-    async decide(ctx: RequestContext, body: DecisionBody): Promise<Decision> {
+    async decide(ctx: RequestContext, body: DecisionBody, dryRun = false): Promise<Decision> {
       if (body.end_user_id === undefined && body.email === undefined) {
         throw badRequest('decision.user_missing', 'Give end_user_id or email');
       }
@@ -117,18 +120,24 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
       const tool = body.tool ?? null;
       const outcome = evaluateEndUser(slice, user, environment, feature, tool);
 
-      return deps.db.transaction().execute(async (trx) => {
+      // One path for both: a dry run reads the same approval state and skips every write.
+      const run = async (db: Executor, write: boolean): Promise<Decision> => {
         const decided = async (
           decision: PolicyEffect,
           reasons: DecisionReason[],
           approvalRequestId: number | null,
         ): Promise<Decision> => {
-          await insertAuditEvent(trx, {
+          if (!write) {
+            return { decision, reasons, approval_request_id: approvalRequestId, dry_run: true };
+          }
+          await insertAuditEvent(db, {
             workspaceId: ctx.workspaceId,
             actor: ctx.actor,
             action: 'end_user.decision',
             targetType: 'end_user',
             targetId: user.id,
+            // From the index: a decision is the hot path, so no lookup of the name.
+            targetName: user.name,
             after: {
               environment_type: environment.type,
               feature_id: feature.id,
@@ -146,30 +155,35 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
 
         const approvals = outcome.approvals;
         const key = { endUserId: user.id, featureId: feature.id, tool: tool ?? '' };
-        const approved = await findApprovalRequestFor(trx, key, 'approved');
-        if (
+        const approved = await findApprovalRequestFor(db, key, 'approved');
+        const usedUp =
           approved !== undefined &&
-          (await transitionApprovalRequest(trx, approved.id, 'approved', {
-            status: 'used',
-            used_at: now(),
-          }))
-        ) {
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'approval_request.used',
-            targetType: 'approval_request',
-            targetId: approved.id,
-            before: { status: 'approved' },
-            after: { status: 'used' },
-            createdAt: now(),
-          });
+          (!write ||
+            (await transitionApprovalRequest(db, approved.id, 'approved', {
+              status: 'used',
+              used_at: now(),
+            })));
+        if (approved !== undefined && usedUp) {
+          if (write) {
+            await insertAuditEvent(db, {
+              workspaceId: ctx.workspaceId,
+              actor: ctx.actor,
+              action: 'approval_request.used',
+              targetType: 'approval_request',
+              targetId: approved.id,
+              before: { status: 'approved' },
+              after: { status: 'used' },
+              createdAt: now(),
+            });
+          }
           return decided(
             'allow',
             [
               {
                 type: 'approval_request',
-                message: `Approval request ${approved.id} was approved; this decision uses it up`,
+                message: write
+                  ? `Approval request ${approved.id} was approved; this decision uses it up`
+                  : `Approval request ${approved.id} was approved; a real decision would use it up`,
                 approval_request_id: approved.id,
               },
               ...approvals.map((m) => policyReason(m, user)),
@@ -178,9 +192,9 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
           );
         }
         // One open request per user, feature and tool: asking again does not pile up requests.
-        let pending = await findApprovalRequestFor(trx, key, 'pending');
-        if (pending === undefined) {
-          pending = await insertApprovalRequest(trx, {
+        let pending = await findApprovalRequestFor(db, key, 'pending');
+        if (pending === undefined && write) {
+          pending = await insertApprovalRequest(db, {
             workspace_id: ctx.workspaceId,
             end_user_id: user.id,
             environment_id: environment.id,
@@ -193,7 +207,7 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
             decided_by: null,
             used_at: null,
           });
-          await insertAuditEvent(trx, {
+          await insertAuditEvent(db, {
             workspaceId: ctx.workspaceId,
             actor: ctx.actor,
             action: 'approval_request.created',
@@ -212,15 +226,21 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
           'require_approval',
           [
             ...approvals.map((m) => policyReason(m, user)),
-            {
-              type: 'approval_request',
-              message: `Approval request ${pending.id} awaits an approver`,
-              approval_request_id: pending.id,
-            },
+            pending === undefined
+              ? {
+                  type: 'approval_request',
+                  message: 'No approval request is open; a real decision would open one',
+                }
+              : {
+                  type: 'approval_request',
+                  message: `Approval request ${pending.id} awaits an approver`,
+                  approval_request_id: pending.id,
+                },
           ],
-          pending.id,
+          pending?.id ?? null,
         );
-      });
+      };
+      return dryRun ? run(deps.db, false) : deps.db.transaction().execute((trx) => run(trx, true));
     },
   };
 }

@@ -4,6 +4,7 @@ import {
   DataOf,
   Decision,
   DecisionBody,
+  DecisionQuery,
   EndUser,
   EndUserDetail,
   EndUserInvitationTokenParams,
@@ -79,11 +80,20 @@ export function registerEndUserRoutes(
       schema: {
         tags,
         summary: 'Decide whether an end user may use a feature (or one of its tools)',
+        description:
+          'Records the decision in the audit log and, under a require_approval policy, opens or uses up an approval request. With `dry_run=true` the same answer is computed and nothing is written.',
+        querystring: DecisionQuery,
         body: DecisionBody,
         response: { 200: DataOf(Decision), ...errorResponses },
       },
     },
-    async (request) => ({ data: await decisions.decide(contextOf(request), request.body) }),
+    async (request) => ({
+      data: await decisions.decide(
+        contextOf(request),
+        request.body,
+        request.query.dry_run === true,
+      ),
+    }),
   );
   app.get(
     '/end_users/:id',

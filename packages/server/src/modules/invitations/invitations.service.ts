@@ -117,13 +117,14 @@ export function createInvitationsService(deps: {
     db: Executor,
     workspaceId: number,
     emailKey: string,
+    attempt: 'invite' | 'resend',
   ): Promise<void> {
     const since = new Date(
       deps.clock.now().getTime() - deps.config.cooldownSeconds * 1000,
     ).toISOString();
     const recent = await db
       .selectFrom('member_invitations')
-      .select('created_at')
+      .select(['id', 'status', 'created_at', 'expires_at'])
       .where('workspace_id', '=', workspaceId)
       .where('email_key', '=', emailKey)
       .where('created_at', '>', since)
@@ -136,11 +137,16 @@ export function createInvitationsService(deps: {
           deps.clock.now().getTime()) /
         1000;
       const minutes = Math.round(deps.config.cooldownSeconds / 60);
-      throw tooManyRequests(
-        'invitation.cooldown',
-        `You can invite ${emailKey} to this workspace once every ${minutes} minutes`,
-        retryAfter,
-      );
+      const pending = recent.status === 'pending' && recent.expires_at > now();
+      // Inviting someone whose invitation is still pending is not a new invitation: saying only
+      // "once every 20 minutes" sent people looking for a rate limit instead of the Resend button.
+      const message =
+        attempt === 'invite' && pending
+          ? `${emailKey} is already invited to this workspace (invitation ${recent.id} is pending): resend it instead; an invitation can be sent once every ${minutes} minutes`
+          : attempt === 'resend'
+            ? `The invitation to ${emailKey} was sent less than ${minutes} minutes ago; an invitation can be sent once every ${minutes} minutes`
+            : `You can invite ${emailKey} to this workspace once every ${minutes} minutes`;
+      throw tooManyRequests('invitation.cooldown', message, retryAfter);
     }
   }
 
@@ -215,7 +221,7 @@ export function createInvitationsService(deps: {
         const missing = groupIds.find((id) => !groups.some((g) => g.id === id));
         if (missing !== undefined)
           throw badRequest('invitation.group_unknown', `User group ${missing} not found`);
-        await assertCooldownOver(trx, ctx.workspaceId, emailKey);
+        await assertCooldownOver(trx, ctx.workspaceId, emailKey, 'invite');
         // A new invitation supersedes any pending one for the same email.
         await trx
           .updateTable('member_invitations')
@@ -359,7 +365,7 @@ export function createInvitationsService(deps: {
       if (row.status !== 'pending')
         throw badRequest('invitation.not_pending', `The invitation is already ${row.status}`);
       const token = await deps.db.transaction().execute(async (trx) => {
-        await assertCooldownOver(trx, ctx.workspaceId, row.email_key);
+        await assertCooldownOver(trx, ctx.workspaceId, row.email_key, 'resend');
         await trx
           .updateTable('member_invitations')
           .set({ created_at: now() })

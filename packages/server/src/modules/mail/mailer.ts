@@ -17,6 +17,8 @@ export interface Mailer {
   send(message: MailMessage): Promise<void>;
   /** Where messages go, for the startup log. */
   describe(): string;
+  /** `smtp`: mails are sent; `outbox`: they are only written to the outbox file (no SMTP configured). */
+  readonly delivery: 'smtp' | 'outbox';
 }
 
 export function createMailer(options: {
@@ -32,6 +34,7 @@ export function createMailer(options: {
         await transport.sendMail({ from: options.from, ...message });
       },
       describe: () => `SMTP ${host}`,
+      delivery: 'smtp',
     };
   }
   return {
@@ -40,5 +43,6 @@ export function createMailer(options: {
       await appendFile(options.outboxPath, `${JSON.stringify(message)}\n`, 'utf8');
     },
     describe: () => `outbox file ${options.outboxPath}`,
+    delivery: 'outbox',
   };
 }

@@ -5,7 +5,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Dialect, Executor, NewRow, Row } from '../../storage/database.js';
 import type { Actor } from '../../lib/context.js';
-import { toJson } from '../../storage/json.js';
+import { insertAuditEvent } from '../audit/audit.repository.js';
 
 export type ScimConnectionRow = Row<'scim_connections'>;
 export type ScimUserRow = Row<'scim_users'>;
@@ -242,7 +242,7 @@ export async function listScimGroups(
 
 // ---- audit ----------------------------------------------------------------------------------
 
-/** Like insertAuditEvent, with the connection as actor (actor_type `scim_connection`). */
+/** insertAuditEvent with the connection as actor (actor_type `scim_connection`). */
 export async function insertScimAuditEvent(
   db: Executor,
   entry: {
@@ -256,19 +256,5 @@ export async function insertScimAuditEvent(
     createdAt: string;
   },
 ): Promise<void> {
-  await db
-    .insertInto('audit_events')
-    .values({
-      workspace_id: entry.workspaceId,
-      actor_type: 'scim_connection',
-      actor_id: entry.actor.id,
-      actor_name: entry.actor.name,
-      action: entry.action,
-      target_type: entry.targetType,
-      target_id: String(entry.targetId),
-      before_json: entry.before === undefined ? null : toJson(entry.before),
-      after_json: entry.after === undefined ? null : toJson(entry.after),
-      created_at: entry.createdAt,
-    })
-    .execute();
+  await insertAuditEvent(db, { ...entry, actor: { ...entry.actor, type: 'scim_connection' } });
 }

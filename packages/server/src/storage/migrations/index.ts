@@ -13,6 +13,7 @@ import { consoleSsoMigration } from './0006-console-sso.js';
 import { scimCollaboratorsMigration } from './0007-scim-collaborators.js';
 import { consoleSsoOptInMigration } from './0008-console-sso-opt-in.js';
 import { scimActiveUnassignedMigration } from './0009-scim-active-unassigned.js';
+import { auditTargetNameMigration } from './0010-audit-target-name.js';
 
 export type MigrationFor = (dialect: Dialect) => Migration;
 
@@ -26,6 +27,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0007-scim-collaborators', scimCollaboratorsMigration],
   ['0008-console-sso-opt-in', consoleSsoOptInMigration],
   ['0009-scim-active-unassigned', scimActiveUnassignedMigration],
+  ['0010-audit-target-name', auditTargetNameMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
