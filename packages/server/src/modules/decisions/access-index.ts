@@ -20,6 +20,7 @@ import {
   LEGACY_CATEGORY_MAPPING,
   PROJECT_RESOURCES,
   describeRoleConfig,
+  legacyProjectConfig,
   type LegacyPrivileges,
   type RoleConfig,
 } from '@roster/contracts';
@@ -161,6 +162,12 @@ export interface LegacyRoleEntry {
   id: number;
   name: string;
   privileges: LegacyPrivileges;
+  /**
+   * What the role allows on every project of an environment where a member holds it (the legacy
+   * model has no grants: a role covers its environment), compiled like a project role; null when
+   * it allows nothing there (`No access`). Its `slot` is -1: no grant points at it.
+   */
+  project: RoleEntry | null;
 }
 
 /** The projects a member can use now: `bits` holds `words` words per project, in `projectIds` order. */
@@ -361,10 +368,8 @@ export class WorkspaceIndex {
     return bit;
   }
 
-  /** Sets a role's config in place: grants hold its slot, so they see the change at once. */
-  setProjectRole(row: ProjectRoleIndexRow): RoleEntry {
-    const config = fromJson<RoleConfig>(row.config);
-    const described = describeRoleConfig(config, PROJECT_RESOURCES);
+  /** A project-role config as bits of the permission table. */
+  private compileProjectConfig(config: RoleConfig): Uint32Array {
     const bitList: number[] = [];
     for (const [resource, entry] of Object.entries(config)) {
       for (const privilege of projectPrivilegesOf(resource, entry.privileges))
@@ -372,6 +377,14 @@ export class WorkspaceIndex {
     }
     const bits = new Uint32Array((this.bitCount >>> 5) + 1);
     for (const bit of bitList) bits[bit >>> 5] = (bits[bit >>> 5] ?? 0) | (1 << (bit & 31));
+    return bits;
+  }
+
+  /** Sets a role's config in place: grants hold its slot, so they see the change at once. */
+  setProjectRole(row: ProjectRoleIndexRow): RoleEntry {
+    const config = fromJson<RoleConfig>(row.config);
+    const described = describeRoleConfig(config, PROJECT_RESOURCES);
+    const bits = this.compileProjectConfig(config);
     const existing = this.projectRoles.get(row.id);
     if (existing !== undefined) {
       existing.name = row.name;
@@ -408,10 +421,22 @@ export class WorkspaceIndex {
     environment: EnvironmentRoleIndexRow[],
   ): void {
     this.legacyRoles = new Map(
-      legacy.map((r) => [
-        r.id,
-        { id: r.id, name: r.name, privileges: fromJson<LegacyPrivileges>(r.privileges) },
-      ]),
+      legacy.map((r) => {
+        const privileges = fromJson<LegacyPrivileges>(r.privileges);
+        const config = legacyProjectConfig({ name: r.name, system: r.system === 1, privileges });
+        const project: RoleEntry | null =
+          Object.keys(config).length === 0
+            ? null
+            : {
+                id: `legacy-${r.id}`,
+                slot: -1,
+                name: r.name,
+                config,
+                bits: this.compileProjectConfig(config),
+                described: describeRoleConfig(config, PROJECT_RESOURCES),
+              };
+        return [r.id, { id: r.id, name: r.name, privileges, project }];
+      }),
     );
     this.environmentRoles = new Map(
       environment.map((r) => [
@@ -947,7 +972,34 @@ export class WorkspaceIndex {
         continue;
       if (this.holderAllows(group.grants, projectId, word, mask, nowMs)) return true;
     }
-    return false;
+    // Last, so an answer a grant gives costs nothing more: a legacy role covers its environment.
+    const legacy = this.legacyProjectRole(member, projectId);
+    return legacy !== undefined && ((legacy.bits[word] ?? 0) & mask) !== 0;
+  }
+
+  /**
+   * The project half of the legacy role the member holds in the project's environment, if it
+   * allows anything on projects (docs/decisions.md: legacy roles). No allocation: on the check path.
+   */
+  legacyProjectRole(member: MemberEntry, projectId: number): RoleEntry | undefined {
+    const roles = member.roles;
+    for (let i = 0; i < roles.length; i++) {
+      const assignment = roles[i] as EnvironmentRoleAssignment;
+      if (assignment.legacyRoleId === null) continue;
+      const role = this.legacyRoles.get(assignment.legacyRoleId)?.project;
+      if (role == null) continue;
+      // Only now the project: most legacy assignments are `No access`, which stops above.
+      const project = this.projects.get(projectId);
+      if (project?.environmentId === assignment.environmentId) return role;
+    }
+    return undefined;
+  }
+
+  /** The legacy role (whole) the member holds in an environment, if it is a legacy one. */
+  legacyRoleIn(member: MemberEntry, environmentId: number): LegacyRoleEntry | undefined {
+    const assignment = this.roleIn(member, environmentId);
+    if (assignment === undefined || assignment.legacyRoleId === null) return undefined;
+    return this.legacyRoles.get(assignment.legacyRoleId);
   }
 
   /** Does a grant of this holder on the project give the bit (word, mask) and is it live at nowMs? */
@@ -1110,6 +1162,28 @@ export class WorkspaceIndex {
       if (group !== undefined) add(group.grants);
     }
     for (const group of this.systemGroups) add(group.grants);
+    // Legacy roles: every project of the environment (see legacyProjectRole).
+    for (const assignment of member.roles) {
+      if (assignment.legacyRoleId === null) continue;
+      const role = this.legacyRoles.get(assignment.legacyRoleId)?.project;
+      if (role == null || member.suspendedIn?.includes(assignment.environmentId) === true) continue;
+      for (const project of this.projects.values()) {
+        if (project.environmentId !== assignment.environmentId) continue;
+        let row = rowOf.get(project.id);
+        if (row === undefined) {
+          row = projectIds.push(project.id) - 1;
+          rowOf.set(project.id, row);
+          if ((row + 1) * words > bits.length) {
+            const grown = new Uint32Array(Math.max(bits.length * 2, (row + 1) * words));
+            grown.set(bits);
+            bits = grown;
+          }
+        }
+        const base = row * words;
+        for (let w = 0; w < role.bits.length; w++)
+          bits[base + w] = (bits[base + w] as number) | (role.bits[w] as number);
+      }
+    }
     return { projectIds, words, bits };
   }
 

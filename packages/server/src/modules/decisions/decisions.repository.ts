@@ -64,6 +64,7 @@ export interface LegacyRoleIndexRow {
   id: number;
   name: string;
   privileges: string;
+  system: number;
 }
 
 /** Everything the index holds about one workspace. */
@@ -412,7 +413,7 @@ export async function loadEnvironmentRoleRows(
   const [legacyRoles, environmentRoles] = await Promise.all([
     db
       .selectFrom('legacy_roles')
-      .select(['id', 'name', 'privileges'])
+      .select(['id', 'name', 'privileges', 'system'])
       .where('workspace_id', '=', workspaceId)
       .execute(),
     db
