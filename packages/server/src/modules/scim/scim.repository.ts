@@ -6,6 +6,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Dialect, Executor, NewRow, Row } from '../../storage/database.js';
 import type { Actor } from '../../lib/context.js';
 import { toJson } from '../../storage/json.js';
+import { noteChangeRecorded } from '../../lib/change-tracking.js';
 
 export type ScimConnectionRow = Row<'scim_connections'>;
 export type ScimUserRow = Row<'scim_users'>;
@@ -271,4 +272,5 @@ export async function insertScimAuditEvent(
       created_at: entry.createdAt,
     })
     .execute();
+  noteChangeRecorded();
 }
