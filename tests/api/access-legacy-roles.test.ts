@@ -203,3 +203,78 @@ describe('a legacy role covers every project of its environment', () => {
     });
   });
 });
+
+describe('a custom legacy role that selects projects', () => {
+  it('applies to the projects it selects only, says so, and keeps them after its migration', async () => {
+    const chosen = await project('Selected chosen', 'dev');
+    const other = await project('Selected other', 'dev');
+    const created = await roster.post('/api/roles', {
+      role: {
+        name: 'Chosen builders',
+        privileges: { Recipes: ['read', 'update'] },
+        project_ids: [chosen.id],
+      },
+    });
+    expect(created.status).toBe(200);
+    const builder = await collaborator({ dev: 'Chosen builders' });
+
+    const allowed = await check(builder, chosen.id, 'recipe', 'update');
+    expect(allowed.allowed).toBe(true);
+    expect(allowed.paths[0]?.message).toBe(
+      `${builder.email} has the legacy role "Chosen builders" in the DEV environment, which applies to the projects it selects, project "Selected chosen" (${chosen.id}) included; the role allows recipe:update.`,
+    );
+    const denied = await check(builder, other.id, 'recipe', 'read');
+    expect(denied.allowed).toBe(false);
+    expect(denied.paths[0]?.message).toContain(
+      'their legacy role "Chosen builders" in the DEV environment applies only to the projects it selects, and not to this one',
+    );
+    const listed = async () =>
+      (await roster.get(`/api/members/${builder.id}/projects_privileges`)).body.data as {
+        projects: Record<string, Record<string, string[]>>;
+      }[];
+    const before = await listed();
+    expect(before).toEqual([
+      expect.objectContaining({
+        projects: { [String(chosen.id)]: { Recipes: ['read', 'update'] } },
+      }),
+    ]);
+
+    // Selecting another project takes effect at the next check.
+    const widened = await roster.put(`/api/roles/${created.body.data.id}`, {
+      role: {
+        name: 'Chosen builders',
+        privileges: { Recipes: ['read', 'update'] },
+        project_ids: [chosen.id, other.id],
+      },
+    });
+    expect(widened.status).toBe(200);
+    expect((await check(builder, other.id, 'recipe', 'read')).allowed).toBe(true);
+    const narrowed = await roster.put(`/api/roles/${created.body.data.id}`, {
+      role: {
+        name: 'Chosen builders',
+        privileges: { Recipes: ['read', 'update'] },
+        project_ids: [chosen.id],
+      },
+    });
+    expect(narrowed.status).toBe(200);
+    expect((await check(builder, other.id, 'recipe', 'read')).allowed).toBe(false);
+
+    // The migration grants the new project role on the selected projects only: nothing changes.
+    const migrated = await roster.post('/api/roles_migration/custom_role', {
+      privilege_group_id: created.body.data.id,
+      environment_role: { name: 'Chosen environment' },
+      project_role: { name: 'Chosen project' },
+    });
+    expect(migrated.status).toBe(200);
+    expect(
+      (migrated.body.data.projects as { id: number }[])
+        .map((p) => p.id)
+        .filter((id) => id === chosen.id || id === other.id),
+    ).toEqual([chosen.id]);
+    expect(await listed()).toEqual(before);
+    expect((await check(builder, other.id, 'recipe', 'read')).allowed).toBe(false);
+    expect((await check(builder, chosen.id, 'recipe', 'update')).paths[0]?.via).toBe(
+      'direct_grant',
+    );
+  });
+});

@@ -168,7 +168,12 @@ export interface LegacyRoleEntry {
    * it allows nothing there (`No access`). Its `slot` is -1: no grant points at it.
    */
   project: RoleEntry | null;
+  /** The projects a custom role selects; null: every project of the environment. */
+  projectIds: ReadonlySet<number> | null;
 }
+
+/** A legacy role that allows something on projects (see legacyRoleOn). */
+export type LegacyProjectRole = LegacyRoleEntry & { project: RoleEntry };
 
 /** The projects a member can use now: `bits` holds `words` words per project, in `projectIds` order. */
 export interface ProjectBits {
@@ -435,7 +440,8 @@ export class WorkspaceIndex {
                 bits: this.compileProjectConfig(config),
                 described: describeRoleConfig(config, PROJECT_RESOURCES),
               };
-        return [r.id, { id: r.id, name: r.name, privileges, project }];
+        const projectIds = r.project_ids === null ? null : new Set(r.project_ids);
+        return [r.id, { id: r.id, name: r.name, privileges, project, projectIds }];
       }),
     );
     this.environmentRoles = new Map(
@@ -973,24 +979,26 @@ export class WorkspaceIndex {
       if (this.holderAllows(group.grants, projectId, word, mask, nowMs)) return true;
     }
     // Last, so an answer a grant gives costs nothing more: a legacy role covers its environment.
-    const legacy = this.legacyProjectRole(member, projectId);
-    return legacy !== undefined && ((legacy.bits[word] ?? 0) & mask) !== 0;
+    const legacy = this.legacyRoleOn(member, projectId);
+    return legacy !== undefined && ((legacy.project.bits[word] ?? 0) & mask) !== 0;
   }
 
   /**
-   * The project half of the legacy role the member holds in the project's environment, if it
-   * allows anything on projects (docs/decisions.md: legacy roles). No allocation: on the check path.
+   * The legacy role the member holds in the project's environment, if it applies to the project
+   * (every project, or one it selects) and allows anything on projects (docs/decisions.md: legacy
+   * roles). No allocation: on the check path.
    */
-  legacyProjectRole(member: MemberEntry, projectId: number): RoleEntry | undefined {
+  legacyRoleOn(member: MemberEntry, projectId: number): LegacyProjectRole | undefined {
     const roles = member.roles;
     for (let i = 0; i < roles.length; i++) {
       const assignment = roles[i] as EnvironmentRoleAssignment;
       if (assignment.legacyRoleId === null) continue;
-      const role = this.legacyRoles.get(assignment.legacyRoleId)?.project;
-      if (role == null) continue;
+      const role = this.legacyRoles.get(assignment.legacyRoleId);
+      if (role?.project == null) continue;
+      if (role.projectIds !== null && !role.projectIds.has(projectId)) continue;
       // Only now the project: most legacy assignments are `No access`, which stops above.
       const project = this.projects.get(projectId);
-      if (project?.environmentId === assignment.environmentId) return role;
+      if (project?.environmentId === assignment.environmentId) return role as LegacyProjectRole;
     }
     return undefined;
   }
@@ -1165,10 +1173,12 @@ export class WorkspaceIndex {
     // Legacy roles: every project of the environment (see legacyProjectRole).
     for (const assignment of member.roles) {
       if (assignment.legacyRoleId === null) continue;
-      const role = this.legacyRoles.get(assignment.legacyRoleId)?.project;
+      const legacy = this.legacyRoles.get(assignment.legacyRoleId);
+      const role = legacy?.project;
       if (role == null || member.suspendedIn?.includes(assignment.environmentId) === true) continue;
       for (const project of this.projects.values()) {
         if (project.environmentId !== assignment.environmentId) continue;
+        if (legacy?.projectIds != null && !legacy.projectIds.has(project.id)) continue;
         let row = rowOf.get(project.id);
         if (row === undefined) {
           row = projectIds.push(project.id) - 1;

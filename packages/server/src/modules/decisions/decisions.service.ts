@@ -41,6 +41,7 @@ import {
   environmentRoleAllows,
   type AccessIndex,
   type GrantEntry,
+  type LegacyProjectRole,
   type MemberEntry,
   type MembershipEntry,
   type ProjectEntry,
@@ -377,9 +378,10 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         );
       else if (!gone) lacking.push(explainReach(member, reach, 'lacks_privilege', check, nowMs));
     }
-    const legacy = ws.legacyProjectRole(member, project.id);
+    const legacy = ws.legacyRoleOn(member, project.id);
     if (legacy !== undefined) {
-      const allows = bit >= 0 && ((legacy.bits[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
+      const bits = legacy.project.bits;
+      const allows = bit >= 0 && ((bits[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
       (allows ? granting : lacking).push(explainLegacy(member, project, legacy, allows, check));
     }
     if (allowed) return granting;
@@ -394,10 +396,13 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         ? `their one group, ${system}, which every collaborator is in`
         : `any of their ${groups} group${groups === 1 ? '' : 's'}${system === '' ? '' : ` (${system}, which every collaborator is in, included)`}`;
     const role = ws.legacyRoleIn(member, project.environmentId);
+    const env = project.environmentType.toUpperCase();
     const legacyNote =
       role === undefined
         ? ''
-        : `; their legacy role "${role.name}" in the ${project.environmentType.toUpperCase()} environment allows nothing on projects`;
+        : role.project === null
+          ? `; their legacy role "${role.name}" in the ${env} environment allows nothing on projects`
+          : `; their legacy role "${role.name}" in the ${env} environment applies only to the projects it selects, and not to this one`;
     return [
       {
         outcome: 'no_access',
@@ -415,23 +420,27 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
   function explainLegacy(
     member: MemberEntry,
     project: ProjectEntry,
-    legacy: RoleEntry,
+    legacy: LegacyProjectRole,
     allows: boolean,
     check: PrivilegeCheck,
   ): AccessPath {
     const privilege = `${check.resource}:${check.privilege}`;
     const env = project.environmentType.toUpperCase();
-    const through = `${member.email} has the legacy role "${legacy.name}" in the ${env} environment, which applies to every project of the environment, ${projectLabel(project)} included`;
+    const covers =
+      legacy.projectIds === null
+        ? 'which applies to every project of the environment'
+        : 'which applies to the projects it selects';
+    const through = `${member.email} has the legacy role "${legacy.name}" in the ${env} environment, ${covers}, ${projectLabel(project)} included`;
     return {
       outcome: allows ? 'grants' : 'lacks_privilege',
       via: 'legacy_role',
       message: allows
         ? `${through}; the role allows ${privilege}.`
-        : `${through}, but the role does not allow ${privilege} (on projects it allows ${describePrivileges(legacy.described)}).`,
+        : `${through}, but the role does not allow ${privilege} (on projects it allows ${describePrivileges(legacy.project.described)}).`,
       steps: [
         { kind: 'member', id: member.id, name: member.email },
         { kind: 'environment', id: project.environmentId, name: project.environmentType },
-        { kind: 'legacy_role', id: Number(legacy.id.slice('legacy-'.length)), name: legacy.name },
+        { kind: 'legacy_role', id: legacy.id, name: legacy.name },
         { kind: 'project', id: project.id, name: project.name },
         { kind: 'privilege', id: null, name: privilege },
       ],
@@ -518,10 +527,12 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     }
     for (const assignment of member.roles) {
       if (assignment.legacyRoleId === null) continue;
-      const legacy = ws.legacyRoles.get(assignment.legacyRoleId)?.project ?? null;
+      const role = ws.legacyRoles.get(assignment.legacyRoleId);
+      const legacy = role?.project ?? null;
       if (legacy === null) continue;
       for (const project of ws.projects.values()) {
         if (project.environmentId !== assignment.environmentId) continue;
+        if (role?.projectIds != null && !role.projectIds.has(project.id)) continue;
         const entry = byProject.get(project.id);
         if (entry !== undefined) entry.legacy = legacy;
         else if (visible(project)) byProject.set(project.id, { project, reaches: [], legacy });
@@ -560,7 +571,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
             ? {}
             : privilegesOf(
                 sorted.filter((r) => !isExpired(r, nowMs)),
-                ws.legacyProjectRole(member, project.id) ?? null,
+                ws.legacyRoleOn(member, project.id)?.project ?? null,
               ),
           paths: sorted.map((r) => grantPath(r, nowMs)),
         };

@@ -12,6 +12,7 @@ import { ssoMigration } from './0005-sso.js';
 import { consoleSsoMigration } from './0006-console-sso.js';
 import { scimCollaboratorsMigration } from './0007-scim-collaborators.js';
 import { consoleSsoOptInMigration } from './0008-console-sso-opt-in.js';
+import { legacyRoleProjectsMigration } from './0009-legacy-role-projects.js';
 
 export type MigrationFor = (dialect: Dialect) => Migration;
 
@@ -24,6 +25,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0006-console-sso', consoleSsoMigration],
   ['0007-scim-collaborators', scimCollaboratorsMigration],
   ['0008-console-sso-opt-in', consoleSsoOptInMigration],
+  ['0009-legacy-role-projects', legacyRoleProjectsMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
