@@ -1003,6 +1003,25 @@ export class WorkspaceIndex {
     return undefined;
   }
 
+  /**
+   * Every project the member's legacy roles cover, with the role (the rule of legacyRoleOn, for
+   * the lists: not the check path). Suspensions are the caller's to apply, as for grants.
+   */
+  legacyProjectsOf(member: MemberEntry): { project: ProjectEntry; role: LegacyProjectRole }[] {
+    const found: { project: ProjectEntry; role: LegacyProjectRole }[] = [];
+    for (const assignment of member.roles) {
+      if (assignment.legacyRoleId === null) continue;
+      const role = this.legacyRoles.get(assignment.legacyRoleId);
+      if (role?.project == null) continue;
+      for (const project of this.projects.values()) {
+        if (project.environmentId !== assignment.environmentId) continue;
+        if (role.projectIds !== null && !role.projectIds.has(project.id)) continue;
+        found.push({ project, role: role as LegacyProjectRole });
+      }
+    }
+    return found;
+  }
+
   /** The legacy role (whole) the member holds in an environment, if it is a legacy one. */
   legacyRoleIn(member: MemberEntry, environmentId: number): LegacyRoleEntry | undefined {
     const assignment = this.roleIn(member, environmentId);
@@ -1170,29 +1189,23 @@ export class WorkspaceIndex {
       if (group !== undefined) add(group.grants);
     }
     for (const group of this.systemGroups) add(group.grants);
-    // Legacy roles: every project of the environment (see legacyProjectRole).
-    for (const assignment of member.roles) {
-      if (assignment.legacyRoleId === null) continue;
-      const legacy = this.legacyRoles.get(assignment.legacyRoleId);
-      const role = legacy?.project;
-      if (role == null || member.suspendedIn?.includes(assignment.environmentId) === true) continue;
-      for (const project of this.projects.values()) {
-        if (project.environmentId !== assignment.environmentId) continue;
-        if (legacy?.projectIds != null && !legacy.projectIds.has(project.id)) continue;
-        let row = rowOf.get(project.id);
-        if (row === undefined) {
-          row = projectIds.push(project.id) - 1;
-          rowOf.set(project.id, row);
-          if ((row + 1) * words > bits.length) {
-            const grown = new Uint32Array(Math.max(bits.length * 2, (row + 1) * words));
-            grown.set(bits);
-            bits = grown;
-          }
+    // Legacy roles: the projects of their environment they cover.
+    for (const { project, role } of this.legacyProjectsOf(member)) {
+      if (member.suspendedIn?.includes(project.environmentId) === true) continue;
+      let row = rowOf.get(project.id);
+      if (row === undefined) {
+        row = projectIds.push(project.id) - 1;
+        rowOf.set(project.id, row);
+        if ((row + 1) * words > bits.length) {
+          const grown = new Uint32Array(Math.max(bits.length * 2, (row + 1) * words));
+          grown.set(bits);
+          bits = grown;
         }
-        const base = row * words;
-        for (let w = 0; w < role.bits.length; w++)
-          bits[base + w] = (bits[base + w] as number) | (role.bits[w] as number);
       }
+      const base = row * words;
+      const roleBits = role.project.bits;
+      for (let w = 0; w < roleBits.length; w++)
+        bits[base + w] = (bits[base + w] as number) | (roleBits[w] as number);
     }
     return { projectIds, words, bits };
   }

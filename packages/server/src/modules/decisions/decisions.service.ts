@@ -4,8 +4,8 @@
  * union of the project roles granted to them directly and to every group they belong to (the
  * system group "All collaborators" included), leaving out grants and memberships that have
  * expired, and of the legacy role they hold in the project's environment (a legacy role covers
- * every project of its environment). Every answer comes from the in-memory access index (access-index.ts); nothing here
- * queries the database.
+ * every project of its environment, or the ones a custom role selects). Every answer comes from
+ * the in-memory access index (access-index.ts); nothing here queries the database.
  */
 import {
   ACCESS_CHECKS_PER_BATCH,
@@ -525,18 +525,11 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       else if (visible(project))
         byProject.set(project.id, { project, reaches: [reach], legacy: null });
     }
-    for (const assignment of member.roles) {
-      if (assignment.legacyRoleId === null) continue;
-      const role = ws.legacyRoles.get(assignment.legacyRoleId);
-      const legacy = role?.project ?? null;
-      if (legacy === null) continue;
-      for (const project of ws.projects.values()) {
-        if (project.environmentId !== assignment.environmentId) continue;
-        if (role?.projectIds != null && !role.projectIds.has(project.id)) continue;
-        const entry = byProject.get(project.id);
-        if (entry !== undefined) entry.legacy = legacy;
-        else if (visible(project)) byProject.set(project.id, { project, reaches: [], legacy });
-      }
+    for (const { project, role } of ws.legacyProjectsOf(member)) {
+      const entry = byProject.get(project.id);
+      if (entry !== undefined) entry.legacy = role.project;
+      else if (visible(project))
+        byProject.set(project.id, { project, reaches: [], legacy: role.project });
     }
     return byProject;
   }
