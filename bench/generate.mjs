@@ -58,8 +58,11 @@ export async function generate(file, adminToken) {
   const dev = db
     .prepare("select id from environments where workspace_id = ? and type = 'dev'")
     .get(workspaceId).id;
-  const analyst = db
-    .prepare("select id from legacy_roles where workspace_id = ? and name = 'Analyst'")
+  // Every collaborator holds the legacy role `No access` in DEV: the benchmark measures the grant
+  // model, and a legacy role such as `Analyst` would cover every (DEV) project by itself. It still
+  // makes every denied check look the member's legacy role up (the legacy path's cost).
+  const noAccess = db
+    .prepare("select id from legacy_roles where workspace_id = ? and name = 'No access'")
     .get(workspaceId).id;
 
   const insertMember = db.prepare(
@@ -72,7 +75,7 @@ export async function generate(file, adminToken) {
     for (let i = 1; i <= SIZES.users; i++) {
       const email = `user${i}@bench.example`;
       insertMember.run(i, workspaceId, `User ${i}`, email, email, created, created);
-      insertRole.run(workspaceId, i, dev, analyst);
+      insertRole.run(workspaceId, i, dev, noAccess);
     }
   })();
 

@@ -51,7 +51,11 @@ describe.skipIf(testDialect === 'sqlite')(
         name: 'Cluster project',
         environment_type: 'dev',
       });
-      const person = await createMember(a, { email: 'cluster@example.com' });
+      // No access in DEV: a legacy role such as the default Analyst covers every DEV project.
+      const person = await createMember(a, {
+        email: 'cluster@example.com',
+        env_roles: [{ environment_type: 'dev', name: 'No access' }],
+      });
       const check = {
         subject: { member_id: person.id },
         project_id: project.body.data.id,
@@ -97,7 +101,11 @@ describe.skipIf(testDialect === 'sqlite')(
           },
         ],
       });
-      const person = await createMember(a, { email: 'cluster-group@example.com' });
+      // No access in DEV: a legacy role such as the default Analyst covers every DEV project.
+      const person = await createMember(a, {
+        email: 'cluster-group@example.com',
+        env_roles: [{ environment_type: 'dev', name: 'No access' }],
+      });
       const check = {
         subject: { email: 'cluster-group@example.com' },
         project_id: project.body.data.id,

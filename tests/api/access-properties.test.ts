@@ -1,5 +1,6 @@
 /**
- * Property: the in-memory index always agrees with a plain SQL evaluation of the same rules.
+ * Property: the in-memory index always agrees with a plain SQL evaluation of the same rules
+ * (grants, memberships, expiry, and the legacy role that covers every project of its environment).
  * fast-check drives random writes through the HTTP API (memberships and grants with and without
  * expiry, removals, role config changes, environment role changes, clock moves); after each
  * sequence every (member, project or environment, privilege) is asked of the server in one batch
@@ -10,8 +11,11 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LEGACY_CATEGORY_MAPPING,
+  LEGACY_SYSTEM_ROLE_MIGRATION,
   PROJECT_RESOURCES,
   ENVIRONMENT_RESOURCES,
+  SYSTEM_PROJECT_ROLES,
+  convertLegacyPrivileges,
 } from '@roster/contracts';
 import type { Store } from '../../packages/server/src/storage/connect.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
@@ -77,10 +81,33 @@ async function oracleProjectConfigs(memberId: number, now: string): Promise<Map<
         or g.group_id in (select cg.id from collaborator_groups cg where cg.workspace_id = ${workspaceId} and cg.system = 1)
       )`.execute(store.db);
   const byProject = new Map<number, Config[]>();
-  for (const row of rows.rows) {
-    const list = byProject.get(Number(row.project_id)) ?? [];
-    list.push(JSON.parse(row.config) as Config);
-    byProject.set(Number(row.project_id), list);
+  const add = (projectId: number, config: Config) => {
+    const list = byProject.get(projectId) ?? [];
+    list.push(config);
+    byProject.set(projectId, list);
+  };
+  for (const row of rows.rows) add(Number(row.project_id), JSON.parse(row.config) as Config);
+  // A legacy role covers every project of its environment with what the migration would grant.
+  const legacy = await sql<{
+    project_id: number | string;
+    name: string;
+    system: number | string;
+    privileges: string;
+  }>`
+    select p.id as project_id, lr.name, lr.system, lr.privileges
+    from member_environment_roles mer
+    join legacy_roles lr on lr.id = mer.legacy_role_id
+    join projects p on p.environment_id = mer.environment_id
+    where mer.member_id = ${memberId} and mer.role_type = 'privilege_group'`.execute(store.db);
+  for (const row of legacy.rows) {
+    const migration = Number(row.system) === 1 ? LEGACY_SYSTEM_ROLE_MIGRATION[row.name] : undefined;
+    const config =
+      migration === null
+        ? {}
+        : migration !== undefined
+          ? (SYSTEM_PROJECT_ROLES[migration.project_role] ?? {})
+          : convertLegacyPrivileges(JSON.parse(row.privileges) as Record<string, string[]>).project;
+    add(Number(row.project_id), config);
   }
   return byProject;
 }

@@ -48,9 +48,16 @@ async function project(name: string, environmentType = 'dev'): Promise<ProjectIn
   return { id: res.body.data.id, name };
 }
 
-async function member(prefix = 'person'): Promise<Person> {
+/**
+ * A collaborator holding `role` in DEV. The default, `No access`, gives nothing on projects, so
+ * only the grants a test makes count (a legacy role such as `Analyst` covers every DEV project).
+ */
+async function member(prefix = 'person', role = 'No access'): Promise<Person> {
   emails += 1;
-  return createMember(roster, { email: `${prefix}${emails}@example.com` });
+  return createMember(roster, {
+    email: `${prefix}${emails}@example.com`,
+    env_roles: [{ environment_type: 'dev', name: role }],
+  });
 }
 
 async function grant(
@@ -318,7 +325,7 @@ describe('POST /api/access/check', () => {
           {
             outcome: 'no_access',
             via: 'none',
-            message: `No project grant on project "Island" (${island.id}) reaches ${gus.email}: none to them directly, and none to any of their 0 groups.`,
+            message: `No project grant on project "Island" (${island.id}) reaches ${gus.email}: none to them directly, and none to their one group, "All collaborators", which every collaborator is in; their legacy role "No access" in the DEV environment allows nothing on projects.`,
             steps: [
               { kind: 'member', id: gus.id, name: gus.email },
               { kind: 'project', id: island.id, name: 'Island' },
@@ -327,6 +334,29 @@ describe('POST /api/access/check', () => {
         ],
       },
     });
+  });
+
+  it('counts "All collaborators" among the groups a denied member is in', async () => {
+    const atoll = await project('Atoll');
+    const ivy = await member();
+    const readers = await group('Atoll outsiders');
+    await join(readers.id, ivy);
+
+    const res = await check({
+      subject: { member_id: ivy.id },
+      project_id: atoll.id,
+      resource: 'recipe',
+      privilege: 'read',
+      explain: true,
+    });
+
+    expect(res.status).toBe(200);
+    expect(res.body.data.paths).toEqual([
+      expect.objectContaining({
+        outcome: 'no_access',
+        message: `No project grant on project "Atoll" (${atoll.id}) reaches ${ivy.email}: none to them directly, and none to any of their 2 groups ("All collaborators", which every collaborator is in, included); their legacy role "No access" in the DEV environment allows nothing on projects.`,
+      }),
+    ]);
   });
 
   it('stops counting a grant at the instant it expires, with no job in between', async () => {
@@ -405,7 +435,7 @@ describe('POST /api/access/check', () => {
   });
 
   it('checks environment privileges against the legacy role when no project is given', async () => {
-    const kim = await member();
+    const kim = await member('person', 'Analyst');
 
     const allowed = await check({
       subject: { member_id: kim.id },
@@ -586,7 +616,7 @@ describe('POST /api/access/check_batch', () => {
   });
 
   it('takes 1,000 checks', async () => {
-    const pat = await member();
+    const pat = await member('person', 'Analyst');
     const checks = Array.from({ length: 1000 }, () => ({
       subject: { member_id: pat.id },
       environment_type: 'dev',

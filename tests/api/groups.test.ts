@@ -396,7 +396,11 @@ describe('PUT /api/user_groups/:id', () => {
 describe('DELETE /api/user_groups/:id', () => {
   it('deletes the group with its memberships and project grants', async () => {
     const group = await createGroup('Doomed');
-    const member = await createMember(roster, { email: 'doomed.member@example.com' });
+    // No access in DEV: a legacy role such as the default Analyst covers every DEV project.
+    const member = await createMember(roster, {
+      email: 'doomed.member@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'No access' }],
+    });
     expect(
       (await roster.post(`/api/user_groups/${group.id}/members`, { user_ids: [member.id] })).status,
     ).toBe(200);

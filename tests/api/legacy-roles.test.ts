@@ -45,6 +45,8 @@ describe('GET /api/roles', () => {
         id: expect.any(Number),
         name: role.name,
         privileges: LEGACY_SYSTEM_ROLES[role.name],
+        project_access: 'all',
+        project_ids: [],
         system: true,
         members_count: expect.any(Number),
         created_at: expect.stringMatching(ISO),
@@ -106,6 +108,8 @@ describe('GET /api/roles/:id', () => {
         id: role.id,
         name: 'Single custom',
         privileges: { Recipes: ['read'], Folders: ['read'] },
+        project_access: 'all',
+        project_ids: [],
         system: false,
         members_count: 0,
         created_at: expect.stringMatching(ISO),
@@ -132,6 +136,8 @@ describe('POST /api/roles', () => {
         id: expect.any(Number),
         name: 'HR_Developer',
         privileges: { Recipes: ['read'] },
+        project_access: 'all',
+        project_ids: [],
         system: false,
         members_count: 0,
         created_at: expect.stringMatching(ISO),
@@ -220,6 +226,8 @@ describe('PUT /api/roles/:id', () => {
       id: role.id,
       name: 'After legacy update',
       privileges: { Recipes: ['read'], 'Lookup tables': ['read'] },
+      project_access: 'all',
+      project_ids: [],
       system: false,
       members_count: 0,
       created_at: expect.stringMatching(ISO),
@@ -300,5 +308,86 @@ describe('DELETE /api/roles/:id', () => {
     const res = await roster.delete('/api/roles/987654');
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ errors: [{ code: 'not_found', title: expect.any(String) }] });
+  });
+});
+
+describe('project access of a custom role', () => {
+  async function project(name: string, environmentType = 'dev'): Promise<number> {
+    const res = await roster.post('/api/projects', { name, environment_type: environmentType });
+    expect(res.status).toBe(201);
+    return res.body.data.id as number;
+  }
+
+  it('selects projects with project_ids, lists them in ID order, and keeps them on an update that names neither', async () => {
+    const second = await project('Selected B');
+    const first = await project('Selected A', 'prod');
+    const res = await roster.post('/api/roles', {
+      role: { name: 'Selective', privileges: { Recipes: ['read'] }, project_ids: [second, first] },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({
+      project_access: 'selected',
+      project_ids: [Math.min(first, second), Math.max(first, second)],
+    });
+
+    const renamed = await roster.put(`/api/roles/${res.body.data.id}`, {
+      role: { name: 'Selective 2', privileges: { Recipes: ['read', 'run'] } },
+    });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body.data).toMatchObject({
+      name: 'Selective 2',
+      project_access: 'selected',
+      project_ids: [Math.min(first, second), Math.max(first, second)],
+    });
+
+    const widened = await roster.put(`/api/roles/${res.body.data.id}`, {
+      role: { name: 'Selective 2', privileges: { Recipes: ['read'] }, project_access: 'all' },
+    });
+    expect(widened.body.data).toMatchObject({ project_access: 'all', project_ids: [] });
+    expect((await roster.get(`/api/roles/${res.body.data.id}`)).body.data).toMatchObject({
+      project_access: 'all',
+      project_ids: [],
+    });
+  });
+
+  it('drops a deleted project from the selection', async () => {
+    const doomed = await project('Selected doomed');
+    const res = await roster.post('/api/roles', {
+      role: { name: 'Selective doomed', privileges: {}, project_ids: [doomed] },
+    });
+    expect(res.status).toBe(200);
+    expect((await roster.delete(`/api/projects/${doomed}`)).status).toBe(204);
+    expect((await roster.get(`/api/roles/${res.body.data.id}`)).body.data).toMatchObject({
+      project_access: 'selected',
+      project_ids: [],
+    });
+  });
+
+  it('returns 400 for an unknown project, and for project_ids with project_access all', async () => {
+    const unknown = await roster.post('/api/roles', {
+      role: { name: 'Selective unknown', privileges: {}, project_ids: [999999] },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toEqual(badRequest('Project 999999 not found'));
+
+    const known = await project('Selected known');
+    const mixed = await roster.post('/api/roles', {
+      role: {
+        name: 'Selective mixed',
+        privileges: {},
+        project_access: 'all',
+        project_ids: [known],
+      },
+    });
+    expect(mixed.status).toBe(400);
+    expect(mixed.body).toEqual(badRequest('project_ids are only for project_access selected'));
+
+    const wrong = await roster.post('/api/roles', {
+      role: { name: 'Selective wrong', privileges: {}, project_access: 'some' },
+    });
+    expect(wrong.status).toBe(400);
+    expect((await roster.get('/api/roles?name=Selective')).body.data).not.toContainEqual(
+      expect.objectContaining({ name: 'Selective unknown' }),
+    );
   });
 });

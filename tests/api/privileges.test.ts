@@ -63,9 +63,13 @@ async function createProject(name: string, environmentType = 'dev'): Promise<Pro
   return { id: res.body.data.id, environment: res.body.data.environment };
 }
 
+/** Holds `No access` in DEV (a legacy role such as `Analyst` covers every DEV project): only grants count. */
 async function newMember(): Promise<Person> {
   emails += 1;
-  return createMember(roster, { email: `person${emails}@example.com` });
+  return createMember(roster, {
+    email: `person${emails}@example.com`,
+    env_roles: [{ environment_type: 'dev', name: 'No access' }],
+  });
 }
 
 async function grant(
@@ -236,6 +240,7 @@ describe('GET /api/members/:id/projects_privileges', () => {
     const member = await createMember(roster, {
       email: 'invited-into@example.com',
       user_group_ids: [group],
+      env_roles: [{ environment_type: 'dev', name: 'No access' }],
     });
     expect(sortedProject(await privilegesOf(member), project)).toEqual({
       Folders: ['create', 'view'],

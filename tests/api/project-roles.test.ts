@@ -297,7 +297,11 @@ describe('PUT /api/project_roles/:id', () => {
 
   it('changes what the grantees may do in their projects', async () => {
     const role = await createRole('Changing privileges', { recipe: { privileges: ['read'] } });
-    const member = await createMember(roster, { email: 'project.changing@example.com' });
+    // No access in DEV: a legacy role such as the default Analyst covers every DEV project.
+    const member = await createMember(roster, {
+      email: 'project.changing@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'No access' }],
+    });
     const project = await createProject();
     await grant(project.id, { type: 'User', id: member.id }, role.id);
     const before = await roster.get(`/api/members/${member.id}/projects_privileges`);

@@ -368,7 +368,11 @@ describe('DELETE /api/projects/:id', () => {
   it('deletes the project grants with the project', async () => {
     const project = await createProject('With grants');
     const roleId = await createProjectRole('Doomed viewers');
-    const member = await createMember(roster, { email: 'doomed-grantee@example.com' });
+    // No access in DEV: a legacy role such as the default Analyst covers every DEV project.
+    const member = await createMember(roster, {
+      email: 'doomed-grantee@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'No access' }],
+    });
     const upsert = await roster.put(`/api/projects/${project.id}/project_grants`, {
       project_grants: [
         { assignment_type: 'User', assignment_id: String(member.id), project_role_id: roleId },

@@ -646,6 +646,11 @@ describe('SCIM groups as collaborator groups', () => {
 
   it('explains access a collaborator has only through an externally managed group', async () => {
     const user = await provision();
+    // The connection's default role, legacy Analyst, would cover every DEV project by itself.
+    const noAccess = await roster.put(`/api/members/${user.id}`, {
+      env_roles: [{ environment_type: 'dev', name: 'No access' }],
+    });
+    expect(noAccess.status).toBe(200);
     const group = await scim.request('POST', '/Groups', {
       displayName: 'SCIM Runners',
       members: [{ value: user.id }],

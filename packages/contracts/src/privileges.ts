@@ -158,6 +158,27 @@ export const LEGACY_SYSTEM_ROLE_MIGRATION: Readonly<
   Operator: { environment_role: 'Member', project_role: 'ProjectOperator' },
   'No access': null,
 };
+/**
+ * What a legacy role allows on every project of the environment where a collaborator holds it:
+ * in the legacy model a role applies to the whole environment. It is exactly the project role the
+ * migration grants on each project for that role (a system role's migration role, a custom role's
+ * converted project half), so migrating changes no one's project privileges. The decision index
+ * uses it for checks and the privilege lists; the migration tool derives its grants from the same
+ * tables.
+ */
+export function legacyProjectConfig(role: {
+  name: string;
+  system: boolean;
+  privileges: LegacyPrivileges;
+}): RoleConfig {
+  if (role.system) {
+    const mapping = LEGACY_SYSTEM_ROLE_MIGRATION[role.name];
+    if (mapping === null) return {};
+    if (mapping !== undefined) return SYSTEM_PROJECT_ROLES[mapping.project_role] ?? {};
+  }
+  return convertLegacyPrivileges(role.privileges).project;
+}
+
 /** Moderators (grant type `federation_manager`) become environment and project admins. */
 export const MODERATOR_MIGRATION = {
   environment_role: 'EnvironmentAdmin',

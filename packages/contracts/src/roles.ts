@@ -63,11 +63,22 @@ export const ListRolesQuery = Type.Object({
 });
 export type ListRolesQuery = Static<typeof ListRolesQuery>;
 
+/**
+ * Which projects a legacy role applies to, in the environment where a collaborator holds it:
+ * `all` of them (every system role; later projects included), or the `selected` ones
+ * (`project_ids`; custom roles only).
+ */
+export const LegacyProjectAccess = Type.Union([Type.Literal('all'), Type.Literal('selected')]);
+export type LegacyProjectAccess = Static<typeof LegacyProjectAccess>;
+
 /** A legacy role (privilege group): system `Admin`, `Analyst`, `Operator`, `No access`, or custom. */
 export const LegacyRole = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
   privileges: LegacyPrivileges,
+  project_access: LegacyProjectAccess,
+  /** The selected projects, in ID order; empty when `project_access` is `all`. */
+  project_ids: Type.Array(Type.Integer()),
   system: Type.Boolean(),
   members_count: Type.Integer(),
   created_at: Timestamp,
@@ -78,6 +89,11 @@ export const LegacyRoleBody = Type.Object({
   role: Type.Object({
     name: Type.Optional(Type.String({ maxLength: 200 })),
     privileges: LegacyPrivileges,
+    /** Default on create `all` (or `selected` when `project_ids` is given); on update, unchanged. */
+    project_access: Type.Optional(LegacyProjectAccess),
+    project_ids: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), { maxItems: 1000 }),
+    ),
   }),
 });
 export type LegacyRoleBody = Static<typeof LegacyRoleBody>;

@@ -17,6 +17,7 @@ import type { Store } from './storage/connect.js';
 import { pingStore } from './storage/connect.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
+import { recordedChanges, trackChanges } from './lib/change-tracking.js';
 import { handleError, errorBody } from './http/error-handler.js';
 import { storageFault } from './storage/errors.js';
 import { containsNul, depthLimitedJsonParser } from './http/json-body.js';
@@ -223,8 +224,15 @@ export async function buildApp(deps: AppDeps) {
   // its response goes out (so the writer's next check sees the write), stopped on close.
   app.addHook('onReady', () => services.accessIndex.start());
   app.addHook('onClose', () => services.accessIndex.stop());
+  // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
+  // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
+  // after the body is parsed (a body's stream events would lose the async context), before any
+  // route handler runs.
+  app.addHook('preHandler', (request, _reply, done) => {
+    trackChanges(request, done);
+  });
   app.addHook('onSend', async (request, _reply, payload) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD' && !isAccessQuestion(request)) {
+    if (recordedChanges(request)) {
       await services.decisions.afterWrite().catch((error: unknown) => {
         request.log.error({ err: error }, 'access index sync failed');
       });

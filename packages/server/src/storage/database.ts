@@ -28,8 +28,16 @@ export interface LegacyRolesTable {
   name_key: string;
   privileges: string;
   system: Flag;
+  /** 'all': every project of the environment where it is held; 'selected': legacy_role_projects. */
+  project_access: ColumnType<string, string | undefined, string>;
   created_at: string;
   updated_at: string;
+}
+/** The projects a custom legacy role with project_access 'selected' applies to. */
+export interface LegacyRoleProjectsTable {
+  workspace_id: number;
+  legacy_role_id: number;
+  project_id: number;
 }
 export interface EnvironmentRolesTable {
   id: Id;
@@ -410,6 +418,7 @@ export interface Database {
   workspaces: WorkspacesTable;
   environments: EnvironmentsTable;
   legacy_roles: LegacyRolesTable;
+  legacy_role_projects: LegacyRoleProjectsTable;
   environment_roles: EnvironmentRolesTable;
   project_roles: ProjectRolesTable;
   members: MembersTable;

@@ -4,6 +4,7 @@ import type { Database, Executor, Row } from '../../storage/database.js';
 import { toJson } from '../../storage/json.js';
 import type { PageRequest } from '../../lib/pagination.js';
 import type { Actor } from '../../lib/context.js';
+import { noteChangeRecorded } from '../../lib/change-tracking.js';
 
 export interface AuditEntry {
   workspaceId: number;
@@ -103,6 +104,8 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
       created_at: entry.createdAt,
     })
     .execute();
+  // The request that recorded it syncs the access index before answering (app.ts).
+  noteChangeRecorded();
 }
 
 type AuditFilter = Omit<ListAuditEventsQuery, 'page[number]' | 'page[size]'>;

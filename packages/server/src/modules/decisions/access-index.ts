@@ -20,6 +20,7 @@ import {
   LEGACY_CATEGORY_MAPPING,
   PROJECT_RESOURCES,
   describeRoleConfig,
+  legacyProjectConfig,
   type LegacyPrivileges,
   type RoleConfig,
 } from '@roster/contracts';
@@ -161,7 +162,18 @@ export interface LegacyRoleEntry {
   id: number;
   name: string;
   privileges: LegacyPrivileges;
+  /**
+   * What the role allows on every project of an environment where a member holds it (the legacy
+   * model has no grants: a role covers its environment), compiled like a project role; null when
+   * it allows nothing there (`No access`). Its `slot` is -1: no grant points at it.
+   */
+  project: RoleEntry | null;
+  /** The projects a custom role selects; null: every project of the environment. */
+  projectIds: ReadonlySet<number> | null;
 }
+
+/** A legacy role that allows something on projects (see legacyRoleOn). */
+export type LegacyProjectRole = LegacyRoleEntry & { project: RoleEntry };
 
 /** The projects a member can use now: `bits` holds `words` words per project, in `projectIds` order. */
 export interface ProjectBits {
@@ -361,10 +373,8 @@ export class WorkspaceIndex {
     return bit;
   }
 
-  /** Sets a role's config in place: grants hold its slot, so they see the change at once. */
-  setProjectRole(row: ProjectRoleIndexRow): RoleEntry {
-    const config = fromJson<RoleConfig>(row.config);
-    const described = describeRoleConfig(config, PROJECT_RESOURCES);
+  /** A project-role config as bits of the permission table. */
+  private compileProjectConfig(config: RoleConfig): Uint32Array {
     const bitList: number[] = [];
     for (const [resource, entry] of Object.entries(config)) {
       for (const privilege of projectPrivilegesOf(resource, entry.privileges))
@@ -372,6 +382,14 @@ export class WorkspaceIndex {
     }
     const bits = new Uint32Array((this.bitCount >>> 5) + 1);
     for (const bit of bitList) bits[bit >>> 5] = (bits[bit >>> 5] ?? 0) | (1 << (bit & 31));
+    return bits;
+  }
+
+  /** Sets a role's config in place: grants hold its slot, so they see the change at once. */
+  setProjectRole(row: ProjectRoleIndexRow): RoleEntry {
+    const config = fromJson<RoleConfig>(row.config);
+    const described = describeRoleConfig(config, PROJECT_RESOURCES);
+    const bits = this.compileProjectConfig(config);
     const existing = this.projectRoles.get(row.id);
     if (existing !== undefined) {
       existing.name = row.name;
@@ -408,10 +426,23 @@ export class WorkspaceIndex {
     environment: EnvironmentRoleIndexRow[],
   ): void {
     this.legacyRoles = new Map(
-      legacy.map((r) => [
-        r.id,
-        { id: r.id, name: r.name, privileges: fromJson<LegacyPrivileges>(r.privileges) },
-      ]),
+      legacy.map((r) => {
+        const privileges = fromJson<LegacyPrivileges>(r.privileges);
+        const config = legacyProjectConfig({ name: r.name, system: r.system === 1, privileges });
+        const project: RoleEntry | null =
+          Object.keys(config).length === 0
+            ? null
+            : {
+                id: `legacy-${r.id}`,
+                slot: -1,
+                name: r.name,
+                config,
+                bits: this.compileProjectConfig(config),
+                described: describeRoleConfig(config, PROJECT_RESOURCES),
+              };
+        const projectIds = r.project_ids === null ? null : new Set(r.project_ids);
+        return [r.id, { id: r.id, name: r.name, privileges, project, projectIds }];
+      }),
     );
     this.environmentRoles = new Map(
       environment.map((r) => [
@@ -947,7 +978,55 @@ export class WorkspaceIndex {
         continue;
       if (this.holderAllows(group.grants, projectId, word, mask, nowMs)) return true;
     }
-    return false;
+    // Last, so an answer a grant gives costs nothing more: a legacy role covers its environment.
+    const legacy = this.legacyRoleOn(member, projectId);
+    return legacy !== undefined && ((legacy.project.bits[word] ?? 0) & mask) !== 0;
+  }
+
+  /**
+   * The legacy role the member holds in the project's environment, if it applies to the project
+   * (every project, or one it selects) and allows anything on projects (docs/decisions.md: legacy
+   * roles). No allocation: on the check path.
+   */
+  legacyRoleOn(member: MemberEntry, projectId: number): LegacyProjectRole | undefined {
+    const roles = member.roles;
+    for (let i = 0; i < roles.length; i++) {
+      const assignment = roles[i] as EnvironmentRoleAssignment;
+      if (assignment.legacyRoleId === null) continue;
+      const role = this.legacyRoles.get(assignment.legacyRoleId);
+      if (role?.project == null) continue;
+      if (role.projectIds !== null && !role.projectIds.has(projectId)) continue;
+      // Only now the project: most legacy assignments are `No access`, which stops above.
+      const project = this.projects.get(projectId);
+      if (project?.environmentId === assignment.environmentId) return role as LegacyProjectRole;
+    }
+    return undefined;
+  }
+
+  /**
+   * Every project the member's legacy roles cover, with the role (the rule of legacyRoleOn, for
+   * the lists: not the check path). Suspensions are the caller's to apply, as for grants.
+   */
+  legacyProjectsOf(member: MemberEntry): { project: ProjectEntry; role: LegacyProjectRole }[] {
+    const found: { project: ProjectEntry; role: LegacyProjectRole }[] = [];
+    for (const assignment of member.roles) {
+      if (assignment.legacyRoleId === null) continue;
+      const role = this.legacyRoles.get(assignment.legacyRoleId);
+      if (role?.project == null) continue;
+      for (const project of this.projects.values()) {
+        if (project.environmentId !== assignment.environmentId) continue;
+        if (role.projectIds !== null && !role.projectIds.has(project.id)) continue;
+        found.push({ project, role: role as LegacyProjectRole });
+      }
+    }
+    return found;
+  }
+
+  /** The legacy role (whole) the member holds in an environment, if it is a legacy one. */
+  legacyRoleIn(member: MemberEntry, environmentId: number): LegacyRoleEntry | undefined {
+    const assignment = this.roleIn(member, environmentId);
+    if (assignment === undefined || assignment.legacyRoleId === null) return undefined;
+    return this.legacyRoles.get(assignment.legacyRoleId);
   }
 
   /** Does a grant of this holder on the project give the bit (word, mask) and is it live at nowMs? */
@@ -1110,6 +1189,24 @@ export class WorkspaceIndex {
       if (group !== undefined) add(group.grants);
     }
     for (const group of this.systemGroups) add(group.grants);
+    // Legacy roles: the projects of their environment they cover.
+    for (const { project, role } of this.legacyProjectsOf(member)) {
+      if (member.suspendedIn?.includes(project.environmentId) === true) continue;
+      let row = rowOf.get(project.id);
+      if (row === undefined) {
+        row = projectIds.push(project.id) - 1;
+        rowOf.set(project.id, row);
+        if ((row + 1) * words > bits.length) {
+          const grown = new Uint32Array(Math.max(bits.length * 2, (row + 1) * words));
+          grown.set(bits);
+          bits = grown;
+        }
+      }
+      const base = row * words;
+      const roleBits = role.project.bits;
+      for (let w = 0; w < roleBits.length; w++)
+        bits[base + w] = (bits[base + w] as number) | (roleBits[w] as number);
+    }
     return { projectIds, words, bits };
   }
 

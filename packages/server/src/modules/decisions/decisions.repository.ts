@@ -64,6 +64,9 @@ export interface LegacyRoleIndexRow {
   id: number;
   name: string;
   privileges: string;
+  system: number;
+  /** The projects it applies to; null: every project of the environment (project_access 'all'). */
+  project_ids: number[] | null;
 }
 
 /** Everything the index holds about one workspace. */
@@ -409,10 +412,15 @@ export async function loadEnvironmentRoleRows(
   db: Executor,
   workspaceId: number,
 ): Promise<{ legacyRoles: LegacyRoleIndexRow[]; environmentRoles: EnvironmentRoleIndexRow[] }> {
-  const [legacyRoles, environmentRoles] = await Promise.all([
+  const [legacy, selections, environmentRoles] = await Promise.all([
     db
       .selectFrom('legacy_roles')
-      .select(['id', 'name', 'privileges'])
+      .select(['id', 'name', 'privileges', 'system', 'project_access'])
+      .where('workspace_id', '=', workspaceId)
+      .execute(),
+    db
+      .selectFrom('legacy_role_projects')
+      .select(['legacy_role_id', 'project_id'])
       .where('workspace_id', '=', workspaceId)
       .execute(),
     db
@@ -421,6 +429,16 @@ export async function loadEnvironmentRoleRows(
       .where('workspace_id', '=', workspaceId)
       .execute(),
   ]);
+  const selected = new Map<number, number[]>();
+  for (const row of selections) {
+    const list = selected.get(row.legacy_role_id);
+    if (list === undefined) selected.set(row.legacy_role_id, [row.project_id]);
+    else list.push(row.project_id);
+  }
+  const legacyRoles = legacy.map(({ project_access, ...row }) => ({
+    ...row,
+    project_ids: project_access === 'selected' ? (selected.get(row.id) ?? []) : null,
+  }));
   return { legacyRoles, environmentRoles };
 }
 

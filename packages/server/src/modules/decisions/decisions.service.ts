@@ -3,8 +3,9 @@
  * privileges come from the collaborator's role in each environment; project privileges are the
  * union of the project roles granted to them directly and to every group they belong to (the
  * system group "All collaborators" included), leaving out grants and memberships that have
- * expired. Every answer comes from the in-memory access index (access-index.ts); nothing here
- * queries the database.
+ * expired, and of the legacy role they hold in the project's environment (a legacy role covers
+ * every project of its environment, or the ones a custom role selects). Every answer comes from
+ * the in-memory access index (access-index.ts); nothing here queries the database.
  */
 import {
   ACCESS_CHECKS_PER_BATCH,
@@ -43,9 +44,11 @@ import {
   environmentRoleAllows,
   type AccessIndex,
   type GrantEntry,
+  type LegacyProjectRole,
   type MemberEntry,
   type MembershipEntry,
   type ProjectEntry,
+  type RoleEntry,
   type WorkspaceIndex,
 } from './access-index.js';
 
@@ -66,6 +69,13 @@ interface Reach {
   membership: MembershipEntry | null;
 }
 
+/** What reaches a member on one project now: grants, and the legacy role of its environment. */
+interface ProjectReach {
+  project: ProjectEntry;
+  reaches: Reach[];
+  legacy: RoleEntry | null;
+}
+
 /** The paths of an answer without `explain`: one shared, frozen empty list (no allocation per check). */
 const NO_PATHS = Object.freeze([]) as unknown as AccessPath[];
 
@@ -83,10 +93,14 @@ function mergeInto(target: Record<string, string[]>, addition: Record<string, st
   }
 }
 
-/** Union of the roles' privileges in grant order (created_at, id), so the lists read the same on every call. */
-function privilegesOf(reaches: Reach[]): Record<string, string[]> {
+/**
+ * Union of the roles' privileges: the legacy role's first, then the grants' in grant order
+ * (created_at, id), so the lists read the same on every call.
+ */
+function privilegesOf(reaches: Reach[], legacy: RoleEntry | null = null): Record<string, string[]> {
   const sorted = [...reaches].sort((a, b) => compareGrants(a.grant, b.grant));
   const privileges: Record<string, string[]> = {};
+  if (legacy !== null) mergeInto(privileges, legacy.described);
   for (const { grant } of sorted) mergeInto(privileges, grant.role.described);
   return privileges;
 }
@@ -404,22 +418,73 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         );
       else if (!gone) lacking.push(explainReach(member, reach, 'lacks_privilege', check, nowMs));
     }
+    const legacy = ws.legacyRoleOn(member, project.id);
+    if (legacy !== undefined) {
+      const bits = legacy.project.bits;
+      const allows = bit >= 0 && ((bits[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
+      (allows ? granting : lacking).push(explainLegacy(member, project, legacy, allows, check));
+    }
     if (allowed) return granting;
     // Nearest first: an expired path that would grant it, then a live path with the wrong role.
     const misses = [...expired, ...lacking];
     if (misses.length > 0) return misses;
-    const groups = ws.liveGroupCount(member, nowMs);
+    // "All collaborators" counts: every member is in it, with no membership row.
+    const groups = ws.liveGroupCount(member, nowMs) + ws.systemGroups.length;
+    const system = ws.systemGroups.map((g) => `"${g.name}"`).join(', ');
+    const ofThem =
+      groups === 1 && system !== ''
+        ? `their one group, ${system}, which every collaborator is in`
+        : `any of their ${groups} group${groups === 1 ? '' : 's'}${system === '' ? '' : ` (${system}, which every collaborator is in, included)`}`;
+    const role = ws.legacyRoleIn(member, project.environmentId);
+    const env = project.environmentType.toUpperCase();
+    const legacyNote =
+      role === undefined
+        ? ''
+        : role.project === null
+          ? `; their legacy role "${role.name}" in the ${env} environment allows nothing on projects`
+          : `; their legacy role "${role.name}" in the ${env} environment applies only to the projects it selects, and not to this one`;
     return [
       {
         outcome: 'no_access',
         via: 'none',
-        message: `No project grant on ${projectLabel(project)} reaches ${member.email}: none to them directly, and none to any of their ${groups} group${groups === 1 ? '' : 's'}.`,
+        message: `No project grant on ${projectLabel(project)} reaches ${member.email}: none to them directly, and none to ${ofThem}${legacyNote}.`,
         steps: [
           { kind: 'member', id: member.id, name: member.email },
           { kind: 'project', id: project.id, name: project.name },
         ],
       },
     ];
+  }
+
+  /** The path through the legacy role the member holds in the project's environment. */
+  function explainLegacy(
+    member: MemberEntry,
+    project: ProjectEntry,
+    legacy: LegacyProjectRole,
+    allows: boolean,
+    check: PrivilegeCheck,
+  ): AccessPath {
+    const privilege = `${check.resource}:${check.privilege}`;
+    const env = project.environmentType.toUpperCase();
+    const covers =
+      legacy.projectIds === null
+        ? 'which applies to every project of the environment'
+        : 'which applies to the projects it selects';
+    const through = `${member.email} has the legacy role "${legacy.name}" in the ${env} environment, ${covers}, ${projectLabel(project)} included`;
+    return {
+      outcome: allows ? 'grants' : 'lacks_privilege',
+      via: 'legacy_role',
+      message: allows
+        ? `${through}; the role allows ${privilege}.`
+        : `${through}, but the role does not allow ${privilege} (on projects it allows ${describePrivileges(legacy.project.described)}).`,
+      steps: [
+        { kind: 'member', id: member.id, name: member.email },
+        { kind: 'environment', id: project.environmentId, name: project.environmentType },
+        { kind: 'legacy_role', id: legacy.id, name: legacy.name },
+        { kind: 'project', id: project.id, name: project.name },
+        { kind: 'privilege', id: null, name: privilege },
+      ],
+    };
   }
 
   function explainEnvironment(
@@ -478,23 +543,33 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     };
   }
 
-  /** Active grants reaching the member, each project once, limited to the client's scope. */
+  /**
+   * What reaches the member now, project by project, limited to the client's scope: active grants
+   * and the legacy role of each project's environment. The privilege lists are made from this.
+   */
   function activeReachesByProject(
     ctx: RequestContext,
     ws: WorkspaceIndex,
     member: MemberEntry,
     nowMs: number,
-  ): Map<number, Reach[]> {
-    const byProject = new Map<number, Reach[]>();
+  ): Map<number, ProjectReach> {
+    const byProject = new Map<number, ProjectReach>();
+    const visible = (project: ProjectEntry) =>
+      !ws.suspendedOnProject(member, project.id) &&
+      canAccessProject(ctx, { id: project.id, environmentType: project.environmentType });
     for (const reach of ws.reachingGrants(member, null)) {
       if (isExpired(reach, nowMs)) continue;
       const project = reach.grant.project;
-      if (ws.suspendedOnProject(member, project.id)) continue;
-      if (!canAccessProject(ctx, { id: project.id, environmentType: project.environmentType }))
-        continue;
-      const list = byProject.get(project.id);
-      if (list === undefined) byProject.set(project.id, [reach]);
-      else list.push(reach);
+      const entry = byProject.get(project.id);
+      if (entry !== undefined) entry.reaches.push(reach);
+      else if (visible(project))
+        byProject.set(project.id, { project, reaches: [reach], legacy: null });
+    }
+    for (const { project, role } of ws.legacyProjectsOf(member)) {
+      const entry = byProject.get(project.id);
+      if (entry !== undefined) entry.legacy = role.project;
+      else if (visible(project))
+        byProject.set(project.id, { project, reaches: [], legacy: role.project });
     }
     return byProject;
   }
@@ -527,7 +602,10 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
           // A member deactivated by the identity provider keeps their paths, not their privileges.
           privileges: ws.suspendedOnProject(member, project.id)
             ? {}
-            : privilegesOf(sorted.filter((r) => !isExpired(r, nowMs))),
+            : privilegesOf(
+                sorted.filter((r) => !isExpired(r, nowMs)),
+                ws.legacyRoleOn(member, project.id)?.project ?? null,
+              ),
           paths: sorted.map((r) => grantPath(r, nowMs)),
         };
       });
@@ -577,23 +655,24 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       const ws = workspaceOf(ctx);
       const member = resolveSubject(ws, { member_id: query.member_id, email: query.email });
       const nowMs = index.nowMs();
-      const entries = [...activeReachesByProject(ctx, ws, member, nowMs)]
+      const entries = [...activeReachesByProject(ctx, ws, member, nowMs).values()]
         .filter(
-          ([, reaches]) =>
+          ({ project }) =>
             query.environment_type === undefined ||
-            reaches[0]?.grant.project.environmentType === query.environment_type,
+            project.environmentType === query.environment_type,
         )
-        .sort(([a], [b]) => a - b);
-      const data = entries.slice(page.offset, page.offset + page.size).map(([, reaches]) => {
-        const sorted = reaches.sort((a, b) => compareGrants(a.grant, b.grant));
-        const project = (sorted[0] as Reach).grant.project;
+        .sort((a, b) => a.project.id - b.project.id);
+      const data = entries.slice(page.offset, page.offset + page.size).map((entry) => {
+        const sorted = entry.reaches.sort((a, b) => compareGrants(a.grant, b.grant));
+        const { project } = entry;
         return {
           project: {
             id: project.id,
             name: project.name,
             environment: { id: project.environmentId, type: project.environmentType },
           },
-          privileges: privilegesOf(sorted),
+          privileges: privilegesOf(sorted, entry.legacy),
+          // Grant paths only: a legacy role is not a grant (POST /api/access/check explains it).
           paths: sorted.map((r) => grantPath(r, nowMs)),
         };
       });
@@ -659,9 +738,8 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       const member = ws.members.get(memberId);
       if (member === undefined) return [];
       const byProject = activeReachesByProject(ctx, ws, member, index.nowMs());
-      const projects = [...byProject.keys()]
-        .map((id) => ws.projects.get(id))
-        .filter((p): p is ProjectEntry => p !== undefined)
+      const projects = [...byProject.values()]
+        .map((entry) => entry.project)
         .sort((a, b) => a.environmentId - b.environmentId || a.id - b.id);
       const byEnvironment = new Map<number, ProjectsPrivileges>();
       for (const project of projects) {
@@ -673,7 +751,8 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
           };
           byEnvironment.set(project.environmentId, entry);
         }
-        entry.projects[String(project.id)] = privilegesOf(byProject.get(project.id) ?? []);
+        const reach = byProject.get(project.id);
+        entry.projects[String(project.id)] = privilegesOf(reach?.reaches ?? [], reach?.legacy);
       }
       return [...byEnvironment.values()];
     },

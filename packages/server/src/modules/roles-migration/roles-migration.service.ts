@@ -26,7 +26,12 @@ import { insertAuditEvent } from '../audit/audit.repository.js';
 import { upsertGrant } from '../grants/grants.repository.js';
 import { setMemberEnvironmentRoles } from '../members/members.repository.js';
 import { listProjectsInEnvironments } from '../projects/projects.repository.js';
-import { findLegacyRoleById, findRoleByNameKey, insertRole } from '../roles/roles.repository.js';
+import {
+  findLegacyRoleById,
+  findRoleByNameKey,
+  insertRole,
+  listLegacyRoleProjects,
+} from '../roles/roles.repository.js';
 import { assertValidRoleConfig } from '../roles/roles.service.js';
 import { listEnvironments } from '../workspaces/workspaces.repository.js';
 
@@ -38,7 +43,14 @@ interface Assignment {
   environmentType: string;
   environmentRole: string;
   projectRole: string;
+  /** The projects a custom legacy role selects (project_access 'selected'); null: all of them. */
+  projectIds: ReadonlySet<number> | null;
 }
+
+/** The projects of the assignment's environment that its legacy role applies to. */
+const coveredBy = (a: Assignment) => (project: { id: number; environment_id: number }) =>
+  project.environment_id === a.environmentId &&
+  (a.projectIds === null || a.projectIds.has(project.id));
 
 /** Adds extra permissions to a config: privilege lists are united, and `all` wins. */
 export function withAdditionalPermissions(
@@ -108,7 +120,7 @@ function buildPlan(
         name: project.name,
         environment: project.environment_type,
         collaborators: everyone
-          .filter((a) => a.environmentId === project.environment_id)
+          .filter((a) => coveredBy(a)(project))
           .map((a) => ({
             user_id: a.memberId,
             email: a.email,
@@ -209,7 +221,7 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
           environmentRoleId: Number(environmentRoleId),
         },
       ]);
-      for (const project of projects.filter((p) => p.environment_id === a.environmentId)) {
+      for (const project of projects.filter(coveredBy(a))) {
         await upsertGrant(
           trx,
           newPrefixedId('pg'),
@@ -260,6 +272,7 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
             environmentType: row.environment_type,
             environmentRole: mapping.environment_role,
             projectRole: mapping.project_role,
+            projectIds: null,
           };
           (isModerator ? moderators : assignments).push(assignment);
         }
@@ -346,6 +359,13 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
           body.project_role.additional_permissions,
         );
         const rows = await legacyAssignments(trx, ctx.workspaceId, [legacy.id]);
+        // A role that selects projects gives grants on those only: nothing gained, nothing lost.
+        const projectIds =
+          legacy.project_access === 'selected'
+            ? new Set(
+                (await listLegacyRoleProjects(trx, ctx.workspaceId, [legacy.id])).get(legacy.id),
+              )
+            : null;
         const all = rows.map((row) => ({
           memberId: row.member_id,
           email: row.email,
@@ -354,6 +374,7 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
           environmentType: row.environment_type,
           environmentRole: environmentRoleName,
           projectRole: projectRoleName,
+          projectIds,
           moderator: row.grant_type === 'federation_manager',
         }));
         const environments = await listEnvironments(trx, ctx.workspaceId);

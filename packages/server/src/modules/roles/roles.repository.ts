@@ -219,3 +219,64 @@ export async function listLegacyRoles(
     total: Number(count.n),
   };
 }
+
+/** The selected projects of these legacy roles (project_access 'selected'), in project ID order. */
+export async function listLegacyRoleProjects(
+  db: Executor,
+  workspaceId: number,
+  roleIds: number[],
+): Promise<Map<number, number[]>> {
+  const byRole = new Map<number, number[]>();
+  if (roleIds.length === 0) return byRole;
+  const rows = await db
+    .selectFrom('legacy_role_projects')
+    .select(['legacy_role_id', 'project_id'])
+    .where('workspace_id', '=', workspaceId)
+    .where('legacy_role_id', 'in', roleIds)
+    .orderBy('legacy_role_id')
+    .orderBy('project_id')
+    .execute();
+  for (const row of rows) {
+    const list = byRole.get(row.legacy_role_id);
+    if (list === undefined) byRole.set(row.legacy_role_id, [row.project_id]);
+    else list.push(row.project_id);
+  }
+  return byRole;
+}
+
+/** Replaces a legacy role's selected projects. */
+export async function replaceLegacyRoleProjects(
+  db: Executor,
+  workspaceId: number,
+  roleId: number,
+  projectIds: readonly number[],
+): Promise<void> {
+  await db.deleteFrom('legacy_role_projects').where('legacy_role_id', '=', roleId).execute();
+  if (projectIds.length === 0) return;
+  await db
+    .insertInto('legacy_role_projects')
+    .values(
+      projectIds.map((projectId) => ({
+        workspace_id: workspaceId,
+        legacy_role_id: roleId,
+        project_id: projectId,
+      })),
+    )
+    .execute();
+}
+
+/** The workspace's projects among these IDs, with their environment type (for scope checks). */
+export function findProjectsByIds(
+  db: Executor,
+  workspaceId: number,
+  ids: readonly number[],
+): Promise<{ id: number; environment_type: string }[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('projects as p')
+    .innerJoin('environments as e', 'e.id', 'p.environment_id')
+    .select(['p.id', 'e.type as environment_type'])
+    .where('p.workspace_id', '=', workspaceId)
+    .where('p.id', 'in', [...ids])
+    .execute();
+}

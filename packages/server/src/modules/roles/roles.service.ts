@@ -28,7 +28,7 @@ import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
-import { requireDevAccess } from '../../lib/scope.js';
+import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { listEnvironments } from '../workspaces/workspaces.repository.js';
 import {
@@ -40,8 +40,11 @@ import {
   findRoleById,
   findRoleByNameKey,
   insertRole,
+  findProjectsByIds,
+  listLegacyRoleProjects,
   listLegacyRoles,
   listRoles,
+  replaceLegacyRoleProjects,
   updateRole,
   type LegacyRoleRow,
   type RoleKind,
@@ -147,11 +150,15 @@ export function assertValidLegacyPrivileges(privileges: LegacyPrivileges): void 
   }
 }
 
-export function toLegacyRole(row: LegacyRoleRow): LegacyRole {
+/** `projectIds`: the role's selected projects (listLegacyRoleProjects); ignored unless 'selected'. */
+export function toLegacyRole(row: LegacyRoleRow, projectIds: readonly number[] = []): LegacyRole {
+  const selected = row.project_access === 'selected';
   return {
     id: row.id,
     name: row.name,
     privileges: fromJson<LegacyPrivileges>(row.privileges),
+    project_access: selected ? 'selected' : 'all',
+    project_ids: selected ? [...projectIds] : [],
     system: fromFlag(row.system),
     members_count: row.members_count,
     created_at: row.created_at,
@@ -394,6 +401,41 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
     return row;
   }
 
+  async function legacyRoleView(ctx: RequestContext, id: number): Promise<LegacyRole> {
+    const row = await requireLegacyRole(ctx, id);
+    const projects = await listLegacyRoleProjects(deps.db, ctx.workspaceId, [row.id]);
+    return toLegacyRole(row, projects.get(row.id));
+  }
+
+  /**
+   * The project access a create or update asks for: `project_ids` alone means 'selected'; 'all'
+   * takes no projects; every selected project must be in the workspace and in the client's scope
+   * (selecting a project is giving access to it). Undefined on an update that names neither.
+   */
+  async function legacyProjectAccess(
+    ctx: RequestContext,
+    input: LegacyRoleBody['role'],
+  ): Promise<{ access: 'all' | 'selected'; projectIds: number[] } | undefined> {
+    if (input.project_access === undefined && input.project_ids === undefined) return undefined;
+    const access = input.project_access ?? 'selected';
+    const projectIds = [...new Set(input.project_ids ?? [])].sort((a, b) => a - b);
+    if (access === 'all') {
+      if (projectIds.length > 0)
+        throw badRequest(
+          'role.project_ids_unexpected',
+          'project_ids are only for project_access selected',
+        );
+      return { access, projectIds };
+    }
+    const found = await findProjectsByIds(deps.db, ctx.workspaceId, projectIds);
+    const missing = projectIds.find((id) => !found.some((p) => p.id === id));
+    if (missing !== undefined)
+      throw badRequest('role.project_unknown', `Project ${missing} not found`);
+    for (const project of found)
+      requireProjectAccess(ctx, { id: project.id, environmentType: project.environment_type });
+    return { access, projectIds };
+  }
+
   async function legacyName(ctx: RequestContext, input: LegacyRoleBody['role'], exceptId?: number) {
     const { name } = roleName(input.name);
     assertValidLegacyPrivileges(input.privileges);
@@ -417,15 +459,28 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
           { name: query.name },
           page,
         );
-        return paged(rows.map(toLegacyRole), total, page);
+        const projects = await listLegacyRoleProjects(
+          deps.db,
+          ctx.workspaceId,
+          rows.filter((row) => row.project_access === 'selected').map((row) => row.id),
+        );
+        return paged(
+          rows.map((row) => toLegacyRole(row, projects.get(row.id))),
+          total,
+          page,
+        );
       },
       async get(ctx: RequestContext, id: number) {
         requireDevAccess(ctx);
-        return toLegacyRole(await requireLegacyRole(ctx, id));
+        return legacyRoleView(ctx, id);
       },
       async create(ctx: RequestContext, input: LegacyRoleBody['role']) {
         requireDevAccess(ctx);
         const { name, key } = await legacyName(ctx, input);
+        const projects = (await legacyProjectAccess(ctx, input)) ?? {
+          access: 'all',
+          projectIds: [],
+        };
         const id = await deps.db.transaction().execute(async (trx) => {
           const row = await trx
             .insertInto('legacy_roles')
@@ -435,23 +490,30 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
               name_key: key,
               privileges: toJson(input.privileges),
               system: 0,
+              project_access: projects.access,
               created_at: now(),
               updated_at: now(),
             })
             .returning('id')
             .executeTakeFirstOrThrow();
+          await replaceLegacyRoleProjects(trx, ctx.workspaceId, row.id, projects.projectIds);
           await insertAuditEvent(trx, {
             workspaceId: ctx.workspaceId,
             actor: ctx.actor,
             action: 'role.created',
             targetType: 'role',
             targetId: row.id,
-            after: { name, privileges: input.privileges },
+            after: {
+              name,
+              privileges: input.privileges,
+              project_access: projects.access,
+              project_ids: projects.projectIds,
+            },
             createdAt: now(),
           });
           return row.id;
         });
-        return toLegacyRole(await requireLegacyRole(ctx, id));
+        return legacyRoleView(ctx, id);
       },
       async update(ctx: RequestContext, id: number, input: LegacyRoleBody['role']) {
         requireDevAccess(ctx);
@@ -459,24 +521,44 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
         if (fromFlag(existing.system))
           throw badRequest('role.system', 'System roles can’t be changed.');
         const { name, key } = await legacyName(ctx, input, id);
+        const projects = await legacyProjectAccess(ctx, input);
+        const before = await legacyRoleView(ctx, id);
         await deps.db.transaction().execute(async (trx) => {
           await trx
             .updateTable('legacy_roles')
-            .set({ name, name_key: key, privileges: toJson(input.privileges), updated_at: now() })
+            .set({
+              name,
+              name_key: key,
+              privileges: toJson(input.privileges),
+              ...(projects === undefined ? {} : { project_access: projects.access }),
+              updated_at: now(),
+            })
             .where('id', '=', id)
             .execute();
+          if (projects !== undefined)
+            await replaceLegacyRoleProjects(trx, ctx.workspaceId, id, projects.projectIds);
           await insertAuditEvent(trx, {
             workspaceId: ctx.workspaceId,
             actor: ctx.actor,
             action: 'role.updated',
             targetType: 'role',
             targetId: id,
-            before: { name: existing.name, privileges: fromJson(existing.privileges) },
-            after: { name, privileges: input.privileges },
+            before: {
+              name: before.name,
+              privileges: before.privileges,
+              project_access: before.project_access,
+              project_ids: before.project_ids,
+            },
+            after: {
+              name,
+              privileges: input.privileges,
+              project_access: projects?.access ?? before.project_access,
+              project_ids: projects?.projectIds ?? before.project_ids,
+            },
             createdAt: now(),
           });
         });
-        return toLegacyRole(await requireLegacyRole(ctx, id));
+        return legacyRoleView(ctx, id);
       },
       async remove(ctx: RequestContext, id: number) {
         requireDevAccess(ctx);

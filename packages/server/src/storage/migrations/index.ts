@@ -14,6 +14,7 @@ import { scimCollaboratorsMigration } from './0007-scim-collaborators.js';
 import { consoleSsoOptInMigration } from './0008-console-sso-opt-in.js';
 import { scimActiveUnassignedMigration } from './0009-scim-active-unassigned.js';
 import { auditTargetNameMigration } from './0010-audit-target-name.js';
+import { legacyRoleProjectsMigration } from './0011-legacy-role-projects.js';
 
 export type MigrationFor = (dialect: Dialect) => Migration;
 
@@ -28,6 +29,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0008-console-sso-opt-in', consoleSsoOptInMigration],
   ['0009-scim-active-unassigned', scimActiveUnassignedMigration],
   ['0010-audit-target-name', auditTargetNameMigration],
+  ['0011-legacy-role-projects', legacyRoleProjectsMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

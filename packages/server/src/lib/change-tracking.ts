@@ -1,0 +1,34 @@
+/**
+ * Which requests recorded a change. Every write records its audit event, and the audit table is
+ * the change log the access index follows (docs/decisions.md); the insert marks the request it
+ * ran for, and the app brings the index up to date before answering exactly the requests so
+ * marked, whatever their HTTP method: the SSO callback is a GET that creates an end user, and an
+ * access check is a POST that writes nothing. The mark travels in an AsyncLocalStorage, so the
+ * services and repositories that record events need no extra parameter.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+interface Tracker {
+  recorded: boolean;
+}
+
+const current = new AsyncLocalStorage<Tracker>();
+const trackers = new WeakMap<object, Tracker>();
+
+/** Runs `next` (the rest of the request: its handler) so that recorded changes mark `request`. */
+export function trackChanges(request: object, next: () => void): void {
+  const tracker: Tracker = { recorded: false };
+  trackers.set(request, tracker);
+  current.run(tracker, next);
+}
+
+/** Called where a change event is inserted: marks the request being handled, if any. */
+export function noteChangeRecorded(): void {
+  const tracker = current.getStore();
+  if (tracker !== undefined) tracker.recorded = true;
+}
+
+/** Did handling this request record a change (even one its transaction then rolled back)? */
+export function recordedChanges(request: object): boolean {
+  return trackers.get(request)?.recorded === true;
+}
