@@ -16,7 +16,13 @@ const PROJECT_KEYS = Object.keys(PROJECT_RESOURCES).join(', ');
 
 beforeAll(async () => {
   roster = await startRoster();
-  memberId = (await createMember(roster, { email: 'cat@example.com' })).id;
+  // No access in DEV: a legacy role would cover the project too, and only the grant is under test.
+  memberId = (
+    await createMember(roster, {
+      email: 'cat@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'No access' }],
+    })
+  ).id;
   const project = await roster.post('/api/projects', {
     name: 'Catalogue',
     environment_type: 'dev',
