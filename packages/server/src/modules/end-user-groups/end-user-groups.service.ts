@@ -30,7 +30,7 @@ import {
   findEndUsersByIds,
   usersWithEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
-import { requireEnvironment } from '../end-users/end-users.service.js';
+import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
 import { listPoliciesTargetingGroup, targetsOf } from '../policies/policies.repository.js';
 import {
   countExplicitMembers,
@@ -229,14 +229,7 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
       query: ListEndUserGroupsQuery,
     ): Promise<Paged<EndUserGroup>> {
       const page = pageRequest(query);
-      let environmentTypes: string[];
-      if (query.environment_type !== undefined) {
-        await requireEnvironment(deps.db, ctx.workspaceId, query.environment_type);
-        requireEnvironmentAccess(ctx, query.environment_type);
-        environmentTypes = [query.environment_type];
-      } else {
-        environmentTypes = [...ctx.scope.environmentTypes];
-      }
+      const environmentTypes = await environmentScope(deps.db, ctx, query.environment_type);
       await ensureEveryoneGroups(deps.db, ctx.workspaceId, now());
       const { rows, total } = await listEndUserGroups(
         deps.db,

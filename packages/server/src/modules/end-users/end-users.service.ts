@@ -28,11 +28,9 @@ import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import type { Mailer } from '../mail/mailer.js';
-import {
-  findEnvironmentByType,
-  findWorkspaceById,
-  listEnvironments,
-} from '../workspaces/workspaces.repository.js';
+import { findWorkspaceById } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
+import { requireEnvironment } from '../environments/environments.service.js';
 import {
   countExplicitMembers,
   deleteGroupMembers,
@@ -65,18 +63,6 @@ import {
 
 const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const RECENT_ACTIVITY_LIMIT = 20;
-
-/** An environment of the workspace by type; "Environment X not found" (400) otherwise. */
-export async function requireEnvironment(
-  db: Executor,
-  workspaceId: number,
-  type: string,
-): Promise<Row<'environments'>> {
-  const environment = await findEnvironmentByType(db, workspaceId, type);
-  if (environment === undefined)
-    throw badRequest('environment.not_found', `Environment ${type} not found`);
-  return environment;
-}
 
 export function toEndUser(row: EndUserRow, environmentTypes: string[]): EndUser {
   return {

@@ -24,7 +24,7 @@ import {
   findEndUsersByIds,
   usersWithEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
-import { requireEnvironment } from '../end-users/end-users.service.js';
+import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
 import {
   ensureEveryoneGroups,
   findEndUserGroupsByIds,
@@ -154,12 +154,7 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
   return {
     async listFeatures(ctx: RequestContext, query: ListFeaturesQuery): Promise<Paged<Feature>> {
       const page = pageRequest(query);
-      let environmentTypes = [...ctx.scope.environmentTypes];
-      if (query.environment_type !== undefined) {
-        await requireEnvironment(deps.db, ctx.workspaceId, query.environment_type);
-        requireEnvironmentAccess(ctx, query.environment_type);
-        environmentTypes = [query.environment_type];
-      }
+      const environmentTypes = await environmentScope(deps.db, ctx, query.environment_type);
       const { rows, total } = await listFeatures(
         deps.db,
         ctx.workspaceId,

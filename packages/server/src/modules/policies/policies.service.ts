@@ -25,7 +25,7 @@ import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { findEndUsersByIds } from '../end-users/end-users.repository.js';
-import { requireEnvironment } from '../end-users/end-users.service.js';
+import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
 import {
   ensureEveryoneGroups,
   findEndUserGroupsByIds,
@@ -221,12 +221,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
   return {
     async listPolicies(ctx: RequestContext, query: ListPoliciesQuery): Promise<Paged<Policy>> {
       const page = pageRequest(query);
-      let environmentTypes = [...ctx.scope.environmentTypes];
-      if (query.environment_type !== undefined) {
-        await requireEnvironment(deps.db, ctx.workspaceId, query.environment_type);
-        requireEnvironmentAccess(ctx, query.environment_type);
-        environmentTypes = [query.environment_type];
-      }
+      const environmentTypes = await environmentScope(deps.db, ctx, query.environment_type);
       const { rows, total } = await listPolicies(
         deps.db,
         ctx.workspaceId,

@@ -50,7 +50,7 @@ import { hashSecret } from '../../lib/secrets.js';
 import type { Actor, RequestContext } from '../../lib/context.js';
 import { requireCollaboratorActor, requireWorkspaceAdmin } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
-import { listEnvironments } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
 import {
   deleteGroupMembers,
   insertGroupMembers,
@@ -63,7 +63,8 @@ import {
   updateEndUser,
   type EndUserRow,
 } from '../end-users/end-users.repository.js';
-import { presentEndUsers, requireEnvironment } from '../end-users/end-users.service.js';
+import { presentEndUsers } from '../end-users/end-users.service.js';
+import { requireEnvironment } from '../environments/environments.service.js';
 import type { SecretBox } from './sso.secrets.js';
 import {
   claimSsoLoginAttempt,

@@ -9,8 +9,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply } from 'fastify';
-import type { Api } from '../../http/types.js';
-import { errorBody } from '../../http/error-handler.js';
+import type { Api } from './types.js';
+import { errorBody } from './error-handler.js';
 
 // Machine-facing paths: never answered with the console's page, whatever the Accept header.
 const API_PREFIX = /^\/(api|platform|scim|sso|end-user-invitations)(\/|$)/;
