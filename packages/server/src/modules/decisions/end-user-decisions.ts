@@ -27,7 +27,7 @@ import {
   findApprovalRequestFor,
   insertApprovalRequest,
   transitionApprovalRequest,
-} from '../policies/policies.repository.js';
+} from '../approvals/approvals.repository.js';
 import type { AccessIndex } from './access-index.js';
 import {
   evaluateEndUser,

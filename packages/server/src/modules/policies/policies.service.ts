@@ -1,14 +1,11 @@
 /**
  * Policies on a feature (or on named tools of it), scoped to all users, to named users or to
  * named groups, each with an effect: allow, deny or require approval. How they combine with
- * grants and the lock is decided in decisions/end-user-decisions.ts. Approval requests, created
- * by require_approval decisions, are listed, approved and rejected here; an approval is good for
- * one later decision.
+ * grants and the lock is decided in decisions/end-user-decisions.ts. The approval requests a
+ * require_approval policy leads to are modules/approvals.
  */
 import type {
-  ApprovalRequest,
   CreatePolicyBody,
-  ListApprovalRequestsQuery,
   ListPoliciesQuery,
   Policy,
   PolicyEffect,
@@ -33,17 +30,13 @@ import {
 import { findFeatureById } from '../features/features.repository.js';
 import {
   deletePolicy,
-  findApprovalRequestById,
   findPolicyById,
   findPolicyByNameKey,
   insertPolicy,
-  listApprovalRequests,
   listPolicies,
   replacePolicyTargets,
   targetsOf,
-  transitionApprovalRequest,
   updatePolicy,
-  type ApprovalRequestRow,
   type PolicyRow,
 } from './policies.repository.js';
 
@@ -74,27 +67,6 @@ export function toPolicy(
     effect: row.effect as PolicyEffect,
     created_at: row.created_at,
     updated_at: row.updated_at,
-  };
-}
-
-export function toApprovalRequest(row: ApprovalRequestRow): ApprovalRequest {
-  return {
-    id: row.id,
-    status: row.status as ApprovalRequest['status'],
-    end_user: { id: row.end_user_id, name: row.user_name, email: row.user_email },
-    environment_type: row.environment_type,
-    feature: {
-      id: row.feature_id,
-      name: row.feature_name,
-      kind: row.feature_kind,
-      environment_type: row.environment_type,
-    },
-    tool: row.tool === '' ? null : row.tool,
-    policy_id: row.policy_id,
-    created_at: row.created_at,
-    decided_at: row.decided_at,
-    decided_by: row.decided_by,
-    used_at: row.used_at,
   };
 }
 
@@ -174,48 +146,6 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
       );
     }
     return { userIds: [], groupIds: ids };
-  }
-
-  async function decide(
-    ctx: RequestContext,
-    id: number,
-    status: 'approved' | 'rejected',
-  ): Promise<ApprovalRequest> {
-    return deps.db.transaction().execute(async (trx) => {
-      const request = await findApprovalRequestById(trx, ctx.workspaceId, id);
-      if (request === undefined)
-        throw notFound('approval_request.not_found', 'Approval request not found');
-      requireEnvironmentAccess(ctx, request.environment_type);
-      const by = ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`;
-      const moved = await transitionApprovalRequest(trx, id, 'pending', {
-        status,
-        decided_at: now(),
-        decided_by: by,
-      });
-      if (!moved)
-        throw badRequest(
-          'approval_request.not_pending',
-          `The approval request is already ${request.status}`,
-        );
-      await insertAuditEvent(trx, {
-        workspaceId: ctx.workspaceId,
-        actor: ctx.actor,
-        action: `approval_request.${status}`,
-        targetType: 'approval_request',
-        targetId: id,
-        before: { status: 'pending' },
-        after: {
-          status,
-          end_user_id: request.end_user_id,
-          feature_id: request.feature_id,
-          tool: request.tool === '' ? null : request.tool,
-        },
-        createdAt: now(),
-      });
-      const fresh = await findApprovalRequestById(trx, ctx.workspaceId, id);
-      if (fresh === undefined) throw new Error('approval request vanished');
-      return toApprovalRequest(fresh);
-    });
   }
 
   return {
@@ -357,36 +287,6 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
         });
       });
     },
-
-    async listApprovalRequests(
-      ctx: RequestContext,
-      query: ListApprovalRequestsQuery,
-    ): Promise<Paged<ApprovalRequest>> {
-      const page = pageRequest(query);
-      const { rows, total } = await listApprovalRequests(
-        deps.db,
-        ctx.workspaceId,
-        {
-          environmentTypes: [...ctx.scope.environmentTypes],
-          status: query.status,
-          endUserId: query.end_user_id,
-          featureId: query.feature_id,
-        },
-        page,
-      );
-      return paged(rows.map(toApprovalRequest), total, page);
-    },
-
-    async getApprovalRequest(ctx: RequestContext, id: number): Promise<ApprovalRequest> {
-      const request = await findApprovalRequestById(deps.db, ctx.workspaceId, id);
-      if (request === undefined)
-        throw notFound('approval_request.not_found', 'Approval request not found');
-      requireEnvironmentAccess(ctx, request.environment_type);
-      return toApprovalRequest(request);
-    },
-
-    approve: (ctx: RequestContext, id: number) => decide(ctx, id, 'approved'),
-    reject: (ctx: RequestContext, id: number) => decide(ctx, id, 'rejected'),
   };
 }
 export type PoliciesService = ReturnType<typeof createPoliciesService>;
