@@ -31,22 +31,10 @@ import {
   usersWithEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
 import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
+import { inEveryone } from '../memberships/everyone.js';
 import { listPoliciesTargetingGroup, targetsOf } from '../policies/policies.repository.js';
-import {
-  countExplicitMembers,
-  deleteEndUserGroup,
-  deleteGroupMembers,
-  ensureEveryoneGroups,
-  findEndUserGroupById,
-  findEndUserGroupByNameKey,
-  insertEndUserGroup,
-  insertGroupMembers,
-  listEndUserGroupMembers,
-  listEndUserGroups,
-  listGroupMemberIds,
-  updateEndUserGroup,
-  type EndUserGroupRow,
-} from './end-user-groups.repository.js';
+import { deleteEndUserGroup, findEndUserGroupById, findEndUserGroupByNameKey, insertEndUserGroup, listEndUserGroupMembers, listEndUserGroups, updateEndUserGroup, type EndUserGroupRow } from './end-user-groups.repository.js';
+import { countExplicitMembers, deleteGroupMembers, ensureEveryoneGroups, insertGroupMembers, listGroupMemberIds } from '../memberships/memberships.repository.js';
 
 type Impact = Static<typeof GroupDeletionImpact>;
 type Role = EndUserGroup['roles'][number];
@@ -168,7 +156,8 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
         otherMemberships.filter((m) => m.end_user_id === userId).map((m) => m.group_id),
       );
       const user = members.find((u) => u.id === userId);
-      if (everyone !== undefined && user !== undefined && user.status !== 'invited')
+      // Explicit members of a group have access to its environment (revoking it drops them).
+      if (everyone !== undefined && user !== undefined && inEveryone(user, true))
         ids.add(everyone.id);
       return ids;
     };

@@ -31,35 +31,9 @@ import type { Mailer } from '../mail/mailer.js';
 import { findWorkspaceById } from '../workspaces/workspaces.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import { requireEnvironment } from '../environments/environments.service.js';
-import {
-  countExplicitMembers,
-  deleteGroupMembers,
-  ensureEveryoneGroups,
-  findEndUserGroupsByIds,
-  insertGroupMembers,
-} from '../end-user-groups/end-user-groups.repository.js';
-import {
-  deleteFeatureGrants,
-  listDirectGrantsInEnvironment,
-  listGrantsForUser,
-} from '../features/features.repository.js';
-import {
-  deleteEndUser,
-  deleteEnvironmentAccess,
-  environmentTypesOf,
-  findEndUserById,
-  findEndUserByEmailKey,
-  findEndUserInvitationByTokenHash,
-  insertEndUser,
-  insertEndUserInvitation,
-  insertEnvironmentAccess,
-  listEndUsers,
-  listEnvironmentAccessRows,
-  listMembershipsOfEndUser,
-  listRecentActivity,
-  updateEndUser,
-  type EndUserRow,
-} from './end-users.repository.js';
+import { inEveryone } from '../memberships/everyone.js';
+import { countExplicitMembers, deleteGroupMembers, ensureEveryoneGroups, findEndUserGroupsByIds, insertGroupMembers, listMembershipsOfEndUser } from '../memberships/memberships.repository.js';
+import { deleteEndUser, deleteEnvironmentAccess, environmentTypesOf, findEndUserById, findEndUserByEmailKey, findEndUserInvitationByTokenHash, insertEndUser, insertEndUserInvitation, insertEnvironmentAccess, listEndUsers, listEnvironmentAccessRows, listRecentActivity, updateEndUser, type EndUserRow } from './end-users.repository.js';
 
 const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const RECENT_ACTIVITY_LIMIT = 20;
@@ -94,11 +68,39 @@ function normalisedName(name: string | undefined): string {
   return trimmed;
 }
 
+/** One feature grant that reaches a user, directly (`group_id` null) or through a group. */
+export interface UserFeatureGrant {
+  group_id: number | null;
+  group_name: string | null;
+  feature_id: number;
+  feature_name: string;
+  feature_kind: string;
+  environment_id: number;
+  environment_type: string;
+}
+
+/**
+ * What the directory needs of feature grants. Features sit above end users (a grant names users
+ * and groups), so features implement this (features.service.ts) and app.ts passes it in, rather
+ * than end users importing features.
+ */
+export interface FeatureGrantsOfUser {
+  /** Every grant reaching the user: direct ones and those of the given groups. */
+  listForUser(db: Executor, endUserId: number, groupIds: number[]): Promise<UserFeatureGrant[]>;
+  /** Removes the user's direct grants on features of one environment; answers their feature IDs. */
+  revokeDirectInEnvironment(
+    db: Executor,
+    endUserId: number,
+    environmentId: number,
+  ): Promise<number[]>;
+}
+
 export function createEndUsersService(deps: {
   db: Db;
   clock: Clock;
   mailer: Mailer;
   config: { publicUrl: string };
+  featureGrants: FeatureGrantsOfUser;
 }) {
   const now = () => isoNow(deps.clock);
 
@@ -238,16 +240,12 @@ export function createEndUsersService(deps: {
         listRecentActivity(deps.db, ctx.workspaceId, id, RECENT_ACTIVITY_LIMIT),
       ]);
       const accessible = new Set(access.map((a) => a.environment_id));
-      // Until an invitation is accepted, the user is not in Everyone.
-      const systemGroups =
-        row.status === 'invited'
+      const systemGroups = access.flatMap((a) => {
+        const group = everyone.get(a.environment_id);
+        return group === undefined || !inEveryone(row, true)
           ? []
-          : access.flatMap((a) => {
-              const group = everyone.get(a.environment_id);
-              return group === undefined
-                ? []
-                : [{ group, environmentType: a.type, joinedAt: a.created_at }];
-            });
+          : [{ group, environmentType: a.type, joinedAt: a.created_at }];
+      });
       const groups = [
         ...systemGroups.map((s) => ({
           id: s.group.id,
@@ -264,7 +262,7 @@ export function createEndUsersService(deps: {
           joined_at: m.joined_at,
         })),
       ];
-      const grants = await listGrantsForUser(
+      const grants = await deps.featureGrants.listForUser(
         deps.db,
         id,
         groups.map((g) => g.id),
@@ -467,9 +465,11 @@ export function createEndUsersService(deps: {
             (m) => m.environment_id === environment.id,
           );
           for (const m of memberships) await deleteGroupMembers(trx, m.id, [id]);
-          const grants = await listDirectGrantsInEnvironment(trx, id, environment.id);
-          for (const g of grants)
-            await deleteFeatureGrants(trx, g.feature_id, { endUserIds: [id], groupIds: [] });
+          const featureIds = await deps.featureGrants.revokeDirectInEnvironment(
+            trx,
+            id,
+            environment.id,
+          );
           await deleteEnvironmentAccess(trx, id, environment.id);
           await insertAuditEvent(trx, {
             workspaceId: ctx.workspaceId,
@@ -480,7 +480,7 @@ export function createEndUsersService(deps: {
             before: {
               environment_type: environment.type,
               group_ids: memberships.map((m) => m.id),
-              feature_ids: grants.map((g) => g.feature_id),
+              feature_ids: featureIds,
             },
             createdAt: now(),
           });

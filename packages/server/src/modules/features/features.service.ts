@@ -25,11 +25,9 @@ import {
   usersWithEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
 import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
+import { ensureEveryoneGroups, findEndUserGroupsByIds } from '../memberships/memberships.repository.js';
 import {
-  ensureEveryoneGroups,
-  findEndUserGroupsByIds,
-} from '../end-user-groups/end-user-groups.repository.js';
-import {
+  deleteDirectGrantsInEnvironment,
   deleteFeature,
   deleteFeatureGrants,
   findFeatureById,
@@ -38,9 +36,17 @@ import {
   insertFeatureGrants,
   listFeatureGrants,
   listFeatures,
+  listGrantsForUser,
   updateFeature,
   type FeatureRow,
 } from './features.repository.js';
+import type { FeatureGrantsOfUser } from '../end-users/end-users.service.js';
+
+/** The feature grants the end-user directory shows and revokes (passed to it by app.ts). */
+export const featureGrantsOfUser: FeatureGrantsOfUser = {
+  listForUser: listGrantsForUser,
+  revokeDirectInEnvironment: deleteDirectGrantsInEnvironment,
+};
 
 export function toFeature(row: FeatureRow): Feature {
   return {

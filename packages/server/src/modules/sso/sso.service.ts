@@ -51,10 +51,7 @@ import type { Actor, RequestContext } from '../../lib/context.js';
 import { requireCollaboratorActor, requireWorkspaceAdmin } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
-import {
-  deleteGroupMembers,
-  insertGroupMembers,
-} from '../end-user-groups/end-user-groups.repository.js';
+import { deleteGroupMembers, insertGroupMembers } from '../memberships/memberships.repository.js';
 import {
   findEndUserByEmailKey,
   insertEndUser,
