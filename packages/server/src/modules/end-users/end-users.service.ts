@@ -32,8 +32,30 @@ import { findWorkspaceById } from '../workspaces/workspaces.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import { requireEnvironment } from '../environments/environments.service.js';
 import { inEveryone } from '../memberships/everyone.js';
-import { countExplicitMembers, deleteGroupMembers, ensureEveryoneGroups, findEndUserGroupsByIds, insertGroupMembers, listMembershipsOfEndUser } from '../memberships/memberships.repository.js';
-import { deleteEndUser, deleteEnvironmentAccess, environmentTypesOf, findEndUserById, findEndUserByEmailKey, findEndUserInvitationByTokenHash, insertEndUser, insertEndUserInvitation, insertEnvironmentAccess, listEndUsers, listEnvironmentAccessRows, listRecentActivity, updateEndUser, type EndUserRow } from './end-users.repository.js';
+import { provisionEndUser } from './end-users.provision.js';
+import {
+  countExplicitMembers,
+  deleteGroupMembers,
+  ensureEveryoneGroups,
+  findEndUserGroupsByIds,
+  insertGroupMembers,
+  listMembershipsOfEndUser,
+} from '../memberships/memberships.repository.js';
+import {
+  deleteEndUser,
+  deleteEnvironmentAccess,
+  environmentTypesOf,
+  findEndUserById,
+  findEndUserByEmailKey,
+  findEndUserInvitationByTokenHash,
+  insertEndUserInvitation,
+  insertEnvironmentAccess,
+  listEndUsers,
+  listEnvironmentAccessRows,
+  listRecentActivity,
+  updateEndUser,
+  type EndUserRow,
+} from './end-users.repository.js';
 
 const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const RECENT_ACTIVITY_LIMIT = 20;
@@ -298,26 +320,18 @@ export function createEndUsersService(deps: {
       const environments = await resolveEnvironments(ctx, body.environment_types ?? []);
       return deps.db.transaction().execute(async (trx) => {
         await assertEmailFree(trx, ctx, emailKey, email);
-        const row = await insertEndUser(trx, {
-          workspace_id: ctx.workspaceId,
+        const row = await provisionEndUser(trx, {
+          workspaceId: ctx.workspaceId,
           name,
           email,
-          email_key: emailKey,
-          avatar_url: body.avatar_url ?? null,
-          external_id: body.external_id ?? null,
+          avatarUrl: body.avatar_url,
+          externalId: body.external_id,
           status: 'active',
-          mfa_enabled: toFlag(body.mfa_enabled ?? false),
+          mfaEnabled: body.mfa_enabled,
           source: 'manual',
-          created_at: now(),
-          updated_at: now(),
+          environmentIds: environments.map((e) => e.id),
+          now: now(),
         });
-        await insertEnvironmentAccess(
-          trx,
-          ctx.workspaceId,
-          row.id,
-          environments.map((e) => e.id),
-          now(),
-        );
         await insertAuditEvent(trx, {
           workspaceId: ctx.workspaceId,
           actor: ctx.actor,
@@ -528,28 +542,16 @@ export function createEndUsersService(deps: {
           body.end_user_group_ids ?? [],
           new Set(environments.map((e) => e.id)),
         );
-        const row = await insertEndUser(trx, {
-          workspace_id: ctx.workspaceId,
+        const row = await provisionEndUser(trx, {
+          workspaceId: ctx.workspaceId,
           name,
           email,
-          email_key: emailKey,
-          avatar_url: null,
-          external_id: null,
           status: 'invited',
-          mfa_enabled: 0,
           source: 'invitation',
-          created_at: now(),
-          updated_at: now(),
+          environmentIds: environments.map((e) => e.id),
+          groupIds: groups.map((g) => g.id),
+          now: now(),
         });
-        await insertEnvironmentAccess(
-          trx,
-          ctx.workspaceId,
-          row.id,
-          environments.map((e) => e.id),
-          now(),
-        );
-        for (const group of groups)
-          await insertGroupMembers(trx, ctx.workspaceId, group.id, [row.id], now());
         await insertEndUserInvitation(trx, {
           workspace_id: ctx.workspaceId,
           end_user_id: row.id,

@@ -54,13 +54,12 @@ import { listEnvironments } from '../environments/environments.repository.js';
 import { deleteGroupMembers, insertGroupMembers } from '../memberships/memberships.repository.js';
 import {
   findEndUserByEmailKey,
-  insertEndUser,
-  insertEnvironmentAccess,
   listEnvironmentAccessRows,
   updateEndUser,
   type EndUserRow,
 } from '../end-users/end-users.repository.js';
 import { presentEndUsers } from '../end-users/end-users.service.js';
+import { provisionEndUser } from '../end-users/end-users.provision.js';
 import { requireEnvironment } from '../environments/environments.service.js';
 import type { SecretBox } from './sso.secrets.js';
 import {
@@ -766,29 +765,19 @@ export function createSsoService(deps: {
             email.split('@')[0] ||
             email);
         const picture = stringClaim(claims.picture);
-        user = await insertEndUser(trx, {
-          workspace_id: row.workspace_id,
+        user = await provisionEndUser(trx, {
+          workspaceId: row.workspace_id,
           name: name.slice(0, NAME_MAX),
           email,
-          email_key: emailKey,
-          avatar_url:
+          avatarUrl:
             picture !== undefined && picture.startsWith('https://') && picture.length <= 2000
               ? picture
               : null,
-          external_id: null,
           status: 'active',
-          mfa_enabled: 0,
           source: 'sso',
-          created_at: now(),
-          updated_at: now(),
+          environmentIds: environments.map((e) => e.id),
+          now: now(),
         });
-        await insertEnvironmentAccess(
-          trx,
-          row.workspace_id,
-          user.id,
-          environments.map((e) => e.id),
-          now(),
-        );
         await insertAuditEvent(trx, {
           workspaceId: row.workspace_id,
           actor,
