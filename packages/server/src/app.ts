@@ -63,10 +63,7 @@ import {
 } from './modules/end-users/end-users.routes.js';
 import { createEndUserGroupsService } from './modules/end-user-groups/end-user-groups.service.js';
 import { registerEndUserGroupRoutes } from './modules/end-user-groups/end-user-groups.routes.js';
-import {
-  createFeaturesService,
-  featureGrantsOfUser,
-} from './modules/features/features.service.js';
+import { createFeaturesService, featureGrantsOfUser } from './modules/features/features.service.js';
 import { registerFeatureRoutes } from './modules/features/features.routes.js';
 import { createPoliciesService } from './modules/policies/policies.service.js';
 import { registerPolicyRoutes } from './modules/policies/policies.routes.js';

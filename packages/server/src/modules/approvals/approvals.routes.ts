@@ -62,6 +62,8 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
         response: { 200: DataOf(ApprovalRequest), ...errorResponses },
       },
     },
-    async (request) => ({ data: await approvals.reject(contextOf(request), intId(request.params)) }),
+    async (request) => ({
+      data: await approvals.reject(contextOf(request), intId(request.params)),
+    }),
   );
 }

@@ -33,8 +33,23 @@ import {
 import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
 import { inEveryone } from '../memberships/everyone.js';
 import { listPoliciesTargetingGroup, targetsOf } from '../policies/policies.repository.js';
-import { deleteEndUserGroup, findEndUserGroupById, findEndUserGroupByNameKey, insertEndUserGroup, listEndUserGroupMembers, listEndUserGroups, updateEndUserGroup, type EndUserGroupRow } from './end-user-groups.repository.js';
-import { countExplicitMembers, deleteGroupMembers, ensureEveryoneGroups, insertGroupMembers, listGroupMemberIds } from '../memberships/memberships.repository.js';
+import {
+  deleteEndUserGroup,
+  findEndUserGroupById,
+  findEndUserGroupByNameKey,
+  insertEndUserGroup,
+  listEndUserGroupMembers,
+  listEndUserGroups,
+  updateEndUserGroup,
+  type EndUserGroupRow,
+} from './end-user-groups.repository.js';
+import {
+  countExplicitMembers,
+  deleteGroupMembers,
+  ensureEveryoneGroups,
+  insertGroupMembers,
+  listGroupMemberIds,
+} from '../memberships/memberships.repository.js';
 
 type Impact = Static<typeof GroupDeletionImpact>;
 type Role = EndUserGroup['roles'][number];

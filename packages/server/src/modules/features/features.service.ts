@@ -25,7 +25,10 @@ import {
   usersWithEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
 import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
-import { ensureEveryoneGroups, findEndUserGroupsByIds } from '../memberships/memberships.repository.js';
+import {
+  ensureEveryoneGroups,
+  findEndUserGroupsByIds,
+} from '../memberships/memberships.repository.js';
 import {
   deleteDirectGrantsInEnvironment,
   deleteFeature,

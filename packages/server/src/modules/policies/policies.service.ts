@@ -23,7 +23,10 @@ import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { findEndUsersByIds } from '../end-users/end-users.repository.js';
 import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
-import { ensureEveryoneGroups, findEndUserGroupsByIds } from '../memberships/memberships.repository.js';
+import {
+  ensureEveryoneGroups,
+  findEndUserGroupsByIds,
+} from '../memberships/memberships.repository.js';
 import { findFeatureById } from '../features/features.repository.js';
 import {
   deletePolicy,
