@@ -8,7 +8,7 @@ import { isoNow, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
-import { requireEnvironmentAccess } from '../../lib/scope.js';
+import { requireInScope } from '../environments/environments.service.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import {
   findApprovalRequestById,
@@ -38,6 +38,8 @@ export function toApprovalRequest(row: ApprovalRequestRow): ApprovalRequest {
   };
 }
 
+const missing = () => notFound('approval_request.not_found', 'Approval request not found');
+
 export function createApprovalsService(deps: { db: Db; clock: Clock }) {
   const now = () => isoNow(deps.clock);
 
@@ -47,10 +49,11 @@ export function createApprovalsService(deps: { db: Db; clock: Clock }) {
     status: 'approved' | 'rejected',
   ): Promise<ApprovalRequest> {
     return deps.db.transaction().execute(async (trx) => {
-      const request = await findApprovalRequestById(trx, ctx.workspaceId, id);
-      if (request === undefined)
-        throw notFound('approval_request.not_found', 'Approval request not found');
-      requireEnvironmentAccess(ctx, request.environment_type);
+      const request = requireInScope(
+        ctx,
+        await findApprovalRequestById(trx, ctx.workspaceId, id),
+        missing,
+      );
       const by = ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`;
       const moved = await transitionApprovalRequest(trx, id, 'pending', {
         status,
@@ -104,11 +107,9 @@ export function createApprovalsService(deps: { db: Db; clock: Clock }) {
     },
 
     async getApprovalRequest(ctx: RequestContext, id: number): Promise<ApprovalRequest> {
-      const request = await findApprovalRequestById(deps.db, ctx.workspaceId, id);
-      if (request === undefined)
-        throw notFound('approval_request.not_found', 'Approval request not found');
-      requireEnvironmentAccess(ctx, request.environment_type);
-      return toApprovalRequest(request);
+      return toApprovalRequest(
+        requireInScope(ctx, await findApprovalRequestById(deps.db, ctx.workspaceId, id), missing),
+      );
     },
 
     approve: (ctx: RequestContext, id: number) => decide(ctx, id, 'approved'),

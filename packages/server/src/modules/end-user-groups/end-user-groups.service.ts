@@ -30,7 +30,11 @@ import {
   findEndUsersByIds,
   usersWithEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
-import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
+import {
+  environmentScope,
+  requireEnvironment,
+  requireInScope,
+} from '../environments/environments.service.js';
 import { inEveryone } from '../memberships/everyone.js';
 import { listPoliciesTargetingGroup, targetsOf } from '../policies/policies.repository.js';
 import {
@@ -90,10 +94,9 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
     ctx: RequestContext,
     id: number,
   ): Promise<EndUserGroupRow> {
-    const group = await findEndUserGroupById(db, ctx.workspaceId, id);
-    if (group === undefined) throw notFound('end_user_group.not_found', 'End-user group not found');
-    requireEnvironmentAccess(ctx, group.environment_type);
-    return group;
+    return requireInScope(ctx, await findEndUserGroupById(db, ctx.workspaceId, id), () =>
+      notFound('end_user_group.not_found', 'End-user group not found'),
+    );
   }
 
   async function assertNameFree(

@@ -5,7 +5,7 @@
  * only. Written once here so a module cannot drift to another wording, code or scope.
  */
 import type { Executor, Row } from '../../storage/database.js';
-import { badRequest } from '../../lib/errors.js';
+import { badRequest, type AppError } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { findEnvironmentByType } from './environments.repository.js';
@@ -39,4 +39,19 @@ export async function environmentScope(
   await requireEnvironment(db, ctx.workspaceId, environmentType);
   requireEnvironmentAccess(ctx, environmentType);
   return [environmentType];
+}
+
+/**
+ * A record filed under an environment (group, feature, policy, approval request), as found in the
+ * caller's workspace: `missing()` (a 404) when there is none, 403 when its environment is outside
+ * the caller's scope.
+ */
+export function requireInScope<T extends { environment_type: string }>(
+  ctx: RequestContext,
+  row: T | undefined,
+  missing: () => AppError,
+): T {
+  if (row === undefined) throw missing();
+  requireEnvironmentAccess(ctx, row.environment_type);
+  return row;
 }

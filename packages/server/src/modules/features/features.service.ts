@@ -24,7 +24,11 @@ import {
   findEndUsersByIds,
   usersWithEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
-import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
+import {
+  environmentScope,
+  requireEnvironment,
+  requireInScope,
+} from '../environments/environments.service.js';
 import {
   ensureEveryoneGroups,
   findEndUserGroupsByIds,
@@ -77,10 +81,9 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
     ctx: RequestContext,
     id: number,
   ): Promise<FeatureRow> {
-    const feature = await findFeatureById(db, ctx.workspaceId, id);
-    if (feature === undefined) throw notFound('feature.not_found', 'Feature not found');
-    requireEnvironmentAccess(ctx, feature.environment_type);
-    return feature;
+    return requireInScope(ctx, await findFeatureById(db, ctx.workspaceId, id), () =>
+      notFound('feature.not_found', 'Feature not found'),
+    );
   }
 
   async function assertNameFree(

@@ -22,7 +22,11 @@ import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { findEndUsersByIds } from '../end-users/end-users.repository.js';
-import { environmentScope, requireEnvironment } from '../environments/environments.service.js';
+import {
+  environmentScope,
+  requireEnvironment,
+  requireInScope,
+} from '../environments/environments.service.js';
 import {
   ensureEveryoneGroups,
   findEndUserGroupsByIds,
@@ -87,10 +91,9 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
   const now = () => isoNow(deps.clock);
 
   async function requirePolicy(db: Executor, ctx: RequestContext, id: number): Promise<PolicyRow> {
-    const policy = await findPolicyById(db, ctx.workspaceId, id);
-    if (policy === undefined) throw notFound('policy.not_found', 'Policy not found');
-    requireEnvironmentAccess(ctx, policy.environment_type);
-    return policy;
+    return requireInScope(ctx, await findPolicyById(db, ctx.workspaceId, id), () =>
+      notFound('policy.not_found', 'Policy not found'),
+    );
   }
 
   async function present(db: Executor, row: PolicyRow): Promise<Policy> {
