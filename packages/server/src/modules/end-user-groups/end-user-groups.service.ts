@@ -22,6 +22,7 @@ import type { Db, Executor } from '../../storage/database.js';
 import { fromFlag, fromJson, toJson } from '../../storage/json.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
+import { nameAndKey } from '../../lib/names.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
@@ -73,11 +74,7 @@ export function toEndUserGroup(row: EndUserGroupRow): EndUserGroup {
   };
 }
 
-function normalisedName(name: string | undefined): { name: string; key: string } {
-  const trimmed = (name ?? '').trim();
-  if (trimmed === '') throw badRequest('end_user_group.name_blank', "Name can't be blank");
-  return { name: trimmed, key: trimmed.toLowerCase() };
-}
+const normalisedName = (name: string | undefined) => nameAndKey(name, 'end_user_group.name_blank');
 
 const uniqueRoles = (roles: Role[]): Role[] => [...new Set(roles)];
 

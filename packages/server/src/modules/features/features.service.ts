@@ -16,6 +16,7 @@ import type {
 import type { Db, Executor } from '../../storage/database.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
+import { nameAndKey } from '../../lib/names.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
@@ -67,11 +68,7 @@ export function toFeature(row: FeatureRow): Feature {
   };
 }
 
-function normalisedName(name: string | undefined): { name: string; key: string } {
-  const trimmed = (name ?? '').trim();
-  if (trimmed === '') throw badRequest('feature.name_blank', "Name can't be blank");
-  return { name: trimmed, key: trimmed.toLowerCase() };
-}
+const normalisedName = (name: string | undefined) => nameAndKey(name, 'feature.name_blank');
 
 export function createFeaturesService(deps: { db: Db; clock: Clock }) {
   const now = () => isoNow(deps.clock);

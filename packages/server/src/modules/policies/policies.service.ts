@@ -17,6 +17,7 @@ import type { Db, Executor } from '../../storage/database.js';
 import { fromJson, toJson } from '../../storage/json.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
+import { nameAndKey } from '../../lib/names.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
@@ -74,11 +75,7 @@ export function toPolicy(
   };
 }
 
-function normalisedName(name: string | undefined): { name: string; key: string } {
-  const trimmed = (name ?? '').trim();
-  if (trimmed === '') throw badRequest('policy.name_blank', "Name can't be blank");
-  return { name: trimmed, key: trimmed.toLowerCase() };
-}
+const normalisedName = (name: string | undefined) => nameAndKey(name, 'policy.name_blank');
 
 function normalisedTools(tools: string[] | undefined): string[] {
   const trimmed = (tools ?? []).map((t) => t.trim());
