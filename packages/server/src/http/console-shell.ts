@@ -3,6 +3,8 @@
  * and index.html for every other browser navigation (Accept: text/html) outside the API, so the
  * single-page app's routes work on reload. `/` asked by anything else (curl, a script) answers where
  * the console and the API are. Anything else that matches no route keeps the JSON 404.
+ * It lives in http/ (with cookies.ts) because the console, invitations and SSO all answer
+ * browsers with its pages: none of them owns it.
  */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
