@@ -137,7 +137,10 @@ export function listGroupMemberIds(db: Executor, groupId: number) {
     .execute();
 }
 
-/** Explicit group memberships of a user, with each group's environment. */
+/**
+ * Explicit group memberships of a user, with each group's environment, name key (compared with an
+ * SSO groups claim) and `managed_by`, in the order the user joined them per environment.
+ */
 export function listMembershipsOfEndUser(db: Executor, endUserId: number) {
   return db
     .selectFrom('end_user_group_members as m')
@@ -146,6 +149,8 @@ export function listMembershipsOfEndUser(db: Executor, endUserId: number) {
     .select([
       'g.id',
       'g.name',
+      'g.name_key',
+      'g.managed_by',
       'g.environment_id',
       'e.type as environment_type',
       'm.created_at as joined_at',

@@ -51,7 +51,11 @@ import type { Actor, RequestContext } from '../../lib/context.js';
 import { requireCollaboratorActor, requireWorkspaceAdmin } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
-import { deleteGroupMembers, insertGroupMembers } from '../memberships/memberships.repository.js';
+import {
+  deleteGroupMembers,
+  insertGroupMembers,
+  listMembershipsOfEndUser,
+} from '../memberships/memberships.repository.js';
 import {
   findEndUserByEmailKey,
   listEnvironmentAccessRows,
@@ -71,7 +75,6 @@ import {
   findSsoConnection,
   findSsoLoginAttemptByStateHash,
   insertSsoLoginAttempt,
-  listGroupsOfEndUser,
   upsertSsoConnection,
   type SsoConnectionRow,
 } from './sso.repository.js';
@@ -348,7 +351,7 @@ export function createSsoService(deps: {
   ) {
     const keys = [...new Set(names.map((n) => n.toLowerCase()))];
     const wanted = await findGroupsByNameKeys(trx, user.workspace_id, environmentIds, keys);
-    const current = await listGroupsOfEndUser(trx, user.id);
+    const current = await listMembershipsOfEndUser(trx, user.id);
     const joined = wanted.filter((g) => !current.some((c) => c.id === g.id));
     const left = current.filter(
       (c) =>
@@ -827,7 +830,7 @@ export function createSsoService(deps: {
       const fresh = await findEndUserByEmailKey(trx, row.workspace_id, emailKey);
       if (fresh === undefined) throw new Error('end user vanished');
       const [endUser] = (await presentEndUsers(trx, [fresh])) as [EndUser];
-      const memberships = await listGroupsOfEndUser(trx, fresh.id);
+      const memberships = await listMembershipsOfEndUser(trx, fresh.id);
       return {
         created,
         end_user: endUser,
