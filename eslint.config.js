@@ -25,6 +25,7 @@ export default tseslint.config(
           allowDefaultProject: [
             '*.js',
             '*.mjs',
+            '.dependency-cruiser.cjs',
             'scripts/*.mjs',
             'packages/console/vite.config.ts',
           ],
@@ -37,6 +38,11 @@ export default tseslint.config(
       // Fastify route handlers are async functions whose promise Fastify awaits.
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
     },
+  },
+  {
+    // The dependency-cruiser config is CommonJS run by Node (its loader expects module.exports).
+    files: ['.dependency-cruiser.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: globals.node },
   },
   {
     // The admin console runs in the browser (its own tsconfig, found by the project service).

@@ -63,10 +63,12 @@ import {
 } from './modules/end-users/end-users.routes.js';
 import { createEndUserGroupsService } from './modules/end-user-groups/end-user-groups.service.js';
 import { registerEndUserGroupRoutes } from './modules/end-user-groups/end-user-groups.routes.js';
-import { createFeaturesService } from './modules/features/features.service.js';
+import { createFeaturesService, featureGrantsOfUser } from './modules/features/features.service.js';
 import { registerFeatureRoutes } from './modules/features/features.routes.js';
 import { createPoliciesService } from './modules/policies/policies.service.js';
 import { registerPolicyRoutes } from './modules/policies/policies.routes.js';
+import { createApprovalsService } from './modules/approvals/approvals.service.js';
+import { registerApprovalRoutes } from './modules/approvals/approvals.routes.js';
 import { createScimService } from './modules/scim/scim.service.js';
 import { registerScimConnectionRoutes, registerScimEndpoints } from './modules/scim/scim.routes.js';
 import { createEndUserDecisionsService } from './modules/decisions/end-user-decisions.js';
@@ -134,10 +136,12 @@ export function createServices(deps: AppDeps) {
       clock,
       mailer,
       config: { publicUrl: deps.config.publicUrl },
+      featureGrants: featureGrantsOfUser,
     }),
     endUserGroups: createEndUserGroupsService({ db, clock }),
     features: createFeaturesService({ db, clock }),
     policies: createPoliciesService({ db, clock }),
+    approvals: createApprovalsService({ db, clock }),
     endUserDecisions: createEndUserDecisionsService({ db, clock, index: accessIndex }),
     scim: createScimService({
       db,
@@ -380,6 +384,7 @@ export async function buildApp(deps: AppDeps) {
         registerEndUserGroupRoutes(authed, services.endUserGroups);
         registerFeatureRoutes(authed, services.features);
         registerPolicyRoutes(authed, services.policies);
+        registerApprovalRoutes(authed, services.approvals);
         registerScimConnectionRoutes(authed, services.scim);
         registerSsoRoutes(authed, services.sso);
         done();

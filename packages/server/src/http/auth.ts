@@ -8,7 +8,6 @@ import type { FastifyRequest } from 'fastify';
 import type { RequestContext } from '../lib/context.js';
 import { AppError, forbidden } from '../lib/errors.js';
 import { hashSecret, secretMatches } from '../lib/secrets.js';
-import type { ApiClientsService } from '../modules/api-clients/api-clients.service.js';
 
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -70,8 +69,22 @@ async function sessionContext<S extends SessionFacts>(
   return sessions.contextFor(session, write);
 }
 
+/**
+ * What bearer-token authentication needs of the API clients module, passed in by app.ts: http/
+ * imports no module (docs/architecture.md).
+ */
+export interface ClientAuthenticator {
+  authenticateClient(token: string): Promise<
+    | {
+        row: { id: number; workspace_id: number; name: string };
+        scope: RequestContext['scope'];
+      }
+    | undefined
+  >;
+}
+
 export function apiClientAuth<S extends SessionFacts>(
-  apiClients: ApiClientsService,
+  apiClients: ClientAuthenticator,
   sessions?: SessionAuthenticator<S>,
 ) {
   return async (request: FastifyRequest): Promise<void> => {

@@ -21,7 +21,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Database, Db, Dialect } from './database.js';
-import { migrationProvider } from './migrations/index.js';
+import { migrationProvider } from './migrations/history.js';
 
 export interface Store {
   db: Db;

@@ -15,7 +15,8 @@ import type { ClientScope, RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireCollaboratorActor } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
-import { listEnvironments } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
+import { environmentNotFound } from '../environments/environments.service.js';
 import {
   findApiClientById,
   findApiClientByTokenHash,
@@ -213,8 +214,7 @@ export function createApiClientsService(deps: { db: Db; clock: Clock }) {
       const environmentTypes =
         body.environment_types ?? [...ctx.scope.environmentTypes].filter((t) => known.has(t));
       for (const type of environmentTypes) {
-        if (!known.has(type))
-          throw badRequest('api_client.environment_unknown', `Environment ${type} not found`);
+        if (!known.has(type)) throw environmentNotFound(type);
       }
       // Omitted means "as the caller"; an explicit null asks for every project, which the scope
       // check below refuses to a project-limited caller (`??` would silently narrow it instead).

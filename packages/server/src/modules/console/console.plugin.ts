@@ -9,8 +9,8 @@ import type { ConsoleSsoSignIn } from '../sso/sso.routes.js';
 import type { ConsoleConfig } from './console.config.js';
 import { registerConsoleRoutes } from './console.routes.js';
 import type { AuthenticatedSession, ConsoleService } from './console.service.js';
-import { consolePage, registerConsoleStatic, type ConsolePage } from './console.static.js';
-import { CSRF_HEADER, SESSION_COOKIE, readCookie, setSessionCookies } from './cookies.js';
+import { consolePage, registerConsoleStatic, type ConsolePage } from '../../http/console-shell.js';
+import { CSRF_HEADER, SESSION_COOKIE, readCookie, setSessionCookies } from '../../http/cookies.js';
 
 export function sessionAuthenticator(
   consoleService: ConsoleService,

@@ -25,7 +25,7 @@ import {
   readCookie,
   setSessionCookies,
   type CookieOptions,
-} from './cookies.js';
+} from '../../http/cookies.js';
 import type { ConsoleService } from './console.service.js';
 import { SignInError, type SsoService } from '../sso/sso.service.js';
 import { signInPage, stateCookie } from '../sso/sso.routes.js';

@@ -42,7 +42,8 @@ import {
   setMemberEnvironmentRoles,
 } from '../members/members.repository.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
-import { listEnvironments, listWorkspaces } from '../workspaces/workspaces.repository.js';
+import { listWorkspaces } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
 import { findEndUserByEmailKey } from '../end-users/end-users.repository.js';
 import { SignInError, type VerifiedSignIn } from '../sso/sso.service.js';
 import type { ConsoleConfig } from './console.config.js';

@@ -22,11 +22,12 @@ import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
+import { environmentNotFound } from '../environments/environments.service.js';
 import {
   findApprovalRequestFor,
   insertApprovalRequest,
   transitionApprovalRequest,
-} from '../policies/policies.repository.js';
+} from '../approvals/approvals.repository.js';
 import type { AccessIndex } from './access-index.js';
 import {
   evaluateEndUser,
@@ -67,9 +68,7 @@ export function resolveEndUserQuestion(
   },
 ): { environment: { id: number; type: string }; user: EndUserEntry; feature: FeatureEntry } {
   const environment = environments.get(question.environment_type);
-  if (environment === undefined) {
-    throw badRequest('environment.not_found', `Environment ${question.environment_type} not found`);
-  }
+  if (environment === undefined) throw environmentNotFound(question.environment_type);
   requireEnvironmentAccess(ctx, environment.type);
   const user = resolveEndUser(slice, question);
   const feature = slice.features.get(question.feature_id);

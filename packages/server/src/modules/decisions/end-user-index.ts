@@ -8,6 +8,7 @@
  */
 import type { DecisionReason, PolicyEffect } from '@roster/contracts';
 import { fromJson } from '../../storage/json.js';
+import { inEveryone } from '../memberships/everyone.js';
 import type {
   EndUserGroupReload,
   EndUserReload,
@@ -260,7 +261,10 @@ export function groupsIn(
   environmentId: number,
 ): EndUserGroupEntry[] {
   const everyone = slice.everyone.get(environmentId);
-  const groups = everyone === undefined ? [] : [everyone];
+  const groups =
+    everyone === undefined || !inEveryone(user, user.environments.includes(environmentId))
+      ? []
+      : [everyone];
   for (const group of user.groups) if (group.environmentId === environmentId) groups.push(group);
   return groups;
 }

@@ -22,6 +22,7 @@ import type { Db, Executor } from '../../storage/database.js';
 import { fromFlag, fromJson, toJson } from '../../storage/json.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
+import { nameAndKey } from '../../lib/names.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
@@ -30,23 +31,30 @@ import {
   findEndUsersByIds,
   usersWithEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
-import { requireEnvironment } from '../end-users/end-users.service.js';
+import {
+  environmentScope,
+  requireEnvironment,
+  requireInScope,
+} from '../environments/environments.service.js';
+import { inEveryone } from '../memberships/everyone.js';
 import { listPoliciesTargetingGroup, targetsOf } from '../policies/policies.repository.js';
 import {
-  countExplicitMembers,
   deleteEndUserGroup,
-  deleteGroupMembers,
-  ensureEveryoneGroups,
   findEndUserGroupById,
   findEndUserGroupByNameKey,
   insertEndUserGroup,
-  insertGroupMembers,
   listEndUserGroupMembers,
   listEndUserGroups,
-  listGroupMemberIds,
   updateEndUserGroup,
   type EndUserGroupRow,
 } from './end-user-groups.repository.js';
+import {
+  countExplicitMembers,
+  deleteGroupMembers,
+  ensureEveryoneGroups,
+  insertGroupMembers,
+  listGroupMemberIds,
+} from '../memberships/memberships.repository.js';
 
 type Impact = Static<typeof GroupDeletionImpact>;
 type Role = EndUserGroup['roles'][number];
@@ -66,11 +74,7 @@ export function toEndUserGroup(row: EndUserGroupRow): EndUserGroup {
   };
 }
 
-function normalisedName(name: string | undefined): { name: string; key: string } {
-  const trimmed = (name ?? '').trim();
-  if (trimmed === '') throw badRequest('end_user_group.name_blank', "Name can't be blank");
-  return { name: trimmed, key: trimmed.toLowerCase() };
-}
+const normalisedName = (name: string | undefined) => nameAndKey(name, 'end_user_group.name_blank');
 
 const uniqueRoles = (roles: Role[]): Role[] => [...new Set(roles)];
 
@@ -87,10 +91,9 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
     ctx: RequestContext,
     id: number,
   ): Promise<EndUserGroupRow> {
-    const group = await findEndUserGroupById(db, ctx.workspaceId, id);
-    if (group === undefined) throw notFound('end_user_group.not_found', 'End-user group not found');
-    requireEnvironmentAccess(ctx, group.environment_type);
-    return group;
+    return requireInScope(ctx, await findEndUserGroupById(db, ctx.workspaceId, id), () =>
+      notFound('end_user_group.not_found', 'End-user group not found'),
+    );
   }
 
   async function assertNameFree(
@@ -168,7 +171,8 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
         otherMemberships.filter((m) => m.end_user_id === userId).map((m) => m.group_id),
       );
       const user = members.find((u) => u.id === userId);
-      if (everyone !== undefined && user !== undefined && user.status !== 'invited')
+      // Explicit members of a group have access to its environment (revoking it drops them).
+      if (everyone !== undefined && user !== undefined && inEveryone(user, true))
         ids.add(everyone.id);
       return ids;
     };
@@ -229,14 +233,7 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
       query: ListEndUserGroupsQuery,
     ): Promise<Paged<EndUserGroup>> {
       const page = pageRequest(query);
-      let environmentTypes: string[];
-      if (query.environment_type !== undefined) {
-        await requireEnvironment(deps.db, ctx.workspaceId, query.environment_type);
-        requireEnvironmentAccess(ctx, query.environment_type);
-        environmentTypes = [query.environment_type];
-      } else {
-        environmentTypes = [...ctx.scope.environmentTypes];
-      }
+      const environmentTypes = await environmentScope(deps.db, ctx, query.environment_type);
       await ensureEveryoneGroups(deps.db, ctx.workspaceId, now());
       const { rows, total } = await listEndUserGroups(
         deps.db,

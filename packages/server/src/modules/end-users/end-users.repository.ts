@@ -161,26 +161,6 @@ export async function usersWithEnvironmentAccess(
   return new Set(rows.map((r) => r.end_user_id));
 }
 
-/** Explicit group memberships of a user, with each group's environment. */
-export function listMembershipsOfEndUser(db: Executor, endUserId: number) {
-  return db
-    .selectFrom('end_user_group_members as m')
-    .innerJoin('end_user_groups as g', 'g.id', 'm.group_id')
-    .innerJoin('environments as e', 'e.id', 'g.environment_id')
-    .select([
-      'g.id',
-      'g.name',
-      'g.environment_id',
-      'e.type as environment_type',
-      'm.created_at as joined_at',
-    ])
-    .where('m.end_user_id', '=', endUserId)
-    .orderBy('e.id')
-    .orderBy('m.created_at')
-    .orderBy('g.id')
-    .execute();
-}
-
 export function listEnvironmentAccessRows(db: Executor, endUserId: number) {
   return db
     .selectFrom('end_user_environments as ue')

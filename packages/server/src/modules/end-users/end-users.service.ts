@@ -28,23 +28,19 @@ import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import type { Mailer } from '../mail/mailer.js';
-import {
-  findEnvironmentByType,
-  findWorkspaceById,
-  listEnvironments,
-} from '../workspaces/workspaces.repository.js';
+import { findWorkspaceById } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
+import { requireEnvironment } from '../environments/environments.service.js';
+import { inEveryone } from '../memberships/everyone.js';
+import { provisionEndUser } from './end-users.provision.js';
 import {
   countExplicitMembers,
   deleteGroupMembers,
   ensureEveryoneGroups,
   findEndUserGroupsByIds,
   insertGroupMembers,
-} from '../end-user-groups/end-user-groups.repository.js';
-import {
-  deleteFeatureGrants,
-  listDirectGrantsInEnvironment,
-  listGrantsForUser,
-} from '../features/features.repository.js';
+  listMembershipsOfEndUser,
+} from '../memberships/memberships.repository.js';
 import {
   deleteEndUser,
   deleteEnvironmentAccess,
@@ -52,12 +48,10 @@ import {
   findEndUserById,
   findEndUserByEmailKey,
   findEndUserInvitationByTokenHash,
-  insertEndUser,
   insertEndUserInvitation,
   insertEnvironmentAccess,
   listEndUsers,
   listEnvironmentAccessRows,
-  listMembershipsOfEndUser,
   listRecentActivity,
   updateEndUser,
   type EndUserRow,
@@ -65,18 +59,6 @@ import {
 
 const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const RECENT_ACTIVITY_LIMIT = 20;
-
-/** An environment of the workspace by type; "Environment X not found" (400) otherwise. */
-export async function requireEnvironment(
-  db: Executor,
-  workspaceId: number,
-  type: string,
-): Promise<Row<'environments'>> {
-  const environment = await findEnvironmentByType(db, workspaceId, type);
-  if (environment === undefined)
-    throw badRequest('environment.not_found', `Environment ${type} not found`);
-  return environment;
-}
 
 export function toEndUser(row: EndUserRow, environmentTypes: string[]): EndUser {
   return {
@@ -108,11 +90,39 @@ function normalisedName(name: string | undefined): string {
   return trimmed;
 }
 
+/** One feature grant that reaches a user, directly (`group_id` null) or through a group. */
+export interface UserFeatureGrant {
+  group_id: number | null;
+  group_name: string | null;
+  feature_id: number;
+  feature_name: string;
+  feature_kind: string;
+  environment_id: number;
+  environment_type: string;
+}
+
+/**
+ * What the directory needs of feature grants. Features sit above end users (a grant names users
+ * and groups), so features implement this (features.service.ts) and app.ts passes it in, rather
+ * than end users importing features.
+ */
+export interface FeatureGrantsOfUser {
+  /** Every grant reaching the user: direct ones and those of the given groups. */
+  listForUser(db: Executor, endUserId: number, groupIds: number[]): Promise<UserFeatureGrant[]>;
+  /** Removes the user's direct grants on features of one environment; answers their feature IDs. */
+  revokeDirectInEnvironment(
+    db: Executor,
+    endUserId: number,
+    environmentId: number,
+  ): Promise<number[]>;
+}
+
 export function createEndUsersService(deps: {
   db: Db;
   clock: Clock;
   mailer: Mailer;
   config: { publicUrl: string };
+  featureGrants: FeatureGrantsOfUser;
 }) {
   const now = () => isoNow(deps.clock);
 
@@ -252,16 +262,12 @@ export function createEndUsersService(deps: {
         listRecentActivity(deps.db, ctx.workspaceId, id, RECENT_ACTIVITY_LIMIT),
       ]);
       const accessible = new Set(access.map((a) => a.environment_id));
-      // Until an invitation is accepted, the user is not in Everyone.
-      const systemGroups =
-        row.status === 'invited'
+      const systemGroups = access.flatMap((a) => {
+        const group = everyone.get(a.environment_id);
+        return group === undefined || !inEveryone(row, true)
           ? []
-          : access.flatMap((a) => {
-              const group = everyone.get(a.environment_id);
-              return group === undefined
-                ? []
-                : [{ group, environmentType: a.type, joinedAt: a.created_at }];
-            });
+          : [{ group, environmentType: a.type, joinedAt: a.created_at }];
+      });
       const groups = [
         ...systemGroups.map((s) => ({
           id: s.group.id,
@@ -278,7 +284,7 @@ export function createEndUsersService(deps: {
           joined_at: m.joined_at,
         })),
       ];
-      const grants = await listGrantsForUser(
+      const grants = await deps.featureGrants.listForUser(
         deps.db,
         id,
         groups.map((g) => g.id),
@@ -314,26 +320,18 @@ export function createEndUsersService(deps: {
       const environments = await resolveEnvironments(ctx, body.environment_types ?? []);
       return deps.db.transaction().execute(async (trx) => {
         await assertEmailFree(trx, ctx, emailKey, email);
-        const row = await insertEndUser(trx, {
-          workspace_id: ctx.workspaceId,
+        const row = await provisionEndUser(trx, {
+          workspaceId: ctx.workspaceId,
           name,
           email,
-          email_key: emailKey,
-          avatar_url: body.avatar_url ?? null,
-          external_id: body.external_id ?? null,
+          avatarUrl: body.avatar_url,
+          externalId: body.external_id,
           status: 'active',
-          mfa_enabled: toFlag(body.mfa_enabled ?? false),
+          mfaEnabled: body.mfa_enabled,
           source: 'manual',
-          created_at: now(),
-          updated_at: now(),
+          environmentIds: environments.map((e) => e.id),
+          now: now(),
         });
-        await insertEnvironmentAccess(
-          trx,
-          ctx.workspaceId,
-          row.id,
-          environments.map((e) => e.id),
-          now(),
-        );
         await insertAuditEvent(trx, {
           workspaceId: ctx.workspaceId,
           actor: ctx.actor,
@@ -481,9 +479,11 @@ export function createEndUsersService(deps: {
             (m) => m.environment_id === environment.id,
           );
           for (const m of memberships) await deleteGroupMembers(trx, m.id, [id]);
-          const grants = await listDirectGrantsInEnvironment(trx, id, environment.id);
-          for (const g of grants)
-            await deleteFeatureGrants(trx, g.feature_id, { endUserIds: [id], groupIds: [] });
+          const featureIds = await deps.featureGrants.revokeDirectInEnvironment(
+            trx,
+            id,
+            environment.id,
+          );
           await deleteEnvironmentAccess(trx, id, environment.id);
           await insertAuditEvent(trx, {
             workspaceId: ctx.workspaceId,
@@ -494,7 +494,7 @@ export function createEndUsersService(deps: {
             before: {
               environment_type: environment.type,
               group_ids: memberships.map((m) => m.id),
-              feature_ids: grants.map((g) => g.feature_id),
+              feature_ids: featureIds,
             },
             createdAt: now(),
           });
@@ -542,28 +542,16 @@ export function createEndUsersService(deps: {
           body.end_user_group_ids ?? [],
           new Set(environments.map((e) => e.id)),
         );
-        const row = await insertEndUser(trx, {
-          workspace_id: ctx.workspaceId,
+        const row = await provisionEndUser(trx, {
+          workspaceId: ctx.workspaceId,
           name,
           email,
-          email_key: emailKey,
-          avatar_url: null,
-          external_id: null,
           status: 'invited',
-          mfa_enabled: 0,
           source: 'invitation',
-          created_at: now(),
-          updated_at: now(),
+          environmentIds: environments.map((e) => e.id),
+          groupIds: groups.map((g) => g.id),
+          now: now(),
         });
-        await insertEnvironmentAccess(
-          trx,
-          ctx.workspaceId,
-          row.id,
-          environments.map((e) => e.id),
-          now(),
-        );
-        for (const group of groups)
-          await insertGroupMembers(trx, ctx.workspaceId, group.id, [row.id], now());
         await insertEndUserInvitation(trx, {
           workspace_id: ctx.workspaceId,
           end_user_id: row.id,

@@ -195,6 +195,18 @@ export function listDirectGrantsInEnvironment(
     .execute();
 }
 
+/** Removes a user's direct grants on features of one environment; answers their feature IDs. */
+export async function deleteDirectGrantsInEnvironment(
+  db: Executor,
+  endUserId: number,
+  environmentId: number,
+): Promise<number[]> {
+  const grants = await listDirectGrantsInEnvironment(db, endUserId, environmentId);
+  for (const g of grants)
+    await deleteFeatureGrants(db, g.feature_id, { endUserIds: [endUserId], groupIds: [] });
+  return grants.map((g) => g.feature_id);
+}
+
 /** Every grant reaching a user: direct ones and those of the given groups, with the feature. */
 export function listGrantsForUser(db: Executor, endUserId: number, groupIds: number[]) {
   return db

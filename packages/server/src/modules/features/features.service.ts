@@ -16,6 +16,7 @@ import type {
 import type { Db, Executor } from '../../storage/database.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
+import { nameAndKey } from '../../lib/names.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
@@ -24,12 +25,17 @@ import {
   findEndUsersByIds,
   usersWithEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
-import { requireEnvironment } from '../end-users/end-users.service.js';
+import {
+  environmentScope,
+  requireEnvironment,
+  requireInScope,
+} from '../environments/environments.service.js';
 import {
   ensureEveryoneGroups,
   findEndUserGroupsByIds,
-} from '../end-user-groups/end-user-groups.repository.js';
+} from '../memberships/memberships.repository.js';
 import {
+  deleteDirectGrantsInEnvironment,
   deleteFeature,
   deleteFeatureGrants,
   findFeatureById,
@@ -38,9 +44,17 @@ import {
   insertFeatureGrants,
   listFeatureGrants,
   listFeatures,
+  listGrantsForUser,
   updateFeature,
   type FeatureRow,
 } from './features.repository.js';
+import type { FeatureGrantsOfUser } from '../end-users/end-users.service.js';
+
+/** The feature grants the end-user directory shows and revokes (passed to it by app.ts). */
+export const featureGrantsOfUser: FeatureGrantsOfUser = {
+  listForUser: listGrantsForUser,
+  revokeDirectInEnvironment: deleteDirectGrantsInEnvironment,
+};
 
 export function toFeature(row: FeatureRow): Feature {
   return {
@@ -54,11 +68,7 @@ export function toFeature(row: FeatureRow): Feature {
   };
 }
 
-function normalisedName(name: string | undefined): { name: string; key: string } {
-  const trimmed = (name ?? '').trim();
-  if (trimmed === '') throw badRequest('feature.name_blank', "Name can't be blank");
-  return { name: trimmed, key: trimmed.toLowerCase() };
-}
+const normalisedName = (name: string | undefined) => nameAndKey(name, 'feature.name_blank');
 
 export function createFeaturesService(deps: { db: Db; clock: Clock }) {
   const now = () => isoNow(deps.clock);
@@ -68,10 +78,9 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
     ctx: RequestContext,
     id: number,
   ): Promise<FeatureRow> {
-    const feature = await findFeatureById(db, ctx.workspaceId, id);
-    if (feature === undefined) throw notFound('feature.not_found', 'Feature not found');
-    requireEnvironmentAccess(ctx, feature.environment_type);
-    return feature;
+    return requireInScope(ctx, await findFeatureById(db, ctx.workspaceId, id), () =>
+      notFound('feature.not_found', 'Feature not found'),
+    );
   }
 
   async function assertNameFree(
@@ -154,12 +163,7 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
   return {
     async listFeatures(ctx: RequestContext, query: ListFeaturesQuery): Promise<Paged<Feature>> {
       const page = pageRequest(query);
-      let environmentTypes = [...ctx.scope.environmentTypes];
-      if (query.environment_type !== undefined) {
-        await requireEnvironment(deps.db, ctx.workspaceId, query.environment_type);
-        requireEnvironmentAccess(ctx, query.environment_type);
-        environmentTypes = [query.environment_type];
-      }
+      const environmentTypes = await environmentScope(deps.db, ctx, query.environment_type);
       const { rows, total } = await listFeatures(
         deps.db,
         ctx.workspaceId,

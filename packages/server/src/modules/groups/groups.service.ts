@@ -15,6 +15,7 @@ import type { Db } from '../../storage/database.js';
 import { fromFlag } from '../../storage/json.js';
 import { isoNow, toStoredTimestamp, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
+import { nameAndKey } from '../../lib/names.js';
 import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
@@ -50,11 +51,7 @@ export function toCollaboratorGroup(row: GroupRow, withProvisioning = false): Co
 const managedBy = (value: string): 'manual' | 'external' =>
   value === 'external' ? 'external' : 'manual';
 
-function normalisedName(name: string | undefined): { name: string; key: string } {
-  const trimmed = (name ?? '').trim();
-  if (trimmed === '') throw badRequest('group.name_blank', "Name can't be blank");
-  return { name: trimmed, key: trimmed.toLowerCase() };
-}
+const normalisedName = (name: string | undefined) => nameAndKey(name, 'group.name_blank');
 
 export function createGroupsService(deps: { db: Db; clock: Clock }) {
   const now = () => isoNow(deps.clock);

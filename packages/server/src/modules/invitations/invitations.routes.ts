@@ -15,7 +15,7 @@ import {
 import { contextOf, intId, type Api } from '../../http/types.js';
 import { errorResponses, messageErrorResponses, noContent } from '../../http/schemas.js';
 import type { InvitationsService } from './invitations.service.js';
-import { wantsHtml, type ConsolePage } from '../console/console.static.js';
+import { wantsHtml, type ConsolePage } from '../../http/console-shell.js';
 
 const tags = ['Invitations'];
 const InvitationCreated = Type.Object({ result: Type.Literal('ok'), data: Invitation });

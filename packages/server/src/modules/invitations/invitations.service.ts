@@ -25,7 +25,8 @@ import { findGroupsByIds } from '../groups/groups.repository.js';
 import { findMemberByEmailKey, setMemberEnvironmentRoles } from '../members/members.repository.js';
 import { presentMembers } from '../members/members.service.js';
 import { resolveEnvRoles, withNoAccessDefaults } from '../roles/roles.service.js';
-import { findWorkspaceById, listEnvironments } from '../workspaces/workspaces.repository.js';
+import { findWorkspaceById } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
 import type { Mailer } from '../mail/mailer.js';
 
 const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;

@@ -13,7 +13,7 @@ import { requireDevAccess } from '../../lib/scope.js';
 import { findLastActivities, insertAuditEvent } from '../audit/audit.repository.js';
 import { findSystemGroup, listMembershipsOfMembers } from '../groups/groups.repository.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
-import { listEnvironments } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
 import {
   deleteMember as deleteMemberRow,
   findMemberById,

@@ -1,9 +1,7 @@
 import {
-  ApprovalRequest,
   CreatePolicyBody,
   DataOf,
   IntegerIdParams,
-  ListApprovalRequestsQuery,
   ListPoliciesQuery,
   PagedList,
   Policy,
@@ -88,59 +86,5 @@ export function registerPolicyRoutes(app: Api, policies: PoliciesService): void 
       await policies.deletePolicy(contextOf(request), intId(request.params));
       return reply.status(204).send(null);
     },
-  );
-
-  const approvalTags = ['Approval requests'];
-  app.get(
-    '/approval_requests',
-    {
-      schema: {
-        tags: approvalTags,
-        summary: 'List approval requests, newest first',
-        querystring: ListApprovalRequestsQuery,
-        response: { 200: PagedList(ApprovalRequest), ...errorResponses },
-      },
-    },
-    (request) => policies.listApprovalRequests(contextOf(request), request.query),
-  );
-  app.get(
-    '/approval_requests/:id',
-    {
-      schema: {
-        tags: approvalTags,
-        summary: 'Get an approval request',
-        params: IntegerIdParams,
-        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
-      },
-    },
-    async (request) => ({
-      data: await policies.getApprovalRequest(contextOf(request), intId(request.params)),
-    }),
-  );
-  app.post(
-    '/approval_requests/:id/approve',
-    {
-      schema: {
-        tags: approvalTags,
-        summary: 'Approve a pending request: good for one later decision',
-        params: IntegerIdParams,
-        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
-      },
-    },
-    async (request) => ({
-      data: await policies.approve(contextOf(request), intId(request.params)),
-    }),
-  );
-  app.post(
-    '/approval_requests/:id/reject',
-    {
-      schema: {
-        tags: approvalTags,
-        summary: 'Reject a pending request',
-        params: IntegerIdParams,
-        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
-      },
-    },
-    async (request) => ({ data: await policies.reject(contextOf(request), intId(request.params)) }),
   );
 }

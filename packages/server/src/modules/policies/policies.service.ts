@@ -1,14 +1,11 @@
 /**
  * Policies on a feature (or on named tools of it), scoped to all users, to named users or to
  * named groups, each with an effect: allow, deny or require approval. How they combine with
- * grants and the lock is decided in decisions/end-user-decisions.ts. Approval requests, created
- * by require_approval decisions, are listed, approved and rejected here; an approval is good for
- * one later decision.
+ * grants and the lock is decided in decisions/end-user-decisions.ts. The approval requests a
+ * require_approval policy leads to are modules/approvals.
  */
 import type {
-  ApprovalRequest,
   CreatePolicyBody,
-  ListApprovalRequestsQuery,
   ListPoliciesQuery,
   Policy,
   PolicyEffect,
@@ -20,30 +17,31 @@ import type { Db, Executor } from '../../storage/database.js';
 import { fromJson, toJson } from '../../storage/json.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
+import { nameAndKey } from '../../lib/names.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { findEndUsersByIds } from '../end-users/end-users.repository.js';
-import { requireEnvironment } from '../end-users/end-users.service.js';
+import {
+  environmentScope,
+  requireEnvironment,
+  requireInScope,
+} from '../environments/environments.service.js';
 import {
   ensureEveryoneGroups,
   findEndUserGroupsByIds,
-} from '../end-user-groups/end-user-groups.repository.js';
+} from '../memberships/memberships.repository.js';
 import { findFeatureById } from '../features/features.repository.js';
 import {
   deletePolicy,
-  findApprovalRequestById,
   findPolicyById,
   findPolicyByNameKey,
   insertPolicy,
-  listApprovalRequests,
   listPolicies,
   replacePolicyTargets,
   targetsOf,
-  transitionApprovalRequest,
   updatePolicy,
-  type ApprovalRequestRow,
   type PolicyRow,
 } from './policies.repository.js';
 
@@ -77,32 +75,7 @@ export function toPolicy(
   };
 }
 
-export function toApprovalRequest(row: ApprovalRequestRow): ApprovalRequest {
-  return {
-    id: row.id,
-    status: row.status as ApprovalRequest['status'],
-    end_user: { id: row.end_user_id, name: row.user_name, email: row.user_email },
-    environment_type: row.environment_type,
-    feature: {
-      id: row.feature_id,
-      name: row.feature_name,
-      kind: row.feature_kind,
-      environment_type: row.environment_type,
-    },
-    tool: row.tool === '' ? null : row.tool,
-    policy_id: row.policy_id,
-    created_at: row.created_at,
-    decided_at: row.decided_at,
-    decided_by: row.decided_by,
-    used_at: row.used_at,
-  };
-}
-
-function normalisedName(name: string | undefined): { name: string; key: string } {
-  const trimmed = (name ?? '').trim();
-  if (trimmed === '') throw badRequest('policy.name_blank', "Name can't be blank");
-  return { name: trimmed, key: trimmed.toLowerCase() };
-}
+const normalisedName = (name: string | undefined) => nameAndKey(name, 'policy.name_blank');
 
 function normalisedTools(tools: string[] | undefined): string[] {
   const trimmed = (tools ?? []).map((t) => t.trim());
@@ -115,10 +88,9 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
   const now = () => isoNow(deps.clock);
 
   async function requirePolicy(db: Executor, ctx: RequestContext, id: number): Promise<PolicyRow> {
-    const policy = await findPolicyById(db, ctx.workspaceId, id);
-    if (policy === undefined) throw notFound('policy.not_found', 'Policy not found');
-    requireEnvironmentAccess(ctx, policy.environment_type);
-    return policy;
+    return requireInScope(ctx, await findPolicyById(db, ctx.workspaceId, id), () =>
+      notFound('policy.not_found', 'Policy not found'),
+    );
   }
 
   async function present(db: Executor, row: PolicyRow): Promise<Policy> {
@@ -176,57 +148,10 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
     return { userIds: [], groupIds: ids };
   }
 
-  async function decide(
-    ctx: RequestContext,
-    id: number,
-    status: 'approved' | 'rejected',
-  ): Promise<ApprovalRequest> {
-    return deps.db.transaction().execute(async (trx) => {
-      const request = await findApprovalRequestById(trx, ctx.workspaceId, id);
-      if (request === undefined)
-        throw notFound('approval_request.not_found', 'Approval request not found');
-      requireEnvironmentAccess(ctx, request.environment_type);
-      const by = ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`;
-      const moved = await transitionApprovalRequest(trx, id, 'pending', {
-        status,
-        decided_at: now(),
-        decided_by: by,
-      });
-      if (!moved)
-        throw badRequest(
-          'approval_request.not_pending',
-          `The approval request is already ${request.status}`,
-        );
-      await insertAuditEvent(trx, {
-        workspaceId: ctx.workspaceId,
-        actor: ctx.actor,
-        action: `approval_request.${status}`,
-        targetType: 'approval_request',
-        targetId: id,
-        before: { status: 'pending' },
-        after: {
-          status,
-          end_user_id: request.end_user_id,
-          feature_id: request.feature_id,
-          tool: request.tool === '' ? null : request.tool,
-        },
-        createdAt: now(),
-      });
-      const fresh = await findApprovalRequestById(trx, ctx.workspaceId, id);
-      if (fresh === undefined) throw new Error('approval request vanished');
-      return toApprovalRequest(fresh);
-    });
-  }
-
   return {
     async listPolicies(ctx: RequestContext, query: ListPoliciesQuery): Promise<Paged<Policy>> {
       const page = pageRequest(query);
-      let environmentTypes = [...ctx.scope.environmentTypes];
-      if (query.environment_type !== undefined) {
-        await requireEnvironment(deps.db, ctx.workspaceId, query.environment_type);
-        requireEnvironmentAccess(ctx, query.environment_type);
-        environmentTypes = [query.environment_type];
-      }
+      const environmentTypes = await environmentScope(deps.db, ctx, query.environment_type);
       const { rows, total } = await listPolicies(
         deps.db,
         ctx.workspaceId,
@@ -362,36 +287,6 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
         });
       });
     },
-
-    async listApprovalRequests(
-      ctx: RequestContext,
-      query: ListApprovalRequestsQuery,
-    ): Promise<Paged<ApprovalRequest>> {
-      const page = pageRequest(query);
-      const { rows, total } = await listApprovalRequests(
-        deps.db,
-        ctx.workspaceId,
-        {
-          environmentTypes: [...ctx.scope.environmentTypes],
-          status: query.status,
-          endUserId: query.end_user_id,
-          featureId: query.feature_id,
-        },
-        page,
-      );
-      return paged(rows.map(toApprovalRequest), total, page);
-    },
-
-    async getApprovalRequest(ctx: RequestContext, id: number): Promise<ApprovalRequest> {
-      const request = await findApprovalRequestById(deps.db, ctx.workspaceId, id);
-      if (request === undefined)
-        throw notFound('approval_request.not_found', 'Approval request not found');
-      requireEnvironmentAccess(ctx, request.environment_type);
-      return toApprovalRequest(request);
-    },
-
-    approve: (ctx: RequestContext, id: number) => decide(ctx, id, 'approved'),
-    reject: (ctx: RequestContext, id: number) => decide(ctx, id, 'rejected'),
   };
 }
 export type PoliciesService = ReturnType<typeof createPoliciesService>;

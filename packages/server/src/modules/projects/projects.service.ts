@@ -20,7 +20,7 @@ import {
   requireProjectAccess,
 } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
-import { findEnvironmentByType } from '../workspaces/workspaces.repository.js';
+import { requireEnvironment } from '../environments/environments.service.js';
 import { findProjectById, listProjects, type ProjectRow } from './projects.repository.js';
 
 export function toProject(row: ProjectRow): Project {
@@ -67,10 +67,7 @@ export function createProjectsService(deps: { db: Db; clock: Clock }) {
     async createProject(ctx: RequestContext, body: CreateProjectBody): Promise<Project> {
       requireCollaboratorActor(ctx);
       const environmentType = body.environment_type ?? 'dev';
-      const environment = await findEnvironmentByType(deps.db, ctx.workspaceId, environmentType);
-      if (environment === undefined) {
-        throw badRequest('environment.not_found', `Environment ${environmentType} not found`);
-      }
+      const environment = await requireEnvironment(deps.db, ctx.workspaceId, environmentType);
       requireEnvironmentAccess(ctx, environmentType);
       // A new project is by definition outside a project-limited client's list: a scope refusal.
       if (ctx.scope.projectIds !== null) {

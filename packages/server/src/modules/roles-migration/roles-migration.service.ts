@@ -33,7 +33,7 @@ import {
   listLegacyRoleProjects,
 } from '../roles/roles.repository.js';
 import { assertValidRoleConfig } from '../roles/roles.service.js';
-import { listEnvironments } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
 
 interface Assignment {
   memberId: number;

@@ -30,7 +30,8 @@ import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
 import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
-import { listEnvironments } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
+import { environmentNotFound } from '../environments/environments.service.js';
 import {
   deleteRole,
   findLegacyRoleById,
@@ -201,11 +202,7 @@ export async function resolveEnvRoles(
   for (const assignment of assignments) {
     const environment = environments.find((env) => env.type === assignment.environment_type);
     if (environment === undefined) {
-      throw new AppError(
-        400,
-        'environment.not_found',
-        `Environment ${assignment.environment_type} not found`,
-      );
+      throw environmentNotFound(assignment.environment_type);
     }
     const roleType = assignment.role_type ?? 'privilege_group';
     if (roleType === 'privilege_group') {

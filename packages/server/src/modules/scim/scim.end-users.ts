@@ -10,7 +10,6 @@ import {
   deleteEndUser,
   deleteEnvironmentAccess,
   findEndUserByEmailKey,
-  insertEndUser,
   insertEnvironmentAccess,
 } from '../end-users/end-users.repository.js';
 import {
@@ -19,6 +18,7 @@ import {
   insertEndUserGroup,
   updateEndUserGroup,
 } from '../end-user-groups/end-user-groups.repository.js';
+import { provisionEndUser } from '../end-users/end-users.provision.js';
 import { ScimError } from './scim.errors.js';
 import type { UserFields } from './scim.resources.js';
 import { chunks, countOtherLinks } from './scim.repository.js';
@@ -131,30 +131,27 @@ export function endUserPopulation(deps: PopulationDeps): ScimPopulation {
       let endUser = await findEndUserByEmailKey(trx, connection.workspace_id, key);
       let adopted = false;
       if (endUser === undefined) {
-        endUser = await insertEndUser(trx, {
-          workspace_id: connection.workspace_id,
+        endUser = await provisionEndUser(trx, {
+          workspaceId: connection.workspace_id,
           name: fields.personName,
           email: fields.userName,
-          email_key: key,
-          avatar_url: null,
-          external_id: fields.externalId,
+          externalId: fields.externalId,
           status: fields.active ? 'active' : 'deactivated',
-          mfa_enabled: 0,
           source: 'scim',
-          created_at: now(),
-          updated_at: now(),
+          environmentIds: [connection.environment_id],
+          now: now(),
         });
       } else {
         adopted = true;
         await syncEndUser(trx, endUser.id, fields);
+        await insertEnvironmentAccess(
+          trx,
+          connection.workspace_id,
+          endUser.id,
+          [connection.environment_id],
+          now(),
+        );
       }
-      await insertEnvironmentAccess(
-        trx,
-        connection.workspace_id,
-        endUser.id,
-        [connection.environment_id],
-        now(),
-      );
       return {
         personId: endUser.id,
         adopted,

@@ -37,7 +37,8 @@ import {
 } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
-import { findEnvironmentByType, listEnvironments } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
+import { requireEnvironment } from '../environments/environments.service.js';
 import { collaboratorPopulation } from './scim.collaborators.js';
 import { endUserPopulation } from './scim.end-users.js';
 import { ScimError, scimBadRequest, scimNotFound } from './scim.errors.js';
@@ -568,13 +569,7 @@ export function createScimService(deps: {
       ctx: RequestContext,
       body: CreateScimConnectionBody,
     ): Promise<ScimConnectionWithToken> {
-      const environment = await findEnvironmentByType(
-        deps.db,
-        ctx.workspaceId,
-        body.environment_type,
-      );
-      if (environment === undefined)
-        throw badRequest('environment.not_found', `Environment ${body.environment_type} not found`);
+      const environment = await requireEnvironment(deps.db, ctx.workspaceId, body.environment_type);
       await requireConnectionAccess(ctx, body.target, environment.type, true);
       refuseDefaultRoleFor(body.target, body);
       const id = `scim_${newSecret('c')

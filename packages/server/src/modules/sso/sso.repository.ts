@@ -102,27 +102,6 @@ export function findGroupsByNameKeys(
     .execute();
 }
 
-/** The `managed_by` of the user's explicit groups, with the name key used to compare with the claim. */
-export function listGroupsOfEndUser(db: Executor, endUserId: number) {
-  return db
-    .selectFrom('end_user_group_members as m')
-    .innerJoin('end_user_groups as g', 'g.id', 'm.group_id')
-    .innerJoin('environments as e', 'e.id', 'g.environment_id')
-    .select([
-      'g.id',
-      'g.name',
-      'g.name_key',
-      'g.environment_id',
-      'g.managed_by',
-      'e.type as environment_type',
-    ])
-    .where('m.end_user_id', '=', endUserId)
-    .orderBy('e.id')
-    .orderBy('m.created_at')
-    .orderBy('g.id')
-    .execute();
-}
-
 /** Workspaces whose connection is enabled, oldest first: where console SSO sign-in can start. */
 /** Workspaces whose connection is enabled and signs people in to the console (`console_sign_in`). */
 export async function listConsoleSsoWorkspaceIds(db: Executor): Promise<number[]> {

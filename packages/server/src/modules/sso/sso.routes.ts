@@ -11,7 +11,7 @@ import {
 } from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
 import { errorResponses, noContent } from '../../http/schemas.js';
-import { readCookie } from '../console/cookies.js';
+import { readCookie } from '../../http/cookies.js';
 import {
   SignInError,
   SSO_CALLBACK_PATH,

@@ -50,20 +50,21 @@ import { hashSecret } from '../../lib/secrets.js';
 import type { Actor, RequestContext } from '../../lib/context.js';
 import { requireCollaboratorActor, requireWorkspaceAdmin } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
-import { listEnvironments } from '../workspaces/workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
 import {
   deleteGroupMembers,
   insertGroupMembers,
-} from '../end-user-groups/end-user-groups.repository.js';
+  listMembershipsOfEndUser,
+} from '../memberships/memberships.repository.js';
 import {
   findEndUserByEmailKey,
-  insertEndUser,
-  insertEnvironmentAccess,
   listEnvironmentAccessRows,
   updateEndUser,
   type EndUserRow,
 } from '../end-users/end-users.repository.js';
-import { presentEndUsers, requireEnvironment } from '../end-users/end-users.service.js';
+import { presentEndUsers } from '../end-users/end-users.service.js';
+import { provisionEndUser } from '../end-users/end-users.provision.js';
+import { requireEnvironment } from '../environments/environments.service.js';
 import type { SecretBox } from './sso.secrets.js';
 import {
   claimSsoLoginAttempt,
@@ -74,7 +75,6 @@ import {
   findSsoConnection,
   findSsoLoginAttemptByStateHash,
   insertSsoLoginAttempt,
-  listGroupsOfEndUser,
   upsertSsoConnection,
   type SsoConnectionRow,
 } from './sso.repository.js';
@@ -351,7 +351,7 @@ export function createSsoService(deps: {
   ) {
     const keys = [...new Set(names.map((n) => n.toLowerCase()))];
     const wanted = await findGroupsByNameKeys(trx, user.workspace_id, environmentIds, keys);
-    const current = await listGroupsOfEndUser(trx, user.id);
+    const current = await listMembershipsOfEndUser(trx, user.id);
     const joined = wanted.filter((g) => !current.some((c) => c.id === g.id));
     const left = current.filter(
       (c) =>
@@ -768,29 +768,19 @@ export function createSsoService(deps: {
             email.split('@')[0] ||
             email);
         const picture = stringClaim(claims.picture);
-        user = await insertEndUser(trx, {
-          workspace_id: row.workspace_id,
+        user = await provisionEndUser(trx, {
+          workspaceId: row.workspace_id,
           name: name.slice(0, NAME_MAX),
           email,
-          email_key: emailKey,
-          avatar_url:
+          avatarUrl:
             picture !== undefined && picture.startsWith('https://') && picture.length <= 2000
               ? picture
               : null,
-          external_id: null,
           status: 'active',
-          mfa_enabled: 0,
           source: 'sso',
-          created_at: now(),
-          updated_at: now(),
+          environmentIds: environments.map((e) => e.id),
+          now: now(),
         });
-        await insertEnvironmentAccess(
-          trx,
-          row.workspace_id,
-          user.id,
-          environments.map((e) => e.id),
-          now(),
-        );
         await insertAuditEvent(trx, {
           workspaceId: row.workspace_id,
           actor,
@@ -840,7 +830,7 @@ export function createSsoService(deps: {
       const fresh = await findEndUserByEmailKey(trx, row.workspace_id, emailKey);
       if (fresh === undefined) throw new Error('end user vanished');
       const [endUser] = (await presentEndUsers(trx, [fresh])) as [EndUser];
-      const memberships = await listGroupsOfEndUser(trx, fresh.id);
+      const memberships = await listMembershipsOfEndUser(trx, fresh.id);
       return {
         created,
         end_user: endUser,

@@ -1,30 +1,5 @@
 import type { Executor, Row } from '../../storage/database.js';
 
-export function listEnvironments(
-  db: Executor,
-  workspaceId: number,
-): Promise<Row<'environments'>[]> {
-  return db
-    .selectFrom('environments')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .orderBy('id')
-    .execute();
-}
-
-export function findEnvironmentByType(
-  db: Executor,
-  workspaceId: number,
-  type: string,
-): Promise<Row<'environments'> | undefined> {
-  return db
-    .selectFrom('environments')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('type', '=', type)
-    .executeTakeFirst();
-}
-
 export function findWorkspaceById(
   db: Executor,
   id: number,

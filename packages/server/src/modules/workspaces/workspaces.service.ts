@@ -12,7 +12,8 @@ import { newPrefixedId } from '../../lib/ids.js';
 import type { Actor } from '../../lib/context.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import { issueApiClient } from '../api-clients/api-clients.service.js';
-import { countWorkspaces, listEnvironments, listWorkspaces } from './workspaces.repository.js';
+import { countWorkspaces, listWorkspaces } from './workspaces.repository.js';
+import { listEnvironments } from '../environments/environments.repository.js';
 
 export const ENVIRONMENT_TYPES = ['dev', 'test', 'prod'] as const;
 export const SYSTEM_GROUP_NAME = 'All collaborators';

@@ -3,14 +3,16 @@
  * and index.html for every other browser navigation (Accept: text/html) outside the API, so the
  * single-page app's routes work on reload. `/` asked by anything else (curl, a script) answers where
  * the console and the API are. Anything else that matches no route keeps the JSON 404.
+ * It lives in http/ (with cookies.ts) because the console, invitations and SSO all answer
+ * browsers with its pages: none of them owns it.
  */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply } from 'fastify';
-import type { Api } from '../../http/types.js';
-import { errorBody } from '../../http/error-handler.js';
+import type { Api } from './types.js';
+import { errorBody } from './error-handler.js';
 
 // Machine-facing paths: never answered with the console's page, whatever the Accept header.
 const API_PREFIX = /^\/(api|platform|scim|sso|end-user-invitations)(\/|$)/;

@@ -1,0 +1,69 @@
+import {
+  ApprovalRequest,
+  DataOf,
+  IntegerIdParams,
+  ListApprovalRequestsQuery,
+  PagedList,
+} from '@roster/contracts';
+import { contextOf, intId, type Api } from '../../http/types.js';
+import { errorResponses } from '../../http/schemas.js';
+import type { ApprovalsService } from './approvals.service.js';
+
+const tags = ['Approval requests'];
+
+export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): void {
+  app.get(
+    '/approval_requests',
+    {
+      schema: {
+        tags: tags,
+        summary: 'List approval requests, newest first',
+        querystring: ListApprovalRequestsQuery,
+        response: { 200: PagedList(ApprovalRequest), ...errorResponses },
+      },
+    },
+    (request) => approvals.listApprovalRequests(contextOf(request), request.query),
+  );
+  app.get(
+    '/approval_requests/:id',
+    {
+      schema: {
+        tags: tags,
+        summary: 'Get an approval request',
+        params: IntegerIdParams,
+        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      data: await approvals.getApprovalRequest(contextOf(request), intId(request.params)),
+    }),
+  );
+  app.post(
+    '/approval_requests/:id/approve',
+    {
+      schema: {
+        tags: tags,
+        summary: 'Approve a pending request: good for one later decision',
+        params: IntegerIdParams,
+        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      data: await approvals.approve(contextOf(request), intId(request.params)),
+    }),
+  );
+  app.post(
+    '/approval_requests/:id/reject',
+    {
+      schema: {
+        tags: tags,
+        summary: 'Reject a pending request',
+        params: IntegerIdParams,
+        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
+      },
+    },
+    async (request) => ({
+      data: await approvals.reject(contextOf(request), intId(request.params)),
+    }),
+  );
+}

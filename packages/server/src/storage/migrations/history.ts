@@ -1,0 +1,39 @@
+/**
+ * The one migration history both dialects share. A migration that has landed is never edited:
+ * add a new file and list it here, in order.
+ */
+import type { MigrationProvider } from 'kysely';
+import type { Dialect } from '../database.js';
+import type { MigrationFor } from './index.js';
+import { coreMigration } from './0001-core.js';
+import { endUsersMigration } from './0002-end-users.js';
+import { scimMigration } from './0003-scim.js';
+import { consoleMigration } from './0004-console.js';
+import { ssoMigration } from './0005-sso.js';
+import { consoleSsoMigration } from './0006-console-sso.js';
+import { scimCollaboratorsMigration } from './0007-scim-collaborators.js';
+import { consoleSsoOptInMigration } from './0008-console-sso-opt-in.js';
+import { scimActiveUnassignedMigration } from './0009-scim-active-unassigned.js';
+import { auditTargetNameMigration } from './0010-audit-target-name.js';
+import { legacyRoleProjectsMigration } from './0011-legacy-role-projects.js';
+
+const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
+  ['0001-core', coreMigration],
+  ['0002-end-users', endUsersMigration],
+  ['0003-scim', scimMigration],
+  ['0004-console', consoleMigration],
+  ['0005-sso', ssoMigration],
+  ['0006-console-sso', consoleSsoMigration],
+  ['0007-scim-collaborators', scimCollaboratorsMigration],
+  ['0008-console-sso-opt-in', consoleSsoOptInMigration],
+  ['0009-scim-active-unassigned', scimActiveUnassignedMigration],
+  ['0010-audit-target-name', auditTargetNameMigration],
+  ['0011-legacy-role-projects', legacyRoleProjectsMigration],
+];
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return {
+    getMigrations: () =>
+      Promise.resolve(Object.fromEntries(history.map(([name, make]) => [name, make(dialect)]))),
+  };
+}
