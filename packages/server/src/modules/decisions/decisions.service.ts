@@ -5,7 +5,8 @@
  * system group "All collaborators" included), leaving out grants and memberships that have
  * expired, and of the legacy role they hold in the project's environment (a legacy role covers
  * every project of its environment, or the ones a custom role selects). Every answer comes from
- * the in-memory access index (access-index.ts); nothing here queries the database.
+ * the in-memory access index through its rules (privilege-evaluation.ts); nothing here queries
+ * the database.
  */
 import {
   ACCESS_CHECKS_PER_BATCH,
