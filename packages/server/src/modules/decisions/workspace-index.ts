@@ -939,18 +939,22 @@ export class WorkspaceIndex {
     };
   }
 
+  /** The membership at position `at` of the member's parallel membership arrays. */
+  private membershipView(member: MemberEntry, group: GroupEntry, at: number): MembershipEntry {
+    return {
+      member,
+      group,
+      expiresAt: member.groupExpiresAt?.[at] ?? null,
+      expiresMs: member.groupExpiresMs?.[at] ?? NEVER,
+    };
+  }
+
   /** The member's memberships, expired ones included. */
   membershipsOf(member: MemberEntry): MembershipEntry[] {
     const found: MembershipEntry[] = [];
     member.groups.forEach((slot, i) => {
       const group = this.groupsBySlot[slot];
-      if (group === undefined) return;
-      found.push({
-        member,
-        group,
-        expiresAt: member.groupExpiresAt?.[i] ?? null,
-        expiresMs: member.groupExpiresMs?.[i] ?? NEVER,
-      });
+      if (group !== undefined) found.push(this.membershipView(member, group, i));
     });
     return found;
   }
@@ -960,14 +964,8 @@ export class WorkspaceIndex {
     const found: MembershipEntry[] = [];
     for (const memberId of group.memberIds) {
       const member = this.members.get(memberId);
-      if (member === undefined) continue;
-      const at = member.groups.indexOf(group.slot);
-      found.push({
-        member,
-        group,
-        expiresAt: member.groupExpiresAt?.[at] ?? null,
-        expiresMs: member.groupExpiresMs?.[at] ?? NEVER,
-      });
+      if (member !== undefined)
+        found.push(this.membershipView(member, group, member.groups.indexOf(group.slot)));
     }
     return found;
   }
