@@ -8,6 +8,10 @@ import { performance } from 'node:perf_hooks';
 import { buildApp } from '../packages/server/dist/app.js';
 import { loadConfig } from '../packages/server/dist/config.js';
 import { openStore } from '../packages/server/dist/storage/connect.js';
+import {
+  allowsProject,
+  projectBitsOf,
+} from '../packages/server/dist/modules/decisions/privilege-evaluation.js';
 import { PROJECT_RESOURCES } from '../packages/contracts/dist/index.js';
 import { prng, SIZES } from './generate.mjs';
 
@@ -63,7 +67,8 @@ const checks = Array.from({ length: N }, () => {
 
 // One check, as the API runs it after parsing: subject lookup, privilege bit, clock, grant walk.
 const checkOnce = (c) =>
-  ws.allowsProject(
+  allowsProject(
+    ws,
     ws.memberById(c.memberId),
     c.projectId,
     ws.bitOf(c.resource, c.privilege),
@@ -126,7 +131,7 @@ let projectsSeen = 0;
 for (let i = 0; i < LIST_N; i++) {
   const member = ws.memberById(1 + pick(SIZES.users));
   const t0 = process.hrtime.bigint();
-  const projects = ws.projectBitsOf(member, index.nowMs());
+  const projects = projectBitsOf(ws, member, index.nowMs());
   listLatencies[i] = Number(process.hrtime.bigint() - t0) / 1000;
   projectsSeen += projects.projectIds.length;
 }

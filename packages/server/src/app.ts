@@ -36,6 +36,7 @@ import { createAuditService } from './modules/audit/audit.service.js';
 import { registerAuditRoutes } from './modules/audit/audit.routes.js';
 import { createDecisionsService } from './modules/decisions/decisions.service.js';
 import { AccessIndex } from './modules/decisions/access-index.js';
+import { ChangeFeed } from './modules/audit/change-feed.js';
 import { registerDecisionRoutes } from './modules/decisions/decisions.routes.js';
 import { createGrantsService } from './modules/grants/grants.service.js';
 import { registerGrantRoutes } from './modules/grants/grants.routes.js';
@@ -101,19 +102,21 @@ export function createServices(deps: AppDeps) {
       from: deps.config.mailFrom,
     });
   const projects = createProjectsService({ db, clock });
-  // The access index answers every collaborator check from memory (docs/decisions.md).
-  const accessIndex = new AccessIndex({
+  // The audit log read as a change log; the access index and the API-client cache subscribe.
+  const changeFeed = new ChangeFeed({
     db,
     dialect: deps.store.dialect,
-    clock,
     databaseUrl: deps.config.databaseUrl,
     pollIntervalMs: deps.config.changePollMs,
   });
+  // The access index answers every collaborator check from memory (docs/decisions.md).
+  const accessIndex = new AccessIndex({ db, clock, changes: changeFeed });
   return {
+    changeFeed,
     accessIndex,
     mailer,
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),
-    apiClients: createApiClientsService({ db, clock }),
+    apiClients: createApiClientsService({ db, clock, changes: changeFeed }),
     audit: createAuditService({ db }),
     members: createMembersService({ db, clock }),
     invitations: createInvitationsService({
@@ -223,11 +226,12 @@ export async function buildApp(deps: AppDeps) {
   app.decorateRequest('ctx', null);
   // Before any route is registered, so that every route, error and static file gets them.
   registerSecurityHeaders(app);
-  services.accessIndex.useLog(app.log);
-  // The access index: built before the first request, refreshed after every write request before
-  // its response goes out (so the writer's next check sees the write), stopped on close.
-  app.addHook('onReady', () => services.accessIndex.start());
-  app.addHook('onClose', () => services.accessIndex.stop());
+  services.changeFeed.useLog(app.log);
+  // The access index: built before the first request, refreshed by the change feed after every
+  // write request before its response goes out (so the writer's next check sees the write); the
+  // feed stops on close.
+  app.addHook('onReady', () => services.changeFeed.start(() => services.accessIndex.build()));
+  app.addHook('onClose', () => services.changeFeed.stop());
   // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
   // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
   // after the body is parsed (a body's stream events would lose the async context), before any
@@ -237,7 +241,7 @@ export async function buildApp(deps: AppDeps) {
   });
   app.addHook('onSend', async (request, _reply, payload) => {
     if (recordedChanges(request)) {
-      await services.decisions.afterWrite().catch((error: unknown) => {
+      await services.changeFeed.afterWrite().catch((error: unknown) => {
         request.log.error({ err: error }, 'access index sync failed');
       });
     }
@@ -313,7 +317,7 @@ export async function buildApp(deps: AppDeps) {
   // while it reconnects, by the poll only. Liveness (/livez) stays 200 through a database outage,
   // so an orchestrator does not restart an instance that would recover by itself.
   const readiness = async (_request: FastifyRequest, reply: FastifyReply) => {
-    const notifications = services.accessIndex.notificationState();
+    const notifications = services.changeFeed.notificationState();
     const described = {
       dialect: deps.store.dialect,
       ...(notifications === undefined ? {} : { notifications }),
@@ -341,7 +345,7 @@ export async function buildApp(deps: AppDeps) {
     sso: services.sso,
     config: services.consoleConfig,
     publicUrl: deps.config.publicUrl,
-    afterWrite: () => services.decisions.afterWrite(),
+    afterWrite: () => services.changeFeed.afterWrite(),
   });
 
   await app.register((publicApi, _options, done) => {

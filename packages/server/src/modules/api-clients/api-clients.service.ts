@@ -15,6 +15,7 @@ import type { ClientScope, RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireCollaboratorActor } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
+import type { ChangeEvent, ChangeSubscriptions } from '../audit/change-feed.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import { environmentNotFound } from '../environments/environments.service.js';
 import {
@@ -91,9 +92,9 @@ const MAX_CACHED_TOKENS = 10_000;
 /**
  * Authenticated clients by token hash, so a request's authentication is a hash and a map lookup
  * instead of a query. Only successes are cached (a new token works at once). Entries leave on
- * rotate and revoke in this process, and, for writes made by other instances, when the access
- * index reads the `api_client` audit event from the change log (evictApiClient, within the index's
- * sync bound: docs/decisions.md).
+ * rotate and revoke in this process, and, for writes made by other instances, when the change
+ * feed delivers the `api_client` audit event (the service subscribes: evictChanged, within the
+ * feed's sync bound: docs/decisions.md).
  */
 class ClientCache {
   private readonly byHash = new Map<string, AuthenticatedClient>();
@@ -121,18 +122,15 @@ class ClientCache {
   }
 }
 
-/** Every cache of this process (one per app; tests run several apps in one process), held weakly. */
-const caches = new Set<WeakRef<ClientCache>>();
-
 /**
- * Drops a client (null: every client) from every cache of this process; the access index calls it
- * when it reads an `api_client` event, which is how writes on other instances reach this one.
+ * The cache's subscription to the change feed: every `api_client` event (rotate, revoke, made by
+ * this instance or another) drops that client; one whose ID cannot be read drops every client.
  */
-export function evictApiClient(clientId: number | null): void {
-  for (const ref of caches) {
-    const cache = ref.deref();
-    if (cache === undefined) caches.delete(ref);
-    else cache.evict(clientId);
+function evictChanged(cache: ClientCache, events: readonly ChangeEvent[]): void {
+  for (const event of events) {
+    if (event.targetType !== 'api_client') continue;
+    const id = event.targetId;
+    cache.evict(id !== null && /^\d+$/.test(id) ? Number(id) : null);
   }
 }
 
@@ -143,9 +141,16 @@ function hashesMatch(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-export function createApiClientsService(deps: { db: Db; clock: Clock }) {
+export function createApiClientsService(deps: {
+  db: Db;
+  clock: Clock;
+  /** The change feed (audit/change-feed.ts): how other instances' rotations reach this cache. */
+  changes: ChangeSubscriptions;
+}) {
   const cache = new ClientCache();
-  caches.add(new WeakRef(cache));
+  deps.changes.subscribe((events) => {
+    evictChanged(cache, events);
+  });
 
   async function authenticateClient(token: string): Promise<AuthenticatedClient | undefined> {
     const hash = hashSecret(token);

@@ -202,3 +202,41 @@ export async function findLastActivities(
   }
   return result;
 }
+
+// --- the audit log read as the change log (change-feed.ts) ---------------------------------------
+
+export interface ChangeEventRow {
+  id: number;
+  workspace_id: number;
+  target_type: string;
+  target_id: string | null;
+  action: string;
+}
+
+export async function findLastEventId(db: Executor): Promise<number> {
+  const row = await db
+    .selectFrom('audit_events')
+    .select(sql<number | string | null>`max(id)`.as('max_id'))
+    .executeTakeFirst();
+  return Number(row?.max_id ?? 0);
+}
+
+/** Events after `afterId`, plus the listed earlier IDs still missing (see ChangeFeed.sync in change-feed.ts). */
+export function listChangeEvents(
+  db: Executor,
+  afterId: number,
+  missingIds: readonly number[],
+  limit: number,
+): Promise<ChangeEventRow[]> {
+  return db
+    .selectFrom('audit_events')
+    .select(['id', 'workspace_id', 'target_type', 'target_id', 'action'])
+    .where((eb) =>
+      missingIds.length === 0
+        ? eb('id', '>', afterId)
+        : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
+    )
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}

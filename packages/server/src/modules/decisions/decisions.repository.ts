@@ -2,16 +2,7 @@
  * The reads the access index is built and refreshed from. Whole-workspace loads at start, narrow
  * reloads per audit-event target afterwards. Nothing here runs on the check path.
  */
-import { sql } from 'kysely';
 import type { Executor } from '../../storage/database.js';
-
-export interface ChangeEventRow {
-  id: number;
-  workspace_id: number;
-  target_type: string;
-  target_id: string | null;
-  action: string;
-}
 
 export interface MemberIndexRow {
   id: number;
@@ -140,34 +131,6 @@ const grantColumns = [
 
 export function listWorkspaceIds(db: Executor): Promise<{ id: number }[]> {
   return db.selectFrom('workspaces').select('id').orderBy('id').execute();
-}
-
-export async function findLastEventId(db: Executor): Promise<number> {
-  const row = await db
-    .selectFrom('audit_events')
-    .select(sql<number | string | null>`max(id)`.as('max_id'))
-    .executeTakeFirst();
-  return Number(row?.max_id ?? 0);
-}
-
-/** Events after `afterId`, plus the listed earlier IDs still missing (see AccessIndex.sync). */
-export function listChangeEvents(
-  db: Executor,
-  afterId: number,
-  missingIds: readonly number[],
-  limit: number,
-): Promise<ChangeEventRow[]> {
-  return db
-    .selectFrom('audit_events')
-    .select(['id', 'workspace_id', 'target_type', 'target_id', 'action'])
-    .where((eb) =>
-      missingIds.length === 0
-        ? eb('id', '>', afterId)
-        : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
-    )
-    .orderBy('id')
-    .limit(limit)
-    .execute();
 }
 
 export async function loadWorkspaceRows(

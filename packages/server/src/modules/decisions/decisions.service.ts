@@ -5,7 +5,8 @@
  * system group "All collaborators" included), leaving out grants and memberships that have
  * expired, and of the legacy role they hold in the project's environment (a legacy role covers
  * every project of its environment, or the ones a custom role selects). Every answer comes from
- * the in-memory access index (access-index.ts); nothing here queries the database.
+ * the in-memory access index through its rules (privilege-evaluation.ts); nothing here queries
+ * the database.
  */
 import {
   ACCESS_CHECKS_PER_BATCH,
@@ -40,17 +41,27 @@ import {
 import { resolveEndUserQuestion } from './end-user-decisions.js';
 import { evaluateEndUser } from './end-user-index.js';
 import { explainEndUser } from './end-user-explain.js';
+import type { AccessIndex } from './access-index.js';
+import type {
+  GrantEntry,
+  LegacyProjectRole,
+  MemberEntry,
+  MembershipEntry,
+  ProjectEntry,
+  RoleEntry,
+  WorkspaceIndex,
+} from './workspace-index.js';
 import {
+  allowsEnvironment,
+  allowsProject,
   environmentRoleAllows,
-  type AccessIndex,
-  type GrantEntry,
-  type LegacyProjectRole,
-  type MemberEntry,
-  type MembershipEntry,
-  type ProjectEntry,
-  type RoleEntry,
-  type WorkspaceIndex,
-} from './access-index.js';
+  legacyProjectsOf,
+  legacyRoleIn,
+  legacyRoleOn,
+  liveGroupCount,
+  roleIn,
+  suspendedOnProject,
+} from './privilege-evaluation.js';
 
 export interface EnvironmentPrivileges {
   environment_type: string;
@@ -301,7 +312,8 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         );
       }
       requireProjectAccess(ctx, project);
-      const allowed = ws.allowsProject(
+      const allowed = allowsProject(
+        ws,
         member,
         project.id,
         ws.bitOf(check.resource, check.privilege),
@@ -326,7 +338,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     // A collaborator's environment privileges are collaborator data: not for end-user sessions.
     requireCollaboratorActor(ctx);
     requireEnvironmentAccess(ctx, environment.type);
-    const allowed = ws.allowsEnvironment(member, environment.id, check.resource, check.privilege);
+    const allowed = allowsEnvironment(ws, member, environment.id, check.resource, check.privilege);
     return {
       allowed,
       paths: explain ? [explainEnvironment(ws, member, environment, check, allowed)] : NO_PATHS,
@@ -387,7 +399,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     allowed: boolean,
     nowMs: number,
   ): AccessPath[] {
-    if (ws.suspendedOnProject(member, project.id)) {
+    if (suspendedOnProject(ws, member, project.id)) {
       const env = project.environmentType.toUpperCase();
       return [
         {
@@ -418,7 +430,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         );
       else if (!gone) lacking.push(explainReach(member, reach, 'lacks_privilege', check, nowMs));
     }
-    const legacy = ws.legacyRoleOn(member, project.id);
+    const legacy = legacyRoleOn(ws, member, project.id);
     if (legacy !== undefined) {
       const bits = legacy.project.bits;
       const allows = bit >= 0 && ((bits[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
@@ -429,13 +441,13 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     const misses = [...expired, ...lacking];
     if (misses.length > 0) return misses;
     // "All collaborators" counts: every member is in it, with no membership row.
-    const groups = ws.liveGroupCount(member, nowMs) + ws.systemGroups.length;
+    const groups = liveGroupCount(member, nowMs) + ws.systemGroups.length;
     const system = ws.systemGroups.map((g) => `"${g.name}"`).join(', ');
     const ofThem =
       groups === 1 && system !== ''
         ? `their one group, ${system}, which every collaborator is in`
         : `any of their ${groups} group${groups === 1 ? '' : 's'}${system === '' ? '' : ` (${system}, which every collaborator is in, included)`}`;
-    const role = ws.legacyRoleIn(member, project.environmentId);
+    const role = legacyRoleIn(ws, member, project.environmentId);
     const env = project.environmentType.toUpperCase();
     const legacyNote =
       role === undefined
@@ -496,7 +508,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
   ): AccessPath {
     const privilege = `${check.resource}:${check.privilege}`;
     const env = environment.type.toUpperCase();
-    const assignment = ws.roleIn(member, environment.id);
+    const assignment = roleIn(member, environment.id);
     const base: AccessStep[] = [
       { kind: 'member', id: member.id, name: member.email },
       { kind: 'environment', id: environment.id, name: environment.type },
@@ -555,7 +567,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
   ): Map<number, ProjectReach> {
     const byProject = new Map<number, ProjectReach>();
     const visible = (project: ProjectEntry) =>
-      !ws.suspendedOnProject(member, project.id) &&
+      !suspendedOnProject(ws, member, project.id) &&
       canAccessProject(ctx, { id: project.id, environmentType: project.environmentType });
     for (const reach of ws.reachingGrants(member, null)) {
       if (isExpired(reach, nowMs)) continue;
@@ -565,7 +577,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       else if (visible(project))
         byProject.set(project.id, { project, reaches: [reach], legacy: null });
     }
-    for (const { project, role } of ws.legacyProjectsOf(member)) {
+    for (const { project, role } of legacyProjectsOf(ws, member)) {
       const entry = byProject.get(project.id);
       if (entry !== undefined) entry.legacy = role.project;
       else if (visible(project))
@@ -600,11 +612,11 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
         return {
           member: { id: member.id, name: member.name, email: member.email },
           // A member deactivated by the identity provider keeps their paths, not their privileges.
-          privileges: ws.suspendedOnProject(member, project.id)
+          privileges: suspendedOnProject(ws, member, project.id)
             ? {}
             : privilegesOf(
                 sorted.filter((r) => !isExpired(r, nowMs)),
-                ws.legacyRoleOn(member, project.id)?.project ?? null,
+                legacyRoleOn(ws, member, project.id)?.project ?? null,
               ),
           paths: sorted.map((r) => grantPath(r, nowMs)),
         };
@@ -612,12 +624,6 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
   }
 
   return {
-    /** Runs after every write request: the writer's next check sees the write; other instances hear of it. */
-    async afterWrite(): Promise<void> {
-      await index.sync();
-      await index.notifyOthers();
-    },
-
     check(ctx: RequestContext, check: AccessCheck): AccessDecision {
       return checkOne(ctx, workspaceOf(ctx), check, index.nowMs());
     },
@@ -700,7 +706,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
       const ws = workspaceOf(ctx);
       const member = ws.members.get(memberId);
       return ws.environments.map((environment): EnvironmentPrivileges => {
-        const role = member === undefined ? undefined : ws.roleIn(member, environment.id);
+        const role = member === undefined ? undefined : roleIn(member, environment.id);
         if (role === undefined) {
           return {
             environment_type: environment.type,

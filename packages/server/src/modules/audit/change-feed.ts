@@ -1,0 +1,350 @@
+/**
+ * The change feed: the audit log read as a change log. Every write records an audit event in its
+ * own transaction, so the events after a cursor are exactly the writes a process has not seen yet.
+ * The feed reads them — after a local write (`afterWrite`), when another instance NOTIFYs on
+ * PostgreSQL (a dedicated LISTEN connection, reopened with backoff when lost), and on a poll that
+ * is the safety net and what keeps several processes on one SQLite file current — and hands each
+ * batch to its subscribers: the access index (decisions/access-index.ts) and the API clients'
+ * authentication cache (api-clients.service.ts). docs/decisions.md, "Keeping it current".
+ *
+ * It lives beside the audit log it reads, below every module that subscribes, so a subscriber
+ * depends on the feed and never the feed on a subscriber.
+ */
+import pg from 'pg';
+import { sql } from 'kysely';
+import type { Db, Dialect } from '../../storage/database.js';
+import { findLastEventId, listChangeEvents, type ChangeEventRow } from './audit.repository.js';
+
+/**
+ * Every `target_type` an audit event is written with today (the `targetType` of each
+ * insertAuditEvent call: literal, `${kind}_role` in roles.service.ts, the SCIM populations'
+ * `userTarget`/`groupTarget`, the console's sign-in targets). A subscriber that reacts to writes
+ * switches over this union with no default case, so a kind added here fails to compile until
+ * every subscriber says what it means for it. A write that records a new target type must add it
+ * here; until then the subscribers see it as unknown (`targetType: null`) and ignore it.
+ */
+export const CHANGE_TARGET_TYPES = [
+  'api_client',
+  'approval_request',
+  'end_user',
+  'end_user_group',
+  'environment_role',
+  'feature',
+  'member',
+  'member_invitation',
+  'policy',
+  'project',
+  'project_grant',
+  'project_role',
+  'role',
+  'scim_connection',
+  'sso_oidc',
+  'user_group',
+  'workspace',
+] as const;
+export type ChangeTargetType = (typeof CHANGE_TARGET_TYPES)[number];
+
+const KNOWN_TARGET_TYPES: ReadonlySet<string> = new Set(CHANGE_TARGET_TYPES);
+const isChangeTargetType = (value: string): value is ChangeTargetType =>
+  KNOWN_TARGET_TYPES.has(value);
+
+/** One write, as subscribers receive it. */
+export interface ChangeEvent {
+  readonly id: number;
+  readonly workspaceId: number;
+  readonly action: string;
+  /** Null for a target type this version does not know (a row written by another version). */
+  readonly targetType: ChangeTargetType | null;
+  readonly targetId: string | null;
+}
+
+/**
+ * Receives each batch of events in ID order (late commits may repeat or come after later IDs:
+ * applying an event twice or late must be harmless). A sync resolves after every listener has.
+ */
+export type ChangeListener = (events: readonly ChangeEvent[]) => void | Promise<void>;
+
+/** What a subscriber needs of the feed. */
+export interface ChangeSubscriptions {
+  /** Adds a listener; returns the function that removes it. */
+  subscribe(listener: ChangeListener): () => void;
+}
+
+export interface ChangeFeedOptions {
+  db: Db;
+  dialect: Dialect;
+  /** The PostgreSQL URL to LISTEN on; absent on SQLite. */
+  databaseUrl?: string | undefined;
+  /** The safety-net poll, in ms; 0 disables it. */
+  pollIntervalMs?: number | undefined;
+  onError?: (error: unknown) => void;
+}
+
+/** The part of a pino/Fastify logger the feed uses. */
+export interface FeedLog {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+export const CHANGE_CHANNEL = 'roster_changes';
+/** How long an ID skipped by the change log stays on the watch list (see sync). */
+const MISSING_ID_TTL_MS = 60_000;
+const EVENTS_PER_READ = 5_000;
+const LISTEN_CONNECT_TIMEOUT_MS = 5_000;
+const LISTEN_RETRY_FIRST_MS = 250;
+const LISTEN_RETRY_MAX_MS = 5_000;
+
+export class ChangeFeed implements ChangeSubscriptions {
+  private readonly listeners: ChangeListener[] = [];
+  private lastSeen = 0;
+  /** IDs below lastSeen not seen yet: on PostgreSQL a transaction can commit after a later one. */
+  private readonly missing = new Map<number, number>();
+  private running: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private listener: pg.Client | null = null;
+  private notifications: 'listening' | 'reconnecting' | undefined;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private listenAttempts = 0;
+  private log: FeedLog | undefined;
+  private stopped = false;
+  /** Counters for docs, tests and operators. */
+  readonly stats = { syncs: 0, events: 0 };
+
+  constructor(private readonly options: ChangeFeedOptions) {}
+
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
+  }
+
+  /**
+   * Reads the log's position, runs `load` (the subscribers' build from current rows), then
+   * delivers every event after that position and starts listening and polling. The position is
+   * read first so that nothing written during the load is missed (it is delivered again, which
+   * is harmless).
+   */
+  async start(load?: () => Promise<void>): Promise<void> {
+    const position = await findLastEventId(this.options.db);
+    await load?.();
+    this.lastSeen = position;
+    this.missing.clear();
+    const interval = this.options.pollIntervalMs ?? 1_000;
+    if (interval > 0) {
+      this.poller = setInterval(() => {
+        this.sync().catch((error: unknown) => this.options.onError?.(error));
+      }, interval);
+      this.poller.unref();
+    }
+    if (this.options.dialect === 'postgres' && this.options.databaseUrl !== undefined)
+      await this.listen(this.options.databaseUrl);
+  }
+
+  /**
+   * Runs after every request that recorded a change: the subscribers apply it before the
+   * response goes out (the writer's next check sees the write), and other instances hear of it.
+   */
+  async afterWrite(): Promise<void> {
+    await this.sync();
+    await this.notifyOthers();
+  }
+
+  /**
+   * Holds a dedicated connection LISTENing for other instances' writes. When it is lost (a restart,
+   * a failover, pg_terminate_backend), it is opened again with backoff until that works, however
+   * long the outage: meanwhile the poll keeps the subscribers current, only slower
+   * (docs/operations.md).
+   */
+  private async listen(url: string): Promise<void> {
+    const client = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: LISTEN_CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    // Until LISTEN has run, a failure rejects the attempt below and the caller retries; after it,
+    // 'error' or 'end' means the connection is lost (a client can emit 'error' twice: the
+    // server's 57P01, then the closed socket), and it is reported once.
+    let state: 'connecting' | 'up' | 'done' = 'connecting';
+    const onLost = (error: unknown) => {
+      if (state !== 'up') return;
+      state = 'done';
+      if (this.listener === client) this.listener = null;
+      void client.end().catch(() => undefined);
+      this.listenerLost(url, error);
+    };
+    client.on('notification', () => {
+      this.sync().catch((error: unknown) => this.options.onError?.(error));
+    });
+    client.on('error', onLost);
+    client.on('end', () => {
+      onLost(new Error('the LISTEN connection closed'));
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    } catch (error) {
+      state = 'done';
+      void client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.stopped) {
+      state = 'done';
+      await client.end();
+      return;
+    }
+    state = 'up';
+    this.listener = client;
+    this.listenAttempts = 0;
+    this.notifications = 'listening';
+    // Writes that landed while the listener was connecting (or down). Its failure is the poll's
+    // to recover from, not a failed LISTEN.
+    await this.sync().catch((error: unknown) => this.options.onError?.(error));
+  }
+
+  /** Logs the loss once and schedules the next attempt: 250 ms, doubling up to 5 s. */
+  private listenerLost(url: string, error: unknown): void {
+    if (this.stopped) return;
+    if (this.notifications === 'listening') {
+      this.log?.warn(
+        { err: error },
+        'lost the PostgreSQL LISTEN connection for cross-instance changes; reconnecting (the poll covers the gap)',
+      );
+    }
+    this.notifications = 'reconnecting';
+    if (this.reconnectTimer !== null) return;
+    const delay = Math.min(LISTEN_RETRY_MAX_MS, LISTEN_RETRY_FIRST_MS * 2 ** this.listenAttempts);
+    this.listenAttempts += 1;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      const attempt = this.listenAttempts;
+      this.listen(url).then(
+        () => {
+          if (!this.stopped)
+            this.log?.info({ attempt }, 'listening for cross-instance changes again');
+        },
+        (retryError: unknown) => {
+          // Every failed attempt is logged, at most once per backoff step (at most every 5 s).
+          this.log?.warn(
+            { err: retryError, attempt },
+            'could not LISTEN for cross-instance changes; retrying',
+          );
+          this.listenerLost(url, retryError);
+        },
+      );
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  /**
+   * Whether other instances' writes arrive by notification (`listening`), or only by the poll
+   * while the LISTEN connection is re-established (`reconnecting`). Undefined on SQLite, which
+   * runs one instance.
+   */
+  notificationState(): 'listening' | 'reconnecting' | undefined {
+    return this.notifications;
+  }
+
+  /** Reports the LISTEN connection's losses and recoveries to the server's logger. */
+  useLog(log: FeedLog): void {
+    this.log = log;
+  }
+
+  /** Tells the other instances to sync (PostgreSQL only). Called after a local write. */
+  async notifyOthers(): Promise<void> {
+    if (this.options.dialect !== 'postgres') return;
+    await sql`select pg_notify(${CHANGE_CHANNEL}, '')`.execute(this.options.db);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poller !== null) clearInterval(this.poller);
+    this.poller = null;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const listener = this.listener;
+    this.listener = null;
+    if (listener !== null) await listener.end().catch(() => undefined);
+    await this.running?.catch(() => undefined);
+    await this.queued?.catch(() => undefined);
+  }
+
+  /**
+   * Delivers every change logged since the last sync. Concurrent callers share one run, and a
+   * caller that arrives during a run gets the next one, which starts after its call: a caller
+   * whose write committed before it called sync() always sees that write applied afterwards.
+   */
+  sync(): Promise<void> {
+    if (this.running === null) {
+      this.running = this.syncOnce().finally(() => {
+        this.running = null;
+      });
+      return this.running;
+    }
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        return this.sync();
+      });
+    return this.queued;
+  }
+
+  private async syncOnce(): Promise<void> {
+    this.stats.syncs += 1;
+    const nowMs = Date.now();
+    for (const [id, since] of this.missing)
+      if (nowMs - since > MISSING_ID_TTL_MS) this.missing.delete(id);
+    for (;;) {
+      const rows = await listChangeEvents(
+        this.options.db,
+        this.lastSeen,
+        [...this.missing.keys()],
+        EVENTS_PER_READ,
+      );
+      if (rows.length === 0) return;
+      let expected = this.lastSeen + 1;
+      for (const row of rows) {
+        if (row.id > this.lastSeen) {
+          // IDs skipped here may belong to transactions still in flight: watch them for a while.
+          if (row.id - expected <= EVENTS_PER_READ)
+            for (let id = expected; id < row.id; id++) this.missing.set(id, nowMs);
+          expected = row.id + 1;
+          this.lastSeen = row.id;
+        } else {
+          this.missing.delete(row.id);
+        }
+      }
+      this.stats.events += rows.length;
+      await this.deliver(rows.map(toChangeEvent));
+      if (rows.length < EVENTS_PER_READ) return;
+    }
+  }
+
+  /**
+   * Every listener gets the batch, together (one's database reads do not hold back another's
+   * eviction), and one's failure does not keep the batch from the others; the first failure is
+   * the sync's.
+   */
+  private async deliver(events: readonly ChangeEvent[]): Promise<void> {
+    const results = await Promise.allSettled(
+      this.listeners.map(async (listener) => {
+        await listener(events);
+      }),
+    );
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
+  }
+}
+
+function toChangeEvent(row: ChangeEventRow): ChangeEvent {
+  return {
+    id: row.id,
+    workspaceId: row.workspace_id,
+    action: row.action,
+    targetType: isChangeTargetType(row.target_type) ? row.target_type : null,
+    targetId: row.target_id,
+  };
+}
