@@ -45,7 +45,7 @@ import { resolveEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments, listWorkspaces } from '../workspaces/workspaces.repository.js';
 import { findEndUserByEmailKey } from '../end-users/end-users.repository.js';
 import { SignInError, type VerifiedSignIn } from '../sso/sso.service.js';
-import type { ConsoleConfig } from './console.config.js';
+import type { ConsoleConfig } from '../../config.js';
 import {
   countCredentials,
   deleteEndUserSessionByTokenHash,
