@@ -71,7 +71,10 @@ function describeValidation(allIssues: ValidationIssue[], context: string | unde
 }
 
 /** The body parser's refusals of text that is no JSON at all. */
-const UNPARSABLE_BODY_CODES = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_EMPTY_JSON_BODY']);
+const UNPARSABLE_BODY_CODES = new Set([
+  'FST_ERR_CTP_INVALID_JSON_BODY',
+  'FST_ERR_CTP_EMPTY_JSON_BODY',
+]);
 
 const clientError = (
   status: number,
