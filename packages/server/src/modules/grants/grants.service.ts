@@ -20,6 +20,7 @@ import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import type { ProjectsService } from '../projects/projects.service.js';
 import {
+  findExistingIds,
   findGrantById,
   listGrants,
   upsertGrant,
@@ -238,35 +239,11 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
             .map((g) => String(g.assignment_id)),
         ),
       ];
-      const [roles, members, groups] = await Promise.all([
-        roleIds.length === 0
-          ? []
-          : deps.db
-              .selectFrom('project_roles')
-              .select('id')
-              .where('workspace_id', '=', ctx.workspaceId)
-              .where('id', 'in', roleIds)
-              .execute(),
-        memberIds.length === 0
-          ? []
-          : deps.db
-              .selectFrom('members')
-              .select('id')
-              .where('workspace_id', '=', ctx.workspaceId)
-              .where('id', 'in', memberIds)
-              .execute(),
-        groupIds.length === 0
-          ? []
-          : deps.db
-              .selectFrom('collaborator_groups')
-              .select('id')
-              .where('workspace_id', '=', ctx.workspaceId)
-              .where('id', 'in', groupIds)
-              .execute(),
+      const [knownRoles, knownMembers, knownGroups] = await Promise.all([
+        findExistingIds(deps.db, 'project_roles', ctx.workspaceId, roleIds),
+        findExistingIds(deps.db, 'members', ctx.workspaceId, memberIds),
+        findExistingIds(deps.db, 'collaborator_groups', ctx.workspaceId, groupIds),
       ]);
-      const knownRoles = new Set(roles.map((r) => r.id));
-      const knownMembers = new Set(members.map((m) => m.id));
-      const knownGroups = new Set(groups.map((g) => g.id));
       const items = body.project_grants.map((grant) => {
         if (!knownRoles.has(grant.project_role_id)) {
           throw badRequest('grant.role_unknown', `Project role ${grant.project_role_id} not found`);

@@ -70,14 +70,18 @@ export async function findRoleByNameKey(
   return row === undefined ? undefined : counted(row);
 }
 
-/** An environment role's ID and name, without the assignment count. */
-export function findEnvironmentRoleRefByNameKey(
+/**
+ * An environment or legacy role's ID and name, without the assignment count (which grows with the
+ * members): what resolving a role by name needs.
+ */
+export function findRoleRefByNameKey(
   db: Executor,
+  table: 'environment_roles' | 'legacy_roles',
   workspaceId: number,
   nameKey: string,
 ): Promise<{ id: number; name: string } | undefined> {
   return db
-    .selectFrom('environment_roles')
+    .selectFrom(table)
     .select(['id', 'name'])
     .where('workspace_id', '=', workspaceId)
     .where('name_key', '=', nameKey)
@@ -176,20 +180,6 @@ export async function findLegacyRoleByNameKey(db: Executor, workspaceId: number,
     .where('r.name_key', '=', nameKey)
     .executeTakeFirst();
   return row === undefined ? undefined : { ...row, members_count: Number(row.members_count) };
-}
-
-/** A legacy role's ID and name, without the assignment count (which grows with the members). */
-export function findLegacyRoleRefByNameKey(
-  db: Executor,
-  workspaceId: number,
-  nameKey: string,
-): Promise<{ id: number; name: string } | undefined> {
-  return db
-    .selectFrom('legacy_roles')
-    .select(['id', 'name'])
-    .where('workspace_id', '=', workspaceId)
-    .where('name_key', '=', nameKey)
-    .executeTakeFirst();
 }
 
 export async function listLegacyRoles(

@@ -34,9 +34,8 @@ import { listEnvironments } from '../workspaces/workspaces.repository.js';
 import {
   deleteRole,
   findLegacyRoleById,
-  findEnvironmentRoleRefByNameKey,
+  findRoleRefByNameKey,
   findLegacyRoleByNameKey,
-  findLegacyRoleRefByNameKey,
   findRoleById,
   findRoleByNameKey,
   insertRole,
@@ -208,38 +207,23 @@ export async function resolveEnvRoles(
       );
     }
     const roleType = assignment.role_type ?? 'privilege_group';
-    if (roleType === 'privilege_group') {
-      // Resolving a role by name runs per assignment of every invitation and SCIM write: no counts.
-      const role = await findLegacyRoleRefByNameKey(
-        db,
-        workspaceId,
-        legacyRoleKey(assignment.name),
-      );
-      if (role === undefined)
-        throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
-      resolved.set(environment.id, {
-        environment,
-        roleType,
-        roleName: role.name,
-        legacyRoleId: role.id,
-        environmentRoleId: null,
-      });
-    } else {
-      const role = await findEnvironmentRoleRefByNameKey(
-        db,
-        workspaceId,
-        assignment.name.trim().toLowerCase(),
-      );
-      if (role === undefined)
-        throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
-      resolved.set(environment.id, {
-        environment,
-        roleType,
-        roleName: role.name,
-        legacyRoleId: null,
-        environmentRoleId: role.id,
-      });
-    }
+    const legacy = roleType === 'privilege_group';
+    // Resolving a role by name runs per assignment of every invitation and SCIM write: no counts.
+    const role = await findRoleRefByNameKey(
+      db,
+      legacy ? 'legacy_roles' : 'environment_roles',
+      workspaceId,
+      legacy ? legacyRoleKey(assignment.name) : assignment.name.trim().toLowerCase(),
+    );
+    if (role === undefined)
+      throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
+    resolved.set(environment.id, {
+      environment,
+      roleType,
+      roleName: role.name,
+      legacyRoleId: legacy ? role.id : null,
+      environmentRoleId: legacy ? null : role.id,
+    });
   }
   return [...resolved.values()];
 }
@@ -252,7 +236,12 @@ export async function withNoAccessDefaults(
 ): Promise<ResolvedEnvRole[]> {
   const environments = await listEnvironments(db, workspaceId);
   // Runs for every new collaborator (invitations, SCIM): no count of the role's members here.
-  const noAccess = await findLegacyRoleRefByNameKey(db, workspaceId, NO_ACCESS_ROLE.toLowerCase());
+  const noAccess = await findRoleRefByNameKey(
+    db,
+    'legacy_roles',
+    workspaceId,
+    NO_ACCESS_ROLE.toLowerCase(),
+  );
   if (noAccess === undefined) throw new Error(`workspace ${workspaceId} has no "No access" role`);
   return environments.map(
     (environment) =>
