@@ -80,14 +80,28 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
     return grant;
   }
 
-  async function list(
+  /** One page of grants, each shown with the fields its listing names (the rest is implied by the path). */
+  async function list<K extends keyof ProjectGrant>(
     ctx: RequestContext,
     filter: GrantFilter,
     query: { 'page[number]'?: number; 'page[size]'?: number },
+    fields: readonly K[],
   ) {
     const page = pageRequest(query);
     const { rows, total } = await listGrants(deps.db, ctx.workspaceId, filter, page, ctx.scope);
-    return { rows, total, page };
+    const at = now();
+    return paged(
+      rows.map((row) => {
+        const grant = toProjectGrant(row, at);
+        // Object.fromEntries loses the key types; the entries are exactly `fields` of a ProjectGrant.
+        return Object.fromEntries(fields.map((field) => [field, grant[field]])) as Pick<
+          ProjectGrant,
+          K
+        >;
+      }),
+      total,
+      page,
+    );
   }
 
   async function requireRole(ctx: RequestContext, roleId: string) {
@@ -165,23 +179,14 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       query: { 'page[number]'?: number; 'page[size]'?: number },
     ) {
       await deps.projects.requireProject(ctx, projectId);
-      const { rows, total, page } = await list(ctx, { projectId }, query);
-      const at = now();
-      return paged(
-        rows.map((row) => {
-          const grant = toProjectGrant(row, at);
-          return {
-            id: grant.id,
-            project_role: grant.project_role,
-            user: grant.user,
-            user_group: grant.user_group,
-            expires_at: grant.expires_at,
-            expired: grant.expired,
-          };
-        }),
-        total,
-        page,
-      );
+      return list(ctx, { projectId }, query, [
+        'id',
+        'project_role',
+        'user',
+        'user_group',
+        'expires_at',
+        'expired',
+      ]);
     },
 
     /** Grants of one collaborator (direct only) or one group, limited to projects the caller may see. */
@@ -191,22 +196,7 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       query: { 'page[number]'?: number; 'page[size]'?: number },
     ) {
       requireDevAccess(ctx);
-      const { rows, total, page } = await list(ctx, filter, query);
-      const at = now();
-      return paged(
-        rows.map((row) => {
-          const grant = toProjectGrant(row, at);
-          return {
-            id: grant.id,
-            project: grant.project,
-            project_role: grant.project_role,
-            expires_at: grant.expires_at,
-            expired: grant.expired,
-          };
-        }),
-        total,
-        page,
-      );
+      return list(ctx, filter, query, ['id', 'project', 'project_role', 'expires_at', 'expired']);
     },
 
     /** Adds grants, or refreshes the identical ones; at most 100 a request, all or nothing. */
