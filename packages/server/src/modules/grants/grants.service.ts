@@ -17,7 +17,7 @@ import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
 import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import type { ProjectsService } from '../projects/projects.service.js';
 import {
   findExistingIds,
@@ -139,15 +139,9 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
             .set({ project_role_id: role.id, expires_at: expiresAt, updated_at: now() })
             .where('id', '=', id)
             .execute();
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'project_grant.updated',
-            targetType: 'project_grant',
-            targetId: id,
+          await recordChange(trx, ctx, now(), 'project_grant.updated', ['project_grant', id], {
             before: { project_role_id: grant.project_role_id, expires_at: grant.expires_at },
             after: { project_role_id: role.id, expires_at: expiresAt },
-            createdAt: now(),
           });
         });
       } catch (error) {
@@ -161,14 +155,8 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       const grant = await requireGrant(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
         await trx.deleteFrom('project_grants').where('id', '=', id).execute();
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'project_grant.deleted',
-          targetType: 'project_grant',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'project_grant.deleted', ['project_grant', id], {
           before: toProjectGrant(grant, now()),
-          createdAt: now(),
         });
       });
     },
@@ -275,14 +263,8 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
             at,
           );
         }
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'project_grants.upserted',
-          targetType: 'project',
-          targetId: project.id,
+        await recordChange(trx, ctx, at, 'project_grants.upserted', ['project', project.id], {
           after: body.project_grants,
-          createdAt: at,
         });
       });
     },

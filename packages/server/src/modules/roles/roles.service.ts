@@ -29,7 +29,7 @@ import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
 import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import { listEnvironments } from '../workspaces/workspaces.repository.js';
 import {
   deleteRole,
@@ -323,14 +323,8 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
             },
             kind === 'project' ? newPrefixedId('pr') : undefined,
           );
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: `${target}.created`,
-            targetType: target,
-            targetId: newId,
+          await recordChange(trx, ctx, now(), `${target}.created`, [target, newId], {
             after: { name, config: input.config },
-            createdAt: now(),
           });
           return newId;
         });
@@ -349,15 +343,9 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
             config,
             updated_at: now(),
           });
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: `${target}.updated`,
-            targetType: target,
-            targetId: existing.id,
+          await recordChange(trx, ctx, now(), `${target}.updated`, [target, existing.id], {
             before: { name: existing.name, config: fromJson(existing.config) },
             after: { name, config: input.config },
-            createdAt: now(),
           });
         });
         return present(await requireRole(ctx, existing.id));
@@ -370,14 +358,8 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
         if (existing.members_count > 0) throw badRequest('role.in_use', ROLE_IN_USE_MESSAGE);
         await deps.db.transaction().execute(async (trx) => {
           await deleteRole(trx, kind, existing.id);
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: `${target}.deleted`,
-            targetType: target,
-            targetId: existing.id,
+          await recordChange(trx, ctx, now(), `${target}.deleted`, [target, existing.id], {
             before: { name: existing.name, config: fromJson(existing.config) },
-            createdAt: now(),
           });
         });
       },
@@ -486,19 +468,13 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
             .returning('id')
             .executeTakeFirstOrThrow();
           await replaceLegacyRoleProjects(trx, ctx.workspaceId, row.id, projects.projectIds);
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'role.created',
-            targetType: 'role',
-            targetId: row.id,
+          await recordChange(trx, ctx, now(), 'role.created', ['role', row.id], {
             after: {
               name,
               privileges: input.privileges,
               project_access: projects.access,
               project_ids: projects.projectIds,
             },
-            createdAt: now(),
           });
           return row.id;
         });
@@ -526,12 +502,7 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
             .execute();
           if (projects !== undefined)
             await replaceLegacyRoleProjects(trx, ctx.workspaceId, id, projects.projectIds);
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'role.updated',
-            targetType: 'role',
-            targetId: id,
+          await recordChange(trx, ctx, now(), 'role.updated', ['role', id], {
             before: {
               name: before.name,
               privileges: before.privileges,
@@ -544,7 +515,6 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
               project_access: projects?.access ?? before.project_access,
               project_ids: projects?.projectIds ?? before.project_ids,
             },
-            createdAt: now(),
           });
         });
         return legacyRoleView(ctx, id);
@@ -557,14 +527,8 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
         if (existing.members_count > 0) throw badRequest('role.in_use', ROLE_IN_USE_MESSAGE);
         await deps.db.transaction().execute(async (trx) => {
           await trx.deleteFrom('legacy_roles').where('id', '=', id).execute();
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'role.deleted',
-            targetType: 'role',
-            targetId: id,
+          await recordChange(trx, ctx, now(), 'role.deleted', ['role', id], {
             before: { name: existing.name, privileges: fromJson(existing.privileges) },
-            createdAt: now(),
           });
         });
       },
