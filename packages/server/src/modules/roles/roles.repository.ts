@@ -12,8 +12,7 @@ type DbCount = number | string;
 export type RoleKind = 'environment' | 'project';
 export type RoleId = number | string;
 
-export interface RoleRow {
-  id: RoleId;
+export interface RoleValues {
   workspace_id: number;
   name: string;
   name_key: string;
@@ -22,6 +21,10 @@ export interface RoleRow {
   inheritable: number;
   created_at: string;
   updated_at: string;
+}
+
+export interface RoleRow extends RoleValues {
+  id: RoleId;
   members_count: number;
 }
 
@@ -107,17 +110,6 @@ export async function listRoles(
     base.select((eb) => eb.fn.countAll<DbCount>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows: rows.map(counted), total: Number(count.n) };
-}
-
-export interface RoleValues {
-  workspace_id: number;
-  name: string;
-  name_key: string;
-  config: string;
-  type: string;
-  inheritable: number;
-  created_at: string;
-  updated_at: string;
 }
 
 export async function insertRole(
