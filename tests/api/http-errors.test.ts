@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMember, startRoster, type Roster } from '../helpers/roster.js';
+import { createConnection, scimClient } from '../scim/helpers.js';
 
 let roster: Roster;
 let memberId: number;
@@ -266,6 +267,40 @@ describe('malformed requests', () => {
       });
       expect(res.status, `${method} ${path} ${body ?? ''}`).toBeGreaterThanOrEqual(400);
       expect(res.status, `${method} ${path} ${body ?? ''}`).toBeLessThan(500);
+    }
+  });
+});
+
+describe('one error classification for the JSON API and SCIM', () => {
+  const SCIM_ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
+
+  it('gives malformed JSON, an empty body, NUL text and a body over the limit the same status and message on both', async () => {
+    const scim = scimClient(roster, await createConnection(roster));
+    const cases: { body: string; status: number; scimType?: string }[] = [
+      { body: '{"userName": ', status: 400, scimType: 'invalidSyntax' },
+      { body: '', status: 400, scimType: 'invalidSyntax' },
+      { body: JSON.stringify({ userName: 'a\u0000b' }), status: 400 },
+      { body: JSON.stringify({ userName: 'x'.repeat(9 * 1024 * 1024) }), status: 413 },
+    ];
+    for (const { body, status, scimType } of cases) {
+      const label = body.slice(0, 20);
+      const api = await roster.request('POST', '/api/user_groups', {
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      const viaScim = await scim.request('POST', '/Users', body, {
+        'content-type': 'application/json',
+      });
+      expect(api.status, label).toBe(status);
+      expect(viaScim.status, label).toBe(status);
+      expect(viaScim.headers.get('content-type'), label).toMatch(/application\/scim\+json/);
+      const title = (api.body as { errors: { title: string }[] }).errors[0]?.title;
+      expect(viaScim.body, label).toEqual({
+        schemas: [SCIM_ERROR],
+        status: String(status),
+        ...(scimType === undefined ? {} : { scimType }),
+        detail: title,
+      });
     }
   });
 });

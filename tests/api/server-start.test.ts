@@ -147,6 +147,9 @@ describe('starting the server from the command line', { timeout: 120_000 }, () =
     ['PORT', 'eighty', 'PORT must be a whole number'],
     ['ROSTER_TRUST_PROXY', 'yes please', 'ROSTER_TRUST_PROXY must be true, false, a number'],
     ['ROSTER_TRUST_PROXY', '10.0.0.0/33', 'ROSTER_TRUST_PROXY must be'],
+    // The console's settings and the secret key are read by the same loader, at start.
+    ['ROSTER_LOGIN_ATTEMPTS_PER_IP', '-1', 'ROSTER_LOGIN_ATTEMPTS_PER_IP must be a whole number'],
+    ['ROSTER_SECRET_KEY', 'shorter than 32', 'ROSTER_SECRET_KEY must be at least 32 characters'],
   ])('refuses to start with an invalid %s and names the variable', async (name, value, message) => {
     const child = spawn(process.execPath, [MAIN], {
       env: { ...process.env, [name]: value, ROSTER_DATA_DIR: dataDir },

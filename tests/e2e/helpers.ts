@@ -33,37 +33,23 @@ export const SCREENSHOT_DIR =
 export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'correct horse battery';
 
-const CONSOLE_ENV = [
-  'ROSTER_ADMIN_EMAIL',
-  'ROSTER_ADMIN_PASSWORD',
-  'ROSTER_CONSOLE_DIR',
-  'ROSTER_SESSION_TTL_SECONDS',
-  'ROSTER_LOGIN_ATTEMPTS_PER_EMAIL',
-  'ROSTER_LOGIN_ATTEMPTS_PER_IP',
-] as const;
-type ConsoleEnv = Partial<Record<(typeof CONSOLE_ENV)[number], string>>;
+type ConsoleEnv = Partial<
+  Record<
+    | 'ROSTER_ADMIN_EMAIL'
+    | 'ROSTER_ADMIN_PASSWORD'
+    | 'ROSTER_CONSOLE_DIR'
+    | 'ROSTER_SESSION_TTL_SECONDS'
+    | 'ROSTER_LOGIN_ATTEMPTS_PER_EMAIL'
+    | 'ROSTER_LOGIN_ATTEMPTS_PER_IP',
+    string
+  >
+>;
 
-/**
- * startRoster with the console's environment variables set while the app is built (the server
- * reads them from the environment, as main.ts does), restored afterwards.
- */
+/** startRoster with the console's environment variables beside the others (config.ts reads them all). */
 export async function startConsoleRoster(
   options: { console?: ConsoleEnv } & RosterOptions = {},
 ): Promise<Roster> {
-  const saved = new Map(CONSOLE_ENV.map((name) => [name, process.env[name]]));
-  // Deleting is the only way to unset an environment variable (assigning undefined stores "undefined").
-  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
-  for (const name of CONSOLE_ENV) delete process.env[name];
-  Object.assign(process.env, options.console ?? {});
-  try {
-    return await startRoster(options.env === undefined ? {} : { env: options.env });
-  } finally {
-    for (const [name, value] of saved) {
-      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- unsets the variable, as above
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
+  return startRoster({ env: { ...options.env, ...options.console } });
 }
 
 /** A browser-like client of one console session: its cookies, and its CSRF token on writes. */

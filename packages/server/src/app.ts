@@ -74,7 +74,6 @@ import { createScimService } from './modules/scim/scim.service.js';
 import { registerScimConnectionRoutes, registerScimEndpoints } from './modules/scim/scim.routes.js';
 import { createEndUserDecisionsService } from './modules/decisions/end-user-decisions.js';
 import { createConsoleService } from './modules/console/console.service.js';
-import { loadConsoleConfig, type ConsoleConfig } from './modules/console/console.config.js';
 import { registerConsole, sessionAuthenticator } from './modules/console/console.plugin.js';
 import { createSsoService } from './modules/sso/sso.service.js';
 import { createSecretBox } from './modules/sso/sso.secrets.js';
@@ -87,8 +86,6 @@ export interface AppDeps {
   clock?: Clock;
   mailer?: Mailer;
   logger?: FastifyServerOptions['logger'];
-  /** The admin console's settings; read from the environment when not given. */
-  console?: ConsoleConfig;
 }
 
 export function createServices(deps: AppDeps) {
@@ -156,13 +153,13 @@ export function createServices(deps: AppDeps) {
       db,
       clock,
       publicUrl: deps.config.publicUrl,
-      secrets: createSecretBox({ env: process.env, dataDir: deps.config.dataDir }),
+      secrets: createSecretBox({ secretKey: deps.config.secretKey, dataDir: deps.config.dataDir }),
     }),
   };
 }
 
 function withConsole(deps: AppDeps, services: ReturnType<typeof createServices>) {
-  const config = deps.console ?? loadConsoleConfig(process.env);
+  const config = deps.config.console;
   return {
     ...services,
     console: createConsoleService({

@@ -1,9 +1,12 @@
 /**
- * Configuration from environment variables, each documented in README.md. Invalid values stop
- * the server at start with a message naming the variable.
+ * Configuration from environment variables, each documented in README.md. This is the one module
+ * that reads them: everything else receives its settings from Config, so a test builds the whole
+ * server from one `loadConfig({...})`. Invalid values stop the server at start with a message
+ * naming the variable.
  */
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Which proxies may say who the client is (X-Forwarded-For), as Fastify's `trustProxy` takes it:
@@ -33,7 +36,33 @@ export interface Config {
    * (0: never; notifications alone on PostgreSQL, writes of this instance only on SQLite).
    */
   changePollMs: number;
+  /**
+   * ROSTER_SECRET_KEY: the master key of secrets stored encrypted (OIDC client secrets); unset, the
+   * key file in the data directory (modules/sso/sso.secrets.ts).
+   */
+  secretKey: string | undefined;
+  console: ConsoleConfig;
 }
+
+/** The admin console's settings. */
+export interface ConsoleConfig {
+  /** First start: this collaborator is created with Admin in every environment. */
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  /** The built console (index.html and assets/). */
+  staticDir: string;
+  sessionTtlSeconds: number;
+  /** Failed or not, sign-in attempts allowed per email and per client IP in the window. */
+  loginAttemptsPerEmail: number;
+  loginAttemptsPerIp: number;
+  loginWindowSeconds: number;
+}
+
+/** packages/server/{src,dist} → packages/console/dist, from source and from the build alike. */
+const DEFAULT_CONSOLE_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../console/dist',
+);
 
 function integer(
   env: NodeJS.ProcessEnv,
@@ -95,6 +124,42 @@ export function fastifyTrustProxy(
   return (_address, hop) => hop < value;
 }
 
+function loadConsoleConfig(env: NodeJS.ProcessEnv): ConsoleConfig {
+  const adminEmail = optional(env.ROSTER_ADMIN_EMAIL);
+  const adminPassword = optional(env.ROSTER_ADMIN_PASSWORD);
+  if ((adminEmail === undefined) !== (adminPassword === undefined)) {
+    throw new Error('ROSTER_ADMIN_EMAIL and ROSTER_ADMIN_PASSWORD must be set together');
+  }
+  if (adminEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(adminEmail)) {
+    throw new Error(`ROSTER_ADMIN_EMAIL must be an email address, got "${adminEmail}"`);
+  }
+  if (adminPassword !== undefined && adminPassword.length < 10) {
+    throw new Error('ROSTER_ADMIN_PASSWORD must be at least 10 characters');
+  }
+  return {
+    adminEmail,
+    adminPassword,
+    staticDir: path.resolve(optional(env.ROSTER_CONSOLE_DIR) ?? DEFAULT_CONSOLE_DIR),
+    sessionTtlSeconds: integer(
+      env,
+      'ROSTER_SESSION_TTL_SECONDS',
+      12 * 60 * 60,
+      60,
+      30 * 24 * 60 * 60,
+    ),
+    loginAttemptsPerEmail: integer(env, 'ROSTER_LOGIN_ATTEMPTS_PER_EMAIL', 10, 0, 1_000_000),
+    loginAttemptsPerIp: integer(env, 'ROSTER_LOGIN_ATTEMPTS_PER_IP', 50, 0, 1_000_000),
+    loginWindowSeconds: 15 * 60,
+  };
+}
+
+function secretKey(env: NodeJS.ProcessEnv): string | undefined {
+  const key = optional(env.ROSTER_SECRET_KEY);
+  if (key !== undefined && key.length < 32)
+    throw new Error('ROSTER_SECRET_KEY must be at least 32 characters');
+  return key;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const host = optional(env.HOST) ?? '127.0.0.1';
@@ -128,5 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: optional(env.ROSTER_LOG_LEVEL) ?? 'info',
     trustProxy: trustProxy(env),
     changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
+    secretKey: secretKey(env),
+    console: loadConsoleConfig(env),
   };
 }

@@ -10,12 +10,31 @@ export type ErrorBodyStyle =
   /** `{"message":"…"}` — what the reference API answers on POST /api/member_invitations. */
   | 'message';
 
+/**
+ * RFC 7644 §3.12's names for a failed SCIM request. They live here, beside AppError, because the
+ * one error classification (http/classify-error.ts) gives them to framework and storage failures
+ * too; only the SCIM surface renders them.
+ */
+export type ScimType =
+  | 'invalidFilter'
+  | 'tooMany'
+  | 'uniqueness'
+  | 'mutability'
+  | 'invalidSyntax'
+  | 'invalidPath'
+  | 'noTarget'
+  | 'invalidValue'
+  | 'invalidVers'
+  | 'sensitive';
+
 export class AppError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** How SCIM names this failure, when a SCIM request can meet it. */
+    readonly scimType?: ScimType,
   ) {
     super(message);
     this.name = 'AppError';

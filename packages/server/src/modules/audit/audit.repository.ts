@@ -240,3 +240,27 @@ export function listChangeEvents(
     .limit(limit)
     .execute();
 }
+
+/**
+ * The audit event of a change a request makes, written in the change's transaction: the
+ * workspace and actor are the request's. `before` and `after` are what the change replaced and
+ * made (either may be absent).
+ */
+export function recordChange(
+  db: Executor,
+  ctx: { workspaceId: number; actor: AuditEntry['actor'] },
+  createdAt: string,
+  action: string,
+  [targetType, targetId]: readonly [string, AuditEntry['targetId']],
+  change: Pick<AuditEntry, 'before' | 'after' | 'targetName'> = {},
+): Promise<void> {
+  return insertAuditEvent(db, {
+    workspaceId: ctx.workspaceId,
+    actor: ctx.actor,
+    action,
+    targetType,
+    targetId,
+    ...change,
+    createdAt,
+  });
+}

@@ -6,7 +6,7 @@ import type { SessionAuthenticator } from '../../http/auth.js';
 import type { Api } from '../../http/types.js';
 import type { SsoService } from '../sso/sso.service.js';
 import type { ConsoleSsoSignIn } from '../sso/sso.routes.js';
-import type { ConsoleConfig } from './console.config.js';
+import type { ConsoleConfig } from '../../config.js';
 import { registerConsoleRoutes } from './console.routes.js';
 import type { AuthenticatedSession, ConsoleService } from './console.service.js';
 import { consolePage, registerConsoleStatic, type ConsolePage } from '../../http/console-shell.js';

@@ -46,7 +46,7 @@ import { listWorkspaces } from '../workspaces/workspaces.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import { findEndUserByEmailKey } from '../end-users/end-users.repository.js';
 import { SignInError, type VerifiedSignIn } from '../sso/sso.service.js';
-import type { ConsoleConfig } from './console.config.js';
+import type { ConsoleConfig } from '../../config.js';
 import {
   countCredentials,
   deleteEndUserSessionByTokenHash,

@@ -138,3 +138,23 @@ export async function upsertGrant(
     )
     .execute();
 }
+
+/**
+ * Which of these IDs name a row of the table in the workspace: the grantees and roles a batch
+ * of project grants refers to, checked with one query per table instead of one per grant.
+ */
+export async function findExistingIds<T extends number | string>(
+  db: Executor,
+  table: 'project_roles' | 'members' | 'collaborator_groups',
+  workspaceId: number,
+  ids: readonly T[],
+): Promise<Set<T>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .selectFrom(table)
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', 'in', ids)
+    .execute();
+  return new Set(rows.map((row) => row.id as T));
+}

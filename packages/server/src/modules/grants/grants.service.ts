@@ -17,9 +17,10 @@ import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
 import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import type { ProjectsService } from '../projects/projects.service.js';
 import {
+  findExistingIds,
   findGrantById,
   listGrants,
   upsertGrant,
@@ -79,14 +80,28 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
     return grant;
   }
 
-  async function list(
+  /** One page of grants, each shown with the fields its listing names (the rest is implied by the path). */
+  async function list<K extends keyof ProjectGrant>(
     ctx: RequestContext,
     filter: GrantFilter,
     query: { 'page[number]'?: number; 'page[size]'?: number },
+    fields: readonly K[],
   ) {
     const page = pageRequest(query);
     const { rows, total } = await listGrants(deps.db, ctx.workspaceId, filter, page, ctx.scope);
-    return { rows, total, page };
+    const at = now();
+    return paged(
+      rows.map((row) => {
+        const grant = toProjectGrant(row, at);
+        // Object.fromEntries loses the key types; the entries are exactly `fields` of a ProjectGrant.
+        return Object.fromEntries(fields.map((field) => [field, grant[field]])) as Pick<
+          ProjectGrant,
+          K
+        >;
+      }),
+      total,
+      page,
+    );
   }
 
   async function requireRole(ctx: RequestContext, roleId: string) {
@@ -124,15 +139,9 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
             .set({ project_role_id: role.id, expires_at: expiresAt, updated_at: now() })
             .where('id', '=', id)
             .execute();
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'project_grant.updated',
-            targetType: 'project_grant',
-            targetId: id,
+          await recordChange(trx, ctx, now(), 'project_grant.updated', ['project_grant', id], {
             before: { project_role_id: grant.project_role_id, expires_at: grant.expires_at },
             after: { project_role_id: role.id, expires_at: expiresAt },
-            createdAt: now(),
           });
         });
       } catch (error) {
@@ -146,14 +155,8 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       const grant = await requireGrant(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
         await trx.deleteFrom('project_grants').where('id', '=', id).execute();
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'project_grant.deleted',
-          targetType: 'project_grant',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'project_grant.deleted', ['project_grant', id], {
           before: toProjectGrant(grant, now()),
-          createdAt: now(),
         });
       });
     },
@@ -164,23 +167,14 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       query: { 'page[number]'?: number; 'page[size]'?: number },
     ) {
       await deps.projects.requireProject(ctx, projectId);
-      const { rows, total, page } = await list(ctx, { projectId }, query);
-      const at = now();
-      return paged(
-        rows.map((row) => {
-          const grant = toProjectGrant(row, at);
-          return {
-            id: grant.id,
-            project_role: grant.project_role,
-            user: grant.user,
-            user_group: grant.user_group,
-            expires_at: grant.expires_at,
-            expired: grant.expired,
-          };
-        }),
-        total,
-        page,
-      );
+      return list(ctx, { projectId }, query, [
+        'id',
+        'project_role',
+        'user',
+        'user_group',
+        'expires_at',
+        'expired',
+      ]);
     },
 
     /** Grants of one collaborator (direct only) or one group, limited to projects the caller may see. */
@@ -190,22 +184,7 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       query: { 'page[number]'?: number; 'page[size]'?: number },
     ) {
       requireDevAccess(ctx);
-      const { rows, total, page } = await list(ctx, filter, query);
-      const at = now();
-      return paged(
-        rows.map((row) => {
-          const grant = toProjectGrant(row, at);
-          return {
-            id: grant.id,
-            project: grant.project,
-            project_role: grant.project_role,
-            expires_at: grant.expires_at,
-            expired: grant.expired,
-          };
-        }),
-        total,
-        page,
-      );
+      return list(ctx, filter, query, ['id', 'project', 'project_role', 'expires_at', 'expired']);
     },
 
     /** Adds grants, or refreshes the identical ones; at most 100 a request, all or nothing. */
@@ -238,35 +217,11 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
             .map((g) => String(g.assignment_id)),
         ),
       ];
-      const [roles, members, groups] = await Promise.all([
-        roleIds.length === 0
-          ? []
-          : deps.db
-              .selectFrom('project_roles')
-              .select('id')
-              .where('workspace_id', '=', ctx.workspaceId)
-              .where('id', 'in', roleIds)
-              .execute(),
-        memberIds.length === 0
-          ? []
-          : deps.db
-              .selectFrom('members')
-              .select('id')
-              .where('workspace_id', '=', ctx.workspaceId)
-              .where('id', 'in', memberIds)
-              .execute(),
-        groupIds.length === 0
-          ? []
-          : deps.db
-              .selectFrom('collaborator_groups')
-              .select('id')
-              .where('workspace_id', '=', ctx.workspaceId)
-              .where('id', 'in', groupIds)
-              .execute(),
+      const [knownRoles, knownMembers, knownGroups] = await Promise.all([
+        findExistingIds(deps.db, 'project_roles', ctx.workspaceId, roleIds),
+        findExistingIds(deps.db, 'members', ctx.workspaceId, memberIds),
+        findExistingIds(deps.db, 'collaborator_groups', ctx.workspaceId, groupIds),
       ]);
-      const knownRoles = new Set(roles.map((r) => r.id));
-      const knownMembers = new Set(members.map((m) => m.id));
-      const knownGroups = new Set(groups.map((g) => g.id));
       const items = body.project_grants.map((grant) => {
         if (!knownRoles.has(grant.project_role_id)) {
           throw badRequest('grant.role_unknown', `Project role ${grant.project_role_id} not found`);
@@ -308,14 +263,8 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
             at,
           );
         }
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'project_grants.upserted',
-          targetType: 'project',
-          targetId: project.id,
+        await recordChange(trx, ctx, at, 'project_grants.upserted', ['project', project.id], {
           after: body.project_grants,
-          createdAt: at,
         });
       });
     },

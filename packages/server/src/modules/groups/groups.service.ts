@@ -19,7 +19,7 @@ import { nameAndKey } from '../../lib/names.js';
 import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import { requireDevAccess } from '../../lib/scope.js';
 import {
   deleteGroup,
@@ -120,14 +120,8 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
           created_at: now(),
           updated_at: now(),
         });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'user_group.created',
-          targetType: 'user_group',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'user_group.created', ['user_group', id], {
           after: { name: row.name, description: row.description },
-          createdAt: now(),
         });
       });
       return toCollaboratorGroup(await requireGroup(ctx, id));
@@ -148,15 +142,9 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
         body.user_group.description === undefined ? group.description : body.user_group.description;
       await deps.db.transaction().execute(async (trx) => {
         await updateGroup(trx, id, { name, name_key: key, description, updated_at: now() });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'user_group.updated',
-          targetType: 'user_group',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'user_group.updated', ['user_group', id], {
           before: { name: group.name, description: group.description },
           after: { name, description },
-          createdAt: now(),
         });
       });
       return toCollaboratorGroup(await requireGroup(ctx, id));
@@ -175,14 +163,8 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
           .where('group_id', '=', id)
           .execute();
         await deleteGroup(trx, id);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'user_group.deleted',
-          targetType: 'user_group',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'user_group.deleted', ['user_group', id], {
           before: { name: group.name, members_count: group.members_count, project_grants: grants },
-          createdAt: now(),
         });
       });
     },
@@ -252,14 +234,8 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
             expires_at: expiresAt,
           })),
         );
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'user_group.members_added',
-          targetType: 'user_group',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'user_group.members_added', ['user_group', id], {
           after: { user_ids: memberIds, expires_at: expiresAt },
-          createdAt: now(),
         });
       });
     },
@@ -293,14 +269,8 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
       await deps.db.transaction().execute(async (trx) => {
         const removed = await deleteMemberships(trx, id, memberIds, invitationIds);
         if (removed === 0) return;
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'user_group.members_removed',
-          targetType: 'user_group',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'user_group.members_removed', ['user_group', id], {
           before: { user_ids: memberIds, member_invitation_ids: invitationIds },
-          createdAt: now(),
         });
       });
     },

@@ -10,7 +10,7 @@ import { notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireDevAccess } from '../../lib/scope.js';
-import { findLastActivities, insertAuditEvent } from '../audit/audit.repository.js';
+import { findLastActivities, recordChange } from '../audit/audit.repository.js';
 import { findSystemGroup, listMembershipsOfMembers } from '../groups/groups.repository.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments } from '../environments/environments.repository.js';
@@ -108,12 +108,7 @@ export function createMembersService(deps: { db: Db; clock: Clock }) {
         const resolved = await resolveEnvRoles(trx, ctx.workspaceId, envRoles);
         const before = await listRolesOfMembers(trx, [member.id]);
         await setMemberEnvironmentRoles(trx, ctx.workspaceId, member.id, resolved.map(toRoleRow));
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'member.roles_updated',
-          targetType: 'member',
-          targetId: member.id,
+        await recordChange(trx, ctx, now(), 'member.roles_updated', ['member', member.id], {
           before: before.map((r) => ({
             environment_type: r.environment_type,
             role_name: r.role_name,
@@ -124,7 +119,6 @@ export function createMembersService(deps: { db: Db; clock: Clock }) {
             role_name: r.roleName,
             role_type: r.roleType,
           })),
-          createdAt: now(),
         });
       });
     },
@@ -135,14 +129,8 @@ export function createMembersService(deps: { db: Db; clock: Clock }) {
       const member = await requireMember(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
         await deleteMemberRow(trx, member.id);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'member.deleted',
-          targetType: 'member',
-          targetId: member.id,
+        await recordChange(trx, ctx, now(), 'member.deleted', ['member', member.id], {
           before: { name: member.name, email: member.email },
-          createdAt: now(),
         });
       });
     },

@@ -19,7 +19,7 @@ import {
   requireEnvironmentAccess,
   requireProjectAccess,
 } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import { requireEnvironment } from '../environments/environments.service.js';
 import { findProjectById, listProjects, type ProjectRow } from './projects.repository.js';
 
@@ -91,14 +91,8 @@ export function createProjectsService(deps: { db: Db; clock: Clock }) {
           })
           .returning('id')
           .executeTakeFirstOrThrow();
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'project.created',
-          targetType: 'project',
-          targetId: row.id,
+        await recordChange(trx, ctx, now(), 'project.created', ['project', row.id], {
           after: { name, environment_type: environmentType },
-          createdAt: now(),
         });
         return row.id;
       });
@@ -120,15 +114,9 @@ export function createProjectsService(deps: { db: Db; clock: Clock }) {
           .set({ name, description, updated_at: now() })
           .where('id', '=', id)
           .execute();
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'project.updated',
-          targetType: 'project',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'project.updated', ['project', id], {
           before: { name: project.name, description: project.description },
           after: { name, description },
-          createdAt: now(),
         });
       });
       return toProject(await requireProject(ctx, id));
@@ -139,14 +127,8 @@ export function createProjectsService(deps: { db: Db; clock: Clock }) {
       const project = await requireProject(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
         await trx.deleteFrom('projects').where('id', '=', id).execute();
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'project.deleted',
-          targetType: 'project',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'project.deleted', ['project', id], {
           before: { name: project.name, environment_type: project.environment_type },
-          createdAt: now(),
         });
       });
     },

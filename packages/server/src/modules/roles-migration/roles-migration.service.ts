@@ -22,7 +22,7 @@ import { badRequest, notFound } from '../../lib/errors.js';
 import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { requireDevAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import { upsertGrant } from '../grants/grants.repository.js';
 import { setMemberEnvironmentRoles } from '../members/members.repository.js';
 import { listProjectsInEnvironments } from '../projects/projects.repository.js';
@@ -303,15 +303,16 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
           roleIds.project.set(name, await ensureRole(trx, ctx, 'project', name, config, 'system'));
         }
         await apply(trx, ctx, [...assignments, ...moderators], roleIds, projects);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'roles_migration.system_roles',
-          targetType: 'workspace',
-          targetId: ctx.workspaceId,
-          after: plan,
-          createdAt: now(),
-        });
+        await recordChange(
+          trx,
+          ctx,
+          now(),
+          'roles_migration.system_roles',
+          ['workspace', ctx.workspaceId],
+          {
+            after: plan,
+          },
+        );
         return plan;
       };
       return dryRun ? run(deps.db) : deps.db.transaction().execute(run);
@@ -413,14 +414,8 @@ export function createRolesMigrationService(deps: { db: Db; clock: Clock }) {
           ]),
         };
         await apply(trx, ctx, all, roleIds, projects);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'roles_migration.custom_role',
-          targetType: 'role',
-          targetId: legacy.id,
+        await recordChange(trx, ctx, now(), 'roles_migration.custom_role', ['role', legacy.id], {
           after: plan,
-          createdAt: now(),
         });
         return plan;
       };

@@ -12,8 +12,7 @@ type DbCount = number | string;
 export type RoleKind = 'environment' | 'project';
 export type RoleId = number | string;
 
-export interface RoleRow {
-  id: RoleId;
+export interface RoleValues {
   workspace_id: number;
   name: string;
   name_key: string;
@@ -22,6 +21,10 @@ export interface RoleRow {
   inheritable: number;
   created_at: string;
   updated_at: string;
+}
+
+export interface RoleRow extends RoleValues {
+  id: RoleId;
   members_count: number;
 }
 
@@ -70,14 +73,18 @@ export async function findRoleByNameKey(
   return row === undefined ? undefined : counted(row);
 }
 
-/** An environment role's ID and name, without the assignment count. */
-export function findEnvironmentRoleRefByNameKey(
+/**
+ * An environment or legacy role's ID and name, without the assignment count (which grows with the
+ * members): what resolving a role by name needs.
+ */
+export function findRoleRefByNameKey(
   db: Executor,
+  table: 'environment_roles' | 'legacy_roles',
   workspaceId: number,
   nameKey: string,
 ): Promise<{ id: number; name: string } | undefined> {
   return db
-    .selectFrom('environment_roles')
+    .selectFrom(table)
     .select(['id', 'name'])
     .where('workspace_id', '=', workspaceId)
     .where('name_key', '=', nameKey)
@@ -103,17 +110,6 @@ export async function listRoles(
     base.select((eb) => eb.fn.countAll<DbCount>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows: rows.map(counted), total: Number(count.n) };
-}
-
-export interface RoleValues {
-  workspace_id: number;
-  name: string;
-  name_key: string;
-  config: string;
-  type: string;
-  inheritable: number;
-  created_at: string;
-  updated_at: string;
 }
 
 export async function insertRole(
@@ -176,20 +172,6 @@ export async function findLegacyRoleByNameKey(db: Executor, workspaceId: number,
     .where('r.name_key', '=', nameKey)
     .executeTakeFirst();
   return row === undefined ? undefined : { ...row, members_count: Number(row.members_count) };
-}
-
-/** A legacy role's ID and name, without the assignment count (which grows with the members). */
-export function findLegacyRoleRefByNameKey(
-  db: Executor,
-  workspaceId: number,
-  nameKey: string,
-): Promise<{ id: number; name: string } | undefined> {
-  return db
-    .selectFrom('legacy_roles')
-    .select(['id', 'name'])
-    .where('workspace_id', '=', workspaceId)
-    .where('name_key', '=', nameKey)
-    .executeTakeFirst();
 }
 
 export async function listLegacyRoles(

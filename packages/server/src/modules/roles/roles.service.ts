@@ -29,15 +29,14 @@ import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
 import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import { environmentNotFound } from '../environments/environments.service.js';
 import {
   deleteRole,
   findLegacyRoleById,
-  findEnvironmentRoleRefByNameKey,
+  findRoleRefByNameKey,
   findLegacyRoleByNameKey,
-  findLegacyRoleRefByNameKey,
   findRoleById,
   findRoleByNameKey,
   insertRole,
@@ -205,38 +204,23 @@ export async function resolveEnvRoles(
       throw environmentNotFound(assignment.environment_type);
     }
     const roleType = assignment.role_type ?? 'privilege_group';
-    if (roleType === 'privilege_group') {
-      // Resolving a role by name runs per assignment of every invitation and SCIM write: no counts.
-      const role = await findLegacyRoleRefByNameKey(
-        db,
-        workspaceId,
-        legacyRoleKey(assignment.name),
-      );
-      if (role === undefined)
-        throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
-      resolved.set(environment.id, {
-        environment,
-        roleType,
-        roleName: role.name,
-        legacyRoleId: role.id,
-        environmentRoleId: null,
-      });
-    } else {
-      const role = await findEnvironmentRoleRefByNameKey(
-        db,
-        workspaceId,
-        assignment.name.trim().toLowerCase(),
-      );
-      if (role === undefined)
-        throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
-      resolved.set(environment.id, {
-        environment,
-        roleType,
-        roleName: role.name,
-        legacyRoleId: null,
-        environmentRoleId: role.id,
-      });
-    }
+    const legacy = roleType === 'privilege_group';
+    // Resolving a role by name runs per assignment of every invitation and SCIM write: no counts.
+    const role = await findRoleRefByNameKey(
+      db,
+      legacy ? 'legacy_roles' : 'environment_roles',
+      workspaceId,
+      legacy ? legacyRoleKey(assignment.name) : assignment.name.trim().toLowerCase(),
+    );
+    if (role === undefined)
+      throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
+    resolved.set(environment.id, {
+      environment,
+      roleType,
+      roleName: role.name,
+      legacyRoleId: legacy ? role.id : null,
+      environmentRoleId: legacy ? null : role.id,
+    });
   }
   return [...resolved.values()];
 }
@@ -249,7 +233,12 @@ export async function withNoAccessDefaults(
 ): Promise<ResolvedEnvRole[]> {
   const environments = await listEnvironments(db, workspaceId);
   // Runs for every new collaborator (invitations, SCIM): no count of the role's members here.
-  const noAccess = await findLegacyRoleRefByNameKey(db, workspaceId, NO_ACCESS_ROLE.toLowerCase());
+  const noAccess = await findRoleRefByNameKey(
+    db,
+    'legacy_roles',
+    workspaceId,
+    NO_ACCESS_ROLE.toLowerCase(),
+  );
   if (noAccess === undefined) throw new Error(`workspace ${workspaceId} has no "No access" role`);
   return environments.map(
     (environment) =>
@@ -331,14 +320,8 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
             },
             kind === 'project' ? newPrefixedId('pr') : undefined,
           );
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: `${target}.created`,
-            targetType: target,
-            targetId: newId,
+          await recordChange(trx, ctx, now(), `${target}.created`, [target, newId], {
             after: { name, config: input.config },
-            createdAt: now(),
           });
           return newId;
         });
@@ -357,15 +340,9 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
             config,
             updated_at: now(),
           });
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: `${target}.updated`,
-            targetType: target,
-            targetId: existing.id,
+          await recordChange(trx, ctx, now(), `${target}.updated`, [target, existing.id], {
             before: { name: existing.name, config: fromJson(existing.config) },
             after: { name, config: input.config },
-            createdAt: now(),
           });
         });
         return present(await requireRole(ctx, existing.id));
@@ -378,14 +355,8 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
         if (existing.members_count > 0) throw badRequest('role.in_use', ROLE_IN_USE_MESSAGE);
         await deps.db.transaction().execute(async (trx) => {
           await deleteRole(trx, kind, existing.id);
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: `${target}.deleted`,
-            targetType: target,
-            targetId: existing.id,
+          await recordChange(trx, ctx, now(), `${target}.deleted`, [target, existing.id], {
             before: { name: existing.name, config: fromJson(existing.config) },
-            createdAt: now(),
           });
         });
       },
@@ -494,19 +465,13 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
             .returning('id')
             .executeTakeFirstOrThrow();
           await replaceLegacyRoleProjects(trx, ctx.workspaceId, row.id, projects.projectIds);
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'role.created',
-            targetType: 'role',
-            targetId: row.id,
+          await recordChange(trx, ctx, now(), 'role.created', ['role', row.id], {
             after: {
               name,
               privileges: input.privileges,
               project_access: projects.access,
               project_ids: projects.projectIds,
             },
-            createdAt: now(),
           });
           return row.id;
         });
@@ -534,12 +499,7 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
             .execute();
           if (projects !== undefined)
             await replaceLegacyRoleProjects(trx, ctx.workspaceId, id, projects.projectIds);
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'role.updated',
-            targetType: 'role',
-            targetId: id,
+          await recordChange(trx, ctx, now(), 'role.updated', ['role', id], {
             before: {
               name: before.name,
               privileges: before.privileges,
@@ -552,7 +512,6 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
               project_access: projects?.access ?? before.project_access,
               project_ids: projects?.projectIds ?? before.project_ids,
             },
-            createdAt: now(),
           });
         });
         return legacyRoleView(ctx, id);
@@ -565,14 +524,8 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
         if (existing.members_count > 0) throw badRequest('role.in_use', ROLE_IN_USE_MESSAGE);
         await deps.db.transaction().execute(async (trx) => {
           await trx.deleteFrom('legacy_roles').where('id', '=', id).execute();
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'role.deleted',
-            targetType: 'role',
-            targetId: id,
+          await recordChange(trx, ctx, now(), 'role.deleted', ['role', id], {
             before: { name: existing.name, privileges: fromJson(existing.privileges) },
-            createdAt: now(),
           });
         });
       },

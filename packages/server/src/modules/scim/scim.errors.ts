@@ -1,38 +1,21 @@
 /**
  * RFC 7644 §3.12 errors: `{"schemas":[…Error],"status":"404","scimType":…,"detail":…}`. The SCIM
- * scope renders every failure this way, whatever threw it (services, Fastify, the body parser).
+ * scope renders every failure this way, whatever threw it (services, Fastify, the body parser);
+ * what a failure means (status, message, scimType) is decided once, for the JSON API too, by
+ * http/classify-error.ts.
  */
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../lib/errors.js';
-import {
-  isForeignKeyViolation,
-  isInvalidValue,
-  isUniqueViolation,
-  STORAGE_RETRY_AFTER_SECONDS,
-  storageFault,
-} from '../../storage/errors.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { classifyError } from '../../http/classify-error.js';
+import { AppError, reasonCode, type ScimType } from '../../lib/errors.js';
+
+export type { ScimType } from '../../lib/errors.js';
 
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
-export type ScimType =
-  | 'invalidFilter'
-  | 'tooMany'
-  | 'uniqueness'
-  | 'mutability'
-  | 'invalidSyntax'
-  | 'invalidPath'
-  | 'noTarget'
-  | 'invalidValue'
-  | 'invalidVers'
-  | 'sensitive';
-
-export class ScimError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly scimType?: ScimType,
-  ) {
-    super(message);
+/** An AppError whose code is its scimType (or the status's reason), for the SCIM services' own refusals. */
+export class ScimError extends AppError {
+  constructor(status: number, message: string, scimType?: ScimType) {
+    super(status, `scim.${scimType ?? reasonCode(status)}`, message, {}, scimType);
     this.name = 'ScimError';
   }
 }
@@ -52,72 +35,13 @@ export function scimErrorBody(status: number, detail: string, scimType?: ScimTyp
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
-export function handleScimError(
-  error: FastifyError | Error,
-  request: FastifyRequest,
-  reply: FastifyReply,
-) {
-  void reply.type(SCIM_CONTENT_TYPE);
-  if (error instanceof ScimError) {
-    return reply
-      .status(error.status)
-      .send(scimErrorBody(error.status, error.message, error.scimType));
-  }
-  if (error instanceof AppError) {
-    void reply.headers(error.headers);
-    return reply.status(error.status).send(scimErrorBody(error.status, error.message));
-  }
-  const fastifyError = error as FastifyError;
-  if (
-    fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
-    fastifyError.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
-  ) {
-    return reply
-      .status(400)
-      .send(scimErrorBody(400, `The body is not valid JSON: ${error.message}`, 'invalidSyntax'));
-  }
-  if (
-    typeof fastifyError.statusCode === 'number' &&
-    fastifyError.statusCode >= 400 &&
-    fastifyError.statusCode < 500
-  ) {
-    return reply
-      .status(fastifyError.statusCode)
-      .send(scimErrorBody(fastifyError.statusCode, error.message));
-  }
-  if (isInvalidValue(error)) {
-    return reply
-      .status(400)
-      .send(scimErrorBody(400, 'A value is out of range or cannot be stored', 'invalidValue'));
-  }
-  // A constraint a service did not check first: two requests raced for the same name.
-  if (isUniqueViolation(error)) {
-    return reply
-      .status(409)
-      .send(
-        scimErrorBody(
-          409,
-          'The resource already exists (a concurrent request created it)',
-          'uniqueness',
-        ),
-      );
-  }
-  if (isForeignKeyViolation(error)) {
-    return reply
-      .status(409)
-      .send(
-        scimErrorBody(
-          409,
-          'A related resource was changed or deleted while the request ran. Retry the request.',
-        ),
-      );
-  }
-  const fault = storageFault(error);
-  if (fault !== undefined) {
-    request.log.error({ err: error, code: fault.code }, fault.message);
-    if (fault.status === 503) void reply.header('retry-after', String(STORAGE_RETRY_AFTER_SECONDS));
-    return reply.status(fault.status).send(scimErrorBody(fault.status, fault.message));
-  }
-  request.log.error({ err: error }, 'unhandled SCIM error');
-  return reply.status(500).send(scimErrorBody(500, 'Internal server error'));
+export function handleScimError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const classified = classifyError(error);
+  if (classified.logMessage !== undefined)
+    request.log.error({ err: error, code: classified.code }, classified.logMessage);
+  return reply
+    .type(SCIM_CONTENT_TYPE)
+    .status(classified.status)
+    .headers(classified.headers)
+    .send(scimErrorBody(classified.status, classified.message, classified.scimType));
 }

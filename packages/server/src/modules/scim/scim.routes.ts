@@ -320,45 +320,32 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
           send(reply, 200, serviceProviderConfig(scim.baseUrlOf(connectionOf(request).id))),
         );
       }
-      for (const path of both('Schemas')) {
-        scope.get(path, readOptions, (request, reply) => {
-          const docs = schemaDocuments(scim.baseUrlOf(connectionOf(request).id));
-          return send(reply, 200, {
-            schemas: [LIST_SCHEMA],
-            totalResults: docs.length,
-            startIndex: 1,
-            itemsPerPage: docs.length,
-            Resources: docs,
+      // The discovery documents (RFC 7644 §4): a list, and each document by its id.
+      const discovery = [
+        { name: 'Schemas', kind: 'Schema', documentsOf: schemaDocuments },
+        { name: 'ResourceTypes', kind: 'ResourceType', documentsOf: resourceTypeDocuments },
+      ] as const;
+      for (const { name, kind, documentsOf } of discovery) {
+        const documents = (request: FastifyRequest) =>
+          documentsOf(scim.baseUrlOf(connectionOf(request).id));
+        for (const path of both(name)) {
+          scope.get(path, readOptions, (request, reply) => {
+            const docs = documents(request);
+            return send(reply, 200, {
+              schemas: [LIST_SCHEMA],
+              totalResults: docs.length,
+              startIndex: 1,
+              itemsPerPage: docs.length,
+              Resources: docs,
+            });
           });
-        });
-        scope.get(`${path}/:id`, readOptions, (request, reply) => {
-          const { id } = request.params as { id: string };
-          const doc = schemaDocuments(scim.baseUrlOf(connectionOf(request).id)).find(
-            (d) => d.id === id,
-          );
-          if (doc === undefined) throw scimNotFound(`Schema ${id} not found`);
-          return send(reply, 200, doc);
-        });
-      }
-      for (const path of both('ResourceTypes')) {
-        scope.get(path, readOptions, (request, reply) => {
-          const docs = resourceTypeDocuments(scim.baseUrlOf(connectionOf(request).id));
-          return send(reply, 200, {
-            schemas: [LIST_SCHEMA],
-            totalResults: docs.length,
-            startIndex: 1,
-            itemsPerPage: docs.length,
-            Resources: docs,
+          scope.get(`${path}/:id`, readOptions, (request, reply) => {
+            const { id } = request.params as { id: string };
+            const doc = documents(request).find((d) => d.id === id);
+            if (doc === undefined) throw scimNotFound(`${kind} ${id} not found`);
+            return send(reply, 200, doc);
           });
-        });
-        scope.get(`${path}/:id`, readOptions, (request, reply) => {
-          const { id } = request.params as { id: string };
-          const doc = resourceTypeDocuments(scim.baseUrlOf(connectionOf(request).id)).find(
-            (d) => d.id === id,
-          );
-          if (doc === undefined) throw scimNotFound(`ResourceType ${id} not found`);
-          return send(reply, 200, doc);
-        });
+        }
       }
 
       // A search over every resource type (RFC 7644 §3.4.3): Users, then Groups.

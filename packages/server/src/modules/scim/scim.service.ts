@@ -35,7 +35,7 @@ import {
   requireEnvironmentAccess,
   requireWorkspaceAdmin,
 } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import { requireEnvironment } from '../environments/environments.service.js';
@@ -608,12 +608,7 @@ export function createScimService(deps: {
           rotated_at: null,
           last_sync_at: null,
         });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'scim_connection.created',
-          targetType: 'scim_connection',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'scim_connection.created', ['scim_connection', id], {
           after: {
             name,
             environment_type: environment.type,
@@ -622,7 +617,6 @@ export function createScimService(deps: {
               ? { default_role: role.default_role, default_role_type: role.default_role_type }
               : {}),
           },
-          createdAt: now(),
         });
       });
       return { ...(await presentConnection(deps.db, ctx.workspaceId, id)), token };
@@ -663,15 +657,9 @@ export function createScimService(deps: {
                 body.default_role_type,
               );
         await updateConnection(trx, id, { name, ...role });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'scim_connection.updated',
-          targetType: 'scim_connection',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'scim_connection.updated', ['scim_connection', id], {
           before: { name: row.name, default_role: row.default_role },
           after: { name, ...role },
-          createdAt: now(),
         });
       });
       return presentConnection(deps.db, ctx.workspaceId, id);
@@ -687,14 +675,10 @@ export function createScimService(deps: {
           token_prefix: tokenPrefix(token),
           rotated_at: now(),
         });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'scim_connection.token_rotated',
-          targetType: 'scim_connection',
-          targetId: id,
-          createdAt: now(),
-        });
+        await recordChange(trx, ctx, now(), 'scim_connection.token_rotated', [
+          'scim_connection',
+          id,
+        ]);
       });
       return { ...(await presentConnection(deps.db, ctx.workspaceId, id)), token };
     },
@@ -705,14 +689,8 @@ export function createScimService(deps: {
       await deps.db.transaction().execute(async (trx) => {
         await populationOf(row).releaseGroups(trx, id);
         await deleteConnection(trx, id);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'scim_connection.deleted',
-          targetType: 'scim_connection',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'scim_connection.deleted', ['scim_connection', id], {
           before: { name: row.name, target: row.target },
-          createdAt: now(),
         });
       });
     },

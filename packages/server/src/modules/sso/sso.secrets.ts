@@ -45,19 +45,18 @@ function readOrCreateKeyFile(dataDir: string): Buffer {
  * The box for OIDC client secrets. The key is loaded lazily (first seal or open), so a server
  * that never configures SSO never writes a key file.
  */
-export function createSecretBox(source: { env: NodeJS.ProcessEnv; dataDir: string }): SecretBox {
+export function createSecretBox(source: {
+  /** ROSTER_SECRET_KEY, checked by config.ts; undefined: the key file. */
+  secretKey: string | undefined;
+  dataDir: string;
+}): SecretBox {
   let key: Buffer | undefined;
   const derivedKey = (): Buffer => {
     if (key !== undefined) return key;
-    const configured = source.env.ROSTER_SECRET_KEY;
-    let material: Buffer;
-    if (configured !== undefined && configured !== '') {
-      if (configured.length < 32)
-        throw new Error('ROSTER_SECRET_KEY must be at least 32 characters');
-      material = Buffer.from(configured, 'utf8');
-    } else {
-      material = readOrCreateKeyFile(source.dataDir);
-    }
+    const material =
+      source.secretKey === undefined
+        ? readOrCreateKeyFile(source.dataDir)
+        : Buffer.from(source.secretKey, 'utf8');
     // A purpose-bound key: the same master key may later protect other kinds of secrets.
     key = Buffer.from(
       hkdfSync('sha256', material, Buffer.alloc(0), 'roster sso oidc client secret', 32),
