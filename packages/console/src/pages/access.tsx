@@ -8,7 +8,7 @@ import { call, type AccessDecision, type Decision } from '../api/client';
 import { Alert, Badge, DataTable, Field, Page, Person } from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { useSession } from '../session';
-import { EFFECT_TONE, effectLabel } from './features';
+import { EFFECT_TONE, effectLabel } from '../components/labels';
 
 function EndUserDecision() {
   const { environment } = useSession();

@@ -11,7 +11,6 @@ import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite } from '../session';
 
-const PAGE_SIZE = 25;
 type Kind = 'Environment roles' | 'Project roles' | 'Legacy roles';
 /** Privileges chosen per resource: resource key → privilege names. */
 type Selection = Record<string, string[]>;
@@ -244,7 +243,7 @@ export function RolesPage() {
   const name = controls.query;
   const [editing, setEditing] = useState<RoleRow | null | 'new'>(null);
   const canWrite = useCanWrite('dev');
-  const query: Query = { name, 'page[number]': controls.page, 'page[size]': PAGE_SIZE };
+  const query: Query = { name, ...controls.pageQuery };
   const env = useApi('listEnvironmentRoles', tab === 'Environment roles' ? { query } : null);
   const project = useApi('listProjectRoles', tab === 'Project roles' ? { query } : null);
   const legacy = useApi('listLegacyRoles', tab === 'Legacy roles' ? { query } : null);
@@ -307,16 +306,10 @@ export function RolesPage() {
       />
       <TabPanel tab={tab}>
         <ListView
-          controls={controls}
+          list={controls.of(active, { rows, total: active.data?.total })}
           searchLabel="Search roles"
           beforeTable={error !== undefined && <Alert>{error}</Alert>}
           caption={tab}
-          rows={rows}
-          total={active.data?.total}
-          pageSize={PAGE_SIZE}
-          loading={active.loading}
-          error={active.error}
-          onRetry={active.reload}
           rowKey={(r) => r.id}
           empty="No roles."
           columns={[

@@ -5,11 +5,11 @@
  */
 import { useState, type SubmitEvent } from 'react';
 import { call, type ScimConnection, type ScimConnectionWithToken } from '../api/client';
+import { ConfirmDialog } from '../components/dialogs';
 import { ListView, useListControls, useLocalRows } from '../components/list-view';
 import {
   Alert,
   Badge,
-  ConfirmDialog,
   CopyButton,
   CopyField,
   Field,
@@ -21,8 +21,6 @@ import {
 } from '../components/ui';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
-
-const PAGE_SIZE = 25;
 
 const TARGET_LABELS: Record<ScimConnection['target'], string> = {
   end_users: 'End users',
@@ -368,7 +366,6 @@ export function ScimConnectionsPage() {
     },
   ];
   const local = useLocalRows(list.data?.data, columns, controls, {
-    pageSize: PAGE_SIZE,
     matches: (c, query) =>
       [c.name, c.environment_type, TARGET_LABELS[c.target], c.base_url, c.token_prefix].some(
         (text) => text.toLowerCase().includes(query),
@@ -394,16 +391,13 @@ export function ScimConnectionsPage() {
       }
     >
       <ListView
-        controls={controls}
+        list={controls.of(list, {
+          rows: local.rows,
+          total: list.data === undefined ? undefined : local.total,
+        })}
         searchLabel="Search connections"
         caption="SCIM connections"
         columns={columns}
-        rows={local.rows}
-        total={list.data === undefined ? undefined : local.total}
-        pageSize={PAGE_SIZE}
-        loading={list.loading}
-        error={list.error}
-        onRetry={list.reload}
         rowKey={(c) => c.id}
         empty={
           controls.query === ''
