@@ -1,6 +1,6 @@
 /** Locking or unlocking an end user, from the directory or the user's page. */
 import { call, type EndUser } from '../api/client';
-import { Alert, Modal } from '../components/ui';
+import { ConfirmDialog } from './dialogs';
 import { useAction } from '../hooks/use-api';
 
 export function LockDialog({
@@ -21,26 +21,15 @@ export function LockDialog({
     if (result !== undefined) onDone();
   };
   return (
-    <Modal
+    <ConfirmDialog
       title={locking ? `Lock ${user.name}?` : `Unlock ${user.name}?`}
-      onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className={`button ${locking ? 'button-danger' : 'button-primary'}`}
-            disabled={pending}
-            onClick={() => void confirm()}
-          >
-            {locking ? 'Lock user' : 'Unlock user'}
-          </button>
-        </>
-      }
+      confirmLabel={locking ? 'Lock user' : 'Unlock user'}
+      tone={locking ? 'danger' : 'primary'}
+      onConfirm={confirm}
+      onCancel={onClose}
+      pending={pending}
+      error={error}
     >
-      {error !== undefined && <Alert>{error}</Alert>}
       {locking ? (
         <p>
           Locking takes effect on the next access decision: every feature and tool is denied for{' '}
@@ -54,6 +43,6 @@ export function LockDialog({
           decision.
         </p>
       )}
-    </Modal>
+    </ConfirmDialog>
   );
 }

@@ -14,6 +14,7 @@ import {
   RowMenu,
   useDebounced,
 } from '../../components/ui';
+import { ConfirmDialog } from '../../components/dialogs';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { useCanWrite } from '../../session';
@@ -325,39 +326,21 @@ export function CollaboratorGroupsPage() {
         </Modal>
       )}
       {deleting !== null && (
-        <Modal
+        <ConfirmDialog
           title={`Delete ${deleting.name}?`}
-          onClose={() => {
+          confirmLabel="Delete group"
+          onConfirm={remove}
+          onCancel={() => {
             setDeleting(null);
           }}
-          footer={
-            <>
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setDeleting(null);
-                }}
-              >
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="button button-danger"
-                disabled={pending}
-                onClick={() => void remove()}
-              >
-                Delete group
-              </button>
-            </>
-          }
+          pending={pending}
+          error={error}
         >
-          {error !== undefined && <Alert>{error}</Alert>}
           <p>
             The group’s {deleting.members_count} memberships and its project grants are deleted; its
             members lose what those grants gave them.
           </p>
-        </Modal>
+        </ConfirmDialog>
       )}
     </Page>
   );

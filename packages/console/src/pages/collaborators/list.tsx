@@ -1,7 +1,8 @@
 /** Collaborators: the workspace's members, their environment roles, editing and removing them. */
 import { useState } from 'react';
 import { call, type Member } from '../../api/client';
-import { Alert, Badge, Modal, Page, Person, RelativeTime, RowMenu } from '../../components/ui';
+import { Badge, Page, Person, RelativeTime, RowMenu } from '../../components/ui';
+import { ConfirmDialog } from '../../components/dialogs';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { useCanWrite, useSession } from '../../session';
@@ -130,71 +131,36 @@ export function CollaboratorsPage() {
         ]}
       />
       {editing !== null && (
-        <Modal
+        <ConfirmDialog
           title={`Roles of ${editing.name}`}
-          onClose={() => {
+          confirmLabel="Save"
+          tone="primary"
+          onConfirm={save}
+          onCancel={() => {
             setEditing(null);
           }}
-          footer={
-            <>
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setEditing(null);
-                }}
-              >
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="button button-primary"
-                disabled={pending}
-                onClick={() => void save()}
-              >
-                Save
-              </button>
-            </>
-          }
+          pending={pending}
+          error={error}
         >
-          {error !== undefined && <Alert>{error}</Alert>}
           <EnvRolesEditor value={roles} onChange={setRoles} />
-        </Modal>
+        </ConfirmDialog>
       )}
       {removing !== null && (
-        <Modal
+        <ConfirmDialog
           title={`Remove ${removing.name}?`}
-          onClose={() => {
+          confirmLabel="Remove"
+          onConfirm={remove}
+          onCancel={() => {
             setRemoving(null);
           }}
-          footer={
-            <>
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setRemoving(null);
-                }}
-              >
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="button button-danger"
-                disabled={pending}
-                onClick={() => void remove()}
-              >
-                Remove
-              </button>
-            </>
-          }
+          pending={pending}
+          error={error}
         >
-          {error !== undefined && <Alert>{error}</Alert>}
           <p>
             {removing.name} loses every role, group membership and project grant in this workspace
             at once.
           </p>
-        </Modal>
+        </ConfirmDialog>
       )}
     </Page>
   );

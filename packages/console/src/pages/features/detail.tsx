@@ -15,6 +15,7 @@ import {
   Tabs,
   useDebounced,
 } from '../../components/ui';
+import { ConfirmDialog } from '../../components/dialogs';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link } from '../../router';
 import { useCanWrite } from '../../session';
@@ -64,27 +65,17 @@ function AddAccessDialog({
     if (result !== undefined) onDone();
   };
   return (
-    <Modal
+    <ConfirmDialog
       title="Add end users"
       wide
-      onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={selected.length === 0 || pending}
-            onClick={() => void add()}
-          >
-            Add
-          </button>
-        </>
-      }
+      confirmLabel="Add"
+      tone="primary"
+      onConfirm={add}
+      onCancel={onClose}
+      pending={pending}
+      ready={selected.length > 0}
+      error={error}
     >
-      {error !== undefined && <Alert>{error}</Alert>}
       <PickList
         label="Users and groups"
         items={items}
@@ -100,7 +91,7 @@ function AddAccessDialog({
         onSearch={setSearch}
         emptyText="No user or group matches."
       />
-    </Modal>
+    </ConfirmDialog>
   );
 }
 

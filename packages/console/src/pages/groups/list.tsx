@@ -1,12 +1,14 @@
 /** End-user groups of the chosen environment: the list and creating a group. */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { call, type EndUserGroup } from '../../api/client';
-import { Alert, Badge, Field, Modal, Page } from '../../components/ui';
+import { Badge, Page } from '../../components/ui';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link, useRouter } from '../../router';
 import { useCanWrite, useSession } from '../../session';
 import { UserPicker } from '../../components/user-picker';
+import { FormDialog } from '../../components/dialogs';
+import { TextField } from '../../components/fields';
 
 function ManagedBy({ group }: { group: EndUserGroup }) {
   if (group.system) return <Badge tone="grey">System</Badge>;
@@ -29,8 +31,7 @@ function CreateGroupDialog({
   const [description, setDescription] = useState('');
   const [members, setMembers] = useState<string[]>([]);
   const { pending, error, run } = useAction();
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     const result = await run(() =>
       call('createEndUserGroup', {
         body: {
@@ -44,56 +45,33 @@ function CreateGroupDialog({
     if (result !== undefined) onCreated(result.data);
   };
   return (
-    <Modal title={`Create end-user group in ${environment.toUpperCase()}`} onClose={onClose} wide>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Group name">
-          {(id) => (
-            <input
-              id={id}
-              required
-              maxLength={200}
-              value={name}
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Description">
-          {(id) => (
-            <textarea
-              id={id}
-              maxLength={300}
-              value={description}
-              onChange={(e) => {
-                setDescription(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <UserPicker
-          environment={environment}
-          exclude={[]}
-          selected={members}
-          onChange={setMembers}
-          label="Users"
-        />
-        <p className="hint">Each end-user group must include at least one end user.</p>
-        <div className="modal-footer">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="submit"
-            className="button button-primary"
-            disabled={pending || members.length === 0 || name.trim() === ''}
-          >
-            Create
-          </button>
-        </div>
-      </form>
-    </Modal>
+    <FormDialog
+      title={`Create end-user group in ${environment.toUpperCase()}`}
+      submitLabel="Create"
+      onSubmit={submit}
+      onCancel={onClose}
+      pending={pending}
+      ready={members.length > 0 && name.trim() !== ''}
+      error={error}
+      wide
+    >
+      <TextField label="Group name" required maxLength={200} value={name} onChange={setName} />
+      <TextField
+        label="Description"
+        multiline
+        maxLength={300}
+        value={description}
+        onChange={setDescription}
+      />
+      <UserPicker
+        environment={environment}
+        exclude={[]}
+        selected={members}
+        onChange={setMembers}
+        label="Users"
+      />
+      <p className="hint">Each end-user group must include at least one end user.</p>
+    </FormDialog>
   );
 }
 

@@ -1,7 +1,9 @@
 /** One end user: profile, environments, groups, feature access and activity. */
 import { useState } from 'react';
 import { call } from '../../api/client';
-import { Alert, Avatar, Badge, DataTable, Modal, Page, RelativeTime } from '../../components/ui';
+import { Alert, Avatar, Badge, DataTable, Page, RelativeTime } from '../../components/ui';
+import { ConfirmDialog } from '../../components/dialogs';
+import { EnvironmentChecks } from '../../components/fields';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link } from '../../router';
 import { useCanWrite, useSession } from '../../session';
@@ -116,23 +118,20 @@ export function UserDetailPage({ id }: { id: number }) {
         <section className="card" aria-labelledby="env-heading">
           <h2 id="env-heading">Environments</h2>
           <p className="muted">Deselect an environment to revoke this user’s access to it.</p>
-          <fieldset>
-            <legend className="visually-hidden">Environment access</legend>
-            {session.environment_types.map((env) => {
-              const has = user.environment_types.includes(env);
-              return (
-                <label key={env} className="check-row">
-                  <input
-                    type="checkbox"
-                    checked={has}
-                    disabled={!canWrite || pending}
-                    onChange={() => void toggle(env, !has)}
-                  />
-                  {env.toUpperCase()}
-                </label>
+          <EnvironmentChecks
+            legend="Environment access"
+            hideLegend
+            options={session.environment_types}
+            value={user.environment_types}
+            disabled={!canWrite || pending}
+            onChange={(next) => {
+              // One box changed: the environment whose presence differs.
+              const env = session.environment_types.find(
+                (e) => next.includes(e) !== user.environment_types.includes(e),
               );
-            })}
-          </fieldset>
+              if (env !== undefined) void toggle(env, next.includes(env));
+            }}
+          />
         </section>
       </div>
       <section className="card" aria-labelledby="groups-heading">
@@ -196,34 +195,17 @@ export function UserDetailPage({ id }: { id: number }) {
         )}
       </section>
       {revoking !== null && (
-        <Modal
+        <ConfirmDialog
           title={`Revoke access to ${revoking.toUpperCase()}?`}
-          onClose={() => {
+          confirmLabel="Save"
+          onConfirm={revoke}
+          onCancel={() => {
             setRevoking(null);
           }}
-          footer={
-            <>
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setRevoking(null);
-                }}
-              >
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="button button-danger"
-                disabled={!understood || pending}
-                onClick={() => void revoke()}
-              >
-                Save
-              </button>
-            </>
-          }
+          pending={pending}
+          ready={understood}
+          error={error}
         >
-          {error !== undefined && <Alert>{error}</Alert>}
           <p>
             {user.name} will lose access to the {revoking.toUpperCase()} environment and everything
             in it.
@@ -241,7 +223,7 @@ export function UserDetailPage({ id }: { id: number }) {
             />
             I understand that {user.name} loses access to {revoking.toUpperCase()}
           </label>
-        </Modal>
+        </ConfirmDialog>
       )}
       {locking && (
         <LockDialog

@@ -1,22 +1,15 @@
 /** End users: the directory of the environment chosen in the top bar (search, sort, lock, add). */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { call, type EndUser } from '../../api/client';
-import {
-  Alert,
-  Avatar,
-  Badge,
-  Field,
-  Modal,
-  Page,
-  RelativeTime,
-  RowMenu,
-} from '../../components/ui';
+import { Avatar, Badge, Page, RelativeTime, RowMenu } from '../../components/ui';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link, useRouter } from '../../router';
 import { useCanWrite, useSession } from '../../session';
 import { STATUS_TONE, statusLabel } from '../../components/labels';
 import { LockDialog } from '../../components/lock-dialog';
+import { FormDialog } from '../../components/dialogs';
+import { EnvironmentChecks, TextField } from '../../components/fields';
 
 function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () => void }) {
   const { session } = useSession();
@@ -25,8 +18,7 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
   const [mode, setMode] = useState<'invite' | 'create'>('invite');
   const [environments, setEnvironments] = useState<string[]>(['dev']);
   const { pending, error, run } = useAction();
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     const body = { name, email, environment_types: environments };
     const result = await run(() =>
       mode === 'invite' ? call('inviteEndUser', { body }) : call('createEndUser', { body }),
@@ -34,88 +26,48 @@ function AddUserDialog({ onClose, onDone }: { onClose: () => void; onDone: () =>
     if (result !== undefined) onDone();
   };
   return (
-    <Modal title="Add user" onClose={onClose}>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Name">
-          {(id) => (
-            <input
-              id={id}
-              required
-              value={name}
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Email address">
-          {(id) => (
-            <input
-              id={id}
-              type="email"
-              required
-              value={email}
-              onChange={(e) => {
-                setEmail(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <fieldset>
-          <legend>Environments</legend>
-          {session.environment_types.map((env) => (
-            <label key={env} className="check-row">
-              <input
-                type="checkbox"
-                checked={environments.includes(env)}
-                onChange={() => {
-                  setEnvironments(
-                    environments.includes(env)
-                      ? environments.filter((e) => e !== env)
-                      : [...environments, env],
-                  );
-                }}
-              />
-              {env.toUpperCase()}
-            </label>
-          ))}
-        </fieldset>
-        <fieldset>
-          <legend>How</legend>
-          <label className="check-row">
-            <input
-              type="radio"
-              name="mode"
-              checked={mode === 'invite'}
-              onChange={() => {
-                setMode('invite');
-              }}
-            />{' '}
-            Send an invitation (the user accepts by mail)
-          </label>
-          <label className="check-row">
-            <input
-              type="radio"
-              name="mode"
-              checked={mode === 'create'}
-              onChange={() => {
-                setMode('create');
-              }}
-            />{' '}
-            Add directly (active at once)
-          </label>
-        </fieldset>
-        <div className="modal-footer">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button button-primary" disabled={pending}>
-            Add user
-          </button>
-        </div>
-      </form>
-    </Modal>
+    <FormDialog
+      title="Add user"
+      submitLabel="Add user"
+      onSubmit={submit}
+      onCancel={onClose}
+      pending={pending}
+      error={error}
+    >
+      <TextField label="Name" required value={name} onChange={setName} />
+      <TextField label="Email address" type="email" required value={email} onChange={setEmail} />
+      <EnvironmentChecks
+        legend="Environments"
+        options={session.environment_types}
+        value={environments}
+        onChange={setEnvironments}
+      />
+      <fieldset>
+        <legend>How</legend>
+        <label className="check-row">
+          <input
+            type="radio"
+            name="mode"
+            checked={mode === 'invite'}
+            onChange={() => {
+              setMode('invite');
+            }}
+          />{' '}
+          Send an invitation (the user accepts by mail)
+        </label>
+        <label className="check-row">
+          <input
+            type="radio"
+            name="mode"
+            checked={mode === 'create'}
+            onChange={() => {
+              setMode('create');
+            }}
+          />{' '}
+          Add directly (active at once)
+        </label>
+      </fieldset>
+    </FormDialog>
   );
 }
 
