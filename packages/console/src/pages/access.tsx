@@ -6,6 +6,7 @@ import { useState, type SubmitEvent } from 'react';
 import { PROJECT_RESOURCES } from '../../../contracts/src/privileges';
 import { call, type AccessDecision, type Decision } from '../api/client';
 import { Alert, Badge, DataTable, Field, Page, Person } from '../components/ui';
+import { TextField } from '../components/fields';
 import { useAction, useApi } from '../hooks/use-api';
 import { useSession } from '../session';
 import { EFFECT_TONE, effectLabel } from '../components/labels';
@@ -86,17 +87,7 @@ function EndUserDecision() {
             </select>
           )}
         </Field>
-        <Field label="Tool (optional)">
-          {(id) => (
-            <input
-              id={id}
-              value={tool}
-              onChange={(e) => {
-                setTool(e.target.value);
-              }}
-            />
-          )}
-        </Field>
+        <TextField label="Tool (optional)" value={tool} onChange={setTool} />
         <button type="submit" className="button button-primary" disabled={pending}>
           Check access
         </button>

@@ -1,8 +1,9 @@
 /** API clients: the list, creating, rotating and revoking a client (its token shown once). */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { call, type ApiClient } from '../api/client';
-import { Alert, Badge, CopyField, Field, Modal, Page, RelativeTime } from '../components/ui';
-import { ConfirmDialog } from '../components/dialogs';
+import { Alert, Badge, CopyField, Modal, Page, RelativeTime } from '../components/ui';
+import { ConfirmDialog, FormDialog } from '../components/dialogs';
+import { EnvironmentChecks, TextField } from '../components/fields';
 import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
@@ -50,8 +51,7 @@ export function ApiClientsPage() {
     },
   });
   const { pending, error, run } = useAction();
-  const create = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const create = async () => {
     const result = await run(() =>
       call('createApiClient', {
         body: { name, environment_types: environments, project_ids: null },
@@ -180,65 +180,25 @@ export function ApiClientsPage() {
         ]}
       />
       {creating && (
-        <Modal
+        <FormDialog
           title="Create API client"
-          onClose={() => {
+          submitLabel="Create"
+          onSubmit={create}
+          onCancel={() => {
             setCreating(false);
           }}
+          pending={pending}
+          ready={environments.length > 0}
+          error={error}
         >
-          <form className="form" onSubmit={(e) => void create(e)}>
-            {error !== undefined && <Alert>{error}</Alert>}
-            <Field label="Name">
-              {(id) => (
-                <input
-                  id={id}
-                  required
-                  value={name}
-                  onChange={(e) => {
-                    setName(e.target.value);
-                  }}
-                />
-              )}
-            </Field>
-            <fieldset>
-              <legend>Environments it may manage</legend>
-              {session.writable_environment_types.map((env) => (
-                <label key={env} className="check-row">
-                  <input
-                    type="checkbox"
-                    checked={environments.includes(env)}
-                    onChange={() => {
-                      setEnvironments(
-                        environments.includes(env)
-                          ? environments.filter((e) => e !== env)
-                          : [...environments, env],
-                      );
-                    }}
-                  />
-                  {env.toUpperCase()}
-                </label>
-              ))}
-            </fieldset>
-            <div className="modal-footer">
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setCreating(false);
-                }}
-              >
-                Cancel
-              </button>
-              <button
-                type="submit"
-                className="button button-primary"
-                disabled={pending || environments.length === 0}
-              >
-                Create
-              </button>
-            </div>
-          </form>
-        </Modal>
+          <TextField label="Name" required value={name} onChange={setName} />
+          <EnvironmentChecks
+            legend="Environments it may manage"
+            options={session.writable_environment_types}
+            value={environments}
+            onChange={setEnvironments}
+          />
+        </FormDialog>
       )}
       {shown !== null && (
         <TokenOnce

@@ -1,12 +1,14 @@
 /** Environment, project and legacy roles, with a privileges editor built from the shared catalogue. */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import {
   ENVIRONMENT_RESOURCES,
   LEGACY_SYSTEM_ROLES,
   PROJECT_RESOURCES,
 } from '../../../contracts/src/privileges';
 import { call, type Query } from '../api/client';
-import { Alert, Badge, Field, Modal, Page, RelativeTime, TabPanel, Tabs } from '../components/ui';
+import { Alert, Badge, Page, RelativeTime, TabPanel, Tabs } from '../components/ui';
+import { TextField } from '../components/fields';
+import { FormDialog } from '../components/dialogs';
 import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite } from '../session';
@@ -166,8 +168,7 @@ function RoleDialog({
       loaded.data?.data.config ?? legacy.data?.data.find((r) => r.id === role?.id)?.privileges;
     if (config !== undefined) setSelection(fromConfig(kind, config));
   }
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     const config = toConfig(kind, selection ?? {});
     const result = await run(async () => {
       if (kind === 'Legacy roles') {
@@ -191,45 +192,29 @@ function RoleDialog({
   };
   const title = role === null ? `New ${kind.toLowerCase().replace(/s$/, '')}` : role.name;
   return (
-    <Modal title={title} onClose={onClose} wide>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        {error !== undefined && <Alert>{error}</Alert>}
-        {role?.system === true && <Alert tone="info">System roles cannot be changed.</Alert>}
-        <Field label="Role name">
-          {(id) => (
-            <input
-              id={id}
-              required
-              disabled={!canWrite}
-              value={name}
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        {selection === undefined ? (
-          <p>Loading privileges…</p>
-        ) : (
-          <PrivilegesEditor
-            kind={kind}
-            value={selection}
-            onChange={setSelection}
-            disabled={!canWrite}
-          />
-        )}
-        <div className="modal-footer">
-          <button type="button" className="button" onClick={onClose}>
-            {canWrite ? 'Cancel' : 'Close'}
-          </button>
-          {canWrite && (
-            <button type="submit" className="button button-primary" disabled={pending}>
-              Save
-            </button>
-          )}
-        </div>
-      </form>
-    </Modal>
+    <FormDialog
+      title={title}
+      submitLabel={canWrite ? 'Save' : undefined}
+      onSubmit={submit}
+      onCancel={onClose}
+      pending={pending}
+      error={error}
+      cancelLabel={canWrite ? 'Cancel' : 'Close'}
+      wide
+    >
+      {role?.system === true && <Alert tone="info">System roles cannot be changed.</Alert>}
+      <TextField label="Role name" required disabled={!canWrite} value={name} onChange={setName} />
+      {selection === undefined ? (
+        <p>Loading privileges…</p>
+      ) : (
+        <PrivilegesEditor
+          kind={kind}
+          value={selection}
+          onChange={setSelection}
+          disabled={!canWrite}
+        />
+      )}
+    </FormDialog>
   );
 }
 

@@ -3,9 +3,8 @@
  * environment. Tokens are shown once (at creation and rotation); deleting a connection stops
  * provisioning and hands its groups back to manual management (docs/scim.md, "Connections").
  */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { call, type ScimConnection, type ScimConnectionWithToken } from '../api/client';
-import { ConfirmDialog } from '../components/dialogs';
 import { ListView, useListControls, useLocalRows } from '../components/list-view';
 import {
   Alert,
@@ -19,6 +18,7 @@ import {
   RowMenu,
   type Column,
 } from '../components/ui';
+import { ConfirmDialog, FormDialog } from '../components/dialogs';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
 
@@ -99,8 +99,7 @@ function CreateConnectionDialog({
     target === 'collaborators' ? { query: { 'page[size]': 100 } } : null,
   );
   const { pending, error, run } = useAction();
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     const separator = role.indexOf(':');
     const roleType = role.slice(0, separator);
     const roleName = role.slice(separator + 1);
@@ -122,104 +121,97 @@ function CreateConnectionDialog({
     if (result !== undefined) onCreated(result.data);
   };
   return (
-    <Modal title="Create SCIM connection" onClose={onClose}>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Environment">
+    <FormDialog
+      title="Create SCIM connection"
+      submitLabel="Create connection"
+      onSubmit={submit}
+      onCancel={onClose}
+      pending={pending}
+      ready={!(environmentType === '')}
+      error={error}
+    >
+      <Field label="Environment">
+        {(id) => (
+          <select
+            id={id}
+            required
+            value={environmentType}
+            onChange={(e) => {
+              setEnvironmentType(e.target.value);
+            }}
+          >
+            {writable.map((env) => (
+              <option key={env} value={env}>
+                {env.toUpperCase()}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <fieldset>
+        <legend>Provisions</legend>
+        {(['end_users', 'collaborators'] as const).map((value) => (
+          <label key={value} className="check-row">
+            <input
+              type="radio"
+              name="scim-target"
+              checked={target === value}
+              onChange={() => {
+                setTarget(value);
+              }}
+            />
+            {TARGET_LABELS[value]}
+          </label>
+        ))}
+      </fieldset>
+      <Field label="Name" hint="Optional: for example the identity provider's name.">
+        {(id) => (
+          <input
+            id={id}
+            maxLength={200}
+            value={name}
+            placeholder="Okta"
+            onChange={(e) => {
+              setName(e.target.value);
+            }}
+          />
+        )}
+      </Field>
+      {target === 'collaborators' && (
+        <Field
+          label="Default role"
+          hint="The role collaborators created by this connection get in its environment."
+        >
           {(id) => (
             <select
               id={id}
               required
-              value={environmentType}
+              value={role}
               onChange={(e) => {
-                setEnvironmentType(e.target.value);
+                setRole(e.target.value);
               }}
             >
-              {writable.map((env) => (
-                <option key={env} value={env}>
-                  {env.toUpperCase()}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <fieldset>
-          <legend>Provisions</legend>
-          {(['end_users', 'collaborators'] as const).map((value) => (
-            <label key={value} className="check-row">
-              <input
-                type="radio"
-                name="scim-target"
-                checked={target === value}
-                onChange={() => {
-                  setTarget(value);
-                }}
-              />
-              {TARGET_LABELS[value]}
-            </label>
-          ))}
-        </fieldset>
-        <Field label="Name" hint="Optional: for example the identity provider's name.">
-          {(id) => (
-            <input
-              id={id}
-              maxLength={200}
-              value={name}
-              placeholder="Okta"
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        {target === 'collaborators' && (
-          <Field
-            label="Default role"
-            hint="The role collaborators created by this connection get in its environment."
-          >
-            {(id) => (
-              <select
-                id={id}
-                required
-                value={role}
-                onChange={(e) => {
-                  setRole(e.target.value);
-                }}
-              >
-                <optgroup label="Legacy roles">
-                  {(legacyRoles.data?.data ?? [{ name: 'Analyst' }]).map((r) => (
-                    <option key={r.name} value={`privilege_group:${r.name}`}>
+              <optgroup label="Legacy roles">
+                {(legacyRoles.data?.data ?? [{ name: 'Analyst' }]).map((r) => (
+                  <option key={r.name} value={`privilege_group:${r.name}`}>
+                    {r.name}
+                  </option>
+                ))}
+              </optgroup>
+              {(environmentRoles.data?.data.length ?? 0) > 0 && (
+                <optgroup label="Environment roles">
+                  {(environmentRoles.data?.data ?? []).map((r) => (
+                    <option key={r.id} value={`environment:${r.name}`}>
                       {r.name}
                     </option>
                   ))}
                 </optgroup>
-                {(environmentRoles.data?.data.length ?? 0) > 0 && (
-                  <optgroup label="Environment roles">
-                    {(environmentRoles.data?.data ?? []).map((r) => (
-                      <option key={r.id} value={`environment:${r.name}`}>
-                        {r.name}
-                      </option>
-                    ))}
-                  </optgroup>
-                )}
-              </select>
-            )}
-          </Field>
-        )}
-        <div className="modal-footer">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="submit"
-            className="button button-primary"
-            disabled={pending || environmentType === ''}
-          >
-            Create connection
-          </button>
-        </div>
-      </form>
-    </Modal>
+              )}
+            </select>
+          )}
+        </Field>
+      )}
+    </FormDialog>
   );
 }
 

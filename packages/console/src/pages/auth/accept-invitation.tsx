@@ -1,7 +1,8 @@
 /** Accepting a collaborator invitation with a password. */
 import { useState, type SubmitEvent } from 'react';
 import { call } from '../../api/client';
-import { Alert, Field } from '../../components/ui';
+import { Alert } from '../../components/ui';
+import { TextField } from '../../components/fields';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link } from '../../router';
 import { AuthCard } from '../../components/auth-card';
@@ -56,49 +57,32 @@ export function AcceptInvitationPage({ token }: { token: string }) {
     >
       <form onSubmit={(e) => void submit(e)} className="form">
         {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Name">
-          {(id) => (
-            <input
-              id={id}
-              required
-              autoComplete="name"
-              value={name ?? invitation.name}
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Password" hint="At least 10 characters.">
-          {(id) => (
-            <input
-              id={id}
-              type="password"
-              required
-              minLength={10}
-              autoComplete="new-password"
-              value={password}
-              onChange={(e) => {
-                setPassword(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Confirm password">
-          {(id) => (
-            <input
-              id={id}
-              type="password"
-              required
-              minLength={10}
-              autoComplete="new-password"
-              value={confirm}
-              onChange={(e) => {
-                setConfirm(e.target.value);
-              }}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Name"
+          required
+          autoComplete="name"
+          value={name ?? invitation.name}
+          onChange={setName}
+        />
+        <TextField
+          label="Password"
+          hint="At least 10 characters."
+          type="password"
+          required
+          minLength={10}
+          autoComplete="new-password"
+          value={password}
+          onChange={setPassword}
+        />
+        <TextField
+          label="Confirm password"
+          type="password"
+          required
+          minLength={10}
+          autoComplete="new-password"
+          value={confirm}
+          onChange={setConfirm}
+        />
         <button type="submit" className="button button-primary" disabled={pending}>
           {pending ? 'Joining…' : 'Accept invitation'}
         </button>

@@ -1,7 +1,8 @@
 /** Signing in to the console: password, or single sign-on when configured. */
 import { useEffect, useState, type SubmitEvent } from 'react';
 import { call, type ConsoleSession } from '../../api/client';
-import { Alert, Field } from '../../components/ui';
+import { Alert } from '../../components/ui';
+import { TextField } from '../../components/fields';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link, useRouter } from '../../router';
 import { AuthCard } from '../../components/auth-card';
@@ -59,34 +60,22 @@ export function SignInPage({
       )}
       <form onSubmit={(e) => void submit(e)} className="form">
         {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Email">
-          {(id) => (
-            <input
-              id={id}
-              type="email"
-              autoComplete="username"
-              required
-              value={email}
-              onChange={(e) => {
-                setEmail(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Password">
-          {(id) => (
-            <input
-              id={id}
-              type="password"
-              autoComplete="current-password"
-              required
-              value={password}
-              onChange={(e) => {
-                setPassword(e.target.value);
-              }}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Email"
+          type="email"
+          autoComplete="username"
+          required
+          value={email}
+          onChange={setEmail}
+        />
+        <TextField
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={setPassword}
+        />
         <button type="submit" className="button button-primary" disabled={pending}>
           {pending ? 'Signing in…' : 'Sign in'}
         </button>

@@ -1,11 +1,10 @@
 /** Collaborator groups: the list, creating and deleting a group, and its members. */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { call, type CollaboratorGroup } from '../../api/client';
 import {
   Alert,
   Badge,
   DataTable,
-  Field,
   Modal,
   Page,
   Person,
@@ -14,7 +13,8 @@ import {
   RowMenu,
   useDebounced,
 } from '../../components/ui';
-import { ConfirmDialog } from '../../components/dialogs';
+import { ConfirmDialog, FormDialog } from '../../components/dialogs';
+import { TextField } from '../../components/fields';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { useCanWrite } from '../../session';
@@ -150,8 +150,7 @@ export function CollaboratorGroupsPage() {
     query: { name, ...controls.pageQuery },
   });
   const { pending, error, run } = useAction();
-  const create = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const create = async () => {
     const result = await run(() =>
       call('createUserGroup', {
         body: {
@@ -275,55 +274,35 @@ export function CollaboratorGroupsPage() {
         />
       )}
       {creating && (
-        <Modal
+        <FormDialog
           title="Create collaborator group"
-          onClose={() => {
+          submitLabel="Create"
+          onSubmit={create}
+          onCancel={() => {
             setCreating(false);
           }}
+          pending={pending}
+          error={error}
         >
-          <form className="form" onSubmit={(e) => void create(e)}>
-            {error !== undefined && <Alert>{error}</Alert>}
-            <Field label="Name">
-              {(id) => (
-                <input
-                  id={id}
-                  required
-                  maxLength={200}
-                  value={form.name}
-                  onChange={(e) => {
-                    setForm({ ...form, name: e.target.value });
-                  }}
-                />
-              )}
-            </Field>
-            <Field label="Description">
-              {(id) => (
-                <textarea
-                  id={id}
-                  maxLength={300}
-                  value={form.description}
-                  onChange={(e) => {
-                    setForm({ ...form, description: e.target.value });
-                  }}
-                />
-              )}
-            </Field>
-            <div className="modal-footer">
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setCreating(false);
-                }}
-              >
-                Cancel
-              </button>
-              <button type="submit" className="button button-primary" disabled={pending}>
-                Create
-              </button>
-            </div>
-          </form>
-        </Modal>
+          <TextField
+            label="Name"
+            required
+            maxLength={200}
+            value={form.name}
+            onChange={(name) => {
+              setForm({ ...form, name });
+            }}
+          />
+          <TextField
+            label="Description"
+            multiline
+            maxLength={300}
+            value={form.description}
+            onChange={(description) => {
+              setForm({ ...form, description });
+            }}
+          />
+        </FormDialog>
       )}
       {deleting !== null && (
         <ConfirmDialog

@@ -1,16 +1,9 @@
 /** Invitations of collaborators: inviting, resending and revoking. */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { ApiError, call, type Invitation } from '../../api/client';
-import {
-  Alert,
-  Badge,
-  Field,
-  Modal,
-  Page,
-  Person,
-  RelativeTime,
-  type Tone,
-} from '../../components/ui';
+import { Alert, Badge, Page, Person, RelativeTime, type Tone } from '../../components/ui';
+import { TextField } from '../../components/fields';
+import { FormDialog } from '../../components/dialogs';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { useCanWrite, useSession } from '../../session';
@@ -63,8 +56,7 @@ export function InvitationsPage() {
     setAlreadyInvited(null);
     setError(undefined);
   };
-  const invite = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const invite = async () => {
     setAlreadyInvited(null);
     // Every environment the dialog shows is sent, left-alone ones as No access (the API wants
     // at least one, and gives No access to the ones left out).
@@ -215,64 +207,52 @@ export function InvitationsPage() {
         ]}
       />
       {inviting && (
-        <Modal title="Invite collaborator" onClose={closeDialog}>
-          <form className="form" onSubmit={(e) => void invite(e)}>
-            {alreadyInvited !== null ? (
-              <Alert tone="warning">
-                <p>
-                  {alreadyInvited.email} is already invited: the invitation sent{' '}
-                  <RelativeTime iso={alreadyInvited.created_at} /> is pending. Resend it rather than
-                  inviting again.
-                </p>
-                {error !== undefined && <p className="muted">{error}</p>}
-                <button
-                  type="button"
-                  className="button button-small"
-                  disabled={pending}
-                  onClick={() => void resendExisting(alreadyInvited)}
-                >
-                  Resend invitation
-                </button>
-              </Alert>
-            ) : (
-              error !== undefined && <Alert>{error}</Alert>
-            )}
-            <Field label="Name">
-              {(id) => (
-                <input
-                  id={id}
-                  required
-                  value={form.name}
-                  onChange={(e) => {
-                    setForm({ ...form, name: e.target.value });
-                  }}
-                />
-              )}
-            </Field>
-            <Field label="Email address">
-              {(id) => (
-                <input
-                  id={id}
-                  type="email"
-                  required
-                  value={form.email}
-                  onChange={(e) => {
-                    setForm({ ...form, email: e.target.value });
-                  }}
-                />
-              )}
-            </Field>
-            <EnvRolesEditor value={roles} onChange={setRoles} />
-            <div className="modal-footer">
-              <button type="button" className="button" onClick={closeDialog}>
-                Cancel
+        <FormDialog
+          title="Invite collaborator"
+          submitLabel="Send invitation"
+          onSubmit={invite}
+          onCancel={closeDialog}
+          pending={pending}
+        >
+          {alreadyInvited !== null ? (
+            <Alert tone="warning">
+              <p>
+                {alreadyInvited.email} is already invited: the invitation sent{' '}
+                <RelativeTime iso={alreadyInvited.created_at} /> is pending. Resend it rather than
+                inviting again.
+              </p>
+              {error !== undefined && <p className="muted">{error}</p>}
+              <button
+                type="button"
+                className="button button-small"
+                disabled={pending}
+                onClick={() => void resendExisting(alreadyInvited)}
+              >
+                Resend invitation
               </button>
-              <button type="submit" className="button button-primary" disabled={pending}>
-                Send invitation
-              </button>
-            </div>
-          </form>
-        </Modal>
+            </Alert>
+          ) : (
+            error !== undefined && <Alert>{error}</Alert>
+          )}
+          <TextField
+            label="Name"
+            required
+            value={form.name}
+            onChange={(name) => {
+              setForm({ ...form, name });
+            }}
+          />
+          <TextField
+            label="Email address"
+            type="email"
+            required
+            value={form.email}
+            onChange={(email) => {
+              setForm({ ...form, email });
+            }}
+          />
+          <EnvRolesEditor value={roles} onChange={setRoles} />
+        </FormDialog>
       )}
     </Page>
   );

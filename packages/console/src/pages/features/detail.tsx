@@ -1,12 +1,11 @@
 /** One feature: who has access to it and its policies. */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { call, type Feature, type Policy } from '../../api/client';
 import {
   Alert,
   Badge,
   DataTable,
   Field,
-  Modal,
   Page,
   Person,
   PickList,
@@ -15,7 +14,8 @@ import {
   Tabs,
   useDebounced,
 } from '../../components/ui';
-import { ConfirmDialog } from '../../components/dialogs';
+import { ConfirmDialog, FormDialog } from '../../components/dialogs';
+import { TextField } from '../../components/fields';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link } from '../../router';
 import { useCanWrite } from '../../session';
@@ -124,8 +124,7 @@ function CreatePolicyDialog({
       : null,
   );
   const { pending, error, run } = useAction();
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     const result = await run(() =>
       call('createPolicy', {
         body: {
@@ -152,98 +151,84 @@ function CreatePolicyDialog({
           detail: `${g.users_count} users`,
         }));
   return (
-    <Modal title={`New policy for ${feature.name}`} onClose={onClose} wide>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Policy name">
-          {(id) => (
-            <input
-              id={id}
-              required
-              value={name}
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field
-          label="Effect"
-          hint="When policies disagree, deny beats require approval, which beats allow."
-        >
-          {(id) => (
-            <select
-              id={id}
-              value={effect}
-              onChange={(e) => {
-                setEffect(e.target.value as typeof effect);
-              }}
-            >
-              <option value="allow">Allow</option>
-              <option value="require_approval">Require approval</option>
-              <option value="deny">Deny</option>
-            </select>
-          )}
-        </Field>
-        <Field
-          label="Tools"
-          hint="Comma-separated tool names; leave empty for every call to the feature."
-        >
-          {(id) => (
-            <input
-              id={id}
-              value={tools}
-              onChange={(e) => {
-                setTools(e.target.value);
-              }}
-              placeholder="e.g. send_email, delete_file"
-            />
-          )}
-        </Field>
-        <fieldset>
-          <legend>Applies to</legend>
-          {(['all', 'users', 'groups'] as const).map((s) => (
-            <label key={s} className="check-row">
-              <input
-                type="radio"
-                name="scope"
-                checked={scope === s}
-                onChange={() => {
-                  setScope(s);
-                  setIds([]);
-                }}
-              />
-              {s === 'all' ? 'All users' : s === 'users' ? 'Specific users' : 'Specific groups'}
-            </label>
-          ))}
-        </fieldset>
-        {scope !== 'all' && (
-          <PickList
-            label={scope === 'users' ? 'Users' : 'Groups'}
-            items={items}
-            itemKey={(i) => i.key}
-            render={(i) => (
-              <span>
-                {i.label} <span className="muted">{i.detail}</span>
-              </span>
-            )}
-            selected={ids}
-            onChange={setIds}
-            search={search}
-            onSearch={setSearch}
-            emptyText="Nothing matches."
+    <FormDialog
+      title={`New policy for ${feature.name}`}
+      submitLabel="Create policy"
+      onSubmit={submit}
+      onCancel={onClose}
+      pending={pending}
+      error={error}
+      wide
+    >
+      <TextField label="Policy name" required value={name} onChange={setName} />
+      <Field
+        label="Effect"
+        hint="When policies disagree, deny beats require approval, which beats allow."
+      >
+        {(id) => (
+          <select
+            id={id}
+            value={effect}
+            onChange={(e) => {
+              setEffect(e.target.value as typeof effect);
+            }}
+          >
+            <option value="allow">Allow</option>
+            <option value="require_approval">Require approval</option>
+            <option value="deny">Deny</option>
+          </select>
+        )}
+      </Field>
+      <Field
+        label="Tools"
+        hint="Comma-separated tool names; leave empty for every call to the feature."
+      >
+        {(id) => (
+          <input
+            id={id}
+            value={tools}
+            onChange={(e) => {
+              setTools(e.target.value);
+            }}
+            placeholder="e.g. send_email, delete_file"
           />
         )}
-        <div className="modal-footer">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button button-primary" disabled={pending}>
-            Create policy
-          </button>
-        </div>
-      </form>
-    </Modal>
+      </Field>
+      <fieldset>
+        <legend>Applies to</legend>
+        {(['all', 'users', 'groups'] as const).map((s) => (
+          <label key={s} className="check-row">
+            <input
+              type="radio"
+              name="scope"
+              checked={scope === s}
+              onChange={() => {
+                setScope(s);
+                setIds([]);
+              }}
+            />
+            {s === 'all' ? 'All users' : s === 'users' ? 'Specific users' : 'Specific groups'}
+          </label>
+        ))}
+      </fieldset>
+      {scope !== 'all' && (
+        <PickList
+          label={scope === 'users' ? 'Users' : 'Groups'}
+          items={items}
+          itemKey={(i) => i.key}
+          render={(i) => (
+            <span>
+              {i.label} <span className="muted">{i.detail}</span>
+            </span>
+          )}
+          selected={ids}
+          onChange={setIds}
+          search={search}
+          onSearch={setSearch}
+          emptyText="Nothing matches."
+        />
+      )}
+    </FormDialog>
   );
 }
 

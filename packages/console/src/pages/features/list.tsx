@@ -1,7 +1,9 @@
 /** Features of the chosen environment: the list and registering a feature. */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { call, type Feature } from '../../api/client';
-import { Alert, Field, Modal, Page, RelativeTime } from '../../components/ui';
+import { Field, Page, RelativeTime } from '../../components/ui';
+import { TextField } from '../../components/fields';
+import { FormDialog } from '../../components/dialogs';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link, useRouter } from '../../router';
@@ -21,56 +23,40 @@ function CreateFeatureDialog({
   const [name, setName] = useState('');
   const [kind, setKind] = useState<(typeof KINDS)[number]>('assistant');
   const { pending, error, run } = useAction();
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     const result = await run(() =>
       call('createFeature', { body: { environment_type: environment, kind, name } }),
     );
     if (result !== undefined) onCreated(result.data);
   };
   return (
-    <Modal title={`Register a feature in ${environment.toUpperCase()}`} onClose={onClose}>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Name">
-          {(id) => (
-            <input
-              id={id}
-              required
-              value={name}
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Kind">
-          {(id) => (
-            <select
-              id={id}
-              value={kind}
-              onChange={(e) => {
-                setKind(e.target.value as (typeof KINDS)[number]);
-              }}
-            >
-              {KINDS.map((k) => (
-                <option key={k} value={k}>
-                  {kindLabel(k)}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <div className="modal-footer">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button button-primary" disabled={pending}>
-            Register
-          </button>
-        </div>
-      </form>
-    </Modal>
+    <FormDialog
+      title={`Register a feature in ${environment.toUpperCase()}`}
+      submitLabel="Register"
+      onSubmit={submit}
+      onCancel={onClose}
+      pending={pending}
+      error={error}
+    >
+      <TextField label="Name" required value={name} onChange={setName} />
+      <Field label="Kind">
+        {(id) => (
+          <select
+            id={id}
+            value={kind}
+            onChange={(e) => {
+              setKind(e.target.value as (typeof KINDS)[number]);
+            }}
+          >
+            {KINDS.map((k) => (
+              <option key={k} value={k}>
+                {kindLabel(k)}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+    </FormDialog>
   );
 }
 

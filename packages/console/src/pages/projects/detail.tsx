@@ -1,16 +1,8 @@
 /** One project: its grants (adding and revoking) and who has access to it. */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { call, type ProjectGrantRow } from '../../api/client';
-import {
-  Alert,
-  Badge,
-  DataTable,
-  Field,
-  Modal,
-  Page,
-  Person,
-  RelativeTime,
-} from '../../components/ui';
+import { Alert, Badge, DataTable, Field, Page, Person, RelativeTime } from '../../components/ui';
+import { FormDialog } from '../../components/dialogs';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link } from '../../router';
 import { useCanWrite } from '../../session';
@@ -38,8 +30,7 @@ function AddGrantDialog({
           value: String(m.id),
           label: `${m.name} (${m.email})`,
         }));
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     const result = await run(() =>
       call('upsertProjectGrants', {
         params: { id: projectId },
@@ -57,91 +48,87 @@ function AddGrantDialog({
     if (result !== undefined) onDone();
   };
   return (
-    <Modal title="Grant access to this project" onClose={onClose}>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        {error !== undefined && <Alert>{error}</Alert>}
-        <fieldset>
-          <legend>Grant to</legend>
-          <label className="check-row">
-            <input
-              type="radio"
-              name="assignee-type"
-              checked={type === 'UserGroup'}
-              onChange={() => {
-                setType('UserGroup');
-                setAssignee('');
-              }}
-            />
-            A collaborator group
-          </label>
-          <label className="check-row">
-            <input
-              type="radio"
-              name="assignee-type"
-              checked={type === 'User'}
-              onChange={() => {
-                setType('User');
-                setAssignee('');
-              }}
-            />
-            A collaborator
-          </label>
-        </fieldset>
-        <Field label={type === 'UserGroup' ? 'Group' : 'Collaborator'}>
-          {(id) => (
-            <select
-              id={id}
-              required
-              value={assignee}
-              onChange={(e) => {
-                setAssignee(e.target.value);
-              }}
-            >
-              <option value="">Choose…</option>
-              {options.map((o) => (
-                <option key={o.value} value={o.value}>
-                  {o.label}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field
-          label="Project role"
-          hint={
-            roles.data?.data.length === 0
-              ? 'No project roles yet: create one on the Roles page.'
-              : undefined
-          }
-        >
-          {(id) => (
-            <select
-              id={id}
-              required
-              value={roleId}
-              onChange={(e) => {
-                setRoleId(e.target.value);
-              }}
-            >
-              <option value="">Choose…</option>
-              {(roles.data?.data ?? []).map((r) => (
-                <option key={r.id} value={r.id}>
-                  {r.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <div className="modal-footer">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button button-primary" disabled={pending}>
-            Grant
-          </button>
-        </div>
-      </form>
-    </Modal>
+    <FormDialog
+      title="Grant access to this project"
+      submitLabel="Grant"
+      onSubmit={submit}
+      onCancel={onClose}
+      pending={pending}
+      error={error}
+    >
+      <fieldset>
+        <legend>Grant to</legend>
+        <label className="check-row">
+          <input
+            type="radio"
+            name="assignee-type"
+            checked={type === 'UserGroup'}
+            onChange={() => {
+              setType('UserGroup');
+              setAssignee('');
+            }}
+          />
+          A collaborator group
+        </label>
+        <label className="check-row">
+          <input
+            type="radio"
+            name="assignee-type"
+            checked={type === 'User'}
+            onChange={() => {
+              setType('User');
+              setAssignee('');
+            }}
+          />
+          A collaborator
+        </label>
+      </fieldset>
+      <Field label={type === 'UserGroup' ? 'Group' : 'Collaborator'}>
+        {(id) => (
+          <select
+            id={id}
+            required
+            value={assignee}
+            onChange={(e) => {
+              setAssignee(e.target.value);
+            }}
+          >
+            <option value="">Choose…</option>
+            {options.map((o) => (
+              <option key={o.value} value={o.value}>
+                {o.label}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <Field
+        label="Project role"
+        hint={
+          roles.data?.data.length === 0
+            ? 'No project roles yet: create one on the Roles page.'
+            : undefined
+        }
+      >
+        {(id) => (
+          <select
+            id={id}
+            required
+            value={roleId}
+            onChange={(e) => {
+              setRoleId(e.target.value);
+            }}
+          >
+            <option value="">Choose…</option>
+            {(roles.data?.data ?? []).map((r) => (
+              <option key={r.id} value={r.id}>
+                {r.name}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+    </FormDialog>
   );
 }
 

@@ -1,7 +1,9 @@
 /** Projects: the list and creating a project. */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { call } from '../../api/client';
-import { Alert, Field, Modal, Page, RelativeTime } from '../../components/ui';
+import { Page, RelativeTime } from '../../components/ui';
+import { TextField } from '../../components/fields';
+import { FormDialog } from '../../components/dialogs';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link, useRouter } from '../../router';
@@ -23,8 +25,7 @@ export function ProjectsPage() {
     },
   });
   const { pending, error, run } = useAction();
-  const create = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const create = async () => {
     const result = await run(() =>
       call('createProject', { body: { name: newName, environment_type: environment } }),
     );
@@ -78,42 +79,18 @@ export function ProjectsPage() {
         ]}
       />
       {creating && (
-        <Modal
+        <FormDialog
           title={`Create project in ${environment.toUpperCase()}`}
-          onClose={() => {
+          submitLabel="Create"
+          onSubmit={create}
+          onCancel={() => {
             setCreating(false);
           }}
+          pending={pending}
+          error={error}
         >
-          <form className="form" onSubmit={(e) => void create(e)}>
-            {error !== undefined && <Alert>{error}</Alert>}
-            <Field label="Project name">
-              {(id) => (
-                <input
-                  id={id}
-                  required
-                  value={newName}
-                  onChange={(e) => {
-                    setNewName(e.target.value);
-                  }}
-                />
-              )}
-            </Field>
-            <div className="modal-footer">
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setCreating(false);
-                }}
-              >
-                Cancel
-              </button>
-              <button type="submit" className="button button-primary" disabled={pending}>
-                Create
-              </button>
-            </div>
-          </form>
-        </Modal>
+          <TextField label="Project name" required value={newName} onChange={setNewName} />
+        </FormDialog>
       )}
     </Page>
   );
