@@ -66,6 +66,7 @@ export function SelectField<V extends string>({
   value,
   onChange,
   options,
+  placeholder,
   required,
   disabled,
 }: {
@@ -74,6 +75,8 @@ export function SelectField<V extends string>({
   value: V;
   onChange: (value: V) => void;
   options: readonly { value: V; label: ReactNode }[];
+  /** A first option with the empty value (`Choose…`, `Any`): nothing chosen yet. */
+  placeholder?: string;
   required?: boolean;
   disabled?: boolean;
 }) {
@@ -90,6 +93,7 @@ export function SelectField<V extends string>({
             onChange(e.target.value as V);
           }}
         >
+          {placeholder !== undefined && <option value="">{placeholder}</option>}
           {options.map((option) => (
             <option key={option.value} value={option.value}>
               {option.label}
@@ -135,5 +139,34 @@ export function EnvironmentChecks({
         </label>
       ))}
     </fieldset>
+  );
+}
+
+/** A list's status filter in its toolbar: `Status [Pending ▾]`, the statuses capitalised. */
+export function StatusFilter({
+  statuses,
+  value,
+  onChange,
+}: {
+  statuses: readonly string[];
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label className="inline-field">
+      Status
+      <select
+        value={value}
+        onChange={(e) => {
+          onChange(e.target.value);
+        }}
+      >
+        {statuses.map((s) => (
+          <option key={s} value={s}>
+            {s.charAt(0).toUpperCase() + s.slice(1)}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

@@ -18,6 +18,7 @@ import {
   RowMenu,
   type Column,
 } from '../components/ui';
+import { SelectField } from '../components/fields';
 import { ConfirmDialog, FormDialog } from '../components/dialogs';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
@@ -130,24 +131,13 @@ function CreateConnectionDialog({
       ready={!(environmentType === '')}
       error={error}
     >
-      <Field label="Environment">
-        {(id) => (
-          <select
-            id={id}
-            required
-            value={environmentType}
-            onChange={(e) => {
-              setEnvironmentType(e.target.value);
-            }}
-          >
-            {writable.map((env) => (
-              <option key={env} value={env}>
-                {env.toUpperCase()}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
+      <SelectField
+        label="Environment"
+        required
+        value={environmentType}
+        onChange={setEnvironmentType}
+        options={writable.map((env) => ({ value: env, label: env.toUpperCase() }))}
+      />
       <fieldset>
         <legend>Provisions</legend>
         {(['end_users', 'collaborators'] as const).map((value) => (

@@ -2,7 +2,7 @@
 import { useState } from 'react';
 import { ApiError, call, type Invitation } from '../../api/client';
 import { Alert, Badge, Page, Person, RelativeTime, type Tone } from '../../components/ui';
-import { TextField } from '../../components/fields';
+import { StatusFilter, TextField } from '../../components/fields';
 import { FormDialog } from '../../components/dialogs';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
@@ -125,22 +125,14 @@ export function InvitationsPage() {
         list={controls.of(list)}
         searchLabel="Search by email"
         toolbar={
-          <label className="inline-field">
-            Status
-            <select
-              value={status}
-              onChange={(e) => {
-                setStatus(e.target.value);
-                controls.setPage(1);
-              }}
-            >
-              {['pending', 'accepted', 'revoked', 'expired', 'all'].map((s) => (
-                <option key={s} value={s}>
-                  {s.charAt(0).toUpperCase() + s.slice(1)}
-                </option>
-              ))}
-            </select>
-          </label>
+          <StatusFilter
+            statuses={['pending', 'accepted', 'revoked', 'expired', 'all']}
+            value={status}
+            onChange={(next) => {
+              setStatus(next);
+              controls.setPage(1);
+            }}
+          />
         }
         beforeTable={
           <>

@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import { call, type ApprovalRequest } from '../../api/client';
 import { Alert, Badge, Page, Person, RelativeTime, type Tone } from '../../components/ui';
+import { StatusFilter } from '../../components/fields';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { useCanWrite } from '../../session';
@@ -36,22 +37,14 @@ export function ApprovalsPage() {
       <ListView
         list={controls.of(list)}
         toolbar={
-          <label className="inline-field">
-            Status
-            <select
-              value={status}
-              onChange={(e) => {
-                setStatus(e.target.value);
-                controls.setPage(1);
-              }}
-            >
-              {['pending', 'approved', 'rejected', 'used', 'all'].map((s) => (
-                <option key={s} value={s}>
-                  {s.charAt(0).toUpperCase() + s.slice(1)}
-                </option>
-              ))}
-            </select>
-          </label>
+          <StatusFilter
+            statuses={['pending', 'approved', 'rejected', 'used', 'all']}
+            value={status}
+            onChange={(next) => {
+              setStatus(next);
+              controls.setPage(1);
+            }}
+          />
         }
         beforeTable={error !== undefined && <Alert>{error}</Alert>}
         caption="Approval requests"

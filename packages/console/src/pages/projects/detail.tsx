@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import { call, type ProjectGrantRow } from '../../api/client';
 import { Alert, Badge, DataTable, Field, Page, Person, RelativeTime } from '../../components/ui';
+import { SelectField } from '../../components/fields';
 import { FormDialog } from '../../components/dialogs';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link } from '../../router';
@@ -83,25 +84,14 @@ function AddGrantDialog({
           A collaborator
         </label>
       </fieldset>
-      <Field label={type === 'UserGroup' ? 'Group' : 'Collaborator'}>
-        {(id) => (
-          <select
-            id={id}
-            required
-            value={assignee}
-            onChange={(e) => {
-              setAssignee(e.target.value);
-            }}
-          >
-            <option value="">Choose…</option>
-            {options.map((o) => (
-              <option key={o.value} value={o.value}>
-                {o.label}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
+      <SelectField
+        label={type === 'UserGroup' ? 'Group' : 'Collaborator'}
+        required
+        placeholder="Choose…"
+        value={assignee}
+        onChange={setAssignee}
+        options={options}
+      />
       <Field
         label="Project role"
         hint={
