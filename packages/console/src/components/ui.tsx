@@ -717,3 +717,50 @@ export function CopyField({
     </Field>
   );
 }
+
+/** The button that opens a page's or a toolbar's dialog (`New policy`, `Add user`). */
+export function OpenButton({ onClick, children }: { onClick: () => void; children: ReactNode }) {
+  return (
+    <button type="button" className="button button-primary" onClick={onClick}>
+      {children}
+    </button>
+  );
+}
+
+/**
+ * A table's last column with one small button a row (`Revoke`, `Delete`), its header for screen
+ * readers only; no button where the user may not write.
+ */
+export function buttonColumn<T>({
+  key,
+  label,
+  show,
+  disabled,
+  onClick,
+}: {
+  key: string;
+  label: string;
+  show: boolean;
+  disabled: boolean;
+  /** The row's action; a promise it returns is not awaited (the action tracks its own state). */
+  onClick: (row: T) => unknown;
+}): Column<T> {
+  return {
+    key,
+    header: <span className="visually-hidden">{label}</span>,
+    className: 'cell-menu',
+    render: (row) =>
+      show && (
+        <button
+          type="button"
+          className="button button-small"
+          disabled={disabled}
+          onClick={() => {
+            void onClick(row);
+          }}
+        >
+          {label}
+        </button>
+      ),
+  };
+}

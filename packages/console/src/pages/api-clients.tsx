@@ -1,7 +1,7 @@
 /** API clients: the list, creating, rotating and revoking a client (its token shown once). */
 import { useState } from 'react';
 import { call, type ApiClient } from '../api/client';
-import { Alert, Badge, CopyField, Modal, Page, RelativeTime } from '../components/ui';
+import { Alert, Badge, CopyField, Modal, OpenButton, Page, RelativeTime } from '../components/ui';
 import { ConfirmDialog, FormDialog } from '../components/dialogs';
 import { EnvironmentChecks, TextField } from '../components/fields';
 import { ListView, useListControls } from '../components/list-view';
@@ -85,15 +85,13 @@ export function ApiClientsPage() {
       description="Tokens for scripts and services. A client can only manage the environments (and projects) it was given."
       actions={
         canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setCreating(true);
             }}
           >
             Create API client
-          </button>
+          </OpenButton>
         )
       }
     >

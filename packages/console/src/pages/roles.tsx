@@ -6,7 +6,7 @@ import {
   PROJECT_RESOURCES,
 } from '../../../contracts/src/privileges';
 import { call, type Query } from '../api/client';
-import { Alert, Badge, Page, RelativeTime, TabPanel, Tabs } from '../components/ui';
+import { Alert, Badge, OpenButton, Page, RelativeTime, TabPanel, Tabs } from '../components/ui';
 import { TextField } from '../components/fields';
 import { FormDialog } from '../components/dialogs';
 import { ListView, useListControls } from '../components/list-view';
@@ -268,15 +268,13 @@ export function RolesPage() {
       description="Environment roles decide what collaborators may do in an environment; project roles what a project grant gives; legacy roles are the older privilege groups."
       actions={
         canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setEditing('new');
             }}
           >
             New role
-          </button>
+          </OpenButton>
         )
       }
     >

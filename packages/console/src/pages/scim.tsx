@@ -13,6 +13,7 @@ import {
   CopyField,
   Field,
   Modal,
+  OpenButton,
   Page,
   RelativeTime,
   RowMenu,
@@ -360,15 +361,13 @@ export function ScimConnectionsPage() {
       description="Identity providers (Okta, Microsoft Entra ID…) that provision end users or collaborators into one environment over SCIM 2.0. Each connection has its own base URL and bearer token."
       actions={
         canCreate && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setCreating(true);
             }}
           >
             Create connection
-          </button>
+          </OpenButton>
         )
       }
     >

@@ -6,11 +6,13 @@ import {
   Badge,
   DataTable,
   Modal,
+  OpenButton,
   Page,
   Person,
   PickList,
   RelativeTime,
   RowMenu,
+  buttonColumn,
   useDebounced,
 } from '../../components/ui';
 import { ConfirmDialog, FormDialog } from '../../components/dialogs';
@@ -91,22 +93,13 @@ function GroupMembersDialog({
               m.type === 'User' ? 'Collaborator' : <Badge tone="blue">Invited</Badge>,
           },
           { key: 'joined', header: 'Joined', render: (m) => <RelativeTime iso={m.joined_at} /> },
-          {
+          buttonColumn({
             key: 'remove',
-            header: <span className="visually-hidden">Remove</span>,
-            className: 'cell-menu',
-            render: (m) =>
-              canWrite && (
-                <button
-                  type="button"
-                  className="button button-small"
-                  disabled={pending}
-                  onClick={() => void remove(m)}
-                >
-                  Remove
-                </button>
-              ),
-          },
+            label: 'Remove',
+            show: canWrite,
+            disabled: pending,
+            onClick: remove,
+          }),
         ]}
       />
       {canWrite && (
@@ -181,15 +174,13 @@ export function CollaboratorGroupsPage() {
       description="Groups of collaborators, for project grants to many people at once."
       actions={
         canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setCreating(true);
             }}
           >
             Create group
-          </button>
+          </OpenButton>
         )
       }
     >

@@ -1,7 +1,15 @@
 /** Invitations of collaborators: inviting, resending and revoking. */
 import { useState } from 'react';
 import { ApiError, call, type Invitation } from '../../api/client';
-import { Alert, Badge, Page, Person, RelativeTime, type Tone } from '../../components/ui';
+import {
+  Alert,
+  Badge,
+  OpenButton,
+  Page,
+  Person,
+  RelativeTime,
+  type Tone,
+} from '../../components/ui';
 import { StatusFilter, TextField } from '../../components/fields';
 import { FormDialog } from '../../components/dialogs';
 import { ListView, useListControls } from '../../components/list-view';
@@ -109,15 +117,13 @@ export function InvitationsPage() {
       description="Invitations to collaborate. A link works once and expires after 7 days."
       actions={
         canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setInviting(true);
             }}
           >
             Invite collaborator
-          </button>
+          </OpenButton>
         )
       }
     >

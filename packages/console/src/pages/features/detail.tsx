@@ -6,12 +6,14 @@ import {
   Badge,
   DataTable,
   Field,
+  OpenButton,
   Page,
   Person,
   PickList,
   RelativeTime,
   TabPanel,
   Tabs,
+  buttonColumn,
   useDebounced,
 } from '../../components/ui';
 import { ConfirmDialog, FormDialog } from '../../components/dialogs';
@@ -311,15 +313,13 @@ function FeatureAccess({ feature }: { feature: Feature }) {
     <>
       <div className="toolbar toolbar-end">
         {canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setAdding(true);
             }}
           >
             Add end users
-          </button>
+          </OpenButton>
         )}
       </div>
       {error !== undefined && <Alert>{error}</Alert>}
@@ -350,22 +350,13 @@ function FeatureAccess({ feature }: { feature: Feature }) {
             render: (g) => (g.type === 'end_user' ? 'User' : <Badge tone="blue">Group</Badge>),
           },
           { key: 'since', header: 'Granted', render: (g) => <RelativeTime iso={g.created_at} /> },
-          {
+          buttonColumn({
             key: 'revoke',
-            header: <span className="visually-hidden">Revoke</span>,
-            className: 'cell-menu',
-            render: (g) =>
-              canWrite && (
-                <button
-                  type="button"
-                  className="button button-small"
-                  disabled={pending}
-                  onClick={() => void revoke(g)}
-                >
-                  Revoke
-                </button>
-              ),
-          },
+            label: 'Revoke',
+            show: canWrite,
+            disabled: pending,
+            onClick: revoke,
+          }),
         ]}
       />
       {adding && (
@@ -397,15 +388,13 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
     <>
       <div className="toolbar toolbar-end">
         {canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setCreating(true);
             }}
           >
             New policy
-          </button>
+          </OpenButton>
         )}
       </div>
       {error !== undefined && <Alert>{error}</Alert>}
@@ -435,22 +424,13 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
                 <span className="mono">{p.tools.join(', ')}</span>
               ),
           },
-          {
+          buttonColumn({
             key: 'delete',
-            header: <span className="visually-hidden">Delete</span>,
-            className: 'cell-menu',
-            render: (p) =>
-              canWrite && (
-                <button
-                  type="button"
-                  className="button button-small"
-                  disabled={pending}
-                  onClick={() => void remove(p)}
-                >
-                  Delete
-                </button>
-              ),
-          },
+            label: 'Delete',
+            show: canWrite,
+            disabled: pending,
+            onClick: remove,
+          }),
         ]}
       />
       {creating && (

@@ -1,7 +1,7 @@
 /** Features of the chosen environment: the list and registering a feature. */
 import { useState } from 'react';
 import { call, type Feature } from '../../api/client';
-import { Field, Page, RelativeTime } from '../../components/ui';
+import { Field, OpenButton, Page, RelativeTime } from '../../components/ui';
 import { TextField } from '../../components/fields';
 import { FormDialog } from '../../components/dialogs';
 import { ListView, useListControls } from '../../components/list-view';
@@ -91,15 +91,13 @@ export function FeaturesPage() {
       description={`What end users get access to in ${environment.toUpperCase()} — assistants, chat apps, MCP servers, the apps portal — and the policies that decide each call.`}
       actions={
         canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setCreating(true);
             }}
           >
             Register feature
-          </button>
+          </OpenButton>
         )
       }
     >

@@ -4,6 +4,7 @@ import { call, type DeletionImpact, type EndUserGroup } from '../../api/client';
 import {
   Alert,
   Field,
+  OpenButton,
   Page,
   Person,
   RelativeTime,
@@ -235,15 +236,13 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
           <>
             <div className="toolbar toolbar-end">
               {canWrite && (
-                <button
-                  type="button"
-                  className="button button-primary"
+                <OpenButton
                   onClick={() => {
                     setAssigning(true);
                   }}
                 >
                   Assign Users
-                </button>
+                </OpenButton>
               )}
             </div>
             {error !== undefined && !assigning && <Alert>{error}</Alert>}

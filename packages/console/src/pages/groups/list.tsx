@@ -1,7 +1,7 @@
 /** End-user groups of the chosen environment: the list and creating a group. */
 import { useState } from 'react';
 import { call, type EndUserGroup } from '../../api/client';
-import { Badge, Page } from '../../components/ui';
+import { Badge, OpenButton, Page } from '../../components/ui';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link, useRouter } from '../../router';
@@ -98,15 +98,13 @@ export function GroupsPage() {
       description={`End-user groups of the ${environment.toUpperCase()} environment. Use groups to grant features and scope policies for teams rather than individuals.`}
       actions={
         canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setCreating(true);
             }}
           >
             + Create Group
-          </button>
+          </OpenButton>
         )
       }
     >

@@ -1,7 +1,17 @@
 /** One project: its grants (adding and revoking) and who has access to it. */
 import { useState } from 'react';
 import { call, type ProjectGrantRow } from '../../api/client';
-import { Alert, Badge, DataTable, Field, Page, Person, RelativeTime } from '../../components/ui';
+import {
+  Alert,
+  Badge,
+  DataTable,
+  Field,
+  OpenButton,
+  Page,
+  Person,
+  RelativeTime,
+  buttonColumn,
+} from '../../components/ui';
 import { SelectField } from '../../components/fields';
 import { FormDialog } from '../../components/dialogs';
 import { useAction, useApi } from '../../hooks/use-api';
@@ -153,15 +163,13 @@ export function ProjectDetailPage({ id }: { id: number }) {
       }
       actions={
         canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setAdding(true);
             }}
           >
             Add grant
-          </button>
+          </OpenButton>
         )
       }
     >
@@ -203,22 +211,13 @@ export function ProjectDetailPage({ id }: { id: number }) {
                   <RelativeTime iso={g.expires_at} />
                 ),
             },
-            {
+            buttonColumn({
               key: 'revoke',
-              header: <span className="visually-hidden">Revoke</span>,
-              className: 'cell-menu',
-              render: (g) =>
-                canWrite && (
-                  <button
-                    type="button"
-                    className="button button-small"
-                    disabled={pending}
-                    onClick={() => void revoke(g)}
-                  >
-                    Revoke
-                  </button>
-                ),
-            },
+              label: 'Revoke',
+              show: canWrite,
+              disabled: pending,
+              onClick: revoke,
+            }),
           ]}
         />
       </section>

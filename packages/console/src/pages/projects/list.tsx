@@ -1,7 +1,7 @@
 /** Projects: the list and creating a project. */
 import { useState } from 'react';
 import { call } from '../../api/client';
-import { Page, RelativeTime } from '../../components/ui';
+import { OpenButton, Page, RelativeTime } from '../../components/ui';
 import { TextField } from '../../components/fields';
 import { FormDialog } from '../../components/dialogs';
 import { ListView, useListControls } from '../../components/list-view';
@@ -37,15 +37,13 @@ export function ProjectsPage() {
       description={`Projects of the ${environment.toUpperCase()} environment. Grant project roles to collaborators and collaborator groups.`}
       actions={
         canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setCreating(true);
             }}
           >
             Create project
-          </button>
+          </OpenButton>
         )
       }
     >

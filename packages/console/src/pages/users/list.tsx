@@ -1,7 +1,7 @@
 /** End users: the directory of the environment chosen in the top bar (search, sort, lock, add). */
 import { useState } from 'react';
 import { call, type EndUser } from '../../api/client';
-import { Avatar, Badge, Page, RelativeTime, RowMenu } from '../../components/ui';
+import { Avatar, Badge, OpenButton, Page, RelativeTime, RowMenu } from '../../components/ui';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link, useRouter } from '../../router';
@@ -102,15 +102,13 @@ export function UsersPage() {
       description="View and manage users and groups synced from your identity provider. Groups can be used to control access and apply policies consistently."
       actions={
         canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
+          <OpenButton
             onClick={() => {
               setAdding(true);
             }}
           >
             Add user
-          </button>
+          </OpenButton>
         )
       }
     >
