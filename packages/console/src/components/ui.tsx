@@ -718,10 +718,28 @@ export function CopyField({
   );
 }
 
-/** The button that opens a page's or a toolbar's dialog (`New policy`, `Add user`). */
-export function OpenButton({ onClick, children }: { onClick: () => void; children: ReactNode }) {
+/**
+ * The button that opens a page's or a toolbar's dialog (`New policy`, `Add user`): `onOpen(true)`
+ * on a click, typically a dialog's `useState` setter. Not shown where the user may not write.
+ */
+export function OpenButton({
+  show = true,
+  onOpen,
+  children,
+}: {
+  show?: boolean;
+  onOpen: (open: true) => void;
+  children: ReactNode;
+}) {
+  if (!show) return null;
   return (
-    <button type="button" className="button button-primary" onClick={onClick}>
+    <button
+      type="button"
+      className="button button-primary"
+      onClick={() => {
+        onOpen(true);
+      }}
+    >
       {children}
     </button>
   );

@@ -5,7 +5,8 @@
 import { useState, type SubmitEvent } from 'react';
 import { PROJECT_RESOURCES } from '../../../contracts/src/privileges';
 import { call, type AccessDecision, type Decision } from '../api/client';
-import { Alert, Badge, DataTable, Field, Page, Person } from '../components/ui';
+import { Alert, Badge, Field, Page, Person } from '../components/ui';
+import { ApiTable } from '../components/list-view';
 import { SelectField, TextField } from '../components/fields';
 import { useAction, useApi } from '../hooks/use-api';
 import { useSession } from '../session';
@@ -244,11 +245,9 @@ function ProjectWho() {
         }))}
       />
       {projectId !== '' && (
-        <DataTable
+        <ApiTable
           caption="Project access"
-          rows={access.data?.data}
-          loading={access.loading}
-          error={access.error}
+          api={access}
           rowKey={(a) => a.member.id}
           empty="Nobody reaches this project through a grant."
           columns={[

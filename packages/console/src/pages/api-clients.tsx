@@ -84,15 +84,9 @@ export function ApiClientsPage() {
       title="API clients"
       description="Tokens for scripts and services. A client can only manage the environments (and projects) it was given."
       actions={
-        canWrite && (
-          <OpenButton
-            onClick={() => {
-              setCreating(true);
-            }}
-          >
-            Create API client
-          </OpenButton>
-        )
+        <OpenButton show={canWrite} onOpen={setCreating}>
+          Create API client
+        </OpenButton>
       }
     >
       <ListView

@@ -267,15 +267,14 @@ export function RolesPage() {
       title="Roles"
       description="Environment roles decide what collaborators may do in an environment; project roles what a project grant gives; legacy roles are the older privilege groups."
       actions={
-        canWrite && (
-          <OpenButton
-            onClick={() => {
-              setEditing('new');
-            }}
-          >
-            New role
-          </OpenButton>
-        )
+        <OpenButton
+          show={canWrite}
+          onOpen={() => {
+            setEditing('new');
+          }}
+        >
+          New role
+        </OpenButton>
       }
     >
       <Tabs

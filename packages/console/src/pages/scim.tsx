@@ -360,15 +360,9 @@ export function ScimConnectionsPage() {
       title="SCIM connections"
       description="Identity providers (Okta, Microsoft Entra ID…) that provision end users or collaborators into one environment over SCIM 2.0. Each connection has its own base URL and bearer token."
       actions={
-        canCreate && (
-          <OpenButton
-            onClick={() => {
-              setCreating(true);
-            }}
-          >
-            Create connection
-          </OpenButton>
-        )
+        <OpenButton show={canCreate} onOpen={setCreating}>
+          Create connection
+        </OpenButton>
       }
     >
       <ListView

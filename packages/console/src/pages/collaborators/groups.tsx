@@ -4,7 +4,6 @@ import { call, type CollaboratorGroup } from '../../api/client';
 import {
   Alert,
   Badge,
-  DataTable,
   Modal,
   OpenButton,
   Page,
@@ -17,7 +16,7 @@ import {
 } from '../../components/ui';
 import { ConfirmDialog, FormDialog } from '../../components/dialogs';
 import { TextField } from '../../components/fields';
-import { ListView, useListControls } from '../../components/list-view';
+import { ApiTable, ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { useCanWrite } from '../../session';
 
@@ -77,11 +76,9 @@ function GroupMembersDialog({
     <Modal title={`Members of ${group.name}`} onClose={onClose} wide>
       {error !== undefined && <Alert>{error}</Alert>}
       {group.system && <Alert tone="info">Every collaborator belongs to {group.name}.</Alert>}
-      <DataTable
+      <ApiTable
         caption="Group members"
-        rows={members.data?.data}
-        loading={members.loading}
-        error={members.error}
+        api={members}
         rowKey={(m) => `${m.user_id ?? 'i'}-${m.member_invitation_id ?? ''}`}
         empty="No members yet."
         columns={[
@@ -173,15 +170,9 @@ export function CollaboratorGroupsPage() {
       title="Collaborator groups"
       description="Groups of collaborators, for project grants to many people at once."
       actions={
-        canWrite && (
-          <OpenButton
-            onClick={() => {
-              setCreating(true);
-            }}
-          >
-            Create group
-          </OpenButton>
-        )
+        <OpenButton show={canWrite} onOpen={setCreating}>
+          Create group
+        </OpenButton>
       }
     >
       <ListView

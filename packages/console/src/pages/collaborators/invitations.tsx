@@ -116,15 +116,9 @@ export function InvitationsPage() {
       title="Invitations"
       description="Invitations to collaborate. A link works once and expires after 7 days."
       actions={
-        canWrite && (
-          <OpenButton
-            onClick={() => {
-              setInviting(true);
-            }}
-          >
-            Invite collaborator
-          </OpenButton>
-        )
+        <OpenButton show={canWrite} onOpen={setInviting}>
+          Invite collaborator
+        </OpenButton>
       }
     >
       <ListView

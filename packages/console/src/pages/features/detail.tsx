@@ -4,7 +4,6 @@ import { call, type Feature, type Policy } from '../../api/client';
 import {
   Alert,
   Badge,
-  DataTable,
   Field,
   OpenButton,
   Page,
@@ -16,6 +15,7 @@ import {
   buttonColumn,
   useDebounced,
 } from '../../components/ui';
+import { ApiTable } from '../../components/list-view';
 import { ConfirmDialog, FormDialog } from '../../components/dialogs';
 import { TextField } from '../../components/fields';
 import { useAction, useApi } from '../../hooks/use-api';
@@ -312,23 +312,14 @@ function FeatureAccess({ feature }: { feature: Feature }) {
   return (
     <>
       <div className="toolbar toolbar-end">
-        {canWrite && (
-          <OpenButton
-            onClick={() => {
-              setAdding(true);
-            }}
-          >
-            Add end users
-          </OpenButton>
-        )}
+        <OpenButton show={canWrite} onOpen={setAdding}>
+          Add end users
+        </OpenButton>
       </div>
       {error !== undefined && <Alert>{error}</Alert>}
-      <DataTable
+      <ApiTable
         caption="End user access"
-        rows={access.data?.data}
-        loading={access.loading}
-        error={access.error}
-        onRetry={access.reload}
+        api={access}
         rowKey={(g) => g.id}
         empty="Nobody has access yet. Add users or groups."
         columns={[
@@ -387,23 +378,14 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
   return (
     <>
       <div className="toolbar toolbar-end">
-        {canWrite && (
-          <OpenButton
-            onClick={() => {
-              setCreating(true);
-            }}
-          >
-            New policy
-          </OpenButton>
-        )}
+        <OpenButton show={canWrite} onOpen={setCreating}>
+          New policy
+        </OpenButton>
       </div>
       {error !== undefined && <Alert>{error}</Alert>}
-      <DataTable
+      <ApiTable
         caption="Policies"
-        rows={policies.data?.data}
-        loading={policies.loading}
-        error={policies.error}
-        onRetry={policies.reload}
+        api={policies}
         rowKey={(p) => p.id}
         empty="No policies: access follows the feature’s grants."
         columns={[

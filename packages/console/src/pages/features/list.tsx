@@ -90,15 +90,9 @@ export function FeaturesPage() {
       title="Features & policies"
       description={`What end users get access to in ${environment.toUpperCase()} — assistants, chat apps, MCP servers, the apps portal — and the policies that decide each call.`}
       actions={
-        canWrite && (
-          <OpenButton
-            onClick={() => {
-              setCreating(true);
-            }}
-          >
-            Register feature
-          </OpenButton>
-        )
+        <OpenButton show={canWrite} onOpen={setCreating}>
+          Register feature
+        </OpenButton>
       }
     >
       <ListView

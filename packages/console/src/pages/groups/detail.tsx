@@ -235,15 +235,9 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
         beforeTable={
           <>
             <div className="toolbar toolbar-end">
-              {canWrite && (
-                <OpenButton
-                  onClick={() => {
-                    setAssigning(true);
-                  }}
-                >
-                  Assign Users
-                </OpenButton>
-              )}
+              <OpenButton show={canWrite} onOpen={setAssigning}>
+                Assign Users
+              </OpenButton>
             </div>
             {error !== undefined && !assigning && <Alert>{error}</Alert>}
             {group.system && (

@@ -97,15 +97,9 @@ export function GroupsPage() {
       title="Groups"
       description={`End-user groups of the ${environment.toUpperCase()} environment. Use groups to grant features and scope policies for teams rather than individuals.`}
       actions={
-        canWrite && (
-          <OpenButton
-            onClick={() => {
-              setCreating(true);
-            }}
-          >
-            + Create Group
-          </OpenButton>
-        )
+        <OpenButton show={canWrite} onOpen={setCreating}>
+          + Create Group
+        </OpenButton>
       }
     >
       <ListView

@@ -4,7 +4,6 @@ import { call, type ProjectGrantRow } from '../../api/client';
 import {
   Alert,
   Badge,
-  DataTable,
   Field,
   OpenButton,
   Page,
@@ -12,6 +11,7 @@ import {
   RelativeTime,
   buttonColumn,
 } from '../../components/ui';
+import { ApiTable } from '../../components/list-view';
 import { SelectField } from '../../components/fields';
 import { FormDialog } from '../../components/dialogs';
 import { useAction, useApi } from '../../hooks/use-api';
@@ -162,27 +162,18 @@ export function ProjectDetailPage({ id }: { id: number }) {
           : `${project.environment.type.toUpperCase()} · created ${new Date(project.created_at).toLocaleDateString()}`
       }
       actions={
-        canWrite && (
-          <OpenButton
-            onClick={() => {
-              setAdding(true);
-            }}
-          >
-            Add grant
-          </OpenButton>
-        )
+        <OpenButton show={canWrite} onOpen={setAdding}>
+          Add grant
+        </OpenButton>
       }
     >
       {error !== undefined && <Alert>{error}</Alert>}
       {projects.error !== undefined && <Alert>{projects.error}</Alert>}
       <section className="card" aria-labelledby="grants-heading">
         <h2 id="grants-heading">Grants</h2>
-        <DataTable
+        <ApiTable
           caption="Project grants"
-          rows={grants.data?.data}
-          loading={grants.loading}
-          error={grants.error}
-          onRetry={grants.reload}
+          api={grants}
           rowKey={(g) => g.id}
           empty="No grants: only environment roles reach this project."
           columns={[
@@ -223,12 +214,9 @@ export function ProjectDetailPage({ id }: { id: number }) {
       </section>
       <section className="card" aria-labelledby="who-heading">
         <h2 id="who-heading">Who has access, and through what</h2>
-        <DataTable
+        <ApiTable
           caption="Project access"
-          rows={access.data?.data}
-          loading={access.loading}
-          error={access.error}
-          onRetry={access.reload}
+          api={access}
           rowKey={(a) => a.member.id}
           empty="Nobody reaches this project through a grant."
           columns={[

@@ -36,15 +36,9 @@ export function ProjectsPage() {
       title="Projects"
       description={`Projects of the ${environment.toUpperCase()} environment. Grant project roles to collaborators and collaborator groups.`}
       actions={
-        canWrite && (
-          <OpenButton
-            onClick={() => {
-              setCreating(true);
-            }}
-          >
-            Create project
-          </OpenButton>
-        )
+        <OpenButton show={canWrite} onOpen={setCreating}>
+          Create project
+        </OpenButton>
       }
     >
       <ListView

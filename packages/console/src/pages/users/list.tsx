@@ -101,15 +101,9 @@ export function UsersPage() {
       title="Users"
       description="View and manage users and groups synced from your identity provider. Groups can be used to control access and apply policies consistently."
       actions={
-        canWrite && (
-          <OpenButton
-            onClick={() => {
-              setAdding(true);
-            }}
-          >
-            Add user
-          </OpenButton>
-        )
+        <OpenButton show={canWrite} onOpen={setAdding}>
+          Add user
+        </OpenButton>
       }
     >
       <ListView
