@@ -42,33 +42,8 @@ import type {
 } from '@roster/contracts';
 import { OPERATIONS, type OperationName } from './paths';
 
-export type {
-  AccessDecision,
-  ApiClient,
-  ApprovalRequest,
-  AuditEvent,
-  CollaboratorGroup,
-  ConsoleSession,
-  Decision,
-  EndUser,
-  EndUserDetail,
-  EndUserGroup,
-  EndUserGroupMember,
-  EnvironmentRole,
-  EnvironmentRoleSummary,
-  Feature,
-  FeatureGrant,
-  Invitation,
-  LegacyRole,
-  Member,
-  Policy,
-  Project,
-  ProjectAccessEntry,
-  ProjectRole,
-  ProjectRoleSummary,
-  ScimConnection,
-  ScimConnectionWithToken,
-};
+// The screens import the item types (Member, EndUser, Feature…) from here, as the server names them.
+export type * from '@roster/contracts';
 
 /**
  * An answer as the server's response schema says (`PagedList(…)`, `DataOf(…)` from
@@ -78,8 +53,6 @@ export type {
 type Paged<S extends TSchema> = Static<ReturnType<typeof PagedList<S>>>;
 type Data<S extends TSchema> = Static<ReturnType<typeof DataOf<S>>>;
 
-/** A member of a collaborator group (`listUserGroupMembers`). */
-export type { GroupMember };
 /** A grant in a project's grant list. */
 export type ProjectGrantRow = Static<typeof ProjectGrantInProject>;
 /** What deleting an end-user group would take away from whom (the dry run). */

@@ -1,7 +1,8 @@
 /** The audit log: filters, the events and their targets, and the CSV export. */
 import { useState } from 'react';
 import { buildPath, type AuditEvent, type Query } from '../api/client';
-import { Field, Modal, Page, RelativeTime } from '../components/ui';
+import { Modal, Page, RelativeTime } from '../components/ui';
+import { SelectField, TextField } from '../components/fields';
 import { ListView, useListControls } from '../components/list-view';
 import { useApi } from '../hooks/use-api';
 import { Link } from '../router';
@@ -70,8 +71,8 @@ export function AuditLogPage() {
   // The server streams every matching event as formula-safe CSV (no page, no cap); the session
   // cookie authenticates the download.
   const exportHref = buildPath('/api/audit_events', {}, { ...query, format: 'csv' });
-  const set = (key: keyof typeof filters) => (e: { target: { value: string } }) => {
-    setFilters({ ...filters, [key]: e.target.value });
+  const set = (key: keyof typeof filters) => (value: string) => {
+    setFilters({ ...filters, [key]: value });
   };
   return (
     <Page
@@ -95,58 +96,37 @@ export function AuditLogPage() {
                 controls.setPage(1);
               }}
             >
-              <Field label="Action">
-                {(id) => (
-                  <input
-                    id={id}
-                    placeholder="e.g. end_user.locked"
-                    value={filters.action}
-                    onChange={set('action')}
-                  />
-                )}
-              </Field>
-              <Field label="Actor type">
-                {(id) => (
-                  <select id={id} value={filters.actor_type} onChange={set('actor_type')}>
-                    <option value="">Any</option>
-                    {Object.entries(TYPE_LABELS).map(([value, label]) => (
-                      <option key={value} value={value}>
-                        {label}
-                      </option>
-                    ))}
-                  </select>
-                )}
-              </Field>
-              <Field label="Target type">
-                {(id) => (
-                  <input
-                    id={id}
-                    placeholder="e.g. end_user"
-                    value={filters.target_type}
-                    onChange={set('target_type')}
-                  />
-                )}
-              </Field>
-              <Field label="Since">
-                {(id) => (
-                  <input
-                    id={id}
-                    type="datetime-local"
-                    value={filters.since}
-                    onChange={set('since')}
-                  />
-                )}
-              </Field>
-              <Field label="Until">
-                {(id) => (
-                  <input
-                    id={id}
-                    type="datetime-local"
-                    value={filters.until}
-                    onChange={set('until')}
-                  />
-                )}
-              </Field>
+              <TextField
+                label="Action"
+                placeholder="e.g. end_user.locked"
+                value={filters.action}
+                onChange={set('action')}
+              />
+              <SelectField
+                label="Actor type"
+                placeholder="Any"
+                value={filters.actor_type}
+                onChange={set('actor_type')}
+                options={Object.entries(TYPE_LABELS).map(([value, label]) => ({ value, label }))}
+              />
+              <TextField
+                label="Target type"
+                placeholder="e.g. end_user"
+                value={filters.target_type}
+                onChange={set('target_type')}
+              />
+              <TextField
+                label="Since"
+                type="datetime-local"
+                value={filters.since}
+                onChange={set('since')}
+              />
+              <TextField
+                label="Until"
+                type="datetime-local"
+                value={filters.until}
+                onChange={set('until')}
+              />
               <button type="submit" className="button button-primary">
                 Apply filters
               </button>
