@@ -427,19 +427,16 @@ export function Modal({
   );
 }
 
-export function RowMenu({
-  label,
-  items,
-}: {
-  label: string;
-  items: { label: string; onSelect: () => void; danger?: boolean; disabled?: boolean }[];
-}) {
+/**
+ * A panel that opens below its button (a menu, a dropdown): open state, the element that holds
+ * both, focus to `focusSelector` once open, and closing on a click outside.
+ */
+export function usePopover(focusSelector: string) {
   const [open, setOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
-  const menuId = useId();
   useEffect(() => {
     if (!open) return;
-    ref.current?.querySelector<HTMLElement>('[role="menuitem"]')?.focus();
+    ref.current?.querySelector<HTMLElement>(focusSelector)?.focus();
     const onDown = (event: MouseEvent) => {
       if (ref.current !== null && !ref.current.contains(event.target as Node)) setOpen(false);
     };
@@ -447,7 +444,19 @@ export function RowMenu({
     return () => {
       document.removeEventListener('mousedown', onDown);
     };
-  }, [open]);
+  }, [open, focusSelector]);
+  return { open, setOpen, ref };
+}
+
+export function RowMenu({
+  label,
+  items,
+}: {
+  label: string;
+  items: { label: string; onSelect: () => void; danger?: boolean; disabled?: boolean }[];
+}) {
+  const { open, setOpen, ref } = usePopover('[role="menuitem"]');
+  const menuId = useId();
   const onKeyDown = (event: ReactKeyboardEvent) => {
     const entries = [...(ref.current?.querySelectorAll<HTMLElement>('[role="menuitem"]') ?? [])];
     const index = entries.indexOf(document.activeElement as HTMLElement);

@@ -1,5 +1,5 @@
 /** One end-user group: its users, its console roles, its settings and deleting it (with the impact first). */
-import { useEffect, useId, useRef, useState, type SubmitEvent } from 'react';
+import { useId, useState, type SubmitEvent } from 'react';
 import { call, type DeletionImpact, type EndUserGroup } from '../../api/client';
 import {
   Alert,
@@ -11,6 +11,7 @@ import {
   SearchBox,
   TabPanel,
   Tabs,
+  usePopover,
 } from '../../components/ui';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
@@ -31,23 +32,11 @@ function RolesDropdown({
   onChange: (roles: string[]) => void;
   disabled: boolean;
 }) {
-  const [open, setOpen] = useState(false);
+  const { open, setOpen, ref } = usePopover('input[type="search"]');
   const [search, setSearch] = useState('');
-  const ref = useRef<HTMLDivElement>(null);
   const listId = useId();
   const labelId = useId();
   const valueId = useId();
-  useEffect(() => {
-    if (!open) return;
-    ref.current?.querySelector<HTMLInputElement>('input[type="search"]')?.focus();
-    const onDown = (event: MouseEvent) => {
-      if (ref.current !== null && !ref.current.contains(event.target as Node)) setOpen(false);
-    };
-    document.addEventListener('mousedown', onDown);
-    return () => {
-      document.removeEventListener('mousedown', onDown);
-    };
-  }, [open]);
   const shown = ROLES.filter((r) => r.toLowerCase().includes(search.toLowerCase()));
   return (
     <div
