@@ -144,3 +144,37 @@ export function ConfirmDialog({
     </Modal>
   );
 }
+
+/**
+ * A secret shown once (an API or SCIM token): the warning, the values to copy, and one button
+ * that says the user has stored it.
+ */
+export function SecretOnceDialog({
+  title,
+  warning,
+  onClose,
+  wide,
+  children,
+}: {
+  title: string;
+  warning: ReactNode;
+  onClose: () => void;
+  wide?: boolean;
+  children: ReactNode;
+}) {
+  return (
+    <Modal
+      title={title}
+      onClose={onClose}
+      wide={wide}
+      footer={
+        <button type="button" className="button button-primary" onClick={onClose}>
+          I have stored the token
+        </button>
+      }
+    >
+      <Alert tone="warning">{warning}</Alert>
+      {children}
+    </Modal>
+  );
+}

@@ -1,8 +1,8 @@
 /** API clients: the list, creating, rotating and revoking a client (its token shown once). */
 import { useState } from 'react';
 import { call, type ApiClient } from '../api/client';
-import { Alert, Badge, CopyField, Modal, OpenButton, Page, RelativeTime } from '../components/ui';
-import { ConfirmDialog, FormDialog } from '../components/dialogs';
+import { Alert, Badge, CopyField, OpenButton, Page, RelativeTime } from '../components/ui';
+import { ConfirmDialog, FormDialog, SecretOnceDialog } from '../components/dialogs';
 import { EnvironmentChecks, TextField } from '../components/fields';
 import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
@@ -16,20 +16,13 @@ function TokenOnce({
   onClose: () => void;
 }) {
   return (
-    <Modal
+    <SecretOnceDialog
       title={`Token for ${client.name}`}
+      warning="This is the only time the token is shown. Roster stores only its hash."
       onClose={onClose}
-      footer={
-        <button type="button" className="button button-primary" onClick={onClose}>
-          I have stored the token
-        </button>
-      }
     >
-      <Alert tone="warning">
-        This is the only time the token is shown. Roster stores only its hash.
-      </Alert>
       <CopyField label="API token" value={client.token} copyLabel="Copy token" />
-    </Modal>
+    </SecretOnceDialog>
   );
 }
 
@@ -204,7 +197,7 @@ export function ApiClientsPage() {
         <ConfirmDialog
           title={`Revoke ${revoking.name}?`}
           confirmLabel="Revoke"
-          onConfirm={() => void revoke()}
+          onConfirm={revoke}
           onCancel={() => {
             setRevoking(null);
           }}

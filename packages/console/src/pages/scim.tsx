@@ -7,12 +7,10 @@ import { useState } from 'react';
 import { call, type ScimConnection, type ScimConnectionWithToken } from '../api/client';
 import { ListView, useListControls, useLocalRows } from '../components/list-view';
 import {
-  Alert,
   Badge,
   CopyButton,
   CopyField,
   Field,
-  Modal,
   OpenButton,
   Page,
   RelativeTime,
@@ -20,7 +18,7 @@ import {
   type Column,
 } from '../components/ui';
 import { SelectField } from '../components/fields';
-import { ConfirmDialog, FormDialog } from '../components/dialogs';
+import { ConfirmDialog, FormDialog, SecretOnceDialog } from '../components/dialogs';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
 
@@ -48,21 +46,18 @@ function TokenOnce({
   onClose: () => void;
 }) {
   return (
-    <Modal
+    <SecretOnceDialog
       title={rotated ? `New token for ${connection.name}` : `${connection.name} is ready`}
+      warning={
+        <>
+          Copy the token now: you will not see it again. Roster stores only its hash; if it is lost,
+          rotate the token and paste the new one into your identity provider.
+          {rotated && ' The previous token has stopped working.'}
+        </>
+      }
       onClose={onClose}
       wide
-      footer={
-        <button type="button" className="button button-primary" onClick={onClose}>
-          I have stored the token
-        </button>
-      }
     >
-      <Alert tone="warning">
-        Copy the token now: you will not see it again. Roster stores only its hash; if it is lost,
-        rotate the token and paste the new one into your identity provider.
-        {rotated && ' The previous token has stopped working.'}
-      </Alert>
       <CopyField
         label="SCIM base URL"
         value={connection.base_url}
@@ -75,7 +70,7 @@ function TokenOnce({
         copyLabel="Copy token"
         hint="The API token / secret token of the connector (HTTP header authentication)."
       />
-    </Modal>
+    </SecretOnceDialog>
   );
 }
 
@@ -405,7 +400,7 @@ export function ScimConnectionsPage() {
         <ConfirmDialog
           title={`Rotate the token of ${rotating.name}?`}
           confirmLabel="Rotate token"
-          onConfirm={() => void rotate()}
+          onConfirm={rotate}
           onCancel={closeConfirmation}
           pending={pending}
           error={error}
@@ -421,7 +416,7 @@ export function ScimConnectionsPage() {
         <ConfirmDialog
           title={`Delete ${deleting.name}?`}
           confirmLabel="Delete connection"
-          onConfirm={() => void remove()}
+          onConfirm={remove}
           onCancel={closeConfirmation}
           pending={pending}
           error={error}
