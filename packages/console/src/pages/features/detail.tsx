@@ -17,7 +17,7 @@ import {
 } from '../../components/ui';
 import { ApiTable } from '../../components/list-view';
 import { ConfirmDialog, FormDialog } from '../../components/dialogs';
-import { TextField } from '../../components/fields';
+import { SelectField, TextField } from '../../components/fields';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link } from '../../router';
 import { useCanWrite } from '../../session';
@@ -163,24 +163,16 @@ function CreatePolicyDialog({
       wide
     >
       <TextField label="Policy name" required value={name} onChange={setName} />
-      <Field
+      <SelectField
         label="Effect"
         hint="When policies disagree, deny beats require approval, which beats allow."
-      >
-        {(id) => (
-          <select
-            id={id}
-            value={effect}
-            onChange={(e) => {
-              setEffect(e.target.value as typeof effect);
-            }}
-          >
-            <option value="allow">Allow</option>
-            <option value="require_approval">Require approval</option>
-            <option value="deny">Deny</option>
-          </select>
-        )}
-      </Field>
+        value={effect}
+        onChange={setEffect}
+        options={(['allow', 'require_approval', 'deny'] as const).map((value) => ({
+          value,
+          label: effectLabel(value),
+        }))}
+      />
       <Field
         label="Tools"
         hint="Comma-separated tool names; leave empty for every call to the feature."

@@ -1,8 +1,8 @@
 /** Features of the chosen environment: the list and registering a feature. */
 import { useState } from 'react';
 import { call, type Feature } from '../../api/client';
-import { Field, OpenButton, Page, RelativeTime } from '../../components/ui';
-import { TextField } from '../../components/fields';
+import { OpenButton, Page, RelativeTime } from '../../components/ui';
+import { SelectField, TextField } from '../../components/fields';
 import { FormDialog } from '../../components/dialogs';
 import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
@@ -39,23 +39,12 @@ function CreateFeatureDialog({
       error={error}
     >
       <TextField label="Name" required value={name} onChange={setName} />
-      <Field label="Kind">
-        {(id) => (
-          <select
-            id={id}
-            value={kind}
-            onChange={(e) => {
-              setKind(e.target.value as (typeof KINDS)[number]);
-            }}
-          >
-            {KINDS.map((k) => (
-              <option key={k} value={k}>
-                {kindLabel(k)}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
+      <SelectField
+        label="Kind"
+        value={kind}
+        onChange={setKind}
+        options={KINDS.map((k) => ({ value: k, label: kindLabel(k) }))}
+      />
     </FormDialog>
   );
 }
