@@ -3,13 +3,17 @@
  * write, and the error text of the API's error bodies. Types come from @roster/contracts, the
  * TypeBox schemas the server validates with and publishes as OpenAPI.
  */
+import type { Static, TSchema } from 'typebox';
 import type {
   AccessDecision,
   ApiClient,
+  ApiClientWithToken,
   ApprovalRequest,
   AuditEvent,
   CollaboratorGroup,
   ConsoleSession,
+  ConsoleSsoStatus,
+  DataOf,
   Decision,
   EndUser,
   EndUserDetail,
@@ -19,141 +23,93 @@ import type {
   EnvironmentRoleSummary,
   Feature,
   FeatureGrant,
+  GroupDeletionImpact,
+  GroupMember,
   Invitation,
+  InvitationPreview,
   LegacyRole,
   Member,
+  PagedList,
   Policy,
   Project,
   ProjectAccessEntry,
+  ProjectGrantInProject,
   ProjectRole,
   ProjectRoleSummary,
   ScimConnection,
   ScimConnectionWithToken,
+  SetupStatus,
 } from '@roster/contracts';
 import { OPERATIONS, type OperationName } from './paths';
 
-export type {
-  AccessDecision,
-  ApiClient,
-  ApprovalRequest,
-  AuditEvent,
-  CollaboratorGroup,
-  ConsoleSession,
-  Decision,
-  EndUser,
-  EndUserDetail,
-  EndUserGroup,
-  EndUserGroupMember,
-  EnvironmentRole,
-  EnvironmentRoleSummary,
-  Feature,
-  FeatureGrant,
-  Invitation,
-  LegacyRole,
-  Member,
-  Policy,
-  Project,
-  ProjectAccessEntry,
-  ProjectRole,
-  ProjectRoleSummary,
-  ScimConnection,
-  ScimConnectionWithToken,
-};
+// The screens import the item types (Member, EndUser, Feature…) from here, as the server names them.
+export type * from '@roster/contracts';
 
-export interface Paged<T> {
-  data: T[];
-  total: number;
-  page: { number: number; size: number };
-}
+/**
+ * An answer as the server's response schema says (`PagedList(…)`, `DataOf(…)` from
+ * @roster/contracts, the same schemas the server serialises with), so the console's types cannot
+ * drift from what the routes send.
+ */
+type Paged<S extends TSchema> = Static<ReturnType<typeof PagedList<S>>>;
+type Data<S extends TSchema> = Static<ReturnType<typeof DataOf<S>>>;
 
-export interface GroupMember {
-  user_id: number | null;
-  member_invitation_id: number | null;
-  name: string;
-  email: string;
-  type: 'User' | 'MemberInvitation';
-  joined_at: string;
-}
+/** A grant in a project's grant list. */
+export type ProjectGrantRow = Static<typeof ProjectGrantInProject>;
+/** What deleting an end-user group would take away from whom (the dry run). */
+export type DeletionImpact = Static<typeof GroupDeletionImpact>;
 
-export interface ProjectGrantRow {
-  id: string;
-  project_role: { id: string; name: string };
-  user: { id: number; name: string; email: string } | null;
-  user_group: { id: string; name: string; system: boolean } | null;
-  expires_at: string | null;
-  expired: boolean;
-}
-
-export interface DeletionImpact {
-  dry_run: true;
-  group: { id: number; name: string; environment_type: string };
-  feature_grants: { id: number; name: string; kind: string }[];
-  policies: { id: number; name: string; effect: string }[];
-  users: {
-    id: number;
-    name: string;
-    email: string;
-    loses: { type: 'feature_grant' | 'policy'; id: number; name: string; effect: string | null }[];
-  }[];
-}
-
-/** What each operation answers (the body, as the OpenAPI document describes it). */
+/** What each operation answers: the route's response schema in the OpenAPI document. */
 export interface Responses {
-  getSession: { data: ConsoleSession };
-  signIn: { data: ConsoleSession };
-  getSetup: { data: { setup_required: boolean } };
-  getSso: { data: { available: boolean; login_url: string | null } };
-  previewInvitation: {
-    data: {
-      name: string;
-      email: string;
-      workspace: { id: number; name: string };
-      expires_at: string;
-    };
-  };
-  acceptInvitationWithPassword: { data: Member };
-  listEndUsers: Paged<EndUser>;
-  getEndUser: { data: EndUserDetail };
-  createEndUser: { data: EndUser };
-  lockEndUser: { data: EndUser };
-  unlockEndUser: { data: EndUser };
-  decide: { data: Decision };
-  listEndUserGroups: Paged<EndUserGroup>;
-  createEndUserGroup: { data: EndUserGroup };
-  getEndUserGroup: { data: EndUserGroup };
-  updateEndUserGroup: { data: EndUserGroup };
-  deleteEndUserGroup: { data: DeletionImpact } | null;
-  listEndUserGroupMembers: Paged<EndUserGroupMember>;
-  listFeatures: Paged<Feature>;
-  createFeature: { data: Feature };
-  getFeature: { data: Feature };
-  listFeatureAccess: Paged<FeatureGrant>;
-  listPolicies: Paged<Policy>;
-  createPolicy: { data: Policy };
-  listApprovals: Paged<ApprovalRequest>;
-  listMembers: Paged<Member>;
-  listUserGroups: Paged<CollaboratorGroup>;
-  createUserGroup: { data: CollaboratorGroup };
-  listUserGroupMembers: Paged<GroupMember>;
-  listInvitations: Paged<Invitation>;
-  listEnvironmentRoles: Paged<EnvironmentRoleSummary>;
-  getEnvironmentRole: { data: EnvironmentRole };
-  listProjectRoles: Paged<ProjectRoleSummary>;
-  getProjectRole: { data: ProjectRole };
-  listLegacyRoles: Paged<LegacyRole>;
-  listProjects: Paged<Project>;
-  createProject: { data: Project };
-  getProject: { data: Project };
-  listProjectGrants: Paged<ProjectGrantRow>;
-  projectAccess: Paged<ProjectAccessEntry>;
-  accessCheck: { data: AccessDecision };
-  listApiClients: Paged<ApiClient>;
-  createApiClient: { data: ApiClient & { token: string } };
-  rotateApiClient: { data: ApiClient & { token: string } };
-  listAuditEvents: Paged<AuditEvent>;
+  getSession: Data<typeof ConsoleSession>;
+  signIn: Data<typeof ConsoleSession>;
+  getSetup: Data<typeof SetupStatus>;
+  getSso: Data<typeof ConsoleSsoStatus>;
+  previewInvitation: Data<typeof InvitationPreview>;
+  acceptInvitationWithPassword: Data<typeof Member>;
+  listEndUsers: Paged<typeof EndUser>;
+  getEndUser: Data<typeof EndUserDetail>;
+  createEndUser: Data<typeof EndUser>;
+  lockEndUser: Data<typeof EndUser>;
+  unlockEndUser: Data<typeof EndUser>;
+  decide: Data<typeof Decision>;
+  listEndUserGroups: Paged<typeof EndUserGroup>;
+  createEndUserGroup: Data<typeof EndUserGroup>;
+  getEndUserGroup: Data<typeof EndUserGroup>;
+  updateEndUserGroup: Data<typeof EndUserGroup>;
+  /** The impact with `dry_run=true`; 204 (no body) otherwise. */
+  deleteEndUserGroup: Data<typeof GroupDeletionImpact> | null;
+  listEndUserGroupMembers: Paged<typeof EndUserGroupMember>;
+  listFeatures: Paged<typeof Feature>;
+  createFeature: Data<typeof Feature>;
+  getFeature: Data<typeof Feature>;
+  /** Not paged: every grant of the feature. */
+  listFeatureAccess: { data: FeatureGrant[] };
+  listPolicies: Paged<typeof Policy>;
+  createPolicy: Data<typeof Policy>;
+  listApprovals: Paged<typeof ApprovalRequest>;
+  listMembers: Paged<typeof Member>;
+  listUserGroups: Paged<typeof CollaboratorGroup>;
+  createUserGroup: Data<typeof CollaboratorGroup>;
+  listUserGroupMembers: Paged<typeof GroupMember>;
+  listInvitations: Paged<typeof Invitation>;
+  listEnvironmentRoles: Paged<typeof EnvironmentRoleSummary>;
+  getEnvironmentRole: Data<typeof EnvironmentRole>;
+  listProjectRoles: Paged<typeof ProjectRoleSummary>;
+  getProjectRole: Data<typeof ProjectRole>;
+  listLegacyRoles: Paged<typeof LegacyRole>;
+  listProjects: Paged<typeof Project>;
+  createProject: Data<typeof Project>;
+  getProject: Data<typeof Project>;
+  listProjectGrants: Paged<typeof ProjectGrantInProject>;
+  projectAccess: Paged<typeof ProjectAccessEntry>;
+  accessCheck: Data<typeof AccessDecision>;
+  listApiClients: Paged<typeof ApiClient>;
+  createApiClient: Data<typeof ApiClientWithToken>;
+  rotateApiClient: Data<typeof ApiClientWithToken>;
+  listAuditEvents: Paged<typeof AuditEvent>;
   listScimConnections: { data: ScimConnection[] };
-  createScimConnection: { data: ScimConnectionWithToken };
-  rotateScimToken: { data: ScimConnectionWithToken };
+  createScimConnection: Data<typeof ScimConnectionWithToken>;
+  rotateScimToken: Data<typeof ScimConnectionWithToken>;
 }
 export type ResponseOf<N extends OperationName> = N extends keyof Responses
   ? Responses[N]

@@ -1,12 +1,18 @@
 /**
  * The list screens' shared scaffolding: search box (debounced, back to page 1 on every change),
- * sortable table with loading, empty and error states, and pagination. Lists the server pages
- * pass the current page and its total; lists loaded whole (a few rows) page themselves with
- * `useLocalRows`. Lists that search or sort only the page shown keep their page when the search
- * or the sort changes (`useListControls` options).
+ * sortable table with loading, empty and error states, and pagination. A screen keeps its list's
+ * state in one value: `useListControls` holds what the user chose (search, sort, page) and
+ * `controls.of(api)` joins it to what the server answered, for `<ListView list={…}>`. Lists the
+ * server pages pass the current page and its total; lists loaded whole (a few rows) page
+ * themselves with `useLocalRows`. Lists that search or sort only the page shown keep their page
+ * when the search or the sort changes (`useListControls` options).
  */
 import { useState, type ReactNode } from 'react';
+import type { ApiState } from '../hooks/use-api';
 import { DataTable, Pagination, SearchBox, useDebounced, type Column, type Sort } from './ui';
+
+/** Every list screen shows 25 rows a page. */
+export const PAGE_SIZE = 25;
 
 export interface ListControls {
   /** What the search box shows. */
@@ -19,6 +25,31 @@ export interface ListControls {
   /** Undefined for a list without sortable columns. */
   sort: Sort | undefined;
   setSort: (sort: Sort) => void;
+  pageSize: number;
+  /** The page query parameters the server's paged lists take. */
+  pageQuery: { 'page[number]': number; 'page[size]': number };
+  /**
+   * The list state `ListView` shows: these controls with the rows of a paged answer, or the rows
+   * given (a page filtered or cut on this side) with their total.
+   */
+  of: {
+    <T>(api: ApiState<{ data: T[]; total: number }>): ListState<T>;
+    <T>(
+      api: ApiState<unknown>,
+      shown: { rows: T[] | undefined; total: number | undefined },
+    ): ListState<T>;
+  };
+}
+
+/** One list's state: what the user chose and what the server answered. */
+export interface ListState<T> {
+  controls: ListControls;
+  rows: T[] | undefined;
+  /** How many rows match in all; no pagination without it (still loading, or failed). */
+  total: number | undefined;
+  loading: boolean;
+  error: string | undefined;
+  reload: () => void;
 }
 
 export function useListControls(
@@ -34,7 +65,27 @@ export function useListControls(
   const query = useDebounced(search);
   const [page, setPage] = useState(1);
   const [sort, setSortState] = useState<Sort | undefined>(initialSort);
-  return {
+  function of<T>(api: ApiState<{ data: T[]; total: number }>): ListState<T>;
+  function of<T>(
+    api: ApiState<unknown>,
+    shown: { rows: T[] | undefined; total: number | undefined },
+  ): ListState<T>;
+  function of<T>(
+    api: ApiState<unknown>,
+    shown?: { rows: T[] | undefined; total: number | undefined },
+  ): ListState<T> {
+    // Without `shown`, the first overload says the answer is a paged list of T.
+    const paged = api.data as { data: T[]; total: number } | undefined;
+    return {
+      controls,
+      rows: shown === undefined ? paged?.data : shown.rows,
+      total: shown === undefined ? paged?.total : shown.total,
+      loading: api.loading,
+      error: api.error,
+      reload: api.reload,
+    };
+  }
+  const controls: ListControls = {
     search,
     setSearch: (value) => {
       setSearchText(value);
@@ -48,7 +99,11 @@ export function useListControls(
       setSortState(next);
       if (options.sortKeepsPage !== true) setPage(1);
     },
+    pageSize: PAGE_SIZE,
+    pageQuery: { 'page[number]': page, 'page[size]': PAGE_SIZE },
+    of,
   };
+  return controls;
 }
 
 /**
@@ -59,7 +114,7 @@ export function useLocalRows<T>(
   rows: T[] | undefined,
   columns: Column<T>[],
   controls: ListControls,
-  options: { matches: (row: T, query: string) => boolean; pageSize: number },
+  options: { matches: (row: T, query: string) => boolean },
 ): { rows: T[] | undefined; total: number } {
   if (rows === undefined) return { rows: undefined, total: 0 };
   const query = controls.query.trim().toLowerCase();
@@ -77,28 +132,22 @@ export function useLocalRows<T>(
       return order * direction;
     });
   }
-  const start = (controls.page - 1) * options.pageSize;
-  return { rows: shown.slice(start, start + options.pageSize), total: shown.length };
+  const start = (controls.page - 1) * controls.pageSize;
+  return { rows: shown.slice(start, start + controls.pageSize), total: shown.length };
 }
 
 export function ListView<T>({
-  controls,
+  list,
   searchLabel,
   toolbar,
   beforeTable,
   caption,
   pagesLabel = caption,
   columns,
-  rows,
-  total,
-  pageSize,
-  loading,
-  error,
-  onRetry,
   rowKey,
   empty,
 }: {
-  controls: ListControls;
+  list: ListState<T>;
   /** The search box's label; no search box without it. */
   searchLabel?: string;
   /** More filters, after the search box. */
@@ -109,16 +158,10 @@ export function ListView<T>({
   /** Names the pagination (`… pages`); the caption unless given. */
   pagesLabel?: string;
   columns: Column<T>[];
-  rows: T[] | undefined;
-  /** How many rows match in all; no pagination without it (still loading, or failed). */
-  total: number | undefined;
-  pageSize: number;
-  loading: boolean;
-  error: string | undefined;
-  onRetry: () => void;
   rowKey: (row: T) => string | number;
   empty: ReactNode;
 }) {
+  const { controls, rows, total, loading, error } = list;
   return (
     <>
       {(searchLabel !== undefined || toolbar !== undefined) && (
@@ -135,7 +178,7 @@ export function ListView<T>({
         rows={rows}
         loading={loading}
         error={error}
-        onRetry={onRetry}
+        onRetry={list.reload}
         rowKey={rowKey}
         sort={controls.sort}
         onSort={controls.setSort}
@@ -146,11 +189,33 @@ export function ListView<T>({
         <Pagination
           label={pagesLabel}
           page={controls.page}
-          size={pageSize}
+          size={controls.pageSize}
           total={total}
           onPage={controls.setPage}
         />
       )}
     </>
+  );
+}
+
+/** A table of one answer's rows, not paged (a detail page's grants, policies, members). */
+export function ApiTable<T>({
+  api,
+  ...table
+}: {
+  api: ApiState<{ data: T[] }>;
+  caption: string;
+  columns: Column<T>[];
+  rowKey: (row: T) => string | number;
+  empty: ReactNode;
+}) {
+  return (
+    <DataTable
+      {...table}
+      rows={api.data?.data}
+      loading={api.loading}
+      error={api.error}
+      onRetry={api.reload}
+    />
   );
 }

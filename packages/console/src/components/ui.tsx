@@ -427,19 +427,16 @@ export function Modal({
   );
 }
 
-export function RowMenu({
-  label,
-  items,
-}: {
-  label: string;
-  items: { label: string; onSelect: () => void; danger?: boolean; disabled?: boolean }[];
-}) {
+/**
+ * A panel that opens below its button (a menu, a dropdown): open state, the element that holds
+ * both, focus to `focusSelector` once open, and closing on a click outside.
+ */
+export function usePopover(focusSelector: string) {
   const [open, setOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
-  const menuId = useId();
   useEffect(() => {
     if (!open) return;
-    ref.current?.querySelector<HTMLElement>('[role="menuitem"]')?.focus();
+    ref.current?.querySelector<HTMLElement>(focusSelector)?.focus();
     const onDown = (event: MouseEvent) => {
       if (ref.current !== null && !ref.current.contains(event.target as Node)) setOpen(false);
     };
@@ -447,7 +444,19 @@ export function RowMenu({
     return () => {
       document.removeEventListener('mousedown', onDown);
     };
-  }, [open]);
+  }, [open, focusSelector]);
+  return { open, setOpen, ref };
+}
+
+export function RowMenu({
+  label,
+  items,
+}: {
+  label: string;
+  items: { label: string; onSelect: () => void; danger?: boolean; disabled?: boolean }[];
+}) {
+  const { open, setOpen, ref } = usePopover('[role="menuitem"]');
+  const menuId = useId();
   const onKeyDown = (event: ReactKeyboardEvent) => {
     const entries = [...(ref.current?.querySelectorAll<HTMLElement>('[role="menuitem"]') ?? [])];
     const index = entries.indexOf(document.activeElement as HTMLElement);
@@ -718,46 +727,67 @@ export function CopyField({
   );
 }
 
-/** A confirmation before a consequential write: what will happen, Cancel, and the action. */
-export function ConfirmDialog({
-  title,
-  confirmLabel,
-  onConfirm,
-  onCancel,
-  pending,
-  error,
+/**
+ * The button that opens a page's or a toolbar's dialog (`New policy`, `Add user`): `onOpen(true)`
+ * on a click, typically a dialog's `useState` setter. Not shown where the user may not write.
+ */
+export function OpenButton({
+  show = true,
+  onOpen,
   children,
 }: {
-  title: string;
-  confirmLabel: string;
-  onConfirm: () => void;
-  onCancel: () => void;
-  pending: boolean;
-  error?: string | undefined;
+  show?: boolean;
+  onOpen: (open: true) => void;
   children: ReactNode;
 }) {
+  if (!show) return null;
   return (
-    <Modal
-      title={title}
-      onClose={onCancel}
-      footer={
-        <>
-          <button type="button" className="button" onClick={onCancel}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button-danger"
-            disabled={pending}
-            onClick={onConfirm}
-          >
-            {confirmLabel}
-          </button>
-        </>
-      }
+    <button
+      type="button"
+      className="button button-primary"
+      onClick={() => {
+        onOpen(true);
+      }}
     >
-      {error !== undefined && <Alert>{error}</Alert>}
       {children}
-    </Modal>
+    </button>
   );
+}
+
+/**
+ * A table's last column with one small button a row (`Revoke`, `Delete`), its header for screen
+ * readers only; no button where the user may not write.
+ */
+export function buttonColumn<T>({
+  key,
+  label,
+  show,
+  disabled,
+  onClick,
+}: {
+  key: string;
+  label: string;
+  show: boolean;
+  disabled: boolean;
+  /** The row's action; a promise it returns is not awaited (the action tracks its own state). */
+  onClick: (row: T) => unknown;
+}): Column<T> {
+  return {
+    key,
+    header: <span className="visually-hidden">{label}</span>,
+    className: 'cell-menu',
+    render: (row) =>
+      show && (
+        <button
+          type="button"
+          className="button button-small"
+          disabled={disabled}
+          onClick={() => {
+            void onClick(row);
+          }}
+        >
+          {label}
+        </button>
+      ),
+  };
 }

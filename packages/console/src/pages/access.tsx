@@ -5,10 +5,12 @@
 import { useState, type SubmitEvent } from 'react';
 import { PROJECT_RESOURCES } from '../../../contracts/src/privileges';
 import { call, type AccessDecision, type Decision } from '../api/client';
-import { Alert, Badge, DataTable, Field, Page, Person } from '../components/ui';
+import { Alert, Badge, Field, Page, Person } from '../components/ui';
+import { ApiTable } from '../components/list-view';
+import { SelectField, TextField } from '../components/fields';
 import { useAction, useApi } from '../hooks/use-api';
 import { useSession } from '../session';
-import { EFFECT_TONE, effectLabel } from './features';
+import { EFFECT_TONE, effectLabel } from '../components/labels';
 
 function EndUserDecision() {
   const { environment } = useSession();
@@ -48,55 +50,30 @@ function EndUserDecision() {
         recorded, and no approval request is opened or used up.
       </p>
       <form className="form form-inline" onSubmit={(e) => void submit(e)}>
-        <Field label="User">
-          {(id) => (
-            <select
-              id={id}
-              required
-              value={email}
-              onChange={(e) => {
-                setEmail(e.target.value);
-              }}
-            >
-              <option value="">Choose…</option>
-              {(users.data?.data ?? []).map((u) => (
-                <option key={u.id} value={u.email}>
-                  {u.name} ({u.email})
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Feature">
-          {(id) => (
-            <select
-              id={id}
-              required
-              value={featureId}
-              onChange={(e) => {
-                setFeatureId(e.target.value);
-              }}
-            >
-              <option value="">Choose…</option>
-              {(features.data?.data ?? []).map((f) => (
-                <option key={f.id} value={f.id}>
-                  {f.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Tool (optional)">
-          {(id) => (
-            <input
-              id={id}
-              value={tool}
-              onChange={(e) => {
-                setTool(e.target.value);
-              }}
-            />
-          )}
-        </Field>
+        <SelectField
+          label="User"
+          required
+          placeholder="Choose…"
+          value={email}
+          onChange={setEmail}
+          options={(users.data?.data ?? []).map((u) => ({
+            value: u.email,
+            label: (
+              <>
+                {u.name} ({u.email})
+              </>
+            ),
+          }))}
+        />
+        <SelectField
+          label="Feature"
+          required
+          placeholder="Choose…"
+          value={featureId}
+          onChange={setFeatureId}
+          options={(features.data?.data ?? []).map((f) => ({ value: String(f.id), label: f.name }))}
+        />
+        <TextField label="Tool (optional)" value={tool} onChange={setTool} />
         <button type="submit" className="button button-primary" disabled={pending}>
           Check access
         </button>
@@ -152,44 +129,36 @@ function CollaboratorCheck() {
     <section className="card" aria-labelledby="co-heading">
       <h2 id="co-heading">Collaborator → project</h2>
       <form className="form form-inline" onSubmit={(e) => void submit(e)}>
-        <Field label="Collaborator">
-          {(id) => (
-            <select
-              id={id}
-              required
-              value={email}
-              onChange={(e) => {
-                setEmail(e.target.value);
-              }}
-            >
-              <option value="">Choose…</option>
-              {(members.data?.data ?? []).map((m) => (
-                <option key={m.id} value={m.email}>
-                  {m.name} ({m.email})
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Project">
-          {(id) => (
-            <select
-              id={id}
-              required
-              value={projectId}
-              onChange={(e) => {
-                setProjectId(e.target.value);
-              }}
-            >
-              <option value="">Choose…</option>
-              {(projects.data?.data ?? []).map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name} ({p.environment.type.toUpperCase()})
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <SelectField
+          label="Collaborator"
+          required
+          placeholder="Choose…"
+          value={email}
+          onChange={setEmail}
+          options={(members.data?.data ?? []).map((m) => ({
+            value: m.email,
+            label: (
+              <>
+                {m.name} ({m.email})
+              </>
+            ),
+          }))}
+        />
+        <SelectField
+          label="Project"
+          required
+          placeholder="Choose…"
+          value={projectId}
+          onChange={setProjectId}
+          options={(projects.data?.data ?? []).map((p) => ({
+            value: String(p.id),
+            label: (
+              <>
+                {p.name} ({p.environment.type.toUpperCase()})
+              </>
+            ),
+          }))}
+        />
         <Field label="Resource">
           {(id) => (
             <select
@@ -211,24 +180,13 @@ function CollaboratorCheck() {
             </select>
           )}
         </Field>
-        <Field label="Privilege">
-          {(id) => (
-            <select
-              id={id}
-              required
-              value={privilege}
-              onChange={(e) => {
-                setPrivilege(e.target.value);
-              }}
-            >
-              {privileges.map((p) => (
-                <option key={p} value={p}>
-                  {p.replace(/_/g, ' ')}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <SelectField
+          label="Privilege"
+          required
+          value={privilege}
+          onChange={setPrivilege}
+          options={privileges.map((p) => ({ value: p, label: p.replace(/_/g, ' ') }))}
+        />
         <button type="submit" className="button button-primary" disabled={pending}>
           Explain
         </button>
@@ -272,30 +230,24 @@ function ProjectWho() {
   return (
     <section className="card" aria-labelledby="who-heading">
       <h2 id="who-heading">Who can reach a project</h2>
-      <Field label="Project">
-        {(id) => (
-          <select
-            id={id}
-            value={projectId}
-            onChange={(e) => {
-              setProjectId(e.target.value);
-            }}
-          >
-            <option value="">Choose…</option>
-            {(projects.data?.data ?? []).map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.name} ({p.environment.type.toUpperCase()})
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
+      <SelectField
+        label="Project"
+        placeholder="Choose…"
+        value={projectId}
+        onChange={setProjectId}
+        options={(projects.data?.data ?? []).map((p) => ({
+          value: String(p.id),
+          label: (
+            <>
+              {p.name} ({p.environment.type.toUpperCase()})
+            </>
+          ),
+        }))}
+      />
       {projectId !== '' && (
-        <DataTable
+        <ApiTable
           caption="Project access"
-          rows={access.data?.data}
-          loading={access.loading}
-          error={access.error}
+          api={access}
           rowKey={(a) => a.member.id}
           empty="Nobody reaches this project through a grant."
           columns={[

@@ -1,17 +1,18 @@
 /** Environment, project and legacy roles, with a privileges editor built from the shared catalogue. */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import {
   ENVIRONMENT_RESOURCES,
   LEGACY_SYSTEM_ROLES,
   PROJECT_RESOURCES,
 } from '../../../contracts/src/privileges';
 import { call, type Query } from '../api/client';
-import { Alert, Badge, Field, Modal, Page, RelativeTime, TabPanel, Tabs } from '../components/ui';
+import { Alert, Badge, OpenButton, Page, RelativeTime, TabPanel, Tabs } from '../components/ui';
+import { TextField } from '../components/fields';
+import { FormDialog } from '../components/dialogs';
 import { ListView, useListControls } from '../components/list-view';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite } from '../session';
 
-const PAGE_SIZE = 25;
 type Kind = 'Environment roles' | 'Project roles' | 'Legacy roles';
 /** Privileges chosen per resource: resource key → privilege names. */
 type Selection = Record<string, string[]>;
@@ -167,8 +168,7 @@ function RoleDialog({
       loaded.data?.data.config ?? legacy.data?.data.find((r) => r.id === role?.id)?.privileges;
     if (config !== undefined) setSelection(fromConfig(kind, config));
   }
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     const config = toConfig(kind, selection ?? {});
     const result = await run(async () => {
       if (kind === 'Legacy roles') {
@@ -192,45 +192,29 @@ function RoleDialog({
   };
   const title = role === null ? `New ${kind.toLowerCase().replace(/s$/, '')}` : role.name;
   return (
-    <Modal title={title} onClose={onClose} wide>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        {error !== undefined && <Alert>{error}</Alert>}
-        {role?.system === true && <Alert tone="info">System roles cannot be changed.</Alert>}
-        <Field label="Role name">
-          {(id) => (
-            <input
-              id={id}
-              required
-              disabled={!canWrite}
-              value={name}
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        {selection === undefined ? (
-          <p>Loading privileges…</p>
-        ) : (
-          <PrivilegesEditor
-            kind={kind}
-            value={selection}
-            onChange={setSelection}
-            disabled={!canWrite}
-          />
-        )}
-        <div className="modal-footer">
-          <button type="button" className="button" onClick={onClose}>
-            {canWrite ? 'Cancel' : 'Close'}
-          </button>
-          {canWrite && (
-            <button type="submit" className="button button-primary" disabled={pending}>
-              Save
-            </button>
-          )}
-        </div>
-      </form>
-    </Modal>
+    <FormDialog
+      title={title}
+      submitLabel={canWrite ? 'Save' : undefined}
+      onSubmit={submit}
+      onCancel={onClose}
+      pending={pending}
+      error={error}
+      cancelLabel={canWrite ? 'Cancel' : 'Close'}
+      wide
+    >
+      {role?.system === true && <Alert tone="info">System roles cannot be changed.</Alert>}
+      <TextField label="Role name" required disabled={!canWrite} value={name} onChange={setName} />
+      {selection === undefined ? (
+        <p>Loading privileges…</p>
+      ) : (
+        <PrivilegesEditor
+          kind={kind}
+          value={selection}
+          onChange={setSelection}
+          disabled={!canWrite}
+        />
+      )}
+    </FormDialog>
   );
 }
 
@@ -244,7 +228,7 @@ export function RolesPage() {
   const name = controls.query;
   const [editing, setEditing] = useState<RoleRow | null | 'new'>(null);
   const canWrite = useCanWrite('dev');
-  const query: Query = { name, 'page[number]': controls.page, 'page[size]': PAGE_SIZE };
+  const query: Query = { name, ...controls.pageQuery };
   const env = useApi('listEnvironmentRoles', tab === 'Environment roles' ? { query } : null);
   const project = useApi('listProjectRoles', tab === 'Project roles' ? { query } : null);
   const legacy = useApi('listLegacyRoles', tab === 'Legacy roles' ? { query } : null);
@@ -283,17 +267,14 @@ export function RolesPage() {
       title="Roles"
       description="Environment roles decide what collaborators may do in an environment; project roles what a project grant gives; legacy roles are the older privilege groups."
       actions={
-        canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
-            onClick={() => {
-              setEditing('new');
-            }}
-          >
-            New role
-          </button>
-        )
+        <OpenButton
+          show={canWrite}
+          onOpen={() => {
+            setEditing('new');
+          }}
+        >
+          New role
+        </OpenButton>
       }
     >
       <Tabs
@@ -307,16 +288,10 @@ export function RolesPage() {
       />
       <TabPanel tab={tab}>
         <ListView
-          controls={controls}
+          list={controls.of(active, { rows, total: active.data?.total })}
           searchLabel="Search roles"
           beforeTable={error !== undefined && <Alert>{error}</Alert>}
           caption={tab}
-          rows={rows}
-          total={active.data?.total}
-          pageSize={PAGE_SIZE}
-          loading={active.loading}
-          error={active.error}
-          onRetry={active.reload}
           rowKey={(r) => r.id}
           empty="No roles."
           columns={[

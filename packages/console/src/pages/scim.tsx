@@ -3,26 +3,24 @@
  * environment. Tokens are shown once (at creation and rotation); deleting a connection stops
  * provisioning and hands its groups back to manual management (docs/scim.md, "Connections").
  */
-import { useState, type SubmitEvent } from 'react';
+import { useState } from 'react';
 import { call, type ScimConnection, type ScimConnectionWithToken } from '../api/client';
 import { ListView, useListControls, useLocalRows } from '../components/list-view';
 import {
-  Alert,
   Badge,
-  ConfirmDialog,
   CopyButton,
   CopyField,
   Field,
-  Modal,
+  OpenButton,
   Page,
   RelativeTime,
   RowMenu,
   type Column,
 } from '../components/ui';
+import { SelectField } from '../components/fields';
+import { ConfirmDialog, FormDialog, SecretOnceDialog } from '../components/dialogs';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
-
-const PAGE_SIZE = 25;
 
 const TARGET_LABELS: Record<ScimConnection['target'], string> = {
   end_users: 'End users',
@@ -48,21 +46,18 @@ function TokenOnce({
   onClose: () => void;
 }) {
   return (
-    <Modal
+    <SecretOnceDialog
       title={rotated ? `New token for ${connection.name}` : `${connection.name} is ready`}
+      warning={
+        <>
+          Copy the token now: you will not see it again. Roster stores only its hash; if it is lost,
+          rotate the token and paste the new one into your identity provider.
+          {rotated && ' The previous token has stopped working.'}
+        </>
+      }
       onClose={onClose}
       wide
-      footer={
-        <button type="button" className="button button-primary" onClick={onClose}>
-          I have stored the token
-        </button>
-      }
     >
-      <Alert tone="warning">
-        Copy the token now: you will not see it again. Roster stores only its hash; if it is lost,
-        rotate the token and paste the new one into your identity provider.
-        {rotated && ' The previous token has stopped working.'}
-      </Alert>
       <CopyField
         label="SCIM base URL"
         value={connection.base_url}
@@ -75,7 +70,7 @@ function TokenOnce({
         copyLabel="Copy token"
         hint="The API token / secret token of the connector (HTTP header authentication)."
       />
-    </Modal>
+    </SecretOnceDialog>
   );
 }
 
@@ -101,8 +96,7 @@ function CreateConnectionDialog({
     target === 'collaborators' ? { query: { 'page[size]': 100 } } : null,
   );
   const { pending, error, run } = useAction();
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     const separator = role.indexOf(':');
     const roleType = role.slice(0, separator);
     const roleName = role.slice(separator + 1);
@@ -124,104 +118,86 @@ function CreateConnectionDialog({
     if (result !== undefined) onCreated(result.data);
   };
   return (
-    <Modal title="Create SCIM connection" onClose={onClose}>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Environment">
+    <FormDialog
+      title="Create SCIM connection"
+      submitLabel="Create connection"
+      onSubmit={submit}
+      onCancel={onClose}
+      pending={pending}
+      ready={!(environmentType === '')}
+      error={error}
+    >
+      <SelectField
+        label="Environment"
+        required
+        value={environmentType}
+        onChange={setEnvironmentType}
+        options={writable.map((env) => ({ value: env, label: env.toUpperCase() }))}
+      />
+      <fieldset>
+        <legend>Provisions</legend>
+        {(['end_users', 'collaborators'] as const).map((value) => (
+          <label key={value} className="check-row">
+            <input
+              type="radio"
+              name="scim-target"
+              checked={target === value}
+              onChange={() => {
+                setTarget(value);
+              }}
+            />
+            {TARGET_LABELS[value]}
+          </label>
+        ))}
+      </fieldset>
+      <Field label="Name" hint="Optional: for example the identity provider's name.">
+        {(id) => (
+          <input
+            id={id}
+            maxLength={200}
+            value={name}
+            placeholder="Okta"
+            onChange={(e) => {
+              setName(e.target.value);
+            }}
+          />
+        )}
+      </Field>
+      {target === 'collaborators' && (
+        <Field
+          label="Default role"
+          hint="The role collaborators created by this connection get in its environment."
+        >
           {(id) => (
             <select
               id={id}
               required
-              value={environmentType}
+              value={role}
               onChange={(e) => {
-                setEnvironmentType(e.target.value);
+                setRole(e.target.value);
               }}
             >
-              {writable.map((env) => (
-                <option key={env} value={env}>
-                  {env.toUpperCase()}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <fieldset>
-          <legend>Provisions</legend>
-          {(['end_users', 'collaborators'] as const).map((value) => (
-            <label key={value} className="check-row">
-              <input
-                type="radio"
-                name="scim-target"
-                checked={target === value}
-                onChange={() => {
-                  setTarget(value);
-                }}
-              />
-              {TARGET_LABELS[value]}
-            </label>
-          ))}
-        </fieldset>
-        <Field label="Name" hint="Optional: for example the identity provider's name.">
-          {(id) => (
-            <input
-              id={id}
-              maxLength={200}
-              value={name}
-              placeholder="Okta"
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        {target === 'collaborators' && (
-          <Field
-            label="Default role"
-            hint="The role collaborators created by this connection get in its environment."
-          >
-            {(id) => (
-              <select
-                id={id}
-                required
-                value={role}
-                onChange={(e) => {
-                  setRole(e.target.value);
-                }}
-              >
-                <optgroup label="Legacy roles">
-                  {(legacyRoles.data?.data ?? [{ name: 'Analyst' }]).map((r) => (
-                    <option key={r.name} value={`privilege_group:${r.name}`}>
+              <optgroup label="Legacy roles">
+                {(legacyRoles.data?.data ?? [{ name: 'Analyst' }]).map((r) => (
+                  <option key={r.name} value={`privilege_group:${r.name}`}>
+                    {r.name}
+                  </option>
+                ))}
+              </optgroup>
+              {(environmentRoles.data?.data.length ?? 0) > 0 && (
+                <optgroup label="Environment roles">
+                  {(environmentRoles.data?.data ?? []).map((r) => (
+                    <option key={r.id} value={`environment:${r.name}`}>
                       {r.name}
                     </option>
                   ))}
                 </optgroup>
-                {(environmentRoles.data?.data.length ?? 0) > 0 && (
-                  <optgroup label="Environment roles">
-                    {(environmentRoles.data?.data ?? []).map((r) => (
-                      <option key={r.id} value={`environment:${r.name}`}>
-                        {r.name}
-                      </option>
-                    ))}
-                  </optgroup>
-                )}
-              </select>
-            )}
-          </Field>
-        )}
-        <div className="modal-footer">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="submit"
-            className="button button-primary"
-            disabled={pending || environmentType === ''}
-          >
-            Create connection
-          </button>
-        </div>
-      </form>
-    </Modal>
+              )}
+            </select>
+          )}
+        </Field>
+      )}
+    </FormDialog>
   );
 }
 
@@ -368,7 +344,6 @@ export function ScimConnectionsPage() {
     },
   ];
   const local = useLocalRows(list.data?.data, columns, controls, {
-    pageSize: PAGE_SIZE,
     matches: (c, query) =>
       [c.name, c.environment_type, TARGET_LABELS[c.target], c.base_url, c.token_prefix].some(
         (text) => text.toLowerCase().includes(query),
@@ -380,30 +355,19 @@ export function ScimConnectionsPage() {
       title="SCIM connections"
       description="Identity providers (Okta, Microsoft Entra ID…) that provision end users or collaborators into one environment over SCIM 2.0. Each connection has its own base URL and bearer token."
       actions={
-        canCreate && (
-          <button
-            type="button"
-            className="button button-primary"
-            onClick={() => {
-              setCreating(true);
-            }}
-          >
-            Create connection
-          </button>
-        )
+        <OpenButton show={canCreate} onOpen={setCreating}>
+          Create connection
+        </OpenButton>
       }
     >
       <ListView
-        controls={controls}
+        list={controls.of(list, {
+          rows: local.rows,
+          total: list.data === undefined ? undefined : local.total,
+        })}
         searchLabel="Search connections"
         caption="SCIM connections"
         columns={columns}
-        rows={local.rows}
-        total={list.data === undefined ? undefined : local.total}
-        pageSize={PAGE_SIZE}
-        loading={list.loading}
-        error={list.error}
-        onRetry={list.reload}
         rowKey={(c) => c.id}
         empty={
           controls.query === ''
@@ -436,7 +400,7 @@ export function ScimConnectionsPage() {
         <ConfirmDialog
           title={`Rotate the token of ${rotating.name}?`}
           confirmLabel="Rotate token"
-          onConfirm={() => void rotate()}
+          onConfirm={rotate}
           onCancel={closeConfirmation}
           pending={pending}
           error={error}
@@ -452,7 +416,7 @@ export function ScimConnectionsPage() {
         <ConfirmDialog
           title={`Delete ${deleting.name}?`}
           confirmLabel="Delete connection"
-          onConfirm={() => void remove()}
+          onConfirm={remove}
           onCancel={closeConfirmation}
           pending={pending}
           error={error}

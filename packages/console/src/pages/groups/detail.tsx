@@ -1,254 +1,27 @@
-/** End-user groups of the selected environment: list, create, members (assign/remove), settings, delete with impact. */
-import { useEffect, useId, useRef, useState, type SubmitEvent } from 'react';
-import { call, type DeletionImpact, type EndUserGroup } from '../api/client';
+/** One end-user group: its users, its console roles, its settings and deleting it (with the impact first). */
+import { useId, useState, type SubmitEvent } from 'react';
+import { call, type DeletionImpact, type EndUserGroup } from '../../api/client';
 import {
   Alert,
-  Badge,
   Field,
-  Modal,
+  OpenButton,
   Page,
   Person,
-  PickList,
   RelativeTime,
   SearchBox,
   TabPanel,
   Tabs,
-  useDebounced,
-} from '../components/ui';
-import { ListView, useListControls } from '../components/list-view';
-import { useAction, useApi } from '../hooks/use-api';
-import { Link, useRouter } from '../router';
-import { useCanWrite, useSession } from '../session';
+  usePopover,
+} from '../../components/ui';
+import { ListView, useListControls } from '../../components/list-view';
+import { useAction, useApi } from '../../hooks/use-api';
+import { Link, useRouter } from '../../router';
+import { useCanWrite } from '../../session';
+import { UserPicker } from '../../components/user-picker';
+import { ConfirmDialog } from '../../components/dialogs';
+import { TextField } from '../../components/fields';
 
-const PAGE_SIZE = 25;
 const ROLES = ['Admin', 'Read Only'] as const;
-
-function ManagedBy({ group }: { group: EndUserGroup }) {
-  if (group.system) return <Badge tone="grey">System</Badge>;
-  return group.managed_by === 'external' ? (
-    <Badge tone="purple">Externally managed</Badge>
-  ) : (
-    <span>Manual</span>
-  );
-}
-
-/** End users of one environment, searched by email, to pick from. */
-function UserPicker({
-  environment,
-  exclude,
-  selected,
-  onChange,
-  label,
-}: {
-  environment: string;
-  exclude: number[];
-  selected: string[];
-  onChange: (s: string[]) => void;
-  label: string;
-}) {
-  const [search, setSearch] = useState('');
-  const email = useDebounced(search);
-  const users = useApi('listEndUsers', {
-    query: {
-      email,
-      environment_type: environment,
-      'page[size]': 50,
-      sort: 'email',
-      direction: 'asc',
-    },
-  });
-  const items = (users.data?.data ?? []).filter((u) => !exclude.includes(u.id));
-  return (
-    <PickList
-      label={label}
-      items={items}
-      itemKey={(u) => String(u.id)}
-      render={(u) => <Person name={u.name} email={u.email} avatarUrl={u.avatar_url} />}
-      selected={selected}
-      onChange={onChange}
-      search={search}
-      onSearch={setSearch}
-      emptyText={
-        users.loading ? 'Loading…' : `No users with access to ${environment.toUpperCase()} match.`
-      }
-    />
-  );
-}
-
-function CreateGroupDialog({
-  onClose,
-  onCreated,
-}: {
-  onClose: () => void;
-  onCreated: (group: EndUserGroup) => void;
-}) {
-  const { environment } = useSession();
-  const [name, setName] = useState('');
-  const [description, setDescription] = useState('');
-  const [members, setMembers] = useState<string[]>([]);
-  const { pending, error, run } = useAction();
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
-    const result = await run(() =>
-      call('createEndUserGroup', {
-        body: {
-          environment_type: environment,
-          name,
-          description: description === '' ? null : description,
-          end_user_ids: members.map(Number),
-        },
-      }),
-    );
-    if (result !== undefined) onCreated(result.data);
-  };
-  return (
-    <Modal title={`Create end-user group in ${environment.toUpperCase()}`} onClose={onClose} wide>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        {error !== undefined && <Alert>{error}</Alert>}
-        <Field label="Group name">
-          {(id) => (
-            <input
-              id={id}
-              required
-              maxLength={200}
-              value={name}
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Description">
-          {(id) => (
-            <textarea
-              id={id}
-              maxLength={300}
-              value={description}
-              onChange={(e) => {
-                setDescription(e.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <UserPicker
-          environment={environment}
-          exclude={[]}
-          selected={members}
-          onChange={setMembers}
-          label="Users"
-        />
-        <p className="hint">Each end-user group must include at least one end user.</p>
-        <div className="modal-footer">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="submit"
-            className="button button-primary"
-            disabled={pending || members.length === 0 || name.trim() === ''}
-          >
-            Create
-          </button>
-        </div>
-      </form>
-    </Modal>
-  );
-}
-
-export function GroupsPage() {
-  const { environment } = useSession();
-  const canWrite = useCanWrite(environment);
-  // A new sort keeps the page (as it always has); a new search starts at page 1.
-  const controls = useListControls({ key: 'name', direction: 'asc' }, { sortKeepsPage: true });
-  const name = controls.query;
-  const [creating, setCreating] = useState(false);
-  const { navigate } = useRouter();
-  const list = useApi('listEndUserGroups', {
-    query: {
-      environment_type: environment,
-      name,
-      sort: controls.sort?.key,
-      direction: controls.sort?.direction,
-      'page[number]': controls.page,
-      'page[size]': PAGE_SIZE,
-    },
-  });
-  return (
-    <Page
-      title="Groups"
-      description={`End-user groups of the ${environment.toUpperCase()} environment. Use groups to grant features and scope policies for teams rather than individuals.`}
-      actions={
-        canWrite && (
-          <button
-            type="button"
-            className="button button-primary"
-            onClick={() => {
-              setCreating(true);
-            }}
-          >
-            + Create Group
-          </button>
-        )
-      }
-    >
-      <ListView
-        controls={controls}
-        searchLabel="Search groups"
-        caption="Groups"
-        rows={list.data?.data}
-        total={list.data?.total}
-        pageSize={PAGE_SIZE}
-        loading={list.loading}
-        error={list.error}
-        onRetry={list.reload}
-        rowKey={(g) => g.id}
-        empty={
-          name === '' ? 'No groups in this environment yet.' : `No group name contains “${name}”.`
-        }
-        columns={[
-          {
-            key: 'name',
-            header: 'Name',
-            sort: true,
-            render: (g) => <Link to={`/groups/${g.id}`}>{g.name}</Link>,
-          },
-          {
-            key: 'roles',
-            header: 'Roles',
-            render: (g) =>
-              g.roles.length === 0 ? (
-                <span className="muted">—</span>
-              ) : (
-                g.roles.map((r) => (
-                  <Badge key={r} tone="blue">
-                    {r}
-                  </Badge>
-                ))
-              ),
-          },
-          {
-            key: 'users',
-            header: 'Users',
-            sort: true,
-            render: (g) => g.users_count,
-            className: 'num',
-          },
-          { key: 'managed', header: 'Managed by', render: (g) => <ManagedBy group={g} /> },
-        ]}
-      />
-      {creating && (
-        <CreateGroupDialog
-          onClose={() => {
-            setCreating(false);
-          }}
-          onCreated={(g) => {
-            navigate(`/groups/${g.id}`);
-          }}
-        />
-      )}
-    </Page>
-  );
-}
 
 function RolesDropdown({
   value,
@@ -259,23 +32,11 @@ function RolesDropdown({
   onChange: (roles: string[]) => void;
   disabled: boolean;
 }) {
-  const [open, setOpen] = useState(false);
+  const { open, setOpen, ref } = usePopover('input[type="search"]');
   const [search, setSearch] = useState('');
-  const ref = useRef<HTMLDivElement>(null);
   const listId = useId();
   const labelId = useId();
   const valueId = useId();
-  useEffect(() => {
-    if (!open) return;
-    ref.current?.querySelector<HTMLInputElement>('input[type="search"]')?.focus();
-    const onDown = (event: MouseEvent) => {
-      if (ref.current !== null && !ref.current.contains(event.target as Node)) setOpen(false);
-    };
-    document.addEventListener('mousedown', onDown);
-    return () => {
-      document.removeEventListener('mousedown', onDown);
-    };
-  }, [open]);
   const shown = ROLES.filter((r) => r.toLowerCase().includes(search.toLowerCase()));
   return (
     <div
@@ -427,7 +188,7 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
   const [selected, setSelected] = useState<string[]>([]);
   const members = useApi('listEndUserGroupMembers', {
     params: { id: group.id },
-    query: { 'page[number]': controls.page, 'page[size]': PAGE_SIZE },
+    query: { ...controls.pageQuery },
   });
   const { pending, error, run } = useAction();
   const remove = async (userId: number) => {
@@ -459,21 +220,13 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
   return (
     <>
       <ListView
-        controls={controls}
+        list={controls.of(members)}
         beforeTable={
           <>
             <div className="toolbar toolbar-end">
-              {canWrite && (
-                <button
-                  type="button"
-                  className="button button-primary"
-                  onClick={() => {
-                    setAssigning(true);
-                  }}
-                >
-                  Assign Users
-                </button>
-              )}
+              <OpenButton show={canWrite} onOpen={setAssigning}>
+                Assign Users
+              </OpenButton>
             </div>
             {error !== undefined && !assigning && <Alert>{error}</Alert>}
             {group.system && (
@@ -486,12 +239,6 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
         }
         caption="Group members"
         pagesLabel="Members"
-        rows={members.data?.data}
-        total={members.data?.total}
-        pageSize={PAGE_SIZE}
-        loading={members.loading}
-        error={members.error}
-        onRetry={members.reload}
         rowKey={(m) => m.id}
         empty="This group has no members."
         columns={[
@@ -543,36 +290,24 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
         ]}
       />
       {assigning && (
-        <Modal
+        <ConfirmDialog
           title="Assign Users"
           wide
-          onClose={() => {
-            setAssigning(false);
-          }}
-          footer={
+          tone="primary"
+          confirmLabel={
             <>
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setAssigning(false);
-                }}
-              >
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="button button-primary"
-                disabled={selected.length === 0 || pending}
-                onClick={() => void assign()}
-              >
-                Assign {selected.length > 0 ? selected.length : ''} user
-                {selected.length === 1 ? '' : 's'}
-              </button>
+              Assign {selected.length > 0 ? selected.length : ''} user
+              {selected.length === 1 ? '' : 's'}
             </>
           }
+          onConfirm={assign}
+          onCancel={() => {
+            setAssigning(false);
+          }}
+          pending={pending}
+          ready={selected.length > 0}
+          error={error}
         >
-          {error !== undefined && <Alert>{error}</Alert>}
           <UserPicker
             environment={group.environment_type}
             exclude={(members.data?.data ?? []).map((m) => m.id)}
@@ -580,7 +315,7 @@ function GroupUsers({ group, onChange }: { group: EndUserGroup; onChange: () => 
             onChange={setSelected}
             label="Available users"
           />
-        </Modal>
+        </ConfirmDialog>
       )}
     </>
   );
@@ -631,36 +366,29 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
       <form className="form card" onSubmit={(e) => void save(e)}>
         {error !== undefined && impact === null && <Alert>{error}</Alert>}
         {saved && !dirty && <Alert tone="success">Changes saved.</Alert>}
-        <Field label="Group name">
-          {(id) => (
-            <input
-              id={id}
-              required
-              maxLength={200}
-              disabled={!canWrite}
-              value={form.name}
-              onChange={(e) => {
-                setForm({ ...form, name: e.target.value });
-              }}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Group name"
+          required
+          maxLength={200}
+          disabled={!canWrite}
+          value={form.name}
+          onChange={(name) => {
+            setForm({ ...form, name });
+          }}
+        />
         <Field label="Group ID" hint="Read-only, generated by Roster.">
           {(id) => <input id={id} readOnly value={String(group.id)} className="mono" />}
         </Field>
-        <Field label="Description">
-          {(id) => (
-            <textarea
-              id={id}
-              maxLength={300}
-              disabled={!canWrite}
-              value={form.description}
-              onChange={(e) => {
-                setForm({ ...form, description: e.target.value });
-              }}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Description"
+          multiline
+          maxLength={300}
+          disabled={!canWrite}
+          value={form.description}
+          onChange={(description) => {
+            setForm({ ...form, description });
+          }}
+        />
         <RolesDropdown
           value={form.roles}
           onChange={(roles) => {
@@ -705,37 +433,19 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
         </section>
       )}
       {impact !== null && (
-        <Modal
+        <ConfirmDialog
           title={`Delete ${group.name}?`}
           wide
-          onClose={() => {
+          confirmLabel="Delete group"
+          onConfirm={remove}
+          onCancel={() => {
             setImpact(null);
           }}
-          footer={
-            <>
-              <button
-                type="button"
-                className="button"
-                onClick={() => {
-                  setImpact(null);
-                }}
-              >
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="button button-danger"
-                disabled={pending}
-                onClick={() => void remove()}
-              >
-                Delete group
-              </button>
-            </>
-          }
+          pending={pending}
+          error={error}
         >
-          {error !== undefined && <Alert>{error}</Alert>}
           <ImpactList impact={impact} />
-        </Modal>
+        </ConfirmDialog>
       )}
     </>
   );

@@ -1,0 +1,424 @@
+/** One feature: who has access to it and its policies. */
+import { useState } from 'react';
+import { call, type Feature, type Policy } from '../../api/client';
+import {
+  Alert,
+  Badge,
+  Field,
+  OpenButton,
+  Page,
+  Person,
+  PickList,
+  RelativeTime,
+  TabPanel,
+  Tabs,
+  buttonColumn,
+  useDebounced,
+} from '../../components/ui';
+import { ApiTable } from '../../components/list-view';
+import { ConfirmDialog, FormDialog } from '../../components/dialogs';
+import { SelectField, TextField } from '../../components/fields';
+import { useAction, useApi } from '../../hooks/use-api';
+import { Link } from '../../router';
+import { useCanWrite } from '../../session';
+import { kindLabel, EFFECT_TONE, effectLabel } from '../../components/labels';
+
+function AddAccessDialog({
+  feature,
+  onClose,
+  onDone,
+}: {
+  feature: Feature;
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  const [search, setSearch] = useState('');
+  const text = useDebounced(search);
+  const [selected, setSelected] = useState<string[]>([]);
+  const users = useApi('listEndUsers', {
+    query: {
+      email: text,
+      environment_type: feature.environment_type,
+      'page[size]': 50,
+      sort: 'email',
+      direction: 'asc',
+    },
+  });
+  const groups = useApi('listEndUserGroups', {
+    query: { environment_type: feature.environment_type, name: text, 'page[size]': 50 },
+  });
+  const items = [
+    ...(groups.data?.data ?? []).map((g) => ({
+      key: `g${g.id}`,
+      label: g.name,
+      detail: `Group · ${g.users_count} users`,
+    })),
+    ...(users.data?.data ?? []).map((u) => ({ key: `u${u.id}`, label: u.name, detail: u.email })),
+  ];
+  const { pending, error, run } = useAction();
+  const add = async () => {
+    const body = {
+      end_user_ids: selected.filter((s) => s.startsWith('u')).map((s) => Number(s.slice(1))),
+      end_user_group_ids: selected.filter((s) => s.startsWith('g')).map((s) => Number(s.slice(1))),
+    };
+    const result = await run(() =>
+      call('grantFeatureAccess', { params: { id: feature.id }, body }),
+    );
+    if (result !== undefined) onDone();
+  };
+  return (
+    <ConfirmDialog
+      title="Add end users"
+      wide
+      confirmLabel="Add"
+      tone="primary"
+      onConfirm={add}
+      onCancel={onClose}
+      pending={pending}
+      ready={selected.length > 0}
+      error={error}
+    >
+      <PickList
+        label="Users and groups"
+        items={items}
+        itemKey={(i) => i.key}
+        render={(i) => (
+          <span>
+            <span className="person-name">{i.label}</span> <span className="muted">{i.detail}</span>
+          </span>
+        )}
+        selected={selected}
+        onChange={setSelected}
+        search={search}
+        onSearch={setSearch}
+        emptyText="No user or group matches."
+      />
+    </ConfirmDialog>
+  );
+}
+
+function CreatePolicyDialog({
+  feature,
+  onClose,
+  onDone,
+}: {
+  feature: Feature;
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  const [name, setName] = useState('');
+  const [effect, setEffect] = useState<'allow' | 'deny' | 'require_approval'>('allow');
+  const [scope, setScope] = useState<'all' | 'users' | 'groups'>('all');
+  const [tools, setTools] = useState('');
+  const [ids, setIds] = useState<string[]>([]);
+  const [search, setSearch] = useState('');
+  const text = useDebounced(search);
+  const users = useApi(
+    'listEndUsers',
+    scope === 'users'
+      ? { query: { email: text, environment_type: feature.environment_type, 'page[size]': 50 } }
+      : null,
+  );
+  const groups = useApi(
+    'listEndUserGroups',
+    scope === 'groups'
+      ? { query: { environment_type: feature.environment_type, name: text, 'page[size]': 50 } }
+      : null,
+  );
+  const { pending, error, run } = useAction();
+  const submit = async () => {
+    const result = await run(() =>
+      call('createPolicy', {
+        body: {
+          name,
+          environment_type: feature.environment_type,
+          feature_id: feature.id,
+          tools: tools
+            .split(',')
+            .map((t) => t.trim())
+            .filter(Boolean),
+          scope: { type: scope, ids: scope === 'all' ? [] : ids.map(Number) },
+          effect,
+        },
+      }),
+    );
+    if (result !== undefined) onDone();
+  };
+  const items =
+    scope === 'users'
+      ? (users.data?.data ?? []).map((u) => ({ key: String(u.id), label: u.name, detail: u.email }))
+      : (groups.data?.data ?? []).map((g) => ({
+          key: String(g.id),
+          label: g.name,
+          detail: `${g.users_count} users`,
+        }));
+  return (
+    <FormDialog
+      title={`New policy for ${feature.name}`}
+      submitLabel="Create policy"
+      onSubmit={submit}
+      onCancel={onClose}
+      pending={pending}
+      error={error}
+      wide
+    >
+      <TextField label="Policy name" required value={name} onChange={setName} />
+      <SelectField
+        label="Effect"
+        hint="When policies disagree, deny beats require approval, which beats allow."
+        value={effect}
+        onChange={setEffect}
+        options={(['allow', 'require_approval', 'deny'] as const).map((value) => ({
+          value,
+          label: effectLabel(value),
+        }))}
+      />
+      <Field
+        label="Tools"
+        hint="Comma-separated tool names; leave empty for every call to the feature."
+      >
+        {(id) => (
+          <input
+            id={id}
+            value={tools}
+            onChange={(e) => {
+              setTools(e.target.value);
+            }}
+            placeholder="e.g. send_email, delete_file"
+          />
+        )}
+      </Field>
+      <fieldset>
+        <legend>Applies to</legend>
+        {(['all', 'users', 'groups'] as const).map((s) => (
+          <label key={s} className="check-row">
+            <input
+              type="radio"
+              name="scope"
+              checked={scope === s}
+              onChange={() => {
+                setScope(s);
+                setIds([]);
+              }}
+            />
+            {s === 'all' ? 'All users' : s === 'users' ? 'Specific users' : 'Specific groups'}
+          </label>
+        ))}
+      </fieldset>
+      {scope !== 'all' && (
+        <PickList
+          label={scope === 'users' ? 'Users' : 'Groups'}
+          items={items}
+          itemKey={(i) => i.key}
+          render={(i) => (
+            <span>
+              {i.label} <span className="muted">{i.detail}</span>
+            </span>
+          )}
+          selected={ids}
+          onChange={setIds}
+          search={search}
+          onSearch={setSearch}
+          emptyText="Nothing matches."
+        />
+      )}
+    </FormDialog>
+  );
+}
+
+function scopeText(policy: Policy): string {
+  if (policy.scope.type === 'all') return 'All users';
+  const n = policy.scope.ids.length;
+  return policy.scope.type === 'users'
+    ? `${n} user${n === 1 ? '' : 's'}`
+    : `${n} group${n === 1 ? '' : 's'}`;
+}
+
+export function FeatureDetailPage({ id }: { id: number }) {
+  const features = useApi('getFeature', { params: { id } });
+  const feature = features.data?.data;
+  const [tab, setTab] = useState('End user access');
+  const back = (
+    <Link to="/features" className="back-link">
+      ← Back to features
+    </Link>
+  );
+  if (features.error !== undefined) {
+    return (
+      <Page title="Feature" back={back}>
+        <Alert>{features.error}</Alert>
+      </Page>
+    );
+  }
+  if (feature === undefined) {
+    return (
+      <Page title="Feature" back={back}>
+        <p>{features.loading ? 'Loading…' : 'Feature not found.'}</p>
+      </Page>
+    );
+  }
+  return (
+    <Page
+      title={feature.name}
+      back={back}
+      description={`${kindLabel(feature.kind)} · ${feature.environment_type.toUpperCase()}`}
+    >
+      <Tabs
+        label="Feature sections"
+        tabs={['End user access', 'Policies']}
+        active={tab}
+        onChange={setTab}
+      />
+      <TabPanel tab={tab}>
+        {tab === 'Policies' ? (
+          <FeaturePolicies feature={feature} />
+        ) : (
+          <FeatureAccess feature={feature} />
+        )}
+      </TabPanel>
+    </Page>
+  );
+}
+
+function FeatureAccess({ feature }: { feature: Feature }) {
+  const canWrite = useCanWrite(feature.environment_type);
+  const access = useApi('listFeatureAccess', {
+    params: { id: feature.id },
+    query: { 'page[size]': 100 },
+  });
+  const [adding, setAdding] = useState(false);
+  const { pending, error, run } = useAction();
+  const revoke = async (grant: {
+    end_user: { id: number } | null;
+    end_user_group: { id: number } | null;
+  }) => {
+    const body =
+      grant.end_user !== null
+        ? { end_user_ids: [grant.end_user.id] }
+        : { end_user_group_ids: [grant.end_user_group?.id ?? 0] };
+    const result = await run(() =>
+      call('revokeFeatureAccess', { params: { id: feature.id }, body }),
+    );
+    if (result !== undefined) access.reload();
+  };
+  return (
+    <>
+      <div className="toolbar toolbar-end">
+        <OpenButton show={canWrite} onOpen={setAdding}>
+          Add end users
+        </OpenButton>
+      </div>
+      {error !== undefined && <Alert>{error}</Alert>}
+      <ApiTable
+        caption="End user access"
+        api={access}
+        rowKey={(g) => g.id}
+        empty="Nobody has access yet. Add users or groups."
+        columns={[
+          {
+            key: 'who',
+            header: 'User or group',
+            render: (g) =>
+              g.end_user !== null ? (
+                <Link to={`/users/${g.end_user.id}`}>
+                  <Person name={g.end_user.name} email={g.end_user.email} />
+                </Link>
+              ) : (
+                <Link to={`/groups/${g.end_user_group?.id ?? 0}`}>{g.end_user_group?.name}</Link>
+              ),
+          },
+          {
+            key: 'type',
+            header: 'Type',
+            render: (g) => (g.type === 'end_user' ? 'User' : <Badge tone="blue">Group</Badge>),
+          },
+          { key: 'since', header: 'Granted', render: (g) => <RelativeTime iso={g.created_at} /> },
+          buttonColumn({
+            key: 'revoke',
+            label: 'Revoke',
+            show: canWrite,
+            disabled: pending,
+            onClick: revoke,
+          }),
+        ]}
+      />
+      {adding && (
+        <AddAccessDialog
+          feature={feature}
+          onClose={() => {
+            setAdding(false);
+          }}
+          onDone={() => {
+            setAdding(false);
+            access.reload();
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+function FeaturePolicies({ feature }: { feature: Feature }) {
+  const canWrite = useCanWrite(feature.environment_type);
+  const policies = useApi('listPolicies', { query: { feature_id: feature.id, 'page[size]': 100 } });
+  const [creating, setCreating] = useState(false);
+  const { pending, error, run } = useAction();
+  const remove = async (policy: Policy) => {
+    const result = await run(() => call('deletePolicy', { params: { id: policy.id } }));
+    if (result !== undefined) policies.reload();
+  };
+  return (
+    <>
+      <div className="toolbar toolbar-end">
+        <OpenButton show={canWrite} onOpen={setCreating}>
+          New policy
+        </OpenButton>
+      </div>
+      {error !== undefined && <Alert>{error}</Alert>}
+      <ApiTable
+        caption="Policies"
+        api={policies}
+        rowKey={(p) => p.id}
+        empty="No policies: access follows the feature’s grants."
+        columns={[
+          { key: 'name', header: 'Policy', render: (p) => p.name },
+          {
+            key: 'effect',
+            header: 'Effect',
+            render: (p) => <Badge tone={EFFECT_TONE[p.effect]}>{effectLabel(p.effect)}</Badge>,
+          },
+          { key: 'scope', header: 'Scope', render: scopeText },
+          {
+            key: 'tools',
+            header: 'Tools',
+            render: (p) =>
+              p.tools.length === 0 ? (
+                <span className="muted">All calls</span>
+              ) : (
+                <span className="mono">{p.tools.join(', ')}</span>
+              ),
+          },
+          buttonColumn({
+            key: 'delete',
+            label: 'Delete',
+            show: canWrite,
+            disabled: pending,
+            onClick: remove,
+          }),
+        ]}
+      />
+      {creating && (
+        <CreatePolicyDialog
+          feature={feature}
+          onClose={() => {
+            setCreating(false);
+          }}
+          onDone={() => {
+            setCreating(false);
+            policies.reload();
+          }}
+        />
+      )}
+    </>
+  );
+}
