@@ -21,7 +21,7 @@ import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
 import { environmentNotFound } from '../environments/environments.service.js';
 import {
   findApprovalRequestFor,
@@ -164,16 +164,14 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
             })));
         if (approved !== undefined && usedUp) {
           if (write) {
-            await insertAuditEvent(db, {
-              workspaceId: ctx.workspaceId,
-              actor: ctx.actor,
-              action: 'approval_request.used',
-              targetType: 'approval_request',
-              targetId: approved.id,
-              before: { status: 'approved' },
-              after: { status: 'used' },
-              createdAt: now(),
-            });
+            await recordChange(
+              db,
+              ctx,
+              now(),
+              'approval_request.used',
+              ['approval_request', approved.id],
+              { before: { status: 'approved' }, after: { status: 'used' } },
+            );
           }
           return decided(
             'allow',
@@ -206,20 +204,21 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
             decided_by: null,
             used_at: null,
           });
-          await insertAuditEvent(db, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'approval_request.created',
-            targetType: 'approval_request',
-            targetId: pending.id,
-            after: {
-              end_user_id: user.id,
-              feature_id: feature.id,
-              tool,
-              policy_id: pending.policy_id,
+          await recordChange(
+            db,
+            ctx,
+            now(),
+            'approval_request.created',
+            ['approval_request', pending.id],
+            {
+              after: {
+                end_user_id: user.id,
+                feature_id: feature.id,
+                tool,
+                policy_id: pending.policy_id,
+              },
             },
-            createdAt: now(),
-          });
+          );
         }
         return decided(
           'require_approval',

@@ -21,7 +21,7 @@ import { nameAndKey } from '../../lib/names.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
 import { findEndUsersByIds } from '../end-users/end-users.repository.js';
 import {
   environmentScope,
@@ -252,12 +252,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
           updated_at: now(),
         });
         const after = await present(trx, await requirePolicy(trx, ctx, id));
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'policy.updated',
-          targetType: 'policy',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'policy.updated', ['policy', id], {
           before: {
             name: before.name,
             tools: before.tools,
@@ -265,7 +260,6 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
             effect: before.effect,
           },
           after: { name: after.name, tools: after.tools, scope: after.scope, effect: after.effect },
-          createdAt: now(),
         });
       });
       return present(deps.db, await requirePolicy(deps.db, ctx, id));
@@ -276,15 +270,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
         const policy = await requirePolicy(trx, ctx, id);
         const before = await present(trx, policy);
         await deletePolicy(trx, id);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'policy.deleted',
-          targetType: 'policy',
-          targetId: id,
-          before,
-          createdAt: now(),
-        });
+        await recordChange(trx, ctx, now(), 'policy.deleted', ['policy', id], { before });
       });
     },
   };

@@ -49,7 +49,7 @@ import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/secrets.js';
 import type { Actor, RequestContext } from '../../lib/context.js';
 import { requireCollaboratorActor, requireWorkspaceAdmin } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import {
   deleteGroupMembers,
@@ -444,14 +444,8 @@ export function createSsoService(deps: {
       await deps.db.transaction().execute(async (trx) => {
         const before = await requireConnection(trx, ctx);
         await deleteSsoConnection(trx, ctx.workspaceId);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'sso.oidc_deleted',
-          targetType: 'sso_oidc',
-          targetId: ctx.workspaceId,
+        await recordChange(trx, ctx, now(), 'sso.oidc_deleted', ['sso_oidc', ctx.workspaceId], {
           before: auditView(before),
-          createdAt: now(),
         });
       });
       discovered.delete(ctx.workspaceId);
