@@ -21,7 +21,7 @@ import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
-import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import { environmentNotFound } from '../environments/environments.service.js';
 import {
   findApprovalRequestFor,
@@ -129,12 +129,7 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
           if (!write) {
             return { decision, reasons, approval_request_id: approvalRequestId, dry_run: true };
           }
-          await insertAuditEvent(db, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'end_user.decision',
-            targetType: 'end_user',
-            targetId: user.id,
+          await recordChange(db, ctx, now(), 'end_user.decision', ['end_user', user.id], {
             // From the index: a decision is the hot path, so no lookup of the name.
             targetName: user.name,
             after: {
@@ -144,7 +139,6 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
               decision,
               approval_request_id: approvalRequestId,
             },
-            createdAt: now(),
           });
           return { decision, reasons, approval_request_id: approvalRequestId };
         };

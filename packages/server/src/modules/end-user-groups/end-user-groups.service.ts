@@ -311,12 +311,7 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
           ...(body.roles === undefined ? {} : { roles: toJson(uniqueRoles(body.roles)) }),
         };
         await updateEndUserGroup(trx, id, { ...changes, updated_at: now() });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user_group.updated',
-          targetType: 'end_user_group',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'end_user_group.updated', ['end_user_group', id], {
           before: {
             name: group.name,
             description: group.description,
@@ -328,7 +323,6 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
             ...(changes.roles === undefined ? {} : { roles: uniqueRoles(body.roles ?? []) }),
             name_key: undefined,
           },
-          createdAt: now(),
         });
       });
       return toEndUserGroup(await requireGroup(deps.db, ctx, id));

@@ -382,12 +382,7 @@ export function createEndUsersService(deps: {
           groupChange = { added: added.map((g) => g.id), removed: removed.map((g) => g.id) };
         }
         await updateEndUser(trx, id, { ...changes, updated_at: now() });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user.updated',
-          targetType: 'end_user',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'end_user.updated', ['end_user', id], {
           before: {
             name: row.name,
             avatar_url: row.avatar_url,
@@ -399,7 +394,6 @@ export function createEndUsersService(deps: {
             ...(changes.mfa_enabled === undefined ? {} : { mfa_enabled: body.mfa_enabled }),
             groups: groupChange,
           },
-          createdAt: now(),
         });
         return present(trx, await requireEndUser(trx, ctx, id));
       });
@@ -416,14 +410,8 @@ export function createEndUsersService(deps: {
         const [user] = await presentEndUsers(trx, [row]);
         const memberships = await listMembershipsOfEndUser(trx, id);
         await deleteEndUser(trx, id);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user.deleted',
-          targetType: 'end_user',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'end_user.deleted', ['end_user', id], {
           before: { ...user, group_ids: memberships.map((m) => m.id) },
-          createdAt: now(),
         });
       });
     },

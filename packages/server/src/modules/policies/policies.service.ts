@@ -205,12 +205,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
           updated_at: now(),
         });
         await replacePolicyTargets(trx, ctx.workspaceId, row.id, targets);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'policy.created',
-          targetType: 'policy',
-          targetId: row.id,
+        await recordChange(trx, ctx, now(), 'policy.created', ['policy', row.id], {
           after: {
             name,
             environment_type: environment.type,
@@ -219,7 +214,6 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
             scope: { type: body.scope.type, ids: [...targets.userIds, ...targets.groupIds] },
             effect: body.effect,
           },
-          createdAt: now(),
         });
         return row.id;
       });

@@ -424,16 +424,17 @@ export function createSsoService(deps: {
           updated_at: now(),
         });
         const after = await requireConnection(trx, ctx);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: before === undefined ? 'sso.oidc_created' : 'sso.oidc_updated',
-          targetType: 'sso_oidc',
-          targetId: ctx.workspaceId,
-          before: auditView(before),
-          after: { ...auditView(after), client_secret_changed: secret !== undefined },
-          createdAt: now(),
-        });
+        await recordChange(
+          trx,
+          ctx,
+          now(),
+          before === undefined ? 'sso.oidc_created' : 'sso.oidc_updated',
+          ['sso_oidc', ctx.workspaceId],
+          {
+            before: auditView(before),
+            after: { ...auditView(after), client_secret_changed: secret !== undefined },
+          },
+        );
         discovered.delete(ctx.workspaceId);
         return present(after);
       });
