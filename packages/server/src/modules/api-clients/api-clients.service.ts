@@ -14,7 +14,7 @@ import { hashSecret } from '../../lib/secrets.js';
 import type { ClientScope, RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireCollaboratorActor } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import type { ChangeEvent, ChangeSubscriptions } from '../audit/change-feed.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import { environmentNotFound } from '../environments/environments.service.js';
@@ -252,15 +252,14 @@ export function createApiClientsService(deps: {
           environmentTypes: [...new Set(environmentTypes)],
           projectIds: projectIds === null ? null : [...new Set(projectIds)],
         });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'api_client.created',
-          targetType: 'api_client',
-          targetId: row.id,
-          after: toApiClient(row),
-          createdAt: isoNow(deps.clock),
-        });
+        await recordChange(
+          trx,
+          ctx,
+          isoNow(deps.clock),
+          'api_client.created',
+          ['api_client', row.id],
+          { after: toApiClient(row) },
+        );
         return { ...toApiClient(row), token };
       });
     },
@@ -297,14 +296,7 @@ export function createApiClientsService(deps: {
           token_prefix: displayPrefix(token),
           rotated_at: isoNow(deps.clock),
         });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'api_client.rotated',
-          targetType: 'api_client',
-          targetId: id,
-          createdAt: isoNow(deps.clock),
-        });
+        await recordChange(trx, ctx, isoNow(deps.clock), 'api_client.rotated', ['api_client', id]);
         return { ...toApiClient(row), token };
       });
       cache.evict(id);
@@ -318,14 +310,7 @@ export function createApiClientsService(deps: {
       cache.evict(id);
       await deps.db.transaction().execute(async (trx) => {
         await updateApiClient(trx, id, { revoked_at: isoNow(deps.clock) });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'api_client.revoked',
-          targetType: 'api_client',
-          targetId: id,
-          createdAt: isoNow(deps.clock),
-        });
+        await recordChange(trx, ctx, isoNow(deps.clock), 'api_client.revoked', ['api_client', id]);
       });
       cache.evict(id);
     },

@@ -9,7 +9,7 @@ import { badRequest, notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireInScope } from '../environments/environments.service.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import {
   findApprovalRequestById,
   listApprovalRequests,
@@ -65,12 +65,7 @@ export function createApprovalsService(deps: { db: Db; clock: Clock }) {
           'approval_request.not_pending',
           `The approval request is already ${request.status}`,
         );
-      await insertAuditEvent(trx, {
-        workspaceId: ctx.workspaceId,
-        actor: ctx.actor,
-        action: `approval_request.${status}`,
-        targetType: 'approval_request',
-        targetId: id,
+      await recordChange(trx, ctx, now(), `approval_request.${status}`, ['approval_request', id], {
         before: { status: 'pending' },
         after: {
           status,
@@ -78,7 +73,6 @@ export function createApprovalsService(deps: { db: Db; clock: Clock }) {
           feature_id: request.feature_id,
           tool: request.tool === '' ? null : request.tool,
         },
-        createdAt: now(),
       });
       const fresh = await findApprovalRequestById(trx, ctx.workspaceId, id);
       if (fresh === undefined) throw new Error('approval request vanished');

@@ -5,13 +5,15 @@ import { toJson } from '../../storage/json.js';
 import type { PageRequest } from '../../lib/pagination.js';
 import type { Actor } from '../../lib/context.js';
 import { noteChangeRecorded } from '../../lib/change-tracking.js';
+import type { ChangeTargetType } from './change-kinds.js';
 
 export interface AuditEntry {
   workspaceId: number;
   /** A SCIM connection acts only through its own endpoints, so it is not a request Actor. */
   actor: Pick<Actor, 'id' | 'name'> & { type: Actor['type'] | 'scim_connection' };
   action: string;
-  targetType: string;
+  /** One of the kinds the change feed's subscribers know (change-kinds.ts): checked at compile time. */
+  targetType: ChangeTargetType;
   targetId: string | number | null;
   /**
    * What the target is called now. Optional: otherwise it is taken from the event's `after` (or
@@ -40,7 +42,7 @@ type NamedTable = keyof Pick<
 
 /** Where a target's name lives, for the targets whose events carry no name in their snapshot. */
 const NAMED_TARGETS: Readonly<
-  Record<string, { table: NamedTable; numericId: boolean } | undefined>
+  Partial<Record<ChangeTargetType, { table: NamedTable; numericId: boolean }>>
 > = {
   end_user: { table: 'end_users', numericId: true },
   end_user_group: { table: 'end_user_groups', numericId: true },
@@ -251,7 +253,7 @@ export function recordChange(
   ctx: { workspaceId: number; actor: AuditEntry['actor'] },
   createdAt: string,
   action: string,
-  [targetType, targetId]: readonly [string, AuditEntry['targetId']],
+  [targetType, targetId]: readonly [ChangeTargetType, AuditEntry['targetId']],
   change: Pick<AuditEntry, 'before' | 'after' | 'targetName'> = {},
 ): Promise<void> {
   return insertAuditEvent(db, {

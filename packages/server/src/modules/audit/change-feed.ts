@@ -14,39 +14,11 @@ import pg from 'pg';
 import { sql } from 'kysely';
 import type { Db, Dialect } from '../../storage/database.js';
 import { findLastEventId, listChangeEvents, type ChangeEventRow } from './audit.repository.js';
+import { isChangeTargetType, type ChangeTargetType } from './change-kinds.js';
 
-/**
- * Every `target_type` an audit event is written with today (the `targetType` of each
- * insertAuditEvent call: literal, `${kind}_role` in roles.service.ts, the SCIM populations'
- * `userTarget`/`groupTarget`, the console's sign-in targets). A subscriber that reacts to writes
- * switches over this union with no default case, so a kind added here fails to compile until
- * every subscriber says what it means for it. A write that records a new target type must add it
- * here; until then the subscribers see it as unknown (`targetType: null`) and ignore it.
- */
-export const CHANGE_TARGET_TYPES = [
-  'api_client',
-  'approval_request',
-  'end_user',
-  'end_user_group',
-  'environment_role',
-  'feature',
-  'member',
-  'member_invitation',
-  'policy',
-  'project',
-  'project_grant',
-  'project_role',
-  'role',
-  'scim_connection',
-  'sso_oidc',
-  'user_group',
-  'workspace',
-] as const;
-export type ChangeTargetType = (typeof CHANGE_TARGET_TYPES)[number];
-
-const KNOWN_TARGET_TYPES: ReadonlySet<string> = new Set(CHANGE_TARGET_TYPES);
-const isChangeTargetType = (value: string): value is ChangeTargetType =>
-  KNOWN_TARGET_TYPES.has(value);
+// The union of target kinds lives in change-kinds.ts, shared with the write side; re-exported
+// here for the subscribers that import it with the feed.
+export { CHANGE_TARGET_TYPES, type ChangeTargetType } from './change-kinds.js';
 
 /** One write, as subscribers receive it. */
 export interface ChangeEvent {

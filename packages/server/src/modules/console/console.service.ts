@@ -34,6 +34,7 @@ import { hashSecret } from '../../lib/secrets.js';
 import type { Actor, RequestContext } from '../../lib/context.js';
 import { fromJson } from '../../storage/json.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
+import type { ChangeTargetType } from '../audit/change-kinds.js';
 import type { ApiClientsService } from '../api-clients/api-clients.service.js';
 import type { InvitationsService } from '../invitations/invitations.service.js';
 import {
@@ -388,7 +389,7 @@ export function createConsoleService(deps: {
       const { workspaceId, emailKey, email } = signIn;
       const how = { method: 'oidc', issuer: signIn.issuer, subject: signIn.subject };
       const refuse = async (
-        target: { type: string; id: number },
+        target: { type: ChangeTargetType; id: number },
         status: number,
         code: string,
         reason: string,
@@ -420,7 +421,7 @@ export function createConsoleService(deps: {
         return openSession({ type: 'member', workspaceId, id: member.id }, how);
       }
       const user = await findEndUserByEmailKey(deps.db, workspaceId, emailKey);
-      const target =
+      const target: { type: ChangeTargetType; id: number } =
         user === undefined
           ? { type: 'sso_oidc', id: workspaceId }
           : { type: 'end_user', id: user.id };

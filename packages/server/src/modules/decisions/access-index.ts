@@ -261,7 +261,7 @@ export class AccessIndex {
 
 /**
  * The reload table: what each kind of change means for the index. One case per target type the
- * audit log is written with (CHANGE_TARGET_TYPES in audit/change-feed.ts) and no default, so a new
+ * audit log is written with (CHANGE_TARGET_TYPES in audit/change-kinds.ts, which also types every write) and no default, so a new
  * kind fails to compile here until it says what it reloads. A target type this version does not
  * know (`null`) changes nothing.
  */

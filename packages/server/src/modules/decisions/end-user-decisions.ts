@@ -21,7 +21,7 @@ import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import { environmentNotFound } from '../environments/environments.service.js';
 import {
   findApprovalRequestFor,
@@ -129,12 +129,7 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
           if (!write) {
             return { decision, reasons, approval_request_id: approvalRequestId, dry_run: true };
           }
-          await insertAuditEvent(db, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'end_user.decision',
-            targetType: 'end_user',
-            targetId: user.id,
+          await recordChange(db, ctx, now(), 'end_user.decision', ['end_user', user.id], {
             // From the index: a decision is the hot path, so no lookup of the name.
             targetName: user.name,
             after: {
@@ -144,7 +139,6 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
               decision,
               approval_request_id: approvalRequestId,
             },
-            createdAt: now(),
           });
           return { decision, reasons, approval_request_id: approvalRequestId };
         };
@@ -164,16 +158,14 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
             })));
         if (approved !== undefined && usedUp) {
           if (write) {
-            await insertAuditEvent(db, {
-              workspaceId: ctx.workspaceId,
-              actor: ctx.actor,
-              action: 'approval_request.used',
-              targetType: 'approval_request',
-              targetId: approved.id,
-              before: { status: 'approved' },
-              after: { status: 'used' },
-              createdAt: now(),
-            });
+            await recordChange(
+              db,
+              ctx,
+              now(),
+              'approval_request.used',
+              ['approval_request', approved.id],
+              { before: { status: 'approved' }, after: { status: 'used' } },
+            );
           }
           return decided(
             'allow',
@@ -206,20 +198,21 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
             decided_by: null,
             used_at: null,
           });
-          await insertAuditEvent(db, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'approval_request.created',
-            targetType: 'approval_request',
-            targetId: pending.id,
-            after: {
-              end_user_id: user.id,
-              feature_id: feature.id,
-              tool,
-              policy_id: pending.policy_id,
+          await recordChange(
+            db,
+            ctx,
+            now(),
+            'approval_request.created',
+            ['approval_request', pending.id],
+            {
+              after: {
+                end_user_id: user.id,
+                feature_id: feature.id,
+                tool,
+                policy_id: pending.policy_id,
+              },
             },
-            createdAt: now(),
-          });
+          );
         }
         return decided(
           'require_approval',

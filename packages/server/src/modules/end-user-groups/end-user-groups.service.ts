@@ -26,7 +26,7 @@ import { nameAndKey } from '../../lib/names.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import {
   findEndUsersByIds,
   usersWithEnvironmentAccess,
@@ -278,12 +278,7 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
           updated_at: at,
         });
         await insertGroupMembers(trx, ctx.workspaceId, row.id, memberIds, at);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user_group.created',
-          targetType: 'end_user_group',
-          targetId: row.id,
+        await recordChange(trx, ctx, at, 'end_user_group.created', ['end_user_group', row.id], {
           after: {
             name,
             environment_type: environment.type,
@@ -292,7 +287,6 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
             roles: fromJson(row.roles),
             end_user_ids: memberIds,
           },
-          createdAt: at,
         });
         return row.id;
       });
@@ -317,12 +311,7 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
           ...(body.roles === undefined ? {} : { roles: toJson(uniqueRoles(body.roles)) }),
         };
         await updateEndUserGroup(trx, id, { ...changes, updated_at: now() });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user_group.updated',
-          targetType: 'end_user_group',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'end_user_group.updated', ['end_user_group', id], {
           before: {
             name: group.name,
             description: group.description,
@@ -334,7 +323,6 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
             ...(changes.roles === undefined ? {} : { roles: uniqueRoles(body.roles ?? []) }),
             name_key: undefined,
           },
-          createdAt: now(),
         });
       });
       return toEndUserGroup(await requireGroup(deps.db, ctx, id));
@@ -348,12 +336,7 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
         const impact = await deletionImpact(trx, ctx, group);
         if (dryRun) return impact;
         await deleteEndUserGroup(trx, id);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user_group.deleted',
-          targetType: 'end_user_group',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'end_user_group.deleted', ['end_user_group', id], {
           before: {
             name: group.name,
             environment_type: group.environment_type,
@@ -361,7 +344,6 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
             feature_grants: impact.feature_grants,
             policies: impact.policies,
           },
-          createdAt: now(),
         });
         return null;
       });
@@ -406,15 +388,14 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
           memberIds,
         );
         await insertGroupMembers(trx, ctx.workspaceId, id, memberIds, now());
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user_group.members_added',
-          targetType: 'end_user_group',
-          targetId: id,
-          after: { end_user_ids: memberIds },
-          createdAt: now(),
-        });
+        await recordChange(
+          trx,
+          ctx,
+          now(),
+          'end_user_group.members_added',
+          ['end_user_group', id],
+          { after: { end_user_ids: memberIds } },
+        );
       });
       return toEndUserGroup(await requireGroup(deps.db, ctx, id));
     },
@@ -440,15 +421,14 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
           throw badRequest('end_user_group.last_member', lastMemberMessage(group.name));
         }
         await deleteGroupMembers(trx, id, memberIds);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user_group.members_removed',
-          targetType: 'end_user_group',
-          targetId: id,
-          before: { end_user_ids: memberIds },
-          createdAt: now(),
-        });
+        await recordChange(
+          trx,
+          ctx,
+          now(),
+          'end_user_group.members_removed',
+          ['end_user_group', id],
+          { before: { end_user_ids: memberIds } },
+        );
       });
       return toEndUserGroup(await requireGroup(deps.db, ctx, id));
     },

@@ -26,7 +26,7 @@ import { hashSecret } from '../../lib/secrets.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
 import type { Mailer } from '../mail/mailer.js';
 import { findWorkspaceById } from '../workspaces/workspaces.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
@@ -215,15 +215,9 @@ export function createEndUsersService(deps: {
       const row = await requireEndUser(trx, ctx, id);
       if (row.status !== from) throw badRequest(`end_user.not_${from}`, message(row.status));
       await updateEndUser(trx, id, { status: to, updated_at: now() });
-      await insertAuditEvent(trx, {
-        workspaceId: ctx.workspaceId,
-        actor: ctx.actor,
-        action,
-        targetType: 'end_user',
-        targetId: id,
+      await recordChange(trx, ctx, now(), action, ['end_user', id], {
         before: { status: from },
         after: { status: to },
-        createdAt: now(),
       });
       return present(trx, await requireEndUser(trx, ctx, id));
     });
@@ -332,19 +326,13 @@ export function createEndUsersService(deps: {
           environmentIds: environments.map((e) => e.id),
           now: now(),
         });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user.created',
-          targetType: 'end_user',
-          targetId: row.id,
+        await recordChange(trx, ctx, now(), 'end_user.created', ['end_user', row.id], {
           after: {
             name,
             email,
             source: 'manual',
             environment_types: environments.map((e) => e.type),
           },
-          createdAt: now(),
         });
         return present(trx, row);
       });
@@ -394,12 +382,7 @@ export function createEndUsersService(deps: {
           groupChange = { added: added.map((g) => g.id), removed: removed.map((g) => g.id) };
         }
         await updateEndUser(trx, id, { ...changes, updated_at: now() });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user.updated',
-          targetType: 'end_user',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'end_user.updated', ['end_user', id], {
           before: {
             name: row.name,
             avatar_url: row.avatar_url,
@@ -411,7 +394,6 @@ export function createEndUsersService(deps: {
             ...(changes.mfa_enabled === undefined ? {} : { mfa_enabled: body.mfa_enabled }),
             groups: groupChange,
           },
-          createdAt: now(),
         });
         return present(trx, await requireEndUser(trx, ctx, id));
       });
@@ -428,14 +410,8 @@ export function createEndUsersService(deps: {
         const [user] = await presentEndUsers(trx, [row]);
         const memberships = await listMembershipsOfEndUser(trx, id);
         await deleteEndUser(trx, id);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user.deleted',
-          targetType: 'end_user',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'end_user.deleted', ['end_user', id], {
           before: { ...user, group_ids: memberships.map((m) => m.id) },
-          createdAt: now(),
         });
       });
     },
@@ -465,14 +441,8 @@ export function createEndUsersService(deps: {
         const has = access.some((a) => a.environment_id === environment.id);
         if (body.access && !has) {
           await insertEnvironmentAccess(trx, ctx.workspaceId, id, [environment.id], now());
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'end_user.environment_granted',
-            targetType: 'end_user',
-            targetId: id,
+          await recordChange(trx, ctx, now(), 'end_user.environment_granted', ['end_user', id], {
             after: { environment_type: environment.type },
-            createdAt: now(),
           });
         } else if (!body.access && has) {
           const memberships = (await listMembershipsOfEndUser(trx, id)).filter(
@@ -485,18 +455,12 @@ export function createEndUsersService(deps: {
             environment.id,
           );
           await deleteEnvironmentAccess(trx, id, environment.id);
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'end_user.environment_revoked',
-            targetType: 'end_user',
-            targetId: id,
+          await recordChange(trx, ctx, now(), 'end_user.environment_revoked', ['end_user', id], {
             before: {
               environment_type: environment.type,
               group_ids: memberships.map((m) => m.id),
               feature_ids: featureIds,
             },
-            createdAt: now(),
           });
         }
         return present(trx, row);
@@ -561,19 +525,13 @@ export function createEndUsersService(deps: {
           expires_at: new Date(deps.clock.now().getTime() + INVITATION_TTL_MS).toISOString(),
           accepted_at: null,
         });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'end_user.invited',
-          targetType: 'end_user',
-          targetId: row.id,
+        await recordChange(trx, ctx, now(), 'end_user.invited', ['end_user', row.id], {
           after: {
             name,
             email,
             environment_types: environments.map((e) => e.type),
             end_user_group_ids: groups.map((g) => g.id),
           },
-          createdAt: now(),
         });
         return present(trx, row);
       });

@@ -20,7 +20,7 @@ import { nameAndKey } from '../../lib/names.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import {
   findEndUsersByIds,
   usersWithEnvironmentAccess,
@@ -193,14 +193,8 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
           created_at: now(),
           updated_at: now(),
         });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'feature.created',
-          targetType: 'feature',
-          targetId: row.id,
+        await recordChange(trx, ctx, now(), 'feature.created', ['feature', row.id], {
           after: { name, kind: body.kind, environment_type: environment.type },
-          createdAt: now(),
         });
         return row.id;
       });
@@ -222,15 +216,9 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
           ...(body.description === undefined ? {} : { description: body.description }),
         };
         await updateFeature(trx, id, { ...changes, updated_at: now() });
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'feature.updated',
-          targetType: 'feature',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'feature.updated', ['feature', id], {
           before: { name: feature.name, description: feature.description },
           after: { name: changes.name, description: changes.description },
-          createdAt: now(),
         });
       });
       return toFeature(await requireFeature(deps.db, ctx, id));
@@ -247,12 +235,7 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
           .where('feature_id', '=', id)
           .execute();
         await deleteFeature(trx, id);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'feature.deleted',
-          targetType: 'feature',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'feature.deleted', ['feature', id], {
           before: {
             name: feature.name,
             kind: feature.kind,
@@ -260,7 +243,6 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
             grants: grants.length,
             policies,
           },
-          createdAt: now(),
         });
       });
     },
@@ -281,14 +263,8 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
         const feature = await requireFeature(trx, ctx, id);
         const grantees = await resolveGrantees(trx, ctx, feature, body, true);
         await insertFeatureGrants(trx, ctx.workspaceId, id, grantees, now());
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'feature.access_granted',
-          targetType: 'feature',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'feature.access_granted', ['feature', id], {
           after: { end_user_ids: grantees.endUserIds, end_user_group_ids: grantees.groupIds },
-          createdAt: now(),
         });
         return grantsOf(trx, id);
       });
@@ -304,14 +280,8 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
         const grantees = await resolveGrantees(trx, ctx, feature, body, false);
         const removed = await deleteFeatureGrants(trx, id, grantees);
         if (removed > 0) {
-          await insertAuditEvent(trx, {
-            workspaceId: ctx.workspaceId,
-            actor: ctx.actor,
-            action: 'feature.access_revoked',
-            targetType: 'feature',
-            targetId: id,
+          await recordChange(trx, ctx, now(), 'feature.access_revoked', ['feature', id], {
             before: { end_user_ids: grantees.endUserIds, end_user_group_ids: grantees.groupIds },
-            createdAt: now(),
           });
         }
         return grantsOf(trx, id);

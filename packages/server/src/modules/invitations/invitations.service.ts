@@ -20,7 +20,7 @@ import { hashSecret } from '../../lib/secrets.js';
 import type { RequestContext } from '../../lib/context.js';
 import { likeContains, paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireDevAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
 import { findGroupsByIds } from '../groups/groups.repository.js';
 import { findMemberByEmailKey, setMemberEnvironmentRoles } from '../members/members.repository.js';
 import { presentMembers } from '../members/members.service.js';
@@ -275,20 +275,24 @@ export function createInvitationsService(deps: {
             )
             .execute();
         }
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'member_invitation.created',
-          targetType: 'member_invitation',
-          targetId: row.id,
-          after: {
-            name,
-            email,
-            env_roles: stored.map((r) => ({ environment_type: r.environment_type, name: r.name })),
-            user_group_ids: groupIds,
+        await recordChange(
+          trx,
+          ctx,
+          now(),
+          'member_invitation.created',
+          ['member_invitation', row.id],
+          {
+            after: {
+              name,
+              email,
+              env_roles: stored.map((r) => ({
+                environment_type: r.environment_type,
+                name: r.name,
+              })),
+              user_group_ids: groupIds,
+            },
           },
-          createdAt: now(),
-        });
+        );
         const [presented] = await present(trx, [row]);
         return { invitation: presented, token: issued };
       });
@@ -347,15 +351,14 @@ export function createInvitationsService(deps: {
           .where('id', '=', id)
           .execute();
         await trx.deleteFrom('group_memberships').where('invitation_id', '=', id).execute();
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'member_invitation.revoked',
-          targetType: 'member_invitation',
-          targetId: id,
-          before: { email: row.email },
-          createdAt: now(),
-        });
+        await recordChange(
+          trx,
+          ctx,
+          now(),
+          'member_invitation.revoked',
+          ['member_invitation', id],
+          { before: { email: row.email } },
+        );
       });
     },
 
@@ -373,14 +376,7 @@ export function createInvitationsService(deps: {
           .where('id', '=', id)
           .execute();
         const issued = await issueToken(trx, id);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'member_invitation.resent',
-          targetType: 'member_invitation',
-          targetId: id,
-          createdAt: now(),
-        });
+        await recordChange(trx, ctx, now(), 'member_invitation.resent', ['member_invitation', id]);
         return issued;
       });
       await mailInvitation(ctx.workspaceId, row, token);

@@ -21,7 +21,7 @@ import { nameAndKey } from '../../lib/names.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { recordChange } from '../audit/audit.repository.js';
 import { findEndUsersByIds } from '../end-users/end-users.repository.js';
 import {
   environmentScope,
@@ -205,12 +205,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
           updated_at: now(),
         });
         await replacePolicyTargets(trx, ctx.workspaceId, row.id, targets);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'policy.created',
-          targetType: 'policy',
-          targetId: row.id,
+        await recordChange(trx, ctx, now(), 'policy.created', ['policy', row.id], {
           after: {
             name,
             environment_type: environment.type,
@@ -219,7 +214,6 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
             scope: { type: body.scope.type, ids: [...targets.userIds, ...targets.groupIds] },
             effect: body.effect,
           },
-          createdAt: now(),
         });
         return row.id;
       });
@@ -252,12 +246,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
           updated_at: now(),
         });
         const after = await present(trx, await requirePolicy(trx, ctx, id));
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'policy.updated',
-          targetType: 'policy',
-          targetId: id,
+        await recordChange(trx, ctx, now(), 'policy.updated', ['policy', id], {
           before: {
             name: before.name,
             tools: before.tools,
@@ -265,7 +254,6 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
             effect: before.effect,
           },
           after: { name: after.name, tools: after.tools, scope: after.scope, effect: after.effect },
-          createdAt: now(),
         });
       });
       return present(deps.db, await requirePolicy(deps.db, ctx, id));
@@ -276,15 +264,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
         const policy = await requirePolicy(trx, ctx, id);
         const before = await present(trx, policy);
         await deletePolicy(trx, id);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'policy.deleted',
-          targetType: 'policy',
-          targetId: id,
-          before,
-          createdAt: now(),
-        });
+        await recordChange(trx, ctx, now(), 'policy.deleted', ['policy', id], { before });
       });
     },
   };

@@ -260,7 +260,7 @@ export function createRolesService(deps: { db: Db; clock: Clock }) {
     present: (row: RoleRow) => T,
     summarise: (row: RoleRow) => S,
   ) {
-    const target = `${kind}_role`;
+    const target = `${kind}_role` as const;
 
     async function requireRole(ctx: RequestContext, id: number | string): Promise<RoleRow> {
       const row = await findRoleById(deps.db, kind, ctx.workspaceId, id);

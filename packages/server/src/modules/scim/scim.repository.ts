@@ -6,6 +6,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Dialect, Executor, NewRow, Row } from '../../storage/database.js';
 import type { Actor } from '../../lib/context.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
+import type { ChangeTargetType } from '../audit/change-kinds.js';
 
 export type ScimConnectionRow = Row<'scim_connections'>;
 export type ScimUserRow = Row<'scim_users'>;
@@ -249,7 +250,7 @@ export async function insertScimAuditEvent(
     workspaceId: number;
     actor: Omit<Actor, 'type'>;
     action: string;
-    targetType: string;
+    targetType: ChangeTargetType;
     targetId: string | number;
     before?: unknown;
     after?: unknown;

@@ -36,6 +36,7 @@ import {
   requireWorkspaceAdmin,
 } from '../../lib/scope.js';
 import { recordChange } from '../audit/audit.repository.js';
+import type { ChangeTargetType } from '../audit/change-kinds.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import { requireEnvironment } from '../environments/environments.service.js';
@@ -366,7 +367,7 @@ export function createScimService(deps: {
     connection: ScimConnectionRow,
     entry: {
       action: string;
-      targetType: string;
+      targetType: ChangeTargetType;
       targetId: string | number;
       before?: unknown;
       after?: unknown;

@@ -49,7 +49,7 @@ import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/secrets.js';
 import type { Actor, RequestContext } from '../../lib/context.js';
 import { requireCollaboratorActor, requireWorkspaceAdmin } from '../../lib/scope.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import {
   deleteGroupMembers,
@@ -424,16 +424,17 @@ export function createSsoService(deps: {
           updated_at: now(),
         });
         const after = await requireConnection(trx, ctx);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: before === undefined ? 'sso.oidc_created' : 'sso.oidc_updated',
-          targetType: 'sso_oidc',
-          targetId: ctx.workspaceId,
-          before: auditView(before),
-          after: { ...auditView(after), client_secret_changed: secret !== undefined },
-          createdAt: now(),
-        });
+        await recordChange(
+          trx,
+          ctx,
+          now(),
+          before === undefined ? 'sso.oidc_created' : 'sso.oidc_updated',
+          ['sso_oidc', ctx.workspaceId],
+          {
+            before: auditView(before),
+            after: { ...auditView(after), client_secret_changed: secret !== undefined },
+          },
+        );
         discovered.delete(ctx.workspaceId);
         return present(after);
       });
@@ -444,14 +445,8 @@ export function createSsoService(deps: {
       await deps.db.transaction().execute(async (trx) => {
         const before = await requireConnection(trx, ctx);
         await deleteSsoConnection(trx, ctx.workspaceId);
-        await insertAuditEvent(trx, {
-          workspaceId: ctx.workspaceId,
-          actor: ctx.actor,
-          action: 'sso.oidc_deleted',
-          targetType: 'sso_oidc',
-          targetId: ctx.workspaceId,
+        await recordChange(trx, ctx, now(), 'sso.oidc_deleted', ['sso_oidc', ctx.workspaceId], {
           before: auditView(before),
-          createdAt: now(),
         });
       });
       discovered.delete(ctx.workspaceId);
