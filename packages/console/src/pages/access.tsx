@@ -12,6 +12,18 @@ import { useAction, useApi } from '../hooks/use-api';
 import { useSession } from '../session';
 import { EFFECT_TONE, effectLabel } from '../components/labels';
 
+/** End users and collaborators are both chosen by email, shown with their name. */
+function personOptions(people: readonly { name: string; email: string }[] | undefined) {
+  return (people ?? []).map((p) => ({
+    value: p.email,
+    label: (
+      <>
+        {p.name} ({p.email})
+      </>
+    ),
+  }));
+}
+
 function EndUserDecision() {
   const { environment } = useSession();
   const [email, setEmail] = useState('');
@@ -56,14 +68,7 @@ function EndUserDecision() {
           placeholder="Choose…"
           value={email}
           onChange={setEmail}
-          options={(users.data?.data ?? []).map((u) => ({
-            value: u.email,
-            label: (
-              <>
-                {u.name} ({u.email})
-              </>
-            ),
-          }))}
+          options={personOptions(users.data?.data)}
         />
         <SelectField
           label="Feature"
@@ -135,14 +140,7 @@ function CollaboratorCheck() {
           placeholder="Choose…"
           value={email}
           onChange={setEmail}
-          options={(members.data?.data ?? []).map((m) => ({
-            value: m.email,
-            label: (
-              <>
-                {m.name} ({m.email})
-              </>
-            ),
-          }))}
+          options={personOptions(members.data?.data)}
         />
         <SelectField
           label="Project"
