@@ -82,6 +82,7 @@ describe('POST /api/policies', () => {
         tools: ['list_issues', 'get_issue'],
         scope: { type: 'groups', ids: [engineering] },
         effect: 'allow',
+        approval_steps: [],
         created_at: expect.any(String),
         updated_at: expect.any(String),
       },
@@ -405,6 +406,11 @@ describe('approval requests', () => {
           decided_at: null,
           decided_by: null,
           used_at: null,
+          expires_at: expect.any(String),
+          scope: null,
+          window_ends_at: null,
+          steps: [],
+          current_step: null,
         },
       ],
       total: 1,
@@ -442,7 +448,9 @@ describe('approval requests', () => {
     expect(again.body).toEqual(error('The approval request is already used'));
   });
 
-  it('keeps asking after a rejection', async () => {
+  // Until approval flows (issue 12) a rejection was silent: the next call simply asked again. Now
+  // the next call is denied naming the rejected request, and the one after asks again.
+  it('reports a rejection to the next call, then asks again', async () => {
     const feature = await newFeature('Rejected MCP');
     await createPolicy({
       name: 'Ask first',
@@ -454,6 +462,14 @@ describe('approval requests', () => {
     const id = first.body.data.approval_request_id;
     const rejected = await roster.post(`/api/approval_requests/${id}/reject`);
     expect(rejected.body.data.status).toBe('rejected');
+    const told = await decide({ end_user_id: eve, feature_id: feature });
+    expect(told.body.data.decision).toBe('deny');
+    expect(told.body.data.approval_request_id).toBe(id);
+    expect(told.body.data.reasons[0]).toEqual({
+      type: 'approval_request',
+      message: `Approval request ${id} was rejected by api_client:1`,
+      approval_request_id: id,
+    });
     const after = await decide({ end_user_id: eve, feature_id: feature });
     expect(after.body.data.decision).toBe('require_approval');
     expect(after.body.data.approval_request_id).not.toBe(id);

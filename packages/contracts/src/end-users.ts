@@ -11,7 +11,12 @@ export const END_USER_SOURCES = ['invitation', 'sso', 'scim', 'manual'] as const
 export const END_USER_GROUP_ROLES = ['Admin', 'Read Only'] as const;
 export const FEATURE_KINDS = ['assistant', 'chat_app', 'mcp_server', 'apps_portal'] as const;
 export const POLICY_EFFECTS = ['allow', 'deny', 'require_approval'] as const;
-export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'used'] as const;
+export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'used', 'expired'] as const;
+/** The longest approval window `POST /api/approval_requests/:id/approve` grants: 24 hours. */
+export const APPROVAL_WINDOW_MINUTES_MAX = 1440;
+/** How many steps a policy's approver chain may have, and approvers of each kind per step. */
+export const APPROVAL_STEPS_MAX = 10;
+export const APPROVERS_PER_STEP_MAX = 50;
 
 export const EndUserStatus = Type.Union([
   Type.Literal('active'),
@@ -42,6 +47,7 @@ export const ApprovalStatus = Type.Union([
   Type.Literal('approved'),
   Type.Literal('rejected'),
   Type.Literal('used'),
+  Type.Literal('expired'),
 ]);
 export type EndUserStatus = Static<typeof EndUserStatus>;
 export type PolicyEffect = Static<typeof PolicyEffect>;
@@ -306,6 +312,27 @@ export type FeatureGrant = Static<typeof FeatureGrant>;
 
 // Policies
 
+/**
+ * One step of a require_approval policy's approver chain: collaborators (by member ID) and
+ * end-user groups of the policy's environment carrying the Admin role (any member of one may
+ * decide). Steps decide in order; every step must approve and any step may reject.
+ */
+export const ApprovalStepBody = Type.Object(
+  {
+    collaborator_ids: Type.Optional(Type.Array(Id(), { maxItems: APPROVERS_PER_STEP_MAX })),
+    end_user_group_ids: Type.Optional(Type.Array(Id(), { maxItems: APPROVERS_PER_STEP_MAX })),
+  },
+  { additionalProperties: false },
+);
+export type ApprovalStepBody = Static<typeof ApprovalStepBody>;
+const ApprovalSteps = Type.Array(ApprovalStepBody, { maxItems: APPROVAL_STEPS_MAX });
+
+export const ApprovalStep = Type.Object({
+  collaborators: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), email: Type.String() })),
+  end_user_groups: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String() })),
+});
+export type ApprovalStep = Static<typeof ApprovalStep>;
+
 export const PolicyScope = Type.Object({
   type: Type.Union([Type.Literal('all'), Type.Literal('users'), Type.Literal('groups')]),
   ids: Type.Optional(IdList),
@@ -320,6 +347,8 @@ export const Policy = Type.Object({
   tools: Type.Array(Type.String()),
   scope: Type.Object({ type: Type.String(), ids: Type.Array(Type.Integer()) }),
   effect: PolicyEffect,
+  /** require_approval only: the approver chain, in order; empty = any admin of the environment decides. */
+  approval_steps: Type.Array(ApprovalStep),
   created_at: Timestamp,
   updated_at: Timestamp,
 });
@@ -335,6 +364,7 @@ export const CreatePolicyBody = Type.Object({
   tools: Type.Optional(Tools),
   scope: PolicyScope,
   effect: PolicyEffect,
+  approval_steps: Type.Optional(ApprovalSteps),
 });
 export type CreatePolicyBody = Static<typeof CreatePolicyBody>;
 
@@ -345,6 +375,8 @@ export const UpdatePolicyBody = Type.Object({
   tools: Type.Optional(Tools),
   scope: Type.Optional(PolicyScope),
   effect: Type.Optional(PolicyEffect),
+  /** Replaces the chain whole; `[]` removes it. A policy that stops requiring approval loses it. */
+  approval_steps: Type.Optional(ApprovalSteps),
 });
 export type UpdatePolicyBody = Static<typeof UpdatePolicyBody>;
 
@@ -401,8 +433,41 @@ export type Decision = Static<typeof Decision>;
 export const DecisionQuery = Type.Object({ dry_run: Type.Optional(Type.Boolean()) });
 export type DecisionQuery = Static<typeof DecisionQuery>;
 
+export const ApprovalScope = Type.Union([Type.Literal('once'), Type.Literal('window')]);
+export type ApprovalScope = Static<typeof ApprovalScope>;
+
+/**
+ * `POST /api/approval_requests/:id/approve`, body optional: `once` (the default) is good for the
+ * next matching decision; `window` allows every matching decision for `minutes` from approval.
+ */
+export const ApproveBody = Type.Object(
+  {
+    scope: Type.Optional(ApprovalScope),
+    minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: APPROVAL_WINDOW_MINUTES_MAX })),
+  },
+  { additionalProperties: false },
+);
+export type ApproveBody = Static<typeof ApproveBody>;
+
+/** One step of a request's chain (copied from the policy when the request opened) and its state. */
+export const ApprovalRequestStep = Type.Object({
+  position: Type.Integer(),
+  status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('approved'),
+    Type.Literal('rejected'),
+  ]),
+  approvers: ApprovalStep,
+  decided_at: Nullable(Timestamp),
+  decided_by: Nullable(Type.Object({ type: Type.String(), id: Type.String(), name: Type.String() })),
+  scope: Nullable(ApprovalScope),
+  minutes: Nullable(Type.Integer()),
+});
+export type ApprovalRequestStep = Static<typeof ApprovalRequestStep>;
+
 export const ApprovalRequest = Type.Object({
   id: Type.Integer(),
+  /** `expired`: pending past `expires_at` (computed when read: no background job is needed). */
   status: ApprovalStatus,
   end_user: EndUserRef,
   environment_type: Type.String(),
@@ -413,11 +478,22 @@ export const ApprovalRequest = Type.Object({
   decided_at: Nullable(Timestamp),
   decided_by: Nullable(Type.String()),
   used_at: Nullable(Timestamp),
+  /** When a pending request expires unanswered. */
+  expires_at: Timestamp,
+  /** Set once approved: `once` or `window` (then until `window_ends_at`). */
+  scope: Nullable(ApprovalScope),
+  window_ends_at: Nullable(Timestamp),
+  /** The approver chain; empty when the policy has none (any admin of the environment decides). */
+  steps: Type.Array(ApprovalRequestStep),
+  /** The position of the step that decides next, while pending with a chain. */
+  current_step: Nullable(Type.Integer()),
 });
 export type ApprovalRequest = Static<typeof ApprovalRequest>;
 
 export const ListApprovalRequestsQuery = Type.Object({
   status: Type.Optional(ApprovalStatus),
+  /** `me`: the inbox, pending requests the caller may decide now. */
+  awaiting: Type.Optional(Type.Literal('me')),
   end_user_id: Type.Optional(Id()),
   feature_id: Type.Optional(Id()),
   ...PageQuery,

@@ -99,6 +99,15 @@ export function createServices(deps: AppDeps) {
       from: deps.config.mailFrom,
     });
   const projects = createProjectsService({ db, clock });
+  const approvals = createApprovalsService({
+    db,
+    clock,
+    mailer,
+    publicUrl: deps.config.publicUrl,
+    log: (message, error) => {
+      console.error(message, error);
+    },
+  });
   // The audit log read as a change log; the access index and the API-client cache subscribe.
   const changeFeed = new ChangeFeed({
     db,
@@ -141,8 +150,17 @@ export function createServices(deps: AppDeps) {
     endUserGroups: createEndUserGroupsService({ db, clock }),
     features: createFeaturesService({ db, clock }),
     policies: createPoliciesService({ db, clock }),
-    approvals: createApprovalsService({ db, clock }),
-    endUserDecisions: createEndUserDecisionsService({ db, clock, index: accessIndex }),
+    approvals,
+    endUserDecisions: createEndUserDecisionsService({
+      db,
+      clock,
+      index: accessIndex,
+      approvalTtlMinutes: deps.config.approvalTtlMinutes,
+      // Mailing the approvers runs after the decision's commit and never holds the answer back.
+      onApprovalOpened: (workspaceId, requestId) => {
+        void approvals.notifyOpened(workspaceId, requestId);
+      },
+    }),
     scim: createScimService({
       db,
       clock,

@@ -41,6 +41,8 @@ export interface Config {
    * key file in the data directory (modules/sso/sso.secrets.ts).
    */
   secretKey: string | undefined;
+  /** ROSTER_APPROVAL_TTL_MINUTES: how long an approval request waits for its approvers. */
+  approvalTtlMinutes: number;
   console: ConsoleConfig;
 }
 
@@ -194,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: trustProxy(env),
     changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
     secretKey: secretKey(env),
+    approvalTtlMinutes: integer(env, 'ROSTER_APPROVAL_TTL_MINUTES', 24 * 60, 1, 30 * 24 * 60),
     console: loadConsoleConfig(env),
   };
 }

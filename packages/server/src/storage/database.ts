@@ -266,12 +266,48 @@ export interface ApprovalRequestsTable {
   /** '' for a call without a tool. */
   tool: string;
   policy_id: number | null;
-  /** pending | approved | rejected | used */
+  /**
+   * pending | approved | rejected | used | expired. A pending request past `expires_at` is
+   * expired whether or not the row says so yet (the next decision on its key writes it).
+   */
   status: string;
   created_at: string;
   decided_at: string | null;
   decided_by: string | null;
+  /** Once approved: when used; once rejected: when the rejection was told to a decision. */
   used_at: string | null;
+  /** Set on every request since 0015; null only on a row no migration reached. */
+  expires_at: string | null;
+  /** once | window, set when approved. */
+  scope: ColumnType<string | null, string | null | undefined, string | null>;
+  window_ends_at: ColumnType<string | null, string | null | undefined, string | null>;
+}
+/** One approver (a collaborator or an end-user group with the Admin role) of a policy's chain step. */
+export interface PolicyApprovalStepsTable {
+  id: Id;
+  workspace_id: number;
+  policy_id: number;
+  /** 1, 2, …: the order in which steps decide. */
+  position: number;
+  member_id: number | null;
+  group_id: number | null;
+}
+/** One step of a request's chain, copied from its policy when the request opened. */
+export interface ApprovalRequestStepsTable {
+  id: Id;
+  workspace_id: number;
+  request_id: number;
+  position: number;
+  /** JSON `{"member_ids":[…],"group_ids":[…]}`. */
+  approvers: string;
+  /** pending | approved | rejected */
+  status: string;
+  decided_at: string | null;
+  decided_by_type: string | null;
+  decided_by_id: string | null;
+  decided_by_name: string | null;
+  scope: string | null;
+  minutes: number | null;
 }
 export interface EndUserInvitationsTable {
   id: Id;
@@ -439,6 +475,8 @@ export interface Database {
   policies: PoliciesTable;
   policy_targets: PolicyTargetsTable;
   approval_requests: ApprovalRequestsTable;
+  policy_approval_steps: PolicyApprovalStepsTable;
+  approval_request_steps: ApprovalRequestStepsTable;
   end_user_invitations: EndUserInvitationsTable;
   console_credentials: ConsoleCredentialsTable;
   console_sessions: ConsoleSessionsTable;

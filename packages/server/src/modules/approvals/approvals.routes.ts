@@ -1,5 +1,6 @@
 import {
   ApprovalRequest,
+  ApproveBody,
   DataOf,
   IntegerIdParams,
   ListApprovalRequestsQuery,
@@ -43,13 +44,20 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
     {
       schema: {
         tags: tags,
-        summary: 'Approve a pending request: good for one later decision',
+        summary:
+          'Approve a pending request (or its current step): for one later call, or for every matching call for N minutes',
         params: IntegerIdParams,
+        body: ApproveBody,
         response: { 200: DataOf(ApprovalRequest), ...errorResponses },
+      },
+      // No body at all is today's one-call approval: the same as `{}`.
+      preValidation: (request, _reply, done) => {
+        request.body ??= {};
+        done();
       },
     },
     async (request) => ({
-      data: await approvals.approve(contextOf(request), intId(request.params)),
+      data: await approvals.approve(contextOf(request), intId(request.params), request.body),
     }),
   );
   app.post(
@@ -57,7 +65,7 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
     {
       schema: {
         tags: tags,
-        summary: 'Reject a pending request',
+        summary: 'Reject a pending request (any step of its chain still to decide may)',
         params: IntegerIdParams,
         response: { 200: DataOf(ApprovalRequest), ...errorResponses },
       },

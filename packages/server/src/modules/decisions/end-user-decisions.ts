@@ -6,8 +6,11 @@
  *      deactivated user is denied too;
  *   2. a user without access to the environment is denied;
  *   3. any matching `deny` policy denies (deny beats everything below);
- *   4. any matching `require_approval` policy asks for approval, unless an approved request for
- *      the same user, feature and tool is waiting: it is used up and the call is allowed;
+ *   4. any matching `require_approval` policy asks for approval, in this order for the same user,
+ *      feature and tool: an approval window open now allows the call; an approval for one call
+ *      is used up and allows it; a rejection not yet reported denies it, naming the request (the
+ *      next call asks again); otherwise the open request is named, or, when there is none or it
+ *      has expired, a new one opens (with the first matching policy's approver chain);
  *   5. a matching `allow` policy or a feature grant (direct, through a group, or through
  *      Everyone) allows;
  *   6. anything else is denied.
@@ -24,8 +27,15 @@ import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { recordChange } from '../audit/audit.repository.js';
 import { environmentNotFound } from '../environments/environments.service.js';
 import {
-  findApprovalRequestFor,
+  approvalStatus,
+  findOnceApprovalFor,
+  findOpenWindowFor,
+  findPendingRequestFor,
+  findUnreportedRejectionFor,
   insertApprovalRequest,
+  insertRequestSteps,
+  listPolicyChains,
+  markRejectionReported,
   transitionApprovalRequest,
 } from '../approvals/approvals.repository.js';
 import type { AccessIndex } from './access-index.js';
@@ -85,7 +95,20 @@ export function resolveEndUserQuestion(
   return { environment, user, feature };
 }
 
-export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; index: AccessIndex }) {
+/** ", by api_client:1" from a request's `decided_by`, for a decision's reason. */
+function approverPhrase(decidedBy: string | null): string {
+  return decidedBy === null ? '' : ` by ${decidedBy}`;
+}
+
+export function createEndUserDecisionsService(deps: {
+  db: Db;
+  clock: Clock;
+  index: AccessIndex;
+  /** How long a new approval request waits for its approvers (ROSTER_APPROVAL_TTL_MINUTES). */
+  approvalTtlMinutes: number;
+  /** Told after commit of each request a decision opens (app.ts mails its approvers). */
+  onApprovalOpened?: (workspaceId: number, requestId: number) => void;
+}) {
   const now = () => isoNow(deps.clock);
 
   return {
@@ -119,6 +142,8 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
       const tool = body.tool ?? null;
       const outcome = evaluateEndUser(slice, user, environment, feature, tool);
 
+      // The request this decision opened, if any: its approvers are told once it is committed.
+      let opened: number | undefined;
       // One path for both: a dry run reads the same approval state and skips every write.
       const run = async (db: Executor, write: boolean): Promise<Decision> => {
         const decided = async (
@@ -147,25 +172,42 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
         if (outcome.kind !== 'require_approval') return decided('deny', outcome.reasons, null);
 
         const approvals = outcome.approvals;
+        const policyReasons = approvals.map((m) => policyReason(m, user));
         const key = { endUserId: user.id, featureId: feature.id, tool: tool ?? '' };
-        const approved = await findApprovalRequestFor(db, key, 'approved');
+        const at = now();
+
+        // 4a. An approval window open now allows every matching call until it ends.
+        const window = await findOpenWindowFor(db, key, at);
+        if (window !== undefined) {
+          return decided(
+            'allow',
+            [
+              {
+                type: 'approval_request',
+                message: `Approval request ${window.id} was approved${approverPhrase(window.decided_by)} for calls until ${window.window_ends_at ?? ''}`,
+                approval_request_id: window.id,
+              },
+              ...policyReasons,
+            ],
+            window.id,
+          );
+        }
+
+        // 4b. An approval for one call is used up by this one (once: the transition is the guard).
+        const approved = await findOnceApprovalFor(db, key);
         const usedUp =
           approved !== undefined &&
           (!write ||
             (await transitionApprovalRequest(db, approved.id, 'approved', {
               status: 'used',
-              used_at: now(),
+              used_at: at,
             })));
         if (approved !== undefined && usedUp) {
           if (write) {
-            await recordChange(
-              db,
-              ctx,
-              now(),
-              'approval_request.used',
-              ['approval_request', approved.id],
-              { before: { status: 'approved' }, after: { status: 'used' } },
-            );
+            await recordChange(db, ctx, at, 'approval_request.used', ['approval_request', approved.id], {
+              before: { status: 'approved' },
+              after: { status: 'used' },
+            });
           }
           return decided(
             'allow',
@@ -177,47 +219,91 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
                   : `Approval request ${approved.id} was approved; a real decision would use it up`,
                 approval_request_id: approved.id,
               },
-              ...approvals.map((m) => policyReason(m, user)),
+              ...policyReasons,
             ],
             approved.id,
           );
         }
-        // One open request per user, feature and tool: asking again does not pile up requests.
-        let pending = await findApprovalRequestFor(db, key, 'pending');
+
+        // 4c. A rejection is reported to the next call, once; the call after asks again.
+        const rejected = await findUnreportedRejectionFor(db, key);
+        if (rejected !== undefined && (!write || (await markRejectionReported(db, rejected.id, at)))) {
+          return decided(
+            'deny',
+            [
+              {
+                type: 'approval_request',
+                message: `Approval request ${rejected.id} was rejected${approverPhrase(rejected.decided_by)}`,
+                approval_request_id: rejected.id,
+              },
+              ...policyReasons,
+            ],
+            rejected.id,
+          );
+        }
+
+        // 4d. One open request per user, feature and tool: asking again does not pile up requests.
+        // A pending request past its expiry is closed here, and a fresh one opens.
+        let pending = await findPendingRequestFor(db, key);
+        let expired: number | undefined;
+        if (pending !== undefined && approvalStatus(pending, at) === 'expired') {
+          expired = pending.id;
+          if (write) {
+            await transitionApprovalRequest(db, pending.id, 'pending', { status: 'expired' });
+            await recordChange(db, ctx, at, 'approval_request.expired', ['approval_request', pending.id], {
+              before: { status: 'pending' },
+              after: { status: 'expired', expires_at: pending.expires_at },
+            });
+          }
+          pending = undefined;
+        }
         if (pending === undefined && write) {
+          const policyId = approvals[0]?.policy.id ?? null;
           pending = await insertApprovalRequest(db, {
             workspace_id: ctx.workspaceId,
             end_user_id: user.id,
             environment_id: environment.id,
             feature_id: feature.id,
             tool: key.tool,
-            policy_id: approvals[0]?.policy.id ?? null,
+            policy_id: policyId,
             status: 'pending',
-            created_at: now(),
+            created_at: at,
             decided_at: null,
             decided_by: null,
             used_at: null,
+            expires_at: new Date(Date.parse(at) + deps.approvalTtlMinutes * 60_000).toISOString(),
           });
-          await recordChange(
-            db,
-            ctx,
-            now(),
-            'approval_request.created',
-            ['approval_request', pending.id],
-            {
-              after: {
-                end_user_id: user.id,
-                feature_id: feature.id,
-                tool,
-                policy_id: pending.policy_id,
-              },
+          // The chain as the policy has it now: later edits of the policy do not move a request.
+          const chain =
+            policyId === null ? [] : ((await listPolicyChains(db, [policyId])).get(policyId) ?? []);
+          await insertRequestSteps(db, ctx.workspaceId, pending.id, chain);
+          opened = pending.id;
+          await recordChange(db, ctx, at, 'approval_request.created', ['approval_request', pending.id], {
+            after: {
+              end_user_id: user.id,
+              feature_id: feature.id,
+              tool,
+              policy_id: pending.policy_id,
+              expires_at: pending.expires_at,
+              steps: chain.length,
             },
-          );
+          });
         }
+        const expiredReason: DecisionReason[] =
+          expired === undefined
+            ? []
+            : [
+                {
+                  type: 'approval_request',
+                  message: `Approval request ${expired} expired unanswered`,
+                  approval_request_id: expired,
+                },
+              ];
         return decided(
           'require_approval',
           [
-            ...approvals.map((m) => policyReason(m, user)),
+            ...policyReasons,
+            ...expiredReason,
             pending === undefined
               ? {
                   type: 'approval_request',
@@ -232,7 +318,10 @@ export function createEndUserDecisionsService(deps: { db: Db; clock: Clock; inde
           pending?.id ?? null,
         );
       };
-      return dryRun ? run(deps.db, false) : deps.db.transaction().execute((trx) => run(trx, true));
+      if (dryRun) return run(deps.db, false);
+      const decision = await deps.db.transaction().execute((trx) => run(trx, true));
+      if (opened !== undefined) deps.onApprovalOpened?.(ctx.workspaceId, opened);
+      return decision;
     },
   };
 }

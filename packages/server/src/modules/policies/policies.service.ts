@@ -5,6 +5,8 @@
  * require_approval policy leads to are modules/approvals.
  */
 import type {
+  ApprovalStep,
+  ApprovalStepBody,
   CreatePolicyBody,
   ListPoliciesQuery,
   Policy,
@@ -34,6 +36,14 @@ import {
 } from '../memberships/memberships.repository.js';
 import { findFeatureById } from '../features/features.repository.js';
 import {
+  findGroupsByIds,
+  findMembersByIds,
+  listPolicyChains,
+  replacePolicyChain,
+  type ChainApprovers,
+} from '../approvals/approvals.repository.js';
+import { directoryFor, presentApprovers } from '../approvals/approvals.service.js';
+import {
   deletePolicy,
   findPolicyById,
   findPolicyByNameKey,
@@ -51,6 +61,7 @@ type ScopeType = Scope['type'];
 export function toPolicy(
   row: PolicyRow,
   targets: { userIds: number[]; groupIds: number[] } | undefined,
+  chain: ApprovalStep[] = [],
 ): Policy {
   const scopeType = row.scope_type as ScopeType;
   return {
@@ -70,6 +81,7 @@ export function toPolicy(
             : [],
     },
     effect: row.effect as PolicyEffect,
+    approval_steps: chain,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
@@ -93,8 +105,89 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
     );
   }
 
+  /** Policies with their scope targets and approver chains, fetched once for all rows. */
+  async function presentAll(db: Executor, workspaceId: number, rows: PolicyRow[]) {
+    const ids = rows.map((r) => r.id);
+    const [targets, chains] = await Promise.all([targetsOf(db, ids), listPolicyChains(db, ids)]);
+    const directory = await directoryFor(db, workspaceId, [...chains.values()].flat());
+    return rows.map((row) =>
+      toPolicy(
+        row,
+        targets.get(row.id),
+        (chains.get(row.id) ?? []).map((step) => presentApprovers(step, directory)),
+      ),
+    );
+  }
+
   async function present(db: Executor, row: PolicyRow): Promise<Policy> {
-    return toPolicy(row, (await targetsOf(db, [row.id])).get(row.id));
+    const [policy] = await presentAll(db, row.workspace_id, [row]);
+    if (policy === undefined) throw new Error('policy vanished');
+    return policy;
+  }
+
+  /**
+   * A chain as given: only on require_approval policies; every step names someone; collaborators
+   * of the workspace; end-user groups of the policy's environment that carry the Admin role (the
+   * role that lets their members decide in the console), never the implicit "Everyone" group.
+   */
+  async function resolveChain(
+    db: Executor,
+    ctx: RequestContext,
+    steps: ApprovalStepBody[] | undefined,
+    effect: string,
+    environment: { id: number; type: string },
+  ): Promise<ChainApprovers[] | undefined> {
+    if (steps === undefined) return undefined;
+    if (steps.length > 0 && effect !== 'require_approval') {
+      throw badRequest(
+        'policy.approval_steps_effect',
+        'Only a require_approval policy takes approval_steps',
+      );
+    }
+    const chain = steps.map((step) => ({
+      member_ids: [...new Set(step.collaborator_ids ?? [])],
+      group_ids: [...new Set(step.end_user_group_ids ?? [])],
+    }));
+    const empty = chain.findIndex((s) => s.member_ids.length + s.group_ids.length === 0);
+    if (empty !== -1) {
+      throw badRequest(
+        'policy.approval_step_empty',
+        `Approval step ${empty + 1} names no approver: give collaborator_ids or end_user_group_ids`,
+      );
+    }
+    const memberIds = [...new Set(chain.flatMap((s) => s.member_ids))];
+    const members = await findMembersByIds(db, ctx.workspaceId, memberIds);
+    const unknownMembers = memberIds.filter((id) => !members.some((m) => m.id === id));
+    if (unknownMembers.length > 0) {
+      throw badRequest(
+        'policy.approver_unknown',
+        `Collaborators not found: ${unknownMembers.join(', ')}`,
+      );
+    }
+    const groupIds = [...new Set(chain.flatMap((s) => s.group_ids))];
+    const groups = await findGroupsByIds(db, ctx.workspaceId, groupIds);
+    const unknownGroups = groupIds.filter((id) => !groups.some((g) => g.id === id));
+    if (unknownGroups.length > 0) {
+      throw badRequest(
+        'policy.group_unknown',
+        `End-user groups not found: ${unknownGroups.join(', ')}`,
+      );
+    }
+    for (const group of groups) {
+      if (group.environment_id !== environment.id) {
+        throw badRequest(
+          'policy.approver_group_environment',
+          `Approver group ${group.name} is not in the ${environment.type.toUpperCase()} environment`,
+        );
+      }
+      if (group.system === 1 || !fromJson<string[]>(group.roles).includes('Admin')) {
+        throw badRequest(
+          'policy.approver_group_role',
+          `Approver group ${group.name} does not carry the Admin role: only Admin groups approve`,
+        );
+      }
+    }
+    return chain;
   }
 
   async function assertNameFree(
@@ -158,15 +251,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
         { environmentTypes, featureId: query.feature_id, effect: query.effect },
         page,
       );
-      const targets = await targetsOf(
-        deps.db,
-        rows.map((r) => r.id),
-      );
-      return paged(
-        rows.map((row) => toPolicy(row, targets.get(row.id))),
-        total,
-        page,
-      );
+      return paged(await presentAll(deps.db, ctx.workspaceId, rows), total, page);
     },
 
     async getPolicy(ctx: RequestContext, id: number): Promise<Policy> {
@@ -191,6 +276,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
         }
         await assertNameFree(trx, ctx, environment.id, key);
         const targets = await resolveScope(trx, ctx, body.scope, environment);
+        const chain = await resolveChain(trx, ctx, body.approval_steps, body.effect, environment);
         const row = await insertPolicy(trx, {
           workspace_id: ctx.workspaceId,
           environment_id: environment.id,
@@ -205,6 +291,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
           updated_at: now(),
         });
         await replacePolicyTargets(trx, ctx.workspaceId, row.id, targets);
+        if (chain !== undefined) await replacePolicyChain(trx, ctx.workspaceId, row.id, chain);
         await recordChange(trx, ctx, now(), 'policy.created', ['policy', row.id], {
           after: {
             name,
@@ -213,6 +300,7 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
             tools,
             scope: { type: body.scope.type, ids: [...targets.userIds, ...targets.groupIds] },
             effect: body.effect,
+            ...(chain === undefined || chain.length === 0 ? {} : { approval_steps: chain }),
           },
         });
         return row.id;
@@ -237,6 +325,12 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
           });
           await replacePolicyTargets(trx, ctx.workspaceId, id, targets);
         }
+        const effect = body.effect ?? policy.effect;
+        const environment = { id: policy.environment_id, type: policy.environment_type };
+        const chain = await resolveChain(trx, ctx, body.approval_steps, effect, environment);
+        if (chain !== undefined) await replacePolicyChain(trx, ctx.workspaceId, id, chain);
+        // A policy that stops requiring approval has no approvers left to ask.
+        else if (effect !== 'require_approval') await replacePolicyChain(trx, ctx.workspaceId, id, []);
         await updatePolicy(trx, id, {
           ...(renamed === undefined ? {} : { name: renamed.name, name_key: renamed.key }),
           ...(body.description === undefined ? {} : { description: body.description }),
@@ -252,8 +346,15 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
             tools: before.tools,
             scope: before.scope,
             effect: before.effect,
+            approval_steps: before.approval_steps,
           },
-          after: { name: after.name, tools: after.tools, scope: after.scope, effect: after.effect },
+          after: {
+            name: after.name,
+            tools: after.tools,
+            scope: after.scope,
+            effect: after.effect,
+            approval_steps: after.approval_steps,
+          },
         });
       });
       return present(deps.db, await requirePolicy(deps.db, ctx, id));
