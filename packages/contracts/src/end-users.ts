@@ -317,18 +317,17 @@ export type FeatureGrant = Static<typeof FeatureGrant>;
  * end-user groups of the policy's environment carrying the Admin role (any member of one may
  * decide). Steps decide in order; every step must approve and any step may reject.
  */
-export const ApprovalStepBody = Type.Object(
-  {
-    collaborator_ids: Type.Optional(Type.Array(Id(), { maxItems: APPROVERS_PER_STEP_MAX })),
-    end_user_group_ids: Type.Optional(Type.Array(Id(), { maxItems: APPROVERS_PER_STEP_MAX })),
-  },
-  { additionalProperties: false },
-);
+export const ApprovalStepBody = Type.Object({
+  collaborator_ids: Type.Optional(Type.Array(Id(), { maxItems: APPROVERS_PER_STEP_MAX })),
+  end_user_group_ids: Type.Optional(Type.Array(Id(), { maxItems: APPROVERS_PER_STEP_MAX })),
+});
 export type ApprovalStepBody = Static<typeof ApprovalStepBody>;
 const ApprovalSteps = Type.Array(ApprovalStepBody, { maxItems: APPROVAL_STEPS_MAX });
 
 export const ApprovalStep = Type.Object({
-  collaborators: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), email: Type.String() })),
+  collaborators: Type.Array(
+    Type.Object({ id: Type.Integer(), name: Type.String(), email: Type.String() }),
+  ),
   end_user_groups: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String() })),
 });
 export type ApprovalStep = Static<typeof ApprovalStep>;
@@ -440,26 +439,21 @@ export type ApprovalScope = Static<typeof ApprovalScope>;
  * `POST /api/approval_requests/:id/approve`, body optional: `once` (the default) is good for the
  * next matching decision; `window` allows every matching decision for `minutes` from approval.
  */
-export const ApproveBody = Type.Object(
-  {
-    scope: Type.Optional(ApprovalScope),
-    minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: APPROVAL_WINDOW_MINUTES_MAX })),
-  },
-  { additionalProperties: false },
-);
+export const ApproveBody = Type.Object({
+  scope: Type.Optional(ApprovalScope),
+  minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: APPROVAL_WINDOW_MINUTES_MAX })),
+});
 export type ApproveBody = Static<typeof ApproveBody>;
 
 /** One step of a request's chain (copied from the policy when the request opened) and its state. */
 export const ApprovalRequestStep = Type.Object({
   position: Type.Integer(),
-  status: Type.Union([
-    Type.Literal('pending'),
-    Type.Literal('approved'),
-    Type.Literal('rejected'),
-  ]),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')]),
   approvers: ApprovalStep,
   decided_at: Nullable(Timestamp),
-  decided_by: Nullable(Type.Object({ type: Type.String(), id: Type.String(), name: Type.String() })),
+  decided_by: Nullable(
+    Type.Object({ type: Type.String(), id: Type.String(), name: Type.String() }),
+  ),
   scope: Nullable(ApprovalScope),
   minutes: Nullable(Type.Integer()),
 });

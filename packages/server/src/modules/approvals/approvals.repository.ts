@@ -352,7 +352,7 @@ export async function listGroupApprovers(
     .execute();
   return rows
     .filter((row) => fromJson<string[]>(row.roles).includes('Admin'))
-    .map(({ roles: _roles, ...rest }) => rest);
+    .map((row) => ({ id: row.id, name: row.name, email: row.email, group_id: row.group_id }));
 }
 
 /**

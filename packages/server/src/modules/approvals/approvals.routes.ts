@@ -52,7 +52,8 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
       },
       // No body at all is today's one-call approval: the same as `{}`.
       preValidation: (request, _reply, done) => {
-        request.body ??= {};
+        // Typed as the schema's output, but before validation the body may be absent.
+        if ((request.body as ApproveBody | undefined) === undefined) request.body = {};
         done();
       },
     },

@@ -134,7 +134,10 @@ export function toApprovalRequest(
 }
 
 /** The approval a body asks for, or a 400 saying what is wrong with it. */
-function approvalOf(body: ApproveBody | undefined): { scope: ApprovalScope; minutes: number | null } {
+function approvalOf(body: ApproveBody | undefined): {
+  scope: ApprovalScope;
+  minutes: number | null;
+} {
   const scope = body?.scope ?? (body?.minutes === undefined ? 'once' : undefined);
   if (scope === undefined || (scope === 'window' && body?.minutes === undefined)) {
     throw badRequest(
@@ -155,9 +158,10 @@ function approvalOf(body: ApproveBody | undefined): { scope: ApprovalScope; minu
  * What a chain grants: the narrowest of its steps' approvals, so no later step widens what an
  * earlier one agreed to (one call is narrower than any window; a shorter window than a longer).
  */
-function narrowest(
-  approvals: { scope: ApprovalScope; minutes: number | null }[],
-): { scope: ApprovalScope; minutes: number | null } {
+function narrowest(approvals: { scope: ApprovalScope; minutes: number | null }[]): {
+  scope: ApprovalScope;
+  minutes: number | null;
+} {
   if (approvals.some((a) => a.scope === 'once')) return { scope: 'once', minutes: null };
   const minutes = Math.min(...approvals.map((a) => a.minutes ?? APPROVAL_WINDOW_MINUTES_MAX));
   return { scope: 'window', minutes };
@@ -211,13 +215,22 @@ export function createApprovalsService(deps: {
     return names.length === 0 ? 'nobody (every approver was deleted)' : names.join(', ');
   }
 
-  /** The people to mail for a step: its collaborators, and the members of its Admin groups. */
-  async function recipientsOf(db: Executor, workspaceId: number, chain: ChainApprovers) {
+  /**
+   * The people to mail for a step: its collaborators, and the members of its Admin groups except
+   * the requester (who may not decide their own request).
+   */
+  async function recipientsOf(
+    db: Executor,
+    workspaceId: number,
+    chain: ChainApprovers,
+    requesterId: number,
+  ) {
     const [members, endUsers] = await Promise.all([
       findMembersByIds(db, workspaceId, chain.member_ids),
       listGroupApprovers(db, workspaceId, chain.group_ids),
     ]);
-    return [...new Set([...members, ...endUsers].map((p) => p.email))];
+    const approvers = [...members, ...endUsers.filter((u) => u.id !== requesterId)];
+    return [...new Set(approvers.map((p) => p.email))];
   }
 
   /** Mails the approvers of the step that decides next. Never throws. */
@@ -230,7 +243,7 @@ export function createApprovalsService(deps: {
       if (step === undefined) return;
       const link = `${deps.publicUrl.replace(/\/$/, '')}/approvals?request=${requestId}`;
       const what = `${row.feature_name}${row.tool === '' ? '' : ` (tool ${row.tool})`}`;
-      for (const to of await recipientsOf(deps.db, workspaceId, step.chain)) {
+      for (const to of await recipientsOf(deps.db, workspaceId, step.chain, row.end_user_id)) {
         await deps.mailer.send({
           to,
           subject: `Approval needed: ${row.user_name} wants to use ${what}`,
@@ -269,7 +282,10 @@ export function createApprovalsService(deps: {
         );
       }
       if (state !== 'pending') {
-        throw badRequest('approval_request.not_pending', `The approval request is already ${state}`);
+        throw badRequest(
+          'approval_request.not_pending',
+          `The approval request is already ${state}`,
+        );
       }
       const steps = (await listRequestSteps(trx, [id])).get(id) ?? [];
       let final: { scope: ApprovalScope; minutes: number | null } | 'rejected' | undefined;
@@ -318,7 +334,8 @@ export function createApprovalsService(deps: {
           scope: approval?.scope ?? null,
           minutes: approval?.minutes ?? null,
         });
-        if (!decided) throw badRequest('approval_request.step_decided', 'This step is already decided');
+        if (!decided)
+          throw badRequest('approval_request.step_decided', 'This step is already decided');
         await recordChange(
           trx,
           ctx,
@@ -354,7 +371,10 @@ export function createApprovalsService(deps: {
               }),
         });
         if (!moved) {
-          throw badRequest('approval_request.not_pending', 'The approval request is already decided');
+          throw badRequest(
+            'approval_request.not_pending',
+            'The approval request is already decided',
+          );
         }
         await recordChange(trx, ctx, at, `approval_request.${status}`, ['approval_request', id], {
           before: { status: 'pending' },

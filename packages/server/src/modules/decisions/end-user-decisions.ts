@@ -204,10 +204,17 @@ export function createEndUserDecisionsService(deps: {
             })));
         if (approved !== undefined && usedUp) {
           if (write) {
-            await recordChange(db, ctx, at, 'approval_request.used', ['approval_request', approved.id], {
-              before: { status: 'approved' },
-              after: { status: 'used' },
-            });
+            await recordChange(
+              db,
+              ctx,
+              at,
+              'approval_request.used',
+              ['approval_request', approved.id],
+              {
+                before: { status: 'approved' },
+                after: { status: 'used' },
+              },
+            );
           }
           return decided(
             'allow',
@@ -227,7 +234,10 @@ export function createEndUserDecisionsService(deps: {
 
         // 4c. A rejection is reported to the next call, once; the call after asks again.
         const rejected = await findUnreportedRejectionFor(db, key);
-        if (rejected !== undefined && (!write || (await markRejectionReported(db, rejected.id, at)))) {
+        if (
+          rejected !== undefined &&
+          (!write || (await markRejectionReported(db, rejected.id, at)))
+        ) {
           return decided(
             'deny',
             [
@@ -250,10 +260,17 @@ export function createEndUserDecisionsService(deps: {
           expired = pending.id;
           if (write) {
             await transitionApprovalRequest(db, pending.id, 'pending', { status: 'expired' });
-            await recordChange(db, ctx, at, 'approval_request.expired', ['approval_request', pending.id], {
-              before: { status: 'pending' },
-              after: { status: 'expired', expires_at: pending.expires_at },
-            });
+            await recordChange(
+              db,
+              ctx,
+              at,
+              'approval_request.expired',
+              ['approval_request', pending.id],
+              {
+                before: { status: 'pending' },
+                after: { status: 'expired', expires_at: pending.expires_at },
+              },
+            );
           }
           pending = undefined;
         }
@@ -278,16 +295,23 @@ export function createEndUserDecisionsService(deps: {
             policyId === null ? [] : ((await listPolicyChains(db, [policyId])).get(policyId) ?? []);
           await insertRequestSteps(db, ctx.workspaceId, pending.id, chain);
           opened = pending.id;
-          await recordChange(db, ctx, at, 'approval_request.created', ['approval_request', pending.id], {
-            after: {
-              end_user_id: user.id,
-              feature_id: feature.id,
-              tool,
-              policy_id: pending.policy_id,
-              expires_at: pending.expires_at,
-              steps: chain.length,
+          await recordChange(
+            db,
+            ctx,
+            at,
+            'approval_request.created',
+            ['approval_request', pending.id],
+            {
+              after: {
+                end_user_id: user.id,
+                feature_id: feature.id,
+                tool,
+                policy_id: pending.policy_id,
+                expires_at: pending.expires_at,
+                steps: chain.length,
+              },
             },
-          });
+          );
         }
         const expiredReason: DecisionReason[] =
           expired === undefined

@@ -330,7 +330,8 @@ export function createPoliciesService(deps: { db: Db; clock: Clock }) {
         const chain = await resolveChain(trx, ctx, body.approval_steps, effect, environment);
         if (chain !== undefined) await replacePolicyChain(trx, ctx.workspaceId, id, chain);
         // A policy that stops requiring approval has no approvers left to ask.
-        else if (effect !== 'require_approval') await replacePolicyChain(trx, ctx.workspaceId, id, []);
+        else if (effect !== 'require_approval')
+          await replacePolicyChain(trx, ctx.workspaceId, id, []);
         await updatePolicy(trx, id, {
           ...(renamed === undefined ? {} : { name: renamed.name, name_key: renamed.key }),
           ...(body.description === undefined ? {} : { description: body.description }),
