@@ -87,6 +87,9 @@ export interface Responses {
   listPolicies: Paged<typeof Policy>;
   createPolicy: Data<typeof Policy>;
   listApprovals: Paged<typeof ApprovalRequest>;
+  getApproval: Data<typeof ApprovalRequest>;
+  approve: Data<typeof ApprovalRequest>;
+  reject: Data<typeof ApprovalRequest>;
   listMembers: Paged<typeof Member>;
   listUserGroups: Paged<typeof CollaboratorGroup>;
   createUserGroup: Data<typeof CollaboratorGroup>;

@@ -42,6 +42,7 @@ export const OPERATIONS = {
   createPolicy: ['post', '/api/policies'],
   deletePolicy: ['delete', '/api/policies/{id}'],
   listApprovals: ['get', '/api/approval_requests'],
+  getApproval: ['get', '/api/approval_requests/{id}'],
   approve: ['post', '/api/approval_requests/{id}/approve'],
   reject: ['post', '/api/approval_requests/{id}/reject'],
 
