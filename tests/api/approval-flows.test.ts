@@ -578,6 +578,13 @@ describe('approver chains', () => {
     expect(own.body).toEqual(forbidden('Nobody approves or rejects their own approval request'));
     const inbox = await rae.request('GET', '/api/approval_requests?awaiting=me');
     expect(inbox.body.data.map((r: { id: number }) => r.id)).not.toContain(id);
+    // Without a chain too: an Admin-group end user decides others' requests, not their own.
+    const plain = await feature('Own plain MCP');
+    await askPolicy(plain);
+    const ownPlain = (await decide(plain)).body.data.approval_request_id;
+    expect((await rae.request('POST', `/api/approval_requests/${ownPlain}/approve`)).body).toEqual(
+      forbidden('Nobody approves or rejects their own approval request'),
+    );
     // Ivan asks for the same tool: Rae may decide Ivan's request.
     const ivansRequest = (await decide(f, 'deploy', ivan)).body.data.approval_request_id;
     expect(

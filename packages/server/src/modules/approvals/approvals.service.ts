@@ -289,15 +289,16 @@ export function createApprovalsService(deps: {
       }
       const steps = (await listRequestSteps(trx, [id])).get(id) ?? [];
       let final: { scope: ApprovalScope; minutes: number | null } | 'rejected' | undefined;
+      // An end user in an Admin group may approve others' requests, never their own.
+      if (ctx.actor.type === 'end_user' && Number(ctx.actor.id) === request.end_user_id) {
+        throw forbidden(
+          'approval_request.own_request',
+          'Nobody approves or rejects their own approval request',
+        );
+      }
       if (steps.length === 0) {
         final = approval ?? 'rejected';
       } else {
-        if (ctx.actor.type === 'end_user' && Number(ctx.actor.id) === request.end_user_id) {
-          throw forbidden(
-            'approval_request.own_request',
-            'Nobody approves or rejects their own approval request',
-          );
-        }
         const open = steps.filter((s) => s.status === 'pending');
         const current = open[0];
         if (current === undefined) throw new Error('pending request without a pending step');
