@@ -258,8 +258,10 @@ export function createEndUserDecisionsService(deps: {
         let expired: number | undefined;
         if (pending !== undefined && approvalStatus(pending, at) === 'expired') {
           expired = pending.id;
-          if (write) {
-            await transitionApprovalRequest(db, pending.id, 'pending', { status: 'expired' });
+          if (
+            write &&
+            (await transitionApprovalRequest(db, pending.id, 'pending', { status: 'expired' }))
+          ) {
             await recordChange(
               db,
               ctx,
@@ -272,7 +274,8 @@ export function createEndUserDecisionsService(deps: {
               },
             );
           }
-          pending = undefined;
+          // A concurrent decision may have expired it first and opened the fresh one: use that.
+          pending = write ? await findPendingRequestFor(db, key) : undefined;
         }
         if (pending === undefined && write) {
           const policyId = approvals[0]?.policy.id ?? null;
