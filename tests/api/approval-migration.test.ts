@@ -95,7 +95,6 @@ it('backfills expiry, scope and reported rejections when it runs on existing req
   expect((await api('POST', `/api/approval_requests/${rejected.id}/reject`)).status).toBe(200);
 
   // Kysely<any>, as migrations take it: the schema before 0015 is not today's row types.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const db = store.db as unknown as Kysely<any>;
   const migration = approvalFlowsMigration(store.dialect);
   if (migration.down === undefined) throw new Error('0015 has no down migration');
