@@ -182,6 +182,14 @@ describe.skipIf(!hasChromium)('the approvals inbox in Chromium', () => {
     expect((await decide()).body.data.decision).toBe('require_approval');
   });
 
+  it('shows a policy’s approver chain on its feature', async () => {
+    await signInAs(ADMIN_EMAIL, ADMIN_PASSWORD);
+    await page.goto(`${roster.url}/features/${feature}`);
+    await page.getByRole('tab', { name: 'Policies' }).click();
+    const row = page.getByRole('row', { name: /Two people approve table drops/ });
+    await row.getByRole('cell', { name: 'admin → Bob Builder' }).waitFor();
+  });
+
   it('rejects from the inbox, and the next call is denied naming the request', async () => {
     const pending = await decide();
     const id = pending.body.data.approval_request_id as number;

@@ -97,6 +97,20 @@ function AddAccessDialog({
   );
 }
 
+/** A require_approval policy's chain, step by step ("Any admin" without one). */
+function approversText(p: Policy): string {
+  if (p.effect !== 'require_approval') return '—';
+  if (p.approval_steps.length === 0) return 'Any admin';
+  return p.approval_steps
+    .map((step) =>
+      [
+        ...step.collaborators.map((c) => c.name),
+        ...step.end_user_groups.map((g) => `${g.name} admins`),
+      ].join(' or '),
+    )
+    .join(' → ');
+}
+
 function CreatePolicyDialog({
   feature,
   onClose,
@@ -388,6 +402,7 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
             render: (p) => <Badge tone={EFFECT_TONE[p.effect]}>{effectLabel(p.effect)}</Badge>,
           },
           { key: 'scope', header: 'Scope', render: scopeText },
+          { key: 'approvers', header: 'Approvers', render: approversText },
           {
             key: 'tools',
             header: 'Tools',
