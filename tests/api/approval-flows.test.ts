@@ -216,7 +216,9 @@ describe('approving for one call or for a time window', () => {
       [{ scope: 'window', minutes: 0 }, /minutes/],
       [{ scope: 'window', minutes: 1441 }, /minutes/],
       [{ scope: 'window', minutes: 2.5 }, /minutes/],
-      [{ scope: 'forever' }, /scope/],
+      [{ scope: 'forever' }, 'scope must be one of "once", "window"'],
+      [{ scope: 'window', minutes: 0 }, 'minutes must be >= 1'],
+      [{ scope: 'window', minutes: 1441 }, 'minutes must be <= 1440'],
       ['[]', /body/],
     ];
     for (const [body, message] of cases) {

@@ -65,6 +65,13 @@ function describeValidation(allIssues: ValidationIssue[], context: string | unde
       return `${path === '' ? '' : `${path}.`}${issue.params.additionalProperty} is not allowed`;
     }
     const subject = field === '' ? (context === 'body' ? 'body' : (context ?? 'request')) : field;
+    // A union of literals (an enum) fails one `const` per branch: name the values it takes.
+    if (issue.keyword === 'const') {
+      const allowed = issues
+        .filter((i) => i.keyword === 'const' && i.instancePath === issue.instancePath)
+        .map((i) => JSON.stringify(i.params?.allowedValue));
+      return `${subject} must be one of ${allowed.join(', ')}`;
+    }
     return `${subject} ${issue.message ?? 'is invalid'}`;
   });
   return [...new Set(described)].join('; ');
