@@ -190,6 +190,32 @@ describe.skipIf(!hasChromium)('the approvals inbox in Chromium', () => {
     await row.getByRole('cell', { name: 'admin → Bob Builder' }).waitFor();
   });
 
+  it('creates a policy with an approver chain from the new-policy dialog', async () => {
+    await page.getByRole('button', { name: 'New policy' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New policy for Database MCP' });
+    await dialog.getByLabel('Policy name').fill('Bob approves truncations');
+    await dialog.getByLabel('Effect').selectOption('require_approval');
+    await dialog.getByLabel('Tools').fill('truncate_table');
+    await dialog.getByRole('button', { name: 'Add approval step' }).click();
+    const step = dialog.getByRole('group', { name: 'Step 1' });
+    await step.getByRole('checkbox', { name: /Bob Builder/ }).check();
+    await look('approval-chain-editor');
+    await dialog.getByRole('button', { name: 'Create policy' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const row = page.getByRole('row', { name: /Bob approves truncations/ });
+    await row.getByRole('cell', { name: 'Bob Builder', exact: true }).waitFor();
+    const policies = await roster.get(`/api/policies?feature_id=${feature}`);
+    const created = policies.body.data.find(
+      (p: { name: string }) => p.name === 'Bob approves truncations',
+    );
+    expect(created.approval_steps).toEqual([
+      {
+        collaborators: [{ id: expect.any(Number), name: 'Bob Builder', email: BOB_EMAIL }],
+        end_user_groups: [],
+      },
+    ]);
+  });
+
   it('rejects from the inbox, and the next call is denied naming the request', async () => {
     const pending = await decide();
     const id = pending.body.data.approval_request_id as number;

@@ -22,6 +22,7 @@ import { useAction, useApi } from '../../hooks/use-api';
 import { Link } from '../../router';
 import { useCanWrite } from '../../session';
 import { kindLabel, EFFECT_TONE, effectLabel } from '../../components/labels';
+import { ApprovalStepsEditor, toApprovalSteps, type StepDraft } from './approval-steps';
 
 function AddAccessDialog({
   feature,
@@ -125,6 +126,7 @@ function CreatePolicyDialog({
   const [scope, setScope] = useState<'all' | 'users' | 'groups'>('all');
   const [tools, setTools] = useState('');
   const [ids, setIds] = useState<string[]>([]);
+  const [steps, setSteps] = useState<StepDraft[]>([]);
   const [search, setSearch] = useState('');
   const text = useDebounced(search);
   const users = useApi(
@@ -153,6 +155,7 @@ function CreatePolicyDialog({
             .filter(Boolean),
           scope: { type: scope, ids: scope === 'all' ? [] : ids.map(Number) },
           effect,
+          ...(effect === 'require_approval' ? { approval_steps: toApprovalSteps(steps) } : {}),
         },
       }),
     );
@@ -234,6 +237,13 @@ function CreatePolicyDialog({
           search={search}
           onSearch={setSearch}
           emptyText="Nothing matches."
+        />
+      )}
+      {effect === 'require_approval' && (
+        <ApprovalStepsEditor
+          environmentType={feature.environment_type}
+          steps={steps}
+          onChange={setSteps}
         />
       )}
     </FormDialog>
