@@ -99,7 +99,8 @@ export const DocumentPolicy = Type.Object(
 
 export const WorkspaceDocument = Type.Object(
   {
-    version: Type.Literal(WORKSPACE_DOCUMENT_VERSION),
+    /** The format's version; this server reads version 1. */
+    version: Type.Integer({ minimum: WORKSPACE_DOCUMENT_VERSION, maximum: WORKSPACE_DOCUMENT_VERSION }),
     roles: many(DocumentLegacyRole),
     environment_roles: many(DocumentRole),
     project_roles: many(DocumentRole),

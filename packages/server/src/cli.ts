@@ -12,7 +12,7 @@
  * so `roster clients create … > token` and `roster export > workspace.json` keep only the result.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { Value } from 'typebox/value';
 import {
   PASSWORD_MIN_LENGTH,
@@ -226,19 +226,25 @@ export function program(): Command {
     )
     .requiredOption('--email <email>', 'their email, to sign in with')
     .option('--name <name>', 'their name (default: the part of the email before @)')
-    .addOption(
-      new Option('--password <password>', `their password (${PASSWORD_MIN_LENGTH}+ characters)`).env(
-        'ROSTER_ADMIN_PASSWORD',
-      ),
+    .option(
+      '--password <password>',
+      `their password (${PASSWORD_MIN_LENGTH}+ characters; visible in the process list, prefer --password-stdin)`,
     )
+    .option('--password-stdin', 'read the password from the first line of standard input')
     .option('--workspace <id>', 'workspace ID or name (default: the default workspace)')
-    .action(async (options: { email: string; name?: string; password?: string; workspace?: string }) => {
+    .action(async (options: {
+      email: string;
+      name?: string;
+      password?: string;
+      passwordStdin?: boolean;
+      workspace?: string;
+    }) => {
       const email = options.email.trim();
       if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254)
         throw new CliError(`--email must be an email address, got "${options.email}"`, 2);
-      const password = options.password;
+      const password = options.passwordStdin === true ? await firstLine() : options.password;
       if (password === undefined)
-        throw new CliError('Give the password with --password or ROSTER_ADMIN_PASSWORD.', 2);
+        throw new CliError('Give the password with --password-stdin or --password.', 2);
       if (password.length < PASSWORD_MIN_LENGTH || password.length > 200)
         throw new CliError(`The password must have ${PASSWORD_MIN_LENGTH} to 200 characters.`, 2);
       const name = (options.name ?? email.split('@')[0] ?? email).trim();
@@ -366,6 +372,16 @@ export function program(): Command {
   });
 
   return roster;
+}
+
+/** The first line of standard input, without its line break. */
+async function firstLine(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  return text.split(/\r?\n/)[0] ?? '';
 }
 
 /** A database URL without its password, for messages. */
