@@ -59,6 +59,8 @@ export const DocumentEndUserGroup = Type.Object(
     name: Name,
     description: Description(300),
     roles: Type.Array(EndUserGroupRole, { maxItems: 2 }),
+    /** Its members' emails: an end-user group has at least one (the end users must exist). */
+    members: Type.Array(EmailRef, { minItems: 1, maxItems: 10_000 }),
   },
   strict,
 );

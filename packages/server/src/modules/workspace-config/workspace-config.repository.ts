@@ -54,6 +54,8 @@ export interface WorkspaceState {
     description: string | null;
     roles: string;
     builtIn: boolean;
+    /** Explicit members (Everyone's are implicit: none here). */
+    memberIds: number[];
   }[];
   features: {
     id: number;
@@ -226,6 +228,13 @@ export async function readWorkspaceState(db: Executor, workspaceId: number): Pro
       .execute()
   ).map((row) => ({ id: row.id, email: row.email, emailKey: row.email_key }));
 
+  const groupMembers = new Map<number, number[]>();
+  for (const row of await db
+    .selectFrom('end_user_group_members')
+    .select(['group_id', 'end_user_id'])
+    .where('workspace_id', '=', workspaceId)
+    .execute())
+    push(groupMembers, row.group_id, row.end_user_id);
   const endUserGroups = (
     await db
       .selectFrom('end_user_groups')
@@ -252,6 +261,7 @@ export async function readWorkspaceState(db: Executor, workspaceId: number): Pro
     roles: row.roles,
     // Everyone (implicit membership) and the groups a SCIM connection manages.
     builtIn: row.system === 1 || row.managed_by === 'external',
+    memberIds: groupMembers.get(row.id) ?? [],
   }));
 
   const featureGroups = new Map<number, number[]>();

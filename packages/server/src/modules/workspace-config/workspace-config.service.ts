@@ -213,6 +213,7 @@ function toDocument(state: WorkspaceState, now: string): WorkspaceDocument {
       name: group.name,
       description: group.description,
       roles: sortedUnique(fromJson<string[]>(group.roles)) as WorkspaceDocument['end_user_groups'][number]['roles'],
+      members: names(group.memberIds, endUserEmail),
     })),
     features: byKey(state.features, (f) => envKey(f.environment, f.name)).map((feature) => ({
       environment: feature.environment,
@@ -336,6 +337,12 @@ function checkDocument(doc: WorkspaceDocument, state: WorkspaceState): void {
     if (grant.user !== undefined && !members.has(key(grant.user)))
       throw unknownReference(`${path}/user`, `No collaborator has the email ${grant.user}`);
   });
+  doc.end_user_groups.forEach((group, i) => {
+    group.members.forEach((email, j) => {
+      if (!endUsers.has(key(email)))
+        throw unknownReference(`/end_user_groups/${i}/members/${j}`, `No end user has the email ${email}`);
+    });
+  });
   doc.features.forEach((feature, i) => {
     feature.access.groups.forEach((name, j) => {
       if (!endUserGroups.has(envKey(feature.environment, name)))
@@ -451,6 +458,11 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
         (g) => !g.builtIn && envKey(g.environment, g.name) === envKey(group.environment, group.name),
       );
       const label = `${group.environment}/${group.name.trim()}`;
+      const memberIds = [
+        ...new Set(
+          group.members.map((email) => state.endUsers.find((u) => u.emailKey === key(email))?.id ?? 0),
+        ),
+      ];
       if (existing === undefined) {
         plan.add('create', 'end_user_group', label);
         await at(`/end_user_groups/${i}`, () =>
@@ -459,21 +471,35 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
             name: group.name,
             description: group.description,
             roles: group.roles,
+            end_user_ids: memberIds,
           }),
         );
-      } else if (
-        existing.name !== group.name.trim() ||
-        existing.description !== group.description ||
-        !sameSet(fromJson<string[]>(existing.roles), group.roles)
-      ) {
-        plan.add('update', 'end_user_group', label);
-        await at(`/end_user_groups/${i}`, () =>
-          endUserGroups.updateGroup(ctx, existing.id, {
-            name: group.name,
-            description: group.description,
-            roles: group.roles,
-          }),
-        );
+      } else {
+        const settingsDiffer =
+          existing.name !== group.name.trim() ||
+          existing.description !== group.description ||
+          !sameSet(fromJson<string[]>(existing.roles), group.roles);
+        const adding = memberIds.filter((id) => !existing.memberIds.includes(id));
+        const removing = existing.memberIds.filter((id) => !memberIds.includes(id));
+        if (settingsDiffer || adding.length > 0 || removing.length > 0)
+          plan.add('update', 'end_user_group', label);
+        if (settingsDiffer)
+          await at(`/end_user_groups/${i}`, () =>
+            endUserGroups.updateGroup(ctx, existing.id, {
+              name: group.name,
+              description: group.description,
+              roles: group.roles,
+            }),
+          );
+        // Added before removed: a group never goes through having no member.
+        if (adding.length > 0)
+          await at(`/end_user_groups/${i}/members`, () =>
+            endUserGroups.addMembers(ctx, existing.id, { end_user_ids: adding }),
+          );
+        if (removing.length > 0)
+          await at(`/end_user_groups/${i}/members`, () =>
+            endUserGroups.removeMembers(ctx, existing.id, { end_user_ids: removing }),
+          );
       }
     }
     for (const [i, feature] of doc.features.entries()) {
