@@ -163,9 +163,7 @@ describe('roster export', { timeout: 120_000 }, () => {
           projects: [{ environment: 'dev', name: 'Checkout' }],
         },
       ],
-      environment_roles: [
-        { name: 'Env Reader', config: { team: { privileges: ['read'] } } },
-      ],
+      environment_roles: [{ name: 'Env Reader', config: { team: { privileges: ['read'] } } }],
       project_roles: [{ name: 'Reviewer', config: { recipe: { privileges: ['read'] } } }],
       groups: [
         { name: 'Auditors', description: null },
@@ -235,7 +233,11 @@ describe('roster export', { timeout: 120_000 }, () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('--url or ROSTER_URL');
     const devOnly = (
-      await server.post('/api/api_clients', { name: 'dev only', environment_types: ['dev'] }, source.token)
+      await server.post(
+        '/api/api_clients',
+        { name: 'dev only', environment_types: ['dev'] },
+        source.token,
+      )
     ).body.data.token as string;
     const refused = await cli(['export'], remote(devOnly));
     expect(refused.code).toBe(1);
@@ -324,7 +326,10 @@ describe('roster apply', { timeout: 120_000 }, () => {
     changed.features[0].access.end_users = ['ada@example.com'];
     changed.policies = changed.policies.filter((p: { name: string }) => p.name !== 'No deletes');
     changed.grants = changed.grants.filter((g: { group: string }) => g.group !== 'Ops');
-    const result = await cli(['apply', await file('changes-2.json', changed), '--json'], remote(target.token));
+    const result = await cli(
+      ['apply', await file('changes-2.json', changed), '--json'],
+      remote(target.token),
+    );
     expect(result.code).toBe(0);
     const plan = JSON.parse(result.stdout);
     expect(plan.applied).toBe(true);
@@ -366,7 +371,10 @@ describe('roster apply', { timeout: 120_000 }, () => {
     expect(result.stderr).toContain('/groups/1 must not have additional properties: colour');
     expect(await exportOf(target.token)).toEqual(before);
 
-    const notJson = await cli(['apply', await file('not.json', '{"version": 1,')], remote(target.token));
+    const notJson = await cli(
+      ['apply', await file('not.json', '{"version": 1,')],
+      remote(target.token),
+    );
     expect(notJson.code).toBe(1);
     expect(notJson.stderr).toMatch(/not\.json is not JSON: /);
     const missing = await cli(['apply', path.join(dir, 'nowhere.json')], remote(target.token));
@@ -374,7 +382,11 @@ describe('roster apply', { timeout: 120_000 }, () => {
     expect(missing.stderr).toContain('Cannot read');
 
     // The server checks the document too (a client other than the CLI).
-    const direct = await server.post('/api/workspace/apply', { ...document, version: 2 }, target.token);
+    const direct = await server.post(
+      '/api/workspace/apply',
+      { ...document, version: 2 },
+      target.token,
+    );
     expect(direct.status).toBe(400);
     expect(direct.body.errors[0].title).toBe('version must be <= 1');
     const wrongType = await server.post(
@@ -392,14 +404,8 @@ describe('roster apply', { timeout: 120_000 }, () => {
     const before = await exportOf(target.token);
     const document = await exportOf(source.token);
     const cases: [mutate: (d: any) => void, message: string][] = [
-      [
-        (d) => (d.grants[0].group = 'Ghosts'),
-        '/grants/0/group: Group Ghosts not found',
-      ],
-      [
-        (d) => (d.grants[0].role = 'Nobody'),
-        '/grants/0/role: Project role Nobody not found',
-      ],
+      [(d) => (d.grants[0].group = 'Ghosts'), '/grants/0/group: Group Ghosts not found'],
+      [(d) => (d.grants[0].role = 'Nobody'), '/grants/0/role: Project role Nobody not found'],
       [
         (d) => {
           delete d.grants[0].group;
@@ -443,7 +449,10 @@ describe('roster apply', { timeout: 120_000 }, () => {
     for (const [index, [mutate, message]] of cases.entries()) {
       const changed = structuredClone(document);
       mutate(changed);
-      const result = await cli(['apply', await file(`missing-${index}.json`, changed)], remote(target.token));
+      const result = await cli(
+        ['apply', await file(`missing-${index}.json`, changed)],
+        remote(target.token),
+      );
       expect(result.code, message).toBe(1);
       expect(result.stderr).toContain(`The server refused (400): ${message}`);
     }
@@ -463,7 +472,10 @@ describe('roster apply', { timeout: 120_000 }, () => {
       'The server refused (400): /roles/0: Privileges have an unknown category: Nope',
     );
     expect(await exportOf(target.token)).toEqual(before);
-    const dry = await cli(['apply', await file('atomic.json', document), '--dry-run'], remote(target.token));
+    const dry = await cli(
+      ['apply', await file('atomic.json', document), '--dry-run'],
+      remote(target.token),
+    );
     expect(dry.code).toBe(1);
     expect(dry.stderr).toContain('/roles/0: Privileges have an unknown category: Nope');
   });

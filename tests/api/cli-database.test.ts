@@ -88,11 +88,16 @@ describe('roster on the database', { timeout: 120_000 }, () => {
     const { url } = server;
     expect((await api(url, '/api/members', ADMIN_TOKEN)).status).toBe(200);
 
-    const created = await roster(['clients', 'create', '--name', 'ci', '--environments', 'dev'], env);
+    const created = await roster(
+      ['clients', 'create', '--name', 'ci', '--environments', 'dev'],
+      env,
+    );
     expect(created.code).toBe(0);
     const token = created.stdout.trim();
     expect(token).toMatch(/^rst_[A-Za-z0-9_-]+$/);
-    expect(created.stderr).toMatch(/API client (\d+) "ci" created \(environments: dev; projects: all\)/);
+    expect(created.stderr).toMatch(
+      /API client (\d+) "ci" created \(environments: dev; projects: all\)/,
+    );
     const id = /API client (\d+)/.exec(created.stderr)?.[1] ?? '';
     expect((await api(url, '/api/members', token)).status).toBe(200);
     // Scoped as asked: no access to PROD.
@@ -127,7 +132,10 @@ describe('roster on the database', { timeout: 120_000 }, () => {
     const unknown = await roster(['clients', 'rotate', '99999'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^roster: /);
-    const environment = await roster(['clients', 'create', '--name', 'x', '--environments', 'qa'], env);
+    const environment = await roster(
+      ['clients', 'create', '--name', 'x', '--environments', 'qa'],
+      env,
+    );
     expect(environment.code).toBe(1);
     expect(environment.stderr).toContain('Environment qa not found');
     const workspace = await roster(['clients', 'create', '--name', 'x', '--workspace', '404'], env);
@@ -191,7 +199,9 @@ describe('roster on the database', { timeout: 120_000 }, () => {
     const result = await roster(['backup', file], env);
     await writes;
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/^Backed up .*roster\.sqlite to .*roster-copy\.sqlite \(\d+ pages\)/);
+    expect(result.stderr).toMatch(
+      /^Backed up .*roster\.sqlite to .*roster-copy\.sqlite \(\d+ pages\)/,
+    );
     const again = await roster(['backup', file], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already exists');

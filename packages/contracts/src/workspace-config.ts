@@ -71,10 +71,7 @@ export const DocumentFeature = Type.Object(
     name: Name,
     description: Description(1000),
     /** Who has access: end-user groups of the environment by name (`Everyone` included), end users by email. */
-    access: Type.Object(
-      { groups: many(Name), end_users: many(EmailRef) },
-      strict,
-    ),
+    access: Type.Object({ groups: many(Name), end_users: many(EmailRef) }, strict),
   },
   strict,
 );
@@ -102,7 +99,10 @@ export const DocumentPolicy = Type.Object(
 export const WorkspaceDocument = Type.Object(
   {
     /** The format's version; this server reads version 1. */
-    version: Type.Integer({ minimum: WORKSPACE_DOCUMENT_VERSION, maximum: WORKSPACE_DOCUMENT_VERSION }),
+    version: Type.Integer({
+      minimum: WORKSPACE_DOCUMENT_VERSION,
+      maximum: WORKSPACE_DOCUMENT_VERSION,
+    }),
     roles: many(DocumentLegacyRole),
     environment_roles: many(DocumentRole),
     project_roles: many(DocumentRole),

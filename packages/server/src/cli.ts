@@ -58,7 +58,10 @@ async function withStore<T>(work: (store: Store, config: Config) => Promise<T>):
 }
 
 /** The workspace a command acts on: `--workspace`, else the first (the default workspace). */
-async function workspaceContext(store: Store, workspace: string | undefined): Promise<RequestContext> {
+async function workspaceContext(
+  store: Store,
+  workspace: string | undefined,
+): Promise<RequestContext> {
   const workspaces = await listWorkspaces(store.db);
   const chosen =
     workspace === undefined
@@ -89,7 +92,8 @@ function list(value: string): string[] {
 
 function projectIds(value: string): number[] {
   return list(value).map((item) => {
-    if (!/^[0-9]{1,10}$/.test(item)) throw new CliError(`--projects takes project IDs, got "${item}"`, 2);
+    if (!/^[0-9]{1,10}$/.test(item))
+      throw new CliError(`--projects takes project IDs, got "${item}"`, 2);
     return Number(item);
   });
 }
@@ -128,7 +132,8 @@ async function call(
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (error) {
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+    const cause =
+      error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
     throw new CliError(`Cannot reach ${server.url}: ${cause}`);
   }
   const text = await response.text();
@@ -140,7 +145,8 @@ async function call(
   }
   if (!response.ok) {
     const errors = (parsed as { errors?: { title?: string }[] } | undefined)?.errors;
-    const title = errors?.map((e) => e.title).join('; ') ?? (text.slice(0, 500) || response.statusText);
+    const title =
+      errors?.map((e) => e.title).join('; ') ?? (text.slice(0, 500) || response.statusText);
     throw new CliError(`The server refused (${response.status}): ${title}`);
   }
   return parsed;
@@ -152,13 +158,17 @@ function readDocument(file: string): WorkspaceDocument {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new CliError(`Cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new CliError(
+      `Cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   let document: unknown;
   try {
     document = JSON.parse(text);
   } catch (error) {
-    throw new CliError(`${file} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new CliError(
+      `${file} is not JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   const problems = Value.Errors(WorkspaceDocument, document)
     // typebox reports an unknown property twice: once as a false schema, once by name.
@@ -173,14 +183,18 @@ function readDocument(file: string): WorkspaceDocument {
     });
   if (problems.length > 0) {
     const shown = [...new Set(problems)].slice(0, 10);
-    throw new CliError(`${file} is not a valid workspace document (nothing was applied):\n  ${shown.join('\n  ')}`);
+    throw new CliError(
+      `${file} is not a valid workspace document (nothing was applied):\n  ${shown.join('\n  ')}`,
+    );
   }
   return document as WorkspaceDocument;
 }
 
 function describePlan(result: ApplyWorkspaceResponse['data']): string {
   const width = Math.max(0, ...result.steps.map((step: PlanStep) => step.kind.length));
-  const lines = result.steps.map((step) => `  ${step.action.padEnd(6)} ${step.kind.padEnd(width)}  ${step.name}`);
+  const lines = result.steps.map(
+    (step) => `  ${step.action.padEnd(6)} ${step.kind.padEnd(width)}  ${step.name}`,
+  );
   const totals = Object.entries(result.summary).map(
     ([kind, counts]) =>
       `${kind}: ${counts.create} to create, ${counts.update} to update, ${counts.delete} to delete`,
@@ -191,7 +205,10 @@ function describePlan(result: ApplyWorkspaceResponse['data']): string {
       : result.dry_run
         ? `Dry run: ${result.steps.length} change(s) planned, nothing applied.`
         : `Applied ${result.steps.length} change(s) in one transaction.`;
-  return [...(lines.length > 0 ? ['Plan:', ...lines, ...totals.map((t) => `  ${t}`)] : []), outcome].join('\n');
+  return [
+    ...(lines.length > 0 ? ['Plan:', ...lines, ...totals.map((t) => `  ${t}`)] : []),
+    outcome,
+  ].join('\n');
 }
 
 export function program(): Command {
@@ -232,38 +249,47 @@ export function program(): Command {
     )
     .option('--password-stdin', 'read the password from the first line of standard input')
     .option('--workspace <id>', 'workspace ID or name (default: the default workspace)')
-    .action(async (options: {
-      email: string;
-      name?: string;
-      password?: string;
-      passwordStdin?: boolean;
-      workspace?: string;
-    }) => {
-      const email = options.email.trim();
-      if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254)
-        throw new CliError(`--email must be an email address, got "${options.email}"`, 2);
-      const password = options.passwordStdin === true ? await firstLine() : options.password;
-      if (password === undefined)
-        throw new CliError('Give the password with --password-stdin or --password.', 2);
-      if (password.length < PASSWORD_MIN_LENGTH || password.length > 200)
-        throw new CliError(`The password must have ${PASSWORD_MIN_LENGTH} to 200 characters.`, 2);
-      const name = (options.name ?? email.split('@')[0] ?? email).trim();
-      if (name === '' || name.length > 200) throw new CliError('--name must have 1 to 200 characters.', 2);
-      await withStore(async (store, config) => {
-        const ctx = await workspaceContext(store, options.workspace);
-        const services = createServices({ store, config });
-        const consoleService = createConsoleService({
-          db: store.db,
-          clock: systemClock,
-          config: config.console,
-          apiClients: services.apiClients,
-          invitations: services.invitations,
-          mailDelivery: services.mailer.delivery,
+    .action(
+      async (options: {
+        email: string;
+        name?: string;
+        password?: string;
+        passwordStdin?: boolean;
+        workspace?: string;
+      }) => {
+        const email = options.email.trim();
+        if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254)
+          throw new CliError(`--email must be an email address, got "${options.email}"`, 2);
+        const password = options.passwordStdin === true ? await firstLine() : options.password;
+        if (password === undefined)
+          throw new CliError('Give the password with --password-stdin or --password.', 2);
+        if (password.length < PASSWORD_MIN_LENGTH || password.length > 200)
+          throw new CliError(`The password must have ${PASSWORD_MIN_LENGTH} to 200 characters.`, 2);
+        const name = (options.name ?? email.split('@')[0] ?? email).trim();
+        if (name === '' || name.length > 200)
+          throw new CliError('--name must have 1 to 200 characters.', 2);
+        await withStore(async (store, config) => {
+          const ctx = await workspaceContext(store, options.workspace);
+          const services = createServices({ store, config });
+          const consoleService = createConsoleService({
+            db: store.db,
+            clock: systemClock,
+            config: config.console,
+            apiClients: services.apiClients,
+            invitations: services.invitations,
+            mailDelivery: services.mailer.delivery,
+          });
+          const member = await consoleService.createAdmin(
+            ctx.workspaceId,
+            { name, email, password },
+            CLI_ACTOR,
+          );
+          say(
+            `Console admin ${member.email} (collaborator ${member.id}) may now sign in to workspace ${ctx.workspaceId}.`,
+          );
         });
-        const member = await consoleService.createAdmin(ctx.workspaceId, { name, email, password }, CLI_ACTOR);
-        say(`Console admin ${member.email} (collaborator ${member.id}) may now sign in to workspace ${ctx.workspaceId}.`);
-      });
-    });
+      },
+    );
 
   const clients = roster.command('clients').description('API clients (bearer tokens)');
   clients
@@ -274,15 +300,23 @@ export function program(): Command {
     .option('--projects <ids>', 'comma-separated project IDs (default: every project)', projectIds)
     .option('--workspace <id>', 'workspace ID or name (default: the default workspace)')
     .action(
-      async (options: { name: string; environments?: string[]; projects?: number[]; workspace?: string }) => {
+      async (options: {
+        name: string;
+        environments?: string[];
+        projects?: number[];
+        workspace?: string;
+      }) => {
         const name = options.name.trim();
-        if (name === '' || name.length > 200) throw new CliError('--name must have 1 to 200 characters.', 2);
+        if (name === '' || name.length > 200)
+          throw new CliError('--name must have 1 to 200 characters.', 2);
         await withStore(async (store, config) => {
           const ctx = await workspaceContext(store, options.workspace);
           const services = createServices({ store, config });
           const client = await services.apiClients.createClient(ctx, {
             name,
-            ...(options.environments === undefined ? {} : { environment_types: options.environments }),
+            ...(options.environments === undefined
+              ? {}
+              : { environment_types: options.environments }),
             ...(options.projects === undefined ? {} : { project_ids: options.projects }),
           });
           say(
@@ -294,11 +328,14 @@ export function program(): Command {
     );
   clients
     .command('rotate')
-    .description('Give an API client a new token (printed once on standard output); the old one stops working')
+    .description(
+      'Give an API client a new token (printed once on standard output); the old one stops working',
+    )
     .argument('<id>', 'the API client ID')
     .option('--workspace <id>', 'workspace ID or name (default: the default workspace)')
     .action(async (id: string, options: { workspace?: string }) => {
-      if (!/^[0-9]{1,10}$/.test(id)) throw new CliError(`The API client ID must be a number, got "${id}"`, 2);
+      if (!/^[0-9]{1,10}$/.test(id))
+        throw new CliError(`The API client ID must be a number, got "${id}"`, 2);
       await withStore(async (store, config) => {
         const ctx = await workspaceContext(store, options.workspace);
         const services = createServices({ store, config });
@@ -322,7 +359,9 @@ export function program(): Command {
         );
       }
       if (!existsSync(config.databaseUrl))
-        throw new CliError(`No database at ${config.databaseUrl} (set ROSTER_DATA_DIR or ROSTER_DATABASE_URL).`);
+        throw new CliError(
+          `No database at ${config.databaseUrl} (set ROSTER_DATA_DIR or ROSTER_DATABASE_URL).`,
+        );
       if (existsSync(file)) throw new CliError(`${file} already exists: give a new file name.`);
       const database = new SQLite(config.databaseUrl, { fileMustExist: true });
       try {
@@ -343,9 +382,13 @@ export function program(): Command {
   serverOptions(
     roster
       .command('export')
-      .description("Print the workspace's configuration (roles, groups, projects, grants, end-user groups, features, policies) as JSON"),
+      .description(
+        "Print the workspace's configuration (roles, groups, projects, grants, end-user groups, features, policies) as JSON",
+      ),
   ).action(async (options: { url?: string; token?: string }) => {
-    const response = (await call(remote(options), 'GET', '/api/workspace/export')) as { data: unknown };
+    const response = (await call(remote(options), 'GET', '/api/workspace/export')) as {
+      data: unknown;
+    };
     process.stdout.write(`${JSON.stringify(response.data, null, 2)}\n`);
   });
 
@@ -358,18 +401,24 @@ export function program(): Command {
       .argument('<file>', 'a workspace document, as `roster export` writes it')
       .option('--dry-run', 'show the plan, change nothing')
       .option('--json', 'print the plan as JSON on standard output'),
-  ).action(async (file: string, options: { url?: string; token?: string; dryRun?: boolean; json?: boolean }) => {
-    const server = remote(options);
-    const document = readDocument(file);
-    const response = (await call(
-      server,
-      'POST',
-      `/api/workspace/apply${options.dryRun === true ? '?dry_run=true' : ''}`,
-      document,
-    )) as ApplyWorkspaceResponse;
-    if (options.json === true) process.stdout.write(`${JSON.stringify(response.data, null, 2)}\n`);
-    else process.stdout.write(`${describePlan(response.data)}\n`);
-  });
+  ).action(
+    async (
+      file: string,
+      options: { url?: string; token?: string; dryRun?: boolean; json?: boolean },
+    ) => {
+      const server = remote(options);
+      const document = readDocument(file);
+      const response = (await call(
+        server,
+        'POST',
+        `/api/workspace/apply${options.dryRun === true ? '?dry_run=true' : ''}`,
+        document,
+      )) as ApplyWorkspaceResponse;
+      if (options.json === true)
+        process.stdout.write(`${JSON.stringify(response.data, null, 2)}\n`);
+      else process.stdout.write(`${describePlan(response.data)}\n`);
+    },
+  );
 
   return roster;
 }
@@ -416,7 +465,8 @@ async function run(argv: readonly string[]): Promise<void> {
       return;
     }
     say(`roster: ${error instanceof Error ? error.message : String(error)}`);
-    if (error instanceof Error && error.cause !== undefined) say(`  cause: ${String(error.cause)}`);
+    if (error instanceof Error && error.cause instanceof Error)
+      say(`  cause: ${error.cause.message}`);
     process.exitCode = 1;
   }
 }

@@ -18,7 +18,13 @@ export interface WorkspaceState {
     projectAccess: string;
     projectIds: number[];
   }[];
-  environmentRoles: { id: number; name: string; nameKey: string; system: boolean; config: string }[];
+  environmentRoles: {
+    id: number;
+    name: string;
+    nameKey: string;
+    system: boolean;
+    config: string;
+  }[];
   projectRoles: { id: string; name: string; nameKey: string; system: boolean; config: string }[];
   groups: {
     id: string;
@@ -89,7 +95,10 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else list.push(value);
 }
 
-export async function readWorkspaceState(db: Executor, workspaceId: number): Promise<WorkspaceState> {
+export async function readWorkspaceState(
+  db: Executor,
+  workspaceId: number,
+): Promise<WorkspaceState> {
   const environments = await db
     .selectFrom('environments')
     .select(['id', 'type'])

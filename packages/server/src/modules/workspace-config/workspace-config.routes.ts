@@ -33,7 +33,8 @@ export function registerWorkspaceConfigRoutes(app: Api, service: WorkspaceConfig
     {
       schema: {
         tags,
-        summary: 'Apply a workspace document: create, update and delete to match it, in one transaction',
+        summary:
+          'Apply a workspace document: create, update and delete to match it, in one transaction',
         description:
           'Objects the document leaves out are deleted, built-in ones excepted. `dry_run=true` answers the plan and changes nothing. Needs full workspace access.',
         querystring: ApplyWorkspaceQuery,

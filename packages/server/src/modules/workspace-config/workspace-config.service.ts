@@ -111,10 +111,11 @@ function joinedTransaction(trx: Transaction<Database>): Db {
       if (property === 'transaction') return () => join;
       const value: unknown = Reflect.get(target, property, target);
       // Kysely's methods use private fields: they must run on the transaction, not the proxy.
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      return typeof value === 'function'
+        ? (value as (...args: unknown[]) => unknown).bind(target)
+        : value;
     },
-    // The services only need the query-builder surface and transaction(); the cast says so.
-  }) as unknown as Db;
+  });
 }
 
 class Plan {
@@ -212,7 +213,9 @@ function toDocument(state: WorkspaceState, now: string): WorkspaceDocument {
       environment: group.environment,
       name: group.name,
       description: group.description,
-      roles: sortedUnique(fromJson<string[]>(group.roles)) as WorkspaceDocument['end_user_groups'][number]['roles'],
+      roles: sortedUnique(
+        fromJson<string[]>(group.roles),
+      ) as WorkspaceDocument['end_user_groups'][number]['roles'],
       members: names(group.memberIds, endUserEmail),
     })),
     features: byKey(state.features, (f) => envKey(f.environment, f.name)).map((feature) => ({
@@ -246,7 +249,12 @@ function toDocument(state: WorkspaceState, now: string): WorkspaceDocument {
 }
 
 /** A document entry's key, unique within its list: a repeated name is refused with both paths. */
-function assertUnique<T>(list: readonly T[], path: string, keyOf: (item: T) => string, label: (item: T) => string) {
+function assertUnique<T>(
+  list: readonly T[],
+  path: string,
+  keyOf: (item: T) => string,
+  label: (item: T) => string,
+) {
   const first = new Map<string, number>();
   list.forEach((item, index) => {
     const k = keyOf(item);
@@ -271,19 +279,62 @@ function checkDocument(doc: WorkspaceDocument, state: WorkspaceState): void {
     if (!environments.has(type))
       throw unknownReference(`${path}/environment`, `Environment ${type} not found`);
   };
-  doc.projects.forEach((p, i) => environment(`/projects/${i}`, p.environment));
-  doc.end_user_groups.forEach((g, i) => environment(`/end_user_groups/${i}`, g.environment));
-  doc.features.forEach((f, i) => environment(`/features/${i}`, f.environment));
-  doc.policies.forEach((p, i) => environment(`/policies/${i}`, p.environment));
+  doc.projects.forEach((p, i) => {
+    environment(`/projects/${i}`, p.environment);
+  });
+  doc.end_user_groups.forEach((g, i) => {
+    environment(`/end_user_groups/${i}`, g.environment);
+  });
+  doc.features.forEach((f, i) => {
+    environment(`/features/${i}`, f.environment);
+  });
+  doc.policies.forEach((p, i) => {
+    environment(`/policies/${i}`, p.environment);
+  });
 
-  assertUnique(doc.roles, 'roles', (r) => legacyRoleKey(r.name), (r) => `Role ${r.name}`);
-  assertUnique(doc.environment_roles, 'environment_roles', (r) => key(r.name), (r) => `Role ${r.name}`);
-  assertUnique(doc.project_roles, 'project_roles', (r) => key(r.name), (r) => `Role ${r.name}`);
-  assertUnique(doc.groups, 'groups', (g) => key(g.name), (g) => `Group ${g.name}`);
+  assertUnique(
+    doc.roles,
+    'roles',
+    (r) => legacyRoleKey(r.name),
+    (r) => `Role ${r.name}`,
+  );
+  assertUnique(
+    doc.environment_roles,
+    'environment_roles',
+    (r) => key(r.name),
+    (r) => `Role ${r.name}`,
+  );
+  assertUnique(
+    doc.project_roles,
+    'project_roles',
+    (r) => key(r.name),
+    (r) => `Role ${r.name}`,
+  );
+  assertUnique(
+    doc.groups,
+    'groups',
+    (g) => key(g.name),
+    (g) => `Group ${g.name}`,
+  );
   assertUnique(doc.projects, 'projects', projectKey, (p) => `Project ${projectLabel(p)}`);
-  assertUnique(doc.end_user_groups, 'end_user_groups', (g) => envKey(g.environment, g.name), (g) => `Group ${g.environment}/${g.name}`);
-  assertUnique(doc.features, 'features', (f) => envKey(f.environment, f.name), (f) => `Feature ${f.environment}/${f.name}`);
-  assertUnique(doc.policies, 'policies', (p) => envKey(p.environment, p.name), (p) => `Policy ${p.environment}/${p.name}`);
+  assertUnique(
+    doc.end_user_groups,
+    'end_user_groups',
+    (g) => envKey(g.environment, g.name),
+    (g) => `Group ${g.environment}/${g.name}`,
+  );
+  assertUnique(
+    doc.features,
+    'features',
+    (f) => envKey(f.environment, f.name),
+    (f) => `Feature ${f.environment}/${f.name}`,
+  );
+  assertUnique(
+    doc.policies,
+    'policies',
+    (p) => envKey(p.environment, p.name),
+    (p) => `Policy ${p.environment}/${p.name}`,
+  );
 
   const builtIn = (path: string, what: string, found: boolean) => {
     if (found)
@@ -293,22 +344,41 @@ function checkDocument(doc: WorkspaceDocument, state: WorkspaceState): void {
       );
   };
   const systemLegacy = new Set(state.legacyRoles.filter((r) => r.system).map((r) => r.nameKey));
-  doc.roles.forEach((r, i) => builtIn(`/roles/${i}`, `Role ${r.name}`, systemLegacy.has(legacyRoleKey(r.name))));
-  const systemEnvRoles = new Set(state.environmentRoles.filter((r) => r.system).map((r) => r.nameKey));
-  doc.environment_roles.forEach((r, i) => builtIn(`/environment_roles/${i}`, `Role ${r.name}`, systemEnvRoles.has(key(r.name))));
-  const systemProjectRoles = new Set(state.projectRoles.filter((r) => r.system).map((r) => r.nameKey));
-  doc.project_roles.forEach((r, i) => builtIn(`/project_roles/${i}`, `Role ${r.name}`, systemProjectRoles.has(key(r.name))));
+  doc.roles.forEach((r, i) => {
+    builtIn(`/roles/${i}`, `Role ${r.name}`, systemLegacy.has(legacyRoleKey(r.name)));
+  });
+  const systemEnvRoles = new Set(
+    state.environmentRoles.filter((r) => r.system).map((r) => r.nameKey),
+  );
+  doc.environment_roles.forEach((r, i) => {
+    builtIn(`/environment_roles/${i}`, `Role ${r.name}`, systemEnvRoles.has(key(r.name)));
+  });
+  const systemProjectRoles = new Set(
+    state.projectRoles.filter((r) => r.system).map((r) => r.nameKey),
+  );
+  doc.project_roles.forEach((r, i) => {
+    builtIn(`/project_roles/${i}`, `Role ${r.name}`, systemProjectRoles.has(key(r.name)));
+  });
   const builtInGroups = new Set(state.groups.filter((g) => g.builtIn).map((g) => g.nameKey));
-  doc.groups.forEach((g, i) => builtIn(`/groups/${i}`, `Group ${g.name}`, builtInGroups.has(key(g.name))));
+  doc.groups.forEach((g, i) => {
+    builtIn(`/groups/${i}`, `Group ${g.name}`, builtInGroups.has(key(g.name)));
+  });
   const builtInEndUserGroups = new Set(
     state.endUserGroups.filter((g) => g.builtIn).map((g) => envKey(g.environment, g.name)),
   );
-  doc.end_user_groups.forEach((g, i) =>
-    builtIn(`/end_user_groups/${i}`, `Group ${g.name}`, builtInEndUserGroups.has(envKey(g.environment, g.name))),
-  );
+  doc.end_user_groups.forEach((g, i) => {
+    builtIn(
+      `/end_user_groups/${i}`,
+      `Group ${g.name}`,
+      builtInEndUserGroups.has(envKey(g.environment, g.name)),
+    );
+  });
 
   const projects = new Set(doc.projects.map(projectKey));
-  const projectRoles = new Set([...systemProjectRoles, ...doc.project_roles.map((r) => key(r.name))]);
+  const projectRoles = new Set([
+    ...systemProjectRoles,
+    ...doc.project_roles.map((r) => key(r.name)),
+  ]);
   const groups = new Set([...builtInGroups, ...doc.groups.map((g) => key(g.name))]);
   const members = new Set(state.members.map((m) => m.emailKey));
   const endUsers = new Set(state.endUsers.map((u) => u.emailKey));
@@ -319,16 +389,24 @@ function checkDocument(doc: WorkspaceDocument, state: WorkspaceState): void {
   const features = new Set(doc.features.map((f) => envKey(f.environment, f.name)));
   const project = (path: string, ref: ProjectRef) => {
     if (!projects.has(projectKey(ref)))
-      throw unknownReference(path, `Project ${projectLabel(ref)} is not in the document's projects`);
+      throw unknownReference(
+        path,
+        `Project ${projectLabel(ref)} is not in the document's projects`,
+      );
   };
 
   doc.roles.forEach((role, i) => {
-    role.projects.forEach((ref, j) => project(`/roles/${i}/projects/${j}`, ref));
+    role.projects.forEach((ref, j) => {
+      project(`/roles/${i}/projects/${j}`, ref);
+    });
   });
   doc.grants.forEach((grant, i) => {
     const path = `/grants/${i}`;
     if ((grant.group === undefined) === (grant.user === undefined))
-      throw badRequest('workspace_config.grant_assignee', `${path}: a grant names either a group or a user`);
+      throw badRequest(
+        'workspace_config.grant_assignee',
+        `${path}: a grant names either a group or a user`,
+      );
     project(`${path}/project`, grant.project);
     if (!projectRoles.has(key(grant.role)))
       throw unknownReference(`${path}/role`, `Project role ${grant.role} not found`);
@@ -340,22 +418,34 @@ function checkDocument(doc: WorkspaceDocument, state: WorkspaceState): void {
   doc.end_user_groups.forEach((group, i) => {
     group.members.forEach((email, j) => {
       if (!endUsers.has(key(email)))
-        throw unknownReference(`/end_user_groups/${i}/members/${j}`, `No end user has the email ${email}`);
+        throw unknownReference(
+          `/end_user_groups/${i}/members/${j}`,
+          `No end user has the email ${email}`,
+        );
     });
   });
   doc.features.forEach((feature, i) => {
     feature.access.groups.forEach((name, j) => {
       if (!endUserGroups.has(envKey(feature.environment, name)))
-        throw unknownReference(`/features/${i}/access/groups/${j}`, `End-user group ${name} not found in ${feature.environment}`);
+        throw unknownReference(
+          `/features/${i}/access/groups/${j}`,
+          `End-user group ${name} not found in ${feature.environment}`,
+        );
     });
     feature.access.end_users.forEach((email, j) => {
       if (!endUsers.has(key(email)))
-        throw unknownReference(`/features/${i}/access/end_users/${j}`, `No end user has the email ${email}`);
+        throw unknownReference(
+          `/features/${i}/access/end_users/${j}`,
+          `No end user has the email ${email}`,
+        );
     });
   });
   doc.policies.forEach((policy, i) => {
     if (!features.has(envKey(policy.environment, policy.feature)))
-      throw unknownReference(`/policies/${i}/feature`, `Feature ${policy.feature} is not in the document's ${policy.environment} features`);
+      throw unknownReference(
+        `/policies/${i}/feature`,
+        `Feature ${policy.feature} is not in the document's ${policy.environment} features`,
+      );
     policy.scope.targets.forEach((target, j) => {
       const path = `/policies/${i}/scope/targets/${j}`;
       if (policy.scope.type === 'users' && !endUsers.has(key(target)))
@@ -406,7 +496,13 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
         create(ctx: RequestContext, input: RoleInput): Promise<unknown>;
         update(ctx: RequestContext, id: number | string, input: RoleInput): Promise<unknown>;
       },
-      current: readonly { id: number | string; name: string; nameKey: string; system: boolean; config: string }[],
+      current: readonly {
+        id: number | string;
+        name: string;
+        nameKey: string;
+        system: boolean;
+        config: string;
+      }[],
       list: WorkspaceDocument['project_roles'],
     ) => {
       for (const [i, role] of list.entries()) {
@@ -416,13 +512,21 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
         if (existing === undefined) {
           plan.add('create', kind, role.name.trim());
           await at(path, () => service.create(ctx, input));
-        } else if (existing.name !== role.name.trim() || !sameJson(fromJson(existing.config), role.config)) {
+        } else if (
+          existing.name !== role.name.trim() ||
+          !sameJson(fromJson(existing.config), role.config)
+        ) {
           plan.add('update', kind, role.name.trim());
           await at(path, () => service.update(ctx, existing.id, input));
         }
       }
     };
-    await syncRoles('environment_role', roles.environmentRoles, state.environmentRoles, doc.environment_roles);
+    await syncRoles(
+      'environment_role',
+      roles.environmentRoles,
+      state.environmentRoles,
+      doc.environment_roles,
+    );
     await syncRoles('project_role', roles.projectRoles, state.projectRoles, doc.project_roles);
     for (const [i, group] of doc.groups.entries()) {
       const existing = state.groups.find((g) => !g.builtIn && g.nameKey === key(group.name));
@@ -430,7 +534,10 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
       if (existing === undefined) {
         plan.add('create', 'group', group.name.trim());
         await at(`/groups/${i}`, () => groups.createGroup(ctx, body));
-      } else if (existing.name !== group.name.trim() || existing.description !== group.description) {
+      } else if (
+        existing.name !== group.name.trim() ||
+        existing.description !== group.description
+      ) {
         plan.add('update', 'group', group.name.trim());
         await at(`/groups/${i}`, () => groups.updateGroup(ctx, existing.id, body));
       }
@@ -455,12 +562,15 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
     }
     for (const [i, group] of doc.end_user_groups.entries()) {
       const existing = state.endUserGroups.find(
-        (g) => !g.builtIn && envKey(g.environment, g.name) === envKey(group.environment, group.name),
+        (g) =>
+          !g.builtIn && envKey(g.environment, g.name) === envKey(group.environment, group.name),
       );
       const label = `${group.environment}/${group.name.trim()}`;
       const memberIds = [
         ...new Set(
-          group.members.map((email) => state.endUsers.find((u) => u.emailKey === key(email))?.id ?? 0),
+          group.members.map(
+            (email) => state.endUsers.find((u) => u.emailKey === key(email))?.id ?? 0,
+          ),
         ),
       ];
       if (existing === undefined) {
@@ -543,7 +653,9 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
       return found.id;
     };
     for (const [i, role] of doc.roles.entries()) {
-      const existing = state.legacyRoles.find((r) => !r.system && r.nameKey === legacyRoleKey(role.name));
+      const existing = state.legacyRoles.find(
+        (r) => !r.system && r.nameKey === legacyRoleKey(role.name),
+      );
       const projectIds = role.projects.map(projectId);
       const input = {
         name: role.name,
@@ -566,15 +678,27 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
     }
 
     // Grants: identified by project, role and assignee; only their expiry can change in place.
-    const grantKey = (g: { projectId: number; roleId: string; groupId: string | null; memberId: number | null }) =>
-      `${g.projectId}|${g.roleId}|${g.groupId ?? ''}|${g.memberId ?? ''}`;
+    const grantKey = (g: {
+      projectId: number;
+      roleId: string;
+      groupId: string | null;
+      memberId: number | null;
+    }) => `${g.projectId}|${g.roleId}|${g.groupId ?? ''}|${g.memberId ?? ''}`;
     const desiredGrants = doc.grants.map((grant, index) => {
       const role = state.projectRoles.find((r) => r.nameKey === key(grant.role));
       const group =
-        grant.group === undefined ? undefined : state.groups.find((g) => g.nameKey === key(grant.group ?? ''));
+        grant.group === undefined
+          ? undefined
+          : state.groups.find((g) => g.nameKey === key(grant.group ?? ''));
       const member =
-        grant.user === undefined ? undefined : state.members.find((m) => m.emailKey === key(grant.user ?? ''));
-      if (role === undefined || (grant.group !== undefined && group === undefined) || (grant.user !== undefined && member === undefined))
+        grant.user === undefined
+          ? undefined
+          : state.members.find((m) => m.emailKey === key(grant.user ?? ''));
+      if (
+        role === undefined ||
+        (grant.group !== undefined && group === undefined) ||
+        (grant.user !== undefined && member === undefined)
+      )
         throw new Error(`grant ${index} lost a reference`);
       return {
         index,
@@ -593,7 +717,8 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
     };
     for (const existing of state.grants) {
       if (desiredKeys.has(grantKey(existing))) continue;
-      const role = state.projectRoles.find((r) => r.id === existing.roleId)?.name ?? existing.roleId;
+      const role =
+        state.projectRoles.find((r) => r.id === existing.roleId)?.name ?? existing.roleId;
       const assignee =
         existing.groupId === null
           ? `user ${existing.memberEmail ?? ''}`
@@ -640,7 +765,9 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
       if (current === undefined) throw new Error(`feature ${label} vanished`);
       const groupIds = feature.access.groups.map(
         (name) =>
-          state.endUserGroups.find((g) => envKey(g.environment, g.name) === envKey(feature.environment, name))?.id ?? 0,
+          state.endUserGroups.find(
+            (g) => envKey(g.environment, g.name) === envKey(feature.environment, name),
+          )?.id ?? 0,
       );
       const userIds = feature.access.end_users.map(
         (email) => state.endUsers.find((u) => u.emailKey === key(email))?.id ?? 0,
@@ -655,9 +782,12 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
       };
       const granting = grant.end_user_group_ids.length + grant.end_user_ids.length > 0;
       const revoking = revoke.end_user_group_ids.length + revoke.end_user_ids.length > 0;
-      if ((granting || revoking) && !changedFeatures.has(label)) plan.add('update', 'feature', label);
-      if (revoking) await at(`/features/${i}/access`, () => features.revokeAccess(ctx, current.id, revoke));
-      if (granting) await at(`/features/${i}/access`, () => features.grantAccess(ctx, current.id, grant));
+      if ((granting || revoking) && !changedFeatures.has(label))
+        plan.add('update', 'feature', label);
+      if (revoking)
+        await at(`/features/${i}/access`, () => features.revokeAccess(ctx, current.id, revoke));
+      if (granting)
+        await at(`/features/${i}/access`, () => features.grantAccess(ctx, current.id, grant));
     }
 
     // Policies: a policy moved to another feature is replaced (its feature cannot change).
@@ -669,26 +799,41 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
       const ids = policy.scope.targets.map((target) =>
         policy.scope.type === 'users'
           ? (state.endUsers.find((u) => u.emailKey === key(target))?.id ?? 0)
-          : (state.endUserGroups.find((g) => envKey(g.environment, g.name) === envKey(policy.environment, target))?.id ?? 0),
+          : (state.endUserGroups.find(
+              (g) => envKey(g.environment, g.name) === envKey(policy.environment, target),
+            )?.id ?? 0),
       );
-      return { index, policy, featureId: feature.id, ids, label: `${policy.environment}/${policy.name.trim()}` };
+      return {
+        index,
+        policy,
+        featureId: feature.id,
+        ids,
+        label: `${policy.environment}/${policy.name.trim()}`,
+      };
     });
     for (const existing of state.policies) {
       const wanted = desiredPolicies.find(
-        (d) => envKey(d.policy.environment, d.policy.name) === envKey(existing.environment, existing.name),
+        (d) =>
+          envKey(d.policy.environment, d.policy.name) ===
+          envKey(existing.environment, existing.name),
       );
       if (wanted !== undefined && wanted.featureId === existing.featureId) continue;
-      if (wanted === undefined) plan.add('delete', 'policy', `${existing.environment}/${existing.name}`);
+      if (wanted === undefined)
+        plan.add('delete', 'policy', `${existing.environment}/${existing.name}`);
       await policies.deletePolicy(ctx, existing.id);
     }
     for (const { index, policy, featureId, ids, label } of desiredPolicies) {
       const existing = state.policies.find(
-        (p) => envKey(p.environment, p.name) === envKey(policy.environment, policy.name) && p.featureId === featureId,
+        (p) =>
+          envKey(p.environment, p.name) === envKey(policy.environment, policy.name) &&
+          p.featureId === featureId,
       );
       const path = `/policies/${index}`;
       const scope = { type: policy.scope.type, ids: policy.scope.type === 'all' ? [] : ids };
       if (existing === undefined) {
-        const replaced = state.policies.some((p) => envKey(p.environment, p.name) === envKey(policy.environment, policy.name));
+        const replaced = state.policies.some(
+          (p) => envKey(p.environment, p.name) === envKey(policy.environment, policy.name),
+        );
         plan.add(replaced ? 'update' : 'create', 'policy', label);
         await at(path, () =>
           policies.createPolicy(ctx, {
@@ -704,9 +849,19 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
       } else if (
         existing.name !== policy.name.trim() ||
         existing.description !== policy.description ||
-        !sameJson(sortedUnique(fromJson<string[]>(existing.tools)), sortedUnique(policy.tools.map((t) => t.trim()))) ||
+        !sameJson(
+          sortedUnique(fromJson<string[]>(existing.tools)),
+          sortedUnique(policy.tools.map((t) => t.trim())),
+        ) ||
         existing.scopeType !== policy.scope.type ||
-        !sameSet(existing.scopeType === 'users' ? existing.userIds : existing.scopeType === 'groups' ? existing.groupIds : [], scope.ids) ||
+        !sameSet(
+          existing.scopeType === 'users'
+            ? existing.userIds
+            : existing.scopeType === 'groups'
+              ? existing.groupIds
+              : [],
+          scope.ids,
+        ) ||
         existing.effect !== policy.effect
       ) {
         plan.add('update', 'policy', label);
@@ -777,7 +932,11 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
     },
 
     /** Plans and applies the document in one transaction; a dry run rolls it back and reports the plan. */
-    async apply(ctx: RequestContext, doc: WorkspaceDocument, dryRun: boolean): Promise<ApplyResult> {
+    async apply(
+      ctx: RequestContext,
+      doc: WorkspaceDocument,
+      dryRun: boolean,
+    ): Promise<ApplyResult> {
       await requireWholeWorkspace(ctx);
       let steps: PlanStep[];
       try {
@@ -790,7 +949,12 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
         if (!(error instanceof DryRunRollback)) throw error;
         steps = error.steps;
       }
-      return { dry_run: dryRun, applied: !dryRun && steps.length > 0, steps, summary: summarise(steps) };
+      return {
+        dry_run: dryRun,
+        applied: !dryRun && steps.length > 0,
+        steps,
+        summary: summarise(steps),
+      };
     },
   };
 }
