@@ -20,16 +20,17 @@ import {
   type ApplyWorkspaceResponse,
   type PlanStep,
 } from '@roster/contracts';
-import SQLite from 'better-sqlite3';
 import { loadConfig, type Config } from './config.js';
-import { isPostgresUrl, migrateToLatest, openStore, type Store } from './storage/connect.js';
-import { createServices } from './app.js';
-import { createConsoleService } from './modules/console/console.service.js';
-import { listWorkspaces } from './modules/workspaces/workspaces.repository.js';
-import { listEnvironments } from './modules/environments/environments.repository.js';
+import type { Store } from './storage/connect.js';
 import { AppError } from './lib/errors.js';
 import { systemClock } from './lib/clock.js';
 import type { RequestContext } from './lib/context.js';
+
+// The server's modules (Fastify, Kysely, the drivers) are loaded by the commands that use them:
+// `export`, `apply` and `--help` start without them.
+const storage = () => import('./storage/connect.js');
+const application = () => import('./app.js');
+const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url);
 
 /** A failure the user can act on: its message is printed as is, without a stack. */
 class CliError extends Error {
@@ -48,6 +49,7 @@ const CLI_ACTOR = { type: 'system', id: 'cli', name: 'roster CLI' } as const;
 /** Opens the configured database, migrated, and runs `work` on it; the store is closed after. */
 async function withStore<T>(work: (store: Store, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
+  const { migrateToLatest, openStore } = await storage();
   const store = openStore({ url: config.databaseUrl, poolSize: 2 });
   try {
     await migrateToLatest(store);
@@ -62,6 +64,8 @@ async function workspaceContext(
   store: Store,
   workspace: string | undefined,
 ): Promise<RequestContext> {
+  const { listWorkspaces } = await import('./modules/workspaces/workspaces.repository.js');
+  const { listEnvironments } = await import('./modules/environments/environments.repository.js');
   const workspaces = await listWorkspaces(store.db);
   const chosen =
     workspace === undefined
@@ -270,7 +274,8 @@ export function program(): Command {
           throw new CliError('--name must have 1 to 200 characters.', 2);
         await withStore(async (store, config) => {
           const ctx = await workspaceContext(store, options.workspace);
-          const services = createServices({ store, config });
+          const services = (await application()).createServices({ store, config });
+          const { createConsoleService } = await import('./modules/console/console.service.js');
           const consoleService = createConsoleService({
             db: store.db,
             clock: systemClock,
@@ -311,7 +316,7 @@ export function program(): Command {
           throw new CliError('--name must have 1 to 200 characters.', 2);
         await withStore(async (store, config) => {
           const ctx = await workspaceContext(store, options.workspace);
-          const services = createServices({ store, config });
+          const services = (await application()).createServices({ store, config });
           const client = await services.apiClients.createClient(ctx, {
             name,
             ...(options.environments === undefined
@@ -338,7 +343,7 @@ export function program(): Command {
         throw new CliError(`The API client ID must be a number, got "${id}"`, 2);
       await withStore(async (store, config) => {
         const ctx = await workspaceContext(store, options.workspace);
-        const services = createServices({ store, config });
+        const services = (await application()).createServices({ store, config });
         const client = await services.apiClients.rotateClient(ctx, Number(id));
         say(`API client ${client.id} "${client.name}" has a new token, shown this once:`);
         process.stdout.write(`${client.token}\n`);
@@ -363,6 +368,7 @@ export function program(): Command {
           `No database at ${config.databaseUrl} (set ROSTER_DATA_DIR or ROSTER_DATABASE_URL).`,
         );
       if (existsSync(file)) throw new CliError(`${file} already exists: give a new file name.`);
+      const { default: SQLite } = await import('better-sqlite3');
       const database = new SQLite(config.databaseUrl, { fileMustExist: true });
       try {
         // The busy timeout lets the copy wait out a writer's lock instead of failing at once.
