@@ -150,7 +150,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('roster export', { timeout: 120_000 }, () => {
+describe('roster export', { timeout: 300_000 }, () => {
   it('writes every kind of object by name, built-ins left out', async () => {
     const document = await exportOf(source.token);
     expect(document).toEqual({
@@ -248,7 +248,7 @@ describe('roster export', { timeout: 120_000 }, () => {
   });
 });
 
-describe('roster apply', { timeout: 120_000 }, () => {
+describe('roster apply', { timeout: 300_000 }, () => {
   it('reproduces the workspace in a new one: dry run first, then applied, then nothing to do', async () => {
     const document = await exportOf(source.token);
     const target = await newWorkspace('Target');
@@ -424,6 +424,10 @@ describe('roster apply', { timeout: 120_000 }, () => {
       [
         (d) => (d.policies[1].scope.targets = ['Nobody']),
         '/policies/1/scope/targets/0: End-user group Nobody not found in prod',
+      ],
+      [
+        (d) => (d.policies[0].scope.targets = ['Support']),
+        '/policies/0/scope/targets: A policy scoped to all users takes no targets',
       ],
       [
         (d) => (d.features[0].access.end_users = ['ghost@example.com']),

@@ -49,7 +49,7 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
   }
 }
 
-describe('roster on the database', { timeout: 120_000 }, () => {
+describe('roster on the database', { timeout: 300_000 }, () => {
   it('answers --help for every command, and a usage error with exit code 2', async () => {
     for (const args of [
       ['--help'],

@@ -446,6 +446,11 @@ function checkDocument(doc: WorkspaceDocument, state: WorkspaceState): void {
         `/policies/${i}/feature`,
         `Feature ${policy.feature} is not in the document's ${policy.environment} features`,
       );
+    if (policy.scope.type === 'all' && policy.scope.targets.length > 0)
+      throw badRequest(
+        'policy.scope_ids',
+        `/policies/${i}/scope/targets: A policy scoped to all users takes no targets`,
+      );
     policy.scope.targets.forEach((target, j) => {
       const path = `/policies/${i}/scope/targets/${j}`;
       if (policy.scope.type === 'users' && !endUsers.has(key(target)))
