@@ -396,6 +396,19 @@ describe('roster apply', { timeout: 300_000 }, () => {
     );
     expect(wrongType.status).toBe(400);
     expect(wrongType.body.errors[0].title).toBe('roles.0.privileges must be object');
+    // A whole workspace in one request: past the API's 1 MiB, up to 16 MiB.
+    const padded = `${JSON.stringify(document)}${' '.repeat(2 * 1024 * 1024)}`;
+    const large = await server.request('POST', '/api/workspace/apply?dry_run=true', {
+      body: padded,
+      token: target.token,
+    });
+    expect(large.status).toBe(200);
+    expect(large.body.data).toMatchObject({ dry_run: true, applied: false });
+    const tooLarge = await server.request('POST', '/api/workspace/apply?dry_run=true', {
+      body: `${JSON.stringify(document)}${' '.repeat(17 * 1024 * 1024)}`,
+      token: target.token,
+    });
+    expect(tooLarge.status).toBe(413);
     expect(await exportOf(target.token)).toEqual(before);
   });
 
