@@ -78,6 +78,8 @@ import { registerConsole, sessionAuthenticator } from './modules/console/console
 import { createSsoService } from './modules/sso/sso.service.js';
 import { createSecretBox } from './modules/sso/sso.secrets.js';
 import { registerPublicSsoRoutes, registerSsoRoutes } from './modules/sso/sso.routes.js';
+import { createWorkspaceConfigService } from './modules/workspace-config/workspace-config.service.js';
+import { registerWorkspaceConfigRoutes } from './modules/workspace-config/workspace-config.routes.js';
 import path from 'node:path';
 
 export interface AppDeps {
@@ -150,6 +152,7 @@ export function createServices(deps: AppDeps) {
     endUserGroups: createEndUserGroupsService({ db, clock }),
     features: createFeaturesService({ db, clock }),
     policies: createPoliciesService({ db, clock }),
+    workspaceConfig: createWorkspaceConfigService({ db, clock }),
     approvals,
     endUserDecisions: createEndUserDecisionsService({
       db,
@@ -406,6 +409,7 @@ export async function buildApp(deps: AppDeps) {
         registerApprovalRoutes(authed, services.approvals);
         registerScimConnectionRoutes(authed, services.scim);
         registerSsoRoutes(authed, services.sso);
+        registerWorkspaceConfigRoutes(authed, services.workspaceConfig);
         done();
       });
     },

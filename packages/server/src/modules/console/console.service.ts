@@ -546,6 +546,30 @@ export function createConsoleService(deps: {
       });
     },
 
+    /**
+     * `roster admin create`: a console admin (Admin in every environment) with this password, made
+     * by an operator on the database itself; an existing collaborator with the email is promoted.
+     */
+    async createAdmin(
+      workspaceId: number,
+      input: { name: string; email: string; password: string },
+      actor: { type: 'system'; id: string; name: string },
+    ): Promise<{ id: number; name: string; email: string }> {
+      return deps.db.transaction().execute(async (trx) => {
+        const member = await makeAdmin(trx, workspaceId, input);
+        await insertAuditEvent(trx, {
+          workspaceId,
+          actor,
+          action: 'console.admin_created',
+          targetType: 'member',
+          targetId: member.id,
+          after: { name: member.name, email: member.email },
+          createdAt: now(),
+        });
+        return { id: member.id, name: member.name, email: member.email };
+      });
+    },
+
     /** The invitation page: accepts the invitation and sets the new collaborator's password. */
     async acceptInvitation(token: string, body: AcceptWithPasswordBody): Promise<Member> {
       const name = body.name.trim();
