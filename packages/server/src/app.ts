@@ -79,6 +79,7 @@ import { createSsoService } from './modules/sso/sso.service.js';
 import { createSecretBox } from './modules/sso/sso.secrets.js';
 import { registerPublicSsoRoutes, registerSsoRoutes } from './modules/sso/sso.routes.js';
 import path from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 
 export interface AppDeps {
   store: Store;
@@ -107,7 +108,18 @@ export function createServices(deps: AppDeps) {
     pollIntervalMs: deps.config.changePollMs,
   });
   // The access index answers every collaborator check from memory (docs/decisions.md).
-  const accessIndex = new AccessIndex({ db, clock, changes: changeFeed });
+  // Workspaces load on first use and the least recently used are evicted past the budget.
+  const accessIndex = new AccessIndex({
+    db,
+    clock,
+    changes: changeFeed,
+    memoryBudgetBytes:
+      deps.config.index.memoryMb > 0
+        ? deps.config.index.memoryMb * 1024 * 1024
+        : getHeapStatistics().heap_size_limit / 2,
+    loadWaitMs: deps.config.index.loadWaitMs,
+    warmAtStart: deps.config.index.warmAtStart,
+  });
   return {
     changeFeed,
     accessIndex,
@@ -318,6 +330,8 @@ export async function buildApp(deps: AppDeps) {
     const described = {
       dialect: deps.store.dialect,
       ...(notifications === undefined ? {} : { notifications }),
+      // What is warm: workspaces load on first use, so this never makes the instance unready.
+      index: services.accessIndex.state(),
     };
     try {
       await pingStore(deps.store);

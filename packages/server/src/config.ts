@@ -41,7 +41,18 @@ export interface Config {
    * key file in the data directory (modules/sso/sso.secrets.ts).
    */
   secretKey: string | undefined;
+  /** The access index's loaded workspaces (docs/operations.md, "Many workspaces"). */
+  index: IndexConfig;
   console: ConsoleConfig;
+}
+
+export interface IndexConfig {
+  /** ROSTER_INDEX_MEMORY_MB: the budget of loaded workspaces, in MB; 0: half the V8 heap limit. */
+  memoryMb: number;
+  /** ROSTER_INDEX_LOAD_WAIT_MS: how long a request waits for its workspace's load before a 503. */
+  loadWaitMs: number;
+  /** ROSTER_INDEX_WARM: load workspaces in the background at start, until the budget is nearly full. */
+  warmAtStart: boolean;
 }
 
 /** The admin console's settings. */
@@ -153,6 +164,14 @@ function loadConsoleConfig(env: NodeJS.ProcessEnv): ConsoleConfig {
   };
 }
 
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = optional(env[name]?.trim());
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
 function secretKey(env: NodeJS.ProcessEnv): string | undefined {
   const key = optional(env.ROSTER_SECRET_KEY);
   if (key !== undefined && key.length < 32)
@@ -194,6 +213,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: trustProxy(env),
     changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
     secretKey: secretKey(env),
+    index: {
+      memoryMb: integer(env, 'ROSTER_INDEX_MEMORY_MB', 0, 0, 1_048_576),
+      loadWaitMs: integer(env, 'ROSTER_INDEX_LOAD_WAIT_MS', 2_000, 1, 600_000),
+      warmAtStart: flag(env, 'ROSTER_INDEX_WARM', true),
+    },
     console: loadConsoleConfig(env),
   };
 }

@@ -274,7 +274,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
 
   function workspaceOf(ctx: RequestContext): WorkspaceIndex {
     const workspace = index.workspace(ctx.workspaceId);
-    // The index holds every workspace a valid credential can belong to; this is a server fault.
+    // Routes wait for `ready` first; only an eviction in between lands here (its retry reloads).
     if (workspace === undefined)
       throw new AppError(503, 'access.index_unavailable', 'The access index is not ready');
     return workspace;
@@ -624,6 +624,14 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
   }
 
   return {
+    /**
+     * Undefined when the caller's workspace is loaded; else a promise of its load (a 503 with
+     * Retry-After when it fails or is slow). Every route of this service awaits it first.
+     */
+    ready(ctx: RequestContext): Promise<void> | undefined {
+      return index.ready(ctx.workspaceId);
+    },
+
     check(ctx: RequestContext, check: AccessCheck): AccessDecision {
       return checkOne(ctx, workspaceOf(ctx), check, index.nowMs());
     },
