@@ -115,8 +115,8 @@ export function createServices(deps: AppDeps) {
     changes: changeFeed,
     memoryBudgetBytes:
       deps.config.index.memoryMb > 0
-        ? deps.config.index.memoryMb * 1024 * 1024
-        : getHeapStatistics().heap_size_limit / 2,
+        ? Math.floor(deps.config.index.memoryMb * 1024 * 1024)
+        : Math.floor(getHeapStatistics().heap_size_limit / 2),
     loadWaitMs: deps.config.index.loadWaitMs,
     warmAtStart: deps.config.index.warmAtStart,
   });

@@ -164,6 +164,16 @@ function loadConsoleConfig(env: NodeJS.ProcessEnv): ConsoleConfig {
   };
 }
 
+/** A size in MB, fractions allowed (a test budget of 0.05 MB holds one small workspace); 0 when unset. */
+function megabytes(env: NodeJS.ProcessEnv, name: string): number {
+  const raw = optional(env[name]?.trim());
+  if (raw === undefined) return 0;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(value) || value > 1_048_576)
+    throw new Error(`${name} must be a number of megabytes from 0 to 1048576, got "${raw}"`);
+  return value;
+}
+
 function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
   const raw = optional(env[name]?.trim());
   if (raw === undefined) return fallback;
@@ -214,7 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
     secretKey: secretKey(env),
     index: {
-      memoryMb: integer(env, 'ROSTER_INDEX_MEMORY_MB', 0, 0, 1_048_576),
+      memoryMb: megabytes(env, 'ROSTER_INDEX_MEMORY_MB'),
       loadWaitMs: integer(env, 'ROSTER_INDEX_LOAD_WAIT_MS', 2_000, 1, 600_000),
       warmAtStart: flag(env, 'ROSTER_INDEX_WARM', true),
     },
