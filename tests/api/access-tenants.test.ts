@@ -12,11 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { testDialect } from '../helpers/database.js';
 import { PLATFORM_TOKEN, createMember, type Roster } from '../helpers/roster.js';
-import {
-  PROPERTY_SETUP_TIMEOUT_MS,
-  propertyRuns,
-  propertyTimeout,
-} from '../helpers/property.js';
+import { PROPERTY_SETUP_TIMEOUT_MS, propertyRuns, propertyTimeout } from '../helpers/property.js';
 
 /** The bound docs/decisions.md states for another instance's writes (access-cluster.test.ts). */
 const STALENESS_BOUND_MS = 1_000;

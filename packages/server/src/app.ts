@@ -236,11 +236,17 @@ export async function buildApp(deps: AppDeps) {
   // Before any route is registered, so that every route, error and static file gets them.
   registerSecurityHeaders(app);
   services.changeFeed.useLog(app.log);
+  services.accessIndex.useLog(app.log);
   // The access index: built before the first request, refreshed by the change feed after every
   // write request before its response goes out (so the writer's next check sees the write); the
   // feed stops on close.
   app.addHook('onReady', () => services.changeFeed.start(() => services.accessIndex.build()));
   app.addHook('onClose', () => services.changeFeed.stop());
+  // Warming the index waits until the server listens: workspaces load on use meanwhile.
+  app.addHook('onListen', (done) => {
+    services.accessIndex.startWarming();
+    done();
+  });
   // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
   // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
   // after the body is parsed (a body's stream events would lose the async context), before any

@@ -63,8 +63,11 @@ export interface AccessIndexOptions {
   loadWaitMs?: number;
   /** Warm workspaces in the background at start, in ID order, until the budget is nearly full. */
   warmAtStart?: boolean;
-  /** Where load failures are reported. */
-  onLoadError?: (workspaceId: number, error: unknown) => void;
+}
+
+/** The part of a pino/Fastify logger the index uses. */
+export interface IndexLog {
+  error(details: object, message: string): void;
 }
 
 /** What one sync must reload in one workspace: markDirty fills it from the events. */
@@ -137,6 +140,7 @@ export class AccessIndex {
   private generation = 0;
   private readonly budget: number;
   private readonly loadWaitMs: number;
+  private log: IndexLog | undefined;
   /** Counters for docs, tests and operators. */
   readonly stats = { fullReloads: 0, lastBuildMs: 0, loads: 0, evictions: 0, loadFailures: 0 };
 
@@ -185,6 +189,11 @@ export class AccessIndex {
     return this.waitForLoad(id);
   }
 
+  /** Reports load failures to the server's logger. */
+  useLog(log: IndexLog): void {
+    this.log = log;
+  }
+
   /** The time of a check; no Date is made with the system clock (tests inject a clock they move). */
   nowMs(): number {
     return this.options.clock === systemClock ? Date.now() : this.options.clock.now().getTime();
@@ -206,16 +215,23 @@ export class AccessIndex {
 
   /**
    * Drops every loaded workspace; they load again on use. The change feed calls it at start,
-   * after it has read the log's position. With `warmAtStart`, workspaces are then loaded in the
-   * background, a few at a time, until the budget is nearly full: the server listens meanwhile.
+   * after it has read the log's position.
    */
   build(): Promise<void> {
     this.generation += 1;
     this.loaded.clear();
     this.totalBytes = 0;
     this.failed.clear();
-    if (this.options.warmAtStart === true) void this.warm(this.generation);
     return Promise.resolve();
+  }
+
+  /**
+   * With `warmAtStart`, loads workspaces in the background in ID order, a few at a time, until
+   * the budget is nearly full. app.ts starts it once the server listens, so it never delays
+   * start-up; requests meanwhile load their own workspace first.
+   */
+  startWarming(): void {
+    if (this.options.warmAtStart === true && !this.warming) void this.warm(this.generation);
   }
 
   private async warm(generation: number): Promise<void> {
@@ -233,7 +249,7 @@ export class AccessIndex {
       };
       await Promise.all(Array.from({ length: WARM_CONCURRENCY }, worker));
     } catch (error) {
-      this.options.onLoadError?.(-1, error);
+      this.log?.error({ err: error }, 'warming the access index stopped; workspaces load on use');
     } finally {
       if (generation === this.generation) {
         this.warming = false;
@@ -248,7 +264,9 @@ export class AccessIndex {
       throw unavailable(id);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.loadWaitMs);
+      timer = setTimeout(() => {
+        resolve('timeout');
+      }, this.loadWaitMs);
     });
     try {
       const outcome = await Promise.race([this.load(id), timeout]);
@@ -285,7 +303,10 @@ export class AccessIndex {
       (error: unknown) => {
         this.stats.loadFailures += 1;
         this.failed.set(id, Date.now());
-        this.options.onLoadError?.(id, error);
+        this.log?.error(
+          { err: error, workspaceId: id },
+          'could not load a workspace into the access index; its requests answer 503 until a retry loads it',
+        );
         return error ?? new Error('load failed');
       },
     );
