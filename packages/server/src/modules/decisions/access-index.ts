@@ -49,6 +49,17 @@ const WARM_CONCURRENCY = 2;
 /** Eviction frees down to this share of the budget, so a full budget does not evict on every load. */
 const EVICT_TO = 0.9;
 
+/**
+ * Lets the event loop run what is waiting (requests, timers) before going on. On SQLite every
+ * query resolves without leaving the microtask queue, so a load, and the warm-up above all, would
+ * otherwise hold the loop from its first query to its last: 1,000 workspaces warming kept
+ * /readyz from answering for 50 s.
+ */
+const yieldToLoop = () =>
+  new Promise<void>((resolve) => {
+    setImmediate(resolve);
+  });
+
 export interface AccessIndexOptions {
   db: Db;
   clock: Clock;
@@ -245,6 +256,7 @@ export class AccessIndex {
           if (this.totalBytes >= this.budget * EVICT_TO) return;
           const id = ids[next++] as number;
           if (!this.loaded.has(id)) await this.load(id);
+          await yieldToLoop();
         }
       };
       await Promise.all(Array.from({ length: WARM_CONCURRENCY }, worker));
@@ -322,6 +334,7 @@ export class AccessIndex {
     const db = this.options.db;
     const workspace = await this.buildWorkspace(id);
     if (workspace === undefined) throw new Error(`workspace ${id} does not exist`);
+    await yieldToLoop();
     const entry: Loaded = {
       workspace,
       endUsers: new EndUserSlice(await loadEndUserSliceRows(db, id)),
@@ -378,6 +391,7 @@ export class AccessIndex {
       const page = await loadMembershipPage(db, id, after);
       index.addMembershipRows(page);
       if (page.length < LOAD_PAGE_SIZE) break;
+      await yieldToLoop();
       after = (page[page.length - 1] as { id: number }).id;
     }
     index.reserveGrants(await countGrants(db, id));
@@ -385,6 +399,7 @@ export class AccessIndex {
       const page = await loadGrantPage(db, id, after);
       index.addGrantRows(page);
       if (page.length < LOAD_PAGE_SIZE) break;
+      await yieldToLoop();
       after = (page[page.length - 1] as GrantIndexRow).id;
     }
     index.finishLoad();
