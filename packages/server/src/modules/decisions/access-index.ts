@@ -46,6 +46,11 @@ const FULL_RELOAD_THRESHOLD = 500;
 const RETRY_AFTER_FAILURE_MS = 1_000;
 /** Start-up warming: workspaces loaded at once (one SQLite connection serves them all). */
 const WARM_CONCURRENCY = 2;
+/**
+ * While requests ask for the index, the warm-up loads one workspace per this many ms: a request
+ * then waits for at most one load in progress, not for a queue of them.
+ */
+const WARM_PACE_MS = 50;
 /** Eviction frees down to this share of the budget, so a full budget does not evict on every load. */
 const EVICT_TO = 0.9;
 
@@ -147,6 +152,8 @@ export class AccessIndex {
   private totalBytes = 0;
   private useCounter = 0;
   private warming = false;
+  /** When a request last asked for the index (Date.now()): the warm-up gives way to requests. */
+  private lastDemandMs = 0;
   /** Bumped by build(): a warm-up from an earlier build stops. */
   private generation = 0;
   private readonly budget: number;
@@ -192,6 +199,7 @@ export class AccessIndex {
    * longer than the wait bound. Concurrent first requests share one load.
    */
   ready(id: number): Promise<void> | undefined {
+    this.lastDemandMs = Date.now();
     const entry = this.loaded.get(id);
     if (entry !== undefined) {
       entry.lastUsed = ++this.useCounter;
@@ -212,6 +220,8 @@ export class AccessIndex {
 
   /** What is warm, for /readyz. */
   state(): IndexState {
+    // A readiness probe is a request too: the warm-up gives way to it.
+    this.lastDemandMs = Date.now();
     return {
       workspaces_loaded: this.loaded.size,
       workspaces_loading: this.loading.size,
@@ -257,6 +267,8 @@ export class AccessIndex {
           const id = ids[next++] as number;
           if (!this.loaded.has(id)) await this.load(id);
           await yieldToLoop();
+          if (Date.now() - this.lastDemandMs < WARM_PACE_MS)
+            await new Promise((resolve) => setTimeout(resolve, WARM_PACE_MS));
         }
       };
       await Promise.all(Array.from({ length: WARM_CONCURRENCY }, worker));
