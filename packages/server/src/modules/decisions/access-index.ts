@@ -118,7 +118,14 @@ const emptyDirty = (): Dirty => ({
 /** One workspace held in memory. */
 interface Loaded {
   workspace: WorkspaceIndex;
-  endUsers: EndUserSlice;
+  /**
+   * Null until an end-user question needs it: most checks are collaborators', and the slice of a
+   * workspace with 500 end users is five times its collaborator index.
+   */
+  endUsers: EndUserSlice | null;
+  endUsersLoad: Loading | null;
+  /** When the slice's last load failed (its questions answer 503 for a moment), else 0. */
+  endUsersFailedAt: number;
   /** Its estimated size, as counted in the index's total. */
   bytes: number;
   /** The index's use counter at its last use: the least recently used is evicted first. */
@@ -182,7 +189,10 @@ export class AccessIndex {
     return entry.workspace;
   }
 
-  /** The workspace's end users, features and policies (end-user-index.ts), as `workspace`. */
+  /**
+   * The workspace's end users, features and policies (end-user-index.ts), as `workspace`: loaded
+   * on the first end-user question (`readyEndUsers`).
+   */
   endUsers(id: number): EndUserSlice | undefined {
     const entry = this.loaded.get(id);
     if (entry === undefined) {
@@ -190,7 +200,19 @@ export class AccessIndex {
       return undefined;
     }
     entry.lastUsed = ++this.useCounter;
-    return entry.endUsers;
+    if (entry.endUsers === null) void this.loadEndUsers(id, entry);
+    return entry.endUsers ?? undefined;
+  }
+
+  /** As `ready`, for a question about end users: the workspace and its end-user slice. */
+  readyEndUsers(id: number): Promise<void> | undefined {
+    this.lastDemandMs = Date.now();
+    const entry = this.loaded.get(id);
+    if (entry?.endUsers != null) {
+      entry.lastUsed = ++this.useCounter;
+      return undefined;
+    }
+    return this.waitForEndUsers(id);
   }
 
   /**
@@ -286,6 +308,23 @@ export class AccessIndex {
     const failedAt = this.failed.get(id);
     if (failedAt !== undefined && Date.now() - failedAt < RETRY_AFTER_FAILURE_MS)
       throw unavailable(id);
+    await this.withinWait(id, this.load(id));
+    if (!this.loaded.has(id)) throw unavailable(id);
+  }
+
+  private async waitForEndUsers(id: number): Promise<void> {
+    if (!this.loaded.has(id)) await this.waitForLoad(id);
+    const entry = this.loaded.get(id);
+    if (entry === undefined) throw unavailable(id);
+    if (entry.endUsers !== null) return;
+    if (Date.now() - entry.endUsersFailedAt < RETRY_AFTER_FAILURE_MS) throw unavailable(id);
+    await this.withinWait(id, this.loadEndUsers(id, entry));
+    // The load set it (TypeScript keeps the narrowing from before the await).
+    if ((entry.endUsers as EndUserSlice | null) === null) throw unavailable(id);
+  }
+
+  /** Waits for a load (settled: its failure or undefined) at most loadWaitMs; else a 503. */
+  private async withinWait(id: number, load: Promise<unknown>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => {
@@ -293,7 +332,7 @@ export class AccessIndex {
       }, this.loadWaitMs);
     });
     try {
-      const outcome = await Promise.race([this.load(id), timeout]);
+      const outcome = await Promise.race([load, timeout]);
       if (outcome === 'timeout') {
         throw new AppError(
           503,
@@ -343,37 +382,79 @@ export class AccessIndex {
 
   private async loadNow(id: number, loading: Loading): Promise<void> {
     const generation = this.generation;
-    const db = this.options.db;
     const workspace = await this.buildWorkspace(id);
     if (workspace === undefined) throw new Error(`workspace ${id} does not exist`);
-    await yieldToLoop();
     const entry: Loaded = {
       workspace,
-      endUsers: new EndUserSlice(await loadEndUserSliceRows(db, id)),
+      endUsers: null,
+      endUsersLoad: null,
+      endUsersFailedAt: 0,
       bytes: 0,
       lastUsed: 0,
     };
     // Writes the feed delivered while the rows were read may be missing from them: apply them now,
     // before anyone can read the index (their rows are read again, which is harmless).
-    while (loading.events.length > 0) {
-      const events = loading.events.splice(0);
-      const dirty = emptyDirty();
-      for (const event of events) markDirty(dirty, event);
-      await this.refresh(id, entry, dirty);
-    }
+    while (loading.events.length > 0) await this.refresh(id, entry, loading.events.splice(0));
     if (generation !== this.generation) return;
     this.stats.loads += 1;
     this.loading.delete(id);
     this.install(id, entry);
   }
 
+  /**
+   * Loads the end-user slice of a loaded workspace, or joins its load in progress; settles with
+   * the failure, if any. Events for the workspace that arrive meanwhile are kept by `refresh` and
+   * applied before the slice is set, as for a workspace's load.
+   */
+  private loadEndUsers(id: number, entry: Loaded): Promise<unknown> {
+    if (entry.endUsersLoad !== null) return entry.endUsersLoad.settled;
+    const loading: Loading = { settled: Promise.resolve(), events: [] };
+    const run = async () => {
+      let slice = new EndUserSlice(await loadEndUserSliceRows(this.options.db, id));
+      while (loading.events.length > 0) {
+        const dirty = emptyDirty();
+        for (const event of loading.events.splice(0)) markDirty(dirty, event);
+        slice = await this.reloadEndUsers(id, slice, dirty);
+      }
+      entry.endUsers = slice;
+      entry.endUsersLoad = null;
+      entry.endUsersFailedAt = 0;
+      this.resize(id, entry);
+    };
+    loading.settled = run().then(
+      () => undefined,
+      (error: unknown) => {
+        entry.endUsersLoad = null;
+        entry.endUsersFailedAt = Date.now();
+        this.stats.loadFailures += 1;
+        this.log?.error(
+          { err: error, workspaceId: id },
+          "could not load a workspace's end users into the access index; its end-user questions answer 503 until a retry loads them",
+        );
+        return error ?? new Error('load failed');
+      },
+    );
+    entry.endUsersLoad = loading;
+    return loading.settled;
+  }
+
   private install(id: number, entry: Loaded): void {
     const previous = this.loaded.get(id);
     if (previous !== undefined) this.totalBytes -= previous.bytes;
-    entry.bytes = entry.workspace.estimateBytes() + entry.endUsers.estimateBytes();
+    entry.bytes = sizeOf(entry);
     entry.lastUsed = ++this.useCounter;
     this.loaded.set(id, entry);
     this.totalBytes += entry.bytes;
+    this.evictFor(entry);
+  }
+
+  /** Counts a held workspace's new size (after a sync or its slice's load) and evicts if over. */
+  private resize(id: number, entry: Loaded): void {
+    // Evicted meanwhile: its size no longer counts.
+    if (this.loaded.get(id) !== entry) return;
+    const bytes = sizeOf(entry);
+    this.totalBytes += bytes - entry.bytes;
+    entry.bytes = bytes;
     this.evictFor(entry);
   }
 
@@ -436,21 +517,23 @@ export class AccessIndex {
       const entry = this.loaded.get(workspaceId);
       // Not held: its next load reads the store, which has these writes.
       if (entry === undefined) continue;
-      const dirty = emptyDirty();
-      for (const event of list) markDirty(dirty, event);
-      await this.refresh(workspaceId, entry, dirty);
-      // Evicted meanwhile: its size no longer counts.
-      if (this.loaded.get(workspaceId) !== entry) continue;
-      const bytes = entry.workspace.estimateBytes() + entry.endUsers.estimateBytes();
-      this.totalBytes += bytes - entry.bytes;
-      entry.bytes = bytes;
-      this.evictFor(entry);
+      await this.refresh(workspaceId, entry, list);
+      this.resize(workspaceId, entry);
     }
   }
 
   /** Brings one held (or loading) workspace up to date with what the events name. */
-  private async refresh(workspaceId: number, entry: Loaded, dirty: Dirty): Promise<void> {
-    await this.reloadEndUsers(workspaceId, entry, dirty);
+  private async refresh(
+    workspaceId: number,
+    entry: Loaded,
+    events: readonly ChangeEvent[],
+  ): Promise<void> {
+    const dirty = emptyDirty();
+    for (const event of events) markDirty(dirty, event);
+    // The end-user slice: reloaded if held, kept for its load if loading, else read when needed.
+    if (entry.endUsers !== null)
+      entry.endUsers = await this.reloadEndUsers(workspaceId, entry.endUsers, dirty);
+    else if (entry.endUsersLoad !== null) entry.endUsersLoad.events.push(...events);
     const targets =
       dirty.members.size +
       dirty.groups.size +
@@ -476,14 +559,16 @@ export class AccessIndex {
    * The end-user slice: whole on a full change or above the threshold, else the named users and
    * groups one by one (read first, then applied without awaiting, as for collaborators).
    */
-  private async reloadEndUsers(workspaceId: number, entry: Loaded, dirty: Dirty): Promise<void> {
+  private async reloadEndUsers(
+    workspaceId: number,
+    slice: EndUserSlice,
+    dirty: Dirty,
+  ): Promise<EndUserSlice> {
     const db = this.options.db;
     const targets = dirty.endUserIds.size + dirty.endUserGroupIds.size;
-    if (targets === 0 && !dirty.endUsers && !dirty.full) return;
-    if (dirty.endUsers || dirty.full || targets > FULL_RELOAD_THRESHOLD) {
-      entry.endUsers = new EndUserSlice(await loadEndUserSliceRows(db, workspaceId));
-      return;
-    }
+    if (targets === 0 && !dirty.endUsers && !dirty.full) return slice;
+    if (dirty.endUsers || dirty.full || targets > FULL_RELOAD_THRESHOLD)
+      return new EndUserSlice(await loadEndUserSliceRows(db, workspaceId));
     const [users, groups] = await Promise.all([
       Promise.all(
         [...dirty.endUserIds].map(
@@ -496,11 +581,11 @@ export class AccessIndex {
         ),
       ),
     ]);
-    const slice = entry.endUsers;
     // Groups first (Everyone included: its creation is an event too): a user reload links the
     // user to groups the slice must already hold.
     for (const [id, reload] of groups) applyEndUserGroup(slice, id, reload);
     for (const [id, reload] of users) applyEndUser(slice, id, reload);
+    return slice;
   }
 
   /** Reads everything first, then changes the index without awaiting, so a check never sees half a reload. */
@@ -550,6 +635,11 @@ export class AccessIndex {
     for (const [projectId, reload] of projects) index.applyProject(projectId, reload);
     for (const [grantId, row] of grants) index.applyGrant(grantId, row);
   }
+}
+
+/** A held workspace's estimated bytes: its collaborator index, and its end users once loaded. */
+function sizeOf(entry: Loaded): number {
+  return entry.workspace.estimateBytes() + (entry.endUsers?.estimateBytes() ?? 0);
 }
 
 function unavailable(id: number): AppError {

@@ -17,7 +17,7 @@ import { errorResponses } from '../../http/schemas.js';
 import { pageRequest } from '../../lib/pagination.js';
 import { wantsCsv } from '../../lib/csv.js';
 import type { MembersService } from '../members/members.service.js';
-import { projectAccessCsv, type DecisionsService } from './decisions.service.js';
+import { isEndUserCheck, projectAccessCsv, type DecisionsService } from './decisions.service.js';
 
 const tags = ['Collaborators'];
 const accessTags = ['Access decisions'];
@@ -75,7 +75,7 @@ export function registerDecisionRoutes(
     async (request) => {
       const ctx = contextOf(request);
       // Undefined (no wait) when the workspace is loaded: the usual case.
-      const loading = decisions.ready(ctx);
+      const loading = decisions.ready(ctx, isEndUserCheck(request.body));
       if (loading !== undefined) await loading;
       return { data: decisions.check(ctx, request.body) };
     },
@@ -92,7 +92,7 @@ export function registerDecisionRoutes(
     },
     async (request) => {
       const ctx = contextOf(request);
-      const loading = decisions.ready(ctx);
+      const loading = decisions.ready(ctx, request.body.checks.some(isEndUserCheck));
       if (loading !== undefined) await loading;
       return { data: decisions.checkBatch(ctx, request.body) };
     },
