@@ -375,3 +375,53 @@ describe('a workspace whose index cannot load', () => {
     }
   });
 });
+
+describe.skipIf(testDialect === 'sqlite')(
+  'a first check that waits longer than ROSTER_INDEX_LOAD_WAIT_MS (PostgreSQL: a load is round trips; on SQLite it never yields to a timer)',
+  () => {
+    let cluster: Cluster;
+    let ws: Workspace;
+
+    beforeAll(async () => {
+      cluster = await startCluster();
+      ws = await createWorkspace(cluster.instances[0] as Roster, 20);
+    }, PROPERTY_SETUP_TIMEOUT_MS);
+    afterAll(async () => {
+      await cluster.close();
+    });
+
+    it('answers 503 with Retry-After while the load goes on, and the retry answers from the loaded index', async () => {
+      const fresh = await cluster.addInstance({
+        ROSTER_INDEX_WARM: 'false',
+        ROSTER_INDEX_LOAD_WAIT_MS: '1',
+      });
+      try {
+        const first = await as(fresh, ws.token).post('/api/access/check_batch', {
+          checks: checksOf(ws),
+        });
+        expect(first.status).toBe(503);
+        expect(first.headers.get('retry-after')).toBe('1');
+        expect(first.body).toEqual({
+          errors: [
+            {
+              code: 'service_unavailable',
+              title: `The access index of workspace ${ws.id} is still loading; retry in a moment`,
+            },
+          ],
+        });
+        const started = Date.now();
+        for (;;) {
+          const res = await as(fresh, ws.token).post('/api/access/check_batch', {
+            checks: checksOf(ws),
+          });
+          if (res.status === 200) break;
+          expect(Date.now() - started).toBeLessThan(5_000);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        expect(await answers(fresh, ws)).toEqual(await expectedFromStore(cluster, ws));
+      } finally {
+        await fresh.stop();
+      }
+    });
+  },
+);
