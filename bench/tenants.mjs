@@ -9,10 +9,12 @@
  * same checks on a server holding one such workspace (W = 1).
  *
  * BENCH_TENANTS=1000,10000 (default) picks the sizes; BENCH_TENANTS=200 is a quick run.
+ * BENCH_TENANTS_DIR=<dir> keeps the generated files there and reuses them on the next run
+ * (generating 10,000 workspaces takes minutes).
  * Results are printed and written to bench/tenants-results.md.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -174,22 +176,26 @@ async function measure(file, work, W, env) {
 
 const rows = [];
 const f = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
-const work = mkdtempSync(path.join(tmpdir(), 'roster-tenants-'));
+const keep = process.env.BENCH_TENANTS_DIR;
+if (keep !== undefined) mkdirSync(keep, { recursive: true });
+const work = keep ?? mkdtempSync(path.join(tmpdir(), 'roster-tenants-'));
 try {
   // The peer: one such workspace, same checks, same process setup.
   {
     const file = path.join(work, 'peer.db');
-    await generate(file, 1);
+    if (!existsSync(file)) await generate(file, 1);
     const peer = await measure(file, work, 1, {});
     rows.push({ W: 1, label: 'peer: one workspace', ...peer });
     log(`W=1 peer: warm check p50 ${f(peer.warm.p50, 2)} ms, p99 ${f(peer.warm.p99, 2)} ms`);
   }
   for (const W of SIZES) {
     const file = path.join(work, `tenants-${W}.db`);
-    log(`generating ${W} workspaces …`);
-    const t0 = performance.now();
-    const counts = await generate(file, W);
-    log(`  ${JSON.stringify(counts)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (!existsSync(file)) {
+      log(`generating ${W} workspaces …`);
+      const t0 = performance.now();
+      const counts = await generate(file, W);
+      log(`  ${JSON.stringify(counts)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
     const all = await measure(file, work, W, {});
     rows.push({ W, label: 'default budget (half the heap)', ...all });
     log(`  default budget: ${JSON.stringify(all)}`);
@@ -198,10 +204,10 @@ try {
     const tenth = await measure(file, work, W, { ROSTER_INDEX_MEMORY_MB: tenthMb.toFixed(2) });
     rows.push({ W, label: `budget ${tenthMb.toFixed(1)} MB (a tenth)`, ...tenth });
     log(`  tenth budget: ${JSON.stringify(tenth)}`);
-    rmSync(file, { force: true });
+    if (keep === undefined) rmSync(file, { force: true });
   }
 } finally {
-  rmSync(work, { recursive: true, force: true });
+  if (keep === undefined) rmSync(work, { recursive: true, force: true });
 }
 
 const header =
