@@ -288,9 +288,10 @@ export class AccessIndex {
           if (this.totalBytes >= this.budget * EVICT_TO) return;
           const id = ids[next++] as number;
           if (!this.loaded.has(id)) await this.load(id);
-          await yieldToLoop();
-          if (Date.now() - this.lastDemandMs < WARM_PACE_MS)
-            await new Promise((resolve) => setTimeout(resolve, WARM_PACE_MS));
+          // A timer, not setImmediate: the loop goes idle for a moment, so a request that needs
+          // several turns (read, query, write) completes between two loads.
+          const pause = Date.now() - this.lastDemandMs < WARM_PACE_MS ? WARM_PACE_MS : 1;
+          await new Promise((resolve) => setTimeout(resolve, pause));
         }
       };
       await Promise.all(Array.from({ length: WARM_CONCURRENCY }, worker));
