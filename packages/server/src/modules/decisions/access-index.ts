@@ -200,7 +200,8 @@ export class AccessIndex {
       return undefined;
     }
     entry.lastUsed = ++this.useCounter;
-    if (entry.endUsers === null) void this.loadEndUsers(id, entry);
+    if (entry.endUsers === null && Date.now() - entry.endUsersFailedAt >= RETRY_AFTER_FAILURE_MS)
+      void this.loadEndUsers(id, entry);
     return entry.endUsers ?? undefined;
   }
 
