@@ -81,6 +81,7 @@ import { registerPublicSsoRoutes, registerSsoRoutes } from './modules/sso/sso.ro
 import { createWorkspaceConfigService } from './modules/workspace-config/workspace-config.service.js';
 import { registerWorkspaceConfigRoutes } from './modules/workspace-config/workspace-config.routes.js';
 import path from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 
 export interface AppDeps {
   store: Store;
@@ -118,7 +119,18 @@ export function createServices(deps: AppDeps) {
     pollIntervalMs: deps.config.changePollMs,
   });
   // The access index answers every collaborator check from memory (docs/decisions.md).
-  const accessIndex = new AccessIndex({ db, clock, changes: changeFeed });
+  // Workspaces load on first use and the least recently used are evicted past the budget.
+  const accessIndex = new AccessIndex({
+    db,
+    clock,
+    changes: changeFeed,
+    memoryBudgetBytes:
+      deps.config.index.memoryMb > 0
+        ? Math.floor(deps.config.index.memoryMb * 1024 * 1024)
+        : Math.floor(getHeapStatistics().heap_size_limit / 2),
+    loadWaitMs: deps.config.index.loadWaitMs,
+    warmAtStart: deps.config.index.warmAtStart,
+  });
   return {
     changeFeed,
     accessIndex,
@@ -245,11 +257,17 @@ export async function buildApp(deps: AppDeps) {
   // Before any route is registered, so that every route, error and static file gets them.
   registerSecurityHeaders(app);
   services.changeFeed.useLog(app.log);
+  services.accessIndex.useLog(app.log);
   // The access index: built before the first request, refreshed by the change feed after every
   // write request before its response goes out (so the writer's next check sees the write); the
   // feed stops on close.
   app.addHook('onReady', () => services.changeFeed.start(() => services.accessIndex.build()));
   app.addHook('onClose', () => services.changeFeed.stop());
+  // Warming the index waits until the server listens: workspaces load on use meanwhile.
+  app.addHook('onListen', (done) => {
+    services.accessIndex.startWarming();
+    done();
+  });
   // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
   // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
   // after the body is parsed (a body's stream events would lose the async context), before any
@@ -339,6 +357,8 @@ export async function buildApp(deps: AppDeps) {
     const described = {
       dialect: deps.store.dialect,
       ...(notifications === undefined ? {} : { notifications }),
+      // What is warm: workspaces load on first use, so this never makes the instance unready.
+      index: services.accessIndex.state(),
     };
     try {
       await pingStore(deps.store);

@@ -43,7 +43,18 @@ export interface Config {
   secretKey: string | undefined;
   /** ROSTER_APPROVAL_TTL_MINUTES: how long an approval request waits for its approvers. */
   approvalTtlMinutes: number;
+  /** The access index's loaded workspaces (docs/operations.md, "Many workspaces"). */
+  index: IndexConfig;
   console: ConsoleConfig;
+}
+
+export interface IndexConfig {
+  /** ROSTER_INDEX_MEMORY_MB: the budget of loaded workspaces, in MB; 0: half the V8 heap limit. */
+  memoryMb: number;
+  /** ROSTER_INDEX_LOAD_WAIT_MS: how long a request waits for its workspace's load before a 503. */
+  loadWaitMs: number;
+  /** ROSTER_INDEX_WARM: load workspaces in the background at start, until the budget is nearly full. */
+  warmAtStart: boolean;
 }
 
 /** The admin console's settings. */
@@ -155,6 +166,24 @@ function loadConsoleConfig(env: NodeJS.ProcessEnv): ConsoleConfig {
   };
 }
 
+/** A size in MB, fractions allowed (a test budget of 0.05 MB holds one small workspace); 0 when unset. */
+function megabytes(env: NodeJS.ProcessEnv, name: string): number {
+  const raw = optional(env[name]?.trim());
+  if (raw === undefined) return 0;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(value) || value > 1_048_576)
+    throw new Error(`${name} must be a number of megabytes from 0 to 1048576, got "${raw}"`);
+  return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = optional(env[name]?.trim());
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
 function secretKey(env: NodeJS.ProcessEnv): string | undefined {
   const key = optional(env.ROSTER_SECRET_KEY);
   if (key !== undefined && key.length < 32)
@@ -197,6 +226,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
     secretKey: secretKey(env),
     approvalTtlMinutes: integer(env, 'ROSTER_APPROVAL_TTL_MINUTES', 24 * 60, 1, 30 * 24 * 60),
+    index: {
+      memoryMb: megabytes(env, 'ROSTER_INDEX_MEMORY_MB'),
+      loadWaitMs: integer(env, 'ROSTER_INDEX_LOAD_WAIT_MS', 2_000, 1, 600_000),
+      warmAtStart: flag(env, 'ROSTER_INDEX_WARM', true),
+    },
     console: loadConsoleConfig(env),
   };
 }

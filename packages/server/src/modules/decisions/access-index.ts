@@ -1,15 +1,23 @@
 /**
- * The access index: every workspace's columnar index (workspace-index.ts) and end-user slice
- * (end-user-index.ts), built at start and kept current by the change feed (audit/change-feed.ts).
- * The index is one subscriber of the feed; what each kind of change reloads is one exhaustive
- * table (markDirty, below). What the data means is privilege-evaluation.ts. docs/decisions.md
- * describes the design.
+ * The access index: the columnar index (workspace-index.ts) and end-user slice (end-user-index.ts)
+ * of each workspace in use, loaded on first use, kept current by the change feed
+ * (audit/change-feed.ts), and evicted least recently used first when the loaded workspaces
+ * outgrow the memory budget. The index is one subscriber of the feed; what each kind of change
+ * reloads is one exhaustive table (markDirty, below). What the data means is
+ * privilege-evaluation.ts. docs/decisions.md describes the design.
  *
  * A sync reads every row it needs first, then applies them without awaiting, so a check never
  * sees half a reload.
+ *
+ * Loaded, unloaded and reloaded workspaces stay exact: a workspace not held ignores the feed (its
+ * next load reads the store, which has every committed write); events that arrive while a load
+ * reads its rows are kept and applied before the load is installed, and a write committed after
+ * the load's reads reaches the feed after it, so nothing is missed either way (docs/decisions.md,
+ * "Workspaces loaded on use").
  */
 import type { Db } from '../../storage/database.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
+import { AppError } from '../../lib/errors.js';
 import type { ChangeEvent, ChangeSubscriptions } from '../audit/change-feed.js';
 import {
   countGrants,
@@ -34,12 +42,48 @@ import { WorkspaceIndex } from './workspace-index.js';
 
 /** Above this many targets in one workspace and one sync, a full reload is cheaper and simpler. */
 const FULL_RELOAD_THRESHOLD = 500;
+/** After a failed load, requests for that workspace answer 503 for this long before a retry. */
+const RETRY_AFTER_FAILURE_MS = 1_000;
+/** Start-up warming: workspaces loaded at once (one SQLite connection serves them all). */
+const WARM_CONCURRENCY = 2;
+/**
+ * While requests ask for the index, the warm-up loads one workspace per this many ms: a request
+ * then waits for at most one load in progress, not for a queue of them.
+ */
+const WARM_PACE_MS = 50;
+/** Eviction frees down to this share of the budget, so a full budget does not evict on every load. */
+const EVICT_TO = 0.9;
+
+/**
+ * Lets the event loop run what is waiting (requests, timers) before going on. On SQLite every
+ * query resolves without leaving the microtask queue, so a load, and the warm-up above all, would
+ * otherwise hold the loop from its first query to its last: 1,000 workspaces warming kept
+ * /readyz from answering for 50 s.
+ */
+const yieldToLoop = () =>
+  new Promise<void>((resolve) => {
+    setImmediate(resolve);
+  });
 
 export interface AccessIndexOptions {
   db: Db;
   clock: Clock;
   /** The change feed the index subscribes to (app.ts starts it with the index's build). */
   changes: ChangeSubscriptions;
+  /**
+   * What the loaded workspaces may hold together, in estimated bytes (ROSTER_INDEX_MEMORY_MB);
+   * past it the least recently used are evicted. Infinity: no limit.
+   */
+  memoryBudgetBytes?: number;
+  /** How long a request waits for its workspace's load before a 503 with Retry-After. */
+  loadWaitMs?: number;
+  /** Warm workspaces in the background at start, in ID order, until the budget is nearly full. */
+  warmAtStart?: boolean;
+}
+
+/** The part of a pino/Fastify logger the index uses. */
+export interface IndexLog {
+  error(details: object, message: string): void;
 }
 
 /** What one sync must reload in one workspace: markDirty fills it from the events. */
@@ -71,23 +115,125 @@ const emptyDirty = (): Dirty => ({
   endUserGroupIds: new Set(),
 });
 
+/** One workspace held in memory. */
+interface Loaded {
+  workspace: WorkspaceIndex;
+  /**
+   * Null until an end-user question needs it: most checks are collaborators', and the slice of a
+   * workspace with 500 end users is five times its collaborator index.
+   */
+  endUsers: EndUserSlice | null;
+  endUsersLoad: Loading | null;
+  /** When the slice's last load failed (its questions answer 503 for a moment), else 0. */
+  endUsersFailedAt: number;
+  /** Its estimated size, as counted in the index's total. */
+  bytes: number;
+  /** The index's use counter at its last use: the least recently used is evicted first. */
+  lastUsed: number;
+}
+
+/** A load in progress. Its promise never rejects: it settles with the failure, if any. */
+interface Loading {
+  settled: Promise<unknown>;
+  /** Events for the workspace delivered while the load reads: applied before it is installed. */
+  events: ChangeEvent[];
+}
+
+/** What /readyz reports about the index. */
+export interface IndexState {
+  workspaces_loaded: number;
+  workspaces_loading: number;
+  workspaces_failed: number;
+  warming: boolean;
+  estimated_bytes: number;
+  budget_bytes: number | null;
+  loads: number;
+  evictions: number;
+}
+
 export class AccessIndex {
-  private readonly workspaces = new Map<number, WorkspaceIndex>();
-  private readonly endUserSlices = new Map<number, EndUserSlice>();
+  private readonly loaded = new Map<number, Loaded>();
+  private readonly loading = new Map<number, Loading>();
+  /** Workspaces whose last load failed, and when: answered 503 for a moment, then retried. */
+  private readonly failed = new Map<number, number>();
+  private totalBytes = 0;
+  private useCounter = 0;
+  private warming = false;
+  /** When a request last asked for the index (Date.now()): the warm-up gives way to requests. */
+  private lastDemandMs = 0;
+  /** Bumped by build(): a warm-up from an earlier build stops. */
+  private generation = 0;
+  private readonly budget: number;
+  private readonly loadWaitMs: number;
+  private log: IndexLog | undefined;
   /** Counters for docs, tests and operators. */
-  readonly stats = { fullReloads: 0, lastBuildMs: 0 };
+  readonly stats = { fullReloads: 0, lastBuildMs: 0, loads: 0, evictions: 0, loadFailures: 0 };
 
   constructor(private readonly options: AccessIndexOptions) {
+    this.budget = options.memoryBudgetBytes ?? Number.POSITIVE_INFINITY;
+    this.loadWaitMs = options.loadWaitMs ?? 2_000;
     options.changes.subscribe((events) => this.apply(events));
   }
 
+  /**
+   * The workspace's index if it is loaded (and marked used); otherwise undefined, and its load is
+   * started so that a retry finds it. Request handlers call `ready` first.
+   */
   workspace(id: number): WorkspaceIndex | undefined {
-    return this.workspaces.get(id);
+    const entry = this.loaded.get(id);
+    if (entry === undefined) {
+      this.startLoad(id);
+      return undefined;
+    }
+    entry.lastUsed = ++this.useCounter;
+    return entry.workspace;
   }
 
-  /** The workspace's end users, features and policies (end-user-index.ts). */
+  /**
+   * The workspace's end users, features and policies (end-user-index.ts), as `workspace`: loaded
+   * on the first end-user question (`readyEndUsers`).
+   */
   endUsers(id: number): EndUserSlice | undefined {
-    return this.endUserSlices.get(id);
+    const entry = this.loaded.get(id);
+    if (entry === undefined) {
+      this.startLoad(id);
+      return undefined;
+    }
+    entry.lastUsed = ++this.useCounter;
+    if (entry.endUsers === null && Date.now() - entry.endUsersFailedAt >= RETRY_AFTER_FAILURE_MS)
+      void this.loadEndUsers(id, entry);
+    return entry.endUsers ?? undefined;
+  }
+
+  /** As `ready`, for a question about end users: the workspace and its end-user slice. */
+  readyEndUsers(id: number): Promise<void> | undefined {
+    this.lastDemandMs = Date.now();
+    const entry = this.loaded.get(id);
+    if (entry?.endUsers != null) {
+      entry.lastUsed = ++this.useCounter;
+      return undefined;
+    }
+    return this.waitForEndUsers(id);
+  }
+
+  /**
+   * Undefined when the workspace is loaded (the usual case: no promise, no wait); else a promise
+   * that resolves once it is, or rejects with a 503 and Retry-After when the load fails or takes
+   * longer than the wait bound. Concurrent first requests share one load.
+   */
+  ready(id: number): Promise<void> | undefined {
+    this.lastDemandMs = Date.now();
+    const entry = this.loaded.get(id);
+    if (entry !== undefined) {
+      entry.lastUsed = ++this.useCounter;
+      return undefined;
+    }
+    return this.waitForLoad(id);
+  }
+
+  /** Reports load failures to the server's logger. */
+  useLog(log: IndexLog): void {
+    this.log = log;
   }
 
   /** The time of a check; no Date is made with the system clock (tests inject a clock they move). */
@@ -95,30 +241,239 @@ export class AccessIndex {
     return this.options.clock === systemClock ? Date.now() : this.options.clock.now().getTime();
   }
 
+  /** What is warm, for /readyz. */
+  state(): IndexState {
+    // A readiness probe is a request too: the warm-up gives way to it.
+    this.lastDemandMs = Date.now();
+    return {
+      workspaces_loaded: this.loaded.size,
+      workspaces_loading: this.loading.size,
+      workspaces_failed: this.failed.size,
+      warming: this.warming,
+      estimated_bytes: this.totalBytes,
+      budget_bytes: Number.isFinite(this.budget) ? this.budget : null,
+      loads: this.stats.loads,
+      evictions: this.stats.evictions,
+    };
+  }
+
   /**
-   * Drops and builds every workspace from the store. The change feed calls it at start, after it
-   * has read the log's position, so nothing written meanwhile is missed.
+   * Drops every loaded workspace; they load again on use. The change feed calls it at start,
+   * after it has read the log's position.
    */
-  async build(): Promise<void> {
+  build(): Promise<void> {
+    this.generation += 1;
+    this.loaded.clear();
+    this.totalBytes = 0;
+    this.failed.clear();
+    return Promise.resolve();
+  }
+
+  /**
+   * With `warmAtStart`, loads workspaces in the background in ID order, a few at a time, until
+   * the budget is nearly full. app.ts starts it once the server listens, so it never delays
+   * start-up; requests meanwhile load their own workspace first.
+   */
+  startWarming(): void {
+    if (this.options.warmAtStart === true && !this.warming) void this.warm(this.generation);
+  }
+
+  private async warm(generation: number): Promise<void> {
     const started = performance.now();
-    const ids = await listWorkspaceIds(this.options.db);
-    const built = await Promise.all(
-      ids.map(
-        async ({ id }) =>
-          [
-            id,
-            await this.buildWorkspace(id),
-            new EndUserSlice(await loadEndUserSliceRows(this.options.db, id)),
-          ] as const,
-      ),
-    );
-    this.workspaces.clear();
-    this.endUserSlices.clear();
-    for (const [id, index, endUsers] of built) {
-      if (index !== undefined) this.workspaces.set(id, index);
-      this.endUserSlices.set(id, endUsers);
+    this.warming = true;
+    try {
+      const ids = (await listWorkspaceIds(this.options.db)).map((row) => row.id);
+      let next = 0;
+      const worker = async () => {
+        while (next < ids.length && generation === this.generation) {
+          if (this.totalBytes >= this.budget * EVICT_TO) return;
+          const id = ids[next++] as number;
+          if (!this.loaded.has(id)) await this.load(id);
+          // A timer, not setImmediate: the loop goes idle for a moment, so a request that needs
+          // several turns (read, query, write) completes between two loads.
+          const pause = Date.now() - this.lastDemandMs < WARM_PACE_MS ? WARM_PACE_MS : 1;
+          await new Promise((resolve) => setTimeout(resolve, pause));
+        }
+      };
+      await Promise.all(Array.from({ length: WARM_CONCURRENCY }, worker));
+    } catch (error) {
+      this.log?.error({ err: error }, 'warming the access index stopped; workspaces load on use');
+    } finally {
+      if (generation === this.generation) {
+        this.warming = false;
+        this.stats.lastBuildMs = performance.now() - started;
+      }
     }
-    this.stats.lastBuildMs = performance.now() - started;
+  }
+
+  private async waitForLoad(id: number): Promise<void> {
+    const failedAt = this.failed.get(id);
+    if (failedAt !== undefined && Date.now() - failedAt < RETRY_AFTER_FAILURE_MS)
+      throw unavailable(id);
+    await this.withinWait(id, this.load(id));
+    if (!this.loaded.has(id)) throw unavailable(id);
+  }
+
+  private async waitForEndUsers(id: number): Promise<void> {
+    if (!this.loaded.has(id)) await this.waitForLoad(id);
+    const entry = this.loaded.get(id);
+    if (entry === undefined) throw unavailable(id);
+    if (entry.endUsers !== null) return;
+    if (Date.now() - entry.endUsersFailedAt < RETRY_AFTER_FAILURE_MS) throw unavailable(id);
+    await this.withinWait(id, this.loadEndUsers(id, entry));
+    // The load set it (TypeScript keeps the narrowing from before the await).
+    if ((entry.endUsers as EndUserSlice | null) === null) throw unavailable(id);
+  }
+
+  /** Waits for a load (settled: its failure or undefined) at most loadWaitMs; else a 503. */
+  private async withinWait(id: number, load: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('timeout');
+      }, this.loadWaitMs);
+    });
+    try {
+      const outcome = await Promise.race([load, timeout]);
+      if (outcome === 'timeout') {
+        throw new AppError(
+          503,
+          'access.index_loading',
+          `The access index of workspace ${id} is still loading; retry in a moment`,
+          { 'retry-after': '1' },
+        );
+      }
+      if (outcome !== undefined || !this.loaded.has(id)) throw unavailable(id);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private startLoad(id: number): void {
+    const failedAt = this.failed.get(id);
+    if (failedAt !== undefined && Date.now() - failedAt < RETRY_AFTER_FAILURE_MS) return;
+    void this.load(id);
+  }
+
+  /** Loads the workspace, or joins its load in progress; settles with the failure, if any. */
+  private load(id: number): Promise<unknown> {
+    const current = this.loading.get(id);
+    if (current !== undefined) return current.settled;
+    const loading: Loading = { settled: Promise.resolve(), events: [] };
+    loading.settled = this.loadNow(id, loading).then(
+      () => {
+        this.failed.delete(id);
+        return undefined;
+      },
+      (error: unknown) => {
+        this.stats.loadFailures += 1;
+        this.failed.set(id, Date.now());
+        this.log?.error(
+          { err: error, workspaceId: id },
+          'could not load a workspace into the access index; its requests answer 503 until a retry loads it',
+        );
+        return error ?? new Error('load failed');
+      },
+    );
+    this.loading.set(id, loading);
+    void loading.settled.finally(() => {
+      if (this.loading.get(id) === loading) this.loading.delete(id);
+    });
+    return loading.settled;
+  }
+
+  private async loadNow(id: number, loading: Loading): Promise<void> {
+    const generation = this.generation;
+    const workspace = await this.buildWorkspace(id);
+    if (workspace === undefined) throw new Error(`workspace ${id} does not exist`);
+    const entry: Loaded = {
+      workspace,
+      endUsers: null,
+      endUsersLoad: null,
+      endUsersFailedAt: 0,
+      bytes: 0,
+      lastUsed: 0,
+    };
+    // Writes the feed delivered while the rows were read may be missing from them: apply them now,
+    // before anyone can read the index (their rows are read again, which is harmless).
+    while (loading.events.length > 0) await this.refresh(id, entry, loading.events.splice(0));
+    if (generation !== this.generation) return;
+    this.stats.loads += 1;
+    this.loading.delete(id);
+    this.install(id, entry);
+  }
+
+  /**
+   * Loads the end-user slice of a loaded workspace, or joins its load in progress; settles with
+   * the failure, if any. Events for the workspace that arrive meanwhile are kept by `refresh` and
+   * applied before the slice is set, as for a workspace's load.
+   */
+  private loadEndUsers(id: number, entry: Loaded): Promise<unknown> {
+    if (entry.endUsersLoad !== null) return entry.endUsersLoad.settled;
+    const loading: Loading = { settled: Promise.resolve(), events: [] };
+    const run = async () => {
+      let slice = new EndUserSlice(await loadEndUserSliceRows(this.options.db, id));
+      while (loading.events.length > 0) {
+        const dirty = emptyDirty();
+        for (const event of loading.events.splice(0)) markDirty(dirty, event);
+        slice = await this.reloadEndUsers(id, slice, dirty);
+      }
+      entry.endUsers = slice;
+      entry.endUsersLoad = null;
+      entry.endUsersFailedAt = 0;
+      this.resize(id, entry);
+    };
+    loading.settled = run().then(
+      () => undefined,
+      (error: unknown) => {
+        entry.endUsersLoad = null;
+        entry.endUsersFailedAt = Date.now();
+        this.stats.loadFailures += 1;
+        this.log?.error(
+          { err: error, workspaceId: id },
+          "could not load a workspace's end users into the access index; its end-user questions answer 503 until a retry loads them",
+        );
+        return error ?? new Error('load failed');
+      },
+    );
+    entry.endUsersLoad = loading;
+    return loading.settled;
+  }
+
+  private install(id: number, entry: Loaded): void {
+    const previous = this.loaded.get(id);
+    if (previous !== undefined) this.totalBytes -= previous.bytes;
+    entry.bytes = sizeOf(entry);
+    entry.lastUsed = ++this.useCounter;
+    this.loaded.set(id, entry);
+    this.totalBytes += entry.bytes;
+    this.evictFor(entry);
+  }
+
+  /** Counts a held workspace's new size (after a sync or its slice's load) and evicts if over. */
+  private resize(id: number, entry: Loaded): void {
+    // Evicted meanwhile: its size no longer counts.
+    if (this.loaded.get(id) !== entry) return;
+    const bytes = sizeOf(entry);
+    this.totalBytes += bytes - entry.bytes;
+    entry.bytes = bytes;
+    this.evictFor(entry);
+  }
+
+  /**
+   * Over the budget, evicts the least recently used workspaces (never `keep`, the one just loaded
+   * or changed, which a request is about to read) down to EVICT_TO of the budget.
+   */
+  private evictFor(keep: Loaded): void {
+    if (this.totalBytes <= this.budget) return;
+    const byUse = [...this.loaded].sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    for (const [id, entry] of byUse) {
+      if (this.totalBytes <= this.budget * EVICT_TO) break;
+      if (entry === keep) continue;
+      this.loaded.delete(id);
+      this.totalBytes -= entry.bytes;
+      this.stats.evictions += 1;
+    }
   }
 
   private async buildWorkspace(id: number): Promise<WorkspaceIndex | undefined> {
@@ -131,6 +486,7 @@ export class AccessIndex {
       const page = await loadMembershipPage(db, id, after);
       index.addMembershipRows(page);
       if (page.length < LOAD_PAGE_SIZE) break;
+      await yieldToLoop();
       after = (page[page.length - 1] as { id: number }).id;
     }
     index.reserveGrants(await countGrants(db, id));
@@ -138,6 +494,7 @@ export class AccessIndex {
       const page = await loadGrantPage(db, id, after);
       index.addGrantRows(page);
       if (page.length < LOAD_PAGE_SIZE) break;
+      await yieldToLoop();
       after = (page[page.length - 1] as GrantIndexRow).id;
     }
     index.finishLoad();
@@ -146,52 +503,74 @@ export class AccessIndex {
 
   /** The index's subscription to the change feed: reloads what each event names. */
   private async apply(events: readonly ChangeEvent[]): Promise<void> {
-    const byWorkspace = new Map<number, Dirty>();
+    const byWorkspace = new Map<number, ChangeEvent[]>();
     for (const event of events) {
-      let dirty = byWorkspace.get(event.workspaceId);
-      if (dirty === undefined) {
-        dirty = emptyDirty();
-        byWorkspace.set(event.workspaceId, dirty);
-      }
-      markDirty(dirty, event);
+      const list = byWorkspace.get(event.workspaceId);
+      if (list === undefined) byWorkspace.set(event.workspaceId, [event]);
+      else list.push(event);
     }
-    for (const [workspaceId, dirty] of byWorkspace) {
-      await this.reloadEndUsers(workspaceId, dirty);
-      const targets =
-        dirty.members.size +
-        dirty.groups.size +
-        dirty.projects.size +
-        dirty.grants.size +
-        dirty.projectRoles.size;
-      const index = this.workspaces.get(workspaceId);
-      if (index === undefined || dirty.full || targets > FULL_RELOAD_THRESHOLD) {
-        this.stats.fullReloads += 1;
-        const rebuilt = await this.buildWorkspace(workspaceId);
-        if (rebuilt === undefined) this.workspaces.delete(workspaceId);
-        else this.workspaces.set(workspaceId, rebuilt);
+    for (const [workspaceId, list] of byWorkspace) {
+      const loading = this.loading.get(workspaceId);
+      if (loading !== undefined) {
+        // The load applies them before it is installed; a request waits for that load.
+        loading.events.push(...list);
         continue;
       }
-      if (targets === 0 && !dirty.environmentRoles) continue;
-      await this.reloadTargets(index, dirty);
+      const entry = this.loaded.get(workspaceId);
+      // Not held: its next load reads the store, which has these writes.
+      if (entry === undefined) continue;
+      await this.refresh(workspaceId, entry, list);
+      this.resize(workspaceId, entry);
     }
+  }
+
+  /** Brings one held (or loading) workspace up to date with what the events name. */
+  private async refresh(
+    workspaceId: number,
+    entry: Loaded,
+    events: readonly ChangeEvent[],
+  ): Promise<void> {
+    const dirty = emptyDirty();
+    for (const event of events) markDirty(dirty, event);
+    // The end-user slice: reloaded if held, kept for its load if loading, else read when needed.
+    if (entry.endUsers !== null)
+      entry.endUsers = await this.reloadEndUsers(workspaceId, entry.endUsers, dirty);
+    else if (entry.endUsersLoad !== null) entry.endUsersLoad.events.push(...events);
+    const targets =
+      dirty.members.size +
+      dirty.groups.size +
+      dirty.projects.size +
+      dirty.grants.size +
+      dirty.projectRoles.size;
+    if (dirty.full || targets > FULL_RELOAD_THRESHOLD) {
+      this.stats.fullReloads += 1;
+      const rebuilt = await this.buildWorkspace(workspaceId);
+      if (rebuilt !== undefined) entry.workspace = rebuilt;
+      else if (this.loaded.get(workspaceId) === entry) {
+        // The workspace is gone.
+        this.loaded.delete(workspaceId);
+        this.totalBytes -= entry.bytes;
+      }
+      return;
+    }
+    if (targets === 0 && !dirty.environmentRoles) return;
+    await this.reloadTargets(entry.workspace, dirty);
   }
 
   /**
    * The end-user slice: whole on a full change or above the threshold, else the named users and
    * groups one by one (read first, then applied without awaiting, as for collaborators).
    */
-  private async reloadEndUsers(workspaceId: number, dirty: Dirty): Promise<void> {
+  private async reloadEndUsers(
+    workspaceId: number,
+    slice: EndUserSlice,
+    dirty: Dirty,
+  ): Promise<EndUserSlice> {
     const db = this.options.db;
-    const slice = this.endUserSlices.get(workspaceId);
     const targets = dirty.endUserIds.size + dirty.endUserGroupIds.size;
-    if (targets === 0 && !dirty.endUsers && !dirty.full) return;
-    if (dirty.endUsers || dirty.full || slice === undefined || targets > FULL_RELOAD_THRESHOLD) {
-      this.endUserSlices.set(
-        workspaceId,
-        new EndUserSlice(await loadEndUserSliceRows(db, workspaceId)),
-      );
-      return;
-    }
+    if (targets === 0 && !dirty.endUsers && !dirty.full) return slice;
+    if (dirty.endUsers || dirty.full || targets > FULL_RELOAD_THRESHOLD)
+      return new EndUserSlice(await loadEndUserSliceRows(db, workspaceId));
     const [users, groups] = await Promise.all([
       Promise.all(
         [...dirty.endUserIds].map(
@@ -208,6 +587,7 @@ export class AccessIndex {
     // user to groups the slice must already hold.
     for (const [id, reload] of groups) applyEndUserGroup(slice, id, reload);
     for (const [id, reload] of users) applyEndUser(slice, id, reload);
+    return slice;
   }
 
   /** Reads everything first, then changes the index without awaiting, so a check never sees half a reload. */
@@ -257,6 +637,20 @@ export class AccessIndex {
     for (const [projectId, reload] of projects) index.applyProject(projectId, reload);
     for (const [grantId, row] of grants) index.applyGrant(grantId, row);
   }
+}
+
+/** A held workspace's estimated bytes: its collaborator index, and its end users once loaded. */
+function sizeOf(entry: Loaded): number {
+  return entry.workspace.estimateBytes() + (entry.endUsers?.estimateBytes() ?? 0);
+}
+
+function unavailable(id: number): AppError {
+  return new AppError(
+    503,
+    'access.index_unavailable',
+    `The access index of workspace ${id} could not be loaded; retry in a moment`,
+    { 'retry-after': '1' },
+  );
 }
 
 /**

@@ -17,7 +17,7 @@ import { errorResponses } from '../../http/schemas.js';
 import { pageRequest } from '../../lib/pagination.js';
 import { wantsCsv } from '../../lib/csv.js';
 import type { MembersService } from '../members/members.service.js';
-import { projectAccessCsv, type DecisionsService } from './decisions.service.js';
+import { isEndUserCheck, projectAccessCsv, type DecisionsService } from './decisions.service.js';
 
 const tags = ['Collaborators'];
 const accessTags = ['Access decisions'];
@@ -40,6 +40,7 @@ export function registerDecisionRoutes(
     async (request) => {
       const ctx = contextOf(request);
       const member = await members.getMember(ctx, intId(request.params));
+      await decisions.ready(ctx);
       return { data: decisions.memberPrivileges(ctx, member.id) };
     },
   );
@@ -56,6 +57,7 @@ export function registerDecisionRoutes(
     async (request) => {
       const ctx = contextOf(request);
       const member = await members.getMember(ctx, intId(request.params));
+      await decisions.ready(ctx);
       return { data: decisions.memberProjectsPrivileges(ctx, member.id) };
     },
   );
@@ -70,7 +72,13 @@ export function registerDecisionRoutes(
         response: { 200: AccessCheckResponse, ...errorResponses },
       },
     },
-    (request) => ({ data: decisions.check(contextOf(request), request.body) }),
+    async (request) => {
+      const ctx = contextOf(request);
+      // Undefined (no wait) when the workspace is loaded: the usual case.
+      const loading = decisions.ready(ctx, isEndUserCheck(request.body));
+      if (loading !== undefined) await loading;
+      return { data: decisions.check(ctx, request.body) };
+    },
   );
   app.post(
     '/access/check_batch',
@@ -82,7 +90,12 @@ export function registerDecisionRoutes(
         response: { 200: AccessBatchResponse, ...errorResponses },
       },
     },
-    (request) => ({ data: decisions.checkBatch(contextOf(request), request.body) }),
+    async (request) => {
+      const ctx = contextOf(request);
+      const loading = decisions.ready(ctx, request.body.checks.some(isEndUserCheck));
+      if (loading !== undefined) await loading;
+      return { data: decisions.checkBatch(ctx, request.body) };
+    },
   );
   app.get(
     '/access/projects',
@@ -94,8 +107,11 @@ export function registerDecisionRoutes(
         response: { 200: MemberProjectAccessList, ...errorResponses },
       },
     },
-    (request) =>
-      decisions.listMemberProjects(contextOf(request), request.query, pageRequest(request.query)),
+    async (request) => {
+      const ctx = contextOf(request);
+      await decisions.ready(ctx);
+      return decisions.listMemberProjects(ctx, request.query, pageRequest(request.query));
+    },
   );
   app.get(
     '/projects/:id/access',
@@ -110,6 +126,7 @@ export function registerDecisionRoutes(
     },
     async (request, reply) => {
       const ctx = contextOf(request);
+      await decisions.ready(ctx);
       if (!wantsCsv(request.query.format, request.headers.accept))
         return decisions.projectAccess(ctx, intId(request.params), pageRequest(request.query));
       // The export is the whole review, not a page of it.

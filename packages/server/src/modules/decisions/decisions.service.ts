@@ -233,6 +233,10 @@ function resolveSubject(index: WorkspaceIndex, subject: AccessSubject): MemberEn
   return member;
 }
 
+/** A check about an end user (and a feature) rather than a collaborator: see checkOne. */
+export const isEndUserCheck = (check: AccessCheck): boolean =>
+  check.feature_id !== undefined || check.subject.end_user_id !== undefined;
+
 type Catalogue = ReadonlyMap<string, ReadonlySet<string>>;
 
 function catalogueOf(resources: Readonly<Record<string, ResourceDefinition>>): Catalogue {
@@ -274,7 +278,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
 
   function workspaceOf(ctx: RequestContext): WorkspaceIndex {
     const workspace = index.workspace(ctx.workspaceId);
-    // The index holds every workspace a valid credential can belong to; this is a server fault.
+    // Routes wait for `ready` first; only an eviction in between lands here (its retry reloads).
     if (workspace === undefined)
       throw new AppError(503, 'access.index_unavailable', 'The access index is not ready');
     return workspace;
@@ -286,8 +290,7 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
     input: AccessCheck,
     nowMs: number,
   ): AccessDecision {
-    if (input.feature_id !== undefined || input.subject.end_user_id !== undefined)
-      return checkEndUser(ctx, ws, input);
+    if (isEndUserCheck(input)) return checkEndUser(ctx, ws, input);
     if (input.resource === undefined || input.privilege === undefined) {
       throw badRequest(
         'access.privilege_missing',
@@ -624,6 +627,15 @@ export function createDecisionsService(deps: { index: AccessIndex }) {
   }
 
   return {
+    /**
+     * Undefined when the caller's workspace is loaded (with its end users for an end-user
+     * question); else a promise of its load (a 503 with Retry-After when it fails or is slow).
+     * Every route of this service awaits it first.
+     */
+    ready(ctx: RequestContext, endUsers = false): Promise<void> | undefined {
+      return endUsers ? index.readyEndUsers(ctx.workspaceId) : index.ready(ctx.workspaceId);
+    },
+
     check(ctx: RequestContext, check: AccessCheck): AccessDecision {
       return checkOne(ctx, workspaceOf(ctx), check, index.nowMs());
     },

@@ -125,6 +125,7 @@ export function createEndUserDecisionsService(deps: {
       if (body.end_user_id === undefined && body.email === undefined) {
         throw badRequest('decision.user_missing', 'Give end_user_id or email');
       }
+      await deps.index.readyEndUsers(ctx.workspaceId);
       const slice = deps.index.endUsers(ctx.workspaceId);
       const ws = deps.index.workspace(ctx.workspaceId);
       if (slice === undefined || ws === undefined) {

@@ -60,6 +60,20 @@ export interface PolicyEntry {
   groupIds: number[];
 }
 
+/**
+ * Heap bytes per entry, as for the collaborator index (workspace-index.ts BYTES): measured with
+ * --expose-gc on bench:tenants' workspaces (500 users: 320 KB of heap per slice).
+ */
+const BYTES = {
+  slice: 2_000,
+  user: 560,
+  groupMember: 90,
+  group: 400,
+  feature: 300,
+  featureGrant: 60,
+  policy: 600,
+} as const;
+
 export class EndUserSlice {
   readonly users = new Map<number, EndUserEntry>();
   readonly usersByEmail = new Map<string, EndUserEntry>();
@@ -67,6 +81,17 @@ export class EndUserSlice {
   /** The system group Everyone of each environment (every user belongs, with no membership row). */
   readonly everyone = new Map<number, EndUserGroupEntry>();
   readonly features = new Map<number, FeatureEntry>();
+
+  /** Roughly the heap the slice holds, for the memory budget (access-index.ts); O(groups + features). */
+  estimateBytes(): number {
+    let bytes = BYTES.slice + this.users.size * BYTES.user + this.groups.size * BYTES.group;
+    for (const group of this.groups.values()) bytes += group.memberIds.size * BYTES.groupMember;
+    for (const feature of this.features.values()) {
+      bytes += BYTES.feature + feature.grants.length * BYTES.featureGrant;
+      bytes += feature.policies.length * BYTES.policy;
+    }
+    return bytes;
+  }
 
   constructor(rows: EndUserSliceRows) {
     for (const row of rows.users) {

@@ -163,6 +163,26 @@ export const FILTER_WORDS = 16;
 export const projectFilterBit = (projectId: number): number =>
   Math.imul(projectId, 0x9e3779b1) >>> 23;
 
+/**
+ * The smallest grant-column and hash-table sizes. A workspace's arrays are sized to what it holds:
+ * thousands of small workspaces each carrying kilobytes of zeroes was most of the memory (issue 14).
+ */
+const MIN_CAPACITY = 16;
+
+/**
+ * Heap bytes per entry around the typed arrays (objects, strings, Map entries), measured with
+ * bench/tenants.mjs on realistic workspaces (docs/performance.md): the memory budget's estimate.
+ */
+const BYTES = {
+  workspace: 6_000,
+  member: 330,
+  membership: 40,
+  group: 420,
+  project: 260,
+  grant: 110,
+  role: 1_200,
+} as const;
+
 function resizedInt32(from: Int32Array, length: number): Int32Array<ArrayBuffer> {
   const to = new Int32Array(length);
   to.set(from.length <= length ? from : from.subarray(0, length));
@@ -180,7 +200,7 @@ function resizedFloat64(from: Float64Array, length: number): Float64Array<ArrayB
  * 4 MB, and the keys are the grant IDs the index keeps anyway. Only writes look grants up by ID.
  */
 class GrantSlotTable {
-  private table = new Int32Array(1024);
+  private table = new Int32Array(MIN_CAPACITY);
   /** Live entries, and live plus deleted ones (what decides a rehash). */
   size = 0;
   private occupied = 0;
@@ -209,7 +229,7 @@ class GrantSlotTable {
 
   set(id: string, slot: number): void {
     // Kept at most 3/4 full: linear probing stays short, and only writes look grants up.
-    if ((this.occupied + 1) * 4 > this.table.length * 3) this.rehash(this.size * 2 + 1024);
+    if ((this.occupied + 1) * 4 > this.table.length * 3) this.rehash(this.size * 2 + MIN_CAPACITY);
     const at = this.find(id);
     if (this.table[at] === 0) {
       this.size++;
@@ -233,13 +253,17 @@ class GrantSlotTable {
     for (const slot of slots) this.set(this.idOf(slot), slot);
   }
 
+  get byteLength(): number {
+    return this.table.byteLength;
+  }
+
   /** Sizes the table for `count` entries (a full load knows its count up front). */
   reserve(count: number): void {
     if (count * 4 > this.table.length * 3) this.rehash(Math.ceil((count * 4) / 3));
   }
 
   private rehash(minimum: number): void {
-    let length = 1024;
+    let length = MIN_CAPACITY;
     while (length < minimum) length *= 2;
     const old = this.table;
     this.table = new Int32Array(length);
@@ -271,11 +295,14 @@ export class WorkspaceIndex {
   projectRoles = new Map<string, RoleEntry>();
   members = new Map<number, MemberEntry>();
   /**
-   * The same members in an array indexed by ID while IDs are dense (at most 4 × members + 65,536;
-   * true of a workspace that owns most of its database's IDs): a check's member lookup is then one
-   * indexed load instead of a hash probe. Null once IDs are too sparse; memberById falls back.
+   * The same members in an array indexed by ID − `denseBase` while the workspace's IDs are dense
+   * (they span at most 4 × members + 64: true of a workspace whose members were mostly created
+   * together, as a big one's are): a check's member lookup is then one indexed load instead of a
+   * hash probe. Offset by the lowest ID, so its length is the workspace's span of IDs, not the
+   * database's highest member ID. Null once IDs are too sparse; memberById falls back to the Map.
    */
   private denseMembers: (MemberEntry | undefined)[] | null = [];
+  private denseBase = -1;
   membersByEmail = new Map<string, MemberEntry>();
   groups = new Map<string, GroupEntry>();
   /** "All collaborators": every member belongs, with no membership row. */
@@ -327,6 +354,30 @@ export class WorkspaceIndex {
 
   get grantCount(): number {
     return this.grantSlotById.size;
+  }
+
+  /**
+   * Roughly the heap this index holds, for the memory budget (access-index.ts): the typed arrays
+   * exactly, and per member, group, project, grant and role an average of what surrounds them.
+   * O(groups), so it is cheap enough to run after every sync.
+   */
+  estimateBytes(): number {
+    let memberships = 0;
+    for (const group of this.groups.values()) memberships += group.memberIds.length;
+    const columns = this.capacity * (4 * Int32Array.BYTES_PER_ELEMENT + 2 * 8);
+    return (
+      BYTES.workspace +
+      this.members.size * BYTES.member +
+      memberships * BYTES.membership +
+      this.groups.size * BYTES.group +
+      this.projects.size * BYTES.project +
+      this.grantCount * BYTES.grant +
+      (this.rolesBySlot.length + this.legacyRoles.size) * BYTES.role +
+      columns +
+      this.projectFilters.byteLength +
+      this.grantSlotById.byteLength +
+      (this.denseMembers?.length ?? 0) * 8
+    );
   }
 
   /** The bit of a privilege, or -1 when no role of the workspace has ever named it. */
@@ -497,23 +548,50 @@ export class WorkspaceIndex {
   memberById(id: number): MemberEntry | undefined {
     const dense = this.denseMembers;
     if (dense === null) return this.members.get(id);
-    return id >= 0 && id < dense.length ? dense[id] : undefined;
+    const at = id - this.denseBase;
+    return at >= 0 && at < dense.length ? dense[at] : undefined;
   }
 
   private placeDense(member: MemberEntry): void {
     const dense = this.denseMembers;
     if (dense === null) return;
-    if (
-      !Number.isInteger(member.id) ||
-      member.id < 0 ||
-      member.id > this.members.size * 4 + 65_536
-    ) {
+    if (this.denseBase < 0 && Number.isInteger(member.id) && member.id >= 0)
+      this.denseBase = member.id;
+    const at = member.id - this.denseBase;
+    if (!Number.isInteger(member.id) || at < 0 || at > this.members.size * 4 + 64) {
       this.denseMembers = null;
       return;
     }
     // Grown by push, never by writing past the end: the array stays in fast (non-dictionary) mode.
-    while (dense.length <= member.id) dense.push(undefined);
-    dense[member.id] = member;
+    while (dense.length <= at) dense.push(undefined);
+    dense[at] = member;
+  }
+
+  /** Builds the dense array over the members' span of IDs, or leaves it null when too sparse. */
+  private layOutDense(): void {
+    let low = Number.POSITIVE_INFINITY;
+    let high = -1;
+    for (const id of this.members.keys()) {
+      if (!Number.isInteger(id) || id < 0) {
+        this.denseMembers = null;
+        return;
+      }
+      if (id < low) low = id;
+      if (id > high) high = id;
+    }
+    if (high < 0) {
+      this.denseMembers = [];
+      this.denseBase = -1;
+      return;
+    }
+    if (high - low > this.members.size * 4 + 64) {
+      this.denseMembers = null;
+      return;
+    }
+    const dense: (MemberEntry | undefined)[] = [];
+    for (let id = low; id <= high; id++) dense.push(this.members.get(id));
+    this.denseMembers = dense;
+    this.denseBase = low;
   }
 
   private clearMemberships(member: MemberEntry): void {
@@ -536,8 +614,9 @@ export class WorkspaceIndex {
     this.clearMemberships(member);
     this.clearDirectGrants(member);
     this.members.delete(member.id);
-    if (this.denseMembers !== null && member.id < this.denseMembers.length)
-      this.denseMembers[member.id] = undefined;
+    const at = member.id - this.denseBase;
+    if (this.denseMembers !== null && at >= 0 && at < this.denseMembers.length)
+      this.denseMembers[at] = undefined;
     if (this.membersByEmail.get(member.emailKey) === member)
       this.membersByEmail.delete(member.emailKey);
   }
@@ -626,7 +705,7 @@ export class WorkspaceIndex {
     this.groupsBySlot.push(group);
     this.groups.set(id, group);
     if (this.groupsBySlot.length * FILTER_WORDS > this.projectFilters.length) {
-      const grown = new Int32Array(Math.max(1024, this.groupsBySlot.length * 2) * FILTER_WORDS);
+      const grown = new Int32Array(Math.max(4, this.groupsBySlot.length * 2) * FILTER_WORDS);
       grown.set(this.projectFilters);
       this.projectFilters = grown;
     }
@@ -661,7 +740,7 @@ export class WorkspaceIndex {
     const free = this.freeSlots.pop();
     if (free !== undefined) return free;
     const slot = this.grantIds.length;
-    if (slot >= this.capacity) this.resizeColumns(Math.max(1024, this.capacity * 2));
+    if (slot >= this.capacity) this.resizeColumns(Math.max(MIN_CAPACITY, this.capacity * 2));
     this.grantIds.push('');
     return slot;
   }
@@ -783,7 +862,10 @@ export class WorkspaceIndex {
     this.environmentsByType = new Map(this.environments.map((e) => [e.type, e]));
     this.setEnvironmentAndLegacyRoles(rows.legacyRoles, rows.environmentRoles);
     for (const row of rows.projectRoles) this.setProjectRole(row);
+    // Rows come in no particular order: the dense array is laid out once they are all in.
+    this.denseMembers = null;
     for (const row of rows.members) this.upsertMember(row);
+    this.layOutDense();
     const rolesOf = new Map<number, MemberRoleIndexRow[]>();
     for (const row of rows.memberRoles) {
       const list = rolesOf.get(row.member_id);
@@ -826,7 +908,7 @@ export class WorkspaceIndex {
 
   /** Sizes the grant columns for a full load of `count` grants, so the load never regrows them. */
   reserveGrants(count: number): void {
-    const capacity = Math.max(1024, Math.ceil(count * 1.125));
+    const capacity = Math.max(MIN_CAPACITY, Math.ceil(count * 1.125));
     if (capacity > this.capacity) this.resizeColumns(capacity);
     this.grantSlotById.reserve(capacity);
   }
@@ -866,7 +948,7 @@ export class WorkspaceIndex {
       if (member.direct !== null) for (const slot of member.direct) order.push(slot);
     const newSlot = new Int32Array(this.grantIds.length).fill(NO_GRANT);
     order.forEach((old, slot) => (newSlot[old] = slot));
-    const capacity = Math.max(1024, Math.ceil(order.length * 1.125));
+    const capacity = Math.max(MIN_CAPACITY, Math.ceil(order.length * 1.125));
     const columns = {
       project: new Int32Array(capacity),
       role: new Int32Array(capacity),

@@ -16,6 +16,7 @@ import { consoleSsoOptInMigration } from './0008-console-sso-opt-in.js';
 import { scimActiveUnassignedMigration } from './0009-scim-active-unassigned.js';
 import { auditTargetNameMigration } from './0010-audit-target-name.js';
 import { legacyRoleProjectsMigration } from './0011-legacy-role-projects.js';
+import { workspaceLoadIndexesMigration } from './0012-workspace-load-indexes.js';
 import { approvalFlowsMigration } from './0015-approval-flows.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
@@ -30,6 +31,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0009-scim-active-unassigned', scimActiveUnassignedMigration],
   ['0010-audit-target-name', auditTargetNameMigration],
   ['0011-legacy-role-projects', legacyRoleProjectsMigration],
+  ['0012-workspace-load-indexes', workspaceLoadIndexesMigration],
   ['0015-approval-flows', approvalFlowsMigration],
 ];
 
