@@ -34,10 +34,14 @@ import { createApiClientsService } from './modules/api-clients/api-clients.servi
 import { registerApiClientRoutes } from './modules/api-clients/api-clients.routes.js';
 import { createAuditService } from './modules/audit/audit.service.js';
 import { registerAuditRoutes } from './modules/audit/audit.routes.js';
+import { EventStream } from './modules/audit/event-stream.js';
+import { registerEventRoutes } from './modules/audit/events.routes.js';
 import { createDecisionsService } from './modules/decisions/decisions.service.js';
 import { AccessIndex } from './modules/decisions/access-index.js';
 import { ChangeFeed } from './modules/audit/change-feed.js';
 import { registerDecisionRoutes } from './modules/decisions/decisions.routes.js';
+import { createSnapshotService } from './modules/decisions/snapshot.service.js';
+import { registerSnapshotRoutes } from './modules/decisions/snapshot.routes.js';
 import { createGrantsService } from './modules/grants/grants.service.js';
 import { registerGrantRoutes } from './modules/grants/grants.routes.js';
 import { createGroupsService } from './modules/groups/groups.service.js';
@@ -108,9 +112,16 @@ export function createServices(deps: AppDeps) {
   });
   // The access index answers every collaborator check from memory (docs/decisions.md).
   const accessIndex = new AccessIndex({ db, clock, changes: changeFeed });
+  // GET /api/events/stream; on PostgreSQL an ID may commit after a later one (event-stream.ts).
+  const eventStream = new EventStream({
+    db,
+    changes: changeFeed,
+    gapGraceMs: deps.store.dialect === 'postgres' ? 1_000 : 0,
+  });
   return {
     changeFeed,
     accessIndex,
+    eventStream,
     mailer,
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),
     apiClients: createApiClientsService({ db, clock, changes: changeFeed }),
@@ -130,6 +141,7 @@ export function createServices(deps: AppDeps) {
     projects,
     grants: createGrantsService({ db, clock, projects }),
     decisions: createDecisionsService({ index: accessIndex }),
+    snapshots: createSnapshotService({ db, dialect: deps.store.dialect, clock }),
     rolesMigration: createRolesMigrationService({ db, clock }),
     endUsers: createEndUsersService({
       db,
@@ -224,11 +236,17 @@ export async function buildApp(deps: AppDeps) {
   // Before any route is registered, so that every route, error and static file gets them.
   registerSecurityHeaders(app);
   services.changeFeed.useLog(app.log);
+  services.eventStream.useLog(app.log);
   // The access index: built before the first request, refreshed by the change feed after every
   // write request before its response goes out (so the writer's next check sees the write); the
   // feed stops on close.
   app.addHook('onReady', () => services.changeFeed.start(() => services.accessIndex.build()));
   app.addHook('onClose', () => services.changeFeed.stop());
+  // Open event streams would keep the server from closing.
+  app.addHook('preClose', (done) => {
+    services.eventStream.closeAll();
+    done();
+  });
   // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
   // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
   // after the body is parsed (a body's stream events would lose the async context), before any
@@ -373,6 +391,7 @@ export async function buildApp(deps: AppDeps) {
         );
         registerMemberRoutes(authed, services.members);
         registerDecisionRoutes(authed, services.decisions, services.members);
+        registerSnapshotRoutes(authed, services.snapshots);
         registerInvitationRoutes(authed, services.invitations);
         registerGroupRoutes(authed, services.groups);
         registerRoleRoutes(authed, services.roles);
@@ -381,6 +400,7 @@ export async function buildApp(deps: AppDeps) {
         registerRolesMigrationRoutes(authed, services.rolesMigration);
         registerApiClientRoutes(authed, services.apiClients);
         registerAuditRoutes(authed, services.audit);
+        registerEventRoutes(authed, services.eventStream);
         registerEndUserRoutes(authed, services.endUsers, services.endUserDecisions);
         registerEndUserGroupRoutes(authed, services.endUserGroups);
         registerFeatureRoutes(authed, services.features);

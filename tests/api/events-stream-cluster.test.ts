@@ -1,0 +1,86 @@
+/**
+ * The change stream across instances on one PostgreSQL database: an event written on A reaches
+ * a stream on B within a second, and concurrent writers on both instances (whose IDs commit out of
+ * order) reach a client that drops and resumes with Last-Event-ID with no gap and no repeat.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { testDialect } from '../helpers/database.js';
+import { ADMIN_TOKEN, type Roster } from '../helpers/roster.js';
+import { openStream } from '../helpers/sse.js';
+
+describe.skipIf(testDialect === 'sqlite')(
+  'the change stream on two instances (SQLite runs a single instance: skipped there)',
+  () => {
+    let cluster: Cluster;
+    let a: Roster;
+    let b: Roster;
+
+    beforeAll(async () => {
+      cluster = await startCluster({ instances: 2 });
+      [a, b] = cluster.instances as [Roster, Roster];
+    });
+    afterAll(async () => {
+      await cluster.close();
+    });
+
+    it('sends an event written on instance A to a stream on instance B within one second', async () => {
+      const stream = await openStream(b.url, ADMIN_TOKEN);
+      try {
+        // The stream starts following the log when its first client connects.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        for (let i = 0; i < 3; i++) {
+          const name = `Across instances ${i}`;
+          const started = Date.now();
+          const created = await a.post('/api/projects', { name, environment_type: 'dev' });
+          expect(created.status).toBe(201);
+          await stream.waitFor((events) => events.some((e) => e.data.includes(name)), 1_000);
+          expect(Date.now() - started).toBeLessThan(1_000);
+        }
+      } finally {
+        stream.close();
+      }
+    });
+
+    it('resumes on B after concurrent writes on both instances with every event once, in ID order', async () => {
+      const startId = (await a.get('/api/audit_events?page[size]=1')).body.data[0].id as number;
+      const first = await openStream(b.url, ADMIN_TOKEN, { lastEventId: String(startId) });
+      const write = (instance: Roster, name: string) =>
+        instance.post('/api/projects', { name, environment_type: 'dev' });
+      const burst = async (label: string) => {
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => write(i % 2 === 0 ? a : b, `${label} ${i}`)),
+        );
+        expect(results.every((r) => r.status === 201)).toBe(true);
+      };
+      await burst('Concurrent one');
+      await first.waitFor((events) => events.length >= 5);
+      first.close();
+      const received = [...first.events];
+      const resumeAfter = first.lastEventId() ?? String(startId);
+      await burst('Concurrent two');
+
+      const second = await openStream(a.url, ADMIN_TOKEN, { lastEventId: resumeAfter });
+      try {
+        const listed = (await a.get('/api/audit_events?page[size]=100')).body.data as {
+          id: number;
+        }[];
+        const expected = listed
+          .map((e) => e.id)
+          .filter((id) => id > startId)
+          .sort((x, y) => x - y);
+        expect(expected).toHaveLength(40);
+        await second.waitFor(
+          (events) => received.length + events.filter((e) => e.id !== undefined).length >= 40,
+          5_000,
+        );
+        const ids = [...received, ...second.events]
+          .filter((e) => e.id !== undefined)
+          .map((e) => Number(e.id));
+        expect(ids).toEqual(expected);
+      } finally {
+        second.close();
+      }
+    });
+  },
+);
