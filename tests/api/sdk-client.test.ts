@@ -177,14 +177,28 @@ describe('GET /api/access/snapshot', () => {
     const res = await roster.get('/api/access/snapshot');
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ format: 1, workspace_id: 1, position });
-    expect(res.body.data.collaborators.members).toContainEqual(
-      expect.objectContaining({ id: member.id, email: 'snapshot@example.com' }),
-    );
-    expect(res.body.data.collaborators.environments.map((e: { type: string }) => e.type)).toEqual([
+    const members = res.body.data.tables.members as { columns: string[]; rows: unknown[][] };
+    expect(members.columns).toEqual(['id', 'name', 'email', 'email_key']);
+    expect(members.rows).toContainEqual([
+      member.id,
+      member.name,
+      'snapshot@example.com',
+      'snapshot@example.com',
+    ]);
+    expect(res.body.data.tables.environments.rows.map((row: unknown[]) => row[1])).toEqual([
       'dev',
       'test',
       'prod',
     ]);
+    // Compressed for a client that accepts it (fetch does, and decompresses it).
+    const compressed = await roster.request('GET', '/api/access/snapshot', {
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    expect(compressed.headers.get('content-encoding')).toBe('gzip');
+    expect({ ...compressed.body.data, generated_at: null }).toEqual({
+      ...res.body.data,
+      generated_at: null,
+    });
   });
 
   it('is refused to a credential without every environment and project', async () => {

@@ -2674,7 +2674,7 @@ export interface paths {
         };
         /**
          * The workspace’s access data and its change-log position, to answer checks locally
-         * @description Full workspace access only (every environment and project). The rows the server’s access index is built from; the SDK’s local authorizer loads it and follows GET /api/events/stream after `position`.
+         * @description Full workspace access only (every environment and project). The rows the server’s access index is built from, each table as columns and rows of cells; gzip-compressed when the client accepts it. The SDK’s local authorizer loads it and follows GET /api/events/stream after `position` (docs/integration.md).
          */
         get: {
             parameters: {
@@ -2699,120 +2699,83 @@ export interface paths {
                                 position: number;
                                 /** Format: date-time */
                                 generated_at: string;
-                                collaborators: {
+                                tables: {
                                     environments: {
-                                        id: number;
-                                        type: string;
-                                    }[];
-                                    legacyRoles: {
-                                        id: number;
-                                        name: string;
-                                        privileges: string;
-                                        /** @description 1 or 0 */
-                                        system: number;
-                                        project_ids: number[] | null;
-                                    }[];
-                                    environmentRoles: {
-                                        id: number;
-                                        name: string;
-                                        config: string;
-                                    }[];
-                                    projectRoles: {
-                                        id: string;
-                                        name: string;
-                                        config: string;
-                                    }[];
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
+                                    legacy_roles: {
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
+                                    environment_roles: {
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
+                                    project_roles: {
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
                                     members: {
-                                        id: number;
-                                        name: string;
-                                        email: string;
-                                        email_key: string;
-                                    }[];
-                                    memberRoles: {
-                                        member_id: number;
-                                        environment_id: number;
-                                        role_type: string;
-                                        legacy_role_id: number | null;
-                                        environment_role_id: number | null;
-                                    }[];
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
+                                    member_roles: {
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
                                     groups: {
-                                        id: string;
-                                        name: string;
-                                        /** @description 1 or 0 */
-                                        system: number;
-                                    }[];
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
                                     projects: {
-                                        id: number;
-                                        name: string;
-                                        environment_id: number;
-                                    }[];
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
                                     suspensions: {
-                                        member_id: number;
-                                        environment_id: number;
-                                    }[];
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
                                     memberships: {
-                                        group_id: string;
-                                        member_id: number | null;
-                                        expires_at: string | null;
-                                    }[];
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
                                     grants: {
-                                        id: string;
-                                        project_id: number;
-                                        project_role_id: string;
-                                        member_id: number | null;
-                                        group_id: string | null;
-                                        created_at: string;
-                                        expires_at: string | null;
-                                    }[];
-                                };
-                                end_users: {
-                                    users: {
-                                        id: number;
-                                        name: string;
-                                        email: string;
-                                        email_key: string;
-                                        status: string;
-                                    }[];
-                                    environmentAccess: {
-                                        end_user_id: number;
-                                        environment_id: number;
-                                    }[];
-                                    groups: {
-                                        id: number;
-                                        environment_id: number;
-                                        name: string;
-                                        managed_by: string;
-                                        /** @description 1 or 0 */
-                                        system: number;
-                                    }[];
-                                    groupMembers: {
-                                        group_id: number;
-                                        end_user_id: number;
-                                    }[];
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
+                                    end_users: {
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
+                                    end_user_environments: {
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
+                                    end_user_groups: {
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
+                                    end_user_group_members: {
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
                                     features: {
-                                        id: number;
-                                        environment_id: number;
-                                        name: string;
-                                    }[];
-                                    featureGrants: {
-                                        id: number;
-                                        feature_id: number;
-                                        end_user_id: number | null;
-                                        group_id: number | null;
-                                    }[];
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
+                                    feature_grants: {
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
                                     policies: {
-                                        id: number;
-                                        feature_id: number;
-                                        name: string;
-                                        tools: string;
-                                        scope_type: string;
-                                        effect: string;
-                                    }[];
-                                    policyTargets: {
-                                        policy_id: number;
-                                        end_user_id: number | null;
-                                        group_id: number | null;
-                                    }[];
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
+                                    policy_targets: {
+                                        columns: string[];
+                                        rows: (string | number | null | number[])[][];
+                                    };
                                 };
                             };
                         };

@@ -16,6 +16,7 @@ import type { RequestContext } from '../../lib/context.js';
 import { AppError, reasonCode } from '../../lib/errors.js';
 import { createDecisionsService } from './decisions.service.js';
 import { EndUserSlice } from './end-user-index.js';
+import { decodeSnapshotTables } from './snapshot-format.js';
 import { WorkspaceIndex } from './workspace-index.js';
 
 /** A decision the snapshot cannot answer, as the server's error body says it. */
@@ -40,14 +41,15 @@ export function indexFromSnapshot(snapshot: AccessSnapshot): {
   workspace: WorkspaceIndex;
   endUsers: EndUserSlice;
 } {
-  const { memberships, grants, ...rows } = snapshot.collaborators;
+  const { collaborators, endUsers: endUserRows } = decodeSnapshotTables(snapshot.tables);
+  const { memberships, grants, ...rows } = collaborators;
   const workspace = new WorkspaceIndex(snapshot.workspace_id);
   workspace.load(rows);
   workspace.addMembershipRows(memberships);
   workspace.reserveGrants(grants.length);
   workspace.addGrantRows(grants);
   workspace.finishLoad();
-  return { workspace, endUsers: new EndUserSlice(snapshot.end_users) };
+  return { workspace, endUsers: new EndUserSlice(endUserRows) };
 }
 
 /**
@@ -60,6 +62,7 @@ export function createSnapshotDecisions(
   options: { nowMs?: () => number } = {},
 ): SnapshotDecisions {
   const { workspace, endUsers } = indexFromSnapshot(snapshot);
+  const environmentTypes = new Set(workspace.environments.map((environment) => environment.type));
   const nowMs = options.nowMs ?? Date.now;
   const service = createDecisionsService({
     index: {
@@ -72,7 +75,7 @@ export function createSnapshotDecisions(
     workspaceId: workspace.id,
     actor: { type: 'api_client', id: null, name: 'local authorizer' },
     scope: {
-      environmentTypes: new Set(snapshot.collaborators.environments.map((e) => e.type)),
+      environmentTypes,
       projectIds: null,
     },
   };

@@ -21,6 +21,7 @@ import {
   type GrantIndexRow,
   type MembershipIndexRow,
 } from './decisions.repository.js';
+import { encodeSnapshotTables } from './snapshot-format.js';
 
 async function readSnapshot(
   db: Executor,
@@ -61,8 +62,10 @@ async function readSnapshot(
     workspace_id: ctx.workspaceId,
     position,
     generated_at: generatedAt,
-    collaborators: { ...rows, memberships, grants },
-    end_users: await loadEndUserSliceRows(db, ctx.workspaceId),
+    tables: encodeSnapshotTables({
+      collaborators: { ...rows, memberships, grants },
+      endUsers: await loadEndUserSliceRows(db, ctx.workspaceId),
+    }),
   };
 }
 
