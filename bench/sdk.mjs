@@ -11,6 +11,7 @@
  *     connected to GET /api/events/stream and reading every event.
  * The server runs in a child process (bench/sdk-server.mjs).
  */
+import http from 'node:http';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
 import { fork } from 'node:child_process';
@@ -20,7 +21,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate, prng, SIZES } from './generate.mjs';
 import { PROJECT_RESOURCES } from '../packages/contracts/dist/index.js';
-import { createLocalAuthorizer, streamEvents } from '../packages/sdk/dist/index.js';
+import { createLocalAuthorizer } from '../packages/sdk/dist/index.js';
+import { indexFromSnapshot } from '../packages/server/dist/modules/decisions/snapshot-index.js';
+import { allowsProject } from '../packages/server/dist/modules/decisions/privilege-evaluation.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TOKEN = 'rst_bench_admin_token_0123456789';
@@ -53,12 +56,29 @@ try {
   const raw = await fetch(`${baseUrl}/api/access/snapshot`, {
     headers: { authorization: `Bearer ${TOKEN}` },
   });
-  const bytes = (await raw.arrayBuffer()).byteLength;
+  const text = await raw.text();
+  const bytes = Buffer.byteLength(text);
   const fetchMs = performance.now() - t;
+  const wire = await new Promise((resolve, reject) => {
+    http
+      .get(
+        `${baseUrl}/api/access/snapshot`,
+        { headers: { authorization: `Bearer ${TOKEN}`, 'accept-encoding': 'gzip' } },
+        (res) => {
+          let n = 0;
+          res.on('data', (chunk) => (n += chunk.length));
+          res.on('end', () => resolve(n));
+        },
+      )
+      .on('error', reject);
+  });
   t = performance.now();
   const local = await createLocalAuthorizer({ baseUrl, token: TOKEN });
   const loadMs = performance.now() - t;
-  results.push(['snapshot size (JSON)', `${(bytes / 1024 / 1024).toFixed(1)} MiB`]);
+  results.push([
+    'snapshot size: JSON / gzip on the wire',
+    `${(bytes / 1024 / 1024).toFixed(1)} MiB / ${(wire / 1024 / 1024).toFixed(1)} MiB`,
+  ]);
   results.push(['snapshot fetch (HTTP, body read)', ms(fetchMs)]);
   results.push(['createLocalAuthorizer (fetch + parse + index build)', ms(loadMs)]);
 
@@ -98,6 +118,30 @@ try {
     rounds.push(percentiles(samples));
   }
   rounds.sort((a, b) => a.p99 - b.p99);
+  // The reference: the server's own check kernel (allowsProject) on an index built from the same
+  // snapshot in this process, timed the same way: what the decisions service adds is the
+  // difference (subject lookup, catalogue check, scope, answer object).
+  const { workspace: ws } = indexFromSnapshot(JSON.parse(text).data);
+  const kernel = (c) =>
+    allowsProject(
+      ws,
+      ws.memberById(c.subject.member_id),
+      c.project_id,
+      ws.bitOf(c.resource, c.privilege),
+      Date.now(),
+    );
+  for (let i = 0; i < 300_000; i++) kernel(checks[i % N]);
+  const kernelRounds = [];
+  for (let round = 0; round < 3; round++) {
+    const samples = new Float64Array(N);
+    for (let i = 0; i < N; i++) {
+      const a = process.hrtime.bigint();
+      kernel(checks[i]);
+      samples[i] = Number(process.hrtime.bigint() - a);
+    }
+    kernelRounds.push(percentiles(samples));
+  }
+  kernelRounds.sort((a, b) => a.p99 - b.p99);
   const median = rounds[1];
   const timerCost = percentiles(timer);
   results.push([
@@ -156,12 +200,12 @@ try {
   };
   await writeRound('Warm-up');
   const without = await writeRound('No stream');
-  const abort = new AbortController();
-  let received = 0;
-  const consumers = Array.from({ length: STREAM_CLIENTS }, async () => {
-    const events = streamEvents({ baseUrl, token: TOKEN, signal: abort.signal });
-    while (!(await events.next()).done) received += 1;
-  });
+  const clients = fork(
+    path.join(here, 'sdk-stream-clients.mjs'),
+    [baseUrl, TOKEN, String(STREAM_CLIENTS)],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  await new Promise((resolve) => clients.once('message', resolve));
   for (;;) {
     const count = await new Promise((resolve) => {
       server.once('message', (m) => resolve(m.clients));
@@ -171,9 +215,13 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const withStreams = await writeRound('Streamed');
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  abort.abort();
-  await Promise.allSettled(consumers);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const received = await new Promise((resolve) => {
+    clients.once('message', (m) => resolve(m.received));
+    clients.send('count');
+  });
+  clients.send('stop');
+  await new Promise((resolve) => clients.once('exit', resolve));
   results.push([
     `write latency (POST /api/projects ×${WRITES}), no stream client`,
     `p50 ${ms(without.p50)}, p99 ${ms(without.p99)}`,

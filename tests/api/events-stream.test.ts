@@ -5,7 +5,10 @@
  * only; heartbeats keep the connection alive; a client that goes away, even in the middle of an
  * event, leaves no listener behind.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../packages/server/src/app.js';
 import { loadConfig } from '../../packages/server/src/config.js';
@@ -177,10 +180,11 @@ describe('GET /api/events/stream', () => {
 describe('clients that go away', () => {
   it('leaves no client and no feed listener behind when connections drop in the middle of events', async () => {
     const database = await createTestDatabase();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'roster-events-'));
     const config = loadConfig({
       PORT: '0',
       ROSTER_DATABASE_URL: database.url,
-      ROSTER_DATA_DIR: `/tmp/roster-events-${process.pid}`,
+      ROSTER_DATA_DIR: dataDir,
       ROSTER_ADMIN_TOKEN: ADMIN_TOKEN,
       ROSTER_RATE_LIMIT_PER_MINUTE: '0',
     });
@@ -248,6 +252,7 @@ describe('clients that go away', () => {
       await app.close();
       await store.close();
       await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

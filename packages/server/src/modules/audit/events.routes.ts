@@ -29,8 +29,18 @@ function resumeAfter(header: string | undefined, after: number | undefined): num
   return Number(value);
 }
 
+/**
+ * An event released to every client of a workspace is the same row object for all of them: it is
+ * serialized once, not once per client.
+ */
+const serialized = new WeakMap<AuditEventRow, string>();
+
 export function formatEvent(row: AuditEventRow, late: boolean): string {
-  const data = JSON.stringify(toAuditEvent(row));
+  let data = serialized.get(row);
+  if (data === undefined) {
+    data = JSON.stringify(toAuditEvent(row));
+    serialized.set(row, data);
+  }
   // An action is a dotted name; a newline would end the field, so it is refused here too.
   const event = row.action.replace(/[\r\n]/g, ' ');
   return `${late ? '' : `id: ${row.id}\n`}event: ${event}\ndata: ${data}\n\n`;
