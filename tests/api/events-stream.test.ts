@@ -256,3 +256,15 @@ describe('clients that go away', () => {
     }
   });
 });
+
+describe('the stream in the API reference', () => {
+  it('is documented as a text/event-stream answer', async () => {
+    const document = await roster.get('/api/openapi.json', null);
+    const operation = document.body.paths['/api/events/stream'].get;
+    expect(Object.keys(operation.responses['200'].content)).toEqual(['text/event-stream']);
+    // A client that asks with a valid token gets the stream's status and headers at once.
+    const res = await roster.get('/api/events/stream?unknown_parameter=1');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toContain('no-cache');
+  });
+});

@@ -57,7 +57,13 @@ export function registerEventRoutes(app: Api, stream: EventStream): void {
           'A `text/event-stream`: `id:` the audit event ID, `event:` its action, `data:` the event as GET /api/audit_events shows it. Resumes after `Last-Event-ID` (or `after`) with no gap and no repeat; comment lines are heartbeats. See docs/integration.md.',
         querystring: EventStreamQuery,
         headers: LastEventIdHeader,
-        response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses },
+        response: {
+          200: {
+            description: 'Server-Sent Events, one per audit event, until the client disconnects',
+            content: { 'text/event-stream': { schema: Type.String() } },
+          },
+          ...errorResponses,
+        },
       },
     },
     (request, reply) => {
