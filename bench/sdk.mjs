@@ -149,6 +149,10 @@ try {
     `p50 ${us(median.p50)}, p99 ${us(median.p99)} (rounds' p99: ${rounds.map((r) => us(r.p99)).join(', ')})`,
   ]);
   results.push([
+    "  reference: the server's check kernel (allowsProject) on the same index, same process",
+    `p50 ${us(kernelRounds[1].p50)}, p99 ${us(kernelRounds[1].p99)}`,
+  ]);
+  results.push([
     '  of which the timer itself',
     `p50 ${us(timerCost.p50)}, p99 ${us(timerCost.p99)}`,
   ]);
