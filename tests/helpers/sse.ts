@@ -7,6 +7,8 @@ export interface SseEvent {
   id: string | undefined;
   event: string;
   data: string;
+  /** When it arrived (Date.now()). */
+  receivedAt: number;
 }
 
 export interface SseConnection {
@@ -64,7 +66,7 @@ export async function openStream(
               else if (line.startsWith('data: ')) data.push(line.slice(6));
             }
             if (data.length > 0) {
-              events.push({ id, event, data: data.join('\n') });
+              events.push({ id, event, data: data.join('\n'), receivedAt: Date.now() });
               if (id !== undefined) lastId = id;
             }
             notify();
