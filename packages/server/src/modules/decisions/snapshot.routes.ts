@@ -28,7 +28,8 @@ export function registerSnapshotRoutes(app: Api, snapshots: SnapshotService): vo
       reply.type('application/json; charset=utf-8').header('vary', 'accept-encoding');
       // The response schema types the JSON for the OpenAPI document; the text (or its gzip) is
       // already serialized and is sent as it is.
-      if (!/\bgzip\b/.test(request.headers['accept-encoding'] ?? '')) return reply.send(json as never);
+      if (!/\bgzip\b/.test(request.headers['accept-encoding'] ?? ''))
+        return reply.send(json as never);
       const body = await gzipAsync(json, { level: 1 });
       return reply.header('content-encoding', 'gzip').send(body as never);
     },
