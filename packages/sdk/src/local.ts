@@ -80,25 +80,48 @@ export async function createLocalAuthorizer(
   };
   const stats = { reloads: 0, events: 0 };
   let decisions = await load();
-  /** Every change up to this ID is reflected. */
+  /** Every change up to this audit event ID is reflected. */
   let covered = decisions.position;
-  /** The highest event ID received that needs a reload. */
-  let wanted = 0;
+  /** The highest stream position received. */
+  let seen = decisions.position;
+  /** An event that changes access arrived after the last load started: another load is owed. */
+  let owed = false;
   let reloading: Promise<void> | null = null;
+  let retry: ReturnType<typeof setTimeout> | null = null;
+  const abort = new AbortController();
   const waiters = new Set<() => void>();
   const settle = () => {
     for (const waiter of waiters) waiter();
   };
+  /** No load owed or running (a function: the loop below must read the variables as they are now). */
+  const idle = () => !owed && reloading === null;
 
+  /**
+   * Loads snapshots until none is owed. Each load starts after the events that asked for it
+   * arrived, so once none is owed every event received so far is reflected.
+   */
   const reload = (): Promise<void> => {
     reloading ??= (async () => {
       try {
-        while (wanted > covered) {
+        while (owed) {
+          owed = false;
           const next = await load();
           if (next.position >= decisions.position) decisions = next;
           covered = Math.max(covered, next.position);
-          settle();
         }
+        covered = Math.max(covered, seen);
+        settle();
+      } catch (error) {
+        // Still owed: try again in a second (and on the next event).
+        owed = true;
+        if (retry === null && !abort.signal.aborted) {
+          retry = setTimeout(() => {
+            retry = null;
+            reload().catch((retryError: unknown) => options.onError?.(retryError));
+          }, 1_000);
+          retry.unref();
+        }
+        throw error;
       } finally {
         reloading = null;
       }
@@ -106,10 +129,9 @@ export async function createLocalAuthorizer(
     return reloading;
   };
 
-  const abort = new AbortController();
   void (async () => {
     try {
-      for await (const { event } of streamEvents({
+      for await (const { event, ordered } of streamEvents({
         baseUrl: options.baseUrl,
         token: options.token,
         after: decisions.position,
@@ -118,13 +140,18 @@ export async function createLocalAuthorizer(
         ...(options.onError === undefined ? {} : { onReconnect: options.onError }),
       })) {
         stats.events += 1;
-        if (changesNoAccess(event.action) || event.id <= covered) {
-          // Nothing to load for it; the position moves on when no load is owed below it.
-          if (wanted <= covered) covered = Math.max(covered, event.id);
-          settle();
+        if (ordered) seen = Math.max(seen, event.id);
+        if (changesNoAccess(event.action)) {
+          // Nothing to load for it; the position moves on when no load is owed or running.
+          if (idle()) {
+            covered = Math.max(covered, seen);
+            settle();
+          }
           continue;
         }
-        wanted = Math.max(wanted, event.id);
+        // Even an event at or below the snapshot's position: it may have committed after the
+        // snapshot was read (a transaction that took its ID earlier), so it is loaded again.
+        owed = true;
         reload().catch((error: unknown) => options.onError?.(error));
       }
     } catch (error) {
@@ -173,13 +200,12 @@ export async function createLocalAuthorizer(
       });
     },
     async refresh() {
-      const next = await load();
-      decisions = next;
-      covered = Math.max(covered, next.position);
-      settle();
+      owed = true;
+      await reload();
     },
     close() {
       abort.abort();
+      if (retry !== null) clearTimeout(retry);
     },
   };
 }
