@@ -12,6 +12,8 @@ export default tseslint.config(
       '**/coverage/**',
       'data/**',
       'docs/screenshots/**',
+      // Generated from the server's OpenAPI document (packages/sdk/scripts/generate.mjs).
+      'packages/sdk/src/generated/**',
     ],
   },
   eslint.configs.recommended,

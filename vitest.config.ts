@@ -2,11 +2,18 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const contractsEntry = fileURLToPath(new URL('./packages/contracts/src/index.ts', import.meta.url));
+const localDecisionsEntry = fileURLToPath(
+  new URL('./packages/server/src/modules/decisions/snapshot-index.ts', import.meta.url),
+);
 
 export default defineConfig({
   resolve: {
     // The contracts package exports its built dist/; tests run straight from the TypeScript source.
-    alias: [{ find: /^@roster\/contracts$/, replacement: contractsEntry }],
+    alias: [
+      { find: /^@roster\/contracts$/, replacement: contractsEntry },
+      // The SDK bundles the server's decision code (packages/sdk); tests run it from source too.
+      { find: /^@roster\/server\/local-decisions$/, replacement: localDecisionsEntry },
+    ],
   },
   test: {
     include: ['tests/**/*.test.ts', 'packages/*/src/**/*.test.ts'],

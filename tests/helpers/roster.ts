@@ -93,6 +93,11 @@ export async function startRoster(options: RosterOptions = {}): Promise<Roster> 
       headers['content-type'] ??= 'application/json';
     }
     const response = await fetch(`${url}${requestPath}`, { method, headers, body });
+    // An event stream never ends: its status and headers are the answer (tests/helpers/sse.ts reads streams).
+    if (response.headers.get('content-type')?.startsWith('text/event-stream') === true) {
+      await response.body?.cancel();
+      return { status: response.status, headers: response.headers, body: undefined as T, text: '' };
+    }
     const text = await response.text();
     let parsed: unknown = undefined;
     if (text !== '') {

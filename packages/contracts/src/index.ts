@@ -13,3 +13,4 @@ export * from './console.js';
 export * from './sso.js';
 export * from './scim.js';
 export * from './workspace-config.js';
+export * from './events.js';

@@ -34,10 +34,14 @@ import { createApiClientsService } from './modules/api-clients/api-clients.servi
 import { registerApiClientRoutes } from './modules/api-clients/api-clients.routes.js';
 import { createAuditService } from './modules/audit/audit.service.js';
 import { registerAuditRoutes } from './modules/audit/audit.routes.js';
+import { EventStream } from './modules/audit/event-stream.js';
+import { registerEventRoutes } from './modules/audit/events.routes.js';
 import { createDecisionsService } from './modules/decisions/decisions.service.js';
 import { AccessIndex } from './modules/decisions/access-index.js';
 import { ChangeFeed } from './modules/audit/change-feed.js';
 import { registerDecisionRoutes } from './modules/decisions/decisions.routes.js';
+import { createSnapshotService } from './modules/decisions/snapshot.service.js';
+import { registerSnapshotRoutes } from './modules/decisions/snapshot.routes.js';
 import { createGrantsService } from './modules/grants/grants.service.js';
 import { registerGrantRoutes } from './modules/grants/grants.routes.js';
 import { createGroupsService } from './modules/groups/groups.service.js';
@@ -131,9 +135,16 @@ export function createServices(deps: AppDeps) {
     loadWaitMs: deps.config.index.loadWaitMs,
     warmAtStart: deps.config.index.warmAtStart,
   });
+  // GET /api/events/stream; on PostgreSQL an ID may commit after a later one (event-stream.ts).
+  const eventStream = new EventStream({
+    db,
+    changes: changeFeed,
+    gapGraceMs: deps.store.dialect === 'postgres' ? 1_000 : 0,
+  });
   return {
     changeFeed,
     accessIndex,
+    eventStream,
     mailer,
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),
     apiClients: createApiClientsService({ db, clock, changes: changeFeed }),
@@ -153,6 +164,7 @@ export function createServices(deps: AppDeps) {
     projects,
     grants: createGrantsService({ db, clock, projects }),
     decisions: createDecisionsService({ index: accessIndex }),
+    snapshots: createSnapshotService({ db, dialect: deps.store.dialect, clock }),
     rolesMigration: createRolesMigrationService({ db, clock }),
     endUsers: createEndUsersService({
       db,
@@ -258,6 +270,7 @@ export async function buildApp(deps: AppDeps) {
   registerSecurityHeaders(app);
   services.changeFeed.useLog(app.log);
   services.accessIndex.useLog(app.log);
+  services.eventStream.useLog(app.log);
   // The access index: built before the first request, refreshed by the change feed after every
   // write request before its response goes out (so the writer's next check sees the write); the
   // feed stops on close.
@@ -266,6 +279,11 @@ export async function buildApp(deps: AppDeps) {
   // Warming the index waits until the server listens: workspaces load on use meanwhile.
   app.addHook('onListen', (done) => {
     services.accessIndex.startWarming();
+    done();
+  });
+  // Open event streams would keep the server from closing.
+  app.addHook('preClose', (done) => {
+    services.eventStream.closeAll();
     done();
   });
   // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
@@ -414,6 +432,7 @@ export async function buildApp(deps: AppDeps) {
         );
         registerMemberRoutes(authed, services.members);
         registerDecisionRoutes(authed, services.decisions, services.members);
+        registerSnapshotRoutes(authed, services.snapshots);
         registerInvitationRoutes(authed, services.invitations);
         registerGroupRoutes(authed, services.groups);
         registerRoleRoutes(authed, services.roles);
@@ -422,6 +441,7 @@ export async function buildApp(deps: AppDeps) {
         registerRolesMigrationRoutes(authed, services.rolesMigration);
         registerApiClientRoutes(authed, services.apiClients);
         registerAuditRoutes(authed, services.audit);
+        registerEventRoutes(authed, services.eventStream);
         registerEndUserRoutes(authed, services.endUsers, services.endUserDecisions);
         registerEndUserGroupRoutes(authed, services.endUserGroups);
         registerFeatureRoutes(authed, services.features);

@@ -273,7 +273,16 @@ function assertInCatalogue(check: PrivilegeCheck): void {
   }
 }
 
-export function createDecisionsService(deps: { index: AccessIndex }) {
+/**
+ * What the decisions read: the server's AccessIndex, or an index built from a snapshot in another
+ * process (snapshot-index.ts, the SDK's local authorizer), so both answer with this same code.
+ */
+export type DecisionIndex = Pick<
+  AccessIndex,
+  'workspace' | 'endUsers' | 'nowMs' | 'ready' | 'readyEndUsers'
+>;
+
+export function createDecisionsService(deps: { index: DecisionIndex }) {
   const { index } = deps;
 
   function workspaceOf(ctx: RequestContext): WorkspaceIndex {
