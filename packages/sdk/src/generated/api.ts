@@ -11164,6 +11164,17 @@ export interface paths {
                                     ids: number[];
                                 };
                                 effect: "allow" | "deny" | "require_approval";
+                                approval_steps: {
+                                    collaborators: {
+                                        id: number;
+                                        name: string;
+                                        email: string;
+                                    }[];
+                                    end_user_groups: {
+                                        id: number;
+                                        name: string;
+                                    }[];
+                                }[];
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -11257,6 +11268,10 @@ export interface paths {
                             ids?: number[];
                         };
                         effect: "allow" | "deny" | "require_approval";
+                        approval_steps?: {
+                            collaborator_ids?: number[];
+                            end_user_group_ids?: number[];
+                        }[];
                     };
                 };
             };
@@ -11280,6 +11295,17 @@ export interface paths {
                                     ids: number[];
                                 };
                                 effect: "allow" | "deny" | "require_approval";
+                                approval_steps: {
+                                    collaborators: {
+                                        id: number;
+                                        name: string;
+                                        email: string;
+                                    }[];
+                                    end_user_groups: {
+                                        id: number;
+                                        name: string;
+                                    }[];
+                                }[];
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -11390,6 +11416,17 @@ export interface paths {
                                     ids: number[];
                                 };
                                 effect: "allow" | "deny" | "require_approval";
+                                approval_steps: {
+                                    collaborators: {
+                                        id: number;
+                                        name: string;
+                                        email: string;
+                                    }[];
+                                    end_user_groups: {
+                                        id: number;
+                                        name: string;
+                                    }[];
+                                }[];
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -11477,6 +11514,10 @@ export interface paths {
                             ids?: number[];
                         };
                         effect?: "allow" | "deny" | "require_approval";
+                        approval_steps?: {
+                            collaborator_ids?: number[];
+                            end_user_group_ids?: number[];
+                        }[];
                     };
                 };
             };
@@ -11500,6 +11541,17 @@ export interface paths {
                                     ids: number[];
                                 };
                                 effect: "allow" | "deny" | "require_approval";
+                                approval_steps: {
+                                    collaborators: {
+                                        id: number;
+                                        name: string;
+                                        email: string;
+                                    }[];
+                                    end_user_groups: {
+                                        id: number;
+                                        name: string;
+                                    }[];
+                                }[];
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -11667,6 +11719,10 @@ export interface paths {
                             ids?: number[];
                         };
                         effect?: "allow" | "deny" | "require_approval";
+                        approval_steps?: {
+                            collaborator_ids?: number[];
+                            end_user_group_ids?: number[];
+                        }[];
                     };
                 };
             };
@@ -11690,6 +11746,17 @@ export interface paths {
                                     ids: number[];
                                 };
                                 effect: "allow" | "deny" | "require_approval";
+                                approval_steps: {
+                                    collaborators: {
+                                        id: number;
+                                        name: string;
+                                        email: string;
+                                    }[];
+                                    end_user_groups: {
+                                        id: number;
+                                        name: string;
+                                    }[];
+                                }[];
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -11769,7 +11836,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    status?: "pending" | "approved" | "rejected" | "used";
+                    status?: "pending" | "approved" | "rejected" | "used" | "expired";
+                    awaiting?: "me";
                     end_user_id?: number;
                     feature_id?: number;
                     "page[number]"?: number;
@@ -11790,7 +11858,7 @@ export interface paths {
                         "application/json": {
                             data: {
                                 id: number;
-                                status: "pending" | "approved" | "rejected" | "used";
+                                status: "pending" | "approved" | "rejected" | "used" | "expired";
                                 end_user: {
                                     id: number;
                                     name: string;
@@ -11810,6 +11878,34 @@ export interface paths {
                                 decided_at: string | null;
                                 decided_by: string | null;
                                 used_at: string | null;
+                                /** Format: date-time */
+                                expires_at: string;
+                                scope: ("once" | "window") | null;
+                                window_ends_at: string | null;
+                                steps: {
+                                    position: number;
+                                    status: "pending" | "approved" | "rejected";
+                                    approvers: {
+                                        collaborators: {
+                                            id: number;
+                                            name: string;
+                                            email: string;
+                                        }[];
+                                        end_user_groups: {
+                                            id: number;
+                                            name: string;
+                                        }[];
+                                    };
+                                    decided_at: string | null;
+                                    decided_by: {
+                                        type: string;
+                                        id: string;
+                                        name: string;
+                                    } | null;
+                                    scope: ("once" | "window") | null;
+                                    minutes: number | null;
+                                }[];
+                                current_step: number | null;
                             }[];
                             total: number;
                             page: {
@@ -11913,7 +12009,7 @@ export interface paths {
                         "application/json": {
                             data: {
                                 id: number;
-                                status: "pending" | "approved" | "rejected" | "used";
+                                status: "pending" | "approved" | "rejected" | "used" | "expired";
                                 end_user: {
                                     id: number;
                                     name: string;
@@ -11933,6 +12029,34 @@ export interface paths {
                                 decided_at: string | null;
                                 decided_by: string | null;
                                 used_at: string | null;
+                                /** Format: date-time */
+                                expires_at: string;
+                                scope: ("once" | "window") | null;
+                                window_ends_at: string | null;
+                                steps: {
+                                    position: number;
+                                    status: "pending" | "approved" | "rejected";
+                                    approvers: {
+                                        collaborators: {
+                                            id: number;
+                                            name: string;
+                                            email: string;
+                                        }[];
+                                        end_user_groups: {
+                                            id: number;
+                                            name: string;
+                                        }[];
+                                    };
+                                    decided_at: string | null;
+                                    decided_by: {
+                                        type: string;
+                                        id: string;
+                                        name: string;
+                                    } | null;
+                                    scope: ("once" | "window") | null;
+                                    minutes: number | null;
+                                }[];
+                                current_step: number | null;
                             };
                         };
                     };
@@ -12012,7 +12136,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve a pending request: good for one later decision */
+        /** Approve a pending request (or its current step): for one later call, or for every matching call for N minutes */
         post: {
             parameters: {
                 query?: never;
@@ -12022,7 +12146,14 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        scope?: "once" | "window";
+                        minutes?: number;
+                    };
+                };
+            };
             responses: {
                 /** @description Default Response */
                 200: {
@@ -12033,7 +12164,7 @@ export interface paths {
                         "application/json": {
                             data: {
                                 id: number;
-                                status: "pending" | "approved" | "rejected" | "used";
+                                status: "pending" | "approved" | "rejected" | "used" | "expired";
                                 end_user: {
                                     id: number;
                                     name: string;
@@ -12053,6 +12184,34 @@ export interface paths {
                                 decided_at: string | null;
                                 decided_by: string | null;
                                 used_at: string | null;
+                                /** Format: date-time */
+                                expires_at: string;
+                                scope: ("once" | "window") | null;
+                                window_ends_at: string | null;
+                                steps: {
+                                    position: number;
+                                    status: "pending" | "approved" | "rejected";
+                                    approvers: {
+                                        collaborators: {
+                                            id: number;
+                                            name: string;
+                                            email: string;
+                                        }[];
+                                        end_user_groups: {
+                                            id: number;
+                                            name: string;
+                                        }[];
+                                    };
+                                    decided_at: string | null;
+                                    decided_by: {
+                                        type: string;
+                                        id: string;
+                                        name: string;
+                                    } | null;
+                                    scope: ("once" | "window") | null;
+                                    minutes: number | null;
+                                }[];
+                                current_step: number | null;
                             };
                         };
                     };
@@ -12130,7 +12289,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reject a pending request */
+        /** Reject a pending request (any step of its chain still to decide may) */
         post: {
             parameters: {
                 query?: never;
@@ -12151,7 +12310,7 @@ export interface paths {
                         "application/json": {
                             data: {
                                 id: number;
-                                status: "pending" | "approved" | "rejected" | "used";
+                                status: "pending" | "approved" | "rejected" | "used" | "expired";
                                 end_user: {
                                     id: number;
                                     name: string;
@@ -12171,6 +12330,34 @@ export interface paths {
                                 decided_at: string | null;
                                 decided_by: string | null;
                                 used_at: string | null;
+                                /** Format: date-time */
+                                expires_at: string;
+                                scope: ("once" | "window") | null;
+                                window_ends_at: string | null;
+                                steps: {
+                                    position: number;
+                                    status: "pending" | "approved" | "rejected";
+                                    approvers: {
+                                        collaborators: {
+                                            id: number;
+                                            name: string;
+                                            email: string;
+                                        }[];
+                                        end_user_groups: {
+                                            id: number;
+                                            name: string;
+                                        }[];
+                                    };
+                                    decided_at: string | null;
+                                    decided_by: {
+                                        type: string;
+                                        id: string;
+                                        name: string;
+                                    } | null;
+                                    scope: ("once" | "window") | null;
+                                    minutes: number | null;
+                                }[];
+                                current_step: number | null;
                             };
                         };
                     };
@@ -13154,6 +13341,383 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspace/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the workspace configuration as a document of names
+         * @description Custom roles, collaborator groups, projects, project grants, end-user groups, features and policies. Needs full workspace access.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                version: number;
+                                roles: {
+                                    name: string;
+                                    privileges: {
+                                        [key: string]: string[];
+                                    };
+                                    project_access: "all" | "selected";
+                                    projects: {
+                                        environment: string;
+                                        name: string;
+                                    }[];
+                                }[];
+                                environment_roles: {
+                                    name: string;
+                                    config: {
+                                        [key: string]: {
+                                            privileges: "all" | string[];
+                                        } & {
+                                            [key: string]: unknown;
+                                        };
+                                    };
+                                }[];
+                                project_roles: {
+                                    name: string;
+                                    config: {
+                                        [key: string]: {
+                                            privileges: "all" | string[];
+                                        } & {
+                                            [key: string]: unknown;
+                                        };
+                                    };
+                                }[];
+                                groups: {
+                                    name: string;
+                                    description: string | null;
+                                }[];
+                                projects: {
+                                    environment: string;
+                                    name: string;
+                                    description: string | null;
+                                }[];
+                                grants: {
+                                    project: {
+                                        environment: string;
+                                        name: string;
+                                    };
+                                    role: string;
+                                    group?: string;
+                                    user?: string;
+                                    expires_at: string | null;
+                                }[];
+                                end_user_groups: {
+                                    environment: string;
+                                    name: string;
+                                    description: string | null;
+                                    roles: ("Admin" | "Read Only")[];
+                                    members: string[];
+                                }[];
+                                features: {
+                                    environment: string;
+                                    kind: "assistant" | "chat_app" | "mcp_server" | "apps_portal";
+                                    name: string;
+                                    description: string | null;
+                                    access: {
+                                        groups: string[];
+                                        end_users: string[];
+                                    };
+                                }[];
+                                policies: {
+                                    environment: string;
+                                    feature: string;
+                                    name: string;
+                                    description: string | null;
+                                    tools: string[];
+                                    scope: {
+                                        type: "all" | "users" | "groups";
+                                        targets: string[];
+                                    };
+                                    effect: "allow" | "deny" | "require_approval";
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspace/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply a workspace document: create, update and delete to match it, in one transaction
+         * @description Objects the document leaves out are deleted, built-in ones excepted. `dry_run=true` answers the plan and changes nothing. Needs full workspace access.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    dry_run?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        version: number;
+                        roles: {
+                            name: string;
+                            privileges: {
+                                [key: string]: string[];
+                            };
+                            project_access: "all" | "selected";
+                            projects: {
+                                environment: string;
+                                name: string;
+                            }[];
+                        }[];
+                        environment_roles: {
+                            name: string;
+                            config: {
+                                [key: string]: {
+                                    privileges: "all" | string[];
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        }[];
+                        project_roles: {
+                            name: string;
+                            config: {
+                                [key: string]: {
+                                    privileges: "all" | string[];
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        }[];
+                        groups: {
+                            name: string;
+                            description: string | null;
+                        }[];
+                        projects: {
+                            environment: string;
+                            name: string;
+                            description: string | null;
+                        }[];
+                        grants: {
+                            project: {
+                                environment: string;
+                                name: string;
+                            };
+                            role: string;
+                            group?: string;
+                            user?: string;
+                            expires_at: string | null;
+                        }[];
+                        end_user_groups: {
+                            environment: string;
+                            name: string;
+                            description: string | null;
+                            roles: ("Admin" | "Read Only")[];
+                            members: string[];
+                        }[];
+                        features: {
+                            environment: string;
+                            kind: "assistant" | "chat_app" | "mcp_server" | "apps_portal";
+                            name: string;
+                            description: string | null;
+                            access: {
+                                groups: string[];
+                                end_users: string[];
+                            };
+                        }[];
+                        policies: {
+                            environment: string;
+                            feature: string;
+                            name: string;
+                            description: string | null;
+                            tools: string[];
+                            scope: {
+                                type: "all" | "users" | "groups";
+                                targets: string[];
+                            };
+                            effect: "allow" | "deny" | "require_approval";
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                dry_run: boolean;
+                                applied: boolean;
+                                steps: {
+                                    action: "create" | "update" | "delete";
+                                    kind: "role" | "environment_role" | "project_role" | "group" | "project" | "grant" | "end_user_group" | "feature" | "policy";
+                                    name: string;
+                                }[];
+                                summary: {
+                                    [key: string]: {
+                                        create: number;
+                                        update: number;
+                                        delete: number;
+                                    };
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
