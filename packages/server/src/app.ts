@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
+  type RouteOptions,
 } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
@@ -223,6 +224,9 @@ export async function buildApp(deps: AppDeps) {
   app.decorateRequest('ctx', null);
   // Before any route is registered, so that every route, error and static file gets them.
   registerSecurityHeaders(app);
+  // Every route as registered, for the check against the operations table (http/operations.ts).
+  const routes: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => void routes.push(route));
   services.changeFeed.useLog(app.log);
   // The access index: built before the first request, refreshed by the change feed after every
   // write request before its response goes out (so the writer's next check sees the write); the
@@ -402,5 +406,5 @@ export async function buildApp(deps: AppDeps) {
     uiConfig: { docExpansion: 'list', deepLinking: true },
   });
 
-  return { app, services };
+  return { app, services, routes };
 }

@@ -1,12 +1,5 @@
-import {
-  ApprovalRequest,
-  DataOf,
-  IntegerIdParams,
-  ListApprovalRequestsQuery,
-  PagedList,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { ApprovalsService } from './approvals.service.js';
 
 const tags = ['Approval requests'];
@@ -18,8 +11,7 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
       schema: {
         tags: tags,
         summary: 'List approval requests, newest first',
-        querystring: ListApprovalRequestsQuery,
-        response: { 200: PagedList(ApprovalRequest), ...errorResponses },
+        ...schemaOf('listApprovals'),
       },
     },
     (request) => approvals.listApprovalRequests(contextOf(request), request.query),
@@ -30,8 +22,7 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
       schema: {
         tags: tags,
         summary: 'Get an approval request',
-        params: IntegerIdParams,
-        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
+        ...schemaOf('getApproval'),
       },
     },
     async (request) => ({
@@ -44,8 +35,7 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
       schema: {
         tags: tags,
         summary: 'Approve a pending request: good for one later decision',
-        params: IntegerIdParams,
-        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
+        ...schemaOf('approve'),
       },
     },
     async (request) => ({
@@ -58,8 +48,7 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
       schema: {
         tags: tags,
         summary: 'Reject a pending request',
-        params: IntegerIdParams,
-        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
+        ...schemaOf('reject'),
       },
     },
     async (request) => ({
