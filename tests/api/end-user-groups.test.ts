@@ -179,6 +179,11 @@ describe('Everyone', () => {
       'ann@groups.example.com',
       'pat@groups.example.com',
     ]);
+    expect(members.body.total).toBe(2);
+    expect(members.body.data.map((m: { source: string }) => m.source)).toEqual([
+      'manual',
+      'manual',
+    ]);
   });
 
   it('returns 400 when changing, deleting or editing the members of Everyone', async () => {

@@ -13,34 +13,24 @@ let prodGroup: number;
 
 beforeAll(async () => {
   roster = await startRoster();
-  devUser = (
-    await roster.post('/api/end_users', {
-      name: 'Dev',
-      email: 'dev@features.example.com',
-      environment_types: ['dev'],
-    })
-  ).body.data.id;
-  prodUser = (
-    await roster.post('/api/end_users', {
-      name: 'Prod',
-      email: 'prod@features.example.com',
-      environment_types: ['prod'],
-    })
-  ).body.data.id;
-  devGroup = (
-    await roster.post('/api/end_user_groups', {
-      environment_type: 'dev',
-      name: 'Dev team',
-      end_user_ids: [devUser],
-    })
-  ).body.data.id;
-  prodGroup = (
-    await roster.post('/api/end_user_groups', {
-      environment_type: 'prod',
-      name: 'Prod team',
-      end_user_ids: [prodUser],
-    })
-  ).body.data.id;
+  // Typed by the operations table (@roster/contracts operations.ts): roster.call sends the
+  // operation's method and path, and a body of the wrong shape does not compile.
+  const user = async (name: string, email: string, environment: string) =>
+    (
+      await roster.call('createEndUser', {
+        body: { name, email, environment_types: [environment] },
+      })
+    ).body.data.id;
+  const group = async (environment: string, name: string, member: number) =>
+    (
+      await roster.call('createEndUserGroup', {
+        body: { environment_type: environment, name, end_user_ids: [member] },
+      })
+    ).body.data.id;
+  devUser = await user('Dev', 'dev@features.example.com', 'dev');
+  prodUser = await user('Prod', 'prod@features.example.com', 'prod');
+  devGroup = await group('dev', 'Dev team', devUser);
+  prodGroup = await group('prod', 'Prod team', prodUser);
 });
 afterAll(async () => {
   await roster.close();
@@ -50,11 +40,9 @@ const error = (title: string) => ({ errors: [{ code: 'bad_request', title }] });
 
 describe('POST /api/features', () => {
   it('registers a feature of each kind', async () => {
-    for (const kind of ['assistant', 'chat_app', 'mcp_server', 'apps_portal']) {
-      const res = await roster.post('/api/features', {
-        environment_type: 'dev',
-        kind,
-        name: `A ${kind}`,
+    for (const kind of ['assistant', 'chat_app', 'mcp_server', 'apps_portal'] as const) {
+      const res = await roster.call('createFeature', {
+        body: { environment_type: 'dev', kind, name: `A ${kind}` },
       });
       expect(res.status).toBe(201);
       expect(res.body).toEqual({
@@ -69,7 +57,7 @@ describe('POST /api/features', () => {
         },
       });
     }
-    const events = await roster.get('/api/audit_events?action=feature.created');
+    const events = await roster.call('listAuditEvents', { query: { action: 'feature.created' } });
     expect(events.body.total).toBe(4);
   });
 
@@ -83,32 +71,40 @@ describe('POST /api/features', () => {
     expect(kind.body.errors[0].title).toMatch(/^kind /);
     expect(
       (
-        await roster.post('/api/features', {
-          environment_type: 'dev',
-          kind: 'assistant',
-          name: ' ',
+        await roster.call('createFeature', {
+          body: {
+            environment_type: 'dev',
+            kind: 'assistant',
+            name: ' ',
+          },
         })
       ).body,
     ).toEqual(error("Name can't be blank"));
-    const taken = await roster.post('/api/features', {
-      environment_type: 'dev',
-      kind: 'chat_app',
-      name: 'a ASSISTANT',
+    const taken = await roster.call('createFeature', {
+      body: {
+        environment_type: 'dev',
+        kind: 'chat_app',
+        name: 'a ASSISTANT',
+      },
     });
     expect(taken.body).toEqual(error('Name has already been taken in this environment'));
     expect(
       (
-        await roster.post('/api/features', {
-          environment_type: 'prod',
-          kind: 'assistant',
-          name: 'A assistant',
+        await roster.call('createFeature', {
+          body: {
+            environment_type: 'prod',
+            kind: 'assistant',
+            name: 'A assistant',
+          },
         })
       ).status,
     ).toBe(201);
-    const env = await roster.post('/api/features', {
-      environment_type: 'qa',
-      kind: 'assistant',
-      name: 'Q',
+    const env = await roster.call('createFeature', {
+      body: {
+        environment_type: 'qa',
+        kind: 'assistant',
+        name: 'Q',
+      },
     });
     expect(env.body).toEqual(error('Environment qa not found'));
   });
@@ -116,23 +112,30 @@ describe('POST /api/features', () => {
 
 describe('GET, PUT and DELETE /api/features/:id', () => {
   it('lists with filters, gets, renames and deletes', async () => {
-    const created = await roster.post('/api/features', {
-      environment_type: 'test',
-      kind: 'mcp_server',
-      name: 'Ticket MCP',
+    const created = await roster.call('createFeature', {
+      body: {
+        environment_type: 'test',
+        kind: 'mcp_server',
+        name: 'Ticket MCP',
+      },
     });
     const id = created.body.data.id;
-    const list = await roster.get('/api/features?environment_type=test&kind=mcp_server');
+    const list = await roster.call('listFeatures', {
+      query: { environment_type: 'test', kind: 'mcp_server' },
+    });
     expect(list.body).toEqual({
       data: [created.body.data],
       total: 1,
       page: { number: 1, size: 100 },
     });
-    expect((await roster.get(`/api/features/${id}`)).body).toEqual(created.body);
+    expect((await roster.call('getFeature', { params: { id: id } })).body).toEqual(created.body);
 
-    const renamed = await roster.put(`/api/features/${id}`, {
-      name: 'Tickets MCP',
-      description: 'Jira tools',
+    const renamed = await roster.call('updateFeature', {
+      params: { id: id },
+      body: {
+        name: 'Tickets MCP',
+        description: 'Jira tools',
+      },
     });
     expect(renamed.status).toBe(200);
     expect(renamed.body.data).toMatchObject({
@@ -142,32 +145,43 @@ describe('GET, PUT and DELETE /api/features/:id', () => {
       kind: 'mcp_server',
     });
 
-    const deleted = await roster.delete(`/api/features/${id}`);
+    const deleted = await roster.call('deleteFeature', { params: { id: id } });
     expect(deleted.status).toBe(204);
-    const gone = await roster.get(`/api/features/${id}`);
+    const gone = await roster.call('getFeature', { params: { id: id } });
     expect(gone.status).toBe(404);
     expect(gone.body).toEqual({ errors: [{ code: 'not_found', title: 'Feature not found' }] });
   });
 
   it('deletes the feature’s policies and grants with it', async () => {
-    const feature = await roster.post('/api/features', {
-      environment_type: 'dev',
-      kind: 'assistant',
-      name: 'Short-lived',
+    const feature = await roster.call('createFeature', {
+      body: {
+        environment_type: 'dev',
+        kind: 'assistant',
+        name: 'Short-lived',
+      },
     });
     const id = feature.body.data.id;
-    await roster.post(`/api/features/${id}/access`, { end_user_ids: [devUser] });
-    const policy = await roster.post('/api/policies', {
-      name: 'Short',
-      environment_type: 'dev',
-      feature_id: id,
-      scope: { type: 'all' },
-      effect: 'allow',
+    await roster.call('grantFeatureAccess', {
+      params: { id: id },
+      body: { end_user_ids: [devUser] },
     });
-    await roster.delete(`/api/features/${id}`);
-    expect((await roster.get(`/api/policies/${policy.body.data.id}`)).status).toBe(404);
-    const events = await roster.get(`/api/audit_events?action=feature.deleted&target_id=${id}`);
-    expect(events.body.data[0].before).toMatchObject({
+    const policy = await roster.call('createPolicy', {
+      body: {
+        name: 'Short',
+        environment_type: 'dev',
+        feature_id: id,
+        scope: { type: 'all' },
+        effect: 'allow',
+      },
+    });
+    await roster.call('deleteFeature', { params: { id: id } });
+    expect((await roster.call('getPolicy', { params: { id: policy.body.data.id } })).status).toBe(
+      404,
+    );
+    const events = await roster.call('listAuditEvents', {
+      query: { action: 'feature.deleted', target_id: String(id) },
+    });
+    expect(events.body.data[0]?.before).toMatchObject({
       name: 'Short-lived',
       grants: 1,
       policies: [{ id: policy.body.data.id, name: 'Short' }],
@@ -177,15 +191,20 @@ describe('GET, PUT and DELETE /api/features/:id', () => {
 
 describe('feature access', () => {
   it('grants users and groups, lists the grants, and revokes them', async () => {
-    const feature = await roster.post('/api/features', {
-      environment_type: 'dev',
-      kind: 'chat_app',
-      name: 'Team chat',
+    const feature = await roster.call('createFeature', {
+      body: {
+        environment_type: 'dev',
+        kind: 'chat_app',
+        name: 'Team chat',
+      },
     });
     const id = feature.body.data.id;
-    const granted = await roster.post(`/api/features/${id}/access`, {
-      end_user_ids: [devUser],
-      end_user_group_ids: [devGroup],
+    const granted = await roster.call('grantFeatureAccess', {
+      params: { id: id },
+      body: {
+        end_user_ids: [devUser],
+        end_user_group_ids: [devGroup],
+      },
     });
     expect(granted.status).toBe(200);
     expect(granted.body).toEqual({
@@ -207,18 +226,26 @@ describe('feature access', () => {
       ],
     });
     // Granting again changes nothing.
-    const again = await roster.post(`/api/features/${id}/access`, { end_user_ids: [devUser] });
+    const again = await roster.call('grantFeatureAccess', {
+      params: { id: id },
+      body: { end_user_ids: [devUser] },
+    });
     expect(again.body.data).toHaveLength(2);
-    expect((await roster.get(`/api/features/${id}/access`)).body).toEqual(granted.body);
+    expect((await roster.call('listFeatureAccess', { params: { id: id } })).body).toEqual(
+      granted.body,
+    );
 
-    const revoked = await roster.request('DELETE', `/api/features/${id}/access`, {
+    const revoked = await roster.call('revokeFeatureAccess', {
+      params: { id },
       body: { end_user_ids: [devUser] },
     });
     expect(revoked.status).toBe(200);
-    expect(revoked.body.data.map((g: { type: string }) => g.type)).toEqual(['end_user_group']);
+    expect(revoked.body.data.map((g) => g.type)).toEqual(['end_user_group']);
     const actions = (
-      await roster.get(`/api/audit_events?target_type=feature&target_id=${id}`)
-    ).body.data.map((e: { action: string }) => e.action);
+      await roster.call('listAuditEvents', {
+        query: { target_type: 'feature', target_id: String(id) },
+      })
+    ).body.data.map((e) => e.action);
     expect(actions).toEqual([
       'feature.access_revoked',
       'feature.access_granted',
@@ -228,97 +255,130 @@ describe('feature access', () => {
   });
 
   it('grants to Everyone', async () => {
-    const feature = await roster.post('/api/features', {
-      environment_type: 'prod',
-      kind: 'apps_portal',
-      name: 'Portal',
+    const feature = await roster.call('createFeature', {
+      body: {
+        environment_type: 'prod',
+        kind: 'apps_portal',
+        name: 'Portal',
+      },
     });
-    const everyone = (await roster.get('/api/end_user_groups?environment_type=prod&name=everyone'))
-      .body.data[0];
-    const res = await roster.post(`/api/features/${feature.body.data.id}/access`, {
-      end_user_group_ids: [everyone.id],
+    const everyone = (
+      await roster.call('listEndUserGroups', {
+        query: { environment_type: 'prod', name: 'everyone' },
+      })
+    ).body.data[0]!;
+    const res = await roster.call('grantFeatureAccess', {
+      params: { id: feature.body.data.id },
+      body: {
+        end_user_group_ids: [everyone.id],
+      },
     });
     expect(res.status).toBe(200);
-    expect(res.body.data[0].end_user_group).toEqual({
+    expect(res.body.data[0]?.end_user_group).toEqual({
       id: everyone.id,
       name: 'Everyone',
       system: true,
     });
-    const decision = await roster.post('/api/end_users/decisions', {
-      end_user_id: prodUser,
-      environment_type: 'prod',
-      feature_id: feature.body.data.id,
+    const decision = await roster.call('decide', {
+      body: { end_user_id: prodUser, environment_type: 'prod', feature_id: feature.body.data.id },
     });
     expect(decision.body.data.decision).toBe('allow');
   });
 
   it('returns 400 when a user or group is outside the feature’s environment', async () => {
-    const feature = await roster.post('/api/features', {
-      environment_type: 'dev',
-      kind: 'assistant',
-      name: 'Env check',
+    const feature = await roster.call('createFeature', {
+      body: {
+        environment_type: 'dev',
+        kind: 'assistant',
+        name: 'Env check',
+      },
     });
     const id = feature.body.data.id;
-    const user = await roster.post(`/api/features/${id}/access`, { end_user_ids: [prodUser] });
+    const user = await roster.call('grantFeatureAccess', {
+      params: { id: id },
+      body: { end_user_ids: [prodUser] },
+    });
     expect(user.status).toBe(400);
     expect(user.body).toEqual(
       error(
         'End users without access to the DEV environment can’t get access to its features: prod@features.example.com',
       ),
     );
-    const group = await roster.post(`/api/features/${id}/access`, {
-      end_user_group_ids: [prodGroup],
+    const group = await roster.call('grantFeatureAccess', {
+      params: { id: id },
+      body: {
+        end_user_group_ids: [prodGroup],
+      },
     });
     expect(group.body).toEqual(
       error('Groups of another environment can’t get access to a DEV feature: Prod team'),
     );
-    expect((await roster.get(`/api/features/${id}/access`)).body.data).toEqual([]);
+    expect((await roster.call('listFeatureAccess', { params: { id: id } })).body.data).toEqual([]);
   });
 
   it('returns 400 when no grantee or an unknown one is given', async () => {
-    const feature = await roster.post('/api/features', {
-      environment_type: 'dev',
-      kind: 'assistant',
-      name: 'Grantee check',
+    const feature = await roster.call('createFeature', {
+      body: {
+        environment_type: 'dev',
+        kind: 'assistant',
+        name: 'Grantee check',
+      },
     });
     const id = feature.body.data.id;
-    expect((await roster.post(`/api/features/${id}/access`, {})).body).toEqual(
-      error('Give end_user_ids or end_user_group_ids'),
-    );
     expect(
-      (await roster.post(`/api/features/${id}/access`, { end_user_ids: [424242] })).body,
+      (await roster.call('grantFeatureAccess', { params: { id: id }, body: {} })).body,
+    ).toEqual(error('Give end_user_ids or end_user_group_ids'));
+    expect(
+      (
+        await roster.call('grantFeatureAccess', {
+          params: { id: id },
+          body: { end_user_ids: [424242] },
+        })
+      ).body,
     ).toEqual(error('End users not found: 424242'));
     expect(
-      (await roster.post(`/api/features/${id}/access`, { end_user_group_ids: [424242] })).body,
+      (
+        await roster.call('grantFeatureAccess', {
+          params: { id: id },
+          body: { end_user_group_ids: [424242] },
+        })
+      ).body,
     ).toEqual(error('End-user groups not found: 424242'));
   });
 });
 
 describe('workspace isolation', () => {
   it('keeps features and grants invisible to another workspace', async () => {
-    const feature = await roster.post('/api/features', {
-      environment_type: 'dev',
-      kind: 'assistant',
-      name: 'Private assistant',
+    const feature = await roster.call('createFeature', {
+      body: {
+        environment_type: 'dev',
+        kind: 'assistant',
+        name: 'Private assistant',
+      },
     });
     const id = feature.body.data.id;
-    const created = await roster.post(
-      '/platform/workspaces',
-      { name: 'Neighbour' },
-      PLATFORM_TOKEN,
-    );
+    const created = await roster.call('createWorkspace', {
+      body: { name: 'Neighbour' },
+      token: PLATFORM_TOKEN,
+    });
     const token = created.body.data.admin_token;
-    expect((await roster.get('/api/features', token)).body).toEqual({
+    expect((await roster.call('listFeatures', { token })).body).toEqual({
       data: [],
       total: 0,
       page: { number: 1, size: 100 },
     });
-    expect((await roster.get(`/api/features/${id}`, token)).status).toBe(404);
-    expect((await roster.get(`/api/features/${id}/access`, token)).status).toBe(404);
+    expect((await roster.call('getFeature', { params: { id }, token })).status).toBe(404);
+    expect((await roster.call('listFeatureAccess', { params: { id }, token })).status).toBe(404);
     expect(
-      (await roster.post(`/api/features/${id}/access`, { end_user_ids: [devUser] }, token)).status,
+      (
+        await roster.call('grantFeatureAccess', {
+          params: { id },
+          body: { end_user_ids: [devUser] },
+          token,
+        })
+      ).status,
     ).toBe(404);
-    expect((await roster.delete(`/api/features/${id}`, token)).status).toBe(404);
-    expect((await roster.get(`/api/features/${id}`)).status).toBe(200);
+    expect((await roster.call('deleteFeature', { params: { id }, token })).status).toBe(404);
+    expect((await roster.call('getFeature', { params: { id: id } })).status).toBe(200);
   });
 });

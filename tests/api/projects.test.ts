@@ -13,12 +13,11 @@ beforeAll(async () => {
   // The environment IDs, read from a project in each environment (created and deleted here).
   environments = {};
   for (const type of ['dev', 'test', 'prod']) {
-    const created = await roster.post('/api/projects', {
-      name: `probe ${type}`,
-      environment_type: type,
+    const created = await roster.call('createProject', {
+      body: { name: `probe ${type}`, environment_type: type },
     });
     environments[type] = created.body.data.environment.id;
-    await roster.delete(`/api/projects/${created.body.data.id}`);
+    await roster.call('deleteProject', { params: { id: created.body.data.id } });
   }
 });
 afterAll(async () => {
@@ -33,7 +32,7 @@ async function createProject(
 ): Promise<{ id: number; name: string }> {
   const body =
     environmentType === undefined ? { name } : { name, environment_type: environmentType };
-  const res = await roster.post('/api/projects', body);
+  const res = await roster.call('createProject', { body });
   expect(res.status).toBe(201);
   return res.body.data;
 }
@@ -42,14 +41,16 @@ async function createClient(scope: {
   environment_types: string[];
   project_ids?: number[];
 }): Promise<string> {
-  const res = await roster.post('/api/api_clients', { name: `client ${Math.random()}`, ...scope });
+  const res = await roster.call('createApiClient', {
+    body: { name: `client ${Math.random()}`, ...scope },
+  });
   expect(res.status).toBe(201);
   return res.body.data.token;
 }
 
 async function createProjectRole(name: string): Promise<string> {
-  const res = await roster.post('/api/project_roles', {
-    project_role: { name, config: { folder: { privileges: ['view'] } } },
+  const res = await roster.call('createProjectRole', {
+    body: { project_role: { name, config: { folder: { privileges: ['view'] } } } },
   });
   expect(res.status).toBe(200);
   return res.body.data.id;
@@ -57,7 +58,7 @@ async function createProjectRole(name: string): Promise<string> {
 
 describe('POST /api/projects', () => {
   it('creates a project in the dev environment when no environment is given', async () => {
-    const res = await roster.post('/api/projects', { name: 'Development' });
+    const res = await roster.call('createProject', { body: { name: 'Development' } });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
       data: {

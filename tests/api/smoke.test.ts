@@ -17,7 +17,7 @@ describe('first start', () => {
   });
 
   it('creates the system group All collaborators', async () => {
-    const res = await roster.get('/api/user_groups');
+    const res = await roster.call('listUserGroups');
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual([
       expect.objectContaining({ name: 'All collaborators', system: true }),

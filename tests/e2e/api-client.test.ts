@@ -1,9 +1,10 @@
 /**
- * The console's API client is checked against the server's OpenAPI document: every operation it
- * calls must exist with that method and path, so an API change breaks this test, not a screen.
+ * The console's API client calls operations of the table in @roster/contracts (operations.ts), the
+ * table the server's routes take their schemas from; here each is checked against the server's
+ * OpenAPI document too, so an API change breaks this test, not a screen.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPERATIONS } from '../../packages/console/src/api/paths.js';
+import { OPERATIONS } from '@roster/contracts';
 import type { Roster } from '../helpers/roster.js';
 import { startConsoleRoster } from './helpers.js';
 
@@ -19,8 +20,8 @@ describe('the console API client', () => {
     expect(document.status).toBe(200);
     const paths = document.body.paths as Record<string, Record<string, unknown>>;
     const missing = Object.entries(OPERATIONS)
-      .filter(([, [method, path]]) => paths[path]?.[method] === undefined)
-      .map(([name, [method, path]]) => `${name}: ${method.toUpperCase()} ${path}`);
+      .filter(([, { method, path }]) => paths[path]?.[method] === undefined)
+      .map(([name, { method, path }]) => `${name}: ${method.toUpperCase()} ${path}`);
     expect(missing).toEqual([]);
     expect(Object.keys(OPERATIONS).length).toBeGreaterThan(70);
   });

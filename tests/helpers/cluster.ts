@@ -17,7 +17,7 @@ import {
   type Store,
 } from '../../packages/server/src/storage/connect.js';
 import { createTestDatabase, testDialect } from './database.js';
-import { ADMIN_TOKEN, PLATFORM_TOKEN, TestClock, type ApiResponse, type Roster } from './roster.js';
+import { ADMIN_TOKEN, PLATFORM_TOKEN, TestClock, httpClient, type Roster } from './roster.js';
 
 export interface Cluster {
   /** The servers, in start order; the first one created the default workspace. */
@@ -26,10 +26,9 @@ export interface Cluster {
   openDatabase(): Store;
   /**
    * Starts one more server on the database as it is now: its index is built from scratch, so its
-   * answers are what a full rebuild gives (stop it with `stop()`; close() stops it too). `env`
-   * adds to or overrides the cluster's environment for this instance only.
+   * answers are what a full rebuild gives (stop it with `stop()`; close() stops it too).
    */
-  addInstance(env?: Record<string, string>): Promise<Roster & { stop(): Promise<void> }>;
+  addInstance(): Promise<Roster & { stop(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -60,12 +59,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   return {
     instances,
     openDatabase: () => openStore({ url: database.url, poolSize: 2 }),
-    async addInstance(env?: Record<string, string>) {
+    async addInstance() {
       const instance = await startInstance(
         database.url,
         path.join(root, `instance-${instances.length}`),
         false,
-        { ...options.env, ...env },
+        options.env,
       );
       instances.push(instance);
       return {
@@ -104,43 +103,12 @@ async function startInstance(
   // Instances start one after the other: only the first migrates and creates the workspace.
   if (first) await migrateToLatest(store);
   const clock = new TestClock();
-  const { app, services } = await buildApp({ store, config, clock });
+  const { app, services, routes } = await buildApp({ store, config, clock });
   if (first) await services.workspaces.ensureDefaultWorkspace(config.adminToken);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('server has no port');
   const url = `http://127.0.0.1:${address.port}`;
-
-  async function request<T>(
-    method: string,
-    requestPath: string,
-    opts: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
-  ): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { ...opts.headers };
-    const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
-    if (token !== null) headers.authorization = `Bearer ${token}`;
-    let body: string | undefined;
-    if (opts.body !== undefined) {
-      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const response = await fetch(`${url}${requestPath}`, { method, headers, body });
-    // An event stream never ends: its status and headers are the answer (tests/helpers/sse.ts reads streams).
-    if (response.headers.get('content-type')?.startsWith('text/event-stream') === true) {
-      await response.body?.cancel();
-      return { status: response.status, headers: response.headers, body: undefined as T, text: '' };
-    }
-    const text = await response.text();
-    let parsed: unknown = undefined;
-    if (text !== '') {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = text;
-      }
-    }
-    return { status: response.status, headers: response.headers, body: parsed as T, text };
-  }
 
   const stop = async () => {
     await app.close();
@@ -150,11 +118,8 @@ async function startInstance(
     url,
     clock,
     adminToken: ADMIN_TOKEN,
-    request,
-    get: (p, token) => request('GET', p, { token }),
-    post: (p, body, token) => request('POST', p, { body, token }),
-    put: (p, body, token) => request('PUT', p, { body, token }),
-    delete: (p, token) => request('DELETE', p, { token }),
+    ...httpClient(url),
+    routes,
     async outbox() {
       try {
         const text = await readFile(path.join(dataDir, 'outbox.jsonl'), 'utf8');

@@ -6,6 +6,16 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { RouteOptions } from 'fastify';
+import {
+  buildPath,
+  OPERATIONS,
+  type BodyOf,
+  type OperationName,
+  type ParamsOf,
+  type QueryOf,
+  type ResponseOf,
+} from '@roster/contracts';
 import { buildApp } from '../../packages/server/src/app.js';
 import { loadConfig } from '../../packages/server/src/config.js';
 import { migrateToLatest, openStore } from '../../packages/server/src/storage/connect.js';
@@ -33,6 +43,15 @@ export interface ApiResponse<T = any> {
   text: string;
 }
 
+/** What `call` sends, typed by the operations table: a body of the wrong shape does not compile. */
+export interface CallInput<N extends OperationName> {
+  params?: ParamsOf<N>;
+  query?: QueryOf<N>;
+  body?: BodyOf<N>;
+  token?: string | null;
+  headers?: Record<string, string>;
+}
+
 export interface RosterOptions {
   env?: Record<string, string>;
 }
@@ -51,6 +70,13 @@ export interface Roster {
   post<T = any>(path: string, body?: unknown, token?: string | null): Promise<ApiResponse<T>>;
   put<T = any>(path: string, body?: unknown, token?: string | null): Promise<ApiResponse<T>>;
   delete<T = any>(path: string, token?: string | null): Promise<ApiResponse<T>>;
+  /**
+   * Calls an operation of the table (@roster/contracts operations.ts) by name, with its method and
+   * path from the table; the answer's body is typed as the operation's success answer.
+   */
+  call<N extends OperationName>(name: N, input?: CallInput<N>): Promise<ApiResponse<ResponseOf<N>>>;
+  /** Every route the app registered, for the check against the operations table. */
+  routes: readonly RouteOptions[];
   /** Messages written to the outbox file (no SMTP in tests). */
   outbox(): Promise<{ to: string; subject: string; text: string }[]>;
   close(): Promise<void>;
@@ -72,13 +98,43 @@ export async function startRoster(options: RosterOptions = {}): Promise<Roster> 
   const store = openStore({ url: config.databaseUrl, poolSize: 4 });
   await migrateToLatest(store);
   const clock = new TestClock();
-  const { app, services } = await buildApp({ store, config, clock });
+  const { app, services, routes } = await buildApp({ store, config, clock });
   await services.workspaces.ensureDefaultWorkspace(config.adminToken);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('server has no port');
   const url = `http://127.0.0.1:${address.port}`;
 
+  return {
+    url,
+    clock,
+    adminToken: ADMIN_TOKEN,
+    ...httpClient(url),
+    routes,
+    async outbox() {
+      try {
+        const text = await readFile(path.join(dataDir, 'outbox.jsonl'), 'utf8');
+        return text
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line) as { to: string; subject: string; text: string });
+      } catch {
+        return [];
+      }
+    },
+    async close() {
+      await app.close();
+      await store.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The HTTP side of a Roster handle: requests to one server as the admin unless told otherwise. */
+export type HttpClient = Pick<Roster, 'request' | 'get' | 'post' | 'put' | 'delete' | 'call'>;
+
+export function httpClient(url: string): HttpClient {
   async function request<T>(
     method: string,
     requestPath: string,
@@ -109,32 +165,20 @@ export async function startRoster(options: RosterOptions = {}): Promise<Roster> 
     }
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }
-
   return {
-    url,
-    clock,
-    adminToken: ADMIN_TOKEN,
     request,
     get: (p, token) => request('GET', p, { token }),
     post: (p, body, token) => request('POST', p, { body, token }),
     put: (p, body, token) => request('PUT', p, { body, token }),
     delete: (p, token) => request('DELETE', p, { token }),
-    async outbox() {
-      try {
-        const text = await readFile(path.join(dataDir, 'outbox.jsonl'), 'utf8');
-        return text
-          .split('\n')
-          .filter((line) => line !== '')
-          .map((line) => JSON.parse(line) as { to: string; subject: string; text: string });
-      } catch {
-        return [];
-      }
-    },
-    async close() {
-      await app.close();
-      await store.close();
-      await database.drop();
-      await rm(dataDir, { recursive: true, force: true });
+    call: (name, input = {}) => {
+      const { method, path: template } = OPERATIONS[name];
+      const query = (input.query ?? {}) as Parameters<typeof buildPath>[2];
+      return request(method.toUpperCase(), buildPath(template, input.params ?? {}, query), {
+        body: input.body,
+        token: input.token,
+        headers: input.headers,
+      });
     },
   };
 }

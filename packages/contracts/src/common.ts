@@ -55,6 +55,12 @@ export function DataOf<T extends TSchema>(item: T) {
   return Type.Object({ data: item });
 }
 
+/** A query that takes only the page. */
+export const PageOnlyQuery = Type.Object(PageQuery);
+
+/** The answer of a 204. */
+export const NoContent = Type.Null({ description: 'No content' });
+
 export const DataNull = Type.Object({ data: Type.Null() });
 export const ResultOk = Type.Object({ result: Type.Literal('ok') });
 export const DataResultOk = Type.Object({ data: ResultOk });

@@ -309,6 +309,8 @@ export const FeatureGrant = Type.Object({
   created_at: Timestamp,
 });
 export type FeatureGrant = Static<typeof FeatureGrant>;
+/** Every grant of a feature: not paged. */
+export const FeatureGrantList = Type.Object({ data: Type.Array(FeatureGrant) });
 
 // Policies
 

@@ -15,6 +15,12 @@ export const EventStreamQuery = Type.Object({
 });
 export type EventStreamQuery = Static<typeof EventStreamQuery>;
 
+/** The stream's answer as the OpenAPI document shows it: `text/event-stream`, never JSON. */
+export const EventStreamResponse = Type.Unsafe<string>({
+  description: 'Server-Sent Events, one per audit event, until the client disconnects',
+  content: { 'text/event-stream': { schema: { type: 'string' } } },
+});
+
 /**
  * One table of the snapshot, compact: the column names once, then each row as an array of cells in
  * that order (the columns of each table are listed in docs/integration.md).

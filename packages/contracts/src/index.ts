@@ -14,3 +14,4 @@ export * from './sso.js';
 export * from './scim.js';
 export * from './workspace-config.js';
 export * from './events.js';
+export * from './operations.js';

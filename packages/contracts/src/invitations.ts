@@ -35,6 +35,8 @@ export const Invitation = Type.Object({
   accepted_at: Nullable(Timestamp),
   member_id: Nullable(Type.Integer()),
 });
+/** The answer to creating an invitation, as the reference API gives it. */
+export const InvitationCreated = Type.Object({ result: Type.Literal('ok'), data: Invitation });
 export type Invitation = Static<typeof Invitation>;
 
 export const ListInvitationsQuery = Type.Object({

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
+  type RouteOptions,
 } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
@@ -268,6 +269,9 @@ export async function buildApp(deps: AppDeps) {
   app.decorateRequest('ctx', null);
   // Before any route is registered, so that every route, error and static file gets them.
   registerSecurityHeaders(app);
+  // Every route as registered, for the check against the operations table (http/operations.ts).
+  const routes: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => void routes.push(route));
   services.changeFeed.useLog(app.log);
   services.accessIndex.useLog(app.log);
   services.eventStream.useLog(app.log);
@@ -464,5 +468,5 @@ export async function buildApp(deps: AppDeps) {
     uiConfig: { docExpansion: 'list', deepLinking: true },
   });
 
-  return { app, services };
+  return { app, services, routes };
 }

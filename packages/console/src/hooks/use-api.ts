@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { OperationName } from '../api/paths';
-import { call, type Query, type ResponseOf } from '../api/client';
+import type { OperationName } from '@roster/contracts';
+import { call, type CallOptions, type ResponseOf } from '../api/client';
 
 type CallResult<N extends OperationName> = ResponseOf<N>;
 
@@ -14,7 +14,7 @@ export interface ApiState<T> {
 /** Loads one operation and reloads when its inputs change; `null` params skip the call. */
 export function useApi<N extends OperationName>(
   name: N,
-  options: { params?: Record<string, string | number>; query?: Query } | null = {},
+  options: Pick<CallOptions<N>, 'params' | 'query'> | null = {},
 ): ApiState<CallResult<N>> {
   const key = options === null ? null : JSON.stringify([name, options]);
   const [state, setState] = useState<{

@@ -99,12 +99,20 @@ export function PrivilegesEditor({
   );
 }
 
-function toConfig(kind: Kind, selection: Selection) {
+function selected(selection: Selection) {
+  return Object.entries(selection).filter(([, privileges]) => privileges.length > 0);
+}
+
+/** A legacy role's privileges: `{"Recipes":["read","run"]}`. */
+function toLegacyPrivileges(selection: Selection): Record<string, string[]> {
+  return Object.fromEntries(selected(selection));
+}
+
+/** An environment or project role's config: a resource with all its privileges is `"all"`. */
+function toRoleConfig(kind: Kind, selection: Selection) {
   const resources = catalogue(kind);
-  const entries = Object.entries(selection).filter(([, privileges]) => privileges.length > 0);
-  if (kind === 'Legacy roles') return Object.fromEntries(entries);
   return Object.fromEntries(
-    entries.map(([key, privileges]) => [
+    selected(selection).map(([key, privileges]) => [
       key,
       {
         privileges:
@@ -169,14 +177,14 @@ function RoleDialog({
     if (config !== undefined) setSelection(fromConfig(kind, config));
   }
   const submit = async () => {
-    const config = toConfig(kind, selection ?? {});
     const result = await run(async () => {
       if (kind === 'Legacy roles') {
-        const body = { role: { name, privileges: config as Record<string, string[]> } };
+        const body = { role: { name, privileges: toLegacyPrivileges(selection ?? {}) } };
         return role === null
           ? call('createLegacyRole', { body })
           : call('updateLegacyRole', { params: { id: role.id }, body });
       }
+      const config = toRoleConfig(kind, selection ?? {});
       if (kind === 'Environment roles') {
         const body = { environment_role: { name, config } };
         return role === null

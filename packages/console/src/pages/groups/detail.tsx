@@ -22,14 +22,15 @@ import { ConfirmDialog } from '../../components/dialogs';
 import { TextField } from '../../components/fields';
 
 const ROLES = ['Admin', 'Read Only'] as const;
+type Role = EndUserGroup['roles'][number];
 
 function RolesDropdown({
   value,
   onChange,
   disabled,
 }: {
-  value: string[];
-  onChange: (roles: string[]) => void;
+  value: Role[];
+  onChange: (roles: Role[]) => void;
   disabled: boolean;
 }) {
   const { open, setOpen, ref } = usePopover('input[type="search"]');
@@ -326,7 +327,7 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
   const initial = {
     name: group.name,
     description: group.description ?? '',
-    roles: [...group.roles] as string[],
+    roles: [...group.roles],
   };
   const [form, setForm] = useState(initial);
   const [impact, setImpact] = useState<DeletionImpact | null>(null);
@@ -337,7 +338,7 @@ function GroupSettings({ group, onChange }: { group: EndUserGroup; onChange: () 
   const save = async (event: SubmitEvent) => {
     event.preventDefault();
     const result = await run(() =>
-      call('updateEndUserGroup', {
+      call('patchEndUserGroup', {
         params: { id: group.id },
         body: {
           name: form.name,

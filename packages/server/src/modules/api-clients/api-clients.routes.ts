@@ -1,14 +1,5 @@
-import {
-  ApiClient,
-  ApiClientWithToken,
-  CreateApiClientBody,
-  DataOf,
-  IntegerIdParams,
-  ListApiClientsQuery,
-  PagedList,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { ApiClientsService } from './api-clients.service.js';
 
 const tags = ['API clients'];
@@ -20,8 +11,7 @@ export function registerApiClientRoutes(app: Api, clients: ApiClientsService): v
       schema: {
         tags,
         summary: 'List API clients',
-        querystring: ListApiClientsQuery,
-        response: { 200: PagedList(ApiClient), ...errorResponses },
+        ...schemaOf('listApiClients'),
       },
     },
     (request) => clients.listClients(contextOf(request), request.query),
@@ -32,8 +22,7 @@ export function registerApiClientRoutes(app: Api, clients: ApiClientsService): v
       schema: {
         tags,
         summary: 'Get an API client',
-        params: IntegerIdParams,
-        response: { 200: DataOf(ApiClient), ...errorResponses },
+        ...schemaOf('getApiClient'),
       },
     },
     async (request) => ({
@@ -46,8 +35,7 @@ export function registerApiClientRoutes(app: Api, clients: ApiClientsService): v
       schema: {
         tags,
         summary: 'Create an API client; its token is shown once',
-        body: CreateApiClientBody,
-        response: { 201: DataOf(ApiClientWithToken), ...errorResponses },
+        ...schemaOf('createApiClient'),
       },
     },
     async (request, reply) =>
@@ -61,8 +49,7 @@ export function registerApiClientRoutes(app: Api, clients: ApiClientsService): v
       schema: {
         tags,
         summary: 'Replace an API client’s token; the old one stops working at once',
-        params: IntegerIdParams,
-        response: { 200: DataOf(ApiClientWithToken), ...errorResponses },
+        ...schemaOf('rotateApiClient'),
       },
     },
     async (request) => ({
@@ -75,8 +62,7 @@ export function registerApiClientRoutes(app: Api, clients: ApiClientsService): v
       schema: {
         tags,
         summary: 'Revoke an API client',
-        params: IntegerIdParams,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('revokeApiClient'),
       },
     },
     async (request, reply) => {

@@ -1,13 +1,6 @@
-import {
-  ApprovalRequest,
-  ApproveBody,
-  DataOf,
-  IntegerIdParams,
-  ListApprovalRequestsQuery,
-  PagedList,
-} from '@roster/contracts';
+import type { ApproveBody } from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { ApprovalsService } from './approvals.service.js';
 
 const tags = ['Approval requests'];
@@ -19,8 +12,7 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
       schema: {
         tags: tags,
         summary: 'List approval requests, newest first',
-        querystring: ListApprovalRequestsQuery,
-        response: { 200: PagedList(ApprovalRequest), ...errorResponses },
+        ...schemaOf('listApprovals'),
       },
     },
     (request) => approvals.listApprovalRequests(contextOf(request), request.query),
@@ -31,8 +23,7 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
       schema: {
         tags: tags,
         summary: 'Get an approval request',
-        params: IntegerIdParams,
-        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
+        ...schemaOf('getApproval'),
       },
     },
     async (request) => ({
@@ -46,9 +37,7 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
         tags: tags,
         summary:
           'Approve a pending request (or its current step): for one later call, or for every matching call for N minutes',
-        params: IntegerIdParams,
-        body: ApproveBody,
-        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
+        ...schemaOf('approve'),
       },
       // No body at all is today's one-call approval: the same as `{}`.
       preValidation: (request, _reply, done) => {
@@ -67,8 +56,7 @@ export function registerApprovalRoutes(app: Api, approvals: ApprovalsService): v
       schema: {
         tags: tags,
         summary: 'Reject a pending request (any step of its chain still to decide may)',
-        params: IntegerIdParams,
-        response: { 200: DataOf(ApprovalRequest), ...errorResponses },
+        ...schemaOf('reject'),
       },
     },
     async (request) => ({

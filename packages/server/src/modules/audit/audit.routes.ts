@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
-import { AuditEvent, ListAuditEventsQuery, PagedList } from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
-import { errorResponses } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import { wantsCsv } from '../../lib/csv.js';
 import type { AuditService } from './audit.service.js';
 
@@ -14,8 +13,7 @@ export function registerAuditRoutes(app: Api, audit: AuditService): void {
         summary: 'List audit events, newest first (JSON pages, or every matching event as CSV)',
         description:
           "`format=csv` (or `Accept: text/csv`) streams every event the filters match, without paging or cap; cells a spreadsheet would run as a formula are prefixed with `'`.",
-        querystring: ListAuditEventsQuery,
-        response: { 200: PagedList(AuditEvent), ...errorResponses },
+        ...schemaOf('listAuditEvents'),
       },
     },
     async (request, reply) => {

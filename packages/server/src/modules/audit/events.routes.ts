@@ -5,9 +5,9 @@
  * log: a collaborator or API client of the workspace, never an end-user console session.
  */
 import { Type } from 'typebox';
-import { EventStreamQuery, ID_MAX } from '@roster/contracts';
+import { ID_MAX } from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
-import { errorResponses } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import { badRequest } from '../../lib/errors.js';
 import { requireCollaboratorActor } from '../../lib/scope.js';
 import { toAuditEvent } from './audit.service.js';
@@ -55,15 +55,8 @@ export function registerEventRoutes(app: Api, stream: EventStream): void {
         summary: 'Stream audit events as they are written (Server-Sent Events)',
         description:
           'A `text/event-stream`: `id:` the audit event ID, `event:` its action, `data:` the event as GET /api/audit_events shows it. Resumes after `Last-Event-ID` (or `after`) with no gap and no repeat; comment lines are heartbeats. See docs/integration.md.',
-        querystring: EventStreamQuery,
         headers: LastEventIdHeader,
-        response: {
-          200: {
-            description: 'Server-Sent Events, one per audit event, until the client disconnects',
-            content: { 'text/event-stream': { schema: Type.String() } },
-          },
-          ...errorResponses,
-        },
+        ...schemaOf('streamEvents'),
       },
     },
     (request, reply) => {

@@ -1,22 +1,8 @@
-import { Type } from 'typebox';
-import {
-  AcceptWithPasswordBody,
-  ConsoleSession,
-  ConsoleSsoQuery,
-  ConsoleSsoStatus,
-  DataOf,
-  ErrorBody,
-  InvitationTokenParams,
-  Member,
-  SetupBody,
-  SetupStatus,
-  SignInBody,
-} from '@roster/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../../http/types.js';
+import { schemaOf } from '../../http/operations.js';
 import { AppError } from '../../lib/errors.js';
 import { secretMatches } from '../../lib/secrets.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
 import {
   CSRF_COOKIE,
   CSRF_HEADER,
@@ -57,7 +43,7 @@ export function registerConsoleRoutes(
         tags,
         summary: 'The signed-in console user',
         security: [],
-        response: { 200: DataOf(ConsoleSession), ...errorResponses },
+        ...schemaOf('getSession'),
       },
     },
     async (request) => {
@@ -78,8 +64,7 @@ export function registerConsoleRoutes(
         description:
           'Sets the HTTP-only session cookie and the CSRF cookie. Failed attempts are limited per email and per client IP (429).',
         security: [],
-        body: SignInBody,
-        response: { 200: DataOf(ConsoleSession), ...errorResponses },
+        ...schemaOf('signIn'),
       },
     },
     async (request, reply) => {
@@ -95,7 +80,7 @@ export function registerConsoleRoutes(
         tags,
         summary: 'Sign out',
         security: [],
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('signOut'),
       },
     },
     async (request, reply) => {
@@ -124,8 +109,7 @@ export function registerConsoleRoutes(
         description:
           'True when the workspace (`workspace`, or the only workspace with one) has an enabled OpenID Connect connection with `console_sign_in` on. Collaborators, and end users in a group with the Admin or Read Only role, sign in with it when the provider says `email_verified: true`; see docs/sso.md.',
         security: [],
-        querystring: ConsoleSsoQuery,
-        response: { 200: DataOf(ConsoleSsoStatus), ...errorResponses },
+        ...schemaOf('getSso'),
       },
     },
     async (request) => {
@@ -152,11 +136,7 @@ export function registerConsoleRoutes(
         description:
           'Redirects (302) to the provider with state, nonce and PKCE; the provider sends the browser back to /sso/oidc/callback, which opens the console session and redirects to the console. 404 when no enabled connection with `console_sign_in` applies. Counts against the per-IP request limit (429).',
         security: [],
-        querystring: ConsoleSsoQuery,
-        response: {
-          302: Type.Null({ description: 'Redirect to the provider' }),
-          ...errorResponses,
-        },
+        ...schemaOf('consoleSsoLogin'),
       },
     },
     (request, typedReply) =>
@@ -195,7 +175,7 @@ export function registerConsoleRoutes(
         tags,
         summary: 'Whether the console still needs its first admin',
         security: [],
-        response: { 200: DataOf(SetupStatus) },
+        ...schemaOf('getSetup', {}),
       },
     },
     async () => ({ data: { setup_required: await consoleService.setupRequired() } }),
@@ -209,8 +189,7 @@ export function registerConsoleRoutes(
         description:
           'Once per workspace: the collaborator gets Admin in every environment and the password given.',
         security: [],
-        body: SetupBody,
-        response: { 201: DataOf(Type.Null()), ...errorResponses },
+        ...schemaOf('setup'),
       },
     },
     async (request, reply) => {
@@ -225,9 +204,7 @@ export function registerConsoleRoutes(
         tags,
         summary: 'Accept a collaborator invitation with a name and a console password',
         security: [],
-        params: InvitationTokenParams,
-        body: AcceptWithPasswordBody,
-        response: { 201: DataOf(Member), 410: ErrorBody, ...errorResponses },
+        ...schemaOf('acceptInvitationWithPassword'),
       },
     },
     async (request, reply) => {

@@ -1,19 +1,5 @@
-import { Type } from 'typebox';
-import {
-  AccessBatchBody,
-  AccessBatchResponse,
-  AccessCheck,
-  AccessCheckResponse,
-  IntegerIdParams,
-  ListMemberAccessQuery,
-  MemberPrivileges,
-  MemberProjectAccessList,
-  ProjectAccessList,
-  ProjectAccessQuery,
-  ProjectsPrivileges,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import { pageRequest } from '../../lib/pagination.js';
 import { wantsCsv } from '../../lib/csv.js';
 import type { MembersService } from '../members/members.service.js';
@@ -33,8 +19,7 @@ export function registerDecisionRoutes(
       schema: {
         tags,
         summary: 'Get a collaborator’s role and privileges in each environment',
-        params: IntegerIdParams,
-        response: { 200: Type.Object({ data: Type.Array(MemberPrivileges) }), ...errorResponses },
+        ...schemaOf('listMemberPrivileges'),
       },
     },
     async (request) => {
@@ -50,8 +35,7 @@ export function registerDecisionRoutes(
       schema: {
         tags,
         summary: 'Get a collaborator’s project privileges, direct and through groups',
-        params: IntegerIdParams,
-        response: { 200: Type.Object({ data: Type.Array(ProjectsPrivileges) }), ...errorResponses },
+        ...schemaOf('listMemberProjectsPrivileges'),
       },
     },
     async (request) => {
@@ -68,8 +52,7 @@ export function registerDecisionRoutes(
       schema: {
         tags: accessTags,
         summary: 'May this collaborator do this on this project (or in this environment), and why',
-        body: AccessCheck,
-        response: { 200: AccessCheckResponse, ...errorResponses },
+        ...schemaOf('accessCheck'),
       },
     },
     async (request) => {
@@ -86,8 +69,7 @@ export function registerDecisionRoutes(
       schema: {
         tags: accessTags,
         summary: 'Up to 1,000 checks in one request, answered in order',
-        body: AccessBatchBody,
-        response: { 200: AccessBatchResponse, ...errorResponses },
+        ...schemaOf('accessCheckBatch'),
       },
     },
     async (request) => {
@@ -103,8 +85,7 @@ export function registerDecisionRoutes(
       schema: {
         tags: accessTags,
         summary: 'What a collaborator can do, project by project, and through what',
-        querystring: ListMemberAccessQuery,
-        response: { 200: MemberProjectAccessList, ...errorResponses },
+        ...schemaOf('accessProjects'),
       },
     },
     async (request) => {
@@ -119,9 +100,7 @@ export function registerDecisionRoutes(
       schema: {
         tags: accessTags,
         summary: 'Who can do what on a project, and through what (JSON pages, or all of it as CSV)',
-        params: IntegerIdParams,
-        querystring: ProjectAccessQuery,
-        response: { 200: ProjectAccessList, ...errorResponses },
+        ...schemaOf('projectAccess'),
       },
     },
     async (request, reply) => {

@@ -1,8 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { AccessSnapshotResponse } from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
-import { errorResponses } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { SnapshotService } from './snapshot.service.js';
 
 const gzipAsync = promisify(gzip);
@@ -17,7 +16,7 @@ export function registerSnapshotRoutes(app: Api, snapshots: SnapshotService): vo
           'The workspace’s access data and its change-log position, to answer checks locally',
         description:
           'Full workspace access only (every environment and project). The rows the server’s access index is built from, each table as columns and rows of cells; gzip-compressed when the client accepts it. The SDK’s local authorizer loads it and follows GET /api/events/stream after `position` (docs/integration.md).',
-        response: { 200: AccessSnapshotResponse, ...errorResponses },
+        ...schemaOf('getAccessSnapshot'),
       },
     },
     async (request, reply) => {

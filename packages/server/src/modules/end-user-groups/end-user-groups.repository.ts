@@ -144,44 +144,28 @@ export async function listEndUserGroupMembers(
   group: Row<'end_user_groups'>,
   page: PageRequest,
 ): Promise<{ rows: GroupMemberRow[]; total: number }> {
-  if (group.system === 1) {
-    const base = everyoneMembers(db).where('ue.environment_id', '=', group.environment_id);
-    const [rows, count] = await Promise.all([
-      base
-        .select([
-          'u.id',
-          'u.name',
-          'u.email',
-          'u.avatar_url',
-          'u.status',
-          'ue.created_at as joined_at',
-          sql<string>`'manual'`.as('source'),
-        ])
-        .orderBy('ue.created_at')
-        .orderBy('u.id')
-        .limit(page.size)
-        .offset(page.offset)
-        .execute(),
-      base.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
-    ]);
-    return { rows, total: Number(count.n) };
-  }
-  const base = db
-    .selectFrom('end_user_group_members as m')
-    .innerJoin('end_users as u', 'u.id', 'm.end_user_id')
-    .where('m.group_id', '=', group.id);
+  // Who is in the group and since when: the system group's are its environment's users (by the
+  // Everyone rule), another group's its member rows. One list query serves both.
+  const joined =
+    group.system === 1
+      ? everyoneMembers(db)
+          .where('ue.environment_id', '=', group.environment_id)
+          .select([
+            'ue.end_user_id',
+            'ue.created_at as joined_at',
+            sql<string>`'manual'`.as('source'),
+          ])
+          .as('j')
+      : db
+          .selectFrom('end_user_group_members as m')
+          .where('m.group_id', '=', group.id)
+          .select(['m.end_user_id', 'm.created_at as joined_at', 'm.source'])
+          .as('j');
+  const base = db.selectFrom(joined).innerJoin('end_users as u', 'u.id', 'j.end_user_id');
   const [rows, count] = await Promise.all([
     base
-      .select([
-        'u.id',
-        'u.name',
-        'u.email',
-        'u.avatar_url',
-        'u.status',
-        'm.created_at as joined_at',
-        'm.source',
-      ])
-      .orderBy('m.created_at')
+      .select(['u.id', 'u.name', 'u.email', 'u.avatar_url', 'u.status', 'j.joined_at', 'j.source'])
+      .orderBy('j.joined_at')
       .orderBy('u.id')
       .limit(page.size)
       .offset(page.offset)

@@ -1,20 +1,5 @@
-import { Type } from 'typebox';
-import {
-  CreateEndUserGroupBody,
-  DataOf,
-  DeleteEndUserGroupQuery,
-  EndUserGroup,
-  EndUserGroupMember,
-  EndUserGroupMembersBody,
-  GroupDeletionImpact,
-  IntegerIdParams,
-  ListEndUserGroupsQuery,
-  PageQuery,
-  PagedList,
-  UpdateEndUserGroupBody,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { EndUserGroupsService } from './end-user-groups.service.js';
 
 const tags = ['End-user groups'];
@@ -26,8 +11,7 @@ export function registerEndUserGroupRoutes(app: Api, groups: EndUserGroupsServic
       schema: {
         tags,
         summary: 'List end-user groups',
-        querystring: ListEndUserGroupsQuery,
-        response: { 200: PagedList(EndUserGroup), ...errorResponses },
+        ...schemaOf('listEndUserGroups'),
       },
     },
     (request) => groups.listGroups(contextOf(request), request.query),
@@ -38,8 +22,7 @@ export function registerEndUserGroupRoutes(app: Api, groups: EndUserGroupsServic
       schema: {
         tags,
         summary: 'Create an end-user group in an environment (at least one member)',
-        body: CreateEndUserGroupBody,
-        response: { 201: DataOf(EndUserGroup), ...errorResponses },
+        ...schemaOf('createEndUserGroup'),
       },
     },
     async (request, reply) =>
@@ -51,8 +34,7 @@ export function registerEndUserGroupRoutes(app: Api, groups: EndUserGroupsServic
       schema: {
         tags,
         summary: 'Get an end-user group',
-        params: IntegerIdParams,
-        response: { 200: DataOf(EndUserGroup), ...errorResponses },
+        ...schemaOf('getEndUserGroup'),
       },
     },
     async (request) => ({ data: await groups.getGroup(contextOf(request), intId(request.params)) }),
@@ -64,9 +46,7 @@ export function registerEndUserGroupRoutes(app: Api, groups: EndUserGroupsServic
         schema: {
           tags,
           summary: 'Edit an end-user group’s name, description, managed_by and roles',
-          params: IntegerIdParams,
-          body: UpdateEndUserGroupBody,
-          response: { 200: DataOf(EndUserGroup), ...errorResponses },
+          ...schemaOf(method === 'put' ? 'updateEndUserGroup' : 'patchEndUserGroup'),
         },
       },
       async (request) => ({
@@ -81,9 +61,7 @@ export function registerEndUserGroupRoutes(app: Api, groups: EndUserGroupsServic
         tags,
         summary:
           'Delete an end-user group (users stay), or with dry_run=true show who would lose what',
-        params: IntegerIdParams,
-        querystring: DeleteEndUserGroupQuery,
-        response: { 200: DataOf(GroupDeletionImpact), ...noContent, ...errorResponses },
+        ...schemaOf('deleteEndUserGroup'),
       },
     },
     async (request, reply) => {
@@ -103,9 +81,7 @@ export function registerEndUserGroupRoutes(app: Api, groups: EndUserGroupsServic
       schema: {
         tags,
         summary: 'List a group’s members with the time they joined',
-        params: IntegerIdParams,
-        querystring: Type.Object({ ...PageQuery }),
-        response: { 200: PagedList(EndUserGroupMember), ...errorResponses },
+        ...schemaOf('listEndUserGroupMembers'),
       },
     },
     (request) => groups.listMembers(contextOf(request), intId(request.params), request.query),
@@ -116,9 +92,7 @@ export function registerEndUserGroupRoutes(app: Api, groups: EndUserGroupsServic
       schema: {
         tags,
         summary: 'Add end users to a group',
-        params: IntegerIdParams,
-        body: EndUserGroupMembersBody,
-        response: { 200: DataOf(EndUserGroup), ...errorResponses },
+        ...schemaOf('addEndUserGroupMembers'),
       },
     },
     async (request) => ({
@@ -131,9 +105,7 @@ export function registerEndUserGroupRoutes(app: Api, groups: EndUserGroupsServic
       schema: {
         tags,
         summary: 'Remove end users from a group (never its last member)',
-        params: IntegerIdParams,
-        body: EndUserGroupMembersBody,
-        response: { 200: DataOf(EndUserGroup), ...errorResponses },
+        ...schemaOf('removeEndUserGroupMembers'),
       },
     },
     async (request) => ({

@@ -1,23 +1,5 @@
-import { Type } from 'typebox';
-import {
-  CreateEndUserBody,
-  DataOf,
-  Decision,
-  DecisionBody,
-  DecisionQuery,
-  EndUser,
-  EndUserDetail,
-  EndUserInvitationTokenParams,
-  ErrorBody,
-  IntegerIdParams,
-  InviteEndUserBody,
-  ListEndUsersQuery,
-  PagedList,
-  SetEnvironmentAccessBody,
-  UpdateEndUserBody,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { EndUserDecisionsService } from '../decisions/end-user-decisions.js';
 import type { EndUsersService } from './end-users.service.js';
 
@@ -36,8 +18,7 @@ export function registerEndUserRoutes(
         summary: 'List end users',
         description:
           '`email` filters by contains; `sort` is email, mfa or created_at (default), `direction` asc (default) or desc.',
-        querystring: ListEndUsersQuery,
-        response: { 200: PagedList(EndUser), ...errorResponses },
+        ...schemaOf('listEndUsers'),
       },
     },
     (request) => endUsers.listEndUsers(contextOf(request), request.query),
@@ -48,8 +29,7 @@ export function registerEndUserRoutes(
       schema: {
         tags,
         summary: 'Create an end user (source manual, status active)',
-        body: CreateEndUserBody,
-        response: { 201: DataOf(EndUser), ...errorResponses },
+        ...schemaOf('createEndUser'),
       },
     },
     async (request, reply) =>
@@ -65,8 +45,7 @@ export function registerEndUserRoutes(
         summary: 'Invite an end user to the portal',
         description:
           'Creates the user with status invited and mails a single-use link valid for 7 days.',
-        body: InviteEndUserBody,
-        response: { 201: DataOf(EndUser), ...errorResponses },
+        ...schemaOf('inviteEndUser'),
       },
     },
     async (request, reply) =>
@@ -82,9 +61,7 @@ export function registerEndUserRoutes(
         summary: 'Decide whether an end user may use a feature (or one of its tools)',
         description:
           'Records the decision in the audit log and, under a require_approval policy, opens or uses up an approval request. With `dry_run=true` the same answer is computed and nothing is written.',
-        querystring: DecisionQuery,
-        body: DecisionBody,
-        response: { 200: DataOf(Decision), ...errorResponses },
+        ...schemaOf('decide'),
       },
     },
     async (request) => ({
@@ -101,8 +78,7 @@ export function registerEndUserRoutes(
       schema: {
         tags,
         summary: 'Get an end user with its groups, feature access and recent activity',
-        params: IntegerIdParams,
-        response: { 200: DataOf(EndUserDetail), ...errorResponses },
+        ...schemaOf('getEndUser'),
       },
     },
     async (request) => ({
@@ -116,9 +92,7 @@ export function registerEndUserRoutes(
         schema: {
           tags,
           summary: 'Edit an end user’s name, profile and groups',
-          params: IntegerIdParams,
-          body: UpdateEndUserBody,
-          response: { 200: DataOf(EndUser), ...errorResponses },
+          ...schemaOf(method === 'put' ? 'updateEndUser' : 'patchEndUser'),
         },
       },
       async (request) => ({
@@ -132,8 +106,7 @@ export function registerEndUserRoutes(
       schema: {
         tags,
         summary: 'Delete an end user (all access goes at once)',
-        params: IntegerIdParams,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('deleteEndUser'),
       },
     },
     async (request, reply) => {
@@ -149,9 +122,7 @@ export function registerEndUserRoutes(
         summary: 'Grant or revoke an end user’s access to an environment',
         description:
           'Revoking needs `"confirm": true`, and removes the user from the environment’s groups and direct feature grants.',
-        params: IntegerIdParams,
-        body: SetEnvironmentAccessBody,
-        response: { 200: DataOf(EndUser), ...errorResponses },
+        ...schemaOf('setEndUserEnvironment'),
       },
     },
     async (request) => ({
@@ -168,8 +139,7 @@ export function registerEndUserRoutes(
       schema: {
         tags,
         summary: 'Lock an end user: every decision denies until unlocked',
-        params: IntegerIdParams,
-        response: { 200: DataOf(EndUser), ...errorResponses },
+        ...schemaOf('lockEndUser'),
       },
     },
     async (request) => ({
@@ -182,8 +152,7 @@ export function registerEndUserRoutes(
       schema: {
         tags,
         summary: 'Unlock an end user',
-        params: IntegerIdParams,
-        response: { 200: DataOf(EndUser), ...errorResponses },
+        ...schemaOf('unlockEndUser'),
       },
     },
     async (request) => ({
@@ -200,9 +169,7 @@ export function registerPublicEndUserInvitationRoutes(app: Api, endUsers: EndUse
       schema: {
         tags,
         summary: 'Accept a portal invitation',
-        params: EndUserInvitationTokenParams,
-        body: Type.Optional(Type.Union([Type.Object({}), Type.Null()])),
-        response: { 200: DataOf(EndUser), 400: ErrorBody, 404: ErrorBody, 410: ErrorBody },
+        ...schemaOf('acceptEndUserInvitation', {}),
       },
     },
     async (request) => ({ data: await endUsers.acceptInvitation(request.params.token) }),

@@ -1,21 +1,8 @@
-import { Type } from 'typebox';
-import {
-  CreateFeatureBody,
-  DataOf,
-  Feature,
-  FeatureAccessBody,
-  FeatureGrant,
-  IntegerIdParams,
-  ListFeaturesQuery,
-  PagedList,
-  UpdateFeatureBody,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { FeaturesService } from './features.service.js';
 
 const tags = ['Features'];
-const Grants = Type.Object({ data: Type.Array(FeatureGrant) });
 
 export function registerFeatureRoutes(app: Api, features: FeaturesService): void {
   app.get(
@@ -24,8 +11,7 @@ export function registerFeatureRoutes(app: Api, features: FeaturesService): void
       schema: {
         tags,
         summary: 'List features',
-        querystring: ListFeaturesQuery,
-        response: { 200: PagedList(Feature), ...errorResponses },
+        ...schemaOf('listFeatures'),
       },
     },
     (request) => features.listFeatures(contextOf(request), request.query),
@@ -36,8 +22,7 @@ export function registerFeatureRoutes(app: Api, features: FeaturesService): void
       schema: {
         tags,
         summary: 'Register a feature in an environment',
-        body: CreateFeatureBody,
-        response: { 201: DataOf(Feature), ...errorResponses },
+        ...schemaOf('createFeature'),
       },
     },
     async (request, reply) =>
@@ -51,8 +36,7 @@ export function registerFeatureRoutes(app: Api, features: FeaturesService): void
       schema: {
         tags,
         summary: 'Get a feature',
-        params: IntegerIdParams,
-        response: { 200: DataOf(Feature), ...errorResponses },
+        ...schemaOf('getFeature'),
       },
     },
     async (request) => ({
@@ -66,9 +50,7 @@ export function registerFeatureRoutes(app: Api, features: FeaturesService): void
         schema: {
           tags,
           summary: 'Rename or describe a feature',
-          params: IntegerIdParams,
-          body: UpdateFeatureBody,
-          response: { 200: DataOf(Feature), ...errorResponses },
+          ...schemaOf(method === 'put' ? 'updateFeature' : 'patchFeature'),
         },
       },
       async (request) => ({
@@ -82,8 +64,7 @@ export function registerFeatureRoutes(app: Api, features: FeaturesService): void
       schema: {
         tags,
         summary: 'Delete a feature with its grants and policies',
-        params: IntegerIdParams,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('deleteFeature'),
       },
     },
     async (request, reply) => {
@@ -97,8 +78,7 @@ export function registerFeatureRoutes(app: Api, features: FeaturesService): void
       schema: {
         tags,
         summary: 'List who has been granted the feature',
-        params: IntegerIdParams,
-        response: { 200: Grants, ...errorResponses },
+        ...schemaOf('listFeatureAccess'),
       },
     },
     async (request) => ({
@@ -111,9 +91,7 @@ export function registerFeatureRoutes(app: Api, features: FeaturesService): void
       schema: {
         tags,
         summary: 'Grant end users and groups access to the feature',
-        params: IntegerIdParams,
-        body: FeatureAccessBody,
-        response: { 200: Grants, ...errorResponses },
+        ...schemaOf('grantFeatureAccess'),
       },
     },
     async (request) => ({
@@ -126,9 +104,7 @@ export function registerFeatureRoutes(app: Api, features: FeaturesService): void
       schema: {
         tags,
         summary: 'Revoke end users’ and groups’ access to the feature',
-        params: IntegerIdParams,
-        body: FeatureAccessBody,
-        response: { 200: Grants, ...errorResponses },
+        ...schemaOf('revokeFeatureAccess'),
       },
     },
     async (request) => ({

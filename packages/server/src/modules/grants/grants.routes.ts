@@ -1,25 +1,10 @@
-import { Type } from 'typebox';
-import {
-  AssigneeProjectGrant,
-  DataNull,
-  DataOf,
-  IntegerIdParams,
-  PageQuery,
-  PagedList,
-  ProjectGrant,
-  ProjectGrantInProject,
-  StringIdParams,
-  UpdateProjectGrantBody,
-  UpsertProjectGrantsBody,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { MembersService } from '../members/members.service.js';
 import type { GroupsService } from '../groups/groups.service.js';
 import type { GrantsService } from './grants.service.js';
 
 const tags = ['Project grants'];
-const PageOnly = Type.Object(PageQuery);
 
 export function registerGrantRoutes(
   app: Api,
@@ -33,8 +18,7 @@ export function registerGrantRoutes(
       schema: {
         tags,
         summary: 'Get a project grant',
-        params: StringIdParams,
-        response: { 200: DataOf(ProjectGrant), ...errorResponses },
+        ...schemaOf('getProjectGrant'),
       },
     },
     async (request) => ({ data: await grants.getGrant(contextOf(request), request.params.id) }),
@@ -45,9 +29,7 @@ export function registerGrantRoutes(
       schema: {
         tags,
         summary: 'Change the role of a project grant',
-        params: StringIdParams,
-        body: UpdateProjectGrantBody,
-        response: { 200: DataOf(ProjectGrant), ...errorResponses },
+        ...schemaOf('updateProjectGrant'),
       },
     },
     async (request) => ({
@@ -60,8 +42,7 @@ export function registerGrantRoutes(
       schema: {
         tags,
         summary: 'Delete a project grant',
-        params: StringIdParams,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('deleteProjectGrant'),
       },
     },
     async (request, reply) => {
@@ -75,9 +56,7 @@ export function registerGrantRoutes(
       schema: {
         tags,
         summary: 'List a project’s grants',
-        params: IntegerIdParams,
-        querystring: PageOnly,
-        response: { 200: PagedList(ProjectGrantInProject), ...errorResponses },
+        ...schemaOf('listProjectGrants'),
       },
     },
     (request) => grants.listProjectGrants(contextOf(request), intId(request.params), request.query),
@@ -88,9 +67,7 @@ export function registerGrantRoutes(
       schema: {
         tags,
         summary: 'Add or update project grants (at most 100 a request)',
-        params: IntegerIdParams,
-        body: UpsertProjectGrantsBody,
-        response: { 200: DataNull, ...errorResponses },
+        ...schemaOf('upsertProjectGrants'),
       },
     },
     async (request) => {
@@ -104,9 +81,7 @@ export function registerGrantRoutes(
       schema: {
         tags: ['Collaborators'],
         summary: 'List a collaborator’s direct project grants (not those through groups)',
-        params: IntegerIdParams,
-        querystring: PageOnly,
-        response: { 200: PagedList(AssigneeProjectGrant), ...errorResponses },
+        ...schemaOf('listMemberProjectGrants'),
       },
     },
     async (request) => {
@@ -122,9 +97,7 @@ export function registerGrantRoutes(
       schema: {
         tags: ['Collaborator groups'],
         summary: 'List a collaborator group’s project grants',
-        params: StringIdParams,
-        querystring: PageOnly,
-        response: { 200: PagedList(AssigneeProjectGrant), ...errorResponses },
+        ...schemaOf('listUserGroupProjectGrants'),
       },
     },
     async (request) => {

@@ -1,19 +1,5 @@
-import {
-  AddGroupMembersBody,
-  CollaboratorGroup,
-  CollaboratorGroupBody,
-  DataNull,
-  DataOf,
-  GetGroupQuery,
-  GroupMember,
-  ListGroupMembersQuery,
-  ListGroupsQuery,
-  PagedList,
-  RemoveGroupMembersQuery,
-  StringIdParams,
-} from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { GroupsService } from './groups.service.js';
 
 const tags = ['Collaborator groups'];
@@ -25,8 +11,7 @@ export function registerGroupRoutes(app: Api, groups: GroupsService): void {
       schema: {
         tags,
         summary: 'List collaborator groups',
-        querystring: ListGroupsQuery,
-        response: { 200: PagedList(CollaboratorGroup), ...errorResponses },
+        ...schemaOf('listUserGroups'),
       },
     },
     (request) => groups.listGroups(contextOf(request), request.query),
@@ -37,9 +22,7 @@ export function registerGroupRoutes(app: Api, groups: GroupsService): void {
       schema: {
         tags,
         summary: 'Get a collaborator group',
-        params: StringIdParams,
-        querystring: GetGroupQuery,
-        response: { 200: DataOf(CollaboratorGroup), ...errorResponses },
+        ...schemaOf('getUserGroup'),
       },
     },
     async (request) => ({
@@ -52,8 +35,7 @@ export function registerGroupRoutes(app: Api, groups: GroupsService): void {
       schema: {
         tags,
         summary: 'Create a collaborator group',
-        body: CollaboratorGroupBody,
-        response: { 200: DataOf(CollaboratorGroup), ...errorResponses },
+        ...schemaOf('createUserGroup'),
       },
     },
     async (request) => ({ data: await groups.createGroup(contextOf(request), request.body) }),
@@ -64,9 +46,7 @@ export function registerGroupRoutes(app: Api, groups: GroupsService): void {
       schema: {
         tags,
         summary: 'Update a collaborator group',
-        params: StringIdParams,
-        body: CollaboratorGroupBody,
-        response: { 200: DataOf(CollaboratorGroup), ...errorResponses },
+        ...schemaOf('updateUserGroup'),
       },
     },
     async (request) => ({
@@ -79,8 +59,7 @@ export function registerGroupRoutes(app: Api, groups: GroupsService): void {
       schema: {
         tags,
         summary: 'Delete a collaborator group with its memberships and project grants',
-        params: StringIdParams,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('deleteUserGroup'),
       },
     },
     async (request, reply) => {
@@ -94,9 +73,7 @@ export function registerGroupRoutes(app: Api, groups: GroupsService): void {
       schema: {
         tags,
         summary: 'List a group’s members (collaborators and pending invitees)',
-        params: StringIdParams,
-        querystring: ListGroupMembersQuery,
-        response: { 200: PagedList(GroupMember), ...errorResponses },
+        ...schemaOf('listUserGroupMembers'),
       },
     },
     (request) => groups.listMembers(contextOf(request), request.params.id, request.query),
@@ -107,9 +84,7 @@ export function registerGroupRoutes(app: Api, groups: GroupsService): void {
       schema: {
         tags,
         summary: 'Add collaborators to a group',
-        params: StringIdParams,
-        body: AddGroupMembersBody,
-        response: { 200: DataNull, ...errorResponses },
+        ...schemaOf('addUserGroupMembers'),
       },
     },
     async (request) => {
@@ -124,9 +99,7 @@ export function registerGroupRoutes(app: Api, groups: GroupsService): void {
         tags,
         summary: 'Remove collaborators or invitees from a group',
         description: 'Takes user_ids[] and/or member_invitation_ids[] in the query string.',
-        params: StringIdParams,
-        querystring: RemoveGroupMembersQuery,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('removeUserGroupMembers'),
       },
     },
     async (request, reply) => {

@@ -1,24 +1,11 @@
-import { Type } from 'typebox';
-import {
-  AcceptInvitationBody,
-  CreateInvitationBody,
-  DataOf,
-  ErrorBody,
-  IntegerIdParams,
-  Invitation,
-  InvitationPreview,
-  InvitationTokenParams,
-  ListInvitationsQuery,
-  Member,
-  PagedList,
-} from '@roster/contracts';
+import { ErrorBody } from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses, messageErrorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
+import { messageErrorResponses } from '../../http/schemas.js';
 import type { InvitationsService } from './invitations.service.js';
 import { wantsHtml, type ConsolePage } from '../../http/console-shell.js';
 
 const tags = ['Invitations'];
-const InvitationCreated = Type.Object({ result: Type.Literal('ok'), data: Invitation });
 
 export function registerInvitationRoutes(app: Api, invitations: InvitationsService): void {
   app.post(
@@ -30,8 +17,7 @@ export function registerInvitationRoutes(app: Api, invitations: InvitationsServi
         summary: 'Invite a collaborator',
         description:
           'Mails a single-use link valid for 7 days. Environments left out of env_roles get No access. One invitation per email and workspace per ROSTER_INVITE_COOLDOWN_SECONDS (429 otherwise).',
-        body: CreateInvitationBody,
-        response: { 200: InvitationCreated, ...messageErrorResponses },
+        ...schemaOf('createInvitation', messageErrorResponses),
       },
     },
     async (request) => ({
@@ -45,8 +31,7 @@ export function registerInvitationRoutes(app: Api, invitations: InvitationsServi
       schema: {
         tags,
         summary: 'List invitations',
-        querystring: ListInvitationsQuery,
-        response: { 200: PagedList(Invitation), ...errorResponses },
+        ...schemaOf('listInvitations'),
       },
     },
     (request) => invitations.listInvitations(contextOf(request), request.query),
@@ -57,8 +42,7 @@ export function registerInvitationRoutes(app: Api, invitations: InvitationsServi
       schema: {
         tags,
         summary: 'Get an invitation',
-        params: IntegerIdParams,
-        response: { 200: DataOf(Invitation), ...errorResponses },
+        ...schemaOf('getInvitation'),
       },
     },
     async (request) => ({
@@ -71,8 +55,7 @@ export function registerInvitationRoutes(app: Api, invitations: InvitationsServi
       schema: {
         tags,
         summary: 'Revoke a pending invitation',
-        params: IntegerIdParams,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('revokeInvitation'),
       },
     },
     async (request, reply) => {
@@ -87,8 +70,7 @@ export function registerInvitationRoutes(app: Api, invitations: InvitationsServi
       schema: {
         tags,
         summary: 'Mail a fresh invitation link',
-        params: IntegerIdParams,
-        response: { 200: Type.Object({ result: Type.Literal('ok') }), ...messageErrorResponses },
+        ...schemaOf('resendInvitation', messageErrorResponses),
       },
     },
     async (request) => {
@@ -115,8 +97,7 @@ export function registerPublicInvitationRoutes(
       schema: {
         tags,
         summary: 'Show an invitation',
-        params: InvitationTokenParams,
-        response: { 200: DataOf(InvitationPreview), ...gone },
+        ...schemaOf('previewInvitation', gone),
       },
     },
     async (request, reply) => {
@@ -130,9 +111,7 @@ export function registerPublicInvitationRoutes(
       schema: {
         tags,
         summary: 'Accept an invitation and become a collaborator',
-        params: InvitationTokenParams,
-        body: Type.Union([AcceptInvitationBody, Type.Null()]),
-        response: { 201: DataOf(Member), ...gone },
+        ...schemaOf('acceptInvitation', gone),
       },
     },
     async (request, reply) => {

@@ -1,14 +1,5 @@
-import {
-  DataOf,
-  DataResultOk,
-  IntegerIdParams,
-  ListMembersQuery,
-  Member,
-  PagedList,
-  UpdateMemberBody,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { MembersService } from './members.service.js';
 
 const tags = ['Collaborators'];
@@ -20,8 +11,7 @@ export function registerMemberRoutes(app: Api, members: MembersService): void {
       schema: {
         tags,
         summary: 'List collaborators',
-        querystring: ListMembersQuery,
-        response: { 200: PagedList(Member), ...errorResponses },
+        ...schemaOf('listMembers'),
       },
     },
     (request) => members.listMembers(contextOf(request), request.query),
@@ -32,8 +22,7 @@ export function registerMemberRoutes(app: Api, members: MembersService): void {
       schema: {
         tags,
         summary: 'Get a collaborator',
-        params: IntegerIdParams,
-        response: { 200: DataOf(Member), ...errorResponses },
+        ...schemaOf('getMember'),
       },
     },
     async (request) => ({
@@ -47,9 +36,7 @@ export function registerMemberRoutes(app: Api, members: MembersService): void {
       schema: {
         tags,
         summary: 'Update a collaborator’s roles per environment',
-        params: IntegerIdParams,
-        body: UpdateMemberBody,
-        response: { 200: DataResultOk, ...errorResponses },
+        ...schemaOf('updateMember'),
       },
     },
     async (request) => {
@@ -63,8 +50,7 @@ export function registerMemberRoutes(app: Api, members: MembersService): void {
       schema: {
         tags,
         summary: 'Delete a collaborator',
-        params: IntegerIdParams,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('deleteMember'),
       },
     },
     async (request, reply) => {

@@ -1,14 +1,5 @@
-import {
-  CreatePolicyBody,
-  DataOf,
-  IntegerIdParams,
-  ListPoliciesQuery,
-  PagedList,
-  Policy,
-  UpdatePolicyBody,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { PoliciesService } from './policies.service.js';
 
 const tags = ['Policies'];
@@ -20,8 +11,7 @@ export function registerPolicyRoutes(app: Api, policies: PoliciesService): void 
       schema: {
         tags,
         summary: 'List policies',
-        querystring: ListPoliciesQuery,
-        response: { 200: PagedList(Policy), ...errorResponses },
+        ...schemaOf('listPolicies'),
       },
     },
     (request) => policies.listPolicies(contextOf(request), request.query),
@@ -32,8 +22,7 @@ export function registerPolicyRoutes(app: Api, policies: PoliciesService): void 
       schema: {
         tags,
         summary: 'Create a policy on a feature',
-        body: CreatePolicyBody,
-        response: { 201: DataOf(Policy), ...errorResponses },
+        ...schemaOf('createPolicy'),
       },
     },
     async (request, reply) =>
@@ -47,8 +36,7 @@ export function registerPolicyRoutes(app: Api, policies: PoliciesService): void 
       schema: {
         tags,
         summary: 'Get a policy',
-        params: IntegerIdParams,
-        response: { 200: DataOf(Policy), ...errorResponses },
+        ...schemaOf('getPolicy'),
       },
     },
     async (request) => ({
@@ -62,9 +50,7 @@ export function registerPolicyRoutes(app: Api, policies: PoliciesService): void 
         schema: {
           tags,
           summary: 'Change a policy',
-          params: IntegerIdParams,
-          body: UpdatePolicyBody,
-          response: { 200: DataOf(Policy), ...errorResponses },
+          ...schemaOf(method === 'put' ? 'updatePolicy' : 'patchPolicy'),
         },
       },
       async (request) => ({
@@ -78,8 +64,7 @@ export function registerPolicyRoutes(app: Api, policies: PoliciesService): void 
       schema: {
         tags,
         summary: 'Delete a policy',
-        params: IntegerIdParams,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('deletePolicy'),
       },
     },
     async (request, reply) => {

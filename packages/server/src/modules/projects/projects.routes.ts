@@ -1,14 +1,5 @@
-import {
-  CreateProjectBody,
-  DataOf,
-  IntegerIdParams,
-  ListProjectsQuery,
-  PagedList,
-  Project,
-  UpdateProjectBody,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { ProjectsService } from './projects.service.js';
 
 const tags = ['Projects'];
@@ -20,8 +11,7 @@ export function registerProjectRoutes(app: Api, projects: ProjectsService): void
       schema: {
         tags,
         summary: 'List projects',
-        querystring: ListProjectsQuery,
-        response: { 200: PagedList(Project), ...errorResponses },
+        ...schemaOf('listProjects'),
       },
     },
     (request) => projects.listProjects(contextOf(request), request.query),
@@ -32,8 +22,7 @@ export function registerProjectRoutes(app: Api, projects: ProjectsService): void
       schema: {
         tags,
         summary: 'Get a project',
-        params: IntegerIdParams,
-        response: { 200: DataOf(Project), ...errorResponses },
+        ...schemaOf('getProject'),
       },
     },
     async (request) => ({
@@ -46,8 +35,7 @@ export function registerProjectRoutes(app: Api, projects: ProjectsService): void
       schema: {
         tags,
         summary: 'Create a project',
-        body: CreateProjectBody,
-        response: { 201: DataOf(Project), ...errorResponses },
+        ...schemaOf('createProject'),
       },
     },
     async (request, reply) =>
@@ -61,9 +49,7 @@ export function registerProjectRoutes(app: Api, projects: ProjectsService): void
       schema: {
         tags,
         summary: 'Rename or describe a project',
-        params: IntegerIdParams,
-        body: UpdateProjectBody,
-        response: { 200: DataOf(Project), ...errorResponses },
+        ...schemaOf('updateProject'),
       },
     },
     async (request) => ({
@@ -76,8 +62,7 @@ export function registerProjectRoutes(app: Api, projects: ProjectsService): void
       schema: {
         tags,
         summary: 'Delete a project and its grants',
-        params: IntegerIdParams,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('deleteProject'),
       },
     },
     async (request, reply) => {

@@ -1,13 +1,5 @@
-import { Type } from 'typebox';
-import {
-  CustomRoleMigrationBody,
-  DataOf,
-  DryRunQuery,
-  MigrationPlan,
-  SystemRolesMigrationBody,
-} from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
-import { errorResponses } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { RolesMigrationService } from './roles-migration.service.js';
 
 const tags = ['Roles migration'];
@@ -21,9 +13,7 @@ export function registerRolesMigrationRoutes(app: Api, migration: RolesMigration
         summary: 'Convert legacy system roles into environment and project roles',
         description:
           '`dry_run` may be given in the query string or the body; a dry run writes nothing.',
-        querystring: DryRunQuery,
-        body: Type.Optional(SystemRolesMigrationBody),
-        response: { 200: DataOf(MigrationPlan), ...errorResponses },
+        ...schemaOf('migrateSystemRoles'),
       },
     },
     async (request) => {
@@ -37,9 +27,7 @@ export function registerRolesMigrationRoutes(app: Api, migration: RolesMigration
       schema: {
         tags,
         summary: 'Convert a legacy custom role into an environment role and a project role',
-        querystring: DryRunQuery,
-        body: CustomRoleMigrationBody,
-        response: { 200: DataOf(MigrationPlan), ...errorResponses },
+        ...schemaOf('migrateCustomRole'),
       },
     },
     async (request) => {

@@ -1,20 +1,5 @@
-import {
-  DataOf,
-  EnvironmentRole,
-  EnvironmentRoleBody,
-  EnvironmentRoleSummary,
-  IntegerIdParams,
-  LegacyRole,
-  LegacyRoleBody,
-  ListRolesQuery,
-  PagedList,
-  ProjectRole,
-  ProjectRoleBody,
-  ProjectRoleSummary,
-  StringIdParams,
-} from '@roster/contracts';
 import { contextOf, intId, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { RolesService } from './roles.service.js';
 
 export function registerRoleRoutes(app: Api, roles: RolesService): void {
@@ -27,8 +12,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'List environment roles',
-          querystring: ListRolesQuery,
-          response: { 200: PagedList(EnvironmentRoleSummary), ...errorResponses },
+          ...schemaOf('listEnvironmentRoles'),
         },
       },
       (request) => service.list(contextOf(request), request.query),
@@ -39,8 +23,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Get an environment role',
-          params: IntegerIdParams,
-          response: { 200: DataOf(EnvironmentRole), ...errorResponses },
+          ...schemaOf('getEnvironmentRole'),
         },
       },
       async (request) => ({ data: await service.get(contextOf(request), intId(request.params)) }),
@@ -51,8 +34,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Create an environment role',
-          body: EnvironmentRoleBody,
-          response: { 200: DataOf(EnvironmentRole), ...errorResponses },
+          ...schemaOf('createEnvironmentRole'),
         },
       },
       async (request) => ({
@@ -65,9 +47,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Update an environment role',
-          params: IntegerIdParams,
-          body: EnvironmentRoleBody,
-          response: { 200: DataOf(EnvironmentRole), ...errorResponses },
+          ...schemaOf('updateEnvironmentRole'),
         },
       },
       async (request) => ({
@@ -84,8 +64,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Delete an environment role',
-          params: IntegerIdParams,
-          response: { ...noContent, ...errorResponses },
+          ...schemaOf('deleteEnvironmentRole'),
         },
       },
       async (request, reply) => {
@@ -103,8 +82,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'List project roles',
-          querystring: ListRolesQuery,
-          response: { 200: PagedList(ProjectRoleSummary), ...errorResponses },
+          ...schemaOf('listProjectRoles'),
         },
       },
       (request) => service.list(contextOf(request), request.query),
@@ -115,8 +93,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Get a project role',
-          params: StringIdParams,
-          response: { 200: DataOf(ProjectRole), ...errorResponses },
+          ...schemaOf('getProjectRole'),
         },
       },
       async (request) => ({ data: await service.get(contextOf(request), request.params.id) }),
@@ -127,8 +104,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Create a project role',
-          body: ProjectRoleBody,
-          response: { 200: DataOf(ProjectRole), ...errorResponses },
+          ...schemaOf('createProjectRole'),
         },
       },
       async (request) => ({
@@ -141,9 +117,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Update a project role',
-          params: StringIdParams,
-          body: ProjectRoleBody,
-          response: { 200: DataOf(ProjectRole), ...errorResponses },
+          ...schemaOf('updateProjectRole'),
         },
       },
       async (request) => ({
@@ -160,8 +134,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Delete a project role',
-          params: StringIdParams,
-          response: { ...noContent, ...errorResponses },
+          ...schemaOf('deleteProjectRole'),
         },
       },
       async (request, reply) => {
@@ -179,8 +152,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'List legacy roles (privilege groups)',
-          querystring: ListRolesQuery,
-          response: { 200: PagedList(LegacyRole), ...errorResponses },
+          ...schemaOf('listLegacyRoles'),
         },
       },
       (request) => service.list(contextOf(request), request.query),
@@ -191,8 +163,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Get a legacy role',
-          params: IntegerIdParams,
-          response: { 200: DataOf(LegacyRole), ...errorResponses },
+          ...schemaOf('getLegacyRole'),
         },
       },
       async (request) => ({ data: await service.get(contextOf(request), intId(request.params)) }),
@@ -203,8 +174,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Create a legacy custom role',
-          body: LegacyRoleBody,
-          response: { 200: DataOf(LegacyRole), ...errorResponses },
+          ...schemaOf('createLegacyRole'),
         },
       },
       async (request) => ({ data: await service.create(contextOf(request), request.body.role) }),
@@ -215,9 +185,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Update a legacy custom role',
-          params: IntegerIdParams,
-          body: LegacyRoleBody,
-          response: { 200: DataOf(LegacyRole), ...errorResponses },
+          ...schemaOf('updateLegacyRole'),
         },
       },
       async (request) => ({
@@ -230,8 +198,7 @@ export function registerRoleRoutes(app: Api, roles: RolesService): void {
         schema: {
           tags,
           summary: 'Delete a legacy custom role',
-          params: IntegerIdParams,
-          response: { ...noContent, ...errorResponses },
+          ...schemaOf('deleteLegacyRole'),
         },
       },
       async (request, reply) => {

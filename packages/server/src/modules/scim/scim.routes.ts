@@ -5,18 +5,9 @@
  * `application/scim+json`). Handlers stay thin; scim.service.ts does the work.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
-import {
-  CreateScimConnectionBody,
-  DataOf,
-  ID_MAX,
-  ScimConnection,
-  ScimConnectionParams,
-  ScimConnectionWithToken,
-  UpdateScimConnectionBody,
-} from '@roster/contracts';
+import { ID_MAX } from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import {
   handleScimError,
   SCIM_CONTENT_TYPE,
@@ -46,7 +37,7 @@ export function registerScimConnectionRoutes(app: Api, scim: ScimService): void 
       schema: {
         tags,
         summary: 'List SCIM connections',
-        response: { 200: DataOf(Type.Array(ScimConnection)), ...errorResponses },
+        ...schemaOf('listScimConnections'),
       },
     },
     async (request) => ({ data: await scim.listConnections(contextOf(request)) }),
@@ -58,8 +49,7 @@ export function registerScimConnectionRoutes(app: Api, scim: ScimService): void 
         tags,
         summary:
           'Create a SCIM connection for one environment and target (the token is shown once)',
-        body: CreateScimConnectionBody,
-        response: { 201: DataOf(ScimConnectionWithToken), ...errorResponses },
+        ...schemaOf('createScimConnection'),
       },
     },
     async (request, reply) =>
@@ -73,8 +63,7 @@ export function registerScimConnectionRoutes(app: Api, scim: ScimService): void 
       schema: {
         tags,
         summary: 'Get a SCIM connection',
-        params: ScimConnectionParams,
-        response: { 200: DataOf(ScimConnection), ...errorResponses },
+        ...schemaOf('getScimConnection'),
       },
     },
     async (request) => ({ data: await scim.getConnection(contextOf(request), request.params.id) }),
@@ -85,9 +74,7 @@ export function registerScimConnectionRoutes(app: Api, scim: ScimService): void 
       schema: {
         tags,
         summary: 'Rename a SCIM connection or change its default role (collaborators)',
-        params: ScimConnectionParams,
-        body: UpdateScimConnectionBody,
-        response: { 200: DataOf(ScimConnection), ...errorResponses },
+        ...schemaOf('patchScimConnection'),
       },
     },
     async (request) => ({
@@ -100,8 +87,7 @@ export function registerScimConnectionRoutes(app: Api, scim: ScimService): void 
       schema: {
         tags,
         summary: 'Replace the connection token (the old one stops working at once)',
-        params: ScimConnectionParams,
-        response: { 200: DataOf(ScimConnectionWithToken), ...errorResponses },
+        ...schemaOf('rotateScimToken'),
       },
     },
     async (request) => ({ data: await scim.rotateToken(contextOf(request), request.params.id) }),
@@ -112,8 +98,7 @@ export function registerScimConnectionRoutes(app: Api, scim: ScimService): void 
       schema: {
         tags,
         summary: 'Delete a SCIM connection (its users and groups stay)',
-        params: ScimConnectionParams,
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('deleteScimConnection'),
       },
     },
     async (request, reply) => {

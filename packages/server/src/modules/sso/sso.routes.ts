@@ -1,16 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
-import {
-  DataOf,
-  ErrorBody,
-  PutSsoOidcBody,
-  SsoCallbackQuery,
-  SsoLoginQuery,
-  SsoOidcConnection,
-  SsoSignIn,
-} from '@roster/contracts';
+import { ErrorBody, SsoSignIn } from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
-import { errorResponses, noContent } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import { readCookie } from '../../http/cookies.js';
 import {
   SignInError,
@@ -35,7 +26,7 @@ export function registerSsoRoutes(app: Api, sso: SsoService): void {
         summary: "The workspace's OpenID Connect connection",
         description:
           'The client secret is never returned; `client_secret_set` says whether one is stored.',
-        response: { 200: DataOf(SsoOidcConnection), ...errorResponses },
+        ...schemaOf('getSsoOidc'),
       },
     },
     async (request) => ({ data: await sso.getConnection(contextOf(request)) }),
@@ -48,8 +39,7 @@ export function registerSsoRoutes(app: Api, sso: SsoService): void {
         summary: 'Configure the OpenID Connect connection',
         description:
           'Creates or replaces the connection. `client_secret` is write-only: required the first time, kept when left out later. The issuer must use https (http only for localhost).',
-        body: PutSsoOidcBody,
-        response: { 200: DataOf(SsoOidcConnection), ...errorResponses },
+        ...schemaOf('putSsoOidc'),
       },
     },
     async (request) => ({ data: await sso.putConnection(contextOf(request), request.body) }),
@@ -61,7 +51,7 @@ export function registerSsoRoutes(app: Api, sso: SsoService): void {
         tags,
         summary: 'Remove the OpenID Connect connection',
         description: 'End users created by SSO stay; they can no longer sign in through it.',
-        response: { ...noContent, ...errorResponses },
+        ...schemaOf('deleteSsoOidc'),
       },
     },
     async (request, reply) => {
@@ -171,13 +161,7 @@ export function registerPublicSsoRoutes(
         summary: 'Start an OpenID Connect sign-in',
         description:
           'Redirects (302) to the provider with state, nonce and PKCE. 404 when the workspace has no enabled connection.',
-        querystring: SsoLoginQuery,
-        response: {
-          302: Type.Null({ description: 'Redirect to the provider' }),
-          400: ErrorBody,
-          404: ErrorBody,
-          502: ErrorBody,
-        },
+        ...schemaOf('ssoLogin', { 400: ErrorBody, 404: ErrorBody, 502: ErrorBody }),
       },
     },
     (request, typedReply) =>
@@ -198,15 +182,12 @@ export function registerPublicSsoRoutes(
         summary: 'OpenID Connect callback (the redirect URI)',
         description:
           'Exchanges the code, validates the ID token, and finds or creates the end user (just-in-time), with groups from the configured claim. Browsers get an HTML page, other clients JSON. For a console sign-in (started at /api/console/sso/login) it opens a console session instead: browsers are redirected to the console, other clients get the session.',
-        querystring: SsoCallbackQuery,
-        response: {
-          200: DataOf(SsoSignIn),
-          302: Type.Null({ description: 'Console sign-in: redirect to the console' }),
+        ...schemaOf('ssoCallback', {
           400: ErrorBody,
           403: ErrorBody,
           404: ErrorBody,
           502: ErrorBody,
-        },
+        }),
       },
     },
     (request, typedReply) => {

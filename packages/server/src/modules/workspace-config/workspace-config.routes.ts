@@ -2,14 +2,8 @@
  * Declarative configuration over HTTP: `GET /api/workspace/export` and
  * `POST /api/workspace/apply[?dry_run=true]` (what `roster export` and `roster apply` call).
  */
-import {
-  ApplyWorkspaceQuery,
-  ApplyWorkspaceResponse,
-  WorkspaceDocument,
-  WorkspaceExportResponse,
-} from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
-import { errorResponses } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { WorkspaceConfigService } from './workspace-config.service.js';
 
 const tags = ['Workspace configuration'];
@@ -28,7 +22,7 @@ export function registerWorkspaceConfigRoutes(app: Api, service: WorkspaceConfig
         summary: 'Export the workspace configuration as a document of names',
         description:
           'Custom roles, collaborator groups, projects, project grants, end-user groups, features and policies. Needs full workspace access.',
-        response: { 200: WorkspaceExportResponse, ...errorResponses },
+        ...schemaOf('exportWorkspace'),
       },
     },
     async (request) => ({ data: await service.exportDocument(contextOf(request)) }),
@@ -43,9 +37,7 @@ export function registerWorkspaceConfigRoutes(app: Api, service: WorkspaceConfig
           'Apply a workspace document: create, update and delete to match it, in one transaction',
         description:
           'Objects the document leaves out are deleted, built-in ones excepted. `dry_run=true` answers the plan and changes nothing. Needs full workspace access.',
-        querystring: ApplyWorkspaceQuery,
-        body: WorkspaceDocument,
-        response: { 200: ApplyWorkspaceResponse, ...errorResponses },
+        ...schemaOf('applyWorkspace'),
       },
     },
     async (request) => ({

@@ -1,7 +1,5 @@
-import { Type } from 'typebox';
-import { CreateWorkspaceBody, CreatedWorkspace, DataOf, Workspace } from '@roster/contracts';
 import type { Api } from '../../http/types.js';
-import { errorResponses } from '../../http/schemas.js';
+import { schemaOf } from '../../http/operations.js';
 import type { WorkspacesService } from './workspaces.service.js';
 
 const tags = ['Platform'];
@@ -14,8 +12,7 @@ export function registerPlatformRoutes(app: Api, workspaces: WorkspacesService):
         tags,
         summary: 'Create a workspace; the answer carries its admin API token (shown once)',
         security: [{ platformToken: [] }],
-        body: CreateWorkspaceBody,
-        response: { 201: DataOf(CreatedWorkspace), ...errorResponses },
+        ...schemaOf('createWorkspace'),
       },
     },
     async (request, reply) => {
@@ -33,7 +30,7 @@ export function registerPlatformRoutes(app: Api, workspaces: WorkspacesService):
         tags,
         summary: 'List workspaces',
         security: [{ platformToken: [] }],
-        response: { 200: Type.Object({ data: Type.Array(Workspace) }), ...errorResponses },
+        ...schemaOf('listWorkspaces'),
       },
     },
     async () => ({ data: await workspaces.listWorkspaces() }),
