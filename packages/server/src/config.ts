@@ -38,11 +38,32 @@ export interface Config {
   changePollMs: number;
   /**
    * ROSTER_SECRET_KEY: the master key of secrets stored encrypted (OIDC client secrets); unset, the
-   * key file in the data directory (modules/sso/sso.secrets.ts).
+   * key file in the data directory (lib/secret-box.ts).
    */
   secretKey: string | undefined;
   console: ConsoleConfig;
+  webhooks: WebhookConfig;
+  /** ROSTER_METRICS_TOKEN: when set, /metrics wants it as a bearer token. */
+  metricsToken: string | undefined;
 }
+
+/** Webhook delivery (modules/webhooks, docs/integration.md#webhooks). */
+export interface WebhookConfig {
+  /** ROSTER_WEBHOOK_ALLOW_PRIVATE: webhook URLs may reach loopback, link-local and private addresses. */
+  allowPrivate: boolean;
+  /** ROSTER_WEBHOOK_TIMEOUT_MS: one attempt, connection included. */
+  timeoutMs: number;
+  /** ROSTER_WEBHOOK_RETRY_SCHEDULE: seconds before each retry (its length: the number of retries). */
+  retrySchedule: number[];
+  /** ROSTER_WEBHOOK_DISABLE_AFTER: deliveries in a row that failed every attempt disable the endpoint. */
+  disableAfter: number;
+}
+
+/**
+ * The Standard Webhooks schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+ * 10 h (8 attempts over about 27 hours).
+ */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
 
 /** The admin console's settings. */
 export interface ConsoleConfig {
@@ -160,6 +181,37 @@ function secretKey(env: NodeJS.ProcessEnv): string | undefined {
   return key;
 }
 
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = optional(env[name]?.trim());
+  if (raw === undefined || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+function retrySchedule(env: NodeJS.ProcessEnv): number[] {
+  const raw = optional(env.ROSTER_WEBHOOK_RETRY_SCHEDULE?.trim());
+  if (raw === undefined) return [...DEFAULT_WEBHOOK_RETRY_SCHEDULE];
+  const steps = raw.split(',').map((part) => Number(part.trim()));
+  if (
+    steps.length > 20 ||
+    steps.some((step) => !Number.isFinite(step) || step <= 0 || step > 7 * 24 * 3600)
+  ) {
+    throw new Error(
+      `ROSTER_WEBHOOK_RETRY_SCHEDULE must be up to 20 comma-separated delays in seconds (each above 0, at most a week), got "${raw}"`,
+    );
+  }
+  return steps;
+}
+
+function webhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
+  return {
+    allowPrivate: flag(env, 'ROSTER_WEBHOOK_ALLOW_PRIVATE'),
+    timeoutMs: integer(env, 'ROSTER_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+    retrySchedule: retrySchedule(env),
+    disableAfter: integer(env, 'ROSTER_WEBHOOK_DISABLE_AFTER', 5, 1, 1_000_000),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const host = optional(env.HOST) ?? '127.0.0.1';
@@ -195,5 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
     secretKey: secretKey(env),
     console: loadConsoleConfig(env),
+    webhooks: webhookConfig(env),
+    metricsToken: optional(env.ROSTER_METRICS_TOKEN),
   };
 }

@@ -81,6 +81,11 @@ export class AccessIndex {
     options.changes.subscribe((events) => this.apply(events));
   }
 
+  /** Workspaces held in memory (the metrics' index size). */
+  size(): number {
+    return this.workspaces.size;
+  }
+
   workspace(id: number): WorkspaceIndex | undefined {
     return this.workspaces.get(id);
   }
@@ -323,11 +328,12 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
       return;
     // Not index data. API clients: the authentication cache subscribes to the feed itself.
     // Invitations become members through a `member` event; approval requests are read by the
-    // decision that uses them (end-user-decisions.ts); SSO settings hold no access.
+    // decision that uses them (end-user-decisions.ts); SSO settings and webhooks hold no access.
     case 'api_client':
     case 'member_invitation':
     case 'approval_request':
     case 'sso_oidc':
+    case 'webhook':
       return;
     default:
       return unhandled(type);
