@@ -5,7 +5,6 @@
  * longer allows private addresses), and on PostgreSQL two instances sharing the queue send each
  * event once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,76 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
 import { startCluster } from '../helpers/cluster.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
+import { startServer, type Server } from '../helpers/spawned-server.js';
 
-const MAIN = path.resolve('packages/server/dist/main.js');
-const TOKEN = 'rst_webhooks_admin_token_0123456789';
 const SECRET_KEY = 'webhook-test-master-key-0123456789abcdef';
-
-interface Server {
-  url: string;
-  output(): string;
-  request(
-    method: string,
-    requestPath: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: any }>;
-  stop(): Promise<void>;
-}
-
-function startServer(env: Record<string, string>): Promise<Server> {
-  const child: ChildProcess = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ROSTER_LOG_LEVEL: 'info',
-      ROSTER_ADMIN_TOKEN: TOKEN,
-      ROSTER_RATE_LIMIT_PER_MINUTE: '0',
-      ROSTER_SECRET_KEY: SECRET_KEY,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise<Server>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
-    const check = () => {
-      const url = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-      if (url === undefined) return;
-      clearTimeout(timer);
-      child.stdout?.off('data', check);
-      resolve({
-        url,
-        output: () => output,
-        async request(method, requestPath, body) {
-          const response = await fetch(`${url}${requestPath}`, {
-            method,
-            headers: {
-              authorization: `Bearer ${TOKEN}`,
-              ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-            },
-            body: body === undefined ? undefined : JSON.stringify(body),
-          });
-          const text = await response.text();
-          return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-        },
-        async stop() {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          const exited = new Promise((done) => child.once('exit', done));
-          child.kill('SIGTERM');
-          await exited;
-        },
-      });
-    };
-    child.stdout?.on('data', check);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${String(code ?? signal)}):\n${output}`));
-    });
-  });
-}
 
 async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, ms = 20_000) {
   const started = Date.now();
@@ -124,7 +56,11 @@ describe('a delivery across a server restart', () => {
   });
 
   it('is retried by the next process after a failure, and refused at delivery time when the address is no longer allowed', async () => {
-    const first = await startServer({ ...env, ROSTER_WEBHOOK_ALLOW_PRIVATE: 'true' });
+    const first = await startServer({
+      ...env,
+      ROSTER_SECRET_KEY: SECRET_KEY,
+      ROSTER_WEBHOOK_ALLOW_PRIVATE: 'true',
+    });
     servers.push(first);
     const created = await first.request('POST', '/api/webhooks', {
       url: receiver.url,
@@ -150,7 +86,11 @@ describe('a delivery across a server restart', () => {
     await first.stop();
     expect(receiver.received).toHaveLength(1);
 
-    const second = await startServer({ ...env, ROSTER_WEBHOOK_ALLOW_PRIVATE: 'true' });
+    const second = await startServer({
+      ...env,
+      ROSTER_SECRET_KEY: SECRET_KEY,
+      ROSTER_WEBHOOK_ALLOW_PRIVATE: 'true',
+    });
     servers.push(second);
     const [, retried] = await receiver.waitFor(2, 20_000);
     expect(retried!.headers['webhook-id']).toBe(failed!.headers['webhook-id']);
@@ -163,7 +103,7 @@ describe('a delivery across a server restart', () => {
     await second.stop();
 
     // The same stored URL, on a server that does not allow private addresses: refused when sent.
-    const third = await startServer(env);
+    const third = await startServer({ ...env, ROSTER_SECRET_KEY: SECRET_KEY });
     servers.push(third);
     const again = await third.request(
       'POST',

@@ -152,7 +152,12 @@ describe('deliveries', () => {
   it('sends matching events signed as Standard Webhooks, verified by the reference library', async () => {
     const hook = await createWebhook(['end_user.created']);
     // Not subscribed: a feature's event is not sent.
-    await roster.post('/api/features', { environment_type: 'dev', kind: 'boolean', name: 'Off' });
+    const feature = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'assistant',
+      name: 'Off',
+    });
+    expect(feature.status).toBe(201);
     const user = await createEndUser();
     const [request] = await receiver.waitFor(1);
     if (request === undefined) throw new Error('no request');

@@ -60,7 +60,7 @@ export class Metrics {
   readonly webhooks: WebhookObserver;
 
   constructor(sources?: ScrapeSources) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'roster_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'roster_' });
 
     const decisions = new Counter({
       name: 'roster_decisions_total',
