@@ -121,7 +121,8 @@ describe('a delivery across a server restart', () => {
       last_error: expect.stringMatching(/127\.0\.0\.1 is a forbidden address/),
     });
     expect(receiver.received).toHaveLength(2);
-  });
+    // Three server starts on a shared machine.
+  }, 120_000);
 });
 
 describe.skipIf(testDialect === 'sqlite')('two instances on one PostgreSQL database', () => {
@@ -157,5 +158,5 @@ describe.skipIf(testDialect === 'sqlite')('two instances on one PostgreSQL datab
       await cluster.close();
       await receiver.close();
     }
-  });
+  }, 60_000);
 });

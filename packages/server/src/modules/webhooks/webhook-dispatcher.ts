@@ -22,7 +22,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { sql } from 'kysely';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import type { Db, Dialect } from '../../storage/database.js';
+import type { Db, Dialect, Row } from '../../storage/database.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { WebhookObserver } from '../../lib/metrics.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
@@ -44,7 +44,7 @@ export interface WebhookDispatcherOptions {
   disableAfter: number;
   /** How often the queue is read for work another instance queued or a retry that came due. */
   pollMs: number;
-  /** Attempts in flight at once per instance. */
+  /** Attempts in flight at once per instance (default 32). */
   concurrency?: number;
   observer?: WebhookObserver;
   log?: {
@@ -129,11 +129,47 @@ export class WebhookDispatcher {
   }
 
   private async drain(): Promise<void> {
-    const batch = this.options.concurrency ?? 16;
+    const { db } = this.options;
+    const batch = this.options.concurrency ?? 32;
     while (!this.stopped) {
       const claimed = await this.claim(batch);
       if (claimed.length === 0) return;
-      await Promise.all(claimed.map((row) => this.deliver(row)));
+      // One read of the batch's endpoints and events, rather than two per delivery.
+      const [hooks, events] = await Promise.all([
+        db
+          .selectFrom('webhooks')
+          .selectAll()
+          .where('id', 'in', [...new Set(claimed.map((row) => row.webhook_id))])
+          .execute(),
+        db
+          .selectFrom('audit_events')
+          .selectAll()
+          .where('id', 'in', [...new Set(claimed.map((row) => row.event_id))])
+          .execute(),
+      ]);
+      const hookById = new Map(hooks.map((hook) => [hook.id, hook]));
+      const eventById = new Map(events.map((event) => [event.id, event]));
+      const outcomes = await Promise.all(
+        claimed.map(async (row) => ({
+          row,
+          result: await this.attempt(
+            row,
+            hookById.get(row.webhook_id),
+            eventById.get(row.event_id),
+          ),
+        })),
+      );
+      const released = outcomes.filter((o) => o.result === 'release').map((o) => o.row);
+      if (released.length > 0) await this.release(released);
+      const succeeded = outcomes.filter(
+        (o): o is { row: Claimed; result: Extract<AttemptResult, { ok: true }> } =>
+          o.result !== 'release' && o.result.ok,
+      );
+      if (succeeded.length > 0) await this.succeeded(succeeded);
+      for (const { row, result } of outcomes) {
+        if (result === 'release' || result.ok) continue;
+        await this.failed(row, row.lease_token, result);
+      }
     }
   }
 
@@ -161,20 +197,13 @@ export class WebhookDispatcher {
     return result.rows;
   }
 
-  private async deliver(row: Claimed): Promise<void> {
-    const { db } = this.options;
-    const token = row.lease_token;
-    const hook = await db
-      .selectFrom('webhooks')
-      .selectAll()
-      .where('id', '=', row.webhook_id)
-      .executeTakeFirst();
-    if (hook === undefined || hook.enabled !== 1) return this.release(row.id, token);
-    const event = await db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('id', '=', row.event_id)
-      .executeTakeFirst();
+  /** One attempt: the result to record, or `release` (endpoint gone or disabled, or stopping). */
+  private async attempt(
+    row: Claimed,
+    hook: Row<'webhooks'> | undefined,
+    event: Row<'audit_events'> | undefined,
+  ): Promise<AttemptResult | 'release'> {
+    if (hook === undefined || hook.enabled !== 1) return 'release';
     let result: AttemptResult;
     const started = performance.now();
     if (event === undefined) {
@@ -204,17 +233,15 @@ export class WebhookDispatcher {
             ? { ok: true, status }
             : { ok: false, status, error: `The receiver answered HTTP ${status}` };
       } catch (error) {
-        if (this.stopped) return this.release(row.id, token);
+        if (this.stopped) return 'release';
         result = { ok: false, status: null, error: describe(error, this.options.timeoutMs) };
       }
     }
     const seconds = (performance.now() - started) / 1000;
     this.stats.attempts += 1;
     this.options.observer?.attempt(result.ok ? 'succeeded' : 'failed', seconds);
-    if (result.ok) {
-      this.stats.succeeded += 1;
-      await this.succeeded(row, token, result.status);
-    } else {
+    if (result.ok) this.stats.succeeded += 1;
+    else {
       this.stats.failed += 1;
       this.options.log?.warn(
         {
@@ -225,41 +252,57 @@ export class WebhookDispatcher {
         },
         'webhook delivery attempt failed',
       );
-      await this.failed(row, token, result);
+    }
+    return result;
+  }
+
+  private async release(rows: readonly Claimed[]): Promise<void> {
+    for (const row of rows) {
+      await this.options.db
+        .updateTable('webhook_deliveries')
+        .set({ lease_until: null, lease_token: null })
+        .where('id', '=', row.id)
+        .where('lease_token', '=', row.lease_token)
+        .execute();
     }
   }
 
-  private async release(id: number, token: string): Promise<void> {
-    await this.options.db
-      .updateTable('webhook_deliveries')
-      .set({ lease_until: null, lease_token: null })
-      .where('id', '=', id)
-      .where('lease_token', '=', token)
-      .execute();
-  }
-
-  private async succeeded(row: Claimed, token: string, status: number): Promise<void> {
+  /** Records a batch's successes: one UPDATE per answer status, one for the endpoints' counts. */
+  private async succeeded(
+    outcomes: readonly { row: Claimed; result: Extract<AttemptResult, { ok: true }> }[],
+  ): Promise<void> {
     const now = new Date().toISOString();
+    const byStatus = new Map<number, Claimed[]>();
+    for (const { row, result } of outcomes)
+      byStatus.set(result.status, [...(byStatus.get(result.status) ?? []), row]);
     await this.options.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('webhook_deliveries')
-        .set((eb) => ({
-          status: 'succeeded',
-          attempts: eb('attempts', '+', 1),
-          last_attempt_at: now,
-          response_status: status,
-          last_error: null,
-          next_attempt_at: null,
-          lease_until: null,
-          lease_token: null,
-        }))
-        .where('id', '=', row.id)
-        .where('lease_token', '=', token)
-        .execute();
+      for (const [status, rows] of byStatus) {
+        // Only rows this instance still holds (its lease token): a lease that ran out is another's.
+        await trx
+          .updateTable('webhook_deliveries')
+          .set((eb) => ({
+            status: 'succeeded',
+            attempts: eb('attempts', '+', 1),
+            last_attempt_at: now,
+            response_status: status,
+            last_error: null,
+            next_attempt_at: null,
+            lease_until: null,
+            lease_token: null,
+          }))
+          .where((eb) =>
+            eb.or(
+              rows.map((row) =>
+                eb.and([eb('id', '=', row.id), eb('lease_token', '=', row.lease_token)]),
+              ),
+            ),
+          )
+          .execute();
+      }
       await trx
         .updateTable('webhooks')
         .set({ consecutive_failures: 0 })
-        .where('id', '=', row.webhook_id)
+        .where('id', 'in', [...new Set(outcomes.map(({ row }) => row.webhook_id))])
         .where('consecutive_failures', '<>', 0)
         .execute();
     });
