@@ -314,7 +314,7 @@ describe('logs', () => {
         .filter((line) => line !== '' && !line.startsWith('{'));
       for (const line of other)
         expect(line).toMatch(
-          /^(Roster is listening on |API reference: |Roster created |  Admin API token)/,
+          /^(Roster is listening on |API reference: |Roster created | {2}Admin API token)/,
         );
 
       const traced = logs.filter((log) => log.reqId === 'trace-abc-123');
@@ -323,7 +323,7 @@ describe('logs', () => {
       expect(refused).toMatchObject({ code: 'member.not_found', status: 404 });
       const probes = logs.filter((log) =>
         /^\/(healthz|readyz|livez|metrics)/.test(
-          String((log.req as { url?: string } | undefined)?.url ?? ''),
+          (log.req as { url?: string } | undefined)?.url ?? '',
         ),
       );
       expect(probes).toEqual([]);

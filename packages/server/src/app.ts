@@ -163,7 +163,9 @@ export function createServices(deps: AppDeps) {
       clock,
       secrets: webhookSecrets,
       allowPrivate: deps.config.webhooks.allowPrivate,
-      wake: () => webhookDispatcher.wake(),
+      wake: () => {
+        webhookDispatcher.wake();
+      },
     }),
     mailer,
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),

@@ -113,7 +113,9 @@ export class Metrics {
         deliveries.labels(outcome).inc();
         deliverySeconds.labels(outcome).observe(seconds);
       },
-      disabled: () => disabled.inc(),
+      disabled: () => {
+        disabled.inc();
+      },
     };
 
     if (sources === undefined) return;

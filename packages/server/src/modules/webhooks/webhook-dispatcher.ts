@@ -88,7 +88,9 @@ export class WebhookDispatcher {
   start(): void {
     this.stopped = false;
     if (this.options.pollMs > 0) {
-      this.poller = setInterval(() => this.wake(), this.options.pollMs);
+      this.poller = setInterval(() => {
+        this.wake();
+      }, this.options.pollMs);
       this.poller.unref();
     }
     this.wake();
@@ -434,7 +436,9 @@ export class WebhookDispatcher {
         (response) => {
           // The answer's body is not read into memory; the timeout also bounds a slow one.
           response.resume();
-          response.on('end', () => resolve(response.statusCode ?? 0));
+          response.on('end', () => {
+            resolve(response.statusCode ?? 0);
+          });
           response.on('error', reject);
         },
       );
