@@ -22,7 +22,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { sql } from 'kysely';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import type { Db, Dialect, Row } from '../../storage/database.js';
+import type { Db, Dialect, Executor, Row } from '../../storage/database.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { WebhookObserver } from '../../lib/metrics.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
@@ -65,12 +65,16 @@ interface Claimed {
 type AttemptResult =
   { ok: true; status: number } | { ok: false; status: number | null; error: string };
 
+/** How long a wake waits for others to join it (see wake). */
+const COALESCE_MS = 20;
+
 /** Longest error text kept on a delivery. */
 const ERROR_MAX = 500;
 
 export class WebhookDispatcher {
   private poller: NodeJS.Timeout | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
+  private wakePending: NodeJS.Timeout | null = null;
   private wakeAt = Infinity;
   private running: Promise<void> | null = null;
   private again = false;
@@ -96,8 +100,20 @@ export class WebhookDispatcher {
     this.wake();
   }
 
-  /** Looks for due deliveries now (after a write, a redelivery, a retry's due time). */
+  /**
+   * Looks for due deliveries soon (after a write, a redelivery, a retry's due time). Wakes within
+   * COALESCE_MS make one: under a burst of writes, one claim takes many deliveries rather than
+   * each write paying for a claim of its own.
+   */
   wake(): void {
+    if (this.stopped || this.wakePending !== null) return;
+    this.wakePending = setTimeout(() => {
+      this.wakePending = null;
+      this.run();
+    }, COALESCE_MS);
+  }
+
+  private run(): void {
     if (this.stopped) return;
     if (this.running !== null) {
       this.again = true;
@@ -112,7 +128,7 @@ export class WebhookDispatcher {
         this.running = null;
         if (this.again) {
           this.again = false;
-          this.wake();
+          this.run();
         }
       });
   }
@@ -121,6 +137,8 @@ export class WebhookDispatcher {
     this.stopped = true;
     if (this.poller !== null) clearInterval(this.poller);
     if (this.wakeTimer !== null) clearTimeout(this.wakeTimer);
+    if (this.wakePending !== null) clearTimeout(this.wakePending);
+    this.wakePending = null;
     this.poller = null;
     this.wakeTimer = null;
     // Attempts in flight are abandoned (their lease released), not counted as failures.
@@ -167,7 +185,18 @@ export class WebhookDispatcher {
         (o): o is { row: Claimed; result: Extract<AttemptResult, { ok: true }> } =>
           o.result !== 'release' && o.result.ok,
       );
-      if (succeeded.length > 0) await this.succeeded(succeeded);
+      if (succeeded.length > 0) {
+        // Endpoints whose failure count a success resets (read with the batch).
+        const failingHooks = [
+          ...new Set(
+            succeeded.flatMap(({ row }) => {
+              const hook = hookById.get(row.webhook_id);
+              return hook !== undefined && hook.consecutive_failures > 0 ? [hook.id] : [];
+            }),
+          ),
+        ];
+        await this.succeeded(succeeded, failingHooks);
+      }
       for (const { row, result } of outcomes) {
         if (result === 'release' || result.ok) continue;
         await this.failed(row, row.lease_token, result);
@@ -272,12 +301,13 @@ export class WebhookDispatcher {
   /** Records a batch's successes: one UPDATE per answer status, one for the endpoints' counts. */
   private async succeeded(
     outcomes: readonly { row: Claimed; result: Extract<AttemptResult, { ok: true }> }[],
+    failingHooks: readonly number[],
   ): Promise<void> {
     const now = new Date().toISOString();
     const byStatus = new Map<number, Claimed[]>();
     for (const { row, result } of outcomes)
       byStatus.set(result.status, [...(byStatus.get(result.status) ?? []), row]);
-    await this.options.db.transaction().execute(async (trx) => {
+    const record = async (trx: Executor) => {
       for (const [status, rows] of byStatus) {
         // Only rows this instance still holds (its lease token): a lease that ran out is another's.
         await trx
@@ -301,13 +331,17 @@ export class WebhookDispatcher {
           )
           .execute();
       }
+      if (failingHooks.length === 0) return;
       await trx
         .updateTable('webhooks')
         .set({ consecutive_failures: 0 })
-        .where('id', 'in', [...new Set(outcomes.map(({ row }) => row.webhook_id))])
+        .where('id', 'in', failingHooks)
         .where('consecutive_failures', '<>', 0)
         .execute();
-    });
+    };
+    // One statement needs no transaction of its own (the common case: every endpoint healthy).
+    if (byStatus.size === 1 && failingHooks.length === 0) await record(this.options.db);
+    else await this.options.db.transaction().execute(record);
   }
 
   private async failed(
