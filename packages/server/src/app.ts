@@ -310,6 +310,7 @@ export async function buildApp(deps: AppDeps) {
     done();
   });
   services.changeFeed.useLog(app.log);
+  services.webhookDispatcher.useLog(app.log);
   // The access index: built before the first request, refreshed by the change feed after every
   // write request before its response goes out (so the writer's next check sees the write); the
   // feed stops on close.

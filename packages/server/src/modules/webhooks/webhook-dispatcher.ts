@@ -75,6 +75,7 @@ export class WebhookDispatcher {
   private poller: NodeJS.Timeout | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
   private wakePending: NodeJS.Timeout | null = null;
+  private log: WebhookDispatcherOptions['log'];
   private wakeAt = Infinity;
   private running: Promise<void> | null = null;
   private again = false;
@@ -87,7 +88,9 @@ export class WebhookDispatcher {
   /** Attempts made by this instance, for tests and the bench. */
   readonly stats = { attempts: 0, succeeded: 0, failed: 0 };
 
-  constructor(private readonly options: WebhookDispatcherOptions) {}
+  constructor(private readonly options: WebhookDispatcherOptions) {
+    this.log = options.log;
+  }
 
   start(): void {
     this.stopped = false;
@@ -98,6 +101,11 @@ export class WebhookDispatcher {
       this.poller.unref();
     }
     this.wake();
+  }
+
+  /** Reports failed attempts and disabled endpoints to the server's logger. */
+  useLog(log: NonNullable<WebhookDispatcherOptions['log']>): void {
+    this.log = log;
   }
 
   /**
@@ -122,7 +130,7 @@ export class WebhookDispatcher {
     this.running = this.drain()
       .catch((error: unknown) => {
         // A database outage: the next poll tries again.
-        this.options.log?.warn({ err: error }, 'webhook dispatcher: reading the queue failed');
+        this.log?.warn({ err: error }, 'webhook dispatcher: reading the queue failed');
       })
       .finally(() => {
         this.running = null;
@@ -274,7 +282,7 @@ export class WebhookDispatcher {
     if (result.ok) this.stats.succeeded += 1;
     else {
       this.stats.failed += 1;
-      this.options.log?.warn(
+      this.log?.warn(
         {
           webhookId: row.webhook_id,
           deliveryId: row.id,
@@ -425,7 +433,7 @@ export class WebhookDispatcher {
     });
     if (disabled) {
       this.options.observer?.disabled();
-      this.options.log?.error(
+      this.log?.error(
         { webhookId: row.webhook_id },
         'webhook endpoint disabled after repeated failed deliveries',
       );
