@@ -8,10 +8,12 @@
  *      write latency p50/p99, the baseline;
  *   2. the same with a webhook subscribed to another action: the cost of the read every audit
  *      event makes of its workspace's webhooks;
- *   3. BENCH_HOOKS webhooks subscribed to `*`, and the same number of writes: write latency with
- *      deliveries queued in each write's transaction (and sent meanwhile by the same process);
- *   4. deliveries/s: every queued delivery received and verified, measured from the first write
- *      of step 3 to the last delivery, and over the drain of the backlog after the last write.
+ *   3. BENCH_HOOKS webhooks subscribed to `*` while the receiver holds every request unanswered
+ *      (the dispatcher's sending slots stay busy, so nothing else is sent): write latency with a
+ *      delivery queued in each write's transaction, and nothing else;
+ *   4. the receiver answers again: deliveries/s draining that backlog, each verified;
+ *   5. the same writes with the receiver answering at once: write latency while the same process
+ *      also sends the deliveries, and whether sending keeps up with writing.
  *
  * Prints a Markdown table (also to bench/webhooks-results-<dialect>.md).
  */
@@ -34,8 +36,10 @@ const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-webhooks-'));
 const databaseUrl = process.env.ROSTER_DATABASE_URL ?? path.join(work, 'roster.sqlite');
 const dialect = databaseUrl.startsWith('postgres') ? 'postgres' : 'sqlite';
 
-// The receiver: verifies each delivery, answers 204.
+// The receiver: verifies each delivery, answers 204 (or holds the answer while `holding`).
 const verifiers = new Map();
+let holding = false;
+const held = [];
 let received = 0;
 let invalid = 0;
 let lastReceivedAt = 0;
@@ -52,7 +56,8 @@ const receiver = http.createServer((request, response) => {
     }
     lastReceivedAt = performance.now();
     response.statusCode = 204;
-    response.end();
+    if (holding) held.push(response);
+    else response.end();
   });
 });
 await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
@@ -69,6 +74,8 @@ const child = spawn(process.execPath, [path.join(here, '../packages/server/dist/
     ROSTER_RATE_LIMIT_PER_MINUTE: '0',
     ROSTER_LOG_LEVEL: 'warn',
     ROSTER_WEBHOOK_ALLOW_PRIVATE: 'true',
+    // Step 3 holds answers for as long as its writes take.
+    ROSTER_WEBHOOK_TIMEOUT_MS: '120000',
   },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
@@ -162,24 +169,42 @@ try {
     verifiers.set(`/hook-${i}`, new Webhook(created.data.secret));
   }
   const expected = WRITES * HOOKS;
-  const started = performance.now();
-  const hooked = await writes('hooked');
-  const writesDone = performance.now();
-  const writeRate = WRITES / ((writesDone - started) / 1000);
-  const receivedAtWritesDone = received;
-  log(`  ${HOOKS} webhook(s): p50 ${ms(pct(hooked, 50))} ms, p99 ${ms(pct(hooked, 99))} ms`);
-  while (received + invalid < expected) {
-    if (performance.now() - lastReceivedAt > 30_000 && lastReceivedAt > 0)
-      throw new Error(`deliveries stalled at ${received} of ${expected}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const done = lastReceivedAt;
-  if (invalid > 0) throw new Error(`${invalid} deliveries failed signature verification`);
-  const overall = expected / ((done - started) / 1000);
-  const drained = expected - receivedAtWritesDone;
-  const drainRate = drained > 0 && done > writesDone ? drained / ((done - writesDone) / 1000) : NaN;
+  const waitForDeliveries = async (count) => {
+    while (received + invalid < count) {
+      if (performance.now() - lastReceivedAt > 60_000 && lastReceivedAt > 0)
+        throw new Error(`deliveries stalled at ${received} of ${count}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    if (invalid > 0) throw new Error(`${invalid} deliveries failed signature verification`);
+  };
+
+  // 3: queueing only (the dispatcher's slots are held by the receiver).
+  holding = true;
+  const queued = await writes('queued');
   log(
-    `  deliveries: ${expected} verified; ${overall.toFixed(0)}/s overall, ${drainRate.toFixed(0)}/s while draining`,
+    `  ${HOOKS} webhook(s), queued only: p50 ${ms(pct(queued, 50))} ms, p99 ${ms(pct(queued, 99))} ms`,
+  );
+  // 4: release; drain the backlog.
+  const heldCount = held.length;
+  const drainStart = performance.now();
+  holding = false;
+  for (const response of held.splice(0)) response.end();
+  await waitForDeliveries(expected);
+  const drainSeconds = (lastReceivedAt - drainStart) / 1000;
+  const drainRate = (expected - heldCount) / drainSeconds;
+  log(`  drained ${expected - heldCount} queued deliveries at ${drainRate.toFixed(0)}/s`);
+
+  // 5: writes and sending together.
+  const beforeLive = received;
+  const liveStart = performance.now();
+  const live = await writes('live');
+  const liveWritesDone = performance.now();
+  const backlog = beforeLive + expected - received;
+  await waitForDeliveries(beforeLive + expected);
+  const liveWriteRate = WRITES / ((liveWritesDone - liveStart) / 1000);
+  const liveLag = Math.max(0, lastReceivedAt - liveWritesDone);
+  log(
+    `  ${HOOKS} webhook(s), sent meanwhile: p50 ${ms(pct(live, 50))} ms, p99 ${ms(pct(live, 99))} ms; backlog ${backlog}`,
   );
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -190,13 +215,12 @@ try {
     '',
     '| measure | value |',
     '| --- | --- |',
-    `| write latency, no webhook (p50 / p99) | ${ms(pct(baseline, 50))} ms / ${ms(pct(baseline, 99))} ms |`,
-    `| write latency, a webhook of another action: one read per write (p50 / p99) | ${ms(pct(unmatched, 50))} ms / ${ms(pct(unmatched, 99))} ms |`,
-    `| write latency, ${HOOKS} webhook(s) queued in the write's transaction and sent meanwhile (p50 / p99) | ${ms(pct(hooked, 50))} ms / ${ms(pct(hooked, 99))} ms |`,
-    `| deliveries received and verified | ${expected} |`,
-    `| writes/s during step 3 | ${writeRate.toFixed(0)} |`,
-    `| deliveries/s, first write to last delivery (bounded by the writes) | ${overall.toFixed(0)} |`,
-    `| backlog at the last write; deliveries/s draining it | ${drained}; ${Number.isNaN(drainRate) ? 'n/a (no backlog: deliveries kept up)' : drainRate.toFixed(0)} |`,
+    `| 1. write latency, no webhook (p50 / p99) | ${ms(pct(baseline, 50))} ms / ${ms(pct(baseline, 99))} ms |`,
+    `| 2. write latency, a webhook of another action: one read per write (p50 / p99) | ${ms(pct(unmatched, 50))} ms / ${ms(pct(unmatched, 99))} ms |`,
+    `| 3. write latency, ${HOOKS} matching webhook(s), deliveries queued in the write's transaction, none sent meanwhile (p50 / p99) | ${ms(pct(queued, 50))} ms / ${ms(pct(queued, 99))} ms |`,
+    `| 4. deliveries/s draining ${expected - heldCount} queued deliveries (each signed, sent, verified, recorded) | ${drainRate.toFixed(0)} |`,
+    `| 5. write latency while the same process sends the deliveries (p50 / p99) | ${ms(pct(live, 50))} ms / ${ms(pct(live, 99))} ms |`,
+    `| 5. writes/s; deliveries still queued at the last write; last delivery after the last write | ${liveWriteRate.toFixed(0)}; ${backlog}; ${liveLag.toFixed(0)} ms |`,
     `| load average of the machine at the end (1 min) | ${loadavg()[0].toFixed(1)} |`,
     '',
   ].join('\n');
@@ -206,6 +230,7 @@ try {
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
   agent.destroy();
+  for (const response of held.splice(0)) response.end();
   receiver.closeAllConnections();
   receiver.close();
   rmSync(work, { recursive: true, force: true });

@@ -318,6 +318,43 @@ describe('deliveries', () => {
   });
 });
 
+describe('a receiver that hangs', () => {
+  it('holds up neither writes nor the deliveries of other endpoints', async () => {
+    const slow = await startRoster({
+      env: { ROSTER_WEBHOOK_ALLOW_PRIVATE: 'true', ROSTER_WEBHOOK_TIMEOUT_MS: '6000' },
+    });
+    const hanging = await startReceiver();
+    receiver = await startReceiver();
+    try {
+      hanging.fallback = 'hang';
+      for (const url of [hanging.url, receiver.url])
+        expect((await slow.post('/api/webhooks', { url, events: ['end_user.*'] })).status).toBe(
+          201,
+        );
+      const create = (n: number) =>
+        slow.post('/api/end_users', {
+          name: `Slow ${n}`,
+          email: `slow-${n}@example.com`,
+          environment_types: ['dev'],
+        });
+      expect((await create(1)).status).toBe(201);
+      await hanging.waitFor(1);
+      await receiver.waitFor(1);
+      // The first attempt to the hanging endpoint is still waiting for its 6 s timeout.
+      const started = Date.now();
+      expect((await create(2)).status).toBe(201);
+      const written = Date.now();
+      await receiver.waitFor(2, 5_000);
+      expect(written - started).toBeLessThan(1_500);
+      expect(Date.now() - written).toBeLessThan(3_000);
+      expect(hanging.received.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await hanging.close();
+      await slow.close();
+    }
+  });
+});
+
 describe('SSRF guard (ROSTER_WEBHOOK_ALLOW_PRIVATE unset)', () => {
   let guarded: Roster;
   beforeAll(async () => {

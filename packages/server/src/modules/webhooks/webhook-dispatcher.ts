@@ -65,6 +65,9 @@ interface Claimed {
 type AttemptResult =
   { ok: true; status: number } | { ok: false; status: number | null; error: string };
 
+/** Sending slots one endpoint may hold at once on an instance (of `concurrency`, 32). */
+const PER_ENDPOINT = 16;
+
 /** How long a wake waits for others to join it (see wake). */
 const COALESCE_MS = 20;
 
@@ -81,6 +84,12 @@ export class WebhookDispatcher {
   private again = false;
   private stopped = false;
   private readonly stopping = new AbortController();
+  /** Attempts in flight: in all, by endpoint, and their promises (stop waits for them). */
+  private inFlightTotal = 0;
+  private readonly inFlight = new Map<number, number>();
+  private readonly tasks = new Set<Promise<void>>();
+  /** Whether the last claim was full, so that more may be due. */
+  private backlog = false;
   private readonly agents = {
     http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
     https: new https.Agent({ keepAlive: true, maxSockets: 32 }),
@@ -152,17 +161,28 @@ export class WebhookDispatcher {
     // Attempts in flight are abandoned (their lease released), not counted as failures.
     this.stopping.abort();
     await this.running;
+    await Promise.all([...this.tasks]);
     this.agents.http.destroy();
     this.agents.https.destroy();
   }
 
+  /**
+   * Fills the free sending slots with due deliveries. Each attempt runs on its own and frees its
+   * slot when done, so a receiver that hangs holds its own slots for the timeout and no others;
+   * one endpoint takes at most PER_ENDPOINT slots, so the others keep being served.
+   */
   private async drain(): Promise<void> {
     const { db } = this.options;
-    const batch = this.options.concurrency ?? 32;
+    const slots = this.options.concurrency ?? 32;
     while (!this.stopped) {
-      const claimed = await this.claim(batch);
+      const free = slots - this.inFlightTotal;
+      if (free <= 0) return;
+      const saturated = [...this.inFlight].filter(([, n]) => n >= PER_ENDPOINT).map(([id]) => id);
+      const claimed = await this.claim(free, saturated);
+      // A full claim may have left more behind: a freed slot then claims again.
+      this.backlog = claimed.length === free;
       if (claimed.length === 0) return;
-      // One read of the batch's endpoints and events, rather than two per delivery.
+      // One read of the claimed endpoints and events, rather than two per delivery.
       const [hooks, events] = await Promise.all([
         db
           .selectFrom('webhooks')
@@ -177,43 +197,51 @@ export class WebhookDispatcher {
       ]);
       const hookById = new Map(hooks.map((hook) => [hook.id, hook]));
       const eventById = new Map(events.map((event) => [event.id, event]));
-      const outcomes = await Promise.all(
-        claimed.map(async (row) => ({
+      for (const row of claimed) {
+        this.inFlightTotal += 1;
+        this.inFlight.set(row.webhook_id, (this.inFlight.get(row.webhook_id) ?? 0) + 1);
+        const task: Promise<void> = this.attemptAndRecord(
           row,
-          result: await this.attempt(
-            row,
-            hookById.get(row.webhook_id),
-            eventById.get(row.event_id),
-          ),
-        })),
-      );
-      const released = outcomes.filter((o) => o.result === 'release').map((o) => o.row);
-      if (released.length > 0) await this.release(released);
-      const succeeded = outcomes.filter(
-        (o): o is { row: Claimed; result: Extract<AttemptResult, { ok: true }> } =>
-          o.result !== 'release' && o.result.ok,
-      );
-      if (succeeded.length > 0) {
-        // Endpoints whose failure count a success resets (read with the batch).
-        const failingHooks = [
-          ...new Set(
-            succeeded.flatMap(({ row }) => {
-              const hook = hookById.get(row.webhook_id);
-              return hook !== undefined && hook.consecutive_failures > 0 ? [hook.id] : [];
-            }),
-          ),
-        ];
-        await this.succeeded(succeeded, failingHooks);
-      }
-      for (const { row, result } of outcomes) {
-        if (result === 'release' || result.ok) continue;
-        await this.failed(row, row.lease_token, result);
+          hookById.get(row.webhook_id),
+          eventById.get(row.event_id),
+        )
+          .catch((error: unknown) => {
+            // Recording failed (the database is away): the lease runs out and it is tried again.
+            this.log?.warn(
+              { err: error, deliveryId: row.id },
+              'webhook dispatcher: recording an attempt failed',
+            );
+          })
+          .finally(() => {
+            this.inFlightTotal -= 1;
+            const left = (this.inFlight.get(row.webhook_id) ?? 1) - 1;
+            if (left === 0) this.inFlight.delete(row.webhook_id);
+            else this.inFlight.set(row.webhook_id, left);
+            this.tasks.delete(task);
+            if (this.backlog) this.run();
+          });
+        this.tasks.add(task);
       }
     }
   }
 
+  private async attemptAndRecord(
+    row: Claimed,
+    hook: Row<'webhooks'> | undefined,
+    event: Row<'audit_events'> | undefined,
+  ): Promise<void> {
+    const result = await this.attempt(row, hook, event);
+    if (result === 'release') return this.release([row]);
+    if (result.ok)
+      return this.succeeded(
+        [{ row, result }],
+        hook !== undefined && hook.consecutive_failures > 0 ? [hook.id] : [],
+      );
+    return this.failed(row, row.lease_token, result);
+  }
+
   /** Takes up to `limit` due deliveries of enabled endpoints for this instance, under a lease. */
-  private async claim(limit: number): Promise<Claimed[]> {
+  private async claim(limit: number, skipWebhooks: readonly number[]): Promise<Claimed[]> {
     const now = new Date();
     const nowText = now.toISOString();
     const leaseUntil = new Date(now.getTime() + this.options.timeoutMs + 60_000).toISOString();
@@ -225,6 +253,7 @@ export class WebhookDispatcher {
         select d.id from webhook_deliveries d join webhooks w on w.id = d.webhook_id
         where d.status = 'pending' and d.next_attempt_at <= ${nowText} and w.enabled = 1
           and (d.lease_until is null or d.lease_until < ${nowText})
+          ${skipWebhooks.length === 0 ? sql`` : sql`and d.webhook_id not in (${sql.join([...skipWebhooks])})`}
         order by d.next_attempt_at, d.id
         limit ${limit}
         ${lock}
