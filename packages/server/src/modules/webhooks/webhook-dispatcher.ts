@@ -179,25 +179,42 @@ export class WebhookDispatcher {
       if (free <= 0) return;
       const saturated = [...this.inFlight].filter(([, n]) => n >= PER_ENDPOINT).map(([id]) => id);
       const claimed = await this.claim(free, saturated);
-      // A full claim may have left more behind: a freed slot then claims again.
-      this.backlog = claimed.length === free;
-      if (claimed.length === 0) return;
+      // A full claim, or one that skipped busy endpoints, may have left due rows behind: a
+      // freed slot then claims again.
+      this.backlog = claimed.length === free || saturated.length > 0;
+      // An endpoint's share past PER_ENDPOINT goes back at once, for a later claim.
+      const taken = new Map<number, number>();
+      const excess: Claimed[] = [];
+      const mine = claimed.filter((row) => {
+        const count = (this.inFlight.get(row.webhook_id) ?? 0) + (taken.get(row.webhook_id) ?? 0);
+        if (count >= PER_ENDPOINT) {
+          excess.push(row);
+          return false;
+        }
+        taken.set(row.webhook_id, (taken.get(row.webhook_id) ?? 0) + 1);
+        return true;
+      });
+      if (excess.length > 0) {
+        this.backlog = true;
+        await this.release(excess);
+      }
+      if (mine.length === 0) return;
       // One read of the claimed endpoints and events, rather than two per delivery.
       const [hooks, events] = await Promise.all([
         db
           .selectFrom('webhooks')
           .selectAll()
-          .where('id', 'in', [...new Set(claimed.map((row) => row.webhook_id))])
+          .where('id', 'in', [...new Set(mine.map((row) => row.webhook_id))])
           .execute(),
         db
           .selectFrom('audit_events')
           .selectAll()
-          .where('id', 'in', [...new Set(claimed.map((row) => row.event_id))])
+          .where('id', 'in', [...new Set(mine.map((row) => row.event_id))])
           .execute(),
       ]);
       const hookById = new Map(hooks.map((hook) => [hook.id, hook]));
       const eventById = new Map(events.map((event) => [event.id, event]));
-      for (const row of claimed) {
+      for (const row of mine) {
         this.inFlightTotal += 1;
         this.inFlight.set(row.webhook_id, (this.inFlight.get(row.webhook_id) ?? 0) + 1);
         const task: Promise<void> = this.attemptAndRecord(
