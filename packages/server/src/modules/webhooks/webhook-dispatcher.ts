@@ -178,10 +178,13 @@ export class WebhookDispatcher {
       const free = slots - this.inFlightTotal;
       if (free <= 0) return;
       const saturated = [...this.inFlight].filter(([, n]) => n >= PER_ENDPOINT).map(([id]) => id);
-      const claimed = await this.claim(free, saturated);
+      // No more than one endpoint's share at a time, so little goes back when one endpoint has
+      // all the work.
+      const limit = Math.min(free, PER_ENDPOINT);
+      const claimed = await this.claim(limit, saturated);
       // A full claim, or one that skipped busy endpoints, may have left due rows behind: a
       // freed slot then claims again.
-      this.backlog = claimed.length === free || saturated.length > 0;
+      this.backlog = claimed.length === limit || saturated.length > 0;
       // An endpoint's share past PER_ENDPOINT goes back at once, for a later claim.
       const taken = new Map<number, number>();
       const excess: Claimed[] = [];
@@ -342,14 +345,17 @@ export class WebhookDispatcher {
   }
 
   private async release(rows: readonly Claimed[]): Promise<void> {
-    for (const row of rows) {
-      await this.options.db
-        .updateTable('webhook_deliveries')
-        .set({ lease_until: null, lease_token: null })
-        .where('id', '=', row.id)
-        .where('lease_token', '=', row.lease_token)
-        .execute();
-    }
+    await this.options.db
+      .updateTable('webhook_deliveries')
+      .set({ lease_until: null, lease_token: null })
+      .where((eb) =>
+        eb.or(
+          rows.map((row) =>
+            eb.and([eb('id', '=', row.id), eb('lease_token', '=', row.lease_token)]),
+          ),
+        ),
+      )
+      .execute();
   }
 
   /** Records a batch's successes: one UPDATE per answer status, one for the endpoints' counts. */
