@@ -238,7 +238,8 @@ export class WebhookDispatcher {
             if (left === 0) this.inFlight.delete(row.webhook_id);
             else this.inFlight.set(row.webhook_id, left);
             this.tasks.delete(task);
-            if (this.backlog) this.run();
+            // Through wake: the slots freed within COALESCE_MS are filled by one claim.
+            if (this.backlog) this.wake();
           });
         this.tasks.add(task);
       }
