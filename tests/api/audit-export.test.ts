@@ -2,7 +2,8 @@
  * The audit log reads by name and exports whole: each event records what its target was called
  * when it was written (`target.name`), and `GET /api/audit_events?format=csv` streams every event
  * the filters match — past any page size or former cap — through the server's one CSV writer,
- * which neutralises cells a spreadsheet would run as formulas.
+ * which neutralises cells a spreadsheet would run as formulas; `format=ndjson` streams the same
+ * events as JSON lines.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRoster, type Roster } from '../helpers/roster.js';
@@ -184,11 +185,37 @@ describe('GET /api/audit_events?format=csv', () => {
     expect(new Set(ids).size).toBe(COUNT);
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
     expect(rows[0]?.[8]).toBe('Busy');
+    // NDJSON: the same events, each in the JSON list's shape, one a line.
+    const ndjson = await roster.get('/api/audit_events?format=ndjson&action=end_user.decision');
+    expect(ndjson.status).toBe(200);
+    expect(ndjson.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
+    expect(ndjson.headers.get('content-disposition')).toMatch(/filename="roster-audit-.*\.ndjson"/);
+    const lines = ndjson.text.split('\n');
+    expect(lines.pop()).toBe('');
+    const events = lines.map((line) => JSON.parse(line) as { id: number; action: string });
+    expect(events.map((e) => e.id)).toEqual(ids);
     // The JSON list still pages.
     const page = await roster.get('/api/audit_events?action=end_user.decision');
     expect(page.body.total).toBe(COUNT);
     expect(page.body.data).toHaveLength(100);
   }, 120_000);
+
+  it('streams NDJSON with the same filters, each line an event as the JSON list shows it', async () => {
+    const json = await roster.get('/api/audit_events?action=end_user.created');
+    const byFormat = await roster.get('/api/audit_events?format=ndjson&action=end_user.created');
+    const byAccept = await roster.request('GET', '/api/audit_events?action=end_user.created', {
+      headers: { accept: 'application/x-ndjson' },
+    });
+    for (const res of [byFormat, byAccept]) {
+      expect(res.status).toBe(200);
+      const events = res.text
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as unknown);
+      expect(events).toEqual(json.body.data);
+    }
+    expect(json.body.data.length).toBeGreaterThan(0);
+  });
 
   it('answers 400 to an unknown format', async () => {
     const res = await roster.get('/api/audit_events?format=xml');

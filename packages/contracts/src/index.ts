@@ -15,3 +15,4 @@ export * from './scim.js';
 export * from './workspace-config.js';
 export * from './events.js';
 export * from './operations.js';
+export * from './webhooks.js';

@@ -19,6 +19,15 @@ import {
   ProjectAccessList,
   ProjectAccessQuery,
 } from './access.js';
+import {
+  CreateWebhookBody,
+  ListWebhookDeliveriesQuery,
+  UpdateWebhookBody,
+  Webhook,
+  WebhookDelivery,
+  WebhookDeliveryParams,
+  WebhookWithSecret,
+} from './webhooks.js';
 import { AccessSnapshotResponse, EventStreamQuery, EventStreamResponse } from './events.js';
 import {
   ApplyWorkspaceQuery,
@@ -994,6 +1003,55 @@ export const OPERATIONS = {
     querystring: ApplyWorkspaceQuery,
     body: WorkspaceDocument,
     response: { 200: ApplyWorkspaceResponse },
+  },
+  createWebhook: {
+    method: 'post',
+    path: '/api/webhooks',
+    body: CreateWebhookBody,
+    response: { 201: DataOf(WebhookWithSecret) },
+  },
+  listWebhooks: {
+    method: 'get',
+    path: '/api/webhooks',
+    response: { 200: Type.Object({ data: Type.Array(Webhook) }) },
+  },
+  getWebhook: {
+    method: 'get',
+    path: '/api/webhooks/{id}',
+    params: IntegerIdParams,
+    response: { 200: DataOf(Webhook) },
+  },
+  updateWebhook: {
+    method: 'patch',
+    path: '/api/webhooks/{id}',
+    params: IntegerIdParams,
+    body: UpdateWebhookBody,
+    response: { 200: DataOf(Webhook) },
+  },
+  deleteWebhook: {
+    method: 'delete',
+    path: '/api/webhooks/{id}',
+    params: IntegerIdParams,
+    response: { 204: NoContent },
+  },
+  rotateWebhookSecret: {
+    method: 'post',
+    path: '/api/webhooks/{id}/rotate_secret',
+    params: IntegerIdParams,
+    response: { 200: DataOf(WebhookWithSecret) },
+  },
+  listWebhookDeliveries: {
+    method: 'get',
+    path: '/api/webhooks/{id}/deliveries',
+    params: IntegerIdParams,
+    querystring: ListWebhookDeliveriesQuery,
+    response: { 200: PagedList(WebhookDelivery) },
+  },
+  redeliverWebhookDelivery: {
+    method: 'post',
+    path: '/api/webhooks/{id}/deliveries/{delivery_id}/redeliver',
+    params: WebhookDeliveryParams,
+    response: { 202: DataOf(WebhookDelivery) },
   },
 } as const satisfies Record<string, OperationSpec>;
 

@@ -61,8 +61,10 @@ export const ListAuditEventsQuery = Type.Object({
   target_id: Type.Optional(Type.String({ maxLength: 64 })),
   since: Type.Optional(Type.String({ format: 'date-time' })),
   until: Type.Optional(Type.String({ format: 'date-time' })),
-  /** `csv`: every matching event as a CSV download (no paging, no cap). */
-  format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+  /** `csv` / `ndjson`: every matching event as a streamed download (no paging, no cap). */
+  format: Type.Optional(
+    Type.Union([Type.Literal('json'), Type.Literal('csv'), Type.Literal('ndjson')]),
+  ),
   ...PageQuery,
 });
 export type ListAuditEventsQuery = Static<typeof ListAuditEventsQuery>;

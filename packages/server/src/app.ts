@@ -15,7 +15,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { fastifyTrustProxy, type Config } from './config.js';
 import type { Store } from './storage/connect.js';
-import { pingStore } from './storage/connect.js';
+import { pendingMigrations, pingStore } from './storage/connect.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
 import { recordedChanges, trackChanges } from './lib/change-tracking.js';
@@ -81,10 +81,16 @@ import { createEndUserDecisionsService } from './modules/decisions/end-user-deci
 import { createConsoleService } from './modules/console/console.service.js';
 import { registerConsole, sessionAuthenticator } from './modules/console/console.plugin.js';
 import { createSsoService } from './modules/sso/sso.service.js';
-import { createSecretBox } from './modules/sso/sso.secrets.js';
+import { createSecretBox } from './lib/secret-box.js';
 import { registerPublicSsoRoutes, registerSsoRoutes } from './modules/sso/sso.routes.js';
 import { createWorkspaceConfigService } from './modules/workspace-config/workspace-config.service.js';
 import { registerWorkspaceConfigRoutes } from './modules/workspace-config/workspace-config.routes.js';
+import { createWebhooksService } from './modules/webhooks/webhooks.service.js';
+import { registerWebhookRoutes } from './modules/webhooks/webhooks.routes.js';
+import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
+import { Metrics } from './lib/metrics.js';
+import { findLastEventId } from './modules/audit/audit.repository.js';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 
@@ -142,10 +148,60 @@ export function createServices(deps: AppDeps) {
     changes: changeFeed,
     gapGraceMs: deps.store.dialect === 'postgres' ? 1_000 : 0,
   });
+  // /metrics (docs/operations.md#metrics); the gauges below are read when scraped.
+  const metrics = new Metrics({
+    accessIndex: () => ({
+      workspaces: accessIndex.size(),
+      lastBuildSeconds: accessIndex.stats.lastBuildMs / 1000,
+      builds: accessIndex.stats.fullReloads,
+    }),
+    changeFeedLag: async () => ({
+      events: Math.max(0, (await findLastEventId(db)) - changeFeed.position()),
+      secondsSinceSync:
+        changeFeed.stats.lastSyncMs === 0 ? 0 : (Date.now() - changeFeed.stats.lastSyncMs) / 1000,
+    }),
+    webhookQueue: async () => {
+      const row = await db
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      return { pending: Number(row?.n ?? 0) };
+    },
+  });
+  const webhookSecrets = createSecretBox({
+    secretKey: deps.config.secretKey,
+    dataDir: deps.config.dataDir,
+    purpose: 'roster webhook signing secret',
+  });
+  // Sends what audit/webhook-outbox.ts queues with every audit event (docs/integration.md#webhooks).
+  const webhookDispatcher = new WebhookDispatcher({
+    db,
+    dialect: deps.store.dialect,
+    secrets: webhookSecrets,
+    ...deps.config.webhooks,
+    pollMs: 1_000,
+    observer: metrics.webhooks,
+  });
+  // Every change (this instance's, or another's heard by LISTEN or the poll) may have queued some.
+  changeFeed.subscribe(() => {
+    webhookDispatcher.wake();
+  });
   return {
     changeFeed,
     accessIndex,
     eventStream,
+    metrics,
+    webhookDispatcher,
+    webhooks: createWebhooksService({
+      db,
+      clock,
+      secrets: webhookSecrets,
+      allowPrivate: deps.config.webhooks.allowPrivate,
+      wake: () => {
+        webhookDispatcher.wake();
+      },
+    }),
     mailer,
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),
     apiClients: createApiClientsService({ db, clock, changes: changeFeed }),
@@ -164,7 +220,7 @@ export function createServices(deps: AppDeps) {
     roles: createRolesService({ db, clock }),
     projects,
     grants: createGrantsService({ db, clock, projects }),
-    decisions: createDecisionsService({ index: accessIndex }),
+    decisions: createDecisionsService({ index: accessIndex, observe: metrics.decisions }),
     snapshots: createSnapshotService({ db, dialect: deps.store.dialect, clock }),
     rolesMigration: createRolesMigrationService({ db, clock }),
     endUsers: createEndUsersService({
@@ -199,7 +255,12 @@ export function createServices(deps: AppDeps) {
       db,
       clock,
       publicUrl: deps.config.publicUrl,
-      secrets: createSecretBox({ secretKey: deps.config.secretKey, dataDir: deps.config.dataDir }),
+      secrets: createSecretBox({
+        secretKey: deps.config.secretKey,
+        dataDir: deps.config.dataDir,
+        // The HKDF info SSO has always used: changing it would make stored client secrets unreadable.
+        purpose: 'roster sso oidc client secret',
+      }),
     }),
   };
 }
@@ -257,6 +318,14 @@ export async function buildApp(deps: AppDeps) {
     // ROSTER_TRUST_PROXY names the proxies; by default it is the TCP peer, which a client cannot forge.
     trustProxy: fastifyTrustProxy(deps.config.trustProxy),
     schemaController: { compilersFactory: { buildValidator: buildRequestValidator } },
+    // The caller's X-Request-Id when it is a sane token, else a new UUID; every request log line
+    // carries it as `reqId`, and the answer names it (onRequest below).
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given)
+        ? given
+        : randomUUID();
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Fastify's JSON parser (prototype poisoning refused, its defaults) behind a nesting limit.
@@ -269,17 +338,39 @@ export async function buildApp(deps: AppDeps) {
   app.decorateRequest('ctx', null);
   // Before any route is registered, so that every route, error and static file gets them.
   registerSecurityHeaders(app);
+  // Every answer names its request ID, the one its log lines carry (x-request-id: a caller's own
+  // ID when it sends a sane one, so a trace can be followed from the caller's logs).
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
+  // Requests by route pattern and status, with latency (/metrics). A URL no route matched is
+  // counted under `unmatched`, so random paths cannot grow the label set.
+  app.addHook('onResponse', (request, reply, done) => {
+    services.metrics.request(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
   // Every route as registered, for the check against the operations table (http/operations.ts).
   const routes: RouteOptions[] = [];
   app.addHook('onRoute', (route) => void routes.push(route));
   services.changeFeed.useLog(app.log);
   services.accessIndex.useLog(app.log);
   services.eventStream.useLog(app.log);
+  services.webhookDispatcher.useLog(app.log);
   // The access index: built before the first request, refreshed by the change feed after every
   // write request before its response goes out (so the writer's next check sees the write); the
   // feed stops on close.
-  app.addHook('onReady', () => services.changeFeed.start(() => services.accessIndex.build()));
-  app.addHook('onClose', () => services.changeFeed.stop());
+  const startup = { indexBuilt: false };
+  app.addHook('onReady', async () => {
+    await services.changeFeed.start(() => services.accessIndex.build());
+    startup.indexBuilt = true;
+    services.webhookDispatcher.start();
+  });
   // Warming the index waits until the server listens: workspaces load on use meanwhile.
   app.addHook('onListen', (done) => {
     services.accessIndex.startWarming();
@@ -289,6 +380,10 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('preClose', (done) => {
     services.eventStream.closeAll();
     done();
+  });
+  app.addHook('onClose', async () => {
+    await services.webhookDispatcher.stop();
+    await services.changeFeed.stop();
   });
   // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
   // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
@@ -370,11 +465,12 @@ export async function buildApp(deps: AppDeps) {
     });
   }
 
-  // Readiness: 503 while the database does not answer (the process keeps running and serves again
-  // when it returns); `notifications` says whether other instances' writes arrive by LISTEN or,
-  // while it reconnects, by the poll only. Liveness (/livez) stays 200 through a database outage,
-  // so an orchestrator does not restart an instance that would recover by itself.
-  const readiness = async (_request: FastifyRequest, reply: FastifyReply) => {
+  // Readiness: 503 until the migrations ran and the start-up index build is done, and while the
+  // database does not answer (the process keeps running and serves again when it returns);
+  // `notifications` says whether other instances' writes arrive by LISTEN or, while it
+  // reconnects, by the poll only. Liveness (/livez, /healthz) stays 200 through a database
+  // outage, so an orchestrator does not restart an instance that would recover by itself.
+  const readiness = async (request: FastifyRequest, reply: FastifyReply) => {
     const notifications = services.changeFeed.notificationState();
     const described = {
       dialect: deps.store.dialect,
@@ -384,9 +480,11 @@ export async function buildApp(deps: AppDeps) {
     };
     try {
       await pingStore(deps.store);
-      return { status: 'ok', database: 'ok', ...described };
     } catch (error) {
-      app.log.error({ err: error }, 'health check: the database does not answer');
+      request.log.error(
+        { err: error, code: 'database.unavailable' },
+        'readiness: the database does not answer',
+      );
       return reply.status(503).send({
         status: 'unavailable',
         database: 'unavailable',
@@ -394,11 +492,61 @@ export async function buildApp(deps: AppDeps) {
         error: storageFault(error)?.message ?? 'The database does not answer.',
       });
     }
+    // Asked of the database each time: another deployment step may be migrating it.
+    const pending = await pendingMigrations(deps.store).catch(() => null);
+    if (pending === null || pending.length > 0) {
+      return reply.status(503).send({
+        status: 'unavailable',
+        database: 'ok',
+        migrations: 'pending',
+        ...described,
+        error:
+          pending === null
+            ? 'The migration history cannot be read.'
+            : `Migrations not applied yet: ${pending.join(', ')}.`,
+      });
+    }
+    if (!startup.indexBuilt) {
+      return reply.status(503).send({
+        status: 'unavailable',
+        database: 'ok',
+        ...described,
+        error: 'The access index is being built.',
+      });
+    }
+    return { status: 'ok', database: 'ok', ...described };
   };
-  const probe = { config: { rateLimit: false }, schema: { hide: true } } as const;
-  app.get('/healthz', probe, readiness);
+  // Probes run every few seconds: their successes are not logged at info level (failures are).
+  const probe = {
+    config: { rateLimit: false },
+    schema: { hide: true },
+    logLevel: 'warn',
+  } as const;
+  const live = () => ({ status: 'ok' });
   app.get('/readyz', probe, readiness);
-  app.get('/livez', probe, () => ({ status: 'ok' }));
+  app.get('/livez', probe, live);
+  app.get('/healthz', probe, live);
+
+  // Prometheus metrics (docs/operations.md#metrics): open, or behind ROSTER_METRICS_TOKEN.
+  const metricsToken =
+    deps.config.metricsToken === undefined ? undefined : Buffer.from(deps.config.metricsToken);
+  app.get('/metrics', probe, async (request, reply) => {
+    if (metricsToken !== undefined) {
+      const presented = Buffer.from(
+        /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '',
+      );
+      const matches =
+        presented.length === metricsToken.length && timingSafeEqual(presented, metricsToken);
+      if (!matches) {
+        return reply
+          .status(401)
+          .header('www-authenticate', 'Bearer realm="metrics"')
+          .send(errorBody('errors', 401, 'The metrics need the ROSTER_METRICS_TOKEN bearer token'));
+      }
+    }
+    const body = await services.metrics.registry.metrics();
+    return reply.type(services.metrics.registry.contentType).send(body);
+  });
 
   const { page: consolePage, ssoSignIn: consoleSsoSignIn } = await registerConsole(app, {
     consoleService: services.console,
@@ -454,6 +602,7 @@ export async function buildApp(deps: AppDeps) {
         registerScimConnectionRoutes(authed, services.scim);
         registerSsoRoutes(authed, services.sso);
         registerWorkspaceConfigRoutes(authed, services.workspaceConfig);
+        registerWebhookRoutes(authed, services.webhooks);
         done();
       });
     },

@@ -38,7 +38,7 @@ export interface Config {
   changePollMs: number;
   /**
    * ROSTER_SECRET_KEY: the master key of secrets stored encrypted (OIDC client secrets); unset, the
-   * key file in the data directory (modules/sso/sso.secrets.ts).
+   * key file in the data directory (lib/secret-box.ts).
    */
   secretKey: string | undefined;
   /** ROSTER_APPROVAL_TTL_MINUTES: how long an approval request waits for its approvers. */
@@ -46,6 +46,9 @@ export interface Config {
   /** The access index's loaded workspaces (docs/operations.md, "Many workspaces"). */
   index: IndexConfig;
   console: ConsoleConfig;
+  webhooks: WebhookConfig;
+  /** ROSTER_METRICS_TOKEN: when set, /metrics wants it as a bearer token. */
+  metricsToken: string | undefined;
 }
 
 export interface IndexConfig {
@@ -56,6 +59,24 @@ export interface IndexConfig {
   /** ROSTER_INDEX_WARM: load workspaces in the background at start, until the budget is nearly full. */
   warmAtStart: boolean;
 }
+
+/** Webhook delivery (modules/webhooks, docs/integration.md#webhooks). */
+export interface WebhookConfig {
+  /** ROSTER_WEBHOOK_ALLOW_PRIVATE: webhook URLs may reach loopback, link-local and private addresses. */
+  allowPrivate: boolean;
+  /** ROSTER_WEBHOOK_TIMEOUT_MS: one attempt, connection included. */
+  timeoutMs: number;
+  /** ROSTER_WEBHOOK_RETRY_SCHEDULE: seconds before each retry (its length: the number of retries). */
+  retrySchedule: number[];
+  /** ROSTER_WEBHOOK_DISABLE_AFTER: deliveries in a row that failed every attempt disable the endpoint. */
+  disableAfter: number;
+}
+
+/**
+ * The Standard Webhooks schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+ * 10 h (8 attempts over about 27 hours).
+ */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
 
 /** The admin console's settings. */
 export interface ConsoleConfig {
@@ -191,6 +212,30 @@ function secretKey(env: NodeJS.ProcessEnv): string | undefined {
   return key;
 }
 
+function retrySchedule(env: NodeJS.ProcessEnv): number[] {
+  const raw = optional(env.ROSTER_WEBHOOK_RETRY_SCHEDULE?.trim());
+  if (raw === undefined) return [...DEFAULT_WEBHOOK_RETRY_SCHEDULE];
+  const steps = raw.split(',').map((part) => Number(part.trim()));
+  if (
+    steps.length > 20 ||
+    steps.some((step) => !Number.isFinite(step) || step <= 0 || step > 7 * 24 * 3600)
+  ) {
+    throw new Error(
+      `ROSTER_WEBHOOK_RETRY_SCHEDULE must be up to 20 comma-separated delays in seconds (each above 0, at most a week), got "${raw}"`,
+    );
+  }
+  return steps;
+}
+
+function webhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
+  return {
+    allowPrivate: flag(env, 'ROSTER_WEBHOOK_ALLOW_PRIVATE', false),
+    timeoutMs: integer(env, 'ROSTER_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+    retrySchedule: retrySchedule(env),
+    disableAfter: integer(env, 'ROSTER_WEBHOOK_DISABLE_AFTER', 5, 1, 1_000_000),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const host = optional(env.HOST) ?? '127.0.0.1';
@@ -232,5 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       warmAtStart: flag(env, 'ROSTER_INDEX_WARM', true),
     },
     console: loadConsoleConfig(env),
+    webhooks: webhookConfig(env),
+    metricsToken: optional(env.ROSTER_METRICS_TOKEN),
   };
 }

@@ -23,6 +23,8 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
   const classified = classifyError(error);
   if (classified.logMessage !== undefined)
     request.log.error({ err: error, code: classified.code }, classified.logMessage);
+  // A refused request names its error code in the log too (no stack: it is the caller's error).
+  else request.log.info({ code: classified.code, status: classified.status }, classified.message);
   return reply
     .status(classified.status)
     .headers(classified.headers)

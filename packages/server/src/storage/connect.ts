@@ -165,6 +165,13 @@ export async function migrateToLatest(store: Store): Promise<void> {
   }
 }
 
+/** The migrations of this version's history the database has not run (readiness). */
+export async function pendingMigrations(store: Store): Promise<string[]> {
+  const migrator = new Migrator({ db: store.db, provider: migrationProvider(store.dialect) });
+  const migrations = await migrator.getMigrations();
+  return migrations.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
 /** Asks the store a trivial question; fails when it has no answer within `timeoutMs`. */
 export async function pingStore(store: Store, timeoutMs = 3_000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -352,12 +352,48 @@ export interface ConsoleEndUserSessionsTable {
   expires_at: string;
 }
 
+/** A workspace's webhook endpoint (modules/webhooks). */
+export interface WebhooksTable {
+  id: Id;
+  workspace_id: number;
+  url: string;
+  description: string;
+  /** JSON array of event patterns: an action, `prefix.*` or `*`. */
+  events: string;
+  /** AES-256-GCM ciphertext of the `whsec_` signing secret (lib/secret-box.ts). */
+  secret_encrypted: string;
+  enabled: Flag;
+  consecutive_failures: ColumnType<number, number | undefined, number>;
+  disabled_reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One audit event to send to one webhook: the delivery queue and its log. */
+export interface WebhookDeliveriesTable {
+  id: Id;
+  workspace_id: number;
+  webhook_id: number;
+  event_id: number;
+  event_type: string;
+  message_id: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: string | null;
+  lease_until: string | null;
+  lease_token: string | null;
+  last_attempt_at: string | null;
+  response_status: number | null;
+  last_error: string | null;
+  created_at: string;
+}
+
 /** One OpenID Connect connection per workspace (SSO sign-up, modules/sso). */
 export interface SsoOidcConnectionsTable {
   workspace_id: number;
   issuer_url: string;
   client_id: string;
-  /** AES-256-GCM ciphertext (modules/sso/sso.secrets.ts): the secret must be usable, so not hashed. */
+  /** AES-256-GCM ciphertext (lib/secret-box.ts): the secret must be usable, so not hashed. */
   client_secret_encrypted: string;
   /** JSON array of lower-case email domains. */
   allowed_domains: string;
@@ -486,6 +522,8 @@ export interface Database {
   scim_connections: ScimConnectionsTable;
   scim_users: ScimUsersTable;
   scim_groups: ScimGroupsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type Db = Kysely<Database>;

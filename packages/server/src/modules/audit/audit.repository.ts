@@ -6,6 +6,7 @@ import type { PageRequest } from '../../lib/pagination.js';
 import type { Actor } from '../../lib/context.js';
 import { noteChangeRecorded } from '../../lib/change-tracking.js';
 import type { ChangeTargetType } from './change-kinds.js';
+import { enqueueWebhookDeliveries } from './webhook-outbox.js';
 
 export interface AuditEntry {
   workspaceId: number;
@@ -90,7 +91,7 @@ async function targetNameOf(db: Executor, entry: AuditEntry): Promise<string | n
 }
 
 export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise<void> {
-  await db
+  const { id } = await db
     .insertInto('audit_events')
     .values({
       workspace_id: entry.workspaceId,
@@ -105,7 +106,14 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
       after_json: entry.after === undefined ? null : toJson(entry.after),
       created_at: entry.createdAt,
     })
-    .execute();
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  // In the same transaction: the event's webhook deliveries (webhook-outbox.ts).
+  await enqueueWebhookDeliveries(db, {
+    id,
+    workspaceId: entry.workspaceId,
+    action: entry.action,
+  });
   // The request that recorded it syncs the access index before answering (app.ts).
   noteChangeRecorded();
 }

@@ -52,6 +52,10 @@ async function* csvRows(rows: AsyncIterable<Row<'audit_events'>>): AsyncGenerato
   }
 }
 
+async function* ndjsonLines(rows: AsyncIterable<Row<'audit_events'>>): AsyncGenerator<string> {
+  for await (const row of rows) yield `${JSON.stringify(toAuditEvent(row))}\n`;
+}
+
 export function createAuditService(deps: { db: Db }) {
   return {
     async listEvents(ctx: RequestContext, query: ListAuditEventsQuery): Promise<Paged<AuditEvent>> {
@@ -60,6 +64,15 @@ export function createAuditService(deps: { db: Db }) {
       const page = pageRequest(query);
       const { rows, total } = await listAuditEvents(deps.db, ctx.workspaceId, query, page);
       return paged(rows.map(toAuditEvent), total, page);
+    },
+
+    /**
+     * Every event the filters match, newest first, one JSON object a line (the shape of the JSON
+     * list's items), produced while they are sent.
+     */
+    exportNdjson(ctx: RequestContext, query: ListAuditEventsQuery): AsyncGenerator<string> {
+      requireCollaboratorActor(ctx);
+      return ndjsonLines(iterateAuditEvents(deps.db, ctx.workspaceId, query));
     },
 
     /** Every event the filters match, newest first, as CSV lines produced while they are sent. */

@@ -80,8 +80,8 @@ export class ChangeFeed implements ChangeSubscriptions {
   private listenAttempts = 0;
   private log: FeedLog | undefined;
   private stopped = false;
-  /** Counters for docs, tests and operators. */
-  readonly stats = { syncs: 0, events: 0 };
+  /** Counters for docs, tests and operators; `lastSyncMs`: when the log was last read to its end. */
+  readonly stats = { syncs: 0, events: 0, lastSyncMs: 0 };
 
   constructor(private readonly options: ChangeFeedOptions) {}
 
@@ -216,6 +216,11 @@ export class ChangeFeed implements ChangeSubscriptions {
    * while the LISTEN connection is re-established (`reconnecting`). Undefined on SQLite, which
    * runs one instance.
    */
+  /** The last event ID applied (the metrics' sync lag compares it with the log's last). */
+  position(): number {
+    return this.lastSeen;
+  }
+
   notificationState(): 'listening' | 'reconnecting' | undefined {
     return this.notifications;
   }
@@ -277,7 +282,10 @@ export class ChangeFeed implements ChangeSubscriptions {
         [...this.missing.keys()],
         EVENTS_PER_READ,
       );
-      if (rows.length === 0) return;
+      if (rows.length === 0) {
+        this.stats.lastSyncMs = nowMs;
+        return;
+      }
       let expected = this.lastSeen + 1;
       for (const row of rows) {
         if (row.id > this.lastSeen) {
@@ -292,7 +300,10 @@ export class ChangeFeed implements ChangeSubscriptions {
       }
       this.stats.events += rows.length;
       await this.deliver(rows.map(toChangeEvent));
-      if (rows.length < EVENTS_PER_READ) return;
+      if (rows.length < EVENTS_PER_READ) {
+        this.stats.lastSyncMs = nowMs;
+        return;
+      }
     }
   }
 

@@ -26,6 +26,7 @@ export const CHANGE_TARGET_TYPES = [
   'scim_connection',
   'sso_oidc',
   'user_group',
+  'webhook',
   'workspace',
 ] as const;
 export type ChangeTargetType = (typeof CHANGE_TARGET_TYPES)[number];

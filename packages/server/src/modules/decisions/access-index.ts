@@ -175,6 +175,11 @@ export class AccessIndex {
     options.changes.subscribe((events) => this.apply(events));
   }
 
+  /** Workspaces held in memory (the metrics' index size). */
+  size(): number {
+    return this.loaded.size;
+  }
+
   /**
    * The workspace's index if it is loaded (and marked used); otherwise undefined, and its load is
    * started so that a retry finds it. Request handlers call `ready` first.
@@ -717,11 +722,12 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
       return;
     // Not index data. API clients: the authentication cache subscribes to the feed itself.
     // Invitations become members through a `member` event; approval requests are read by the
-    // decision that uses them (end-user-decisions.ts); SSO settings hold no access.
+    // decision that uses them (end-user-decisions.ts); SSO settings and webhooks hold no access.
     case 'api_client':
     case 'member_invitation':
     case 'approval_request':
     case 'sso_oidc':
+    case 'webhook':
       return;
     default:
       return unhandled(type);

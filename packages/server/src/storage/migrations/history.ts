@@ -18,6 +18,7 @@ import { auditTargetNameMigration } from './0010-audit-target-name.js';
 import { legacyRoleProjectsMigration } from './0011-legacy-role-projects.js';
 import { workspaceLoadIndexesMigration } from './0012-workspace-load-indexes.js';
 import { approvalFlowsMigration } from './0015-approval-flows.js';
+import { webhooksMigration } from './0016-webhooks.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -33,6 +34,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0011-legacy-role-projects', legacyRoleProjectsMigration],
   ['0012-workspace-load-indexes', workspaceLoadIndexesMigration],
   ['0015-approval-flows', approvalFlowsMigration],
+  ['0016-webhooks', webhooksMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -1,6 +1,7 @@
 /**
- * Encryption of OIDC client secrets at rest. A client secret cannot be hashed like API tokens:
- * Roster has to present it to the provider's token endpoint. So it is encrypted with AES-256-GCM
+ * Encryption of secrets Roster must use again (OIDC client secrets, webhook signing secrets) at
+ * rest. Such a secret cannot be hashed like API tokens: Roster has to present it to the
+ * provider's token endpoint, or sign deliveries with it. So it is encrypted with AES-256-GCM
  * under a key that is NOT in the database: a stolen database dump alone does not reveal secrets.
  *
  * The key comes from ROSTER_SECRET_KEY (any string of 32+ characters; every server of a cluster
@@ -42,13 +43,15 @@ function readOrCreateKeyFile(dataDir: string): Buffer {
 }
 
 /**
- * The box for OIDC client secrets. The key is loaded lazily (first seal or open), so a server
- * that never configures SSO never writes a key file.
+ * A box for one kind of secret (`purpose` derives its own key from the master key). The key is
+ * loaded lazily (first seal or open), so a server that stores no secret never writes a key file.
  */
 export function createSecretBox(source: {
   /** ROSTER_SECRET_KEY, checked by config.ts; undefined: the key file. */
   secretKey: string | undefined;
   dataDir: string;
+  /** HKDF info: each kind of secret gets its own key, so one kind's ciphertext never opens as another's. */
+  purpose: string;
 }): SecretBox {
   let key: Buffer | undefined;
   const derivedKey = (): Buffer => {
@@ -57,10 +60,8 @@ export function createSecretBox(source: {
       source.secretKey === undefined
         ? readOrCreateKeyFile(source.dataDir)
         : Buffer.from(source.secretKey, 'utf8');
-    // A purpose-bound key: the same master key may later protect other kinds of secrets.
-    key = Buffer.from(
-      hkdfSync('sha256', material, Buffer.alloc(0), 'roster sso oidc client secret', 32),
-    );
+    // A purpose-bound key: the same master key protects several kinds of secrets.
+    key = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), source.purpose, 32));
     return key;
   };
 

@@ -1,0 +1,85 @@
+/**
+ * The server as `npm start` runs it (the built packages/server/dist/main.js) in a process of its
+ * own, for tests that restart it or read its logs. Build first (`npm test` does).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const MAIN = path.resolve('packages/server/dist/main.js');
+export const TOKEN = 'rst_spawned_admin_token_0123456789';
+
+export interface Server {
+  url: string;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  request(
+    method: string,
+    requestPath: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  stop(): Promise<void>;
+}
+
+export function startServer(env: Record<string, string>): Promise<Server> {
+  const child: ChildProcess = spawn(process.execPath, [MAIN], {
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ROSTER_LOG_LEVEL: 'info',
+      ROSTER_ADMIN_TOKEN: TOKEN,
+      ROSTER_RATE_LIMIT_PER_MINUTE: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise<Server>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`server did not start:\n${output}`));
+    }, 60_000);
+    const check = () => {
+      const url = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+      if (url === undefined) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', check);
+      resolve({
+        url,
+        output: () => output,
+        async request(method, requestPath, body, headers = {}) {
+          const response = await fetch(`${url}${requestPath}`, {
+            method,
+            headers: {
+              authorization: `Bearer ${TOKEN}`,
+              ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+              ...headers,
+            },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          const text = await response.text();
+          let parsed: unknown = undefined;
+          try {
+            parsed = text === '' ? undefined : JSON.parse(text);
+          } catch {
+            parsed = text;
+          }
+          return { status: response.status, body: parsed, headers: response.headers };
+        },
+        async stop() {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const exited = new Promise((done) => child.once('exit', done));
+          child.kill('SIGTERM');
+          await exited;
+        },
+      });
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${String(code ?? signal)}):\n${output}`));
+    });
+  });
+}
