@@ -12,3 +12,4 @@ export * from './access.js';
 export * from './console.js';
 export * from './sso.js';
 export * from './scim.js';
+export * from './agents.js';

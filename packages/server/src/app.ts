@@ -76,7 +76,7 @@ import { createEndUserDecisionsService } from './modules/decisions/end-user-deci
 import { createConsoleService } from './modules/console/console.service.js';
 import { registerConsole, sessionAuthenticator } from './modules/console/console.plugin.js';
 import { createSsoService } from './modules/sso/sso.service.js';
-import { createSecretBox } from './modules/sso/sso.secrets.js';
+import { createSecretBox, SECRET_PURPOSES } from './lib/secret-box.js';
 import { registerPublicSsoRoutes, registerSsoRoutes } from './modules/sso/sso.routes.js';
 import path from 'node:path';
 
@@ -108,6 +108,11 @@ export function createServices(deps: AppDeps) {
   });
   // The access index answers every collaborator check from memory (docs/decisions.md).
   const accessIndex = new AccessIndex({ db, clock, changes: changeFeed });
+  const upstreamSecrets = createSecretBox({
+    secretKey: deps.config.secretKey,
+    dataDir: deps.config.dataDir,
+    purpose: SECRET_PURPOSES.upstreamHeaders,
+  });
   return {
     changeFeed,
     accessIndex,
@@ -139,7 +144,7 @@ export function createServices(deps: AppDeps) {
       featureGrants: featureGrantsOfUser,
     }),
     endUserGroups: createEndUserGroupsService({ db, clock }),
-    features: createFeaturesService({ db, clock }),
+    features: createFeaturesService({ db, clock, secrets: upstreamSecrets }),
     policies: createPoliciesService({ db, clock }),
     approvals: createApprovalsService({ db, clock }),
     endUserDecisions: createEndUserDecisionsService({ db, clock, index: accessIndex }),

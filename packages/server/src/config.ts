@@ -38,7 +38,7 @@ export interface Config {
   changePollMs: number;
   /**
    * ROSTER_SECRET_KEY: the master key of secrets stored encrypted (OIDC client secrets); unset, the
-   * key file in the data directory (modules/sso/sso.secrets.ts).
+   * key file in the data directory (lib/secret-box.ts).
    */
   secretKey: string | undefined;
   console: ConsoleConfig;

@@ -321,7 +321,7 @@ export interface SsoOidcConnectionsTable {
   workspace_id: number;
   issuer_url: string;
   client_id: string;
-  /** AES-256-GCM ciphertext (modules/sso/sso.secrets.ts): the secret must be usable, so not hashed. */
+  /** AES-256-GCM ciphertext (lib/secret-box.ts): the secret must be usable, so not hashed. */
   client_secret_encrypted: string;
   /** JSON array of lower-case email domains. */
   allowed_domains: string;
@@ -414,6 +414,38 @@ export interface ScimGroupsTable {
   updated_at: string;
 }
 
+/** The upstream MCP server of an `mcp_server` feature (migration 0014, docs/agents.md). */
+export interface FeatureUpstreamsTable {
+  feature_id: number;
+  workspace_id: number;
+  url: string;
+  /** JSON object: header name → AES-256-GCM ciphertext (lib/secret-box.ts), never the value. */
+  headers_encrypted: string;
+  updated_at: string;
+}
+/** Agent identities: they call MCP tools through the gateway on behalf of one end user. */
+export interface AgentsTable {
+  id: Id;
+  workspace_id: number;
+  environment_id: number;
+  end_user_id: number;
+  name: string;
+  /** SHA-256 of the token (lib/secrets.ts), shown once. */
+  token_hash: string;
+  token_prefix: string;
+  disabled: Flag;
+  expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+  rotated_at: string | null;
+}
+/** The features an agent may use; `tools` (JSON array) limits it to those tools, null: all. */
+export interface AgentFeaturesTable {
+  agent_id: number;
+  feature_id: number;
+  tools: string | null;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   environments: EnvironmentsTable;
@@ -448,6 +480,9 @@ export interface Database {
   scim_connections: ScimConnectionsTable;
   scim_users: ScimUsersTable;
   scim_groups: ScimGroupsTable;
+  feature_upstreams: FeatureUpstreamsTable;
+  agents: AgentsTable;
+  agent_features: AgentFeaturesTable;
 }
 
 export type Db = Kysely<Database>;

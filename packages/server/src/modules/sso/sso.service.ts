@@ -65,7 +65,7 @@ import {
 import { presentEndUsers } from '../end-users/end-users.service.js';
 import { provisionEndUser } from '../end-users/end-users.provision.js';
 import { requireEnvironment } from '../environments/environments.service.js';
-import type { SecretBox } from './sso.secrets.js';
+import type { SecretBox } from '../../lib/secret-box.js';
 import {
   claimSsoLoginAttempt,
   deleteSsoConnection,

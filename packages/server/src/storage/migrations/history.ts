@@ -16,6 +16,7 @@ import { consoleSsoOptInMigration } from './0008-console-sso-opt-in.js';
 import { scimActiveUnassignedMigration } from './0009-scim-active-unassigned.js';
 import { auditTargetNameMigration } from './0010-audit-target-name.js';
 import { legacyRoleProjectsMigration } from './0011-legacy-role-projects.js';
+import { agentsMigration } from './0014-agents.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -29,6 +30,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0009-scim-active-unassigned', scimActiveUnassignedMigration],
   ['0010-audit-target-name', auditTargetNameMigration],
   ['0011-legacy-role-projects', legacyRoleProjectsMigration],
+  ['0014-agents', agentsMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

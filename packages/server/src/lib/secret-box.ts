@@ -1,6 +1,7 @@
 /**
- * Encryption of OIDC client secrets at rest. A client secret cannot be hashed like API tokens:
- * Roster has to present it to the provider's token endpoint. So it is encrypted with AES-256-GCM
+ * Encryption of secrets Roster must present to someone else, at rest: OIDC client secrets (to the
+ * provider's token endpoint) and the headers of an MCP server feature's upstream (to the upstream,
+ * modules/gateway). They cannot be hashed like API tokens. So it is encrypted with AES-256-GCM
  * under a key that is NOT in the database: a stolen database dump alone does not reveal secrets.
  *
  * The key comes from ROSTER_SECRET_KEY (any string of 32+ characters; every server of a cluster
@@ -41,14 +42,22 @@ function readOrCreateKeyFile(dataDir: string): Buffer {
   }
 }
 
+/** The HKDF info of each kind of secret: one master key, a separate key per purpose. */
+export const SECRET_PURPOSES = {
+  ssoClientSecret: 'roster sso oidc client secret',
+  upstreamHeaders: 'roster mcp upstream headers',
+} as const;
+
 /**
- * The box for OIDC client secrets. The key is loaded lazily (first seal or open), so a server
- * that never configures SSO never writes a key file.
+ * A box for one kind of secret. The key is loaded lazily (first seal or open), so a server that
+ * never stores such a secret never writes a key file.
  */
 export function createSecretBox(source: {
   /** ROSTER_SECRET_KEY, checked by config.ts; undefined: the key file. */
   secretKey: string | undefined;
   dataDir: string;
+  /** Defaults to the OIDC client secrets' purpose (what this box was first written for). */
+  purpose?: string;
 }): SecretBox {
   let key: Buffer | undefined;
   const derivedKey = (): Buffer => {
@@ -57,9 +66,15 @@ export function createSecretBox(source: {
       source.secretKey === undefined
         ? readOrCreateKeyFile(source.dataDir)
         : Buffer.from(source.secretKey, 'utf8');
-    // A purpose-bound key: the same master key may later protect other kinds of secrets.
+    // A purpose-bound key: the same master key protects other kinds of secrets under other keys.
     key = Buffer.from(
-      hkdfSync('sha256', material, Buffer.alloc(0), 'roster sso oidc client secret', 32),
+      hkdfSync(
+        'sha256',
+        material,
+        Buffer.alloc(0),
+        source.purpose ?? SECRET_PURPOSES.ssoClientSecret,
+        32,
+      ),
     );
     return key;
   };
