@@ -78,6 +78,13 @@ import { registerConsole, sessionAuthenticator } from './modules/console/console
 import { createSsoService } from './modules/sso/sso.service.js';
 import { createSecretBox, SECRET_PURPOSES } from './lib/secret-box.js';
 import { registerPublicSsoRoutes, registerSsoRoutes } from './modules/sso/sso.routes.js';
+import { createAgentsService } from './modules/agents/agents.service.js';
+import { registerAgentRoutes } from './modules/agents/agents.routes.js';
+import { createGatewayAuthenticator } from './modules/gateway/gateway.caller.js';
+import { createGatewayService } from './modules/gateway/gateway.service.js';
+import { registerGatewayRoutes } from './modules/gateway/gateway.routes.js';
+import { ToolCallRecorder } from './modules/gateway/tool-call-recorder.js';
+import { UpstreamPool } from './modules/gateway/upstream-pool.js';
 import path from 'node:path';
 
 export interface AppDeps {
@@ -113,10 +120,32 @@ export function createServices(deps: AppDeps) {
     dataDir: deps.config.dataDir,
     purpose: SECRET_PURPOSES.upstreamHeaders,
   });
+  const endUserDecisions = createEndUserDecisionsService({ db, clock, index: accessIndex });
+  const agents = createAgentsService({ db, clock, changes: changeFeed });
+  // The MCP gateway (docs/agents.md): upstream connections, the batched tool-call log, the service.
+  const upstreams = new UpstreamPool({
+    db,
+    secrets: upstreamSecrets,
+    timeoutMs: deps.config.mcpUpstreamTimeoutMs,
+    changes: changeFeed,
+  });
+  const toolCalls = new ToolCallRecorder(db);
   return {
     changeFeed,
     accessIndex,
     mailer,
+    agents,
+    upstreams,
+    toolCalls,
+    gateway: createGatewayService({
+      index: accessIndex,
+      endUserDecisions,
+      upstreams,
+      recorder: toolCalls,
+      clock,
+      publicUrl: deps.config.publicUrl,
+    }),
+    gatewayAuth: createGatewayAuthenticator({ agents, clock }),
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),
     apiClients: createApiClientsService({ db, clock, changes: changeFeed }),
     audit: createAuditService({ db }),
@@ -147,7 +176,7 @@ export function createServices(deps: AppDeps) {
     features: createFeaturesService({ db, clock, secrets: upstreamSecrets }),
     policies: createPoliciesService({ db, clock }),
     approvals: createApprovalsService({ db, clock }),
-    endUserDecisions: createEndUserDecisionsService({ db, clock, index: accessIndex }),
+    endUserDecisions,
     scim: createScimService({
       db,
       clock,
@@ -234,6 +263,12 @@ export async function buildApp(deps: AppDeps) {
   // feed stops on close.
   app.addHook('onReady', () => services.changeFeed.start(() => services.accessIndex.build()));
   app.addHook('onClose', () => services.changeFeed.stop());
+  // Tool-call records still buffered are written on shutdown; upstream connections closed.
+  services.toolCalls.useLog(app.log);
+  app.addHook('onClose', async () => {
+    await services.toolCalls.close();
+    await services.upstreams.close();
+  });
   // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
   // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
   // after the body is parsed (a body's stream events would lose the async context), before any
@@ -391,12 +426,26 @@ export async function buildApp(deps: AppDeps) {
         registerFeatureRoutes(authed, services.features);
         registerPolicyRoutes(authed, services.policies);
         registerApprovalRoutes(authed, services.approvals);
+        registerAgentRoutes(authed, services.agents);
         registerScimConnectionRoutes(authed, services.scim);
         registerSsoRoutes(authed, services.sso);
         done();
       });
     },
     { prefix: '/api' },
+  );
+
+  // The MCP gateway: its own scope, authenticated by agent tokens, the body left to the MCP SDK.
+  await app.register(
+    (gateway, _options, done) => {
+      registerGatewayRoutes(gateway, {
+        gateway: services.gateway,
+        authenticate: services.gatewayAuth,
+        bodyLimit: BODY_LIMIT_BYTES,
+      });
+      done();
+    },
+    { prefix: '/mcp' },
   );
 
   // SCIM 2.0 (RFC 7644): its own scope, authenticated by each connection's token, with SCIM errors.

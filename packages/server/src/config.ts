@@ -41,6 +41,11 @@ export interface Config {
    * key file in the data directory (lib/secret-box.ts).
    */
   secretKey: string | undefined;
+  /**
+   * ROSTER_MCP_UPSTREAM_TIMEOUT_MS: how long the MCP gateway waits for an upstream MCP server
+   * (connecting, and each request) before it answers the client an error (docs/agents.md).
+   */
+  mcpUpstreamTimeoutMs: number;
   console: ConsoleConfig;
 }
 
@@ -194,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: trustProxy(env),
     changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
     secretKey: secretKey(env),
+    mcpUpstreamTimeoutMs: integer(env, 'ROSTER_MCP_UPSTREAM_TIMEOUT_MS', 30_000, 100, 600_000),
     console: loadConsoleConfig(env),
   };
 }
