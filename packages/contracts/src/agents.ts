@@ -36,7 +36,7 @@ export const Agent = Type.Object({
 export type Agent = Static<typeof Agent>;
 
 /** Create and rotate answer the token, this once. */
-export const AgentWithToken = Type.Intersect([Agent, Type.Object({ token: Type.String() })]);
+export const AgentWithToken = Type.Object({ ...Agent.properties, token: Type.String() });
 export type AgentWithToken = Static<typeof AgentWithToken>;
 
 export const CreateAgentBody = Type.Object({

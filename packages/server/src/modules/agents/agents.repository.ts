@@ -24,10 +24,16 @@ export function findAgentById(
   workspaceId: number,
   id: number,
 ): Promise<AgentRow | undefined> {
-  return agents(db).where('a.workspace_id', '=', workspaceId).where('a.id', '=', id).executeTakeFirst();
+  return agents(db)
+    .where('a.workspace_id', '=', workspaceId)
+    .where('a.id', '=', id)
+    .executeTakeFirst();
 }
 
-export function findAgentByTokenHash(db: Executor, tokenHash: string): Promise<AgentRow | undefined> {
+export function findAgentByTokenHash(
+  db: Executor,
+  tokenHash: string,
+): Promise<AgentRow | undefined> {
   return agents(db).where('a.token_hash', '=', tokenHash).executeTakeFirst();
 }
 
@@ -67,7 +73,13 @@ export async function updateAgent(
   changes: Partial<
     Pick<
       Row<'agents'>,
-      'name' | 'disabled' | 'expires_at' | 'token_hash' | 'token_prefix' | 'rotated_at' | 'updated_at'
+      | 'name'
+      | 'disabled'
+      | 'expires_at'
+      | 'token_hash'
+      | 'token_prefix'
+      | 'rotated_at'
+      | 'updated_at'
     >
   >,
 ): Promise<void> {

@@ -33,8 +33,9 @@ export interface GatewayCaller {
 const API_CLIENT_TOKEN_PREFIX = 'rst_';
 
 function refused(status: 401 | 403, code: string, message: string): AppError {
+  // The message is in the body: header values must stay ASCII (agent names need not be).
   return new AppError(status, code, message, {
-    'www-authenticate': `Bearer realm="roster-mcp", error="invalid_token", error_description="${message.replace(/"/g, "'")}"`,
+    'www-authenticate': 'Bearer realm="roster-mcp", error="invalid_token"',
   });
 }
 

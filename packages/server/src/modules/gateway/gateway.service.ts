@@ -28,7 +28,6 @@ import {
   ListResourceTemplatesRequestSchema,
   ListResourcesRequestSchema,
   ListToolsRequestSchema,
-  McpError,
   ReadResourceRequestSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -40,7 +39,12 @@ import type { EndUserDecisionsService } from '../decisions/end-user-decisions.js
 import { evaluateEndUser, type FeatureEntry } from '../decisions/end-user-index.js';
 import type { GatewayCaller } from './gateway.caller.js';
 import type { ToolCallRecord, ToolCallRecorder } from './tool-call-recorder.js';
-import { UpstreamError, type UpstreamConfig, type UpstreamPool } from './upstream-pool.js';
+import {
+  RpcError,
+  UpstreamError,
+  type UpstreamConfig,
+  type UpstreamPool,
+} from './upstream-pool.js';
 
 /** The feature a gateway request is for, resolved and checked before any MCP message is read. */
 export interface GatewayTarget {
@@ -96,13 +100,18 @@ export function createGatewayService(deps: {
     const slice = sliceOf(caller);
     const feature = featureOf(caller, featureId);
     if (feature === undefined) {
-      return denied([{ type: 'feature', message: `Feature ${String(featureId)} no longer exists` }]);
+      return denied([
+        { type: 'feature', message: `Feature ${String(featureId)} no longer exists` },
+      ]);
     }
     if (caller.features !== null) {
       const tools = caller.features.get(featureId);
       if (tools === undefined) {
         return denied([
-          { type: 'agent', message: `Agent "${caller.actor.name}" may not use feature "${feature.name}"` },
+          {
+            type: 'agent',
+            message: `Agent "${caller.actor.name}" may not use feature "${feature.name}"`,
+          },
         ]);
       }
       if (tool !== null && tools !== null && !tools.has(tool)) {
@@ -209,7 +218,10 @@ export function createGatewayService(deps: {
         d.decision === 'require_approval'
           ? 'the feature requires approval per call'
           : d.reasons.map((r) => r.message).join('; ');
-      throw new McpError(ErrorCode.InvalidRequest, `Roster denied access to ${target.label}: ${why}`);
+      throw new RpcError(
+        ErrorCode.InvalidRequest,
+        `Roster denied access to ${target.label}: ${why}`,
+      );
     }
     return d;
   }
@@ -274,7 +286,11 @@ export function createGatewayService(deps: {
       });
 
       server.setRequestHandler(CallToolRequestSchema, async (request) => {
-        const call = { method: 'tools/call', name: request.params.name, started: performance.now() };
+        const call = {
+          method: 'tools/call',
+          name: request.params.name,
+          started: performance.now(),
+        };
         const d = await decide(caller, target.featureId, call.name, true);
         if (d.decision !== 'allow') {
           record(caller, target, call, d, 'not_called');
@@ -311,9 +327,21 @@ export function createGatewayService(deps: {
         }>;
       });
       server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
-        const call = { method: 'resources/read', name: request.params.uri, started: performance.now() };
+        const call = {
+          method: 'resources/read',
+          name: request.params.uri,
+          started: performance.now(),
+        };
         const d = await requireFeatureAccess(caller, target).catch((error: unknown) => {
-          record(caller, target, call, denied([{ type: 'feature', message: String(error) }]), 'not_called');
+          record(
+            caller,
+            target,
+            call,
+            denied([
+              { type: 'feature', message: error instanceof Error ? error.message : String(error) },
+            ]),
+            'not_called',
+          );
           throw error;
         });
         try {
@@ -330,9 +358,21 @@ export function createGatewayService(deps: {
         return forward('prompts/list', request.params) as Promise<{ prompts: [] }>;
       });
       server.setRequestHandler(GetPromptRequestSchema, async (request) => {
-        const call = { method: 'prompts/get', name: request.params.name, started: performance.now() };
+        const call = {
+          method: 'prompts/get',
+          name: request.params.name,
+          started: performance.now(),
+        };
         const d = await requireFeatureAccess(caller, target).catch((error: unknown) => {
-          record(caller, target, call, denied([{ type: 'feature', message: String(error) }]), 'not_called');
+          record(
+            caller,
+            target,
+            call,
+            denied([
+              { type: 'feature', message: error instanceof Error ? error.message : String(error) },
+            ]),
+            'not_called',
+          );
           throw error;
         });
         try {

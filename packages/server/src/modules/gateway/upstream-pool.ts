@@ -33,8 +33,23 @@ export interface UpstreamConfig {
 /** Why a request to the upstream failed, when the upstream did not answer it with an error. */
 export type UpstreamFailure = 'timeout' | 'unreachable';
 
+/**
+ * An error a gateway handler throws for the SDK to answer as a JSON-RPC error (it sends `code`,
+ * `message` and `data` of what a handler throws). Not an McpError: that one's message starts with
+ * "MCP error <code>: ", which the client would then print twice.
+ */
+export class RpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+}
+
 /** A failure of the upstream as a client sees it: an MCP error naming the upstream and the cause. */
-export class UpstreamError extends McpError {
+export class UpstreamError extends RpcError {
   constructor(
     readonly failure: UpstreamFailure,
     message: string,
@@ -142,7 +157,11 @@ export class UpstreamPool {
     await Promise.allSettled(open.map(async (c) => (await c).client.close()));
   }
 
-  private send(connection: Connection, method: string, params: Record<string, unknown> | undefined) {
+  private send(
+    connection: Connection,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ) {
     return connection.client.request(
       { method, ...(params === undefined ? {} : { params }) },
       ResultSchema,
@@ -192,9 +211,8 @@ export class UpstreamPool {
       error.code !== (ErrorCode.RequestTimeout as number) &&
       error.code !== (ErrorCode.ConnectionClosed as number)
     ) {
-      // Answered by the upstream: the connection is fine; strip the SDK's prefix so the client
-      // does not see "MCP error -32602: MCP error -32602: …".
-      return new McpError(error.code, error.message.replace(PREFIX, ''), error.data);
+      // Answered by the upstream: the connection is fine; passed on as the upstream said it.
+      return new RpcError(error.code, error.message.replace(PREFIX, ''), error.data);
     }
     this.drop(featureId, connection);
     return this.describe(label, error);
