@@ -79,7 +79,7 @@ export async function startUpstream(): Promise<Upstream> {
       const closing = http;
       http = null;
       await new Promise<void>((resolve) => {
-        closing.close(() => resolve());
+        closing.close(() => { resolve(); });
         closing.closeAllConnections();
       });
     },
@@ -109,7 +109,9 @@ export async function startUpstream(): Promise<Upstream> {
           });
       });
       server.keepAliveTimeout = 60_000;
-      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      await new Promise<void>((resolve) => {
+        server.listen(port, '127.0.0.1', resolve);
+      });
       port = (server.address() as AddressInfo).port;
       upstream.url = `http://127.0.0.1:${String(port)}/mcp`;
       http = server;
