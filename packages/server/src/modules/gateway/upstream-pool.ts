@@ -18,6 +18,7 @@ import {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError, ResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { Db } from '../../storage/database.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { ChangeSubscriptions } from '../audit/change-feed.js';
@@ -61,6 +62,31 @@ export class UpstreamError extends RpcError {
 type Result = Record<string, unknown>;
 
 const PREFIX = /^MCP error -?\d+: /;
+
+const sharedValidator = new AjvJsonSchemaValidator();
+
+/**
+ * fetch for the upstream transport. The SDK passes its transport's one AbortSignal to every
+ * request, and fetch's abort listeners on a shared signal pile up until garbage collection (a
+ * MaxListenersExceededWarning, and CPU spent walking them on every request). Each request gets
+ * its own signal instead, aborted when the transport's is (a closed connection still aborts its
+ * requests in flight), and the listener is removed when the request settles.
+ */
+const upstreamFetch: typeof fetch = async (input, init) => {
+  const shared = init?.signal;
+  if (shared === undefined || shared === null) return fetch(input, init);
+  if (shared.aborted) throw shared.reason;
+  const own = new AbortController();
+  const abort = () => {
+    own.abort(shared.reason);
+  };
+  shared.addEventListener('abort', abort, { once: true });
+  try {
+    return await fetch(input, { ...init, signal: own.signal });
+  } finally {
+    shared.removeEventListener('abort', abort);
+  }
+};
 
 interface Connection {
   client: Client;
@@ -173,9 +199,13 @@ export class UpstreamPool {
     const existing = this.connections.get(config.featureId);
     if (existing !== undefined) return existing;
     const connecting = (async () => {
-      const client = new Client({ name: 'roster-mcp-gateway', version: '0.1.0' });
+      const client = new Client(
+        { name: 'roster-mcp-gateway', version: '0.1.0' },
+        { jsonSchemaValidator: sharedValidator },
+      );
       const transport = new StreamableHTTPClientTransport(config.url, {
         requestInit: { headers: config.headers },
+        fetch: upstreamFetch,
       });
       // Errors of the background stream (a GET the upstream may refuse) are not a call's errors.
       client.onerror = () => undefined;
