@@ -16,6 +16,7 @@
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,16 +26,18 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TOKEN = 'rst_bench_admin_token_0123456789';
-const CALLS = Number(process.env.BENCH_CALLS ?? 4000);
+const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const TRIALS = Number(process.env.BENCH_LOCK_TRIALS ?? 200);
 const PG_ADMIN = process.env.ROSTER_BENCH_DATABASE_URL;
 const CONCURRENCY = [1, 16];
 const log = (text) => process.stderr.write(`${text}\n`);
 const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-gateway-'));
 const children = [];
+const jsonSchemaValidator = new AjvJsonSchemaValidator();
 
 function start(script, args) {
   const child = fork(path.join(here, script), args, {
@@ -112,11 +115,31 @@ async function setUp(call, upstreamUrl, agents) {
   return { featureId: feature.id, agents: out };
 }
 
+/**
+ * fetch with a signal of its own per request: the SDK's client passes one shared AbortSignal to
+ * every request, and fetch's abort listeners pile up on it (a MaxListenersExceededWarning and ever
+ * slower requests in the load generator). The gateway does the same for its upstream requests.
+ */
+const ownSignalFetch = async (input, init) => {
+  const shared = init?.signal;
+  if (!shared) return fetch(input, init);
+  setMaxListeners(0, shared);
+  const own = new AbortController();
+  const abort = () => own.abort(shared.reason);
+  shared.addEventListener('abort', abort, { once: true });
+  try {
+    return await fetch(input, { ...init, signal: own.signal });
+  } finally {
+    shared.removeEventListener('abort', abort);
+  }
+};
+
 async function connect(url, token) {
-  const client = new Client({ name: 'bench', version: '1.0.0' });
+  const client = new Client({ name: 'bench', version: '1.0.0' }, { jsonSchemaValidator });
   await client.connect(
     new StreamableHTTPClientTransport(new URL(url), {
       requestInit: token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } },
+      fetch: ownSignalFetch,
     }),
   );
   return client;

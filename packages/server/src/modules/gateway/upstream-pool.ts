@@ -12,6 +12,7 @@
  * A feature change (its upstream edited, the feature deleted), on any instance, reaches the pool
  * through the change feed and drops the feature's client and settings.
  */
+import { setMaxListeners } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   StreamableHTTPClientTransport,
@@ -76,6 +77,8 @@ const upstreamFetch: typeof fetch = async (input, init) => {
   const shared = init?.signal;
   if (shared === undefined || shared === null) return fetch(input, init);
   if (shared.aborted) throw shared.reason;
+  // One listener per request in flight (removed when it settles): as many as concurrent calls.
+  setMaxListeners(0, shared);
   const own = new AbortController();
   const abort = () => {
     own.abort(shared.reason);
