@@ -6,6 +6,8 @@
 import type { Static, TSchema } from 'typebox';
 import type {
   AccessDecision,
+  Agent,
+  AgentWithToken,
   ApiClient,
   ApiClientWithToken,
   ApprovalRequest,
@@ -87,6 +89,10 @@ export interface Responses {
   listPolicies: Paged<typeof Policy>;
   createPolicy: Data<typeof Policy>;
   listApprovals: Paged<typeof ApprovalRequest>;
+  listAgents: Paged<typeof Agent>;
+  createAgent: Data<typeof AgentWithToken>;
+  updateAgent: Data<typeof Agent>;
+  rotateAgent: Data<typeof AgentWithToken>;
   listMembers: Paged<typeof Member>;
   listUserGroups: Paged<typeof CollaboratorGroup>;
   createUserGroup: Data<typeof CollaboratorGroup>;

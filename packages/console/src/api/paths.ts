@@ -44,6 +44,10 @@ export const OPERATIONS = {
   listApprovals: ['get', '/api/approval_requests'],
   approve: ['post', '/api/approval_requests/{id}/approve'],
   reject: ['post', '/api/approval_requests/{id}/reject'],
+  listAgents: ['get', '/api/agents'],
+  createAgent: ['post', '/api/agents'],
+  updateAgent: ['patch', '/api/agents/{id}'],
+  rotateAgent: ['post', '/api/agents/{id}/rotate'],
 
   listMembers: ['get', '/api/members'],
   updateMember: ['put', '/api/members/{id}'],
