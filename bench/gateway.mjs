@@ -33,7 +33,8 @@ const TOKEN = 'rst_bench_admin_token_0123456789';
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const TRIALS = Number(process.env.BENCH_LOCK_TRIALS ?? 200);
 const PG_ADMIN = process.env.ROSTER_BENCH_DATABASE_URL;
-const CONCURRENCY = [1, 16];
+// BENCH_LOCK_ONLY=1: only the lock-to-stop measurements.
+const CONCURRENCY = process.env.BENCH_LOCK_ONLY ? [] : [1, 16];
 const log = (text) => process.stderr.write(`${text}\n`);
 const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-gateway-'));
 const children = [];
@@ -209,7 +210,7 @@ try {
   const origin = `http://127.0.0.1:${await gateway.ready}`;
   const call = api(origin);
   log('setting up 16 end users, their agents and an MCP server feature …');
-  const setup = await setUp(call, upstreamUrl, Math.max(...CONCURRENCY));
+  const setup = await setUp(call, upstreamUrl, Math.max(1, ...CONCURRENCY));
   const gatewayUrl = `${origin}/mcp/${setup.featureId}`;
 
   out(`# MCP gateway benchmark`);

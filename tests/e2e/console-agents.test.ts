@@ -134,4 +134,28 @@ describe.skipIf(!hasChromium)('the Agents screen, in Chromium', () => {
       .first()
       .waitFor();
   });
+
+  it('sets the upstream of an MCP server feature, showing header names and never their values', async () => {
+    const plain = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'mcp_server',
+      name: 'Docs MCP',
+    });
+    await page.goto(`${roster.url}/features/${plain.body.data.id}`);
+    await page.getByRole('heading', { level: 1, name: 'Docs MCP' }).waitFor();
+    await page.getByRole('tab', { name: 'Upstream' }).click();
+    await page.getByText('No upstream yet').waitFor();
+    await page.getByRole('button', { name: 'Set upstream' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('URL').fill(upstream.url);
+    await dialog.getByLabel('Header name').fill('Authorization');
+    await dialog.getByLabel('Header value').fill('Bearer console-secret-77');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    const section = page.getByRole('region', { name: 'Upstream MCP server' });
+    await section.getByText('Authorization (values stored encrypted, never shown)').waitFor();
+    expect(await section.textContent()).toContain(upstream.url);
+    expect(await page.content()).not.toContain('console-secret-77');
+    const got = await roster.get(`/api/features/${plain.body.data.id}`);
+    expect(got.body.data.upstream).toEqual({ url: upstream.url, header_names: ['Authorization'] });
+  });
 });

@@ -84,6 +84,7 @@ export interface Responses {
   listFeatures: Paged<typeof Feature>;
   createFeature: Data<typeof Feature>;
   getFeature: Data<typeof Feature>;
+  updateFeature: Data<typeof Feature>;
   /** Not paged: every grant of the feature. */
   listFeatureAccess: { data: FeatureGrant[] };
   listPolicies: Paged<typeof Policy>;

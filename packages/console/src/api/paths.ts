@@ -34,6 +34,7 @@ export const OPERATIONS = {
   listFeatures: ['get', '/api/features'],
   createFeature: ['post', '/api/features'],
   getFeature: ['get', '/api/features/{id}'],
+  updateFeature: ['put', '/api/features/{id}'],
   deleteFeature: ['delete', '/api/features/{id}'],
   listFeatureAccess: ['get', '/api/features/{id}/access'],
   grantFeatureAccess: ['post', '/api/features/{id}/access'],
