@@ -18,6 +18,8 @@ const config = loadConfig({
   ROSTER_ADMIN_TOKEN: token,
   ROSTER_RATE_LIMIT_PER_MINUTE: '0',
   ROSTER_PUBLIC_URL: 'http://127.0.0.1',
+  // Every instance of a cluster needs the same key (upstream headers are sealed with it).
+  ROSTER_SECRET_KEY: 'bench-secret-key-0123456789-abcdefghij',
 });
 const store = openStore({ url: config.databaseUrl });
 if (role === 'first') await migrateToLatest(store);

@@ -103,5 +103,34 @@ describe.skipIf(testDialect === 'sqlite')(
       expect((await disable(false)).status).toBe(200);
       expect(await waitFor(client, 'forwarded')).toBeLessThanOrEqual(STALENESS_BOUND_MS);
     });
+
+    it('says the secret keys differ when B cannot decrypt headers A sealed (no ROSTER_SECRET_KEY: a key file per instance)', async () => {
+      const sealed = await a.post('/api/features', {
+        environment_type: 'dev',
+        kind: 'mcp_server',
+        name: 'Sealed MCP',
+        upstream: { url: upstream.url, headers: { Authorization: 'Bearer sealed-on-a' } },
+      });
+      await a.post(`/api/features/${sealed.body.data.id}/access`, { end_user_ids: [user] });
+      const agentOnA = await a.post('/api/agents', {
+        name: 'Sealed agent',
+        environment_type: 'dev',
+        end_user_id: user,
+        feature_ids: [sealed.body.data.id],
+      });
+      const res = await fetch(`${b.url}/mcp/${sealed.body.data.id}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${agentOnA.body.data.token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(res.status).toBe(503);
+      expect((await res.json()).errors[0].title).toContain(
+        'every instance needs the same ROSTER_SECRET_KEY',
+      );
+    });
   },
 );

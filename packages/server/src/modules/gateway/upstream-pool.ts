@@ -21,6 +21,7 @@ import {
 import { ErrorCode, McpError, ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { Db } from '../../storage/database.js';
+import { AppError } from '../../lib/errors.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { ChangeSubscriptions } from '../audit/change-feed.js';
 import { findFeatureUpstream } from '../features/features.repository.js';
@@ -131,11 +132,18 @@ export class UpstreamPool {
     const loading = (async () => {
       const row = await findFeatureUpstream(this.deps.db, featureId);
       if (row === undefined) return undefined;
-      return {
-        featureId,
-        url: new URL(row.url),
-        headers: openUpstreamHeaders(this.deps.secrets, row),
-      };
+      let headers: Record<string, string>;
+      try {
+        headers = openUpstreamHeaders(this.deps.secrets, row);
+      } catch {
+        // Sealed under another key: another instance's key file, or ROSTER_SECRET_KEY changed.
+        throw new AppError(
+          503,
+          'gateway.upstream_secret',
+          `The upstream headers of feature ${String(featureId)} cannot be decrypted with this server's secret key: every instance needs the same ROSTER_SECRET_KEY (or set the upstream again)`,
+        );
+      }
+      return { featureId, url: new URL(row.url), headers };
     })();
     this.configs.set(featureId, loading);
     loading.then(
