@@ -79,7 +79,9 @@ export async function startUpstream(): Promise<Upstream> {
       const closing = http;
       http = null;
       await new Promise<void>((resolve) => {
-        closing.close(() => { resolve(); });
+        closing.close(() => {
+          resolve();
+        });
         closing.closeAllConnections();
       });
     },
