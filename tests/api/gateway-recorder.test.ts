@@ -92,4 +92,18 @@ describe('the tool-call recorder', () => {
       reasons: ['reason 1233'],
     });
   });
+
+  it('keeps the first 500 characters of a caller’s over-long tool name', async () => {
+    const recorder = new ToolCallRecorder(store.db);
+    recorder.record({ ...record(1), name: `long_${'x'.repeat(100_000)}` });
+    await recorder.close();
+    const last = await store.db
+      .selectFrom('audit_events')
+      .select('after_json')
+      .where('action', '=', 'agent.tool_call')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
+    const tool = (JSON.parse(last.after_json ?? '{}') as { tool: string }).tool;
+    expect(tool).toBe(`long_${'x'.repeat(495)}`);
+  });
 });

@@ -128,6 +128,13 @@ export class ToolCallRecorder {
   }
 }
 
+/**
+ * A name the caller chose (a tool, a resource URI) as the log keeps it: bounded, since a request
+ * may carry one as long as the body limit (1 MB) and the log must not grow by that per call.
+ */
+const NAME_MAX = 500;
+const storable = (text: string) => text.slice(0, NAME_MAX);
+
 function toAuditEntry(r: ToolCallRecord): AuditEntry & { targetName: string | null } {
   return {
     workspaceId: r.workspaceId,
@@ -142,7 +149,7 @@ function toAuditEntry(r: ToolCallRecord): AuditEntry & { targetName: string | nu
       feature_id: r.feature.id,
       feature_name: r.feature.name,
       method: r.method,
-      tool: r.name,
+      tool: storable(r.name),
       decision: r.decision,
       reasons: r.reasons,
       approval_request_id: r.approvalRequestId,
