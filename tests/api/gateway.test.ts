@@ -344,6 +344,21 @@ describe('the gateway walk', () => {
     );
   });
 
+  it('refuses a deleted agent’s token at once', async () => {
+    const doomed = await createAgent({ name: 'Doomed', end_user_id: ada });
+    const doomedClient = await connect(doomed.token);
+    expect(text(await doomedClient.callTool({ name: 'search', arguments: { q: 'f' } }))).toBe(
+      'found 3 tickets for f',
+    );
+    expect((await roster.delete(`/api/agents/${doomed.id}`)).status).toBe(204);
+    expect((await roster.get(`/api/agents/${doomed.id}`)).status).toBe(404);
+    await refused(
+      doomedClient.callTool({ name: 'search', arguments: { q: 'g' } }),
+      401,
+      'Invalid agent token',
+    );
+  });
+
   it('refuses API-client tokens and console sessions', async () => {
     await refused(connect(roster.adminToken), 401, 'API-client tokens are not gateway credentials');
     const signIn = await roster.post(
