@@ -21,6 +21,7 @@ import { ProjectDetailPage } from './pages/projects/detail';
 import { FeaturesPage } from './pages/features/list';
 import { FeatureDetailPage } from './pages/features/detail';
 import { ApprovalsPage } from './pages/features/approvals';
+import { AgentsPage } from './pages/agents';
 import { ApiClientsPage } from './pages/api-clients';
 import { AuditLogPage } from './pages/audit-log';
 import { AccessExplorerPage } from './pages/access';
@@ -48,6 +49,7 @@ const NAV: { section: string; items: { to: string; label: string }[] }[] = [
       { to: '/groups', label: 'Groups' },
       { to: '/features', label: 'Features & policies' },
       { to: '/approvals', label: 'Approvals' },
+      { to: '/agents', label: 'Agents' },
     ],
   },
   {
@@ -85,6 +87,7 @@ const ROUTES: [string, (params: Record<string, string>) => ReactNode][] = [
   ['/features', () => <FeaturesPage />],
   ['/features/:id', (p) => <FeatureDetailPage id={Number(p.id)} />],
   ['/approvals', () => <ApprovalsPage />],
+  ['/agents', () => <AgentsPage />],
   ['/api-clients', () => <ApiClientsPage />],
   ['/scim-connections', () => <ScimConnectionsPage />],
   ['/audit', () => <AuditLogPage />],

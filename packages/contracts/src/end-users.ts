@@ -261,12 +261,38 @@ export const GroupDeletionImpact = Type.Object({
 
 // Features
 
+/**
+ * The upstream MCP server the gateway (`/mcp/<feature id>`) forwards an `mcp_server` feature's
+ * calls to. Header values are secrets: stored encrypted, never returned (docs/agents.md).
+ */
+export const FeatureUpstreamBody = Type.Object({
+  url: Type.String({ minLength: 8, maxLength: 2000, pattern: '^https?://' }),
+  /** Omitted on an update: the stored headers stay. Given: they replace the stored ones. */
+  headers: Type.Optional(
+    Type.Record(
+      Type.String({ minLength: 1, maxLength: 100, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }),
+      Type.String({ maxLength: 4000 }),
+      { maxProperties: 20 },
+    ),
+  ),
+});
+export type FeatureUpstreamBody = Static<typeof FeatureUpstreamBody>;
+
+/** What the API shows of an upstream: its URL and which headers are set, never their values. */
+export const FeatureUpstream = Type.Object({
+  url: Type.String(),
+  header_names: Type.Array(Type.String()),
+});
+export type FeatureUpstream = Static<typeof FeatureUpstream>;
+
 export const Feature = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
   kind: FeatureKind,
   description: Nullable(Type.String()),
   environment_type: Type.String(),
+  /** Present on an `mcp_server` feature whose upstream is configured. */
+  upstream: Type.Optional(FeatureUpstream),
   created_at: Timestamp,
   updated_at: Timestamp,
 });
@@ -277,12 +303,16 @@ export const CreateFeatureBody = Type.Object({
   kind: FeatureKind,
   name: Type.Optional(Type.String({ maxLength: 200 })),
   description: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
+  /** Only for `mcp_server` features. */
+  upstream: Type.Optional(Nullable(FeatureUpstreamBody)),
 });
 export type CreateFeatureBody = Static<typeof CreateFeatureBody>;
 
 export const UpdateFeatureBody = Type.Object({
   name: Type.Optional(Type.String({ maxLength: 200 })),
   description: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
+  /** null removes the upstream (the gateway then answers 404 for the feature). */
+  upstream: Type.Optional(Nullable(FeatureUpstreamBody)),
 });
 export type UpdateFeatureBody = Static<typeof UpdateFeatureBody>;
 

@@ -16,3 +16,4 @@ export * from './workspace-config.js';
 export * from './events.js';
 export * from './operations.js';
 export * from './webhooks.js';
+export * from './agents.js';

@@ -20,6 +20,13 @@ import {
   ProjectAccessQuery,
 } from './access.js';
 import {
+  Agent,
+  AgentWithToken,
+  CreateAgentBody,
+  ListAgentsQuery,
+  UpdateAgentBody,
+} from './agents.js';
+import {
   CreateWebhookBody,
   ListWebhookDeliveriesQuery,
   UpdateWebhookBody,
@@ -1052,6 +1059,43 @@ export const OPERATIONS = {
     path: '/api/webhooks/{id}/deliveries/{delivery_id}/redeliver',
     params: WebhookDeliveryParams,
     response: { 202: DataOf(WebhookDelivery) },
+  },
+  listAgents: {
+    method: 'get',
+    path: '/api/agents',
+    querystring: ListAgentsQuery,
+    response: { 200: PagedList(Agent) },
+  },
+  createAgent: {
+    method: 'post',
+    path: '/api/agents',
+    body: CreateAgentBody,
+    response: { 201: DataOf(AgentWithToken) },
+  },
+  getAgent: {
+    method: 'get',
+    path: '/api/agents/{id}',
+    params: IntegerIdParams,
+    response: { 200: DataOf(Agent) },
+  },
+  updateAgent: {
+    method: 'patch',
+    path: '/api/agents/{id}',
+    params: IntegerIdParams,
+    body: UpdateAgentBody,
+    response: { 200: DataOf(Agent) },
+  },
+  rotateAgent: {
+    method: 'post',
+    path: '/api/agents/{id}/rotate',
+    params: IntegerIdParams,
+    response: { 200: DataOf(AgentWithToken) },
+  },
+  deleteAgent: {
+    method: 'delete',
+    path: '/api/agents/{id}',
+    params: IntegerIdParams,
+    response: { 204: NoContent },
   },
 } as const satisfies Record<string, OperationSpec>;
 

@@ -81,7 +81,7 @@ import { createEndUserDecisionsService } from './modules/decisions/end-user-deci
 import { createConsoleService } from './modules/console/console.service.js';
 import { registerConsole, sessionAuthenticator } from './modules/console/console.plugin.js';
 import { createSsoService } from './modules/sso/sso.service.js';
-import { createSecretBox } from './lib/secret-box.js';
+import { createSecretBox, SECRET_PURPOSES } from './lib/secret-box.js';
 import { registerPublicSsoRoutes, registerSsoRoutes } from './modules/sso/sso.routes.js';
 import { createWorkspaceConfigService } from './modules/workspace-config/workspace-config.service.js';
 import { registerWorkspaceConfigRoutes } from './modules/workspace-config/workspace-config.routes.js';
@@ -91,6 +91,13 @@ import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { Metrics } from './lib/metrics.js';
 import { findLastEventId } from './modules/audit/audit.repository.js';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createAgentsService } from './modules/agents/agents.service.js';
+import { registerAgentRoutes } from './modules/agents/agents.routes.js';
+import { createGatewayAuthenticator } from './modules/gateway/gateway.caller.js';
+import { createGatewayService } from './modules/gateway/gateway.service.js';
+import { registerGatewayRoutes } from './modules/gateway/gateway.routes.js';
+import { ToolCallRecorder } from './modules/gateway/tool-call-recorder.js';
+import { UpstreamPool } from './modules/gateway/upstream-pool.js';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 
@@ -172,7 +179,7 @@ export function createServices(deps: AppDeps) {
   const webhookSecrets = createSecretBox({
     secretKey: deps.config.secretKey,
     dataDir: deps.config.dataDir,
-    purpose: 'roster webhook signing secret',
+    purpose: SECRET_PURPOSES.webhookSigningSecret,
   });
   // Sends what audit/webhook-outbox.ts queues with every audit event (docs/integration.md#webhooks).
   const webhookDispatcher = new WebhookDispatcher({
@@ -187,6 +194,30 @@ export function createServices(deps: AppDeps) {
   changeFeed.subscribe(() => {
     webhookDispatcher.wake();
   });
+  const upstreamSecrets = createSecretBox({
+    secretKey: deps.config.secretKey,
+    dataDir: deps.config.dataDir,
+    purpose: SECRET_PURPOSES.upstreamHeaders,
+  });
+  const endUserDecisions = createEndUserDecisionsService({
+    db,
+    clock,
+    index: accessIndex,
+    approvalTtlMinutes: deps.config.approvalTtlMinutes,
+    // Mailing the approvers runs after the decision's commit and never holds the answer back.
+    onApprovalOpened: (workspaceId, requestId) => {
+      void approvals.notifyOpened(workspaceId, requestId);
+    },
+  });
+  const agents = createAgentsService({ db, clock, changes: changeFeed });
+  // The MCP gateway (docs/agents.md): upstream connections, the batched tool-call log, the service.
+  const upstreams = new UpstreamPool({
+    db,
+    secrets: upstreamSecrets,
+    timeoutMs: deps.config.mcpUpstreamTimeoutMs,
+    changes: changeFeed,
+  });
+  const toolCalls = new ToolCallRecorder(db);
   return {
     changeFeed,
     accessIndex,
@@ -203,6 +234,18 @@ export function createServices(deps: AppDeps) {
       },
     }),
     mailer,
+    agents,
+    upstreams,
+    toolCalls,
+    gateway: createGatewayService({
+      index: accessIndex,
+      endUserDecisions,
+      upstreams,
+      recorder: toolCalls,
+      clock,
+      publicUrl: deps.config.publicUrl,
+    }),
+    gatewayAuth: createGatewayAuthenticator({ agents, clock }),
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),
     apiClients: createApiClientsService({ db, clock, changes: changeFeed }),
     audit: createAuditService({ db }),
@@ -231,20 +274,11 @@ export function createServices(deps: AppDeps) {
       featureGrants: featureGrantsOfUser,
     }),
     endUserGroups: createEndUserGroupsService({ db, clock }),
-    features: createFeaturesService({ db, clock }),
+    features: createFeaturesService({ db, clock, secrets: upstreamSecrets }),
     policies: createPoliciesService({ db, clock }),
-    workspaceConfig: createWorkspaceConfigService({ db, clock }),
+    workspaceConfig: createWorkspaceConfigService({ db, clock, secrets: upstreamSecrets }),
     approvals,
-    endUserDecisions: createEndUserDecisionsService({
-      db,
-      clock,
-      index: accessIndex,
-      approvalTtlMinutes: deps.config.approvalTtlMinutes,
-      // Mailing the approvers runs after the decision's commit and never holds the answer back.
-      onApprovalOpened: (workspaceId, requestId) => {
-        void approvals.notifyOpened(workspaceId, requestId);
-      },
-    }),
+    endUserDecisions,
     scim: createScimService({
       db,
       clock,
@@ -384,6 +418,12 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onClose', async () => {
     await services.webhookDispatcher.stop();
     await services.changeFeed.stop();
+  });
+  // Tool-call records still buffered are written on shutdown; upstream connections closed.
+  services.toolCalls.useLog(app.log);
+  app.addHook('onClose', async () => {
+    await services.toolCalls.close();
+    await services.upstreams.close();
   });
   // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
   // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
@@ -599,6 +639,7 @@ export async function buildApp(deps: AppDeps) {
         registerFeatureRoutes(authed, services.features);
         registerPolicyRoutes(authed, services.policies);
         registerApprovalRoutes(authed, services.approvals);
+        registerAgentRoutes(authed, services.agents);
         registerScimConnectionRoutes(authed, services.scim);
         registerSsoRoutes(authed, services.sso);
         registerWorkspaceConfigRoutes(authed, services.workspaceConfig);
@@ -607,6 +648,19 @@ export async function buildApp(deps: AppDeps) {
       });
     },
     { prefix: '/api' },
+  );
+
+  // The MCP gateway: its own scope, authenticated by agent tokens, the body left to the MCP SDK.
+  await app.register(
+    (gateway, _options, done) => {
+      registerGatewayRoutes(gateway, {
+        gateway: services.gateway,
+        authenticate: services.gatewayAuth,
+        bodyLimit: BODY_LIMIT_BYTES,
+      });
+      done();
+    },
+    { prefix: '/mcp' },
   );
 
   // SCIM 2.0 (RFC 7644): its own scope, authenticated by each connection's token, with SCIM errors.

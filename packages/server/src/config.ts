@@ -45,6 +45,11 @@ export interface Config {
   approvalTtlMinutes: number;
   /** The access index's loaded workspaces (docs/operations.md, "Many workspaces"). */
   index: IndexConfig;
+  /**
+   * ROSTER_MCP_UPSTREAM_TIMEOUT_MS: how long the MCP gateway waits for an upstream MCP server
+   * (connecting, and each request) before it answers the client an error (docs/agents.md).
+   */
+  mcpUpstreamTimeoutMs: number;
   console: ConsoleConfig;
   webhooks: WebhookConfig;
   /** ROSTER_METRICS_TOKEN: when set, /metrics wants it as a bearer token. */
@@ -276,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loadWaitMs: integer(env, 'ROSTER_INDEX_LOAD_WAIT_MS', 2_000, 1, 600_000),
       warmAtStart: flag(env, 'ROSTER_INDEX_WARM', true),
     },
+    mcpUpstreamTimeoutMs: integer(env, 'ROSTER_MCP_UPSTREAM_TIMEOUT_MS', 30_000, 100, 600_000),
     console: loadConsoleConfig(env),
     webhooks: webhookConfig(env),
     metricsToken: optional(env.ROSTER_METRICS_TOKEN),

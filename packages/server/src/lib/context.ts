@@ -3,7 +3,8 @@
  * plugin; every service function takes it first, so workspace isolation is never optional.
  */
 export interface Actor {
-  type: 'api_client' | 'member' | 'end_user' | 'platform' | 'system' | 'invitee';
+  /** `agent`: an agent identity calling through the MCP gateway (modules/gateway). */
+  type: 'api_client' | 'member' | 'end_user' | 'platform' | 'system' | 'invitee' | 'agent';
   id: string | null;
   name: string | null;
 }

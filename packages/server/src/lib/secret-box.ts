@@ -1,7 +1,8 @@
 /**
- * Encryption of secrets Roster must use again (OIDC client secrets, webhook signing secrets) at
- * rest. Such a secret cannot be hashed like API tokens: Roster has to present it to the
- * provider's token endpoint, or sign deliveries with it. So it is encrypted with AES-256-GCM
+ * Encryption of secrets Roster must use again, at rest: OIDC client secrets (presented to the
+ * provider's token endpoint), webhook signing secrets (deliveries are signed with them) and the
+ * headers of an MCP server feature's upstream (sent to the upstream, modules/gateway). They cannot
+ * be hashed like API tokens. So it is encrypted with AES-256-GCM
  * under a key that is NOT in the database: a stolen database dump alone does not reveal secrets.
  *
  * The key comes from ROSTER_SECRET_KEY (any string of 32+ characters; every server of a cluster
@@ -41,6 +42,13 @@ function readOrCreateKeyFile(dataDir: string): Buffer {
     return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
   }
 }
+
+/** The HKDF info of each kind of secret: one master key, a separate key per purpose. */
+export const SECRET_PURPOSES = {
+  ssoClientSecret: 'roster sso oidc client secret',
+  upstreamHeaders: 'roster mcp upstream headers',
+  webhookSigningSecret: 'roster webhook signing secret',
+} as const;
 
 /**
  * A box for one kind of secret (`purpose` derives its own key from the master key). The key is

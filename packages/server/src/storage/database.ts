@@ -486,6 +486,38 @@ export interface ScimGroupsTable {
   updated_at: string;
 }
 
+/** The upstream MCP server of an `mcp_server` feature (migration 0014, docs/agents.md). */
+export interface FeatureUpstreamsTable {
+  feature_id: number;
+  workspace_id: number;
+  url: string;
+  /** JSON object: header name → AES-256-GCM ciphertext (lib/secret-box.ts), never the value. */
+  headers_encrypted: string;
+  updated_at: string;
+}
+/** Agent identities: they call MCP tools through the gateway on behalf of one end user. */
+export interface AgentsTable {
+  id: Id;
+  workspace_id: number;
+  environment_id: number;
+  end_user_id: number;
+  name: string;
+  /** SHA-256 of the token (lib/secrets.ts), shown once. */
+  token_hash: string;
+  token_prefix: string;
+  disabled: Flag;
+  expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+  rotated_at: string | null;
+}
+/** The features an agent may use; `tools` (JSON array) limits it to those tools, null: all. */
+export interface AgentFeaturesTable {
+  agent_id: number;
+  feature_id: number;
+  tools: string | null;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   environments: EnvironmentsTable;
@@ -524,6 +556,9 @@ export interface Database {
   scim_groups: ScimGroupsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  feature_upstreams: FeatureUpstreamsTable;
+  agents: AgentsTable;
+  agent_features: AgentFeaturesTable;
 }
 
 export type Db = Kysely<Database>;

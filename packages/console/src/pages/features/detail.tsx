@@ -289,13 +289,19 @@ export function FeatureDetailPage({ id }: { id: number }) {
     >
       <Tabs
         label="Feature sections"
-        tabs={['End user access', 'Policies']}
+        tabs={
+          feature.kind === 'mcp_server'
+            ? ['End user access', 'Policies', 'Upstream']
+            : ['End user access', 'Policies']
+        }
         active={tab}
         onChange={setTab}
       />
       <TabPanel tab={tab}>
         {tab === 'Policies' ? (
           <FeaturePolicies feature={feature} />
+        ) : tab === 'Upstream' ? (
+          <FeatureUpstream feature={feature} onSaved={features.reload} />
         ) : (
           <FeatureAccess feature={feature} />
         )}
@@ -445,5 +451,103 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
         />
       )}
     </>
+  );
+}
+
+/**
+ * The upstream MCP server of an MCP server feature: where Roster's gateway forwards the calls it
+ * allows (docs/agents.md). Header values are secrets: the API shows their names only, so the form
+ * replaces them only when a header is given.
+ */
+function FeatureUpstream({ feature, onSaved }: { feature: Feature; onSaved: () => void }) {
+  const canWrite = useCanWrite(feature.environment_type);
+  const [editing, setEditing] = useState(false);
+  const [url, setUrl] = useState(feature.upstream?.url ?? '');
+  const [headerName, setHeaderName] = useState('');
+  const [headerValue, setHeaderValue] = useState('');
+  const { pending, error, run } = useAction();
+  const save = async () => {
+    const result = await run(() =>
+      call('updateFeature', {
+        params: { id: feature.id },
+        body: {
+          upstream: {
+            url,
+            ...(headerName.trim() === '' ? {} : { headers: { [headerName.trim()]: headerValue } }),
+          },
+        },
+      }),
+    );
+    if (result !== undefined) {
+      setEditing(false);
+      setHeaderValue('');
+      onSaved();
+    }
+  };
+  return (
+    <section aria-label="Upstream MCP server">
+      {feature.upstream === undefined ? (
+        <p>No upstream yet: the gateway answers 404 for this feature until one is set.</p>
+      ) : (
+        <dl className="facts">
+          <dt>URL</dt>
+          <dd className="mono">{feature.upstream.url}</dd>
+          <dt>Headers sent</dt>
+          <dd>
+            {feature.upstream.header_names.length === 0
+              ? 'None'
+              : `${feature.upstream.header_names.join(', ')} (values stored encrypted, never shown)`}
+          </dd>
+          <dt>Gateway URL for agents</dt>
+          <dd className="mono">{`${window.location.origin}/mcp/${String(feature.id)}`}</dd>
+        </dl>
+      )}
+      {canWrite && (
+        <button
+          type="button"
+          className="button"
+          onClick={() => {
+            setEditing(true);
+          }}
+        >
+          {feature.upstream === undefined ? 'Set upstream' : 'Edit upstream'}
+        </button>
+      )}
+      {editing && (
+        <FormDialog
+          title="Upstream MCP server"
+          submitLabel="Save"
+          onSubmit={save}
+          onCancel={() => {
+            setEditing(false);
+          }}
+          pending={pending}
+          ready={url.trim() !== ''}
+          error={error}
+        >
+          <TextField
+            label="URL"
+            required
+            value={url}
+            onChange={setUrl}
+            placeholder="https://…/mcp"
+          />
+          <TextField
+            label="Header name"
+            hint="Optional. Given, it replaces the stored headers; empty keeps them."
+            value={headerName}
+            onChange={setHeaderName}
+            placeholder="Authorization"
+          />
+          <TextField
+            label="Header value"
+            type="password"
+            autoComplete="off"
+            value={headerValue}
+            onChange={setHeaderValue}
+          />
+        </FormDialog>
+      )}
+    </section>
   );
 }

@@ -118,6 +118,37 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
   noteChangeRecorded();
 }
 
+/**
+ * Log entries written in one statement, names given: the MCP gateway's tool calls
+ * (modules/gateway/tool-call-recorder.ts), flushed in batches off the call path. They record no
+ * change, so they do not mark a request for an index sync (noteChangeRecorded): other instances
+ * read them from the change log like any event and ignore them.
+ */
+export async function insertLogEvents(
+  db: Executor,
+  entries: readonly (AuditEntry & { targetName: string | null })[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  await db
+    .insertInto('audit_events')
+    .values(
+      entries.map((entry) => ({
+        workspace_id: entry.workspaceId,
+        actor_type: entry.actor.type,
+        actor_id: entry.actor.id,
+        actor_name: entry.actor.name,
+        action: entry.action,
+        target_type: entry.targetType,
+        target_id: entry.targetId === null ? null : String(entry.targetId),
+        target_name: entry.targetName,
+        before_json: entry.before === undefined ? null : toJson(entry.before),
+        after_json: entry.after === undefined ? null : toJson(entry.after),
+        created_at: entry.createdAt,
+      })),
+    )
+    .execute();
+}
+
 type AuditFilter = Omit<ListAuditEventsQuery, 'page[number]' | 'page[size]'>;
 
 function filtered(db: Executor, workspaceId: number, filter: AuditFilter) {

@@ -10,6 +10,7 @@
  * both import it without importing each other's runtime code.
  */
 export const CHANGE_TARGET_TYPES = [
+  'agent',
   'api_client',
   'approval_request',
   'end_user',

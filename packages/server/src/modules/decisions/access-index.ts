@@ -723,6 +723,9 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
     // Not index data. API clients: the authentication cache subscribes to the feed itself.
     // Invitations become members through a `member` event; approval requests are read by the
     // decision that uses them (end-user-decisions.ts); SSO settings and webhooks hold no access.
+    // Agents: the gateway's agent cache subscribes itself (agents.service.ts); their tool calls
+    // (`agent.tool_call`) are log entries only.
+    case 'agent':
     case 'api_client':
     case 'member_invitation':
     case 'approval_request':

@@ -235,3 +235,40 @@ export function listGrantsForUser(db: Executor, endUserId: number, groupIds: num
     .orderBy('fg.id')
     .execute();
 }
+
+// --- the upstream of an MCP server feature (the gateway's target, modules/gateway) -------------
+
+export function findFeatureUpstream(db: Executor, featureId: number) {
+  return db
+    .selectFrom('feature_upstreams')
+    .selectAll()
+    .where('feature_id', '=', featureId)
+    .executeTakeFirst();
+}
+
+export function findFeatureUpstreams(db: Executor, featureIds: number[]) {
+  if (featureIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('feature_upstreams')
+    .selectAll()
+    .where('feature_id', 'in', featureIds)
+    .execute();
+}
+
+export async function upsertFeatureUpstream(db: Executor, row: NewRow<'feature_upstreams'>) {
+  await db
+    .insertInto('feature_upstreams')
+    .values(row)
+    .onConflict((oc) =>
+      oc.column('feature_id').doUpdateSet({
+        url: row.url,
+        headers_encrypted: row.headers_encrypted,
+        updated_at: row.updated_at,
+      }),
+    )
+    .execute();
+}
+
+export async function deleteFeatureUpstream(db: Executor, featureId: number) {
+  await db.deleteFrom('feature_upstreams').where('feature_id', '=', featureId).execute();
+}

@@ -38,7 +38,10 @@ import {
   deleteDirectGrantsInEnvironment,
   deleteFeature,
   deleteFeatureGrants,
+  deleteFeatureUpstream,
   findFeatureById,
+  findFeatureUpstream,
+  findFeatureUpstreams,
   findFeatureByNameKey,
   insertFeature,
   insertFeatureGrants,
@@ -46,8 +49,12 @@ import {
   listFeatures,
   listGrantsForUser,
   updateFeature,
+  upsertFeatureUpstream,
   type FeatureRow,
 } from './features.repository.js';
+import type { SecretBox } from '../../lib/secret-box.js';
+import type { Row } from '../../storage/database.js';
+import { checkUpstreamUrl, sealUpstreamHeaders, toFeatureUpstream } from './features.upstream.js';
 import type { FeatureGrantsOfUser } from '../end-users/end-users.service.js';
 
 /** The feature grants the end-user directory shows and revokes (passed to it by app.ts). */
@@ -56,13 +63,14 @@ export const featureGrantsOfUser: FeatureGrantsOfUser = {
   revokeDirectInEnvironment: deleteDirectGrantsInEnvironment,
 };
 
-export function toFeature(row: FeatureRow): Feature {
+export function toFeature(row: FeatureRow, upstream?: Row<'feature_upstreams'>): Feature {
   return {
     id: row.id,
     name: row.name,
     kind: row.kind as FeatureKind,
     description: row.description,
     environment_type: row.environment_type,
+    ...(upstream === undefined ? {} : { upstream: toFeatureUpstream(upstream) }),
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
@@ -70,8 +78,58 @@ export function toFeature(row: FeatureRow): Feature {
 
 const normalisedName = (name: string | undefined) => nameAndKey(name, 'feature.name_blank');
 
-export function createFeaturesService(deps: { db: Db; clock: Clock }) {
+export function createFeaturesService(deps: {
+  db: Db;
+  clock: Clock;
+  /** Seals the header values of MCP server upstreams (features.upstream.ts). */
+  secrets: SecretBox;
+}) {
   const now = () => isoNow(deps.clock);
+
+  /** The feature with its upstream, as the API shows it. */
+  async function featureOut(db: Executor, row: FeatureRow): Promise<Feature> {
+    return toFeature(row, await findFeatureUpstream(db, row.id));
+  }
+
+  /**
+   * Sets (or with null removes) the upstream of an MCP server feature, in the caller's
+   * transaction. Answers what the audit event records of it: the URL and header names only.
+   */
+  async function writeUpstream(
+    trx: Executor,
+    ctx: RequestContext,
+    feature: { id: number; kind: string },
+    upstream: CreateFeatureBody['upstream'],
+  ): Promise<{ url: string; header_names: string[] } | null | undefined> {
+    if (upstream === undefined) return undefined;
+    if (upstream === null) {
+      await deleteFeatureUpstream(trx, feature.id);
+      return null;
+    }
+    if (feature.kind !== 'mcp_server') {
+      throw badRequest(
+        'feature.upstream_kind',
+        'Only an mcp_server feature has an upstream MCP server',
+      );
+    }
+    const url = checkUpstreamUrl(upstream.url);
+    const stored = await findFeatureUpstream(trx, feature.id);
+    const headers = sealUpstreamHeaders(
+      deps.secrets,
+      { workspaceId: ctx.workspaceId, featureId: feature.id },
+      upstream.headers,
+      stored?.headers_encrypted,
+    );
+    const row = {
+      feature_id: feature.id,
+      workspace_id: ctx.workspaceId,
+      url,
+      headers_encrypted: headers,
+      updated_at: now(),
+    };
+    await upsertFeatureUpstream(trx, row);
+    return toFeatureUpstream(row);
+  }
 
   async function requireFeature(
     db: Executor,
@@ -170,11 +228,23 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
         { environmentTypes, kind: query.kind },
         page,
       );
-      return paged(rows.map(toFeature), total, page);
+      const upstreams = new Map(
+        (
+          await findFeatureUpstreams(
+            deps.db,
+            rows.filter((r) => r.kind === 'mcp_server').map((r) => r.id),
+          )
+        ).map((u) => [u.feature_id, u]),
+      );
+      return paged(
+        rows.map((r) => toFeature(r, upstreams.get(r.id))),
+        total,
+        page,
+      );
     },
 
     async getFeature(ctx: RequestContext, id: number): Promise<Feature> {
-      return toFeature(await requireFeature(deps.db, ctx, id));
+      return featureOut(deps.db, await requireFeature(deps.db, ctx, id));
     },
 
     async createFeature(ctx: RequestContext, body: CreateFeatureBody): Promise<Feature> {
@@ -193,12 +263,18 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
           created_at: now(),
           updated_at: now(),
         });
+        const upstream = await writeUpstream(trx, ctx, row, body.upstream);
         await recordChange(trx, ctx, now(), 'feature.created', ['feature', row.id], {
-          after: { name, kind: body.kind, environment_type: environment.type },
+          after: {
+            name,
+            kind: body.kind,
+            environment_type: environment.type,
+            ...(upstream === undefined || upstream === null ? {} : { upstream }),
+          },
         });
         return row.id;
       });
-      return toFeature(await requireFeature(deps.db, ctx, id));
+      return featureOut(deps.db, await requireFeature(deps.db, ctx, id));
     },
 
     async updateFeature(
@@ -216,12 +292,24 @@ export function createFeaturesService(deps: { db: Db; clock: Clock }) {
           ...(body.description === undefined ? {} : { description: body.description }),
         };
         await updateFeature(trx, id, { ...changes, updated_at: now() });
+        const before = await findFeatureUpstream(trx, id);
+        const upstream = await writeUpstream(trx, ctx, feature, body.upstream);
         await recordChange(trx, ctx, now(), 'feature.updated', ['feature', id], {
-          before: { name: feature.name, description: feature.description },
-          after: { name: changes.name, description: changes.description },
+          before: {
+            name: feature.name,
+            description: feature.description,
+            ...(upstream === undefined
+              ? {}
+              : { upstream: before === undefined ? null : toFeatureUpstream(before) }),
+          },
+          after: {
+            name: changes.name,
+            description: changes.description,
+            ...(upstream === undefined ? {} : { upstream }),
+          },
         });
       });
-      return toFeature(await requireFeature(deps.db, ctx, id));
+      return featureOut(deps.db, await requireFeature(deps.db, ctx, id));
     },
 
     /** Deletes the feature with its grants, policies and approval requests (foreign keys cascade). */

@@ -10,6 +10,7 @@
  * system roles and groups, each environment's `Everyone` end-user group, and the groups a SCIM
  * connection manages. A document may refer to them (a grant to `All collaborators`).
  */
+import type { SecretBox } from '../../lib/secret-box.js';
 import type {
   PlanKind,
   PlanStep,
@@ -461,7 +462,12 @@ function checkDocument(doc: WorkspaceDocument, state: WorkspaceState): void {
   });
 }
 
-export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
+export function createWorkspaceConfigService(deps: {
+  db: Db;
+  clock: Clock;
+  /** The features service's box for MCP upstream headers (a document never carries them). */
+  secrets: SecretBox;
+}) {
   const now = () => isoNow(deps.clock);
 
   async function requireWholeWorkspace(ctx: RequestContext): Promise<void> {
@@ -484,7 +490,7 @@ export function createWorkspaceConfigService(deps: { db: Db; clock: Clock }) {
     const projects = createProjectsService({ db, clock });
     const grants = createGrantsService({ db, clock, projects });
     const endUserGroups = createEndUserGroupsService({ db, clock });
-    const features = createFeaturesService({ db, clock });
+    const features = createFeaturesService({ db, clock, secrets: deps.secrets });
     const policies = createPoliciesService({ db, clock });
     const plan = new Plan();
 

@@ -1,0 +1,58 @@
+/**
+ * A Roster instance for `npm run bench:gateway`, in its own process so that its CPU time is the
+ * gateway's alone: builds the app from packages/server/dist on the given database, listens on
+ * 127.0.0.1, tells the parent its port, and answers `cpu` messages with process.cpuUsage().
+ * Arguments: database URL (a SQLite file or postgres://), data directory, `first` (migrate and
+ * create the default workspace) or `next`.
+ */
+import process from 'node:process';
+import { buildApp } from '../packages/server/dist/app.js';
+import { loadConfig } from '../packages/server/dist/config.js';
+import { migrateToLatest, openStore } from '../packages/server/dist/storage/connect.js';
+
+const [databaseUrl, dataDir, role, token] = process.argv.slice(2);
+const config = loadConfig({
+  PORT: '0',
+  ROSTER_DATA_DIR: dataDir,
+  ROSTER_DATABASE_URL: databaseUrl,
+  ROSTER_ADMIN_TOKEN: token,
+  ROSTER_RATE_LIMIT_PER_MINUTE: '0',
+  ROSTER_PUBLIC_URL: 'http://127.0.0.1',
+  // Every instance of a cluster needs the same key (upstream headers are sealed with it).
+  ROSTER_SECRET_KEY: 'bench-secret-key-0123456789-abcdefghij',
+});
+const store = openStore({ url: config.databaseUrl });
+if (role === 'first') await migrateToLatest(store);
+const { app, services } = await buildApp({ store, config, logger: false });
+if (role === 'first') await services.workspaces.ensureDefaultWorkspace(config.adminToken);
+await app.listen({ port: 0, host: '127.0.0.1' });
+process.send({ type: 'ready', port: app.server.address().port });
+// BENCH_PROF=dir: a CPU profile of the measured calls only (between the parent's cpu readings).
+let profiler;
+if (process.env.BENCH_PROF) {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  process.on('message', async (m) => {
+    if (m.type === 'profile-start') await profiler.post('Profiler.start');
+    if (m.type === 'profile-stop') {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(
+        `${process.env.BENCH_PROF}/gateway-${process.pid}.cpuprofile`,
+        JSON.stringify(profile),
+      );
+    }
+  });
+}
+process.on('message', (m) => {
+  if (m.type === 'cpu') process.send({ type: 'cpu', usage: process.cpuUsage() });
+  if (m.type === 'stats') process.send({ type: 'stats', toolCalls: services.toolCalls.stats });
+});
+process.on('disconnect', () => {
+  void app
+    .close()
+    .then(() => store.close())
+    .then(() => process.exit(0));
+});

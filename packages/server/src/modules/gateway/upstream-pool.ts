@@ -1,0 +1,297 @@
+/**
+ * The gateway's side as an MCP client: one SDK Client (Streamable HTTP) per upstream, connected on
+ * first use and shared by every caller of that feature (the protocol multiplexes requests by ID,
+ * so concurrent calls of many agents share it without mixing: each answer goes back to the
+ * request that asked). The upstream gets only the feature's configured headers, never a caller's
+ * token.
+ *
+ * Failure handling: every request has the configured timeout (ROSTER_MCP_UPSTREAM_TIMEOUT_MS).
+ * A timeout, a refused connection, an HTTP error or an answer that is not MCP closes that client
+ * and the caller gets a clear MCP error; the next call connects afresh, so a restarted upstream
+ * works again at once. An error the upstream itself answers (a JSON-RPC error) passes through.
+ * A feature change (its upstream edited, the feature deleted), on any instance, reaches the pool
+ * through the change feed and drops the feature's client and settings.
+ */
+import { setMaxListeners } from 'node:events';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ErrorCode, McpError, ResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { Db } from '../../storage/database.js';
+import { AppError } from '../../lib/errors.js';
+import type { SecretBox } from '../../lib/secret-box.js';
+import type { ChangeSubscriptions } from '../audit/change-feed.js';
+import { findFeatureUpstream } from '../features/features.repository.js';
+import { openUpstreamHeaders } from '../features/features.upstream.js';
+
+export interface UpstreamConfig {
+  featureId: number;
+  url: URL;
+  headers: Record<string, string>;
+}
+
+/** Why a request to the upstream failed, when the upstream did not answer it with an error. */
+export type UpstreamFailure = 'timeout' | 'unreachable';
+
+/**
+ * An error a gateway handler throws for the SDK to answer as a JSON-RPC error (it sends `code`,
+ * `message` and `data` of what a handler throws). Not an McpError: that one's message starts with
+ * "MCP error <code>: ", which the client would then print twice.
+ */
+export class RpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** A failure of the upstream as a client sees it: an MCP error naming the upstream and the cause. */
+export class UpstreamError extends RpcError {
+  constructor(
+    readonly failure: UpstreamFailure,
+    message: string,
+  ) {
+    super(ErrorCode.InternalError, message, { upstream_status: failure });
+  }
+}
+
+type Result = Record<string, unknown>;
+
+const PREFIX = /^MCP error -?\d+: /;
+
+const sharedValidator = new AjvJsonSchemaValidator();
+
+/**
+ * fetch for the upstream transport. The SDK passes its transport's one AbortSignal to every
+ * request, and fetch's abort listeners on a shared signal pile up until garbage collection (a
+ * MaxListenersExceededWarning, and CPU spent walking them on every request). Each request gets
+ * its own signal instead, aborted when the transport's is (a closed connection still aborts its
+ * requests in flight), and the listener is removed when the request settles.
+ */
+const upstreamFetch: typeof fetch = async (input, init) => {
+  const shared = init?.signal;
+  if (shared === undefined || shared === null) return fetch(input, init);
+  if (shared.aborted) throw shared.reason;
+  // One listener per request in flight (removed when it settles): as many as concurrent calls.
+  setMaxListeners(0, shared);
+  const own = new AbortController();
+  const abort = () => {
+    own.abort(shared.reason);
+  };
+  shared.addEventListener('abort', abort, { once: true });
+  try {
+    return await fetch(input, { ...init, signal: own.signal });
+  } finally {
+    shared.removeEventListener('abort', abort);
+  }
+};
+
+interface Connection {
+  client: Client;
+  /** Requests sent on this connection; a 404 on a used one means the upstream lost the session. */
+  used: boolean;
+}
+
+export class UpstreamPool {
+  private readonly configs = new Map<number, Promise<UpstreamConfig | undefined>>();
+  private readonly connections = new Map<number, Promise<Connection>>();
+  /** The connection each entry of `connections` resolved to, to drop it synchronously. */
+  private readonly resolved = new Map<number, Connection>();
+  /** Bumped per feature by each change: a lookup that started before one does not fill the cache. */
+  private readonly generations = new Map<number, number>();
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      secrets: SecretBox;
+      timeoutMs: number;
+      changes: ChangeSubscriptions;
+    },
+  ) {
+    deps.changes.subscribe((events) => {
+      for (const event of events) {
+        if (event.targetType !== 'feature') continue;
+        const id = event.targetId;
+        if (id !== null && /^\d+$/.test(id)) this.forget(Number(id));
+        else this.forgetAll();
+      }
+    });
+  }
+
+  /** The upstream of a feature (cached until the feature changes), or undefined when it has none. */
+  config(featureId: number): Promise<UpstreamConfig | undefined> {
+    const cached = this.configs.get(featureId);
+    if (cached !== undefined) return cached;
+    const generation = this.generations.get(featureId) ?? 0;
+    const loading = (async () => {
+      const row = await findFeatureUpstream(this.deps.db, featureId);
+      if (row === undefined) return undefined;
+      let headers: Record<string, string>;
+      try {
+        headers = openUpstreamHeaders(this.deps.secrets, row);
+      } catch {
+        // Sealed under another key: another instance's key file, or ROSTER_SECRET_KEY changed.
+        throw new AppError(
+          503,
+          'gateway.upstream_secret',
+          `The upstream headers of feature ${String(featureId)} cannot be decrypted with this server's secret key: every instance needs the same ROSTER_SECRET_KEY (or set the upstream again)`,
+        );
+      }
+      return { featureId, url: new URL(row.url), headers };
+    })();
+    this.configs.set(featureId, loading);
+    loading.then(
+      () => {
+        if ((this.generations.get(featureId) ?? 0) !== generation) this.configs.delete(featureId);
+      },
+      () => this.configs.delete(featureId),
+    );
+    return loading;
+  }
+
+  /**
+   * Sends one request to the feature's upstream and answers its result as the upstream gave it
+   * (checked to be a JSON-RPC result object only; the caller checks the shape it needs).
+   */
+  async request(
+    config: UpstreamConfig,
+    label: string,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): Promise<Result> {
+    let connection = await this.connect(config, label);
+    try {
+      return await this.send(connection, method, params);
+    } catch (error) {
+      // The upstream restarted and forgot the session (404): nothing ran, so connect and resend.
+      if (error instanceof StreamableHTTPError && error.code === 404 && connection.used) {
+        this.drop(config.featureId, connection);
+        connection = await this.connect(config, label);
+        try {
+          return await this.send(connection, method, params);
+        } catch (retryError) {
+          throw this.failure(config.featureId, connection, label, retryError);
+        }
+      }
+      throw this.failure(config.featureId, connection, label, error);
+    } finally {
+      connection.used = true;
+    }
+  }
+
+  /** Closes every upstream connection (the app's onClose). */
+  async close(): Promise<void> {
+    const open = [...this.connections.values()];
+    this.connections.clear();
+    this.resolved.clear();
+    this.configs.clear();
+    await Promise.allSettled(open.map(async (c) => (await c).client.close()));
+  }
+
+  private send(
+    connection: Connection,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ) {
+    return connection.client.request(
+      { method, ...(params === undefined ? {} : { params }) },
+      ResultSchema,
+      { timeout: this.deps.timeoutMs },
+    ) as Promise<Result>;
+  }
+
+  private connect(config: UpstreamConfig, label: string): Promise<Connection> {
+    const existing = this.connections.get(config.featureId);
+    if (existing !== undefined) return existing;
+    const connecting = (async () => {
+      const client = new Client(
+        { name: 'roster-mcp-gateway', version: '0.1.0' },
+        { jsonSchemaValidator: sharedValidator },
+      );
+      const transport = new StreamableHTTPClientTransport(config.url, {
+        requestInit: { headers: config.headers },
+        fetch: upstreamFetch,
+      });
+      // Errors of the background stream (a GET the upstream may refuse) are not a call's errors.
+      client.onerror = () => undefined;
+      try {
+        await client.connect(transport, { timeout: this.deps.timeoutMs });
+      } catch (error) {
+        await client.close().catch(() => undefined);
+        throw error;
+      }
+      return { client, used: false };
+    })();
+    this.connections.set(config.featureId, connecting);
+    // Registered before the caller's handler below, so it runs first.
+    connecting.then(
+      (connection) => {
+        if (this.connections.get(config.featureId) === connecting)
+          this.resolved.set(config.featureId, connection);
+      },
+      () => {
+        if (this.connections.get(config.featureId) === connecting)
+          this.connections.delete(config.featureId);
+      },
+    );
+    return connecting.catch((error: unknown) => {
+      throw this.describe(label, error);
+    });
+  }
+
+  /** The error a caller gets: the upstream's own JSON-RPC error as it is, else an UpstreamError. */
+  private failure(featureId: number, connection: Connection, label: string, error: unknown): Error {
+    if (
+      error instanceof McpError &&
+      error.code !== (ErrorCode.RequestTimeout as number) &&
+      error.code !== (ErrorCode.ConnectionClosed as number)
+    ) {
+      // Answered by the upstream: the connection is fine; passed on as the upstream said it.
+      return new RpcError(error.code, error.message.replace(PREFIX, ''), error.data);
+    }
+    this.drop(featureId, connection);
+    return this.describe(label, error);
+  }
+
+  private describe(label: string, error: unknown): UpstreamError {
+    if (error instanceof UpstreamError) return error;
+    if (error instanceof McpError && error.code === (ErrorCode.RequestTimeout as number)) {
+      return new UpstreamError(
+        'timeout',
+        `The upstream MCP server of ${label} did not answer within ${String(this.deps.timeoutMs)} ms`,
+      );
+    }
+    const cause = error instanceof Error ? error.message.replace(PREFIX, '') : String(error);
+    return new UpstreamError(
+      'unreachable',
+      `The upstream MCP server of ${label} is unreachable or did not answer in MCP: ${cause.slice(0, 300)}`,
+    );
+  }
+
+  private drop(featureId: number, connection: Connection): void {
+    if (this.resolved.get(featureId) === connection) {
+      this.resolved.delete(featureId);
+      this.connections.delete(featureId);
+    }
+    void connection.client.close().catch(() => undefined);
+  }
+
+  private forget(featureId: number): void {
+    this.generations.set(featureId, (this.generations.get(featureId) ?? 0) + 1);
+    this.configs.delete(featureId);
+    const connection = this.connections.get(featureId);
+    this.connections.delete(featureId);
+    this.resolved.delete(featureId);
+    void connection?.then((c) => c.client.close()).catch(() => undefined);
+  }
+
+  private forgetAll(): void {
+    for (const id of [...this.configs.keys(), ...this.connections.keys()]) this.forget(id);
+  }
+}
