@@ -239,6 +239,8 @@ export function createGatewayService(deps: {
      * workspace's or environment's) or has no upstream; 403 when the agent may not use it.
      */
     async target(caller: GatewayCaller, rawFeatureId: string): Promise<GatewayTarget> {
+      // Workspaces load on first use: wait for the caller's (a 503 with Retry-After past the bound).
+      await deps.index.readyEndUsers(caller.workspaceId);
       const featureId = /^\d{1,10}$/.test(rawFeatureId) ? Number(rawFeatureId) : NaN;
       const feature = Number.isSafeInteger(featureId) ? featureOf(caller, featureId) : undefined;
       if (feature === undefined) throw notFound('feature.not_found', 'Feature not found');
