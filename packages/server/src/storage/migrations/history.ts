@@ -17,6 +17,7 @@ import { scimActiveUnassignedMigration } from './0009-scim-active-unassigned.js'
 import { auditTargetNameMigration } from './0010-audit-target-name.js';
 import { legacyRoleProjectsMigration } from './0011-legacy-role-projects.js';
 import { agentsMigration } from './0014-agents.js';
+import { oauthMigration } from './0019-oauth.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -31,6 +32,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0010-audit-target-name', auditTargetNameMigration],
   ['0011-legacy-role-projects', legacyRoleProjectsMigration],
   ['0014-agents', agentsMigration],
+  ['0019-oauth', oauthMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
