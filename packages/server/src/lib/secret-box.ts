@@ -46,6 +46,7 @@ function readOrCreateKeyFile(dataDir: string): Buffer {
 export const SECRET_PURPOSES = {
   ssoClientSecret: 'roster sso oidc client secret',
   upstreamHeaders: 'roster mcp upstream headers',
+  oauth: 'roster oauth clients and signing key',
 } as const;
 
 /**

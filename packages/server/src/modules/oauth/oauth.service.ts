@@ -17,7 +17,6 @@ import Provider, {
   type AccessToken,
   type KoaContextWithOIDC,
 } from 'oidc-provider';
-import type { Clock } from '../../lib/clock.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { Db } from '../../storage/database.js';
 import { createOauthAdapterFactory, deleteExpiredOauthRecords } from './oauth.adapter.js';
@@ -58,10 +57,12 @@ interface KeyMaterial {
   cookieKey: string;
 }
 
-export function createOauthService(deps: { db: Db; clock: Clock; secrets: SecretBox; publicUrl: string }) {
+export function createOauthService(deps: { db: Db; secrets: SecretBox; publicUrl: string }) {
   const base = deps.publicUrl.replace(/\/+$/, '');
   const publicUrl = new URL(base);
-  const now = () => deps.clock.now();
+  // The library judges expiry by the system clock (its own Date.now); the storage's expiry must
+  // agree with it, so both use the system clock, not Roster's injectable one.
+  const now = () => new Date();
   const adapter = createOauthAdapterFactory({ db: deps.db, secrets: deps.secrets, now });
 
   /** The feature ID of a gateway URL of this server, or undefined. */
@@ -173,6 +174,8 @@ export function createOauthService(deps: { db: Db; clock: Clock; secrets: Secret
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: 'none',
+        // Roster's one signing key is an EC P-256 key.
+        id_token_signed_response_alg: 'ES256',
       },
       // PKCE for every client, public or not (S256 is the only method the library accepts).
       pkce: { required: () => true },
@@ -229,7 +232,7 @@ export function createOauthService(deps: { db: Db; clock: Clock; secrets: Secret
           new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
         const scopes = String(params?.scope ?? '')
           .split(' ')
-          .filter((s) => s === 'openid' || s === 'offline_access');
+          .filter((s) => s === 'openid' || s === 'offline_access' || s === MCP_SCOPE);
         if (scopes.length > 0) grant.addOIDCScope(scopes.join(' '));
         const resource = params?.resource;
         for (const r of Array.isArray(resource) ? resource : [resource]) {
@@ -249,6 +252,11 @@ export function createOauthService(deps: { db: Db; clock: Clock; secrets: Secret
     return provider;
   }
 
+  const environments = new Map<
+    number,
+    { workspaceId: number; environmentId: number; environmentType: string }
+  >();
+
   let providing: Promise<Provider> | undefined;
   const provider = (): Promise<Provider> => {
     providing ??= build().catch((error: unknown) => {
@@ -260,6 +268,8 @@ export function createOauthService(deps: { db: Db; clock: Clock; secrets: Secret
 
   return {
     provider,
+    /** ROSTER_PUBLIC_URL without a trailing slash: the issuer. */
+    base,
     gatewayFeature,
     resourceWorkspace,
     /** The public URL's host and scheme, which the provider builds every URL from. */
@@ -312,6 +322,30 @@ export function createOauthService(deps: { db: Db; clock: Clock; secrets: Secret
       if (remaining <= 0) return undefined;
       await interaction.save(remaining);
       return interaction.returnTo;
+    },
+
+    /**
+     * The workspace and environment of a feature, for a gateway call with an OAuth token. Cached:
+     * a feature never moves; a deleted one is refused by the gateway's decision anyway.
+     */
+    async featureEnvironment(featureId: number) {
+      const cached = environments.get(featureId);
+      if (cached !== undefined) return cached;
+      const row = await deps.db
+        .selectFrom('features')
+        .innerJoin('environments', 'environments.id', 'features.environment_id')
+        .select([
+          'features.workspace_id as workspaceId',
+          'features.environment_id as environmentId',
+          'environments.type as environmentType',
+        ])
+        .where('features.id', '=', featureId)
+        .where('features.kind', '=', 'mcp_server')
+        .executeTakeFirst();
+      if (row === undefined) return undefined;
+      if (environments.size >= 10_000) environments.clear();
+      environments.set(featureId, row);
+      return row;
     },
 
     cleanup: () => deleteExpiredOauthRecords(deps.db, now()),

@@ -1,0 +1,355 @@
+/**
+ * Interactive MCP clients through the gateway with OAuth (docs/agents.md), end to end with the MCP
+ * SDK's own OAuth client (an OAuthClientProvider that follows the browser redirects in code)
+ * against oidc-provider standing in for the company IdP: discovery from the gateway's 401 (RFC
+ * 9728 protected-resource metadata, then RFC 8414), dynamic registration (RFC 7591), the
+ * authorization code with PKCE, the person's sign-in at the workspace's OIDC connection, the
+ * token bound to the gateway URL (RFC 8707), then tools/list and tools/call as that end user; a
+ * lock stopping the next call, a token for feature A refused on feature B, a revoked token
+ * refused with the spec's 401, a locked person refused at sign-in, and bad input on every OAuth
+ * endpoint answered with the protocol's errors (never a 500).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from '@modelcontextprotocol/sdk/shared/auth.js';
+import { startRoster, type Roster } from '../helpers/roster.js';
+import { startUpstream, type Upstream } from '../helpers/mcp-upstream.js';
+import { Browser, startOidcProvider, type OidcProvider } from './oidc-provider.js';
+
+const PUBLIC_URL = 'http://roster.test';
+const SSO_CLIENT = {
+  clientId: 'roster-oauth-test',
+  clientSecret: 'roster-oauth-test-secret',
+  redirectUri: `${PUBLIC_URL}/sso/oidc/callback`,
+};
+/** The MCP client's redirect URI: never contacted, the test reads the code from the redirect. */
+const CLIENT_REDIRECT = 'http://127.0.0.1:9/mcp-client/callback';
+
+let roster: Roster;
+let upstream: Upstream;
+let idp: OidcProvider;
+let ada: number;
+let bob: number;
+let featureA: number;
+let featureB: number;
+const clients: Client[] = [];
+
+/** Roster answers at roster.test (its public URL); the test reaches it on loopback. */
+const toLocal = (url: string) =>
+  url.startsWith(PUBLIC_URL) ? `${roster.url}${url.slice(PUBLIC_URL.length)}` : url;
+const localFetch = (url: string | URL, init?: RequestInit) => fetch(toLocal(String(url)), init);
+const gatewayUrl = (featureId: number) => new URL(`${PUBLIC_URL}/mcp/${String(featureId)}`);
+
+/** The MCP client's side of OAuth, kept in memory, with the browser step left to the test. */
+class TestOAuthClient implements OAuthClientProvider {
+  information: OAuthClientInformationMixed | undefined;
+  saved: OAuthTokens | undefined;
+  verifier = '';
+  authorizationUrl: URL | undefined;
+
+  get redirectUrl() {
+    return CLIENT_REDIRECT;
+  }
+  get clientMetadata(): OAuthClientMetadata {
+    return {
+      client_name: 'Test desktop assistant',
+      redirect_uris: [CLIENT_REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+  clientInformation() {
+    return this.information;
+  }
+  saveClientInformation(information: OAuthClientInformationMixed) {
+    this.information = information;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(tokens: OAuthTokens) {
+    this.saved = tokens;
+  }
+  redirectToAuthorization(url: URL) {
+    this.authorizationUrl = url;
+  }
+  saveCodeVerifier(verifier: string) {
+    this.verifier = verifier;
+  }
+  codeVerifier() {
+    return this.verifier;
+  }
+}
+
+/**
+ * A person's browser going through the authorization: Roster's authorize endpoint, its sign-in
+ * step, the IdP's login screen (as `accountId`), back through Roster's SSO callback, up to the
+ * redirect to the MCP client, which is answered (not followed). One cookie jar per host: Roster
+ * and the IdP both run oidc-provider, whose cookies have the same names.
+ */
+async function authorizeInBrowser(start: URL, accountId: string): Promise<URL> {
+  const jars = new Map<string, Browser>();
+  const jar = (host: string) => {
+    let browser = jars.get(host);
+    if (browser === undefined) {
+      browser = new Browser();
+      jars.set(host, browser);
+    }
+    return browser;
+  };
+  let location = start.href;
+  for (let hop = 0; hop < 15; hop += 1) {
+    if (location.startsWith(CLIENT_REDIRECT)) return new URL(location);
+    const logical = new URL(location);
+    const url = new URL(toLocal(location));
+    if (logical.origin === idp.issuer && url.pathname.startsWith('/interaction/')) {
+      url.searchParams.set('login', accountId);
+    }
+    const response = await jar(logical.host).get(url.href);
+    if (process.env.OAUTH_DEBUG) console.log(response.status, url.href, response.headers.get("location"));
+    if (response.status < 300 || response.status >= 400) {
+      throw new Error(`${url.href} answered ${response.status}: ${await response.text()}`);
+    }
+    location = new URL(response.headers.get('location') ?? '', location).href;
+  }
+  throw new Error('too many redirects');
+}
+
+/** The whole OAuth flow of the SDK's client for one gateway URL, signed in as `accountId`. */
+async function signedInClient(featureId: number, accountId: string) {
+  const auth = new TestOAuthClient();
+  const first = new StreamableHTTPClientTransport(gatewayUrl(featureId), {
+    authProvider: auth,
+    fetch: localFetch,
+  });
+  // No token yet: the 401 starts discovery, registration and the authorization request.
+  await expect(new Client({ name: 'oauth-test', version: '1.0.0' }).connect(first)).rejects.toThrow(
+    UnauthorizedError,
+  );
+  expect(auth.authorizationUrl).toBeDefined();
+  const redirect = await authorizeInBrowser(auth.authorizationUrl as URL, accountId);
+  const code = redirect.searchParams.get('code');
+  if (code === null) return { auth, redirect, client: undefined };
+  await first.finishAuth(code);
+  const client = new Client({ name: 'oauth-test', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(gatewayUrl(featureId), { authProvider: auth, fetch: localFetch }),
+  );
+  clients.push(client);
+  return { auth, redirect, client };
+}
+
+const text = (result: { content?: unknown }) =>
+  (result.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
+
+async function endUser(name: string): Promise<number> {
+  const res = await roster.post('/api/end_users', {
+    name,
+    email: `${name.toLowerCase()}@oauth.example.com`,
+    environment_types: ['dev'],
+  });
+  expect(res.status).toBe(201);
+  return res.body.data.id as number;
+}
+
+async function mcpFeature(name: string): Promise<number> {
+  const res = await roster.post('/api/features', {
+    environment_type: 'dev',
+    kind: 'mcp_server',
+    name,
+    upstream: { url: upstream.url, headers: {} },
+  });
+  expect(res.status).toBe(201);
+  return res.body.data.id as number;
+}
+
+/** A raw MCP tools/list with a bearer token (what a client without the SDK sends). */
+function rawCall(featureId: number, token: string | undefined) {
+  return fetch(`${roster.url}/mcp/${String(featureId)}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+  });
+}
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  idp = await startOidcProvider(SSO_CLIENT);
+  roster = await startRoster();
+  const sso = await roster.put('/api/sso/oidc', {
+    issuer_url: idp.issuer,
+    client_id: SSO_CLIENT.clientId,
+    client_secret: SSO_CLIENT.clientSecret,
+    allowed_domains: ['oauth.example.com'],
+    environment_types: ['dev'],
+    scopes: ['openid', 'email', 'profile'],
+  });
+  expect(sso.status).toBe(200);
+  ada = await endUser('Ada');
+  bob = await endUser('Bob');
+  idp.accounts.set('ada', { email: 'ada@oauth.example.com', name: 'Ada' });
+  idp.accounts.set('bob', { email: 'bob@oauth.example.com', name: 'Bob' });
+  featureA = await mcpFeature('Tickets MCP');
+  featureB = await mcpFeature('Billing MCP');
+  for (const feature of [featureA, featureB]) {
+    expect(
+      (await roster.post(`/api/features/${feature}/access`, { end_user_ids: [ada, bob] })).status,
+    ).toBeLessThan(300);
+  }
+  const deny = await roster.post('/api/policies', {
+    name: 'No deleting repositories',
+    environment_type: 'dev',
+    feature_id: featureA,
+    tools: ['delete_repo'],
+    scope: { type: 'all' },
+    effect: 'deny',
+  });
+  expect(deny.status).toBe(201);
+});
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map((c) => c.close()));
+  await roster?.close();
+  await idp?.close();
+  await upstream?.close();
+});
+
+describe('discovery', () => {
+  it('a 401 from the gateway points to the protected-resource metadata, which names Roster as the authorization server', async () => {
+    const res = await rawCall(featureA, undefined);
+    expect(res.status).toBe(401);
+    const metadataUrl = `${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/${featureA}`;
+    expect(res.headers.get('www-authenticate')).toContain(`resource_metadata="${metadataUrl}"`);
+    const metadata = await localFetch(metadataUrl);
+    expect(metadata.status).toBe(200);
+    expect(await metadata.json()).toMatchObject({
+      resource: `${PUBLIC_URL}/mcp/${featureA}`,
+      authorization_servers: [PUBLIC_URL],
+      scopes_supported: ['mcp'],
+    });
+    const server = await localFetch(`${PUBLIC_URL}/.well-known/oauth-authorization-server`);
+    expect(server.status).toBe(200);
+    expect(await server.json()).toMatchObject({
+      issuer: PUBLIC_URL,
+      authorization_endpoint: `${PUBLIC_URL}/oauth/authorize`,
+      token_endpoint: `${PUBLIC_URL}/oauth/token`,
+      registration_endpoint: `${PUBLIC_URL}/oauth/register`,
+      code_challenge_methods_supported: ['S256'],
+    });
+  });
+});
+
+describe('the OAuth walk with the SDK client', () => {
+  let walk: Awaited<ReturnType<typeof signedInClient>>;
+
+  it('registers, authorizes with PKCE and a resource indicator, signs in at the IdP, and gets a token', async () => {
+    walk = await signedInClient(featureA, 'ada');
+    const start = walk.auth.authorizationUrl as URL;
+    expect(start.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(start.searchParams.get('resource')).toBe(`${PUBLIC_URL}/mcp/${featureA}`);
+    expect(walk.auth.information?.client_id).toEqual(expect.any(String));
+    expect(walk.auth.saved?.access_token).toEqual(expect.any(String));
+    expect(walk.client).toBeDefined();
+  });
+
+  it('tools/list and tools/call run as the signed-in end user (their own decision)', async () => {
+    const client = walk.client as Client;
+    const listed = await client.listTools();
+    expect(listed.tools.map((t) => t.name).sort()).toEqual(['create_ticket', 'search']);
+    const result = await client.callTool({ name: 'search', arguments: { q: 'oauth' } });
+    expect(result.isError).toBeFalsy();
+    expect(text(result)).toBe('found 3 tickets for oauth');
+    const denied = await client.callTool({ name: 'delete_repo', arguments: { repo: 'x' } });
+    expect(denied.isError).toBe(true);
+    expect(text(denied)).toContain('No deleting repositories');
+  });
+
+  it('records the calls with the end user and the OAuth client', async () => {
+    let records: { actor: { type: string; id: string }; after: Record<string, unknown> }[] = [];
+    for (let i = 0; i < 50; i++) {
+      const res = await roster.get(`/api/audit_events?action=agent.tool_call&page[size]=100`);
+      records = (res.body.data as typeof records).filter((r) => r.actor.type === 'end_user');
+      if (records.length >= 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const search = records.find((r) => r.after.tool === 'search');
+    expect(search).toMatchObject({
+      actor: { type: 'end_user', id: String(ada) },
+      after: {
+        end_user_id: ada,
+        decision: 'allow',
+        oauth_client_id: walk.auth.information?.client_id,
+        oauth_client_name: 'Test desktop assistant',
+        upstream_status: 'ok',
+      },
+    });
+  });
+
+  it('a lock stops the very next call; an unlock restores it', async () => {
+    const client = walk.client as Client;
+    expect((await roster.post(`/api/end_users/${ada}/lock`, {})).status).toBe(200);
+    const refused = await client.callTool({ name: 'search', arguments: { q: 'locked' } });
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toMatch(/locked/i);
+    expect((await roster.post(`/api/end_users/${ada}/unlock`, {})).status).toBe(200);
+    const again = await client.callTool({ name: 'search', arguments: { q: 'back' } });
+    expect(text(again)).toBe('found 3 tickets for back');
+  });
+
+  it('a token for feature A is refused on feature B (resource indicators)', async () => {
+    const token = walk.auth.saved?.access_token as string;
+    expect((await rawCall(featureA, token)).status).toBe(200);
+    const res = await rawCall(featureB, token);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain(
+      `resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/${featureB}"`,
+    );
+    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe(
+      'gateway.token_audience',
+    );
+  });
+
+  it('a revoked token is refused with 401 and WWW-Authenticate', async () => {
+    const token = walk.auth.saved?.access_token as string;
+    const revoke = await localFetch(`${PUBLIC_URL}/oauth/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        token,
+        client_id: walk.auth.information?.client_id as string,
+      }).toString(),
+    });
+    expect(revoke.status).toBe(200);
+    const res = await rawCall(featureA, token);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer .*resource_metadata=".*error="invalid_token"/);
+  });
+
+  it('a token for feature B, signed in as Bob, calls B as Bob', async () => {
+    const bobs = await signedInClient(featureB, 'bob');
+    const result = await (bobs.client as Client).callTool({ name: 'delete_repo', arguments: { repo: 'b' } });
+    // The deny policy is feature A's: on B Bob may delete.
+    expect(text(result)).toBe('deleted b');
+  });
+
+  it('a locked person is refused at sign-in: the client gets access_denied', async () => {
+    expect((await roster.post(`/api/end_users/${bob}/lock`, {})).status).toBe(200);
+    const refused = await signedInClient(featureA, 'bob');
+    expect(refused.client).toBeUndefined();
+    expect(refused.redirect.searchParams.get('error')).toBe('access_denied');
+    expect(refused.redirect.searchParams.get('error_description')).toMatch(/locked/);
+    expect((await roster.post(`/api/end_users/${bob}/unlock`, {})).status).toBe(200);
+  });
+});
