@@ -40,9 +40,11 @@ let featureA: number;
 let featureB: number;
 const clients: Client[] = [];
 
+/** The server the test talks to now (another instance in the shared-store tests). */
+let local = '';
 /** Roster answers at roster.test (its public URL); the test reaches it on loopback. */
 const toLocal = (url: string) =>
-  url.startsWith(PUBLIC_URL) ? `${roster.url}${url.slice(PUBLIC_URL.length)}` : url;
+  url.startsWith(PUBLIC_URL) ? `${local}${url.slice(PUBLIC_URL.length)}` : url;
 const localFetch = (url: string | URL, init?: RequestInit) => fetch(toLocal(String(url)), init);
 const gatewayUrl = (featureId: number) => new URL(`${PUBLIC_URL}/mcp/${String(featureId)}`);
 
@@ -113,7 +115,6 @@ async function authorizeInBrowser(start: URL, accountId: string): Promise<URL> {
       url.searchParams.set('login', accountId);
     }
     const response = await jar(logical.host).get(url.href);
-    if (process.env.OAUTH_DEBUG) console.log(response.status, url.href, response.headers.get("location"));
     if (response.status < 300 || response.status >= 400) {
       throw new Error(`${url.href} answered ${response.status}: ${await response.text()}`);
     }
@@ -149,8 +150,20 @@ async function signedInClient(featureId: number, accountId: string) {
 const text = (result: { content?: unknown }) =>
   (result.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
 
-async function endUser(name: string): Promise<number> {
-  const res = await roster.post('/api/end_users', {
+async function configureSso(server: Roster) {
+  const sso = await server.put('/api/sso/oidc', {
+    issuer_url: idp.issuer,
+    client_id: SSO_CLIENT.clientId,
+    client_secret: SSO_CLIENT.clientSecret,
+    allowed_domains: ['oauth.example.com'],
+    environment_types: ['dev'],
+    scopes: ['openid', 'email', 'profile'],
+  });
+  expect(sso.status).toBe(200);
+}
+
+async function endUser(name: string, server: Roster = roster): Promise<number> {
+  const res = await server.post('/api/end_users', {
     name,
     email: `${name.toLowerCase()}@oauth.example.com`,
     environment_types: ['dev'],
@@ -159,8 +172,8 @@ async function endUser(name: string): Promise<number> {
   return res.body.data.id as number;
 }
 
-async function mcpFeature(name: string): Promise<number> {
-  const res = await roster.post('/api/features', {
+async function mcpFeature(name: string, server: Roster = roster): Promise<number> {
+  const res = await server.post('/api/features', {
     environment_type: 'dev',
     kind: 'mcp_server',
     name,
@@ -172,7 +185,7 @@ async function mcpFeature(name: string): Promise<number> {
 
 /** A raw MCP tools/list with a bearer token (what a client without the SDK sends). */
 function rawCall(featureId: number, token: string | undefined) {
-  return fetch(`${roster.url}/mcp/${String(featureId)}`, {
+  return fetch(`${local}/mcp/${String(featureId)}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -187,15 +200,8 @@ beforeAll(async () => {
   upstream = await startUpstream();
   idp = await startOidcProvider(SSO_CLIENT);
   roster = await startRoster();
-  const sso = await roster.put('/api/sso/oidc', {
-    issuer_url: idp.issuer,
-    client_id: SSO_CLIENT.clientId,
-    client_secret: SSO_CLIENT.clientSecret,
-    allowed_domains: ['oauth.example.com'],
-    environment_types: ['dev'],
-    scopes: ['openid', 'email', 'profile'],
-  });
-  expect(sso.status).toBe(200);
+  local = roster.url;
+  await configureSso(roster);
   ada = await endUser('Ada');
   bob = await endUser('Bob');
   idp.accounts.set('ada', { email: 'ada@oauth.example.com', name: 'Ada' });
@@ -316,8 +322,8 @@ describe('the OAuth walk with the SDK client', () => {
       `resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/${featureB}"`,
     );
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
-    expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe(
-      'gateway.token_audience',
+    expect(((await res.json()) as { errors: { title: string }[] }).errors[0]?.title).toBe(
+      `This OAuth access token was issued for ${PUBLIC_URL}/mcp/${featureA}, not for this one: request a token for this gateway URL (resource indicator)`,
     );
   });
 
@@ -351,5 +357,178 @@ describe('the OAuth walk with the SDK client', () => {
     expect(refused.redirect.searchParams.get('error')).toBe('access_denied');
     expect(refused.redirect.searchParams.get('error_description')).toMatch(/locked/);
     expect((await roster.post(`/api/end_users/${bob}/unlock`, {})).status).toBe(200);
+  });
+});
+
+/** A form POST to one of Roster's OAuth endpoints: status and JSON body. */
+async function form(path: string, fields: Record<string, string>) {
+  const res = await fetch(`${local}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function register(metadata: unknown, contentType = 'application/json') {
+  const res = await fetch(`${local}/oauth/register`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: typeof metadata === 'string' ? metadata : JSON.stringify(metadata),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** An authorization request's answer: the error Roster redirects to the client with, or its own. */
+async function authorize(params: Record<string, string>) {
+  const res = await fetch(`${local}/oauth/authorize?${new URLSearchParams(params).toString()}`, {
+    redirect: 'manual',
+  });
+  if (res.status >= 300 && res.status < 400) {
+    const location = new URL(res.headers.get('location') ?? '', PUBLIC_URL);
+    return { status: res.status, location, error: location.searchParams.get('error') };
+  }
+  const body = (await res.json()) as { error?: string };
+  return { status: res.status, location: undefined, error: body.error };
+}
+
+describe('bad input on every OAuth endpoint: the protocol errors, never a 500', () => {
+  let clientId: string;
+  const pkce = {
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  };
+
+  beforeAll(async () => {
+    const registered = await register({
+      client_name: 'Bad input client',
+      redirect_uris: [CLIENT_REDIRECT],
+      token_endpoint_auth_method: 'none',
+    });
+    expect(registered.status).toBe(201);
+    clientId = registered.body.client_id as string;
+  });
+
+  it('registration (RFC 7591): malformed JSON, no redirect URIs, a bad redirect URI, an unknown auth method', async () => {
+    expect(await register('{not json')).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
+    expect(await register({ client_name: 'x' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_redirect_uri' },
+    });
+    expect(await register({ redirect_uris: ['not a url'] })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_redirect_uri' },
+    });
+    expect(
+      await register({ redirect_uris: [CLIENT_REDIRECT], token_endpoint_auth_method: 'magic' }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+    expect(await register({ redirect_uris: 42 })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_redirect_uri' },
+    });
+    expect(
+      await register({ redirect_uris: [CLIENT_REDIRECT], response_types: ['id_token'] }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+  });
+
+  it('authorization: no parameters, an unknown client, no PKCE, plain PKCE, a foreign resource', async () => {
+    expect(await authorize({})).toMatchObject({ status: 400, error: 'invalid_request' });
+    expect(
+      await authorize({ client_id: 'nobody', response_type: 'code', redirect_uri: CLIENT_REDIRECT }),
+    ).toMatchObject({ status: 400, error: 'invalid_client' });
+    const base = {
+      client_id: clientId,
+      response_type: 'code',
+      redirect_uri: CLIENT_REDIRECT,
+      scope: 'mcp',
+      resource: `${PUBLIC_URL}/mcp/${featureA}`,
+    };
+    // Errors about a known client's request go back to its redirect URI (RFC 6749 4.1.2.1).
+    const noPkce = await authorize(base);
+    expect(noPkce).toMatchObject({ status: 303, error: 'invalid_request' });
+    expect(noPkce.location?.href.startsWith(CLIENT_REDIRECT)).toBe(true);
+    expect(
+      await authorize({ ...base, code_challenge: pkce.code_challenge, code_challenge_method: 'plain' }),
+    ).toMatchObject({ status: 303, error: 'invalid_request' });
+    expect(
+      await authorize({ ...base, ...pkce, resource: 'https://elsewhere.example/mcp/1' }),
+    ).toMatchObject({ status: 303, error: 'invalid_target' });
+    expect(await authorize({ ...base, ...pkce, resource: 'not a url' })).toMatchObject({
+      status: 303,
+      error: 'invalid_target',
+    });
+  });
+
+  it('the sign-in step: an unknown or cookie-less interaction is a clear 400', async () => {
+    const res = await fetch(`${local}/oauth/interaction/does-not-exist`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { errors: { title: string }[] }).errors[0]?.title).toMatch(
+      /unknown or has expired/,
+    );
+  });
+
+  it('token: no grant, an unknown grant type, a bogus code, a wrong PKCE verifier', async () => {
+    expect(await form('/oauth/token', {})).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
+    expect(
+      await form('/oauth/token', { grant_type: 'password', client_id: clientId }),
+    ).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } });
+    expect(
+      await form('/oauth/token', {
+        grant_type: 'authorization_code',
+        client_id: clientId,
+        code: 'bogus',
+        redirect_uri: CLIENT_REDIRECT,
+        code_verifier: 'x'.repeat(43),
+      }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    // A real code, exchanged with another verifier than the challenge's: PKCE refuses it.
+    const start = new URL(`${PUBLIC_URL}/oauth/authorize`);
+    for (const [key, value] of Object.entries({
+      client_id: clientId,
+      response_type: 'code',
+      redirect_uri: CLIENT_REDIRECT,
+      scope: 'mcp',
+      resource: `${PUBLIC_URL}/mcp/${featureA}`,
+      ...pkce,
+    }))
+      start.searchParams.set(key, value);
+    const redirect = await authorizeInBrowser(start, 'ada');
+    const code = redirect.searchParams.get('code') as string;
+    expect(code).toEqual(expect.any(String));
+    expect(
+      await form('/oauth/token', {
+        grant_type: 'authorization_code',
+        client_id: clientId,
+        code,
+        redirect_uri: CLIENT_REDIRECT,
+        code_verifier: 'a-wrong-verifier-a-wrong-verifier-a-wrong-verifier',
+      }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+
+  it('revocation without a token; metadata of a feature that is not an MCP server', async () => {
+    expect(await form('/oauth/revoke', { client_id: clientId })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
+    for (const id of ['abc', '999999', '0']) {
+      const res = await fetch(`${local}/.well-known/oauth-protected-resource/mcp/${id}`);
+      expect(res.status).toBe(404);
+    }
+    expect((await fetch(`${local}/oauth/nothing-here`)).status).toBe(404);
+  });
+
+  it('the gateway: an unknown bearer token is a 401 with the resource metadata', async () => {
+    const res = await rawCall(featureA, 'not-a-token-of-ours');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain(
+      `resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/${featureA}"`,
+    );
   });
 });

@@ -136,6 +136,7 @@ export function createServices(deps: AppDeps) {
   const oauth = createOauthService({
     db,
     publicUrl: deps.config.publicUrl,
+    accessTokenTtlSeconds: deps.config.oauthAccessTokenTtlSeconds,
     secrets: createSecretBox({
       secretKey: deps.config.secretKey,
       dataDir: deps.config.dataDir,

@@ -46,6 +46,11 @@ export interface Config {
    * (connecting, and each request) before it answers the client an error (docs/agents.md).
    */
   mcpUpstreamTimeoutMs: number;
+  /**
+   * ROSTER_OAUTH_ACCESS_TOKEN_TTL_SECONDS: how long an access token Roster issues to an
+   * interactive MCP client is valid (docs/agents.md); the client refreshes it after that.
+   */
+  oauthAccessTokenTtlSeconds: number;
   console: ConsoleConfig;
 }
 
@@ -200,6 +205,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
     secretKey: secretKey(env),
     mcpUpstreamTimeoutMs: integer(env, 'ROSTER_MCP_UPSTREAM_TIMEOUT_MS', 30_000, 100, 600_000),
+    oauthAccessTokenTtlSeconds: integer(
+      env,
+      'ROSTER_OAUTH_ACCESS_TOKEN_TTL_SECONDS',
+      3600,
+      1,
+      24 * 60 * 60,
+    ),
     console: loadConsoleConfig(env),
   };
 }

@@ -23,7 +23,6 @@ import { createOauthAdapterFactory, deleteExpiredOauthRecords } from './oauth.ad
 
 /** The one scope of gateway access tokens (what the protected-resource metadata advertises). */
 export const MCP_SCOPE = 'mcp';
-export const ACCESS_TOKEN_TTL_SECONDS = 60 * 60;
 const REFRESH_TOKEN_TTL_SECONDS = 14 * 24 * 60 * 60;
 /** Where the provider's endpoints live (beside the well-known documents at the root). */
 export const OAUTH_PREFIX = '/oauth';
@@ -57,7 +56,13 @@ interface KeyMaterial {
   cookieKey: string;
 }
 
-export function createOauthService(deps: { db: Db; secrets: SecretBox; publicUrl: string }) {
+export function createOauthService(deps: {
+  db: Db;
+  secrets: SecretBox;
+  publicUrl: string;
+  /** ROSTER_OAUTH_ACCESS_TOKEN_TTL_SECONDS. */
+  accessTokenTtlSeconds: number;
+}) {
   const base = deps.publicUrl.replace(/\/+$/, '');
   const publicUrl = new URL(base);
   // The library judges expiry by the system clock (its own Date.now); the storage's expiry must
@@ -169,6 +174,8 @@ export function createOauthService(deps: { db: Db; secrets: SecretBox; publicUrl
         challenge: `${OAUTH_PREFIX}/challenge`,
       },
       scopes: [MCP_SCOPE, 'offline_access'],
+      // The authorization code flow only (OAuth 2.1, as the MCP authorization spec requires).
+      responseTypes: ['code'],
       claims: { openid: ['sub'] },
       clientDefaults: {
         grant_types: ['authorization_code', 'refresh_token'],
@@ -197,14 +204,14 @@ export function createOauthService(deps: { db: Db; secrets: SecretBox; publicUrl
             return {
               scope: MCP_SCOPE,
               audience: resourceIndicator,
-              accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS,
+              accessTokenTTL: deps.accessTokenTtlSeconds,
               accessTokenFormat: 'opaque',
             };
           },
         },
       },
       ttl: {
-        AccessToken: ACCESS_TOKEN_TTL_SECONDS,
+        AccessToken: deps.accessTokenTtlSeconds,
         RefreshToken: REFRESH_TOKEN_TTL_SECONDS,
         AuthorizationCode: 60,
         Interaction: 10 * 60,
