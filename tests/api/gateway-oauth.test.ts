@@ -12,7 +12,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import {
+  UnauthorizedError,
+  type OAuthClientProvider,
+} from '@modelcontextprotocol/sdk/client/auth.js';
 import type {
   OAuthClientInformationMixed,
   OAuthClientMetadata,
@@ -20,6 +23,7 @@ import type {
 } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { startRoster, type Roster } from '../helpers/roster.js';
 import { startUpstream, type Upstream } from '../helpers/mcp-upstream.js';
+import { startCluster } from '../helpers/cluster.js';
 import { Browser, startOidcProvider, type OidcProvider } from './oidc-provider.js';
 
 const PUBLIC_URL = 'http://roster.test';
@@ -141,14 +145,17 @@ async function signedInClient(featureId: number, accountId: string) {
   await first.finishAuth(code);
   const client = new Client({ name: 'oauth-test', version: '1.0.0' });
   await client.connect(
-    new StreamableHTTPClientTransport(gatewayUrl(featureId), { authProvider: auth, fetch: localFetch }),
+    new StreamableHTTPClientTransport(gatewayUrl(featureId), {
+      authProvider: auth,
+      fetch: localFetch,
+    }),
   );
   clients.push(client);
   return { auth, redirect, client };
 }
 
-const text = (result: { content?: unknown }) =>
-  (result.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
+const text = (result: object) =>
+  (result as { content: { type: string; text: string }[] }).content.map((c) => c.text).join('\n');
 
 async function configureSso(server: Roster) {
   const sso = await server.put('/api/sso/oidc', {
@@ -226,9 +233,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));
-  await roster?.close();
-  await idp?.close();
-  await upstream?.close();
+  await roster.close();
+  await idp.close();
+  await upstream.close();
 });
 
 describe('discovery', () => {
@@ -340,12 +347,17 @@ describe('the OAuth walk with the SDK client', () => {
     expect(revoke.status).toBe(200);
     const res = await rawCall(featureA, token);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer .*resource_metadata=".*error="invalid_token"/);
+    expect(res.headers.get('www-authenticate')).toMatch(
+      /^Bearer .*resource_metadata=".*error="invalid_token"/,
+    );
   });
 
   it('a token for feature B, signed in as Bob, calls B as Bob', async () => {
     const bobs = await signedInClient(featureB, 'bob');
-    const result = await (bobs.client as Client).callTool({ name: 'delete_repo', arguments: { repo: 'b' } });
+    const result = await (bobs.client as Client).callTool({
+      name: 'delete_repo',
+      arguments: { repo: 'b' },
+    });
     // The deny policy is feature A's: on B Bob may delete.
     expect(text(result)).toBe('deleted b');
   });
@@ -437,7 +449,11 @@ describe('bad input on every OAuth endpoint: the protocol errors, never a 500', 
   it('authorization: no parameters, an unknown client, no PKCE, plain PKCE, a foreign resource', async () => {
     expect(await authorize({})).toMatchObject({ status: 400, error: 'invalid_request' });
     expect(
-      await authorize({ client_id: 'nobody', response_type: 'code', redirect_uri: CLIENT_REDIRECT }),
+      await authorize({
+        client_id: 'nobody',
+        response_type: 'code',
+        redirect_uri: CLIENT_REDIRECT,
+      }),
     ).toMatchObject({ status: 400, error: 'invalid_client' });
     const base = {
       client_id: clientId,
@@ -451,7 +467,11 @@ describe('bad input on every OAuth endpoint: the protocol errors, never a 500', 
     expect(noPkce).toMatchObject({ status: 303, error: 'invalid_request' });
     expect(noPkce.location?.href.startsWith(CLIENT_REDIRECT)).toBe(true);
     expect(
-      await authorize({ ...base, code_challenge: pkce.code_challenge, code_challenge_method: 'plain' }),
+      await authorize({
+        ...base,
+        code_challenge: pkce.code_challenge,
+        code_challenge_method: 'plain',
+      }),
     ).toMatchObject({ status: 303, error: 'invalid_request' });
     expect(
       await authorize({ ...base, ...pkce, resource: 'https://elsewhere.example/mcp/1' }),
@@ -530,5 +550,56 @@ describe('bad input on every OAuth endpoint: the protocol errors, never a 500', 
     expect(res.headers.get('www-authenticate')).toContain(
       `resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/${featureA}"`,
     );
+  });
+});
+
+describe('tokens live in the shared store: another instance (or a restart) honours them until they expire', () => {
+  // Long enough for the sign-in and a second instance's start on a loaded machine.
+  const TTL_SECONDS = 10;
+
+  it('a token issued by one instance works on a new one; once expired it is refused with 401', async () => {
+    const cluster = await startCluster({
+      env: {
+        ROSTER_SECRET_KEY: 'oauth-test-secret-key-0123456789abcdef',
+        ROSTER_OAUTH_ACCESS_TOKEN_TTL_SECONDS: String(TTL_SECONDS),
+      },
+    });
+    const previous = local;
+    try {
+      const first = cluster.instances[0] as Roster;
+      local = first.url;
+      await configureSso(first);
+      const cy = await endUser('Cy', first);
+      idp.accounts.set('cy', { email: 'cy@oauth.example.com', name: 'Cy' });
+      const feature = await mcpFeature('Shared MCP', first);
+      expect(
+        (await first.post(`/api/features/${feature}/access`, { end_user_ids: [cy] })).status,
+      ).toBeLessThan(300);
+      const walk = await signedInClient(feature, 'cy');
+      const issuedAt = Date.now();
+      const token = walk.auth.saved?.access_token as string;
+      expect(walk.auth.saved?.expires_in).toBe(TTL_SECONDS);
+
+      // A server that has never seen the client nor the token (another instance, or the same
+      // after a restart) reads both from the database.
+      const second = await cluster.addInstance();
+      local = second.url;
+      const listed = await rawCall(feature, token);
+      expect(listed.status).toBe(200);
+      expect(JSON.stringify(await listed.json())).toContain('"search"');
+
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, issuedAt + TTL_SECONDS * 1000 + 500 - Date.now())),
+      );
+      const expired = await rawCall(feature, token);
+      expect(expired.status).toBe(401);
+      expect(expired.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      expect(expired.headers.get('www-authenticate')).toContain(
+        `resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/${feature}"`,
+      );
+    } finally {
+      local = previous;
+      await cluster.close();
+    }
   });
 });

@@ -156,7 +156,7 @@ async function oauthCaller(
     throw refused(
       401,
       'gateway.credential_invalid',
-      'Invalid token: not an agent token, and not an OAuth access token of this server that is still valid (unknown, expired or revoked)',
+      'Invalid agent token or OAuth access token (unknown, expired, revoked, or replaced by a rotation)',
     );
   }
   const feature =
@@ -180,7 +180,11 @@ async function oauthCaller(
     environmentType: feature.environmentType,
     endUserId: found.endUserId,
     features: null,
-    actor: { type: 'end_user', id: String(found.endUserId), name: `end user ${String(found.endUserId)}` },
+    actor: {
+      type: 'end_user',
+      id: String(found.endUserId),
+      name: `end user ${String(found.endUserId)}`,
+    },
     client: { id: found.clientId, name: found.clientName },
   };
 }

@@ -197,7 +197,8 @@ export function createGatewayService(deps: {
   ): void {
     deps.recorder.record({
       workspaceId: caller.workspaceId,
-      agent: caller.kind === 'agent' ? { id: Number(caller.actor.id), name: caller.actor.name } : null,
+      agent:
+        caller.kind === 'agent' ? { id: Number(caller.actor.id), name: caller.actor.name } : null,
       ...(caller.client === undefined ? {} : { client: caller.client }),
       endUser: {
         id: caller.endUserId,

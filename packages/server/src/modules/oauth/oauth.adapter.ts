@@ -19,11 +19,7 @@ function hash(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('base64url');
 }
 
-export function createOauthAdapterFactory(deps: {
-  db: Db;
-  secrets: SecretBox;
-  now: () => Date;
-}) {
+export function createOauthAdapterFactory(deps: { db: Db; secrets: SecretBox; now: () => Date }) {
   return (model: string): Adapter => {
     const sealed = SEALED_MODELS.has(model);
     const encode = (idHash: string, payload: AdapterPayload | object): string => {
@@ -64,7 +60,8 @@ export function createOauthAdapterFactory(deps: {
           user_code: payload.userCode ?? null,
           expires_at:
             expiresIn !== undefined && expiresIn > 0
-              ? new Date(deps.now().getTime() + expiresIn * 1000).toISOString() : null,
+              ? new Date(deps.now().getTime() + expiresIn * 1000).toISOString()
+              : null,
         };
         await deps.db
           .insertInto('oauth_records')

@@ -51,7 +51,10 @@ export function registerOauthRoutes(
   let callback: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
   async function toProvider(request: FastifyRequest, reply: FastifyReply, url?: string) {
     const provider = await oauth.provider();
-    callback ??= provider.callback() as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+    callback ??= provider.callback() as (
+      req: IncomingMessage,
+      res: ServerResponse,
+    ) => Promise<void>;
     const raw = request.raw;
     if (url !== undefined) raw.url = url;
     raw.headers['x-forwarded-host'] = oauth.publicHost;

@@ -101,7 +101,12 @@ export function createOauthService(deps: {
     if (existing !== undefined) return existing as unknown as KeyMaterial;
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const created: KeyMaterial = {
-      jwk: { ...privateKey.export({ format: 'jwk' }), alg: 'ES256', use: 'sig', kid: randomBytes(8).toString('hex') },
+      jwk: {
+        ...privateKey.export({ format: 'jwk' }),
+        alg: 'ES256',
+        use: 'sig',
+        kid: randomBytes(8).toString('hex'),
+      },
       cookieKey: randomBytes(32).toString('base64url'),
     };
     const idHash = createHash('sha256').update(KEY_RECORD, 'utf8').digest('base64url');
@@ -237,7 +242,8 @@ export function createOauthService(deps: {
         const grant =
           (existing === undefined ? undefined : await ctx.oidc.provider.Grant.find(existing)) ??
           new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-        const scopes = String(params?.scope ?? '')
+        const requested = params?.scope;
+        const scopes = (typeof requested === 'string' ? requested : '')
           .split(' ')
           .filter((s) => s === 'openid' || s === 'offline_access' || s === MCP_SCOPE);
         if (scopes.length > 0) grant.addOIDCScope(scopes.join(' '));
@@ -296,7 +302,7 @@ export function createOauthService(deps: {
       }
       if (found === undefined || found.isExpired) return undefined;
       const { accountId, clientId } = found;
-      const account = accountId === undefined ? undefined : parseAccountId(accountId);
+      const account = parseAccountId(accountId);
       if (account === undefined || clientId === undefined) return undefined;
       const client = await p.Client.find(clientId);
       if (client === undefined) return undefined;
@@ -305,7 +311,12 @@ export function createOauthService(deps: {
         ...account,
         clientId,
         clientName: typeof client.clientName === 'string' ? client.clientName : null,
-        audience: typeof aud === 'string' ? aud : Array.isArray(aud) && aud.length === 1 ? (aud[0] ?? null) : null,
+        audience:
+          typeof aud === 'string'
+            ? aud
+            : Array.isArray(aud) && aud.length === 1
+              ? (aud[0] ?? null)
+              : null,
       };
     },
 
