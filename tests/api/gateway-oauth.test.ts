@@ -21,7 +21,7 @@ import type {
   OAuthClientMetadata,
   OAuthTokens,
 } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { startRoster, type Roster } from '../helpers/roster.js';
+import { PLATFORM_TOKEN, startRoster, type Roster } from '../helpers/roster.js';
 import { startUpstream, type Upstream } from '../helpers/mcp-upstream.js';
 import { startCluster } from '../helpers/cluster.js';
 import { Browser, startOidcProvider, type OidcProvider } from './oidc-provider.js';
@@ -100,8 +100,11 @@ class TestOAuthClient implements OAuthClientProvider {
  * redirect to the MCP client, which is answered (not followed). One cookie jar per host: Roster
  * and the IdP both run oidc-provider, whose cookies have the same names.
  */
-async function authorizeInBrowser(start: URL, accountId: string): Promise<URL> {
-  const jars = new Map<string, Browser>();
+async function authorizeInBrowser(
+  start: URL,
+  accountId: string,
+  jars = new Map<string, Browser>(),
+): Promise<URL> {
   const jar = (host: string) => {
     let browser = jars.get(host);
     if (browser === undefined) {
@@ -118,7 +121,12 @@ async function authorizeInBrowser(start: URL, accountId: string): Promise<URL> {
     if (logical.origin === idp.issuer && url.pathname.startsWith('/interaction/')) {
       url.searchParams.set('login', accountId);
     }
-    const response = await jar(logical.host).get(url.href);
+    let response = await jar(logical.host).get(url.href);
+    if (response.status === 200) {
+      // An auto-submitting form (the library's sign-out of the previous person when another one
+      // signs in): submitted as a browser's script does.
+      response = await submitForm(jar(logical.host), await response.text(), location);
+    }
     if (response.status < 300 || response.status >= 400) {
       throw new Error(`${url.href} answered ${response.status}: ${await response.text()}`);
     }
@@ -127,8 +135,24 @@ async function authorizeInBrowser(start: URL, accountId: string): Promise<URL> {
   throw new Error('too many redirects');
 }
 
+async function submitForm(browser: Browser, html: string, base: string): Promise<Response> {
+  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+  if (action === undefined) throw new Error(`not a form: ${html}`);
+  const fields = new URLSearchParams();
+  for (const [, name, value] of html.matchAll(
+    /<input type="hidden" name="([^"]+)" value="([^"]*)"/g,
+  ))
+    fields.set(name ?? '', value ?? '');
+  return browser.request(
+    'POST',
+    toLocal(new URL(action, base).href),
+    { 'content-type': 'application/x-www-form-urlencoded' },
+    fields.toString(),
+  );
+}
+
 /** The whole OAuth flow of the SDK's client for one gateway URL, signed in as `accountId`. */
-async function signedInClient(featureId: number, accountId: string) {
+async function signedInClient(featureId: number, accountId: string, jars?: Map<string, Browser>) {
   const auth = new TestOAuthClient();
   const first = new StreamableHTTPClientTransport(gatewayUrl(featureId), {
     authProvider: auth,
@@ -139,7 +163,7 @@ async function signedInClient(featureId: number, accountId: string) {
     UnauthorizedError,
   );
   expect(auth.authorizationUrl).toBeDefined();
-  const redirect = await authorizeInBrowser(auth.authorizationUrl as URL, accountId);
+  const redirect = await authorizeInBrowser(auth.authorizationUrl as URL, accountId, jars);
   const code = redirect.searchParams.get('code');
   if (code === null) return { auth, redirect, client: undefined };
   await first.finishAuth(code);
@@ -360,6 +384,83 @@ describe('the OAuth walk with the SDK client', () => {
     });
     // The deny policy is feature A's: on B Bob may delete.
     expect(text(result)).toBe('deleted b');
+  });
+
+  it('a browser signed in for one workspace signs in again for another workspace’s gateway URL', async () => {
+    const created = await roster.post(
+      '/platform/workspaces',
+      { name: 'Other', environments: false },
+      PLATFORM_TOKEN,
+    );
+    expect(created.status).toBe(201);
+    const admin = created.body.data.admin_token as string;
+    const sso = await roster.put(
+      '/api/sso/oidc',
+      {
+        issuer_url: idp.issuer,
+        client_id: SSO_CLIENT.clientId,
+        client_secret: SSO_CLIENT.clientSecret,
+        allowed_domains: ['oauth.example.com'],
+        environment_types: ['dev'],
+        scopes: ['openid', 'email', 'profile'],
+      },
+      admin,
+    );
+    expect(sso.status).toBe(200);
+    const feature = await roster.post(
+      '/api/features',
+      {
+        environment_type: 'dev',
+        kind: 'mcp_server',
+        name: 'Other MCP',
+        upstream: { url: upstream.url, headers: {} },
+      },
+      admin,
+    );
+    expect(feature.status).toBe(201);
+    const otherFeature = feature.body.data.id as number;
+    // The same person (same email) is an end user of both workspaces.
+    const user = await roster.post(
+      '/api/end_users',
+      { name: 'Ada', email: 'ada@oauth.example.com', environment_types: ['dev'] },
+      admin,
+    );
+    expect(user.status).toBe(201);
+    const otherAda = user.body.data.id as number;
+    expect(
+      (
+        await roster.post(
+          `/api/features/${otherFeature}/access`,
+          { end_user_ids: [otherAda] },
+          admin,
+        )
+      ).status,
+    ).toBeLessThan(300);
+
+    // One browser: its session at Roster is workspace 1's Ada after the first authorization; the
+    // second (workspace 2's gateway URL) must not reuse it but sign in through workspace 2.
+    const jars = new Map<string, Browser>();
+    const first = await signedInClient(featureA, 'ada', jars);
+    expect(first.client).toBeDefined();
+    const second = await signedInClient(otherFeature, 'ada', jars);
+    const result = await (second.client as Client).callTool({
+      name: 'search',
+      arguments: { q: 'other' },
+    });
+    expect(text(result)).toBe('found 3 tickets for other');
+    // Recorded in workspace 2, as its own end user.
+    let records: { actor: unknown }[] = [];
+    for (let i = 0; i < 50 && records.length === 0; i++) {
+      const res = await roster.get(
+        `/api/audit_events?action=agent.tool_call&page[size]=100`,
+        admin,
+      );
+      records = res.body.data as typeof records;
+      if (records.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(records.map((r) => r.actor)).toEqual([
+      { type: 'end_user', id: String(otherAda), name: 'ada@oauth.example.com' },
+    ]);
   });
 
   it('a locked person is refused at sign-in: the client gets access_denied', async () => {

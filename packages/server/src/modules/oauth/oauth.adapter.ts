@@ -88,8 +88,13 @@ export function createOauthAdapterFactory(deps: { db: Db; secrets: SecretBox; no
           .execute();
       },
       async revokeByGrantId(grantId) {
-        // Every model of the grant (codes, access and refresh tokens): revoking a grant ends all.
-        await deps.db.deleteFrom('oauth_records').where('grant_id', '=', grantId).execute();
+        // The library calls this on each token model (codes, access and refresh tokens) in turn:
+        // only this model's records go (an interaction naming the grant is not a token).
+        await deps.db
+          .deleteFrom('oauth_records')
+          .where('model', '=', model)
+          .where('grant_id', '=', grantId)
+          .execute();
       },
     };
   };

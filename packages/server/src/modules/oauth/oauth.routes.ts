@@ -94,6 +94,8 @@ export function registerOauthRoutes(
     async (request, reply) => {
       const provider = await oauth.provider();
       const uid = request.params.uid;
+      // Expired records are never answered; each new sign-in sweeps them (as SSO attempts are).
+      await oauth.cleanup();
       let details: Awaited<ReturnType<typeof provider.interactionDetails>>;
       try {
         details = await provider.interactionDetails(request.raw, reply.raw);
