@@ -11,12 +11,10 @@
  * of a cluster signs with the same key), which cannot be read synchronously at startup.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import Provider, {
-  errors,
-  interactionPolicy,
-  type AccessToken,
-  type KoaContextWithOIDC,
-} from 'oidc-provider';
+// The library is loaded on first use (below): a server no interactive client talks to never loads
+// it (nor prints its notice that Node.js 20 is older than the LTS it targets).
+import type Provider from 'oidc-provider';
+import type { AccessToken, KoaContextWithOIDC } from 'oidc-provider';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { Db } from '../../storage/database.js';
 import { createOauthAdapterFactory, deleteExpiredOauthRecords } from './oauth.adapter.js';
@@ -134,7 +132,7 @@ export function createOauthService(deps: {
    * workspace than the one of the gateway URL asked for: a session of workspace A never
    * authorizes a client for workspace B's MCP server.
    */
-  function loginPolicy() {
+  function loginPolicy(interactionPolicy: typeof import('oidc-provider').interactionPolicy) {
     const policy = interactionPolicy.base();
     policy.get('login')?.checks.add(
       new interactionPolicy.Check(
@@ -158,6 +156,7 @@ export function createOauthService(deps: {
 
   async function build(): Promise<Provider> {
     const keys = await keyMaterial();
+    const { default: Provider, errors, interactionPolicy } = await import('oidc-provider');
     const provider = new Provider(base, {
       adapter,
       clients: [],
@@ -226,7 +225,7 @@ export function createOauthService(deps: {
       // Clients that may refresh get a refresh token (without asking for offline_access).
       issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
       interactions: {
-        policy: loginPolicy(),
+        policy: loginPolicy(interactionPolicy),
         url: (_ctx, interaction) => `${OAUTH_PREFIX}/interaction/${interaction.uid}`,
       },
       findAccount: (_ctx, id) =>
