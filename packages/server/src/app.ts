@@ -98,6 +98,8 @@ import { createGatewayService } from './modules/gateway/gateway.service.js';
 import { registerGatewayRoutes } from './modules/gateway/gateway.routes.js';
 import { ToolCallRecorder } from './modules/gateway/tool-call-recorder.js';
 import { UpstreamPool } from './modules/gateway/upstream-pool.js';
+import { createOauthService } from './modules/oauth/oauth.service.js';
+import { mcpSignIn, registerOauthRoutes } from './modules/oauth/oauth.routes.js';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 
@@ -218,6 +220,17 @@ export function createServices(deps: AppDeps) {
     changes: changeFeed,
   });
   const toolCalls = new ToolCallRecorder(db);
+  // Roster as the OAuth server of interactive MCP clients (docs/agents.md).
+  const oauth = createOauthService({
+    db,
+    publicUrl: deps.config.publicUrl,
+    accessTokenTtlSeconds: deps.config.oauthAccessTokenTtlSeconds,
+    secrets: createSecretBox({
+      secretKey: deps.config.secretKey,
+      dataDir: deps.config.dataDir,
+      purpose: SECRET_PURPOSES.oauth,
+    }),
+  });
   return {
     changeFeed,
     accessIndex,
@@ -245,7 +258,13 @@ export function createServices(deps: AppDeps) {
       clock,
       publicUrl: deps.config.publicUrl,
     }),
-    gatewayAuth: createGatewayAuthenticator({ agents, clock }),
+    gatewayAuth: createGatewayAuthenticator({
+      agents,
+      clock,
+      publicUrl: deps.config.publicUrl,
+      oauth,
+    }),
+    oauth,
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),
     apiClients: createApiClientsService({ db, clock, changes: changeFeed }),
     audit: createAuditService({ db }),
@@ -599,7 +618,17 @@ export async function buildApp(deps: AppDeps) {
   await app.register((publicApi, _options, done) => {
     registerPublicInvitationRoutes(publicApi, services.invitations, consolePage);
     registerPublicEndUserInvitationRoutes(publicApi, services.endUsers);
-    registerPublicSsoRoutes(publicApi, services.sso, consoleSsoSignIn);
+    registerPublicSsoRoutes(
+      publicApi,
+      services.sso,
+      consoleSsoSignIn,
+      mcpSignIn({ oauth: services.oauth, sso: services.sso }),
+    );
+    done();
+  });
+  // OAuth for interactive MCP clients: its own scope, the bodies left to oidc-provider.
+  await app.register((oauthScope, _options, done) => {
+    registerOauthRoutes(oauthScope, { oauth: services.oauth, sso: services.sso });
     done();
   });
 

@@ -50,6 +50,11 @@ export interface Config {
    * (connecting, and each request) before it answers the client an error (docs/agents.md).
    */
   mcpUpstreamTimeoutMs: number;
+  /**
+   * ROSTER_OAUTH_ACCESS_TOKEN_TTL_SECONDS: how long an access token Roster issues to an
+   * interactive MCP client is valid (docs/agents.md); the client refreshes it after that.
+   */
+  oauthAccessTokenTtlSeconds: number;
   console: ConsoleConfig;
   webhooks: WebhookConfig;
   /** ROSTER_METRICS_TOKEN: when set, /metrics wants it as a bearer token. */
@@ -282,6 +287,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       warmAtStart: flag(env, 'ROSTER_INDEX_WARM', true),
     },
     mcpUpstreamTimeoutMs: integer(env, 'ROSTER_MCP_UPSTREAM_TIMEOUT_MS', 30_000, 100, 600_000),
+    oauthAccessTokenTtlSeconds: integer(
+      env,
+      'ROSTER_OAUTH_ACCESS_TOKEN_TTL_SECONDS',
+      3600,
+      1,
+      24 * 60 * 60,
+    ),
     console: loadConsoleConfig(env),
     webhooks: webhookConfig(env),
     metricsToken: optional(env.ROSTER_METRICS_TOKEN),

@@ -48,6 +48,7 @@ export const SECRET_PURPOSES = {
   ssoClientSecret: 'roster sso oidc client secret',
   upstreamHeaders: 'roster mcp upstream headers',
   webhookSigningSecret: 'roster webhook signing secret',
+  oauth: 'roster oauth clients and signing key',
 } as const;
 
 /**

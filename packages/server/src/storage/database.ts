@@ -419,8 +419,24 @@ export interface SsoLoginAttemptsTable {
   created_at: string;
   expires_at: string;
   used_at: string | null;
-  /** portal (end-user sign-up, modules/sso) | console (admin console sign-in). */
+  /** portal (end-user sign-up, modules/sso) | console (admin console sign-in) | mcp (modules/oauth). */
   purpose: ColumnType<string, string | undefined, string>;
+  /** For `mcp` attempts: the OAuth authorization request (interaction uid) the sign-in finishes. */
+  oauth_interaction: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** One record of the OAuth authorization server's storage (modules/oauth/oauth.adapter.ts). */
+export interface OauthRecordsTable {
+  model: string;
+  /** SHA-256 of the library's id (for opaque tokens and codes, the credential itself). */
+  id_hash: string;
+  /** JSON, or sealed with the server's secret key (clients, the signing key). */
+  payload: string;
+  grant_id: string | null;
+  uid_hash: string | null;
+  user_code: string | null;
+  expires_at: string | null;
+  consumed_at: string | null;
 }
 
 /** A SCIM 2.0 connection: one environment, one target population, one hashed bearer token. */
@@ -559,6 +575,7 @@ export interface Database {
   feature_upstreams: FeatureUpstreamsTable;
   agents: AgentsTable;
   agent_features: AgentFeaturesTable;
+  oauth_records: OauthRecordsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -32,7 +32,10 @@ export function registerGatewayRoutes(
     '/:featureId',
     { schema: { hide: true, params: Params }, config: { rateLimit: false } },
     async (request, reply) => {
-      const caller = await deps.authenticate(request.headers.authorization);
+      const caller = await deps.authenticate(
+        request.headers.authorization,
+        request.params.featureId,
+      );
       const target = await deps.gateway.target(caller, request.params.featureId);
       const server = deps.gateway.mcpServer(caller, target);
       const transport = new StreamableHTTPServerTransport({

@@ -197,7 +197,9 @@ export function createGatewayService(deps: {
   ): void {
     deps.recorder.record({
       workspaceId: caller.workspaceId,
-      agent: { id: Number(caller.actor.id), name: caller.actor.name },
+      agent:
+        caller.kind === 'agent' ? { id: Number(caller.actor.id), name: caller.actor.name } : null,
+      ...(caller.client === undefined ? {} : { client: caller.client }),
       endUser: {
         id: caller.endUserId,
         email: deps.index.endUsers(caller.workspaceId)?.users.get(caller.endUserId)?.email ?? null,

@@ -21,7 +21,10 @@ const MAX_BUFFERED = 100_000;
 
 export interface ToolCallRecord {
   workspaceId: number;
-  agent: { id: number; name: string };
+  /** null: an interactive MCP client's call with an OAuth token (the end user's own). */
+  agent: { id: number; name: string } | null;
+  /** For OAuth callers: the registered OAuth client (modules/oauth). */
+  client?: { id: string; name: string | null };
   endUser: { id: number; email: string | null };
   feature: { id: number; name: string };
   /** `tools/call`, `resources/read`, `prompts/get`. */
@@ -138,12 +141,19 @@ const storable = (text: string) => text.slice(0, NAME_MAX);
 function toAuditEntry(r: ToolCallRecord): AuditEntry & { targetName: string | null } {
   return {
     workspaceId: r.workspaceId,
-    actor: { type: 'agent', id: String(r.agent.id), name: r.agent.name },
+    // An OAuth caller's call is the end user's own: they are its actor and its target.
+    actor:
+      r.agent === null
+        ? { type: 'end_user', id: String(r.endUser.id), name: r.endUser.email }
+        : { type: 'agent', id: String(r.agent.id), name: r.agent.name },
     action: 'agent.tool_call',
-    targetType: 'agent',
-    targetId: r.agent.id,
-    targetName: r.agent.name,
+    targetType: r.agent === null ? 'end_user' : 'agent',
+    targetId: r.agent === null ? r.endUser.id : r.agent.id,
+    targetName: r.agent === null ? r.endUser.email : r.agent.name,
     after: {
+      ...(r.client === undefined
+        ? {}
+        : { oauth_client_id: r.client.id, oauth_client_name: r.client.name }),
       end_user_id: r.endUser.id,
       end_user_email: r.endUser.email,
       feature_id: r.feature.id,

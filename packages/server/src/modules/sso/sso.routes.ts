@@ -152,6 +152,8 @@ export function registerPublicSsoRoutes(
   app: Api,
   sso: SsoService,
   consoleSignIn?: ConsoleSsoSignIn,
+  /** What an MCP client's OAuth authorization does with a verified sign-in (modules/oauth). */
+  mcpSignIn?: ConsoleSsoSignIn,
 ): void {
   app.get(
     SSO_LOGIN_PATH,
@@ -218,6 +220,12 @@ export function registerPublicSsoRoutes(
               );
             }
             return consoleSignIn(verified, request, reply);
+          }
+          if (verified.purpose === 'mcp') {
+            if (mcpSignIn === undefined) {
+              throw new SignInError(404, 'sso.mcp_disabled', 'MCP client sign-in is not available');
+            }
+            return mcpSignIn(verified, request, reply);
           }
           return portalAnswer(request, reply, await sso.provision(verified));
         },

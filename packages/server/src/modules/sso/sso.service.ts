@@ -91,8 +91,11 @@ const NAME_MAX = 200;
 
 export const SSO_CALLBACK_PATH = '/sso/oidc/callback';
 
-/** What a login attempt signs in to: the end-user portal (JIT sign-up) or the admin console. */
-export type SsoPurpose = 'portal' | 'console';
+/**
+ * What a login attempt signs in to: the end-user portal (JIT sign-up), the admin console, or an
+ * MCP client's OAuth authorization (modules/oauth: the end user, provisioned as for the portal).
+ */
+export type SsoPurpose = 'portal' | 'console' | 'mcp';
 
 /** A callback whose state, code, ID token and email have all been checked. */
 export interface VerifiedSignIn {
@@ -105,6 +108,8 @@ export interface VerifiedSignIn {
   subject: string | null;
   claims: Record<string, unknown>;
   connection: SsoConnectionRow;
+  /** For `mcp` sign-ins: the OAuth authorization request (interaction uid) it finishes. */
+  oauthInteraction: string | null;
 }
 export const SSO_LOGIN_PATH = '/sso/oidc/login';
 
@@ -459,6 +464,7 @@ export function createSsoService(deps: {
     async startLogin(
       workspaceId: number,
       purpose: SsoPurpose = 'portal',
+      oauthInteraction: string | null = null,
     ): Promise<{ location: string; state: string; maxAgeSeconds: number }> {
       const row = await findSsoConnection(deps.db, workspaceId);
       if (row === undefined || !fromFlag(row.enabled)) {
@@ -488,6 +494,7 @@ export function createSsoService(deps: {
         expires_at: new Date(createdAt.getTime() + LOGIN_ATTEMPT_TTL_MS).toISOString(),
         used_at: null,
         purpose,
+        oauth_interaction: oauthInteraction,
       });
       const location = oidc.buildAuthorizationUrl(configuration, {
         redirect_uri: redirectUri,
@@ -582,7 +589,8 @@ export function createSsoService(deps: {
           'Single sign-on is not enabled for this workspace',
         );
       }
-      const purpose: SsoPurpose = attempt.purpose === 'console' ? 'console' : 'portal';
+      const purpose: SsoPurpose =
+        attempt.purpose === 'console' || attempt.purpose === 'mcp' ? attempt.purpose : 'portal';
       // Turned off between the start and the callback: the console attempt is refused.
       if (purpose === 'console' && !fromFlag(row.console_sign_in)) throw consoleSignInOff();
       const configuration = await configurationFor(row);
@@ -645,6 +653,7 @@ export function createSsoService(deps: {
         subject: stringClaim(claims.sub) ?? null,
         claims,
         connection: row,
+        oauthInteraction: attempt.oauth_interaction,
       };
     },
 

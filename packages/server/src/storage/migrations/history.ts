@@ -20,6 +20,7 @@ import { workspaceLoadIndexesMigration } from './0012-workspace-load-indexes.js'
 import { agentsMigration } from './0014-agents.js';
 import { approvalFlowsMigration } from './0015-approval-flows.js';
 import { webhooksMigration } from './0016-webhooks.js';
+import { oauthMigration } from './0019-oauth.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -37,6 +38,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0014-agents', agentsMigration],
   ['0015-approval-flows', approvalFlowsMigration],
   ['0016-webhooks', webhooksMigration],
+  ['0019-oauth', oauthMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
