@@ -90,7 +90,7 @@ async function runStore(dialect) {
       await client.end();
     };
   }
-  const child = fork(path.join(here, 'scim-server.mjs'), [databaseUrl, TOKEN, work], {
+  const child = fork(path.join(here, process.env.BENCH_SERVER ?? 'scim-server.mjs'), [databaseUrl, TOKEN, work], {
     execArgv: process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/perf'] : [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

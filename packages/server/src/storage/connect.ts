@@ -18,6 +18,7 @@ import {
   type DatabaseConnection,
   type Dialect as KyselyDialect,
   type Driver,
+  type SqliteDatabase,
 } from 'kysely';
 import pg from 'pg';
 import type { Database, Db, Dialect } from './database.js';
@@ -99,9 +100,42 @@ export function openStore(options: StoreOptions): Store {
   database.pragma('cache_size = -8000');
   const db = new Kysely<Database>({
     // After a failed ROLLBACK the transaction is gone only if SQLite says so.
-    dialect: keepingTheCause(new SqliteDialect({ database }), () => !database.inTransaction),
+    dialect: keepingTheCause(
+      new SqliteDialect({ database: reusingStatements(database) }),
+      () => !database.inTransaction,
+    ),
   });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/** How many prepared statements the SQLite connection keeps (distinct SQL texts, oldest dropped first). */
+export const SQLITE_STATEMENT_CACHE_SIZE = 1_000;
+
+/**
+ * Kysely's SQLite driver prepares every query it runs, and SQLite's prepare (parse, plan) cost
+ * more than most of Roster's queries themselves: 12% of the server's CPU under the mixed load
+ * (bench/mixed.mjs), on the one thread that also answers checks. The texts are few (Kysely
+ * compiles the same shapes with parameters), so each is prepared once and reused. A statement
+ * still being iterated (a streamed query) is busy and cannot run twice at once: that query gets a
+ * fresh one.
+ */
+function reusingStatements(database: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(text: string) {
+      const cached = statements.get(text);
+      if (cached !== undefined && !cached.busy) return cached;
+      const statement = database.prepare(text);
+      if (cached !== undefined) return statement;
+      if (statements.size >= SQLITE_STATEMENT_CACHE_SIZE) {
+        const oldest = statements.keys().next().value;
+        if (oldest !== undefined) statements.delete(oldest);
+      }
+      statements.set(text, statement);
+      return statement;
+    },
+  };
 }
 
 /**

@@ -16,6 +16,7 @@ import { consoleSsoOptInMigration } from './0008-console-sso-opt-in.js';
 import { scimActiveUnassignedMigration } from './0009-scim-active-unassigned.js';
 import { auditTargetNameMigration } from './0010-audit-target-name.js';
 import { legacyRoleProjectsMigration } from './0011-legacy-role-projects.js';
+import { writePathIndexesMigration } from './0013-write-path-indexes.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -29,6 +30,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0009-scim-active-unassigned', scimActiveUnassignedMigration],
   ['0010-audit-target-name', auditTargetNameMigration],
   ['0011-legacy-role-projects', legacyRoleProjectsMigration],
+  ['0013-write-path-indexes', writePathIndexesMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
