@@ -8,7 +8,8 @@
  * First a phase of checks only (the same clients, no writes: the baseline), then the mixed phase
  * for --duration seconds. Prints per-kind throughput and p50/p99, check p99 under writes next to
  * check p99 with no writes, and the throughput per interval (per minute from 5 minutes on) so a
- * drift as the data grows is visible. The server runs in its own process (bench/scim-server.mjs).
+ * drift as the data grows is visible, and the server's CPU time per request and how long its event
+ * loop was held (bench/mixed-server.mjs: the server, in its own process).
  *
  * Stores: SQLite (a fresh file) always; PostgreSQL too when ROSTER_BENCH_DATABASE_URL names a
  * database the bench may create databases from (a fresh one per run, dropped after).
@@ -90,14 +91,29 @@ async function runStore(dialect) {
       await client.end();
     };
   }
-  const child = fork(path.join(here, process.env.BENCH_SERVER ?? 'scim-server.mjs'), [databaseUrl, TOKEN, work], {
-    execArgv: process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/perf'] : [],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child = fork(
+    path.join(here, process.env.BENCH_SERVER ?? 'mixed-server.mjs'),
+    [databaseUrl, TOKEN, work],
+    {
+      execArgv: process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/perf'] : [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   const server = await new Promise((resolve, reject) => {
     child.on('message', (m) => m.type === 'ready' && resolve(m));
     child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
+  /** The server's CPU time so far and its event-loop delay since the last call. */
+  const serverStats = () =>
+    new Promise((resolve) => {
+      const on = (m) => {
+        if (m.type !== 'stats') return;
+        child.off('message', on);
+        resolve(m);
+      };
+      child.on('message', on);
+      child.send('stats');
+    });
   const origin = `http://127.0.0.1:${server.port}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
 
@@ -382,6 +398,17 @@ async function runStore(dialect) {
    * (no coordinated omission).
    */
   async function phase(seconds, chooser, rate = 0) {
+    const before = await serverStats();
+    const result = await runPhase(seconds, chooser, rate);
+    const after = await serverStats();
+    return {
+      ...result,
+      cpuMsPerRequest: (after.cpuMs - before.cpuMs) / result.total,
+      cpuShare: (after.cpuMs - before.cpuMs) / (result.elapsed * 1000),
+      loop: after.loop,
+    };
+  }
+  async function runPhase(seconds, chooser, rate) {
     const latencies = new Map();
     const errors = [];
     const bucketS = seconds >= 300 ? 60 : 10;
@@ -501,6 +528,7 @@ for (const r of results) {
     ...kindTable(r.mixed),
     '',
     `- throughput per ${r.mixed.bucketS} s (requests/s): ${r.mixed.buckets.map((b) => b.perSecond.toFixed(0)).join(', ')}`,
+    `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
     `- errors: ${r.mixed.errors.length}${r.mixed.errors.length ? ` (first: ${r.mixed.errors[0]})` : ''}`,
     '',
     `**Paced**: ${PACED_S} s at ${RATE} requests/s offered (latency from the scheduled send)`,
@@ -508,6 +536,7 @@ for (const r of results) {
     ...kindTable(r.paced),
     '',
     `- **check p50 / p99 under writes: ${ms(check(r.paced)?.p50)} / ${ms(check(r.paced)?.p99)}**; checks only, same rate, same data, no writes: ${ms(check(r.baseline)?.p50)} / ${ms(check(r.baseline)?.p99)}`,
+    `- server CPU: ${r.paced.cpuMsPerRequest.toFixed(3)} ms a request (checks only: ${r.baseline.cpuMsPerRequest.toFixed(3)}); event loop held p99 / max: ${ms(r.paced.loop.p99)} / ${ms(r.paced.loop.max)} (checks only: ${ms(r.baseline.loop.p99)} / ${ms(r.baseline.loop.max)})`,
     `- check p99 per ${r.paced.bucketS} s under writes: ${r.paced.buckets.map((b) => ms(b.checkP99)).join(', ')}`,
     `- errors: ${r.paced.errors.length + r.baseline.errors.length}${r.paced.errors.length ? ` (first: ${r.paced.errors[0]})` : ''}`,
     `- data at the end: ${r.members} collaborators, ${r.scimUsers} SCIM end users, ${r.auditEvents ?? '?'} audit events`,
