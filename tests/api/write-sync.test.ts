@@ -6,6 +6,7 @@
  * a second instance too. Also: the audit list's total is counted up to 10,000.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { testDialect } from '../helpers/database.js';
@@ -266,6 +267,44 @@ describe('audit total', () => {
     expect(far.body.data).toHaveLength(40);
   }, 120_000);
 });
+
+describe.skipIf(testDialect !== 'sqlite')(
+  'a SQLite write waiting for the write lock (SQLite runs only)',
+  () => {
+    it('does not hold the checks: they answer while the write waits, and the write completes once the lock is let go', async () => {
+      const ivy = await person(roster, 'ivy@sync.example');
+      const store = cluster.openDatabase();
+      let file: string;
+      try {
+        const listed = await sql<{
+          file: string;
+        }>`select file from pragma_database_list where name = 'main'`.execute(store.db);
+        file = listed.rows[0]?.file ?? '';
+      } finally {
+        await store.close();
+      }
+      // Another process's write transaction (a script, a sqlite3 shell) holds the write lock.
+      const other = new SQLite(file);
+      let writeSettled = false;
+      try {
+        other.prepare('BEGIN IMMEDIATE').run();
+        const write = roster
+          .post('/api/projects', { name: 'Behind a lock', environment_type: 'dev' })
+          .finally(() => {
+            writeSettled = true;
+          });
+        // Let the write reach SQLite and start waiting (up to the 5 s busy timeout).
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(await allowed(roster, ivy.id)).toBe(false);
+        expect(writeSettled).toBe(false);
+        other.prepare('COMMIT').run();
+        expect((await write).status).toBe(201);
+      } finally {
+        other.close();
+      }
+    }, 60_000);
+  },
+);
 
 describe.skipIf(testDialect === 'sqlite')(
   'a second instance on PostgreSQL (SQLite runs a single instance: skipped there)',

@@ -18,11 +18,11 @@ import {
   type DatabaseConnection,
   type Dialect as KyselyDialect,
   type Driver,
-  type SqliteDatabase,
 } from 'kysely';
 import pg from 'pg';
 import type { Database, Db, Dialect } from './database.js';
 import { migrationProvider } from './migrations/history.js';
+import { SQLITE_PRAGMAS, sqliteSplitDialect, statementCache } from './sqlite-writer.js';
 
 export interface Store {
   db: Db;
@@ -88,54 +88,34 @@ export function openStore(options: StoreOptions): Store {
     });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
-  if (options.url !== ':memory:') openableFile(options.url);
+  if (options.url !== ':memory:') {
+    openableFile(options.url);
+    // Writes on a worker thread, reads on this one (sqlite-writer.ts): a write that waits for
+    // the disk or another process's lock no longer stops the access checks. A failed ROLLBACK
+    // is the worker's to judge (it knows whether SQLite still holds a transaction).
+    const db = new Kysely<Database>({
+      dialect: keepingTheCause(sqliteSplitDialect(options.url), () => false),
+    });
+    return { db, dialect: 'sqlite', close: () => db.destroy() };
+  }
+  // An in-memory database cannot be shared by two connections: one, on this thread.
   const database = new SQLite(options.url);
-  database.pragma('journal_mode = WAL');
-  database.pragma('foreign_keys = ON');
-  database.pragma('busy_timeout = 5000');
-  database.pragma('synchronous = NORMAL');
-  // 8 MB of page cache (better-sqlite3 builds SQLite with 16 MB): decisions are answered from the
-  // in-memory index, so the cache serves writes and API reads, and a full index build no longer
-  // leaves 16 MB of table pages resident.
-  database.pragma('cache_size = -8000');
+  // WAL, foreign keys, a 5 s busy timeout, NORMAL sync, and 8 MB of page cache (better-sqlite3
+  // builds SQLite with 16 MB): decisions are answered from the in-memory index, so the cache
+  // serves writes and API reads, and a full index build no longer leaves 16 MB of table pages
+  // resident.
+  for (const pragma of SQLITE_PRAGMAS) database.pragma(pragma);
+  const prepare = statementCache(database);
   const db = new Kysely<Database>({
     // After a failed ROLLBACK the transaction is gone only if SQLite says so.
     dialect: keepingTheCause(
-      new SqliteDialect({ database: reusingStatements(database) }),
+      new SqliteDialect({
+        database: { close: () => database.close(), prepare: (text) => prepare(text) },
+      }),
       () => !database.inTransaction,
     ),
   });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
-}
-
-/** How many prepared statements the SQLite connection keeps (distinct SQL texts, oldest dropped first). */
-export const SQLITE_STATEMENT_CACHE_SIZE = 1_000;
-
-/**
- * Kysely's SQLite driver prepares every query it runs, and SQLite's prepare (parse, plan) cost
- * more than most of Roster's queries themselves: 12% of the server's CPU under the mixed load
- * (bench/mixed.mjs), on the one thread that also answers checks. The texts are few (Kysely
- * compiles the same shapes with parameters), so each is prepared once and reused. A statement
- * still being iterated (a streamed query) is busy and cannot run twice at once: that query gets a
- * fresh one.
- */
-function reusingStatements(database: SQLite.Database): SqliteDatabase {
-  const statements = new Map<string, SQLite.Statement>();
-  return {
-    close: () => database.close(),
-    prepare(text: string) {
-      const cached = statements.get(text);
-      if (cached !== undefined && !cached.busy) return cached;
-      const statement = database.prepare(text);
-      if (cached !== undefined) return statement;
-      if (statements.size >= SQLITE_STATEMENT_CACHE_SIZE) {
-        const oldest = statements.keys().next().value;
-        if (oldest !== undefined) statements.delete(oldest);
-      }
-      statements.set(text, statement);
-      return statement;
-    },
-  };
 }
 
 /**
