@@ -108,6 +108,8 @@ parentPort.on('message', (message) => {
       parentPort.postMessage({ id, rows: [] });
       return;
     }
+    // A transaction's BEGIN travels with its first statement (one round trip fewer).
+    if (message.begin === true) prepare('begin').run();
     const statement = prepare(message.sql);
     if (statement.reader) {
       parentPort.postMessage({ id, rows: statement.all(message.parameters) });
@@ -231,12 +233,17 @@ function toResult(reply: Reply): QueryResult<unknown> {
 class SplitConnection implements DatabaseConnection {
   /** Set between BEGIN and COMMIT/ROLLBACK: every statement goes to the writer. */
   inTransaction = false;
+  /** BEGIN not sent yet: it goes with the transaction's first statement. */
+  beginPending = false;
   constructor(private readonly driver: SqliteSplitDriver) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const { sql, parameters } = compiled;
-    if (this.inTransaction)
-      return toResult(await this.driver.writer.send({ sql, parameters })) as QueryResult<R>;
+    if (this.inTransaction) {
+      const begin = this.beginPending;
+      this.beginPending = false;
+      return toResult(await this.driver.writer.send({ sql, parameters, begin })) as QueryResult<R>;
+    }
     const statement = this.driver.readerStatement(sql);
     if (statement.readonly) {
       // Kysely types rows as R; better-sqlite3 returns unknown[].
@@ -285,24 +292,23 @@ class SqliteSplitDriver implements Driver {
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await this.lock.lock();
-    try {
-      await this.writer.send({ sql: 'begin', parameters: [] });
-    } catch (error) {
-      this.lock.unlock();
-      throw error;
-    }
-    (connection as SplitConnection).inTransaction = true;
+    const split = connection as SplitConnection;
+    split.inTransaction = true;
+    split.beginPending = true;
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    // A failed COMMIT is followed by Kysely's ROLLBACK, which lets the lock go.
-    await this.writer.send({ sql: 'commit', parameters: [] });
+    // A failed COMMIT is followed by Kysely's ROLLBACK, which lets the lock go. A transaction
+    // that ran no statement never began.
+    if (!(connection as SplitConnection).beginPending)
+      await this.writer.send({ sql: 'commit', parameters: [] });
     this.endTransaction(connection);
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     try {
-      await this.writer.send({ kind: 'rollback' });
+      if (!(connection as SplitConnection).beginPending)
+        await this.writer.send({ kind: 'rollback' });
     } finally {
       this.endTransaction(connection);
     }
@@ -312,6 +318,7 @@ class SqliteSplitDriver implements Driver {
     const split = connection as SplitConnection;
     if (!split.inTransaction) return;
     split.inTransaction = false;
+    split.beginPending = false;
     this.lock.unlock();
   }
 
