@@ -257,12 +257,21 @@ class SplitConnection implements DatabaseConnection {
     }
   }
 
+  // Kysely's interface is an async iterator; better-sqlite3 iterates synchronously.
+  // eslint-disable-next-line @typescript-eslint/require-await
   async *streamQuery<R>(compiled: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     const statement = this.driver.readerStatement(compiled.sql);
     if (!statement.readonly || this.inTransaction)
       throw new Error('the SQLite store streams reads outside transactions only');
     for (const row of statement.iterate(...compiled.parameters)) yield { rows: [row as R] };
   }
+}
+
+/** The connection Kysely hands back to the driver is always one of ours. */
+function split(connection: DatabaseConnection): SplitConnection {
+  if (!(connection instanceof SplitConnection))
+    throw new Error('the SQLite driver was handed a connection it did not make');
+  return connection;
 }
 
 class SqliteSplitDriver implements Driver {
@@ -292,33 +301,31 @@ class SqliteSplitDriver implements Driver {
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await this.lock.lock();
-    const split = connection as SplitConnection;
-    split.inTransaction = true;
-    split.beginPending = true;
+    const opened = split(connection);
+    opened.inTransaction = true;
+    opened.beginPending = true;
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     // A failed COMMIT is followed by Kysely's ROLLBACK, which lets the lock go. A transaction
     // that ran no statement never began.
-    if (!(connection as SplitConnection).beginPending)
-      await this.writer.send({ sql: 'commit', parameters: [] });
+    if (!split(connection).beginPending) await this.writer.send({ sql: 'commit', parameters: [] });
     this.endTransaction(connection);
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     try {
-      if (!(connection as SplitConnection).beginPending)
-        await this.writer.send({ kind: 'rollback' });
+      if (!split(connection).beginPending) await this.writer.send({ kind: 'rollback' });
     } finally {
       this.endTransaction(connection);
     }
   }
 
   private endTransaction(connection: DatabaseConnection): void {
-    const split = connection as SplitConnection;
-    if (!split.inTransaction) return;
-    split.inTransaction = false;
-    split.beginPending = false;
+    const ended = split(connection);
+    if (!ended.inTransaction) return;
+    ended.inTransaction = false;
+    ended.beginPending = false;
     this.lock.unlock();
   }
 
@@ -327,8 +334,8 @@ class SqliteSplitDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
-    await this.writer?.close();
-    this.reader?.close();
+    await this.writer.close();
+    this.reader.close();
   }
 }
 
