@@ -259,24 +259,26 @@ export function listChangeEvents(
   missingIds: readonly number[],
   limit: number,
 ): Promise<ChangeEventRow[]> {
-  return db
-    .selectFrom('audit_events')
-    .select(['id', 'workspace_id', 'target_type', 'target_id', 'action'])
-    // Only those changes bring their snapshot: the other events' can be large and no subscriber
-    // reads them.
-    .select(
-      sql<string | null>`case when action in (${sql.join(
-        DETAILED_ACTIONS.map((action) => sql.lit(action)),
-      )}) then coalesce(after_json, before_json) end`.as('detail_json'),
-    )
-    .where((eb) =>
-      missingIds.length === 0
-        ? eb('id', '>', afterId)
-        : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
-    )
-    .orderBy('id')
-    .limit(limit)
-    .execute();
+  return (
+    db
+      .selectFrom('audit_events')
+      .select(['id', 'workspace_id', 'target_type', 'target_id', 'action'])
+      // Only those changes bring their snapshot: the other events' can be large and no subscriber
+      // reads them.
+      .select(
+        sql<string | null>`case when action in (${sql.join(
+          DETAILED_ACTIONS.map((action) => sql.lit(action)),
+        )}) then coalesce(after_json, before_json) end`.as('detail_json'),
+      )
+      .where((eb) =>
+        missingIds.length === 0
+          ? eb('id', '>', afterId)
+          : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
+      )
+      .orderBy('id')
+      .limit(limit)
+      .execute()
+  );
 }
 
 /**

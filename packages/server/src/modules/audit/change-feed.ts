@@ -347,7 +347,8 @@ function namedTargets(
   } catch {
     return none;
   }
-  if (action === 'project_grants.upserted') return { memberIds: null, grantIds: grantIds(snapshot) };
+  if (action === 'project_grants.upserted')
+    return { memberIds: null, grantIds: grantIds(snapshot) };
   return { memberIds: membershipIds(snapshot), grantIds: null };
 }
 
