@@ -32,14 +32,15 @@ export interface ChangeEvent {
    * A change that only added or removed members of a group (`*.members_added`,
    * `*.members_removed`): the IDs of those members (collaborators for `user_group`, end users for
    * `end_user_group`), so a subscriber can reload them instead of the whole group (a cost that
-   * grew with the group). Null for every other change, or when the event does not list them.
+   * grew with the group). Null or absent for every other change, or when the event does not
+   * list them (optional, so that code building events for other purposes need not say).
    */
-  readonly memberIds: readonly number[] | null;
+  readonly memberIds?: readonly number[] | null;
   /**
    * Grants upserted in a project (`project_grants.upserted`): their IDs, so a subscriber can
    * reload them instead of every grant of the project. Null for other changes.
    */
-  readonly grantIds: readonly string[] | null;
+  readonly grantIds?: readonly string[] | null;
 }
 
 /**

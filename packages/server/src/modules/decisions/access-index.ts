@@ -291,7 +291,11 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
     case 'project':
       // Grants upserted: reloading them is proportional to the change; reloading the project, to
       // its grants.
-      if (event.grantIds !== null && event.grantIds.length <= MEMBER_RELOADS_PER_CHANGE)
+      if (
+        event.grantIds !== undefined &&
+        event.grantIds !== null &&
+        event.grantIds.length <= MEMBER_RELOADS_PER_CHANGE
+      )
         for (const id of event.grantIds) dirty.grants.add(id);
       else if (target !== null && /^\d+$/.test(target)) dirty.projects.add(Number(target));
       return;
@@ -352,7 +356,11 @@ const MEMBER_RELOADS_PER_CHANGE = 50;
 function reloadsMembersOnly(
   event: ChangeEvent,
 ): event is ChangeEvent & { memberIds: readonly number[] } {
-  return event.memberIds !== null && event.memberIds.length <= MEMBER_RELOADS_PER_CHANGE;
+  return (
+    event.memberIds !== undefined &&
+    event.memberIds !== null &&
+    event.memberIds.length <= MEMBER_RELOADS_PER_CHANGE
+  );
 }
 
 /** Compile-time exhaustiveness: only reached by a target type with no case above. */
