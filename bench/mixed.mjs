@@ -91,14 +91,10 @@ async function runStore(dialect) {
       await client.end();
     };
   }
-  const child = fork(
-    path.join(here, process.env.BENCH_SERVER ?? 'mixed-server.mjs'),
-    [databaseUrl, TOKEN, work],
-    {
-      execArgv: process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/perf'] : [],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  );
+  const child = fork(path.join(here, 'mixed-server.mjs'), [databaseUrl, TOKEN, work], {
+    execArgv: process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/perf'] : [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const server = await new Promise((resolve, reject) => {
     child.on('message', (m) => m.type === 'ready' && resolve(m));
     child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
