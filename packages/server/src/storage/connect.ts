@@ -22,6 +22,7 @@ import {
 import pg from 'pg';
 import type { Database, Db, Dialect } from './database.js';
 import { migrationProvider } from './migrations/history.js';
+import { SQLITE_PRAGMAS, sqliteSplitDialect, statementCache } from './sqlite-writer.js';
 
 export interface Store {
   db: Db;
@@ -87,19 +88,32 @@ export function openStore(options: StoreOptions): Store {
     });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
-  if (options.url !== ':memory:') openableFile(options.url);
+  if (options.url !== ':memory:') {
+    openableFile(options.url);
+    // Writes on a worker thread, reads on this one (sqlite-writer.ts): a write that waits for
+    // the disk or another process's lock no longer stops the access checks. A failed ROLLBACK
+    // is the worker's to judge (it knows whether SQLite still holds a transaction).
+    const db = new Kysely<Database>({
+      dialect: keepingTheCause(sqliteSplitDialect(options.url), () => false),
+    });
+    return { db, dialect: 'sqlite', close: () => db.destroy() };
+  }
+  // An in-memory database cannot be shared by two connections: one, on this thread.
   const database = new SQLite(options.url);
-  database.pragma('journal_mode = WAL');
-  database.pragma('foreign_keys = ON');
-  database.pragma('busy_timeout = 5000');
-  database.pragma('synchronous = NORMAL');
-  // 8 MB of page cache (better-sqlite3 builds SQLite with 16 MB): decisions are answered from the
-  // in-memory index, so the cache serves writes and API reads, and a full index build no longer
-  // leaves 16 MB of table pages resident.
-  database.pragma('cache_size = -8000');
+  // WAL, foreign keys, a 5 s busy timeout, NORMAL sync, and 8 MB of page cache (better-sqlite3
+  // builds SQLite with 16 MB): decisions are answered from the in-memory index, so the cache
+  // serves writes and API reads, and a full index build no longer leaves 16 MB of table pages
+  // resident.
+  for (const pragma of SQLITE_PRAGMAS) database.pragma(pragma);
+  const prepare = statementCache(database);
   const db = new Kysely<Database>({
     // After a failed ROLLBACK the transaction is gone only if SQLite says so.
-    dialect: keepingTheCause(new SqliteDialect({ database }), () => !database.inTransaction),
+    dialect: keepingTheCause(
+      new SqliteDialect({
+        database: { close: () => database.close(), prepare: (text) => prepare(text) },
+      }),
+      () => !database.inTransaction,
+    ),
   });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }

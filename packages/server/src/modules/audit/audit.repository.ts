@@ -165,6 +165,12 @@ function filtered(db: Executor, workspaceId: number, filter: AuditFilter) {
   return query;
 }
 
+/**
+ * The most matching events a page's `total` counts: past it, `total` says this many (at least).
+ * Every event stays reachable page by page and through the CSV export.
+ */
+export const AUDIT_TOTAL_CAP = 10_000;
+
 export async function listAuditEvents(
   db: Executor,
   workspaceId: number,
@@ -178,7 +184,15 @@ export async function listAuditEvents(
       .limit(page.size)
       .offset(page.offset)
       .execute(),
-    filtered(db, workspaceId, filter)
+    // Counted up to the cap only: a full count walks the workspace's whole log, which grows with
+    // every write, and on SQLite that walk held the event loop for every request.
+    db
+      .selectFrom(
+        filtered(db, workspaceId, filter)
+          .select(sql<number>`1`.as('one'))
+          .limit(AUDIT_TOTAL_CAP)
+          .as('matching'),
+      )
       .select(sql<number>`cast(count(*) as integer)`.as('n'))
       .executeTakeFirstOrThrow(),
   ]);
@@ -252,7 +266,22 @@ export interface ChangeEventRow {
   target_type: string;
   target_id: string | null;
   action: string;
+  /** The snapshot of a change whose snapshot names what it changed (DETAILED_ACTIONS), else null. */
+  detail_json: string | null;
 }
+
+/**
+ * The changes whose snapshot names exactly what they changed, read with the change log so its
+ * subscribers can reload those rows only: members added to or removed from a group, grants
+ * upserted in a project (change-feed.ts).
+ */
+const DETAILED_ACTIONS = [
+  'project_grants.upserted',
+  'user_group.members_added',
+  'user_group.members_removed',
+  'end_user_group.members_added',
+  'end_user_group.members_removed',
+] as const;
 
 export async function findLastEventId(db: Executor): Promise<number> {
   const row = await db
@@ -269,17 +298,26 @@ export function listChangeEvents(
   missingIds: readonly number[],
   limit: number,
 ): Promise<ChangeEventRow[]> {
-  return db
-    .selectFrom('audit_events')
-    .select(['id', 'workspace_id', 'target_type', 'target_id', 'action'])
-    .where((eb) =>
-      missingIds.length === 0
-        ? eb('id', '>', afterId)
-        : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
-    )
-    .orderBy('id')
-    .limit(limit)
-    .execute();
+  return (
+    db
+      .selectFrom('audit_events')
+      .select(['id', 'workspace_id', 'target_type', 'target_id', 'action'])
+      // Only those changes bring their snapshot: the other events' can be large and no subscriber
+      // reads them.
+      .select(
+        sql<string | null>`case when action in (${sql.join(
+          DETAILED_ACTIONS.map((action) => sql.lit(action)),
+        )}) then coalesce(after_json, before_json) end`.as('detail_json'),
+      )
+      .where((eb) =>
+        missingIds.length === 0
+          ? eb('id', '>', afterId)
+          : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
+      )
+      .orderBy('id')
+      .limit(limit)
+      .execute()
+  );
 }
 
 /**

@@ -28,6 +28,19 @@ export interface ChangeEvent {
   /** Null for a target type this version does not know (a row written by another version). */
   readonly targetType: ChangeTargetType | null;
   readonly targetId: string | null;
+  /**
+   * A change that only added or removed members of a group (`*.members_added`,
+   * `*.members_removed`): the IDs of those members (collaborators for `user_group`, end users for
+   * `end_user_group`), so a subscriber can reload them instead of the whole group (a cost that
+   * grew with the group). Null or absent for every other change, or when the event does not
+   * list them (optional, so that code building events for other purposes need not say).
+   */
+  readonly memberIds?: readonly number[] | null;
+  /**
+   * Grants upserted in a project (`project_grants.upserted`): their IDs, so a subscriber can
+   * reload them instead of every grant of the project. Null for other changes.
+   */
+  readonly grantIds?: readonly string[] | null;
 }
 
 /**
@@ -329,5 +342,56 @@ function toChangeEvent(row: ChangeEventRow): ChangeEvent {
     action: row.action,
     targetType: isChangeTargetType(row.target_type) ? row.target_type : null,
     targetId: row.target_id,
+    ...namedTargets(row.action, row.detail_json),
   };
+}
+
+/** What a detailed change's snapshot names (audit.repository.ts, DETAILED_ACTIONS). */
+function namedTargets(
+  action: string,
+  json: string | null,
+): Pick<ChangeEvent, 'memberIds' | 'grantIds'> {
+  const none = { memberIds: null, grantIds: null };
+  if (json === null) return none;
+  let snapshot: unknown;
+  try {
+    snapshot = JSON.parse(json);
+  } catch {
+    return none;
+  }
+  if (action === 'project_grants.upserted')
+    return { memberIds: null, grantIds: grantIds(snapshot) };
+  return { memberIds: membershipIds(snapshot), grantIds: null };
+}
+
+/** The `id` of every upserted grant; null when one has none (written before they were logged). */
+function grantIds(snapshot: unknown): readonly string[] | null {
+  if (!Array.isArray(snapshot)) return null;
+  const ids: string[] = [];
+  for (const item of snapshot as unknown[]) {
+    const id = typeof item === 'object' && item !== null ? (item as { id?: unknown }).id : null;
+    if (typeof id !== 'string') return null;
+    ids.push(id);
+  }
+  return ids;
+}
+
+/**
+ * The member IDs a membership change's snapshot names: `user_ids` (collaborator groups),
+ * `end_user_ids` (end-user groups), or `members_added` and `members_removed` (SCIM). Null when
+ * none of them is a list of integers: the subscriber then reloads the whole group.
+ */
+function membershipIds(snapshot: unknown): readonly number[] | null {
+  if (typeof snapshot !== 'object' || snapshot === null) return null;
+  const record = snapshot as Record<string, unknown>;
+  const ids: number[] = [];
+  let listed = false;
+  for (const key of ['user_ids', 'end_user_ids', 'members_added', 'members_removed']) {
+    const value = record[key];
+    if (value === undefined) continue;
+    if (!Array.isArray(value) || !value.every((id) => Number.isSafeInteger(id))) return null;
+    listed = true;
+    ids.push(...(value as number[]));
+  }
+  return listed ? ids : null;
 }

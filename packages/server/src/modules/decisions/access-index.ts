@@ -682,10 +682,21 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
       if (target !== null && /^\d+$/.test(target)) dirty.members.add(Number(target));
       return;
     case 'user_group':
-      if (target !== null) dirty.groups.add(target);
+      // Members added or removed: reloading them is proportional to the change; reloading the
+      // group, to its size.
+      if (reloadsMembersOnly(event)) for (const id of event.memberIds) dirty.members.add(id);
+      else if (target !== null) dirty.groups.add(target);
       return;
     case 'project':
-      if (target !== null && /^\d+$/.test(target)) dirty.projects.add(Number(target));
+      // Grants upserted: reloading them is proportional to the change; reloading the project, to
+      // its grants.
+      if (
+        event.grantIds !== undefined &&
+        event.grantIds !== null &&
+        event.grantIds.length <= MEMBER_RELOADS_PER_CHANGE
+      )
+        for (const id of event.grantIds) dirty.grants.add(id);
+      else if (target !== null && /^\d+$/.test(target)) dirty.projects.add(Number(target));
       return;
     case 'project_grant':
       if (target !== null) dirty.grants.add(target);
@@ -709,6 +720,8 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
       // A deleted group also takes its feature grants and policy targets: reload the slice.
       if (event.action.endsWith('.deleted') || target === null || !/^\d+$/.test(target))
         dirty.endUsers = true;
+      else if (reloadsMembersOnly(event))
+        for (const id of event.memberIds) dirty.endUserIds.add(id);
       else dirty.endUserGroupIds.add(Number(target));
       return;
     case 'scim_connection':
@@ -735,6 +748,22 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
     default:
       return unhandled(type);
   }
+}
+
+/**
+ * A change naming at most this many members (or grants) reloads them one by one; a larger one
+ * reloads the group (or project): one read instead of one per row.
+ */
+const MEMBER_RELOADS_PER_CHANGE = 50;
+
+function reloadsMembersOnly(
+  event: ChangeEvent,
+): event is ChangeEvent & { memberIds: readonly number[] } {
+  return (
+    event.memberIds !== undefined &&
+    event.memberIds !== null &&
+    event.memberIds.length <= MEMBER_RELOADS_PER_CHANGE
+  );
 }
 
 /** Compile-time exhaustiveness: only reached by a target type with no case above. */

@@ -125,18 +125,21 @@ export async function upsertGrant(
   id: string,
   values: GrantValues,
   now: string,
-): Promise<void> {
+): Promise<string> {
   const columns =
     values.member_id !== null
       ? (['project_id', 'project_role_id', 'member_id'] as const)
       : (['project_id', 'project_role_id', 'group_id'] as const);
-  await db
+  const row = await db
     .insertInto('project_grants')
     .values({ id, ...values, created_at: now, updated_at: now })
     .onConflict((oc) =>
       oc.columns([...columns]).doUpdateSet({ expires_at: values.expires_at, updated_at: now }),
     )
-    .execute();
+    // The stored grant's ID: the new one, or the existing grant's that was refreshed.
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
 }
 
 /**

@@ -248,8 +248,9 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
         };
       });
       await deps.db.transaction().execute(async (trx) => {
+        const grantIds: string[] = [];
         for (const item of items) {
-          await upsertGrant(
+          const grantId = await upsertGrant(
             trx,
             newPrefixedId('pg'),
             {
@@ -262,9 +263,12 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
             },
             at,
           );
+          grantIds.push(grantId);
         }
+        // Each grant's ID beside what was asked: the log says which grants the request made or
+        // refreshed, and the access index reloads those grants, not the whole project.
         await recordChange(trx, ctx, at, 'project_grants.upserted', ['project', project.id], {
-          after: body.project_grants,
+          after: body.project_grants.map((grant, i) => ({ ...grant, id: grantIds[i] })),
         });
       });
     },

@@ -51,6 +51,16 @@ export async function findGroupById(
   return row === undefined ? undefined : { ...row, members_count: Number(row.members_count) };
 }
 
+/** The group's row without its member count (which grows with the group): for writes. */
+export function findGroupRowById(db: Executor, workspaceId: number, id: string) {
+  return db
+    .selectFrom('collaborator_groups')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
 export function findGroupByNameKey(db: Executor, workspaceId: number, nameKey: string) {
   return db
     .selectFrom('collaborator_groups')

@@ -26,6 +26,7 @@ import {
   deleteMemberships,
   findGroupById,
   findGroupByNameKey,
+  findGroupRowById,
   insertGroup,
   listGroupMembers,
   listGroups,
@@ -58,6 +59,16 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
 
   async function requireGroup(ctx: RequestContext, id: string): Promise<GroupRow> {
     const group = await findGroupById(deps.db, ctx.workspaceId, id, now());
+    if (group === undefined) throw notFound('group.not_found');
+    return group;
+  }
+
+  /**
+   * The group as a membership change needs it (it exists, is it a system group): without the
+   * member count, which walks the group's memberships on every add and remove.
+   */
+  async function requireGroupRow(ctx: RequestContext, id: string) {
+    const group = await findGroupRowById(deps.db, ctx.workspaceId, id);
     if (group === undefined) throw notFound('group.not_found');
     return group;
   }
@@ -199,7 +210,7 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
 
     async addMembers(ctx: RequestContext, id: string, body: AddGroupMembersBody): Promise<void> {
       requireDevAccess(ctx);
-      const group = await requireGroup(ctx, id);
+      const group = await requireGroupRow(ctx, id);
       if (fromFlag(group.system)) {
         throw badRequest(
           'group.system',
@@ -246,7 +257,7 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
       query: RemoveGroupMembersQuery,
     ): Promise<void> {
       requireDevAccess(ctx);
-      const group = await requireGroup(ctx, id);
+      const group = await requireGroupRow(ctx, id);
       const memberIds = [...new Set([...(query['user_ids[]'] ?? []), ...(query.user_ids ?? [])])];
       const invitationIds = [
         ...new Set([

@@ -17,6 +17,7 @@ import { scimActiveUnassignedMigration } from './0009-scim-active-unassigned.js'
 import { auditTargetNameMigration } from './0010-audit-target-name.js';
 import { legacyRoleProjectsMigration } from './0011-legacy-role-projects.js';
 import { workspaceLoadIndexesMigration } from './0012-workspace-load-indexes.js';
+import { writePathIndexesMigration } from './0013-write-path-indexes.js';
 import { agentsMigration } from './0014-agents.js';
 import { approvalFlowsMigration } from './0015-approval-flows.js';
 import { webhooksMigration } from './0016-webhooks.js';
@@ -35,6 +36,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0010-audit-target-name', auditTargetNameMigration],
   ['0011-legacy-role-projects', legacyRoleProjectsMigration],
   ['0012-workspace-load-indexes', workspaceLoadIndexesMigration],
+  ['0013-write-path-indexes', writePathIndexesMigration],
   ['0014-agents', agentsMigration],
   ['0015-approval-flows', approvalFlowsMigration],
   ['0016-webhooks', webhooksMigration],

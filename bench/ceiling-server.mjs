@@ -1,0 +1,46 @@
+/**
+ * The server for `npm run bench:ceiling` (bench/ceiling.mjs): Roster on the generated data set,
+ * and in the SAME process a bare Fastify (same version, default JSON parser) whose one route
+ * answers a constant to the same request. Both listen on 127.0.0.1; the parent drives them in turn.
+ */
+import process from 'node:process';
+import Fastify from 'fastify';
+import { buildApp } from '../packages/server/dist/app.js';
+import { loadConfig } from '../packages/server/dist/config.js';
+import { openStore } from '../packages/server/dist/storage/connect.js';
+
+const [file, token, dataDir] = process.argv.slice(2);
+const config = loadConfig({
+  PORT: '0',
+  ROSTER_DATA_DIR: dataDir,
+  ROSTER_DATABASE_URL: file,
+  ROSTER_ADMIN_TOKEN: token,
+  ROSTER_RATE_LIMIT_PER_MINUTE: '0',
+  ROSTER_PUBLIC_URL: 'http://127.0.0.1',
+});
+const store = openStore({ url: config.databaseUrl });
+const { app } = await buildApp({ store, config, logger: false });
+await app.listen({ port: 0, host: '127.0.0.1' });
+
+const bare = Fastify({ logger: false });
+const answer = { data: { allowed: true } };
+bare.post('/api/access/check', async () => answer);
+await bare.listen({ port: 0, host: '127.0.0.1' });
+
+process.send({
+  type: 'ready',
+  roster: app.server.address().port,
+  bare: bare.server.address().port,
+});
+process.on('message', async (message) => {
+  if (message === 'cpu') {
+    const usage = process.cpuUsage();
+    process.send({ type: 'cpu', cpuMs: (usage.user + usage.system) / 1000 });
+  }
+  if (message === 'stop') {
+    await bare.close();
+    await app.close();
+    await store.close();
+    process.exit(0);
+  }
+});

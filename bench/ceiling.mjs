@@ -1,0 +1,123 @@
+/**
+ * `npm run bench:ceiling`: HTTP single access checks next to the stack's own ceiling, a bare
+ * Fastify route answering a constant, in the same server process and the same run
+ * (bench/ceiling-server.mjs), with the same autocannon settings and request bodies as
+ * `npm run bench` (16 connections, the 100,000-user data set of bench/generate.mjs). The runs
+ * alternate (bare, Roster, bare, Roster, …) so a change in the machine's speed hits both; the
+ * figure is Roster's requests/s as a share of the bare route's, per pair and over all.
+ * BENCH_SECONDS sets each run's length (default 10), BENCH_ROUNDS the pairs (default 3).
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { generate, prng, SIZES } from './generate.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const TOKEN = 'rst_bench_admin_token_0123456789';
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const log = (text) => process.stderr.write(`${text}\n`);
+
+const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-ceiling-'));
+const file = path.join(work, 'roster.db');
+log(`generating the data set in ${file} …`);
+await generate(file, TOKEN);
+const child = fork(path.join(here, 'ceiling-server.mjs'), [file, TOKEN, work], {
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+process.on('exit', () => child.kill());
+const fromChild = (type) =>
+  new Promise((resolve) => {
+    const on = (m) => {
+      if (m.type !== type) return;
+      child.off('message', on);
+      resolve(m);
+    };
+    child.on('message', on);
+  });
+const ports = await fromChild('ready');
+const serverCpuMs = async () => {
+  child.send('cpu');
+  return (await fromChild('cpu')).cpuMs;
+};
+
+// The same kind of bodies as `npm run bench`: random members, projects and privileges.
+const random = prng(99);
+const { PROJECT_RESOURCES } = await import('../packages/contracts/dist/index.js');
+const pairs = Object.entries(PROJECT_RESOURCES).flatMap(([resource, def]) =>
+  def.privileges.map((privilege) => [resource, privilege]),
+);
+const bodies = Array.from({ length: 5_000 }, () => {
+  const [resource, privilege] = pairs[Math.floor(random() * pairs.length)];
+  return JSON.stringify({
+    subject: { member_id: 1 + Math.floor(random() * SIZES.users) },
+    project_id: 1 + Math.floor(random() * SIZES.projects),
+    resource,
+    privilege,
+  });
+});
+
+async function run(port) {
+  let n = 0;
+  const cpuBefore = await serverCpuMs();
+  const result = await new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: `http://127.0.0.1:${port}`,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        method: 'POST',
+        duration: DURATION,
+        connections: 16,
+        requests: [
+          {
+            method: 'POST',
+            path: '/api/access/check',
+            setupRequest: (req) => ({ ...req, body: bodies[n++ % bodies.length] }),
+          },
+        ],
+      },
+      (error, res) => (error ? reject(error) : resolve(res)),
+    );
+  });
+  const cpuShare = (await serverCpuMs()) - cpuBefore;
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return {
+    perSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpu: cpuShare / (DURATION * 1000),
+  };
+}
+
+const rows = [];
+for (let round = 0; round < ROUNDS; round++) {
+  log(`round ${round + 1}/${ROUNDS}: bare Fastify, then Roster, ${DURATION} s each …`);
+  const bare = await run(ports.bare);
+  const roster = await run(ports.roster);
+  rows.push({ bare, roster, ratio: roster.perSecond / bare.perSecond });
+}
+child.send('stop');
+const sum = (pick) => rows.reduce((total, row) => total + pick(row), 0);
+const overall = sum((r) => r.roster.perSecond) / sum((r) => r.bare.perSecond);
+const fmt = (v) => Math.round(v).toLocaleString('en-US');
+const out = [
+  `Command: \`npm run bench:ceiling\` (BENCH_SECONDS=${DURATION}, ${ROUNDS} pairs, 16 connections)`,
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}; load average at the end ${loadavg()[0].toFixed(2)}`,
+  '',
+  '| Pair | Bare Fastify req/s (p50/p99, server CPU) | Roster single check req/s (p50/p99, server CPU) | Roster ÷ bare |',
+  '| --- | ---: | ---: | ---: |',
+  ...rows.map(
+    (r, i) =>
+      `| ${i + 1} | ${fmt(r.bare.perSecond)} (${r.bare.p50}/${r.bare.p99} ms, ${(r.bare.cpu * 100).toFixed(0)}%) | ${fmt(r.roster.perSecond)} (${r.roster.p50}/${r.roster.p99} ms, ${(r.roster.cpu * 100).toFixed(0)}%) | ${(r.ratio * 100).toFixed(0)}% |`,
+  ),
+  `| **all** | ${fmt(sum((r) => r.bare.perSecond) / ROUNDS)} | ${fmt(sum((r) => r.roster.perSecond) / ROUNDS)} | **${(overall * 100).toFixed(0)}%** (target ≥ 70%) |`,
+];
+const text = out.join('\n');
+console.log(text);
+writeFileSync(path.join(here, 'ceiling-results.md'), `${text}\n`);
+rmSync(work, { recursive: true, force: true });
+process.exit(0);

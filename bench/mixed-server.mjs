@@ -1,0 +1,51 @@
+/**
+ * The server for `npm run bench:mixed` (bench/mixed.mjs), in its own process: a fresh database
+ * (SQLite file or PostgreSQL URL), migrated, the default workspace with a known admin token,
+ * listening on 127.0.0.1. On request it reports its CPU time and how long its event loop was held
+ * (perf_hooks.monitorEventLoopDelay: the delay a timer saw, i.e. how long a check arriving at that
+ * moment waited before the server could even read it), then resets the histogram.
+ */
+import process from 'node:process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { buildApp } from '../packages/server/dist/app.js';
+import { loadConfig } from '../packages/server/dist/config.js';
+import { migrateToLatest, openStore } from '../packages/server/dist/storage/connect.js';
+
+const [databaseUrl, token, dataDir] = process.argv.slice(2);
+const config = loadConfig({
+  PORT: '0',
+  ROSTER_DATA_DIR: dataDir,
+  ROSTER_DATABASE_URL: databaseUrl,
+  ROSTER_ADMIN_TOKEN: token,
+  ROSTER_RATE_LIMIT_PER_MINUTE: '0',
+  ROSTER_PUBLIC_URL: 'http://127.0.0.1',
+});
+const store = openStore({ url: config.databaseUrl });
+await migrateToLatest(store);
+const { app, services } = await buildApp({ store, config, logger: false });
+await services.workspaces.ensureDefaultWorkspace(config.adminToken);
+await app.listen({ port: 0, host: '127.0.0.1' });
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
+process.send({ type: 'ready', port: app.server.address().port, dialect: store.dialect });
+process.on('message', async (message) => {
+  if (message === 'stats') {
+    const usage = process.cpuUsage();
+    process.send({
+      type: 'stats',
+      cpuMs: (usage.user + usage.system) / 1000,
+      loop: {
+        p50: loop.percentile(50) / 1e6,
+        p99: loop.percentile(99) / 1e6,
+        max: loop.max / 1e6,
+      },
+    });
+    loop.reset();
+  }
+  if (message === 'stop') {
+    loop.disable();
+    await app.close();
+    await store.close();
+    process.exit(0);
+  }
+});

@@ -1,0 +1,544 @@
+/**
+ * `npm run bench:mixed`: the mixed workload of a platform that embeds Roster, on a fresh database,
+ * over HTTP on 127.0.0.1. CLIENTS clients in closed loops (no think time) each pick a request kind
+ * by weight: access checks, lists (collaborators, audit events, a user's projects), invitations
+ * (create, then accept from the outbox), role changes, group membership (add, remove), grants
+ * (add, remove), SCIM end users and groups (create a user, PATCH a group's members).
+ *
+ * First a phase of checks only (the same clients, no writes: the baseline), then the mixed phase
+ * for --duration seconds. Prints per-kind throughput and p50/p99, check p99 under writes next to
+ * check p99 with no writes, and the throughput per interval (per minute from 5 minutes on) so a
+ * drift as the data grows is visible, and the server's CPU time per request and how long its event
+ * loop was held (bench/mixed-server.mjs: the server, in its own process).
+ *
+ * Stores: SQLite (a fresh file) always; PostgreSQL too when ROSTER_BENCH_DATABASE_URL names a
+ * database the bench may create databases from (a fresh one per run, dropped after).
+ * `--store sqlite|postgres` runs one only. `--duration 600` for the 10-minute soak,
+ * `--clients 20`, `--baseline 10` (seconds of checks only). BENCH_PROF=1 writes a CPU profile of
+ * the server to /tmp/perf.
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const TOKEN = 'rst_bench_admin_token_0123456789';
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '60' },
+    paced: { type: 'string', default: '20' },
+    rate: { type: 'string', default: '1000' },
+    clients: { type: 'string', default: '20' },
+    store: { type: 'string' },
+  },
+});
+const DURATION_S = Number(args.duration);
+const PACED_S = Number(args.paced);
+const RATE = Number(args.rate);
+const CLIENTS = Number(args.clients);
+const PG_URL = process.env.ROSTER_BENCH_DATABASE_URL;
+const stores = args.store ? [args.store] : PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+if (stores.includes('postgres') && !PG_URL)
+  throw new Error('--store postgres needs ROSTER_BENCH_DATABASE_URL');
+const log = (text) => process.stderr.write(`${text}\n`);
+
+/** Share of each kind in the mixed phase (per 100 requests). */
+const WEIGHTS = {
+  check: 50,
+  list_members: 5,
+  list_audit: 3,
+  list_projects: 4,
+  invite: 4, // POST /api/member_invitations, then accept: two requests, counted apart
+  role_change: 6,
+  group_add: 6,
+  group_remove: 4,
+  grant_add: 6,
+  grant_remove: 4,
+  scim_user: 4,
+  scim_group_patch: 4,
+};
+
+function percentile(sorted, q) {
+  return sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function runStore(dialect) {
+  const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-mixed-'));
+  let databaseUrl = path.join(work, 'roster.db');
+  let dropDatabase = async () => undefined;
+  if (dialect === 'postgres') {
+    const name = `roster_bench_mixed_${process.pid}`;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
+    await admin.end();
+    const url = new URL(PG_URL);
+    url.pathname = `/${name}`;
+    databaseUrl = url.toString();
+    dropDatabase = async () => {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    };
+  }
+  const child = fork(path.join(here, 'mixed-server.mjs'), [databaseUrl, TOKEN, work], {
+    execArgv: process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/perf'] : [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const server = await new Promise((resolve, reject) => {
+    child.on('message', (m) => m.type === 'ready' && resolve(m));
+    child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  /** The server's CPU time so far and its event-loop delay since the last call. */
+  const serverStats = () =>
+    new Promise((resolve) => {
+      const on = (m) => {
+        if (m.type !== 'stats') return;
+        child.off('message', on);
+        resolve(m);
+      };
+      child.on('message', on);
+      child.send('stats');
+    });
+  const origin = `http://127.0.0.1:${server.port}`;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+
+  function call(method, url, body, token = TOKEN) {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        `${origin}${url}`,
+        {
+          method,
+          agent,
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(payload === undefined
+              ? {}
+              : {
+                  'content-type': url.startsWith('/scim/')
+                    ? 'application/scim+json'
+                    : 'application/json',
+                  'content-length': Buffer.byteLength(payload),
+                }),
+          },
+        },
+        (response) => {
+          const chunks = [];
+          response.on('data', (chunk) => chunks.push(chunk));
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (response.statusCode >= 400)
+              reject(new Error(`${method} ${url} → ${response.statusCode} ${text.slice(0, 300)}`));
+            else resolve(text === '' ? undefined : JSON.parse(text));
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  // Invitation tokens, read from the outbox file as it grows (only the new bytes each time).
+  const outboxPath = path.join(work, 'outbox.jsonl');
+  const tokens = new Map();
+  let outboxFd = null;
+  let outboxRest = '';
+  function readOutbox() {
+    if (outboxFd === null) {
+      try {
+        outboxFd = openSync(outboxPath, 'r');
+      } catch {
+        return;
+      }
+    }
+    const buffer = Buffer.alloc(1 << 16);
+    for (;;) {
+      const n = readSync(outboxFd, buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      outboxRest += buffer.toString('utf8', 0, n);
+    }
+    const lines = outboxRest.split('\n');
+    outboxRest = lines.pop();
+    for (const line of lines) {
+      if (line === '') continue;
+      const mail = JSON.parse(line);
+      const match = /\/invitations\/([A-Za-z0-9_-]+)/.exec(mail.text);
+      if (match) tokens.set(mail.to, match[1]);
+    }
+  }
+  async function tokenFor(email) {
+    for (let i = 0; i < 100; i++) {
+      readOutbox();
+      const token = tokens.get(email);
+      if (token !== undefined) {
+        tokens.delete(email);
+        return token;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error(`no invitation mailed to ${email}`);
+  }
+
+  let invited = 0;
+  async function invite() {
+    const n = invited++;
+    const email = `person${n}@mixed.example`;
+    const timed = {};
+    let t0 = performance.now();
+    await call('POST', '/api/member_invitations', {
+      name: `Person ${n}`,
+      email,
+      env_roles: [
+        { environment_type: 'dev', name: 'No access' },
+        { environment_type: 'prod', name: 'No access' },
+      ],
+    });
+    timed.invite = performance.now() - t0;
+    const token = await tokenFor(email);
+    t0 = performance.now();
+    const member = (await call('POST', `/invitations/${token}/accept`, { name: `Person ${n}` }))
+      .data;
+    timed.accept = performance.now() - t0;
+    return { member, timed };
+  }
+
+  // --- seed: a small workspace the workload then grows ------------------------------------
+  log(`${dialect}: seeding (projects, roles, groups, 100 collaborators, SCIM connection) …`);
+  const seedStarted = performance.now();
+  const roles = [];
+  for (let i = 0; i < 5; i++)
+    roles.push(
+      (
+        await call('POST', '/api/project_roles', {
+          project_role: { name: `Role ${i}`, config: { recipe: { privileges: ['run'] } } },
+        })
+      ).data.id,
+    );
+  const projects = [];
+  for (let i = 0; i < 20; i++)
+    projects.push(
+      (
+        await call('POST', '/api/projects', {
+          name: `Project ${i}`,
+          environment_type: i % 2 === 0 ? 'dev' : 'prod',
+        })
+      ).data.id,
+    );
+  const groups = [];
+  for (let i = 0; i < 20; i++)
+    groups.push(
+      (await call('POST', '/api/user_groups', { user_group: { name: `Team ${i}` } })).data.id,
+    );
+  const members = [];
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      for (let i = 0; i < 10; i++) members.push((await invite()).member.id);
+    }),
+  );
+  const connection = (
+    await call('POST', '/api/scim_connections', { environment_type: 'prod', target: 'end_users' })
+  ).data;
+  const scim = (method, url, body) =>
+    call(method, `/scim/v2/${connection.id}${url}`, body, connection.token);
+  const scimUsers = [];
+  const scimGroups = [];
+  for (let i = 0; i < 10; i++)
+    scimGroups.push(
+      (
+        await scim('POST', '/Groups', {
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+          displayName: `SCIM group ${i}`,
+          members: [],
+        })
+      ).id,
+    );
+  log(`  seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
+
+  let seed = 12345;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+  const pickOf = (list) => list[Math.floor(random() * list.length)];
+  const checkBody = () => ({
+    subject: { member_id: pickOf(members) },
+    project_id: pickOf(projects),
+    resource: 'recipe',
+    privilege: 'run',
+  });
+  let scimCount = 0;
+
+  /** One request of a kind; returns the [kind, ms] pairs it timed. */
+  async function runKind(kind) {
+    const t0 = performance.now();
+    const done = (name = kind) => [[name, performance.now() - t0]];
+    switch (kind) {
+      case 'check':
+        await call('POST', '/api/access/check', checkBody());
+        return done();
+      case 'list_members':
+        await call(
+          'GET',
+          `/api/members?page[size]=50&page[number]=${1 + Math.floor(random() * 3)}`,
+        );
+        return done();
+      case 'list_audit':
+        await call('GET', '/api/audit_events?page[size]=50');
+        return done();
+      case 'list_projects':
+        await call('GET', `/api/access/projects?member_id=${pickOf(members)}`);
+        return done();
+      case 'invite': {
+        const { member, timed } = await invite();
+        members.push(member.id);
+        return [
+          ['invite', timed.invite],
+          ['accept', timed.accept],
+        ];
+      }
+      case 'role_change':
+        await call('PUT', `/api/members/${pickOf(members)}`, {
+          env_roles: [
+            { environment_type: 'dev', name: random() < 0.5 ? 'No access' : 'Analyst' },
+            { environment_type: 'prod', name: 'No access' },
+          ],
+        });
+        return done();
+      case 'group_add':
+        await call('POST', `/api/user_groups/${pickOf(groups)}/members`, {
+          user_ids: [pickOf(members)],
+        });
+        return done();
+      case 'group_remove':
+        await call(
+          'DELETE',
+          `/api/user_groups/${pickOf(groups)}/members?user_ids[]=${pickOf(members)}`,
+        );
+        return done();
+      case 'grant_add': {
+        const user = random() < 0.5;
+        await call('PUT', `/api/projects/${pickOf(projects)}/project_grants`, {
+          project_grants: [
+            {
+              assignment_type: user ? 'User' : 'UserGroup',
+              assignment_id: user ? pickOf(members) : pickOf(groups),
+              project_role_id: pickOf(roles),
+            },
+          ],
+        });
+        return done();
+      }
+      case 'grant_remove': {
+        // The project's grants (a list, timed as its own kind), then one of them removed.
+        const listed = await call(
+          'GET',
+          `/api/projects/${pickOf(projects)}/project_grants?page[size]=100`,
+        );
+        const timed = [['list_grants', performance.now() - t0]];
+        if (listed.data.length === 0) return timed;
+        const t1 = performance.now();
+        await call('DELETE', `/api/project_grants/${pickOf(listed.data).id}`).catch((error) => {
+          // Another client may have removed it first: a 404 is that race, not the server.
+          if (!/→ 404/.test(error.message)) throw error;
+        });
+        return [...timed, ['grant_remove', performance.now() - t1]];
+      }
+      case 'scim_user': {
+        const n = scimCount++;
+        const userName = `end${n}@mixed.example`;
+        const created = await scim('POST', '/Users', {
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+          userName,
+          name: { givenName: `Given${n}`, familyName: `Family${n}` },
+          emails: [{ primary: true, value: userName, type: 'work' }],
+          externalId: `ext${n}`,
+          active: true,
+        });
+        scimUsers.push(created.id);
+        return done();
+      }
+      case 'scim_group_patch': {
+        if (scimUsers.length === 0) return runKind('scim_user');
+        await scim('PATCH', `/Groups/${pickOf(scimGroups)}`, {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+          Operations: [
+            random() < 0.7
+              ? { op: 'add', path: 'members', value: [{ value: pickOf(scimUsers) }] }
+              : { op: 'remove', path: `members[value eq "${pickOf(scimUsers)}"]` },
+          ],
+        });
+        return done();
+      }
+      default:
+        throw new Error(kind);
+    }
+  }
+
+  const table = Object.entries(WEIGHTS).flatMap(([kind, w]) => Array(w).fill(kind));
+  /**
+   * Runs the clients for `seconds`. Closed loop (rate 0): each sends its next request when the
+   * last is answered, which measures capacity (latency is then the queue: clients ÷ throughput).
+   * Paced (rate > 0 requests/s in total): each client sends on a fixed schedule, and a request's
+   * latency counts from its scheduled time, so a server that falls behind is not flattered
+   * (no coordinated omission).
+   */
+  async function phase(seconds, chooser, rate = 0) {
+    const before = await serverStats();
+    const result = await runPhase(seconds, chooser, rate);
+    const after = await serverStats();
+    return {
+      ...result,
+      cpuMsPerRequest: (after.cpuMs - before.cpuMs) / result.total,
+      cpuShare: (after.cpuMs - before.cpuMs) / (result.elapsed * 1000),
+      loop: after.loop,
+    };
+  }
+  async function runPhase(seconds, chooser, rate) {
+    const latencies = new Map();
+    const errors = [];
+    const bucketS = seconds >= 300 ? 60 : 10;
+    const buckets = Array.from({ length: Math.ceil(seconds / bucketS) }, () => ({
+      count: 0,
+      checks: [],
+    }));
+    const started = performance.now();
+    const end = started + seconds * 1000;
+    const intervalMs = rate > 0 ? (CLIENTS / rate) * 1000 : 0;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, client) => {
+        for (let k = 0; ; k++) {
+          const scheduled = started + (k + client / CLIENTS) * intervalMs;
+          if (rate > 0 && scheduled > performance.now())
+            await new Promise((resolve) => setTimeout(resolve, scheduled - performance.now()));
+          if (performance.now() >= end) return;
+          const lag = rate > 0 ? Math.max(0, performance.now() - scheduled) : 0;
+          const kind = chooser();
+          try {
+            const timed = await runKind(kind);
+            timed[0][1] += lag;
+            const at = Math.floor((performance.now() - started) / 1000 / bucketS);
+            for (const [name, ms] of timed) {
+              let list = latencies.get(name);
+              if (list === undefined) latencies.set(name, (list = []));
+              list.push(ms);
+              if (at < buckets.length) {
+                buckets[at].count++;
+                if (name === 'check') buckets[at].checks.push(ms);
+              }
+            }
+          } catch (error) {
+            errors.push(`${kind}: ${error.message}`);
+          }
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    const kinds = [...latencies].map(([kind, list]) => {
+      const sorted = Float64Array.from(list).sort();
+      return {
+        kind,
+        count: list.length,
+        perSecond: list.length / elapsed,
+        p50: percentile(sorted, 0.5),
+        p99: percentile(sorted, 0.99),
+      };
+    });
+    const total = kinds.reduce((sum, k) => sum + k.count, 0);
+    return {
+      elapsed,
+      kinds,
+      total,
+      perSecond: total / elapsed,
+      errors,
+      bucketS,
+      buckets: buckets.map((bucket) => ({
+        perSecond: bucket.count / bucketS,
+        checkP99: percentile(Float64Array.from(bucket.checks).sort(), 0.99),
+      })),
+    };
+  }
+
+  log(
+    `${dialect}: ${DURATION_S} s of the mixed load in closed loops (capacity), ${CLIENTS} clients …`,
+  );
+  const mixed = await phase(DURATION_S, () => pickOf(table));
+  log(`${dialect}: ${PACED_S} s of the mixed load paced at ${RATE} requests/s …`);
+  const paced = await phase(PACED_S, () => pickOf(table), RATE);
+  log(`${dialect}: ${PACED_S} s of checks only paced at ${RATE} requests/s (no writes) …`);
+  const baseline = await phase(PACED_S, () => 'check', RATE);
+  const load = loadavg()[0];
+  const rows = await call('GET', '/api/audit_events?page[size]=1');
+  child.send('stop');
+  await new Promise((resolve) => child.on('exit', resolve));
+  agent.destroy();
+  await dropDatabase();
+  rmSync(work, { recursive: true, force: true });
+  return {
+    dialect,
+    baseline,
+    mixed,
+    paced,
+    load,
+    members: members.length,
+    scimUsers: scimUsers.length,
+    auditEvents: rows.meta?.total ?? rows.total ?? null,
+  };
+}
+
+const results = [];
+for (const dialect of stores) results.push(await runStore(dialect));
+
+const ms = (v) => (Number.isNaN(v) ? '–' : `${v.toFixed(2)} ms`);
+const kindTable = (phase) => [
+  '| Kind | Requests | Requests/s | p50 | p99 |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  ...[...phase.kinds]
+    .sort((a, b) => b.count - a.count)
+    .map(
+      (k) => `| ${k.kind} | ${k.count} | ${k.perSecond.toFixed(1)} | ${ms(k.p50)} | ${ms(k.p99)} |`,
+    ),
+  `| **total** | ${phase.total} | **${phase.perSecond.toFixed(0)}** | | |`,
+];
+const out = [];
+out.push(
+  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S} --rate ${RATE}\` (${CLIENTS} clients)`,
+);
+out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
+for (const r of results) {
+  const check = (phase) => phase.kinds.find((k) => k.kind === 'check');
+  out.push('', `### ${r.dialect}`, '');
+  out.push(
+    `**Capacity**: ${DURATION_S} s, ${CLIENTS} clients in closed loops (each sends when answered; latency here is mostly the queue)`,
+    '',
+    ...kindTable(r.mixed),
+    '',
+    `- throughput per ${r.mixed.bucketS} s (requests/s): ${r.mixed.buckets.map((b) => b.perSecond.toFixed(0)).join(', ')}`,
+    `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
+    `- errors: ${r.mixed.errors.length}${r.mixed.errors.length ? ` (first: ${r.mixed.errors[0]})` : ''}`,
+    '',
+    `**Paced**: ${PACED_S} s at ${RATE} requests/s offered (latency from the scheduled send)`,
+    '',
+    ...kindTable(r.paced),
+    '',
+    `- **check p50 / p99 under writes: ${ms(check(r.paced)?.p50)} / ${ms(check(r.paced)?.p99)}**; checks only, same rate, same data, no writes: ${ms(check(r.baseline)?.p50)} / ${ms(check(r.baseline)?.p99)}`,
+    `- server CPU: ${r.paced.cpuMsPerRequest.toFixed(3)} ms a request (checks only: ${r.baseline.cpuMsPerRequest.toFixed(3)}); event loop held p99 / max: ${ms(r.paced.loop.p99)} / ${ms(r.paced.loop.max)} (checks only: ${ms(r.baseline.loop.p99)} / ${ms(r.baseline.loop.max)})`,
+    `- check p99 per ${r.paced.bucketS} s under writes: ${r.paced.buckets.map((b) => ms(b.checkP99)).join(', ')}`,
+    `- errors: ${r.paced.errors.length + r.baseline.errors.length}${r.paced.errors.length ? ` (first: ${r.paced.errors[0]})` : ''}`,
+    `- data at the end: ${r.members} collaborators, ${r.scimUsers} SCIM end users, ${r.auditEvents ?? '?'} audit events (the list's total, counted up to 10,000)`,
+    `- load average (1 min) at the end: ${r.load.toFixed(2)}`,
+  );
+}
+const text = out.join('\n');
+console.log(text);
+writeFileSync(path.join(here, `mixed-results.md`), `${text}\n`);

@@ -1,0 +1,350 @@
+/**
+ * SQLite with its writes on a worker thread. better-sqlite3 is synchronous: a write that waits —
+ * a COMMIT whose write() the kernel throttles, a WAL checkpoint's fsync, another process's write
+ * lock (busy_timeout, up to 5 s) — stops the main thread, and with it every access check. Under
+ * the mixed load (bench/mixed.mjs) commits took 0.34–0.44 ms on average and single ones tens of
+ * milliseconds, on the thread that answers checks.
+ *
+ * So a file database has two connections (WAL lets them work side by side):
+ * - the **writer**, owned by a worker thread: every transaction runs there, from BEGIN to COMMIT,
+ *   its reads included (they see the transaction's own writes), and so does every statement that
+ *   writes outside a transaction; one at a time, in arrival order (the write lock below);
+ * - the **reader**, on the main thread: statements outside a transaction that only read run there
+ *   at once, as before. A read after a write's reply sees it (WAL: a new read sees every commit).
+ *
+ * Checks never touch SQLite (the in-memory index answers them), so while a write is in flight,
+ * even one stuck behind another process's lock, they keep being answered. `:memory:` databases
+ * (tests) cannot be shared by two connections and keep the single main-thread connection.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import SQLite from 'better-sqlite3';
+import {
+  CompiledQuery,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type QueryResult,
+} from 'kysely';
+
+/** The pragmas both connections of a file database run (connect.ts explains the values). */
+export const SQLITE_PRAGMAS = [
+  'journal_mode = WAL',
+  'foreign_keys = ON',
+  'busy_timeout = 5000',
+  'synchronous = NORMAL',
+  'cache_size = -8000',
+] as const;
+
+/** How many prepared statements a connection keeps (distinct SQL texts, oldest dropped first). */
+export const SQLITE_STATEMENT_CACHE_SIZE = 1_000;
+
+/**
+ * Kysely's SQLite driver prepares every query it runs, and SQLite's prepare (parse, plan) cost
+ * more than most of Roster's queries themselves (12% of the server's CPU under the mixed load).
+ * The texts are few (Kysely compiles the same shapes with parameters), so each is prepared once
+ * and reused. A statement still being iterated (a streamed query) is busy: that query gets a fresh one.
+ */
+export function statementCache(database: SQLite.Database): (text: string) => SQLite.Statement {
+  const statements = new Map<string, SQLite.Statement>();
+  return (text) => {
+    const cached = statements.get(text);
+    if (cached !== undefined && !cached.busy) return cached;
+    const statement = database.prepare(text);
+    if (cached !== undefined) return statement;
+    if (statements.size >= SQLITE_STATEMENT_CACHE_SIZE) {
+      const oldest = statements.keys().next().value;
+      if (oldest !== undefined) statements.delete(oldest);
+    }
+    statements.set(text, statement);
+    return statement;
+  };
+}
+
+/**
+ * The worker's code, run with `eval` so that it is the same plain JavaScript whether the server
+ * runs from dist/ or from the TypeScript sources (tests): it opens the writer connection and runs
+ * what it is sent, one message at a time, answering each with its rows or its error's code.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const SQLite = require(workerData.driverPath);
+let db;
+const statements = new Map();
+function prepare(text) {
+  const cached = statements.get(text);
+  if (cached !== undefined && !cached.busy) return cached;
+  const statement = db.prepare(text);
+  if (cached !== undefined) return statement;
+  if (statements.size >= workerData.cacheSize) statements.delete(statements.keys().next().value);
+  statements.set(text, statement);
+  return statement;
+}
+parentPort.on('message', (message) => {
+  const { id } = message;
+  try {
+    if (message.kind === 'open') {
+      db = new SQLite(workerData.file);
+      for (const pragma of workerData.pragmas) db.pragma(pragma);
+      parentPort.postMessage({ id, rows: [] });
+      return;
+    }
+    if (message.kind === 'close') {
+      db?.close();
+      parentPort.postMessage({ id, rows: [] });
+      return;
+    }
+    if (message.kind === 'rollback') {
+      // After SQLITE_FULL or SQLITE_IOERR SQLite may have rolled back already: then there is
+      // nothing to do, and the caller must see the cause, not "no transaction is active".
+      try {
+        if (db.inTransaction) prepare('rollback').run();
+      } catch (error) {
+        if (db.inTransaction) throw error;
+      }
+      parentPort.postMessage({ id, rows: [] });
+      return;
+    }
+    // A transaction's BEGIN travels with its first statement (one round trip fewer).
+    if (message.begin === true) prepare('begin').run();
+    const statement = prepare(message.sql);
+    if (statement.reader) {
+      parentPort.postMessage({ id, rows: statement.all(message.parameters) });
+    } else {
+      const { changes, lastInsertRowid } = statement.run(message.parameters);
+      parentPort.postMessage({ id, rows: [], changes, lastInsertRowid });
+    }
+  } catch (error) {
+    parentPort.postMessage({
+      id,
+      error: { name: error.name, message: error.message, code: error.code },
+    });
+  }
+});
+`;
+
+interface Reply {
+  id: number;
+  rows: unknown[];
+  changes?: number | bigint;
+  lastInsertRowid?: number | bigint;
+  error?: { name: string; message: string; code?: string };
+}
+
+/** A driver error rebuilt on the main thread with its `code`, which storage/errors.ts classifies. */
+class SqliteWorkerError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'SqliteError';
+  }
+}
+
+/** First come, first served: each waiter is woken alone, in order. */
+class WriteLock {
+  private held = false;
+  private readonly waiters: (() => void)[] = [];
+  lock(): Promise<void> {
+    if (!this.held) {
+      this.held = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  unlock(): void {
+    const next = this.waiters.shift();
+    if (next === undefined) this.held = false;
+    else next();
+  }
+}
+
+class WriterThread {
+  private readonly worker: Worker;
+  private readonly pending = new Map<
+    number,
+    { resolve: (reply: Reply) => void; reject: (error: Error) => void }
+  >();
+  private nextId = 1;
+  private failure: Error | null = null;
+
+  constructor(file: string) {
+    const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        file,
+        driverPath,
+        pragmas: SQLITE_PRAGMAS,
+        cacheSize: SQLITE_STATEMENT_CACHE_SIZE,
+      },
+    });
+    // The worker keeps the process alive only while it has work (see send).
+    this.worker.unref();
+    this.worker.on('message', (reply: Reply) => {
+      const waiter = this.pending.get(reply.id);
+      if (waiter === undefined) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (reply.error !== undefined)
+        waiter.reject(new SqliteWorkerError(reply.error.message, reply.error.code));
+      else waiter.resolve(reply);
+    });
+    const fail = (error: Error) => {
+      this.failure = error;
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => {
+      fail(new Error(`the SQLite writer thread exited (code ${code})`));
+    });
+  }
+
+  send(message: Record<string, unknown>): Promise<Reply> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    if (this.pending.size === 0) this.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, ...message });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.failure === null) await this.send({ kind: 'close' });
+    await this.worker.terminate();
+  }
+}
+
+function toResult(reply: Reply): QueryResult<unknown> {
+  if (reply.changes === undefined) return { rows: reply.rows };
+  return {
+    rows: [],
+    numAffectedRows: BigInt(reply.changes),
+    ...(reply.lastInsertRowid === undefined ? {} : { insertId: BigInt(reply.lastInsertRowid) }),
+  };
+}
+
+class SplitConnection implements DatabaseConnection {
+  /** Set between BEGIN and COMMIT/ROLLBACK: every statement goes to the writer. */
+  inTransaction = false;
+  /** BEGIN not sent yet: it goes with the transaction's first statement. */
+  beginPending = false;
+  constructor(private readonly driver: SqliteSplitDriver) {}
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const { sql, parameters } = compiled;
+    if (this.inTransaction) {
+      const begin = this.beginPending;
+      this.beginPending = false;
+      return toResult(await this.driver.writer.send({ sql, parameters, begin })) as QueryResult<R>;
+    }
+    const statement = this.driver.readerStatement(sql);
+    if (statement.readonly) {
+      // Kysely types rows as R; better-sqlite3 returns unknown[].
+      return { rows: statement.all(...parameters) as R[] };
+    }
+    await this.driver.lock.lock();
+    try {
+      return toResult(await this.driver.writer.send({ sql, parameters })) as QueryResult<R>;
+    } finally {
+      this.driver.lock.unlock();
+    }
+  }
+
+  // Kysely's interface is an async iterator; better-sqlite3 iterates synchronously.
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async *streamQuery<R>(compiled: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    const statement = this.driver.readerStatement(compiled.sql);
+    if (!statement.readonly || this.inTransaction)
+      throw new Error('the SQLite store streams reads outside transactions only');
+    for (const row of statement.iterate(...compiled.parameters)) yield { rows: [row as R] };
+  }
+}
+
+/** The connection Kysely hands back to the driver is always one of ours. */
+function split(connection: DatabaseConnection): SplitConnection {
+  if (!(connection instanceof SplitConnection))
+    throw new Error('the SQLite driver was handed a connection it did not make');
+  return connection;
+}
+
+class SqliteSplitDriver implements Driver {
+  readonly lock = new WriteLock();
+  writer!: WriterThread;
+  private reader!: SQLite.Database;
+  private prepare!: (text: string) => SQLite.Statement;
+
+  constructor(private readonly file: string) {}
+
+  async init(): Promise<void> {
+    // The reader opens the file first: it creates it and sets WAL (a property of the file).
+    this.reader = new SQLite(this.file);
+    for (const pragma of SQLITE_PRAGMAS) this.reader.pragma(pragma);
+    this.prepare = statementCache(this.reader);
+    this.writer = new WriterThread(this.file);
+    await this.writer.send({ kind: 'open' });
+  }
+
+  readerStatement(sql: string): SQLite.Statement {
+    return this.prepare(sql);
+  }
+
+  acquireConnection(): Promise<DatabaseConnection> {
+    return Promise.resolve(new SplitConnection(this));
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await this.lock.lock();
+    const opened = split(connection);
+    opened.inTransaction = true;
+    opened.beginPending = true;
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    // A failed COMMIT is followed by Kysely's ROLLBACK, which lets the lock go. A transaction
+    // that ran no statement never began.
+    if (!split(connection).beginPending) await this.writer.send({ sql: 'commit', parameters: [] });
+    this.endTransaction(connection);
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      if (!split(connection).beginPending) await this.writer.send({ kind: 'rollback' });
+    } finally {
+      this.endTransaction(connection);
+    }
+  }
+
+  private endTransaction(connection: DatabaseConnection): void {
+    const ended = split(connection);
+    if (!ended.inTransaction) return;
+    ended.inTransaction = false;
+    ended.beginPending = false;
+    this.lock.unlock();
+  }
+
+  releaseConnection(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async destroy(): Promise<void> {
+    await this.writer.close();
+    this.reader.close();
+  }
+}
+
+/** The Kysely dialect of a SQLite file whose writes run on a worker thread (see above). */
+export function sqliteSplitDialect(file: string): Dialect {
+  return {
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => new SqliteSplitDriver(file),
+    createIntrospector: (db) => new SqliteIntrospector(db),
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+  };
+}
