@@ -26,9 +26,10 @@ export interface Cluster {
   openDatabase(): Store;
   /**
    * Starts one more server on the database as it is now: its index is built from scratch, so its
-   * answers are what a full rebuild gives (stop it with `stop()`; close() stops it too).
+   * answers are what a full rebuild gives (stop it with `stop()`; close() stops it too). `env`
+   * adds to or overrides the cluster's environment for this instance only.
    */
-  addInstance(): Promise<Roster & { stop(): Promise<void> }>;
+  addInstance(env?: Record<string, string>): Promise<Roster & { stop(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -59,12 +60,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   return {
     instances,
     openDatabase: () => openStore({ url: database.url, poolSize: 2 }),
-    async addInstance() {
+    async addInstance(env?: Record<string, string>) {
       const instance = await startInstance(
         database.url,
         path.join(root, `instance-${instances.length}`),
         false,
-        options.env,
+        { ...options.env, ...env },
       );
       instances.push(instance);
       return {
