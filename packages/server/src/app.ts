@@ -80,6 +80,8 @@ import { createSecretBox } from './modules/sso/sso.secrets.js';
 import { registerPublicSsoRoutes, registerSsoRoutes } from './modules/sso/sso.routes.js';
 import { createWorkspaceConfigService } from './modules/workspace-config/workspace-config.service.js';
 import { registerWorkspaceConfigRoutes } from './modules/workspace-config/workspace-config.routes.js';
+import { Membership } from './modules/cluster/membership.js';
+import { clusterRouting } from './modules/cluster/routing.js';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 
@@ -131,7 +133,21 @@ export function createServices(deps: AppDeps) {
     loadWaitMs: deps.config.index.loadWaitMs,
     warmAtStart: deps.config.index.warmAtStart,
   });
+  // Several instances on PostgreSQL: each workspace is held by its home (modules/cluster).
+  const { instanceUrl } = deps.config.cluster;
+  const membership =
+    instanceUrl === undefined || deps.store.dialect !== 'postgres'
+      ? undefined
+      : new Membership({
+          db,
+          url: instanceUrl,
+          heartbeatMs: deps.config.cluster.heartbeatMs,
+          leaseMs: deps.config.cluster.leaseMs,
+          onChange: () => accessIndex.dropUnheld(),
+        });
+  if (membership !== undefined) accessIndex.holdOnly((id) => membership.holds(id));
   return {
+    membership,
     changeFeed,
     accessIndex,
     mailer,
@@ -264,9 +280,19 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onReady', () => services.changeFeed.start(() => services.accessIndex.build()));
   app.addHook('onClose', () => services.changeFeed.stop());
   // Warming the index waits until the server listens: workspaces load on use meanwhile.
-  app.addHook('onListen', (done) => {
+  app.addHook('onListen', async () => {
+    // Joined first, so the warm-up loads this instance's home share only.
+    if (services.membership !== undefined) {
+      services.membership.useLog(app.log);
+      await services.membership.join();
+    }
     services.accessIndex.startWarming();
-    done();
+  });
+  // Before the server stops listening: the others stop forwarding here at their next heartbeat.
+  app.addHook('preClose', async () => {
+    await services.membership?.leave().catch((error: unknown) => {
+      app.log.error({ err: error }, 'leaving the cluster failed; the lease runs out instead');
+    });
   });
   // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
   // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
@@ -407,7 +433,23 @@ export async function buildApp(deps: AppDeps) {
       api.get('/openapi.json', { config: { rateLimit: false }, schema: { hide: true } }, () =>
         app.swagger(),
       );
+      const routing =
+        services.membership === undefined || deps.config.secretKey === undefined
+          ? undefined
+          : clusterRouting({
+              membership: services.membership,
+              secretKey: deps.config.secretKey,
+              timeoutMs: deps.config.cluster.forwardTimeoutMs,
+              log: app.log,
+            });
       await api.register((authed, _options, done) => {
+        // A signed hop from another instance carries the caller's context (set before the auth
+        // hook, which then has nothing to do); a decision homed elsewhere is forwarded there.
+        if (routing !== undefined) {
+          authed.addHook('onRequest', routing.acceptForwarded);
+          authed.addHook('preValidation', routing.checkForwardedBody);
+          authed.addHook('preHandler', routing.forwardToHome);
+        }
         authed.addHook(
           'onRequest',
           apiClientAuth(services.apiClients, sessionAuthenticator(services.console)),

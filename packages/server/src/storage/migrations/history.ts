@@ -18,6 +18,7 @@ import { auditTargetNameMigration } from './0010-audit-target-name.js';
 import { legacyRoleProjectsMigration } from './0011-legacy-role-projects.js';
 import { workspaceLoadIndexesMigration } from './0012-workspace-load-indexes.js';
 import { approvalFlowsMigration } from './0015-approval-flows.js';
+import { clusterInstancesMigration } from './0020-cluster-instances.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -33,6 +34,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0011-legacy-role-projects', legacyRoleProjectsMigration],
   ['0012-workspace-load-indexes', workspaceLoadIndexesMigration],
   ['0015-approval-flows', approvalFlowsMigration],
+  ['0020-cluster-instances', clusterInstancesMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
