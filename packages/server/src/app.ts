@@ -385,6 +385,15 @@ export async function buildApp(deps: AppDeps) {
       ...(notifications === undefined ? {} : { notifications }),
       // What is warm: workspaces load on first use, so this never makes the instance unready.
       index: services.accessIndex.state(),
+      // Several instances: this one's URL and the live ones its home instances are chosen among.
+      ...(services.membership === undefined
+        ? {}
+        : {
+            cluster: {
+              instance_url: services.membership.url,
+              instances: services.membership.instances(),
+            },
+          }),
     };
     try {
       await pingStore(deps.store);
@@ -440,6 +449,7 @@ export async function buildApp(deps: AppDeps) {
               membership: services.membership,
               secretKey: deps.config.secretKey,
               timeoutMs: deps.config.cluster.forwardTimeoutMs,
+              changes: services.changeFeed,
               log: app.log,
             });
       await api.register((authed, _options, done) => {

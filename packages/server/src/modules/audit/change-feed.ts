@@ -124,6 +124,18 @@ export class ChangeFeed implements ChangeSubscriptions {
     await this.notifyOthers();
   }
 
+  /** The last change this instance applied: a forwarded decision carries it (modules/cluster). */
+  position(): number {
+    return this.lastSeen;
+  }
+
+  /** Whether every change up to `position` has been applied here (none still missing). */
+  hasSeen(position: number): boolean {
+    if (this.lastSeen < position) return false;
+    for (const id of this.missing.keys()) if (id <= position) return false;
+    return true;
+  }
+
   /**
    * Holds a dedicated connection LISTENing for other instances' writes. When it is lost (a restart,
    * a failover, pg_terminate_backend), it is opened again with backoff until that works, however

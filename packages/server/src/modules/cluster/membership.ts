@@ -25,7 +25,10 @@ export interface MembershipOptions {
 
 /** The weight of `instanceUrl` for `workspaceId`; the highest weight is the home. */
 function weight(instanceUrl: string, workspaceId: number): number {
-  return createHash('sha256').update(`${instanceUrl}\n${String(workspaceId)}`).digest().readUIntBE(0, 6);
+  return createHash('sha256')
+    .update(`${instanceUrl}\n${String(workspaceId)}`)
+    .digest()
+    .readUIntBE(0, 6);
 }
 
 export class Membership {
@@ -68,9 +71,9 @@ export class Membership {
 
   /** Clean shutdown: stops the heartbeat and removes this instance's row, so its share moves now. */
   async leave(): Promise<void> {
+    const joined = this.joined;
     this.halt();
-    if (!this.joined) return;
-    this.joined = false;
+    if (!joined) return;
     await sql`delete from cluster_instances where url = ${this.url}
       and instance_id = ${this.instanceId}`.execute(this.options.db);
   }
@@ -80,6 +83,7 @@ export class Membership {
    * drop it once its lease runs out (tests use it to stand for a killed instance).
    */
   halt(): void {
+    this.joined = false;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
   }

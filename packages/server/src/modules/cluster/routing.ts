@@ -13,6 +13,13 @@ import type { RequestContext } from '../../lib/context.js';
 import { AppError } from '../../lib/errors.js';
 import type { Membership } from './membership.js';
 
+/** What routing needs of the change feed (modules/audit/change-feed.ts). */
+export interface FeedPosition {
+  position(): number;
+  hasSeen(position: number): boolean;
+  sync(): Promise<void>;
+}
+
 /** The routes that read the access index: answered by the home. */
 const HOME_ROUTES = new Set([
   'POST /api/access/check',
@@ -60,14 +67,22 @@ export function clusterRouting(options: {
   membership: Membership;
   secretKey: string;
   timeoutMs: number;
+  changes: FeedPosition;
   log?: { warn(fields: object, message: string): void };
 }): ClusterRouting {
   const { membership } = options;
   // A key of its own, so the hop's signatures say nothing about the encryption key.
   const key = createHmac('sha256', options.secretKey).update('roster cluster forwarding').digest();
-  const sign = (method: string, url: string, time: string, ctx: string, body: string) =>
+  const sign = (
+    method: string,
+    url: string,
+    time: string,
+    seen: string,
+    ctx: string,
+    body: string,
+  ) =>
     createHmac('sha256', key)
-      .update(['v1', method, url, time, ctx, body].join('\n'))
+      .update(['v1', method, url, time, seen, ctx, body].join('\n'))
       .digest('base64url');
   const refused = (message: string) => new AppError(401, 'cluster.signature', message);
 
@@ -76,9 +91,9 @@ export function clusterRouting(options: {
       const header = request.headers[FORWARD_HEADER];
       if (header === undefined) return;
       const parts = typeof header === 'string' ? header.split('.') : [];
-      if (parts.length !== 4) throw refused('Malformed forwarded request');
-      const [time, ctx, body, signature] = parts as [string, string, string, string];
-      const expected = Buffer.from(sign(request.method, request.url, time, ctx, body));
+      if (parts.length !== 5) throw refused('Malformed forwarded request');
+      const [time, seen, ctx, body, signature] = parts as [string, string, string, string, string];
+      const expected = Buffer.from(sign(request.method, request.url, time, seen, ctx, body));
       const given = Buffer.from(signature);
       if (given.length !== expected.length || !timingSafeEqual(given, expected))
         throw refused('Forwarded request with an invalid signature');
@@ -96,7 +111,11 @@ export function clusterRouting(options: {
         },
       };
       forwardedRequests.set(request, body);
-      await Promise.resolve();
+      // The sender's own writes are applied here before the answer, as they would be there: a
+      // caller's check right after its write sees it whichever instance answers.
+      const position = Number(seen);
+      if (Number.isSafeInteger(position) && !options.changes.hasSeen(position))
+        await options.changes.sync();
     },
 
     async checkForwardedBody(request) {
@@ -122,16 +141,19 @@ export function clusterRouting(options: {
       const body = bodyText(request);
       const bodyDigest = digest(body);
       const time = String(Date.now());
-      const signature = sign(request.method, request.url, time, ctxText, bodyDigest);
+      const seen = String(options.changes.position());
+      const signature = sign(request.method, request.url, time, seen, ctxText, bodyDigest);
       let response: Response;
       let text: string;
       try {
         response = await fetch(`${home}${request.url}`, {
           method: request.method,
           headers: {
-            [FORWARD_HEADER]: `${time}.${ctxText}.${bodyDigest}.${signature}`,
+            [FORWARD_HEADER]: `${time}.${seen}.${ctxText}.${bodyDigest}.${signature}`,
             ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
-            ...(typeof request.headers.accept === 'string' ? { accept: request.headers.accept } : {}),
+            ...(typeof request.headers.accept === 'string'
+              ? { accept: request.headers.accept }
+              : {}),
           },
           body: request.body === undefined ? undefined : body,
           signal: AbortSignal.timeout(options.timeoutMs),
