@@ -143,7 +143,9 @@ export function createServices(deps: AppDeps) {
           url: instanceUrl,
           heartbeatMs: deps.config.cluster.heartbeatMs,
           leaseMs: deps.config.cluster.leaseMs,
-          onChange: () => accessIndex.dropUnheld(),
+          onChange: () => {
+            accessIndex.dropUnheld();
+          },
         });
   if (membership !== undefined) accessIndex.holdOnly((id) => membership.holds(id));
   return {

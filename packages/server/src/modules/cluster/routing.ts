@@ -56,11 +56,11 @@ const bodyText = (request: FastifyRequest) =>
 
 export interface ClusterRouting {
   /** onRequest, before authentication: a signed hop from another instance carries its context. */
-  acceptForwarded(request: FastifyRequest): Promise<void>;
+  acceptForwarded: (request: FastifyRequest) => Promise<void>;
   /** preValidation: the hop's body is the one that was signed. */
-  checkForwardedBody(request: FastifyRequest): Promise<void>;
+  checkForwardedBody: (request: FastifyRequest) => Promise<void>;
   /** preHandler, after authentication: a decision for a workspace homed elsewhere goes there. */
-  forwardToHome(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  forwardToHome: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
 export function clusterRouting(options: {
@@ -171,7 +171,7 @@ export function clusterRouting(options: {
         if (value !== null) reply.header(name, value);
       }
       // The home's serialized answer goes out as it came (the route's serializer ran there).
-      return reply.send(text as never);
+      return reply.send(text);
     },
   };
 }
