@@ -31,6 +31,23 @@ function weight(instanceUrl: string, workspaceId: number): number {
     .readUIntBE(0, 6);
 }
 
+/**
+ * The home of a workspace among `urls`: the URL of highest weight (ties, vanishingly rare at 48
+ * bits, go to the first in order). Exported for the cluster benchmark, which predicts homes.
+ */
+export function rendezvousHome(urls: readonly string[], workspaceId: number): string | undefined {
+  let best: string | undefined;
+  let bestWeight = -1;
+  for (const url of urls) {
+    const w = weight(url, workspaceId);
+    if (w > bestWeight) {
+      best = url;
+      bestWeight = w;
+    }
+  }
+  return best;
+}
+
 export class Membership {
   readonly url: string;
   /** This process: a restarted instance at the same URL replaces its old row. */
@@ -97,18 +114,11 @@ export class Membership {
   homeOf(workspaceId: number): string {
     const cached = this.homes.get(workspaceId);
     if (cached !== undefined) return cached;
-    let best = this.url;
-    let bestWeight = -1;
     const now = Date.now();
-    for (const candidate of this.live) {
-      if (candidate !== this.url && (this.suspects.get(candidate) ?? 0) > now) continue;
-      const w = weight(candidate, workspaceId);
-      // Ties (vanishingly rare at 48 bits) go to the smaller URL, the same on every instance.
-      if (w > bestWeight) {
-        best = candidate;
-        bestWeight = w;
-      }
-    }
+    const candidates = this.live.filter(
+      (url) => url === this.url || (this.suspects.get(url) ?? 0) <= now,
+    );
+    const best = rendezvousHome(candidates, workspaceId) ?? this.url;
     this.homes.set(workspaceId, best);
     return best;
   }
