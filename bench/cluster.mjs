@@ -161,14 +161,26 @@ async function populate(instance) {
     );
     const ws = { id: created.data.id, token: created.data.admin_token, members: [], projects: [] };
     const role = await ok(
-      request(instance.port, 'POST', '/api/project_roles', {
-        project_role: { name: 'Runner', config: { recipe: { privileges: ['run', 'read'] } } },
-      }, ws.token),
+      request(
+        instance.port,
+        'POST',
+        '/api/project_roles',
+        {
+          project_role: { name: 'Runner', config: { recipe: { privileges: ['run', 'read'] } } },
+        },
+        ws.token,
+      ),
       'role',
     );
     for (let p = 0; p < PROJECTS; p++) {
       const project = await ok(
-        request(instance.port, 'POST', '/api/projects', { name: `P${p}`, environment_type: 'dev' }, ws.token),
+        request(
+          instance.port,
+          'POST',
+          '/api/projects',
+          { name: `P${p}`, environment_type: 'dev' },
+          ws.token,
+        ),
         'project',
       );
       ws.projects.push(project.data.id);
@@ -176,11 +188,17 @@ async function populate(instance) {
     for (let m = 0; m < MEMBERS; m++) {
       const email = `w${w}.m${m}@example.com`;
       await ok(
-        request(instance.port, 'POST', '/api/member_invitations', {
-          name: `M${m}`,
-          email,
-          env_roles: [{ environment_type: 'dev', name: 'No access' }],
-        }, ws.token),
+        request(
+          instance.port,
+          'POST',
+          '/api/member_invitations',
+          {
+            name: `M${m}`,
+            email,
+            env_roles: [{ environment_type: 'dev', name: 'No access' }],
+          },
+          ws.token,
+        ),
         'invite',
       );
       const token = invitationToken(instance.dataDir, email);
@@ -192,15 +210,21 @@ async function populate(instance) {
     }
     for (let g = 0; g < GRANTS; g++) {
       await ok(
-        request(instance.port, 'PUT', `/api/projects/${ws.projects[rand(PROJECTS)]}/project_grants`, {
-          project_grants: [
-            {
-              assignment_type: 'User',
-              assignment_id: String(ws.members[rand(MEMBERS)]),
-              project_role_id: role.data.id,
-            },
-          ],
-        }, ws.token),
+        request(
+          instance.port,
+          'PUT',
+          `/api/projects/${ws.projects[rand(PROJECTS)]}/project_grants`,
+          {
+            project_grants: [
+              {
+                assignment_type: 'User',
+                assignment_id: String(ws.members[rand(MEMBERS)]),
+                project_role_id: role.data.id,
+              },
+            ],
+          },
+          ws.token,
+        ),
         'grant',
       );
     }
@@ -220,7 +244,10 @@ const checkOf = (ws, i) => ({
 async function warmAll(instances, workspaces) {
   for (const instance of instances)
     for (const ws of workspaces)
-      await ok(request(instance.port, 'POST', '/api/access/check', checkOf(ws, 0), ws.token), 'check');
+      await ok(
+        request(instance.port, 'POST', '/api/access/check', checkOf(ws, 0), ws.token),
+        'check',
+      );
 }
 
 async function figures(instance) {
@@ -246,7 +273,8 @@ async function latency(instance, workspaces) {
 }
 
 async function main() {
-  const base = process.env.ROSTER_BENCH_DATABASE_URL ?? 'postgres://roster:roster@127.0.0.1:5432/postgres';
+  const base =
+    process.env.ROSTER_BENCH_DATABASE_URL ?? 'postgres://roster:roster@127.0.0.1:5432/postgres';
   const name = `roster_bench_cluster_${process.pid}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
@@ -258,7 +286,9 @@ async function main() {
   const dir = (n) => path.join(root, n);
   const running = [];
   try {
-    log(`populating ${W} workspaces (${MEMBERS} collaborators, ${PROJECTS} projects, ${GRANTS} grants each)…`);
+    log(
+      `populating ${W} workspaces (${MEMBERS} collaborators, ${PROJECTS} projects, ${GRANTS} grants each)…`,
+    );
     const seeder = await start(databaseUrl, dir('seed'));
     running.push(seeder);
     const workspaces = await populate(seeder);
@@ -302,7 +332,8 @@ async function main() {
       '|---|---|---|---|---|',
       `| 1 instance | solo | ${soloFigures.loaded} | ${f(soloFigures.indexKb, 0)} | ${f(soloFigures.rssMb, 0)} |`,
       ...trioFigures.map(
-        (x, i) => `| 3 instances | ${'abc'[i]} | ${x.loaded} | ${f(x.indexKb, 0)} | ${f(x.rssMb, 0)} |`,
+        (x, i) =>
+          `| 3 instances | ${'abc'[i]} | ${x.loaded} | ${f(x.indexKb, 0)} | ${f(x.rssMb, 0)} |`,
       ),
       '',
       '| check (HTTP, ms) | p50 | p99 |',

@@ -9,6 +9,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../packages/server/src/config.js';
 import { HOME_CLUSTER_ENV, startCluster, type Cluster } from '../helpers/cluster.js';
 import { testDialect } from '../helpers/database.js';
 import { PLATFORM_TOKEN, createMember, type Roster } from '../helpers/roster.js';
@@ -163,6 +164,34 @@ function signedHeader(method: string, url: string, ctx: object, body: string, ti
     .digest('base64url');
   return `${String(time)}.${seen}.${ctxText}.${digest}.${signature}`;
 }
+
+describe('cluster settings', () => {
+  const pgUrl = 'postgres://roster:roster@127.0.0.1:5432/roster';
+  const valid = {
+    ROSTER_DATABASE_URL: pgUrl,
+    ROSTER_SECRET_KEY: HOME_CLUSTER_ENV.ROSTER_SECRET_KEY,
+    ROSTER_INSTANCE_URL: 'http://10.0.0.5:8080/',
+  };
+  it('stops the start with a message naming what is wrong', () => {
+    expect(loadConfig(valid).cluster.instanceUrl).toBe('http://10.0.0.5:8080');
+    expect(loadConfig({ ROSTER_DATABASE_URL: pgUrl }).cluster.instanceUrl).toBeUndefined();
+    expect(() => loadConfig({ ...valid, ROSTER_DATABASE_URL: '/tmp/roster.db' })).toThrow(
+      /ROSTER_INSTANCE_URL needs PostgreSQL/,
+    );
+    expect(() => loadConfig({ ...valid, ROSTER_SECRET_KEY: '' })).toThrow(/ROSTER_SECRET_KEY/);
+    expect(() => loadConfig({ ...valid, ROSTER_INSTANCE_URL: 'not a url' })).toThrow(
+      /ROSTER_INSTANCE_URL must be an absolute URL/,
+    );
+    expect(() => loadConfig({ ...valid, ROSTER_INSTANCE_URL: 'ftp://x' })).toThrow(/http or https/);
+    expect(() =>
+      loadConfig({
+        ...valid,
+        ROSTER_CLUSTER_HEARTBEAT_MS: '5000',
+        ROSTER_CLUSTER_LEASE_MS: '6000',
+      }),
+    ).toThrow(/at least twice/);
+  });
+});
 
 describe.skipIf(testDialect !== 'postgres')(
   'home instances (three instances on PostgreSQL)',
