@@ -60,7 +60,7 @@ export interface ClusterConfig {
   heartbeatMs: number;
   /** ROSTER_CLUSTER_LEASE_MS: an instance whose heartbeat is older than this has left. */
   leaseMs: number;
-  /** ROSTER_CLUSTER_FORWARD_TIMEOUT_MS: how long a forwarded decision waits for its home. */
+  /** ROSTER_FORWARD_TIMEOUT_MS: how long a forwarded decision waits for its home. */
   forwardTimeoutMs: number;
 }
 
@@ -215,7 +215,7 @@ function clusterConfig(
   const instanceUrl = optional(env.ROSTER_INSTANCE_URL?.trim());
   const heartbeatMs = integer(env, 'ROSTER_CLUSTER_HEARTBEAT_MS', 2_000, 50, 60_000);
   const leaseMs = integer(env, 'ROSTER_CLUSTER_LEASE_MS', 10_000, 100, 600_000);
-  const forwardTimeoutMs = integer(env, 'ROSTER_CLUSTER_FORWARD_TIMEOUT_MS', 500, 10, 60_000);
+  const forwardTimeoutMs = integer(env, 'ROSTER_FORWARD_TIMEOUT_MS', 500, 10, 60_000);
   if (instanceUrl !== undefined) {
     let parsed: URL;
     try {

@@ -4,7 +4,7 @@
  * authenticated, to the home with the caller's context in a header signed with a key derived from
  * ROSTER_SECRET_KEY (HMAC-SHA256 over the method, URL, time, context and body digest); the home
  * accepts the context only with a valid, fresh signature and answers from its warm index. If the
- * home cannot be reached within ROSTER_CLUSTER_FORWARD_TIMEOUT_MS the instance answers itself
+ * home cannot be reached within ROSTER_FORWARD_TIMEOUT_MS the instance answers itself
  * (a cold load) and stops using that home until its lease proves it alive again.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
