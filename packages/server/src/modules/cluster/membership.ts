@@ -59,6 +59,8 @@ export class Membership {
   /** workspace → home URL, for the current live list and suspicions. */
   private readonly homes = new Map<number, string>();
   private timer: NodeJS.Timeout | undefined;
+  /** The heartbeat in flight: leaving waits for it, so it cannot register the row again after. */
+  private beating: Promise<void> | undefined;
   private log: MembershipOptions['log'];
   private joined = false;
 
@@ -72,17 +74,18 @@ export class Membership {
     this.log = log;
   }
 
-  /** Registers this instance and starts the heartbeat (after the server listens). */
+  /**
+   * Registers this instance and starts the heartbeat (after the server listens). A database that
+   * does not answer does not stop the start: the next heartbeats register it.
+   */
   async join(): Promise<void> {
-    await sql`insert into cluster_instances (url, instance_id, started_at, heartbeat_at)
-      values (${this.url}, ${this.instanceId}, now(), now())
-      on conflict (url) do update set instance_id = excluded.instance_id,
-        started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`.execute(
-      this.options.db,
-    );
     this.joined = true;
-    await this.refresh();
-    this.timer = setInterval(() => void this.beat(), this.options.heartbeatMs);
+    await this.beat();
+    this.timer = setInterval(() => {
+      this.beating ??= this.beat().finally(() => {
+        this.beating = undefined;
+      });
+    }, this.options.heartbeatMs);
     this.timer.unref();
   }
 
@@ -91,6 +94,7 @@ export class Membership {
     const joined = this.joined;
     this.halt();
     if (!joined) return;
+    await this.beating;
     await sql`delete from cluster_instances where url = ${this.url}
       and instance_id = ${this.instanceId}`.execute(this.options.db);
   }
@@ -139,9 +143,14 @@ export class Membership {
   }
 
   private async beat(): Promise<void> {
+    if (!this.joined) return;
     try {
-      await sql`update cluster_instances set heartbeat_at = now()
-        where url = ${this.url} and instance_id = ${this.instanceId}`.execute(this.options.db);
+      // An upsert, not an update: it also registers an instance whose first beat failed, or whose
+      // row another process at the same URL replaced.
+      await sql`insert into cluster_instances (url, instance_id, started_at, heartbeat_at)
+        values (${this.url}, ${this.instanceId}, now(), now())
+        on conflict (url) do update set heartbeat_at = excluded.heartbeat_at,
+          instance_id = excluded.instance_id`.execute(this.options.db);
       await this.refresh();
     } catch (error) {
       // The database is down: keep the last list; the heartbeat retries on the next tick.
