@@ -8,6 +8,8 @@
  * (a cold load) and stops using that home until its lease proves it alive again.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../../lib/context.js';
 import { AppError } from '../../lib/errors.js';
@@ -45,6 +47,58 @@ interface WireContext {
 }
 
 const forwardedRequests = new WeakMap<FastifyRequest, string>();
+
+/** Kept-alive connections to the other instances: a hop costs no TCP handshake. */
+const agents = {
+  'http:': new http.Agent({ keepAlive: true }),
+  'https:': new https.Agent({ keepAlive: true }),
+};
+
+interface HopAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+/**
+ * One request to another instance over node:http (a kept-alive agent; measurably cheaper per hop
+ * than fetch), failing on a connection error or when `timeoutMs` passes before the whole answer.
+ */
+function hop(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<HopAnswer> {
+  return new Promise((resolve, reject) => {
+    const secure = url.protocol === 'https:';
+    const request = (secure ? https : http).request(
+      url,
+      {
+        method,
+        headers:
+          body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
+        agent: secure ? agents['https:'] : agents['http:'],
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          resolve({
+            status: response.statusCode ?? 502,
+            headers: response.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
 
 function isHomeRoute(request: FastifyRequest): boolean {
   return HOME_ROUTES.has(`${request.method} ${request.routeOptions.url ?? ''}`);
@@ -143,35 +197,34 @@ export function clusterRouting(options: {
       const time = String(Date.now());
       const seen = String(options.changes.position());
       const signature = sign(request.method, request.url, time, seen, ctxText, bodyDigest);
-      let response: Response;
-      let text: string;
+      let answer: HopAnswer;
       try {
-        response = await fetch(`${home}${request.url}`, {
-          method: request.method,
-          headers: {
+        answer = await hop(
+          new URL(`${home}${request.url}`),
+          request.method,
+          {
             [FORWARD_HEADER]: `${time}.${seen}.${ctxText}.${bodyDigest}.${signature}`,
             ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
             ...(typeof request.headers.accept === 'string'
               ? { accept: request.headers.accept }
               : {}),
           },
-          body: request.body === undefined ? undefined : body,
-          signal: AbortSignal.timeout(options.timeoutMs),
-        });
-        text = await response.text();
+          request.body === undefined ? undefined : body,
+          options.timeoutMs,
+        );
       } catch (error) {
         // Unreachable or too slow: answer here after a cold load, and stop waiting on that home.
         options.log?.warn({ err: error, home }, 'home instance unreachable; answering locally');
         membership.suspect(home);
         return;
       }
-      reply.status(response.status);
+      reply.status(answer.status);
       for (const name of RELAYED_HEADERS) {
-        const value = response.headers.get(name);
-        if (value !== null) reply.header(name, value);
+        const value = answer.headers[name];
+        if (typeof value === 'string') reply.header(name, value);
       }
       // The home's serialized answer goes out as it came (the route's serializer ran there).
-      return reply.send(text);
+      return reply.send(answer.text);
     },
   };
 }
