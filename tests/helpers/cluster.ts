@@ -7,6 +7,7 @@
  * a single instance, so tests that need two skip there.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../../packages/server/src/app.js';
@@ -19,9 +20,18 @@ import {
 import { createTestDatabase, testDialect } from './database.js';
 import { ADMIN_TOKEN, PLATFORM_TOKEN, TestClock, httpClient, type Roster } from './roster.js';
 
+export type Instance = Roster & {
+  stop(): Promise<void>;
+  /**
+   * As a killed process: stops listening and heartbeating without leaving the membership table,
+   * so the others notice only when its lease runs out (or a forward to it fails).
+   */
+  crash(): Promise<void>;
+};
+
 export interface Cluster {
   /** The servers, in start order; the first one created the default workspace. */
-  instances: Roster[];
+  instances: Instance[];
   /** Opens the database the servers use (a new connection; close it with `store.close()`). */
   openDatabase(): Store;
   /**
@@ -29,13 +39,45 @@ export interface Cluster {
    * answers are what a full rebuild gives (stop it with `stop()`; close() stops it too). `env`
    * adds to or overrides the cluster's environment for this instance only.
    */
-  addInstance(env?: Record<string, string>): Promise<Roster & { stop(): Promise<void> }>;
+  addInstance(env?: Record<string, string>): Promise<Instance>;
   close(): Promise<void>;
 }
 
 export interface ClusterOptions {
   instances?: number;
   env?: Record<string, string>;
+  /**
+   * PostgreSQL only: the instances form a cluster with home instances (ROSTER_INSTANCE_URL on a
+   * port picked beforehand, a shared ROSTER_SECRET_KEY, a fast heartbeat; docs/operations.md).
+   */
+  homes?: boolean;
+}
+
+/** The cluster settings of a `homes` cluster: a quick heartbeat so a lost instance drops out in 1 s. */
+export const HOME_CLUSTER_ENV = {
+  ROSTER_SECRET_KEY: 'cluster-test-secret-key-0123456789abcdef',
+  ROSTER_CLUSTER_HEARTBEAT_MS: '200',
+  ROSTER_CLUSTER_LEASE_MS: '1000',
+};
+
+/** A free loopback port: the instance's URL must be known before it listens. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function homeEnv(homes: boolean | undefined): Promise<Record<string, string>> {
+  if (homes !== true) return {};
+  const port = await freePort();
+  return {
+    ...HOME_CLUSTER_ENV,
+    PORT: String(port),
+    ROSTER_INSTANCE_URL: `http://127.0.0.1:${port}`,
+  };
 }
 
 /** Starts `instances` servers (default 1) on one fresh database of this run's dialect. */
@@ -46,11 +88,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     testDialect === 'sqlite'
       ? { url: path.join(root, 'roster.db'), drop: async () => {} }
       : await createTestDatabase();
-  const instances: (Roster & { stop(): Promise<void> })[] = [];
+  const instances: Instance[] = [];
   try {
     for (let i = 0; i < count; i++)
       instances.push(
-        await startInstance(database.url, path.join(root, `instance-${i}`), i === 0, options.env),
+        await startInstance(database.url, path.join(root, `instance-${i}`), i === 0, {
+          ...options.env,
+          ...(await homeEnv(options.homes)),
+        }),
       );
   } catch (error) {
     for (const instance of instances) await instance.stop();
@@ -65,7 +110,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         database.url,
         path.join(root, `instance-${instances.length}`),
         false,
-        { ...options.env, ...env },
+        { ...options.env, ...(await homeEnv(options.homes)), ...env },
       );
       instances.push(instance);
       return {
@@ -73,6 +118,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         async stop() {
           instances.splice(instances.indexOf(instance), 1);
           await instance.stop();
+        },
+        async crash() {
+          instances.splice(instances.indexOf(instance), 1);
+          await instance.crash();
         },
       };
     },
@@ -89,7 +138,7 @@ async function startInstance(
   dataDir: string,
   first: boolean,
   env: Record<string, string> | undefined,
-): Promise<Roster & { stop(): Promise<void> }> {
+): Promise<Instance> {
   const config = loadConfig({
     PORT: '0',
     ROSTER_DATA_DIR: dataDir,
@@ -106,14 +155,22 @@ async function startInstance(
   const clock = new TestClock();
   const { app, services, routes } = await buildApp({ store, config, clock });
   if (first) await services.workspaces.ensureDefaultWorkspace(config.adminToken);
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: config.port, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('server has no port');
   const url = `http://127.0.0.1:${address.port}`;
 
+  let stopped = false;
   const stop = async () => {
+    if (stopped) return;
+    stopped = true;
     await app.close();
     await store.close();
+  };
+  const crash = async () => {
+    services.membership?.halt();
+    app.server.closeAllConnections();
+    await stop();
   };
   return {
     url,
@@ -134,5 +191,6 @@ async function startInstance(
     },
     close: stop,
     stop,
+    crash,
   };
 }

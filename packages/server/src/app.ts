@@ -100,6 +100,8 @@ import { ToolCallRecorder } from './modules/gateway/tool-call-recorder.js';
 import { UpstreamPool } from './modules/gateway/upstream-pool.js';
 import { createOauthService } from './modules/oauth/oauth.service.js';
 import { mcpSignIn, registerOauthRoutes } from './modules/oauth/oauth.routes.js';
+import { Membership } from './modules/cluster/membership.js';
+import { clusterRouting } from './modules/cluster/routing.js';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 
@@ -231,7 +233,23 @@ export function createServices(deps: AppDeps) {
       purpose: SECRET_PURPOSES.oauth,
     }),
   });
+  // Several instances on PostgreSQL: each workspace is held by its home (modules/cluster).
+  const { instanceUrl } = deps.config.cluster;
+  const membership =
+    instanceUrl === undefined || deps.store.dialect !== 'postgres'
+      ? undefined
+      : new Membership({
+          db,
+          url: instanceUrl,
+          heartbeatMs: deps.config.cluster.heartbeatMs,
+          leaseMs: deps.config.cluster.leaseMs,
+          onChange: () => {
+            accessIndex.dropUnheld();
+          },
+        });
+  if (membership !== undefined) accessIndex.holdOnly((id) => membership.holds(id));
   return {
+    membership,
     changeFeed,
     accessIndex,
     eventStream,
@@ -425,9 +443,19 @@ export async function buildApp(deps: AppDeps) {
     services.webhookDispatcher.start();
   });
   // Warming the index waits until the server listens: workspaces load on use meanwhile.
-  app.addHook('onListen', (done) => {
+  app.addHook('onListen', async () => {
+    // Joined first, so the warm-up loads this instance's home share only.
+    if (services.membership !== undefined) {
+      services.membership.useLog(app.log);
+      await services.membership.join();
+    }
     services.accessIndex.startWarming();
-    done();
+  });
+  // Before the server stops listening: the others stop forwarding here at their next heartbeat.
+  app.addHook('preClose', async () => {
+    await services.membership?.leave().catch((error: unknown) => {
+      app.log.error({ err: error }, 'leaving the cluster failed; the lease runs out instead');
+    });
   });
   // Open event streams would keep the server from closing.
   app.addHook('preClose', (done) => {
@@ -536,6 +564,15 @@ export async function buildApp(deps: AppDeps) {
       ...(notifications === undefined ? {} : { notifications }),
       // What is warm: workspaces load on first use, so this never makes the instance unready.
       index: services.accessIndex.state(),
+      // Several instances: this one's URL and the live ones its home instances are chosen among.
+      ...(services.membership === undefined
+        ? {}
+        : {
+            cluster: {
+              instance_url: services.membership.url,
+              instances: services.membership.instances(),
+            },
+          }),
     };
     try {
       await pingStore(deps.store);
@@ -646,7 +683,24 @@ export async function buildApp(deps: AppDeps) {
       api.get('/openapi.json', { config: { rateLimit: false }, schema: { hide: true } }, () =>
         app.swagger(),
       );
+      const routing =
+        services.membership === undefined || deps.config.secretKey === undefined
+          ? undefined
+          : clusterRouting({
+              membership: services.membership,
+              secretKey: deps.config.secretKey,
+              timeoutMs: deps.config.cluster.forwardTimeoutMs,
+              changes: services.changeFeed,
+              log: app.log,
+            });
       await api.register((authed, _options, done) => {
+        // A signed hop from another instance carries the caller's context (set before the auth
+        // hook, which then has nothing to do); a decision homed elsewhere is forwarded there.
+        if (routing !== undefined) {
+          authed.addHook('onRequest', routing.acceptForwarded);
+          authed.addHook('preValidation', routing.checkForwardedBody);
+          authed.addHook('preHandler', routing.forwardToHome);
+        }
         authed.addHook(
           'onRequest',
           apiClientAuth(services.apiClients, sessionAuthenticator(services.console)),

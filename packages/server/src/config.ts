@@ -55,10 +55,26 @@ export interface Config {
    * interactive MCP client is valid (docs/agents.md); the client refreshes it after that.
    */
   oauthAccessTokenTtlSeconds: number;
+  /** Several instances on one PostgreSQL database (docs/operations.md, "Several instances"). */
+  cluster: ClusterConfig;
   console: ConsoleConfig;
   webhooks: WebhookConfig;
   /** ROSTER_METRICS_TOKEN: when set, /metrics wants it as a bearer token. */
   metricsToken: string | undefined;
+}
+
+export interface ClusterConfig {
+  /**
+   * ROSTER_INSTANCE_URL: where the other instances reach this one; unset, the instance takes no
+   * part in the cluster and answers every workspace itself.
+   */
+  instanceUrl: string | undefined;
+  /** ROSTER_CLUSTER_HEARTBEAT_MS: how often the instance renews its row and reads the others'. */
+  heartbeatMs: number;
+  /** ROSTER_CLUSTER_LEASE_MS: an instance whose heartbeat is older than this has left. */
+  leaseMs: number;
+  /** ROSTER_FORWARD_TIMEOUT_MS: how long a forwarded decision waits for its home. */
+  forwardTimeoutMs: number;
 }
 
 export interface IndexConfig {
@@ -246,6 +262,40 @@ function webhookConfig(env: NodeJS.ProcessEnv): WebhookConfig {
   };
 }
 
+function clusterConfig(
+  env: NodeJS.ProcessEnv,
+  databaseUrl: string,
+  key: string | undefined,
+): ClusterConfig {
+  const instanceUrl = optional(env.ROSTER_INSTANCE_URL?.trim());
+  const heartbeatMs = integer(env, 'ROSTER_CLUSTER_HEARTBEAT_MS', 2_000, 50, 60_000);
+  const leaseMs = integer(env, 'ROSTER_CLUSTER_LEASE_MS', 10_000, 100, 600_000);
+  const forwardTimeoutMs = integer(env, 'ROSTER_FORWARD_TIMEOUT_MS', 500, 10, 60_000);
+  if (instanceUrl !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(instanceUrl);
+    } catch {
+      throw new Error(`ROSTER_INSTANCE_URL must be an absolute URL, got "${instanceUrl}"`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new Error(`ROSTER_INSTANCE_URL must be an http or https URL, got "${instanceUrl}"`);
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl))
+      throw new Error('ROSTER_INSTANCE_URL needs PostgreSQL: a SQLite deployment is one instance');
+    // The forwarding hop is signed with a key every instance shares (modules/cluster).
+    if (key === undefined)
+      throw new Error('ROSTER_INSTANCE_URL needs ROSTER_SECRET_KEY, the same on every instance');
+    if (leaseMs < 2 * heartbeatMs)
+      throw new Error('ROSTER_CLUSTER_LEASE_MS must be at least twice ROSTER_CLUSTER_HEARTBEAT_MS');
+  }
+  return {
+    instanceUrl: instanceUrl?.replace(/\/+$/, ''),
+    heartbeatMs,
+    leaseMs,
+    forwardTimeoutMs,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const host = optional(env.HOST) ?? '127.0.0.1';
@@ -264,11 +314,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch {
     throw new Error(`ROSTER_PUBLIC_URL must be an absolute URL, got "${publicUrl}"`);
   }
+  const databaseUrl = optional(env.ROSTER_DATABASE_URL) ?? path.join(dataDir, 'roster.sqlite');
+  const key = secretKey(env);
   return {
     port,
     host,
     dataDir,
-    databaseUrl: optional(env.ROSTER_DATABASE_URL) ?? path.join(dataDir, 'roster.sqlite'),
+    databaseUrl,
     publicUrl,
     adminToken,
     platformToken,
@@ -279,7 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: optional(env.ROSTER_LOG_LEVEL) ?? 'info',
     trustProxy: trustProxy(env),
     changePollMs: integer(env, 'ROSTER_CHANGE_POLL_MS', 1_000, 0, 3_600_000),
-    secretKey: secretKey(env),
+    secretKey: key,
     approvalTtlMinutes: integer(env, 'ROSTER_APPROVAL_TTL_MINUTES', 24 * 60, 1, 30 * 24 * 60),
     index: {
       memoryMb: megabytes(env, 'ROSTER_INDEX_MEMORY_MB'),
@@ -294,6 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       1,
       24 * 60 * 60,
     ),
+    cluster: clusterConfig(env, databaseUrl, key),
     console: loadConsoleConfig(env),
     webhooks: webhookConfig(env),
     metricsToken: optional(env.ROSTER_METRICS_TOKEN),

@@ -88,6 +88,8 @@ export function apiClientAuth<S extends SessionFacts>(
   sessions?: SessionAuthenticator<S>,
 ) {
   return async (request: FastifyRequest): Promise<void> => {
+    // Already authenticated: a signed hop from another instance of the cluster (modules/cluster).
+    if (request.ctx !== null) return;
     const token = bearerToken(request);
     const sessionToken =
       token === undefined && sessions !== undefined

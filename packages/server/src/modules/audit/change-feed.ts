@@ -138,6 +138,21 @@ export class ChangeFeed implements ChangeSubscriptions {
   }
 
   /**
+   * The last change this instance applied: a forwarded decision carries it (modules/cluster), and
+   * the metrics' sync lag compares it with the log's last.
+   */
+  position(): number {
+    return this.lastSeen;
+  }
+
+  /** Whether every change up to `position` has been applied here (none still missing). */
+  hasSeen(position: number): boolean {
+    if (this.lastSeen < position) return false;
+    for (const id of this.missing.keys()) if (id <= position) return false;
+    return true;
+  }
+
+  /**
    * Holds a dedicated connection LISTENing for other instances' writes. When it is lost (a restart,
    * a failover, pg_terminate_backend), it is opened again with backoff until that works, however
    * long the outage: meanwhile the poll keeps the subscribers current, only slower
@@ -229,11 +244,6 @@ export class ChangeFeed implements ChangeSubscriptions {
    * while the LISTEN connection is re-established (`reconnecting`). Undefined on SQLite, which
    * runs one instance.
    */
-  /** The last event ID applied (the metrics' sync lag compares it with the log's last). */
-  position(): number {
-    return this.lastSeen;
-  }
-
   notificationState(): 'listening' | 'reconnecting' | undefined {
     return this.notifications;
   }

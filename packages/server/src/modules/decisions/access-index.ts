@@ -166,6 +166,8 @@ export class AccessIndex {
   private readonly budget: number;
   private readonly loadWaitMs: number;
   private log: IndexLog | undefined;
+  /** The workspaces this instance keeps (its home share in a cluster, modules/cluster); all alone. */
+  private holds: (id: number) => boolean = () => true;
   /** Counters for docs, tests and operators. */
   readonly stats = { fullReloads: 0, lastBuildMs: 0, loads: 0, evictions: 0, loadFailures: 0 };
 
@@ -236,6 +238,25 @@ export class AccessIndex {
     return this.waitForLoad(id);
   }
 
+  /**
+   * Keeps only the workspaces `holds` accepts: the warm-up skips the others, and `dropUnheld`
+   * evicts those loaded meanwhile (a request answered while their home was unreachable).
+   */
+  holdOnly(holds: (id: number) => boolean): void {
+    this.holds = holds;
+    this.dropUnheld();
+  }
+
+  /** Evicts the loaded workspaces this instance does not hold; they load again on use. */
+  dropUnheld(): void {
+    for (const [id, entry] of this.loaded) {
+      if (this.holds(id)) continue;
+      this.loaded.delete(id);
+      this.totalBytes -= entry.bytes;
+      this.stats.evictions += 1;
+    }
+  }
+
   /** Reports load failures to the server's logger. */
   useLog(log: IndexLog): void {
     this.log = log;
@@ -293,6 +314,7 @@ export class AccessIndex {
         while (next < ids.length && generation === this.generation) {
           if (this.totalBytes >= this.budget * EVICT_TO) return;
           const id = ids[next++] as number;
+          if (!this.holds(id)) continue;
           if (!this.loaded.has(id)) await this.load(id);
           // A timer, not setImmediate: the loop goes idle for a moment, so a request that needs
           // several turns (read, query, write) completes between two loads.

@@ -22,6 +22,7 @@ import { agentsMigration } from './0014-agents.js';
 import { approvalFlowsMigration } from './0015-approval-flows.js';
 import { webhooksMigration } from './0016-webhooks.js';
 import { oauthMigration } from './0019-oauth.js';
+import { clusterInstancesMigration } from './0020-cluster-instances.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -41,6 +42,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0015-approval-flows', approvalFlowsMigration],
   ['0016-webhooks', webhooksMigration],
   ['0019-oauth', oauthMigration],
+  ['0020-cluster-instances', clusterInstancesMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
