@@ -8,7 +8,13 @@
  */
 import { Type, type Static } from 'typebox';
 import { LegacyPrivileges, RoleConfig, Timestamp } from './common.js';
-import { EndUserGroupRole, FeatureKind, PolicyEffect } from './end-users.js';
+import {
+  APPROVAL_STEPS_MAX,
+  APPROVERS_PER_STEP_MAX,
+  EndUserGroupRole,
+  FeatureKind,
+  PolicyEffect,
+} from './end-users.js';
 
 export const WORKSPACE_DOCUMENT_VERSION = 1;
 
@@ -72,6 +78,34 @@ export const DocumentFeature = Type.Object(
     description: Description(1000),
     /** Who has access: end-user groups of the environment by name (`Everyone` included), end users by email. */
     access: Type.Object({ groups: many(Name), end_users: many(EmailRef) }, strict),
+    /**
+     * An mcp_server feature's upstream: its URL and the NAMES of its headers, never their values
+     * (secrets). Absent: apply leaves the target's upstream as it is; null: apply removes it.
+     * Apply sets the URL and keeps the target's stored header values; every name listed must
+     * already have a value there (docs/integration.md#cli).
+     */
+    upstream: Type.Optional(
+      Type.Union([
+        Type.Object(
+          {
+            url: Type.String({ minLength: 8, maxLength: 2000, pattern: '^https?://' }),
+            header_names: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+              maxItems: 20,
+            }),
+          },
+          strict,
+        ),
+        Type.Null(),
+      ]),
+    ),
+  },
+  strict,
+);
+/** One step of a require_approval policy's approver chain: collaborators by email, end-user groups (of the policy's environment) by name. */
+export const DocumentApprovalStep = Type.Object(
+  {
+    collaborators: Type.Array(EmailRef, { maxItems: APPROVERS_PER_STEP_MAX }),
+    end_user_groups: Type.Array(Name, { maxItems: APPROVERS_PER_STEP_MAX }),
   },
   strict,
 );
@@ -92,6 +126,10 @@ export const DocumentPolicy = Type.Object(
       strict,
     ),
     effect: PolicyEffect,
+    /** require_approval only: the approver chain, in order. Absent or empty: no chain. */
+    approval_steps: Type.Optional(
+      Type.Array(DocumentApprovalStep, { maxItems: APPROVAL_STEPS_MAX }),
+    ),
   },
   strict,
 );

@@ -6,6 +6,8 @@
  * through the modules' services (workspace-config.service.ts).
  */
 import type { Executor } from '../../storage/database.js';
+import { fromJson } from '../../storage/json.js';
+import { listPolicyChains, type ChainApprovers } from '../approvals/approvals.repository.js';
 
 export interface WorkspaceState {
   environments: { id: number; type: string }[];
@@ -49,7 +51,7 @@ export interface WorkspaceState {
     groupId: string | null;
     expiresAt: string | null;
   }[];
-  members: { id: number; emailKey: string }[];
+  members: { id: number; email: string; emailKey: string }[];
   endUsers: { id: number; email: string; emailKey: string }[];
   endUserGroups: {
     id: number;
@@ -73,6 +75,8 @@ export interface WorkspaceState {
     description: string | null;
     groupIds: number[];
     endUserIds: number[];
+    /** An mcp_server feature's upstream: its URL and the names of its (sealed) headers. */
+    upstream: { url: string; headerNames: string[] } | null;
   }[];
   policies: {
     id: number;
@@ -86,6 +90,8 @@ export interface WorkspaceState {
     effect: string;
     userIds: number[];
     groupIds: number[];
+    /** The approver chain, steps in order (empty: none). */
+    chain: ChainApprovers[];
   }[];
 }
 
@@ -225,10 +231,10 @@ export async function readWorkspaceState(
   const members = (
     await db
       .selectFrom('members')
-      .select(['id', 'email_key'])
+      .select(['id', 'email', 'email_key'])
       .where('workspace_id', '=', workspaceId)
       .execute()
-  ).map((row) => ({ id: row.id, emailKey: row.email_key }));
+  ).map((row) => ({ id: row.id, email: row.email, emailKey: row.email_key }));
   const endUsers = (
     await db
       .selectFrom('end_users')
@@ -283,6 +289,22 @@ export async function readWorkspaceState(
     if (row.group_id !== null) push(featureGroups, row.feature_id, row.group_id);
     if (row.end_user_id !== null) push(featureUsers, row.feature_id, row.end_user_id);
   }
+  const upstreams = new Map(
+    (
+      await db
+        .selectFrom('feature_upstreams')
+        .select(['feature_id', 'url', 'headers_encrypted'])
+        .where('workspace_id', '=', workspaceId)
+        .execute()
+    ).map((row) => [
+      row.feature_id,
+      // The names only: the values stay sealed, a document never carries them.
+      {
+        url: row.url,
+        headerNames: Object.keys(fromJson<Record<string, string>>(row.headers_encrypted)),
+      },
+    ]),
+  );
   const features = (
     await db
       .selectFrom('features')
@@ -300,6 +322,7 @@ export async function readWorkspaceState(
     description: row.description,
     groupIds: featureGroups.get(row.id) ?? [],
     endUserIds: featureUsers.get(row.id) ?? [],
+    upstream: upstreams.get(row.id) ?? null,
   }));
 
   const policyGroups = new Map<number, number[]>();
@@ -312,24 +335,27 @@ export async function readWorkspaceState(
     if (row.group_id !== null) push(policyGroups, row.policy_id, row.group_id);
     if (row.end_user_id !== null) push(policyUsers, row.policy_id, row.end_user_id);
   }
-  const policies = (
-    await db
-      .selectFrom('policies')
-      .select([
-        'id',
-        'environment_id',
-        'feature_id',
-        'name',
-        'name_key',
-        'description',
-        'tools',
-        'scope_type',
-        'effect',
-      ])
-      .where('workspace_id', '=', workspaceId)
-      .orderBy('id')
-      .execute()
-  ).map((row) => ({
+  const policyRows = await db
+    .selectFrom('policies')
+    .select([
+      'id',
+      'environment_id',
+      'feature_id',
+      'name',
+      'name_key',
+      'description',
+      'tools',
+      'scope_type',
+      'effect',
+    ])
+    .where('workspace_id', '=', workspaceId)
+    .orderBy('id')
+    .execute();
+  const chains = await listPolicyChains(
+    db,
+    policyRows.map((row) => row.id),
+  );
+  const policies = policyRows.map((row) => ({
     id: row.id,
     environment: envOf(row.environment_id),
     featureId: row.feature_id,
@@ -341,6 +367,7 @@ export async function readWorkspaceState(
     effect: row.effect,
     userIds: policyUsers.get(row.id) ?? [],
     groupIds: policyGroups.get(row.id) ?? [],
+    chain: chains.get(row.id) ?? [],
   }));
 
   return {

@@ -35,6 +35,7 @@ import { createProjectsService } from '../projects/projects.service.js';
 import { createGrantsService } from '../grants/grants.service.js';
 import { createEndUserGroupsService } from '../end-user-groups/end-user-groups.service.js';
 import { createFeaturesService } from '../features/features.service.js';
+import { checkUpstreamUrl } from '../features/features.upstream.js';
 import { createPoliciesService } from '../policies/policies.service.js';
 import { readWorkspaceState, type WorkspaceState } from './workspace-config.repository.js';
 
@@ -84,12 +85,22 @@ const byKey = <T>(items: readonly T[], keyOf: (item: T) => string) => {
 const timestamp = (value: string | null) => (value === null ? null : toStoredTimestamp(value));
 
 /** A service's error, told where in the document it comes from: `/roles/2: Privileges have …`. */
-async function at<T>(path: string, run: () => Promise<T>): Promise<T> {
+async function at<T>(
+  path: string,
+  run: () => Promise<T>,
+  /** A finer place for some errors, by their code (a policy's chain errors: its approval_steps). */
+  refine?: (code: string) => string | undefined,
+): Promise<T> {
   try {
     return await run();
   } catch (error) {
     if (error instanceof AppError && error.status < 500 && !error.message.startsWith('/'))
-      throw new AppError(error.status, error.code, `${path}: ${error.message}`, error.headers);
+      throw new AppError(
+        error.status,
+        error.code,
+        `${refine?.(error.code) ?? path}: ${error.message}`,
+        error.headers,
+      );
     throw error;
   }
 }
@@ -156,6 +167,7 @@ function toDocument(state: WorkspaceState, now: string): WorkspaceDocument {
   const groupName = new Map(state.groups.map((g) => [g.id, g.name]));
   const endUserGroupName = new Map(state.endUserGroups.map((g) => [g.id, g.name]));
   const endUserEmail = new Map(state.endUsers.map((u) => [u.id, u.email]));
+  const memberEmail = new Map(state.members.map((m) => [m.id, m.email]));
   const featureName = new Map(state.features.map((f) => [f.id, f.name]));
   const names = (ids: readonly number[], map: Map<number, string>) =>
     sortedUnique(ids.map((id) => map.get(id) ?? String(id)));
@@ -228,6 +240,15 @@ function toDocument(state: WorkspaceState, now: string): WorkspaceDocument {
         groups: names(feature.groupIds, endUserGroupName),
         end_users: names(feature.endUserIds, endUserEmail),
       },
+      // The URL and header names only: header values are secrets and never leave the server.
+      ...(feature.upstream === null
+        ? {}
+        : {
+            upstream: {
+              url: feature.upstream.url,
+              header_names: sortedUnique(feature.upstream.headerNames),
+            },
+          }),
     })),
     policies: byKey(state.policies, (p) => envKey(p.environment, p.name)).map((policy) => ({
       environment: policy.environment,
@@ -245,6 +266,14 @@ function toDocument(state: WorkspaceState, now: string): WorkspaceDocument {
               : [],
       },
       effect: policy.effect as WorkspaceDocument['policies'][number]['effect'],
+      ...(policy.chain.length === 0
+        ? {}
+        : {
+            approval_steps: policy.chain.map((step) => ({
+              collaborators: names(step.member_ids, memberEmail),
+              end_user_groups: names(step.group_ids, endUserGroupName),
+            })),
+          }),
     })),
   };
 }
@@ -459,6 +488,44 @@ function checkDocument(doc: WorkspaceDocument, state: WorkspaceState): void {
       if (policy.scope.type === 'groups' && !endUserGroups.has(envKey(policy.environment, target)))
         throw unknownReference(path, `End-user group ${target} not found in ${policy.environment}`);
     });
+    (policy.approval_steps ?? []).forEach((step, j) => {
+      const path = `/policies/${i}/approval_steps/${j}`;
+      // The policies service says the same ("names no approver"), but without the place in the file.
+      if (step.collaborators.length + step.end_user_groups.length === 0)
+        throw badRequest(
+          'policy.approval_step_empty',
+          `${path}: An approval step names at least one collaborator or end-user group`,
+        );
+      step.collaborators.forEach((email, k) => {
+        if (!members.has(key(email)))
+          throw unknownReference(
+            `${path}/collaborators/${k}`,
+            `No collaborator has the email ${email}`,
+          );
+      });
+      step.end_user_groups.forEach((name, k) => {
+        if (!endUserGroups.has(envKey(policy.environment, name)))
+          throw unknownReference(
+            `${path}/end_user_groups/${k}`,
+            `End-user group ${name} not found in ${policy.environment}`,
+          );
+      });
+    });
+  });
+  // Header values are secrets a document never carries: a header it names must already be set.
+  doc.features.forEach((feature, i) => {
+    if (feature.upstream === undefined || feature.upstream === null) return;
+    const stored = state.features.find(
+      (f) => envKey(f.environment, f.name) === envKey(feature.environment, feature.name),
+    )?.upstream;
+    const set = new Set((stored?.headerNames ?? []).map((name) => name.toLowerCase()));
+    feature.upstream.header_names.forEach((name, j) => {
+      if (!set.has(name.toLowerCase()))
+        throw badRequest(
+          'workspace_config.upstream_header_unset',
+          `/features/${i}/upstream/header_names/${j}: The upstream of feature ${feature.environment}/${feature.name.trim()} has no value for header ${name}; a document never carries header values: set it with PATCH /api/features/{id} first, or leave it out of the document`,
+        );
+    });
   });
 }
 
@@ -628,15 +695,27 @@ export function createWorkspaceConfigService(deps: {
         (f) => envKey(f.environment, f.name) === envKey(feature.environment, feature.name),
       );
       const label = `${feature.environment}/${feature.name.trim()}`;
+      const path = `/features/${i}`;
+      const upstreamPath = (code: string) =>
+        code.startsWith('feature.upstream') ? `${path}/upstream` : undefined;
+      // The URL only: without `headers` the features service keeps the stored header values.
+      const upstream =
+        feature.upstream === undefined || feature.upstream === null
+          ? feature.upstream
+          : { url: feature.upstream.url };
       if (existing === undefined) {
         plan.add('create', 'feature', label);
-        await at(`/features/${i}`, () =>
-          features.createFeature(ctx, {
-            environment_type: feature.environment,
-            kind: feature.kind,
-            name: feature.name,
-            description: feature.description,
-          }),
+        await at(
+          path,
+          () =>
+            features.createFeature(ctx, {
+              environment_type: feature.environment,
+              kind: feature.kind,
+              name: feature.name,
+              description: feature.description,
+              ...(upstream === undefined || upstream === null ? {} : { upstream }),
+            }),
+          upstreamPath,
         );
       } else {
         if (existing.kind !== feature.kind)
@@ -644,13 +723,30 @@ export function createWorkspaceConfigService(deps: {
             'workspace_config.feature_kind',
             `/features/${i}/kind: Feature ${label} is a ${existing.kind}; a feature's kind cannot change (give the new one another name)`,
           );
-        if (existing.name !== feature.name.trim() || existing.description !== feature.description) {
+        const upstreamDiffers =
+          upstream === null
+            ? existing.upstream !== null
+            : upstream !== undefined &&
+              (existing.upstream === null ||
+                existing.upstream.url !==
+                  (await at(`${path}/upstream/url`, () =>
+                    Promise.resolve(checkUpstreamUrl(upstream.url)),
+                  )));
+        if (
+          existing.name !== feature.name.trim() ||
+          existing.description !== feature.description ||
+          upstreamDiffers
+        ) {
           plan.add('update', 'feature', label);
-          await at(`/features/${i}`, () =>
-            features.updateFeature(ctx, existing.id, {
-              name: feature.name,
-              description: feature.description,
-            }),
+          await at(
+            path,
+            () =>
+              features.updateFeature(ctx, existing.id, {
+                name: feature.name,
+                description: feature.description,
+                ...(upstreamDiffers ? { upstream } : {}),
+              }),
+            upstreamPath,
           );
         }
       }
@@ -807,6 +903,25 @@ export function createWorkspaceConfigService(deps: {
         (f) => envKey(f.environment, f.name) === envKey(policy.environment, policy.feature),
       );
       if (feature === undefined) throw new Error(`feature of policy ${index} vanished`);
+      const chain = (policy.approval_steps ?? []).map((step) => ({
+        collaborator_ids: [
+          ...new Set(
+            step.collaborators.map(
+              (email) => state.members.find((m) => m.emailKey === key(email))?.id ?? 0,
+            ),
+          ),
+        ],
+        end_user_group_ids: [
+          ...new Set(
+            step.end_user_groups.map(
+              (name) =>
+                state.endUserGroups.find(
+                  (g) => envKey(g.environment, g.name) === envKey(policy.environment, name),
+                )?.id ?? 0,
+            ),
+          ),
+        ],
+      }));
       const ids = policy.scope.targets.map((target) =>
         policy.scope.type === 'users'
           ? (state.endUsers.find((u) => u.emailKey === key(target))?.id ?? 0)
@@ -819,6 +934,7 @@ export function createWorkspaceConfigService(deps: {
         policy,
         featureId: feature.id,
         ids,
+        chain,
         label: `${policy.environment}/${policy.name.trim()}`,
       };
     });
@@ -833,29 +949,38 @@ export function createWorkspaceConfigService(deps: {
         plan.add('delete', 'policy', `${existing.environment}/${existing.name}`);
       await policies.deletePolicy(ctx, existing.id);
     }
-    for (const { index, policy, featureId, ids, label } of desiredPolicies) {
+    for (const { index, policy, featureId, ids, chain, label } of desiredPolicies) {
       const existing = state.policies.find(
         (p) =>
           envKey(p.environment, p.name) === envKey(policy.environment, policy.name) &&
           p.featureId === featureId,
       );
       const path = `/policies/${index}`;
+      // The chain's own rules (Admin groups only, require_approval only) are the policies service's.
+      const chainPath = (code: string) =>
+        code.startsWith('policy.approv') || code === 'policy.group_unknown'
+          ? `${path}/approval_steps`
+          : undefined;
       const scope = { type: policy.scope.type, ids: policy.scope.type === 'all' ? [] : ids };
       if (existing === undefined) {
         const replaced = state.policies.some(
           (p) => envKey(p.environment, p.name) === envKey(policy.environment, policy.name),
         );
         plan.add(replaced ? 'update' : 'create', 'policy', label);
-        await at(path, () =>
-          policies.createPolicy(ctx, {
-            name: policy.name,
-            description: policy.description,
-            environment_type: policy.environment,
-            feature_id: featureId,
-            tools: policy.tools,
-            scope,
-            effect: policy.effect,
-          }),
+        await at(
+          path,
+          () =>
+            policies.createPolicy(ctx, {
+              name: policy.name,
+              description: policy.description,
+              environment_type: policy.environment,
+              feature_id: featureId,
+              tools: policy.tools,
+              scope,
+              effect: policy.effect,
+              ...(chain.length === 0 ? {} : { approval_steps: chain }),
+            }),
+          chainPath,
         );
       } else if (
         existing.name !== policy.name.trim() ||
@@ -873,17 +998,28 @@ export function createWorkspaceConfigService(deps: {
               : [],
           scope.ids,
         ) ||
-        existing.effect !== policy.effect
+        existing.effect !== policy.effect ||
+        existing.chain.length !== chain.length ||
+        existing.chain.some(
+          (step, s) =>
+            !sameSet(step.member_ids, chain[s]?.collaborator_ids ?? []) ||
+            !sameSet(step.group_ids, chain[s]?.end_user_group_ids ?? []),
+        )
       ) {
         plan.add('update', 'policy', label);
-        await at(path, () =>
-          policies.updatePolicy(ctx, existing.id, {
-            name: policy.name,
-            description: policy.description,
-            tools: policy.tools,
-            scope,
-            effect: policy.effect,
-          }),
+        await at(
+          path,
+          () =>
+            policies.updatePolicy(ctx, existing.id, {
+              name: policy.name,
+              description: policy.description,
+              tools: policy.tools,
+              scope,
+              effect: policy.effect,
+              // Replaces the chain whole; [] removes it.
+              approval_steps: chain,
+            }),
+          chainPath,
         );
       }
     }
