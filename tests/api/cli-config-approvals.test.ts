@@ -21,7 +21,8 @@ interface Workspace {
   alice: number;
 }
 
-async function ok(res: { status: number; text: string; body: any }, what: string): Promise<any> {
+// `any`: answers and documents are JSON read back from the HTTP API, checked by the assertions.
+function ok(res: { status: number; text: string; body: any }, what: string): any {
   if (res.status >= 300) throw new Error(`${what}: ${res.status} ${res.text}`);
   return res.body.data;
 }
@@ -72,7 +73,7 @@ const featureNamed = async (ws: Workspace, name: string) =>
 
 let source: Workspace;
 let target: Workspace;
-let document: any;
+let document: any; // the exported JSON (see ok())
 
 beforeAll(async () => {
   server = await startRoster();
