@@ -8,9 +8,13 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invitationTokenFor, PLATFORM_TOKEN, startRoster, type Roster } from '../helpers/roster.js';
 import { startUpstream, type Upstream } from '../helpers/mcp-upstream.js';
+import { roster as cli } from '../helpers/cli.js';
 
 let server: Roster;
 let upstream: Upstream;
@@ -287,6 +291,30 @@ describe('the workspace document: approver chains and MCP upstreams', { timeout:
     expect((await exportOf(target)).policies[index].approval_steps).toEqual(
       document.policies[index].approval_steps,
     );
+
+    // The real binary reads and checks the same document (its own schema check runs first).
+    const dir = await mkdtemp(path.join(tmpdir(), 'roster-chains-'));
+    try {
+      const file = path.join(dir, 'workspace.json');
+      await writeFile(file, JSON.stringify(document));
+      const remote = { ROSTER_URL: server.url, ROSTER_TOKEN: target.token };
+      const exported = await cli(['export'], remote);
+      expect(exported.code).toBe(0);
+      expect(JSON.parse(exported.stdout)).toEqual(withoutUpstream);
+      // The target's upstream was removed above: the header the document names has no value.
+      const refused = await cli(['apply', file, '--dry-run'], remote);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(
+        '/upstream/header_names/0: The upstream of feature prod/Ticket MCP has no value for header Authorization',
+      );
+      await writeFile(file, JSON.stringify(withoutUpstream));
+      const planned = await cli(['apply', file, '--dry-run', '--json'], remote);
+      expect(planned.stderr).toBe('');
+      expect(planned.code).toBe(0);
+      expect(JSON.parse(planned.stdout).steps).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses bad chain references with the place in the file, and applies nothing', async () => {
