@@ -341,7 +341,7 @@ describe('the workspace document: approver chains and MCP upstreams', { timeout:
         (policy) => {
           policy.approval_steps[0] = { collaborators: [], end_user_groups: [] };
         },
-        `/policies/${index}/approval_steps/0: An approval step names at least one collaborator or end-user group`,
+        `/policies/${index}/approval_steps: Approval step 1 names no approver`,
       ],
       [
         (policy) => {

@@ -9,6 +9,10 @@
  * Built-in objects are never exported nor deleted, and the document may not define them: the
  * system roles and groups, each environment's `Everyone` end-user group, and the groups a SCIM
  * connection manages. A document may refer to them (a grant to `All collaborators`).
+ *
+ * A policy carries its approver chain (collaborators by email, end-user groups by name); an MCP
+ * server feature its upstream's URL and header names, never the header values (secrets): apply
+ * sets the URL and leaves the stored values alone, and refuses a name that has no value there.
  */
 import type { SecretBox } from '../../lib/secret-box.js';
 import type {
@@ -490,12 +494,6 @@ function checkDocument(doc: WorkspaceDocument, state: WorkspaceState): void {
     });
     (policy.approval_steps ?? []).forEach((step, j) => {
       const path = `/policies/${i}/approval_steps/${j}`;
-      // The policies service says the same ("names no approver"), but without the place in the file.
-      if (step.collaborators.length + step.end_user_groups.length === 0)
-        throw badRequest(
-          'policy.approval_step_empty',
-          `${path}: An approval step names at least one collaborator or end-user group`,
-        );
       step.collaborators.forEach((email, k) => {
         if (!members.has(key(email)))
           throw unknownReference(
