@@ -405,3 +405,17 @@ function membershipIds(snapshot: unknown): readonly number[] | null {
   }
   return listed ? ids : null;
 }
+
+/**
+ * The change events with these IDs, as the feed delivers them (GET /api/access/snapshot/changes
+ * reads the events a local authorizer received from the stream).
+ */
+export async function readChangeEvents(
+  db: Db,
+  ids: readonly number[],
+): Promise<ChangeEvent[]> {
+  if (ids.length === 0) return [];
+  // No ID is above the largest safe integer: only the listed IDs are read.
+  const rows = await listChangeEvents(db, Number.MAX_SAFE_INTEGER, ids, ids.length);
+  return rows.map(toChangeEvent);
+}

@@ -33,4 +33,21 @@ export function registerSnapshotRoutes(app: Api, snapshots: SnapshotService): vo
       return reply.header('content-encoding', 'gzip').send(body as never);
     },
   );
+
+  app.get(
+    '/access/snapshot/changes',
+    {
+      schema: {
+        tags: ['Access decisions'],
+        summary: 'The access rows some changes touched, to follow them locally',
+        description:
+          'Full workspace access only. For the audit event IDs given (from GET /api/events/stream), the rows the server’s access index reloads for them, in its reload format, or `rebuild: true` when they rebuild the whole workspace (then load GET /api/access/snapshot). The SDK’s local authorizer applies them (docs/integration.md).',
+        ...schemaOf('getAccessSnapshotChanges'),
+      },
+    },
+    async (request) => {
+      const ids = [...new Set(request.query.events.split(',').map(Number))];
+      return { data: await snapshots.changes(contextOf(request), ids) };
+    },
+  );
 }
