@@ -13,7 +13,12 @@
 import pg from 'pg';
 import { sql } from 'kysely';
 import type { Db, Dialect } from '../../storage/database.js';
-import { findLastEventId, listChangeEvents, type ChangeEventRow } from './audit.repository.js';
+import {
+  findChangeEvents,
+  findLastEventId,
+  listChangeEvents,
+  type ChangeEventRow,
+} from './audit.repository.js';
 import { isChangeTargetType, type ChangeTargetType } from './change-kinds.js';
 
 // The union of target kinds lives in change-kinds.ts, shared with the write side; re-exported
@@ -415,7 +420,5 @@ export async function readChangeEvents(
   ids: readonly number[],
 ): Promise<ChangeEvent[]> {
   if (ids.length === 0) return [];
-  // No ID is above the largest safe integer: only the listed IDs are read.
-  const rows = await listChangeEvents(db, Number.MAX_SAFE_INTEGER, ids, ids.length);
-  return rows.map(toChangeEvent);
+  return (await findChangeEvents(db, ids)).map(toChangeEvent);
 }
