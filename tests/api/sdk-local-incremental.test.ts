@@ -134,4 +134,20 @@ describe('the SDK local authorizer on a larger workspace', { timeout: 60_000 }, 
     // Each change is a few rows: well under a second even on a loaded test machine.
     for (const ms of times) expect(ms).toBeLessThan(1_000);
   });
+
+  it('loads the snapshot again for a change that rebuilds the workspace on the server too', async () => {
+    const before = local().stats.fullReloads;
+    const scim = await server.post('/api/scim_connections', {
+      environment_type: 'dev',
+      target: 'end_users',
+    });
+    expect(scim.status).toBe(201);
+    // A deleted connection takes its deactivations with it: the server rebuilds the workspace.
+    await followed(
+      async () =>
+        (await server.delete(`/api/scim_connections/${String(scim.body.data.id)}`)).status,
+    );
+    expect(local().stats.fullReloads).toBe(before + 1);
+    await agrees(projects[5] as number);
+  });
 });
