@@ -123,7 +123,7 @@ describe('the SDK local authorizer on a larger workspace', { timeout: 60_000 }, 
     expect(
       local().check({
         subject: { member_id: member },
-        project_id: projects[5] as number,
+        project_id: projects[5],
         resource: 'recipe',
         privilege: 'read',
       }).allowed,

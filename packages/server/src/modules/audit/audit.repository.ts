@@ -318,17 +318,15 @@ export function listChangeEvents(
   missingIds: readonly number[],
   limit: number,
 ): Promise<ChangeEventRow[]> {
-  return (
-    selectChangeEvents(db)
-      .where((eb) =>
-        missingIds.length === 0
-          ? eb('id', '>', afterId)
-          : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
-      )
-      .orderBy('id')
-      .limit(limit)
-      .execute()
-  );
+  return selectChangeEvents(db)
+    .where((eb) =>
+      missingIds.length === 0
+        ? eb('id', '>', afterId)
+        : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
+    )
+    .orderBy('id')
+    .limit(limit)
+    .execute();
 }
 
 /**

@@ -415,10 +415,7 @@ function membershipIds(snapshot: unknown): readonly number[] | null {
  * The change events with these IDs, as the feed delivers them (GET /api/access/snapshot/changes
  * reads the events a local authorizer received from the stream).
  */
-export async function readChangeEvents(
-  db: Db,
-  ids: readonly number[],
-): Promise<ChangeEvent[]> {
+export async function readChangeEvents(db: Db, ids: readonly number[]): Promise<ChangeEvent[]> {
   if (ids.length === 0) return [];
   return (await findChangeEvents(db, ids)).map(toChangeEvent);
 }
