@@ -150,4 +150,35 @@ describe('the SDK local authorizer on a larger workspace', { timeout: 60_000 }, 
     expect(local().stats.fullReloads).toBe(before + 1);
     await agrees(projects[5] as number);
   });
+
+  it('GET /api/access/snapshot/changes refuses bad input and a partial credential', async () => {
+    for (const events of [
+      '',
+      '0',
+      '2147483648',
+      '12345678901',
+      'abc',
+      '1,,2',
+      '-1',
+      Array.from({ length: 501 }, (_, i) => i + 1).join(','),
+    ]) {
+      const res = await server.get(`/api/access/snapshot/changes?events=${events}`);
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].title).toMatch(/events/);
+    }
+    expect((await server.get('/api/access/snapshot/changes')).status).toBe(400);
+    const limited = await server.post('/api/api_clients', {
+      name: 'Dev only',
+      environment_types: ['dev'],
+    });
+    const token = limited.body.data.token as string;
+    const last = await lastEventId();
+    expect((await server.get(`/api/access/snapshot/changes?events=${last}`, token)).status).toBe(
+      403,
+    );
+    // An ID that names no event (or another workspace's) changes nothing.
+    const none = await server.get('/api/access/snapshot/changes?events=999999999,2147483647');
+    expect(none.status).toBe(200);
+    expect(none.body.data).toMatchObject({ rebuild: false, collaborators: { members: [] } });
+  });
 });

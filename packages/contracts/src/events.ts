@@ -80,8 +80,8 @@ export const AccessSnapshotResponse = Type.Object({ data: AccessSnapshot });
 /** The change events (audit event IDs from the stream) whose rows a local authorizer asks for. */
 export const AccessSnapshotChangesQuery = Type.Object({
   events: Type.String({
-    pattern: '^[0-9]{1,15}(,[0-9]{1,15}){0,499}$',
-    description: 'Up to 500 audit event IDs, comma-separated',
+    pattern: '^[0-9]{1,10}(,[0-9]{1,10}){0,499}$',
+    description: 'Up to 500 audit event IDs (1 … 2147483647), comma-separated',
   }),
 });
 /**

@@ -2861,7 +2861,7 @@ export interface paths {
         get: {
             parameters: {
                 query: {
-                    /** @description Up to 500 audit event IDs, comma-separated */
+                    /** @description Up to 500 audit event IDs (1 … 2147483647), comma-separated */
                     events: string;
                 };
                 header?: never;

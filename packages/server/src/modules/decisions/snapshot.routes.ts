@@ -1,6 +1,8 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { ID_MAX } from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
+import { badRequest } from '../../lib/errors.js';
 import { schemaOf } from '../../http/operations.js';
 import type { SnapshotService } from './snapshot.service.js';
 
@@ -47,6 +49,9 @@ export function registerSnapshotRoutes(app: Api, snapshots: SnapshotService): vo
     },
     async (request) => {
       const ids = [...new Set(request.query.events.split(',').map(Number))];
+      // Ten digits pass the pattern; an audit event ID is a 32-bit integer on both stores.
+      if (ids.some((id) => id < 1 || id > ID_MAX))
+        throw badRequest('access.event_id', `events: each ID must be between 1 and ${ID_MAX}`);
       return { data: await snapshots.changes(contextOf(request), ids) };
     },
   );
