@@ -127,9 +127,17 @@ export async function createLocalAuthorizer(
 
   /** Applies the rows of some received changes; false when they need a new snapshot. */
   const applyChanges = async (ids: number[]): Promise<boolean> => {
-    const { data } = await client.GET('/api/access/snapshot/changes', {
-      params: { query: { events: ids.join(',') } },
-    });
+    let data;
+    try {
+      ({ data } = await client.GET('/api/access/snapshot/changes', {
+        params: { query: { events: ids.join(',') } },
+      }));
+    } catch (error) {
+      // A server without the endpoint (an older version): follow by snapshots, as it then did.
+      if (error instanceof RosterError && error.status === 404 && error.code === 'not_found')
+        return false;
+      throw error;
+    }
     if (data === undefined) throw new RosterError(500, 'server_error', 'No changes in the answer');
     if (!decisions.apply(data.data)) return false;
     stats.deltas += 1;
