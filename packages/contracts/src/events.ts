@@ -76,3 +76,24 @@ export const AccessSnapshot = Type.Object({
 });
 export type AccessSnapshot = Static<typeof AccessSnapshot>;
 export const AccessSnapshotResponse = Type.Object({ data: AccessSnapshot });
+
+/** The change events (audit event IDs from the stream) whose rows a local authorizer asks for. */
+export const AccessSnapshotChangesQuery = Type.Object({
+  events: Type.String({
+    pattern: '^[0-9]{1,10}(,[0-9]{1,10}){0,499}$',
+    description: 'Up to 500 audit event IDs (1 … 2147483647), comma-separated',
+  }),
+});
+/**
+ * The rows those changes touched, in the server's reload format (the SDK applies them with the
+ * server's own code), or `rebuild: true` when they reload the whole workspace (load the snapshot).
+ */
+export const AccessSnapshotChanges = Type.Object({
+  format: Type.Literal(1),
+  workspace_id: Type.Integer(),
+  rebuild: Type.Boolean(),
+  collaborators: Type.Union([Type.Null(), Type.Unknown()]),
+  end_users: Type.Union([Type.Null(), Type.Unknown()]),
+});
+export type AccessSnapshotChanges = Static<typeof AccessSnapshotChanges>;
+export const AccessSnapshotChangesResponse = Type.Object({ data: AccessSnapshotChanges });

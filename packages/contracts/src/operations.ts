@@ -35,7 +35,13 @@ import {
   WebhookDeliveryParams,
   WebhookWithSecret,
 } from './webhooks.js';
-import { AccessSnapshotResponse, EventStreamQuery, EventStreamResponse } from './events.js';
+import {
+  AccessSnapshotChangesQuery,
+  AccessSnapshotChangesResponse,
+  AccessSnapshotResponse,
+  EventStreamQuery,
+  EventStreamResponse,
+} from './events.js';
 import {
   ApplyWorkspaceQuery,
   ApplyWorkspaceResponse,
@@ -992,6 +998,12 @@ export const OPERATIONS = {
     method: 'get',
     path: '/api/access/snapshot',
     response: { 200: AccessSnapshotResponse },
+  },
+  getAccessSnapshotChanges: {
+    method: 'get',
+    path: '/api/access/snapshot/changes',
+    querystring: AccessSnapshotChangesQuery,
+    response: { 200: AccessSnapshotChangesResponse },
   },
   streamEvents: {
     method: 'get',

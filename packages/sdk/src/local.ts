@@ -6,10 +6,14 @@
  * server, bundled into this package at build time), run over the same index built from the same
  * rows, so the rule exists in one place.
  *
- * Keeping current: every change event after the snapshot's position (except an end user's own
- * decision log entry, which changes no access) makes the authorizer load a fresh snapshot; events
- * that arrive while it loads are covered by that load or by the next one (loads are coalesced).
- * `waitFor(id)` resolves once the answers reflect every change up to audit event `id`.
+ * Keeping current, in proportion to the change: the IDs of the change events received (except an
+ * end user's own decision log entry, which changes no access) are sent to
+ * GET /api/access/snapshot/changes, which answers the rows the server's own index reloads for them
+ * (its reload table, access-index.ts), and they are applied with the server's reload code
+ * (access-delta.ts). Only changes that rebuild the whole workspace on the server too (a roles
+ * migration, a workspace change, more than 500 targets at once) load a fresh snapshot. Events that
+ * arrive while a request runs are sent with the next one (requests are coalesced). `waitFor(id)`
+ * resolves once the answers reflect every change up to audit event `id`.
  */
 import {
   createSnapshotDecisions,
@@ -58,11 +62,23 @@ export interface LocalAuthorizer {
   refresh(): Promise<void>;
   /** Stops following the stream. */
   close(): void;
-  /** Counters: snapshots loaded and events received. */
-  readonly stats: { readonly reloads: number; readonly events: number };
+  /**
+   * Counters: `reloads`, snapshots loaded (the first one included); `fullReloads`, snapshots
+   * loaded because changes rebuild the workspace; `deltas`, changes applied row by row (requests
+   * to GET /api/access/snapshot/changes); `events`, events received.
+   */
+  readonly stats: {
+    readonly reloads: number;
+    readonly fullReloads: number;
+    readonly deltas: number;
+    readonly events: number;
+  };
 }
 
 /** Events that change no access: an end user's decision is logged on the user, nothing else. */
+/** Change events per request for their rows (the query's limit). */
+const EVENTS_PER_DELTA = 500;
+
 const changesNoAccess = (action: string) => action === 'end_user.decision';
 
 export async function createLocalAuthorizer(
@@ -78,55 +94,97 @@ export async function createLocalAuthorizer(
       options.nowMs === undefined ? {} : { nowMs: options.nowMs },
     );
   };
-  const stats = { reloads: 0, events: 0 };
+  const stats = { reloads: 0, fullReloads: 0, deltas: 0, events: 0 };
   let decisions = await load();
+  /** The change-log position the answers reflect (the snapshot's, then the changes applied). */
+  let position = decisions.position;
   /** Every change up to this audit event ID is reflected. */
   let covered = decisions.position;
   /** The highest stream position received. */
   let seen = decisions.position;
-  /** An event that changes access arrived after the last load started: another load is owed. */
-  let owed = false;
-  let reloading: Promise<void> | null = null;
+  /** Change events received and not applied yet. */
+  const pending = new Set<number>();
+  /** A snapshot is owed (refresh(), or changes that rebuild the workspace). */
+  let owedSnapshot = false;
+  let syncing: Promise<void> | null = null;
   let retry: ReturnType<typeof setTimeout> | null = null;
   const abort = new AbortController();
   const waiters = new Set<() => void>();
   const settle = () => {
     for (const waiter of waiters) waiter();
   };
-  /** No load owed or running (a function: the loop below must read the variables as they are now). */
-  const idle = () => !owed && reloading === null;
+  /** Nothing owed or running (a function: the loop below must read the variables as they are now). */
+  const idle = () => !owedSnapshot && pending.size === 0 && syncing === null;
+
+  const loadSnapshot = async () => {
+    // It covers every event received before it started.
+    owedSnapshot = false;
+    pending.clear();
+    const next = await load();
+    if (next.position >= decisions.position) decisions = next;
+    position = Math.max(position, next.position);
+  };
+
+  /** Applies the rows of some received changes; false when they need a new snapshot. */
+  const applyChanges = async (ids: number[]): Promise<boolean> => {
+    let data;
+    try {
+      ({ data } = await client.GET('/api/access/snapshot/changes', {
+        params: { query: { events: ids.join(',') } },
+      }));
+    } catch (error) {
+      // A server without the endpoint (an older version): follow by snapshots, as it then did.
+      if (error instanceof RosterError && error.status === 404 && error.code === 'not_found')
+        return false;
+      throw error;
+    }
+    if (data === undefined) throw new RosterError(500, 'server_error', 'No changes in the answer');
+    if (!decisions.apply(data.data)) return false;
+    stats.deltas += 1;
+    position = Math.max(position, ...ids);
+    return true;
+  };
 
   /**
-   * Loads snapshots until none is owed. Each load starts after the events that asked for it
-   * arrived, so once none is owed every event received so far is reflected.
+   * Follows what was received until nothing is owed. Each request starts after the events it
+   * names arrived (their writes committed), so once nothing is owed every event received so far
+   * is reflected.
    */
-  const reload = (): Promise<void> => {
-    reloading ??= (async () => {
+  const sync = (): Promise<void> => {
+    syncing ??= (async () => {
+      let ids: number[] = [];
       try {
-        while (owed) {
-          owed = false;
-          const next = await load();
-          if (next.position >= decisions.position) decisions = next;
-          covered = Math.max(covered, next.position);
+        while (owedSnapshot || pending.size > 0) {
+          if (owedSnapshot) {
+            await loadSnapshot();
+            continue;
+          }
+          ids = [...pending].slice(0, EVENTS_PER_DELTA);
+          for (const id of ids) pending.delete(id);
+          if (!(await applyChanges(ids))) {
+            stats.fullReloads += 1;
+            await loadSnapshot();
+          }
+          ids = [];
         }
         covered = Math.max(covered, seen);
         settle();
       } catch (error) {
         // Still owed: try again in a second (and on the next event).
-        owed = true;
+        for (const id of ids) pending.add(id);
         if (retry === null && !abort.signal.aborted) {
           retry = setTimeout(() => {
             retry = null;
-            reload().catch((retryError: unknown) => options.onError?.(retryError));
+            sync().catch((retryError: unknown) => options.onError?.(retryError));
           }, 1_000);
           retry.unref();
         }
         throw error;
       } finally {
-        reloading = null;
+        syncing = null;
       }
     })();
-    return reloading;
+    return syncing;
   };
 
   void (async () => {
@@ -150,9 +208,9 @@ export async function createLocalAuthorizer(
           continue;
         }
         // Even an event at or below the snapshot's position: it may have committed after the
-        // snapshot was read (a transaction that took its ID earlier), so it is loaded again.
-        owed = true;
-        reload().catch((error: unknown) => options.onError?.(error));
+        // snapshot was read (a transaction that took its ID earlier), so its rows are read again.
+        pending.add(event.id);
+        sync().catch((error: unknown) => options.onError?.(error));
       }
     } catch (error) {
       if (!abort.signal.aborted) options.onError?.(error);
@@ -176,7 +234,7 @@ export async function createLocalAuthorizer(
       return decisions.workspaceId;
     },
     get position() {
-      return decisions.position;
+      return position;
     },
     stats,
     waitFor(eventId, timeoutMs = 5_000) {
@@ -200,8 +258,8 @@ export async function createLocalAuthorizer(
       });
     },
     async refresh() {
-      owed = true;
-      await reload();
+      owedSnapshot = true;
+      await sync();
     },
     close() {
       abort.abort();

@@ -2847,6 +2847,113 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/access/snapshot/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The access rows some changes touched, to follow them locally
+         * @description Full workspace access only. For the audit event IDs given (from GET /api/events/stream), the rows the server’s access index reloads for them, in its reload format, or `rebuild: true` when they rebuild the whole workspace (then load GET /api/access/snapshot). The SDK’s local authorizer applies them (docs/integration.md).
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Up to 500 audit event IDs (1 … 2147483647), comma-separated */
+                    events: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @enum {number} */
+                                format: 1;
+                                workspace_id: number;
+                                rebuild: boolean;
+                                collaborators: null | unknown;
+                                end_users: null | unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: {
+                                code: string | number;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/member_invitations": {
         parameters: {
             query?: never;

@@ -292,32 +292,41 @@ export async function findLastEventId(db: Executor): Promise<number> {
 }
 
 /** Events after `afterId`, plus the listed earlier IDs still missing (see ChangeFeed.sync in change-feed.ts). */
+const selectChangeEvents = (db: Executor) =>
+  db
+    .selectFrom('audit_events')
+    .select(['id', 'workspace_id', 'target_type', 'target_id', 'action'])
+    // Only those changes bring their snapshot: the other events' can be large and no subscriber
+    // reads them.
+    .select(
+      sql<string | null>`case when action in (${sql.join(
+        DETAILED_ACTIONS.map((action) => sql.lit(action)),
+      )}) then coalesce(after_json, before_json) end`.as('detail_json'),
+    );
+
+/** The change events with these IDs (GET /api/access/snapshot/changes). */
+export function findChangeEvents(db: Executor, ids: readonly number[]): Promise<ChangeEventRow[]> {
+  return selectChangeEvents(db)
+    .where('id', 'in', [...ids])
+    .orderBy('id')
+    .execute();
+}
+
 export function listChangeEvents(
   db: Executor,
   afterId: number,
   missingIds: readonly number[],
   limit: number,
 ): Promise<ChangeEventRow[]> {
-  return (
-    db
-      .selectFrom('audit_events')
-      .select(['id', 'workspace_id', 'target_type', 'target_id', 'action'])
-      // Only those changes bring their snapshot: the other events' can be large and no subscriber
-      // reads them.
-      .select(
-        sql<string | null>`case when action in (${sql.join(
-          DETAILED_ACTIONS.map((action) => sql.lit(action)),
-        )}) then coalesce(after_json, before_json) end`.as('detail_json'),
-      )
-      .where((eb) =>
-        missingIds.length === 0
-          ? eb('id', '>', afterId)
-          : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
-      )
-      .orderBy('id')
-      .limit(limit)
-      .execute()
-  );
+  return selectChangeEvents(db)
+    .where((eb) =>
+      missingIds.length === 0
+        ? eb('id', '>', afterId)
+        : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
+    )
+    .orderBy('id')
+    .limit(limit)
+    .execute();
 }
 
 /**

@@ -13,7 +13,12 @@
 import pg from 'pg';
 import { sql } from 'kysely';
 import type { Db, Dialect } from '../../storage/database.js';
-import { findLastEventId, listChangeEvents, type ChangeEventRow } from './audit.repository.js';
+import {
+  findChangeEvents,
+  findLastEventId,
+  listChangeEvents,
+  type ChangeEventRow,
+} from './audit.repository.js';
 import { isChangeTargetType, type ChangeTargetType } from './change-kinds.js';
 
 // The union of target kinds lives in change-kinds.ts, shared with the write side; re-exported
@@ -404,4 +409,13 @@ function membershipIds(snapshot: unknown): readonly number[] | null {
     ids.push(...(value as number[]));
   }
   return listed ? ids : null;
+}
+
+/**
+ * The change events with these IDs, as the feed delivers them (GET /api/access/snapshot/changes
+ * reads the events a local authorizer received from the stream).
+ */
+export async function readChangeEvents(db: Db, ids: readonly number[]): Promise<ChangeEvent[]> {
+  if (ids.length === 0) return [];
+  return (await findChangeEvents(db, ids)).map(toChangeEvent);
 }

@@ -15,7 +15,7 @@
  * the load's reads reaches the feed after it, so nothing is missed either way (docs/decisions.md,
  * "Workspaces loaded on use").
  */
-import type { Db } from '../../storage/database.js';
+import type { Db, Executor } from '../../storage/database.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
 import type { ChangeEvent, ChangeSubscriptions } from '../audit/change-feed.js';
@@ -35,9 +35,21 @@ import {
   loadMemberRows,
   loadProjectRows,
   loadWorkspaceRows,
+  type EndUserGroupReload,
+  type EndUserReload,
   type GrantIndexRow,
+  type GroupReload,
+  type MemberReload,
+  type ProjectReload,
+  type ProjectRoleIndexRow,
 } from './decisions.repository.js';
-import { EndUserSlice, applyEndUser, applyEndUserGroup } from './end-user-index.js';
+import {
+  applyCollaboratorDelta,
+  applyEndUserDelta,
+  type CollaboratorDelta,
+  type EndUserDelta,
+} from './access-delta.js';
+import { EndUserSlice } from './end-user-index.js';
 import { WorkspaceIndex } from './workspace-index.js';
 
 /** Above this many targets in one workspace and one sync, a full reload is cheaper and simpler. */
@@ -87,7 +99,7 @@ export interface IndexLog {
 }
 
 /** What one sync must reload in one workspace: markDirty fills it from the events. */
-interface Dirty {
+export interface Dirty {
   full: boolean;
   members: Set<number>;
   groups: Set<string>;
@@ -557,19 +569,12 @@ export class AccessIndex {
     entry: Loaded,
     events: readonly ChangeEvent[],
   ): Promise<void> {
-    const dirty = emptyDirty();
-    for (const event of events) markDirty(dirty, event);
+    const dirty = dirtyFor(events);
     // The end-user slice: reloaded if held, kept for its load if loading, else read when needed.
     if (entry.endUsers !== null)
       entry.endUsers = await this.reloadEndUsers(workspaceId, entry.endUsers, dirty);
     else if (entry.endUsersLoad !== null) entry.endUsersLoad.events.push(...events);
-    const targets =
-      dirty.members.size +
-      dirty.groups.size +
-      dirty.projects.size +
-      dirty.grants.size +
-      dirty.projectRoles.size;
-    if (dirty.full || targets > FULL_RELOAD_THRESHOLD) {
+    if (dirty.rebuild) {
       this.stats.fullReloads += 1;
       const rebuilt = await this.buildWorkspace(workspaceId);
       if (rebuilt !== undefined) entry.workspace = rebuilt;
@@ -580,7 +585,7 @@ export class AccessIndex {
       }
       return;
     }
-    if (targets === 0 && !dirty.environmentRoles) return;
+    if (!dirty.environmentRoles && collaboratorTargets(dirty) === 0) return;
     await this.reloadTargets(entry.workspace, dirty);
   }
 
@@ -593,77 +598,117 @@ export class AccessIndex {
     slice: EndUserSlice,
     dirty: Dirty,
   ): Promise<EndUserSlice> {
-    const db = this.options.db;
-    const targets = dirty.endUserIds.size + dirty.endUserGroupIds.size;
-    if (targets === 0 && !dirty.endUsers && !dirty.full) return slice;
-    if (dirty.endUsers || dirty.full || targets > FULL_RELOAD_THRESHOLD)
-      return new EndUserSlice(await loadEndUserSliceRows(db, workspaceId));
-    const [users, groups] = await Promise.all([
-      Promise.all(
-        [...dirty.endUserIds].map(
-          async (id) => [id, await loadEndUserRows(db, workspaceId, id)] as const,
-        ),
-      ),
-      Promise.all(
-        [...dirty.endUserGroupIds].map(
-          async (id) => [id, await loadEndUserGroupRows(db, workspaceId, id)] as const,
-        ),
-      ),
-    ]);
-    // Groups first (Everyone included: its creation is an event too): a user reload links the
-    // user to groups the slice must already hold.
-    for (const [id, reload] of groups) applyEndUserGroup(slice, id, reload);
-    for (const [id, reload] of users) applyEndUser(slice, id, reload);
-    return slice;
+    const delta = await readEndUserDelta(this.options.db, workspaceId, dirty);
+    return delta === null ? slice : applyEndUserDelta(slice, delta);
   }
 
   /** Reads everything first, then changes the index without awaiting, so a check never sees half a reload. */
   private async reloadTargets(index: WorkspaceIndex, dirty: Dirty): Promise<void> {
-    const db = this.options.db;
-    const id = index.id;
-    const [environmentRoles, projectRoles, members, groups, projects, grants] = await Promise.all([
-      dirty.environmentRoles ? loadEnvironmentRoleRows(db, id) : Promise.resolve(undefined),
-      Promise.all(
-        [...dirty.projectRoles].map(
-          async (roleId) => [roleId, await findProjectRoleRow(db, id, roleId)] as const,
-        ),
-      ),
-      Promise.all(
-        [...dirty.members].map(
-          async (memberId) => [memberId, await loadMemberRows(db, id, memberId)] as const,
-        ),
-      ),
-      Promise.all(
-        [...dirty.groups].map(
-          async (groupId) => [groupId, await loadGroupRows(db, id, groupId)] as const,
-        ),
-      ),
-      Promise.all(
-        [...dirty.projects].map(
-          async (projectId) => [projectId, await loadProjectRows(db, id, projectId)] as const,
-        ),
-      ),
-      Promise.all(
-        [...dirty.grants].map(
-          async (grantId) => [grantId, await findGrantRow(db, id, grantId)] as const,
-        ),
-      ),
-    ]);
-    if (environmentRoles !== undefined)
-      index.setEnvironmentAndLegacyRoles(
-        environmentRoles.legacyRoles,
-        environmentRoles.environmentRoles,
-      );
-    for (const [roleId, row] of projectRoles) {
-      if (row !== undefined) index.setProjectRole(row);
-      else index.dropProjectRole(roleId);
-    }
-    // Members and groups before projects and grants: a grant needs both of its ends in the index.
-    for (const [memberId, reload] of members) index.applyMember(memberId, reload);
-    for (const [groupId, reload] of groups) index.applyGroup(groupId, reload);
-    for (const [projectId, reload] of projects) index.applyProject(projectId, reload);
-    for (const [grantId, row] of grants) index.applyGrant(grantId, row);
+    applyCollaboratorDelta(index, await readCollaboratorDelta(this.options.db, index.id, dirty));
   }
+}
+
+/**
+ * What a set of changes reloads in one workspace (the reload table, markDirty), or `full` when the
+ * workspace is rebuilt instead. Shared with GET /api/access/snapshot/changes (snapshot.service.ts).
+ */
+export function dirtyFor(events: readonly ChangeEvent[]): Dirty & { rebuild: boolean } {
+  const dirty = emptyDirty();
+  for (const event of events) markDirty(dirty, event);
+  return { ...dirty, rebuild: dirty.full || collaboratorTargets(dirty) > FULL_RELOAD_THRESHOLD };
+}
+
+const collaboratorTargets = (dirty: Dirty): number =>
+  dirty.members.size +
+  dirty.groups.size +
+  dirty.projects.size +
+  dirty.grants.size +
+  dirty.projectRoles.size;
+
+/** The end-user rows a sync reloads, or null when it reloads none. */
+export async function readEndUserDelta(
+  db: Executor,
+  workspaceId: number,
+  dirty: Dirty,
+): Promise<EndUserDelta | null> {
+  const targets = dirty.endUserIds.size + dirty.endUserGroupIds.size;
+  if (targets === 0 && !dirty.endUsers && !dirty.full) return null;
+  if (dirty.endUsers || dirty.full || targets > FULL_RELOAD_THRESHOLD)
+    return { slice: await loadEndUserSliceRows(db, workspaceId), users: [], groups: [] };
+  const [users, groups] = await Promise.all([
+    Promise.all(
+      [...dirty.endUserIds].map(
+        async (id) => [id, await loadEndUserRows(db, workspaceId, id)] as [number, EndUserReload],
+      ),
+    ),
+    Promise.all(
+      [...dirty.endUserGroupIds].map(
+        async (id) =>
+          [id, await loadEndUserGroupRows(db, workspaceId, id)] as [number, EndUserGroupReload],
+      ),
+    ),
+  ]);
+  return { slice: null, users, groups };
+}
+
+/** The collaborator rows a sync reloads (not for a rebuild: that reads the whole workspace). */
+export async function readCollaboratorDelta(
+  db: Executor,
+  id: number,
+  dirty: Dirty,
+): Promise<CollaboratorDelta> {
+  const [environmentRoles, projectRoles, members, groups, projects, grants] = await Promise.all([
+    dirty.environmentRoles ? loadEnvironmentRoleRows(db, id) : Promise.resolve(null),
+    Promise.all(
+      [...dirty.projectRoles].map(
+        async (roleId) =>
+          [roleId, (await findProjectRoleRow(db, id, roleId)) ?? null] as [
+            string,
+            ProjectRoleIndexRow | null,
+          ],
+      ),
+    ),
+    Promise.all(
+      [...dirty.members].map(
+        async (memberId) =>
+          [memberId, await loadMemberRows(db, id, memberId)] as [number, MemberReload],
+      ),
+    ),
+    Promise.all(
+      [...dirty.groups].map(
+        async (groupId) => [groupId, await loadGroupRows(db, id, groupId)] as [string, GroupReload],
+      ),
+    ),
+    Promise.all(
+      [...dirty.projects].map(
+        async (projectId) =>
+          [projectId, await loadProjectRows(db, id, projectId)] as [number, ProjectReload],
+      ),
+    ),
+    Promise.all(
+      [...dirty.grants].map(
+        async (grantId) =>
+          [grantId, (await findGrantRow(db, id, grantId)) ?? null] as [
+            string,
+            GrantIndexRow | null,
+          ],
+      ),
+    ),
+  ]);
+  return {
+    environmentRoles:
+      environmentRoles === null
+        ? null
+        : {
+            legacyRoles: environmentRoles.legacyRoles,
+            environmentRoles: environmentRoles.environmentRoles,
+          },
+    projectRoles,
+    members,
+    groups,
+    projects,
+    grants,
+  };
 }
 
 /** A held workspace's estimated bytes: its collaborator index, and its end users once loaded. */

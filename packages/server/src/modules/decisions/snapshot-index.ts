@@ -11,7 +11,14 @@ import type {
   AccessCheck,
   AccessDecision,
   AccessSnapshot,
+  AccessSnapshotChanges,
 } from '@roster/contracts';
+import {
+  applyCollaboratorDelta,
+  applyEndUserDelta,
+  type CollaboratorDelta,
+  type EndUserDelta,
+} from './access-delta.js';
 import type { RequestContext } from '../../lib/context.js';
 import { AppError, reasonCode } from '../../lib/errors.js';
 import { createDecisionsService } from './decisions.service.js';
@@ -34,6 +41,11 @@ export interface SnapshotDecisions {
   readonly position: number;
   check(check: AccessCheck): AccessDecision;
   checkBatch(body: AccessBatchBody): AccessBatchResult[];
+  /**
+   * Applies the rows some changes touched (GET /api/access/snapshot/changes) with the server's own
+   * reload code (access-delta.ts). False when they rebuild the workspace: load a new snapshot.
+   */
+  apply(changes: AccessSnapshotChanges): boolean;
 }
 
 /** Builds the workspace's index from the snapshot, as AccessIndex builds it from the database. */
@@ -61,7 +73,10 @@ export function createSnapshotDecisions(
   snapshot: AccessSnapshot,
   options: { nowMs?: () => number } = {},
 ): SnapshotDecisions {
-  const { workspace, endUsers } = indexFromSnapshot(snapshot);
+  const built = indexFromSnapshot(snapshot);
+  const workspace = built.workspace;
+  // Replaced when a change reloads the whole slice; the service reads it on each question.
+  let endUsers = built.endUsers;
   const environmentTypes = new Set(workspace.environments.map((environment) => environment.type));
   const nowMs = options.nowMs ?? Date.now;
   const service = createDecisionsService({
@@ -87,6 +102,20 @@ export function createSnapshotDecisions(
     position: snapshot.position,
     check: (check) => service.check(ctx, check),
     checkBatch: (body) => service.checkBatch(ctx, body),
+    apply(changes) {
+      if (changes.workspace_id !== workspace.id)
+        throw new Error(
+          `access snapshot: changes of workspace ${changes.workspace_id} for workspace ${workspace.id}`,
+        );
+      if (changes.rebuild) return false;
+      // The server wrote these with readCollaboratorDelta / readEndUserDelta (access-index.ts),
+      // in the format this same version reads; the casts restate that.
+      if (changes.collaborators !== null)
+        applyCollaboratorDelta(workspace, changes.collaborators as CollaboratorDelta);
+      if (changes.end_users !== null)
+        endUsers = applyEndUserDelta(endUsers, changes.end_users as EndUserDelta);
+      return true;
+    },
   };
 }
 

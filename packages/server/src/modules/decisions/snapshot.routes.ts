@@ -1,6 +1,8 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { ID_MAX } from '@roster/contracts';
 import { contextOf, type Api } from '../../http/types.js';
+import { badRequest } from '../../lib/errors.js';
 import { schemaOf } from '../../http/operations.js';
 import type { SnapshotService } from './snapshot.service.js';
 
@@ -31,6 +33,26 @@ export function registerSnapshotRoutes(app: Api, snapshots: SnapshotService): vo
         return reply.send(json as never);
       const body = await gzipAsync(json, { level: 1 });
       return reply.header('content-encoding', 'gzip').send(body as never);
+    },
+  );
+
+  app.get(
+    '/access/snapshot/changes',
+    {
+      schema: {
+        tags: ['Access decisions'],
+        summary: 'The access rows some changes touched, to follow them locally',
+        description:
+          'Full workspace access only. For the audit event IDs given (from GET /api/events/stream), the rows the server’s access index reloads for them, in its reload format, or `rebuild: true` when they rebuild the whole workspace (then load GET /api/access/snapshot). The SDK’s local authorizer applies them (docs/integration.md).',
+        ...schemaOf('getAccessSnapshotChanges'),
+      },
+    },
+    async (request) => {
+      const ids = [...new Set(request.query.events.split(',').map(Number))];
+      // Ten digits pass the pattern; an audit event ID is a 32-bit integer on both stores.
+      if (ids.some((id) => id < 1 || id > ID_MAX))
+        throw badRequest('access.event_id', `events: each ID must be between 1 and ${ID_MAX}`);
+      return { data: await snapshots.changes(contextOf(request), ids) };
     },
   );
 }

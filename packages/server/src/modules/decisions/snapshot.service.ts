@@ -5,13 +5,15 @@
  * workspace's access is in it (every member's email, every grant), so only a credential with every
  * environment and project may read it.
  */
-import type { AccessSnapshot } from '@roster/contracts';
+import type { AccessSnapshot, AccessSnapshotChanges } from '@roster/contracts';
 import type { Db, Dialect, Executor } from '../../storage/database.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import type { RequestContext } from '../../lib/context.js';
 import { notFound } from '../../lib/errors.js';
 import { requireWorkspaceAdmin } from '../../lib/scope.js';
 import { findLastEventId } from '../audit/audit.repository.js';
+import { readChangeEvents } from '../audit/change-feed.js';
+import { dirtyFor, readCollaboratorDelta, readEndUserDelta } from './access-index.js';
 import {
   LOAD_PAGE_SIZE,
   loadEndUserSliceRows,
@@ -69,8 +71,44 @@ async function readSnapshot(
   };
 }
 
+/**
+ * The rows the changes with these audit event IDs touched in the caller's workspace, as the
+ * server's own index reloads them (the reload table, dirtyFor in access-index.ts), read now: each
+ * event the caller names has committed (it came from the stream), so the rows reflect it. Events
+ * of other workspaces, or unknown IDs, are ignored.
+ */
+async function readChanges(
+  db: Db,
+  ctx: RequestContext,
+  ids: readonly number[],
+): Promise<AccessSnapshotChanges> {
+  const environments = await db
+    .selectFrom('environments')
+    .select('type')
+    .where('workspace_id', '=', ctx.workspaceId)
+    .execute();
+  requireWorkspaceAdmin(
+    ctx,
+    environments.map((environment) => environment.type),
+  );
+  const events = (await readChangeEvents(db, ids)).filter(
+    (event) => event.workspaceId === ctx.workspaceId,
+  );
+  const dirty = dirtyFor(events);
+  const base = { format: 1 as const, workspace_id: ctx.workspaceId };
+  if (dirty.rebuild) return { ...base, rebuild: true, collaborators: null, end_users: null };
+  const [collaborators, endUsers] = await Promise.all([
+    readCollaboratorDelta(db, ctx.workspaceId, dirty),
+    readEndUserDelta(db, ctx.workspaceId, dirty),
+  ]);
+  return { ...base, rebuild: false, collaborators, end_users: endUsers };
+}
+
 export function createSnapshotService(deps: { db: Db; dialect: Dialect; clock: Clock }) {
   return {
+    changes(ctx: RequestContext, ids: readonly number[]): Promise<AccessSnapshotChanges> {
+      return readChanges(deps.db, ctx, ids);
+    },
     /** Read in one transaction (repeatable read on PostgreSQL), so the rows agree with each other. */
     snapshot(ctx: RequestContext): Promise<AccessSnapshot> {
       const generatedAt = isoNow(deps.clock);
