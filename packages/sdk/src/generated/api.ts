@@ -14248,6 +14248,10 @@ export interface paths {
                                         groups: string[];
                                         end_users: string[];
                                     };
+                                    upstream?: {
+                                        url: string;
+                                        header_names: string[];
+                                    } | null;
                                 }[];
                                 policies: {
                                     environment: string;
@@ -14260,6 +14264,10 @@ export interface paths {
                                         targets: string[];
                                     };
                                     effect: "allow" | "deny" | "require_approval";
+                                    approval_steps?: {
+                                        collaborators: string[];
+                                        end_user_groups: string[];
+                                    }[];
                                 }[];
                             };
                         };
@@ -14423,6 +14431,10 @@ export interface paths {
                                 groups: string[];
                                 end_users: string[];
                             };
+                            upstream?: {
+                                url: string;
+                                header_names: string[];
+                            } | null;
                         }[];
                         policies: {
                             environment: string;
@@ -14435,6 +14447,10 @@ export interface paths {
                                 targets: string[];
                             };
                             effect: "allow" | "deny" | "require_approval";
+                            approval_steps?: {
+                                collaborators: string[];
+                                end_user_groups: string[];
+                            }[];
                         }[];
                     };
                 };
