@@ -8,11 +8,17 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** What the decision service reports: one call per check, outcome and seconds. */
+/**
+ * What the decision service reports: one call per single check (outcome and seconds), and one
+ * per batch. A batch adds each outcome's checks to the counter and observes its mean time per
+ * check once per outcome: a prom-client observation hashes its labels, which would cost as much
+ * as the check itself for each of a batch's 1,000 checks.
+ */
 export interface DecisionObserver {
   allowed(seconds: number): void;
   denied(seconds: number): void;
   failed(seconds: number): void;
+  batch(allowed: number, denied: number, failed: number, secondsPerCheck: number): void;
 }
 
 /** What the webhook dispatcher reports: one call per attempt. */
@@ -79,15 +85,24 @@ export class Metrics {
     const counted = (outcome: string) => {
       const counter = decisions.labels(outcome);
       const histogram = decisionSeconds.labels(outcome);
-      return (seconds: number) => {
-        counter.inc();
+      return (seconds: number, checks = 1) => {
+        if (checks === 0) return;
+        counter.inc(checks);
         histogram.observe(seconds);
       };
     };
+    const allowed = counted('allowed');
+    const denied = counted('denied');
+    const failed = counted('error');
     this.decisions = {
-      allowed: counted('allowed'),
-      denied: counted('denied'),
-      failed: counted('error'),
+      allowed,
+      denied,
+      failed,
+      batch: (allowedChecks, deniedChecks, failedChecks, secondsPerCheck) => {
+        allowed(secondsPerCheck, allowedChecks);
+        denied(secondsPerCheck, deniedChecks);
+        failed(secondsPerCheck, failedChecks);
+      },
     };
 
     const deliveries = new Counter({
