@@ -342,12 +342,16 @@ export function createGatewayService(deps: {
         await requireFeatureAccess(caller, target);
         return forward('resources/templates/list', request.params);
       });
-      server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
-        const call = {
-          method: 'resources/read',
-          name: request.params.uri,
-          started: performance.now(),
-        };
+      /**
+       * A resource read or a prompt get: decided as the feature as a whole, then forwarded, and
+       * recorded in the tool-call log either way (refused, answered, or failed upstream).
+       */
+      const forwardRecorded = async (
+        method: 'resources/read' | 'prompts/get',
+        name: string,
+        params: Parameters<typeof forward>[1],
+      ) => {
+        const call = { method, name, started: performance.now() };
         const d = await requireFeatureAccess(caller, target).catch((error: unknown) => {
           record(
             caller,
@@ -361,45 +365,24 @@ export function createGatewayService(deps: {
           throw error;
         });
         try {
-          const result = await forward('resources/read', request.params);
+          const result = await forward(method, params);
           record(caller, target, call, d, 'ok');
           return result;
         } catch (error) {
           record(caller, target, call, d, statusOf(error));
           throw error;
         }
-      });
+      };
+      server.setRequestHandler(ReadResourceRequestSchema, (request) =>
+        forwardRecorded('resources/read', request.params.uri, request.params),
+      );
       server.setRequestHandler(ListPromptsRequestSchema, async (request) => {
         await requireFeatureAccess(caller, target);
         return forward('prompts/list', request.params);
       });
-      server.setRequestHandler(GetPromptRequestSchema, async (request) => {
-        const call = {
-          method: 'prompts/get',
-          name: request.params.name,
-          started: performance.now(),
-        };
-        const d = await requireFeatureAccess(caller, target).catch((error: unknown) => {
-          record(
-            caller,
-            target,
-            call,
-            denied([
-              { type: 'feature', message: error instanceof Error ? error.message : String(error) },
-            ]),
-            'not_called',
-          );
-          throw error;
-        });
-        try {
-          const result = await forward('prompts/get', request.params);
-          record(caller, target, call, d, 'ok');
-          return result;
-        } catch (error) {
-          record(caller, target, call, d, statusOf(error));
-          throw error;
-        }
-      });
+      server.setRequestHandler(GetPromptRequestSchema, (request) =>
+        forwardRecorded('prompts/get', request.params.name, request.params),
+      );
       return server;
     },
   };
