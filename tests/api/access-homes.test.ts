@@ -7,7 +7,7 @@
  * others with every request during and after the kill answered, and a forwarded request without
  * a valid signature is refused. SQLite is one instance by nature: skipped there.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../packages/server/src/config.js';
 import { HOME_CLUSTER_ENV, startCluster, type Cluster } from '../helpers/cluster.js';
@@ -159,10 +159,12 @@ function signedHeader(method: string, url: string, ctx: object, body: string, ti
     .digest();
   const ctxText = Buffer.from(JSON.stringify(ctx)).toString('base64url');
   const digest = createHash('sha256').update(body).digest('base64url');
+  // The name the sending instance gives the request (a decision is recorded once under it).
+  const name = randomUUID();
   const signature = createHmac('sha256', key)
-    .update(['v1', method, url, String(time), seen, ctxText, digest].join('\n'))
+    .update(['v2', method, url, String(time), seen, ctxText, digest, name].join('\n'))
     .digest('base64url');
-  return `${String(time)}.${seen}.${ctxText}.${digest}.${signature}`;
+  return `${String(time)}.${seen}.${ctxText}.${digest}.${name}.${signature}`;
 }
 
 describe('cluster settings', () => {

@@ -101,7 +101,7 @@ import { UpstreamPool } from './modules/gateway/upstream-pool.js';
 import { createOauthService } from './modules/oauth/oauth.service.js';
 import { mcpSignIn, registerOauthRoutes } from './modules/oauth/oauth.routes.js';
 import { Membership } from './modules/cluster/membership.js';
-import { clusterRouting } from './modules/cluster/routing.js';
+import { clusterRouting, isSignedForward } from './modules/cluster/routing.js';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 
@@ -537,7 +537,11 @@ export async function buildApp(deps: AppDeps) {
       global: true,
       max: deps.config.rateLimitPerMinute,
       timeWindow: 60_000,
-      hook: 'preHandler',
+      // After authentication (the key is the caller), before a decision is forwarded to its home
+      // instance (modules/cluster/routing.ts, a preHandler): the instance the caller asked counts
+      // the request, and the home does not count the signed hop again.
+      hook: 'preValidation',
+      allowList: (request) => isSignedForward(request),
       enableDraftSpec: true,
       keyGenerator: (request) =>
         request.ctx === null

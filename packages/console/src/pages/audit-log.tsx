@@ -1,4 +1,4 @@
-/** The audit log: filters, the events and their targets, and the CSV export. */
+/** The audit log: filters, the events and their targets, and the CSV and NDJSON exports. */
 import { useState } from 'react';
 import { buildPath, type AuditEvent, type Query } from '../api/client';
 import { Modal, Page, RelativeTime } from '../components/ui';
@@ -68,9 +68,10 @@ export function AuditLogPage() {
   const list = useApi('listAuditEvents', {
     query: { ...query, ...controls.pageQuery },
   });
-  // The server streams every matching event as formula-safe CSV (no page, no cap); the session
-  // cookie authenticates the download.
-  const exportHref = buildPath('/api/audit_events', {}, { ...query, format: 'csv' });
+  // The server streams every matching event (no page, no cap) as formula-safe CSV or as one JSON
+  // event a line; the browser only follows the link, and the session cookie authenticates it.
+  const exportHref = (format: 'csv' | 'ndjson') =>
+    buildPath('/api/audit_events', {}, { ...query, format });
   const set = (key: keyof typeof filters) => (value: string) => {
     setFilters({ ...filters, [key]: value });
   };
@@ -79,9 +80,14 @@ export function AuditLogPage() {
       title="Audit log"
       description="Every change, who made it and when, newest first."
       actions={
-        <a className="button" href={exportHref} download>
-          Export CSV
-        </a>
+        <>
+          <a className="button" href={exportHref('csv')} download>
+            Export CSV
+          </a>
+          <a className="button" href={exportHref('ndjson')} download>
+            Export NDJSON
+          </a>
+        </>
       }
     >
       <ListView

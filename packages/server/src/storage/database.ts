@@ -166,6 +166,11 @@ export interface AuditEventsTable {
   before_json: string | null;
   after_json: string | null;
   created_at: string;
+  /**
+   * The name the receiving instance gave a forwarded end-user decision (0025; unique when set):
+   * the decision is recorded once, by whichever of the home and the receiving instance is first.
+   */
+  decision_id: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export interface EndUsersTable {

@@ -108,8 +108,12 @@ parentPort.on('message', (message) => {
       parentPort.postMessage({ id, rows: [] });
       return;
     }
-    // A transaction's BEGIN travels with its first statement (one round trip fewer).
-    if (message.begin === true) prepare('begin').run();
+    // A transaction's BEGIN travels with its first statement (one round trip fewer). IMMEDIATE:
+    // every transaction here writes, and a deferred one that read first and then meets another
+    // process's write lock (the CLI, a backup, a second server) fails at once with SQLITE_BUSY —
+    // SQLite cannot wait there without risking a deadlock — where IMMEDIATE waits (busy_timeout)
+    // and then reads what the other committed.
+    if (message.begin === true) prepare('begin immediate').run();
     const statement = prepare(message.sql);
     if (statement.reader) {
       parentPort.postMessage({ id, rows: statement.all(message.parameters) });

@@ -24,6 +24,11 @@ export interface AuditEntry {
   before?: unknown;
   after?: unknown;
   createdAt: string;
+  /**
+   * A forwarded end-user decision's name (modules/cluster/routing.ts): an event with a name
+   * already recorded is not recorded again.
+   */
+  decisionId?: string;
 }
 
 /** Tables with `id`, `workspace_id` and `name`. */
@@ -90,8 +95,13 @@ async function targetNameOf(db: Executor, entry: AuditEntry): Promise<string | n
   return nameInSnapshot(entry.before) ?? null;
 }
 
-export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise<void> {
-  const { id } = await db
+/**
+ * Records an event; false (and nothing written) when it names a decision already recorded. On
+ * PostgreSQL a decision of that name still being recorded by another transaction is waited for
+ * (the unique key), so the answer is final.
+ */
+export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise<boolean> {
+  const inserted = await db
     .insertInto('audit_events')
     .values({
       workspace_id: entry.workspaceId,
@@ -105,17 +115,40 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
       before_json: entry.before === undefined ? null : toJson(entry.before),
       after_json: entry.after === undefined ? null : toJson(entry.after),
       created_at: entry.createdAt,
+      ...(entry.decisionId === undefined ? {} : { decision_id: entry.decisionId }),
     })
+    .$if(entry.decisionId !== undefined, (insert) =>
+      insert.onConflict((conflict) =>
+        conflict.column('decision_id').where('decision_id', 'is not', null).doNothing(),
+      ),
+    )
     .returning('id')
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  if (inserted === undefined) return false;
   // In the same transaction: the event's webhook deliveries (webhook-outbox.ts).
   await enqueueWebhookDeliveries(db, {
-    id,
+    id: inserted.id,
     workspaceId: entry.workspaceId,
     action: entry.action,
   });
   // The request that recorded it syncs the access index before answering (app.ts).
   noteChangeRecorded();
+  return true;
+}
+
+/** The `after` of the decision recorded under this name, if one is. */
+export async function findDecisionRecord(
+  db: Executor,
+  workspaceId: number,
+  decisionId: string,
+): Promise<unknown> {
+  const row = await db
+    .selectFrom('audit_events')
+    .select('after_json')
+    .where('decision_id', '=', decisionId)
+    .where('workspace_id', '=', workspaceId)
+    .executeTakeFirst();
+  return row?.after_json == null ? undefined : (JSON.parse(row.after_json) as unknown);
 }
 
 /**
@@ -340,8 +373,8 @@ export function recordChange(
   createdAt: string,
   action: string,
   [targetType, targetId]: readonly [ChangeTargetType, AuditEntry['targetId']],
-  change: Pick<AuditEntry, 'before' | 'after' | 'targetName'> = {},
-): Promise<void> {
+  change: Pick<AuditEntry, 'before' | 'after' | 'targetName' | 'decisionId'> = {},
+): Promise<boolean> {
   return insertAuditEvent(db, {
     workspaceId: ctx.workspaceId,
     actor: ctx.actor,

@@ -6,8 +6,13 @@
  * accepts the context only with a valid, fresh signature and answers from its warm index. If the
  * home cannot be reached within ROSTER_FORWARD_TIMEOUT_MS the instance answers itself
  * (a cold load) and stops using that home until its lease proves it alive again.
+ *
+ * Each hop carries a name the receiving instance gives the request (a random UUID, signed with the
+ * rest): an end-user decision is recorded under it at most once, so a decision the home recorded
+ * but answered too late is not recorded again by the instance answering itself. A correctly
+ * signed hop is not counted again by the home's rate limit: the receiving instance counted it.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -47,6 +52,22 @@ interface WireContext {
 }
 
 const forwardedRequests = new WeakMap<FastifyRequest, string>();
+/** The name of a request forwarded (or about to be) to its home, by the receiving instance. */
+const requestNames = new WeakMap<FastifyRequest, string>();
+
+/**
+ * The name the receiving instance gave this request when it forwarded it: set on the home (from
+ * the signed hop) and on the receiving instance (for when it answers itself); undefined for a
+ * request that was never forwarded.
+ */
+export function forwardedRequestName(request: FastifyRequest): string | undefined {
+  return requestNames.get(request);
+}
+
+/** A hop from another instance whose signature was verified (its caller was counted there). */
+export function isSignedForward(request: FastifyRequest): boolean {
+  return forwardedRequests.has(request);
+}
 
 /** Kept-alive connections to the other instances: a hop costs no TCP handshake. */
 const agents = {
@@ -134,9 +155,10 @@ export function clusterRouting(options: {
     seen: string,
     ctx: string,
     body: string,
+    name: string,
   ) =>
     createHmac('sha256', key)
-      .update(['v1', method, url, time, seen, ctx, body].join('\n'))
+      .update(['v2', method, url, time, seen, ctx, body, name].join('\n'))
       .digest('base64url');
   const refused = (message: string) => new AppError(401, 'cluster.signature', message);
 
@@ -145,9 +167,16 @@ export function clusterRouting(options: {
       const header = request.headers[FORWARD_HEADER];
       if (header === undefined) return;
       const parts = typeof header === 'string' ? header.split('.') : [];
-      if (parts.length !== 5) throw refused('Malformed forwarded request');
-      const [time, seen, ctx, body, signature] = parts as [string, string, string, string, string];
-      const expected = Buffer.from(sign(request.method, request.url, time, seen, ctx, body));
+      if (parts.length !== 6) throw refused('Malformed forwarded request');
+      const [time, seen, ctx, body, name, signature] = parts as [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+      const expected = Buffer.from(sign(request.method, request.url, time, seen, ctx, body, name));
       const given = Buffer.from(signature);
       if (given.length !== expected.length || !timingSafeEqual(given, expected))
         throw refused('Forwarded request with an invalid signature');
@@ -165,6 +194,7 @@ export function clusterRouting(options: {
         },
       };
       forwardedRequests.set(request, body);
+      if (/^[0-9a-f-]{36}$/.test(name)) requestNames.set(request, name);
       // The sender's own writes are applied here before the answer, as they would be there: a
       // caller's check right after its write sees it whichever instance answers.
       const position = Number(seen);
@@ -196,14 +226,17 @@ export function clusterRouting(options: {
       const bodyDigest = digest(body);
       const time = String(Date.now());
       const seen = String(options.changes.position());
-      const signature = sign(request.method, request.url, time, seen, ctxText, bodyDigest);
+      // Kept for this instance too: if it answers itself, it records under the same name.
+      const name = randomUUID();
+      requestNames.set(request, name);
+      const signature = sign(request.method, request.url, time, seen, ctxText, bodyDigest, name);
       let answer: HopAnswer;
       try {
         answer = await hop(
           new URL(`${home}${request.url}`),
           request.method,
           {
-            [FORWARD_HEADER]: `${time}.${seen}.${ctxText}.${bodyDigest}.${signature}`,
+            [FORWARD_HEADER]: `${time}.${seen}.${ctxText}.${bodyDigest}.${name}.${signature}`,
             ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
             ...(typeof request.headers.accept === 'string'
               ? { accept: request.headers.accept }

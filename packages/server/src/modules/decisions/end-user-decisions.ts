@@ -24,7 +24,7 @@ import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
-import { recordChange } from '../audit/audit.repository.js';
+import { findDecisionRecord, recordChange } from '../audit/audit.repository.js';
 import { environmentNotFound } from '../environments/environments.service.js';
 import {
   approvalStatus,
@@ -100,6 +100,22 @@ function approverPhrase(decidedBy: string | null): string {
   return decidedBy === null ? '' : ` by ${decidedBy}`;
 }
 
+/**
+ * Thrown out of a decision's transaction when its name was recorded already (a forwarded
+ * decision the home recorded, then answered too late): everything it wrote is rolled back.
+ */
+class AlreadyRecorded extends Error {
+  constructor() {
+    super('decision already recorded');
+  }
+}
+
+/** What a decision's audit event keeps of its answer. */
+interface RecordedDecision {
+  decision: PolicyEffect;
+  approval_request_id: number | null;
+}
+
 export function createEndUserDecisionsService(deps: {
   db: Db;
   clock: Clock;
@@ -120,8 +136,18 @@ export function createEndUserDecisionsService(deps: {
      *
      * With `dryRun` the same question is answered from the same rule and the same approval state,
      * and nothing is written: no audit event (so no dashboard count), no approval opened or used.
+     *
+     * `decisionId` names a forwarded decision (modules/cluster/routing.ts): it is recorded, with
+     * its approval effects, at most once — the home instance and the instance that forwarded it
+     * (answering itself after the forward timed out) may both decide it. The second answers what
+     * the first recorded and writes nothing.
      */
-    async decide(ctx: RequestContext, body: DecisionBody, dryRun = false): Promise<Decision> {
+    async decide(
+      ctx: RequestContext,
+      body: DecisionBody,
+      dryRun = false,
+      decisionId?: string,
+    ): Promise<Decision> {
       if (body.end_user_id === undefined && body.email === undefined) {
         throw badRequest('decision.user_missing', 'Give end_user_id or email');
       }
@@ -155,17 +181,26 @@ export function createEndUserDecisionsService(deps: {
           if (!write) {
             return { decision, reasons, approval_request_id: approvalRequestId, dry_run: true };
           }
-          await recordChange(db, ctx, now(), 'end_user.decision', ['end_user', user.id], {
-            // From the index: a decision is the hot path, so no lookup of the name.
-            targetName: user.name,
-            after: {
-              environment_type: environment.type,
-              feature_id: feature.id,
-              tool,
-              decision,
-              approval_request_id: approvalRequestId,
+          const recorded = await recordChange(
+            db,
+            ctx,
+            now(),
+            'end_user.decision',
+            ['end_user', user.id],
+            {
+              // From the index: a decision is the hot path, so no lookup of the name.
+              targetName: user.name,
+              after: {
+                environment_type: environment.type,
+                feature_id: feature.id,
+                tool,
+                decision,
+                approval_request_id: approvalRequestId,
+              },
+              ...(decisionId === undefined ? {} : { decisionId }),
             },
-          });
+          );
+          if (!recorded) throw new AlreadyRecorded();
           return { decision, reasons, approval_request_id: approvalRequestId };
         };
 
@@ -347,9 +382,41 @@ export function createEndUserDecisionsService(deps: {
         );
       };
       if (dryRun) return run(deps.db, false);
-      const decision = await deps.db.transaction().execute((trx) => run(trx, true));
+      let decision: Decision;
+      try {
+        decision = await deps.db.transaction().execute((trx) => run(trx, true));
+      } catch (error) {
+        if (!(error instanceof AlreadyRecorded) || decisionId === undefined) throw error;
+        return answerRecorded(decisionId, await run(deps.db, false));
+      }
       if (opened !== undefined) deps.onApprovalOpened?.(ctx.workspaceId, opened);
       return decision;
+
+      /**
+       * The answer of the decision recorded first, with the reasons the rule gives now when they
+       * lead to the same effect; when the recorded decision changed the approval state (used up
+       * an approval, reported a rejection, opened a request) they no longer do, and the reason
+       * names the request.
+       */
+      async function answerRecorded(name: string, current: Decision): Promise<Decision> {
+        const recorded = (await findDecisionRecord(deps.db, ctx.workspaceId, name)) as
+          RecordedDecision | undefined;
+        // Names are random UUIDs: one recorded in another workspace is a forged or broken hop.
+        if (recorded === undefined)
+          throw new AppError(409, 'decision.name_taken', 'This decision’s name is already taken');
+        const { decision: effect, approval_request_id: requestId } = recorded;
+        const reasons: DecisionReason[] =
+          current.decision === effect || requestId === null
+            ? current.reasons
+            : [
+                {
+                  type: 'approval_request',
+                  message: `Approval request ${requestId}: this decision (${effect}) was recorded by the workspace's home instance`,
+                  approval_request_id: requestId,
+                },
+              ];
+        return { decision: effect, reasons, approval_request_id: requestId };
+      }
     },
   };
 }

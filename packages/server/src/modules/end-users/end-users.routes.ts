@@ -1,6 +1,7 @@
 import { contextOf, intId, type Api } from '../../http/types.js';
 import { schemaOf } from '../../http/operations.js';
 import type { EndUserDecisionsService } from '../decisions/end-user-decisions.js';
+import { forwardedRequestName } from '../cluster/routing.js';
 import type { EndUsersService } from './end-users.service.js';
 
 const tags = ['End users'];
@@ -69,6 +70,7 @@ export function registerEndUserRoutes(
         contextOf(request),
         request.body,
         request.query.dry_run === true,
+        forwardedRequestName(request),
       ),
     }),
   );

@@ -41,6 +41,7 @@ import { createEndUserGroupsService } from '../end-user-groups/end-user-groups.s
 import { createFeaturesService } from '../features/features.service.js';
 import { checkUpstreamUrl } from '../features/features.upstream.js';
 import { createPoliciesService } from '../policies/policies.service.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../../storage/errors.js';
 import { readWorkspaceState, type WorkspaceState } from './workspace-config.repository.js';
 
 export interface ApplyResult {
@@ -88,9 +89,15 @@ const byKey = <T>(items: readonly T[], keyOf: (item: T) => string) => {
 };
 const timestamp = (value: string | null) => (value === null ? null : toStoredTimestamp(value));
 
-/** A service's error, told where in the document it comes from: `/roles/2: Privileges have …`. */
-async function at<T>(
+/**
+ * A service's error, told where in the document it comes from: `/roles/2: Privileges have …`.
+ * A constraint the database enforces and the service's own checks did not see (they read before
+ * another transaction committed the same name, or deleted what this one refers to) is a change
+ * made concurrently with the apply: a 409 naming the step, not the storage layer's generic one.
+ */
+async function atStep<T>(
   path: string,
+  step: PlanStep | undefined,
   run: () => Promise<T>,
   /** A finer place for some errors, by their code (a policy's chain errors: its approval_steps). */
   refine?: (code: string) => string | undefined,
@@ -105,6 +112,13 @@ async function at<T>(
         `${refine?.(error.code) ?? path}: ${error.message}`,
         error.headers,
       );
+    if (isUniqueViolation(error) || isForeignKeyViolation(error)) {
+      const what = step === undefined ? 'this step' : `${step.action} ${step.kind} "${step.name}"`;
+      throw conflict(
+        'workspace_config.concurrent_change',
+        `${path}: could not ${what}: another request changed the same object while this apply ran (${isUniqueViolation(error) ? 'it now exists' : 'an object it refers to was deleted'}). Nothing was applied; export the workspace again and re-run the apply.`,
+      );
+    }
     throw error;
   }
 }
@@ -558,6 +572,12 @@ export function createWorkspaceConfigService(deps: {
     const features = createFeaturesService({ db, clock, secrets: deps.secrets });
     const policies = createPoliciesService({ db, clock });
     const plan = new Plan();
+    /** The step being applied is the plan's last: a concurrent-change error names it. */
+    const at = <T>(
+      path: string,
+      run: () => Promise<T>,
+      refine?: (code: string) => string | undefined,
+    ): Promise<T> => atStep(path, plan.steps.at(-1), run, refine);
 
     // Everyone may be referred to by name, so each environment's must exist first.
     await ensureEveryoneGroups(trx, ctx.workspaceId, now());
