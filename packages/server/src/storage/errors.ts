@@ -27,12 +27,6 @@ export function isForeignKeyViolation(error: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
 }
 
-/** Serialisation failures and deadlocks that a retry of the whole transaction resolves. */
-export function isRetryableTransactionError(error: unknown): boolean {
-  const code = driverCode(error);
-  return code === '40001' || code === '40P01' || code === 'SQLITE_BUSY';
-}
-
 /**
  * Values PostgreSQL refuses but SQLite stores: numbers beyond the column's range (22003) and text
  * with NUL characters (22021, 22P05). They are bad input, not server faults. Request schemas
@@ -98,7 +92,8 @@ const SOCKET_CODES = new Set([
 /**
  * Classifies database faults once for both dialects: a full disk (SQLITE_FULL, PostgreSQL 53100),
  * a database that is down, restarting or unreachable (socket errors, SQLSTATE class 08, 57P01-03,
- * 53300 too many connections), busy or locked (SQLITE_BUSY, SQLITE_LOCKED, 55P03), timed out
+ * 53300 too many connections), busy or locked (SQLITE_BUSY, SQLITE_LOCKED, 55P03), a deadlock or
+ * serialization failure that rolled the transaction back (40P01, 40001), timed out
  * (57014), failing I/O (SQLITE_IOERR, 58030) or read-only (SQLITE_READONLY, 25006).
  */
 export function storageFault(error: unknown): StorageFault | undefined {
@@ -125,6 +120,17 @@ export function storageFault(error: unknown): StorageFault | undefined {
       status: 503,
       code: 'storage.busy',
       message: 'The database is busy (locked by another writer); the change was not saved. Retry.',
+    };
+  }
+  // PostgreSQL chose this transaction as the victim of a deadlock (40P01) or of a serialization
+  // failure (40001) with a concurrent one: it was rolled back whole, and the same request sent
+  // again resolves it (the other transaction has finished by then).
+  if (code === '40P01' || code === '40001') {
+    return {
+      status: 503,
+      code: 'storage.conflict',
+      message:
+        'The change collided with a concurrent change to the same data and was rolled back; nothing was saved. Retry.',
     };
   }
   if (code.startsWith('SQLITE_IOERR') || code === '58030') {
