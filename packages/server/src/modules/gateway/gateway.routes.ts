@@ -35,10 +35,25 @@ import type { GatewayService } from './gateway.service.js';
 
 const Params = Type.Object({ featureId: Type.String({ maxLength: 64 }) });
 
-/** A request body as read: at most the limit plus one byte (`tooLarge` past the limit). */
-interface RawBody {
-  bytes: Buffer;
-  tooLarge: boolean;
+/**
+ * A request body as read: at most the limit plus one byte (`tooLarge` past the limit). Private
+ * fields, so that the app's NUL check (a walk of every enumerable property of request.body) does
+ * not walk the Buffer byte by byte: nothing of the body is stored, and a NUL in it is the JSON
+ * parser's (or the SDK's) to refuse.
+ */
+class RawBody {
+  readonly #bytes: Buffer;
+  readonly #tooLarge: boolean;
+  constructor(bytes: Buffer, tooLarge: boolean) {
+    this.#bytes = bytes;
+    this.#tooLarge = tooLarge;
+  }
+  get bytes(): Buffer {
+    return this.#bytes;
+  }
+  get tooLarge(): boolean {
+    return this.#tooLarge;
+  }
 }
 
 /** A body that was not parsed (absent, over the limit, or not JSON): the SDK reads it itself. */
@@ -114,11 +129,10 @@ export function registerGatewayRoutes(
       done(error, undefined);
     });
     payload.on('end', () => {
-      const body: RawBody = {
-        bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
-        tooLarge,
-      };
-      done(null, body);
+      done(
+        null,
+        new RawBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), tooLarge),
+      );
     });
   });
 
@@ -131,7 +145,7 @@ export function registerGatewayRoutes(
         request.params.featureId,
       );
       const target = await deps.gateway.target(caller, request.params.featureId);
-      const body = request.body as RawBody | undefined;
+      const body = request.body instanceof RawBody ? request.body : undefined;
       const message = body === undefined || body.tooLarge ? UNPARSED : parseJson(body.bytes);
       const call = message === UNPARSED ? undefined : fastToolCall(request.headers, message);
       if (call !== undefined) {
