@@ -448,9 +448,10 @@ async function readSse(body: Dispatcher.ResponseData['body'], id: string): Promi
       if (isObject(message) && message.id === id) answer = message;
     },
   });
-  body.setEncoding('utf8');
-  for await (const chunk of body as AsyncIterable<string>) {
-    parser.feed(chunk);
+  // A chunk may end inside a UTF-8 sequence: the decoder keeps it for the next one.
+  const decoder = new TextDecoder();
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    parser.feed(decoder.decode(chunk, { stream: true }));
     if (answer !== undefined) break;
   }
   return answer;
