@@ -7,6 +7,8 @@
  *     `/mcp/<feature id>`. Prints p50/p99 of both, the added latency (gateway minus direct, per
  *     percentile), calls/s, and the gateway process's CPU time per call (process.cpuUsage delta
  *     over the calls; the upstream and the load generator run in other processes).
+ *     A bare Fastify + undici reverse proxy to the same upstream (gateway-floor-server.mjs) is
+ *     measured too: its CPU per call is the floor the gateway's own code sits on.
  *  2. Lock-to-stop: the time from `POST /api/end_users/:id/lock` returning to the first refused
  *     call, BENCH_LOCK_TRIALS times (unlocking between trials): on one instance (SQLite), and,
  *     when ROSTER_BENCH_DATABASE_URL names a PostgreSQL server (an admin URL: a throwaway database
@@ -216,6 +218,9 @@ try {
   const upstream = start('gateway-upstream.mjs', []);
   const upstreamPort = await upstream.ready;
   const upstreamUrl = `http://127.0.0.1:${upstreamPort}/mcp`;
+  // The floor: a bare Fastify + undici reverse proxy to the same upstream (gateway-floor-server.mjs).
+  const floor = start('gateway-floor-server.mjs', [upstreamUrl]);
+  const floorUrl = `http://127.0.0.1:${await floor.ready}/mcp`;
   const gateway = start('gateway-server.mjs', [path.join(work, 'roster.db'), work, 'first', TOKEN]);
   const origin = `http://127.0.0.1:${await gateway.ready}`;
   const call = api(origin);
@@ -234,17 +239,22 @@ try {
   );
   out();
   out(
-    '| clients | direct p50 / p99 (ms) | gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct calls/s | gateway calls/s | gateway CPU per call (µs) | calls/s per gateway core | upstream CPU per direct call (µs) | load average |',
+    '| clients | direct p50 / p99 (ms) | gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct calls/s | gateway calls/s | gateway CPU per call (µs) | calls/s per gateway core | upstream CPU per direct call (µs) | bare Fastify + undici proxy: CPU per call (µs) | load average |',
   );
-  out('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  out('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const n of CONCURRENCY) {
     const direct = await Promise.all(Array.from({ length: n }, () => connect(upstreamUrl)));
     const through = await Promise.all(
       setup.agents.slice(0, n).map((a) => connect(gatewayUrl, a.token)),
     );
-    // Warm-up (JIT, connection pools) on both paths.
+    const bare = await Promise.all(Array.from({ length: n }, () => connect(floorUrl)));
+    // Warm-up (JIT, connection pools) on every path.
     await drive(direct, 500);
+    await drive(bare, 500);
     await drive(through, 500);
+    const floorBefore = await floor.cpu();
+    await drive(bare, CALLS);
+    const floorCpuUs = (cpuMs(floorBefore, await floor.cpu()) * 1000) / CALLS;
     const upBefore = await upstream.cpu();
     const d = await drive(direct, CALLS);
     const upAfter = await upstream.cpu();
@@ -260,9 +270,9 @@ try {
     const sysPerCallUs = (after.system - before.system) / CALLS;
     const upstreamCpuUs = (cpuMs(upBefore, upAfter) * 1000) / CALLS;
     out(
-      `| ${n} | ${f(dp.p50)} / ${f(dp.p99)} | ${f(gp.p50)} / ${f(gp.p99)} | ${f(gp.p50 - dp.p50)} / ${f(gp.p99 - dp.p99)}${n === 1 ? ` (target ≤ ${TARGET_ADDED_P99_MS})` : ''} | ${Math.round(CALLS / d.seconds)} | ${Math.round(CALLS / g.seconds)} | ${cpuPerCallUs.toFixed(0)} (of which kernel ${sysPerCallUs.toFixed(0)}; target ≤ ${TARGET_CPU_US}) | ${Math.round(1e6 / cpuPerCallUs)} | ${upstreamCpuUs.toFixed(0)} | ${load()} |`,
+      `| ${n} | ${f(dp.p50)} / ${f(dp.p99)} | ${f(gp.p50)} / ${f(gp.p99)} | ${f(gp.p50 - dp.p50)} / ${f(gp.p99 - dp.p99)}${n === 1 ? ` (target ≤ ${TARGET_ADDED_P99_MS})` : ''} | ${Math.round(CALLS / d.seconds)} | ${Math.round(CALLS / g.seconds)} | ${cpuPerCallUs.toFixed(0)} (of which kernel ${sysPerCallUs.toFixed(0)}; target ≤ ${TARGET_CPU_US}) | ${Math.round(1e6 / cpuPerCallUs)} | ${upstreamCpuUs.toFixed(0)} | ${floorCpuUs.toFixed(0)} | ${load()} |`,
     );
-    await Promise.all([...direct, ...through].map((c) => c.close()));
+    await Promise.all([...direct, ...bare, ...through].map((c) => c.close()));
   }
 
   log(`lock-to-stop on one instance, ${TRIALS} trials …`);
