@@ -7,6 +7,8 @@
  * then the next call works), the agent token never reaching the upstream, a denied call refused
  * with its reason and nothing forwarded, and the body limit answered by the SDK (413).
  */
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -223,6 +225,50 @@ describe('the gateway fast path for tools/call', () => {
       expect(
         text(await client.callTool({ name: 'search', arguments: { q: `after ${mode}` } })),
       ).toBe(`found 3 tickets for after ${mode}`);
+    }
+  });
+
+  it('follows an upstream URL that redirects (as the SDK client’s fetch does)', async () => {
+    const upstream = await startUpstream();
+    upstreams.push(upstream);
+    // A front on its own origin: `/old` answers 307 to `/mcp` (method and body kept; the SDK's
+    // client follows same-origin redirects only), and `/mcp` is passed on to the real upstream.
+    const front = createServer((req, res) => {
+      if (req.url === '/old') {
+        req.resume();
+        res.writeHead(307, { location: '/mcp' }).end();
+        return;
+      }
+      const target = new URL(upstream.url);
+      const out = request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: req.method,
+          headers: req.headers,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(out);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    try {
+      const frontUrl = `http://127.0.0.1:${String((front.address() as AddressInfo).port)}/old`;
+      const feature = await mcpFeature('Redirecting upstream', { ...upstream, url: frontUrl });
+      const client = await connect((await agentFor(feature)).token, feature);
+      for (const q of ['first', 'second']) {
+        expect(text(await client.callTool({ name: 'search', arguments: { q } }))).toBe(
+          `found 3 tickets for ${q}`,
+        );
+      }
+      expect(upstream.calls).toEqual(['search:first', 'search:second']);
+    } finally {
+      front.closeAllConnections();
+      await new Promise((resolve) => front.close(resolve));
     }
   });
 

@@ -269,6 +269,13 @@ export class UpstreamPool {
         await response.body.dump();
         throw new SessionLost(`HTTP 404 in session ${connection.transport.sessionId}`);
       }
+      if (status >= 300 && status < 400) {
+        // The SDK client's fetch follows redirects and this pool does not: a redirecting upstream
+        // (`/mcp` → `/mcp/`) gets the call from the SDK client, as before the fast path.
+        await response.body.dump();
+        clearTimeout(timer);
+        return await this.send(connection, method, params);
+      }
       if (status < 200 || status >= 300) {
         const text = await response.body.text();
         throw new UpstreamError(
