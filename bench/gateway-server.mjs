@@ -35,12 +35,13 @@ if (process.env.BENCH_PROF) {
   profiler = new Session();
   profiler.connect();
   await profiler.post('Profiler.enable');
+  let rows = 0;
   process.on('message', async (m) => {
     if (m.type === 'profile-start') await profiler.post('Profiler.start');
     if (m.type === 'profile-stop') {
       const { profile } = await profiler.post('Profiler.stop');
       writeFileSync(
-        `${process.env.BENCH_PROF}/gateway-${process.pid}.cpuprofile`,
+        `${process.env.BENCH_PROF}/gateway-${process.pid}-${(rows += 1)}.cpuprofile`,
         JSON.stringify(profile),
       );
     }

@@ -7,6 +7,8 @@
  *     `/mcp/<feature id>`. Prints p50/p99 of both, the added latency (gateway minus direct, per
  *     percentile), calls/s, and the gateway process's CPU time per call (process.cpuUsage delta
  *     over the calls; the upstream and the load generator run in other processes).
+ *     A bare Fastify + undici reverse proxy to the same upstream (gateway-floor-server.mjs) is
+ *     measured too: its CPU per call is the floor the gateway's own code sits on.
  *  2. Lock-to-stop: the time from `POST /api/end_users/:id/lock` returning to the first refused
  *     call, BENCH_LOCK_TRIALS times (unlocking between trials): on one instance (SQLite), and,
  *     when ROSTER_BENCH_DATABASE_URL names a PostgreSQL server (an admin URL: a throwaway database
@@ -18,7 +20,7 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
@@ -33,8 +35,13 @@ const TOKEN = 'rst_bench_admin_token_0123456789';
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const TRIALS = Number(process.env.BENCH_LOCK_TRIALS ?? 200);
 const PG_ADMIN = process.env.ROSTER_BENCH_DATABASE_URL;
-// BENCH_LOCK_ONLY=1: only the lock-to-stop measurements.
-const CONCURRENCY = process.env.BENCH_LOCK_ONLY ? [] : [1, 16];
+// BENCH_LOCK_ONLY=1: only the lock-to-stop measurements. BENCH_CLIENTS=1,16: the rows to run.
+const CONCURRENCY = process.env.BENCH_LOCK_ONLY
+  ? []
+  : (process.env.BENCH_CLIENTS ?? '1,16').split(',').map(Number);
+// Targets (issue 12): added p99 with one client, and gateway CPU per call (≥ 5,000 calls/s/core).
+const TARGET_ADDED_P99_MS = 1;
+const TARGET_CPU_US = 200;
 const log = (text) => process.stderr.write(`${text}\n`);
 const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-gateway-'));
 const children = [];
@@ -173,6 +180,11 @@ async function drive(clients, total) {
 
 const cpuMs = (a, b) => (b.user - a.user + (b.system - a.system)) / 1000;
 const f = (ms) => ms.toFixed(3);
+// The machine's load when a figure was taken: on a shared machine latencies describe it too.
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 async function lockToStop(lockApi, client, userId, trials) {
   const samples = [];
@@ -206,6 +218,9 @@ try {
   const upstream = start('gateway-upstream.mjs', []);
   const upstreamPort = await upstream.ready;
   const upstreamUrl = `http://127.0.0.1:${upstreamPort}/mcp`;
+  // The floor: a bare Fastify + undici reverse proxy to the same upstream (gateway-floor-server.mjs).
+  const floor = start('gateway-floor-server.mjs', [upstreamUrl]);
+  const floorUrl = `http://127.0.0.1:${await floor.ready}/mcp`;
   const gateway = start('gateway-server.mjs', [path.join(work, 'roster.db'), work, 'first', TOKEN]);
   const origin = `http://127.0.0.1:${await gateway.ready}`;
   const call = api(origin);
@@ -220,17 +235,26 @@ try {
   );
   out();
   out(
-    '| clients | direct p50 / p99 (ms) | gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct calls/s | gateway calls/s | gateway CPU per call (µs) | calls/s per gateway core | upstream CPU per direct call (µs) |',
+    `Targets: added p99 ≤ ${TARGET_ADDED_P99_MS} ms with one client; gateway CPU per call ≤ ${TARGET_CPU_US} µs (≥ ${1e6 / TARGET_CPU_US} calls/s per core).`,
   );
-  out('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  out();
+  out(
+    '| clients | direct p50 / p99 (ms) | gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct calls/s | gateway calls/s | gateway CPU per call (µs) | calls/s per gateway core | upstream CPU per direct call (µs) | bare Fastify + undici proxy: CPU per call (µs) | load average |',
+  );
+  out('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const n of CONCURRENCY) {
     const direct = await Promise.all(Array.from({ length: n }, () => connect(upstreamUrl)));
     const through = await Promise.all(
       setup.agents.slice(0, n).map((a) => connect(gatewayUrl, a.token)),
     );
-    // Warm-up (JIT, connection pools) on both paths.
+    const bare = await Promise.all(Array.from({ length: n }, () => connect(floorUrl)));
+    // Warm-up (JIT, connection pools) on every path.
     await drive(direct, 500);
+    await drive(bare, 500);
     await drive(through, 500);
+    const floorBefore = await floor.cpu();
+    await drive(bare, CALLS);
+    const floorCpuUs = (cpuMs(floorBefore, await floor.cpu()) * 1000) / CALLS;
     const upBefore = await upstream.cpu();
     const d = await drive(direct, CALLS);
     const upAfter = await upstream.cpu();
@@ -242,11 +266,13 @@ try {
     const dp = percentiles(d.latencies);
     const gp = percentiles(g.latencies);
     const cpuPerCallUs = (cpuMs(before, after) * 1000) / CALLS;
+    // Kernel time is mostly loopback socket I/O (a send on loopback runs the receive path too).
+    const sysPerCallUs = (after.system - before.system) / CALLS;
     const upstreamCpuUs = (cpuMs(upBefore, upAfter) * 1000) / CALLS;
     out(
-      `| ${n} | ${f(dp.p50)} / ${f(dp.p99)} | ${f(gp.p50)} / ${f(gp.p99)} | ${f(gp.p50 - dp.p50)} / ${f(gp.p99 - dp.p99)} | ${Math.round(CALLS / d.seconds)} | ${Math.round(CALLS / g.seconds)} | ${cpuPerCallUs.toFixed(0)} | ${Math.round(1e6 / cpuPerCallUs)} | ${upstreamCpuUs.toFixed(0)} |`,
+      `| ${n} | ${f(dp.p50)} / ${f(dp.p99)} | ${f(gp.p50)} / ${f(gp.p99)} | ${f(gp.p50 - dp.p50)} / ${f(gp.p99 - dp.p99)}${n === 1 ? ` (target ≤ ${TARGET_ADDED_P99_MS})` : ''} | ${Math.round(CALLS / d.seconds)} | ${Math.round(CALLS / g.seconds)} | ${cpuPerCallUs.toFixed(0)} (of which kernel ${sysPerCallUs.toFixed(0)}; target ≤ ${TARGET_CPU_US}) | ${Math.round(1e6 / cpuPerCallUs)} | ${upstreamCpuUs.toFixed(0)} | ${floorCpuUs.toFixed(0)} | ${load()} |`,
     );
-    await Promise.all([...direct, ...through].map((c) => c.close()));
+    await Promise.all([...direct, ...bare, ...through].map((c) => c.close()));
   }
 
   log(`lock-to-stop on one instance, ${TRIALS} trials …`);
@@ -254,10 +280,12 @@ try {
   const one = await lockToStop(call, single, setup.agents[0].userId, TRIALS);
   await single.close();
   out();
-  out('| lock-to-stop | trials | p50 (ms) | p99 (ms) | max (ms) | calls until refused |');
-  out('| --- | --- | --- | --- | --- | --- |');
   out(
-    `| one instance (SQLite) | ${TRIALS} | ${f(one.p50)} | ${f(one.p99)} | ${f(one.max)} | ${one.callsPerTrial.toFixed(2)} |`,
+    '| lock-to-stop | trials | p50 (ms) | p99 (ms) | max (ms) | calls until refused | load average |',
+  );
+  out('| --- | --- | --- | --- | --- | --- | --- |');
+  out(
+    `| one instance (SQLite) | ${TRIALS} | ${f(one.p50)} | ${f(one.p99)} | ${f(one.max)} | ${one.callsPerTrial.toFixed(2)} | ${load()} |`,
   );
 
   if (PG_ADMIN !== undefined && PG_ADMIN !== '') {
@@ -279,7 +307,7 @@ try {
       const two = await lockToStop(aCall, onB, pgSetup.agents[0].userId, TRIALS);
       await onB.close();
       out(
-        `| locked on A, refused through B (PostgreSQL) | ${TRIALS} | ${f(two.p50)} | ${f(two.p99)} | ${f(two.max)} | ${two.callsPerTrial.toFixed(2)} |`,
+        `| locked on A, refused through B (PostgreSQL) | ${TRIALS} | ${f(two.p50)} | ${f(two.p99)} | ${f(two.max)} | ${two.callsPerTrial.toFixed(2)} | ${load()} |`,
       );
       for (const s of [a, b]) s.child.disconnect();
       await new Promise((resolve) => setTimeout(resolve, 500));

@@ -633,15 +633,26 @@ describe('bad input on every OAuth endpoint: the protocol errors, never a 500', 
     ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 
-  it('revocation without a token; metadata of a feature that is not an MCP server', async () => {
+  it('revocation without a token; metadata that does not reveal which features exist', async () => {
     expect(await form('/oauth/revoke', { client_id: clientId })).toMatchObject({
       status: 400,
       body: { error: 'invalid_request' },
     });
-    for (const id of ['abc', '999999', '0']) {
+    // Before issue 12's follow-up an unknown ID answered 404 (and an existing one 200), which told
+    // anyone which MCP features exist: now every well-formed ID gets the same metadata.
+    const metadataOf = async (id: string) => {
       const res = await fetch(`${local}/.well-known/oauth-protected-resource/mcp/${id}`);
-      expect(res.status).toBe(404);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const existing = await metadataOf(String(featureA));
+    for (const id of ['999999', '0', String(featureA + 1000)]) {
+      const unknown = await metadataOf(id);
+      expect(unknown.status).toBe(existing.status);
+      expect(unknown.body).toEqual({ ...existing.body, resource: `${PUBLIC_URL}/mcp/${id}` });
     }
+    expect(existing.status).toBe(200);
+    const malformed = await fetch(`${local}/.well-known/oauth-protected-resource/mcp/abc`);
+    expect(malformed.status).toBe(404);
     expect((await fetch(`${local}/oauth/nothing-here`)).status).toBe(404);
   });
 

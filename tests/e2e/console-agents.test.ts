@@ -133,6 +133,23 @@ describe.skipIf(!hasChromium)('the Agents screen, in Chromium', () => {
       .getByRole('row', { name: /Dora’s assistant.*dora@example\.com.*search.*allow/ })
       .first()
       .waitFor();
+
+    // The dashboard's activity chart counts the gateway's tool calls (they are not
+    // end_user.decision events, so it showed none of them before).
+    const recorded = await roster.get('/api/audit_events?action=agent.tool_call');
+    const today = new Date().toISOString().slice(0, 10);
+    expect(recorded.body.total).toBeGreaterThan(0);
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    const chart = page.getByRole('img', { name: /with agents’ tool calls/ });
+    await chart.waitFor();
+    await expect
+      .poll(() => page.locator('#chart-desc').textContent(), { timeout: 10_000 })
+      .toMatch(
+        new RegExp(
+          `${today}: \\d+ sign-ins, \\d+ decisions, ${String(recorded.body.total)} tool calls`,
+        ),
+      );
+    await page.getByText('Tool calls', { exact: true }).waitFor();
   });
 
   it('sets the upstream of an MCP server feature, showing header names and never their values', async () => {

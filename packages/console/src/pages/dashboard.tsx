@@ -1,4 +1,8 @@
-/** Counts, recent changes, and a chart of sign-ins and decisions over the last 14 days (from the audit log). */
+/**
+ * Counts, recent changes, and a chart of sign-ins, decisions and the MCP gateway's tool calls over
+ * the last 14 days (from the audit log: `console.signed_in`, `end_user.decision`,
+ * `agent.tool_call`).
+ */
 import { useEffect, useState } from 'react';
 import { call, type AuditEvent } from '../api/client';
 import { Alert, RelativeTime, Page } from '../components/ui';
@@ -35,7 +39,7 @@ function dayKey(date: Date): string {
 
 function ActivityChart() {
   const [series, setSeries] = useState<
-    { day: string; signIns: number; decisions: number }[] | undefined
+    { day: string; signIns: number; decisions: number; toolCalls: number }[] | undefined
   >();
   const [error, setError] = useState<string | undefined>();
   useEffect(() => {
@@ -46,8 +50,10 @@ function ActivityChart() {
     Promise.all([
       eventsSince('console.signed_in', since),
       eventsSince('end_user.decision', since),
+      // The gateway's decisions are recorded as tool calls, not as end_user.decision events.
+      eventsSince('agent.tool_call', since),
     ]).then(
-      ([signIns, decisions]) => {
+      ([signIns, decisions, toolCalls]) => {
         const days = Array.from({ length: DAYS }, (_, i) =>
           dayKey(new Date(start.getTime() + i * 86_400_000)),
         );
@@ -58,6 +64,7 @@ function ActivityChart() {
             day,
             signIns: count(signIns, day),
             decisions: count(decisions, day),
+            toolCalls: count(toolCalls, day),
           })),
         );
       },
@@ -68,12 +75,12 @@ function ActivityChart() {
   }, []);
   if (error !== undefined) return <Alert>{error}</Alert>;
   if (series === undefined) return <p>Loading…</p>;
-  const max = Math.max(1, ...series.map((d) => Math.max(d.signIns, d.decisions)));
+  const max = Math.max(1, ...series.map((d) => Math.max(d.signIns, d.decisions, d.toolCalls)));
   const width = 640;
   const height = 180;
   const band = width / series.length;
-  const bar = (band - 6) / 2;
-  const total = series.reduce((sum, d) => sum + d.signIns + d.decisions, 0);
+  const bar = (band - 6) / 3;
+  const total = series.reduce((sum, d) => sum + d.signIns + d.decisions + d.toolCalls, 0);
   return (
     <figure className="chart">
       <svg
@@ -81,11 +88,16 @@ function ActivityChart() {
         role="img"
         aria-labelledby="chart-title chart-desc"
       >
-        <title id="chart-title">Sign-ins and access decisions per day, last {DAYS} days</title>
+        <title id="chart-title">
+          Sign-ins and access decisions per day, with agents’ tool calls, last {DAYS} days
+        </title>
         <desc id="chart-desc">
           {series
-            .filter((d) => d.signIns + d.decisions > 0)
-            .map((d) => `${d.day}: ${d.signIns} sign-ins, ${d.decisions} decisions`)
+            .filter((d) => d.signIns + d.decisions + d.toolCalls > 0)
+            .map(
+              (d) =>
+                `${d.day}: ${d.signIns} sign-ins, ${d.decisions} decisions, ${d.toolCalls} tool calls`,
+            )
             .join('; ') || 'No activity'}
         </desc>
         {[0.25, 0.5, 0.75, 1].map((f) => (
@@ -102,6 +114,7 @@ function ActivityChart() {
           const x = i * band + 3;
           const h1 = (d.signIns / max) * (height - 10);
           const h2 = (d.decisions / max) * (height - 10);
+          const h3 = (d.toolCalls / max) * (height - 10);
           return (
             <g key={d.day}>
               <rect x={x} y={height - h1} width={bar} height={h1} className="bar-signins" rx={2} />
@@ -113,8 +126,16 @@ function ActivityChart() {
                 className="bar-decisions"
                 rx={2}
               />
+              <rect
+                x={x + 2 * bar}
+                y={height - h3}
+                width={bar}
+                height={h3}
+                className="bar-toolcalls"
+                rx={2}
+              />
               {i % 2 === 0 && (
-                <text x={x + bar} y={height + 16} textAnchor="middle" className="axis">
+                <text x={x + 1.5 * bar} y={height + 16} textAnchor="middle" className="axis">
                   {d.day.slice(5)}
                 </text>
               )}
@@ -124,7 +145,8 @@ function ActivityChart() {
       </svg>
       <figcaption>
         <span className="legend legend-signins">Sign-ins</span>{' '}
-        <span className="legend legend-decisions">Access decisions</span>
+        <span className="legend legend-decisions">Access decisions</span>{' '}
+        <span className="legend legend-toolcalls">Tool calls</span>
         <span className="muted">
           {' '}
           · {total} events, busiest day {max}

@@ -29,7 +29,11 @@ import {
   ListResourcesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
+  type CallToolRequest,
   type CallToolResult,
+  type JSONRPCErrorResponse,
+  type JSONRPCResponse,
+  type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { DecisionReason, PolicyEffect } from '@roster/contracts';
@@ -219,6 +223,41 @@ export function createGatewayService(deps: {
   const statusOf = (error: unknown): ToolCallRecord['upstreamStatus'] =>
     error instanceof UpstreamError ? error.failure : 'error';
 
+  /**
+   * tools/call: decided, then forwarded (allow) or refused with an `isError` result; recorded
+   * either way. The SDK path's handler and the fast path (answerToolCall) both land here.
+   */
+  async function callTool(
+    caller: GatewayCaller,
+    target: GatewayTarget,
+    params: CallToolRequest['params'],
+  ): Promise<CallToolResult> {
+    const call = { method: 'tools/call', name: params.name, started: performance.now() };
+    const d = await decide(caller, target.featureId, call.name, true);
+    if (d.decision !== 'allow') {
+      record(caller, target, call, d, 'not_called');
+      return refusal(call.name, d);
+    }
+    let result: Record<string, unknown>;
+    try {
+      result = await deps.upstreams.callTool(target.upstream, target.label, params);
+    } catch (error) {
+      record(caller, target, call, d, statusOf(error));
+      throw error;
+    }
+    const parsed = CallToolResultSchema.safeParse(result);
+    if (!parsed.success) {
+      record(caller, target, call, d, 'unreachable');
+      throw new UpstreamError(
+        'unreachable',
+        `The upstream MCP server of ${target.label} answered a tool result that is not MCP`,
+      );
+    }
+    record(caller, target, call, d, result.isError === true ? 'error' : 'ok');
+    // The upstream's result as it came (the parse above only checked it).
+    return result as CallToolResult;
+  }
+
   /** Resources and prompts: the feature as a whole must be allowed (no approval is opened). */
   async function requireFeatureAccess(caller: GatewayCaller, target: GatewayTarget) {
     const d = await decide(caller, target.featureId, null, false);
@@ -268,6 +307,38 @@ export function createGatewayService(deps: {
       };
     },
 
+    /**
+     * The fast path's tools/call (gateway.routes.ts): one JSON-RPC request, already checked
+     * against the SDK's schemas, answered as the SDK's Server would answer it: the result, or
+     * the error a handler threw as `{code, message, data}`.
+     */
+    async answerToolCall(
+      caller: GatewayCaller,
+      target: GatewayTarget,
+      request: { id: RequestId; params: CallToolRequest['params'] },
+    ): Promise<JSONRPCResponse | JSONRPCErrorResponse> {
+      try {
+        const result = await callTool(caller, target, request.params);
+        return { jsonrpc: '2.0', id: request.id, result };
+      } catch (error) {
+        // The SDK's Protocol does the same with whatever a request handler throws.
+        const { code, message, data } = error as {
+          code?: unknown;
+          message?: unknown;
+          data?: unknown;
+        };
+        return {
+          jsonrpc: '2.0',
+          id: request.id,
+          error: {
+            code: Number.isSafeInteger(code) ? (code as number) : ErrorCode.InternalError,
+            message: typeof message === 'string' ? message : 'Internal error',
+            ...(data === undefined ? {} : { data }),
+          },
+        };
+      }
+    },
+
     /** The MCP server answering one HTTP request of one caller. */
     // The low-level Server, as the SDK advises for advanced use: a proxy answers with the
     // upstream's tools, which it cannot register in advance as McpServer would need.
@@ -303,36 +374,9 @@ export function createGatewayService(deps: {
         return { ...result, tools };
       });
 
-      server.setRequestHandler(CallToolRequestSchema, async (request) => {
-        const call = {
-          method: 'tools/call',
-          name: request.params.name,
-          started: performance.now(),
-        };
-        const d = await decide(caller, target.featureId, call.name, true);
-        if (d.decision !== 'allow') {
-          record(caller, target, call, d, 'not_called');
-          return refusal(call.name, d);
-        }
-        let result: Record<string, unknown>;
-        try {
-          result = await forward('tools/call', request.params);
-        } catch (error) {
-          record(caller, target, call, d, statusOf(error));
-          throw error;
-        }
-        const parsed = CallToolResultSchema.safeParse(result);
-        if (!parsed.success) {
-          record(caller, target, call, d, 'unreachable');
-          throw new UpstreamError(
-            'unreachable',
-            `The upstream MCP server of ${target.label} answered a tool result that is not MCP`,
-          );
-        }
-        record(caller, target, call, d, result.isError === true ? 'error' : 'ok');
-        // The upstream's result as it came (the parse above only checked it).
-        return result;
-      });
+      server.setRequestHandler(CallToolRequestSchema, (request) =>
+        callTool(caller, target, request.params),
+      );
 
       server.setRequestHandler(ListResourcesRequestSchema, async (request) => {
         await requireFeatureAccess(caller, target);

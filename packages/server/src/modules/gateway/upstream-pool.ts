@@ -11,6 +11,14 @@
  * works again at once. An error the upstream itself answers (a JSON-RPC error) passes through.
  * A feature change (its upstream edited, the feature deleted), on any instance, reaches the pool
  * through the change feed and drops the feature's client and settings.
+ *
+ * tools/call, the hot path, does not go through the SDK client: `callTool` posts the JSON-RPC
+ * request itself over a keep-alive undici connection pool, with the session ID and protocol
+ * version the SDK client negotiated (the client still does initialize, the session and every other
+ * method). The SDK client's fetch, web streams and zod parsing cost more CPU than the rest of a
+ * proxied call (docs/performance.md, "MCP gateway"). Each such request gets a gateway-unique
+ * JSON-RPC ID: many callers share one upstream session, and two of them both sending ID 1 must not
+ * collide in a stateful upstream transport.
  */
 import { setMaxListeners } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -20,6 +28,8 @@ import {
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError, ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { createParser } from 'eventsource-parser';
+import { Agent, type Dispatcher } from 'undici';
 import type { Db } from '../../storage/database.js';
 import { AppError } from '../../lib/errors.js';
 import type { SecretBox } from '../../lib/secret-box.js';
@@ -63,6 +73,12 @@ export class UpstreamError extends RpcError {
 
 type Result = Record<string, unknown>;
 
+/** The upstream answered 404 to a request in its session: it lost the session (a restart). */
+class SessionLost extends Error {}
+
+/** How much of an upstream's error answer goes into the caller's error message. */
+const ERROR_TEXT_CHARS = 300;
+
 const PREFIX = /^MCP error -?\d+: /;
 
 const sharedValidator = new AjvJsonSchemaValidator();
@@ -94,8 +110,11 @@ const upstreamFetch: typeof fetch = async (input, init) => {
 
 interface Connection {
   client: Client;
+  transport: StreamableHTTPClientTransport;
   /** Requests sent on this connection; a 404 on a used one means the upstream lost the session. */
   used: boolean;
+  /** The headers of a direct request (callTool), built on first use (after initialize). */
+  headers?: Record<string, string>;
 }
 
 export class UpstreamPool {
@@ -105,6 +124,10 @@ export class UpstreamPool {
   private readonly resolved = new Map<number, Connection>();
   /** Bumped per feature by each change: a lookup that started before one does not fill the cache. */
   private readonly generations = new Map<number, number>();
+  /** Keep-alive connections to every upstream, for callTool. */
+  private readonly http = new Agent({ keepAliveTimeout: 60_000 });
+  /** The JSON-RPC IDs of callTool's requests: unique in this process (see the module comment). */
+  private nextId = 0;
 
   constructor(
     private readonly deps: {
@@ -156,25 +179,53 @@ export class UpstreamPool {
   }
 
   /**
-   * Sends one request to the feature's upstream and answers its result as the upstream gave it
-   * (checked to be a JSON-RPC result object only; the caller checks the shape it needs).
+   * Sends one request to the feature's upstream through the SDK client and answers its result as
+   * the upstream gave it (checked to be a JSON-RPC result object only; the caller checks the
+   * shape it needs).
    */
-  async request(
+  request(
     config: UpstreamConfig,
     label: string,
     method: string,
     params: Record<string, unknown> | undefined,
   ): Promise<Result> {
+    return this.withConnection(config, label, (connection) =>
+      this.send(connection, method, params),
+    );
+  }
+
+  /**
+   * tools/call straight over HTTP (see the module comment), with the same failures, errors and
+   * session recovery as `request`. Answers the upstream's result object as it came.
+   */
+  callTool(
+    config: UpstreamConfig,
+    label: string,
+    params: Record<string, unknown>,
+  ): Promise<Result> {
+    return this.withConnection(config, label, (connection) =>
+      this.post(connection, config, label, 'tools/call', params),
+    );
+  }
+
+  private async withConnection(
+    config: UpstreamConfig,
+    label: string,
+    send: (connection: Connection) => Promise<Result>,
+  ): Promise<Result> {
     let connection = await this.connect(config, label);
     try {
-      return await this.send(connection, method, params);
+      return await send(connection);
     } catch (error) {
       // The upstream restarted and forgot the session (404): nothing ran, so connect and resend.
-      if (error instanceof StreamableHTTPError && error.code === 404 && connection.used) {
+      const lost =
+        error instanceof SessionLost ||
+        (error instanceof StreamableHTTPError && error.code === 404);
+      if (lost && connection.used) {
         this.drop(config.featureId, connection);
         connection = await this.connect(config, label);
         try {
-          return await this.send(connection, method, params);
+          return await send(connection);
         } catch (retryError) {
           throw this.failure(config.featureId, connection, label, retryError);
         }
@@ -185,13 +236,101 @@ export class UpstreamPool {
     }
   }
 
+  /**
+   * One JSON-RPC request POSTed as the SDK client's transport would (its session and protocol
+   * version), answered with JSON or an SSE stream; the answer's result, or the upstream's
+   * JSON-RPC error as an RpcError.
+   */
+  private async post(
+    connection: Connection,
+    config: UpstreamConfig,
+    label: string,
+    method: string,
+    params: Record<string, unknown>,
+  ): Promise<Result> {
+    this.nextId = (this.nextId + 1) % Number.MAX_SAFE_INTEGER;
+    const id = `roster-${String(this.nextId)}`;
+    const abort = new AbortController();
+    const timer = setTimeout(() => {
+      abort.abort();
+    }, this.deps.timeoutMs);
+    try {
+      const response = await this.http.request({
+        origin: config.url.origin,
+        path: config.url.pathname + config.url.search,
+        method: 'POST',
+        headers: (connection.headers ??= this.headersOf(connection, config)),
+        body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+        signal: abort.signal,
+      });
+      const status = response.statusCode;
+      const type = String(response.headers['content-type'] ?? '');
+      if (status === 404 && connection.transport.sessionId !== undefined) {
+        await response.body.dump();
+        throw new SessionLost(`HTTP 404 in session ${connection.transport.sessionId}`);
+      }
+      if (status >= 300 && status < 400) {
+        // The SDK client's fetch follows redirects and this pool does not: a redirecting upstream
+        // (`/mcp` → `/mcp/`) gets the call from the SDK client, as before the fast path.
+        await response.body.dump();
+        clearTimeout(timer);
+        return await this.send(connection, method, params);
+      }
+      if (status < 200 || status >= 300) {
+        const text = await response.body.text();
+        throw new UpstreamError(
+          'unreachable',
+          `The upstream MCP server of ${label} is unreachable or did not answer in MCP: HTTP ${String(status)}: ${text.slice(0, ERROR_TEXT_CHARS)}`,
+        );
+      }
+      let message: unknown;
+      if (type.includes('text/event-stream')) {
+        message = await readSse(response.body, id);
+      } else if (type.includes('application/json')) {
+        message = await response.body.json();
+      } else {
+        await response.body.dump();
+        throw new UpstreamError(
+          'unreachable',
+          `The upstream MCP server of ${label} is unreachable or did not answer in MCP: unexpected content type ${JSON.stringify(type.slice(0, 100))}`,
+        );
+      }
+      return resultOf(message, id, label);
+    } catch (error) {
+      if (abort.signal.aborted) {
+        throw new UpstreamError(
+          'timeout',
+          `The upstream MCP server of ${label} did not answer within ${String(this.deps.timeoutMs)} ms`,
+        );
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The feature's headers (never a caller's), and what the SDK client negotiated. */
+  private headersOf(connection: Connection, config: UpstreamConfig): Record<string, string> {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(config.headers)) headers[name.toLowerCase()] = value;
+    headers['content-type'] = 'application/json';
+    headers.accept = 'application/json, text/event-stream';
+    const { sessionId, protocolVersion } = connection.transport;
+    if (sessionId !== undefined) headers['mcp-session-id'] = sessionId;
+    if (protocolVersion !== undefined) headers['mcp-protocol-version'] = protocolVersion;
+    return headers;
+  }
+
   /** Closes every upstream connection (the app's onClose). */
   async close(): Promise<void> {
     const open = [...this.connections.values()];
     this.connections.clear();
     this.resolved.clear();
     this.configs.clear();
-    await Promise.allSettled(open.map(async (c) => (await c).client.close()));
+    await Promise.allSettled([
+      ...open.map(async (c) => (await c).client.close()),
+      this.http.close(),
+    ]);
   }
 
   private send(
@@ -226,7 +365,7 @@ export class UpstreamPool {
         await client.close().catch(() => undefined);
         throw error;
       }
-      return { client, used: false };
+      return { client, transport, used: false };
     })();
     this.connections.set(config.featureId, connecting);
     // Registered before the caller's handler below, so it runs first.
@@ -247,6 +386,8 @@ export class UpstreamPool {
 
   /** The error a caller gets: the upstream's own JSON-RPC error as it is, else an UpstreamError. */
   private failure(featureId: number, connection: Connection, label: string, error: unknown): Error {
+    // Answered by the upstream (callTool): the connection is fine.
+    if (error instanceof RpcError && !(error instanceof UpstreamError)) return error;
     if (
       error instanceof McpError &&
       error.code !== (ErrorCode.RequestTimeout as number) &&
@@ -294,4 +435,53 @@ export class UpstreamPool {
   private forgetAll(): void {
     for (const id of [...this.configs.keys(), ...this.connections.keys()]) this.forget(id);
   }
+}
+
+/**
+ * The JSON-RPC answer to request `id` in an SSE stream (the upstream may send notifications
+ * first). The stream is left as soon as the answer is read.
+ */
+async function readSse(body: Dispatcher.ResponseData['body'], id: string): Promise<unknown> {
+  let answer: unknown;
+  const parser = createParser({
+    onEvent(event) {
+      if (answer !== undefined || (event.event !== undefined && event.event !== 'message')) return;
+      let message: unknown;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (isObject(message) && message.id === id) answer = message;
+    },
+  });
+  // A chunk may end inside a UTF-8 sequence: the decoder keeps it for the next one.
+  const decoder = new TextDecoder();
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    parser.feed(decoder.decode(chunk, { stream: true }));
+    if (answer !== undefined) break;
+  }
+  return answer;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The result of the JSON-RPC answer to `id`; its error as an RpcError; anything else is garbage. */
+function resultOf(message: unknown, id: string, label: string): Result {
+  const answer = Array.isArray(message)
+    ? (message as unknown[]).find((m) => isObject(m) && m.id === id)
+    : message;
+  if (isObject(answer) && answer.id === id) {
+    if (isObject(answer.result)) return answer.result;
+    const error = answer.error;
+    if (isObject(error) && Number.isSafeInteger(error.code) && typeof error.message === 'string') {
+      // The upstream's own error for the call: passed on as it said it.
+      throw new RpcError(error.code as number, error.message, error.data);
+    }
+  }
+  throw new UpstreamError(
+    'unreachable',
+    `The upstream MCP server of ${label} is unreachable or did not answer in MCP: ${answer === undefined ? 'no answer to the request' : 'an answer that is not a JSON-RPC response to the request'}`,
+  );
 }

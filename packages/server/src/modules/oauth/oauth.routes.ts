@@ -66,11 +66,15 @@ export function registerOauthRoutes(
   app.get(
     `${PROTECTED_RESOURCE_PATH}/mcp/:featureId`,
     { schema: { hide: true, params: ResourceParams } },
-    async (request, reply) => {
-      const resource = `${oauth.base}/mcp/${request.params.featureId}`;
-      if ((await oauth.resourceWorkspace(resource)) === undefined) {
+    (request, reply) => {
+      // The same answer for every well-formed feature ID, existing or not: the metadata names only
+      // the resource URL and the authorization server, and a 404 for an unknown ID would tell
+      // anyone, unauthenticated, which MCP features exist. Whether the resource exists is
+      // checked when a token is asked for it (and by the gateway, after authentication).
+      if (!/^\d{1,10}$/.test(request.params.featureId)) {
         throw notFound('feature.not_found', 'No MCP server feature at this gateway URL');
       }
+      const resource = `${oauth.base}/mcp/${request.params.featureId}`;
       return reply.header('cache-control', 'public, max-age=300').send({
         resource,
         authorization_servers: [oauth.base],
