@@ -27,7 +27,7 @@ import {
   refuseNonFinite,
   requireRepresentableDateTimes,
 } from './http/validation.js';
-import { apiClientAuth, isAccessQuestion, platformAuth } from './http/auth.js';
+import { apiClientAuth, platformAuth } from './http/auth.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import type { Api } from './http/types.js';
 import { createMailer, type Mailer } from './modules/mail/mailer.js';
@@ -380,6 +380,74 @@ const buildRequestValidator: typeof ajvPool = (externalSchemas) => {
   };
 };
 
+type RouteHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: (error?: Error) => void,
+) => void;
+type SendHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (error: Error | null, payload?: unknown) => void,
+) => void;
+
+/** A route's own hooks of a kind, as Fastify's route options hold them (none, one or a list). */
+function hooksOf<H>(hooks: H | H[] | undefined): H[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
+}
+
+/** PostgreSQL cannot store NUL in text and SQLite would: refuse it everywhere, before validation. */
+const refuseNul: RouteHook = (request, _reply, done) => {
+  if (containsNul(request.body) || containsNul(request.query) || containsNul(request.params)) {
+    done(new AppError(400, 'input.nul', 'Text must not contain NUL characters'));
+    return;
+  }
+  done();
+};
+
+/**
+ * The per-request work each route needs, attached to the route itself when it is registered
+ * (an onRoute hook), so that it is decided once per route rather than tested on every request,
+ * and a route that does not need some of it runs none of it:
+ * - its request count and latency (/metrics), bound to its method and pattern once;
+ * - unless the route stores nothing (`config.storesNothing`, the access checks): the NUL check,
+ *   and the change tracking that brings the access index up to date before a write answers.
+ */
+function compileRouteHooks(route: RouteOptions, services: Services): void {
+  const record = services.metrics.route(route.url);
+  const onResponse: RouteHook = (request, reply, done) => {
+    record(request.method, reply.statusCode, reply.elapsedTime);
+    done();
+  };
+  route.onResponse = [...hooksOf(route.onResponse as RouteHook | RouteHook[]), onResponse];
+  if (route.config?.storesNothing === true) return;
+  route.preValidation = [refuseNul, ...hooksOf(route.preValidation as RouteHook | RouteHook[])];
+  // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
+  // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
+  // after the body is parsed (a body's stream events would lose the async context), before the
+  // route's own preHandlers and its handler run.
+  const track: RouteHook = (request, _reply, done) => {
+    trackChanges(request, done);
+  };
+  route.preHandler = [track, ...hooksOf(route.preHandler as RouteHook | RouteHook[])];
+  const sync: SendHook = (request, _reply, payload, done) => {
+    if (!recordedChanges(request)) {
+      done(null, payload);
+      return;
+    }
+    services.changeFeed
+      .afterWrite()
+      .catch((error: unknown) => {
+        request.log.error({ err: error }, 'access index sync failed');
+      })
+      .finally(() => {
+        done(null, payload);
+      });
+  };
+  route.onSend = [...hooksOf(route.onSend as SendHook | SendHook[]), sync];
+}
+
 export async function buildApp(deps: AppDeps) {
   const services = withConsole(deps, createServices(deps));
   const app: Api = Fastify({
@@ -416,19 +484,19 @@ export async function buildApp(deps: AppDeps) {
     done();
   });
   // Requests by route pattern and status, with latency (/metrics). A URL no route matched is
-  // counted under `unmatched`, so random paths cannot grow the label set.
+  // counted under `unmatched`, so random paths cannot grow the label set; a matched route counts
+  // through its own hook (onRoute below), bound to its pattern once.
   app.addHook('onResponse', (request, reply, done) => {
-    services.metrics.request(
-      request.method,
-      request.routeOptions.url ?? 'unmatched',
-      reply.statusCode,
-      reply.elapsedTime / 1000,
-    );
+    if (request.is404)
+      services.metrics.request(request.method, 'unmatched', reply.statusCode, reply.elapsedTime);
     done();
   });
   // Every route as registered, for the check against the operations table (http/operations.ts).
   const routes: RouteOptions[] = [];
-  app.addHook('onRoute', (route) => void routes.push(route));
+  app.addHook('onRoute', (route) => {
+    routes.push(route);
+    compileRouteHooks(route, services);
+  });
   services.changeFeed.useLog(app.log);
   services.accessIndex.useLog(app.log);
   services.eventStream.useLog(app.log);
@@ -471,34 +539,6 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onClose', async () => {
     await services.toolCalls.close();
     await services.upstreams.close();
-  });
-  // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
-  // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
-  // after the body is parsed (a body's stream events would lose the async context), before any
-  // route handler runs.
-  app.addHook('preHandler', (request, _reply, done) => {
-    trackChanges(request, done);
-  });
-  app.addHook('onSend', async (request, _reply, payload) => {
-    if (recordedChanges(request)) {
-      await services.changeFeed.afterWrite().catch((error: unknown) => {
-        request.log.error({ err: error }, 'access index sync failed');
-      });
-    }
-    return payload;
-  });
-  // PostgreSQL cannot store NUL in text and SQLite would: refuse it everywhere, before validation.
-  app.addHook('preValidation', (request, _reply, done) => {
-    // The access checks store nothing; a batch of 1,000 is not walked twice for nothing.
-    if (isAccessQuestion(request)) {
-      done();
-      return;
-    }
-    if (containsNul(request.body) || containsNul(request.query) || containsNul(request.params)) {
-      done(new AppError(400, 'input.nul', 'Text must not contain NUL characters'));
-      return;
-    }
-    done();
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>

@@ -54,6 +54,8 @@ export function registerDecisionRoutes(
         summary: 'May this collaborator do this on this project (or in this environment), and why',
         ...schemaOf('accessCheck'),
       },
+      // An access check stores nothing (no NUL check, no index sync before it answers).
+      config: { storesNothing: true },
     },
     async (request) => {
       const ctx = contextOf(request);
@@ -71,6 +73,8 @@ export function registerDecisionRoutes(
         summary: 'Up to 1,000 checks in one request, answered in order',
         ...schemaOf('accessCheckBatch'),
       },
+      // An access check stores nothing (no NUL check, no index sync before it answers).
+      config: { storesNothing: true },
     },
     async (request) => {
       const ctx = contextOf(request);
