@@ -502,14 +502,9 @@ export async function buildApp(deps: AppDeps) {
     depthLimitedJsonParser(app.getDefaultJsonParser('error', 'error')),
   );
   app.decorateRequest('ctx', null);
-  // Before any route is registered, so that every route, error and static file gets them.
+  // Before any route is registered, so that every route, error and static file gets them, and
+  // every answer names its request ID (http/security-headers.ts).
   registerSecurityHeaders(app);
-  // Every answer names its request ID, the one its log lines carry (x-request-id: a caller's own
-  // ID when it sends a sane one, so a trace can be followed from the caller's logs).
-  app.addHook('onRequest', (request, reply, done) => {
-    void reply.header('x-request-id', request.id);
-    done();
-  });
   // Requests by route pattern and status, with latency (/metrics). A URL no route matched is
   // counted under `unmatched`, so random paths cannot grow the label set; a matched route counts
   // through its own hook (onRoute below), bound to its pattern once.

@@ -57,12 +57,13 @@ export function registerDecisionRoutes(
       // An access check stores nothing (no NUL check, no index sync before it answers).
       config: { storesNothing: true },
     },
-    async (request) => {
+    (request) => {
       const ctx = contextOf(request);
-      // Undefined (no wait) when the workspace is loaded: the usual case.
+      // Undefined (no wait) when the workspace is loaded, the usual case: the answer is then
+      // returned as a plain value (Fastify sends it), not through a promise and a microtask.
       const loading = decisions.ready(ctx, isEndUserCheck(request.body));
-      if (loading !== undefined) await loading;
-      return { data: decisions.check(ctx, request.body) };
+      if (loading === undefined) return { data: decisions.check(ctx, request.body) };
+      return loading.then(() => ({ data: decisions.check(ctx, request.body) }));
     },
   );
   app.post(
