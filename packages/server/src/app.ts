@@ -428,8 +428,8 @@ function compileRouteHooks(route: RouteOptions, services: Services): void {
   // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
   // after the body is parsed (a body's stream events would lose the async context), before the
   // route's own preHandlers and its handler run.
-  const track: RouteHook = (request, _reply, done) => {
-    trackChanges(request, done);
+  const track: RouteHook = (request, reply, done) => {
+    trackChanges(request, reply.raw, done);
   };
   route.preHandler = [track, ...hooksOf(route.preHandler as RouteHook | RouteHook[])];
   const sync: SendHook = (request, _reply, payload, done) => {
