@@ -411,7 +411,7 @@ const refuseNul: RouteHook = (request, _reply, done) => {
  * The per-request work each route needs, attached to the route itself when it is registered
  * (an onRoute hook), so that it is decided once per route rather than tested on every request,
  * and a route that does not need some of it runs none of it:
- * - its request count and latency (/metrics), bound to its method and pattern once;
+ * - its request count and latency (/metrics), bound to its pattern once;
  * - unless the route stores nothing (`config.storesNothing`, the access checks): the NUL check,
  *   and the change tracking that brings the access index up to date before a write answers.
  */

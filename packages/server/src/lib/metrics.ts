@@ -339,8 +339,15 @@ export class Metrics {
     };
   }
 
-  /** One answered HTTP request of a route that has no recorder (`unmatched`). */
+  private readonly recorders = new Map<string, RouteRecorder>();
+
+  /** One answered HTTP request of a route that keeps no recorder of its own (`unmatched`). */
   request(method: string, route: string, status: number, ms: number): void {
-    this.route(route)(method, status, ms);
+    let record = this.recorders.get(route);
+    if (record === undefined) {
+      record = this.route(route);
+      this.recorders.set(route, record);
+    }
+    record(method, status, ms);
   }
 }
