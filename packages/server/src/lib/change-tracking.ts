@@ -24,8 +24,9 @@ let open = 0;
  * While an AsyncLocalStorage is enabled, Node runs its hooks for every promise of the process,
  * the access checks' too (which are not tracked: app.ts): ~4 µs of a ~45 µs HTTP check. So the
  * storage is disabled whenever no tracked request is open, and `run` enables it again at the
- * next one. Nothing is lost: a disabled storage only stops carrying the mark to work that
- * outlives its request's answer, and such work never marked an answered request anyway.
+ * next one. A disabled storage only stops carrying the mark to work that outlives its request's
+ * response (a handler still running after its client hung up): no answer waits on that sync, and
+ * the change feed's poll (ROSTER_CHANGE_POLL_MS) applies such a change within its bound.
  */
 export function trackChanges(
   request: object,
