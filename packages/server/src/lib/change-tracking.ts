@@ -22,7 +22,7 @@ let open = 0;
  * until `response` closes (answered or abandoned).
  *
  * While an AsyncLocalStorage is enabled, Node runs its hooks for every promise of the process,
- * the access checks' too (which are not tracked: app.ts): ~4 µs of a ~45 µs HTTP check. So the
+ * the access checks' too (which are not tracked: app.ts): ~4 µs of a ~55 µs HTTP check (docs/performance.md). So the
  * storage is disabled whenever no tracked request is open, and `run` enables it again at the
  * next one. A disabled storage only stops carrying the mark to work that outlives its request's
  * response (a handler still running after its client hung up): no answer waits on that sync, and

@@ -6,7 +6,7 @@
  * The hot paths (every HTTP request, every access check) record into plain numbers (`Tally`,
  * below), found once per route or outcome: no label object, string or hash is made per request.
  * prom-client validates and hashes the labels on every labelled observation, even through a
- * pre-bound child, which cost about 1 µs of the ~40 µs an HTTP check takes (docs/performance.md).
+ * pre-bound child, which cost about 1 µs of the ~55 µs an HTTP check takes (docs/performance.md).
  */
 import {
   Counter,
