@@ -4,7 +4,7 @@
  * authentication errors, and the per-client rate limit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRoster, type Roster } from '../helpers/roster.js';
+import { createMember, startRoster, type Roster } from '../helpers/roster.js';
 
 let roster: Roster;
 beforeAll(async () => {
@@ -161,6 +161,38 @@ describe('rotating and revoking', () => {
     ]);
     expect(res.body.data[2].after).toMatchObject({ name: 'Audited', environment_types: ['prod'] });
     expect(res.text).not.toContain(client.token);
+  });
+
+  it('a token in use (cached) stops at the very next request after rotate or revoke, access checks included', async () => {
+    const member = await createMember(roster, { email: 'cached-token@example.com' });
+    const check = (token: string) =>
+      roster.post(
+        '/api/access/check',
+        {
+          subject: { member_id: member.id },
+          environment_type: 'dev',
+          resource: 'folder',
+          privilege: 'view',
+        },
+        token,
+      );
+    const rotated = await createClient({ name: 'Checker', environment_types: ['dev'] });
+    const revoked = await createClient({ name: 'Checker 2', environment_types: ['dev'] });
+    // Several answers each, so the tokens are authenticated from the cache, not the database.
+    for (let i = 0; i < 3; i += 1) {
+      expect((await check(rotated.token)).status).toBe(200);
+      expect((await check(revoked.token)).status).toBe(200);
+    }
+    const rotation = await roster.post(`/api/api_clients/${rotated.id}/rotate`);
+    expect(rotation.status).toBe(200);
+    expect((await roster.delete(`/api/api_clients/${revoked.id}`)).status).toBe(204);
+    for (const token of [rotated.token, revoked.token]) {
+      const after = await check(token);
+      expect(after.status).toBe(401);
+      expect(after.body).toEqual(UNAUTHORIZED_INVALID);
+      expect((await roster.get('/api/members', token)).status).toBe(401);
+    }
+    expect((await check(rotation.body.data.token as string)).status).toBe(200);
   });
 });
 

@@ -4,7 +4,7 @@
  * takes the admin console's session cookie instead of a token; writes made with the cookie must
  * echo the session's CSRF token in X-CSRF-Token (double submit), and Read Only sessions cannot write.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../lib/context.js';
 import { AppError, forbidden } from '../lib/errors.js';
 import { hashSecret, secretMatches } from '../lib/secrets.js';
@@ -69,28 +69,40 @@ async function sessionContext<S extends SessionFacts>(
   return sessions.contextFor(session, write);
 }
 
+/** An API client as the auth hook needs it. */
+interface AuthenticatedClient {
+  row: { id: number; workspace_id: number; name: string };
+  scope: RequestContext['scope'];
+}
+
 /**
  * What bearer-token authentication needs of the API clients module, passed in by app.ts: http/
  * imports no module (docs/architecture.md).
  */
 export interface ClientAuthenticator {
-  authenticateClient(token: string): Promise<
-    | {
-        row: { id: number; workspace_id: number; name: string };
-        scope: RequestContext['scope'];
-      }
-    | undefined
-  >;
+  /** The client of a token already in the cache, or undefined (not cached: ask below). */
+  cachedClient(token: string): AuthenticatedClient | undefined;
+  authenticateClient(token: string): Promise<AuthenticatedClient | undefined>;
 }
 
+function clientContext(client: AuthenticatedClient): RequestContext {
+  return {
+    workspaceId: client.row.workspace_id,
+    actor: { type: 'api_client', id: String(client.row.id), name: client.row.name },
+    scope: client.scope,
+  };
+}
+
+/**
+ * The workspace API's onRequest hook. A callback hook, not an async one: a token whose client is
+ * cached (rotate and revoke evict it, api-clients.service.ts) authenticates without a promise or
+ * a trip through the microtask queue; only a cache miss or a console session waits.
+ */
 export function apiClientAuth<S extends SessionFacts>(
   apiClients: ClientAuthenticator,
   sessions?: SessionAuthenticator<S>,
 ) {
-  return async (request: FastifyRequest): Promise<void> => {
-    // Already authenticated: a signed hop from another instance of the cluster (modules/cluster).
-    if (request.ctx !== null) return;
-    const token = bearerToken(request);
+  const authenticate = async (request: FastifyRequest, token: string | undefined) => {
     const sessionToken =
       token === undefined && sessions !== undefined
         ? sessions.readCookie(request, sessions.cookieName)
@@ -101,14 +113,31 @@ export function apiClientAuth<S extends SessionFacts>(
     }
     if (token === undefined)
       throw unauthorized('Missing bearer token: send Authorization: Bearer <api_token>');
-    // Cached by token hash in the service (evicted on rotate and revoke), so this is usually no query.
     const client = await apiClients.authenticateClient(token);
     if (client === undefined) throw unauthorized('Invalid or revoked API token');
-    request.ctx = {
-      workspaceId: client.row.workspace_id,
-      actor: { type: 'api_client', id: String(client.row.id), name: client.row.name },
-      scope: client.scope,
-    };
+    request.ctx = clientContext(client);
+  };
+  return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
+    // Already authenticated: a signed hop from another instance of the cluster (modules/cluster).
+    if (request.ctx !== null) {
+      done();
+      return;
+    }
+    const token = bearerToken(request);
+    const cached = token === undefined ? undefined : apiClients.cachedClient(token);
+    if (cached !== undefined) {
+      request.ctx = clientContext(cached);
+      done();
+      return;
+    }
+    authenticate(request, token).then(
+      () => {
+        done();
+      },
+      (error: unknown) => {
+        done(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   };
 }
 

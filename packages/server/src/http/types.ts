@@ -21,6 +21,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** How this route renders errors (the reference API varies by endpoint). */
     errorStyle?: ErrorBodyStyle;
+    /**
+     * The route only asks (the access checks): it runs no NUL check and no change tracking, and
+     * never syncs the access index before answering (app.ts, compileRouteHooks).
+     */
+    storesNothing?: boolean;
   }
 }
 

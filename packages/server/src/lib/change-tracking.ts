@@ -14,11 +14,32 @@ interface Tracker {
 
 const current = new AsyncLocalStorage<Tracker>();
 const trackers = new WeakMap<object, Tracker>();
+/** Tracked requests not yet closed. */
+let open = 0;
 
-/** Runs `next` (the rest of the request: its handler) so that recorded changes mark `request`. */
-export function trackChanges(request: object, next: () => void): void {
+/**
+ * Runs `next` (the rest of the request: its handler) so that recorded changes mark `request`,
+ * until `response` closes (answered or abandoned).
+ *
+ * While an AsyncLocalStorage is enabled, Node runs its hooks for every promise of the process,
+ * the access checks' too (which are not tracked: app.ts): ~4 µs of a ~55 µs HTTP check (docs/performance.md). So the
+ * storage is disabled whenever no tracked request is open, and `run` enables it again at the
+ * next one. A disabled storage only stops carrying the mark to work that outlives its request's
+ * response (a handler still running after its client hung up): no answer waits on that sync, and
+ * the change feed's poll (ROSTER_CHANGE_POLL_MS) applies such a change within its bound.
+ */
+export function trackChanges(
+  request: object,
+  response: { once(event: 'close', listener: () => void): unknown },
+  next: () => void,
+): void {
   const tracker: Tracker = { recorded: false };
   trackers.set(request, tracker);
+  open += 1;
+  response.once('close', () => {
+    open -= 1;
+    if (open === 0) current.disable();
+  });
   current.run(tracker, next);
 }
 

@@ -152,6 +152,16 @@ export function createApiClientsService(deps: {
     evictChanged(cache, events);
   });
 
+  /**
+   * The client of a token when the cache has it, without a query or a promise (the auth hook's
+   * fast path); undefined means "not cached", not "invalid": then ask authenticateClient.
+   */
+  function cachedClient(token: string): AuthenticatedClient | undefined {
+    const hash = hashSecret(token);
+    const cached = cache.get(hash);
+    return cached !== undefined && hashesMatch(hash, cached.row.token_hash) ? cached : undefined;
+  }
+
   async function authenticateClient(token: string): Promise<AuthenticatedClient | undefined> {
     const hash = hashSecret(token);
     const cached = cache.get(hash);
@@ -203,6 +213,7 @@ export function createApiClientsService(deps: {
   return {
     /** Resolves a bearer token to its client and scope (cached), or undefined when unknown or revoked. */
     authenticateClient,
+    cachedClient,
 
     /** Resolves a bearer token to its client, or undefined when unknown or revoked. */
     async authenticate(token: string): Promise<Row<'api_clients'> | undefined> {

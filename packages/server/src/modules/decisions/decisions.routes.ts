@@ -54,13 +54,16 @@ export function registerDecisionRoutes(
         summary: 'May this collaborator do this on this project (or in this environment), and why',
         ...schemaOf('accessCheck'),
       },
+      // An access check stores nothing (no NUL check, no index sync before it answers).
+      config: { storesNothing: true },
     },
-    async (request) => {
+    (request) => {
       const ctx = contextOf(request);
-      // Undefined (no wait) when the workspace is loaded: the usual case.
+      // Undefined (no wait) when the workspace is loaded, the usual case: the answer is then
+      // returned as a plain value (Fastify sends it), not through a promise and a microtask.
       const loading = decisions.ready(ctx, isEndUserCheck(request.body));
-      if (loading !== undefined) await loading;
-      return { data: decisions.check(ctx, request.body) };
+      if (loading === undefined) return { data: decisions.check(ctx, request.body) };
+      return loading.then(() => ({ data: decisions.check(ctx, request.body) }));
     },
   );
   app.post(
@@ -71,6 +74,8 @@ export function registerDecisionRoutes(
         summary: 'Up to 1,000 checks in one request, answered in order',
         ...schemaOf('accessCheckBatch'),
       },
+      // An access check stores nothing (no NUL check, no index sync before it answers).
+      config: { storesNothing: true },
     },
     async (request) => {
       const ctx = contextOf(request);
