@@ -34,7 +34,16 @@ export interface StoreOptions {
   /** `postgres://…` selects PostgreSQL; otherwise a SQLite file path, or `:memory:`. */
   url: string;
   poolSize?: number;
+  /**
+   * ROSTER_SQLITE_WRITER (a SQLite file only): `thread` (the default) runs writes on a worker
+   * thread that owns the write connection (sqlite-writer.ts); `main` runs them on this thread on
+   * the one connection, as before that worker: less CPU per write (no message per statement), but
+   * a write that waits for the disk or another process's lock holds the checks meanwhile.
+   */
+  sqliteWriter?: SqliteWriter;
 }
+
+export type SqliteWriter = 'thread' | 'main';
 
 /**
  * How long a request waits for a PostgreSQL connection before it fails (503): during an outage
@@ -88,8 +97,8 @@ export function openStore(options: StoreOptions): Store {
     });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
-  if (options.url !== ':memory:') {
-    openableFile(options.url);
+  if (options.url !== ':memory:') openableFile(options.url);
+  if (options.url !== ':memory:' && (options.sqliteWriter ?? 'thread') === 'thread') {
     // Writes on a worker thread, reads on this one (sqlite-writer.ts): a write that waits for
     // the disk or another process's lock no longer stops the access checks. A failed ROLLBACK
     // is the worker's to judge (it knows whether SQLite still holds a transaction).
@@ -98,7 +107,8 @@ export function openStore(options: StoreOptions): Store {
     });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
-  // An in-memory database cannot be shared by two connections: one, on this thread.
+  // An in-memory database cannot be shared by two connections: one, on this thread (and so does
+  // a file with ROSTER_SQLITE_WRITER=main).
   const database = new SQLite(options.url);
   // WAL, foreign keys, a 5 s busy timeout, NORMAL sync, and 8 MB of page cache (better-sqlite3
   // builds SQLite with 16 MB): decisions are answered from the in-memory index, so the cache
