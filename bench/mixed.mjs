@@ -20,7 +20,7 @@
  * `--clients 20`. BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -82,6 +82,8 @@ async function runStore(dialect, writer) {
   const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-mixed-'));
   let databaseUrl = path.join(work, 'roster.db');
   let dropDatabase = async () => undefined;
+  /** CPU time (ms) of each PostgreSQL backend serving the bench's database, by process ID. */
+  let databaseCpu = async () => new Map();
   if (dialect === 'postgres') {
     const name = `roster_bench_mixed_${process.pid}`;
     const admin = new pg.Client({ connectionString: PG_URL });
@@ -92,7 +94,28 @@ async function runStore(dialect, writer) {
     const url = new URL(PG_URL);
     url.pathname = `/${name}`;
     databaseUrl = url.toString();
+    // PostgreSQL's share of the work: its backends are processes on this machine (when the
+    // server is local; otherwise no figure), their CPU time in /proc (clock ticks, 100 a second).
+    const watcher = new pg.Client({ connectionString: PG_URL });
+    await watcher.connect();
+    databaseCpu = async () => {
+      const { rows } = await watcher.query(
+        'select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+        [name],
+      );
+      const cpu = new Map();
+      for (const { pid } of rows) {
+        try {
+          const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+          cpu.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
+        } catch {
+          // Not on this machine, or the backend just ended.
+        }
+      }
+      return cpu;
+    };
     dropDatabase = async () => {
+      await watcher.end();
       const client = new pg.Client({ connectionString: PG_URL });
       await client.connect();
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -407,12 +430,17 @@ async function runStore(dialect, writer) {
    */
   async function phase(seconds, chooser, rate = 0) {
     const before = await serverStats();
+    const databaseBefore = await databaseCpu();
     const result = await runPhase(seconds, chooser, rate);
     const after = await serverStats();
+    const databaseAfter = await databaseCpu();
+    let databaseMs = 0;
+    for (const [pid, ms] of databaseAfter) databaseMs += ms - (databaseBefore.get(pid) ?? 0);
     return {
       ...result,
       cpuMsPerRequest: (after.cpuMs - before.cpuMs) / result.total,
       cpuShare: (after.cpuMs - before.cpuMs) / (result.elapsed * 1000),
+      databaseCpuMsPerRequest: databaseAfter.size === 0 ? null : databaseMs / result.total,
       loop: after.loop,
     };
   }
@@ -550,7 +578,7 @@ for (const r of results) {
     ...kindTable(r.mixed),
     '',
     `- throughput per ${r.mixed.bucketS} s (requests/s): ${r.mixed.buckets.map((b) => b.perSecond.toFixed(0)).join(', ')}`,
-    `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
+    `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
     `- errors: ${r.mixed.errors.length}${r.mixed.errors.length ? ` (first: ${r.mixed.errors[0]})` : ''}`,
     '',
     `- **capacity ${r.mixed.perSecond.toFixed(0)} requests/s** (target ≥ 1,000); check p50 / p99 in closed loops: ${ms(check(r.mixed)?.p50)} / ${ms(check(r.mixed)?.p99)} (target p99 ≤ 5 ms)`,

@@ -82,7 +82,11 @@ async function probeDuringLockedWrite(server: Server, file: string): Promise<boo
     const probe = fetch(`${server.url}/livez`).then((reply) => reply.status);
     const answered = await Promise.race([
       probe.then(() => true),
-      new Promise<false>((resolve) => setTimeout(() => resolve(false), 1_000)),
+      new Promise<false>((resolve) =>
+        setTimeout(() => {
+          resolve(false);
+        }, 1_000),
+      ),
     ]);
     const answeredBeforeWrite = answered && !writeSettled;
     other.prepare('COMMIT').run();
