@@ -28,7 +28,6 @@ import {
   type Dialect,
   type Driver,
   type QueryResult,
-  type TransactionSettings,
 } from 'kysely';
 
 /** The pragmas both connections of a file database run (connect.ts explains the values). */
@@ -236,25 +235,11 @@ class SplitConnection implements DatabaseConnection {
   inTransaction = false;
   /** BEGIN not sent yet: it goes with the transaction's first statement. */
   beginPending = false;
-  /** The transaction asked for an isolation level (a snapshot): all of it runs on the writer. */
-  snapshot = false;
   constructor(private readonly driver: SqliteSplitDriver) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const { sql, parameters } = compiled;
     if (this.inTransaction) {
-      if (this.beginPending && !this.snapshot) {
-        // Until a transaction's first write, its reads run here, on the reader: each is a
-        // message to the writer thread and back otherwise (~23 µs of CPU), and most writes read
-        // first (the target, its workspace's roles...). They see what the writer would: this
-        // transaction holds the write lock, so no write of this process can commit meanwhile;
-        // only another process's (a CLI on the same file) could, and then the transaction reads
-        // committed data as on PostgreSQL (READ COMMITTED), which every service is written for.
-        // A transaction that asked for an isolation level wants one snapshot: it stays whole on
-        // the writer (the access snapshot, a large read, off this thread too).
-        const statement = this.driver.readerStatement(sql);
-        if (statement.readonly) return { rows: statement.all(...parameters) as R[] };
-      }
       const begin = this.beginPending;
       this.beginPending = false;
       return toResult(await this.driver.writer.send({ sql, parameters, begin })) as QueryResult<R>;
@@ -314,15 +299,11 @@ class SqliteSplitDriver implements Driver {
     return Promise.resolve(new SplitConnection(this));
   }
 
-  async beginTransaction(
-    connection: DatabaseConnection,
-    settings: TransactionSettings,
-  ): Promise<void> {
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await this.lock.lock();
     const opened = split(connection);
     opened.inTransaction = true;
     opened.beginPending = true;
-    opened.snapshot = settings.isolationLevel !== undefined;
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {

@@ -109,17 +109,13 @@ export function createSnapshotService(deps: { db: Db; dialect: Dialect; clock: C
     changes(ctx: RequestContext, ids: readonly number[]): Promise<AccessSnapshotChanges> {
       return readChanges(deps.db, ctx, ids);
     },
-    /**
-     * Read in one transaction (repeatable read), so the rows agree with each other: PostgreSQL's
-     * isolation level; on SQLite a transaction is a snapshot, and asking for the level keeps it
-     * whole on the writer connection (storage/sqlite-writer.ts).
-     */
+    /** Read in one transaction (repeatable read on PostgreSQL), so the rows agree with each other. */
     snapshot(ctx: RequestContext): Promise<AccessSnapshot> {
       const generatedAt = isoNow(deps.clock);
-      return deps.db
-        .transaction()
-        .setIsolationLevel('repeatable read')
-        .execute((trx) => readSnapshot(trx, ctx, generatedAt));
+      const transaction = deps.db.transaction();
+      return (
+        deps.dialect === 'postgres' ? transaction.setIsolationLevel('repeatable read') : transaction
+      ).execute((trx) => readSnapshot(trx, ctx, generatedAt));
     },
   };
 }
