@@ -1,6 +1,7 @@
 /**
  * The server for `npm run bench:mixed` (bench/mixed.mjs), in its own process: a fresh database
- * (SQLite file or PostgreSQL URL), migrated, the default workspace with a known admin token,
+ * (SQLite file, its writes on the writer thread or the main thread: ROSTER_SQLITE_WRITER, the
+ * fourth argument; or a PostgreSQL URL), migrated, the default workspace with a known admin token,
  * listening on 127.0.0.1. On request it reports its CPU time and how long its event loop was held
  * (perf_hooks.monitorEventLoopDelay: the delay a timer saw, i.e. how long a check arriving at that
  * moment waited before the server could even read it), then resets the histogram.
@@ -11,7 +12,7 @@ import { buildApp } from '../packages/server/dist/app.js';
 import { loadConfig } from '../packages/server/dist/config.js';
 import { migrateToLatest, openStore } from '../packages/server/dist/storage/connect.js';
 
-const [databaseUrl, token, dataDir] = process.argv.slice(2);
+const [databaseUrl, token, dataDir, writer = 'thread'] = process.argv.slice(2);
 const config = loadConfig({
   PORT: '0',
   ROSTER_DATA_DIR: dataDir,
@@ -19,8 +20,9 @@ const config = loadConfig({
   ROSTER_ADMIN_TOKEN: token,
   ROSTER_RATE_LIMIT_PER_MINUTE: '0',
   ROSTER_PUBLIC_URL: 'http://127.0.0.1',
+  ROSTER_SQLITE_WRITER: writer,
 });
-const store = openStore({ url: config.databaseUrl });
+const store = openStore({ url: config.databaseUrl, sqliteWriter: config.sqliteWriter });
 await migrateToLatest(store);
 const { app, services } = await buildApp({ store, config, logger: false });
 await services.workspaces.ensureDefaultWorkspace(config.adminToken);

@@ -125,6 +125,32 @@ describe('roster on the database', { timeout: 300_000 }, () => {
     expect(JSON.stringify(events[0])).toContain('roster CLI');
   });
 
+  it.skipIf(testDialect === 'sqlite')(
+    'a rotation by the CLI reaches a server that does not poll the change log (PostgreSQL: the log notifies)',
+    async () => {
+      // With the poll off, a server learns of another process's write only from the NOTIFY the
+      // audit event's insert queues (migration 0023); the CLI is no request of a server's.
+      const quiet = await serve({ ...env, ROSTER_CHANGE_POLL_MS: '0' });
+      try {
+        const created = await roster(['clients', 'create', '--name', 'quiet'], env);
+        expect(created.code).toBe(0);
+        const token = created.stdout.trim();
+        const id = /API client (\d+)/.exec(created.stderr)?.[1] ?? '';
+        expect((await api(quiet.url, '/api/members', token)).status).toBe(200);
+        const rotated = await roster(['clients', 'rotate', id], env);
+        expect(rotated.code).toBe(0);
+        const started = Date.now();
+        await eventually(
+          async () => (await api(quiet.url, '/api/members', token)).status === 401,
+          'the old token to be refused without the poll',
+        );
+        expect(Date.now() - started).toBeLessThan(2_000);
+      } finally {
+        await quiet.stop();
+      }
+    },
+  );
+
   it('refuses bad client input with clear errors', async () => {
     const notNumber = await roster(['clients', 'rotate', 'abc'], env);
     expect(notNumber).toMatchObject({ code: 2 });

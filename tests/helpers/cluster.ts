@@ -149,7 +149,11 @@ async function startInstance(
     ROSTER_PUBLIC_URL: 'http://roster.test',
     ...env,
   });
-  const store = openStore({ url: config.databaseUrl, poolSize: 4 });
+  const store = openStore({
+    url: config.databaseUrl,
+    poolSize: 4,
+    sqliteWriter: config.sqliteWriter,
+  });
   // Instances start one after the other: only the first migrates and creates the workspace.
   if (first) await migrateToLatest(store);
   const clock = new TestClock();

@@ -50,7 +50,11 @@ const CLI_ACTOR = { type: 'system', id: 'cli', name: 'roster CLI' } as const;
 async function withStore<T>(work: (store: Store, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const { migrateToLatest, openStore } = await storage();
-  const store = openStore({ url: config.databaseUrl, poolSize: 2 });
+  const store = openStore({
+    url: config.databaseUrl,
+    poolSize: 2,
+    sqliteWriter: config.sqliteWriter,
+  });
   try {
     await migrateToLatest(store);
     return await work(store, config);

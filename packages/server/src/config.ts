@@ -21,6 +21,8 @@ export interface Config {
   dataDir: string;
   /** `postgres://…`, or the SQLite file path. */
   databaseUrl: string;
+  /** ROSTER_SQLITE_WRITER: where a SQLite file's writes run (storage/connect.ts). */
+  sqliteWriter: 'thread' | 'main';
   publicUrl: string;
   adminToken: string | undefined;
   platformToken: string | undefined;
@@ -296,6 +298,13 @@ function clusterConfig(
   };
 }
 
+function sqliteWriter(env: NodeJS.ProcessEnv): 'thread' | 'main' {
+  const value = optional(env.ROSTER_SQLITE_WRITER)?.trim() ?? 'thread';
+  if (value !== 'thread' && value !== 'main')
+    throw new Error(`ROSTER_SQLITE_WRITER must be "thread" or "main", got "${value}"`);
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const host = optional(env.HOST) ?? '127.0.0.1';
@@ -321,6 +330,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host,
     dataDir,
     databaseUrl,
+    sqliteWriter: sqliteWriter(env),
     publicUrl,
     adminToken,
     platformToken,

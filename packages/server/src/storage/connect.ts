@@ -34,7 +34,16 @@ export interface StoreOptions {
   /** `postgres://…` selects PostgreSQL; otherwise a SQLite file path, or `:memory:`. */
   url: string;
   poolSize?: number;
+  /**
+   * ROSTER_SQLITE_WRITER (a SQLite file only): `thread` (the default) runs writes on a worker
+   * thread that owns the write connection (sqlite-writer.ts); `main` runs them on this thread on
+   * the one connection, as before that worker: less CPU per write (no message per statement), but
+   * a write that waits for the disk or another process's lock holds the checks meanwhile.
+   */
+  sqliteWriter?: SqliteWriter;
 }
+
+export type SqliteWriter = 'thread' | 'main';
 
 /**
  * How long a request waits for a PostgreSQL connection before it fails (503): during an outage
@@ -61,6 +70,7 @@ export function openStore(options: StoreOptions): Store {
     // Timestamps and JSON are stored as text (see database.ts), and COUNT(*) is cast to integer
     // in queries, so no pg type parser needs changing.
     const pool = new pg.Pool({
+      Client: PreparingClient,
       connectionString: options.url,
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
@@ -88,8 +98,8 @@ export function openStore(options: StoreOptions): Store {
     });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
-  if (options.url !== ':memory:') {
-    openableFile(options.url);
+  if (options.url !== ':memory:') openableFile(options.url);
+  if (options.url !== ':memory:' && (options.sqliteWriter ?? 'thread') === 'thread') {
     // Writes on a worker thread, reads on this one (sqlite-writer.ts): a write that waits for
     // the disk or another process's lock no longer stops the access checks. A failed ROLLBACK
     // is the worker's to judge (it knows whether SQLite still holds a transaction).
@@ -98,7 +108,8 @@ export function openStore(options: StoreOptions): Store {
     });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
-  // An in-memory database cannot be shared by two connections: one, on this thread.
+  // An in-memory database cannot be shared by two connections: one, on this thread (and so does
+  // a file with ROSTER_SQLITE_WRITER=main).
   const database = new SQLite(options.url);
   // WAL, foreign keys, a 5 s busy timeout, NORMAL sync, and 8 MB of page cache (better-sqlite3
   // builds SQLite with 16 MB): decisions are answered from the in-memory index, so the cache
@@ -116,6 +127,74 @@ export function openStore(options: StoreOptions): Store {
     ),
   });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/** How many distinct statement texts get a prepared statement on each PostgreSQL connection. */
+export const POSTGRES_PREPARED_STATEMENTS = 1_000;
+const statementNames = new Map<string, string>();
+let statementGeneration = 0;
+
+/**
+ * The name a statement text is prepared under, or undefined for one that is not worth it (or
+ * must not be): only reads and writes with parameters, Kysely's compiled shapes, whose texts are
+ * few; never DDL. Any DDL (a migration, in this process or another) may change what a prepared
+ * statement returns ("cached plan must not change result type"): after one, or that error,
+ * statements are named afresh, so each connection prepares them again.
+ */
+function statementName(text: string): string | undefined {
+  const cached = statementNames.get(text);
+  if (cached !== undefined) return cached;
+  if (!/^\s*(select|insert|update|delete|with)\b/i.test(text)) {
+    if (/^\s*(create|alter|drop)\b/i.test(text)) forgetStatementNames();
+    return undefined;
+  }
+  if (statementNames.size >= POSTGRES_PREPARED_STATEMENTS) return undefined;
+  const name = `roster_${statementGeneration}_${statementNames.size}`;
+  statementNames.set(text, name);
+  return name;
+}
+
+function forgetStatementNames(): void {
+  statementNames.clear();
+  statementGeneration += 1;
+}
+
+/**
+ * A pg client that runs Kysely's parameterised statements as named prepared statements: PostgreSQL
+ * then parses and plans each text once per connection instead of on every call (Kysely's driver
+ * sends every query unnamed, which PostgreSQL parses, plans and describes anew each time; under
+ * the mixed load a write request sends ten to twenty of them). The plan is PostgreSQL's generic
+ * or custom choice as for any prepared statement.
+ */
+class PreparingClient extends pg.Client {
+  // pg's query() has many overloads (callbacks, config objects, cursors); only the form Kysely
+  // uses, (text, values) with no callback, is changed, and the rest passes through as it came.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+  override query(...args: any[]): any {
+    const [text, values] = args as [unknown, unknown];
+    if (
+      typeof text === 'string' &&
+      Array.isArray(values) &&
+      values.length > 0 &&
+      args.length === 2
+    ) {
+      const name = statementName(text);
+      if (name !== undefined) {
+        const result = super.query({ text, values, name }) as Promise<pg.QueryResult>;
+        return result.catch((error: unknown) => {
+          if (
+            typeof error === 'object' &&
+            error !== null &&
+            (error as { code?: unknown }).code === '0A000'
+          )
+            forgetStatementNames();
+          throw error;
+        });
+      }
+    }
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- passed on as received
+    return super.query(...(args as [any]));
+  }
 }
 
 /**

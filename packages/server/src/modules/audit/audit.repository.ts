@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { ListAuditEventsQuery } from '@roster/contracts';
 import type { Database, Executor, Row } from '../../storage/database.js';
 import { toJson } from '../../storage/json.js';
@@ -72,27 +72,26 @@ function nameInSnapshot(snapshot: unknown): string | undefined {
   return undefined;
 }
 
-/** The target's name at write time: given, in the snapshot after the change, on its row, or before. */
-async function targetNameOf(db: Executor, entry: AuditEntry): Promise<string | null> {
+/**
+ * The target's name at write time: given, in the snapshot after the change, on its row, or before.
+ * The row is read by the insert itself (a subquery in its VALUES), not by a statement of its own:
+ * one round trip to the database fewer per write.
+ */
+function targetNameOf(entry: AuditEntry): string | null | RawBuilder<string | null> {
   if (entry.targetName !== undefined) return entry.targetName;
   const fromAfter = nameInSnapshot(entry.after);
   if (fromAfter !== undefined) return fromAfter;
+  const fromBefore = nameInSnapshot(entry.before) ?? null;
   const source = NAMED_TARGETS[entry.targetType];
   if (source !== undefined && entry.targetId !== null) {
     const id = source.numericId ? Number(entry.targetId) : String(entry.targetId);
-    if (!source.numericId || Number.isSafeInteger(id)) {
-      // Every table listed has `id`, `workspace_id` and `name`; Kysely cannot type a table
-      // chosen at run time, hence the narrowing to one of them.
-      const row = await db
-        .selectFrom(source.table as 'end_users')
-        .select('name')
-        .where('workspace_id', '=', entry.workspaceId)
-        .where('id', '=', id as number)
-        .executeTakeFirst();
-      if (row !== undefined) return row.name;
-    }
+    // Every table listed has `id`, `workspace_id` and `name`.
+    if (!source.numericId || Number.isSafeInteger(id))
+      return sql<
+        string | null
+      >`coalesce((select name from ${sql.table(source.table)} where workspace_id = ${entry.workspaceId} and id = ${id}), ${fromBefore})`;
   }
-  return nameInSnapshot(entry.before) ?? null;
+  return fromBefore;
 }
 
 /**
@@ -111,7 +110,7 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
       action: entry.action,
       target_type: entry.targetType,
       target_id: entry.targetId === null ? null : String(entry.targetId),
-      target_name: await targetNameOf(db, entry),
+      target_name: targetNameOf(entry),
       before_json: entry.before === undefined ? null : toJson(entry.before),
       after_json: entry.after === undefined ? null : toJson(entry.after),
       created_at: entry.createdAt,
@@ -122,15 +121,27 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
         conflict.column('decision_id').where('decision_id', 'is not', null).doNothing(),
       ),
     )
-    .returning('id')
+    // Whether the workspace has an enabled webhook, asked by the insert too (a subquery in its
+    // RETURNING): most have none, and then the write needs no statement for webhooks at all.
+    .returning((eb) => [
+      'id',
+      eb
+        .selectFrom('webhooks')
+        .select(sql<number>`1`.as('one'))
+        .where('workspace_id', '=', entry.workspaceId)
+        .where('enabled', '=', 1)
+        .limit(1)
+        .as('webhooks'),
+    ])
     .executeTakeFirst();
   if (inserted === undefined) return false;
   // In the same transaction: the event's webhook deliveries (webhook-outbox.ts).
-  await enqueueWebhookDeliveries(db, {
-    id: inserted.id,
-    workspaceId: entry.workspaceId,
-    action: entry.action,
-  });
+  if (inserted.webhooks !== null)
+    await enqueueWebhookDeliveries(db, {
+      id: inserted.id,
+      workspaceId: entry.workspaceId,
+      action: entry.action,
+    });
   // The request that recorded it syncs the access index before answering (app.ts).
   noteChangeRecorded();
   return true;

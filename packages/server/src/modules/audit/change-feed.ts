@@ -11,7 +11,6 @@
  * depends on the feed and never the feed on a subscriber.
  */
 import pg from 'pg';
-import { sql } from 'kysely';
 import type { Db, Dialect } from '../../storage/database.js';
 import {
   findChangeEvents,
@@ -76,6 +75,7 @@ export interface FeedLog {
   warn(details: object, message: string): void;
 }
 
+/** The channel migration 0023's trigger notifies on (it spells the name out: keep them equal). */
 export const CHANGE_CHANNEL = 'roster_changes';
 /** How long an ID skipped by the change log stays on the watch list (see sync). */
 const MISSING_ID_TTL_MS = 60_000;
@@ -135,11 +135,12 @@ export class ChangeFeed implements ChangeSubscriptions {
 
   /**
    * Runs after every request that recorded a change: the subscribers apply it before the
-   * response goes out (the writer's next check sees the write), and other instances hear of it.
+   * response goes out (the writer's next check sees the write). Other instances hear of it from
+   * the database: on PostgreSQL inserting an audit event queues a NOTIFY that its COMMIT sends
+   * (migration 0023), so the write itself needs no round trip for it.
    */
   async afterWrite(): Promise<void> {
     await this.sync();
-    await this.notifyOthers();
   }
 
   /**
@@ -256,12 +257,6 @@ export class ChangeFeed implements ChangeSubscriptions {
   /** Reports the LISTEN connection's losses and recoveries to the server's logger. */
   useLog(log: FeedLog): void {
     this.log = log;
-  }
-
-  /** Tells the other instances to sync (PostgreSQL only). Called after a local write. */
-  async notifyOthers(): Promise<void> {
-    if (this.options.dialect !== 'postgres') return;
-    await sql`select pg_notify(${CHANGE_CHANNEL}, '')`.execute(this.options.db);
   }
 
   async stop(): Promise<void> {

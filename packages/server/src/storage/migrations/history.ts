@@ -23,6 +23,7 @@ import { approvalFlowsMigration } from './0015-approval-flows.js';
 import { webhooksMigration } from './0016-webhooks.js';
 import { oauthMigration } from './0019-oauth.js';
 import { clusterInstancesMigration } from './0020-cluster-instances.js';
+import { changeNotifyTriggerMigration } from './0023-change-notify-trigger.js';
 import { decisionIdsMigration } from './0025-decision-ids.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
@@ -44,6 +45,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0016-webhooks', webhooksMigration],
   ['0019-oauth', oauthMigration],
   ['0020-cluster-instances', clusterInstancesMigration],
+  ['0023-change-notify-trigger', changeNotifyTriggerMigration],
   ['0025-decision-ids', decisionIdsMigration],
 ];
 
