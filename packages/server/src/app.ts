@@ -4,7 +4,6 @@
  */
 import { createServer } from 'node:http';
 import Fastify, {
-  type FastifyBaseLogger,
   type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
@@ -388,19 +387,17 @@ export async function buildApp(deps: AppDeps) {
   const services = withConsole(deps, createServices(deps));
   // The gateway's tools/call fast path is served below Fastify, on the Node server's requests
   // (modules/gateway/gateway.lean.ts); everything else goes to Fastify's handler.
-  let appLog: FastifyBaseLogger | undefined;
   const leanGateway = createLeanGateway({
     gateway: services.gateway,
     authenticate: services.gatewayAuth,
     bodyLimit: BODY_LIMIT_BYTES,
     metrics: services.metrics,
     afterWrite: () => services.changeFeed.afterWrite(),
-    log: () => appLog,
   });
   const app: Api = Fastify({
     serverFactory: (handler, options) => {
       const server = createServer((req, res) => {
-        leanGateway(req, res, handler);
+        leanGateway.handle(req, res, handler);
       });
       // What Fastify sets on the server it creates itself (its options, defaults filled in).
       const timeouts = options as {
@@ -423,7 +420,7 @@ export async function buildApp(deps: AppDeps) {
     // carries it as `reqId`, and the answer names it (onRequest below).
     genReqId: (request) => requestIdOf(request.headers),
   }).withTypeProvider<TypeBoxTypeProvider>();
-  appLog = app.log;
+  leanGateway.useLog(app.log);
 
   // Fastify's JSON parser (prototype poisoning refused, its defaults) behind a nesting limit.
   app.removeContentTypeParser('application/json');

@@ -36,9 +36,10 @@ export function createLeanGateway(deps: {
   metrics: { request(method: string, route: string, status: number, seconds: number): void };
   /** After a request that recorded a change: the index sync (as the app's onSend hook does). */
   afterWrite: () => Promise<void>;
-  /** Fastify's logger, once the app is built (undefined: no request logs). */
-  log: () => FastifyBaseLogger | undefined;
 }) {
+  /** Fastify's logger, once the app is built (useLog). */
+  let log: FastifyBaseLogger | undefined;
+
   function readBody(req: IncomingMessage): Promise<ReadBody> {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -98,11 +99,13 @@ export function createLeanGateway(deps: {
       return;
     }
     const id = requestIdOf(req.headers);
-    const log = deps.log();
     // pino's isLevelEnabled; Fastify's logger when logging is off has none (and logs nothing).
     const enabled = (log as { isLevelEnabled?: (level: string) => boolean } | undefined)
       ?.isLevelEnabled;
-    const reqLog = log !== undefined && enabled?.call(log, 'info') === true ? log.child({ reqId: id }) : undefined;
+    const reqLog =
+      log !== undefined && enabled?.call(log, 'info') === true
+        ? log.child({ reqId: id })
+        : undefined;
     reqLog?.info(
       {
         req: {
@@ -153,7 +156,7 @@ export function createLeanGateway(deps: {
   }
 
   /** The server's request listener: the fast path, or Fastify's own handler. */
-  return function handle(req: IncomingMessage, res: ServerResponse, fastify: NodeHandler): void {
+  function handle(req: IncomingMessage, res: ServerResponse, fastify: NodeHandler): void {
     const url = req.url;
     if (req.method !== 'POST' || url === undefined || !url.startsWith('/mcp/')) {
       fastify(req, res);
@@ -175,7 +178,7 @@ export function createLeanGateway(deps: {
       return;
     }
     serve(req, res, featureId, fastify).catch((error: unknown) => {
-      deps.log()?.error({ err: error }, 'MCP gateway: request failed');
+      log?.error({ err: error }, 'MCP gateway: request failed');
       if (!res.headersSent) {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(
@@ -187,6 +190,14 @@ export function createLeanGateway(deps: {
         );
       } else res.destroy();
     });
+  }
+
+  return {
+    handle,
+    /** Request logs go to the app's logger (Fastify's, created after this). */
+    useLog(logger: FastifyBaseLogger): void {
+      log = logger;
+    },
   };
 }
 export type LeanGateway = ReturnType<typeof createLeanGateway>;
