@@ -7,7 +7,10 @@
  * Two paths. The fast path: a single, well-formed JSON-RPC `tools/call` request with the headers
  * the SDK's transport requires (checked as it checks them, the message with the SDK's own
  * schemas) is answered here as JSON, without the SDK's Node↔Web conversion, web streams and
- * per-request Server (docs/performance.md, "MCP gateway"). Everything else (initialize, lists,
+ * per-request Server (docs/performance.md, "MCP gateway"). On the app's server such a call is
+ * answered before it reaches Fastify (gateway.lean.ts, with the same `fastToolCall`); this route
+ * answers it for requests Fastify gets directly (inject, and what the lean path hands over).
+ * Everything else (initialize, lists,
  * notifications, resources, prompts, batches, pings, tasks, unusual headers and every malformed
  * message) goes to the SDK's transport as before, with the body parsed here once
  * (`handleRequest(req, res, parsedBody)`); a body that is not JSON or is over the limit is handed
