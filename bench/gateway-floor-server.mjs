@@ -1,25 +1,24 @@
 /**
- * The floor of `npm run bench:gateway` (BENCH_FLOOR=1): a bare Fastify reverse proxy that passes
+ * The floors of `npm run bench:gateway`. Argument `fastify` (the default): a bare Fastify reverse proxy that passes
  * MCP requests to the upstream over an undici keep-alive pool, reading and JSON-parsing the body
  * and re-serialising it as the gateway does, with no authentication, decision, recording, hooks or
  * metrics. Its CPU per call is what Fastify + undici + JSON cost on this machine: the part of the
- * gateway's CPU that no change inside Roster's own code can remove.
+ * gateway's CPU that no change inside Roster's own code can remove. Argument `node`: the same proxy
+ * on a bare node:http server (no Fastify): what Node's HTTP stack + undici + JSON cost alone.
  */
+import { createServer } from 'node:http';
 import process from 'node:process';
 import Fastify from 'fastify';
 import { Agent } from 'undici';
 
 const upstream = new URL(process.argv[2]);
+const kind = process.argv[3] ?? 'fastify';
 const http = new Agent({ keepAliveTimeout: 60_000 });
-const app = Fastify({ logger: false });
-app.removeAllContentTypeParsers();
-app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-  done(null, body);
-});
-app.post('/mcp', async (request, reply) => {
-  const message = JSON.parse(request.body);
-  const headers = { 'content-type': 'application/json', accept: request.headers.accept };
-  const version = request.headers['mcp-protocol-version'];
+
+/** One MCP request proxied: the answer's status, content type and body. */
+async function proxy(body, accept, version) {
+  const message = JSON.parse(body);
+  const headers = { 'content-type': 'application/json', accept };
   if (version !== undefined) headers['mcp-protocol-version'] = version;
   const response = await http.request({
     origin: upstream.origin,
@@ -28,27 +27,82 @@ app.post('/mcp', async (request, reply) => {
     headers,
     body: JSON.stringify(message),
   });
-  const type = response.headers['content-type'];
   if (response.statusCode === 202) {
     await response.body.dump();
-    return reply.status(202).send();
+    return { status: 202 };
   }
   const answer = await response.body.json();
-  return reply
-    .status(response.statusCode)
-    .header('content-type', type)
-    .send(JSON.stringify(answer));
-});
-app.route({
-  method: ['GET', 'DELETE'],
-  url: '/mcp',
-  handler: (_q, reply) => reply.status(405).send(),
-});
-await app.listen({ port: 0, host: '127.0.0.1' });
-process.send({ type: 'ready', port: app.server.address().port });
-process.on('message', (m) => {
-  if (m.type === 'cpu') process.send({ type: 'cpu', usage: process.cpuUsage() });
-});
-process.on('disconnect', () => {
-  void app.close().then(() => process.exit(0));
-});
+  return {
+    status: response.statusCode,
+    type: response.headers['content-type'],
+    body: JSON.stringify(answer),
+  };
+}
+
+if (kind === 'node') {
+  const server = createServer((req, res) => {
+    if (req.method !== 'POST') {
+      res.writeHead(405).end();
+      return;
+    }
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      proxy(
+        Buffer.concat(chunks).toString('utf8'),
+        req.headers.accept,
+        req.headers['mcp-protocol-version'],
+      ).then(
+        (answer) => {
+          if (answer.body === undefined) res.writeHead(answer.status).end();
+          else
+            res
+              .writeHead(answer.status, {
+                'content-type': answer.type,
+                'content-length': Buffer.byteLength(answer.body),
+              })
+              .end(answer.body);
+        },
+        () => res.writeHead(502).end(),
+      );
+    });
+  });
+  server.keepAliveTimeout = 72_000;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.send({ type: 'ready', port: server.address().port });
+  process.on('message', (m) => {
+    if (m.type === 'cpu') process.send({ type: 'cpu', usage: process.cpuUsage() });
+  });
+  process.on('disconnect', () => {
+    server.close();
+    process.exit(0);
+  });
+} else {
+  const app = Fastify({ logger: false });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, body);
+  });
+  app.post('/mcp', async (request, reply) => {
+    const answer = await proxy(
+      request.body,
+      request.headers.accept,
+      request.headers['mcp-protocol-version'],
+    );
+    if (answer.body === undefined) return reply.status(answer.status).send();
+    return reply.status(answer.status).header('content-type', answer.type).send(answer.body);
+  });
+  app.route({
+    method: ['GET', 'DELETE'],
+    url: '/mcp',
+    handler: (_q, reply) => reply.status(405).send(),
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  process.send({ type: 'ready', port: app.server.address().port });
+  process.on('message', (m) => {
+    if (m.type === 'cpu') process.send({ type: 'cpu', usage: process.cpuUsage() });
+  });
+  process.on('disconnect', () => {
+    void app.close().then(() => process.exit(0));
+  });
+}

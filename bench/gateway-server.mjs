@@ -5,6 +5,7 @@
  * Arguments: database URL (a SQLite file or postgres://), data directory, `first` (migrate and
  * create the default workspace) or `next`.
  */
+import { createServer } from 'node:http';
 import process from 'node:process';
 import { buildApp } from '../packages/server/dist/app.js';
 import { loadConfig } from '../packages/server/dist/config.js';
@@ -26,7 +27,16 @@ if (role === 'first') await migrateToLatest(store);
 const { app, services } = await buildApp({ store, config, logger: false });
 if (role === 'first') await services.workspaces.ensureDefaultWorkspace(config.adminToken);
 await app.listen({ port: 0, host: '127.0.0.1' });
-process.send({ type: 'ready', port: app.server.address().port });
+// The same app on a second port with Fastify's router only (no lean path in front): the gateway
+// as it answered tools/call before the lean path, for the back-to-back comparison.
+const viaFastify = createServer((req, res) => app.routing(req, res));
+viaFastify.keepAliveTimeout = 72_000;
+await new Promise((resolve) => viaFastify.listen(0, '127.0.0.1', resolve));
+process.send({
+  type: 'ready',
+  port: app.server.address().port,
+  fastifyPort: viaFastify.address().port,
+});
 // BENCH_PROF=dir: a CPU profile of the measured calls only (between the parent's cpu readings).
 let profiler;
 if (process.env.BENCH_PROF) {
@@ -52,6 +62,7 @@ process.on('message', (m) => {
   if (m.type === 'stats') process.send({ type: 'stats', toolCalls: services.toolCalls.stats });
 });
 process.on('disconnect', () => {
+  viaFastify.close();
   void app
     .close()
     .then(() => store.close())

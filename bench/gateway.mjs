@@ -14,6 +14,10 @@
  *     when ROSTER_BENCH_DATABASE_URL names a PostgreSQL server (an admin URL: a throwaway database
  *     is created and dropped), across two instances: locked on A, refused through B.
  *
+ * The same gateway process also answers on a second port through Fastify only (no lean path in
+ * front, gateway-server.mjs), and a bare node:http + undici proxy is measured too: back-to-back
+ * figures for what the lean path saves and for what Node's HTTP stack costs by itself.
+ *
  * Results are printed and written to bench/gateway-results.md.
  */
 import { fork } from 'node:child_process';
@@ -53,10 +57,11 @@ function start(script, args) {
     execArgv: [],
   });
   children.push(child);
-  const ready = new Promise((resolve, reject) => {
-    child.on('message', (m) => m.type === 'ready' && resolve(m.port));
+  const readyMessage = new Promise((resolve, reject) => {
+    child.on('message', (m) => m.type === 'ready' && resolve(m));
     child.on('exit', (code) => reject(new Error(`${script} exited ${code}`)));
   });
+  const ready = readyMessage.then((m) => m.port);
   const ask = (type) =>
     new Promise((resolve) => {
       const on = (m) => {
@@ -68,7 +73,7 @@ function start(script, args) {
       child.on('message', on);
       child.send({ type });
     });
-  return { child, ready, cpu: async () => (await ask('cpu')).usage };
+  return { child, ready, readyMessage, cpu: async () => (await ask('cpu')).usage };
 }
 
 function api(origin) {
@@ -219,14 +224,20 @@ try {
   const upstreamPort = await upstream.ready;
   const upstreamUrl = `http://127.0.0.1:${upstreamPort}/mcp`;
   // The floor: a bare Fastify + undici reverse proxy to the same upstream (gateway-floor-server.mjs).
-  const floor = start('gateway-floor-server.mjs', [upstreamUrl]);
+  const floor = start('gateway-floor-server.mjs', [upstreamUrl, 'fastify']);
   const floorUrl = `http://127.0.0.1:${await floor.ready}/mcp`;
+  // The floor below it: the same proxy on a bare node:http server.
+  const nodeFloor = start('gateway-floor-server.mjs', [upstreamUrl, 'node']);
+  const nodeFloorUrl = `http://127.0.0.1:${await nodeFloor.ready}/mcp`;
   const gateway = start('gateway-server.mjs', [path.join(work, 'roster.db'), work, 'first', TOKEN]);
   const origin = `http://127.0.0.1:${await gateway.ready}`;
+  // The same gateway process on a second port, Fastify's router only (the path before the lean one).
+  const viaFastifyOrigin = `http://127.0.0.1:${(await gateway.readyMessage).fastifyPort}`;
   const call = api(origin);
   log('setting up 16 end users, their agents and an MCP server feature …');
   const setup = await setUp(call, upstreamUrl, Math.max(1, ...CONCURRENCY));
   const gatewayUrl = `${origin}/mcp/${setup.featureId}`;
+  const viaFastifyUrl = `${viaFastifyOrigin}/mcp/${setup.featureId}`;
 
   out(`# MCP gateway benchmark`);
   out();
@@ -239,22 +250,34 @@ try {
   );
   out();
   out(
-    '| clients | direct p50 / p99 (ms) | gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct calls/s | gateway calls/s | gateway CPU per call (µs) | calls/s per gateway core | upstream CPU per direct call (µs) | bare Fastify + undici proxy: CPU per call (µs) | load average |',
+    '| clients | direct p50 / p99 (ms) | gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct calls/s | gateway calls/s | gateway CPU per call (µs) | calls/s per gateway core | upstream CPU per direct call (µs) | gateway through Fastify (no lean path): CPU per call (µs) | bare Fastify + undici proxy: CPU per call (µs) | bare node:http + undici proxy: CPU per call (µs) | load average |',
   );
-  out('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  out('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const n of CONCURRENCY) {
     const direct = await Promise.all(Array.from({ length: n }, () => connect(upstreamUrl)));
     const through = await Promise.all(
       setup.agents.slice(0, n).map((a) => connect(gatewayUrl, a.token)),
     );
+    const viaFastify = await Promise.all(
+      setup.agents.slice(0, n).map((a) => connect(viaFastifyUrl, a.token)),
+    );
     const bare = await Promise.all(Array.from({ length: n }, () => connect(floorUrl)));
+    const bareNode = await Promise.all(Array.from({ length: n }, () => connect(nodeFloorUrl)));
     // Warm-up (JIT, connection pools) on every path.
     await drive(direct, 500);
     await drive(bare, 500);
+    await drive(bareNode, 500);
+    await drive(viaFastify, 500);
     await drive(through, 500);
     const floorBefore = await floor.cpu();
     await drive(bare, CALLS);
     const floorCpuUs = (cpuMs(floorBefore, await floor.cpu()) * 1000) / CALLS;
+    const nodeFloorBefore = await nodeFloor.cpu();
+    await drive(bareNode, CALLS);
+    const nodeFloorCpuUs = (cpuMs(nodeFloorBefore, await nodeFloor.cpu()) * 1000) / CALLS;
+    const viaFastifyBefore = await gateway.cpu();
+    await drive(viaFastify, CALLS);
+    const viaFastifyCpuUs = (cpuMs(viaFastifyBefore, await gateway.cpu()) * 1000) / CALLS;
     const upBefore = await upstream.cpu();
     const d = await drive(direct, CALLS);
     const upAfter = await upstream.cpu();
@@ -270,9 +293,11 @@ try {
     const sysPerCallUs = (after.system - before.system) / CALLS;
     const upstreamCpuUs = (cpuMs(upBefore, upAfter) * 1000) / CALLS;
     out(
-      `| ${n} | ${f(dp.p50)} / ${f(dp.p99)} | ${f(gp.p50)} / ${f(gp.p99)} | ${f(gp.p50 - dp.p50)} / ${f(gp.p99 - dp.p99)}${n === 1 ? ` (target ≤ ${TARGET_ADDED_P99_MS})` : ''} | ${Math.round(CALLS / d.seconds)} | ${Math.round(CALLS / g.seconds)} | ${cpuPerCallUs.toFixed(0)} (of which kernel ${sysPerCallUs.toFixed(0)}; target ≤ ${TARGET_CPU_US}) | ${Math.round(1e6 / cpuPerCallUs)} | ${upstreamCpuUs.toFixed(0)} | ${floorCpuUs.toFixed(0)} | ${load()} |`,
+      `| ${n} | ${f(dp.p50)} / ${f(dp.p99)} | ${f(gp.p50)} / ${f(gp.p99)} | ${f(gp.p50 - dp.p50)} / ${f(gp.p99 - dp.p99)}${n === 1 ? ` (target ≤ ${TARGET_ADDED_P99_MS})` : ''} | ${Math.round(CALLS / d.seconds)} | ${Math.round(CALLS / g.seconds)} | ${cpuPerCallUs.toFixed(0)} (of which kernel ${sysPerCallUs.toFixed(0)}; target ≤ ${TARGET_CPU_US}) | ${Math.round(1e6 / cpuPerCallUs)} | ${upstreamCpuUs.toFixed(0)} | ${viaFastifyCpuUs.toFixed(0)} | ${floorCpuUs.toFixed(0)} | ${nodeFloorCpuUs.toFixed(0)} | ${load()} |`,
     );
-    await Promise.all([...direct, ...bare, ...through].map((c) => c.close()));
+    await Promise.all(
+      [...direct, ...bare, ...bareNode, ...viaFastify, ...through].map((c) => c.close()),
+    );
   }
 
   log(`lock-to-stop on one instance, ${TRIALS} trials …`);

@@ -2,6 +2,7 @@
  * buildApp(deps): the whole HTTP application over an opened, migrated store. main.ts starts it;
  * tests build it against a fresh database and talk to it over HTTP.
  */
+import { createServer } from 'node:http';
 import Fastify, {
   type FastifyReply,
   type FastifyRequest,
@@ -30,6 +31,7 @@ import {
 } from './http/validation.js';
 import { apiClientAuth, platformAuth } from './http/auth.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
+import { requestIdOf } from './http/request-id.js';
 import type { Api } from './http/types.js';
 import { createMailer, type Mailer } from './modules/mail/mailer.js';
 import { createApiClientsService } from './modules/api-clients/api-clients.service.js';
@@ -91,12 +93,13 @@ import { registerWebhookRoutes } from './modules/webhooks/webhooks.routes.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { Metrics } from './lib/metrics.js';
 import { findLastEventId } from './modules/audit/audit.repository.js';
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { createAgentsService } from './modules/agents/agents.service.js';
 import { registerAgentRoutes } from './modules/agents/agents.routes.js';
 import { createGatewayAuthenticator } from './modules/gateway/gateway.caller.js';
 import { createGatewayService } from './modules/gateway/gateway.service.js';
 import { registerGatewayRoutes } from './modules/gateway/gateway.routes.js';
+import { createLeanGateway } from './modules/gateway/gateway.lean.js';
 import { ToolCallRecorder } from './modules/gateway/tool-call-recorder.js';
 import { UpstreamPool } from './modules/gateway/upstream-pool.js';
 import { createOauthService } from './modules/oauth/oauth.service.js';
@@ -475,7 +478,31 @@ const buildSerializer: typeof serializerFactory = (externalSchemas, options) => 
 
 export async function buildApp(deps: AppDeps) {
   const services = withConsole(deps, createServices(deps));
+  // The gateway's tools/call fast path is served below Fastify, on the Node server's requests
+  // (modules/gateway/gateway.lean.ts); everything else goes to Fastify's handler.
+  const leanGateway = createLeanGateway({
+    gateway: services.gateway,
+    authenticate: services.gatewayAuth,
+    bodyLimit: BODY_LIMIT_BYTES,
+    metrics: services.metrics,
+    afterWrite: () => services.changeFeed.afterWrite(),
+  });
   const app: Api = Fastify({
+    serverFactory: (handler, options) => {
+      const server = createServer((req, res) => {
+        leanGateway.handle(req, res, handler);
+      });
+      // What Fastify sets on the server it creates itself (its options, defaults filled in).
+      const timeouts = options as {
+        keepAliveTimeout?: number;
+        requestTimeout?: number;
+        connectionTimeout?: number;
+      };
+      server.keepAliveTimeout = timeouts.keepAliveTimeout ?? 72_000;
+      server.requestTimeout = timeouts.requestTimeout ?? 0;
+      server.setTimeout(timeouts.connectionTimeout ?? 0);
+      return server;
+    },
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
     // The client IP (per-IP rate limit, sign-in limiter) comes from X-Forwarded-For only when
@@ -486,13 +513,9 @@ export async function buildApp(deps: AppDeps) {
     },
     // The caller's X-Request-Id when it is a sane token, else a new UUID; every request log line
     // carries it as `reqId`, and the answer names it (onRequest below).
-    genReqId: (request) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given)
-        ? given
-        : randomUUID();
-    },
+    genReqId: (request) => requestIdOf(request.headers),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  leanGateway.useLog(app.log);
 
   // Fastify's JSON parser (prototype poisoning refused, its defaults) behind a nesting limit.
   app.removeContentTypeParser('application/json');

@@ -229,7 +229,9 @@ export function createAgentsService(deps: { db: Db; clock: Clock; changes: Chang
   async function authenticateAgent(token: string): Promise<AgentIdentity | undefined> {
     const hash = hashSecret(token);
     const cached = cache.get(hash);
-    if (cached !== undefined) return secretMatches(token, cached.tokenHash) ? cached : undefined;
+    // Keyed by the token's SHA-256, and filled only after the row's stored hash matched: a hit is
+    // a match (hashing the token again per call to compare would find the same value).
+    if (cached !== undefined) return cached;
     const generation = cache.generation;
     const row = await findAgentByTokenHash(deps.db, hash);
     if (row === undefined || !secretMatches(token, row.token_hash)) return undefined;

@@ -7,7 +7,10 @@
  * Two paths. The fast path: a single, well-formed JSON-RPC `tools/call` request with the headers
  * the SDK's transport requires (checked as it checks them, the message with the SDK's own
  * schemas) is answered here as JSON, without the SDK's Node↔Web conversion, web streams and
- * per-request Server (docs/performance.md, "MCP gateway"). Everything else (initialize, lists,
+ * per-request Server (docs/performance.md, "MCP gateway"). On the app's server such a call is
+ * answered before it reaches Fastify (gateway.lean.ts, with the same `fastToolCall`); this route
+ * answers it for requests Fastify gets directly (inject, and what the lean path hands over).
+ * Everything else (initialize, lists,
  * notifications, resources, prompts, batches, pings, tasks, unusual headers and every malformed
  * message) goes to the SDK's transport as before, with the body parsed here once
  * (`handleRequest(req, res, parsedBody)`); a body that is not JSON or is over the limit is handed
@@ -17,7 +20,7 @@
  * The management API's rate limit does not apply (agents' traffic is tool calls, not
  * administration).
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Type } from 'typebox';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js';
@@ -56,6 +59,19 @@ class RawBody {
   }
 }
 
+/** The bytes the lean path (gateway.lean.ts) read before handing the request to Fastify. */
+const READ_BODY = Symbol('roster.gatewayReadBody');
+
+export interface ReadBody {
+  bytes: Buffer;
+  tooLarge: boolean;
+}
+
+/** Hands the body the lean path read to this route's body parser (the stream is consumed). */
+export function attachReadBody(raw: IncomingMessage, body: ReadBody): void {
+  (raw as { [READ_BODY]?: ReadBody })[READ_BODY] = body;
+}
+
 /** A body that was not parsed (absent, over the limit, or not JSON): the SDK reads it itself. */
 const UNPARSED = Symbol('unparsed');
 
@@ -72,7 +88,7 @@ function parseJson(bytes: Buffer): unknown {
  * Accept, Content-Type and MCP-Protocol-Version checks of the SDK's transport (stateless mode),
  * then the message against the SDK's JSON-RPC and tools/call schemas.
  */
-function fastToolCall(
+export function fastToolCall(
   headers: IncomingHttpHeaders,
   message: unknown,
 ): { id: RequestId; params: CallToolRequest['params'] } | undefined {
@@ -110,7 +126,12 @@ export function registerGatewayRoutes(
 ): void {
   app.removeAllContentTypeParsers();
   // Any content type: the SDK's transport checks it (415) on its path, the fast path checks it.
-  app.addContentTypeParser('*', (_request, payload, done) => {
+  app.addContentTypeParser('*', (request, payload, done) => {
+    const read = (request.raw as { [READ_BODY]?: ReadBody })[READ_BODY];
+    if (read !== undefined) {
+      done(null, new RawBody(read.bytes, read.tooLarge));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;

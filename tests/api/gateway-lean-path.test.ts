@@ -1,0 +1,203 @@
+/**
+ * The gateway's tools/call fast path is served below Fastify (modules/gateway/gateway.lean.ts):
+ * what Fastify's hooks and error handler did for a gateway answer must still happen, and every
+ * request the lean path does not answer must get Fastify's answer as before. Raw HTTP requests
+ * with the headers of a fast-path call: the refusals (401 without a token, an unknown OAuth token's
+ * challenge, 404 for an unknown feature or one without an upstream), the SDK's answers for a wrong
+ * content type, a body that is not JSON and one over the limit, and on an answered call the request
+ * ID, the security headers, the request metrics and the index sync after an approval is opened.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRoster, type Roster } from '../helpers/roster.js';
+import { startUpstream, type Upstream } from '../helpers/mcp-upstream.js';
+
+let roster: Roster;
+let upstream: Upstream;
+let featureId: number;
+/** An MCP server feature without an upstream, which the agent may use. */
+let bareFeatureId: number;
+let token: string;
+
+const call = (id: number | string, name = 'search', args: Record<string, unknown> = { q: 'x' }) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+/** A POST as the SDK's client sends a tools/call (the fast path's headers), overridable. */
+function post(path: string, body: string, headers: Record<string, string | null> = {}) {
+  const all: Record<string, string | null> = {
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    ...headers,
+  };
+  const sent: Record<string, string> = {};
+  for (const [name, value] of Object.entries(all)) if (value !== null) sent[name] = value;
+  return fetch(`${roster.url}${path}`, { method: 'POST', headers: sent, body });
+}
+
+beforeAll(async () => {
+  roster = await startRoster();
+  upstream = await startUpstream();
+  const feature = await roster.post('/api/features', {
+    environment_type: 'dev',
+    kind: 'mcp_server',
+    name: 'Lean path',
+    upstream: { url: upstream.url, headers: { Authorization: 'Bearer lean-upstream' } },
+  });
+  expect(feature.status).toBe(201);
+  featureId = feature.body.data.id as number;
+  const approval = await roster.post('/api/policies', {
+    name: 'Deleting needs approval',
+    environment_type: 'dev',
+    feature_id: featureId,
+    tools: ['delete_repo'],
+    scope: { type: 'all' },
+    effect: 'require_approval',
+  });
+  expect(approval.status).toBe(201);
+  const bare = await roster.post('/api/features', {
+    environment_type: 'dev',
+    kind: 'mcp_server',
+    name: 'No upstream',
+  });
+  expect(bare.status).toBe(201);
+  bareFeatureId = bare.body.data.id as number;
+  const user = await roster.post('/api/end_users', {
+    name: 'Lean user',
+    email: 'lean@gateway.example.com',
+    environment_types: ['dev'],
+  });
+  await roster.post(`/api/features/${featureId}/access`, { end_user_ids: [user.body.data.id] });
+  const agent = await roster.post('/api/agents', {
+    name: 'Lean agent',
+    environment_type: 'dev',
+    end_user_id: user.body.data.id,
+    feature_ids: [featureId, bareFeatureId],
+  });
+  expect(agent.status).toBe(201);
+  token = agent.body.data.token as string;
+});
+
+afterAll(async () => {
+  await roster.close();
+  await upstream.close();
+});
+
+describe('the gateway’s lean path keeps the HTTP layer’s answers', () => {
+  it('answers a tools/call with the request ID, the security headers and the upstream’s result', async () => {
+    const res = await post(`/mcp/${featureId}`, call(7), { 'x-request-id': 'trace-lean.1' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('trace-lean.1');
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(await res.json()).toEqual({
+      jsonrpc: '2.0',
+      id: 7,
+      result: { content: [{ type: 'text', text: 'found 3 tickets for x' }] },
+    });
+    // A request ID that is not a sane token is replaced by a new UUID, as on every route.
+    const odd = await post(`/mcp/${featureId}`, call('s'), { 'x-request-id': 'not sane!' });
+    expect(odd.status).toBe(200);
+    expect(odd.headers.get('x-request-id')).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
+    expect((await odd.json()).id).toBe('s');
+  });
+
+  it('counts answered calls in the request metrics under the gateway’s route', async () => {
+    const count = async () => {
+      const text = await (await fetch(`${roster.url}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('roster_http_requests_total{') &&
+            l.includes('method="POST"') &&
+            l.includes('route="/mcp/:featureId"') &&
+            l.includes('status="200"'),
+        );
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const before = await count();
+    for (let i = 0; i < 3; i++) expect((await post(`/mcp/${featureId}`, call(i))).status).toBe(200);
+    expect(await count()).toBe(before + 3);
+  });
+
+  it('refuses a call without a token with 401 and the MCP authorization challenge', async () => {
+    const res = await post(`/mcp/${featureId}`, call(1), { authorization: null });
+    expect(res.status).toBe(401);
+    // No error code: the request carried no credential at all (RFC 6750).
+    expect(res.headers.get('www-authenticate')).toMatch(
+      new RegExp(
+        `^Bearer realm="roster-mcp", resource_metadata="http[^"]+/\\.well-known/oauth-protected-resource/mcp/${featureId}"$`,
+      ),
+    );
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const body = await res.json();
+    expect(JSON.stringify(body)).toContain('Missing bearer token');
+    expect(upstream.messages.filter((m) => (m as { id?: unknown }).id === 1).length).toBe(0);
+  });
+
+  it('refuses an unknown OAuth access token with 401 and error="invalid_token"', async () => {
+    const res = await post(`/mcp/${featureId}`, call(1), {
+      authorization: 'Bearer not-an-issued-oauth-token',
+    });
+    expect(res.status).toBe(401);
+    const challenge = res.headers.get('www-authenticate') ?? '';
+    expect(challenge).toContain('realm="roster-mcp"');
+    expect(challenge).toContain(`/.well-known/oauth-protected-resource/mcp/${featureId}"`);
+    expect(challenge).toContain('error="invalid_token"');
+    expect(JSON.stringify(await res.json())).toContain('Invalid agent token or OAuth access token');
+  });
+
+  it('answers 404 for an unknown feature and for a feature without an upstream', async () => {
+    const unknown = await post('/mcp/987654', call(1));
+    expect(unknown.status).toBe(404);
+    expect(JSON.stringify(await unknown.json())).toContain('Feature not found');
+    const noUpstream = await post(`/mcp/${bareFeatureId}`, call(1));
+    expect(noUpstream.status).toBe(404);
+    expect((await noUpstream.json()).errors[0].title).toBe(
+      'Feature "No upstream" has no upstream MCP server configured',
+    );
+    // A feature the agent may not use: 403, before its upstream is looked at.
+    const other = await roster.post('/api/features', {
+      environment_type: 'dev',
+      kind: 'mcp_server',
+      name: 'Not the agent’s',
+      upstream: { url: upstream.url },
+    });
+    expect(other.status).toBe(201);
+    const forbidden = await post(`/mcp/${other.body.data.id}`, call(1));
+    expect(forbidden.status).toBe(403);
+    expect(JSON.stringify(await forbidden.json())).toContain('may not use feature');
+  });
+
+  it('hands a wrong content type, a body that is not JSON and one over the limit to the SDK', async () => {
+    const wrongType = await post(`/mcp/${featureId}`, call(1), { 'content-type': 'text/plain' });
+    expect(wrongType.status).toBe(415);
+    expect((await wrongType.json()).error.code).toBe(-32000);
+    const notJson = await post(`/mcp/${featureId}`, '{"jsonrpc": "2.0", "id": 1,');
+    expect(notJson.status).toBe(400);
+    expect((await notJson.json()).error.code).toBe(-32700);
+    const huge = await post(`/mcp/${featureId}`, call(1, 'search', { q: 'x'.repeat(1024 * 1024) }));
+    expect(huge.status).toBe(413);
+    expect((await huge.json()).error.code).toBe(-32000);
+    // The next call on the fast path works.
+    const next = await post(`/mcp/${featureId}`, call(2));
+    expect(next.status).toBe(200);
+    expect((await next.json()).result.content[0].text).toBe('found 3 tickets for x');
+  });
+
+  it('opens an approval request on a require_approval call, visible as soon as the call answers', async () => {
+    const res = await post(`/mcp/${featureId}`, call(3, 'delete_repo', { repo: 'r' }));
+    expect(res.status).toBe(200);
+    const answer = await res.json();
+    expect(answer.result.isError).toBe(true);
+    const opened = /Approval request (\d+) is pending/.exec(answer.result.content[0].text)?.[1];
+    expect(opened).toBeDefined();
+    const listed = await roster.get('/api/approval_requests?status=pending');
+    expect(listed.status).toBe(200);
+    expect(listed.body.data.map((r: { id: number }) => r.id)).toContain(Number(opened));
+  });
+});
