@@ -516,6 +516,10 @@ export async function buildApp(deps: AppDeps) {
     genReqId: (request) => requestIdOf(request.headers),
   }).withTypeProvider<TypeBoxTypeProvider>();
   leanGateway.useLog(app.log);
+  app.addHook('preClose', (done) => {
+    leanGateway.stop();
+    done();
+  });
 
   // Fastify's JSON parser (prototype poisoning refused, its defaults) behind a nesting limit.
   app.removeContentTypeParser('application/json');

@@ -39,6 +39,8 @@ export function createLeanGateway(deps: {
 }) {
   /** Fastify's logger, once the app is built (useLog). */
   let log: FastifyBaseLogger | undefined;
+  /** Set when the app starts closing (stop): from then on Fastify answers everything. */
+  let closing = false;
 
   function readBody(req: IncomingMessage): Promise<ReadBody> {
     return new Promise((resolve, reject) => {
@@ -122,7 +124,7 @@ export function createLeanGateway(deps: {
     const marker = {};
     const answer = await new Promise<Awaited<ReturnType<GatewayService['answerToolCall']>>>(
       (resolve, reject) => {
-        trackChanges(marker, () => {
+        trackChanges(marker, res, () => {
           deps.gateway.answerToolCall(caller, target, call).then(resolve, reject);
         });
       },
@@ -158,7 +160,8 @@ export function createLeanGateway(deps: {
   /** The server's request listener: the fast path, or Fastify's own handler. */
   function handle(req: IncomingMessage, res: ServerResponse, fastify: NodeHandler): void {
     const url = req.url;
-    if (req.method !== 'POST' || url === undefined || !url.startsWith('/mcp/')) {
+    // Once the app is closing, Fastify answers every request (503 while it drains).
+    if (closing || req.method !== 'POST' || url === undefined || !url.startsWith('/mcp/')) {
       fastify(req, res);
       return;
     }
@@ -197,6 +200,10 @@ export function createLeanGateway(deps: {
     /** Request logs go to the app's logger (Fastify's, created after this). */
     useLog(logger: FastifyBaseLogger): void {
       log = logger;
+    },
+    /** The app is closing: hand every request to Fastify (app.ts, preClose). */
+    stop(): void {
+      closing = true;
     },
   };
 }
