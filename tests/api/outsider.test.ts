@@ -261,6 +261,55 @@ describe('the gateway answers malformed MCP traffic with the protocol error or a
   });
 });
 
+describe('the events stream, audit export and probes answer odd requests with a 4xx', () => {
+  it('refuses bad resume positions and odd headers without a 5xx', async () => {
+    const cases: [string, Record<string, string>][] = [
+      ['/api/events/stream', { 'last-event-id': 'abc' }],
+      ['/api/events/stream', { 'last-event-id': '-1' }],
+      ['/api/events/stream', { 'last-event-id': '9'.repeat(400) }],
+      ['/api/events/stream', { 'last-event-id': '1e3' }],
+      ['/api/events/stream?after=1&heartbeat_seconds=0', {}],
+      ['/api/events/stream?after=99999999999', {}],
+      ['/api/audit_events?format=xml', {}],
+      ['/api/audit_events?format=csv&page[size]=0', {}],
+    ];
+    for (const [path, headers] of cases) {
+      const res = await fetch(`${roster.url}${path}`, {
+        headers: { authorization: `Bearer ${roster.adminToken}`, ...headers },
+      });
+      const text = await res.text();
+      expect(
+        res.status,
+        `${path} ${JSON.stringify(headers).slice(0, 80)}: ${text.slice(0, 200)}`,
+      ).toBe(400);
+    }
+    for (const [path, headers] of [
+      ['/metrics', { accept: 'application/openmetrics-text; version=1.0.0' }],
+      ['/metrics', { accept: 'x/y' }],
+      ['/metrics', { authorization: 'Bearer nope' }],
+      ['/readyz', { accept: 'text/html' }],
+      ['/readyz?verbose=%ff', {}],
+    ] as [string, Record<string, string>][]) {
+      const res = await fetch(`${roster.url}${path}`, { headers });
+      expect(res.status, path).toBeLessThan(500);
+    }
+    await alive();
+  });
+
+  it('answers an MCP body over the size limit with a 413 and keeps serving', async () => {
+    const big = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'search', arguments: { q: 'x'.repeat(3 * 1024 * 1024) } },
+    });
+    const res = await mcp(a.feature, a.agent.token, big);
+    await res.text();
+    expect(res.status).toBe(413);
+    await alive();
+  });
+});
+
 describe('the OAuth endpoints and metadata answer garbage with a 4xx', () => {
   const probes: [string, string, string | undefined, Record<string, string>?][] = [
     ['GET', '/.well-known/oauth-protected-resource/mcp/abc', undefined],
