@@ -6,8 +6,16 @@
  * or use workspace A's resources (404); secrets never come back after creation; a limited API
  * client stays within its scope.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PLATFORM_TOKEN, startRoster, type Roster } from '../helpers/roster.js';
+import { buildApp } from '../../packages/server/src/app.js';
+import { loadConfig } from '../../packages/server/src/config.js';
+import { migrateToLatest, openStore } from '../../packages/server/src/storage/connect.js';
+import { ADMIN_TOKEN, PLATFORM_TOKEN, startRoster, type Roster } from '../helpers/roster.js';
+import { createTestDatabase, testDialect } from '../helpers/database.js';
 import { startUpstream, type Upstream } from '../helpers/mcp-upstream.js';
 
 const UPSTREAM_SECRET = 'Bearer upstream-secret-outsider-7c1e';
@@ -630,5 +638,146 @@ describe('a limited API client stays within its scope', () => {
     });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
+  });
+});
+
+describe('secrets at rest and in the logs', () => {
+  it('stores no agent token, webhook secret, OAuth client secret or upstream header value in any table or log line', async () => {
+    const database = await createTestDatabase();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'roster-outsider-'));
+    // A file, not :memory:, so that every table can be read back after the writes.
+    const url = testDialect === 'sqlite' ? path.join(dataDir, 'roster.db') : database.url;
+    const config = loadConfig({
+      PORT: '0',
+      ROSTER_DATABASE_URL: url,
+      ROSTER_DATA_DIR: dataDir,
+      ROSTER_ADMIN_TOKEN: ADMIN_TOKEN,
+      ROSTER_RATE_LIMIT_PER_MINUTE: '0',
+      ROSTER_PUBLIC_URL: 'http://roster.test',
+      ROSTER_WEBHOOK_ALLOW_PRIVATE: 'true',
+      ROSTER_SECRET_KEY: 'outsider-secret-key-0123456789abcdef',
+    });
+    const store = openStore({ url, poolSize: 2 });
+    await migrateToLatest(store);
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const { app, services } = await buildApp({ store, config, logger: { level: 'debug', stream } });
+    await services.workspaces.ensureDefaultWorkspace(config.adminToken);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const base = `http://127.0.0.1:${address.port}`;
+    const call = async (method: string, route: string, body?: unknown) => {
+      const res = await fetch(`${base}${route}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      // The answers' shapes vary by operation; the test reads a few fields of each.
+      return { status: res.status, body: (await res.json().catch(() => null)) as any };
+    };
+    try {
+      const secrets: string[] = ['Bearer header-secret-at-rest-5d2a', 'second-header-secret-8e1f'];
+      const user = await call('POST', '/api/end_users', {
+        name: 'Rest',
+        email: 'rest@outsider.example.com',
+        environment_types: ['dev'],
+      });
+      const feature = await call('POST', '/api/features', {
+        environment_type: 'dev',
+        kind: 'mcp_server',
+        name: 'At rest MCP',
+        upstream: { url: upstream.url, headers: { Authorization: secrets[0] } },
+      });
+      expect(feature.status).toBe(201);
+      const updated = await call('PUT', `/api/features/${feature.body.data.id}`, {
+        environment_type: 'dev',
+        kind: 'mcp_server',
+        name: 'At rest MCP',
+        upstream: {
+          url: upstream.url,
+          headers: { Authorization: secrets[0], 'X-Key': secrets[1] },
+        },
+      });
+      expect(updated.status).toBe(200);
+      await call('POST', `/api/features/${feature.body.data.id}/access`, {
+        end_user_ids: [user.body.data.id],
+      });
+      const agent = await call('POST', '/api/agents', {
+        name: 'Rest bot',
+        environment_type: 'dev',
+        end_user_id: user.body.data.id,
+        feature_ids: [feature.body.data.id],
+      });
+      expect(agent.status).toBe(201);
+      secrets.push(agent.body.data.token);
+      const rotated = await call('POST', `/api/agents/${agent.body.data.id}/rotate`);
+      secrets.push(rotated.body.data.token);
+      const hook = await call('POST', '/api/webhooks', {
+        url: 'http://127.0.0.1:9/hook',
+        events: ['*'],
+      });
+      expect(hook.status).toBe(201);
+      secrets.push(hook.body.data.secret);
+      const rotatedHook = await call('POST', `/api/webhooks/${hook.body.data.id}/rotate_secret`);
+      secrets.push(rotatedHook.body.data.secret);
+      // A tool call through the gateway with the agent token: it must not be logged or stored.
+      const listed = await fetch(`${base}/mcp/${feature.body.data.id}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${rotated.body.data.token}`, ...MCP_HEADERS },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(listed.status).toBe(200);
+      await listed.text();
+      const registered = await fetch(`${base}/oauth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          client_name: 'Confidential client',
+          redirect_uris: ['http://127.0.0.1:7777/callback'],
+          token_endpoint_auth_method: 'client_secret_basic',
+        }),
+      });
+      const client = (await registered.json()) as Record<string, string>;
+      expect(registered.status, JSON.stringify(client)).toBe(201);
+      secrets.push(client.client_secret as string, client.registration_access_token as string);
+      // The webhook dispatcher and the tool-call recorder write in the background.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+
+      const everything: string[] = [];
+      for (const table of await store.db.introspection.getTables()) {
+        const rows = await store.db
+          .selectFrom(table.name as 'workspaces')
+          .selectAll()
+          .execute();
+        everything.push(`${table.name}: ${JSON.stringify(rows)}`);
+      }
+      const dump = everything.join('\n');
+      const logs = lines.join('');
+      for (const secret of secrets) {
+        expect(secret.length).toBeGreaterThan(16);
+        expect(dump.includes(secret), `a table holds ${secret.slice(0, 12)}…`).toBe(false);
+        expect(
+          dump.includes(secret.slice(-16)),
+          `a table holds the end of ${secret.slice(0, 12)}…`,
+        ).toBe(false);
+        expect(logs.includes(secret.slice(-16)), `a log line holds ${secret.slice(0, 12)}…`).toBe(
+          false,
+        );
+      }
+    } finally {
+      await app.close();
+      await store.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
