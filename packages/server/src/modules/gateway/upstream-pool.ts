@@ -41,6 +41,31 @@ export type UpstreamFailure = 'timeout' | 'unreachable';
  * `message` and `data` of what a handler throws). Not an McpError: that one's message starts with
  * "MCP error <code>: ", which the client would then print twice.
  */
+
+/**
+ * What went wrong with an upstream, for the caller, without any of the upstream's answer: the
+ * SDK's error messages quote the response body (an HTTP error's text, a JSON parse error's
+ * input), and an upstream URL may name an internal HTTP service that is not MCP at all, whose
+ * answer the agent must not read through the gateway. The HTTP status, the content type and the
+ * connection error's code say enough to fix it; the operator reaches the upstream directly.
+ */
+function failureOf(error: unknown): string {
+  if (error instanceof StreamableHTTPError) {
+    const code = error.code ?? -1;
+    if (code > 0) return `it answered HTTP ${String(code)}`;
+    const type = /^Streamable HTTP error: (Unexpected content type: [\w.+/-]{0,100})/.exec(
+      error.message,
+    );
+    return type?.[1] ?? 'it did not answer in MCP';
+  }
+  const cause = (error as { cause?: { code?: unknown } } | null)?.cause;
+  if (typeof cause?.code === 'string' && /^[A-Z_]{1,40}$/.test(cause.code)) {
+    return `connection failed (${cause.code})`;
+  }
+  if (error instanceof SyntaxError) return 'its answer is not JSON';
+  return 'it did not answer in MCP';
+}
+
 export class RpcError extends Error {
   constructor(
     readonly code: number,
@@ -267,10 +292,9 @@ export class UpstreamPool {
         `The upstream MCP server of ${label} did not answer within ${String(this.deps.timeoutMs)} ms`,
       );
     }
-    const cause = error instanceof Error ? error.message.replace(PREFIX, '') : String(error);
     return new UpstreamError(
       'unreachable',
-      `The upstream MCP server of ${label} is unreachable or did not answer in MCP: ${cause.slice(0, 300)}`,
+      `The upstream MCP server of ${label} is unreachable or did not answer in MCP: ${failureOf(error)}`,
     );
   }
 
