@@ -6,6 +6,7 @@
  * or use workspace A's resources (404); secrets never come back after creation; a limited API
  * client stays within its scope.
  */
+import { createServer } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -315,6 +316,58 @@ describe('the events stream, audit export and probes answer odd requests with a 
     await res.text();
     expect(res.status).toBe(413);
     await alive();
+  });
+
+  it('shuts down promptly after refusing an oversized MCP body', async () => {
+    // The refused body was left unread mid-request: the connection never turned idle and the
+    // server's close waited for it forever.
+    const own = await startRoster();
+    try {
+      const user = await own.post('/api/end_users', {
+        name: 'Big',
+        email: 'big@outsider.example.com',
+        environment_types: ['dev'],
+      });
+      const feature = await own.post('/api/features', {
+        environment_type: 'dev',
+        kind: 'mcp_server',
+        name: 'Big MCP',
+        upstream: { url: upstream.url },
+      });
+      await own.post(`/api/features/${feature.body.data.id}/access`, {
+        end_user_ids: [user.body.data.id],
+      });
+      const agent = await own.post('/api/agents', {
+        name: 'Big bot',
+        environment_type: 'dev',
+        end_user_id: user.body.data.id,
+        feature_ids: [feature.body.data.id],
+      });
+      const res = await fetch(`${own.url}/mcp/${feature.body.data.id}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${agent.body.data.token}`, ...MCP_HEADERS },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'x',
+          params: { q: 'x'.repeat(3 << 20) },
+        }),
+      });
+      await res.text();
+      expect(res.status).toBe(413);
+    } finally {
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        own.close().then(() => 'closed'),
+        new Promise((resolve) => {
+          timer = setTimeout(() => {
+            resolve('still open after 10 s');
+          }, 10_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      expect(closed).toBe('closed');
+    }
   });
 });
 
@@ -778,6 +831,84 @@ describe('secrets at rest and in the logs', () => {
       await store.close();
       await database.drop();
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an upstream that is not an MCP server', () => {
+  it('does not hand its answers to the agent (the gateway is no window on internal HTTP services)', async () => {
+    const internal = createServer((request, response) => {
+      request.resume();
+      const status = request.url === '/ok' ? 200 : 500;
+      response.writeHead(status, {
+        'content-type': status === 200 ? 'text/plain' : 'application/json',
+      });
+      response.end('{"AccessKeyId":"ASIAINTERNAL0001","SecretAccessKey":"internal-secret-9f3b"}');
+    });
+    await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
+    const port = (internal.address() as { port: number }).port;
+    try {
+      for (const route of ['/latest/meta-data', '/ok']) {
+        const feature = await roster.post('/api/features', {
+          environment_type: 'dev',
+          kind: 'mcp_server',
+          name: `Internal ${route}`,
+          upstream: { url: `http://127.0.0.1:${port}${route}` },
+        });
+        expect(feature.status).toBe(201);
+        const id = feature.body.data.id as number;
+        await roster.post(`/api/features/${id}/access`, { end_user_ids: [a.endUser] });
+        const agent = await roster.post('/api/agents', {
+          name: `Prober ${route}`,
+          environment_type: 'dev',
+          end_user_id: a.endUser,
+          feature_ids: [id],
+        });
+        for (const message of [
+          { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+          { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'x', arguments: {} } },
+          { jsonrpc: '2.0', id: 3, method: 'resources/list' },
+        ]) {
+          const res = await mcp(id, agent.body.data.token, message);
+          const text = await res.text();
+          expect(res.status, text).toBeLessThan(500);
+          expect(text, `${route} ${message.method}`).toMatch(/upstream/i);
+          expect(text).not.toContain('internal-secret');
+          expect(text).not.toContain('ASIAINTERNAL');
+          // What the caller learns instead: the status, the content type.
+          expect(text).toMatch(
+            route === '/ok' ? /Unexpected content type: text\/plain/ : /answered HTTP 500/,
+          );
+        }
+      }
+      // A port that was just free (fetch refuses well-known ports such as 9 by itself).
+      const gone = createServer();
+      await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+      const gonePort = (gone.address() as { port: number }).port;
+      await new Promise((resolve) => gone.close(resolve));
+      const closed = await roster.post('/api/features', {
+        environment_type: 'dev',
+        kind: 'mcp_server',
+        name: 'Nobody home',
+        upstream: { url: `http://127.0.0.1:${gonePort}/mcp` },
+      });
+      const id = closed.body.data.id as number;
+      await roster.post(`/api/features/${id}/access`, { end_user_ids: [a.endUser] });
+      const agent = await roster.post('/api/agents', {
+        name: 'Prober closed',
+        environment_type: 'dev',
+        end_user_id: a.endUser,
+        feature_ids: [id],
+      });
+      const res = await mcp(id, agent.body.data.token, {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/list',
+      });
+      expect(await res.text()).toContain('connection failed (ECONNREFUSED)');
+    } finally {
+      internal.closeAllConnections();
+      internal.close();
     }
   });
 });

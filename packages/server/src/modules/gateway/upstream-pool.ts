@@ -56,14 +56,20 @@ function failureOf(error: unknown): string {
     const type = /^Streamable HTTP error: (Unexpected content type: [\w.+/-]{0,100})/.exec(
       error.message,
     );
-    return type?.[1] ?? 'it did not answer in MCP';
+    return type?.[1] ?? 'no MCP answer';
   }
-  const cause = (error as { cause?: { code?: unknown } } | null)?.cause;
-  if (typeof cause?.code === 'string' && /^[A-Z_]{1,40}$/.test(cause.code)) {
-    return `connection failed (${cause.code})`;
+  // fetch's "fetch failed" carries the socket error (ECONNREFUSED, …) in its cause chain.
+  let cause: unknown = error;
+  for (let depth = 0; depth < 4 && typeof cause === 'object' && cause !== null; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z_]{1,40}$/.test(code)) {
+      return `connection failed (${code})`;
+    }
+    const inner = cause as { cause?: unknown; errors?: unknown[] };
+    cause = inner.cause ?? inner.errors?.[0];
   }
   if (error instanceof SyntaxError) return 'its answer is not JSON';
-  return 'it did not answer in MCP';
+  return 'no MCP answer';
 }
 
 export class RpcError extends Error {
