@@ -300,21 +300,10 @@ describe('the events stream, audit export and probes answer odd requests with a 
       ['/readyz?verbose=%ff', {}],
     ] as [string, Record<string, string>][]) {
       const res = await fetch(`${roster.url}${path}`, { headers });
+      // Read to the end: an unread answer keeps its connection busy (and the server's close waiting).
+      await res.text();
       expect(res.status, path).toBeLessThan(500);
     }
-    await alive();
-  });
-
-  it('answers an MCP body over the size limit with a 413 and keeps serving', async () => {
-    const big = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name: 'search', arguments: { q: 'x'.repeat(3 * 1024 * 1024) } },
-    });
-    const res = await mcp(a.feature, a.agent.token, big);
-    await res.text();
-    expect(res.status).toBe(413);
     await alive();
   });
 
