@@ -672,7 +672,8 @@ describe('fuzzing every operation of the OpenAPI document', () => {
   const created: Record<string, unknown> = {};
 
   beforeAll(async () => {
-    roster = await startRoster();
+    // Private webhook URLs allowed: the fuzzer's webhook points at a closed loopback port.
+    roster = await startRoster({ env: { ROSTER_WEBHOOK_ALLOW_PRIVATE: 'true' } });
     const member = await createMember(roster, { email: 'fuzz-member@example.com' });
     const ok = (response: ApiResponse, what: string) => {
       if (response.status >= 300) throw new Error(`${what}: ${response.status} ${response.text}`);
@@ -710,6 +711,57 @@ describe('fuzzing every operation of the OpenAPI document', () => {
       }),
       'feature',
     ).body;
+    // The newer resources (issues 12 and 13), so that their body and query cases reach the
+    // handler with a real ID: an MCP server feature with an upstream, an agent, a webhook and a
+    // pending approval request.
+    const endUserId = (endUser as { data: { id: number } }).data.id;
+    const mcpFeature = ok(
+      await roster.post('/api/features', {
+        name: 'fuzz-mcp',
+        environment_type: 'dev',
+        kind: 'mcp_server',
+        upstream: { url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer fuzz' } },
+      }),
+      'MCP feature',
+    ).body as { data: { id: number } };
+    ok(
+      await roster.post(`/api/features/${mcpFeature.data.id}/access`, {
+        end_user_ids: [endUserId],
+      }),
+      'feature access',
+    );
+    const agent = ok(
+      await roster.post('/api/agents', {
+        name: 'Fuzz agent',
+        environment_type: 'dev',
+        end_user_id: endUserId,
+        feature_ids: [mcpFeature.data.id],
+      }),
+      'agent',
+    ).body;
+    const webhook = ok(
+      await roster.post('/api/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['*'] }),
+      'webhook',
+    ).body;
+    ok(
+      await roster.post('/api/policies', {
+        name: 'Fuzz approval',
+        environment_type: 'dev',
+        feature_id: mcpFeature.data.id,
+        scope: { type: 'all' },
+        effect: 'require_approval',
+      }),
+      'policy',
+    );
+    const asked = ok(
+      await roster.post('/api/end_users/decisions', {
+        environment_type: 'dev',
+        end_user_id: endUserId,
+        feature_id: mcpFeature.data.id,
+        tool: 'deploy',
+      }),
+      'approval request',
+    ).body as { data: { approval_request_id: number } };
     Object.assign(created, { member, group, project, endUser, endUserGroup, feature });
     const idOf = (value: unknown): string => {
       const found = JSON.stringify(value).match(/"id":("?[A-Za-z0-9_-]+"?)/);
@@ -724,6 +776,9 @@ describe('fuzzing every operation of the OpenAPI document', () => {
         '/api/end_users:id': idOf(endUser),
         '/api/end_user_groups:id': idOf(endUserGroup),
         '/api/features:id': idOf(feature),
+        '/api/agents:id': idOf(agent),
+        '/api/webhooks:id': idOf(webhook),
+        '/api/approval_requests:id': String(asked.data.approval_request_id),
         // Never the admin's own client: a stray rotate or revoke would lock the fuzzer out.
         '/api/api_clients:id': MISSING_ID,
       },

@@ -392,4 +392,27 @@ describe('SSRF guard (ROSTER_WEBHOOK_ALLOW_PRIVATE unset)', () => {
     expect(unresolvable.body.errors[0].title).toMatch(/does not resolve/);
     expect((await guarded.get('/api/webhooks')).body.data).toEqual([]);
   });
+
+  it('refuses IPv6 addresses that carry a forbidden IPv4 address, and allows public ones', async () => {
+    for (const url of [
+      'http://[::127.0.0.1]/hook', // IPv4-compatible
+      'http://[::ffff:0:7f00:1]/hook', // SIIT
+      'http://[64:ff9b::a9fe:a9fe]/latest/meta-data', // NAT64 of 169.254.169.254
+      'http://[64:ff9b::10.0.0.1]/hook',
+      'http://[2002:c0a8:1::1]/hook', // 6to4 of 192.168.0.1
+      'http://[2001:0:4136:e378::1]/hook', // Teredo
+      'http://[fec0::1]/hook', // site-local
+    ]) {
+      const res = await guarded.post('/api/webhooks', { url, events: ['*'] });
+      expect(res.status, url).toBe(400);
+      expect(res.body.errors[0].title, url).toMatch(/loopback, link-local or private address/);
+    }
+    expect((await guarded.get('/api/webhooks')).body.data).toEqual([]);
+    // A DNS64 network synthesises 64:ff9b::<public IPv4> for every IPv4-only host: allowed.
+    for (const url of ['http://[64:ff9b::808:808]/hook', 'http://[2002:808:808::1]/hook']) {
+      const res = await guarded.post('/api/webhooks', { url, events: ['*'] });
+      expect(res.status, url).toBe(201);
+      expect((await guarded.delete(`/api/webhooks/${res.body.data.id}`)).status).toBe(204);
+    }
+  });
 });

@@ -204,6 +204,15 @@ export function registerGatewayRoutes(
         }
       } finally {
         await server.close().catch(() => undefined);
+        // A body the transport answered without reading it all (over the size limit: 413) leaves
+        // the request paused mid-body, so the connection never turns idle and holds up the
+        // server's shutdown. End the connection once the answer is out, and cut it a second
+        // later: a client still sending the rest (blocked on a full window) never closes its side.
+        if (!request.raw.complete) {
+          const socket = request.raw.socket;
+          socket.end();
+          setTimeout(() => socket.destroy(), 1000).unref();
+        }
       }
       return reply;
     },

@@ -51,6 +51,37 @@ export type UpstreamFailure = 'timeout' | 'unreachable';
  * `message` and `data` of what a handler throws). Not an McpError: that one's message starts with
  * "MCP error <code>: ", which the client would then print twice.
  */
+
+/**
+ * What went wrong with an upstream, for the caller, without any of the upstream's answer: the
+ * SDK's error messages quote the response body (an HTTP error's text, a JSON parse error's
+ * input), and an upstream URL may name an internal HTTP service that is not MCP at all, whose
+ * answer the agent must not read through the gateway. The HTTP status, the content type and the
+ * connection error's code say enough to fix it; the operator reaches the upstream directly.
+ */
+function failureOf(error: unknown): string {
+  if (error instanceof StreamableHTTPError) {
+    const code = error.code ?? -1;
+    if (code > 0) return `it answered HTTP ${String(code)}`;
+    const type = /^Streamable HTTP error: (Unexpected content type: [\w.+/-]{0,100})/.exec(
+      error.message,
+    );
+    return type?.[1] ?? 'no MCP answer';
+  }
+  // fetch's "fetch failed" carries the socket error (ECONNREFUSED, …) in its cause chain.
+  let cause: unknown = error;
+  for (let depth = 0; depth < 4 && typeof cause === 'object' && cause !== null; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z_]{1,40}$/.test(code)) {
+      return `connection failed (${code})`;
+    }
+    const inner = cause as { cause?: unknown; errors?: unknown[] };
+    cause = inner.cause ?? inner.errors?.[0];
+  }
+  if (error instanceof SyntaxError) return 'its answer is not JSON';
+  return 'no MCP answer';
+}
+
 export class RpcError extends Error {
   constructor(
     readonly code: number,
@@ -408,10 +439,9 @@ export class UpstreamPool {
         `The upstream MCP server of ${label} did not answer within ${String(this.deps.timeoutMs)} ms`,
       );
     }
-    const cause = error instanceof Error ? error.message.replace(PREFIX, '') : String(error);
     return new UpstreamError(
       'unreachable',
-      `The upstream MCP server of ${label} is unreachable or did not answer in MCP: ${cause.slice(0, 300)}`,
+      `The upstream MCP server of ${label} is unreachable or did not answer in MCP: ${failureOf(error)}`,
     );
   }
 

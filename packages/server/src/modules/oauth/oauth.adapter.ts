@@ -5,15 +5,21 @@
  *
  * Ids are stored as their SHA-256: for opaque access tokens, refresh tokens, authorization codes
  * and registration access tokens the id is the credential itself, so a database dump holds no
- * usable token. The models that carry a secret in their payload (registered clients' secrets,
- * Roster's signing key) are sealed with the server's secret key (lib/secret-box.ts).
+ * usable token. The library repeats the id in the payload (`jti`): it is left out when stored and
+ * put back from the id a lookup was made with. The models that carry a secret in their payload
+ * (registered clients' secrets, Roster's signing key) are sealed with the server's secret key
+ * (lib/secret-box.ts), and so are the models the library also looks up by something other than
+ * their id (sessions by uid, device codes by user code), whose `jti` (the session cookie) must
+ * stay in the payload.
  */
 import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { Db } from '../../storage/database.js';
 
-const SEALED_MODELS = new Set(['Client', 'RosterKey']);
+const SEALED_MODELS = new Set(['Client', 'RosterKey', 'Session', 'DeviceCode']);
+/** Sealed since a later release: rows written before it are plain JSON, read as such. */
+const SEALED_LATER = new Set(['Session', 'DeviceCode']);
 
 function hash(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('base64url');
@@ -29,8 +35,17 @@ export function createOauthAdapterFactory(deps: { db: Db; secrets: SecretBox; no
     };
     const decode = (idHash: string, stored: string): AdapterPayload =>
       JSON.parse(
-        sealed ? deps.secrets.open(stored, `${model}:${idHash}`) : stored,
+        sealed && !(SEALED_LATER.has(model) && stored.startsWith('{'))
+          ? deps.secrets.open(stored, `${model}:${idHash}`)
+          : stored,
       ) as AdapterPayload;
+    /** The payload without the credential: an unsealed row never holds its own id. */
+    const withoutId = (id: string, payload: AdapterPayload): AdapterPayload => {
+      if (sealed || payload.jti !== id) return payload;
+      const rest = { ...payload };
+      delete rest.jti;
+      return rest;
+    };
 
     async function findBy(
       column: 'id_hash' | 'uid_hash' | 'user_code',
@@ -54,7 +69,7 @@ export function createOauthAdapterFactory(deps: { db: Db; secrets: SecretBox; no
       async upsert(id, payload, expiresIn) {
         const idHash = hash(id);
         const row = {
-          payload: encode(idHash, payload),
+          payload: encode(idHash, withoutId(id, payload)),
           grant_id: payload.grantId ?? null,
           uid_hash: payload.uid === undefined ? null : hash(payload.uid),
           user_code: payload.userCode ?? null,
@@ -69,7 +84,11 @@ export function createOauthAdapterFactory(deps: { db: Db; secrets: SecretBox; no
           .onConflict((oc) => oc.columns(['model', 'id_hash']).doUpdateSet(row))
           .execute();
       },
-      find: (id) => findBy('id_hash', hash(id)),
+      async find(id) {
+        const payload = await findBy('id_hash', hash(id));
+        // Rows written before the id was left out still carry it; either way it is this id.
+        return payload === undefined || sealed ? payload : { ...payload, jti: id };
+      },
       findByUid: (uid) => findBy('uid_hash', hash(uid)),
       findByUserCode: (userCode) => findBy('user_code', userCode),
       async consume(id) {

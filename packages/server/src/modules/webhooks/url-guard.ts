@@ -2,8 +2,12 @@
  * The SSRF guard of webhooks. A webhook URL makes the server send requests where a workspace
  * admin says, so by default it may not reach the server's own network: loopback, link-local
  * (cloud metadata at 169.254.169.254), private, shared (CGNAT), unspecified, multicast and
- * reserved addresses are refused, IPv4-mapped IPv6 included. ROSTER_WEBHOOK_ALLOW_PRIVATE=true
- * lifts it (tests, private networks).
+ * reserved addresses are refused, IPv4-mapped IPv6 included, and so is every IPv6 address that
+ * carries a forbidden IPv4 address inside it (IPv4-compatible `::a.b.c.d`, SIIT
+ * `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:AABB:CCDD::`), since a NAT64 or 6to4
+ * relay delivers those to the IPv4 address. Teredo (`2001::/32`) is refused as a whole: its IPv4
+ * address is obfuscated and no webhook receiver needs it. ROSTER_WEBHOOK_ALLOW_PRIVATE=true lifts
+ * it all (tests, private networks).
  *
  * The check runs when a webhook is created or its URL changed (a clear 400), and again at every
  * delivery against the address actually connected to: the resolver is wrapped (guardedLookup),
@@ -34,19 +38,57 @@ for (const [network, bits] of [
 for (const [network, bits] of [
   ['::', 128], // unspecified
   ['::1', 128], // loopback
+  ['100::', 64], // discard-only
+  ['2001::', 32], // Teredo: the IPv4 address inside is obfuscated, refused as a whole
   ['64:ff9b:1::', 48], // local-use NAT64
   ['fc00::', 7], // unique local (private)
   ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local (deprecated, still private where used)
   ['ff00::', 8], // multicast
 ] as const) {
   FORBIDDEN.addSubnet(network, bits, 'ipv6');
+}
+
+/** The eight 16-bit groups of an IPv6 address (a trailing dotted IPv4 part included). */
+function ipv6Groups(address: string): number[] {
+  let text = address.replace(/%.*$/, '');
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted !== null) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const parse = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
+
+const ipv4Of = (high: number, low: number) =>
+  `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+
+/**
+ * The IPv4 address an IPv6 address carries and that a translator or relay would deliver to:
+ * IPv4-compatible (::/96), SIIT (::ffff:0:0:0/96), NAT64 (64:ff9b::/96) and 6to4 (2002::/16).
+ */
+function embeddedIpv4(address: string): string | undefined {
+  const g = ipv6Groups(address);
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zero(0, 6)) return ipv4Of(g[6] ?? 0, g[7] ?? 0);
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return ipv4Of(g[6] ?? 0, g[7] ?? 0);
+  if (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) return ipv4Of(g[6] ?? 0, g[7] ?? 0);
+  if (g[0] === 0x2002) return ipv4Of(g[1] ?? 0, g[2] ?? 0);
+  return undefined;
 }
 
 /** Whether an address is one a webhook may not reach (BlockList also checks IPv4-mapped IPv6). */
 export function isForbiddenAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return true;
-  return FORBIDDEN.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  if (family === 4) return FORBIDDEN.check(address, 'ipv4');
+  if (FORBIDDEN.check(address, 'ipv6')) return true;
+  const inside = embeddedIpv4(address);
+  return inside !== undefined && FORBIDDEN.check(inside, 'ipv4');
 }
 
 /** The URL's host as the resolver takes it (IPv6 literals lose their brackets). */
