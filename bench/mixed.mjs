@@ -9,8 +9,8 @@
  * the mixed load paced at --rate requests/s (default: 60% of the capacity just measured, so the
  * latency is the server's and not a queue), then checks only at the same rate (no writes). Prints
  * per-kind throughput and p50/p99, check p99 under writes next to check p99 with no writes, and
- * the throughput per interval (per minute from 5 minutes on) so a drift as the data grows is
- * visible, and the server's CPU time per request and how long its event loop was held
+ * the throughput and the server's CPU per request per interval (per minute from 5 minutes on) so
+ * a drift as the data grows is visible, and the server's CPU time per request and how long its event loop was held
  * (bench/mixed-server.mjs: the server, in its own process), with the issue's targets beside them.
  *
  * Stores: SQLite (a fresh file) always; PostgreSQL too when ROSTER_BENCH_DATABASE_URL names a
