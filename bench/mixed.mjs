@@ -9,8 +9,8 @@
  * the mixed load paced at --rate requests/s (default: 60% of the capacity just measured, so the
  * latency is the server's and not a queue), then checks only at the same rate (no writes). Prints
  * per-kind throughput and p50/p99, check p99 under writes next to check p99 with no writes, and
- * the throughput per interval (per minute from 5 minutes on) so a drift as the data grows is
- * visible, and the server's CPU time per request and how long its event loop was held
+ * the throughput and the server's CPU per request per interval (per minute from 5 minutes on) so
+ * a drift as the data grows is visible, and the server's CPU time per request and how long its event loop was held
  * (bench/mixed-server.mjs: the server, in its own process), with the issue's targets beside them.
  *
  * Stores: SQLite (a fresh file) always; PostgreSQL too when ROSTER_BENCH_DATABASE_URL names a
@@ -142,6 +142,17 @@ async function runStore(dialect, writer) {
       };
       child.on('message', on);
       child.send('stats');
+    });
+  /** The server's CPU time so far (ms, all its threads), for the per-interval figures. */
+  const serverCpu = () =>
+    new Promise((resolve) => {
+      const on = (m) => {
+        if (m.type !== 'cpu') return;
+        child.off('message', on);
+        resolve(m.cpuMs);
+      };
+      child.on('message', on);
+      child.send('cpu');
     });
   const origin = `http://127.0.0.1:${server.port}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
@@ -452,6 +463,15 @@ async function runStore(dialect, writer) {
       count: 0,
       checks: [],
     }));
+    // The server's CPU time at each interval's boundary: CPU per request per interval shows a
+    // cost that grows with the data even when the throughput holds (the server then just takes
+    // more of the machine); the load average beside it says how busy the machine was.
+    const cpuMarks = [await serverCpu()];
+    const loads = [];
+    const sampler = setInterval(() => {
+      loads.push(loadavg()[0]);
+      void serverCpu().then((ms) => cpuMarks.push(ms));
+    }, bucketS * 1000);
     const started = performance.now();
     const end = started + seconds * 1000;
     const intervalMs = rate > 0 ? (CLIENTS / rate) * 1000 : 0;
@@ -484,6 +504,8 @@ async function runStore(dialect, writer) {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    if (cpuMarks.length <= buckets.length) cpuMarks.push(await serverCpu());
     const kinds = [...latencies].map(([kind, list]) => {
       const sorted = Float64Array.from(list).sort();
       return {
@@ -502,8 +524,13 @@ async function runStore(dialect, writer) {
       perSecond: total / elapsed,
       errors,
       bucketS,
-      buckets: buckets.map((bucket) => ({
+      buckets: buckets.map((bucket, i) => ({
         perSecond: bucket.count / bucketS,
+        cpuMsPerRequest:
+          cpuMarks[i + 1] === undefined || bucket.count === 0
+            ? NaN
+            : (cpuMarks[i + 1] - cpuMarks[i]) / bucket.count,
+        load: loads[i] ?? loadavg()[0],
         checkP99: percentile(Float64Array.from(bucket.checks).sort(), 0.99),
       })),
     };
@@ -578,6 +605,8 @@ for (const r of results) {
     ...kindTable(r.mixed),
     '',
     `- throughput per ${r.mixed.bucketS} s (requests/s): ${r.mixed.buckets.map((b) => b.perSecond.toFixed(0)).join(', ')}`,
+    `- server CPU per request per ${r.mixed.bucketS} s (ms; target: no upward drift as the data grows): ${r.mixed.buckets.map((b) => b.cpuMsPerRequest.toFixed(3)).join(', ')}`,
+    `- load average (1 min) at each interval's end: ${r.mixed.buckets.map((b) => b.load.toFixed(1)).join(', ')}`,
     `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
     `- errors: ${r.mixed.errors.length}${r.mixed.errors.length ? ` (first: ${r.mixed.errors[0]})` : ''}`,
     '',
