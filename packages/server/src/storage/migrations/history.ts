@@ -25,6 +25,7 @@ import { oauthMigration } from './0019-oauth.js';
 import { clusterInstancesMigration } from './0020-cluster-instances.js';
 import { changeNotifyTriggerMigration } from './0023-change-notify-trigger.js';
 import { decisionIdsMigration } from './0025-decision-ids.js';
+import { auditEnvironmentMigration } from './0029-audit-environment.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -47,6 +48,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0020-cluster-instances', clusterInstancesMigration],
   ['0023-change-notify-trigger', changeNotifyTriggerMigration],
   ['0025-decision-ids', decisionIdsMigration],
+  ['0029-audit-environment', auditEnvironmentMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
