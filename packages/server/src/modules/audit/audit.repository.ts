@@ -111,6 +111,23 @@ const ENVIRONMENT_TARGETS: Readonly<Partial<Record<ChangeTargetType, Environment
   project: 'projects',
 };
 
+/**
+ * The targets that may belong to one environment. Every other kind (collaborators and their
+ * invitations, collaborator groups, roles, API clients, SSO, SCIM connections, webhooks, the
+ * workspace) is workspace-level whatever its snapshot names: an API client created for PROD
+ * only is still the workspace's business.
+ */
+const ENVIRONMENT_SCOPED_TARGETS: ReadonlySet<ChangeTargetType> = new Set<ChangeTargetType>([
+  'agent',
+  'approval_request',
+  'end_user',
+  'end_user_group',
+  'feature',
+  'policy',
+  'project',
+  'project_grant',
+]);
+
 type Derived<T> = T | null | RawBuilder<T | null>;
 
 /** What a snapshot says of the environment and project it is about (the keys events use). */
@@ -149,14 +166,16 @@ function scopeInSnapshot(snapshot: unknown): {
  * feature, policy, end-user group, agent, approval request, project, or a project grant's project),
  * read by the insert itself like the target's name; else the `after` (or `before`) snapshot's
  * `environment_type` / `environment_types` (one) / `project`; else the environment of the feature
- * the snapshot names (a decision, a tool call). Anything else (collaborators, groups, API clients,
- * SSO, SCIM, webhooks, workspace settings, an end user of several environments) is workspace-level:
- * null, shown to full-scope credentials only.
+ * the snapshot names (a decision, a tool call). Anything else (the kinds outside
+ * ENVIRONMENT_SCOPED_TARGETS, an end user of several environments, a row deleted with no
+ * environment in its snapshot) is workspace-level: null, shown to full-scope credentials only.
  */
 function eventScopeOf(entry: AuditEntry): {
   environmentType: Derived<string>;
   projectId: Derived<number>;
 } {
+  if (!ENVIRONMENT_SCOPED_TARGETS.has(entry.targetType))
+    return { environmentType: null, projectId: null };
   const fromAfter = scopeInSnapshot(entry.after);
   const fromBefore = scopeInSnapshot(entry.before);
   const snapshotType = fromAfter.environmentType ?? fromBefore.environmentType ?? null;
