@@ -123,7 +123,14 @@ describe('audit events by scope', () => {
     const seen = names(events);
     for (const name of [project.prod, project.prodOther, 'Prod assistant', 'prod-only'])
       expect(seen).toContain(name);
-    for (const name of [project.dev, 'Dev assistant', 'dev-only', 'both', 'Auditors', 'Prod reader'])
+    for (const name of [
+      project.dev,
+      'Dev assistant',
+      'dev-only',
+      'both',
+      'Auditors',
+      'Prod reader',
+    ])
       expect(seen).not.toContain(name);
     // Every listed event is a PROD one: 2 projects + 30 bulk + a feature + an end user.
     expect(events).toHaveLength(34);
@@ -153,7 +160,10 @@ describe('audit events by scope', () => {
       headers: { authorization: `Bearer ${prodToken}` },
     });
     expect(ndjson.status).toBe(200);
-    const lines = (await ndjson.text()).trim().split('\n').map((l) => JSON.parse(l) as Listed);
+    const lines = (await ndjson.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Listed);
     expect(lines.map((e) => e.id)).toEqual(listed);
 
     const csv = await fetch(`${roster.url}/api/audit_events?format=csv`, {
@@ -235,7 +245,10 @@ describe('audit events by scope', () => {
       expect(seen).toContain(name);
     const exported = await session.request('GET', '/api/audit_events?format=ndjson');
     expect(exported.status).toBe(200);
-    const lines = exported.text.trim().split('\n').map((l) => JSON.parse(l) as Listed);
+    const lines = exported.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Listed);
     expect(lines.map((e) => e.id)).toEqual(events.map((e) => e.id));
   });
 });

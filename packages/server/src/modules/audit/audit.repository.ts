@@ -142,13 +142,11 @@ function scopeInSnapshot(snapshot: unknown): {
   const types = record.environment_types;
   const environment = record.environment as { type?: unknown } | null | undefined;
   const project = record.project as
-    | { id?: unknown; environment?: { type?: unknown } | null }
-    | null
-    | undefined;
-  const type =
+    { id?: unknown; environment?: { type?: unknown } | null } | null | undefined;
+  const type: unknown =
     record.environment_type ??
     // An event about several environments (an end user created in DEV and PROD) has none.
-    (Array.isArray(types) && types.length === 1 ? types[0] : undefined) ??
+    (Array.isArray(types) && types.length === 1 ? (types[0] as unknown) : undefined) ??
     (typeof environment === 'object' ? environment?.type : undefined) ??
     (typeof project === 'object' ? project?.environment?.type : undefined);
   if (typeof type === 'string' && type !== '') found.environmentType = type;
@@ -195,8 +193,12 @@ function eventScopeOf(entry: AuditEntry): {
   if (entry.targetType === 'project_grant' && entry.targetId !== null) {
     const grantId = String(entry.targetId);
     return {
-      environmentType: sql<string | null>`coalesce((select environments.type from project_grants join projects on projects.id = project_grants.project_id join environments on environments.id = projects.environment_id where project_grants.workspace_id = ${workspaceId} and project_grants.id = ${grantId}), ${snapshotType})`,
-      projectId: sql<number | null>`coalesce((select project_id from project_grants where workspace_id = ${workspaceId} and id = ${grantId}), ${snapshotProject})`,
+      environmentType: sql<
+        string | null
+      >`coalesce((select environments.type from project_grants join projects on projects.id = project_grants.project_id join environments on environments.id = projects.environment_id where project_grants.workspace_id = ${workspaceId} and project_grants.id = ${grantId}), ${snapshotType})`,
+      projectId: sql<
+        number | null
+      >`coalesce((select project_id from project_grants where workspace_id = ${workspaceId} and id = ${grantId}), ${snapshotProject})`,
     };
   }
   if (snapshotType === null && featureId !== undefined)
