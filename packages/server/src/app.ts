@@ -809,7 +809,7 @@ export async function buildApp(deps: AppDeps) {
         registerRolesMigrationRoutes(authed, services.rolesMigration);
         registerApiClientRoutes(authed, services.apiClients);
         registerAuditRoutes(authed, services.audit);
-        registerEventRoutes(authed, services.eventStream);
+        registerEventRoutes(authed, services.eventStream, services.audit);
         registerEndUserRoutes(authed, services.endUsers, services.endUserDecisions);
         registerEndUserGroupRoutes(authed, services.endUserGroups);
         registerFeatureRoutes(authed, services.features);

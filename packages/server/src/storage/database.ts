@@ -171,6 +171,13 @@ export interface AuditEventsTable {
    * the decision is recorded once, by whichever of the home and the receiving instance is first.
    */
   decision_id: ColumnType<string | null, string | null | undefined, never>;
+  /**
+   * The environment type the event belongs to, derived when it is written (0029,
+   * audit.repository.ts): null for a workspace-level event, and for every event older than 0029.
+   */
+  environment_type: ColumnType<string | null, string | null | undefined, never>;
+  /** The project the event belongs to, when it is one project's (0029). */
+  project_id: ColumnType<number | null, number | null | undefined, never>;
 }
 
 export interface EndUsersTable {

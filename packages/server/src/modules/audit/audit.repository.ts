@@ -7,6 +7,7 @@ import type { Actor } from '../../lib/context.js';
 import { noteChangeRecorded } from '../../lib/change-tracking.js';
 import type { ChangeTargetType } from './change-kinds.js';
 import { enqueueWebhookDeliveries } from './webhook-outbox.js';
+import { whereVisible, type AuditVisibility } from './audit-visibility.js';
 
 export interface AuditEntry {
   workspaceId: number;
@@ -94,6 +95,127 @@ function targetNameOf(entry: AuditEntry): string | null | RawBuilder<string | nu
   return fromBefore;
 }
 
+/** Tables with `id`, `workspace_id` and `environment_id`: a target that lives in one environment. */
+type EnvironmentTable = keyof Pick<
+  Database,
+  'agents' | 'approval_requests' | 'end_user_groups' | 'features' | 'policies' | 'projects'
+>;
+
+/** Where a target's environment lives, for the targets that belong to one environment. */
+const ENVIRONMENT_TARGETS: Readonly<Partial<Record<ChangeTargetType, EnvironmentTable>>> = {
+  agent: 'agents',
+  approval_request: 'approval_requests',
+  end_user_group: 'end_user_groups',
+  feature: 'features',
+  policy: 'policies',
+  project: 'projects',
+};
+
+/**
+ * The targets that may belong to one environment. Every other kind (collaborators and their
+ * invitations, collaborator groups, roles, API clients, SSO, SCIM connections, webhooks, the
+ * workspace) is workspace-level whatever its snapshot names: an API client created for PROD
+ * only is still the workspace's business.
+ */
+const ENVIRONMENT_SCOPED_TARGETS: ReadonlySet<ChangeTargetType> = new Set<ChangeTargetType>([
+  'agent',
+  'approval_request',
+  'end_user',
+  'end_user_group',
+  'feature',
+  'policy',
+  'project',
+  'project_grant',
+]);
+
+type Derived<T> = T | null | RawBuilder<T | null>;
+
+/** What a snapshot says of the environment and project it is about (the keys events use). */
+function scopeInSnapshot(snapshot: unknown): {
+  environmentType?: string;
+  projectId?: number;
+  featureId?: number;
+} {
+  if (typeof snapshot !== 'object' || snapshot === null) return {};
+  const record = snapshot as Record<string, unknown>;
+  const found: { environmentType?: string; projectId?: number; featureId?: number } = {};
+  const types = record.environment_types;
+  const environment = record.environment as { type?: unknown } | null | undefined;
+  const project = record.project as
+    { id?: unknown; environment?: { type?: unknown } | null } | null | undefined;
+  const type: unknown =
+    record.environment_type ??
+    // An event about several environments (an end user created in DEV and PROD) has none.
+    (Array.isArray(types) && types.length === 1 ? (types[0] as unknown) : undefined) ??
+    (typeof environment === 'object' ? environment?.type : undefined) ??
+    (typeof project === 'object' ? project?.environment?.type : undefined);
+  if (typeof type === 'string' && type !== '') found.environmentType = type;
+  const projectId = record.project_id ?? (typeof project === 'object' ? project?.id : undefined);
+  if (typeof projectId === 'number' && Number.isSafeInteger(projectId)) found.projectId = projectId;
+  if (typeof record.feature_id === 'number' && Number.isSafeInteger(record.feature_id))
+    found.featureId = record.feature_id;
+  return found;
+}
+
+/**
+ * The environment type and project an event belongs to, derived once, when it is written (0029):
+ * the audit log, its export and the change stream show a credential limited to some environments
+ * or projects the events of those only (audit-visibility.ts). In order: the target's own row (a
+ * feature, policy, end-user group, agent, approval request, project, or a project grant's project),
+ * read by the insert itself like the target's name; else the `after` (or `before`) snapshot's
+ * `environment_type` / `environment_types` (one) / `project`; else the environment of the feature
+ * the snapshot names (a decision, a tool call). Anything else (the kinds outside
+ * ENVIRONMENT_SCOPED_TARGETS, an end user of several environments, a row deleted with no
+ * environment in its snapshot) is workspace-level: null, shown to full-scope credentials only.
+ */
+function eventScopeOf(entry: AuditEntry): {
+  environmentType: Derived<string>;
+  projectId: Derived<number>;
+} {
+  if (!ENVIRONMENT_SCOPED_TARGETS.has(entry.targetType))
+    return { environmentType: null, projectId: null };
+  const fromAfter = scopeInSnapshot(entry.after);
+  const fromBefore = scopeInSnapshot(entry.before);
+  const snapshotType = fromAfter.environmentType ?? fromBefore.environmentType ?? null;
+  const snapshotProject = fromAfter.projectId ?? fromBefore.projectId ?? null;
+  const featureId = fromAfter.featureId ?? fromBefore.featureId;
+  const workspaceId = entry.workspaceId;
+  const numericId = entry.targetId === null ? NaN : Number(entry.targetId);
+  const table = ENVIRONMENT_TARGETS[entry.targetType];
+  if (table !== undefined && Number.isSafeInteger(numericId)) {
+    return {
+      environmentType: sql<string | null>`coalesce((select environments.type from ${sql.table(
+        table,
+      )} as target join environments on environments.id = target.environment_id where target.workspace_id = ${workspaceId} and target.id = ${numericId}), ${snapshotType})`,
+      projectId: entry.targetType === 'project' ? numericId : snapshotProject,
+    };
+  }
+  if (entry.targetType === 'project_grant' && entry.targetId !== null) {
+    const grantId = String(entry.targetId);
+    return {
+      environmentType: sql<
+        string | null
+      >`coalesce((select environments.type from project_grants join projects on projects.id = project_grants.project_id join environments on environments.id = projects.environment_id where project_grants.workspace_id = ${workspaceId} and project_grants.id = ${grantId}), ${snapshotType})`,
+      projectId: sql<
+        number | null
+      >`coalesce((select project_id from project_grants where workspace_id = ${workspaceId} and id = ${grantId}), ${snapshotProject})`,
+    };
+  }
+  if (snapshotType === null && featureId !== undefined)
+    return {
+      environmentType: sql<
+        string | null
+      >`(select environments.type from features join environments on environments.id = features.environment_id where features.workspace_id = ${workspaceId} and features.id = ${featureId})`,
+      projectId: snapshotProject,
+    };
+  return { environmentType: snapshotType, projectId: snapshotProject };
+}
+
+function eventScopeColumns(entry: AuditEntry) {
+  const scope = eventScopeOf(entry);
+  return { environment_type: scope.environmentType, project_id: scope.projectId };
+}
+
 /**
  * Records an event; false (and nothing written) when it names a decision already recorded. On
  * PostgreSQL a decision of that name still being recorded by another transaction is waited for
@@ -111,6 +233,7 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
       target_type: entry.targetType,
       target_id: entry.targetId === null ? null : String(entry.targetId),
       target_name: targetNameOf(entry),
+      ...eventScopeColumns(entry),
       before_json: entry.before === undefined ? null : toJson(entry.before),
       after_json: entry.after === undefined ? null : toJson(entry.after),
       created_at: entry.createdAt,
@@ -185,6 +308,7 @@ export async function insertLogEvents(
         target_type: entry.targetType,
         target_id: entry.targetId === null ? null : String(entry.targetId),
         target_name: entry.targetName,
+        ...eventScopeColumns(entry),
         before_json: entry.before === undefined ? null : toJson(entry.before),
         after_json: entry.after === undefined ? null : toJson(entry.after),
         created_at: entry.createdAt,
@@ -195,8 +319,16 @@ export async function insertLogEvents(
 
 type AuditFilter = Omit<ListAuditEventsQuery, 'page[number]' | 'page[size]'>;
 
-function filtered(db: Executor, workspaceId: number, filter: AuditFilter) {
-  let query = db.selectFrom('audit_events').where('workspace_id', '=', workspaceId);
+function filtered(
+  db: Executor,
+  workspaceId: number,
+  filter: AuditFilter,
+  visibility: AuditVisibility,
+) {
+  let query = whereVisible(
+    db.selectFrom('audit_events').where('workspace_id', '=', workspaceId),
+    visibility,
+  );
   if (filter.action !== undefined) query = query.where('action', '=', filter.action);
   if (filter.actor_type !== undefined) query = query.where('actor_type', '=', filter.actor_type);
   if (filter.actor_id !== undefined) query = query.where('actor_id', '=', filter.actor_id);
@@ -220,9 +352,10 @@ export async function listAuditEvents(
   workspaceId: number,
   filter: AuditFilter,
   page: PageRequest,
+  visibility: AuditVisibility,
 ): Promise<{ rows: Row<'audit_events'>[]; total: number }> {
   const [rows, count] = await Promise.all([
-    filtered(db, workspaceId, filter)
+    filtered(db, workspaceId, filter, visibility)
       .selectAll()
       .orderBy('id', 'desc')
       .limit(page.size)
@@ -232,7 +365,7 @@ export async function listAuditEvents(
     // every write, and on SQLite that walk held the event loop for every request.
     db
       .selectFrom(
-        filtered(db, workspaceId, filter)
+        filtered(db, workspaceId, filter, visibility)
           .select(sql<number>`1`.as('one'))
           .limit(AUDIT_TOTAL_CAP)
           .as('matching'),
@@ -252,11 +385,12 @@ export async function* iterateAuditEvents(
   db: Executor,
   workspaceId: number,
   filter: AuditFilter,
+  visibility: AuditVisibility,
   batchSize = 1000,
 ): AsyncGenerator<Row<'audit_events'>> {
   let before: number | undefined;
   for (;;) {
-    let query = filtered(db, workspaceId, filter);
+    let query = filtered(db, workspaceId, filter, visibility);
     if (before !== undefined) query = query.where('id', '<', before);
     const rows = await query.selectAll().orderBy('id', 'desc').limit(batchSize).execute();
     yield* rows;

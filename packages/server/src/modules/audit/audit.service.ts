@@ -6,6 +6,7 @@ import type { RequestContext } from '../../lib/context.js';
 import { csvLines, type CsvValue } from '../../lib/csv.js';
 import { requireCollaboratorActor } from '../../lib/scope.js';
 import { iterateAuditEvents, listAuditEvents } from './audit.repository.js';
+import { auditVisibilityOf, type AuditVisibility } from './audit-visibility.js';
 
 export function toAuditEvent(row: Row<'audit_events'>): AuditEvent {
   return {
@@ -57,12 +58,34 @@ async function* ndjsonLines(rows: AsyncIterable<Row<'audit_events'>>): AsyncGene
 }
 
 export function createAuditService(deps: { db: Db }) {
+  /** The export's rows: only those the credential's scope may see (audit-visibility.ts). */
+  async function* visibleEvents(
+    ctx: RequestContext,
+    query: ListAuditEventsQuery,
+  ): AsyncGenerator<Row<'audit_events'>> {
+    const visibility = await auditVisibilityOf(deps.db, ctx.workspaceId, ctx.scope);
+    yield* iterateAuditEvents(deps.db, ctx.workspaceId, query, visibility);
+  }
+
   return {
+    /** Which events the credential may see: the change stream's rule too (events.routes.ts). */
+    visibilityFor(ctx: RequestContext): Promise<AuditVisibility> {
+      return auditVisibilityOf(deps.db, ctx.workspaceId, ctx.scope);
+    },
+
     async listEvents(ctx: RequestContext, query: ListAuditEventsQuery): Promise<Paged<AuditEvent>> {
       // The log is workspace-wide (every environment, every collaborator's email): not for end users.
       requireCollaboratorActor(ctx);
       const page = pageRequest(query);
-      const { rows, total } = await listAuditEvents(deps.db, ctx.workspaceId, query, page);
+      // Only the events the credential's scope may see (audit-visibility.ts).
+      const visibility = await auditVisibilityOf(deps.db, ctx.workspaceId, ctx.scope);
+      const { rows, total } = await listAuditEvents(
+        deps.db,
+        ctx.workspaceId,
+        query,
+        page,
+        visibility,
+      );
       return paged(rows.map(toAuditEvent), total, page);
     },
 
@@ -72,13 +95,13 @@ export function createAuditService(deps: { db: Db }) {
      */
     exportNdjson(ctx: RequestContext, query: ListAuditEventsQuery): AsyncGenerator<string> {
       requireCollaboratorActor(ctx);
-      return ndjsonLines(iterateAuditEvents(deps.db, ctx.workspaceId, query));
+      return ndjsonLines(visibleEvents(ctx, query));
     },
 
     /** Every event the filters match, newest first, as CSV lines produced while they are sent. */
     exportCsv(ctx: RequestContext, query: ListAuditEventsQuery): AsyncGenerator<string> {
       requireCollaboratorActor(ctx);
-      return csvLines(CSV_HEADER, csvRows(iterateAuditEvents(deps.db, ctx.workspaceId, query)));
+      return csvLines(CSV_HEADER, csvRows(visibleEvents(ctx, query)));
     },
   };
 }

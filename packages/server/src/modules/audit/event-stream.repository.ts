@@ -4,6 +4,7 @@
  * other) and the events of one workspace in a range of IDs, in ID order.
  */
 import type { Executor, Row } from '../../storage/database.js';
+import { whereVisible, type AuditVisibility } from './audit-visibility.js';
 
 /** The IDs in (from, to], to find which of them are not committed yet. */
 export async function listEventIdsBetween(
@@ -21,18 +22,23 @@ export async function listEventIdsBetween(
   return rows.map((row) => row.id);
 }
 
-/** One workspace's events with an ID in (after, upTo], oldest first, at most `limit`. */
+/**
+ * One workspace's events with an ID in (after, upTo] that `visibility` lets a client see, oldest
+ * first, at most `limit`.
+ */
 export function listWorkspaceEventsBetween(
   db: Executor,
   workspaceId: number,
+  visibility: AuditVisibility,
   after: number,
   upTo: number,
   limit: number,
 ): Promise<Row<'audit_events'>[]> {
-  return db
-    .selectFrom('audit_events')
+  return whereVisible(
+    db.selectFrom('audit_events').where('workspace_id', '=', workspaceId),
+    visibility,
+  )
     .selectAll()
-    .where('workspace_id', '=', workspaceId)
     .where('id', '>', after)
     .where('id', '<=', upTo)
     .orderBy('id')

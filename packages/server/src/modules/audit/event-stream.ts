@@ -21,6 +21,7 @@
 import type { Db, Row } from '../../storage/database.js';
 import { findLastEventId, listChangeEvents } from './audit.repository.js';
 import type { ChangeSubscriptions } from './change-feed.js';
+import { isVisible, type AuditVisibility } from './audit-visibility.js';
 import {
   findEventsByIds,
   listEventIdsBetween,
@@ -48,6 +49,8 @@ export interface EventStreamOptions {
 
 interface Client {
   readonly workspaceId: number;
+  /** Which of the workspace's events this client's credential may see (audit-visibility.ts). */
+  readonly visibility: AuditVisibility;
   readonly sink: StreamSink;
   /** Every event of the workspace with an ID up to this one has been sent (or was before `after`). */
   caughtUpTo: number;
@@ -98,13 +101,19 @@ export class EventStream {
 
   /**
    * Adds a client of one workspace that has seen every event up to `after` (absent: only events
-   * from now on). Earlier events it has not seen are sent first. Returns at once the function that
+   * from now on); it is sent the events `visibility` lets it see, and no other. Earlier events it has not seen are sent first. Returns at once the function that
    * removes the client (call it when the connection closes), so that a connection that drops, or
    * a server that closes, while the stream is still starting leaves nothing behind.
    */
-  open(workspaceId: number, after: number | undefined, sink: StreamSink): () => void {
+  open(
+    workspaceId: number,
+    visibility: AuditVisibility,
+    after: number | undefined,
+    sink: StreamSink,
+  ): () => void {
     const client: Client = {
       workspaceId,
+      visibility,
       sink,
       caughtUpTo: after ?? 0,
       ready: false,
@@ -326,6 +335,7 @@ export class EventStream {
         const rows = await listWorkspaceEventsBetween(
           this.options.db,
           client.workspaceId,
+          client.visibility,
           client.caughtUpTo,
           target,
           EVENTS_PER_CLIENT_READ,
@@ -357,7 +367,9 @@ export class EventStream {
   }
 
   private send(client: Client, row: AuditEventRow, late: boolean): void {
-    if (client.closed) return;
+    // Every path to a client goes through here: the rows read once for all clients of the
+    // workspace are filtered per client (the serialization stays shared: events.routes.ts).
+    if (client.closed || !isVisible(row, client.visibility)) return;
     try {
       client.sink.send(row, late);
     } catch (error) {

@@ -2,7 +2,8 @@
  * GET /api/events/stream: the audit log as Server-Sent Events (event-stream.ts). Each event is
  * `id:` its audit event ID, `event:` its action and `data:` the event in the shape of
  * GET /api/audit_events; comment lines are heartbeats. Who may read it is who may read the audit
- * log: a collaborator or API client of the workspace, never an end-user console session.
+ * log: a collaborator or API client of the workspace, never an end-user console session; each
+ * sees the events its scope may see (audit-visibility.ts).
  */
 import { Type } from 'typebox';
 import { ID_MAX } from '@roster/contracts';
@@ -12,6 +13,7 @@ import { badRequest } from '../../lib/errors.js';
 import { requireCollaboratorActor } from '../../lib/scope.js';
 import { toAuditEvent } from './audit.service.js';
 import type { AuditEventRow, EventStream } from './event-stream.js';
+import type { AuditService } from './audit.service.js';
 
 /** A client that reads more slowly than events come is cut off past this much unsent output. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -46,7 +48,7 @@ export function formatEvent(row: AuditEventRow, late: boolean): string {
   return `${late ? '' : `id: ${row.id}\n`}event: ${event}\ndata: ${data}\n\n`;
 }
 
-export function registerEventRoutes(app: Api, stream: EventStream): void {
+export function registerEventRoutes(app: Api, stream: EventStream, audit: AuditService): void {
   app.get(
     '/events/stream',
     {
@@ -59,10 +61,12 @@ export function registerEventRoutes(app: Api, stream: EventStream): void {
         ...schemaOf('streamEvents'),
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const ctx = contextOf(request);
       requireCollaboratorActor(ctx);
       const after = resumeAfter(request.headers['last-event-id'], request.query.after);
+      // Only the events the credential's scope may see, as in GET /api/audit_events.
+      const visibility = await audit.visibilityFor(ctx);
       const heartbeatMs = (request.query.heartbeat_seconds ?? 15) * 1000;
       const raw = reply.raw;
       reply.hijack();
@@ -92,7 +96,7 @@ export function registerEventRoutes(app: Api, stream: EventStream): void {
       // The client went away (mid-event or not): its listener, timer and position go with it.
       raw.on('close', end);
       raw.on('error', end);
-      close = stream.open(ctx.workspaceId, after, {
+      close = stream.open(ctx.workspaceId, visibility, after, {
         send(row, late) {
           if (raw.writableLength > MAX_BUFFERED_BYTES) {
             request.log.warn(
@@ -112,6 +116,8 @@ export function registerEventRoutes(app: Api, stream: EventStream): void {
       });
       // The connection may have closed before the client was added.
       if (raw.destroyed) end();
+      // Hijacked: an async handler returns the reply so that Fastify sends nothing itself.
+      return reply;
     },
   );
 }

@@ -26,6 +26,7 @@ import { clusterInstancesMigration } from './0020-cluster-instances.js';
 import { changeNotifyTriggerMigration } from './0023-change-notify-trigger.js';
 import { decisionIdsMigration } from './0025-decision-ids.js';
 import { selectiveLookupIndexesMigration } from './0028-selective-lookup-indexes.js';
+import { auditEnvironmentMigration } from './0029-audit-environment.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -49,6 +50,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0023-change-notify-trigger', changeNotifyTriggerMigration],
   ['0025-decision-ids', decisionIdsMigration],
   ['0028-selective-lookup-indexes', selectiveLookupIndexesMigration],
+  ['0029-audit-environment', auditEnvironmentMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
