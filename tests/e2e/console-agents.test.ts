@@ -136,18 +136,26 @@ describe.skipIf(!hasChromium)('the Agents screen, in Chromium', () => {
 
     // The dashboard's activity chart counts the gateway's tool calls (they are not
     // end_user.decision events, so it showed none of them before).
-    const recorded = await roster.get('/api/audit_events?action=agent.tool_call');
+    // The recorder writes in batches (every 200 ms): wait until the recorded count stops moving,
+    // so the chart and the count below read the same log.
+    const toolCalls = async () =>
+      (await roster.get('/api/audit_events?action=agent.tool_call')).body.total as number;
+    let recorded = await toolCalls();
+    for (let settled = 0; settled < 3;) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const total = await toolCalls();
+      settled = total === recorded ? settled + 1 : 0;
+      recorded = total;
+    }
     const today = new Date().toISOString().slice(0, 10);
-    expect(recorded.body.total).toBeGreaterThan(0);
+    expect(recorded).toBeGreaterThan(0);
     await page.getByRole('link', { name: 'Dashboard' }).click();
     const chart = page.getByRole('img', { name: /with agents’ tool calls/ });
     await chart.waitFor();
     await expect
       .poll(() => page.locator('#chart-desc').textContent(), { timeout: 10_000 })
       .toMatch(
-        new RegExp(
-          `${today}: \\d+ sign-ins, \\d+ decisions, ${String(recorded.body.total)} tool calls`,
-        ),
+        new RegExp(`${today}: \\d+ sign-ins, \\d+ decisions, ${String(recorded)} tool calls`),
       );
     await page.getByText('Tool calls', { exact: true }).waitFor();
   });
