@@ -7,10 +7,10 @@
  * the queries as the repositories send them. PostgreSQL would scan its tiny test tables anyway,
  * so there the plan is asked for with sequential scans disabled.
  */
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { testDialect } from '../helpers/database.js';
+import { planOf } from '../helpers/query-plan.js';
 
 /** Each lookup, and the selective column its index must be searched by (besides workspace_id). */
 const LOOKUPS: { name: string; table: string; column: string; query: string }[] = [
@@ -44,29 +44,10 @@ afterAll(async () => {
   await cluster.close();
 });
 
-async function planOf(query: string): Promise<string> {
-  const store = cluster.openDatabase();
-  try {
-    if (testDialect === 'sqlite') {
-      const rows = await sql<{ detail: string }>`explain query plan ${sql.raw(query)}`.execute(
-        store.db,
-      );
-      return rows.rows.map((row) => row.detail).join('\n');
-    }
-    return await store.db.transaction().execute(async (trx) => {
-      await sql`set local enable_seqscan = off`.execute(trx);
-      const rows = await sql<Record<string, string>>`explain ${sql.raw(query)}`.execute(trx);
-      return rows.rows.map((row) => Object.values(row).join(' ')).join('\n');
-    });
-  } finally {
-    await store.close();
-  }
-}
-
 describe('selective lookups within a workspace', () => {
   for (const { name, table, column, query } of LOOKUPS) {
     it(`reads ${name} through an index on ${column}`, async () => {
-      const plan = await planOf(query);
+      const plan = await planOf(cluster, query);
       if (testDialect === 'sqlite')
         // Searched by the selective column, not by workspace_id alone (which reads the whole
         // workspace's rows and filters them).

@@ -5,10 +5,10 @@
  * schema the server migrates to: the plan must search an index by workspace_id. PostgreSQL would
  * scan its tiny test tables anyway, so there the plan is asked for with sequential scans disabled.
  */
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { testDialect } from '../helpers/database.js';
+import { planOf } from '../helpers/query-plan.js';
 
 /** The per-workspace loads, by table, as the repository filters (and orders) them. */
 const LOADS: Record<string, string> = {
@@ -48,29 +48,10 @@ afterAll(async () => {
   await cluster.close();
 });
 
-async function planOf(query: string): Promise<string> {
-  const store = cluster.openDatabase();
-  try {
-    if (testDialect === 'sqlite') {
-      const rows = await sql<{ detail: string }>`explain query plan ${sql.raw(query)}`.execute(
-        store.db,
-      );
-      return rows.rows.map((row) => row.detail).join('\n');
-    }
-    return await store.db.transaction().execute(async (trx) => {
-      await sql`set local enable_seqscan = off`.execute(trx);
-      const rows = await sql<Record<string, string>>`explain ${sql.raw(query)}`.execute(trx);
-      return rows.rows.map((row) => Object.values(row).join(' ')).join('\n');
-    });
-  } finally {
-    await store.close();
-  }
-}
-
 describe('loading one workspace', () => {
   for (const [table, query] of Object.entries(LOADS)) {
     it(`reads ${table} through an index on workspace_id`, async () => {
-      const plan = await planOf(query);
+      const plan = await planOf(cluster, query);
       // The index is searched by workspace_id (a scan of another index, the primary key's in ID
       // order for instance, reads the whole table all the same).
       if (testDialect === 'sqlite')
