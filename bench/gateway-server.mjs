@@ -3,13 +3,17 @@
  * gateway's alone: builds the app from packages/server/dist on the given database, listens on
  * 127.0.0.1, tells the parent its port, and answers `cpu` messages with process.cpuUsage().
  * Arguments: database URL (a SQLite file or postgres://), data directory, `first` (migrate and
- * create the default workspace) or `next`.
+ * create the default workspace) or `next`. BENCH_DIST picks another build (below).
  */
 import { createServer } from 'node:http';
 import process from 'node:process';
-import { buildApp } from '../packages/server/dist/app.js';
-import { loadConfig } from '../packages/server/dist/config.js';
-import { migrateToLatest, openStore } from '../packages/server/dist/storage/connect.js';
+
+// BENCH_DIST=<dir>: another build of the server (a path from the repository root, e.g. a copy of
+// packages/server/dist built from an earlier commit), for back-to-back comparisons.
+const dist = new URL(`../${process.env.BENCH_DIST ?? 'packages/server/dist'}/`, import.meta.url);
+const { buildApp } = await import(new URL('app.js', dist).href);
+const { loadConfig } = await import(new URL('config.js', dist).href);
+const { migrateToLatest, openStore } = await import(new URL('storage/connect.js', dist).href);
 
 const [databaseUrl, dataDir, role, token] = process.argv.slice(2);
 const config = loadConfig({

@@ -30,8 +30,10 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { Pool } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -43,6 +45,8 @@ const PG_ADMIN = process.env.ROSTER_BENCH_DATABASE_URL;
 const CONCURRENCY = process.env.BENCH_LOCK_ONLY
   ? []
   : (process.env.BENCH_CLIENTS ?? '1,16').split(',').map(Number);
+// The saturation rows: this many calls in flight at once (BENCH_SATURATE=0 skips them).
+const SATURATE = process.env.BENCH_LOCK_ONLY ? 0 : Number(process.env.BENCH_SATURATE ?? 64);
 // Targets (issue 12): added p99 with one client, and gateway CPU per call (≥ 5,000 calls/s/core).
 const TARGET_ADDED_P99_MS = 1;
 const TARGET_CPU_US = 200;
@@ -94,15 +98,15 @@ function api(origin) {
 }
 
 /** One end user per agent, the feature with its upstream, a deny policy to evaluate. */
-async function setUp(call, upstreamUrl, agents) {
+async function setUp(call, upstreamUrl, agents, name = 'Bench MCP') {
   const feature = await call('POST', '/api/features', {
     environment_type: 'dev',
     kind: 'mcp_server',
-    name: 'Bench MCP',
+    name,
     upstream: { url: upstreamUrl, headers: { Authorization: 'Bearer upstream-secret' } },
   });
   await call('POST', '/api/policies', {
-    name: 'No deleting repositories',
+    name: `No deleting repositories (${name})`,
     environment_type: 'dev',
     feature_id: feature.id,
     tools: ['delete_repo'],
@@ -181,6 +185,43 @@ async function drive(clients, total) {
     }),
   );
   return { latencies, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * `total` tools/call requests as bare HTTP/1.1 POSTs (an undici Pool, one keep-alive connection
+ * per caller, `clients` requests in flight), without the SDK client: a load generator that costs
+ * little CPU, for the saturation rows. Every answer is checked to be a forwarded result.
+ */
+async function driveRaw(url, token, clients, total) {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections: clients, keepAliveTimeout: 60_000 });
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': LATEST_PROTOCOL_VERSION,
+    ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+  };
+  let left = total;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, i) => {
+      while (left > 0) {
+        left -= 1;
+        const response = await pool.request({
+          path: target.pathname,
+          method: 'POST',
+          headers,
+          body: `{"jsonrpc":"2.0","id":${i},"method":"tools/call","params":{"name":"search","arguments":{"q":"c${i}"}}}`,
+        });
+        const answer = await response.body.json();
+        if (response.statusCode !== 200 || answer.result === undefined || answer.result.isError)
+          throw new Error(`not forwarded: ${response.statusCode} ${JSON.stringify(answer)}`);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  return { seconds };
 }
 
 const cpuMs = (a, b) => (b.user - a.user + (b.system - a.system)) / 1000;
@@ -297,6 +338,76 @@ try {
     );
     await Promise.all(
       [...direct, ...bare, ...bareNode, ...viaFastify, ...through].map((c) => c.close()),
+    );
+  }
+
+  if (SATURATE > 0) {
+    // Saturation: as many calls in flight as it takes for something to use a whole core. Calls/s
+    // per gateway core = calls/s ÷ the cores the gateway process used (its CPU s ÷ wall s).
+    log(`saturation rows, ${SATURATE} calls in flight …`);
+    out();
+    out(
+      `Saturation: ${SATURATE} calls in flight. "cores used" = the process's CPU seconds ÷ wall seconds over the calls; calls/s per core = calls/s ÷ cores used (= 10⁶ ÷ CPU µs per call). Target: ≥ ${1e6 / TARGET_CPU_US} calls/s per gateway core.`,
+    );
+    out();
+    out(
+      '| load generator → proxy → upstream | calls | calls/s | proxy CPU per call (µs) | proxy cores used | calls/s per proxy core | upstream cores used | load average |',
+    );
+    out('| --- | --- | --- | --- | --- | --- | --- | --- |');
+    const row = async (name, proxy, up, calls, run) => {
+      const p0 = await proxy.cpu();
+      const u0 = await up.cpu();
+      const { seconds } = await run(calls);
+      const p1 = await proxy.cpu();
+      const u1 = await up.cpu();
+      const proxyCpuUs = (cpuMs(p0, p1) * 1000) / calls;
+      const cores = cpuMs(p0, p1) / 1000 / seconds;
+      out(
+        `| ${name} | ${calls} | ${Math.round(calls / seconds)} | ${proxyCpuUs.toFixed(0)} | ${cores.toFixed(2)} | ${Math.round(1e6 / proxyCpuUs)} (target ≥ ${1e6 / TARGET_CPU_US}) | ${(cpuMs(u0, u1) / 1000 / seconds).toFixed(2)} | ${load()} |`,
+      );
+    };
+    // 1. The bench's own path: SDK clients → gateway → the SDK upstream.
+    const sdkClients = await Promise.all(
+      Array.from({ length: SATURATE }, (_, i) =>
+        connect(gatewayUrl, setup.agents[i % setup.agents.length].token),
+      ),
+    );
+    await drive(sdkClients, 500);
+    await row('SDK clients → gateway → SDK upstream', gateway, upstream, CALLS, (calls) =>
+      drive(sdkClients, calls),
+    );
+    await Promise.all(sdkClients.map((c) => c.close()));
+    // 2. A load generator and an upstream that cost little CPU (gateway-floor-server.mjs
+    //    lean-upstream answers tools/call itself), so that the proxy is what is measured.
+    const lean = start('gateway-floor-server.mjs', [upstreamUrl, 'lean-upstream']);
+    const leanUrl = `http://127.0.0.1:${await lean.ready}/mcp`;
+    const leanFloor = start('gateway-floor-server.mjs', [leanUrl, 'node']);
+    const leanFloorUrl = `http://127.0.0.1:${await leanFloor.ready}/mcp`;
+    const leanSetup = await setUp(call, leanUrl, 1, 'Bench MCP (lean upstream)');
+    const leanGatewayUrl = `${origin}/mcp/${leanSetup.featureId}`;
+    const leanToken = leanSetup.agents[0].token;
+    const rawCalls = CALLS * 5;
+    await driveRaw(leanGatewayUrl, leanToken, SATURATE, 2000);
+    await driveRaw(leanFloorUrl, undefined, SATURATE, 2000);
+    if (process.env.BENCH_PROF) gateway.child.send({ type: 'profile-start' });
+    await row('raw HTTP → gateway → lean upstream', gateway, lean, rawCalls, (calls) =>
+      driveRaw(leanGatewayUrl, leanToken, SATURATE, calls),
+    );
+    if (process.env.BENCH_PROF) gateway.child.send({ type: 'profile-stop' });
+    await row(
+      'raw HTTP → bare node:http + undici proxy → lean upstream',
+      leanFloor,
+      lean,
+      rawCalls,
+      (calls) => driveRaw(leanFloorUrl, undefined, SATURATE, calls),
+    );
+    // With one call in flight: the same three processes, no batching in any event loop.
+    await row(
+      '(one call in flight) raw HTTP → gateway → lean upstream',
+      gateway,
+      lean,
+      CALLS,
+      (calls) => driveRaw(leanGatewayUrl, leanToken, 1, calls),
     );
   }
 
