@@ -294,7 +294,7 @@ export class UpstreamPool {
       id,
       this.deps.timeoutMs,
     ).catch((error: unknown) => {
-      if (error === TIMED_OUT) {
+      if (error instanceof TimedOut) {
         throw new UpstreamError(
           'timeout',
           `The upstream MCP server of ${label} did not answer within ${String(this.deps.timeoutMs)} ms`,
@@ -460,7 +460,7 @@ export class UpstreamPool {
 }
 
 /** What `exchange` rejects with when the request's time is up. */
-const TIMED_OUT = Symbol('timed out');
+class TimedOut extends Error {}
 
 /** An upstream's HTTP answer to one request. */
 interface Answer {
@@ -479,7 +479,7 @@ interface Answer {
  * proxied call's CPU against `request()` + `body.json()`, docs/performance.md, "Third round").
  * An SSE answer (2xx, text/event-stream) is parsed as it arrives, and the stream is left as soon
  * as it has carried the JSON-RPC answer to `id` (the upstream may send notifications first, or
- * keep the stream open). The whole exchange has `timeoutMs`; then it rejects with TIMED_OUT and
+ * keep the stream open). The whole exchange has `timeoutMs`; then it rejects with TimedOut and
  * the request is aborted (closing its connection, as an aborted request does).
  */
 function exchange(
@@ -501,11 +501,11 @@ function exchange(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (answer === undefined) reject(error);
-      else resolve(answer);
+      if (answer !== undefined) resolve(answer);
+      else reject(error instanceof Error ? error : new Error(String(error)));
     };
     const timer = setTimeout(() => {
-      settle(undefined, TIMED_OUT);
+      settle(undefined, new TimedOut());
       controller?.abort(new Error('upstream timeout'));
     }, timeoutMs);
     const handler: Dispatcher.DispatchHandler = {
