@@ -401,13 +401,20 @@ try {
       rawCalls,
       (calls) => driveRaw(leanFloorUrl, undefined, SATURATE, calls),
     );
-    // With one call in flight: the same three processes, no batching in any event loop.
+    // With one call in flight: the same processes, no batching in any event loop.
     await row(
       '(one call in flight) raw HTTP → gateway → lean upstream',
       gateway,
       lean,
       CALLS,
       (calls) => driveRaw(leanGatewayUrl, leanToken, 1, calls),
+    );
+    await row(
+      '(one call in flight) raw HTTP → bare node:http + undici proxy → lean upstream',
+      leanFloor,
+      lean,
+      CALLS,
+      (calls) => driveRaw(leanFloorUrl, undefined, 1, calls),
     );
   }
 
