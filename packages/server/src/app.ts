@@ -289,7 +289,7 @@ export function createServices(deps: AppDeps) {
     oauth,
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),
     apiClients: createApiClientsService({ db, clock, changes: changeFeed }),
-    audit: createAuditService({ db }),
+    audit: createAuditService({ db, clock }),
     members: createMembersService({ db, clock }),
     invitations: createInvitationsService({
       db,
