@@ -518,6 +518,11 @@ export async function buildApp(deps: AppDeps) {
   leanGateway.useLog(app.log);
   app.addHook('preClose', (done) => {
     leanGateway.stop();
+    // Fastify closes the idle keep-alive connections once, as closing starts; a connection whose
+    // request is still in flight then (a tool call waiting on its upstream) goes idle after its
+    // answer and held the shutdown for the whole keep-alive timeout (72 s). From now on a
+    // connection is closed as soon as its answer is out (tests/api/gateway-shutdown.test.ts).
+    app.server.keepAliveTimeout = 1;
     done();
   });
 
