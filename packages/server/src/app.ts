@@ -153,7 +153,7 @@ export function createServices(deps: AppDeps) {
     memoryBudgetBytes:
       deps.config.index.memoryMb > 0
         ? Math.floor(deps.config.index.memoryMb * 1024 * 1024)
-        : Math.floor(getHeapStatistics().heap_size_limit / 2),
+        : defaultIndexBudgetBytes(),
     loadWaitMs: deps.config.index.loadWaitMs,
     warmAtStart: deps.config.index.warmAtStart,
   });
@@ -853,4 +853,16 @@ export async function buildApp(deps: AppDeps) {
   });
 
   return { app, services, routes };
+}
+
+/**
+ * The access index's budget when ROSTER_INDEX_MEMORY_MB is not set: a third of the heap V8 has
+ * left once the app is built (its limit less what code, caches and the app already use, ~45 MB).
+ * Half the whole limit ignored that share: under a 128 MB heap the warm-up filled the budget and
+ * the process died out of memory (tests/api/index-memory-pressure.test.ts). The rest of the
+ * headroom is for requests, loads in progress and the garbage between two collections.
+ */
+function defaultIndexBudgetBytes(): number {
+  const heap = getHeapStatistics();
+  return Math.floor(Math.max(0, heap.heap_size_limit - heap.used_heap_size) / 3);
 }
