@@ -30,8 +30,9 @@ async function connect(feature: number): Promise<Client> {
   return client;
 }
 
-const text = (result: { content?: unknown }) =>
-  (result.content as { text: string }[]).map((c) => c.text).join('\n');
+/** The text of a tool result (the SDK types callTool's answer as a union with its legacy shape). */
+const text = (result: unknown) =>
+  (result as { content: { text: string }[] }).content.map((c) => c.text).join('\n');
 
 async function mcpServer(name: string): Promise<number> {
   const res = await roster.post('/api/features', {
