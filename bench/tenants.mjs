@@ -4,7 +4,7 @@
  * each; prepared statements, one transaction per 100 workspaces), starts the real server
  * (packages/server/dist/main.js) on it, and reports: time from spawn to a healthy /readyz, time
  * until the background warm-up stops, RSS settled, warm check p50/p99 over HTTP, and the first
- * check on a cold workspace p50/p99 — with the default budget (half the V8 heap) and with
+ * check on a cold workspace p50/p99 — with the default budget (a third of the V8 heap left at start) and with
  * ROSTER_INDEX_MEMORY_MB set to hold a tenth of the workspaces. The peer in the same run: the
  * same checks on a server holding one such workspace (W = 1).
  *
@@ -197,7 +197,7 @@ try {
       log(`  ${JSON.stringify(counts)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
     const all = await measure(file, work, W, {});
-    rows.push({ W, label: 'default budget (half the heap)', ...all });
+    rows.push({ W, label: 'default budget (⅓ of the free heap)', ...all });
     log(`  default budget: ${JSON.stringify(all)}`);
     // A budget that holds a tenth of them, from the estimate the first run measured.
     const tenthMb = (all.bytesPerWorkspace * W) / 10 / 1048576;

@@ -19,6 +19,8 @@ export interface Server {
     headers?: Record<string, string>,
   ): Promise<{ status: number; body: any; headers: Headers }>;
   stop(): Promise<void>;
+  /** Sends a signal (SIGKILL: a crash, no shutdown) and waits for the process to exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 export function startServer(env: Record<string, string>): Promise<Server> {
@@ -67,6 +69,12 @@ export function startServer(env: Record<string, string>): Promise<Server> {
             parsed = text;
           }
           return { status: response.status, body: parsed, headers: response.headers };
+        },
+        async kill(signal) {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const exited = new Promise((done) => child.once('exit', done));
+          child.kill(signal);
+          await exited;
         },
         async stop() {
           if (child.exitCode !== null || child.signalCode !== null) return;

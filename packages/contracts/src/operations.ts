@@ -138,6 +138,8 @@ import {
 import {
   ApiClient,
   ApiClientWithToken,
+  AuditActivityBucket,
+  AuditActivityQuery,
   AuditEvent,
   CreateApiClientBody,
   CreateWorkspaceBody,
@@ -289,6 +291,12 @@ export const OPERATIONS = {
     path: '/api/audit_events',
     querystring: ListAuditEventsQuery,
     response: { 200: PagedList(AuditEvent) },
+  },
+  getAuditActivity: {
+    method: 'get',
+    path: '/api/audit_events/activity',
+    querystring: AuditActivityQuery,
+    response: { 200: DataOf(Type.Array(AuditActivityBucket)) },
   },
   // console
   getSession: {

@@ -69,6 +69,30 @@ export const ListAuditEventsQuery = Type.Object({
 });
 export type ListAuditEventsQuery = Static<typeof ListAuditEventsQuery>;
 
+/**
+ * Counts of audit events per action and per UTC day (or hour), counted by the database whatever
+ * the volume: the dashboard's activity chart. Buckets with no event are left out.
+ */
+export const AuditActivityQuery = Type.Object({
+  /** The actions to count (repeat the parameter: `action=a&action=b`). */
+  action: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 10 }),
+  since: Type.String({ format: 'date-time' }),
+  /** Default: now. At most 1,000 buckets between `since` and `until`. */
+  until: Type.Optional(Type.String({ format: 'date-time' })),
+  bucket: Type.Optional(
+    Type.Union([Type.Literal('day'), Type.Literal('hour')], { default: 'day' }),
+  ),
+});
+export type AuditActivityQuery = Static<typeof AuditActivityQuery>;
+
+export const AuditActivityBucket = Type.Object({
+  /** The bucket's first instant (UTC midnight, or the hour). */
+  start: Timestamp,
+  action: Type.String(),
+  count: Type.Integer(),
+});
+export type AuditActivityBucket = Static<typeof AuditActivityBucket>;
+
 export const CreateWorkspaceBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   /** false = a single-environment workspace (only `dev`), as the reference API's. */

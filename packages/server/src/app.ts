@@ -153,7 +153,7 @@ export function createServices(deps: AppDeps) {
     memoryBudgetBytes:
       deps.config.index.memoryMb > 0
         ? Math.floor(deps.config.index.memoryMb * 1024 * 1024)
-        : Math.floor(getHeapStatistics().heap_size_limit / 2),
+        : defaultIndexBudgetBytes(),
     loadWaitMs: deps.config.index.loadWaitMs,
     warmAtStart: deps.config.index.warmAtStart,
   });
@@ -289,7 +289,7 @@ export function createServices(deps: AppDeps) {
     oauth,
     workspaces: createWorkspacesService({ db, clock, dialect: deps.store.dialect }),
     apiClients: createApiClientsService({ db, clock, changes: changeFeed }),
-    audit: createAuditService({ db }),
+    audit: createAuditService({ db, clock }),
     members: createMembersService({ db, clock }),
     invitations: createInvitationsService({
       db,
@@ -518,6 +518,11 @@ export async function buildApp(deps: AppDeps) {
   leanGateway.useLog(app.log);
   app.addHook('preClose', (done) => {
     leanGateway.stop();
+    // Fastify closes the idle keep-alive connections once, as closing starts; a connection whose
+    // request is still in flight then (a tool call waiting on its upstream) goes idle after its
+    // answer and held the shutdown for the whole keep-alive timeout (72 s). From now on a
+    // connection is closed as soon as its answer is out (tests/api/gateway-shutdown.test.ts).
+    app.server.keepAliveTimeout = 1;
     done();
   });
 
@@ -848,4 +853,16 @@ export async function buildApp(deps: AppDeps) {
   });
 
   return { app, services, routes };
+}
+
+/**
+ * The access index's budget when ROSTER_INDEX_MEMORY_MB is not set: a third of the heap V8 has
+ * left once the app is built (its limit less what code, caches and the app already use, ~45 MB).
+ * Half the whole limit ignored that share: under a 128 MB heap the warm-up filled the budget and
+ * the process died out of memory (tests/api/index-memory-pressure.test.ts). The rest of the
+ * headroom is for requests, loads in progress and the garbage between two collections.
+ */
+function defaultIndexBudgetBytes(): number {
+  const heap = getHeapStatistics();
+  return Math.floor(Math.max(0, heap.heap_size_limit - heap.used_heap_size) / 3);
 }

@@ -80,7 +80,7 @@ export interface ClusterConfig {
 }
 
 export interface IndexConfig {
-  /** ROSTER_INDEX_MEMORY_MB: the budget of loaded workspaces, in MB; 0: half the V8 heap limit. */
+  /** ROSTER_INDEX_MEMORY_MB: the budget of loaded workspaces, in MB; 0: a third of the V8 heap left at start (app.ts). */
   memoryMb: number;
   /** ROSTER_INDEX_LOAD_WAIT_MS: how long a request waits for its workspace's load before a 503. */
   loadWaitMs: number;

@@ -1,10 +1,11 @@
 /**
  * Counts, recent changes, and a chart of sign-ins, decisions and the MCP gateway's tool calls over
  * the last 14 days (from the audit log: `console.signed_in`, `end_user.decision`,
- * `agent.tool_call`).
+ * `agent.tool_call`), counted per day by the server (GET /api/audit_events/activity), so the
+ * chart is exact whatever the volume.
  */
 import { useEffect, useState } from 'react';
-import { call, type AuditEvent } from '../api/client';
+import { call } from '../api/client';
 import { Alert, RelativeTime, Page } from '../components/ui';
 import { useApi } from '../hooks/use-api';
 import { Link } from '../router';
@@ -21,18 +22,6 @@ function Count({ label, value, to }: { label: string; value: number | undefined;
   );
 }
 
-async function eventsSince(action: string, since: string): Promise<AuditEvent[]> {
-  const all: AuditEvent[] = [];
-  for (let page = 1; page <= 10; page += 1) {
-    const result = await call('listAuditEvents', {
-      query: { action, since, 'page[number]': page, 'page[size]': 100 },
-    });
-    all.push(...result.data);
-    if (all.length >= result.total || result.data.length === 0) break;
-  }
-  return all;
-}
-
 function dayKey(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
@@ -47,24 +36,26 @@ function ActivityChart() {
     start.setUTCHours(0, 0, 0, 0);
     start.setUTCDate(start.getUTCDate() - (DAYS - 1));
     const since = start.toISOString();
-    Promise.all([
-      eventsSince('console.signed_in', since),
-      eventsSince('end_user.decision', since),
-      // The gateway's decisions are recorded as tool calls, not as end_user.decision events.
-      eventsSince('agent.tool_call', since),
-    ]).then(
-      ([signIns, decisions, toolCalls]) => {
+    call('getAuditActivity', {
+      query: {
+        // The gateway's decisions are recorded as tool calls, not as end_user.decision events.
+        action: ['console.signed_in', 'end_user.decision', 'agent.tool_call'],
+        since,
+        bucket: 'day',
+      },
+    }).then(
+      (result) => {
+        const count = (action: string, day: string) =>
+          result.data.find((b) => b.action === action && b.start.slice(0, 10) === day)?.count ?? 0;
         const days = Array.from({ length: DAYS }, (_, i) =>
           dayKey(new Date(start.getTime() + i * 86_400_000)),
         );
-        const count = (events: AuditEvent[], day: string) =>
-          events.filter((e) => e.created_at.slice(0, 10) === day).length;
         setSeries(
           days.map((day) => ({
             day,
-            signIns: count(signIns, day),
-            decisions: count(decisions, day),
-            toolCalls: count(toolCalls, day),
+            signIns: count('console.signed_in', day),
+            decisions: count('end_user.decision', day),
+            toolCalls: count('agent.tool_call', day),
           })),
         );
       },

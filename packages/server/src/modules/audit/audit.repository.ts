@@ -400,6 +400,37 @@ export async function* iterateAuditEvents(
   }
 }
 
+/**
+ * How many events of each action fall in each UTC day (`keyLength` 10: `2026-12-05`) or hour (13:
+ * `2026-12-05T19`) of [since, until), counted by the database: the dashboard's chart, exact
+ * whatever the volume. `created_at` is an ISO 8601 UTC string, so its prefix is the bucket on
+ * both stores. Buckets with no event are not returned.
+ */
+export async function countAuditEventsByBucket(
+  db: Executor,
+  workspaceId: number,
+  filter: { actions: readonly string[]; since: string; until: string; keyLength: 10 | 13 },
+  visibility: AuditVisibility,
+): Promise<{ key: string; action: string; count: number }[]> {
+  const key = sql<string>`substr(created_at, 1, ${sql.lit(filter.keyLength)})`;
+  const rows = await whereVisible(
+    db
+      .selectFrom('audit_events')
+      .where('workspace_id', '=', workspaceId)
+      .where('action', 'in', [...filter.actions])
+      .where('created_at', '>=', filter.since)
+      .where('created_at', '<', filter.until),
+    visibility,
+  )
+    .select([key.as('bucket'), 'action', sql<number | string>`count(*)`.as('n')])
+    .groupBy([key, 'action'])
+    .orderBy(key)
+    .orderBy('action')
+    .execute();
+  // PostgreSQL's count(*) is a bigint, which pg hands over as a string.
+  return rows.map((row) => ({ key: row.bucket, action: row.action, count: Number(row.n) }));
+}
+
 /** The latest thing each member did themselves: the reference API's `last_activity_log`. */
 export async function findLastActivities(
   db: Executor,

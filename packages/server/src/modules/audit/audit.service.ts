@@ -1,11 +1,22 @@
-import type { AuditEvent, ListAuditEventsQuery } from '@roster/contracts';
+import type {
+  AuditActivityBucket,
+  AuditActivityQuery,
+  AuditEvent,
+  ListAuditEventsQuery,
+} from '@roster/contracts';
 import type { Db, Row } from '../../storage/database.js';
 import { fromJson } from '../../storage/json.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import type { RequestContext } from '../../lib/context.js';
+import type { Clock } from '../../lib/clock.js';
 import { csvLines, type CsvValue } from '../../lib/csv.js';
 import { requireCollaboratorActor } from '../../lib/scope.js';
-import { iterateAuditEvents, listAuditEvents } from './audit.repository.js';
+import { badRequest } from '../../lib/errors.js';
+import {
+  countAuditEventsByBucket,
+  iterateAuditEvents,
+  listAuditEvents,
+} from './audit.repository.js';
 import { auditVisibilityOf, type AuditVisibility } from './audit-visibility.js';
 
 export function toAuditEvent(row: Row<'audit_events'>): AuditEvent {
@@ -57,7 +68,11 @@ async function* ndjsonLines(rows: AsyncIterable<Row<'audit_events'>>): AsyncGene
   for await (const row of rows) yield `${JSON.stringify(toAuditEvent(row))}\n`;
 }
 
-export function createAuditService(deps: { db: Db }) {
+/** The most buckets one activity query may ask for (1,000 days, or about 41 days of hours). */
+export const ACTIVITY_MAX_BUCKETS = 1000;
+const BUCKET_MS = { day: 86_400_000, hour: 3_600_000 } as const;
+
+export function createAuditService(deps: { db: Db; clock: Clock }) {
   /** The export's rows: only those the credential's scope may see (audit-visibility.ts). */
   async function* visibleEvents(
     ctx: RequestContext,
@@ -87,6 +102,44 @@ export function createAuditService(deps: { db: Db }) {
         visibility,
       );
       return paged(rows.map(toAuditEvent), total, page);
+    },
+
+    /**
+     * Events per action and per UTC day or hour, counted in SQL over every event the credential's
+     * scope may see (the audit log's rule): the dashboard's chart is exact whatever the volume.
+     */
+    async countActivity(
+      ctx: RequestContext,
+      query: AuditActivityQuery,
+    ): Promise<AuditActivityBucket[]> {
+      requireCollaboratorActor(ctx);
+      const bucket = query.bucket ?? 'day';
+      const since = new Date(query.since);
+      const until = query.until === undefined ? deps.clock.now() : new Date(query.until);
+      if (until.getTime() <= since.getTime())
+        throw badRequest('audit.activity_range', '`until` must be after `since`');
+      if ((until.getTime() - since.getTime()) / BUCKET_MS[bucket] > ACTIVITY_MAX_BUCKETS)
+        throw badRequest(
+          'audit.activity_range',
+          `At most ${String(ACTIVITY_MAX_BUCKETS)} ${bucket}s between \`since\` and \`until\``,
+        );
+      const visibility = await auditVisibilityOf(deps.db, ctx.workspaceId, ctx.scope);
+      const rows = await countAuditEventsByBucket(
+        deps.db,
+        ctx.workspaceId,
+        {
+          actions: [...new Set(query.action)],
+          since: since.toISOString(),
+          until: until.toISOString(),
+          keyLength: bucket === 'day' ? 10 : 13,
+        },
+        visibility,
+      );
+      return rows.map((row) => ({
+        start: bucket === 'day' ? `${row.key}T00:00:00.000Z` : `${row.key}:00:00.000Z`,
+        action: row.action,
+        count: row.count,
+      }));
     },
 
     /**

@@ -147,6 +147,10 @@ export function createLeanGateway(deps: {
       'x-content-type-options': 'nosniff',
       'cache-control': 'no-store',
       'content-length': Buffer.byteLength(payload),
+      // A call still in flight when the app started closing: its connection closes with the
+      // answer, so the client sends its next call on a new one (refused, or Fastify's 503)
+      // instead of on a socket the shutdown is about to cut.
+      ...(closing ? { connection: 'close' } : {}),
     });
     res.end(payload);
     const seconds = (performance.now() - started) / 1000;
