@@ -118,9 +118,29 @@ describe('the gateway’s lean path keeps the HTTP layer’s answers', () => {
         );
       return line === undefined ? 0 : Number(line.split(' ').pop());
     };
+    // The duration histogram's sum for the route, in seconds (the metric's unit).
+    const seconds = async () => {
+      const text = await (await fetch(`${roster.url}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('roster_http_request_duration_seconds_sum{') &&
+            l.includes('route="/mcp/:featureId"'),
+        );
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
     const before = await count();
+    const secondsBefore = await seconds();
+    const started = performance.now();
     for (let i = 0; i < 3; i++) expect((await post(`/mcp/${featureId}`, call(i))).status).toBe(200);
+    const elapsed = (performance.now() - started) / 1000;
     expect(await count()).toBe(before + 3);
+    // Each call crosses loopback to the upstream and back: well over a microsecond each, and no
+    // more than the client saw in all (a duration recorded in the wrong unit fails one or the other).
+    const added = (await seconds()) - secondsBefore;
+    expect(added).toBeGreaterThan(3 * 20e-6);
+    expect(added).toBeLessThanOrEqual(elapsed);
   });
 
   it('refuses a call without a token with 401 and the MCP authorization challenge', async () => {

@@ -33,7 +33,7 @@ export function createLeanGateway(deps: {
   gateway: GatewayService;
   authenticate: GatewayAuthenticator;
   bodyLimit: number;
-  metrics: { request(method: string, route: string, status: number, seconds: number): void };
+  metrics: { request(method: string, route: string, status: number, ms: number): void };
   /** After a request that recorded a change: the index sync (as the app's onSend hook does). */
   afterWrite: () => Promise<void>;
 }) {
@@ -153,10 +153,10 @@ export function createLeanGateway(deps: {
       ...(closing ? { connection: 'close' } : {}),
     });
     res.end(payload);
-    const seconds = (performance.now() - started) / 1000;
-    deps.metrics.request('POST', ROUTE, status, seconds);
+    const ms = performance.now() - started;
+    deps.metrics.request('POST', ROUTE, status, ms);
     reqLog?.info(
-      { res: { statusCode: status }, responseTime: seconds * 1000 },
+      { res: { statusCode: status }, responseTime: ms },
       'request completed',
     );
   }
