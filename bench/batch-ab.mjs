@@ -111,7 +111,9 @@ log('warm-up: 3 s each …');
 await run(other, 3);
 await run(self, 3);
 console.log(`Command: node bench/batch-ab.mjs ${otherRoot} (BENCH_SECONDS=${DURATION})`);
-console.log('| Round | Load (1/5/15) | Other: checks/s (CPU per batch) | This: checks/s (CPU per batch) |');
+console.log(
+  '| Round | Load (1/5/15) | Other: checks/s (CPU per batch) | This: checks/s (CPU per batch) |',
+);
 console.log('| --- | --- | ---: | ---: |');
 const totals = { other: [0, 0], this: [0, 0] };
 for (let round = 1; round <= ROUNDS; round++) {

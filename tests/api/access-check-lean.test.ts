@@ -221,7 +221,10 @@ const cases: [string, Sent][] = [
     'an unknown email',
     { body: (f) => ({ subject: { email: 'nobody@example.com' }, project_id: f.projectId }) },
   ],
-  ['an unknown project', { body: (f) => ({ subject: { member_id: f.memberId }, project_id: 987_654 }) }],
+  [
+    'an unknown project',
+    { body: (f) => ({ subject: { member_id: f.memberId }, project_id: 987_654 }) },
+  ],
   [
     'a privilege outside the catalogue',
     {
@@ -311,7 +314,8 @@ describe('POST /api/access/check below Fastify and through it', () => {
     for (let round = 0; round < 2; round += 1) {
       const [a, b] = [await send(lean, request), await send(viaFastify, request)];
       const given = request.headers?.['x-request-id'];
-      const sane = given !== undefined && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : undefined;
+      const sane =
+        given !== undefined && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : undefined;
       expect(comparable(a, sane)).toEqual(comparable(b, sane));
     }
   });
@@ -340,8 +344,9 @@ describe('POST /api/access/check below Fastify and through it', () => {
         .split('\n')
         .filter(
           (line) =>
-            line.startsWith('roster_http_request_duration_seconds_count{method="POST",route="/api/access/check"') ||
-            line.startsWith('roster_decisions_total'),
+            line.startsWith(
+              'roster_http_request_duration_seconds_count{method="POST",route="/api/access/check"',
+            ) || line.startsWith('roster_decisions_total'),
         );
     expect(counts(leanText).length).toBeGreaterThan(0);
     expect(counts(leanText)).toEqual(counts(fastifyText));

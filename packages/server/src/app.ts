@@ -542,12 +542,7 @@ export async function buildApp(deps: AppDeps) {
           const compile = buildSerializer(externalSchemas, options);
           return (route) => {
             const serialize = compile(route);
-            compiledSchemas.recordSerializer(
-              route.method,
-              route.url,
-              String(route.httpStatus),
-              serialize,
-            );
+            compiledSchemas.recordSerializer(route.method, route.url, route.httpStatus, serialize);
             return serialize;
           };
         },
@@ -608,7 +603,7 @@ export async function buildApp(deps: AppDeps) {
   const routes: RouteOptions[] = [];
   app.addHook('onRoute', (route) => {
     routes.push(route);
-    compileRouteHooks(route, services, lean.serves);
+    compileRouteHooks(route, services, (method, url) => lean.serves(method, url));
   });
   services.changeFeed.useLog(app.log);
   services.accessIndex.useLog(app.log);

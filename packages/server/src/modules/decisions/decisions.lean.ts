@@ -16,7 +16,9 @@
  * classification and body of http/error-handler.ts. Request ID, security headers, request log
  * lines and request metrics: http/lean-path.ts.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessCheck } from '@roster/contracts';
+import type { RequestContext } from '../../lib/context.js';
 import { cachedClientContext, type ClientAuthenticator } from '../../http/auth.js';
 import { classifyError } from '../../http/classify-error.js';
 import { errorBody } from '../../http/error-handler.js';
@@ -27,6 +29,7 @@ import {
   sendLean,
   type CompiledSchemas,
   type LeanDispatcher,
+  type NodeHandler,
 } from '../../http/lean-path.js';
 import { requestIdOf } from '../../http/request-id.js';
 import { isEndUserCheck, type DecisionsService } from './decisions.service.js';
@@ -72,49 +75,77 @@ export function registerLeanCheck(
         res.destroy();
         return;
       }
-      const parsed = parseJson(bytes.toString('utf8'));
-      if (!parsed.ok || !validate(parsed.value)) {
-        handOverWithBody(req, res, bytes, fastify);
-        return;
-      }
-      const check = parsed.value as AccessCheck;
-      const loading = decisions.ready(ctx, isEndUserCheck(check));
-      if (loading !== undefined) {
-        // Fastify's route waits for the load (or answers its 503); this promise is not needed.
-        loading.catch(() => undefined);
-        handOverWithBody(req, res, bytes, fastify);
-        return;
-      }
-      const id = requestIdOf(req.headers);
-      const reqLog = leanRequestLog(dispatcher.log(), id, req);
-      let status = 200;
-      let payload: string;
-      let headers: Record<string, string> | undefined;
       try {
-        payload = schemas.serializer(METHOD, LEAN_CHECK_PATH, 200)({
-          data: decisions.check(ctx, check),
-        });
+        answer(req, res, ctx, validate, bytes, fastify, started);
       } catch (error) {
-        // As http/error-handler.ts answers it: the route's style is the default one.
-        const classified = classifyError(error);
-        // Its log lines at their levels, whether or not info (the request lines) is on.
-        const errorLog = reqLog ?? dispatcher.log()?.child({ reqId: id });
-        if (classified.logMessage !== undefined)
-          errorLog?.error({ err: error, code: classified.code }, classified.logMessage);
-        else
-          errorLog?.info({ code: classified.code, status: classified.status }, classified.message);
-        status = classified.status;
-        headers = classified.headers;
-        payload = schemas.serializer(
-          METHOD,
-          LEAN_CHECK_PATH,
-          status,
-        )(errorBody('errors', status, classified.message));
+        // Nothing here should throw (the check's own errors are answered above); if something
+        // does, Fastify's route answers the request as it would have, unless it is half sent.
+        dispatcher.log()?.error({ err: error }, 'lean access check failed');
+        if (res.headersSent) res.destroy();
+        else handOverWithBody(req, res, bytes, fastify);
       }
-      const ms = sendLean(res, { id, status, contentType: JSON_TYPE, payload, headers }, reqLog, started);
-      metrics.request(METHOD, LEAN_CHECK_PATH, status, ms);
-      metrics.leanAnswers += 1;
     });
     if (!reading) fastify(req, res);
   });
+
+  function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    validate: (data: unknown) => boolean,
+    bytes: Buffer,
+    fastify: NodeHandler,
+    started: number,
+  ): void {
+    const parsed = parseJson(bytes.toString('utf8'));
+    if (!parsed.ok || !validate(parsed.value)) {
+      handOverWithBody(req, res, bytes, fastify);
+      return;
+    }
+    const check = parsed.value as AccessCheck;
+    const loading = decisions.ready(ctx, isEndUserCheck(check));
+    if (loading !== undefined) {
+      // Fastify's route waits for the load (or answers its 503); this promise is not needed.
+      loading.catch(() => undefined);
+      handOverWithBody(req, res, bytes, fastify);
+      return;
+    }
+    const id = requestIdOf(req.headers);
+    const reqLog = leanRequestLog(dispatcher.log(), id, req);
+    let status = 200;
+    let payload: string;
+    let headers: Record<string, string> | undefined;
+    try {
+      payload = schemas.serializer(
+        METHOD,
+        LEAN_CHECK_PATH,
+        200,
+      )({
+        data: decisions.check(ctx, check),
+      });
+    } catch (error) {
+      // As http/error-handler.ts answers it: the route's style is the default one.
+      const classified = classifyError(error);
+      // Its log lines at their levels, whether or not info (the request lines) is on.
+      const errorLog = reqLog ?? dispatcher.log()?.child({ reqId: id });
+      if (classified.logMessage !== undefined)
+        errorLog?.error({ err: error, code: classified.code }, classified.logMessage);
+      else errorLog?.info({ code: classified.code, status: classified.status }, classified.message);
+      status = classified.status;
+      headers = classified.headers;
+      payload = schemas.serializer(
+        METHOD,
+        LEAN_CHECK_PATH,
+        status,
+      )(errorBody('errors', status, classified.message));
+    }
+    const ms = sendLean(
+      res,
+      { id, status, contentType: JSON_TYPE, payload, headers },
+      reqLog,
+      started,
+    );
+    metrics.request(METHOD, LEAN_CHECK_PATH, status, ms);
+    metrics.leanAnswers += 1;
+  }
 }
