@@ -1,6 +1,7 @@
 /**
- * `node bench/batch-ab.mjs OTHER_ROOT`: the HTTP batch checks of `npm run bench` (batches of
- * 1,000, 4 connections, the same bodies) against another build (a checkout whose packages are
+ * `npm run bench:batch-ab -- OTHER_ROOT` (or `node bench/batch-ab.mjs OTHER_ROOT`): the HTTP
+ * batch checks of `npm run bench` (batches of 1,000, 4 connections, the same kind of bodies)
+ * against another build (a checkout whose packages are
  * built) and this one, in alternating rounds (other, this, other, this, …) so that the machine's
  * drift hits both alike. Each build serves a data set its own bench/generate.mjs made, in its own
  * process. Prints per round and build the batches/s, checks/s and the server's CPU time per batch
