@@ -134,7 +134,7 @@ const out = [
     .map((v) => v.toFixed(2))
     .join(' / ')}`,
   '',
-  '| Pair | Bare Fastify req/s (p50/p99, server CPU; CPU per request) | Roster single check req/s (p50/p99, server CPU; CPU per request) | Roster ÷ bare (req/s) | bare ÷ Roster (CPU per request) |',
+  '| Pair | Bare Fastify req/s (p50/p99, server CPU; CPU per request) | Roster single check, below Fastify, req/s (p50/p99, server CPU; CPU per request) | Roster ÷ bare (req/s) | bare ÷ Roster (CPU per request) |',
   '| --- | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (r, i) =>
