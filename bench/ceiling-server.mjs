@@ -1,7 +1,9 @@
 /**
  * The server for `npm run bench:ceiling` (bench/ceiling.mjs): Roster on the generated data set,
  * and in the SAME process a bare Fastify (same version, default JSON parser) whose one route
- * answers a constant to the same request. Both listen on 127.0.0.1; the parent drives them in turn.
+ * answers a constant to the same request, and a second Roster app on the same store whose check
+ * goes through Fastify's route (ROSTER_LEAN_CHECKS=false). All listen on 127.0.0.1; the parent
+ * drives them in turn.
  */
 import process from 'node:process';
 import Fastify from 'fastify';
@@ -19,8 +21,30 @@ const config = loadConfig({
   ROSTER_PUBLIC_URL: 'http://127.0.0.1',
 });
 const store = openStore({ url: config.databaseUrl });
-const { app } = await buildApp({ store, config, logger: false });
+const { app, services: rosterServices } = await buildApp({ store, config, logger: false });
 await app.listen({ port: 0, host: '127.0.0.1' });
+// The same check answered by Fastify's route (ROSTER_LEAN_CHECKS=false), for the record: Roster
+// above serves it below Fastify (packages/server/src/http/lean-path.ts).
+const viaFastify = await buildApp({
+  store,
+  config: { ...config, leanChecks: false },
+  logger: false,
+});
+await viaFastify.app.listen({ port: 0, host: '127.0.0.1' });
+
+// Each app loads the workspace in the background once it listens: wait for both loads, so that
+// neither runs during a measured (or the other's warm-up) run.
+for (const services of [rosterServices, viaFastify.services]) {
+  for (;;) {
+    try {
+      await services.accessIndex.ready(1);
+      break;
+    } catch (error) {
+      if (error?.status !== 503) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
 
 const bare = Fastify({ logger: false });
 const answer = { data: { allowed: true } };
@@ -30,6 +54,7 @@ await bare.listen({ port: 0, host: '127.0.0.1' });
 process.send({
   type: 'ready',
   roster: app.server.address().port,
+  viaFastify: viaFastify.app.server.address().port,
   bare: bare.server.address().port,
 });
 process.on('message', async (message) => {
@@ -39,6 +64,7 @@ process.on('message', async (message) => {
   }
   if (message === 'stop') {
     await bare.close();
+    await viaFastify.app.close();
     await app.close();
     await store.close();
     process.exit(0);

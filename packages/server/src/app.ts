@@ -32,6 +32,8 @@ import {
 import { apiClientAuth, platformAuth } from './http/auth.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { requestIdOf } from './http/request-id.js';
+import { CompiledSchemas, createLeanDispatcher, replayLeanBody } from './http/lean-path.js';
+import { registerLeanCheck } from './modules/decisions/decisions.lean.js';
 import type { Api } from './http/types.js';
 import { createMailer, type Mailer } from './modules/mail/mailer.js';
 import { createApiClientsService } from './modules/api-clients/api-clients.service.js';
@@ -418,7 +420,14 @@ const refuseNul: RouteHook = (request, _reply, done) => {
  * - unless the route stores nothing (`config.storesNothing`, the access checks): the NUL check,
  *   and the change tracking that brings the access index up to date before a write answers.
  */
-function compileRouteHooks(route: RouteOptions, services: Services): void {
+function compileRouteHooks(
+  route: RouteOptions,
+  services: Services,
+  servedLean: (method: string, url: string) => boolean,
+): void {
+  // A route the lean path serves (http/lean-path.ts) reads the body it passes on, if any.
+  if (typeof route.method === 'string' && servedLean(route.method, route.url))
+    route.preParsing = [replayLeanBody, ...hooksOf(route.preParsing)];
   const record = services.metrics.route(route.url);
   const onResponse: RouteHook = (request, reply, done) => {
     record(request.method, reply.statusCode, reply.elapsedTime);
@@ -487,10 +496,16 @@ export async function buildApp(deps: AppDeps) {
     metrics: services.metrics,
     afterWrite: () => services.changeFeed.afterWrite(),
   });
+  // Hot routes answered in front of Fastify (http/lean-path.ts): the gateway's tools/call and,
+  // below, the single access check.
+  const lean = createLeanDispatcher();
+  lean.prefix('POST', '/mcp/', leanGateway.handle);
+  // The functions Fastify compiles for each route's schemas, for the lean routes to use as well.
+  const compiledSchemas = new CompiledSchemas();
   const app: Api = Fastify({
     serverFactory: (handler, options) => {
       const server = createServer((req, res) => {
-        leanGateway.handle(req, res, handler);
+        lean.handle(req, res, handler);
       });
       // What Fastify sets on the server it creates itself (its options, defaults filled in).
       const timeouts = options as {
@@ -509,15 +524,39 @@ export async function buildApp(deps: AppDeps) {
     // ROSTER_TRUST_PROXY names the proxies; by default it is the TCP peer, which a client cannot forge.
     trustProxy: fastifyTrustProxy(deps.config.trustProxy),
     schemaController: {
-      compilersFactory: { buildValidator: buildRequestValidator, buildSerializer },
+      compilersFactory: {
+        buildValidator: (externalSchemas, options) => {
+          const compile = buildRequestValidator(externalSchemas, options);
+          return (route) => {
+            const validate = compile(route);
+            compiledSchemas.recordValidator(
+              route.method ?? '',
+              route.url ?? '',
+              route.httpPart ?? '',
+              validate,
+            );
+            return validate;
+          };
+        },
+        buildSerializer: (externalSchemas, options) => {
+          const compile = buildSerializer(externalSchemas, options);
+          return (route) => {
+            const serialize = compile(route);
+            compiledSchemas.recordSerializer(route.method, route.url, route.httpStatus, serialize);
+            return serialize;
+          };
+        },
+      },
     },
     // The caller's X-Request-Id when it is a sane token, else a new UUID; every request log line
     // carries it as `reqId`, and the answer names it (onRequest below).
     genReqId: (request) => requestIdOf(request.headers),
   }).withTypeProvider<TypeBoxTypeProvider>();
   leanGateway.useLog(app.log);
+  lean.useLog(app.log);
   app.addHook('preClose', (done) => {
     leanGateway.stop();
+    lean.stop();
     // Fastify closes the idle keep-alive connections once, as closing starts; a connection whose
     // request is still in flight then (a tool call waiting on its upstream) goes idle after its
     // answer and held the shutdown for the whole keep-alive timeout (72 s). From now on a
@@ -527,12 +566,32 @@ export async function buildApp(deps: AppDeps) {
   });
 
   // Fastify's JSON parser (prototype poisoning refused, its defaults) behind a nesting limit.
+  const jsonParser = depthLimitedJsonParser(app.getDefaultJsonParser('error', 'error'));
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(
-    'application/json',
-    { parseAs: 'string' },
-    depthLimitedJsonParser(app.getDefaultJsonParser('error', 'error')),
-  );
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonParser);
+  // The single access check below Fastify, unless something must see every request that it
+  // would skip: the rate limit (counted by its Fastify plugin) or cluster routing (a check homed
+  // on another instance is forwarded by a Fastify hook). ROSTER_LEAN_CHECKS=false turns it off.
+  if (
+    deps.config.leanChecks &&
+    deps.config.rateLimitPerMinute === 0 &&
+    services.membership === undefined
+  ) {
+    registerLeanCheck(lean, {
+      decisions: services.decisions,
+      apiClients: services.apiClients,
+      schemas: compiledSchemas,
+      // The parser above, called directly: Fastify's default JSON parser answers synchronously.
+      parseJson: (text) => {
+        let parsed: { ok: true; value: unknown } | { ok: false } = { ok: false };
+        jsonParser(undefined as never, text, (error, body) => {
+          parsed = error === null ? { ok: true, value: body } : { ok: false };
+        });
+        return parsed;
+      },
+      metrics: services.metrics,
+    });
+  }
   app.decorateRequest('ctx', null);
   // Before any route is registered, so that every route, error and static file gets them, and
   // every answer names its request ID (http/security-headers.ts).
@@ -549,7 +608,7 @@ export async function buildApp(deps: AppDeps) {
   const routes: RouteOptions[] = [];
   app.addHook('onRoute', (route) => {
     routes.push(route);
-    compileRouteHooks(route, services);
+    compileRouteHooks(route, services, (method, url) => lean.serves(method, url));
   });
   services.changeFeed.useLog(app.log);
   services.accessIndex.useLog(app.log);

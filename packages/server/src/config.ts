@@ -27,6 +27,11 @@ export interface Config {
   adminToken: string | undefined;
   platformToken: string | undefined;
   rateLimitPerMinute: number;
+  /**
+   * ROSTER_LEAN_CHECKS (default true): serve POST /api/access/check below Fastify when the rate
+   * limit is off and the instance is not in a cluster (http/lean-path.ts).
+   */
+  leanChecks: boolean;
   inviteCooldownSeconds: number;
   smtpUrl: string | undefined;
   mailFrom: string;
@@ -335,6 +340,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken,
     platformToken,
     rateLimitPerMinute: integer(env, 'ROSTER_RATE_LIMIT_PER_MINUTE', 60, 0, 1_000_000),
+    leanChecks: flag(env, 'ROSTER_LEAN_CHECKS', true),
     inviteCooldownSeconds: integer(env, 'ROSTER_INVITE_COOLDOWN_SECONDS', 1200, 0, 31_536_000),
     smtpUrl: optional(env.ROSTER_SMTP_URL),
     mailFrom: optional(env.ROSTER_MAIL_FROM) ?? 'Roster <roster@localhost>',

@@ -10,7 +10,10 @@ import { AppError, forbidden } from '../lib/errors.js';
 import { hashSecret, secretMatches } from '../lib/secrets.js';
 
 function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
+  return bearerTokenOf(request.headers.authorization);
+}
+
+function bearerTokenOf(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1];
@@ -94,6 +97,20 @@ function clientContext(client: AuthenticatedClient): RequestContext {
 }
 
 /**
+ * The context of a request whose bearer token belongs to a cached API client, or undefined (no
+ * token, or not cached: the hook below asks the database, or the console session). The auth hook
+ * and the lean check path (modules/decisions/decisions.lean.ts) both authenticate through it.
+ */
+export function cachedClientContext(
+  apiClients: ClientAuthenticator,
+  authorization: string | undefined,
+): RequestContext | undefined {
+  const token = bearerTokenOf(authorization);
+  const cached = token === undefined ? undefined : apiClients.cachedClient(token);
+  return cached === undefined ? undefined : clientContext(cached);
+}
+
+/**
  * The workspace API's onRequest hook. A callback hook, not an async one: a token whose client is
  * cached (rotate and revoke evict it, api-clients.service.ts) authenticates without a promise or
  * a trip through the microtask queue; only a cache miss or a console session waits.
@@ -123,14 +140,13 @@ export function apiClientAuth<S extends SessionFacts>(
       done();
       return;
     }
-    const token = bearerToken(request);
-    const cached = token === undefined ? undefined : apiClients.cachedClient(token);
+    const cached = cachedClientContext(apiClients, request.headers.authorization);
     if (cached !== undefined) {
-      request.ctx = clientContext(cached);
+      request.ctx = cached;
       done();
       return;
     }
-    authenticate(request, token).then(
+    authenticate(request, bearerToken(request)).then(
       () => {
         done();
       },

@@ -193,9 +193,21 @@ export class Metrics {
   });
   readonly decisions: DecisionObserver;
   readonly webhooks: WebhookObserver;
+  /** Requests answered below Fastify (http/lean-path.ts): a plain number, read when scraped. */
+  leanAnswers = 0;
 
   constructor(sources?: ScrapeSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'roster_' });
+    const leanAnswers = () => this.leanAnswers;
+    new Counter({
+      name: 'roster_http_lean_answers_total',
+      help: 'HTTP requests answered below Fastify (the single access check), also counted in roster_http_requests_total',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(leanAnswers());
+      },
+    });
 
     const decisions = new Tally(
       this.registry,
