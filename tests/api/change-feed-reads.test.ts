@@ -54,8 +54,8 @@ it('a write reads the change log once on the instance that made it, and reaches 
   ).body.data.id as string;
   const projectId = (await writer.post('/api/projects', { name: 'Feed', environment_type: 'dev' }))
     .body.data.id as number;
-  const group = (await writer.post('/api/user_groups', { user_group: { name: 'Feed team' } }))
-    .body.data.id as string;
+  const group = (await writer.post('/api/user_groups', { user_group: { name: 'Feed team' } })).body
+    .data.id as string;
   expect(
     (
       await writer.put(`/api/projects/${projectId}/project_grants`, {

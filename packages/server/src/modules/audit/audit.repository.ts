@@ -267,7 +267,7 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
     });
   // The request that recorded it syncs the access index before answering (app.ts), up to this
   // event.
-  noteChangeRecorded(Number(inserted.id));
+  noteChangeRecorded(inserted.id);
   return true;
 }
 
