@@ -153,12 +153,21 @@ export class ChangeFeed implements ChangeSubscriptions {
    * and then asked; a read started after that sees them.
    */
   private async catchUp(events: RecordedEvents): Promise<void> {
-    while (this.running !== null) await this.running.catch(() => undefined);
-    if (this.hasRead(events)) return;
+    // The run in progress, then at most the one after it (which started after this call, so
+    // after the events committed): once one of them ends having read the events, they are
+    // delivered. Events that never appear (a rolled-back write) end in a sync of their own.
+    for (let waits = 0; waits < 2 && this.running !== null; waits++) {
+      await this.running.catch(() => undefined);
+      if (this.hasRead(events)) return;
+    }
+    if (this.running === null && this.hasRead(events)) return;
     await this.sync();
   }
 
-  /** Whether every event of `first`..`last` has been read (with nothing running: delivered). */
+  /**
+   * Whether every event of `first`..`last` has been read. Asked when no run is in progress, or
+   * right as one ends (before the next can have read anything): then read means delivered.
+   */
   private hasRead({ first, last }: RecordedEvents): boolean {
     if (last > this.lastSeen) return false;
     for (const id of this.missing.keys()) if (id >= first && id <= last) return false;
