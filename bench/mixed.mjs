@@ -465,6 +465,8 @@ async function runStore(dialect, writer) {
       cpuMsPerRequest: (after.cpuMs - before.cpuMs) / result.total,
       cpuShare: (after.cpuMs - before.cpuMs) / (result.elapsed * 1000),
       databaseCpuMsPerRequest: databaseAfter.size === 0 ? null : databaseMs / result.total,
+      statementsPerRequest:
+        dialect === 'postgres' ? (after.statements - before.statements) / result.total : null,
       loop: after.loop,
     };
   }
@@ -644,7 +646,7 @@ for (const r of results) {
     `- throughput per ${r.mixed.bucketS} s (requests/s): ${r.mixed.buckets.map((b) => b.perSecond.toFixed(0)).join(', ')}`,
     `- server CPU per request per ${r.mixed.bucketS} s (ms; target: no upward drift as the data grows): ${r.mixed.buckets.map((b) => b.cpuMsPerRequest.toFixed(3)).join(', ')}`,
     `- load average (1 min) at each interval's end: ${r.mixed.buckets.map((b) => b.load.toFixed(1)).join(', ')}`,
-    `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
+    `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}${r.mixed.statementsPerRequest === null ? '' : `; ${r.mixed.statementsPerRequest.toFixed(2)} statements a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
     `- errors: ${r.mixed.errors.length}${r.mixed.errors.length ? ` (first: ${r.mixed.errors[0]})` : ''}`,
     '',
     `- **capacity ${r.mixed.perSecond.toFixed(0)} requests/s** (target ≥ 1,000); check p50 / p99 in closed loops: ${ms(check(r.mixed)?.p50)} / ${ms(check(r.mixed)?.p99)} (target p99 ≤ 5 ms)`,
@@ -654,7 +656,7 @@ for (const r of results) {
     ...kindTable(r.paced),
     '',
     `- **check p50 / p99 under writes: ${ms(check(r.paced)?.p50)} / ${ms(check(r.paced)?.p99)}** (target p99 ≤ 5 ms); checks only, same rate, same data, no writes: ${ms(check(r.baseline)?.p50)} / ${ms(check(r.baseline)?.p99)}`,
-    `- server CPU: ${r.paced.cpuMsPerRequest.toFixed(3)} ms a request (checks only: ${r.baseline.cpuMsPerRequest.toFixed(3)}); event loop held p99 / max: ${ms(r.paced.loop.p99)} / ${ms(r.paced.loop.max)} (checks only: ${ms(r.baseline.loop.p99)} / ${ms(r.baseline.loop.max)})`,
+    `- server CPU: ${r.paced.cpuMsPerRequest.toFixed(3)} ms a request (checks only: ${r.baseline.cpuMsPerRequest.toFixed(3)})${r.paced.statementsPerRequest === null ? '' : `, ${r.paced.statementsPerRequest.toFixed(2)} PostgreSQL statements a request`}; event loop held p99 / max: ${ms(r.paced.loop.p99)} / ${ms(r.paced.loop.max)} (checks only: ${ms(r.baseline.loop.p99)} / ${ms(r.baseline.loop.max)})`,
     `- check p99 per ${r.paced.bucketS} s under writes: ${r.paced.buckets.map((b) => ms(b.checkP99)).join(', ')}`,
     `- requests' departure after their scheduled time (the generator's own delay, counted in the latencies), p99: ${ms(r.paced.lagP99)} (checks only: ${ms(r.baseline.lagP99)})`,
     `- errors: ${r.paced.errors.length + r.baseline.errors.length}${r.paced.errors.length ? ` (first: ${r.paced.errors[0]})` : ''}`,
