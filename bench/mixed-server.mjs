@@ -8,11 +8,20 @@
  */
 import process from 'node:process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import pg from 'pg';
 import { buildApp } from '../packages/server/dist/app.js';
 import { loadConfig } from '../packages/server/dist/config.js';
 import { migrateToLatest, openStore } from '../packages/server/dist/storage/connect.js';
 
 const [databaseUrl, token, dataDir, writer = 'thread'] = process.argv.slice(2);
+// Statements sent to PostgreSQL (each a round trip: a socket write that wakes a backend), counted
+// where every query of the server's pool passes: a figure the machine's load does not change.
+let statements = 0;
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function countedQuery(...args) {
+  statements += 1;
+  return query.apply(this, args);
+};
 const config = loadConfig({
   PORT: '0',
   ROSTER_DATA_DIR: dataDir,
@@ -36,6 +45,7 @@ process.on('message', async (message) => {
     process.send({
       type: 'stats',
       cpuMs: (usage.user + usage.system) / 1000,
+      statements,
       loop: {
         p50: loop.percentile(50) / 1e6,
         p99: loop.percentile(99) / 1e6,

@@ -17,7 +17,7 @@
  * database the bench may create databases from (a fresh one per run, dropped after).
  * `--store sqlite|postgres` runs one only. SQLite runs twice, its writes on the writer thread and
  * on the main thread (ROSTER_SQLITE_WRITER); `--sqlite-writer thread|main` runs one. `--duration 600` for the 10-minute soak,
- * `--clients 20`. BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
+ * `--clients 20`; `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '20' },
     store: { type: 'string' },
     'sqlite-writer': { type: 'string', default: 'both' },
+    pacing: { type: 'string', default: 'open' },
   },
 });
 const DURATION_S = Number(args.duration);
@@ -50,6 +51,15 @@ const WRITERS = args['sqlite-writer'] === 'both' ? ['thread', 'main'] : [args['s
 if (!WRITERS.every((w) => w === 'thread' || w === 'main'))
   throw new Error('--sqlite-writer takes thread, main or both');
 const CLIENTS = Number(args.clients);
+/**
+ * How the paced phases send. `open` (default): request i leaves at i ÷ rate whatever the others
+ * are doing, as independent callers would (a check never waits for an earlier write to be
+ * answered). `clients`: the earlier generator, CLIENTS clients each on its own fixed schedule and
+ * sending one request at a time, so a check scheduled after its client's slow write left late and
+ * counted that write's time as its own (docs/performance.md, fourth round).
+ */
+const PACING = args.pacing;
+if (PACING !== 'open' && PACING !== 'clients') throw new Error('--pacing takes open or clients');
 const PG_URL = process.env.ROSTER_BENCH_DATABASE_URL;
 const stores = args.store ? [args.store] : PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 if (stores.includes('postgres') && !PG_URL)
@@ -155,7 +165,10 @@ async function runStore(dialect, writer) {
       child.send('cpu');
     });
   const origin = `http://127.0.0.1:${server.port}`;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  // No cap on sockets: in the closed loops at most CLIENTS requests are out anyway, and in the
+  // open-loop paced phases a capped pool would queue a check behind other callers' writes in this
+  // process, which a server's independent callers never do.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
   function call(method, url, body, token = TOKEN) {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -452,6 +465,8 @@ async function runStore(dialect, writer) {
       cpuMsPerRequest: (after.cpuMs - before.cpuMs) / result.total,
       cpuShare: (after.cpuMs - before.cpuMs) / (result.elapsed * 1000),
       databaseCpuMsPerRequest: databaseAfter.size === 0 ? null : databaseMs / result.total,
+      statementsPerRequest:
+        dialect === 'postgres' ? (after.statements - before.statements) / result.total : null,
       loop: after.loop,
     };
   }
@@ -474,35 +489,61 @@ async function runStore(dialect, writer) {
     }, bucketS * 1000);
     const started = performance.now();
     const end = started + seconds * 1000;
-    const intervalMs = rate > 0 ? (CLIENTS / rate) * 1000 : 0;
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async (_, client) => {
-        for (let k = 0; ; k++) {
-          const scheduled = started + (k + client / CLIENTS) * intervalMs;
-          if (rate > 0 && scheduled > performance.now())
-            await new Promise((resolve) => setTimeout(resolve, scheduled - performance.now()));
-          if (performance.now() >= end) return;
-          const lag = rate > 0 ? Math.max(0, performance.now() - scheduled) : 0;
-          const kind = chooser();
-          try {
-            const timed = await runKind(kind);
-            timed[0][1] += lag;
-            const at = Math.floor((performance.now() - started) / 1000 / bucketS);
-            for (const [name, ms] of timed) {
-              let list = latencies.get(name);
-              if (list === undefined) latencies.set(name, (list = []));
-              list.push(ms);
-              if (at < buckets.length) {
-                buckets[at].count++;
-                if (name === 'check') buckets[at].checks.push(ms);
-              }
-            }
-          } catch (error) {
-            errors.push(`${kind}: ${error.message}`);
+    /** How late each paced request left (ms): this process's own delay, counted in its latency. */
+    const lags = [];
+    /** Checks' latency from their actual departure (without the lag above): the server's part. */
+    const checksFromDeparture = [];
+    /** Sends one request of `kind` and records it, its latency counted from `scheduled`. */
+    async function one(kind, scheduled) {
+      const lag = rate > 0 ? Math.max(0, performance.now() - scheduled) : 0;
+      if (rate > 0) lags.push(lag);
+      try {
+        const timed = await runKind(kind);
+        if (kind === 'check') checksFromDeparture.push(timed[0][1]);
+        timed[0][1] += lag;
+        const at = Math.floor((performance.now() - started) / 1000 / bucketS);
+        for (const [name, ms] of timed) {
+          let list = latencies.get(name);
+          if (list === undefined) latencies.set(name, (list = []));
+          list.push(ms);
+          if (at < buckets.length) {
+            buckets[at].count++;
+            if (name === 'check') buckets[at].checks.push(ms);
           }
         }
-      }),
-    );
+      } catch (error) {
+        errors.push(`${kind}: ${error.message}`);
+      }
+    }
+    const sleepUntil = (t) =>
+      t > performance.now()
+        ? new Promise((resolve) => setTimeout(resolve, t - performance.now()))
+        : undefined;
+    if (rate > 0 && PACING === 'open') {
+      // Open loop: request k leaves at k ÷ rate, without waiting for any earlier one.
+      const pending = new Set();
+      for (let k = 0; ; k++) {
+        const scheduled = started + (k * 1000) / rate;
+        if (scheduled >= end) break;
+        await sleepUntil(scheduled);
+        const sent = one(chooser(), scheduled);
+        pending.add(sent);
+        void sent.finally(() => pending.delete(sent));
+      }
+      await Promise.all(pending);
+    } else {
+      const intervalMs = rate > 0 ? (CLIENTS / rate) * 1000 : 0;
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async (_, client) => {
+          for (let k = 0; ; k++) {
+            const scheduled = started + (k + client / CLIENTS) * intervalMs;
+            if (rate > 0) await sleepUntil(scheduled);
+            if (performance.now() >= end) return;
+            await one(chooser(), scheduled);
+          }
+        }),
+      );
+    }
     const elapsed = (performance.now() - started) / 1000;
     clearInterval(sampler);
     if (cpuMarks.length <= buckets.length) cpuMarks.push(await serverCpu());
@@ -523,6 +564,8 @@ async function runStore(dialect, writer) {
       total,
       perSecond: total / elapsed,
       errors,
+      lagP99: percentile(Float64Array.from(lags).sort(), 0.99),
+      checkFromDepartureP99: percentile(Float64Array.from(checksFromDeparture).sort(), 0.99),
       bucketS,
       buckets: buckets.map((bucket, i) => ({
         perSecond: bucket.count / bucketS,
@@ -593,7 +636,7 @@ const kindTable = (phase) => [
 ];
 const out = [];
 out.push(
-  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${RATE === undefined ? '' : ` --rate ${RATE}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
+  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
 );
 out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
 for (const r of results) {
@@ -607,18 +650,19 @@ for (const r of results) {
     `- throughput per ${r.mixed.bucketS} s (requests/s): ${r.mixed.buckets.map((b) => b.perSecond.toFixed(0)).join(', ')}`,
     `- server CPU per request per ${r.mixed.bucketS} s (ms; target: no upward drift as the data grows): ${r.mixed.buckets.map((b) => b.cpuMsPerRequest.toFixed(3)).join(', ')}`,
     `- load average (1 min) at each interval's end: ${r.mixed.buckets.map((b) => b.load.toFixed(1)).join(', ')}`,
-    `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
+    `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}${r.mixed.statementsPerRequest === null ? '' : `; ${r.mixed.statementsPerRequest.toFixed(2)} statements a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
     `- errors: ${r.mixed.errors.length}${r.mixed.errors.length ? ` (first: ${r.mixed.errors[0]})` : ''}`,
     '',
     `- **capacity ${r.mixed.perSecond.toFixed(0)} requests/s** (target ≥ 1,000); check p50 / p99 in closed loops: ${ms(check(r.mixed)?.p50)} / ${ms(check(r.mixed)?.p99)} (target p99 ≤ 5 ms)`,
     '',
-    `**Paced**: ${PACED_S} s at ${r.rate} requests/s offered (${r.rateNote}; latency from the scheduled send)`,
+    `**Paced**: ${PACED_S} s at ${r.rate} requests/s offered (${r.rateNote}; ${PACING === 'open' ? 'open loop: each request leaves at its time whatever the others do' : `${CLIENTS} clients, each on its own schedule, one request at a time`}; latency from the scheduled send)`,
     '',
     ...kindTable(r.paced),
     '',
     `- **check p50 / p99 under writes: ${ms(check(r.paced)?.p50)} / ${ms(check(r.paced)?.p99)}** (target p99 ≤ 5 ms); checks only, same rate, same data, no writes: ${ms(check(r.baseline)?.p50)} / ${ms(check(r.baseline)?.p99)}`,
-    `- server CPU: ${r.paced.cpuMsPerRequest.toFixed(3)} ms a request (checks only: ${r.baseline.cpuMsPerRequest.toFixed(3)}); event loop held p99 / max: ${ms(r.paced.loop.p99)} / ${ms(r.paced.loop.max)} (checks only: ${ms(r.baseline.loop.p99)} / ${ms(r.baseline.loop.max)})`,
+    `- server CPU: ${r.paced.cpuMsPerRequest.toFixed(3)} ms a request (checks only: ${r.baseline.cpuMsPerRequest.toFixed(3)})${r.paced.statementsPerRequest === null ? '' : `, ${r.paced.statementsPerRequest.toFixed(2)} PostgreSQL statements a request`}; event loop held p99 / max: ${ms(r.paced.loop.p99)} / ${ms(r.paced.loop.max)} (checks only: ${ms(r.baseline.loop.p99)} / ${ms(r.baseline.loop.max)})`,
     `- check p99 per ${r.paced.bucketS} s under writes: ${r.paced.buckets.map((b) => ms(b.checkP99)).join(', ')}`,
+    `- requests' departure after their scheduled time (the generator's own delay, counted in the latencies), p99: ${ms(r.paced.lagP99)} (checks only: ${ms(r.baseline.lagP99)}); check p99 from its actual departure: ${ms(r.paced.checkFromDepartureP99)} (checks only: ${ms(r.baseline.checkFromDepartureP99)})`,
     `- errors: ${r.paced.errors.length + r.baseline.errors.length}${r.paced.errors.length ? ` (first: ${r.paced.errors[0]})` : ''}`,
     `- data at the end: ${r.members} collaborators, ${r.scimUsers} SCIM end users, ${r.auditEvents ?? '?'} audit events (the list's total, counted up to 10,000)`,
     `- load average (1 min) at the start / end: ${r.loadBefore.toFixed(2)} / ${r.load.toFixed(2)}`,

@@ -20,7 +20,7 @@ import type { Store } from './storage/connect.js';
 import { pendingMigrations, pingStore } from './storage/connect.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
-import { recordedChanges, trackChanges } from './lib/change-tracking.js';
+import { recordedChanges, recordedEvents, trackChanges } from './lib/change-tracking.js';
 import { handleError, errorBody } from './http/error-handler.js';
 import { storageFault } from './storage/errors.js';
 import { containsNul, depthLimitedJsonParser } from './http/json-body.js';
@@ -172,6 +172,7 @@ export function createServices(deps: AppDeps) {
       lastBuildSeconds: accessIndex.stats.lastBuildMs / 1000,
       builds: accessIndex.stats.fullReloads,
     }),
+    changeFeedReads: () => changeFeed.stats.syncs,
     changeFeedLag: async () => ({
       events: Math.max(0, (await findLastEventId(db)) - changeFeed.position()),
       secondsSinceSync:
@@ -450,7 +451,7 @@ function compileRouteHooks(
       return;
     }
     services.changeFeed
-      .afterWrite()
+      .afterWrite(recordedEvents(request))
       .catch((error: unknown) => {
         request.log.error({ err: error }, 'access index sync failed');
       })

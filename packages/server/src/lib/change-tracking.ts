@@ -10,6 +10,15 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 interface Tracker {
   recorded: boolean;
+  /** The lowest and highest ID of the events recorded (when the insert said). */
+  first?: number;
+  last?: number;
+}
+
+/** The IDs of the change events a request recorded: its sync waits for just these. */
+export interface RecordedEvents {
+  first: number;
+  last: number;
 }
 
 const current = new AsyncLocalStorage<Tracker>();
@@ -43,13 +52,32 @@ export function trackChanges(
   current.run(tracker, next);
 }
 
-/** Called where a change event is inserted: marks the request being handled, if any. */
-export function noteChangeRecorded(): void {
+/**
+ * Called where a change event is inserted: marks the request being handled, if any, with the
+ * event's ID (undefined: unknown, and the request's sync reads the log to its end).
+ */
+export function noteChangeRecorded(id?: number): void {
   const tracker = current.getStore();
-  if (tracker !== undefined) tracker.recorded = true;
+  if (tracker === undefined) return;
+  const known = !tracker.recorded || tracker.first !== undefined;
+  tracker.recorded = true;
+  if (id === undefined || !known) {
+    tracker.first = undefined;
+    tracker.last = undefined;
+    return;
+  }
+  tracker.first = Math.min(tracker.first ?? id, id);
+  tracker.last = Math.max(tracker.last ?? id, id);
 }
 
 /** Did handling this request record a change (even one its transaction then rolled back)? */
 export function recordedChanges(request: object): boolean {
   return trackers.get(request)?.recorded === true;
+}
+
+/** The IDs of the events this request recorded, when every insert said (else undefined). */
+export function recordedEvents(request: object): RecordedEvents | undefined {
+  const tracker = trackers.get(request);
+  if (tracker?.first === undefined || tracker.last === undefined) return undefined;
+  return { first: tracker.first, last: tracker.last };
 }

@@ -42,6 +42,8 @@ export interface ScrapeSources {
   accessIndex(): { workspaces: number; lastBuildSeconds: number; builds: number };
   /** Events in the log the feed has not applied yet, and seconds since it last synced. */
   changeFeedLag(): Promise<{ events: number; secondsSinceSync: number }>;
+  /** Times the change log was read (after a local write, a notification, the poll). */
+  changeFeedReads(): number;
   webhookQueue(): Promise<{ pending: number }>;
 }
 
@@ -303,6 +305,14 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         this.set((await sources.changeFeedLag()).events);
+      },
+    });
+    new Gauge({
+      name: 'roster_change_feed_reads',
+      help: 'Times this instance read the change log since start (after its writes, on notifications, by the poll)',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.changeFeedReads());
       },
     });
     new Gauge({

@@ -265,8 +265,9 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
       workspaceId: entry.workspaceId,
       action: entry.action,
     });
-  // The request that recorded it syncs the access index before answering (app.ts).
-  noteChangeRecorded();
+  // The request that recorded it syncs the access index before answering (app.ts), up to this
+  // event.
+  noteChangeRecorded(inserted.id);
   return true;
 }
 

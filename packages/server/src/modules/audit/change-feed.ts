@@ -19,6 +19,7 @@ import {
   type ChangeEventRow,
 } from './audit.repository.js';
 import { isChangeTargetType, type ChangeTargetType } from './change-kinds.js';
+import type { RecordedEvents } from '../../lib/change-tracking.js';
 
 // The union of target kinds lives in change-kinds.ts, shared with the write side; re-exported
 // here for the subscribers that import it with the feed.
@@ -139,8 +140,38 @@ export class ChangeFeed implements ChangeSubscriptions {
    * the database: on PostgreSQL inserting an audit event queues a NOTIFY that its COMMIT sends
    * (migration 0023), so the write itself needs no round trip for it.
    */
-  async afterWrite(): Promise<void> {
+  async afterWrite(events?: RecordedEvents): Promise<void> {
+    if (events === undefined) await this.sync();
+    else await this.catchUp(events);
+  }
+
+  /**
+   * Delivers the committed events `first`..`last`, reading the log only if no read has brought
+   * them yet. A write's own commit also notifies (migration 0031): whichever of the write's sync
+   * and the notification comes second finds them read, so each write costs one read of the log,
+   * not two. A read still running may have started before they committed, so it is waited for
+   * and then asked; a read started after that sees them.
+   */
+  private async catchUp(events: RecordedEvents): Promise<void> {
+    // The run in progress, then at most the one after it (which started after this call, so
+    // after the events committed): once one of them ends having read the events, they are
+    // delivered. Events that never appear (a rolled-back write) end in a sync of their own.
+    for (let waits = 0; waits < 2 && this.running !== null; waits++) {
+      await this.running.catch(() => undefined);
+      if (this.hasRead(events)) return;
+    }
+    if (this.running === null && this.hasRead(events)) return;
     await this.sync();
+  }
+
+  /**
+   * Whether every event of `first`..`last` has been read. Asked when no run is in progress, or
+   * right as one ends (before the next can have read anything): then read means delivered.
+   */
+  private hasRead({ first, last }: RecordedEvents): boolean {
+    if (last > this.lastSeen) return false;
+    for (const id of this.missing.keys()) if (id >= first && id <= last) return false;
+    return true;
   }
 
   /**
@@ -182,8 +213,15 @@ export class ChangeFeed implements ChangeSubscriptions {
       void client.end().catch(() => undefined);
       this.listenerLost(url, error);
     };
-    client.on('notification', () => {
-      this.sync().catch((error: unknown) => this.options.onError?.(error));
+    client.on('notification', (message) => {
+      // The events it announces (migration 0031): often this instance's own, read by the write's
+      // sync already. Without a payload (an older trigger), the log is read.
+      const announced = /^(\d+)-(\d+)$/.exec(message.payload ?? '');
+      const read =
+        announced === null
+          ? this.sync()
+          : this.catchUp({ first: Number(announced[1]), last: Number(announced[2]) });
+      read.catch((error: unknown) => this.options.onError?.(error));
     });
     client.on('error', onLost);
     client.on('end', () => {

@@ -2,6 +2,9 @@
  * The reads the access index is built and refreshed from. Whole-workspace loads at start, narrow
  * reloads per audit-event target afterwards. Nothing here runs on the check path.
  */
+import { PostgresAdapter } from 'kysely';
+import { jsonArrayFrom as postgresJsonArrayFrom } from 'kysely/helpers/postgres';
+import { jsonArrayFrom as sqliteJsonArrayFrom } from 'kysely/helpers/sqlite';
 import type { Executor } from '../../storage/database.js';
 
 export interface MemberIndexRow {
@@ -257,36 +260,74 @@ export interface MemberReload {
   suspensions: SuspensionRow[];
 }
 
+/**
+ * One collaborator's rows, in ONE statement: each kind of row a JSON array in a column of its own.
+ * A write that changes a collaborator (a role, a group membership, an invitation accepted) reloads
+ * them before it answers; as five statements that was five round trips to PostgreSQL, each a socket
+ * write that wakes a backend, which on a small machine takes the CPU from the main thread
+ * answering checks (docs/performance.md, "Fourth round"). Every column read is an integer or text,
+ * which JSON carries unchanged.
+ */
 export async function loadMemberRows(
   db: Executor,
   workspaceId: number,
   memberId: number,
 ): Promise<MemberReload> {
-  const [member, roles, memberships, grants, suspensions] = await Promise.all([
-    db
-      .selectFrom('members')
-      .select(memberColumns)
-      .where('workspace_id', '=', workspaceId)
-      .where('id', '=', memberId)
-      .executeTakeFirst(),
-    db
-      .selectFrom('member_environment_roles')
-      .select(memberRoleColumns)
-      .where('member_id', '=', memberId)
-      .execute(),
-    db
-      .selectFrom('group_memberships')
-      .select(membershipColumns)
-      .where('member_id', '=', memberId)
-      .execute(),
-    db
-      .selectFrom('project_grants')
-      .select(grantColumns)
-      .where('member_id', '=', memberId)
-      .execute(),
-    loadSuspensions(db, workspaceId, memberId),
-  ]);
-  return { member, roles, memberships, grants, suspensions };
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const array = postgres ? postgresJsonArrayFrom : sqliteJsonArrayFrom;
+  const row = await db
+    .selectNoFrom((eb) => [
+      array(
+        eb
+          .selectFrom('members')
+          .select(memberColumns)
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', memberId),
+      ).as('member'),
+      array(
+        eb
+          .selectFrom('member_environment_roles')
+          .select(memberRoleColumns)
+          .where('member_id', '=', memberId),
+      ).as('roles'),
+      array(
+        eb
+          .selectFrom('group_memberships')
+          .select(membershipColumns)
+          .where('member_id', '=', memberId),
+      ).as('memberships'),
+      array(
+        eb.selectFrom('project_grants').select(grantColumns).where('member_id', '=', memberId),
+      ).as('grants'),
+      array(
+        eb
+          .selectFrom('scim_users')
+          .innerJoin('scim_connections', 'scim_connections.id', 'scim_users.connection_id')
+          .select(['scim_users.member_id', 'scim_connections.environment_id'])
+          .where('scim_users.workspace_id', '=', workspaceId)
+          .where('scim_connections.target', '=', 'collaborators')
+          .where('scim_users.active', '=', 0)
+          .where('scim_users.member_id', '=', memberId),
+      ).as('suspensions'),
+    ])
+    .executeTakeFirstOrThrow();
+  const members = jsonRows(row.member);
+  return {
+    member: members[0],
+    roles: jsonRows(row.roles),
+    memberships: jsonRows(row.memberships),
+    grants: jsonRows(row.grants),
+    suspensions: jsonRows(row.suspensions).flatMap((suspension) =>
+      suspension.member_id === null
+        ? []
+        : [{ member_id: suspension.member_id, environment_id: suspension.environment_id }],
+    ),
+  };
+}
+
+/** A JSON array column: parsed by pg (a `json` value), a string from SQLite. */
+function jsonRows<T>(value: T[] | string): T[] {
+  return typeof value === 'string' ? (JSON.parse(value) as T[]) : value;
 }
 
 export interface GroupReload {

@@ -27,6 +27,7 @@ import { changeNotifyTriggerMigration } from './0023-change-notify-trigger.js';
 import { decisionIdsMigration } from './0025-decision-ids.js';
 import { selectiveLookupIndexesMigration } from './0028-selective-lookup-indexes.js';
 import { auditEnvironmentMigration } from './0029-audit-environment.js';
+import { changeNotifyIdsMigration } from './0031-change-notify-ids.js';
 import { auditActivityIndexMigration } from './0033-audit-activity-index.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
@@ -52,6 +53,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0025-decision-ids', decisionIdsMigration],
   ['0028-selective-lookup-indexes', selectiveLookupIndexesMigration],
   ['0029-audit-environment', auditEnvironmentMigration],
+  ['0031-change-notify-ids', changeNotifyIdsMigration],
   ['0033-audit-activity-index', auditActivityIndexMigration],
 ];
 
