@@ -155,10 +155,7 @@ export function createLeanGateway(deps: {
     res.end(payload);
     const ms = performance.now() - started;
     deps.metrics.request('POST', ROUTE, status, ms);
-    reqLog?.info(
-      { res: { statusCode: status }, responseTime: ms },
-      'request completed',
-    );
+    reqLog?.info({ res: { statusCode: status }, responseTime: ms }, 'request completed');
   }
 
   /** The server's request listener: the fast path, or Fastify's own handler. */
