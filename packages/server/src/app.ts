@@ -572,7 +572,9 @@ export async function buildApp(deps: AppDeps) {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonParser);
   // The rate limit (http/rate-limit.ts): its counter is shared with the lean check.
   const rateLimit =
-    deps.config.rateLimitPerMinute > 0 ? createRateLimit(deps.config.rateLimitPerMinute) : undefined;
+    deps.config.rateLimitPerMinute > 0
+      ? createRateLimit(deps.config.rateLimitPerMinute)
+      : undefined;
   // The single access check below Fastify (ROSTER_LEAN_CHECKS=false turns it off). It counts in
   // the rate limit's counter, and in a cluster answers only checks homed here (the others are
   // forwarded by a Fastify hook, modules/cluster/routing.ts, as are signed hops).

@@ -9,11 +9,7 @@
  * whichever path answers.
  */
 import { createRequire } from 'node:module';
-import type {
-  FastifyRateLimitOptions,
-  FastifyRateLimitStore,
-  RateLimitPluginOptions,
-} from '@fastify/rate-limit';
+import type { FastifyRateLimitStore, RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import type { RequestContext } from '../lib/context.js';
 import { AppError } from '../lib/errors.js';
@@ -62,13 +58,15 @@ export function createRateLimit(max: number): RateLimit {
   // its own (`child`), as with the plugin's default store.
   const counter = new LocalStore(false, false);
   class SharedStore implements FastifyRateLimitStore {
-    constructor(_options: FastifyRateLimitOptions) {}
     incr: FastifyRateLimitStore['incr'] = (key, callback, timeWindow, limit) => {
       counter.incr(key, callback, timeWindow, limit);
     };
     child(routeOptions: Parameters<FastifyRateLimitStore['child']>[0]): FastifyRateLimitStore {
       const options = routeOptions as { continueExceeding?: boolean; exponentialBackoff?: boolean };
-      return new LocalStore(options.continueExceeding === true, options.exponentialBackoff === true);
+      return new LocalStore(
+        options.continueExceeding === true,
+        options.exponentialBackoff === true,
+      );
     }
   }
 
