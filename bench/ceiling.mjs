@@ -11,7 +11,9 @@
  * run first (JIT, Roster's workspace load). BENCH_SECONDS sets each run's length (default 10),
  * BENCH_ROUNDS the pairs (default 3). Roster's check is served below Fastify (http/lean-path.ts);
  * each round also runs the same check through Fastify's route (ROSTER_LEAN_CHECKS=false, a second
- * app in the same process), printed in a table of its own.
+ * app in the same process), printed in a table of its own. The rate limit is off unless
+ * ROSTER_RATE_LIMIT_PER_MINUTE is set (at most 1,000,000: high enough for a run, it measures what
+ * counting each request costs; both Roster apps count).
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const TOKEN = 'rst_bench_admin_token_0123456789';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const RATE_LIMIT = Number(process.env.ROSTER_RATE_LIMIT_PER_MINUTE ?? 0);
 const log = (text) => process.stderr.write(`${text}\n`);
 
 const loadAtStart = loadavg()
@@ -129,7 +132,7 @@ const viaFastifyRatio = sum((r) => r.viaFastify.perSecond) / sum((r) => r.bare.p
 const fmt = (v) => Math.round(v).toLocaleString('en-US');
 const us = (v) => `${v.toFixed(1)} µs`;
 const out = [
-  `Command: \`npm run bench:ceiling\` (BENCH_SECONDS=${DURATION}, ${ROUNDS} pairs, 16 connections)`,
+  `Command: \`npm run bench:ceiling\` (BENCH_SECONDS=${DURATION}, ${ROUNDS} pairs, 16 connections, ROSTER_RATE_LIMIT_PER_MINUTE=${RATE_LIMIT}${RATE_LIMIT === 0 ? ': rate limit off' : ': every Roster request counted'})`,
   `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}; load average (1/5/15 min) at the start ${loadAtStart}, at the end ${loadavg()
     .map((v) => v.toFixed(2))
     .join(' / ')}`,
@@ -142,7 +145,7 @@ const out = [
   ),
   `| **all** | ${fmt(sum((r) => r.bare.perSecond) / ROUNDS)} (${us(bareUs)}) | ${fmt(sum((r) => r.roster.perSecond) / ROUNDS)} (${us(rosterUs)}) | **${(overall * 100).toFixed(0)}%** (target ≥ 70%) | ${((100 * bareUs) / rosterUs).toFixed(0)}% |`,
   '',
-  "Roster's single check is served below Fastify (packages/server/src/http/lean-path.ts, on by default with the rate limit off, as here). The same check through Fastify's route (a second app on the same store, ROSTER_LEAN_CHECKS=false), in the same rounds:",
+  `Roster's single check is served below Fastify (packages/server/src/http/lean-path.ts, on by default; ${RATE_LIMIT === 0 ? 'the rate limit off here' : `counted by the rate limit, ${fmt(RATE_LIMIT)}/min`}). The same check through Fastify's route (a second app on the same store, ROSTER_LEAN_CHECKS=false), in the same rounds:`,
   '',
   '| Pair | Roster check through Fastify req/s (p50/p99, server CPU; CPU per request) | ÷ bare (req/s) | bare ÷ it (CPU per request) |',
   '| --- | ---: | ---: | ---: |',

@@ -11,7 +11,7 @@ import Fastify, {
 } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
-import rateLimit from '@fastify/rate-limit';
+import fastifyRateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -31,6 +31,7 @@ import {
 } from './http/validation.js';
 import { apiClientAuth, platformAuth } from './http/auth.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
+import { createRateLimit } from './http/rate-limit.js';
 import { requestIdOf } from './http/request-id.js';
 import { CompiledSchemas, createLeanDispatcher, replayLeanBody } from './http/lean-path.js';
 import { registerLeanCheck } from './modules/decisions/decisions.lean.js';
@@ -107,7 +108,7 @@ import { UpstreamPool } from './modules/gateway/upstream-pool.js';
 import { createOauthService } from './modules/oauth/oauth.service.js';
 import { mcpSignIn, registerOauthRoutes } from './modules/oauth/oauth.routes.js';
 import { Membership } from './modules/cluster/membership.js';
-import { clusterRouting, isSignedForward } from './modules/cluster/routing.js';
+import { clusterRouting } from './modules/cluster/routing.js';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 
@@ -570,15 +571,22 @@ export async function buildApp(deps: AppDeps) {
   const jsonParser = depthLimitedJsonParser(app.getDefaultJsonParser('error', 'error'));
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonParser);
-  // The single access check below Fastify, unless something must see every request that it
-  // would skip: the rate limit (counted by its Fastify plugin) or cluster routing (a check homed
-  // on another instance is forwarded by a Fastify hook). ROSTER_LEAN_CHECKS=false turns it off.
-  if (
-    deps.config.leanChecks &&
-    deps.config.rateLimitPerMinute === 0 &&
-    services.membership === undefined
-  ) {
+  // The rate limit (http/rate-limit.ts): its counter is shared with the lean check.
+  const rateLimit =
+    deps.config.rateLimitPerMinute > 0
+      ? createRateLimit(deps.config.rateLimitPerMinute)
+      : undefined;
+  // The single access check below Fastify (ROSTER_LEAN_CHECKS=false turns it off). It counts in
+  // the rate limit's counter, and in a cluster answers only checks homed here (the others are
+  // forwarded by a Fastify hook, modules/cluster/routing.ts, as are signed hops).
+  if (deps.config.leanChecks) {
+    const membership = services.membership;
     registerLeanCheck(lean, {
+      rateLimit,
+      holds:
+        membership === undefined || deps.config.secretKey === undefined
+          ? undefined
+          : (workspaceId) => membership.holds(workspaceId),
       decisions: services.decisions,
       apiClients: services.apiClients,
       schemas: compiledSchemas,
@@ -686,29 +694,7 @@ export async function buildApp(deps: AppDeps) {
     },
   });
 
-  if (deps.config.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      max: deps.config.rateLimitPerMinute,
-      timeWindow: 60_000,
-      // After authentication (the key is the caller), before a decision is forwarded to its home
-      // instance (modules/cluster/routing.ts, a preHandler): the instance the caller asked counts
-      // the request, and the home does not count the signed hop again.
-      hook: 'preValidation',
-      allowList: (request) => isSignedForward(request),
-      enableDraftSpec: true,
-      keyGenerator: (request) =>
-        request.ctx === null
-          ? `ip:${request.ip}`
-          : `${request.ctx.actor.type}:${request.ctx.actor.id ?? ''}`,
-      errorResponseBuilder: (_request, context) =>
-        new AppError(
-          429,
-          'rate_limited',
-          `Rate limit exceeded: ${context.max} requests per minute. Retry in ${Math.ceil(context.ttl / 1000)} s.`,
-        ),
-    });
-  }
+  if (rateLimit !== undefined) await app.register(fastifyRateLimit, rateLimit.pluginOptions);
 
   // Readiness: 503 until the migrations ran and the start-up index build is done, and while the
   // database does not answer (the process keeps running and serves again when it returns);

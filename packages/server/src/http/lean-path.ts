@@ -178,14 +178,25 @@ export function sendLean(
   reqLog: FastifyBaseLogger | undefined,
   startedMs: number,
 ): number {
-  res.writeHead(answer.status, {
-    ...answer.headers,
-    'x-request-id': answer.id,
-    'x-content-type-options': 'nosniff',
-    'cache-control': 'no-store',
-    'content-type': answer.contentType,
-    'content-length': Buffer.byteLength(answer.payload),
-  });
+  // A flat name/value list: Node writes it as it is. An object built by spreading the extra
+  // headers (the rate limit's, on every answer) into these cost ~5 µs a request in sendLean alone
+  // (a fresh shape each time, walked with for…in; profiled in docs/performance.md).
+  const head: (string | number)[] = [
+    'x-request-id',
+    answer.id,
+    'x-content-type-options',
+    'nosniff',
+    'cache-control',
+    'no-store',
+    'content-type',
+    answer.contentType,
+    'content-length',
+    Buffer.byteLength(answer.payload),
+  ];
+  const extra = answer.headers;
+  if (extra !== undefined)
+    for (const name of Object.keys(extra)) head.push(name, extra[name] ?? '');
+  res.writeHead(answer.status, head);
   res.end(answer.payload);
   const ms = performance.now() - startedMs;
   reqLog?.info({ res: { statusCode: answer.status }, responseTime: ms }, 'request completed');

@@ -6,15 +6,19 @@
  * passed to Fastify's route, which answers as it always has:
  * - untouched, before the body is read: another content type, no or a large Content-Length, a
  *   query string, no bearer token, a token not in the cache (first use, revoked, rotated: the
- *   cache forgets those at once), a console session;
+ *   cache forgets those at once), a console session; in a cluster, a signed hop from another
+ *   instance and a check whose workspace is homed elsewhere (Fastify's hook forwards it,
+ *   modules/cluster/routing.ts);
  * - with the bytes read: a body that is not JSON, nests too deep or fails the body schema, and a
  *   workspace still loading (Fastify's route waits for it).
  * What it does is what the Fastify route does, through the same functions: the app's JSON parser
  * (the depth limit, prototype poisoning refused), the body validator and the answer's serializer
  * Fastify compiled for the route, the auth hook's cached-token lookup, the decisions service, and
  * for an error the check throws (an unknown member, a privilege not in the catalogue) the error
- * classification and body of http/error-handler.ts. Request ID, security headers, request log
- * lines and request metrics: http/lean-path.ts.
+ * classification and body of http/error-handler.ts. A check answered here is counted in the rate
+ * limit's own counter, with its headers and its 429 (http/rate-limit.ts), at the point the
+ * plugin's preValidation hook counts it: a request handed to Fastify is counted there, once.
+ * Request ID, security headers, request log lines and request metrics: http/lean-path.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessCheck } from '@roster/contracts';
@@ -31,7 +35,9 @@ import {
   type LeanDispatcher,
   type NodeHandler,
 } from '../../http/lean-path.js';
+import type { RateLimit } from '../../http/rate-limit.js';
 import { requestIdOf } from '../../http/request-id.js';
+import { FORWARD_HEADER } from '../cluster/routing.js';
 import { isEndUserCheck, type DecisionsService } from './decisions.service.js';
 
 export const LEAN_CHECK_PATH = '/api/access/check';
@@ -49,13 +55,17 @@ export function registerLeanCheck(
     apiClients: ClientAuthenticator;
     schemas: CompiledSchemas;
     parseJson: JsonParse;
+    /** The rate limit, when on: a check answered here counts in its counter. */
+    rateLimit: RateLimit | undefined;
+    /** In a cluster that forwards decisions: whether a workspace is homed on this instance. */
+    holds: ((workspaceId: number) => boolean) | undefined;
     metrics: {
       request(method: string, route: string, status: number, ms: number): void;
       leanAnswers: number;
     };
   },
 ): void {
-  const { decisions, apiClients, schemas, parseJson, metrics } = deps;
+  const { decisions, apiClients, schemas, parseJson, rateLimit, holds, metrics } = deps;
   dispatcher.route(METHOD, LEAN_CHECK_PATH, (req, res, fastify) => {
     const started = performance.now();
     const type = req.headers['content-type'];
@@ -65,7 +75,12 @@ export function registerLeanCheck(
         : undefined;
     // Validators are compiled when the app is ready, which is before it listens.
     const validate = schemas.validator(METHOD, LEAN_CHECK_PATH, 'body');
-    if (ctx === undefined || validate === undefined) {
+    if (
+      ctx === undefined ||
+      validate === undefined ||
+      (holds !== undefined &&
+        (req.headers[FORWARD_HEADER] !== undefined || !holds(ctx.workspaceId)))
+    ) {
       fastify(req, res);
       return;
     }
@@ -116,6 +131,12 @@ export function registerLeanCheck(
     let payload: string;
     let headers: Record<string, string> | undefined;
     try {
+      // Where the plugin's preValidation hook counts: after the body parsed, before the check.
+      if (rateLimit !== undefined) {
+        const counted = rateLimit.countLean(ctx);
+        headers = counted.headers;
+        if (counted.refused !== undefined) throw counted.refused;
+      }
       payload = schemas.serializer(
         METHOD,
         LEAN_CHECK_PATH,
@@ -132,7 +153,7 @@ export function registerLeanCheck(
         errorLog?.error({ err: error, code: classified.code }, classified.logMessage);
       else errorLog?.info({ code: classified.code, status: classified.status }, classified.message);
       status = classified.status;
-      headers = classified.headers;
+      headers = { ...headers, ...classified.headers };
       payload = schemas.serializer(
         METHOD,
         LEAN_CHECK_PATH,
