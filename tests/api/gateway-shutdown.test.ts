@@ -14,7 +14,6 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -22,9 +21,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startServer } from '../helpers/spawned-server.js';
 
-const MAIN = path.resolve('packages/server/dist/main.js');
-const TOKEN = 'rst_shutdown_admin_token_0123456789';
 const AGENTS = 16;
 /** How long the upstream takes per call: long enough that calls are in flight at the signal. */
 const TOOL_MS = 150;
@@ -35,65 +33,6 @@ const TOOL_MS = 150;
 const RACE_MS = 20;
 /** No call may take longer than this (the SDK's request timeout): a hang fails the test. */
 const CALL_TIMEOUT_MS = 15_000;
-
-interface Process {
-  url: string;
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startProcess(env: Record<string, string>): Promise<Process> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ROSTER_LOG_LEVEL: 'info',
-      ROSTER_ADMIN_TOKEN: TOKEN,
-      ROSTER_RATE_LIMIT_PER_MINUTE: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.once('exit', (code, signal) => {
-      done({ code, signal });
-    }),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`server did not start:\n${output}`));
-    }, 60_000);
-    const check = () => {
-      const url = /Roster is listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-      if (url === undefined) return;
-      clearTimeout(timer);
-      child.stdout.off('data', check);
-      resolve({ url, child, output: () => output, exited });
-    };
-    child.stdout.on('data', check);
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${String(code ?? signal)}):\n${output}`));
-    });
-  });
-}
-
-async function api(url: string, method: string, route: string, body?: unknown) {
-  const res = await fetch(`${url}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
 
 /** An MCP server (the SDK's, stateless, JSON answers) whose one tool takes TOOL_MS. */
 async function startSlowUpstream(): Promise<{
@@ -181,16 +120,16 @@ describe('SIGTERM while tool calls are in flight through the gateway', { timeout
       ROSTER_MCP_UPSTREAM_TIMEOUT_MS: '10000',
       ...(database.url.startsWith('postgres') ? { ROSTER_DATABASE_URL: database.url } : {}),
     };
-    const first = await startProcess(env);
+    const first = await startServer(env);
     let firstExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     try {
-      const user = await api(first.url, 'POST', '/api/end_users', {
+      const user = await first.request('POST', '/api/end_users', {
         name: 'Shutdown Sam',
         email: 'sam@example.com',
         environment_types: ['dev'],
       });
       expect(user.status).toBe(201);
-      const feature = await api(first.url, 'POST', '/api/features', {
+      const feature = await first.request('POST', '/api/features', {
         environment_type: 'dev',
         kind: 'mcp_server',
         name: 'Slow MCP',
@@ -198,10 +137,10 @@ describe('SIGTERM while tool calls are in flight through the gateway', { timeout
       });
       expect(feature.status).toBe(201);
       const featureId = feature.body.data.id as number;
-      await api(first.url, 'POST', `/api/features/${String(featureId)}/access`, {
+      await first.request('POST', `/api/features/${String(featureId)}/access`, {
         end_user_ids: [user.body.data.id],
       });
-      const agent = await api(first.url, 'POST', '/api/agents', {
+      const agent = await first.request('POST', '/api/agents', {
         name: 'Busy agent',
         environment_type: 'dev',
         end_user_id: user.body.data.id,
@@ -253,7 +192,7 @@ describe('SIGTERM while tool calls are in flight through the gateway', { timeout
       expect(outcomes.filter((o) => o.kind === 'refused')).toEqual([]);
       expect(outcomes.length).toBeGreaterThanOrEqual(2 * AGENTS);
       signalledAt = performance.now();
-      first.child.kill('SIGTERM');
+      first.signal('SIGTERM');
       // Once it says it is shutting down, a brand-new connection is refused or answered 503,
       // never served as if nothing happened.
       for (let i = 0; i < 100 && !first.output().includes('shutting down'); i++)
@@ -306,22 +245,21 @@ describe('SIGTERM while tool calls are in flight through the gateway', { timeout
       expect(upstream.calls).toBeGreaterThanOrEqual(answered);
 
       // Restarted on the same database: one record per answered call, none lost at shutdown.
-      const second = await startProcess(env);
+      const second = await startServer(env);
       try {
-        const listed = await api(
-          second.url,
+        const listed = await second.request(
           'GET',
           '/api/audit_events?action=agent.tool_call&page[size]=1',
         );
         expect(listed.status).toBe(200);
         expect(listed.body.total).toBe(answered);
       } finally {
-        second.child.kill('SIGTERM');
+        second.signal('SIGTERM');
         await second.exited;
       }
     } finally {
       if (firstExit === undefined) {
-        first.child.kill('SIGKILL');
+        first.signal('SIGKILL');
         await first.exited;
       }
     }

@@ -21,6 +21,10 @@ export interface Server {
   stop(): Promise<void>;
   /** Sends a signal (SIGKILL: a crash, no shutdown) and waits for the process to exit. */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** Sends a signal and returns at once (see `exited` for the outcome). */
+  signal(signal: NodeJS.Signals): void;
+  /** Settles when the process exits, with its exit code or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export function startServer(env: Record<string, string>): Promise<Server> {
@@ -39,6 +43,11 @@ export function startServer(env: Record<string, string>): Promise<Server> {
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => {
+      done({ code, signal });
+    }),
+  );
   return new Promise<Server>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(new Error(`server did not start:\n${output}`));
@@ -50,7 +59,11 @@ export function startServer(env: Record<string, string>): Promise<Server> {
       child.stdout?.off('data', check);
       resolve({
         url,
+        exited,
         output: () => output,
+        signal(signal) {
+          child.kill(signal);
+        },
         async request(method, requestPath, body, headers = {}) {
           const response = await fetch(`${url}${requestPath}`, {
             method,
@@ -85,7 +98,7 @@ export function startServer(env: Record<string, string>): Promise<Server> {
       });
     };
     child.stdout?.on('data', check);
-    child.once('exit', (code, signal) => {
+    void exited.then(({ code, signal }) => {
       clearTimeout(timer);
       reject(new Error(`server exited (${String(code ?? signal)}):\n${output}`));
     });
