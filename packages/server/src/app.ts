@@ -108,7 +108,7 @@ import { UpstreamPool } from './modules/gateway/upstream-pool.js';
 import { createOauthService } from './modules/oauth/oauth.service.js';
 import { mcpSignIn, registerOauthRoutes } from './modules/oauth/oauth.routes.js';
 import { Membership } from './modules/cluster/membership.js';
-import { clusterRouting } from './modules/cluster/routing.js';
+import { clusterRouting, isSignedForward } from './modules/cluster/routing.js';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 
@@ -574,7 +574,7 @@ export async function buildApp(deps: AppDeps) {
   // The rate limit (http/rate-limit.ts): its counter is shared with the lean check.
   const rateLimit =
     deps.config.rateLimitPerMinute > 0
-      ? createRateLimit(deps.config.rateLimitPerMinute)
+      ? createRateLimit(deps.config.rateLimitPerMinute, isSignedForward)
       : undefined;
   // The single access check below Fastify (ROSTER_LEAN_CHECKS=false turns it off). It counts in
   // the rate limit's counter, and in a cluster answers only checks homed here (the others are

@@ -13,7 +13,6 @@ import type { FastifyRateLimitStore, RateLimitPluginOptions } from '@fastify/rat
 import type { FastifyRequest } from 'fastify';
 import type { RequestContext } from '../lib/context.js';
 import { AppError } from '../lib/errors.js';
-import { isSignedForward } from '../modules/cluster/routing.js';
 
 const TIME_WINDOW_MS = 60_000;
 
@@ -52,7 +51,15 @@ export interface RateLimit {
   countLean(ctx: RequestContext): LeanCount;
 }
 
-export function createRateLimit(max: number): RateLimit {
+/**
+ * `max` requests a minute per caller. `uncounted` names requests the limit lets through without
+ * counting: app.ts passes the cluster's signed forwards (modules/cluster/routing.ts), which the
+ * instance the caller asked has counted already.
+ */
+export function createRateLimit(
+  max: number,
+  uncounted: (request: FastifyRequest) => boolean,
+): RateLimit {
   // One counter for both paths. The plugin builds its store with `new Store(options)`; every
   // instance of this class uses the same LocalStore. A route with its own limit gets a store of
   // its own (`child`), as with the plugin's default store.
@@ -80,7 +87,7 @@ export function createRateLimit(max: number): RateLimit {
       // instance (modules/cluster/routing.ts, a preHandler): the instance the caller asked counts
       // the request, and the home does not count the signed hop again.
       hook: 'preValidation',
-      allowList: (request: FastifyRequest) => isSignedForward(request),
+      allowList: uncounted,
       enableDraftSpec: true,
       keyGenerator: (request: FastifyRequest) =>
         request.ctx === null ? `ip:${request.ip}` : keyOf(request.ctx),
