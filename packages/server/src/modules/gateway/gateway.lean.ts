@@ -18,6 +18,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import { recordedChanges, trackChanges } from '../../lib/change-tracking.js';
+import { leanRequestLog, sendLean } from '../../http/lean-path.js';
 import { requestIdOf } from '../../http/request-id.js';
 import type { GatewayAuthenticator } from './gateway.caller.js';
 import type { GatewayService } from './gateway.service.js';
@@ -101,25 +102,7 @@ export function createLeanGateway(deps: {
       return;
     }
     const id = requestIdOf(req.headers);
-    // pino's isLevelEnabled; Fastify's logger when logging is off has none (and logs nothing).
-    const enabled = (log as { isLevelEnabled?: (level: string) => boolean } | undefined)
-      ?.isLevelEnabled;
-    const reqLog =
-      log !== undefined && enabled?.call(log, 'info') === true
-        ? log.child({ reqId: id })
-        : undefined;
-    reqLog?.info(
-      {
-        req: {
-          method: req.method,
-          url: req.url,
-          host: req.headers.host,
-          remoteAddress: req.socket.remoteAddress,
-          remotePort: req.socket.remotePort,
-        },
-      },
-      'incoming request',
-    );
+    const reqLog = leanRequestLog(log, id, req);
     // Changes recorded by the call (an approval request opened) are synced before the answer.
     const marker = {};
     const answer = await new Promise<Awaited<ReturnType<GatewayService['answerToolCall']>>>(
@@ -141,21 +124,22 @@ export function createLeanGateway(deps: {
     const payload = JSON.stringify(
       answer ?? { jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null },
     );
-    res.writeHead(status, {
-      'x-request-id': id,
-      'content-type': 'application/json',
-      'x-content-type-options': 'nosniff',
-      'cache-control': 'no-store',
-      'content-length': Buffer.byteLength(payload),
-      // A call still in flight when the app started closing: its connection closes with the
-      // answer, so the client sends its next call on a new one (refused, or Fastify's 503)
-      // instead of on a socket the shutdown is about to cut.
-      ...(closing ? { connection: 'close' } : {}),
-    });
-    res.end(payload);
-    const ms = performance.now() - started;
+    const ms = sendLean(
+      res,
+      {
+        id,
+        status,
+        contentType: 'application/json',
+        payload,
+        // A call still in flight when the app started closing: its connection closes with the
+        // answer, so the client sends its next call on a new one (refused, or Fastify's 503)
+        // instead of on a socket the shutdown is about to cut.
+        headers: closing ? { connection: 'close' } : undefined,
+      },
+      reqLog,
+      started,
+    );
     deps.metrics.request('POST', ROUTE, status, ms);
-    reqLog?.info({ res: { statusCode: status }, responseTime: ms }, 'request completed');
   }
 
   /** The server's request listener: the fast path, or Fastify's own handler. */
