@@ -6,7 +6,11 @@
  * challenge, 404 for an unknown feature or one without an upstream), the SDK's answers for a wrong
  * content type, a body that is not JSON and one over the limit, and on an answered call the request
  * ID, the security headers, the request metrics and the index sync after an approval is opened.
+ * Over a raw socket, the edges of reading the body: one split across many TCP writes, one sent
+ * chunked (no Content-Length), one over the limit sent chunked, and a client that goes away
+ * mid-body.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRoster, type Roster } from '../helpers/roster.js';
 import { startUpstream, type Upstream } from '../helpers/mcp-upstream.js';
@@ -33,6 +37,62 @@ function post(path: string, body: string, headers: Record<string, string | null>
   for (const [name, value] of Object.entries(all)) if (value !== null) sent[name] = value;
   return fetch(`${roster.url}${path}`, { method: 'POST', headers: sent, body });
 }
+
+/** The head of a fast-path call sent over a raw socket, with the body's framing header. */
+function rawHead(path: string, framing: string): string {
+  const { host } = new URL(roster.url);
+  return [
+    `POST ${path} HTTP/1.1`,
+    `host: ${host}`,
+    `authorization: Bearer ${token}`,
+    'content-type: application/json',
+    'accept: application/json, text/event-stream',
+    'connection: close',
+    framing,
+    '',
+    '',
+  ].join('\r\n');
+}
+
+/**
+ * Sends a fast-path call over its own socket: the head, then the body in the pieces given, each
+ * its own TCP write after a pause; resolves with the status and body once the server closes.
+ */
+function rawPost(path: string, framing: string, pieces: (string | Buffer)[]) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const socket = net.connect(Number(new URL(roster.url).port), '127.0.0.1');
+    socket.setNoDelay(true);
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(received).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      resolve({ status: Number(text.split(' ')[1]), body: text.slice(split + 4) });
+    });
+    socket.on('connect', () => {
+      void (async () => {
+        socket.write(rawHead(path, framing));
+        for (const piece of pieces) {
+          await new Promise((done) => setTimeout(done, 2));
+          socket.write(piece);
+        }
+      })();
+    });
+  });
+}
+
+/** A body in HTTP/1.1 chunked framing, a chunk a piece. */
+const chunked = (pieces: string[]) => [
+  ...pieces.map((piece) => `${Buffer.byteLength(piece).toString(16)}\r\n${piece}\r\n`),
+  '0\r\n\r\n',
+];
+
+/** Pieces of `text` of `size` characters each. */
+const split = (text: string, size: number) =>
+  Array.from({ length: Math.ceil(text.length / size) }, (_, i) =>
+    text.slice(i * size, (i + 1) * size),
+  );
 
 beforeAll(async () => {
   roster = await startRoster();
@@ -219,5 +279,83 @@ describe('the gateway’s lean path keeps the HTTP layer’s answers', () => {
     const listed = await roster.get('/api/approval_requests?status=pending');
     expect(listed.status).toBe(200);
     expect(listed.body.data.map((r: { id: number }) => r.id)).toContain(Number(opened));
+  });
+
+  it('answers a call whose body comes in many TCP writes, with or without a Content-Length', async () => {
+    const body = call('pieces', 'search', { q: 'é'.repeat(40) });
+    const expected = {
+      jsonrpc: '2.0',
+      id: 'pieces',
+      result: { content: [{ type: 'text', text: `found 3 tickets for ${'é'.repeat(40)}` }] },
+    };
+    // Split by bytes, so that a two-byte character is cut across two writes.
+    const bytes = Buffer.from(body);
+    const sized = await rawPost(
+      `/mcp/${featureId}`,
+      `content-length: ${bytes.length}`,
+      Array.from({ length: Math.ceil(bytes.length / 7) }, (_, i) =>
+        bytes.subarray(i * 7, (i + 1) * 7),
+      ),
+    );
+    expect(sized.status).toBe(200);
+    expect(JSON.parse(sized.body)).toEqual(expected);
+    const sent = await rawPost(
+      `/mcp/${featureId}`,
+      'transfer-encoding: chunked',
+      chunked(split(body, 9)),
+    );
+    expect(sent.status).toBe(200);
+    expect(JSON.parse(sent.body)).toEqual(expected);
+  });
+
+  it('answers a chunked body over the limit with the SDK’s 413, and serves the next call', async () => {
+    const huge = call(1, 'search', { q: 'x'.repeat(1024 * 1024) });
+    const res = await rawPost(
+      `/mcp/${featureId}`,
+      'transfer-encoding: chunked',
+      chunked(split(huge, 256 * 1024)),
+    );
+    expect(res.status).toBe(413);
+    // The HTTP/1.1 framing of the answer (chunked or sized) around the JSON-RPC error.
+    expect(res.body).toContain('"code":-32000');
+    const next = await post(`/mcp/${featureId}`, call(2));
+    expect(next.status).toBe(200);
+  });
+
+  it('keeps serving when a client goes away mid-body, and answers no 500 for it', async () => {
+    const errors = async () => {
+      const text = await (await fetch(`${roster.url}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter(
+          (l) =>
+            l.startsWith('roster_http_requests_total{') &&
+            l.includes('route="/mcp/:featureId"') &&
+            l.includes('status="500"'),
+        )
+        .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    };
+    const before = await errors();
+    const { port } = new URL(roster.url);
+    for (const [framing, first] of [
+      ['content-length: 200', call(9).slice(0, 30)],
+      ['transfer-encoding: chunked', `1e\r\n${call(9).slice(0, 30)}\r\n`],
+    ] as const) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write(rawHead(`/mcp/${featureId}`, framing) + first);
+          // Long enough for the server to authenticate and start reading the body.
+          setTimeout(() => {
+            socket.destroy();
+            resolve();
+          }, 200);
+        });
+        socket.on('error', reject);
+      });
+    }
+    const next = await post(`/mcp/${featureId}`, call(10));
+    expect(next.status).toBe(200);
+    expect((await next.json()).id).toBe(10);
+    expect(await errors()).toBe(before);
   });
 });

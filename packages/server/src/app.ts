@@ -102,7 +102,7 @@ import { registerAgentRoutes } from './modules/agents/agents.routes.js';
 import { createGatewayAuthenticator } from './modules/gateway/gateway.caller.js';
 import { createGatewayService } from './modules/gateway/gateway.service.js';
 import { registerGatewayRoutes } from './modules/gateway/gateway.routes.js';
-import { createLeanGateway } from './modules/gateway/gateway.lean.js';
+import { registerLeanGateway } from './modules/gateway/gateway.lean.js';
 import { ToolCallRecorder } from './modules/gateway/tool-call-recorder.js';
 import { UpstreamPool } from './modules/gateway/upstream-pool.js';
 import { createOauthService } from './modules/oauth/oauth.service.js';
@@ -489,19 +489,16 @@ const buildSerializer: typeof serializerFactory = (externalSchemas, options) => 
 
 export async function buildApp(deps: AppDeps) {
   const services = withConsole(deps, createServices(deps));
-  // The gateway's tools/call fast path is served below Fastify, on the Node server's requests
-  // (modules/gateway/gateway.lean.ts); everything else goes to Fastify's handler.
-  const leanGateway = createLeanGateway({
+  // Hot routes answered in front of Fastify (http/lean-path.ts): the gateway's tools/call
+  // (modules/gateway/gateway.lean.ts) and, below, the single access check.
+  const lean = createLeanDispatcher();
+  registerLeanGateway(lean, {
     gateway: services.gateway,
     authenticate: services.gatewayAuth,
     bodyLimit: BODY_LIMIT_BYTES,
     metrics: services.metrics,
     afterWrite: () => services.changeFeed.afterWrite(),
   });
-  // Hot routes answered in front of Fastify (http/lean-path.ts): the gateway's tools/call and,
-  // below, the single access check.
-  const lean = createLeanDispatcher();
-  lean.prefix('POST', '/mcp/', leanGateway.handle);
   // The functions Fastify compiles for each route's schemas, for the lean routes to use as well.
   const compiledSchemas = new CompiledSchemas();
   const app: Api = Fastify({
@@ -554,10 +551,8 @@ export async function buildApp(deps: AppDeps) {
     // carries it as `reqId`, and the answer names it (onRequest below).
     genReqId: (request) => requestIdOf(request.headers),
   }).withTypeProvider<TypeBoxTypeProvider>();
-  leanGateway.useLog(app.log);
   lean.useLog(app.log);
   app.addHook('preClose', (done) => {
-    leanGateway.stop();
     lean.stop();
     // Fastify closes the idle keep-alive connections once, as closing starts; a connection whose
     // request is still in flight then (a tool call waiting on its upstream) goes idle after its

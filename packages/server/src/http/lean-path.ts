@@ -15,8 +15,7 @@
  * metrics under the route's pattern. Request bodies are validated and answers serialized by the
  * functions Fastify compiled for the route (`CompiledSchemas`).
  *
- * The MCP gateway's tools/call path (modules/gateway/gateway.lean.ts) predates this and is still
- * plugged in as a prefix handler (app.ts).
+ * The MCP gateway's tools/call path (modules/gateway/gateway.lean.ts) is a prefix handler.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
@@ -46,7 +45,10 @@ export function createLeanDispatcher() {
     },
     /** Whether `method path` is served here (its Fastify route then replays a read body). */
     serves(method: string, path: string): boolean {
-      return exact.has(`${method} ${path}`);
+      return (
+        exact.has(`${method} ${path}`) ||
+        prefixes.some((entry) => entry.method === method && path.startsWith(entry.prefix))
+      );
     },
     /** Every `method` request whose URL starts with `prefix` goes to `handler` first. */
     prefix(method: string, prefix: string, handler: LeanHandler): void {
@@ -82,6 +84,10 @@ export function createLeanDispatcher() {
     /** The app is closing: hand every request to Fastify (app.ts, preClose). */
     stop(): void {
       closing = true;
+    },
+    /** Whether the app is closing (an answer in flight then closes its connection). */
+    isClosing(): boolean {
+      return closing;
     },
   };
 }

@@ -20,7 +20,7 @@
  * The management API's rate limit does not apply (agents' traffic is tool calls, not
  * administration).
  */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Type } from 'typebox';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js';
@@ -59,28 +59,56 @@ class RawBody {
   }
 }
 
-/** The bytes the lean path (gateway.lean.ts) read before handing the request to Fastify. */
-const READ_BODY = Symbol('roster.gatewayReadBody');
-
-export interface ReadBody {
-  bytes: Buffer;
-  tooLarge: boolean;
-}
-
-/** Hands the body the lean path read to this route's body parser (the stream is consumed). */
-export function attachReadBody(raw: IncomingMessage, body: ReadBody): void {
-  (raw as { [READ_BODY]?: ReadBody })[READ_BODY] = body;
-}
-
 /** A body that was not parsed (absent, over the limit, or not JSON): the SDK reads it itself. */
-const UNPARSED = Symbol('unparsed');
+export const UNPARSED = Symbol('unparsed');
 
-function parseJson(bytes: Buffer): unknown {
+/** A body's JSON-RPC message, or UNPARSED when it is not JSON. */
+export function parseMessage(bytes: Buffer): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch {
     return UNPARSED;
   }
+}
+
+/** The JSON-RPC answer to a request the gateway failed on (its own fault, not the caller's). */
+export const INTERNAL_ERROR = JSON.stringify({
+  jsonrpc: '2.0',
+  error: { code: -32603, message: 'Internal error' },
+  id: null,
+});
+
+/**
+ * Reads a request body up to `limit` bytes, and one byte more when it is larger: that byte is
+ * enough for the SDK to answer its 413, and the rest is drained unkept.
+ */
+function readBody(
+  payload: NodeJS.ReadableStream,
+  limit: number,
+  done: (error: Error | null, body?: RawBody) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  payload.on('data', (chunk: Buffer) => {
+    if (tooLarge) return;
+    size += chunk.length;
+    if (size > limit) {
+      tooLarge = true;
+      chunks.push(chunk.subarray(0, chunk.length - (size - limit - 1)));
+      return;
+    }
+    chunks.push(chunk);
+  });
+  payload.on('error', (error: Error) => {
+    done(error, undefined);
+  });
+  payload.on('end', () => {
+    done(
+      null,
+      new RawBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), tooLarge),
+    );
+  });
 }
 
 /**
@@ -126,35 +154,9 @@ export function registerGatewayRoutes(
 ): void {
   app.removeAllContentTypeParsers();
   // Any content type: the SDK's transport checks it (415) on its path, the fast path checks it.
-  app.addContentTypeParser('*', (request, payload, done) => {
-    const read = (request.raw as { [READ_BODY]?: ReadBody })[READ_BODY];
-    if (read !== undefined) {
-      done(null, new RawBody(read.bytes, read.tooLarge));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    payload.on('data', (chunk: Buffer) => {
-      if (tooLarge) return;
-      size += chunk.length;
-      if (size > deps.bodyLimit) {
-        // One byte past the limit is enough for the SDK to answer its 413; the rest is drained.
-        tooLarge = true;
-        chunks.push(chunk.subarray(0, chunk.length - (size - deps.bodyLimit - 1)));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    payload.on('error', (error) => {
-      done(error, undefined);
-    });
-    payload.on('end', () => {
-      done(
-        null,
-        new RawBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), tooLarge),
-      );
-    });
+  // A body the lean path read (gateway.lean.ts) comes replayed from its bytes (replayLeanBody).
+  app.addContentTypeParser('*', (_request, payload, done) => {
+    readBody(payload, deps.bodyLimit, done);
   });
 
   app.post(
@@ -167,7 +169,7 @@ export function registerGatewayRoutes(
       );
       const target = await deps.gateway.target(caller, request.params.featureId);
       const body = request.body instanceof RawBody ? request.body : undefined;
-      const message = body === undefined || body.tooLarge ? UNPARSED : parseJson(body.bytes);
+      const message = body === undefined || body.tooLarge ? UNPARSED : parseMessage(body.bytes);
       const call = message === UNPARSED ? undefined : fastToolCall(request.headers, message);
       if (call !== undefined) {
         const answer = await deps.gateway.answerToolCall(caller, target, call);
@@ -194,13 +196,7 @@ export function registerGatewayRoutes(
         request.log.error({ err: error }, 'MCP gateway: request failed');
         if (!reply.raw.headersSent) {
           reply.raw.writeHead(500, { 'content-type': 'application/json' });
-          reply.raw.end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              error: { code: -32603, message: 'Internal error' },
-              id: null,
-            }),
-          );
+          reply.raw.end(INTERNAL_ERROR);
         }
       } finally {
         await server.close().catch(() => undefined);
