@@ -6,7 +6,7 @@
  * answer what it cannot do with a clear 503/507, serve again by itself when the database is back,
  * and lose no write it acknowledged. docs/operations.md#database-faults says the same to operators.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,94 +15,16 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
+import { startServer as startSpawned, type Server } from '../helpers/spawned-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
-const MAIN = path.resolve('packages/server/dist/main.js');
-const TOKEN = 'rst_faults_admin_token_0123456789';
 const UNAVAILABLE = /The database is unavailable/;
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  output(): string;
-  alive(): boolean;
-  request(method: string, requestPath: string, body?: unknown, token?: string): Promise<Reply>;
-  stop(): Promise<void>;
-}
+type Reply = Awaited<ReturnType<Server['request']>>;
 
-interface Reply {
-  status: number;
-  body: any;
-  ms: number;
-}
-
-function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ROSTER_LOG_LEVEL: 'info',
-      ROSTER_ADMIN_TOKEN: TOKEN,
-      ROSTER_RATE_LIMIT_PER_MINUTE: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise<Server>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`server did not start:\n${output}`));
-    }, 60_000);
-    const check = () => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match?.[1] === undefined) return;
-      clearTimeout(timer);
-      child.stdout.off('data', check);
-      const url = match[1];
-      resolve({
-        child,
-        url,
-        output: () => output,
-        alive: () => child.exitCode === null && child.signalCode === null,
-        async request(method, requestPath, body, token = TOKEN) {
-          const started = Date.now();
-          const response = await fetch(`${url}${requestPath}`, {
-            method,
-            headers: {
-              authorization: `Bearer ${token}`,
-              ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-            },
-            body: body === undefined ? undefined : JSON.stringify(body),
-            // A request must fail fast during an outage, not hang: past this it counts as hung.
-            signal: AbortSignal.timeout(20_000),
-          });
-          const text = await response.text();
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON: kept as text, which the assertions then reject
-          }
-          return { status: response.status, body: parsed, ms: Date.now() - started };
-        },
-        async stop() {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          const exited = new Promise((done) => child.once('exit', done));
-          child.kill('SIGTERM');
-          await exited;
-        },
-      });
-    };
-    child.stdout.on('data', check);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${String(code ?? signal)}):\n${output}`));
-    });
-  });
-}
+/** The server as `npm start` runs it; a request must fail fast during an outage, not hang. */
+const startServer = (env: Record<string, string>) =>
+  startSpawned(env, { requestTimeoutMs: 20_000 });
 
 async function waitFor<T>(
   what: string,
@@ -462,9 +384,7 @@ describe.skipIf(testDialect !== 'postgres')(
       const loadA = runLoad(a, 'killed-b-a', 2, 1);
       const loadB = runLoad(b, 'killed-b-b', 2, 1);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
-      const exited = new Promise((resolve) => b.child.once('exit', resolve));
-      b.child.kill('SIGKILL');
-      await exited;
+      await b.kill('SIGKILL');
       await loadB.stop();
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       await loadA.stop();
@@ -595,16 +515,17 @@ describe.skipIf(!canMount)(
         const first = await startServer({ ROSTER_DATA_DIR: disk.dir });
         await first.stop();
         execFileSync('mount', ['-o', 'remount,ro', disk.dir]);
-        const child = spawn(process.execPath, [MAIN], {
-          env: { ...process.env, PORT: '0', ROSTER_DATA_DIR: disk.dir, ROSTER_ADMIN_TOKEN: TOKEN },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        const code = await new Promise((resolve) => child.once('exit', resolve));
-        expect(code).toBe(1);
-        expect(stderr).toContain(`The data directory ${disk.dir} is read-only`);
-        expect(stderr).toContain('ROSTER_DATA_DIR');
+        const failed = await startServer({ ROSTER_DATA_DIR: disk.dir }).then(
+          async (server) => {
+            await server.stop();
+            return 'it started';
+          },
+          (error: unknown) => String(error),
+        );
+        // The helper's error carries the exit code and what the process wrote (its stderr).
+        expect(failed).toContain('server exited (1)');
+        expect(failed).toContain(`The data directory ${disk.dir} is read-only`);
+        expect(failed).toContain('ROSTER_DATA_DIR');
       } finally {
         disk.unmount();
       }
@@ -656,7 +577,7 @@ describe('kill -9 during a bulk import', { timeout: 120_000 }, () => {
               emails: [{ value: userName, primary: true }],
               active: true,
             },
-            scim.token,
+            { authorization: `Bearer ${scim.token}` },
           );
           if (reply.status === 201) acknowledged.push(userName);
         } catch {
@@ -668,9 +589,7 @@ describe('kill -9 during a bulk import', { timeout: 120_000 }, () => {
     await waitFor('the import is under way', 30_000, () =>
       acknowledged.length >= 50 ? true : undefined,
     );
-    const exited = new Promise((resolve) => first.child.once('exit', resolve));
-    first.child.kill('SIGKILL');
-    await exited;
+    await first.kill('SIGKILL');
     running = false;
     await Promise.all(importers);
 
@@ -683,7 +602,7 @@ describe('kill -9 during a bulk import', { timeout: 120_000 }, () => {
           'GET',
           `/scim/v2/${scim.id}/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}`,
           undefined,
-          scim.token,
+          { authorization: `Bearer ${scim.token}` },
         );
         expect(reply.status).toBe(200);
         if (reply.body.totalResults !== 1) missing.push(userName);

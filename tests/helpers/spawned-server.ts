@@ -17,8 +17,10 @@ export interface Server {
     requestPath: string,
     body?: unknown,
     headers?: Record<string, string>,
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  ): Promise<{ status: number; body: any; headers: Headers; ms: number }>;
   stop(): Promise<void>;
+  /** Whether the process is still running. */
+  alive(): boolean;
   /** Sends a signal (SIGKILL: a crash, no shutdown) and waits for the process to exit. */
   kill(signal: NodeJS.Signals): Promise<void>;
   /** Sends a signal and returns at once (see `exited` for the outcome). */
@@ -27,7 +29,13 @@ export interface Server {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startServer(env: Record<string, string>): Promise<Server> {
+export function startServer(
+  env: Record<string, string>,
+  options: {
+    /** Past this a request fails (AbortSignal.timeout) instead of hanging: none by default. */
+    requestTimeoutMs?: number;
+  } = {},
+): Promise<Server> {
   const child: ChildProcess = spawn(process.execPath, [MAIN], {
     env: {
       ...process.env,
@@ -61,10 +69,12 @@ export function startServer(env: Record<string, string>): Promise<Server> {
         url,
         exited,
         output: () => output,
+        alive: () => child.exitCode === null && child.signalCode === null,
         signal(signal) {
           child.kill(signal);
         },
         async request(method, requestPath, body, headers = {}) {
+          const started = Date.now();
           const response = await fetch(`${url}${requestPath}`, {
             method,
             headers: {
@@ -73,6 +83,10 @@ export function startServer(env: Record<string, string>): Promise<Server> {
               ...headers,
             },
             body: body === undefined ? undefined : JSON.stringify(body),
+            signal:
+              options.requestTimeoutMs === undefined
+                ? undefined
+                : AbortSignal.timeout(options.requestTimeoutMs),
           });
           const text = await response.text();
           let parsed: unknown = undefined;
@@ -81,7 +95,12 @@ export function startServer(env: Record<string, string>): Promise<Server> {
           } catch {
             parsed = text;
           }
-          return { status: response.status, body: parsed, headers: response.headers };
+          return {
+            status: response.status,
+            body: parsed,
+            headers: response.headers,
+            ms: Date.now() - started,
+          };
         },
         async kill(signal) {
           if (child.exitCode !== null || child.signalCode !== null) return;
