@@ -8,24 +8,25 @@
  * (process.cpuUsage(), all threads), with the load average. BENCH_SECONDS (default 10) and
  * BENCH_ROUNDS (default 3) set the runs.
  */
-import { fork } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import {
+  benchRandom,
+  checkMaker,
+  forkServer,
+  loadAverage,
+  log,
+  postRun,
+  TOKEN,
+} from './lib/drive.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const TOKEN = 'rst_bench_admin_token_0123456789';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const [otherRoot] = process.argv.slice(2);
 if (otherRoot === undefined) throw new Error('usage: batch-ab.mjs OTHER_ROOT');
-const log = (text) => process.stderr.write(`${text}\n`);
-const load = () =>
-  loadavg()
-    .map((v) => v.toFixed(2))
-    .join(' / ');
 
 const work = mkdtempSync(path.join(tmpdir(), 'roster-batch-ab-'));
 async function start(name, root) {
@@ -35,67 +36,24 @@ async function start(name, root) {
   const { generate } = await import(path.join(path.resolve(root), 'bench/generate.mjs'));
   log(`${name}: generating the data set …`);
   await generate(file, TOKEN);
-  const child = fork(path.join(here, 'batch-ab-server.mjs'), [root, file, TOKEN, dir], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  process.on('exit', () => child.kill());
-  const from = (type) =>
-    new Promise((resolve) => {
-      const on = (m) => {
-        if (m.type !== type) return;
-        child.off('message', on);
-        resolve(m);
-      };
-      child.on('message', on);
-    });
-  const { port } = await from('ready');
-  const cpuMs = async () => {
-    child.send('cpu');
-    return (await from('cpu')).cpuMs;
-  };
-  return { name, port, cpuMs, stop: () => child.send('stop') };
+  const server = forkServer(path.join(here, 'batch-ab-server.mjs'), [root, file, TOKEN, dir]);
+  const { port } = await server.ready;
+  return { name, port, cpuMs: server.cpuMs, stop: server.stop };
 }
 
-const { prng, SIZES } = await import('./generate.mjs');
-const { PROJECT_RESOURCES } = await import('../packages/contracts/dist/index.js');
-const random = prng(99);
-const pairs = Object.entries(PROJECT_RESOURCES).flatMap(([resource, def]) =>
-  def.privileges.map((privilege) => [resource, privilege]),
-);
-const check = () => {
-  const [resource, privilege] = pairs[Math.floor(random() * pairs.length)];
-  return {
-    subject: { member_id: 1 + Math.floor(random() * SIZES.users) },
-    project_id: 1 + Math.floor(random() * SIZES.projects),
-    resource,
-    privilege,
-  };
-};
+const check = checkMaker(benchRandom());
 const bodies = Array.from({ length: 20 }, () =>
   JSON.stringify({ checks: Array.from({ length: 1000 }, check) }),
 );
 
 async function run(server, duration = DURATION) {
-  let n = 0;
   const before = await server.cpuMs();
-  const result = await new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: `http://127.0.0.1:${server.port}`,
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        method: 'POST',
-        duration,
-        connections: 4,
-        requests: [
-          {
-            method: 'POST',
-            path: '/api/access/check_batch',
-            setupRequest: (req) => ({ ...req, body: bodies[n++ % bodies.length] }),
-          },
-        ],
-      },
-      (error, res) => (error ? reject(error) : resolve(res)),
-    );
+  const result = await postRun({
+    port: server.port,
+    path: '/api/access/check_batch',
+    bodies,
+    duration,
+    connections: 4,
   });
   const cpu = (await server.cpuMs()) - before;
   if (result.non2xx > 0 || result.errors > 0)
@@ -126,7 +84,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   totals.this[1] += b.cpuMsPerBatch;
   const f = (r) =>
     `${Math.round(r.perSecond * 1000).toLocaleString('en-US')} (${r.cpuMsPerBatch.toFixed(2)} ms)`;
-  console.log(`| ${round} | ${load()} | ${f(a)} | ${f(b)} |`);
+  console.log(`| ${round} | ${loadAverage()} | ${f(a)} | ${f(b)} |`);
 }
 const mean = ([perSecond, cpu]) =>
   `${Math.round((perSecond / ROUNDS) * 1000).toLocaleString('en-US')} (${(cpu / ROUNDS).toFixed(2)} ms)`;

@@ -7,23 +7,25 @@
  */
 import process from 'node:process';
 import Fastify from 'fastify';
-import { buildApp } from '../packages/server/dist/app.js';
-import { loadConfig } from '../packages/server/dist/config.js';
-import { openStore } from '../packages/server/dist/storage/connect.js';
+import { processCpuMs, startRosterApp, waitForWorkspace } from './lib/roster-app.mjs';
 
 const [file, token, dataDir] = process.argv.slice(2);
-const config = loadConfig({
-  PORT: '0',
-  ROSTER_DATA_DIR: dataDir,
-  ROSTER_DATABASE_URL: file,
-  ROSTER_ADMIN_TOKEN: token,
-  // Off unless set (bench/ceiling.mjs passes it on): a limit high enough for the run measures
-  // what counting each check costs (the lean check counts in the plugin's counter).
-  ROSTER_RATE_LIMIT_PER_MINUTE: process.env.ROSTER_RATE_LIMIT_PER_MINUTE ?? '0',
-  ROSTER_PUBLIC_URL: 'http://127.0.0.1',
+const {
+  app,
+  services: rosterServices,
+  store,
+  config,
+  buildApp,
+} = await startRosterApp({
+  databaseUrl: file,
+  dataDir,
+  token,
+  env: {
+    // Off unless set (bench/ceiling.mjs passes it on): a limit high enough for the run measures
+    // what counting each check costs (the lean check counts in the plugin's counter).
+    ROSTER_RATE_LIMIT_PER_MINUTE: process.env.ROSTER_RATE_LIMIT_PER_MINUTE ?? '0',
+  },
 });
-const store = openStore({ url: config.databaseUrl });
-const { app, services: rosterServices } = await buildApp({ store, config, logger: false });
 await app.listen({ port: 0, host: '127.0.0.1' });
 // The same check answered by Fastify's route (ROSTER_LEAN_CHECKS=false), for the record: Roster
 // above serves it below Fastify (packages/server/src/http/lean-path.ts).
@@ -36,17 +38,7 @@ await viaFastify.app.listen({ port: 0, host: '127.0.0.1' });
 
 // Each app loads the workspace in the background once it listens: wait for both loads, so that
 // neither runs during a measured (or the other's warm-up) run.
-for (const services of [rosterServices, viaFastify.services]) {
-  for (;;) {
-    try {
-      await services.accessIndex.ready(1);
-      break;
-    } catch (error) {
-      if (error?.status !== 503) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
+for (const services of [rosterServices, viaFastify.services]) await waitForWorkspace(services);
 
 const bare = Fastify({ logger: false });
 const answer = { data: { allowed: true } };
@@ -60,10 +52,7 @@ process.send({
   bare: bare.server.address().port,
 });
 process.on('message', async (message) => {
-  if (message === 'cpu') {
-    const usage = process.cpuUsage();
-    process.send({ type: 'cpu', cpuMs: (usage.user + usage.system) / 1000 });
-  }
+  if (message === 'cpu') process.send({ type: 'cpu', cpuMs: processCpuMs() });
   if (message === 'stop') {
     await bare.close();
     await viaFastify.app.close();

@@ -15,86 +15,48 @@
  * ROSTER_RATE_LIMIT_PER_MINUTE is set (at most 1,000,000: high enough for a run, it measures what
  * counting each request costs; both Roster apps count).
  */
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
-import { generate, prng, SIZES } from './generate.mjs';
+import { generate } from './generate.mjs';
+import {
+  benchRandom,
+  checkMaker,
+  forkServer,
+  loadAverage,
+  log,
+  postRun,
+  TOKEN,
+} from './lib/drive.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const TOKEN = 'rst_bench_admin_token_0123456789';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const RATE_LIMIT = Number(process.env.ROSTER_RATE_LIMIT_PER_MINUTE ?? 0);
-const log = (text) => process.stderr.write(`${text}\n`);
 
-const loadAtStart = loadavg()
-  .map((v) => v.toFixed(2))
-  .join(' / ');
+const loadAtStart = loadAverage();
 const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-ceiling-'));
 const file = path.join(work, 'roster.db');
 log(`generating the data set in ${file} …`);
 await generate(file, TOKEN);
-const child = fork(path.join(here, 'ceiling-server.mjs'), [file, TOKEN, work], {
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-process.on('exit', () => child.kill());
-const fromChild = (type) =>
-  new Promise((resolve) => {
-    const on = (m) => {
-      if (m.type !== type) return;
-      child.off('message', on);
-      resolve(m);
-    };
-    child.on('message', on);
-  });
-const ports = await fromChild('ready');
-const serverCpuMs = async () => {
-  child.send('cpu');
-  return (await fromChild('cpu')).cpuMs;
-};
+const server = forkServer(path.join(here, 'ceiling-server.mjs'), [file, TOKEN, work]);
+const ports = await server.ready;
 
 // The same kind of bodies as `npm run bench`: random members, projects and privileges.
-const random = prng(99);
-const { PROJECT_RESOURCES } = await import('../packages/contracts/dist/index.js');
-const pairs = Object.entries(PROJECT_RESOURCES).flatMap(([resource, def]) =>
-  def.privileges.map((privilege) => [resource, privilege]),
-);
-const bodies = Array.from({ length: 5_000 }, () => {
-  const [resource, privilege] = pairs[Math.floor(random() * pairs.length)];
-  return JSON.stringify({
-    subject: { member_id: 1 + Math.floor(random() * SIZES.users) },
-    project_id: 1 + Math.floor(random() * SIZES.projects),
-    resource,
-    privilege,
-  });
-});
+const check = checkMaker(benchRandom());
+const bodies = Array.from({ length: 5_000 }, () => JSON.stringify(check()));
 
 async function run(port, duration = DURATION, warmUp = false) {
-  let n = 0;
-  const cpuBefore = await serverCpuMs();
-  const result = await new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: `http://127.0.0.1:${port}`,
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        method: 'POST',
-        duration,
-        connections: 16,
-        requests: [
-          {
-            method: 'POST',
-            path: '/api/access/check',
-            setupRequest: (req) => ({ ...req, body: bodies[n++ % bodies.length] }),
-          },
-        ],
-      },
-      (error, res) => (error ? reject(error) : resolve(res)),
-    );
+  const cpuBefore = await server.cpuMs();
+  const result = await postRun({
+    port,
+    path: '/api/access/check',
+    bodies,
+    duration,
+    connections: 16,
   });
-  const cpuShare = (await serverCpuMs()) - cpuBefore;
+  const cpuShare = (await server.cpuMs()) - cpuBefore;
   // The warm-up may meet the workspace still loading (503 past ROSTER_INDEX_LOAD_WAIT_MS).
   if (!warmUp && (result.non2xx > 0 || result.errors > 0))
     throw new Error(`port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
@@ -122,7 +84,7 @@ for (let round = 0; round < ROUNDS; round++) {
   const viaFastify = await run(ports.viaFastify);
   rows.push({ bare, roster, viaFastify, ratio: roster.perSecond / bare.perSecond });
 }
-child.send('stop');
+server.stop();
 const sum = (pick) => rows.reduce((total, row) => total + pick(row), 0);
 const overall = sum((r) => r.roster.perSecond) / sum((r) => r.bare.perSecond);
 const bareUs = sum((r) => r.bare.cpuUsPerRequest) / ROUNDS;
@@ -133,9 +95,7 @@ const fmt = (v) => Math.round(v).toLocaleString('en-US');
 const us = (v) => `${v.toFixed(1)} µs`;
 const out = [
   `Command: \`npm run bench:ceiling\` (BENCH_SECONDS=${DURATION}, ${ROUNDS} pairs, 16 connections, ROSTER_RATE_LIMIT_PER_MINUTE=${RATE_LIMIT}${RATE_LIMIT === 0 ? ': rate limit off' : ': every Roster request counted'})`,
-  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}; load average (1/5/15 min) at the start ${loadAtStart}, at the end ${loadavg()
-    .map((v) => v.toFixed(2))
-    .join(' / ')}`,
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}; load average (1/5/15 min) at the start ${loadAtStart}, at the end ${loadAverage()}`,
   '',
   '| Pair | Bare Fastify req/s (p50/p99, server CPU; CPU per request) | Roster single check, below Fastify, req/s (p50/p99, server CPU; CPU per request) | Roster ÷ bare (req/s) | bare ÷ Roster (CPU per request) |',
   '| --- | ---: | ---: | ---: | ---: |',

@@ -7,29 +7,22 @@
  */
 import { createServer } from 'node:http';
 import process from 'node:process';
-
-// BENCH_DIST=<dir>: another build of the server (a path from the repository root, e.g. a copy of
-// packages/server/dist built from an earlier commit), for back-to-back comparisons.
-const dist = new URL(`../${process.env.BENCH_DIST ?? 'packages/server/dist'}/`, import.meta.url);
-const { buildApp } = await import(new URL('app.js', dist).href);
-const { loadConfig } = await import(new URL('config.js', dist).href);
-const { migrateToLatest, openStore } = await import(new URL('storage/connect.js', dist).href);
+import { startRosterApp } from './lib/roster-app.mjs';
 
 const [databaseUrl, dataDir, role, token] = process.argv.slice(2);
-const config = loadConfig({
-  PORT: '0',
-  ROSTER_DATA_DIR: dataDir,
-  ROSTER_DATABASE_URL: databaseUrl,
-  ROSTER_ADMIN_TOKEN: token,
-  ROSTER_RATE_LIMIT_PER_MINUTE: '0',
-  ROSTER_PUBLIC_URL: 'http://127.0.0.1',
-  // Every instance of a cluster needs the same key (upstream headers are sealed with it).
-  ROSTER_SECRET_KEY: 'bench-secret-key-0123456789-abcdefghij',
+const { app, services, store } = await startRosterApp({
+  // BENCH_DIST=<dir>: another build of the server (a path from the repository root, e.g. a copy
+  // of packages/server/dist built from an earlier commit), for back-to-back comparisons.
+  dist: new URL(`../${process.env.BENCH_DIST ?? 'packages/server/dist'}/`, import.meta.url),
+  databaseUrl,
+  dataDir,
+  token,
+  env: {
+    // Every instance of a cluster needs the same key (upstream headers are sealed with it).
+    ROSTER_SECRET_KEY: 'bench-secret-key-0123456789-abcdefghij',
+  },
+  migrate: role === 'first',
 });
-const store = openStore({ url: config.databaseUrl });
-if (role === 'first') await migrateToLatest(store);
-const { app, services } = await buildApp({ store, config, logger: false });
-if (role === 'first') await services.workspaces.ensureDefaultWorkspace(config.adminToken);
 await app.listen({ port: 0, host: '127.0.0.1' });
 // The same app on a second port with Fastify's router only (no lean path in front): the gateway
 // as it answered tools/call before the lean path, for the back-to-back comparison.

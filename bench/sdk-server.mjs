@@ -4,21 +4,10 @@
  * file, listens on 127.0.0.1 and tells the parent its port; stops when the parent says so.
  */
 import process from 'node:process';
-import { buildApp } from '../packages/server/dist/app.js';
-import { loadConfig } from '../packages/server/dist/config.js';
-import { openStore } from '../packages/server/dist/storage/connect.js';
+import { startRosterApp } from './lib/roster-app.mjs';
 
 const [file, token, dataDir] = process.argv.slice(2);
-const config = loadConfig({
-  PORT: '0',
-  ROSTER_DATA_DIR: dataDir,
-  ROSTER_DATABASE_URL: file,
-  ROSTER_ADMIN_TOKEN: token,
-  ROSTER_RATE_LIMIT_PER_MINUTE: '0',
-  ROSTER_PUBLIC_URL: 'http://127.0.0.1',
-});
-const store = openStore({ url: config.databaseUrl });
-const { app, services } = await buildApp({ store, config, logger: false });
+const { app, services, store } = await startRosterApp({ databaseUrl: file, dataDir, token });
 await app.listen({ port: 0, host: '127.0.0.1' });
 process.send({ port: app.server.address().port });
 process.on('message', async (message) => {
