@@ -12,15 +12,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  benchRandom,
-  checkMaker,
-  forkServer,
-  loadAverage,
-  log,
-  postRun,
-  TOKEN,
-} from './lib/drive.mjs';
+import { forkServer, loadAverage, log, postRun, randomChecks, TOKEN } from './lib/drive.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -41,7 +33,7 @@ async function start(name, root) {
   return { name, port, cpuMs: server.cpuMs, stop: server.stop };
 }
 
-const check = checkMaker(benchRandom());
+const check = randomChecks();
 const bodies = Array.from({ length: 20 }, () =>
   JSON.stringify({ checks: Array.from({ length: 1000 }, check) }),
 );

@@ -20,15 +20,7 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from './generate.mjs';
-import {
-  benchRandom,
-  checkMaker,
-  forkServer,
-  loadAverage,
-  log,
-  postRun,
-  TOKEN,
-} from './lib/drive.mjs';
+import { forkServer, loadAverage, log, postRun, randomChecks, TOKEN } from './lib/drive.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -44,7 +36,7 @@ const server = forkServer(path.join(here, 'ceiling-server.mjs'), [file, TOKEN, w
 const ports = await server.ready;
 
 // The same kind of bodies as `npm run bench`: random members, projects and privileges.
-const check = checkMaker(benchRandom());
+const check = randomChecks();
 const bodies = Array.from({ length: 5_000 }, () => JSON.stringify(check()));
 
 async function run(port, duration = DURATION, warmUp = false) {

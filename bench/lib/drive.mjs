@@ -49,10 +49,11 @@ export function forkServer(script, args) {
 }
 
 /**
- * A random check as `npm run bench` makes them: a member, a project and a privilege of the
- * generated data set, drawn from `random` (prng of bench/generate.mjs).
+ * Random checks as `npm run bench` makes them: a member, a project and a privilege of the
+ * generated data set, from the benches' own seed (the same bodies from run to run).
  */
-export function checkMaker(random) {
+export function randomChecks() {
+  const random = prng(99);
   const pairs = Object.entries(PROJECT_RESOURCES).flatMap(([resource, def]) =>
     def.privileges.map((privilege) => [resource, privilege]),
   );
@@ -66,9 +67,6 @@ export function checkMaker(random) {
     };
   };
 }
-
-/** The benches' own random source: the same seed, the same bodies from run to run. */
-export const benchRandom = () => prng(99);
 
 /**
  * One autocannon run of POSTs to `path` on 127.0.0.1:`port` with the bench token, the bodies
