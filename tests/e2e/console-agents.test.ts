@@ -9,15 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Roster } from '../helpers/roster.js';
-import { startUpstream, type Upstream } from '../helpers/mcp-upstream.js';
+import type { Upstream } from '../helpers/mcp-upstream.js';
 import {
-  ADMIN_EMAIL,
-  ADMIN_PASSWORD,
   CHROMIUM,
-  buildConsole,
+  closeBrowserSuite,
   hasChromium,
   launchConsoleBrowser,
-  startConsoleRoster,
+  mcpFeatureWithUser,
+  signInAsAdmin,
+  startConsoleWithAdmin,
 } from './helpers.js';
 
 it.skipIf(hasChromium)(
@@ -61,41 +61,17 @@ describe.skipIf(!hasChromium)('the Agents screen, in Chromium', () => {
   }
 
   beforeAll(async () => {
-    buildConsole();
-    upstream = await startUpstream();
-    roster = await startConsoleRoster({
-      console: { ROSTER_ADMIN_EMAIL: ADMIN_EMAIL, ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD },
-    });
-    const user = await roster.post('/api/end_users', {
-      name: 'Dev Dora',
+    roster = await startConsoleWithAdmin();
+    ({ upstream, featureId: feature } = await mcpFeatureWithUser(roster, {
+      feature: 'Tickets MCP',
+      user: 'Dev Dora',
       email: 'dora@example.com',
-      environment_types: ['dev'],
-    });
-    const mcp = await roster.post('/api/features', {
-      environment_type: 'dev',
-      kind: 'mcp_server',
-      name: 'Tickets MCP',
-      upstream: { url: upstream.url },
-    });
-    feature = mcp.body.data.id;
-    await roster.post(`/api/features/${feature}/access`, { end_user_ids: [user.body.data.id] });
-
+    }));
     ({ context, page, profile } = await launchConsoleBrowser());
-    await page.goto(`${roster.url}/sign-in`);
-    await page.getByLabel('Email').fill(ADMIN_EMAIL);
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    await signInAsAdmin(page, roster);
   }, 120_000);
 
-  afterAll(async () => {
-    await context?.close();
-    profile?.remove();
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- beforeAll may have failed before setting it
-    await roster?.close();
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the same
-    await upstream?.close();
-  });
+  afterAll(() => closeBrowserSuite({ context, profile, roster, upstream }));
 
   it('creates, disables, enables and rotates an agent, and shows its tool calls', async () => {
     await page.getByRole('link', { name: 'Agents' }).click();

@@ -9,13 +9,12 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Roster } from '../helpers/roster.js';
 import {
-  ADMIN_EMAIL,
-  ADMIN_PASSWORD,
   CHROMIUM,
-  buildConsole,
+  closeBrowserSuite,
   hasChromium,
   launchConsoleBrowser,
-  startConsoleRoster,
+  signInAsAdmin,
+  startConsoleWithAdmin,
 } from './helpers.js';
 import { parseCsv } from '../helpers/csv.js';
 
@@ -63,10 +62,7 @@ describe.skipIf(!hasChromium)('the audit log exports CSV and NDJSON from the ser
   }
 
   beforeAll(async () => {
-    buildConsole();
-    roster = await startConsoleRoster({
-      console: { ROSTER_ADMIN_EMAIL: ADMIN_EMAIL, ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD },
-    });
+    roster = await startConsoleWithAdmin();
     // More end users than one page holds, each with a lock, so the filtered export spans pages
     // and the unfiltered one mixes actions.
     for (let i = 0; i < 130; i += 1) {
@@ -80,19 +76,10 @@ describe.skipIf(!hasChromium)('the audit log exports CSV and NDJSON from the ser
         expect((await roster.post(`/api/end_users/${created.body.data.id}/lock`)).status).toBe(200);
     }
     ({ context, page, profile } = await launchConsoleBrowser());
-    await page.goto(`${roster.url}/sign-in`);
-    await page.getByLabel('Email').fill(ADMIN_EMAIL);
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    await signInAsAdmin(page, roster);
   }, 120_000);
 
-  afterAll(async () => {
-    await context?.close();
-    profile?.remove();
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- beforeAll may have failed before setting it
-    await roster?.close();
-  });
+  afterAll(() => closeBrowserSuite({ context, profile, roster }));
 
   it('downloads the filtered events as NDJSON and CSV, each equal to what the API lists', async () => {
     await page.goto(`${roster.url}/audit`);

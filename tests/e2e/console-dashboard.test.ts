@@ -7,16 +7,16 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Roster } from '../helpers/roster.js';
-import { startUpstream, type Upstream } from '../helpers/mcp-upstream.js';
+import type { Upstream } from '../helpers/mcp-upstream.js';
 import { callToolMany } from '../helpers/tool-calls.js';
 import {
-  ADMIN_EMAIL,
-  ADMIN_PASSWORD,
   CHROMIUM,
-  buildConsole,
+  closeBrowserSuite,
   hasChromium,
   launchConsoleBrowser,
-  startConsoleRoster,
+  mcpFeatureWithUser,
+  signInAsAdmin,
+  startConsoleWithAdmin,
 } from './helpers.js';
 
 const CALLS = 1_050;
@@ -34,28 +34,22 @@ describe.skipIf(!hasChromium)('the dashboard’s activity chart, in Chromium', (
   let profile: { dir: string; remove(): void } | undefined;
 
   beforeAll(async () => {
-    buildConsole();
-    upstream = await startUpstream();
-    roster = await startConsoleRoster({
-      console: { ROSTER_ADMIN_EMAIL: ADMIN_EMAIL, ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD },
-    });
-    const user = await roster.post('/api/end_users', {
-      name: 'Busy Bea',
+    roster = await startConsoleWithAdmin();
+    let feature: number;
+    let endUserId: number;
+    ({
+      upstream,
+      featureId: feature,
+      endUserId,
+    } = await mcpFeatureWithUser(roster, {
+      feature: 'Busy MCP',
+      user: 'Busy Bea',
       email: 'bea@example.com',
-      environment_types: ['dev'],
-    });
-    const mcp = await roster.post('/api/features', {
-      environment_type: 'dev',
-      kind: 'mcp_server',
-      name: 'Busy MCP',
-      upstream: { url: upstream.url },
-    });
-    const feature = mcp.body.data.id as number;
-    await roster.post(`/api/features/${feature}/access`, { end_user_ids: [user.body.data.id] });
+    }));
     const agent = await roster.post('/api/agents', {
       name: 'Busy agent',
       environment_type: 'dev',
-      end_user_id: user.body.data.id,
+      end_user_id: endUserId,
       feature_ids: [feature],
     });
     expect(agent.status).toBe(201);
@@ -71,21 +65,10 @@ describe.skipIf(!hasChromium)('the dashboard’s activity chart, in Chromium', (
     ({ context, page, profile } = await launchConsoleBrowser());
   }, 180_000);
 
-  afterAll(async () => {
-    await context?.close();
-    profile?.remove();
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- beforeAll may have failed before setting it
-    await roster?.close();
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the same
-    await upstream?.close();
-  });
+  afterAll(() => closeBrowserSuite({ context, profile, roster, upstream }));
 
   it('shows every one of 1,050 tool calls, as the API counts them', async () => {
-    await page.goto(`${roster.url}/sign-in`);
-    await page.getByLabel('Email').fill(ADMIN_EMAIL);
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    await signInAsAdmin(page, roster);
     const today = new Date().toISOString().slice(0, 10);
     const counted = await roster.get(
       `/api/audit_events/activity?action=agent.tool_call&since=${today}T00:00:00.000Z`,

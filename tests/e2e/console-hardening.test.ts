@@ -13,12 +13,12 @@ import { PROJECT_RESOURCES } from '@roster/contracts';
 import type { Roster } from '../helpers/roster.js';
 import {
   ADMIN_EMAIL,
-  ADMIN_PASSWORD,
   CHROMIUM,
-  buildConsole,
+  closeBrowserSuite,
   hasChromium,
   launchConsoleBrowser,
-  startConsoleRoster,
+  signInAsAdmin,
+  startConsoleWithAdmin,
 } from './helpers.js';
 
 const EVIL = '=HYPERLINK("http://evil.example/","Click")';
@@ -41,10 +41,7 @@ describe.skipIf(!hasChromium)('console defects a new user hit, in Chromium', () 
   }
 
   beforeAll(async () => {
-    buildConsole();
-    roster = await startConsoleRoster({
-      console: { ROSTER_ADMIN_EMAIL: ADMIN_EMAIL, ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD },
-    });
+    roster = await startConsoleWithAdmin();
     for (const [name, email, environment_types] of [
       ['Dev Dora', 'dora@example.com', ['dev']],
       ['Prod Pete', 'pete@example.com', ['prod']],
@@ -90,19 +87,10 @@ describe.skipIf(!hasChromium)('console defects a new user hit, in Chromium', () 
     expect(provisioned.status).toBe(201);
 
     ({ context, page, profile } = await launchConsoleBrowser());
-    await page.goto(`${roster.url}/sign-in`);
-    await page.getByLabel('Email').fill(ADMIN_EMAIL);
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    await signInAsAdmin(page, roster);
   }, 120_000);
 
-  afterAll(async () => {
-    await context?.close();
-    profile?.remove();
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- beforeAll may have failed before setting it
-    await roster?.close();
-  });
+  afterAll(() => closeBrowserSuite({ context, profile, roster }));
 
   it('checks an end user in the access explorer as a dry run: no audit event, no approval request', async () => {
     const decisions = async () =>

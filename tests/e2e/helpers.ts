@@ -1,7 +1,9 @@
 /**
  * Helpers for the console's tests: a real Roster server (tests/helpers/roster.ts) with console
  * settings, a signed-in cookie session for HTTP tests, the console build, and a headless
- * Chromium (playwright-core driving Debian's /usr/bin/chromium) for the browser tests.
+ * Chromium (playwright-core driving Debian's /usr/bin/chromium) for the browser tests, with the
+ * set-up the browser suites share (the bootstrap admin signed in, an MCP server an end user may
+ * use) and their tear-down.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startUpstream, type Upstream } from '../helpers/mcp-upstream.js';
 import {
   startRoster,
   type ApiResponse,
@@ -199,4 +202,65 @@ export async function launchConsoleBrowser(
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(10_000);
   return { context, page, profile };
+}
+
+/** The console built, and a server whose bootstrap admin is ADMIN_EMAIL / ADMIN_PASSWORD. */
+export function startConsoleWithAdmin(): Promise<Roster> {
+  buildConsole();
+  return startConsoleRoster({
+    console: { ROSTER_ADMIN_EMAIL: ADMIN_EMAIL, ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD },
+  });
+}
+
+/** Signs the bootstrap admin in on the console's sign-in page and waits for the dashboard. */
+export async function signInAsAdmin(page: Page, roster: Roster): Promise<void> {
+  await page.goto(`${roster.url}/sign-in`);
+  await page.getByLabel('Email').fill(ADMIN_EMAIL);
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+}
+
+/**
+ * An MCP server feature (dev) in front of an upstream of its own (tests/helpers/mcp-upstream.ts),
+ * and an end user who may use it: what the agents' screens start from.
+ */
+export async function mcpFeatureWithUser(
+  roster: Roster,
+  names: { feature: string; user: string; email: string },
+): Promise<{ upstream: Upstream; featureId: number; endUserId: number }> {
+  const upstream = await startUpstream();
+  const user = await roster.post('/api/end_users', {
+    name: names.user,
+    email: names.email,
+    environment_types: ['dev'],
+  });
+  const mcp = await roster.post('/api/features', {
+    environment_type: 'dev',
+    kind: 'mcp_server',
+    name: names.feature,
+    upstream: { url: upstream.url },
+  });
+  if (user.status !== 201 || mcp.status !== 201)
+    throw new Error(`set-up failed: ${user.status} ${mcp.status} ${mcp.text}`);
+  const featureId = mcp.body.data.id as number;
+  const endUserId = user.body.data.id as number;
+  await roster.post(`/api/features/${featureId}/access`, { end_user_ids: [endUserId] });
+  return { upstream, featureId, endUserId };
+}
+
+/**
+ * A browser suite's tear-down: the browser and its profile, the server, the upstream. Each may be
+ * missing (beforeAll failed before it was set).
+ */
+export async function closeBrowserSuite(opened: {
+  context?: BrowserContext;
+  profile?: { remove(): void };
+  roster?: Roster;
+  upstream?: Upstream;
+}): Promise<void> {
+  await opened.context?.close();
+  opened.profile?.remove();
+  await opened.roster?.close();
+  await opened.upstream?.close();
 }
