@@ -1,0 +1,496 @@
+/**
+ * PostgreSQL with its driver on a worker thread (ROSTER_POSTGRES_DRIVER=thread, the default).
+ *
+ * With pg on the main thread, every statement's socket write (loopback TCP: the sender's writev
+ * carries the TCP stack and the wakeup of the PostgreSQL backend) and the parsing of every result
+ * ran on the thread that answers access checks: under the mixed load a third of that thread's
+ * busy time was `writev` under pg's query submit (docs/performance.md, "Under mixed load"), and a
+ * check that arrived meanwhile waited for it. Here a worker thread owns the pg.Pool (built by
+ * postgres-pool.ts exactly as on the main thread) and the main thread only posts each statement
+ * and receives its rows, over the worker's one message port:
+ *
+ *   main → driver thread  {id, connection, sql, parameters, begin?, release?, discard?}
+ *   driver thread → main  {id, rows, command, rowCount} or {id, error}
+ *
+ * A Kysely connection here is a number. The driver thread checks a pooled client out on that
+ * connection's first statement (acquiring costs no message of its own) and keeps it until the
+ * connection is released, so a transaction's statements all go to one client, in order. BEGIN
+ * travels with the transaction's first statement, and releases travel with the next message
+ * sent (or alone, once the main thread's current turn is over): a lone statement outside a
+ * transaction is one message each way.
+ *
+ * Errors cross as their name, message and every plain field (pg's `code`, `constraint`,
+ * `detail`, `table`, `column`…; a socket error's `code`, `errno`, `syscall`) and are rebuilt on
+ * the main thread, so storage/errors.ts classifies them as before. A driver thread that stops (it
+ * should not) fails the statements in flight with `ROSTER_POSTGRES_THREAD_LOST` (a 503) and a new
+ * one starts on the next statement.
+ */
+import { createRequire } from 'node:module';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import {
+  AbortedTransactionError,
+  CompiledQuery,
+  IdentifierNode,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  RawNode,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type QueryCompiler,
+  type QueryResult,
+  type TransactionSettings,
+} from 'kysely';
+import type pg from 'pg';
+import { DRIVER_THREAD_LOST } from './errors.js';
+import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
+
+/** What the main thread sends: a statement, the end of the pool, or only releases. */
+interface Request {
+  id?: number;
+  kind?: 'end';
+  connection?: number;
+  sql?: string;
+  parameters?: readonly unknown[];
+  /** BEGIN (or START TRANSACTION …), run on the connection just before `sql`. */
+  begin?: string;
+  /** Connections the main thread is done with: their clients go back to the pool. */
+  release?: number[];
+  /** The same, for clients the pool must close rather than reuse (a failed ROLLBACK). */
+  discard?: number[];
+}
+
+/** A driver error as it crosses to the main thread. */
+interface CrossingError {
+  name: string;
+  message: string;
+  stack: string;
+  /** The error's own plain fields: pg's code, constraint, detail, table, column, … */
+  fields: Record<string, string | number | boolean | null>;
+}
+
+interface Reply {
+  id: number;
+  rows?: unknown[];
+  command?: string;
+  rowCount?: number | null;
+  error?: CrossingError;
+}
+
+/**
+ * The driver thread's loop, run from its source text (see WORKER_SOURCE): like
+ * createPostgresPool it may use only its parameters and the globals of any thread.
+ */
+export function runDriverThread(port: MessagePort, pool: pg.Pool): void {
+  interface Held {
+    client: pg.PoolClient | undefined;
+    acquiring: Promise<pg.PoolClient>;
+  }
+  const held = new Map<number, Held>();
+  const hold = (connection: number): Held => {
+    const existing = held.get(connection);
+    if (existing !== undefined) return existing;
+    const acquiring = pool.connect();
+    const entry: Held = { client: undefined, acquiring };
+    // Registered first, so the client is known before any statement waiting for it runs. A
+    // failed acquisition fails those statements; the release that follows has nothing to give.
+    acquiring.then(
+      (client) => {
+        entry.client = client;
+      },
+      () => undefined,
+    );
+    held.set(connection, entry);
+    return entry;
+  };
+  const release = (connection: number, discard: boolean) => {
+    const entry = held.get(connection);
+    if (entry === undefined) return;
+    held.delete(connection);
+    if (entry.client !== undefined) entry.client.release(discard);
+    else
+      entry.acquiring.then(
+        (client) => {
+          client.release(discard);
+        },
+        () => undefined,
+      );
+  };
+  const crossing = (error: unknown): CrossingError => {
+    if (!(error instanceof Error))
+      return { name: 'Error', message: String(error), stack: '', fields: {} };
+    const fields: CrossingError['fields'] = {};
+    for (const [key, value] of Object.entries(error) as [string, unknown][]) {
+      if (
+        value === null ||
+        typeof value === 'string' ||
+        typeof value === 'number' ||
+        typeof value === 'boolean'
+      )
+        fields[key] = value;
+    }
+    return { name: error.name, message: error.message, stack: error.stack ?? '', fields };
+  };
+  const run = async (id: number, connection: number, request: Request) => {
+    try {
+      const entry = hold(connection);
+      const client = entry.client ?? (await entry.acquiring);
+      if (request.begin !== undefined) await client.query(request.begin);
+      // An array for a text of several statements (a migration): as with Kysely's own driver,
+      // no rows then.
+      const result = (await client.query(request.sql ?? '', request.parameters as unknown[])) as
+        pg.QueryResult | pg.QueryResult[];
+      const { command, rowCount, rows } = Array.isArray(result)
+        ? { command: undefined, rowCount: null, rows: [] }
+        : result;
+      port.postMessage({ id, rows, command, rowCount } satisfies Reply);
+    } catch (error) {
+      port.postMessage({ id, error: crossing(error) } satisfies Reply);
+    }
+  };
+  port.on('message', (request: Request) => {
+    for (const connection of request.release ?? []) release(connection, false);
+    for (const connection of request.discard ?? []) release(connection, true);
+    const { id } = request;
+    if (id === undefined) return;
+    if (request.kind === 'end') {
+      pool.end().then(
+        () => {
+          port.postMessage({ id, rows: [] } satisfies Reply);
+        },
+        (error: unknown) => {
+          port.postMessage({ id, error: crossing(error) } satisfies Reply);
+        },
+      );
+      return;
+    }
+    if (request.connection !== undefined) void run(id, request.connection, request);
+  });
+}
+
+/**
+ * The driver thread's code, run with `eval` so that it is the same plain JavaScript whether the
+ * server runs from dist/ or from the TypeScript sources (tests): the two functions' compiled text.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const pg = require(workerData.pgPath);
+const createPostgresPool = ${createPostgresPool.toString()};
+(${runDriverThread.toString()})(parentPort, createPostgresPool(pg, workerData.options));
+`;
+
+class DriverThreadError extends Error {
+  override readonly name = 'PostgresDriverThreadError';
+  readonly code = DRIVER_THREAD_LOST;
+}
+
+/** A driver error rebuilt on the main thread with the fields the driver thread gave it. */
+function rebuilt(crossed: CrossingError): Error {
+  const error = new Error(crossed.message);
+  Object.assign(error, crossed.fields);
+  error.name = crossed.name;
+  if (crossed.stack !== '') error.stack = crossed.stack;
+  return error;
+}
+
+let statementsSent = 0;
+/**
+ * How many statements this process has sent through driver threads (BEGIN counted apart): the
+ * mixed-load bench reports statements per request (bench/mixed-server.mjs).
+ */
+export function postgresThreadStatements(): number {
+  return statementsSent;
+}
+
+class DriverThread {
+  private worker: Worker | undefined;
+  /** Which driver thread a connection's client lives on: a new thread has none of the old's. */
+  generation = 0;
+  private readonly pending = new Map<
+    number,
+    { resolve: (reply: Reply) => void; reject: (error: Error) => void }
+  >();
+  private nextId = 1;
+  private released: number[] = [];
+  private discarded: number[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private readonly pgPath = createRequire(import.meta.url).resolve('pg');
+
+  constructor(private readonly options: PostgresPoolOptions) {}
+
+  /** The current thread's generation, starting a thread if there is none. */
+  current(): number {
+    if (this.closed) throw new Error('the PostgreSQL store is closed');
+    if (this.worker === undefined) this.start();
+    return this.generation;
+  }
+
+  private start(): void {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { pgPath: this.pgPath, options: this.options },
+    });
+    // The thread keeps the process alive only while a statement is in flight (see send).
+    worker.unref();
+    worker.on('message', (reply: Reply) => {
+      this.answer(reply);
+    });
+    worker.on('error', (error) => {
+      this.lost(worker, error.message);
+    });
+    worker.on('exit', (code) => {
+      this.lost(worker, `exit code ${code}`);
+    });
+    this.worker = worker;
+    this.generation += 1;
+    this.released = [];
+    this.discarded = [];
+  }
+
+  private lost(worker: Worker, why: string): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    const error = new DriverThreadError(
+      `The PostgreSQL driver thread stopped (${why}); the statements in flight may or may not have run.`,
+    );
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+    process.emitWarning(`${error.message} A new one starts on the next statement.`);
+  }
+
+  private answer(reply: Reply): void {
+    const waiter = this.pending.get(reply.id);
+    if (waiter === undefined) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker?.unref();
+    if (reply.error !== undefined) waiter.reject(rebuilt(reply.error));
+    else waiter.resolve(reply);
+  }
+
+  /** Sends a request with the releases waiting to go, and waits for its reply. */
+  send(request: Request, generation: number): Promise<Reply> {
+    const worker = this.worker;
+    if (this.closed) return Promise.reject(new Error('the PostgreSQL store is closed'));
+    if (worker === undefined || generation !== this.generation)
+      return Promise.reject(
+        new DriverThreadError(
+          'The connection was lost with the PostgreSQL driver thread that held it.',
+        ),
+      );
+    const id = this.nextId++;
+    if (this.pending.size === 0) worker.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage(this.withReleases({ ...request, id }));
+    });
+  }
+
+  private withReleases(request: Request): Request {
+    if (this.released.length > 0) {
+      request.release = this.released;
+      this.released = [];
+    }
+    if (this.discarded.length > 0) {
+      request.discard = this.discarded;
+      this.discarded = [];
+    }
+    return request;
+  }
+
+  /**
+   * Gives a connection's client back: with the next message, or alone once this turn of the
+   * event loop is over (setImmediate), whichever comes first. Fire and forget.
+   */
+  release(connection: number, generation: number, discard: boolean): void {
+    if (generation !== this.generation || this.worker === undefined) return;
+    (discard ? this.discarded : this.released).push(connection);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (this.released.length === 0 && this.discarded.length === 0) return;
+      this.worker?.postMessage(this.withReleases({}));
+    });
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (this.closed) return;
+    if (worker !== undefined) {
+      try {
+        await this.send({ kind: 'end' }, this.generation);
+      } finally {
+        this.closed = true;
+        this.worker = undefined;
+        await worker.terminate();
+      }
+    }
+    this.closed = true;
+  }
+}
+
+class ThreadConnection implements DatabaseConnection {
+  /** The driver thread holding this connection's client: set by its first statement. */
+  generation: number | undefined;
+  /** BEGIN not sent yet: it goes with the transaction's first statement. */
+  beginPending: string | undefined;
+  /** A failed ROLLBACK: the client must not be reused. */
+  discard = false;
+
+  constructor(
+    readonly id: number,
+    private readonly thread: DriverThread,
+  ) {}
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    this.generation ??= this.thread.current();
+    const begin = this.beginPending;
+    this.beginPending = undefined;
+    statementsSent += begin === undefined ? 1 : 2;
+    const { command, rowCount, rows } = await this.thread.send(
+      { connection: this.id, sql: compiled.sql, parameters: compiled.parameters, begin },
+      this.generation,
+    );
+    // As Kysely's PostgresConnection answers them (its commitTransaction reads the command).
+    if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command } as R] };
+    return {
+      numAffectedRows:
+        command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
+          ? BigInt(rowCount ?? 0)
+          : undefined,
+      rows: (rows ?? []) as R[],
+    };
+  }
+
+  // Kysely's interface is an async generator; nothing in Roster streams from PostgreSQL.
+  // eslint-disable-next-line require-yield, @typescript-eslint/require-await
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('the PostgreSQL store does not stream query results');
+  }
+
+  release(): void {
+    if (this.generation !== undefined) this.thread.release(this.id, this.generation, this.discard);
+  }
+}
+
+/** The connection Kysely hands back to the driver is always one of ours. */
+function threaded(connection: DatabaseConnection): ThreadConnection {
+  if (!(connection instanceof ThreadConnection))
+    throw new Error('the PostgreSQL driver was handed a connection it did not make');
+  return connection;
+}
+
+function savepointCommand(command: string, name: string) {
+  return RawNode.createWithChildren([
+    RawNode.createWithSql(`${command} `),
+    IdentifierNode.create(name),
+  ]);
+}
+
+class PostgresThreadDriver implements Driver {
+  private readonly thread: DriverThread;
+  private nextConnection = 1;
+
+  constructor(options: PostgresPoolOptions) {
+    this.thread = new DriverThread(options);
+  }
+
+  // The driver thread starts on the first statement.
+  init(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  acquireConnection(): Promise<DatabaseConnection> {
+    return Promise.resolve(new ThreadConnection(this.nextConnection++, this.thread));
+  }
+
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    let begin = 'begin';
+    if (settings.isolationLevel !== undefined || settings.accessMode !== undefined) {
+      begin = 'start transaction';
+      if (settings.isolationLevel !== undefined)
+        begin += ` isolation level ${settings.isolationLevel}`;
+      if (settings.accessMode !== undefined) begin += ` ${settings.accessMode}`;
+    }
+    threaded(connection).beginPending = begin;
+    return Promise.resolve();
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const opened = threaded(connection);
+    // A transaction that ran no statement never began.
+    if (opened.beginPending !== undefined) {
+      opened.beginPending = undefined;
+      return;
+    }
+    const { rows } = await opened.executeQuery<{ command?: string }>(CompiledQuery.raw('commit'));
+    // PostgreSQL completes COMMIT with a ROLLBACK tag if an earlier statement's error left the
+    // transaction aborted.
+    if (rows[0]?.command === 'ROLLBACK') throw new AbortedTransactionError();
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const opened = threaded(connection);
+    if (opened.beginPending !== undefined) {
+      opened.beginPending = undefined;
+      return;
+    }
+    try {
+      await opened.executeQuery(CompiledQuery.raw('rollback'));
+    } catch (error) {
+      opened.discard = true;
+      throw error;
+    }
+  }
+
+  async savepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await connection.executeQuery(compile(savepointCommand('savepoint', name), createId()));
+  }
+
+  async rollbackToSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await connection.executeQuery(compile(savepointCommand('rollback to', name), createId()));
+  }
+
+  async releaseSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await connection.executeQuery(compile(savepointCommand('release', name), createId()));
+  }
+
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    threaded(connection).release();
+    return Promise.resolve();
+  }
+
+  destroy(): Promise<void> {
+    return this.thread.close();
+  }
+}
+
+let queryIds = 0;
+function createId(): { queryId: string } {
+  queryIds += 1;
+  return { queryId: `postgres-thread-${queryIds}` };
+}
+
+/** The Kysely dialect of PostgreSQL with its driver on a worker thread (see above). */
+export function postgresThreadDialect(options: PostgresPoolOptions): Dialect {
+  return {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new PostgresThreadDriver(options),
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  };
+}
