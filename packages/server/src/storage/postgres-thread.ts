@@ -195,12 +195,17 @@ function rebuilt(crossed: CrossingError): Error {
 }
 
 let statementsSent = 0;
+const running = new Set<Worker>();
+
 /**
- * How many statements this process has sent through driver threads (BEGIN counted apart): the
- * mixed-load bench reports statements per request (bench/mixed-server.mjs).
+ * What this process's driver threads have done: the statements they were sent (BEGIN counted
+ * apart) and the time their event loops were busy (ms, the threads running now), which the
+ * mixed-load bench reports per request (bench/mixed-server.mjs).
  */
-export function postgresThreadStatements(): number {
-  return statementsSent;
+export function postgresThreadStats(): { statements: number; busyMs: number } {
+  let busyMs = 0;
+  for (const worker of running) busyMs += worker.performance.eventLoopUtilization().active;
+  return { statements: statementsSent, busyMs };
 }
 
 class DriverThread {
@@ -244,12 +249,14 @@ class DriverThread {
       this.lost(worker, `exit code ${code}`);
     });
     this.worker = worker;
+    running.add(worker);
     this.generation += 1;
     this.released = [];
     this.discarded = [];
   }
 
   private lost(worker: Worker, why: string): void {
+    running.delete(worker);
     if (this.worker !== worker) return;
     this.worker = undefined;
     const error = new DriverThreadError(
@@ -324,6 +331,7 @@ class DriverThread {
       } finally {
         this.closed = true;
         this.worker = undefined;
+        running.delete(worker);
         await worker.terminate();
       }
     }
