@@ -40,7 +40,10 @@ describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL 
       });
       expect(project.status).toBe(201);
       const projectId = project.body.data.id as number;
-      const alice = await createMember(roster, { email: `alice-${driver}@example.com` });
+      const alice = await createMember(roster, {
+        email: `alice-${driver}@example.com`,
+        env_roles: [{ environment_type: 'dev', name: 'No access' }],
+      });
       const check = async () =>
         (
           await roster.post('/api/access/check', {
@@ -108,7 +111,7 @@ describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL 
       await database.drop();
     });
 
-    it('answers 503 storage.unavailable, then serves the next request', async () => {
+    it('answers 503 (the database is unavailable), then serves the next request', async () => {
       const locker = new pg.Client({ connectionString: database.url });
       await locker.connect();
       try {
@@ -131,7 +134,10 @@ describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL 
         await admin.query('select pg_terminate_backend($1)', [waiting]);
         const answer = await blocked;
         expect(answer.status).toBe(503);
-        expect(answer.body.errors[0].code).toBe('storage.unavailable');
+        expect(answer.body.errors[0]).toEqual({
+          code: 'service_unavailable',
+          title: expect.stringMatching(/^The database is unavailable/),
+        });
         expect(answer.headers.get('retry-after')).toBe('2');
       } finally {
         await locker.query('rollback');
