@@ -7,11 +7,13 @@
  * that sees a write. Through the thread, a connection whose backend is killed mid-statement
  * answers 503 and the next request is served. PostgreSQL runs only.
  */
+import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
 import { createMember, startRoster, type Roster } from '../helpers/roster.js';
 import { startServer } from '../helpers/spawned-server.js';
+import { openStore } from '../../packages/server/src/storage/connect.js';
 
 describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL runs only)', () => {
   describe.each(['thread', 'main'] as const)('%s', (driver) => {
@@ -149,6 +151,26 @@ describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL 
       expect(JSON.stringify(list.body)).toContain('After');
       expect(JSON.stringify(list.body)).not.toContain('Blocked');
     });
+  });
+
+  it('fails only the statement whose parameter cannot cross to the driver thread', async () => {
+    const database = await createTestDatabase();
+    const store = openStore({ url: database.url, poolSize: 2 });
+    try {
+      // Sent in the same turn, so they travel in one message to the driver thread.
+      const [bad, good] = await Promise.allSettled([
+        sql`select ${{ later: () => 1 }}::text as n`.execute(store.db),
+        sql<{ n: number }>`select ${2}::int as n`.execute(store.db),
+      ]);
+      expect(bad.status).toBe('rejected');
+      expect(String((bad as PromiseRejectedResult).reason)).toMatch(/could not be cloned/);
+      expect(good.status === 'fulfilled' && good.value.rows).toEqual([{ n: 2 }]);
+      const after = await sql<{ n: number }>`select ${3}::int as n`.execute(store.db);
+      expect(after.rows).toEqual([{ n: 3 }]);
+    } finally {
+      await store.close();
+      await database.drop();
+    }
   });
 
   it('refuses to start with any other value, naming the variable', async () => {

@@ -376,7 +376,25 @@ class DriverThread {
       this.flushScheduled = false;
       const batch = this.outbox;
       this.outbox = { requests: [], release: [], discard: [] };
-      this.worker?.postMessage(batch);
+      const worker = this.worker;
+      if (worker === undefined) return;
+      try {
+        worker.postMessage(batch);
+      } catch {
+        // A parameter the structured clone cannot carry (a function): that statement fails with
+        // the DataCloneError, not the turn's others (nor the process: this runs in setImmediate).
+        worker.postMessage({ requests: [], release: batch.release, discard: batch.discard });
+        for (const request of batch.requests) {
+          try {
+            worker.postMessage({ requests: [request], release: [], discard: [] });
+          } catch (error) {
+            const waiter = this.pending.get(request.id);
+            this.pending.delete(request.id);
+            waiter?.reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        }
+        if (this.pending.size === 0) worker.unref();
+      }
     });
   }
 
