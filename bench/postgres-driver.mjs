@@ -64,7 +64,7 @@ const load = [loadavg()[0]];
 for (const driver of ['thread', 'main', 'thread', 'main']) results.push(await measure(driver));
 load.push(loadavg()[0]);
 const lines = [
-  `Command: \`node bench/postgres-driver.mjs\` (load average (1 min) at the start / end: ${load.map((l) => l.toFixed(2)).join(' / ')})`,
+  `Command: \`npm run bench:postgres-driver\` (load average (1 min) at the start / end: ${load.map((l) => l.toFixed(2)).join(' / ')})`,
   '',
   `| driver | lone statement: wall | … main thread CPU | ${BIG_ROWS.toLocaleString('en')}-row read: wall | … main thread CPU |`,
   '| --- | ---: | ---: | ---: | ---: |',
