@@ -1,21 +1,25 @@
 /**
  * The server for `npm run bench:mixed` (bench/mixed.mjs), in its own process: a fresh database
  * (SQLite file, its writes on the writer thread or the main thread: ROSTER_SQLITE_WRITER, the
- * fourth argument; or a PostgreSQL URL), migrated, the default workspace with a known admin token,
+ * fourth argument; or a PostgreSQL URL, its driver on a worker thread or the main thread:
+ * ROSTER_POSTGRES_DRIVER, the same argument), migrated, the default workspace with a known admin token,
  * listening on 127.0.0.1. On request it reports its CPU time and how long its event loop was held
  * (perf_hooks.monitorEventLoopDelay: the delay a timer saw, i.e. how long a check arriving at that
  * moment waited before the server could even read it), then resets the histogram.
  */
 import process from 'node:process';
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { buildApp } from '../packages/server/dist/app.js';
 import { loadConfig } from '../packages/server/dist/config.js';
 import { migrateToLatest, openStore } from '../packages/server/dist/storage/connect.js';
+import { postgresThreadStats } from '../packages/server/dist/storage/postgres-thread.js';
 
 const [databaseUrl, token, dataDir, writer = 'thread'] = process.argv.slice(2);
 // Statements sent to PostgreSQL (each a round trip: a socket write that wakes a backend), counted
 // where every query of the server's pool passes: a figure the machine's load does not change.
+// With the driver on its thread (ROSTER_POSTGRES_DRIVER=thread), the driver counts them instead.
 let statements = 0;
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function countedQuery(...args) {
@@ -30,8 +34,24 @@ const config = loadConfig({
   ROSTER_RATE_LIMIT_PER_MINUTE: '0',
   ROSTER_PUBLIC_URL: 'http://127.0.0.1',
   ROSTER_SQLITE_WRITER: writer,
+  ROSTER_POSTGRES_DRIVER: writer,
 });
-const store = openStore({ url: config.databaseUrl, sqliteWriter: config.sqliteWriter });
+const store = openStore({
+  url: config.databaseUrl,
+  sqliteWriter: config.sqliteWriter,
+  postgresDriver: config.postgresDriver,
+});
+/** The main thread's own CPU time (ms): its thread ID is the process ID (Linux; else null). */
+function mainThreadCpuMs() {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+      .split(') ')[1]
+      .split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
 await migrateToLatest(store);
 const { app, services } = await buildApp({ store, config, logger: false });
 await services.workspaces.ensureDefaultWorkspace(config.adminToken);
@@ -45,7 +65,9 @@ process.on('message', async (message) => {
     process.send({
       type: 'stats',
       cpuMs: (usage.user + usage.system) / 1000,
-      statements,
+      mainCpuMs: mainThreadCpuMs(),
+      driverBusyMs: postgresThreadStats().busyMs,
+      statements: statements + postgresThreadStats().statements,
       loop: {
         p50: loop.percentile(50) / 1e6,
         p99: loop.percentile(99) / 1e6,

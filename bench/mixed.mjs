@@ -16,7 +16,8 @@
  * Stores: SQLite (a fresh file) always; PostgreSQL too when ROSTER_BENCH_DATABASE_URL names a
  * database the bench may create databases from (a fresh one per run, dropped after).
  * `--store sqlite|postgres` runs one only. SQLite runs twice, its writes on the writer thread and
- * on the main thread (ROSTER_SQLITE_WRITER); `--sqlite-writer thread|main` runs one. `--duration 600` for the 10-minute soak,
+ * on the main thread (ROSTER_SQLITE_WRITER); `--sqlite-writer thread|main` runs one. PostgreSQL runs
+ * with its driver on a worker thread (ROSTER_POSTGRES_DRIVER); `--postgres-driver main|both`. `--duration 600` for the 10-minute soak,
  * `--clients 20`; `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
  */
 import { fork } from 'node:child_process';
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '20' },
     store: { type: 'string' },
     'sqlite-writer': { type: 'string', default: 'both' },
+    'postgres-driver': { type: 'string', default: 'thread' },
     pacing: { type: 'string', default: 'open' },
   },
 });
@@ -50,6 +52,9 @@ const RATE_SHARE = 0.6;
 const WRITERS = args['sqlite-writer'] === 'both' ? ['thread', 'main'] : [args['sqlite-writer']];
 if (!WRITERS.every((w) => w === 'thread' || w === 'main'))
   throw new Error('--sqlite-writer takes thread, main or both');
+const DRIVERS = args['postgres-driver'] === 'both' ? ['thread', 'main'] : [args['postgres-driver']];
+if (!DRIVERS.every((d) => d === 'thread' || d === 'main'))
+  throw new Error('--postgres-driver takes thread, main or both');
 const CLIENTS = Number(args.clients);
 /**
  * How the paced phases send. `open` (default): request i leaves at i ÷ rate whatever the others
@@ -272,7 +277,8 @@ async function runStore(dialect, writer) {
 
   // --- seed: a small workspace the workload then grows ------------------------------------
   const loadAtStart = loadavg()[0];
-  const label = dialect === 'sqlite' ? `sqlite (writer: ${writer})` : dialect;
+  const label =
+    dialect === 'sqlite' ? `sqlite (writer: ${writer})` : `${dialect} (driver: ${writer})`;
   log(`${label}: seeding (projects, roles, groups, 100 collaborators, SCIM connection) …`);
   const seedStarted = performance.now();
   const roles = [];
@@ -467,6 +473,11 @@ async function runStore(dialect, writer) {
       databaseCpuMsPerRequest: databaseAfter.size === 0 ? null : databaseMs / result.total,
       statementsPerRequest:
         dialect === 'postgres' ? (after.statements - before.statements) / result.total : null,
+      // The main thread's share (the one that answers checks) and the PostgreSQL driver thread's
+      // busy time, both per request.
+      mainCpuMsPerRequest:
+        after.mainCpuMs === null ? null : (after.mainCpuMs - before.mainCpuMs) / result.total,
+      driverBusyMsPerRequest: (after.driverBusyMs - before.driverBusyMs) / result.total,
       loop: after.loop,
     };
   }
@@ -620,7 +631,7 @@ async function runStore(dialect, writer) {
 
 const results = [];
 for (const dialect of stores)
-  for (const writer of dialect === 'sqlite' ? WRITERS : ['thread'])
+  for (const writer of dialect === 'sqlite' ? WRITERS : DRIVERS)
     results.push(await runStore(dialect, writer));
 
 const ms = (v) => (Number.isNaN(v) ? '–' : `${v.toFixed(2)} ms`);
@@ -634,6 +645,9 @@ const kindTable = (phase) => [
     ),
   `| **total** | ${phase.total} | **${phase.perSecond.toFixed(0)}** | | |`,
 ];
+/** Of the server's CPU per request: its main thread's, and the PostgreSQL driver thread's busy time. */
+const threads = (phase) =>
+  `- of which the main thread: ${phase.mainCpuMsPerRequest?.toFixed(3) ?? '?'} ms a request${phase.driverBusyMsPerRequest > 0 ? `; PostgreSQL driver thread busy: ${phase.driverBusyMsPerRequest.toFixed(3)} ms a request` : ''}`;
 const out = [];
 out.push(
   `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
@@ -651,6 +665,7 @@ for (const r of results) {
     `- server CPU per request per ${r.mixed.bucketS} s (ms; target: no upward drift as the data grows): ${r.mixed.buckets.map((b) => b.cpuMsPerRequest.toFixed(3)).join(', ')}`,
     `- load average (1 min) at each interval's end: ${r.mixed.buckets.map((b) => b.load.toFixed(1)).join(', ')}`,
     `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}${r.mixed.statementsPerRequest === null ? '' : `; ${r.mixed.statementsPerRequest.toFixed(2)} statements a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
+    threads(r.mixed),
     `- errors: ${r.mixed.errors.length}${r.mixed.errors.length ? ` (first: ${r.mixed.errors[0]})` : ''}`,
     '',
     `- **capacity ${r.mixed.perSecond.toFixed(0)} requests/s** (target ≥ 1,000); check p50 / p99 in closed loops: ${ms(check(r.mixed)?.p50)} / ${ms(check(r.mixed)?.p99)} (target p99 ≤ 5 ms)`,
@@ -661,6 +676,7 @@ for (const r of results) {
     '',
     `- **check p50 / p99 under writes: ${ms(check(r.paced)?.p50)} / ${ms(check(r.paced)?.p99)}** (target p99 ≤ 5 ms); checks only, same rate, same data, no writes: ${ms(check(r.baseline)?.p50)} / ${ms(check(r.baseline)?.p99)}`,
     `- server CPU: ${r.paced.cpuMsPerRequest.toFixed(3)} ms a request (checks only: ${r.baseline.cpuMsPerRequest.toFixed(3)})${r.paced.statementsPerRequest === null ? '' : `, ${r.paced.statementsPerRequest.toFixed(2)} PostgreSQL statements a request`}; event loop held p99 / max: ${ms(r.paced.loop.p99)} / ${ms(r.paced.loop.max)} (checks only: ${ms(r.baseline.loop.p99)} / ${ms(r.baseline.loop.max)})`,
+    threads(r.paced),
     `- check p99 per ${r.paced.bucketS} s under writes: ${r.paced.buckets.map((b) => ms(b.checkP99)).join(', ')}`,
     `- requests' departure after their scheduled time (the generator's own delay, counted in the latencies), p99: ${ms(r.paced.lagP99)} (checks only: ${ms(r.baseline.lagP99)}); check p99 from its actual departure: ${ms(r.paced.checkFromDepartureP99)} (checks only: ${ms(r.baseline.checkFromDepartureP99)})`,
     `- errors: ${r.paced.errors.length + r.baseline.errors.length}${r.paced.errors.length ? ` (first: ${r.paced.errors[0]})` : ''}`,

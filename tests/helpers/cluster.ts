@@ -153,6 +153,7 @@ async function startInstance(
     url: config.databaseUrl,
     poolSize: 4,
     sqliteWriter: config.sqliteWriter,
+    postgresDriver: config.postgresDriver,
   });
   // Instances start one after the other: only the first migrates and creates the workspace.
   if (first) await migrateToLatest(store);

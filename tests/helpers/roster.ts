@@ -95,7 +95,11 @@ export async function startRoster(options: RosterOptions = {}): Promise<Roster> 
     ROSTER_PUBLIC_URL: 'http://roster.test',
     ...options.env,
   });
-  const store = openStore({ url: config.databaseUrl, poolSize: 4 });
+  const store = openStore({
+    url: config.databaseUrl,
+    poolSize: 4,
+    postgresDriver: config.postgresDriver,
+  });
   await migrateToLatest(store);
   const clock = new TestClock();
   const { app, services, routes } = await buildApp({ store, config, clock });

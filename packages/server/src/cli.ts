@@ -54,6 +54,7 @@ async function withStore<T>(work: (store: Store, config: Config) => Promise<T>):
     url: config.databaseUrl,
     poolSize: 2,
     sqliteWriter: config.sqliteWriter,
+    postgresDriver: config.postgresDriver,
   });
   try {
     await migrateToLatest(store);

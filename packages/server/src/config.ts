@@ -23,6 +23,8 @@ export interface Config {
   databaseUrl: string;
   /** ROSTER_SQLITE_WRITER: where a SQLite file's writes run (storage/connect.ts). */
   sqliteWriter: 'thread' | 'main';
+  /** ROSTER_POSTGRES_DRIVER: which thread runs the PostgreSQL driver (storage/connect.ts). */
+  postgresDriver: 'thread' | 'main';
   publicUrl: string;
   adminToken: string | undefined;
   platformToken: string | undefined;
@@ -303,10 +305,10 @@ function clusterConfig(
   };
 }
 
-function sqliteWriter(env: NodeJS.ProcessEnv): 'thread' | 'main' {
-  const value = optional(env.ROSTER_SQLITE_WRITER)?.trim() ?? 'thread';
+function threadOrMain(env: NodeJS.ProcessEnv, name: string): 'thread' | 'main' {
+  const value = optional(env[name])?.trim() ?? 'thread';
   if (value !== 'thread' && value !== 'main')
-    throw new Error(`ROSTER_SQLITE_WRITER must be "thread" or "main", got "${value}"`);
+    throw new Error(`${name} must be "thread" or "main", got "${value}"`);
   return value;
 }
 
@@ -335,7 +337,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host,
     dataDir,
     databaseUrl,
-    sqliteWriter: sqliteWriter(env),
+    sqliteWriter: threadOrMain(env, 'ROSTER_SQLITE_WRITER'),
+    postgresDriver: threadOrMain(env, 'ROSTER_POSTGRES_DRIVER'),
     publicUrl,
     adminToken,
     platformToken,

@@ -9,7 +9,11 @@ import { buildApp } from './app.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const store = openStore({ url: config.databaseUrl, sqliteWriter: config.sqliteWriter });
+  const store = openStore({
+    url: config.databaseUrl,
+    sqliteWriter: config.sqliteWriter,
+    postgresDriver: config.postgresDriver,
+  });
   await migrateToLatest(store);
   const { app, services } = await buildApp({ store, config, logger: { level: config.logLevel } });
 

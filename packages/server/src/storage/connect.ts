@@ -21,6 +21,8 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Database, Db, Dialect } from './database.js';
+import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
+import { postgresThreadDialect } from './postgres-thread.js';
 import { migrationProvider } from './migrations/history.js';
 import { SQLITE_PRAGMAS, sqliteSplitDialect, statementCache } from './sqlite-writer.js';
 
@@ -41,9 +43,16 @@ export interface StoreOptions {
    * a write that waits for the disk or another process's lock holds the checks meanwhile.
    */
   sqliteWriter?: SqliteWriter;
+  /**
+   * ROSTER_POSTGRES_DRIVER (PostgreSQL only): `thread` (the default) runs the pg driver on a
+   * worker thread (postgres-thread.ts), so the thread that answers checks does no database
+   * socket I/O; `main` runs it on this thread, as before.
+   */
+  postgresDriver?: PostgresDriver;
 }
 
 export type SqliteWriter = 'thread' | 'main';
+export type PostgresDriver = 'thread' | 'main';
 
 /**
  * How long a request waits for a PostgreSQL connection before it fails (503): during an outage
@@ -67,35 +76,21 @@ export function isPostgresUrl(url: string): boolean {
 
 export function openStore(options: StoreOptions): Store {
   if (isPostgresUrl(options.url)) {
-    // Timestamps and JSON are stored as text (see database.ts), and COUNT(*) is cast to integer
-    // in queries, so no pg type parser needs changing.
-    const pool = new pg.Pool({
-      Client: PreparingClient,
+    const poolOptions: PostgresPoolOptions = {
       connectionString: options.url,
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
-      statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,
-      // A peer that vanished without closing the socket (a failover, a dropped route) is noticed.
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 10_000,
-    });
-    // An idle connection the server ends (restart, failover, admin kill) must not crash the
-    // process: the pool drops it and the next query opens a new one.
-    pool.on('error', (error) => {
-      process.emitWarning(`PostgreSQL connection lost: ${error.message}`);
-    });
-    // pg-pool takes its error listener off a connection while it is checked out, and a pg Client
-    // emits 'error' when its server ends it between two queries (57P01 after pg_terminate_backend
-    // or a shutdown, "Connection terminated unexpectedly"): with no listener, Node ends the
-    // process. This one stays for the connection's life; the failure itself reaches the query
-    // that runs next (the client is no longer queryable), and the pool discards the connection
-    // when it comes back.
-    pool.on('connect', (client) => {
-      client.on('error', () => undefined);
-    });
-    const db = new Kysely<Database>({
-      dialect: keepingTheCause(new PostgresDialect({ pool }), () => true),
-    });
+      statementTimeoutMillis: POSTGRES_STATEMENT_TIMEOUT_MS,
+      preparedStatements: POSTGRES_PREPARED_STATEMENTS,
+    };
+    // The pool on a worker thread (postgres-thread.ts), or on this one as before it. Either way
+    // a connection lost mid-transaction dies with its transaction (Kysely discards it), so a
+    // failed ROLLBACK never hides the cause.
+    const dialect =
+      (options.postgresDriver ?? 'thread') === 'thread'
+        ? postgresThreadDialect(poolOptions)
+        : new PostgresDialect({ pool: createPostgresPool(pg, poolOptions) });
+    const db = new Kysely<Database>({ dialect: keepingTheCause(dialect, () => true) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   if (options.url !== ':memory:') openableFile(options.url);
@@ -131,71 +126,6 @@ export function openStore(options: StoreOptions): Store {
 
 /** How many distinct statement texts get a prepared statement on each PostgreSQL connection. */
 export const POSTGRES_PREPARED_STATEMENTS = 1_000;
-const statementNames = new Map<string, string>();
-let statementGeneration = 0;
-
-/**
- * The name a statement text is prepared under, or undefined for one that is not worth it (or
- * must not be): only reads and writes with parameters, Kysely's compiled shapes, whose texts are
- * few; never DDL. Any DDL (a migration, in this process or another) may change what a prepared
- * statement returns ("cached plan must not change result type"): after one, or that error,
- * statements are named afresh, so each connection prepares them again.
- */
-function statementName(text: string): string | undefined {
-  const cached = statementNames.get(text);
-  if (cached !== undefined) return cached;
-  if (!/^\s*(select|insert|update|delete|with)\b/i.test(text)) {
-    if (/^\s*(create|alter|drop)\b/i.test(text)) forgetStatementNames();
-    return undefined;
-  }
-  if (statementNames.size >= POSTGRES_PREPARED_STATEMENTS) return undefined;
-  const name = `roster_${statementGeneration}_${statementNames.size}`;
-  statementNames.set(text, name);
-  return name;
-}
-
-function forgetStatementNames(): void {
-  statementNames.clear();
-  statementGeneration += 1;
-}
-
-/**
- * A pg client that runs Kysely's parameterised statements as named prepared statements: PostgreSQL
- * then parses and plans each text once per connection instead of on every call (Kysely's driver
- * sends every query unnamed, which PostgreSQL parses, plans and describes anew each time; under
- * the mixed load a write request sends ten to twenty of them). The plan is PostgreSQL's generic
- * or custom choice as for any prepared statement.
- */
-class PreparingClient extends pg.Client {
-  // pg's query() has many overloads (callbacks, config objects, cursors); only the form Kysely
-  // uses, (text, values) with no callback, is changed, and the rest passes through as it came.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
-  override query(...args: any[]): any {
-    const [text, values] = args as [unknown, unknown];
-    if (
-      typeof text === 'string' &&
-      Array.isArray(values) &&
-      values.length > 0 &&
-      args.length === 2
-    ) {
-      const name = statementName(text);
-      if (name !== undefined) {
-        const result = super.query({ text, values, name }) as Promise<pg.QueryResult>;
-        return result.catch((error: unknown) => {
-          if (
-            typeof error === 'object' &&
-            error !== null &&
-            (error as { code?: unknown }).code === '0A000'
-          )
-            forgetStatementNames();
-          throw error;
-        });
-      }
-    }
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- passed on as received
-    return super.query(...(args as [any]));
-  }
-}
 
 /**
  * Creates the SQLite file's directory and checks that both can be written, so a read-only data

@@ -78,7 +78,14 @@ const CONNECTION_MESSAGES = [
   'timeout exceeded when trying to connect',
   'is not queryable',
 ];
+/**
+ * The code of the error a statement gets when the PostgreSQL driver thread that ran it stopped
+ * (storage/postgres-thread.ts): like a lost connection, the database's state is unknown and a
+ * retry goes to a new thread.
+ */
+export const DRIVER_THREAD_LOST = 'ROSTER_POSTGRES_THREAD_LOST';
 const SOCKET_CODES = new Set([
+  DRIVER_THREAD_LOST,
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',

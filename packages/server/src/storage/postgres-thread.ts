@@ -1,0 +1,580 @@
+/**
+ * PostgreSQL with its driver on a worker thread (ROSTER_POSTGRES_DRIVER=thread, the default).
+ *
+ * With pg on the main thread, every statement's socket write (loopback TCP: the sender's writev
+ * carries the TCP stack and the wakeup of the PostgreSQL backend) and the parsing of every result
+ * ran on the thread that answers access checks: under the mixed load a third of that thread's
+ * busy time was `writev` under pg's query submit (docs/performance.md, "Under mixed load"), and a
+ * check that arrived meanwhile waited for it. Here a worker thread owns the pg.Pool (built by
+ * postgres-pool.ts exactly as on the main thread) and the main thread only posts each statement
+ * and receives its rows, over the worker's one message port:
+ *
+ *   main → driver thread  {requests: [{id, connection, sql, parameters, begin?}], release, discard}
+ *   driver thread → main  [{id, rows, command, rowCount} or {id, error}, …]
+ *
+ * Each side sends what one turn of its event loop produced as one message: a message wakes the
+ * other thread, and under load those wake-ups, not the copying, were the main thread's largest
+ * cost (profiled). A Kysely connection here is a number. The driver thread checks a pooled
+ * client out on that connection's first statement (acquiring costs no message of its own) and
+ * keeps it until the connection is released, so a transaction's statements all go to one client,
+ * in order. BEGIN travels with the transaction's first statement, and a release with the next
+ * statements (fire and forget): a lone statement outside a transaction is one message each way,
+ * shared with whatever else that turn sent.
+ *
+ * Errors cross as their name, message and every plain field (pg's `code`, `constraint`,
+ * `detail`, `table`, `column`…; a socket error's `code`, `errno`, `syscall`) and are rebuilt on
+ * the main thread, so storage/errors.ts classifies them as before. A driver thread that stops (it
+ * should not) fails the statements in flight with `ROSTER_POSTGRES_THREAD_LOST` (a 503) and a new
+ * one starts on the next statement.
+ */
+import { createRequire } from 'node:module';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import {
+  AbortedTransactionError,
+  CompiledQuery,
+  IdentifierNode,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  RawNode,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type QueryCompiler,
+  type QueryResult,
+  type TransactionSettings,
+} from 'kysely';
+import type pg from 'pg';
+import { DRIVER_THREAD_LOST } from './errors.js';
+import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
+
+/** A statement (or the end of the pool) the main thread asks for. */
+interface Request {
+  id: number;
+  kind?: 'end';
+  connection?: number;
+  sql?: string;
+  parameters?: readonly unknown[];
+  /** BEGIN (or START TRANSACTION …), run on the connection just before `sql`. */
+  begin?: string;
+}
+
+/** One message from the main thread: what this turn of its event loop asked for. */
+interface Batch {
+  requests: Request[];
+  /** Connections the main thread is done with: their clients go back to the pool. */
+  release: number[];
+  /** The same, for clients the pool must close rather than reuse (a failed ROLLBACK). */
+  discard: number[];
+}
+
+/** A driver error as it crosses to the main thread. */
+interface CrossingError {
+  name: string;
+  message: string;
+  stack: string;
+  /** The error's own plain fields: pg's code, constraint, detail, table, column, … */
+  fields: Record<string, string | number | boolean | null>;
+}
+
+/**
+ * A statement's answer, or a part of its rows ahead of it (`part`, a big result's rows in slices,
+ * so the main thread decodes each in its own turn of the event loop and checks interleave).
+ * Rows whose columns are all of types JSON carries unchanged cross as JSON text (`json`):
+ * JSON.parse on the main thread costs about a third of decoding the same objects' structured
+ * clone; others (a timestamptz's Date) cross as the clone (`rows`).
+ */
+interface Reply {
+  id: number;
+  part?: string | unknown[];
+  json?: string;
+  rows?: unknown[];
+  command?: string;
+  rowCount?: number | null;
+  error?: CrossingError;
+}
+
+/**
+ * The driver thread's loop, run from its source text (see WORKER_SOURCE): like
+ * createPostgresPool it may use only its parameters and the globals of any thread.
+ */
+export function runDriverThread(port: MessagePort, pool: pg.Pool): void {
+  /**
+   * The column types (OIDs) whose values pg gives as JSON's own (text, numbers as integers or
+   * strings, booleans, parsed JSON): bool, int8 (a string), int2, int4, text, oid, json, char,
+   * name, bpchar, varchar, numeric (a string), uuid, jsonb. Not floats (NaN), dates, bytea.
+   */
+  const JSON_TYPES = new Set([16, 20, 21, 23, 25, 26, 114, 18, 19, 1042, 1043, 1700, 2950, 3802]);
+  /** Rows per message of a big result (a workspace's index load reads up to 100,000s). */
+  const ROWS_PER_PART = 1_000;
+  interface Held {
+    client: pg.PoolClient | undefined;
+    acquiring: Promise<pg.PoolClient>;
+  }
+  const held = new Map<number, Held>();
+  const hold = (connection: number): Held => {
+    const existing = held.get(connection);
+    if (existing !== undefined) return existing;
+    const acquiring = pool.connect();
+    const entry: Held = { client: undefined, acquiring };
+    // Registered first, so the client is known before any statement waiting for it runs. A
+    // failed acquisition fails those statements; the release that follows has nothing to give.
+    acquiring.then(
+      (client) => {
+        entry.client = client;
+      },
+      () => undefined,
+    );
+    held.set(connection, entry);
+    return entry;
+  };
+  const release = (connection: number, discard: boolean) => {
+    const entry = held.get(connection);
+    if (entry === undefined) return;
+    held.delete(connection);
+    if (entry.client !== undefined) entry.client.release(discard);
+    else
+      entry.acquiring.then(
+        (client) => {
+          client.release(discard);
+        },
+        () => undefined,
+      );
+  };
+  const crossing = (error: unknown): CrossingError => {
+    if (!(error instanceof Error))
+      return { name: 'Error', message: String(error), stack: '', fields: {} };
+    const fields: CrossingError['fields'] = {};
+    for (const [key, value] of Object.entries(error) as [string, unknown][]) {
+      if (
+        value === null ||
+        typeof value === 'string' ||
+        typeof value === 'number' ||
+        typeof value === 'boolean'
+      )
+        fields[key] = value;
+    }
+    return { name: error.name, message: error.message, stack: error.stack ?? '', fields };
+  };
+  // The replies of one turn of this thread's event loop go as one message (each message wakes
+  // the main thread: one wake-up a turn, not one a statement).
+  let replies: Reply[] = [];
+  const flush = () => {
+    const sending = replies;
+    replies = [];
+    port.postMessage(sending);
+  };
+  const reply = (answer: Reply) => {
+    if (replies.push(answer) === 1) setImmediate(flush);
+  };
+  const run = async (id: number, connection: number, request: Request) => {
+    try {
+      const entry = hold(connection);
+      const client = entry.client ?? (await entry.acquiring);
+      if (request.begin !== undefined) await client.query(request.begin);
+      // An array for a text of several statements (a migration): as with Kysely's own driver,
+      // no rows then.
+      const result = (await client.query(request.sql ?? '', request.parameters as unknown[])) as
+        pg.QueryResult | pg.QueryResult[];
+      if (Array.isArray(result)) {
+        reply({ id, rows: [] });
+        return;
+      }
+      const { command, rowCount, rows, fields } = result;
+      const asJson = fields.every((field) => JSON_TYPES.has(field.dataTypeID));
+      let from = 0;
+      for (; rows.length - from > ROWS_PER_PART; from += ROWS_PER_PART) {
+        const part = rows.slice(from, from + ROWS_PER_PART);
+        // A part alone: the main thread decodes each in a turn of its own.
+        port.postMessage([{ id, part: asJson ? JSON.stringify(part) : part } satisfies Reply]);
+      }
+      const last = from === 0 ? rows : rows.slice(from);
+      reply(
+        asJson
+          ? { id, json: JSON.stringify(last), command, rowCount }
+          : { id, rows: last, command, rowCount },
+      );
+    } catch (error) {
+      reply({ id, error: crossing(error) });
+    }
+  };
+  port.on('message', (batch: Batch) => {
+    for (const connection of batch.release) release(connection, false);
+    for (const connection of batch.discard) release(connection, true);
+    for (const request of batch.requests) {
+      const { id } = request;
+      if (request.kind === 'end') {
+        pool.end().then(
+          () => {
+            reply({ id, rows: [] });
+          },
+          (error: unknown) => {
+            reply({ id, error: crossing(error) });
+          },
+        );
+      } else if (request.connection !== undefined) void run(id, request.connection, request);
+    }
+  });
+}
+
+/**
+ * The driver thread's code, run with `eval` so that it is the same plain JavaScript whether the
+ * server runs from dist/ or from the TypeScript sources (tests): the two functions' compiled text.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const pg = require(workerData.pgPath);
+const createPostgresPool = ${createPostgresPool.toString()};
+(${runDriverThread.toString()})(parentPort, createPostgresPool(pg, workerData.options));
+`;
+
+class DriverThreadError extends Error {
+  override readonly name = 'PostgresDriverThreadError';
+  readonly code = DRIVER_THREAD_LOST;
+}
+
+/** A driver error rebuilt on the main thread with the fields the driver thread gave it. */
+function rebuilt(crossed: CrossingError): Error {
+  const error = new Error(crossed.message);
+  Object.assign(error, crossed.fields);
+  error.name = crossed.name;
+  if (crossed.stack !== '') error.stack = crossed.stack;
+  return error;
+}
+
+let statementsSent = 0;
+const running = new Set<Worker>();
+
+/**
+ * What this process's driver threads have done: the statements they were sent (BEGIN counted
+ * apart) and the time their event loops were busy (ms, the threads running now), which the
+ * mixed-load bench reports per request (bench/mixed-server.mjs).
+ */
+export function postgresThreadStats(): { statements: number; busyMs: number } {
+  let busyMs = 0;
+  for (const worker of running) busyMs += worker.performance.eventLoopUtilization().active;
+  return { statements: statementsSent, busyMs };
+}
+
+class DriverThread {
+  private worker: Worker | undefined;
+  /** Which driver thread a connection's client lives on: a new thread has none of the old's. */
+  generation = 0;
+  private readonly pending = new Map<
+    number,
+    { resolve: (reply: Reply) => void; reject: (error: Error) => void; parts?: unknown[] }
+  >();
+  private nextId = 1;
+  /** What goes to the driver thread at the end of this turn of the event loop. */
+  private outbox: Batch = { requests: [], release: [], discard: [] };
+  private flushScheduled = false;
+  private closed = false;
+  private readonly pgPath = createRequire(import.meta.url).resolve('pg');
+
+  constructor(private readonly options: PostgresPoolOptions) {}
+
+  /** The current thread's generation, starting a thread if there is none. */
+  current(): number {
+    if (this.closed) throw new Error('the PostgreSQL store is closed');
+    if (this.worker === undefined) this.start();
+    return this.generation;
+  }
+
+  private start(): void {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { pgPath: this.pgPath, options: this.options },
+    });
+    // The thread keeps the process alive only while a statement is in flight (see send).
+    worker.unref();
+    worker.on('message', (replies: Reply[]) => {
+      for (const reply of replies) this.answer(reply);
+    });
+    worker.on('error', (error) => {
+      this.lost(worker, error.message);
+    });
+    worker.on('exit', (code) => {
+      this.lost(worker, `exit code ${code}`);
+    });
+    this.worker = worker;
+    running.add(worker);
+    this.generation += 1;
+    this.outbox = { requests: [], release: [], discard: [] };
+  }
+
+  private lost(worker: Worker, why: string): void {
+    running.delete(worker);
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    const error = new DriverThreadError(
+      `The PostgreSQL driver thread stopped (${why}); the statements in flight may or may not have run.`,
+    );
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+    process.emitWarning(`${error.message} A new one starts on the next statement.`);
+  }
+
+  private answer(reply: Reply): void {
+    const waiter = this.pending.get(reply.id);
+    if (waiter === undefined) return;
+    if (reply.part !== undefined) {
+      const rows =
+        typeof reply.part === 'string' ? (JSON.parse(reply.part) as unknown[]) : reply.part;
+      if (waiter.parts === undefined) waiter.parts = rows;
+      else for (const row of rows) waiter.parts.push(row);
+      return;
+    }
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker?.unref();
+    if (reply.error !== undefined) {
+      waiter.reject(rebuilt(reply.error));
+      return;
+    }
+    let rows =
+      reply.json === undefined ? (reply.rows ?? []) : (JSON.parse(reply.json) as unknown[]);
+    if (waiter.parts !== undefined) {
+      for (const row of rows) waiter.parts.push(row);
+      rows = waiter.parts;
+    }
+    waiter.resolve({ ...reply, rows });
+  }
+
+  /**
+   * Sends a request at the end of this turn of the event loop, with every other request and
+   * release of the turn (one message: posting one wakes the driver thread, and under load the
+   * wake-ups were the main thread's largest cost), and waits for its reply.
+   */
+  send(request: Omit<Request, 'id'>, generation: number): Promise<Reply> {
+    const worker = this.worker;
+    if (this.closed) return Promise.reject(new Error('the PostgreSQL store is closed'));
+    if (worker === undefined || generation !== this.generation)
+      return Promise.reject(
+        new DriverThreadError(
+          'The connection was lost with the PostgreSQL driver thread that held it.',
+        ),
+      );
+    const id = this.nextId++;
+    if (this.pending.size === 0) worker.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.outbox.requests.push({ ...request, id });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Gives a connection's client back, with the turn's other requests. Fire and forget. */
+  release(connection: number, generation: number, discard: boolean): void {
+    if (generation !== this.generation || this.worker === undefined) return;
+    (discard ? this.outbox.discard : this.outbox.release).push(connection);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const batch = this.outbox;
+      this.outbox = { requests: [], release: [], discard: [] };
+      const worker = this.worker;
+      if (worker === undefined) return;
+      try {
+        worker.postMessage(batch);
+      } catch {
+        // A parameter the structured clone cannot carry (a function): that statement fails with
+        // the DataCloneError, not the turn's others (nor the process: this runs in setImmediate).
+        worker.postMessage({ requests: [], release: batch.release, discard: batch.discard });
+        for (const request of batch.requests) {
+          try {
+            worker.postMessage({ requests: [request], release: [], discard: [] });
+          } catch (error) {
+            const waiter = this.pending.get(request.id);
+            this.pending.delete(request.id);
+            waiter?.reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        }
+        if (this.pending.size === 0) worker.unref();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (this.closed) return;
+    if (worker !== undefined) {
+      try {
+        await this.send({ kind: 'end' }, this.generation);
+      } finally {
+        this.closed = true;
+        this.worker = undefined;
+        running.delete(worker);
+        await worker.terminate();
+      }
+    }
+    this.closed = true;
+  }
+}
+
+class ThreadConnection implements DatabaseConnection {
+  /** The driver thread holding this connection's client: set by its first statement. */
+  generation: number | undefined;
+  /** BEGIN not sent yet: it goes with the transaction's first statement. */
+  beginPending: string | undefined;
+  /** A failed ROLLBACK: the client must not be reused. */
+  discard = false;
+
+  constructor(
+    readonly id: number,
+    private readonly thread: DriverThread,
+  ) {}
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    this.generation ??= this.thread.current();
+    const begin = this.beginPending;
+    this.beginPending = undefined;
+    statementsSent += begin === undefined ? 1 : 2;
+    const { command, rowCount, rows } = await this.thread.send(
+      { connection: this.id, sql: compiled.sql, parameters: compiled.parameters, begin },
+      this.generation,
+    );
+    // As Kysely's PostgresConnection answers them (its commitTransaction reads the command).
+    if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command } as R] };
+    return {
+      numAffectedRows:
+        command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
+          ? BigInt(rowCount ?? 0)
+          : undefined,
+      rows: (rows ?? []) as R[],
+    };
+  }
+
+  // Kysely's interface is an async generator; nothing in Roster streams from PostgreSQL.
+  // eslint-disable-next-line require-yield, @typescript-eslint/require-await
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('the PostgreSQL store does not stream query results');
+  }
+
+  release(): void {
+    if (this.generation !== undefined) this.thread.release(this.id, this.generation, this.discard);
+  }
+}
+
+/** The connection Kysely hands back to the driver is always one of ours. */
+function threaded(connection: DatabaseConnection): ThreadConnection {
+  if (!(connection instanceof ThreadConnection))
+    throw new Error('the PostgreSQL driver was handed a connection it did not make');
+  return connection;
+}
+
+function savepointCommand(command: string, name: string) {
+  return RawNode.createWithChildren([
+    RawNode.createWithSql(`${command} `),
+    IdentifierNode.create(name),
+  ]);
+}
+
+class PostgresThreadDriver implements Driver {
+  private readonly thread: DriverThread;
+  private nextConnection = 1;
+
+  constructor(options: PostgresPoolOptions) {
+    this.thread = new DriverThread(options);
+  }
+
+  // The driver thread starts on the first statement.
+  init(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  acquireConnection(): Promise<DatabaseConnection> {
+    return Promise.resolve(new ThreadConnection(this.nextConnection++, this.thread));
+  }
+
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    let begin = 'begin';
+    if (settings.isolationLevel !== undefined || settings.accessMode !== undefined) {
+      begin = 'start transaction';
+      if (settings.isolationLevel !== undefined)
+        begin += ` isolation level ${settings.isolationLevel}`;
+      if (settings.accessMode !== undefined) begin += ` ${settings.accessMode}`;
+    }
+    threaded(connection).beginPending = begin;
+    return Promise.resolve();
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const opened = threaded(connection);
+    // A transaction that ran no statement never began.
+    if (opened.beginPending !== undefined) {
+      opened.beginPending = undefined;
+      return;
+    }
+    const { rows } = await opened.executeQuery<{ command?: string }>(CompiledQuery.raw('commit'));
+    // PostgreSQL completes COMMIT with a ROLLBACK tag if an earlier statement's error left the
+    // transaction aborted.
+    if (rows[0]?.command === 'ROLLBACK') throw new AbortedTransactionError();
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const opened = threaded(connection);
+    if (opened.beginPending !== undefined) {
+      opened.beginPending = undefined;
+      return;
+    }
+    try {
+      await opened.executeQuery(CompiledQuery.raw('rollback'));
+    } catch (error) {
+      opened.discard = true;
+      throw error;
+    }
+  }
+
+  async savepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await connection.executeQuery(compile(savepointCommand('savepoint', name), createId()));
+  }
+
+  async rollbackToSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await connection.executeQuery(compile(savepointCommand('rollback to', name), createId()));
+  }
+
+  async releaseSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await connection.executeQuery(compile(savepointCommand('release', name), createId()));
+  }
+
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    threaded(connection).release();
+    return Promise.resolve();
+  }
+
+  destroy(): Promise<void> {
+    return this.thread.close();
+  }
+}
+
+let queryIds = 0;
+function createId(): { queryId: string } {
+  queryIds += 1;
+  return { queryId: `postgres-thread-${queryIds}` };
+}
+
+/** The Kysely dialect of PostgreSQL with its driver on a worker thread (see above). */
+export function postgresThreadDialect(options: PostgresPoolOptions): Dialect {
+  return {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new PostgresThreadDriver(options),
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  };
+}

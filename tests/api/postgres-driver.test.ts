@@ -1,0 +1,184 @@
+/**
+ * ROSTER_POSTGRES_DRIVER: which thread runs the PostgreSQL driver (storage/postgres-thread.ts).
+ * `thread` (the default, which the rest of the suite runs on) gives the pg pool a worker thread,
+ * so the thread that answers checks does no database socket I/O; `main` keeps it on the main
+ * thread. Both must store, refuse and answer the same: a write, a unique violation classified
+ * from its code, a transaction rolled back on error that leaves its connection clean, a check
+ * that sees a write. Through the thread, a connection whose backend is killed mid-statement
+ * answers 503 and the next request is served. PostgreSQL runs only.
+ */
+import { sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
+import { createMember, startRoster, type Roster } from '../helpers/roster.js';
+import { startServer } from '../helpers/spawned-server.js';
+import { openStore } from '../../packages/server/src/storage/connect.js';
+
+describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL runs only)', () => {
+  describe.each(['thread', 'main'] as const)('%s', (driver) => {
+    let roster: Roster;
+    beforeAll(async () => {
+      roster = await startRoster({ env: { ROSTER_POSTGRES_DRIVER: driver } });
+    });
+    afterAll(async () => {
+      await roster.close();
+    });
+
+    async function role(name: string): Promise<string> {
+      const res = await roster.post('/api/project_roles', {
+        project_role: { name, config: { recipe: { privileges: ['run'] } } },
+      });
+      expect(res.status).toBe(200);
+      return res.body.data.id as string;
+    }
+
+    it('writes, refuses a duplicate grant by its unique violation (the transaction rolled back, its connection clean), and checks see the write', async () => {
+      const runners = await role('Runners');
+      const viewers = await role('Viewers');
+      const project = await roster.post('/api/projects', {
+        name: 'Driver',
+        environment_type: 'dev',
+      });
+      expect(project.status).toBe(201);
+      const projectId = project.body.data.id as number;
+      const alice = await createMember(roster, {
+        email: `alice-${driver}@example.com`,
+        env_roles: [{ environment_type: 'dev', name: 'No access' }],
+      });
+      const check = async () =>
+        (
+          await roster.post('/api/access/check', {
+            subject: { member_id: alice.id },
+            project_id: projectId,
+            resource: 'recipe',
+            privilege: 'run',
+          })
+        ).body.data.allowed as boolean;
+      expect(await check()).toBe(false);
+
+      const granted = await roster.put(`/api/projects/${projectId}/project_grants`, {
+        project_grants: [
+          { assignment_type: 'User', assignment_id: String(alice.id), project_role_id: runners },
+          { assignment_type: 'User', assignment_id: String(alice.id), project_role_id: viewers },
+        ],
+      });
+      expect(granted.status).toBe(200);
+      expect(await check()).toBe(true);
+
+      const grants = await roster.get(`/api/projects/${projectId}/project_grants`);
+      const viewing = (grants.body.data as { id: string; project_role: { id: string } }[]).find(
+        (grant) => grant.project_role.id === viewers,
+      );
+      if (viewing === undefined) throw new Error('the Viewers grant is missing');
+      // Alice already holds Runners: the UPDATE inside the transaction violates
+      // project_grants_member_unique, which the service recognises by the driver error's code.
+      const taken = await roster.put(`/api/project_grants/${viewing.id}`, {
+        project_grant: { project_role_id: runners },
+      });
+      expect(taken.status).toBe(400);
+      expect(taken.body).toEqual({
+        errors: [{ code: 'bad_request', title: 'Assignment has already been taken' }],
+      });
+      const unchanged = await roster.get(`/api/project_grants/${viewing.id}`);
+      expect(unchanged.body.data.project_role.id).toBe(viewers);
+
+      // More writes than the pool has connections (4): had the ROLLBACK not run, one of them would
+      // meet the aborted transaction (25P02) and fail.
+      for (let i = 0; i < 6; i += 1) {
+        const group = await roster.post('/api/user_groups', {
+          user_group: { name: `After ${i}` },
+        });
+        expect(group.status).toBe(200);
+      }
+      const removed = await roster.delete(`/api/project_grants/${viewing.id}`);
+      expect(removed.status).toBe(204);
+      expect(await check()).toBe(true);
+    });
+  });
+
+  describe('a backend killed mid-statement (thread)', () => {
+    let database: TestDatabase;
+    let roster: Roster;
+    let admin: pg.Client;
+    beforeAll(async () => {
+      database = await createTestDatabase();
+      roster = await startRoster({ env: { ROSTER_DATABASE_URL: database.url } });
+      admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+    });
+    afterAll(async () => {
+      await admin.end();
+      await roster.close();
+      await database.drop();
+    });
+
+    it('answers 503 (the database is unavailable), then serves the next request', async () => {
+      const locker = new pg.Client({ connectionString: database.url });
+      await locker.connect();
+      try {
+        // The group's write waits behind this lock, holding its connection mid-statement.
+        await locker.query('begin');
+        await locker.query('lock table collaborator_groups in access exclusive mode');
+        const blocked = roster.post('/api/user_groups', { user_group: { name: 'Blocked' } });
+        let waiting: number | undefined;
+        for (let i = 0; i < 100 && waiting === undefined; i += 1) {
+          const { rows } = await admin.query<{ pid: number }>(
+            `select pid from pg_stat_activity
+              where datname = current_database() and wait_event_type = 'Lock'
+                and pid not in (pg_backend_pid(), $1)`,
+            [locker.processID],
+          );
+          waiting = rows[0]?.pid;
+          if (waiting === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        expect(waiting).toBeDefined();
+        await admin.query('select pg_terminate_backend($1)', [waiting]);
+        const answer = await blocked;
+        expect(answer.status).toBe(503);
+        expect(answer.body.errors[0]).toEqual({
+          code: 'service_unavailable',
+          title: expect.stringMatching(/^The database is unavailable/),
+        });
+        expect(answer.headers.get('retry-after')).toBe('2');
+      } finally {
+        await locker.query('rollback');
+        await locker.end();
+      }
+      const next = await roster.post('/api/user_groups', { user_group: { name: 'After' } });
+      expect(next.status).toBe(200);
+      const list = await roster.get('/api/user_groups');
+      expect(JSON.stringify(list.body)).toContain('After');
+      expect(JSON.stringify(list.body)).not.toContain('Blocked');
+    });
+  });
+
+  it('fails only the statement whose parameter cannot cross to the driver thread', async () => {
+    const database = await createTestDatabase();
+    const store = openStore({ url: database.url, poolSize: 2 });
+    try {
+      // Sent in the same turn, so they travel in one message to the driver thread.
+      const [bad, good] = await Promise.allSettled([
+        sql`select ${{ later: () => 1 }}::text as n`.execute(store.db),
+        sql<{ n: number }>`select ${2}::int as n`.execute(store.db),
+      ]);
+      expect(bad.status).toBe('rejected');
+      expect(String((bad as PromiseRejectedResult).reason)).toMatch(/could not be cloned/);
+      expect(good.status === 'fulfilled' && good.value.rows).toEqual([{ n: 2 }]);
+      const after = await sql<{ n: number }>`select ${3}::int as n`.execute(store.db);
+      expect(after.rows).toEqual([{ n: 3 }]);
+    } finally {
+      await store.close();
+      await database.drop();
+    }
+  });
+
+  it('refuses to start with any other value, naming the variable', async () => {
+    await expect(
+      startServer({
+        ROSTER_DATABASE_URL: 'postgres://127.0.0.1:1/none',
+        ROSTER_POSTGRES_DRIVER: 'worker',
+      }),
+    ).rejects.toThrow(/ROSTER_POSTGRES_DRIVER must be "thread" or "main", got "worker"/);
+  }, 60_000);
+});
