@@ -50,7 +50,6 @@ const trackers = new WeakMap<object, Tracker>();
 /** Tracked requests not yet closed. */
 let open = 0;
 
-
 /**
  * Runs `next` (the rest of the request: its handler) so that recorded changes mark `request`,
  * until `response` closes (answered or abandoned). `pending` (the change feed's: openWrites)
@@ -118,5 +117,9 @@ export function recordedEvents(request: object): RecordedEvents | undefined {
   const tracker = trackers.get(request);
   if (tracker?.first === undefined || tracker.last === undefined) return undefined;
   const changes = tracker.changes ?? undefined;
-  return { first: tracker.first, last: tracker.last, ...(changes === undefined ? {} : { changes }) };
+  return {
+    first: tracker.first,
+    last: tracker.last,
+    ...(changes === undefined ? {} : { changes }),
+  };
 }

@@ -175,7 +175,10 @@ export class ChangeFeed implements ChangeSubscriptions {
    * Events of a write that rolled back are delivered too, as a sync after it always did:
    * subscribers reload current rows, so that is harmless.
    */
-  private async applyOwn(events: RecordedEvents, changes: readonly RecordedChange[]): Promise<void> {
+  private async applyOwn(
+    events: RecordedEvents,
+    changes: readonly RecordedChange[],
+  ): Promise<void> {
     while (this.running !== null) {
       await this.running.catch(() => undefined);
       if (this.hasRead(events)) return;
