@@ -332,6 +332,54 @@ describe('the invitation link', () => {
     });
   });
 
+  it('accepting gives No access where an invited role was deleted since, and keeps the others', async () => {
+    const role = async (name: string) => {
+      const res = await roster.post('/api/environment_roles', {
+        environment_role: { name, config: { team: { privileges: 'all' } }, inheritable: false },
+      });
+      expect(res.status).toBe(200);
+      return res.body.data.id as number;
+    };
+    const kept = await role('Kept until accepted');
+    const dropped = await role('Dropped before accepted');
+    const invited = await roster.post('/api/member_invitations', {
+      name: 'Roles gone',
+      email: 'roles-gone@example.com',
+      env_roles: [
+        { environment_type: 'dev', name: 'Dropped before accepted', role_type: 'environment' },
+        { environment_type: 'test', name: 'Analyst' },
+        { environment_type: 'prod', name: 'Kept until accepted', role_type: 'environment' },
+      ],
+    });
+    expect(invited.status).toBe(200);
+    expect((await roster.delete(`/api/environment_roles/${dropped}`)).status).toBe(204);
+
+    const token = await invitationTokenFor(roster, 'roles-gone@example.com');
+    const accepted = await roster.post(`/invitations/${token}/accept`, {}, null);
+    expect(accepted.status).toBe(201);
+    expect(accepted.body.data.roles).toEqual([
+      expect.objectContaining({
+        environment_type: 'dev',
+        role_name: 'No access',
+        role_type: 'privilege_group',
+      }),
+      expect.objectContaining({
+        environment_type: 'test',
+        role_name: 'Analyst',
+        role_type: 'privilege_group',
+      }),
+      expect.objectContaining({
+        environment_type: 'prod',
+        role_name: 'Kept until accepted',
+        role_type: 'environment',
+      }),
+    ]);
+    // As stored, not only as answered.
+    const member = await roster.get(`/api/members/${accepted.body.data.id}`);
+    expect(member.body.data.roles).toEqual(accepted.body.data.roles);
+    expect(kept).toBeGreaterThan(0);
+  });
+
   it('works once: a second accept answers 410', async () => {
     await roster.post('/api/member_invitations', {
       name: 'Once',

@@ -84,6 +84,29 @@ describe('SCIM connections', () => {
     expect(crossed.status).toBe(401);
   });
 
+  it('keeps the last sync time to the second: a write within a second of it does not move it', async () => {
+    const connection = await createConnection(roster);
+    const scim = scimClient(roster, connection);
+    const lastSync = async () =>
+      (await roster.get(`/api/scim_connections/${connection.id}`)).body.data.last_sync_at as string;
+    expect(
+      (await scim.request('POST', '/Users', { userName: 'one@sync.example.com' })).status,
+    ).toBe(201);
+    const first = await lastSync();
+    expect(
+      (await scim.request('POST', '/Users', { userName: 'two@sync.example.com' })).status,
+    ).toBe(201);
+    const second = await lastSync();
+    // Unchanged, unless this slow machine took a second between the two writes.
+    if (second !== first)
+      expect(Date.parse(second) - Date.parse(first)).toBeGreaterThanOrEqual(1000);
+    roster.clock.advance(1_500);
+    expect(
+      (await scim.request('POST', '/Users', { userName: 'three@sync.example.com' })).status,
+    ).toBe(201);
+    expect(Date.parse(await lastSync())).toBeGreaterThanOrEqual(Date.parse(first) + 1_500);
+  });
+
   it('records the last sync time and counts, and deleting stops the endpoint but keeps the users', async () => {
     const connection = await createConnection(roster);
     const scim = scimClient(roster, connection);

@@ -443,7 +443,7 @@ function compileRouteHooks(
   // after the body is parsed (a body's stream events would lose the async context), before the
   // route's own preHandlers and its handler run.
   const track: RouteHook = (request, reply, done) => {
-    trackChanges(request, reply.raw, done);
+    trackChanges(request, reply.raw, done, services.changeFeed.openWrites);
   };
   route.preHandler = [track, ...hooksOf(route.preHandler as RouteHook | RouteHook[])];
   const sync: SendHook = (request, _reply, payload, done) => {

@@ -13,12 +13,36 @@ interface Tracker {
   /** The lowest and highest ID of the events recorded (when the insert said). */
   first?: number;
   last?: number;
+  /** The events themselves, while every insert gave them (null once one did not). */
+  changes?: RecordedChange[] | null;
+  /** Where the IDs noted are kept until the request closes (trackChanges). */
+  pending?: Set<number> | undefined;
+  ids?: number[];
+}
+
+/**
+ * One recorded change event as the change log holds it (the columns the change feed reads:
+ * modules/audit/audit.repository.ts), known to the request that inserted it.
+ */
+export interface RecordedChange {
+  id: number;
+  workspace_id: number;
+  target_type: string;
+  target_id: string | null;
+  action: string;
+  /** The snapshot of a change whose snapshot names what it changed, else null. */
+  detail_json: string | null;
 }
 
 /** The IDs of the change events a request recorded: its sync waits for just these. */
 export interface RecordedEvents {
   first: number;
   last: number;
+  /**
+   * The events, when every insert of the request gave them: the request's own sync applies them
+   * without reading them back from the change log (modules/audit/change-feed.ts, afterWrite).
+   */
+  changes?: readonly RecordedChange[];
 }
 
 const current = new AsyncLocalStorage<Tracker>();
@@ -28,7 +52,8 @@ let open = 0;
 
 /**
  * Runs `next` (the rest of the request: its handler) so that recorded changes mark `request`,
- * until `response` closes (answered or abandoned).
+ * until `response` closes (answered or abandoned). `pending` (the change feed's: openWrites)
+ * holds the IDs of the events it records until then.
  *
  * While an AsyncLocalStorage is enabled, Node runs its hooks for every promise of the process,
  * the access checks' too (which are not tracked: app.ts): ~4 µs of a ~55 µs HTTP check (docs/performance.md). So the
@@ -41,11 +66,13 @@ export function trackChanges(
   request: object,
   response: { once(event: 'close', listener: () => void): unknown },
   next: () => void,
+  pending?: Set<number>,
 ): void {
-  const tracker: Tracker = { recorded: false };
+  const tracker: Tracker = { recorded: false, pending };
   trackers.set(request, tracker);
   open += 1;
   response.once('close', () => {
+    for (const id of tracker.ids ?? []) pending?.delete(id);
     open -= 1;
     if (open === 0) current.disable();
   });
@@ -54,20 +81,30 @@ export function trackChanges(
 
 /**
  * Called where a change event is inserted: marks the request being handled, if any, with the
- * event's ID (undefined: unknown, and the request's sync reads the log to its end).
+ * event's ID (undefined: unknown, and the request's sync reads the log to its end) and, when the
+ * insert gives it, the event itself.
  */
-export function noteChangeRecorded(id?: number): void {
+export function noteChangeRecorded(id?: number, change?: RecordedChange): void {
   const tracker = current.getStore();
   if (tracker === undefined) return;
   const known = !tracker.recorded || tracker.first !== undefined;
+  const first = !tracker.recorded;
   tracker.recorded = true;
   if (id === undefined || !known) {
     tracker.first = undefined;
     tracker.last = undefined;
+    tracker.changes = null;
     return;
   }
   tracker.first = Math.min(tracker.first ?? id, id);
   tracker.last = Math.max(tracker.last ?? id, id);
+  if (tracker.pending !== undefined) {
+    tracker.pending.add(id);
+    (tracker.ids ??= []).push(id);
+  }
+  if (change === undefined || change.id !== id) tracker.changes = null;
+  else if (first) tracker.changes = [change];
+  else tracker.changes?.push(change);
 }
 
 /** Did handling this request record a change (even one its transaction then rolled back)? */
@@ -79,5 +116,10 @@ export function recordedChanges(request: object): boolean {
 export function recordedEvents(request: object): RecordedEvents | undefined {
   const tracker = trackers.get(request);
   if (tracker?.first === undefined || tracker.last === undefined) return undefined;
-  return { first: tracker.first, last: tracker.last };
+  const changes = tracker.changes ?? undefined;
+  return {
+    first: tracker.first,
+    last: tracker.last,
+    ...(changes === undefined ? {} : { changes }),
+  };
 }

@@ -309,7 +309,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'roster_change_feed_reads',
-      help: 'Times this instance read the change log since start (after its writes, on notifications, by the poll)',
+      help: 'Times this instance read the change log since start (on notifications, by the poll; its own writes apply their events without one)',
       registers: [this.registry],
       collect() {
         this.set(sources.changeFeedReads());

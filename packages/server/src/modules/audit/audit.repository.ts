@@ -4,7 +4,7 @@ import type { Database, Executor, Row } from '../../storage/database.js';
 import { toJson } from '../../storage/json.js';
 import type { PageRequest } from '../../lib/pagination.js';
 import type { Actor } from '../../lib/context.js';
-import { noteChangeRecorded } from '../../lib/change-tracking.js';
+import { noteChangeRecorded, type RecordedChange } from '../../lib/change-tracking.js';
 import type { ChangeTargetType } from './change-kinds.js';
 import { enqueueWebhookDeliveries } from './webhook-outbox.js';
 import { whereVisible, type AuditVisibility } from './audit-visibility.js';
@@ -222,6 +222,9 @@ function eventScopeColumns(entry: AuditEntry) {
  * (the unique key), so the answer is final.
  */
 export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise<boolean> {
+  const targetId = entry.targetId === null ? null : String(entry.targetId);
+  const beforeJson = entry.before === undefined ? null : toJson(entry.before);
+  const afterJson = entry.after === undefined ? null : toJson(entry.after);
   const inserted = await db
     .insertInto('audit_events')
     .values({
@@ -231,11 +234,11 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
       actor_name: entry.actor.name,
       action: entry.action,
       target_type: entry.targetType,
-      target_id: entry.targetId === null ? null : String(entry.targetId),
+      target_id: targetId,
       target_name: targetNameOf(entry),
       ...eventScopeColumns(entry),
-      before_json: entry.before === undefined ? null : toJson(entry.before),
-      after_json: entry.after === undefined ? null : toJson(entry.after),
+      before_json: beforeJson,
+      after_json: afterJson,
       created_at: entry.createdAt,
       ...(entry.decisionId === undefined ? {} : { decision_id: entry.decisionId }),
     })
@@ -266,8 +269,15 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
       action: entry.action,
     });
   // The request that recorded it syncs the access index before answering (app.ts), up to this
-  // event.
-  noteChangeRecorded(inserted.id);
+  // event, which it applies as written here (the columns the change log would give back).
+  noteChangeRecorded(inserted.id, {
+    id: inserted.id,
+    workspace_id: entry.workspaceId,
+    target_type: entry.targetType,
+    target_id: targetId,
+    action: entry.action,
+    detail_json: isDetailed(entry.action) ? (afterJson ?? beforeJson) : null,
+  });
   return true;
 }
 
@@ -470,15 +480,8 @@ export async function findLastActivities(
 
 // --- the audit log read as the change log (change-feed.ts) ---------------------------------------
 
-export interface ChangeEventRow {
-  id: number;
-  workspace_id: number;
-  target_type: string;
-  target_id: string | null;
-  action: string;
-  /** The snapshot of a change whose snapshot names what it changed (DETAILED_ACTIONS), else null. */
-  detail_json: string | null;
-}
+/** detail_json: the snapshot of a change whose snapshot names what it changed (DETAILED_ACTIONS). */
+export type ChangeEventRow = RecordedChange;
 
 /**
  * The changes whose snapshot names exactly what they changed, read with the change log so its
@@ -492,6 +495,9 @@ const DETAILED_ACTIONS = [
   'end_user_group.members_added',
   'end_user_group.members_removed',
 ] as const;
+
+const DETAILED: ReadonlySet<string> = new Set(DETAILED_ACTIONS);
+const isDetailed = (action: string) => DETAILED.has(action);
 
 export async function findLastEventId(db: Executor): Promise<number> {
   const row = await db

@@ -19,7 +19,7 @@ import {
   type ChangeEventRow,
 } from './audit.repository.js';
 import { isChangeTargetType, type ChangeTargetType } from './change-kinds.js';
-import type { RecordedEvents } from '../../lib/change-tracking.js';
+import type { RecordedChange, RecordedEvents } from '../../lib/change-tracking.js';
 
 // The union of target kinds lives in change-kinds.ts, shared with the write side; re-exported
 // here for the subscribers that import it with the feed.
@@ -81,6 +81,8 @@ export const CHANGE_CHANNEL = 'roster_changes';
 /** How long an ID skipped by the change log stays on the watch list (see sync). */
 const MISSING_ID_TTL_MS = 60_000;
 const EVENTS_PER_READ = 5_000;
+/** At most this many own events applied ahead of the log's reading (see applyOwn). */
+const MAX_APPLIED_AHEAD = 10_000;
 const LISTEN_CONNECT_TIMEOUT_MS = 5_000;
 const LISTEN_RETRY_FIRST_MS = 250;
 const LISTEN_RETRY_MAX_MS = 5_000;
@@ -90,6 +92,17 @@ export class ChangeFeed implements ChangeSubscriptions {
   private lastSeen = 0;
   /** IDs below lastSeen not seen yet: on PostgreSQL a transaction can commit after a later one. */
   private readonly missing = new Map<number, number>();
+  /**
+   * This instance's own events applied from what its writes recorded (applyOwn), not yet met by
+   * a read of the log, with when: a read that meets them passes over them instead of delivering
+   * them again.
+   */
+  private readonly appliedAhead = new Map<number, number>();
+  /**
+   * IDs of the events recorded by this instance's requests not closed yet (app.ts gives it to
+   * lib/change-tracking.ts): their own sync applies them before they answer (applyOwn).
+   */
+  readonly openWrites = new Set<number>();
   private running: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
   private poller: NodeJS.Timeout | null = null;
@@ -99,8 +112,11 @@ export class ChangeFeed implements ChangeSubscriptions {
   private listenAttempts = 0;
   private log: FeedLog | undefined;
   private stopped = false;
-  /** Counters for docs, tests and operators; `lastSyncMs`: when the log was last read to its end. */
-  readonly stats = { syncs: 0, events: 0, lastSyncMs: 0 };
+  /**
+   * Counters for docs, tests and operators; `lastSyncMs`: when the log was last read to its end;
+   * `ownApplied`: events applied as the writes that recorded them gave them, without a read.
+   */
+  readonly stats = { syncs: 0, events: 0, lastSyncMs: 0, ownApplied: 0 };
 
   constructor(private readonly options: ChangeFeedOptions) {}
 
@@ -123,6 +139,7 @@ export class ChangeFeed implements ChangeSubscriptions {
     await load?.();
     this.lastSeen = position;
     this.missing.clear();
+    this.appliedAhead.clear();
     const interval = this.options.pollIntervalMs ?? 1_000;
     if (interval > 0) {
       this.poller = setInterval(() => {
@@ -138,11 +155,57 @@ export class ChangeFeed implements ChangeSubscriptions {
    * Runs after every request that recorded a change: the subscribers apply it before the
    * response goes out (the writer's next check sees the write). Other instances hear of it from
    * the database: on PostgreSQL inserting an audit event queues a NOTIFY that its COMMIT sends
-   * (migration 0023), so the write itself needs no round trip for it.
+   * (migration 0023), so the write itself needs no round trip for it. When the request knows its
+   * events (every insert gave them), they are applied as recorded, without reading the log back.
    */
   async afterWrite(events?: RecordedEvents): Promise<void> {
     if (events === undefined) await this.sync();
+    else if (events.changes !== undefined && this.appliedAhead.size < MAX_APPLIED_AHEAD)
+      await this.applyOwn(events, events.changes);
     else await this.catchUp(events);
+  }
+
+  /**
+   * Delivers a write's own events as it recorded them: one statement fewer per write than
+   * reading them back from the log. A run in progress (a read, or another write's events) may
+   * have read the changed rows before this write committed, so it is waited for first and this
+   * delivery takes its turn like a run: whatever a subscriber reloads now is read after the
+   * commit. The log's position moves past them only where nothing before them is unread; else a
+   * later read (another instance's notification, the poll) meets them and passes over them.
+   * Events of a write that rolled back are delivered too, as a sync after it always did:
+   * subscribers reload current rows, so that is harmless.
+   */
+  private async applyOwn(
+    events: RecordedEvents,
+    changes: readonly RecordedChange[],
+  ): Promise<void> {
+    while (this.running !== null) {
+      await this.running.catch(() => undefined);
+      if (this.hasRead(events)) return;
+    }
+    const run = (async () => {
+      const nowMs = Date.now();
+      const fresh = changes.filter(
+        (change) =>
+          !this.appliedAhead.has(change.id) &&
+          (change.id > this.lastSeen || this.missing.has(change.id)),
+      );
+      for (const change of fresh) {
+        if (change.id > this.lastSeen) this.appliedAhead.set(change.id, nowMs);
+        else this.missing.delete(change.id);
+      }
+      // Contiguous with what was read: the position moves on (no read will need to pass them).
+      while (this.appliedAhead.has(this.lastSeen + 1)) {
+        this.lastSeen += 1;
+        this.appliedAhead.delete(this.lastSeen);
+      }
+      this.stats.ownApplied += fresh.length;
+      if (fresh.length > 0) await this.deliver(fresh.map(toChangeEvent));
+    })();
+    this.running = run.finally(() => {
+      this.running = null;
+    });
+    await this.running;
   }
 
   /**
@@ -165,21 +228,41 @@ export class ChangeFeed implements ChangeSubscriptions {
   }
 
   /**
+   * Whether `first`..`last` are events recorded by requests of this instance still open: the
+   * notification of their commit often arrives before their own sync has applied them, and
+   * that sync will (applyOwn), so the notification need not read the log for them.
+   */
+  private ownWrite(first: number, last: number): boolean {
+    if (last - first >= 1_000) return false;
+    for (let id = first; id <= last; id++) if (!this.openWrites.has(id)) return false;
+    return true;
+  }
+
+  /**
    * Whether every event of `first`..`last` has been read. Asked when no run is in progress, or
    * right as one ends (before the next can have read anything): then read means delivered.
    */
   private hasRead({ first, last }: RecordedEvents): boolean {
+    if (this.appliedAhead.size > 0 && last - first < 1_000) {
+      for (let id = first; id <= last; id++)
+        if (!this.appliedAhead.has(id) && (id > this.lastSeen || this.missing.has(id)))
+          return false;
+      return true;
+    }
     if (last > this.lastSeen) return false;
     for (const id of this.missing.keys()) if (id >= first && id <= last) return false;
     return true;
   }
 
   /**
-   * The last change this instance applied: a forwarded decision carries it (modules/cluster), and
-   * the metrics' sync lag compares it with the log's last.
+   * The last change this instance applied (its own writes' events included, even ahead of its
+   * reading of the log): a forwarded decision carries it (modules/cluster), so the instance that
+   * answers applies them first; the metrics' sync lag compares it with the log's last.
    */
   position(): number {
-    return this.lastSeen;
+    let position = this.lastSeen;
+    for (const id of this.appliedAhead.keys()) if (id > position) position = id;
+    return position;
   }
 
   /** Whether every change up to `position` has been applied here (none still missing). */
@@ -217,6 +300,7 @@ export class ChangeFeed implements ChangeSubscriptions {
       // The events it announces (migration 0031): often this instance's own, read by the write's
       // sync already. Without a payload (an older trigger), the log is read.
       const announced = /^(\d+)-(\d+)$/.exec(message.payload ?? '');
+      if (announced !== null && this.ownWrite(Number(announced[1]), Number(announced[2]))) return;
       const read =
         announced === null
           ? this.sync()
@@ -336,6 +420,9 @@ export class ChangeFeed implements ChangeSubscriptions {
     const nowMs = Date.now();
     for (const [id, since] of this.missing)
       if (nowMs - since > MISSING_ID_TTL_MS) this.missing.delete(id);
+    // An own event never met by a read (its write rolled back) is forgotten like a missing ID.
+    for (const [id, since] of this.appliedAhead)
+      if (nowMs - since > MISSING_ID_TTL_MS) this.appliedAhead.delete(id);
     for (;;) {
       const rows = await listChangeEvents(
         this.options.db,
@@ -360,7 +447,12 @@ export class ChangeFeed implements ChangeSubscriptions {
         }
       }
       this.stats.events += rows.length;
-      await this.deliver(rows.map(toChangeEvent));
+      // Own events already applied (applyOwn) are passed over, not delivered again.
+      const unseen =
+        this.appliedAhead.size === 0
+          ? rows
+          : rows.filter((row) => !this.appliedAhead.delete(row.id));
+      if (unseen.length > 0) await this.deliver(unseen.map(toChangeEvent));
       if (rows.length < EVENTS_PER_READ) {
         this.stats.lastSyncMs = nowMs;
         return;

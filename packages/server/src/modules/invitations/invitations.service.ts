@@ -3,12 +3,13 @@
  * link that expires after 7 days. Until accepted, the invitee is a `MemberInvitation` member of
  * the groups named in the invitation; accepting turns those memberships into the new member's.
  */
-import type {
-  AcceptInvitationBody,
-  CreateInvitationBody,
-  Invitation,
-  ListInvitationsQuery,
-  Member,
+import {
+  NO_ACCESS_ROLE,
+  type AcceptInvitationBody,
+  type CreateInvitationBody,
+  type Invitation,
+  type ListInvitationsQuery,
+  type Member,
 } from '@roster/contracts';
 import { sql } from 'kysely';
 import type { Db, Executor, Row } from '../../storage/database.js';
@@ -24,7 +25,7 @@ import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
 import { findGroupsByIds } from '../groups/groups.repository.js';
 import { findMemberByEmailKey, setMemberEnvironmentRoles } from '../members/members.repository.js';
 import { presentMembers } from '../members/members.service.js';
-import { resolveEnvRoles, withNoAccessDefaults } from '../roles/roles.service.js';
+import { resolveEnvRolesWithNoAccessDefaults } from '../roles/roles.service.js';
 import { findWorkspaceById } from '../workspaces/workspaces.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import type { Mailer } from '../mail/mailer.js';
@@ -212,10 +213,10 @@ export function createInvitationsService(deps: {
             `${email} is already a collaborator in this workspace`,
           );
         }
-        const resolved = await withNoAccessDefaults(
+        const resolved = await resolveEnvRolesWithNoAccessDefaults(
           trx,
           ctx.workspaceId,
-          await resolveEnvRoles(trx, ctx.workspaceId, assignments),
+          assignments,
         );
         const groupIds = [...new Set(body.user_group_ids ?? [])];
         const groups = await findGroupsByIds(trx, ctx.workspaceId, groupIds);
@@ -402,7 +403,7 @@ export function createInvitationsService(deps: {
       body: AcceptInvitationBody,
       onAccepted?: (trx: Executor, member: Row<'members'>) => Promise<void>,
     ): Promise<Member> {
-      const { workspaceId, memberId } = await deps.db.transaction().execute(async (trx) => {
+      const { workspaceId, row } = await deps.db.transaction().execute(async (trx) => {
         const invitation = await findByToken(trx, token);
         // Claim the invitation first: of two concurrent acceptances only one updates the row.
         const claimed = await trx
@@ -441,28 +442,49 @@ export function createInvitationsService(deps: {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
-        const environments = await listEnvironments(trx, invitation.workspace_id);
-        const noAccess = await withNoAccessDefaults(trx, invitation.workspace_id, []);
         const stored = fromJson<StoredEnvRole[]>(invitation.env_roles);
-        // Roles deleted since the invitation was sent fall back to No access.
-        const [legacyIds, environmentRoleIds] = await Promise.all([
+        // Roles deleted since the invitation was sent fall back to No access. Which of the stored
+        // roles still exist and the "No access" role: one statement per kind of role (there were
+        // four, the environments read twice).
+        const storedLegacyIds = stored.flatMap((r) =>
+          r.legacy_role_id === null ? [] : [r.legacy_role_id],
+        );
+        const storedEnvironmentRoleIds = stored.flatMap((r) =>
+          r.legacy_role_id === null && r.environment_role_id !== null
+            ? [r.environment_role_id]
+            : [],
+        );
+        const noAccessKey = NO_ACCESS_ROLE.toLowerCase();
+        const [environments, legacyRoles, environmentRoleIds] = await Promise.all([
+          listEnvironments(trx, invitation.workspace_id),
           trx
             .selectFrom('legacy_roles')
-            .select('id')
+            .select(['id', 'name_key'])
             .where('workspace_id', '=', invitation.workspace_id)
+            .where((eb) =>
+              storedLegacyIds.length === 0
+                ? eb('name_key', '=', noAccessKey)
+                : eb.or([eb('name_key', '=', noAccessKey), eb('id', 'in', storedLegacyIds)]),
+            )
             .execute(),
-          trx
-            .selectFrom('environment_roles')
-            .select('id')
-            .where('workspace_id', '=', invitation.workspace_id)
-            .execute(),
+          storedEnvironmentRoleIds.length === 0
+            ? Promise.resolve([])
+            : trx
+                .selectFrom('environment_roles')
+                .select('id')
+                .where('workspace_id', '=', invitation.workspace_id)
+                .where('id', 'in', storedEnvironmentRoleIds)
+                .execute(),
         ]);
+        const noAccessId = legacyRoles.find((r) => r.name_key === noAccessKey)?.id;
+        if (noAccessId === undefined)
+          throw new Error(`workspace ${invitation.workspace_id} has no "No access" role`);
         const roles = environments.map((environment) => {
           const wanted = stored.find((r) => r.environment_id === environment.id);
           const stillExists =
             wanted !== undefined &&
             (wanted.legacy_role_id !== null
-              ? legacyIds.some((r) => r.id === wanted.legacy_role_id)
+              ? legacyRoles.some((r) => r.id === wanted.legacy_role_id)
               : environmentRoleIds.some((r) => r.id === wanted.environment_role_id));
           if (wanted !== undefined && stillExists) {
             return {
@@ -472,11 +494,10 @@ export function createInvitationsService(deps: {
               environmentRoleId: wanted.environment_role_id,
             };
           }
-          const fallback = noAccess.find((r) => r.environment.id === environment.id);
           return {
             environmentId: environment.id,
             roleType: 'privilege_group',
-            legacyRoleId: fallback?.legacyRoleId ?? null,
+            legacyRoleId: noAccessId,
             environmentRoleId: null,
           };
         });
@@ -501,13 +522,10 @@ export function createInvitationsService(deps: {
           after: { name: member.name, email: member.email, invitation_id: invitation.id },
           createdAt: now(),
         });
-        return { workspaceId: invitation.workspace_id, memberId: member.id };
+        // The row as inserted: nothing in the transaction changes it after (onAccepted writes
+        // the credential), so it is not read again once committed.
+        return { workspaceId: invitation.workspace_id, row: member };
       });
-      const row = await deps.db
-        .selectFrom('members')
-        .selectAll()
-        .where('id', '=', memberId)
-        .executeTakeFirstOrThrow();
       const [member] = await presentMembers(deps.db, workspaceId, [row], now());
       if (member === undefined) throw new Error('member vanished');
       return member;

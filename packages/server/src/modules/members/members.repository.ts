@@ -121,24 +121,29 @@ export async function setMemberEnvironmentRoles(
     environmentRoleId: number | null;
   }[],
 ): Promise<void> {
-  for (const role of roles) {
-    await db
-      .insertInto('member_environment_roles')
-      .values({
+  // One statement for every environment (it was one each: a round trip per row). An environment
+  // named twice keeps its last role, as one upsert after another did; PostgreSQL refuses a
+  // statement that updates one row twice, so only the last is sent.
+  const byEnvironment = new Map(roles.map((role) => [role.environmentId, role]));
+  if (byEnvironment.size === 0) return;
+  await db
+    .insertInto('member_environment_roles')
+    .values(
+      [...byEnvironment.values()].map((role) => ({
         workspace_id: workspaceId,
         member_id: memberId,
         environment_id: role.environmentId,
         role_type: role.roleType,
         legacy_role_id: role.legacyRoleId,
         environment_role_id: role.environmentRoleId,
-      })
-      .onConflict((oc) =>
-        oc.columns(['member_id', 'environment_id']).doUpdateSet({
-          role_type: role.roleType,
-          legacy_role_id: role.legacyRoleId,
-          environment_role_id: role.environmentRoleId,
-        }),
-      )
-      .execute();
-  }
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(['member_id', 'environment_id']).doUpdateSet((eb) => ({
+        role_type: eb.ref('excluded.role_type'),
+        legacy_role_id: eb.ref('excluded.legacy_role_id'),
+        environment_role_id: eb.ref('excluded.environment_role_id'),
+      })),
+    )
+    .execute();
 }

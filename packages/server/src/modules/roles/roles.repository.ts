@@ -91,6 +91,25 @@ export function findRoleRefByNameKey(
     .executeTakeFirst();
 }
 
+/** Roles of one table by name key, in one statement: a map from each key found to its role. */
+export async function findRoleRefsByNameKeys(
+  db: Executor,
+  table: 'environment_roles' | 'legacy_roles',
+  workspaceId: number,
+  nameKeys: readonly string[],
+): Promise<Map<string, { id: number; name: string }>> {
+  const found = new Map<string, { id: number; name: string }>();
+  if (nameKeys.length === 0) return found;
+  const rows = await db
+    .selectFrom(table)
+    .select(['id', 'name', 'name_key'])
+    .where('workspace_id', '=', workspaceId)
+    .where('name_key', 'in', [...new Set(nameKeys)])
+    .execute();
+  for (const row of rows) found.set(row.name_key, { id: row.id, name: row.name });
+  return found;
+}
+
 export async function listRoles(
   db: Executor,
   kind: RoleKind,

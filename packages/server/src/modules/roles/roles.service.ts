@@ -36,6 +36,7 @@ import {
   deleteRole,
   findLegacyRoleById,
   findRoleRefByNameKey,
+  findRoleRefsByNameKeys,
   findLegacyRoleByNameKey,
   findRoleById,
   findRoleByNameKey,
@@ -189,40 +190,35 @@ export interface ResolvedEnvRole {
 
 /**
  * Resolves `env_roles` against the workspace, with the reference API's texts:
- * "Environment X not found" and "Role X not found" (status 400).
+ * "Environment X not found" and "Role X not found" (status 400). The environments are read once
+ * and every role named in one statement per kind of role (it was one per assignment); the first
+ * assignment that does not resolve is the one the error names, as before.
  */
 export async function resolveEnvRoles(
   db: Executor,
   workspaceId: number,
   assignments: readonly EnvRoleAssignment[],
 ): Promise<ResolvedEnvRole[]> {
-  const environments = await listEnvironments(db, workspaceId);
-  const resolved = new Map<number, ResolvedEnvRole>();
-  for (const assignment of assignments) {
-    const environment = environments.find((env) => env.type === assignment.environment_type);
-    if (environment === undefined) {
-      throw environmentNotFound(assignment.environment_type);
-    }
-    const roleType = assignment.role_type ?? 'privilege_group';
-    const legacy = roleType === 'privilege_group';
-    // Resolving a role by name runs per assignment of every invitation and SCIM write: no counts.
-    const role = await findRoleRefByNameKey(
-      db,
-      legacy ? 'legacy_roles' : 'environment_roles',
-      workspaceId,
-      legacy ? legacyRoleKey(assignment.name) : assignment.name.trim().toLowerCase(),
-    );
-    if (role === undefined)
-      throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
-    resolved.set(environment.id, {
-      environment,
-      roleType,
-      roleName: role.name,
-      legacyRoleId: legacy ? role.id : null,
-      environmentRoleId: legacy ? null : role.id,
-    });
-  }
-  return [...resolved.values()];
+  return (await resolveAssignments(db, workspaceId, assignments, false)).resolved;
+}
+
+/**
+ * `resolveEnvRoles`, then `No access` for every environment the assignments leave out, as the
+ * reference API does for invitations: the environments read once, the "No access" role with the
+ * roles named.
+ */
+export async function resolveEnvRolesWithNoAccessDefaults(
+  db: Executor,
+  workspaceId: number,
+  assignments: readonly EnvRoleAssignment[],
+): Promise<ResolvedEnvRole[]> {
+  const { resolved, environments, noAccess } = await resolveAssignments(
+    db,
+    workspaceId,
+    assignments,
+    true,
+  );
+  return withDefaults(workspaceId, environments, resolved, noAccess);
 }
 
 /** Environments an assignment list leaves out get `No access`, as the reference API does for invitations. */
@@ -231,14 +227,20 @@ export async function withNoAccessDefaults(
   workspaceId: number,
   resolved: ResolvedEnvRole[],
 ): Promise<ResolvedEnvRole[]> {
-  const environments = await listEnvironments(db, workspaceId);
-  // Runs for every new collaborator (invitations, SCIM): no count of the role's members here.
-  const noAccess = await findRoleRefByNameKey(
-    db,
-    'legacy_roles',
-    workspaceId,
-    NO_ACCESS_ROLE.toLowerCase(),
-  );
+  const [environments, noAccess] = await Promise.all([
+    listEnvironments(db, workspaceId),
+    // Runs for every new collaborator (invitations, SCIM): no count of the role's members here.
+    findRoleRefByNameKey(db, 'legacy_roles', workspaceId, NO_ACCESS_ROLE.toLowerCase()),
+  ]);
+  return withDefaults(workspaceId, environments, resolved, noAccess);
+}
+
+function withDefaults(
+  workspaceId: number,
+  environments: readonly Row<'environments'>[],
+  resolved: readonly ResolvedEnvRole[],
+  noAccess: { id: number; name: string } | undefined,
+): ResolvedEnvRole[] {
   if (noAccess === undefined) throw new Error(`workspace ${workspaceId} has no "No access" role`);
   return environments.map(
     (environment) =>
@@ -250,6 +252,54 @@ export async function withNoAccessDefaults(
         environmentRoleId: null,
       },
   );
+}
+
+async function resolveAssignments(
+  db: Executor,
+  workspaceId: number,
+  assignments: readonly EnvRoleAssignment[],
+  withNoAccess: boolean,
+): Promise<{
+  resolved: ResolvedEnvRole[];
+  environments: Row<'environments'>[];
+  noAccess: { id: number; name: string } | undefined;
+}> {
+  const keyOf = (assignment: EnvRoleAssignment) =>
+    (assignment.role_type ?? 'privilege_group') === 'privilege_group'
+      ? legacyRoleKey(assignment.name)
+      : assignment.name.trim().toLowerCase();
+  const isLegacy = (assignment: EnvRoleAssignment) =>
+    (assignment.role_type ?? 'privilege_group') === 'privilege_group';
+  const noAccessKey = NO_ACCESS_ROLE.toLowerCase();
+  const legacyKeys = assignments.filter(isLegacy).map(keyOf);
+  if (withNoAccess) legacyKeys.push(noAccessKey);
+  const environmentKeys = assignments.filter((a) => !isLegacy(a)).map(keyOf);
+  // Resolving roles by name runs for every invitation and SCIM write: no counts.
+  const [environments, legacyRoles, environmentRoles] = await Promise.all([
+    listEnvironments(db, workspaceId),
+    findRoleRefsByNameKeys(db, 'legacy_roles', workspaceId, legacyKeys),
+    findRoleRefsByNameKeys(db, 'environment_roles', workspaceId, environmentKeys),
+  ]);
+  const resolved = new Map<number, ResolvedEnvRole>();
+  for (const assignment of assignments) {
+    const environment = environments.find((env) => env.type === assignment.environment_type);
+    if (environment === undefined) {
+      throw environmentNotFound(assignment.environment_type);
+    }
+    const roleType = assignment.role_type ?? 'privilege_group';
+    const legacy = isLegacy(assignment);
+    const role = (legacy ? legacyRoles : environmentRoles).get(keyOf(assignment));
+    if (role === undefined)
+      throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
+    resolved.set(environment.id, {
+      environment,
+      roleType,
+      roleName: role.name,
+      legacyRoleId: legacy ? role.id : null,
+      environmentRoleId: legacy ? null : role.id,
+    });
+  }
+  return { resolved: [...resolved.values()], environments, noAccess: legacyRoles.get(noAccessKey) };
 }
 
 export function createRolesService(deps: { db: Db; clock: Clock }) {

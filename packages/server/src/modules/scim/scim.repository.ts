@@ -215,12 +215,14 @@ export function updateScimGroup(
   id: number,
   changes: Partial<Pick<ScimGroupRow, 'display_name' | 'external_id' | 'updated_at'>>,
 ) {
-  // The version goes up in the same statement, so concurrent PATCHes each get their own.
+  // The version goes up in the same statement, so concurrent PATCHes each get their own; the row
+  // as updated comes back with it, so a write need not read it again for its answer.
   return db
     .updateTable('scim_groups')
     .set({ ...changes, version: sql<number>`version + 1` })
     .where('id', '=', id)
-    .execute();
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 export async function listScimGroups(

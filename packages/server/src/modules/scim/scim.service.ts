@@ -109,6 +109,8 @@ export interface WriteResult {
 }
 
 const DEFAULT_COUNT = 100;
+/** How close to the second a connection's `last_sync_at` is kept (touch). */
+const LAST_SYNC_RESOLUTION_MS = 1_000;
 const MAX_GROUP_NAME = 200;
 /** A collaborator connection without a default role gives new users this legacy role. */
 const DEFAULT_COLLABORATOR_ROLE = 'Analyst';
@@ -358,8 +360,17 @@ export function createScimService(deps: {
     }
   }
 
+  /**
+   * `last_sync_at`, to the second: a write within a second of the one the connection's row (read
+   * when the request authenticated) already records sends no UPDATE. Each was a statement and a
+   * lock on the connection's row for every SCIM write, which a directory's burst serialized on.
+   */
   async function touch(db: Executor, connection: ScimConnectionRow) {
-    await updateConnection(db, connection.id, { last_sync_at: now() });
+    const at = now();
+    const last = connection.last_sync_at === null ? NaN : Date.parse(connection.last_sync_at);
+    const elapsed = Date.parse(at) - last;
+    if (elapsed >= 0 && elapsed < LAST_SYNC_RESOLUTION_MS) return;
+    await updateConnection(db, connection.id, { last_sync_at: at });
   }
 
   function audit(
@@ -538,7 +549,7 @@ export function createScimService(deps: {
   ) {
     if (name !== group.display_name)
       await populationOf(connection).renameGroup(trx, connection, group.groupId, name);
-    await updateScimGroup(trx, group.id, {
+    return updateScimGroup(trx, group.id, {
       display_name: name,
       external_id: externalId,
       updated_at: now(),
@@ -1067,6 +1078,7 @@ export function createScimService(deps: {
           }
         }
         let name = group.display_name;
+        let updated: ScimGroupRow;
         if (attributeOps.length > 0) {
           const patched = canonicalResource(
             'Group',
@@ -1080,9 +1092,9 @@ export function createScimService(deps: {
           );
           name = groupName(patched.displayName);
           const externalId = typeof patched.externalId === 'string' ? patched.externalId : null;
-          await renameGroup(trx, connection, group, name, externalId);
+          updated = await renameGroup(trx, connection, group, name, externalId);
         } else {
-          await updateScimGroup(trx, group.id, { updated_at: now() });
+          updated = await updateScimGroup(trx, group.id, { updated_at: now() });
         }
         await touch(trx, connection);
         const only = attributeOps.length === 0;
@@ -1099,7 +1111,8 @@ export function createScimService(deps: {
           before: { name: group.display_name },
           after: { name, members_added: added, members_removed: removed, via: 'scim.patched' },
         });
-        const row = await requireGroup(trx, connection, id);
+        // The group as the update left it (nothing after changes its row): not read again.
+        const row = { ...updated, groupId: group.groupId };
         return {
           resource: render ? await groupResource(trx, connection, row, true) : {},
           version: row.version,

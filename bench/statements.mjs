@@ -1,0 +1,217 @@
+/**
+ * `npm run bench:statements`: the PostgreSQL statements each write kind of the mixed load
+ * (bench/mixed.mjs) sends, one request at a time on a fresh database, and what each is for. A
+ * statement is a loopback round trip that costs the server's main thread a socket write and the
+ * result's parsing, and wakes a PostgreSQL backend (docs/performance.md, "Fifth round").
+ *
+ * Counted where every query of the server's pool passes (pg.Client#query, as bench/mixed-server.mjs
+ * does), BEGIN and COMMIT included; the webhook worker's background poll is left out (it runs on
+ * a timer, not per request). Each kind runs twice and the second is counted (caches warm).
+ * `--verbose` lists the statements. Needs ROSTER_BENCH_DATABASE_URL (a database it may create
+ * databases from; a fresh one per run, dropped after).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { buildApp } from '../packages/server/dist/app.js';
+import { loadConfig } from '../packages/server/dist/config.js';
+import { migrateToLatest, openStore } from '../packages/server/dist/storage/connect.js';
+
+const { values: args } = parseArgs({ options: { verbose: { type: 'boolean', default: false } } });
+const PG_URL = process.env.ROSTER_BENCH_DATABASE_URL;
+if (!PG_URL) throw new Error('bench:statements needs ROSTER_BENCH_DATABASE_URL (PostgreSQL)');
+/** Before this round (5 December 2026, main at 9e5f771), for the table's "before" column. */
+const BEFORE = {
+  invite: 15,
+  accept: 25,
+  role_change: 12,
+  group_add: 8,
+  group_remove: 7,
+  grant_add: 9,
+  grant_remove: 7,
+  scim_user: 12,
+  scim_group_patch_add: 11,
+  scim_group_patch_remove: 11,
+};
+
+const name = `roster_bench_statements_${process.pid}`;
+const admin = new pg.Client({ connectionString: PG_URL });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
+const url = new URL(PG_URL);
+url.pathname = `/${name}`;
+
+let log = null;
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function countedQuery(...args) {
+  const text = String(typeof args[0] === 'string' ? args[0] : args[0]?.text);
+  if (log !== null && !/lease_until/.test(text)) log.push(text.replace(/\s+/g, ' ').trim());
+  return query.apply(this, args);
+};
+
+const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-statements-'));
+const TOKEN = 'rst_bench_admin_token_0123456789';
+const config = loadConfig({
+  PORT: '0',
+  ROSTER_DATA_DIR: work,
+  ROSTER_DATABASE_URL: url.toString(),
+  ROSTER_ADMIN_TOKEN: TOKEN,
+  ROSTER_RATE_LIMIT_PER_MINUTE: '0',
+  ROSTER_PUBLIC_URL: 'http://127.0.0.1',
+  // No poll: its reads are time-based, not a request's.
+  ROSTER_CHANGE_POLL_MS: '0',
+});
+const store = openStore({ url: config.databaseUrl });
+await migrateToLatest(store);
+const { app, services } = await buildApp({ store, config, logger: false });
+await services.workspaces.ensureDefaultWorkspace(config.adminToken);
+await app.listen({ port: 0, host: '127.0.0.1' });
+const origin = `http://127.0.0.1:${app.server.address().port}`;
+
+async function call(method, route, body, token = TOKEN) {
+  const response = await fetch(origin + route, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined
+        ? {}
+        : {
+            'content-type': route.startsWith('/scim/')
+              ? 'application/scim+json'
+              : 'application/json',
+          }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (response.status >= 400) throw new Error(`${method} ${route} → ${response.status} ${text}`);
+  return text === '' ? undefined : JSON.parse(text);
+}
+// Lets the notifications of earlier writes arrive before and after counting.
+const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+const counted = new Map();
+async function measure(kind, run, record) {
+  await settle();
+  log = [];
+  const result = await run();
+  await settle();
+  if (record) counted.set(kind, log);
+  log = null;
+  return result;
+}
+const outbox = () =>
+  readFileSync(path.join(work, 'outbox.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+
+const role = (
+  await call('POST', '/api/project_roles', {
+    project_role: { name: 'Runner', config: { recipe: { privileges: ['run'] } } },
+  })
+).data.id;
+const project = (await call('POST', '/api/projects', { name: 'P', environment_type: 'dev' })).data
+  .id;
+const group = (await call('POST', '/api/user_groups', { user_group: { name: 'Team' } })).data.id;
+const connection = (
+  await call('POST', '/api/scim_connections', { environment_type: 'prod', target: 'end_users' })
+).data;
+const scim = (method, route, body) =>
+  call(method, `/scim/v2/${connection.id}${route}`, body, connection.token);
+const scimGroup = (
+  await scim('POST', '/Groups', {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+    displayName: 'SCIM group',
+    members: [],
+  })
+).id;
+
+for (let round = 0; round < 2; round++) {
+  const record = round === 1;
+  const m = (kind, run) => measure(kind, run, record);
+  const email = `person${round}@statements.example`;
+  await m('invite', () =>
+    call('POST', '/api/member_invitations', {
+      name: 'Person',
+      email,
+      env_roles: [
+        { environment_type: 'dev', name: 'No access' },
+        { environment_type: 'prod', name: 'No access' },
+      ],
+    }),
+  );
+  const mail = outbox()
+    .filter((item) => item.to === email)
+    .at(-1);
+  const token = /\/invitations\/([A-Za-z0-9_-]+)/.exec(mail.text)[1];
+  const member = (
+    await m('accept', () => call('POST', `/invitations/${token}/accept`, { name: 'Person' }))
+  ).data.id;
+  await m('role_change', () =>
+    call('PUT', `/api/members/${member}`, {
+      env_roles: [
+        { environment_type: 'dev', name: 'Analyst' },
+        { environment_type: 'prod', name: 'No access' },
+      ],
+    }),
+  );
+  await m('group_add', () =>
+    call('POST', `/api/user_groups/${group}/members`, { user_ids: [member] }),
+  );
+  await m('group_remove', () =>
+    call('DELETE', `/api/user_groups/${group}/members?user_ids[]=${member}`),
+  );
+  await m('grant_add', () =>
+    call('PUT', `/api/projects/${project}/project_grants`, {
+      project_grants: [{ assignment_type: 'User', assignment_id: member, project_role_id: role }],
+    }),
+  );
+  const grants = await call('GET', `/api/projects/${project}/project_grants?page[size]=100`);
+  await m('grant_remove', () => call('DELETE', `/api/project_grants/${grants.data[0].id}`));
+  const userName = `end${round}@statements.example`;
+  const user = await m('scim_user', () =>
+    scim('POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName,
+      name: { givenName: 'Given', familyName: 'Family' },
+      emails: [{ primary: true, value: userName, type: 'work' }],
+      externalId: `ext${round}`,
+      active: true,
+    }),
+  );
+  await m('scim_group_patch_add', () =>
+    scim('PATCH', `/Groups/${scimGroup}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'add', path: 'members', value: [{ value: user.id }] }],
+    }),
+  );
+  await m('scim_group_patch_remove', () =>
+    scim('PATCH', `/Groups/${scimGroup}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'remove', path: `members[value eq "${user.id}"]` }],
+    }),
+  );
+}
+
+await app.close();
+await store.close();
+await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+await admin.end();
+rmSync(work, { recursive: true, force: true });
+
+console.log(
+  `PostgreSQL statements per write request (load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')})\n`,
+);
+console.log('| kind | before | now |');
+console.log('|---|---|---|');
+for (const [kind, statements] of counted)
+  console.log(`| ${kind} | ${BEFORE[kind] ?? '—'} | ${statements.length} |`);
+if (args.verbose)
+  for (const [kind, statements] of counted) {
+    console.log(`\n${kind}: ${statements.length}`);
+    for (const text of statements) console.log(`  ${text.slice(0, 160)}`);
+  }
