@@ -17,7 +17,9 @@
  * database the bench may create databases from (a fresh one per run, dropped after).
  * `--store sqlite|postgres` runs one only. SQLite runs twice, its writes on the writer thread and
  * on the main thread (ROSTER_SQLITE_WRITER); `--sqlite-writer thread|main` runs one. `--duration 600` for the 10-minute soak,
- * `--clients 20`; `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
+ * `--clients 20`; `--grow N` adds N collaborators, grants, SCIM end users and audit events in bulk
+ * before the timed phases (what a long soak grows, in seconds); `--kinds 5` first runs each request
+ * kind alone for 5 s and prints its p50 and the server's CPU per request; `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +42,8 @@ const { values: args } = parseArgs({
     store: { type: 'string' },
     'sqlite-writer': { type: 'string', default: 'both' },
     pacing: { type: 'string', default: 'open' },
+    grow: { type: 'string', default: '0' },
+    kinds: { type: 'string', default: '0' },
   },
 });
 const DURATION_S = Number(args.duration);
@@ -51,6 +55,11 @@ const WRITERS = args['sqlite-writer'] === 'both' ? ['thread', 'main'] : [args['s
 if (!WRITERS.every((w) => w === 'thread' || w === 'main'))
   throw new Error('--sqlite-writer takes thread, main or both');
 const CLIENTS = Number(args.clients);
+/** Rows added to each growing table (bulk SQL) before the timed phases: `--grow 100000`. */
+const GROW = Number(args.grow);
+/** Seconds of each request kind alone (closed loops) before the mixed phase: `--kinds 5`. */
+const KINDS_S = Number(args.kinds);
+if (!Number.isSafeInteger(GROW) || GROW < 0) throw new Error('--grow takes a row count');
 /**
  * How the paced phases send. `open` (default): request i leaves at i ÷ rate whatever the others
  * are doing, as independent callers would (a check never waits for an earlier write to be
@@ -86,6 +95,62 @@ function percentile(sorted, q) {
   return sorted.length === 0
     ? NaN
     : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/**
+ * --grow N: N more collaborators, N project grants (to those collaborators, spread over the
+ * bench's projects and roles), N SCIM end users of the bench's connection and N audit events, in
+ * the bench's workspace, written in bulk SQL on the database itself (the server stopped): what a
+ * long soak grows, in seconds. The same statements on both stores (a recursive CTE of numbers).
+ */
+async function growData(dialect, databaseUrl, n, { member, projects, roles, connection }) {
+  const at = '2026-01-01T00:00:00.000Z';
+  const numbers = `n(i) as (select 1 union all select i + 1 from n where i < ${n})`;
+  const list = (name, values) =>
+    `${name}(k, id) as (values ${values.map((v, k) => `(${k}, ${typeof v === 'number' ? v : `'${v}'`})`).join(', ')})`;
+  const statements = (w, prod) => [
+    `with recursive ${numbers} insert into members (workspace_id, name, email, email_key, time_zone, grant_type, created_at, updated_at)
+       select ${w}, 'Grown ' || i, 'grown' || i || '@grow.example', 'grown' || i || '@grow.example', 'UTC', 'team', '${at}', '${at}' from n`,
+    `with ${list('p', projects)}, ${list('r', roles)}
+     insert into project_grants (id, workspace_id, project_id, project_role_id, member_id, created_at, updated_at)
+       select 'pg-grown-' || m.id, ${w}, p.id, r.id, m.id, '${at}', '${at}'
+       from members m join p on p.k = m.id % ${projects.length} join r on r.k = m.id % ${roles.length}
+       where m.workspace_id = ${w} and m.email_key like 'grown%@grow.example'`,
+    `with recursive ${numbers} insert into audit_events (workspace_id, actor_type, actor_id, actor_name, action, target_type, target_id, target_name, created_at)
+       select ${w}, 'api_client', '1', 'Bench', 'member.roles_updated', 'member', cast(i as text), 'Grown ' || i, '${at}' from n`,
+    `with recursive ${numbers} insert into end_users (workspace_id, name, email, email_key, status, mfa_enabled, source, created_at, updated_at)
+       select ${w}, 'Grown end user ' || i, 'grown' || i || '@end.grow.example', 'grown' || i || '@end.grow.example', 'active', 0, 'scim', '${at}', '${at}' from n`,
+    `insert into end_user_environments (workspace_id, end_user_id, environment_id, created_at)
+       select ${w}, id, ${prod}, '${at}' from end_users where workspace_id = ${w} and email_key like 'grown%@end.grow.example'`,
+    `insert into scim_users (workspace_id, connection_id, end_user_id, user_name, user_name_key, external_id, display_name, given_name, family_name, emails_text, active, resource, version, created_at, updated_at)
+       select ${w}, '${connection.id}', id, email, email_key, 'grown-ext-' || id, name, 'Grown', 'End user ' || id, '\n' || email_key || '\n', 1,
+         '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"' || email || '","active":true}', 1, '${at}', '${at}'
+       from end_users where workspace_id = ${w} and email_key like 'grown%@end.grow.example'`,
+  ];
+  const workspaceSql = `select workspace_id as w from members where id = ${member}`;
+  const prodSql = (w) =>
+    `select id from environments where workspace_id = ${w} and type = 'prod'`;
+  if (dialect === 'sqlite') {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(databaseUrl);
+    const w = db.prepare(workspaceSql).get().w;
+    const prod = db.prepare(prodSql(w)).get().id;
+    db.transaction(() => {
+      for (const statement of statements(w, prod)) db.prepare(statement).run();
+    })();
+    db.close();
+    return;
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const w = (await client.query(workspaceSql)).rows[0].w;
+  const prod = (await client.query(prodSql(w))).rows[0].id;
+  await client.query('begin');
+  for (const statement of statements(w, prod)) await client.query(statement);
+  await client.query('commit');
+  // PostgreSQL plans by its statistics: take them now, as autovacuum would after such a load.
+  await client.query('analyze');
+  await client.end();
 }
 
 async function runStore(dialect, writer) {
@@ -132,16 +197,36 @@ async function runStore(dialect, writer) {
       await client.end();
     };
   }
-  const child = fork(path.join(here, 'mixed-server.mjs'), [databaseUrl, TOKEN, work, writer], {
-    execArgv: process.env.BENCH_PROF
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR ?? '/tmp/perf'}`]
-      : [],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const server = await new Promise((resolve, reject) => {
-    child.on('message', (m) => m.type === 'ready' && resolve(m));
-    child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
+  let child;
+  let origin;
+  let agent;
+  /** Starts the server on the database (again after --grow: its index then loads the grown data). */
+  async function startServer() {
+    child = fork(path.join(here, 'mixed-server.mjs'), [databaseUrl, TOKEN, work, writer], {
+      execArgv: process.env.BENCH_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR ?? '/tmp/perf'}`]
+        : [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const started = child;
+    const server = await new Promise((resolve, reject) => {
+      started.on('message', (m) => m.type === 'ready' && resolve(m));
+      started.on('exit', (code) => code !== 0 && reject(new Error(`server exited ${code}`)));
+    });
+    origin = `http://127.0.0.1:${server.port}`;
+    // No cap on sockets: in the closed loops at most CLIENTS requests are out anyway, and in the
+    // open-loop paced phases a capped pool would queue a check behind other callers' writes in this
+    // process, which a server's independent callers never do.
+    agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  }
+  async function stopServer() {
+    const stopping = child;
+    const exited = new Promise((resolve) => stopping.on('exit', resolve));
+    stopping.send('stop');
+    await exited;
+    agent.destroy();
+  }
+  await startServer();
   /** The server's CPU time so far and its event-loop delay since the last call. */
   const serverStats = () =>
     new Promise((resolve) => {
@@ -164,11 +249,6 @@ async function runStore(dialect, writer) {
       child.on('message', on);
       child.send('cpu');
     });
-  const origin = `http://127.0.0.1:${server.port}`;
-  // No cap on sockets: in the closed loops at most CLIENTS requests are out anyway, and in the
-  // open-loop paced phases a capped pool would queue a check behind other callers' writes in this
-  // process, which a server's independent callers never do.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
   function call(method, url, body, token = TOKEN) {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -323,6 +403,16 @@ async function runStore(dialect, writer) {
       ).id,
     );
   log(`  seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
+  if (GROW > 0) {
+    // The data a long soak ends with, in bulk SQL with the server stopped (its index then loads
+    // it at the restart), so a short run shows what the tenth minute of a soak shows.
+    log(`${label}: growing the data by ${GROW} rows a table (bulk SQL, server stopped) …`);
+    const grown = performance.now();
+    await stopServer();
+    await growData(dialect, databaseUrl, GROW, { member: members[0], projects, roles, connection });
+    await startServer();
+    log(`  grown in ${((performance.now() - grown) / 1000).toFixed(1)} s`);
+  }
 
   let seed = 12345;
   const random = () => {
@@ -579,6 +669,14 @@ async function runStore(dialect, writer) {
     };
   }
 
+  // Each kind alone (--kinds S seconds each, closed loops): the server's CPU per request of that
+  // kind, which the mixed phase cannot split, on the data as it stands (after --grow).
+  const perKind = [];
+  if (KINDS_S > 0)
+    for (const kind of Object.keys(WEIGHTS)) {
+      log(`${label}: ${KINDS_S} s of ${kind} alone …`);
+      perKind.push({ kind, load: loadavg()[0], ...(await phase(KINDS_S, () => kind)) });
+    }
   log(
     `${label}: ${DURATION_S} s of the mixed load in closed loops (capacity), ${CLIENTS} clients …`,
   );
@@ -597,13 +695,12 @@ async function runStore(dialect, writer) {
   const load = loadavg()[0];
   const loadBefore = loadAtStart;
   const rows = await call('GET', '/api/audit_events?page[size]=1');
-  child.send('stop');
-  await new Promise((resolve) => child.on('exit', resolve));
-  agent.destroy();
+  await stopServer();
   await dropDatabase();
   rmSync(work, { recursive: true, force: true });
   return {
     dialect,
+    perKind,
     label,
     rate,
     rateNote,
@@ -636,12 +733,24 @@ const kindTable = (phase) => [
 ];
 const out = [];
 out.push(
-  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
+  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${GROW ? ` --grow ${GROW}` : ''}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
 );
 out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
 for (const r of results) {
   const check = (phase) => phase.kinds.find((k) => k.kind === 'check');
   out.push('', `### ${r.label}`, '');
+  if (r.perKind.length > 0)
+    out.push(
+      `**Each kind alone**: ${KINDS_S} s each, ${CLIENTS} clients in closed loops, on the data as it stood${GROW ? ` after --grow ${GROW}` : ''} (target: the same CPU per request whatever the data size)`,
+      '',
+      '| Kind alone | Requests | p50 | p99 | Server CPU per request | Load (1 min) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      ...r.perKind.map(
+        (k) =>
+          `| ${k.kind} (${k.kinds.map((x) => x.kind).join(' + ')}) | ${k.total} | ${k.kinds.map((x) => ms(x.p50)).join(' / ')} | ${k.kinds.map((x) => ms(x.p99)).join(' / ')} | ${k.cpuMsPerRequest.toFixed(3)} ms | ${k.load.toFixed(1)} |`,
+      ),
+      '',
+    );
   out.push(
     `**Capacity**: ${DURATION_S} s, ${CLIENTS} clients in closed loops (each sends when answered; latency here is mostly the queue)`,
     '',
