@@ -104,32 +104,36 @@ function percentile(sorted, q) {
  * long soak grows, in seconds. The same statements on both stores (a recursive CTE of numbers).
  */
 async function growData(dialect, databaseUrl, n, { member, projects, roles, connection }) {
-  const at = '2026-01-01T00:00:00.000Z';
+  // One second apart from 2025-01-01 on, as rows written over time are (a page is then ordered
+  // by its index, not by ties), in the ISO format the server writes.
+  const at = (i) =>
+    dialect === 'sqlite'
+      ? `strftime('%Y-%m-%dT%H:%M:%fZ', '2025-01-01', '+' || ${i} || ' seconds')`
+      : `to_char(timestamp '2025-01-01' + ${i} * interval '1 second', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
   const numbers = `n(i) as (select 1 union all select i + 1 from n where i < ${n})`;
   const list = (name, values) =>
     `${name}(k, id) as (values ${values.map((v, k) => `(${k}, ${typeof v === 'number' ? v : `'${v}'`})`).join(', ')})`;
   const statements = (w, prod) => [
     `with recursive ${numbers} insert into members (workspace_id, name, email, email_key, time_zone, grant_type, created_at, updated_at)
-       select ${w}, 'Grown ' || i, 'grown' || i || '@grow.example', 'grown' || i || '@grow.example', 'UTC', 'team', '${at}', '${at}' from n`,
+       select ${w}, 'Grown ' || i, 'grown' || i || '@grow.example', 'grown' || i || '@grow.example', 'UTC', 'team', ${at('i')}, ${at('i')} from n`,
     `with ${list('p', projects)}, ${list('r', roles)}
      insert into project_grants (id, workspace_id, project_id, project_role_id, member_id, created_at, updated_at)
-       select 'pg-grown-' || m.id, ${w}, p.id, r.id, m.id, '${at}', '${at}'
+       select 'pg-grown-' || m.id, ${w}, p.id, r.id, m.id, ${at('m.id')}, ${at('m.id')}
        from members m join p on p.k = m.id % ${projects.length} join r on r.k = m.id % ${roles.length}
        where m.workspace_id = ${w} and m.email_key like 'grown%@grow.example'`,
     `with recursive ${numbers} insert into audit_events (workspace_id, actor_type, actor_id, actor_name, action, target_type, target_id, target_name, created_at)
-       select ${w}, 'api_client', '1', 'Bench', 'member.roles_updated', 'member', cast(i as text), 'Grown ' || i, '${at}' from n`,
+       select ${w}, 'api_client', '1', 'Bench', 'member.roles_updated', 'member', cast(i as text), 'Grown ' || i, ${at('i')} from n`,
     `with recursive ${numbers} insert into end_users (workspace_id, name, email, email_key, status, mfa_enabled, source, created_at, updated_at)
-       select ${w}, 'Grown end user ' || i, 'grown' || i || '@end.grow.example', 'grown' || i || '@end.grow.example', 'active', 0, 'scim', '${at}', '${at}' from n`,
+       select ${w}, 'Grown end user ' || i, 'grown' || i || '@end.grow.example', 'grown' || i || '@end.grow.example', 'active', 0, 'scim', ${at('i')}, ${at('i')} from n`,
     `insert into end_user_environments (workspace_id, end_user_id, environment_id, created_at)
-       select ${w}, id, ${prod}, '${at}' from end_users where workspace_id = ${w} and email_key like 'grown%@end.grow.example'`,
+       select ${w}, id, ${prod}, created_at from end_users where workspace_id = ${w} and email_key like 'grown%@end.grow.example'`,
     `insert into scim_users (workspace_id, connection_id, end_user_id, user_name, user_name_key, external_id, display_name, given_name, family_name, emails_text, active, resource, version, created_at, updated_at)
        select ${w}, '${connection.id}', id, email, email_key, 'grown-ext-' || id, name, 'Grown', 'End user ' || id, '\n' || email_key || '\n', 1,
-         '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"' || email || '","active":true}', 1, '${at}', '${at}'
+         '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"' || email || '","active":true}', 1, created_at, created_at
        from end_users where workspace_id = ${w} and email_key like 'grown%@end.grow.example'`,
   ];
   const workspaceSql = `select workspace_id as w from members where id = ${member}`;
-  const prodSql = (w) =>
-    `select id from environments where workspace_id = ${w} and type = 'prod'`;
+  const prodSql = (w) => `select id from environments where workspace_id = ${w} and type = 'prod'`;
   if (dialect === 'sqlite') {
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(databaseUrl);
