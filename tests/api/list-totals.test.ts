@@ -183,3 +183,139 @@ describe("the list's queries read the page, not the workspace", () => {
     expect(plan).not.toMatch(/members /);
   });
 });
+
+describe("a project's grant list", () => {
+  const roles: string[] = [];
+  const people: { id: number }[] = [];
+  const groups: string[] = [];
+  let project: number;
+
+  beforeAll(async () => {
+    for (let i = 0; i < 3; i++) {
+      const role = await roster.post('/api/project_roles', {
+        project_role: { name: `Totals role ${i}`, config: { folder: { privileges: ['view'] } } },
+      });
+      roles.push(role.body.data.id);
+    }
+    for (let i = 0; i < 6; i++)
+      people.push(await createMember(roster, { email: `grantee${i}@totals.example` }));
+    for (let i = 0; i < 2; i++)
+      groups.push(
+        (await roster.post('/api/user_groups', { user_group: { name: `Totals group ${i}` } })).body
+          .data.id,
+      );
+    const created = await roster.post('/api/projects', {
+      name: 'Totals project',
+      environment_type: 'dev',
+    });
+    project = created.body.data.id;
+  });
+
+  const user = (i: number, role: number) => ({
+    assignment_type: 'User',
+    assignment_id: String(people[i]!.id),
+    project_role_id: roles[role],
+  });
+  const group = (i: number, role: number) => ({
+    assignment_type: 'UserGroup',
+    assignment_id: groups[i],
+    project_role_id: roles[role],
+  });
+  async function put(grants: unknown[]) {
+    const res = await roster.put(`/api/projects/${project}/project_grants`, {
+      project_grants: grants,
+    });
+    expect(res.status).toBe(200);
+    // The next write a second later: pages then cross rows of different `created_at`.
+    roster.clock.advance(1000);
+  }
+
+  /** Pages of every size list the grants in the one page's order, each with the exact total. */
+  async function expectGrants(expected: number): Promise<string[]> {
+    const whole = await roster.get(`/api/projects/${project}/project_grants?page[size]=100`);
+    expect(whole.status).toBe(200);
+    const ids: string[] = whole.body.data.map((g: { id: string }) => g.id);
+    expect(ids).toHaveLength(expected);
+    expect(whole.body.total).toBe(expected);
+    for (const size of [1, 2, 3, 5]) {
+      const paged: string[] = [];
+      for (let number = 1; number <= Math.ceil(expected / size) + 1; number++) {
+        const res = await roster.get(
+          `/api/projects/${project}/project_grants?page[size]=${size}&page[number]=${number}`,
+        );
+        expect(res.body.total).toBe(expected);
+        paged.push(...res.body.data.map((g: { id: string }) => g.id));
+      }
+      expect(paged).toEqual(ids);
+    }
+    const store = cluster.openDatabase();
+    try {
+      const kept = await sql<{ n: number | string }>`
+        select n from project_grant_counts where project_id = ${project}`.execute(store.db);
+      expect(Number(kept.rows[0]?.n ?? 0)).toBe(expected);
+    } finally {
+      await store.close();
+    }
+    return ids;
+  }
+
+  it('pages in the order of one page, with the exact total, as grants come and go', async () => {
+    await expectGrants(0);
+    await put([user(0, 0), user(0, 1), user(1, 0), group(0, 2)]);
+    await put([user(2, 0), group(1, 0), user(1, 2)]);
+    await put([user(3, 0), user(3, 1), user(3, 2), user(4, 0)]);
+    const ids = await expectGrants(11);
+    // The same grant again refreshes it: no new row.
+    await put([user(0, 0)]);
+    await expectGrants(11);
+    expect((await roster.delete(`/api/project_grants/${ids[5]}`)).status).toBe(204);
+    await expectGrants(10);
+    // A collaborator's and a group's removal take their grants with them (cascades).
+    expect((await roster.delete(`/api/members/${people[3]!.id}`)).status).toBe(204);
+    await expectGrants(7);
+    expect((await roster.delete(`/api/user_groups/${groups[0]}`)).status).toBe(204);
+    await expectGrants(6);
+  });
+
+  it('stays exact under concurrent grant writes and removals', async () => {
+    const before = await expectGrants(6);
+    const results = await Promise.all([
+      roster.put(`/api/projects/${project}/project_grants`, {
+        project_grants: [user(5, 0), user(5, 1)],
+      }),
+      roster.put(`/api/projects/${project}/project_grants`, {
+        project_grants: [user(4, 1), user(4, 2)],
+      }),
+      roster.put(`/api/projects/${project}/project_grants`, {
+        project_grants: [user(2, 1), group(1, 1)],
+      }),
+      roster.delete(`/api/project_grants/${before[0]}`),
+      roster.delete(`/api/project_grants/${before[1]}`),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 204, 204]);
+    await expectGrants(6 + 6 - 2);
+  });
+
+  it("reads a page through the project's created_at index, up to the page's last row", async () => {
+    const plan = await planOf(
+      cluster,
+      `select g.id from project_grants as g
+        inner join projects as p on p.id = g.project_id
+        inner join environments as e on e.id = p.environment_id
+        inner join project_roles as r on r.id = g.project_role_id
+        left join collaborator_groups as cg on cg.id = g.group_id
+        where g.workspace_id = 1 and e.type in ('dev', '') and g.project_id = ${project}
+        and g.created_at <= coalesce((select created_at from project_grants
+          where workspace_id = 1 and project_id = ${project}
+          order by created_at limit 1 offset 99), '9999-12-31T23:59:59.999Z')
+        order by g.created_at, case when g.member_id is null then 1 else 0 end, g.member_id,
+          cg.name, r.name, g.id
+        limit 50 offset 50`,
+    );
+    if (testDialect === 'sqlite')
+      expect(plan).toMatch(
+        /SEARCH g USING INDEX project_grants_project_created_idx \(workspace_id=\? AND project_id=\? AND created_at<\?\)/,
+      );
+    else expect(plan).toMatch(/project_grants_project_created_idx[\s\S]*created_at <= /);
+  });
+});
