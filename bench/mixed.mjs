@@ -18,7 +18,8 @@
  * `--store sqlite|postgres` runs one only. SQLite runs twice, its writes on the writer thread and
  * on the main thread (ROSTER_SQLITE_WRITER); `--sqlite-writer thread|main` runs one. `--duration 600` for the 10-minute soak,
  * `--clients 20`; `--grow N` adds N collaborators, grants, SCIM end users and audit events in bulk
- * before the timed phases (what a long soak grows, in seconds); `--kinds 5` first runs each request
+ * before the timed phases (what a long soak grows, in seconds; `--grow 0,25000,100000` runs each
+ * size in turn and prints each kind's cost side by side: `npm run bench:mixed:grown`); `--kinds 5` first runs each request
  * kind alone for 5 s and prints its p50 and the server's CPU per request; `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
  */
 import { fork } from 'node:child_process';
@@ -56,10 +57,11 @@ if (!WRITERS.every((w) => w === 'thread' || w === 'main'))
   throw new Error('--sqlite-writer takes thread, main or both');
 const CLIENTS = Number(args.clients);
 /** Rows added to each growing table (bulk SQL) before the timed phases: `--grow 100000`. */
-const GROW = Number(args.grow);
+const GROWS = args.grow.split(',').map(Number);
 /** Seconds of each request kind alone (closed loops) before the mixed phase: `--kinds 5`. */
 const KINDS_S = Number(args.kinds);
-if (!Number.isSafeInteger(GROW) || GROW < 0) throw new Error('--grow takes a row count');
+if (!GROWS.every((n) => Number.isSafeInteger(n) && n >= 0))
+  throw new Error('--grow takes a row count, or several separated by commas (a run for each)');
 /**
  * How the paced phases send. `open` (default): request i leaves at i ÷ rate whatever the others
  * are doing, as independent callers would (a check never waits for an earlier write to be
@@ -157,7 +159,7 @@ async function growData(dialect, databaseUrl, n, { member, projects, roles, conn
   await client.end();
 }
 
-async function runStore(dialect, writer) {
+async function runStore(dialect, writer, grow) {
   const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-mixed-'));
   let databaseUrl = path.join(work, 'roster.db');
   let dropDatabase = async () => undefined;
@@ -356,7 +358,7 @@ async function runStore(dialect, writer) {
 
   // --- seed: a small workspace the workload then grows ------------------------------------
   const loadAtStart = loadavg()[0];
-  const label = dialect === 'sqlite' ? `sqlite (writer: ${writer})` : dialect;
+  const label = `${dialect === 'sqlite' ? `sqlite (writer: ${writer})` : dialect}${grow ? `, grown by ${grow.toLocaleString('en-US')} rows a table` : ''}`;
   log(`${label}: seeding (projects, roles, groups, 100 collaborators, SCIM connection) …`);
   const seedStarted = performance.now();
   const roles = [];
@@ -407,13 +409,13 @@ async function runStore(dialect, writer) {
       ).id,
     );
   log(`  seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
-  if (GROW > 0) {
+  if (grow > 0) {
     // The data a long soak ends with, in bulk SQL with the server stopped (its index then loads
     // it at the restart), so a short run shows what the tenth minute of a soak shows.
-    log(`${label}: growing the data by ${GROW} rows a table (bulk SQL, server stopped) …`);
+    log(`${label}: growing the data by ${grow} rows a table (bulk SQL, server stopped) …`);
     const grown = performance.now();
     await stopServer();
-    await growData(dialect, databaseUrl, GROW, { member: members[0], projects, roles, connection });
+    await growData(dialect, databaseUrl, grow, { member: members[0], projects, roles, connection });
     await startServer();
     log(`  grown in ${((performance.now() - grown) / 1000).toFixed(1)} s`);
   }
@@ -707,6 +709,7 @@ async function runStore(dialect, writer) {
   rmSync(work, { recursive: true, force: true });
   return {
     dialect,
+    writer,
     perKind,
     label,
     rate,
@@ -716,6 +719,7 @@ async function runStore(dialect, writer) {
     paced,
     load,
     loadBefore,
+    grow: grow,
     members: members.length,
     scimUsers: scimUsers.length,
     auditEvents: rows.meta?.total ?? rows.total ?? null,
@@ -725,7 +729,7 @@ async function runStore(dialect, writer) {
 const results = [];
 for (const dialect of stores)
   for (const writer of dialect === 'sqlite' ? WRITERS : ['thread'])
-    results.push(await runStore(dialect, writer));
+    for (const grow of GROWS) results.push(await runStore(dialect, writer, grow));
 
 const ms = (v) => (Number.isNaN(v) ? '–' : `${v.toFixed(2)} ms`);
 const kindTable = (phase) => [
@@ -740,7 +744,7 @@ const kindTable = (phase) => [
 ];
 const out = [];
 out.push(
-  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${GROW ? ` --grow ${GROW}` : ''}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
+  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${args.grow === '0' ? '' : ` --grow ${args.grow}`}${KINDS_S ? ` --kinds ${KINDS_S}` : ''}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
 );
 out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
 for (const r of results) {
@@ -748,7 +752,7 @@ for (const r of results) {
   out.push('', `### ${r.label}`, '');
   if (r.perKind.length > 0)
     out.push(
-      `**Each kind alone**: ${KINDS_S} s each, ${CLIENTS} clients in closed loops, on the data as it stood${GROW ? ` after --grow ${GROW}` : ''} (target: the same CPU per request whatever the data size)`,
+      `**Each kind alone**: ${KINDS_S} s each, ${CLIENTS} clients in closed loops, on the data as it stood${r.grow ? ` after --grow ${r.grow}` : ''} (target: the same CPU per request whatever the data size)`,
       '',
       '| Kind alone | Requests | p50 | p99 | Server CPU per request | Load (1 min) |',
       '| --- | ---: | ---: | ---: | ---: | ---: |',
@@ -783,6 +787,33 @@ for (const r of results) {
     `- data at the end: ${r.members} collaborators, ${r.scimUsers} SCIM end users, ${r.auditEvents ?? '?'} audit events (the list's total, counted up to 10,000)`,
     `- load average (1 min) at the start / end: ${r.loadBefore.toFixed(2)} / ${r.load.toFixed(2)}`,
   );
+}
+// Several sizes (--grow 0,25000,100000) with --kinds: each kind's cost side by side, per store.
+if (GROWS.length > 1 && KINDS_S > 0) {
+  out.push('', '### Each kind alone, by data size', '');
+  for (const setup of new Set(results.map((r) => `${r.dialect}|${r.writer}`))) {
+    const runs = results.filter((r) => `${r.dialect}|${r.writer}` === setup);
+    const [dialect, writer] = setup.split('|');
+    out.push(
+      `**${dialect === 'sqlite' ? `sqlite (writer: ${writer})` : dialect}**: server CPU per request (p50) after --grow ${runs.map((r) => r.grow.toLocaleString('en-US')).join(' / ')} (target: the same whatever the data size; the last over the first in the last column)`,
+      '',
+      `| Kind alone | ${runs.map((r) => `+${r.grow.toLocaleString('en-US')} rows`).join(' | ')} | last ÷ first |`,
+      `| --- | ${runs.map(() => '---:').join(' | ')} | ---: |`,
+      ...runs[0].perKind.map((first, i) => {
+        const cells = runs.map((r) => r.perKind[i]);
+        const p50 = (k) => k.kinds.map((x) => ms(x.p50)).join(' / ');
+        return `| ${first.kind} | ${cells.map((k) => `${k.cpuMsPerRequest.toFixed(3)} ms (${p50(k)})`).join(' | ')} | ${(cells.at(-1).cpuMsPerRequest / first.cpuMsPerRequest).toFixed(2)} |`;
+      }),
+      '',
+      `- load average (1 min) during each size's kinds: ${runs
+        .map((r) => {
+          const loads = r.perKind.map((k) => k.load);
+          return `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`;
+        })
+        .join(' / ')}`,
+      '',
+    );
+  }
 }
 const text = out.join('\n');
 console.log(text);
