@@ -754,11 +754,11 @@ for (const r of results) {
     out.push(
       `**Each kind alone**: ${KINDS_S} s each, ${CLIENTS} clients in closed loops, on the data as it stood${r.grow ? ` after --grow ${r.grow}` : ''} (target: the same CPU per request whatever the data size)`,
       '',
-      '| Kind alone | Requests | p50 | p99 | Server CPU per request | Load (1 min) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      `| Kind alone | Requests | p50 | p99 | Server CPU per request |${r.dialect === 'postgres' ? " PostgreSQL backends' CPU per request |" : ''} Load (1 min) |`,
+      `| --- | ---: | ---: | ---: | ---: |${r.dialect === 'postgres' ? ' ---: |' : ''} ---: |`,
       ...r.perKind.map(
         (k) =>
-          `| ${k.kind} (${k.kinds.map((x) => x.kind).join(' + ')}) | ${k.total} | ${k.kinds.map((x) => ms(x.p50)).join(' / ')} | ${k.kinds.map((x) => ms(x.p99)).join(' / ')} | ${k.cpuMsPerRequest.toFixed(3)} ms | ${k.load.toFixed(1)} |`,
+          `| ${k.kind} (${k.kinds.map((x) => x.kind).join(' + ')}) | ${k.total} | ${k.kinds.map((x) => ms(x.p50)).join(' / ')} | ${k.kinds.map((x) => ms(x.p99)).join(' / ')} | ${k.cpuMsPerRequest.toFixed(3)} ms |${r.dialect === 'postgres' ? ` ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'} ms |` : ''} ${k.load.toFixed(1)} |`,
       ),
       '',
     );
@@ -795,14 +795,17 @@ if (GROWS.length > 1 && KINDS_S > 0) {
     const runs = results.filter((r) => `${r.dialect}|${r.writer}` === setup);
     const [dialect, writer] = setup.split('|');
     out.push(
-      `**${dialect === 'sqlite' ? `sqlite (writer: ${writer})` : dialect}**: server CPU per request (p50) after --grow ${runs.map((r) => r.grow.toLocaleString('en-US')).join(' / ')} (target: the same whatever the data size; the last over the first in the last column)`,
+      `**${dialect === 'sqlite' ? `sqlite (writer: ${writer})` : dialect}**: server CPU per request (p50) after --grow ${runs.map((r) => r.grow.toLocaleString('en-US')).join(' / ')} (target: the same whatever the data size; the last over the first in the last column${dialect === 'postgres' ? ", server and PostgreSQL backends' CPU together" : ''})`,
       '',
       `| Kind alone | ${runs.map((r) => `+${r.grow.toLocaleString('en-US')} rows`).join(' | ')} | last ÷ first |`,
       `| --- | ${runs.map(() => '---:').join(' | ')} | ---: |`,
       ...runs[0].perKind.map((first, i) => {
         const cells = runs.map((r) => r.perKind[i]);
         const p50 = (k) => k.kinds.map((x) => ms(x.p50)).join(' / ');
-        return `| ${first.kind} | ${cells.map((k) => `${k.cpuMsPerRequest.toFixed(3)} ms (${p50(k)})`).join(' | ')} | ${(cells.at(-1).cpuMsPerRequest / first.cpuMsPerRequest).toFixed(2)} |`;
+        // On PostgreSQL the database's own backends' CPU per request too (+ db), when measurable.
+        const cpu = (k) =>
+          k.cpuMsPerRequest + (dialect === 'postgres' ? (k.databaseCpuMsPerRequest ?? 0) : 0);
+        return `| ${first.kind} | ${cells.map((k) => `${k.cpuMsPerRequest.toFixed(3)}${dialect === 'postgres' ? ` + db ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'}` : ''} ms (${p50(k)})`).join(' | ')} | ${(cpu(cells.at(-1)) / cpu(first)).toFixed(2)} |`;
       }),
       '',
       `- load average (1 min) during each size's kinds: ${runs
