@@ -10,16 +10,15 @@ import type { MigrationFor } from './index.js';
  * Triggers add or take in the same transaction as each insert or delete, whichever path writes
  * the row (invitations, console sign-up, SCIM, the API, cascades, bulk SQL), so a count is exact at
  * every commit; on PostgreSQL concurrent writers of one workspace's (one project's) rows queue on
- * its counter row, never lose an increment, and take several counter rows in ascending order (no
- * deadlock between two multi-row statements). A delete only updates (a counter whose workspace or
- * project goes in the same cascade is gone with it). Filtered lists still count their matches.
+ * its counter row at their commits (deferred triggers, below), never lose an increment. A delete
+ * only updates (a counter whose workspace or project goes in the same cascade is gone with it).
+ * Filtered lists still count their matches.
  *
  * And `project_grants (workspace_id, project_id, created_at)`, replacing 0028's
  * `(workspace_id, project_id)` (its prefix): a project's grants page is read in the order of
  * `created_at` up to the page's last row, not sorted whole (grants.repository.ts listGrants).
  *
- * PostgreSQL counts per statement (transition tables: one upsert for a bulk insert); SQLite has
- * row triggers only.
+ * SQLite runs one write transaction at a time: its triggers fire at the insert.
  */
 /** A table whose rows are counted per parent (a workspace, a project), and where. */
 interface Counted {
@@ -38,6 +37,14 @@ const COUNTED: readonly Counted[] = [
   },
 ];
 
+/**
+ * PostgreSQL: constraint triggers deferred to the commit. An upsert of the counter row locks it
+ * until the transaction ends, and concurrent writers of one workspace (one project) queue on that
+ * lock; fired at the insert, it would be held through the rest of the write's statements (its
+ * roles, memberships, audit event: round trips), so concurrent invitations accepted would run one
+ * after another. Fired at the commit, the lock is held for the commit only. Row triggers (a
+ * constraint trigger has no statement form): a bulk insert counts row by row, at its commit.
+ */
 // Kysely<any> is the documented type for migrations: they must not depend on today's row types.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function postgresTriggers(db: Kysely<any>, { table, counts, key }: Counted) {
@@ -48,30 +55,26 @@ async function postgresTriggers(db: Kysely<any>, { table, counts, key }: Counted
   await sql`
     create function ${sql.id(`roster_${table}_counted`)}() returns trigger language plpgsql as $$
     begin
-      insert into ${c} (${k}, n)
-        select ${k}, count(*) from counted_rows group by ${k} order by ${k}
-        on conflict (${k}) do update set n = ${c}.n + excluded.n;
+      insert into ${c} (${k}, n) values (new.${k}, 1)
+        on conflict (${k}) do update set n = ${c}.n + 1;
       return null;
     end
     $$`.execute(db);
   await sql`
     create function ${sql.id(`roster_${table}_uncounted`)}() returns trigger language plpgsql as $$
     begin
-      perform 1 from ${c} where ${k} in (select ${k} from uncounted_rows) order by ${k} for update;
-      update ${c} set n = ${c}.n - gone.n
-        from (select ${k}, count(*) as n from uncounted_rows group by ${k}) gone
-        where ${c}.${k} = gone.${k};
+      update ${c} set n = ${c}.n - 1 where ${k} = old.${k};
       return null;
     end
     $$`.execute(db);
   await sql`
-    create trigger ${sql.id(`${table}_counted`)} after insert on ${t}
-    referencing new table as counted_rows
-    for each statement execute function ${sql.id(`roster_${table}_counted`)}()`.execute(db);
+    create constraint trigger ${sql.id(`${table}_counted`)} after insert on ${t}
+    deferrable initially deferred
+    for each row execute function ${sql.id(`roster_${table}_counted`)}()`.execute(db);
   await sql`
-    create trigger ${sql.id(`${table}_uncounted`)} after delete on ${t}
-    referencing old table as uncounted_rows
-    for each statement execute function ${sql.id(`roster_${table}_uncounted`)}()`.execute(db);
+    create constraint trigger ${sql.id(`${table}_uncounted`)} after delete on ${t}
+    deferrable initially deferred
+    for each row execute function ${sql.id(`roster_${table}_uncounted`)}()`.execute(db);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
