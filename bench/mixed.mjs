@@ -17,7 +17,7 @@
  * database the bench may create databases from (a fresh one per run, dropped after).
  * `--store sqlite|postgres` runs one only. SQLite runs twice, its writes on the writer thread and
  * on the main thread (ROSTER_SQLITE_WRITER); `--sqlite-writer thread|main` runs one. `--duration 600` for the 10-minute soak,
- * `--clients 20`; `--grow N` adds N collaborators, grants, SCIM end users and audit events in bulk
+ * `--clients 20`; BENCH_KEEP_DATABASE=1 keeps the PostgreSQL database; `--grow N` adds N collaborators, grants, SCIM end users and audit events in bulk
  * before the timed phases (what a long soak grows, in seconds; `--grow 0,25000,100000` runs each
  * size in turn and prints each kind's cost side by side: `npm run bench:mixed:grown`); `--kinds 5` first runs each request
  * kind alone for 5 s and prints its p50 and the server's CPU per request; `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
@@ -197,6 +197,8 @@ async function runStore(dialect, writer, grow) {
     };
     dropDatabase = async () => {
       await watcher.end();
+      // BENCH_KEEP_DATABASE=1: left for inspection (query plans on the grown data), named here.
+      if (process.env.BENCH_KEEP_DATABASE) return log(`  kept database ${name}`);
       const client = new pg.Client({ connectionString: PG_URL });
       await client.connect();
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
