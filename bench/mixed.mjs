@@ -18,7 +18,10 @@
  * `--store sqlite|postgres` runs one only. SQLite runs twice, its writes on the writer thread and
  * on the main thread (ROSTER_SQLITE_WRITER); `--sqlite-writer thread|main` runs one. PostgreSQL runs
  * with its driver on a worker thread (ROSTER_POSTGRES_DRIVER); `--postgres-driver main|both`. `--duration 600` for the 10-minute soak,
- * `--clients 20`; `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
+ * `--clients 20`; BENCH_KEEP_DATABASE=1 keeps the PostgreSQL database; `--grow N` adds N collaborators, grants, SCIM end users and audit events in bulk
+ * before the timed phases (what a long soak grows, in seconds; `--grow 0,25000,100000` runs each
+ * size in turn and prints each kind's cost side by side: `npm run bench:mixed:grown`); `--kinds 5` first runs each request
+ * kind alone for 5 s and prints its p50 and the server's CPU per request; `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +45,8 @@ const { values: args } = parseArgs({
     'sqlite-writer': { type: 'string', default: 'both' },
     'postgres-driver': { type: 'string', default: 'thread' },
     pacing: { type: 'string', default: 'open' },
+    grow: { type: 'string', default: '0' },
+    kinds: { type: 'string', default: '0' },
   },
 });
 const DURATION_S = Number(args.duration);
@@ -56,6 +61,12 @@ const DRIVERS = args['postgres-driver'] === 'both' ? ['thread', 'main'] : [args[
 if (!DRIVERS.every((d) => d === 'thread' || d === 'main'))
   throw new Error('--postgres-driver takes thread, main or both');
 const CLIENTS = Number(args.clients);
+/** Rows added to each growing table (bulk SQL) before the timed phases: `--grow 100000`. */
+const GROWS = args.grow.split(',').map(Number);
+/** Seconds of each request kind alone (closed loops) before the mixed phase: `--kinds 5`. */
+const KINDS_S = Number(args.kinds);
+if (!GROWS.every((n) => Number.isSafeInteger(n) && n >= 0))
+  throw new Error('--grow takes a row count, or several separated by commas (a run for each)');
 /**
  * How the paced phases send. `open` (default): request i leaves at i ÷ rate whatever the others
  * are doing, as independent callers would (a check never waits for an earlier write to be
@@ -93,7 +104,67 @@ function percentile(sorted, q) {
     : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-async function runStore(dialect, writer) {
+/**
+ * --grow N: N more collaborators, N project grants (to those collaborators, spread over the
+ * bench's projects and roles), N SCIM end users of the bench's connection and N audit events, in
+ * the bench's workspace, written in bulk SQL on the database itself (the server stopped): what a
+ * long soak grows, in seconds. The same statements on both stores (a recursive CTE of numbers).
+ */
+async function growData(dialect, databaseUrl, n, { member, projects, roles, connection }) {
+  // One second apart from 2025-01-01 on, as rows written over time are (a page is then ordered
+  // by its index, not by ties), in the ISO format the server writes.
+  const at = (i) =>
+    dialect === 'sqlite'
+      ? `strftime('%Y-%m-%dT%H:%M:%fZ', '2025-01-01', '+' || ${i} || ' seconds')`
+      : `to_char(timestamp '2025-01-01' + ${i} * interval '1 second', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  const numbers = `n(i) as (select 1 union all select i + 1 from n where i < ${n})`;
+  const list = (name, values) =>
+    `${name}(k, id) as (values ${values.map((v, k) => `(${k}, ${typeof v === 'number' ? v : `'${v}'`})`).join(', ')})`;
+  const statements = (w, prod) => [
+    `with recursive ${numbers} insert into members (workspace_id, name, email, email_key, time_zone, grant_type, created_at, updated_at)
+       select ${w}, 'Grown ' || i, 'grown' || i || '@grow.example', 'grown' || i || '@grow.example', 'UTC', 'team', ${at('i')}, ${at('i')} from n`,
+    `with ${list('p', projects)}, ${list('r', roles)}
+     insert into project_grants (id, workspace_id, project_id, project_role_id, member_id, created_at, updated_at)
+       select 'pg-grown-' || m.id, ${w}, p.id, r.id, m.id, ${at('m.id')}, ${at('m.id')}
+       from members m join p on p.k = m.id % ${projects.length} join r on r.k = m.id % ${roles.length}
+       where m.workspace_id = ${w} and m.email_key like 'grown%@grow.example'`,
+    `with recursive ${numbers} insert into audit_events (workspace_id, actor_type, actor_id, actor_name, action, target_type, target_id, target_name, created_at)
+       select ${w}, 'api_client', '1', 'Bench', 'member.roles_updated', 'member', cast(i as text), 'Grown ' || i, ${at('i')} from n`,
+    `with recursive ${numbers} insert into end_users (workspace_id, name, email, email_key, status, mfa_enabled, source, created_at, updated_at)
+       select ${w}, 'Grown end user ' || i, 'grown' || i || '@end.grow.example', 'grown' || i || '@end.grow.example', 'active', 0, 'scim', ${at('i')}, ${at('i')} from n`,
+    `insert into end_user_environments (workspace_id, end_user_id, environment_id, created_at)
+       select ${w}, id, ${prod}, created_at from end_users where workspace_id = ${w} and email_key like 'grown%@end.grow.example'`,
+    `insert into scim_users (workspace_id, connection_id, end_user_id, user_name, user_name_key, external_id, display_name, given_name, family_name, emails_text, active, resource, version, created_at, updated_at)
+       select ${w}, '${connection.id}', id, email, email_key, 'grown-ext-' || id, name, 'Grown', 'End user ' || id, '\n' || email_key || '\n', 1,
+         '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"' || email || '","active":true}', 1, created_at, created_at
+       from end_users where workspace_id = ${w} and email_key like 'grown%@end.grow.example'`,
+  ];
+  const workspaceSql = `select workspace_id as w from members where id = ${member}`;
+  const prodSql = (w) => `select id from environments where workspace_id = ${w} and type = 'prod'`;
+  if (dialect === 'sqlite') {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(databaseUrl);
+    const w = db.prepare(workspaceSql).get().w;
+    const prod = db.prepare(prodSql(w)).get().id;
+    db.transaction(() => {
+      for (const statement of statements(w, prod)) db.prepare(statement).run();
+    })();
+    db.close();
+    return;
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const w = (await client.query(workspaceSql)).rows[0].w;
+  const prod = (await client.query(prodSql(w))).rows[0].id;
+  await client.query('begin');
+  for (const statement of statements(w, prod)) await client.query(statement);
+  await client.query('commit');
+  // PostgreSQL plans by its statistics: take them now, as autovacuum would after such a load.
+  await client.query('analyze');
+  await client.end();
+}
+
+async function runStore(dialect, writer, grow) {
   const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-mixed-'));
   let databaseUrl = path.join(work, 'roster.db');
   let dropDatabase = async () => undefined;
@@ -131,22 +202,44 @@ async function runStore(dialect, writer) {
     };
     dropDatabase = async () => {
       await watcher.end();
+      // BENCH_KEEP_DATABASE=1: left for inspection (query plans on the grown data), named here.
+      if (process.env.BENCH_KEEP_DATABASE) return log(`  kept database ${name}`);
       const client = new pg.Client({ connectionString: PG_URL });
       await client.connect();
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await client.end();
     };
   }
-  const child = fork(path.join(here, 'mixed-server.mjs'), [databaseUrl, TOKEN, work, writer], {
-    execArgv: process.env.BENCH_PROF
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR ?? '/tmp/perf'}`]
-      : [],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const server = await new Promise((resolve, reject) => {
-    child.on('message', (m) => m.type === 'ready' && resolve(m));
-    child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
+  let child;
+  let origin;
+  let agent;
+  /** Starts the server on the database (again after --grow: its index then loads the grown data). */
+  async function startServer() {
+    child = fork(path.join(here, 'mixed-server.mjs'), [databaseUrl, TOKEN, work, writer], {
+      execArgv: process.env.BENCH_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR ?? '/tmp/perf'}`]
+        : [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const started = child;
+    const server = await new Promise((resolve, reject) => {
+      started.on('message', (m) => m.type === 'ready' && resolve(m));
+      started.on('exit', (code) => code !== 0 && reject(new Error(`server exited ${code}`)));
+    });
+    origin = `http://127.0.0.1:${server.port}`;
+    // No cap on sockets: in the closed loops at most CLIENTS requests are out anyway, and in the
+    // open-loop paced phases a capped pool would queue a check behind other callers' writes in this
+    // process, which a server's independent callers never do.
+    agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  }
+  async function stopServer() {
+    const stopping = child;
+    const exited = new Promise((resolve) => stopping.on('exit', resolve));
+    stopping.send('stop');
+    await exited;
+    agent.destroy();
+  }
+  await startServer();
   /** The server's CPU time so far and its event-loop delay since the last call. */
   const serverStats = () =>
     new Promise((resolve) => {
@@ -169,11 +262,6 @@ async function runStore(dialect, writer) {
       child.on('message', on);
       child.send('cpu');
     });
-  const origin = `http://127.0.0.1:${server.port}`;
-  // No cap on sockets: in the closed loops at most CLIENTS requests are out anyway, and in the
-  // open-loop paced phases a capped pool would queue a check behind other callers' writes in this
-  // process, which a server's independent callers never do.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
   function call(method, url, body, token = TOKEN) {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -277,8 +365,7 @@ async function runStore(dialect, writer) {
 
   // --- seed: a small workspace the workload then grows ------------------------------------
   const loadAtStart = loadavg()[0];
-  const label =
-    dialect === 'sqlite' ? `sqlite (writer: ${writer})` : `${dialect} (driver: ${writer})`;
+  const label = `${dialect === 'sqlite' ? `sqlite (writer: ${writer})` : `${dialect} (driver: ${writer})`}${grow ? `, grown by ${grow.toLocaleString('en-US')} rows a table` : ''}`;
   log(`${label}: seeding (projects, roles, groups, 100 collaborators, SCIM connection) …`);
   const seedStarted = performance.now();
   const roles = [];
@@ -329,6 +416,16 @@ async function runStore(dialect, writer) {
       ).id,
     );
   log(`  seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
+  if (grow > 0) {
+    // The data a long soak ends with, in bulk SQL with the server stopped (its index then loads
+    // it at the restart), so a short run shows what the tenth minute of a soak shows.
+    log(`${label}: growing the data by ${grow} rows a table (bulk SQL, server stopped) …`);
+    const grown = performance.now();
+    await stopServer();
+    await growData(dialect, databaseUrl, grow, { member: members[0], projects, roles, connection });
+    await startServer();
+    log(`  grown in ${((performance.now() - grown) / 1000).toFixed(1)} s`);
+  }
 
   let seed = 12345;
   const random = () => {
@@ -590,6 +687,17 @@ async function runStore(dialect, writer) {
     };
   }
 
+  // Each kind alone (--kinds S seconds each, closed loops): the server's CPU per request of that
+  // kind, which the mixed phase cannot split, on the data as it stands (after --grow).
+  const perKind = [];
+  // The workspace's index loads on its first check (after --grow, the grown data's): not a cost
+  // of the timed phases.
+  await runKind('check');
+  if (KINDS_S > 0)
+    for (const kind of Object.keys(WEIGHTS)) {
+      log(`${label}: ${KINDS_S} s of ${kind} alone …`);
+      perKind.push({ kind, load: loadavg()[0], ...(await phase(KINDS_S, () => kind)) });
+    }
   log(
     `${label}: ${DURATION_S} s of the mixed load in closed loops (capacity), ${CLIENTS} clients …`,
   );
@@ -608,13 +716,13 @@ async function runStore(dialect, writer) {
   const load = loadavg()[0];
   const loadBefore = loadAtStart;
   const rows = await call('GET', '/api/audit_events?page[size]=1');
-  child.send('stop');
-  await new Promise((resolve) => child.on('exit', resolve));
-  agent.destroy();
+  await stopServer();
   await dropDatabase();
   rmSync(work, { recursive: true, force: true });
   return {
     dialect,
+    writer,
+    perKind,
     label,
     rate,
     rateNote,
@@ -623,6 +731,7 @@ async function runStore(dialect, writer) {
     paced,
     load,
     loadBefore,
+    grow: grow,
     members: members.length,
     scimUsers: scimUsers.length,
     auditEvents: rows.meta?.total ?? rows.total ?? null,
@@ -632,7 +741,7 @@ async function runStore(dialect, writer) {
 const results = [];
 for (const dialect of stores)
   for (const writer of dialect === 'sqlite' ? WRITERS : DRIVERS)
-    results.push(await runStore(dialect, writer));
+    for (const grow of GROWS) results.push(await runStore(dialect, writer, grow));
 
 const ms = (v) => (Number.isNaN(v) ? '–' : `${v.toFixed(2)} ms`);
 const kindTable = (phase) => [
@@ -650,12 +759,24 @@ const threads = (phase) =>
   `- of which the main thread: ${phase.mainCpuMsPerRequest?.toFixed(3) ?? '?'} ms a request${phase.driverBusyMsPerRequest > 0 ? `; PostgreSQL driver thread busy: ${phase.driverBusyMsPerRequest.toFixed(3)} ms a request` : ''}`;
 const out = [];
 out.push(
-  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
+  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${args.grow === '0' ? '' : ` --grow ${args.grow}`}${KINDS_S ? ` --kinds ${KINDS_S}` : ''}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
 );
 out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
 for (const r of results) {
   const check = (phase) => phase.kinds.find((k) => k.kind === 'check');
   out.push('', `### ${r.label}`, '');
+  if (r.perKind.length > 0)
+    out.push(
+      `**Each kind alone**: ${KINDS_S} s each, ${CLIENTS} clients in closed loops, on the data as it stood${r.grow ? ` after --grow ${r.grow}` : ''} (target: the same CPU per request whatever the data size)`,
+      '',
+      `| Kind alone | Requests | p50 | p99 | Server CPU per request |${r.dialect === 'postgres' ? " PostgreSQL backends' CPU per request |" : ''} Load (1 min) |`,
+      `| --- | ---: | ---: | ---: | ---: |${r.dialect === 'postgres' ? ' ---: |' : ''} ---: |`,
+      ...r.perKind.map(
+        (k) =>
+          `| ${k.kind} (${k.kinds.map((x) => x.kind).join(' + ')}) | ${k.total} | ${k.kinds.map((x) => ms(x.p50)).join(' / ')} | ${k.kinds.map((x) => ms(x.p99)).join(' / ')} | ${k.cpuMsPerRequest.toFixed(3)} ms |${r.dialect === 'postgres' ? ` ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'} ms |` : ''} ${k.load.toFixed(1)} |`,
+      ),
+      '',
+    );
   out.push(
     `**Capacity**: ${DURATION_S} s, ${CLIENTS} clients in closed loops (each sends when answered; latency here is mostly the queue)`,
     '',
@@ -683,6 +804,36 @@ for (const r of results) {
     `- data at the end: ${r.members} collaborators, ${r.scimUsers} SCIM end users, ${r.auditEvents ?? '?'} audit events (the list's total, counted up to 10,000)`,
     `- load average (1 min) at the start / end: ${r.loadBefore.toFixed(2)} / ${r.load.toFixed(2)}`,
   );
+}
+// Several sizes (--grow 0,25000,100000) with --kinds: each kind's cost side by side, per store.
+if (GROWS.length > 1 && KINDS_S > 0) {
+  out.push('', '### Each kind alone, by data size', '');
+  for (const setup of new Set(results.map((r) => `${r.dialect}|${r.writer}`))) {
+    const runs = results.filter((r) => `${r.dialect}|${r.writer}` === setup);
+    const [dialect, writer] = setup.split('|');
+    out.push(
+      `**${dialect === 'sqlite' ? `sqlite (writer: ${writer})` : dialect}**: server CPU per request (p50) after --grow ${runs.map((r) => r.grow.toLocaleString('en-US')).join(' / ')} (target: the same whatever the data size; the last over the first in the last column${dialect === 'postgres' ? ", server and PostgreSQL backends' CPU together" : ''})`,
+      '',
+      `| Kind alone | ${runs.map((r) => `+${r.grow.toLocaleString('en-US')} rows`).join(' | ')} | last ÷ first |`,
+      `| --- | ${runs.map(() => '---:').join(' | ')} | ---: |`,
+      ...runs[0].perKind.map((first, i) => {
+        const cells = runs.map((r) => r.perKind[i]);
+        const p50 = (k) => k.kinds.map((x) => ms(x.p50)).join(' / ');
+        // On PostgreSQL the database's own backends' CPU per request too (+ db), when measurable.
+        const cpu = (k) =>
+          k.cpuMsPerRequest + (dialect === 'postgres' ? (k.databaseCpuMsPerRequest ?? 0) : 0);
+        return `| ${first.kind} | ${cells.map((k) => `${k.cpuMsPerRequest.toFixed(3)}${dialect === 'postgres' ? ` + db ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'}` : ''} ms (${p50(k)})`).join(' | ')} | ${(cpu(cells.at(-1)) / cpu(first)).toFixed(2)} |`;
+      }),
+      '',
+      `- load average (1 min) during each size's kinds: ${runs
+        .map((r) => {
+          const loads = r.perKind.map((k) => k.load);
+          return `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`;
+        })
+        .join(' / ')}`,
+      '',
+    );
+  }
 }
 const text = out.join('\n');
 console.log(text);

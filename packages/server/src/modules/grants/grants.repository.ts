@@ -82,9 +82,18 @@ export async function listGrants(
     base = base.where('g.project_id', 'in', [...scope.projectIds, 0]);
   }
   if ('projectId' in filter) {
-    query = query.where('g.project_id', '=', filter.projectId);
-    base = base.where('g.project_id', '=', filter.projectId);
-  } else if ('memberId' in filter) {
+    // A project's list (the mixed load's): a page and its total that cost the same whatever the
+    // number of the project's grants.
+    query = query
+      .where('g.project_id', '=', filter.projectId)
+      .where('g.created_at', '<=', pageBound(db, workspaceId, filter.projectId, page));
+    const [rows, total] = await Promise.all([
+      orderedPage(query, page),
+      countProjectGrants(db, workspaceId, filter.projectId, scope),
+    ]);
+    return { rows, total };
+  }
+  if ('memberId' in filter) {
     query = query.where('g.member_id', '=', filter.memberId);
     base = base.where('g.member_id', '=', filter.memberId);
   } else {
@@ -92,6 +101,15 @@ export async function listGrants(
     base = base.where('g.group_id', '=', filter.groupId);
   }
   const [rows, count] = await Promise.all([
+    orderedPage(query, page),
+    // Cast: PostgreSQL's count(*) is a bigint, which pg returns as a string.
+    base.select(sql<number>`cast(count(*) as integer)`.as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: count.n };
+}
+
+function orderedPage(query: ReturnType<typeof grants>, page: PageRequest): Promise<GrantRow[]> {
+  return (
     query
       .orderBy('g.created_at')
       // One request writes its grants with the same timestamp, and IDs are random: order the
@@ -103,11 +121,55 @@ export async function listGrants(
       .orderBy('g.id')
       .limit(page.size)
       .offset(page.offset)
-      .execute(),
-    // Cast: PostgreSQL's count(*) is a bigint, which pg returns as a string.
-    base.select(sql<number>`cast(count(*) as integer)`.as('n')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: count.n };
+      .execute()
+  );
+}
+
+/** Later than any stored `created_at` (ISO 8601 text): no bound. */
+const NO_BOUND = '9999-12-31T23:59:59.999Z';
+
+/**
+ * The `created_at` of the project's grant at the page's last position in `created_at` order, read
+ * from the index (workspace_id, project_id, created_at) (0034): the list orders by `created_at`
+ * first, so every row of this page and of the pages before it is at or before it, and the query
+ * reads and sorts those rows only, not all of the project's grants. A page past the end: no bound.
+ */
+function pageBound(db: Executor, workspaceId: number, projectId: number, page: PageRequest) {
+  const last = db
+    .selectFrom('project_grants')
+    .select('created_at')
+    .where('workspace_id', '=', workspaceId)
+    .where('project_id', '=', projectId)
+    .orderBy('created_at')
+    .limit(1)
+    .offset(page.offset + page.size - 1);
+  return sql<string>`coalesce((${last}), ${NO_BOUND})`;
+}
+
+/**
+ * A project's number of grants, kept by the database in the same transaction as each grant's
+ * insert and delete (migration 0034's triggers): one row read whatever the number. Zero when the
+ * credential may not see the project (as the page is then empty). The table is declared here, not
+ * in storage/database.ts, because only this read uses it.
+ */
+async function countProjectGrants(
+  db: Executor,
+  workspaceId: number,
+  projectId: number,
+  scope: ClientScope,
+): Promise<number> {
+  let query = db
+    .withTables<{ project_grant_counts: { project_id: number; n: number } }>()
+    .selectFrom('projects as p')
+    .innerJoin('environments as e', 'e.id', 'p.environment_id')
+    .leftJoin('project_grant_counts as c', 'c.project_id', 'p.id')
+    .select('c.n')
+    .where('p.workspace_id', '=', workspaceId)
+    .where('p.id', '=', projectId)
+    .where('e.type', 'in', [...scope.environmentTypes, '']);
+  if (scope.projectIds !== null) query = query.where('p.id', 'in', [...scope.projectIds, 0]);
+  const row = await query.executeTakeFirst();
+  return row?.n ?? 0;
 }
 
 export interface GrantValues {

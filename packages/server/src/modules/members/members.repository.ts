@@ -37,6 +37,21 @@ export function deleteMember(db: Executor, id: number) {
   return db.deleteFrom('members').where('id', '=', id).execute();
 }
 
+/**
+ * The workspace's collaborators count, kept by the database in the same transaction as every
+ * insert and delete of a member (migration 0034's triggers): one row read, whatever the size.
+ * The table is declared here, not in storage/database.ts, because only this read uses it.
+ */
+async function countMembers(db: Executor, workspaceId: number): Promise<number> {
+  const row = await db
+    .withTables<{ member_counts: { workspace_id: number; n: number } }>()
+    .selectFrom('member_counts')
+    .select('n')
+    .where('workspace_id', '=', workspaceId)
+    .executeTakeFirst();
+  return row?.n ?? 0;
+}
+
 export async function listMembers(
   db: Executor,
   workspaceId: number,
@@ -44,10 +59,12 @@ export async function listMembers(
   page: PageRequest,
 ): Promise<{ rows: Row<'members'>[]; total: number }> {
   let query = db.selectFrom('members').where('workspace_id', '=', workspaceId);
-  if (filter.email !== undefined && filter.email !== '') {
-    query = query.where(sql<boolean>`email_key like ${likeContains(filter.email)} escape '\\'`);
+  const email = filter.email;
+  const filtered = email !== undefined && email !== '';
+  if (filtered) {
+    query = query.where(sql<boolean>`email_key like ${likeContains(email)} escape '\\'`);
   }
-  const [rows, count] = await Promise.all([
+  const [rows, total] = await Promise.all([
     query
       .selectAll()
       .orderBy('created_at')
@@ -55,9 +72,15 @@ export async function listMembers(
       .limit(page.size)
       .offset(page.offset)
       .execute(),
-    query.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
+    // A filter's matches are counted; the whole workspace's total is kept (0034).
+    filtered
+      ? query
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .executeTakeFirstOrThrow()
+          .then((count) => Number(count.n))
+      : countMembers(db, workspaceId),
   ]);
-  return { rows, total: Number(count.n) };
+  return { rows, total };
 }
 
 export interface MemberRoleRow {

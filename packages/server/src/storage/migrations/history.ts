@@ -29,6 +29,7 @@ import { selectiveLookupIndexesMigration } from './0028-selective-lookup-indexes
 import { auditEnvironmentMigration } from './0029-audit-environment.js';
 import { changeNotifyIdsMigration } from './0031-change-notify-ids.js';
 import { auditActivityIndexMigration } from './0033-audit-activity-index.js';
+import { keptCountsMigration } from './0034-kept-counts.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -55,6 +56,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0029-audit-environment', auditEnvironmentMigration],
   ['0031-change-notify-ids', changeNotifyIdsMigration],
   ['0033-audit-activity-index', auditActivityIndexMigration],
+  ['0034-kept-counts', keptCountsMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
