@@ -216,9 +216,13 @@ async function runStore(dialect, writer, grow) {
   /** Starts the server on the database (again after --grow: its index then loads the grown data). */
   async function startServer() {
     child = fork(path.join(here, 'mixed-server.mjs'), [databaseUrl, TOKEN, work, writer], {
-      execArgv: process.env.BENCH_PROF
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR ?? '/tmp/perf'}`]
-        : [],
+      execArgv: [
+        ...(process.env.BENCH_PROF
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR ?? '/tmp/perf'}`]
+          : []),
+        // Node flags for the server only (e.g. BENCH_NODE_ARGS='--trace-gc').
+        ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const started = child;
