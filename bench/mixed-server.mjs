@@ -11,9 +11,7 @@ import process from 'node:process';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
-import { buildApp } from '../packages/server/dist/app.js';
-import { loadConfig } from '../packages/server/dist/config.js';
-import { migrateToLatest, openStore } from '../packages/server/dist/storage/connect.js';
+import { startRosterApp } from './lib/roster-app.mjs';
 import { postgresThreadStats } from '../packages/server/dist/storage/postgres-thread.js';
 
 const [databaseUrl, token, dataDir, writer = 'thread'] = process.argv.slice(2);
@@ -26,21 +24,6 @@ pg.Client.prototype.query = function countedQuery(...args) {
   statements += 1;
   return query.apply(this, args);
 };
-const config = loadConfig({
-  PORT: '0',
-  ROSTER_DATA_DIR: dataDir,
-  ROSTER_DATABASE_URL: databaseUrl,
-  ROSTER_ADMIN_TOKEN: token,
-  ROSTER_RATE_LIMIT_PER_MINUTE: '0',
-  ROSTER_PUBLIC_URL: 'http://127.0.0.1',
-  ROSTER_SQLITE_WRITER: writer,
-  ROSTER_POSTGRES_DRIVER: writer,
-});
-const store = openStore({
-  url: config.databaseUrl,
-  sqliteWriter: config.sqliteWriter,
-  postgresDriver: config.postgresDriver,
-});
 /** The main thread's own CPU time (ms): its thread ID is the process ID (Linux; else null). */
 function mainThreadCpuMs() {
   try {
@@ -52,9 +35,13 @@ function mainThreadCpuMs() {
     return null;
   }
 }
-await migrateToLatest(store);
-const { app, services } = await buildApp({ store, config, logger: false });
-await services.workspaces.ensureDefaultWorkspace(config.adminToken);
+const { app, store } = await startRosterApp({
+  databaseUrl,
+  dataDir,
+  token,
+  env: { ROSTER_SQLITE_WRITER: writer, ROSTER_POSTGRES_DRIVER: writer },
+  migrate: true,
+});
 await app.listen({ port: 0, host: '127.0.0.1' });
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();

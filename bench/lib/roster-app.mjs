@@ -2,7 +2,8 @@
  * The server side of the benchmarks that run Roster in a process of their own (so that its CPU
  * time and memory are the server's alone): the app built from a build's packages/server/dist on a
  * database, configured as every benchmark configures it, and the wait for a workspace's index.
- * Shared by bench/batch-ab-server.mjs, ceiling-server.mjs, sdk-server.mjs and gateway-server.mjs.
+ * Shared by bench/batch-ab-server.mjs, ceiling-server.mjs, sdk-server.mjs, gateway-server.mjs,
+ * mixed-server.mjs and scim-server.mjs.
  */
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
@@ -44,7 +45,13 @@ export async function startRosterApp({
     ROSTER_PUBLIC_URL: 'http://127.0.0.1',
     ...env,
   });
-  const store = openStore({ url: config.databaseUrl });
+  // ROSTER_SQLITE_WRITER and ROSTER_POSTGRES_DRIVER in `env` reach the store as they do in
+  // main.ts (a build from before either setting has neither: undefined is its default).
+  const store = openStore({
+    url: config.databaseUrl,
+    sqliteWriter: config.sqliteWriter,
+    postgresDriver: config.postgresDriver,
+  });
   if (migrate) await migrateToLatest(store);
   const { app, services } = await buildApp({ store, config, logger: false });
   if (migrate) await services.workspaces.ensureDefaultWorkspace(config.adminToken);
