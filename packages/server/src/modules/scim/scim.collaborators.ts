@@ -185,18 +185,21 @@ export function collaboratorPopulation(deps: PopulationDeps): ScimPopulation {
     return { role_name: role === undefined ? NO_ACCESS_ROLE : await roleName(trx, role) };
   }
 
+  /** Deletes the named memberships (set-based: its cost is the IDs named, not the group). */
   async function removeMembers(trx: Executor, groupId: string, ids: number[]) {
-    let removed = 0;
+    const deleted = new Set<number>();
     for (const slice of chunks(ids)) {
       if (slice.length === 0) continue;
-      const result = await trx
+      const rows = await trx
         .deleteFrom('group_memberships')
         .where('group_id', '=', groupId)
         .where('member_id', 'in', slice)
-        .executeTakeFirst();
-      removed += Number(result.numDeletedRows);
+        .returning('member_id')
+        .execute();
+      for (const row of rows) if (row.member_id !== null) deleted.add(row.member_id);
     }
-    return removed;
+    // In the order asked, once each: what the audit event records.
+    return [...new Set(ids)].filter((id) => deleted.has(id));
   }
 
   return {

@@ -57,18 +57,21 @@ export function endUserPopulation(deps: PopulationDeps): ScimPopulation {
     return status;
   }
 
+  /** Deletes the named memberships (set-based: its cost is the IDs named, not the group). */
   async function removeMembers(trx: Executor, groupId: string, ids: number[]) {
-    let removed = 0;
+    const deleted = new Set<number>();
     for (const slice of chunks(ids)) {
       if (slice.length === 0) continue;
-      const result = await trx
+      const rows = await trx
         .deleteFrom('end_user_group_members')
         .where('group_id', '=', Number(groupId))
         .where('end_user_id', 'in', slice)
-        .executeTakeFirst();
-      removed += Number(result.numDeletedRows);
+        .returning('end_user_id')
+        .execute();
+      for (const row of rows) if (row.end_user_id !== null) deleted.add(row.end_user_id);
     }
-    return removed;
+    // In the order asked, once each: what the audit event records.
+    return [...new Set(ids)].filter((id) => deleted.has(id));
   }
 
   return {

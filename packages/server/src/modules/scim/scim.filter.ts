@@ -101,6 +101,43 @@ function foldSubAttributesIntoValuePaths(tokens: Token[]): Token[] {
 }
 
 export const stringifyFilter = (filter: Filter): string => filterLibrary.stringify(filter);
+/**
+ * The values a filter can only match among, when it names them: `attr eq "x"`, an `or` of such
+ * filters (their union), an `and` with at least one such side (its intersection). Undefined when
+ * the filter can match values it does not name (`ne`, `sw`, `not`, `pr`…), so the caller must test
+ * it on every value. Lets a PATCH on `members[value eq "…"]` look at the members it names only.
+ */
+export function valuesNamedBy(filter: Filter, attribute: string): string[] | undefined {
+  const named = (f: Filter): Set<string> | undefined => {
+    switch (f.op) {
+      case 'eq':
+        // The tester compares with ===: a value of another type (a number, a boolean) names no
+        // string, so it can match none of them.
+        return f.attrPath.toLowerCase() === attribute.toLowerCase()
+          ? new Set(typeof f.compValue === 'string' ? [f.compValue] : [])
+          : undefined;
+      case 'or': {
+        const union = new Set<string>();
+        for (const inner of f.filters) {
+          const values = named(inner);
+          if (values === undefined) return undefined;
+          for (const value of values) union.add(value);
+        }
+        return union;
+      }
+      case 'and': {
+        const sides = f.filters.map(named).filter((v): v is Set<string> => v !== undefined);
+        if (sides.length === 0) return undefined;
+        return new Set([...sides[0]!].filter((value) => sides.every((side) => side.has(value))));
+      }
+      default:
+        return undefined;
+    }
+  };
+  const values = named(filter);
+  return values === undefined ? undefined : [...values];
+}
+
 /** An in-memory test, for filters over values already loaded (PATCH value paths). */
 export const filterTester = (filter: Filter): ((resource: unknown) => boolean) =>
   filterLibrary.filter(filter);

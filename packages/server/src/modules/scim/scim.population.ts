@@ -100,7 +100,9 @@ export interface ScimPopulation {
     groupId: string,
     personIds: number[],
   ): Promise<void>;
-  removeMembers(trx: Executor, groupId: string, personIds: number[]): Promise<number>;
+  /** Deletes these memberships; returns the IDs that were members (in the order given). */
+  removeMembers(trx: Executor, groupId: string, personIds: number[]): Promise<number[]>;
+  /** The whole group's member IDs: only for what changes the whole group (replace, remove all). */
   currentMemberIds(trx: Executor, groupId: string): Promise<number[]>;
   /** The connection is deleted: its groups and their memberships become manual. */
   releaseGroups(trx: Executor, connectionId: string): Promise<void>;

@@ -43,7 +43,7 @@ import { requireEnvironment } from '../environments/environments.service.js';
 import { collaboratorPopulation } from './scim.collaborators.js';
 import { endUserPopulation } from './scim.end-users.js';
 import { ScimError, scimBadRequest, scimNotFound } from './scim.errors.js';
-import { compileFilter, filterTester, parseScimFilter } from './scim.filter.js';
+import { compileFilter, filterTester, parseScimFilter, valuesNamedBy } from './scim.filter.js';
 import { applyPatch, normalisePatch, type NormalisedOperation } from './scim.patch.js';
 import {
   parseIntegerId,
@@ -1058,23 +1058,33 @@ export function createScimService(deps: {
             );
             added.push(...change.added);
             removed.push(...change.removed);
+          } else if (operation.filter !== undefined) {
+            // members[value eq "…"] (or any filter on members): test it on the members it can
+            // match. A filter naming its values (`eq`, joined by `or`/`and`) can only match those
+            // IDs, so only they are looked up; any other filter is tested on the whole group.
+            const test = filterTester(operation.filter);
+            const named = valuesNamedBy(operation.filter, 'value');
+            const candidates =
+              named === undefined
+                ? await population.currentMemberIds(trx, groupId)
+                : named.flatMap((raw) => {
+                    const id = /^\d+$/.test(raw) ? Number(raw) : NaN;
+                    return Number.isSafeInteger(id) ? [id] : [];
+                  });
+            const ids = candidates.filter((memberId) =>
+              test({ value: String(memberId), type: 'User' }),
+            );
+            removed.push(...(await population.removeMembers(trx, groupId, ids)));
+          } else if (values.length > 0) {
+            // As for add: only this connection's users, and of them only those who were members
+            // (what the delete removed), so the audit event records what was removed rather than
+            // what was asked.
+            const ids = await knownMemberIds(trx, connection, values);
+            removed.push(...(await population.removeMembers(trx, groupId, ids)));
           } else {
+            // Removing all members changes the whole group: this one reads it.
             const current = await population.currentMemberIds(trx, groupId);
-            let ids: number[];
-            if (operation.filter !== undefined) {
-              // members[value eq "…"] (or any filter on members): test it on the current members.
-              const test = filterTester(operation.filter);
-              ids = current.filter((memberId) => test({ value: String(memberId), type: 'User' }));
-            } else if (values.length > 0) {
-              // As for add: only this connection's users, and only those who are members now, so
-              // the audit event records what was removed rather than what was asked.
-              const named = new Set(await knownMemberIds(trx, connection, values));
-              ids = current.filter((memberId) => named.has(memberId));
-            } else {
-              ids = current;
-            }
-            await population.removeMembers(trx, groupId, ids);
-            removed.push(...ids);
+            removed.push(...(await population.removeMembers(trx, groupId, current)));
           }
         }
         let name = group.display_name;
