@@ -18,7 +18,7 @@
  * `--store sqlite|postgres` runs one only. SQLite runs twice, its writes on the writer thread and
  * on the main thread (ROSTER_SQLITE_WRITER); `--sqlite-writer thread|main` runs one. PostgreSQL runs
  * with its driver on a worker thread (ROSTER_POSTGRES_DRIVER); `--postgres-driver main|both`. `--duration 600` for the 10-minute soak,
- * `--clients 20`; BENCH_KEEP_DATABASE=1 keeps the PostgreSQL database; `--grow N` adds N collaborators, grants, SCIM end users and audit events in bulk
+ * `--clients 20`; BENCH_KEEP_DATABASE=1 keeps the PostgreSQL database; `--grow N` adds N collaborators, grants, SCIM end users (~N/4 in each SCIM group) and audit events in bulk
  * before the timed phases (what a long soak grows, in seconds; `--grow 0,25000,100000` runs each
  * size in turn and prints each kind's cost side by side: `npm run bench:mixed:grown`); `--kinds 5` first runs each request
  * kind alone for 5 s and prints its p50 and the server's CPU per request; `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
@@ -109,8 +109,15 @@ function percentile(sorted, q) {
  * bench's projects and roles), N SCIM end users of the bench's connection and N audit events, in
  * the bench's workspace, written in bulk SQL on the database itself (the server stopped): what a
  * long soak grows, in seconds. The same statements on both stores (a recursive CTE of numbers).
+ * Each SCIM group the load patches gets ~N/4 of the grown end users as members (a quarter each,
+ * overlapping), so scim_group_patch runs on groups that grew too.
  */
-async function growData(dialect, databaseUrl, n, { member, projects, roles, connection }) {
+async function growData(
+  dialect,
+  databaseUrl,
+  n,
+  { member, projects, roles, connection, scimGroups },
+) {
   // One second apart from 2025-01-01 on, as rows written over time are (a page is then ordered
   // by its index, not by ties), in the ISO format the server writes.
   const at = (i) =>
@@ -138,6 +145,10 @@ async function growData(dialect, databaseUrl, n, { member, projects, roles, conn
        select ${w}, '${connection.id}', id, email, email_key, 'grown-ext-' || id, name, 'Grown', 'End user ' || id, '\n' || email_key || '\n', 1,
          '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"' || email || '","active":true}', 1, created_at, created_at
        from end_users where workspace_id = ${w} and email_key like 'grown%@end.grow.example'`,
+    `with ${list('g', scimGroups.map(Number))}
+     insert into end_user_group_members (workspace_id, group_id, end_user_id, created_at, source)
+       select ${w}, g.id, e.id, e.created_at, 'external' from end_users e join g on (e.id + g.k) % 4 = 0
+       where e.workspace_id = ${w} and e.email_key like 'grown%@end.grow.example'`,
   ];
   const workspaceSql = `select workspace_id as w from members where id = ${member}`;
   const prodSql = (w) => `select id from environments where workspace_id = ${w} and type = 'prod'`;
@@ -426,7 +437,13 @@ async function runStore(dialect, writer, grow) {
     log(`${label}: growing the data by ${grow} rows a table (bulk SQL, server stopped) …`);
     const grown = performance.now();
     await stopServer();
-    await growData(dialect, databaseUrl, grow, { member: members[0], projects, roles, connection });
+    await growData(dialect, databaseUrl, grow, {
+      member: members[0],
+      projects,
+      roles,
+      connection,
+      scimGroups,
+    });
     await startServer();
     log(`  grown in ${((performance.now() - grown) / 1000).toFixed(1)} s`);
   }
