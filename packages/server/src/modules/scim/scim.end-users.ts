@@ -68,7 +68,7 @@ export function endUserPopulation(deps: PopulationDeps): ScimPopulation {
         .where('end_user_id', 'in', slice)
         .returning('end_user_id')
         .execute();
-      for (const row of rows) if (row.end_user_id !== null) deleted.add(row.end_user_id);
+      for (const row of rows) deleted.add(row.end_user_id);
     }
     // In the order asked, once each: what the audit event records.
     return [...new Set(ids)].filter((id) => deleted.has(id));

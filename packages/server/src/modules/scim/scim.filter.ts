@@ -127,8 +127,9 @@ export function valuesNamedBy(filter: Filter, attribute: string): string[] | und
       }
       case 'and': {
         const sides = f.filters.map(named).filter((v): v is Set<string> => v !== undefined);
-        if (sides.length === 0) return undefined;
-        return new Set([...sides[0]!].filter((value) => sides.every((side) => side.has(value))));
+        const [first] = sides;
+        if (first === undefined) return undefined;
+        return new Set([...first].filter((value) => sides.every((side) => side.has(value))));
       }
       default:
         return undefined;
