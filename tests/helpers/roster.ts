@@ -99,6 +99,7 @@ export async function startRoster(options: RosterOptions = {}): Promise<Roster> 
     url: config.databaseUrl,
     poolSize: 4,
     postgresDriver: config.postgresDriver,
+    threadHeapMb: config.storeThreadHeapMb,
   });
   await migrateToLatest(store);
   const clock = new TestClock();

@@ -25,6 +25,8 @@ export interface Config {
   sqliteWriter: 'thread' | 'main';
   /** ROSTER_POSTGRES_DRIVER: which thread runs the PostgreSQL driver (storage/connect.ts). */
   postgresDriver: 'thread' | 'main';
+  /** ROSTER_STORE_THREAD_HEAP_MB: the store's worker threads' heap cap, 0 = Node's (connect.ts). */
+  storeThreadHeapMb: number;
   publicUrl: string;
   adminToken: string | undefined;
   platformToken: string | undefined;
@@ -339,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl,
     sqliteWriter: threadOrMain(env, 'ROSTER_SQLITE_WRITER'),
     postgresDriver: threadOrMain(env, 'ROSTER_POSTGRES_DRIVER'),
+    storeThreadHeapMb: integer(env, 'ROSTER_STORE_THREAD_HEAP_MB', 0, 0, 1_000_000),
     publicUrl,
     adminToken,
     platformToken,

@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     url: config.databaseUrl,
     sqliteWriter: config.sqliteWriter,
     postgresDriver: config.postgresDriver,
+    threadHeapMb: config.storeThreadHeapMb,
   });
   await migrateToLatest(store);
   const { app, services } = await buildApp({ store, config, logger: { level: config.logLevel } });

@@ -49,6 +49,13 @@ export interface StoreOptions {
    * socket I/O; `main` runs it on this thread, as before.
    */
   postgresDriver?: PostgresDriver;
+  /**
+   * ROSTER_STORE_THREAD_HEAP_MB: the old-generation heap of the driver thread and of the SQLite
+   * writer thread, in MB (0 or unset: Node's default). A statement whose result outgrows it stops
+   * that thread only: the statements in flight fail with a 503 and a new thread takes the next
+   * (docs/operations.md), where the process's own heap would have crashed the whole server.
+   */
+  threadHeapMb?: number;
 }
 
 export type SqliteWriter = 'thread' | 'main';
@@ -88,7 +95,7 @@ export function openStore(options: StoreOptions): Store {
     // failed ROLLBACK never hides the cause.
     const dialect =
       (options.postgresDriver ?? 'thread') === 'thread'
-        ? postgresThreadDialect(poolOptions)
+        ? postgresThreadDialect(poolOptions, options.threadHeapMb ?? 0)
         : new PostgresDialect({ pool: createPostgresPool(pg, poolOptions) });
     const db = new Kysely<Database>({ dialect: keepingTheCause(dialect, () => true) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
@@ -99,7 +106,10 @@ export function openStore(options: StoreOptions): Store {
     // the disk or another process's lock no longer stops the access checks. A failed ROLLBACK
     // is the worker's to judge (it knows whether SQLite still holds a transaction).
     const db = new Kysely<Database>({
-      dialect: keepingTheCause(sqliteSplitDialect(options.url), () => false),
+      dialect: keepingTheCause(
+        sqliteSplitDialect(options.url, options.threadHeapMb ?? 0),
+        () => false,
+      ),
     });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }

@@ -84,8 +84,11 @@ const CONNECTION_MESSAGES = [
  * retry goes to a new thread.
  */
 export const DRIVER_THREAD_LOST = 'ROSTER_POSTGRES_THREAD_LOST';
+/** The same for the SQLite writer thread (storage/sqlite-writer.ts): a new one takes the next write. */
+export const SQLITE_WRITER_LOST = 'ROSTER_SQLITE_WRITER_LOST';
 const SOCKET_CODES = new Set([
   DRIVER_THREAD_LOST,
+  SQLITE_WRITER_LOST,
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',

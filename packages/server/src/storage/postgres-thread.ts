@@ -271,7 +271,11 @@ class DriverThread {
   private closed = false;
   private readonly pgPath = createRequire(import.meta.url).resolve('pg');
 
-  constructor(private readonly options: PostgresPoolOptions) {}
+  constructor(
+    private readonly options: PostgresPoolOptions,
+    /** ROSTER_STORE_THREAD_HEAP_MB (0: Node's default): a result that outgrows it stops the thread. */
+    private readonly heapMb: number,
+  ) {}
 
   /** The current thread's generation, starting a thread if there is none. */
   current(): number {
@@ -284,6 +288,7 @@ class DriverThread {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { pgPath: this.pgPath, options: this.options },
+      ...(this.heapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: this.heapMb } } : {}),
     });
     // The thread keeps the process alive only while a statement is in flight (see send).
     worker.unref();
@@ -477,8 +482,8 @@ class PostgresThreadDriver implements Driver {
   private readonly thread: DriverThread;
   private nextConnection = 1;
 
-  constructor(options: PostgresPoolOptions) {
-    this.thread = new DriverThread(options);
+  constructor(options: PostgresPoolOptions, heapMb: number) {
+    this.thread = new DriverThread(options, heapMb);
   }
 
   // The driver thread starts on the first statement.
@@ -570,10 +575,10 @@ function createId(): { queryId: string } {
 }
 
 /** The Kysely dialect of PostgreSQL with its driver on a worker thread (see above). */
-export function postgresThreadDialect(options: PostgresPoolOptions): Dialect {
+export function postgresThreadDialect(options: PostgresPoolOptions, heapMb = 0): Dialect {
   return {
     createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new PostgresThreadDriver(options),
+    createDriver: () => new PostgresThreadDriver(options, heapMb),
     createIntrospector: (db) => new PostgresIntrospector(db),
     createQueryCompiler: () => new PostgresQueryCompiler(),
   };

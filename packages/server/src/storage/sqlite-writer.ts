@@ -15,10 +15,16 @@
  * Checks never touch SQLite (the in-memory index answers them), so while a write is in flight,
  * even one stuck behind another process's lock, they keep being answered. `:memory:` databases
  * (tests) cannot be shared by two connections and keep the single main-thread connection.
+ *
+ * A writer thread that stops (out of its heap, ROSTER_STORE_THREAD_HEAP_MB, on a transaction
+ * reading a huge result) fails the statements in flight, and the rest of their transactions, with
+ * `ROSTER_SQLITE_WRITER_LOST` (a 503); a new thread opens the file on the next write. SQLite
+ * itself rolls back what the lost thread had not committed.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
+import { SQLITE_WRITER_LOST } from './errors.js';
 import {
   CompiledQuery,
   SqliteAdapter,
@@ -83,15 +89,20 @@ function prepare(text) {
   statements.set(text, statement);
   return statement;
 }
+function open() {
+  db = new SQLite(workerData.file);
+  for (const pragma of workerData.pragmas) db.pragma(pragma);
+}
 parentPort.on('message', (message) => {
   const { id } = message;
   try {
     if (message.kind === 'open') {
-      db = new SQLite(workerData.file);
-      for (const pragma of workerData.pragmas) db.pragma(pragma);
+      open();
       parentPort.postMessage({ id, rows: [] });
       return;
     }
+    // A thread started after another stopped opens the file on its first statement.
+    if (db === undefined && message.kind !== 'close') open();
     if (message.kind === 'close') {
       db?.close();
       parentPort.postMessage({ id, rows: [] });
@@ -168,60 +179,101 @@ class WriteLock {
 }
 
 class WriterThread {
-  private readonly worker: Worker;
+  private worker: Worker | undefined;
+  /** Which thread a transaction began on: a new thread has none of the old one's. */
+  generation = 0;
   private readonly pending = new Map<
     number,
     { resolve: (reply: Reply) => void; reject: (error: Error) => void }
   >();
   private nextId = 1;
-  private failure: Error | null = null;
+  private closed = false;
+  private readonly driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
 
-  constructor(file: string) {
-    const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, {
+  constructor(
+    private readonly file: string,
+    private readonly heapMb: number,
+  ) {}
+
+  /** The current thread's generation, starting a thread if there is none. */
+  current(): number {
+    if (this.worker === undefined && !this.closed) this.start();
+    return this.generation;
+  }
+
+  private start(): void {
+    const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
-        file,
-        driverPath,
+        file: this.file,
+        driverPath: this.driverPath,
         pragmas: SQLITE_PRAGMAS,
         cacheSize: SQLITE_STATEMENT_CACHE_SIZE,
       },
+      ...(this.heapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: this.heapMb } } : {}),
     });
     // The worker keeps the process alive only while it has work (see send).
-    this.worker.unref();
-    this.worker.on('message', (reply: Reply) => {
+    worker.unref();
+    worker.on('message', (reply: Reply) => {
       const waiter = this.pending.get(reply.id);
       if (waiter === undefined) return;
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.worker.unref();
+      if (this.pending.size === 0) worker.unref();
       if (reply.error !== undefined)
         waiter.reject(new SqliteWorkerError(reply.error.message, reply.error.code));
       else waiter.resolve(reply);
     });
-    const fail = (error: Error) => {
-      this.failure = error;
-      for (const waiter of this.pending.values()) waiter.reject(error);
-      this.pending.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => {
-      fail(new Error(`the SQLite writer thread exited (code ${code})`));
+    worker.on('error', (error) => {
+      this.lost(worker, error.message);
     });
+    worker.on('exit', (code) => {
+      this.lost(worker, `exit code ${code}`);
+    });
+    this.worker = worker;
+    this.generation += 1;
   }
 
-  send(message: Record<string, unknown>): Promise<Reply> {
-    if (this.failure !== null) return Promise.reject(this.failure);
+  private lost(worker: Worker, why: string): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    if (this.closed) return;
+    const error = new SqliteWorkerError(
+      `The SQLite writer thread stopped (${why}); the statements in flight did not complete.`,
+      SQLITE_WRITER_LOST,
+    );
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+    process.emitWarning(`${error.message} A new one starts on the next write.`);
+  }
+
+  /**
+   * Sends a statement to the writer thread. `generation`: the thread its transaction began on;
+   * if that one stopped, the transaction is gone and so is this statement.
+   */
+  send(message: Record<string, unknown>, generation?: number): Promise<Reply> {
+    if (this.closed) return Promise.reject(new Error('the SQLite store is closed'));
+    const current = this.current();
+    const worker = this.worker;
+    if (worker === undefined || (generation !== undefined && generation !== current))
+      return Promise.reject(
+        new SqliteWorkerError(
+          'The transaction was lost with the SQLite writer thread that ran it.',
+          SQLITE_WRITER_LOST,
+        ),
+      );
     const id = this.nextId++;
-    if (this.pending.size === 0) this.worker.ref();
+    if (this.pending.size === 0) worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, ...message });
+      worker.postMessage({ id, ...message });
     });
   }
 
   async close(): Promise<void> {
-    if (this.failure === null) await this.send({ kind: 'close' });
-    await this.worker.terminate();
+    const worker = this.worker;
+    if (worker !== undefined) await this.send({ kind: 'close' });
+    this.closed = true;
+    await worker?.terminate();
   }
 }
 
@@ -239,6 +291,8 @@ class SplitConnection implements DatabaseConnection {
   inTransaction = false;
   /** BEGIN not sent yet: it goes with the transaction's first statement. */
   beginPending = false;
+  /** The writer thread the transaction runs on (WriterThread.generation). */
+  generation = 0;
   constructor(private readonly driver: SqliteSplitDriver) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
@@ -246,7 +300,9 @@ class SplitConnection implements DatabaseConnection {
     if (this.inTransaction) {
       const begin = this.beginPending;
       this.beginPending = false;
-      return toResult(await this.driver.writer.send({ sql, parameters, begin })) as QueryResult<R>;
+      return toResult(
+        await this.driver.writer.send({ sql, parameters, begin }, this.generation),
+      ) as QueryResult<R>;
     }
     const statement = this.driver.readerStatement(sql);
     if (statement.readonly) {
@@ -284,14 +340,17 @@ class SqliteSplitDriver implements Driver {
   private reader!: SQLite.Database;
   private prepare!: (text: string) => SQLite.Statement;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly heapMb: number,
+  ) {}
 
   async init(): Promise<void> {
     // The reader opens the file first: it creates it and sets WAL (a property of the file).
     this.reader = new SQLite(this.file);
     for (const pragma of SQLITE_PRAGMAS) this.reader.pragma(pragma);
     this.prepare = statementCache(this.reader);
-    this.writer = new WriterThread(this.file);
+    this.writer = new WriterThread(this.file, this.heapMb);
     await this.writer.send({ kind: 'open' });
   }
 
@@ -308,18 +367,24 @@ class SqliteSplitDriver implements Driver {
     const opened = split(connection);
     opened.inTransaction = true;
     opened.beginPending = true;
+    opened.generation = this.writer.current();
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     // A failed COMMIT is followed by Kysely's ROLLBACK, which lets the lock go. A transaction
     // that ran no statement never began.
-    if (!split(connection).beginPending) await this.writer.send({ sql: 'commit', parameters: [] });
+    const ending = split(connection);
+    if (!ending.beginPending)
+      await this.writer.send({ sql: 'commit', parameters: [] }, ending.generation);
     this.endTransaction(connection);
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const ending = split(connection);
     try {
-      if (!split(connection).beginPending) await this.writer.send({ kind: 'rollback' });
+      // A transaction lost with its thread has nothing to roll back: SQLite dropped it.
+      if (!ending.beginPending && ending.generation === this.writer.generation)
+        await this.writer.send({ kind: 'rollback' }, ending.generation);
     } finally {
       this.endTransaction(connection);
     }
@@ -344,10 +409,10 @@ class SqliteSplitDriver implements Driver {
 }
 
 /** The Kysely dialect of a SQLite file whose writes run on a worker thread (see above). */
-export function sqliteSplitDialect(file: string): Dialect {
+export function sqliteSplitDialect(file: string, heapMb = 0): Dialect {
   return {
     createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new SqliteSplitDriver(file),
+    createDriver: () => new SqliteSplitDriver(file, heapMb),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };
