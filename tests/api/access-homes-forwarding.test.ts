@@ -9,15 +9,23 @@
  * - a correctly signed forward is counted by the instance the caller asked, not again by the home.
  *
  * SQLite is one instance by nature: skipped there.
+ *
+ * Both instances, the proxy and the test share one process: on a busy machine its event loop
+ * stalls for hundreds of milliseconds. The forward timeout and the lease are set long enough that
+ * a stall neither times a forward out (the receiving instance would then rightly answer itself and
+ * skip the home for a lease, which the first test must not see) nor lets the home's lease lapse;
+ * the second test holds the home's answer back well past the timeout.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rendezvousHome } from '../../packages/server/src/modules/cluster/membership.js';
-import { HOME_CLUSTER_ENV, startCluster, type Cluster, type Instance } from '../helpers/cluster.js';
+import { startCluster, type Cluster, type Instance } from '../helpers/cluster.js';
 import { testDialect } from '../helpers/database.js';
 import { PLATFORM_TOKEN, type Roster } from '../helpers/roster.js';
 
-const FORWARD_TIMEOUT_MS = 300;
+const FORWARD_TIMEOUT_MS = 3_000;
+/** The product's default lease: a heartbeat 200 ms apart keeps it whatever the loop's stalls. */
+const LEASE_MS = 10_000;
 const RATE_LIMIT = 40;
 
 /** A free loopback port: the home's real port must be known before the proxy and it start. */
@@ -117,6 +125,7 @@ describe.skipIf(testDialect !== 'postgres')(
       const env = {
         ROSTER_FORWARD_TIMEOUT_MS: String(FORWARD_TIMEOUT_MS),
         ROSTER_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT),
+        ROSTER_CLUSTER_LEASE_MS: String(LEASE_MS),
       };
       cluster = await startCluster({ instances: 1, homes: true, env });
       receiver = cluster.instances[0] as Roster;
@@ -124,7 +133,6 @@ describe.skipIf(testDialect !== 'postgres')(
       proxy = await startSlowProxy(port);
       // The home's URL for the others is the proxy's: every hop to it goes through the proxy.
       home = await cluster.addInstance({
-        ...HOME_CLUSTER_ENV,
         PORT: String(port),
         ROSTER_INSTANCE_URL: proxy.url,
       });
@@ -215,7 +223,7 @@ describe.skipIf(testDialect !== 'postgres')(
       const warm = await as('/api/end_users/decisions?dry_run=true', { ...question, tool: 'read' });
       expect(warm.status).toBe(200);
 
-      proxy.delayMs = FORWARD_TIMEOUT_MS * 4;
+      proxy.delayMs = FORWARD_TIMEOUT_MS * 2;
       // One decision: after a timed-out forward the receiving instance skips that home for a lease.
       for (const tool of ['refund']) {
         const started = Date.now();

@@ -93,8 +93,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     for (let i = 0; i < count; i++)
       instances.push(
         await startInstance(database.url, path.join(root, `instance-${i}`), i === 0, {
-          ...options.env,
+          // `env` may set the cluster's timing (a longer lease) over HOME_CLUSTER_ENV's.
           ...(await homeEnv(options.homes)),
+          ...options.env,
         }),
       );
   } catch (error) {
@@ -110,7 +111,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         database.url,
         path.join(root, `instance-${instances.length}`),
         false,
-        { ...options.env, ...(await homeEnv(options.homes)), ...env },
+        { ...(await homeEnv(options.homes)), ...options.env, ...env },
       );
       instances.push(instance);
       return {
