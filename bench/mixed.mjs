@@ -21,7 +21,7 @@
  * `--clients 20`; BENCH_KEEP_DATABASE=1 keeps the PostgreSQL database; `--grow N` adds N collaborators, grants, SCIM end users (~N/4 in each SCIM group) and audit events in bulk
  * before the timed phases (what a long soak grows, in seconds; `--grow 0,25000,100000` runs each
  * size in turn and prints each kind's cost side by side: `npm run bench:mixed:grown`); `--kinds 5` first runs each request
- * kind alone for 5 s and prints its p50 and the server's CPU per request; `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
+ * kind alone for 5 s and prints its p50 and the server's CPU per request (`--only a,b`: those kinds only); `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
