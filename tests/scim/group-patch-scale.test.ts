@@ -3,10 +3,11 @@
  * (issue 14: what grows with the data on a write path stops growing). Identity providers remove
  * one member at a time from groups of any size (`members[value eq "…"]`, or `members` with a
  * value list); the server used to read the group's whole membership to find those. Both SCIM
- * targets (end users, collaborators): a group of BIG members seeded in bulk SQL answers such a
- * PATCH about as fast as a group of one, and the RFC 7644 §3.5.2 semantics hold on it (filters on
- * members, a non-member, duplicates, the case of "value", the audit event recording what was
- * removed).
+ * targets (end users, collaborators): on a group of BIG members seeded in bulk SQL the RFC 7644
+ * §3.5.2 semantics hold (filters on members, a non-member, duplicates, the case of "value", the
+ * audit event recording what was removed). That the cost no longer grows with the group is a
+ * measurement, not a test assertion (no timing in tests): `node bench/mixed.mjs --grow
+ * 0,25000,100000 --kinds 5 --only scim_group_patch` (docs/performance.md).
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,16 +87,10 @@ async function seedBigGroup(target: ScimTarget, connectionId: string, groupId: s
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 describe.each(TARGETS)('SCIM group PATCH at any group size (%s)', (target) => {
   let scim: ScimClient;
   let connectionId: string;
   let big: string;
-  let small: string;
   const users: string[] = [];
 
   const patch = async (group: string, operations: unknown[]) => {
@@ -137,7 +132,6 @@ describe.each(TARGETS)('SCIM group PATCH at any group size (%s)', (target) => {
       return res.body.id as string;
     };
     big = await group(`Big ${target}`);
-    small = await group(`Small ${target}`);
     await seedBigGroup(target, connectionId, big);
   }, 120_000);
 
@@ -184,36 +178,5 @@ describe.each(TARGETS)('SCIM group PATCH at any group size (%s)', (target) => {
     ]);
     expect(await removedByLastEvent(big)).toEqual([bulk[0]]);
     expect(await memberIds(big)).toHaveLength(BIG - 1);
-  }, 120_000);
-
-  it(`answers an add or remove of one member on a group of ${BIG.toLocaleString('en-US')} about as fast as on a group of one`, async () => {
-    const [, , , d] = users as [string, string, string, string];
-    await patch(small, [{ op: 'add', path: 'members', value: [{ value: users[0] }] }]);
-    const timings: Record<string, number[]> = { big: [], small: [] };
-    const operations = [
-      { op: 'add', path: 'members', value: [{ value: d }] },
-      { op: 'remove', path: `members[value eq "${d}"]` },
-      { op: 'add', path: 'members', value: [{ value: d }] },
-      { op: 'remove', path: 'members', value: [{ value: d }] },
-    ];
-    // Interleaved, so whatever else the machine does weighs on both groups alike.
-    for (let round = 0; round < 8; round++)
-      for (const operation of operations)
-        for (const [name, group] of [
-          ['big', big],
-          ['small', small],
-        ] as const) {
-          const started = performance.now();
-          await patch(group, [operation]);
-          timings[name]!.push(performance.now() - started);
-        }
-    const bigMs = median(timings.big!);
-    const smallMs = median(timings.small!);
-    // Reading 60,000 memberships takes tens of milliseconds even on an idle machine; a PATCH
-    // that looks up the one it names takes what a small group's does.
-    expect(
-      bigMs,
-      `median PATCH: ${bigMs.toFixed(2)} ms on the big group, ${smallMs.toFixed(2)} ms on the small one`,
-    ).toBeLessThan(smallMs * 2 + 3);
   }, 120_000);
 });
