@@ -63,7 +63,9 @@ const config = loadConfig({
   // No poll: its reads are time-based, not a request's.
   ROSTER_CHANGE_POLL_MS: '0',
 });
-const store = openStore({ url: config.databaseUrl });
+// The driver on the main thread: the count is taken at pg.Client#query in this process (on the
+// driver thread, the default, the same statements are sent from a worker this hook cannot see).
+const store = openStore({ url: config.databaseUrl, postgresDriver: 'main' });
 await migrateToLatest(store);
 const { app, services } = await buildApp({ store, config, logger: false });
 await services.workspaces.ensureDefaultWorkspace(config.adminToken);
