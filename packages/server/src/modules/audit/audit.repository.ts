@@ -442,7 +442,16 @@ export async function countAuditEventsByBucket(
   return rows.map((row) => ({ key: row.bucket, action: row.action, count: Number(row.n) }));
 }
 
-/** The latest thing each member did themselves: the reference API's `last_activity_log`. */
+/**
+ * The latest thing each member did themselves: the reference API's `last_activity_log`.
+ *
+ * One search of the actor index (workspace_id, actor_type, actor_id, id) per member, its last
+ * entry (`max(id)` over the full key), whatever the log's size. The earlier form, one `group by`
+ * over `actor_id in (…)`, let PostgreSQL match only (workspace_id, actor_type) in the index and
+ * filter every member-made event of the workspace (a page of collaborators read them all: a cost
+ * that grew with the log), or, before the table's first ANALYZE, another index of the workspace
+ * (docs/performance.md, "Sixth round").
+ */
 export async function findLastActivities(
   db: Executor,
   workspaceId: number,
@@ -450,23 +459,22 @@ export async function findLastActivities(
 ): Promise<Map<number, { id: number; event_type: string; created_at: string }>> {
   const result = new Map<number, { id: number; event_type: string; created_at: string }>();
   if (memberIds.length === 0) return result;
-  const latest = db
-    .selectFrom('audit_events')
-    .select(['actor_id', sql<number>`max(id)`.as('id')])
-    .where('workspace_id', '=', workspaceId)
-    .where('actor_type', '=', 'member')
-    .where('actor_id', 'in', memberIds.map(String))
-    .groupBy('actor_id')
-    .as('latest');
+  // The IDs as rows (`select ? union all select ?…`: the same text on both stores), each giving
+  // its latest event's ID by a correlated max over the index's full key.
+  const actors = sql.join(
+    [...new Set(memberIds)].map((id) => sql`select ${String(id)} as actor_id`),
+    sql` union all `,
+  );
+  const latest = sql<number>`(select max(a.id) from audit_events as a where a.workspace_id = ${workspaceId} and a.actor_type = 'member' and a.actor_id = wanted.actor_id)`;
   const rows = await db
     .selectFrom('audit_events')
-    .innerJoin(latest, 'latest.id', 'audit_events.id')
     .select([
       'audit_events.id',
       'audit_events.actor_id',
       'audit_events.action',
       'audit_events.created_at',
     ])
+    .where('audit_events.id', 'in', sql<number>`(select ${latest} from (${actors}) as wanted)`)
     .execute();
   for (const row of rows) {
     result.set(Number(row.actor_id), {

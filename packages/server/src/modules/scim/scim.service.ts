@@ -287,14 +287,24 @@ export function createScimService(deps: {
     );
   }
 
-  async function loadUserResource(db: Executor, connection: ScimConnectionRow, row: ScimUserRow) {
+  /**
+   * `knownGroups`: the user's groups when the caller knows them without a read (a person the
+   * request has just created is in none: one statement fewer per SCIM user created).
+   */
+  async function loadUserResource(
+    db: Executor,
+    connection: ScimConnectionRow,
+    row: ScimUserRow,
+    knownGroups?: Ref[],
+  ) {
     const personId = personIdOf(row);
     const groups =
-      personId === null
+      knownGroups ??
+      (personId === null
         ? []
         : ((await populationOf(connection).groupsOfUsers(db, connection, [personId])).get(
             personId,
-          ) ?? []);
+          ) ?? []));
     return userResource(connection, row, groups);
   }
 
@@ -838,7 +848,12 @@ export function createScimService(deps: {
             external_id: fields.externalId,
           },
         });
-        return { resource: await loadUserResource(trx, connection, row), version: row.version };
+        // A person created by this request is in no group yet; an adopted one may be.
+        const groups = change.adopted ? undefined : [];
+        return {
+          resource: await loadUserResource(trx, connection, row, groups),
+          version: row.version,
+        };
       });
     },
 
