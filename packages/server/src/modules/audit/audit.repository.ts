@@ -445,12 +445,15 @@ export async function countAuditEventsByBucket(
 /**
  * The latest thing each member did themselves: the reference API's `last_activity_log`.
  *
- * One search of the actor index (workspace_id, actor_type, actor_id, id) per member, its last
- * entry (`max(id)` over the full key), whatever the log's size. The earlier form, one `group by`
- * over `actor_id in (…)`, let PostgreSQL match only (workspace_id, actor_type) in the index and
- * filter every member-made event of the workspace (a page of collaborators read them all: a cost
- * that grew with the log), or, before the table's first ANALYZE, another index of the workspace
- * (docs/performance.md, "Sixth round").
+ * For each member, the last entry of the actor index (workspace_id, actor_type, actor_id, id) on
+ * its full key (a correlated `max(id)`), then that event by its primary key: a few index pages per
+ * member whatever the log's size, and no plan for PostgreSQL to choose between. The earlier form
+ * (one `group by` over `actor_id in (…)` joined back to the log) matched only (workspace_id,
+ * actor_type) in the index and filtered every member-made event of the workspace (a cost that
+ * grew with the log); planned before the table's first ANALYZE (a new database's first minute,
+ * the plan then kept by the prepared statement) it scanned the workspace's events through another
+ * index, and a join back to the log may hash a sequential scan of it (docs/performance.md, "Sixth
+ * round"). Materialized so that each member's `max` is searched once, not once per column.
  */
 export async function findLastActivities(
   db: Executor,
@@ -459,24 +462,31 @@ export async function findLastActivities(
 ): Promise<Map<number, { id: number; event_type: string; created_at: string }>> {
   const result = new Map<number, { id: number; event_type: string; created_at: string }>();
   if (memberIds.length === 0) return result;
-  // The IDs as rows (`select ? union all select ?…`: the same text on both stores), each giving
-  // its latest event's ID by a correlated max over the index's full key.
-  const actors = sql.join(
+  // The IDs as rows (`select ? union all select ?…`: the same text on both stores).
+  const wanted = sql.join(
     [...new Set(memberIds)].map((id) => sql`select ${String(id)} as actor_id`),
     sql` union all `,
   );
-  const latest = sql<number>`(select max(a.id) from audit_events as a where a.workspace_id = ${workspaceId} and a.actor_type = 'member' and a.actor_id = wanted.actor_id)`;
-  const rows = await db
-    .selectFrom('audit_events')
-    .select([
-      'audit_events.id',
-      'audit_events.actor_id',
-      'audit_events.action',
-      'audit_events.created_at',
-    ])
-    .where('audit_events.id', 'in', sql<number>`(select ${latest} from (${actors}) as wanted)`)
-    .execute();
+  const { rows } = await sql<{
+    id: number | null;
+    actor_id: string;
+    action: string | null;
+    created_at: string | null;
+  }>`with latest as materialized (
+      select wanted.actor_id, (
+        select max(a.id) from audit_events as a
+        where a.workspace_id = ${workspaceId} and a.actor_type = 'member'
+          and a.actor_id = wanted.actor_id
+      ) as id
+      from (${wanted}) as wanted
+    )
+    select latest.id, latest.actor_id,
+      (select e.action from audit_events as e where e.id = latest.id) as action,
+      (select e.created_at from audit_events as e where e.id = latest.id) as created_at
+    from latest`.execute(db);
   for (const row of rows) {
+    // A member who did nothing themselves has no event (`max` of nothing is null).
+    if (row.id === null || row.action === null || row.created_at === null) continue;
     result.set(Number(row.actor_id), {
       id: row.id,
       event_type: row.action,
