@@ -4,9 +4,9 @@
  * key (workspace_id, actor_type, actor_id), on a database whose tables have no statistics yet (a
  * test database, or a new one before autovacuum's first ANALYZE) as after, then the event by its
  * primary key. The earlier query (`group by actor_id` over `actor_id in (…)`) matched only
- * (workspace_id, actor_type) and filtered every member-made event of the workspace, or scanned
- * another index of the workspace filtering actor_type and actor_id (docs/performance.md, "Sixth
- * round"). Checked with the
+ * (workspace_id, actor_type) here and filtered every member-made event of the workspace, and
+ * without statistics under the mixed load scanned another index of the workspace filtering
+ * actor_type and actor_id (docs/performance.md, "Sixth round"). Checked with the
  * database's own plan on the schema the server migrates to (sequential scans disabled on
  * PostgreSQL, whose test tables are tiny).
  */

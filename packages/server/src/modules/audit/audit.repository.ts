@@ -447,13 +447,14 @@ export async function countAuditEventsByBucket(
  *
  * For each member, the last entry of the actor index (workspace_id, actor_type, actor_id, id) on
  * its full key (a correlated `max(id)`), then that event by its primary key: a few index pages per
- * member whatever the log's size, and no plan for PostgreSQL to choose between. The earlier form
- * (one `group by` over `actor_id in (…)` joined back to the log) matched only (workspace_id,
- * actor_type) in the index and filtered every member-made event of the workspace (a cost that
- * grew with the log); planned before the table's first ANALYZE (a new database's first minute,
- * the plan then kept by the prepared statement) it scanned the workspace's events through another
- * index, and a join back to the log may hash a sequential scan of it (docs/performance.md, "Sixth
- * round"). Materialized so that each member's `max` is searched once, not once per column.
+ * member, and one plan whatever PostgreSQL knows of the table. The earlier form (one `group by`
+ * over `actor_id in (…)` joined back to the log) cost what the plan made of it: with statistics,
+ * a search of the IDs, or (at ~8,000 events) a filter over every member-made event; planned
+ * before the table's first ANALYZE (a new database's first minute, then kept by the prepared
+ * statement) a scan of the workspace's events through another index, 3,256 pages a call under
+ * the mixed load (docs/performance.md, "Sixth round"). A join back to the log could likewise hash
+ * a sequential scan of it, hence the scalar lookups. Materialized so that each member's `max` is
+ * searched once, not once per column.
  */
 export async function findLastActivities(
   db: Executor,
