@@ -88,6 +88,25 @@ describe('one instance: a cached token', () => {
     expect(events.body.data[0].actor.name).toBe('Renamed directory');
   });
 
+  it('refuses at once to provision with a default role deleted after the token was cached', async () => {
+    const role = await roster.post('/api/roles', {
+      role: { name: 'SCIM cached default', privileges: { Recipes: ['read'] } },
+    });
+    expect(role.status).toBe(200);
+    const connection = await createConnection(roster, 'dev', 'collaborators', {
+      default_role: 'SCIM cached default',
+      default_role_type: 'privilege_group',
+    });
+    const client = scimClient(roster, connection);
+    expect((await client.request('GET', '/Users')).status).toBe(200);
+    // The connection's default role goes by the foreign key's ON DELETE SET NULL, not by a write
+    // to the connection: the role's own change must evict the cached connection.
+    expect((await roster.delete(`/api/roles/${role.body.data.id}`)).status).toBeLessThan(300);
+    const created = await client.request('POST', '/Users', userBody('orphan@cache.example'));
+    expect(created.status).toBe(400);
+    expect(created.body.detail).toContain('no longer exists');
+  });
+
   it('keeps last_sync_at to the second: a write a second after the last moves it', async () => {
     const connection = await createConnection(roster);
     const client = scimClient(roster, connection);

@@ -45,14 +45,25 @@ export class ScimConnectionCache {
     for (const [hash, row] of this.byHash) if (row.id === connectionId) this.byHash.delete(hash);
   }
 
+  /** Drops every connection of a workspace. */
+  evictWorkspace(workspaceId: number): void {
+    this.generation += 1;
+    for (const [hash, row] of this.byHash)
+      if (row.workspace_id === workspaceId) this.byHash.delete(hash);
+  }
+
   /**
    * The change feed's subscriber: every `scim_connection` event (updated, token rotated, deleted,
-   * by this instance or another) drops that connection; an event whose target type this version
+   * by this instance or another) drops that connection; a role's change drops the workspace's
+   * connections, whose default role the database may have set to null with it (the foreign key's
+   * ON DELETE SET NULL, no write to the connection); an event whose target type this version
    * does not know (written by another version) drops every connection.
    */
   evictChanged(events: readonly ChangeEvent[]): void {
     for (const event of events) {
       if (event.targetType === 'scim_connection') this.evict(event.targetId);
+      else if (event.targetType === 'role' || event.targetType === 'environment_role')
+        this.evictWorkspace(event.workspaceId);
       else if (event.targetType === null) this.evict(null);
     }
   }
