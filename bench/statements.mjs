@@ -9,8 +9,14 @@
  * a timer, not per request). Each kind runs twice and the second is counted (caches warm).
  * `--verbose` lists the statements. Needs ROSTER_BENCH_DATABASE_URL (a database it may create
  * databases from; a fresh one per run, dropped after).
+ *
+ * Then `--repeat` more rounds (default 60) measure what each kind costs PostgreSQL: the CPU time
+ * of the backends serving the bench's database (/proc/<pid>/schedstat, when PostgreSQL runs on
+ * this machine) per request, and the rows PostgreSQL
+ * read from its buffers per request when pg_stat_statements is loaded. Both are the work done,
+ * not the time it took, so they hold on a busy machine (docs/performance.md, "Sixth round").
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,21 +25,31 @@ import { buildApp } from '../packages/server/dist/app.js';
 import { loadConfig } from '../packages/server/dist/config.js';
 import { migrateToLatest, openStore } from '../packages/server/dist/storage/connect.js';
 
-const { values: args } = parseArgs({ options: { verbose: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: {
+    verbose: { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '60' },
+  },
+});
+const REPEAT = Number(args.repeat);
+if (!Number.isSafeInteger(REPEAT) || REPEAT < 0) throw new Error('--repeat takes a round count');
 const PG_URL = process.env.ROSTER_BENCH_DATABASE_URL;
 if (!PG_URL) throw new Error('bench:statements needs ROSTER_BENCH_DATABASE_URL (PostgreSQL)');
-/** Before this round (5 December 2026, main at 9e5f771), for the table's "before" column. */
+/**
+ * Statements before the fifth round (5 December 2026, main at 9e5f771) and before the sixth
+ * (6 December 2026, main at f220623), for the table's "before" columns.
+ */
 const BEFORE = {
-  invite: 15,
-  accept: 25,
-  role_change: 12,
-  group_add: 8,
-  group_remove: 7,
-  grant_add: 9,
-  grant_remove: 7,
-  scim_user: 12,
-  scim_group_patch_add: 11,
-  scim_group_patch_remove: 11,
+  invite: [15, 11],
+  accept: [25, 18],
+  role_change: [12, 9],
+  group_add: [8, 7],
+  group_remove: [7, 6],
+  grant_add: [9, 8],
+  grant_remove: [7, 6],
+  scim_user: [12, 11],
+  scim_group_patch_add: [11, 8],
+  scim_group_patch_remove: [11, 8],
 };
 
 const name = `roster_bench_statements_${process.pid}`;
@@ -47,9 +63,51 @@ let log = null;
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function countedQuery(...args) {
   const text = String(typeof args[0] === 'string' ? args[0] : args[0]?.text);
-  if (log !== null && !/lease_until/.test(text)) log.push(text.replace(/\s+/g, ' ').trim());
+  if (log !== null && this !== admin && !/lease_until/.test(text))
+    log.push(text.replace(/\s+/g, ' ').trim());
   return query.apply(this, args);
 };
+
+/**
+ * CPU time (ms) of each backend serving the bench's database, by process ID, or null when
+ * PostgreSQL is not on this machine: /proc/<pid>/schedstat's time on a CPU, in nanoseconds.
+ */
+async function backendsCpuMs() {
+  const { rows } = await admin.query('select pid from pg_stat_activity where datname = $1', [name]);
+  const cpu = new Map();
+  for (const { pid } of rows) {
+    try {
+      cpu.set(pid, Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6);
+    } catch (error) {
+      if (error.code !== 'ENOENT' || !existsSync('/proc/self/schedstat')) return null;
+      // The backend just ended.
+    }
+  }
+  return cpu;
+}
+/** The CPU time the backends used between two readings (a backend that started counts whole). */
+function cpuBetween(before, after) {
+  if (before === null || after === null) return null;
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
+}
+/** Buffer hits so far of this database's statements, when pg_stat_statements is loaded. */
+let statementsView = true;
+async function bufferHits() {
+  if (!statementsView) return null;
+  try {
+    const { rows } = await admin.query(
+      `select coalesce(sum(s.shared_blks_hit + s.shared_blks_read), 0)::float8 as n
+       from pg_stat_statements s join pg_database d on d.oid = s.dbid where d.datname = $1`,
+      [name],
+    );
+    return rows[0].n;
+  } catch {
+    statementsView = false;
+    return null;
+  }
+}
 
 const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-statements-'));
 const TOKEN = 'rst_bench_admin_token_0123456789';
@@ -63,7 +121,9 @@ const config = loadConfig({
   // No poll: its reads are time-based, not a request's.
   ROSTER_CHANGE_POLL_MS: '0',
 });
-const store = openStore({ url: config.databaseUrl });
+// The driver on the main thread: the count is taken at pg.Client#query in this process (on the
+// driver thread, the default, the same statements are sent from a worker this hook cannot see).
+const store = openStore({ url: config.databaseUrl, postgresDriver: 'main' });
 await migrateToLatest(store);
 const { app, services } = await buildApp({ store, config, logger: false });
 await services.workspaces.ensureDefaultWorkspace(config.adminToken);
@@ -92,7 +152,30 @@ async function call(method, route, body, token = TOKEN) {
 // Lets the notifications of earlier writes arrive before and after counting.
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 const counted = new Map();
+/** Per kind over the --repeat rounds: requests, statements, backends' CPU ms, buffer hits. */
+const costs = new Map();
+let mode = 'count';
 async function measure(kind, run, record) {
+  if (mode === 'cost') {
+    const cpu0 = await backendsCpuMs();
+    const hits0 = await bufferHits();
+    log = [];
+    const result = await run();
+    // The write's own notification and the index's reload finish after the answer.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const statements = log.length;
+    log = null;
+    const cpu1 = await backendsCpuMs();
+    const hits1 = await bufferHits();
+    const cost = costs.get(kind) ?? { requests: 0, statements: 0, cpuMs: 0, hits: 0 };
+    cost.requests += 1;
+    cost.statements += statements;
+    const cpuMs = cpuBetween(cpu0, cpu1);
+    cost.cpuMs = cpuMs === null || cost.cpuMs === null ? null : cost.cpuMs + cpuMs;
+    cost.hits = hits0 === null || hits1 === null ? null : cost.hits + hits1 - hits0;
+    costs.set(kind, cost);
+    return result;
+  }
   await settle();
   log = [];
   const result = await run();
@@ -128,8 +211,9 @@ const scimGroup = (
   })
 ).id;
 
-for (let round = 0; round < 2; round++) {
+for (let round = 0; round < 2 + REPEAT; round++) {
   const record = round === 1;
+  if (round === 2) mode = 'cost';
   const m = (kind, run) => measure(kind, run, record);
   const email = `person${round}@statements.example`;
   await m('invite', () =>
@@ -206,10 +290,32 @@ console.log(
     .map((l) => l.toFixed(1))
     .join(' ')})\n`,
 );
-console.log('| kind | before | now |');
-console.log('|---|---|---|');
+console.log('| kind | before the 5th round | before the 6th | now |');
+console.log('|---|---|---|---|');
 for (const [kind, statements] of counted)
-  console.log(`| ${kind} | ${BEFORE[kind] ?? '—'} | ${statements.length} |`);
+  console.log(`| ${kind} | ${BEFORE[kind]?.join(' | ') ?? '— | —'} | ${statements.length} |`);
+if (REPEAT > 0) {
+  console.log(
+    `\nWhat each request costs PostgreSQL, over ${REPEAT} more rounds (backends' CPU from /proc/<pid>/schedstat; buffer hits from pg_stat_statements when loaded)\n`,
+  );
+  console.log('| kind | statements | backends’ CPU ms per request | buffer hits per request |');
+  console.log('|---|---|---|---|');
+  let all = { requests: 0, statements: 0, cpuMs: 0, hits: 0 };
+  for (const [kind, cost] of costs) {
+    const per = (n) => (n === null ? '—' : (n / cost.requests).toFixed(3));
+    console.log(`| ${kind} | ${per(cost.statements)} | ${per(cost.cpuMs)} | ${per(cost.hits)} |`);
+    all = {
+      requests: all.requests + cost.requests,
+      statements: all.statements + cost.statements,
+      cpuMs: all.cpuMs === null || cost.cpuMs === null ? null : all.cpuMs + cost.cpuMs,
+      hits: all.hits === null || cost.hits === null ? null : all.hits + cost.hits,
+    };
+  }
+  const per = (n) => (n === null ? '—' : (n / all.requests).toFixed(3));
+  console.log(
+    `| **every kind, one request each** | ${per(all.statements)} | ${per(all.cpuMs)} | ${per(all.hits)} |`,
+  );
+}
 if (args.verbose)
   for (const [kind, statements] of counted) {
     console.log(`\n${kind}: ${statements.length}`);

@@ -329,6 +329,7 @@ export function createServices(deps: AppDeps) {
       clock,
       dialect: deps.store.dialect,
       publicUrl: deps.config.publicUrl,
+      changes: changeFeed,
     }),
     sso: createSsoService({
       db,

@@ -442,7 +442,20 @@ export async function countAuditEventsByBucket(
   return rows.map((row) => ({ key: row.bucket, action: row.action, count: Number(row.n) }));
 }
 
-/** The latest thing each member did themselves: the reference API's `last_activity_log`. */
+/**
+ * The latest thing each member did themselves: the reference API's `last_activity_log`.
+ *
+ * For each member, the last entry of the actor index (workspace_id, actor_type, actor_id, id) on
+ * its full key (a correlated `max(id)`), then that event by its primary key: a few index pages per
+ * member, and one plan whatever PostgreSQL knows of the table. The earlier form (one `group by`
+ * over `actor_id in (…)` joined back to the log) cost what the plan made of it: with statistics,
+ * a search of the IDs, or (at ~8,000 events) a filter over every member-made event; planned
+ * before the table's first ANALYZE (a new database's first minute, then kept by the prepared
+ * statement) a scan of the workspace's events through another index, 3,256 pages a call under
+ * the mixed load (docs/performance.md, "Sixth round"). A join back to the log could likewise hash
+ * a sequential scan of it, hence the scalar lookups. Materialized so that each member's `max` is
+ * searched once, not once per column.
+ */
 export async function findLastActivities(
   db: Executor,
   workspaceId: number,
@@ -450,25 +463,31 @@ export async function findLastActivities(
 ): Promise<Map<number, { id: number; event_type: string; created_at: string }>> {
   const result = new Map<number, { id: number; event_type: string; created_at: string }>();
   if (memberIds.length === 0) return result;
-  const latest = db
-    .selectFrom('audit_events')
-    .select(['actor_id', sql<number>`max(id)`.as('id')])
-    .where('workspace_id', '=', workspaceId)
-    .where('actor_type', '=', 'member')
-    .where('actor_id', 'in', memberIds.map(String))
-    .groupBy('actor_id')
-    .as('latest');
-  const rows = await db
-    .selectFrom('audit_events')
-    .innerJoin(latest, 'latest.id', 'audit_events.id')
-    .select([
-      'audit_events.id',
-      'audit_events.actor_id',
-      'audit_events.action',
-      'audit_events.created_at',
-    ])
-    .execute();
+  // The IDs as rows (`select ? union all select ?…`: the same text on both stores).
+  const wanted = sql.join(
+    [...new Set(memberIds)].map((id) => sql`select ${String(id)} as actor_id`),
+    sql` union all `,
+  );
+  const { rows } = await sql<{
+    id: number | null;
+    actor_id: string;
+    action: string | null;
+    created_at: string | null;
+  }>`with latest as materialized (
+      select wanted.actor_id, (
+        select max(a.id) from audit_events as a
+        where a.workspace_id = ${workspaceId} and a.actor_type = 'member'
+          and a.actor_id = wanted.actor_id
+      ) as id
+      from (${wanted}) as wanted
+    )
+    select latest.id, latest.actor_id,
+      (select e.action from audit_events as e where e.id = latest.id) as action,
+      (select e.created_at from audit_events as e where e.id = latest.id) as created_at
+    from latest`.execute(db);
   for (const row of rows) {
+    // A member who did nothing themselves has no event (`max` of nothing is null).
+    if (row.id === null || row.action === null || row.created_at === null) continue;
     result.set(Number(row.actor_id), {
       id: row.id,
       event_type: row.action,

@@ -60,16 +60,25 @@ export function createInvitationsService(deps: {
 }) {
   const now = () => isoNow(deps.clock);
 
-  async function present(db: Executor, rows: Row<'member_invitations'>[]): Promise<Invitation[]> {
+  /**
+   * `knownMemberships`: the rows' group memberships when the caller has just written them (an
+   * invitation created by this request), so they are not read back: one statement fewer.
+   */
+  async function present(
+    db: Executor,
+    rows: Row<'member_invitations'>[],
+    knownMemberships?: { invitation_id: number | null; group_id: string }[],
+  ): Promise<Invitation[]> {
     const ids = rows.map((r) => r.id);
     const memberships =
-      ids.length === 0
+      knownMemberships ??
+      (ids.length === 0
         ? []
         : await db
             .selectFrom('group_memberships')
             .select(['invitation_id', 'group_id'])
             .where('invitation_id', 'in', ids)
-            .execute();
+            .execute());
     const at = now();
     return rows.map((row) => ({
       id: row.id,
@@ -294,7 +303,11 @@ export function createInvitationsService(deps: {
             },
           },
         );
-        const [presented] = await present(trx, [row]);
+        const [presented] = await present(
+          trx,
+          [row],
+          explicitGroups.map((g) => ({ invitation_id: row.id, group_id: g.id })),
+        );
         return { invitation: presented, token: issued };
       });
       if (invitation === undefined) throw new Error('invitation vanished');

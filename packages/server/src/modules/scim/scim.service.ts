@@ -36,11 +36,13 @@ import {
   requireWorkspaceAdmin,
 } from '../../lib/scope.js';
 import { recordChange } from '../audit/audit.repository.js';
+import type { ChangeSubscriptions } from '../audit/change-feed.js';
 import type { ChangeTargetType } from '../audit/change-kinds.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import { requireEnvironment } from '../environments/environments.service.js';
 import { collaboratorPopulation } from './scim.collaborators.js';
+import { ScimConnectionCache } from './scim.connection-cache.js';
 import { endUserPopulation } from './scim.end-users.js';
 import { ScimError, scimBadRequest, scimNotFound } from './scim.errors.js';
 import { compileFilter, filterTester, parseScimFilter, valuesNamedBy } from './scim.filter.js';
@@ -120,8 +122,14 @@ export function createScimService(deps: {
   clock: Clock;
   dialect: Dialect;
   publicUrl: string;
+  /** The change feed (audit/change-feed.ts): how other instances' rotations reach the cache. */
+  changes: ChangeSubscriptions;
 }) {
   const now = () => isoNow(deps.clock);
+  const connections = new ScimConnectionCache();
+  deps.changes.subscribe((events) => {
+    connections.evictChanged(events);
+  });
   const publicUrl = deps.publicUrl.replace(/\/+$/, '');
   const baseUrlOf = (connectionId: string) => `${publicUrl}/scim/v2/${connectionId}`;
   const actorOf = (connection: ScimConnectionRow) => ({ id: connection.id, name: connection.name });
@@ -279,14 +287,24 @@ export function createScimService(deps: {
     );
   }
 
-  async function loadUserResource(db: Executor, connection: ScimConnectionRow, row: ScimUserRow) {
+  /**
+   * `knownGroups`: the user's groups when the caller knows them without a read (a person the
+   * request has just created is in none: one statement fewer per SCIM user created).
+   */
+  async function loadUserResource(
+    db: Executor,
+    connection: ScimConnectionRow,
+    row: ScimUserRow,
+    knownGroups?: Ref[],
+  ) {
     const personId = personIdOf(row);
     const groups =
-      personId === null
+      knownGroups ??
+      (personId === null
         ? []
         : ((await populationOf(connection).groupsOfUsers(db, connection, [personId])).get(
             personId,
-          ) ?? []);
+          ) ?? []));
     return userResource(connection, row, groups);
   }
 
@@ -371,6 +389,9 @@ export function createScimService(deps: {
     const elapsed = Date.parse(at) - last;
     if (elapsed >= 0 && elapsed < LAST_SYNC_RESOLUTION_MS) return;
     await updateConnection(db, connection.id, { last_sync_at: at });
+    // The row may be the cached one (authenticate): the next write within the second sends no
+    // UPDATE either. Only this field changes in place; every other change evicts the row.
+    connection.last_sync_at = at;
   }
 
   function audit(
@@ -657,6 +678,8 @@ export function createScimService(deps: {
       if (body.default_role === undefined && body.default_role_type !== undefined)
         throw badRequest('scim_connection.default_role', 'default_role_type needs default_role');
       const name = body.name?.trim() || row.name;
+      // Evicted before and after the write: a lookup racing the transaction cannot refill the cache.
+      connections.evict(id);
       await deps.db.transaction().execute(async (trx) => {
         const role =
           body.default_role === undefined
@@ -674,6 +697,7 @@ export function createScimService(deps: {
           after: { name, ...role },
         });
       });
+      connections.evict(id);
       return presentConnection(deps.db, ctx.workspaceId, id);
     },
 
@@ -681,6 +705,7 @@ export function createScimService(deps: {
     async rotateToken(ctx: RequestContext, id: string): Promise<ScimConnectionWithToken> {
       await requireConnection(ctx, id, true);
       const token = newSecret('rscim');
+      connections.evict(id);
       await deps.db.transaction().execute(async (trx) => {
         await updateConnection(trx, id, {
           token_hash: hashSecret(token),
@@ -692,12 +717,14 @@ export function createScimService(deps: {
           id,
         ]);
       });
+      connections.evict(id);
       return { ...(await presentConnection(deps.db, ctx.workspaceId, id)), token };
     },
 
     /** Stops provisioning; the users and groups it created stay (now managed by hand). */
     async deleteConnection(ctx: RequestContext, id: string): Promise<void> {
       const { row } = await requireConnection(ctx, id, true);
+      connections.evict(id);
       await deps.db.transaction().execute(async (trx) => {
         await populationOf(row).releaseGroups(trx, id);
         await deleteConnection(trx, id);
@@ -705,21 +732,34 @@ export function createScimService(deps: {
           before: { name: row.name, target: row.target },
         });
       });
+      connections.evict(id);
     },
 
-    /** The SCIM endpoints' authentication: the connection's token, compared by hash in constant time. */
+    /**
+     * The SCIM endpoints' authentication: the connection's token, compared by hash in constant
+     * time; a token that authenticated before is answered from the cache (scim.connection-cache.ts).
+     */
     async authenticate(
       connectionId: string,
       token: string | undefined,
     ): Promise<ScimConnectionRow | undefined> {
       if (connectionId.length > 64) return undefined;
+      const tokenHash = token === undefined ? undefined : hashSecret(token);
+      if (tokenHash !== undefined) {
+        const cached = connections.get(tokenHash, connectionId);
+        if (cached !== undefined) return cached;
+      }
+      const generation = connections.begin();
       const row = await findConnection(deps.db, connectionId);
       if (row === undefined) {
         // Same work for unknown connections, so timing does not tell which IDs exist.
         secretMatches(token ?? '', hashSecret('unknown'));
         return undefined;
       }
-      return token !== undefined && secretMatches(token, row.token_hash) ? row : undefined;
+      if (token === undefined || tokenHash === undefined || !secretMatches(token, row.token_hash))
+        return undefined;
+      connections.set(tokenHash, row, generation);
+      return row;
     },
 
     baseUrlOf,
@@ -808,7 +848,12 @@ export function createScimService(deps: {
             external_id: fields.externalId,
           },
         });
-        return { resource: await loadUserResource(trx, connection, row), version: row.version };
+        // A person created by this request is in no group yet; an adopted one may be.
+        const groups = change.adopted ? undefined : [];
+        return {
+          resource: await loadUserResource(trx, connection, row, groups),
+          version: row.version,
+        };
       });
     },
 
