@@ -5,13 +5,15 @@
  * ROSTER_POSTGRES_DRIVER, the same argument), migrated, the default workspace with a known admin token,
  * listening on 127.0.0.1. On request it reports its CPU time and how long its event loop was held
  * (perf_hooks.monitorEventLoopDelay: the delay a timer saw, i.e. how long a check arriving at that
- * moment waited before the server could even read it), then resets the histogram.
+ * moment waited before the server could even read it) and its main thread's garbage collection
+ * since the last report (bench/lib/gc-report.mjs), then resets both.
  */
 import process from 'node:process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { startRosterApp } from './lib/roster-app.mjs';
+import { startGcReport } from './lib/gc-report.mjs';
 import { postgresThreadStats } from '../packages/server/dist/storage/postgres-thread.js';
 
 const [databaseUrl, token, dataDir, writer = 'thread'] = process.argv.slice(2);
@@ -45,6 +47,22 @@ const { app, store } = await startRosterApp({
 await app.listen({ port: 0, host: '127.0.0.1' });
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
+const gc = startGcReport();
+// BENCH_HEAP_SAMPLE=file: V8's sampling heap profiler over the whole run, keeping the samples of
+// objects that scavenges and mark-compacts collected too (what was allocated, not only what is
+// left), written at the stop (a .heapprofile, for Chrome DevTools or bench/heap-top.mjs).
+const heapSample = process.env.BENCH_HEAP_SAMPLE;
+let inspector;
+if (heapSample) {
+  const { Session } = await import('node:inspector/promises');
+  inspector = new Session();
+  inspector.connect();
+  await inspector.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_SAMPLE_LIVE !== '1',
+    includeObjectsCollectedByMajorGC: process.env.BENCH_HEAP_SAMPLE_LIVE !== '1',
+  });
+}
 process.send({ type: 'ready', port: app.server.address().port, dialect: store.dialect });
 process.on('message', async (message) => {
   if (message === 'stats') {
@@ -60,6 +78,7 @@ process.on('message', async (message) => {
         p99: loop.percentile(99) / 1e6,
         max: loop.max / 1e6,
       },
+      gc: gc.take(),
     });
     loop.reset();
   }
@@ -70,6 +89,10 @@ process.on('message', async (message) => {
   }
   if (message === 'stop') {
     loop.disable();
+    if (inspector) {
+      const { profile } = await inspector.post('HeapProfiler.stopSampling');
+      writeFileSync(heapSample, JSON.stringify(profile));
+    }
     await app.close();
     await store.close();
     process.exit(0);
