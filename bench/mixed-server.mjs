@@ -7,6 +7,13 @@
  * (perf_hooks.monitorEventLoopDelay: the delay a timer saw, i.e. how long a check arriving at that
  * moment waited before the server could even read it) and its main thread's garbage collection
  * since the last report (bench/lib/gc-report.mjs), then resets both.
+ *
+ * What survives scavenges (docs/performance.md, sixth round): BENCH_HEAP_SAMPLE=FILE writes V8's
+ * sampling heap profile of the run at the stop, every allocation sampled;
+ * BENCH_HEAP_SAMPLE_LIVE=promoted keeps only the samples that survived the young generation,
+ * =1 only what is still in the heap at the end of the first timed phase. `node bench/heap-top.mjs
+ * FILE` prints the top allocating functions. BENCH_GC_DUMP=FILE appends each report's per
+ * collection heap-space statistics (v8.GCProfiler) as a JSON line.
  */
 import process from 'node:process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -53,19 +60,29 @@ const gc = startGcReport();
 // left), written at the stop (a .heapprofile, for Chrome DevTools or bench/heap-top.mjs).
 const heapSample = process.env.BENCH_HEAP_SAMPLE;
 let inspector;
+let statsCalls = 0;
 if (heapSample) {
   const { Session } = await import('node:inspector/promises');
   inspector = new Session();
   inspector.connect();
   await inspector.post('HeapProfiler.startSampling', {
     samplingInterval: 4096,
-    includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_SAMPLE_LIVE !== '1',
+    // BENCH_HEAP_SAMPLE_LIVE=promoted: without what scavenges collected, i.e. what survived the
+    // young generation (promoted, whether a mark-compact freed it later or not).
+    includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_SAMPLE_LIVE === undefined,
     includeObjectsCollectedByMajorGC: process.env.BENCH_HEAP_SAMPLE_LIVE !== '1',
   });
 }
 process.send({ type: 'ready', port: app.server.address().port, dialect: store.dialect });
 process.on('message', async (message) => {
   if (message === 'stats') {
+    statsCalls += 1;
+    // BENCH_HEAP_SAMPLE_LIVE=1: only what was still in the heap (promoted objects included, until
+    // a mark-compact frees them) at the end of the first timed phase (the second report).
+    if (inspector && process.env.BENCH_HEAP_SAMPLE_LIVE === '1' && statsCalls === 2) {
+      const { profile } = await inspector.post('HeapProfiler.getSamplingProfile');
+      writeFileSync(heapSample, JSON.stringify(profile));
+    }
     const usage = process.cpuUsage();
     process.send({
       type: 'stats',
@@ -78,7 +95,7 @@ process.on('message', async (message) => {
         p99: loop.percentile(99) / 1e6,
         max: loop.max / 1e6,
       },
-      gc: gc.take(),
+      gc: await gc.take(),
     });
     loop.reset();
   }
@@ -89,7 +106,7 @@ process.on('message', async (message) => {
   }
   if (message === 'stop') {
     loop.disable();
-    if (inspector) {
+    if (inspector && process.env.BENCH_HEAP_SAMPLE_LIVE !== '1') {
       const { profile } = await inspector.post('HeapProfiler.stopSampling');
       writeFileSync(heapSample, JSON.stringify(profile));
     }

@@ -60,9 +60,13 @@ export function startGcReport() {
   let start = nowGenerations();
 
   /** The figures since the last call (or the start), then starts counting anew. */
-  function take() {
+  async function take() {
     const end = nowGenerations();
     const { statistics } = profiler.stop();
+    if (process.env.BENCH_GC_DUMP) {
+      const { appendFileSync } = await import('node:fs');
+      appendFileSync(process.env.BENCH_GC_DUMP, `${JSON.stringify(statistics)}\n`);
+    }
     profiler = new v8.GCProfiler();
     profiler.start();
     let allocated = 0;
