@@ -16,6 +16,7 @@
  * collection heap-space statistics (v8.GCProfiler) as a JSON line.
  */
 import process from 'node:process';
+import v8 from 'node:v8';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
@@ -77,6 +78,17 @@ process.send({ type: 'ready', port: app.server.address().port, dialect: store.di
 process.on('message', async (message) => {
   if (message === 'stats') {
     statsCalls += 1;
+    // BENCH_HEAP_SNAPSHOT=FILE: a heap snapshot BENCH_HEAP_SNAPSHOT_AT seconds (default 5) into
+    // the first timed phase, under load (what in-flight work holds).
+    if (process.env.BENCH_HEAP_SNAPSHOT && statsCalls === 1) {
+      const file = process.env.BENCH_HEAP_SNAPSHOT;
+      setTimeout(
+        () => {
+          v8.writeHeapSnapshot(file);
+        },
+        Number(process.env.BENCH_HEAP_SNAPSHOT_AT ?? 5) * 1000,
+      );
+    }
     // BENCH_HEAP_SAMPLE_LIVE=1: only what was still in the heap (promoted objects included, until
     // a mark-compact frees them) at the end of the first timed phase (the second report).
     if (inspector && process.env.BENCH_HEAP_SAMPLE_LIVE === '1' && statsCalls === 2) {
