@@ -47,6 +47,7 @@ const { values: args } = parseArgs({
     pacing: { type: 'string', default: 'open' },
     grow: { type: 'string', default: '0' },
     kinds: { type: 'string', default: '0' },
+    only: { type: 'string' },
   },
 });
 const DURATION_S = Number(args.duration);
@@ -65,6 +66,8 @@ const CLIENTS = Number(args.clients);
 const GROWS = args.grow.split(',').map(Number);
 /** Seconds of each request kind alone (closed loops) before the mixed phase: `--kinds 5`. */
 const KINDS_S = Number(args.kinds);
+/** `--only list_members,check`: the per-kind phases of these kinds only (GC questions on one kind). */
+const ONLY = args.only === undefined ? undefined : args.only.split(',');
 if (!GROWS.every((n) => Number.isSafeInteger(n) && n >= 0))
   throw new Error('--grow takes a row count, or several separated by commas (a run for each)');
 /**
@@ -700,6 +703,7 @@ async function runStore(dialect, writer, grow) {
   await runKind('check');
   if (KINDS_S > 0)
     for (const kind of Object.keys(WEIGHTS)) {
+      if (ONLY !== undefined && !ONLY.includes(kind)) continue;
       log(`${label}: ${KINDS_S} s of ${kind} alone …`);
       perKind.push({ kind, load: loadavg()[0], ...(await phase(KINDS_S, () => kind)) });
     }
