@@ -5,13 +5,23 @@
  * ROSTER_POSTGRES_DRIVER, the same argument), migrated, the default workspace with a known admin token,
  * listening on 127.0.0.1. On request it reports its CPU time and how long its event loop was held
  * (perf_hooks.monitorEventLoopDelay: the delay a timer saw, i.e. how long a check arriving at that
- * moment waited before the server could even read it), then resets the histogram.
+ * moment waited before the server could even read it) and its main thread's garbage collection
+ * since the last report (bench/lib/gc-report.mjs), then resets both.
+ *
+ * What survives scavenges (docs/performance.md, sixth round): BENCH_HEAP_SAMPLE=FILE writes V8's
+ * sampling heap profile of the run at the stop, every allocation sampled;
+ * BENCH_HEAP_SAMPLE_LIVE=promoted keeps only the samples that survived the young generation,
+ * =1 only what is still in the heap at the end of the first timed phase. `node bench/heap-top.mjs
+ * FILE` prints the top allocating functions. BENCH_GC_DUMP=FILE appends each report's per
+ * collection heap-space statistics (v8.GCProfiler) as a JSON line.
  */
 import process from 'node:process';
-import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { startRosterApp } from './lib/roster-app.mjs';
+import { startGcReport } from './lib/gc-report.mjs';
 import { postgresThreadStats } from '../packages/server/dist/storage/postgres-thread.js';
 
 const [databaseUrl, token, dataDir, writer = 'thread'] = process.argv.slice(2);
@@ -45,9 +55,46 @@ const { app, store } = await startRosterApp({
 await app.listen({ port: 0, host: '127.0.0.1' });
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
+const gc = startGcReport();
+// BENCH_HEAP_SAMPLE=file: V8's sampling heap profiler over the whole run, keeping the samples of
+// objects that scavenges and mark-compacts collected too (what was allocated, not only what is
+// left), written at the stop (a .heapprofile, for Chrome DevTools or bench/heap-top.mjs).
+const heapSample = process.env.BENCH_HEAP_SAMPLE;
+let inspector;
+let statsCalls = 0;
+if (heapSample) {
+  const { Session } = await import('node:inspector/promises');
+  inspector = new Session();
+  inspector.connect();
+  await inspector.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    // BENCH_HEAP_SAMPLE_LIVE=promoted: without what scavenges collected, i.e. what survived the
+    // young generation (promoted, whether a mark-compact freed it later or not).
+    includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_SAMPLE_LIVE === undefined,
+    includeObjectsCollectedByMajorGC: process.env.BENCH_HEAP_SAMPLE_LIVE !== '1',
+  });
+}
 process.send({ type: 'ready', port: app.server.address().port, dialect: store.dialect });
 process.on('message', async (message) => {
   if (message === 'stats') {
+    statsCalls += 1;
+    // BENCH_HEAP_SNAPSHOT=FILE: a heap snapshot BENCH_HEAP_SNAPSHOT_AT seconds (default 5) into
+    // the first timed phase, under load (what in-flight work holds).
+    if (process.env.BENCH_HEAP_SNAPSHOT && statsCalls === 1) {
+      const file = process.env.BENCH_HEAP_SNAPSHOT;
+      setTimeout(
+        () => {
+          v8.writeHeapSnapshot(file);
+        },
+        Number(process.env.BENCH_HEAP_SNAPSHOT_AT ?? 5) * 1000,
+      );
+    }
+    // BENCH_HEAP_SAMPLE_LIVE=1: only what was still in the heap (promoted objects included, until
+    // a mark-compact frees them) at the end of the first timed phase (the second report).
+    if (inspector && process.env.BENCH_HEAP_SAMPLE_LIVE === '1' && statsCalls === 2) {
+      const { profile } = await inspector.post('HeapProfiler.getSamplingProfile');
+      writeFileSync(heapSample, JSON.stringify(profile));
+    }
     const usage = process.cpuUsage();
     process.send({
       type: 'stats',
@@ -60,6 +107,7 @@ process.on('message', async (message) => {
         p99: loop.percentile(99) / 1e6,
         max: loop.max / 1e6,
       },
+      gc: await gc.take(),
     });
     loop.reset();
   }
@@ -70,6 +118,10 @@ process.on('message', async (message) => {
   }
   if (message === 'stop') {
     loop.disable();
+    if (inspector && process.env.BENCH_HEAP_SAMPLE_LIVE !== '1') {
+      const { profile } = await inspector.post('HeapProfiler.stopSampling');
+      writeFileSync(heapSample, JSON.stringify(profile));
+    }
     await app.close();
     await store.close();
     process.exit(0);

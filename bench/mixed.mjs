@@ -614,6 +614,7 @@ async function runStore(dialect, writer, grow) {
         after.mainCpuMs === null ? null : (after.mainCpuMs - before.mainCpuMs) / result.total,
       driverBusyMsPerRequest: (after.driverBusyMs - before.driverBusyMs) / result.total,
       loop: after.loop,
+      gc: after.gc,
     };
   }
   async function runPhase(seconds, chooser, rate) {
@@ -804,6 +805,13 @@ const kindTable = (phase) => [
 /** Of the server's CPU per request: its main thread's, and the PostgreSQL driver thread's busy time. */
 const threads = (phase) =>
   `- of which the main thread: ${phase.mainCpuMsPerRequest?.toFixed(3) ?? '?'} ms a request${phase.driverBusyMsPerRequest > 0 ? `; PostgreSQL driver thread busy: ${phase.driverBusyMsPerRequest.toFixed(3)} ms a request` : ''}`;
+/** The main thread's garbage collection in a phase, per request (bench/lib/gc-report.mjs). */
+const gcRow = (phase) => {
+  const g = phase.gc;
+  if (!g) return '- main thread GC: not reported by this server';
+  const per1k = (n) => ((n * 1000) / phase.total).toFixed(1);
+  return `- main thread GC: ${per1k(g.scavenges)} scavenges and ${per1k(g.markCompacts)} mark-compacts per 1,000 requests; pauses p50 / p99 / max ${ms(g.pauseMs.p50)} / ${ms(g.pauseMs.p99)} / ${ms(g.pauseMs.max)} (${(g.pauseMs.total / phase.total).toFixed(3)} ms a request); **${(g.allocatedBytes / phase.total / 1024).toFixed(1)} KB allocated, ${(g.promotedBytes / phase.total / 1024).toFixed(2)} KB promoted a request**; ${(g.survivedBytesPerScavenge / 2 ** 20).toFixed(2)} MB survive each scavenge; new space ${(g.newSpaceBytes / 2 ** 20).toFixed(0)} MB, old ${(g.oldBytes / 2 ** 20).toFixed(0)} MB, RSS ${(g.rssBytes / 2 ** 20).toFixed(0)} MB`;
+};
 const out = [];
 out.push(
   `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${args.grow === '0' ? '' : ` --grow ${args.grow}`}${KINDS_S ? ` --kinds ${KINDS_S}` : ''}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
@@ -816,11 +824,11 @@ for (const r of results) {
     out.push(
       `**Each kind alone**: ${KINDS_S} s each, ${CLIENTS} clients in closed loops, on the data as it stood${r.grow ? ` after --grow ${r.grow}` : ''} (target: the same CPU per request whatever the data size)`,
       '',
-      `| Kind alone | Requests | p50 | p99 | Server CPU per request |${r.dialect === 'postgres' ? " PostgreSQL backends' CPU per request |" : ''} Load (1 min) |`,
-      `| --- | ---: | ---: | ---: | ---: |${r.dialect === 'postgres' ? ' ---: |' : ''} ---: |`,
+      `| Kind alone | Requests | p50 | p99 | Server CPU per request |${r.dialect === 'postgres' ? " PostgreSQL backends' CPU per request |" : ''} Main thread KB allocated / promoted per request | Load (1 min) |`,
+      `| --- | ---: | ---: | ---: | ---: |${r.dialect === 'postgres' ? ' ---: |' : ''} ---: | ---: |`,
       ...r.perKind.map(
         (k) =>
-          `| ${k.kind} (${k.kinds.map((x) => x.kind).join(' + ')}) | ${k.total} | ${k.kinds.map((x) => ms(x.p50)).join(' / ')} | ${k.kinds.map((x) => ms(x.p99)).join(' / ')} | ${k.cpuMsPerRequest.toFixed(3)} ms |${r.dialect === 'postgres' ? ` ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'} ms |` : ''} ${k.load.toFixed(1)} |`,
+          `| ${k.kind} (${k.kinds.map((x) => x.kind).join(' + ')}) | ${k.total} | ${k.kinds.map((x) => ms(x.p50)).join(' / ')} | ${k.kinds.map((x) => ms(x.p99)).join(' / ')} | ${k.cpuMsPerRequest.toFixed(3)} ms |${r.dialect === 'postgres' ? ` ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'} ms |` : ''} ${k.gc ? `${(k.gc.allocatedBytes / k.total / 1024).toFixed(1)} / ${(k.gc.promotedBytes / k.total / 1024).toFixed(2)}` : '–'} | ${k.load.toFixed(1)} |`,
       ),
       '',
     );
@@ -834,6 +842,7 @@ for (const r of results) {
     `- load average (1 min) at each interval's end: ${r.mixed.buckets.map((b) => b.load.toFixed(1)).join(', ')}`,
     `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}${r.mixed.statementsPerRequest === null ? '' : `; ${r.mixed.statementsPerRequest.toFixed(2)} statements a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
     threads(r.mixed),
+    gcRow(r.mixed),
     `- errors: ${r.mixed.errors.length}${r.mixed.errors.length ? ` (first: ${r.mixed.errors[0]})` : ''}`,
     '',
     `- **capacity ${r.mixed.perSecond.toFixed(0)} requests/s** (target ≥ 1,000); check p50 / p99 in closed loops: ${ms(check(r.mixed)?.p50)} / ${ms(check(r.mixed)?.p99)} (target p99 ≤ 5 ms)`,
@@ -845,6 +854,8 @@ for (const r of results) {
     `- **check p50 / p99 under writes: ${ms(check(r.paced)?.p50)} / ${ms(check(r.paced)?.p99)}** (target p99 ≤ 5 ms); checks only, same rate, same data, no writes: ${ms(check(r.baseline)?.p50)} / ${ms(check(r.baseline)?.p99)}`,
     `- server CPU: ${r.paced.cpuMsPerRequest.toFixed(3)} ms a request (checks only: ${r.baseline.cpuMsPerRequest.toFixed(3)})${r.paced.statementsPerRequest === null ? '' : `, ${r.paced.statementsPerRequest.toFixed(2)} PostgreSQL statements a request`}; event loop held p99 / max: ${ms(r.paced.loop.p99)} / ${ms(r.paced.loop.max)} (checks only: ${ms(r.baseline.loop.p99)} / ${ms(r.baseline.loop.max)})`,
     threads(r.paced),
+    gcRow(r.paced),
+    `- checks only: ${gcRow(r.baseline).slice(2)}`,
     `- check p99 per ${r.paced.bucketS} s under writes: ${r.paced.buckets.map((b) => ms(b.checkP99)).join(', ')}`,
     `- requests' departure after their scheduled time (the generator's own delay, counted in the latencies), p99: ${ms(r.paced.lagP99)} (checks only: ${ms(r.baseline.lagP99)}); check p99 from its actual departure: ${ms(r.paced.checkFromDepartureP99)} (checks only: ${ms(r.baseline.checkFromDepartureP99)})`,
     `- errors: ${r.paced.errors.length + r.baseline.errors.length}${r.paced.errors.length ? ` (first: ${r.paced.errors[0]})` : ''}`,

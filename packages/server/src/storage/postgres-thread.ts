@@ -256,15 +256,64 @@ export function postgresThreadStats(): { statements: number; busyMs: number } {
   return { statements: statementsSent, busyMs };
 }
 
+interface Waiter {
+  resolve: (reply: Reply) => void;
+  reject: (error: Error) => void;
+  parts?: unknown[];
+}
+
+/**
+ * The statements waiting for their reply, by id. An id is a slot of an array, reused once its
+ * statement is answered, and not a key of a Map: a Map that takes and loses an entry per
+ * statement rebuilds its hash table every few statements, and V8 leaves each table it replaces
+ * pointing to the next (for iterators) with the entries it held. When one of them had been
+ * promoted (a table alive across two scavenges), that dead old table kept every later table
+ * alive through the scavenges, and with them each statement's resolve function, its promise and
+ * the rows it was resolved with, until the next mark-compact: list_members promoted ~40 KB a
+ * request (docs/performance.md, sixth round). An array's slots are overwritten in place.
+ */
+class Waiters {
+  private readonly slots: (Waiter | undefined)[] = [];
+  private readonly free: number[] = [];
+  /** How many are waiting. */
+  size = 0;
+
+  add(waiter: Waiter): number {
+    const id = this.free.pop() ?? this.slots.length;
+    this.slots[id] = waiter;
+    this.size += 1;
+    return id;
+  }
+
+  get(id: number): Waiter | undefined {
+    return this.slots[id];
+  }
+
+  /** Takes the waiter out; its id may be given to the next statement. */
+  take(id: number): Waiter | undefined {
+    const waiter = this.slots[id];
+    if (waiter === undefined) return undefined;
+    this.slots[id] = undefined;
+    this.free.push(id);
+    this.size -= 1;
+    return waiter;
+  }
+
+  /** Takes them all out (the thread that would answer them is gone). */
+  drain(): Waiter[] {
+    const waiting = this.slots.filter((waiter) => waiter !== undefined);
+    this.slots.length = 0;
+    this.free.length = 0;
+    this.size = 0;
+    return waiting;
+  }
+}
+
 class DriverThread {
   private worker: Worker | undefined;
   /** Which driver thread a connection's client lives on: a new thread has none of the old's. */
   generation = 0;
-  private readonly pending = new Map<
-    number,
-    { resolve: (reply: Reply) => void; reject: (error: Error) => void; parts?: unknown[] }
-  >();
-  private nextId = 1;
+  private readonly pending = new Waiters();
   /** What goes to the driver thread at the end of this turn of the event loop. */
   private outbox: Batch = { requests: [], release: [], discard: [] };
   private flushScheduled = false;
@@ -314,8 +363,7 @@ class DriverThread {
     const error = new DriverThreadError(
       `The PostgreSQL driver thread stopped (${why}); the statements in flight may or may not have run.`,
     );
-    for (const waiter of this.pending.values()) waiter.reject(error);
-    this.pending.clear();
+    for (const waiter of this.pending.drain()) waiter.reject(error);
     process.emitWarning(`${error.message} A new one starts on the next statement.`);
   }
 
@@ -329,7 +377,7 @@ class DriverThread {
       else for (const row of rows) waiter.parts.push(row);
       return;
     }
-    this.pending.delete(reply.id);
+    this.pending.take(reply.id);
     if (this.pending.size === 0) this.worker?.unref();
     if (reply.error !== undefined) {
       waiter.reject(rebuilt(reply.error));
@@ -358,10 +406,9 @@ class DriverThread {
           'The connection was lost with the PostgreSQL driver thread that held it.',
         ),
       );
-    const id = this.nextId++;
     if (this.pending.size === 0) worker.ref();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      const id = this.pending.add({ resolve, reject });
       this.outbox.requests.push({ ...request, id });
       this.scheduleFlush();
     });
@@ -393,8 +440,7 @@ class DriverThread {
           try {
             worker.postMessage({ requests: [request], release: [], discard: [] });
           } catch (error) {
-            const waiter = this.pending.get(request.id);
-            this.pending.delete(request.id);
+            const waiter = this.pending.take(request.id);
             waiter?.reject(error instanceof Error ? error : new Error(String(error)));
           }
         }
