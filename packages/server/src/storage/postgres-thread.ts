@@ -342,6 +342,9 @@ class DriverThread {
     // The thread keeps the process alive only while a statement is in flight (see send).
     worker.unref();
     worker.on('message', (replies: Reply[]) => {
+      // Statement ids are reused (Waiters): a late reply from a thread already given up for lost
+      // must not answer the new thread's statement that now holds its id.
+      if (this.worker !== worker) return;
       for (const reply of replies) this.answer(reply);
     });
     worker.on('error', (error) => {
