@@ -15,11 +15,6 @@ import {
 import { PROJECT_RESOURCES } from '../packages/contracts/dist/index.js';
 import { prng, SIZES } from './generate.mjs';
 
-// As main.ts does first (lib/heap-tuning.ts), before the store opens and the index builds;
-// BENCH_V8_PRETENURING=1 leaves V8's default on, for comparisons.
-if (process.env.BENCH_V8_PRETENURING !== '1')
-  await import('../packages/server/dist/lib/heap-tuning.js');
-
 const [file, token, dataDir] = process.argv.slice(2);
 const send = (message) => new Promise((resolve) => process.send(message, resolve));
 

@@ -33,12 +33,6 @@ export async function startRosterApp({
   migrate = false,
 }) {
   const base = distUrl(dist);
-  // As main.ts does first (lib/heap-tuning.ts), before the store opens; a build from before it
-  // has no such module. BENCH_V8_PRETENURING=1 leaves V8's default on, for before/after runs.
-  if (process.env.BENCH_V8_PRETENURING !== '1')
-    await import(new URL('lib/heap-tuning.js', base).href).catch((error) => {
-      if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    });
   const { buildApp } = await import(new URL('app.js', base).href);
   const { loadConfig } = await import(new URL('config.js', base).href);
   const { migrateToLatest, openStore } = await import(new URL('storage/connect.js', base).href);

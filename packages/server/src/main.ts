@@ -1,8 +1,6 @@
 /**
  * Starts Roster: configuration → storage → migrations → first-start defaults → HTTP server.
  */
-// First: V8's pretenuring off before anything allocates (see the module).
-import './lib/heap-tuning.js';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { loadConfig } from './config.js';

@@ -25,6 +25,7 @@ import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js
 import { postgresThreadDialect } from './postgres-thread.js';
 import { migrationProvider } from './migrations/history.js';
 import { SQLITE_PRAGMAS, sqliteSplitDialect, statementCache } from './sqlite-writer.js';
+import { turnOffPretenuring } from '../lib/heap-tuning.js';
 
 export interface Store {
   db: Db;
@@ -93,10 +94,13 @@ export function openStore(options: StoreOptions): Store {
     // The pool on a worker thread (postgres-thread.ts), or on this one as before it. Either way
     // a connection lost mid-transaction dies with its transaction (Kysely discards it), so a
     // failed ROLLBACK never hides the cause.
-    const dialect =
-      (options.postgresDriver ?? 'thread') === 'thread'
-        ? postgresThreadDialect(poolOptions, options.threadHeapMb ?? 0)
-        : new PostgresDialect({ pool: createPostgresPool(pg, poolOptions) });
+    const onThread = (options.postgresDriver ?? 'thread') === 'thread';
+    // node-postgres's results on this thread: V8's pretenuring would have them born old (see
+    // lib/heap-tuning.ts); turned off before the first statement.
+    if (!onThread) turnOffPretenuring();
+    const dialect = onThread
+      ? postgresThreadDialect(poolOptions, options.threadHeapMb ?? 0)
+      : new PostgresDialect({ pool: createPostgresPool(pg, poolOptions) });
     const db = new Kysely<Database>({ dialect: keepingTheCause(dialect, () => true) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
