@@ -101,6 +101,7 @@ process.on('message', async (message) => {
       cpuMs: (usage.user + usage.system) / 1000,
       mainCpuMs: mainThreadCpuMs(),
       driverBusyMs: postgresThreadStats().busyMs,
+      driverCpuMs: postgresThreadStats().cpuMs,
       statements: statements + postgresThreadStats().statements,
       loop: {
         p50: loop.percentile(50) / 1e6,

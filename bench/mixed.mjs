@@ -613,6 +613,10 @@ async function runStore(dialect, writer, grow) {
       mainCpuMsPerRequest:
         after.mainCpuMs === null ? null : (after.mainCpuMs - before.mainCpuMs) / result.total,
       driverBusyMsPerRequest: (after.driverBusyMs - before.driverBusyMs) / result.total,
+      driverCpuMsPerRequest: ((after.driverCpuMs ?? 0) - (before.driverCpuMs ?? 0)) / result.total,
+      driverCpuMsPerStatement:
+        ((after.driverCpuMs ?? 0) - (before.driverCpuMs ?? 0)) /
+        Math.max(1, after.statements - before.statements),
       loop: after.loop,
       gc: after.gc,
     };
@@ -804,7 +808,7 @@ const kindTable = (phase) => [
 ];
 /** Of the server's CPU per request: its main thread's, and the PostgreSQL driver thread's busy time. */
 const threads = (phase) =>
-  `- of which the main thread: ${phase.mainCpuMsPerRequest?.toFixed(3) ?? '?'} ms a request${phase.driverBusyMsPerRequest > 0 ? `; PostgreSQL driver thread busy: ${phase.driverBusyMsPerRequest.toFixed(3)} ms a request` : ''}`;
+  `- of which the main thread: ${phase.mainCpuMsPerRequest?.toFixed(3) ?? '?'} ms a request${phase.driverBusyMsPerRequest > 0 ? `; PostgreSQL driver thread busy: ${phase.driverBusyMsPerRequest.toFixed(3)} ms a request` : ''}${phase.driverCpuMsPerRequest > 0 ? `; driver thread CPU: ${phase.driverCpuMsPerRequest.toFixed(3)} ms a request, ${(phase.driverCpuMsPerStatement * 1000).toFixed(0)} µs a statement` : ''}`;
 /** The main thread's garbage collection in a phase, per request (bench/lib/gc-report.mjs). */
 const gcRow = (phase) => {
   const g = phase.gc;

@@ -27,6 +27,7 @@
  * should not) fails the statements in flight with `ROSTER_POSTGRES_THREAD_LOST` (a 503) and a new
  * one starts on the next statement.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import {
@@ -225,6 +226,9 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const pg = require(workerData.pgPath);
 const createPostgresPool = ${createPostgresPool.toString()};
+// This thread's id in the process (Linux), so the main thread can read its CPU time
+// (postgresThreadStats): the first message, before any reply.
+try { parentPort.postMessage({ tid: Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()) }); } catch {}
 (${runDriverThread.toString()})(parentPort, createPostgresPool(pg, workerData.options));
 `;
 
@@ -243,17 +247,43 @@ function rebuilt(crossed: CrossingError): Error {
 }
 
 let statementsSent = 0;
-const running = new Set<Worker>();
+/** The driver threads running now, with their thread ids (Linux) once they have said them. */
+const running = new Map<Worker, number | undefined>();
+/** CPU time (ms) of the driver threads that have stopped, so the total never goes back. */
+let stoppedCpuMs = 0;
+
+/** A thread's CPU time (user + system, ms) from /proc, or 0 where there is none. */
+function threadCpuMs(tid: number | undefined): number {
+  if (tid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ');
+    if (fields === undefined) return 0;
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * What this process's driver threads have done: the statements they were sent (BEGIN counted
- * apart) and the time their event loops were busy (ms, the threads running now), which the
- * mixed-load bench reports per request (bench/mixed-server.mjs).
+ * apart), the time their event loops were busy (ms, wall time, the threads running now) and
+ * their CPU time (ms, Linux; 0 elsewhere), which the mixed-load bench reports per request
+ * (bench/mixed-server.mjs).
  */
-export function postgresThreadStats(): { statements: number; busyMs: number } {
+export function postgresThreadStats(): { statements: number; busyMs: number; cpuMs: number } {
   let busyMs = 0;
-  for (const worker of running) busyMs += worker.performance.eventLoopUtilization().active;
-  return { statements: statementsSent, busyMs };
+  let cpuMs = stoppedCpuMs;
+  for (const [worker, tid] of running) {
+    busyMs += worker.performance.eventLoopUtilization().active;
+    cpuMs += threadCpuMs(tid);
+  }
+  return { statements: statementsSent, busyMs, cpuMs };
+}
+
+function stopped(worker: Worker): void {
+  if (!running.has(worker)) return;
+  stoppedCpuMs += threadCpuMs(running.get(worker));
+  running.delete(worker);
 }
 
 interface Waiter {
@@ -341,7 +371,11 @@ class DriverThread {
     });
     // The thread keeps the process alive only while a statement is in flight (see send).
     worker.unref();
-    worker.on('message', (replies: Reply[]) => {
+    worker.on('message', (replies: Reply[] | { tid: number }) => {
+      if (!Array.isArray(replies)) {
+        if (running.has(worker)) running.set(worker, replies.tid);
+        return;
+      }
       // Statement ids are reused (Waiters): a late reply from a thread already given up for lost
       // must not answer the new thread's statement that now holds its id.
       if (this.worker !== worker) return;
@@ -354,13 +388,13 @@ class DriverThread {
       this.lost(worker, `exit code ${code}`);
     });
     this.worker = worker;
-    running.add(worker);
+    running.set(worker, undefined);
     this.generation += 1;
     this.outbox = { requests: [], release: [], discard: [] };
   }
 
   private lost(worker: Worker, why: string): void {
-    running.delete(worker);
+    stopped(worker);
     if (this.worker !== worker) return;
     this.worker = undefined;
     const error = new DriverThreadError(
@@ -461,7 +495,7 @@ class DriverThread {
       } finally {
         this.closed = true;
         this.worker = undefined;
-        running.delete(worker);
+        stopped(worker);
         await worker.terminate();
       }
     }
