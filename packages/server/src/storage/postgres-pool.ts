@@ -18,6 +18,13 @@ export interface PostgresPoolOptions {
   statementTimeoutMillis: number;
   /** How many distinct statement texts get a prepared statement on each connection. */
   preparedStatements: number;
+  /**
+   * pg's pipeline mode: a query is written as soon as it is queued, not when the one before it
+   * is answered. The driver thread uses it to send a transaction's BEGIN in the same write as
+   * its first statement (postgres-thread.ts); Kysely's own driver never queues two queries on
+   * one client, so for it the mode would change nothing.
+   */
+  pipeline?: boolean;
 }
 
 export function createPostgresPool(pgModule: typeof pg, options: PostgresPoolOptions): pg.Pool {
@@ -95,6 +102,7 @@ export function createPostgresPool(pgModule: typeof pg, options: PostgresPoolOpt
     max: options.max,
     connectionTimeoutMillis: options.connectionTimeoutMillis,
     statement_timeout: options.statementTimeoutMillis,
+    pipeline: options.pipeline === true,
     // A peer that vanished without closing the socket (a failover, a dropped route) is noticed.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
