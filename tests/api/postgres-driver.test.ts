@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
 import { createMember, startRoster, type Roster } from '../helpers/roster.js';
 import { startServer } from '../helpers/spawned-server.js';
-import { openStore } from '../../packages/server/src/storage/connect.js';
+import { openStore, type Store } from '../../packages/server/src/storage/connect.js';
 
 describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL runs only)', () => {
   describe.each(['thread', 'main'] as const)('%s', (driver) => {
@@ -169,6 +169,115 @@ describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL 
       expect(after.rows).toEqual([{ n: 3 }]);
     } finally {
       await store.close();
+      await database.drop();
+    }
+  });
+
+  it('answers every type that crosses the driver thread as the driver on the main thread does, and a transaction whose first statement fails leaves nothing and a clean connection', async () => {
+    const database = await createTestDatabase();
+    const stores = {
+      thread: openStore({ url: database.url, poolSize: 2, postgresDriver: 'thread' }),
+      main: openStore({ url: database.url, poolSize: 2, postgresDriver: 'main' }),
+    };
+    try {
+      await sql`create table crossing (id int primary key, name text unique, at timestamptz, doc jsonb, big bigint, raw bytea, ratio float8, flag boolean)`.execute(
+        stores.main.db,
+      );
+      await sql`insert into crossing values (1, 'one', '2026-12-06T04:00:00.123Z', '{"a":[1,"x",null],"b":{"c":true}}', 9007199254740993, '\\x00ff10', 0.5, true), (2, null, null, null, null, null, null, null)`.execute(
+        stores.main.db,
+      );
+      const read = (store: Store) =>
+        sql`select id, name, at, doc, big, raw, ratio, flag, count(*) over () as total from crossing order by id`.execute(
+          store.db,
+        );
+      const [threadRows, mainRows] = await Promise.all([read(stores.thread), read(stores.main)]);
+      expect(threadRows.rows).toEqual(mainRows.rows);
+      expect(threadRows.rows[0]).toEqual({
+        id: 1,
+        name: 'one',
+        at: new Date('2026-12-06T04:00:00.123Z'),
+        doc: { a: [1, 'x', null], b: { c: true } },
+        big: '9007199254740993',
+        raw: Buffer.from([0, 255, 16]),
+        ratio: 0.5,
+        flag: true,
+        total: '2',
+      });
+      expect(threadRows.rows[1]).toMatchObject({ id: 2, name: null, at: null, doc: null });
+
+      // A big result (crosses in parts), the same rows in the same order on both drivers.
+      const many = (store: Store) =>
+        sql<{
+          n: number;
+          label: string;
+          at: Date;
+        }>`select n, 'row ' || n as label, timestamptz '2026-01-01' + n * interval '1 second' as at from generate_series(1, 10000) as n`.execute(
+          store.db,
+        );
+      const [threadMany, mainMany] = await Promise.all([many(stores.thread), many(stores.main)]);
+      expect(threadMany.rows).toHaveLength(10_000);
+      expect(threadMany.rows).toEqual(mainMany.rows);
+      expect(threadMany.rows[9_999]).toEqual({
+        n: 10_000,
+        label: 'row 10000',
+        at: new Date(Date.UTC(2026, 0, 1) + 10_000_000),
+      });
+
+      for (const [driver, store] of Object.entries(stores)) {
+        // The transaction's first statement (sent with its BEGIN on the thread) fails: the
+        // error keeps its fields, nothing of the transaction stays, the connection is clean.
+        const failed = await store.db
+          .transaction()
+          .execute(async (trx) => {
+            await sql`insert into crossing (id, name) values (${10}, ${'one'})`.execute(trx);
+          })
+          .then(
+            () => undefined,
+            (error: unknown) => error as Record<string, unknown>,
+          );
+        expect(failed, driver).toMatchObject({
+          code: '23505',
+          constraint: 'crossing_name_key',
+          table: 'crossing',
+        });
+        // A later statement fails: the first one's row is rolled back with it.
+        await expect(
+          store.db.transaction().execute(async (trx) => {
+            await sql`insert into crossing (id, name) values (${11}, ${`new-${driver}`})`.execute(
+              trx,
+            );
+            await sql`insert into crossing (id, name) values (${12}, ${'one'})`.execute(trx);
+          }),
+        ).rejects.toMatchObject({ code: '23505' });
+        const kept = await store.db.transaction().execute(async (trx) => {
+          const status = await sql<{
+            now: string;
+          }>`select current_setting('transaction_isolation') as now`.execute(trx);
+          await sql`insert into crossing (id, name) values (${20}, ${`kept-${driver}`})`.execute(
+            trx,
+          );
+          return status.rows;
+        });
+        expect(kept).toEqual([{ now: 'read committed' }]);
+        const ids = await sql<{
+          id: number;
+        }>`select id from crossing where id >= 10 order by id`.execute(store.db);
+        expect(ids.rows.map((row) => row.id)).toEqual([20]);
+        await sql`delete from crossing where id >= 10`.execute(store.db);
+      }
+      // With an isolation level, BEGIN is START TRANSACTION …, and it holds for the statements.
+      const level = await stores.thread.db
+        .transaction()
+        .setIsolationLevel('serializable')
+        .execute((trx) =>
+          sql<{ level: string }>`select current_setting('transaction_isolation') as level`.execute(
+            trx,
+          ),
+        );
+      expect(level.rows).toEqual([{ level: 'serializable' }]);
+    } finally {
+      await stores.thread.close();
+      await stores.main.close();
       await database.drop();
     }
   });

@@ -90,6 +90,12 @@ interface Reply {
   part?: string | unknown[];
   json?: string;
   rows?: unknown[];
+  /**
+   * Set when a column is bytea: pg gives a Buffer, which the structured clone turns into a plain
+   * Uint8Array, so the main thread makes each a Buffer again (as the driver on the main thread
+   * returns it).
+   */
+  bytea?: true;
   command?: string;
   rowCount?: number | null;
   error?: CrossingError;
@@ -206,17 +212,20 @@ export function runDriverThread(port: MessagePort, pool: pg.Pool): void {
       }
       const { command, rowCount, rows, fields } = result;
       const asJson = fields.every((field) => JSON_TYPES.has(field.dataTypeID));
+      const bytea = !asJson && fields.some((field) => field.dataTypeID === 17) ? true : undefined;
       let from = 0;
       for (; rows.length - from > ROWS_PER_PART; from += ROWS_PER_PART) {
         const part = rows.slice(from, from + ROWS_PER_PART);
         // A part alone: the main thread decodes each in a turn of its own.
-        port.postMessage([{ id, part: asJson ? JSON.stringify(part) : part } satisfies Reply]);
+        port.postMessage([
+          { id, part: asJson ? JSON.stringify(part) : part, bytea } satisfies Reply,
+        ]);
       }
       const last = from === 0 ? rows : rows.slice(from);
       reply(
         asJson
           ? { id, json: JSON.stringify(last), command, rowCount }
-          : { id, rows: last, command, rowCount },
+          : { id, rows: last, bytea, command, rowCount },
       );
     } catch (error) {
       reply({ id, error: crossing(error) });
@@ -254,6 +263,16 @@ const createPostgresPool = ${createPostgresPool.toString()};
 try { parentPort.postMessage({ tid: Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()) }); } catch {}
 (${runDriverThread.toString()})(parentPort, createPostgresPool(pg, workerData.options));
 `;
+
+/** Makes the byte arrays of rows Buffers again, in place (see Reply's `bytea`). */
+function buffersAgain(rows: unknown[]): void {
+  for (const row of rows as Record<string, unknown>[])
+    for (const key in row) {
+      const value = row[key];
+      if (value instanceof Uint8Array && !Buffer.isBuffer(value))
+        row[key] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    }
+}
 
 class DriverThreadError extends Error {
   override readonly name = 'PostgresDriverThreadError';
@@ -433,6 +452,7 @@ class DriverThread {
     if (reply.part !== undefined) {
       const rows =
         typeof reply.part === 'string' ? (JSON.parse(reply.part) as unknown[]) : reply.part;
+      if (reply.bytea === true) buffersAgain(rows);
       if (waiter.parts === undefined) waiter.parts = rows;
       else for (const row of rows) waiter.parts.push(row);
       return;
@@ -445,6 +465,7 @@ class DriverThread {
     }
     let rows =
       reply.json === undefined ? (reply.rows ?? []) : (JSON.parse(reply.json) as unknown[]);
+    if (reply.bytea === true) buffersAgain(rows);
     if (waiter.parts !== undefined) {
       for (const row of rows) waiter.parts.push(row);
       rows = waiter.parts;
