@@ -282,6 +282,31 @@ describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL 
     }
   });
 
+  it.each(['thread', 'main'] as const)(
+    '%s: a prepared statement whose table another process altered fails once with 0A000, then is prepared afresh',
+    async (driver) => {
+      const database = await createTestDatabase();
+      const store = openStore({ url: database.url, poolSize: 1, postgresDriver: driver });
+      const other = new pg.Client({ connectionString: database.url });
+      await other.connect();
+      try {
+        await other.query('create table altered (id int primary key, name text)');
+        await other.query(`insert into altered values (1, 'one')`);
+        const read = () =>
+          sql<Record<string, unknown>>`select * from altered where id = ${1}`.execute(store.db);
+        expect((await read()).rows).toEqual([{ id: 1, name: 'one' }]);
+        // Another process's DDL: this store's prepared statement now returns other columns.
+        await other.query('alter table altered add column note text');
+        await expect(read()).rejects.toMatchObject({ code: '0A000' });
+        expect((await read()).rows).toEqual([{ id: 1, name: 'one', note: null }]);
+      } finally {
+        await other.end();
+        await store.close();
+        await database.drop();
+      }
+    },
+  );
+
   it('refuses to start with any other value, naming the variable', async () => {
     await expect(
       startServer({

@@ -77,15 +77,31 @@ export function createPostgresPool(pgModule: typeof pg, options: PostgresPoolOpt
       ) {
         const name = statementName(text);
         if (name !== undefined) {
-          const result = super.query({ text, values, name }) as Promise<pg.QueryResult>;
-          return result.catch((error: unknown) => {
-            if (
-              typeof error === 'object' &&
-              error !== null &&
-              (error as { code?: unknown }).code === '0A000'
-            )
-              forgetStatementNames();
-            throw error;
+          return new Promise<pg.QueryResult>((resolve, reject) => {
+            // The query built here from the text, not from a config object: pg copies a config
+            // object through its property descriptors (cloneQueryConfig), a slow path of V8's
+            // that was 2% of the driver thread's time; the name is a plain field read when the
+            // query is sent.
+            const done = (error: Error | null, result: pg.QueryResult) => {
+              if (error === null) {
+                resolve(result);
+                return;
+              }
+              if ((error as { code?: unknown }).code === '0A000') forgetStatementNames();
+              // As pg's promise does: the stack leads back to the caller, not to the socket read.
+              Error.captureStackTrace(error);
+              reject(error);
+            };
+            // @types/pg leaves out the callback argument, and the name as a field.
+            const query = new (
+              pgModule.Query as unknown as new (
+                text: string,
+                values: unknown[],
+                callback: typeof done,
+              ) => pg.Query & { name?: string }
+            )(text, values, done);
+            query.name = name;
+            super.query(query);
           });
         }
       }

@@ -470,7 +470,8 @@ class DriverThread {
       for (const row of rows) waiter.parts.push(row);
       rows = waiter.parts;
     }
-    waiter.resolve({ ...reply, rows });
+    // Only what executeQuery reads (a copy of the whole reply was 1/4 of this function's time).
+    waiter.resolve({ id: reply.id, command: reply.command, rowCount: reply.rowCount, rows });
   }
 
   /**
