@@ -17,9 +17,10 @@
  * cost (profiled). A Kysely connection here is a number. The driver thread checks a pooled
  * client out on that connection's first statement (acquiring costs no message of its own) and
  * keeps it until the connection is released, so a transaction's statements all go to one client,
- * in order. BEGIN travels with the transaction's first statement, and a release with the next
- * statements (fire and forget): a lone statement outside a transaction is one message each way,
- * shared with whatever else that turn sent.
+ * in order. BEGIN travels with the transaction's first statement (and reaches the backend in
+ * the same socket write: pg's pipeline mode, see `run`), and a release with the next statements
+ * (fire and forget): a lone statement outside a transaction is one message each way, shared with
+ * whatever else that turn sent.
  *
  * Errors cross as their name, message and every plain field (pg's `code`, `constraint`,
  * `detail`, `table`, `column`…; a socket error's `code`, `errno`, `syscall`) and are rebuilt on
