@@ -106,10 +106,12 @@ export function registerLeanGateway(
     // The call's writes do not name it (lib/change-tracking.ts): they mark every tracked request
     // open, this one among them.
     const changes = trackChanges(res);
-    const answered = await deps.gateway.answerToolCall(caller, target, call).catch((error: unknown) => {
-      (reqLog ?? log)?.error({ err: error }, 'MCP gateway: request failed');
-      return undefined;
-    });
+    const answered = await deps.gateway
+      .answerToolCall(caller, target, call)
+      .catch((error: unknown) => {
+        (reqLog ?? log)?.error({ err: error }, 'MCP gateway: request failed');
+        return undefined;
+      });
     if (changes.recorded) {
       await deps.afterWrite().catch((error: unknown) => {
         (reqLog ?? log)?.error({ err: error }, 'access index sync failed');
