@@ -250,8 +250,8 @@ export async function listScimGroups(
 export async function insertScimAuditEvent(
   db: Executor,
   entry: {
-    /** The request's (lib/change-tracking.ts). */
-    changes: ChangeTracker | undefined;
+    /** The request's (lib/change-tracking.ts); when absent, every tracked request is marked. */
+    changes?: ChangeTracker;
     workspaceId: number;
     actor: Omit<Actor, 'type'>;
     action: string;
