@@ -29,6 +29,12 @@ export class ChangeTracker {
   changes: RecordedChange[] | null | undefined = undefined;
   /** The IDs noted, kept in `pending` until the request closes. */
   ids: number[] | undefined = undefined;
+  /**
+   * Set when the response has closed. Work that outlives it (a handler still running after its
+   * client hung up) may still hold the tracker: nothing waits on it then, and its IDs must not
+   * enter `pending`, which the close has already cleaned up.
+   */
+  closed = false;
 
   constructor(
     /** Where the IDs noted are kept until the request closes (the change feed's openWrites). */
@@ -76,6 +82,7 @@ export function trackChanges(
   const tracker = new ChangeTracker(pending);
   open.add(tracker);
   response.once('close', () => {
+    tracker.closed = true;
     open.delete(tracker);
     const ids = tracker.ids;
     if (ids !== undefined && pending !== undefined) for (const id of ids) pending.delete(id);
@@ -113,7 +120,7 @@ function note(tracker: ChangeTracker, id?: number, change?: RecordedChange): voi
   }
   tracker.first = Math.min(tracker.first ?? id, id);
   tracker.last = Math.max(tracker.last ?? id, id);
-  if (tracker.pending !== undefined) {
+  if (tracker.pending !== undefined && !tracker.closed) {
     tracker.pending.add(id);
     (tracker.ids ??= []).push(id);
   }
