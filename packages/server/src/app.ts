@@ -20,7 +20,7 @@ import type { Store } from './storage/connect.js';
 import { pendingMigrations, pingStore } from './storage/connect.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
-import { recordedChanges, recordedEvents, trackChanges } from './lib/change-tracking.js';
+import { recordedEvents, trackChanges } from './lib/change-tracking.js';
 import { handleError, errorBody } from './http/error-handler.js';
 import { storageFault } from './storage/errors.js';
 import { containsNul, depthLimitedJsonParser } from './http/json-body.js';
@@ -441,19 +441,24 @@ function compileRouteHooks(
   route.preValidation = [refuseNul, ...hooksOf(route.preValidation as RouteHook | RouteHook[])];
   // A request that recorded a change (lib/change-tracking.ts) syncs before it answers, whatever
   // its method: the SSO callback is a GET that creates a user. Tracking starts at preHandler,
-  // after the body is parsed (a body's stream events would lose the async context), before the
-  // route's own preHandlers and its handler run.
+  // once the request is authenticated, before the route's own preHandlers and its handler run:
+  // the tracker goes on the request and on its context (a copy: a context may be shared), where
+  // the services that record events find it.
   const track: RouteHook = (request, reply, done) => {
-    trackChanges(request, reply.raw, done, services.changeFeed.openWrites);
+    const changes = trackChanges(reply.raw, services.changeFeed.openWrites);
+    request.changes = changes;
+    if (request.ctx !== null) request.ctx = { ...request.ctx, changes };
+    done();
   };
   route.preHandler = [track, ...hooksOf(route.preHandler as RouteHook | RouteHook[])];
   const sync: SendHook = (request, _reply, payload, done) => {
-    if (!recordedChanges(request)) {
+    const changes = request.changes;
+    if (changes === null || !changes.recorded) {
       done(null, payload);
       return;
     }
     services.changeFeed
-      .afterWrite(recordedEvents(request))
+      .afterWrite(recordedEvents(changes))
       .catch((error: unknown) => {
         request.log.error({ err: error }, 'access index sync failed');
       })
@@ -598,6 +603,7 @@ export async function buildApp(deps: AppDeps) {
     });
   }
   app.decorateRequest('ctx', null);
+  app.decorateRequest('changes', null);
   // Before any route is registered, so that every route, error and static file gets them, and
   // every answer names its request ID (http/security-headers.ts).
   registerSecurityHeaders(app);

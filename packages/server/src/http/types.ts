@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ErrorBodyStyle } from '../lib/errors.js';
 import type { RequestContext } from '../lib/context.js';
+import type { ChangeTracker } from '../lib/change-tracking.js';
 import { AppError } from '../lib/errors.js';
 
 export type Api = FastifyInstance<
@@ -17,6 +18,11 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the auth hook on authenticated routes. */
     ctx: RequestContext | null;
+    /**
+     * The change tracker of a route that stores (app.ts, compileRouteHooks; lib/change-tracking.ts),
+     * else null. Also on `ctx` when the request has one.
+     */
+    changes: ChangeTracker | null;
   }
   interface FastifyContextConfig {
     /** How this route renders errors (the reference API varies by endpoint). */

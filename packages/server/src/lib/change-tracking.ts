@@ -3,21 +3,43 @@
  * the change log the access index follows (docs/decisions.md); the insert marks the request it
  * ran for, and the app brings the index up to date before answering exactly the requests so
  * marked, whatever their HTTP method: the SSO callback is a GET that creates an end user, and an
- * access check is a POST that writes nothing. The mark travels in an AsyncLocalStorage, so the
- * services and repositories that record events need no extra parameter.
+ * access check is a POST that writes nothing.
+ *
+ * The mark travels explicitly: each tracked request gets a ChangeTracker (trackChanges), which
+ * reaches the insert through the request's context (RequestContext.changes, which recordChange
+ * reads) or, where a write has no context (an invitation accepted, SCIM), as a parameter. Until
+ * the seventh round it travelled in an AsyncLocalStorage, and while one was enabled — always,
+ * under a mixed load — Node 20 ran its promise hooks for every promise of the process, the
+ * access checks' too (docs/performance.md, "Seventh round: the request path's own cost").
+ *
+ * An insert that names no tracker (`undefined`: a writer not yet given one) still keeps the
+ * guarantee, conservatively: it marks every tracked request open at that moment, the one it ran
+ * for among them, with an event of unknown ID (their sync reads the change log to its end).
+ * `null` says the insert runs for no request (background work: no answer waits on it; the change
+ * feed's poll applies it within ROSTER_CHANGE_POLL_MS).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 
-interface Tracker {
-  recorded: boolean;
+/** The changes one request recorded: created by trackChanges, filled by noteChangeRecorded. */
+export class ChangeTracker {
+  recorded = false;
   /** The lowest and highest ID of the events recorded (when the insert said). */
-  first?: number;
-  last?: number;
+  first: number | undefined = undefined;
+  last: number | undefined = undefined;
   /** The events themselves, while every insert gave them (null once one did not). */
-  changes?: RecordedChange[] | null;
-  /** Where the IDs noted are kept until the request closes (trackChanges). */
-  pending?: Set<number> | undefined;
-  ids?: number[];
+  changes: RecordedChange[] | null | undefined = undefined;
+  /** The IDs noted, kept in `pending` until the request closes. */
+  ids: number[] | undefined = undefined;
+  /**
+   * Set when the response has closed. Work that outlives it (a handler still running after its
+   * client hung up) may still hold the tracker: nothing waits on it then, and its IDs must not
+   * enter `pending`, which the close has already cleaned up.
+   */
+  closed = false;
+
+  constructor(
+    /** Where the IDs noted are kept until the request closes (the change feed's openWrites). */
+    readonly pending: Set<number> | undefined,
+  ) {}
 }
 
 /**
@@ -45,48 +67,48 @@ export interface RecordedEvents {
   changes?: readonly RecordedChange[];
 }
 
-const current = new AsyncLocalStorage<Tracker>();
-const trackers = new WeakMap<object, Tracker>();
-/** Tracked requests not yet closed. */
-let open = 0;
+/** Tracked requests not yet closed: what an insert naming no tracker marks. */
+const open = new Set<ChangeTracker>();
 
 /**
- * Runs `next` (the rest of the request: its handler) so that recorded changes mark `request`,
- * until `response` closes (answered or abandoned). `pending` (the change feed's: openWrites)
- * holds the IDs of the events it records until then.
- *
- * While an AsyncLocalStorage is enabled, Node runs its hooks for every promise of the process,
- * the access checks' too (which are not tracked: app.ts): ~4 µs of a ~55 µs HTTP check (docs/performance.md). So the
- * storage is disabled whenever no tracked request is open, and `run` enables it again at the
- * next one. A disabled storage only stops carrying the mark to work that outlives its request's
- * response (a handler still running after its client hung up): no answer waits on that sync, and
- * the change feed's poll (ROSTER_CHANGE_POLL_MS) applies such a change within its bound.
+ * Starts tracking a request's changes until `response` closes (answered or abandoned): the
+ * tracker returned is what its writes pass on to the inserts of their events. `pending` (the
+ * change feed's: openWrites) holds the IDs of the events it records until then.
  */
 export function trackChanges(
-  request: object,
   response: { once(event: 'close', listener: () => void): unknown },
-  next: () => void,
   pending?: Set<number>,
-): void {
-  const tracker: Tracker = { recorded: false, pending };
-  trackers.set(request, tracker);
-  open += 1;
+): ChangeTracker {
+  const tracker = new ChangeTracker(pending);
+  open.add(tracker);
   response.once('close', () => {
-    for (const id of tracker.ids ?? []) pending?.delete(id);
-    open -= 1;
-    if (open === 0) current.disable();
+    tracker.closed = true;
+    open.delete(tracker);
+    const ids = tracker.ids;
+    if (ids !== undefined && pending !== undefined) for (const id of ids) pending.delete(id);
   });
-  current.run(tracker, next);
+  return tracker;
 }
 
 /**
- * Called where a change event is inserted: marks the request being handled, if any, with the
- * event's ID (undefined: unknown, and the request's sync reads the log to its end) and, when the
- * insert gives it, the event itself.
+ * Called where a change event is inserted: marks the request it ran for (see the top of this
+ * file for `undefined` and `null`) with the event's ID (undefined: unknown, and the request's
+ * sync reads the log to its end) and, when the insert gives it, the event itself.
  */
-export function noteChangeRecorded(id?: number, change?: RecordedChange): void {
-  const tracker = current.getStore();
-  if (tracker === undefined) return;
+export function noteChangeRecorded(
+  tracker: ChangeTracker | null | undefined,
+  id?: number,
+  change?: RecordedChange,
+): void {
+  if (tracker === null) return;
+  if (tracker === undefined) {
+    for (const each of open) note(each, undefined, undefined);
+    return;
+  }
+  note(tracker, id, change);
+}
+
+function note(tracker: ChangeTracker, id?: number, change?: RecordedChange): void {
   const known = !tracker.recorded || tracker.first !== undefined;
   const first = !tracker.recorded;
   tracker.recorded = true;
@@ -98,7 +120,7 @@ export function noteChangeRecorded(id?: number, change?: RecordedChange): void {
   }
   tracker.first = Math.min(tracker.first ?? id, id);
   tracker.last = Math.max(tracker.last ?? id, id);
-  if (tracker.pending !== undefined) {
+  if (tracker.pending !== undefined && !tracker.closed) {
     tracker.pending.add(id);
     (tracker.ids ??= []).push(id);
   }
@@ -107,15 +129,9 @@ export function noteChangeRecorded(id?: number, change?: RecordedChange): void {
   else tracker.changes?.push(change);
 }
 
-/** Did handling this request record a change (even one its transaction then rolled back)? */
-export function recordedChanges(request: object): boolean {
-  return trackers.get(request)?.recorded === true;
-}
-
-/** The IDs of the events this request recorded, when every insert said (else undefined). */
-export function recordedEvents(request: object): RecordedEvents | undefined {
-  const tracker = trackers.get(request);
-  if (tracker?.first === undefined || tracker.last === undefined) return undefined;
+/** The IDs of the events this tracker's request recorded, when every insert said (else undefined). */
+export function recordedEvents(tracker: ChangeTracker): RecordedEvents | undefined {
+  if (tracker.first === undefined || tracker.last === undefined) return undefined;
   const changes = tracker.changes ?? undefined;
   return {
     first: tracker.first,

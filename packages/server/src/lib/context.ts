@@ -1,3 +1,5 @@
+import type { ChangeTracker } from './change-tracking.js';
+
 /**
  * Who is asking, for which workspace, and what their credential may manage. Built by the auth
  * plugin; every service function takes it first, so workspace isolation is never optional.
@@ -20,4 +22,10 @@ export interface RequestContext {
   workspaceId: number;
   actor: Actor;
   scope: ClientScope;
+  /**
+   * The request's change tracker (lib/change-tracking.ts), set on the routes that store: the
+   * audit events its writes record (recordChange) mark it, and it answers once the access index
+   * has them.
+   */
+  changes?: ChangeTracker;
 }

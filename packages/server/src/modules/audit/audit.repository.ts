@@ -4,7 +4,11 @@ import type { Database, Executor, Row } from '../../storage/database.js';
 import { toJson } from '../../storage/json.js';
 import type { PageRequest } from '../../lib/pagination.js';
 import type { Actor } from '../../lib/context.js';
-import { noteChangeRecorded, type RecordedChange } from '../../lib/change-tracking.js';
+import {
+  noteChangeRecorded,
+  type ChangeTracker,
+  type RecordedChange,
+} from '../../lib/change-tracking.js';
 import type { ChangeTargetType } from './change-kinds.js';
 import { enqueueWebhookDeliveries } from './webhook-outbox.js';
 import { whereVisible, type AuditVisibility } from './audit-visibility.js';
@@ -30,6 +34,11 @@ export interface AuditEntry {
    * already recorded is not recorded again.
    */
   decisionId?: string;
+  /**
+   * The tracker of the request the event is recorded for (lib/change-tracking.ts); null: no
+   * request (background work); undefined: not said, which marks every tracked request open.
+   */
+  changes?: ChangeTracker | null;
 }
 
 /** Tables with `id`, `workspace_id` and `name`. */
@@ -270,7 +279,7 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
     });
   // The request that recorded it syncs the access index before answering (app.ts), up to this
   // event, which it applies as written here (the columns the change log would give back).
-  noteChangeRecorded(inserted.id, {
+  noteChangeRecorded(entry.changes, inserted.id, {
     id: inserted.id,
     workspace_id: entry.workspaceId,
     target_type: entry.targetType,
@@ -571,7 +580,7 @@ export function listChangeEvents(
  */
 export function recordChange(
   db: Executor,
-  ctx: { workspaceId: number; actor: AuditEntry['actor'] },
+  ctx: { workspaceId: number; actor: AuditEntry['actor']; changes?: ChangeTracker },
   createdAt: string,
   action: string,
   [targetType, targetId]: readonly [ChangeTargetType, AuditEntry['targetId']],
@@ -585,5 +594,6 @@ export function recordChange(
     targetId,
     ...change,
     createdAt,
+    changes: ctx.changes,
   });
 }

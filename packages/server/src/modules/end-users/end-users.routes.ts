@@ -174,6 +174,8 @@ export function registerPublicEndUserInvitationRoutes(app: Api, endUsers: EndUse
         ...schemaOf('acceptEndUserInvitation', {}),
       },
     },
-    async (request) => ({ data: await endUsers.acceptInvitation(request.params.token) }),
+    async (request) => ({
+      data: await endUsers.acceptInvitation(request.params.token, request.changes ?? undefined),
+    }),
   );
 }

@@ -27,6 +27,7 @@ import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireEnvironmentAccess } from '../../lib/scope.js';
 import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
+import type { ChangeTracker } from '../../lib/change-tracking.js';
 import type { Mailer } from '../mail/mailer.js';
 import { findWorkspaceById } from '../workspaces/workspaces.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
@@ -553,7 +554,8 @@ export function createEndUsersService(deps: {
     },
 
     /** The invitee's side: the link's secret is the credential, and it works once. */
-    async acceptInvitation(token: string): Promise<EndUser> {
+    /** `changes`: the request's (lib/change-tracking.ts). */
+    async acceptInvitation(token: string, changes?: ChangeTracker): Promise<EndUser> {
       return deps.db.transaction().execute(async (trx) => {
         const invitation = await findEndUserInvitationByTokenHash(trx, hashSecret(token));
         if (invitation === undefined)
@@ -587,6 +589,7 @@ export function createEndUsersService(deps: {
         await insertAuditEvent(trx, {
           workspaceId: row.workspace_id,
           actor: { type: 'invitee', id: String(row.id), name: row.name },
+          changes,
           action: 'end_user.invitation_accepted',
           targetType: 'end_user',
           targetId: row.id,

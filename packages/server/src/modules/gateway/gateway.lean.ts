@@ -19,7 +19,7 @@
  * require_approval call).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { recordedChanges, trackChanges } from '../../lib/change-tracking.js';
+import { trackChanges } from '../../lib/change-tracking.js';
 import {
   handOverWithBody,
   leanRequestLog,
@@ -103,18 +103,16 @@ export function registerLeanGateway(
     const id = requestIdOf(req.headers);
     const reqLog = leanRequestLog(log, id, req);
     // Changes recorded by the call (an approval request opened) are synced before the answer.
-    const marker = {};
-    const answered = await new Promise<Awaited<ReturnType<GatewayService['answerToolCall']>>>(
-      (resolve, reject) => {
-        trackChanges(marker, res, () => {
-          deps.gateway.answerToolCall(caller, target, call).then(resolve, reject);
-        });
-      },
-    ).catch((error: unknown) => {
-      (reqLog ?? log)?.error({ err: error }, 'MCP gateway: request failed');
-      return undefined;
-    });
-    if (recordedChanges(marker)) {
+    // The call's writes do not name it (lib/change-tracking.ts): they mark every tracked request
+    // open, this one among them.
+    const changes = trackChanges(res);
+    const answered = await deps.gateway
+      .answerToolCall(caller, target, call)
+      .catch((error: unknown) => {
+        (reqLog ?? log)?.error({ err: error }, 'MCP gateway: request failed');
+        return undefined;
+      });
+    if (changes.recorded) {
       await deps.afterWrite().catch((error: unknown) => {
         (reqLog ?? log)?.error({ err: error }, 'access index sync failed');
       });

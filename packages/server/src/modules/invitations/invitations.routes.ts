@@ -115,7 +115,12 @@ export function registerPublicInvitationRoutes(
       },
     },
     async (request, reply) => {
-      const member = await invitations.acceptInvitation(request.params.token, request.body ?? {});
+      const member = await invitations.acceptInvitation(
+        request.params.token,
+        request.body ?? {},
+        undefined,
+        request.changes ?? undefined,
+      );
       return reply.status(201).send({ data: member });
     },
   );

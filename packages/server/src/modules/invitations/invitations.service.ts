@@ -22,6 +22,7 @@ import type { RequestContext } from '../../lib/context.js';
 import { likeContains, paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireDevAccess } from '../../lib/scope.js';
 import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
+import type { ChangeTracker } from '../../lib/change-tracking.js';
 import { findGroupsByIds } from '../groups/groups.repository.js';
 import { findMemberByEmailKey, setMemberEnvironmentRoles } from '../members/members.repository.js';
 import { presentMembers } from '../members/members.service.js';
@@ -415,6 +416,8 @@ export function createInvitationsService(deps: {
       token: string,
       body: AcceptInvitationBody,
       onAccepted?: (trx: Executor, member: Row<'members'>) => Promise<void>,
+      /** The request's (lib/change-tracking.ts): it answers once the access index has the member. */
+      changes?: ChangeTracker,
     ): Promise<Member> {
       const { workspaceId, row } = await deps.db.transaction().execute(async (trx) => {
         const invitation = await findByToken(trx, token);
@@ -534,6 +537,7 @@ export function createInvitationsService(deps: {
           targetId: member.id,
           after: { name: member.name, email: member.email, invitation_id: invitation.id },
           createdAt: now(),
+          changes,
         });
         // The row as inserted: nothing in the transaction changes it after (onAccepted writes
         // the credential), so it is not read again once committed.

@@ -5,6 +5,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Dialect, Executor, NewRow, Row } from '../../storage/database.js';
 import type { Actor } from '../../lib/context.js';
+import type { ChangeTracker } from '../../lib/change-tracking.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 import type { ChangeTargetType } from '../audit/change-kinds.js';
 
@@ -249,6 +250,8 @@ export async function listScimGroups(
 export async function insertScimAuditEvent(
   db: Executor,
   entry: {
+    /** The request's (lib/change-tracking.ts); when absent, every tracked request is marked. */
+    changes?: ChangeTracker;
     workspaceId: number;
     actor: Omit<Actor, 'type'>;
     action: string;

@@ -379,7 +379,11 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
             send(reply, 200, await resource.list(connectionOf(request), searchQuery(request.body))),
           );
           scope.post(path, writeOptions, async (request, reply) => {
-            const result = await resource.create(connectionOf(request), request.body);
+            const result = await resource.create(
+              connectionOf(request),
+              request.body,
+              request.changes ?? undefined,
+            );
             void reply.header(
               'location',
               (result.resource.meta as { location?: string } | undefined)?.location ?? '',
@@ -402,6 +406,7 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
               id,
               request.body,
               ifMatch(request),
+              request.changes ?? undefined,
             );
             return send(reply, 200, result.resource, result.version);
           });
@@ -414,6 +419,7 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
               request.body,
               ifMatch(request),
               wantsBody(query),
+              request.changes ?? undefined,
             );
             return patchAnswer(request, reply, result, (r) =>
               resource.project(r.resource, projection(query)),
@@ -421,7 +427,12 @@ export async function registerScimEndpoints(app: Api, scim: ScimService): Promis
           });
           scope.delete(`${path}/:id`, readOptions, async (request, reply) => {
             const { id } = request.params as { id: string };
-            await resource.remove(connectionOf(request), id, ifMatch(request));
+            await resource.remove(
+              connectionOf(request),
+              id,
+              ifMatch(request),
+              request.changes ?? undefined,
+            );
             return reply.status(204).send();
           });
         }

@@ -16,6 +16,7 @@
  * changes are row inserts and deletes (never a read-modify-write of a member list), so parallel
  * PATCHes to one group lose nothing and a retried request changes nothing more.
  */
+import type { ChangeTracker } from '../../lib/change-tracking.js';
 import {
   ID_MAX,
   type CreateScimConnectionBody,
@@ -397,6 +398,8 @@ export function createScimService(deps: {
   function audit(
     trx: Executor,
     connection: ScimConnectionRow,
+    /** The request's (lib/change-tracking.ts): its answer waits for the index to see the event. */
+    changes: ChangeTracker | undefined,
     entry: {
       action: string;
       targetType: ChangeTargetType;
@@ -406,6 +409,7 @@ export function createScimService(deps: {
     },
   ) {
     return insertScimAuditEvent(trx, {
+      changes,
       workspaceId: connection.workspace_id,
       actor: actorOf(connection),
       createdAt: now(),
@@ -459,6 +463,7 @@ export function createScimService(deps: {
     existing: ScimUserRow & { personId: number },
     fields: UserFields,
     via: Record<string, unknown>,
+    changes: ChangeTracker | undefined,
   ) {
     const population = populationOf(connection);
     const key = fields.userName.toLowerCase();
@@ -478,7 +483,7 @@ export function createScimService(deps: {
     const deactivated = existing.active === 1 && !fields.active;
     const reactivated = existing.active === 0 && fields.active;
     const prefix = population.userTarget;
-    await audit(trx, connection, {
+    await audit(trx, connection, changes, {
       action: deactivated
         ? `${prefix}.deactivated`
         : reactivated
@@ -810,7 +815,11 @@ export function createScimService(deps: {
       };
     },
 
-    async createUser(connection: ScimConnectionRow, body: unknown): Promise<WriteResult> {
+    async createUser(
+      connection: ScimConnectionRow,
+      body: unknown,
+      changes?: ChangeTracker,
+    ): Promise<WriteResult> {
       if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a User object');
       // Created without `active`, a user is active and shows it (the server's default).
       const fields = { ...userFields(canonicalResource('User', body)), activeAssigned: true };
@@ -838,7 +847,7 @@ export function createScimService(deps: {
         });
         await touch(trx, connection);
         const prefix = population.userTarget;
-        await audit(trx, connection, {
+        await audit(trx, connection, changes, {
           action: change.adopted ? `${prefix}.scim_linked` : `${prefix}.created`,
           targetType: prefix,
           targetId: change.personId,
@@ -862,6 +871,7 @@ export function createScimService(deps: {
       id: string,
       body: unknown,
       ifMatch: string | undefined,
+      changes?: ChangeTracker,
     ): Promise<WriteResult> {
       if (!isObject(body)) throw scimBadRequest('invalidSyntax', 'The body must be a User object');
       // PUT replaces what is given; `active` left out means active (RFC 7643 gives no default, Okta sends it).
@@ -869,7 +879,14 @@ export function createScimService(deps: {
       return deps.db.transaction().execute(async (trx) => {
         const existing = await requireUser(trx, connection, id, true);
         checkVersion(ifMatch, existing.version);
-        const row = await writeUser(trx, connection, existing, fields, { via: 'scim.replaced' });
+        const row = await writeUser(
+          trx,
+          connection,
+          existing,
+          fields,
+          { via: 'scim.replaced' },
+          changes,
+        );
         return { resource: await loadUserResource(trx, connection, row), version: row.version };
       });
     },
@@ -881,6 +898,7 @@ export function createScimService(deps: {
       body: unknown,
       ifMatch: string | undefined,
       render = true,
+      changes?: ChangeTracker,
     ): Promise<WriteResult> {
       const operations = normalisePatch('User', body);
       // Read, patch and write under the row lock (PostgreSQL) or the single writer (SQLite).
@@ -894,10 +912,14 @@ export function createScimService(deps: {
           ...fromJson<JsonObject>(existing.resource),
         };
         const fields = userFields(canonicalResource('User', applyPatch(current, operations)));
-        const row = await writeUser(trx, connection, existing, fields, {
-          via: 'scim.patched',
-          operations: operations.map((o) => ({ op: o.op, path: o.path })),
-        });
+        const row = await writeUser(
+          trx,
+          connection,
+          existing,
+          fields,
+          { via: 'scim.patched', operations: operations.map((o) => ({ op: o.op, path: o.path })) },
+          changes,
+        );
         return {
           resource: render ? await loadUserResource(trx, connection, row) : {},
           version: row.version,
@@ -913,6 +935,7 @@ export function createScimService(deps: {
       connection: ScimConnectionRow,
       id: string,
       ifMatch: string | undefined,
+      changes?: ChangeTracker,
     ): Promise<void> {
       const population = populationOf(connection);
       await deps.db.transaction().execute(async (trx) => {
@@ -926,7 +949,7 @@ export function createScimService(deps: {
         );
         await touch(trx, connection);
         const prefix = population.userTarget;
-        await audit(trx, connection, {
+        await audit(trx, connection, changes, {
           action: deleted ? `${prefix}.deleted` : `${prefix}.environment_revoked`,
           targetType: prefix,
           targetId: existing.personId,
@@ -985,7 +1008,11 @@ export function createScimService(deps: {
       };
     },
 
-    async createGroup(connection: ScimConnectionRow, body: unknown): Promise<WriteResult> {
+    async createGroup(
+      connection: ScimConnectionRow,
+      body: unknown,
+      changes?: ChangeTracker,
+    ): Promise<WriteResult> {
       const { name, externalId, members } = groupBody(body);
       const population = populationOf(connection);
       return deps.db.transaction().execute(async (trx) => {
@@ -1010,7 +1037,7 @@ export function createScimService(deps: {
           : (await population.addMembers(trx, connection, groupId, ids),
             { added: ids, removed: [] as number[] });
         await touch(trx, connection);
-        await audit(trx, connection, {
+        await audit(trx, connection, changes, {
           action: `${population.groupTarget}.${adopted ? 'scim_linked' : 'created'}`,
           targetType: population.groupTarget,
           targetId: groupId,
@@ -1034,6 +1061,7 @@ export function createScimService(deps: {
       id: string,
       body: unknown,
       ifMatch: string | undefined,
+      changes?: ChangeTracker,
     ): Promise<WriteResult> {
       const { name, externalId, members } = groupBody(body);
       const population = populationOf(connection);
@@ -1048,7 +1076,7 @@ export function createScimService(deps: {
           await knownMemberIds(trx, connection, members),
         );
         await touch(trx, connection);
-        await audit(trx, connection, {
+        await audit(trx, connection, changes, {
           action: `${population.groupTarget}.updated`,
           targetType: population.groupTarget,
           targetId: group.groupId,
@@ -1072,6 +1100,7 @@ export function createScimService(deps: {
       body: unknown,
       ifMatch: string | undefined,
       render = true,
+      changes?: ChangeTracker,
     ): Promise<WriteResult> {
       const operations = normalisePatch('Group', body);
       const population = populationOf(connection);
@@ -1153,7 +1182,7 @@ export function createScimService(deps: {
         }
         await touch(trx, connection);
         const only = attributeOps.length === 0;
-        await audit(trx, connection, {
+        await audit(trx, connection, changes, {
           action: `${population.groupTarget}.${
             added.length > 0 && removed.length === 0 && only
               ? 'members_added'
@@ -1179,6 +1208,7 @@ export function createScimService(deps: {
       connection: ScimConnectionRow,
       id: string,
       ifMatch: string | undefined,
+      changes?: ChangeTracker,
     ): Promise<void> {
       const population = populationOf(connection);
       await deps.db.transaction().execute(async (trx) => {
@@ -1186,7 +1216,7 @@ export function createScimService(deps: {
         checkVersion(ifMatch, group.version);
         await population.deleteGroup(trx, group.groupId);
         await touch(trx, connection);
-        await audit(trx, connection, {
+        await audit(trx, connection, changes, {
           action: `${population.groupTarget}.deleted`,
           targetType: population.groupTarget,
           targetId: group.groupId,

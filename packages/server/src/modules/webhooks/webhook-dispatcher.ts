@@ -474,6 +474,8 @@ export class WebhookDispatcher {
       await insertAuditEvent(trx, {
         workspaceId: hook.workspace_id,
         actor: { type: 'system', id: null, name: 'webhook dispatcher' },
+        // Background work: no request waits on this event (lib/change-tracking.ts).
+        changes: null,
         action: 'webhook.disabled',
         targetType: 'webhook',
         targetId: hook.id,
