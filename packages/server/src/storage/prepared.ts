@@ -64,6 +64,8 @@ export interface PreparedQuery<P, R> {
   takeFirst(db: Kysely<Database>, params: ParamsOf<P>): Promise<R | undefined>;
   /** The driver's result (rows, and numAffectedRows of an update, delete or insert). */
   run(db: Kysely<Database>, params: ParamsOf<P>): Promise<QueryResult<R>>;
+  /** What `run` would send: the SQL text and these values in their places (EXPLAIN, tests). */
+  compile(db: Kysely<Database>, params: ParamsOf<P>): CompiledQuery<R>;
 }
 
 /**
@@ -143,6 +145,7 @@ export function prepared<P extends object, R>(
 
   return {
     run,
+    compile: (db, params) => bind(plan(db, params), params),
     async execute(db, params) {
       return (await run(db, params)).rows;
     },

@@ -197,7 +197,12 @@ function eventScopeOf(entry: AuditEntry): EventScope {
     };
   if (snapshotType === null && featureId !== undefined)
     return { source: 'feature', id: featureId, environmentType: null, projectId: snapshotProject };
-  return { source: 'snapshot', id: null, environmentType: snapshotType, projectId: snapshotProject };
+  return {
+    source: 'snapshot',
+    id: null,
+    environmentType: snapshotType,
+    projectId: snapshotProject,
+  };
 }
 
 /**
