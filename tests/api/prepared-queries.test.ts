@@ -104,7 +104,7 @@ describe(`queries compiled once (storage/prepared.ts, ${testDialect})`, () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it("sends the builder's SQL text with the dialect's placeholders and each call's values in their places", async () => {
+  it("sends the builder's SQL text with the dialect's placeholders and each call's values in their places", () => {
     for (const emailKey of ['a@example.com', 'b@example.com']) {
       const built = db
         .selectFrom('members')
