@@ -59,10 +59,10 @@ const insertOnce = prepared((db, p) =>
         .doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })),
     ),
 );
+/** CPU time per call of f, after a warm-up (the JIT's work is not the query's). */
 function time(label, f) {
   for (let i = 0; i < 20000; i++) f(i);
   const t = process.cpuUsage();
-  const m0 = process.memoryUsage().heapUsed;
   const N = 200000;
   for (let i = 0; i < N; i++) f(i);
   const c = process.cpuUsage(t);
