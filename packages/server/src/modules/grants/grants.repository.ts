@@ -66,6 +66,14 @@ export function findGrantById(
   return grantById.takeFirst(db, { workspaceId, id });
 }
 
+const deleteGrant = prepared((db, p: { id: string }) =>
+  db.deleteFrom('project_grants').where('id', '=', p.id),
+);
+
+export async function deleteGrantById(db: Executor, id: string): Promise<void> {
+  await deleteGrant.run(db, { id });
+}
+
 export type GrantFilter = { projectId: number } | { memberId: number } | { groupId: string };
 
 export async function listGrants(

@@ -248,13 +248,29 @@ export function insertScimGroup(db: Executor, row: NewRow<'scim_groups'>) {
   return db.insertInto('scim_groups').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export function updateScimGroup(
+/** A PATCH of members only touches the group's time: that update compiled once (prepared.ts). */
+const touchScimGroup = prepared((db, p: { id: number; updatedAt: string }) =>
+  db
+    .updateTable('scim_groups')
+    .set({ updated_at: p.updatedAt, version: sql<number>`version + 1` })
+    .where('id', '=', p.id)
+    .returningAll(),
+);
+
+export async function updateScimGroup(
   db: Executor,
   id: number,
   changes: Partial<Pick<ScimGroupRow, 'display_name' | 'external_id' | 'updated_at'>>,
-) {
+): Promise<ScimGroupRow> {
   // The version goes up in the same statement, so concurrent PATCHes each get their own; the row
   // as updated comes back with it, so a write need not read it again for its answer.
+  const { updated_at: updatedAt, ...others } = changes;
+  if (updatedAt !== undefined && Object.keys(others).length === 0) {
+    const row = await touchScimGroup.takeFirst(db, { id, updatedAt });
+    // The caller read the group in this transaction: no row is a defect (a 500), as it was.
+    if (row === undefined) throw new Error(`SCIM group ${String(id)} not found for update`);
+    return row;
+  }
   return db
     .updateTable('scim_groups')
     .set({ ...changes, version: sql<number>`version + 1` })
