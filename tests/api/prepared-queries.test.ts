@@ -11,7 +11,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -120,6 +120,19 @@ describe(`queries compiled once (storage/prepared.ts, ${testDialect})`, () => {
       expect(once.sql).toContain(testDialect === 'postgres' ? '$3' : '?');
       expect(once.sql).not.toContain(testDialect === 'postgres' ? '?' : '$1');
     }
+  });
+
+  it('refuses a parameter used where Kysely does not bind it, naming it', async () => {
+    const misused = prepared((db, p: { workspaceId: number; column: string }) =>
+      db
+        .selectFrom('members')
+        .select('id')
+        .where('workspace_id', '=', p.workspaceId)
+        .where(sql.raw<boolean>(`${p.column} is null`)),
+    );
+    await expect(misused.execute(db, { workspaceId, column: 'external_id' })).rejects.toThrow(
+      'prepared query: column must be used as bound values only',
+    );
   });
 
   it('stores and reads NULL and non-NULL values through the same statement', async () => {

@@ -104,11 +104,18 @@ export function prepared<P extends object, R>(
   }
 
   function compile(db: Kysely<Database>, params: ParamsOf<P>): Plan {
+    /** The scalar parameters and non-empty lists the builder read: each must reach the SQL. */
+    const read = new Set<string>();
     const markers = new Proxy({} as P, {
       get(_target, name) {
         if (typeof name !== 'string') return undefined;
-        if (!lists.includes(name as keyof P & string)) return new Marker(name, -1);
-        return listOf(params, name).map((_, element) => new Marker(name, element));
+        if (!lists.includes(name as keyof P & string)) {
+          read.add(name);
+          return new Marker(name, -1);
+        }
+        const list = listOf(params, name);
+        if (list.length > 0) read.add(name);
+        return list.map((_, element) => new Marker(name, element));
       },
     });
     const compiled = build(db, markers).compile();
@@ -117,7 +124,14 @@ export function prepared<P extends object, R>(
     for (const value of compiled.parameters) {
       names.push(value instanceof Marker ? value.name : undefined);
       elements.push(value instanceof Marker ? value.element : -1);
+      if (value instanceof Marker) read.delete(value.name);
     }
+    // A parameter read where Kysely does not bind a value (sql.raw, sql.lit, a condition in the
+    // builder) would be compiled into the text or decide the shape once for every call: refused.
+    if (read.size > 0)
+      throw new Error(
+        `prepared query: ${[...read].join(', ')} must be used as bound values only (see storage/prepared.ts)`,
+      );
     return { compiled, names, elements };
   }
 
