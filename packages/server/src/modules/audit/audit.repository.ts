@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { ListAuditEventsQuery } from '@roster/contracts';
 import type { Database, Executor, Row } from '../../storage/database.js';
 import { toJson } from '../../storage/json.js';
+import { prepared } from '../../storage/prepared.js';
 import type { PageRequest } from '../../lib/pagination.js';
 import type { Actor } from '../../lib/context.js';
 import {
@@ -85,23 +86,26 @@ function nameInSnapshot(snapshot: unknown): string | undefined {
 /**
  * The target's name at write time: given, in the snapshot after the change, on its row, or before.
  * The row is read by the insert itself (a subquery in its VALUES), not by a statement of its own:
- * one round trip to the database fewer per write.
+ * one round trip to the database fewer per write. `table` names that row's table (the insert's
+ * shape), `fallback` is the name when there is no such row.
  */
-function targetNameOf(entry: AuditEntry): string | null | RawBuilder<string | null> {
-  if (entry.targetName !== undefined) return entry.targetName;
+function targetNameOf(entry: AuditEntry): {
+  table?: NamedTable;
+  id: number | string | null;
+  fallback: string | null;
+} {
+  if (entry.targetName !== undefined) return { id: null, fallback: entry.targetName };
   const fromAfter = nameInSnapshot(entry.after);
-  if (fromAfter !== undefined) return fromAfter;
+  if (fromAfter !== undefined) return { id: null, fallback: fromAfter };
   const fromBefore = nameInSnapshot(entry.before) ?? null;
   const source = NAMED_TARGETS[entry.targetType];
   if (source !== undefined && entry.targetId !== null) {
     const id = source.numericId ? Number(entry.targetId) : String(entry.targetId);
     // Every table listed has `id`, `workspace_id` and `name`.
     if (!source.numericId || Number.isSafeInteger(id))
-      return sql<
-        string | null
-      >`coalesce((select name from ${sql.table(source.table)} where workspace_id = ${entry.workspaceId} and id = ${id}), ${fromBefore})`;
+      return { table: source.table, id, fallback: fromBefore };
   }
-  return fromBefore;
+  return { id: null, fallback: fromBefore };
 }
 
 /** Tables with `id`, `workspace_id` and `environment_id`: a target that lives in one environment. */
@@ -136,8 +140,6 @@ const ENVIRONMENT_SCOPED_TARGETS: ReadonlySet<ChangeTargetType> = new Set<Change
   'project',
   'project_grant',
 ]);
-
-type Derived<T> = T | null | RawBuilder<T | null>;
 
 /** What a snapshot says of the environment and project it is about (the keys events use). */
 function scopeInSnapshot(snapshot: unknown): {
@@ -177,52 +179,179 @@ function scopeInSnapshot(snapshot: unknown): {
  * ENVIRONMENT_SCOPED_TARGETS, an end user of several environments, a row deleted with no
  * environment in its snapshot) is workspace-level: null, shown to full-scope credentials only.
  */
-function eventScopeOf(entry: AuditEntry): {
-  environmentType: Derived<string>;
-  projectId: Derived<number>;
-} {
+function eventScopeOf(entry: AuditEntry): EventScope {
   if (!ENVIRONMENT_SCOPED_TARGETS.has(entry.targetType))
-    return { environmentType: null, projectId: null };
+    return { source: 'snapshot', id: null, environmentType: null, projectId: null };
   const fromAfter = scopeInSnapshot(entry.after);
   const fromBefore = scopeInSnapshot(entry.before);
   const snapshotType = fromAfter.environmentType ?? fromBefore.environmentType ?? null;
   const snapshotProject = fromAfter.projectId ?? fromBefore.projectId ?? null;
   const featureId = fromAfter.featureId ?? fromBefore.featureId;
-  const workspaceId = entry.workspaceId;
   const numericId = entry.targetId === null ? NaN : Number(entry.targetId);
   const table = ENVIRONMENT_TARGETS[entry.targetType];
   if (table !== undefined && Number.isSafeInteger(numericId)) {
     return {
-      environmentType: sql<string | null>`coalesce((select environments.type from ${sql.table(
-        table,
-      )} as target join environments on environments.id = target.environment_id where target.workspace_id = ${workspaceId} and target.id = ${numericId}), ${snapshotType})`,
+      source: table,
+      id: numericId,
+      environmentType: snapshotType,
       projectId: entry.targetType === 'project' ? numericId : snapshotProject,
     };
   }
-  if (entry.targetType === 'project_grant' && entry.targetId !== null) {
-    const grantId = String(entry.targetId);
+  if (entry.targetType === 'project_grant' && entry.targetId !== null)
     return {
-      environmentType: sql<
-        string | null
-      >`coalesce((select environments.type from project_grants join projects on projects.id = project_grants.project_id join environments on environments.id = projects.environment_id where project_grants.workspace_id = ${workspaceId} and project_grants.id = ${grantId}), ${snapshotType})`,
-      projectId: sql<
-        number | null
-      >`coalesce((select project_id from project_grants where workspace_id = ${workspaceId} and id = ${grantId}), ${snapshotProject})`,
-    };
-  }
-  if (snapshotType === null && featureId !== undefined)
-    return {
-      environmentType: sql<
-        string | null
-      >`(select environments.type from features join environments on environments.id = features.environment_id where features.workspace_id = ${workspaceId} and features.id = ${featureId})`,
+      source: 'project_grants',
+      id: String(entry.targetId),
+      environmentType: snapshotType,
       projectId: snapshotProject,
     };
-  return { environmentType: snapshotType, projectId: snapshotProject };
+  if (snapshotType === null && featureId !== undefined)
+    return { source: 'feature', id: featureId, environmentType: null, projectId: snapshotProject };
+  return {
+    source: 'snapshot',
+    id: null,
+    environmentType: snapshotType,
+    projectId: snapshotProject,
+  };
 }
 
-function eventScopeColumns(entry: AuditEntry) {
-  const scope = eventScopeOf(entry);
-  return { environment_type: scope.environmentType, project_id: scope.projectId };
+/**
+ * Where an event's scope is read from (see eventScopeOf): the target's row in `source` (with the
+ * snapshot's values as the fallback), a project grant's project, the feature a snapshot names
+ * (`id` is the feature's), or the snapshot alone.
+ */
+interface EventScope {
+  source: EnvironmentTable | 'project_grants' | 'feature' | 'snapshot';
+  id: number | string | null;
+  environmentType: string | null;
+  projectId: number | null;
+}
+
+/** The per-call values of the audit insert; its shape (AuditInsertShape) is in the SQL text. */
+interface AuditInsertParams {
+  workspaceId: number;
+  actorType: string;
+  actorId: string | null;
+  actorName: string | null;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  nameId: number | string | null;
+  name: string | null;
+  scopeId: number | string | null;
+  environmentType: string | null;
+  projectId: number | null;
+  before: string | null;
+  after: string | null;
+  createdAt: string;
+  decisionId: string | null;
+}
+
+interface AuditInsertShape {
+  nameTable: NamedTable | undefined;
+  scope: EventScope['source'];
+  decision: boolean;
+}
+
+/**
+ * The event's name column: the value, or read from the target's row (see targetNameOf). The
+ * values are markers when the audit insert is prepared, real values in insertLogEvents.
+ */
+function targetNameSql(
+  nameTable: NamedTable | undefined,
+  p: { workspaceId: unknown; nameId: unknown; name: unknown },
+): RawBuilder<string | null> {
+  return nameTable === undefined
+    ? sql<string | null>`${p.name}`
+    : sql<
+        string | null
+      >`coalesce((select name from ${sql.table(nameTable)} where workspace_id = ${p.workspaceId} and id = ${p.nameId}), ${p.name})`;
+}
+
+/** The event's scope columns (see eventScopeOf), values or markers as targetNameSql's. */
+function scopeSql(
+  scope: EventScope['source'],
+  p: { workspaceId: unknown; scopeId: unknown; environmentType: unknown; projectId: unknown },
+): { environment_type: RawBuilder<string | null>; project_id: RawBuilder<number | null> } {
+  let environmentType = sql<string | null>`${p.environmentType}`;
+  let projectId = sql<number | null>`${p.projectId}`;
+  if (scope === 'project_grants') {
+    environmentType = sql<
+      string | null
+    >`coalesce((select environments.type from project_grants join projects on projects.id = project_grants.project_id join environments on environments.id = projects.environment_id where project_grants.workspace_id = ${p.workspaceId} and project_grants.id = ${p.scopeId}), ${p.environmentType})`;
+    projectId = sql<
+      number | null
+    >`coalesce((select project_id from project_grants where workspace_id = ${p.workspaceId} and id = ${p.scopeId}), ${p.projectId})`;
+  } else if (scope === 'feature') {
+    environmentType = sql<
+      string | null
+    >`(select environments.type from features join environments on environments.id = features.environment_id where features.workspace_id = ${p.workspaceId} and features.id = ${p.scopeId})`;
+  } else if (scope !== 'snapshot') {
+    environmentType = sql<string | null>`coalesce((select environments.type from ${sql.table(
+      scope,
+    )} as target join environments on environments.id = target.environment_id where target.workspace_id = ${p.workspaceId} and target.id = ${p.scopeId}), ${p.environmentType})`;
+  }
+  return { environment_type: environmentType, project_id: projectId };
+}
+
+/**
+ * The audit insert, compiled once per shape (storage/prepared.ts): every write records an event,
+ * and its SQL text depends only on where the name and scope are read from and whether it names a
+ * decision.
+ */
+function prepareAuditInsert({ nameTable, scope, decision }: AuditInsertShape) {
+  return prepared((db, p: AuditInsertParams) => {
+    const targetName = targetNameSql(nameTable, p);
+    const { environment_type: environmentType, project_id: projectId } = scopeSql(scope, p);
+    return (
+      db
+        .insertInto('audit_events')
+        .values({
+          workspace_id: p.workspaceId,
+          actor_type: p.actorType,
+          actor_id: p.actorId,
+          actor_name: p.actorName,
+          action: p.action,
+          target_type: p.targetType,
+          target_id: p.targetId,
+          target_name: targetName,
+          environment_type: environmentType,
+          project_id: projectId,
+          before_json: p.before,
+          after_json: p.after,
+          created_at: p.createdAt,
+          ...(decision ? { decision_id: p.decisionId } : {}),
+        })
+        .$if(decision, (insert) =>
+          insert.onConflict((conflict) =>
+            conflict.column('decision_id').where('decision_id', 'is not', null).doNothing(),
+          ),
+        )
+        // Whether the workspace has an enabled webhook, asked by the insert too (a subquery in its
+        // RETURNING): most have none, and then the write needs no statement for webhooks at all.
+        .returning((eb) => [
+          'id',
+          eb
+            .selectFrom('webhooks')
+            .select(sql<number>`1`.as('one'))
+            .where('workspace_id', '=', p.workspaceId)
+            .where('enabled', '=', 1)
+            .limit(1)
+            .as('webhooks'),
+        ])
+    );
+  });
+}
+
+const auditInserts = new Map<string, ReturnType<typeof prepareAuditInsert>>();
+
+function auditInsertOf(shape: AuditInsertShape): ReturnType<typeof prepareAuditInsert> {
+  const key = `${shape.nameTable ?? ''}|${shape.scope}|${shape.decision ? 'd' : ''}`;
+  let insert = auditInserts.get(key);
+  if (insert === undefined) {
+    insert = prepareAuditInsert(shape);
+    auditInserts.set(key, insert);
+  }
+  return insert;
 }
 
 /**
@@ -234,41 +363,30 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
   const targetId = entry.targetId === null ? null : String(entry.targetId);
   const beforeJson = entry.before === undefined ? null : toJson(entry.before);
   const afterJson = entry.after === undefined ? null : toJson(entry.after);
-  const inserted = await db
-    .insertInto('audit_events')
-    .values({
-      workspace_id: entry.workspaceId,
-      actor_type: entry.actor.type,
-      actor_id: entry.actor.id,
-      actor_name: entry.actor.name,
-      action: entry.action,
-      target_type: entry.targetType,
-      target_id: targetId,
-      target_name: targetNameOf(entry),
-      ...eventScopeColumns(entry),
-      before_json: beforeJson,
-      after_json: afterJson,
-      created_at: entry.createdAt,
-      ...(entry.decisionId === undefined ? {} : { decision_id: entry.decisionId }),
-    })
-    .$if(entry.decisionId !== undefined, (insert) =>
-      insert.onConflict((conflict) =>
-        conflict.column('decision_id').where('decision_id', 'is not', null).doNothing(),
-      ),
-    )
-    // Whether the workspace has an enabled webhook, asked by the insert too (a subquery in its
-    // RETURNING): most have none, and then the write needs no statement for webhooks at all.
-    .returning((eb) => [
-      'id',
-      eb
-        .selectFrom('webhooks')
-        .select(sql<number>`1`.as('one'))
-        .where('workspace_id', '=', entry.workspaceId)
-        .where('enabled', '=', 1)
-        .limit(1)
-        .as('webhooks'),
-    ])
-    .executeTakeFirst();
+  const name = targetNameOf(entry);
+  const scope = eventScopeOf(entry);
+  const inserted = await auditInsertOf({
+    nameTable: name.table,
+    scope: scope.source,
+    decision: entry.decisionId !== undefined,
+  }).takeFirst(db, {
+    workspaceId: entry.workspaceId,
+    actorType: entry.actor.type,
+    actorId: entry.actor.id,
+    actorName: entry.actor.name,
+    action: entry.action,
+    targetType: entry.targetType,
+    targetId,
+    nameId: name.id,
+    name: name.fallback,
+    scopeId: scope.id,
+    environmentType: scope.environmentType,
+    projectId: scope.projectId,
+    before: beforeJson,
+    after: afterJson,
+    createdAt: entry.createdAt,
+    decisionId: entry.decisionId ?? null,
+  });
   if (inserted === undefined) return false;
   // In the same transaction: the event's webhook deliveries (webhook-outbox.ts).
   if (inserted.webhooks !== null)
@@ -328,13 +446,18 @@ export async function insertLogEvents(
         target_type: entry.targetType,
         target_id: entry.targetId === null ? null : String(entry.targetId),
         target_name: entry.targetName,
-        ...eventScopeColumns(entry),
+        ...scopeOf(entry),
         before_json: entry.before === undefined ? null : toJson(entry.before),
         after_json: entry.after === undefined ? null : toJson(entry.after),
         created_at: entry.createdAt,
       })),
     )
     .execute();
+}
+
+function scopeOf(entry: AuditEntry) {
+  const scope = eventScopeOf(entry);
+  return scopeSql(scope.source, { workspaceId: entry.workspaceId, scopeId: scope.id, ...scope });
 }
 
 type AuditFilter = Omit<ListAuditEventsQuery, 'page[number]' | 'page[size]'>;
@@ -527,11 +650,12 @@ const DETAILED_ACTIONS = [
 const DETAILED: ReadonlySet<string> = new Set(DETAILED_ACTIONS);
 const isDetailed = (action: string) => DETAILED.has(action);
 
+const lastEventId = prepared((db: Executor) =>
+  db.selectFrom('audit_events').select(sql<number | string | null>`max(id)`.as('max_id')),
+);
+
 export async function findLastEventId(db: Executor): Promise<number> {
-  const row = await db
-    .selectFrom('audit_events')
-    .select(sql<number | string | null>`max(id)`.as('max_id'))
-    .executeTakeFirst();
+  const row = await lastEventId.takeFirst(db, {});
   return Number(row?.max_id ?? 0);
 }
 
@@ -556,21 +680,28 @@ export function findChangeEvents(db: Executor, ids: readonly number[]): Promise<
     .execute();
 }
 
+/** The change log's reads after each write (change-feed.ts), compiled once (storage/prepared.ts). */
+const changeEventsAfter = prepared((db: Executor, p: { afterId: number; limit: number }) =>
+  selectChangeEvents(db).where('id', '>', p.afterId).orderBy('id').limit(p.limit),
+);
+const changeEventsAfterOrMissing = prepared(
+  (db: Executor, p: { afterId: number; missing: number[]; limit: number }) =>
+    selectChangeEvents(db)
+      .where((eb) => eb.or([eb('id', '>', p.afterId), eb('id', 'in', p.missing)]))
+      .orderBy('id')
+      .limit(p.limit),
+  { lists: ['missing'] },
+);
+
 export function listChangeEvents(
   db: Executor,
   afterId: number,
   missingIds: readonly number[],
   limit: number,
 ): Promise<ChangeEventRow[]> {
-  return selectChangeEvents(db)
-    .where((eb) =>
-      missingIds.length === 0
-        ? eb('id', '>', afterId)
-        : eb.or([eb('id', '>', afterId), eb('id', 'in', [...missingIds])]),
-    )
-    .orderBy('id')
-    .limit(limit)
-    .execute();
+  return missingIds.length === 0
+    ? changeEventsAfter.execute(db, { afterId, limit })
+    : changeEventsAfterOrMissing.execute(db, { afterId, missing: [...missingIds], limit });
 }
 
 /**

@@ -6,6 +6,7 @@ import { PostgresAdapter } from 'kysely';
 import { jsonArrayFrom as postgresJsonArrayFrom } from 'kysely/helpers/postgres';
 import { jsonArrayFrom as sqliteJsonArrayFrom } from 'kysely/helpers/sqlite';
 import type { Executor } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
 
 export interface MemberIndexRow {
   id: number;
@@ -268,49 +269,54 @@ export interface MemberReload {
  * answering checks (docs/performance.md, "Fourth round"). Every column read is an integer or text,
  * which JSON carries unchanged.
  */
+/** Compiled once per database (storage/prepared.ts): every write that changes a collaborator runs it. */
+const memberRows = prepared((db, p: { workspaceId: number; memberId: number }) => {
+  // Decided when the query is compiled, once for each database: the SQL differs per dialect.
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const array = postgres ? postgresJsonArrayFrom : sqliteJsonArrayFrom;
+  return db.selectNoFrom((eb) => [
+    array(
+      eb
+        .selectFrom('members')
+        .select(memberColumns)
+        .where('workspace_id', '=', p.workspaceId)
+        .where('id', '=', p.memberId),
+    ).as('member'),
+    array(
+      eb
+        .selectFrom('member_environment_roles')
+        .select(memberRoleColumns)
+        .where('member_id', '=', p.memberId),
+    ).as('roles'),
+    array(
+      eb
+        .selectFrom('group_memberships')
+        .select(membershipColumns)
+        .where('member_id', '=', p.memberId),
+    ).as('memberships'),
+    array(
+      eb.selectFrom('project_grants').select(grantColumns).where('member_id', '=', p.memberId),
+    ).as('grants'),
+    array(
+      eb
+        .selectFrom('scim_users')
+        .innerJoin('scim_connections', 'scim_connections.id', 'scim_users.connection_id')
+        .select(['scim_users.member_id', 'scim_connections.environment_id'])
+        .where('scim_users.workspace_id', '=', p.workspaceId)
+        .where('scim_connections.target', '=', 'collaborators')
+        .where('scim_users.active', '=', 0)
+        .where('scim_users.member_id', '=', p.memberId),
+    ).as('suspensions'),
+  ]);
+});
+
 export async function loadMemberRows(
   db: Executor,
   workspaceId: number,
   memberId: number,
 ): Promise<MemberReload> {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
-  const array = postgres ? postgresJsonArrayFrom : sqliteJsonArrayFrom;
-  const row = await db
-    .selectNoFrom((eb) => [
-      array(
-        eb
-          .selectFrom('members')
-          .select(memberColumns)
-          .where('workspace_id', '=', workspaceId)
-          .where('id', '=', memberId),
-      ).as('member'),
-      array(
-        eb
-          .selectFrom('member_environment_roles')
-          .select(memberRoleColumns)
-          .where('member_id', '=', memberId),
-      ).as('roles'),
-      array(
-        eb
-          .selectFrom('group_memberships')
-          .select(membershipColumns)
-          .where('member_id', '=', memberId),
-      ).as('memberships'),
-      array(
-        eb.selectFrom('project_grants').select(grantColumns).where('member_id', '=', memberId),
-      ).as('grants'),
-      array(
-        eb
-          .selectFrom('scim_users')
-          .innerJoin('scim_connections', 'scim_connections.id', 'scim_users.connection_id')
-          .select(['scim_users.member_id', 'scim_connections.environment_id'])
-          .where('scim_users.workspace_id', '=', workspaceId)
-          .where('scim_connections.target', '=', 'collaborators')
-          .where('scim_users.active', '=', 0)
-          .where('scim_users.member_id', '=', memberId),
-      ).as('suspensions'),
-    ])
-    .executeTakeFirstOrThrow();
+  const row = await memberRows.takeFirst(db, { workspaceId, memberId });
+  if (row === undefined) throw new Error('a select without FROM returned no row');
   const members = jsonRows(row.member);
   return {
     member: members[0],
@@ -336,25 +342,33 @@ export interface GroupReload {
   grants: GrantIndexRow[];
 }
 
+const groupRow = prepared((db, p: { workspaceId: number; groupId: string }) =>
+  db
+    .selectFrom('collaborator_groups')
+    .select(collaboratorGroupColumns)
+    .where('workspace_id', '=', p.workspaceId)
+    .where('id', '=', p.groupId),
+);
+const groupMemberships = prepared((db, p: { groupId: string }) =>
+  db
+    .selectFrom('group_memberships')
+    .select(membershipColumns)
+    .where('group_id', '=', p.groupId)
+    .where('member_id', 'is not', null),
+);
+const groupGrants = prepared((db, p: { groupId: string }) =>
+  db.selectFrom('project_grants').select(grantColumns).where('group_id', '=', p.groupId),
+);
+
 export async function loadGroupRows(
   db: Executor,
   workspaceId: number,
   groupId: string,
 ): Promise<GroupReload> {
   const [group, memberships, grants] = await Promise.all([
-    db
-      .selectFrom('collaborator_groups')
-      .select(collaboratorGroupColumns)
-      .where('workspace_id', '=', workspaceId)
-      .where('id', '=', groupId)
-      .executeTakeFirst(),
-    db
-      .selectFrom('group_memberships')
-      .select(membershipColumns)
-      .where('group_id', '=', groupId)
-      .where('member_id', 'is not', null)
-      .execute(),
-    db.selectFrom('project_grants').select(grantColumns).where('group_id', '=', groupId).execute(),
+    groupRow.takeFirst(db, { workspaceId, groupId }),
+    groupMemberships.execute(db, { groupId }),
+    groupGrants.execute(db, { groupId }),
   ]);
   return { group, memberships, grants };
 }
@@ -385,17 +399,20 @@ export async function loadProjectRows(
   return { project, grants };
 }
 
+const grantRow = prepared((db, p: { workspaceId: number; grantId: string }) =>
+  db
+    .selectFrom('project_grants')
+    .select(grantColumns)
+    .where('workspace_id', '=', p.workspaceId)
+    .where('id', '=', p.grantId),
+);
+
 export function findGrantRow(
   db: Executor,
   workspaceId: number,
   grantId: string,
 ): Promise<GrantIndexRow | undefined> {
-  return db
-    .selectFrom('project_grants')
-    .select(grantColumns)
-    .where('workspace_id', '=', workspaceId)
-    .where('id', '=', grantId)
-    .executeTakeFirst();
+  return grantRow.takeFirst(db, { workspaceId, grantId });
 }
 
 export function findProjectRoleRow(

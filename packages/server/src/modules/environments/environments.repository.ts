@@ -3,17 +3,25 @@
  * live below all of them rather than in workspaces, which creates the environments.
  */
 import type { Executor, Row } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
+
+// Read by most writes: compiled once per database (storage/prepared.ts).
+const environmentsOf = prepared((db, p: { workspaceId: number }) =>
+  db.selectFrom('environments').selectAll().where('workspace_id', '=', p.workspaceId).orderBy('id'),
+);
+const environmentByType = prepared((db, p: { workspaceId: number; type: string }) =>
+  db
+    .selectFrom('environments')
+    .selectAll()
+    .where('workspace_id', '=', p.workspaceId)
+    .where('type', '=', p.type),
+);
 
 export function listEnvironments(
   db: Executor,
   workspaceId: number,
 ): Promise<Row<'environments'>[]> {
-  return db
-    .selectFrom('environments')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .orderBy('id')
-    .execute();
+  return environmentsOf.execute(db, { workspaceId });
 }
 
 export function findEnvironmentByType(
@@ -21,10 +29,5 @@ export function findEnvironmentByType(
   workspaceId: number,
   type: string,
 ): Promise<Row<'environments'> | undefined> {
-  return db
-    .selectFrom('environments')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('type', '=', type)
-    .executeTakeFirst();
+  return environmentByType.takeFirst(db, { workspaceId, type });
 }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
 import type { PageRequest } from '../../lib/pagination.js';
 import type { ClientScope } from '../../lib/context.js';
 
@@ -53,12 +54,24 @@ function grants(db: Executor, workspaceId: number) {
     .where('g.workspace_id', '=', workspaceId);
 }
 
+const grantById = prepared((db, p: { workspaceId: number; id: string }) =>
+  grants(db, p.workspaceId).where('g.id', '=', p.id),
+);
+
 export function findGrantById(
   db: Executor,
   workspaceId: number,
   id: string,
 ): Promise<GrantRow | undefined> {
-  return grants(db, workspaceId).where('g.id', '=', id).executeTakeFirst();
+  return grantById.takeFirst(db, { workspaceId, id });
+}
+
+const deleteGrant = prepared((db, p: { id: string }) =>
+  db.deleteFrom('project_grants').where('id', '=', p.id),
+);
+
+export async function deleteGrantById(db: Executor, id: string): Promise<void> {
+  await deleteGrant.run(db, { id });
 }
 
 export type GrantFilter = { projectId: number } | { memberId: number } | { groupId: string };
@@ -70,6 +83,26 @@ export async function listGrants(
   page: PageRequest,
   scope: ClientScope,
 ): Promise<{ rows: GrantRow[]; total: number }> {
+  if ('projectId' in filter) {
+    // A project's list (the mixed load's): a page and its total that cost the same whatever the
+    // number of the project's grants. Compiled once (storage/prepared.ts), with or without the
+    // credential's project limit.
+    const params = {
+      workspaceId,
+      projectId: filter.projectId,
+      environmentTypes: [...scope.environmentTypes, ''],
+      projectIds: [...(scope.projectIds ?? []), 0],
+      size: page.size,
+      offset: page.offset,
+      lastOffset: page.offset + page.size - 1,
+    };
+    const limited = scope.projectIds !== null;
+    const [rows, total] = await Promise.all([
+      (limited ? projectPageLimited : projectPage).execute(db, params),
+      (limited ? projectGrantCountLimited : projectGrantCount).takeFirst(db, params),
+    ]);
+    return { rows, total: total?.n ?? 0 };
+  }
   let query = grants(db, workspaceId).where('e.type', 'in', [...scope.environmentTypes, '']);
   let base = db
     .selectFrom('project_grants as g')
@@ -80,18 +113,6 @@ export async function listGrants(
   if (scope.projectIds !== null) {
     query = query.where('g.project_id', 'in', [...scope.projectIds, 0]);
     base = base.where('g.project_id', 'in', [...scope.projectIds, 0]);
-  }
-  if ('projectId' in filter) {
-    // A project's list (the mixed load's): a page and its total that cost the same whatever the
-    // number of the project's grants.
-    query = query
-      .where('g.project_id', '=', filter.projectId)
-      .where('g.created_at', '<=', pageBound(db, workspaceId, filter.projectId, page));
-    const [rows, total] = await Promise.all([
-      orderedPage(query, page),
-      countProjectGrants(db, workspaceId, filter.projectId, scope),
-    ]);
-    return { rows, total };
   }
   if ('memberId' in filter) {
     query = query.where('g.member_id', '=', filter.memberId);
@@ -108,7 +129,7 @@ export async function listGrants(
   return { rows, total: count.n };
 }
 
-function orderedPage(query: ReturnType<typeof grants>, page: PageRequest): Promise<GrantRow[]> {
+function ordered(query: ReturnType<typeof grants>) {
   return (
     query
       .orderBy('g.created_at')
@@ -119,14 +140,28 @@ function orderedPage(query: ReturnType<typeof grants>, page: PageRequest): Promi
       .orderBy('cg.name')
       .orderBy('r.name')
       .orderBy('g.id')
-      .limit(page.size)
-      .offset(page.offset)
-      .execute()
   );
+}
+
+function orderedPage(query: ReturnType<typeof grants>, page: PageRequest): Promise<GrantRow[]> {
+  return ordered(query).limit(page.size).offset(page.offset).execute();
 }
 
 /** Later than any stored `created_at` (ISO 8601 text): no bound. */
 const NO_BOUND = '9999-12-31T23:59:59.999Z';
+
+interface ProjectPageParams {
+  workspaceId: number;
+  projectId: number;
+  /** The credential's environment types, and '' (never empty). */
+  environmentTypes: string[];
+  /** The credential's projects, and 0 (never empty); used by the limited variants only. */
+  projectIds: number[];
+  size: number;
+  offset: number;
+  /** offset + size - 1: the page's last position. */
+  lastOffset: number;
+}
 
 /**
  * The `created_at` of the project's grant at the page's last position in `created_at` order, read
@@ -134,43 +169,60 @@ const NO_BOUND = '9999-12-31T23:59:59.999Z';
  * first, so every row of this page and of the pages before it is at or before it, and the query
  * reads and sorts those rows only, not all of the project's grants. A page past the end: no bound.
  */
-function pageBound(db: Executor, workspaceId: number, projectId: number, page: PageRequest) {
+function pageBound(db: Executor, p: ProjectPageParams) {
   const last = db
     .selectFrom('project_grants')
     .select('created_at')
-    .where('workspace_id', '=', workspaceId)
-    .where('project_id', '=', projectId)
+    .where('workspace_id', '=', p.workspaceId)
+    .where('project_id', '=', p.projectId)
     .orderBy('created_at')
     .limit(1)
-    .offset(page.offset + page.size - 1);
+    .offset(p.lastOffset);
   return sql<string>`coalesce((${last}), ${NO_BOUND})`;
 }
 
+function prepareProjectPage(limited: boolean) {
+  return prepared(
+    (db, p: ProjectPageParams) => {
+      let query = grants(db, p.workspaceId).where('e.type', 'in', p.environmentTypes);
+      if (limited) query = query.where('g.project_id', 'in', p.projectIds);
+      query = query
+        .where('g.project_id', '=', p.projectId)
+        .where('g.created_at', '<=', pageBound(db, p));
+      return ordered(query).limit(p.size).offset(p.offset);
+    },
+    { lists: limited ? ['environmentTypes', 'projectIds'] : ['environmentTypes'] },
+  );
+}
+const projectPage = prepareProjectPage(false);
+const projectPageLimited = prepareProjectPage(true);
+
 /**
  * A project's number of grants, kept by the database in the same transaction as each grant's
- * insert and delete (migration 0034's triggers): one row read whatever the number. Zero when the
+ * insert and delete (migration 0034's triggers): one row read whatever the number. None when the
  * credential may not see the project (as the page is then empty). The table is declared here, not
  * in storage/database.ts, because only this read uses it.
  */
-async function countProjectGrants(
-  db: Executor,
-  workspaceId: number,
-  projectId: number,
-  scope: ClientScope,
-): Promise<number> {
-  let query = db
-    .withTables<{ project_grant_counts: { project_id: number; n: number } }>()
-    .selectFrom('projects as p')
-    .innerJoin('environments as e', 'e.id', 'p.environment_id')
-    .leftJoin('project_grant_counts as c', 'c.project_id', 'p.id')
-    .select('c.n')
-    .where('p.workspace_id', '=', workspaceId)
-    .where('p.id', '=', projectId)
-    .where('e.type', 'in', [...scope.environmentTypes, '']);
-  if (scope.projectIds !== null) query = query.where('p.id', 'in', [...scope.projectIds, 0]);
-  const row = await query.executeTakeFirst();
-  return row?.n ?? 0;
+function prepareProjectGrantCount(limited: boolean) {
+  return prepared(
+    (db, p: ProjectPageParams) => {
+      let query = db
+        .withTables<{ project_grant_counts: { project_id: number; n: number } }>()
+        .selectFrom('projects as p')
+        .innerJoin('environments as e', 'e.id', 'p.environment_id')
+        .leftJoin('project_grant_counts as c', 'c.project_id', 'p.id')
+        .select('c.n')
+        .where('p.workspace_id', '=', p.workspaceId)
+        .where('p.id', '=', p.projectId)
+        .where('e.type', 'in', p.environmentTypes);
+      if (limited) query = query.where('p.id', 'in', p.projectIds);
+      return query;
+    },
+    { lists: limited ? ['environmentTypes', 'projectIds'] : ['environmentTypes'] },
+  );
 }
+const projectGrantCount = prepareProjectGrantCount(false);
+const projectGrantCountLimited = prepareProjectGrantCount(true);
 
 export interface GrantValues {
   workspace_id: number;
@@ -181,6 +233,45 @@ export interface GrantValues {
   expires_at: string | null;
 }
 
+interface UpsertGrantParams {
+  id: string;
+  workspaceId: number;
+  projectId: number;
+  projectRoleId: string;
+  memberId: number | null;
+  groupId: string | null;
+  expiresAt: string | null;
+  now: string;
+}
+
+/** The grant upsert, compiled once for a collaborator's grants and once for a group's. */
+function prepareUpsertGrant(grantee: 'member_id' | 'group_id') {
+  return prepared((db, p: UpsertGrantParams) =>
+    db
+      .insertInto('project_grants')
+      .values({
+        id: p.id,
+        workspace_id: p.workspaceId,
+        project_id: p.projectId,
+        project_role_id: p.projectRoleId,
+        member_id: p.memberId,
+        group_id: p.groupId,
+        expires_at: p.expiresAt,
+        created_at: p.now,
+        updated_at: p.now,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(['project_id', 'project_role_id', grantee])
+          .doUpdateSet({ expires_at: p.expiresAt, updated_at: p.now }),
+      )
+      // The stored grant's ID: the new one, or the existing grant's that was refreshed.
+      .returning('id'),
+  );
+}
+const upsertMemberGrant = prepareUpsertGrant('member_id');
+const upsertGroupGrant = prepareUpsertGrant('group_id');
+
 /** Inserts a grant, or refreshes the expiry of the identical grant that exists. */
 export async function upsertGrant(
   db: Executor,
@@ -188,21 +279,42 @@ export async function upsertGrant(
   values: GrantValues,
   now: string,
 ): Promise<string> {
-  const columns =
-    values.member_id !== null
-      ? (['project_id', 'project_role_id', 'member_id'] as const)
-      : (['project_id', 'project_role_id', 'group_id'] as const);
-  const row = await db
-    .insertInto('project_grants')
-    .values({ id, ...values, created_at: now, updated_at: now })
-    .onConflict((oc) =>
-      oc.columns([...columns]).doUpdateSet({ expires_at: values.expires_at, updated_at: now }),
-    )
-    // The stored grant's ID: the new one, or the existing grant's that was refreshed.
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const row = await (values.member_id !== null ? upsertMemberGrant : upsertGroupGrant).takeFirst(
+    db,
+    {
+      id,
+      workspaceId: values.workspace_id,
+      projectId: values.project_id,
+      projectRoleId: values.project_role_id,
+      memberId: values.member_id,
+      groupId: values.group_id,
+      expiresAt: values.expires_at,
+      now,
+    },
+  );
+  if (row === undefined) throw new Error('the grant upsert returned no row');
   return row.id;
 }
+
+type IdTable = 'project_roles' | 'members' | 'collaborator_groups';
+
+function prepareExistingIds(table: IdTable) {
+  return prepared(
+    (db, p: { workspaceId: number; ids: (number | string)[] }) =>
+      db
+        .selectFrom(table)
+        .select('id')
+        .where('workspace_id', '=', p.workspaceId)
+        // The table's ids are numbers or strings as the caller's are (T below).
+        .where('id', 'in', p.ids as never[]),
+    { lists: ['ids'] },
+  );
+}
+const existingIds: Readonly<Record<IdTable, ReturnType<typeof prepareExistingIds>>> = {
+  project_roles: prepareExistingIds('project_roles'),
+  members: prepareExistingIds('members'),
+  collaborator_groups: prepareExistingIds('collaborator_groups'),
+};
 
 /**
  * Which of these IDs name a row of the table in the workspace: the grantees and roles a batch
@@ -210,16 +322,11 @@ export async function upsertGrant(
  */
 export async function findExistingIds<T extends number | string>(
   db: Executor,
-  table: 'project_roles' | 'members' | 'collaborator_groups',
+  table: IdTable,
   workspaceId: number,
   ids: readonly T[],
 ): Promise<Set<T>> {
   if (ids.length === 0) return new Set();
-  const rows = await db
-    .selectFrom(table)
-    .select('id')
-    .where('workspace_id', '=', workspaceId)
-    .where('id', 'in', ids)
-    .execute();
+  const rows = await existingIds[table].execute(db, { workspaceId, ids: [...ids] });
   return new Set(rows.map((row) => row.id as T));
 }

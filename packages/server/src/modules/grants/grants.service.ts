@@ -20,6 +20,7 @@ import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
 import { recordChange } from '../audit/audit.repository.js';
 import type { ProjectsService } from '../projects/projects.service.js';
 import {
+  deleteGrantById,
   findExistingIds,
   findGrantById,
   listGrants,
@@ -154,7 +155,7 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
     async deleteGrant(ctx: RequestContext, id: string): Promise<void> {
       const grant = await requireGrant(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('project_grants').where('id', '=', id).execute();
+        await deleteGrantById(trx, id);
         await recordChange(trx, ctx, now(), 'project_grant.deleted', ['project_grant', id], {
           before: toProjectGrant(grant, now()),
         });

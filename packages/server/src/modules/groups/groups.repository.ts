@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
 /** `count(*)` as the drivers return it: a number from SQLite, a bigint string from PostgreSQL. */
@@ -51,14 +52,17 @@ export async function findGroupById(
   return row === undefined ? undefined : { ...row, members_count: Number(row.members_count) };
 }
 
-/** The group's row without its member count (which grows with the group): for writes. */
-export function findGroupRowById(db: Executor, workspaceId: number, id: string) {
-  return db
+const groupRowById = prepared((db, p: { workspaceId: number; id: string }) =>
+  db
     .selectFrom('collaborator_groups')
     .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('id', '=', id)
-    .executeTakeFirst();
+    .where('workspace_id', '=', p.workspaceId)
+    .where('id', '=', p.id),
+);
+
+/** The group's row without its member count (which grows with the group): for writes. */
+export function findGroupRowById(db: Executor, workspaceId: number, id: string) {
+  return groupRowById.takeFirst(db, { workspaceId, id });
 }
 
 export function findGroupByNameKey(db: Executor, workspaceId: number, nameKey: string) {
@@ -260,16 +264,65 @@ export async function upsertMemberships(
   }[],
 ): Promise<void> {
   if (rows.length === 0) return;
-  await db
-    .insertInto('group_memberships')
-    .values(rows.map((row) => ({ ...row, invitation_id: null })))
-    .onConflict((oc) =>
-      oc
-        .columns(['group_id', 'member_id'])
-        .doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })),
-    )
-    .execute();
+  await upsertMembershipRows.run(db, {
+    workspaceIds: rows.map((row) => row.workspace_id),
+    groupIds: rows.map((row) => row.group_id),
+    memberIds: rows.map((row) => row.member_id),
+    createdAts: rows.map((row) => row.created_at),
+    expiresAts: rows.map((row) => row.expires_at),
+  });
 }
+
+/** upsertMemberships' statement, compiled once per number of rows (given column by column). */
+const upsertMembershipRows = prepared(
+  (
+    db,
+    p: {
+      workspaceIds: number[];
+      groupIds: string[];
+      memberIds: number[];
+      createdAts: string[];
+      expiresAts: (string | null)[];
+    },
+  ) =>
+    db
+      .insertInto('group_memberships')
+      .values(
+        // Markers while this compiles, all lists of one length: the `??` only satisfies the
+        // index's type, it never applies.
+        p.workspaceIds.map((workspaceId, i) => ({
+          workspace_id: workspaceId,
+          group_id: p.groupIds[i] ?? '',
+          member_id: p.memberIds[i] ?? null,
+          created_at: p.createdAts[i] ?? '',
+          expires_at: p.expiresAts[i] ?? null,
+          invitation_id: null,
+        })),
+      )
+      .onConflict((oc) =>
+        oc
+          .columns(['group_id', 'member_id'])
+          .doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })),
+      ),
+  { lists: ['workspaceIds', 'groupIds', 'memberIds', 'createdAts', 'expiresAts'] },
+);
+
+const deleteMembersOf = prepared(
+  (db, p: { groupId: string; ids: number[] }) =>
+    db
+      .deleteFrom('group_memberships')
+      .where('group_id', '=', p.groupId)
+      .where('member_id', 'in', p.ids),
+  { lists: ['ids'] },
+);
+const deleteInvitationsOf = prepared(
+  (db, p: { groupId: string; ids: number[] }) =>
+    db
+      .deleteFrom('group_memberships')
+      .where('group_id', '=', p.groupId)
+      .where('invitation_id', 'in', p.ids),
+  { lists: ['ids'] },
+);
 
 export async function deleteMemberships(
   db: Executor,
@@ -279,33 +332,30 @@ export async function deleteMemberships(
 ): Promise<number> {
   let removed = 0;
   if (memberIds.length > 0) {
-    const result = await db
-      .deleteFrom('group_memberships')
-      .where('group_id', '=', groupId)
-      .where('member_id', 'in', memberIds)
-      .executeTakeFirst();
-    removed += Number(result.numDeletedRows);
+    const result = await deleteMembersOf.run(db, { groupId, ids: memberIds });
+    removed += Number(result.numAffectedRows ?? 0);
   }
   if (invitationIds.length > 0) {
-    const result = await db
-      .deleteFrom('group_memberships')
-      .where('group_id', '=', groupId)
-      .where('invitation_id', 'in', invitationIds)
-      .executeTakeFirst();
-    removed += Number(result.numDeletedRows);
+    const result = await deleteInvitationsOf.run(db, { groupId, ids: invitationIds });
+    removed += Number(result.numAffectedRows ?? 0);
   }
   return removed;
 }
 
 /** Explicit group memberships of these members (the system group is added by the caller). */
+const membershipsOfMembers = prepared(
+  (db, p: { memberIds: number[] }) =>
+    db
+      .selectFrom('group_memberships as gm')
+      .innerJoin('collaborator_groups as g', 'g.id', 'gm.group_id')
+      .select(['gm.member_id', 'g.id', 'g.name', 'g.system', 'gm.expires_at', 'gm.created_at'])
+      .where('gm.member_id', 'in', p.memberIds)
+      .orderBy('gm.created_at')
+      .orderBy('gm.id'),
+  { lists: ['memberIds'] },
+);
+
 export function listMembershipsOfMembers(db: Executor, memberIds: number[]) {
   if (memberIds.length === 0) return Promise.resolve([]);
-  return db
-    .selectFrom('group_memberships as gm')
-    .innerJoin('collaborator_groups as g', 'g.id', 'gm.group_id')
-    .select(['gm.member_id', 'g.id', 'g.name', 'g.system', 'gm.expires_at', 'gm.created_at'])
-    .where('gm.member_id', 'in', memberIds)
-    .orderBy('gm.created_at')
-    .orderBy('gm.id')
-    .execute();
+  return membershipsOfMembers.execute(db, { memberIds });
 }

@@ -14,6 +14,7 @@ import {
 import { sql } from 'kysely';
 import type { Db, Executor, Row } from '../../storage/database.js';
 import { fromJson, toJson } from '../../storage/json.js';
+import { prepared } from '../../storage/prepared.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, gone, notFound, tooManyRequests } from '../../lib/errors.js';
 import { newSecret } from '../../lib/ids.js';
@@ -52,6 +53,81 @@ function statusOf(row: Row<'member_invitations'>, now: string): Invitation['stat
   if (row.status === 'pending' && row.expires_at <= now) return 'expired';
   return row.status as Invitation['status'];
 }
+
+// The statements of an invitation and its acceptance, compiled once per database
+// (storage/prepared.ts): the mixed load invites and accepts continuously.
+const latestInvitationSince = prepared(
+  (db, p: { workspaceId: number; emailKey: string; since: string }) =>
+    db
+      .selectFrom('member_invitations')
+      .select(['id', 'status', 'created_at', 'expires_at'])
+      .where('workspace_id', '=', p.workspaceId)
+      .where('email_key', '=', p.emailKey)
+      .where('created_at', '>', p.since)
+      .orderBy('created_at', 'desc'),
+);
+const invitationByTokenHash = prepared((db, p: { tokenHash: string }) =>
+  db.selectFrom('member_invitations').selectAll().where('token_hash', '=', p.tokenHash),
+);
+/** A new invitation supersedes any pending one for the same email. */
+const revokePending = prepared((db, p: { workspaceId: number; emailKey: string }) =>
+  db
+    .updateTable('member_invitations')
+    .set({ status: 'revoked' })
+    .where('workspace_id', '=', p.workspaceId)
+    .where('email_key', '=', p.emailKey)
+    .where('status', '=', 'pending'),
+);
+const insertInvitation = prepared(
+  (
+    db,
+    p: {
+      workspaceId: number;
+      name: string;
+      email: string;
+      emailKey: string;
+      tokenHash: string;
+      envRoles: string;
+      invitedBy: string;
+      createdAt: string;
+      expiresAt: string;
+    },
+  ) =>
+    db
+      .insertInto('member_invitations')
+      .values({
+        workspace_id: p.workspaceId,
+        name: p.name,
+        email: p.email,
+        email_key: p.emailKey,
+        token_hash: p.tokenHash,
+        env_roles: p.envRoles,
+        status: 'pending',
+        invited_by: p.invitedBy,
+        created_at: p.createdAt,
+        expires_at: p.expiresAt,
+        accepted_at: null,
+        member_id: null,
+      })
+      .returningAll(),
+);
+/** Of two concurrent acceptances only one updates the row. */
+const claimInvitation = prepared((db, p: { id: number; acceptedAt: string }) =>
+  db
+    .updateTable('member_invitations')
+    .set({ status: 'accepted', accepted_at: p.acceptedAt })
+    .where('id', '=', p.id)
+    .where('status', '=', 'pending'),
+);
+const moveMemberships = prepared((db, p: { memberId: number; invitationId: number }) =>
+  db
+    .updateTable('group_memberships')
+    .set({ member_id: p.memberId, invitation_id: null })
+    .where('invitation_id', '=', p.invitationId),
+);
+const linkMember = prepared((db, p: { memberId: number; id: number }) =>
+  db.updateTable('member_invitations').set({ member_id: p.memberId }).where('id', '=', p.id),
+);
 
 export function createInvitationsService(deps: {
   db: Db;
@@ -134,14 +210,7 @@ export function createInvitationsService(deps: {
     const since = new Date(
       deps.clock.now().getTime() - deps.config.cooldownSeconds * 1000,
     ).toISOString();
-    const recent = await db
-      .selectFrom('member_invitations')
-      .select(['id', 'status', 'created_at', 'expires_at'])
-      .where('workspace_id', '=', workspaceId)
-      .where('email_key', '=', emailKey)
-      .where('created_at', '>', since)
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst();
+    const recent = await latestInvitationSince.takeFirst(db, { workspaceId, emailKey, since });
     if (recent !== undefined) {
       const retryAfter =
         (new Date(recent.created_at).getTime() +
@@ -187,11 +256,7 @@ export function createInvitationsService(deps: {
   }
 
   async function findByToken(db: Executor, token: string) {
-    const row = await db
-      .selectFrom('member_invitations')
-      .selectAll()
-      .where('token_hash', '=', hashSecret(token))
-      .executeTakeFirst();
+    const row = await invitationByTokenHash.takeFirst(db, { tokenHash: hashSecret(token) });
     if (row === undefined) throw notFound('invitation.not_found', 'Invitation not found');
     if (row.status === 'accepted')
       throw gone('invitation.used', 'This invitation has already been accepted');
@@ -235,13 +300,7 @@ export function createInvitationsService(deps: {
           throw badRequest('invitation.group_unknown', `User group ${missing} not found`);
         await assertCooldownOver(trx, ctx.workspaceId, emailKey, 'invite');
         // A new invitation supersedes any pending one for the same email.
-        await trx
-          .updateTable('member_invitations')
-          .set({ status: 'revoked' })
-          .where('workspace_id', '=', ctx.workspaceId)
-          .where('email_key', '=', emailKey)
-          .where('status', '=', 'pending')
-          .execute();
+        await revokePending.run(trx, { workspaceId: ctx.workspaceId, emailKey });
         const stored: StoredEnvRole[] = resolved.map((r) => ({
           environment_id: r.environment.id,
           environment_type: r.environment.type,
@@ -251,25 +310,18 @@ export function createInvitationsService(deps: {
           environment_role_id: r.environmentRoleId,
         }));
         const issued = newSecret('inv');
-        const row = await trx
-          .insertInto('member_invitations')
-          .values({
-            workspace_id: ctx.workspaceId,
-            name,
-            email,
-            email_key: emailKey,
-            token_hash: hashSecret(issued),
-            env_roles: toJson(stored),
-            status: 'pending',
-            invited_by:
-              ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`,
-            created_at: now(),
-            expires_at: new Date(deps.clock.now().getTime() + INVITATION_TTL_MS).toISOString(),
-            accepted_at: null,
-            member_id: null,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const row = await insertInvitation.takeFirst(trx, {
+          workspaceId: ctx.workspaceId,
+          name,
+          email,
+          emailKey,
+          tokenHash: hashSecret(issued),
+          envRoles: toJson(stored),
+          invitedBy: ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`,
+          createdAt: now(),
+          expiresAt: new Date(deps.clock.now().getTime() + INVITATION_TTL_MS).toISOString(),
+        });
+        if (row === undefined) throw new Error('the invitation insert returned no row');
         const explicitGroups = groups.filter((g) => g.system === 0);
         if (explicitGroups.length > 0) {
           await trx
@@ -422,13 +474,8 @@ export function createInvitationsService(deps: {
       const { workspaceId, row } = await deps.db.transaction().execute(async (trx) => {
         const invitation = await findByToken(trx, token);
         // Claim the invitation first: of two concurrent acceptances only one updates the row.
-        const claimed = await trx
-          .updateTable('member_invitations')
-          .set({ status: 'accepted', accepted_at: now() })
-          .where('id', '=', invitation.id)
-          .where('status', '=', 'pending')
-          .executeTakeFirst();
-        if (Number(claimed.numUpdatedRows) !== 1)
+        const claimed = await claimInvitation.run(trx, { id: invitation.id, acceptedAt: now() });
+        if (Number(claimed.numAffectedRows ?? 0) !== 1)
           throw gone('invitation.used', 'This invitation has already been accepted');
         if (
           (await findMemberByEmailKey(trx, invitation.workspace_id, invitation.email_key)) !==
@@ -518,16 +565,8 @@ export function createInvitationsService(deps: {
           };
         });
         await setMemberEnvironmentRoles(trx, invitation.workspace_id, member.id, roles);
-        await trx
-          .updateTable('group_memberships')
-          .set({ member_id: member.id, invitation_id: null })
-          .where('invitation_id', '=', invitation.id)
-          .execute();
-        await trx
-          .updateTable('member_invitations')
-          .set({ member_id: member.id })
-          .where('id', '=', invitation.id)
-          .execute();
+        await moveMemberships.run(trx, { memberId: member.id, invitationId: invitation.id });
+        await linkMember.run(trx, { memberId: member.id, id: invitation.id });
         if (onAccepted !== undefined) await onAccepted(trx, member);
         await insertAuditEvent(trx, {
           workspaceId: invitation.workspace_id,

@@ -1,27 +1,35 @@
 import { sql } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
+
+// The hot reads and writes of collaborators are compiled once per database (storage/prepared.ts).
+const memberById = prepared((db, p: { workspaceId: number; id: number }) =>
+  db
+    .selectFrom('members')
+    .selectAll()
+    .where('workspace_id', '=', p.workspaceId)
+    .where('id', '=', p.id),
+);
 
 export function findMemberById(
   db: Executor,
   workspaceId: number,
   id: number,
 ): Promise<Row<'members'> | undefined> {
-  return db
-    .selectFrom('members')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('id', '=', id)
-    .executeTakeFirst();
+  return memberById.takeFirst(db, { workspaceId, id });
 }
 
-export function findMemberByEmailKey(db: Executor, workspaceId: number, emailKey: string) {
-  return db
+const memberByEmailKey = prepared((db, p: { workspaceId: number; emailKey: string }) =>
+  db
     .selectFrom('members')
     .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('email_key', '=', emailKey)
-    .executeTakeFirst();
+    .where('workspace_id', '=', p.workspaceId)
+    .where('email_key', '=', p.emailKey),
+);
+
+export function findMemberByEmailKey(db: Executor, workspaceId: number, emailKey: string) {
+  return memberByEmailKey.takeFirst(db, { workspaceId, emailKey });
 }
 
 export function insertMember(db: Executor, row: NewRow<'members'>) {
@@ -42,15 +50,30 @@ export function deleteMember(db: Executor, id: number) {
  * insert and delete of a member (migration 0034's triggers): one row read, whatever the size.
  * The table is declared here, not in storage/database.ts, because only this read uses it.
  */
-async function countMembers(db: Executor, workspaceId: number): Promise<number> {
-  const row = await db
+const memberCount = prepared((db, p: { workspaceId: number }) =>
+  db
     .withTables<{ member_counts: { workspace_id: number; n: number } }>()
     .selectFrom('member_counts')
     .select('n')
-    .where('workspace_id', '=', workspaceId)
-    .executeTakeFirst();
+    .where('workspace_id', '=', p.workspaceId),
+);
+
+async function countMembers(db: Executor, workspaceId: number): Promise<number> {
+  const row = await memberCount.takeFirst(db, { workspaceId });
   return row?.n ?? 0;
 }
+
+/** A page of the workspace's collaborators, unfiltered (the mixed load's list). */
+const memberPage = prepared((db, p: { workspaceId: number; size: number; offset: number }) =>
+  db
+    .selectFrom('members')
+    .where('workspace_id', '=', p.workspaceId)
+    .selectAll()
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(p.size)
+    .offset(p.offset),
+);
 
 export async function listMembers(
   db: Executor,
@@ -64,6 +87,14 @@ export async function listMembers(
   if (filtered) {
     query = query.where(sql<boolean>`email_key like ${likeContains(email)} escape '\\'`);
   }
+  if (!filtered) {
+    // A filter's matches are counted; the whole workspace's total is kept (0034).
+    const [rows, total] = await Promise.all([
+      memberPage.execute(db, { workspaceId, size: page.size, offset: page.offset }),
+      countMembers(db, workspaceId),
+    ]);
+    return { rows, total };
+  }
   const [rows, total] = await Promise.all([
     query
       .selectAll()
@@ -72,13 +103,10 @@ export async function listMembers(
       .limit(page.size)
       .offset(page.offset)
       .execute(),
-    // A filter's matches are counted; the whole workspace's total is kept (0034).
-    filtered
-      ? query
-          .select((eb) => eb.fn.countAll<number | string>().as('n'))
-          .executeTakeFirstOrThrow()
-          .then((count) => Number(count.n))
-      : countMembers(db, workspaceId),
+    query
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .executeTakeFirstOrThrow()
+      .then((count) => Number(count.n)),
   ]);
   return { rows, total };
 }
@@ -95,27 +123,32 @@ export interface MemberRoleRow {
   environment_config: string | null;
 }
 
+const rolesOfMembers = prepared(
+  (db, p: { memberIds: number[] }) =>
+    db
+      .selectFrom('member_environment_roles as mer')
+      .innerJoin('environments as e', 'e.id', 'mer.environment_id')
+      .leftJoin('legacy_roles as lr', 'lr.id', 'mer.legacy_role_id')
+      .leftJoin('environment_roles as er', 'er.id', 'mer.environment_role_id')
+      .select([
+        'mer.member_id',
+        'mer.environment_id',
+        'e.type as environment_type',
+        'mer.role_type',
+        sql<string | null>`coalesce(lr.name, er.name)`.as('role_name'),
+        'mer.legacy_role_id',
+        'mer.environment_role_id',
+        'lr.privileges as legacy_privileges',
+        'er.config as environment_config',
+      ])
+      .where('mer.member_id', 'in', p.memberIds)
+      .orderBy('e.id'),
+  { lists: ['memberIds'] },
+);
+
 export function listRolesOfMembers(db: Executor, memberIds: number[]): Promise<MemberRoleRow[]> {
   if (memberIds.length === 0) return Promise.resolve([]);
-  return db
-    .selectFrom('member_environment_roles as mer')
-    .innerJoin('environments as e', 'e.id', 'mer.environment_id')
-    .leftJoin('legacy_roles as lr', 'lr.id', 'mer.legacy_role_id')
-    .leftJoin('environment_roles as er', 'er.id', 'mer.environment_role_id')
-    .select([
-      'mer.member_id',
-      'mer.environment_id',
-      'e.type as environment_type',
-      'mer.role_type',
-      sql<string | null>`coalesce(lr.name, er.name)`.as('role_name'),
-      'mer.legacy_role_id',
-      'mer.environment_role_id',
-      'lr.privileges as legacy_privileges',
-      'er.config as environment_config',
-    ])
-    .where('mer.member_id', 'in', memberIds)
-    .orderBy('e.id')
-    .execute();
+  return rolesOfMembers.execute(db, { memberIds });
 }
 
 /** A role assignment as setMemberEnvironmentRoles takes it, from a resolved `env_roles` entry. */
@@ -149,24 +182,53 @@ export async function setMemberEnvironmentRoles(
   // statement that updates one row twice, so only the last is sent.
   const byEnvironment = new Map(roles.map((role) => [role.environmentId, role]));
   if (byEnvironment.size === 0) return;
-  await db
-    .insertInto('member_environment_roles')
-    .values(
-      [...byEnvironment.values()].map((role) => ({
-        workspace_id: workspaceId,
-        member_id: memberId,
-        environment_id: role.environmentId,
-        role_type: role.roleType,
-        legacy_role_id: role.legacyRoleId,
-        environment_role_id: role.environmentRoleId,
-      })),
-    )
-    .onConflict((oc) =>
-      oc.columns(['member_id', 'environment_id']).doUpdateSet((eb) => ({
-        role_type: eb.ref('excluded.role_type'),
-        legacy_role_id: eb.ref('excluded.legacy_role_id'),
-        environment_role_id: eb.ref('excluded.environment_role_id'),
-      })),
-    )
-    .execute();
+  const rows = [...byEnvironment.values()];
+  await setRoles.run(db, {
+    workspaceId,
+    memberId,
+    environmentIds: rows.map((role) => role.environmentId),
+    roleTypes: rows.map((role) => role.roleType),
+    legacyRoleIds: rows.map((role) => role.legacyRoleId),
+    environmentRoleIds: rows.map((role) => role.environmentRoleId),
+  });
 }
+
+/**
+ * The upsert of a collaborator's roles, compiled once per number of environments: its rows are
+ * given column by column, lists of one length (storage/prepared.ts).
+ */
+const setRoles = prepared(
+  (
+    db,
+    p: {
+      workspaceId: number;
+      memberId: number;
+      environmentIds: number[];
+      roleTypes: string[];
+      legacyRoleIds: (number | null)[];
+      environmentRoleIds: (number | null)[];
+    },
+  ) =>
+    db
+      .insertInto('member_environment_roles')
+      .values(
+        // Markers while this compiles, all lists of one length: the `??` only satisfies the
+        // index's type, it never applies.
+        p.environmentIds.map((environmentId, i) => ({
+          workspace_id: p.workspaceId,
+          member_id: p.memberId,
+          environment_id: environmentId,
+          role_type: p.roleTypes[i] ?? '',
+          legacy_role_id: p.legacyRoleIds[i] ?? null,
+          environment_role_id: p.environmentRoleIds[i] ?? null,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.columns(['member_id', 'environment_id']).doUpdateSet((eb) => ({
+          role_type: eb.ref('excluded.role_type'),
+          legacy_role_id: eb.ref('excluded.legacy_role_id'),
+          environment_role_id: eb.ref('excluded.environment_role_id'),
+        })),
+      ),
+  { lists: ['environmentIds', 'roleTypes', 'legacyRoleIds', 'environmentRoleIds'] },
+);

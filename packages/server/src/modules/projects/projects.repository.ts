@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 import type { ClientScope } from '../../lib/context.js';
 
@@ -31,12 +32,17 @@ function projectsWithEnvironment(db: Executor, workspaceId: number) {
     .where('p.workspace_id', '=', workspaceId);
 }
 
+/** Every grant written looks its project up: compiled once (storage/prepared.ts). */
+const projectById = prepared((db, p: { workspaceId: number; id: number }) =>
+  projectsWithEnvironment(db, p.workspaceId).where('p.id', '=', p.id),
+);
+
 export function findProjectById(
   db: Executor,
   workspaceId: number,
   id: number,
 ): Promise<ProjectRow | undefined> {
-  return projectsWithEnvironment(db, workspaceId).where('p.id', '=', id).executeTakeFirst();
+  return projectById.takeFirst(db, { workspaceId, id });
 }
 
 export function listProjectsInEnvironments(

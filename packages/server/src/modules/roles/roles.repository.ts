@@ -4,6 +4,7 @@
  */
 import { sql } from 'kysely';
 import type { Executor, Row } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
 /** `count(*)` as the drivers return it: a number from SQLite, a bigint string from PostgreSQL. */
@@ -92,6 +93,23 @@ export function findRoleRefByNameKey(
 }
 
 /** Roles of one table by name key, in one statement: a map from each key found to its role. */
+function prepareRoleRefs(table: 'environment_roles' | 'legacy_roles') {
+  return prepared(
+    (db, p: { workspaceId: number; nameKeys: string[] }) =>
+      db
+        .selectFrom(table)
+        .select(['id', 'name', 'name_key'])
+        .where('workspace_id', '=', p.workspaceId)
+        .where('name_key', 'in', p.nameKeys),
+    { lists: ['nameKeys'] },
+  );
+}
+/** Every role change and invitation resolves its roles' names: compiled once (storage/prepared.ts). */
+const roleRefs = {
+  environment_roles: prepareRoleRefs('environment_roles'),
+  legacy_roles: prepareRoleRefs('legacy_roles'),
+};
+
 export async function findRoleRefsByNameKeys(
   db: Executor,
   table: 'environment_roles' | 'legacy_roles',
@@ -100,12 +118,7 @@ export async function findRoleRefsByNameKeys(
 ): Promise<Map<string, { id: number; name: string }>> {
   const found = new Map<string, { id: number; name: string }>();
   if (nameKeys.length === 0) return found;
-  const rows = await db
-    .selectFrom(table)
-    .select(['id', 'name', 'name_key'])
-    .where('workspace_id', '=', workspaceId)
-    .where('name_key', 'in', [...new Set(nameKeys)])
-    .execute();
+  const rows = await roleRefs[table].execute(db, { workspaceId, nameKeys: [...new Set(nameKeys)] });
   for (const row of rows) found.set(row.name_key, { id: row.id, name: row.name });
   return found;
 }

@@ -6,6 +6,7 @@
  */
 import { sql } from 'kysely';
 import type { Executor } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
 import {
   deleteEndUser,
   deleteEnvironmentAccess,
@@ -28,6 +29,30 @@ import {
   type Ref,
   type ScimPopulation,
 } from './scim.population.js';
+
+/**
+ * A group PATCH's added members, compiled once per number of members (storage/prepared.ts: a
+ * `lists` parameter; the mixed load adds one at a time).
+ */
+const addGroupMembers = prepared(
+  (db, p: { workspaceId: number; groupId: number; endUserIds: number[]; createdAt: string }) =>
+    db
+      .insertInto('end_user_group_members')
+      .values(
+        p.endUserIds.map((id) => ({
+          workspace_id: p.workspaceId,
+          group_id: p.groupId,
+          end_user_id: id,
+          created_at: p.createdAt,
+          source: 'external',
+        })),
+      )
+      // Already a member (by hand or by an earlier request): the identity provider now owns it.
+      .onConflict((oc) =>
+        oc.columns(['group_id', 'end_user_id']).doUpdateSet({ source: 'external' }),
+      ),
+  { lists: ['endUserIds'] },
+);
 
 export function endUserPopulation(deps: PopulationDeps): ScimPopulation {
   const { now } = deps;
@@ -270,22 +295,12 @@ export function endUserPopulation(deps: PopulationDeps): ScimPopulation {
       const at = now();
       for (const slice of chunks(ids)) {
         if (slice.length === 0) continue;
-        await trx
-          .insertInto('end_user_group_members')
-          .values(
-            slice.map((id) => ({
-              workspace_id: connection.workspace_id,
-              group_id: Number(groupId),
-              end_user_id: id,
-              created_at: at,
-              source: 'external',
-            })),
-          )
-          // Already a member (by hand or by an earlier request): the identity provider now owns it.
-          .onConflict((oc) =>
-            oc.columns(['group_id', 'end_user_id']).doUpdateSet({ source: 'external' }),
-          )
-          .execute();
+        await addGroupMembers.run(trx, {
+          workspaceId: connection.workspace_id,
+          groupId: Number(groupId),
+          endUserIds: slice,
+          createdAt: at,
+        });
       }
     },
 

@@ -4,6 +4,7 @@
  */
 import { sql, type RawBuilder } from 'kysely';
 import type { Dialect, Executor, NewRow, Row } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
 import type { Actor } from '../../lib/context.js';
 import type { ChangeTracker } from '../../lib/change-tracking.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
@@ -106,13 +107,17 @@ export function findScimUser(
   return query.executeTakeFirst();
 }
 
-export function findScimUserByUserNameKey(db: Executor, connectionId: string, key: string) {
-  return db
+// Every SCIM user create and group PATCH runs these: compiled once (storage/prepared.ts).
+const scimUserByUserNameKey = prepared((db, p: { connectionId: string; key: string }) =>
+  db
     .selectFrom('scim_users')
     .selectAll()
-    .where('connection_id', '=', connectionId)
-    .where('user_name_key', '=', key)
-    .executeTakeFirst();
+    .where('connection_id', '=', p.connectionId)
+    .where('user_name_key', '=', p.key),
+);
+
+export function findScimUserByUserNameKey(db: Executor, connectionId: string, key: string) {
+  return scimUserByUserNameKey.takeFirst(db, { connectionId, key });
 }
 
 /** How many other connections manage this person (an end user or a member, by `column`). */
@@ -165,6 +170,22 @@ export async function listScimUsers(
   return { rows, total: Number(count.n) };
 }
 
+function prepareLinkedIds(column: 'end_user_id' | 'member_id') {
+  return prepared(
+    (db, p: { connectionId: string; ids: number[] }) =>
+      db
+        .selectFrom('scim_users')
+        .select(column)
+        .where('connection_id', '=', p.connectionId)
+        .where(column, 'in', p.ids),
+    { lists: ['ids'] },
+  );
+}
+const linkedIds = {
+  end_user_id: prepareLinkedIds('end_user_id'),
+  member_id: prepareLinkedIds('member_id'),
+};
+
 /** Users of the connection among these SCIM ids (end-user or member IDs). */
 export async function existingUserIds(
   db: Executor,
@@ -174,12 +195,7 @@ export async function existingUserIds(
 ): Promise<Set<number>> {
   const found = new Set<number>();
   for (const slice of chunks(ids)) {
-    const rows = await db
-      .selectFrom('scim_users')
-      .select(column)
-      .where('connection_id', '=', connectionId)
-      .where(column, 'in', slice)
-      .execute();
+    const rows = await linkedIds[column].execute(db, { connectionId, ids: slice });
     for (const row of rows) {
       const id = row[column];
       if (id !== null) found.add(id);
@@ -190,6 +206,30 @@ export async function existingUserIds(
 
 // ---- groups ---------------------------------------------------------------------------------
 
+function prepareScimGroup(column: 'end_user_group_id' | 'collaborator_group_id', lock: boolean) {
+  return prepared((db, p: { connectionId: string; id: number | string }) => {
+    const query = db
+      .selectFrom('scim_groups')
+      .selectAll()
+      .where('connection_id', '=', p.connectionId)
+      // The column's type: a number for end-user groups, text for collaborator groups (the
+      // caller converts, below).
+      .where(column, '=', p.id as never);
+    return lock ? query.forUpdate() : query;
+  });
+}
+/** By column, then unlocked / locked (FOR UPDATE, PostgreSQL only). */
+const scimGroups = {
+  end_user_group_id: [
+    prepareScimGroup('end_user_group_id', false),
+    prepareScimGroup('end_user_group_id', true),
+  ],
+  collaborator_group_id: [
+    prepareScimGroup('collaborator_group_id', false),
+    prepareScimGroup('collaborator_group_id', true),
+  ],
+} as const;
+
 export function findScimGroup(
   db: Executor,
   connectionId: string,
@@ -198,26 +238,40 @@ export function findScimGroup(
   dialect: Dialect,
   lock = false,
 ) {
-  let query = db.selectFrom('scim_groups').selectAll().where('connection_id', '=', connectionId);
-  query =
-    column === 'end_user_group_id'
-      ? query.where('end_user_group_id', '=', Number(id))
-      : query.where('collaborator_group_id', '=', String(id));
-  if (lock && dialect === 'postgres') query = query.forUpdate();
-  return query.executeTakeFirst();
+  const query = scimGroups[column][lock && dialect === 'postgres' ? 1 : 0];
+  return query.takeFirst(db, {
+    connectionId,
+    id: column === 'end_user_group_id' ? Number(id) : String(id),
+  });
 }
 
 export function insertScimGroup(db: Executor, row: NewRow<'scim_groups'>) {
   return db.insertInto('scim_groups').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export function updateScimGroup(
+/** A PATCH of members only touches the group's time: that update compiled once (prepared.ts). */
+const touchScimGroup = prepared((db, p: { id: number; updatedAt: string }) =>
+  db
+    .updateTable('scim_groups')
+    .set({ updated_at: p.updatedAt, version: sql<number>`version + 1` })
+    .where('id', '=', p.id)
+    .returningAll(),
+);
+
+export async function updateScimGroup(
   db: Executor,
   id: number,
   changes: Partial<Pick<ScimGroupRow, 'display_name' | 'external_id' | 'updated_at'>>,
-) {
+): Promise<ScimGroupRow> {
   // The version goes up in the same statement, so concurrent PATCHes each get their own; the row
   // as updated comes back with it, so a write need not read it again for its answer.
+  const { updated_at: updatedAt, ...others } = changes;
+  if (updatedAt !== undefined && Object.keys(others).length === 0) {
+    const row = await touchScimGroup.takeFirst(db, { id, updatedAt });
+    // The caller read the group in this transaction: no row is a defect (a 500), as it was.
+    if (row === undefined) throw new Error(`SCIM group ${String(id)} not found for update`);
+    return row;
+  }
   return db
     .updateTable('scim_groups')
     .set({ ...changes, version: sql<number>`version + 1` })
