@@ -22,6 +22,13 @@
  * before the timed phases (what a long soak grows, in seconds; `--grow 0,25000,100000` runs each
  * size in turn and prints each kind's cost side by side: `npm run bench:mixed:grown`); `--kinds 5` first runs each request
  * kind alone for 5 s and prints its p50 and the server's CPU per request (`--only a,b`: those kinds only); `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
+ *
+ * What a soak grows (`npm run bench:mixed:soak`): `--kinds-after 3` runs each kind alone again
+ * after the paced phases (its CPU per request beside the one before the soak); the per-interval
+ * lines split the CPU per request into the main thread's and the rest (the SQLite writer's or
+ * PostgreSQL driver's thread) and give the main thread's old space; `--profile-windows 30` takes
+ * CPU profiles of the main thread early and late in the closed phase (bench/profile-diff.mjs);
+ * BENCH_KEEP_DATABASE=1 keeps the database, SQLite's file too (query plans on grown data).
  */
 import { fork } from 'node:child_process';
 import {
