@@ -45,7 +45,11 @@ const rows = [...new Set([...early.self.keys(), ...late.self.keys()])].map((key)
   const b = per(late, late.self.get(key) ?? 0);
   return { key, a, b, growth: b - a };
 });
-const total = (run) => per(run, [...run.self.values()].reduce((sum, us) => sum + us, 0));
+const total = (run) =>
+  per(
+    run,
+    [...run.self.values()].reduce((sum, us) => sum + us, 0),
+  );
 const idle = (run) =>
   per(
     run,
