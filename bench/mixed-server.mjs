@@ -62,6 +62,8 @@ const gc = startGcReport();
 const heapSample = process.env.BENCH_HEAP_SAMPLE;
 let inspector;
 let statsCalls = 0;
+/** The inspector session of a --profile-windows window in progress. */
+let profiler;
 if (heapSample) {
   const { Session } = await import('node:inspector/promises');
   inspector = new Session();
@@ -113,9 +115,37 @@ process.on('message', async (message) => {
     loop.reset();
   }
   if (message === 'cpu') {
-    // CPU time only (the per-interval figures), without resetting the event-loop histogram.
+    // CPU time only (the per-interval figures), without resetting the event-loop histogram: the
+    // process's and the main thread's (the rest is the SQLite writer's or PostgreSQL driver's
+    // thread, and libuv's), and the main thread's heap (old space: what each mark-compact walks).
     const usage = process.cpuUsage();
-    process.send({ type: 'cpu', cpuMs: (usage.user + usage.system) / 1000 });
+    const old = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'old_space');
+    process.send({
+      type: 'cpu',
+      cpuMs: (usage.user + usage.system) / 1000,
+      mainCpuMs: mainThreadCpuMs(),
+      oldBytes: old?.space_used_size ?? null,
+      heapBytes: process.memoryUsage().heapUsed,
+    });
+  }
+  // A CPU profile of a window of the run (bench/mixed.mjs --profile-windows): 'profile-start',
+  // then 'profile-stop FILE' writes it (.cpuprofile; bench/profile-diff.mjs compares two).
+  if (message === 'profile-start') {
+    const { Session } = await import('node:inspector/promises');
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 500 });
+    await profiler.post('Profiler.start');
+  }
+  if (typeof message === 'string' && message.startsWith('profile-stop ')) {
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(message.slice('profile-stop '.length), JSON.stringify(profile));
+      profiler.disconnect();
+      profiler = undefined;
+    }
+    process.send({ type: 'profiled' });
   }
   if (message === 'stop') {
     loop.disable();

@@ -22,9 +22,24 @@
  * before the timed phases (what a long soak grows, in seconds; `--grow 0,25000,100000` runs each
  * size in turn and prints each kind's cost side by side: `npm run bench:mixed:grown`); `--kinds 5` first runs each request
  * kind alone for 5 s and prints its p50 and the server's CPU per request (`--only a,b`: those kinds only); `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
+ *
+ * What a soak grows (`npm run bench:mixed:soak`): `--kinds-after 3` runs each kind alone again
+ * after the paced phases (its CPU per request beside the one before the soak); the per-interval
+ * lines split the CPU per request into the main thread's and the rest (the SQLite writer's or
+ * PostgreSQL driver's thread) and give the main thread's old space; `--profile-windows 30` takes
+ * CPU profiles of the main thread early and late in the closed phase (bench/profile-diff.mjs);
+ * BENCH_KEEP_DATABASE=1 keeps the database, SQLite's file too (query plans on grown data).
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -47,6 +62,8 @@ const { values: args } = parseArgs({
     pacing: { type: 'string', default: 'open' },
     grow: { type: 'string', default: '0' },
     kinds: { type: 'string', default: '0' },
+    'kinds-after': { type: 'string', default: '0' },
+    'profile-windows': { type: 'string', default: '0' },
     only: { type: 'string' },
   },
 });
@@ -66,10 +83,23 @@ const CLIENTS = Number(args.clients);
 const GROWS = args.grow.split(',').map(Number);
 /** Seconds of each request kind alone (closed loops) before the mixed phase: `--kinds 5`. */
 const KINDS_S = Number(args.kinds);
+/**
+ * Seconds of each kind alone again after the paced phases (`--kinds-after 5`): with --kinds, each
+ * kind's CPU per request at the start and at the end of a soak side by side, on the data the soak
+ * itself grew (what --grow may not seed).
+ */
+const KINDS_AFTER_S = Number(args['kinds-after']);
 /** `--only scim_group_patch,check`: the kinds --kinds runs alone (default: every kind). */
 const ONLY = args.only?.split(',');
 if (!GROWS.every((n) => Number.isSafeInteger(n) && n >= 0))
   throw new Error('--grow takes a row count, or several separated by commas (a run for each)');
+/**
+ * `--profile-windows 30`: CPU profiles of the server's main thread for 30 s from the first minute
+ * of the closed mixed phase on and for its last 30 s (BENCH_PROF_DIR, default /tmp/perf:
+ * <store>-early.cpuprofile, <store>-late.cpuprofile); `node bench/profile-diff.mjs EARLY LATE`
+ * prints which functions' self time per request grew.
+ */
+const PROFILE_S = Number(args['profile-windows']);
 /**
  * How the paced phases send. `open` (default): request i leaves at i ÷ rate whatever the others
  * are doing, as independent callers would (a check never waits for an earlier write to be
@@ -116,13 +146,16 @@ function percentile(sorted, q) {
  * the bench's workspace, written in bulk SQL on the database itself (the server stopped): what a
  * long soak grows, in seconds. The same statements on both stores (a recursive CTE of numbers).
  * Each SCIM group the load patches gets ~N/4 of the grown end users as members (a quarter each,
- * overlapping), so scim_group_patch runs on groups that grew too.
+ * overlapping), so scim_group_patch runs on groups that grew too. And the soak's shape: the grown
+ * collaborators came through accepted invitations, hold roles, are in the bench's groups, which
+ * hold grants on every project; N more audit events name them; and the load then picks among
+ * them as among the invited ones (returns their IDs).
  */
 async function growData(
   dialect,
   databaseUrl,
   n,
-  { member, projects, roles, connection, scimGroups },
+  { member, projects, roles, groups, connection, scimGroups },
 ) {
   // One second apart from 2025-01-01 on, as rows written over time are (a page is then ordered
   // by its index, not by ties), in the ISO format the server writes.
@@ -155,9 +188,37 @@ async function growData(
      insert into end_user_group_members (workspace_id, group_id, end_user_id, created_at, source)
        select ${w}, g.id, e.id, e.created_at, 'external' from end_users e join g on (e.id + g.k) % 4 = 0
        where e.workspace_id = ${w} and e.email_key like 'grown%@end.grow.example'`,
+    // What a soak grows besides (the soak's shape, not only its row counts): each grown
+    // collaborator came through an accepted invitation, holds the roles an invitation gives (the
+    // bench's first member's), and is in one of the bench's groups (two for every third); each
+    // group holds grants on every project (a soak's group grants saturate); audit events name
+    // real members as targets with the load's actions.
+    `insert into member_invitations (workspace_id, name, email, email_key, token_hash, env_roles, status, invited_by, created_at, expires_at, accepted_at, member_id)
+       select ${w}, name, email, email_key, 'grown-' || id, '[]', 'accepted', 'api_client:1', created_at, created_at, created_at, id
+       from members where workspace_id = ${w} and email_key like 'grown%@grow.example'`,
+    `insert into member_environment_roles (workspace_id, member_id, environment_id, role_type, legacy_role_id, environment_role_id)
+       select ${w}, m.id, r.environment_id, r.role_type, r.legacy_role_id, r.environment_role_id
+       from members m cross join member_environment_roles r
+       where m.workspace_id = ${w} and m.email_key like 'grown%@grow.example' and r.member_id = ${member}`,
+    `with ${list('g', groups)}
+     insert into group_memberships (workspace_id, group_id, member_id, created_at)
+       select ${w}, g.id, m.id, m.created_at from members m join g on g.k = m.id % ${groups.length}
+         or (m.id % 3 = 0 and g.k = (m.id / 3) % ${groups.length} and g.k <> m.id % ${groups.length})
+       where m.workspace_id = ${w} and m.email_key like 'grown%@grow.example'`,
+    `with ${list('g', groups)}, ${list('p', projects)}, ${list('r', roles)}
+     insert into project_grants (id, workspace_id, project_id, project_role_id, group_id, created_at, updated_at)
+       select 'pg-grown-g' || g.k || '-' || p.k, ${w}, p.id, r.id, g.id, ${at('p.k')}, ${at('p.k')}
+       from g cross join p join r on r.k = (g.k + p.k) % ${roles.length}
+       where not exists (select 1 from project_grants x where x.project_id = p.id and x.project_role_id = r.id and x.group_id = g.id)`,
+    `insert into audit_events (workspace_id, actor_type, actor_id, actor_name, action, target_type, target_id, target_name, created_at)
+       select ${w}, 'api_client', '1', 'Bench', case m.id % 3 when 0 then 'member.roles_updated' when 1 then 'user_group.members_added' else 'project_grants.upserted' end,
+         'member', cast(m.id as text), m.name, m.created_at
+       from members m where m.workspace_id = ${w} and m.email_key like 'grown%@grow.example'`,
   ];
   const workspaceSql = `select workspace_id as w from members where id = ${member}`;
   const prodSql = (w) => `select id from environments where workspace_id = ${w} and type = 'prod'`;
+  const grownSql = (w) =>
+    `select id from members where workspace_id = ${w} and email_key like 'grown%@grow.example' order by id`;
   if (dialect === 'sqlite') {
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(databaseUrl);
@@ -166,8 +227,9 @@ async function growData(
     db.transaction(() => {
       for (const statement of statements(w, prod)) db.prepare(statement).run();
     })();
+    const grown = db.prepare(grownSql(w)).all();
     db.close();
-    return;
+    return grown.map((row) => row.id);
   }
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -178,7 +240,9 @@ async function growData(
   await client.query('commit');
   // PostgreSQL plans by its statistics: take them now, as autovacuum would after such a load.
   await client.query('analyze');
+  const grown = (await client.query(grownSql(w))).rows;
   await client.end();
+  return grown.map((row) => Number(row.id));
 }
 
 async function runStore(dialect, writer, grow) {
@@ -272,13 +336,16 @@ async function runStore(dialect, writer, grow) {
       child.on('message', on);
       child.send('stats');
     });
-  /** The server's CPU time so far (ms, all its threads), for the per-interval figures. */
+  /**
+   * The server's CPU time so far (ms: `cpuMs` all its threads, `mainCpuMs` its main thread) and
+   * its main thread's old space in use, for the per-interval figures.
+   */
   const serverCpu = () =>
     new Promise((resolve) => {
       const on = (m) => {
         if (m.type !== 'cpu') return;
         child.off('message', on);
-        resolve(m.cpuMs);
+        resolve(m);
       };
       child.on('message', on);
       child.send('cpu');
@@ -454,13 +521,17 @@ async function runStore(dialect, writer, grow) {
     log(`${label}: growing the data by ${grow} rows a table (bulk SQL, server stopped) …`);
     const grown = performance.now();
     await stopServer();
-    await growData(dialect, databaseUrl, grow, {
+    const grownMembers = await growData(dialect, databaseUrl, grow, {
       member: members[0],
       projects,
       roles,
+      groups,
       connection,
       scimGroups,
     });
+    // The load picks among every collaborator, as in a soak (where it picks among all it
+    // invited): checks, role changes, group and grant changes reach the grown ones too.
+    for (const id of grownMembers) members.push(id);
     await startServer();
     log(`  grown in ${((performance.now() - grown) / 1000).toFixed(1)} s`);
   }
@@ -478,6 +549,8 @@ async function runStore(dialect, writer, grow) {
     privilege: 'run',
   });
   let scimCount = 0;
+  /** Requests answered so far, all phases (for --profile-windows' per-request figures). */
+  let totalRequests = 0;
 
   /** One request of a kind; returns the [kind, ms] pairs it timed. */
   async function runKind(kind) {
@@ -653,6 +726,7 @@ async function runStore(dialect, writer, grow) {
         if (kind === 'check') checksFromDeparture.push(timed[0][1]);
         timed[0][1] += lag;
         const at = Math.floor((performance.now() - started) / 1000 / bucketS);
+        totalRequests += timed.length;
         for (const [name, ms] of timed) {
           let list = latencies.get(name);
           if (list === undefined) latencies.set(name, (list = []));
@@ -723,7 +797,12 @@ async function runStore(dialect, writer, grow) {
         cpuMsPerRequest:
           cpuMarks[i + 1] === undefined || bucket.count === 0
             ? NaN
-            : (cpuMarks[i + 1] - cpuMarks[i]) / bucket.count,
+            : (cpuMarks[i + 1].cpuMs - cpuMarks[i].cpuMs) / bucket.count,
+        mainCpuMsPerRequest:
+          cpuMarks[i + 1]?.mainCpuMs == null || cpuMarks[i].mainCpuMs === null || bucket.count === 0
+            ? NaN
+            : (cpuMarks[i + 1].mainCpuMs - cpuMarks[i].mainCpuMs) / bucket.count,
+        oldMb: (cpuMarks[i + 1]?.oldBytes ?? NaN) / 2 ** 20,
         load: loads[i] ?? loadavg()[0],
         checkP99: percentile(Float64Array.from(bucket.checks).sort(), 0.99),
       })),
@@ -753,7 +832,43 @@ async function runStore(dialect, writer, grow) {
   log(
     `${label}: ${DURATION_S} s of the mixed load in closed loops (capacity), ${CLIENTS} clients …`,
   );
+  // --profile-windows: the early window from the first minute on (from a quarter in, on a run
+  // shorter than 2 minutes), the late one ending with the phase.
+  const windows = [];
+  if (PROFILE_S > 0) {
+    const dir = process.env.BENCH_PROF_DIR ?? '/tmp/perf';
+    mkdirSync(dir, { recursive: true });
+    const name = `${dialect}-${writer}${grow ? `-grown${grow}` : ''}`;
+    const early = Math.min(60, DURATION_S / 4);
+    for (const [when, startS] of [
+      ['early', early],
+      ['late', Math.max(early + PROFILE_S, DURATION_S - PROFILE_S - 1)],
+    ])
+      windows.push(
+        new Promise((resolve) => {
+          setTimeout(() => {
+            const at = totalRequests;
+            child.send('profile-start');
+            setTimeout(() => {
+              const requests = totalRequests - at;
+              const file = path.join(dir, `${name}-${when}.cpuprofile`);
+              const on = (m) => {
+                if (m.type !== 'profiled') return;
+                child.off('message', on);
+                // The requests answered in the window, for per-request figures in the diff.
+                writeFileSync(`${file}.requests`, `${requests}\n`);
+                log(`  ${when} profile: ${file} (${requests} requests)`);
+                resolve();
+              };
+              child.on('message', on);
+              child.send(`profile-stop ${file}`);
+            }, PROFILE_S * 1000);
+          }, startS * 1000);
+        }),
+      );
+  }
   const mixed = await phase(DURATION_S, () => pickOf(table));
+  await Promise.all(windows);
   // Paced below capacity (by default a share of what was just measured, so the same on every
   // store and machine): latency there is the server's, not a queue of requests it cannot serve.
   const rate = RATE ?? Math.max(1, Math.round(RATE_SHARE * mixed.perSecond));
@@ -765,16 +880,25 @@ async function runStore(dialect, writer, grow) {
   const paced = await phase(PACED_S, () => pickOf(table), rate);
   log(`${label}: ${PACED_S} s of checks only paced at ${rate} requests/s (no writes) …`);
   const baseline = await phase(PACED_S, () => 'check', rate);
+  const perKindAfter = [];
+  if (KINDS_AFTER_S > 0)
+    for (const kind of ONLY ?? Object.keys(WEIGHTS)) {
+      log(`${label}: ${KINDS_AFTER_S} s of ${kind} alone, after the soak …`);
+      perKindAfter.push({ kind, load: loadavg()[0], ...(await phase(KINDS_AFTER_S, () => kind)) });
+    }
   const load = loadavg()[0];
   const loadBefore = loadAtStart;
   const rows = await call('GET', '/api/audit_events?page[size]=1');
   await stopServer();
   await dropDatabase();
-  rmSync(work, { recursive: true, force: true });
+  // BENCH_KEEP_DATABASE=1 keeps the SQLite file too (query plans on the data a soak grew).
+  if (process.env.BENCH_KEEP_DATABASE && dialect === 'sqlite') log(`  kept ${databaseUrl}`);
+  else rmSync(work, { recursive: true, force: true });
   return {
     dialect,
     writer,
     perKind,
+    perKindAfter,
     label,
     rate,
     rateNote,
@@ -818,24 +942,30 @@ const gcRow = (phase) => {
 };
 const out = [];
 out.push(
-  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${args.grow === '0' ? '' : ` --grow ${args.grow}`}${KINDS_S ? ` --kinds ${KINDS_S}` : ''}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
+  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${args.grow === '0' ? '' : ` --grow ${args.grow}`}${KINDS_S ? ` --kinds ${KINDS_S}` : ''}${KINDS_AFTER_S ? ` --kinds-after ${KINDS_AFTER_S}` : ''}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
 );
 out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
 for (const r of results) {
   const check = (phase) => phase.kinds.find((k) => k.kind === 'check');
   out.push('', `### ${r.label}`, '');
-  if (r.perKind.length > 0)
-    out.push(
-      `**Each kind alone**: ${KINDS_S} s each, ${CLIENTS} clients in closed loops, on the data as it stood${r.grow ? ` after --grow ${r.grow}` : ''} (target: the same CPU per request whatever the data size)`,
-      '',
-      `| Kind alone | Requests | p50 | p99 | Server CPU per request |${r.dialect === 'postgres' ? " PostgreSQL backends' CPU per request |" : ''} Main thread KB allocated / promoted per request | Load (1 min) |`,
-      `| --- | ---: | ---: | ---: | ---: |${r.dialect === 'postgres' ? ' ---: |' : ''} ---: | ---: |`,
-      ...r.perKind.map(
-        (k) =>
-          `| ${k.kind} (${k.kinds.map((x) => x.kind).join(' + ')}) | ${k.total} | ${k.kinds.map((x) => ms(x.p50)).join(' / ')} | ${k.kinds.map((x) => ms(x.p99)).join(' / ')} | ${k.cpuMsPerRequest.toFixed(3)} ms |${r.dialect === 'postgres' ? ` ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'} ms |` : ''} ${k.gc ? `${(k.gc.allocatedBytes / k.total / 1024).toFixed(1)} / ${(k.gc.promotedBytes / k.total / 1024).toFixed(2)}` : '–'} | ${k.load.toFixed(1)} |`,
-      ),
-      '',
-    );
+  const aloneTable = (list, seconds, when, before) => [
+    `**Each kind alone${when}**: ${seconds} s each, ${CLIENTS} clients in closed loops, on the data as it stood${r.grow ? ` after --grow ${r.grow}` : ''} (target: the same CPU per request whatever the data size${before ? "; the last column: this CPU per request over the same kind's before the soak" : ''})`,
+    '',
+    `| Kind alone | Requests | p50 | p99 | Server CPU per request |${r.dialect === 'postgres' ? " PostgreSQL backends' CPU per request |" : ''} Main thread KB allocated / promoted per request | Load (1 min) |${before ? ' after ÷ before |' : ''}`,
+    `| --- | ---: | ---: | ---: | ---: |${r.dialect === 'postgres' ? ' ---: |' : ''} ---: | ---: |${before ? ' ---: |' : ''}`,
+    ...list.map((k, i) => {
+      const cpu = (x) =>
+        x.cpuMsPerRequest + (r.dialect === 'postgres' ? (x.databaseCpuMsPerRequest ?? 0) : 0);
+      const ratio = before?.[i]
+        ? ` ${(cpu(k) / cpu(before[i])).toFixed(2)} |`
+        : before
+          ? ' – |'
+          : '';
+      return `| ${k.kind} (${k.kinds.map((x) => x.kind).join(' + ')}) | ${k.total} | ${k.kinds.map((x) => ms(x.p50)).join(' / ')} | ${k.kinds.map((x) => ms(x.p99)).join(' / ')} | ${k.cpuMsPerRequest.toFixed(3)} ms (main ${k.mainCpuMsPerRequest?.toFixed(3) ?? '?'}) |${r.dialect === 'postgres' ? ` ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'} ms |` : ''} ${k.gc ? `${(k.gc.allocatedBytes / k.total / 1024).toFixed(1)} / ${(k.gc.promotedBytes / k.total / 1024).toFixed(2)}` : '–'} | ${k.load.toFixed(1)} |${ratio}`;
+    }),
+    '',
+  ];
+  if (r.perKind.length > 0) out.push(...aloneTable(r.perKind, KINDS_S, '', undefined));
   out.push(
     `**Capacity**: ${DURATION_S} s, ${CLIENTS} clients in closed loops (each sends when answered; latency here is mostly the queue)`,
     '',
@@ -843,6 +973,8 @@ for (const r of results) {
     '',
     `- throughput per ${r.mixed.bucketS} s (requests/s): ${r.mixed.buckets.map((b) => b.perSecond.toFixed(0)).join(', ')}`,
     `- server CPU per request per ${r.mixed.bucketS} s (ms; target: no upward drift as the data grows): ${r.mixed.buckets.map((b) => b.cpuMsPerRequest.toFixed(3)).join(', ')}`,
+    `- of which the main thread, per ${r.mixed.bucketS} s (ms a request; the rest is the SQLite writer's or PostgreSQL driver's thread): ${r.mixed.buckets.map((b) => b.mainCpuMsPerRequest.toFixed(3)).join(', ')}`,
+    `- main thread's old space in use at each interval's end (MB; what a mark-compact walks): ${r.mixed.buckets.map((b) => b.oldMb.toFixed(0)).join(', ')}`,
     `- load average (1 min) at each interval's end: ${r.mixed.buckets.map((b) => b.load.toFixed(1)).join(', ')}`,
     `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}${r.mixed.statementsPerRequest === null ? '' : `; ${r.mixed.statementsPerRequest.toFixed(2)} statements a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
     threads(r.mixed),
@@ -866,6 +998,16 @@ for (const r of results) {
     `- data at the end: ${r.members} collaborators, ${r.scimUsers} SCIM end users, ${r.auditEvents ?? '?'} audit events (the list's total, counted up to 10,000)`,
     `- load average (1 min) at the start / end: ${r.loadBefore.toFixed(2)} / ${r.load.toFixed(2)}`,
   );
+  if (r.perKindAfter.length > 0)
+    out.push(
+      '',
+      ...aloneTable(
+        r.perKindAfter,
+        KINDS_AFTER_S,
+        ', after the soak',
+        r.perKind.length > 0 ? r.perKind : undefined,
+      ),
+    );
 }
 // Several sizes (--grow 0,25000,100000) with --kinds: each kind's cost side by side, per store.
 if (GROWS.length > 1 && KINDS_S > 0) {
@@ -884,7 +1026,7 @@ if (GROWS.length > 1 && KINDS_S > 0) {
         // On PostgreSQL the database's own backends' CPU per request too (+ db), when measurable.
         const cpu = (k) =>
           k.cpuMsPerRequest + (dialect === 'postgres' ? (k.databaseCpuMsPerRequest ?? 0) : 0);
-        return `| ${first.kind} | ${cells.map((k) => `${k.cpuMsPerRequest.toFixed(3)}${dialect === 'postgres' ? ` + db ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'}` : ''} ms (${p50(k)})`).join(' | ')} | ${(cpu(cells.at(-1)) / cpu(first)).toFixed(2)} |`;
+        return `| ${first.kind} | ${cells.map((k) => `${k.cpuMsPerRequest.toFixed(3)} (main ${k.mainCpuMsPerRequest?.toFixed(3) ?? '?'})${dialect === 'postgres' ? ` + db ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'}` : ''} ms (${p50(k)})`).join(' | ')} | ${(cpu(cells.at(-1)) / cpu(first)).toFixed(2)} |`;
       }),
       '',
       `- load average (1 min) during each size's kinds: ${runs

@@ -163,6 +163,55 @@ describe('GET /api/members', () => {
     expect(second.body.total).toBe(3);
   });
 
+  it('gives each collaborator of a page their own groups and roles', async () => {
+    const ops = await roster.post('/api/user_groups', { user_group: { name: 'Page ops' } });
+    const qa = await roster.post('/api/user_groups', { user_group: { name: 'Page QA' } });
+    const [opsId, qaId] = [ops.body.data.id as string, qa.body.data.id as string];
+    const setups = [
+      { groups: [opsId, qaId], dev: 'Analyst', prod: 'Admin' },
+      { groups: [], dev: 'Admin', prod: 'No access' },
+      { groups: [qaId], dev: 'No access', prod: 'Operator' },
+      { groups: [qaId, opsId, developersId], dev: 'Operator', prod: 'Analyst' },
+    ];
+    const names = new Map([
+      [opsId, 'Page ops'],
+      [qaId, 'Page QA'],
+      [developersId, 'Developers'],
+    ]);
+    for (const [i, setup] of setups.entries())
+      await createMember(roster, {
+        email: `m${i}@grouped.example.org`,
+        env_roles: [
+          { environment_type: 'dev', name: setup.dev },
+          { environment_type: 'prod', name: setup.prod },
+        ],
+        user_group_ids: setup.groups,
+      });
+    const res = await roster.get('/api/members?email=grouped.example.org&page[size]=10');
+    expect(res.status).toBe(200);
+    expect(res.body.data).toHaveLength(setups.length);
+    for (const [i, setup] of setups.entries()) {
+      const member = res.body.data[i];
+      expect(member.email).toBe(`m${i}@grouped.example.org`);
+      // The system group first; the others in the order they were joined (one invitation joins
+      // them together, in no order of its own), so compared by ID.
+      const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
+      expect(member.user_groups[0]).toEqual({
+        id: systemGroupId,
+        name: 'All collaborators',
+        system: true,
+      });
+      expect([...member.user_groups.slice(1)].sort(byId)).toEqual(
+        setup.groups.map((id) => ({ id, name: names.get(id), system: false })).sort(byId),
+      );
+      expect(member.roles.map((r: { role_name: string }) => r.role_name)).toEqual([
+        setup.dev,
+        'No access',
+        setup.prod,
+      ]);
+    }
+  });
+
   it('answers 400 for a page size over 100', async () => {
     const res = await roster.get('/api/members?page[size]=101');
     expect(res.status).toBe(400);

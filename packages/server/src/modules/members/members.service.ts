@@ -38,17 +38,22 @@ export async function presentMembers(
     listRolesOfMembers(db, ids),
     findLastActivities(db, workspaceId, ids),
   ]);
+  // Grouped by member once: the page's memberships and roles were scanned whole for each of its
+  // members, so a page cost its size times its members' groups — the oldest collaborators, on
+  // the first pages, are the ones a long-lived workspace has put in the most groups.
+  const membershipsOf = groupBy(memberships, (m) => m.member_id);
+  const rolesOf = groupBy(roles, (r) => r.member_id);
   return rows.map((row) => ({
     id: row.id,
     grant_type: row.grant_type === 'federation_manager' ? 'federation_manager' : 'team',
     user_groups: [
       { id: systemGroup.id, name: systemGroup.name, system: true },
-      ...memberships
-        .filter((m) => m.member_id === row.id && (m.expires_at === null || m.expires_at > now))
+      ...(membershipsOf.get(row.id) ?? [])
+        .filter((m) => m.expires_at === null || m.expires_at > now)
         .map((m) => ({ id: m.id, name: m.name, system: fromFlag(m.system) })),
     ],
     roles: environments.map((environment) => {
-      const role = roles.find((r) => r.member_id === row.id && r.environment_id === environment.id);
+      const role = rolesOf.get(row.id)?.find((r) => r.environment_id === environment.id);
       return {
         environment_type: environment.type,
         role_name: role?.role_name ?? 'No access',
@@ -62,6 +67,18 @@ export async function presentMembers(
     time_zone: row.time_zone,
     created_at: row.created_at,
   }));
+}
+
+/** The items by key, each list in the items' order. */
+function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const list = groups.get(key);
+    if (list === undefined) groups.set(key, [item]);
+    else list.push(item);
+  }
+  return groups;
 }
 
 export function createMembersService(deps: { db: Db; clock: Clock }) {
