@@ -121,9 +121,9 @@ describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL 
         await locker.query('begin');
         await locker.query('lock table collaborator_groups in access exclusive mode');
         const blocked = roster.post('/api/user_groups', { user_group: { name: 'Blocked' } });
-        let settled = false;
+        const request = { settled: false };
         const settle = () => {
-          settled = true;
+          request.settled = true;
         };
         blocked.then(settle, settle);
         // Every Roster backend waiting on the lock is terminated, until the request answers: the
@@ -131,7 +131,7 @@ describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL 
         // load (which reads the same table) can be waiting beside it. Killing only the first one
         // found would leave the request's statement blocked until the lock is released.
         let terminated = 0;
-        for (let i = 0; i < 200 && !settled; i += 1) {
+        for (let i = 0; i < 200 && !request.settled; i += 1) {
           const { rows } = await admin.query<{ pid: number }>(
             `select pid from pg_stat_activity
               where datname = current_database() and wait_event_type = 'Lock'
