@@ -45,6 +45,21 @@ function mainThreadCpuMs() {
     return null;
   }
 }
+/**
+ * How long the main thread has waited for a CPU while runnable (ms, Linux schedstat: the second
+ * field, the run queue's delay; else null). On this 2-core machine the main thread shares the
+ * cores with the store's thread, PostgreSQL's backends and the load generator: a check that
+ * arrives while the main thread is runnable but descheduled waits that long, and neither the
+ * event-loop delay nor the CPU time shows it.
+ */
+function mainThreadRunQueueMs() {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ');
+    return Number(fields[1]) / 1e6;
+  } catch {
+    return null;
+  }
+}
 const { app, store } = await startRosterApp({
   databaseUrl,
   dataDir,
@@ -102,6 +117,7 @@ process.on('message', async (message) => {
       type: 'stats',
       cpuMs: (usage.user + usage.system) / 1000,
       mainCpuMs: mainThreadCpuMs(),
+      mainRunQueueMs: mainThreadRunQueueMs(),
       driverBusyMs: postgresThreadStats().busyMs,
       driverCpuMs: postgresThreadStats().cpuMs,
       statements: statements + postgresThreadStats().statements,

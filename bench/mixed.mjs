@@ -686,6 +686,12 @@ async function runStore(dialect, writer, grow) {
       mainCpuMsPerRequest:
         after.mainCpuMs === null ? null : (after.mainCpuMs - before.mainCpuMs) / result.total,
       driverBusyMsPerRequest: (after.driverBusyMs - before.driverBusyMs) / result.total,
+      // Time the main thread was runnable but waiting for a core (Linux schedstat), as a share of
+      // the phase: what checks waited behind that is neither the event loop nor GC.
+      mainRunQueueShare:
+        after.mainRunQueueMs == null || before.mainRunQueueMs == null
+          ? null
+          : (after.mainRunQueueMs - before.mainRunQueueMs) / (result.elapsed * 1000),
       driverCpuMsPerRequest: ((after.driverCpuMs ?? 0) - (before.driverCpuMs ?? 0)) / result.total,
       driverCpuMsPerStatement:
         ((after.driverCpuMs ?? 0) - (before.driverCpuMs ?? 0)) /
@@ -932,7 +938,7 @@ const kindTable = (phase) => [
 ];
 /** Of the server's CPU per request: its main thread's, and the PostgreSQL driver thread's busy time. */
 const threads = (phase) =>
-  `- of which the main thread: ${phase.mainCpuMsPerRequest?.toFixed(3) ?? '?'} ms a request${phase.driverBusyMsPerRequest > 0 ? `; PostgreSQL driver thread busy: ${phase.driverBusyMsPerRequest.toFixed(3)} ms a request` : ''}${phase.driverCpuMsPerRequest > 0 ? `; driver thread CPU: ${phase.driverCpuMsPerRequest.toFixed(3)} ms a request, ${(phase.driverCpuMsPerStatement * 1000).toFixed(0)} µs a statement` : ''}`;
+  `- of which the main thread: ${phase.mainCpuMsPerRequest?.toFixed(3) ?? '?'} ms a request${phase.driverBusyMsPerRequest > 0 ? `; PostgreSQL driver thread busy: ${phase.driverBusyMsPerRequest.toFixed(3)} ms a request` : ''}${phase.driverCpuMsPerRequest > 0 ? `; driver thread CPU: ${phase.driverCpuMsPerRequest.toFixed(3)} ms a request, ${(phase.driverCpuMsPerStatement * 1000).toFixed(0)} µs a statement` : ''}${phase.mainRunQueueShare != null ? `; main thread runnable but waiting for a core: ${(phase.mainRunQueueShare * 100).toFixed(1)}% of the phase` : ''}`;
 /** The main thread's garbage collection in a phase, per request (bench/lib/gc-report.mjs). */
 const gcRow = (phase) => {
   const g = phase.gc;
