@@ -58,7 +58,17 @@ async function withStore<T>(work: (store: Store, config: Config) => Promise<T>):
   });
   try {
     await migrateToLatest(store);
-    return await work(store, config);
+    const result = await work(store, config);
+    // Servers running on the same PostgreSQL database hear of what the command wrote now rather
+    // than at their next poll (their LISTEN connection; nothing on SQLite). A read-only command
+    // costs them one read of the change log.
+    const { announceChanges } = await import('./modules/audit/change-feed.js');
+    await announceChanges(store.db, store.dialect).catch((error: unknown) => {
+      say(
+        `Warning: could not notify running servers (${error instanceof Error ? error.message : String(error)}); they will see the change at their next poll.`,
+      );
+    });
+    return result;
   } finally {
     await store.close();
   }

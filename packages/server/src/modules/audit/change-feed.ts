@@ -2,7 +2,8 @@
  * The change feed: the audit log read as a change log. Every write records an audit event in its
  * own transaction, so the events after a cursor are exactly the writes a process has not seen yet.
  * The feed reads them — after a local write (`afterWrite`), when another instance NOTIFYs on
- * PostgreSQL (a dedicated LISTEN connection, reopened with backoff when lost), and on a poll that
+ * PostgreSQL (each instance announces its own committed writes, see `announce`; a dedicated LISTEN
+ * connection hears the others', reopened with backoff when lost), and on a poll that
  * is the safety net and what keeps several processes on one SQLite file current — and hands each
  * batch to its subscribers: the access index (decisions/access-index.ts) and the API clients'
  * authentication cache (api-clients.service.ts). docs/decisions.md, "Keeping it current".
@@ -10,8 +11,10 @@
  * It lives beside the audit log it reads, below every module that subscribes, so a subscriber
  * depends on the feed and never the feed on a subscriber.
  */
+import { sql } from 'kysely';
 import pg from 'pg';
 import type { Db, Dialect } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
 import {
   findChangeEvents,
   findLastEventId,
@@ -76,8 +79,26 @@ export interface FeedLog {
   warn(details: object, message: string): void;
 }
 
-/** The channel migration 0023's trigger notifies on (it spells the name out: keep them equal). */
+/** The channel changes are announced on (migrations 0023 and 0031 spell it out: keep them equal). */
 export const CHANGE_CHANNEL = 'roster_changes';
+
+/**
+ * NOTIFY on the change channel, sent on its own after the write's commit (migration 0035 says why
+ * not from inside the write's transaction). The payload is `first-last`, the IDs of the events
+ * announced, or empty for "some, read the log to its end".
+ */
+const notifyChanges = prepared((db, p: { payload: string }) =>
+  db.selectNoFrom(sql<string>`pg_notify(${CHANGE_CHANNEL}, ${p.payload})`.as('notified')),
+);
+
+/**
+ * Tells every instance listening on PostgreSQL that changes were committed, IDs unknown (they read
+ * the log to its end): what a process that writes without serving (the CLI) sends once it is done.
+ * Nothing on SQLite.
+ */
+export async function announceChanges(db: Db, dialect: Dialect): Promise<void> {
+  if (dialect === 'postgres') await notifyChanges.execute(db, { payload: '' });
+}
 /** How long an ID skipped by the change log stays on the watch list (see sync). */
 const MISSING_ID_TTL_MS = 60_000;
 const EVENTS_PER_READ = 5_000;
@@ -112,6 +133,13 @@ export class ChangeFeed implements ChangeSubscriptions {
   private listenAttempts = 0;
   private log: FeedLog | undefined;
   private stopped = false;
+  /**
+   * Events committed here that the other instances have not been told of yet (`announce`): the
+   * lowest and highest ID, or 'unknown' when some write did not know its events' IDs.
+   */
+  private unannounced: { first: number; last: number } | 'unknown' | null = null;
+  /** The announcements being sent, until none is left (stop waits for them). */
+  private announcing: Promise<void> | null = null;
   /**
    * Counters for docs, tests and operators; `lastSyncMs`: when the log was last read to its end;
    * `ownApplied`: events applied as the writes that recorded them gave them, without a read.
@@ -152,17 +180,63 @@ export class ChangeFeed implements ChangeSubscriptions {
   }
 
   /**
-   * Runs after every request that recorded a change: the subscribers apply it before the
-   * response goes out (the writer's next check sees the write). Other instances hear of it from
-   * the database: on PostgreSQL inserting an audit event queues a NOTIFY that its COMMIT sends
-   * (migration 0023), so the write itself needs no round trip for it. When the request knows its
-   * events (every insert gave them), they are applied as recorded, without reading the log back.
+   * Runs after every request that recorded a change, once its transaction has committed: the
+   * subscribers apply it before the response goes out (the writer's next check sees the write),
+   * and on PostgreSQL the other instances are told of it (`announce`, not awaited). When the
+   * request knows its events (every insert gave them), they are applied as recorded, without
+   * reading the log back.
    */
   async afterWrite(events?: RecordedEvents): Promise<void> {
+    this.announce(events);
     if (events === undefined) await this.sync();
     else if (events.changes !== undefined && this.appliedAhead.size < MAX_APPLIED_AHEAD)
       await this.applyOwn(events, events.changes);
     else await this.catchUp(events);
+  }
+
+  /**
+   * Tells the instances listening on PostgreSQL (this one's LISTEN connection among them) that
+   * this instance committed `events` (undefined: some, IDs unknown). One NOTIFY is in flight at a
+   * time and the next covers everything committed meanwhile (the lowest to the highest ID: a range
+   * that also spans other instances' events only makes a listener check those too), so under load
+   * the announcements are far fewer than the writes and none waits for a write's answer. A failed
+   * one is reported and not retried: the poll brings the others the change within
+   * ROSTER_CHANGE_POLL_MS, as it does while their LISTEN connection is down.
+   */
+  private announce(events: RecordedEvents | undefined): void {
+    if (this.options.dialect !== 'postgres' || this.stopped) return;
+    const pending = this.unannounced;
+    if (events === undefined || pending === 'unknown') this.unannounced = 'unknown';
+    else
+      this.unannounced =
+        pending === null
+          ? { first: events.first, last: events.last }
+          : {
+              first: Math.min(pending.first, events.first),
+              last: Math.max(pending.last, events.last),
+            };
+    if (this.announcing === null) this.announcing = this.sendAnnouncements();
+  }
+
+  /** Sends what is unannounced until nothing is: also after stop(), which waits for it. */
+  private async sendAnnouncements(): Promise<void> {
+    try {
+      while (this.unannounced !== null) {
+        const pending = this.unannounced;
+        this.unannounced = null;
+        const payload = pending === 'unknown' ? '' : `${pending.first}-${pending.last}`;
+        await notifyChanges.execute(this.options.db, { payload }).catch((error: unknown) => {
+          this.log?.warn(
+            { err: error },
+            'could not announce committed changes to the other instances; their poll will bring them',
+          );
+          this.options.onError?.(error);
+        });
+      }
+    } finally {
+      // In the same turn as the loop's last look: an announce() after it starts a new sender.
+      this.announcing = null;
+    }
   }
 
   /**
@@ -210,9 +284,9 @@ export class ChangeFeed implements ChangeSubscriptions {
 
   /**
    * Delivers the committed events `first`..`last`, reading the log only if no read has brought
-   * them yet. A write's own commit also notifies (migration 0031): whichever of the write's sync
-   * and the notification comes second finds them read, so each write costs one read of the log,
-   * not two. A read still running may have started before they committed, so it is waited for
+   * them yet. A write's own announcement comes back to this instance too: whichever of the
+   * write's sync and the notification comes second finds them read, so each write costs one read
+   * of the log at most, not two. A read still running may have started before they committed, so it is waited for
    * and then asked; a read started after that sees them.
    */
   private async catchUp(events: RecordedEvents): Promise<void> {
@@ -297,8 +371,9 @@ export class ChangeFeed implements ChangeSubscriptions {
       this.listenerLost(url, error);
     };
     client.on('notification', (message) => {
-      // The events it announces (migration 0031): often this instance's own, read by the write's
-      // sync already. Without a payload (an older trigger), the log is read.
+      // The events it announces (`announce`): often this instance's own, read by the write's
+      // sync already. Without a payload (IDs unknown, or an older version's trigger), the log is
+      // read.
       const announced = /^(\d+)-(\d+)$/.exec(message.payload ?? '');
       if (announced !== null && this.ownWrite(Number(announced[1]), Number(announced[2]))) return;
       const read =
@@ -392,6 +467,8 @@ export class ChangeFeed implements ChangeSubscriptions {
     if (listener !== null) await listener.end().catch(() => undefined);
     await this.running?.catch(() => undefined);
     await this.queued?.catch(() => undefined);
+    // The writes committed last are still announced: the store closes after this.
+    await this.announcing;
   }
 
   /**

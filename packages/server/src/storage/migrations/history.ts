@@ -30,6 +30,7 @@ import { auditEnvironmentMigration } from './0029-audit-environment.js';
 import { changeNotifyIdsMigration } from './0031-change-notify-ids.js';
 import { auditActivityIndexMigration } from './0033-audit-activity-index.js';
 import { keptCountsMigration } from './0034-kept-counts.js';
+import { changeNotifyAfterCommitMigration } from './0035-change-notify-after-commit.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -57,6 +58,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0031-change-notify-ids', changeNotifyIdsMigration],
   ['0033-audit-activity-index', auditActivityIndexMigration],
   ['0034-kept-counts', keptCountsMigration],
+  ['0035-change-notify-after-commit', changeNotifyAfterCommitMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
