@@ -43,6 +43,10 @@ export async function startRosterApp({
     ROSTER_ADMIN_TOKEN: token,
     ROSTER_RATE_LIMIT_PER_MINUTE: '0',
     ROSTER_PUBLIC_URL: 'http://127.0.0.1',
+    // The store threads' priority as the bench was started with (A/B: ROSTER_STORE_THREAD_NICE=0).
+    ...(process.env.ROSTER_STORE_THREAD_NICE === undefined
+      ? {}
+      : { ROSTER_STORE_THREAD_NICE: process.env.ROSTER_STORE_THREAD_NICE }),
     ...env,
   });
   // ROSTER_SQLITE_WRITER and ROSTER_POSTGRES_DRIVER in `env` reach the store as they do in
@@ -51,6 +55,7 @@ export async function startRosterApp({
     url: config.databaseUrl,
     sqliteWriter: config.sqliteWriter,
     postgresDriver: config.postgresDriver,
+    threadNice: config.storeThreadNice,
   });
   if (migrate) await migrateToLatest(store);
   const { app, services } = await buildApp({ store, config, logger: false });

@@ -100,6 +100,7 @@ export async function startRoster(options: RosterOptions = {}): Promise<Roster> 
     poolSize: 4,
     postgresDriver: config.postgresDriver,
     threadHeapMb: config.storeThreadHeapMb,
+    threadNice: config.storeThreadNice,
   });
   await migrateToLatest(store);
   const clock = new TestClock();

@@ -10,6 +10,8 @@ export const TOKEN = 'rst_spawned_admin_token_0123456789';
 
 export interface Server {
   url: string;
+  /** The server's process ID. */
+  pid: number;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
   request(
@@ -67,6 +69,7 @@ export function startServer(
       child.stdout?.off('data', check);
       resolve({
         url,
+        pid: child.pid ?? 0,
         exited,
         output: () => output,
         alive: () => child.exitCode === null && child.signalCode === null,

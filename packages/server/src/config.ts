@@ -27,6 +27,8 @@ export interface Config {
   postgresDriver: 'thread' | 'main';
   /** ROSTER_STORE_THREAD_HEAP_MB: the store's worker threads' heap cap, 0 = Node's (connect.ts). */
   storeThreadHeapMb: number;
+  /** ROSTER_STORE_THREAD_NICE: how much lower those threads' priority is (storage/store-threads.ts). */
+  storeThreadNice: number;
   publicUrl: string;
   adminToken: string | undefined;
   platformToken: string | undefined;
@@ -342,6 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sqliteWriter: threadOrMain(env, 'ROSTER_SQLITE_WRITER'),
     postgresDriver: threadOrMain(env, 'ROSTER_POSTGRES_DRIVER'),
     storeThreadHeapMb: integer(env, 'ROSTER_STORE_THREAD_HEAP_MB', 0, 0, 1_000_000),
+    storeThreadNice: integer(env, 'ROSTER_STORE_THREAD_NICE', 10, 0, 19),
     publicUrl,
     adminToken,
     platformToken,

@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     sqliteWriter: config.sqliteWriter,
     postgresDriver: config.postgresDriver,
     threadHeapMb: config.storeThreadHeapMb,
+    threadNice: config.storeThreadNice,
   });
   await migrateToLatest(store);
   const { app, services } = await buildApp({ store, config, logger: { level: config.logLevel } });

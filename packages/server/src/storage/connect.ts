@@ -25,6 +25,7 @@ import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js
 import { postgresThreadDialect } from './postgres-thread.js';
 import { migrationProvider } from './migrations/history.js';
 import { SQLITE_PRAGMAS, sqliteSplitDialect, statementCache } from './sqlite-writer.js';
+import { DEFAULT_STORE_THREADS, type StoreThreadOptions } from './store-threads.js';
 import { turnOffPretenuring } from '../lib/heap-tuning.js';
 
 export interface Store {
@@ -57,6 +58,12 @@ export interface StoreOptions {
    * (docs/operations.md), where the process's own heap would have crashed the whole server.
    */
   threadHeapMb?: number;
+  /**
+   * ROSTER_STORE_THREAD_NICE: how much lower the scheduling priority of those threads is than the
+   * process's (0–19, default 10): the main thread, which answers the checks, gets a core first
+   * (store-threads.ts).
+   */
+  threadNice?: number;
 }
 
 export type SqliteWriter = 'thread' | 'main';
@@ -76,6 +83,13 @@ export const POSTGRES_STATEMENT_TIMEOUT_MS = 60_000;
 /** A start-up fault of the store, with a message an operator can act on. */
 export class StoreOpenError extends Error {
   override readonly name = 'StoreOpenError';
+}
+
+function storeThreads(options: StoreOptions): StoreThreadOptions {
+  return {
+    heapMb: options.threadHeapMb ?? DEFAULT_STORE_THREADS.heapMb,
+    nice: options.threadNice ?? DEFAULT_STORE_THREADS.nice,
+  };
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -99,7 +113,7 @@ export function openStore(options: StoreOptions): Store {
     // lib/heap-tuning.ts); turned off before the first statement.
     if (!onThread) turnOffPretenuring();
     const dialect = onThread
-      ? postgresThreadDialect(poolOptions, options.threadHeapMb ?? 0)
+      ? postgresThreadDialect(poolOptions, storeThreads(options))
       : new PostgresDialect({ pool: createPostgresPool(pg, poolOptions) });
     const db = new Kysely<Database>({ dialect: keepingTheCause(dialect, () => true) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
@@ -110,10 +124,7 @@ export function openStore(options: StoreOptions): Store {
     // the disk or another process's lock no longer stops the access checks. A failed ROLLBACK
     // is the worker's to judge (it knows whether SQLite still holds a transaction).
     const db = new Kysely<Database>({
-      dialect: keepingTheCause(
-        sqliteSplitDialect(options.url, options.threadHeapMb ?? 0),
-        () => false,
-      ),
+      dialect: keepingTheCause(sqliteSplitDialect(options.url, storeThreads(options)), () => false),
     });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }

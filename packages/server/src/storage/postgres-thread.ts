@@ -49,6 +49,12 @@ import {
 import type pg from 'pg';
 import { DRIVER_THREAD_LOST } from './errors.js';
 import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
+import {
+  DEFAULT_STORE_THREADS,
+  LOWER_OWN_PRIORITY,
+  storeWorkerOptions,
+  type StoreThreadOptions,
+} from './store-threads.js';
 
 /** A statement (or the end of the pool) the main thread asks for. */
 interface Request {
@@ -259,9 +265,10 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const pg = require(workerData.pgPath);
 const createPostgresPool = ${createPostgresPool.toString()};
+${LOWER_OWN_PRIORITY}
 // This thread's id in the process (Linux), so the main thread can read its CPU time
 // (postgresThreadStats): the first message, before any reply.
-try { parentPort.postMessage({ tid: Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()) }); } catch {}
+if (tid !== undefined) parentPort.postMessage({ tid });
 (${runDriverThread.toString()})(parentPort, createPostgresPool(pg, workerData.options));
 `;
 
@@ -395,8 +402,8 @@ class DriverThread {
 
   constructor(
     private readonly options: PostgresPoolOptions,
-    /** ROSTER_STORE_THREAD_HEAP_MB (0: Node's default): a result that outgrows it stops the thread. */
-    private readonly heapMb: number,
+    /** Its heap cap (a result that outgrows it stops the thread) and priority: store-threads.ts. */
+    private readonly threads: StoreThreadOptions,
   ) {}
 
   /** The current thread's generation, starting a thread if there is none. */
@@ -409,8 +416,12 @@ class DriverThread {
   private start(): void {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { pgPath: this.pgPath, options: { ...this.options, pipeline: true } },
-      ...(this.heapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: this.heapMb } } : {}),
+      workerData: {
+        pgPath: this.pgPath,
+        options: { ...this.options, pipeline: true },
+        nice: this.threads.nice,
+      },
+      ...storeWorkerOptions(this.threads),
     });
     // The thread keeps the process alive only while a statement is in flight (see send).
     worker.unref();
@@ -611,8 +622,8 @@ class PostgresThreadDriver implements Driver {
   private readonly thread: DriverThread;
   private nextConnection = 1;
 
-  constructor(options: PostgresPoolOptions, heapMb: number) {
-    this.thread = new DriverThread(options, heapMb);
+  constructor(options: PostgresPoolOptions, threads: StoreThreadOptions) {
+    this.thread = new DriverThread(options, threads);
   }
 
   // The driver thread starts on the first statement.
@@ -704,10 +715,13 @@ function createId(): { queryId: string } {
 }
 
 /** The Kysely dialect of PostgreSQL with its driver on a worker thread (see above). */
-export function postgresThreadDialect(options: PostgresPoolOptions, heapMb = 0): Dialect {
+export function postgresThreadDialect(
+  options: PostgresPoolOptions,
+  threads: StoreThreadOptions = DEFAULT_STORE_THREADS,
+): Dialect {
   return {
     createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new PostgresThreadDriver(options, heapMb),
+    createDriver: () => new PostgresThreadDriver(options, threads),
     createIntrospector: (db) => new PostgresIntrospector(db),
     createQueryCompiler: () => new PostgresQueryCompiler(),
   };

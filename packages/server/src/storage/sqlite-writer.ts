@@ -26,6 +26,12 @@ import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { SQLITE_WRITER_LOST } from './errors.js';
 import {
+  DEFAULT_STORE_THREADS,
+  LOWER_OWN_PRIORITY,
+  storeWorkerOptions,
+  type StoreThreadOptions,
+} from './store-threads.js';
+import {
   CompiledQuery,
   SqliteAdapter,
   SqliteIntrospector,
@@ -78,6 +84,7 @@ export function statementCache(database: SQLite.Database): (text: string) => SQL
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const SQLite = require(workerData.driverPath);
+${LOWER_OWN_PRIORITY}
 let db;
 const statements = new Map();
 function prepare(text) {
@@ -192,7 +199,7 @@ class WriterThread {
 
   constructor(
     private readonly file: string,
-    private readonly heapMb: number,
+    private readonly threads: StoreThreadOptions,
   ) {}
 
   /** The current thread's generation, starting a thread if there is none. */
@@ -209,8 +216,9 @@ class WriterThread {
         driverPath: this.driverPath,
         pragmas: SQLITE_PRAGMAS,
         cacheSize: SQLITE_STATEMENT_CACHE_SIZE,
+        nice: this.threads.nice,
       },
-      ...(this.heapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: this.heapMb } } : {}),
+      ...storeWorkerOptions(this.threads),
     });
     // The worker keeps the process alive only while it has work (see send).
     worker.unref();
@@ -342,7 +350,7 @@ class SqliteSplitDriver implements Driver {
 
   constructor(
     private readonly file: string,
-    private readonly heapMb: number,
+    private readonly threads: StoreThreadOptions,
   ) {}
 
   async init(): Promise<void> {
@@ -350,7 +358,7 @@ class SqliteSplitDriver implements Driver {
     this.reader = new SQLite(this.file);
     for (const pragma of SQLITE_PRAGMAS) this.reader.pragma(pragma);
     this.prepare = statementCache(this.reader);
-    this.writer = new WriterThread(this.file, this.heapMb);
+    this.writer = new WriterThread(this.file, this.threads);
     await this.writer.send({ kind: 'open' });
   }
 
@@ -409,10 +417,13 @@ class SqliteSplitDriver implements Driver {
 }
 
 /** The Kysely dialect of a SQLite file whose writes run on a worker thread (see above). */
-export function sqliteSplitDialect(file: string, heapMb = 0): Dialect {
+export function sqliteSplitDialect(
+  file: string,
+  threads: StoreThreadOptions = DEFAULT_STORE_THREADS,
+): Dialect {
   return {
     createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new SqliteSplitDriver(file, heapMb),
+    createDriver: () => new SqliteSplitDriver(file, threads),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };

@@ -1,0 +1,55 @@
+/**
+ * How the store's worker threads run: the SQLite writer thread (sqlite-writer.ts) and the
+ * PostgreSQL driver thread (postgres-thread.ts).
+ *
+ * **Their scheduling priority.** Access checks are answered from memory on the main thread; the
+ * store's thread runs the writes and reads' I/O. When the cores are all busy (2 cores shared with
+ * PostgreSQL's backends and the clients on the bench machine, or a small container), a check that
+ * arrives while the main thread waits for a core waits for the scheduler, which shows in neither
+ * the event loop's delay nor the CPU time. Lowering the store thread's priority (its nice value,
+ * ROSTER_STORE_THREAD_NICE, 10 by default) gives the main thread the core first whenever both
+ * want one: under the mixed load on PostgreSQL the main thread waited for a core 20% of the time
+ * instead of 36%, and closed-loop checks took 0.8 instead of 1.6 ms at p50, for the same
+ * capacity and write latency (docs/performance.md, "Eighth round"). The store thread still gets
+ * every idle cycle; a lower priority only decides who goes first when there are none.
+ *
+ * Linux lets a thread change its own nice value (it is per thread there), and an unprivileged
+ * process may lower its priority but not raise it back. Elsewhere, or if the call fails, the
+ * thread keeps the process's priority: this is tuning, never a reason not to start.
+ */
+import type { WorkerOptions } from 'node:worker_threads';
+
+export interface StoreThreadOptions {
+  /**
+   * ROSTER_STORE_THREAD_HEAP_MB: the thread's old-generation heap, in MB (0: Node's default). A
+   * statement whose result outgrows it stops that thread only (docs/operations.md).
+   */
+  heapMb: number;
+  /** ROSTER_STORE_THREAD_NICE: how much lower the thread's priority is than the process's (0–19). */
+  nice: number;
+}
+
+export const DEFAULT_STORE_THREADS: StoreThreadOptions = { heapMb: 0, nice: 10 };
+
+/** The Worker options these settings give (the nice value travels in workerData). */
+export function storeWorkerOptions(
+  threads: StoreThreadOptions,
+): Pick<WorkerOptions, 'resourceLimits'> {
+  return threads.heapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: threads.heapMb } } : {};
+}
+
+/**
+ * The first lines of a store worker's source (plain JavaScript, run with `eval`): lowers the
+ * thread's own priority by `workerData.nice`, relative to what it inherited, and defines `tid`,
+ * the thread's ID in the process (Linux; undefined elsewhere).
+ */
+export const LOWER_OWN_PRIORITY = `
+let tid;
+try { tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()); } catch {}
+if (tid !== undefined && workerData.nice > 0) {
+  try {
+    const os = require('node:os');
+    os.setPriority(tid, Math.min(19, os.getPriority(tid) + workerData.nice));
+  } catch {}
+}
+`;
