@@ -21,7 +21,7 @@
  * `--clients 20`; BENCH_KEEP_DATABASE=1 keeps the PostgreSQL database; `--grow N` adds N collaborators, grants, SCIM end users (~N/4 in each SCIM group) and audit events in bulk
  * before the timed phases (what a long soak grows, in seconds; `--grow 0,25000,100000` runs each
  * size in turn and prints each kind's cost side by side: `npm run bench:mixed:grown`); `--kinds 5` first runs each request
- * kind alone for 5 s and prints its p50 and the server's CPU per request (`--only a,b`: those kinds only); `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
+ * kind alone for 5 s and prints its p50, the server's CPU per request and how long that kind held the event loop (p99 / max: its longest turns) (`--only a,b`: those kinds only); `--pacing clients` for the earlier paced generator (one request at a time per client). BENCH_PROF=1 writes a CPU profile of the server to /tmp/perf (BENCH_PROF_DIR).
  *
  * What a soak grows (`npm run bench:mixed:soak`): `--kinds-after 3` runs each kind alone again
  * after the paced phases (its CPU per request beside the one before the soak); the per-interval
@@ -957,8 +957,8 @@ for (const r of results) {
   const aloneTable = (list, seconds, when, before) => [
     `**Each kind alone${when}**: ${seconds} s each, ${CLIENTS} clients in closed loops, on the data as it stood${r.grow ? ` after --grow ${r.grow}` : ''} (target: the same CPU per request whatever the data size${before ? "; the last column: this CPU per request over the same kind's before the soak" : ''})`,
     '',
-    `| Kind alone | Requests | p50 | p99 | Server CPU per request |${r.dialect === 'postgres' ? " PostgreSQL backends' CPU per request |" : ''} Main thread KB allocated / promoted per request | Load (1 min) |${before ? ' after ÷ before |' : ''}`,
-    `| --- | ---: | ---: | ---: | ---: |${r.dialect === 'postgres' ? ' ---: |' : ''} ---: | ---: |${before ? ' ---: |' : ''}`,
+    `| Kind alone | Requests | p50 | p99 | Server CPU per request |${r.dialect === 'postgres' ? " PostgreSQL backends' CPU per request |" : ''} Main thread KB allocated / promoted per request | Event loop held p99 / max | Load (1 min) |${before ? ' after ÷ before |' : ''}`,
+    `| --- | ---: | ---: | ---: | ---: |${r.dialect === 'postgres' ? ' ---: |' : ''} ---: | ---: | ---: |${before ? ' ---: |' : ''}`,
     ...list.map((k, i) => {
       const cpu = (x) =>
         x.cpuMsPerRequest + (r.dialect === 'postgres' ? (x.databaseCpuMsPerRequest ?? 0) : 0);
@@ -967,7 +967,7 @@ for (const r of results) {
         : before
           ? ' – |'
           : '';
-      return `| ${k.kind} (${k.kinds.map((x) => x.kind).join(' + ')}) | ${k.total} | ${k.kinds.map((x) => ms(x.p50)).join(' / ')} | ${k.kinds.map((x) => ms(x.p99)).join(' / ')} | ${k.cpuMsPerRequest.toFixed(3)} ms (main ${k.mainCpuMsPerRequest?.toFixed(3) ?? '?'}) |${r.dialect === 'postgres' ? ` ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'} ms |` : ''} ${k.gc ? `${(k.gc.allocatedBytes / k.total / 1024).toFixed(1)} / ${(k.gc.promotedBytes / k.total / 1024).toFixed(2)}` : '–'} | ${k.load.toFixed(1)} |${ratio}`;
+      return `| ${k.kind} (${k.kinds.map((x) => x.kind).join(' + ')}) | ${k.total} | ${k.kinds.map((x) => ms(x.p50)).join(' / ')} | ${k.kinds.map((x) => ms(x.p99)).join(' / ')} | ${k.cpuMsPerRequest.toFixed(3)} ms (main ${k.mainCpuMsPerRequest?.toFixed(3) ?? '?'}) |${r.dialect === 'postgres' ? ` ${k.databaseCpuMsPerRequest?.toFixed(3) ?? '–'} ms |` : ''} ${k.gc ? `${(k.gc.allocatedBytes / k.total / 1024).toFixed(1)} / ${(k.gc.promotedBytes / k.total / 1024).toFixed(2)}` : '–'} | ${k.loop ? `${ms(k.loop.p99)} / ${ms(k.loop.max)}` : '–'} | ${k.load.toFixed(1)} |${ratio}`;
     }),
     '',
   ];

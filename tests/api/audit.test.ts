@@ -202,6 +202,20 @@ describe('GET /api/audit_events', () => {
     expect(next.body.data[0].id).toBeLessThan(ids.at(-1));
   });
 
+  it('answers the unfiltered page as a filter that matches every event does', async () => {
+    // The unfiltered page of a workspace-wide credential is a query compiled once
+    // (audit.repository.ts); any filter takes the query built per call. Same rows, same total.
+    const unfiltered = await roster.get('/api/audit_events?page[size]=7&page[number]=2');
+    const everything = await roster.get(
+      '/api/audit_events?page[size]=7&page[number]=2&since=2000-01-01T00:00:00.000Z',
+    );
+    expect(unfiltered.status).toBe(200);
+    expect(unfiltered.body.data).toHaveLength(7);
+    expect(unfiltered.body).toEqual(everything.body);
+    const first = await roster.get('/api/audit_events?page[size]=7');
+    expect(unfiltered.body.data[0].id).toBeLessThan(first.body.data.at(-1).id);
+  });
+
   it('filters by action, actor and target', async () => {
     const byAction = await roster.get('/api/audit_events?action=member_joined');
     expect(byAction.body.total).toBeGreaterThan(0);

@@ -65,4 +65,37 @@ describe("a member's last activity", () => {
     // The admin token's member-less events are nobody's activity.
     expect([...byId.values()].filter((a) => a !== null)).toHaveLength(2);
   });
+
+  it('is each member’s own on a page longer than the lists once compiled by length', async () => {
+    // A page of 40: past the 16 members whose lookups were once compiled per call; listed twice
+    // so that the second answer comes from the query compiled by the first.
+    const roster = cluster.instances[0] as Roster;
+    const created: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const member = await createMember(roster, {
+        email: `page${String(i)}@activity.example`,
+        env_roles: [{ environment_type: 'dev', name: i % 2 === 0 ? 'No access' : 'Analyst' }],
+      });
+      created.push(member.id);
+    }
+    for (let round = 0; round < 2; round++) {
+      const listed = await roster.get('/api/members?page[size]=100');
+      expect(listed.status).toBe(200);
+      const rows = listed.body.data as {
+        id: number;
+        email: string;
+        last_activity_log: { event_type: string } | null;
+        roles: { environment_type: string; role_name: string }[];
+      }[];
+      const byId = new Map(rows.map((m) => [m.id, m]));
+      created.forEach((id, i) => {
+        const member = byId.get(id);
+        expect(member?.email).toBe(`page${String(i)}@activity.example`);
+        expect(member?.last_activity_log?.event_type).toBe('member_joined');
+        expect(member?.roles.find((r) => r.environment_type === 'dev')?.role_name).toBe(
+          i % 2 === 0 ? 'No access' : 'Analyst',
+        );
+      });
+    }
+  });
 });

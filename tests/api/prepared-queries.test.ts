@@ -184,10 +184,10 @@ describe(`queries compiled once (storage/prepared.ts, ${testDialect})`, () => {
     // Lengths in turn, a length again after others, and one past the cached variants.
     for (const length of [1, 3, 2, 3, 1, MAX_LIST_VARIANTS, MAX_LIST_VARIANTS + 4]) {
       const wanted = ids.slice(0, length);
-      const rows = await membersIn.execute(db, { workspaceId, ids: wanted, limit: 100 });
+      const rows = await membersIn.execute(db, { workspaceId, ids: wanted, limit: 1000 });
       expect(rows.map((row) => row.id)).toEqual(wanted);
-      const once = membersIn.compile(db, { workspaceId, ids: wanted, limit: 100 });
-      expect(once.parameters).toEqual([workspaceId, ...wanted, 100]);
+      const once = membersIn.compile(db, { workspaceId, ids: wanted, limit: 1000 });
+      expect(once.parameters).toEqual([workspaceId, ...wanted, 1000]);
     }
     const limited = await membersIn.execute(db, { workspaceId, ids: ids.slice(0, 5), limit: 2 });
     expect(limited.map((row) => row.id)).toEqual(ids.slice(0, 2));

@@ -42,8 +42,14 @@ class Marker {
   ) {}
 }
 
-/** List lengths that get a cached variant; a longer list's SQL is compiled for its call only. */
-export const MAX_LIST_VARIANTS = 16;
+/**
+ * List lengths that get a cached variant; a longer list's SQL is compiled for its call only. As
+ * long as the API's largest page (PAGE_SIZE_MAX, 100): the lists are mostly a page's IDs (its
+ * members' roles and groups), and at 16 a page of 50 compiled its queries on every request — the
+ * builder, the compiler and a 50-element node tree on the main thread each time. The variants are
+ * made only for lengths that occur: at most this many per query, a few KB each.
+ */
+export const MAX_LIST_VARIANTS = 100;
 
 /** One compiled variant: its SQL text and, per parameter position, where the value comes from. */
 interface Plan {

@@ -294,6 +294,12 @@ function toResult(reply: Reply): QueryResult<unknown> {
   };
 }
 
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    setImmediate(resolve);
+  });
+}
+
 class SplitConnection implements DatabaseConnection {
   /** Set between BEGIN and COMMIT/ROLLBACK: every statement goes to the writer. */
   inTransaction = false;
@@ -314,6 +320,14 @@ class SplitConnection implements DatabaseConnection {
     }
     const statement = this.driver.readerStatement(sql);
     if (statement.readonly) {
+      // Reads run in the loop's next check phase (setImmediate), not in the caller's turn: a
+      // request's reads otherwise ran back to back in one synchronous turn with its row mapping
+      // and serialization (a collaborators page: its page and count, then five lookups that
+      // present it, ~1.5 ms on the main thread), and an access check arriving meanwhile waited
+      // for all of it. Now a request that reads in steps gives the loop back between steps (an
+      // immediate queued by an immediate runs after the next poll), and the checks read from the
+      // socket in between are answered there. Reads in a transaction go to the writer.
+      await nextTurn();
       // Kysely types rows as R; better-sqlite3 returns unknown[].
       return { rows: statement.all(...parameters) as R[] };
     }

@@ -490,6 +490,45 @@ function filtered(
  */
 export const AUDIT_TOTAL_CAP = 10_000;
 
+/**
+ * The unfiltered page a workspace-wide credential reads (the mixed load's list, the console's log)
+ * and its capped count, compiled once (storage/prepared.ts): the same SQL `listAuditEvents` builds
+ * for that case, whose builder and compiler ran on the main thread for every page.
+ */
+const unfilteredPage = prepared((db, p: { workspaceId: number; size: number; offset: number }) =>
+  db
+    .selectFrom('audit_events')
+    .where('workspace_id', '=', p.workspaceId)
+    .selectAll()
+    .orderBy('id', 'desc')
+    .limit(p.size)
+    .offset(p.offset),
+);
+const unfilteredCount = prepared((db, p: { workspaceId: number; cap: number }) =>
+  db
+    .selectFrom(
+      db
+        .selectFrom('audit_events')
+        .where('workspace_id', '=', p.workspaceId)
+        .select(sql<number>`1`.as('one'))
+        .limit(p.cap)
+        .as('matching'),
+    )
+    .select(sql<number>`cast(count(*) as integer)`.as('n')),
+);
+
+function isUnfiltered(filter: AuditFilter): boolean {
+  return (
+    filter.action === undefined &&
+    filter.actor_type === undefined &&
+    filter.actor_id === undefined &&
+    filter.target_type === undefined &&
+    filter.target_id === undefined &&
+    filter.since === undefined &&
+    filter.until === undefined
+  );
+}
+
 export async function listAuditEvents(
   db: Executor,
   workspaceId: number,
@@ -497,6 +536,13 @@ export async function listAuditEvents(
   page: PageRequest,
   visibility: AuditVisibility,
 ): Promise<{ rows: Row<'audit_events'>[]; total: number }> {
+  if (visibility === null && isUnfiltered(filter)) {
+    const [rows, count] = await Promise.all([
+      unfilteredPage.execute(db, { workspaceId, size: page.size, offset: page.offset }),
+      unfilteredCount.takeFirst(db, { workspaceId, cap: AUDIT_TOTAL_CAP }),
+    ]);
+    return { rows, total: count?.n ?? 0 };
+  }
   const [rows, count] = await Promise.all([
     filtered(db, workspaceId, filter, visibility)
       .selectAll()
@@ -575,6 +621,39 @@ export async function countAuditEventsByBucket(
 }
 
 /**
+ * Compiled once per number of members (storage/prepared.ts): a page of 50 built and compiled its
+ * 50-way `union all` on the main thread for every list of collaborators.
+ */
+const lastActivities = prepared(
+  (db, p: { workspaceId: number; actorIds: string[] }) => {
+    // The IDs as rows (`select ? union all select ?…`: the same text on both stores).
+    const wanted = sql.join(
+      p.actorIds.map((id) => sql`select ${id} as actor_id`),
+      sql` union all `,
+    );
+    const query = sql<{
+      id: number | null;
+      actor_id: string;
+      action: string | null;
+      created_at: string | null;
+    }>`with latest as materialized (
+      select wanted.actor_id, (
+        select max(a.id) from audit_events as a
+        where a.workspace_id = ${p.workspaceId} and a.actor_type = 'member'
+          and a.actor_id = wanted.actor_id
+      ) as id
+      from (${wanted}) as wanted
+    )
+    select latest.id, latest.actor_id,
+      (select e.action from audit_events as e where e.id = latest.id) as action,
+      (select e.created_at from audit_events as e where e.id = latest.id) as created_at
+    from latest`;
+    return { compile: () => query.compile(db) };
+  },
+  { lists: ['actorIds'] },
+);
+
+/**
  * The latest thing each member did themselves: the reference API's `last_activity_log`.
  *
  * For each member, the last entry of the actor index (workspace_id, actor_type, actor_id, id) on
@@ -595,28 +674,8 @@ export async function findLastActivities(
 ): Promise<Map<number, { id: number; event_type: string; created_at: string }>> {
   const result = new Map<number, { id: number; event_type: string; created_at: string }>();
   if (memberIds.length === 0) return result;
-  // The IDs as rows (`select ? union all select ?…`: the same text on both stores).
-  const wanted = sql.join(
-    [...new Set(memberIds)].map((id) => sql`select ${String(id)} as actor_id`),
-    sql` union all `,
-  );
-  const { rows } = await sql<{
-    id: number | null;
-    actor_id: string;
-    action: string | null;
-    created_at: string | null;
-  }>`with latest as materialized (
-      select wanted.actor_id, (
-        select max(a.id) from audit_events as a
-        where a.workspace_id = ${workspaceId} and a.actor_type = 'member'
-          and a.actor_id = wanted.actor_id
-      ) as id
-      from (${wanted}) as wanted
-    )
-    select latest.id, latest.actor_id,
-      (select e.action from audit_events as e where e.id = latest.id) as action,
-      (select e.created_at from audit_events as e where e.id = latest.id) as created_at
-    from latest`.execute(db);
+  const actorIds = [...new Set(memberIds)].map(String);
+  const rows = await lastActivities.execute(db, { workspaceId, actorIds });
   for (const row of rows) {
     // A member who did nothing themselves has no event (`max` of nothing is null).
     if (row.id === null || row.action === null || row.created_at === null) continue;

@@ -119,10 +119,10 @@ export interface MemberRoleRow {
   role_name: string | null;
   legacy_role_id: number | null;
   environment_role_id: number | null;
-  legacy_privileges: string | null;
-  environment_config: string | null;
 }
 
+// Only what the callers read: the roles' privileges and configuration (JSON text) were copied out
+// of the database and into a string on the main thread for every row of every page, unread.
 const rolesOfMembers = prepared(
   (db, p: { memberIds: number[] }) =>
     db
@@ -138,8 +138,6 @@ const rolesOfMembers = prepared(
         sql<string | null>`coalesce(lr.name, er.name)`.as('role_name'),
         'mer.legacy_role_id',
         'mer.environment_role_id',
-        'lr.privileges as legacy_privileges',
-        'er.config as environment_config',
       ])
       .where('mer.member_id', 'in', p.memberIds)
       .orderBy('e.id'),
