@@ -1,5 +1,5 @@
 /**
- * `npm run bench:statements`: the PostgreSQL statements each write kind of the mixed load
+ * `npm run bench:statements`: the PostgreSQL statements each write kind (and each list) of the mixed load
  * (bench/mixed.mjs) sends, one request at a time on a fresh database, and what each is for. A
  * statement is a loopback round trip that costs the server's main thread a socket write and the
  * result's parsing, and wakes a PostgreSQL backend (docs/performance.md, "Fifth round").
@@ -36,20 +36,25 @@ if (!Number.isSafeInteger(REPEAT) || REPEAT < 0) throw new Error('--repeat takes
 const PG_URL = process.env.ROSTER_BENCH_DATABASE_URL;
 if (!PG_URL) throw new Error('bench:statements needs ROSTER_BENCH_DATABASE_URL (PostgreSQL)');
 /**
- * Statements before the fifth round (5 December 2026, main at 9e5f771) and before the sixth
- * (6 December 2026, main at f220623), for the table's "before" columns.
+ * Statements before the fifth round (5 December 2026, main at 9e5f771), before the sixth
+ * (6 December 2026, main at f220623) and before the eighth (main at fd6dfa1), for the table's
+ * "before" columns (— where not counted then).
  */
 const BEFORE = {
-  invite: [15, 11],
-  accept: [25, 18],
-  role_change: [12, 9],
-  group_add: [8, 7],
-  group_remove: [7, 6],
-  grant_add: [9, 8],
-  grant_remove: [7, 6],
-  scim_user: [12, 11],
-  scim_group_patch_add: [11, 8],
-  scim_group_patch_remove: [11, 8],
+  invite: [15, 11, 10],
+  accept: [25, 18, 18],
+  role_change: [12, 9, 9],
+  group_add: [8, 7, 7],
+  group_remove: [7, 6, 6],
+  grant_add: [9, 8, 8],
+  grant_remove: [7, 6, 6],
+  scim_user: [12, 11, 9],
+  scim_group_patch_add: [11, 8, 7],
+  scim_group_patch_remove: [11, 8, 6],
+  list_members: ['—', '—', 7],
+  list_grants: ['—', '—', 3],
+  list_audit: ['—', '—', 3],
+  list_projects: ['—', '—', 0],
 };
 
 const name = `roster_bench_statements_${process.pid}`;
@@ -277,6 +282,13 @@ for (let round = 0; round < 2 + REPEAT; round++) {
       Operations: [{ op: 'remove', path: `members[value eq "${user.id}"]` }],
     }),
   );
+  // The reads of the mixed load, as bench/mixed.mjs sends them.
+  await m('list_members', () => call('GET', '/api/members?page[size]=50&page[number]=1'));
+  await m('list_grants', () =>
+    call('GET', `/api/projects/${project}/project_grants?page[size]=100`),
+  );
+  await m('list_audit', () => call('GET', '/api/audit_events?page[size]=50'));
+  await m('list_projects', () => call('GET', `/api/access/projects?member_id=${member}`));
 }
 
 await app.close();
@@ -290,10 +302,10 @@ console.log(
     .map((l) => l.toFixed(1))
     .join(' ')})\n`,
 );
-console.log('| kind | before the 5th round | before the 6th | now |');
-console.log('|---|---|---|---|');
+console.log('| kind | before the 5th round | before the 6th | before the 8th | now |');
+console.log('|---|---|---|---|---|');
 for (const [kind, statements] of counted)
-  console.log(`| ${kind} | ${BEFORE[kind]?.join(' | ') ?? '— | —'} | ${statements.length} |`);
+  console.log(`| ${kind} | ${BEFORE[kind]?.join(' | ') ?? '— | — | —'} | ${statements.length} |`);
 if (REPEAT > 0) {
   console.log(
     `\nWhat each request costs PostgreSQL, over ${REPEAT} more rounds (backends' CPU from /proc/<pid>/schedstat; buffer hits from pg_stat_statements when loaded)\n`,

@@ -60,6 +60,8 @@ export interface Roster {
   url: string;
   clock: TestClock;
   adminToken: string;
+  /** The server's database: ':memory:' (SQLite) or its postgres:// URL, for a second connection. */
+  databaseUrl: string;
   /** Sends a request; a JSON body is encoded, a string body is sent as it is. */
   request<T = any>(
     method: string,
@@ -115,6 +117,7 @@ export async function startRoster(options: RosterOptions = {}): Promise<Roster> 
     url,
     clock,
     adminToken: ADMIN_TOKEN,
+    databaseUrl: database.url,
     ...httpClient(url),
     routes,
     async outbox() {

@@ -296,6 +296,105 @@ export async function upsertGrant(
   return row.id;
 }
 
+/**
+ * The grant upsert guarded by its references, compiled once per kind of grantee: the row is
+ * written only if the project role and the grantee exist in the workspace, so a request's
+ * validation and its write are one statement (the foreign keys alone would let another
+ * workspace's role or collaborator through, and fail with a driver error, not the 400).
+ */
+function prepareUpsertGrantChecked(grantee: 'member_id' | 'group_id') {
+  return prepared((db, p: UpsertGrantParams) =>
+    db
+      .insertInto('project_grants')
+      .columns([
+        'id',
+        'workspace_id',
+        'project_id',
+        'project_role_id',
+        'member_id',
+        'group_id',
+        'expires_at',
+        'created_at',
+        'updated_at',
+      ])
+      .expression(
+        db
+          .selectNoFrom((eb) => [
+            eb.val(p.id).as('id'),
+            eb.val(p.workspaceId).as('workspace_id'),
+            eb.val(p.projectId).as('project_id'),
+            eb.val(p.projectRoleId).as('project_role_id'),
+            eb.val(p.memberId).as('member_id'),
+            eb.val(p.groupId).as('group_id'),
+            eb.val(p.expiresAt).as('expires_at'),
+            eb.val(p.now).as('created_at'),
+            eb.val(p.now).as('updated_at'),
+          ])
+          // SQLite needs the WHERE here anyway: without one, its parser would take the upsert's
+          // ON CONFLICT for a join's ON.
+          .where((eb) =>
+            eb.and([
+              eb.exists(
+                db
+                  .selectFrom('project_roles')
+                  .select('id')
+                  .where('workspace_id', '=', p.workspaceId)
+                  .where('id', '=', p.projectRoleId),
+              ),
+              grantee === 'member_id'
+                ? eb.exists(
+                    db
+                      .selectFrom('members')
+                      .select('id')
+                      .where('workspace_id', '=', p.workspaceId)
+                      .where('id', '=', p.memberId),
+                  )
+                : eb.exists(
+                    db
+                      .selectFrom('collaborator_groups')
+                      .select('id')
+                      .where('workspace_id', '=', p.workspaceId)
+                      .where('id', '=', p.groupId),
+                  ),
+            ]),
+          ),
+      )
+      .onConflict((oc) =>
+        oc
+          .columns(['project_id', 'project_role_id', grantee])
+          .doUpdateSet({ expires_at: p.expiresAt, updated_at: p.now }),
+      )
+      .returning('id'),
+  );
+}
+const upsertMemberGrantChecked = prepareUpsertGrantChecked('member_id');
+const upsertGroupGrantChecked = prepareUpsertGrantChecked('group_id');
+
+/**
+ * upsertGrant when the project role and the grantee exist in the workspace: the stored grant's
+ * ID, or undefined (nothing written) when either does not.
+ */
+export async function upsertGrantIfReferencesExist(
+  db: Executor,
+  id: string,
+  values: GrantValues,
+  now: string,
+): Promise<string | undefined> {
+  const row = await (
+    values.member_id !== null ? upsertMemberGrantChecked : upsertGroupGrantChecked
+  ).takeFirst(db, {
+    id,
+    workspaceId: values.workspace_id,
+    projectId: values.project_id,
+    projectRoleId: values.project_role_id,
+    memberId: values.member_id,
+    groupId: values.group_id,
+    expiresAt: values.expires_at,
+    now,
+  });
+  return row?.id;
+}
+
 type IdTable = 'project_roles' | 'members' | 'collaborator_groups';
 
 function prepareExistingIds(table: IdTable) {

@@ -10,9 +10,9 @@ import {
 } from '@roster/contracts';
 import type { Db } from '../../storage/database.js';
 import { fromFlag } from '../../storage/json.js';
-import { isUniqueViolation } from '../../storage/errors.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../../storage/errors.js';
 import { isoNow, toStoredTimestamp, type Clock } from '../../lib/clock.js';
-import { badRequest, notFound } from '../../lib/errors.js';
+import { badRequest, conflict, notFound } from '../../lib/errors.js';
 import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
@@ -24,7 +24,7 @@ import {
   findExistingIds,
   findGrantById,
   listGrants,
-  upsertGrant,
+  upsertGrantIfReferencesExist,
   type GrantFilter,
   type GrantRow,
 } from './grants.repository.js';
@@ -71,6 +71,16 @@ function memberIdOf(assignmentId: string | number): number | undefined {
   return /^[0-9]{1,15}$/.test(text) ? Number(text) : undefined;
 }
 
+/** Thrown inside the transaction to undo it when a grant cannot be written; never leaves this file. */
+class GrantRejected extends Error {}
+
+/** The expiry as stored, or undefined when it is not in the future (rejectGrant says so). */
+function storedExpiry(value: string | null | undefined, now: string): string | null | undefined {
+  if (value === undefined || value === null) return null;
+  const stored = toStoredTimestamp(value);
+  return stored <= now ? undefined : stored;
+}
+
 export function createGrantsService(deps: { db: Db; clock: Clock; projects: ProjectsService }) {
   const now = () => isoNow(deps.clock);
 
@@ -115,6 +125,39 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
     if (role === undefined)
       throw badRequest('grant.role_unknown', `Project role ${roleId} not found`);
     return role;
+  }
+
+  /**
+   * Throws the 400 of a grant that could not be written, checking in the order the API reports:
+   * the project role, then the grantee, then the expiry. Returns when all three are fine now.
+   */
+  async function rejectGrant(
+    ctx: RequestContext,
+    grant: UpsertProjectGrantsBody['project_grants'][number],
+    at: string,
+  ): Promise<void> {
+    const roles = await findExistingIds(deps.db, 'project_roles', ctx.workspaceId, [
+      grant.project_role_id,
+    ]);
+    if (!roles.has(grant.project_role_id))
+      throw badRequest('grant.role_unknown', `Project role ${grant.project_role_id} not found`);
+    if (grant.assignment_type === 'User') {
+      const memberId = memberIdOf(grant.assignment_id);
+      const members =
+        memberId === undefined
+          ? new Set<number>()
+          : await findExistingIds(deps.db, 'members', ctx.workspaceId, [memberId]);
+      if (memberId === undefined || !members.has(memberId))
+        throw badRequest('grant.user_unknown', `User ${String(grant.assignment_id)} not found`);
+    } else {
+      const groupId = String(grant.assignment_id);
+      const groups = await findExistingIds(deps.db, 'collaborator_groups', ctx.workspaceId, [
+        groupId,
+      ]);
+      if (!groups.has(groupId))
+        throw badRequest('grant.group_unknown', `User group ${groupId} not found`);
+    }
+    expiry(grant.expires_at, at);
   }
 
   return {
@@ -202,76 +245,56 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
       }
       const project = await deps.projects.requireProject(ctx, projectId);
       const at = now();
-      const roleIds = [...new Set(body.project_grants.map((g) => g.project_role_id))];
-      const memberIds = [
-        ...new Set(
-          body.project_grants
-            .filter((g) => g.assignment_type === 'User')
-            .map((g) => memberIdOf(g.assignment_id))
-            .filter((id) => id !== undefined),
-        ),
-      ];
-      const groupIds = [
-        ...new Set(
-          body.project_grants
-            .filter((g) => g.assignment_type === 'UserGroup')
-            .map((g) => String(g.assignment_id)),
-        ),
-      ];
-      const [knownRoles, knownMembers, knownGroups] = await Promise.all([
-        findExistingIds(deps.db, 'project_roles', ctx.workspaceId, roleIds),
-        findExistingIds(deps.db, 'members', ctx.workspaceId, memberIds),
-        findExistingIds(deps.db, 'collaborator_groups', ctx.workspaceId, groupIds),
-      ]);
-      const items = body.project_grants.map((grant) => {
-        if (!knownRoles.has(grant.project_role_id)) {
-          throw badRequest('grant.role_unknown', `Project role ${grant.project_role_id} not found`);
-        }
-        if (grant.assignment_type === 'User') {
-          const memberId = memberIdOf(grant.assignment_id);
-          if (memberId === undefined || !knownMembers.has(memberId))
-            throw badRequest('grant.user_unknown', `User ${String(grant.assignment_id)} not found`);
-          return {
-            member_id: memberId,
-            group_id: null,
-            role: grant.project_role_id,
-            expires_at: expiry(grant.expires_at, at),
-          };
-        }
-        const groupId = String(grant.assignment_id);
-        if (!knownGroups.has(groupId))
-          throw badRequest('grant.group_unknown', `User group ${groupId} not found`);
-        return {
-          member_id: null,
-          group_id: groupId,
-          role: grant.project_role_id,
-          expires_at: expiry(grant.expires_at, at),
-        };
-      });
-      await deps.db.transaction().execute(async (trx) => {
-        const grantIds: string[] = [];
-        for (const item of items) {
-          const grantId = await upsertGrant(
-            trx,
-            newPrefixedId('pg'),
-            {
-              workspace_id: ctx.workspaceId,
-              project_id: project.id,
-              project_role_id: item.role,
-              member_id: item.member_id,
-              group_id: item.group_id,
-              expires_at: item.expires_at,
-            },
-            at,
-          );
-          grantIds.push(grantId);
-        }
-        // Each grant's ID beside what was asked: the log says which grants the request made or
-        // refreshed, and the access index reloads those grants, not the whole project.
-        await recordChange(trx, ctx, at, 'project_grants.upserted', ['project', project.id], {
-          after: body.project_grants.map((grant, i) => ({ ...grant, id: grantIds[i] })),
+      // Each grant is validated by its own write (upsertGrantIfReferencesExist): one statement a
+      // grant instead of a lookup per table before the transaction and then the write. The first
+      // grant that cannot be written ends the transaction (nothing is kept), and `rejectGrant`
+      // then names its first fault as the lookups did: the role, the grantee, the expiry.
+      let failed: number | undefined;
+      try {
+        await deps.db.transaction().execute(async (trx) => {
+          const grantIds: string[] = [];
+          for (const [i, grant] of body.project_grants.entries()) {
+            failed = i;
+            const memberId =
+              grant.assignment_type === 'User' ? memberIdOf(grant.assignment_id) : null;
+            const expiresAt = storedExpiry(grant.expires_at, at);
+            if (memberId === undefined || expiresAt === undefined) throw new GrantRejected();
+            const grantId = await upsertGrantIfReferencesExist(
+              trx,
+              newPrefixedId('pg'),
+              {
+                workspace_id: ctx.workspaceId,
+                project_id: project.id,
+                project_role_id: grant.project_role_id,
+                member_id: memberId,
+                group_id: memberId === null ? String(grant.assignment_id) : null,
+                expires_at: expiresAt,
+              },
+              at,
+            );
+            if (grantId === undefined) throw new GrantRejected();
+            grantIds.push(grantId);
+          }
+          failed = undefined;
+          // Each grant's ID beside what was asked: the log says which grants the request made or
+          // refreshed, and the access index reloads those grants, not the whole project.
+          await recordChange(trx, ctx, at, 'project_grants.upserted', ['project', project.id], {
+            after: body.project_grants.map((grant, i) => ({ ...grant, id: grantIds[i] })),
+          });
         });
-      });
+      } catch (error) {
+        // A foreign-key failure is a role or grantee deleted by another request between the
+        // guard's read and the write: the same 400 as when it was gone before.
+        const grant = failed === undefined ? undefined : body.project_grants[failed];
+        if (
+          grant === undefined ||
+          !(error instanceof GrantRejected || isForeignKeyViolation(error))
+        )
+          throw error;
+        await rejectGrant(ctx, grant, at);
+        // Missing at the write, present now: created by another request meanwhile.
+        throw conflict('grant.changed', 'The project role or grantee changed meanwhile; try again');
+      }
     },
   };
 }

@@ -252,59 +252,66 @@ export async function listGroupMembers(
   return { rows, total: Number(count.n) };
 }
 
-/** Adds memberships, or renews the expiry of existing ones (re-adding is harmless). */
-export async function upsertMemberships(
+/**
+ * Adds memberships, or renews the expiry of existing ones (re-adding is harmless), for
+ * collaborators of the workspace only, in one statement: the rows are taken
+ * from `members`, so an ID that names no collaborator of the workspace adds nothing. Returns the
+ * IDs added or renewed (the upsert returns updated rows too), which the caller compares with the
+ * IDs asked for instead of looking them up first.
+ */
+export async function upsertMembershipsOfMembers(
   db: Executor,
-  rows: {
-    workspace_id: number;
-    group_id: string;
-    member_id: number;
-    created_at: string;
-    expires_at: string | null;
-  }[],
-): Promise<void> {
-  if (rows.length === 0) return;
-  await upsertMembershipRows.run(db, {
-    workspaceIds: rows.map((row) => row.workspace_id),
-    groupIds: rows.map((row) => row.group_id),
-    memberIds: rows.map((row) => row.member_id),
-    createdAts: rows.map((row) => row.created_at),
-    expiresAts: rows.map((row) => row.expires_at),
+  values: {
+    workspaceId: number;
+    groupId: string;
+    memberIds: readonly number[];
+    createdAt: string;
+    expiresAt: string | null;
+  },
+): Promise<Set<number>> {
+  if (values.memberIds.length === 0) return new Set();
+  const rows = await upsertMembershipsOfMembersRows.execute(db, {
+    ...values,
+    memberIds: [...values.memberIds],
   });
+  return new Set(rows.map((row) => row.member_id).filter((id) => id !== null));
 }
 
-/** upsertMemberships' statement, compiled once per number of rows (given column by column). */
-const upsertMembershipRows = prepared(
+const upsertMembershipsOfMembersRows = prepared(
   (
     db,
     p: {
-      workspaceIds: number[];
-      groupIds: string[];
+      workspaceId: number;
+      groupId: string;
       memberIds: number[];
-      createdAts: string[];
-      expiresAts: (string | null)[];
+      createdAt: string;
+      expiresAt: string | null;
     },
   ) =>
     db
       .insertInto('group_memberships')
-      .values(
-        // Markers while this compiles, all lists of one length: the `??` only satisfies the
-        // index's type, it never applies.
-        p.workspaceIds.map((workspaceId, i) => ({
-          workspace_id: workspaceId,
-          group_id: p.groupIds[i] ?? '',
-          member_id: p.memberIds[i] ?? null,
-          created_at: p.createdAts[i] ?? '',
-          expires_at: p.expiresAts[i] ?? null,
-          invitation_id: null,
-        })),
+      .columns(['workspace_id', 'group_id', 'member_id', 'created_at', 'expires_at'])
+      .expression(
+        db
+          .selectFrom('members')
+          .select((eb) => [
+            'workspace_id',
+            eb.val(p.groupId).as('group_id'),
+            'id',
+            eb.val(p.createdAt).as('created_at'),
+            eb.val(p.expiresAt).as('expires_at'),
+          ])
+          // The WHERE also keeps SQLite's parser from taking ON CONFLICT for a join's ON.
+          .where('workspace_id', '=', p.workspaceId)
+          .where('id', 'in', p.memberIds),
       )
       .onConflict((oc) =>
         oc
           .columns(['group_id', 'member_id'])
           .doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })),
-      ),
-  { lists: ['workspaceIds', 'groupIds', 'memberIds', 'createdAts', 'expiresAts'] },
+      )
+      .returning('member_id'),
+  { lists: ['memberIds'] },
 );
 
 const deleteMembersOf = prepared(

@@ -15,6 +15,7 @@ import type { Db } from '../../storage/database.js';
 import { fromFlag } from '../../storage/json.js';
 import { isoNow, toStoredTimestamp, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
+import { isForeignKeyViolation } from '../../storage/errors.js';
 import { nameAndKey } from '../../lib/names.js';
 import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
@@ -31,7 +32,7 @@ import {
   listGroupMembers,
   listGroups,
   updateGroup,
-  upsertMemberships,
+  upsertMembershipsOfMembers,
   type GroupRow,
 } from './groups.repository.js';
 
@@ -53,6 +54,9 @@ const managedBy = (value: string): 'manual' | 'external' =>
   value === 'external' ? 'external' : 'manual';
 
 const normalisedName = (name: string | undefined) => nameAndKey(name, 'group.name_blank');
+
+/** Thrown inside addMembers' transaction to undo it; never leaves this file. */
+class MembersMissing extends Error {}
 
 export function createGroupsService(deps: { db: Db; clock: Clock }) {
   const now = () => isoNow(deps.clock);
@@ -224,31 +228,42 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
       if (expiresAt !== null && expiresAt <= now())
         throw badRequest('group.expiry_past', 'expires_at must be in the future');
       const memberIds = [...new Set(body.user_ids)];
-      const found = await deps.db
-        .selectFrom('members')
-        .select('id')
-        .where('workspace_id', '=', ctx.workspaceId)
-        .where('id', 'in', memberIds)
-        .execute();
-      const foundIds = new Set(found.map((m) => m.id));
-      const missing = memberIds.filter((memberId) => !foundIds.has(memberId));
-      if (missing.length > 0)
-        throw badRequest('group.member_unknown', `Users not found: ${missing.join(', ')}`);
-      await deps.db.transaction().execute(async (trx) => {
-        await upsertMemberships(
-          trx,
-          memberIds.map((memberId) => ({
-            workspace_id: ctx.workspaceId,
-            group_id: id,
-            member_id: memberId,
-            created_at: now(),
-            expires_at: expiresAt,
-          })),
-        );
-        await recordChange(trx, ctx, now(), 'user_group.members_added', ['user_group', id], {
-          after: { user_ids: memberIds, expires_at: expiresAt },
+      // The collaborators are checked by the write itself (upsertMembershipsOfMembers adds only
+      // those of the workspace): one statement instead of a lookup and then the write.
+      let missing: number[] = [];
+      try {
+        await deps.db.transaction().execute(async (trx) => {
+          const added = await upsertMembershipsOfMembers(trx, {
+            workspaceId: ctx.workspaceId,
+            groupId: id,
+            memberIds,
+            createdAt: now(),
+            expiresAt,
+          });
+          missing = memberIds.filter((memberId) => !added.has(memberId));
+          // Undoes what was added: the request adds all of its collaborators or none.
+          if (missing.length > 0) throw new MembersMissing();
+          await recordChange(trx, ctx, now(), 'user_group.members_added', ['user_group', id], {
+            after: { user_ids: memberIds, expires_at: expiresAt },
+          });
         });
-      });
+      } catch (error) {
+        if (error instanceof MembersMissing)
+          throw badRequest('group.member_unknown', `Users not found: ${missing.join(', ')}`);
+        // A collaborator or the group deleted by another request between the read and the
+        // write: answered as if it had been gone before.
+        if (!isForeignKeyViolation(error)) throw error;
+        await requireGroupRow(ctx, id);
+        const found = await deps.db
+          .selectFrom('members')
+          .select('id')
+          .where('workspace_id', '=', ctx.workspaceId)
+          .where('id', 'in', memberIds)
+          .execute();
+        const gone = memberIds.filter((memberId) => !found.some((m) => m.id === memberId));
+        if (gone.length === 0) throw error;
+        throw badRequest('group.member_unknown', `Users not found: ${gone.join(', ')}`);
+      }
     },
 
     async removeMembers(
