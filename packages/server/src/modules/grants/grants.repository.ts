@@ -281,16 +281,7 @@ export async function upsertGrant(
 ): Promise<string> {
   const row = await (values.member_id !== null ? upsertMemberGrant : upsertGroupGrant).takeFirst(
     db,
-    {
-      id,
-      workspaceId: values.workspace_id,
-      projectId: values.project_id,
-      projectRoleId: values.project_role_id,
-      memberId: values.member_id,
-      groupId: values.group_id,
-      expiresAt: values.expires_at,
-      now,
-    },
+    upsertParams(id, values, now),
   );
   if (row === undefined) throw new Error('the grant upsert returned no row');
   return row.id;
@@ -382,7 +373,13 @@ export async function upsertGrantIfReferencesExist(
 ): Promise<string | undefined> {
   const row = await (
     values.member_id !== null ? upsertMemberGrantChecked : upsertGroupGrantChecked
-  ).takeFirst(db, {
+  ).takeFirst(db, upsertParams(id, values, now));
+  return row?.id;
+}
+
+/** The two upserts' parameters. */
+function upsertParams(id: string, values: GrantValues, now: string): UpsertGrantParams {
+  return {
     id,
     workspaceId: values.workspace_id,
     projectId: values.project_id,
@@ -391,8 +388,7 @@ export async function upsertGrantIfReferencesExist(
     groupId: values.group_id,
     expiresAt: values.expires_at,
     now,
-  });
-  return row?.id;
+  };
 }
 
 type IdTable = 'project_roles' | 'members' | 'collaborator_groups';
