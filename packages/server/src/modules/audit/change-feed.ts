@@ -286,8 +286,8 @@ export class ChangeFeed implements ChangeSubscriptions {
    * Delivers the committed events `first`..`last`, reading the log only if no read has brought
    * them yet. A write's own announcement comes back to this instance too: whichever of the
    * write's sync and the notification comes second finds them read, so each write costs one read
-   * of the log at most, not two. A read still running may have started before they committed, so it is waited for
-   * and then asked; a read started after that sees them.
+   * of the log at most, not two. A read still running may have started before they committed, so
+   * it is waited for and then asked; a read started after that sees them.
    */
   private async catchUp(events: RecordedEvents): Promise<void> {
     // The run in progress, then at most the one after it (which started after this call, so
