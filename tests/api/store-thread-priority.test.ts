@@ -1,7 +1,7 @@
 /**
- * The store's worker thread (SQLite's writer, PostgreSQL's driver) runs at a lower scheduling
+ * The store's worker thread (SQLite's writer, PostgreSQL's driver) can run at a lower scheduling
  * priority than the main thread that answers the access checks (storage/store-threads.ts,
- * ROSTER_STORE_THREAD_NICE): the server runs as its own process, as `npm start` runs it, and the
+ * ROSTER_STORE_THREAD_NICE, off by default): the server runs as its own process, as `npm start` runs it, and the
  * threads' nice values are read from Linux's /proc, which is where the setting shows.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ function niceByThread(pid: number): Map<number, number> {
 }
 
 describe.skipIf(!onLinux)(
-  `the store's thread yields the cores to the checks (${testDialect})`,
+  `the store's thread can yield the cores to the checks (${testDialect})`,
   () => {
     const cleanups: (() => Promise<void>)[] = [];
     afterAll(async () => {
@@ -57,8 +57,8 @@ describe.skipIf(!onLinux)(
       return server;
     }
 
-    it('runs the store thread 10 below the main thread by default, and both serve', async () => {
-      const server = await serve({});
+    it('runs the store thread 10 below the main thread with ROSTER_STORE_THREAD_NICE=10, and both serve', async () => {
+      const server = await serve({ ROSTER_STORE_THREAD_NICE: '10' });
       const nice = niceByThread(server.pid);
       // The main thread's ID is the process's: it keeps the process's priority (0 unless the
       // tests themselves run under `nice`), and one thread, the store's, is 10 below it.
@@ -71,8 +71,8 @@ describe.skipIf(!onLinux)(
       expect(groups.body.data.map((group: { name: string }) => group.name)).toContain('Nice ones');
     });
 
-    it('keeps every thread at the process priority with ROSTER_STORE_THREAD_NICE=0, and takes any step up to 19', async () => {
-      const flat = await serve({ ROSTER_STORE_THREAD_NICE: '0' });
+    it('keeps every thread at the process priority by default, and takes any step up to 19', async () => {
+      const flat = await serve({});
       const flatNice = niceByThread(flat.pid);
       const base = flatNice.get(flat.pid) ?? 0;
       expect([...flatNice.values()].every((value) => value === base)).toBe(true);
@@ -85,7 +85,8 @@ describe.skipIf(!onLinux)(
 
 describe('ROSTER_STORE_THREAD_NICE', () => {
   it('takes a whole number from 0 to 19, and stops the start with a message otherwise', () => {
-    expect(loadConfig({}).storeThreadNice).toBe(10);
+    expect(loadConfig({}).storeThreadNice).toBe(0);
+    expect(loadConfig({ ROSTER_STORE_THREAD_NICE: '10' }).storeThreadNice).toBe(10);
     expect(loadConfig({ ROSTER_STORE_THREAD_NICE: '0' }).storeThreadNice).toBe(0);
     for (const bad of ['20', '-1', '2.5', 'low'])
       expect(() => loadConfig({ ROSTER_STORE_THREAD_NICE: bad })).toThrow(

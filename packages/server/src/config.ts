@@ -344,7 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sqliteWriter: threadOrMain(env, 'ROSTER_SQLITE_WRITER'),
     postgresDriver: threadOrMain(env, 'ROSTER_POSTGRES_DRIVER'),
     storeThreadHeapMb: integer(env, 'ROSTER_STORE_THREAD_HEAP_MB', 0, 0, 1_000_000),
-    storeThreadNice: integer(env, 'ROSTER_STORE_THREAD_NICE', 10, 0, 19),
+    storeThreadNice: integer(env, 'ROSTER_STORE_THREAD_NICE', 0, 0, 19),
     publicUrl,
     adminToken,
     platformToken,

@@ -60,8 +60,8 @@ export interface StoreOptions {
   threadHeapMb?: number;
   /**
    * ROSTER_STORE_THREAD_NICE: how much lower the scheduling priority of those threads is than the
-   * process's (0–19, default 10): the main thread, which answers the checks, gets a core first
-   * (store-threads.ts).
+   * process's (0–19, default 0): the main thread, which answers the checks, gets a core first
+   * (store-threads.ts, which says why it is not the default).
    */
   threadNice?: number;
 }

@@ -7,8 +7,8 @@
  * PostgreSQL's backends and the clients on the bench machine, or a small container), a check that
  * arrives while the main thread waits for a core waits for the scheduler, which shows in neither
  * the event loop's delay nor the CPU time. Lowering the store thread's priority (its nice value,
- * ROSTER_STORE_THREAD_NICE, 10 by default) gives the main thread the core first whenever both
- * want one: under the mixed load on PostgreSQL the main thread waited for a core 20% of the time
+ * ROSTER_STORE_THREAD_NICE, 0 by default: see DEFAULT_STORE_THREADS) gives the main thread the
+ * core first whenever both want one: under the mixed load on PostgreSQL the main thread waited for a core 20% of the time
  * instead of 36%, and closed-loop checks took 0.8 instead of 1.6 ms at p50, for the same
  * capacity and write latency (docs/performance.md, "Eighth round"). The store thread still gets
  * every idle cycle; a lower priority only decides who goes first when there are none.
@@ -25,11 +25,23 @@ export interface StoreThreadOptions {
    * statement whose result outgrows it stops that thread only (docs/operations.md).
    */
   heapMb: number;
-  /** ROSTER_STORE_THREAD_NICE: how much lower the thread's priority is than the process's (0–19). */
+  /**
+   * ROSTER_STORE_THREAD_NICE: how much lower the thread's priority is than the process's (0–19,
+   * default 0).
+   */
   nice: number;
 }
 
-export const DEFAULT_STORE_THREADS: StoreThreadOptions = { heapMb: 0, nice: 10 };
+/**
+ * The default leaves both threads at the process's priority. In the 10-minute soaks at 10 (both
+ * stores), the paced phase at their end went into overload once: the main thread, busy with the
+ * requests piling up behind the writes, took the cores from the store thread those writes waited
+ * for, so a write waited 2.5 s (SQLite) and 4.1 s (PostgreSQL) at p99 and the checks 30 and 16 ms
+ * (docs/performance.md, "Eighth round"). A lower priority for a thread the main thread waits on
+ * is a priority inversion as soon as the machine is saturated; it is an opt-in for deployments
+ * that keep the load well below capacity and want the checks' latency.
+ */
+export const DEFAULT_STORE_THREADS: StoreThreadOptions = { heapMb: 0, nice: 0 };
 
 /** The Worker options these settings give (the nice value travels in workerData). */
 export function storeWorkerOptions(
