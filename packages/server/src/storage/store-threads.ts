@@ -33,13 +33,10 @@ export interface StoreThreadOptions {
 }
 
 /**
- * The default leaves both threads at the process's priority. In the 10-minute soaks at 10 (both
- * stores), the paced phase at their end went into overload once: the main thread, busy with the
- * requests piling up behind the writes, took the cores from the store thread those writes waited
- * for, so a write waited 2.5 s (SQLite) and 4.1 s (PostgreSQL) at p99 and the checks 30 and 16 ms
- * (docs/performance.md, "Eighth round"). A lower priority for a thread the main thread waits on
- * is a priority inversion as soon as the machine is saturated; it is an opt-in for deployments
- * that keep the load well below capacity and want the checks' latency.
+ * The default leaves both threads at the process's priority: the main thread waits for the store
+ * thread's writes, so on a saturated machine a lower priority for it can only slow them (SQLite's
+ * capacity under the mixed load: 1,275 requests/s at 0, 1,091 at 10; docs/performance.md, "Eighth
+ * round"). An opt-in for deployments that keep the load well below capacity.
  */
 export const DEFAULT_STORE_THREADS: StoreThreadOptions = { heapMb: 0, nice: 0 };
 
