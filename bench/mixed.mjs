@@ -28,7 +28,8 @@
  * lines split the CPU per request into the main thread's and the rest (the SQLite writer's or
  * PostgreSQL driver's thread) and give the main thread's old space; `--profile-windows 30` takes
  * CPU profiles of the main thread early and late in the closed phase (bench/profile-diff.mjs);
- * BENCH_KEEP_DATABASE=1 keeps the database, SQLite's file too (query plans on grown data).
+ * `--profile-paced` one of the paced mixed phase (bench/profile-stretches.mjs: what the main thread
+ * ran while checks waited); BENCH_KEEP_DATABASE=1 keeps the database, SQLite's file too (query plans on grown data).
  */
 import { fork } from 'node:child_process';
 import {
@@ -64,6 +65,7 @@ const { values: args } = parseArgs({
     kinds: { type: 'string', default: '0' },
     'kinds-after': { type: 'string', default: '0' },
     'profile-windows': { type: 'string', default: '0' },
+    'profile-paced': { type: 'boolean', default: false },
     only: { type: 'string' },
   },
 });
@@ -100,6 +102,13 @@ if (!GROWS.every((n) => Number.isSafeInteger(n) && n >= 0))
  * prints which functions' self time per request grew.
  */
 const PROFILE_S = Number(args['profile-windows']);
+/**
+ * `--profile-paced`: a CPU profile of the server's main thread over the paced mixed phase
+ * (BENCH_PROF_DIR, default /tmp/perf: <store>[-grownN]-paced.cpuprofile);
+ * `node bench/profile-stretches.mjs FILE` prints what ran in its long busy stretches, the time a
+ * check arriving then waited through.
+ */
+const PROFILE_PACED = args['profile-paced'];
 /**
  * How the paced phases send. `open` (default): request i leaves at i ÷ rate whatever the others
  * are doing, as independent callers would (a check never waits for an earlier write to be
@@ -838,13 +847,40 @@ async function runStore(dialect, writer, grow) {
   log(
     `${label}: ${DURATION_S} s of the mixed load in closed loops (capacity), ${CLIENTS} clients …`,
   );
+  /**
+   * Starts a CPU profile of the server's main thread (--profile-windows, --profile-paced);
+   * `stop(when)` writes it, with beside it the requests answered meanwhile (per-request figures
+   * in bench/profile-diff.mjs).
+   */
+  function profileStart() {
+    const dir = process.env.BENCH_PROF_DIR ?? '/tmp/perf';
+    mkdirSync(dir, { recursive: true });
+    const at = totalRequests;
+    child.send('profile-start');
+    return {
+      stop: (when) =>
+        new Promise((resolve) => {
+          const requests = totalRequests - at;
+          const file = path.join(
+            dir,
+            `${dialect}-${writer}${grow ? `-grown${grow}` : ''}-${when}.cpuprofile`,
+          );
+          const on = (m) => {
+            if (m.type !== 'profiled') return;
+            child.off('message', on);
+            writeFileSync(`${file}.requests`, `${requests}\n`);
+            log(`  ${when} profile: ${file} (${requests} requests)`);
+            resolve();
+          };
+          child.on('message', on);
+          child.send(`profile-stop ${file}`);
+        }),
+    };
+  }
   // --profile-windows: the early window from the first minute on (from a quarter in, on a run
   // shorter than 2 minutes), the late one ending with the phase.
   const windows = [];
   if (PROFILE_S > 0) {
-    const dir = process.env.BENCH_PROF_DIR ?? '/tmp/perf';
-    mkdirSync(dir, { recursive: true });
-    const name = `${dialect}-${writer}${grow ? `-grown${grow}` : ''}`;
     const early = Math.min(60, DURATION_S / 4);
     for (const [when, startS] of [
       ['early', early],
@@ -853,22 +889,8 @@ async function runStore(dialect, writer, grow) {
       windows.push(
         new Promise((resolve) => {
           setTimeout(() => {
-            const at = totalRequests;
-            child.send('profile-start');
-            setTimeout(() => {
-              const requests = totalRequests - at;
-              const file = path.join(dir, `${name}-${when}.cpuprofile`);
-              const on = (m) => {
-                if (m.type !== 'profiled') return;
-                child.off('message', on);
-                // The requests answered in the window, for per-request figures in the diff.
-                writeFileSync(`${file}.requests`, `${requests}\n`);
-                log(`  ${when} profile: ${file} (${requests} requests)`);
-                resolve();
-              };
-              child.on('message', on);
-              child.send(`profile-stop ${file}`);
-            }, PROFILE_S * 1000);
+            const profile = profileStart();
+            setTimeout(() => resolve(profile.stop(when)), PROFILE_S * 1000);
           }, startS * 1000);
         }),
       );
@@ -883,7 +905,9 @@ async function runStore(dialect, writer, grow) {
       ? `${(RATE_SHARE * 100).toFixed(0)}% of the ${mixed.perSecond.toFixed(0)} requests/s capacity just measured`
       : '--rate';
   log(`${label}: ${PACED_S} s of the mixed load paced at ${rate} requests/s (${rateNote}) …`);
+  const pacedProfile = PROFILE_PACED ? profileStart() : null;
   const paced = await phase(PACED_S, () => pickOf(table), rate);
+  if (pacedProfile !== null) await pacedProfile.stop('paced');
   log(`${label}: ${PACED_S} s of checks only paced at ${rate} requests/s (no writes) …`);
   const baseline = await phase(PACED_S, () => 'check', rate);
   const perKindAfter = [];
