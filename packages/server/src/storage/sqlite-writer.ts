@@ -115,6 +115,25 @@ parentPort.on('message', (message) => {
       parentPort.postMessage({ id, rows: [] });
       return;
     }
+    if (message.kind === 'commit') {
+      // The main thread let the write lock go when it sent this (SqliteSplitDriver.commitTransaction):
+      // the next transaction's statements may be queued right behind it. A COMMIT that fails
+      // (SQLITE_FULL, SQLITE_IOERR, a deferred constraint) may leave the transaction open, so it
+      // is rolled back here, before them: they begin on a clean connection, and nothing of the
+      // failed one is stored. Its caller gets the COMMIT's error.
+      try {
+        prepare('commit').run();
+      } catch (error) {
+        try {
+          if (db.inTransaction) prepare('rollback').run();
+        } catch {
+          // The COMMIT's error is the one to report; SQLite may have rolled back already.
+        }
+        throw error;
+      }
+      parentPort.postMessage({ id, rows: [] });
+      return;
+    }
     if (message.kind === 'rollback') {
       // After SQLITE_FULL or SQLITE_IOERR SQLite may have rolled back already: then there is
       // nothing to do, and the caller must see the cause, not "no transaction is active".
@@ -307,6 +326,8 @@ class SplitConnection implements DatabaseConnection {
   beginPending = false;
   /** The writer thread the transaction runs on (WriterThread.generation). */
   generation = 0;
+  /** COMMIT sent: the transaction is over on the thread, whatever its answer (commitTransaction). */
+  commitSent = false;
   constructor(private readonly driver: SqliteSplitDriver) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
@@ -389,20 +410,37 @@ class SqliteSplitDriver implements Driver {
     const opened = split(connection);
     opened.inTransaction = true;
     opened.beginPending = true;
+    opened.commitSent = false;
     opened.generation = this.writer.current();
   }
 
+  /**
+   * Sends COMMIT and lets the write lock go at once, before the answer: the thread runs its
+   * messages in order, so the next transaction's first statement, sent as soon as it holds the
+   * lock, waits behind this COMMIT on the thread and not behind a trip through the event loop.
+   * A transaction held the lock for its statements and the wait for each answer to be picked up
+   * by a busy main thread; the last of those waits is no longer in it. If the COMMIT fails, the
+   * thread rolls it back before running anything else (WORKER_SOURCE, kind 'commit') and the
+   * caller gets the error; Kysely's ROLLBACK that follows has nothing left to do. A transaction
+   * that ran no statement never began.
+   */
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    // A failed COMMIT is followed by Kysely's ROLLBACK, which lets the lock go. A transaction
-    // that ran no statement never began.
     const ending = split(connection);
-    if (!ending.beginPending)
-      await this.writer.send({ sql: 'commit', parameters: [] }, ending.generation);
+    if (ending.beginPending) {
+      this.endTransaction(connection);
+      return;
+    }
+    const committed = this.writer.send({ kind: 'commit' }, ending.generation);
+    ending.commitSent = true;
     this.endTransaction(connection);
+    await committed;
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     const ending = split(connection);
+    // After a COMMIT was sent, the thread has ended the transaction either way (see above), and
+    // the connection may already run the next one: a ROLLBACK now would be that one's.
+    if (ending.commitSent) return;
     try {
       // A transaction lost with its thread has nothing to roll back: SQLite dropped it.
       if (!ending.beginPending && ending.generation === this.writer.generation)
