@@ -184,6 +184,66 @@ describe.skipIf(testDialect !== 'postgres')('ROSTER_POSTGRES_DRIVER (PostgreSQL 
     }
   });
 
+  it('a COMMIT gives its client back to the pool, failed or not: more transactions than clients, then failed COMMITs, and the pool still serves', async () => {
+    const database = await createTestDatabase();
+    const store = openStore({ url: database.url, poolSize: 2, postgresDriver: 'thread' });
+    try {
+      await sql`create table parents (id int primary key)`.execute(store.db);
+      await sql`create table children (id int primary key, parent_id int not null references parents (id) deferrable initially deferred)`.execute(
+        store.db,
+      );
+      // Twelve at once on two clients: each waits for a client that a COMMIT gave back.
+      await Promise.all(
+        Array.from({ length: 12 }, (_, id) =>
+          store.db.transaction().execute(async (trx) => {
+            await sql`insert into parents (id) values (${id})`.execute(trx);
+          }),
+        ),
+      );
+      // Six COMMITs that fail (the deferred foreign key), more than the pool has clients.
+      for (let id = 100; id < 106; id++)
+        await expect(
+          store.db.transaction().execute(async (trx) => {
+            await sql`insert into children (id, parent_id) values (${id}, 999)`.execute(trx);
+          }),
+        ).rejects.toThrow(/foreign key/);
+      // A connection used on after its transaction's COMMIT (as Kysely's migrator does) takes a
+      // client again, and gives it back when released.
+      await store.db.connection().execute(async (connection) => {
+        await connection.transaction().execute(async (trx) => {
+          await sql`insert into children (id, parent_id) values (1, 1)`.execute(trx);
+        });
+        await sql`select count(*) from children`.execute(connection);
+      });
+      const counts = await sql<{ parents: number; children: number }>`select
+        (select count(*)::int from parents) as parents, (select count(*)::int from children) as children`.execute(
+        store.db,
+      );
+      expect(counts.rows).toEqual([{ parents: 12, children: 1 }]);
+      // Both clients idle in the pool, none in a transaction (PostgreSQL's own view).
+      const backends = await sql<{ state: string; n: number }>`select state, count(*)::int as n
+        from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
+        group by state`.execute(store.db);
+      expect(backends.rows.filter((row) => row.state !== 'idle')).toEqual([]);
+      // Closing ends the pool, which waits for every client to come back: one never released
+      // would hold it forever.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        store.close(),
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => {
+            reject(new Error('the pool did not end: a client was never given back'));
+          }, 10_000);
+        }),
+      ]).finally(() => {
+        clearTimeout(timer);
+      });
+    } finally {
+      await store.close().catch(() => undefined);
+      await database.drop();
+    }
+  });
+
   it('answers every type that crosses the driver thread as the driver on the main thread does, and a transaction whose first statement fails leaves nothing and a clean connection', async () => {
     const database = await createTestDatabase();
     const stores = {

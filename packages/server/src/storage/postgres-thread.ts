@@ -65,6 +65,8 @@ interface Request {
   parameters?: readonly unknown[];
   /** BEGIN (or START TRANSACTION …), run on the connection just before `sql`. */
   begin?: string;
+  /** The connection's last statement (a COMMIT): its client goes back to the pool once it ran. */
+  last?: boolean;
 }
 
 /** One message from the main thread: what this turn of its event loop asked for. */
@@ -236,6 +238,10 @@ export function runDriverThread(port: MessagePort, pool: pg.Pool): void {
       );
     } catch (error) {
       reply({ id, error: crossing(error) });
+    } finally {
+      // A COMMIT ends the transaction on the backend whatever its outcome (a failed one rolls
+      // back): the client is free now, not when the main thread's release would arrive.
+      if (request.last === true) release(connection, false);
     }
   };
   port.on('message', (batch: Batch) => {
@@ -567,19 +573,45 @@ class ThreadConnection implements DatabaseConnection {
   beginPending: string | undefined;
   /** A failed ROLLBACK: the client must not be reused. */
   discard = false;
+  /** Its client went back to the pool with its last statement so far (a COMMIT): none to release. */
+  released = false;
 
   constructor(
     readonly id: number,
     private readonly thread: DriverThread,
   ) {}
 
-  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+  executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    return this.run<R>(compiled, false);
+  }
+
+  /**
+   * Runs the transaction's COMMIT as the connection's last statement: the driver thread gives
+   * the client back to the pool as soon as the backend answered, without waiting for this
+   * thread's release, which came only after a turn of a busy event loop had read the answer.
+   * Held that long, the 10 clients were taken by transactions already over while others waited.
+   */
+  commit<R>(): Promise<QueryResult<R>> {
+    this.released = true;
+    return this.run<R>(CompiledQuery.raw('commit'), true);
+  }
+
+  private async run<R>(compiled: CompiledQuery, last: boolean): Promise<QueryResult<R>> {
+    // A connection used on after its COMMIT (Kysely's `connection()`, the migrator's): the
+    // driver thread takes a client for it again, which its release then gives back.
+    if (!last) this.released = false;
     this.generation ??= this.thread.current();
     const begin = this.beginPending;
     this.beginPending = undefined;
     statementsSent += begin === undefined ? 1 : 2;
     const { command, rowCount, rows } = await this.thread.send(
-      { connection: this.id, sql: compiled.sql, parameters: compiled.parameters, begin },
+      {
+        connection: this.id,
+        sql: compiled.sql,
+        parameters: compiled.parameters,
+        begin,
+        ...(last ? { last } : {}),
+      },
       this.generation,
     );
     // As Kysely's PostgresConnection answers them (its commitTransaction reads the command).
@@ -600,7 +632,8 @@ class ThreadConnection implements DatabaseConnection {
   }
 
   release(): void {
-    if (this.generation !== undefined) this.thread.release(this.id, this.generation, this.discard);
+    if (this.generation !== undefined && !this.released)
+      this.thread.release(this.id, this.generation, this.discard);
   }
 }
 
@@ -654,7 +687,7 @@ class PostgresThreadDriver implements Driver {
       opened.beginPending = undefined;
       return;
     }
-    const { rows } = await opened.executeQuery<{ command?: string }>(CompiledQuery.raw('commit'));
+    const { rows } = await opened.commit<{ command?: string }>();
     // PostgreSQL completes COMMIT with a ROLLBACK tag if an earlier statement's error left the
     // transaction aborted.
     if (rows[0]?.command === 'ROLLBACK') throw new AbortedTransactionError();
@@ -662,6 +695,9 @@ class PostgresThreadDriver implements Driver {
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     const opened = threaded(connection);
+    // After a COMMIT, failed or not, PostgreSQL has ended the transaction, and its client is back
+    // in the pool (commit): a ROLLBACK now would take another client for nothing.
+    if (opened.released) return;
     if (opened.beginPending !== undefined) {
       opened.beginPending = undefined;
       return;
