@@ -184,6 +184,7 @@ export function runDriverThread(port: MessagePort, pool: pg.Pool): void {
     if (replies.push(answer) === 1) setImmediate(flush);
   };
   const run = async (id: number, connection: number, request: Request) => {
+    let failed = false;
     try {
       const entry = hold(connection);
       const client = entry.client ?? (await entry.acquiring);
@@ -237,11 +238,14 @@ export function runDriverThread(port: MessagePort, pool: pg.Pool): void {
           : { id, rows: last, bytea, command, rowCount },
       );
     } catch (error) {
+      failed = true;
       reply({ id, error: crossing(error) });
     } finally {
       // A COMMIT ends the transaction on the backend whatever its outcome (a failed one rolls
-      // back): the client is free now, not when the main thread's release would arrive.
-      if (request.last === true) release(connection, false);
+      // back): the client is free now, not when the main thread's release would arrive. One
+      // whose COMMIT failed is closed rather than reused (its connection may be what failed),
+      // as a failed ROLLBACK's is.
+      if (request.last === true) release(connection, failed);
     }
   };
   port.on('message', (batch: Batch) => {
