@@ -1,8 +1,9 @@
 /**
  * The store's worker thread (SQLite's writer, PostgreSQL's driver) can run at a lower scheduling
  * priority than the main thread that answers the access checks (storage/store-threads.ts,
- * ROSTER_STORE_THREAD_NICE, off by default): the server runs as its own process, as `npm start` runs it, and the
- * threads' nice values are read from Linux's /proc, which is where the setting shows.
+ * ROSTER_STORE_THREAD_NICE, off by default): the server runs as its own process, as `npm start`
+ * runs it, and the threads' nice values are read from Linux's /proc, which is where the setting
+ * shows.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -116,8 +116,8 @@ parentPort.on('message', (message) => {
       return;
     }
     if (message.kind === 'commit') {
-      // The main thread let the write lock go when it sent this (SqliteSplitDriver.commitTransaction):
-      // the next transaction's statements may be queued right behind it. A COMMIT that fails
+      // The main thread let the write lock go when it sent this (SqliteSplitDriver's
+      // commitTransaction): the next transaction's statements may be queued right behind it. A COMMIT that fails
       // (SQLITE_FULL, SQLITE_IOERR, a deferred constraint) may leave the transaction open, so it
       // is rolled back here, before them: they begin on a clean connection, and nothing of the
       // failed one is stored. Its caller gets the COMMIT's error.

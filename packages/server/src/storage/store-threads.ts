@@ -10,8 +10,9 @@
  * ROSTER_STORE_THREAD_NICE, 0 by default: see DEFAULT_STORE_THREADS) gives the main thread the
  * core first whenever both want one: under the mixed load on PostgreSQL at 10 the main thread
  * waited for a core 20% of the time instead of 36%, and closed-loop checks took 0.8 instead of
- * 1.6 ms at p50, for the same capacity and write latency (docs/performance.md, "Eighth round"). The store thread still gets
- * every idle cycle; a lower priority only decides who goes first when there are none.
+ * 1.6 ms at p50, for the same capacity and write latency (docs/performance.md, "Eighth round").
+ * The store thread still gets every idle cycle; a lower priority only decides who goes first when
+ * there are none.
  *
  * Linux lets a thread change its own nice value (it is per thread there), and an unprivileged
  * process may lower its priority but not raise it back. Elsewhere, or if the call fails, the
