@@ -33,7 +33,12 @@ import { apiClientAuth, platformAuth } from './http/auth.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { createRateLimit } from './http/rate-limit.js';
 import { requestIdOf } from './http/request-id.js';
-import { CompiledSchemas, createLeanDispatcher, replayLeanBody } from './http/lean-path.js';
+import {
+  CompiledSchemas,
+  createLeanDispatcher,
+  replayLeanBody,
+  waitedBeforeFastify,
+} from './http/lean-path.js';
 import { registerLeanCheck } from './modules/decisions/decisions.lean.js';
 import type { Api } from './http/types.js';
 import { createMailer, type Mailer } from './modules/mail/mailer.js';
@@ -433,7 +438,7 @@ function compileRouteHooks(
     route.preParsing = [replayLeanBody, ...hooksOf(route.preParsing)];
   const record = services.metrics.route(route.url);
   const onResponse: RouteHook = (request, reply, done) => {
-    record(request.method, reply.statusCode, reply.elapsedTime);
+    record(request.method, reply.statusCode, reply.elapsedTime + waitedBeforeFastify(request.raw));
     done();
   };
   route.onResponse = [...hooksOf(route.onResponse as RouteHook | RouteHook[]), onResponse];
@@ -612,7 +617,12 @@ export async function buildApp(deps: AppDeps) {
   // through its own hook (onRoute below), bound to its pattern once.
   app.addHook('onResponse', (request, reply, done) => {
     if (request.is404)
-      services.metrics.request(request.method, 'unmatched', reply.statusCode, reply.elapsedTime);
+      services.metrics.request(
+        request.method,
+        'unmatched',
+        reply.statusCode,
+        reply.elapsedTime + waitedBeforeFastify(request.raw),
+      );
     done();
   });
   // Every route as registered, for the check against the operations table (http/operations.ts).
