@@ -30,7 +30,7 @@ import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
 import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
 import { recordChange } from '../audit/audit.repository.js';
-import { listEnvironments } from '../environments/environments.repository.js';
+import { listEnvironments, type Environments } from '../environments/environments.repository.js';
 import { environmentNotFound } from '../environments/environments.service.js';
 import {
   deleteRole,
@@ -261,7 +261,7 @@ async function resolveAssignments(
   withNoAccess: boolean,
 ): Promise<{
   resolved: ResolvedEnvRole[];
-  environments: Row<'environments'>[];
+  environments: Environments;
   noAccess: { id: number; name: string } | undefined;
 }> {
   const keyOf = (assignment: EnvRoleAssignment) =>
