@@ -1,8 +1,10 @@
 /**
- * A single access check is answered before the requests Fastify serves that arrived with it
- * (http/lean-path.ts, `DeferredRequests`): Node reads every ready socket in one go, and each
- * request started in that go used to run until its first wait before the next socket was read,
- * so a check behind a burst of other requests waited for all of them.
+ * On SQLite a single access check is answered before the requests Fastify serves that arrived
+ * with it (http/lean-path.ts, `DeferredRequests`): Node reads every ready socket in one go, and
+ * each request started in that go used to run until its first wait before the next socket was
+ * read, so a check behind a burst of other requests waited for all of them. On PostgreSQL the
+ * requests start as they are read (the queue measured no better there, docs/performance.md), and
+ * this test does not apply.
  *
  * The test holds the server's event loop (it runs in this process) while a burst of requests and
  * then a check reach its sockets, so that all of them are read in the same go, and records the
@@ -12,6 +14,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { testDialect } from '../helpers/database.js';
 import { ADMIN_TOKEN, createMember, startRoster, type Roster } from '../helpers/roster.js';
 
 let roster: Roster;
@@ -108,28 +111,33 @@ function holdTheLoop(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-it('answers a check before the requests that reached the server with it, and those in order', async () => {
-  const burst = 20;
-  const connections = await Promise.all(Array.from({ length: burst + 1 }, () => open(roster.url)));
-  // One request on each first, so that the server has accepted every connection and is reading it.
-  for (const connection of connections) connection.socket.write(probe);
-  await answered(connections, []);
-  for (const connection of connections) connection.received = '';
+it.skipIf(testDialect === 'postgres')(
+  'answers a check before the requests that reached the server with it, and those in order',
+  async () => {
+    const burst = 20;
+    const connections = await Promise.all(
+      Array.from({ length: burst + 1 }, () => open(roster.url)),
+    );
+    // One request on each first, so that the server has accepted every connection and is reading it.
+    for (const connection of connections) connection.socket.write(probe);
+    await answered(connections, []);
+    for (const connection of connections) connection.received = '';
 
-  const order: number[] = [];
-  const all = answered(connections, order);
-  for (const connection of connections.slice(0, burst)) connection.socket.write(probe);
-  connections[burst]?.socket.write(check(checkBody));
-  holdTheLoop(200);
-  await all;
+    const order: number[] = [];
+    const all = answered(connections, order);
+    for (const connection of connections.slice(0, burst)) connection.socket.write(probe);
+    connections[burst]?.socket.write(check(checkBody));
+    holdTheLoop(200);
+    await all;
 
-  const checkAnswer = connections[burst]?.received ?? '';
-  expect(checkAnswer).toMatch(/^HTTP\/1\.1 200 /);
-  expect(checkAnswer).toContain('"allowed":true');
-  for (const connection of connections.slice(0, burst)) {
-    expect(connection.received).toMatch(/^HTTP\/1\.1 200 /);
-  }
-  // The check first, then the probes in the order they were sent.
-  expect(order).toEqual([burst, ...Array.from({ length: burst }, (_, index) => index)]);
-  for (const connection of connections) connection.socket.destroy();
-});
+    const checkAnswer = connections[burst]?.received ?? '';
+    expect(checkAnswer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(checkAnswer).toContain('"allowed":true');
+    for (const connection of connections.slice(0, burst)) {
+      expect(connection.received).toMatch(/^HTTP\/1\.1 200 /);
+    }
+    // The check first, then the probes in the order they were sent.
+    expect(order).toEqual([burst, ...Array.from({ length: burst }, (_, index) => index)]);
+    for (const connection of connections) connection.socket.destroy();
+  },
+);

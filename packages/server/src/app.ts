@@ -502,7 +502,10 @@ export async function buildApp(deps: AppDeps) {
   const services = withConsole(deps, createServices(deps));
   // Hot routes answered in front of Fastify (http/lean-path.ts): the gateway's tools/call
   // (modules/gateway/gateway.lean.ts) and, below, the single access check.
-  const lean = createLeanDispatcher();
+  // On SQLite, whose reads run on the main thread, the requests for Fastify start after the
+  // checks read in the same turn; on PostgreSQL that measured no better and slowed the writes
+  // (docs/performance.md, "Tenth round").
+  const lean = createLeanDispatcher({ deferFastify: deps.store.dialect === 'sqlite' });
   registerLeanGateway(lean, {
     gateway: services.gateway,
     authenticate: services.gatewayAuth,
