@@ -1,10 +1,11 @@
 /**
- * On SQLite a single access check is answered before the requests Fastify serves that arrived
- * with it (http/lean-path.ts, `DeferredRequests`): Node reads every ready socket in one go, and
- * each request started in that go used to run until its first wait before the next socket was
- * read, so a check behind a burst of other requests waited for all of them. On PostgreSQL the
- * requests start as they are read (the queue measured no better there, docs/performance.md), and
- * this test does not apply.
+ * On SQLite with its writer thread (a database file, the default writer) a single access check
+ * is answered before the requests Fastify serves that arrived with it (http/lean-path.ts,
+ * `DeferredRequests`): Node reads every ready socket in one go, and each request started in that
+ * go used to run until its first wait before the next socket was read, so a check behind a burst
+ * of other requests waited for all of them. On PostgreSQL, and with SQLite's writes on the main
+ * thread, the requests start as they are read (docs/performance.md, "Tenth round"), and this test
+ * does not apply.
  *
  * The test holds the server's event loop (it runs in this process) while a burst of requests and
  * then a check reach its sockets, so that all of them are read in the same go, and records the
@@ -12,7 +13,10 @@
  * the database, so the order is the same on both stores. They still come back in the order they
  * were sent, and all of them are answered.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { testDialect } from '../helpers/database.js';
 import { ADMIN_TOKEN, createMember, startRoster, type Roster } from '../helpers/roster.js';
@@ -20,8 +24,16 @@ import { ADMIN_TOKEN, createMember, startRoster, type Roster } from '../helpers/
 let roster: Roster;
 let checkBody: string;
 
+let dataDir: string;
+
 beforeAll(async () => {
-  roster = await startRoster();
+  // A file, not the suite's in-memory database: only a file gets the writer thread.
+  dataDir = await mkdtemp(path.join(tmpdir(), 'roster-checks-first-'));
+  roster = await startRoster(
+    testDialect === 'sqlite'
+      ? { env: { ROSTER_DATABASE_URL: path.join(dataDir, 'roster.db') } }
+      : {},
+  );
   const role = await roster.post('/api/project_roles', {
     project_role: { name: 'Recipe runners', config: { recipe: { privileges: ['run'] } } },
   });
@@ -51,6 +63,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await roster.close();
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** A keep-alive connection whose answers are collected as text. */

@@ -502,10 +502,12 @@ export async function buildApp(deps: AppDeps) {
   const services = withConsole(deps, createServices(deps));
   // Hot routes answered in front of Fastify (http/lean-path.ts): the gateway's tools/call
   // (modules/gateway/gateway.lean.ts) and, below, the single access check.
-  // On SQLite, whose reads run on the main thread, the requests for Fastify start after the
-  // checks read in the same turn; on PostgreSQL that measured no better and slowed the writes
+  // On SQLite with its writer thread (the default), whose reads run on the main thread, the
+  // requests for Fastify start after the checks read in the same turn. On PostgreSQL that
+  // measured no better and slowed the writes; with SQLite's writes on the main thread a start is
+  // a whole write transaction, longer than a slice, so the queue would cap the starts
   // (docs/performance.md, "Tenth round").
-  const lean = createLeanDispatcher({ deferFastify: deps.store.dialect === 'sqlite' });
+  const lean = createLeanDispatcher({ deferFastify: deps.store.sqliteWriterThread });
   registerLeanGateway(lean, {
     gateway: services.gateway,
     authenticate: services.gatewayAuth,

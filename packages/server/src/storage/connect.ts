@@ -31,6 +31,11 @@ import { turnOffPretenuring } from '../lib/heap-tuning.js';
 export interface Store {
   db: Db;
   dialect: Dialect;
+  /**
+   * SQLite with its writes on the writer thread (sqlite-writer.ts) and its reads on this one: the
+   * store whose reads hold the event loop between a check and the next read of the sockets.
+   */
+  sqliteWriterThread: boolean;
   close(): Promise<void>;
 }
 
@@ -116,7 +121,7 @@ export function openStore(options: StoreOptions): Store {
       ? postgresThreadDialect(poolOptions, storeThreads(options))
       : new PostgresDialect({ pool: createPostgresPool(pg, poolOptions) });
     const db = new Kysely<Database>({ dialect: keepingTheCause(dialect, () => true) });
-    return { db, dialect: 'postgres', close: () => db.destroy() };
+    return { db, dialect: 'postgres', sqliteWriterThread: false, close: () => db.destroy() };
   }
   if (options.url !== ':memory:') openableFile(options.url);
   if (options.url !== ':memory:' && (options.sqliteWriter ?? 'thread') === 'thread') {
@@ -126,7 +131,7 @@ export function openStore(options: StoreOptions): Store {
     const db = new Kysely<Database>({
       dialect: keepingTheCause(sqliteSplitDialect(options.url, storeThreads(options)), () => false),
     });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    return { db, dialect: 'sqlite', sqliteWriterThread: true, close: () => db.destroy() };
   }
   // An in-memory database cannot be shared by two connections: one, on this thread (and so does
   // a file with ROSTER_SQLITE_WRITER=main).
@@ -146,7 +151,7 @@ export function openStore(options: StoreOptions): Store {
       () => !database.inTransaction,
     ),
   });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  return { db, dialect: 'sqlite', sqliteWriterThread: false, close: () => db.destroy() };
 }
 
 /** How many distinct statement texts get a prepared statement on each PostgreSQL connection. */
