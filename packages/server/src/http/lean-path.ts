@@ -17,9 +17,9 @@
  *
  * The MCP gateway's tools/call path (modules/gateway/gateway.lean.ts) is a prefix handler.
  *
- * On SQLite the requests passed to Fastify here start in slices after the loop's reads
- * (`DeferredRequests`), so that a check is not kept waiting behind a burst of other requests read
- * in the same turn.
+ * On SQLite with its writer thread the requests passed to Fastify here start in slices after the
+ * loop's reads (`DeferredRequests`), so that a check is not kept waiting behind a burst of other
+ * requests read in the same turn.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
