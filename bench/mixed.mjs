@@ -50,6 +50,50 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The machine's CPU time so far (/proc/stat, all cores, in ms), busy and stolen apart: the server,
+ * PostgreSQL, this load generator and everything else share the 2 cores, and a VM's `steal` is the
+ * time the hypervisor gave the cores to someone else. Null where /proc/stat is missing.
+ */
+function machineCpu() {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const [, user, nice, system, idle, iowait, irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    const tick = 1000 / 100; // USER_HZ is 100 on Linux
+    return {
+      busyMs: (user + nice + system + irq + softirq) * tick,
+      idleMs: (idle + iowait) * tick,
+      stealMs: steal * tick,
+    };
+  } catch {
+    return null;
+  }
+}
+function machineUse(before, after, requests) {
+  if (before === null || after === null) return null;
+  const busy = after.busyMs - before.busyMs;
+  const idle = after.idleMs - before.idleMs;
+  const steal = after.stealMs - before.stealMs;
+  const total = busy + idle + steal;
+  return {
+    busyMsPerRequest: busy / requests,
+    busyShare: busy / total,
+    stealShare: steal / total,
+  };
+}
+/** The machine's CPU per request and what took it: the server, PostgreSQL, this generator, the rest. */
+function machineRow(r) {
+  if (r.machine === null) return '- machine CPU: /proc/stat not readable';
+  const server = r.cpuMsPerRequest;
+  const database = r.databaseCpuMsPerRequest ?? 0;
+  const generator = r.generatorCpuMsPerRequest;
+  const rest = r.machine.busyMsPerRequest - server - database - generator;
+  return `- machine (${cpus().length} cores, all processes): ${(r.machine.busyShare * 100).toFixed(0)}% busy, ${(r.machine.stealShare * 100).toFixed(1)}% stolen by the hypervisor; CPU per request ${r.machine.busyMsPerRequest.toFixed(3)} ms = server ${server.toFixed(3)}${r.databaseCpuMsPerRequest === null ? '' : ` + PostgreSQL backends ${database.toFixed(3)}`} + load generator ${generator.toFixed(3)} + other ${rest.toFixed(3)}`;
+}
 const TOKEN = 'rst_bench_admin_token_0123456789';
 const { values: args } = parseArgs({
   options: {
@@ -678,7 +722,11 @@ async function runStore(dialect, writer, grow) {
   async function phase(seconds, chooser, rate = 0) {
     const before = await serverStats();
     const databaseBefore = await databaseCpu();
+    const machineBefore = machineCpu();
+    const generatorBefore = process.cpuUsage();
     const result = await runPhase(seconds, chooser, rate);
+    const generator = process.cpuUsage(generatorBefore);
+    const machineAfter = machineCpu();
     const after = await serverStats();
     const databaseAfter = await databaseCpu();
     let databaseMs = 0;
@@ -707,6 +755,9 @@ async function runStore(dialect, writer, grow) {
         Math.max(1, after.statements - before.statements),
       loop: after.loop,
       gc: after.gc,
+      // The whole machine's CPU (all processes) per request, and this generator's share of it.
+      machine: machineUse(machineBefore, machineAfter, result.total),
+      generatorCpuMsPerRequest: (generator.user + generator.system) / 1000 / result.total,
     };
   }
   async function runPhase(seconds, chooser, rate) {
@@ -1008,6 +1059,7 @@ for (const r of results) {
     `- load average (1 min) at each interval's end: ${r.mixed.buckets.map((b) => b.load.toFixed(1)).join(', ')}`,
     `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}${r.mixed.statementsPerRequest === null ? '' : `; ${r.mixed.statementsPerRequest.toFixed(2)} statements a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
     threads(r.mixed),
+    machineRow(r.mixed),
     gcRow(r.mixed),
     `- errors: ${r.mixed.errors.length}${r.mixed.errors.length ? ` (first: ${r.mixed.errors[0]})` : ''}`,
     '',
@@ -1020,6 +1072,7 @@ for (const r of results) {
     `- **check p50 / p99 under writes: ${ms(check(r.paced)?.p50)} / ${ms(check(r.paced)?.p99)}** (target p99 ≤ 5 ms); checks only, same rate, same data, no writes: ${ms(check(r.baseline)?.p50)} / ${ms(check(r.baseline)?.p99)}`,
     `- server CPU: ${r.paced.cpuMsPerRequest.toFixed(3)} ms a request (checks only: ${r.baseline.cpuMsPerRequest.toFixed(3)})${r.paced.statementsPerRequest === null ? '' : `, ${r.paced.statementsPerRequest.toFixed(2)} PostgreSQL statements a request`}; event loop held p99 / max: ${ms(r.paced.loop.p99)} / ${ms(r.paced.loop.max)} (checks only: ${ms(r.baseline.loop.p99)} / ${ms(r.baseline.loop.max)})`,
     threads(r.paced),
+    machineRow(r.paced),
     gcRow(r.paced),
     `- checks only: ${gcRow(r.baseline).slice(2)}`,
     `- check p99 per ${r.paced.bucketS} s under writes: ${r.paced.buckets.map((b) => ms(b.checkP99)).join(', ')}`,

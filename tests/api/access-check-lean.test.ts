@@ -23,6 +23,7 @@ import {
   ADMIN_TOKEN,
   PLATFORM_TOKEN,
   createMember,
+  grantedCollaborator,
   startRoster,
   type Roster,
 } from '../helpers/roster.js';
@@ -42,30 +43,14 @@ interface Fixture {
 const fixtures = new Map<Roster, Fixture>();
 
 async function setUp(roster: Roster): Promise<Fixture> {
-  const role = await roster.post('/api/project_roles', {
-    project_role: { name: 'Recipe runners', config: { recipe: { privileges: ['read', 'run'] } } },
-  });
-  expect(role.status).toBe(200);
-  const project = await roster.post('/api/projects', { name: 'Payments', environment_type: 'dev' });
-  expect(project.status).toBe(201);
-  const member = await createMember(roster, {
+  const { memberId, projectId } = await grantedCollaborator(roster, {
     email: 'ada@example.com',
-    env_roles: [{ environment_type: 'dev', name: 'No access' }],
+    privileges: ['read', 'run'],
   });
   const other = await createMember(roster, {
     email: 'bob@example.com',
     env_roles: [{ environment_type: 'dev', name: 'No access' }],
   });
-  const grant = await roster.put(`/api/projects/${project.body.data.id}/project_grants`, {
-    project_grants: [
-      {
-        assignment_type: 'User',
-        assignment_id: String(member.id),
-        project_role_id: role.body.data.id,
-      },
-    ],
-  });
-  expect(grant.status).toBe(200);
   const client = async (name: string) => {
     const res = await roster.post('/api/api_clients', { name, scopes: ['read'] });
     expect(res.status).toBe(201);
@@ -77,7 +62,7 @@ async function setUp(roster: Roster): Promise<Fixture> {
   // Each token used once, so that it is in the cache before it is revoked or rotated.
   for (const token of [revoked.token, rotated.token, live.token]) {
     const res = await roster.request('POST', '/api/access/check', {
-      body: { subject: { member_id: member.id }, project_id: project.body.data.id },
+      body: { subject: { member_id: memberId }, project_id: projectId },
       token,
     });
     expect(res.status).toBeLessThan(500);
@@ -85,9 +70,9 @@ async function setUp(roster: Roster): Promise<Fixture> {
   expect((await roster.delete(`/api/api_clients/${revoked.id}`)).status).toBeLessThan(300);
   expect((await roster.post(`/api/api_clients/${rotated.id}/rotate`)).status).toBe(200);
   return {
-    memberId: member.id,
+    memberId,
     otherId: other.id,
-    projectId: project.body.data.id as number,
+    projectId,
     revokedToken: revoked.token,
     rotatedOldToken: rotated.token,
     liveToken: live.token,

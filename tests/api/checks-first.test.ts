@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { testDialect } from '../helpers/database.js';
-import { ADMIN_TOKEN, createMember, startRoster, type Roster } from '../helpers/roster.js';
+import { ADMIN_TOKEN, grantedCollaborator, startRoster, type Roster } from '../helpers/roster.js';
 
 let roster: Roster;
 let checkBody: string;
@@ -34,29 +34,13 @@ beforeAll(async () => {
       ? { env: { ROSTER_DATABASE_URL: path.join(dataDir, 'roster.db') } }
       : {},
   );
-  const role = await roster.post('/api/project_roles', {
-    project_role: { name: 'Recipe runners', config: { recipe: { privileges: ['run'] } } },
-  });
-  expect(role.status).toBe(200);
-  const project = await roster.post('/api/projects', { name: 'Payments', environment_type: 'dev' });
-  expect(project.status).toBe(201);
-  const member = await createMember(roster, {
+  const { memberId, projectId } = await grantedCollaborator(roster, {
     email: 'ada@example.com',
-    env_roles: [{ environment_type: 'dev', name: 'No access' }],
+    privileges: ['run'],
   });
-  const grant = await roster.put(`/api/projects/${project.body.data.id}/project_grants`, {
-    project_grants: [
-      {
-        assignment_type: 'User',
-        assignment_id: String(member.id),
-        project_role_id: role.body.data.id,
-      },
-    ],
-  });
-  expect(grant.status).toBe(200);
   checkBody = JSON.stringify({
-    subject: { member_id: member.id },
-    project_id: project.body.data.id,
+    subject: { member_id: memberId },
+    project_id: projectId,
     resource: 'recipe',
     privilege: 'run',
   });

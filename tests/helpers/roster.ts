@@ -224,3 +224,39 @@ export async function createMember(
     throw new Error(`accept failed: ${accepted.status} ${accepted.text}`);
   return accepted.body.data;
 }
+
+/**
+ * A collaborator granted a project role on a project of their own: the project role "Recipe
+ * runners" (the given recipe privileges), the dev project "Payments", the collaborator (dev role
+ * "No access", so that only the grant gives access) and the grant to them.
+ */
+export async function grantedCollaborator(
+  roster: Roster,
+  input: { email: string; privileges: string[] },
+): Promise<{ memberId: number; projectId: number; roleId: number }> {
+  const role = await roster.post('/api/project_roles', {
+    project_role: { name: 'Recipe runners', config: { recipe: { privileges: input.privileges } } },
+  });
+  if (role.status !== 200) throw new Error(`project role failed: ${role.status} ${role.text}`);
+  const project = await roster.post('/api/projects', { name: 'Payments', environment_type: 'dev' });
+  if (project.status !== 201) throw new Error(`project failed: ${project.status} ${project.text}`);
+  const member = await createMember(roster, {
+    email: input.email,
+    env_roles: [{ environment_type: 'dev', name: 'No access' }],
+  });
+  const grant = await roster.put(`/api/projects/${project.body.data.id}/project_grants`, {
+    project_grants: [
+      {
+        assignment_type: 'User',
+        assignment_id: String(member.id),
+        project_role_id: role.body.data.id,
+      },
+    ],
+  });
+  if (grant.status !== 200) throw new Error(`grant failed: ${grant.status} ${grant.text}`);
+  return {
+    memberId: member.id,
+    projectId: project.body.data.id as number,
+    roleId: role.body.data.id as number,
+  };
+}
