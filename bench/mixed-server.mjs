@@ -121,6 +121,8 @@ process.on('message', async (message) => {
       driverBusyMs: postgresThreadStats().busyMs,
       driverCpuMs: postgresThreadStats().cpuMs,
       statements: statements + postgresThreadStats().statements,
+      // SQLite with its writer thread: what the write lock did (the writes go one at a time).
+      writeLock: store.sqliteWriteLock?.() ?? null,
       loop: {
         p50: loop.percentile(50) / 1e6,
         p99: loop.percentile(99) / 1e6,

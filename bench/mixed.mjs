@@ -85,6 +85,25 @@ function machineUse(before, after, requests) {
     stealShare: steal / total,
   };
 }
+/** SQLite's write lock over a phase: its busy share, and per write the time held and waited. */
+function lockUse(before, after, elapsedS) {
+  const writes = after.acquisitions - before.acquisitions;
+  const held = after.heldSeconds - before.heldSeconds;
+  const waited = after.waitSeconds - before.waitSeconds;
+  return {
+    writes,
+    heldShare: held / elapsedS,
+    heldMsPerWrite: writes === 0 ? 0 : (held * 1000) / writes,
+    waitedMsPerWrite: writes === 0 ? 0 : (waited * 1000) / writes,
+  };
+}
+function lockRow(r) {
+  if (r.writeLock === null) return [];
+  const w = r.writeLock;
+  return [
+    `- SQLite write lock (/metrics): held ${(w.heldShare * 100).toFixed(0)}% of the phase; ${w.writes} writes, each holding it ${w.heldMsPerWrite.toFixed(2)} ms and waiting for it ${w.waitedMsPerWrite.toFixed(2)} ms`,
+  ];
+}
 /** The machine's CPU per request and what took it: the server, PostgreSQL, this generator, the rest. */
 function machineRow(r) {
   if (r.machine === null) return '- machine CPU: /proc/stat not readable';
@@ -755,6 +774,10 @@ async function runStore(dialect, writer, grow) {
         Math.max(1, after.statements - before.statements),
       loop: after.loop,
       gc: after.gc,
+      writeLock:
+        after.writeLock === null || before.writeLock === null
+          ? null
+          : lockUse(before.writeLock, after.writeLock, result.elapsed),
       // The whole machine's CPU (all processes) per request, and this generator's share of it.
       machine: machineUse(machineBefore, machineAfter, result.total),
       generatorCpuMsPerRequest: (generator.user + generator.system) / 1000 / result.total,
@@ -1059,6 +1082,7 @@ for (const r of results) {
     `- load average (1 min) at each interval's end: ${r.mixed.buckets.map((b) => b.load.toFixed(1)).join(', ')}`,
     `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}${r.mixed.statementsPerRequest === null ? '' : `; ${r.mixed.statementsPerRequest.toFixed(2)} statements a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
     threads(r.mixed),
+    ...lockRow(r.mixed),
     machineRow(r.mixed),
     gcRow(r.mixed),
     `- errors: ${r.mixed.errors.length}${r.mixed.errors.length ? ` (first: ${r.mixed.errors[0]})` : ''}`,
@@ -1072,6 +1096,7 @@ for (const r of results) {
     `- **check p50 / p99 under writes: ${ms(check(r.paced)?.p50)} / ${ms(check(r.paced)?.p99)}** (target p99 ≤ 5 ms); checks only, same rate, same data, no writes: ${ms(check(r.baseline)?.p50)} / ${ms(check(r.baseline)?.p99)}`,
     `- server CPU: ${r.paced.cpuMsPerRequest.toFixed(3)} ms a request (checks only: ${r.baseline.cpuMsPerRequest.toFixed(3)})${r.paced.statementsPerRequest === null ? '' : `, ${r.paced.statementsPerRequest.toFixed(2)} PostgreSQL statements a request`}; event loop held p99 / max: ${ms(r.paced.loop.p99)} / ${ms(r.paced.loop.max)} (checks only: ${ms(r.baseline.loop.p99)} / ${ms(r.baseline.loop.max)})`,
     threads(r.paced),
+    ...lockRow(r.paced),
     machineRow(r.paced),
     gcRow(r.paced),
     `- checks only: ${gcRow(r.baseline).slice(2)}`,
