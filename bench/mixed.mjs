@@ -796,8 +796,11 @@ async function runStore(dialect, writer, grow) {
     // more of the machine); the load average beside it says how busy the machine was.
     const cpuMarks = [await serverCpu()];
     const loads = [];
+    // The machine's CPU at each boundary: the hypervisor's steal per interval (a dip it explains).
+    const machineMarks = [machineCpu()];
     const sampler = setInterval(() => {
       loads.push(loadavg()[0]);
+      machineMarks.push(machineCpu());
       void serverCpu().then((ms) => cpuMarks.push(ms));
     }, bucketS * 1000);
     const started = performance.now();
@@ -861,6 +864,7 @@ async function runStore(dialect, writer, grow) {
     const elapsed = (performance.now() - started) / 1000;
     clearInterval(sampler);
     if (cpuMarks.length <= buckets.length) cpuMarks.push(await serverCpu());
+    if (machineMarks.length <= buckets.length) machineMarks.push(machineCpu());
     const kinds = [...latencies].map(([kind, list]) => {
       const sorted = Float64Array.from(list).sort();
       return {
@@ -893,6 +897,10 @@ async function runStore(dialect, writer, grow) {
             : (cpuMarks[i + 1].mainCpuMs - cpuMarks[i].mainCpuMs) / bucket.count,
         oldMb: (cpuMarks[i + 1]?.oldBytes ?? NaN) / 2 ** 20,
         load: loads[i] ?? loadavg()[0],
+        stealShare:
+          machineMarks[i] == null || machineMarks[i + 1] == null
+            ? NaN
+            : machineUse(machineMarks[i], machineMarks[i + 1], 1).stealShare,
         checkP99: percentile(Float64Array.from(bucket.checks).sort(), 0.99),
       })),
     };
@@ -1080,6 +1088,7 @@ for (const r of results) {
     `- of which the main thread, per ${r.mixed.bucketS} s (ms a request; the rest is the SQLite writer's or PostgreSQL driver's thread): ${r.mixed.buckets.map((b) => b.mainCpuMsPerRequest.toFixed(3)).join(', ')}`,
     `- main thread's old space in use at each interval's end (MB; what a mark-compact walks): ${r.mixed.buckets.map((b) => b.oldMb.toFixed(0)).join(', ')}`,
     `- load average (1 min) at each interval's end: ${r.mixed.buckets.map((b) => b.load.toFixed(1)).join(', ')}`,
+    `- CPU stolen by the hypervisor, per ${r.mixed.bucketS} s (% of the machine's): ${r.mixed.buckets.map((b) => (b.stealShare * 100).toFixed(1)).join(', ')}`,
     `- server CPU: ${r.mixed.cpuMsPerRequest.toFixed(3)} ms a request, ${(r.mixed.cpuShare * 100).toFixed(0)}% of a core${r.mixed.databaseCpuMsPerRequest === null ? '' : `; PostgreSQL backends' CPU: ${r.mixed.databaseCpuMsPerRequest.toFixed(3)} ms a request`}${r.mixed.statementsPerRequest === null ? '' : `; ${r.mixed.statementsPerRequest.toFixed(2)} statements a request`}; event loop held p99 / max: ${ms(r.mixed.loop.p99)} / ${ms(r.mixed.loop.max)}`,
     threads(r.mixed),
     ...lockRow(r.mixed),
@@ -1100,7 +1109,7 @@ for (const r of results) {
     machineRow(r.paced),
     gcRow(r.paced),
     `- checks only: ${gcRow(r.baseline).slice(2)}`,
-    `- check p99 per ${r.paced.bucketS} s under writes: ${r.paced.buckets.map((b) => ms(b.checkP99)).join(', ')}`,
+    `- check p99 per ${r.paced.bucketS} s under writes: ${r.paced.buckets.map((b) => ms(b.checkP99)).join(', ')}; CPU stolen by the hypervisor per ${r.paced.bucketS} s: ${r.paced.buckets.map((b) => `${(b.stealShare * 100).toFixed(1)}%`).join(', ')}`,
     `- requests' departure after their scheduled time (the generator's own delay, counted in the latencies), p99: ${ms(r.paced.lagP99)} (checks only: ${ms(r.baseline.lagP99)}); check p99 from its actual departure: ${ms(r.paced.checkFromDepartureP99)} (checks only: ${ms(r.baseline.checkFromDepartureP99)})`,
     `- errors: ${r.paced.errors.length + r.baseline.errors.length}${r.paced.errors.length ? ` (first: ${r.paced.errors[0]})` : ''}`,
     `- data at the end: ${r.members} collaborators, ${r.scimUsers} SCIM end users, ${r.auditEvents ?? '?'} audit events (the list's total, counted up to 10,000)`,
