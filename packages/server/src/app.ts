@@ -192,6 +192,7 @@ export function createServices(deps: AppDeps) {
         .executeTakeFirst();
       return { pending: Number(row?.n ?? 0) };
     },
+    sqliteWriteLock: deps.store.sqliteWriteLock,
   });
   const webhookSecrets = createSecretBox({
     secretKey: deps.config.secretKey,

@@ -45,6 +45,13 @@ export interface ScrapeSources {
   /** Times the change log was read (after a local write, a notification, the poll). */
   changeFeedReads(): number;
   webhookQueue(): Promise<{ pending: number }>;
+  /**
+   * A SQLite file with its writer thread (storage/sqlite-writer.ts): what its write lock did since
+   * start. Absent on other stores, and then so are the `roster_sqlite_write_lock_*` metrics.
+   */
+  sqliteWriteLock?:
+    | (() => { acquisitions: number; heldSeconds: number; waitSeconds: number; waiting: number })
+    | undefined;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -329,6 +336,43 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         this.set((await sources.webhookQueue()).pending);
+      },
+    });
+    const writeLock = sources.sqliteWriteLock;
+    if (writeLock === undefined) return;
+    // SQLite runs one write at a time: rate(held) near 1 means the writes use all of the store's
+    // write capacity, and they queue (wait) — the point to move to PostgreSQL.
+    const totalOf = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    totalOf(
+      'roster_sqlite_write_lock_acquisitions_total',
+      'SQLite write transactions and lone writes (one at a time, in arrival order)',
+      () => writeLock().acquisitions,
+    );
+    totalOf(
+      'roster_sqlite_write_lock_held_seconds_total',
+      "Seconds the SQLite write lock was held: its rate is the share of the store's write capacity in use",
+      () => writeLock().heldSeconds,
+    );
+    totalOf(
+      'roster_sqlite_write_lock_wait_seconds_total',
+      'Seconds writes waited for the SQLite write lock, summed over the writes',
+      () => writeLock().waitSeconds,
+    );
+    new Gauge({
+      name: 'roster_sqlite_write_lock_waiting',
+      help: 'Writes waiting for the SQLite write lock now',
+      registers: [this.registry],
+      collect() {
+        this.set(writeLock().waiting);
       },
     });
   }

@@ -24,7 +24,12 @@ import type { Database, Db, Dialect } from './database.js';
 import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
 import { postgresThreadDialect } from './postgres-thread.js';
 import { migrationProvider } from './migrations/history.js';
-import { SQLITE_PRAGMAS, sqliteSplitDialect, statementCache } from './sqlite-writer.js';
+import {
+  SQLITE_PRAGMAS,
+  sqliteSplitDialect,
+  statementCache,
+  type WriteLockTotals,
+} from './sqlite-writer.js';
 import { DEFAULT_STORE_THREADS, type StoreThreadOptions } from './store-threads.js';
 import { turnOffPretenuring } from '../lib/heap-tuning.js';
 
@@ -36,6 +41,8 @@ export interface Store {
    * store whose reads hold the event loop between a check and the next read of the sockets.
    */
   sqliteWriterThread: boolean;
+  /** With the writer thread: what its write lock did since start (/metrics). */
+  sqliteWriteLock?: () => WriteLockTotals;
   close(): Promise<void>;
 }
 
@@ -128,10 +135,15 @@ export function openStore(options: StoreOptions): Store {
     // Writes on a worker thread, reads on this one (sqlite-writer.ts): a write that waits for
     // the disk or another process's lock no longer stops the access checks. A failed ROLLBACK
     // is the worker's to judge (it knows whether SQLite still holds a transaction).
-    const db = new Kysely<Database>({
-      dialect: keepingTheCause(sqliteSplitDialect(options.url, storeThreads(options)), () => false),
-    });
-    return { db, dialect: 'sqlite', sqliteWriterThread: true, close: () => db.destroy() };
+    const split = sqliteSplitDialect(options.url, storeThreads(options));
+    const db = new Kysely<Database>({ dialect: keepingTheCause(split, () => false) });
+    return {
+      db,
+      dialect: 'sqlite',
+      sqliteWriterThread: true,
+      sqliteWriteLock: split.writeLock,
+      close: () => db.destroy(),
+    };
   }
   // An in-memory database cannot be shared by two connections: one, on this thread (and so does
   // a file with ROSTER_SQLITE_WRITER=main).

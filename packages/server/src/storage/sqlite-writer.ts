@@ -186,21 +186,67 @@ class SqliteWorkerError extends Error {
   }
 }
 
+/**
+ * What the write lock did since start (/metrics, `roster_sqlite_write_lock_*`): the writes are
+ * one at a time, so the lock's busy share is the share of the store's write capacity in use.
+ */
+export interface WriteLockTotals {
+  /** Transactions and lone writes that took the lock. */
+  acquisitions: number;
+  /**
+   * Seconds it was held: a transaction's from its BEGIN to its COMMIT sent, a lone write's to
+   * its answer.
+   */
+  heldSeconds: number;
+  /** Seconds writes spent waiting for it, summed over the writes. */
+  waitSeconds: number;
+  /** Writes waiting for it now. */
+  waiting: number;
+}
+
 /** First come, first served: each waiter is woken alone, in order. */
 class WriteLock {
   private held = false;
-  private readonly waiters: (() => void)[] = [];
+  private readonly waiters: { wake: () => void; since: number }[] = [];
+  private heldSince = 0;
+  private acquisitions = 0;
+  private heldMs = 0;
+  private waitMs = 0;
   lock(): Promise<void> {
     if (!this.held) {
       this.held = true;
+      this.acquired(performance.now());
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((wake) => this.waiters.push({ wake, since: performance.now() }));
   }
   unlock(): void {
+    const now = performance.now();
+    this.heldMs += now - this.heldSince;
     const next = this.waiters.shift();
-    if (next === undefined) this.held = false;
-    else next();
+    if (next === undefined) {
+      this.held = false;
+      return;
+    }
+    this.waitMs += now - next.since;
+    this.acquired(now);
+    next.wake();
+  }
+  private acquired(now: number): void {
+    this.heldSince = now;
+    this.acquisitions += 1;
+  }
+  /** Monotonic: a hold or a wait in progress counts up to now, and in full once it ends. */
+  totals(): WriteLockTotals {
+    const now = performance.now();
+    const holding = this.held ? now - this.heldSince : 0;
+    const waiting = this.waiters.reduce((sum, waiter) => sum + (now - waiter.since), 0);
+    return {
+      acquisitions: this.acquisitions,
+      heldSeconds: (this.heldMs + holding) / 1000,
+      waitSeconds: (this.waitMs + waiting) / 1000,
+      waiting: this.waiters.length,
+    };
   }
 }
 
@@ -468,15 +514,22 @@ class SqliteSplitDriver implements Driver {
   }
 }
 
-/** The Kysely dialect of a SQLite file whose writes run on a worker thread (see above). */
+const NO_WRITES: WriteLockTotals = { acquisitions: 0, heldSeconds: 0, waitSeconds: 0, waiting: 0 };
+
+/**
+ * The Kysely dialect of a SQLite file whose writes run on a worker thread (see above), and what
+ * its write lock did since start (`writeLock`, zeros before the driver is made).
+ */
 export function sqliteSplitDialect(
   file: string,
   threads: StoreThreadOptions = DEFAULT_STORE_THREADS,
-): Dialect {
+): Dialect & { readonly writeLock: () => WriteLockTotals } {
+  let driver: SqliteSplitDriver | undefined;
   return {
     createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new SqliteSplitDriver(file, threads),
+    createDriver: () => (driver = new SqliteSplitDriver(file, threads)),
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
+    writeLock: () => driver?.lock.totals() ?? NO_WRITES,
   };
 }
