@@ -64,7 +64,8 @@ describe.runIf(testDialect === 'sqlite')('on a SQLite file', () => {
     expect(before).toBeDefined();
     if (before === undefined) return;
 
-    for (let i = 0; i < 5; i += 1) expect((await createProject(`One by one ${i}`)).status).toBe(201);
+    for (let i = 0; i < 5; i += 1)
+      expect((await createProject(`One by one ${i}`)).status).toBe(201);
     const alone = await writeLock();
     if (alone === undefined) return;
     expect(alone.acquisitions).toBeGreaterThanOrEqual(before.acquisitions + 5);
