@@ -12,6 +12,9 @@
  * the throughput and the server's CPU per request per interval (per minute from 5 minutes on) so
  * a drift as the data grows is visible, and the server's CPU time per request and how long its event loop was held
  * (bench/mixed-server.mjs: the server, in its own process), with the issue's targets beside them.
+ * Each phase also gives the whole machine's CPU (/proc/stat: how busy, the share the hypervisor
+ * stole, the CPU per request of the server, PostgreSQL, this generator and the rest) and, on a
+ * SQLite file, how much of the phase the write lock was held (/metrics' roster_sqlite_write_lock_*).
  *
  * Stores: SQLite (a fresh file) always; PostgreSQL too when ROSTER_BENCH_DATABASE_URL names a
  * database the bench may create databases from (a fresh one per run, dropped after).
