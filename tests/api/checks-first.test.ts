@@ -13,10 +13,7 @@
  * the database, so the order is the same on both stores. They still come back in the order they
  * were sent, and all of them are answered.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { testDialect } from '../helpers/database.js';
 import { ADMIN_TOKEN, grantedCollaborator, startRoster, type Roster } from '../helpers/roster.js';
@@ -24,16 +21,9 @@ import { ADMIN_TOKEN, grantedCollaborator, startRoster, type Roster } from '../h
 let roster: Roster;
 let checkBody: string;
 
-let dataDir: string;
-
 beforeAll(async () => {
   // A file, not the suite's in-memory database: only a file gets the writer thread.
-  dataDir = await mkdtemp(path.join(tmpdir(), 'roster-checks-first-'));
-  roster = await startRoster(
-    testDialect === 'sqlite'
-      ? { env: { ROSTER_DATABASE_URL: path.join(dataDir, 'roster.db') } }
-      : {},
-  );
+  roster = await startRoster({ sqliteFile: true });
   const { memberId, projectId } = await grantedCollaborator(roster, {
     email: 'ada@example.com',
     privileges: ['run'],
@@ -47,7 +37,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await roster.close();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** A keep-alive connection whose answers are collected as text. */

@@ -5,28 +5,18 @@
  * writes counted, seconds held, seconds waited, writes waiting now. Other stores have no such
  * lock and no such metrics.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDialect } from '../helpers/database.js';
 import { startRoster, type Roster } from '../helpers/roster.js';
 
 let roster: Roster;
-let dataDir: string;
 
 beforeAll(async () => {
   // A file, not the suite's in-memory database: only a file gets the writer thread.
-  dataDir = await mkdtemp(path.join(tmpdir(), 'roster-write-lock-'));
-  roster = await startRoster(
-    testDialect === 'sqlite'
-      ? { env: { ROSTER_DATABASE_URL: path.join(dataDir, 'roster.db') } }
-      : {},
-  );
+  roster = await startRoster({ sqliteFile: true });
 });
 afterAll(async () => {
   await roster.close();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 interface WriteLock {

@@ -20,7 +20,7 @@ import { buildApp } from '../../packages/server/src/app.js';
 import { loadConfig } from '../../packages/server/src/config.js';
 import { migrateToLatest, openStore } from '../../packages/server/src/storage/connect.js';
 import type { Clock } from '../../packages/server/src/lib/clock.js';
-import { createTestDatabase } from './database.js';
+import { createTestDatabase, testDialect } from './database.js';
 
 export const ADMIN_TOKEN = 'rst_test_admin_token_0123456789';
 export const PLATFORM_TOKEN = 'platform_test_token_0123456789';
@@ -54,6 +54,12 @@ export interface CallInput<N extends OperationName> {
 
 export interface RosterOptions {
   env?: Record<string, string>;
+  /**
+   * On SQLite, a database file in the server's data directory instead of the suite's in-memory
+   * database: only a file gets the writer thread (storage/sqlite-writer.ts). No effect on
+   * PostgreSQL.
+   */
+  sqliteFile?: boolean;
 }
 
 export interface Roster {
@@ -95,6 +101,9 @@ export async function startRoster(options: RosterOptions = {}): Promise<Roster> 
     ROSTER_PLATFORM_TOKEN: PLATFORM_TOKEN,
     ROSTER_RATE_LIMIT_PER_MINUTE: '0',
     ROSTER_PUBLIC_URL: 'http://roster.test',
+    ...(options.sqliteFile === true && testDialect === 'sqlite'
+      ? { ROSTER_DATABASE_URL: path.join(dataDir, 'roster.db') }
+      : {}),
     ...options.env,
   });
   const store = openStore({
