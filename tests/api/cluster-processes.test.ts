@@ -12,12 +12,14 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
+import { rendezvousHome } from '../../packages/server/src/modules/cluster/membership.js';
 import { startServer, type Server } from '../helpers/spawned-server.js';
 
 const PLATFORM = 'platform_cluster_token_0123456789';
 const WORKSPACES = 12;
 
 interface Tenant {
+  workspaceId: number;
   token: string;
   endUser: number;
   granted: number;
@@ -82,6 +84,7 @@ async function createTenant(server: Server, n: number): Promise<Tenant> {
   );
   expect(grant.status).toBeLessThan(300);
   return {
+    workspaceId: created.body.data.id as number,
     token: created.body.data.admin_token as string,
     endUser: user.body.data.id as number,
     granted,
@@ -160,14 +163,25 @@ describe.skipIf(testDialect !== 'postgres')(
         expected.push(got[0] as string[]);
       }
       // Each workspace asked of all three is held by its home only (the default workspace, and
-      // one a process loaded while writing, may add a few).
+      // those a process loaded while it created them, may add a few). The homes follow from the
+      // instances' URLs (rendezvous hashing), and the ports are new each run: twelve workspaces
+      // over three instances leave one with none in about 2% of runs, so each instance is held
+      // to its own share, not to "more than none".
       const loaded = (await Promise.all(instances.map(readiness))).map(
         (r) => r.index.workspaces_loaded,
       );
-      for (const count of loaded) {
-        expect(count, `loaded ${loaded.join(', ')}`).toBeGreaterThan(0);
-        expect(count, `loaded ${loaded.join(', ')}`).toBeLessThan(WORKSPACES);
-      }
+      const urls = instances.map((server) => server.url);
+      const homed = urls.map(
+        (url) =>
+          tenants.filter((tenant) => rendezvousHome(urls, tenant.workspaceId) === url).length,
+      );
+      const created = WORKSPACES / 3;
+      loaded.forEach((count, i) => {
+        const share = homed[i] ?? 0;
+        const why = `loaded ${loaded.join(', ')}, homed ${homed.join(', ')}`;
+        expect(count, why).toBeGreaterThanOrEqual(share);
+        expect(count, why).toBeLessThanOrEqual(share + 1 + created);
+      });
 
       const [a, b, victim] = instances as [Server, Server, Server];
       const failures: string[] = [];
