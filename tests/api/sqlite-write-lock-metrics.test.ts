@@ -4,6 +4,10 @@
  * should move to PostgreSQL. /metrics shows it (`roster_sqlite_write_lock_*`, docs/operations.md):
  * writes counted, seconds held, seconds waited, writes waiting now. Other stores have no such
  * lock and no such metrics.
+ *
+ * Once the server has written 200 transactions, SQLite's WAL checkpoints run on a thread of their
+ * own (storage/sqlite-checkpointer.ts), not in the writer's COMMITs: /metrics counts them
+ * (`roster_sqlite_checkpoint*`), and what was written reads back whole.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDialect } from '../helpers/database.js';
@@ -76,9 +80,50 @@ describe.runIf(testDialect === 'sqlite')('on a SQLite file', () => {
   });
 });
 
+/** A sample of /metrics, or undefined. */
+async function sample(name: string): Promise<number | undefined> {
+  const res = await roster.get('/metrics', null);
+  expect(res.status).toBe(200);
+  const line = res.text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+describe.runIf(testDialect === 'sqlite')('SQLite checkpoints', () => {
+  it('run on their own thread once the server writes, and what was written reads back', async () => {
+    expect(await sample('roster_sqlite_checkpoints_total')).toBe(0);
+    // 250 writes, ten at a time: past the 200 that start the thread, and enough WAL to copy.
+    for (let batch = 0; batch < 25; batch += 1) {
+      const created = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => createProject(`Checkpointed ${batch}-${i}`)),
+      );
+      for (const res of created) expect(res.status).toBe(201);
+    }
+    // The thread checkpoints every 100 ms.
+    let checkpoints = 0;
+    for (let tries = 0; tries < 50 && checkpoints === 0; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      checkpoints = (await sample('roster_sqlite_checkpoints_total')) ?? 0;
+    }
+    expect(checkpoints).toBeGreaterThan(0);
+    expect(await sample('roster_sqlite_checkpoint_pages_total')).toBeGreaterThan(0);
+    expect(await sample('roster_sqlite_wal_pages')).toBeLessThan(10_000);
+
+    const written = await Promise.all(
+      [1, 2, 3, 4].map((page) => roster.get(`/api/projects?page[size]=100&page[number]=${page}`)),
+    );
+    for (const res of written) expect(res.status).toBe(200);
+    const names = written.flatMap((res) =>
+      (res.body.data as { name: string }[]).map((project) => project.name),
+    );
+    expect(names.filter((name) => name.startsWith('Checkpointed '))).toHaveLength(250);
+  });
+});
+
 describe.runIf(testDialect === 'postgres')('on PostgreSQL', () => {
-  it('has no SQLite write lock to report', async () => {
+  it('has no SQLite write lock or checkpoints to report', async () => {
     expect((await createProject('A write')).status).toBe(201);
     expect(await writeLock()).toBeUndefined();
+    expect(await sample('roster_sqlite_checkpoints_total')).toBeUndefined();
+    expect(await sample('roster_sqlite_wal_pages')).toBeUndefined();
   });
 });

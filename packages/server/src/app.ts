@@ -193,6 +193,7 @@ export function createServices(deps: AppDeps) {
       return { pending: Number(row?.n ?? 0) };
     },
     sqliteWriteLock: deps.store.sqliteWriteLock,
+    sqliteCheckpoints: deps.store.sqliteCheckpoints,
   });
   const webhookSecrets = createSecretBox({
     secretKey: deps.config.secretKey,

@@ -52,6 +52,10 @@ export interface ScrapeSources {
   sqliteWriteLock?:
     | (() => { acquisitions: number; heldSeconds: number; waitSeconds: number; waiting: number })
     | undefined;
+  /** The same store's checkpoint thread (storage/sqlite-checkpointer.ts). */
+  sqliteCheckpoints?:
+    | (() => { running: boolean; checkpoints: number; pagesCopied: number; walPages: number })
+    | undefined;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -373,6 +377,26 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(writeLock().waiting);
+      },
+    });
+    const checkpoints = sources.sqliteCheckpoints;
+    if (checkpoints === undefined) return;
+    totalOf(
+      'roster_sqlite_checkpoints_total',
+      'SQLite WAL checkpoints that copied pages, run by the checkpoint thread (off the writer thread)',
+      () => checkpoints().checkpoints,
+    );
+    totalOf(
+      'roster_sqlite_checkpoint_pages_total',
+      'Pages the checkpoint thread copied from the SQLite WAL into the database file',
+      () => checkpoints().pagesCopied,
+    );
+    new Gauge({
+      name: 'roster_sqlite_wal_pages',
+      help: "Pages in the SQLite WAL at the checkpoint thread's last checkpoint (0 before it starts)",
+      registers: [this.registry],
+      collect() {
+        this.set(checkpoints().walPages);
       },
     });
   }

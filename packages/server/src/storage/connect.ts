@@ -31,6 +31,7 @@ import {
   type WriteLockTotals,
 } from './sqlite-writer.js';
 import { DEFAULT_STORE_THREADS, type StoreThreadOptions } from './store-threads.js';
+import type { CheckpointTotals } from './sqlite-checkpointer.js';
 import { turnOffPretenuring } from '../lib/heap-tuning.js';
 
 export interface Store {
@@ -43,6 +44,8 @@ export interface Store {
   sqliteWriterThread: boolean;
   /** With the writer thread: what its write lock did since start (/metrics). */
   sqliteWriteLock?: () => WriteLockTotals;
+  /** With the writer thread: what the checkpoint thread did (sqlite-checkpointer.ts, /metrics). */
+  sqliteCheckpoints?: () => CheckpointTotals;
   close(): Promise<void>;
 }
 
@@ -142,6 +145,7 @@ export function openStore(options: StoreOptions): Store {
       dialect: 'sqlite',
       sqliteWriterThread: true,
       sqliteWriteLock: split.writeLock,
+      sqliteCheckpoints: split.checkpoints,
       close: () => db.destroy(),
     };
   }

@@ -26,6 +26,12 @@ import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { SQLITE_WRITER_LOST } from './errors.js';
 import {
+  Checkpointer,
+  SQLITE_AUTOCHECKPOINT_PAGES,
+  STARTS_AFTER_WRITES,
+  type CheckpointTotals,
+} from './sqlite-checkpointer.js';
+import {
   DEFAULT_STORE_THREADS,
   LOWER_OWN_PRIORITY,
   storeWorkerOptions,
@@ -99,6 +105,7 @@ function prepare(text) {
 function open() {
   db = new SQLite(workerData.file);
   for (const pragma of workerData.pragmas) db.pragma(pragma);
+  db.pragma('wal_autocheckpoint = ' + workerData.autocheckpoint);
 }
 parentPort.on('message', (message) => {
   const { id } = message;
@@ -112,6 +119,14 @@ parentPort.on('message', (message) => {
     if (db === undefined && message.kind !== 'close') open();
     if (message.kind === 'close') {
       db?.close();
+      parentPort.postMessage({ id, rows: [] });
+      return;
+    }
+    if (message.kind === 'autocheckpoint') {
+      // The writer's automatic checkpoint (sqlite-checkpointer.ts); it takes effect at the next
+      // COMMIT, whichever transaction is open now.
+      workerData.autocheckpoint = Number(message.pages);
+      db.pragma('wal_autocheckpoint = ' + workerData.autocheckpoint);
       parentPort.postMessage({ id, rows: [] });
       return;
     }
@@ -232,6 +247,10 @@ class WriteLock {
     this.acquired(now);
     next.wake();
   }
+  /** Transactions and lone writes so far. */
+  get count(): number {
+    return this.acquisitions;
+  }
   private acquired(now: number): void {
     this.heldSince = now;
     this.acquisitions += 1;
@@ -260,7 +279,9 @@ class WriterThread {
   >();
   private nextId = 1;
   private closed = false;
-  private readonly driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
+  readonly driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
+  /** The writer connection's automatic checkpoint, in pages (sqlite-checkpointer.ts). */
+  private autocheckpointPages = SQLITE_AUTOCHECKPOINT_PAGES;
 
   constructor(
     private readonly file: string,
@@ -280,6 +301,7 @@ class WriterThread {
         file: this.file,
         driverPath: this.driverPath,
         pragmas: SQLITE_PRAGMAS,
+        autocheckpoint: this.autocheckpointPages,
         cacheSize: SQLITE_STATEMENT_CACHE_SIZE,
         nice: this.threads.nice,
       },
@@ -340,6 +362,13 @@ class WriterThread {
       this.pending.set(id, { resolve, reject });
       worker.postMessage({ id, ...message });
     });
+  }
+
+  /** Sets the writer's automatic checkpoint, now and for a thread started after a loss. */
+  setAutocheckpoint(pages: number): void {
+    this.autocheckpointPages = pages;
+    // A lost thread's replacement reads it when it opens the file; nothing to wait for here.
+    if (this.worker !== undefined) this.send({ kind: 'autocheckpoint', pages }).catch(() => {});
   }
 
   async close(): Promise<void> {
@@ -425,21 +454,28 @@ function split(connection: DatabaseConnection): SplitConnection {
 
 class SqliteSplitDriver implements Driver {
   readonly lock = new WriteLock();
-  writer!: WriterThread;
+  /** The thread starts on init's first message (WriterThread.current). */
+  readonly writer: WriterThread;
+  /** Started after STARTS_AFTER_WRITES writes (beginTransaction). */
+  readonly checkpointer: Checkpointer;
   private reader!: SQLite.Database;
   private prepare!: (text: string) => SQLite.Statement;
 
   constructor(
     private readonly file: string,
-    private readonly threads: StoreThreadOptions,
-  ) {}
+    threads: StoreThreadOptions,
+  ) {
+    this.writer = new WriterThread(file, threads);
+    this.checkpointer = new Checkpointer(file, this.writer.driverPath, threads, (pages) => {
+      this.writer.setAutocheckpoint(pages);
+    });
+  }
 
   async init(): Promise<void> {
     // The reader opens the file first: it creates it and sets WAL (a property of the file).
     this.reader = new SQLite(this.file);
     for (const pragma of SQLITE_PRAGMAS) this.reader.pragma(pragma);
     this.prepare = statementCache(this.reader);
-    this.writer = new WriterThread(this.file, this.threads);
     await this.writer.send({ kind: 'open' });
   }
 
@@ -453,6 +489,8 @@ class SqliteSplitDriver implements Driver {
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await this.lock.lock();
+    if (this.lock.count >= STARTS_AFTER_WRITES && !this.checkpointer.running)
+      this.checkpointer.start();
     const opened = split(connection);
     opened.inTransaction = true;
     opened.beginPending = true;
@@ -509,21 +547,32 @@ class SqliteSplitDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    await this.checkpointer.close();
     await this.writer.close();
     this.reader.close();
   }
 }
 
 const NO_WRITES: WriteLockTotals = { acquisitions: 0, heldSeconds: 0, waitSeconds: 0, waiting: 0 };
+const NO_CHECKPOINTS: CheckpointTotals = {
+  running: false,
+  checkpoints: 0,
+  pagesCopied: 0,
+  walPages: 0,
+};
 
 /**
  * The Kysely dialect of a SQLite file whose writes run on a worker thread (see above), and what
- * its write lock did since start (`writeLock`, zeros before the driver is made).
+ * its write lock and its checkpoints did since start (`writeLock`, `checkpoints`; zeros before
+ * the driver is made).
  */
 export function sqliteSplitDialect(
   file: string,
   threads: StoreThreadOptions = DEFAULT_STORE_THREADS,
-): Dialect & { readonly writeLock: () => WriteLockTotals } {
+): Dialect & {
+  readonly writeLock: () => WriteLockTotals;
+  readonly checkpoints: () => CheckpointTotals;
+} {
   let driver: SqliteSplitDriver | undefined;
   return {
     createAdapter: () => new SqliteAdapter(),
@@ -531,5 +580,6 @@ export function sqliteSplitDialect(
     createIntrospector: (db) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
     writeLock: () => driver?.lock.totals() ?? NO_WRITES,
+    checkpoints: () => driver?.checkpointer.report() ?? NO_CHECKPOINTS,
   };
 }
