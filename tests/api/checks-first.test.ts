@@ -1,7 +1,7 @@
 /**
  * On SQLite with its writer thread (a database file, the default writer) a single access check
  * is answered before the requests Fastify serves that arrived with it (http/lean-path.ts,
- * `DeferredRequests`): Node reads every ready socket in one go, and each request started in that
+ * `startInSlice`, lib/main-thread-slices.ts): Node reads every ready socket in one go, and each request started in that
  * go used to run until its first wait before the next socket was read, so a check behind a burst
  * of other requests waited for all of them. On PostgreSQL, and with SQLite's writes on the main
  * thread, the requests start as they are read (docs/performance.md, "Tenth round"), and this test

@@ -18,12 +18,13 @@
  * The MCP gateway's tools/call path (modules/gateway/gateway.lean.ts) is a prefix handler.
  *
  * On SQLite with its writer thread the requests passed to Fastify here start in slices after the
- * loop's reads (`DeferredRequests`), so that a check is not kept waiting behind a burst of other
+ * loop's reads (`startInSlice`), so that a check is not kept waiting behind a burst of other
  * requests read in the same turn.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
+import { mainThreadSlices } from '../lib/main-thread-slices.js';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 /** A lean handler: answers the request, or passes it on with `fastify` (exactly one of them). */
@@ -38,7 +39,7 @@ type WithReadBody = IncomingMessage & { [READ_BODY]?: Buffer };
  * prefix handlers; everything else, and everything once the app is closing, is Fastify's.
  */
 export function createLeanDispatcher(options: { deferFastify: boolean }) {
-  const later = options.deferFastify ? new DeferredRequests() : undefined;
+  const deferFastify = options.deferFastify;
   const exact = new Map<string, LeanHandler>();
   const prefixes: { method: string; prefix: string; handler: LeanHandler }[] = [];
   let log: FastifyBaseLogger | undefined;
@@ -77,8 +78,8 @@ export function createLeanDispatcher(options: { deferFastify: boolean }) {
           return;
         }
       }
-      if (later === undefined) fastify(req, res);
-      else later.push(req, res, fastify);
+      if (deferFastify) startInSlice(req, res, fastify);
+      else fastify(req, res);
     },
     /** Request logs go to the app's logger (Fastify's, created after the dispatcher). */
     useLog(logger: FastifyBaseLogger): void {
@@ -100,75 +101,28 @@ export function createLeanDispatcher(options: { deferFastify: boolean }) {
 export type LeanDispatcher = ReturnType<typeof createLeanDispatcher>;
 
 /**
- * The requests Fastify serves, started in short slices between the event loop's reads, so that
- * the hot routes answered here go first. Node reads every ready socket in one go, and a request
- * started in that go runs until its first wait: Fastify's routing, hooks, validation, a SQLite
- * read (synchronous) and the answer's serialization, 0.3–1.5 ms under the mixed load. A check
- * whose bytes arrived in the same go used to wait for all of those started before it. Now the
- * go only queues them, and they start after it (`setImmediate`), as many as fit in
- * START_SLICE_MS, then the loop reads its sockets again: a check waits for the work already
- * running and at most one slice (docs/performance.md, "Tenth round").
+ * The requests Fastify serves, started in the main thread's slices (lib/main-thread-slices.ts),
+ * so that the hot routes answered here go first. Node reads every ready socket in one go, and a
+ * request started in that go runs until its first wait: Fastify's routing, hooks, validation, a
+ * SQLite read (synchronous) and the answer's serialization, 0.3–1.5 ms under the mixed load. A
+ * check whose bytes arrived in the same go used to wait for all of those started before it. Now
+ * the go only queues them, and they start after it, a slice at a time: a check waits for the work
+ * already running and at most one slice (docs/performance.md, "Tenth round").
  *
  * A slice, not one request a turn: under load a turn of the loop lasts longer (more answers to
  * handle, a scavenge, a core taken by another thread), and one start a turn then caps how many
  * requests a second can start, below the rate they come in, so the queue would only grow.
  * Requests keep their order; the queue is as long as the connections with a request waiting.
  */
-class DeferredRequests {
-  private readonly waiting: Deferred[] = [];
-  /** The next request to start: `waiting` is trimmed when it empties or this index grows. */
-  private head = 0;
-  private scheduled = false;
-  private readonly startSome = (): void => {
-    const sliceEnds = performance.now() + START_SLICE_MS;
-    for (;;) {
-      const entry = this.waiting[this.head];
-      if (entry === undefined) {
-        this.waiting.length = 0;
-        this.head = 0;
-        this.scheduled = false;
-        return;
-      }
-      const now = performance.now();
-      // The slice is over (never before its first start): the rest after the loop's next reads.
-      if (now >= sliceEnds) break;
-      this.head += 1;
-      (entry.req as WithWait)[WAITED_MS] = now - entry.since;
-      try {
-        entry.fastify(entry.req, entry.res);
-      } catch (error) {
-        // Fastify answers its own errors; should its handler throw, the requests after it
-        // must still start, and the error still reach the process as it did before the queue.
-        setImmediate(this.startSome);
-        throw error;
-      }
-    }
-    if (this.head >= 1024) {
-      this.waiting.splice(0, this.head);
-      this.head = 0;
-    }
-    setImmediate(this.startSome);
-  };
-
-  push(req: IncomingMessage, res: ServerResponse, fastify: NodeHandler): void {
-    this.waiting.push({ req, res, fastify, since: performance.now() });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.startSome);
-    }
-  }
-}
-/** How long one go of starts may run before the loop reads its sockets again. */
-const START_SLICE_MS = 1;
-interface Deferred {
-  req: IncomingMessage;
-  res: ServerResponse;
-  fastify: NodeHandler;
-  /** When it was queued (performance.now()). */
-  since: number;
+function startInSlice(req: IncomingMessage, res: ServerResponse, fastify: NodeHandler): void {
+  const since = performance.now();
+  mainThreadSlices.admit(() => {
+    (req as WithWait)[WAITED_MS] = performance.now() - since;
+    fastify(req, res);
+  });
 }
 
-/** How long a request waited in `DeferredRequests` before Fastify got it. */
+/** How long a request waited in `startInSlice` before Fastify got it. */
 const WAITED_MS = Symbol('roster.waitedMs');
 type WithWait = IncomingMessage & { [WAITED_MS]?: number };
 

@@ -53,6 +53,7 @@ import {
   DEFAULT_STORE_THREADS,
   LOWER_OWN_PRIORITY,
   storeWorkerOptions,
+  threadErrorText,
   type StoreThreadOptions,
 } from './store-threads.js';
 
@@ -446,7 +447,7 @@ class DriverThread {
       for (const reply of replies) this.answer(reply);
     });
     worker.on('error', (error) => {
-      this.lost(worker, error.message);
+      this.lost(worker, threadErrorText(error));
     });
     worker.on('exit', (code) => {
       this.lost(worker, `exit code ${code}`);

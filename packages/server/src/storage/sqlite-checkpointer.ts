@@ -17,6 +17,7 @@ import { Worker } from 'node:worker_threads';
 import {
   LOWER_OWN_PRIORITY,
   storeWorkerOptions,
+  threadErrorText,
   type StoreThreadOptions,
 } from './store-threads.js';
 
@@ -130,7 +131,7 @@ export class Checkpointer {
       );
     };
     worker.on('error', (error) => {
-      stopped(error.message);
+      stopped(threadErrorText(error));
     });
     worker.on('exit', (code) => {
       stopped(`exit code ${code}`);

@@ -24,6 +24,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
+import { mainThreadSlices } from '../lib/main-thread-slices.js';
 import { SQLITE_WRITER_LOST } from './errors.js';
 import {
   Checkpointer,
@@ -35,6 +36,7 @@ import {
   DEFAULT_STORE_THREADS,
   LOWER_OWN_PRIORITY,
   storeWorkerOptions,
+  threadErrorText,
   type StoreThreadOptions,
 } from './store-threads.js';
 import {
@@ -319,7 +321,7 @@ class WriterThread {
       else waiter.resolve(reply);
     });
     worker.on('error', (error) => {
-      this.lost(worker, error.message);
+      this.lost(worker, threadErrorText(error));
     });
     worker.on('exit', (code) => {
       this.lost(worker, `exit code ${code}`);
@@ -388,9 +390,18 @@ function toResult(reply: Reply): QueryResult<unknown> {
   };
 }
 
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => {
-    setImmediate(resolve);
+/** Runs a read in the main thread's next slice (lib/main-thread-slices.ts). */
+function readInSlice<R>(statement: SQLite.Statement, parameters: readonly unknown[]): Promise<R[]> {
+  return new Promise((resolve, reject) => {
+    mainThreadSlices.resume(() => {
+      try {
+        // Kysely types rows as R; better-sqlite3 returns unknown[].
+        resolve(statement.all(...parameters) as R[]);
+      } catch (error) {
+        // better-sqlite3 throws its SqliteError (storage/errors.ts classifies it by its code).
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
   });
 }
 
@@ -416,16 +427,15 @@ class SplitConnection implements DatabaseConnection {
     }
     const statement = this.driver.readerStatement(sql);
     if (statement.readonly) {
-      // Reads run in the loop's next check phase (setImmediate), not in the caller's turn: a
-      // request's reads otherwise ran back to back in one synchronous turn with its row mapping
-      // and serialization (a collaborators page: its page and count, then five lookups that
-      // present it, ~1.5 ms on the main thread), and an access check arriving meanwhile waited
-      // for all of it. Now a request that reads in steps gives the loop back between steps (an
-      // immediate queued by an immediate runs after the next poll), and the checks read from the
-      // socket in between are answered there. Reads in a transaction go to the writer.
-      await nextTurn();
-      // Kysely types rows as R; better-sqlite3 returns unknown[].
-      return { rows: statement.all(...parameters) as R[] };
+      // Reads run in the main thread's slices (lib/main-thread-slices.ts), not in the caller's
+      // turn: a request's reads otherwise ran back to back in one synchronous turn with its row
+      // mapping and serialization (a collaborators page: its page and count, then five lookups
+      // that present it, ~1.5 ms on the main thread), and an access check arriving meanwhile
+      // waited for all of it; and the reads of requests that arrived together ran back to back
+      // in one check phase. Now a slice runs reads and what their requests do with the rows for
+      // about a millisecond, then the loop reads its sockets and answers the checks there.
+      // Reads in a transaction go to the writer.
+      return { rows: await readInSlice<R>(statement, parameters) };
     }
     await this.driver.lock.lock();
     try {

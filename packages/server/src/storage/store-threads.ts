@@ -63,3 +63,18 @@ if (tid !== undefined && workerData.nice > 0) {
   } catch {}
 }
 `;
+
+/**
+ * What a store thread's uncaught error says, for the warning that reports the thread stopped. An
+ * error crosses from the thread as a copy, and a driver's own error class (better-sqlite3's
+ * SqliteError) arrives as a plain object with its `code` only, no message.
+ */
+export function threadErrorText(error: unknown): string {
+  if (error instanceof Error && error.message !== '') return error.message;
+  if (typeof error === 'object' && error !== null) {
+    const { message, code } = error as { message?: unknown; code?: unknown };
+    if (typeof message === 'string' && message !== '') return message;
+    if (typeof code === 'string') return code;
+  }
+  return String(error);
+}
