@@ -1,11 +1,11 @@
 /**
  * On SQLite with its writer thread (a database file, the default writer) a single access check
  * is answered before the requests Fastify serves that arrived with it (http/lean-path.ts,
- * `startInSlice`, lib/main-thread-slices.ts): Node reads every ready socket in one go, and each request started in that
- * go used to run until its first wait before the next socket was read, so a check behind a burst
- * of other requests waited for all of them. On PostgreSQL, and with SQLite's writes on the main
- * thread, the requests start as they are read (docs/performance.md, "Tenth round"), and this test
- * does not apply.
+ * `startInSlice`, and lib/main-thread-slices.ts): Node reads every ready socket in one go, and
+ * each request started in that go used to run until its first wait before the next socket was
+ * read, so a check behind a burst of other requests waited for all of them. On PostgreSQL, and
+ * with SQLite's writes on the main thread, the requests start as they are read
+ * (docs/performance.md, "Tenth round"), and this test does not apply.
  *
  * The test holds the server's event loop (it runs in this process) while a burst of requests and
  * then a check reach its sockets, so that all of them are read in the same go, and records the

@@ -9,8 +9,9 @@
  * - the **writer**, owned by a worker thread: every transaction runs there, from BEGIN to COMMIT,
  *   its reads included (they see the transaction's own writes), and so does every statement that
  *   writes outside a transaction; one at a time, in arrival order (the write lock below);
- * - the **reader**, on the main thread: statements outside a transaction that only read run there
- *   at once, as before. A read after a write's reply sees it (WAL: a new read sees every commit).
+ * - the **reader**, on the main thread: statements outside a transaction that only read run there,
+ *   in the main thread's slices (lib/main-thread-slices.ts). A read after a write's reply sees it
+ *   (WAL: a new read sees every commit).
  *
  * Checks never touch SQLite (the in-memory index answers them), so while a write is in flight,
  * even one stuck behind another process's lock, they keep being answered. `:memory:` databases
