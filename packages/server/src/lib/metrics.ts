@@ -356,6 +356,15 @@ export class Metrics {
           this.inc(read());
         },
       });
+    const gaugeOf = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
     totalOf(
       'roster_sqlite_write_lock_acquisitions_total',
       'SQLite write transactions and lone writes (one at a time, in arrival order)',
@@ -371,14 +380,11 @@ export class Metrics {
       'Seconds writes waited for the SQLite write lock, summed over the writes',
       () => writeLock().waitSeconds,
     );
-    new Gauge({
-      name: 'roster_sqlite_write_lock_waiting',
-      help: 'Writes waiting for the SQLite write lock now',
-      registers: [this.registry],
-      collect() {
-        this.set(writeLock().waiting);
-      },
-    });
+    gaugeOf(
+      'roster_sqlite_write_lock_waiting',
+      'Writes waiting for the SQLite write lock now',
+      () => writeLock().waiting,
+    );
     const checkpoints = sources.sqliteCheckpoints;
     if (checkpoints === undefined) return;
     totalOf(
@@ -391,14 +397,11 @@ export class Metrics {
       'Pages the checkpoint thread copied from the SQLite WAL into the database file',
       () => checkpoints().pagesCopied,
     );
-    new Gauge({
-      name: 'roster_sqlite_wal_pages',
-      help: "Pages in the SQLite WAL at the checkpoint thread's last checkpoint (0 before it starts)",
-      registers: [this.registry],
-      collect() {
-        this.set(checkpoints().walPages);
-      },
-    });
+    gaugeOf(
+      'roster_sqlite_wal_pages',
+      "Pages in the SQLite WAL at the checkpoint thread's last checkpoint (0 before it starts)",
+      () => checkpoints().walPages,
+    );
   }
 
   /**
