@@ -446,7 +446,7 @@ describe.skipIf(!canMount)(
   'SQLite on a full or read-only disk (SQLite runs as root only)',
   { timeout: 120_000 },
   () => {
-    it('answers 507 with a clear message when the disk is full, logs SQLITE_FULL, keeps what it acknowledged, and writes again once space is freed', async () => {
+    it('answers 507 with a clear message when the disk is full, logs SQLITE_FULL, keeps what it acknowledged, and writes again once space is freed, into the access index too', async () => {
       const disk = mountTmpfs('8m');
       let server: Server | undefined;
       try {
@@ -463,6 +463,21 @@ describe.skipIf(!canMount)(
         };
         for (let i = 0; i < 5; i++)
           expect((await create(`before-${i}@example.com`)).status).toBe(201);
+        const feature = (
+          await server.request('POST', '/api/features', {
+            environment_type: 'dev',
+            kind: 'mcp_server',
+            name: 'Probe',
+          })
+        ).body.data as { id: number };
+        // The end users' index is loaded now (it loads on a workspace's first end-user check),
+        // so what follows must reach it through the change feed.
+        const before = await server.request('POST', '/api/access/check', {
+          environment_type: 'dev',
+          subject: { email: 'before-0@example.com' },
+          feature_id: feature.id,
+        });
+        expect(before.body).toEqual({ data: { allowed: false, paths: [] } });
 
         // Leave 32 KB free: a few more writes fit, then SQLite cannot grow its files.
         const { bavail, bsize } = statfsSync(disk.dir);
@@ -500,6 +515,16 @@ describe.skipIf(!canMount)(
           return reply.status === 201 ? reply : undefined;
         });
         expect(after.status).toBe(201);
+        // The write acknowledged after the refused one is in the access index. The refused
+        // write's audit event was inserted before its COMMIT failed, and SQLite gave its ID to
+        // this write's event: noted for the refused request, it made the change feed pass over
+        // this one, and the index never learnt of the user (404) until a restart.
+        const probe = await server.request('POST', '/api/access/check', {
+          environment_type: 'dev',
+          subject: { end_user_id: (after.body.data as { id: number }).id },
+          feature_id: feature.id,
+        });
+        expect(probe.body).toEqual({ data: { allowed: false, paths: [] } });
         expect(server.alive()).toBe(true);
         expect(await missingEmails(server, acknowledged)).toEqual([]);
       } finally {

@@ -18,8 +18,16 @@ import {
   type DatabaseConnection,
   type Dialect as KyselyDialect,
   type Driver,
+  type TransactionSettings,
 } from 'kysely';
 import pg from 'pg';
+import {
+  savepointRolledBack,
+  savepointSet,
+  transactionBegun,
+  transactionCommitted,
+  transactionEnded,
+} from './commit-hooks.js';
 import type { Database, Db, Dialect } from './database.js';
 import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
 import { postgresThreadDialect } from './postgres-thread.js';
@@ -256,7 +264,10 @@ export async function pingStore(store: Store, timeoutMs = 3_000): Promise<void> 
   }
 }
 
-/** Forwards everything to the dialect's driver (whose methods use private fields) but ROLLBACK. */
+/**
+ * Forwards everything to the dialect's driver (whose methods use private fields) but ROLLBACK,
+ * and runs each transaction's commit hooks (storage/commit-hooks.ts) once its COMMIT succeeded.
+ */
 class CauseKeepingDriver implements Driver {
   constructor(
     private readonly driver: Driver,
@@ -264,24 +275,40 @@ class CauseKeepingDriver implements Driver {
   ) {}
   init = () => this.driver.init();
   acquireConnection = () => this.driver.acquireConnection();
-  beginTransaction: Driver['beginTransaction'] = (connection, settings) =>
-    this.driver.beginTransaction(connection, settings);
-  commitTransaction = (connection: DatabaseConnection) => this.driver.commitTransaction(connection);
+  async beginTransaction(
+    connection: DatabaseConnection,
+    settings: TransactionSettings,
+  ): Promise<void> {
+    await this.driver.beginTransaction(connection, settings);
+    transactionBegun(connection);
+  }
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await this.driver.commitTransaction(connection);
+    } catch (error) {
+      transactionEnded(connection);
+      throw error;
+    }
+    transactionCommitted(connection);
+  }
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    transactionEnded(connection);
     try {
       await this.driver.rollbackTransaction(connection);
     } catch (rollbackError) {
       if (!this.transactionGone()) throw rollbackError;
     }
   }
-  savepoint: Driver['savepoint'] = (connection, name, compile) => {
+  savepoint: Driver['savepoint'] = async (connection, name, compile) => {
     if (this.driver.savepoint === undefined) throw new Error('the driver has no savepoints');
-    return this.driver.savepoint(connection, name, compile);
+    await this.driver.savepoint(connection, name, compile);
+    savepointSet(connection, name);
   };
-  rollbackToSavepoint: Driver['rollbackToSavepoint'] = (connection, name, compile) => {
+  rollbackToSavepoint: Driver['rollbackToSavepoint'] = async (connection, name, compile) => {
     if (this.driver.rollbackToSavepoint === undefined)
       throw new Error('the driver has no savepoints');
-    return this.driver.rollbackToSavepoint(connection, name, compile);
+    savepointRolledBack(connection, name);
+    await this.driver.rollbackToSavepoint(connection, name, compile);
   };
   releaseSavepoint: Driver['releaseSavepoint'] = (connection, name, compile) => {
     if (this.driver.releaseSavepoint === undefined) throw new Error('the driver has no savepoints');

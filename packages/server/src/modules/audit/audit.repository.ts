@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { ListAuditEventsQuery } from '@roster/contracts';
 import type { Database, Executor, Row } from '../../storage/database.js';
 import { toJson } from '../../storage/json.js';
+import { afterCommit } from '../../storage/commit-hooks.js';
 import { prepared } from '../../storage/prepared.js';
 import type { PageRequest } from '../../lib/pagination.js';
 import type { Actor } from '../../lib/context.js';
@@ -396,14 +397,19 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
       action: entry.action,
     });
   // The request that recorded it syncs the access index before answering (app.ts), up to this
-  // event, which it applies as written here (the columns the change log would give back).
-  noteChangeRecorded(entry.changes, inserted.id, {
+  // event, which it applies as written here (the columns the change log would give back). Noted
+  // once the transaction commits, never if it rolls back: an event noted but not stored would be
+  // passed over when its ID comes back in the log (storage/commit-hooks.ts says why).
+  const change: RecordedChange = {
     id: inserted.id,
     workspace_id: entry.workspaceId,
     target_type: entry.targetType,
     target_id: targetId,
     action: entry.action,
     detail_json: isDetailed(entry.action) ? (afterJson ?? beforeJson) : null,
+  };
+  await afterCommit(db, () => {
+    noteChangeRecorded(entry.changes, change.id, change);
   });
   return true;
 }

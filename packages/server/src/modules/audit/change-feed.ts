@@ -246,8 +246,9 @@ export class ChangeFeed implements ChangeSubscriptions {
    * delivery takes its turn like a run: whatever a subscriber reloads now is read after the
    * commit. The log's position moves past them only where nothing before them is unread; else a
    * later read (another instance's notification, the poll) meets them and passes over them.
-   * Events of a write that rolled back are delivered too, as a sync after it always did:
-   * subscribers reload current rows, so that is harmless.
+   * Only committed events come here: an insert notes its event when its transaction commits
+   * (storage/commit-hooks.ts). One noted and rolled back would have been passed over when SQLite
+   * gave its ID to the next write's event.
    */
   private async applyOwn(
     events: RecordedEvents,
@@ -497,7 +498,7 @@ export class ChangeFeed implements ChangeSubscriptions {
     const nowMs = Date.now();
     for (const [id, since] of this.missing)
       if (nowMs - since > MISSING_ID_TTL_MS) this.missing.delete(id);
-    // An own event never met by a read (its write rolled back) is forgotten like a missing ID.
+    // An own event no read has met within the same time is forgotten like a missing ID.
     for (const [id, since] of this.appliedAhead)
       if (nowMs - since > MISSING_ID_TTL_MS) this.appliedAhead.delete(id);
     for (;;) {

@@ -1,0 +1,124 @@
+/**
+ * Commit hooks (storage/commit-hooks.ts): what a write notes for its request's index sync runs
+ * once its transaction commits, and never if it does not. tests/api/faults.test.ts shows the
+ * defect this prevents end to end (a full disk, SQLite); this file drives each store's driver
+ * with real databases: SQLite in memory, a SQLite file with its writer thread and with its
+ * writes on the main thread, and PostgreSQL (its driver thread and its main-thread driver) when
+ * the run is on PostgreSQL. A COMMIT is made to fail with a deferred foreign key, which both
+ * stores check at COMMIT.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql, type Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterCommit } from '../../packages/server/src/storage/commit-hooks.js';
+import { openStore, type Store } from '../../packages/server/src/storage/connect.js';
+import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
+
+let dir: string;
+let database: TestDatabase;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'roster-commit-hooks-'));
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await database.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const stores: [string, () => Promise<Store>][] =
+  testDialect === 'postgres'
+    ? [
+        ['PostgreSQL, driver thread', () => openStore({ url: database.url })],
+        [
+          'PostgreSQL, driver on the main thread',
+          () => openStore({ url: database.url, postgresDriver: 'main' }),
+        ],
+      ]
+    : [
+        ['SQLite in memory', () => openStore({ url: ':memory:' })],
+        [
+          'SQLite file, writer thread',
+          () => openStore({ url: path.join(dir, 'thread.sqlite'), sqliteWriter: 'thread' }),
+        ],
+        [
+          'SQLite file, writes on the main thread',
+          () => openStore({ url: path.join(dir, 'main.sqlite'), sqliteWriter: 'main' }),
+        ],
+      ];
+
+// `any`: the scratch tables are the test's own, outside Roster's schema (no migration makes them).
+type Scratch = Kysely<any>;
+
+describe.each(stores)('commit hooks on %s', (_name, open) => {
+  let store: Store;
+  let db: Scratch;
+  beforeAll(async () => {
+    store = await open();
+    db = store.db as Scratch;
+    await sql`drop table if exists hook_child`.execute(db);
+    await sql`drop table if exists hook_parent`.execute(db);
+    await sql`create table hook_parent (id integer primary key)`.execute(db);
+    await sql`create table hook_child (id integer primary key, parent_id integer references hook_parent (id) deferrable initially deferred)`.execute(
+      db,
+    );
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('runs a hook after its transaction commits, not before', async () => {
+    const ran: string[] = [];
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('hook_parent').values({ id: 1 }).execute();
+      await afterCommit(trx, () => ran.push('committed'));
+      expect(ran).toEqual([]);
+    });
+    expect(ran).toEqual(['committed']);
+  });
+
+  it('never runs the hooks of a transaction that rolls back', async () => {
+    const ran: string[] = [];
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('hook_parent').values({ id: 2 }).execute();
+        await afterCommit(trx, () => ran.push('rolled back'));
+        throw new Error('the handler failed after the insert');
+      }),
+    ).rejects.toThrow('the handler failed after the insert');
+    expect(ran).toEqual([]);
+    // The next transaction on the same connection (SQLite has one) runs its own hooks only.
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('hook_parent').values({ id: 3 }).execute();
+      await afterCommit(trx, () => ran.push('next'));
+    });
+    expect(ran).toEqual(['next']);
+  });
+
+  it('never runs the hooks of a transaction whose COMMIT fails', async () => {
+    const ran: string[] = [];
+    const failed = await db
+      .transaction()
+      .execute(async (trx) => {
+        // A child of no parent: allowed until COMMIT (the key is deferred), refused there.
+        await trx.insertInto('hook_child').values({ id: 1, parent_id: 999 }).execute();
+        await afterCommit(trx, () => ran.push('refused'));
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(String(failed)).toMatch(/foreign key/i);
+    expect(ran).toEqual([]);
+    const children = await db.selectFrom('hook_child').selectAll().execute();
+    expect(children).toEqual([]);
+  });
+
+  it('runs a hook at once outside a transaction (each statement commits on its own)', async () => {
+    const ran: string[] = [];
+    await db.insertInto('hook_parent').values({ id: 4 }).execute();
+    await afterCommit(db, () => ran.push('now'));
+    expect(ran).toEqual(['now']);
+  });
+});
