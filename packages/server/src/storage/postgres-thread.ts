@@ -48,6 +48,7 @@ import {
 } from 'kysely';
 import type pg from 'pg';
 import { DRIVER_THREAD_LOST } from './errors.js';
+import type { PipeliningConnection } from './pipeline.js';
 import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
 import {
   DEFAULT_STORE_THREADS,
@@ -571,7 +572,12 @@ class DriverThread {
   }
 }
 
-class ThreadConnection implements DatabaseConnection {
+class ThreadConnection implements PipeliningConnection {
+  /**
+   * Statements sent together go in one message, and the driver thread queues them on the
+   * connection's client in that order (pg's pipeline mode): storage/pipeline.ts.
+   */
+  readonly pipelines = true;
   /** The driver thread holding this connection's client: set by its first statement. */
   generation: number | undefined;
   /** BEGIN not sent yet: it goes with the transaction's first statement. */

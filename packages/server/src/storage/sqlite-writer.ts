@@ -27,6 +27,7 @@ import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { mainThreadSlices } from '../lib/main-thread-slices.js';
 import { SQLITE_WRITER_LOST } from './errors.js';
+import type { PipeliningConnection } from './pipeline.js';
 import {
   Checkpointer,
   SQLITE_AUTOCHECKPOINT_PAGES,
@@ -169,6 +170,14 @@ parentPort.on('message', (message) => {
     // SQLite cannot wait there without risking a deadlock — where IMMEDIATE waits (busy_timeout)
     // and then reads what the other committed.
     if (message.begin === true) prepare('begin immediate').run();
+    else if (message.transaction === true && !db.inTransaction) {
+      // SQLite rolled the transaction back when an earlier statement failed (SQLITE_FULL,
+      // SQLITE_IOERR, a failed BEGIN): one sent together with it (storage/pipeline.ts) must not
+      // run on its own, committed outside any transaction. The earlier failure is the one reported.
+      const error = new Error('The transaction was rolled back by an earlier failure; this statement did not run.');
+      error.code = 'SQLITE_ABORT';
+      throw error;
+    }
     const statement = prepare(message.sql);
     if (statement.reader) {
       parentPort.postMessage({ id, rows: statement.all(message.parameters) });
@@ -406,7 +415,9 @@ function readInSlice<R>(statement: SQLite.Statement, parameters: readonly unknow
   });
 }
 
-class SplitConnection implements DatabaseConnection {
+class SplitConnection implements PipeliningConnection {
+  /** A transaction's statements sent together run in order on the writer (storage/pipeline.ts). */
+  readonly pipelines = true;
   /** Set between BEGIN and COMMIT/ROLLBACK: every statement goes to the writer. */
   inTransaction = false;
   /** BEGIN not sent yet: it goes with the transaction's first statement. */
@@ -423,7 +434,10 @@ class SplitConnection implements DatabaseConnection {
       const begin = this.beginPending;
       this.beginPending = false;
       return toResult(
-        await this.driver.writer.send({ sql, parameters, begin }, this.generation),
+        await this.driver.writer.send(
+          { sql, parameters, begin, transaction: true },
+          this.generation,
+        ),
       ) as QueryResult<R>;
     }
     const statement = this.driver.readerStatement(sql);

@@ -1,8 +1,9 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type CompiledQuery, type QueryResult, type RawBuilder } from 'kysely';
 import type { ListAuditEventsQuery } from '@roster/contracts';
 import type { Database, Executor, Row } from '../../storage/database.js';
 import { toJson } from '../../storage/json.js';
 import { afterCommit } from '../../storage/commit-hooks.js';
+import { runTogether } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import type { PageRequest } from '../../lib/pagination.js';
 import type { Actor } from '../../lib/context.js';
@@ -355,22 +356,23 @@ function auditInsertOf(shape: AuditInsertShape): ReturnType<typeof prepareAuditI
   return insert;
 }
 
-/**
- * Records an event; false (and nothing written) when it names a decision already recorded. On
- * PostgreSQL a decision of that name still being recorded by another transaction is waited for
- * (the unique key), so the answer is final.
- */
-export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise<boolean> {
+/** An audit insert ready to send, and what its settling needs (insertAuditEvent). */
+interface PreparedAuditInsert {
+  readonly statement: CompiledQuery<{ id: number; webhooks: number | null }>;
+  readonly change: Omit<RecordedChange, 'id'>;
+}
+
+function prepareAuditEvent(db: Executor, entry: AuditEntry): PreparedAuditInsert {
   const targetId = entry.targetId === null ? null : String(entry.targetId);
   const beforeJson = entry.before === undefined ? null : toJson(entry.before);
   const afterJson = entry.after === undefined ? null : toJson(entry.after);
   const name = targetNameOf(entry);
   const scope = eventScopeOf(entry);
-  const inserted = await auditInsertOf({
+  const statement = auditInsertOf({
     nameTable: name.table,
     scope: scope.source,
     decision: entry.decisionId !== undefined,
-  }).takeFirst(db, {
+  }).compile(db, {
     workspaceId: entry.workspaceId,
     actorType: entry.actor.type,
     actorId: entry.actor.id,
@@ -388,6 +390,25 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
     createdAt: entry.createdAt,
     decisionId: entry.decisionId ?? null,
   });
+  return {
+    statement,
+    change: {
+      workspace_id: entry.workspaceId,
+      target_type: entry.targetType,
+      target_id: targetId,
+      action: entry.action,
+      detail_json: isDetailed(entry.action) ? (afterJson ?? beforeJson) : null,
+    },
+  };
+}
+
+/** What follows the audit insert in its transaction; false when it inserted nothing. */
+async function settleAuditEvent(
+  db: Executor,
+  entry: AuditEntry,
+  audit: PreparedAuditInsert,
+  inserted: { id: number; webhooks: number | null } | undefined,
+): Promise<boolean> {
   if (inserted === undefined) return false;
   // In the same transaction: the event's webhook deliveries (webhook-outbox.ts).
   if (inserted.webhooks !== null)
@@ -400,18 +421,45 @@ export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise
   // event, which it applies as written here (the columns the change log would give back). Noted
   // once the transaction commits, never if it rolls back: an event noted but not stored would be
   // passed over when its ID comes back in the log (storage/commit-hooks.ts says why).
-  const change: RecordedChange = {
-    id: inserted.id,
-    workspace_id: entry.workspaceId,
-    target_type: entry.targetType,
-    target_id: targetId,
-    action: entry.action,
-    detail_json: isDetailed(entry.action) ? (afterJson ?? beforeJson) : null,
-  };
+  const change: RecordedChange = { id: inserted.id, ...audit.change };
   await afterCommit(db, () => {
     noteChangeRecorded(entry.changes, change.id, change);
   });
   return true;
+}
+
+/**
+ * Records an event; false (and nothing written) when it names a decision already recorded. On
+ * PostgreSQL a decision of that name still being recorded by another transaction is waited for
+ * (the unique key), so the answer is final.
+ */
+export async function insertAuditEvent(db: Executor, entry: AuditEntry): Promise<boolean> {
+  const audit = prepareAuditEvent(db, entry);
+  const { rows } = await db.executeQuery(audit.statement);
+  return settleAuditEvent(db, entry, audit, rows[0]);
+}
+
+/** The results of statements sent together, typed as the statements are. */
+export type ResultsOf<W extends readonly CompiledQuery[]> = {
+  [K in keyof W]: W[K] extends CompiledQuery<infer R> ? QueryResult<R> : never;
+};
+
+/**
+ * Writes and the event that records them, sent together in the transaction `db` (one round trip
+ * instead of one each: storage/pipeline.ts): for writes whose event does not depend on their
+ * results. Returns the writes' results; if the caller then finds them wanting and throws, the
+ * transaction rolls the event back with them.
+ */
+export async function insertAuditEventWith<const W extends readonly CompiledQuery[]>(
+  db: Executor,
+  writes: W,
+  entry: AuditEntry,
+): Promise<ResultsOf<W>> {
+  const audit = prepareAuditEvent(db, entry);
+  const results = await runTogether(db, [...writes, audit.statement]);
+  const recorded = results.pop() as QueryResult<{ id: number; webhooks: number | null }>;
+  await settleAuditEvent(db, entry, audit, recorded.rows[0]);
+  return results as unknown as ResultsOf<W>;
 }
 
 /** The `after` of the decision recorded under this name, if one is. */
@@ -782,7 +830,30 @@ export function recordChange(
   [targetType, targetId]: readonly [ChangeTargetType, AuditEntry['targetId']],
   change: Pick<AuditEntry, 'before' | 'after' | 'targetName' | 'decisionId'> = {},
 ): Promise<boolean> {
-  return insertAuditEvent(db, {
+  return insertAuditEvent(db, changeEntry(ctx, createdAt, action, [targetType, targetId], change));
+}
+
+/** recordChange with the writes it records sent in the same round trip (insertAuditEventWith). */
+export function recordChangeWith<const W extends readonly CompiledQuery[]>(
+  db: Executor,
+  writes: W,
+  ctx: { workspaceId: number; actor: AuditEntry['actor']; changes?: ChangeTracker },
+  createdAt: string,
+  action: string,
+  target: readonly [ChangeTargetType, AuditEntry['targetId']],
+  change: Pick<AuditEntry, 'before' | 'after' | 'targetName' | 'decisionId'> = {},
+): Promise<ResultsOf<W>> {
+  return insertAuditEventWith(db, writes, changeEntry(ctx, createdAt, action, target, change));
+}
+
+function changeEntry(
+  ctx: { workspaceId: number; actor: AuditEntry['actor']; changes?: ChangeTracker },
+  createdAt: string,
+  action: string,
+  [targetType, targetId]: readonly [ChangeTargetType, AuditEntry['targetId']],
+  change: Pick<AuditEntry, 'before' | 'after' | 'targetName' | 'decisionId'>,
+): AuditEntry {
+  return {
     workspaceId: ctx.workspaceId,
     actor: ctx.actor,
     action,
@@ -791,5 +862,5 @@ export function recordChange(
     ...change,
     createdAt,
     changes: ctx.changes,
-  });
+  };
 }

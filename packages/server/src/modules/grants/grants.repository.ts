@@ -70,8 +70,9 @@ const deleteGrant = prepared((db, p: { id: string }) =>
   db.deleteFrom('project_grants').where('id', '=', p.id),
 );
 
-export async function deleteGrantById(db: Executor, id: string): Promise<void> {
-  await deleteGrant.run(db, { id });
+/** A grant's delete, to send with the event that records it (recordChangeWith). */
+export function deleteGrantStatement(db: Executor, id: string) {
+  return deleteGrant.compile(db, { id });
 }
 
 export type GrantFilter = { projectId: number } | { memberId: number } | { groupId: string };

@@ -17,10 +17,10 @@ import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
 import { requireDevAccess, requireProjectAccess } from '../../lib/scope.js';
-import { recordChange } from '../audit/audit.repository.js';
+import { recordChange, recordChangeWith } from '../audit/audit.repository.js';
 import type { ProjectsService } from '../projects/projects.service.js';
 import {
-  deleteGrantById,
+  deleteGrantStatement,
   findExistingIds,
   findGrantById,
   listGrants,
@@ -198,10 +198,15 @@ export function createGrantsService(deps: { db: Db; clock: Clock; projects: Proj
     async deleteGrant(ctx: RequestContext, id: string): Promise<void> {
       const grant = await requireGrant(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
-        await deleteGrantById(trx, id);
-        await recordChange(trx, ctx, now(), 'project_grant.deleted', ['project_grant', id], {
-          before: toProjectGrant(grant, now()),
-        });
+        await recordChangeWith(
+          trx,
+          [deleteGrantStatement(trx, id)],
+          ctx,
+          now(),
+          'project_grant.deleted',
+          ['project_grant', id],
+          { before: toProjectGrant(grant, now()) },
+        );
       });
     },
 

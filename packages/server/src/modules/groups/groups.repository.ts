@@ -259,7 +259,12 @@ export async function listGroupMembers(
  * IDs added or renewed (the upsert returns updated rows too), which the caller compares with the
  * IDs asked for instead of looking them up first.
  */
-export async function upsertMembershipsOfMembers(
+/**
+ * Adds these collaborators of the workspace to the group (or sets their expiry if they are in
+ * it), to send with the event that records it (recordChangeWith): its rows are the members
+ * written (addedMembers), so the caller can refuse IDs not of the workspace. At least one ID.
+ */
+export function upsertMembershipsStatement(
   db: Executor,
   values: {
     workspaceId: number;
@@ -268,12 +273,16 @@ export async function upsertMembershipsOfMembers(
     createdAt: string;
     expiresAt: string | null;
   },
-): Promise<Set<number>> {
-  if (values.memberIds.length === 0) return new Set();
-  const rows = await upsertMembershipsOfMembersRows.execute(db, {
+) {
+  if (values.memberIds.length === 0) throw new Error('upsertMembershipsStatement needs member IDs');
+  return upsertMembershipsOfMembersRows.compile(db, {
     ...values,
     memberIds: [...values.memberIds],
   });
+}
+
+/** The members upsertMembershipsStatement wrote. */
+export function addedMembers(rows: readonly { member_id: number | null }[]): Set<number> {
   return new Set(rows.map((row) => row.member_id).filter((id) => id !== null));
 }
 
@@ -331,22 +340,27 @@ const deleteInvitationsOf = prepared(
   { lists: ['ids'] },
 );
 
-export async function deleteMemberships(
+/**
+ * The deletes of these collaborators' and invitations' memberships of the group, to send with
+ * the event that records them (recordChangeWith); `removedCount` of their results says how many
+ * went.
+ */
+export function deleteMembershipsStatements(
   db: Executor,
   groupId: string,
   memberIds: number[],
   invitationIds: number[],
-): Promise<number> {
-  let removed = 0;
-  if (memberIds.length > 0) {
-    const result = await deleteMembersOf.run(db, { groupId, ids: memberIds });
-    removed += Number(result.numAffectedRows ?? 0);
-  }
-  if (invitationIds.length > 0) {
-    const result = await deleteInvitationsOf.run(db, { groupId, ids: invitationIds });
-    removed += Number(result.numAffectedRows ?? 0);
-  }
-  return removed;
+) {
+  return [
+    ...(memberIds.length > 0 ? [deleteMembersOf.compile(db, { groupId, ids: memberIds })] : []),
+    ...(invitationIds.length > 0
+      ? [deleteInvitationsOf.compile(db, { groupId, ids: invitationIds })]
+      : []),
+  ];
+}
+
+export function removedCount(results: readonly { numAffectedRows?: bigint }[]): number {
+  return results.reduce((sum, result) => sum + Number(result.numAffectedRows ?? 0), 0);
 }
 
 /** Explicit group memberships of these members (the system group is added by the caller). */

@@ -20,11 +20,12 @@ import { nameAndKey } from '../../lib/names.js';
 import { newPrefixedId } from '../../lib/ids.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest } from '../../lib/pagination.js';
-import { recordChange } from '../audit/audit.repository.js';
+import { recordChange, recordChangeWith } from '../audit/audit.repository.js';
 import { requireDevAccess } from '../../lib/scope.js';
 import {
   deleteGroup,
-  deleteMemberships,
+  deleteMembershipsStatements,
+  removedCount,
   findGroupById,
   findGroupByNameKey,
   findGroupRowById,
@@ -32,7 +33,8 @@ import {
   listGroupMembers,
   listGroups,
   updateGroup,
-  upsertMembershipsOfMembers,
+  upsertMembershipsStatement,
+  addedMembers,
   type GroupRow,
 } from './groups.repository.js';
 
@@ -57,6 +59,8 @@ const normalisedName = (name: string | undefined) => nameAndKey(name, 'group.nam
 
 /** Thrown inside addMembers' transaction to undo it; never leaves this file. */
 class MembersMissing extends Error {}
+/** Thrown to roll back the event of a removal that removed nobody. */
+class NothingRemoved extends Error {}
 
 export function createGroupsService(deps: { db: Db; clock: Clock }) {
   const now = () => isoNow(deps.clock);
@@ -228,24 +232,33 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
       if (expiresAt !== null && expiresAt <= now())
         throw badRequest('group.expiry_past', 'expires_at must be in the future');
       const memberIds = [...new Set(body.user_ids)];
-      // The collaborators are checked by the write itself (upsertMembershipsOfMembers adds only
-      // those of the workspace): one statement instead of a lookup and then the write.
+      // The collaborators are checked by the write itself (upsertMembershipsStatement adds only
+      // those of the workspace): one statement instead of a lookup and then the write, sent with
+      // its event in one round trip.
       let missing: number[] = [];
       try {
         await deps.db.transaction().execute(async (trx) => {
-          const added = await upsertMembershipsOfMembers(trx, {
-            workspaceId: ctx.workspaceId,
-            groupId: id,
-            memberIds,
-            createdAt: now(),
-            expiresAt,
-          });
+          const [upserted] = await recordChangeWith(
+            trx,
+            [
+              upsertMembershipsStatement(trx, {
+                workspaceId: ctx.workspaceId,
+                groupId: id,
+                memberIds,
+                createdAt: now(),
+                expiresAt,
+              }),
+            ],
+            ctx,
+            now(),
+            'user_group.members_added',
+            ['user_group', id],
+            { after: { user_ids: memberIds, expires_at: expiresAt } },
+          );
+          const added = addedMembers(upserted.rows);
           missing = memberIds.filter((memberId) => !added.has(memberId));
-          // Undoes what was added: the request adds all of its collaborators or none.
+          // Undoes what was added, and its event: the request adds all of its collaborators or none.
           if (missing.length > 0) throw new MembersMissing();
-          await recordChange(trx, ctx, now(), 'user_group.members_added', ['user_group', id], {
-            after: { user_ids: memberIds, expires_at: expiresAt },
-          });
         });
       } catch (error) {
         if (error instanceof MembersMissing)
@@ -292,13 +305,25 @@ export function createGroupsService(deps: { db: Db; clock: Clock }) {
           'Every collaborator is in the system group; its members can’t be changed.',
         );
       }
-      await deps.db.transaction().execute(async (trx) => {
-        const removed = await deleteMemberships(trx, id, memberIds, invitationIds);
-        if (removed === 0) return;
-        await recordChange(trx, ctx, now(), 'user_group.members_removed', ['user_group', id], {
-          before: { user_ids: memberIds, member_invitation_ids: invitationIds },
+      // The deletes and their event in one round trip; a request that removed nobody leaves no
+      // event (the transaction rolls it back: a rare case, a round trip more).
+      await deps.db
+        .transaction()
+        .execute(async (trx) => {
+          const deleted = await recordChangeWith(
+            trx,
+            deleteMembershipsStatements(trx, id, memberIds, invitationIds),
+            ctx,
+            now(),
+            'user_group.members_removed',
+            ['user_group', id],
+            { before: { user_ids: memberIds, member_invitation_ids: invitationIds } },
+          );
+          if (removedCount(deleted) === 0) throw new NothingRemoved();
+        })
+        .catch((error: unknown) => {
+          if (!(error instanceof NothingRemoved)) throw error;
         });
-      });
     },
   };
 }

@@ -1,0 +1,138 @@
+/**
+ * Statements of one transaction sent together (storage/pipeline.ts), on each store's driver with
+ * real databases: they run in order, the error reported is the first in statement order, the
+ * transaction then keeps nothing, and on a SQLite file a statement sent behind one that made
+ * SQLite roll the transaction back is refused rather than committed on its own.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql, type Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTogether } from '../../packages/server/src/storage/pipeline.js';
+import { openStore, type Store } from '../../packages/server/src/storage/connect.js';
+import type { Executor } from '../../packages/server/src/storage/database.js';
+import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
+
+let dir: string;
+let database: TestDatabase;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'roster-pipeline-'));
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await database.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const stores: [string, () => Promise<Store>][] =
+  testDialect === 'postgres'
+    ? [
+        ['PostgreSQL, driver thread', () => openStore({ url: database.url })],
+        [
+          'PostgreSQL, driver on the main thread',
+          () => openStore({ url: database.url, postgresDriver: 'main' }),
+        ],
+      ]
+    : [
+        ['SQLite in memory', () => openStore({ url: ':memory:' })],
+        [
+          'SQLite file, writer thread',
+          () => openStore({ url: path.join(dir, 'thread.sqlite'), sqliteWriter: 'thread' }),
+        ],
+        [
+          'SQLite file, writes on the main thread',
+          () => openStore({ url: path.join(dir, 'main.sqlite'), sqliteWriter: 'main' }),
+        ],
+      ];
+
+// `any`: the scratch table is the test's own, outside Roster's schema (no migration makes it).
+type Scratch = Kysely<any>;
+
+describe.each(stores)('statements sent together on %s', (_name, open) => {
+  let store: Store;
+  let db: Scratch;
+  beforeAll(async () => {
+    store = await open();
+    db = store.db as Scratch;
+    await sql`drop table if exists piped`.execute(db);
+    await sql`create table piped (id integer primary key, note text not null)`.execute(db);
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+  const insert = (trx: Scratch, id: number, note = 'row') =>
+    trx.insertInto('piped').values({ id, note }).compile();
+  const ids = async () =>
+    (await db.selectFrom('piped').select('id').orderBy('id').execute()).map((row) => row.id);
+
+  it('runs them in order: a read sent behind a write sees it', async () => {
+    const results = await db
+      .transaction()
+      .execute((trx) =>
+        runTogether(trx as unknown as Executor, [
+          insert(trx, 1),
+          insert(trx, 2),
+          trx.selectFrom('piped').select('id').orderBy('id').compile(),
+        ]),
+      );
+    expect(results[2]?.rows).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(await ids()).toEqual([1, 2]);
+  });
+
+  it('reports the first failure in statement order, and the transaction keeps nothing', async () => {
+    const failed = await db
+      .transaction()
+      .execute((trx) =>
+        runTogether(trx as unknown as Executor, [insert(trx, 3), insert(trx, 1), insert(trx, 4)]),
+      )
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    // The duplicate key, not what PostgreSQL answers the statement after it ("current
+    // transaction is aborted").
+    expect(String(failed)).toMatch(/unique|duplicate/i);
+    expect(await ids()).toEqual([1, 2]);
+  });
+
+  it('refuses to run outside a transaction, where each statement would commit alone', async () => {
+    await expect(runTogether(db as unknown as Executor, [insert(db, 5)])).rejects.toThrow(
+      'runTogether runs statements of one transaction',
+    );
+    expect(await ids()).toEqual([1, 2]);
+  });
+
+  it.skipIf(testDialect !== 'sqlite')(
+    'commits nothing sent behind a statement that made SQLite roll the transaction back',
+    async () => {
+      // A database that cannot grow: the big insert fails with SQLITE_FULL, on which SQLite
+      // rolls the whole transaction back itself. The limit is the writing connection's: set in a
+      // transaction, which runs where writes do.
+      const limit = (pages: (count: number) => number) =>
+        db.transaction().execute(async (trx) => {
+          const read = await sql<{ page_count: number }>`pragma page_count`.execute(trx);
+          await sql
+            .raw(`pragma max_page_count = ${pages(read.rows[0]?.page_count ?? 0)}`)
+            .execute(trx);
+        });
+      await limit((count) => count + 2);
+      try {
+        const failed = await db
+          .transaction()
+          .execute(async (trx) => {
+            await trx.insertInto('piped').values({ id: 10, note: 'first' }).execute();
+            return runTogether(trx, [insert(trx, 11, 'x'.repeat(200_000)), insert(trx, 12)]);
+          })
+          .then(
+            () => undefined,
+            (error: unknown) => error as { code?: string },
+          );
+        expect(failed?.code).toBe('SQLITE_FULL');
+        expect(await ids()).toEqual([1, 2]);
+      } finally {
+        await limit(() => 1073741823);
+      }
+    },
+  );
+});
