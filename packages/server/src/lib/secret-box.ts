@@ -11,8 +11,18 @@
  * Changing or losing the key makes stored secrets unreadable: PUT the connection again.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
+import { AppError } from './errors.js';
 
 const KEY_FILE = 'secret.key';
 const FORMAT = 'v1';
@@ -24,22 +34,54 @@ export interface SecretBox {
   open(sealed: string, context: string): string;
 }
 
+/** The key file's length in bytes (base64 in the file). */
+const KEY_BYTES = 32;
+
+/**
+ * The key file's key. Anything else than the 32 bytes Roster wrote is refused, never used: an
+ * empty or cut file would derive every purpose's key from what is left, which anyone can
+ * compute, and secrets sealed under it would be readable by whoever has the database.
+ */
+function keyOf(text: string): Buffer {
+  const key = Buffer.from(text.trim(), 'base64');
+  if (key.length !== KEY_BYTES)
+    throw new AppError(
+      503,
+      'secret_key.invalid',
+      `The secret key file (${KEY_FILE} in the data directory) holds ${key.length} bytes instead of ${KEY_BYTES}, so secrets cannot be sealed or opened. Restore it from a backup, or set ROSTER_SECRET_KEY; if no secret was stored yet, delete it and Roster makes a new one.`,
+    );
+  return key;
+}
+
 function readOrCreateKeyFile(dataDir: string): Buffer {
   const file = path.join(dataDir, KEY_FILE);
   try {
-    return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    return keyOf(readFileSync(file, 'utf8'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   mkdirSync(dataDir, { recursive: true });
-  const key = randomBytes(32);
+  const key = randomBytes(KEY_BYTES);
+  // Written whole beside it, then linked into place: the key file appears with its content or
+  // not at all. Created in place ('wx', then write), it existed empty for a moment (another
+  // process starting then read no key), and stayed empty when the write failed on a full disk.
+  const staged = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    // 'wx': if another process created it meanwhile, use theirs rather than overwrite it.
-    writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    const descriptor = openSync(staged, 'wx', 0o600);
+    try {
+      writeFileSync(descriptor, `${key.toString('base64')}\n`);
+      fsyncSync(descriptor);
+    } finally {
+      closeSync(descriptor);
+    }
+    // A link fails if the name exists: another process made the key meanwhile, use theirs.
+    linkSync(staged, file);
     return key;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    return keyOf(readFileSync(file, 'utf8'));
+  } finally {
+    rmSync(staged, { force: true });
   }
 }
 
