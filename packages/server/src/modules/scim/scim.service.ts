@@ -25,6 +25,7 @@ import {
   type UpdateScimConnectionBody,
 } from '@roster/contracts';
 import type { Db, Dialect, Executor } from '../../storage/database.js';
+import { afterCommit } from '../../storage/commit-hooks.js';
 import { fromJson, toFlag, toJson } from '../../storage/json.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { badRequest, notFound } from '../../lib/errors.js';
@@ -391,8 +392,11 @@ export function createScimService(deps: {
     if (elapsed >= 0 && elapsed < LAST_SYNC_RESOLUTION_MS) return;
     await updateConnection(db, connection.id, { last_sync_at: at });
     // The row may be the cached one (authenticate): the next write within the second sends no
-    // UPDATE either. Only this field changes in place; every other change evicts the row.
-    connection.last_sync_at = at;
+    // UPDATE either. Only this field changes in place; every other change evicts the row. Once
+    // committed: a rolled-back UPDATE must not stop the next write's.
+    await afterCommit(db, () => {
+      connection.last_sync_at = at;
+    });
   }
 
   function audit(
