@@ -20,6 +20,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { buildApp } from '../packages/server/dist/app.js';
 import { loadConfig } from '../packages/server/dist/config.js';
@@ -29,12 +30,22 @@ const { values: args } = parseArgs({
   options: {
     verbose: { type: 'boolean', default: false },
     repeat: { type: 'string', default: '60' },
+    store: { type: 'string', default: 'postgres' },
   },
 });
-const REPEAT = Number(args.repeat);
+/**
+ * `--store sqlite`: the same requests on a SQLite file with its writer thread (the default),
+ * counting the statements sent to that thread (BEGIN travels with the first, COMMIT is sent
+ * after the write lock is let go: neither is counted) and of them those waited for in turn: on
+ * SQLite the write lock is held through each of those waits. No costs (--repeat 0).
+ */
+const SQLITE = args.store === 'sqlite';
+if (!SQLITE && args.store !== 'postgres') throw new Error('--store takes postgres or sqlite');
+const REPEAT = SQLITE ? 0 : Number(args.repeat);
 if (!Number.isSafeInteger(REPEAT) || REPEAT < 0) throw new Error('--repeat takes a round count');
 const PG_URL = process.env.ROSTER_BENCH_DATABASE_URL;
-if (!PG_URL) throw new Error('bench:statements needs ROSTER_BENCH_DATABASE_URL (PostgreSQL)');
+if (!PG_URL && !SQLITE)
+  throw new Error('bench:statements needs ROSTER_BENCH_DATABASE_URL (PostgreSQL)');
 /**
  * Statements before the fifth round (5 December 2026, main at 9e5f771), before the sixth
  * (6 December 2026, main at f220623) and before the eighth (main at fd6dfa1), for the table's
@@ -58,19 +69,62 @@ const BEFORE = {
 };
 
 const name = `roster_bench_statements_${process.pid}`;
-const admin = new pg.Client({ connectionString: PG_URL });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
-const url = new URL(PG_URL);
-url.pathname = `/${name}`;
+const admin = SQLITE ? null : new pg.Client({ connectionString: PG_URL });
+await admin?.connect();
+await admin?.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
+const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-statements-'));
+const url = SQLITE ? new URL(`file://${path.join(work, 'roster.sqlite')}`) : new URL(PG_URL);
+if (!SQLITE) url.pathname = `/${name}`;
 
 let log = null;
+/**
+ * Waits: statements sent after the answer to an earlier one, as opposed to together with the
+ * ones before (storage/pipeline.ts sends a write and its audit event at once). With the driver on
+ * a worker thread (the default) each wait is a round trip between the threads and to PostgreSQL;
+ * here, on the main thread, pg still sends them one by one, but the count is the same.
+ */
+let waits = 0;
+let answeredSinceSent = true;
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function countedQuery(...args) {
   const text = String(typeof args[0] === 'string' ? args[0] : args[0]?.text);
-  if (log !== null && this !== admin && !/lease_until/.test(text))
+  const counting = log !== null && this !== admin && !/lease_until/.test(text);
+  if (counting) {
     log.push(text.replace(/\s+/g, ' ').trim());
-  return query.apply(this, args);
+    if (answeredSinceSent) waits += 1;
+    answeredSinceSent = false;
+  }
+  const answered = () => {
+    answeredSinceSent = true;
+  };
+  // The server's client (storage/postgres-pool.ts) passes a pg.Query carrying its callback.
+  const sent = args[0];
+  if (counting && typeof sent?.callback === 'function') {
+    const callback = sent.callback;
+    sent.callback = (...reply) => {
+      answered();
+      return callback(...reply);
+    };
+  }
+  const result = query.apply(this, args);
+  if (counting && typeof result?.then === 'function') result.then(answered, answered);
+  return result;
+};
+
+// SQLite: what the main thread sends its writer thread, and the thread's answers.
+const post = Worker.prototype.postMessage;
+Worker.prototype.postMessage = function countedPost(message, ...rest) {
+  if (log !== null && typeof message?.sql === 'string') {
+    log.push(message.sql.replace(/\s+/g, ' ').trim());
+    if (answeredSinceSent) waits += 1;
+    answeredSinceSent = false;
+  }
+  return post.call(this, message, ...rest);
+};
+const emit = Worker.prototype.emit;
+Worker.prototype.emit = function countedEmit(event, ...rest) {
+  if (event === 'message') answeredSinceSent = true;
+  return emit.call(this, event, ...rest);
 };
 
 /**
@@ -114,12 +168,11 @@ async function bufferHits() {
   }
 }
 
-const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-statements-'));
 const TOKEN = 'rst_bench_admin_token_0123456789';
 const config = loadConfig({
   PORT: '0',
   ROSTER_DATA_DIR: work,
-  ROSTER_DATABASE_URL: url.toString(),
+  ROSTER_DATABASE_URL: SQLITE ? url.pathname : url.toString(),
   ROSTER_ADMIN_TOKEN: TOKEN,
   ROSTER_RATE_LIMIT_PER_MINUTE: '0',
   ROSTER_PUBLIC_URL: 'http://127.0.0.1',
@@ -128,7 +181,11 @@ const config = loadConfig({
 });
 // The driver on the main thread: the count is taken at pg.Client#query in this process (on the
 // driver thread, the default, the same statements are sent from a worker this hook cannot see).
-const store = openStore({ url: config.databaseUrl, postgresDriver: 'main' });
+const store = openStore({
+  url: config.databaseUrl,
+  postgresDriver: 'main',
+  sqliteWriter: 'thread',
+});
 await migrateToLatest(store);
 const { app, services } = await buildApp({ store, config, logger: false });
 await services.workspaces.ensureDefaultWorkspace(config.adminToken);
@@ -183,9 +240,11 @@ async function measure(kind, run, record) {
   }
   await settle();
   log = [];
+  waits = 0;
+  answeredSinceSent = true;
   const result = await run();
   await settle();
-  if (record) counted.set(kind, log);
+  if (record) counted.set(kind, { log, waits });
   log = null;
   return result;
 }
@@ -293,19 +352,23 @@ for (let round = 0; round < 2 + REPEAT; round++) {
 
 await app.close();
 await store.close();
-await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-await admin.end();
+await admin?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+await admin?.end();
 rmSync(work, { recursive: true, force: true });
 
 console.log(
-  `PostgreSQL statements per write request (load average ${loadavg()
+  `${SQLITE ? 'SQLite statements sent to the writer thread' : 'PostgreSQL statements'} per write request (load average ${loadavg()
     .map((l) => l.toFixed(1))
     .join(' ')})\n`,
 );
-console.log('| kind | before the 5th round | before the 6th | before the 8th | now |');
-console.log('|---|---|---|---|---|');
-for (const [kind, statements] of counted)
-  console.log(`| ${kind} | ${BEFORE[kind]?.join(' | ') ?? '— | — | —'} | ${statements.length} |`);
+console.log(
+  '| kind | before the 5th round | before the 6th | before the 8th | now | of which waited for in turn |',
+);
+console.log('|---|---|---|---|---|---|');
+for (const [kind, { log: statements, waits: waited }] of counted)
+  console.log(
+    `| ${kind} | ${(SQLITE ? undefined : BEFORE[kind]?.join(' | ')) ?? '— | — | —'} | ${statements.length} | ${waited} |`,
+  );
 if (REPEAT > 0) {
   console.log(
     `\nWhat each request costs PostgreSQL, over ${REPEAT} more rounds (backends' CPU from /proc/<pid>/schedstat; buffer hits from pg_stat_statements when loaded)\n`,
@@ -329,7 +392,7 @@ if (REPEAT > 0) {
   );
 }
 if (args.verbose)
-  for (const [kind, statements] of counted) {
+  for (const [kind, { log: statements }] of counted) {
     console.log(`\n${kind}: ${statements.length}`);
     for (const text of statements) console.log(`  ${text.slice(0, 160)}`);
   }

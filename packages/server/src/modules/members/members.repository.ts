@@ -164,24 +164,40 @@ export function toRoleRow(resolved: {
   };
 }
 
+type RoleAssignmentRow = {
+  environmentId: number;
+  roleType: string;
+  legacyRoleId: number | null;
+  environmentRoleId: number | null;
+};
+
 export async function setMemberEnvironmentRoles(
   db: Executor,
   workspaceId: number,
   memberId: number,
-  roles: {
-    environmentId: number;
-    roleType: string;
-    legacyRoleId: number | null;
-    environmentRoleId: number | null;
-  }[],
+  roles: RoleAssignmentRow[],
 ): Promise<void> {
+  const statement = setMemberEnvironmentRolesStatement(db, workspaceId, memberId, roles);
+  if (statement !== undefined) await db.executeQuery(statement);
+}
+
+/**
+ * The statement of setMemberEnvironmentRoles (none for no roles), to send with the event that
+ * records it (recordChangeWith).
+ */
+export function setMemberEnvironmentRolesStatement(
+  db: Executor,
+  workspaceId: number,
+  memberId: number,
+  roles: RoleAssignmentRow[],
+) {
   // One statement for every environment (it was one each: a round trip per row). An environment
   // named twice keeps its last role, as one upsert after another did; PostgreSQL refuses a
   // statement that updates one row twice, so only the last is sent.
   const byEnvironment = new Map(roles.map((role) => [role.environmentId, role]));
-  if (byEnvironment.size === 0) return;
+  if (byEnvironment.size === 0) return undefined;
   const rows = [...byEnvironment.values()];
-  await setRoles.run(db, {
+  return setRoles.compile(db, {
     workspaceId,
     memberId,
     environmentIds: rows.map((role) => role.environmentId),

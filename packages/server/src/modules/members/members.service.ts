@@ -10,7 +10,7 @@ import { notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
 import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireDevAccess } from '../../lib/scope.js';
-import { findLastActivities, recordChange } from '../audit/audit.repository.js';
+import { findLastActivities, recordChange, recordChangeWith } from '../audit/audit.repository.js';
 import { findSystemGroup, listMembershipsOfMembers } from '../groups/groups.repository.js';
 import { resolveEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments } from '../environments/environments.repository.js';
@@ -19,7 +19,7 @@ import {
   findMemberById,
   listMembers,
   listRolesOfMembers,
-  setMemberEnvironmentRoles,
+  setMemberEnvironmentRolesStatement,
   toRoleRow,
 } from './members.repository.js';
 
@@ -124,19 +124,33 @@ export function createMembersService(deps: { db: Db; clock: Clock }) {
       await deps.db.transaction().execute(async (trx) => {
         const resolved = await resolveEnvRoles(trx, ctx.workspaceId, envRoles);
         const before = await listRolesOfMembers(trx, [member.id]);
-        await setMemberEnvironmentRoles(trx, ctx.workspaceId, member.id, resolved.map(toRoleRow));
-        await recordChange(trx, ctx, now(), 'member.roles_updated', ['member', member.id], {
-          before: before.map((r) => ({
-            environment_type: r.environment_type,
-            role_name: r.role_name,
-            role_type: r.role_type,
-          })),
-          after: resolved.map((r) => ({
-            environment_type: r.environment.type,
-            role_name: r.roleName,
-            role_type: r.roleType,
-          })),
-        });
+        // The roles' upsert and its event in one round trip.
+        const setting = setMemberEnvironmentRolesStatement(
+          trx,
+          ctx.workspaceId,
+          member.id,
+          resolved.map(toRoleRow),
+        );
+        await recordChangeWith(
+          trx,
+          setting === undefined ? [] : [setting],
+          ctx,
+          now(),
+          'member.roles_updated',
+          ['member', member.id],
+          {
+            before: before.map((r) => ({
+              environment_type: r.environment_type,
+              role_name: r.role_name,
+              role_type: r.role_type,
+            })),
+            after: resolved.map((r) => ({
+              environment_type: r.environment.type,
+              role_name: r.roleName,
+              role_type: r.roleType,
+            })),
+          },
+        );
       });
     },
 
