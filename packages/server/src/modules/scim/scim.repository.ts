@@ -2,12 +2,16 @@
  * Kysely queries for SCIM connections and the SCIM view of the users and groups they manage.
  * Dialect-neutral; every function takes a database handle or an open transaction first.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { Dialect, Executor, NewRow, Row } from '../../storage/database.js';
 import { prepared } from '../../storage/prepared.js';
 import type { Actor } from '../../lib/context.js';
 import type { ChangeTracker } from '../../lib/change-tracking.js';
-import { insertAuditEvent } from '../audit/audit.repository.js';
+import {
+  insertAuditEvent,
+  insertAuditEventWith,
+  type ResultsOf,
+} from '../audit/audit.repository.js';
 import type { ChangeTargetType } from '../audit/change-kinds.js';
 
 export type ScimConnectionRow = Row<'scim_connections'>;
@@ -83,6 +87,15 @@ export function updateConnection(
   return db.updateTable('scim_connections').set(changes).where('id', '=', id).execute();
 }
 
+/** A connection's `last_sync_at` update, to send with the write it dates. */
+export function touchConnectionStatement(db: Executor, id: string, at: string) {
+  return db
+    .updateTable('scim_connections')
+    .set({ last_sync_at: at })
+    .where('id', '=', id)
+    .compile();
+}
+
 export function deleteConnection(db: Executor, id: string) {
   return db.deleteFrom('scim_connections').where('id', '=', id).execute();
 }
@@ -136,8 +149,9 @@ export function countOtherLinks(
     .then((row) => Number(row.n));
 }
 
-export function insertScimUser(db: Executor, row: NewRow<'scim_users'>) {
-  return db.insertInto('scim_users').values(row).returningAll().executeTakeFirstOrThrow();
+/** A SCIM user's insert, to send with the event that records it (its row is returned). */
+export function insertScimUserStatement(db: Executor, row: NewRow<'scim_users'>) {
+  return db.insertInto('scim_users').values(row).returningAll().compile();
 }
 
 export function updateScimUser(
@@ -317,4 +331,16 @@ export async function insertScimAuditEvent(
   },
 ): Promise<void> {
   await insertAuditEvent(db, { ...entry, actor: { ...entry.actor, type: 'scim_connection' } });
+}
+
+/** insertScimAuditEvent with the writes it records sent in the same round trip. */
+export function insertScimAuditEventWith<const W extends readonly CompiledQuery[]>(
+  db: Executor,
+  writes: W,
+  entry: Parameters<typeof insertScimAuditEvent>[1],
+): Promise<ResultsOf<W>> {
+  return insertAuditEventWith(db, writes, {
+    ...entry,
+    actor: { ...entry.actor, type: 'scim_connection' },
+  });
 }

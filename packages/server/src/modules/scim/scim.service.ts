@@ -80,11 +80,13 @@ import {
   findScimUserByUserNameKey,
   insertConnection,
   insertScimAuditEvent,
+  insertScimAuditEventWith,
   insertScimGroup,
-  insertScimUser,
+  insertScimUserStatement,
   listConnections,
   listScimGroups,
   listScimUsers,
+  touchConnectionStatement,
   updateConnection,
   updateScimGroup,
   updateScimUser,
@@ -386,15 +388,26 @@ export function createScimService(deps: {
    * lock on the connection's row for every SCIM write, which a directory's burst serialized on.
    */
   async function touch(db: Executor, connection: ScimConnectionRow) {
+    const touching = touchStatement(db, connection);
+    if (touching === undefined) return;
+    await db.executeQuery(touching.statement);
+    await touched(db, connection, touching.at);
+  }
+
+  /** touch's UPDATE, to send with the write it dates (then `touched`); none within the second. */
+  function touchStatement(db: Executor, connection: ScimConnectionRow) {
     const at = now();
     const last = connection.last_sync_at === null ? NaN : Date.parse(connection.last_sync_at);
     const elapsed = Date.parse(at) - last;
-    if (elapsed >= 0 && elapsed < LAST_SYNC_RESOLUTION_MS) return;
-    await updateConnection(db, connection.id, { last_sync_at: at });
+    if (elapsed >= 0 && elapsed < LAST_SYNC_RESOLUTION_MS) return undefined;
+    return { at, statement: touchConnectionStatement(db, connection.id, at) };
+  }
+
+  function touched(db: Executor, connection: ScimConnectionRow, at: string) {
     // The row may be the cached one (authenticate): the next write within the second sends no
     // UPDATE either. Only this field changes in place; every other change evicts the row. Once
     // committed: a rolled-back UPDATE must not stop the next write's.
-    await afterCommit(db, () => {
+    return afterCommit(db, () => {
       connection.last_sync_at = at;
     });
   }
@@ -838,29 +851,43 @@ export function createScimService(deps: {
           );
         }
         const change = await population.provisionUser(trx, connection, fields);
-        const row = await insertScimUser(trx, {
-          workspace_id: connection.workspace_id,
-          connection_id: connection.id,
-          end_user_id: population.userColumn === 'end_user_id' ? change.personId : null,
-          member_id: population.userColumn === 'member_id' ? change.personId : null,
-          ...userColumns(fields),
-          saved_role: change.savedRole ?? null,
-          version: 1,
-          created_at: now(),
-          updated_at: now(),
-        });
-        await touch(trx, connection);
         const prefix = population.userTarget;
-        await audit(trx, connection, changes, {
-          action: change.adopted ? `${prefix}.scim_linked` : `${prefix}.created`,
-          targetType: prefix,
-          targetId: change.personId,
-          after: {
-            ...change.details,
-            active: fields.active,
-            external_id: fields.externalId,
+        // The SCIM user, the connection's last sync and the event in one round trip.
+        const touching = touchStatement(trx, connection);
+        const [inserted] = await insertScimAuditEventWith(
+          trx,
+          [
+            insertScimUserStatement(trx, {
+              workspace_id: connection.workspace_id,
+              connection_id: connection.id,
+              end_user_id: population.userColumn === 'end_user_id' ? change.personId : null,
+              member_id: population.userColumn === 'member_id' ? change.personId : null,
+              ...userColumns(fields),
+              saved_role: change.savedRole ?? null,
+              version: 1,
+              created_at: now(),
+              updated_at: now(),
+            }),
+            ...(touching === undefined ? [] : [touching.statement]),
+          ],
+          {
+            changes,
+            workspaceId: connection.workspace_id,
+            actor: actorOf(connection),
+            createdAt: now(),
+            action: change.adopted ? `${prefix}.scim_linked` : `${prefix}.created`,
+            targetType: prefix,
+            targetId: change.personId,
+            after: {
+              ...change.details,
+              active: fields.active,
+              external_id: fields.externalId,
+            },
           },
-        });
+        );
+        if (touching !== undefined) await touched(trx, connection, touching.at);
+        const row = inserted.rows[0];
+        if (row === undefined) throw new Error('the SCIM user insert returned no row');
         // A person created by this request is in no group yet; an adopted one may be.
         const groups = change.adopted ? undefined : [];
         return {
