@@ -14,6 +14,7 @@ import {
 import { sql } from 'kysely';
 import type { Db, Executor, Row } from '../../storage/database.js';
 import { fromJson, toJson } from '../../storage/json.js';
+import { runTogether } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, gone, notFound, tooManyRequests } from '../../lib/errors.js';
@@ -22,10 +23,19 @@ import { hashSecret } from '../../lib/secrets.js';
 import type { RequestContext } from '../../lib/context.js';
 import { likeContains, paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireDevAccess } from '../../lib/scope.js';
-import { insertAuditEvent, recordChange } from '../audit/audit.repository.js';
+import {
+  insertAuditEvent,
+  insertAuditEventWith,
+  recordChange,
+  recordChangeWith,
+  type AuditEntry,
+} from '../audit/audit.repository.js';
 import type { ChangeTracker } from '../../lib/change-tracking.js';
 import { findGroupsByIds } from '../groups/groups.repository.js';
-import { findMemberByEmailKey, setMemberEnvironmentRoles } from '../members/members.repository.js';
+import {
+  findMemberByEmailKey,
+  setMemberEnvironmentRolesStatement,
+} from '../members/members.repository.js';
 import { presentMembers } from '../members/members.service.js';
 import { resolveEnvRolesWithNoAccessDefaults } from '../roles/roles.service.js';
 import { findWorkspaceById } from '../workspaces/workspaces.repository.js';
@@ -299,8 +309,6 @@ export function createInvitationsService(deps: {
         if (missing !== undefined)
           throw badRequest('invitation.group_unknown', `User group ${missing} not found`);
         await assertCooldownOver(trx, ctx.workspaceId, emailKey, 'invite');
-        // A new invitation supersedes any pending one for the same email.
-        await revokePending.run(trx, { workspaceId: ctx.workspaceId, emailKey });
         const stored: StoredEnvRole[] = resolved.map((r) => ({
           environment_id: r.environment.id,
           environment_type: r.environment.type,
@@ -310,36 +318,45 @@ export function createInvitationsService(deps: {
           environment_role_id: r.environmentRoleId,
         }));
         const issued = newSecret('inv');
-        const row = await insertInvitation.takeFirst(trx, {
-          workspaceId: ctx.workspaceId,
-          name,
-          email,
-          emailKey,
-          tokenHash: hashSecret(issued),
-          envRoles: toJson(stored),
-          invitedBy: ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`,
-          createdAt: now(),
-          expiresAt: new Date(deps.clock.now().getTime() + INVITATION_TTL_MS).toISOString(),
-        });
+        // A new invitation supersedes any pending one for the same email: the revocation and
+        // the insert in one round trip (storage/pipeline.ts), in that order.
+        const [, inserted] = await runTogether(trx, [
+          revokePending.compile(trx, { workspaceId: ctx.workspaceId, emailKey }),
+          insertInvitation.compile(trx, {
+            workspaceId: ctx.workspaceId,
+            name,
+            email,
+            emailKey,
+            tokenHash: hashSecret(issued),
+            envRoles: toJson(stored),
+            invitedBy: ctx.actor.id === null ? ctx.actor.type : `${ctx.actor.type}:${ctx.actor.id}`,
+            createdAt: now(),
+            expiresAt: new Date(deps.clock.now().getTime() + INVITATION_TTL_MS).toISOString(),
+          }),
+        ]);
+        const row = inserted?.rows[0] as Row<'member_invitations'> | undefined;
         if (row === undefined) throw new Error('the invitation insert returned no row');
         const explicitGroups = groups.filter((g) => g.system === 0);
-        if (explicitGroups.length > 0) {
-          await trx
-            .insertInto('group_memberships')
-            .values(
-              explicitGroups.map((g) => ({
-                workspace_id: ctx.workspaceId,
-                group_id: g.id,
-                member_id: null,
-                invitation_id: row.id,
-                created_at: now(),
-                expires_at: null,
-              })),
-            )
-            .execute();
-        }
-        await recordChange(
+        // The invitation's groups and its event in one round trip.
+        await recordChangeWith(
           trx,
+          explicitGroups.length === 0
+            ? []
+            : [
+                trx
+                  .insertInto('group_memberships')
+                  .values(
+                    explicitGroups.map((g) => ({
+                      workspace_id: ctx.workspaceId,
+                      group_id: g.id,
+                      member_id: null,
+                      invitation_id: row.id,
+                      created_at: now(),
+                      expires_at: null,
+                    })),
+                  )
+                  .compile(),
+              ],
           ctx,
           now(),
           'member_invitation.created',
@@ -564,11 +581,21 @@ export function createInvitationsService(deps: {
             environmentRoleId: null,
           };
         });
-        await setMemberEnvironmentRoles(trx, invitation.workspace_id, member.id, roles);
-        await moveMemberships.run(trx, { memberId: member.id, invitationId: invitation.id });
-        await linkMember.run(trx, { memberId: member.id, id: invitation.id });
-        if (onAccepted !== undefined) await onAccepted(trx, member);
-        await insertAuditEvent(trx, {
+        // The member's roles, its groups (the invitation's), the invitation's link to it and the
+        // event in one round trip (storage/pipeline.ts); what onAccepted writes comes before the
+        // event, in a round trip of its own.
+        const settingRoles = setMemberEnvironmentRolesStatement(
+          trx,
+          invitation.workspace_id,
+          member.id,
+          roles,
+        );
+        const writes = [
+          ...(settingRoles === undefined ? [] : [settingRoles]),
+          moveMemberships.compile(trx, { memberId: member.id, invitationId: invitation.id }),
+          linkMember.compile(trx, { memberId: member.id, id: invitation.id }),
+        ];
+        const joined: AuditEntry = {
           workspaceId: invitation.workspace_id,
           actor: { type: 'member', id: String(member.id), name: member.name },
           action: 'member_joined',
@@ -577,7 +604,13 @@ export function createInvitationsService(deps: {
           after: { name: member.name, email: member.email, invitation_id: invitation.id },
           createdAt: now(),
           changes,
-        });
+        };
+        if (onAccepted === undefined) await insertAuditEventWith(trx, writes, joined);
+        else {
+          await runTogether(trx, writes);
+          await onAccepted(trx, member);
+          await insertAuditEvent(trx, joined);
+        }
         // The row as inserted: nothing in the transaction changes it after (onAccepted writes
         // the credential), so it is not read again once committed.
         return { workspaceId: invitation.workspace_id, row: member };
