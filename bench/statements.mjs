@@ -114,7 +114,7 @@ pg.Client.prototype.query = function countedQuery(...args) {
 // SQLite: what the main thread sends its writer thread, and the thread's answers.
 const post = Worker.prototype.postMessage;
 Worker.prototype.postMessage = function countedPost(message, ...rest) {
-  if (log !== null && typeof message?.sql === 'string') {
+  if (log !== null && typeof message?.sql === 'string' && !/lease_until/.test(message.sql)) {
     log.push(message.sql.replace(/\s+/g, ' ').trim());
     if (answeredSinceSent) waits += 1;
     answeredSinceSent = false;

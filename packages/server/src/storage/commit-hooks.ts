@@ -29,11 +29,22 @@ export function transactionBegun(connection: DatabaseConnection): void {
   open.set(connection, { hooks: [], savepoints: new Map() });
 }
 
-/** Runs the transaction's hooks, in the order they were registered. */
+/**
+ * Runs the transaction's hooks, in the order they were registered. The COMMIT is done: a hook
+ * that throws must not make it look failed (the caller would roll back a committed transaction),
+ * so its error is a warning and the other hooks still run.
+ */
 export function transactionCommitted(connection: DatabaseConnection): void {
   const transaction = open.get(connection);
   open.delete(connection);
-  if (transaction !== undefined) for (const hook of transaction.hooks) hook();
+  if (transaction === undefined) return;
+  for (const hook of transaction.hooks) {
+    try {
+      hook();
+    } catch (error) {
+      process.emitWarning(`A hook after a COMMIT failed: ${String(error)}`);
+    }
+  }
 }
 
 /** A transaction rolled back (or whose COMMIT failed): its hooks never run. */

@@ -174,7 +174,9 @@ parentPort.on('message', (message) => {
       // SQLite rolled the transaction back when an earlier statement failed (SQLITE_FULL,
       // SQLITE_IOERR, a failed BEGIN): one sent together with it (storage/pipeline.ts) must not
       // run on its own, committed outside any transaction. The earlier failure is the one reported.
-      const error = new Error('The transaction was rolled back by an earlier failure; this statement did not run.');
+      const error = new Error(
+        'The transaction was rolled back by an earlier failure; this statement did not run.',
+      );
       error.code = 'SQLITE_ABORT';
       throw error;
     }

@@ -254,15 +254,11 @@ export async function listGroupMembers(
 
 /**
  * Adds memberships, or renews the expiry of existing ones (re-adding is harmless), for
- * collaborators of the workspace only, in one statement: the rows are taken
- * from `members`, so an ID that names no collaborator of the workspace adds nothing. Returns the
- * IDs added or renewed (the upsert returns updated rows too), which the caller compares with the
- * IDs asked for instead of looking them up first.
- */
-/**
- * Adds these collaborators of the workspace to the group (or sets their expiry if they are in
- * it), to send with the event that records it (recordChangeWith): its rows are the members
- * written (addedMembers), so the caller can refuse IDs not of the workspace. At least one ID.
+ * collaborators of the workspace only, in one statement: the rows are taken from `members`, so
+ * an ID that names no collaborator of the workspace adds nothing. Its rows are the IDs added or
+ * renewed (the upsert returns updated rows too; `addedMembers`), which the caller compares with
+ * the IDs asked for instead of looking them up first. A statement to send with the event that
+ * records it (recordChangeWith); at least one ID.
  */
 export function upsertMembershipsStatement(
   db: Executor,
