@@ -7,56 +7,20 @@
  * the run is on PostgreSQL. A COMMIT is made to fail with a deferred foreign key, which both
  * stores check at COMMIT.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { afterCommit } from '../../packages/server/src/storage/commit-hooks.js';
-import { openStore, type Store } from '../../packages/server/src/storage/connect.js';
-import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
+import type { Store } from '../../packages/server/src/storage/connect.js';
+import { storeConfigurations, type ScratchDb } from '../helpers/store-configurations.js';
 
-let dir: string;
-let database: TestDatabase;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'roster-commit-hooks-'));
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database.drop();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const stores: [string, () => Promise<Store>][] =
-  testDialect === 'postgres'
-    ? [
-        ['PostgreSQL, driver thread', () => openStore({ url: database.url })],
-        [
-          'PostgreSQL, driver on the main thread',
-          () => openStore({ url: database.url, postgresDriver: 'main' }),
-        ],
-      ]
-    : [
-        ['SQLite in memory', () => openStore({ url: ':memory:' })],
-        [
-          'SQLite file, writer thread',
-          () => openStore({ url: path.join(dir, 'thread.sqlite'), sqliteWriter: 'thread' }),
-        ],
-        [
-          'SQLite file, writes on the main thread',
-          () => openStore({ url: path.join(dir, 'main.sqlite'), sqliteWriter: 'main' }),
-        ],
-      ];
-
-// `any`: the scratch tables are the test's own, outside Roster's schema (no migration makes them).
-type Scratch = Kysely<any>;
+const stores = storeConfigurations();
 
 describe.each(stores)('commit hooks on %s', (_name, open) => {
   let store: Store;
-  let db: Scratch;
+  let db: ScratchDb;
   beforeAll(async () => {
     store = await open();
-    db = store.db as Scratch;
+    db = store.db as ScratchDb;
     await sql`drop table if exists hook_child`.execute(db);
     await sql`drop table if exists hook_parent`.execute(db);
     await sql`create table hook_parent (id integer primary key)`.execute(db);

@@ -4,64 +4,29 @@
  * transaction then keeps nothing, and on a SQLite file a statement sent behind one that made
  * SQLite roll the transaction back is refused rather than committed on its own.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTogether } from '../../packages/server/src/storage/pipeline.js';
-import { openStore, type Store } from '../../packages/server/src/storage/connect.js';
+import type { Store } from '../../packages/server/src/storage/connect.js';
 import type { Executor } from '../../packages/server/src/storage/database.js';
-import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.js';
+import { testDialect } from '../helpers/database.js';
+import { storeConfigurations, type ScratchDb } from '../helpers/store-configurations.js';
 
-let dir: string;
-let database: TestDatabase;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'roster-pipeline-'));
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database.drop();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const stores: [string, () => Promise<Store>][] =
-  testDialect === 'postgres'
-    ? [
-        ['PostgreSQL, driver thread', () => openStore({ url: database.url })],
-        [
-          'PostgreSQL, driver on the main thread',
-          () => openStore({ url: database.url, postgresDriver: 'main' }),
-        ],
-      ]
-    : [
-        ['SQLite in memory', () => openStore({ url: ':memory:' })],
-        [
-          'SQLite file, writer thread',
-          () => openStore({ url: path.join(dir, 'thread.sqlite'), sqliteWriter: 'thread' }),
-        ],
-        [
-          'SQLite file, writes on the main thread',
-          () => openStore({ url: path.join(dir, 'main.sqlite'), sqliteWriter: 'main' }),
-        ],
-      ];
-
-// `any`: the scratch table is the test's own, outside Roster's schema (no migration makes it).
-type Scratch = Kysely<any>;
+const stores = storeConfigurations();
 
 describe.each(stores)('statements sent together on %s', (_name, open) => {
   let store: Store;
-  let db: Scratch;
+  let db: ScratchDb;
   beforeAll(async () => {
     store = await open();
-    db = store.db as Scratch;
+    db = store.db as ScratchDb;
     await sql`drop table if exists piped`.execute(db);
     await sql`create table piped (id integer primary key, note text not null)`.execute(db);
   });
   afterAll(async () => {
     await store.close();
   });
-  const insert = (trx: Scratch, id: number, note = 'row') =>
+  const insert = (trx: ScratchDb, id: number, note = 'row') =>
     trx.insertInto('piped').values({ id, note }).compile();
   const ids = async () =>
     (await db.selectFrom('piped').select('id').orderBy('id').execute()).map((row) => row.id);
