@@ -8,7 +8,7 @@
  * (a COMMIT refused on a full disk, a statement failing after the insert) left its ID noted. On
  * SQLite a rolled-back insert gives its ID back (AUTOINCREMENT's counter rolls back with it), so
  * the next write's event got the same ID, and the feed passed over it as already applied: that
- * write never reached the access index, on this instance or any other, until a restart. Notes
+ * write never reached that instance's access index until a restart. Notes
  * are now kept with the transaction and made when it commits; a rollback drops them.
  *
  * Kept per connection (the object Kysely hands the driver for each transaction), by the driver
