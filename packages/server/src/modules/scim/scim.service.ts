@@ -412,8 +412,8 @@ export function createScimService(deps: {
     });
   }
 
-  function audit(
-    trx: Executor,
+  /** A SCIM event's entry: the connection acts, in its workspace, now. */
+  function eventOf(
     connection: ScimConnectionRow,
     /** The request's (lib/change-tracking.ts): its answer waits for the index to see the event. */
     changes: ChangeTracker | undefined,
@@ -425,13 +425,22 @@ export function createScimService(deps: {
       after?: unknown;
     },
   ) {
-    return insertScimAuditEvent(trx, {
+    return {
       changes,
       workspaceId: connection.workspace_id,
       actor: actorOf(connection),
       createdAt: now(),
       ...entry,
-    });
+    };
+  }
+
+  function audit(
+    trx: Executor,
+    connection: ScimConnectionRow,
+    changes: ChangeTracker | undefined,
+    entry: Parameters<typeof eventOf>[2],
+  ) {
+    return insertScimAuditEvent(trx, eventOf(connection, changes, entry));
   }
 
   function pageOf(query: ListQuery) {
@@ -870,11 +879,7 @@ export function createScimService(deps: {
             }),
             ...(touching === undefined ? [] : [touching.statement]),
           ],
-          {
-            changes,
-            workspaceId: connection.workspace_id,
-            actor: actorOf(connection),
-            createdAt: now(),
+          eventOf(connection, changes, {
             action: change.adopted ? `${prefix}.scim_linked` : `${prefix}.created`,
             targetType: prefix,
             targetId: change.personId,
@@ -883,7 +888,7 @@ export function createScimService(deps: {
               active: fields.active,
               external_id: fields.externalId,
             },
-          },
+          }),
         );
         if (touching !== undefined) await touched(trx, connection, touching.at);
         const row = inserted.rows[0];
