@@ -1,9 +1,9 @@
 /**
  * The store's worker thread (SQLite's writer, PostgreSQL's driver) can run at a lower scheduling
  * priority than the main thread that answers the access checks (storage/store-threads.ts,
- * ROSTER_STORE_THREAD_NICE, off by default): the server runs as its own process, as `npm start`
- * runs it, and the threads' nice values are read from Linux's /proc, which is where the setting
- * shows.
+ * ROSTER_STORE_THREAD_NICE; unset, PostgreSQL's driver thread runs 10 below and SQLite's writer at
+ * the process's priority): the server runs as its own process, as `npm start` runs it, and the
+ * threads' nice values are read from Linux's /proc, which is where the setting shows.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -72,11 +72,16 @@ describe.skipIf(!onLinux)(
       expect(groups.body.data.map((group: { name: string }) => group.name)).toContain('Nice ones');
     });
 
-    it('keeps every thread at the process priority by default, and takes any step up to 19', async () => {
-      const flat = await serve({});
-      const flatNice = niceByThread(flat.pid);
-      const base = flatNice.get(flat.pid) ?? 0;
-      expect([...flatNice.values()].every((value) => value === base)).toBe(true);
+    it("by default lowers PostgreSQL's driver thread by 10 and keeps SQLite's writer level; 0 keeps all level, and any step up to 19 is taken", async () => {
+      const byDefault = await serve({});
+      const defaultNice = niceByThread(byDefault.pid);
+      const base = defaultNice.get(byDefault.pid) ?? 0;
+      const lowered = [...defaultNice.values()].filter((value) => value !== base);
+      expect(lowered).toEqual(
+        testDialect === 'postgres' && base < 19 ? [Math.min(19, base + 10)] : [],
+      );
+      const level = await serve({ ROSTER_STORE_THREAD_NICE: '0' });
+      expect([...niceByThread(level.pid).values()].every((value) => value === base)).toBe(true);
       const lowest = await serve({ ROSTER_STORE_THREAD_NICE: '19' });
       const values = [...niceByThread(lowest.pid).values()];
       expect(values.filter((value) => value !== base)).toEqual(base === 19 ? [] : [19]);
@@ -85,8 +90,9 @@ describe.skipIf(!onLinux)(
 );
 
 describe('ROSTER_STORE_THREAD_NICE', () => {
-  it('takes a whole number from 0 to 19, and stops the start with a message otherwise', () => {
-    expect(loadConfig({}).storeThreadNice).toBe(0);
+  it('takes a whole number from 0 to 19 (unset: each thread its default), and stops the start with a message otherwise', () => {
+    expect(loadConfig({}).storeThreadNice).toBeUndefined();
+    expect(loadConfig({ ROSTER_STORE_THREAD_NICE: '' }).storeThreadNice).toBeUndefined();
     expect(loadConfig({ ROSTER_STORE_THREAD_NICE: '10' }).storeThreadNice).toBe(10);
     expect(loadConfig({ ROSTER_STORE_THREAD_NICE: '0' }).storeThreadNice).toBe(0);
     for (const bad of ['20', '-1', '2.5', 'low'])

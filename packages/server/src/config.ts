@@ -27,8 +27,11 @@ export interface Config {
   postgresDriver: 'thread' | 'main';
   /** ROSTER_STORE_THREAD_HEAP_MB: the store's worker threads' heap cap, 0 = Node's (connect.ts). */
   storeThreadHeapMb: number;
-  /** ROSTER_STORE_THREAD_NICE: how much lower those threads' priority is (storage/store-threads.ts). */
-  storeThreadNice: number;
+  /**
+   * ROSTER_STORE_THREAD_NICE: how much lower those threads' priority is; unset: each thread's
+   * default (storage/store-threads.ts).
+   */
+  storeThreadNice: number | undefined;
   publicUrl: string;
   adminToken: string | undefined;
   platformToken: string | undefined;
@@ -144,8 +147,18 @@ function integer(
   min: number,
   max: number,
 ): number {
+  return optionalInteger(env, name, min, max) ?? fallback;
+}
+
+/** A whole number from `min` to `max`, or undefined when the variable is unset or empty. */
+function optionalInteger(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
   const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
+  if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
@@ -344,7 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sqliteWriter: threadOrMain(env, 'ROSTER_SQLITE_WRITER'),
     postgresDriver: threadOrMain(env, 'ROSTER_POSTGRES_DRIVER'),
     storeThreadHeapMb: integer(env, 'ROSTER_STORE_THREAD_HEAP_MB', 0, 0, 1_000_000),
-    storeThreadNice: integer(env, 'ROSTER_STORE_THREAD_NICE', 0, 0, 19),
+    storeThreadNice: optionalInteger(env, 'ROSTER_STORE_THREAD_NICE', 0, 19),
     publicUrl,
     adminToken,
     platformToken,

@@ -38,7 +38,11 @@ import {
   statementCache,
   type WriteLockTotals,
 } from './sqlite-writer.js';
-import { DEFAULT_STORE_THREADS, type StoreThreadOptions } from './store-threads.js';
+import {
+  defaultStoreThreads,
+  type StoreThreadKind,
+  type StoreThreadOptions,
+} from './store-threads.js';
 import type { CheckpointTotals } from './sqlite-checkpointer.js';
 import { turnOffPretenuring } from '../lib/heap-tuning.js';
 
@@ -83,8 +87,8 @@ export interface StoreOptions {
   threadHeapMb?: number;
   /**
    * ROSTER_STORE_THREAD_NICE: how much lower the scheduling priority of those threads is than the
-   * process's (0–19, default 0): the main thread, which answers the checks, gets a core first
-   * (store-threads.ts, which says why it is not the default).
+   * process's (0–19): the main thread, which answers the checks, gets a core first. Unset: 10 for
+   * PostgreSQL's driver thread, 0 for SQLite's writer (store-threads.ts says why).
    */
   threadNice?: number;
 }
@@ -108,10 +112,11 @@ export class StoreOpenError extends Error {
   override readonly name = 'StoreOpenError';
 }
 
-function storeThreads(options: StoreOptions): StoreThreadOptions {
+function storeThreads(options: StoreOptions, kind: StoreThreadKind): StoreThreadOptions {
+  const defaults = defaultStoreThreads(kind);
   return {
-    heapMb: options.threadHeapMb ?? DEFAULT_STORE_THREADS.heapMb,
-    nice: options.threadNice ?? DEFAULT_STORE_THREADS.nice,
+    heapMb: options.threadHeapMb ?? defaults.heapMb,
+    nice: options.threadNice ?? defaults.nice,
   };
 }
 
@@ -136,7 +141,7 @@ export function openStore(options: StoreOptions): Store {
     // lib/heap-tuning.ts); turned off before the first statement.
     if (!onThread) turnOffPretenuring();
     const dialect = onThread
-      ? postgresThreadDialect(poolOptions, storeThreads(options))
+      ? postgresThreadDialect(poolOptions, storeThreads(options, 'postgres-driver'))
       : new PostgresDialect({ pool: createPostgresPool(pg, poolOptions) });
     const db = new Kysely<Database>({ dialect: keepingTheCause(dialect, () => true) });
     return { db, dialect: 'postgres', sqliteWriterThread: false, close: () => db.destroy() };
@@ -146,7 +151,7 @@ export function openStore(options: StoreOptions): Store {
     // Writes on a worker thread, reads on this one (sqlite-writer.ts): a write that waits for
     // the disk or another process's lock no longer stops the access checks. A failed ROLLBACK
     // is the worker's to judge (it knows whether SQLite still holds a transaction).
-    const split = sqliteSplitDialect(options.url, storeThreads(options));
+    const split = sqliteSplitDialect(options.url, storeThreads(options, 'sqlite-writer'));
     const db = new Kysely<Database>({ dialect: keepingTheCause(split, () => false) });
     return {
       db,

@@ -51,7 +51,7 @@ import { DRIVER_THREAD_LOST } from './errors.js';
 import type { PipeliningConnection } from './pipeline.js';
 import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
 import {
-  DEFAULT_STORE_THREADS,
+  defaultStoreThreads,
   LOWER_OWN_PRIORITY,
   storeWorkerOptions,
   threadErrorText,
@@ -764,7 +764,7 @@ function createId(): { queryId: string } {
 /** The Kysely dialect of PostgreSQL with its driver on a worker thread (see above). */
 export function postgresThreadDialect(
   options: PostgresPoolOptions,
-  threads: StoreThreadOptions = DEFAULT_STORE_THREADS,
+  threads: StoreThreadOptions = defaultStoreThreads('postgres-driver'),
 ): Dialect {
   return {
     createAdapter: () => new PostgresAdapter(),

@@ -35,7 +35,7 @@ import {
   type CheckpointTotals,
 } from './sqlite-checkpointer.js';
 import {
-  DEFAULT_STORE_THREADS,
+  defaultStoreThreads,
   LOWER_OWN_PRIORITY,
   storeWorkerOptions,
   threadErrorText,
@@ -595,7 +595,7 @@ const NO_CHECKPOINTS: CheckpointTotals = {
  */
 export function sqliteSplitDialect(
   file: string,
-  threads: StoreThreadOptions = DEFAULT_STORE_THREADS,
+  threads: StoreThreadOptions = defaultStoreThreads('sqlite-writer'),
 ): Dialect & {
   readonly writeLock: () => WriteLockTotals;
   readonly checkpoints: () => CheckpointTotals;

@@ -7,12 +7,9 @@
  * PostgreSQL's backends and the clients on the bench machine, or a small container), a check that
  * arrives while the main thread waits for a core waits for the scheduler, which shows in neither
  * the event loop's delay nor the CPU time. Lowering the store thread's priority (its nice value,
- * ROSTER_STORE_THREAD_NICE, 0 by default: see DEFAULT_STORE_THREADS) gives the main thread the
- * core first whenever both want one: under the mixed load on PostgreSQL at 10 the main thread
- * waited for a core 20% of the time instead of 36%, and closed-loop checks took 0.8 instead of
- * 1.6 ms at p50, for the same capacity and write latency (docs/performance.md, "Eighth round").
- * The store thread still gets every idle cycle; a lower priority only decides who goes first when
- * there are none.
+ * ROSTER_STORE_THREAD_NICE) gives the main thread the core first whenever both want one. The
+ * store thread still gets every idle cycle; a lower priority only decides who goes first when
+ * there are none. The default depends on the thread (`defaultStoreThreads`).
  *
  * Linux lets a thread change its own nice value (it is per thread there), and an unprivileged
  * process may lower its priority but not raise it back. Elsewhere, or if the call fails, the
@@ -27,19 +24,37 @@ export interface StoreThreadOptions {
    */
   heapMb: number;
   /**
-   * ROSTER_STORE_THREAD_NICE: how much lower the thread's priority is than the process's (0–19,
-   * default 0).
+   * ROSTER_STORE_THREAD_NICE: how much lower the thread's priority is than the process's (0–19;
+   * unset: DEFAULT_STORE_THREAD_NICE).
    */
   nice: number;
 }
 
+/** Which store thread: SQLite's writer (sqlite-writer.ts) or PostgreSQL's driver (postgres-thread.ts). */
+export type StoreThreadKind = 'sqlite-writer' | 'postgres-driver';
+
 /**
- * The default leaves both threads at the process's priority: the main thread waits for the store
- * thread's writes, so on a saturated machine a lower priority for it can only slow them (SQLite's
- * capacity under the mixed load: 1,275 requests/s at 0, 1,091 at 10; docs/performance.md, "Eighth
- * round"). An opt-in for deployments that keep the load well below capacity.
+ * The nice value each thread takes when ROSTER_STORE_THREAD_NICE is unset.
+ *
+ * - **SQLite's writer: 0.** Every write of the instance runs on it, one at a time, holding the
+ *   database's write lock: a lower priority slows all writes once the machine is saturated
+ *   (the mixed load's capacity: 1,275 requests/s at 0, 1,091 at 10; docs/performance.md, "Eighth
+ *   round").
+ * - **PostgreSQL's driver: 10.** It only carries statements to and from the backends, which hold
+ *   no instance-wide lock: with it at 10 the main thread waited for a core a third less often,
+ *   closed-loop checks took half as long at p50 and the paced checks' p99 fell in every pair, for
+ *   the same capacity and write latency (docs/performance.md, "Eighth round" and "Fourteenth
+ *   round").
  */
-export const DEFAULT_STORE_THREADS: StoreThreadOptions = { heapMb: 0, nice: 0 };
+export const DEFAULT_STORE_THREAD_NICE: Readonly<Record<StoreThreadKind, number>> = {
+  'sqlite-writer': 0,
+  'postgres-driver': 10,
+};
+
+/** The options of a store thread whose settings were left unset. */
+export function defaultStoreThreads(kind: StoreThreadKind): StoreThreadOptions {
+  return { heapMb: 0, nice: DEFAULT_STORE_THREAD_NICE[kind] };
+}
 
 /** The Worker options these settings give (the nice value travels in workerData). */
 export function storeWorkerOptions(
