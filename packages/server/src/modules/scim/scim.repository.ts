@@ -272,6 +272,11 @@ const touchScimGroup = prepared((db, p: { id: number; updatedAt: string }) =>
     .returningAll(),
 );
 
+/** touchScimGroup's statement, to send with the event that records the PATCH (runTogether). */
+export function touchScimGroupStatement(db: Executor, id: number, updatedAt: string) {
+  return touchScimGroup.compile(db, { id, updatedAt });
+}
+
 export async function updateScimGroup(
   db: Executor,
   id: number,

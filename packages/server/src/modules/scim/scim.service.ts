@@ -87,6 +87,7 @@ import {
   listScimGroups,
   listScimUsers,
   touchConnectionStatement,
+  touchScimGroupStatement,
   updateConnection,
   updateScimGroup,
   updateScimUser,
@@ -1197,9 +1198,40 @@ export function createScimService(deps: {
             removed.push(...(await population.removeMembers(trx, groupId, current)));
           }
         }
-        let name = group.display_name;
+        const only = attributeOps.length === 0;
+        const event = (name: string) =>
+          eventOf(connection, changes, {
+            action: `${population.groupTarget}.${
+              added.length > 0 && removed.length === 0 && only
+                ? 'members_added'
+                : removed.length > 0 && added.length === 0 && only
+                  ? 'members_removed'
+                  : 'updated'
+            }`,
+            targetType: population.groupTarget,
+            targetId: groupId,
+            before: { name: group.display_name },
+            after: { name, members_added: added, members_removed: removed, via: 'scim.patched' },
+          });
         let updated: ScimGroupRow;
-        if (attributeOps.length > 0) {
+        if (only) {
+          // Members only: the group's new version, the connection's last sync and the event need
+          // nothing from each other, so they go in one round trip.
+          const touching = touchStatement(trx, connection);
+          const [bumped] = await insertScimAuditEventWith(
+            trx,
+            [
+              touchScimGroupStatement(trx, group.id, now()),
+              ...(touching === undefined ? [] : [touching.statement]),
+            ],
+            event(group.display_name),
+          );
+          if (touching !== undefined) await touched(trx, connection, touching.at);
+          const row = bumped.rows[0];
+          // The group was read (and on PostgreSQL locked) in this transaction: none is a defect.
+          if (row === undefined) throw new Error(`SCIM group ${group.id} not found for update`);
+          updated = row;
+        } else {
           const patched = canonicalResource(
             'Group',
             applyPatch(
@@ -1210,27 +1242,12 @@ export function createScimService(deps: {
               attributeOps,
             ),
           );
-          name = groupName(patched.displayName);
+          const name = groupName(patched.displayName);
           const externalId = typeof patched.externalId === 'string' ? patched.externalId : null;
           updated = await renameGroup(trx, connection, group, name, externalId);
-        } else {
-          updated = await updateScimGroup(trx, group.id, { updated_at: now() });
+          await touch(trx, connection);
+          await insertScimAuditEvent(trx, event(name));
         }
-        await touch(trx, connection);
-        const only = attributeOps.length === 0;
-        await audit(trx, connection, changes, {
-          action: `${population.groupTarget}.${
-            added.length > 0 && removed.length === 0 && only
-              ? 'members_added'
-              : removed.length > 0 && added.length === 0 && only
-                ? 'members_removed'
-                : 'updated'
-          }`,
-          targetType: population.groupTarget,
-          targetId: groupId,
-          before: { name: group.display_name },
-          after: { name, members_added: added, members_removed: removed, via: 'scim.patched' },
-        });
         // The group as the update left it (nothing after changes its row): not read again.
         const row = { ...updated, groupId: group.groupId };
         return {
