@@ -174,6 +174,46 @@ describe('POST /api/member_invitations (reference sample requests)', () => {
       message: 'Taken@Example.com is already a collaborator in this workspace',
     });
   });
+
+  it('refuses for the first reason in a fixed order: a collaborator, a role, a group, then the cooldown', async () => {
+    // The four checks read together (storage/pipeline.ts, readTogether); the answer must not
+    // depend on which read came back first.
+    await createMember(roster, { email: 'order-member@example.com' });
+    const first = await roster.post('/api/member_invitations', {
+      name: 'Order',
+      email: 'order-pending@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'Admin' }],
+    });
+    expect(first.status).toBe(200);
+    const invite = (email: string, role: string, groups: string[]) =>
+      roster.post('/api/member_invitations', {
+        name: 'Order',
+        email,
+        env_roles: [{ environment_type: 'dev', name: role }],
+        user_group_ids: groups,
+      });
+    const memberAndRole = await invite('order-member@example.com', 'No such role', ['nope']);
+    expect([memberAndRole.status, memberAndRole.body]).toEqual([
+      400,
+      { message: 'order-member@example.com is already a collaborator in this workspace' },
+    ]);
+    const roleAndGroup = await invite('order-pending@example.com', 'No such role', ['nope']);
+    expect([roleAndGroup.status, roleAndGroup.body]).toEqual([
+      400,
+      { message: 'Role No such role not found' },
+    ]);
+    const groupAndCooldown = await invite('order-pending@example.com', 'Admin', ['nope']);
+    expect([groupAndCooldown.status, groupAndCooldown.body]).toEqual([
+      400,
+      { message: 'User group nope not found' },
+    ]);
+    const cooldown = await invite('order-pending@example.com', 'Admin', [developersId]);
+    expect(cooldown.status).toBe(429);
+    expect(await invitationByEmail('order-pending@example.com')).toMatchObject({
+      id: first.body.data.id,
+      status: 'pending',
+    });
+  });
 });
 
 describe('invitation cooldown', () => {

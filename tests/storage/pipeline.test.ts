@@ -2,11 +2,19 @@
  * Statements of one transaction sent together (storage/pipeline.ts), on each store's driver with
  * real databases: they run in order, the error reported is the first in statement order, the
  * transaction then keeps nothing, and on a SQLite file a statement sent behind one that made
- * SQLite roll the transaction back is refused rather than committed on its own.
+ * SQLite roll the transaction back is refused rather than committed on its own. Reads sent
+ * together (readTogether) give each its own results and fail as the same reads run in turn would:
+ * the first read's failure or refusal first.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTogether } from '../../packages/server/src/storage/pipeline.js';
+import {
+  mapRead,
+  readAlone,
+  readTogether,
+  runTogether,
+  type PlannedRead,
+} from '../../packages/server/src/storage/pipeline.js';
 import type { Store } from '../../packages/server/src/storage/connect.js';
 import type { Executor } from '../../packages/server/src/storage/database.js';
 import { testDialect } from '../helpers/database.js';
@@ -66,6 +74,79 @@ describe.each(stores)('statements sent together on %s', (_name, open) => {
       'runTogether runs statements of one transaction',
     );
     expect(await ids()).toEqual([1, 2]);
+  });
+
+  /** A read of the rows with these IDs (no statement for none), mapped to their IDs. */
+  const readIds = (trx: ScratchDb, wanted: number[]): PlannedRead<number[]> => ({
+    statements:
+      wanted.length === 0
+        ? []
+        : [trx.selectFrom('piped').select('id').where('id', 'in', wanted).orderBy('id').compile()],
+    finish: ([result]) => ((result?.rows ?? []) as { id: number }[]).map((row) => row.id),
+  });
+  /** A read whose statement fails (no such table). */
+  const broken = (trx: ScratchDb): PlannedRead<unknown> => ({
+    statements: [sql`select * from no_such_table`.compile(trx)],
+    finish: () => 'unreachable',
+  });
+  const refuse = (why: string) => () => {
+    throw new Error(why);
+  };
+  const outcome = (run: (trx: ScratchDb) => Promise<unknown>) =>
+    db
+      .transaction()
+      .execute(run)
+      .then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error: String(error) }),
+      );
+
+  it('reads together: each read gets its own results, in the order given', async () => {
+    const got = await outcome((trx) =>
+      readTogether(trx as unknown as Executor, [
+        readIds(trx, [2]),
+        readIds(trx, []),
+        mapRead(readIds(trx, [1, 2, 99]), (found) => found.length),
+        readIds(trx, [1]),
+      ]),
+    );
+    expect(got).toEqual({ value: [[2], [], 2, [1]] });
+    // The same read alone, outside a transaction.
+    expect(await readAlone(db as unknown as Executor, readIds(db, [1, 2]))).toEqual([1, 2]);
+  });
+
+  it("reads together fail with the first read's failure or refusal, as in turn", async () => {
+    // A refusal before a failing statement: the refusal.
+    expect(
+      await outcome((trx) =>
+        readTogether(trx as unknown as Executor, [
+          mapRead(readIds(trx, [1]), refuse('first refused')),
+          broken(trx),
+        ]),
+      ),
+    ).toEqual({ error: 'Error: first refused' });
+    // A failing statement before a refusal: the statement's failure.
+    const failed = await outcome((trx) =>
+      readTogether(trx as unknown as Executor, [
+        readIds(trx, [1]),
+        broken(trx),
+        mapRead(readIds(trx, [2]), refuse('third refused')),
+      ]),
+    );
+    expect(failed.error).toMatch(/no_such_table|no such table/);
+    // Two refusals: the first.
+    expect(
+      await outcome((trx) =>
+        readTogether(trx as unknown as Executor, [
+          readIds(trx, []),
+          mapRead(readIds(trx, [2]), refuse('second refused')),
+          mapRead(readIds(trx, [1]), refuse('third refused')),
+        ]),
+      ),
+    ).toEqual({ error: 'Error: second refused' });
+    await expect(readTogether(db as unknown as Executor, [readIds(db, [1])])).rejects.toThrow(
+      'readTogether runs the reads of one transaction',
+    );
   });
 
   it.skipIf(testDialect !== 'sqlite')(

@@ -16,6 +16,11 @@
  * them either way. A SQLite statement that finds its transaction already rolled back by SQLite
  * itself (after SQLITE_FULL, SQLITE_IOERR) is refused by the writer thread rather than run on its
  * own, outside any transaction.
+ *
+ * Reads at a transaction's start are often independent too (a role's name resolved, a member
+ * looked up, a cooldown checked): `readTogether` sends their statements together and then
+ * checks each read's result in the order given, so the request fails with the error it failed
+ * with when the reads ran in turn.
  */
 import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely';
 import type { Executor } from './database.js';
@@ -57,4 +62,77 @@ export async function runTogether(
     }
     return results;
   });
+}
+
+/**
+ * A read that can go with others (readTogether): the statements it needs (none when a cache
+ * answers) and what it makes of their results, which may be a refusal (an AppError thrown).
+ */
+export interface PlannedRead<T> {
+  readonly statements: readonly CompiledQuery[];
+  finish(results: readonly QueryResult<unknown>[]): T | Promise<T>;
+}
+
+/**
+ * Runs the reads' statements in the transaction `db`, sent together where the driver allows (else
+ * in turn), then finishes each read in order: a read whose statement failed throws that failure,
+ * and a read that refuses throws its refusal, before any read after it is finished. That is the
+ * outcome of running the reads one after the other, each checked before the next.
+ */
+export async function readTogether<const T extends readonly unknown[]>(
+  db: Executor,
+  reads: { readonly [K in keyof T]: PlannedRead<T[K]> },
+): Promise<T> {
+  if (!db.isTransaction) throw new Error('readTogether runs the reads of one transaction');
+  const planned = reads as readonly PlannedRead<unknown>[];
+  const queries = planned.flatMap((read) => read.statements);
+  const settled = await db.getExecutor().provideConnection(async (connection) => {
+    if (!pipelines(connection)) {
+      // In turn, stopping at the first failure as the reads in turn would.
+      const outcomes: PromiseSettledResult<QueryResult<unknown>>[] = [];
+      for (const query of queries) {
+        try {
+          outcomes.push({ status: 'fulfilled', value: await connection.executeQuery(query) });
+        } catch (error) {
+          outcomes.push({ status: 'rejected', reason: error });
+          break;
+        }
+      }
+      return outcomes;
+    }
+    return Promise.allSettled(queries.map((query) => connection.executeQuery(query)));
+  });
+  const values: unknown[] = [];
+  let next = 0;
+  for (const read of planned) {
+    const results: QueryResult<unknown>[] = [];
+    for (let i = 0; i < read.statements.length; i++) {
+      const outcome = settled[next++];
+      // Missing: a statement before it failed with the reads in turn (thrown above, by its read).
+      if (outcome === undefined) throw new Error('readTogether: a statement was not run');
+      if (outcome.status === 'rejected')
+        throw outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason));
+      results.push(outcome.value);
+    }
+    values.push(await read.finish(results));
+  }
+  return values as unknown as T;
+}
+
+/** A planned read on its own, in or out of a transaction: its statements in turn, then finished. */
+export async function readAlone<T>(db: Executor, read: PlannedRead<T>): Promise<T> {
+  const results: QueryResult<unknown>[] = [];
+  for (const query of read.statements) results.push(await db.executeQuery(query));
+  return read.finish(results);
+}
+
+/** A planned read whose result goes through `then`: a check that refuses, or a mapping. */
+export function mapRead<T, U>(
+  read: PlannedRead<T>,
+  then: (value: T) => U | Promise<U>,
+): PlannedRead<U> {
+  return {
+    statements: read.statements,
+    finish: async (results) => then(await read.finish(results)),
+  };
 }

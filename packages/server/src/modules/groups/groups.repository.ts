@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
+import { readAlone, type PlannedRead } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
@@ -75,13 +76,29 @@ export function findGroupByNameKey(db: Executor, workspaceId: number, nameKey: s
 }
 
 export function findGroupsByIds(db: Executor, workspaceId: number, ids: string[]) {
-  if (ids.length === 0) return Promise.resolve([]);
-  return db
-    .selectFrom('collaborator_groups')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('id', 'in', ids)
-    .execute();
+  return readAlone(db, planGroupsByIds(db, workspaceId, ids));
+}
+
+/** findGroupsByIds as a read to send with others (storage/pipeline.ts, readTogether). */
+export function planGroupsByIds(
+  db: Executor,
+  workspaceId: number,
+  ids: string[],
+): PlannedRead<Row<'collaborator_groups'>[]> {
+  return {
+    statements:
+      ids.length === 0
+        ? []
+        : [
+            db
+              .selectFrom('collaborator_groups')
+              .selectAll()
+              .where('workspace_id', '=', workspaceId)
+              .where('id', 'in', ids)
+              .compile(),
+          ],
+    finish: ([result]) => (result?.rows ?? []) as Row<'collaborator_groups'>[],
+  };
 }
 
 export function findSystemGroup(db: Executor, workspaceId: number) {

@@ -14,7 +14,13 @@ import {
 import { sql } from 'kysely';
 import type { Db, Executor, Row } from '../../storage/database.js';
 import { fromJson, toJson } from '../../storage/json.js';
-import { runTogether } from '../../storage/pipeline.js';
+import {
+  mapRead,
+  readAlone,
+  readTogether,
+  runTogether,
+  type PlannedRead,
+} from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, gone, notFound, tooManyRequests } from '../../lib/errors.js';
@@ -31,13 +37,14 @@ import {
   type AuditEntry,
 } from '../audit/audit.repository.js';
 import type { ChangeTracker } from '../../lib/change-tracking.js';
-import { findGroupsByIds } from '../groups/groups.repository.js';
+import { planGroupsByIds } from '../groups/groups.repository.js';
 import {
   findMemberByEmailKey,
+  planMemberByEmailKey,
   setMemberEnvironmentRolesStatement,
 } from '../members/members.repository.js';
 import { presentMembers } from '../members/members.service.js';
-import { resolveEnvRolesWithNoAccessDefaults } from '../roles/roles.service.js';
+import { planEnvRolesWithNoAccessDefaults } from '../roles/roles.service.js';
 import { findWorkspaceById } from '../workspaces/workspaces.repository.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import type { Mailer } from '../mail/mailer.js';
@@ -211,34 +218,49 @@ export function createInvitationsService(deps: {
   }
 
   /** The reference API allows one invitation per email and workspace per cooldown period. */
-  async function assertCooldownOver(
+  function assertCooldownOver(
     db: Executor,
     workspaceId: number,
     emailKey: string,
     attempt: 'invite' | 'resend',
   ): Promise<void> {
+    return readAlone(db, planCooldownCheck(db, workspaceId, emailKey, attempt));
+  }
+
+  /** assertCooldownOver as a read to send with others (storage/pipeline.ts, readTogether). */
+  function planCooldownCheck(
+    db: Executor,
+    workspaceId: number,
+    emailKey: string,
+    attempt: 'invite' | 'resend',
+  ): PlannedRead<void> {
     const since = new Date(
       deps.clock.now().getTime() - deps.config.cooldownSeconds * 1000,
     ).toISOString();
-    const recent = await latestInvitationSince.takeFirst(db, { workspaceId, emailKey, since });
-    if (recent !== undefined) {
-      const retryAfter =
-        (new Date(recent.created_at).getTime() +
-          deps.config.cooldownSeconds * 1000 -
-          deps.clock.now().getTime()) /
-        1000;
-      const minutes = Math.round(deps.config.cooldownSeconds / 60);
-      const pending = recent.status === 'pending' && recent.expires_at > now();
-      // Inviting someone whose invitation is still pending is not a new invitation: saying only
-      // "once every 20 minutes" sent people looking for a rate limit instead of the Resend button.
-      const message =
-        attempt === 'invite' && pending
-          ? `${emailKey} is already invited to this workspace (invitation ${recent.id} is pending): resend it instead; an invitation can be sent once every ${minutes} minutes`
-          : attempt === 'resend'
-            ? `The invitation to ${emailKey} was sent less than ${minutes} minutes ago; an invitation can be sent once every ${minutes} minutes`
-            : `You can invite ${emailKey} to this workspace once every ${minutes} minutes`;
-      throw tooManyRequests('invitation.cooldown', message, retryAfter);
-    }
+    return {
+      statements: [latestInvitationSince.compile(db, { workspaceId, emailKey, since })],
+      finish([result]) {
+        const recent = result?.rows[0] as
+          { id: number; status: string; created_at: string; expires_at: string } | undefined;
+        if (recent === undefined) return;
+        const retryAfter =
+          (new Date(recent.created_at).getTime() +
+            deps.config.cooldownSeconds * 1000 -
+            deps.clock.now().getTime()) /
+          1000;
+        const minutes = Math.round(deps.config.cooldownSeconds / 60);
+        const pending = recent.status === 'pending' && recent.expires_at > now();
+        // Inviting someone whose invitation is still pending is not a new invitation: saying only
+        // "once every 20 minutes" sent people looking for a rate limit instead of the Resend button.
+        const message =
+          attempt === 'invite' && pending
+            ? `${emailKey} is already invited to this workspace (invitation ${recent.id} is pending): resend it instead; an invitation can be sent once every ${minutes} minutes`
+            : attempt === 'resend'
+              ? `The invitation to ${emailKey} was sent less than ${minutes} minutes ago; an invitation can be sent once every ${minutes} minutes`
+              : `You can invite ${emailKey} to this workspace once every ${minutes} minutes`;
+        throw tooManyRequests('invitation.cooldown', message, retryAfter);
+      },
+    };
   }
 
   async function issueToken(trx: Executor, invitationId: number): Promise<string> {
@@ -292,23 +314,27 @@ export function createInvitationsService(deps: {
         throw badRequest('invitation.env_roles_blank', "env_roles can't be blank");
 
       const { invitation, token } = await deps.db.transaction().execute(async (trx) => {
-        if ((await findMemberByEmailKey(trx, ctx.workspaceId, emailKey)) !== undefined) {
-          throw badRequest(
-            'invitation.member_exists',
-            `${email} is already a collaborator in this workspace`,
-          );
-        }
-        const resolved = await resolveEnvRolesWithNoAccessDefaults(
-          trx,
-          ctx.workspaceId,
-          assignments,
-        );
         const groupIds = [...new Set(body.user_group_ids ?? [])];
-        const groups = await findGroupsByIds(trx, ctx.workspaceId, groupIds);
-        const missing = groupIds.find((id) => !groups.some((g) => g.id === id));
-        if (missing !== undefined)
-          throw badRequest('invitation.group_unknown', `User group ${missing} not found`);
-        await assertCooldownOver(trx, ctx.workspaceId, emailKey, 'invite');
+        // Four independent reads in one round trip, each refusal in the order they had when the
+        // reads ran in turn: an existing collaborator, then an unknown role, an unknown group, the
+        // cooldown.
+        const [, resolved, groups] = await readTogether(trx, [
+          mapRead(planMemberByEmailKey(trx, ctx.workspaceId, emailKey), (member) => {
+            if (member !== undefined)
+              throw badRequest(
+                'invitation.member_exists',
+                `${email} is already a collaborator in this workspace`,
+              );
+          }),
+          planEnvRolesWithNoAccessDefaults(trx, ctx.workspaceId, assignments),
+          mapRead(planGroupsByIds(trx, ctx.workspaceId, groupIds), (found) => {
+            const missing = groupIds.find((id) => !found.some((g) => g.id === id));
+            if (missing !== undefined)
+              throw badRequest('invitation.group_unknown', `User group ${missing} not found`);
+            return found;
+          }),
+          planCooldownCheck(trx, ctx.workspaceId, emailKey, 'invite'),
+        ]);
         const stored: StoredEnvRole[] = resolved.map((r) => ({
           environment_id: r.environment.id,
           environment_type: r.environment.type,

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
+import type { PlannedRead } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
@@ -30,6 +31,18 @@ const memberByEmailKey = prepared((db, p: { workspaceId: number; emailKey: strin
 
 export function findMemberByEmailKey(db: Executor, workspaceId: number, emailKey: string) {
   return memberByEmailKey.takeFirst(db, { workspaceId, emailKey });
+}
+
+/** findMemberByEmailKey as a read to send with others (storage/pipeline.ts, readTogether). */
+export function planMemberByEmailKey(
+  db: Executor,
+  workspaceId: number,
+  emailKey: string,
+): PlannedRead<Row<'members'> | undefined> {
+  return {
+    statements: [memberByEmailKey.compile(db, { workspaceId, emailKey })],
+    finish: ([result]) => result?.rows[0] as Row<'members'> | undefined,
+  };
 }
 
 export function insertMember(db: Executor, row: NewRow<'members'>) {
@@ -147,6 +160,17 @@ const rolesOfMembers = prepared(
 export function listRolesOfMembers(db: Executor, memberIds: number[]): Promise<MemberRoleRow[]> {
   if (memberIds.length === 0) return Promise.resolve([]);
   return rolesOfMembers.execute(db, { memberIds });
+}
+
+/** listRolesOfMembers as a read to send with others (storage/pipeline.ts, readTogether). */
+export function planRolesOfMembers(
+  db: Executor,
+  memberIds: number[],
+): PlannedRead<MemberRoleRow[]> {
+  return {
+    statements: memberIds.length === 0 ? [] : [rolesOfMembers.compile(db, { memberIds })],
+    finish: ([result]) => (result?.rows ?? []) as MemberRoleRow[],
+  };
 }
 
 /** A role assignment as setMemberEnvironmentRoles takes it, from a resolved `env_roles` entry. */

@@ -5,6 +5,7 @@
 import type { EnvRoleAssignment, ListMembersQuery, Member } from '@roster/contracts';
 import type { Db, Executor, Row } from '../../storage/database.js';
 import { fromFlag } from '../../storage/json.js';
+import { readTogether } from '../../storage/pipeline.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { notFound } from '../../lib/errors.js';
 import type { RequestContext } from '../../lib/context.js';
@@ -12,13 +13,14 @@ import { paged, pageRequest, type Paged } from '../../lib/pagination.js';
 import { requireDevAccess } from '../../lib/scope.js';
 import { findLastActivities, recordChange, recordChangeWith } from '../audit/audit.repository.js';
 import { findSystemGroup, listMembershipsOfMembers } from '../groups/groups.repository.js';
-import { resolveEnvRoles } from '../roles/roles.service.js';
+import { planEnvRoles } from '../roles/roles.service.js';
 import { listEnvironments } from '../environments/environments.repository.js';
 import {
   deleteMember as deleteMemberRow,
   findMemberById,
   listMembers,
   listRolesOfMembers,
+  planRolesOfMembers,
   setMemberEnvironmentRolesStatement,
   toRoleRow,
 } from './members.repository.js';
@@ -122,8 +124,11 @@ export function createMembersService(deps: { db: Db; clock: Clock }) {
       requireDevAccess(ctx);
       const member = await requireMember(ctx, id);
       await deps.db.transaction().execute(async (trx) => {
-        const resolved = await resolveEnvRoles(trx, ctx.workspaceId, envRoles);
-        const before = await listRolesOfMembers(trx, [member.id]);
+        // The roles named and the collaborator's current ones, read in one round trip.
+        const [resolved, before] = await readTogether(trx, [
+          planEnvRoles(trx, ctx.workspaceId, envRoles),
+          planRolesOfMembers(trx, [member.id]),
+        ]);
         // The roles' upsert and its event in one round trip.
         const setting = setMemberEnvironmentRolesStatement(
           trx,

@@ -4,6 +4,7 @@
  */
 import { sql } from 'kysely';
 import type { Executor, Row } from '../../storage/database.js';
+import type { PlannedRead } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
@@ -110,17 +111,33 @@ const roleRefs = {
   legacy_roles: prepareRoleRefs('legacy_roles'),
 };
 
-export async function findRoleRefsByNameKeys(
+interface RoleRefRow {
+  id: number;
+  name: string;
+  name_key: string;
+}
+
+/**
+ * Roles of one table by name key, as a read to send with others (storage/pipeline.ts): a map from
+ * each key found to its role. No statement for no keys.
+ */
+export function planRoleRefsByNameKeys(
   db: Executor,
   table: 'environment_roles' | 'legacy_roles',
   workspaceId: number,
   nameKeys: readonly string[],
-): Promise<Map<string, { id: number; name: string }>> {
-  const found = new Map<string, { id: number; name: string }>();
-  if (nameKeys.length === 0) return found;
-  const rows = await roleRefs[table].execute(db, { workspaceId, nameKeys: [...new Set(nameKeys)] });
-  for (const row of rows) found.set(row.name_key, { id: row.id, name: row.name });
-  return found;
+): PlannedRead<Map<string, { id: number; name: string }>> {
+  const keys = [...new Set(nameKeys)];
+  return {
+    statements:
+      keys.length === 0 ? [] : [roleRefs[table].compile(db, { workspaceId, nameKeys: keys })],
+    finish([result]) {
+      const found = new Map<string, { id: number; name: string }>();
+      for (const row of (result?.rows ?? []) as RoleRefRow[])
+        found.set(row.name_key, { id: row.id, name: row.name });
+      return found;
+    },
+  };
 }
 
 export async function listRoles(

@@ -22,6 +22,7 @@ import {
   type RoleInput,
 } from '@roster/contracts';
 import type { Db, Executor, Row } from '../../storage/database.js';
+import { mapRead, readAlone, type PlannedRead } from '../../storage/pipeline.js';
 import { fromFlag, fromJson, toJson } from '../../storage/json.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
 import { AppError, badRequest, notFound } from '../../lib/errors.js';
@@ -36,7 +37,7 @@ import {
   deleteRole,
   findLegacyRoleById,
   findRoleRefByNameKey,
-  findRoleRefsByNameKeys,
+  planRoleRefsByNameKeys,
   findLegacyRoleByNameKey,
   findRoleById,
   findRoleByNameKey,
@@ -199,26 +200,33 @@ export async function resolveEnvRoles(
   workspaceId: number,
   assignments: readonly EnvRoleAssignment[],
 ): Promise<ResolvedEnvRole[]> {
-  return (await resolveAssignments(db, workspaceId, assignments, false)).resolved;
+  return readAlone(db, planEnvRoles(db, workspaceId, assignments));
+}
+
+/** resolveEnvRoles as a read to send with a transaction's other first reads (readTogether). */
+export function planEnvRoles(
+  db: Executor,
+  workspaceId: number,
+  assignments: readonly EnvRoleAssignment[],
+): PlannedRead<ResolvedEnvRole[]> {
+  return mapRead(planAssignments(db, workspaceId, assignments, false), ({ resolved }) => resolved);
 }
 
 /**
  * `resolveEnvRoles`, then `No access` for every environment the assignments leave out, as the
  * reference API does for invitations: the environments read once, the "No access" role with the
- * roles named.
+ * roles named. As a read to send with others (readTogether).
  */
-export async function resolveEnvRolesWithNoAccessDefaults(
+export function planEnvRolesWithNoAccessDefaults(
   db: Executor,
   workspaceId: number,
   assignments: readonly EnvRoleAssignment[],
-): Promise<ResolvedEnvRole[]> {
-  const { resolved, environments, noAccess } = await resolveAssignments(
-    db,
-    workspaceId,
-    assignments,
-    true,
+): PlannedRead<ResolvedEnvRole[]> {
+  return mapRead(
+    planAssignments(db, workspaceId, assignments, true),
+    ({ resolved, environments, noAccess }) =>
+      withDefaults(workspaceId, environments, resolved, noAccess),
   );
-  return withDefaults(workspaceId, environments, resolved, noAccess);
 }
 
 /** Environments an assignment list leaves out get `No access`, as the reference API does for invitations. */
@@ -254,12 +262,12 @@ function withDefaults(
   );
 }
 
-async function resolveAssignments(
+function planAssignments(
   db: Executor,
   workspaceId: number,
   assignments: readonly EnvRoleAssignment[],
   withNoAccess: boolean,
-): Promise<{
+): PlannedRead<{
   resolved: ResolvedEnvRole[];
   environments: Environments;
   noAccess: { id: number; name: string } | undefined;
@@ -275,31 +283,48 @@ async function resolveAssignments(
   if (withNoAccess) legacyKeys.push(noAccessKey);
   const environmentKeys = assignments.filter((a) => !isLegacy(a)).map(keyOf);
   // Resolving roles by name runs for every invitation and SCIM write: no counts.
-  const [environments, legacyRoles, environmentRoles] = await Promise.all([
-    listEnvironments(db, workspaceId),
-    findRoleRefsByNameKeys(db, 'legacy_roles', workspaceId, legacyKeys),
-    findRoleRefsByNameKeys(db, 'environment_roles', workspaceId, environmentKeys),
-  ]);
-  const resolved = new Map<number, ResolvedEnvRole>();
-  for (const assignment of assignments) {
-    const environment = environments.find((env) => env.type === assignment.environment_type);
-    if (environment === undefined) {
-      throw environmentNotFound(assignment.environment_type);
-    }
-    const roleType = assignment.role_type ?? 'privilege_group';
-    const legacy = isLegacy(assignment);
-    const role = (legacy ? legacyRoles : environmentRoles).get(keyOf(assignment));
-    if (role === undefined)
-      throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
-    resolved.set(environment.id, {
-      environment,
-      roleType,
-      roleName: role.name,
-      legacyRoleId: legacy ? role.id : null,
-      environmentRoleId: legacy ? null : role.id,
-    });
-  }
-  return { resolved: [...resolved.values()], environments, noAccess: legacyRoles.get(noAccessKey) };
+  const legacyRefs = planRoleRefsByNameKeys(db, 'legacy_roles', workspaceId, legacyKeys);
+  const environmentRefs = planRoleRefsByNameKeys(
+    db,
+    'environment_roles',
+    workspaceId,
+    environmentKeys,
+  );
+  const legacyCount = legacyRefs.statements.length;
+  return {
+    statements: [...legacyRefs.statements, ...environmentRefs.statements],
+    async finish(results) {
+      const [environments, legacyRoles, environmentRoles] = await Promise.all([
+        listEnvironments(db, workspaceId),
+        legacyRefs.finish(results.slice(0, legacyCount)),
+        environmentRefs.finish(results.slice(legacyCount)),
+      ]);
+      const resolved = new Map<number, ResolvedEnvRole>();
+      for (const assignment of assignments) {
+        const environment = environments.find((env) => env.type === assignment.environment_type);
+        if (environment === undefined) {
+          throw environmentNotFound(assignment.environment_type);
+        }
+        const roleType = assignment.role_type ?? 'privilege_group';
+        const legacy = isLegacy(assignment);
+        const role = (legacy ? legacyRoles : environmentRoles).get(keyOf(assignment));
+        if (role === undefined)
+          throw new AppError(400, 'role.not_found', `Role ${assignment.name} not found`);
+        resolved.set(environment.id, {
+          environment,
+          roleType,
+          roleName: role.name,
+          legacyRoleId: legacy ? role.id : null,
+          environmentRoleId: legacy ? null : role.id,
+        });
+      }
+      return {
+        resolved: [...resolved.values()],
+        environments,
+        noAccess: legacyRoles.get(noAccessKey),
+      };
+    },
+  };
 }
 
 export function createRolesService(deps: { db: Db; clock: Clock }) {
