@@ -437,6 +437,24 @@ describe('the invitation link', () => {
     expect(preview.status).toBe(410);
   });
 
+  it('of two acceptances sent at once, one creates the collaborator and the other answers 410', async () => {
+    await roster.post('/api/member_invitations', {
+      name: 'At once',
+      email: 'at-once@example.com',
+      env_roles: [{ environment_type: 'dev', name: 'Admin' }],
+    });
+    const token = await invitationTokenFor(roster, 'at-once@example.com');
+    const answers = await Promise.all([
+      roster.post(`/invitations/${token}/accept`, {}, null),
+      roster.post(`/invitations/${token}/accept`, {}, null),
+    ]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([201, 410]);
+    const members = await roster.get('/api/members?email=at-once@example.com');
+    expect(members.body.data.map((m: { email: string }) => m.email)).toEqual([
+      'at-once@example.com',
+    ]);
+  });
+
   it('expires after 7 days', async () => {
     await roster.post('/api/member_invitations', {
       name: 'Late',

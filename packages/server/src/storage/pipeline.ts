@@ -136,3 +136,11 @@ export function mapRead<T, U>(
     finish: async (results) => then(await read.finish(results)),
   };
 }
+
+/** The rows of one statement as a planned read (none: no statement, no rows). */
+export function rowsRead<R>(statement?: CompiledQuery): PlannedRead<R[]> {
+  return {
+    statements: statement === undefined ? [] : [statement],
+    finish: ([result]) => (result?.rows ?? []) as R[],
+  };
+}

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
-import { readAlone, type PlannedRead } from '../../storage/pipeline.js';
+import { readAlone, rowsRead, type PlannedRead } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
@@ -85,20 +85,16 @@ export function planGroupsByIds(
   workspaceId: number,
   ids: string[],
 ): PlannedRead<Row<'collaborator_groups'>[]> {
-  return {
-    statements:
-      ids.length === 0
-        ? []
-        : [
-            db
-              .selectFrom('collaborator_groups')
-              .selectAll()
-              .where('workspace_id', '=', workspaceId)
-              .where('id', 'in', ids)
-              .compile(),
-          ],
-    finish: ([result]) => (result?.rows ?? []) as Row<'collaborator_groups'>[],
-  };
+  return rowsRead(
+    ids.length === 0
+      ? undefined
+      : db
+          .selectFrom('collaborator_groups')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .where('id', 'in', ids)
+          .compile(),
+  );
 }
 
 export function findSystemGroup(db: Executor, workspaceId: number) {

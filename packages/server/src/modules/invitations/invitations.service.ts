@@ -18,6 +18,7 @@ import {
   mapRead,
   readAlone,
   readTogether,
+  rowsRead,
   runTogether,
   type PlannedRead,
 } from '../../storage/pipeline.js';
@@ -39,7 +40,6 @@ import {
 import type { ChangeTracker } from '../../lib/change-tracking.js';
 import { planGroupsByIds } from '../groups/groups.repository.js';
 import {
-  findMemberByEmailKey,
   planMemberByEmailKey,
   setMemberEnvironmentRolesStatement,
 } from '../members/members.repository.js';
@@ -516,20 +516,64 @@ export function createInvitationsService(deps: {
     ): Promise<Member> {
       const { workspaceId, row } = await deps.db.transaction().execute(async (trx) => {
         const invitation = await findByToken(trx, token);
-        // Claim the invitation first: of two concurrent acceptances only one updates the row.
-        const claimed = await claimInvitation.run(trx, { id: invitation.id, acceptedAt: now() });
-        if (Number(claimed.numAffectedRows ?? 0) !== 1)
-          throw gone('invitation.used', 'This invitation has already been accepted');
-        if (
-          (await findMemberByEmailKey(trx, invitation.workspace_id, invitation.email_key)) !==
-          undefined
-        ) {
-          throw new AppError(
-            409,
-            'invitation.member_exists',
-            `${invitation.email} is already a collaborator in this workspace`,
-          );
-        }
+        const stored = fromJson<StoredEnvRole[]>(invitation.env_roles);
+        // Roles deleted since the invitation was sent fall back to No access. Which of the stored
+        // roles still exist and the "No access" role: one statement per kind of role (there were
+        // four, the environments read twice).
+        const storedLegacyIds = stored.flatMap((r) =>
+          r.legacy_role_id === null ? [] : [r.legacy_role_id],
+        );
+        const storedEnvironmentRoleIds = stored.flatMap((r) =>
+          r.legacy_role_id === null && r.environment_role_id !== null
+            ? [r.environment_role_id]
+            : [],
+        );
+        const noAccessKey = NO_ACCESS_ROLE.toLowerCase();
+        // The claim, the check for a collaborator with the email and the roles in one round trip,
+        // refused in that order. Claimed first: of two concurrent acceptances only one updates
+        // the row (on PostgreSQL the other waits for its lock, then updates nothing).
+        const [, , legacyRoles, environmentRoleIds] = await readTogether(trx, [
+          {
+            statements: [claimInvitation.compile(trx, { id: invitation.id, acceptedAt: now() })],
+            finish([claimed]) {
+              if (Number(claimed?.numAffectedRows ?? 0) !== 1)
+                throw gone('invitation.used', 'This invitation has already been accepted');
+            },
+          },
+          mapRead(
+            planMemberByEmailKey(trx, invitation.workspace_id, invitation.email_key),
+            (existing) => {
+              if (existing !== undefined)
+                throw new AppError(
+                  409,
+                  'invitation.member_exists',
+                  `${invitation.email} is already a collaborator in this workspace`,
+                );
+            },
+          ),
+          rowsRead<{ id: number; name_key: string }>(
+            trx
+              .selectFrom('legacy_roles')
+              .select(['id', 'name_key'])
+              .where('workspace_id', '=', invitation.workspace_id)
+              .where((eb) =>
+                storedLegacyIds.length === 0
+                  ? eb('name_key', '=', noAccessKey)
+                  : eb.or([eb('name_key', '=', noAccessKey), eb('id', 'in', storedLegacyIds)]),
+              )
+              .compile(),
+          ),
+          rowsRead<{ id: number }>(
+            storedEnvironmentRoleIds.length === 0
+              ? undefined
+              : trx
+                  .selectFrom('environment_roles')
+                  .select('id')
+                  .where('workspace_id', '=', invitation.workspace_id)
+                  .where('id', 'in', storedEnvironmentRoleIds)
+                  .compile(),
+          ),
+        ]);
         const name = (body.name ?? invitation.name).trim();
         if (name === '') throw badRequest('invitation.name_blank', "Name can't be blank");
         const member = await trx
@@ -548,40 +592,7 @@ export function createInvitationsService(deps: {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
-        const stored = fromJson<StoredEnvRole[]>(invitation.env_roles);
-        // Roles deleted since the invitation was sent fall back to No access. Which of the stored
-        // roles still exist and the "No access" role: one statement per kind of role (there were
-        // four, the environments read twice).
-        const storedLegacyIds = stored.flatMap((r) =>
-          r.legacy_role_id === null ? [] : [r.legacy_role_id],
-        );
-        const storedEnvironmentRoleIds = stored.flatMap((r) =>
-          r.legacy_role_id === null && r.environment_role_id !== null
-            ? [r.environment_role_id]
-            : [],
-        );
-        const noAccessKey = NO_ACCESS_ROLE.toLowerCase();
-        const [environments, legacyRoles, environmentRoleIds] = await Promise.all([
-          listEnvironments(trx, invitation.workspace_id),
-          trx
-            .selectFrom('legacy_roles')
-            .select(['id', 'name_key'])
-            .where('workspace_id', '=', invitation.workspace_id)
-            .where((eb) =>
-              storedLegacyIds.length === 0
-                ? eb('name_key', '=', noAccessKey)
-                : eb.or([eb('name_key', '=', noAccessKey), eb('id', 'in', storedLegacyIds)]),
-            )
-            .execute(),
-          storedEnvironmentRoleIds.length === 0
-            ? Promise.resolve([])
-            : trx
-                .selectFrom('environment_roles')
-                .select('id')
-                .where('workspace_id', '=', invitation.workspace_id)
-                .where('id', 'in', storedEnvironmentRoleIds)
-                .execute(),
-        ]);
+        const environments = await listEnvironments(trx, invitation.workspace_id);
         const noAccessId = legacyRoles.find((r) => r.name_key === noAccessKey)?.id;
         if (noAccessId === undefined)
           throw new Error(`workspace ${invitation.workspace_id} has no "No access" role`);

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
-import type { PlannedRead } from '../../storage/pipeline.js';
+import { rowsRead, type PlannedRead } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
@@ -167,10 +167,7 @@ export function planRolesOfMembers(
   db: Executor,
   memberIds: number[],
 ): PlannedRead<MemberRoleRow[]> {
-  return {
-    statements: memberIds.length === 0 ? [] : [rolesOfMembers.compile(db, { memberIds })],
-    finish: ([result]) => (result?.rows ?? []) as MemberRoleRow[],
-  };
+  return rowsRead(memberIds.length === 0 ? undefined : rolesOfMembers.compile(db, { memberIds }));
 }
 
 /** A role assignment as setMemberEnvironmentRoles takes it, from a resolved `env_roles` entry. */
