@@ -77,7 +77,9 @@ export interface PlannedRead<T> {
  * Runs the reads' statements in the transaction `db`, sent together where the driver allows (else
  * in turn), then finishes each read in order: a read whose statement failed throws that failure,
  * and a read that refuses throws its refusal, before any read after it is finished. That is the
- * outcome of running the reads one after the other, each checked before the next.
+ * outcome of running the reads one after the other, each checked before the next. A write whose
+ * result is only checked (an invitation's claim: did it update the row?) can go first among them;
+ * the transaction rolls back whatever ran if any read refuses.
  */
 export async function readTogether<const T extends readonly unknown[]>(
   db: Executor,
