@@ -18,7 +18,7 @@ import {
   SAFETY_NET_PAGES,
   SQLITE_AUTOCHECKPOINT_PAGES,
 } from '../../packages/server/src/storage/sqlite-checkpointer.js';
-import { DEFAULT_STORE_THREADS } from '../../packages/server/src/storage/store-threads.js';
+import { defaultStoreThreads } from '../../packages/server/src/storage/store-threads.js';
 
 const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
 let dir: string;
@@ -64,8 +64,11 @@ describe('the SQLite checkpoint thread', () => {
     for (let i = 0; i < 500; i += 1) insert.run('x'.repeat(500));
 
     const settings: number[] = [];
-    const checkpointer = new Checkpointer(file, driverPath, DEFAULT_STORE_THREADS, (pages) =>
-      settings.push(pages),
+    const checkpointer = new Checkpointer(
+      file,
+      driverPath,
+      defaultStoreThreads('sqlite-writer'),
+      (pages) => settings.push(pages),
     );
     checkpointer.start();
     expect(checkpointer.running).toBe(true);
@@ -88,8 +91,11 @@ describe('the SQLite checkpoint thread', () => {
     const notAFile = path.join(dir, 'a-directory.sqlite');
     await mkdir(notAFile);
     const settings: number[] = [];
-    const checkpointer = new Checkpointer(notAFile, driverPath, DEFAULT_STORE_THREADS, (pages) =>
-      settings.push(pages),
+    const checkpointer = new Checkpointer(
+      notAFile,
+      driverPath,
+      defaultStoreThreads('sqlite-writer'),
+      (pages) => settings.push(pages),
     );
 
     const warnings = await warningsDuring(async () => {
