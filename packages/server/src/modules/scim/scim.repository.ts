@@ -263,7 +263,10 @@ export function insertScimGroup(db: Executor, row: NewRow<'scim_groups'>) {
   return db.insertInto('scim_groups').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-/** A PATCH of members only touches the group's time: that update compiled once (prepared.ts). */
+/**
+ * A PATCH of members only touches the group's time and version: that update compiled once
+ * (prepared.ts), sent with the event that records the PATCH (runTogether).
+ */
 const touchScimGroup = prepared((db, p: { id: number; updatedAt: string }) =>
   db
     .updateTable('scim_groups')
@@ -272,25 +275,17 @@ const touchScimGroup = prepared((db, p: { id: number; updatedAt: string }) =>
     .returningAll(),
 );
 
-/** touchScimGroup's statement, to send with the event that records the PATCH (runTogether). */
 export function touchScimGroupStatement(db: Executor, id: number, updatedAt: string) {
   return touchScimGroup.compile(db, { id, updatedAt });
 }
 
-export async function updateScimGroup(
+export function updateScimGroup(
   db: Executor,
   id: number,
   changes: Partial<Pick<ScimGroupRow, 'display_name' | 'external_id' | 'updated_at'>>,
 ): Promise<ScimGroupRow> {
   // The version goes up in the same statement, so concurrent PATCHes each get their own; the row
   // as updated comes back with it, so a write need not read it again for its answer.
-  const { updated_at: updatedAt, ...others } = changes;
-  if (updatedAt !== undefined && Object.keys(others).length === 0) {
-    const row = await touchScimGroup.takeFirst(db, { id, updatedAt });
-    // The caller read the group in this transaction: no row is a defect (a 500), as it was.
-    if (row === undefined) throw new Error(`SCIM group ${String(id)} not found for update`);
-    return row;
-  }
   return db
     .updateTable('scim_groups')
     .set({ ...changes, version: sql<number>`version + 1` })
