@@ -241,6 +241,47 @@ describe('SCIM behaviour', () => {
     expect(denied.body.data.reasons[0].type).toBe('status');
   });
 
+  it('adopts an end user made by hand: access to its environment, the event, and its userName taken after', async () => {
+    const byHand = await roster.post('/api/end_users', {
+      name: 'Hand Made',
+      email: 'Hand@Adopt.example.com',
+      environment_types: ['prod'],
+    });
+    expect(byHand.status).toBe(201);
+    const id = byHand.body.data.id as number;
+    const adopted = await scim.request('POST', '/Users', {
+      userName: 'hand@adopt.example.com',
+      name: { givenName: 'Hand', familyName: 'Adopted' },
+    });
+    expect(adopted.status).toBe(201);
+    expect(adopted.body.id).toBe(String(id));
+    const user = await roster.get(`/api/end_users/${id}`);
+    expect(user.body.data).toMatchObject({
+      name: 'Hand Adopted',
+      environment_types: ['dev', 'prod'],
+    });
+    const events = await roster.get(
+      `/api/audit_events?action=end_user.scim_linked&target_id=${id}`,
+    );
+    expect(events.body.data).toHaveLength(1);
+    const again = await scim.request('POST', '/Users', { userName: 'HAND@adopt.example.com' });
+    expect(again.status).toBe(409);
+    expect(again.body).toMatchObject({
+      scimType: 'uniqueness',
+      detail: 'A user with userName HAND@adopt.example.com already exists',
+    });
+  });
+
+  it('creates one user when the same new userName is sent twice at once', async () => {
+    const create = () => scim.request('POST', '/Users', { userName: 'twice@at-once.example.com' });
+    const answers = await Promise.all([create(), create()]);
+    // The second waits for the first's write (SQLite's lock, PostgreSQL's unique index) and is
+    // refused, whichever lookup or insert sees the first one.
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+    expect(answers.find((a) => a.status === 409)?.body.scimType).toBe('uniqueness');
+    expect(await found('userName eq "twice@at-once.example.com"')).toHaveLength(1);
+  });
+
   it('serves discovery documents', async () => {
     const config = await scim.request('GET', '/ServiceProviderConfig');
     expect(config.body).toMatchObject({

@@ -6,9 +6,15 @@
  * and records the audit event its action names, in the same transaction.
  */
 import type { Executor } from '../../storage/database.js';
+import type { CompiledQuery } from 'kysely';
 import { toFlag } from '../../storage/json.js';
-import { insertGroupMembers } from '../memberships/memberships.repository.js';
-import { insertEndUser, insertEnvironmentAccess, type EndUserRow } from './end-users.repository.js';
+import { runTogether } from '../../storage/pipeline.js';
+import { groupMembersStatement } from '../memberships/memberships.repository.js';
+import {
+  environmentAccessStatement,
+  insertEndUser,
+  type EndUserRow,
+} from './end-users.repository.js';
 
 export interface NewEndUser {
   workspaceId: number;
@@ -27,6 +33,20 @@ export interface NewEndUser {
 }
 
 export async function provisionEndUser(trx: Executor, user: NewEndUser): Promise<EndUserRow> {
+  const { row, rest } = await provisionEndUserRow(trx, user);
+  if (rest.length > 0) await runTogether(trx, rest);
+  return row;
+}
+
+/**
+ * provisionEndUser in two parts: the user's row is written now, and the rest (its environment
+ * access and group memberships, which need its ID) is returned for the caller to send with its
+ * own writes, in one round trip with them (storage/pipeline.ts, runTogether).
+ */
+export async function provisionEndUserRow(
+  trx: Executor,
+  user: NewEndUser,
+): Promise<{ row: EndUserRow; rest: CompiledQuery[] }> {
   const row = await insertEndUser(trx, {
     workspace_id: user.workspaceId,
     name: user.name,
@@ -40,8 +60,11 @@ export async function provisionEndUser(trx: Executor, user: NewEndUser): Promise
     created_at: user.now,
     updated_at: user.now,
   });
-  await insertEnvironmentAccess(trx, user.workspaceId, row.id, [...user.environmentIds], user.now);
-  for (const groupId of user.groupIds ?? [])
-    await insertGroupMembers(trx, user.workspaceId, groupId, [row.id], user.now);
-  return row;
+  const rest = [
+    environmentAccessStatement(trx, user.workspaceId, row.id, user.environmentIds, user.now),
+    ...(user.groupIds ?? []).map((groupId) =>
+      groupMembersStatement(trx, user.workspaceId, groupId, [row.id], user.now),
+    ),
+  ].filter((statement) => statement !== undefined);
+  return { row, rest };
 }

@@ -1,5 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
+import type { PlannedRead } from '../../storage/pipeline.js';
+import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
 export type EndUserRow = Row<'end_users'>;
@@ -13,13 +15,29 @@ export function findEndUserById(db: Executor, workspaceId: number, id: number) {
     .executeTakeFirst();
 }
 
-export function findEndUserByEmailKey(db: Executor, workspaceId: number, emailKey: string) {
-  return db
+// A SCIM user's creation and every SSO sign-in look this up: compiled once (storage/prepared.ts).
+const endUserByEmailKey = prepared((db, p: { workspaceId: number; emailKey: string }) =>
+  db
     .selectFrom('end_users')
     .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('email_key', '=', emailKey)
-    .executeTakeFirst();
+    .where('workspace_id', '=', p.workspaceId)
+    .where('email_key', '=', p.emailKey),
+);
+
+export function findEndUserByEmailKey(db: Executor, workspaceId: number, emailKey: string) {
+  return endUserByEmailKey.takeFirst(db, { workspaceId, emailKey });
+}
+
+/** findEndUserByEmailKey as a read to send with others (storage/pipeline.ts, readTogether). */
+export function planEndUserByEmailKey(
+  db: Executor,
+  workspaceId: number,
+  emailKey: string,
+): PlannedRead<EndUserRow | undefined> {
+  return {
+    statements: [endUserByEmailKey.compile(db, { workspaceId, emailKey })],
+    finish: ([result]) => result?.rows[0] as EndUserRow | undefined,
+  };
 }
 
 export function findEndUsersByIds(db: Executor, workspaceId: number, ids: number[]) {
@@ -119,11 +137,23 @@ export async function insertEnvironmentAccess(
   db: Executor,
   workspaceId: number,
   endUserId: number,
-  environmentIds: number[],
+  environmentIds: readonly number[],
   now: string,
 ) {
-  if (environmentIds.length === 0) return;
-  await db
+  const statement = environmentAccessStatement(db, workspaceId, endUserId, environmentIds, now);
+  if (statement !== undefined) await db.executeQuery(statement);
+}
+
+/** insertEnvironmentAccess's statement, to send with others (none for no environments). */
+export function environmentAccessStatement(
+  db: Executor,
+  workspaceId: number,
+  endUserId: number,
+  environmentIds: readonly number[],
+  now: string,
+): CompiledQuery | undefined {
+  if (environmentIds.length === 0) return undefined;
+  return db
     .insertInto('end_user_environments')
     .values(
       environmentIds.map((environmentId) => ({
@@ -134,7 +164,7 @@ export async function insertEnvironmentAccess(
       })),
     )
     .onConflict((oc) => oc.columns(['end_user_id', 'environment_id']).doNothing())
-    .execute();
+    .compile();
 }
 
 export function deleteEnvironmentAccess(db: Executor, endUserId: number, environmentId: number) {

@@ -4,6 +4,7 @@
  * so it lives below all of them (docs/architecture.md); the Everyone rule is written once,
  * in everyone.ts.
  */
+import type { CompiledQuery } from 'kysely';
 import type { Executor, Row } from '../../storage/database.js';
 import { insertAuditEvent } from '../audit/audit.repository.js';
 
@@ -97,11 +98,23 @@ export async function insertGroupMembers(
   db: Executor,
   workspaceId: number,
   groupId: number,
-  endUserIds: number[],
+  endUserIds: readonly number[],
   now: string,
 ) {
-  if (endUserIds.length === 0) return;
-  await db
+  const statement = groupMembersStatement(db, workspaceId, groupId, endUserIds, now);
+  if (statement !== undefined) await db.executeQuery(statement);
+}
+
+/** insertGroupMembers's statement, to send with others (none for no users). */
+export function groupMembersStatement(
+  db: Executor,
+  workspaceId: number,
+  groupId: number,
+  endUserIds: readonly number[],
+  now: string,
+): CompiledQuery | undefined {
+  if (endUserIds.length === 0) return undefined;
+  return db
     .insertInto('end_user_group_members')
     .values(
       endUserIds.map((endUserId) => ({
@@ -112,7 +125,7 @@ export async function insertGroupMembers(
       })),
     )
     .onConflict((oc) => oc.columns(['group_id', 'end_user_id']).doNothing())
-    .execute();
+    .compile();
 }
 
 export async function deleteGroupMembers(

@@ -12,6 +12,7 @@ import { sql } from 'kysely';
 import { NO_ACCESS_ROLE } from '@roster/contracts';
 import type { Executor } from '../../storage/database.js';
 import { fromJson, toJson } from '../../storage/json.js';
+import { mapRead } from '../../storage/pipeline.js';
 import { newPrefixedId } from '../../lib/ids.js';
 import {
   deleteGroup,
@@ -22,6 +23,7 @@ import {
 import {
   deleteMember,
   findMemberByEmailKey,
+  planMemberByEmailKey,
   insertMember,
   setMemberEnvironmentRoles,
   toRoleRow,
@@ -255,72 +257,78 @@ export function collaboratorPopulation(deps: PopulationDeps): ScimPopulation {
       return result;
     },
 
-    async provisionUser(trx, connection, fields) {
+    planProvisionUser(trx, connection, fields) {
       const key = fields.userName.toLowerCase();
-      const role = defaultRole(connection);
-      let member = await findMemberByEmailKey(trx, connection.workspace_id, key);
-      let savedRole: string | null = null;
-      const adopted = member !== undefined;
-      if (member === undefined) {
-        member = await insertMember(trx, {
-          workspace_id: connection.workspace_id,
-          name: fields.personName,
-          email: fields.userName,
-          email_key: key,
-          external_id: fields.externalId,
-          time_zone: 'UTC',
-          grant_type: 'team',
-          avatar_url: null,
-          created_at: now(),
-          updated_at: now(),
-        });
-        // Every other environment gets "No access", as for an invitation without env_roles.
-        const roles = await withNoAccessDefaults(trx, connection.workspace_id, []);
-        await setMemberEnvironmentRoles(
-          trx,
-          connection.workspace_id,
-          member.id,
-          roles.map(toRoleRow),
-        );
-        if (fields.active) await setRole(trx, connection, member.id, role);
-        else savedRole = toJson(role);
-      } else {
-        // Adopted: the identity provider takes the person over. Roles in other environments stay;
-        // in this one a collaborator without access gets the default role, and one with a role
-        // keeps it (provisioning gives access, it does not demote an admin).
-        if (
-          (await findScimUser(trx, connection.id, 'member_id', member.id, deps.dialect)) !==
-          undefined
-        )
-          throw new ScimError(
-            409,
-            `${fields.userName} is already a user of this connection`,
-            'uniqueness',
-          );
-        await trx
-          .updateTable('members')
-          .set({ name: fields.personName, external_id: fields.externalId, updated_at: now() })
-          .where('id', '=', member.id)
-          .execute();
-        const none = await noAccess(trx, connection);
-        const current = await roleIn(trx, member.id, connection.environment_id);
-        if (fields.active) {
-          if (isNoAccess(current, none)) await setRole(trx, connection, member.id, role);
-        } else {
-          savedRole = isNoAccess(current, none) ? toJson(role) : toJson(current);
-          await setRole(trx, connection, member.id, none);
-        }
-      }
-      return {
-        personId: member.id,
-        adopted,
-        savedRole,
-        details: {
-          name: fields.personName,
-          email: fields.userName,
-          ...(await roleDetails(trx, connection, member.id)),
+      return mapRead(
+        planMemberByEmailKey(trx, connection.workspace_id, key),
+        (found) => async () => {
+          const role = defaultRole(connection);
+          let member = found;
+          let savedRole: string | null = null;
+          const adopted = member !== undefined;
+          if (member === undefined) {
+            member = await insertMember(trx, {
+              workspace_id: connection.workspace_id,
+              name: fields.personName,
+              email: fields.userName,
+              email_key: key,
+              external_id: fields.externalId,
+              time_zone: 'UTC',
+              grant_type: 'team',
+              avatar_url: null,
+              created_at: now(),
+              updated_at: now(),
+            });
+            // Every other environment gets "No access", as for an invitation without env_roles.
+            const roles = await withNoAccessDefaults(trx, connection.workspace_id, []);
+            await setMemberEnvironmentRoles(
+              trx,
+              connection.workspace_id,
+              member.id,
+              roles.map(toRoleRow),
+            );
+            if (fields.active) await setRole(trx, connection, member.id, role);
+            else savedRole = toJson(role);
+          } else {
+            // Adopted: the identity provider takes the person over. Roles in other environments stay;
+            // in this one a collaborator without access gets the default role, and one with a role
+            // keeps it (provisioning gives access, it does not demote an admin).
+            if (
+              (await findScimUser(trx, connection.id, 'member_id', member.id, deps.dialect)) !==
+              undefined
+            )
+              throw new ScimError(
+                409,
+                `${fields.userName} is already a user of this connection`,
+                'uniqueness',
+              );
+            await trx
+              .updateTable('members')
+              .set({ name: fields.personName, external_id: fields.externalId, updated_at: now() })
+              .where('id', '=', member.id)
+              .execute();
+            const none = await noAccess(trx, connection);
+            const current = await roleIn(trx, member.id, connection.environment_id);
+            if (fields.active) {
+              if (isNoAccess(current, none)) await setRole(trx, connection, member.id, role);
+            } else {
+              savedRole = isNoAccess(current, none) ? toJson(role) : toJson(current);
+              await setRole(trx, connection, member.id, none);
+            }
+          }
+          return {
+            personId: member.id,
+            adopted,
+            rest: [],
+            savedRole,
+            details: {
+              name: fields.personName,
+              email: fields.userName,
+              ...(await roleDetails(trx, connection, member.id)),
+            },
+          };
         },
-      };
+      );
     },
 
     async syncUser(trx, connection, existing, memberId, fields) {

@@ -6,12 +6,14 @@
  */
 import { sql } from 'kysely';
 import type { Executor } from '../../storage/database.js';
+import { mapRead } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import {
   deleteEndUser,
   deleteEnvironmentAccess,
+  environmentAccessStatement,
   findEndUserByEmailKey,
-  insertEnvironmentAccess,
+  planEndUserByEmailKey,
 } from '../end-users/end-users.repository.js';
 import {
   deleteEndUserGroup,
@@ -19,7 +21,7 @@ import {
   insertEndUserGroup,
   updateEndUserGroup,
 } from '../end-user-groups/end-user-groups.repository.js';
-import { provisionEndUser } from '../end-users/end-users.provision.js';
+import { provisionEndUserRow } from '../end-users/end-users.provision.js';
 import { ScimError } from './scim.errors.js';
 import type { UserFields } from './scim.resources.js';
 import { chunks, countOtherLinks } from './scim.repository.js';
@@ -152,39 +154,43 @@ export function endUserPopulation(deps: PopulationDeps): ScimPopulation {
       return result;
     },
 
-    async provisionUser(trx, connection, fields) {
+    planProvisionUser(trx, connection, fields) {
       const key = fields.userName.toLowerCase();
-      // An end user with this email that this connection does not manage yet is adopted: the
-      // identity provider takes it over (docs/scim.md), rather than failing the whole sync.
-      let endUser = await findEndUserByEmailKey(trx, connection.workspace_id, key);
-      let adopted = false;
-      if (endUser === undefined) {
-        endUser = await provisionEndUser(trx, {
-          workspaceId: connection.workspace_id,
-          name: fields.personName,
-          email: fields.userName,
-          externalId: fields.externalId,
-          status: fields.active ? 'active' : 'deactivated',
-          source: 'scim',
-          environmentIds: [connection.environment_id],
-          now: now(),
-        });
-      } else {
-        adopted = true;
-        await syncEndUser(trx, endUser.id, fields);
-        await insertEnvironmentAccess(
-          trx,
-          connection.workspace_id,
-          endUser.id,
-          [connection.environment_id],
-          now(),
-        );
-      }
-      return {
-        personId: endUser.id,
-        adopted,
-        details: { name: fields.personName, email: fields.userName, source: 'scim' },
-      };
+      return mapRead(
+        planEndUserByEmailKey(trx, connection.workspace_id, key),
+        (found) => async () => {
+          // An end user with this email that this connection does not manage yet is adopted: the
+          // identity provider takes it over (docs/scim.md), rather than failing the whole sync.
+          const details = { name: fields.personName, email: fields.userName, source: 'scim' };
+          if (found === undefined) {
+            const { row, rest } = await provisionEndUserRow(trx, {
+              workspaceId: connection.workspace_id,
+              name: fields.personName,
+              email: fields.userName,
+              externalId: fields.externalId,
+              status: fields.active ? 'active' : 'deactivated',
+              source: 'scim',
+              environmentIds: [connection.environment_id],
+              now: now(),
+            });
+            return { personId: row.id, adopted: false, rest, details };
+          }
+          await syncEndUser(trx, found.id, fields);
+          const access = environmentAccessStatement(
+            trx,
+            connection.workspace_id,
+            found.id,
+            [connection.environment_id],
+            now(),
+          );
+          return {
+            personId: found.id,
+            adopted: true,
+            rest: access === undefined ? [] : [access],
+            details,
+          };
+        },
+      );
     },
 
     async syncUser(trx, connection, existing, endUserId, fields) {

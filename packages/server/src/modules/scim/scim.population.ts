@@ -8,7 +8,9 @@
  * its Roster group's ID, passed around as a string (end-user groups have integer IDs,
  * collaborator groups `am-…` strings).
  */
+import type { CompiledQuery } from 'kysely';
 import type { Dialect, Executor } from '../../storage/database.js';
+import type { PlannedRead } from '../../storage/pipeline.js';
 import type { FilterTarget } from './scim.filter.js';
 import type { UserFields } from './scim.resources.js';
 import type { ScimConnectionRow, ScimUserRow } from './scim.repository.js';
@@ -23,6 +25,15 @@ export interface Ref {
   id: string;
   display: string;
 }
+
+/**
+ * The write of planProvisionUser, once its person is looked up: the person it made or adopted,
+ * and the person's writes left to send (`rest`: they need nothing back), which the service sends
+ * with the SCIM user's insert and its event, in one round trip.
+ */
+export type ProvisionUser = () => Promise<
+  UserChange & { personId: number; adopted: boolean; rest: readonly CompiledQuery[] }
+>;
 
 /** What an adapter's user write did: audit details, and the SCIM row's adapter-owned columns. */
 export interface UserChange {
@@ -52,13 +63,15 @@ export interface ScimPopulation {
   ): Promise<Map<number, Ref[]>>;
   /**
    * Creates the person, or adopts the one with this email that the connection does not manage
-   * yet, and gives it access to the connection's environment.
+   * yet, and gives it access to the connection's environment. In two steps: the lookup of the
+   * person by email is a read the service sends with its own first reads (readTogether), and
+   * what it finishes with writes the person.
    */
-  provisionUser(
+  planProvisionUser(
     trx: Executor,
     connection: ScimConnectionRow,
     fields: UserFields,
-  ): Promise<UserChange & { personId: number; adopted: boolean }>;
+  ): PlannedRead<ProvisionUser>;
   /** Applies a replaced or patched SCIM user to the person (409 `uniqueness` on an email clash). */
   syncUser(
     trx: Executor,

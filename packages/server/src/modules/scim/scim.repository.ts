@@ -4,6 +4,7 @@
  */
 import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { Dialect, Executor, NewRow, Row } from '../../storage/database.js';
+import type { PlannedRead } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import type { Actor } from '../../lib/context.js';
 import type { ChangeTracker } from '../../lib/change-tracking.js';
@@ -131,6 +132,18 @@ const scimUserByUserNameKey = prepared((db, p: { connectionId: string; key: stri
 
 export function findScimUserByUserNameKey(db: Executor, connectionId: string, key: string) {
   return scimUserByUserNameKey.takeFirst(db, { connectionId, key });
+}
+
+/** findScimUserByUserNameKey as a read to send with others (storage/pipeline.ts, readTogether). */
+export function planScimUserByUserNameKey(
+  db: Executor,
+  connectionId: string,
+  key: string,
+): PlannedRead<ScimUserRow | undefined> {
+  return {
+    statements: [scimUserByUserNameKey.compile(db, { connectionId, key })],
+    finish: ([result]) => result?.rows[0] as ScimUserRow | undefined,
+  };
 }
 
 /** How many other connections manage this person (an end user or a member, by `column`). */

@@ -25,6 +25,7 @@ import {
   type UpdateScimConnectionBody,
 } from '@roster/contracts';
 import type { Db, Dialect, Executor } from '../../storage/database.js';
+import { mapRead, readTogether } from '../../storage/pipeline.js';
 import { afterCommit } from '../../storage/commit-hooks.js';
 import { fromJson, toFlag, toJson } from '../../storage/json.js';
 import { isoNow, type Clock } from '../../lib/clock.js';
@@ -78,6 +79,7 @@ import {
   findScimGroup,
   findScimUser,
   findScimUserByUserNameKey,
+  planScimUserByUserNameKey,
   insertConnection,
   insertScimAuditEvent,
   insertScimAuditEventWith,
@@ -853,16 +855,23 @@ export function createScimService(deps: {
       const key = fields.userName.toLowerCase();
       const population = populationOf(connection);
       return deps.db.transaction().execute(async (trx) => {
-        if ((await findScimUserByUserNameKey(trx, connection.id, key)) !== undefined) {
-          throw new ScimError(
-            409,
-            `A user with userName ${fields.userName} already exists`,
-            'uniqueness',
-          );
-        }
-        const change = await population.provisionUser(trx, connection, fields);
+        // The connection's user by userName and the person by email, in one round trip; a taken
+        // userName is refused first, as when the lookups ran in turn.
+        const [, provision] = await readTogether(trx, [
+          mapRead(planScimUserByUserNameKey(trx, connection.id, key), (taken) => {
+            if (taken !== undefined)
+              throw new ScimError(
+                409,
+                `A user with userName ${fields.userName} already exists`,
+                'uniqueness',
+              );
+          }),
+          population.planProvisionUser(trx, connection, fields),
+        ]);
+        const change = await provision();
         const prefix = population.userTarget;
-        // The SCIM user, the connection's last sync and the event in one round trip.
+        // The SCIM user, the connection's last sync, the person's writes left (an end user's
+        // environment access) and the event in one round trip.
         const touching = touchStatement(trx, connection);
         const [inserted] = await insertScimAuditEventWith(
           trx,
@@ -879,6 +888,7 @@ export function createScimService(deps: {
               updated_at: now(),
             }),
             ...(touching === undefined ? [] : [touching.statement]),
+            ...change.rest,
           ],
           eventOf(connection, changes, {
             action: change.adopted ? `${prefix}.scim_linked` : `${prefix}.created`,
