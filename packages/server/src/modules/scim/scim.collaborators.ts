@@ -290,9 +290,9 @@ export function collaboratorPopulation(deps: PopulationDeps): ScimPopulation {
             if (fields.active) await setRole(trx, connection, member.id, role);
             else savedRole = toJson(role);
           } else {
-            // Adopted: the identity provider takes the person over. Roles in other environments stay;
-            // in this one a collaborator without access gets the default role, and one with a role
-            // keeps it (provisioning gives access, it does not demote an admin).
+            // Adopted: the identity provider takes the person over. Roles in other environments
+            // stay; in this one a collaborator without access gets the default role, and one with
+            // a role keeps it (provisioning gives access, it does not demote an admin).
             if (
               (await findScimUser(trx, connection.id, 'member_id', member.id, deps.dialect)) !==
               undefined
