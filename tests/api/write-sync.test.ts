@@ -222,6 +222,9 @@ describe('project grant upserts', () => {
 
 describe('audit total', () => {
   it('counts matching events up to 10,000, and exactly below that', async () => {
+    const before = await roster.get('/api/audit_events?page[size]=1');
+    expect(before.status).toBe(200);
+    expect(before.body.total).toBeLessThan(10_000);
     const store = cluster.openDatabase();
     try {
       const now = new Date().toISOString();
@@ -265,6 +268,25 @@ describe('audit total', () => {
     );
     expect(far.status).toBe(200);
     expect(far.body.data).toHaveLength(40);
+    // The whole log: at the cap, and still there after one more event (the cap, once reached, is
+    // remembered: the log is append-only).
+    const whole = await roster.get('/api/audit_events?page[size]=1');
+    expect(whole.body.total).toBe(10_000);
+    expect(whole.body.data[0].action).toBe('sync_test.common');
+    await roster.post('/api/user_groups', { user_group: { name: 'One more event' } });
+    const after = await roster.get('/api/audit_events?page[size]=1');
+    expect(after.body.total).toBe(10_000);
+    expect(after.body.data[0].action).toBe('user_group.created');
+    // What is remembered is this database's workspace 1, not any workspace 1 in the process.
+    const other = await startCluster();
+    try {
+      const fresh = await other.instances[0]!.get('/api/audit_events?page[size]=1');
+      expect(fresh.status).toBe(200);
+      expect(fresh.body.total).toBeGreaterThan(0);
+      expect(fresh.body.total).toBeLessThan(10_000);
+    } finally {
+      await other.close();
+    }
   }, 120_000);
 });
 
