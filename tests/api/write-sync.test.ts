@@ -277,6 +277,47 @@ describe('audit total', () => {
     const after = await roster.get('/api/audit_events?page[size]=1');
     expect(after.body.total).toBe(10_000);
     expect(after.body.data[0].action).toBe('user_group.created');
+    // A count at the cap is kept under its filter and the credential's visibility: a credential
+    // that sees only PROD sees none of these events (they name no environment), nor their count.
+    const prodClient = await roster.post('/api/api_clients', {
+      name: 'Prod audit reader',
+      environment_types: ['prod'],
+    });
+    expect(prodClient.status).toBe(201);
+    const prodToken = prodClient.body.data.token as string;
+    for (const path of [
+      '/api/audit_events?action=sync_test.common&page[size]=1',
+      '/api/audit_events?page[size]=1',
+    ]) {
+      const seen = await roster.get(path, prodToken);
+      expect(seen.status).toBe(200);
+      expect(seen.body.total).toBeLessThan(10_000);
+      expect(seen.body.data.every((e: { action: string }) => !e.action.startsWith('sync_test')));
+    }
+    expect((await roster.get('/api/audit_events?action=sync_test.common')).body.total).toBe(10_000);
+    // Below the cap a count is never kept: one more rare event is counted at once.
+    const again = cluster.openDatabase();
+    try {
+      await again.db
+        .insertInto('audit_events')
+        .values({
+          workspace_id: 1,
+          actor_type: 'system',
+          actor_id: null,
+          actor_name: 'Sync test',
+          action: 'sync_test.rare',
+          target_type: 'api_client',
+          target_id: '0',
+          target_name: null,
+          before_json: null,
+          after_json: null,
+          created_at: new Date().toISOString(),
+        })
+        .execute();
+    } finally {
+      await again.close();
+    }
+    expect((await roster.get('/api/audit_events?action=sync_test.rare')).body.total).toBe(11);
     // What is remembered is this database's workspace 1, not any workspace 1 in the process.
     const other = await startCluster();
     try {

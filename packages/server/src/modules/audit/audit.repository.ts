@@ -584,44 +584,71 @@ function isUnfiltered(filter: AuditFilter): boolean {
 }
 
 /**
- * Each database's workspaces whose whole log has reached the cap, and when that was counted. The
- * log is append-only (no statement deletes an event; a workspace is never deleted), so such a
- * workspace's unfiltered total stays at the cap and its count, which walks 10,000 of its events
- * (3.7 ms of PostgreSQL's time and 0.7 ms of SQLite's a page, the costliest statement of the mixed
- * load; docs/performance.md, "Sixteenth round"), need not run again. It runs again after
- * CAPPED_RECOUNT_MILLIS all the same, so that events an operator deleted by hand show within a
- * minute. Kept per database as environments.repository.ts keeps environments: the adapter is made
- * once per database, and only a count read outside a transaction is kept (inside one it may count
- * events that are rolled back). At most KEPT_WORKSPACES per database, the oldest dropped first.
+ * Each database's counts that have reached the cap, and when each was counted, by workspace,
+ * filter and credential's visibility. The log is append-only and its rows never change (no
+ * statement updates or deletes an event; a workspace is never deleted), so the events any filter
+ * and visibility match only ever grow: a count at the cap stays there, and need not run again. A
+ * count walks up to 10,000 events (the whole log's: 3.7 ms of PostgreSQL's time and 0.7 ms of
+ * SQLite's a page, the costliest statement of the mixed load; docs/performance.md, "Sixteenth
+ * round"). It runs again after CAPPED_RECOUNT_MILLIS all the same, so that events an operator
+ * deleted by hand show within a minute. Kept per database as environments.repository.ts keeps
+ * environments: the adapter is made once per database, and only a count read outside a
+ * transaction is kept (inside one it may count events that are rolled back). At most KEPT_COUNTS
+ * per database, the oldest dropped first; a count is kept under its filter's values, and one whose
+ * key is longer than KEPT_KEY_MAX (a credential limited to very many projects) is not kept.
  */
-const capped = new WeakMap<object, Map<number, number>>();
+const capped = new WeakMap<object, Map<string, number>>();
 const CAPPED_RECOUNT_MILLIS = 60_000;
-const KEPT_WORKSPACES = 10_000;
+const KEPT_COUNTS = 10_000;
+const KEPT_KEY_MAX = 1_000;
 
-async function unfilteredTotal(db: Executor, workspaceId: number): Promise<number> {
+function countKey(workspaceId: number, filter: AuditFilter, visibility: AuditVisibility): string {
+  return JSON.stringify([
+    workspaceId,
+    filter.action ?? null,
+    filter.actor_type ?? null,
+    filter.actor_id ?? null,
+    filter.target_type ?? null,
+    filter.target_id ?? null,
+    filter.since ?? null,
+    filter.until ?? null,
+    visibility === null
+      ? null
+      : [
+          [...visibility.environmentTypes].sort(),
+          visibility.projectIds === null ? null : [...visibility.projectIds].sort((a, b) => a - b),
+        ],
+  ]);
+}
+
+/** The count `count` makes (up to the cap), or the cap if it was reached within the minute. */
+async function cappedTotal(
+  db: Executor,
+  key: string,
+  count: () => Promise<number>,
+): Promise<number> {
   const database = db.getExecutor().adapter;
-  let workspaces = capped.get(database);
-  const countedAt = workspaces?.get(workspaceId);
+  let counts = capped.get(database);
+  const countedAt = counts?.get(key);
   if (countedAt !== undefined && performance.now() - countedAt < CAPPED_RECOUNT_MILLIS)
     return AUDIT_TOTAL_CAP;
-  const count = await unfilteredCount.takeFirst(db, { workspaceId, cap: AUDIT_TOTAL_CAP });
-  const total = count?.n ?? 0;
-  if (db.isTransaction) return total;
+  const total = await count();
+  if (db.isTransaction || key.length > KEPT_KEY_MAX) return total;
   if (total < AUDIT_TOTAL_CAP) {
-    // Forgotten if it was remembered: events were deleted by hand since.
-    workspaces?.delete(workspaceId);
+    // Forgotten if it was kept: events were deleted by hand since.
+    counts?.delete(key);
     return total;
   }
-  if (workspaces === undefined) {
-    workspaces = new Map();
-    capped.set(database, workspaces);
+  if (counts === undefined) {
+    counts = new Map();
+    capped.set(database, counts);
   }
-  workspaces.delete(workspaceId);
-  if (workspaces.size >= KEPT_WORKSPACES) {
-    const oldest = workspaces.keys().next();
-    if (oldest.done !== true) workspaces.delete(oldest.value);
+  counts.delete(key);
+  if (counts.size >= KEPT_COUNTS) {
+    const oldest = counts.keys().next();
+    if (oldest.done !== true) counts.delete(oldest.value);
   }
-  workspaces.set(workspaceId, performance.now());
+  counts.set(key, performance.now());
   return total;
 }
 
@@ -632,14 +659,18 @@ export async function listAuditEvents(
   page: PageRequest,
   visibility: AuditVisibility,
 ): Promise<{ rows: Row<'audit_events'>[]; total: number }> {
+  const key = countKey(workspaceId, filter, visibility);
   if (visibility === null && isUnfiltered(filter)) {
     const [rows, total] = await Promise.all([
       unfilteredPage.execute(db, { workspaceId, size: page.size, offset: page.offset }),
-      unfilteredTotal(db, workspaceId),
+      cappedTotal(db, key, async () => {
+        const count = await unfilteredCount.takeFirst(db, { workspaceId, cap: AUDIT_TOTAL_CAP });
+        return count?.n ?? 0;
+      }),
     ]);
     return { rows, total };
   }
-  const [rows, count] = await Promise.all([
+  const [rows, total] = await Promise.all([
     filtered(db, workspaceId, filter, visibility)
       .selectAll()
       .orderBy('id', 'desc')
@@ -648,17 +679,20 @@ export async function listAuditEvents(
       .execute(),
     // Counted up to the cap only: a full count walks the workspace's whole log, which grows with
     // every write, and on SQLite that walk held the event loop for every request.
-    db
-      .selectFrom(
-        filtered(db, workspaceId, filter, visibility)
-          .select(sql<number>`1`.as('one'))
-          .limit(AUDIT_TOTAL_CAP)
-          .as('matching'),
-      )
-      .select(sql<number>`cast(count(*) as integer)`.as('n'))
-      .executeTakeFirstOrThrow(),
+    cappedTotal(db, key, async () => {
+      const count = await db
+        .selectFrom(
+          filtered(db, workspaceId, filter, visibility)
+            .select(sql<number>`1`.as('one'))
+            .limit(AUDIT_TOTAL_CAP)
+            .as('matching'),
+        )
+        .select(sql<number>`cast(count(*) as integer)`.as('n'))
+        .executeTakeFirstOrThrow();
+      return count.n;
+    }),
   ]);
-  return { rows, total: count.n };
+  return { rows, total };
 }
 
 /**
