@@ -139,6 +139,14 @@ export function mapRead<T, U>(
   };
 }
 
+/** The first row of one statement as a planned read (undefined when it returns none). */
+export function firstRowRead<R>(statement: CompiledQuery): PlannedRead<R | undefined> {
+  return {
+    statements: [statement],
+    finish: ([result]) => result?.rows[0] as R | undefined,
+  };
+}
+
 /** The rows of one statement as a planned read (none: no statement, no rows). */
 export function rowsRead<R>(statement?: CompiledQuery): PlannedRead<R[]> {
   return {

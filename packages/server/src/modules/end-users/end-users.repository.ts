@@ -1,6 +1,6 @@
 import { sql, type CompiledQuery } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
-import type { PlannedRead } from '../../storage/pipeline.js';
+import { firstRowRead, type PlannedRead } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
@@ -34,10 +34,7 @@ export function planEndUserByEmailKey(
   workspaceId: number,
   emailKey: string,
 ): PlannedRead<EndUserRow | undefined> {
-  return {
-    statements: [endUserByEmailKey.compile(db, { workspaceId, emailKey })],
-    finish: ([result]) => result?.rows[0] as EndUserRow | undefined,
-  };
+  return firstRowRead(endUserByEmailKey.compile(db, { workspaceId, emailKey }));
 }
 
 export function findEndUsersByIds(db: Executor, workspaceId: number, ids: number[]) {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
-import { rowsRead, type PlannedRead } from '../../storage/pipeline.js';
+import { firstRowRead, rowsRead, type PlannedRead } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
@@ -39,10 +39,7 @@ export function planMemberByEmailKey(
   workspaceId: number,
   emailKey: string,
 ): PlannedRead<Row<'members'> | undefined> {
-  return {
-    statements: [memberByEmailKey.compile(db, { workspaceId, emailKey })],
-    finish: ([result]) => result?.rows[0] as Row<'members'> | undefined,
-  };
+  return firstRowRead(memberByEmailKey.compile(db, { workspaceId, emailKey }));
 }
 
 export function insertMember(db: Executor, row: NewRow<'members'>) {

@@ -4,7 +4,7 @@
  */
 import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { Dialect, Executor, NewRow, Row } from '../../storage/database.js';
-import type { PlannedRead } from '../../storage/pipeline.js';
+import { firstRowRead, type PlannedRead } from '../../storage/pipeline.js';
 import { prepared } from '../../storage/prepared.js';
 import type { Actor } from '../../lib/context.js';
 import type { ChangeTracker } from '../../lib/change-tracking.js';
@@ -140,10 +140,7 @@ export function planScimUserByUserNameKey(
   connectionId: string,
   key: string,
 ): PlannedRead<ScimUserRow | undefined> {
-  return {
-    statements: [scimUserByUserNameKey.compile(db, { connectionId, key })],
-    finish: ([result]) => result?.rows[0] as ScimUserRow | undefined,
-  };
+  return firstRowRead(scimUserByUserNameKey.compile(db, { connectionId, key }));
 }
 
 /** How many other connections manage this person (an end user or a member, by `column`). */
