@@ -54,6 +54,32 @@ const check = (body: Record<string, unknown>) =>
   roster.post('/api/access/check', { environment_type: 'prod', ...body });
 
 describe('POST /api/access/check for end users', () => {
+  it('does not bring back a direct grant that revoking the environment took, once it is granted again', async () => {
+    const created = await roster.post('/api/end_users', {
+      name: 'Cleo',
+      email: 'cleo@eu-access.example.com',
+      environment_types: ['prod'],
+    });
+    expect(created.status).toBe(201);
+    const cleo = created.body.data.id as number;
+    expect(
+      (await roster.post(`/api/features/${copilot}/access`, { end_user_ids: [cleo] })).status,
+    ).toBeLessThan(300);
+    const allowed = async () =>
+      (await check({ subject: { end_user_id: cleo }, feature_id: copilot })).body.data.allowed;
+    expect(await allowed()).toBe(true);
+    const environment = (access: boolean) =>
+      roster.put(`/api/end_users/${cleo}/environments`, {
+        environment_type: 'prod',
+        access,
+        confirm: true,
+      });
+    expect((await environment(false)).status).toBe(200);
+    expect(await allowed()).toBe(false);
+    expect((await environment(true)).status).toBe(200);
+    expect(await allowed()).toBe(false);
+  });
+
   it('explains access a user has only through an externally managed group', async () => {
     const res = await check({
       subject: { end_user_id: ada },

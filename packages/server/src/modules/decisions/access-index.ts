@@ -778,8 +778,16 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
     case 'end_user':
       // A decision's own log entry changes nothing (and must not cost a reload per decision).
       if (event.action === 'end_user.decision') return;
-      // A deletion also takes the user's feature grants and policy targets: reload the slice.
-      if (event.action.endsWith('.deleted') || target === null || !/^\d+$/.test(target))
+      // A deletion also takes the user's feature grants and policy targets, and an environment
+      // revoked its direct feature grants there (end-users.service.ts): reload the slice. One
+      // user's reload reads no grants, so a revoked grant would otherwise stay in the index and
+      // allow again once the environment is granted back.
+      if (
+        event.action.endsWith('.deleted') ||
+        event.action === 'end_user.environment_revoked' ||
+        target === null ||
+        !/^\d+$/.test(target)
+      )
         dirty.endUsers = true;
       else dirty.endUserIds.add(Number(target));
       return;
