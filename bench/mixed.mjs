@@ -51,6 +51,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { LeanHttpClient } from './lib/lean-http.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -133,6 +134,7 @@ const { values: args } = parseArgs({
     'profile-windows': { type: 'string', default: '0' },
     'profile-paced': { type: 'boolean', default: false },
     only: { type: 'string' },
+    client: { type: 'string', default: 'lean' },
   },
 });
 const DURATION_S = Number(args.duration);
@@ -183,6 +185,13 @@ const PROFILE_PACED = args['profile-paced'];
  * counted that write's time as its own (docs/performance.md, fourth round).
  */
 const PACING = args.pacing;
+/**
+ * The generator's HTTP client. `lean` (default): bench/lib/lean-http.mjs, a fifth of node:http's
+ * CPU a request, so that the generator takes less of the two cores the server is measured on.
+ * `node`: node:http with a keep-alive Agent, as the rounds before the seventeenth measured.
+ */
+const CLIENT = args.client;
+if (CLIENT !== 'lean' && CLIENT !== 'node') throw new Error('--client takes lean or node');
 if (PACING !== 'open' && PACING !== 'clients') throw new Error('--pacing takes open or clients');
 const PG_URL = process.env.ROSTER_BENCH_DATABASE_URL;
 const stores = args.store ? [args.store] : PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
@@ -390,7 +399,10 @@ async function runStore(dialect, writer, grow) {
     // No cap on sockets: in the closed loops at most CLIENTS requests are out anyway, and in the
     // open-loop paced phases a capped pool would queue a check behind other callers' writes in this
     // process, which a server's independent callers never do.
-    agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+    agent =
+      CLIENT === 'lean'
+        ? new LeanHttpClient(origin)
+        : new http.Agent({ keepAlive: true, maxSockets: Infinity });
   }
   async function stopServer() {
     const stopping = child;
@@ -428,6 +440,18 @@ async function runStore(dialect, writer, grow) {
 
   function call(method, url, body, token = TOKEN) {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (CLIENT === 'lean') {
+      const headers = { authorization: `Bearer ${token}` };
+      if (payload !== undefined)
+        headers['content-type'] = url.startsWith('/scim/')
+          ? 'application/scim+json'
+          : 'application/json';
+      return agent.request(method, url, headers, payload).then(({ status, body: answer }) => {
+        const text = answer.toString('utf8');
+        if (status >= 400) throw new Error(`${method} ${url} → ${status} ${text.slice(0, 300)}`);
+        return text === '' ? undefined : JSON.parse(text);
+      });
+    }
     return new Promise((resolve, reject) => {
       const req = http.request(
         `${origin}${url}`,
@@ -1057,7 +1081,7 @@ const gcRow = (phase) => {
 };
 const out = [];
 out.push(
-  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${args.grow === '0' ? '' : ` --grow ${args.grow}`}${KINDS_S ? ` --kinds ${KINDS_S}` : ''}${KINDS_AFTER_S ? ` --kinds-after ${KINDS_AFTER_S}` : ''}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}\` (${CLIENTS} clients; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
+  `Command: \`npm run bench:mixed -- --duration ${DURATION_S} --paced ${PACED_S}${args.grow === '0' ? '' : ` --grow ${args.grow}`}${KINDS_S ? ` --kinds ${KINDS_S}` : ''}${KINDS_AFTER_S ? ` --kinds-after ${KINDS_AFTER_S}` : ''}${RATE === undefined ? '' : ` --rate ${RATE}`}${PACING === 'open' ? '' : ` --pacing ${PACING}`}${CLIENT === 'lean' ? '' : ` --client ${CLIENT}`}\` (${CLIENTS} clients, ${CLIENT === 'lean' ? 'lean HTTP client' : 'node:http client'}; targets: check p99 ≤ 5 ms under the mixed load, ≥ 1,000 requests/s in total, no downward drift)`,
 );
 out.push(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
 for (const r of results) {
