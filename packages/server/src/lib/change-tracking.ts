@@ -18,6 +18,13 @@
  * `null` says the insert runs for no request (background work: no answer waits on it; the change
  * feed's poll applies it within ROSTER_CHANGE_POLL_MS).
  */
+import { Slots } from './slots.js';
+
+/** Where a tracker keeps the IDs of the events it noted while its request is open. */
+export interface NotedIds {
+  add(id: number): void;
+  delete(id: number): void;
+}
 
 /** The changes one request recorded: created by trackChanges, filled by noteChangeRecorded. */
 export class ChangeTracker {
@@ -38,7 +45,7 @@ export class ChangeTracker {
 
   constructor(
     /** Where the IDs noted are kept until the request closes (the change feed's openWrites). */
-    readonly pending: Set<number> | undefined,
+    readonly pending: NotedIds | undefined,
   ) {}
 }
 
@@ -67,8 +74,12 @@ export interface RecordedEvents {
   changes?: readonly RecordedChange[];
 }
 
-/** Tracked requests not yet closed: what an insert naming no tracker marks. */
-const open = new Set<ChangeTracker>();
+/**
+ * Tracked requests not yet closed: what an insert naming no tracker marks. Slots, not a Set: one
+ * comes and goes per request, and a Set's replaced tables kept the trackers, with the events they
+ * held, alive into the old generation (lib/slots.ts).
+ */
+const open = new Slots<ChangeTracker>();
 
 /**
  * Starts tracking a request's changes until `response` closes (answered or abandoned): the
@@ -77,13 +88,13 @@ const open = new Set<ChangeTracker>();
  */
 export function trackChanges(
   response: { once(event: 'close', listener: () => void): unknown },
-  pending?: Set<number>,
+  pending?: NotedIds,
 ): ChangeTracker {
   const tracker = new ChangeTracker(pending);
-  open.add(tracker);
+  const slot = open.add(tracker);
   response.once('close', () => {
     tracker.closed = true;
-    open.delete(tracker);
+    open.take(slot);
     const ids = tracker.ids;
     if (ids !== undefined && pending !== undefined) for (const id of ids) pending.delete(id);
   });
@@ -102,7 +113,9 @@ export function noteChangeRecorded(
 ): void {
   if (tracker === null) return;
   if (tracker === undefined) {
-    for (const each of open) note(each, undefined, undefined);
+    open.forEach((each) => {
+      note(each, undefined, undefined);
+    });
     return;
   }
   note(tracker, id, change);

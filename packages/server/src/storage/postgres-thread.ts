@@ -57,6 +57,7 @@ import {
   threadErrorText,
   type StoreThreadOptions,
 } from './store-threads.js';
+import { Slots } from '../lib/slots.js';
 
 /** A statement (or the end of the pool) the main thread asks for. */
 interface Request {
@@ -354,58 +355,11 @@ interface Waiter {
   parts?: unknown[];
 }
 
-/**
- * The statements waiting for their reply, by id. An id is a slot of an array, reused once its
- * statement is answered, and not a key of a Map: a Map that takes and loses an entry per
- * statement rebuilds its hash table every few statements, and V8 leaves each table it replaces
- * pointing to the next (for iterators) with the entries it held. When one of them had been
- * promoted (a table alive across two scavenges), that dead old table kept every later table
- * alive through the scavenges, and with them each statement's resolve function, its promise and
- * the rows it was resolved with, until the next mark-compact: list_members promoted ~40 KB a
- * request (docs/performance.md, sixth round). An array's slots are overwritten in place.
- */
-class Waiters {
-  private readonly slots: (Waiter | undefined)[] = [];
-  private readonly free: number[] = [];
-  /** How many are waiting. */
-  size = 0;
-
-  add(waiter: Waiter): number {
-    const id = this.free.pop() ?? this.slots.length;
-    this.slots[id] = waiter;
-    this.size += 1;
-    return id;
-  }
-
-  get(id: number): Waiter | undefined {
-    return this.slots[id];
-  }
-
-  /** Takes the waiter out; its id may be given to the next statement. */
-  take(id: number): Waiter | undefined {
-    const waiter = this.slots[id];
-    if (waiter === undefined) return undefined;
-    this.slots[id] = undefined;
-    this.free.push(id);
-    this.size -= 1;
-    return waiter;
-  }
-
-  /** Takes them all out (the thread that would answer them is gone). */
-  drain(): Waiter[] {
-    const waiting = this.slots.filter((waiter) => waiter !== undefined);
-    this.slots.length = 0;
-    this.free.length = 0;
-    this.size = 0;
-    return waiting;
-  }
-}
-
 class DriverThread {
   private worker: Worker | undefined;
   /** Which driver thread a connection's client lives on: a new thread has none of the old's. */
   generation = 0;
-  private readonly pending = new Waiters();
+  private readonly pending = new Slots<Waiter>();
   /** What goes to the driver thread at the end of this turn of the event loop. */
   private outbox: Batch = { requests: [], release: [], discard: [] };
   private flushScheduled = false;
@@ -442,7 +396,7 @@ class DriverThread {
         if (running.has(worker)) running.set(worker, replies.tid);
         return;
       }
-      // Statement ids are reused (Waiters): a late reply from a thread already given up for lost
+      // Statement ids are reused (lib/slots.ts): a late reply from a thread already given up for lost
       // must not answer the new thread's statement that now holds its id.
       if (this.worker !== worker) return;
       for (const reply of replies) this.answer(reply);

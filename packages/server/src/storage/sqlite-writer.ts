@@ -41,6 +41,7 @@ import {
   threadErrorText,
   type StoreThreadOptions,
 } from './store-threads.js';
+import { Slots } from '../lib/slots.js';
 import {
   CompiledQuery,
   SqliteAdapter,
@@ -287,11 +288,10 @@ class WriterThread {
   private worker: Worker | undefined;
   /** Which thread a transaction began on: a new thread has none of the old one's. */
   generation = 0;
-  private readonly pending = new Map<
-    number,
-    { resolve: (reply: Reply) => void; reject: (error: Error) => void }
-  >();
-  private nextId = 1;
+  private readonly pending = new Slots<{
+    resolve: (reply: Reply) => void;
+    reject: (error: Error) => void;
+  }>();
   private closed = false;
   readonly driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
   /** The writer connection's automatic checkpoint, in pages (sqlite-checkpointer.ts). */
@@ -324,9 +324,11 @@ class WriterThread {
     // The worker keeps the process alive only while it has work (see send).
     worker.unref();
     worker.on('message', (reply: Reply) => {
-      const waiter = this.pending.get(reply.id);
+      // Statement ids are reused (lib/slots.ts): a late reply from a thread already given up for lost
+      // must not answer the new thread's statement that now holds its id.
+      if (this.worker !== worker) return;
+      const waiter = this.pending.take(reply.id);
       if (waiter === undefined) return;
-      this.pending.delete(reply.id);
       if (this.pending.size === 0) worker.unref();
       if (reply.error !== undefined)
         waiter.reject(new SqliteWorkerError(reply.error.message, reply.error.code));
@@ -350,8 +352,7 @@ class WriterThread {
       `The SQLite writer thread stopped (${why}); the statements in flight did not complete.`,
       SQLITE_WRITER_LOST,
     );
-    for (const waiter of this.pending.values()) waiter.reject(error);
-    this.pending.clear();
+    for (const waiter of this.pending.drain()) waiter.reject(error);
     process.emitWarning(`${error.message} A new one starts on the next write.`);
   }
 
@@ -370,10 +371,9 @@ class WriterThread {
           SQLITE_WRITER_LOST,
         ),
       );
-    const id = this.nextId++;
     if (this.pending.size === 0) worker.ref();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      const id = this.pending.add({ resolve, reject });
       worker.postMessage({ id, ...message });
     });
   }

@@ -108,6 +108,30 @@ const LISTEN_CONNECT_TIMEOUT_MS = 5_000;
 const LISTEN_RETRY_FIRST_MS = 250;
 const LISTEN_RETRY_MAX_MS = 5_000;
 
+/**
+ * The IDs of the events recorded by requests still open, for `ownWrite`. A ring of slots by ID
+ * (the ID modulo its size), not a Set: an ID comes and goes with every write, and a Set with that
+ * churn rebuilds its table every few writes, each dead table keeping the next alive into the old
+ * generation (lib/slots.ts). An ID pushed out by one OPEN_WRITE_SLOTS higher (a request kept open
+ * while that many events were recorded) reads as not open: its notification then reads the log,
+ * the conservative answer.
+ */
+class OpenWriteIds {
+  private readonly ids = new Float64Array(OPEN_WRITE_SLOTS);
+  add(id: number): void {
+    this.ids[id % OPEN_WRITE_SLOTS] = id;
+  }
+  delete(id: number): void {
+    const slot = id % OPEN_WRITE_SLOTS;
+    if (this.ids[slot] === id) this.ids[slot] = 0;
+  }
+  /** Event IDs start at 1: an empty slot (0) holds none. */
+  has(id: number): boolean {
+    return id > 0 && this.ids[id % OPEN_WRITE_SLOTS] === id;
+  }
+}
+const OPEN_WRITE_SLOTS = 65_536;
+
 export class ChangeFeed implements ChangeSubscriptions {
   private readonly listeners: ChangeListener[] = [];
   private lastSeen = 0;
@@ -123,7 +147,7 @@ export class ChangeFeed implements ChangeSubscriptions {
    * IDs of the events recorded by this instance's requests not closed yet (app.ts gives it to
    * lib/change-tracking.ts): their own sync applies them before they answer (applyOwn).
    */
-  readonly openWrites = new Set<number>();
+  readonly openWrites = new OpenWriteIds();
   private running: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
   private poller: NodeJS.Timeout | null = null;
@@ -266,7 +290,11 @@ export class ChangeFeed implements ChangeSubscriptions {
           (change.id > this.lastSeen || this.missing.has(change.id)),
       );
       for (const change of fresh) {
-        if (change.id > this.lastSeen) this.appliedAhead.set(change.id, nowMs);
+        // The usual case, an event right after the log's position with none ahead of it, moves
+        // the position without going through appliedAhead: a set and a delete per write were a
+        // Map's churn (lib/slots.ts says what that costs).
+        if (change.id === this.lastSeen + 1 && this.appliedAhead.size === 0) this.lastSeen += 1;
+        else if (change.id > this.lastSeen) this.appliedAhead.set(change.id, nowMs);
         else this.missing.delete(change.id);
       }
       // Contiguous with what was read: the position moves on (no read will need to pass them).
