@@ -17,8 +17,9 @@
  */
 import process from 'node:process';
 import v8 from 'node:v8';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import pg from 'pg';
 import { startRosterApp } from './lib/roster-app.mjs';
 import { startGcReport } from './lib/gc-report.mjs';
@@ -71,6 +72,16 @@ await app.listen({ port: 0, host: '127.0.0.1' });
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 const gc = startGcReport();
+// BENCH_CHECK_TRACE=DIR: every collection's start (ms since the epoch), pause and kind, written at
+// the stop beside the generator's trace of the paced checks (bench/check-trace.mjs joins them).
+const gcTrace = process.env.BENCH_CHECK_TRACE ? [] : undefined;
+if (gcTrace !== undefined)
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      gcTrace.push(
+        `${(performance.timeOrigin + entry.startTime).toFixed(3)}\t${entry.duration.toFixed(3)}\t${entry.detail?.kind ?? entry.kind}`,
+      );
+  }).observe({ entryTypes: ['gc'] });
 // BENCH_HEAP_SAMPLE=file: V8's sampling heap profiler over the whole run, keeping the samples of
 // objects that scavenges and mark-compacts collected too (what was allocated, not only what is
 // left), written at the stop (a .heapprofile, for Chrome DevTools or bench/heap-top.mjs).
@@ -167,6 +178,11 @@ process.on('message', async (message) => {
   }
   if (message === 'stop') {
     loop.disable();
+    if (gcTrace !== undefined) {
+      const file = path.join(process.env.BENCH_CHECK_TRACE, `server-gc-${process.pid}.tsv`);
+      mkdirSync(process.env.BENCH_CHECK_TRACE, { recursive: true });
+      writeFileSync(file, `at_ms\tpause_ms\tkind\n${gcTrace.join('\n')}\n`);
+    }
     if (inspector && process.env.BENCH_HEAP_SAMPLE_LIVE !== '1') {
       const { profile } = await inspector.post('HeapProfiler.stopSampling');
       writeFileSync(heapSample, JSON.stringify(profile));

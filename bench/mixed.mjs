@@ -810,6 +810,7 @@ async function runStore(dialect, writer, grow) {
       generatorCpuMsPerRequest: (generator.user + generator.system) / 1000 / result.total,
     };
   }
+  let traceCount = 0;
   async function runPhase(seconds, chooser, rate) {
     const latencies = new Map();
     const errors = [];
@@ -836,13 +837,23 @@ async function runStore(dialect, writer, grow) {
     const lags = [];
     /** Checks' latency from their actual departure (without the lag above): the server's part. */
     const checksFromDeparture = [];
+    /**
+     * BENCH_CHECK_TRACE=DIR: each paced check's scheduled time (ms since the epoch), lag and
+     * latency from departure (a TSV; bench/check-trace.mjs reads it with the server's GC trace).
+     */
+    const checkTrace = rate > 0 && process.env.BENCH_CHECK_TRACE ? [] : undefined;
     /** Sends one request of `kind` and records it, its latency counted from `scheduled`. */
     async function one(kind, scheduled) {
       const lag = rate > 0 ? Math.max(0, performance.now() - scheduled) : 0;
       if (rate > 0) lags.push(lag);
       try {
         const timed = await runKind(kind);
-        if (kind === 'check') checksFromDeparture.push(timed[0][1]);
+        if (kind === 'check') {
+          checksFromDeparture.push(timed[0][1]);
+          checkTrace?.push(
+            `${(performance.timeOrigin + scheduled).toFixed(3)}\t${lag.toFixed(3)}\t${timed[0][1].toFixed(3)}`,
+          );
+        }
         timed[0][1] += lag;
         const at = Math.floor((performance.now() - started) / 1000 / bucketS);
         totalRequests += timed.length;
@@ -892,6 +903,15 @@ async function runStore(dialect, writer, grow) {
     clearInterval(sampler);
     if (cpuMarks.length <= buckets.length) cpuMarks.push(await serverCpu());
     if (machineMarks.length <= buckets.length) machineMarks.push(machineCpu());
+    if (checkTrace !== undefined) {
+      const file = path.join(
+        process.env.BENCH_CHECK_TRACE,
+        `${dialect}-${writer}-${(traceCount += 1)}.tsv`,
+      );
+      mkdirSync(process.env.BENCH_CHECK_TRACE, { recursive: true });
+      writeFileSync(file, `at_ms\tlag_ms\tfrom_departure_ms\n${checkTrace.join('\n')}\n`);
+      log(`  check trace: ${file}`);
+    }
     const kinds = [...latencies].map(([kind, list]) => {
       const sorted = Float64Array.from(list).sort();
       return {
