@@ -47,6 +47,10 @@ export async function startRosterApp({
     ...(process.env.ROSTER_STORE_THREAD_NICE === undefined
       ? {}
       : { ROSTER_STORE_THREAD_NICE: process.env.ROSTER_STORE_THREAD_NICE }),
+    // The old generation's slack likewise (A/B: ROSTER_HEAP_SLACK_MB=0, V8's own choice).
+    ...(process.env.ROSTER_HEAP_SLACK_MB === undefined
+      ? {}
+      : { ROSTER_HEAP_SLACK_MB: process.env.ROSTER_HEAP_SLACK_MB }),
     ...env,
   });
   // ROSTER_SQLITE_WRITER and ROSTER_POSTGRES_DRIVER in `env` reach the store as they do in

@@ -21,6 +21,7 @@ import { pendingMigrations, pingStore } from './storage/connect.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AppError } from './lib/errors.js';
 import { recordedEvents, trackChanges } from './lib/change-tracking.js';
+import { keepOldGenerationSlack } from './lib/heap-tuning.js';
 import { handleError, errorBody } from './http/error-handler.js';
 import { storageFault } from './storage/errors.js';
 import { containsNul, depthLimitedJsonParser } from './http/json-body.js';
@@ -501,6 +502,8 @@ const buildSerializer: typeof serializerFactory = (externalSchemas, options) => 
 };
 
 export async function buildApp(deps: AppDeps) {
+  // Full collections rare, for the checks' tail latency (lib/heap-tuning.ts); once per process.
+  keepOldGenerationSlack(deps.config.heapSlackMb);
   const services = withConsole(deps, createServices(deps));
   // Hot routes answered in front of Fastify (http/lean-path.ts): the gateway's tools/call
   // (modules/gateway/gateway.lean.ts) and, below, the single access check.

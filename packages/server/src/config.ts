@@ -32,6 +32,11 @@ export interface Config {
    * default (storage/store-threads.ts).
    */
   storeThreadNice: number | undefined;
+  /**
+   * ROSTER_HEAP_SLACK_MB: how far the main thread's old generation may grow past what the last
+   * full collection left alive before the next starts; 0 leaves it to V8 (lib/heap-tuning.ts).
+   */
+  heapSlackMb: number;
   publicUrl: string;
   adminToken: string | undefined;
   platformToken: string | undefined;
@@ -239,6 +244,9 @@ function loadConsoleConfig(env: NodeJS.ProcessEnv): ConsoleConfig {
   };
 }
 
+/** ROSTER_HEAP_SLACK_MB's default (docs/performance.md, seventeenth round). */
+export const DEFAULT_HEAP_SLACK_MB = 64;
+
 /** A size in MB, fractions allowed (a test budget of 0.05 MB holds one small workspace); 0 when unset. */
 function megabytes(env: NodeJS.ProcessEnv, name: string): number {
   const raw = optional(env[name]?.trim());
@@ -358,6 +366,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     postgresDriver: threadOrMain(env, 'ROSTER_POSTGRES_DRIVER'),
     storeThreadHeapMb: integer(env, 'ROSTER_STORE_THREAD_HEAP_MB', 0, 0, 1_000_000),
     storeThreadNice: optionalInteger(env, 'ROSTER_STORE_THREAD_NICE', 0, 19),
+    heapSlackMb: integer(env, 'ROSTER_HEAP_SLACK_MB', DEFAULT_HEAP_SLACK_MB, 0, 65_536),
     publicUrl,
     adminToken,
     platformToken,
