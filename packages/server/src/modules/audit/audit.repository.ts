@@ -1,4 +1,10 @@
-import { sql, type CompiledQuery, type QueryResult, type RawBuilder } from 'kysely';
+import {
+  PostgresAdapter,
+  sql,
+  type CompiledQuery,
+  type QueryResult,
+  type RawBuilder,
+} from 'kysely';
 import type { ListAuditEventsQuery } from '@roster/contracts';
 import type { Database, Executor, Row } from '../../storage/database.js';
 import { toJson } from '../../storage/json.js';
@@ -873,24 +879,40 @@ export function findChangeEvents(db: Executor, ids: readonly number[]): Promise<
 const changeEventsAfter = prepared((db: Executor, p: { afterId: number; limit: number }) =>
   selectChangeEvents(db).where('id', '>', p.afterId).orderBy('id').limit(p.limit),
 );
-const changeEventsAfterOrMissing = prepared(
-  (db: Executor, p: { afterId: number; missing: number[]; limit: number }) =>
-    selectChangeEvents(db)
-      .where((eb) => eb.or([eb('id', '>', p.afterId), eb('id', 'in', p.missing)]))
-      .orderBy('id')
-      .limit(p.limit),
-  { lists: ['missing'] },
+/**
+ * The events of the IDs still missing (listChangeEvents), given as one JSON array (`[1,2,3]`): one
+ * statement whatever their number. On PostgreSQL they grow to over a thousand under writes (the
+ * IDs of rolled-back transactions are watched for a minute, MISSING_ID_TTL_MS in change-feed.ts),
+ * and as an `in (…)` list of one placeholder each the read was compiled again on every call past
+ * 100 of them (storage/prepared.ts's variants), then planned again by PostgreSQL: a third of the
+ * bytes the mixed load promoted (docs/performance.md, seventeenth round). Apart from the read of
+ * the IDs after the position: `id > $1 or id = any(…)` in one statement made PostgreSQL scan the
+ * table (capacity 1,079 → 415 requests/s), where each half alone is a primary-key lookup. The
+ * dialect picks the form once per database, as prepared queries are built.
+ */
+const changeEventsIn = prepared((db: Executor, p: { idsJson: string }) =>
+  selectChangeEvents(db)
+    .where(
+      db.getExecutor().adapter instanceof PostgresAdapter
+        ? sql<boolean>`id = any(cast(translate(${p.idsJson}, '[]', '{}') as bigint[]))`
+        : sql<boolean>`id in (select value from json_each(${p.idsJson}))`,
+    )
+    .orderBy('id'),
 );
 
-export function listChangeEvents(
+export async function listChangeEvents(
   db: Executor,
   afterId: number,
   missingIds: readonly number[],
   limit: number,
 ): Promise<ChangeEventRow[]> {
-  return missingIds.length === 0
-    ? changeEventsAfter.execute(db, { afterId, limit })
-    : changeEventsAfterOrMissing.execute(db, { afterId, missing: [...missingIds], limit });
+  if (missingIds.length === 0) return changeEventsAfter.execute(db, { afterId, limit });
+  const [missing, after] = await Promise.all([
+    changeEventsIn.execute(db, { idsJson: JSON.stringify(missingIds) }),
+    changeEventsAfter.execute(db, { afterId, limit }),
+  ]);
+  // The missing IDs are all at or below the position, so they come first in ID order.
+  return [...missing, ...after].slice(0, limit);
 }
 
 /**
