@@ -47,6 +47,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import type pg from 'pg';
+import { Slots } from '../lib/slots.js';
 import { DRIVER_THREAD_LOST } from './errors.js';
 import type { PipeliningConnection } from './pipeline.js';
 import { createPostgresPool, type PostgresPoolOptions } from './postgres-pool.js';
@@ -57,7 +58,6 @@ import {
   threadErrorText,
   type StoreThreadOptions,
 } from './store-threads.js';
-import { Slots } from '../lib/slots.js';
 
 /** A statement (or the end of the pool) the main thread asks for. */
 interface Request {

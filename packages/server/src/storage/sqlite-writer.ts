@@ -26,6 +26,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { mainThreadSlices } from '../lib/main-thread-slices.js';
+import { Slots } from '../lib/slots.js';
 import { SQLITE_WRITER_LOST } from './errors.js';
 import type { PipeliningConnection } from './pipeline.js';
 import {
@@ -41,7 +42,6 @@ import {
   threadErrorText,
   type StoreThreadOptions,
 } from './store-threads.js';
-import { Slots } from '../lib/slots.js';
 import {
   CompiledQuery,
   SqliteAdapter,
@@ -324,8 +324,8 @@ class WriterThread {
     // The worker keeps the process alive only while it has work (see send).
     worker.unref();
     worker.on('message', (reply: Reply) => {
-      // Statement ids are reused (lib/slots.ts): a late reply from a thread already given up for lost
-      // must not answer the new thread's statement that now holds its id.
+      // Statement ids are reused (lib/slots.ts): a late reply from a thread already given up for
+      // lost must not answer the new thread's statement that now holds its id.
       if (this.worker !== worker) return;
       const waiter = this.pending.take(reply.id);
       if (waiter === undefined) return;
