@@ -884,7 +884,7 @@ const changeEventsAfter = prepared((db: Executor, p: { afterId: number; limit: n
  * statement whatever their number. On PostgreSQL they grow to over a thousand under writes (the
  * IDs of rolled-back transactions are watched for a minute, MISSING_ID_TTL_MS in change-feed.ts),
  * and as an `in (…)` list of one placeholder each the read was compiled again on every call past
- * 100 of them (storage/prepared.ts's variants), then planned again by PostgreSQL: a third of the
+ * 100 of them (storage/prepared.ts's variants), then planned again by PostgreSQL: half of the
  * bytes the mixed load promoted (docs/performance.md, seventeenth round). Apart from the read of
  * the IDs after the position: `id > $1 or id = any(…)` in one statement made PostgreSQL scan the
  * table (capacity 1,079 → 415 requests/s), where each half alone is a primary-key lookup. The
