@@ -1,19 +1,23 @@
 /**
  * What the slow checks of a paced phase waited behind: `node bench/check-trace.mjs CHECKS.tsv
- * [SERVER-GC.tsv]`, the traces `BENCH_CHECK_TRACE=DIR node bench/mixed.mjs …` writes (the
- * generator's paced checks; the server's garbage collections).
+ * [SERVER-GC.tsv [SERVER-STALLS.tsv]]`, the traces `BENCH_CHECK_TRACE=DIR node bench/mixed.mjs …`
+ * writes (the generator's paced checks; the server's garbage collections; its main thread's
+ * stalls).
  *
  * Prints how the checks over 5 ms (from their scheduled time: lag + latency) fall: how many, in
  * how many bursts (slow checks less than 20 ms apart are one burst), and how many of those bursts
  * began within 20 ms after a collection's pause of 2 ms or more (the pause, then the queue it left
  * behind). A p99 set by a few bursts is pauses of the main thread; slow checks spread evenly are
- * the queue of a busy one.
+ * the queue of a busy one. With the stalls, each burst is put down to what the server's main
+ * thread did in the stalls around it: ran (our own work: CPU), waited for a core (run queue: other
+ * threads and processes), or neither (blocked or asleep); a burst without a stall is the
+ * generator's (its lag) or the network's.
  */
 import { readFileSync } from 'node:fs';
 
-const [checksFile, gcFile] = process.argv.slice(2);
+const [checksFile, gcFile, stallsFile] = process.argv.slice(2);
 if (checksFile === undefined) {
-  console.error('usage: node bench/check-trace.mjs CHECKS.tsv [SERVER-GC.tsv]');
+  console.error('usage: node bench/check-trace.mjs CHECKS.tsv [SERVER-GC.tsv [SERVER-STALLS.tsv]]');
   process.exit(2);
 }
 const rows = (file) =>
@@ -67,11 +71,56 @@ for (const burst of bursts) {
 console.log(
   `${bursts.length} bursts; ${gcFile === undefined ? 'no GC trace given' : `${afterPause} of them (${inPausedBursts} slow checks) at a collection's pause of 2 ms or more (${pauses.length} such pauses in the run)`}`,
 );
+const stalls =
+  stallsFile === undefined
+    ? []
+    : rows(stallsFile).map(([at, gap, cpu, wait]) => ({
+        at: Number(at),
+        gap: Number(gap),
+        cpu: Number(cpu),
+        wait: Number(wait),
+      }));
+if (stallsFile !== undefined) {
+  const byCause = new Map();
+  for (const burst of bursts) {
+    const around = stalls.filter(
+      (s) => s.at <= burst.end && s.at + s.gap + BURST_GAP_MS >= burst.start - burst.worst,
+    );
+    const sum = (key) => around.reduce((total, s) => total + s[key], 0);
+    const gap = sum('gap');
+    const lagged = slow.filter(
+      (c) => c.at >= burst.start && c.at <= burst.end && c.lag > c.total / 2,
+    ).length;
+    burst.stall =
+      around.length === 0
+        ? lagged > burst.count / 2
+          ? 'generator lag'
+          : 'no stall'
+        : sum('cpu') >= gap / 2
+          ? 'cpu'
+          : sum('wait') >= gap / 2
+            ? 'run queue'
+            : sum('cpu') + sum('wait') >= gap / 2
+              ? 'cpu + run queue'
+              : 'blocked';
+    burst.stallMs = gap;
+    const entry = byCause.get(burst.stall) ?? { bursts: 0, checks: 0 };
+    entry.bursts += 1;
+    entry.checks += burst.count;
+    byCause.set(burst.stall, entry);
+  }
+  const total = (key) => stalls.reduce((sum, s) => sum + s[key], 0);
+  console.log(
+    `${stalls.length} main-thread stalls of 4 ms or more (${total('gap').toFixed(0)} ms: ${total('cpu').toFixed(0)} ms running, ${total('wait').toFixed(0)} ms waiting for a core)`,
+  );
+  for (const [cause, entry] of [...byCause].sort((a, b) => b[1].checks - a[1].checks))
+    console.log(`  ${cause}: ${entry.bursts} bursts, ${entry.checks} slow checks`);
+}
 const origin = checks[0]?.at ?? 0;
 console.log(
   '\nThe 15 largest bursts (s from the phase start, slow checks, worst, GC pause there):',
 );
 for (const burst of [...bursts].sort((a, b) => b.count - a.count).slice(0, 15))
   console.log(
-    `  ${((burst.start - origin) / 1000).toFixed(3)} s  ${String(burst.count).padStart(4)} checks  worst ${burst.worst.toFixed(2)} ms  ${burst.cause ? `${KIND[burst.cause.kind] ?? burst.cause.kind} ${burst.cause.pause.toFixed(2)} ms` : ''}`,
+    `  ${((burst.start - origin) / 1000).toFixed(3)} s  ${String(burst.count).padStart(4)} checks  worst ${burst.worst.toFixed(2)} ms  ${burst.cause ? `${KIND[burst.cause.kind] ?? burst.cause.kind} ${burst.cause.pause.toFixed(2)} ms` : ''}${burst.stall ? `  [${burst.stall}${burst.stallMs ? ` ${burst.stallMs.toFixed(1)} ms` : ''}]` : ''}`,
   );

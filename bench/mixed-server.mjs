@@ -82,6 +82,28 @@ if (gcTrace !== undefined)
         `${(performance.timeOrigin + entry.startTime).toFixed(3)}\t${entry.duration.toFixed(3)}\t${entry.detail?.kind ?? entry.kind}`,
       );
   }).observe({ entryTypes: ['gc'] });
+// BENCH_CHECK_TRACE=DIR also: the main thread's stalls, a timer every 2 ms that notes each gap of
+// 4 ms or more (its start, length, and the main thread's CPU time and run-queue wait within it,
+// from schedstat): whether a slow check waited behind our own work (CPU), behind other threads and
+// processes on the two cores (run queue), or behind neither (the thread blocked or asleep).
+const stallTrace = process.env.BENCH_CHECK_TRACE ? [] : undefined;
+if (stallTrace !== undefined) {
+  const schedstatFile = `/proc/self/task/${process.pid}/schedstat`;
+  const sample = () => {
+    const [cpuNs, waitNs] = readFileSync(schedstatFile, 'utf8').split(' ');
+    return { at: performance.now(), cpu: Number(cpuNs) / 1e6, wait: Number(waitNs) / 1e6 };
+  };
+  let last = sample();
+  setInterval(() => {
+    const now = sample();
+    const gap = now.at - last.at;
+    if (gap >= 4)
+      stallTrace.push(
+        `${(performance.timeOrigin + last.at).toFixed(3)}\t${gap.toFixed(3)}\t${(now.cpu - last.cpu).toFixed(3)}\t${(now.wait - last.wait).toFixed(3)}`,
+      );
+    last = now;
+  }, 2).unref();
+}
 // BENCH_HEAP_SAMPLE=file: V8's sampling heap profiler over the whole run, keeping the samples of
 // objects that scavenges and mark-compacts collected too (what was allocated, not only what is
 // left), written at the stop (a .heapprofile, for Chrome DevTools or bench/heap-top.mjs).
@@ -182,6 +204,10 @@ process.on('message', async (message) => {
       const file = path.join(process.env.BENCH_CHECK_TRACE, `server-gc-${process.pid}.tsv`);
       mkdirSync(process.env.BENCH_CHECK_TRACE, { recursive: true });
       writeFileSync(file, `at_ms\tpause_ms\tkind\n${gcTrace.join('\n')}\n`);
+      writeFileSync(
+        path.join(process.env.BENCH_CHECK_TRACE, `server-stalls-${process.pid}.tsv`),
+        `at_ms\tgap_ms\tcpu_ms\trun_queue_ms\n${stallTrace.join('\n')}\n`,
+      );
     }
     if (inspector && process.env.BENCH_HEAP_SAMPLE_LIVE !== '1') {
       const { profile } = await inspector.post('HeapProfiler.stopSampling');
