@@ -31,7 +31,18 @@ type Command =
       scope: 'all' | 'users' | 'groups';
       target: number;
     }
-  | { kind: 'delete_group'; group: number };
+  | { kind: 'delete_group'; group: number }
+  | { kind: 'revoke_group'; feature: number; group: number }
+  | { kind: 'revoke_user'; feature: number; user: number }
+  | {
+      kind: 'policy_update';
+      policy: number;
+      effect: 'allow' | 'deny' | 'require_approval';
+      scope: 'all' | 'users' | 'groups';
+      target: number;
+    }
+  | { kind: 'policy_delete'; policy: number }
+  | { kind: 'delete_feature'; feature: number };
 
 const USERS = 3;
 const FEATURES = 3;
@@ -69,7 +80,25 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     target: index,
   }),
   fc.record({ kind: fc.constant('delete_group' as const), group: index }),
+  fc.record({ kind: fc.constant('revoke_group' as const), feature: index, group: index }),
+  fc.record({ kind: fc.constant('revoke_user' as const), feature: index, user: index }),
+  fc.record({
+    kind: fc.constant('policy_update' as const),
+    policy: index,
+    effect: fc.constantFrom('allow' as const, 'deny' as const, 'require_approval' as const),
+    scope: fc.constantFrom('all' as const, 'users' as const, 'groups' as const),
+    target: index,
+  }),
+  fc.record({ kind: fc.constant('policy_delete' as const), policy: index }),
+  fc.record({ kind: fc.constant('delete_feature' as const), feature: index }),
 );
+
+interface World {
+  users: number[];
+  groups: number[];
+  features: { id: number; env: Environment }[];
+  policies: number[];
+}
 
 let cluster: Cluster;
 let server: Roster;
@@ -87,14 +116,17 @@ const pick = <T>(list: T[], i: number): T | undefined =>
   list.length === 0 ? undefined : list[i % list.length];
 
 /** Applies one command on the running server. Refusals (4xx) are part of the game: ignored. */
-async function apply(
-  world: { users: number[]; groups: number[]; features: { id: number; env: Environment }[] },
-  c: Command,
-  name: string,
-): Promise<void> {
+async function apply(world: World, c: Command, name: string): Promise<void> {
   const user = 'user' in c ? pick(world.users, c.user) : undefined;
   const group = 'group' in c ? pick(world.groups, c.group) : undefined;
   const feature = 'feature' in c ? pick(world.features, c.feature) : undefined;
+  const policy = 'policy' in c ? pick(world.policies, c.policy) : undefined;
+  /** A policy's scope for the command: undefined when it names a user or group there is none of. */
+  const scopeOf = (command: { scope: 'all' | 'users' | 'groups'; target: number }) => {
+    if (command.scope === 'all') return { type: 'all' };
+    const id = pick(command.scope === 'users' ? world.users : world.groups, command.target);
+    return id === undefined ? undefined : { type: command.scope, ids: [id] };
+  };
   switch (c.kind) {
     case 'group': {
       if (user === undefined) return;
@@ -142,25 +174,46 @@ async function apply(
         await server.post(`/api/features/${feature.id}/access`, { end_user_ids: [user] });
       return;
     case 'policy': {
-      if (feature === undefined) return;
-      const ids =
-        c.scope === 'all'
-          ? undefined
-          : [pick(c.scope === 'users' ? world.users : world.groups, c.target)].filter(
-              (id): id is number => id !== undefined,
-            );
-      if (ids !== undefined && ids.length === 0) return;
-      await server.post('/api/policies', {
-        name: `${name} policy ${c.effect}`,
+      const scope = scopeOf(c);
+      if (feature === undefined || scope === undefined) return;
+      const res = await server.post('/api/policies', {
+        name: `${name} policy ${world.policies.length} ${c.effect}`,
         environment_type: feature.env,
         feature_id: feature.id,
-        scope: ids === undefined ? { type: 'all' } : { type: c.scope, ids },
+        scope,
         effect: c.effect,
       });
+      if (res.status === 201) world.policies.push((res.body as { data: { id: number } }).data.id);
       return;
     }
     case 'delete_group':
       if (group !== undefined) await server.delete(`/api/end_user_groups/${group}`);
+      return;
+    case 'revoke_group':
+      if (feature !== undefined && group !== undefined)
+        await server.request('DELETE', `/api/features/${feature.id}/access`, {
+          body: { end_user_group_ids: [group] },
+        });
+      return;
+    case 'revoke_user':
+      if (feature !== undefined && user !== undefined)
+        await server.request('DELETE', `/api/features/${feature.id}/access`, {
+          body: { end_user_ids: [user] },
+        });
+      return;
+    case 'policy_update': {
+      const scope = scopeOf(c);
+      if (policy !== undefined && scope !== undefined)
+        await server.request('PATCH', `/api/policies/${policy}`, {
+          body: { effect: c.effect, scope },
+        });
+      return;
+    }
+    case 'policy_delete':
+      if (policy !== undefined) await server.delete(`/api/policies/${policy}`);
+      return;
+    case 'delete_feature':
+      if (feature !== undefined) await server.delete(`/api/features/${feature.id}`);
       return;
   }
 }
@@ -178,11 +231,7 @@ describe('the end-user slice kept current one write at a time', { timeout }, () 
         async (userEnvironments, commands) => {
           run += 1;
           const name = `run ${run}`;
-          const world = {
-            users: [] as number[],
-            groups: [] as number[],
-            features: [] as { id: number; env: Environment }[],
-          };
+          const world: World = { users: [], groups: [], features: [], policies: [] };
           for (const [i, environments] of userEnvironments.entries()) {
             const res = await server.post('/api/end_users', {
               name: `${name} user ${i}`,

@@ -80,6 +80,76 @@ describe('POST /api/access/check for end users', () => {
     expect(await allowed()).toBe(false);
   });
 
+  it('sees a policy changed or deleted, a group deleted and a feature deleted at the next check', async () => {
+    // Each of these reloads only the feature (or takes the group out) in the index, not the
+    // whole end-user slice: the answers must be those of the rows as they are now.
+    const dee = (
+      await roster.post('/api/end_users', {
+        name: 'Dee',
+        email: 'dee@eu-access.example.com',
+        environment_types: ['prod'],
+      })
+    ).body.data.id as number;
+    const feature = (
+      await roster.post('/api/features', {
+        environment_type: 'prod',
+        kind: 'mcp_server',
+        name: 'Reloaded MCP',
+      })
+    ).body.data.id as number;
+    await roster.post(`/api/features/${feature}/access`, { end_user_ids: [dee] });
+    const reasons = async () => {
+      const res = await check({
+        subject: { end_user_id: dee },
+        feature_id: feature,
+        explain: true,
+      });
+      if (res.status !== 200) return res.status;
+      const data = res.body.data as { allowed: boolean; paths: { via: string }[] };
+      return `${data.allowed ? 'allowed' : 'denied'}: ${data.paths.map((p) => p.via).join(', ')}`;
+    };
+    expect(await reasons()).toBe('allowed: feature_grant');
+    const policy = await roster.post('/api/policies', {
+      name: 'Dee denied',
+      environment_type: 'prod',
+      feature_id: feature,
+      scope: { type: 'users', ids: [dee] },
+      effect: 'deny',
+    });
+    expect(policy.status).toBe(201);
+    expect(await reasons()).toBe('denied: policy');
+    const policyId = policy.body.data.id as number;
+    expect(
+      (await roster.request('PATCH', `/api/policies/${policyId}`, { body: { effect: 'allow' } }))
+        .status,
+    ).toBe(200);
+    expect(await reasons()).toBe('allowed: policy, feature_grant');
+    expect((await roster.delete(`/api/policies/${policyId}`)).status).toBe(204);
+    expect(await reasons()).toBe('allowed: feature_grant');
+
+    const group = (
+      await roster.post('/api/end_user_groups', {
+        environment_type: 'prod',
+        name: 'Dee and co',
+        end_user_ids: [dee],
+      })
+    ).body.data.id as number;
+    const groupPolicy = await roster.post('/api/policies', {
+      name: 'Dee and co denied',
+      environment_type: 'prod',
+      feature_id: feature,
+      scope: { type: 'groups', ids: [group] },
+      effect: 'deny',
+    });
+    expect(groupPolicy.status).toBe(201);
+    expect(await reasons()).toBe('denied: policy');
+    expect((await roster.delete(`/api/end_user_groups/${group}`)).status).toBe(204);
+    expect(await reasons()).toBe('allowed: feature_grant');
+
+    expect((await roster.delete(`/api/features/${feature}`)).status).toBe(204);
+    expect(await reasons()).toBe(404);
+  });
+
   it('explains access a user has only through an externally managed group', async () => {
     const res = await check({
       subject: { end_user_id: ada },

@@ -12,6 +12,7 @@ import type {
   EndUserReload,
   EndUserSliceRows,
   EnvironmentRoleIndexRow,
+  FeatureReload,
   GrantIndexRow,
   GroupReload,
   LegacyRoleIndexRow,
@@ -19,7 +20,16 @@ import type {
   ProjectReload,
   ProjectRoleIndexRow,
 } from './decisions.repository.js';
-import { EndUserSlice, applyEndUser, applyEndUserGroup } from './end-user-index.js';
+import {
+  EndUserSlice,
+  applyDirectGrants,
+  applyEndUser,
+  applyEndUserGroup,
+  applyFeature,
+  dropPolicy,
+  removeEndUser,
+  removeEndUserGroup,
+} from './end-user-index.js';
 import type { WorkspaceIndex } from './workspace-index.js';
 
 /** The collaborator rows to reload. A missing row (null) is a deletion. JSON-safe. */
@@ -40,6 +50,18 @@ export interface EndUserDelta {
   slice: EndUserSliceRows | null;
   users: [number, EndUserReload][];
   groups: [number, EndUserGroupReload][];
+  /**
+   * The server's own index only (what GET /api/access/snapshot/changes sends has none: a local
+   * authorizer of an earlier version would pass them over, so there those changes reload the
+   * slice, as they did): deleted users and groups, taken out in memory; users whose direct
+   * feature grants are read again; policies taken out of their feature before the features are
+   * reloaded whole.
+   */
+  removedUsers?: number[];
+  removedGroups?: number[];
+  directGrants?: [number, { id: number; feature_id: number }[]][];
+  policies?: number[];
+  features?: [number, FeatureReload][];
 }
 
 export const collaboratorDeltaIsEmpty = (delta: CollaboratorDelta): boolean =>
@@ -72,9 +94,16 @@ export function applyCollaboratorDelta(index: WorkspaceIndex, delta: Collaborato
 /** The slice after the delta: a new one when the delta holds it whole, else the same, changed. */
 export function applyEndUserDelta(slice: EndUserSlice, delta: EndUserDelta): EndUserSlice {
   if (delta.slice !== null) return new EndUserSlice(delta.slice);
-  // Groups first (Everyone included: its creation is an event too): a user reload links the
-  // user to groups the slice must already hold.
+  // Deletions first: a reload of something deleted since reads no row and changes nothing.
+  for (const id of delta.removedGroups ?? []) removeEndUserGroup(slice, id);
+  for (const id of delta.removedUsers ?? []) removeEndUser(slice, id);
+  // Groups before users (Everyone included: its creation is an event too): a user reload links
+  // the user to groups the slice must already hold; and both before the features, whose grants
+  // hold their groups.
   for (const [id, reload] of delta.groups) applyEndUserGroup(slice, id, reload);
   for (const [id, reload] of delta.users) applyEndUser(slice, id, reload);
+  for (const [id, rows] of delta.directGrants ?? []) applyDirectGrants(slice, id, rows);
+  for (const id of delta.policies ?? []) dropPolicy(slice, id);
+  for (const [id, reload] of delta.features ?? []) applyFeature(slice, id, reload);
   return slice;
 }

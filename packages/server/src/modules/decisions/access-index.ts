@@ -22,11 +22,14 @@ import type { ChangeEvent, ChangeSubscriptions } from '../audit/change-feed.js';
 import {
   countGrants,
   findGrantRow,
+  findPolicyFeatureId,
   findProjectRoleRow,
   listWorkspaceIds,
+  loadDirectFeatureGrants,
   loadEndUserGroupRows,
   loadEndUserRows,
   loadEndUserSliceRows,
+  loadFeatureRows,
   loadGrantPage,
   loadMembershipPage,
   LOAD_PAGE_SIZE,
@@ -37,6 +40,7 @@ import {
   loadWorkspaceRows,
   type EndUserGroupReload,
   type EndUserReload,
+  type FeatureReload,
   type GrantIndexRow,
   type GroupReload,
   type MemberReload,
@@ -107,11 +111,19 @@ export interface Dirty {
   grants: Set<string>;
   projectRoles: Set<string>;
   environmentRoles: boolean;
-  /** Features, policies, connections, deletions: the workspace's end-user slice is reloaded whole. */
+  /** SCIM connections, or an event naming no one: the workspace's end-user slice is reloaded whole. */
   endUsers: boolean;
   /** End users and end-user groups reloaded one by one (a SCIM sync is thousands of these). */
   endUserIds: Set<number>;
   endUserGroupIds: Set<number>;
+  /** Deleted end users and groups, taken out of the slice in memory. */
+  removedEndUserIds: Set<number>;
+  removedEndUserGroupIds: Set<number>;
+  /** End users whose direct feature grants are read again (an environment revoked takes them). */
+  directGrantUserIds: Set<number>;
+  /** Features reloaded whole (grants and policies), and policies whose feature is. */
+  featureIds: Set<number>;
+  policyIds: Set<number>;
 }
 
 const emptyDirty = (): Dirty => ({
@@ -125,6 +137,11 @@ const emptyDirty = (): Dirty => ({
   endUsers: false,
   endUserIds: new Set(),
   endUserGroupIds: new Set(),
+  removedEndUserIds: new Set(),
+  removedEndUserGroupIds: new Set(),
+  directGrantUserIds: new Set(),
+  featureIds: new Set(),
+  policyIds: new Set(),
 });
 
 /** One workspace held in memory. */
@@ -625,17 +642,42 @@ const collaboratorTargets = (dirty: Dirty): number =>
   dirty.grants.size +
   dirty.projectRoles.size;
 
+/** How many end-user entities a sync names one by one (above FULL_RELOAD_THRESHOLD: the slice). */
+const endUserTargets = (dirty: Dirty): number =>
+  dirty.endUserIds.size +
+  dirty.endUserGroupIds.size +
+  dirty.removedEndUserIds.size +
+  dirty.removedEndUserGroupIds.size +
+  dirty.directGrantUserIds.size +
+  dirty.featureIds.size +
+  dirty.policyIds.size;
+
+/**
+ * The reload table as GET /api/access/snapshot/changes applies it (format 1): a local authorizer
+ * of that format reloads end users and groups one by one and nothing else, so a deletion, a
+ * feature or a policy reloads its slice whole there, as it always did.
+ */
+export function forSnapshotChanges<D extends Dirty>(dirty: D): D {
+  const fine =
+    dirty.removedEndUserIds.size +
+    dirty.removedEndUserGroupIds.size +
+    dirty.directGrantUserIds.size +
+    dirty.featureIds.size +
+    dirty.policyIds.size;
+  return fine === 0 ? dirty : { ...dirty, endUsers: true };
+}
+
 /** The end-user rows a sync reloads, or null when it reloads none. */
 export async function readEndUserDelta(
   db: Executor,
   workspaceId: number,
   dirty: Dirty,
 ): Promise<EndUserDelta | null> {
-  const targets = dirty.endUserIds.size + dirty.endUserGroupIds.size;
+  const targets = endUserTargets(dirty);
   if (targets === 0 && !dirty.endUsers && !dirty.full) return null;
   if (dirty.endUsers || dirty.full || targets > FULL_RELOAD_THRESHOLD)
     return { slice: await loadEndUserSliceRows(db, workspaceId), users: [], groups: [] };
-  const [users, groups] = await Promise.all([
+  const [users, groups, directGrants, policyFeatures] = await Promise.all([
     Promise.all(
       [...dirty.endUserIds].map(
         async (id) => [id, await loadEndUserRows(db, workspaceId, id)] as [number, EndUserReload],
@@ -647,8 +689,35 @@ export async function readEndUserDelta(
           [id, await loadEndUserGroupRows(db, workspaceId, id)] as [number, EndUserGroupReload],
       ),
     ),
+    Promise.all(
+      [...dirty.directGrantUserIds].map(
+        async (id) =>
+          [id, await loadDirectFeatureGrants(db, id)] as [
+            number,
+            { id: number; feature_id: number }[],
+          ],
+      ),
+    ),
+    Promise.all([...dirty.policyIds].map((id) => findPolicyFeatureId(db, workspaceId, id))),
   ]);
-  return { slice: null, users, groups };
+  // A policy's feature is reloaded whole; a deleted policy is only taken out (dropPolicy).
+  const featureIds = new Set(dirty.featureIds);
+  for (const featureId of policyFeatures) if (featureId !== undefined) featureIds.add(featureId);
+  const features = await Promise.all(
+    [...featureIds].map(
+      async (id) => [id, await loadFeatureRows(db, workspaceId, id)] as [number, FeatureReload],
+    ),
+  );
+  return {
+    slice: null,
+    users,
+    groups,
+    removedUsers: [...dirty.removedEndUserIds],
+    removedGroups: [...dirty.removedEndUserGroupIds],
+    directGrants,
+    policies: [...dirty.policyIds],
+    features,
+  };
 }
 
 /** The collaborator rows a sync reloads (not for a rebuild: that reads the whole workspace). */
@@ -775,39 +844,51 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
     case 'role':
       dirty.environmentRoles = true;
       return;
-    case 'end_user':
+    case 'end_user': {
       // A decision's own log entry changes nothing (and must not cost a reload per decision).
       if (event.action === 'end_user.decision') return;
-      // A deletion also takes the user's feature grants and policy targets, and an environment
-      // revoked its direct feature grants there (end-users.service.ts): reload the slice. One
-      // user's reload reads no grants, so a revoked grant would otherwise stay in the index and
-      // allow again once the environment is granted back.
-      if (
-        event.action.endsWith('.deleted') ||
-        event.action === 'end_user.environment_revoked' ||
-        target === null ||
-        !/^\d+$/.test(target)
-      )
-        dirty.endUsers = true;
-      else dirty.endUserIds.add(Number(target));
+      const id = numericTarget(target);
+      if (id === null) dirty.endUsers = true;
+      // A deletion also took the user's memberships, feature grants and policy targets: the
+      // slice drops them in memory. An environment revoked took the user's direct feature grants
+      // there: they are read again, or a revoked grant would stay in the index and allow again
+      // once the environment is granted back.
+      else if (event.action.endsWith('.deleted')) dirty.removedEndUserIds.add(id);
+      else {
+        dirty.endUserIds.add(id);
+        if (event.action === 'end_user.environment_revoked') dirty.directGrantUserIds.add(id);
+      }
       return;
-    case 'end_user_group':
-      // A deleted group also takes its feature grants and policy targets: reload the slice.
-      if (event.action.endsWith('.deleted') || target === null || !/^\d+$/.test(target))
-        dirty.endUsers = true;
+    }
+    case 'end_user_group': {
+      const id = numericTarget(target);
+      if (id === null) dirty.endUsers = true;
+      // A deleted group also took its feature grants and policy targets: dropped in memory.
+      else if (event.action.endsWith('.deleted')) dirty.removedEndUserGroupIds.add(id);
       else if (reloadsMembersOnly(event))
-        for (const id of event.memberIds) dirty.endUserIds.add(id);
-      else dirty.endUserGroupIds.add(Number(target));
+        for (const memberId of event.memberIds) dirty.endUserIds.add(memberId);
+      else dirty.endUserGroupIds.add(id);
       return;
+    }
     case 'scim_connection':
       // A deleted collaborators connection takes its deactivations with it (its rows cascade).
       if (event.action === 'scim_connection.deleted') dirty.full = true;
       dirty.endUsers = true;
       return;
-    case 'feature':
-    case 'policy':
-      dirty.endUsers = true;
+    // A feature (its grants, its policies) is reloaded whole, in proportion to its size, not to
+    // the slice's; a policy's feature likewise.
+    case 'feature': {
+      const id = numericTarget(target);
+      if (id === null) dirty.endUsers = true;
+      else dirty.featureIds.add(id);
       return;
+    }
+    case 'policy': {
+      const id = numericTarget(target);
+      if (id === null) dirty.endUsers = true;
+      else dirty.policyIds.add(id);
+      return;
+    }
     // Not index data. API clients: the authentication cache subscribes to the feed itself.
     // Invitations become members through a `member` event; approval requests are read by the
     // decision that uses them (end-user-decisions.ts); SSO settings and webhooks hold no access.
@@ -824,6 +905,9 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
       return unhandled(type);
   }
 }
+
+const numericTarget = (target: string | null): number | null =>
+  target !== null && /^\d+$/.test(target) ? Number(target) : null;
 
 /**
  * A change naming at most this many members (or grants) reloads them one by one; a larger one

@@ -500,7 +500,14 @@ export interface EndUserReload {
   groupIds: number[];
 }
 
-/** One end user as the slice holds them (an `end_user` change-log event names one). */
+/**
+ * One end user as the slice holds them (an `end_user` change-log event names one). The user's
+ * row is read in the workspace; their other rows by the user's ID alone, as the collaborator
+ * reloads above are: IDs are unique across workspaces, a reload whose row is not in the workspace
+ * applies nothing, and on SQLite, which keeps no statistics, `workspace_id = ? and end_user_id = ?`
+ * was planned on the workspace's index (migration 0012), reading all of the workspace's rows
+ * to find one user's (a reload that grew with the workspace: 26 ms at 100,000 end users).
+ */
 export async function loadEndUserRows(
   db: Executor,
   workspaceId: number,
@@ -516,13 +523,11 @@ export async function loadEndUserRows(
     db
       .selectFrom('end_user_environments')
       .select('environment_id')
-      .where('workspace_id', '=', workspaceId)
       .where('end_user_id', '=', endUserId)
       .execute(),
     db
       .selectFrom('end_user_group_members')
       .select('group_id')
-      .where('workspace_id', '=', workspaceId)
       .where('end_user_id', '=', endUserId)
       .execute(),
   ]);
@@ -538,7 +543,7 @@ export interface EndUserGroupReload {
   memberIds: number[];
 }
 
-/** One end-user group and its members (an `end_user_group` change-log event names one). */
+/** One end-user group and its members (an `end_user_group` event names one); as loadEndUserRows. */
 export async function loadEndUserGroupRows(
   db: Executor,
   workspaceId: number,
@@ -554,11 +559,89 @@ export async function loadEndUserGroupRows(
     db
       .selectFrom('end_user_group_members')
       .select('end_user_id')
-      .where('workspace_id', '=', workspaceId)
       .where('group_id', '=', groupId)
       .execute(),
   ]);
   return { group, memberIds: members.map((row) => row.end_user_id) };
+}
+
+/**
+ * One feature as the slice holds it, with its grants, policies and their targets (a `feature`
+ * or `policy` change-log event names one): rows of that feature only, each in ID order, read by
+ * the feature's ID as loadEndUserRows reads a user's.
+ */
+export interface FeatureReload {
+  feature: EndUserSliceRows['features'][number] | undefined;
+  grants: EndUserSliceRows['featureGrants'];
+  policies: EndUserSliceRows['policies'];
+  policyTargets: EndUserSliceRows['policyTargets'];
+}
+
+export async function loadFeatureRows(
+  db: Executor,
+  workspaceId: number,
+  featureId: number,
+): Promise<FeatureReload> {
+  const [feature, grants, policies, policyTargets] = await Promise.all([
+    db
+      .selectFrom('features')
+      .select(['id', 'environment_id', 'name'])
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', featureId)
+      .executeTakeFirst(),
+    db
+      .selectFrom('feature_grants')
+      .select(['id', 'feature_id', 'end_user_id', 'group_id'])
+      .where('feature_id', '=', featureId)
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('policies')
+      .select(['id', 'feature_id', 'name', 'tools', 'scope_type', 'effect'])
+      .where('feature_id', '=', featureId)
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('policy_targets')
+      .select(['policy_id', 'end_user_id', 'group_id'])
+      .where('policy_id', 'in', (eb) =>
+        eb.selectFrom('policies').select('id').where('feature_id', '=', featureId),
+      )
+      .orderBy('id')
+      .execute(),
+  ]);
+  return { feature, grants, policies, policyTargets };
+}
+
+/** The feature a policy belongs to, if the policy still exists. */
+export async function findPolicyFeatureId(
+  db: Executor,
+  workspaceId: number,
+  policyId: number,
+): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('policies')
+    .select('feature_id')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', policyId)
+    .executeTakeFirst();
+  return row?.feature_id;
+}
+
+/**
+ * An end user's direct feature grants (not through a group), in ID order, by the user's ID (as
+ * loadEndUserRows): only those of features the slice holds are applied.
+ */
+export function loadDirectFeatureGrants(
+  db: Executor,
+  endUserId: number,
+): Promise<{ id: number; feature_id: number }[]> {
+  return db
+    .selectFrom('feature_grants')
+    .select(['id', 'feature_id'])
+    .where('end_user_id', '=', endUserId)
+    .orderBy('id')
+    .execute();
 }
 
 export async function loadEndUserSliceRows(

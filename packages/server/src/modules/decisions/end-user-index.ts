@@ -13,6 +13,7 @@ import type {
   EndUserGroupReload,
   EndUserReload,
   EndUserSliceRows,
+  FeatureReload,
 } from './decisions.repository.js';
 
 export interface EndUserEntry {
@@ -136,39 +137,159 @@ export class EndUserSlice {
         grants: [],
         policies: [],
       });
-    for (const row of rows.featureGrants) {
-      this.features.get(row.feature_id)?.grants.push({
-        id: row.id,
-        userId: row.end_user_id,
-        group: row.group_id === null ? null : (this.groups.get(row.group_id) ?? null),
-      });
-    }
+    for (const row of rows.featureGrants)
+      this.features.get(row.feature_id)?.grants.push(grantEntry(this, row));
     const policies = new Map<number, PolicyEntry>();
     for (const row of rows.policies) {
-      const policy: PolicyEntry = {
-        id: row.id,
-        name: row.name,
-        effect: row.effect as PolicyEffect,
-        scopeType: row.scope_type,
-        tools: fromJson<string[]>(row.tools),
-        userIds: new Set(),
-        groupIds: [],
-      };
+      const policy = policyEntry(row);
       policies.set(row.id, policy);
       this.features.get(row.feature_id)?.policies.push(policy);
     }
     for (const row of rows.policyTargets) {
       const policy = policies.get(row.policy_id);
-      if (policy === undefined) continue;
-      if (row.end_user_id !== null) policy.userIds.add(row.end_user_id);
-      if (row.group_id !== null) policy.groupIds.push(row.group_id);
+      if (policy !== undefined) addPolicyTarget(policy, row);
     }
   }
 }
 
+type FeatureGrant = FeatureEntry['grants'][number];
+
+function grantEntry(
+  slice: EndUserSlice,
+  row: EndUserSliceRows['featureGrants'][number],
+): FeatureGrant {
+  return {
+    id: row.id,
+    userId: row.end_user_id,
+    group: row.group_id === null ? null : (slice.groups.get(row.group_id) ?? null),
+  };
+}
+
+function policyEntry(row: EndUserSliceRows['policies'][number]): PolicyEntry {
+  return {
+    id: row.id,
+    name: row.name,
+    effect: row.effect as PolicyEffect,
+    scopeType: row.scope_type,
+    tools: fromJson<string[]>(row.tools),
+    userIds: new Set(),
+    groupIds: [],
+  };
+}
+
+function addPolicyTarget(
+  policy: PolicyEntry,
+  row: EndUserSliceRows['policyTargets'][number],
+): void {
+  if (row.end_user_id !== null) policy.userIds.add(row.end_user_id);
+  if (row.group_id !== null) policy.groupIds.push(row.group_id);
+}
+
 /**
- * Reloads one end user in place (an `end_user` event). A deleted user is not handled here: the
- * caller reloads the whole slice, which also drops their feature grants and policy targets.
+ * Reloads one feature whole, its grants and policies with it (a `feature` event, or a `policy`
+ * event of that feature): a new entry replaces the old one, or none when the feature is gone.
+ * Proportional to the feature, not to the slice. The groups its grants name must be in the slice
+ * already (applied first: a grant commits after its group, so its event is never read first).
+ */
+export function applyFeature(slice: EndUserSlice, id: number, reload: FeatureReload): void {
+  const row = reload.feature;
+  if (row === undefined) {
+    slice.features.delete(id);
+    return;
+  }
+  const policies = new Map<number, PolicyEntry>();
+  for (const policyRow of reload.policies) policies.set(policyRow.id, policyEntry(policyRow));
+  for (const target of reload.policyTargets) {
+    const policy = policies.get(target.policy_id);
+    if (policy !== undefined) addPolicyTarget(policy, target);
+  }
+  slice.features.set(id, {
+    id,
+    environmentId: row.environment_id,
+    name: row.name,
+    grants: reload.grants.map((grant) => grantEntry(slice, grant)),
+    policies: [...policies.values()],
+  });
+}
+
+/**
+ * Takes a policy out of whichever feature holds it (a `policy` event: deleted, or moved; the
+ * feature it belongs to now is reloaded after this).
+ */
+export function dropPolicy(slice: EndUserSlice, id: number): void {
+  for (const feature of slice.features.values()) {
+    const at = feature.policies.findIndex((policy) => policy.id === id);
+    if (at !== -1) feature.policies.splice(at, 1);
+  }
+}
+
+/**
+ * Replaces an end user's direct feature grants with these rows (an environment revoked takes
+ * them there): a pass over the slice's grants in memory, no read of the slice.
+ */
+export function applyDirectGrants(
+  slice: EndUserSlice,
+  userId: number,
+  rows: readonly { id: number; feature_id: number }[],
+): void {
+  for (const feature of slice.features.values())
+    if (feature.grants.some((grant) => grant.group === null && grant.userId === userId))
+      feature.grants = feature.grants.filter(
+        (grant) => grant.group !== null || grant.userId !== userId,
+      );
+  for (const row of rows) {
+    const feature = slice.features.get(row.feature_id);
+    if (feature === undefined) continue;
+    // In ID order, as the slice is built: the grant goes before the first with a higher ID.
+    const at = feature.grants.findIndex((grant) => grant.id > row.id);
+    const grant: FeatureGrant = { id: row.id, userId, group: null };
+    if (at === -1) feature.grants.push(grant);
+    else feature.grants.splice(at, 0, grant);
+  }
+}
+
+/**
+ * Takes a deleted end user out of the slice (an `end_user.*.deleted` event): the deletion took
+ * their memberships, feature grants and policy targets with it (foreign keys cascade), so the
+ * slice drops the same, in memory.
+ */
+export function removeEndUser(slice: EndUserSlice, id: number): void {
+  const user = slice.users.get(id);
+  if (user !== undefined) {
+    slice.users.delete(id);
+    if (slice.usersByEmail.get(user.emailKey) === user) slice.usersByEmail.delete(user.emailKey);
+    for (const group of user.groups) group.memberIds.delete(id);
+  }
+  applyDirectGrants(slice, id, []);
+  for (const feature of slice.features.values())
+    for (const policy of feature.policies) policy.userIds.delete(id);
+}
+
+/**
+ * Takes a deleted end-user group out of the slice (an `end_user_group.*.deleted` event): its
+ * memberships, feature grants and policy targets went with it (foreign keys cascade).
+ */
+export function removeEndUserGroup(slice: EndUserSlice, id: number): void {
+  const group = slice.groups.get(id);
+  if (group === undefined) return;
+  slice.groups.delete(id);
+  if (slice.everyone.get(group.environmentId) === group) slice.everyone.delete(group.environmentId);
+  for (const userId of group.memberIds) {
+    const user = slice.users.get(userId);
+    if (user !== undefined) user.groups = user.groups.filter((held) => held !== group);
+  }
+  for (const feature of slice.features.values()) {
+    if (feature.grants.some((grant) => grant.group === group))
+      feature.grants = feature.grants.filter((grant) => grant.group !== group);
+    for (const policy of feature.policies)
+      if (policy.groupIds.includes(id))
+        policy.groupIds = policy.groupIds.filter((groupId) => groupId !== id);
+  }
+}
+
+/**
+ * Reloads one end user in place (an `end_user` event). A deleted user is taken out by
+ * removeEndUser, which also drops their feature grants and policy targets.
  */
 export function applyEndUser(slice: EndUserSlice, id: number, reload: EndUserReload): void {
   const row = reload.user;
@@ -205,8 +326,8 @@ export function applyEndUser(slice: EndUserSlice, id: number, reload: EndUserRel
 }
 
 /**
- * Reloads one group in place (an `end_user_group` event other than a deletion, which reloads the
- * slice): the same object stays, so the feature grants that hold it see the change.
+ * Reloads one group in place (an `end_user_group` event other than a deletion: removeEndUserGroup):
+ * the same object stays, so the feature grants that hold it see the change.
  */
 export function applyEndUserGroup(
   slice: EndUserSlice,

@@ -13,7 +13,12 @@ import { notFound } from '../../lib/errors.js';
 import { requireWorkspaceAdmin } from '../../lib/scope.js';
 import { findLastEventId } from '../audit/audit.repository.js';
 import { readChangeEvents } from '../audit/change-feed.js';
-import { dirtyFor, readCollaboratorDelta, readEndUserDelta } from './access-index.js';
+import {
+  dirtyFor,
+  forSnapshotChanges,
+  readCollaboratorDelta,
+  readEndUserDelta,
+} from './access-index.js';
 import {
   LOAD_PAGE_SIZE,
   loadEndUserSliceRows,
@@ -94,7 +99,7 @@ async function readChanges(
   const events = (await readChangeEvents(db, ids)).filter(
     (event) => event.workspaceId === ctx.workspaceId,
   );
-  const dirty = dirtyFor(events);
+  const dirty = forSnapshotChanges(dirtyFor(events));
   const base = { format: 1 as const, workspace_id: ctx.workspaceId };
   if (dirty.rebuild) return { ...base, rebuild: true, collaborators: null, end_users: null };
   const [collaborators, endUsers] = await Promise.all([
