@@ -345,7 +345,10 @@ export async function listGroupApprovers(
     .innerJoin('end_user_groups as g', 'g.id', 'm.group_id')
     .innerJoin('end_users as u', 'u.id', 'm.end_user_id')
     .select(['u.id', 'u.name', 'u.email', 'g.id as group_id', 'g.roles'])
-    .where('m.workspace_id', '=', workspaceId)
+    // The workspace on the groups, not the memberships: SQLite (no planner statistics) planned
+    // `m.workspace_id = ?` on the workspace's index, every membership of the workspace read to
+    // find a few groups' (decisions/decisions.repository.ts, loadEndUserRows, says more).
+    .where('g.workspace_id', '=', workspaceId)
     .where('m.group_id', 'in', groupIds)
     .where('u.status', '=', 'active')
     .orderBy('u.id')
