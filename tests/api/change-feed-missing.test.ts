@@ -41,20 +41,23 @@ const auditRow = (action: string, targetType: string, targetId: string | null) =
   created_at: new Date().toISOString(),
 });
 
-it.skipIf(!onPostgres)(
-  'applies a change committed after a later one, among 150 IDs that never commit',
-  async () => {
+it.skipIf(!onPostgres).each([500, 1_500])(
+  'applies a change committed %i ms after a later one, among 150 IDs that never commit',
+  async (lateMs) => {
+    // Past a second the watched ID is read once a second, not at every read (change-feed.ts).
+    const name = (base: string) => `${base} ${lateMs}`;
     const roster = cluster.instances[0] as Roster;
     const roleId = (
       await roster.post('/api/project_roles', {
-        project_role: { name: 'Late runners', config: { recipe: { privileges: ['run'] } } },
+        project_role: { name: name('Late runners'), config: { recipe: { privileges: ['run'] } } },
       })
     ).body.data.id as string;
     const projectId = (
-      await roster.post('/api/projects', { name: 'Late', environment_type: 'dev' })
+      await roster.post('/api/projects', { name: name('Late'), environment_type: 'dev' })
     ).body.data.id as number;
-    const group = (await roster.post('/api/user_groups', { user_group: { name: 'Late team' } }))
-      .body.data.id as string;
+    const group = (
+      await roster.post('/api/user_groups', { user_group: { name: name('Late team') } })
+    ).body.data.id as string;
     const granted = await roster.put(`/api/projects/${projectId}/project_grants`, {
       project_grants: [
         { assignment_type: 'UserGroup', assignment_id: group, project_role_id: roleId },
@@ -62,7 +65,7 @@ it.skipIf(!onPostgres)(
     });
     expect(granted.status).toBe(200);
     const ada = await createMember(roster, {
-      email: 'ada@late.example',
+      email: `ada${lateMs}@late.example`,
       env_roles: [{ environment_type: 'dev', name: 'No access' }],
     });
     expect(
@@ -119,10 +122,14 @@ it.skipIf(!onPostgres)(
     await taken;
     // ... and a later write commits first, which the instance reads past the slow one's ID.
     expect(
-      (await roster.post('/api/projects', { name: 'Committed first', environment_type: 'dev' }))
-        .status,
+      (
+        await roster.post('/api/projects', {
+          name: name('Committed first'),
+          environment_type: 'dev',
+        })
+      ).status,
     ).toBe(201);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, lateMs));
     expect(await allowed()).toBe(true);
 
     commit();
@@ -133,5 +140,51 @@ it.skipIf(!onPostgres)(
       expect(Date.now() - started).toBeLessThan(10_000);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+  },
+);
+
+/** A gauge of the instance's /metrics. */
+async function gauge(roster: Roster, metric: string): Promise<number> {
+  const res = await roster.get('/metrics');
+  const line = res.text.split('\n').find((l) => l.startsWith(`${metric} `));
+  if (line === undefined) throw new Error(`no ${metric} in /metrics`);
+  return Number(line.split(' ')[1]);
+}
+
+it.skipIf(!onPostgres)(
+  'reads a watched ID at every read for a second only, then once a second',
+  async () => {
+    const roster = cluster.instances[0] as Roster;
+    await store.db
+      .transaction()
+      .execute(async (trx) => {
+        for (let i = 0; i < 200; i++)
+          await trx
+            .insertInto('audit_events')
+            .values(auditRow('project.updated', 'project', null))
+            .execute();
+        throw new Error('rolled back on purpose');
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof Error) || error.message !== 'rolled back on purpose') throw error;
+      });
+    // A later write, read past the 200 gaps: they are watched.
+    expect(
+      (await roster.post('/api/projects', { name: 'After the gaps', environment_type: 'dev' }))
+        .status,
+    ).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await gauge(roster, 'roster_change_feed_watched_ids')).toBeGreaterThanOrEqual(200);
+    const reads = await gauge(roster, 'roster_change_feed_reads');
+    const watchedReads = await gauge(roster, 'roster_change_feed_watched_id_reads');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const syncs = (await gauge(roster, 'roster_change_feed_reads')) - reads;
+    const asked = (await gauge(roster, 'roster_change_feed_watched_id_reads')) - watchedReads;
+    // The poll (every 100 ms here) read the log ~20 times; the gaps were asked for at most three
+    // times each (once a second), not at each of those reads.
+    expect(syncs).toBeGreaterThanOrEqual(10);
+    const watched = await gauge(roster, 'roster_change_feed_watched_ids');
+    expect(asked).toBeLessThanOrEqual(3 * watched);
+    expect(asked).toBeGreaterThanOrEqual(watched);
   },
 );

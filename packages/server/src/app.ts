@@ -180,6 +180,10 @@ export function createServices(deps: AppDeps) {
       builds: accessIndex.stats.fullReloads,
     }),
     changeFeedReads: () => changeFeed.stats.syncs,
+    changeFeedWatched: () => ({
+      ids: changeFeed.watchedIds(),
+      reads: changeFeed.stats.watchedReads,
+    }),
     changeFeedLag: async () => ({
       events: Math.max(0, (await findLastEventId(db)) - changeFeed.position()),
       secondsSinceSync:

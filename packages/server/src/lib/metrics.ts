@@ -44,6 +44,8 @@ export interface ScrapeSources {
   changeFeedLag(): Promise<{ events: number; secondsSinceSync: number }>;
   /** Times the change log was read (after a local write, a notification, the poll). */
   changeFeedReads(): number;
+  /** IDs the change log skipped that the feed still watches, and how many it has read again. */
+  changeFeedWatched(): { ids: number; reads: number };
   webhookQueue(): Promise<{ pending: number }>;
   /**
    * A SQLite file with its writer thread (storage/sqlite-writer.ts): what its write lock did since
@@ -324,6 +326,22 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(sources.changeFeedReads());
+      },
+    });
+    new Gauge({
+      name: 'roster_change_feed_watched_ids',
+      help: 'IDs the change log skipped (on PostgreSQL: transactions not committed yet, or rolled back) that this instance still watches, for a minute',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.changeFeedWatched().ids);
+      },
+    });
+    new Gauge({
+      name: 'roster_change_feed_watched_id_reads',
+      help: 'Watched IDs this instance has asked the database for since start (each ID at every read for a second, then once a second)',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.changeFeedWatched().reads);
       },
     });
     new Gauge({

@@ -101,6 +101,17 @@ export async function announceChanges(db: Db, dialect: Dialect): Promise<void> {
 }
 /** How long an ID skipped by the change log stays on the watch list (see sync). */
 const MISSING_ID_TTL_MS = 60_000;
+/**
+ * A skipped ID is read again at every sync for this long, then once a second (MISSING_ID_READ_MS)
+ * until its TTL ends: most are transactions a few milliseconds from their commit, and those still
+ * missing a second later are nearly all rolled back (PostgreSQL spends a sequence value that a
+ * rolled-back insert took). Reading every one at every sync cost the database in proportion to
+ * the rollbacks of the last minute times the syncs (docs/performance.md, "Eighteenth round").
+ * A caller that needs a given ID read now says so (`sync(through)`): a notification, a forwarded
+ * decision, a write that does not know its events.
+ */
+const MISSING_ID_EAGER_MS = 1_000;
+const MISSING_ID_READ_MS = 1_000;
 const EVENTS_PER_READ = 5_000;
 /** At most this many own events applied ahead of the log's reading (see applyOwn). */
 const MAX_APPLIED_AHEAD = 10_000;
@@ -137,6 +148,10 @@ export class ChangeFeed implements ChangeSubscriptions {
   private lastSeen = 0;
   /** IDs below lastSeen not seen yet: on PostgreSQL a transaction can commit after a later one. */
   private readonly missing = new Map<number, number>();
+  /** Watched IDs up to this one are read by the next run, however old (`sync(through)`). */
+  private watchedThrough = 0;
+  /** When a run last read every watched ID. */
+  private watchedReadAt = 0;
   /**
    * This instance's own events applied from what its writes recorded (applyOwn), not yet met by
    * a read of the log, with when: a read that meets them passes over them instead of delivering
@@ -168,7 +183,12 @@ export class ChangeFeed implements ChangeSubscriptions {
    * Counters for docs, tests and operators; `lastSyncMs`: when the log was last read to its end;
    * `ownApplied`: events applied as the writes that recorded them gave them, without a read.
    */
-  readonly stats = { syncs: 0, events: 0, lastSyncMs: 0, ownApplied: 0 };
+  readonly stats = { syncs: 0, events: 0, lastSyncMs: 0, ownApplied: 0, watchedReads: 0 };
+
+  /** IDs skipped by the log and still watched (see MISSING_ID_EAGER_MS), for /metrics. */
+  watchedIds(): number {
+    return this.missing.size;
+  }
 
   constructor(private readonly options: ChangeFeedOptions) {}
 
@@ -212,7 +232,8 @@ export class ChangeFeed implements ChangeSubscriptions {
    */
   async afterWrite(events?: RecordedEvents): Promise<void> {
     this.announce(events);
-    if (events === undefined) await this.sync();
+    // Its events may be among the watched IDs (a later write committed first): all are read.
+    if (events === undefined) await this.sync(Number.POSITIVE_INFINITY);
     else if (events.changes !== undefined && this.appliedAhead.size < MAX_APPLIED_AHEAD)
       await this.applyOwn(events, events.changes);
     else await this.catchUp(events);
@@ -327,7 +348,7 @@ export class ChangeFeed implements ChangeSubscriptions {
       if (this.hasRead(events)) return;
     }
     if (this.running === null && this.hasRead(events)) return;
-    await this.sync();
+    await this.sync(events.last);
   }
 
   /**
@@ -407,7 +428,7 @@ export class ChangeFeed implements ChangeSubscriptions {
       if (announced !== null && this.ownWrite(Number(announced[1]), Number(announced[2]))) return;
       const read =
         announced === null
-          ? this.sync()
+          ? this.sync(Number.POSITIVE_INFINITY)
           : this.catchUp({ first: Number(announced[1]), last: Number(announced[2]) });
       read.catch((error: unknown) => this.options.onError?.(error));
     });
@@ -432,9 +453,11 @@ export class ChangeFeed implements ChangeSubscriptions {
     this.listener = client;
     this.listenAttempts = 0;
     this.notifications = 'listening';
-    // Writes that landed while the listener was connecting (or down). Its failure is the poll's
-    // to recover from, not a failed LISTEN.
-    await this.sync().catch((error: unknown) => this.options.onError?.(error));
+    // Writes that landed while the listener was connecting (or down), late commits among them.
+    // Its failure is the poll's to recover from, not a failed LISTEN.
+    await this.sync(Number.POSITIVE_INFINITY).catch((error: unknown) =>
+      this.options.onError?.(error),
+    );
   }
 
   /** Logs the loss once and schedules the next attempt: 250 ms, doubling up to 5 s. */
@@ -504,8 +527,12 @@ export class ChangeFeed implements ChangeSubscriptions {
    * Delivers every change logged since the last sync. Concurrent callers share one run, and a
    * caller that arrives during a run gets the next one, which starts after its call: a caller
    * whose write committed before it called sync() always sees that write applied afterwards.
+   * Watched IDs (skipped by an earlier read) are read by every run for a second, then once a
+   * second: `through` has that run read those up to it whatever their age, for a caller that
+   * knows an event up to there has committed.
    */
-  sync(): Promise<void> {
+  sync(through?: number): Promise<void> {
+    if (through !== undefined && through > this.watchedThrough) this.watchedThrough = through;
     if (this.running === null) {
       this.running = this.syncOnce().finally(() => {
         this.running = null;
@@ -529,13 +556,16 @@ export class ChangeFeed implements ChangeSubscriptions {
     // An own event no read has met within the same time is forgotten like a missing ID.
     for (const [id, since] of this.appliedAhead)
       if (nowMs - since > MISSING_ID_TTL_MS) this.appliedAhead.delete(id);
+    const through = this.watchedThrough;
+    this.watchedThrough = 0;
+    const readAll = nowMs - this.watchedReadAt >= MISSING_ID_READ_MS;
+    if (readAll) this.watchedReadAt = nowMs;
     for (;;) {
-      const rows = await listChangeEvents(
-        this.options.db,
-        this.lastSeen,
-        [...this.missing.keys()],
-        EVENTS_PER_READ,
-      );
+      const watched: number[] = [];
+      for (const [id, since] of this.missing)
+        if (readAll || id <= through || nowMs - since < MISSING_ID_EAGER_MS) watched.push(id);
+      this.stats.watchedReads += watched.length;
+      const rows = await listChangeEvents(this.options.db, this.lastSeen, watched, EVENTS_PER_READ);
       if (rows.length === 0) {
         this.stats.lastSyncMs = nowMs;
         return;

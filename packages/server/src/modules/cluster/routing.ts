@@ -24,7 +24,8 @@ import type { Membership } from './membership.js';
 export interface FeedPosition {
   position(): number;
   hasSeen(position: number): boolean;
-  sync(): Promise<void>;
+  /** Reads the log, and every watched ID up to `through` however old (change-feed.ts). */
+  sync(through?: number): Promise<void>;
 }
 
 /** The routes that read the access index: answered by the home. */
@@ -199,7 +200,7 @@ export function clusterRouting(options: {
       // caller's check right after its write sees it whichever instance answers.
       const position = Number(seen);
       if (Number.isSafeInteger(position) && !options.changes.hasSeen(position))
-        await options.changes.sync();
+        await options.changes.sync(position);
     },
 
     async checkForwardedBody(request) {
