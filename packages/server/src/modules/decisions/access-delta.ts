@@ -12,6 +12,7 @@ import type {
   EndUserReload,
   EndUserSliceRows,
   EnvironmentRoleIndexRow,
+  FeaturePoliciesReload,
   FeatureReload,
   GrantIndexRow,
   GroupReload,
@@ -26,6 +27,7 @@ import {
   applyEndUser,
   applyEndUserGroup,
   applyFeature,
+  applyFeaturePolicies,
   dropPolicy,
   removeEndUser,
   removeEndUserGroup,
@@ -54,13 +56,14 @@ export interface EndUserDelta {
    * The server's own index only (what GET /api/access/snapshot/changes sends has none: a local
    * authorizer of an earlier version would pass them over, so there those changes reload the
    * slice, as they did): deleted users and groups, taken out in memory; users whose direct
-   * feature grants are read again; policies taken out of their feature before the features are
-   * reloaded whole.
+   * feature grants are read again; policies taken out of their feature before the policies of
+   * the features that hold them now are reloaded (their grants kept); features reloaded whole.
    */
   removedUsers?: number[];
   removedGroups?: number[];
   directGrants?: [number, { id: number; feature_id: number }[]][];
   policies?: number[];
+  featurePolicies?: [number, FeaturePoliciesReload][];
   features?: [number, FeatureReload][];
 }
 
@@ -104,6 +107,7 @@ export function applyEndUserDelta(slice: EndUserSlice, delta: EndUserDelta): End
   for (const [id, reload] of delta.users) applyEndUser(slice, id, reload);
   for (const [id, rows] of delta.directGrants ?? []) applyDirectGrants(slice, id, rows);
   for (const id of delta.policies ?? []) dropPolicy(slice, id);
+  for (const [id, reload] of delta.featurePolicies ?? []) applyFeaturePolicies(slice, id, reload);
   for (const [id, reload] of delta.features ?? []) applyFeature(slice, id, reload);
   return slice;
 }

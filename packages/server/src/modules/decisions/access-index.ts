@@ -29,6 +29,7 @@ import {
   loadEndUserGroupRows,
   loadEndUserRows,
   loadEndUserSliceRows,
+  loadFeaturePolicyRows,
   loadFeatureRows,
   loadGrantPage,
   loadMembershipPage,
@@ -40,6 +41,7 @@ import {
   loadWorkspaceRows,
   type EndUserGroupReload,
   type EndUserReload,
+  type FeaturePoliciesReload,
   type FeatureReload,
   type GrantIndexRow,
   type GroupReload,
@@ -700,14 +702,24 @@ export async function readEndUserDelta(
     ),
     Promise.all([...dirty.policyIds].map((id) => findPolicyFeatureId(db, workspaceId, id))),
   ]);
-  // A policy's feature is reloaded whole; a deleted policy is only taken out (dropPolicy).
-  const featureIds = new Set(dirty.featureIds);
-  for (const featureId of policyFeatures) if (featureId !== undefined) featureIds.add(featureId);
-  const features = await Promise.all(
-    [...featureIds].map(
-      async (id) => [id, await loadFeatureRows(db, workspaceId, id)] as [number, FeatureReload],
+  // A policy's feature has its policies reloaded (not its grants), unless it is reloaded whole;
+  // a deleted policy is only taken out (dropPolicy).
+  const policyFeatureIds = new Set<number>();
+  for (const featureId of policyFeatures)
+    if (featureId !== undefined && !dirty.featureIds.has(featureId))
+      policyFeatureIds.add(featureId);
+  const [features, featurePolicies] = await Promise.all([
+    Promise.all(
+      [...dirty.featureIds].map(
+        async (id) => [id, await loadFeatureRows(db, workspaceId, id)] as [number, FeatureReload],
+      ),
     ),
-  );
+    Promise.all(
+      [...policyFeatureIds].map(
+        async (id) => [id, await loadFeaturePolicyRows(db, id)] as [number, FeaturePoliciesReload],
+      ),
+    ),
+  ]);
   return {
     slice: null,
     users,
@@ -716,6 +728,7 @@ export async function readEndUserDelta(
     removedGroups: [...dirty.removedEndUserGroupIds],
     directGrants,
     policies: [...dirty.policyIds],
+    featurePolicies,
     features,
   };
 }
@@ -876,7 +889,7 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
       dirty.endUsers = true;
       return;
     // A feature (its grants, its policies) is reloaded whole, in proportion to its size, not to
-    // the slice's; a policy's feature likewise.
+    // the slice's; a policy's feature has its policies reloaded.
     case 'feature': {
       const id = numericTarget(target);
       if (id === null) dirty.endUsers = true;

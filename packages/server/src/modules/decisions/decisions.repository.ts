@@ -582,7 +582,7 @@ export async function loadFeatureRows(
   workspaceId: number,
   featureId: number,
 ): Promise<FeatureReload> {
-  const [feature, grants, policies, policyTargets] = await Promise.all([
+  const [feature, grants, policies] = await Promise.all([
     db
       .selectFrom('features')
       .select(['id', 'environment_id', 'name'])
@@ -595,6 +595,19 @@ export async function loadFeatureRows(
       .where('feature_id', '=', featureId)
       .orderBy('id')
       .execute(),
+    loadFeaturePolicyRows(db, featureId),
+  ]);
+  return { feature, grants, ...policies };
+}
+
+/** A feature's policies and their targets only (a `policy` event: its grants are unchanged). */
+export type FeaturePoliciesReload = Pick<FeatureReload, 'policies' | 'policyTargets'>;
+
+export async function loadFeaturePolicyRows(
+  db: Executor,
+  featureId: number,
+): Promise<FeaturePoliciesReload> {
+  const [policies, policyTargets] = await Promise.all([
     db
       .selectFrom('policies')
       .select(['id', 'feature_id', 'name', 'tools', 'scope_type', 'effect'])
@@ -610,7 +623,7 @@ export async function loadFeatureRows(
       .orderBy('id')
       .execute(),
   ]);
-  return { feature, grants, policies, policyTargets };
+  return { policies, policyTargets };
 }
 
 /** The feature a policy belongs to, if the policy still exists. */

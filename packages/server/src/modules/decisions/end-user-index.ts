@@ -13,6 +13,7 @@ import type {
   EndUserGroupReload,
   EndUserReload,
   EndUserSliceRows,
+  FeaturePoliciesReload,
   FeatureReload,
 } from './decisions.repository.js';
 
@@ -186,8 +187,8 @@ function addPolicyTarget(
 }
 
 /**
- * Reloads one feature whole, its grants and policies with it (a `feature` event, or a `policy`
- * event of that feature): a new entry replaces the old one, or none when the feature is gone.
+ * Reloads one feature whole, its grants and policies with it (a `feature` event): a new entry
+ * replaces the old one, or none when the feature is gone.
  * Proportional to the feature, not to the slice. The groups its grants name must be in the slice
  * already (applied first: a grant commits after its group, so its event is never read first).
  */
@@ -197,24 +198,38 @@ export function applyFeature(slice: EndUserSlice, id: number, reload: FeatureRel
     slice.features.delete(id);
     return;
   }
-  const policies = new Map<number, PolicyEntry>();
-  for (const policyRow of reload.policies) policies.set(policyRow.id, policyEntry(policyRow));
-  for (const target of reload.policyTargets) {
-    const policy = policies.get(target.policy_id);
-    if (policy !== undefined) addPolicyTarget(policy, target);
-  }
   slice.features.set(id, {
     id,
     environmentId: row.environment_id,
     name: row.name,
     grants: reload.grants.map((grant) => grantEntry(slice, grant)),
-    policies: [...policies.values()],
+    policies: policyEntries(reload),
   });
+}
+
+/** A feature's policies reloaded (a `policy` event), its grants kept. */
+export function applyFeaturePolicies(
+  slice: EndUserSlice,
+  id: number,
+  reload: FeaturePoliciesReload,
+): void {
+  const feature = slice.features.get(id);
+  if (feature !== undefined) feature.policies = policyEntries(reload);
+}
+
+function policyEntries(reload: FeaturePoliciesReload): PolicyEntry[] {
+  const policies = new Map<number, PolicyEntry>();
+  for (const row of reload.policies) policies.set(row.id, policyEntry(row));
+  for (const target of reload.policyTargets) {
+    const policy = policies.get(target.policy_id);
+    if (policy !== undefined) addPolicyTarget(policy, target);
+  }
+  return [...policies.values()];
 }
 
 /**
  * Takes a policy out of whichever feature holds it (a `policy` event: deleted, or moved; the
- * feature it belongs to now is reloaded after this).
+ * policies of the feature it belongs to now are reloaded after this).
  */
 export function dropPolicy(slice: EndUserSlice, id: number): void {
   for (const feature of slice.features.values()) {
