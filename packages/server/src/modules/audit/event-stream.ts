@@ -68,6 +68,12 @@ const EVENTS_PER_READ = 5_000;
 const EVENTS_PER_CLIENT_READ = 500;
 /** How long an ID that never appeared is still watched for, to send it late (as the change feed). */
 const MISSING_ID_TTL_MS = 60_000;
+/**
+ * Past its grace period (or a second, whichever is longer) a missing ID holds nothing back and is
+ * only watched for a late send: read once a second then, not at every read (nearly all are
+ * rolled-back inserts' spent IDs; as the change feed, change-feed.ts MISSING_ID_EAGER_MS).
+ */
+const MISSING_ID_READ_MS = 1_000;
 
 export class EventStream {
   private readonly clients = new Set<Client>();
@@ -79,6 +85,8 @@ export class EventStream {
   private horizon = 0;
   /** IDs below `seen` not committed yet, with when they were first missed. */
   private readonly missing = new Map<number, number>();
+  /** When a read last asked for every missing ID. */
+  private missingReadAt = 0;
   /** Committed IDs above the horizon, waiting for the gaps below them. */
   private readonly pending = new Set<number>();
   private running: Promise<void> | null = null;
@@ -257,13 +265,14 @@ export class EventStream {
     for (const [id, since] of this.missing)
       if (now - since > MISSING_ID_TTL_MS) this.missing.delete(id);
     const late: number[] = [];
+    const readAll = now - this.missingReadAt >= MISSING_ID_READ_MS;
+    if (readAll) this.missingReadAt = now;
+    const eagerMs = Math.max(this.options.gapGraceMs, MISSING_ID_READ_MS);
     for (;;) {
-      const rows = await listChangeEvents(
-        this.options.db,
-        this.seen,
-        [...this.missing.keys()],
-        EVENTS_PER_READ,
-      );
+      const watched: number[] = [];
+      for (const [id, since] of this.missing)
+        if (readAll || now - since < eagerMs) watched.push(id);
+      const rows = await listChangeEvents(this.options.db, this.seen, watched, EVENTS_PER_READ);
       for (const row of rows) {
         if (row.id > this.seen) {
           if (row.id - this.seen <= EVENTS_PER_READ)
