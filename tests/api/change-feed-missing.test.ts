@@ -41,6 +41,23 @@ const auditRow = (action: string, targetType: string, targetId: string | null) =
   created_at: new Date().toISOString(),
 });
 
+/** Takes `count` event IDs in a transaction that rolls back: gaps that never fill. */
+async function spendEventIds(count: number): Promise<void> {
+  await store.db
+    .transaction()
+    .execute(async (trx) => {
+      for (let i = 0; i < count; i++)
+        await trx
+          .insertInto('audit_events')
+          .values(auditRow('project.updated', 'project', null))
+          .execute();
+      throw new Error('rolled back on purpose');
+    })
+    .catch((error: unknown) => {
+      if (!(error instanceof Error) || error.message !== 'rolled back on purpose') throw error;
+    });
+}
+
 it.skipIf(!onPostgres).each([500, 1_500])(
   'applies a change committed %i ms after a later one, among 150 IDs that never commit',
   async (lateMs) => {
@@ -84,19 +101,7 @@ it.skipIf(!onPostgres).each([500, 1_500])(
     expect(await allowed()).toBe(true);
 
     // 150 IDs taken by a transaction that rolls back: they never appear.
-    await store.db
-      .transaction()
-      .execute(async (trx) => {
-        for (let i = 0; i < 150; i++)
-          await trx
-            .insertInto('audit_events')
-            .values(auditRow('project.updated', 'project', null))
-            .execute();
-        throw new Error('rolled back on purpose');
-      })
-      .catch((error: unknown) => {
-        if (!(error instanceof Error) || error.message !== 'rolled back on purpose') throw error;
-      });
+    await spendEventIds(150);
     // A slow write: Ada leaves the group, and the event saying so takes the next ID now...
     let commit: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
@@ -155,19 +160,7 @@ it.skipIf(!onPostgres)(
   'reads a watched ID at every read for a second only, then once a second',
   async () => {
     const roster = cluster.instances[0] as Roster;
-    await store.db
-      .transaction()
-      .execute(async (trx) => {
-        for (let i = 0; i < 200; i++)
-          await trx
-            .insertInto('audit_events')
-            .values(auditRow('project.updated', 'project', null))
-            .execute();
-        throw new Error('rolled back on purpose');
-      })
-      .catch((error: unknown) => {
-        if (!(error instanceof Error) || error.message !== 'rolled back on purpose') throw error;
-      });
+    await spendEventIds(200);
     // A later write, read past the 200 gaps: they are watched.
     expect(
       (await roster.post('/api/projects', { name: 'After the gaps', environment_type: 'dev' }))
