@@ -122,6 +122,11 @@ const membershipColumns = ['group_id', 'member_id', 'expires_at'] as const;
 const projectColumns = ['id', 'name', 'environment_id'] as const;
 const endUserColumns = ['id', 'name', 'email', 'email_key', 'status'] as const;
 const endUserGroupColumns = ['id', 'environment_id', 'name', 'managed_by', 'system'] as const;
+/** The slice's feature rows, read whole (loadEndUserSliceRows) or one feature's (loadFeatureRows). */
+const featureColumns = ['id', 'environment_id', 'name'] as const;
+const featureGrantColumns = ['id', 'feature_id', 'end_user_id', 'group_id'] as const;
+const policyColumns = ['id', 'feature_id', 'name', 'tools', 'scope_type', 'effect'] as const;
+const policyTargetColumns = ['policy_id', 'end_user_id', 'group_id'] as const;
 
 const grantColumns = [
   'id',
@@ -585,13 +590,13 @@ export async function loadFeatureRows(
   const [feature, grants, policies] = await Promise.all([
     db
       .selectFrom('features')
-      .select(['id', 'environment_id', 'name'])
+      .select(featureColumns)
       .where('workspace_id', '=', workspaceId)
       .where('id', '=', featureId)
       .executeTakeFirst(),
     db
       .selectFrom('feature_grants')
-      .select(['id', 'feature_id', 'end_user_id', 'group_id'])
+      .select(featureGrantColumns)
       .where('feature_id', '=', featureId)
       .orderBy('id')
       .execute(),
@@ -610,13 +615,13 @@ export async function loadFeaturePolicyRows(
   const [policies, policyTargets] = await Promise.all([
     db
       .selectFrom('policies')
-      .select(['id', 'feature_id', 'name', 'tools', 'scope_type', 'effect'])
+      .select(policyColumns)
       .where('feature_id', '=', featureId)
       .orderBy('id')
       .execute(),
     db
       .selectFrom('policy_targets')
-      .select(['policy_id', 'end_user_id', 'group_id'])
+      .select(policyTargetColumns)
       .where('policy_id', 'in', (eb) =>
         eb.selectFrom('policies').select('id').where('feature_id', '=', featureId),
       )
@@ -694,24 +699,24 @@ export async function loadEndUserSliceRows(
       .execute(),
     db
       .selectFrom('features')
-      .select(['id', 'environment_id', 'name'])
+      .select(featureColumns)
       .where('workspace_id', '=', workspaceId)
       .execute(),
     db
       .selectFrom('feature_grants')
-      .select(['id', 'feature_id', 'end_user_id', 'group_id'])
+      .select(featureGrantColumns)
       .where('workspace_id', '=', workspaceId)
       .orderBy('id')
       .execute(),
     db
       .selectFrom('policies')
-      .select(['id', 'feature_id', 'name', 'tools', 'scope_type', 'effect'])
+      .select(policyColumns)
       .where('workspace_id', '=', workspaceId)
       .orderBy('id')
       .execute(),
     db
       .selectFrom('policy_targets')
-      .select(['policy_id', 'end_user_id', 'group_id'])
+      .select(policyTargetColumns)
       .where('workspace_id', '=', workspaceId)
       .orderBy('id')
       .execute(),
