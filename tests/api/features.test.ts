@@ -225,22 +225,28 @@ describe('feature access', () => {
         },
       ],
     });
-    // Granting again changes nothing.
+    // Granting again changes nothing, and answers the grant the request named.
     const again = await roster.call('grantFeatureAccess', {
       params: { id: id },
       body: { end_user_ids: [devUser] },
     });
-    expect(again.body.data).toHaveLength(2);
-    expect((await roster.call('listFeatureAccess', { params: { id: id } })).body).toEqual(
-      granted.body,
-    );
+    expect(again.body.data).toEqual([granted.body.data[0]]);
+    expect((await roster.call('listFeatureAccess', { params: { id: id } })).body).toEqual({
+      data: granted.body.data,
+      total: 2,
+      page: { number: 1, size: 100 },
+    });
 
+    // A revocation answers the grants it removed.
     const revoked = await roster.call('revokeFeatureAccess', {
       params: { id },
       body: { end_user_ids: [devUser] },
     });
     expect(revoked.status).toBe(200);
-    expect(revoked.body.data.map((g) => g.type)).toEqual(['end_user_group']);
+    expect(revoked.body.data).toEqual([granted.body.data[0]]);
+    expect(
+      (await roster.call('listFeatureAccess', { params: { id } })).body.data.map((g) => g.type),
+    ).toEqual(['end_user_group']);
     const actions = (
       await roster.call('listAuditEvents', {
         query: { target_type: 'feature', target_id: String(id) },
@@ -252,6 +258,82 @@ describe('feature access', () => {
       'feature.access_granted',
       'feature.created',
     ]);
+  });
+
+  it('pages the grants, and answers a grant or revocation with the grants it named only', async () => {
+    const feature = await roster.call('createFeature', {
+      body: { environment_type: 'dev', kind: 'assistant', name: 'Paged grants' },
+    });
+    const id = feature.body.data.id;
+    const users: number[] = [];
+    for (const n of [1, 2, 3, 4, 5])
+      users.push(
+        (
+          await roster.call('createEndUser', {
+            body: {
+              name: `Paged ${n}`,
+              email: `paged${n}@features.example.com`,
+              environment_types: ['dev'],
+            },
+          })
+        ).body.data.id,
+      );
+    for (const user of users)
+      await roster.call('grantFeatureAccess', { params: { id }, body: { end_user_ids: [user] } });
+    const named = await roster.call('grantFeatureAccess', {
+      params: { id },
+      body: { end_user_ids: [users[4]!], end_user_group_ids: [devGroup] },
+    });
+    expect(named.status).toBe(200);
+    // The user granted before and the group granted now: not the feature's other four grants.
+    expect(named.body.data.map((g) => g.end_user?.id ?? g.end_user_group?.id)).toEqual([
+      users[4],
+      devGroup,
+    ]);
+
+    const page = (number: number) =>
+      roster.call('listFeatureAccess', {
+        params: { id },
+        query: { 'page[number]': number, 'page[size]': 2 },
+      });
+    const pages = await Promise.all([1, 2, 3, 4].map(page));
+    expect(pages.map((p) => p.body.total)).toEqual([6, 6, 6, 6]);
+    expect(pages.map((p) => p.body.page)).toEqual(
+      [1, 2, 3, 4].map((n) => ({ number: n, size: 2 })),
+    );
+    // Oldest first, each grant on one page only.
+    expect(
+      pages.flatMap((p) => p.body.data.map((g) => g.end_user?.id ?? g.end_user_group?.id)),
+    ).toEqual([...users, devGroup]);
+    expect(
+      (await roster.get(`/api/features/${id}/access?page[size]=101`)).body.errors[0].title,
+    ).toMatch(/page\[size\]/);
+
+    // Revoking someone without a grant removes nothing, answers nothing and records nothing.
+    const before = (
+      await roster.call('listAuditEvents', {
+        query: { target_type: 'feature', target_id: String(id) },
+      })
+    ).body.total;
+    const nothing = await roster.call('revokeFeatureAccess', {
+      params: { id },
+      body: { end_user_ids: [devUser] },
+    });
+    expect(nothing.body).toEqual({ data: [] });
+    const revoked = await roster.call('revokeFeatureAccess', {
+      params: { id },
+      body: { end_user_ids: [users[0]!, devUser], end_user_group_ids: [devGroup] },
+    });
+    expect(revoked.body.data.map((g) => g.end_user?.id ?? g.end_user_group?.id)).toEqual([
+      users[0],
+      devGroup,
+    ]);
+    const after = await roster.call('listAuditEvents', {
+      query: { target_type: 'feature', target_id: String(id) },
+    });
+    expect(after.body.total).toBe(before + 1);
+    expect(after.body.data[0]?.action).toBe('feature.access_revoked');
+    expect((await page(1)).body.total).toBe(4);
   });
 
   it('grants to Everyone', async () => {

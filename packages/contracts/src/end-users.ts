@@ -339,7 +339,10 @@ export const FeatureGrant = Type.Object({
   created_at: Timestamp,
 });
 export type FeatureGrant = Static<typeof FeatureGrant>;
-/** Every grant of a feature: not paged. */
+/**
+ * The grants a grant or revoke request named (made, found or removed): proportional to the
+ * request, not to the feature, whose whole list is GET /api/features/{id}/access, paged.
+ */
 export const FeatureGrantList = Type.Object({ data: Type.Array(FeatureGrant) });
 
 // Policies

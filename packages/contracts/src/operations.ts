@@ -87,6 +87,7 @@ import {
   EndUserInvitationTokenParams,
   Feature,
   FeatureAccessBody,
+  FeatureGrant,
   FeatureGrantList,
   GroupDeletionImpact,
   InviteEndUserBody,
@@ -557,7 +558,8 @@ export const OPERATIONS = {
     method: 'get',
     path: '/api/features/{id}/access',
     params: IntegerIdParams,
-    response: { 200: FeatureGrantList },
+    querystring: PageOnlyQuery,
+    response: { 200: PagedList(FeatureGrant) },
   },
   grantFeatureAccess: {
     method: 'post',

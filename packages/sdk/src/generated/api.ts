@@ -11069,7 +11069,10 @@ export interface paths {
         /** List who has been granted the feature */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    "page[number]"?: number;
+                    "page[size]"?: number;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -11101,6 +11104,11 @@ export interface paths {
                                 /** Format: date-time */
                                 created_at: string;
                             }[];
+                            total: number;
+                            page: {
+                                number: number;
+                                size: number;
+                            };
                         };
                     };
                 };

@@ -15,7 +15,7 @@ import {
   buttonColumn,
   useDebounced,
 } from '../../components/ui';
-import { ApiTable } from '../../components/list-view';
+import { ApiTable, ListView, useListControls } from '../../components/list-view';
 import { ConfirmDialog, FormDialog } from '../../components/dialogs';
 import { SelectField, TextField } from '../../components/fields';
 import { useAction, useApi } from '../../hooks/use-api';
@@ -312,9 +312,11 @@ export function FeatureDetailPage({ id }: { id: number }) {
 
 function FeatureAccess({ feature }: { feature: Feature }) {
   const canWrite = useCanWrite(feature.environment_type);
+  // The server pages the grants (a feature may have thousands), oldest first.
+  const controls = useListControls();
   const access = useApi('listFeatureAccess', {
     params: { id: feature.id },
-    query: { 'page[size]': 100 },
+    query: { ...controls.pageQuery },
   });
   const [adding, setAdding] = useState(false);
   const { pending, error, run } = useAction();
@@ -339,9 +341,10 @@ function FeatureAccess({ feature }: { feature: Feature }) {
         </OpenButton>
       </div>
       {error !== undefined && <Alert>{error}</Alert>}
-      <ApiTable
+      <ListView
+        list={controls.of(access)}
         caption="End user access"
-        api={access}
+        pagesLabel="Grants"
         rowKey={(g) => g.id}
         empty="Nobody has access yet. Add users or groups."
         columns={[

@@ -94,7 +94,7 @@ export interface FeatureGrantRow {
   group_system: number | null;
 }
 
-export function listFeatureGrants(db: Executor, featureId: number): Promise<FeatureGrantRow[]> {
+function featureGrants(db: Executor, featureId: number) {
   return db
     .selectFrom('feature_grants as fg')
     .leftJoin('end_users as u', 'u.id', 'fg.end_user_id')
@@ -110,10 +110,59 @@ export function listFeatureGrants(db: Executor, featureId: number): Promise<Feat
       'g.name as group_name',
       'g.system as group_system',
     ])
-    .where('fg.feature_id', '=', featureId)
-    .orderBy('fg.created_at')
-    .orderBy('fg.id')
-    .execute();
+    .where('fg.feature_id', '=', featureId);
+}
+
+/** One page of a feature's grants, oldest first, with how many it has. */
+export async function listFeatureGrants(
+  db: Executor,
+  featureId: number,
+  page: PageRequest,
+): Promise<{ rows: FeatureGrantRow[]; total: number }> {
+  const [rows, count] = await Promise.all([
+    featureGrants(db, featureId)
+      .orderBy('fg.created_at')
+      .orderBy('fg.id')
+      .limit(page.size)
+      .offset(page.offset)
+      .execute(),
+    countFeatureGrants(db, featureId),
+  ]);
+  return { rows, total: count };
+}
+
+export async function countFeatureGrants(db: Executor, featureId: number): Promise<number> {
+  const count = await db
+    .selectFrom('feature_grants')
+    .where('feature_id', '=', featureId)
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(count.n);
+}
+
+/**
+ * The feature's grants to these users and groups (what a grant or revoke request named): read by
+ * the (feature, user) and (feature, group) unique indexes, whatever the feature's size.
+ */
+export async function findFeatureGrantsOf(
+  db: Executor,
+  featureId: number,
+  grantees: { endUserIds: number[]; groupIds: number[] },
+): Promise<FeatureGrantRow[]> {
+  const rows: FeatureGrantRow[] = [];
+  if (grantees.endUserIds.length > 0)
+    rows.push(
+      ...(await featureGrants(db, featureId)
+        .where('fg.end_user_id', 'in', grantees.endUserIds)
+        .execute()),
+    );
+  if (grantees.groupIds.length > 0)
+    rows.push(
+      ...(await featureGrants(db, featureId)
+        .where('fg.group_id', 'in', grantees.groupIds)
+        .execute()),
+    );
+  return rows.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id - b.id);
 }
 
 export async function insertFeatureGrants(

@@ -81,9 +81,7 @@ export function registerFeatureRoutes(app: Api, features: FeaturesService): void
         ...schemaOf('listFeatureAccess'),
       },
     },
-    async (request) => ({
-      data: await features.listAccess(contextOf(request), intId(request.params)),
-    }),
+    (request) => features.listAccess(contextOf(request), intId(request.params), request.query),
   );
   app.post(
     '/features/:id/access',

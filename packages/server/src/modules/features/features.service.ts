@@ -35,6 +35,7 @@ import {
   findEndUserGroupsByIds,
 } from '../memberships/memberships.repository.js';
 import {
+  countFeatureGrants,
   deleteDirectGrantsInEnvironment,
   deleteFeature,
   deleteFeatureGrants,
@@ -44,12 +45,14 @@ import {
   findFeatureUpstreams,
   findFeatureByNameKey,
   insertFeature,
+  findFeatureGrantsOf,
   insertFeatureGrants,
   listFeatureGrants,
   listFeatures,
   listGrantsForUser,
   updateFeature,
   upsertFeatureUpstream,
+  type FeatureGrantRow,
   type FeatureRow,
 } from './features.repository.js';
 import type { SecretBox } from '../../lib/secret-box.js';
@@ -154,8 +157,7 @@ export function createFeaturesService(deps: {
     }
   }
 
-  async function grantsOf(db: Executor, featureId: number): Promise<FeatureGrant[]> {
-    const rows = await listFeatureGrants(db, featureId);
+  function toFeatureGrants(rows: FeatureGrantRow[]): FeatureGrant[] {
     return rows.map((r) => ({
       id: r.id,
       type: r.end_user_id === null ? 'end_user_group' : 'end_user',
@@ -316,7 +318,7 @@ export function createFeaturesService(deps: {
     async deleteFeature(ctx: RequestContext, id: number): Promise<void> {
       await deps.db.transaction().execute(async (trx) => {
         const feature = await requireFeature(trx, ctx, id);
-        const grants = await grantsOf(trx, id);
+        const grants = await countFeatureGrants(trx, id);
         const policies = await trx
           .selectFrom('policies')
           .select(['id', 'name'])
@@ -328,17 +330,29 @@ export function createFeaturesService(deps: {
             name: feature.name,
             kind: feature.kind,
             environment_type: feature.environment_type,
-            grants: grants.length,
+            grants,
             policies,
           },
         });
       });
     },
 
-    async listAccess(ctx: RequestContext, id: number): Promise<FeatureGrant[]> {
+    async listAccess(
+      ctx: RequestContext,
+      id: number,
+      query: { 'page[number]'?: number; 'page[size]'?: number },
+    ): Promise<Paged<FeatureGrant>> {
       await requireFeature(deps.db, ctx, id);
-      return grantsOf(deps.db, id);
+      const page = pageRequest(query);
+      const { rows, total } = await listFeatureGrants(deps.db, id, page);
+      return paged(toFeatureGrants(rows), total, page);
     },
+
+    /**
+     * Answers the grants the request named (new or already there), not the feature's whole list:
+     * a grant to a feature with thousands of grants costs what it names, and the write lock is not
+     * held while thousands of rows are read (docs/end-users.md).
+     */
 
     async grantAccess(
       ctx: RequestContext,
@@ -354,9 +368,11 @@ export function createFeaturesService(deps: {
         await recordChange(trx, ctx, now(), 'feature.access_granted', ['feature', id], {
           after: { end_user_ids: grantees.endUserIds, end_user_group_ids: grantees.groupIds },
         });
-        return grantsOf(trx, id);
+        return toFeatureGrants(await findFeatureGrantsOf(trx, id, grantees));
       });
     },
+
+    /** Answers the grants it removed (none for grantees who had none). */
 
     async revokeAccess(
       ctx: RequestContext,
@@ -366,13 +382,13 @@ export function createFeaturesService(deps: {
       return deps.db.transaction().execute(async (trx) => {
         const feature = await requireFeature(trx, ctx, id);
         const grantees = await resolveGrantees(trx, ctx, feature, body, false);
-        const removed = await deleteFeatureGrants(trx, id, grantees);
-        if (removed > 0) {
-          await recordChange(trx, ctx, now(), 'feature.access_revoked', ['feature', id], {
-            before: { end_user_ids: grantees.endUserIds, end_user_group_ids: grantees.groupIds },
-          });
-        }
-        return grantsOf(trx, id);
+        const revoked = await findFeatureGrantsOf(trx, id, grantees);
+        if (revoked.length === 0) return [];
+        await deleteFeatureGrants(trx, id, grantees);
+        await recordChange(trx, ctx, now(), 'feature.access_revoked', ['feature', id], {
+          before: { end_user_ids: grantees.endUserIds, end_user_group_ids: grantees.groupIds },
+        });
+        return toFeatureGrants(revoked);
       });
     },
   };
