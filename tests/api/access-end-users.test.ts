@@ -80,6 +80,71 @@ describe('POST /api/access/check for end users', () => {
     expect(await allowed()).toBe(false);
   });
 
+  it('sees access granted and revoked at the next check, the feature’s other grants kept', async () => {
+    // A grant or revocation reloads the grants of the users and groups it names only, not the
+    // feature's: the others must stay, in ID order (the explanation lists them so).
+    const user = async (name: string) =>
+      (
+        await roster.post('/api/end_users', {
+          name,
+          email: `${name.toLowerCase()}@eu-access.example.com`,
+          environment_types: ['prod'],
+        })
+      ).body.data.id as number;
+    const [fay, gus, hal] = [await user('Fay'), await user('Gus'), await user('Hal')];
+    const team = (
+      await roster.post('/api/end_user_groups', {
+        environment_type: 'prod',
+        name: 'Fay and Gus',
+        end_user_ids: [fay, gus],
+      })
+    ).body.data.id as number;
+    const feature = (
+      await roster.post('/api/features', {
+        environment_type: 'prod',
+        kind: 'mcp_server',
+        name: 'Granted one by one',
+      })
+    ).body.data.id as number;
+    // Loads the slice before the grants, so that each is applied to it.
+    expect((await check({ subject: { end_user_id: fay }, feature_id: feature })).status).toBe(200);
+    const access = (method: 'POST' | 'DELETE', body: Record<string, number[]>) =>
+      roster.request(method, `/api/features/${feature}/access`, { body });
+    const grants = async (id: number) => {
+      const res = await check({ subject: { end_user_id: id }, feature_id: feature, explain: true });
+      const data = res.body.data as {
+        allowed: boolean;
+        paths: { steps: { kind: string; id: number }[] }[];
+      };
+      if (!data.allowed) return 'denied';
+      return data.paths.map((p) => p.steps.find((step) => step.kind === 'feature_grant')?.id);
+    };
+    const fayGrant = (await access('POST', { end_user_ids: [fay] })).body.data[0].id as number;
+    const teamGrant = (await access('POST', { end_user_group_ids: [team] })).body.data[0]
+      .id as number;
+    const named = (await access('POST', { end_user_ids: [gus, hal, fay] })).body.data as {
+      id: number;
+      end_user: { id: number };
+    }[];
+    const gusGrant = named.find((g) => g.end_user.id === gus)?.id;
+    const halGrant = named.find((g) => g.end_user.id === hal)?.id;
+    expect(await grants(fay)).toEqual([fayGrant, teamGrant]);
+    expect(await grants(gus)).toEqual([teamGrant, gusGrant]);
+    expect(await grants(hal)).toEqual([halGrant]);
+
+    expect(
+      (await access('DELETE', { end_user_ids: [gus], end_user_group_ids: [team] })).status,
+    ).toBe(200);
+    expect(await grants(fay)).toEqual([fayGrant]);
+    expect(await grants(gus)).toBe('denied');
+    expect(await grants(hal)).toEqual([halGrant]);
+    // Granted again: a new grant, after the others.
+    const again = (await access('POST', { end_user_group_ids: [team] })).body.data[0].id as number;
+    expect(again).toBeGreaterThan(halGrant ?? Infinity);
+    expect(await grants(fay)).toEqual([fayGrant, again]);
+    expect(await grants(gus)).toEqual([again]);
+  });
+
   it('sees a policy changed or deleted, a group deleted and a feature deleted at the next check', async () => {
     // Each of these reloads only the feature (or takes the group out) in the index, not the
     // whole end-user slice: the answers must be those of the rows as they are now.

@@ -832,7 +832,7 @@ export type ChangeEventRow = RecordedChange;
 /**
  * The changes whose snapshot names exactly what they changed, read with the change log so its
  * subscribers can reload those rows only: members added to or removed from a group, grants
- * upserted in a project (change-feed.ts).
+ * upserted in a project, a feature's grants to the users and groups named (change-feed.ts).
  */
 const DETAILED_ACTIONS = [
   'project_grants.upserted',
@@ -840,6 +840,8 @@ const DETAILED_ACTIONS = [
   'user_group.members_removed',
   'end_user_group.members_added',
   'end_user_group.members_removed',
+  'feature.access_granted',
+  'feature.access_revoked',
 ] as const;
 
 const DETAILED: ReadonlySet<string> = new Set(DETAILED_ACTIONS);

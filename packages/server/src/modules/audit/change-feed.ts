@@ -49,6 +49,18 @@ export interface ChangeEvent {
    * reload them instead of every grant of the project. Null for other changes.
    */
   readonly grantIds?: readonly string[] | null;
+  /**
+   * A feature's access granted or revoked (`feature.access_granted`, `feature.access_revoked`):
+   * the end users and groups the request named, so a subscriber can reload those grants instead
+   * of every grant of the feature. Null for other changes.
+   */
+  readonly featureGrantees?: FeatureGrantees | null;
+}
+
+/** The grantees a feature access change names. */
+export interface FeatureGrantees {
+  readonly endUserIds: readonly number[];
+  readonly groupIds: readonly number[];
 }
 
 /**
@@ -626,8 +638,8 @@ function toChangeEvent(row: ChangeEventRow): ChangeEvent {
 function namedTargets(
   action: string,
   json: string | null,
-): Pick<ChangeEvent, 'memberIds' | 'grantIds'> {
-  const none = { memberIds: null, grantIds: null };
+): Pick<ChangeEvent, 'memberIds' | 'grantIds' | 'featureGrantees'> {
+  const none = { memberIds: null, grantIds: null, featureGrantees: null };
   if (json === null) return none;
   let snapshot: unknown;
   try {
@@ -635,9 +647,26 @@ function namedTargets(
   } catch {
     return none;
   }
-  if (action === 'project_grants.upserted')
-    return { memberIds: null, grantIds: grantIds(snapshot) };
-  return { memberIds: membershipIds(snapshot), grantIds: null };
+  if (action === 'project_grants.upserted') return { ...none, grantIds: grantIds(snapshot) };
+  if (action === 'feature.access_granted' || action === 'feature.access_revoked')
+    return { ...none, featureGrantees: featureGrantees(snapshot) };
+  return { ...none, memberIds: membershipIds(snapshot) };
+}
+
+/**
+ * The `end_user_ids` and `end_user_group_ids` of a feature access change (features.service.ts);
+ * null when either is not a list of integers: the subscriber then reloads the whole feature.
+ */
+function featureGrantees(snapshot: unknown): FeatureGrantees | null {
+  if (typeof snapshot !== 'object' || snapshot === null) return null;
+  const record = snapshot as Record<string, unknown>;
+  const ids = (value: unknown): number[] | null =>
+    Array.isArray(value) && value.every((id) => Number.isSafeInteger(id))
+      ? (value as number[])
+      : null;
+  const endUserIds = ids(record.end_user_ids ?? []);
+  const groupIds = ids(record.end_user_group_ids ?? []);
+  return endUserIds === null || groupIds === null ? null : { endUserIds, groupIds };
 }
 
 /** The `id` of every upserted grant; null when one has none (written before they were logged). */

@@ -12,6 +12,7 @@ import type {
   EndUserReload,
   EndUserSliceRows,
   EnvironmentRoleIndexRow,
+  FeatureGranteesReload,
   FeaturePoliciesReload,
   FeatureReload,
   GrantIndexRow,
@@ -27,6 +28,7 @@ import {
   applyEndUser,
   applyEndUserGroup,
   applyFeature,
+  applyFeatureGrantees,
   applyFeaturePolicies,
   dropPolicy,
   removeEndUser,
@@ -57,7 +59,8 @@ export interface EndUserDelta {
    * authorizer of an earlier version would pass them over, so there those changes reload the
    * slice, as they did): deleted users and groups, taken out in memory; users whose direct
    * feature grants are read again; policies taken out of their feature before the policies of
-   * the features that hold them now are reloaded (their grants kept); features reloaded whole.
+   * the features that hold them now are reloaded (their grants kept); features reloaded whole;
+   * a feature's grants to the users and groups its access change named.
    */
   removedUsers?: number[];
   removedGroups?: number[];
@@ -65,6 +68,7 @@ export interface EndUserDelta {
   policies?: number[];
   featurePolicies?: [number, FeaturePoliciesReload][];
   features?: [number, FeatureReload][];
+  featureGrants?: [number, FeatureGranteesReload][];
 }
 
 export const collaboratorDeltaIsEmpty = (delta: CollaboratorDelta): boolean =>
@@ -109,5 +113,6 @@ export function applyEndUserDelta(slice: EndUserSlice, delta: EndUserDelta): End
   for (const id of delta.policies ?? []) dropPolicy(slice, id);
   for (const [id, reload] of delta.featurePolicies ?? []) applyFeaturePolicies(slice, id, reload);
   for (const [id, reload] of delta.features ?? []) applyFeature(slice, id, reload);
+  for (const [id, reload] of delta.featureGrants ?? []) applyFeatureGrantees(slice, id, reload);
   return slice;
 }

@@ -18,7 +18,7 @@
 import type { Db, Executor } from '../../storage/database.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { AppError } from '../../lib/errors.js';
-import type { ChangeEvent, ChangeSubscriptions } from '../audit/change-feed.js';
+import type { ChangeEvent, ChangeSubscriptions, FeatureGrantees } from '../audit/change-feed.js';
 import {
   countGrants,
   findGrantRow,
@@ -29,6 +29,7 @@ import {
   loadEndUserGroupRows,
   loadEndUserRows,
   loadEndUserSliceRows,
+  loadFeatureGrantRowsOf,
   loadFeaturePolicyRows,
   loadFeatureRows,
   loadGrantPage,
@@ -41,6 +42,7 @@ import {
   loadWorkspaceRows,
   type EndUserGroupReload,
   type EndUserReload,
+  type FeatureGranteesReload,
   type FeaturePoliciesReload,
   type FeatureReload,
   type GrantIndexRow,
@@ -126,6 +128,8 @@ export interface Dirty {
   /** Features reloaded whole (grants and policies), and policies whose feature is. */
   featureIds: Set<number>;
   policyIds: Set<number>;
+  /** A feature's grants to these users and groups only (its access granted or revoked). */
+  featureGrantees: Map<number, { endUserIds: Set<number>; groupIds: Set<number> }>;
 }
 
 const emptyDirty = (): Dirty => ({
@@ -144,6 +148,7 @@ const emptyDirty = (): Dirty => ({
   directGrantUserIds: new Set(),
   featureIds: new Set(),
   policyIds: new Set(),
+  featureGrantees: new Map(),
 });
 
 /** One workspace held in memory. */
@@ -652,7 +657,15 @@ const endUserTargets = (dirty: Dirty): number =>
   dirty.removedEndUserGroupIds.size +
   dirty.directGrantUserIds.size +
   dirty.featureIds.size +
-  dirty.policyIds.size;
+  dirty.policyIds.size +
+  granteeCount(dirty);
+
+const granteeCount = (dirty: Dirty): number => {
+  let count = 0;
+  for (const named of dirty.featureGrantees.values())
+    count += named.endUserIds.size + named.groupIds.size;
+  return count;
+};
 
 /**
  * The reload table as GET /api/access/snapshot/changes applies it (format 1): a local authorizer
@@ -665,7 +678,8 @@ export function forSnapshotChanges<D extends Dirty>(dirty: D): D {
     dirty.removedEndUserGroupIds.size +
     dirty.directGrantUserIds.size +
     dirty.featureIds.size +
-    dirty.policyIds.size;
+    dirty.policyIds.size +
+    dirty.featureGrantees.size;
   return fine === 0 ? dirty : { ...dirty, endUsers: true };
 }
 
@@ -708,7 +722,7 @@ export async function readEndUserDelta(
   for (const featureId of policyFeatures)
     if (featureId !== undefined && !dirty.featureIds.has(featureId))
       policyFeatureIds.add(featureId);
-  const [features, featurePolicies] = await Promise.all([
+  const [features, featurePolicies, featureGrants] = await Promise.all([
     Promise.all(
       [...dirty.featureIds].map(
         async (id) => [id, await loadFeatureRows(db, workspaceId, id)] as [number, FeatureReload],
@@ -718,6 +732,18 @@ export async function readEndUserDelta(
       [...policyFeatureIds].map(
         async (id) => [id, await loadFeaturePolicyRows(db, id)] as [number, FeaturePoliciesReload],
       ),
+    ),
+    // A feature reloaded whole has these grants already.
+    Promise.all(
+      [...dirty.featureGrantees]
+        .filter(([id]) => !dirty.featureIds.has(id))
+        .map(async ([id, named]) => {
+          const grantees = { endUserIds: [...named.endUserIds], groupIds: [...named.groupIds] };
+          return [id, { ...grantees, rows: await loadFeatureGrantRowsOf(db, id, grantees) }] as [
+            number,
+            FeatureGranteesReload,
+          ];
+        }),
     ),
   ]);
   return {
@@ -730,6 +756,7 @@ export async function readEndUserDelta(
     policies: [...dirty.policyIds],
     featurePolicies,
     features,
+    featureGrants,
   };
 }
 
@@ -889,11 +916,20 @@ function markDirty(dirty: Dirty, event: ChangeEvent): void {
       dirty.endUsers = true;
       return;
     // A feature (its grants, its policies) is reloaded whole, in proportion to its size, not to
-    // the slice's; a policy's feature has its policies reloaded.
+    // the slice's; a policy's feature has its policies reloaded. Access granted or revoked
+    // reloads the grants of the users and groups it names only, whatever the feature's size.
     case 'feature': {
       const id = numericTarget(target);
       if (id === null) dirty.endUsers = true;
-      else dirty.featureIds.add(id);
+      else if (reloadsGranteesOnly(event)) {
+        let named = dirty.featureGrantees.get(id);
+        if (named === undefined) {
+          named = { endUserIds: new Set(), groupIds: new Set() };
+          dirty.featureGrantees.set(id, named);
+        }
+        for (const userId of event.featureGrantees.endUserIds) named.endUserIds.add(userId);
+        for (const groupId of event.featureGrantees.groupIds) named.groupIds.add(groupId);
+      } else dirty.featureIds.add(id);
       return;
     }
     case 'policy': {
@@ -935,6 +971,17 @@ function reloadsMembersOnly(
     event.memberIds !== undefined &&
     event.memberIds !== null &&
     event.memberIds.length <= MEMBER_RELOADS_PER_CHANGE
+  );
+}
+
+function reloadsGranteesOnly(
+  event: ChangeEvent,
+): event is ChangeEvent & { featureGrantees: FeatureGrantees } {
+  const named = event.featureGrantees;
+  return (
+    named !== undefined &&
+    named !== null &&
+    named.endUserIds.length + named.groupIds.length <= MEMBER_RELOADS_PER_CHANGE
   );
 }
 

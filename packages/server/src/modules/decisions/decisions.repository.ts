@@ -605,6 +605,38 @@ export async function loadFeatureRows(
   return { feature, grants, ...policies };
 }
 
+/**
+ * A feature's grants to the users and groups a `feature.access_*` event names, in ID order, with
+ * those names (a grantee with no row left has none: revoked).
+ */
+export interface FeatureGranteesReload {
+  endUserIds: number[];
+  groupIds: number[];
+  rows: EndUserSliceRows['featureGrants'];
+}
+
+/** Read by the (feature, user) and (feature, group) unique indexes, whatever the feature's size. */
+export async function loadFeatureGrantRowsOf(
+  db: Executor,
+  featureId: number,
+  grantees: { endUserIds: number[]; groupIds: number[] },
+): Promise<EndUserSliceRows['featureGrants']> {
+  const read = (column: 'end_user_id' | 'group_id', ids: number[]) =>
+    ids.length === 0
+      ? Promise.resolve([])
+      : db
+          .selectFrom('feature_grants')
+          .select(featureGrantColumns)
+          .where('feature_id', '=', featureId)
+          .where(column, 'in', ids)
+          .execute();
+  const [users, groups] = await Promise.all([
+    read('end_user_id', grantees.endUserIds),
+    read('group_id', grantees.groupIds),
+  ]);
+  return [...users, ...groups].sort((a, b) => a.id - b.id);
+}
+
 /** A feature's policies and their targets only (a `policy` event: its grants are unchanged). */
 export type FeaturePoliciesReload = Pick<FeatureReload, 'policies' | 'policyTargets'>;
 

@@ -13,6 +13,7 @@ import type {
   EndUserGroupReload,
   EndUserReload,
   EndUserSliceRows,
+  FeatureGranteesReload,
   FeaturePoliciesReload,
   FeatureReload,
 } from './decisions.repository.js';
@@ -205,6 +206,44 @@ export function applyFeature(slice: EndUserSlice, id: number, reload: FeatureRel
     grants: reload.grants.map((grant) => grantEntry(slice, grant)),
     policies: policyEntries(reload),
   });
+}
+
+/**
+ * A feature's grants to the users and groups its access change named, replaced by the rows read
+ * (none for a grantee revoked): a pass over the feature's grants in memory, no read of the rest.
+ * A feature not in the slice is gone (a new one is loaded by its creation's event, applied first).
+ */
+export function applyFeatureGrantees(
+  slice: EndUserSlice,
+  id: number,
+  reload: FeatureGranteesReload,
+): void {
+  const feature = slice.features.get(id);
+  if (feature === undefined) return;
+  const users = new Set(reload.endUserIds);
+  const groups = new Set(reload.groupIds);
+  const kept = feature.grants.filter((grant) =>
+    grant.group === null
+      ? grant.userId === null || !users.has(grant.userId)
+      : !groups.has(grant.group.id),
+  );
+  if (reload.rows.length === 0) {
+    feature.grants = kept;
+    return;
+  }
+  // In ID order, as the slice is built: both lists are, so one merge.
+  const added = reload.rows.map((row) => grantEntry(slice, row));
+  const merged: FeatureGrant[] = [];
+  let next = added.shift();
+  for (const grant of kept) {
+    while (next !== undefined && next.id < grant.id) {
+      merged.push(next);
+      next = added.shift();
+    }
+    merged.push(grant);
+  }
+  if (next !== undefined) merged.push(next, ...added);
+  feature.grants = merged;
 }
 
 /** A feature's policies reloaded (a `policy` event), its grants kept. */
