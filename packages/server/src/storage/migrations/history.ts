@@ -31,6 +31,7 @@ import { changeNotifyIdsMigration } from './0031-change-notify-ids.js';
 import { auditActivityIndexMigration } from './0033-audit-activity-index.js';
 import { keptCountsMigration } from './0034-kept-counts.js';
 import { changeNotifyAfterCommitMigration } from './0035-change-notify-after-commit.js';
+import { auditIdFiltersMigration } from './0036-audit-id-filters.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -59,6 +60,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0033-audit-activity-index', auditActivityIndexMigration],
   ['0034-kept-counts', keptCountsMigration],
   ['0035-change-notify-after-commit', changeNotifyAfterCommitMigration],
+  ['0036-audit-id-filters', auditIdFiltersMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -1,0 +1,123 @@
+/**
+ * What a page of the audit log costs, filtered each way, as the log grows: `node
+ * bench/audit-filters.mjs [--events 200000] [--store sqlite|postgres] [--repeat 15] [--dist PATH]`.
+ *
+ * One workspace's log of N events in bulk SQL (50 actors, 20,000 targets: each target ~N/20,000
+ * events, each actor N/50), then `GET /api/audit_events` (a page of 100, with its `total`) timed
+ * over HTTP `--repeat` times per filter: none, an action, a target or an actor by type and ID
+ * (the peers: the indexes of migrations 0001 and 0013 serve them), and a target or an actor by ID
+ * alone (migration 0036). On SQLite the page is read on the main thread, so its time is also how
+ * long every check waits behind it. `--dist PATH` runs another build's packages/server/dist (a
+ * worktree of an earlier commit: the before of a before/after pair). PostgreSQL: a fresh database
+ * made from ROSTER_BENCH_DATABASE_URL, analyzed after the load, dropped after.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { startRosterApp, THIS_DIST, distUrl } from './lib/roster-app.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '200000' },
+    store: { type: 'string', default: 'sqlite' },
+    repeat: { type: 'string', default: '15' },
+    dist: { type: 'string' },
+  },
+});
+const EVENTS = Number(args.events);
+const REPEAT = Number(args.repeat);
+const TOKEN = 'rst_bench_admin_token_0123456789';
+
+const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-audit-filters-'));
+let databaseUrl = path.join(work, 'roster.db');
+let dropDatabase = async () => undefined;
+if (args.store === 'postgres') {
+  const base = process.env.ROSTER_BENCH_DATABASE_URL;
+  if (base === undefined) throw new Error('--store postgres needs ROSTER_BENCH_DATABASE_URL');
+  const name = `roster_bench_audit_${process.pid}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  databaseUrl = url.toString();
+  dropDatabase = async () => {
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.end();
+  };
+}
+
+const dist = args.dist === undefined ? THIS_DIST : distUrl(args.dist);
+const { app, store } = await startRosterApp({
+  dist,
+  databaseUrl,
+  dataDir: work,
+  token: TOKEN,
+  migrate: true,
+});
+try {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const origin = `http://127.0.0.1:${app.server.address().port}`;
+  const workspaceId = (await sql`select id from workspaces order by id limit 1`.execute(store.db))
+    .rows[0].id;
+  const numbers =
+    args.store === 'postgres'
+      ? `generate_series(1, ${EVENTS}) as n(i)`
+      : `(with recursive n(i) as (select 1 union all select i + 1 from n where i < ${EVENTS}) select i from n) as n`;
+  const loadStarted = performance.now();
+  await sql
+    .raw(
+      `insert into audit_events (workspace_id, actor_type, actor_id, actor_name, action, target_type, target_id, target_name, created_at)
+       select ${workspaceId}, 'member', cast(i % 50 as text), 'Bench', 'member.roles_updated', 'member',
+         cast(i % 20000 as text), 'Target', '2025-01-01T00:00:00.000Z' from ${numbers}`,
+    )
+    .execute(store.db);
+  if (args.store === 'postgres') await sql`analyze`.execute(store.db);
+  console.log(
+    `${args.store}, ${EVENTS} audit events loaded in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s; build ${dist.pathname}`,
+  );
+
+  const filters = [
+    ['none (the newest page)', ''],
+    ['an action matching nothing', 'action=member.nothing'],
+    ['target by type and ID (peer)', 'target_type=member&target_id=77'],
+    ['target by ID alone', 'target_id=77'],
+    ['target by ID alone, matching nothing', 'target_id=absent'],
+    ['actor by type and ID (peer)', 'actor_type=member&actor_id=7'],
+    ['actor by ID alone', 'actor_id=7'],
+    ['actor by ID alone, matching nothing', 'actor_id=absent'],
+  ];
+  console.log('');
+  console.log(`| Filter (${EVENTS} events, ${args.store}) | total | p50 | max |`);
+  console.log('| --- | ---: | ---: | ---: |');
+  for (const [label, query] of filters) {
+    const times = [];
+    let total;
+    for (let i = 0; i < REPEAT; i++) {
+      const started = performance.now();
+      const res = await fetch(`${origin}/api/audit_events?page[size]=100&${query}`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      const body = await res.json();
+      times.push(performance.now() - started);
+      if (res.status !== 200) throw new Error(`${query}: ${res.status} ${JSON.stringify(body)}`);
+      total = body.total;
+    }
+    times.sort((a, b) => a - b);
+    const p50 = times[Math.floor(times.length / 2)];
+    console.log(
+      `| ${label} | ${total} | ${p50.toFixed(2)} ms | ${times[times.length - 1].toFixed(2)} ms |`,
+    );
+  }
+} finally {
+  await app.close();
+  await store.close();
+  await dropDatabase();
+  rmSync(work, { recursive: true, force: true });
+}
