@@ -92,6 +92,8 @@ try {
     ['actor by type and ID (peer)', 'actor_type=member&actor_id=7'],
     ['actor by ID alone', 'actor_id=7'],
     ['actor by ID alone, matching nothing', 'actor_id=absent'],
+    ['since a time after every event', 'since=2030-01-01T00:00:00Z'],
+    ['until a time before every event', 'until=2020-01-01T00:00:00Z'],
   ];
   console.log('');
   console.log(`| Filter (${EVENTS} events, ${args.store}) | total | p50 | max |`);
