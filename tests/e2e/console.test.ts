@@ -250,6 +250,38 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await look('feature-policies');
   });
 
+  it('pages a feature’s grants: every grant reachable, 25 a page', async () => {
+    const feature = await roster.post('/api/features', {
+      environment_type: 'prod',
+      kind: 'assistant',
+      name: 'Widely granted',
+    });
+    const id = feature.body.data.id as number;
+    const users: number[] = [];
+    for (let i = 1; i <= 30; i++)
+      users.push(
+        (
+          await roster.post('/api/end_users', {
+            name: `Grantee ${String(i).padStart(2, '0')}`,
+            email: `grantee${i}@paged.example.com`,
+            environment_types: ['prod'],
+          })
+        ).body.data.id as number,
+      );
+    expect((await roster.post(`/api/features/${id}/access`, { end_user_ids: users })).status).toBe(
+      200,
+    );
+    await go(`/features/${id}`, 'Widely granted');
+    const pages = page.getByRole('navigation', { name: 'Grants pages' });
+    await pages.getByText('1–25 of 30').waitFor();
+    await page.getByText('Grantee 01').waitFor();
+    expect(await page.getByText('Grantee 30').count()).toBe(0);
+    await pages.getByRole('button', { name: 'Next' }).click();
+    await pages.getByText('26–30 of 30').waitFor();
+    await page.getByText('Grantee 30').waitFor();
+    expect(await page.getByText('Grantee 01').count()).toBe(0);
+  });
+
   it('revokes a user’s environment after the confirmation checkbox (000: Revoke user access to an environment)', async () => {
     await go(`/users/${ids['katherine@example.com']}`, 'Katherine Johnson');
     await look('user-detail');

@@ -197,25 +197,3 @@ export function ListView<T>({
     </>
   );
 }
-
-/** A table of one answer's rows, not paged (a detail page's grants, policies, members). */
-export function ApiTable<T>({
-  api,
-  ...table
-}: {
-  api: ApiState<{ data: T[] }>;
-  caption: string;
-  columns: Column<T>[];
-  rowKey: (row: T) => string | number;
-  empty: ReactNode;
-}) {
-  return (
-    <DataTable
-      {...table}
-      rows={api.data?.data}
-      loading={api.loading}
-      error={api.error}
-      onRetry={api.reload}
-    />
-  );
-}

@@ -6,7 +6,7 @@ import { useState, type SubmitEvent } from 'react';
 import { PROJECT_RESOURCES } from '../../../contracts/src/privileges';
 import { call, type AccessDecision, type Decision } from '../api/client';
 import { Alert, Badge, Field, Page, Person } from '../components/ui';
-import { ApiTable } from '../components/list-view';
+import { ListView, useListControls } from '../components/list-view';
 import { SelectField, TextField } from '../components/fields';
 import { useAction, useApi } from '../hooks/use-api';
 import { useSession } from '../session';
@@ -221,9 +221,10 @@ function CollaboratorCheck() {
 function ProjectWho() {
   const [projectId, setProjectId] = useState('');
   const projects = useApi('listProjects', { query: { 'page[size]': 100 } });
+  const controls = useListControls();
   const access = useApi(
     'projectAccess',
-    projectId === '' ? null : { params: { id: projectId }, query: { 'page[size]': 100 } },
+    projectId === '' ? null : { params: { id: projectId }, query: controls.pageQuery },
   );
   return (
     <section className="card" aria-labelledby="who-heading">
@@ -232,7 +233,10 @@ function ProjectWho() {
         label="Project"
         placeholder="Choose…"
         value={projectId}
-        onChange={setProjectId}
+        onChange={(id) => {
+          setProjectId(id);
+          controls.setPage(1);
+        }}
         options={(projects.data?.data ?? []).map((p) => ({
           value: String(p.id),
           label: (
@@ -243,9 +247,10 @@ function ProjectWho() {
         }))}
       />
       {projectId !== '' && (
-        <ApiTable
+        <ListView
+          list={controls.of(access)}
           caption="Project access"
-          api={access}
+          pagesLabel="Collaborators"
           rowKey={(a) => a.member.id}
           empty="Nobody reaches this project through a grant."
           columns={[

@@ -16,7 +16,7 @@ import {
 } from '../../components/ui';
 import { ConfirmDialog, FormDialog } from '../../components/dialogs';
 import { TextField } from '../../components/fields';
-import { ApiTable, ListView, useListControls } from '../../components/list-view';
+import { ListView, useListControls } from '../../components/list-view';
 import { useAction, useApi } from '../../hooks/use-api';
 import { useCanWrite } from '../../session';
 
@@ -30,9 +30,10 @@ function GroupMembersDialog({
   onChanged: () => void;
 }) {
   const canWrite = useCanWrite('dev') && !group.system;
+  const controls = useListControls();
   const members = useApi('listUserGroupMembers', {
     params: { id: group.id },
-    query: { 'page[size]': 100 },
+    query: controls.pageQuery,
   });
   const [search, setSearch] = useState('');
   const email = useDebounced(search);
@@ -76,9 +77,10 @@ function GroupMembersDialog({
     <Modal title={`Members of ${group.name}`} onClose={onClose} wide>
       {error !== undefined && <Alert>{error}</Alert>}
       {group.system && <Alert tone="info">Every collaborator belongs to {group.name}.</Alert>}
-      <ApiTable
+      <ListView
+        list={controls.of(members)}
         caption="Group members"
-        api={members}
+        pagesLabel="Members"
         rowKey={(m) => `${m.user_id ?? 'i'}-${m.member_invitation_id ?? ''}`}
         empty="No members yet."
         columns={[

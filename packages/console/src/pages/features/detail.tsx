@@ -15,7 +15,7 @@ import {
   buttonColumn,
   useDebounced,
 } from '../../components/ui';
-import { ApiTable, ListView, useListControls } from '../../components/list-view';
+import { ListView, useListControls } from '../../components/list-view';
 import { ConfirmDialog, FormDialog } from '../../components/dialogs';
 import { SelectField, TextField } from '../../components/fields';
 import { useAction, useApi } from '../../hooks/use-api';
@@ -393,7 +393,10 @@ function FeatureAccess({ feature }: { feature: Feature }) {
 
 function FeaturePolicies({ feature }: { feature: Feature }) {
   const canWrite = useCanWrite(feature.environment_type);
-  const policies = useApi('listPolicies', { query: { feature_id: feature.id, 'page[size]': 100 } });
+  const controls = useListControls();
+  const policies = useApi('listPolicies', {
+    query: { feature_id: feature.id, ...controls.pageQuery },
+  });
   const [creating, setCreating] = useState(false);
   const { pending, error, run } = useAction();
   const remove = async (policy: Policy) => {
@@ -408,9 +411,9 @@ function FeaturePolicies({ feature }: { feature: Feature }) {
         </OpenButton>
       </div>
       {error !== undefined && <Alert>{error}</Alert>}
-      <ApiTable
+      <ListView
+        list={controls.of(policies)}
         caption="Policies"
-        api={policies}
         rowKey={(p) => p.id}
         empty="No policies: access follows the feature’s grants."
         columns={[

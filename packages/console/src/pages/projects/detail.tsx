@@ -11,7 +11,7 @@ import {
   RelativeTime,
   buttonColumn,
 } from '../../components/ui';
-import { ApiTable } from '../../components/list-view';
+import { ListView, useListControls } from '../../components/list-view';
 import { SelectField } from '../../components/fields';
 import { FormDialog } from '../../components/dialogs';
 import { useAction, useApi } from '../../hooks/use-api';
@@ -135,8 +135,11 @@ function AddGrantDialog({
 export function ProjectDetailPage({ id }: { id: number }) {
   const projects = useApi('getProject', { params: { id } });
   const project = projects.data?.data;
-  const grants = useApi('listProjectGrants', { params: { id }, query: { 'page[size]': 100 } });
-  const access = useApi('projectAccess', { params: { id }, query: { 'page[size]': 100 } });
+  // Both lists are paged by the server: a project may have thousands of grants.
+  const grantPages = useListControls();
+  const accessPages = useListControls();
+  const grants = useApi('listProjectGrants', { params: { id }, query: grantPages.pageQuery });
+  const access = useApi('projectAccess', { params: { id }, query: accessPages.pageQuery });
   const canWrite = useCanWrite(project?.environment.type ?? '-');
   const [adding, setAdding] = useState(false);
   const { pending, error, run } = useAction();
@@ -171,9 +174,10 @@ export function ProjectDetailPage({ id }: { id: number }) {
       {projects.error !== undefined && <Alert>{projects.error}</Alert>}
       <section className="card" aria-labelledby="grants-heading">
         <h2 id="grants-heading">Grants</h2>
-        <ApiTable
+        <ListView
+          list={grantPages.of(grants)}
           caption="Project grants"
-          api={grants}
+          pagesLabel="Grants"
           rowKey={(g) => g.id}
           empty="No grants: only environment roles reach this project."
           columns={[
@@ -214,9 +218,10 @@ export function ProjectDetailPage({ id }: { id: number }) {
       </section>
       <section className="card" aria-labelledby="who-heading">
         <h2 id="who-heading">Who has access, and through what</h2>
-        <ApiTable
+        <ListView
+          list={accessPages.of(access)}
           caption="Project access"
-          api={access}
+          pagesLabel="Collaborators"
           rowKey={(a) => a.member.id}
           empty="Nobody reaches this project through a grant."
           columns={[
