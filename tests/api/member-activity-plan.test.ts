@@ -30,7 +30,7 @@ afterAll(async () => {
 
 describe("a member's last activity", () => {
   it('is searched on the actor index by its full key, not filtered from the workspace', async () => {
-    const plan = await planOf(cluster, LAST_ACTIVITIES);
+    const plan = await planOf(cluster, LAST_ACTIVITIES, { filled: 'audit_events' });
     if (testDialect === 'sqlite') {
       expect(plan).toMatch(
         /SEARCH a USING COVERING INDEX audit_events_actor_idx \(workspace_id=\? AND actor_type=\? AND actor_id=\?\)/,

@@ -7,7 +7,11 @@ import { testDialect } from './database.js';
  * EXPLAIN with sequential scans discouraged (on a test database's few rows PostgreSQL would
  * otherwise scan whatever indexes exist), so a plan naming an index shows the index can serve it.
  */
-export async function planOf(cluster: Cluster, query: string): Promise<string> {
+export async function planOf(
+  cluster: Cluster,
+  query: string,
+  options: { filled?: 'audit_events' } = {},
+): Promise<string> {
   const store = cluster.openDatabase();
   try {
     if (testDialect === 'sqlite') {
@@ -16,12 +20,38 @@ export async function planOf(cluster: Cluster, query: string): Promise<string> {
       );
       return rows.rows.map((row) => row.detail).join('\n');
     }
-    return await store.db.transaction().execute(async (trx) => {
-      await sql`set local enable_seqscan = off`.execute(trx);
-      const rows = await sql<Record<string, string>>`explain ${sql.raw(query)}`.execute(trx);
-      return rows.rows.map((row) => Object.values(row).join(' ')).join('\n');
-    });
+    let plan = '';
+    try {
+      await store.db.transaction().execute(async (trx) => {
+        await sql`set local enable_seqscan = off`.execute(trx);
+        if (options.filled === 'audit_events') await sql.raw(FILL_AUDIT_EVENTS).execute(trx);
+        const rows = await sql<Record<string, string>>`explain ${sql.raw(query)}`.execute(trx);
+        plan = rows.rows.map((row) => Object.values(row).join(' ')).join('\n');
+        throw ROLLED_BACK;
+      });
+    } catch (error) {
+      if (error !== ROLLED_BACK) throw error;
+    }
+    return plan;
   } finally {
     await store.close();
   }
 }
+
+/** Thrown to roll the plan's transaction back (with what `filled` inserted). */
+const ROLLED_BACK = new Error('plan read: rolled back');
+
+/**
+ * `filled: 'audit_events'` (PostgreSQL): 20,000 events of workspace 1 inserted in the plan's
+ * transaction (rolled back after), not analyzed. On a test table of one page every index whose
+ * first column is workspace_id costs the same, so which one PostgreSQL names is a tie (a new
+ * index of fewer columns won it, with workspace_id as its only condition); with real pages and no
+ * statistics — a new database before autovacuum's first ANALYZE — the plan is the one it makes.
+ */
+const FILL_AUDIT_EVENTS = `insert into audit_events (workspace_id, actor_type, actor_id, actor_name,
+  action, target_type, target_id, target_name, created_at)
+  select 1, case when i % 3 = 0 then 'api_client' else 'member' end, cast(i % 50 as text), 'Plan',
+    case when i % 10 = 0 then 'console.signed_in' else 'member.roles_updated' end, 'member',
+    cast(i % 2000 as text), 'Plan',
+    to_char(timestamp '2026-11-01' + i * interval '100 seconds', 'YYYY-MM-DD"T"HH24:MI:SS.000"Z"')
+  from generate_series(1, 20000) as n(i)`;

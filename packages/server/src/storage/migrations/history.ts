@@ -32,6 +32,7 @@ import { auditActivityIndexMigration } from './0033-audit-activity-index.js';
 import { keptCountsMigration } from './0034-kept-counts.js';
 import { changeNotifyAfterCommitMigration } from './0035-change-notify-after-commit.js';
 import { auditIdFiltersMigration } from './0036-audit-id-filters.js';
+import { auditActorIdIndexDroppedMigration } from './0037-audit-actor-id-index-dropped.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -61,6 +62,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0034-kept-counts', keptCountsMigration],
   ['0035-change-notify-after-commit', changeNotifyAfterCommitMigration],
   ['0036-audit-id-filters', auditIdFiltersMigration],
+  ['0037-audit-actor-id-index-dropped', auditActorIdIndexDroppedMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
