@@ -13,7 +13,7 @@ import type {
   FeatureEntry,
   MatchedPolicy,
 } from './end-user-index.js';
-import { groupsIn } from './end-user-index.js';
+import { grantsReaching, groupsIn } from './end-user-index.js';
 
 function groupLabel(group: EndUserGroupEntry): string {
   if (group.system) return `group "${group.name}" (every user)`;
@@ -104,9 +104,8 @@ export function explainEndUser(
     case 'allow': {
       const paths = outcome.matches.map((m) => policyPath(m, 'grants'));
       const groups = groupsIn(slice, user, environment.id);
-      for (const grant of feature.grants) {
+      for (const grant of grantsReaching(feature, user.id, groups)) {
         if (grant.group === null) {
-          if (grant.userId !== user.id) continue;
           paths.push({
             outcome: 'grants',
             via: 'feature_grant',
@@ -117,7 +116,7 @@ export function explainEndUser(
               ...target,
             ],
           });
-        } else if (groups.includes(grant.group)) {
+        } else {
           const group = grant.group;
           const membership = group.system
             ? `${user.email}, like every user, is in ${groupLabel(group)}`
