@@ -467,8 +467,8 @@ export function policyReason(match: MatchedPolicy, user: EndUserEntry): Decision
  * A feature's grants as a check reads them: direct ones by user, group ones by group. Built on
  * the first check after the feature's grant list changed (the list is the cache's key: every
  * change assigns a new one), so that a check costs the user's own grants and groups, not the
- * feature's grant count: scanning the list cost 21 µs a check at 5,000 direct grants and 300 µs
- * at 100,000 (docs/performance.md, "Nineteenth round").
+ * feature's grant count: scanning the list cost 14 µs of CPU a check at 5,000 direct grants and
+ * 224 µs at 100,000 (`npm run bench:feature-grant-checks`, docs/performance.md, "Nineteenth round").
  */
 interface GrantLookup {
   /** A user has at most one direct grant of a feature, and a group one (unique constraints). */
