@@ -11,13 +11,10 @@
  * worktree of an earlier commit: the before of a before/after pair). PostgreSQL: a fresh database
  * made from ROSTER_BENCH_DATABASE_URL, analyzed after the load, dropped after.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { LeanHttpClient } from './lib/lean-http.mjs';
+import { freshDatabase } from './lib/fresh-database.mjs';
 import { startRosterApp, THIS_DIST, distUrl } from './lib/roster-app.mjs';
 
 const { values: args } = parseArgs({
@@ -32,27 +29,14 @@ const EVENTS = Number(args.events);
 const REPEAT = Number(args.repeat);
 const TOKEN = 'rst_bench_admin_token_0123456789';
 
-const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-audit-filters-'));
-let databaseUrl = path.join(work, 'roster.db');
-let dropDatabase = async () => undefined;
-if (args.store === 'postgres') {
-  const base = process.env.ROSTER_BENCH_DATABASE_URL;
-  if (base === undefined) throw new Error('--store postgres needs ROSTER_BENCH_DATABASE_URL');
-  const name = `roster_bench_audit_${process.pid}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  databaseUrl = url.toString();
-  dropDatabase = async () => {
-    const client = new pg.Client({ connectionString: base });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.end();
-  };
-}
+const {
+  work,
+  databaseUrl,
+  drop: dropDatabase,
+} = await freshDatabase({
+  store: args.store,
+  name: 'audit-filters',
+});
 
 const dist = args.dist === undefined ? THIS_DIST : distUrl(args.dist);
 const { app, store } = await startRosterApp({
@@ -144,5 +128,4 @@ try {
   await app.close();
   await store.close();
   await dropDatabase();
-  rmSync(work, { recursive: true, force: true });
 }

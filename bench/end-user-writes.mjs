@@ -12,12 +12,9 @@
  * (a worktree of an earlier commit: the before of a before/after pair, same data, same machine).
  * PostgreSQL: a fresh database made from ROSTER_BENCH_DATABASE_URL, dropped after.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
-import pg from 'pg';
+import { freshDatabase } from './lib/fresh-database.mjs';
 import { processCpuMs, startRosterApp, THIS_DIST, distUrl } from './lib/roster-app.mjs';
 
 const { values: args } = parseArgs({
@@ -33,27 +30,14 @@ const REPEAT = Number(args.repeat);
 const TOKEN = 'rst_bench_admin_token_0123456789';
 const GROUPS = 20;
 
-const work = mkdtempSync(path.join(tmpdir(), 'roster-bench-end-user-writes-'));
-let databaseUrl = path.join(work, 'roster.db');
-let dropDatabase = async () => undefined;
-if (args.store === 'postgres') {
-  const base = process.env.ROSTER_BENCH_DATABASE_URL;
-  if (base === undefined) throw new Error('--store postgres needs ROSTER_BENCH_DATABASE_URL');
-  const name = `roster_bench_euw_${process.pid}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  databaseUrl = url.toString();
-  dropDatabase = async () => {
-    const client = new pg.Client({ connectionString: base });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.end();
-  };
-}
+const {
+  work,
+  databaseUrl,
+  drop: dropDatabase,
+} = await freshDatabase({
+  store: args.store,
+  name: 'end-user-writes',
+});
 
 const dist = args.dist === undefined ? THIS_DIST : distUrl(args.dist);
 const { app, store } = await startRosterApp({
@@ -249,4 +233,3 @@ for (const row of rows) console.log(row);
 await restarted.app.close();
 await restarted.store.close();
 await dropDatabase();
-rmSync(work, { recursive: true, force: true });
