@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { invitationTokenFor, type Roster } from '../helpers/roster.js';
+import { createMember, invitationTokenFor, type Roster } from '../helpers/roster.js';
 import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,
@@ -472,6 +472,184 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     await go('/users', 'Users');
     await look('users-laptop');
     await page.setViewportSize({ width: 1366, height: 860 });
+  });
+
+  describe('with more than 100 collaborators, groups, projects and end users', () => {
+    /** Zero-padded, so that every name or email is unique and none contains another. */
+    const nth = (i: number) => String(i).padStart(3, '0');
+    const crowd: Record<string, number | string> = {};
+
+    /** No serious or critical axe violation (no screenshot: these screens are not in the docs). */
+    async function accessible(name: string): Promise<void> {
+      await page.waitForLoadState('networkidle');
+      expect(await axeViolations(page), `axe violations on ${name}`).toEqual([]);
+    }
+
+    beforeAll(async () => {
+      // Each list is longer than the 100 rows a page may hold, and far longer than the 50
+      // matches a picker shows; the last of each is where a first page never reaches.
+      for (let i = 1; i <= 120; i++) {
+        const member = await createMember(roster, {
+          name: `Crowd Member ${nth(i)}`,
+          email: `crowd${nth(i)}@crowd.example.com`,
+        });
+        crowd[`member${i}`] = member.id;
+        const group = await roster.post('/api/user_groups', {
+          user_group: { name: `Crowd group ${nth(i)}` },
+        });
+        expect(group.status).toBe(200);
+        crowd[`group${i}`] = group.body.data.id as string;
+      }
+      for (let i = 1; i <= 105; i++) {
+        const project = await roster.post('/api/projects', {
+          name: `Crowd project ${nth(i)}`,
+          environment_type: 'dev',
+        });
+        expect(project.status).toBe(201);
+        crowd[`project${i}`] = project.body.data.id as number;
+        const user = await roster.post('/api/end_users', {
+          name: `Crowd User ${nth(i)}`,
+          email: `crowd${nth(i)}@crowd-users.example.com`,
+          environment_types: ['dev'],
+        });
+        expect(user.status).toBe(201);
+        crowd[`user${i}`] = user.body.data.id as number;
+      }
+      const roles = await roster.get('/api/project_roles');
+      crowd.role = roles.body.data.find((r: { name: string }) => r.name === 'Recipe builder').id;
+    }, 180_000);
+
+    it('grants a project to the 120th collaborator group and the 120th collaborator, found by search', async () => {
+      await go(`/projects/${ids.project}`, 'Billing automations');
+      await page.getByRole('button', { name: 'Add grant' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Grant access to this project' });
+      const group = dialog.getByLabel('Group', { exact: true });
+      // The first matches only, and saying so.
+      await dialog.getByText(/^Showing 50 of 12\d — type to narrow\.$/).waitFor();
+      expect(await group.locator('option', { hasText: 'Crowd group 120' }).count()).toBe(0);
+      await dialog.getByLabel('Search groups by name').fill('Crowd group 120');
+      await group.locator('option', { hasText: 'Crowd group 120' }).waitFor({ state: 'attached' });
+      await group.selectOption({ label: 'Crowd group 120' });
+      // A search that no longer lists the group keeps it chosen.
+      await dialog.getByLabel('Search groups by name').fill('no such group');
+      await dialog.getByText('No groups match “no such group”.').waitFor();
+      expect(await group.inputValue()).toBe(crowd.group120);
+      expect(await group.locator('option:checked').textContent()).toBe('Crowd group 120');
+      await dialog.getByLabel('Project role').selectOption({ label: 'Recipe builder' });
+      await accessible('project-add-grant-search');
+      await dialog.getByRole('button', { name: 'Grant' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await page.getByRole('cell', { name: /Crowd group 120/ }).waitFor();
+
+      await page.getByRole('button', { name: 'Add grant' }).click();
+      await dialog.getByRole('radio', { name: 'A collaborator', exact: true }).check();
+      const collaborator = dialog.getByLabel('Collaborator', { exact: true });
+      await dialog.getByText(/^Showing 50 of 12\d — type to narrow\.$/).waitFor();
+      await dialog.getByLabel('Search collaborators by email').fill('crowd120@');
+      await collaborator.selectOption({ label: 'Crowd Member 120 (crowd120@crowd.example.com)' });
+      await dialog.getByLabel('Project role').selectOption({ label: 'Recipe builder' });
+      await dialog.getByRole('button', { name: 'Grant' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await page
+        .getByRole('cell', { name: /crowd120@crowd\.example\.com/ })
+        .first()
+        .waitFor();
+
+      const grants = await roster.get(`/api/projects/${ids.project}/project_grants`);
+      const granted = grants.body.data.map(
+        (g: { user: { email: string } | null; user_group: { name: string } | null }) =>
+          g.user?.email ?? g.user_group?.name,
+      );
+      expect(granted).toEqual(
+        expect.arrayContaining(['Crowd group 120', 'crowd120@crowd.example.com']),
+      );
+    });
+
+    it('finds the 105th end user, the 120th collaborator and the 105th project in the access explorer', async () => {
+      await roster.post(`/api/features/${ids.feature}/access`, {
+        end_user_ids: [crowd.user105],
+      });
+      const grant = await roster.put(`/api/projects/${crowd.project105}/project_grants`, {
+        project_grants: [
+          {
+            assignment_type: 'User',
+            assignment_id: String(crowd.member120),
+            project_role_id: crowd.role,
+          },
+        ],
+      });
+      expect(grant.status).toBe(200);
+      await go('/access', 'Access explorer');
+
+      const endUser = page.getByRole('region', { name: 'End user → feature' });
+      await endUser.getByText(/^Showing 50 of 1\d\d — type to narrow\.$/).waitFor();
+      await endUser.getByLabel('Search users by email').fill('crowd105@');
+      await endUser
+        .getByLabel('User', { exact: true })
+        .selectOption('crowd105@crowd-users.example.com');
+      await endUser.getByLabel('Feature', { exact: true }).selectOption(String(ids.feature));
+      await endUser.getByRole('button', { name: 'Check access' }).click();
+      await endUser.locator('.decision').getByText('Decision: Allow').waitFor();
+
+      const check = page.getByRole('region', { name: 'Collaborator → project' });
+      await check.getByLabel('Search collaborators by email').fill('crowd120@');
+      await check
+        .getByLabel('Collaborator', { exact: true })
+        .selectOption('crowd120@crowd.example.com');
+      await check.getByLabel('Search projects by name').fill('Crowd project 105');
+      await check
+        .getByLabel('Project', { exact: true })
+        .selectOption({ label: 'Crowd project 105 (DEV)' });
+      await check.getByRole('button', { name: 'Explain' }).click();
+      await check.locator('.decision').getByText('Allowed', { exact: true }).waitFor();
+
+      const who = page.getByRole('region', { name: 'Who can reach a project' });
+      await who.getByLabel('Search projects by name').fill('Crowd project 105');
+      await who
+        .getByLabel('Project', { exact: true })
+        .selectOption({ label: 'Crowd project 105 (DEV)' });
+      await who.getByRole('cell', { name: /Crowd Member 120/ }).waitFor();
+      await accessible('access-explorer-search');
+    });
+
+    it('names the 120th collaborator as an approver, found by search', async () => {
+      await go(`/features/${ids.mcp}`, 'GitHub MCP');
+      await page.getByRole('tab', { name: 'Policies' }).click();
+      await page.getByRole('button', { name: 'New policy' }).click();
+      const dialog = page.getByRole('dialog', { name: 'New policy for GitHub MCP' });
+      await dialog.getByLabel('Policy name').fill('The 120th approves archives');
+      await dialog.getByLabel('Effect').selectOption('require_approval');
+      await dialog.getByLabel('Tools').fill('archive_repository');
+      await dialog.getByRole('button', { name: 'Add approval step' }).click();
+      const step = dialog.getByRole('group', { name: 'Step 1' });
+      await step.getByText(/^Showing 50 of 12\d collaborators.* — type to narrow\.$/).waitFor();
+      expect(await step.getByRole('checkbox', { name: /Crowd Member 120/ }).count()).toBe(0);
+      await step.getByLabel('Search approvers of step 1').fill('crowd120@');
+      await step.getByRole('checkbox', { name: /Crowd Member 120/ }).check();
+      // Still listed, and chosen, once a search leaves it out.
+      await step.getByLabel('Search approvers of step 1').fill('no such approver');
+      await expect.poll(() => step.getByRole('checkbox').count(), { timeout: 10_000 }).toBe(1);
+      expect(await step.getByRole('checkbox', { name: /Crowd Member 120/ }).isChecked()).toBe(true);
+      await accessible('approval-chain-search');
+      await dialog.getByRole('button', { name: 'Create policy' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      const policies = await roster.get(`/api/policies?feature_id=${ids.mcp}`);
+      const created = policies.body.data.find(
+        (p: { name: string }) => p.name === 'The 120th approves archives',
+      );
+      expect(created.approval_steps).toEqual([
+        {
+          collaborators: [
+            {
+              id: crowd.member120,
+              name: 'Crowd Member 120',
+              email: 'crowd120@crowd.example.com',
+            },
+          ],
+          end_user_groups: [],
+        },
+      ]);
+    });
   });
 
   it('opens the one-time setup page', async () => {

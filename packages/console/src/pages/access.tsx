@@ -8,20 +8,47 @@ import { call, type AccessDecision, type Decision } from '../api/client';
 import { Alert, Badge, Field, Page, Person } from '../components/ui';
 import { ListView, useListControls } from '../components/list-view';
 import { SelectField, TextField } from '../components/fields';
+import { SearchSelectField } from '../components/search-select';
 import { useAction, useApi } from '../hooks/use-api';
 import { useSession } from '../session';
 import { EFFECT_TONE, effectLabel } from '../components/labels';
 
 /** End users and collaborators are both chosen by email, shown with their name. */
-function personOptions(people: readonly { name: string; email: string }[] | undefined) {
-  return (people ?? []).map((p) => ({
-    value: p.email,
-    label: (
-      <>
-        {p.name} ({p.email})
-      </>
-    ),
-  }));
+const personChoice = (p: { name: string; email: string }) => ({
+  value: p.email,
+  label: `${p.name} (${p.email})`,
+});
+
+/**
+ * A project, found by name among the projects the user may see (there may be thousands).
+ * `Project` is the select's label in both forms that use it.
+ */
+function ProjectSearchField({
+  value,
+  onChange,
+  required,
+}: {
+  value: string;
+  onChange: (value: string) => void;
+  required?: boolean;
+}) {
+  return (
+    <SearchSelectField
+      label="Project"
+      searchLabel="Search projects by name"
+      searchPlaceholder="Search by name"
+      noun="projects"
+      operation="listProjects"
+      query={(name) => ({ name })}
+      option={(p) => ({
+        value: String(p.id),
+        label: `${p.name} (${p.environment.type.toUpperCase()})`,
+      })}
+      required={required}
+      value={value}
+      onChange={onChange}
+    />
+  );
 }
 
 function EndUserDecision() {
@@ -30,9 +57,8 @@ function EndUserDecision() {
   const [featureId, setFeatureId] = useState('');
   const [tool, setTool] = useState('');
   const [decision, setDecision] = useState<Decision | null>(null);
-  const users = useApi('listEndUsers', {
-    query: { environment_type: environment, 'page[size]': 100, sort: 'email', direction: 'asc' },
-  });
+  // Features are a catalogue an admin registers, and the server cannot search them by name: the
+  // first page is offered whole, as on the features page.
   const features = useApi('listFeatures', {
     query: { environment_type: environment, 'page[size]': 100 },
   });
@@ -62,13 +88,22 @@ function EndUserDecision() {
         recorded, and no approval request is opened or used up.
       </p>
       <form className="form form-inline" onSubmit={(e) => void submit(e)}>
-        <SelectField
+        <SearchSelectField
           label="User"
+          searchLabel="Search users by email"
+          searchPlaceholder="Search by email"
+          noun="users"
+          operation="listEndUsers"
+          query={(text) => ({
+            email: text,
+            environment_type: environment,
+            sort: 'email',
+            direction: 'asc',
+          })}
+          option={personChoice}
           required
-          placeholder="Choose…"
           value={email}
           onChange={setEmail}
-          options={personOptions(users.data?.data)}
         />
         <SelectField
           label="Feature"
@@ -112,8 +147,6 @@ function CollaboratorCheck() {
   // The choices are the catalogue the API checks names against (a typo would be a 400).
   const privileges = PROJECT_RESOURCES[resource]?.privileges ?? [];
   const [answer, setAnswer] = useState<AccessDecision | null>(null);
-  const members = useApi('listMembers', { query: { 'page[size]': 100 } });
-  const projects = useApi('listProjects', { query: { 'page[size]': 100 } });
   const { pending, error, run } = useAction();
   const submit = async (event: SubmitEvent) => {
     event.preventDefault();
@@ -134,29 +167,19 @@ function CollaboratorCheck() {
     <section className="card" aria-labelledby="co-heading">
       <h2 id="co-heading">Collaborator → project</h2>
       <form className="form form-inline" onSubmit={(e) => void submit(e)}>
-        <SelectField
+        <SearchSelectField
           label="Collaborator"
+          searchLabel="Search collaborators by email"
+          searchPlaceholder="Search by email"
+          noun="collaborators"
+          operation="listMembers"
+          query={(text) => ({ email: text })}
+          option={personChoice}
           required
-          placeholder="Choose…"
           value={email}
           onChange={setEmail}
-          options={personOptions(members.data?.data)}
         />
-        <SelectField
-          label="Project"
-          required
-          placeholder="Choose…"
-          value={projectId}
-          onChange={setProjectId}
-          options={(projects.data?.data ?? []).map((p) => ({
-            value: String(p.id),
-            label: (
-              <>
-                {p.name} ({p.environment.type.toUpperCase()})
-              </>
-            ),
-          }))}
-        />
+        <ProjectSearchField required value={projectId} onChange={setProjectId} />
         <Field label="Resource">
           {(id) => (
             <select
@@ -220,7 +243,6 @@ function CollaboratorCheck() {
 
 function ProjectWho() {
   const [projectId, setProjectId] = useState('');
-  const projects = useApi('listProjects', { query: { 'page[size]': 100 } });
   const controls = useListControls();
   const access = useApi(
     'projectAccess',
@@ -229,22 +251,12 @@ function ProjectWho() {
   return (
     <section className="card" aria-labelledby="who-heading">
       <h2 id="who-heading">Who can reach a project</h2>
-      <SelectField
-        label="Project"
-        placeholder="Choose…"
+      <ProjectSearchField
         value={projectId}
         onChange={(id) => {
           setProjectId(id);
           controls.setPage(1);
         }}
-        options={(projects.data?.data ?? []).map((p) => ({
-          value: String(p.id),
-          label: (
-            <>
-              {p.name} ({p.environment.type.toUpperCase()})
-            </>
-          ),
-        }))}
       />
       {projectId !== '' && (
         <ListView

@@ -10,6 +10,7 @@ import { Alert, Badge, CopyField, OpenButton, Page, RelativeTime } from '../comp
 import { FormDialog, SecretOnceDialog } from '../components/dialogs';
 import { SelectField, TextField } from '../components/fields';
 import { ListView, useListControls } from '../components/list-view';
+import { SearchSelectField } from '../components/search-select';
 import { useAction, useApi } from '../hooks/use-api';
 import { useCanWrite, useSession } from '../session';
 
@@ -36,9 +37,8 @@ function CreateAgentDialog({
   const [name, setName] = useState('');
   const [userId, setUserId] = useState('');
   const [featureId, setFeatureId] = useState('');
-  const users = useApi('listEndUsers', {
-    query: { environment_type: environment, 'page[size]': 100, sort: 'email', direction: 'asc' },
-  });
+  // MCP servers are a catalogue an admin registers, and the server cannot search features by
+  // name: the first page is offered whole. End users may be thousands: found by search.
   const features = useApi('listFeatures', {
     query: { environment_type: environment, kind: 'mcp_server', 'page[size]': 100 },
   });
@@ -67,16 +67,21 @@ function CreateAgentDialog({
       error={error}
     >
       <TextField label="Name" required value={name} onChange={setName} />
-      <SelectField
+      <SearchSelectField
         label="Acts for end user"
+        searchLabel="Search end users by email"
+        noun="end users"
+        operation="listEndUsers"
+        query={(email) => ({
+          email,
+          environment_type: environment,
+          sort: 'email',
+          direction: 'asc',
+        })}
+        option={(u) => ({ value: String(u.id), label: `${u.name} (${u.email})` })}
         required
-        placeholder="Choose…"
         value={userId}
         onChange={setUserId}
-        options={(users.data?.data ?? []).map((u) => ({
-          value: String(u.id),
-          label: `${u.name} (${u.email})`,
-        }))}
       />
       <SelectField
         label="MCP server"

@@ -3,12 +3,35 @@
  * steps, each a set of collaborators and of the environment's end-user groups with the Admin role
  * (the only groups whose members may decide). No step: any admin of the environment decides.
  */
+import { useId, useState } from 'react';
+import { keepEnterFromSubmitting, SEARCH_SIZE } from '../../components/search-select';
+import { useDebounced } from '../../components/ui';
 import { useApi } from '../../hooks/use-api';
+import { useSession } from '../../session';
 
-export interface StepDraft {
-  collaboratorIds: number[];
-  groupIds: number[];
+interface ChosenCollaborator {
+  id: number;
+  name: string;
+  email: string;
 }
+interface ChosenGroup {
+  id: number;
+  name: string;
+}
+
+/**
+ * One step as the dialog edits it. The chosen approvers keep their names: a search that no longer
+ * lists one still shows it, checked, so that it can be unchecked.
+ */
+export interface StepDraft {
+  /** Tells the steps apart when one before is removed (each keeps its own search). */
+  key: number;
+  collaborators: ChosenCollaborator[];
+  groups: ChosenGroup[];
+}
+
+let stepKeys = 0;
+const newStep = (): StepDraft => ({ key: ++stepKeys, collaborators: [], groups: [] });
 
 /** The server takes up to 10 steps (APPROVAL_STEPS_MAX in @roster/contracts). */
 const STEPS_MAX = 10;
@@ -16,12 +39,156 @@ const STEPS_MAX = 10;
 /** The body's `approval_steps` from the drafts. */
 export const toApprovalSteps = (steps: StepDraft[]) =>
   steps.map((step) => ({
-    collaborator_ids: step.collaboratorIds,
-    end_user_group_ids: step.groupIds,
+    collaborator_ids: step.collaborators.map((c) => c.id),
+    end_user_group_ids: step.groups.map((g) => g.id),
   }));
 
-const toggle = (ids: number[], id: number) =>
-  ids.includes(id) ? ids.filter((x) => x !== id) : [...ids, id];
+/** The list with `item` added, or without it when it is there (by ID). */
+function toggle<T extends { id: number }>(list: T[], item: T): T[] {
+  return list.some((x) => x.id === item.id)
+    ? list.filter((x) => x.id !== item.id)
+    : [...list, item];
+}
+
+/**
+ * One step: its approvers, found by search (collaborators by email, admin groups by name; either
+ * list may be thousands long), as checkboxes.
+ */
+function ApproverStep({
+  number,
+  step,
+  environmentType,
+  onChange,
+  onRemove,
+}: {
+  number: number;
+  step: StepDraft;
+  environmentType: string;
+  onChange: (step: StepDraft) => void;
+  onRemove: () => void;
+}) {
+  const { session } = useSession();
+  const searchId = useId();
+  const [search, setSearch] = useState('');
+  const text = useDebounced(search.trim());
+  // End users signed in to the console may not list collaborators (403): they see groups only.
+  const members = useApi(
+    'listMembers',
+    session.principal === 'end_user' ? null : { query: { email: text, 'page[size]': SEARCH_SIZE } },
+  );
+  const groups = useApi('listEndUserGroups', {
+    query: {
+      environment_type: environmentType,
+      name: text,
+      sort: 'name',
+      direction: 'asc',
+      'page[size]': SEARCH_SIZE,
+    },
+  });
+  const found = (members.data?.data ?? []).map(({ id, name, email }) => ({ id, name, email }));
+  // The server cannot filter groups by role: the admin groups are those among the matches shown.
+  const adminGroups = (groups.data?.data ?? [])
+    .filter((g) => !g.system && g.roles.includes('Admin'))
+    .map(({ id, name }) => ({ id, name }));
+  const collaborators = [
+    ...step.collaborators.filter((c) => !found.some((m) => m.id === c.id)),
+    ...found,
+  ];
+  const adminGroupRows = [
+    ...step.groups.filter((g) => !adminGroups.some((a) => a.id === g.id)),
+    ...adminGroups,
+  ];
+  const more: string[] = [];
+  if (members.data !== undefined && members.data.total > members.data.data.length)
+    more.push(`${members.data.data.length} of ${members.data.total} collaborators`);
+  if (groups.data !== undefined && groups.data.total > groups.data.data.length)
+    more.push(
+      `the admin groups among the first ${groups.data.data.length} of ${groups.data.total} groups`,
+    );
+  const error = members.error ?? groups.error;
+  const empty = collaborators.length === 0 && adminGroupRows.length === 0;
+  // Typing has not paused yet, or an answer is on its way: what is listed is the text before's.
+  const loading = members.loading || groups.loading || text !== search.trim();
+  const status =
+    error !== undefined
+      ? `Could not load approvers: ${error}`
+      : loading
+        ? 'Loading…'
+        : more.length > 0
+          ? `Showing ${more.join(' and ')} — type to narrow.`
+          : // Only the approvers already chosen are listed: the search itself found nobody.
+            !empty && found.length === 0 && adminGroups.length === 0 && text !== ''
+            ? `No other collaborator or admin group matches “${text}”.`
+            : '';
+  return (
+    <fieldset className="picklist">
+      <legend>Step {number}</legend>
+      <div className="search">
+        <label htmlFor={searchId} className="visually-hidden">
+          Search approvers of step {number}
+        </label>
+        <input
+          id={searchId}
+          type="search"
+          placeholder="Search collaborators by email, admin groups by name"
+          // The longest filter the lists take is 200 characters (a group name); longer is a 400.
+          maxLength={200}
+          autoComplete="off"
+          value={search}
+          onChange={(e) => {
+            setSearch(e.target.value);
+          }}
+          onKeyDown={keepEnterFromSubmitting}
+        />
+      </div>
+      <ul>
+        {empty && (
+          <li className="muted state">
+            {loading
+              ? 'Loading…'
+              : text === ''
+                ? 'No collaborators or admin groups to choose from.'
+                : `No collaborator or admin group matches “${text}”.`}
+          </li>
+        )}
+        {collaborators.map((member) => (
+          <li key={`m${String(member.id)}`}>
+            <label className="check-row">
+              <input
+                type="checkbox"
+                checked={step.collaborators.some((c) => c.id === member.id)}
+                onChange={() => {
+                  onChange({ ...step, collaborators: toggle(step.collaborators, member) });
+                }}
+              />
+              {member.name} <span className="muted">{member.email}</span>
+            </label>
+          </li>
+        ))}
+        {adminGroupRows.map((group) => (
+          <li key={`g${String(group.id)}`}>
+            <label className="check-row">
+              <input
+                type="checkbox"
+                checked={step.groups.some((g) => g.id === group.id)}
+                onChange={() => {
+                  onChange({ ...step, groups: toggle(step.groups, group) });
+                }}
+              />
+              {group.name} <span className="muted">Admin group</span>
+            </label>
+          </li>
+        ))}
+      </ul>
+      <p className="muted" aria-live="polite">
+        {status}
+      </p>
+      <button type="button" className="button button-small" onClick={onRemove}>
+        Remove step {number}
+      </button>
+    </fieldset>
+  );
+}
 
 export function ApprovalStepsEditor({
   environmentType,
@@ -32,18 +199,6 @@ export function ApprovalStepsEditor({
   steps: StepDraft[];
   onChange: (steps: StepDraft[]) => void;
 }) {
-  // End users signed in to the console may not list collaborators (403): they see groups only.
-  const members = useApi('listMembers', { query: { 'page[size]': 100 } });
-  const groups = useApi('listEndUserGroups', {
-    query: { environment_type: environmentType, 'page[size]': 100 },
-  });
-  const adminGroups = (groups.data?.data ?? []).filter(
-    (g) => !g.system && g.roles.includes('Admin'),
-  );
-  const collaborators = members.data?.data ?? [];
-  const update = (index: number, step: StepDraft) => {
-    onChange(steps.map((s, i) => (i === index ? step : s)));
-  };
   return (
     <fieldset>
       <legend>Approver chain</legend>
@@ -53,58 +208,25 @@ export function ApprovalStepsEditor({
           : 'Every step must approve, in order; any step may reject.'}
       </p>
       {steps.map((step, index) => (
-        <fieldset key={index} className="picklist">
-          <legend>Step {index + 1}</legend>
-          <ul>
-            {collaborators.map((member) => (
-              <li key={`m${String(member.id)}`}>
-                <label className="check-row">
-                  <input
-                    type="checkbox"
-                    checked={step.collaboratorIds.includes(member.id)}
-                    onChange={() => {
-                      update(index, {
-                        ...step,
-                        collaboratorIds: toggle(step.collaboratorIds, member.id),
-                      });
-                    }}
-                  />
-                  {member.name} <span className="muted">{member.email}</span>
-                </label>
-              </li>
-            ))}
-            {adminGroups.map((group) => (
-              <li key={`g${String(group.id)}`}>
-                <label className="check-row">
-                  <input
-                    type="checkbox"
-                    checked={step.groupIds.includes(group.id)}
-                    onChange={() => {
-                      update(index, { ...step, groupIds: toggle(step.groupIds, group.id) });
-                    }}
-                  />
-                  {group.name} <span className="muted">Admin group</span>
-                </label>
-              </li>
-            ))}
-          </ul>
-          <button
-            type="button"
-            className="button button-small"
-            onClick={() => {
-              onChange(steps.filter((_, i) => i !== index));
-            }}
-          >
-            Remove step {index + 1}
-          </button>
-        </fieldset>
+        <ApproverStep
+          key={step.key}
+          number={index + 1}
+          step={step}
+          environmentType={environmentType}
+          onChange={(next) => {
+            onChange(steps.map((s, i) => (i === index ? next : s)));
+          }}
+          onRemove={() => {
+            onChange(steps.filter((_, i) => i !== index));
+          }}
+        />
       ))}
       {steps.length < STEPS_MAX && (
         <button
           type="button"
           className="button button-small"
           onClick={() => {
-            onChange([...steps, { collaboratorIds: [], groupIds: [] }]);
+            onChange([...steps, newStep()]);
           }}
         >
           Add approval step

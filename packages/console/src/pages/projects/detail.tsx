@@ -12,7 +12,7 @@ import {
   buttonColumn,
 } from '../../components/ui';
 import { ListView, useListControls } from '../../components/list-view';
-import { SelectField } from '../../components/fields';
+import { SearchSelectField } from '../../components/search-select';
 import { FormDialog } from '../../components/dialogs';
 import { useAction, useApi } from '../../hooks/use-api';
 import { Link } from '../../router';
@@ -30,17 +30,9 @@ function AddGrantDialog({
   const [type, setType] = useState<'UserGroup' | 'User'>('UserGroup');
   const [assignee, setAssignee] = useState('');
   const [roleId, setRoleId] = useState('');
-  const groups = useApi('listUserGroups', { query: { 'page[size]': 100 } });
-  const members = useApi('listMembers', { query: { 'page[size]': 100 } });
+  // Project roles are a short catalogue: one page holds them all.
   const roles = useApi('listProjectRoles', { query: { 'page[size]': 100 } });
   const { pending, error, run } = useAction();
-  const options =
-    type === 'UserGroup'
-      ? (groups.data?.data ?? []).map((g) => ({ value: g.id, label: g.name }))
-      : (members.data?.data ?? []).map((m) => ({
-          value: String(m.id),
-          label: `${m.name} (${m.email})`,
-        }));
   const submit = async () => {
     const result = await run(() =>
       call('upsertProjectGrants', {
@@ -94,14 +86,35 @@ function AddGrantDialog({
           A collaborator
         </label>
       </fieldset>
-      <SelectField
-        label={type === 'UserGroup' ? 'Group' : 'Collaborator'}
-        required
-        placeholder="Choose…"
-        value={assignee}
-        onChange={setAssignee}
-        options={options}
-      />
+      {/* Groups and collaborators may be thousands: found by search, not listed. A new type is a
+          new picker (`key`), so its search starts empty. */}
+      {type === 'UserGroup' ? (
+        <SearchSelectField
+          key="group"
+          label="Group"
+          searchLabel="Search groups by name"
+          noun="groups"
+          operation="listUserGroups"
+          query={(name) => ({ name })}
+          option={(g) => ({ value: g.id, label: g.name })}
+          required
+          value={assignee}
+          onChange={setAssignee}
+        />
+      ) : (
+        <SearchSelectField
+          key="collaborator"
+          label="Collaborator"
+          searchLabel="Search collaborators by email"
+          noun="collaborators"
+          operation="listMembers"
+          query={(email) => ({ email })}
+          option={(m) => ({ value: String(m.id), label: `${m.name} (${m.email})` })}
+          required
+          value={assignee}
+          onChange={setAssignee}
+        />
+      )}
       <Field
         label="Project role"
         hint={
