@@ -889,6 +889,8 @@ async function runStore(dialect, writer, grow) {
      * latency from departure (a TSV; bench/check-trace.mjs reads it with the server's GC trace).
      */
     const checkTrace = rate > 0 && process.env.BENCH_CHECK_TRACE ? [] : undefined;
+    /** With BENCH_CHECK_TRACE, every paced request: kind, scheduled time, latency from it. */
+    const requestTrace = checkTrace === undefined ? undefined : [];
     /** Sends one request of `kind` and records it, its latency counted from `scheduled`. */
     async function one(kind, scheduled) {
       const lag = rate > 0 ? Math.max(0, performance.now() - scheduled) : 0;
@@ -902,6 +904,10 @@ async function runStore(dialect, writer, grow) {
           );
         }
         timed[0][1] += lag;
+        for (const [name, ms] of timed)
+          requestTrace?.push(
+            `${name}\t${(performance.timeOrigin + scheduled).toFixed(3)}\t${ms.toFixed(3)}`,
+          );
         const at = Math.floor((performance.now() - started) / 1000 / bucketS);
         totalRequests += timed.length;
         for (const [name, ms] of timed) {
@@ -958,6 +964,8 @@ async function runStore(dialect, writer, grow) {
       mkdirSync(process.env.BENCH_CHECK_TRACE, { recursive: true });
       writeFileSync(file, `at_ms\tlag_ms\tfrom_departure_ms\n${checkTrace.join('\n')}\n`);
       log(`  check trace: ${file}`);
+      const requests = file.replace(/\.tsv$/, '-requests.tsv');
+      writeFileSync(requests, `kind\tat_ms\tms\n${requestTrace.join('\n')}\n`);
     }
     const kinds = [...latencies].map(([kind, list]) => {
       const sorted = Float64Array.from(list).sort();

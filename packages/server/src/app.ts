@@ -184,6 +184,10 @@ export function createServices(deps: AppDeps) {
       ids: changeFeed.watchedIds(),
       reads: changeFeed.stats.watchedReads,
     }),
+    changeFeedOwn: () => ({
+      writes: changeFeed.stats.ownWrites,
+      applies: changeFeed.stats.ownRuns,
+    }),
     changeFeedLag: async () => ({
       events: Math.max(0, (await findLastEventId(db)) - changeFeed.position()),
       secondsSinceSync:

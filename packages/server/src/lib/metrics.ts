@@ -46,6 +46,8 @@ export interface ScrapeSources {
   changeFeedReads(): number;
   /** IDs the change log skipped that the feed still watches, and how many it has read again. */
   changeFeedWatched(): { ids: number; reads: number };
+  /** This instance's writes whose events were applied as recorded, and the runs that did it. */
+  changeFeedOwn(): { writes: number; applies: number };
   webhookQueue(): Promise<{ pending: number }>;
   /**
    * A SQLite file with its writer thread (storage/sqlite-writer.ts): what its write lock did since
@@ -342,6 +344,22 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(sources.changeFeedWatched().reads);
+      },
+    });
+    new Gauge({
+      name: 'roster_change_feed_own_writes',
+      help: "This instance's writes whose events were applied to the index as recorded (without reading the log) since start",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.changeFeedOwn().writes);
+      },
+    });
+    new Gauge({
+      name: 'roster_change_feed_own_applies',
+      help: 'Runs that applied them: writes that commit while one runs are applied together by the next, so under load fewer than the writes',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.changeFeedOwn().applies);
       },
     });
     new Gauge({

@@ -155,6 +155,12 @@ class OpenWriteIds {
 }
 const OPEN_WRITE_SLOTS = 65_536;
 
+/** The events of the writes that wait together for the run in progress (see applyOwn). */
+interface OwnBatch {
+  changes: RecordedChange[];
+  applied: Promise<void>;
+}
+
 export class ChangeFeed implements ChangeSubscriptions {
   private readonly listeners: ChangeListener[] = [];
   private lastSeen = 0;
@@ -195,7 +201,19 @@ export class ChangeFeed implements ChangeSubscriptions {
    * Counters for docs, tests and operators; `lastSyncMs`: when the log was last read to its end;
    * `ownApplied`: events applied as the writes that recorded them gave them, without a read.
    */
-  readonly stats = { syncs: 0, events: 0, lastSyncMs: 0, ownApplied: 0, watchedReads: 0 };
+  readonly stats = {
+    syncs: 0,
+    events: 0,
+    lastSyncMs: 0,
+    ownApplied: 0,
+    /** Writes whose events were applied as recorded, and the runs that applied them. */
+    ownWrites: 0,
+    /** Fewer than ownWrites when writes waited together for a run in progress (applyOwn). */
+    ownRuns: 0,
+    watchedReads: 0,
+  };
+  /** Writes' events waiting for the run in progress, to be applied by one run (applyOwn). */
+  private ownBatch: OwnBatch | null = null;
 
   /** IDs skipped by the log and still watched (see MISSING_ID_EAGER_MS), for /metrics. */
   watchedIds(): number {
@@ -247,7 +265,7 @@ export class ChangeFeed implements ChangeSubscriptions {
     // Its events may be among the watched IDs (a later write committed first): all are read.
     if (events === undefined) await this.sync(Number.POSITIVE_INFINITY);
     else if (events.changes !== undefined && this.appliedAhead.size < MAX_APPLIED_AHEAD)
-      await this.applyOwn(events, events.changes);
+      await this.applyOwn(events.changes);
     else await this.catchUp(events);
   }
 
@@ -298,7 +316,7 @@ export class ChangeFeed implements ChangeSubscriptions {
 
   /**
    * Delivers a write's own events as it recorded them: one statement fewer per write than
-   * reading them back from the log. A run in progress (a read, or another write's events) may
+   * reading them back from the log. A run in progress (a read, or other writes' events) may
    * have read the changed rows before this write committed, so it is waited for first and this
    * delivery takes its turn like a run: whatever a subscriber reloads now is read after the
    * commit. The log's position moves past them only where nothing before them is unread; else a
@@ -306,19 +324,37 @@ export class ChangeFeed implements ChangeSubscriptions {
    * Only committed events come here: an insert notes its event when its transaction commits
    * (storage/commit-hooks.ts). One noted and rolled back would have been passed over when SQLite
    * gave its ID to the next write's event.
+   *
+   * The writes that arrive while a run is in progress wait for it together and are then applied
+   * by one run (`ownBatch`): a run waits for the subscribers' reloads (database reads), and with
+   * one run per write every write of the instance queued behind the one before, so under load a
+   * write waited for the reloads of all the writes ahead of it (docs/performance.md, "Twentieth
+   * round"). Together, their reloads are one read of everything they name.
    */
-  private async applyOwn(
-    events: RecordedEvents,
-    changes: readonly RecordedChange[],
-  ): Promise<void> {
-    while (this.running !== null) {
-      await this.running.catch(() => undefined);
-      if (this.hasRead(events)) return;
+  private applyOwn(changes: readonly RecordedChange[]): Promise<void> {
+    this.stats.ownWrites += 1;
+    const waiting = this.ownBatch;
+    if (waiting !== null) {
+      for (const change of changes) waiting.changes.push(change);
+      return waiting.applied;
     }
+    const batch: OwnBatch = { changes: [...changes], applied: Promise.resolve() };
+    this.ownBatch = batch;
+    batch.applied = this.applyOwnBatch(batch);
+    return batch.applied;
+  }
+
+  private async applyOwnBatch(batch: OwnBatch): Promise<void> {
+    while (this.running !== null) await this.running.catch(() => undefined);
+    // Writes from here on are after this run's reads began: they make the next batch.
+    if (this.ownBatch === batch) this.ownBatch = null;
     const run = (async () => {
       const nowMs = Date.now();
+      // In ID order, so that events contiguous with the log's position move it on.
+      const changes = batch.changes.sort((a, b) => a.id - b.id);
       const fresh = changes.filter(
-        (change) =>
+        (change, at) =>
+          (at === 0 || changes[at - 1]?.id !== change.id) &&
           !this.appliedAhead.has(change.id) &&
           (change.id > this.lastSeen || this.missing.has(change.id)),
       );
@@ -336,6 +372,7 @@ export class ChangeFeed implements ChangeSubscriptions {
         this.appliedAhead.delete(this.lastSeen);
       }
       this.stats.ownApplied += fresh.length;
+      this.stats.ownRuns += 1;
       if (fresh.length > 0) await this.deliver(fresh.map(toChangeEvent));
     })();
     this.running = run.finally(() => {
