@@ -124,7 +124,7 @@ describe('GET, PUT and DELETE /api/features/:id', () => {
       query: { environment_type: 'test', kind: 'mcp_server' },
     });
     expect(list.body).toEqual({
-      data: [created.body.data],
+      data: [{ ...created.body.data, policy_count: 0 }],
       total: 1,
       page: { number: 1, size: 100 },
     });
@@ -150,6 +150,55 @@ describe('GET, PUT and DELETE /api/features/:id', () => {
     const gone = await roster.call('getFeature', { params: { id: id } });
     expect(gone.status).toBe(404);
     expect(gone.body).toEqual({ errors: [{ code: 'not_found', title: 'Feature not found' }] });
+  });
+
+  it('searches the list by name (contains, any case, wildcards as text) and counts each feature’s policies', async () => {
+    const make = async (name: string) =>
+      (
+        await roster.call('createFeature', {
+          body: { environment_type: 'prod', kind: 'chat_app', name },
+        })
+      ).body.data.id;
+    const billing = await make('Billing Copilot');
+    const refunds = await make('Refunds copilot');
+    await make('100% Search');
+    await make('Search 100');
+    for (const name of ['First', 'Second'])
+      expect(
+        (
+          await roster.call('createPolicy', {
+            body: {
+              name,
+              environment_type: 'prod',
+              feature_id: billing,
+              scope: { type: 'all' },
+              effect: 'allow',
+            },
+          })
+        ).status,
+      ).toBeLessThan(300);
+    const named = async (name: string) =>
+      (
+        await roster.call('listFeatures', {
+          query: { environment_type: 'prod', kind: 'chat_app', name },
+        })
+      ).body;
+    const copilots = await named('COPILOT');
+    expect(copilots.total).toBe(2);
+    expect(copilots.data.map((f: { id: number }) => f.id)).toEqual([billing, refunds]);
+    expect(copilots.data.map((f: { policy_count: number }) => f.policy_count)).toEqual([2, 0]);
+    // `%` is a character to find, not LIKE's wildcard.
+    const percent = await named('0%');
+    expect(percent.data.map((f: { name: string }) => f.name)).toEqual(['100% Search']);
+    expect((await named('nothing like it')).total).toBe(0);
+    // A page of a search: its total is the search's.
+    const paged = await roster.call('listFeatures', {
+      query: { environment_type: 'prod', name: 'copilot', 'page[size]': 1, 'page[number]': 2 },
+    });
+    expect(paged.body.total).toBe(2);
+    expect(paged.body.data.map((f: { id: number }) => f.id)).toEqual([refunds]);
+    const tooLong = await roster.get(`/api/features?name=${'x'.repeat(201)}`);
+    expect(tooLong.status).toBe(400);
   });
 
   it('deletes the feature’s policies and grants with it', async () => {

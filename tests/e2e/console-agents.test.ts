@@ -78,11 +78,11 @@ describe.skipIf(!hasChromium)('the Agents screen, in Chromium', () => {
     await page.getByRole('heading', { level: 1, name: 'Agents' }).waitFor();
     await page.getByRole('button', { name: 'Create agent' }).click();
     const dialog = page.getByRole('dialog');
-    await dialog.getByLabel('Name').fill('Dora’s assistant');
+    await dialog.getByLabel('Name', { exact: true }).fill('Dora’s assistant');
     await dialog
       .getByLabel('Acts for end user')
       .selectOption({ label: 'Dev Dora (dora@example.com)' });
-    await dialog.getByLabel('MCP server').selectOption({ label: 'Tickets MCP' });
+    await dialog.getByLabel('MCP server', { exact: true }).selectOption({ label: 'Tickets MCP' });
     await dialog.getByRole('button', { name: 'Create' }).click();
     const token = await tokenInDialog();
     expect(await callWith(token)).toBe('forwarded');

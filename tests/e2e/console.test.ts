@@ -282,6 +282,44 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
     expect(await page.getByText('Grantee 01').count()).toBe(0);
   });
 
+  it('finds a feature past the first page by name, and counts its policies past the environment’s 100th', async () => {
+    const made: number[] = [];
+    for (let i = 1; i <= 30; i++)
+      made.push(
+        (
+          await roster.post('/api/features', {
+            environment_type: 'dev',
+            kind: 'chat_app',
+            name: `Paged feature ${String(i).padStart(2, '0')}`,
+          })
+        ).body.data.id as number,
+      );
+    // 101 policies on the first, then 3 on the last: a count from the environment's first 100
+    // policies would say 0 for the last.
+    const policy = async (featureId: number, n: number) => {
+      const created = await roster.post('/api/policies', {
+        name: `Paged policy ${String(n)}`,
+        environment_type: 'dev',
+        feature_id: featureId,
+        scope: { type: 'all' },
+        effect: 'allow',
+      });
+      expect(created.status).toBeLessThan(300);
+    };
+    for (let n = 1; n <= 101; n++) await policy(made[0] as number, n);
+    for (let n = 102; n <= 104; n++) await policy(made[29] as number, n);
+    await go('/features', 'Features & policies');
+    await page.getByLabel('Search features by name').fill('paged feature 30');
+    const row = page.getByRole('row', { name: /Paged feature 30/ });
+    await row.waitFor();
+    expect(await row.getByRole('cell').nth(2).textContent()).toBe('3');
+    await page.getByLabel('Search features by name').fill('paged feature 01');
+    const first = page.getByRole('row', { name: /Paged feature 01/ });
+    await first.waitFor();
+    expect(await first.getByRole('cell').nth(2).textContent()).toBe('101');
+    expect(await page.getByRole('row', { name: /Paged feature 30/ }).count()).toBe(0);
+  });
+
   it('revokes a user’s environment after the confirmation checkbox (000: Revoke user access to an environment)', async () => {
     await go(`/users/${ids['katherine@example.com']}`, 'Katherine Johnson');
     await look('user-detail');

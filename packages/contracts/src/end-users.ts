@@ -298,6 +298,13 @@ export const Feature = Type.Object({
 });
 export type Feature = Static<typeof Feature>;
 
+/** A feature as the list shows it: with how many policies decide its calls. */
+export const FeatureListItem = Type.Object({
+  ...Feature.properties,
+  policy_count: Type.Integer({ minimum: 0 }),
+});
+export type FeatureListItem = Static<typeof FeatureListItem>;
+
 export const CreateFeatureBody = Type.Object({
   environment_type: EnvironmentType,
   kind: FeatureKind,
@@ -319,6 +326,8 @@ export type UpdateFeatureBody = Static<typeof UpdateFeatureBody>;
 export const ListFeaturesQuery = Type.Object({
   environment_type: Type.Optional(EnvironmentType),
   kind: Type.Optional(FeatureKind),
+  /** Features whose name contains this, ignoring case. */
+  name: Type.Optional(Type.String({ maxLength: 200 })),
   ...PageQuery,
 });
 export type ListFeaturesQuery = Static<typeof ListFeaturesQuery>;

@@ -86,6 +86,7 @@ import {
   EndUserGroupMembersBody,
   EndUserInvitationTokenParams,
   Feature,
+  FeatureListItem,
   FeatureAccessBody,
   FeatureGrant,
   FeatureGrantList,
@@ -520,7 +521,7 @@ export const OPERATIONS = {
     method: 'get',
     path: '/api/features',
     querystring: ListFeaturesQuery,
-    response: { 200: PagedList(Feature) },
+    response: { 200: PagedList(FeatureListItem) },
   },
   createFeature: {
     method: 'post',

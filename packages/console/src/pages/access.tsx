@@ -57,11 +57,6 @@ function EndUserDecision() {
   const [featureId, setFeatureId] = useState('');
   const [tool, setTool] = useState('');
   const [decision, setDecision] = useState<Decision | null>(null);
-  // Features are a catalogue an admin registers, and the server cannot search them by name: the
-  // first page is offered whole, as on the features page.
-  const features = useApi('listFeatures', {
-    query: { environment_type: environment, 'page[size]': 100 },
-  });
   const { pending, error, run } = useAction();
   const submit = async (event: SubmitEvent) => {
     event.preventDefault();
@@ -105,13 +100,17 @@ function EndUserDecision() {
           value={email}
           onChange={setEmail}
         />
-        <SelectField
+        <SearchSelectField
           label="Feature"
+          searchLabel="Search features by name"
+          searchPlaceholder="Search by name"
+          noun="features"
+          operation="listFeatures"
+          query={(name) => ({ name, environment_type: environment })}
+          option={(f) => ({ value: String(f.id), label: f.name })}
           required
-          placeholder="Choose…"
           value={featureId}
           onChange={setFeatureId}
-          options={(features.data?.data ?? []).map((f) => ({ value: String(f.id), label: f.name }))}
         />
         <TextField label="Tool (optional)" value={tool} onChange={setTool} />
         <button type="submit" className="button button-primary" disabled={pending}>

@@ -8,7 +8,7 @@ import { useEffect, useState } from 'react';
 import { call, type Agent, type AgentWithToken, type AuditEvent } from '../api/client';
 import { Alert, Badge, CopyField, OpenButton, Page, RelativeTime } from '../components/ui';
 import { FormDialog, SecretOnceDialog } from '../components/dialogs';
-import { SelectField, TextField } from '../components/fields';
+import { TextField } from '../components/fields';
 import { ListView, useListControls } from '../components/list-view';
 import { SearchSelectField } from '../components/search-select';
 import { useAction, useApi } from '../hooks/use-api';
@@ -37,11 +37,7 @@ function CreateAgentDialog({
   const [name, setName] = useState('');
   const [userId, setUserId] = useState('');
   const [featureId, setFeatureId] = useState('');
-  // MCP servers are a catalogue an admin registers, and the server cannot search features by
-  // name: the first page is offered whole. End users may be thousands: found by search.
-  const features = useApi('listFeatures', {
-    query: { environment_type: environment, kind: 'mcp_server', 'page[size]': 100 },
-  });
+  // End users and MCP servers are found by search: either may be more than a page.
   const { pending, error, run } = useAction();
   const submit = async () => {
     const result = await run(() =>
@@ -83,13 +79,16 @@ function CreateAgentDialog({
         value={userId}
         onChange={setUserId}
       />
-      <SelectField
+      <SearchSelectField
         label="MCP server"
+        searchLabel="Search MCP servers by name"
+        noun="MCP servers"
+        operation="listFeatures"
+        query={(name) => ({ name, environment_type: environment, kind: 'mcp_server' })}
+        option={(f) => ({ value: String(f.id), label: f.name })}
         required
-        placeholder="Choose…"
         value={featureId}
         onChange={setFeatureId}
-        options={(features.data?.data ?? []).map((f) => ({ value: String(f.id), label: f.name }))}
       />
     </FormDialog>
   );

@@ -10447,6 +10447,7 @@ export interface paths {
                 query?: {
                     environment_type?: string;
                     kind?: "assistant" | "chat_app" | "mcp_server" | "apps_portal";
+                    name?: string;
                     "page[number]"?: number;
                     "page[size]"?: number;
                 };
@@ -10477,6 +10478,7 @@ export interface paths {
                                 created_at: string;
                                 /** Format: date-time */
                                 updated_at: string;
+                                policy_count: number;
                             }[];
                             total: number;
                             page: {

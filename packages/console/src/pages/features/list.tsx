@@ -1,6 +1,6 @@
 /** Features of the chosen environment: the list and registering a feature. */
 import { useState } from 'react';
-import { call, type Feature } from '../../api/client';
+import { call, type Feature, type FeatureListItem } from '../../api/client';
 import { OpenButton, Page, RelativeTime } from '../../components/ui';
 import { SelectField, TextField } from '../../components/fields';
 import { FormDialog } from '../../components/dialogs';
@@ -52,28 +52,21 @@ function CreateFeatureDialog({
 export function FeaturesPage() {
   const { environment } = useSession();
   const canWrite = useCanWrite(environment);
-  // The search box filters and the sort orders the page shown, as it is typed: both keep the page.
-  const controls = useListControls(
-    { key: 'name', direction: 'asc' },
-    { searchKeepsPage: true, sortKeepsPage: true },
-  );
-  const search = controls.search;
+  // The server searches every feature by name (a new search starts at page 1); the sort orders
+  // the page shown, so it keeps the page.
+  const controls = useListControls({ key: 'name', direction: 'asc' }, { sortKeepsPage: true });
+  const search = controls.query;
   const [creating, setCreating] = useState(false);
   const { navigate } = useRouter();
   const list = useApi('listFeatures', {
     query: {
       environment_type: environment,
+      name: search,
       ...controls.pageQuery,
     },
   });
-  const policies = useApi('listPolicies', {
-    query: { environment_type: environment, 'page[size]': 100 },
-  });
-  const rows = (list.data?.data ?? []).filter((f) =>
-    f.name.toLowerCase().includes(search.toLowerCase()),
-  );
-  const policyCount = (f: Feature) =>
-    (policies.data?.data ?? []).filter((p) => p.feature_id === f.id).length;
+  // Counted by the server: a count from a page of the environment's policies missed the rest.
+  const policyCount = (f: FeatureListItem) => f.policy_count;
   return (
     <Page
       title="Features & policies"
@@ -85,11 +78,8 @@ export function FeaturesPage() {
       }
     >
       <ListView
-        list={controls.of(list, {
-          rows: list.data === undefined ? undefined : rows,
-          total: list.data?.total,
-        })}
-        searchLabel="Search features on this page"
+        list={controls.of(list)}
+        searchLabel="Search features by name"
         caption="Features"
         rowKey={(f) => f.id}
         empty={

@@ -1,5 +1,6 @@
+import { sql } from 'kysely';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
-import type { PageRequest } from '../../lib/pagination.js';
+import { likeContains, type PageRequest } from '../../lib/pagination.js';
 
 export type FeatureRow = Row<'features'> & { environment_type: string };
 
@@ -44,21 +45,35 @@ export function findFeatureByNameKey(
     .executeTakeFirst();
 }
 
+/**
+ * One page of the features, oldest first, each with how many policies it has (one count by the
+ * policies' feature index per row of the page), and how many match in all.
+ */
 export async function listFeatures(
   db: Executor,
   workspaceId: number,
-  filter: { environmentTypes: string[]; kind?: string | undefined },
+  filter: { environmentTypes: string[]; kind?: string | undefined; name?: string | undefined },
   page: PageRequest,
-): Promise<{ rows: FeatureRow[]; total: number }> {
+): Promise<{ rows: (FeatureRow & { policy_count: number })[]; total: number }> {
   if (filter.environmentTypes.length === 0) return { rows: [], total: 0 };
-  let query = features(db, workspaceId).where('e.type', 'in', filter.environmentTypes);
+  const name =
+    filter.name === undefined || filter.name === '' ? undefined : likeContains(filter.name);
+  let query = features(db, workspaceId)
+    .select(
+      sql<number>`(select cast(count(*) as integer) from policies as p where p.feature_id = f.id)`.as(
+        'policy_count',
+      ),
+    )
+    .where('e.type', 'in', filter.environmentTypes);
   if (filter.kind !== undefined) query = query.where('f.kind', '=', filter.kind);
+  if (name !== undefined) query = query.where(sql<boolean>`f.name_key like ${name} escape '\\'`);
   let base = db
     .selectFrom('features as f')
     .innerJoin('environments as e', 'e.id', 'f.environment_id')
     .where('f.workspace_id', '=', workspaceId)
     .where('e.type', 'in', filter.environmentTypes);
   if (filter.kind !== undefined) base = base.where('f.kind', '=', filter.kind);
+  if (name !== undefined) base = base.where(sql<boolean>`f.name_key like ${name} escape '\\'`);
   const [rows, count] = await Promise.all([
     query.orderBy('f.created_at').orderBy('f.id').limit(page.size).offset(page.offset).execute(),
     base.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),

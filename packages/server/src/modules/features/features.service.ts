@@ -7,6 +7,7 @@
 import type {
   CreateFeatureBody,
   Feature,
+  FeatureListItem,
   FeatureAccessBody,
   FeatureGrant,
   FeatureKind,
@@ -221,13 +222,16 @@ export function createFeaturesService(deps: {
   }
 
   return {
-    async listFeatures(ctx: RequestContext, query: ListFeaturesQuery): Promise<Paged<Feature>> {
+    async listFeatures(
+      ctx: RequestContext,
+      query: ListFeaturesQuery,
+    ): Promise<Paged<FeatureListItem>> {
       const page = pageRequest(query);
       const environmentTypes = await environmentScope(deps.db, ctx, query.environment_type);
       const { rows, total } = await listFeatures(
         deps.db,
         ctx.workspaceId,
-        { environmentTypes, kind: query.kind },
+        { environmentTypes, kind: query.kind, name: query.name },
         page,
       );
       const upstreams = new Map(
@@ -239,7 +243,10 @@ export function createFeaturesService(deps: {
         ).map((u) => [u.feature_id, u]),
       );
       return paged(
-        rows.map((r) => toFeature(r, upstreams.get(r.id))),
+        rows.map((r) => ({
+          ...toFeature(r, upstreams.get(r.id)),
+          policy_count: r.policy_count,
+        })),
         total,
         page,
       );
