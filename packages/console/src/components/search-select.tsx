@@ -60,8 +60,40 @@ export function searchStatus(result: SearchResult, noun: string): string {
  * Enter in a search box inside a form would submit the form (with nothing chosen yet, or the
  * previous choice); the search runs as the user types, so Enter has nothing to do.
  */
-export function keepEnterFromSubmitting(event: KeyboardEvent<HTMLInputElement>): void {
+function keepEnterFromSubmitting(event: KeyboardEvent<HTMLInputElement>): void {
   if (event.key === 'Enter') event.preventDefault();
+}
+
+/**
+ * The search box of a picker (labelled by the caller): what is typed is sent to the server as a
+ * list's filter as the user types.
+ */
+export function PickerSearch({
+  id,
+  placeholder,
+  value,
+  onChange,
+}: {
+  id: string;
+  placeholder: string;
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <input
+      id={id}
+      type="search"
+      placeholder={placeholder}
+      // The longest filter the lists take is 200 characters (a name); longer is a 400.
+      maxLength={200}
+      autoComplete="off"
+      value={value}
+      onChange={(e) => {
+        onChange(e.target.value);
+      }}
+      onKeyDown={keepEnterFromSubmitting}
+    />
+  );
 }
 
 /**
@@ -136,18 +168,11 @@ export function SearchSelectField<N extends PagedOperation>({
           <label htmlFor={`${id}-search`} className="visually-hidden">
             {searchLabel}
           </label>
-          <input
+          <PickerSearch
             id={`${id}-search`}
-            type="search"
             placeholder={searchPlaceholder}
-            // The longest filter the lists take is 200 characters (a name); longer is a 400.
-            maxLength={200}
-            autoComplete="off"
             value={search}
-            onChange={(e) => {
-              setSearch(e.target.value);
-            }}
-            onKeyDown={keepEnterFromSubmitting}
+            onChange={setSearch}
           />
           <select
             id={id}

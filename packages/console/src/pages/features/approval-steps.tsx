@@ -4,7 +4,7 @@
  * (the only groups whose members may decide). No step: any admin of the environment decides.
  */
 import { useId, useState } from 'react';
-import { keepEnterFromSubmitting, SEARCH_SIZE } from '../../components/search-select';
+import { PickerSearch, SEARCH_SIZE } from '../../components/search-select';
 import { useDebounced } from '../../components/ui';
 import { useApi } from '../../hooks/use-api';
 import { useSession } from '../../session';
@@ -127,18 +127,11 @@ function ApproverStep({
         <label htmlFor={searchId} className="visually-hidden">
           Search approvers of step {number}
         </label>
-        <input
+        <PickerSearch
           id={searchId}
-          type="search"
           placeholder="Search collaborators by email, admin groups by name"
-          // The longest filter the lists take is 200 characters (a group name); longer is a 400.
-          maxLength={200}
-          autoComplete="off"
           value={search}
-          onChange={(e) => {
-            setSearch(e.target.value);
-          }}
-          onKeyDown={keepEnterFromSubmitting}
+          onChange={setSearch}
         />
       </div>
       <ul>
