@@ -436,6 +436,38 @@ describe('GET /api/end_user_groups', () => {
       ['Support', 1],
     ]);
   });
+
+  it('filters by role, with the total counting only the groups that have it', async () => {
+    const names = ['Role Admins', 'Role Readers', 'Role Both', 'Role None'];
+    const roles = [['Admin'], ['Read Only'], ['Read Only', 'Admin'], []];
+    for (const [i, name] of names.entries()) {
+      expect((await createGroup({ name, end_user_ids: [cid], roles: roles[i] })).status).toBe(201);
+    }
+    const listed = async (query: string) => {
+      const res = await roster.get(
+        `/api/end_user_groups?environment_type=dev&name=role%20&${query}`,
+      );
+      expect(res.status).toBe(200);
+      return { names: res.body.data.map((g: { name: string }) => g.name), total: res.body.total };
+    };
+    expect(await listed('role=Admin&sort=name')).toEqual({
+      names: ['Role Admins', 'Role Both'],
+      total: 2,
+    });
+    expect(await listed('role=Read%20Only&sort=name')).toEqual({
+      names: ['Role Both', 'Role Readers'],
+      total: 2,
+    });
+    expect(await listed('sort=name')).toMatchObject({ total: 4 });
+    // A page smaller than the matches: the total is still every group with the role.
+    expect(await listed('role=Admin&sort=name&page[size]=1')).toEqual({
+      names: ['Role Admins'],
+      total: 2,
+    });
+    const bad = await roster.get('/api/end_user_groups?role=admin');
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].title).toMatch(/role/);
+  });
 });
 
 describe('workspace isolation', () => {

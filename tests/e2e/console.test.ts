@@ -553,6 +553,25 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
         expect(user.status).toBe(201);
         crowd[`user${i}`] = user.body.data.id as number;
       }
+      // 60 end-user groups without the Admin role ahead (by name) of one with it: an approval
+      // step's picker lists the admin group among its first 50 only if the server filters.
+      for (let i = 1; i <= 60; i++) {
+        const readers = await roster.post('/api/end_user_groups', {
+          environment_type: 'dev',
+          name: `Crowd readers ${nth(i)}`,
+          roles: ['Read Only'],
+          end_user_ids: [crowd.user1],
+        });
+        expect(readers.status).toBe(201);
+      }
+      const watchers = await roster.post('/api/end_user_groups', {
+        environment_type: 'dev',
+        name: 'Crowd watchers',
+        roles: ['Admin'],
+        end_user_ids: [crowd.user1],
+      });
+      expect(watchers.status).toBe(201);
+      crowd.watchers = watchers.body.data.id as number;
       const roles = await roster.get('/api/project_roles');
       crowd.role = roles.body.data.find((r: { name: string }) => r.name === 'Recipe builder').id;
     }, 180_000);
@@ -650,7 +669,7 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
       await accessible('access-explorer-search');
     });
 
-    it('names the 120th collaborator as an approver, found by search', async () => {
+    it('names the 120th collaborator and an admin group behind 60 others as approvers', async () => {
       await go(`/features/${ids.mcp}`, 'GitHub MCP');
       await page.getByRole('tab', { name: 'Policies' }).click();
       await page.getByRole('button', { name: 'New policy' }).click();
@@ -662,11 +681,14 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
       const step = dialog.getByRole('group', { name: 'Step 1' });
       await step.getByText(/^Showing 50 of 12\d collaborators.* — type to narrow\.$/).waitFor();
       expect(await step.getByRole('checkbox', { name: /Crowd Member 120/ }).count()).toBe(0);
+      // Only admin groups are offered, so the one behind 60 read-only groups is there at once.
+      await step.getByRole('checkbox', { name: /Crowd watchers/ }).check();
+      expect(await step.getByRole('checkbox', { name: /Crowd readers/ }).count()).toBe(0);
       await step.getByLabel('Search approvers of step 1').fill('crowd120@');
       await step.getByRole('checkbox', { name: /Crowd Member 120/ }).check();
       // Still listed, and chosen, once a search leaves it out.
       await step.getByLabel('Search approvers of step 1').fill('no such approver');
-      await expect.poll(() => step.getByRole('checkbox').count(), { timeout: 10_000 }).toBe(1);
+      await expect.poll(() => step.getByRole('checkbox').count(), { timeout: 10_000 }).toBe(2);
       expect(await step.getByRole('checkbox', { name: /Crowd Member 120/ }).isChecked()).toBe(true);
       await accessible('approval-chain-search');
       await dialog.getByRole('button', { name: 'Create policy' }).click();
@@ -684,7 +706,7 @@ describe.skipIf(!hasChromium)('the admin console in Chromium', () => {
               email: 'crowd120@crowd.example.com',
             },
           ],
-          end_user_groups: [],
+          end_user_groups: [{ id: crowd.watchers, name: 'Crowd watchers' }],
         },
       ]);
     });

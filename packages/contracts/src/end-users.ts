@@ -228,6 +228,8 @@ export type EndUserGroupMembersBody = Static<typeof EndUserGroupMembersBody>;
 export const ListEndUserGroupsQuery = Type.Object({
   environment_type: Type.Optional(EnvironmentType),
   name: Type.Optional(Type.String({ maxLength: 200 })),
+  /** Only the groups that have this role (an approval step's approvers are the Admin groups). */
+  role: Type.Optional(EndUserGroupRole),
   sort: Type.Optional(Type.Union([Type.Literal('name'), Type.Literal('users')])),
   direction: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
   ...PageQuery,

@@ -9483,6 +9483,7 @@ export interface paths {
                 query?: {
                     environment_type?: string;
                     name?: string;
+                    role?: "Admin" | "Read Only";
                     sort?: "name" | "users";
                     direction?: "asc" | "desc";
                     "page[number]"?: number;

@@ -80,15 +80,16 @@ function ApproverStep({
     query: {
       environment_type: environmentType,
       name: text,
+      role: 'Admin',
       sort: 'name',
       direction: 'asc',
       'page[size]': SEARCH_SIZE,
     },
   });
   const found = (members.data?.data ?? []).map(({ id, name, email }) => ({ id, name, email }));
-  // The server cannot filter groups by role: the admin groups are those among the matches shown.
+  // The server lists only the Admin groups; a system group (Everyone) never decides.
   const adminGroups = (groups.data?.data ?? [])
-    .filter((g) => !g.system && g.roles.includes('Admin'))
+    .filter((g) => !g.system)
     .map(({ id, name }) => ({ id, name }));
   const collaborators = [
     ...step.collaborators.filter((c) => !found.some((m) => m.id === c.id)),
@@ -102,9 +103,7 @@ function ApproverStep({
   if (members.data !== undefined && members.data.total > members.data.data.length)
     more.push(`${members.data.data.length} of ${members.data.total} collaborators`);
   if (groups.data !== undefined && groups.data.total > groups.data.data.length)
-    more.push(
-      `the admin groups among the first ${groups.data.data.length} of ${groups.data.total} groups`,
-    );
+    more.push(`${groups.data.data.length} of ${groups.data.total} admin groups`);
   const error = members.error ?? groups.error;
   const empty = collaborators.length === 0 && adminGroupRows.length === 0;
   // Typing has not paused yet, or an answer is on its way: what is listed is the text before's.

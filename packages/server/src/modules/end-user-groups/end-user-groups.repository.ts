@@ -73,6 +73,7 @@ export async function listEndUserGroups(
   filter: {
     environmentTypes: string[];
     name?: string | undefined;
+    role?: string | undefined;
     sort?: 'name' | 'users' | undefined;
     direction?: 'asc' | 'desc' | undefined;
   },
@@ -89,6 +90,13 @@ export async function listEndUserGroups(
     const pattern = likeContains(filter.name);
     query = query.where(sql<boolean>`g.name_key like ${pattern} escape '\\'`);
     base = base.where(sql<boolean>`g.name_key like ${pattern} escape '\\'`);
+  }
+  if (filter.role !== undefined) {
+    // `roles` is the JSON text of a list of role names (none holds a LIKE wildcard): the role's
+    // JSON string, quotes included, is in it exactly when the group has that role, on both stores.
+    const pattern = `%${JSON.stringify(filter.role)}%`;
+    query = query.where(sql<boolean>`g.roles like ${pattern}`);
+    base = base.where(sql<boolean>`g.roles like ${pattern}`);
   }
   const direction = filter.direction ?? 'asc';
   let ordered = query;

@@ -238,7 +238,13 @@ export function createEndUserGroupsService(deps: { db: Db; clock: Clock }) {
       const { rows, total } = await listEndUserGroups(
         deps.db,
         ctx.workspaceId,
-        { environmentTypes, name: query.name, sort: query.sort, direction: query.direction },
+        {
+          environmentTypes,
+          name: query.name,
+          role: query.role,
+          sort: query.sort,
+          direction: query.direction,
+        },
         page,
       );
       return paged(rows.map(toEndUserGroup), total, page);
