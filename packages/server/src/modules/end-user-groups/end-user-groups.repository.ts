@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { EndUserGroup } from '@roster/contracts';
 import type { Executor, NewRow, Row } from '../../storage/database.js';
 import { likeContains, type PageRequest } from '../../lib/pagination.js';
 import { everyoneMembers } from '../memberships/everyone.js';
@@ -73,7 +74,7 @@ export async function listEndUserGroups(
   filter: {
     environmentTypes: string[];
     name?: string | undefined;
-    role?: string | undefined;
+    role?: EndUserGroup['roles'][number] | undefined;
     sort?: 'name' | 'users' | undefined;
     direction?: 'asc' | 'desc' | undefined;
   },
