@@ -3,10 +3,11 @@
  * bench/audit-filters.mjs [--events 200000] [--store sqlite|postgres] [--repeat 15] [--dist PATH]`.
  *
  * One workspace's log of N events in bulk SQL (50 actors, 20,000 targets: each target ~N/20,000
- * events, each actor N/50), then `GET /api/audit_events` (a page of 100, with its `total`) timed
- * over HTTP `--repeat` times per filter: none, an action, a target or an actor by type and ID
- * (the peers: the indexes of migrations 0001 and 0013 serve them), and a target or an actor by ID
- * alone (migration 0036). On SQLite the page is read on the main thread, so its time is also how
+ * events, each actor N/50; one event every 10 s from 2025-01-01), then `GET /api/audit_events` (a
+ * page of 100, with its `total`) timed over HTTP `--repeat` times per filter: none, an action, a
+ * target or an actor by type and ID (the peers: the indexes of migrations 0001 and 0013 serve
+ * them), a target or an actor by ID alone (migration 0036), and time windows (`since`, `until`:
+ * migration 0038 and audit.repository.ts SMALL_WINDOW_EVENTS). On SQLite the page is read on the main thread, so its time is also how
  * long every check waits behind it. `--dist PATH` runs another build's packages/server/dist (a
  * worktree of an earlier commit: the before of a before/after pair). PostgreSQL: a fresh database
  * made from ROSTER_BENCH_DATABASE_URL, analyzed after the load, dropped after.
@@ -55,12 +56,18 @@ try {
     args.store === 'postgres'
       ? `generate_series(1, ${EVENTS}) as n(i)`
       : `(with recursive n(i) as (select 1 union all select i + 1 from n where i < ${EVENTS}) select i from n) as n`;
+  const time =
+    args.store === 'postgres'
+      ? `to_char(timestamp '2025-01-01' + i * interval '10 seconds', 'YYYY-MM-DD"T"HH24:MI:SS.000"Z"')`
+      : `strftime('%Y-%m-%dT%H:%M:%S.000Z', '2025-01-01', '+' || (i * 10) || ' seconds')`;
+  /** The time of bulk event i (1-based). */
+  const at = (i) => new Date(Date.UTC(2025, 0, 1) + i * 10_000).toISOString();
   const loadStarted = performance.now();
   await sql
     .raw(
       `insert into audit_events (workspace_id, actor_type, actor_id, actor_name, action, target_type, target_id, target_name, created_at)
        select ${workspaceId}, 'member', cast(i % 50 as text), 'Bench', 'member.roles_updated', 'member',
-         cast(i % 20000 as text), 'Target', '2025-01-01T00:00:00.000Z' from ${numbers}`,
+         cast(i % 20000 as text), 'Target', ${time} from ${numbers}`,
     )
     .execute(store.db);
   // Statistics on PostgreSQL; on SQLite the bulk insert's pages moved from the WAL to the file,
@@ -82,6 +89,14 @@ try {
     ['actor by ID alone, matching nothing', 'actor_id=absent'],
     ['since a time after every event', 'since=2030-01-01T00:00:00Z'],
     ['until a time before every event', 'until=2020-01-01T00:00:00Z'],
+    ['since the last 100 events (a poller)', `since=${at(EVENTS - 99)}`],
+    ['a window of 1,000 events, mid-log', `since=${at(EVENTS / 2)}&until=${at(EVENTS / 2 + 1000)}`],
+    [
+      'one action in that window, matching nothing',
+      `action=member.nothing&since=${at(EVENTS / 2)}&until=${at(EVENTS / 2 + 1000)}`,
+    ],
+    ['since mid-log (half the events)', `since=${at(EVENTS / 2)}`],
+    ['until mid-log (half the events)', `until=${at(EVENTS / 2)}`],
   ];
   // The mixed load's HTTP/1.1 client (bench/lib/lean-http.mjs): little of its own in the figures.
   const client = new LeanHttpClient(origin);

@@ -836,6 +836,8 @@ async function runStore(dialect, writer, grow) {
       mainCpuMsPerRequest:
         after.mainCpuMs === null ? null : (after.mainCpuMs - before.mainCpuMs) / result.total,
       driverBusyMsPerRequest: (after.driverBusyMs - before.driverBusyMs) / result.total,
+      // The threads the server's process had before it started (V8's GC helpers and compilers).
+      helperCpuMsPerRequest: ((after.helperCpuMs ?? 0) - (before.helperCpuMs ?? 0)) / result.total,
       // Time the main thread was runnable but waiting for a core (Linux schedstat), as a share of
       // the phase: what checks waited behind that is neither the event loop nor GC.
       mainRunQueueShare:
@@ -1146,7 +1148,7 @@ const kindTable = (phase) => [
 ];
 /** Of the server's CPU per request: its main thread's, and the PostgreSQL driver thread's busy time. */
 const threads = (phase) =>
-  `- of which the main thread: ${phase.mainCpuMsPerRequest?.toFixed(3) ?? '?'} ms a request${phase.driverBusyMsPerRequest > 0 ? `; PostgreSQL driver thread busy: ${phase.driverBusyMsPerRequest.toFixed(3)} ms a request` : ''}${phase.driverCpuMsPerRequest > 0 ? `; driver thread CPU: ${phase.driverCpuMsPerRequest.toFixed(3)} ms a request, ${(phase.driverCpuMsPerStatement * 1000).toFixed(0)} µs a statement` : ''}${phase.mainRunQueueShare != null ? `; main thread runnable but waiting for a core: ${(phase.mainRunQueueShare * 100).toFixed(1)}% of the phase` : ''}`;
+  `- of which the main thread: ${phase.mainCpuMsPerRequest?.toFixed(3) ?? '?'} ms a request${phase.driverBusyMsPerRequest > 0 ? `; PostgreSQL driver thread busy: ${phase.driverBusyMsPerRequest.toFixed(3)} ms a request` : ''}${phase.driverCpuMsPerRequest > 0 ? `; driver thread CPU: ${phase.driverCpuMsPerRequest.toFixed(3)} ms a request, ${(phase.driverCpuMsPerStatement * 1000).toFixed(0)} µs a statement` : ''}${phase.helperCpuMsPerRequest > 0 ? `; V8's helper threads: ${phase.helperCpuMsPerRequest.toFixed(3)} ms a request` : ''}${phase.mainRunQueueShare != null ? `; main thread runnable but waiting for a core: ${(phase.mainRunQueueShare * 100).toFixed(1)}% of the phase` : ''}`;
 /** The main thread's garbage collection in a phase, per request (bench/lib/gc-report.mjs). */
 const gcRow = (phase) => {
   const g = phase.gc;

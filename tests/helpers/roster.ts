@@ -66,7 +66,10 @@ export interface Roster {
   url: string;
   clock: TestClock;
   adminToken: string;
-  /** The server's database: ':memory:' (SQLite) or its postgres:// URL, for a second connection. */
+  /**
+   * The server's database, for a second connection: its postgres:// URL, its SQLite file's path
+   * (`sqliteFile`), or ':memory:' (which no second connection can open).
+   */
   databaseUrl: string;
   /** Sends a request; a JSON body is encoded, a string body is sent as it is. */
   request<T = any>(
@@ -126,7 +129,7 @@ export async function startRoster(options: RosterOptions = {}): Promise<Roster> 
     url,
     clock,
     adminToken: ADMIN_TOKEN,
-    databaseUrl: database.url,
+    databaseUrl: config.databaseUrl,
     ...httpClient(url),
     routes,
     async outbox() {

@@ -33,6 +33,7 @@ import { keptCountsMigration } from './0034-kept-counts.js';
 import { changeNotifyAfterCommitMigration } from './0035-change-notify-after-commit.js';
 import { auditIdFiltersMigration } from './0036-audit-id-filters.js';
 import { auditActorIdIndexDroppedMigration } from './0037-audit-actor-id-index-dropped.js';
+import { auditTimeIndexMigration } from './0038-audit-time-index.js';
 
 const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0001-core', coreMigration],
@@ -63,6 +64,7 @@ const history: ReadonlyArray<[name: string, migration: MigrationFor]> = [
   ['0035-change-notify-after-commit', changeNotifyAfterCommitMigration],
   ['0036-audit-id-filters', auditIdFiltersMigration],
   ['0037-audit-actor-id-index-dropped', auditActorIdIndexDroppedMigration],
+  ['0038-audit-time-index', auditTimeIndexMigration],
 ];
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
