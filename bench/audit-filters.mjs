@@ -7,8 +7,8 @@
  * page of 100, with its `total`) timed over HTTP `--repeat` times per filter: none, an action, a
  * target or an actor by type and ID (the peers: the indexes of migrations 0001 and 0013 serve
  * them), a target or an actor by ID alone (migration 0036), and time windows (`since`, `until`:
- * migration 0038 and audit.repository.ts SMALL_WINDOW_EVENTS). On SQLite the page is read on the main thread, so its time is also how
- * long every check waits behind it. `--dist PATH` runs another build's packages/server/dist (a
+ * migration 0038 and audit.repository.ts SMALL_WINDOW_EVENTS). On SQLite the page is read on the
+ * main thread, so its time is also how long every check waits behind it. `--dist PATH` runs another build's packages/server/dist (a
  * worktree of an earlier commit: the before of a before/after pair). PostgreSQL: a fresh database
  * made from ROSTER_BENCH_DATABASE_URL, analyzed after the load, dropped after.
  */

@@ -10,16 +10,17 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AUDIT_TOTAL_CAP as TOTAL_CAP,
+  // The windows below sit on both sides of it.
+  SMALL_WINDOW_EVENTS,
+} from '../../packages/server/src/modules/audit/audit.repository.js';
 import { openStore, type Store } from '../../packages/server/src/storage/connect.js';
 import { testDialect } from '../helpers/database.js';
 import { startRoster, type Roster } from '../helpers/roster.js';
 
 /** Events inserted in bulk, one every 10 s from 2026-01-01T00:00:10Z. */
 const BULK = 12_000;
-/** audit.repository.ts SMALL_WINDOW_EVENTS; the windows below sit on both sides of it. */
-const SMALL_WINDOW_EVENTS = 10_000;
-/** AUDIT_TOTAL_CAP: a page's total counts up to this many. */
-const TOTAL_CAP = 10_000;
 
 /** The time of bulk event i (1-based). */
 const at = (i: number): string => new Date(Date.UTC(2026, 0, 1) + i * 10_000).toISOString();

@@ -567,20 +567,26 @@ function filtered(
     db.getExecutor().adapter instanceof PostgresAdapter
       ? sql<string>`audit_events.created_at || ''`
       : sql<string>`+audit_events.created_at`;
-  if (filter.since !== undefined)
-    query = query.where(time, '>=', new Date(filter.since).toISOString());
-  if (filter.until !== undefined)
-    query = query.where(time, '<', new Date(filter.until).toISOString());
+  const { since, until } = windowBounds(filter);
+  if (since !== undefined) query = query.where(time, '>=', since);
+  if (until !== undefined) query = query.where(time, '<', until);
   return query;
+}
+
+/** The window's bounds as stored times (`created_at` is an ISO 8601 UTC string). */
+function windowBounds(filter: AuditFilter): { since?: string; until?: string } {
+  return {
+    ...(filter.since === undefined ? {} : { since: new Date(filter.since).toISOString() }),
+    ...(filter.until === undefined ? {} : { until: new Date(filter.until).toISOString() }),
+  };
 }
 
 /** The workspace's events in the filter's time window, whatever its other filters. */
 function windowEvents(db: Executor, workspaceId: number, filter: AuditFilter) {
   let query = db.selectFrom('audit_events as w').where('w.workspace_id', '=', workspaceId);
-  if (filter.since !== undefined)
-    query = query.where('w.created_at', '>=', new Date(filter.since).toISOString());
-  if (filter.until !== undefined)
-    query = query.where('w.created_at', '<', new Date(filter.until).toISOString());
+  const { since, until } = windowBounds(filter);
+  if (since !== undefined) query = query.where('w.created_at', '>=', since);
+  if (until !== undefined) query = query.where('w.created_at', '<', until);
   return query;
 }
 
